@@ -1,0 +1,1 @@
+"""Backend adapters (AWS, Kubernetes, edge over SSH). Never import Textual here."""

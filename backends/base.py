@@ -1,0 +1,141 @@
+"""The one interface that the AWS, Kubernetes and edge adapters implement.
+
+Rules every backend follows:
+- Async, and never blocks the event loop: blocking SDKs (boto3, the sync
+  kubernetes client) run in worker threads with bounded concurrency.
+- Never imports Textual or screens/ (import-linter enforces it).
+- Raises the typed errors of `tui.errors` (re-exported here): BackendUnreachable
+  for a dead endpoint, timeout, 5xx or expired credentials; BackendDenied when
+  the backend itself refuses; NotFound; InvalidRequest.
+- Text from the outside world is stored as it came: the UI sanitises it on
+  display. Secrets (Kubernetes Secret values, credentials) never enter a
+  Resource, a log line, an error message or the store.
+- `observe()` returns the whole inventory of the environment's part: one
+  Resource per object, plus a placeholder with health Missing for every desired
+  resource that does not exist. Resources that did not change between two
+  observations may be the *same objects* (consumers compare by identity to find
+  changes cheaply at 20k resources); a changed resource must be a new object.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from tui.config import Defaults
+from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.model import (
+    ActionResult,
+    ActionSpec,
+    DriftItem,
+    Finding,
+    LogLine,
+    MetricSeries,
+    Observation,
+    Resource,
+)
+
+__all__ = [
+    "Backend",
+    "BackendDenied",
+    "BackendError",
+    "BackendUnreachable",
+    "InvalidRequest",
+    "NotFound",
+]
+
+
+class Backend(ABC):
+    """One environment's part in one backend (an AWS account/region + tags, a
+    Kubernetes namespace, a set of SSH nodes)."""
+
+    #: "aws" | "kubernetes" | "edge"
+    name: ClassVar[str]
+    #: True when `watch()` streams changes (Kubernetes); else the reconciler polls `observe()`.
+    supports_watch: ClassVar[bool] = False
+
+    def __init__(self, env: str, config: Any, defaults: Defaults):
+        self.env = env
+        self.config = config
+        self.defaults = defaults
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Open clients/connections. Must not fail for an unreachable endpoint:
+        that is reported by observe()."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Close connections, stop watches and streams."""
+
+    # -- observing -----------------------------------------------------------
+    @abstractmethod
+    async def observe(self) -> Observation:
+        """One full observation: inventory, status/health, findings, faults, new events."""
+
+    async def watch(self) -> AsyncIterator[Observation]:
+        """Yield a full Observation whenever the state changed (coalesced, at most
+        a few per second). Resumes from the last resourceVersion and relists on
+        410 by itself; raises BackendUnreachable when the source is down so that
+        the reconciler backs off and calls watch() again. Only when supports_watch."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def diff(self, observation: Observation) -> list[DriftItem]:
+        """Field-level drift between the desired state in config and `observation`."""
+        return []
+
+    async def repair(self, drift: DriftItem) -> ActionResult:
+        """Bring one drifted field back to its desired value."""
+        raise InvalidRequest(f"{self.name} cannot repair {drift.field}", backend=self.name)
+
+    def repair_action(self, drift: DriftItem) -> str:
+        """The name of the action a repair of `drift` performs (for the audit trail)."""
+        return "repair"
+
+    def evaluate_compliance(self, resources: list[Resource]) -> list[Finding]:
+        """Compliance findings for these resources (observe() attaches them too)."""
+        return [f for r in resources for f in r.findings]
+
+    # -- reading -------------------------------------------------------------
+    def logs(
+        self,
+        resource_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = 100,
+        container: str | None = None,
+        previous: bool = False,
+    ) -> AsyncIterator[LogLine]:
+        """Lines of a resource's logs, oldest first; with follow, keeps going until the
+        consumer stops iterating (aclose() must end the remote stream)."""
+        raise InvalidRequest(f"{resource_id} has no logs", backend=self.name)
+
+    async def metrics(self, resource_id: str | None, window_s: float) -> list[MetricSeries]:
+        """Metric series for one resource (or all of the environment's when None) over
+        the last `window_s` seconds. Absent metrics are an empty list, not an error."""
+        return []
+
+    # -- acting --------------------------------------------------------------
+    def actions(self, resource: Resource) -> list[ActionSpec]:
+        """The actions this resource supports (the policy decides who may run them)."""
+        return []
+
+    async def perform(self, resource: Resource, action: str, params: dict[str, str]) -> ActionResult:
+        """Run one action. Raise InvalidRequest for an unknown action or bad params."""
+        raise InvalidRequest(f"{resource.id} does not support {action!r}", backend=self.name)
+
+    def shell_command(self, resource: Resource) -> list[str] | None:
+        """argv of an interactive shell for this resource (ssh, kubectl exec, aws ssm),
+        run by the TUI in a suspended terminal; None when there is none."""
+        return None
+
+    async def check(self) -> str:
+        """For `envdeck doctor`: prove reachability and identity; return a one-line
+        summary (never a secret) or raise a BackendError."""
+        await self.observe()
+        return "reachable"
+
+    def describe(self) -> str:
+        """Where this backend points, for status lines (no secrets)."""
+        return self.name

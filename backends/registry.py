@@ -1,0 +1,45 @@
+"""Build the backends of an environment from its config.
+
+Each adapter is imported only when an environment uses it, so that a config
+with only SSH nodes never pays for importing boto3 or the kubernetes client.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from backends.base import Backend
+from tui.config import EnvdeckConfig, EnvironmentConfig
+
+# backend name -> "module:Class"
+ADAPTERS: dict[str, str] = {
+    "aws": "backends.aws:AwsBackend",
+    "kubernetes": "backends.kubernetes:KubernetesBackend",
+    "edge": "backends.edge:EdgeBackend",
+}
+
+# Tests and embedders may register a factory for a backend name (e.g. an in-memory one).
+_overrides: dict[str, type[Backend]] = {}
+
+
+def register(name: str, cls: type[Backend]) -> None:
+    _overrides[name] = cls
+
+
+def unregister(name: str) -> None:
+    _overrides.pop(name, None)
+
+
+def backend_class(name: str) -> type[Backend]:
+    if name in _overrides:
+        return _overrides[name]
+    module_name, _, cls_name = ADAPTERS[name].partition(":")
+    return getattr(import_module(module_name), cls_name)
+
+
+def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) -> dict[str, Backend]:
+    backends: dict[str, Backend] = {}
+    for name in env_cfg.backend_names():
+        cls = backend_class(name)
+        backends[name] = cls(env, getattr(env_cfg, name), cfg.defaults)
+    return backends

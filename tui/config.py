@@ -1,0 +1,316 @@
+"""The configuration contract (YAML validated by pydantic; unknown keys rejected).
+
+`load_config(path)` returns an `EnvdeckConfig` or raises `ConfigError` whose
+problems read `PATH:LINE:COL: message`, positioned with the YAML marks.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tui.config_yaml import compose_with_marks, locate
+from tui.errors import ConfigError
+
+ENV_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """`30s`, `5m`, `1h`, `250ms` or a bare number of seconds → seconds (float)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 30s or 5m is expected")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 500ms, 30s, 5m, 1h)")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError("a duration such as 30s or 5m is expected")
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+# Names of resources given in config (nodes, services): safe to show and to log.
+SafeName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=False)
+
+
+class Defaults(StrictModel):
+    interval: Duration = 30.0  # observe cadence of polling backends
+    timeout: Duration = 10.0  # per-call timeout towards a backend
+    max_backoff: Duration = 300.0
+
+
+class UIConfig(StrictModel):
+    theme: str | None = None
+    keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. {"restart": "ctrl+r"}
+    log_buffer_lines: int = Field(default=50_000, ge=100, le=5_000_000)
+
+
+class Access(StrictModel):
+    viewer: list[str] = Field(default_factory=list)
+    operator: list[str] = Field(default_factory=list)
+    admin: list[str] = Field(default_factory=list)
+
+
+# --- AWS -------------------------------------------------------------------
+
+class Ec2InstanceDesired(StrictModel):
+    kind: Literal["ec2-instance"]
+    name: str = Field(min_length=1)  # the Name tag
+    state: Literal["running", "stopped"] | None = None
+
+
+class EcsServiceDesired(StrictModel):
+    kind: Literal["ecs-service"]
+    cluster: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    desired_count: int | None = Field(default=None, ge=0)
+
+
+class S3BucketDesired(StrictModel):
+    kind: Literal["s3-bucket"]
+    name: str = Field(min_length=1)
+    encryption: bool | None = None
+    public_access_blocked: bool | None = None
+
+
+AwsDesired = Annotated[Ec2InstanceDesired | EcsServiceDesired | S3BucketDesired, Field(discriminator="kind")]
+
+
+class AwsLogSource(StrictModel):
+    resource: str = Field(min_length=1)  # a resource id (aws/ec2-instance/i-…) or a Name
+    group: str = Field(min_length=1)
+    stream_prefix: str | None = None
+
+
+class AwsConfig(StrictModel):
+    region: str = Field(min_length=1)
+    profile: str | None = None
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://")
+    tags: dict[str, str] = Field(min_length=1)
+    desired: list[AwsDesired] = Field(default_factory=list)
+    logs: list[AwsLogSource] = Field(default_factory=list)
+    shell: Literal["ssh", "ssm"] = "ssh"
+    ssh_user: str | None = None
+    identity_file: str | None = None
+    interval: Duration | None = None
+
+
+# --- Kubernetes ------------------------------------------------------------
+
+class WorkloadDesired(StrictModel):
+    kind: Literal["Deployment", "StatefulSet"]
+    name: str = Field(min_length=1)
+    replicas: int | None = Field(default=None, ge=0)
+    image: str | dict[str, str] | None = None
+
+
+class KubernetesConfig(StrictModel):
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str = Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    desired: list[WorkloadDesired] = Field(default_factory=list)
+
+
+# --- Edge ------------------------------------------------------------------
+
+_TEMPLATE_FIELDS = {"service", "lines", "file"}
+
+
+class EdgeCommands(StrictModel):
+    status: str = "systemctl is-active {service}"
+    start: str = "sudo systemctl start {service}"
+    stop: str = "sudo systemctl stop {service}"
+    restart: str = "sudo systemctl restart {service}"
+    logs: str = "journalctl -u {service} -f -n {lines} -o cat"
+    file_logs: str = "tail -n {lines} -F {file}"
+    reboot: str = "sudo systemctl reboot"
+
+    @field_validator("*")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        try:
+            names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"bad template: {exc}") from None
+        unknown = names - _TEMPLATE_FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{service}}, {{lines}} or {{file}}")
+        return value
+
+
+class EdgeNode(StrictModel):
+    name: SafeName
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    user: str | None = None
+    identity_file: str | None = None
+    services: list[SafeName] = Field(default_factory=list)
+    log_files: list[str] = Field(default_factory=list)
+    commands: dict[str, str] | None = None  # overrides of the edge-level templates
+
+    @field_validator("commands")
+    @classmethod
+    def _check_commands(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value:
+            try:
+                EdgeCommands(**value)  # validates names and placeholders
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"{where}: {_message(first)}") from None
+        return value
+
+
+class EdgeThresholds(StrictModel):
+    disk_percent: float = Field(default=90.0, gt=0, le=100)
+    memory_percent: float = Field(default=90.0, gt=0, le=100)
+
+
+class EdgeConfig(StrictModel):
+    known_hosts: str | None = None
+    ssh_config: str | None = None  # default ~/.ssh/config
+    nodes: list[EdgeNode] = Field(default_factory=list)
+    commands: EdgeCommands = Field(default_factory=EdgeCommands)
+    concurrency: int = Field(default=50, ge=1, le=1000)
+    connect_timeout: Duration = 10.0
+    command_timeout: Duration = 30.0
+    keepalive: Duration = 15.0
+    thresholds: EdgeThresholds = Field(default_factory=EdgeThresholds)
+    interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _unique_nodes(self) -> EdgeConfig:
+        seen: set[str] = set()
+        for node in self.nodes:
+            if node.name in seen:
+                raise ValueError(f"node {node.name!r} is listed twice")
+            seen.add(node.name)
+        return self
+
+    def commands_for(self, node: EdgeNode) -> EdgeCommands:
+        if not node.commands:
+            return self.commands
+        return self.commands.model_copy(update=node.commands)
+
+
+# --- Environments ----------------------------------------------------------
+
+RepairMode = Literal["observe", "propose", "auto"]
+
+
+class EnvironmentConfig(StrictModel):
+    description: str = ""
+    repair: RepairMode = "propose"
+    access: Access | None = None
+    aws: AwsConfig | None = None
+    kubernetes: KubernetesConfig | None = None
+    edge: EdgeConfig | None = None
+
+    def backend_names(self) -> list[str]:
+        return [n for n in ("aws", "kubernetes", "edge") if getattr(self, n) is not None]
+
+
+EnvName = Annotated[str, Field(pattern=ENV_NAME_RE.pattern)]
+
+
+class EnvdeckConfig(StrictModel):
+    environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    ui: UIConfig = Field(default_factory=UIConfig)
+
+    # Where the file came from (not part of the YAML).
+    source: str = Field(default="", exclude=True)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    loc = err.get("loc") or ()
+    if kind == "extra_forbidden":
+        return f"unknown key {loc[-1]!r}" if loc else "unknown key"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}" if loc else "missing required key"
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "[key]" and len(loc) == 3:
+        return f"environment name {loc[-2]!r} must be 1-63 lowercase letters, digits or '-'"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx") or {}
+        return f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
+    data, marks = compose_with_marks(text, source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}:1:1: the top level must be a mapping with 'environments:'"])
+    try:
+        cfg = EnvdeckConfig.model_validate(data)
+    except ValidationError as exc:
+        found: set[tuple[int, int, str]] = set()
+        for err in exc.errors():
+            line, col, path = locate(data, marks, tuple(err.get("loc") or ()))
+            where = ".".join(str(p) for p in path) or "(top level)"
+            found.add((line, col, f"{where}: {_message(err)}"))
+        raise ConfigError([f"{source}:{line}:{col}: {msg}" for line, col, msg in sorted(found)]) from None
+    cfg.source = source
+    return cfg
+
+
+def load_config(path: str | Path) -> EnvdeckConfig:
+    p = Path(path).expanduser()
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: no such file (pass --config PATH or set ENVDECK_CONFIG)"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{p}: is a directory, not a config file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([f"{p}:{line}:1: the file is not valid UTF-8"]) from None
+    return parse_config(text, str(p))
+
+
+def file_warnings(path: str | Path) -> list[str]:
+    """Risky properties of the config file: a symlink, or writable by others."""
+    p = Path(path).expanduser()
+    warnings = []
+    try:
+        if p.is_symlink():
+            warnings.append(f"{p}: is a symlink to {p.resolve()}; make sure its target is trusted")
+        mode = p.stat().st_mode
+        if mode & 0o002:
+            warnings.append(f"{p}: is world-writable; anyone on this host can change what envdeck does")
+        elif mode & 0o020:
+            warnings.append(f"{p}: is group-writable")
+    except OSError:
+        pass
+    return warnings

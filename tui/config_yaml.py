@@ -1,0 +1,108 @@
+"""YAML loading that remembers where each key and item was written.
+
+pydantic reports error locations as paths (`environments.staging.repair`);
+the marks recorded here turn them into `file:line:col` for the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tui.errors import ConfigError
+
+Path_ = tuple[Any, ...]
+Marks = dict[Path_, tuple[int, int]]
+
+
+def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError([f"{source}:{line}:{col}: YAML syntax: {what}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}:1:1: YAML: {exc}"]) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. timestamps out of range
+        raise ConfigError([f"{source}:1:1: YAML: cannot read a value: {exc}"]) from None
+    finally:
+        loader.dispose()
+    marks: Marks = {(): (node.start_mark.line + 1, node.start_mark.column + 1)}
+    problems: list[str] = []
+    _walk(loader, node, (), marks, problems, source, set())
+    if problems:
+        raise ConfigError(problems)
+    return data, marks
+
+
+def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return loader.construct_object(node, deep=True)
+        except Exception:  # noqa: BLE001 - a key we cannot build is reported by validation
+            return node.value
+    return None
+
+
+def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: str, seen: set[int]) -> None:
+    if id(node) in seen or len(path) > 64:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        keys: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = _scalar_key(loader, key_node)
+            try:
+                hash(key)
+            except TypeError:
+                continue
+            mark = key_node.start_mark
+            here = (mark.line + 1, mark.column + 1)
+            if key in keys:
+                problems.append(f"{source}:{here[0]}:{here[1]}: duplicate key {key!r}")
+            keys.add(key)
+            marks[path + (key,)] = here
+            _walk(loader, value_node, path + (key,), marks, problems, source, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            mark = item.start_mark
+            marks[path + (index,)] = (mark.line + 1, mark.column + 1)
+            _walk(loader, item, path + (index,), marks, problems, source, seen)
+
+
+def locate(data: Any, marks: Marks, loc: tuple[Any, ...]) -> tuple[int, int, list[Any]]:
+    """Map a pydantic error location onto the data, skipping union tags and
+    validator names that pydantic inserts, and return (line, col, real path)."""
+    path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and _is_pydantic_tag(part):
+            continue
+        else:
+            # A missing key: report it at its parent mapping, but name it.
+            if isinstance(node, dict) and not _is_pydantic_tag(str(part)):
+                line, col = marks.get(tuple(path), (1, 1))
+                return line, col, path + [part]
+            continue
+    line, col = marks.get(tuple(path), (1, 1))
+    return line, col, path
+
+
+def _is_pydantic_tag(part: str) -> bool:
+    # Discriminator values (`ec2-instance`), union member names (`str`, `dict[str,str]`),
+    # and validator markers (`function-after[...]`) that pydantic inserts into locations.
+    return part in {"ec2-instance", "ecs-service", "s3-bucket", "Deployment", "StatefulSet"} or any(
+        ch in part for ch in "[]") or part in {"str", "int", "float", "bool", "list", "dict", "none"}

@@ -1,0 +1,42 @@
+"""One sanitiser for every string that comes from the outside world.
+
+Resource names, tags, log lines, events and command output are data. Before
+any widget or terminal sees them, control characters (C0 except tab, DEL, C1,
+ESC) and bidi overrides become visible escapes, so that nothing from outside can
+recolour the screen, set the window title, write the clipboard (OSC 52) or
+reorder text. Rich markup is handled by showing the result as `Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f" + _BIDI + "]")
+_NAMES = {"\x1b": "␛", "\n": "␤", "\r": "␍", "\x00": "␀", "\x7f": "␡"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    named = _NAMES.get(ch)
+    if named:
+        return named
+    code = ord(ch)
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    return f"\\u{code:04x}"
+
+
+def clean(text: object, *, max_len: int | None = None) -> str:
+    """Make outside text safe to display on one line."""
+    s = text if isinstance(text, str) else str(text)
+    if _UNSAFE.search(s):
+        s = _UNSAFE.sub(_escape, s)
+    if max_len is not None and len(s) > max_len:
+        s = s[: max_len - 1] + "…"
+    return s
+
+
+def decode(data: bytes) -> str:
+    """Bytes from a remote process → str, invalid UTF-8 shown as U+FFFD."""
+    return data.decode("utf-8", errors="replace")
