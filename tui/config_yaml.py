@@ -17,12 +17,17 @@ Marks = dict[Path_, tuple[int, int]]
 
 
 def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_reader_problem(text, exc, source)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
         data = loader.construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError([_reader_problem(text, exc, source)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -40,6 +45,13 @@ def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
     if problems:
         raise ConfigError(problems)
     return data, marks
+
+
+def _reader_problem(text: str, exc: yaml.reader.ReaderError, source: str) -> str:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    col = exc.position - (before.rfind("\n") + 1) + 1
+    return f"{source}:{line}:{col}: character {ord(exc.character) if isinstance(exc.character, str) else exc.character:#06x} is not allowed in YAML"
 
 
 def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:

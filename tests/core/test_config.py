@@ -1,0 +1,158 @@
+"""The config contract: good files load, bad files give PATH:LINE:COL messages."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tui.config import load_config, parse_config, parse_duration
+from tui.errors import ConfigError
+
+GOOD = textwrap.dedent("""\
+    environments:
+      staging:
+        description: "Staging"
+        repair: propose
+        access:
+          viewer: ["*"]
+          operator: [alice]
+          admin: [bob]
+        aws:
+          region: us-east-1
+          profile: staging
+          endpoint_url: http://127.0.0.1:5000
+          tags: {env: staging}
+          desired:
+            - {kind: ec2-instance, name: web-1, state: running}
+            - {kind: ecs-service, cluster: main, name: api, desired_count: 3}
+            - {kind: s3-bucket, name: staging-assets, encryption: true, public_access_blocked: true}
+        kubernetes:
+          kubeconfig: ~/.kube/config
+          context: kind-staging
+          namespace: staging
+          desired:
+            - {kind: Deployment, name: web, replicas: 3, image: "nginx:1.27"}
+        edge:
+          known_hosts: ~/.ssh/known_hosts
+          nodes:
+            - name: gw-01
+              host: 10.0.0.5
+              port: 22
+              user: ops
+              identity_file: ~/.ssh/id_ed25519
+              services: [nginx, mosquitto]
+              commands:
+                status: "systemctl is-active {service}"
+                start: "sudo systemctl start {service}"
+                restart: "sudo systemctl restart {service}"
+                logs: "journalctl -u {service} -f -n {lines} -o cat"
+    defaults:
+      interval: 5m
+    """)
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "envdeck.yaml")
+    return info.value.problems
+
+
+def test_the_issue_example_loads():
+    cfg = parse_config(GOOD, "envdeck.yaml")
+    env = cfg.environments["staging"]
+    assert env.repair == "propose"
+    assert env.aws.desired[1].desired_count == 3
+    assert env.kubernetes.desired[0].image == "nginx:1.27"
+    assert env.edge.nodes[0].services == ["nginx", "mosquitto"]
+    assert cfg.defaults.interval == 300.0
+    assert env.backend_names() == ["aws", "kubernetes", "edge"]
+
+
+def test_defaults():
+    cfg = parse_config("environments:\n  dev: {}\n")
+    assert cfg.environments["dev"].repair == "propose"
+    assert cfg.environments["dev"].access is None
+    assert cfg.defaults.interval == 30.0
+
+
+@pytest.mark.parametrize("value,seconds", [("30s", 30), ("5m", 300), ("1h", 3600), ("250ms", 0.25), (12, 12)])
+def test_durations(value, seconds):
+    assert parse_duration(value) == seconds
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("environments:\n  staging:\n    repair: fix\n", "envdeck.yaml:3:5: environments.staging.repair:"),
+    ("environments:\n  staging:\n    colour: red\n", "envdeck.yaml:3:5: environments.staging.colour: unknown key 'colour'"),
+    ("environments:\n  Staging: {}\n", "envdeck.yaml:2:3: environments.Staging: environment name 'Staging'"),
+    ("environments:\n  s:\n    aws:\n      region: x\n      tags: {}\n", "envdeck.yaml:5:7: environments.s.aws.tags:"),
+    ("environments:\n  s:\n    aws:\n      region: x\n      tags: {a: b}\n      desired:\n"
+     "        - {kind: lambda, name: f}\n", "envdeck.yaml:7:11: environments.s.aws.desired.0: unknown kind 'lambda'"),
+    ("environments:\n  s:\n    aws:\n      tags: {a: b}\n", "envdeck.yaml:3:5: environments.s.aws.region: missing required key"),
+    ("defaults:\n  interval: soon\n", "envdeck.yaml:2:3: defaults.interval: 'soon' is not a duration"),
+    ("environments:\n  s:\n    edge:\n      nodes:\n        - {name: a, host: h, commands: {status: 'x {svc}'}}\n",
+     "envdeck.yaml:5:30: environments.s.edge.nodes.0.commands: status: unknown placeholder {svc}"),
+    ("environments:\n  s:\n    edge:\n      nodes:\n        - {name: a, host: h}\n        - {name: a, host: i}\n",
+     "environments.s.edge: node 'a' is listed twice"),
+    ("environments:\n  a: {}\n  a: {}\n", "envdeck.yaml:3:3: duplicate key 'a'"),
+    ("environments: [\n", "envdeck.yaml:2:1: YAML syntax:"),
+    ("- 1\n- 2\n", "envdeck.yaml:1:1: the top level must be a mapping"),
+    ("environments:\n  s:\n    edge:\n      nodes:\n        - {name: 'x; touch pwned', host: h}\n",
+     "envdeck.yaml:5:12: environments.s.edge.nodes.0.name:"),
+])
+def test_bad_config_names_the_place(text, expected):
+    found = problems(text)
+    assert any(p.startswith(expected) or expected in p for p in found), found
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems("environments:\n  s:\n    repair: x\n    colour: y\ndefaults:\n  interval: z\n")
+    assert [p.split(":")[1] for p in found] == ["3", "4", "6"]
+
+
+def test_missing_and_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    bad = tmp_path / "bin.yaml"
+    bad.write_bytes(b"environments:\n  \xff\xfe: {}\n")
+    with pytest.raises(ConfigError, match=r"bin.yaml:2:1: the file is not valid UTF-8"):
+        load_config(bad)
+
+
+PROBLEM = re.compile(r"^[^:]+:\d+:\d+: .+")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(list("environments:staging aws{}[]-\n\t'\"#&*!|>%@`01,.?\x00\xff")
+                                + ["  ", "environments:", "\n  staging:", "\n    aws:", " repair: ", "&a ", "*a"]),
+                max_size=60).map("".join))
+def test_fuzzed_text_gives_only_clean_errors(text):
+    try:
+        parse_config(text, "f.yaml")
+    except ConfigError as exc:
+        assert exc.problems and all(PROBLEM.match(p) for p in exc.problems), exc.problems
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["environments", "defaults", "ui", "x"]),
+                       st.dictionaries(st.sampled_from(["staging", "Bad", "aws", "interval", "edge", "repair"]),
+                                       yaml_values, max_size=3), max_size=3))
+def test_fuzzed_structures_give_only_clean_errors(data):
+    import yaml
+
+    text = yaml.safe_dump(data)
+    try:
+        parse_config(text, "f.yaml")
+    except ConfigError as exc:
+        assert exc.problems and all(PROBLEM.match(p) for p in exc.problems), exc.problems

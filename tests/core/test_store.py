@@ -1,0 +1,128 @@
+"""The SQLite store: migrations, WAL, pending → interrupted, redaction, drifts."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from tui.errors import StateError
+from tui.model import AuditResult, DriftItem, Health, Resource, now_utc
+from tui.store import DB_NAME, MIGRATIONS, Store, redact_params
+
+
+async def test_new_store_is_migrated_and_in_wal_mode(tmp_path):
+    store = await Store.open(tmp_path)
+    try:
+        assert await store.schema_version() == len(MIGRATIONS)
+        assert await store.journal_mode() == "wal"
+        assert await store.integrity_check() == "ok"
+    finally:
+        await store.close()
+    assert (tmp_path / DB_NAME).stat().st_mode & 0o077 == 0
+
+
+async def test_pending_rows_become_interrupted_at_start(tmp_path):
+    store = await Store.open(tmp_path)
+    done = await store.audit_begin(user="u", env="e", target="t", action="restart", params={}, origin="cli")
+    await store.audit_finish(done, AuditResult.SUCCEEDED, "ok")
+    await store.audit_begin(user="u", env="e", target="t", action="scale", params={"replicas": 3}, origin="tui")
+    await store.close()
+
+    reopened = await Store.open(tmp_path)
+    try:
+        entries = {e["action"]: e for e in await reopened.audit_entries()}
+        assert entries["restart"]["result"] == "succeeded"
+        assert entries["scale"]["result"] == "interrupted"
+        assert entries["scale"]["params"] == {"replicas": 3}
+    finally:
+        await reopened.close()
+
+
+def test_secret_params_are_redacted():
+    assert redact_params({"replicas": 3, "password": "hunter2", "nested": {"api_key": "x", "n": 1},
+                          "AWS_SECRET_ACCESS_KEY": "abc"}) == {
+        "replicas": 3, "password": "***", "nested": {"api_key": "***", "n": 1}, "AWS_SECRET_ACCESS_KEY": "***"}
+
+
+async def test_audit_params_never_store_secrets(tmp_path):
+    store = await Store.open(tmp_path)
+    await store.audit_record(user="u", env="e", target="t", action="a", params={"token": "s3cr3t"}, origin="cli",
+                             result=AuditResult.DENIED, message="no")
+    await store.close()
+    assert b"s3cr3t" not in (tmp_path / DB_NAME).read_bytes()
+    wal = tmp_path / (DB_NAME + "-wal")
+    assert not wal.exists() or b"s3cr3t" not in wal.read_bytes()
+
+
+async def test_newer_schema_is_refused(tmp_path):
+    store = await Store.open(tmp_path)
+    await store.close()
+    con = sqlite3.connect(tmp_path / DB_NAME)
+    con.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    con.commit()
+    con.close()
+    with pytest.raises(StateError, match="newer envdeck"):
+        await Store.open(tmp_path)
+
+
+async def test_read_only_state_dir_is_a_clear_error(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        import os
+        if os.geteuid() == 0:
+            pytest.skip("root ignores directory permissions; the full-disk case is covered in tests/reliability")
+        with pytest.raises(StateError, match="not writable"):
+            await Store.open(ro)
+    finally:
+        ro.chmod(0o700)
+
+
+async def test_state_dir_that_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StateError, match="cannot create the state directory"):
+        await Store.open(tmp_path / "f" / "state")
+
+
+async def test_snapshots_round_trip_and_sync(tmp_path):
+    store = await Store.open(tmp_path)
+    try:
+        a = Resource(id="aws/app/a", backend="aws", kind="app", name="a", health=Health.HEALTHY,
+                     observed_at=now_utc(), attributes={"x": [1, 2]})
+        b = Resource(id="aws/app/b", backend="aws", kind="app", name="b")
+        await store.sync_snapshot("e", "aws", [a, b], [], full=True)
+        await store.sync_snapshot("e", "aws", [], ["aws/app/b"])
+        snap = await store.load_snapshot("e")
+        assert [r.id for r in snap["aws"]] == ["aws/app/a"]
+        assert snap["aws"][0].attributes == {"x": [1, 2]} and snap["aws"][0].health is Health.HEALTHY
+    finally:
+        await store.close()
+
+
+async def test_drifts_open_and_resolve(tmp_path):
+    store = await Store.open(tmp_path)
+    try:
+        d = DriftItem("aws/app/web", "replicas", 3, 1)
+        assert await store.record_drifts("e", "aws", [d], now_utc()) == [d]
+        assert await store.record_drifts("e", "aws", [d], now_utc()) == []
+        assert len(await store.open_drifts("e")) == 1
+        await store.record_drifts("e", "aws", [], now_utc())
+        assert await store.open_drifts("e") == []
+    finally:
+        await store.close()
+
+
+async def test_metric_samples_and_retention(tmp_path):
+    store = await Store.open(tmp_path)
+    try:
+        old = now_utc() - timedelta(days=3)
+        await store.add_samples("e", [("r", "cpu", 1.0)], old)
+        await store.add_samples("e", [("r", "cpu", 2.0)], now_utc())
+        assert [v for _, v in await store.samples("e", "r", "cpu", old - timedelta(seconds=1))] == [1.0, 2.0]
+        assert await store.prune_samples(timedelta(days=1)) == 1
+        assert [v for _, v in await store.samples("e", "r", "cpu", old)] == [2.0]
+    finally:
+        await store.close()

@@ -1,0 +1,134 @@
+"""The `envdeck` command line.
+
+Exit codes: 0 ok, 1 an operation or backend failed, 2 usage or config error,
+3 denied by policy. Errors are one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from tui import __version__
+from tui.errors import (
+    BackendError,
+    ConfigError,
+    EnvdeckError,
+    InvalidRequest,
+    NotFound,
+    PolicyDenied,
+    StateError,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
+
+
+def _common(top: bool) -> argparse.ArgumentParser:
+    """Options every subcommand accepts, before or after its name. On subcommands
+    the defaults are suppressed so that `envdeck --config X status` keeps X."""
+    default = None if top else argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=default,
+                        help="config file (default: $ENVDECK_CONFIG, else $XDG_CONFIG_HOME/envdeck/envdeck.yaml)")
+    common.add_argument("--state-dir", metavar="DIR", default=default,
+                        help="state directory (default: $ENVDECK_STATE_DIR, else $XDG_STATE_HOME/envdeck)")
+    common.add_argument("--read-only", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="deny every mutating action")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tui.cli import commands, fleet, tui_cmd
+
+    common = _common(top=False)
+    parser = argparse.ArgumentParser(
+        prog="envdeck", parents=[_common(top=True)],
+        description="Environment operations in the terminal: AWS, Kubernetes and SSH edge nodes, "
+                    "with drift, repair, audit and access control. Without a command, opens the TUI.")
+    parser.add_argument("--version", action="version", version=f"envdeck {__version__}")
+    parser.set_defaults(handler=tui_cmd.run_tui, env=None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("check", commands.cmd_check, "validate the config and print one line per environment")
+
+    p = add("status", commands.cmd_status, "observe every backend once and print health, drift and faults")
+    p.add_argument("--env", metavar="NAME", help="only this environment")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("reconcile", commands.cmd_reconcile, "observe, diff against the desired state, repair per policy")
+    p.add_argument("--env", metavar="NAME", help="only this environment")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (default: run until interrupted)")
+    p.add_argument("--repair", action="store_true",
+                   help="repair drifts in 'propose' environments too (still under the access policy)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("act", commands.cmd_act, "run an action on a resource (restart, scale, stop, ...)")
+    p.add_argument("env", metavar="ENV")
+    p.add_argument("resource", metavar="RESOURCE_ID", help="e.g. kubernetes/Deployment/web")
+    p.add_argument("action", metavar="ACTION")
+    p.add_argument("--param", action="append", default=[], metavar="K=V", help="action parameter (repeatable)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("audit", commands.cmd_audit, "show the audit trail")
+    p.add_argument("--env", metavar="NAME", help="only this environment")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N entries (default 50)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("logs", commands.cmd_logs, "print a resource's logs")
+    p.add_argument("env", metavar="ENV")
+    p.add_argument("resource", metavar="RESOURCE_ID")
+    p.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
+    p.add_argument("--tail", type=int, default=100, metavar="N", help="last N lines (default 100)")
+    p.add_argument("--container", "-c", metavar="NAME", help="container (Kubernetes) or log file (edge)")
+    p.add_argument("--previous", "-p", action="store_true", help="previous container instance (Kubernetes)")
+
+    p = add("run", fleet.cmd_run, "run a shell command on the environment's edge nodes")
+    p.add_argument("env", metavar="ENV")
+    p.add_argument("--nodes", metavar="GLOB", help="only nodes whose name matches (e.g. 'gw-*')")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
+
+    p = add("doctor", commands.cmd_doctor, "check config, credentials, reachability, known_hosts, state")
+    p.add_argument("--env", metavar="NAME", help="only this environment")
+
+    tui_cmd.add_ui_commands(add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyDenied as exc:
+        print(f"envdeck: denied: {exc}", file=sys.stderr)
+        return EXIT_DENIED
+    except (InvalidRequest, NotFound) as exc:
+        print(f"envdeck: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, InvalidRequest) and not exc.backend else EXIT_FAILED
+    except (BackendError, StateError, EnvdeckError) as exc:
+        print(f"envdeck: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The scripting subcommands: check, status, reconcile, act, audit, logs, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+from tui.cli.output import print_json, status_table, write_line
+from tui.config import EnvdeckConfig, file_warnings, load_config
+from tui.env_state import RepairPerformed, TimelineAdded
+from tui.errors import InvalidRequest, PolicyDenied
+from tui.logsetup import setup_logging
+from tui.model import AuditResult, Origin, iso, now_utc
+from tui.paths import config_path, state_dir
+from tui.sanitize import clean
+from tui.services import Session
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
+
+
+def load(args: argparse.Namespace) -> EnvdeckConfig:
+    path = config_path(args.config)
+    cfg = load_config(path)
+    for warning in file_warnings(path):
+        print(f"envdeck: warning: {warning}", file=sys.stderr)
+    return cfg
+
+
+async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | None = None,
+                       origin: str = Origin.CLI) -> Session:
+    sdir = state_dir(args.state_dir)
+    setup_logging(sdir)
+    return await Session.open(cfg, sdir, origin=origin, read_only=args.read_only,
+                              envs=[env] if env else None)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    if not cfg.environments:
+        print(f"{cfg.source}: valid, but no environments are defined")
+    for name, env in cfg.environments.items():
+        parts = []
+        if env.aws:
+            parts.append(f"aws {env.aws.region} tags {','.join(f'{k}={v}' for k, v in env.aws.tags.items())}"
+                         f" ({len(env.aws.desired)} desired)")
+        if env.kubernetes:
+            parts.append(f"kubernetes ns {env.kubernetes.namespace}"
+                         f"{' ctx ' + env.kubernetes.context if env.kubernetes.context else ''}"
+                         f" ({len(env.kubernetes.desired)} desired)")
+        if env.edge:
+            services = sum(len(n.services) for n in env.edge.nodes)
+            parts.append(f"edge {len(env.edge.nodes)} nodes, {services} services")
+        print(f"{name}: repair={env.repair}; " + ("; ".join(parts) if parts else "no backends"))
+    return EXIT_OK
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    session = await open_session(args, cfg, args.env)
+    try:
+        await session.reconciler.run_once(repair=False)
+        envs = [session.reconciler.envs[name].to_json() for name in session.environments()]
+    finally:
+        await session.close()
+    if args.json:
+        print_json({"generated_at": iso(now_utc()), "environments": envs})
+    else:
+        status_table(envs)
+    unreachable = any(not b["reachable"] for e in envs for b in e["backends"].values())
+    return EXIT_FAILED if unreachable else EXIT_OK
+
+
+async def cmd_reconcile(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    session = await open_session(args, cfg, args.env)
+    try:
+        if args.once:
+            return await _reconcile_once(args, session)
+        return await _reconcile_forever(args, session)
+    finally:
+        await session.close()
+
+
+async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
+    for name in session.environments():
+        if args.repair and session.reconciler.envs[name].repair == "observe":
+            print(f"envdeck: {name} is in 'observe' mode: drifts are reported, not repaired", file=sys.stderr)
+    records = await session.reconciler.run_once(repair=args.repair)
+    out = []
+    failed = denied = False
+    for name in session.environments():
+        state = session.reconciler.envs[name]
+        reps = records.get(name, [])
+        failed |= any(r.result == AuditResult.FAILED for r in reps)
+        denied |= any(r.result == AuditResult.DENIED for r in reps)
+        failed |= any(b.reachable is False for b in state.backends.values())
+        out.append({"name": name, "health": str(state.health()), "repair": state.repair,
+                    "backends": {b: s.to_json() for b, s in state.backends.items()},
+                    "drifts": [d.to_json() for d in state.all_drifts()],
+                    "repairs": [r.to_json() for r in reps]})
+    if args.json:
+        print_json({"environments": out})
+    else:
+        for env in out:
+            write_line(f"{env['name']}: {len(env['drifts'])} drift(s), {len(env['repairs'])} repair(s)")
+            for d in env["drifts"]:
+                write_line(f"  drift  {d['resource']} {d['field']}: desired {d['desired']!r}, actual {d['actual']!r}")
+            for r in env["repairs"]:
+                write_line(f"  repair {r['resource']} {r['field']}: {r['action']} {r['result']} {r['message']}")
+    if failed:
+        return EXIT_FAILED
+    return EXIT_DENIED if denied else EXIT_OK
+
+
+async def _reconcile_forever(args: argparse.Namespace, session: Session) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    def on_change(change: Any) -> None:
+        if isinstance(change, TimelineAdded):
+            for e in change.entries:
+                line = {"env": change.env, **e} if args.json else (
+                    f"{e['at']} {change.env} {e['kind']:<7} {e['resource']} {e['reason']}: {e['message']}")
+                write_line(json.dumps(line, default=str) if args.json else line)
+        elif isinstance(change, RepairPerformed) and not args.json:
+            pass  # already in the timeline entries
+
+    session.reconciler.subscribe(on_change)
+    await session.reconciler.start()
+    write_line(f"envdeck reconciling {', '.join(session.environments())} (ctrl+c to stop)") if not args.json else None
+    await stop.wait()
+    return EXIT_OK
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidRequest(f"--param {item!r}: expected KEY=VALUE")
+        params[key] = value
+    return params
+
+
+async def cmd_act(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    params = _parse_params(args.param)
+    session = await open_session(args, cfg, args.env)
+    try:
+        resource = await session.resource(args.env, args.resource)
+        choices = {c.spec.name: c for c in session.actions_for(args.env, resource)}
+        choice = choices.get(args.action)
+        if choice is None:
+            raise InvalidRequest(f"{args.resource} has no action {args.action!r} "
+                                 f"(available: {', '.join(sorted(choices)) or 'none'})")
+        if choice.decision.allowed and choice.spec.mutating and not args.yes:
+            if not sys.stdin.isatty():
+                print(f"envdeck: {args.action} on {args.resource} changes things: pass --yes "
+                      "(stdin is not a terminal, so envdeck cannot ask)", file=sys.stderr)
+                return EXIT_USAGE
+            expected = resource.name if choice.spec.destructive else "yes"
+            prompt = (f"{choice.spec.title} {clean(args.resource)} in {args.env}? "
+                      f"Type {'the resource name' if choice.spec.destructive else 'yes'} to confirm: ")
+            if input(prompt).strip() != expected:
+                print("envdeck: not confirmed; nothing was done", file=sys.stderr)
+                return EXIT_FAILED
+        result = await session.act(args.env, args.resource, args.action, params)
+    finally:
+        await session.close()
+    if args.json:
+        print_json({"env": args.env, "resource": args.resource, "action": args.action, "ok": result.ok,
+                    "message": result.message, "data": result.data})
+    else:
+        write_line(f"{args.action} {args.resource}: {'ok' if result.ok else 'failed'}"
+                   f"{' — ' + result.message if result.message else ''}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+async def cmd_audit(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    session = await open_session(args, cfg, args.env)
+    try:
+        visible = session.environments()
+        entries = await session.store.audit_entries(env=args.env, limit=args.limit, envs=visible)
+    finally:
+        await session.close()
+    if args.json:
+        print_json({"entries": entries})
+    else:
+        for e in entries:
+            write_line(f"{e['id']:>6} {e['at']} {e['user']:<10} {e['env']:<12} {e['origin']:<10} "
+                       f"{e['result']:<11} {e['action']} {e['target']} {e['message']}")
+    return EXIT_OK
+
+
+async def cmd_logs(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    session = await open_session(args, cfg, args.env)
+    tty = sys.stdout.isatty()
+    try:
+        async for line in session.logs(args.env, args.resource, follow=args.follow, tail=args.tail,
+                                       container=args.container, previous=args.previous):
+            text = f"{line.source} {line.text}" if line.source and _many_sources(args) else line.text
+            sys.stdout.write((clean(text) if tty else text.replace("\n", " ")) + "\n")
+            if args.follow:
+                sys.stdout.flush()
+    except PolicyDenied:
+        raise
+    finally:
+        await session.close()
+    return EXIT_OK
+
+
+def _many_sources(args: argparse.Namespace) -> bool:
+    kind = args.resource.split("/")[1] if args.resource.count("/") >= 2 else ""
+    return kind not in ("Pod", "service", "node")
+
+
+async def cmd_doctor(args: argparse.Namespace) -> int:
+    from tui.cli.doctor import run_doctor
+
+    return await run_doctor(args, load)

@@ -1,0 +1,62 @@
+"""Printing for the CLI: JSON for scripts, plain tables for people.
+
+Text from the outside world is passed through the sanitiser when stdout is a
+terminal, so that a resource name cannot write escape sequences to it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from tui.model import now_utc, parse_iso
+from tui.sanitize import clean
+
+
+def print_json(data: Any) -> None:
+    # json.dumps escapes control characters, so JSON output is always terminal-safe.
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def write_line(text: str) -> None:
+    sys.stdout.write((clean(text) if sys.stdout.isatty() else text) + "\n")
+
+
+def age(stamp: str | None, now: datetime | None = None) -> str:
+    when = parse_iso(stamp)
+    if when is None:
+        return "-"
+    seconds = max(0, int(((now or now_utc()) - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _table(rows: list[list[str]]) -> None:
+    if not rows:
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        write_line("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def status_table(envs: list[dict[str, Any]]) -> None:
+    for env in envs:
+        backends = ", ".join(
+            f"{name} {'ok' if b['reachable'] else 'UNREACHABLE'} ({age(b['observed_at'])})"
+            + (f": {b['error']}" if b["error"] else "")
+            for name, b in env["backends"].items())
+        write_line(f"{env['name']}  health={env['health']}  drift={env['drift'] or '-'}  repair={env['repair']}"
+                   f"  faults={len(env['faults'])}  [{backends}]")
+        rows = [["BACKEND", "KIND", "NAME", "STATUS", "HEALTH", "DRIFT", "FINDINGS"]]
+        for r in env["resources"]:
+            rows.append([r["backend"], r["kind"], r["name"][:60], (r["status"] or "")[:30], r["health"],
+                         r["drift"] or "-", str(len(r["findings"]))])
+        _table(rows)
+        for f in env["faults"]:
+            write_line(f"  fault {f['severity']:<8} {f['resource']} {f['reason']}: {f['message']}")
+        for d in env["drifts"]:
+            write_line(f"  drift {d['resource']} {d['field']}: desired {d['desired']!r}, actual {d['actual']!r}")
+        write_line("")

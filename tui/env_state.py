@@ -1,0 +1,145 @@
+"""What the reconciler knows about one environment, and the typed changes it publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tui.model import (
+    BackendState,
+    DriftItem,
+    Fault,
+    Health,
+    RepairRecord,
+    Resource,
+    iso,
+    rollup_drift,
+    worst_health,
+)
+
+
+@dataclass
+class EnvState:
+    name: str
+    repair: str
+    description: str = ""
+    paused: bool = False
+    # backend name -> resource id -> Resource
+    resources: dict[str, dict[str, Resource]] = field(default_factory=dict)
+    backends: dict[str, BackendState] = field(default_factory=dict)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    drifts: dict[str, list[DriftItem]] = field(default_factory=dict)
+    repairs: list[RepairRecord] = field(default_factory=list)
+
+    def all_resources(self) -> list[Resource]:
+        return [r for per in self.resources.values() for r in per.values()]
+
+    def resource(self, resource_id: str) -> Resource | None:
+        backend = resource_id.split("/", 1)[0]
+        return self.resources.get(backend, {}).get(resource_id)
+
+    def all_faults(self) -> list[Fault]:
+        return [f for per in self.faults.values() for f in per]
+
+    def all_drifts(self) -> list[DriftItem]:
+        return [d for per in self.drifts.values() for d in per]
+
+    def health(self) -> Health:
+        if any(b.reachable is False for b in self.backends.values()):
+            return Health.UNKNOWN
+        return worst_health(r.health for r in self.all_resources())
+
+    def drift(self) -> str | None:
+        value = rollup_drift(r.drift for r in self.all_resources())
+        return None if value is None else str(value)
+
+    def compliance_score(self) -> float | None:
+        """Share of resources with no finding, 0-100; None without resources."""
+        resources = self.all_resources()
+        if not resources:
+            return None
+        clean = sum(1 for r in resources if not r.findings)
+        return round(100.0 * clean / len(resources), 1)
+
+    def data_age_s(self, now: datetime) -> float | None:
+        stamps = [b.observed_at for b in self.backends.values() if b.observed_at]
+        if not stamps:
+            return None
+        return max(0.0, (now - min(stamps)).total_seconds())
+
+    def to_json(self, *, include_resources: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "health": str(self.health()),
+            "drift": self.drift(),
+            "repair": self.repair,
+            "paused": self.paused,
+            "compliance_score": self.compliance_score(),
+            "backends": {name: b.to_json() for name, b in self.backends.items()},
+        }
+        if include_resources:
+            data["resources"] = [r.to_json() for r in sorted(self.all_resources(), key=lambda r: r.id)]
+        data["faults"] = [f.to_json() for f in self.all_faults()]
+        data["drifts"] = [d.to_json() for d in self.all_drifts()]
+        return data
+
+
+# -- what the reconciler publishes to subscribers (the TUI) -------------------
+
+@dataclass(frozen=True)
+class ResourcesChanged:
+    env: str
+    backend: str
+    changed: list[Resource]
+    removed: list[str]
+
+
+@dataclass(frozen=True)
+class BackendStatusChanged:
+    env: str
+    backend: str
+    state: BackendState
+
+
+@dataclass(frozen=True)
+class DriftsChanged:
+    env: str
+    backend: str
+    drifts: list[DriftItem]
+
+
+@dataclass(frozen=True)
+class FaultsChanged:
+    env: str
+    backend: str
+    faults: list[Fault]
+
+
+@dataclass(frozen=True)
+class RepairPerformed:
+    env: str
+    record: RepairRecord
+
+
+@dataclass(frozen=True)
+class TimelineAdded:
+    env: str
+    entries: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EnvPaused:
+    env: str
+    paused: bool
+
+
+Change = (ResourcesChanged | BackendStatusChanged | DriftsChanged | FaultsChanged | RepairPerformed
+          | TimelineAdded | EnvPaused)
+
+
+def timeline_entry(at: datetime, resource: str, kind: str, severity: str, reason: str, message: str,
+                   count: int = 1) -> dict[str, Any]:
+    return {"at": iso(at), "resource": resource, "kind": kind, "severity": severity, "reason": reason,
+            "message": message, "count": count}

@@ -1,0 +1,445 @@
+"""The reconciler: observe → diff against desired → record → repair per policy.
+
+A background asyncio service, independent of any UI (it runs headless under
+`envdeck reconcile`). One loop per (environment, backend):
+- passes never overlap (one lock per loop; `run_once` takes the same lock);
+- errors back off exponentially with full jitter, per backend;
+- a repair that failed for the same desired value waits its own backoff instead
+  of being retried in a hot loop;
+- an environment can be paused;
+- subscribers get typed changes through plain callbacks that must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from backends.base import Backend
+from backends.registry import create_backends
+from tui.config import EnvdeckConfig
+from tui.env_state import (
+    BackendStatusChanged,
+    Change,
+    DriftsChanged,
+    EnvPaused,
+    EnvState,
+    FaultsChanged,
+    RepairPerformed,
+    ResourcesChanged,
+    TimelineAdded,
+    timeline_entry,
+)
+from tui.errors import BackendError, BackendUnreachable, StateError
+from tui.model import (
+    AuditResult,
+    BackendState,
+    Drift,
+    DriftItem,
+    Health,
+    Observation,
+    Origin,
+    RepairRecord,
+    iso,
+    now_utc,
+)
+from tui.policy import REPAIR, Policy
+from tui.store import Store
+
+log = logging.getLogger("envdeck.reconciler")
+
+Subscriber = Callable[[Change], None]
+BackendFactory = Callable[..., dict[str, Backend]]
+
+
+class Reconciler:
+    def __init__(self, config: EnvdeckConfig, store: Store, policy: Policy, *,
+                 backends_factory: BackendFactory = create_backends, envs: list[str] | None = None,
+                 clock: Callable[[], datetime] = now_utc, rng: random.Random | None = None):
+        self.config = config
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+        self.rng = rng or random.Random()
+        names = envs if envs is not None else policy.visible_environments()
+        self.envs: dict[str, EnvState] = {}
+        self.backends: dict[str, dict[str, Backend]] = {}
+        for name in names:
+            env_cfg = config.environments[name]
+            self.envs[name] = EnvState(name=name, repair=env_cfg.repair, description=env_cfg.description)
+            self.backends[name] = backends_factory(name, env_cfg, config)
+            for bname in self.backends[name]:
+                self.envs[name].backends[bname] = BackendState(name=bname)
+                self.envs[name].resources[bname] = {}
+        self._locks = {(e, b): asyncio.Lock() for e, bs in self.backends.items() for b in bs}
+        self._wake = {(e, b): asyncio.Event() for e, bs in self.backends.items() for b in bs}
+        self._resume = {e: asyncio.Event() for e in self.envs}
+        for event in self._resume.values():
+            event.set()
+        self._subscribers: list[Subscriber] = []
+        self._tasks: list[asyncio.Task] = []
+        # failed repairs: DriftItem.key() -> (attempts, earliest retry time)
+        self._repair_failures: dict[tuple[str, str, str], tuple[int, float]] = {}
+        self._denied_repairs: set[tuple[str, str, str]] = set()
+        self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self.running = False
+
+    # -- subscribers ---------------------------------------------------------
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _publish(self, change: Change) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(change)
+            except Exception:  # a broken subscriber never stops the reconciler
+                log.exception("subscriber failed on %s", type(change).__name__)
+
+    # -- lifecycle -----------------------------------------------------------
+    async def load_last_known(self) -> None:
+        """Show the last stored state (with its age) until the first pass answers."""
+        for env, state in self.envs.items():
+            snapshot = await self.store.load_snapshot(env)
+            stored = await self.store.load_backend_states(env)
+            for bname, resources in snapshot.items():
+                if bname not in state.resources:
+                    continue
+                for r in resources:
+                    r.health = Health.UNKNOWN
+                    r.health_reason = f"not observed since envdeck started; last observed {iso(r.observed_at)}"
+                    state.resources[bname][r.id] = r
+            for bname, bstate in stored.items():
+                if bname in state.backends:
+                    state.backends[bname].observed_at = bstate.observed_at
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self.running = True
+        await self.load_last_known()
+        for env, backends in self.backends.items():
+            for bname, backend in backends.items():
+                await backend.start()
+                self._tasks.append(asyncio.create_task(self._loop(env, bname), name=f"reconcile:{env}:{bname}"))
+
+    async def stop(self) -> None:
+        self.running = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.close_backends()
+
+    async def close_backends(self) -> None:
+        for backends in self.backends.values():
+            for backend in backends.values():
+                with contextlib.suppress(Exception):
+                    await backend.close()
+
+    def pause(self, env: str, paused: bool = True) -> None:
+        state = self.envs[env]
+        state.paused = paused
+        if paused:
+            self._resume[env].clear()
+        else:
+            self._resume[env].set()
+        self._publish(EnvPaused(env, paused))
+
+    def wake(self, env: str, backend: str | None = None) -> None:
+        """Ask for an early pass (after an action or a repair)."""
+        for (e, b), event in self._wake.items():
+            if e == env and (backend is None or b == backend):
+                event.set()
+
+    # -- the loops -----------------------------------------------------------
+    def _interval(self, env: str, bname: str) -> float:
+        cfg = getattr(self.config.environments[env], bname, None)
+        return getattr(cfg, "interval", None) or self.config.defaults.interval
+
+    def _backoff(self, failures: int, base: float) -> float:
+        ceiling = min(self.config.defaults.max_backoff, base * (2 ** max(0, failures - 1)))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    async def _loop(self, env: str, bname: str) -> None:
+        backend = self.backends[env][bname]
+        state = self.envs[env].backends[bname]
+        while self.running:
+            await self._resume[env].wait()
+            if backend.supports_watch:
+                delay = await self._watch_once(env, bname, backend)
+            else:
+                await self.pass_once(env, bname)
+                delay = state.backoff_s if state.failures else self._interval(env, bname)
+            state.next_pass = self._at(delay)
+            self._publish(BackendStatusChanged(env, bname, state))
+            wake = self._wake[(env, bname)]
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=delay)
+
+    def _at(self, delay: float) -> datetime:
+        return self.clock() + timedelta(seconds=delay)
+
+    async def _watch_once(self, env: str, bname: str, backend: Backend) -> float:
+        state = self.envs[env].backends[bname]
+        state.watching = True
+        try:
+            async for obs in backend.watch():
+                async with self._locks[(env, bname)]:
+                    await self._apply(env, bname, obs, repair=self._mode_repairs(env))
+                if not self.running or self.envs[env].paused:
+                    break
+            return 0.5  # the stream ended cleanly (timeout); resume soon
+        except asyncio.CancelledError:
+            raise
+        except (BackendError, TimeoutError, OSError) as exc:
+            self._failed(env, bname, exc)
+            return state.backoff_s
+        except Exception as exc:  # noqa: BLE001 - a bug in one backend must not stop the others
+            log.exception("watch of %s/%s failed", env, bname)
+            self._failed(env, bname, exc)
+            return state.backoff_s
+        finally:
+            state.watching = False
+
+    def _mode_repairs(self, env: str) -> bool:
+        return self.envs[env].repair == "auto"
+
+    async def pass_once(self, env: str, bname: str, *, repair: bool | None = None) -> bool:
+        """One observe pass of one backend; True when it succeeded."""
+        backend = self.backends[env][bname]
+        timeout = max(self.config.defaults.timeout * 3, 5.0)
+        async with self._locks[(env, bname)]:
+            try:
+                obs = await asyncio.wait_for(backend.observe(), timeout=timeout)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError:
+                self._failed(env, bname, BackendUnreachable(f"no answer within {timeout:.0f}s", backend=bname))
+                return False
+            except Exception as exc:  # noqa: BLE001 - typed errors and bugs alike become "unreachable" here
+                if not isinstance(exc, BackendError | OSError):
+                    log.exception("observe of %s/%s failed", env, bname)
+                self._failed(env, bname, exc)
+                return False
+            await self._apply(env, bname, obs, repair=self._mode_repairs(env) if repair is None else repair)
+            return True
+
+    def _failed(self, env: str, bname: str, exc: BaseException) -> None:
+        state = self.envs[env].backends[bname]
+        was_reachable = state.reachable is not False
+        state.failures += 1
+        state.reachable = False
+        state.error = str(exc) or type(exc).__name__
+        state.last_pass = self.clock()
+        base = 1.0 if self.backends[env][bname].supports_watch else min(5.0, self._interval(env, bname))
+        state.backoff_s = self._backoff(state.failures, base)
+        log.warning("%s/%s unreachable (%d failures, next try in %.1fs): %s", env, bname, state.failures,
+                    state.backoff_s, state.error)
+        if was_reachable:
+            self._mark_unknown(env, bname, state)
+            asyncio.get_running_loop().create_task(self._record_backend(env, bname, state, exc))
+        self._publish(BackendStatusChanged(env, bname, state))
+
+    def _mark_unknown(self, env: str, bname: str, state: BackendState) -> None:
+        resources = self.envs[env].resources[bname]
+        since = iso(state.observed_at) or "never"
+        changed = []
+        for rid, r in list(resources.items()):
+            copy = dataclasses.replace(r, health=Health.UNKNOWN,
+                                       health_reason=f"{bname} unreachable; last observed {since}")
+            resources[rid] = copy
+            changed.append(copy)
+        self._publish(ResourcesChanged(env, bname, changed, []))
+
+    async def _record_backend(self, env: str, bname: str, state: BackendState, exc: BaseException) -> None:
+        with contextlib.suppress(StateError):
+            await self.store.save_backend_state(env, state)
+            await self.store.add_timeline(env, [(self.clock(), f"{bname}", "backend", "high", "Unreachable",
+                                                 str(exc)[:500], 1)])
+
+    # -- applying an observation --------------------------------------------
+    async def _apply(self, env: str, bname: str, obs: Observation, *, repair: bool) -> list[RepairRecord]:
+        state = self.envs[env]
+        bstate = state.backends[bname]
+        backend = self.backends[env][bname]
+        now = self.clock()
+        recovered = bstate.reachable is False
+        bstate.reachable, bstate.error, bstate.failures, bstate.backoff_s = True, None, 0, 0.0
+        bstate.observed_at = obs.observed_at
+        bstate.last_pass = now
+
+        try:
+            drifts = backend.diff(obs)
+        except Exception:  # noqa: BLE001
+            log.exception("diff of %s/%s failed", env, bname)
+            drifts = []
+        drifted = {d.resource for d in drifts}
+
+        old = state.resources[bname]
+        new: dict[str, object] = {}
+        changed = []
+        for r in obs.resources:
+            if r.id in drifted:
+                r.drift = Drift.DRIFTED
+            elif r.drift == Drift.DRIFTED:
+                r.drift = Drift.IN_SYNC
+            new[r.id] = r
+            if old.get(r.id) is not r:
+                changed.append(r)
+        removed = [rid for rid in old if rid not in new]
+        state.resources[bname] = new  # type: ignore[assignment]
+
+        entries = []
+        for ev in obs.events:
+            sev = "medium" if ev.type == "Warning" else "info"
+            entries.append((ev.at, ev.resource, "event", sev, ev.reason, ev.message, ev.count))
+        current = {(f.resource, f.reason) for f in obs.faults}
+        known = self._known_faults.get((env, bname), set())
+        for f in obs.faults:
+            if (f.resource, f.reason) not in known:
+                entries.append((f.since or now, f.resource, "fault", str(f.severity), f.reason, f.message, f.count))
+        self._known_faults[(env, bname)] = current
+        old_drifts = {(d.resource, d.field) for d in state.drifts.get(bname, [])}
+        for d in drifts:
+            if (d.resource, d.field) not in old_drifts:
+                entries.append((now, d.resource, "drift", "medium", f"{d.field} drifted",
+                                f"desired {d.desired!r}, actual {d.actual!r}", 1))
+        state.faults[bname] = list(obs.faults)
+        state.drifts[bname] = drifts
+
+        try:
+            await self.store.sync_snapshot(env, bname, changed, removed, full=recovered)
+            await self.store.save_backend_state(env, bstate)
+            await self.store.add_samples(env, obs.samples, obs.observed_at)
+            await self.store.record_drifts(env, bname, drifts, now)
+            if entries:
+                await self.store.add_timeline(env, entries)
+        except StateError as exc:
+            log.error("cannot record %s/%s: %s", env, bname, exc)
+
+        if changed or removed:
+            self._publish(ResourcesChanged(env, bname, changed, removed))
+        self._publish(FaultsChanged(env, bname, state.faults[bname]))
+        self._publish(DriftsChanged(env, bname, drifts))
+        if entries:
+            self._publish(TimelineAdded(env, [timeline_entry(*e) for e in entries]))
+        self._publish(BackendStatusChanged(env, bname, bstate))
+
+        records: list[RepairRecord] = []
+        if repair and drifts and not state.paused:
+            records = await self._repair_all(env, bname, drifts, user=self.policy.user, origin=Origin.RECONCILER)
+        return records
+
+    # -- repairs -------------------------------------------------------------
+    async def _repair_all(self, env: str, bname: str, drifts: list[DriftItem], *, user: str,
+                          origin: str, force: bool = False) -> list[RepairRecord]:
+        records = []
+        for drift in drifts:
+            record = await self._repair_one(env, bname, drift, user=user, origin=origin, force=force)
+            if record is not None:
+                records.append(record)
+        if any(r.result == AuditResult.SUCCEEDED for r in records):
+            self.wake(env, bname)
+        return records
+
+    async def _repair_one(self, env: str, bname: str, drift: DriftItem, *, user: str, origin: str,
+                          force: bool) -> RepairRecord | None:
+        backend = self.backends[env][bname]
+        key = drift.key()
+        action = backend.repair_action(drift)
+        params = {"field": drift.field, "desired": drift.desired}
+        decision = self.policy.check(env, REPAIR)
+        if not decision.allowed:
+            if key in self._denied_repairs and not force:
+                return None  # audited once already; do not flood the trail every pass
+            self._denied_repairs.add(key)
+            await self.store.audit_record(user=user, env=env, target=drift.resource, action=action,
+                                          params=params, origin=origin, result=AuditResult.DENIED,
+                                          message=decision.reason)
+            return self._finish_record(env, RepairRecord(drift.resource, drift.field, action,
+                                                         AuditResult.DENIED, decision.reason))
+        attempts, not_before = self._repair_failures.get(key, (0, 0.0))
+        loop_time = asyncio.get_running_loop().time()
+        if not force and attempts and loop_time < not_before:
+            return None  # the same repair failed recently: wait for its backoff
+        audit_id = await self.store.audit_begin(user=user, env=env, target=drift.resource, action=action,
+                                                params=params, origin=origin)
+        try:
+            result = await asyncio.wait_for(backend.repair(drift), timeout=max(30.0, self.config.defaults.timeout * 3))
+            ok, message = result.ok, result.message
+        except asyncio.CancelledError:
+            await self.store.audit_finish(audit_id, AuditResult.INTERRUPTED, "cancelled")
+            raise
+        except Exception as exc:  # noqa: BLE001
+            ok, message = False, str(exc) or type(exc).__name__
+        status = AuditResult.SUCCEEDED if ok else AuditResult.FAILED
+        await self.store.audit_finish(audit_id, status, message)
+        if ok:
+            self._repair_failures.pop(key, None)
+        else:
+            attempts += 1
+            self._repair_failures[key] = (attempts, loop_time + self._backoff(attempts, 30.0))
+        return self._finish_record(env, RepairRecord(drift.resource, drift.field, action, status, message))
+
+    def _finish_record(self, env: str, record: RepairRecord) -> RepairRecord:
+        state = self.envs[env]
+        state.repairs = (state.repairs + [record])[-200:]
+        entry = (self.clock(), record.resource, "repair", "info" if record.result == "succeeded" else "high",
+                 f"{record.action} {record.result}", f"{record.field}: {record.message}", 1)
+        loop = asyncio.get_running_loop()
+        loop.create_task(self._add_timeline_quietly(env, [entry]))
+        self._publish(RepairPerformed(env, record))
+        self._publish(TimelineAdded(env, [timeline_entry(*entry)]))
+        return record
+
+    async def _add_timeline_quietly(self, env: str, entries: list) -> None:
+        with contextlib.suppress(StateError, ValueError):
+            await self.store.add_timeline(env, entries)
+
+    async def repair(self, env: str, *, user: str, origin: str, resource: str | None = None,
+                     field: str | None = None) -> list[RepairRecord]:
+        """Repair on request (`R` in the TUI, `reconcile --repair`): every current drift of
+        `env`, or only those of one resource/field. Still under the access policy."""
+        state = self.envs[env]
+        if state.repair == "observe":
+            return []
+        records = []
+        for bname, drifts in state.drifts.items():
+            chosen = [d for d in drifts if (resource is None or d.resource == resource)
+                      and (field is None or d.field == field)]
+            if chosen:
+                async with self._locks[(env, bname)]:
+                    records += await self._repair_all(env, bname, chosen, user=user, origin=origin, force=True)
+        return records
+
+    # -- one-shot passes for the CLI ------------------------------------------
+    async def run_once(self, *, repair: bool = False, repair_origin: str = Origin.CLI) -> dict[str, list[RepairRecord]]:
+        """One observe pass of every backend of every environment, concurrently.
+        Repairs: `auto` environments always; `propose` ones when `repair` is True."""
+        for backends in self.backends.values():
+            for backend in backends.values():
+                await backend.start()
+        await self.load_last_known()
+        jobs = [self.pass_once(env, bname, repair=False) for env, bs in self.backends.items() for bname in bs]
+        await asyncio.gather(*jobs)
+        out: dict[str, list[RepairRecord]] = {}
+        for env, state in self.envs.items():
+            do_repair = state.repair == "auto" or (repair and state.repair == "propose")
+            records: list[RepairRecord] = []
+            if do_repair:
+                origin = Origin.RECONCILER if state.repair == "auto" and not repair else repair_origin
+                for bname, drifts in state.drifts.items():
+                    if drifts:
+                        records += await self._repair_all(env, bname, drifts, user=self.policy.user,
+                                                          origin=origin, force=True)
+            out[env] = records
+        return out
