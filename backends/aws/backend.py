@@ -1,0 +1,183 @@
+"""`AwsBackend`: one environment's AWS resources, found by tags in one account and region."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from backends.aws import actions as aws_actions
+from backends.aws import desired_state
+from backends.aws.clients import AwsClients
+from backends.aws.cloudwatch_metrics import METRICS, fetch_metrics
+from backends.aws.error_mapping import redact
+from backends.aws.faults import alarm_faults, ecs_faults_and_events, status_check_faults
+from backends.aws.inventory import collect_inventory
+from backends.aws.log_follow import LogSource, to_line
+from backends.aws.resource_builder import LOG_GROUP_TAG, build_resources
+from backends.base import Backend
+from tui.config import AwsConfig, Defaults
+from tui.errors import InvalidRequest, NotFound
+from tui.model import (
+    ActionResult,
+    ActionSpec,
+    DriftItem,
+    LogLine,
+    MetricSeries,
+    Observation,
+    Resource,
+    now_utc,
+)
+
+LOG_STREAM_PREFIX_TAG = "envdeck:log-stream-prefix"
+
+
+class AwsBackend(Backend):
+    name: ClassVar[str] = "aws"
+    supports_watch: ClassVar[bool] = False
+
+    #: Seconds between polls of a followed log group, and how far back each poll re-reads.
+    log_poll_s: float = 2.0
+    log_lookback_s: float = 30.0
+
+    def __init__(self, env: str, config: AwsConfig, defaults: Defaults, *, workers: int = 8):
+        super().__init__(env, config, defaults)
+        self.config: AwsConfig = config
+        self.clients = AwsClients(config, timeout_s=defaults.timeout, workers=workers)
+        self._last: Observation | None = None
+        self._seen_event_ids: set[str] = set()
+
+    # -- lifecycle -----------------------------------------------------------
+    async def close(self) -> None:
+        self.clients.close()
+
+    def describe(self) -> str:
+        parts = [f"aws {self.config.region}"]
+        if self.config.profile:
+            parts.append(f"profile {self.config.profile}")
+        if self.config.endpoint_url:
+            parts.append(f"endpoint {redact(self.config.endpoint_url)}")
+        parts.append("tags " + ",".join(f"{k}={v}" for k, v in self.config.tags.items()))
+        return " ".join(parts)
+
+    async def check(self) -> str:
+        identity = await self.clients.call("sts", "get_caller_identity")
+        return f"account {identity.get('Account', '?')} in {self.config.region}"
+
+    # -- observing -----------------------------------------------------------
+    async def observe(self) -> Observation:
+        observed_at = now_utc()
+        inv = await collect_inventory(self.clients, self.config.tags)
+        resources = build_resources(inv, self.config.region, observed_at)
+        resources += desired_state.placeholders(self.config, resources, observed_at)
+        member_ids = {r.id for r in resources}
+        ecs_faults, events, seen = ecs_faults_and_events(inv, self._seen_event_ids)
+        self._seen_event_ids = seen
+        faults = alarm_faults(inv, member_ids, self.config.region) + status_check_faults(resources, inv) + ecs_faults
+        obs = Observation(backend=self.name, resources=resources, faults=faults, events=events,
+                          observed_at=observed_at)
+        drifts = self.diff(obs)
+        for res in resources:
+            res.drift = desired_state.drift_state(res, drifts, self.config)
+        self._last = obs
+        return obs
+
+    async def _resources(self) -> list[Resource]:
+        if self._last is None:
+            await self.observe()
+        assert self._last is not None
+        return self._last.resources
+
+    async def _resource(self, rid: str) -> Resource:
+        for res in await self._resources():
+            if res.id == rid:
+                return res
+        raise NotFound(f"{rid} is not among the resources of environment {self.env}", backend=self.name)
+
+    # -- desired state -------------------------------------------------------
+    def diff(self, observation: Observation) -> list[DriftItem]:
+        return desired_state.diff(self.config, observation.resources)
+
+    def repair_action(self, drift: DriftItem) -> str:
+        return desired_state.repair_action(drift)[0]
+
+    async def repair(self, drift: DriftItem) -> ActionResult:
+        action, params = desired_state.repair_action(drift)
+        if action == "repair":
+            raise InvalidRequest(f"aws cannot repair field {drift.field!r}", backend=self.name)
+        resource = await self._resource(drift.resource)
+        if resource.attributes.get("placeholder"):
+            raise NotFound(f"{drift.resource} does not exist; envdeck does not create AWS resources",
+                           backend=self.name)
+        return await aws_actions.perform(self.clients, resource, action, params)
+
+    # -- acting --------------------------------------------------------------
+    def actions(self, resource: Resource) -> list[ActionSpec]:
+        specs = aws_actions.specs_for(resource)
+        if not any(s.name == "shell" for s in specs) or self.shell_command(resource) is not None:
+            return specs
+        return [s for s in specs if s.name != "shell"]
+
+    async def perform(self, resource: Resource, action: str, params: dict[str, str]) -> ActionResult:
+        if action == "shell":
+            argv = self.shell_command(resource)
+            if argv is None:
+                raise InvalidRequest(f"{resource.id} has no shell", backend=self.name)
+            return ActionResult(ok=True, message=shlex.join(argv), data={"argv": argv})
+        return await aws_actions.perform(self.clients, resource, action, params)
+
+    def shell_command(self, resource: Resource) -> list[str] | None:
+        if resource.kind != "ec2-instance" or resource.attributes.get("state") != "running":
+            return None
+        instance_id = resource.attributes.get("instance_id") or resource.id.split("/", 2)[2]
+        if self.config.shell == "ssm":
+            argv = ["aws", "ssm", "start-session", "--target", instance_id, "--region", self.config.region]
+            if self.config.profile:
+                argv += ["--profile", self.config.profile]
+            return argv
+        a = resource.attributes
+        address = a.get("private_ip") or a.get("public_ip") or a.get("private_dns") or a.get("public_dns")
+        if not address:
+            return None
+        argv = ["ssh"]
+        if self.config.ssh_user:
+            argv += ["-l", self.config.ssh_user]
+        if self.config.identity_file:
+            argv += ["-i", os.path.expanduser(self.config.identity_file)]
+        return argv + ["--", address]
+
+    # -- reading -------------------------------------------------------------
+    async def metrics(self, resource_id: str | None, window_s: float) -> list[MetricSeries]:
+        if resource_id is None:
+            targets = [r for r in await self._resources() if r.kind in METRICS and not r.attributes.get("placeholder")]
+        else:
+            targets = [await self._resource(resource_id)]
+        return await fetch_metrics(self.clients, targets, window_s)
+
+    async def log_source(self, resource_id: str) -> LogSource:
+        """The log group (and stream prefix) of a resource: `aws.logs` in config, else its
+        `envdeck:log-group` tag; `aws/log-group/NAME` names a group directly."""
+        if resource_id.startswith("aws/log-group/"):
+            return LogSource(self.clients, resource_id[len("aws/log-group/"):], None)
+        resource = await self._resource(resource_id)
+        native = resource_id.split("/", 2)[2]
+        for entry in self.config.logs:
+            if entry.resource in (resource.id, resource.name, native):
+                return LogSource(self.clients, entry.group, entry.stream_prefix)
+        tags: dict[str, Any] = resource.attributes.get("tags") or {}
+        if tags.get(LOG_GROUP_TAG):
+            return LogSource(self.clients, str(tags[LOG_GROUP_TAG]), tags.get(LOG_STREAM_PREFIX_TAG) or None)
+        raise InvalidRequest(
+            f"{resource_id} has no log group: map one under aws.logs in the config "
+            f"or tag the resource {LOG_GROUP_TAG}=GROUP", backend=self.name)
+
+    async def logs(self, resource_id: str, *, follow: bool = False, tail: int | None = 100,
+                   container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
+        source = await self.log_source(resource_id)
+        if follow:
+            async for line in source.follow(tail, self.log_poll_s, self.log_lookback_s):
+                yield line
+            return
+        for ev in await source.tail(tail):
+            yield to_line(ev)

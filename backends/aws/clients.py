@@ -1,0 +1,108 @@
+"""boto3 clients for one environment, and the worker threads their blocking calls run in.
+
+Credentials are found exactly as the AWS CLI finds them: a `boto3.Session` with the
+configured profile (static keys, SSO, assume-role, credential_process are all
+botocore's business), else the default chain. Every client shares one botocore
+`Config`: adaptive retries, connect/read timeouts, and a connection pool as wide as
+the worker pool. Calls run in a bounded `ThreadPoolExecutor`, so a slow or dead
+endpoint never blocks the event loop and never spawns unbounded threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from backends.aws.error_mapping import translate
+from tui.config import AwsConfig
+
+T = TypeVar("T")
+
+SERVICES = ("resourcegroupstaggingapi", "ec2", "s3", "rds", "ecs", "cloudwatch", "logs", "sts")
+
+
+def botocore_config(timeout_s: float, workers: int, region: str) -> Config:
+    return Config(
+        region_name=region,
+        retries={"mode": "adaptive", "total_max_attempts": 3},
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        max_pool_connections=max(10, workers),
+        user_agent_extra="envdeck",
+    )
+
+
+class AwsClients:
+    """Lazily created boto3 clients plus the executor their calls run in."""
+
+    def __init__(self, config: AwsConfig, timeout_s: float, workers: int = 8):
+        self.config = config
+        self.workers = workers
+        self._botocore_config = botocore_config(timeout_s, workers, config.region)
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # boto3 sessions are not thread-safe; clients are
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- clients (called in worker threads) ------------------------------------
+    def client(self, service: str) -> Any:
+        found = self._clients.get(service)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._clients.get(service)
+            if found is None:
+                if self._session is None:
+                    self._session = boto3.Session(profile_name=self.config.profile,
+                                                  region_name=self.config.region)
+                found = self._session.client(service, endpoint_url=self.config.endpoint_url,
+                                             config=self._botocore_config)
+                self._clients[service] = found
+            return found
+
+    # -- running blocking calls --------------------------------------------------
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="envdeck-aws")
+        return self._executor
+
+    async def run(self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` in a worker thread; botocore errors become typed errors."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool(), lambda: fn(*args, **kwargs))
+        except Exception as exc:  # translated into a typed, secret-free error
+            raise translate(exc, operation, profile=self.config.profile) from None
+
+    async def call(self, service: str, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One API call, e.g. `await clients.call("ec2", "start_instances", InstanceIds=[...])`."""
+        return await self.run(f"{service}.{method}", lambda: getattr(self.client(service), method)(**kwargs))
+
+    async def paginate(self, service: str, method: str, key: str, **kwargs: Any) -> list[Any]:
+        """All items under `key` of every page of a botocore paginator."""
+
+        def collect() -> list[Any]:
+            items: list[Any] = []
+            for page in self.client(service).get_paginator(method).paginate(**kwargs):
+                items.extend(page.get(key) or [])
+            return items
+
+        return await self.run(f"{service}.{method}", collect)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        with self._lock:
+            for client in self._clients.values():
+                try:
+                    client.close()
+                except Exception:  # noqa: S110 - closing a pool; nothing to report
+                    pass
+            self._clients.clear()
