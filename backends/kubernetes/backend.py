@@ -1,0 +1,267 @@
+"""KubernetesBackend: one namespace of one cluster as an environment's part."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from backends.base import Backend
+from backends.kubernetes import actions, desired
+from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, KubeApi
+from backends.kubernetes.connection import ClusterConnection, load_connection_async
+from backends.kubernetes.inventory import Inventory
+from backends.kubernetes.kinds import BY_KIND, WORKLOADS
+from backends.kubernetes.logs import merged_lines, selector_string, targets_of
+from backends.kubernetes.metrics import MetricHistory, Usage, fetch_pod_usage
+from backends.kubernetes.version import cluster_version
+from tui.config import Defaults, KubernetesConfig
+from tui.errors import BackendError, InvalidRequest, NotFound
+from tui.model import (
+    ActionResult,
+    ActionSpec,
+    DriftItem,
+    LogLine,
+    MetricSeries,
+    Observation,
+    Resource,
+    now_utc,
+)
+
+log = logging.getLogger(__name__)
+
+# Per-pod samples beyond this many pods would flood the store; workloads are always sampled.
+MAX_POD_SAMPLES = 5000
+METRICS_RETRY_ABSENT_S = 600.0
+
+
+class KubernetesBackend(Backend):
+    name: ClassVar[str] = "kubernetes"
+    supports_watch: ClassVar[bool] = True
+    #: watch() yields at most once per this many seconds.
+    coalesce_s: float = 0.2
+
+    def __init__(self, env: str, config: KubernetesConfig, defaults: Defaults):
+        super().__init__(env, config, defaults)
+        self.namespace = config.namespace
+        self.connection: ClusterConnection | None = None
+        self.api: KubeApi | None = None
+        self.inventory: Inventory | None = None
+        self._placeholders: dict[str, Resource] = {}
+        self.history = MetricHistory()
+        self._metrics_absent_until = 0.0
+        self.metrics_interval_s = max(float(defaults.interval), 5.0)
+
+    # -- lifecycle -----------------------------------------------------------
+    async def _ensure(self) -> Inventory:
+        if self.inventory is None:
+            self.connection = await load_connection_async(self.config)
+            self.api = KubeApi(self.connection, float(self.defaults.timeout))
+            self.inventory = Inventory(self.api, self.namespace)
+        return self.inventory
+
+    async def close(self) -> None:
+        if self.inventory is not None:
+            await self.inventory.stop()
+        if self.api is not None:
+            await self.api.close()
+        if self.connection is not None:
+            await asyncio.to_thread(self.connection.api_client.close)
+
+    def describe(self) -> str:
+        where = self.connection.context or self.connection.host if self.connection else \
+            (self.config.context or "current context")
+        return f"kubernetes {where}, namespace {self.namespace}"
+
+    # -- observing -----------------------------------------------------------
+    async def observe(self) -> Observation:
+        inv = await self._ensure()
+        if not (inv.running and inv.synced and inv.failure() is None):
+            await inv.list_all()
+        return self._snapshot(inv, await self._sample_metrics(inv))
+
+    async def watch(self) -> AsyncIterator[Observation]:
+        inv = await self._ensure()
+        inv.start()
+        next_metrics = time.monotonic()  # the first observation carries metrics
+        try:
+            while True:
+                timeout = max(0.0, next_metrics - time.monotonic()) if inv.synced else None
+                await inv.wait_changed_or_failed(timeout)
+                if not inv.synced:
+                    inv.changed.clear()
+                    continue
+                samples: list[tuple[str, str, float]] = []
+                if time.monotonic() >= next_metrics:
+                    samples = await self._sample_metrics(inv)
+                    next_metrics = time.monotonic() + self.metrics_interval_s
+                elif not inv.changed.is_set():
+                    continue
+                await asyncio.sleep(self.coalesce_s)  # gather what else arrives meanwhile
+                inv.changed.clear()
+                error = inv.failure()
+                if error is not None:
+                    await inv.wait_changed_or_failed(0)  # raises it as a BackendError
+                yield self._snapshot(inv, samples)
+        finally:
+            await inv.stop()
+
+    def _snapshot(self, inv: Inventory, samples: list[tuple[str, str, float]]) -> Observation:
+        resources = inv.resources()
+        present = {desired.rid(w.kind, w.name) for w in self.config.desired if inv.entry(w.kind, w.name)}
+        resources.extend(desired.placeholders(self.config.desired, present, self._placeholders))
+        return Observation(self.name, resources, inv.faults(), inv.take_events(), now_utc(), samples)
+
+    def diff(self, observation: Observation) -> list[DriftItem]:
+        wanted = {desired.rid(w.kind, w.name) for w in self.config.desired}
+        if not wanted:
+            return []
+        found = {r.id: r for r in observation.resources if r.id in wanted}
+        return desired.diff(self.config.desired, found)
+
+    # -- repair --------------------------------------------------------------
+    def repair_action(self, drift: DriftItem) -> str:
+        return desired.REPAIR_ACTIONS.get(drift.field, "repair")
+
+    async def repair(self, drift: DriftItem) -> ActionResult:
+        await self._ensure()
+        assert self.api is not None
+        _, kind, name = drift.resource.split("/", 2)
+        if kind not in ("Deployment", "StatefulSet") or drift.field not in desired.REPAIR_ACTIONS:
+            raise InvalidRequest(f"cannot repair {drift.field} of {drift.resource}", backend=self.name)
+        path = BY_KIND[kind].item(self.namespace, name)
+        try:
+            current = await self.api.get(path)
+        except NotFound:
+            raise NotFound(f"{drift.resource} does not exist; envdeck does not create workloads",
+                           backend=self.name) from None
+        if drift.field == "replicas":
+            await self.api.patch(path, {"spec": {"replicas": int(drift.desired)}}, MERGE_PATCH)
+            return ActionResult(True, f"{kind.lower()}/{name} scaled to {drift.desired}")
+        containers = [c.get("name") for c in
+                      ((current.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or ()]
+        if isinstance(drift.desired, dict):
+            unknown = sorted(set(drift.desired) - set(containers))
+            if unknown:
+                raise InvalidRequest(f"{drift.resource} has no container {unknown[0]!r} "
+                                     f"(containers: {', '.join(map(str, containers))})", backend=self.name)
+        await self.api.patch(path, desired.image_patch(drift.desired, containers), STRATEGIC_MERGE_PATCH)
+        return ActionResult(True, f"{kind.lower()}/{name} image set to {drift.desired}")
+
+    # -- reading -------------------------------------------------------------
+    async def logs(self, resource_id: str, *, follow: bool = False, tail: int | None = 100,
+                   container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
+        await self._ensure()
+        assert self.api is not None
+        kind, name = _split_id(resource_id)
+        if kind == "Pod":
+            pods = [await self.api.get(BY_KIND["Pod"].item(self.namespace, name))]
+        elif kind in WORKLOADS:
+            pods = await self._pods_of(kind, name)
+        else:
+            raise InvalidRequest(f"{resource_id} has no logs", backend=self.name)
+        targets = targets_of(pods, container)
+        if not targets:
+            what = f"container {container!r}" if container else "pods"
+            raise NotFound(f"{resource_id}: no {what} to read logs from", backend=self.name)
+        async for line in merged_lines(self.api, self.namespace, targets, follow=follow, tail=tail,
+                                       previous=previous):
+            yield line
+
+    async def _pods_of(self, kind: str, name: str) -> list[dict[str, Any]]:
+        assert self.api is not None
+        workload = await self.api.get(BY_KIND[kind].item(self.namespace, name))
+        selector = selector_string((workload.get("spec") or {}).get("selector") or {})
+        if not selector:
+            return []
+        items, _ = await self.api.list_all(BY_KIND["Pod"].collection(self.namespace), labelSelector=selector)
+        items.sort(key=lambda p: p["metadata"]["name"])
+        return items
+
+    async def metrics(self, resource_id: str | None, window_s: float) -> list[MetricSeries]:
+        inv = await self._ensure()
+        if not inv.tables["Pod"].entries or not inv.running:
+            await asyncio.gather(*(i.ensure_synced() for i in inv.informers
+                                   if i.spec.kind in ("Pod", "ReplicaSet")))
+        await self._sample_metrics(inv, quiet=False)
+        return self.history.series(None if resource_id is None else {resource_id}, window_s)
+
+    async def _sample_metrics(self, inv: Inventory, quiet: bool = True) -> list[tuple[str, str, float]]:
+        """Fetch usage now (when the metrics API exists) into the history; the samples."""
+        if time.monotonic() < self._metrics_absent_until:
+            return []
+        assert self.api is not None
+        try:
+            usage = await fetch_pod_usage(self.api, self.namespace)
+        except BackendError as exc:
+            if not quiet:
+                raise
+            log.info("metrics unavailable: %s", exc)
+            return []
+        if usage is None:
+            self._metrics_absent_until = time.monotonic() + METRICS_RETRY_ABSENT_S
+            return []
+        samples = self._usage_samples(inv, usage)
+        self.history.add(now_utc(), samples)
+        return samples
+
+    def _usage_samples(self, inv: Inventory, usage: Usage) -> list[tuple[str, str, float]]:
+        samples: list[tuple[str, str, float]] = []
+        per_workload: dict[str, list[float]] = {}
+        with_pods = len(usage) <= MAX_POD_SAMPLES
+        for pod in inv.pods():
+            used = usage.get(pod.resource.name)
+            if used is None:
+                continue
+            if with_pods:
+                samples += [(pod.resource.id, "cpu", used[0]), (pod.resource.id, "memory", used[1])]
+            workload = inv.workload_of(pod)
+            if workload:
+                total = per_workload.setdefault(desired.rid(*workload.split("/", 1)), [0.0, 0.0])
+                total[0] += used[0]
+                total[1] += used[1]
+        for res_id, (cpu, memory) in per_workload.items():
+            samples += [(res_id, "cpu", round(cpu, 3)), (res_id, "memory", memory)]
+        return samples
+
+    # -- acting --------------------------------------------------------------
+    def actions(self, resource: Resource) -> list[ActionSpec]:
+        return actions.actions_for(resource)
+
+    async def perform(self, resource: Resource, action: str, params: dict[str, str]) -> ActionResult:
+        await self._ensure()
+        assert self.api is not None
+        if action == "shell":
+            argv = self.shell_command(resource)
+            if argv is None:
+                raise InvalidRequest(f"{resource.id} has no shell", backend=self.name)
+            return ActionResult(True, actions.shell_line(argv), {"argv": argv})
+        return await actions.perform(self.api, self.namespace, resource, action, params)
+
+    def shell_command(self, resource: Resource) -> list[str] | None:
+        if resource.kind != "Pod" or resource.attributes.get("placeholder"):
+            return None
+        return actions.shell_argv(self.connection, self.namespace, resource.name)
+
+    async def check(self) -> str:
+        await self._ensure()
+        assert self.connection is not None and self.api is not None
+        version = await cluster_version(self.connection, float(self.defaults.timeout))
+        try:
+            await self.api.get(f"/api/v1/namespaces/{self.namespace}")
+        except NotFound:
+            raise NotFound(f"namespace {self.namespace!r} does not exist at {self.connection.host}",
+                           backend=self.name) from None
+        except BackendError as exc:
+            if getattr(exc, "http_status", None) != 403:  # a namespace-scoped user may not get it
+                raise
+        return f"Kubernetes {version} at {self.connection.host}, namespace {self.namespace}"
+
+
+def _split_id(resource_id: str) -> tuple[str, str]:
+    parts = resource_id.split("/", 2)
+    if len(parts) != 3 or parts[0] != "kubernetes" or not parts[2]:
+        raise InvalidRequest(f"{resource_id!r} is not a kubernetes resource id", backend="kubernetes")
+    return parts[1], parts[2]

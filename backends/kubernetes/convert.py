@@ -1,0 +1,265 @@
+"""Raw API objects → Resources (and the faults their state shows).
+
+Only the fields the model needs are kept: a 3 KB pod becomes a Resource with a
+handful of attributes. Annotations are never copied (on a Secret,
+`last-applied-configuration` holds its values) and Secret `data` is reduced to
+key names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.kubernetes import compliance, health
+from tui.model import Fault, Health, Resource, Severity, now_utc, parse_iso, resource_id
+
+BACKEND = "kubernetes"
+# Pod waiting/terminated reasons that are faults, and how bad they are.
+_POD_FAULT_SEVERITY = {"OOMKilled": Severity.HIGH, "CrashLoopBackOff": Severity.HIGH,
+                       "ImagePullBackOff": Severity.HIGH, "ErrImagePull": Severity.HIGH}
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job")
+
+
+@dataclass(slots=True)
+class Converted:
+    """One object's Resource, faults and the relations other features need."""
+
+    resource: Resource
+    faults: list[Fault] = field(default_factory=list)
+    owner: str | None = None  # "Kind/name" of the controlling owner
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def rid(kind: str, name: str) -> str:
+    return resource_id(BACKEND, kind, name)
+
+
+def controller_of(meta: dict[str, Any]) -> str | None:
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return f"{ref.get('kind')}/{ref.get('name')}"
+    return None
+
+
+def _resource(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], status: str,
+              attributes: dict[str, Any]) -> Resource:
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    attributes["namespace"] = meta.get("namespace")
+    if meta.get("labels"):
+        attributes["labels"] = dict(meta["labels"])
+    return Resource(
+        id=rid(kind, name), backend=BACKEND, kind=kind, name=name, health=verdict[0],
+        health_reason=verdict[1], status=status, observed_at=now_utc(),
+        created_at=parse_iso(meta.get("creationTimestamp")), attributes=attributes,
+    )
+
+
+def _images(pod_spec: dict[str, Any]) -> dict[str, str]:
+    return {str(c.get("name")): str(c.get("image") or "") for c in pod_spec.get("containers") or ()}
+
+
+def _fault(resource: str, severity: Severity, reason: str, message: str, since: str | None = None,
+           count: int = 1, last: str | None = None) -> Fault:
+    return Fault(resource, severity, reason, message, parse_iso(since), max(1, count), parse_iso(last or since))
+
+
+def _condition_fault(res: Resource, cond_type: str, status: dict[str, Any], want: str,
+                     reason: str | None = None) -> list[Fault]:
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == cond_type and cond.get("status") == want and \
+                (reason is None or cond.get("reason") == reason):
+            return [_fault(res.id, Severity.HIGH, str(cond.get("reason") or cond_type),
+                           str(cond.get("message") or ""), cond.get("lastTransitionTime"),
+                           last=cond.get("lastUpdateTime") or cond.get("lastTransitionTime"))]
+    return []
+
+
+def _workload(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], status_text: str,
+              attributes: dict[str, Any]) -> Converted:
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    pod_spec = (spec.get("template") or {}).get("spec") or {}
+    attributes["images"] = _images(pod_spec)
+    attributes["selector"] = dict((spec.get("selector") or {}).get("matchLabels") or {})
+    attributes["generation"] = meta.get("generation")
+    res = _resource(kind, obj, verdict, status_text, attributes)
+    owner = controller_of(meta)
+    if owner is None:  # a ReplicaSet of a Deployment is evaluated on the Deployment
+        res.findings = compliance.evaluate_pod_spec(kind, res.id, pod_spec)
+    return Converted(res, owner=owner, labels=attributes["selector"])
+
+
+def deployment(obj: dict[str, Any]) -> Converted:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    ready = int(status.get("readyReplicas") or 0)
+    attrs = {"replicas": want, "ready_replicas": ready,
+             "updated_replicas": int(status.get("updatedReplicas") or 0),
+             "available_replicas": int(status.get("availableReplicas") or 0),
+             "paused": bool(spec.get("paused"))}
+    conv = _workload("Deployment", obj, health.deployment(obj), f"{ready}/{want}", attrs)
+    conv.faults = _condition_fault(conv.resource, "Progressing", status, "False", "ProgressDeadlineExceeded")
+    return conv
+
+
+def statefulset(obj: dict[str, Any]) -> Converted:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    ready = int(status.get("readyReplicas") or 0)
+    attrs = {"replicas": want, "ready_replicas": ready,
+             "updated_replicas": int(status.get("updatedReplicas") or 0),
+             "service_name": spec.get("serviceName")}
+    return _workload("StatefulSet", obj, health.statefulset(obj), f"{ready}/{want}", attrs)
+
+
+def daemonset(obj: dict[str, Any]) -> Converted:
+    status = obj.get("status") or {}
+    want = int(status.get("desiredNumberScheduled") or 0)
+    ready = int(status.get("numberReady") or 0)
+    attrs = {"desired": want, "ready": ready, "available": int(status.get("numberAvailable") or 0),
+             "updated": int(status.get("updatedNumberScheduled") or 0)}
+    return _workload("DaemonSet", obj, health.daemonset(obj), f"{ready}/{want}", attrs)
+
+
+def replicaset(obj: dict[str, Any]) -> Converted:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    want = spec.get("replicas", 1)
+    ready = int(status.get("readyReplicas") or 0)
+    attrs = {"replicas": want, "ready_replicas": ready,
+             "available_replicas": int(status.get("availableReplicas") or 0)}
+    conv = _workload("ReplicaSet", obj, health.replicaset(obj), f"{ready}/{want}", attrs)
+    conv.resource.attributes["owner"] = conv.owner
+    conv.faults = _condition_fault(conv.resource, "ReplicaFailure", status, "True")
+    return conv
+
+
+def job(obj: dict[str, Any]) -> Converted:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    verdict = health.job(obj)
+    completions = spec.get("completions", 1)
+    succeeded = int(status.get("succeeded") or 0)
+    text = {Health.HEALTHY: "Complete", Health.DEGRADED: "Failed", Health.SUSPENDED: "Suspended"}.get(
+        verdict[0], "Running")
+    attrs = {"completions": completions, "succeeded": succeeded, "failed": int(status.get("failed") or 0),
+             "active": int(status.get("active") or 0)}
+    conv = _workload("Job", obj, verdict, f"{text} {succeeded}/{completions or 1}", attrs)
+    conv.resource.attributes["owner"] = conv.owner
+    conv.faults = _condition_fault(conv.resource, "Failed", status, "True")
+    return conv
+
+
+def _pod_status_text(obj: dict[str, Any]) -> str:
+    """The STATUS column of `kubectl get pods`."""
+    status = obj.get("status") or {}
+    reason = status.get("reason") or status.get("phase") or "Unknown"
+    for cs in reversed(status.get("containerStatuses") or ()):
+        state = cs.get("state") or {}
+        if (state.get("waiting") or {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif state.get("terminated"):
+            term = state["terminated"]
+            reason = term.get("reason") or f"ExitCode:{term.get('exitCode')}"
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    return str(reason)
+
+
+def _pod_faults(res: Resource, obj: dict[str, Any], verdict: tuple[Health, str]) -> list[Fault]:
+    status = obj.get("status") or {}
+    faults: list[Fault] = []
+    for cs in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
+        name = cs.get("name")
+        restarts = int(cs.get("restartCount") or 0)
+        state, last = cs.get("state") or {}, (cs.get("lastState") or {}).get("terminated") or {}
+        waiting = state.get("waiting") or {}
+        reason = waiting.get("reason") or ""
+        if reason and health.bad_waiting_reason(reason):
+            faults.append(_fault(res.id, _POD_FAULT_SEVERITY.get(reason, Severity.MEDIUM), reason,
+                                 f"container {name}: {waiting.get('message') or reason}",
+                                 status.get("startTime"), restarts, last.get("finishedAt")))
+        term = state.get("terminated") or {}
+        oom = term if term.get("reason") == "OOMKilled" else last if last.get("reason") == "OOMKilled" else None
+        if oom is not None:
+            faults.append(_fault(res.id, Severity.HIGH, "OOMKilled",
+                                 f"container {name} was killed for exceeding its memory limit",
+                                 oom.get("startedAt") or status.get("startTime"), max(restarts, 1),
+                                 oom.get("finishedAt")))
+    if not faults and verdict[0] is not Health.HEALTHY and status.get("phase") == "Running":
+        for cond in status.get("conditions") or ():
+            if cond.get("type") == "Ready" and cond.get("status") != "True":
+                faults.append(_fault(res.id, Severity.MEDIUM, "NotReady",
+                                     str(cond.get("message") or cond.get("reason") or "pod is not ready"),
+                                     cond.get("lastTransitionTime")))
+    if not faults and verdict[0] is Health.DEGRADED:
+        faults.append(_fault(res.id, Severity.HIGH, res.status or "Failed", verdict[1], status.get("startTime")))
+    return faults
+
+
+def pod(obj: dict[str, Any]) -> Converted:
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    statuses = status.get("containerStatuses") or ()
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    owner = controller_of(meta)
+    attrs = {
+        "phase": status.get("phase"), "node": spec.get("nodeName"), "pod_ip": status.get("podIP"),
+        "ready": f"{ready}/{len(spec.get('containers') or ())}",
+        "restarts": sum(int(cs.get("restartCount") or 0) for cs in statuses),
+        "containers": [str(c.get("name")) for c in spec.get("containers") or ()],
+        "images": _images(spec), "owner": owner,
+    }
+    verdict = health.pod(obj)
+    res = _resource("Pod", obj, verdict, _pod_status_text(obj), attrs)
+    if owner is None:
+        res.findings = compliance.evaluate_pod_spec("Pod", res.id, spec)
+    return Converted(res, _pod_faults(res, obj, verdict), owner, dict(meta.get("labels") or {}))
+
+
+def service(obj: dict[str, Any]) -> Converted:
+    spec = obj.get("spec") or {}
+    ports = [f"{p.get('port')}/{p.get('protocol') or 'TCP'}" for p in spec.get("ports") or ()]
+    attrs = {"type": spec.get("type") or "ClusterIP", "cluster_ip": spec.get("clusterIP"), "ports": ports,
+             "selector": dict(spec.get("selector") or {})}
+    return Converted(_resource("Service", obj, health.service(obj), attrs["type"], attrs))
+
+
+def pvc(obj: dict[str, Any]) -> Converted:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    attrs = {"phase": status.get("phase"), "storage_class": spec.get("storageClassName"),
+             "volume": spec.get("volumeName"), "capacity": (status.get("capacity") or {}).get("storage"),
+             "access_modes": list(spec.get("accessModes") or ())}
+    verdict = health.pvc(obj)
+    res = _resource("PersistentVolumeClaim", obj, verdict, str(status.get("phase") or "Unknown"), attrs)
+    faults = [_fault(res.id, Severity.HIGH, "ClaimLost", verdict[1])] if verdict[0] is Health.DEGRADED else []
+    return Converted(res, faults)
+
+
+def secret(obj: dict[str, Any]) -> Converted:
+    """Names and key names only: `data`/`stringData` values are dropped here and
+    annotations (which may hold last-applied values) are never read."""
+    keys = sorted({*(obj.get("data") or {}), *(obj.get("stringData") or {})})
+    meta = obj.get("metadata") or {}
+    slim = {"metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                         "creationTimestamp": meta.get("creationTimestamp"), "labels": meta.get("labels")}}
+    secret_type = str(obj.get("type") or "Opaque")
+    attrs = {"type": secret_type, "keys": keys}
+    return Converted(_resource("Secret", slim, (Health.HEALTHY, ""), secret_type, attrs))
+
+
+def node(obj: dict[str, Any]) -> Converted:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    verdict = health.node(obj)
+    text = "Ready" if verdict[0] is Health.HEALTHY else "NotReady"
+    if spec.get("unschedulable"):
+        text += ",SchedulingDisabled"
+    attrs = {"unschedulable": bool(spec.get("unschedulable")),
+             "kubelet": (status.get("nodeInfo") or {}).get("kubeletVersion")}
+    res = _resource("Node", obj, verdict, text, attrs)
+    faults = _condition_fault(res, "Ready", status, "False") + _condition_fault(res, "Ready", status, "Unknown")
+    return Converted(res, faults)
+
+
+def same_content(old: Resource, new: Resource) -> bool:
+    """True when nothing shown changed (the old object may then be kept)."""
+    return (old.health is new.health and old.status == new.status and old.health_reason == new.health_reason
+            and old.attributes == new.attributes and old.findings == new.findings)

@@ -1,0 +1,110 @@
+"""Kubernetes Events (core/v1) → timeline Events, and Warning events → Faults.
+
+An Event object is updated in place by the apiserver when it repeats (its
+`count` and `lastTimestamp` grow); `EventLog` remembers what it has reported so
+that each observation carries only new or repeated events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from backends.kubernetes.convert import rid
+from tui.model import Event, Fault, Severity, now_utc, parse_iso
+
+# Warning reasons that mean something is broken now rather than a hiccup.
+_HIGH_REASONS = {"BackOff", "Failed", "FailedMount", "FailedAttachVolume", "FailedCreate", "Evicted",
+                 "OOMKilling", "FailedScheduling", "Unhealthy", "NodeNotReady"}
+
+
+@dataclass(slots=True, frozen=True)
+class SlimEvent:
+    """What envdeck keeps of one Event object."""
+
+    name: str
+    resource: str
+    reason: str
+    message: str
+    type: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+
+    def to_event(self) -> Event:
+        return Event(self.resource, self.reason, self.message, self.last or self.first or now_utc(),
+                     self.type, self.count)
+
+    def to_fault(self) -> Fault:
+        severity = Severity.HIGH if self.reason in _HIGH_REASONS else Severity.MEDIUM
+        return Fault(self.resource, severity, self.reason, self.message, self.first, self.count, self.last)
+
+
+def slim_event(obj: dict[str, Any]) -> SlimEvent:
+    involved = obj.get("involvedObject") or obj.get("regarding") or {}
+    series = obj.get("series") or {}
+    first = parse_iso(obj.get("firstTimestamp") or obj.get("eventTime"))
+    last = parse_iso(obj.get("lastTimestamp") or series.get("lastObservedTime") or obj.get("eventTime")) or first
+    count = int(obj.get("count") or series.get("count") or 1)
+    return SlimEvent(
+        name=str((obj.get("metadata") or {}).get("name") or ""),
+        resource=rid(str(involved.get("kind") or "Unknown"), str(involved.get("name") or "")),
+        reason=str(obj.get("reason") or ""),
+        message=str(obj.get("message") or obj.get("note") or ""),
+        type=str(obj.get("type") or "Normal"),
+        count=count, first=first, last=last,
+    )
+
+
+class EventLog:
+    """The events currently in the namespace, and which of them were reported."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, SlimEvent] = {}
+        self._reported: dict[str, tuple[int, datetime | None]] = {}
+        self._fresh: list[SlimEvent] = []
+
+    def upsert(self, obj: dict[str, Any]) -> None:
+        ev = slim_event(obj)
+        self.current[ev.name] = ev
+        if self._reported.get(ev.name) != (ev.count, ev.last):
+            self._reported[ev.name] = (ev.count, ev.last)
+            self._fresh.append(ev)
+
+    def remove(self, name: str) -> None:
+        self.current.pop(name, None)
+        self._reported.pop(name, None)
+
+    def prune(self, keep: set[str]) -> None:
+        """After a (re)list: forget the events that are gone."""
+        for name in [n for n in self.current if n not in keep]:
+            self.remove(name)
+
+    def take_new(self) -> list[Event]:
+        fresh, self._fresh = self._fresh, []
+        fresh.sort(key=lambda e: e.last or e.first or now_utc())
+        return [e.to_event() for e in fresh]
+
+    def faults(self) -> list[Fault]:
+        """One fault per (object, reason) of Warning events, the latest one."""
+        latest: dict[tuple[str, str], SlimEvent] = {}
+        for ev in self.current.values():
+            if ev.type != "Warning":
+                continue
+            key = (ev.resource, ev.reason)
+            seen = latest.get(key)
+            if seen is None or (ev.last or ev.first or now_utc()) >= (seen.last or seen.first or now_utc()):
+                if seen is not None:
+                    ev = SlimEvent(ev.name, ev.resource, ev.reason, ev.message, ev.type, ev.count + seen.count,
+                                   min(_times(ev.first, seen.first), default=None), ev.last)
+                latest[key] = ev
+            else:
+                latest[key] = SlimEvent(seen.name, seen.resource, seen.reason, seen.message, seen.type,
+                                        seen.count + ev.count, min(_times(ev.first, seen.first), default=None),
+                                        seen.last)
+        return [ev.to_fault() for ev in latest.values()]
+
+
+def _times(*values: datetime | None) -> list[datetime]:
+    return [v for v in values if v is not None]

@@ -1,0 +1,30 @@
+"""The cluster's version through the official client's VersionApi (for `envdeck doctor`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from backends.kubernetes.api import error_for
+from backends.kubernetes.connection import ClusterConnection
+from tui.errors import BackendUnreachable
+
+
+def _read_version(connection: ClusterConnection, timeout_s: float) -> str:
+    from kubernetes.client import VersionApi
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        info = VersionApi(connection.api_client).get_code(_request_timeout=timeout_s)
+    except ApiException as exc:
+        raise error_for(int(exc.status or 500), str(exc.reason or ""), "GET /version") from None
+    except (HTTPError, OSError) as exc:
+        raise BackendUnreachable(f"cannot reach {connection.host}: {type(exc).__name__}",
+                                 backend="kubernetes") from None
+    minor = str(info.minor or "").rstrip("+")
+    return f"v{info.major}.{minor}" if info.major else str(info.git_version)
+
+
+async def cluster_version(connection: ClusterConnection, timeout_s: float) -> str:
+    """`vMAJOR.MINOR` of the API server (blocking client: run in a thread)."""
+    return await asyncio.to_thread(_read_version, connection, timeout_s)
