@@ -83,6 +83,7 @@ class Reconciler:
             event.set()
         self._subscribers: list[Subscriber] = []
         self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
         # failed repairs: DriftItem.key() -> (attempts, earliest retry time)
         self._repair_failures: dict[tuple[str, str, str], tuple[int, float]] = {}
         self._denied_repairs: set[tuple[str, str, str]] = set()
@@ -136,7 +137,15 @@ class Reconciler:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         await self.close_backends()
+
+    def _spawn(self, coro) -> None:
+        """Fire-and-forget store writes, awaited by stop() so none is lost."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close_backends(self) -> None:
         for backends in self.backends.values():
@@ -246,7 +255,7 @@ class Reconciler:
                     state.backoff_s, state.error)
         if was_reachable:
             self._mark_unknown(env, bname, state)
-            asyncio.get_running_loop().create_task(self._record_backend(env, bname, state, exc))
+            self._spawn(self._record_backend(env, bname, state, exc))
         self._publish(BackendStatusChanged(env, bname, state))
 
     def _mark_unknown(self, env: str, bname: str, state: BackendState) -> None:
@@ -395,8 +404,7 @@ class Reconciler:
         state.repairs = (state.repairs + [record])[-200:]
         entry = (self.clock(), record.resource, "repair", "info" if record.result == "succeeded" else "high",
                  f"{record.action} {record.result}", f"{record.field}: {record.message}", 1)
-        loop = asyncio.get_running_loop()
-        loop.create_task(self._add_timeline_quietly(env, [entry]))
+        self._spawn(self._add_timeline_quietly(env, [entry]))
         self._publish(RepairPerformed(env, record))
         self._publish(TimelineAdded(env, [timeline_entry(*entry)]))
         return record

@@ -56,7 +56,7 @@ class Session:
             unknown = [e for e in envs if e not in config.environments]
             if unknown:
                 await store.close()
-                raise NotFound(f"no environment named {unknown[0]!r} in {config.source or 'the config'}")
+                raise InvalidRequest(f"no environment named {unknown[0]!r} in {config.source or 'the config'}")
             hidden = [e for e in envs if e not in visible]
             if hidden:
                 await store.close()

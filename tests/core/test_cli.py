@@ -1,0 +1,102 @@
+"""The CLI in a subprocess: exit codes, JSON shapes, clean errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import envdeck_env, repo_root
+
+
+def envdeck(*args, input_text=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
+                          cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())), input=input_text,
+                          timeout=timeout)
+
+
+def test_check_good_config(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  staging:\n    repair: auto\n    kubernetes: {namespace: staging}\n")
+    proc = envdeck("check", "--config", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("staging: repair=auto; kubernetes ns staging")
+
+
+def test_check_bad_config_exit_2_with_positions(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  staging:\n    repair: sometimes\n")
+    proc = envdeck("check", "--config", str(cfg))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{cfg}:3:5: environments.staging.repair:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_config_from_environment_variable(tmp_path):
+    cfg = tmp_path / "e.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "check"], capture_output=True, text=True,
+                          cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root()), ENVDECK_CONFIG=str(cfg)))
+    assert proc.returncode == 0 and proc.stdout.startswith("dev:")
+
+
+def test_missing_config_is_a_clear_error(tmp_path):
+    proc = envdeck("status", "--config", str(tmp_path / "none.yaml"))
+    assert proc.returncode == 2 and "no such file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_world_writable_config_is_reported(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    cfg.chmod(0o666)
+    proc = envdeck("check", "--config", str(cfg))
+    assert proc.returncode == 0 and "world-writable" in proc.stderr
+
+
+def test_audit_json_shape_and_state_dir(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    proc = envdeck("audit", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"entries": []}
+    assert (tmp_path / "state" / "envdeck.db").exists()
+    assert (tmp_path / "state" / "envdeck.log").exists()
+
+
+def test_unknown_environment_is_a_usage_error(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    proc = envdeck("status", "--env", "nope", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 2 and "no environment named 'nope'" in proc.stderr
+
+
+def test_no_role_is_denied_with_exit_3(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  prod:\n    access: {admin: [somebody-else]}\n")
+    proc = envdeck("status", "--env", "prod", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 3 and "denied" in proc.stderr
+
+
+def test_bad_param_syntax_is_a_usage_error(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    proc = envdeck("act", "dev", "aws/x/y", "restart", "--param", "novalue", "--config", str(cfg),
+                   "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 2 and "KEY=VALUE" in proc.stderr
+
+
+def test_usage_errors_exit_2():
+    proc = envdeck("status", "--bogus")
+    assert proc.returncode == 2
+
+
+def test_status_with_no_backends_is_healthy_json(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {description: Dev}\n")
+    proc = envdeck("status", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) == {"generated_at", "environments"}
+    [env] = data["environments"]
+    assert {"name", "health", "drift", "repair", "backends", "resources", "faults", "drifts"} <= set(env)
+    assert (env["name"], env["health"], env["drift"], env["repair"]) == ("dev", "Healthy", None, "propose")

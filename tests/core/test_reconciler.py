@@ -1,0 +1,254 @@
+"""The reconciler core, with the in-memory backend as its collaborator."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from tests.memory_backend import World, memory_factory
+from tui.config import parse_config
+from tui.env_state import BackendStatusChanged, RepairPerformed, ResourcesChanged
+from tui.model import Health, Origin
+from tui.policy import Policy
+from tui.reconciler import Reconciler
+from tui.store import Store
+
+
+def config(repair: str = "propose", access: str = "", interval: str = "30s"):
+    return parse_config(f"""
+environments:
+  staging:
+    repair: {repair}
+    {access}
+    aws: {{region: us-east-1, tags: {{env: staging}}}}
+defaults: {{interval: {interval}, max_backoff: 2s}}
+""")
+
+
+async def make(tmp_path, world, *, repair="propose", user="bob", access="", interval="30s", read_only=False):
+    cfg = config(repair, access, interval)
+    store = await Store.open(tmp_path)
+    rec = Reconciler(cfg, store, Policy(cfg, user, read_only=read_only), backends_factory=memory_factory(world),
+                     rng=random.Random(1))
+    return rec, store
+
+
+async def wait_for(predicate, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("mode,flag,repaired", [
+    ("observe", False, False), ("observe", True, False),
+    ("propose", False, False), ("propose", True, True),
+    ("auto", False, True),
+])
+async def test_repair_modes(tmp_path, mode, flag, repaired):
+    world = World()
+    world.replicas["web"] = 1
+    rec, store = await make(tmp_path, world, repair=mode)
+    try:
+        records = await rec.run_once(repair=flag)
+        env = rec.envs["staging"]
+        assert [d.to_json() for d in env.all_drifts()] == [
+            {"resource": "aws/app/web", "field": "replicas", "desired": 3, "actual": 1}]
+        assert env.resource("aws/app/web").drift == "Drifted"
+        assert env.resource("aws/app/api").drift is None
+        assert (world.replicas["web"] == 3) is repaired
+        assert len(records["staging"]) == (1 if repaired else 0)
+        audit = await store.audit_entries()
+        if repaired:
+            assert audit[0]["action"] == "scale" and audit[0]["result"] == "succeeded"
+            assert audit[0]["origin"] == (Origin.RECONCILER if mode == "auto" else Origin.CLI)
+        else:
+            assert audit == []
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_repair_needs_admin_and_denial_is_audited_once(tmp_path):
+    world = World()
+    world.replicas["web"] = 1
+    rec, store = await make(tmp_path, world, repair="auto", user="alice",
+                            access="access: {operator: [alice]}")
+    try:
+        await rec.run_once()
+        await rec.pass_once("staging", "aws")
+        await rec.pass_once("staging", "aws")
+        assert world.replicas["web"] == 1 and world.repair_calls == 0
+        audit = await store.audit_entries()
+        assert [(a["result"], a["user"]) for a in audit] == [("denied", "alice")]
+        assert "admin" in audit[0]["message"]
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_read_only_blocks_auto_repair(tmp_path):
+    world = World()
+    world.replicas["web"] = 1
+    rec, store = await make(tmp_path, world, repair="auto", read_only=True)
+    try:
+        records = await rec.run_once()
+        assert records["staging"][0].result == "denied" and world.replicas["web"] == 1
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_failed_repair_is_not_retried_in_a_hot_loop(tmp_path):
+    world = World()
+    world.replicas["web"] = 1
+    world.fail_repairs = True
+    rec, store = await make(tmp_path, world, repair="auto")
+    try:
+        for _ in range(5):
+            await rec.pass_once("staging", "aws")
+        assert world.repair_calls == 1
+        audit = await store.audit_entries()
+        assert [a["result"] for a in audit] == ["failed"] and audit[0]["message"] == "quota exceeded"
+        # asking explicitly still tries again
+        await rec.repair("staging", user="bob", origin=Origin.TUI)
+        assert world.repair_calls == 2
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_unreachable_backend_keeps_last_state_as_unknown_and_backs_off(tmp_path):
+    world = World()
+    rec, store = await make(tmp_path, world)
+    try:
+        assert await rec.pass_once("staging", "aws")
+        env = rec.envs["staging"]
+        observed = env.backends["aws"].observed_at
+        assert env.health() == Health.HEALTHY
+        world.down = True
+        backoffs = []
+        for _ in range(4):
+            assert not await rec.pass_once("staging", "aws")
+            backoffs.append(env.backends["aws"].backoff_s)
+        state = env.backends["aws"]
+        assert state.reachable is False and "connection refused" in state.error and state.failures == 4
+        assert env.health() == Health.UNKNOWN
+        web = env.resource("aws/app/web")
+        assert web.health == Health.UNKNOWN and web.observed_at is not None and web.observed_at <= observed
+        assert "unreachable" in web.health_reason
+        assert all(0 < b <= 2.0 for b in backoffs)  # capped by max_backoff (2s in this config)
+        # exponential with full jitter: attempt n waits within [c/2, c], c = base * 2**(n-1)
+        assert 0.5 <= rec._backoff(1, 1.0) <= 1.0 and 1.0 <= rec._backoff(2, 1.0) <= 2.0
+        world.down = False
+        assert await rec.pass_once("staging", "aws")
+        assert env.health() == Health.HEALTHY and state.failures == 0 and state.backoff_s == 0
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_passes_never_overlap(tmp_path):
+    world = World()
+    world.observe_delay = 0.05
+    rec, store = await make(tmp_path, world)
+    try:
+        await asyncio.gather(*[rec.pass_once("staging", "aws") for _ in range(5)])
+        assert world.observe_calls == 5 and world.max_concurrent == 1
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_background_loop_publishes_and_can_be_paused(tmp_path):
+    world = World()
+    rec, store = await make(tmp_path, world, interval="50ms")
+    changes = []
+    rec.subscribe(changes.append)
+    rec.subscribe(lambda change: 1 / 0)  # a broken subscriber must not stop anything
+    try:
+        await rec.start()
+        await wait_for(lambda: world.observe_calls >= 3)
+        assert any(isinstance(c, ResourcesChanged) for c in changes)
+        assert any(isinstance(c, BackendStatusChanged) for c in changes)
+        rec.pause("staging")
+        await asyncio.sleep(0.1)
+        paused_at = world.observe_calls
+        await asyncio.sleep(0.3)
+        assert world.observe_calls <= paused_at + 1
+        rec.pause("staging", False)
+        await wait_for(lambda: world.observe_calls >= paused_at + 2)
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_auto_repair_in_the_background_loop(tmp_path):
+    world = World()
+    world.replicas["web"] = 0
+    rec, store = await make(tmp_path, world, repair="auto", interval="50ms")
+    changes = []
+    rec.subscribe(changes.append)
+    try:
+        await rec.start()
+        await wait_for(lambda: any(isinstance(c, RepairPerformed) for c in changes))
+        await wait_for(lambda: rec.envs["staging"].resource("aws/app/web").drift == "InSync")
+        assert rec.envs["staging"].all_drifts() == []
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_unchanged_resources_are_not_republished(tmp_path):
+    world = World()
+    rec, store = await make(tmp_path, world)
+    changes = []
+    rec.subscribe(lambda c: changes.append(c) if isinstance(c, ResourcesChanged) else None)
+    try:
+        await rec.pass_once("staging", "aws")
+        await rec.pass_once("staging", "aws")
+        world.replicas["api"] = 5
+        await rec.pass_once("staging", "aws")
+        assert [sorted(r.id for r in c.changed) for c in changes] == [["aws/app/api", "aws/app/web"],
+                                                                       ["aws/app/api"]]
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_last_known_state_is_shown_after_a_restart(tmp_path):
+    world = World()
+    rec, store = await make(tmp_path, world)
+    await rec.pass_once("staging", "aws")
+    await rec.stop()
+    await store.close()
+
+    world.down = True
+    rec2, store2 = await make(tmp_path, world)
+    try:
+        await rec2.load_last_known()
+        web = rec2.envs["staging"].resource("aws/app/web")
+        assert web is not None and web.health == Health.UNKNOWN and web.observed_at is not None
+        assert rec2.envs["staging"].backends["aws"].observed_at is not None
+    finally:
+        await rec2.stop()
+        await store2.close()
+
+
+async def test_rollup_is_the_worst_health(tmp_path):
+    world = World()
+    world.replicas["api"] = 0
+    rec, store = await make(tmp_path, world)
+    try:
+        await rec.run_once()
+        env = rec.envs["staging"]
+        assert env.health() == Health.SUSPENDED
+        assert [f.reason for f in env.all_faults()] == ["Stopped"]
+        data = env.to_json()
+        assert data["health"] == "Suspended" and data["backends"]["aws"]["reachable"] is True
+    finally:
+        await rec.stop()
+        await store.close()

@@ -1,0 +1,112 @@
+"""Session services: every action passes the policy and the audit trail."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.memory_backend import World, memory_factory
+from tui.config import parse_config
+from tui.errors import InvalidRequest, NotFound, PolicyDenied
+from tui.model import Origin
+from tui.services import Session
+
+CFG = parse_config("""
+environments:
+  staging:
+    access: {viewer: ["*"], operator: [alice], admin: [bob]}
+    aws: {region: us-east-1, tags: {env: staging}}
+  prod:
+    access: {admin: [bob]}
+    aws: {region: us-east-1, tags: {env: prod}}
+""")
+
+
+async def session(tmp_path, user, world=None, read_only=False, envs=None):
+    return await Session.open(CFG, tmp_path, origin=Origin.TUI, user=user, read_only=read_only, envs=envs,
+                              backends_factory=memory_factory(world or World()))
+
+
+async def test_allowed_action_is_audited_pending_then_succeeded(tmp_path):
+    world = World()
+    s = await session(tmp_path, "alice", world)
+    try:
+        result = await s.act("staging", "aws/app/web", "scale", {"replicas": "5"})
+        assert result.ok and world.replicas["web"] == 5
+        [entry] = await s.store.audit_entries()
+        assert (entry["user"], entry["env"], entry["target"], entry["action"], entry["origin"], entry["result"]) == (
+            "alice", "staging", "aws/app/web", "scale", "tui", "succeeded")
+        assert entry["params"] == {"replicas": "5"}
+    finally:
+        await s.close()
+
+
+@pytest.mark.parametrize("user,action,read_only", [
+    ("carol", "restart", False),   # viewer
+    ("alice", "delete", False),    # destructive needs admin
+    ("bob", "restart", True),      # --read-only
+])
+async def test_denied_action_never_reaches_the_backend_and_is_audited(tmp_path, user, action, read_only):
+    world = World()
+    s = await session(tmp_path, user, world, read_only=read_only)
+    try:
+        with pytest.raises(PolicyDenied):
+            await s.act("staging", "aws/app/web", action)
+        assert world.performed == []
+        [entry] = await s.store.audit_entries()
+        assert entry["result"] == "denied" and entry["user"] == user and entry["action"] == action
+    finally:
+        await s.close()
+
+
+async def test_actions_for_lists_disabled_actions_with_reason(tmp_path):
+    s = await session(tmp_path, "carol")
+    try:
+        resource = await s.resource("staging", "aws/app/web")
+        choices = {c.spec.name: c.decision for c in s.actions_for("staging", resource)}
+        assert set(choices) == {"restart", "scale", "delete"}
+        assert not choices["restart"].allowed and "operator" in choices["restart"].reason
+    finally:
+        await s.close()
+
+
+async def test_hidden_environment_and_unknown_names(tmp_path):
+    s = await session(tmp_path, "alice")
+    try:
+        assert s.environments() == ["staging"]  # no role in prod: not shown at all
+        with pytest.raises(NotFound):
+            await s.act("staging", "aws/app/nope", "restart")
+        with pytest.raises(InvalidRequest, match="no action 'explode'"):
+            await s.act("staging", "aws/app/web", "explode")
+    finally:
+        await s.close()
+    with pytest.raises(PolicyDenied):
+        await session(tmp_path, "alice", envs=["prod"])
+    with pytest.raises(InvalidRequest):
+        await session(tmp_path, "alice", envs=["nope"])
+
+
+async def test_logs_need_operator(tmp_path):
+    s = await session(tmp_path, "carol")
+    try:
+        with pytest.raises(PolicyDenied):
+            async for _ in s.logs("staging", "aws/app/web"):
+                pass
+    finally:
+        await s.close()
+    s = await session(tmp_path, "alice")
+    try:
+        lines = [line.text async for line in s.logs("staging", "aws/app/web", tail=3)]
+        assert lines == ["line 7", "line 8", "line 9"]
+    finally:
+        await s.close()
+
+
+async def test_pause_is_audited(tmp_path):
+    s = await session(tmp_path, "alice")
+    try:
+        await s.set_paused("staging", True)
+        assert s.reconciler.envs["staging"].paused
+        [entry] = await s.store.audit_entries()
+        assert entry["action"] == "pause" and entry["result"] == "succeeded"
+    finally:
+        await s.close()
