@@ -1,0 +1,290 @@
+"""EdgeBackend: SSH nodes and their services, observed with one probe per node.
+
+Resource ids: `edge/node/NAME`, `edge/service/NODE:SERVICE`. Logs of a node are
+its configured `log_files` (all of them, or one chosen with `container=PATH`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from backends.base import Backend
+from backends.edge.actions import EdgeActions
+from backends.edge.commands import ProbeRequest, new_nonce, probe_command, render
+from backends.edge.fleet import FleetResult, ResultCallback, run_bounded, select_names
+from backends.edge.hostkeys import known_hosts_path
+from backends.edge.link import LinkSettings, NodeLink
+from backends.edge.logstream import stream_lines
+from backends.edge.metric_history import MetricHistory
+from backends.edge.probe import cpu_percent, parse_probe
+from backends.edge.resources import (
+    LinkView,
+    NodeState,
+    faults_for,
+    node_id,
+    node_resource,
+    service_resource,
+)
+from tui.config import Defaults, EdgeConfig, EdgeNode
+from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.model import (
+    ActionResult,
+    ActionSpec,
+    DriftItem,
+    Event,
+    Health,
+    LogLine,
+    MetricSeries,
+    Observation,
+    Resource,
+    now_utc,
+)
+
+ALL_LINES = 10_000  # what `tail=None` (everything) asks the log command for
+
+
+class EdgeBackend(EdgeActions, Backend):
+    name = "edge"
+    config: EdgeConfig
+
+    def __init__(self, env: str, config: EdgeConfig, defaults: Defaults):
+        super().__init__(env, config, defaults)
+        self.settings = LinkSettings(
+            known_hosts=known_hosts_path(config.known_hosts), ssh_config=config.ssh_config,
+            connect_timeout=config.connect_timeout, command_timeout=config.command_timeout,
+            keepalive=config.keepalive, max_backoff=defaults.max_backoff)
+        self.nodes: dict[str, EdgeNode] = {n.name: n for n in config.nodes}
+        self.links: dict[str, NodeLink] = {n.name: NodeLink(n, self.settings) for n in config.nodes}
+        self._state: dict[str, NodeState] = {n.name: NodeState() for n in config.nodes}
+        self._history = MetricHistory()
+        self._fault_since: dict[str, datetime] = {}
+        self._last_health: dict[str, Health] = {}
+        self._resources: dict[str, Resource] = {}
+
+    # -- lifecycle -----------------------------------------------------------
+    async def close(self) -> None:
+        await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
+
+    def describe(self) -> str:
+        return f"edge: {len(self.nodes)} SSH node{'s' if len(self.nodes) != 1 else ''}"
+
+    async def check(self) -> str:
+        outcomes = await asyncio.gather(*(link.connection() for link in self.links.values()),
+                                        return_exceptions=True)
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        for err in errors:
+            if not isinstance(err, BackendError):
+                raise err
+        if self.links and len(errors) == len(outcomes):
+            raise _all_failed(errors, len(outcomes))
+        text = f"{len(outcomes) - len(errors)}/{len(outcomes)} nodes reachable"
+        if errors:
+            text += "; " + "; ".join(str(e) for e in errors[:3])
+        return text
+
+    # -- observing -----------------------------------------------------------
+    async def observe(self) -> Observation:
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(node: EdgeNode) -> None:
+            async with gate:
+                await self._sample(node)
+
+        await asyncio.gather(*(one(n) for n in self.config.nodes))
+        now = now_utc()
+        resources: list[Resource] = []
+        samples: list[tuple[str, str, float]] = []
+        for node in self.config.nodes:
+            st, view = self._state[node.name], self._view(node.name)
+            resources.append(node_resource(node, view, st, self.config.thresholds, now))
+            resources.extend(service_resource(node, s, view, st, now) for s in node.services)
+            if st.fresh:
+                samples.extend(_samples_of(node, st))
+        self._history.add(now, samples)
+        self._resources = {r.id: r for r in resources}
+        obs = Observation("edge", resources, faults_for(resources, self._fault_since, now),
+                          self._events(resources, now), now, samples)
+        if self.links and not any(link.reachable for link in self.links.values()):
+            raise _all_failed([BackendDenied(link.error or "") if link.refusal else
+                               BackendUnreachable(link.error or "") for link in self.links.values()],
+                              len(self.links))
+        return obs
+
+    async def _sample(self, node: EdgeNode) -> None:
+        link, st = self.links[node.name], self._state[node.name]
+        st.fresh = False
+        status = self.config.commands_for(node).status
+        req = ProbeRequest(new_nonce(), tuple(render(status, service=s) for s in node.services),
+                           cpu_delta=st.sample is None or st.sample.cpu is None)
+        try:
+            sent = time.time()
+            out = await link.run(probe_command(req), respect_backoff=True, drop_on_timeout=True,
+                                 limit_channels=False)
+            received = time.time()
+        except BackendError:
+            return  # the link keeps the error, reachability and last_seen
+        sample = parse_probe(out.stdout, req.nonce)
+        if not sample.complete and out.exit_code:
+            sample.problems.append(f"probe exited {out.exit_code}: {out.stderr.strip()[:200]}")
+        previous = st.sample
+        if sample.cpu_next is not None:
+            st.cpu_percent = cpu_percent(sample.cpu, sample.cpu_next)
+        elif previous is not None:
+            st.cpu_percent = cpu_percent(previous.cpu_next or previous.cpu, sample.cpu)
+        st.clock_skew_s = (None if sample.remote_time is None
+                           else round(sample.remote_time + 0.5 - (sent + received) / 2, 1))
+        st.services = {node.services[i]: s for i, s in sample.services.items() if i < len(node.services)}
+        st.sample, st.sampled_at, st.fresh = sample, link.last_seen, True
+
+    def _view(self, name: str) -> LinkView:
+        link = self.links[name]
+        refusal = link.refusal
+        return LinkView(link.reachable, link.error, link.last_seen,
+                        refusal.status if refusal else None,
+                        refusal.presented.fingerprint if refusal else None)
+
+    def _events(self, resources: list[Resource], now: datetime) -> list[Event]:
+        events = []
+        for r in resources:
+            before = self._last_health.get(r.id)
+            self._last_health[r.id] = r.health
+            if before is not None and before != r.health:
+                events.append(Event(r.id, "HealthChanged",
+                                    f"{before} → {r.health}" + (f": {r.health_reason}" if r.health_reason else ""),
+                                    now, "Normal" if r.health == Health.HEALTHY else "Warning"))
+        return events
+
+    async def metrics(self, resource_id: str | None, window_s: float) -> list[MetricSeries]:
+        return self._history.window(resource_id, window_s, now_utc())
+
+    # -- desired state -------------------------------------------------------
+    def diff(self, observation: Observation) -> list[DriftItem]:
+        """Every listed service should be active; a service of an unreachable node is not judged."""
+        return [DriftItem(r.id, "active", True, False) for r in observation.resources
+                if r.kind == "service" and r.attributes.get("active") is False]
+
+    def repair_action(self, drift: DriftItem) -> str:
+        return "start"
+
+    async def repair(self, drift: DriftItem) -> ActionResult:
+        if drift.field != "active" or "/service/" not in drift.resource:
+            raise InvalidRequest(f"edge cannot repair {drift.field} of {drift.resource}", backend="edge")
+        return await self.perform(self.resource_for(drift.resource), "start", {})
+
+    # -- reading -------------------------------------------------------------
+    async def logs(self, resource_id: str, *, follow: bool = False, tail: int | None = 100,
+                   container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
+        kind, node, service = self.parse_id(resource_id)
+        commands = self.config.commands_for(node)
+        lines = ALL_LINES if tail is None else max(0, tail)
+        if kind == "service":
+            wanted = [(f"{node.name}:{service}", render(commands.logs, service=service, lines=lines))]
+        else:
+            files = [container] if container else list(node.log_files)
+            if not files:
+                raise InvalidRequest(f"node {node.name} has no log_files in the config", backend="edge")
+            for f in files:
+                if f not in node.log_files:
+                    raise InvalidRequest(f"{f} is not one of the log_files of node {node.name}: "
+                                         f"{', '.join(node.log_files) or 'none'}", backend="edge")
+            wanted = [(f"{node.name}:{f}", render(commands.file_logs, file=f, lines=lines)) for f in files]
+        link = self.links[node.name]
+        procs = []
+        try:
+            for source, command in wanted:
+                procs.append((source, await link.open_stream(command)))
+        except BaseException:
+            for _, proc in procs:
+                proc.close()
+            raise
+        async for line in stream_lines(procs, follow=follow, lines_per_source=lines):
+            yield line
+
+    # -- fleet ---------------------------------------------------------------
+    def select_nodes(self, patterns: Sequence[str] | None) -> list[str]:
+        """Node names matching names or globs (all nodes for None); InvalidRequest if none match."""
+        names = select_names(list(self.nodes), patterns)
+        if patterns and not names:
+            raise InvalidRequest(f"no node matches {', '.join(patterns)}; nodes: {', '.join(self.nodes)}",
+                                 backend="edge")
+        return names
+
+    async def run_fleet(self, command: str, nodes: Sequence[str] | None = None, *,
+                        concurrency: int | None = None,
+                        on_result: ResultCallback | None = None) -> list[FleetResult]:
+        """Run one shell command on many nodes (names or globs) over their shared connections."""
+        if not command.strip():
+            raise InvalidRequest("the command is empty", backend="edge")
+
+        async def work(name: str) -> FleetResult:
+            start = time.monotonic()
+            out = await self.links[name].run(command)
+            stdout = out.stdout + ("\n[envdeck: output cut at 1 MiB]" if out.truncated else "")
+            return FleetResult(name, out.exit_code, time.monotonic() - start, stdout, out.stderr)
+
+        return await run_bounded(self.select_nodes(nodes), work, lambda n: n,
+                                 concurrency=concurrency or self.config.concurrency, on_result=on_result)
+
+    async def run_fleet_action(self, action: str, targets: Sequence[str], params: dict[str, str] | None = None,
+                               *, concurrency: int | None = None,
+                               on_result: ResultCallback | None = None) -> list[FleetResult]:
+        """Perform one action on many resources (ids, or node names for node actions).
+        Each result's `node` is the resource name (NODE or NODE:SERVICE)."""
+        resources = [self.resource_for(t if "/" in t else node_id(t)) for t in targets]
+
+        async def work(res: Resource) -> FleetResult:
+            start = time.monotonic()
+            result = await self.perform(res, action, dict(params or {}))
+            data = result.data
+            return FleetResult(res.name, data.get("exit_code", 0 if result.ok else 1), time.monotonic() - start,
+                               data.get("stdout", result.message if result.ok else ""),
+                               data.get("stderr", "" if result.ok else result.message))
+
+        return await run_bounded(resources, work, lambda r: r.name,
+                                 concurrency=concurrency or self.config.concurrency, on_result=on_result)
+
+    # -- ids -----------------------------------------------------------------
+    def parse_id(self, rid: str) -> tuple[str, EdgeNode, str | None]:
+        """(kind, node, service) of `edge/node/N` or `edge/service/N:S`."""
+        parts = rid.split("/", 2)
+        if len(parts) != 3 or parts[0] != "edge" or parts[1] not in ("node", "service"):
+            raise NotFound(f"{rid} is not an edge resource id (edge/node/NAME, edge/service/NODE:SERVICE)",
+                           backend="edge")
+        name, service = parts[2], None
+        if parts[1] == "service":
+            name, _, service = parts[2].partition(":")
+        node = self.nodes.get(name)
+        if node is None:
+            raise NotFound(f"no edge node {name!r} in this environment", backend="edge")
+        if service is not None and service not in node.services:
+            raise NotFound(f"node {name} has no service {service!r} in the config", backend="edge")
+        return parts[1], node, service
+
+    def resource_for(self, rid: str) -> Resource:
+        """The last observed resource with this id, or a bare one built from the id."""
+        if rid in self._resources:
+            return self._resources[rid]
+        kind, node, service = self.parse_id(rid)
+        return Resource(rid, "edge", kind, node.name if service is None else f"{node.name}:{service}")
+
+    def actions(self, resource: Resource) -> list[ActionSpec]:
+        return self.action_specs(resource)
+
+
+def _samples_of(node: EdgeNode, st: NodeState) -> list[tuple[str, str, float]]:
+    s, rid = st.sample, node_id(node.name)
+    assert s is not None
+    values = [("load1", s.load1), ("load5", s.load5), ("load15", s.load15), ("cpu", st.cpu_percent),
+              ("memory", s.memory_percent), ("uptime", s.uptime_s), ("clock_skew", st.clock_skew_s)]
+    values += [(f"disk:{mount}", used) for mount, used in sorted(s.disks.items())]
+    return [(rid, name, float(v)) for name, v in values if v is not None]
+
+
+def _all_failed(errors: Sequence[BaseException], total: int) -> BackendError:
+    detail = "; ".join(str(e) for e in errors[:3]) + ("; …" if len(errors) > 3 else "")
+    if all(isinstance(e, BackendDenied) for e in errors):
+        return BackendDenied(f"all {total} edge nodes refused: {detail}", backend="edge")
+    return BackendUnreachable(f"all {total} edge nodes unreachable: {detail}", backend="edge")

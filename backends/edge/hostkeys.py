@@ -1,0 +1,112 @@
+"""Strict host key checking against known_hosts, with refusals that say why.
+
+asyncssh does the verification (hashed hosts, patterns, `[host]:port`, revoked
+keys); a client hook only records the key the server presented when asyncssh
+found it untrusted, so that the refusal can name its fingerprint and tell an
+unknown host from a CHANGED key. There is no trust-on-first-use: only the
+admin action `trust-host-key` appends a key, and only for an unknown host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+_append_lock = threading.Lock()
+
+
+def known_hosts_path(configured: str | None) -> Path:
+    return Path(configured or DEFAULT_KNOWN_HOSTS).expanduser()
+
+
+def known_hosts_arg(path: Path) -> str | bytes:
+    """What asyncssh's `known_hosts=` gets: never None (None would disable checking)."""
+    return str(path) if path.is_file() else b""
+
+
+def host_pattern(host: str, port: int | None) -> str:
+    return host if port in (None, 22) else f"[{host}]:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class PresentedKey:
+    host: str  # the name asyncssh matched (HostKeyAlias or resolved HostName)
+    addr: str
+    port: int
+    key: asyncssh.SSHKey
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.get_fingerprint("sha256")
+
+    @property
+    def algorithm(self) -> str:
+        return self.key.get_algorithm()
+
+
+@dataclass(frozen=True, slots=True)
+class HostKeyRefusal:
+    node: str
+    presented: PresentedKey
+    known_hosts: Path
+    known_fingerprints: tuple[str, ...]  # keys known_hosts has for this host (empty: unknown host)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.known_fingerprints)
+
+    @property
+    def status(self) -> str:
+        return "changed" if self.changed else "unknown"
+
+    def message(self) -> str:
+        p = self.presented
+        where = host_pattern(p.host, p.port)
+        if self.changed:
+            return (f"node {self.node}: HOST KEY CHANGED for {where}: it presented {p.algorithm} "
+                    f"{p.fingerprint}, but {self.known_hosts} has {', '.join(self.known_fingerprints)}. "
+                    "Someone may be intercepting the connection; refusing. If the change is expected, "
+                    f"remove the old entry (ssh-keygen -R '{where}' -f {self.known_hosts}) and verify again.")
+        return (f"node {self.node}: host key of {where} is not in {self.known_hosts} (unknown host); "
+                f"it presented {p.algorithm} {p.fingerprint}. Verify this fingerprint out of band, then "
+                "add it (admin action trust-host-key, or ssh-keyscan into known_hosts).")
+
+
+def classify(node: str, presented: PresentedKey, path: Path) -> HostKeyRefusal:
+    known: tuple[str, ...] = ()
+    if path.is_file():
+        port = None if presented.port == 22 else presented.port
+        trusted = asyncssh.match_known_hosts(str(path), presented.host, presented.addr, port)[0]
+        known = tuple(k.get_fingerprint("sha256") for k in trusted)
+    return HostKeyRefusal(node, presented, path, known)
+
+
+async def append_known_host(path: Path, presented: PresentedKey) -> str:
+    """Append the presented key for its host to known_hosts; return the line written."""
+    keytype, blob = presented.key.export_public_key("openssh").decode().split()[:2]
+    line = f"{host_pattern(presented.host, presented.port)} {keytype} {blob}\n"
+    await asyncio.to_thread(_append, path, line)
+    return line.strip()
+
+
+def _append(path: Path, line: str) -> None:
+    with _append_lock:
+        _append_locked(path, line)
+
+
+def _append_locked(path: Path, line: str) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell() > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                line = "\n" + line
+        fh.write(line.encode())

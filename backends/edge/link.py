@@ -1,0 +1,274 @@
+"""One multiplexed SSH connection per node, opened the way OpenSSH would.
+
+asyncssh reads ~/.ssh/config (or `edge.ssh_config`: Host aliases, HostName,
+User, Port, IdentityFile, ProxyJump), uses ssh-agent and the node's
+identity_file, and verifies the host key against known_hosts (never None, so
+checking cannot be switched off by a `UserKnownHostsFile none`). Every command
+and log stream of a node shares its connection as separate channels; keepalives
+notice a dead peer; a failed connect backs off exponentially (with jitter) for
+the observe loop, while explicit actions try again at once. Every wait has a
+deadline (connect_timeout, command_timeout), so one dead node never holds up
+the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import asyncssh
+
+from backends.edge.hostkeys import HostKeyRefusal, PresentedKey, classify, known_hosts_arg
+from tui.config import EdgeNode
+from tui.errors import BackendDenied, BackendUnreachable
+from tui.model import now_utc
+
+OUTPUT_CAP = 1 << 20  # characters kept per stream of a command (the rest is drained)
+_KEEPALIVE_COUNT = 3
+
+
+class CommandTimedOut(BackendUnreachable):
+    """The node accepted the command but did not finish it in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    known_hosts: Path
+    ssh_config: str | None
+    connect_timeout: float
+    command_timeout: float
+    keepalive: float
+    max_backoff: float
+    max_channels: int = 6  # short commands in flight per node (sshd MaxSessions is 10)
+
+
+@dataclass(slots=True)
+class CommandOutput:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration_s: float
+    truncated: bool = False
+
+
+class _EdgeClient(asyncssh.SSHClient):
+    def __init__(self, link: NodeLink):
+        self._link = link
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        # Called only for a key that known_hosts does not trust: remember it, refuse it.
+        self._link._presented = PresentedKey(host, addr, port, key)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._link._connection_lost(self, exc)
+
+
+class NodeLink:
+    def __init__(self, node: EdgeNode, settings: LinkSettings):
+        self.node = node
+        self.settings = settings
+        self.reachable: bool | None = None
+        self.error: str | None = None
+        self.last_seen: datetime | None = None
+        self.refusal: HostKeyRefusal | None = None
+        self.failures = 0
+        self.retry_at = 0.0  # monotonic time before which observe() does not reconnect
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._client: _EdgeClient | None = None
+        self._presented: PresentedKey | None = None
+        self._lock = asyncio.Lock()
+        self._channels = asyncio.Semaphore(settings.max_channels)
+
+    # -- connecting ----------------------------------------------------------
+    def connect_options(self) -> dict[str, object]:
+        node, s = self.node, self.settings
+        options: dict[str, object] = {
+            "known_hosts": known_hosts_arg(s.known_hosts),
+            "connect_timeout": s.connect_timeout,
+            "keepalive_interval": s.keepalive,
+            "keepalive_count_max": _KEEPALIVE_COUNT,
+        }
+        if node.port:
+            options["port"] = node.port
+        if node.user:
+            options["username"] = node.user
+        if node.identity_file:
+            options["client_keys"] = [str(Path(node.identity_file).expanduser())]
+        if s.ssh_config:
+            options["config"] = [str(Path(s.ssh_config).expanduser())]
+        return options
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def connection(self, *, respect_backoff: bool = False) -> asyncssh.SSHClientConnection:
+        if self.connected:
+            assert self._conn is not None
+            return self._conn
+        async with self._lock:
+            if self.connected:
+                assert self._conn is not None
+                return self._conn
+            if respect_backoff and time.monotonic() < self.retry_at:
+                wait = self.retry_at - time.monotonic()
+                raise self._error_type()(f"{self.error or 'unreachable'} (next try in {wait:.0f}s)",
+                                         backend="edge")
+            return await self._connect()
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        self._presented = None
+        client = _EdgeClient(self)
+        try:
+            conn = await asyncio.wait_for(
+                asyncssh.connect(self.node.host, client_factory=lambda: client, **self.connect_options()),
+                self.settings.connect_timeout * 2 + 1)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            if self._presented is not None:
+                self.refusal = classify(self.node.name, self._presented, self.settings.known_hosts)
+                raise self._fail(BackendDenied(self.refusal.message(), backend="edge")) from None
+            raise self._fail(BackendDenied(f"node {self.node.name}: {exc}", backend="edge")) from None
+        except asyncssh.PermissionDenied as exc:
+            raise self._fail(BackendDenied(
+                f"node {self.node.name}: authentication refused ({exc.reason or exc})", backend="edge")) from None
+        except TimeoutError:
+            raise self._fail(BackendUnreachable(
+                f"node {self.node.name}: no SSH answer within {self.settings.connect_timeout:g}s",
+                backend="edge")) from None
+        except (OSError, asyncssh.Error, ValueError) as exc:
+            raise self._fail(BackendUnreachable(
+                f"node {self.node.name}: cannot connect ({_describe(exc)})", backend="edge")) from None
+        self._conn, self._client = conn, client
+        self.refusal = None
+        self._ok()
+        return conn
+
+    def _fail(self, exc: BackendUnreachable | BackendDenied) -> Exception:
+        self.reachable = False
+        self.error = str(exc)
+        self.failures += 1
+        delay = min(self.settings.max_backoff, 2.0 ** (self.failures - 1))
+        self.retry_at = time.monotonic() + delay * random.uniform(0.75, 1.0)  # noqa: S311 - jitter
+        if not isinstance(exc, BackendDenied):
+            self.refusal = None
+        return exc
+
+    def _error_type(self) -> type[BackendUnreachable] | type[BackendDenied]:
+        return BackendDenied if self.refusal is not None else BackendUnreachable
+
+    def _ok(self) -> None:
+        self.reachable = True
+        self.error = None
+        self.failures = 0
+        self.retry_at = 0.0
+        self.last_seen = now_utc()
+
+    def _connection_lost(self, client: _EdgeClient, exc: Exception | None) -> None:
+        if client is self._client:
+            self._conn = self._client = None
+            if exc is not None:
+                self.error = f"node {self.node.name}: connection lost ({_describe(exc)})"
+
+    def drop(self, reason: str) -> None:
+        """Abandon the connection (a probe got no answer: the peer is probably gone)."""
+        conn = self._conn
+        self._conn = self._client = None
+        if conn is not None:
+            conn.abort()
+        self._fail(BackendUnreachable(reason, backend="edge"))
+
+    def reset_backoff(self) -> None:
+        self.retry_at = 0.0
+
+    # -- commands and streams ------------------------------------------------
+    async def run(self, command: str, *, timeout: float | None = None, respect_backoff: bool = False,
+                  drop_on_timeout: bool = False, limit_channels: bool = True) -> CommandOutput:
+        """Run one command on its own channel; output decoded as UTF-8 with replacement."""
+        timeout = timeout or self.settings.command_timeout
+        conn = await self.connection(respect_backoff=respect_backoff)
+        start = time.monotonic()
+        proc: asyncssh.SSHClientProcess | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                if limit_channels:
+                    await self._channels.acquire()
+                try:
+                    proc = await conn.create_process(command, stdin=asyncssh.DEVNULL, encoding="utf-8",
+                                                     errors="replace")
+                    (out, cut1), (err, cut2) = await asyncio.gather(_read_capped(proc.stdout),
+                                                                    _read_capped(proc.stderr))
+                    await proc.wait_closed()
+                finally:
+                    if limit_channels:
+                        self._channels.release()
+        except TimeoutError:
+            reason = f"node {self.node.name}: no answer within {timeout:g}s"
+            if drop_on_timeout:
+                self.drop(reason)
+            raise CommandTimedOut(reason, backend="edge") from None
+        except (OSError, asyncssh.Error) as exc:
+            if not self.connected:
+                self.drop(f"node {self.node.name}: connection lost ({_describe(exc)})")
+            raise BackendUnreachable(f"node {self.node.name}: {_describe(exc)}", backend="edge") from None
+        finally:
+            if proc is not None and proc.returncode is None:
+                proc.close()
+        self._ok()
+        return CommandOutput(proc.returncode, out, err, time.monotonic() - start, cut1 or cut2)
+
+    async def open_stream(self, command: str) -> asyncssh.SSHClientProcess:
+        """A long-running command (a log follow) with stderr merged into stdout; the
+        caller closes it, which closes the channel and ends the remote process."""
+        conn = await self.connection()
+        try:
+            async with asyncio.timeout(self.settings.command_timeout):
+                proc = await conn.create_process(command, stdin=asyncssh.DEVNULL, stderr=asyncssh.STDOUT,
+                                                 encoding="utf-8", errors="replace")
+        except TimeoutError:
+            raise CommandTimedOut(f"node {self.node.name}: no answer within "
+                                  f"{self.settings.command_timeout:g}s", backend="edge") from None
+        except (OSError, asyncssh.Error) as exc:
+            raise BackendUnreachable(f"node {self.node.name}: {_describe(exc)}", backend="edge") from None
+        self.last_seen = now_utc()
+        return proc
+
+    async def close(self) -> None:
+        conn = self._conn
+        self._conn = self._client = None
+        if conn is not None:
+            conn.close()
+            try:
+                async with asyncio.timeout(5):
+                    await conn.wait_closed()
+            except (TimeoutError, OSError, asyncssh.Error):
+                conn.abort()
+
+
+async def _read_capped(stream: asyncssh.SSHReader) -> tuple[str, bool]:
+    chunks: list[str] = []
+    kept = 0
+    truncated = False
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            break
+        room = OUTPUT_CAP - kept
+        if len(chunk) > room:
+            truncated = True
+            chunk = chunk[:room]
+        if chunk:
+            chunks.append(chunk)
+            kept += len(chunk)
+    return "".join(chunks), truncated
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    return text
