@@ -1,0 +1,126 @@
+"""What every benchmark shares: the command line, the machine description, the
+table printer, percentiles and the JSON result file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(name: str, description: str, extra: Sequence[tuple[str, dict[str, Any]]] = ()) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=description)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (CI smoke run)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / f"{name}.json", help="JSON result file")
+    for flag, kwargs in extra:
+        parser.add_argument(flag, **kwargs)
+    return parser.parse_args()
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers came from; the load matters: the machine is shared."""
+    mem_total = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total = f"{int(line.split()[1]) // 1024} MiB"
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "mem_total": mem_total,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg": load(),
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, int(round(q / 100.0 * len(ordered) + 0.5)) - 1))
+    return ordered[rank]
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 3)
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS of this process (ru_maxrss is KiB on Linux)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return str(value)
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    sys.stdout.flush()
+
+
+def write_result(path: Path, name: str, quick: bool, params: dict[str, Any], results: dict[str, Any],
+                 goals: dict[str, Any] | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+    doc = {"bench": name, "quick": quick, "machine": machine(), "params": params, "results": results,
+           "goals": goals or {}, "notes": notes or []}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    print(f"\nwrote {path} (load average {doc['machine']['loadavg']})")
+    return doc
+
+
+def run_measured(argv: list[str], *, env: dict[str, str] | None = None, timeout: float = 600.0,
+                 stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
+    """Run a process under GNU time's format via wait4: wall seconds and peak RSS (MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        raise
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.stderr:
+        proc.stderr.close()
+    return {"wall_s": round(wall, 3), "rss_mib": round(usage.ru_maxrss / 1024, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "rc": proc.returncode, "stderr": err[-2000:]}
+
+
+def which(name: str, fallback: str | None = None) -> str | None:
+    return shutil.which(name) or (fallback if fallback and os.path.exists(fallback) else None)

@@ -1,0 +1,39 @@
+"""Every benchmark runs in its tiny quick mode, so bench/ keeps working in CI.
+
+Asserts only that each bench finished and wrote its JSON with the expected
+keys: never timings (speed goals are measured and recorded by bench/, not here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMON_KEYS = {"bench", "quick", "machine", "params", "results", "goals", "notes"}
+
+
+def run_bench(name: str, tmp_path: Path, *extra: str, timeout: float = 600) -> dict:
+    out = tmp_path / f"{name}.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", f"bench.{name}", "--quick", "--out", str(out), *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"bench.{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads(out.read_text())
+    assert COMMON_KEYS <= set(doc), doc.keys()
+    assert doc["bench"] == name and doc["quick"] is True
+    assert {"nproc", "python", "loadavg"} <= set(doc["machine"])
+    return doc
+
+
+def test_reconciler_store_quick(tmp_path):
+    res = run_bench("reconciler_store", tmp_path)["results"]
+    assert {"passes", "audit", "timeline"} <= set(res)
+    assert {"diff_only", "first_pass", "unchanged_pass", "steady_pass", "drifts"} <= set(res["passes"])
+    assert res["passes"]["drifts"] > 0
+    assert {"cpu_ms", "wall_ms"} <= set(res["passes"]["first_pass"])
+    assert {"pairs", "pairs_per_s", "pair_p50_ms", "pair_p99_ms"} <= set(res["audit"])
+    assert {"single_rows_per_s", "batched_rows_per_s"} <= set(res["timeline"])
