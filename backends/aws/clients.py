@@ -72,7 +72,7 @@ class AwsClients:
             self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="envdeck-aws")
         return self._executor
 
-    async def run(self, operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run `fn(*args, **kwargs)` in a worker thread; botocore errors become typed errors."""
         loop = asyncio.get_running_loop()
         try:
@@ -80,11 +80,11 @@ class AwsClients:
         except Exception as exc:  # translated into a typed, secret-free error
             raise translate(exc, operation, profile=self.config.profile) from None
 
-    async def call(self, service: str, method: str, **kwargs: Any) -> dict[str, Any]:
+    async def call(self, service: str, method: str, /, **kwargs: Any) -> dict[str, Any]:
         """One API call, e.g. `await clients.call("ec2", "start_instances", InstanceIds=[...])`."""
         return await self.run(f"{service}.{method}", lambda: getattr(self.client(service), method)(**kwargs))
 
-    async def paginate(self, service: str, method: str, key: str, **kwargs: Any) -> list[Any]:
+    async def paginate(self, service: str, method: str, key: str, /, **kwargs: Any) -> list[Any]:
         """All items under `key` of every page of a botocore paginator."""
 
         def collect() -> list[Any]:

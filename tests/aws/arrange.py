@@ -1,0 +1,71 @@
+"""Small helpers that arrange AWS resources on the moto server for a test (through boto3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def tags(env: str, **extra: str) -> list[dict[str, str]]:
+    return [{"Key": "env", "Value": env}] + [{"Key": k, "Value": v} for k, v in extra.items()]
+
+
+def instance(aws, env: str, name: str, *, imds_required: bool = True, **extra_tags: str) -> str:
+    ec2 = aws("ec2")
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    answer = ec2.run_instances(
+        ImageId=ami, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+        MetadataOptions={"HttpTokens": "required" if imds_required else "optional"},
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags(env, Name=name, **extra_tags)}])
+    return answer["Instances"][0]["InstanceId"]
+
+
+def bucket(aws, env: str, name: str, *, encrypted: bool = False, blocked: bool = False) -> str:
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags(env)})
+    if encrypted:
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    if blocked:
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    return name
+
+
+def ecs_service(aws, env: str, cluster: str, name: str, desired: int = 2, *, settle: bool = True) -> str:
+    ecs = aws("ecs")
+    ecs.create_cluster(clusterName=cluster, tags=[{"key": "env", "value": env}])
+    ecs.register_task_definition(family=name, containerDefinitions=[{"name": name, "image": "nginx", "memory": 128}])
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=name, desiredCount=desired,
+                       tags=[{"key": "env", "value": env}])
+    if settle:  # moto: runningCount follows desiredCount only after an update_service
+        ecs.update_service(cluster=cluster, service=name, desiredCount=desired)
+    return f"{cluster}/{name}"
+
+
+def db_instance(aws, env: str, name: str, *, public: bool = False, encrypted: bool = True) -> str:
+    aws("rds").create_db_instance(
+        DBInstanceIdentifier=name, DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="not-a-secret-123", AllocatedStorage=20, PubliclyAccessible=public,
+        StorageEncrypted=encrypted, Tags=tags(env))
+    return name
+
+
+def security_group(aws, env: str, name: str, permissions: list[dict[str, Any]] | None = None) -> str:
+    ec2 = aws("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc, TagSpecifications=[
+        {"ResourceType": "security-group", "Tags": tags(env)}])["GroupId"]
+    if permissions:
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=permissions)
+    return gid
+
+
+def volume(aws, env: str, *, encrypted: bool) -> str:
+    return aws("ec2").create_volume(Size=1, AvailabilityZone="us-east-1a", Encrypted=encrypted, TagSpecifications=[
+        {"ResourceType": "volume", "Tags": tags(env)}])["VolumeId"]
+
+
+def by_id(observation) -> dict[str, Any]:
+    return {r.id: r for r in observation.resources}
