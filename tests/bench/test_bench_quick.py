@@ -37,3 +37,17 @@ def test_reconciler_store_quick(tmp_path):
     assert {"cpu_ms", "wall_ms"} <= set(res["passes"]["first_pass"])
     assert {"pairs", "pairs_per_s", "pair_p50_ms", "pair_p99_ms"} <= set(res["audit"])
     assert {"single_rows_per_s", "batched_rows_per_s"} <= set(res["timeline"])
+
+
+def test_fleet_quick(tmp_path):
+    doc = run_bench("fleet", tmp_path)
+    res = doc["results"]
+    if not res:  # no OpenSSH here: the bench says so instead of failing
+        assert any("skipped" in n for n in doc["notes"])
+        return
+    for key in ("envdeck_cold", "envdeck_warm", "envdeck_restart_warm", "envdeck_run_cli",
+                "xargs_ssh_default_kex", "xargs_ssh_curve25519", "xargs_ssh_restart", "sequential_ssh_curve25519"):
+        assert {"wall_s", "node_p50_s", "node_p99_s", "ok", "total"} <= set(res[key]), key
+        assert res[key]["ok"] == res[key]["total"], (key, res[key])
+    assert ("ansible_cold" in res) or any("ansible skipped" in n for n in doc["notes"])
+    assert "warm <= 0.25 s" in doc["goals"]
