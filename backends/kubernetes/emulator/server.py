@@ -1,0 +1,184 @@
+"""The emulator's HTTP server: aiohttp app, middlewares (errors, auth, injected
+failures, request log), start/stop, kubeconfig writer.
+
+Threading model: the server, the store and the controllers live on ONE event
+loop (the one that called `start()`). Every public mutator of `Emulator` is
+decorated with `on_loop`: called from that loop's thread it runs directly;
+called from any other thread while the loop runs (a sync test driving the
+`kubernetes` client or kubectl against an `EmulatorThread`) it is scheduled on
+the loop and the caller waits for its result. So tests may call mutators from
+anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from aiohttp import web
+
+from .discovery import Discovery
+from .status import ApiError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+DUMMY_TOKEN = "envdeck-emulator-token"
+
+
+@dataclass
+class FailureMode:
+    status: int | None = None  # every request answers this status (500, 503...)
+    delay_s: float = 0.0  # every request waits this long first
+    gone_watches: bool = False  # every watch answers 410 Gone
+
+
+def on_loop(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a mutator on the emulator's loop thread (see the module docstring), then settle controllers."""
+
+    @functools.wraps(fn)
+    def wrapper(self: ServerBase, *args: Any, **kwargs: Any) -> T:
+        loop = self._loop
+        if loop is not None and loop.is_running() and threading.get_ident() != self._loop_thread:
+            done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+            def run() -> None:
+                try:
+                    done.set_result(wrapper(self, *args, **kwargs))
+                except BaseException as exc:  # handed to the calling thread
+                    done.set_exception(exc)
+
+            loop.call_soon_threadsafe(run)
+            return done.result(timeout=120)
+        result = fn(self, *args, **kwargs)
+        self.settle()
+        return result
+
+    return wrapper
+
+
+class ServerBase:
+    """Lifecycle and HTTP plumbing; `Emulator` adds the state and mutators."""
+
+    def __init__(self, token: str | None = None):
+        self.token = token
+        self.failure = FailureMode()
+        self.watch_timeout_s = 1800.0
+        self.bookmark_interval_s = 5.0
+        self.request_log: deque[tuple[str, str]] = deque(maxlen=20_000)
+        self.url: str | None = None
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # hooks the Emulator provides
+    def settle(self) -> None:
+        raise NotImplementedError
+
+    def _routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    def _hidden_groups(self) -> set[str]:
+        return set()
+
+    def _on_stop(self) -> None:
+        """Close watches and log followers."""
+
+    # -- lifecycle -----------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on host:port (0 = a free port); returns the base URL, also in `self.url`."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._attach_loop()
+        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
+        discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups)
+        app.add_routes(discovery.routes())
+        app.add_routes(self._routes())
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, shutdown_timeout=1.0, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None and getattr(server, "sockets", None)
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        display_host = f"[{host}]" if ":" in host else host
+        self.url = f"http://{display_host}:{self.port}"
+        return self.url
+
+    def _attach_loop(self) -> None:
+        """Tell loop-dependent parts (controllers' timers) which loop they run on."""
+
+    async def stop(self) -> None:
+        """Close open watches/log streams and the listening socket. `start()` may be called again."""
+        self._on_stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- middleware ----------------------------------------------------------
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.request_log.append((request.method, request.path_qs))
+        try:
+            if self.failure.delay_s:
+                await asyncio.sleep(self.failure.delay_s)
+            if self.failure.status:
+                raise ApiError(self.failure.status, f"injected failure: HTTP {self.failure.status}")
+            if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
+                raise ApiError(401, "Unauthorized")
+            return await handler(request)
+        except ApiError as exc:
+            return exc.response()
+        except web.HTTPException as exc:
+            if exc.status == 404:
+                return ApiError(404, "the server could not find the requested resource").response()
+            if exc.status == 405:
+                return ApiError(405, "the server does not allow this method on the requested resource").response()
+            raise
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # an emulator bug must look like an apiserver 500, not a dropped connection
+            log.exception("emulator error on %s %s", request.method, request.path_qs)
+            return ApiError(500, f"emulator internal error: {exc!r}").response()
+
+    # -- kubeconfig ----------------------------------------------------------
+    def kubeconfig(self, namespace: str = "default", context: str = "emulator") -> dict[str, Any]:
+        if self.url is None:
+            raise RuntimeError("start the emulator before writing a kubeconfig")
+        return {
+            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": f"{context}-user", "user": {"token": self.token or DUMMY_TOKEN}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-user",
+                                                       "namespace": namespace}}],
+            "current-context": context,
+        }
+
+    def write_kubeconfig(self, path: str | Path, namespace: str = "default", context: str = "emulator") -> Path:
+        """Write a kubeconfig for this server (token auth with a dummy token) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.kubeconfig(namespace, context), sort_keys=False))
+        path.chmod(0o600)
+        return path
