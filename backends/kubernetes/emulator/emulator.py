@@ -23,6 +23,7 @@ from aiohttp import web
 
 from . import manifests
 from .controllers import Controllers
+from .demo_seed import run_log_generators
 from .events import record_event
 from .logs import LogBook
 from .metrics import MetricsServer
@@ -321,6 +322,21 @@ class Emulator(ServerBase):
     def close_watches(self) -> None:
         """End every open watch stream (clients must reconnect from their last resourceVersion)."""
         self.store.close_watchers()
+
+    @on_loop
+    def start_log_generators(self, interval_s: float = 1.0, namespaces: tuple[str, ...] | None = None,
+                             lines_per_tick: int = 1) -> None:
+        """Keep running pods logging (demo content) until `stop_log_generators()` or `stop()`.
+        Needs the running loop (after `start()`)."""
+        self.stop_log_generators()
+        self._log_task = self.spawn(run_log_generators(self, interval_s, namespaces, lines_per_tick))
+
+    @on_loop
+    def stop_log_generators(self) -> None:
+        task = getattr(self, "_log_task", None)
+        if task is not None:
+            task.cancel()
+            self._log_task = None
 
     @property
     def resource_version(self) -> int:
