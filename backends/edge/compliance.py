@@ -21,7 +21,7 @@ def host_findings(resource: str, sample: HostSample, clock_skew_s: float | None)
         findings.append(Finding("ssh-root-login", Severity.HIGH,
                                 f"sshd permits root login with a password (PermitRootLogin yes, from {where})",
                                 resource))
-    elif root in ("prohibit-password", "without-password", "forced-commands-only"):
+    elif root in ("prohibit-password", "forced-commands-only"):
         findings.append(Finding("ssh-root-login", Severity.LOW,
                                 f"sshd permits root login with a key (PermitRootLogin {root}, from {where})",
                                 resource))

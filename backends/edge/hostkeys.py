@@ -102,7 +102,7 @@ def _append(path: Path, line: str) -> None:
 
 def _append_locked(path: Path, line: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a+b") as fh:
         fh.seek(0, os.SEEK_END)
         if fh.tell() > 0:

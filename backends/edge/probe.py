@@ -124,6 +124,8 @@ def parse_probe(output: str, nonce: str) -> HostSample:
         s.sshd = _sshd_files(file_lines)
         if s.sshd:
             s.sshd_source = "config files"
+    if s.sshd.get("permitrootlogin") == "without-password":  # the old name sshd -T still prints
+        s.sshd["permitrootlogin"] = "prohibit-password"
     for label, value in (("loadavg", s.load1), ("meminfo", s.memory_percent), ("stat", s.cpu),
                          ("uptime", s.uptime_s)):
         if value is None and not any(p.startswith(label) for p in s.problems):

@@ -21,12 +21,13 @@ SERVICE_SCRIPT = """#!/bin/sh
 STATE='{state}'
 action=$1; name=$2
 printf '%s|%s\\n' "$action" "$name" >> "$STATE/calls"
+f="$STATE/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_')"
 case "$action" in
-  status) if [ -e "$STATE/$name.active" ]; then echo active; exit 0; fi
+  status) if [ -e "$f.active" ]; then echo active; exit 0; fi
           echo "inactive (dead)"; exit 3 ;;
-  start|restart) : > "$STATE/$name.active"; echo "$name started" >> "$STATE/$name.log" ;;
-  stop) rm -f "$STATE/$name.active" ;;
-  logs) exec tail -n "$3" -F "$STATE/$name.log" ;;
+  start|restart) : > "$f.active"; echo "$name started" >> "$f.log" ;;
+  stop) rm -f "$f.active" ;;
+  logs) exec tail -n "$3" -F "$f.log" ;;
   *) echo "unknown action $action" >&2; exit 2 ;;
 esac
 """
