@@ -127,6 +127,8 @@ class Store:
     @classmethod
     async def open(cls, state_dir: Path | str, *, recover: bool = True) -> Store:
         state = Path(state_dir).expanduser()
+        if state.exists() and not state.is_dir():
+            raise StateError(f"{state}: the state directory is a file, not a directory (use --state-dir)")
         try:
             state.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
