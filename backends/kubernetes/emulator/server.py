@@ -104,9 +104,9 @@ class ServerBase:
         discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups)
         app.add_routes(discovery.routes())
         app.add_routes(self._routes())
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, shutdown_timeout=1.0, reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
         server = site._server
         assert server is not None and getattr(server, "sockets", None)
