@@ -88,6 +88,7 @@ class Informer:
         self.disabled: str | None = None  # why an optional kind is skipped
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
+        self._announce_open = False
 
     @property
     def path(self) -> str:
@@ -123,6 +124,7 @@ class Informer:
 
     async def run(self) -> None:
         """List if needed, then watch for ever; errors other than 410 propagate."""
+        self._announce_open = True
         while True:
             if not self.synced or not self.resource_version:
                 await self.relist()
@@ -145,8 +147,10 @@ class Informer:
             obj = event.get("object") or {}
             meta = obj.get("metadata") or {}
             version = str(meta.get("resourceVersion") or "")
-            if kind == "OPENED":  # connected (again): worth telling, the source is reachable
-                self.on_change()
+            if kind == "OPENED":
+                if self._announce_open:  # (re)connected after a start: the source is reachable
+                    self._announce_open = False
+                    self.on_change()
                 continue
             if kind == "BOOKMARK":
                 self.resource_version = version or self.resource_version
