@@ -11,6 +11,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -103,23 +104,30 @@ def write_result(path: Path, name: str, quick: bool, params: dict[str, Any], res
     return doc
 
 
-def run_measured(argv: list[str], *, env: dict[str, str] | None = None, timeout: float = 600.0,
-                 stdout: Any = subprocess.DEVNULL) -> dict[str, Any]:
-    """Run a process under GNU time's format via wait4: wall seconds and peak RSS (MiB)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE)
-    try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    except BaseException:
-        proc.kill()
-        raise
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    return {"wall_s": round(wall, 3), "rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "rc": proc.returncode, "stderr": err[-2000:]}
+def run_measured(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                 keep_stdout: bool = False) -> dict[str, Any]:
+    """Run a process to its end: wall seconds, peak RSS (MiB, from wait4), CPU seconds,
+    exit code, the tail of stderr and (with keep_stdout) its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out if keep_stdout else subprocess.DEVNULL,
+                                stderr=err)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        out.seek(0)
+        result = {"wall_s": round(wall, 3), "rss_mib": round(usage.ru_maxrss / 1024, 1),
+                  "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "rc": proc.returncode,
+                  "stderr": err.read().decode(errors="replace")[-2000:]}
+        if keep_stdout:
+            result["stdout"] = out.read().decode(errors="replace")
+    return result
 
 
 def which(name: str, fallback: str | None = None) -> str | None:

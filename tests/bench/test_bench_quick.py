@@ -51,3 +51,15 @@ def test_fleet_quick(tmp_path):
         assert res[key]["ok"] == res[key]["total"], (key, res[key])
     assert ("ansible_cold" in res) or any("ansible skipped" in n for n in doc["notes"])
     assert "warm <= 0.25 s" in doc["goals"]
+
+
+def test_k8s_scale_quick(tmp_path):
+    doc = run_bench("k8s_scale", tmp_path)
+    inv, upd = doc["results"]["inventory"], doc["results"]["updates"]
+    for key in ("floor_http_client", "envdeck_observe"):
+        assert {"process_s", "in_process_s", "rss_mib", "pods"} <= set(inv[key]), key
+        assert inv[key]["pods"] == doc["params"]["pods"], key
+    assert ("kubectl_get_pods_json" in inv) or doc["notes"]
+    assert {"reflected", "missing", "p50_ms", "p99_ms"} <= set(upd)
+    assert upd["reflected"] == doc["params"]["changes"] and upd["missing"] == 0
+    assert "update p99 < 500 ms" in doc["goals"]

@@ -1,0 +1,59 @@
+"""The project's Kubernetes API emulator in its own process (so that its CPU and
+memory are not the client's): `python -m backends.kubernetes.emulator`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class EmulatorProcess:
+    def __init__(self, namespace: str, pods: int = 0):
+        self.namespace = namespace
+        self.pods = pods
+        self.workdir = Path(tempfile.mkdtemp(prefix="envdeck-bench-k8s-"))
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.url = ""
+        self.proc: subprocess.Popen | None = None
+        self.ready_s = 0.0
+
+    def start(self, timeout_s: float = 600.0) -> EmulatorProcess:
+        argv = [sys.executable, "-m", "backends.kubernetes.emulator", "--namespace", self.namespace,
+                "--pods", str(self.pods), "--kubeconfig", str(self.kubeconfig), "--log-interval", "0"]
+        self._log = open(self.workdir / "emulator.log", "wb")  # noqa: SIM115 - closed in stop()
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                     stdout=subprocess.PIPE, stderr=self._log, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # "emulator listening on URL ..." once the pods exist
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start: {line!r}; see {self.workdir / 'emulator.log'}")
+        self.url = line.split("listening on", 1)[1].split()[0]
+        self.ready_s = time.perf_counter() - t0
+        if self.ready_s > timeout_s:
+            raise RuntimeError("the emulator took too long")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
