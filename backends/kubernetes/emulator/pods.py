@@ -119,7 +119,7 @@ def pod_status(pod: dict[str, Any], state: str, pod_ip: str, host_ip: str,
     for c in pod["spec"].get("containers", []):
         old = old_statuses.get(c["name"], {})
         restarts = old.get("restartCount", 0)
-        cs: dict[str, Any] = {"name": c["name"], "image": c.get("image", ""), "ready": False,
+        cs: dict[str, Any] = {"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
                               "restartCount": restarts, "started": False, "lastState": {}}
         cid = "containerd://" + hashlib.sha256(f"{pod['metadata']['name']}/{c['name']}/{restarts}".encode()
                                                ).hexdigest()
