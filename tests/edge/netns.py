@@ -1,0 +1,82 @@
+"""Several "hosts" for the fleet tests: network namespaces with a veth pair each
+and sshd inside on an address of its own (10.251.X.0/30 per node, X from the
+test process id). Only the network is isolated. Everything is removed in
+`remove()`. Where namespaces are unavailable, tests use several sshd on
+loopback ports instead (and say so)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from tests.edge.sshd import Sshd
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+def netns_unavailable_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "the `ip` command (iproute2) is missing"
+    probe = f"edk-probe-{os.getpid()}"
+    made = _ip("netns", "add", probe, check=False)
+    if made.returncode != 0:
+        return f"`ip netns add` failed: {made.stderr.strip()}"
+    _ip("netns", "del", probe, check=False)
+    return None
+
+
+@dataclass
+class NamespacedHost:
+    ns: str
+    host_if: str
+    host_addr: str
+    node_addr: str
+
+    def cut(self) -> None:
+        _ip("link", "set", self.host_if, "down")
+
+    def restore(self) -> None:
+        _ip("link", "set", self.host_if, "up")
+
+
+def create_hosts(count: int) -> list[NamespacedHost]:
+    pid = os.getpid()
+    subnet = 10 + pid % 240
+    hosts: list[NamespacedHost] = []
+    try:
+        for i in range(count):
+            h = NamespacedHost(f"edk-{pid}-{i}", f"edk{pid % 100000}h{i}", f"10.251.{subnet}.{4 * i + 1}",
+                               f"10.251.{subnet}.{4 * i + 2}")
+            peer = f"edk{pid % 100000}n{i}"
+            _ip("netns", "add", h.ns)
+            hosts.append(h)
+            _ip("link", "add", h.host_if, "type", "veth", "peer", "name", peer)
+            _ip("link", "set", peer, "netns", h.ns)
+            _ip("addr", "add", f"{h.host_addr}/30", "dev", h.host_if)
+            _ip("link", "set", h.host_if, "up")
+            _ip("-n", h.ns, "addr", "add", f"{h.node_addr}/30", "dev", peer)
+            _ip("-n", h.ns, "link", "set", peer, "up")
+            _ip("-n", h.ns, "link", "set", "lo", "up")
+    except BaseException:
+        remove_hosts(hosts)
+        raise
+    return hosts
+
+
+def remove_hosts(hosts: list[NamespacedHost]) -> None:
+    for h in hosts:
+        _ip("link", "del", h.host_if, check=False)  # removes the peer too
+        _ip("netns", "del", h.ns, check=False)
+
+
+def start_sshd_in(host: NamespacedHost, lab) -> Sshd:
+    server = Sshd(lab.workdir / f"sshd-{host.ns}", lab.authorized_keys, address=host.node_addr, port=22,
+                  netns=host.ns).start()
+    lab.servers.append(server)
+    return server
