@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import pytest
 
 from backends.edge import EdgeBackend, FleetResult, fleet_summary
-from tests.edge.netns import NamespacedHost, create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
+from tests.edge.netns import (
+    NamespacedHost,
+    create_hosts,
+    netns_unavailable_reason,
+    remove_hosts,
+    start_sshd_in,
+)
 from tests.edge.sshd import Sshd
 from tui.config import EdgeNode
 from tui.model import Health
@@ -132,7 +138,7 @@ async def test_cut_link_makes_that_node_unknown_with_age_and_it_recovers(edge_la
         res = {r.id: r for r in (await backend.observe()).resources}
         n1 = res["edge/node/n1"]
         assert n1.health == Health.UNKNOWN and n1.status == "offline"
-        assert f"last seen" in n1.health_reason and seen in n1.health_reason
+        assert "last seen" in n1.health_reason and seen in n1.health_reason
         assert n1.attributes["last_seen"] == seen and n1.attributes["reachable"] is False
         assert n1.attributes["load1"] is not None  # the last good metrics are kept
         assert res["edge/service/n1:web"].health == Health.UNKNOWN
