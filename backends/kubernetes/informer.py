@@ -89,6 +89,7 @@ class Informer:
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
         self._announce_open = False
+        self._listed_at = 0.0
 
     @property
     def path(self) -> str:
@@ -116,6 +117,7 @@ class Informer:
         self.sink.prune(seen)
         self.resource_version = version
         self.synced = True
+        self._listed_at = time.monotonic()
         self.on_change()
 
     async def ensure_synced(self) -> None:
@@ -135,6 +137,8 @@ class Informer:
                 await self._watch_once()
             except ResourceExpired:
                 self.synced = False  # relist on the next turn
+                if time.monotonic() - self._listed_at < 1.0:
+                    await asyncio.sleep(1.0)  # a server answering 410 to every watch must not make us spin
                 continue
             if time.monotonic() - started < 1.0:
                 await asyncio.sleep(0.5)  # a server ending watches at once must not make us spin
