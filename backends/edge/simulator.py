@@ -71,8 +71,15 @@ class EdgeSimulator:
         self.ports: dict[str, int] = {}
         self.active_streams = 0
         self._own_dir = workdir is None
-        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="envdeck-sim-"))
+        self._workdir = Path(workdir) if workdir is not None else None
         self._servers: list[asyncssh.SSHAcceptor] = []
+
+    @property
+    def workdir(self) -> Path:
+        """Where the known_hosts, client key and ssh_config live (a temporary directory by default)."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="envdeck-sim-"))
+        return self._workdir
 
     @property
     def known_hosts_path(self) -> Path:
@@ -105,8 +112,9 @@ class EdgeSimulator:
             server.close()
         await asyncio.gather(*(s.wait_closed() for s in self._servers), return_exceptions=True)
         self._servers.clear()
-        if self._own_dir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._own_dir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     async def __aenter__(self) -> EdgeSimulator:
         return await self.start()
