@@ -63,3 +63,12 @@ def test_k8s_scale_quick(tmp_path):
     assert {"reflected", "missing", "p50_ms", "p99_ms"} <= set(upd)
     assert upd["reflected"] == doc["params"]["changes"] and upd["missing"] == 0
     assert "update p99 < 500 ms" in doc["goals"]
+
+
+def test_logs_quick(tmp_path):
+    doc = run_bench("logs", tmp_path, "--rate", "2000")
+    env = doc["results"]["envdeck_backend_logs"]
+    assert {"produced", "received", "dropped", "order_kept", "loop_lag_p99_ms", "rss_peak_mib",
+            "drain_after_source_s"} <= set(env)
+    assert env["produced"] == 2000 and env["received"] == 2000 and env["order_kept"] is True
+    assert ("kubectl_logs_f" in doc["results"]) or doc["notes"]

@@ -1,0 +1,245 @@
+"""Log throughput: a source producing 50,000 lines/s for 10 s (quick: 1 s) into a
+pod's log in the project's Kubernetes emulator (its own process), followed by:
+
+- envdeck: KubernetesBackend.logs(follow=True) in this process, with an event-loop
+  ticker (10 ms) measuring lag, and this process's RSS sampled;
+- `kubectl logs -f` on the same kind of stream (a second production run).
+Counts lines received vs produced, checks order (every `seq=` in sequence, none
+missing, none repeated), drain time after the source stopped, peak memory.
+
+    python -m bench.logs [--quick] [--rate 50000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.emulator_proc import ROOT
+from bench.report import parse_args, percentile, print_table, ratio, write_result
+
+NAME = "logs"
+NAMESPACE = "bench"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE / 2**20
+
+
+class Source:
+    """The log source process (bench/log_source.py) and its stdin/stdout protocol."""
+
+    async def start(self) -> Source:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.log_source", NAMESPACE, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        words = (await self._read()).split()
+        assert words[0] == "ready", words
+        self.url, self.kubeconfig, self.pod = words[1:4]
+        return self
+
+    async def _read(self) -> str:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=300)
+        if not line:
+            raise RuntimeError("the log source exited")
+        return line.decode().strip()
+
+    async def ask(self, command: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command.encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await self._read()
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(self.ask("quit"), timeout=5)
+            except (RuntimeError, TimeoutError, BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout=15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+class OrderCheck:
+    def __init__(self) -> None:
+        self.received = 0
+        self.next_seq = 0
+        self.gaps = 0  # times a seq was skipped (lines lost)
+        self.repeats = 0  # seq lower than expected (duplicate or reordered)
+        self.foreign = 0  # lines that are not the source's
+
+    def see(self, text: str) -> None:
+        if not text.startswith("seq="):
+            self.foreign += 1
+            return
+        seq = int(text[4:12])
+        self.received += 1
+        if seq == self.next_seq:
+            self.next_seq += 1
+        elif seq > self.next_seq:
+            self.gaps += 1
+            self.next_seq = seq + 1
+        else:
+            self.repeats += 1
+
+    def to_json(self, produced: int) -> dict[str, Any]:
+        return {"produced": produced, "received": self.received, "dropped": produced - self.received,
+                "gaps": self.gaps, "out_of_order_or_repeated": self.repeats, "foreign_lines": self.foreign,
+                "order_kept": self.gaps == 0 and self.repeats == 0 and self.received == produced}
+
+
+async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
+    from backends.kubernetes import KubernetesBackend
+    from tui.config import Defaults, KubernetesConfig
+
+    src = await Source().start()
+    backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=src.kubeconfig, namespace=NAMESPACE),
+                                Defaults(timeout=60))
+    check = OrderCheck()
+    lags: list[float] = []
+    rss_peak = [current_rss_mib()]
+    rss_start = rss_peak[0]
+    last_line_at = [0.0]
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        period = 0.01
+        expected = time.perf_counter() + period
+        while not stop.is_set():
+            await asyncio.sleep(period)
+            now = time.perf_counter()
+            lags.append(max(0.0, now - expected))
+            expected = now + period
+            if len(lags) % 10 == 0:
+                rss_peak[0] = max(rss_peak[0], current_rss_mib())
+
+    async def consume() -> None:
+        async for line in backend.logs(f"kubernetes/Pod/{src.pod}", follow=True, tail=0):
+            check.see(line.text)
+            last_line_at[0] = time.perf_counter()
+
+    tick = asyncio.create_task(ticker())
+    reader = asyncio.create_task(consume())
+    try:
+        assert await src.ask("followers 1") == "ok"
+        lags.clear()
+        t0 = time.perf_counter()
+        answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
+        produced, produce_s = int(answer[1]), float(answer[2])
+        source_done = t0 + produce_s
+        deadline = time.perf_counter() + 60
+        while check.received + check.foreign < produced and time.perf_counter() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # anything extra (repeats) would arrive now
+        stop.set()
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, tick, return_exceptions=True)
+        await backend.close()
+        await src.stop()
+    result = check.to_json(produced)
+    result.update({
+        "produce_s": produce_s, "drain_after_source_s": round(max(0.0, last_line_at[0] - source_done), 3),
+        "received_per_s": round(check.received / max(1e-9, last_line_at[0] - t0), 1),
+        "loop_lag_p50_ms": _ms(percentile(lags, 50)), "loop_lag_p99_ms": _ms(percentile(lags, 99)),
+        "loop_lag_max_ms": _ms(max(lags) if lags else None),
+        "rss_start_mib": round(rss_start, 1), "rss_peak_mib": round(rss_peak[0], 1),
+        "rss_growth_mib": round(rss_peak[0] - rss_start, 1),
+        "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    })
+    return result
+
+
+async def kubectl_run(rate: float, seconds: float) -> dict[str, Any] | None:
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        return None
+    src = await Source().start()
+    out_path = Path(tempfile.mkstemp(prefix="envdeck-bench-kubectl-", suffix=".log")[1])
+    try:
+        with out_path.open("wb") as out:
+            proc = subprocess.Popen([kubectl, "logs", "-f", "--tail=0", "-n", NAMESPACE, src.pod],
+                                    env={**os.environ, "KUBECONFIG": src.kubeconfig}, stdout=out,
+                                    stderr=subprocess.DEVNULL)
+        assert await src.ask("followers 1") == "ok"
+        t0 = time.perf_counter()
+        answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
+        produced, produce_s = int(answer[1]), float(answer[2])
+        source_done = t0 + produce_s
+        deadline = time.perf_counter() + 60
+        size, last_change = -1, time.perf_counter()
+        while time.perf_counter() < deadline:
+            new = out_path.stat().st_size
+            if new != size:
+                size, last_change = new, time.perf_counter()
+                with out_path.open("rb") as fh:
+                    if sum(1 for _ in fh) >= produced:
+                        break
+            elif time.perf_counter() - last_change > 5:
+                break
+            await asyncio.sleep(0.05)
+        done_at = last_change
+        proc.terminate()
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        check = OrderCheck()
+        with out_path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                check.see(line.rstrip("\n"))
+        result = check.to_json(produced)
+        result.update({"produce_s": produce_s, "drain_after_source_s": round(max(0.0, done_at - source_done), 3),
+                       "received_per_s": round(check.received / max(1e-9, done_at - t0), 1),
+                       "process_peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+                       "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)})
+        return result
+    finally:
+        await src.stop()
+        out_path.unlink(missing_ok=True)
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+
+def main() -> None:
+    args = parse_args(NAME, __doc__, [("--rate", {"type": float, "default": 50_000.0}),
+                                      ("--seconds", {"type": float, "default": 10.0})])
+    if args.quick:
+        args.seconds = 1.0
+    notes: list[str] = []
+    results: dict[str, Any] = {"envdeck_backend_logs": asyncio.run(envdeck_run(args.rate, args.seconds))}
+    kubectl = asyncio.run(kubectl_run(args.rate, args.seconds))
+    if kubectl is None:
+        notes.append("kubectl not found: no comparison row")
+    else:
+        results["kubectl_logs_f"] = kubectl
+    rows = [[k, r["produced"], r["received"], r["dropped"], r["order_kept"], r["drain_after_source_s"],
+             r["received_per_s"], r.get("loop_lag_p99_ms"), r["process_peak_rss_mib"]] for k, r in results.items()]
+    print_table(f"{args.rate:.0f} lines/s for {args.seconds:g} s",
+                ["client", "produced", "received", "dropped", "order kept", "drain s", "lines/s",
+                 "loop lag p99 ms", "peak RSS MiB"], rows)
+    env = results["envdeck_backend_logs"]
+    goals = {"0 dropped, order kept": {"value": env["dropped"], "met": env["order_kept"]},
+             "drain after source <= kubectl's": {
+                 "value": ratio(env["drain_after_source_s"], (kubectl or {}).get("drain_after_source_s")),
+                 "met": kubectl is not None and env["drain_after_source_s"] <= kubectl["drain_after_source_s"] + 0.05}}
+    print_table("goals", ["goal", "value", "met"], [[k, v["value"], v["met"]] for k, v in goals.items()])
+    write_result(args.out, NAME, args.quick, {"rate": args.rate, "seconds": args.seconds}, results, goals, notes)
+
+
+if __name__ == "__main__":
+    main()
