@@ -114,6 +114,9 @@ class RestApi:
 
     @staticmethod
     async def _body(request: web.Request, optional: bool = False) -> Any:
+        if "protobuf" in request.headers.get("Content-Type", ""):
+            raise ApiError(415, "the envdeck emulator speaks JSON only: protobuf request bodies are not supported "
+                                "(`kubectl create deployment` sends protobuf; `kubectl create -f` sends JSON)")
         raw = await request.read()
         if not raw:
             if optional:
