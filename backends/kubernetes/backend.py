@@ -174,6 +174,8 @@ class KubernetesBackend(Backend):
         assert self.api is not None
         workload = await self.api.get(BY_KIND[kind].item(self.namespace, name))
         selector = selector_string((workload.get("spec") or {}).get("selector") or {})
+        if not selector and kind == "Job":  # the apiserver defaults it to this label
+            selector = f"batch.kubernetes.io/controller-uid={workload['metadata'].get('uid')}"
         if not selector:
             return []
         items, _ = await self.api.list_all(BY_KIND["Pod"].collection(self.namespace), labelSelector=selector)
