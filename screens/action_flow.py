@@ -1,0 +1,284 @@
+"""From a key press to an audited action: choose the action, show it disabled
+with the reason when the role may not run it (and still audit the denial through
+the Session), confirm, run in a worker with progress, report as a notification.
+
+Every call goes through `Session` (policy + audit), the same path as the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+from textual.app import SuspendNotSupported
+
+from screens.confirm import ConfirmRequest, ConfirmScreen
+from tui.errors import EnvdeckError, PolicyDenied
+from tui.messages import ActionFinished, ActionStarted
+from tui.model import Resource
+from tui.policy import PAUSE, REPAIR
+from tui.sanitize import clean
+from tui.services import ActionChoice
+
+if TYPE_CHECKING:
+    from tui.app import EnvdeckApp
+
+# What the action keys mean, in order of preference per resource kind.
+RESTART_ACTIONS = ("restart", "force-new-deployment", "reboot")
+SCALE_ACTIONS = ("scale",)
+DELETE_ACTIONS = ("delete", "terminate")
+# Actions handled by the UI itself rather than `Session.act`.
+UI_ACTIONS = {"logs", "shell"}
+
+
+def pick(choices: list[ActionChoice], names: tuple[str, ...], *, destructive_fallback: bool = False
+         ) -> ActionChoice | None:
+    by_name = {c.spec.name: c for c in choices}
+    for name in names:
+        if name in by_name:
+            return by_name[name]
+    if destructive_fallback:
+        return next((c for c in choices if c.spec.destructive), None)
+    return None
+
+
+def _param_default(resource: Resource, name: str) -> str:
+    value = resource.attributes.get(name)
+    if value is None and name in ("replicas", "desired_count"):
+        value = resource.attributes.get("replicas", resource.attributes.get("desired_count"))
+    return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
+def run_action(app: EnvdeckApp, env: str, resources: list[Resource], names: tuple[str, ...], label: str,
+               *, destructive_fallback: bool = False) -> None:
+    """The action keys (r, S, ctrl+d) on one resource or on the marked ones."""
+    session = app.session
+    if session is None or not resources:
+        return
+    plan: list[tuple[Resource, ActionChoice]] = []
+    missing: list[Resource] = []
+    for r in resources:
+        choice = pick(session.actions_for(env, r), names, destructive_fallback=destructive_fallback)
+        if choice is None:
+            missing.append(r)
+        else:
+            plan.append((r, choice))
+    if not plan:
+        kinds = sorted({clean(r.kind) for r in missing})
+        app.notify(f"no {label} action for {', '.join(kinds)}", severity="warning", markup=False)
+        return
+    if missing:
+        app.notify(f"{len(missing)} marked resource(s) have no {label} action and are skipped",
+                   severity="warning", markup=False)
+    start_action(app, env, plan)
+
+
+def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionChoice]]) -> None:
+    """Confirm and run one action (possibly on several resources)."""
+    denied = [(r, c) for r, c in plan if not c.decision.allowed]
+    if denied:
+        # Shown disabled with the reason; the denial still goes through the Session (audited `denied`).
+        app.notify(f"{denied[0][1].spec.title}: {denied[0][1].decision.reason}", title="Not allowed",
+                   severity="error", markup=False)
+        app.run_worker(_audit_denials(app, env, denied), group="actions", exit_on_error=False)
+        plan = [(r, c) for r, c in plan if c.decision.allowed]
+        if not plan:
+            return
+    spec = plan[0][1].spec
+    if spec.name in UI_ACTIONS:
+        if spec.name == "shell":
+            open_shell(app, env, plan[0][0])
+        return
+    first = plan[0][0]
+    if len(plan) == 1:
+        title = f"{spec.title}: {first.id} in {env}?"
+        details = [f"{first.kind} {first.name} — {first.health}" + (f", {first.status}" if first.status else "")]
+        confirm_text = first.name if spec.destructive else None
+    else:
+        title = f"{spec.title}: {len(plan)} resources in {env}?"
+        details = [r.id for r, _ in plan]
+        confirm_text = env if spec.destructive else None
+    request = ConfirmRequest(title=title, details=details,
+                             params={p: _param_default(first, p) for p in spec.params},
+                             type_to_confirm=confirm_text, destructive=spec.destructive,
+                             confirm_label=spec.title)
+
+    def confirmed(params: dict[str, str] | None) -> None:
+        if params is None:
+            app.notify("cancelled", timeout=2)
+            return
+        app.run_worker(_perform(app, env, [(r.id, c.spec.name) for r, c in plan], params, spec.title),
+                       group="actions", exit_on_error=False)
+
+    app.push_screen(ConfirmScreen(request), confirmed)
+
+
+async def _audit_denials(app: EnvdeckApp, env: str, denied: list[tuple[Resource, ActionChoice]]) -> None:
+    for r, c in denied:
+        try:
+            await app.session.act(env, r.id, c.spec.name)
+        except PolicyDenied:
+            pass
+
+
+async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], params: dict[str, str],
+                   title: str) -> None:
+    label = f"{title} {items[0][0].rsplit('/', 1)[-1]}" if len(items) == 1 else f"{title} ×{len(items)}"
+    app.post_message(ActionStarted(env, clean(label)))
+    failures: list[str] = []
+    messages: list[str] = []
+    denied = False
+    for rid, action in items:
+        try:
+            result = await app.session.act(env, rid, action, params)
+        except PolicyDenied as exc:
+            denied = True
+            failures.append(str(exc))
+        except EnvdeckError as exc:
+            failures.append(f"{rid}: {exc}")
+        else:
+            (messages if result.ok else failures).append(f"{rid}: {result.message}" if len(items) > 1
+                                                         else result.message or "done")
+    ok = not failures
+    text = "; ".join(messages if ok else failures)
+    app.post_message(ActionFinished(env, clean(label), ok, clean(text, max_len=400), denied=denied))
+
+
+# -- repair, pause -------------------------------------------------------------
+
+def repair(app: EnvdeckApp, env: str, resource: str | None = None, field: str | None = None) -> None:
+    session = app.session
+    state = session.reconciler.envs[env]
+    drifts = [d for d in state.all_drifts() if (resource is None or d.resource == resource)
+              and (field is None or d.field == field)]
+    if not drifts:
+        app.notify(f"no drift to repair{' on ' + clean(resource) if resource else ''}", markup=False)
+        return
+    if state.repair == "observe":
+        app.notify(f"{env} is in 'observe' mode: drift is reported, not repaired "
+                   "(set repair: propose or auto in the config)", severity="warning", markup=False)
+        return
+    if not session.policy.check(env, REPAIR).allowed:
+        app.notify(session.policy.check(env, REPAIR).reason, title="Not allowed", severity="error", markup=False)
+        app.run_worker(_repair(app, env, resource, field, quiet=True), group="actions", exit_on_error=False)
+        return
+    details = [f"{d.resource} {d.field}: {d.actual!r} → {d.desired!r}" for d in drifts]
+    target = resource or env
+
+    def confirmed(params: dict[str, str] | None) -> None:
+        if params is not None:
+            app.run_worker(_repair(app, env, resource, field), group="actions", exit_on_error=False)
+
+    app.push_screen(ConfirmScreen(ConfirmRequest(
+        title=f"Repair {len(drifts)} drifted field(s) of {target}?", details=details,
+        confirm_label="Repair")), confirmed)
+
+
+async def _repair(app: EnvdeckApp, env: str, resource: str | None, field: str | None, *, quiet: bool = False
+                  ) -> None:
+    label = f"repair {(resource or env).rsplit('/', 1)[-1]}"
+    if not quiet:
+        app.post_message(ActionStarted(env, clean(label)))
+    try:
+        records = await app.session.repair(env, resource=resource, field=field)
+    except EnvdeckError as exc:
+        app.post_message(ActionFinished(env, clean(label), False, clean(exc)))
+        return
+    if quiet:
+        return
+    failed = [r for r in records if r.result != "succeeded"]
+    text = "; ".join(f"{r.resource} {r.field}: {r.action} {r.result}"
+                     + (f" ({r.message})" if r.message else "") for r in records) or "nothing to repair"
+    app.post_message(ActionFinished(env, clean(label), not failed, clean(text, max_len=400),
+                                    denied=any(r.result == "denied" for r in records)))
+
+
+def toggle_pause(app: EnvdeckApp, env: str) -> None:
+    session = app.session
+    paused = not session.reconciler.envs[env].paused
+    verb = "Pause" if paused else "Resume"
+    decision = session.policy.check(env, PAUSE)
+    if not decision.allowed:
+        app.notify(decision.reason, title="Not allowed", severity="error", markup=False)
+        app.run_worker(_set_paused(app, env, paused), group="actions", exit_on_error=False)
+        return
+
+    def confirmed(params: dict[str, str] | None) -> None:
+        if params is not None:
+            app.run_worker(_set_paused(app, env, paused), group="actions", exit_on_error=False)
+
+    details = ["The reconciler stops observing and repairing this environment until resumed."] if paused else \
+        ["The reconciler observes (and repairs, per the repair mode) again."]
+    app.push_screen(ConfirmScreen(ConfirmRequest(title=f"{verb} reconciling {env}?", details=details,
+                                                 confirm_label=verb)), confirmed)
+
+
+async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
+    label = f"{'pause' if paused else 'resume'} {env}"
+    try:
+        await app.session.set_paused(env, paused)
+    except PolicyDenied as exc:
+        app.post_message(ActionFinished(env, label, False, clean(exc), denied=True))
+        return
+    app.post_message(ActionFinished(env, label, True, "paused" if paused else "resumed"))
+
+
+# -- shell and console -----------------------------------------------------------
+
+def run_in_terminal(app: EnvdeckApp, argv: list[str]) -> int | None:
+    """Hand the terminal to `argv` and come back. None when this terminal cannot be
+    handed over (browser via textual-serve, headless tests)."""
+    try:
+        with app.suspend():
+            return subprocess.call(argv)  # noqa: S603 - argv comes from the backend, never a shell string
+    except SuspendNotSupported:
+        return None
+
+
+def open_shell(app: EnvdeckApp, env: str, resource: Resource) -> None:
+    async def shell() -> None:
+        try:
+            argv = await app.session.shell_command(env, resource.id)
+        except EnvdeckError as exc:
+            app.post_message(ActionFinished(env, f"shell {clean(resource.name)}", False, clean(exc),
+                                            denied=isinstance(exc, PolicyDenied)))
+            return
+        code = run_in_terminal(app, argv)
+        command = shlex.join(argv)
+        if code is None:
+            app.copy_to_clipboard(command)
+            app.notify(f"this terminal cannot be handed over; the command was copied: {clean(command)}",
+                       title="Shell", severity="warning", markup=False, timeout=10)
+        elif code != 0:
+            app.notify(f"{clean(argv[0])} exited with {code}", title="Shell", severity="warning", markup=False)
+
+    app.run_worker(shell(), group="shell", exit_on_error=False)
+
+
+def open_console(app: EnvdeckApp, resource: Resource) -> None:
+    url = resource.console_url
+    if not url:
+        app.notify(f"no console link for {clean(resource.kind)} {clean(resource.name)}", markup=False)
+        return
+    if not url.startswith(("https://", "http://")):
+        app.notify(f"refusing to open a non-web link: {clean(url, max_len=80)}", severity="error", markup=False)
+        return
+    app.copy_to_clipboard(url)  # OSC 52: reaches the clipboard of an SSH user's own terminal
+    opened = can_open_browser(app)
+    if opened:
+        app.open_url(url)
+    app.notify(clean(url, max_len=300), markup=False, timeout=8,
+               title="Opened and copied to the clipboard" if opened else "Copied to the clipboard")
+
+
+def can_open_browser(app: EnvdeckApp) -> bool:
+    """In a browser (textual-serve) or a desktop session. On a jump host Python's
+    webbrowser would start a text browser inside our terminal: copy only."""
+    if app.is_headless:
+        return False
+    if app.is_web or sys.platform == "darwin":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

@@ -1,0 +1,53 @@
+"""What every envdeck screen shares: typed access to the app and session, and
+the stale flag for screens that were hidden while their environment changed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+from textual.widgets import Input
+
+if TYPE_CHECKING:
+    from tui.app import EnvdeckApp
+    from tui.services import Session
+
+
+class EnvdeckScreen(Screen):
+    stale: bool = False
+
+    @property
+    def envdeck(self) -> EnvdeckApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def session(self) -> Session:
+        session = self.envdeck.session
+        assert session is not None, "screens are pushed only once the session is open"
+        return session
+
+    def env_updated(self, env: str, kinds: set[str]) -> None:
+        """The reconciler changed `env` (called only while this screen is on top)."""
+
+    def refresh_all(self) -> None:
+        """Re-read everything (after being hidden while things changed, or a theme change)."""
+
+    def palette_changed(self) -> None:
+        self.refresh_all()
+
+    def tick(self) -> None:
+        """Called every second while on top: ages and the status bar."""
+
+    def on_screen_resume(self) -> None:
+        if self.stale:
+            self.stale = False
+            self.refresh_all()
+
+
+def steady_input(app, **kwargs) -> Input:
+    """An Input whose cursor does not blink in deterministic test runs."""
+    widget = Input(**kwargs)
+    options = getattr(app, "options", None)
+    if options is not None and options.testing:
+        widget.cursor_blink = False
+    return widget

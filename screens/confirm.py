@@ -1,0 +1,101 @@
+"""The confirmation modal of every mutating action.
+
+Shows what will happen to what; asks for parameters (e.g. replicas); for a
+destructive action the user types the resource name (or, for several resources,
+the environment name). Dismisses with the parameters, or None when cancelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from screens.base import steady_input
+from tui.sanitize import clean
+
+
+@dataclass
+class ConfirmRequest:
+    title: str
+    details: list[str] = field(default_factory=list)  # outside text allowed: cleaned on display
+    params: dict[str, str] = field(default_factory=dict)  # name -> default value
+    type_to_confirm: str | None = None  # destructive: this text must be typed
+    destructive: bool = False
+    confirm_label: str = "Confirm"
+
+
+class ConfirmScreen(ModalScreen[dict[str, str] | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="confirm-cancel"),
+        Binding("ctrl+y", "confirm", "Confirm", id="confirm-ok", show=False),
+    ]
+
+    def __init__(self, request: ConfirmRequest) -> None:
+        super().__init__()
+        self.request = request
+
+    def compose(self) -> ComposeResult:
+        req = self.request
+        with Vertical(id="dialog", classes="destructive" if req.destructive else ""):
+            yield Label(Text(clean(req.title, max_len=200)), id="dialog-title")
+            for line in req.details[:12]:
+                yield Static(Text(clean(line, max_len=300)), classes="detail")
+            if len(req.details) > 12:
+                yield Static(Text(f"… and {len(req.details) - 12} more"), classes="detail")
+            for name, default in req.params.items():
+                yield Label(Text(f"{clean(name)}:"))
+                yield steady_input(self.app, value=clean(default), id=f"param-{name}", classes="param")
+            if req.type_to_confirm is not None:
+                yield Label(Text(f"Type {clean(req.type_to_confirm)} to confirm:"), id="type-hint")
+                yield steady_input(self.app, placeholder=clean(req.type_to_confirm), id="type-to-confirm")
+            yield Static(id="dialog-error")
+            with Horizontal(id="dialog-buttons"):
+                yield Button(req.confirm_label, variant="error" if req.destructive else "primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        inputs = list(self.query(Input))
+        if inputs:
+            inputs[0].focus()
+        else:
+            self.query_one("#ok", Button).focus()
+
+    def _params(self) -> dict[str, str] | None:
+        error = self.query_one("#dialog-error", Static)
+        params = {}
+        for name in self.request.params:
+            value = self.query_one(f"#param-{name}", Input).value.strip()
+            if not value:
+                error.update(Text(f"{name} is required"))
+                return None
+            params[name] = value
+        if self.request.type_to_confirm is not None:
+            typed = self.query_one("#type-to-confirm", Input).value
+            if typed != clean(self.request.type_to_confirm):
+                error.update(Text(f"type {clean(self.request.type_to_confirm)} exactly to confirm"))
+                return None
+        return params
+
+    def action_confirm(self) -> None:
+        params = self._params()
+        if params is not None:
+            self.dismiss(params)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self.action_confirm()
+        else:
+            self.dismiss(None)

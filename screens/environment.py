@@ -1,0 +1,489 @@
+"""The environment screen: resources, logs, metrics, faults, timeline, compliance
+and drift of one environment, with the k9s keys."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.worker import Worker
+
+from screens import action_flow
+from screens.base import EnvdeckScreen, steady_input
+from tui.env_state import EnvState
+from tui.messages import BACKENDS, DRIFTS, FAULTS, PAUSED, RESOURCES, TIMELINE, MetricsLoaded, TimelineLoaded
+from tui.model import Resource
+from tui.sanitize import clean
+from tui.widgets.cells import drift_cell, health_cell
+from tui.widgets.log_stream import stream_logs
+from tui.widgets.logs_view import LogsView
+from tui.widgets.metric_history import MetricHistory
+from tui.widgets.metrics_view import SEP as SERIES_SEP
+from tui.widgets.metrics_view import MetricsView, SeriesTable
+from tui.widgets.record_views import ComplianceTable, DriftTable, FaultsTable, RecordTable, TimelineTable
+from tui.widgets.resource_filter import ResourceFilter
+from tui.widgets.resource_table import SORTABLE, ResourceTable, TableView
+from tui.widgets.status_bar import StatusBar, status_text
+
+VIEWS = ("resources", "logs", "metrics", "faults", "timeline", "compliance", "drift")
+VIEW_TITLES = {v: v.capitalize() for v in VIEWS}
+# Which changes each view cares about.
+VIEW_KINDS = {"resources": {RESOURCES, DRIFTS}, "faults": {FAULTS, RESOURCES}, "compliance": {RESOURCES},
+              "drift": {DRIFTS, RESOURCES}, "timeline": {TIMELINE}, "logs": set(), "metrics": set()}
+AGE_EVERY_TICKS = 5
+METRICS_EVERY_TICKS = 30
+
+
+class EnvironmentScreen(EnvdeckScreen):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="filter", tooltip="regex; ~ or -f fuzzy; ! inverts"),
+        Binding("escape", "back", "Back", id="back"),
+        Binding("enter", "drill", "Open", id="drill", show=False),
+        Binding("l", "logs", "Logs", id="logs", tooltip="Follow logs (of the marked resources, merged)"),
+        Binding("s", "shell", "Shell", id="shell", show=False),
+        Binding("r", "restart", "Restart", id="restart"),
+        Binding("S", "scale", "Scale", id="scale", show=False),
+        Binding("o", "open_console", "Console", id="open-console", show=False),
+        Binding("y", "yaml", "YAML", id="yaml", show=False),
+        Binding("d", "drift_diff", "Diff", id="drift-diff", show=False),
+        Binding("R", "repair", "Repair", id="repair"),
+        Binding("p", "pause", "Pause", id="pause", show=False),
+        Binding("space", "mark", "Mark", id="mark", show=False),
+        Binding("ctrl+a", "mark_all", "Mark all", id="mark-all", show=False),
+        Binding("ctrl+d", "delete", "Delete", id="delete", show=False, tooltip="Delete/terminate (admin)"),
+        Binding("g", "group", "Group", id="group", show=False, tooltip="Group by backend"),
+        Binding("greater_than_sign", "sort_next", "Sort", id="sort-next", show=False),
+        Binding("less_than_sign", "sort_reverse", "Reverse", id="sort-reverse", show=False),
+        *[Binding(str(i + 1), f"show_view('{view}')", VIEW_TITLES[view], id=f"view-{view}", show=False)
+          for i, view in enumerate(VIEWS)],
+    ]
+
+    def __init__(self, env: str, *, view: str | None = None, kind: str | None = None) -> None:
+        super().__init__()
+        self.env = env
+        self.view = TableView(kind=kind)
+        self.initial_view = view if view in VIEWS else "resources"
+        self.history = MetricHistory()
+        self.dirty: set[str] = set()
+        self.timeline_rows: tuple[list, list] = ([], [])
+        self._log_workers: list[Worker] = []
+        self._ticks = 0
+
+    @property
+    def state(self) -> EnvState:
+        return self.session.reconciler.envs[self.env]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        with TabbedContent(initial=self.initial_view, id="views"):
+            with TabPane("Resources", id="resources"):
+                yield Static(id="table-info", classes="hint")
+                yield ResourceTable(id="resource-table")
+            with TabPane("Logs", id="logs"):
+                yield LogsView(buffer_lines=self.envdeck.config.ui.log_buffer_lines, id="logs-view")
+            with TabPane("Metrics", id="metrics"):
+                yield MetricsView(id="metrics-view")
+            with TabPane("Faults", id="faults"):
+                yield FaultsTable(id="faults-table")
+            with TabPane("Timeline", id="timeline"):
+                yield TimelineTable(id="timeline-table")
+            with TabPane("Compliance", id="compliance"):
+                yield Static(id="compliance-info", classes="hint")
+                yield ComplianceTable(id="compliance-table")
+            with TabPane("Drift", id="drift"):
+                yield Static(id="drift-info", classes="hint")
+                yield DriftTable(id="drift-table")
+        yield steady_input(self.app, placeholder="filter: regex · ~fuzzy · !inverts", id="filter", classes="hidden")
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.history.record(self.state.all_resources())
+        self.refresh_all()
+        self.run_worker(self._seed_history(), group="history", exit_on_error=False)
+        self._focus_view(self.active_view)
+
+    def on_unmount(self) -> None:
+        self._stop_logs()
+
+    # -- views -----------------------------------------------------------------
+    @property
+    def active_view(self) -> str:
+        return self.query_one(TabbedContent).active or "resources"
+
+    def action_show_view(self, view: str) -> None:
+        if view in VIEWS:
+            self.query_one(TabbedContent).active = view
+
+    def jump(self, *, view: str | None = None, kind: str | None = None) -> None:
+        if kind is not None:
+            self.view.kind = kind or None
+            view = "resources"
+        if view:
+            self.action_show_view(view)
+        self.refresh_view("resources")
+        self._update_title()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        view = event.pane.id or "resources"
+        self.refresh_view(view)
+        self._update_title()
+        self._focus_view(view)
+
+    def _focus_view(self, view: str) -> None:
+        target = {"resources": "#resource-table", "logs": "#log", "metrics": "#series", "faults": "#faults-table",
+                  "timeline": "#timeline-table", "compliance": "#compliance-table", "drift": "#drift-table"}[view]
+        self.query_one(target).focus()
+
+    def refresh_all(self) -> None:
+        self.dirty = set(VIEWS)
+        self.refresh_view(self.active_view)
+        self._update_title()
+        self._update_status()
+
+    def palette_changed(self) -> None:
+        self.query_one(LogsView).restyle(self.envdeck.palette)
+        self.refresh_all()
+
+    def refresh_view(self, view: str) -> None:
+        self.dirty.discard(view)
+        app = self.envdeck
+        state = self.state
+        if view == "resources":
+            table = self.query_one(ResourceTable)
+            table.show(state.all_resources(), self.view, now=app.now(), palette=app.palette, history=self.history)
+            self._update_table_info()
+        elif view == "faults":
+            self.query_one(FaultsTable).show(state, app.now(), app.palette)
+        elif view == "compliance":
+            count = self.query_one(ComplianceTable).show(state, app.palette)
+            score = state.compliance_score()
+            self.query_one("#compliance-info", Static).update(Text(
+                f"{count} finding(s) · compliance score {'—' if score is None else f'{score:.0f}%'}"
+                " (share of resources without a finding)", end=""))
+        elif view == "drift":
+            self.query_one(DriftTable).show(state, app.palette)
+            drifts = state.all_drifts()
+            mode = state.repair + (" · paused" if state.paused else "")
+            self.query_one("#drift-info", Static).update(Text(
+                f"{len(drifts)} drifted field(s) · repair mode {mode} · R repairs the selected resource", end=""))
+        elif view == "timeline":
+            self.query_one(TimelineTable).show(*self.timeline_rows, app.palette)
+            self.run_worker(self._load_timeline(), group="timeline", exclusive=True, exit_on_error=False)
+        elif view == "metrics":
+            self._load_metrics()
+
+    def env_updated(self, env: str, kinds: set[str]) -> None:
+        if env != self.env:
+            return
+        if RESOURCES in kinds:
+            self.history.record(self.state.all_resources())
+        for view in VIEWS:
+            if VIEW_KINDS[view] & kinds:
+                self.dirty.add(view)
+        if self.active_view in self.dirty:
+            self.refresh_view(self.active_view)
+        if kinds & {RESOURCES, DRIFTS, FAULTS, BACKENDS, PAUSED}:
+            self._update_title()
+            self._update_status()
+
+    def tick(self) -> None:
+        self._ticks += 1
+        self._update_status()
+        if self._ticks % AGE_EVERY_TICKS == 0 and self.active_view in ("resources", "faults"):
+            self.refresh_view(self.active_view)
+        if self._ticks % METRICS_EVERY_TICKS == 0 and self.active_view == "metrics":
+            self._load_metrics()
+
+    # -- title and status ------------------------------------------------------
+    def _update_title(self) -> None:
+        app = self.envdeck
+        palette = app.palette
+        state = self.state
+        t = Text(no_wrap=True, overflow="ellipsis", end="")
+        t.append(f" {clean(self.env)}", style=palette.style("primary", bold=True))
+        t.append(f" › {VIEW_TITLES[self.active_view]}  ", style=palette.style("text-muted"))
+        t.append_text(health_cell(str(state.health()), palette))
+        t.append("  ")
+        t.append_text(drift_cell(state.drift(), palette))
+        faults = len(state.all_faults())
+        t.append(f"  {faults} fault{'s' if faults != 1 else ''}",
+                 style=palette.style("error" if faults else "text-muted", bold=bool(faults)))
+        score = state.compliance_score()
+        if score is not None:
+            t.append(f"  {score:.0f}% compliant", style=palette.style("text-muted"))
+        t.append(f"  repair {state.repair}", style=palette.style("text-muted"))
+        if state.description:
+            t.append(f"  {clean(state.description, max_len=80)}", style=palette.style("text-muted"))
+        self.query_one("#title", Static).update(t)
+
+    def _update_table_info(self) -> None:
+        table = self.query_one(ResourceTable)
+        palette = self.envdeck.palette
+        t = Text(no_wrap=True, overflow="ellipsis", end="")
+        t.append(f"{len(table.shown)} of {table.total} resources", style=palette.style("text-muted"))
+        t.append(f"  {clean(self.view.describe(), max_len=120)}", style=palette.style("accent"))
+        self.query_one("#table-info", Static).update(t)
+
+    def _update_status(self) -> None:
+        session = self.session
+        role = session.policy.role(self.env)
+        self.query_one(StatusBar).update(status_text(
+            user=session.user, role=role.label if role else None, read_only=session.policy.read_only,
+            state=self.state, now=self.envdeck.now(), palette=self.envdeck.palette,
+            activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
+
+    # -- loading -----------------------------------------------------------------
+    async def _seed_history(self) -> None:
+        from datetime import timedelta
+
+        from tui.widgets.metric_history import key_metric
+
+        since = self.envdeck.now() - timedelta(hours=1)
+        seeded = 0
+        for r in list(self.state.all_resources())[:300]:
+            metric = key_metric(r)
+            if metric is None:
+                continue
+            samples = await self.session.store.samples(self.env, r.id, metric[0], since)
+            if samples:
+                self.history.seed(r.id, [v for _, v in samples[:-1]])
+                seeded += 1
+        if seeded and self.active_view == "resources":
+            self.refresh_view("resources")
+
+    async def _load_timeline(self) -> None:
+        store = self.session.store
+        entries = await store.timeline(self.env, limit=300)
+        audit = await store.audit_entries(self.env, limit=200)
+        self.post_message(TimelineLoaded(self.env, entries, audit))
+
+    @on(TimelineLoaded)
+    def _timeline_loaded(self, message: TimelineLoaded) -> None:
+        self.timeline_rows = (message.entries, message.audit)
+        if self.active_view == "timeline":
+            self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette)
+
+    def _load_metrics(self) -> None:
+        view = self.query_one(MetricsView)
+        view.set_loading()
+        window = view.window[1]
+        resource = view.resource_filter
+
+        async def load() -> None:
+            try:
+                series = await self.session.metrics(self.env, resource, window)
+            except Exception as exc:  # noqa: BLE001 - shown in the view; the UI stays up
+                view.post_message(MetricsLoaded(self.env, window, [], error=str(exc) or type(exc).__name__))
+                return
+            view.post_message(MetricsLoaded(self.env, window, series))
+
+        self.run_worker(load(), group="metrics", exclusive=True, exit_on_error=False)
+
+    @on(MetricsView.ReloadRequested)
+    def _metrics_reload(self, event: MetricsView.ReloadRequested) -> None:
+        event.stop()
+        self._load_metrics()
+
+    # -- selection -------------------------------------------------------------
+    def selected_id(self) -> str | None:
+        view = self.active_view
+        if view == "resources":
+            return self.query_one(ResourceTable).selected_resource_id()
+        if view in ("faults", "timeline", "compliance", "drift"):
+            table = self.query_one(f"#{view}-table", RecordTable)
+            return table.resource_for_cursor()
+        if view == "metrics":
+            key = self.query_one(SeriesTable).cursor_key
+            return key.split(SERIES_SEP, 1)[0] if key else None
+        if view == "logs":
+            return self.query_one(LogsView).sources[0] if self.query_one(LogsView).sources else None
+        return None
+
+    def selected_resource(self) -> Resource | None:
+        rid = self.selected_id()
+        found = self.state.resource(rid) if rid else None
+        if found is None and rid is not None:
+            by_name = {r.name: r for r in self.state.all_resources()}
+            found = by_name.get(rid)
+        return found
+
+    def targets(self) -> list[Resource]:
+        """The marked resources, else the selected one."""
+        if self.view.marks:
+            found = [self.state.resource(rid) for rid in sorted(self.view.marks)]
+            return [r for r in found if r is not None]
+        r = self.selected_resource()
+        return [r] if r is not None else []
+
+    def _need_one(self) -> Resource | None:
+        r = self.selected_resource()
+        if r is None:
+            self.app.notify("select a resource first", timeout=3)
+        return r
+
+    # -- filter ------------------------------------------------------------------
+    def action_filter(self) -> None:
+        if self.active_view != "resources":
+            self.action_show_view("resources")
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.value = self.view.filter.text
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.view.filter = ResourceFilter(event.value)
+        self.refresh_view("resources")
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.input.add_class("hidden")
+        self.query_one(ResourceTable).focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus:
+            box.add_class("hidden")
+            self.query_one(ResourceTable).focus()
+            return
+        if self.active_view == "resources" and (self.view.filter.active or self.view.kind or self.view.marks):
+            if self.view.filter.active:
+                self.view.filter = ResourceFilter("")
+            elif self.view.kind:
+                self.view.kind = None
+            else:
+                self.view.marks.clear()
+            self.refresh_view("resources")
+            return
+        if self.active_view != "resources":
+            self.action_show_view("resources")
+            return
+        self.envdeck.open_overview()
+
+    # -- table keys --------------------------------------------------------------
+    def action_mark(self) -> None:
+        table = self.query_one(ResourceTable)
+        rid = table.selected_resource_id() if self.active_view == "resources" else None
+        if rid is None:
+            return
+        self.view.marks.symmetric_difference_update({rid})
+        self.refresh_view("resources")
+        table.action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        table = self.query_one(ResourceTable)
+        shown = {r.id for r in table.shown}
+        self.view.marks = set() if shown <= self.view.marks else shown
+        self.refresh_view("resources")
+
+    def action_group(self) -> None:
+        self.view.group = not self.view.group
+        self.refresh_view("resources")
+
+    def action_sort_next(self) -> None:
+        index = SORTABLE.index(self.view.sort) if self.view.sort in SORTABLE else -1
+        self.view.sort = SORTABLE[(index + 1) % len(SORTABLE)]
+        self.refresh_view("resources")
+
+    def action_sort_reverse(self) -> None:
+        self.view.reverse = not self.view.reverse
+        self.refresh_view("resources")
+
+    @on(DataTable.HeaderSelected, "#resource-table")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column = event.column_key.value
+        if column in SORTABLE:
+            if self.view.sort == column:
+                self.view.reverse = not self.view.reverse
+            else:
+                self.view.sort, self.view.reverse = column, False
+            self.refresh_view("resources")
+
+    @on(ResourceTable.LayoutChanged)
+    def _layout_changed(self, _event: ResourceTable.LayoutChanged) -> None:
+        self.refresh_view("resources")
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id in ("resource-table", "faults-table", "compliance-table", "drift-table",
+                                   "timeline-table"):
+            event.stop()
+            self.action_drill(tab="drift" if event.data_table.id == "drift-table" else None)
+
+    # -- drilling ------------------------------------------------------------------
+    def action_drill(self, tab: str | None = None) -> None:
+        r = self._need_one()
+        if r is not None:
+            from screens.resource_detail import ResourceDetailScreen
+
+            self.app.push_screen(ResourceDetailScreen(self.env, r.id, tab=tab))
+
+    def action_yaml(self) -> None:
+        self.action_drill(tab="yaml")
+
+    def action_drift_diff(self) -> None:
+        self.action_drill(tab="drift")
+
+    # -- logs ------------------------------------------------------------------------
+    def action_logs(self) -> None:
+        targets = self.targets()
+        if not targets:
+            self.app.notify("select a resource first (space marks several)", timeout=3)
+            return
+        self.follow_logs(targets)
+
+    def follow_logs(self, resources: list[Resource]) -> None:
+        self._stop_logs()
+        logs = self.query_one(LogsView)
+        labels = {r.id: r.name for r in resources}
+        stream_id = logs.start([r.id for r in resources] if len(resources) == 1 else list(labels.values()))
+        if len(resources) == 1:
+            logs.sources = [resources[0].id]
+        for r in resources:
+            worker = self.run_worker(stream_logs(self.session, self.env, r.id, r.name, stream_id,
+                                                 logs.post_message), group="logs", exit_on_error=False)
+            self._log_workers.append(worker)
+        self.action_show_view("logs")
+
+    def _stop_logs(self) -> None:
+        for worker in self._log_workers:
+            worker.cancel()
+        self._log_workers.clear()
+
+    # -- actions -----------------------------------------------------------------
+    def action_restart(self) -> None:
+        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.RESTART_ACTIONS, "restart")
+
+    def action_scale(self) -> None:
+        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.SCALE_ACTIONS, "scale")
+
+    def action_delete(self) -> None:
+        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.DELETE_ACTIONS,
+                               "delete/terminate", destructive_fallback=True)
+
+    def action_shell(self) -> None:
+        r = self._need_one()
+        if r is not None:
+            action_flow.open_shell(self.envdeck, self.env, r)
+
+    def action_open_console(self) -> None:
+        r = self._need_one()
+        if r is not None:
+            action_flow.open_console(self.envdeck, r)
+
+    def action_repair(self) -> None:
+        field = None
+        if self.active_view == "drift":
+            field = self.query_one(DriftTable).detail_for_cursor()
+        rid = self.selected_id()
+        action_flow.repair(self.envdeck, self.env, rid, field)
+
+    def action_pause(self) -> None:
+        action_flow.toggle_pause(self.envdeck, self.env)

@@ -1,0 +1,178 @@
+"""`:` — the k9s command line: jump to an environment, a resource kind or a view.
+
+    :staging          open an environment
+    :pods  :deploy    show only that kind (in the environment on screen)
+    :drift  :logs     switch view (resources, logs, metrics, faults, timeline, compliance, drift)
+    :prod drift       environment and view (or kind) at once; also :prod/pods
+    :overview         the environments overview (also :envs, :ctx)
+    :theme light      switch theme
+    :q                quit
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label
+
+from screens.base import steady_input
+from themes import resolve_theme_name
+from tui.sanitize import clean
+
+if TYPE_CHECKING:
+    from tui.app import EnvdeckApp
+
+VIEW_ALIASES = {
+    "resources": "resources", "res": "resources", "all": "resources", "logs": "logs", "log": "logs",
+    "metrics": "metrics", "metric": "metrics", "faults": "faults", "fault": "faults", "timeline": "timeline",
+    "events": "timeline", "audit": "timeline", "compliance": "compliance", "findings": "compliance",
+    "drift": "drift", "drifts": "drift",
+}
+KIND_ALIASES = {
+    "po": "Pod", "pod": "Pod", "pods": "Pod", "deploy": "Deployment", "deployment": "Deployment",
+    "deployments": "Deployment", "dp": "Deployment", "sts": "StatefulSet", "statefulsets": "StatefulSet",
+    "svc": "Service", "ec2": "ec2-instance", "instances": "ec2-instance", "s3": "s3-bucket", "buckets": "s3-bucket",
+    "ecs": "ecs-service", "rds": "rds-instance", "nodes": "node", "no": "node",
+}
+OVERVIEW_WORDS = {"overview", "envs", "environments", "ctx", "context", "home"}
+QUIT_WORDS = {"q", "q!", "quit", "exit"}
+
+
+@dataclass(frozen=True)
+class Jump:
+    env: str | None = None
+    view: str | None = None
+    kind: str | None = None  # "" clears the kind filter
+    overview: bool = False
+    quit: bool = False
+    theme: str | None = None
+    help: bool = False
+    error: str | None = None
+
+
+def resolve_kind(word: str, known_kinds: set[str]) -> str | None:
+    lowered = {k.lower(): k for k in known_kinds}
+    w = word.lower()
+    if w in lowered:
+        return lowered[w]
+    if w.rstrip("s") in lowered:
+        return lowered[w.rstrip("s")]
+    alias = KIND_ALIASES.get(w)
+    if alias is not None:
+        return alias
+    return None
+
+
+def parse_jump(text: str, envs: list[str], known_kinds: set[str]) -> Jump:
+    words = text.strip().lstrip(":").replace("/", " ").split()
+    if not words:
+        return Jump(error="empty command")
+    first = words[0].lower()
+    if first in QUIT_WORDS:
+        return Jump(quit=True)
+    if first in OVERVIEW_WORDS:
+        return Jump(overview=True)
+    if first in ("help", "?"):
+        return Jump(help=True)
+    if first == "theme":
+        if len(words) < 2:
+            return Jump(error="usage: :theme NAME (dark, light, high-contrast or a user theme)")
+        return Jump(theme=resolve_theme_name(words[1]))
+    env = None
+    if words[0] in envs:
+        env, words = words[0], words[1:]
+    if not words:
+        return Jump(env=env)
+    word = words[0]
+    if word.lower() in VIEW_ALIASES:
+        view = VIEW_ALIASES[word.lower()]
+        return Jump(env=env, view=view, kind="" if word.lower() in ("all", "res", "resources") else None)
+    kind = resolve_kind(word, known_kinds)
+    if kind is not None:
+        return Jump(env=env, kind=kind)
+    return Jump(error=f"no environment, view or kind {clean(word, max_len=40)!r} "
+                      f"(environments: {', '.join(envs) or 'none'})")
+
+
+def current_env(app: EnvdeckApp) -> str | None:
+    for screen in reversed(app.screen_stack):
+        env = getattr(screen, "env", None)
+        if isinstance(env, str):
+            return env
+    return None
+
+
+def known_kinds(app: EnvdeckApp, env: str | None) -> set[str]:
+    if app.session is None:
+        return set()
+    states = [app.session.reconciler.envs[env]] if env in app.session.reconciler.envs else \
+        list(app.session.reconciler.envs.values())
+    return {r.kind for s in states for r in s.all_resources()}
+
+
+def run_command(app: EnvdeckApp, text: str) -> None:
+    envs = app.session.environments() if app.session else []
+    here = current_env(app)
+    jump = parse_jump(text, envs, known_kinds(app, here))
+    if jump.error:
+        app.notify(jump.error, severity="warning", markup=False)
+    elif jump.quit:
+        app.exit()
+    elif jump.overview:
+        app.open_overview()
+    elif jump.help:
+        app.action_help()
+    elif jump.theme:
+        if app.get_theme(jump.theme) is None:
+            app.notify(f"no theme {clean(jump.theme)!r}", severity="warning", markup=False)
+        else:
+            app.theme = jump.theme
+    else:
+        env = jump.env or here
+        if env is None:
+            if len(envs) == 1:
+                env = envs[0]
+            else:
+                app.notify("open an environment first (e.g. :" + (envs[0] if envs else "staging") + ")",
+                           severity="warning", markup=False)
+                return
+        app.open_env(env, view=jump.view, kind=jump.kind)
+
+
+def suggestions(app: EnvdeckApp) -> list[str]:
+    envs = app.session.environments() if app.session else []
+    kinds = sorted(known_kinds(app, current_env(app)))
+    words = envs + sorted(set(VIEW_ALIASES) - {"res", "log", "metric", "fault", "drifts"}) + kinds
+    words += [f"{e} {v}" for e in envs for v in ("drift", "logs", "faults", "timeline", "compliance", "metrics")]
+    words += ["overview", "theme dark", "theme light", "theme high-contrast", "quit"]
+    return words
+
+
+class CommandLineScreen(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="command-line-cancel")]
+
+    def __init__(self, words: list[str]) -> None:
+        super().__init__()
+        self.words = words
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="command-bar"):
+            yield Label(":", id="command-prompt")
+            yield steady_input(self.app, placeholder="staging · pods · drift · overview · theme light · q",
+                               suggester=SuggestFromList(self.words, case_sensitive=False), id="command-input")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

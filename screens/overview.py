@@ -1,0 +1,143 @@
+"""Environments overview: one row per environment — health, drift, faults,
+compliance score, per-backend reachability and data age, repair mode."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from screens.base import EnvdeckScreen
+from tui.env_state import EnvState
+from tui.sanitize import clean
+from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
+from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.resource_table import SHORT_BACKEND
+from tui.widgets.status_bar import StatusBar, status_text
+
+COLUMNS = (("env", "ENVIRONMENT"), ("health", "HEALTH"), ("drift", "DRIFT"), ("faults", "FAULTS"),
+           ("score", "COMPLIANCE"), ("backends", "BACKENDS"), ("age", "DATA AGE"), ("repair", "REPAIR"))
+
+
+def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:
+    out = Text(end="")
+    for i, b in enumerate(state.backends.values()):
+        if i:
+            out.append(" ")
+        name = SHORT_BACKEND.get(b.name, b.name)
+        if b.reachable is True:
+            out.append(f"{name}✓", style=palette.style("success"))
+        elif b.reachable is False:
+            age = format_age((now - b.observed_at).total_seconds()) if b.observed_at else "never"
+            out.append(f"{name}✗{age}", style=palette.style("error", bold=True))
+        else:
+            out.append(f"{name}…", style=palette.style("text-muted"))
+    if not state.backends:
+        out.append("none", style=palette.style("text-muted"))
+    return out
+
+
+def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
+    faults = state.all_faults()
+    score = state.compliance_score()
+    worst = max((str(f.severity) for f in faults), key=lambda s: ("info", "low", "medium", "high",
+                                                                   "critical").index(s), default=None)
+    fault_style = palette.style("error" if worst in ("high", "critical") else "warning", bold=True) if faults \
+        else palette.style("text-muted")
+    score_style = "success" if score is not None and score >= 95 else "warning" if score and score >= 70 else "error"
+    repair = state.repair + (" PAUSED" if state.paused else "")
+    return (
+        safe(state.name, style=palette.style("primary", bold=True)),
+        health_cell(str(state.health()), palette),
+        drift_cell(state.drift(), palette),
+        Text(str(len(faults)), style=fault_style, end=""),
+        muted("—", palette) if score is None else Text(f"{score:.0f}%", style=palette.style(score_style), end=""),
+        backends_cell(state, now, palette),
+        Text(format_age(state.data_age_s(now)), end=""),
+        Text(repair, style=palette.style("warning" if state.paused else "foreground"), end=""),
+    )
+
+
+class EnvironmentsTable(KeyedTable):
+    pass
+
+
+class OverviewScreen(EnvdeckScreen):
+    BINDINGS = [
+        Binding("enter", "open_env", "Open", id="drill", tooltip="Open the environment"),
+        Binding("p", "pause", "Pause/resume", id="pause", tooltip="Pause or resume reconciling"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        yield EnvironmentsTable(COLUMNS, id="environments")
+        yield Static(id="env-description", classes="hint")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_all()
+        self.query_one(EnvironmentsTable).focus()
+
+    def refresh_all(self) -> None:
+        session = self.session
+        app = self.envdeck
+        now = app.now()
+        envs = session.reconciler.envs
+        rows = {name: env_row(state, now, app.palette) for name, state in envs.items()}
+        self.query_one(EnvironmentsTable).sync(rows, list(envs))
+        title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
+        title.append(f"· {len(envs)} environment{'s' if len(envs) != 1 else ''}",
+                     style=app.palette.style("text-muted"))
+        if not envs:
+            title.append(f" · {clean(session.user)} has a role in none of {clean(app.config.source or 'the config')}",
+                         style=app.palette.style("warning"))
+        self.query_one("#title", Static).update(title)
+        self._show_description()
+        self.tick()
+
+    def _show_description(self) -> None:
+        env = self.query_one(EnvironmentsTable).cursor_key
+        state = self.session.reconciler.envs.get(env) if env else None
+        text = Text(end="")
+        if state is not None:
+            if state.description:
+                text.append(clean(state.description, max_len=200))
+            for b in state.backends.values():
+                if b.reachable is False and b.error:
+                    text.append(f"  {b.name}: {clean(b.error, max_len=100)}", style=self.envdeck.palette.style("error"))
+        self.query_one("#env-description", Static).update(text)
+
+    def env_updated(self, env: str, kinds: set[str]) -> None:
+        self.refresh_all()
+
+    def tick(self) -> None:
+        app = self.envdeck
+        now = app.now()
+        rows = {name: env_row(state, now, app.palette) for name, state in self.session.reconciler.envs.items()}
+        self.query_one(EnvironmentsTable).sync(rows, list(rows))
+        self.query_one(StatusBar).update(status_text(
+            user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,
+            palette=app.palette))
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_description()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.envdeck.open_env(event.row_key.value)
+
+    def action_open_env(self) -> None:
+        env = self.query_one(EnvironmentsTable).cursor_key
+        if env:
+            self.envdeck.open_env(env)
+
+    def action_pause(self) -> None:
+        from screens.action_flow import toggle_pause
+
+        env = self.query_one(EnvironmentsTable).cursor_key
+        if env:
+            toggle_pause(self.envdeck, env)

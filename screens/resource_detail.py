@@ -1,0 +1,283 @@
+"""Resource detail: summary, available actions (disabled ones with the reason),
+conditions, native attributes as YAML (secret-looking keys removed), drift diff
+and compliance findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from screens import action_flow
+from screens.base import EnvdeckScreen
+from tui.messages import DRIFTS, RESOURCES
+from tui.model import Resource, iso
+from tui.sanitize import clean
+from tui.store import redact_params
+from tui.widgets.cells import Palette, age_between, drift_cell, health_cell, severity_cell
+from tui.widgets.record_views import show_value
+from tui.widgets.status_bar import StatusBar, status_text
+
+TABS = ("overview", "yaml", "drift", "findings")
+
+
+def attributes_yaml(attributes: dict[str, Any]) -> Text:
+    """Attributes as YAML, secret-looking keys redacted, every line cleaned."""
+    try:
+        dumped = yaml.safe_dump(redact_params(attributes), sort_keys=True, allow_unicode=True,
+                                default_flow_style=False, width=100)
+    except yaml.YAMLError as exc:
+        dumped = f"# cannot show attributes: {exc}"
+    return Text("\n".join(clean(line) for line in dumped.splitlines()) or "{}", end="")
+
+
+def summary_text(r: Resource, env: str, now, palette: Palette) -> Text:
+    t = Text(end="")
+
+    def row(label: str, value: Text | str) -> None:
+        t.append(f"{label:<10}", style=palette.style("text-muted"))
+        if isinstance(value, Text):
+            t.append_text(value)
+        else:
+            t.append(clean(value, max_len=300))
+        t.append("\n")
+
+    row("id", r.id)
+    row("env", env)
+    row("health", health_cell(str(r.health), palette))
+    if r.health_reason:
+        row("why", r.health_reason)
+    if r.status:
+        row("status", r.status)
+    row("drift", drift_cell(None if r.drift is None else str(r.drift), palette))
+    row("observed", f"{iso(r.observed_at) or '—'} ({age_between(now, r.observed_at)} ago)")
+    if r.created_at:
+        row("created", f"{iso(r.created_at)} ({age_between(now, r.created_at)} old)")
+    if r.metrics:
+        row("metrics", ", ".join(f"{clean(k)}={v:g}" for k, v in r.metrics.items()))
+    row("console", r.console_url or "—")
+    return t
+
+
+def conditions_text(r: Resource, palette: Palette) -> Text:
+    conditions = r.attributes.get("conditions")
+    t = Text(end="")
+    if not isinstance(conditions, list) or not conditions:
+        t.append("no conditions reported", style=palette.style("text-muted"))
+        return t
+    for c in conditions[:30]:
+        if not isinstance(c, dict):
+            continue
+        ok = str(c.get("status")) == "True"
+        t.append("✓ " if ok else "✗ ", style=palette.style("success" if ok else "warning"))
+        t.append(clean(c.get("type", "?"), max_len=40), style=palette.style("foreground", bold=True))
+        for key in ("reason", "message"):
+            if c.get(key):
+                t.append(f"  {clean(c[key], max_len=160)}")
+        t.append("\n")
+    return t
+
+
+class ResourceDetailScreen(EnvdeckScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="detail-back"),
+        Binding("l", "logs", "Logs", id="logs"),
+        Binding("s", "shell", "Shell", id="shell"),
+        Binding("r", "restart", "Restart", id="restart"),
+        Binding("S", "scale", "Scale", id="scale", show=False),
+        Binding("o", "open_console", "Console", id="open-console"),
+        Binding("y", "tab('yaml')", "YAML", id="yaml"),
+        Binding("d", "tab('drift')", "Diff", id="drift-diff"),
+        Binding("R", "repair", "Repair", id="repair"),
+        Binding("ctrl+d", "delete", "Delete", id="delete", show=False),
+    ]
+
+    def __init__(self, env: str, resource_id: str, *, tab: str | None = None) -> None:
+        super().__init__()
+        self.env = env
+        self.resource_id = resource_id
+        self.initial_tab = tab if tab in TABS else "overview"
+        self._shown: Resource | None = None
+
+    @property
+    def resource(self) -> Resource | None:
+        return self.session.reconciler.envs[self.env].resource(self.resource_id)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
+            with TabPane("Overview", id="overview"), VerticalScroll():
+                yield Static(id="summary")
+                yield Static(Text("Actions", end=""), classes="section")
+                yield OptionList(id="actions")
+                yield Static(Text("Conditions", end=""), classes="section")
+                yield Static(id="conditions")
+            with TabPane("YAML", id="yaml"), VerticalScroll(id="yaml-scroll"):
+                yield Static(id="yaml-text")
+            with TabPane("Drift", id="drift"), VerticalScroll():
+                yield Static(id="drift-text")
+            with TabPane("Findings", id="findings"), VerticalScroll():
+                yield Static(id="findings-text")
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.refresh_all()
+        if self.initial_tab == "overview":
+            self.query_one("#actions", OptionList).focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def env_updated(self, env: str, kinds: set[str]) -> None:
+        if env == self.env and kinds & {RESOURCES, DRIFTS} and self.resource is not self._shown:
+            self.refresh_all()
+        elif env == self.env and DRIFTS in kinds:
+            self._show_drift()
+        self.tick()
+
+    def tick(self) -> None:
+        session = self.session
+        role = session.policy.role(self.env)
+        self.query_one(StatusBar).update(status_text(
+            user=session.user, role=role.label if role else None, read_only=session.policy.read_only,
+            state=session.reconciler.envs[self.env], now=self.envdeck.now(), palette=self.envdeck.palette,
+            activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
+
+    def refresh_all(self) -> None:
+        app = self.envdeck
+        palette = app.palette
+        r = self.resource
+        self._shown = r
+        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title.append(f" {clean(self.env)}", style=palette.style("primary", bold=True))
+        if r is None:
+            title.append(f" › {clean(self.resource_id)} is gone (no longer observed)",
+                         style=palette.style("warning", bold=True))
+            self.query_one("#title", Static).update(title)
+            return
+        title.append(f" › {clean(r.kind)} ", style=palette.style("text-muted"))
+        title.append(clean(r.name, max_len=80), style=palette.style("foreground", bold=True))
+        title.append("  ")
+        title.append_text(health_cell(str(r.health), palette))
+        self.query_one("#title", Static).update(title)
+        self.query_one("#summary", Static).update(summary_text(r, self.env, app.now(), palette))
+        self.query_one("#conditions", Static).update(conditions_text(r, palette))
+        self.query_one("#yaml-text", Static).update(attributes_yaml(r.attributes))
+        self._show_actions(r, palette)
+        self._show_drift()
+        self._show_findings(r, palette)
+        self.tick()
+
+    def _show_actions(self, r: Resource, palette: Palette) -> None:
+        options = self.query_one("#actions", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        try:
+            choices = self.session.actions_for(self.env, r)
+        except Exception as exc:  # noqa: BLE001 - a backend bug must not break the detail view
+            choices = []
+            options.add_option(Option(Text(f"cannot list actions: {clean(exc)}"), disabled=True))
+        for c in choices:
+            prompt = Text(end="")
+            if c.decision.allowed:
+                prompt.append(f"{c.spec.name:<22}", style=palette.style("accent", bold=True))
+                prompt.append(clean(c.spec.title))
+                prompt.append(f"  ({c.spec.role.label}{', destructive' if c.spec.destructive else ''})",
+                              style=palette.style("text-muted"))
+            else:
+                prompt.append(f"✗ {c.spec.name:<20}", style=palette.style("text-muted"))
+                prompt.append(f"{clean(c.spec.title)} — {clean(c.decision.reason)}", style=palette.style("text-muted"))
+            options.add_option(Option(prompt, id=c.spec.name, disabled=not c.decision.allowed))
+        if not choices:
+            options.add_option(Option(Text("no actions for this kind"), disabled=True))
+        if highlighted is not None and highlighted < options.option_count:
+            options.highlighted = highlighted
+
+    def _show_drift(self) -> None:
+        palette = self.envdeck.palette
+        state = self.session.reconciler.envs[self.env]
+        drifts = [d for d in state.all_drifts() if d.resource == self.resource_id]
+        t = Text(end="")
+        if not drifts:
+            r = self.resource
+            t.append("in sync with the desired state" if r is not None and r.drift is not None
+                     else "no desired state for this resource", style=palette.style("text-muted"))
+        for d in drifts:
+            t.append(f"{clean(d.field)}\n", style=palette.style("accent", bold=True))
+            t.append(f"  - desired: {clean(show_value(d.desired), max_len=300)}\n", style=palette.style("success"))
+            t.append(f"  + actual:  {clean(show_value(d.actual), max_len=300)}\n", style=palette.style("error"))
+        if drifts:
+            t.append(f"\nrepair mode: {state.repair} · R repairs", style=palette.style("text-muted"))
+        self.query_one("#drift-text", Static).update(t)
+
+    def _show_findings(self, r: Resource, palette: Palette) -> None:
+        t = Text(end="")
+        if not r.findings:
+            t.append("no compliance findings", style=palette.style("text-muted"))
+        for f in r.findings:
+            t.append_text(severity_cell(str(f.severity), palette))
+            t.append(f"  {clean(f.rule, max_len=60)}\n", style=palette.style("foreground", bold=True))
+            t.append(f"  {clean(f.message, max_len=300)}\n")
+        self.query_one("#findings-text", Static).update(t)
+
+    # -- actions -----------------------------------------------------------------
+    @on(OptionList.OptionSelected, "#actions")
+    def _action_chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        r = self.resource
+        name = event.option.id
+        if r is None or name is None:
+            return
+        if name == "logs":
+            self.action_logs()
+            return
+        choice = action_flow.pick(self.session.actions_for(self.env, r), (name,))
+        if choice is not None:
+            action_flow.start_action(self.envdeck, self.env, [(r, choice)])
+
+    def _run(self, names: tuple[str, ...], label: str, **kw) -> None:
+        r = self.resource
+        if r is not None:
+            action_flow.run_action(self.envdeck, self.env, [r], names, label, **kw)
+
+    def action_restart(self) -> None:
+        self._run(action_flow.RESTART_ACTIONS, "restart")
+
+    def action_scale(self) -> None:
+        self._run(action_flow.SCALE_ACTIONS, "scale")
+
+    def action_delete(self) -> None:
+        self._run(action_flow.DELETE_ACTIONS, "delete/terminate", destructive_fallback=True)
+
+    def action_shell(self) -> None:
+        if self.resource is not None:
+            action_flow.open_shell(self.envdeck, self.env, self.resource)
+
+    def action_open_console(self) -> None:
+        if self.resource is not None:
+            action_flow.open_console(self.envdeck, self.resource)
+
+    def action_repair(self) -> None:
+        action_flow.repair(self.envdeck, self.env, self.resource_id)
+
+    def action_logs(self) -> None:
+        from screens.environment import EnvironmentScreen
+
+        r = self.resource
+        if r is None:
+            return
+        self.app.pop_screen()
+        below = self.app.screen
+        if isinstance(below, EnvironmentScreen):
+            below.follow_logs([r])
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

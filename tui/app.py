@@ -1,0 +1,290 @@
+"""The envdeck Textual app and its one factory, `create_app`, used by the CLI
+(`envdeck`, `envdeck demo`, `envdeck serve`) and by the tests.
+
+The app opens the Session (store + policy + reconciler) inside its own event
+loop, subscribes a `ReconcilerBridge` that turns reconciler changes into
+coalesced `EnvUpdated` messages, and forwards them to the screen on top (screens
+below are marked stale and refresh when they come back).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from backends.registry import create_backends
+from screens.environment import EnvironmentScreen
+from screens.overview import OverviewScreen
+from screens.registry import known_binding_ids
+from themes import BUILTIN, DEFAULT_THEME, STYLESHEET, load_user_themes, resolve_theme_name
+from tui.commands import EnvironmentCommands, ResourceCommands, ThemeCommands
+from tui.config import EnvdeckConfig
+from tui.messages import (
+    ActionFinished,
+    ActionStarted,
+    EnvUpdated,
+    ReconcilerBridge,
+    RepairsPerformed,
+    SessionFailed,
+    SessionOpened,
+)
+from tui.model import Origin, now_utc
+from tui.paths import themes_dir
+from tui.reconciler import BackendFactory
+from tui.sanitize import clean
+from tui.services import Session
+from tui.widgets.cells import Palette
+
+log = logging.getLogger("envdeck.tui")
+
+THEME_SETTING = "ui.theme"
+
+
+@dataclass
+class AppOptions:
+    """Everything that varies between a live run and a deterministic test run."""
+
+    clock: Callable[[], datetime] = now_utc
+    backends_factory: BackendFactory = create_backends
+    start_reconciler: bool = True  # False: one observe pass at start, no background loops (snapshots)
+    start_env: str | None = None
+    start_view: str | None = None
+    user: str | None = None
+    themes_dir: Path | None = None  # None: $XDG_CONFIG_HOME/envdeck/themes
+    testing: bool = False  # no cursor blink, no animations, short toasts
+    tick_s: float = 1.0  # how often ages and the status bar are redrawn
+    title: str = "envdeck"
+    extra: dict = field(default_factory=dict)
+
+
+class EnvdeckApp(App):
+    CSS_PATH = str(STYLESHEET)
+    TITLE = "envdeck"
+    ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {EnvironmentCommands, ResourceCommands, ThemeCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit envdeck"),
+        Binding("ctrl+c", "quit", "Quit", show=False, id="quit-ctrl-c", priority=True),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key of this screen"),
+        Binding("colon", "command_line", "Command", id="command-line",
+                tooltip=":staging, :pods, :drift, :overview, :theme light, :q"),
+        Binding("ctrl+p", "command_palette", "Palette", id="command-palette", show=False),
+    ]
+
+    def __init__(self, config: EnvdeckConfig, state_dir: Path, *, read_only: bool = False,
+                 options: AppOptions | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.state_dir = Path(state_dir)
+        self.read_only = read_only
+        self.options = options or AppOptions()
+        self.session: Session | None = None
+        self.bridge = ReconcilerBridge(self.post_message)
+        self.palette = Palette({})
+        self._theme_ready = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self.activities: list[tuple[str, datetime]] = []
+        self.title = self.options.title
+        if self.options.testing:
+            self.animation_level = "none"
+
+    # -- clock ---------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.options.clock()
+
+    # -- startup -------------------------------------------------------------
+    async def on_mount(self) -> None:
+        for theme in BUILTIN:
+            self.register_theme(theme)
+        loaded = load_user_themes(self.options.themes_dir or themes_dir())
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        for problem in loaded.errors:
+            self.notify(problem, title="Theme skipped", severity="warning", markup=False)
+        self.theme = self._known_theme(resolve_theme_name(self.config.ui.theme)) or DEFAULT_THEME
+        self._apply_keymap()
+        self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+        self.palette = Palette(self.theme_variables)
+        self.run_worker(self._open_session(), name="open-session", group="session", exit_on_error=False)
+
+    def _known_theme(self, name: str | None) -> str | None:
+        return name if name and self.get_theme(name) is not None else None
+
+    def _apply_keymap(self) -> None:
+        keymap = dict(self.config.ui.keymap)
+        unknown = sorted(set(keymap) - known_binding_ids())
+        for binding_id in unknown:
+            self.notify(f"ui.keymap: no binding with id {clean(binding_id)!r} (see ? for the ids)",
+                        severity="warning", markup=False)
+            keymap.pop(binding_id)
+        if keymap:
+            self.set_keymap(keymap)
+
+    async def _open_session(self) -> None:
+        try:
+            session = await Session.open(self.config, self.state_dir, origin=Origin.TUI, read_only=self.read_only,
+                                         user=self.options.user, backends_factory=self.options.backends_factory)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, then the app exits
+            self.post_message(SessionFailed(clean(exc)))
+            return
+        session.reconciler.clock = self.options.clock
+        self.session = session
+        stored = await session.store.get_setting(THEME_SETTING)
+        if self._known_theme(stored):
+            self.theme = stored
+        self._theme_ready = True
+        self._unsubscribe = session.reconciler.subscribe(self.bridge)
+        if self.options.start_reconciler:
+            await session.reconciler.start()
+        else:
+            await session.reconciler.run_once(repair=False)
+        self.post_message(SessionOpened())
+
+    def on_session_failed(self, message: SessionFailed) -> None:
+        self.exit(return_code=1, message=f"envdeck: {message.error}")
+
+    def on_session_opened(self, _message: SessionOpened) -> None:
+        envs = self.session.environments() if self.session else []
+        self.push_screen(OverviewScreen())
+        start = self.options.start_env or (envs[0] if len(envs) == 1 else None)
+        if start:
+            if start in envs:
+                self.open_env(start, view=self.options.start_view)
+            else:
+                self.notify(f"no environment {clean(start)!r} visible to you", severity="error", markup=False)
+        self.set_interval(self.options.tick_s, self._tick, name="tick")
+
+    def _tick(self) -> None:
+        tick = getattr(self.screen, "tick", None)
+        if tick is not None:
+            tick()
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.session is not None:
+            with contextlib.suppress(Exception):
+                await self.session.close()
+
+    # -- navigation ----------------------------------------------------------
+    def open_env(self, env: str, *, view: str | None = None, kind: str | None = None) -> None:
+        """Show environment `env` (replacing any environment screen open now)."""
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, OverviewScreen):
+            self.pop_screen()
+        if isinstance(self.screen, EnvironmentScreen):
+            if self.screen.env == env:
+                self.screen.jump(view=view, kind=kind)
+                return
+            self.pop_screen()
+        self.push_screen(EnvironmentScreen(env, view=view, kind=kind))
+
+    def open_overview(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    # -- reconciler changes ----------------------------------------------------
+    def on_env_updated(self, message: EnvUpdated) -> None:
+        kinds = self.bridge.take(message.env)
+        if not kinds:
+            return
+        top = self.screen
+        for screen in self.screen_stack:
+            updated = getattr(screen, "env_updated", None)
+            if updated is None:
+                continue
+            if screen is top:
+                updated(message.env, kinds)
+            else:
+                screen.stale = True
+
+    def on_repairs_performed(self, message: RepairsPerformed) -> None:
+        for record in self.bridge.take_repairs(message.env):
+            ok = record.result == "succeeded"
+            self.notify(f"{clean(record.resource)} {clean(record.field)}: {clean(record.action)} {record.result}"
+                        + (f" — {clean(record.message, max_len=120)}" if record.message else ""),
+                        title=f"Repair in {message.env}", severity="information" if ok else "error", markup=False)
+
+    # -- actions in flight ------------------------------------------------------
+    def on_action_started(self, message: ActionStarted) -> None:
+        self.activities.append((message.label, self.now()))
+        self._tick()
+
+    def on_action_finished(self, message: ActionFinished) -> None:
+        self.activities = [a for a in self.activities if a[0] != message.label]
+        title = f"{message.label} in {message.env}"
+        if message.denied:
+            self.notify(message.message, title=f"Denied: {title}", severity="error", markup=False)
+        elif message.ok:
+            self.notify(message.message or "done", title=title, markup=False)
+        else:
+            self.notify(message.message, title=f"Failed: {title}", severity="error", markup=False, timeout=10)
+        screen = self.screen
+        if hasattr(screen, "env_updated"):
+            screen.env_updated(message.env, {"timeline"})
+        self._tick()
+
+    def activity_label(self) -> str:
+        if not self.activities:
+            return ""
+        label, since = self.activities[-1]
+        more = f" (+{len(self.activities) - 1})" if len(self.activities) > 1 else ""
+        return f"{label}… {int((self.now() - since).total_seconds())}s{more}"
+
+    # -- themes --------------------------------------------------------------
+    def _theme_changed(self) -> None:
+        self.palette = Palette(self.theme_variables)
+        for screen in self.screen_stack:
+            repaint = getattr(screen, "palette_changed", None)
+            if repaint is not None:
+                repaint()
+        if self._theme_ready and self.session is not None:
+            self.run_worker(self.session.store.set_setting(THEME_SETTING, self.theme), group="settings",
+                            exit_on_error=False)
+
+    # -- help / command line ---------------------------------------------------
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_command_line(self) -> None:
+        from screens.jump import CommandLineScreen, run_command
+
+        if isinstance(self.screen, CommandLineScreen):
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                run_command(self, text)
+
+        self.push_screen(CommandLineScreen(self.command_suggestions()), done)
+
+    def command_suggestions(self) -> list[str]:
+        from screens.jump import suggestions
+
+        return suggestions(self)
+
+    # -- workers ---------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place that reports a worker that failed unexpectedly."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            log.error("worker %s failed: %s", event.worker.name, error, exc_info=error)
+            self.notify(clean(error, max_len=300) or type(error).__name__, title=f"{event.worker.name} failed",
+                        severity="error", markup=False)
+
+
+def create_app(config: EnvdeckConfig, state_dir: Path | str, *, read_only: bool = False,
+               options: AppOptions | None = None) -> EnvdeckApp:
+    """The one app factory: the CLI, the demo, `serve` and the tests build the app here."""
+    return EnvdeckApp(config, Path(state_dir), read_only=read_only, options=options)

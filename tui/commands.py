@@ -1,0 +1,107 @@
+"""Command palette (ctrl+p) providers: environments and views, resources by
+name, themes. Outside text (resource names) is cleaned before it is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
+
+from tui.sanitize import clean
+
+if TYPE_CHECKING:
+    from tui.app import EnvdeckApp
+
+VIEWS = ("resources", "logs", "metrics", "faults", "timeline", "compliance", "drift")
+MAX_RESOURCE_HITS = 30
+
+
+class _EnvdeckProvider(Provider):
+    @property
+    def envdeck(self) -> EnvdeckApp:
+        return self.app  # type: ignore[return-value]
+
+    def commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        return iter(())
+
+    async def discover(self) -> Hits:
+        for text, callback, help_text in self.commands():
+            yield DiscoveryHit(text, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, callback, help_text in self.commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), callback, help=help_text)
+
+
+class EnvironmentCommands(_EnvdeckProvider):
+    def commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        app = self.envdeck
+        if app.session is None:
+            return
+        yield "Environments overview", app.open_overview, "every environment with health, drift and faults"
+        for env in app.session.environments():
+            state = app.session.reconciler.envs[env]
+            yield f"Open {env}", partial(app.open_env, env), f"{state.health()} · repair {state.repair}"
+            for view in VIEWS[1:]:
+                yield f"{env}: {view}", partial(app.open_env, env, view=view), f"the {view} view of {env}"
+            verb = "Resume" if state.paused else "Pause"
+            yield f"{verb} reconciling {env}", partial(self._pause, env), "operator role; audited"
+            yield f"Repair drift in {env}", partial(self._repair, env), \
+                f"{len(state.all_drifts())} drifted field(s); admin role; audited"
+
+    def _pause(self, env: str) -> None:
+        from screens.action_flow import toggle_pause
+
+        toggle_pause(self.envdeck, env)
+
+    def _repair(self, env: str) -> None:
+        from screens.action_flow import repair
+
+        repair(self.envdeck, env)
+
+
+class ResourceCommands(_EnvdeckProvider):
+    """Jump to a resource's detail by name."""
+
+    async def discover(self) -> Hits:
+        return
+        yield  # pragma: no cover
+
+    async def search(self, query: str) -> Hits:
+        app = self.envdeck
+        if app.session is None or not query.strip():
+            return
+        matcher = self.matcher(query)
+        hits = 0
+        for env, state in app.session.reconciler.envs.items():
+            for r in state.all_resources():
+                text = f"{clean(r.name, max_len=80)} ({clean(r.kind, max_len=30)} in {env})"
+                score = matcher.match(text)
+                if score > 0:
+                    yield Hit(score, matcher.highlight(text), partial(self._open, env, r.id),
+                              help=f"{r.health} · {clean(r.id, max_len=100)}")
+                    hits += 1
+                    if hits >= MAX_RESOURCE_HITS:
+                        return
+
+    def _open(self, env: str, resource_id: str) -> None:
+        from screens.resource_detail import ResourceDetailScreen
+
+        app = self.envdeck
+        app.open_env(env)
+        app.push_screen(ResourceDetailScreen(env, resource_id))
+
+
+class ThemeCommands(_EnvdeckProvider):
+    def commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        app = self.envdeck
+        for name in sorted(app.available_themes):
+            if name.startswith("envdeck-") or name not in _TEXTUAL_THEMES:
+                yield f"Theme: {name}", partial(setattr, app, "theme", name), "the choice is remembered"
+

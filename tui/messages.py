@@ -1,0 +1,171 @@
+"""Typed Textual messages (past-tense names) and the bridge from the reconciler.
+
+The reconciler calls its subscribers on the event loop and they must not block.
+`ReconcilerBridge` turns each change into at most one queued `EnvUpdated` per
+environment: the kinds of change are accumulated in the bridge and taken by the
+handler, so coalescing (`can_replace`) never loses information. Screens then
+re-read `EnvState` (the source of truth) and update their widgets by difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from tui.env_state import (
+    BackendStatusChanged,
+    Change,
+    DriftsChanged,
+    EnvPaused,
+    FaultsChanged,
+    RepairPerformed,
+    ResourcesChanged,
+    TimelineAdded,
+)
+from tui.model import LogLine, MetricSeries, RepairRecord
+
+# What changed in an environment (the `kinds` of EnvUpdated).
+RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED = (
+    "resources", "backends", "drifts", "faults", "timeline", "paused")
+
+_KIND_OF = {
+    ResourcesChanged: RESOURCES,
+    BackendStatusChanged: BACKENDS,
+    DriftsChanged: DRIFTS,
+    FaultsChanged: FAULTS,
+    TimelineAdded: TIMELINE,
+    EnvPaused: PAUSED,
+    RepairPerformed: TIMELINE,
+}
+
+
+class EnvUpdated(Message):
+    """Something changed in `env`; take the kinds from the bridge."""
+
+    def __init__(self, env: str) -> None:
+        super().__init__()
+        self.env = env
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EnvUpdated) and message.env == self.env
+
+
+class RepairsPerformed(Message):
+    """The reconciler repaired (or tried to repair) drift; take the records from the bridge."""
+
+    def __init__(self, env: str) -> None:
+        super().__init__()
+        self.env = env
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RepairsPerformed) and message.env == self.env
+
+
+@dataclass
+class _Pending:
+    kinds: set[str] = field(default_factory=set)
+    queued: bool = False
+
+
+class ReconcilerBridge:
+    """Subscribed to the reconciler; posts coalesced messages to the app."""
+
+    def __init__(self, post: Callable[[Message], Any]) -> None:
+        self._post = post
+        self._pending: dict[str, _Pending] = {}
+        self._repairs: dict[str, list[RepairRecord]] = {}
+
+    def __call__(self, change: Change) -> None:
+        pending = self._pending.setdefault(change.env, _Pending())
+        pending.kinds.add(_KIND_OF.get(type(change), RESOURCES))
+        if isinstance(change, RepairPerformed):
+            self._repairs.setdefault(change.env, []).append(change.record)
+            self._post(RepairsPerformed(change.env))
+        if not pending.queued:
+            pending.queued = True
+            self._post(EnvUpdated(change.env))
+
+    def take(self, env: str) -> set[str]:
+        """The kinds of change since the last take (called by the EnvUpdated handler)."""
+        pending = self._pending.get(env)
+        if pending is None:
+            return set()
+        kinds, pending.kinds, pending.queued = pending.kinds, set(), False
+        return kinds
+
+    def take_repairs(self, env: str) -> list[RepairRecord]:
+        return self._repairs.pop(env, [])
+
+
+class SessionOpened(Message):
+    """The app's session (store + reconciler) is ready."""
+
+
+class SessionFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class LogLinesReceived(Message):
+    """A batch of log lines for one logs view (never coalesced: lines are never dropped)."""
+
+    def __init__(self, stream_id: int, lines: list[LogLine]) -> None:
+        super().__init__()
+        self.stream_id = stream_id
+        self.lines = lines
+
+
+class LogStreamEnded(Message):
+    def __init__(self, stream_id: int, source: str, error: str | None) -> None:
+        super().__init__()
+        self.stream_id = stream_id
+        self.source = source
+        self.error = error
+
+
+class MetricsLoaded(Message):
+    def __init__(self, env: str, window_s: float, series: list[MetricSeries], error: str | None = None) -> None:
+        super().__init__()
+        self.env = env
+        self.window_s = window_s
+        self.series = series
+        self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, MetricsLoaded) and message.env == self.env
+
+
+class TimelineLoaded(Message):
+    """Timeline entries (events, faults, drift, repairs) and audit rows of one env."""
+
+    def __init__(self, env: str, entries: list[dict[str, Any]], audit: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.env = env
+        self.entries = entries
+        self.audit = audit
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TimelineLoaded) and message.env == self.env
+
+
+class ActionStarted(Message):
+    def __init__(self, env: str, label: str) -> None:
+        super().__init__()
+        self.env = env
+        self.label = label
+
+
+class ActionFinished(Message):
+    """An action, repair, pause or shell request finished (ok, failed or denied)."""
+
+    def __init__(self, env: str, label: str, ok: bool, message: str, denied: bool = False) -> None:
+        super().__init__()
+        self.env = env
+        self.label = label
+        self.ok = ok
+        self.message = message
+        self.denied = denied

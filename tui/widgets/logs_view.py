@@ -1,0 +1,362 @@
+"""The Logs view, on Textual's `Log` (only visible lines are rendered).
+
+Follow/pause, search with highlight (n/N jump), wrap, JSON pretty-print,
+timestamps, save to file, a bounded buffer that says how many lines it keeps,
+several resources merged with a name prefix. Every line passes `clean()` before
+the Log sees it. Lines are never dropped while paused: they are written, the view
+just stops scrolling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+
+from rich.cells import chop_cells
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, Log, Static
+
+from tui.messages import LogLinesReceived, LogStreamEnded
+from tui.model import LogLine, iso
+from tui.sanitize import clean
+from tui.widgets.cells import Palette
+
+
+class LogHighlighter(Highlighter):
+    """Source prefixes and search matches, styled from the theme."""
+
+    def __init__(self) -> None:
+        self.search: re.Pattern[str] | None = None
+        self.prefix_len = 0  # 0: no prefixes
+        self.match_style = Style(reverse=True, bold=True)
+        self.prefix_style = Style(bold=True)
+
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        if self.prefix_len:
+            end = plain.find(" │ ")
+            if 0 < end <= self.prefix_len + 1:
+                text.stylize(self.prefix_style, 0, end)
+        if self.search is not None:
+            for m in self.search.finditer(plain):
+                if m.end() > m.start():
+                    text.stylize(self.match_style, m.start(), m.end())
+
+
+class EnvdeckLog(Log):
+    """A Log with our highlighter."""
+
+    def __init__(self, *, max_lines: int, id: str | None = None) -> None:
+        super().__init__(highlight=True, max_lines=max_lines, auto_scroll=True, id=id)
+        self.highlighter = LogHighlighter()
+
+    def restyle(self) -> None:
+        self.notify_style_update()  # drops the rendered-line cache
+        self.refresh()
+
+
+def render_line(line: LogLine, *, prefix: str, timestamps: bool, pretty_json: bool, wrap: int | None) -> list[str]:
+    """One log line as the strings the Log shows (cleaned: no control characters)."""
+    head = prefix
+    if timestamps and line.at is not None:
+        head += (iso(line.at) or "") + " "
+    bodies = [line.text]
+    if pretty_json:
+        stripped = line.text.strip()
+        if stripped[:1] in "{[":
+            try:
+                bodies = json.dumps(json.loads(stripped), indent=2, ensure_ascii=False, sort_keys=False).split("\n")
+            except ValueError:
+                pass
+    out = []
+    for i, body in enumerate(bodies):
+        text = clean(head if i == 0 else " " * len(head)) + clean(body.rstrip("\r\n"))
+        if wrap and wrap > 10:
+            out.extend(chop_cells(text, wrap) or [""])
+        else:
+            out.append(text)
+    return out
+
+
+class LogsView(Vertical):
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow", id="logs-follow", tooltip="Follow new lines / pause scrolling"),
+        Binding("slash", "search", "Search", id="logs-search"),
+        Binding("n", "next_match", "Next", id="logs-next", show=False),
+        Binding("N", "previous_match", "Prev", id="logs-previous", show=False),
+        Binding("w", "toggle_wrap", "Wrap", id="logs-wrap"),
+        Binding("J", "toggle_json", "JSON", id="logs-json", tooltip="Pretty-print JSON lines"),
+        Binding("t", "toggle_timestamps", "Time", id="logs-timestamps"),
+        Binding("ctrl+s", "save", "Save", id="logs-save", tooltip="Save the kept lines to a file"),
+        Binding("c", "clear", "Clear", id="logs-clear", show=False),
+    ]
+
+    def __init__(self, *, buffer_lines: int, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.buffer_lines = buffer_lines
+        self.lines: deque[LogLine] = deque(maxlen=buffer_lines)
+        self.received = 0
+        self.follow = True
+        self.wrap = False
+        self.pretty_json = False
+        self.timestamps = False
+        self.sources: list[str] = []
+        self.stream_id = 0
+        self.ended: dict[str, str | None] = {}
+        self._search_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="logs-toolbar", classes="toolbar")
+        yield Input(placeholder="search (regular expression)", id="logs-search-input", classes="hidden")
+        yield EnvdeckLog(max_lines=self.buffer_lines, id="log")
+        yield Static(Text("Select resources and press l to follow their logs (space marks several)."),
+                     id="logs-empty", classes="hint")
+
+    @property
+    def log_widget(self) -> EnvdeckLog:
+        return self.query_one(EnvdeckLog)
+
+    def on_mount(self) -> None:
+        app = self.app
+        if getattr(getattr(app, "options", None), "testing", False):
+            self.query_one("#logs-search-input", Input).cursor_blink = False
+        self.restyle(getattr(app, "palette", Palette({})))
+        self._update_toolbar()
+
+    def restyle(self, palette: Palette) -> None:
+        hl = self.log_widget.highlighter
+        assert isinstance(hl, LogHighlighter)
+        hl.match_style = palette.style("warning", bold=True) + Style(reverse=True)
+        hl.prefix_style = palette.style("accent", bold=True)
+        self.log_widget.restyle()
+
+    # -- streams -------------------------------------------------------------
+    def start(self, sources: list[str]) -> int:
+        """Forget the current lines and sources; returns the new stream id."""
+        self.stream_id += 1
+        self.sources = list(sources)
+        self.lines.clear()
+        self.received = 0
+        self.ended = {}
+        self.follow = True
+        self.log_widget.auto_scroll = True
+        self.log_widget.clear()
+        self.query_one("#logs-empty").display = False
+        self._update_prefix()
+        self._update_toolbar()
+        return self.stream_id
+
+    def _update_prefix(self) -> None:
+        hl = self.log_widget.highlighter
+        assert isinstance(hl, LogHighlighter)
+        hl.prefix_len = self._prefix_width() if self._merged() else 0
+
+    def _merged(self) -> bool:
+        return len(self.sources) > 1 or len({line.source for line in list(self.lines)[-200:]}) > 1
+
+    def _prefix_width(self) -> int:
+        names = {clean(s) for s in self.sources} | {clean(line.source) for line in list(self.lines)[-200:]}
+        return min(24, max((len(n) for n in names), default=0))
+
+    def _prefix(self, line: LogLine) -> str:
+        if not self._merged():
+            return ""
+        width = self._prefix_width()
+        return f"{clean(line.source)[:width]:<{width}} │ "
+
+    @on(LogLinesReceived)
+    def _received(self, message: LogLinesReceived) -> None:
+        message.stop()
+        if message.stream_id != self.stream_id:
+            return
+        was_merged = self._merged()
+        self.lines.extend(message.lines)
+        self.received += len(message.lines)
+        if self._merged() != was_merged:
+            self._update_prefix()
+            self.rerender()
+        else:
+            self._write(message.lines)
+        self._update_toolbar()
+
+    @on(LogStreamEnded)
+    def _stream_ended(self, message: LogStreamEnded) -> None:
+        message.stop()
+        if message.stream_id != self.stream_id:
+            return
+        self.ended[message.source] = message.error
+        self._update_toolbar()
+
+    def write_lines(self, lines: list[LogLine]) -> None:
+        """Add lines directly (used by tests and by the demo)."""
+        self.post_message(LogLinesReceived(self.stream_id, lines))
+
+    def _wrap_width(self) -> int | None:
+        return max(20, self.log_widget.size.width - 2) if self.wrap else None
+
+    def _write(self, lines: list[LogLine]) -> None:
+        wrap = self._wrap_width()
+        out: list[str] = []
+        for line in lines:
+            out.extend(render_line(line, prefix=self._prefix(line), timestamps=self.timestamps,
+                                   pretty_json=self.pretty_json, wrap=wrap))
+        self.log_widget.write_lines(out, scroll_end=self.follow)
+
+    def rerender(self) -> None:
+        log = self.log_widget
+        log.clear()
+        log.max_lines = self.buffer_lines * (4 if (self.pretty_json or self.wrap) else 1)
+        self._write(list(self.lines))
+
+    def on_resize(self) -> None:
+        if self.wrap:
+            self.rerender()
+
+    # -- toolbar -------------------------------------------------------------
+    def _update_toolbar(self) -> None:
+        palette: Palette = getattr(self.app, "palette", Palette({}))
+        t = Text(no_wrap=True, overflow="ellipsis", end="")
+        t.append("following" if self.follow else "paused", style=palette.style(
+            "success" if self.follow else "warning", bold=True))
+        for label, on_ in (("wrap", self.wrap), ("json", self.pretty_json), ("time", self.timestamps)):
+            t.append(f"  {label} {'on' if on_ else 'off'}", style=palette.style("foreground" if on_ else "text-muted"))
+        kept = len(self.lines)
+        t.append(f"  {kept:,} lines kept" + (f" of {self.received:,}" if self.received > kept else ""),
+                 style=palette.style("text-muted"))
+        t.append(f" (buffer {self.buffer_lines:,})", style=palette.style("text-muted"))
+        if self._search_text:
+            t.append(f"  /{clean(self._search_text, max_len=30)}", style=palette.style("accent"))
+        if self.sources:
+            t.append("  " + ", ".join(clean(s, max_len=30) for s in self.sources[:4])
+                     + (f" +{len(self.sources) - 4}" if len(self.sources) > 4 else ""))
+        for source, error in self.ended.items():
+            t.append(f"  {clean(source, max_len=30)}: " + (clean(error, max_len=80) if error else "ended"),
+                     style=palette.style("error" if error else "text-muted"))
+        self.query_one("#logs-toolbar", Static).update(t)
+
+    # -- actions -------------------------------------------------------------
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        self.log_widget.auto_scroll = self.follow
+        if self.follow:
+            self.log_widget.scroll_end(animate=False)
+        self._update_toolbar()
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self.rerender()
+        self._update_toolbar()
+
+    def action_toggle_json(self) -> None:
+        self.pretty_json = not self.pretty_json
+        self.rerender()
+        self._update_toolbar()
+
+    def action_toggle_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
+        self.rerender()
+        self._update_toolbar()
+
+    def action_clear(self) -> None:
+        self.lines.clear()
+        self.log_widget.clear()
+        self._update_toolbar()
+
+    def action_search(self) -> None:
+        box = self.query_one("#logs-search-input", Input)
+        box.remove_class("hidden")
+        box.value = self._search_text
+        box.focus()
+
+    @on(Input.Changed, "#logs-search-input")
+    def _search_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.set_search(event.value)
+
+    @on(Input.Submitted, "#logs-search-input")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.input.add_class("hidden")
+        self.log_widget.focus()
+        if self._search_text:
+            self.action_next_match()
+
+    def key_escape(self) -> bool | None:
+        box = self.query_one("#logs-search-input", Input)
+        if box.has_focus:
+            box.add_class("hidden")
+            self.log_widget.focus()
+            return True
+        return None
+
+    def set_search(self, text: str) -> None:
+        self._search_text = text
+        hl = self.log_widget.highlighter
+        assert isinstance(hl, LogHighlighter)
+        if not text:
+            hl.search = None
+        else:
+            try:
+                hl.search = re.compile(text, re.IGNORECASE)
+            except re.error:
+                hl.search = re.compile(re.escape(text), re.IGNORECASE)
+        self.log_widget.restyle()
+        self._update_toolbar()
+
+    def _jump(self, step: int) -> None:
+        hl = self.log_widget.highlighter
+        if not isinstance(hl, LogHighlighter) or hl.search is None:
+            return
+        log = self.log_widget
+        lines = log.lines
+        if not lines:
+            return
+        if self.follow:
+            self.action_toggle_follow()
+        start = int(log.scroll_y) + (1 if step > 0 else -1)
+        indices = range(start, len(lines)) if step > 0 else range(min(start, len(lines) - 1), -1, -1)
+        for y in indices:
+            if hl.search.search(lines[y]):
+                log.scroll_to(y=y, animate=False)
+                return
+        self.app.notify("no more matches", timeout=2)
+
+    def action_next_match(self) -> None:
+        self._jump(1)
+
+    def action_previous_match(self) -> None:
+        self._jump(-1)
+
+    def action_save(self) -> None:
+        from screens.confirm import ConfirmRequest, ConfirmScreen
+
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.sources[0] if self.sources else "logs")[:60]
+        default = str(Path.cwd() / f"envdeck-{name}-{stamp}.log")
+
+        def chosen(params: dict[str, str] | None) -> None:
+            if params:
+                self.app.run_worker(self._save(Path(params["path"]).expanduser(), list(self.log_widget.lines)),
+                                    thread=True, group="logs-save", exit_on_error=False)
+
+        self.app.push_screen(ConfirmScreen(ConfirmRequest(
+            title=f"Save {len(self.log_widget.lines):,} lines (as shown, control characters escaped)",
+            params={"path": default}, confirm_label="Save")), chosen)
+
+    def _save(self, path: Path, lines: list[str]) -> None:
+        try:
+            with open(path, "x", encoding="utf-8") as fh:
+                fh.write("\n".join(lines) + "\n")
+        except OSError as exc:
+            self.app.call_from_thread(self.app.notify, f"cannot save: {clean(exc)}", severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.app.notify, f"saved {len(lines):,} lines to {clean(path)}", markup=False)

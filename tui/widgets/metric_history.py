@@ -1,0 +1,58 @@
+"""Recent values of each resource's key metric, for the sparkline column.
+
+Fed from the resources the reconciler publishes (one value per new Resource
+object) and seeded from the store's samples when an environment opens."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from tui.model import Resource
+
+HISTORY_POINTS = 24
+
+
+def key_metric(resource: Resource) -> tuple[str, float] | None:
+    """The metric shown in tables: cpu first, else the first one the backend gave."""
+    metrics = resource.metrics
+    if not metrics:
+        return None
+    for name in ("cpu", "cpu_percent", "CPUUtilization", "load1"):
+        if name in metrics:
+            return name, metrics[name]
+    name = next(iter(metrics))
+    return name, metrics[name]
+
+
+class MetricHistory:
+    def __init__(self, points: int = HISTORY_POINTS):
+        self._points = points
+        self._values: dict[str, deque[float]] = {}
+        self._seen: dict[str, tuple] = {}  # resource id -> (id, observed_at) of the last object recorded
+
+    def record(self, resources: Iterable[Resource]) -> None:
+        for r in resources:
+            mark = (id(r), r.observed_at)
+            if self._seen.get(r.id) == mark:
+                continue
+            self._seen[r.id] = mark
+            metric = key_metric(r)
+            if metric is None:
+                continue
+            self._values.setdefault(r.id, deque(maxlen=self._points)).append(float(metric[1]))
+
+    def seed(self, resource_id: str, values: Iterable[float]) -> None:
+        """Older values from the store, put before what was recorded live."""
+        live = list(self._values.get(resource_id, ()))
+        merged = deque(list(values)[-self._points:], maxlen=self._points)
+        merged.extend(live)
+        self._values[resource_id] = merged
+
+    def values(self, resource_id: str) -> list[float]:
+        return list(self._values.get(resource_id, ()))
+
+    def forget(self, resource_ids: Iterable[str]) -> None:
+        for rid in resource_ids:
+            self._values.pop(rid, None)
+            self._seen.pop(rid, None)

@@ -1,0 +1,182 @@
+"""The resources of one environment: filter, kind filter, sort, grouping by
+backend, marks for bulk actions, key-metric sparkline. Rows are rebuilt only for
+Resource objects that changed (backends hand over the same object when nothing
+changed), then the table is synced by difference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rich.text import Text
+from textual.message import Message
+
+from tui.model import HEALTH_ORDER, Resource
+from tui.widgets.cells import (
+    Palette,
+    drift_cell,
+    format_age,
+    format_number,
+    health_cell,
+    muted,
+    safe,
+    sparkline_text,
+)
+from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.metric_history import MetricHistory, key_metric
+from tui.widgets.resource_filter import ResourceFilter
+
+GROUP_PREFIX = "group:"
+SHORT_BACKEND = {"kubernetes": "k8s"}
+SORTABLE = ("name", "kind", "backend", "health", "drift", "age", "status")
+_HEALTH_RANK = {str(h): i for i, h in enumerate(HEALTH_ORDER)}
+_DRIFT_RANK = {"Drifted": 0, "Unknown": 1, "InSync": 2, None: 3}
+WIDE_COLUMNS = (("mark", " "), ("backend", "BACKEND"), ("kind", "KIND"), ("name", "NAME"), ("status", "STATUS"),
+                ("health", "HEALTH"), ("drift", "DRIFT"), ("age", "AGE"), ("metric", "METRIC"))
+COMPACT_COLUMNS = (("mark", " "), ("kind", "KIND"), ("name", "NAME"), ("health", "HEALTH"), ("drift", "DRIFT"),
+                   ("age", "AGE"))
+COMPACT_BELOW = 110
+
+
+@dataclass
+class TableView:
+    """What the user chose: kept on the screen, applied to every refresh."""
+
+    filter: ResourceFilter = field(default_factory=ResourceFilter)
+    kind: str | None = None  # from `:pods`; matched case-insensitively
+    sort: str = "backend"
+    reverse: bool = False
+    group: bool = False
+    marks: set[str] = field(default_factory=set)
+
+    def describe(self) -> str:
+        parts = []
+        if self.kind:
+            parts.append(f"kind={self.kind}")
+        if self.filter.active:
+            parts.append(f"/{self.filter.describe()}")
+        parts.append(f"sort={self.sort}{'↓' if self.reverse else '↑'}")
+        if self.group:
+            parts.append("grouped")
+        if self.marks:
+            parts.append(f"{len(self.marks)} marked")
+        return "  ".join(parts)
+
+
+def haystack(r: Resource) -> str:
+    return f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"
+
+
+def sort_key(r: Resource, by: str, now: datetime):
+    if by == "health":
+        return (-_HEALTH_RANK.get(str(r.health), 0), r.name)
+    if by == "drift":
+        return (_DRIFT_RANK.get(None if r.drift is None else str(r.drift), 3), r.name)
+    if by == "age":
+        created = r.created_at
+        return (0 if created is None else -(now - created).total_seconds(), r.name)
+    if by == "backend":
+        return (r.backend, r.kind, r.name)
+    if by == "kind":
+        return (r.kind, r.name)
+    if by == "status":
+        return (r.status, r.name)
+    return (r.name, r.kind)
+
+
+class ResourceTable(KeyedTable):
+    """Row key: the resource id (group headers: `group:<backend>`)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(WIDE_COLUMNS, id=id)
+        self.compact = False
+        self._row_cache: dict[str, tuple[tuple, Cells]] = {}
+        self.shown: list[Resource] = []
+        self.total = 0
+
+    def on_resize(self) -> None:
+        compact = self.size.width < COMPACT_BELOW
+        if compact != self.compact and self.size.width:
+            self.compact = compact
+            self.set_layout(compact)
+            self.post_message(self.LayoutChanged())
+
+    class LayoutChanged(Message):
+        """The table switched between the wide and the compact column set."""
+
+    def set_layout(self, compact: bool) -> None:
+        self.compact = compact
+        self._column_spec = list(COMPACT_COLUMNS if compact else WIDE_COLUMNS)
+        self._row_cache.clear()
+        self._cells = {}
+        self._order = []
+        self.clear(columns=True)
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+
+    def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
+             history: MetricHistory) -> None:
+        self.total = len(resources)
+        match = view.filter.matcher() if view.filter.active else None
+        kind = (view.kind or "").lower()
+        chosen = [r for r in resources
+                  if (not kind or r.kind.lower() == kind) and (match is None or match(haystack(r)))]
+        chosen.sort(key=lambda r: sort_key(r, view.sort, now), reverse=view.reverse)
+        if view.group:
+            chosen.sort(key=lambda r: r.backend)  # stable: keeps the chosen order inside a group
+        self.shown = chosen
+        rows: dict[str, Cells] = {}
+        order: list[str] = []
+        width = len(self._column_spec)
+        current_group = None
+        counts: dict[str, int] = {}
+        if view.group:
+            for r in chosen:
+                counts[r.backend] = counts.get(r.backend, 0) + 1
+        for r in chosen:
+            if view.group and r.backend != current_group:
+                current_group = r.backend
+                key = GROUP_PREFIX + r.backend
+                header = Text(f"▾ {r.backend} ({counts[r.backend]})", style=palette.style("accent", bold=True),
+                              end="")
+                rows[key] = (Text(""), header) + tuple(Text("") for _ in range(width - 2))
+                order.append(key)
+            rows[r.id] = self._cells_for(r, r.id in view.marks, now, palette, history)
+            order.append(r.id)
+        live = {r.id for r in resources}
+        for rid in [k for k in self._row_cache if k not in live]:
+            del self._row_cache[rid]
+        self.sync(rows, order)
+
+    def _cells_for(self, r: Resource, marked: bool, now: datetime, palette: Palette,
+                   history: MetricHistory) -> Cells:
+        age = format_age((now - r.created_at).total_seconds()) if r.created_at else "—"
+        values = history.values(r.id)
+        stamp = (id(r), r.observed_at, marked, age, len(values), values[-1] if values else None, id(palette))
+        cached = self._row_cache.get(r.id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        mark = Text("●" if marked else " ", style=palette.style("accent", bold=True), end="")
+        metric = key_metric(r)
+        if metric is None:
+            metric_cell = muted("—", palette)
+        else:
+            spark = sparkline_text(values, 8)
+            metric_cell = Text(f"{spark} {format_number(metric[1])}".strip(), style=palette.style("primary"),
+                               end="")
+        health = health_cell(str(r.health), palette)
+        drift = drift_cell(None if r.drift is None else str(r.drift), palette)
+        if self.compact:
+            cells: Cells = (mark, safe(r.kind, max_len=16), safe(r.name, max_len=30), health, drift, Text(age))
+        else:
+            cells = (mark, Text(SHORT_BACKEND.get(r.backend, r.backend), end=""), safe(r.kind, max_len=20),
+                     safe(r.name, max_len=48), safe(r.status, max_len=36), health, drift, Text(age, end=""),
+                     metric_cell)
+        self._row_cache[r.id] = (stamp, cells)
+        return cells
+
+    def selected_resource_id(self) -> str | None:
+        key = self.cursor_key
+        if key is None or key.startswith(GROUP_PREFIX):
+            return None
+        return key

@@ -1,0 +1,71 @@
+"""The status bar: who you are in this environment, READ-ONLY, the reconciler's
+state per backend (last pass, next pass, backoff, error) and the age of the data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.env_state import EnvState
+from tui.model import BackendState
+from tui.sanitize import clean
+from tui.widgets.cells import Palette, format_age
+from tui.widgets.resource_table import SHORT_BACKEND
+
+
+def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose: bool) -> Text:
+    name = SHORT_BACKEND.get(b.name, b.name)
+    out = Text(end="")
+    if b.reachable is None:
+        out.append(f"{name} …", style=palette.style("text-muted"))
+        if verbose:
+            out.append(" first pass", style=palette.style("text-muted"))
+        return out
+    if b.reachable is False:
+        out.append(f"{name} ✗", style=palette.style("error", bold=True))
+        if b.observed_at is not None:
+            out.append(f" {format_age((now - b.observed_at).total_seconds())} old")
+        if b.next_pass is not None:
+            out.append(f" retry {format_age(max(0.0, (b.next_pass - now).total_seconds()))}")
+        elif b.backoff_s:
+            out.append(f" backoff {format_age(b.backoff_s)}")
+        if verbose and b.error:
+            out.append(f" {clean(b.error, max_len=60)}", style=palette.style("error"))
+        return out
+    out.append(f"{name} ✓", style=palette.style("success", bold=True))
+    if b.watching:
+        out.append(" watch")
+    elif verbose and b.last_pass is not None:
+        out.append(f" {format_age((now - b.last_pass).total_seconds())} ago")
+        if b.next_pass is not None:
+            out.append(f" next {format_age(max(0.0, (b.next_pass - now).total_seconds()))}")
+    return out
+
+
+def status_text(*, user: str, role: str | None, read_only: bool, state: EnvState | None, now: datetime,
+                palette: Palette, activity: str = "", verbose: bool = True) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(f" {user}", style=palette.style("primary", bold=True))
+    if role:
+        text.append(f" {role}", style=palette.style("text-muted"))
+    if read_only:
+        text.append("  READ-ONLY", style=palette.style("warning", bold=True))
+    if state is not None:
+        if state.paused:
+            text.append("  PAUSED", style=palette.style("warning", bold=True))
+        for b in state.backends.values():
+            text.append("  ")
+            text.append_text(backend_summary(b, now, palette, verbose=verbose))
+        age = state.data_age_s(now)
+        text.append(f"  data {format_age(age)}", style=palette.style("text-muted"))
+    if activity:
+        text.append(f"  ⟳ {activity}", style=palette.style("accent", bold=True))
+    return text
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; }
+    """
