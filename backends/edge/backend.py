@@ -121,8 +121,8 @@ class EdgeBackend(EdgeActions, Backend):
                            cpu_delta=st.sample is None or st.sample.cpu is None)
         try:
             sent = time.time()
-            out = await link.run(probe_command(req), respect_backoff=True, drop_on_timeout=True,
-                                 limit_channels=False)
+            out = await link.run(probe_command(req), timeout=self._probe_timeout(), respect_backoff=True,
+                                 drop_on_timeout=True, limit_channels=False)
             received = time.time()
         except BackendError:
             return  # the link keeps the error, reachability and last_seen
@@ -138,6 +138,11 @@ class EdgeBackend(EdgeActions, Backend):
                            else round(sample.remote_time + 0.5 - (sent + received) / 2, 1))
         st.services = {node.services[i]: s for i, s in sample.services.items() if i < len(node.services)}
         st.sample, st.sampled_at, st.fresh = sample, link.last_seen, True
+
+    def _probe_timeout(self) -> float:
+        """The probe is quick (well under a second on a live node): a node that takes longer
+        than the connect timeout to answer it is treated as gone, not waited for."""
+        return min(self.config.command_timeout, max(self.config.connect_timeout, 5.0))
 
     def _view(self, name: str) -> LinkView:
         link = self.links[name]

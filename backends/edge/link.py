@@ -99,6 +99,8 @@ class NodeLink:
             options["username"] = node.user
         if node.identity_file:
             options["client_keys"] = [str(Path(node.identity_file).expanduser())]
+            # like OpenSSH: a passphrase-protected identity is used through the agent, not prompted for
+            options["ignore_encrypted"] = True
         if s.ssh_config:
             options["config"] = [str(Path(s.ssh_config).expanduser())]
         return options

@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 import yaml
 
 from tests.conftest import envdeck_env, repo_root
@@ -76,8 +75,6 @@ def test_run_json_over_the_nodes(edge_lab, tmp_path):
     assert doc["summary"] == {"ok": 0, "failed": 1, "unreachable": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="tui/cli: argparse.REMAINDER after ENV swallows --nodes/--json written "
-                   "after ENV (the documented form `envdeck run ENV [--nodes GLOB] [--json] -- COMMAND...`)")
 def test_run_options_after_env_as_documented(edge_lab, tmp_path):
     server = edge_lab.start_sshd()
     edge_lab.trust(server)

@@ -4,6 +4,7 @@ runs, the shell command line, and injection attempts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from backends.edge import EdgeBackend, FleetResult, fleet_json
 from tui.config import EdgeNode
+from tui.errors import BackendDenied
 from tui.model import Drift, Health, Role
 
 
@@ -195,3 +197,39 @@ async def test_sshd_settings_match_what_sshd_itself_reports(node_backend):
         assert node.attributes["sshd"][key] == aliases.get(truth[key], truth[key])
     rules = {f.rule for f in node.findings}
     assert ("ssh-password-auth" in rules) == (truth["passwordauthentication"] == "yes")
+
+
+async def test_keys_from_ssh_agent_are_used(edge_lab, defaults, monkeypatch, tmp_path):
+    server = edge_lab.start_sshd()
+    edge_lab.trust(server)
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            await asyncio.sleep(0.05)
+        env = {"SSH_AUTH_SOCK": str(sock), "PATH": os.environ["PATH"]}
+        subprocess.run(["ssh-add", str(edge_lab.client_key)], env=env, check=True, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        node = EdgeNode(name="n1", host=server.address, port=server.port, user=edge_lab.user)  # no identity_file
+        backend = EdgeBackend("test", edge_lab.config([node]), defaults)
+        try:
+            assert await backend.check() == "1/1 nodes reachable"
+        finally:
+            await backend.close()
+    finally:
+        agent.terminate()
+        agent.wait(10)
+
+
+async def test_without_any_key_authentication_is_refused_clearly(edge_lab, defaults):
+    server = edge_lab.start_sshd()
+    edge_lab.trust(server)
+    node = EdgeNode(name="n1", host=server.address, port=server.port, user=edge_lab.user)
+    backend = EdgeBackend("test", edge_lab.config([node]), defaults)
+    try:
+        with pytest.raises(BackendDenied, match="authentication refused"):
+            await backend.check()
+    finally:
+        await backend.close()
