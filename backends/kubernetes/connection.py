@@ -80,11 +80,13 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
             configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
             return ClusterConnection(configuration, client.ApiClient(configuration), None, None)
+        # $KUBECONFIG is read now, not when the client was imported (it may list several files).
+        config_file = kubeconfig or os.environ.get("KUBECONFIG") or None
         api_client = config.new_client_from_config(
-            config_file=kubeconfig, context=cfg.context, persist_config=False)
+            config_file=config_file, context=cfg.context, persist_config=False)
         context = cfg.context
         if context is None:
-            _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+            _, active = config.list_kube_config_contexts(config_file=config_file)
             context = active.get("name") if active else None
         return ClusterConnection(api_client.configuration, api_client, context, kubeconfig)
     except ConfigException as exc:
