@@ -72,8 +72,9 @@ async def test_check_reports_version_host_and_namespace(emulator, backend, make_
 
 def _exec_kubeconfig(tmp_path: Path, url: str, token: str) -> Path:
     plugin = tmp_path / "token-plugin.py"
-    plugin.write_text("import json\nprint(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1',"
-                      " 'kind': 'ExecCredential', 'status': {'token': %r}}))\n" % token)
+    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+                  "status": {"token": token}}
+    plugin.write_text(f"print({json.dumps(json.dumps(credential))})\n")
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "other",
         "clusters": [{"name": "emu", "cluster": {"server": url}}],
