@@ -8,7 +8,6 @@ rollout is observable as Progressing.
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from . import pods as podlib
 from .events import record_event, reference
 from .runtime import DAEMONSETS, DEPLOYMENTS, JOBS, PODS, REPLICASETS, STATEFULSETS, ControllerRuntime
-from .store import Obj, Store, now_iso
+from .store import Obj, Store, clone, now_iso
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -71,7 +70,7 @@ class Controllers(ControllerRuntime):
             annotations = new_rs["metadata"].get("annotations") or {}
             revision = int(annotations.get(REVISION, "0"))
             if new_rs["spec"].get("replicas") != replicas or revision < top:
-                updated = copy.deepcopy(new_rs)
+                updated = clone(new_rs)
                 before = new_rs["spec"].get("replicas", 0)
                 updated["spec"]["replicas"] = replicas
                 updated["metadata"].setdefault("annotations", {})[REVISION] = str(max(revision, top + 1)
@@ -85,7 +84,7 @@ class Controllers(ControllerRuntime):
                                  component="deployment-controller")
         for rs in owned:
             if rs["metadata"]["name"] != new_rs["metadata"]["name"] and rs["spec"].get("replicas", 0) != 0:
-                updated = copy.deepcopy(rs)
+                updated = clone(rs)
                 updated["spec"]["replicas"] = 0
                 self.store.update(REPLICASETS, updated)
                 record_event(self.store, ns, reference(d), "ScalingReplicaSet",
@@ -95,9 +94,9 @@ class Controllers(ControllerRuntime):
 
     def _create_replicaset(self, d: Obj, template_hash: str, replicas: int, revision: int) -> Obj:
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
-        template = copy.deepcopy(d["spec"].get("template") or {})
+        template = clone(d["spec"].get("template") or {})
         template.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = template_hash
-        selector = copy.deepcopy(d["spec"].get("selector") or {})
+        selector = clone(d["spec"].get("selector") or {})
         selector.setdefault("matchLabels", {})["pod-template-hash"] = template_hash
         rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
             "name": f"{name}-{template_hash}", "namespace": ns,
@@ -149,7 +148,7 @@ class Controllers(ControllerRuntime):
         annotations = d["metadata"].get("annotations") or {}
         revision = (new_rs["metadata"].get("annotations") or {}).get(REVISION)
         if revision and annotations.get(REVISION) != revision:
-            fresh = copy.deepcopy(d)
+            fresh = clone(d)
             fresh["metadata"].setdefault("annotations", {})[REVISION] = revision
             fresh["status"] = status
             self.store.update(DEPLOYMENTS, fresh)
@@ -254,7 +253,7 @@ class Controllers(ControllerRuntime):
         completions = job["spec"].get("completions", 1)
         pods = self.owned_pods(job)
         if not pods:
-            template = copy.deepcopy(job["spec"].get("template") or {})
+            template = clone(job["spec"].get("template") or {})
             labels = {"batch.kubernetes.io/controller-uid": job["metadata"]["uid"],
                       "batch.kubernetes.io/job-name": name, "controller-uid": job["metadata"]["uid"],
                       "job-name": name}

@@ -14,7 +14,6 @@ Reads (`get`, `list`, `pod_names`) return deep copies.
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 from typing import Any
@@ -34,7 +33,7 @@ from .rest import RestApi
 from .selectors import label_matcher
 from .server import ServerBase, on_loop
 from .status import already_exists, not_found
-from .store import Obj, Store, now_iso
+from .store import Obj, Store, clone, now_iso
 
 NAMESPACES, PODS, NODES = lookup("namespaces"), lookup("pods"), lookup("nodes")
 
@@ -98,7 +97,7 @@ class Emulator(ServerBase):
         ns = (obj.get("metadata") or {}).get("namespace") if rt.namespaced else None
         if rt.namespaced and not ns:
             raise ValueError("metadata.namespace is required")
-        resp = self._rest.create(rt, ns, copy.deepcopy(obj))
+        resp = self._rest.create(rt, ns, clone(obj))
         return json.loads(resp.body)  # type: ignore[arg-type]
 
     def _put_new(self, rt: ResourceType, obj: Obj) -> Obj:
@@ -110,12 +109,12 @@ class Emulator(ServerBase):
     @on_loop
     def get(self, resource: str, namespace: str | None, name: str) -> Obj | None:
         obj = self.store.get(lookup(resource), namespace, name)
-        return copy.deepcopy(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
 
     @on_loop
     def list(self, resource: str, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
         match = label_matcher(label_selector)
-        return [copy.deepcopy(o) for o in self.store.objects(lookup(resource), namespace)
+        return [clone(o) for o in self.store.objects(lookup(resource), namespace)
                 if match is None or match(o["metadata"].get("labels") or {})]
 
     @on_loop
@@ -134,8 +133,8 @@ class Emulator(ServerBase):
             raise not_found(rt, name)
         patched = apply_patch(content_type, current, patch)
         if rt.has_status:
-            patched["status"] = copy.deepcopy(current.get("status"))
-        return copy.deepcopy(self.store.update(rt, patched))
+            patched["status"] = clone(current.get("status"))
+        return clone(self.store.update(rt, patched))
 
     @on_loop
     def set_status(self, resource: str, namespace: str | None, name: str, status: Obj) -> Obj:
@@ -143,9 +142,9 @@ class Emulator(ServerBase):
         current = self.store.get(rt, namespace, name)
         if current is None:
             raise not_found(rt, name)
-        updated = copy.deepcopy(current)
+        updated = clone(current)
         updated["status"] = status
-        return copy.deepcopy(self.store.update(rt, updated))
+        return clone(self.store.update(rt, updated))
 
     @on_loop
     def delete(self, resource: str, namespace: str | None, name: str) -> Obj | None:
@@ -168,7 +167,7 @@ class Emulator(ServerBase):
     def add_namespace(self, name: str, labels: dict[str, str] | None = None) -> Obj:
         existing = self.store.get(NAMESPACES, None, name)
         if existing is not None:
-            return copy.deepcopy(existing)
+            return clone(existing)
         return self.store.create(NAMESPACES, manifests.namespace(name, labels))
 
     @on_loop
@@ -262,7 +261,7 @@ class Emulator(ServerBase):
             for c in pod["spec"].get("containers", []):
                 self.logs.restart(pod, c["name"], "Killed" if kind == "OOMKilled"
                                   else "panic: runtime error: invalid memory address or nil pointer dereference")
-        return copy.deepcopy(self.controllers.set_fault(namespace, pod_name, kind, event))
+        return clone(self.controllers.set_fault(namespace, pod_name, kind, event))
 
     @on_loop
     def add_event(self, namespace: str, involved_kind: str, involved_name: str, reason: str, message: str,
@@ -277,7 +276,7 @@ class Emulator(ServerBase):
                 if target is not None:
                     involved.update(uid=target["metadata"]["uid"], apiVersion=rt.api_version,
                                     resourceVersion=target["metadata"]["resourceVersion"])
-        return copy.deepcopy(record_event(self.store, namespace, involved, reason, message, type, component, count))
+        return clone(record_event(self.store, namespace, involved, reason, message, type, component, count))
 
     @on_loop
     def append_log(self, namespace: str, pod: str, line: str, container: str | None = None) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from .resources import lookup
-from .store import Store, now_iso
+from .store import Store, clone, now_iso
 
 EVENTS = lookup("events")
 
@@ -25,7 +24,7 @@ def record_event(store: Store, namespace: str, involved: dict[str, Any], reason:
         inv = existing.get("involvedObject", {})
         if (inv.get("kind"), inv.get("name"), inv.get("uid")) == (ref.get("kind"), ref.get("name"), ref.get("uid")) \
                 and existing.get("reason") == reason and existing.get("type") == type_:
-            updated = copy.deepcopy(existing)
+            updated = clone(existing)
             updated["count"] = existing.get("count", 1) + count
             updated["message"] = message
             updated["lastTimestamp"] = stamp

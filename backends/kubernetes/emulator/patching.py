@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import jsonpatch
 
 from .status import ApiError
+from .store import clone
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -57,8 +57,8 @@ def apply_patch(content_type: str, current: dict[str, Any], patch: Any) -> dict[
 
 def merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return clone(patch)
+    result = clone(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
@@ -76,10 +76,10 @@ def _merge_key(field: str, path: tuple[str, ...]) -> str | None:
 def strategic_merge(target: Any, patch: dict[str, Any], path: tuple[str, ...]) -> Any:
     directive = patch.get("$patch")
     if directive == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return {k: clone(v) for k, v in patch.items() if k != "$patch"}
     if directive == "delete":
         return None
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    result = clone(target) if isinstance(target, dict) else {}
     orders: dict[str, list[Any]] = {}
     retain = patch.get("$retainKeys")
     for key, value in patch.items():
@@ -104,7 +104,7 @@ def strategic_merge(target: Any, patch: dict[str, Any], path: tuple[str, ...]) -
         elif isinstance(value, list):
             result[key] = _merge_list(result.get(key), value, key, path)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = clone(value)
     for field, order in orders.items():
         if isinstance(result.get(field), list):
             result[field] = _apply_order(result[field], order, _merge_key(field, path))
@@ -116,13 +116,13 @@ def strategic_merge(target: Any, patch: dict[str, Any], path: tuple[str, ...]) -
 def _merge_list(current: Any, patch: list[Any], field: str, path: tuple[str, ...]) -> list[Any]:
     current = current if isinstance(current, list) else []
     if any(isinstance(p, dict) and p.get("$patch") == "replace" and len(p) == 1 for p in patch):
-        return [copy.deepcopy(p) for p in patch if not (isinstance(p, dict) and p.get("$patch"))]
+        return [clone(p) for p in patch if not (isinstance(p, dict) and p.get("$patch"))]
     if field in _MERGED_PRIMITIVE_LISTS:
         return list(current) + [v for v in patch if v not in current]
     key = _merge_key(field, path)
     if key is None or not all(isinstance(p, dict) for p in patch):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(current)
+        return clone(patch)
+    result = clone(current)
     for item in patch:
         index = next((i for i, c in enumerate(result) if isinstance(c, dict) and c.get(key) == item.get(key)),
                      None)

@@ -7,12 +7,11 @@ emulator's states: starting, running and ready, or one of the scripted faults.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import random
 from typing import Any
 
-from .store import now_iso
+from .store import clone, now_iso
 
 FAULTS = ("CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "NotReady", "Failed")
 SAFE_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -54,7 +53,7 @@ def default_container(container: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_pod_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    s = copy.deepcopy(spec)
+    s = clone(spec)
     s["containers"] = [default_container(c) for c in s.get("containers", [])]
     if "initContainers" in s:
         s["initContainers"] = [default_container(c) for c in s["initContainers"]]
@@ -68,7 +67,7 @@ def default_pod_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def pod_from_template(template: dict[str, Any], namespace: str, name: str, owner: dict[str, Any] | None,
                       node: str, extra_labels: dict[str, str] | None = None) -> dict[str, Any]:
-    meta = copy.deepcopy(template.get("metadata") or {})
+    meta = clone(template.get("metadata") or {})
     labels = dict(meta.get("labels") or {})
     labels.update(extra_labels or {})
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
@@ -84,7 +83,7 @@ def pod_from_template(template: dict[str, Any], namespace: str, name: str, owner
     spec.setdefault("serviceAccountName", "default")
     spec["serviceAccount"] = spec["serviceAccountName"]
     spec["nodeName"] = node
-    spec.setdefault("tolerations", copy.deepcopy(_TOLERATIONS))
+    spec.setdefault("tolerations", clone(_TOLERATIONS))
     spec.setdefault("priority", 0)
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")

@@ -11,7 +11,6 @@ URL shapes (core group under /api/v1, others under /apis/GROUP/VERSION):
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from .pods import pod_status, random_suffix
 from .resources import BY_PATH, ResourceType, lookup
 from .selectors import SelectorError, field_matcher, label_matcher, selector_from_match_labels
 from .status import ApiError, already_exists, conflict, gone, invalid, not_found, success
-from .store import Entry, encode, now_iso
+from .store import Entry, clone, encode, now_iso
 from .watch import serve_watch
 
 if TYPE_CHECKING:
@@ -242,12 +241,12 @@ class RestApi:
                ) -> web.Response:
         if sub == "status":
             new = dict(current)
-            new["metadata"] = copy.deepcopy(current["metadata"])
+            new["metadata"] = clone(current["metadata"])
             new["status"] = obj.get("status")
         else:
             new = obj
             if rt.has_status:
-                new["status"] = copy.deepcopy(current.get("status"))
+                new["status"] = clone(current.get("status"))
             if rt is not PODS:
                 apply_defaults(rt, new, self.emu.allocate_cluster_ip)
             else:
@@ -270,7 +269,7 @@ class RestApi:
         if replicas < 0:
             raise ApiError(422, f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: {replicas}: '
                                 "must be greater than or equal to 0", "Invalid")
-        new = copy.deepcopy(current)
+        new = clone(current)
         new["spec"]["replicas"] = replicas
         self.store.update(rt, new)
         self.emu.settle()
@@ -288,7 +287,7 @@ class RestApi:
             return json_response(current if rt is PODS else success(rt, current))
         final = self.emu.remove(rt, ns, name)
         if rt is PODS or rt is NAMESPACES:
-            final = copy.deepcopy(final or current)
+            final = clone(final or current)
             final["metadata"]["deletionTimestamp"] = now_iso()
             if rt is PODS:
                 final["metadata"]["deletionGracePeriodSeconds"] = 0

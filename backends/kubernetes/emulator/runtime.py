@@ -10,14 +10,13 @@ after the pods already follow (a real cluster converges a moment later).
 from __future__ import annotations
 
 import asyncio
-import copy
 import random
 from collections.abc import Callable
 
 from . import pods as podlib
 from .events import record_event, reference
 from .resources import ResourceType, lookup
-from .store import Obj, Store
+from .store import Obj, Store, clone
 
 PODS, NODES = lookup("pods"), lookup("nodes")
 REPLICASETS, DEPLOYMENTS = lookup("replicasets"), lookup("deployments")
@@ -155,7 +154,7 @@ class ControllerRuntime:
     def set_pod_state(self, pod: Obj, state: str) -> Obj:
         status = pod.get("status") or {}
         updated = dict(pod)
-        updated["metadata"] = copy.deepcopy(pod["metadata"])
+        updated["metadata"] = clone(pod["metadata"])
         updated["status"] = podlib.pod_status(pod, state, status.get("podIP") or self.next_pod_ip(),
                                               status.get("hostIP") or self.host_ip(pod["spec"].get("nodeName", "")),
                                               previous=status)
@@ -203,6 +202,6 @@ class ControllerRuntime:
         if obj.get("status") == status:
             return
         updated = dict(obj)
-        updated["metadata"] = copy.deepcopy(obj["metadata"])
+        updated["metadata"] = clone(obj["metadata"])
         updated["status"] = status
         self.store.update(rt, updated)

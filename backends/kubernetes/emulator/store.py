@@ -27,11 +27,22 @@ try:  # orjson is ~10x faster at encoding; the stdlib is the fallback
 
     def encode(obj: Any) -> bytes:
         return orjson.dumps(obj)
+
+    def clone(obj: Any) -> Any:
+        """A deep copy of a JSON-like value (dicts, lists, scalars): much faster than copy.deepcopy."""
+        return orjson.loads(orjson.dumps(obj))
 except ImportError:  # pragma: no cover - depends on the machine
     import json
 
     def encode(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def clone(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: clone(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clone(v) for v in obj]
+        return obj
 
 
 Obj = dict[str, Any]
