@@ -33,6 +33,9 @@ BACKEND = "aws"
 _ACCESS_KEY_RE = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 _URL_USERINFO_RE = re.compile(r"(https?://)[^/@\s]+@")
 _MAX_MESSAGE = 300
+# Some endpoints (moto's tagging API among them) answer a JSON-protocol call with an XML error body.
+_EMBEDDED_CODE_RE = re.compile(r"<Code>([^<]{1,100})</Code>")
+_EMBEDDED_MESSAGE_RE = re.compile(r"<Message>([^<]{0,1000})</Message>")
 
 EXPIRED_CODES = frozenset({
     "ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId",
@@ -76,7 +79,13 @@ def translate(exc: BaseException, operation: str, *, profile: str | None = None)
     if isinstance(exc, ClientError):
         code = error_code(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        message = redact(str(exc.response.get("Error", {}).get("Message") or ""))
+        raw_message = str(exc.response.get("Error", {}).get("Message") or "")
+        embedded = _EMBEDDED_CODE_RE.search(raw_message)
+        if embedded and (not code or code.isdigit()):
+            code = embedded.group(1)
+            found = _EMBEDDED_MESSAGE_RE.search(raw_message)
+            raw_message = found.group(1) if found else ""
+        message = redact(raw_message)
         detail = f"{code}: {message}" if message else code
         if code in EXPIRED_CODES:
             return BackendUnreachable(

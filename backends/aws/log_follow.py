@@ -35,13 +35,17 @@ def _order(event: dict[str, Any]) -> tuple[int, int, str]:
     return (int(event.get("timestamp", 0)), int(event.get("ingestionTime", 0)), str(event.get("eventId", "")))
 
 
+def _key(event: dict[str, Any]) -> str:
+    return f"{event.get('logStreamName', '')}\x00{event.get('eventId', '')}"
+
+
 class LogCursor:
     """The follow position: newest timestamp yielded and the ids yielded within the lookback."""
 
     def __init__(self, start_ms: int, lookback_ms: int):
         self.newest_ms = start_ms
         self.lookback_ms = lookback_ms
-        self._seen: dict[str, int] = {}  # event id -> timestamp
+        self._seen: dict[str, int] = {}  # stream + event id -> timestamp
 
     def start_time(self) -> int:
         return max(0, self.newest_ms - self.lookback_ms)
@@ -50,7 +54,7 @@ class LogCursor:
         """The events not yielded before, oldest first; remembers them."""
         fresh = []
         for ev in sorted(events, key=_order):
-            ev_id = str(ev.get("eventId", ""))
+            ev_id = _key(ev)
             if ev_id in self._seen:
                 continue
             self._seen[ev_id] = int(ev.get("timestamp", 0))
@@ -74,7 +78,10 @@ class LogSource:
             kwargs["endTime"] = end_ms
         if self.stream_prefix:
             kwargs["logStreamNamePrefix"] = self.stream_prefix
-        return await self.clients.paginate("logs", "filter_log_events", "events", **kwargs)
+        events = await self.clients.paginate("logs", "filter_log_events", "events", **kwargs)
+        if self.stream_prefix:  # AWS filters by the prefix itself; some emulators (moto) ignore it
+            events = [e for e in events if str(e.get("logStreamName", "")).startswith(self.stream_prefix)]
+        return events
 
     async def _recent(self, n: int | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(every event read, the last n of them oldest first); n None = all of 14 days, capped."""

@@ -1,0 +1,150 @@
+"""Unreachable endpoints, invalid credentials and denials become typed errors with clear,
+secret-free messages; a backend recovers when the endpoint comes back.
+
+These tests start their own moto servers (killing the shared one would break the others).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from backends.aws import AwsBackend
+from tests.aws import arrange
+from tests.aws.conftest import aws_config
+from tui.config import Defaults
+from tui.errors import BackendDenied, BackendUnreachable
+from tui.model import Health
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, deadline_s: float = 60) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def start_threaded(port: int) -> ThreadedMotoServer:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    wait_listening(port)
+    return server
+
+
+async def test_endpoint_killed_mid_run_then_restarted(moto_url):  # moto_url: reset the shared state
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_threaded(port)
+    try:
+        ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
+        iid = arrange.instance(lambda _name: ec2, "staging", "web-1")
+        backend = AwsBackend("staging", aws_config(url), Defaults(timeout=2))
+        first = await backend.observe()
+        assert any(r.id == f"aws/ec2-instance/{iid}" for r in first.resources)
+
+        server.stop()
+        with pytest.raises(BackendUnreachable) as failure:
+            await backend.observe()
+        message = str(failure.value)
+        assert "unreachable" in message and f"127.0.0.1:{port}" in message
+        assert failure.value.backend == "aws"
+        # the other calls fail the same typed way, without crashing
+        with pytest.raises(BackendUnreachable):
+            await backend.check()
+
+        server = start_threaded(port)  # moto's in-process state survives the restart
+        again = await backend.observe()
+        assert {r.id for r in again.resources} == {r.id for r in first.resources}
+        assert all(r.health == Health.HEALTHY for r in again.resources)
+        await backend.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_moto():
+    """A moto server that checks signatures and IAM policies after its first two requests."""
+    port = free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="2")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port)
+        url = f"http://127.0.0.1:{port}"
+        iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
+                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        iam.create_user(UserName="nobody")  # no policy at all
+        key = iam.create_access_key(UserName="nobody")["AccessKey"]
+        yield url, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def test_invalid_or_expired_credentials_are_unreachable_without_secrets(auth_moto, make_backend, monkeypatch):
+    url, _, _ = auth_moto
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    backend = make_backend(endpoint_url=url)
+    with pytest.raises(BackendUnreachable, match="credentials are expired or invalid") as failure:
+        await backend.observe()
+    assert SECRET not in str(failure.value) and "AKIAIOSFODNN7EXAMPLE" not in str(failure.value)
+    with pytest.raises(BackendUnreachable, match="InvalidClientTokenId"):
+        await backend.check()
+
+
+async def test_access_denied_is_backend_denied(auth_moto, make_backend, monkeypatch):
+    url, key_id, secret = auth_moto
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    backend = make_backend(endpoint_url=url)
+    with pytest.raises(BackendDenied, match="access denied") as failure:
+        await backend.observe()
+    assert "GetResources" in str(failure.value)
+    assert secret not in str(failure.value)
+    # identity needs no permission: check() still proves who we are, by account id only
+    assert await backend.check() == "account 123456789012 in us-east-1"
+
+
+async def test_credentials_come_from_the_profile_like_the_aws_cli(moto_url, make_backend, isolated_home, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    aws_dir = isolated_home / ".aws"
+    aws_dir.mkdir()
+    (aws_dir / "credentials").write_text(f"[staging]\naws_access_key_id = AKIAPROFILEKEY000001\n"
+                                         f"aws_secret_access_key = {SECRET}\n")
+    (aws_dir / "config").write_text("[profile staging]\nregion = eu-west-1\n")
+    backend = make_backend(profile="staging")
+    assert (await backend.check()).startswith("account ")
+    assert "staging" in backend.describe() and SECRET not in backend.describe()
+
+    nobody = make_backend()  # no profile and no keys anywhere: a clear error, no traceback
+    with pytest.raises(BackendUnreachable, match="no usable AWS credentials"):
+        await nobody.observe()
+    missing = make_backend(profile="does-not-exist")
+    with pytest.raises(BackendUnreachable, match="does-not-exist"):
+        await missing.observe()
+
+
+def test_endpoint_userinfo_is_never_shown():
+    backend = AwsBackend("staging", aws_config("http://user:hunter2@127.0.0.1:9"), Defaults())
+    assert "hunter2" not in backend.describe()
