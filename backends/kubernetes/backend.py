@@ -22,6 +22,7 @@ from tui.errors import BackendError, InvalidRequest, NotFound
 from tui.model import (
     ActionResult,
     ActionSpec,
+    Drift,
     DriftItem,
     LogLine,
     MetricSeries,
@@ -110,7 +111,13 @@ class KubernetesBackend(Backend):
 
     def _snapshot(self, inv: Inventory, samples: list[tuple[str, str, float]]) -> Observation:
         resources = inv.resources()
-        present = {desired.rid(w.kind, w.name) for w in self.config.desired if inv.entry(w.kind, w.name)}
+        present = set()
+        for want in self.config.desired:
+            entry = inv.entry(want.kind, want.name)
+            if entry is not None:
+                present.add(entry.resource.id)
+                if entry.resource.drift is None:  # has a desired state; the reconciler marks drift
+                    entry.resource.drift = Drift.IN_SYNC
         resources.extend(desired.placeholders(self.config.desired, present, self._placeholders))
         return Observation(self.name, resources, inv.faults(), inv.take_events(), now_utc(), samples)
 

@@ -1,0 +1,87 @@
+"""`envdeck reconcile --once --repair --json` in a subprocess against the emulator:
+drift of replicas and image is found and repaired; a missing workload is
+reported and its repair fails cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from tests.conftest import envdeck_env, repo_root
+from tests.kubernetes.conftest import NS, eventually
+
+CONFIG = """environments:
+  staging:
+    repair: propose
+    kubernetes:
+      kubeconfig: {kubeconfig}
+      namespace: {ns}
+      desired:
+        - {{kind: Deployment, name: web, replicas: 3, image: "nginx:1.27"}}
+        - {{kind: StatefulSet, name: db, image: {{db: "postgres:16.4"}}}}
+        - {{kind: Deployment, name: ghost, replicas: 1}}
+"""
+
+
+async def envdeck(*args: str, timeout: float = 180.0) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tui.cli", *args, cwd=repo_root(),
+        env=envdeck_env(PYTHONPATH=str(repo_root())),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def _async(value):
+    return value
+
+
+def _fields(items):
+    return {(d["resource"], d["field"]): d for d in items}
+
+
+async def test_reconcile_repairs_replicas_and_image(emulator, kubeconfig, tmp_path):
+    emulator.create_deployment(NS, "web", replicas=1, image="nginx:1.25")
+    emulator.create_statefulset(NS, "db", replicas=1, image="postgres:15")
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(CONFIG.format(kubeconfig=kubeconfig, ns=NS))
+    common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
+
+    code, out, err = await envdeck("reconcile", "--once", "--repair", "--json", *common)
+    assert "Traceback" not in err
+    [env] = json.loads(out)["environments"]
+    drifts = _fields(env["drifts"])
+    assert drifts[("kubernetes/Deployment/web", "replicas")]["desired"] == 3
+    assert drifts[("kubernetes/Deployment/web", "replicas")]["actual"] == 1
+    assert drifts[("kubernetes/Deployment/web", "image")]["actual"] == "nginx:1.25"
+    assert drifts[("kubernetes/StatefulSet/db", "image")]["actual"] == {"db": "postgres:15"}
+    assert drifts[("kubernetes/Deployment/ghost", "replicas")]["actual"] is None
+    repairs = _fields(env["repairs"])
+    assert repairs[("kubernetes/Deployment/web", "replicas")]["action"] == "scale"
+    assert repairs[("kubernetes/Deployment/web", "image")]["action"] == "set-image"
+    for key in [("kubernetes/Deployment/web", "replicas"), ("kubernetes/Deployment/web", "image"),
+                ("kubernetes/StatefulSet/db", "image")]:
+        assert repairs[key]["result"] == "succeeded", repairs[key]
+    assert repairs[("kubernetes/Deployment/ghost", "replicas")]["result"] == "failed"
+    assert code == 1  # one repair failed
+
+    web = emulator.get("deployments", NS, "web")
+    assert web["spec"]["replicas"] == 3
+    assert [c["image"] for c in web["spec"]["template"]["spec"]["containers"]] == ["nginx:1.27"]
+    db = emulator.get("statefulsets", NS, "db")["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in db] == [("db", "postgres:16.4")]
+    await eventually(lambda: _async(len(emulator.pod_names(NS, "app=web")) == 3), "3 web pods")
+
+    code, out, err = await envdeck("reconcile", "--once", "--json", *common)
+    [env] = json.loads(out)["environments"]
+    assert [(d["resource"], d["field"]) for d in env["drifts"]] == [("kubernetes/Deployment/ghost", "replicas")]
+    assert env["repairs"] == []
+
+    code, out, err = await envdeck("status", "--json", *common)
+    [env] = json.loads(out)["environments"]
+    resources = {r["id"]: r for r in env["resources"]}
+    assert resources["kubernetes/Deployment/ghost"]["health"] == "Missing"
+    assert resources["kubernetes/Deployment/ghost"]["drift"] == "Drifted"
+    assert resources["kubernetes/Deployment/web"]["drift"] == "InSync"
+    assert env["backends"]["kubernetes"]["reachable"] is True
