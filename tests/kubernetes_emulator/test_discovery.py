@@ -42,8 +42,18 @@ def test_core_and_group_discovery_list_resources_with_verbs_and_short_names(clus
     assert group["preferredVersion"]["groupVersion"] == "batch/v1"
 
 
-def test_unknown_paths_and_openapi_answer_404_status(cluster: Cluster):
-    for path in ("/openapi/v2", "/openapi/v3", "/apis/nope.example.com/v1", "/api/v1/widgets"):
+def test_openapi_v3_declares_server_side_field_validation(cluster: Cluster):
+    status, root = _get(cluster.url + "/openapi/v3")
+    assert status == 200 and "apis/apps/v1" in root["paths"]
+    status, doc = _get(cluster.url + root["paths"]["apis/apps/v1"]["serverRelativeURL"])
+    assert status == 200
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
+    assert "fieldValidation" in {p["name"] for p in patch["parameters"]}
+
+
+def test_unknown_paths_and_openapi_v2_answer_404_status(cluster: Cluster):
+    for path in ("/openapi/v2", "/openapi/v3/apis/nope/v1", "/apis/nope.example.com/v1", "/api/v1/widgets"):
         status, body = _get(cluster.url + path)
         assert status == 404, path
         assert body["kind"] == "Status" and body["code"] == 404

@@ -150,8 +150,33 @@ def test_top_pods_and_create_from_file(web: Cluster, kubectl, tmp_path):
     manifest = tmp_path / "cm.json"
     manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-file"},
                                     "data": {"a": "b"}}))
-    kubectl("create", "-f", str(manifest), "--validate=false")
+    kubectl("create", "-f", str(manifest))
     assert web.emu.get("configmaps", "staging", "from-file")["data"] == {"a": "b"}
+
+
+def _manifest(replicas: int, sidecar: str) -> str:
+    return json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "applied"}, "spec": {
+        "replicas": replicas, "selector": {"matchLabels": {"app": "applied"}},
+        "template": {"metadata": {"labels": {"app": "applied"}}, "spec": {"containers": [
+            {"name": "app", "image": "nginx:1.27", "env": [{"name": "A", "value": "1"}]},
+            {"name": "side", "image": sidecar}]}}}})
+
+
+def test_apply_set_image_and_rollout_undo(cluster: Cluster, kubectl, tmp_path):
+    path = tmp_path / "deploy.json"
+    path.write_text(_manifest(2, "envoy:1.30"))
+    assert "created" in kubectl("apply", "-f", str(path)).stdout
+    path.write_text(_manifest(3, "envoy:1.31"))
+    assert "configured" in kubectl("apply", "-f", str(path)).stdout  # a computed strategic merge patch
+    d = cluster.emu.get("apps/deployments", "staging", "applied")
+    assert d["spec"]["replicas"] == 3
+    assert [c["image"] for c in d["spec"]["template"]["spec"]["containers"]] == ["nginx:1.27", "envoy:1.31"]
+    kubectl("set", "image", "deployment/applied", "app=nginx:1.28")
+    assert {p["spec"]["containers"][0]["image"] for p in cluster.emu.list("pods", "staging")} == {"nginx:1.28"}
+    history = kubectl("rollout", "history", "deployment/applied").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2", "3"]
+    kubectl("rollout", "undo", "deployment/applied")
+    assert {p["spec"]["containers"][0]["image"] for p in cluster.emu.list("pods", "staging")} == {"nginx:1.27"}
 
 
 def test_get_watch_prints_changes(web: Cluster, kubectl):

@@ -1,5 +1,5 @@
-"""Discovery (`/api`, `/apis`, group versions), `/version`, health endpoints, and the
-OpenAPI documents the emulator does not serve (404, so kubectl falls back)."""
+"""Discovery (`/api`, `/apis`, group versions), `/version`, health endpoints, and
+`/openapi/v2`, which the emulator does not serve (404; see openapi.py for v3)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class Discovery:
             web.get("/apis/{group}/{version}/", self.group_version),
             web.get("/version", self.version), web.get("/version/", self.version),
             web.get("/healthz", self.ok), web.get("/readyz", self.ok), web.get("/livez", self.ok),
-            web.get("/openapi/{tail:.*}", self.not_served), web.get("/swagger.json", self.not_served),
+            web.get("/openapi/v2", self.not_served), web.get("/swagger.json", self.not_served),
         ]
 
     async def api(self, request: web.Request) -> web.Response:

@@ -27,6 +27,7 @@ import yaml
 from aiohttp import web
 
 from .discovery import Discovery
+from .openapi import OpenApiV3
 from .status import ApiError
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class ServerBase:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
         discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups)
         app.add_routes(discovery.routes())
+        app.add_routes(OpenApiV3().routes())
         app.add_routes(self._routes())
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
