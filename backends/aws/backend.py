@@ -15,6 +15,7 @@ from backends.aws.error_mapping import redact
 from backends.aws.faults import alarm_faults, ecs_faults_and_events, status_check_faults
 from backends.aws.inventory import collect_inventory
 from backends.aws.log_follow import LogSource, to_line
+from backends.aws.metric_sampler import MetricSampler
 from backends.aws.resource_builder import LOG_GROUP_TAG, build_resources
 from backends.base import Backend
 from tui.config import AwsConfig, Defaults
@@ -33,6 +34,12 @@ from tui.model import (
 LOG_STREAM_PREFIX_TAG = "envdeck:log-stream-prefix"
 
 
+def _comparable(resource: Resource) -> dict[str, Any]:
+    data = resource.to_json()
+    data.pop("observed_at", None)
+    return data
+
+
 class AwsBackend(Backend):
     name: ClassVar[str] = "aws"
     supports_watch: ClassVar[bool] = False
@@ -47,6 +54,7 @@ class AwsBackend(Backend):
         self.clients = AwsClients(config, timeout_s=defaults.timeout, workers=workers)
         self._last: Observation | None = None
         self._seen_event_ids: set[str] = set()
+        self.sampler = MetricSampler(self.clients)
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
@@ -80,8 +88,24 @@ class AwsBackend(Backend):
         drifts = self.diff(obs)
         for res in resources:
             res.drift = desired_state.drift_state(res, drifts, self.config)
+        obs.samples = await self.sampler.sample(resources)
+        obs.resources = self._reuse_unchanged(resources)
         self._last = obs
         return obs
+
+    def _reuse_unchanged(self, resources: list[Resource]) -> list[Resource]:
+        """Keep the previous object of a resource that did not change (consumers compare by
+        identity); only its observation time moves."""
+        previous = {r.id: r for r in self._last.resources} if self._last else {}
+        out = []
+        for res in resources:
+            old = previous.get(res.id)
+            if old is not None and old.metrics == res.metrics and _comparable(old) == _comparable(res):
+                old.observed_at = res.observed_at
+                out.append(old)
+            else:
+                out.append(res)
+        return out
 
     async def _resources(self) -> list[Resource]:
         if self._last is None:
@@ -155,9 +179,10 @@ class AwsBackend(Backend):
             targets = [await self._resource(resource_id)]
         return await fetch_metrics(self.clients, targets, window_s)
 
-    async def log_source(self, resource_id: str) -> LogSource:
+    async def log_source(self, resource_id: str, container: str | None = None) -> LogSource:
         """The log group (and stream prefix) of a resource: `aws.logs` in config, else its
-        `envdeck:log-group` tag; `aws/log-group/NAME` names a group directly."""
+        `envdeck:log-group` tag, else (ECS) the awslogs settings of its task definition;
+        `aws/log-group/NAME` names a group directly."""
         if resource_id.startswith("aws/log-group/"):
             return LogSource(self.clients, resource_id[len("aws/log-group/"):], None)
         resource = await self._resource(resource_id)
@@ -168,13 +193,31 @@ class AwsBackend(Backend):
         tags: dict[str, Any] = resource.attributes.get("tags") or {}
         if tags.get(LOG_GROUP_TAG):
             return LogSource(self.clients, str(tags[LOG_GROUP_TAG]), tags.get(LOG_STREAM_PREFIX_TAG) or None)
+        if resource.kind == "ecs-service" and resource.attributes.get("task_definition"):
+            found = await self._awslogs_source(str(resource.attributes["task_definition"]), container)
+            if found is not None:
+                return found
         raise InvalidRequest(
             f"{resource_id} has no log group: map one under aws.logs in the config "
             f"or tag the resource {LOG_GROUP_TAG}=GROUP", backend=self.name)
 
+    async def _awslogs_source(self, task_definition: str, container: str | None) -> LogSource | None:
+        """ECS writes awslogs streams as PREFIX/CONTAINER/TASK-ID into the group of the options."""
+        answer = await self.clients.call("ecs", "describe_task_definition", taskDefinition=task_definition)
+        for definition in (answer.get("taskDefinition") or {}).get("containerDefinitions") or []:
+            if container and definition.get("name") != container:
+                continue
+            config = definition.get("logConfiguration") or {}
+            options = config.get("options") or {}
+            if config.get("logDriver") == "awslogs" and options.get("awslogs-group"):
+                prefix = options.get("awslogs-stream-prefix")
+                stream_prefix = f"{prefix}/{definition.get('name')}/" if prefix else None
+                return LogSource(self.clients, options["awslogs-group"], stream_prefix)
+        return None
+
     async def logs(self, resource_id: str, *, follow: bool = False, tail: int | None = 100,
                    container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
-        source = await self.log_source(resource_id)
+        source = await self.log_source(resource_id, container)
         if follow:
             async for line in source.follow(tail, self.log_poll_s, self.log_lookback_s):
                 yield line
