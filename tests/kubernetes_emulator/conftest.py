@@ -7,6 +7,7 @@ the blocking `kubernetes` client and for kubectl in a subprocess.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +22,8 @@ from kubernetes import client, config
 
 from backends.kubernetes.emulator import Emulator, EmulatorThread
 
-KUBECTL = shutil.which("kubectl")
+# ENVDECK_KUBECTL: run the conformance tests with another kubectl (e.g. Debian's 1.20 kubernetes-client)
+KUBECTL = os.environ.get("ENVDECK_KUBECTL") or shutil.which("kubectl")
 NAMESPACE = "staging"
 
 
@@ -95,4 +97,13 @@ def kubectl(cluster: Cluster, tmp_path: Path) -> Callable[..., subprocess.Comple
         return proc
 
     run.env = env  # type: ignore[attr-defined]
+    run.minor = _client_minor()  # type: ignore[attr-defined]
     return run
+
+
+def _client_minor() -> int:
+    """kubectl's minor version (kubectl before 1.27 validates manifests with OpenAPI v2, which
+    the emulator does not serve: those need `--validate=false`)."""
+    out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    return int("".join(ch for ch in json.loads(out)["clientVersion"]["minor"] if ch.isdigit()))
