@@ -3,7 +3,8 @@ pod's log in the project's Kubernetes emulator (its own process), followed by:
 
 - envdeck: KubernetesBackend.logs(follow=True) in this process, with an event-loop
   ticker (10 ms) measuring lag, and this process's RSS sampled;
-- `kubectl logs -f` on the same kind of stream (a second production run).
+- the floor: aiohttp reading the same stream and splitting lines (a second run);
+- `kubectl logs -f` on the same kind of stream (a third run).
 Counts lines received vs produced, checks order (every `seq=` in sequence, none
 missing, none repeated), drain time after the source stopped, peak memory.
 
@@ -24,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_proc import ROOT
-from bench.report import parse_args, percentile, print_table, ratio, write_result
+from bench.report import (
+    parse_args,
+    percentile,
+    print_table,
+    ratio,
+    read_time_report,
+    timed_argv,
+    write_result,
+)
 
 NAME = "logs"
 NAMESPACE = "bench"
@@ -137,13 +146,14 @@ async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
     try:
         assert await src.ask("followers 1") == "ok"
         lags.clear()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
         produced, produce_s = int(answer[1]), float(answer[2])
         source_done = t0 + produce_s
         deadline = time.perf_counter() + 60
         while check.received + check.foreign < produced and time.perf_counter() < deadline:
             await asyncio.sleep(0.02)
+        cpu = time.process_time() - c0
         await asyncio.sleep(0.2)  # anything extra (repeats) would arrive now
         stop.set()
     finally:
@@ -155,6 +165,7 @@ async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
     result.update({
         "produce_s": produce_s, "drain_after_source_s": round(max(0.0, last_line_at[0] - source_done), 3),
         "received_per_s": round(check.received / max(1e-9, last_line_at[0] - t0), 1),
+        "client_cpu_s": round(cpu, 3), "client_cpu_us_per_line": round(cpu * 1e6 / max(1, check.received), 1),
         "loop_lag_p50_ms": _ms(percentile(lags, 50)), "loop_lag_p99_ms": _ms(percentile(lags, 99)),
         "loop_lag_max_ms": _ms(max(lags) if lags else None),
         "rss_start_mib": round(rss_start, 1), "rss_peak_mib": round(rss_peak[0], 1),
@@ -164,15 +175,58 @@ async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
     return result
 
 
+async def raw_floor_run(rate: float, seconds: float) -> dict[str, Any]:
+    """The floor: aiohttp reading the same follow stream, splitting lines, nothing else."""
+    import aiohttp
+
+    src = await Source().start()
+    check = OrderCheck()
+    last_line_at = [0.0]
+
+    async def consume() -> None:
+        url = f"{src.url}/api/v1/namespaces/{NAMESPACE}/pods/{src.pod}/log"
+        async with aiohttp.ClientSession() as http, http.get(url, params={"follow": "true", "tailLines": "0"},
+                                                              timeout=aiohttp.ClientTimeout(total=None)) as resp:
+            pending = b""
+            async for chunk in resp.content.iter_any():
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    check.see(line.decode())
+                last_line_at[0] = time.perf_counter()
+
+    reader = asyncio.create_task(consume())
+    try:
+        assert await src.ask("followers 1") == "ok"
+        t0, c0 = time.perf_counter(), time.process_time()
+        answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
+        produced, produce_s = int(answer[1]), float(answer[2])
+        deadline = time.perf_counter() + 60
+        while check.received + check.foreign < produced and time.perf_counter() < deadline:
+            await asyncio.sleep(0.02)
+        cpu = time.process_time() - c0
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await src.stop()
+    result = check.to_json(produced)
+    result.update({"produce_s": produce_s,
+                   "drain_after_source_s": round(max(0.0, last_line_at[0] - t0 - produce_s), 3),
+                   "received_per_s": round(check.received / max(1e-9, last_line_at[0] - t0), 1),
+                   "client_cpu_s": round(cpu, 3),
+                   "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)})
+    return result
+
+
 async def kubectl_run(rate: float, seconds: float) -> dict[str, Any] | None:
     kubectl = shutil.which("kubectl")
     if not kubectl:
         return None
     src = await Source().start()
-    out_path = Path(tempfile.mkstemp(prefix="envdeck-bench-kubectl-", suffix=".log")[1])
+    tmp = Path(tempfile.mkdtemp(prefix="envdeck-bench-kubectl-"))
+    out_path, report = tmp / "out.log", tmp / "time"
     try:
         with out_path.open("wb") as out:
-            proc = subprocess.Popen([kubectl, "logs", "-f", "--tail=0", "-n", NAMESPACE, src.pod],
+            proc = subprocess.Popen(timed_argv([kubectl, "logs", "-f", "--tail=0", "-n", NAMESPACE, src.pod], report),
                                     env={**os.environ, "KUBECONFIG": src.kubeconfig}, stdout=out,
                                     stderr=subprocess.DEVNULL)
         assert await src.ask("followers 1") == "ok"
@@ -193,22 +247,25 @@ async def kubectl_run(rate: float, seconds: float) -> dict[str, Any] | None:
                 break
             await asyncio.sleep(0.05)
         done_at = last_change
-        proc.terminate()
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0
+        await src.stop()  # ends the stream: kubectl exits and GNU time reports
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         check = OrderCheck()
         with out_path.open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 check.see(line.rstrip("\n"))
+        usage = read_time_report(report)
         result = check.to_json(produced)
         result.update({"produce_s": produce_s, "drain_after_source_s": round(max(0.0, done_at - source_done), 3),
                        "received_per_s": round(check.received / max(1e-9, done_at - t0), 1),
-                       "process_peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-                       "cpu_s": round(usage.ru_utime + usage.ru_stime, 3)})
+                       "process_peak_rss_mib": usage["rss_mib"], "cpu_s": usage["cpu_s"]})
         return result
     finally:
         await src.stop()
-        out_path.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _ms(value: float | None) -> float | None:
@@ -222,16 +279,17 @@ def main() -> None:
         args.seconds = 1.0
     notes: list[str] = []
     results: dict[str, Any] = {"envdeck_backend_logs": asyncio.run(envdeck_run(args.rate, args.seconds))}
+    results["raw_aiohttp_floor"] = asyncio.run(raw_floor_run(args.rate, args.seconds))
     kubectl = asyncio.run(kubectl_run(args.rate, args.seconds))
     if kubectl is None:
         notes.append("kubectl not found: no comparison row")
     else:
         results["kubectl_logs_f"] = kubectl
     rows = [[k, r["produced"], r["received"], r["dropped"], r["order_kept"], r["drain_after_source_s"],
-             r["received_per_s"], r.get("loop_lag_p99_ms"), r["process_peak_rss_mib"]] for k, r in results.items()]
+             r["received_per_s"], r.get("loop_lag_p99_ms"), r.get("client_cpu_s", r.get("cpu_s")), r["process_peak_rss_mib"]] for k, r in results.items()]
     print_table(f"{args.rate:.0f} lines/s for {args.seconds:g} s",
                 ["client", "produced", "received", "dropped", "order kept", "drain s", "lines/s",
-                 "loop lag p99 ms", "peak RSS MiB"], rows)
+                 "loop lag p99 ms", "client cpu s", "peak RSS MiB"], rows)
     env = results["envdeck_backend_logs"]
     goals = {"0 dropped, order kept": {"value": env["dropped"], "met": env["order_kept"]},
              "drain after source <= kubectl's": {

@@ -104,29 +104,44 @@ def write_result(path: Path, name: str, quick: bool, params: dict[str, Any], res
     return doc
 
 
+GNU_TIME = "/usr/bin/time"
+
+
+def timed_argv(argv: list[str], report: Path) -> list[str]:
+    """argv run under GNU time, which writes "maxrss_kib user_s sys_s" to `report`.
+
+    Not os.wait4 on our own child: on Linux a child's ru_maxrss starts at its
+    parent's RSS at fork time (exec keeps it), so a small child of a big parent
+    would report the parent's size. GNU time is a small parent."""
+    if not os.path.exists(GNU_TIME):
+        return argv
+    return [GNU_TIME, "-f", "%M %U %S", "-o", str(report), *argv]
+
+
+def read_time_report(report: Path) -> dict[str, float | None]:
+    try:
+        words = report.read_text().strip().splitlines()[-1].split()
+        return {"rss_mib": round(int(words[0]) / 1024, 1), "cpu_s": round(float(words[1]) + float(words[2]), 3)}
+    except (OSError, IndexError, ValueError):
+        return {"rss_mib": None, "cpu_s": None}
+
+
 def run_measured(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None,
                  keep_stdout: bool = False) -> dict[str, Any]:
-    """Run a process to its end: wall seconds, peak RSS (MiB, from wait4), CPU seconds,
-    exit code, the tail of stderr and (with keep_stdout) its stdout."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out if keep_stdout else subprocess.DEVNULL,
-                                stderr=err)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        out.seek(0)
-        result = {"wall_s": round(wall, 3), "rss_mib": round(usage.ru_maxrss / 1024, 1),
-                  "cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "rc": proc.returncode,
-                  "stderr": err.read().decode(errors="replace")[-2000:]}
+    """Run a process to its end: wall seconds, peak RSS (MiB) and CPU seconds (from GNU
+    time), exit code, the tail of stderr and (with keep_stdout) its stdout."""
+    with tempfile.TemporaryDirectory(prefix="envdeck-bench-run-") as tmp:
+        report = Path(tmp) / "time"
+        out_path, err_path = Path(tmp) / "out", Path(tmp) / "err"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            start = time.perf_counter()
+            rc = subprocess.call(timed_argv(argv, report), env=env, cwd=cwd,
+                                 stdout=out if keep_stdout else subprocess.DEVNULL, stderr=err)
+            wall = time.perf_counter() - start
+        result = {"wall_s": round(wall, 3), **read_time_report(report), "rc": rc,
+                  "stderr": err_path.read_text(errors="replace")[-2000:]}
         if keep_stdout:
-            result["stdout"] = out.read().decode(errors="replace")
+            result["stdout"] = out_path.read_text(errors="replace")
     return result
 
 
