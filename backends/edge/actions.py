@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from backends.edge.commands import render
 from backends.edge.hostkeys import append_known_host, host_pattern
 from backends.edge.link import CommandOutput
+from backends.edge.shell_session import interactive_shell
 from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest
 from tui.model import ActionResult, ActionSpec, Resource, Role
 
@@ -120,6 +121,13 @@ class EdgeActions:
         if node.user:
             argv += ["-l", node.user]
         return argv + ["--", node.host]
+
+    async def interactive_shell(self, resource: Resource, *, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
+        """A login shell on the node over envdeck's own (verified) connection, wired to a
+        terminal: the fallback when `shell_command()` cannot run (no system ssh)."""
+        _, node, _ = self.parse_id(resource.id)
+        conn = await self.links[node.name].connection()
+        return await interactive_shell(conn, stdin_fd=stdin_fd, stdout_fd=stdout_fd)
 
 
 def _result(what: str, out: CommandOutput) -> ActionResult:

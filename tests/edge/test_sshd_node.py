@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import subprocess
 from pathlib import Path
 
@@ -233,3 +234,24 @@ async def test_without_any_key_authentication_is_refused_clearly(edge_lab, defau
             await backend.check()
     finally:
         await backend.close()
+
+
+async def test_interactive_shell_fallback_over_a_pty(node_backend):
+    backend, _ = node_backend
+    master, slave = pty.openpty()
+    try:
+        session = asyncio.create_task(
+            backend.interactive_shell(backend.resource_for("edge/node/n1"), stdin_fd=slave, stdout_fd=slave))
+        os.write(master, b"echo marker-$((6*7)); exit 3\n")
+        seen = b""
+        loop = asyncio.get_running_loop()
+        while b"marker-42" not in seen:
+            chunk = await asyncio.wait_for(loop.run_in_executor(None, os.read, master, 4096), 60)
+            if not chunk:
+                break
+            seen += chunk
+        assert b"marker-42" in seen
+        assert await asyncio.wait_for(session, 60) == 3
+    finally:
+        os.close(master)
+        os.close(slave)
