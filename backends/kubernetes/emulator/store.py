@@ -14,6 +14,7 @@ Not thread-safe: only the emulator's event loop thread touches it.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -22,27 +23,37 @@ from typing import Any
 
 from .resources import TYPES, ResourceType
 
-try:  # orjson is ~10x faster at encoding; the stdlib is the fallback
+
+def _py_clone(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _py_clone(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_py_clone(v) for v in obj]
+    return obj
+
+
+def _py_encode(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+try:  # orjson is ~10x faster; the stdlib handles what it refuses (integers beyond 64 bits)
     import orjson
 
     def encode(obj: Any) -> bytes:
-        return orjson.dumps(obj)
+        try:
+            return orjson.dumps(obj)
+        except TypeError:
+            return _py_encode(obj)
 
     def clone(obj: Any) -> Any:
         """A deep copy of a JSON-like value (dicts, lists, scalars): much faster than copy.deepcopy."""
-        return orjson.loads(orjson.dumps(obj))
+        try:
+            return orjson.loads(orjson.dumps(obj))
+        except TypeError:
+            return _py_clone(obj)
 except ImportError:  # pragma: no cover - depends on the machine
-    import json
-
-    def encode(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-    def clone(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            return {k: clone(v) for k, v in obj.items()}
-        if isinstance(obj, list):
-            return [clone(v) for v in obj]
-        return obj
+    encode = _py_encode
+    clone = _py_clone
 
 
 Obj = dict[str, Any]
