@@ -72,3 +72,13 @@ def test_logs_quick(tmp_path):
             "drain_after_source_s"} <= set(env)
     assert env["produced"] == 2000 and env["received"] == 2000 and env["order_kept"] is True
     assert ("kubectl_logs_f" in doc["results"]) or doc["notes"]
+
+
+def test_tui_quick(tmp_path):
+    doc = run_bench("tui", tmp_path)
+    res = doc["results"]
+    assert {"first_paint_s", "keystroke_p50_ms", "keystroke_p99_ms", "rss_after_paint_mib", "peak_rss_mib",
+            "rows_seen"} <= set(res)
+    assert res["keystrokes"] == doc["params"]["keys"]
+    assert len(res["rows_seen"]) > 1  # the filter changed what the table shows
+    assert "first paint < 1.5 s" in doc["goals"]
