@@ -79,9 +79,15 @@ class KubernetesBackend(Backend):
     # -- observing -----------------------------------------------------------
     async def observe(self) -> Observation:
         inv = await self._ensure()
-        if not (inv.running and inv.synced and inv.failure() is None):
+        if inv.running and inv.synced and inv.failure() is None:
+            return self._snapshot(inv, await self._sample_metrics(inv))
+        usage = asyncio.create_task(self._fetch_usage())  # overlaps the lists' waiting on the server
+        try:
             await inv.list_all()
-        return self._snapshot(inv, await self._sample_metrics(inv))
+        except BaseException:
+            usage.cancel()
+            raise
+        return self._snapshot(inv, self._record_usage(inv, await usage))
 
     async def watch(self) -> AsyncIterator[Observation]:
         inv = await self._ensure()
@@ -199,8 +205,11 @@ class KubernetesBackend(Backend):
 
     async def _sample_metrics(self, inv: Inventory, quiet: bool = True) -> list[tuple[str, str, float]]:
         """Fetch usage now (when the metrics API exists) into the history; the samples."""
+        return self._record_usage(inv, await self._fetch_usage(quiet))
+
+    async def _fetch_usage(self, quiet: bool = True) -> Usage | None:
         if time.monotonic() < self._metrics_absent_until:
-            return []
+            return None
         assert self.api is not None
         try:
             usage = await fetch_pod_usage(self.api, self.namespace)
@@ -208,9 +217,13 @@ class KubernetesBackend(Backend):
             if not quiet:
                 raise
             log.info("metrics unavailable: %s", exc)
-            return []
+            return None
         if usage is None:
             self._metrics_absent_until = time.monotonic() + METRICS_RETRY_ABSENT_S
+        return usage
+
+    def _record_usage(self, inv: Inventory, usage: Usage | None) -> list[tuple[str, str, float]]:
+        if usage is None:
             return []
         samples = self._usage_samples(inv, usage)
         self.history.add(now_utc(), samples)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from backends.kubernetes.api import KubeApi, ResourceExpired
+from backends.kubernetes.api import KubeApi, ResourceExpired, paused_gc
 from backends.kubernetes.convert import Converted, same_content
 from backends.kubernetes.kinds import KindSpec
 from tui.errors import BackendDenied, NotFound
@@ -103,9 +103,10 @@ class Informer:
         try:
             async for items, page_version in self.api.list_pages(self.path):
                 version = page_version
-                for obj in items:
-                    seen.add(str((obj.get("metadata") or {}).get("name") or ""))
-                    self.sink.upsert(obj)
+                with paused_gc():
+                    for obj in items:
+                        seen.add(str((obj.get("metadata") or {}).get("name") or ""))
+                        self.sink.upsert(obj)
                 await asyncio.sleep(0)  # let the loop breathe between pages
         except (BackendDenied, NotFound) as exc:
             if not self.spec.optional:
