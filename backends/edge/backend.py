@@ -15,7 +15,7 @@ from backends.base import Backend
 from backends.edge.actions import EdgeActions
 from backends.edge.commands import ProbeRequest, new_nonce, probe_command, render
 from backends.edge.fleet import FleetResult, ResultCallback, run_bounded, select_names
-from backends.edge.hostkeys import known_hosts_path
+from backends.edge.hostkeys import known_hosts_files
 from backends.edge.link import LinkSettings, NodeLink
 from backends.edge.logstream import stream_lines
 from backends.edge.metric_history import MetricHistory
@@ -53,7 +53,7 @@ class EdgeBackend(EdgeActions, Backend):
     def __init__(self, env: str, config: EdgeConfig, defaults: Defaults):
         super().__init__(env, config, defaults)
         self.settings = LinkSettings(
-            known_hosts=known_hosts_path(config.known_hosts), ssh_config=config.ssh_config,
+            known_hosts_files=known_hosts_files(config.known_hosts), ssh_config=config.ssh_config,
             connect_timeout=config.connect_timeout, command_timeout=config.command_timeout,
             keepalive=config.keepalive, max_backoff=defaults.max_backoff)
         self.nodes: dict[str, EdgeNode] = {n.name: n for n in config.nodes}

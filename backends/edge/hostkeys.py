@@ -18,16 +18,22 @@ from pathlib import Path
 import asyncssh
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 _append_lock = threading.Lock()
 
 
-def known_hosts_path(configured: str | None) -> Path:
-    return Path(configured or DEFAULT_KNOWN_HOSTS).expanduser()
+def known_hosts_files(configured: str | None) -> tuple[Path, ...]:
+    """`edge.known_hosts` alone when set; else OpenSSH's user and global files. The first
+    is where trust-host-key writes."""
+    if configured:
+        return (Path(configured).expanduser(),)
+    return (Path(DEFAULT_KNOWN_HOSTS).expanduser(), GLOBAL_KNOWN_HOSTS)
 
 
-def known_hosts_arg(path: Path) -> str | bytes:
-    """What asyncssh's `known_hosts=` gets: never None (None would disable checking)."""
-    return str(path) if path.is_file() else b""
+def known_hosts_arg(paths: tuple[Path, ...]) -> list[str] | bytes:
+    """What asyncssh's `known_hosts=` gets: never None (None would disable checking);
+    an empty list of keys when no file exists (every host is then unknown)."""
+    return [str(p) for p in paths if p.is_file()] or b""
 
 
 def host_pattern(host: str, port: int | None) -> str:
@@ -78,13 +84,14 @@ class HostKeyRefusal:
                 "add it (admin action trust-host-key, or ssh-keyscan into known_hosts).")
 
 
-def classify(node: str, presented: PresentedKey, path: Path) -> HostKeyRefusal:
+def classify(node: str, presented: PresentedKey, paths: tuple[Path, ...]) -> HostKeyRefusal:
     known: tuple[str, ...] = ()
-    if path.is_file():
+    files = known_hosts_arg(paths)
+    if files:
         port = None if presented.port == 22 else presented.port
-        trusted = asyncssh.match_known_hosts(str(path), presented.host, presented.addr, port)[0]
+        trusted = asyncssh.match_known_hosts(files, presented.host, presented.addr, port)[0]
         known = tuple(k.get_fingerprint("sha256") for k in trusted)
-    return HostKeyRefusal(node, presented, path, known)
+    return HostKeyRefusal(node, presented, paths[0], known)
 
 
 async def append_known_host(path: Path, presented: PresentedKey) -> str:

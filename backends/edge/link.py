@@ -37,13 +37,17 @@ class CommandTimedOut(BackendUnreachable):
 
 @dataclass(frozen=True, slots=True)
 class LinkSettings:
-    known_hosts: Path
+    known_hosts_files: tuple[Path, ...]  # the first is where trust-host-key writes
     ssh_config: str | None
     connect_timeout: float
     command_timeout: float
     keepalive: float
     max_backoff: float
     max_channels: int = 6  # short commands in flight per node (sshd MaxSessions is 10)
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.known_hosts_files[0]
 
 
 @dataclass(slots=True)
@@ -88,7 +92,7 @@ class NodeLink:
     def connect_options(self) -> dict[str, object]:
         node, s = self.node, self.settings
         options: dict[str, object] = {
-            "known_hosts": known_hosts_arg(s.known_hosts),
+            "known_hosts": known_hosts_arg(s.known_hosts_files),
             "connect_timeout": s.connect_timeout,
             "keepalive_interval": s.keepalive,
             "keepalive_count_max": _KEEPALIVE_COUNT,
@@ -132,7 +136,7 @@ class NodeLink:
                 self.settings.connect_timeout * 2 + 1)
         except asyncssh.HostKeyNotVerifiable as exc:
             if self._presented is not None:
-                self.refusal = classify(self.node.name, self._presented, self.settings.known_hosts)
+                self.refusal = classify(self.node.name, self._presented, self.settings.known_hosts_files)
                 raise self._fail(BackendDenied(self.refusal.message(), backend="edge")) from None
             raise self._fail(BackendDenied(f"node {self.node.name}: {exc}", backend="edge")) from None
         except asyncssh.PermissionDenied as exc:

@@ -87,3 +87,20 @@ async def test_the_system_ssh_command_line_refuses_an_unknown_key_too(edge_lab, 
     assert run.returncode != 0
     assert "host key" in run.stderr.lower()
     assert not edge_lab.known_hosts.exists() or edge_lab.known_hosts.read_text() == ""
+
+
+async def test_default_known_hosts_is_the_users_openssh_file(edge_lab, defaults, isolated_home):
+    server = edge_lab.start_sshd()
+    cfg = edge_lab.config([edge_lab.node("n1", server)]).model_copy(update={"known_hosts": None})
+    backend = EdgeBackend("test", cfg, defaults)
+    try:
+        with pytest.raises(BackendDenied, match="unknown host"):
+            await backend.check()
+        user_file = isolated_home / ".ssh" / "known_hosts"
+        user_file.parent.mkdir(mode=0o700)
+        user_file.write_text(server.known_hosts_line())
+        assert await backend.check() == "1/1 nodes reachable"
+        argv = backend.shell_command(backend.resource_for("edge/node/n1"))
+        assert f"UserKnownHostsFile={user_file}" in argv
+    finally:
+        await backend.close()
