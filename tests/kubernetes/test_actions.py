@@ -100,3 +100,26 @@ async def test_shell_command_is_kubectl_exec_with_same_context(emulator, backend
     assert result.data["argv"] == argv
     deployment = await _resource(backend, "kubernetes/Deployment/web")
     assert backend.shell_command(deployment) is None
+
+
+async def test_repair_direct_and_its_guards(emulator, make_backend):
+    from tui.config import WorkloadDesired
+
+    emulator.create_deployment(NS, "duo", replicas=1, containers=[
+        {"name": "app", "image": "app:1"}, {"name": "proxy", "image": "envoy:1.29"}])
+    backend = make_backend([WorkloadDesired(kind="Deployment", name="duo", image={"proxy": "envoy:1.30"}),
+                            WorkloadDesired(kind="Deployment", name="absent", replicas=2)])
+    obs = await backend.observe()
+    placeholder = by_id(obs)["kubernetes/Deployment/absent"]
+    assert placeholder.health.value == "Missing" and backend.actions(placeholder) == []
+    assert by_id(await backend.observe())["kubernetes/Deployment/absent"] is placeholder  # same object
+    [drift] = [d for d in backend.diff(obs) if d.resource.endswith("/duo")]
+    assert (drift.field, drift.desired, drift.actual) == ("image", {"proxy": "envoy:1.30"}, {"proxy": "envoy:1.29"})
+    assert backend.repair_action(drift) == "set-image"
+    assert (await backend.repair(drift)).ok
+    containers = emulator.get("deployments", NS, "duo")["spec"]["template"]["spec"]["containers"]
+    assert [(c["name"], c["image"]) for c in containers] == [("app", "app:1"), ("proxy", "envoy:1.30")]
+    bad = type(drift)(drift.resource, "image", {"nosuch": "x:1"}, None)
+    with pytest.raises(InvalidRequest, match="nosuch"):
+        await backend.repair(bad)
+    assert len(emulator.get("deployments", NS, "duo")["spec"]["template"]["spec"]["containers"]) == 2
