@@ -44,7 +44,7 @@ def age(stamp: str | None) -> str:
     if not stamp:
         return "<unknown>"
     try:
-        then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        then = datetime.fromisoformat(stamp)
     except ValueError:
         return "<unknown>"
     return human_duration((datetime.now(UTC) - then).total_seconds())
