@@ -182,3 +182,14 @@ def test_emulator_without_default_nodes_still_schedules():
     emu.create_deployment("staging", "web", replicas=1)
     [pod] = emu.list("pods", "staging")
     assert pod["spec"]["nodeName"] == "node-1" and pod["status"]["phase"] == "Running"
+
+
+def test_cordoned_nodes_get_no_new_pods_and_node_readiness_flips(cluster: Cluster):
+    emu = cluster.emu
+    emu.add_node("node-2")
+    cluster.core.patch_node("node-1", {"spec": {"unschedulable": True}})
+    emu.create_deployment("staging", "web", replicas=4)
+    assert {p["spec"]["nodeName"] for p in emu.list("pods", "staging")} == {"node-2"}
+    emu.set_node_ready("node-2", False)
+    ready = {c.type: c.status for c in cluster.core.read_node("node-2").status.conditions}["Ready"]
+    assert ready == "Unknown"

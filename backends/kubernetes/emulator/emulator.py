@@ -175,6 +175,21 @@ class Emulator(ServerBase):
         address = f"172.18.0.{len(self.store.table(NODES).objects) + 2}"
         return self.store.create(NODES, manifests.node(name, address, labels))
 
+    @on_loop
+    def set_node_ready(self, name: str, ready: bool) -> Obj:
+        """Flip the node's Ready condition (KubeletReady / NodeStatusUnknown)."""
+        node = self.store.get(NODES, None, name)
+        if node is None:
+            raise not_found(NODES, name)
+        updated = clone(node)
+        for cond in updated["status"]["conditions"]:
+            if cond["type"] == "Ready":
+                cond.update(status="True" if ready else "Unknown",
+                            reason="KubeletReady" if ready else "NodeStatusUnknown",
+                            message="kubelet is posting ready status" if ready
+                            else "Kubelet stopped posting node status.", lastTransitionTime=now_iso())
+        return clone(self.store.update(NODES, updated))
+
     def _ensure_ns(self, namespace: str) -> None:
         if self.store.get(NAMESPACES, None, namespace) is None:
             self.store.create(NAMESPACES, manifests.namespace(namespace))

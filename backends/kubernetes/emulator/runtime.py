@@ -114,7 +114,9 @@ class ControllerRuntime:
         return [n["metadata"]["name"] for n in self.store.objects(NODES)] or ["node-1"]
 
     def next_node(self) -> str:
-        nodes = self.node_names()
+        """Round-robin over schedulable nodes (cordoned ones are skipped unless all are cordoned)."""
+        nodes = [n["metadata"]["name"] for n in self.store.objects(NODES)
+                 if not (n.get("spec") or {}).get("unschedulable")] or self.node_names()
         self._node_cursor += 1
         return nodes[self._node_cursor % len(nodes)]
 
