@@ -127,7 +127,7 @@ async def test_cut_link_makes_that_node_unknown_with_age_and_it_recovers(edge_la
     if fleet.no_netns_reason:
         pytest.skip(f"cutting a link needs network namespaces: {fleet.no_netns_reason}")
     edge_lab.activate("web")
-    cfg = edge_lab.config(nodes_of(edge_lab, fleet), connect_timeout=5, command_timeout=5, keepalive=2)
+    cfg = edge_lab.config(nodes_of(edge_lab, fleet), connect_timeout=8, command_timeout=8, keepalive=3)
     backend = EdgeBackend("test", cfg, defaults)
     try:
         before = {r.id: r for r in (await backend.observe()).resources}

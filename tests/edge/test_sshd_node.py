@@ -57,6 +57,21 @@ async def test_metrics_come_from_the_real_proc_in_one_round_trip(node_backend):
     assert backend.links["n1"].connected
 
 
+async def test_thresholds_make_a_node_degraded_with_the_reason(edge_lab, defaults):
+    server = edge_lab.start_sshd()
+    edge_lab.trust(server)
+    cfg = edge_lab.config([edge_lab.node("n1", server)], thresholds={"disk_percent": 0.01, "memory_percent": 0.01})
+    backend = EdgeBackend("test", cfg, defaults)
+    try:
+        obs = await backend.observe()
+    finally:
+        await backend.close()
+    (node,) = obs.resources
+    assert node.health == Health.DEGRADED
+    assert "disk / " in node.health_reason and "memory " in node.health_reason
+    assert [(f.resource, f.reason) for f in obs.faults] == [("edge/node/n1", "NodePressure")]
+
+
 async def test_service_status_drift_and_repair(node_backend, edge_lab):
     backend, _ = node_backend
     edge_lab.activate("web")
