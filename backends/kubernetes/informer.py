@@ -97,29 +97,38 @@ class Informer:
 
     async def relist(self) -> None:
         """List the whole collection (page by page) and replace what is known."""
-        seen: set[str] = set()
-        version = ""
         self.lists += 1
-        try:
-            async for items, page_version in self.api.list_pages(self.path):
-                version = page_version
-                with paused_gc():
-                    for obj in items:
-                        seen.add(str((obj.get("metadata") or {}).get("name") or ""))
-                        self.sink.upsert(obj)
-                await asyncio.sleep(0)  # let the loop breathe between pages
-        except (BackendDenied, NotFound) as exc:
-            if not self.spec.optional:
-                raise
-            self.disabled = str(exc)
-            seen, version = set(), ""
-        else:
-            self.disabled = None
+        for attempt in range(3):
+            try:
+                seen, version = await self._list_pages()
+                break
+            except ResourceExpired:  # the continue token expired mid-list: start again, as kubectl does
+                if attempt == 2:
+                    raise
+            except (BackendDenied, NotFound) as exc:
+                if not self.spec.optional:
+                    raise
+                self.disabled = str(exc)
+                seen, version = set(), ""
+                break
         self.sink.prune(seen)
         self.resource_version = version
         self.synced = True
         self._listed_at = time.monotonic()
         self.on_change()
+
+    async def _list_pages(self) -> tuple[set[str], str]:
+        seen: set[str] = set()
+        version = ""
+        async for items, page_version in self.api.list_pages(self.path):
+            version = page_version
+            with paused_gc():
+                for obj in items:
+                    seen.add(str((obj.get("metadata") or {}).get("name") or ""))
+                    self.sink.upsert(obj)
+            await asyncio.sleep(0)  # let the loop breathe between pages
+        self.disabled = None
+        return seen, version
 
     async def ensure_synced(self) -> None:
         if not self.synced:

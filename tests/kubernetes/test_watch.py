@@ -4,6 +4,8 @@ recovery without a restart."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.kubernetes.conftest import NS, by_id, eventually, list_requests
@@ -109,3 +111,21 @@ async def test_api_killed_and_restarted_recovers(emulator, make_backend, watchin
     again = watching(backend)
     obs = await again.next(_replicas(1), "the same backend object recovered")
     assert by_id(obs)["kubernetes/Service/web"].health is Health.HEALTHY
+
+
+async def test_expired_continue_token_restarts_the_list(emulator, backend):
+    emulator.bulk_create_pods(NS, 1100)  # three pages of 500
+    emulator.set_failure(delay_s=0.3)  # slow pages, so the history can be compacted mid-list
+    observing = asyncio.create_task(backend.observe())
+
+    async def second_page_requested():
+        return any("continue=" in p and "/pods?" in p for _, p in emulator.request_log)
+    await eventually(second_page_requested, "the second page of pods")
+    emulator.create_configmap(NS, "bump", {"k": "v"})
+    emulator.compact()  # the continue token of the first page is now too old: 410
+    emulator.set_failure()
+    obs = await asyncio.wait_for(observing, 120)
+    assert len([r for r in obs.resources if r.kind == "Pod"]) == 1100
+    starts = [p for m, p in emulator.request_log if "/namespaces/staging/pods?" in p and "continue=" not in p
+              and "watch=" not in p]
+    assert len(starts) >= 2  # the list was started again from the beginning
