@@ -3,9 +3,6 @@ that its peak RSS is its own: `python -m bench.k8s_clients MODE KUBECONFIG URL N
 
 - envdeck: KubernetesBackend.observe() (the first full inventory: every kind,
   paginated raw JSON, converted to Resources) — prints its in-process time;
-- envdeck-gc-tuned: the same, with the proposed fix for the hot spot found by
-  profiling (cyclic GC passes while 20k pods are parsed and converted):
-  `gc.freeze()` after imports and `gc.set_threshold(50_000, 20, 100)`;
 - floor: http.client GET of the whole pod list + json.loads (nothing kept).
 Prints one JSON line: {"mode", "seconds", "pods", "rss_mib"}.
 """
@@ -34,16 +31,11 @@ def floor(url: str, namespace: str) -> tuple[float, int]:
     return time.perf_counter() - t0, pods
 
 
-def envdeck(kubeconfig: str, namespace: str, gc_tuned: bool = False) -> tuple[float, int, dict]:
+def envdeck(kubeconfig: str, namespace: str) -> tuple[float, int, dict]:
     import asyncio
-    import gc
 
     from backends.kubernetes import KubernetesBackend
     from tui.config import Defaults, KubernetesConfig
-
-    if gc_tuned:
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
 
     async def run() -> tuple[float, int, dict]:
         backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=kubeconfig, namespace=namespace),
@@ -66,8 +58,8 @@ def main() -> None:
     extra: dict = {}
     if mode == "floor":
         seconds, pods = floor(url, namespace)
-    elif mode in ("envdeck", "envdeck-gc-tuned"):
-        seconds, pods, extra = envdeck(kubeconfig, namespace, gc_tuned=mode == "envdeck-gc-tuned")
+    elif mode == "envdeck":
+        seconds, pods, extra = envdeck(kubeconfig, namespace)
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps({"mode": mode, "seconds": round(seconds, 3), "pods": pods, "rss_mib": rss_mib(), **extra}))

@@ -1,8 +1,7 @@
 """Kubernetes at scale: the project's emulator with N pods in one namespace.
 
 1. Initial inventory, each client in its own process (wall, peak RSS):
-   envdeck's KubernetesBackend.observe() (as is, and with the GC tuning proposed
-   in docs/benchmarks.md) vs `kubectl get pods -o json` vs the raw
+   envdeck's KubernetesBackend.observe() vs `kubectl get pods -o json` vs the raw
    floor (http.client + json.loads of the same list), plus curl (the server's own time).
 2. M pod changes (label patches sent at --rate per second) → time until each is
    reflected in the backend's watch() output (p50/p99).
@@ -48,7 +47,6 @@ def client_runs(emu: EmulatorProcess, reps: int) -> dict[str, Any]:
 
     out["floor_http_client"] = child("floor")
     out["envdeck_observe"] = child("envdeck")
-    out["envdeck_observe_gc_tuned"] = child("envdeck-gc-tuned")
     kubectl = shutil.which("kubectl")
     if kubectl:
         runs = []
@@ -175,8 +173,6 @@ def main() -> None:
                                                           1.3, "<="),
         "kubectl / envdeck >= 3 (process)": _goal(ratio(kubectl["process_s"], env["process_s"]) if kubectl
                                                   else None, 3.0, ">="),
-        "envdeck (gc tuned) / floor <= 1.3 (process)": _goal(
-            ratio(inventory["envdeck_observe_gc_tuned"]["process_s"], floor["process_s"]), 1.3, "<="),
         "envdeck RSS < 500 MiB": _goal(env["rss_mib"], 500, "<"),
         "update p99 < 500 ms": _goal(updates["p99_ms"], 500, "<"),
         "no update missing": _goal(updates["missing"], 0, "<="),
