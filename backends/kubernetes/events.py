@@ -8,12 +8,13 @@ that each observation carries only new or repeated events.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from backends.kubernetes.convert import rid
 from tui.model import Event, Fault, Severity, now_utc, parse_iso
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Warning reasons that mean something is broken now rather than a hiccup.
 _HIGH_REASONS = {"BackOff", "Failed", "FailedMount", "FailedAttachVolume", "FailedCreate", "Evicted",
                  "OOMKilling", "FailedScheduling", "Unhealthy", "NodeNotReady"}
@@ -87,24 +88,17 @@ class EventLog:
         return [e.to_event() for e in fresh]
 
     def faults(self) -> list[Fault]:
-        """One fault per (object, reason) of Warning events, the latest one."""
-        latest: dict[tuple[str, str], SlimEvent] = {}
+        """One fault per (object, reason) of Warning events: counts summed, first
+        and last times kept, the latest message."""
+        groups: dict[tuple[str, str], list[SlimEvent]] = {}
         for ev in self.current.values():
-            if ev.type != "Warning":
-                continue
-            key = (ev.resource, ev.reason)
-            seen = latest.get(key)
-            if seen is None or (ev.last or ev.first or now_utc()) >= (seen.last or seen.first or now_utc()):
-                if seen is not None:
-                    ev = SlimEvent(ev.name, ev.resource, ev.reason, ev.message, ev.type, ev.count + seen.count,
-                                   min(_times(ev.first, seen.first), default=None), ev.last)
-                latest[key] = ev
-            else:
-                latest[key] = SlimEvent(seen.name, seen.resource, seen.reason, seen.message, seen.type,
-                                        seen.count + ev.count, min(_times(ev.first, seen.first), default=None),
-                                        seen.last)
-        return [ev.to_fault() for ev in latest.values()]
-
-
-def _times(*values: datetime | None) -> list[datetime]:
-    return [v for v in values if v is not None]
+            if ev.type == "Warning":
+                groups.setdefault((ev.resource, ev.reason), []).append(ev)
+        faults = []
+        for events in groups.values():
+            latest = max(events, key=lambda e: e.last or e.first or _EPOCH)
+            fault = latest.to_fault()
+            fault.count = sum(e.count for e in events)
+            fault.since = min((e.first for e in events if e.first), default=None)
+            faults.append(fault)
+        return faults
