@@ -108,9 +108,7 @@ class KubernetesBackend(Backend):
                     continue
                 await asyncio.sleep(self.coalesce_s)  # gather what else arrives meanwhile
                 inv.changed.clear()
-                error = inv.failure()
-                if error is not None:
-                    await inv.wait_changed_or_failed(0)  # raises it as a BackendError
+                inv.raise_failure()
                 yield self._snapshot(inv, samples)
         finally:
             await inv.stop()

@@ -75,11 +75,16 @@ class Inventory:
             await asyncio.wait([waiter, *pending], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
+        self.raise_failure()
+
+    def raise_failure(self) -> None:
+        """Raise the error of an informer that died (as a BackendError), if any."""
         error = self.failure()
-        if error is not None:
-            if isinstance(error, BackendError):
-                raise error
-            raise BackendUnreachable(f"watch failed: {error}", backend="kubernetes") from error
+        if error is None:
+            return
+        if isinstance(error, BackendError):
+            raise error
+        raise BackendUnreachable(f"watch failed: {error}", backend="kubernetes") from error
 
     # -- reading -------------------------------------------------------------
     def resources(self) -> list[Resource]:
