@@ -107,9 +107,9 @@ class EdgeBackend(EdgeActions, Backend):
         self._resources = {r.id: r for r in resources}
         obs = Observation("edge", resources, faults_for(resources, self._fault_since, now),
                           self._events(resources, now), now, samples)
-        if self.links and not any(link.reachable for link in self.links.values()):
-            raise _all_failed([BackendDenied(link.error or "") if link.refusal else
-                               BackendUnreachable(link.error or "") for link in self.links.values()],
+        if self._state and not any(st.fresh for st in self._state.values()):
+            raise _all_failed([BackendDenied(self._state[n].error or "") if link.refusal else
+                               BackendUnreachable(self._state[n].error or "") for n, link in self.links.items()],
                               len(self.links))
         return obs
 
@@ -124,8 +124,10 @@ class EdgeBackend(EdgeActions, Backend):
             out = await link.run(probe_command(req), timeout=self._probe_timeout(), respect_backoff=True,
                                  drop_on_timeout=True, limit_channels=False)
             received = time.time()
-        except BackendError:
-            return  # the link keeps the error, reachability and last_seen
+        except BackendError as exc:
+            st.error = str(exc)  # the link keeps reachability and last_seen
+            return
+        st.error = None
         sample = parse_probe(out.stdout, req.nonce)
         if not sample.complete and out.exit_code:
             sample.problems.append(f"probe exited {out.exit_code}: {out.stderr.strip()[:200]}")
@@ -147,7 +149,7 @@ class EdgeBackend(EdgeActions, Backend):
     def _view(self, name: str) -> LinkView:
         link = self.links[name]
         refusal = link.refusal
-        return LinkView(link.reachable, link.error, link.last_seen,
+        return LinkView(link.reachable, self._state[name].error or link.error, link.last_seen,
                         refusal.status if refusal else None,
                         refusal.presented.fingerprint if refusal else None)
 

@@ -34,6 +34,7 @@ class NodeState:
     sample: HostSample | None = None  # last good sample
     sampled_at: datetime | None = None
     fresh: bool = False  # the sample comes from the latest pass
+    error: str | None = None  # why the latest pass got no sample
     cpu_percent: float | None = None
     clock_skew_s: float | None = None
     services: dict[str, ServiceStatus] = field(default_factory=dict)  # last known, by service name
