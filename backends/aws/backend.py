@@ -58,6 +58,8 @@ class AwsBackend(Backend):
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
+        self.sampler.close()
+        await self.sampler.wait_idle()
         self.clients.close()
 
     def describe(self) -> str:
@@ -88,7 +90,7 @@ class AwsBackend(Backend):
         drifts = self.diff(obs)
         for res in resources:
             res.drift = desired_state.drift_state(res, drifts, self.config)
-        obs.samples = await self.sampler.sample(resources)
+        obs.samples = self.sampler.sample(resources)
         obs.resources = self._reuse_unchanged(resources)
         self._last = obs
         return obs

@@ -8,6 +8,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import boto3
+
 from tests.aws import arrange
 from tests.aws.arrange import by_id
 
@@ -57,21 +59,41 @@ async def test_unchanged_resources_are_the_same_objects_and_changed_ones_are_new
     assert third[f"aws/rds-instance/{db}"] is second[f"aws/rds-instance/{db}"]
 
 
-async def test_observe_samples_the_latest_metrics_at_most_once_per_interval(aws, make_backend):
+async def test_observe_samples_the_latest_metrics_in_the_background(aws, make_backend):
     web = arrange.instance(aws, "staging", "web-1")
+    rid = f"aws/ec2-instance/{web}"
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     aws("cloudwatch").put_metric_data(Namespace="AWS/EC2", MetricData=[
         {"MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": web}],
          "Value": v, "Timestamp": now - timedelta(minutes=m)} for m, v in ((3, 10.0), (2, 20.0), (1, 42.0))])
     backend = make_backend()
+    first = await backend.observe()  # starts the query; never waits for CloudWatch
+    assert first.samples == []
+    await backend.sampler.wait_idle()
+    second = await backend.observe()
+    assert (rid, "cpu", 42.0) in second.samples
+    assert by_id(second)[rid].metrics["cpu"] == 42.0
+    third = await backend.observe()  # within the interval: no new query, values kept, no repeated samples
+    await backend.sampler.wait_idle()
+    assert third.samples == [] and (await backend.observe()).samples == []
+    assert by_id(third)[rid].metrics["cpu"] == 42.0
+    assert by_id(third)[rid] is by_id(second)[rid]
+
+
+async def test_a_cloudwatch_denial_never_fails_the_observation(auth_moto, make_backend, monkeypatch):
+    url, users = auth_moto
+    key_id, secret = users["no-metrics"]  # may do anything except cloudwatch:GetMetricData
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
+    web = arrange.instance(lambda _name: ec2, "metrics-denied", "web-1")
+    backend = make_backend("metrics-denied", endpoint_url=url)
     obs = await backend.observe()
-    assert (f"aws/ec2-instance/{web}", "cpu", 42.0) in obs.samples
-    assert by_id(obs)[f"aws/ec2-instance/{web}"].metrics["cpu"] == 42.0
-    again = await backend.observe()  # within the interval: no new query, values kept
+    await backend.sampler.wait_idle()
+    assert "access denied" in (backend.sampler.last_error or "")
+    again = await backend.observe()
+    assert {r.id for r in obs.resources} == {r.id for r in again.resources} == {f"aws/ec2-instance/{web}"}
     assert again.samples == []
-    assert by_id(again)[f"aws/ec2-instance/{web}"].metrics["cpu"] == 42.0
-    backend.sampler.interval_s = 0
-    assert (await backend.observe()).samples != []
 
 
 async def test_ecs_service_logs_come_from_the_task_definitions_awslogs_settings(aws, make_backend):

@@ -6,19 +6,13 @@ These tests start their own moto servers (killing the shared one would break the
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from backends.aws import AwsBackend
 from tests.aws import arrange
-from tests.aws.conftest import aws_config
+from tests.aws.conftest import aws_config, free_port, wait_listening
 from tui.config import Defaults
 from tui.errors import BackendDenied, BackendUnreachable
 from tui.model import Health
@@ -26,21 +20,6 @@ from tui.model import Health
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, deadline_s: float = 60) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def start_threaded(port: int) -> ThreadedMotoServer:
@@ -80,28 +59,8 @@ async def test_endpoint_killed_mid_run_then_restarted(moto_url):  # moto_url: re
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def auth_moto():
-    """A moto server that checks signatures and IAM policies after its first two requests."""
-    port = free_port()
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="2")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port)
-        url = f"http://127.0.0.1:{port}"
-        iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
-                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
-        iam.create_user(UserName="nobody")  # no policy at all
-        key = iam.create_access_key(UserName="nobody")["AccessKey"]
-        yield url, key["AccessKeyId"], key["SecretAccessKey"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 async def test_invalid_or_expired_credentials_are_unreachable_without_secrets(auth_moto, make_backend, monkeypatch):
-    url, _, _ = auth_moto
+    url, _ = auth_moto
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     backend = make_backend(endpoint_url=url)
@@ -113,7 +72,8 @@ async def test_invalid_or_expired_credentials_are_unreachable_without_secrets(au
 
 
 async def test_access_denied_is_backend_denied(auth_moto, make_backend, monkeypatch):
-    url, key_id, secret = auth_moto
+    url, users = auth_moto
+    key_id, secret = users["nobody"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     backend = make_backend(endpoint_url=url)
