@@ -59,8 +59,13 @@ class Session:
                 raise InvalidRequest(f"no environment named {unknown[0]!r} in {config.source or 'the config'}")
             hidden = [e for e in envs if e not in visible]
             if hidden:
-                await store.close()
-                raise PolicyDenied(f"{policy.user} has no role in environment {hidden[0]}")
+                reason = f"{policy.user} has no role in environment {hidden[0]}"
+                try:  # an attempt on an environment the user cannot see is audited too
+                    await store.audit_record(user=policy.user, env=hidden[0], target=hidden[0], action="access",
+                                             params={}, origin=origin, result=AuditResult.DENIED, message=reason)
+                finally:
+                    await store.close()
+                raise PolicyDenied(reason)
             visible = [e for e in visible if e in envs]
         reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible)
         return cls(config, store, policy, reconciler, origin)

@@ -10,10 +10,44 @@ from tui.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load, open_sessio
 from tui.cli.output import print_json, write_line
 
 
-async def cmd_run(args: argparse.Namespace) -> int:
+def _late_options() -> argparse.ArgumentParser:
+    """The options `run` accepts between ENV and `--` (argparse's REMAINDER would otherwise
+    take them as part of the command: a `--read-only` or `--nodes` silently ignored)."""
+    late = argparse.ArgumentParser(prog="envdeck run ENV", add_help=False)
+    late.add_argument("--nodes", metavar="GLOB")
+    late.add_argument("--json", action="store_true")
+    late.add_argument("--read-only", action="store_true")
+    late.add_argument("--config", metavar="PATH")
+    late.add_argument("--state-dir", metavar="DIR")
+    return late
+
+
+def _command_words(args: argparse.Namespace) -> list[str] | None:
+    """The command after `--`; options written before `--` are applied to `args`.
+    None when an option-like word would otherwise be run as the command."""
     argv = list(args.argv)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
+    if "--" in argv:
+        cut = argv.index("--")
+        head, argv = argv[:cut], argv[cut + 1:]
+        if head:
+            late, unknown = _late_options().parse_known_args(head)
+            if unknown:
+                print(f"envdeck: run: unexpected {' '.join(unknown)!r} before --", file=sys.stderr)
+                return None
+            for key, value in vars(late).items():
+                if value not in (None, False):
+                    setattr(args, key, value)
+    elif argv and argv[0].startswith("-"):
+        print(f"envdeck: run: {argv[0]!r} looks like an option: put the command after --, "
+              "e.g. envdeck run staging --json -- uptime", file=sys.stderr)
+        return None
+    return argv
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    argv = _command_words(args)
+    if argv is None:
+        return EXIT_USAGE
     if not argv:
         print("envdeck: run needs a command after --, e.g. envdeck run staging -- uptime", file=sys.stderr)
         return EXIT_USAGE
