@@ -52,8 +52,12 @@ class ClusterConnection:
         an exec plugin may run a process, so call it in a worker thread."""
         headers: dict[str, str] = {}
         for setting in self.configuration.auth_settings().values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
+            value = setting.get("value")
+            if setting.get("in") == "header" and value:
+                scheme, sep, rest = str(value).partition(" ")
+                if sep and scheme.lower() == "bearer":  # the in-cluster loader writes "bearer"
+                    value = f"Bearer {rest}"
+                headers[setting["key"].title()] = value
         return headers
 
 

@@ -83,3 +83,38 @@ async def test_client_certificate_is_what_lets_us_in(emulator, tls, tmp_path):
             await backend.observe()
     finally:
         await backend.close()
+
+
+async def test_in_cluster_service_account(tmp_path, monkeypatch):
+    """Inside a pod (KUBERNETES_SERVICE_HOST set, no kubeconfig): the service account's
+    token and CA. The loader's fixed file paths under /var/run/secrets cannot be
+    used on this machine, so only those two constants point into tmp_path."""
+    from kubernetes.config import incluster_config
+
+    from backends.kubernetes import KubernetesBackend
+    from backends.kubernetes.emulator import Emulator
+
+    emu = Emulator(token="service-account-token")
+    await emu.start(host="127.0.0.1", port=0)
+    pki = Pki(tmp_path)
+    proxy = TlsProxy(pki, emu.port, require_client_cert=False)
+    await proxy.start()
+    try:
+        emu.add_namespace(NS)
+        emu.create_service(NS, "api")
+        (tmp_path / "token").write_text("service-account-token")
+        monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+        monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(pki.ca_file))
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(proxy.port))
+        backend = KubernetesBackend("s", KubernetesConfig(namespace=NS), Defaults())
+        try:
+            obs = await backend.observe()
+            assert "kubernetes/Service/api" in by_id(obs)
+            assert backend.connection.context is None and backend.connection.host.startswith("https://")
+            assert "service-account-token" not in backend.describe()
+        finally:
+            await backend.close()
+    finally:
+        await proxy.stop()
+        await emu.stop()

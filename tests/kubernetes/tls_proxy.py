@@ -65,14 +65,14 @@ def b64(data: bytes) -> str:
 
 
 class TlsProxy:
-    """Terminates TLS (client certificate required) and pipes bytes to 127.0.0.1:`target_port`."""
+    """Terminates TLS (client certificate required by default) and pipes bytes to 127.0.0.1:`target_port`."""
 
-    def __init__(self, pki: Pki, target_port: int):
+    def __init__(self, pki: Pki, target_port: int, require_client_cert: bool = True):
         self.target_port = target_port
         cert, key = pki.issue("127.0.0.1", server=True)
         (pki.root / "server.pem").write_bytes(cert + key)
         self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca_file))
-        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_NONE
         self.ctx.load_cert_chain(str(pki.root / "server.pem"))
         self.server: asyncio.AbstractServer | None = None
         self.port = 0
