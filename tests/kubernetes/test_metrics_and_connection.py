@@ -150,3 +150,39 @@ async def test_unreachable_server(tmp_path):
         await backend.close()
     data = json.dumps(yaml.safe_load(path.read_text()))
     assert "token" in data  # (the dummy token lives in the kubeconfig, never in our errors)
+
+
+async def test_expired_exec_credential_is_refreshed(tmp_path):
+    """The plugin's credential is already expired when issued, so the loader's refresh
+    hook runs the plugin again before each request; when the server rotates the token,
+    the next call uses the new one without a restart."""
+    emu = Emulator(token="first-token")
+    await emu.start(host="127.0.0.1", port=0)
+    try:
+        emu.add_namespace(NS)
+        emu.create_service(NS, "web")
+        current = tmp_path / "current-token"
+        current.write_text("first-token")
+        plugin = tmp_path / "rotating-plugin.py"
+        plugin.write_text(
+            "import json, pathlib\n"
+            f"token = pathlib.Path({str(current)!r}).read_text()\n"
+            "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+            " 'status': {'token': token, 'expirationTimestamp': '2000-01-01T00:00:00Z'}}))\n")
+        path = _exec_kubeconfig(tmp_path, emu.url, "unused")
+        config = yaml.safe_load(path.read_text())
+        config["users"][0]["user"]["exec"]["args"] = [str(plugin)]
+        path.write_text(yaml.safe_dump(config))
+        from backends.kubernetes import KubernetesBackend
+
+        backend = KubernetesBackend("s", KubernetesConfig(kubeconfig=str(path), context="with-exec", namespace=NS),
+                                    Defaults())
+        try:
+            assert "kubernetes/Service/web" in {r.id for r in (await backend.observe()).resources}
+            emu.token = "second-token"  # the server rotates credentials
+            current.write_text("second-token")
+            assert "kubernetes/Service/web" in {r.id for r in (await backend.observe()).resources}
+        finally:
+            await backend.close()
+    finally:
+        await emu.stop()
