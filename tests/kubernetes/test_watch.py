@@ -129,3 +129,19 @@ async def test_expired_continue_token_restarts_the_list(emulator, backend):
     starts = [p for m, p in emulator.request_log if "/namespaces/staging/pods?" in p and "continue=" not in p
               and "watch=" not in p]
     assert len(starts) >= 2  # the list was started again from the beginning
+
+
+async def test_faults_and_events_arrive_by_watch(emulator, make_backend, watching):
+    backend, watch, _ = await _started(emulator, make_backend, watching)
+    pod = sorted(emulator.pod_names(NS, "app=web"))[0]
+    emulator.inject_fault(NS, pod, "ImagePullBackOff")
+    pod_id = f"kubernetes/Pod/{pod}"
+    events = []
+
+    def reported(obs):
+        events.extend(obs.events)
+        return any(f.resource == pod_id and f.reason == "ImagePullBackOff" for f in obs.faults) \
+            and any(e.resource == pod_id and e.type == "Warning" for e in events)
+    obs = await watch.next(reported, "the fault and its Warning event")
+    assert by_id(obs)[pod_id].health is Health.DEGRADED
+    assert by_id(obs)[pod_id].health_reason.startswith("ImagePullBackOff")
