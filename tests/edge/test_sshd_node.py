@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from backends.edge import EdgeBackend, FleetResult, fleet_json
+from tests.edge.sshd import free_port
 from tui.config import EdgeNode
-from tui.errors import BackendDenied
+from tui.errors import BackendDenied, BackendUnreachable
 from tui.model import Drift, Health, Role
 
 
@@ -270,3 +271,20 @@ async def test_interactive_shell_fallback_over_a_pty(node_backend):
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_a_refused_node_is_retried_with_backoff_not_every_pass(edge_lab, defaults):
+    dead = EdgeNode(name="dead", host="127.0.0.1", port=free_port(), user=edge_lab.user,  # nothing listens
+                    identity_file=str(edge_lab.client_key))
+    backend = EdgeBackend("test", edge_lab.config([dead]), defaults)
+    try:
+        with pytest.raises(BackendUnreachable, match="cannot connect") as first:
+            await backend.observe()
+        with pytest.raises(BackendUnreachable, match="next try in"):  # backing off: not tried again yet
+            await backend.observe()
+        node = backend.resource_for("edge/node/dead")
+    finally:
+        await backend.close()
+    assert "all 1 edge nodes unreachable" in str(first.value)
+    assert node.health == Health.UNKNOWN and "never seen" in node.health_reason
+    assert backend.links["dead"].failures == 1
