@@ -28,7 +28,6 @@ class Converted:
     resource: Resource
     faults: list[Fault] = field(default_factory=list)
     owner: str | None = None  # "Kind/name" of the controlling owner
-    labels: dict[str, str] = field(default_factory=dict)
 
 
 def rid(kind: str, name: str) -> str:
@@ -87,7 +86,7 @@ def _workload(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     owner = controller_of(meta)
     if owner is None:  # a ReplicaSet of a Deployment is evaluated on the Deployment
         res.findings = compliance.evaluate_pod_spec(kind, res.id, pod_spec)
-    return Converted(res, owner=owner, labels=attributes["selector"])
+    return Converted(res, owner=owner)
 
 
 def deployment(obj: dict[str, Any]) -> Converted:
@@ -212,7 +211,7 @@ def pod(obj: dict[str, Any]) -> Converted:
     res = _resource("Pod", obj, verdict, _pod_status_text(obj), attrs)
     if owner is None:
         res.findings = compliance.evaluate_pod_spec("Pod", res.id, spec)
-    return Converted(res, _pod_faults(res, obj, verdict), owner, dict(meta.get("labels") or {}))
+    return Converted(res, _pod_faults(res, obj, verdict), owner)
 
 
 def service(obj: dict[str, Any]) -> Converted:
