@@ -42,7 +42,7 @@ async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | 
 def cmd_check(args: argparse.Namespace) -> int:
     cfg = load(args)
     if not cfg.environments:
-        print(f"{cfg.source}: valid, but no environments are defined")
+        write_line(f"{cfg.source}: valid, but no environments are defined")
     for name, env in cfg.environments.items():
         parts = []
         if env.aws:
@@ -55,7 +55,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if env.edge:
             services = sum(len(n.services) for n in env.edge.nodes)
             parts.append(f"edge {len(env.edge.nodes)} nodes, {services} services")
-        print(f"{name}: repair={env.repair}; " + ("; ".join(parts) if parts else "no backends"))
+        write_line(f"{name}: repair={env.repair}; " + ("; ".join(parts) if parts else "no backends"))
     return EXIT_OK
 
 

@@ -6,17 +6,29 @@ terminal, so that a resource name cannot write escape sequences to it."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime
 from typing import Any
 
 from tui.model import now_utc, parse_iso
-from tui.sanitize import clean
+from tui.sanitize import BIDI, clean
+
+# json.dumps escapes C0 controls (ESC, BEL, NUL...) but, with ensure_ascii=False, not DEL,
+# the C1 controls (U+0080-U+009F: U+009B is a one-character CSI) nor bidi overrides and
+# line separators. They can only occur inside JSON strings, where \uXXXX means the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029" + BIDI + "]")
+
+
+def json_text(data: Any) -> str:
+    """JSON for scripts and terminals alike: non-ASCII text stays readable, nothing
+    from outside can act on a terminal."""
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def print_json(data: Any) -> None:
-    # json.dumps escapes control characters, so JSON output is always terminal-safe.
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def write_line(text: str) -> None:
