@@ -85,3 +85,28 @@ async def test_reconcile_repairs_replicas_and_image(emulator, kubeconfig, tmp_pa
     assert resources["kubernetes/Deployment/ghost"]["drift"] == "Drifted"
     assert resources["kubernetes/Deployment/web"]["drift"] == "InSync"
     assert env["backends"]["kubernetes"]["reachable"] is True
+
+
+async def test_cli_logs_and_act_through_the_kubernetes_backend(emulator, kubeconfig, tmp_path):
+    emulator.create_deployment(NS, "web", replicas=2)
+    pods = await eventually(lambda: _async(len(emulator.pod_names(NS, "app=web")) == 2
+                                           and sorted(emulator.pod_names(NS, "app=web"))), "2 pods")
+    for pod in pods:
+        emulator.append_log(NS, pod, f"hello from {pod}")
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(f"environments:\n  staging:\n    kubernetes: {{kubeconfig: {kubeconfig}, namespace: {NS}}}\n")
+    common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
+
+    code, out, err = await envdeck("logs", "staging", "kubernetes/Deployment/web", "--tail", "5", *common)
+    assert code == 0, err
+    for pod in pods:
+        assert f"{pod}/web hello from {pod}" in out.splitlines()
+
+    code, out, err = await envdeck("act", "staging", "kubernetes/Deployment/web", "scale", "--param", "replicas=3",
+                                   "--yes", "--json", *common)
+    assert code == 0, err
+    assert emulator.get("deployments", NS, "web")["spec"]["replicas"] == 3
+    code, out, err = await envdeck("audit", "--json", *common)
+    entries = json.loads(out)["entries"]
+    assert any(e["action"] == "scale" and e["target"] == "kubernetes/Deployment/web"
+               and e["result"] == "succeeded" for e in entries)
