@@ -1,4 +1,14 @@
-"""KubernetesBackend: one namespace of one cluster as an environment's part."""
+"""KubernetesBackend: one namespace of one cluster as an environment's part.
+
+    kubeconfig / in-cluster ──(official loader)──► ClusterConnection ──► KubeApi (aiohttp, raw JSON)
+    KubeApi ──► Inventory: one Informer per kind (list limit=500 + watch from resourceVersion)
+            ──► ResourceTable (convert.py: health.py + compliance.py) / EventLog (events.py)
+    watch(): informers run as tasks; a change wakes the loop, which waits `coalesce_s`
+             and yields one full Observation (unchanged Resources are the same objects).
+    observe(): the same tables filled by one list of every kind (or read from the
+               running informers); logs.py, metrics.py, actions.py and desired.py serve
+               the rest of the Backend protocol.
+"""
 
 from __future__ import annotations
 

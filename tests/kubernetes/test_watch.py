@@ -115,7 +115,7 @@ async def test_api_killed_and_restarted_recovers(emulator, make_backend, watchin
 
 async def test_expired_continue_token_restarts_the_list(emulator, backend):
     emulator.bulk_create_pods(NS, 1100)  # three pages of 500
-    emulator.set_failure(delay_s=0.3)  # slow pages, so the history can be compacted mid-list
+    emulator.set_failure(delay_s=1.0)  # slow pages, so the history can be compacted mid-list
     observing = asyncio.create_task(backend.observe())
 
     async def second_page_requested():
