@@ -223,7 +223,7 @@ class Session:
                 await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc))
             raise
         for r in results:
-            ok = r.error is None and r.exit_code == 0
+            ok = r.outcome == "ok"
             message = r.error or f"exit {r.exit_code} in {r.duration_s:.2f}s"
             await self.store.audit_finish(audit_ids[r.node], AuditResult.SUCCEEDED if ok else AuditResult.FAILED,
                                           message)

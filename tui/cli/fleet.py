@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from backends.edge.fleet import fleet_summary
 from tui.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load, open_session
 from tui.cli.output import print_json, write_line
 
@@ -66,12 +67,9 @@ async def cmd_run(args: argparse.Namespace) -> int:
         results = await session.run_fleet(args.env, command, args.nodes, on_result=live)
     finally:
         await session.close()
-    ok = sum(1 for r in results if r.error is None and r.exit_code == 0)
-    unreachable = sum(1 for r in results if r.error is not None and r.exit_code is None)
-    failed = len(results) - ok - unreachable
-    summary = {"ok": ok, "failed": failed, "unreachable": unreachable}
+    summary = fleet_summary(results)
     if args.json:
         print_json({"results": [r.to_json() for r in results], "summary": summary})
     else:
-        write_line(f"{ok} ok, {failed} failed, {unreachable} unreachable")
-    return EXIT_OK if ok == len(results) else EXIT_FAILED
+        write_line(f"{summary['ok']} ok, {summary['failed']} failed, {summary['unreachable']} unreachable")
+    return EXIT_OK if summary["ok"] == len(results) else EXIT_FAILED
