@@ -54,18 +54,23 @@ def moto_url(moto_server) -> str:
     return moto_server
 
 
-@pytest.fixture
-def aws(moto_url):
-    """boto3 clients against the moto server, for arranging what the tests observe."""
+@pytest.fixture(scope="session")
+def _arrange_clients(moto_server):
     session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
     cache: dict[str, object] = {}
 
     def client(name: str):
         if name not in cache:
-            cache[name] = session.client(name, endpoint_url=moto_url)
+            cache[name] = session.client(name, endpoint_url=moto_server)
         return cache[name]
 
     return client
+
+
+@pytest.fixture
+def aws(moto_url, _arrange_clients):
+    """boto3 clients against the (freshly reset) moto server, for arranging what tests observe."""
+    return _arrange_clients
 
 
 def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:
