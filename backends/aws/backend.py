@@ -129,13 +129,13 @@ class AwsBackend(Backend):
         return desired_state.repair_action(drift)[0]
 
     async def repair(self, drift: DriftItem) -> ActionResult:
-        action, params = desired_state.repair_action(drift)
-        if action == "repair":
-            raise InvalidRequest(f"aws cannot repair field {drift.field!r}", backend=self.name)
         resource = await self._resource(drift.resource)
         if resource.attributes.get("placeholder"):
             raise NotFound(f"{drift.resource} does not exist; envdeck does not create AWS resources",
                            backend=self.name)
+        action, params = desired_state.repair_action(drift)
+        if action == "repair":
+            raise InvalidRequest(f"aws cannot repair field {drift.field!r}", backend=self.name)
         return await aws_actions.perform(self.clients, resource, action, params)
 
     # -- acting --------------------------------------------------------------

@@ -16,6 +16,8 @@ from tui.model import Drift, DriftItem, Health, Resource, resource_id
 
 FIELDS = {"ec2-instance": ("state",), "ecs-service": ("desired_count",),
           "s3-bucket": ("encryption", "public_access_blocked")}
+# The pseudo-field of a desired resource that does not exist at all (only when no field is given).
+EXISTS = "exists"
 # A transition already under way counts as the state it leads to.
 _HEADING_TO = {"pending": "running", "stopping": "stopped"}
 
@@ -72,7 +74,10 @@ def diff(config: AwsConfig, resources: list[Resource]) -> list[DriftItem]:
         wanted = desired_values(entry)
         found = matches(entry, resources)
         if not found:
-            items += [DriftItem(placeholder_id(entry), f, value, None) for f, value in wanted.items()]
+            # Every desired field is off; an entry that only names the resource still drifts on
+            # its existence, so that the placeholder stays Drifted.
+            items += [DriftItem(placeholder_id(entry), f, value, None) for f, value in wanted.items()] or [
+                DriftItem(placeholder_id(entry), EXISTS, True, False)]
             continue
         for res in found:
             for f, value in wanted.items():
@@ -86,7 +91,7 @@ def drift_state(resource: Resource, items: list[DriftItem], config: AwsConfig) -
     """InSync / Drifted for resources under desired state, None for the others."""
     if any(i.resource == resource.id for i in items):
         return Drift.DRIFTED
-    if any(resource in matches(e, [resource]) for e in config.desired if desired_values(e)):
+    if any(resource in matches(e, [resource]) for e in config.desired):
         return Drift.IN_SYNC
     return None
 

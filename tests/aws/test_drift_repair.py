@@ -118,6 +118,19 @@ async def test_missing_desired_resource_drifts_but_cannot_be_repaired(aws, make_
     assert "nowhere" not in s3_names
 
 
+async def test_a_desired_resource_named_without_fields_drifts_only_when_absent(aws, make_backend):
+    backend = make_backend(desired=[{"kind": "ec2-instance", "name": "web-1"}])
+    [item] = backend.diff(await backend.observe())
+    assert (item.resource, item.field, item.desired, item.actual) == ("aws/ec2-instance/web-1", "exists", True, False)
+    with pytest.raises(NotFound):
+        await backend.repair(item)
+    iid = arrange.instance(aws, "staging", "web-1")
+    obs = await backend.observe()
+    assert backend.diff(obs) == []
+    assert by_id(obs)[f"aws/ec2-instance/{iid}"].drift == Drift.IN_SYNC
+    assert "aws/ec2-instance/web-1" not in by_id(obs)
+
+
 # -- through the CLI ---------------------------------------------------------------------------
 
 def run_cli(config_path, state_dir, *args: str) -> tuple[int, dict, str]:
