@@ -224,3 +224,29 @@ def test_cli_audit_records_the_repairs(aws, drifted_environment):
     assert ("aws/ecs-service/main/api", "scale", "succeeded") in actions
     assert ("aws/s3-bucket/staging-uploads", "enable-encryption", "succeeded") in actions
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in json.dumps(audit)
+
+
+@pytest.mark.slow
+def test_cli_act_scales_an_ecs_service_and_read_only_denies_it(aws, moto_url, tmp_path):
+    arrange.ecs_service(aws, "staging", "main", "api", desired=2)
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(yaml.safe_dump({"environments": {"staging": {"aws": {
+        "region": "us-east-1", "endpoint_url": moto_url, "tags": {"env": "staging"}}}}}))
+    state = tmp_path / "state"
+    code, _, stderr = run_cli(config, state, "act", "staging", "aws/ecs-service/main/api", "scale",
+                              "--param", "desired_count=4", "--yes", "--json", "--read-only")
+    assert code == 3, stderr
+    assert aws("ecs").describe_services(cluster="main", services=["api"])["services"][0]["desiredCount"] == 2
+
+    code, result, stderr = run_cli(config, state, "act", "staging", "aws/ecs-service/main/api", "scale",
+                                   "--param", "desired_count=4", "--yes", "--json")
+    assert code == 0, stderr
+    assert aws("ecs").describe_services(cluster="main", services=["api"])["services"][0]["desiredCount"] == 4
+
+    code, bad, stderr = run_cli(config, state, "act", "staging", "aws/ecs-service/main/api", "scale",
+                                "--param", "desired_count=lots", "--yes", "--json")
+    assert code in (1, 2), stderr
+    assert "desired_count" in stderr + json.dumps(bad)
+    code, audit, _ = run_cli(config, state, "audit", "--json")
+    results = [(e["action"], e["result"]) for e in audit["entries"] if e["target"] == "aws/ecs-service/main/api"]
+    assert ("scale", "denied") in results and ("scale", "succeeded") in results
