@@ -163,6 +163,14 @@ async def feed_logs(endpoint_url: str, group: str, stop_event: asyncio.Event | t
                     stream: str = "web-1/app", interval_s: float = 1.0, region: str = REGION) -> int:
     """Put a log line into `group` every `interval_s` until `stop_event` is set; returns the count."""
     logs = await asyncio.to_thread(lambda: _clients(endpoint_url, region)["logs"])
+
+    def ensure_stream() -> None:
+        try:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+
+    await asyncio.to_thread(ensure_stream)
     sent = 0
     paths = itertools.cycle(["/health 200", "/api/orders 200", "/api/orders 201", "/api/users 404",
                              "/api/orders 500"])

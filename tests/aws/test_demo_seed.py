@@ -54,3 +54,17 @@ async def test_feed_logs_lines_reach_a_follower(moto_url, make_backend):
     assert sent >= 3
     numbers = [int(text.rsplit("req=", 1)[1]) for text in fed]
     assert numbers == sorted(numbers) and len(set(numbers)) == 3
+
+    other = asyncio.Event()
+    other.set()  # already stopped: no line is sent, but the stream of its own is created
+    assert await feed_logs(moto_url, seeded["log_group"], other, stream="web-1/other") == 0
+    streams = [s["logStreamName"] for s in
+               (await asyncio.to_thread(_streams, moto_url, seeded["log_group"]))]
+    assert "web-1/other" in streams
+
+
+def _streams(url: str, group: str) -> list[dict]:
+    import boto3
+
+    logs = boto3.client("logs", endpoint_url=url, region_name="us-east-1")
+    return logs.describe_log_streams(logGroupName=group)["logStreams"]
