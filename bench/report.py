@@ -43,6 +43,7 @@ def machine() -> dict[str, Any]:
         "mem_total": mem_total,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "loadavg_start": LOAD_AT_START,
         "loadavg": load(),
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -53,6 +54,9 @@ def load() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
+
+
+LOAD_AT_START = load()  # the machine is shared: the load when the bench began, and when it ended
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
