@@ -269,7 +269,7 @@ class EnvironmentScreen(EnvdeckScreen):
 
     def _load_metrics(self) -> None:
         view = self.query_one(MetricsView)
-        view.set_loading()
+        view.mark_loading()
         window = view.window[1]
         resource = view.resource_filter
 

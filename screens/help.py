@@ -22,8 +22,8 @@ def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
     seen_ids: set[str] = set()
     rows: dict[str, Cells] = {}
     active = screen.active_bindings
-    # Screen and widget bindings first, app bindings last.
-    ordered = sorted(active.items(), key=lambda kv: kv[1].node is app)
+    # envdeck's own bindings (they have ids) first, then widget navigation, app last.
+    ordered = sorted(active.items(), key=lambda kv: (kv[1].node is app, kv[1].binding.id is None))
     for key, ab in ordered:
         b = ab.binding
         ident = b.id or f"{type(ab.node).__name__}.{b.action}"

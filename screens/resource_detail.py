@@ -63,6 +63,7 @@ def summary_text(r: Resource, env: str, now, palette: Palette) -> Text:
     if r.metrics:
         row("metrics", ", ".join(f"{clean(k)}={v:g}" for k, v in r.metrics.items()))
     row("console", r.console_url or "—")
+    t.rstrip()
     return t
 
 
@@ -188,18 +189,20 @@ class ResourceDetailScreen(EnvdeckScreen):
         for c in choices:
             prompt = Text(end="")
             if c.decision.allowed:
-                prompt.append(f"{c.spec.name:<22}", style=palette.style("accent", bold=True))
+                prompt.append(f"{c.spec.name:<16}", style=palette.style("accent", bold=True))
                 prompt.append(clean(c.spec.title))
                 prompt.append(f"  ({c.spec.role.label}{', destructive' if c.spec.destructive else ''})",
                               style=palette.style("text-muted"))
             else:
-                prompt.append(f"✗ {c.spec.name:<20}", style=palette.style("text-muted"))
+                prompt.append(f"✗ {c.spec.name:<14}", style=palette.style("text-muted"))
                 prompt.append(f"{clean(c.spec.title)} — {clean(c.decision.reason)}", style=palette.style("text-muted"))
             options.add_option(Option(prompt, id=c.spec.name, disabled=not c.decision.allowed))
         if not choices:
             options.add_option(Option(Text("no actions for this kind"), disabled=True))
         if highlighted is not None and highlighted < options.option_count:
             options.highlighted = highlighted
+        elif any(c.decision.allowed for c in choices):
+            options.highlighted = next(i for i, c in enumerate(choices) if c.decision.allowed)
 
     def _show_drift(self) -> None:
         palette = self.envdeck.palette

@@ -112,7 +112,7 @@ class EnvdeckApp(App):
         self.theme = self._known_theme(resolve_theme_name(self.config.ui.theme)) or DEFAULT_THEME
         self._apply_keymap()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
-        self.palette = Palette(self.theme_variables)
+        self.palette = Palette(self.get_css_variables())
         self.run_worker(self._open_session(), name="open-session", group="session", exit_on_error=False)
 
     def _known_theme(self, name: str | None) -> str | None:
@@ -240,7 +240,7 @@ class EnvdeckApp(App):
 
     # -- themes --------------------------------------------------------------
     def _theme_changed(self) -> None:
-        self.palette = Palette(self.theme_variables)
+        self.palette = Palette(self.get_css_variables())
         for screen in self.screen_stack:
             repaint = getattr(screen, "palette_changed", None)
             if repaint is not None:

@@ -37,14 +37,39 @@ class Palette:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        value = self._variables.get(variable) or self._variables.get("foreground") or ""
-        try:
-            colour = Color.parse(value).rich_color if value else None
-        except ColorParseError:
-            colour = None
-        style = Style(color=colour, bold=bold or None)
+        colour = self._resolve(self._variables.get(variable) or self._variables.get("foreground") or "")
+        style = Style(color=None if colour is None else colour.rich_color, bold=bold or None)
         self._cache[key] = style
         return style
+
+
+    def _parse(self, value: str) -> Color | None:
+        try:
+            return Color.parse(value)
+        except ColorParseError:
+            return None
+
+    def _resolve(self, value: str) -> Color | None:
+        """A theme value: a colour, or `COLOUR N%` / `auto N%` (blended towards the background)."""
+        value = value.strip()
+        if not value:
+            return None
+        base, _, percent = value.partition(" ")
+        if not percent.endswith("%"):
+            return self._parse(value)
+        if base == "auto":
+            base = self._variables.get("foreground", "")
+        colour = self._parse(base)
+        if colour is None or colour.ansi is not None:
+            return colour
+        background = self._parse(self._variables.get("background", ""))
+        try:
+            amount = float(percent.rstrip("%")) / 100
+        except ValueError:
+            return colour
+        if background is None or background.ansi is not None:
+            return colour
+        return background.blend(colour, amount)
 
 
 PLAIN = Palette({})

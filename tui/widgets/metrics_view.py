@@ -47,7 +47,7 @@ class MetricsView(Vertical):
         self.window_index = 1
         self.series: dict[str, MetricSeries] = {}
         self.error: str | None = None
-        self.loading = False
+        self.fetching = False
         self.resource_filter: str | None = None
 
     @property
@@ -79,20 +79,20 @@ class MetricsView(Vertical):
         t.append(f"  {len(self.series)} series", style=palette.style("text-muted"))
         if self.resource_filter:
             t.append(f"  {clean(short_id(self.resource_filter), max_len=40)}")
-        if self.loading:
+        if self.fetching:
             t.append("  loading…", style=palette.style("primary"))
         if self.error:
             t.append(f"  {clean(self.error, max_len=100)}", style=palette.style("error"))
         self.query_one("#metrics-toolbar", Static).update(t)
 
-    def set_loading(self) -> None:
-        self.loading = True
+    def mark_loading(self) -> None:
+        self.fetching = True
         self._update_toolbar()
 
     @on(MetricsLoaded)
     def _loaded(self, message: MetricsLoaded) -> None:
         message.stop()
-        self.loading = False
+        self.fetching = False
         self.error = message.error
         if message.window_s != self.window[1]:
             self._update_toolbar()
@@ -144,7 +144,7 @@ class MetricsView(Vertical):
 
     def action_reload(self) -> None:
         self.post_message(self.ReloadRequested())
-        self.set_loading()
+        self.mark_loading()
 
     class ReloadRequested(Message):
         """The user changed the window or asked for a reload."""

@@ -94,9 +94,16 @@ class ResourceTable(KeyedTable):
         self.shown: list[Resource] = []
         self.total = 0
 
+    def on_mount(self) -> None:
+        # Decide the column set from the terminal size up front, so that a fixed-size
+        # terminal never switches column sets (and never re-lays out) after the first paint.
+        self.compact = self.app.size.width < COMPACT_BELOW
+        self._column_spec = list(COMPACT_COLUMNS if self.compact else WIDE_COLUMNS)
+        # (KeyedTable.on_mount runs after this one, Textual calls the handlers of every class)
+
     def on_resize(self) -> None:
-        compact = self.size.width < COMPACT_BELOW
-        if compact != self.compact and self.size.width:
+        compact = self.app.size.width < COMPACT_BELOW
+        if compact != self.compact:
             self.compact = compact
             self.set_layout(compact)
             self.post_message(self.LayoutChanged())

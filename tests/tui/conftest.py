@@ -1,0 +1,65 @@
+"""Fixtures of the TUI tests: one app factory (the same `create_app` as the CLI),
+a fixed clock, the in-memory stage, and waiting on conditions (never sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.tui.stage import FIXED_NOW, Stage, stage_config, stage_factory
+from tui.app import AppOptions, EnvdeckApp, create_app
+
+DEADLINE_S = 30.0
+
+
+@pytest.fixture
+def stage() -> Stage:
+    return Stage()
+
+
+def make_app(state_dir: Path, stage: Stage, *, theme: str | None = None, user: str = "alice",
+             env: str | None = None, view: str | None = None, live: bool = False, config_text: str | None = None,
+             read_only: bool = False) -> EnvdeckApp:
+    config = stage_config(config_text) if config_text else stage_config()
+    if theme:
+        config.ui.theme = theme
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), start_reconciler=live,
+                         start_env=env, start_view=view, user=user, testing=True)
+    return create_app(config, state_dir, read_only=read_only, options=options)
+
+
+async def wait_until(pilot, predicate: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def settle(pilot) -> None:
+    """Let pending layout, footer recomposition and table sizing finish."""
+    from textual.widgets import Footer
+
+    app = pilot.app
+
+    def footer_ready() -> bool:
+        footers = list(app.screen.query(Footer))
+        return all(len(f.children) > 0 for f in footers)
+
+    await wait_until(pilot, footer_ready, "the footer keys")
+    await pilot.wait_for_scheduled_animations()
+    for _ in range(3):
+        await pilot.pause()
+
+
+async def app_ready(pilot) -> None:
+    from screens.base import EnvdeckScreen
+
+    app = pilot.app
+    await wait_until(pilot, lambda: app.session is not None and isinstance(app.screen, EnvdeckScreen)
+                     and app.screen.is_mounted, "the session to open")
+    await settle(pilot)

@@ -1,0 +1,220 @@
+"""The servers behind `envdeck demo`, all in this process and on 127.0.0.1:
+
+- a moto server (AWS) seeded with tagged `staging` and `prod` environments and a
+  log group that keeps receiving lines (`backends/aws/demo_seed.py`);
+- the project's Kubernetes API emulator with deployments, a CrashLoopBackOff and an
+  OOMKilled pod, events, streaming logs and pod metrics (`backends/kubernetes/emulator`);
+- simulated edge nodes served by an in-process asyncssh server that never runs a
+  command on this machine (`backends/edge/simulator.py`).
+
+They run on their own event loop in a daemon thread, so the TUI's loop only runs
+envdeck; the backends reach them over real sockets, exactly as they reach real
+systems. `config()` returns the envdeck config (a dict) pointing at them, with
+the desired state that makes drift visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+ENVS = ("staging", "prod")
+READY_TIMEOUT_S = 180.0
+DEMO_AMI = {"ami_id": "ami-0e4d3c2b1a0demo01", "name": "envdeck-demo-linux", "state": "available", "public": True,
+            "owner_id": "137112412989", "description": "a stand-in machine image for the envdeck demo",
+            "virtualization_type": "hvm", "architecture": "x86_64", "platform": None, "image_type": "machine",
+            "hypervisor": "xen", "root_device_name": "/dev/xvda", "root_device_type": "ebs", "sriov": "simple",
+            "image_location": "amazon/envdeck-demo"}
+
+
+class DemoWorld:
+    def __init__(self, workdir: Path, *, scale: int = 1, envs: tuple[str, ...] = ENVS,
+                 log_interval_s: float = 1.0):
+        self.workdir = Path(workdir)
+        self.scale = max(1, int(scale))
+        self.envs = envs
+        self.log_interval_s = log_interval_s
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.moto = None
+        self.emulator = None
+        self.simulators: dict[str, Any] = {}
+        self.aws: dict[str, Any] | None = None
+        self.kubernetes: dict[str, Any] | None = None
+        self.kubeconfigs: dict[str, Path] = {}
+        self.problems: list[str] = []  # pieces that could not start (the demo runs without them)
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> DemoWorld:
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_EC2_METADATA_DISABLED": "true"}.items():
+            os.environ.setdefault(key, value)
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="envdeck-demo-servers", daemon=True)
+        self._thread.start()  # the emulator and the edge nodes start while moto is seeded here
+        try:
+            self._start_moto()
+        finally:
+            ready.result(timeout=READY_TIMEOUT_S)
+        self._start_log_feeds_threadsafe()
+        return self
+
+    def stop(self) -> None:
+        loop = self.loop
+        if loop is not None and self._stop is not None and self._thread is not None and self._thread.is_alive():
+            loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout=30)
+        if self.moto is not None:
+            with contextlib.suppress(Exception):
+                self.moto.stop()
+            self.moto = None
+
+    def __enter__(self) -> DemoWorld:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def call(self, coro_fn, *args: Any, timeout: float = 60.0) -> Any:
+        """Run `coro_fn(*args)` on the servers' loop (e.g. to stop a server in a test)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro_fn(*args), self.loop).result(timeout=timeout)
+
+    # -- AWS (moto runs its own thread) ----------------------------------------
+    def _start_moto(self) -> None:
+        # moto loads ~40 stock AMIs per region on first use (seconds of start-up); the demo needs one.
+        if "moto" not in sys.modules:
+            amis = self.workdir / "amis.json"
+            amis.write_text(json.dumps([DEMO_AMI]), encoding="utf-8")
+            os.environ.setdefault("MOTO_AMIS_PATH", str(amis))
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the TUI's terminal
+        try:
+            from moto.server import ThreadedMotoServer
+
+            from backends.aws.demo_seed import seed_demo
+        except ImportError as exc:
+            self.problems.append(f"aws: {exc}")
+            return
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.aws = seed_demo(f"http://{host}:{port}", envs=self.envs, scale=self.scale)
+
+    # -- Kubernetes emulator and edge nodes (our loop) ---------------------------
+    def _run(self, ready: concurrent.futures.Future[None]) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self.loop = loop
+        try:
+            loop.run_until_complete(self._serve(ready))
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self._start_kubernetes()
+            await self._start_edge()
+        except BaseException as exc:
+            ready.set_exception(exc)
+            await self._close()
+            return
+        ready.set_result(None)
+        try:
+            await self._stop.wait()
+        finally:
+            await self._close()
+
+    async def _start_kubernetes(self) -> None:
+        try:
+            from backends.kubernetes.emulator import Emulator
+            from backends.kubernetes.emulator.demo_seed import seed_demo
+        except ImportError as exc:
+            self.problems.append(f"kubernetes: {exc}")
+            return
+        emu = Emulator(seed=0)
+        await emu.start(host="127.0.0.1", port=0)
+        self.emulator = emu
+        self.kubernetes = seed_demo(emu, namespaces=self.envs, scale=self.scale)
+        emu.start_log_generators(interval_s=self.log_interval_s)
+        for env in self.envs:
+            self.kubeconfigs[env] = emu.write_kubeconfig(self.workdir / f"kubeconfig-{env}", namespace=env,
+                                                         context=f"demo-{env}")
+
+    async def _start_edge(self) -> None:
+        try:
+            from backends.edge.simulator import EdgeSimulator
+        except ImportError as exc:
+            self.problems.append(f"edge: {exc}")
+            return
+        for i, env in enumerate(self.envs):
+            count = (3 if i == 0 else 2) * self.scale
+            prefix = "gw" if i == 0 else f"{env[:4]}-gw"
+            names = [f"{prefix}-{n:02d}" for n in range(1, count + 1)]
+            sim = EdgeSimulator(nodes=names, seed=i, scenario="demo", workdir=self.workdir / f"edge-{env}")
+            await sim.start()
+            self.simulators[env] = sim
+
+    def _start_log_feeds_threadsafe(self) -> None:
+        """A log group per environment keeps receiving lines (run on the servers' loop)."""
+        if not self.aws or self.loop is None:
+            return
+        from backends.aws.demo_seed import feed_logs
+
+        def start() -> None:
+            for info in self.aws["environments"].values():
+                self._tasks.append(asyncio.ensure_future(
+                    feed_logs(self.aws["endpoint_url"], info["log_group"], self._stop,
+                              interval_s=max(self.log_interval_s, 1.0))))
+
+        self.loop.call_soon_threadsafe(start)
+
+    async def _close(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, timeout=5)
+        for sim in self.simulators.values():
+            with contextlib.suppress(Exception):
+                await sim.close()
+        if self.emulator is not None:
+            with contextlib.suppress(Exception):
+                await self.emulator.stop()
+
+    # -- the generated config ------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        envs: dict[str, Any] = {}
+        modes = {"staging": "propose", "prod": "auto"}
+        for env in self.envs:
+            block: dict[str, Any] = {
+                "description": f"envdeck demo {env}: moto, Kubernetes emulator and simulated edge nodes",
+                "repair": modes.get(env, "propose"),
+            }
+            if self.aws:
+                info = self.aws["environments"][env]
+                block["aws"] = {"region": self.aws["region"], "endpoint_url": self.aws["endpoint_url"],
+                                "tags": info["tags"], "desired": info["desired"], "logs": info["logs"],
+                                "interval": "10s"}
+            if self.kubernetes:
+                block["kubernetes"] = {"kubeconfig": str(self.kubeconfigs[env]), "context": f"demo-{env}",
+                                       "namespace": env, "desired": self.kubernetes["desired"][env]}
+            if env in self.simulators:
+                edge = self.simulators[env].edge_config_dict()
+                edge["interval"] = "10s"
+                block["edge"] = edge
+            envs[env] = block
+        return {"defaults": {"interval": "10s", "timeout": "5s", "max_backoff": "60s"}, "environments": envs}
