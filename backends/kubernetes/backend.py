@@ -102,26 +102,36 @@ class KubernetesBackend(Backend):
     async def watch(self) -> AsyncIterator[Observation]:
         inv = await self._ensure()
         inv.start()
-        next_metrics = time.monotonic()  # the first observation carries metrics
+        samples: list[tuple[str, str, float]] = []
+        sampler = asyncio.create_task(self._sample_periodically(inv, samples))
         try:
             while True:
-                timeout = max(0.0, next_metrics - time.monotonic()) if inv.synced else None
-                await inv.wait_changed_or_failed(timeout)
+                await inv.wait_changed_or_failed()
                 if not inv.synced:
                     inv.changed.clear()
-                    continue
-                samples: list[tuple[str, str, float]] = []
-                if time.monotonic() >= next_metrics:
-                    samples = await self._sample_metrics(inv)
-                    next_metrics = time.monotonic() + self.metrics_interval_s
-                elif not inv.changed.is_set():
                     continue
                 await asyncio.sleep(self.coalesce_s)  # gather what else arrives meanwhile
                 inv.changed.clear()
                 inv.raise_failure()
-                yield self._snapshot(inv, samples)
+                fresh = samples[:]
+                samples.clear()
+                yield self._snapshot(inv, fresh)
         finally:
+            sampler.cancel()
+            await asyncio.gather(sampler, return_exceptions=True)
             await inv.stop()
+
+    async def _sample_periodically(self, inv: Inventory, out: list[tuple[str, str, float]]) -> None:
+        """Metrics every `metrics_interval_s`, beside the watches: a slow metrics API
+        never delays an observation; fresh samples wake watch() to be yielded."""
+        while True:
+            usage = await self._fetch_usage()
+            while not inv.synced:  # pods and ReplicaSets are needed to sum per workload
+                await asyncio.sleep(0.1)
+            if usage is not None:
+                out.extend(self._record_usage(inv, usage))
+                inv.changed.set()
+            await asyncio.sleep(self.metrics_interval_s)
 
     def _snapshot(self, inv: Inventory, samples: list[tuple[str, str, float]]) -> Observation:
         resources = inv.resources()

@@ -145,3 +145,18 @@ async def test_faults_and_events_arrive_by_watch(emulator, make_backend, watchin
     obs = await watch.next(reported, "the fault and its Warning event")
     assert by_id(obs)[pod_id].health is Health.DEGRADED
     assert by_id(obs)[pod_id].health_reason.startswith("ImagePullBackOff")
+
+
+async def test_watch_carries_metric_samples(emulator, make_backend, watching):
+    emulator.create_deployment(NS, "web", replicas=2)
+    backend = make_backend()
+    backend.metrics_interval_s = 0.2  # sample often
+    watch = watching(backend)
+    await watch.next(_replicas(2), "web healthy with 2 replicas")
+    pod = sorted(emulator.pod_names(NS, "app=web"))[0]
+    emulator.set_pod_metrics(NS, pod, cpu="300m", memory="32Mi")
+
+    def sampled(obs):
+        return (f"kubernetes/Pod/{pod}", "cpu", 300.0) in obs.samples and \
+            any(s[0] == WEB and s[1] == "memory" for s in obs.samples)
+    await watch.next(sampled, "samples of the pod and its deployment")
