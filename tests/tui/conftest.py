@@ -63,3 +63,17 @@ async def app_ready(pilot) -> None:
     await wait_until(pilot, lambda: app.session is not None and isinstance(app.screen, EnvdeckScreen)
                      and app.screen.is_mounted, "the session to open")
     await settle(pilot)
+
+
+async def wait_for_audit(pilot, action: str, env: str = "staging", timeout: float = DEADLINE_S) -> list[dict]:
+    """The audit rows of `action` in `env` once one has a final result (polls the store)."""
+    app = pilot.app
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        rows = [r for r in await app.session.store.audit_entries(env, limit=100) if r["action"] == action]
+        if rows and rows[0]["result"] != "pending":
+            return rows
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for an audit row of {action!r}")
+        await pilot.pause(0.05)

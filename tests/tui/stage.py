@@ -74,7 +74,13 @@ environments:
     aws:
       region: us-east-1
       tags: {env: prod}
+    kubernetes:
+      namespace: prod
 """
+
+
+# The same environments, polled every second (pilot tests of live behaviour).
+LIVE_CONFIG = "defaults: {interval: 1s, timeout: 5s, max_backoff: 2s}\n" + STAGE_CONFIG
 
 
 def stage_config(text: str = STAGE_CONFIG):

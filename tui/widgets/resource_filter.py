@@ -1,7 +1,8 @@
 """The `/` filter of the resources table (k9s habits).
 
-    web            regular expression, case-insensitive (a broken one matches literally)
-    -f wb  or ~wb  fuzzy: the letters in order (Textual's fuzzy matcher)
+    web            regular expression, case-insensitive, on name, kind, backend, status,
+                   health and id (a broken expression matches literally)
+    -f wb  or ~wb  fuzzy on the name: the letters in order (Textual's fuzzy matcher)
     !web           inverts (combine: !~wb, !-f wb)
 """
 
@@ -12,6 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.fuzzy import Matcher
+
+from tui.model import Resource
+
+SHORT_BACKEND = {"kubernetes": "k8s"}
 
 
 @dataclass(frozen=True)
@@ -25,22 +30,35 @@ class ResourceFilter:
     def describe(self) -> str:
         return self.text.strip()
 
-    def matcher(self) -> Callable[[str], bool]:
+    def matcher(self) -> Callable[[Resource], bool]:
         query = self.text.strip()
         invert = False
         if query.startswith("!"):
             invert, query = True, query[1:].lstrip()
         if not query:
-            return lambda haystack: not invert
+            return lambda r: not invert
         if query.startswith("-f ") or query.startswith("~"):
-            fuzzy = Matcher(query[3:] if query.startswith("-f ") else query[1:], case_sensitive=False)
-            test = lambda haystack: fuzzy.match(haystack) > 0  # noqa: E731
+            letters = (query[3:] if query.startswith("-f ") else query[1:]).strip()
+            if not letters:
+                return lambda r: not invert
+            fuzzy = Matcher(letters, case_sensitive=False)
+
+            def test(r: Resource) -> bool:
+                try:
+                    return fuzzy.match(r.name) > 0
+                except ValueError:  # Textual's matcher on some inputs; treat as no match
+                    return False
         else:
             try:
                 pattern = re.compile(query, re.IGNORECASE)
             except re.error:
                 pattern = re.compile(re.escape(query), re.IGNORECASE)
-            test = lambda haystack: pattern.search(haystack) is not None  # noqa: E731
+            def test(r: Resource) -> bool:
+                return pattern.search(haystack(r)) is not None
         if invert:
-            return lambda haystack: not test(haystack)
+            return lambda r: not test(r)
         return test
+
+
+def haystack(r: Resource) -> str:
+    return f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"

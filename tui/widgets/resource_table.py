@@ -24,10 +24,9 @@ from tui.widgets.cells import (
 )
 from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.metric_history import MetricHistory, key_metric
-from tui.widgets.resource_filter import ResourceFilter
+from tui.widgets.resource_filter import SHORT_BACKEND, ResourceFilter
 
 GROUP_PREFIX = "group:"
-SHORT_BACKEND = {"kubernetes": "k8s"}
 SORTABLE = ("name", "kind", "backend", "health", "drift", "age", "status")
 _HEALTH_RANK = {str(h): i for i, h in enumerate(HEALTH_ORDER)}
 _DRIFT_RANK = {"Drifted": 0, "Unknown": 1, "InSync": 2, None: 3}
@@ -61,10 +60,6 @@ class TableView:
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         return "  ".join(parts)
-
-
-def haystack(r: Resource) -> str:
-    return f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"
 
 
 def sort_key(r: Resource, by: str, now: datetime):
@@ -127,7 +122,7 @@ class ResourceTable(KeyedTable):
         match = view.filter.matcher() if view.filter.active else None
         kind = (view.kind or "").lower()
         chosen = [r for r in resources
-                  if (not kind or r.kind.lower() == kind) and (match is None or match(haystack(r)))]
+                  if (not kind or r.kind.lower() == kind) and (match is None or match(r))]
         chosen.sort(key=lambda r: sort_key(r, view.sort, now), reverse=view.reverse)
         if view.group:
             chosen.sort(key=lambda r: r.backend)  # stable: keeps the chosen order inside a group
