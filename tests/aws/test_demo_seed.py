@@ -66,5 +66,6 @@ async def test_feed_logs_lines_reach_a_follower(moto_url, make_backend):
 def _streams(url: str, group: str) -> list[dict]:
     import boto3
 
-    logs = boto3.client("logs", endpoint_url=url, region_name="us-east-1")
+    logs = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing").client(
+        "logs", endpoint_url=url, region_name="us-east-1")
     return logs.describe_log_streams(logGroupName=group)["logStreams"]

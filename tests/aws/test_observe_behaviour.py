@@ -85,7 +85,9 @@ async def test_a_cloudwatch_denial_never_fails_the_observation(auth_moto, make_b
     key_id, secret = users["no-metrics"]  # may do anything except cloudwatch:GetMetricData
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
+    # An explicit session: boto3.client() would reuse credentials cached by an earlier test.
+    ec2 = boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret).client(
+        "ec2", endpoint_url=url, region_name="us-east-1")
     web = arrange.instance(lambda _name: ec2, "metrics-denied", "web-1")
     backend = make_backend("metrics-denied", endpoint_url=url)
     obs = await backend.observe()

@@ -34,7 +34,8 @@ async def test_endpoint_killed_mid_run_then_restarted(moto_url):  # moto_url: re
     url = f"http://127.0.0.1:{port}"
     server = start_threaded(port)
     try:
-        ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1")
+        ec2 = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing").client(
+            "ec2", endpoint_url=url, region_name="us-east-1")
         iid = arrange.instance(lambda _name: ec2, "staging", "web-1")
         backend = AwsBackend("staging", aws_config(url), Defaults(timeout=2))
         first = await backend.observe()
