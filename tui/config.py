@@ -6,7 +6,9 @@ problems read `PATH:LINE:COL: message`, positioned with the YAML marks.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -311,6 +313,13 @@ def file_warnings(path: str | Path) -> list[str]:
             warnings.append(f"{p}: is world-writable; anyone on this host can change what envdeck does")
         elif mode & 0o020:
             warnings.append(f"{p}: is group-writable")
+        owner = p.stat().st_uid
+        if owner not in (0, os.geteuid()):
+            warnings.append(f"{p}: is owned by another user (uid {owner}), who can change what envdeck does")
+        folder = p.resolve().parent
+        folder_mode = folder.stat().st_mode
+        if folder_mode & 0o002 and not folder_mode & stat.S_ISVTX:
+            warnings.append(f"{folder}: the config's directory is world-writable; anyone can replace the file")
     except OSError:
         pass
     return warnings
