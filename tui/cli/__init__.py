@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # e.g. `serve` cannot bind its address: one line, not a traceback
+        print(f"envdeck: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run() -> None:
