@@ -31,12 +31,14 @@ def make_app(state_dir: Path, stage: Stage, *, theme: str | None = None, user: s
     return create_app(config, state_dir, read_only=read_only, options=options)
 
 
-async def wait_until(pilot, predicate: Callable[[], object], what: str, timeout: float = DEADLINE_S) -> None:
+async def wait_until(pilot, predicate: Callable[[], object], what: str, timeout: float = DEADLINE_S,
+                     explain: Callable[[], object] | None = None) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+            detail = f" (now: {explain()!r})" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
         await pilot.pause(0.05)
 
 

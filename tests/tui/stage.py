@@ -97,6 +97,7 @@ class Stage:
         self.performed: list[tuple[str, str, str, dict]] = []  # (env, resource id, action, params)
         self.log_lines = list(HOSTILE_LINES)
         self.follow_forever = False
+        self.log_feed: asyncio.Queue | None = None  # when set, follow keeps yielding what is put here
         self.hostile = False
         self.generation = 0
 
@@ -152,6 +153,10 @@ class StageBackend(Backend):
     async def logs(self, resource_id, *, follow=False, tail=100, container=None, previous=False):
         for i, text in enumerate(self.stage.log_lines):
             yield LogLine(text, source="", at=FIXED_NOW - timedelta(seconds=len(self.stage.log_lines) - i))
+        if follow and self.stage.log_feed is not None:
+            while True:
+                text = await self.stage.log_feed.get()
+                yield LogLine(text, source="", at=FIXED_NOW)
         if follow and self.stage.follow_forever:
             await asyncio.Event().wait()
 

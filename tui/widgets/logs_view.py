@@ -13,6 +13,7 @@ import json
 import re
 from collections import deque
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from rich.cells import chop_cells
@@ -345,7 +346,8 @@ class LogsView(Vertical):
 
         def chosen(params: dict[str, str] | None) -> None:
             if params:
-                self.app.run_worker(self._save(Path(params["path"]).expanduser(), list(self.log_widget.lines)),
+                self.app.run_worker(partial(self._save, Path(params["path"]).expanduser(),
+                                            list(self.log_widget.lines)),
                                     thread=True, group="logs-save", exit_on_error=False)
 
         self.app.push_screen(ConfirmScreen(ConfirmRequest(
