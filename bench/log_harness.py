@@ -1,0 +1,93 @@
+"""What the log benchmark's clients share: the source process (bench/log_source.py)
+and its stdin/stdout protocol, the order check of `seq=` lines, RSS sampling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from typing import Any
+
+from bench.emulator_proc import ROOT
+
+NAMESPACE = "bench"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def current_rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * PAGE / 2**20
+
+
+class Source:
+    """The log source process (bench/log_source.py) and its stdin/stdout protocol."""
+
+    async def start(self) -> Source:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.log_source", NAMESPACE, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        words = (await self._read()).split()
+        assert words[0] == "ready", words
+        self.url, self.kubeconfig, self.pod = words[1:4]
+        return self
+
+    async def _read(self) -> str:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout=300)
+        if not line:
+            raise RuntimeError("the log source exited")
+        return line.decode().strip()
+
+    async def ask(self, command: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command.encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await self._read()
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(self.ask("quit"), timeout=5)
+            except (RuntimeError, TimeoutError, BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                await asyncio.wait_for(self.proc.wait(), timeout=15)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+class OrderCheck:
+    def __init__(self) -> None:
+        self.received = 0
+        self.next_seq = 0
+        self.gaps = 0  # times a seq was skipped (lines lost)
+        self.repeats = 0  # seq lower than expected (duplicate or reordered)
+        self.foreign = 0  # lines that are not the source's
+
+    def see(self, text: str) -> None:
+        if not text.startswith("seq="):
+            self.foreign += 1
+            return
+        seq = int(text[4:12])
+        self.received += 1
+        if seq == self.next_seq:
+            self.next_seq += 1
+        elif seq > self.next_seq:
+            self.gaps += 1
+            self.next_seq = seq + 1
+        else:
+            self.repeats += 1
+
+    def to_json(self, produced: int) -> dict[str, Any]:
+        return {"produced": produced, "received": self.received, "dropped": produced - self.received,
+                "gaps": self.gaps, "out_of_order_or_repeated": self.repeats, "foreign_lines": self.foreign,
+                "order_kept": self.gaps == 0 and self.repeats == 0 and self.received == produced}
+
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
+
+

@@ -1,0 +1,132 @@
+"""The log benchmark's TUI client: the backend's stream through the TUI's own
+`stream_logs` into its `LogsView`, headless; and the change proposed for LogsView
+in docs/benchmarks.md (§4), measured through a subclass (the module is not changed)."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import time
+from typing import Any
+
+from bench.log_harness import NAMESPACE, Source, current_rss_mib, ms
+from bench.report import percentile
+
+
+def fixed_logs_view():
+    """LogsView with the change proposed in docs/benchmarks.md (§4), to measure it: whether
+    the view is merged and the prefix width are found once per batch, from the last 200
+    lines only, instead of copying the whole buffer (`list(self.lines)`) for every line."""
+    from itertools import islice
+
+    from tui.sanitize import clean
+    from tui.widgets.logs_view import LogsView, render_line
+
+    class ProposedLogsView(LogsView):
+        def _recent_sources(self) -> set[str]:
+            return {line.source for line in islice(reversed(self.lines), 200)}
+
+        def _merged(self) -> bool:
+            return len(self.sources) > 1 or len(self._recent_sources()) > 1
+
+        def _prefix_width(self) -> int:
+            names = {clean(s) for s in self.sources} | {clean(s) for s in self._recent_sources()}
+            return min(24, max((len(n) for n in names), default=0))
+
+        def _write(self, lines) -> None:
+            wrap = self._wrap_width()
+            width = self._prefix_width() if self._merged() else 0
+            out: list[str] = []
+            for line in lines:
+                prefix = f"{clean(line.source)[:width]:<{width}} │ " if width else ""
+                out.extend(render_line(line, prefix=prefix, timestamps=self.timestamps,
+                                       pretty_json=self.pretty_json, wrap=wrap))
+            self.log_widget.write_lines(out, scroll_end=self.follow)
+
+    return ProposedLogsView
+
+
+async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000,
+                       proposed_fix: bool = False) -> dict[str, Any]:
+    """The same stream into the TUI's log view, headless: the backend's lines go through
+    the TUI's own `stream_logs` (batches of up to 500 lines posted as messages) into
+    `LogsView` (bounded buffer) in a Textual app; a ticker on the app's loop measures lag."""
+    from textual.app import App, ComposeResult
+
+    from backends.kubernetes import KubernetesBackend
+    from tui.config import Defaults, KubernetesConfig
+    from tui.widgets.log_stream import stream_logs
+    from tui.widgets.logs_view import LogsView
+
+    src = await Source().start()
+    backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=src.kubeconfig, namespace=NAMESPACE),
+                                Defaults(timeout=60))
+
+    class BackendLogs:
+        """The one method of Session that stream_logs uses, straight to the real backend
+        (no policy/audit: the access checks are not what is measured here)."""
+
+        async def logs(self, env: str, resource_id: str, *, follow: bool, tail: int):
+            async for line in backend.logs(resource_id, follow=follow, tail=tail):
+                yield line
+
+    view_class = fixed_logs_view() if proposed_fix else LogsView
+
+    class LogApp(App):
+        def compose(self) -> ComposeResult:
+            yield view_class(buffer_lines=buffer_lines, id="logs")
+
+    app = LogApp()
+    lags: list[float] = []
+    rss_start = current_rss_mib()
+    rss_peak = [rss_start]
+    done_at = [0.0]
+    async with app.run_test(size=(200, 50)) as pilot:
+        view = app.query_one(LogsView)
+        stream_id = view.start([src.pod])
+        worker = asyncio.create_task(stream_logs(BackendLogs(), "bench", f"kubernetes/Pod/{src.pod}", src.pod,
+                                                 stream_id, view.post_message, tail=0))
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            expected = time.perf_counter() + 0.01
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                now = time.perf_counter()
+                lags.append(max(0.0, now - expected))
+                expected = now + 0.01
+                if len(lags) % 10 == 0:
+                    rss_peak[0] = max(rss_peak[0], current_rss_mib())
+
+        tick = asyncio.create_task(ticker())
+        try:
+            assert await src.ask("followers 1") == "ok"
+            lags.clear()
+            t0, c0 = time.perf_counter(), time.process_time()
+            answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
+            produced, produce_s = int(answer[1]), float(answer[2])
+            deadline = time.perf_counter() + 60
+            while view.received < produced and time.perf_counter() < deadline:
+                await pilot.pause(0.02)
+            done_at[0] = time.perf_counter()
+            cpu = time.process_time() - c0
+            kept = [int(line.text[4:12]) for line in view.lines if line.text.startswith("seq=")]
+        finally:
+            stop.set()
+            worker.cancel()
+            await asyncio.gather(worker, tick, return_exceptions=True)
+            await backend.close()
+            await src.stop()
+    received = view.received
+    return {"produced": produced, "received": received, "dropped": produced - received,
+            "waited_after_source_s": 60, "order_kept": received == produced and kept == list(range(produced - len(kept), produced)),
+            "kept_in_buffer": len(kept), "buffer_lines": buffer_lines, "produce_s": produce_s,
+            "drain_after_source_s": round(max(0.0, done_at[0] - t0 - produce_s), 3),
+            "received_per_s": round(received / max(1e-9, done_at[0] - t0), 1),
+            "client_cpu_s": round(cpu, 3), "loop_lag_p50_ms": ms(percentile(lags, 50)),
+            "loop_lag_p99_ms": ms(percentile(lags, 99)), "loop_lag_max_ms": ms(max(lags) if lags else None),
+            "rss_start_mib": round(rss_start, 1), "rss_peak_mib": round(rss_peak[0], 1),
+            "rss_growth_mib": round(rss_peak[0] - rss_start, 1),
+            "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
