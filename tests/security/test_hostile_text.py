@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.aws.arrange import instance
 from tests.security.access_setup import write_config
 from tests.security.conftest import envdeck
@@ -141,3 +143,28 @@ def test_config_values(tmp_path):
     assert shown.returncode == 0, shown.text
     assert outside_controls(shown.text) == []
     assert "env=␛[31mRED␛]52;c;ZXZpbA==^G\\u009b" in shown.text
+
+
+def test_tui_writes_no_outside_sequence(tmp_path):
+    """The real TUI on a real pty, with resources named by the corpus: the bytes it writes
+    to the terminal (Textual's own output, not a screenshot) carry no sequence from outside."""
+    import re
+    import sys
+
+    from tests.security.terminal import run_on_pty
+
+    pytest.importorskip("textual")
+    shown = run_on_pty([sys.executable, "-m", "tests.security.tui_on_terminal", str(tmp_path / "state")],
+                       input_bytes=b"q", stop_when=lambda out: b"zz-sentinel-ok" in out, timeout=120)
+    out = shown.output
+    assert shown.returncode == 0, out[-2000:]
+    assert b"zz-sentinel-ok" in out, "the table was drawn"
+    oscs = {int(n) for n in re.findall(rb"\x1b\](\d+)", out)}
+    assert not oscs & {0, 1, 2, 8, 52}, f"title, hyperlink or clipboard sequences written: {oscs}"
+    for raw in (b"\x1b[31mRED", b"\x00", "\u202e".encode(), "\u009b".encode()):
+        assert raw not in out, raw
+    text = re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;?<>$]*[a-zA-Z]|\x1b\][^\x07]*\x07", "",
+                                      out.decode("utf-8", errors="replace")))
+    for visible in ("␛[31mRED␛[0m", "␛]0;PWNED^G", "␛]52;c;ZXZpbA==^G", "[b]BOLD[/b]",
+                    "[link=http://phish.example]CLICK[/link]", "abc\\u202edcba", "nul␀byte", "c1\\u009b31mX"):
+        assert visible in text, visible
