@@ -39,8 +39,22 @@ def _common(top: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _lazy(target: str) -> Callable:
+    """A handler imported only when its subcommand runs: `envdeck --help` and
+    `--version` stay fast, and each command pays only for what it uses."""
+    module_name, _, name = target.partition(":")
+
+    def handler(args: argparse.Namespace):
+        from importlib import import_module
+
+        return getattr(import_module(module_name), name)(args)
+
+    handler.__qualname__ = name
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from tui.cli import commands, fleet, tui_cmd
+    from tui.cli import tui_cmd
 
     common = _common(top=False)
     parser = argparse.ArgumentParser(
@@ -56,20 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    add("check", commands.cmd_check, "validate the config and print one line per environment")
+    add("check", _lazy("tui.cli.commands:cmd_check"), "validate the config and print one line per environment")
 
-    p = add("status", commands.cmd_status, "observe every backend once and print health, drift and faults")
+    p = add("status", _lazy("tui.cli.commands:cmd_status"), "observe every backend once and print health, drift and faults")
     p.add_argument("--env", metavar="NAME", help="only this environment")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = add("reconcile", commands.cmd_reconcile, "observe, diff against the desired state, repair per policy")
+    p = add("reconcile", _lazy("tui.cli.commands:cmd_reconcile"), "observe, diff against the desired state, repair per policy")
     p.add_argument("--env", metavar="NAME", help="only this environment")
     p.add_argument("--once", action="store_true", help="one pass, then exit (default: run until interrupted)")
     p.add_argument("--repair", action="store_true",
                    help="repair drifts in 'propose' environments too (still under the access policy)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = add("act", commands.cmd_act, "run an action on a resource (restart, scale, stop, ...)")
+    p = add("act", _lazy("tui.cli.commands:cmd_act"), "run an action on a resource (restart, scale, stop, ...)")
     p.add_argument("env", metavar="ENV")
     p.add_argument("resource", metavar="RESOURCE_ID", help="e.g. kubernetes/Deployment/web")
     p.add_argument("action", metavar="ACTION")
@@ -77,12 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = add("audit", commands.cmd_audit, "show the audit trail")
+    p = add("audit", _lazy("tui.cli.commands:cmd_audit"), "show the audit trail")
     p.add_argument("--env", metavar="NAME", help="only this environment")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N entries (default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = add("logs", commands.cmd_logs, "print a resource's logs")
+    p = add("logs", _lazy("tui.cli.commands:cmd_logs"), "print a resource's logs")
     p.add_argument("env", metavar="ENV")
     p.add_argument("resource", metavar="RESOURCE_ID")
     p.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
@@ -90,13 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--container", "-c", metavar="NAME", help="container (Kubernetes) or log file (edge)")
     p.add_argument("--previous", "-p", action="store_true", help="previous container instance (Kubernetes)")
 
-    p = add("run", fleet.cmd_run, "run a shell command on the environment's edge nodes")
+    p = add("run", _lazy("tui.cli.fleet:cmd_run"), "run a shell command on the environment's edge nodes")
     p.add_argument("env", metavar="ENV")
     p.add_argument("--nodes", metavar="GLOB", help="only nodes whose name matches (e.g. 'gw-*')")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND...")
 
-    p = add("doctor", commands.cmd_doctor, "check config, credentials, reachability, known_hosts, state")
+    p = add("doctor", _lazy("tui.cli.commands:cmd_doctor"), "check config, credentials, reachability, known_hosts, state")
     p.add_argument("--env", metavar="NAME", help="only this environment")
 
     tui_cmd.add_ui_commands(add)
