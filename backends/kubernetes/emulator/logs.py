@@ -162,7 +162,19 @@ async def serve_log(request: web.Request, book: LogBook, pod: dict[str, Any],
                 continue
             if entry is None:
                 break
-            await resp.write(_format(entry, timestamps))
+            # Send everything already queued in one chunk: one write per line caps a
+            # follower at the event loop's write rate, far below a busy pod's.
+            chunk = [_format(entry, timestamps)]
+            ended = False
+            while not queue.empty() and len(chunk) < 4096:
+                more = queue.get_nowait()
+                if more is None:
+                    ended = True
+                    break
+                chunk.append(_format(more, timestamps))
+            await resp.write(b"".join(chunk))
+            if ended:
+                break
     except ConnectionResetError:
         pass
     finally:
