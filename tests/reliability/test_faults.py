@@ -233,3 +233,40 @@ async def test_sshd_killed_then_restarted(tmp_path, edge_lab, no_unhandled):
         await eventually(lambda: env.resource("edge/node/gw-02").health == Health.HEALTHY, "gw-02 recovered")
     finally:
         await session.close()
+
+
+async def test_network_link_cut_then_restored(tmp_path, edge_lab, no_unhandled):
+    """Nodes in network namespaces of their own; one link is cut (a partition, not a
+    refused connection), then restored."""
+    from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
+
+    reason = netns_unavailable_reason()
+    if reason:
+        pytest.skip(f"cutting a link needs network namespaces: {reason}")
+    hosts = create_hosts(2)
+    try:
+        servers = [start_sshd_in(h, edge_lab) for h in hosts]
+        for server in servers:
+            edge_lab.trust(server)
+        nodes = [edge_lab.node(name, server) for name, server in zip(("gw-01", "gw-02"), servers, strict=True)]
+        edge = edge_lab.config(nodes, connect_timeout=3, command_timeout=5, keepalive=2).model_dump(
+            mode="json", exclude_none=True)
+        session = await open_session(tmp_path, {"dev": {"edge": edge}})
+        try:
+            env = session.reconciler.envs["dev"]
+            await eventually(lambda: all(getattr(env.resource(f"edge/node/{n}"), "health", None) == Health.HEALTHY
+                                         for n in ("gw-01", "gw-02")), "both nodes observed")
+            hosts[1].cut()
+            await eventually(lambda: env.resource("edge/node/gw-02").health == Health.UNKNOWN, "gw-02 cut off")
+            await hold(OUTAGE_S)
+            assert "last seen" in env.resource("edge/node/gw-02").health_reason
+            assert env.resource("edge/node/gw-01").health == Health.HEALTHY, "the other node stays live"
+            hosts[1].restore()
+            await eventually(lambda: env.resource("edge/node/gw-02").health == Health.HEALTHY, "gw-02 back")
+        finally:
+            hosts[1].restore()
+            await session.close()
+    finally:
+        for server in edge_lab.servers:
+            server.stop()
+        remove_hosts(hosts)
