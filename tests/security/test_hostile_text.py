@@ -168,3 +168,13 @@ def test_tui_writes_no_outside_sequence(tmp_path):
     for visible in ("␛[31mRED␛[0m", "␛]0;PWNED^G", "␛]52;c;ZXZpbA==^G", "[b]BOLD[/b]",
                     "[link=http://phish.example]CLICK[/link]", "abc\\u202edcba", "nul␀byte", "c1\\u009b31mX"):
         assert visible in text, visible
+
+
+def test_error_messages_quoting_outside_text(tmp_path, aws, moto_url):
+    """Error lines on stderr can quote outside text (here an id with an OSC title sequence)."""
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": aws_env(moto_url)})
+    shown = envdeck_on_pty("act", "dev", "aws/ec2-instance/\x1b]0;PWNED-TITLE\x07\u202e", "stop", "--yes",
+                           "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+    assert shown.returncode in (1, 2), shown.text
+    assert outside_controls(shown.text) == []
+    assert "␛]0;PWNED-TITLE^G\\u202e" in shown.text and "Traceback" not in shown.text

@@ -117,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(text: str) -> None:
+    """An error line on stderr. Messages can quote outside text (a server's error, a name):
+    on a terminal it is sanitised like everything else."""
+    if sys.stderr.isatty():
+        from tui.sanitize import clean
+
+        text = clean(text)
+    print(text, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -129,21 +139,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(problem)
         return EXIT_USAGE
     except PolicyDenied as exc:
-        print(f"envdeck: denied: {exc}", file=sys.stderr)
+        _say(f"envdeck: denied: {exc}")
         return EXIT_DENIED
     except (InvalidRequest, NotFound) as exc:
-        print(f"envdeck: {exc}", file=sys.stderr)
+        _say(f"envdeck: {exc}")
         return EXIT_USAGE if isinstance(exc, InvalidRequest) and not exc.backend else EXIT_FAILED
     except (BackendError, StateError, EnvdeckError) as exc:
-        print(f"envdeck: {exc}", file=sys.stderr)
+        _say(f"envdeck: {exc}")
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
     except OSError as exc:  # e.g. `serve` cannot bind its address: one line, not a traceback
-        print(f"envdeck: {exc}", file=sys.stderr)
+        _say(f"envdeck: {exc}")
         return EXIT_FAILED
 
 
