@@ -1,0 +1,195 @@
+"""Pilot tests against the demo's real servers (moto, the Kubernetes emulator and
+simulated SSH edge nodes, started by `tests/tui/demo_server.py` in a process of
+their own), through the real AWS, Kubernetes and edge backends. Plus
+`envdeck demo --headless` end to end."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from screens.confirm import ConfirmScreen
+from screens.environment import EnvironmentScreen
+from tests.conftest import envdeck_env, repo_root
+from tests.tui.conftest import settle, wait_for_audit, wait_until
+from tui.app import AppOptions, create_app
+from tui.config import load_config
+from tui.model import Drift, Health
+from tui.widgets.logs_view import LogsView
+from tui.widgets.record_views import DriftTable
+from tui.widgets.resource_table import ResourceTable
+
+SIZE = (160, 48)
+pytestmark = pytest.mark.slow
+
+
+class DemoServers:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.tui.demo_server"], cwd=str(repo_root()),
+                                     env=envdeck_env(PYTHONPATH=str(repo_root())), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.config_path = Path(self.readline(240))
+
+    def readline(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.proc.poll() is not None:
+                raise AssertionError(f"the demo servers did not answer (exit {self.proc.poll()})")
+            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 1)
+                if not chunk:
+                    raise AssertionError("the demo servers exited")
+                line += chunk
+        return line.decode().strip()
+
+    def command(self, text: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text.encode() + b"\n")
+        self.proc.stdin.flush()
+        return self.readline(60)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    servers = DemoServers()
+    yield servers
+    servers.close()
+
+
+def demo_app(demo: DemoServers, tmp_path, **options):
+    config = load_config(demo.config_path)
+    return create_app(config, tmp_path / "state", options=AppOptions(start_env="staging", testing=True, **options))
+
+
+async def ready(pilot, envs=("staging",)):
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "the environment screen", 120)
+    for env in envs:
+        state = app.session.reconciler.envs[env]
+        await wait_until(pilot, lambda state=state: all(b.reachable for b in state.backends.values()),
+                         f"every backend of {env} to answer", 120,
+                         explain=lambda state=state: {n: b.error for n, b in state.backends.items()})
+    await settle(pilot)
+
+
+async def select_row(pilot, resource_id: str) -> None:
+    table = pilot.app.screen.query_one(ResourceTable)
+    await wait_until(pilot, lambda: table.move_to_key(resource_id), resource_id, 60,
+                     explain=lambda: table.row_keys[:50])
+
+
+async def test_demo_shows_three_backends_faults_and_drift(demo, tmp_path):
+    app = demo_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, envs=("staging", "prod"))
+        staging = app.session.reconciler.envs["staging"]
+        kinds = {(r.backend, r.kind) for r in staging.all_resources()}
+        assert {("aws", "ec2-instance"), ("aws", "s3-bucket"), ("kubernetes", "Deployment"), ("kubernetes", "Pod"),
+                ("edge", "node")} <= kinds
+        reasons = {f.reason for f in staging.all_faults()}
+        assert {"CrashLoopBackOff", "OOMKilled"} <= reasons
+        assert any(d.resource == "kubernetes/Deployment/web" and d.field == "replicas" for d in staging.all_drifts())
+        assert staging.compliance_score() is not None and staging.compliance_score() < 100
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.row_count == len(staging.all_resources()), "every resource row")
+
+
+async def test_demo_restart_a_deployment_with_confirmation(demo, tmp_path):
+    app = demo_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select_row(pilot, "kubernetes/Deployment/api")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("enter")
+        rows = await wait_for_audit(pilot, "restart", timeout=60)
+        assert rows[0]["result"] == "succeeded", rows[0]
+        assert rows[0]["target"] == "kubernetes/Deployment/api" and rows[0]["origin"] == "tui"
+
+
+async def test_demo_drift_repaired_with_R(demo, tmp_path):
+    app = demo_app(demo, tmp_path, start_view="drift")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        drift_table = app.screen.query_one(DriftTable)
+        key = "kubernetes/Deployment/web\treplicas"
+        await wait_until(pilot, lambda: drift_table.move_to_key(key), "the web replicas drift", 60,
+                         explain=lambda: drift_table.row_keys)
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
+        await pilot.press("enter")
+        state = app.session.reconciler.envs["staging"]
+        await wait_until(pilot, lambda: state.resource("kubernetes/Deployment/web").drift == Drift.IN_SYNC,
+                         "web to be InSync", 90)
+        await wait_until(pilot, lambda: key not in drift_table.row_keys, "the drift row to go")
+        rows = await wait_for_audit(pilot, "scale", timeout=60)
+        assert rows[0]["result"] == "succeeded" and rows[0]["target"] == "kubernetes/Deployment/web"
+
+
+async def test_demo_logs_keep_streaming(demo, tmp_path):
+    app = demo_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select_row(pilot, "kubernetes/Deployment/web")
+        await pilot.press("l")
+        logs = app.screen.query_one(LogsView)
+        await wait_until(pilot, lambda: logs.received > 0, "the first log lines", 60)
+        first = logs.received
+        await wait_until(pilot, lambda: logs.received > first + 3, "more lines while following", 60)
+        assert not logs.ended
+
+
+async def test_demo_dead_kubernetes_turns_unknown_while_the_rest_stays_live(demo, tmp_path):
+    """Last of the module's demo tests: it stops the Kubernetes API emulator."""
+    app = demo_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        state = app.session.reconciler.envs["staging"]
+        assert demo.command("stop-kubernetes") == "stopped"
+        await wait_until(pilot, lambda: state.backends["kubernetes"].reachable is False,
+                         "kubernetes to be unreachable", 120)
+        await wait_until(pilot, lambda: state.resource("kubernetes/Deployment/api").health == Health.UNKNOWN,
+                         "Unknown", 60)
+        assert "kubernetes unreachable; last observed" in state.resource("kubernetes/Deployment/api").health_reason
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: "Unknown" in table.cells_of("kubernetes/Deployment/api")[5].plain,
+                         "the table to show Unknown")
+        # the other backends keep answering
+        passes = state.backends["aws"].last_pass, state.backends["edge"].last_pass
+        app.session.reconciler.wake("staging", "aws")
+        app.session.reconciler.wake("staging", "edge")
+        await wait_until(pilot, lambda: (state.backends["aws"].last_pass, state.backends["edge"].last_pass) != passes
+                         and state.backends["aws"].reachable and state.backends["edge"].reachable,
+                         "aws and edge to keep answering", 90)
+        assert state.resource(next(r.id for r in state.all_resources() if r.backend == "aws")).health != Health.UNKNOWN
+
+
+def test_envdeck_demo_headless(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "demo", "--headless", "--state-dir",
+                           str(tmp_path / "state")], cwd=str(repo_root()),
+                          env=envdeck_env(PYTHONPATH=str(repo_root())), capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("staging:", "prod:"))]
+    assert len(lines) == 2
+    for line in lines:
+        assert "aws ok, kubernetes ok, edge ok" in line
+    assert (tmp_path / "state" / "envdeck.db").exists()
