@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 
 class EnvdeckScreen(Screen):
     stale: bool = False
+    ready: bool = False  # set by subclasses at the end of on_mount
+
+    def on_screen_resume(self) -> None:
+        if self.stale and self.ready:
+            self.stale = False
+            self.refresh_all()
 
     @property
     def envdeck(self) -> EnvdeckApp:
@@ -38,10 +44,6 @@ class EnvdeckScreen(Screen):
     def tick(self) -> None:
         """Called every second while on top: ages and the status bar."""
 
-    def on_screen_resume(self) -> None:
-        if self.stale:
-            self.stale = False
-            self.refresh_all()
 
 
 def steady_input(app, **kwargs) -> Input:

@@ -100,6 +100,7 @@ class EnvironmentScreen(EnvdeckScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.ready = True
         self.history.record(self.state.all_resources())
         self.refresh_all()
         self.run_worker(self._seed_history(), group="history", exit_on_error=False)
@@ -129,7 +130,8 @@ class EnvironmentScreen(EnvdeckScreen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = event.pane.id or "resources"
-        self.refresh_view(view)
+        if view in self.dirty or view in ("timeline", "metrics"):
+            self.refresh_view(view)
         self._update_title()
         self._focus_view(view)
 

@@ -79,6 +79,7 @@ class OverviewScreen(EnvdeckScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.ready = True
         self.refresh_all()
         self.query_one(EnvironmentsTable).focus()
 

@@ -130,6 +130,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.ready = True
         self.refresh_all()
         if self.initial_tab == "overview":
             self.query_one("#actions", OptionList).focus()

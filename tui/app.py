@@ -102,6 +102,7 @@ class EnvdeckApp(App):
 
     # -- startup -------------------------------------------------------------
     async def on_mount(self) -> None:
+        self.console.size = (self.size.width, self.size.height)
         for theme in BUILTIN:
             self.register_theme(theme)
         loaded = load_user_themes(self.options.themes_dir or themes_dir())
@@ -114,6 +115,11 @@ class EnvdeckApp(App):
         self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
         self.palette = Palette(self.get_css_variables())
         self.run_worker(self._open_session(), name="open-session", group="session", exit_on_error=False)
+
+    def on_resize(self, event) -> None:
+        # Rich asks the OS for the terminal size on every measurement unless the console
+        # has one; DataTable measures every cell (3 syscalls each at 20k rows x 9 cells).
+        self.console.size = (event.size.width, event.size.height)
 
     def _known_theme(self, name: str | None) -> str | None:
         return name if name and self.get_theme(name) is not None else None
@@ -138,15 +144,27 @@ class EnvdeckApp(App):
         session.reconciler.clock = self.options.clock
         self.session = session
         stored = await session.store.get_setting(THEME_SETTING)
-        if self._known_theme(stored):
+        if self._known_theme(stored) and stored != self.theme:
             self.theme = stored
-        self._theme_ready = True
+        # Only choices made from now on are saved (the theme-changed signal of the line above
+        # is published later, on the next message).
+        self.call_later(setattr, self, "_theme_ready", True)
         self._unsubscribe = session.reconciler.subscribe(self.bridge)
         if self.options.start_reconciler:
             await session.reconciler.start()
         else:
-            await session.reconciler.run_once(repair=False)
+            await self._observe_once(session)
         self.post_message(SessionOpened())
+
+    @staticmethod
+    async def _observe_once(session: Session) -> None:
+        """One pass of every backend, one after the other, no repairs (deterministic runs)."""
+        reconciler = session.reconciler
+        await reconciler.load_last_known()
+        for env, backends in reconciler.backends.items():
+            for name, backend in backends.items():
+                await backend.start()
+                await reconciler.pass_once(env, name, repair=False)
 
     def on_session_failed(self, message: SessionFailed) -> None:
         self.exit(return_code=1, message=f"envdeck: {message.error}")
@@ -164,7 +182,7 @@ class EnvdeckApp(App):
 
     def _tick(self) -> None:
         tick = getattr(self.screen, "tick", None)
-        if tick is not None:
+        if tick is not None and getattr(self.screen, "ready", False):
             tick()
 
     async def on_unmount(self) -> None:
@@ -200,7 +218,7 @@ class EnvdeckApp(App):
             updated = getattr(screen, "env_updated", None)
             if updated is None:
                 continue
-            if screen is top:
+            if screen is top and screen.ready:
                 updated(message.env, kinds)
             else:
                 screen.stale = True
@@ -227,7 +245,7 @@ class EnvdeckApp(App):
         else:
             self.notify(message.message, title=f"Failed: {title}", severity="error", markup=False, timeout=10)
         screen = self.screen
-        if hasattr(screen, "env_updated"):
+        if hasattr(screen, "env_updated") and screen.ready:
             screen.env_updated(message.env, {"timeline"})
         self._tick()
 

@@ -49,7 +49,10 @@ async def settle(pilot) -> None:
     app = pilot.app
 
     def footer_ready() -> bool:
-        footers = list(app.screen.query(Footer))
+        screen = app.screen
+        if not getattr(screen, "ready", True):
+            return False
+        footers = list(screen.query(Footer))
         return all(len(f.children) > 0 for f in footers)
 
     await wait_until(pilot, footer_ready, "the footer keys")
@@ -62,8 +65,15 @@ async def app_ready(pilot) -> None:
     from screens.base import EnvdeckScreen
 
     app = pilot.app
-    await wait_until(pilot, lambda: app.session is not None and isinstance(app.screen, EnvdeckScreen)
-                     and app.screen.is_mounted, "the session to open")
+    wanted_env = app.options.start_env
+
+    def ready() -> bool:
+        screen = app.screen
+        if app.session is None or not isinstance(screen, EnvdeckScreen) or not screen.ready:
+            return False
+        return wanted_env is None or getattr(screen, "env", None) == wanted_env
+
+    await wait_until(pilot, ready, "the session to open and the first screen to be ready")
     await settle(pilot)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
 
 Cells = tuple[Text, ...]
 
@@ -89,7 +89,10 @@ class KeyedTable(DataTable):
                 elif before != cells:
                     for column, a, b in zip(columns, before, cells, strict=True):
                         if a != b:
-                            self.update_cell(key, column, b, update_width=True)
+                            # Only let a column grow: asking DataTable to fit a narrower cell
+                            # re-measures the whole column (O(rows) per cell).
+                            wider = b.cell_len > self.columns[ColumnKey(column)].content_width
+                            self.update_cell(key, column, b, update_width=wider)
                     # keep the objects the table holds (the sort below finds rows by identity)
                     old[key] = tuple(a if a == b else b for a, b in zip(before, cells, strict=True))
             self._cells = old
