@@ -13,6 +13,7 @@ import asyncio
 import codecs
 import contextlib
 import gc
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,6 +39,8 @@ JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _USER_AGENT = "envdeck/0.1 (kubernetes backend)"
+#: A watch silent for longer than max(3 x defaults.timeout, this) means a hung API server.
+WATCH_SILENCE_FLOOR_S = 30.0
 
 
 @contextlib.contextmanager
@@ -95,9 +98,12 @@ def _error_for(status: int, text: str, what: str) -> BackendError:
 class KubeApi:
     """One aiohttp session to one API server, opened lazily on the running loop."""
 
-    def __init__(self, connection: ClusterConnection, timeout_s: float):
+    def __init__(self, connection: ClusterConnection, timeout_s: float,
+                 silence_floor_s: float = WATCH_SILENCE_FLOOR_S):
         self.connection = connection
         self.timeout_s = timeout_s
+        #: how long a watch may go without a byte before the server counts as hung (see watch_timeout_s)
+        self.watch_silence_s = max(3.0 * timeout_s, silence_floor_s)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ssl = connection.ssl_context()
@@ -156,7 +162,9 @@ class KubeApi:
         except BackendError:
             raise
         except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            raise BackendUnreachable(f"{what}: cannot reach {self.host}: {_describe(exc)}",
+            reason = f"no answer for {sock_read:g}s" if isinstance(exc, aiohttp.SocketTimeoutError) \
+                and sock_read else _describe(exc)
+            raise BackendUnreachable(f"{what}: cannot reach {self.host}: {reason}",
                                      backend="kubernetes") from None
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
@@ -198,14 +206,45 @@ class KubeApi:
             version = page_version
         return items, version
 
-    async def watch(self, path: str, resource_version: str, timeout_s: int) -> AsyncIterator[dict]:
+    def watch_timeout_s(self) -> int:
+        """The `timeoutSeconds` of the next watch: uniform in [1/2, 2/3] of `watch_silence_s`.
+
+        A hung API server does not close its watches, it goes silent; the only
+        way to notice is a read timeout (aiohttp `sock_read` = `watch_silence_s`,
+        i.e. max(3 x defaults.timeout, 30 s): 30 s with the default 10 s timeout).
+        For that not to fire on a healthy but quiet namespace, every watch must
+        see a byte more often than that, whatever the server sends:
+        - the server ends each watch cleanly after `timeoutSeconds`, which is
+          at most 2/3 of the read timeout, leaving >= max(defaults.timeout, 10 s)
+          for latency (a real apiserver honours timeoutSeconds exactly);
+        - `allowWatchBookmarks=true`: a real apiserver sends a bookmark about once
+          a minute, and ~2 s before timeoutSeconds when that comes first (so each
+          of these short watches usually ends with a fresh resourceVersion, and the
+          reconnect resumes without a 410); the emulator every `bookmark_interval_s`
+          (5 s). Bookmarks are not relied on: watches of resources outside the
+          watch cache send none.
+        client-go watches for 5-10 minutes (jittered, as here, so that informers do
+        not reconnect in step); these watches last 15-20 s by default, i.e. about
+        one cheap resumed watch request per kind every ~17 s, the price of
+        noticing a hung server within ~30 s instead of minutes. A new watch to a
+        server that hangs before answering hits the same read timeout.
+        """
+        low, high = self.watch_silence_s / 2, self.watch_silence_s * 2 / 3
+        return max(1, int(random.uniform(low, high)))  # noqa: S311 - jitter, not crypto
+
+    async def watch(self, path: str, resource_version: str, timeout_s: int | None = None) -> AsyncIterator[dict]:
         """Watch events (`{"type", "object"}`) from `resource_version` until the
-        server ends the stream after `timeout_s`. An ERROR event with code 410
-        raises ResourceExpired; other ERROR events raise the matching error.
-        The first event is `{"type": "OPENED"}` (envdeck's own): the server accepted the watch."""
+        server ends the stream after `timeout_s` (default: `watch_timeout_s()`).
+        An ERROR event with code 410 raises ResourceExpired; other ERROR events
+        raise the matching error; no byte for `watch_silence_s` (a hung server)
+        raises BackendUnreachable. The first event is `{"type": "OPENED"}`
+        (envdeck's own): the server accepted the watch."""
+        if timeout_s is None:
+            timeout_s = self.watch_timeout_s()
         params = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": timeout_s,
                   "allowWatchBookmarks": "true"}
-        async with self._open("GET", path, params=params, read_timeout=timeout_s + 30.0) as resp:
+        read_timeout = max(self.watch_silence_s, timeout_s + self.timeout_s)
+        async with self._open("GET", path, params=params, read_timeout=read_timeout) as resp:
             yield {"type": "OPENED"}
             async for line in _lines(resp, text=False):
                 if not line.strip():

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from backends.base import Backend
 from backends.kubernetes import actions, desired
-from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, KubeApi
+from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, WATCH_SILENCE_FLOOR_S, KubeApi
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
 from backends.kubernetes.inventory import Inventory
 from backends.kubernetes.kinds import BY_KIND, WORKLOADS
@@ -53,6 +53,9 @@ class KubernetesBackend(Backend):
     supports_watch: ClassVar[bool] = True
     #: watch() yields at most once per this many seconds.
     coalesce_s: float = 0.2
+    #: a watch silent this long (or 3 x defaults.timeout if longer) means a hung API
+    #: server: watch() raises BackendUnreachable (see KubeApi.watch_timeout_s).
+    silence_floor_s: float = WATCH_SILENCE_FLOOR_S
 
     def __init__(self, env: str, config: KubernetesConfig, defaults: Defaults):
         super().__init__(env, config, defaults)
@@ -69,7 +72,7 @@ class KubernetesBackend(Backend):
     async def _ensure(self) -> Inventory:
         if self.inventory is None:
             self.connection = await load_connection_async(self.config)
-            self.api = KubeApi(self.connection, float(self.defaults.timeout))
+            self.api = KubeApi(self.connection, float(self.defaults.timeout), self.silence_floor_s)
             self.inventory = Inventory(self.api, self.namespace)
         return self.inventory
 

@@ -67,11 +67,16 @@ class EventLog:
         self._fresh: list[SlimEvent] = []
 
     def upsert(self, obj: dict[str, Any]) -> None:
-        ev = slim_event(obj)
+        self.put(slim_event(obj))
+
+    def put(self, ev: SlimEvent) -> bool:
+        """Keep an event; True if it is new or repeated (then it is reported)."""
         self.current[ev.name] = ev
         if self._reported.get(ev.name) != (ev.count, ev.last):
             self._reported[ev.name] = (ev.count, ev.last)
             self._fresh.append(ev)
+            return True
+        return False
 
     def remove(self, name: str) -> None:
         self.current.pop(name, None)
@@ -81,6 +86,9 @@ class EventLog:
         """After a (re)list: forget the events that are gone."""
         for name in [n for n in self.current if n not in keep]:
             self.remove(name)
+
+    def relist(self) -> EventRelist:
+        return EventRelist(self)
 
     def take_new(self) -> list[Event]:
         fresh, self._fresh = self._fresh, []
@@ -102,3 +110,21 @@ class EventLog:
             fault.since = min((e.first for e in events if e.first), default=None)
             faults.append(fault)
         return faults
+
+
+class EventRelist:
+    """The events one LIST pass saw, applied to the EventLog at once by commit()."""
+
+    def __init__(self, log: EventLog):
+        self.log = log
+        self.seen: dict[str, SlimEvent] = {}
+
+    def upsert(self, obj: dict[str, Any]) -> None:
+        ev = slim_event(obj)
+        self.seen[ev.name] = ev
+
+    def commit(self) -> bool:
+        gone = [name for name in self.log.current if name not in self.seen]
+        self.log.prune(set(self.seen))
+        fresh = [self.log.put(ev) for ev in self.seen.values()]
+        return bool(gone) or any(fresh)

@@ -5,12 +5,17 @@ resourceVersion; when a watch ends it reconnects from the last resourceVersion
 it saw (bookmarks included); on `410 Gone` it lists again. Unchanged objects
 keep their Converted entry (and so the same Resource object), which lets the
 reconciler find changes by identity at 20,000 pods.
+
+A relist is staged: the pages fill a `Relist` beside the live table, which keeps
+serving the last-known state (the informer stays `synced`), and `commit()`
+swaps the result in at once. So a `410 Gone` storm on every watch still
+publishes what each successful relist saw, without showing a half-listed table.
+How long a watch lasts and how long a silent one is trusted: see `KubeApi.watch_timeout_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -21,14 +26,20 @@ from backends.kubernetes.kinds import KindSpec
 from tui.errors import BackendDenied, NotFound
 from tui.model import Fault, Resource
 
-# client-go watches for 5-10 minutes before starting a new watch request.
-MIN_WATCH_S = 300
+
+class Relist(Protocol):
+    """What one LIST pass saw, kept apart from the live state until committed."""
+
+    def upsert(self, obj: dict[str, Any]) -> None: ...
+    def commit(self) -> bool:
+        """Replace the live state with what was staged; True if anything changed."""
+        ...
 
 
 class Sink(Protocol):
     def upsert(self, obj: dict[str, Any]) -> None: ...
     def remove(self, name: str) -> None: ...
-    def prune(self, keep: set[str]) -> None: ...
+    def relist(self) -> Relist: ...
 
 
 class ResourceTable:
@@ -41,38 +52,67 @@ class ResourceTable:
         self.faulty: dict[str, list[Fault]] = {}
 
     def upsert(self, obj: dict[str, Any]) -> None:
+        name, version, entry = self.converted(obj)
+        self.versions[name] = version
+        if self.entries.get(name) is entry:
+            return
+        self.entries[name] = entry
+        if entry.faults:
+            self.faulty[name] = entry.faults
+        else:
+            self.faulty.pop(name, None)
+
+    def converted(self, obj: dict[str, Any]) -> tuple[str, str, Converted]:
+        """(name, resourceVersion, entry) of an object; the entry already held when
+        the object did not change, or changed only in fields envdeck does not show."""
         meta = obj.get("metadata") or {}
         name = str(meta.get("name") or "")
         version = str(meta.get("resourceVersion") or "")
         old = self.entries.get(name)
         if old is not None and version and self.versions.get(name) == version:
-            return
+            return name, version, old
         assert self.spec.convert is not None
         new = self.spec.convert(obj)
-        self.versions[name] = version
         if old is not None and old.faults == new.faults and old.owner == new.owner \
                 and same_content(old.resource, new.resource):
-            return  # only a field envdeck does not show changed: keep the same Resource
-        self.entries[name] = new
-        if new.faults:
-            self.faulty[name] = new.faults
-        else:
-            self.faulty.pop(name, None)
+            return name, version, old  # keep the same Resource
+        return name, version, new
 
     def remove(self, name: str) -> None:
         self.entries.pop(name, None)
         self.versions.pop(name, None)
         self.faulty.pop(name, None)
 
-    def prune(self, keep: set[str]) -> None:
-        for name in [n for n in self.entries if n not in keep]:
-            self.remove(name)
+    def relist(self) -> TableRelist:
+        return TableRelist(self)
 
     def resources(self) -> list[Resource]:
         return [c.resource for c in self.entries.values()]
 
     def faults(self) -> list[Fault]:
         return [f for faults in self.faulty.values() for f in faults]
+
+
+class TableRelist:
+    """A relist of a ResourceTable: built beside it, swapped in by commit()."""
+
+    def __init__(self, table: ResourceTable):
+        self.table = table
+        self.entries: dict[str, Converted] = {}
+        self.versions: dict[str, str] = {}
+
+    def upsert(self, obj: dict[str, Any]) -> None:
+        name, version, entry = self.table.converted(obj)
+        self.entries[name] = entry
+        self.versions[name] = version
+
+    def commit(self) -> bool:
+        table = self.table
+        changed = len(self.entries) != len(table.entries) or any(
+            table.entries.get(name) is not entry for name, entry in self.entries.items())
+        table.entries, table.versions = self.entries, self.versions
+        table.faulty = {name: e.faults for name, e in self.entries.items() if e.faults}
+        return changed
 
 
 class Informer:
@@ -84,7 +124,8 @@ class Informer:
         self.sink = sink
         self.on_change = on_change
         self.resource_version = ""
-        self.synced = False
+        self.synced = False  # listed at least once: the table holds the last-known state
+        self.needs_relist = False  # a watch got 410 Gone: list again (the table stays in use)
         self.disabled: str | None = None  # why an optional kind is skipped
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
@@ -96,11 +137,11 @@ class Informer:
         return self.spec.collection(self.namespace)
 
     async def relist(self) -> None:
-        """List the whole collection (page by page) and replace what is known."""
+        """List the whole collection (page by page) and replace what is known at once."""
         self.lists += 1
         for attempt in range(3):
             try:
-                seen, version = await self._list_pages()
+                staged, version = await self._list_pages()
                 break
             except ResourceExpired:  # the continue token expired mid-list: start again, as kubectl does
                 if attempt == 2:
@@ -109,26 +150,28 @@ class Informer:
                 if not self.spec.optional:
                     raise
                 self.disabled = str(exc)
-                seen, version = set(), ""
+                staged, version = self.sink.relist(), ""
                 break
-        self.sink.prune(seen)
+        changed = staged.commit()
+        first = not self.synced
         self.resource_version = version
         self.synced = True
+        self.needs_relist = False
         self._listed_at = time.monotonic()
-        self.on_change()
+        if changed or first:
+            self.on_change()
 
-    async def _list_pages(self) -> tuple[set[str], str]:
-        seen: set[str] = set()
+    async def _list_pages(self) -> tuple[Relist, str]:
+        staged = self.sink.relist()
         version = ""
         async for items, page_version in self.api.list_pages(self.path):
             version = page_version
             with paused_gc():
                 for obj in items:
-                    seen.add(str((obj.get("metadata") or {}).get("name") or ""))
-                    self.sink.upsert(obj)
+                    staged.upsert(obj)
             await asyncio.sleep(0)  # let the loop breathe between pages
         self.disabled = None
-        return seen, version
+        return staged, version
 
     async def ensure_synced(self) -> None:
         if not self.synced:
@@ -138,7 +181,7 @@ class Informer:
         """List if needed, then watch for ever; errors other than 410 propagate."""
         self._announce_open = True
         while True:
-            if not self.synced or not self.resource_version:
+            if not self.synced or self.needs_relist or not self.resource_version:
                 await self.relist()
             if self.disabled:
                 return
@@ -146,7 +189,7 @@ class Informer:
             try:
                 await self._watch_once()
             except ResourceExpired:
-                self.synced = False  # relist on the next turn
+                self.needs_relist = True  # relist on the next turn; the last-known state stays shown
                 if time.monotonic() - self._listed_at < 1.0:
                     await asyncio.sleep(1.0)  # a server answering 410 to every watch must not make us spin
                 continue
@@ -154,9 +197,8 @@ class Informer:
                 await asyncio.sleep(0.5)  # a server ending watches at once must not make us spin
 
     async def _watch_once(self) -> None:
-        timeout = int(MIN_WATCH_S * (1 + random.random()))  # noqa: S311 - jitter, not crypto
         self.watches += 1
-        async for event in self.api.watch(self.path, self.resource_version, timeout):
+        async for event in self.api.watch(self.path, self.resource_version):
             kind = event.get("type")
             obj = event.get("object") or {}
             meta = obj.get("metadata") or {}
