@@ -13,7 +13,7 @@ from textual.widgets import Static
 from tui.widgets.cells import Palette, muted
 from tui.widgets.keyed_table import Cells, KeyedTable
 
-COLUMNS = (("key", "KEY"), ("what", "WHAT"), ("id", "ID (ui.keymap)"), ("where", "WHERE"))
+COLUMNS = (("key", "KEY"), ("id", "ID (ui.keymap)"), ("what", "WHAT"), ("where", "WHERE"))
 
 
 def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
@@ -37,8 +37,9 @@ def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
         if b.tooltip:
             description += f" — {b.tooltip}"
         rows[row_key] = (Text(app.get_key_display(b), style=palette.style("accent", bold=True), end=""),
+                         Text(b.id or "", end=""),
                          Text(description, end="") if ab.enabled else muted(description + " (not now)", palette),
-                         Text(b.id or "", end=""), muted(where, palette))
+                         muted(where, palette))
     return rows
 
 

@@ -18,8 +18,9 @@ from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.resource_table import SHORT_BACKEND
 from tui.widgets.status_bar import StatusBar, status_text
 
-COLUMNS = (("env", "ENVIRONMENT"), ("health", "HEALTH"), ("drift", "DRIFT"), ("faults", "FAULTS"),
-           ("score", "COMPLIANCE"), ("backends", "BACKENDS"), ("age", "DATA AGE"), ("repair", "REPAIR"))
+# Short headers: the whole row fits 80 columns. SCORE is the compliance score, AGE the data's age.
+COLUMNS = (("env", "ENV"), ("health", "HEALTH"), ("drift", "DRIFT"), ("faults", "FAULTS"),
+           ("score", "SCORE"), ("backends", "BACKENDS"), ("age", "AGE"), ("repair", "REPAIR"))
 
 
 def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:

@@ -290,3 +290,36 @@ async def test_dead_backend_turns_unknown_with_age_while_the_rest_stays_live(tmp
         # and recovery
         stage.down.clear()
         await wait_until(pilot, lambda: state.resource("edge/node/gw-01").health == Health.HEALTHY, "recovery")
+
+
+async def test_pause_and_resume_reconciling(tmp_path, stage):
+    app = make_app(tmp_path, stage, env="staging", live=True, config_text=LIVE_CONFIG)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        state = app.session.reconciler.envs["staging"]
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: state.paused, "the environment to pause")
+        await wait_until(pilot, lambda: "PAUSED" in str(app.screen.query_one(StatusBar).render()), "PAUSED shown")
+        rows = await wait_for_audit(pilot, "pause")
+        assert rows[0]["result"] == "succeeded"
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not state.paused, "the environment to resume")
+
+
+async def test_yaml_view_hides_secret_values(tmp_path, stage):
+    from textual.widgets import Static
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await select(pilot, "kubernetes/Deployment/web")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the detail screen")
+        assert app.screen.query_one("TabbedContent").active == "yaml"
+        text = str(app.screen.query_one("#yaml-text", Static).render())
+        assert "API_TOKEN: '***'" in text and "LOG_LEVEL: info" in text
+        assert "s3cr3t-value" not in text
