@@ -10,8 +10,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
-from screens import action_flow
 from screens.base import EnvdeckScreen, steady_input
+from screens.environment_actions import EnvironmentActions
 from tui.env_state import EnvState
 from tui.messages import BACKENDS, DRIFTS, FAULTS, PAUSED, RESOURCES, TIMELINE, MetricsLoaded, TimelineLoaded
 from tui.model import Resource
@@ -36,7 +36,7 @@ AGE_EVERY_TICKS = 5
 METRICS_EVERY_TICKS = 30
 
 
-class EnvironmentScreen(EnvdeckScreen):
+class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="filter", tooltip="regex; ~ or -f fuzzy; ! inverts"),
         Binding("escape", "back", "Back", id="back"),
@@ -419,20 +419,6 @@ class EnvironmentScreen(EnvdeckScreen):
             event.stop()
             self.action_drill(tab="drift" if event.data_table.id == "drift-table" else None)
 
-    # -- drilling ------------------------------------------------------------------
-    def action_drill(self, tab: str | None = None) -> None:
-        r = self._need_one()
-        if r is not None:
-            from screens.resource_detail import ResourceDetailScreen
-
-            self.app.push_screen(ResourceDetailScreen(self.env, r.id, tab=tab))
-
-    def action_yaml(self) -> None:
-        self.action_drill(tab="yaml")
-
-    def action_drift_diff(self) -> None:
-        self.action_drill(tab="drift")
-
     # -- logs ------------------------------------------------------------------------
     def action_logs(self) -> None:
         targets = self.targets()
@@ -458,34 +444,3 @@ class EnvironmentScreen(EnvdeckScreen):
         for worker in self._log_workers:
             worker.cancel()
         self._log_workers.clear()
-
-    # -- actions -----------------------------------------------------------------
-    def action_restart(self) -> None:
-        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.RESTART_ACTIONS, "restart")
-
-    def action_scale(self) -> None:
-        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.SCALE_ACTIONS, "scale")
-
-    def action_delete(self) -> None:
-        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.DELETE_ACTIONS,
-                               "delete/terminate", destructive_fallback=True)
-
-    def action_shell(self) -> None:
-        r = self._need_one()
-        if r is not None:
-            action_flow.open_shell(self.envdeck, self.env, r)
-
-    def action_open_console(self) -> None:
-        r = self._need_one()
-        if r is not None:
-            action_flow.open_console(self.envdeck, r)
-
-    def action_repair(self) -> None:
-        field = None
-        if self.active_view == "drift":
-            field = self.query_one(DriftTable).detail_for_cursor()
-        rid = self.selected_id()
-        action_flow.repair(self.envdeck, self.env, rid, field)
-
-    def action_pause(self) -> None:
-        action_flow.toggle_pause(self.envdeck, self.env)
