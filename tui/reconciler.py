@@ -182,11 +182,20 @@ class Reconciler:
         state = self.envs[env].backends[bname]
         while self.running:
             await self._resume[env].wait()
-            if backend.supports_watch:
-                delay = await self._watch_once(env, bname, backend)
-            else:
-                await self.pass_once(env, bname)
-                delay = state.backoff_s if state.failures else self._interval(env, bname)
+            try:
+                if backend.supports_watch:
+                    delay = await self._watch_once(env, bname, backend)
+                else:
+                    await self.pass_once(env, bname)
+                    delay = state.backoff_s if state.failures else self._interval(env, bname)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. the store failing mid-pass: keep the loop alive
+                log.exception("pass of %s/%s failed", env, bname)
+                state.failures += 1
+                state.error = f"envdeck could not record the pass: {exc}"
+                state.backoff_s = self._backoff(state.failures, min(5.0, self._interval(env, bname)))
+                delay = state.backoff_s
             state.next_pass = self._at(delay)
             self._publish(BackendStatusChanged(env, bname, state))
             wake = self._wake[(env, bname)]

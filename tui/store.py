@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import re
@@ -133,10 +135,24 @@ def redact_params(params: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _serialized(method):
+    """One transaction at a time on the shared connection: without it, two passes
+    running concurrently interleave their statements and one's commit would commit
+    half of the other's transaction (seen as SQLITE_MISUSE under load)."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        async with self._lock:
+            return await method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path):
         self._db = db
         self.path = path
+        self._lock = asyncio.Lock()
 
     # -- opening -------------------------------------------------------------
     @classmethod
@@ -181,6 +197,7 @@ class Store:
         except OSError:
             pass
 
+    @_serialized
     async def migrate(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             version = (await cur.fetchone())[0]
@@ -191,17 +208,21 @@ class Store:
                 "BEGIN IMMEDIATE;\n" + MIGRATIONS[number] + f"\nPRAGMA user_version = {number + 1};\nCOMMIT;")
         return len(MIGRATIONS)
 
+    @_serialized
     async def close(self) -> None:
         await self._db.close()
 
+    @_serialized
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             return (await cur.fetchone())[0]
 
+    @_serialized
     async def journal_mode(self) -> str:
         async with self._db.execute("PRAGMA journal_mode") as cur:
             return (await cur.fetchone())[0]
 
+    @_serialized
     async def integrity_check(self) -> str:
         async with self._db.execute("PRAGMA integrity_check") as cur:
             return (await cur.fetchone())[0]
@@ -215,6 +236,7 @@ class Store:
         return cur.lastrowid or 0
 
     # -- audit ---------------------------------------------------------------
+    @_serialized
     async def mark_interrupted(self) -> int:
         cur = await self._db.execute(
             "UPDATE audit SET result = ?, finished_at = ?, message = CASE WHEN message = '' THEN "
@@ -223,6 +245,7 @@ class Store:
         await self._db.commit()
         return cur.rowcount
 
+    @_serialized
     async def audit_begin(self, *, user: str, env: str, target: str, action: str,
                           params: dict[str, Any] | None, origin: str) -> int:
         """Commit a `pending` row before the action starts; returns its id."""
@@ -231,10 +254,12 @@ class Store:
             (iso(now_utc()), user, env, target, action, json.dumps(redact_params(params), sort_keys=True),
              origin, AuditResult.PENDING))
 
+    @_serialized
     async def audit_finish(self, audit_id: int, result: str, message: str = "") -> None:
         await self._write("UPDATE audit SET result = ?, message = ?, finished_at = ? WHERE id = ?",
                           (str(result), message, iso(now_utc()), audit_id))
 
+    @_serialized
     async def audit_record(self, *, user: str, env: str, target: str, action: str,
                            params: dict[str, Any] | None, origin: str, result: str, message: str = "") -> int:
         """A row that is complete at once (e.g. a denial)."""
@@ -245,6 +270,7 @@ class Store:
             (now, user, env, target, action, json.dumps(redact_params(params), sort_keys=True), origin,
              str(result), message, now))
 
+    @_serialized
     async def audit_entries(self, env: str | None = None, limit: int = 100,
                             envs: list[str] | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit"
@@ -267,6 +293,7 @@ class Store:
         ]
 
     # -- timeline ------------------------------------------------------------
+    @_serialized
     async def add_timeline(self, env: str, entries: list[tuple[datetime, str, str, str, str, str, int]]) -> None:
         """entries: (at, resource, kind, severity, reason, message, count)."""
         if not entries:
@@ -281,6 +308,7 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StateError(f"{self.path}: cannot write: {exc}") from None
 
+    @_serialized
     async def timeline(self, env: str, limit: int = 500) -> list[dict[str, Any]]:
         async with self._db.execute(
                 "SELECT * FROM timeline WHERE env = ? ORDER BY id DESC LIMIT ?", (env, limit)) as cur:
@@ -288,6 +316,7 @@ class Store:
         return [dict(r) for r in rows]
 
     # -- snapshots -----------------------------------------------------------
+    @_serialized
     async def sync_snapshot(self, env: str, backend: str, upserts: list[Resource], removed: Iterable[str],
                             *, full: bool = False) -> None:
         """Store changed resources; with full=True, drop every other row of (env, backend)."""
@@ -307,6 +336,7 @@ class Store:
         except sqlite3.OperationalError as exc:
             raise StateError(f"{self.path}: cannot write: {exc}") from None
 
+    @_serialized
     async def load_snapshot(self, env: str) -> dict[str, list[Resource]]:
         out: dict[str, list[Resource]] = {}
         async with self._db.execute("SELECT backend, data FROM snapshots WHERE env = ?", (env,)) as cur:
@@ -314,6 +344,7 @@ class Store:
                 out.setdefault(row["backend"], []).append(Resource.from_json(json.loads(row["data"])))
         return out
 
+    @_serialized
     async def save_backend_state(self, env: str, state: BackendState) -> None:
         await self._write(
             "INSERT OR REPLACE INTO backend_state (env, backend, reachable, error, observed_at, last_pass) "
@@ -321,6 +352,7 @@ class Store:
             (env, state.name, None if state.reachable is None else int(state.reachable), state.error,
              iso(state.observed_at), iso(state.last_pass)))
 
+    @_serialized
     async def load_backend_states(self, env: str) -> dict[str, BackendState]:
         out = {}
         async with self._db.execute("SELECT * FROM backend_state WHERE env = ?", (env,)) as cur:
@@ -331,6 +363,7 @@ class Store:
         return out
 
     # -- metric samples ------------------------------------------------------
+    @_serialized
     async def add_samples(self, env: str, samples: list[tuple[str, str, float]], at: datetime) -> None:
         if not samples:
             return
@@ -340,18 +373,21 @@ class Store:
             [(env, rid, name, stamp, float(value)) for rid, name, value in samples])
         await self._db.commit()
 
+    @_serialized
     async def samples(self, env: str, resource_id: str, name: str, since: datetime) -> list[tuple[datetime, float]]:
         async with self._db.execute(
                 "SELECT at, value FROM metric_samples WHERE env = ? AND resource_id = ? AND name = ? AND at >= ? "
                 "ORDER BY at", (env, resource_id, name, iso(since))) as cur:
             return [(parse_iso(r["at"]), r["value"]) async for r in cur]
 
+    @_serialized
     async def prune_samples(self, retention: timedelta) -> int:
         cur = await self._db.execute("DELETE FROM metric_samples WHERE at < ?", (iso(now_utc() - retention),))
         await self._db.commit()
         return cur.rowcount
 
     # -- drifts --------------------------------------------------------------
+    @_serialized
     async def record_drifts(self, env: str, backend_prefix: str, drifts: list[DriftItem], at: datetime) -> list[DriftItem]:
         """Upsert the open drifts of one backend; resolve those that went away.
         Returns the drifts that are new since the last pass."""
@@ -385,6 +421,7 @@ class Store:
         await self._db.commit()
         return new
 
+    @_serialized
     async def open_drifts(self, env: str) -> list[dict[str, Any]]:
         async with self._db.execute(
                 "SELECT * FROM drifts WHERE env = ? AND resolved_at IS NULL ORDER BY resource_id, field",
@@ -392,10 +429,12 @@ class Store:
             return [dict(r) for r in await cur.fetchall()]
 
     # -- settings ------------------------------------------------------------
+    @_serialized
     async def get_setting(self, key: str, default: str | None = None) -> str | None:
         async with self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)) as cur:
             row = await cur.fetchone()
         return row["value"] if row else default
 
+    @_serialized
     async def set_setting(self, key: str, value: str) -> None:
         await self._write("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))

@@ -252,3 +252,48 @@ async def test_rollup_is_the_worst_health(tmp_path):
     finally:
         await rec.stop()
         await store.close()
+
+
+async def test_a_failing_store_does_not_kill_the_loop(tmp_path):
+    world = World()
+    rec, store = await make(tmp_path, world, interval="50ms")
+    real = store.sync_snapshot
+    calls = {"n": 0}
+
+    async def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise RuntimeError("disk on fire")
+        return await real(*args, **kwargs)
+
+    store.sync_snapshot = flaky  # the store is the collaborator here; the loop is under test
+    try:
+        await rec.start()
+        await wait_for(lambda: calls["n"] >= 3 and rec.envs["staging"].backends["aws"].error is None)
+        assert rec.envs["staging"].resource("aws/app/web") is not None
+    finally:
+        await rec.stop()
+        await store.close()
+
+
+async def test_concurrent_passes_share_one_store_safely(tmp_path):
+    world = World()
+    world.replicas = {f"app{i}": i % 3 for i in range(200)}
+    world.desired = {f"app{i}": 1 for i in range(0, 200, 7)}
+    cfg = parse_config("""
+environments:
+  a: {aws: {region: us-east-1, tags: {env: a}}}
+  b: {aws: {region: us-east-1, tags: {env: b}}}
+  c: {aws: {region: us-east-1, tags: {env: c}}}
+""")
+    store = await Store.open(tmp_path)
+    rec = Reconciler(cfg, store, Policy(cfg, "bob"), backends_factory=memory_factory(world))
+    try:
+        for _ in range(5):
+            await rec.run_once()
+        assert await store.integrity_check() == "ok"
+        snap = await store.load_snapshot("b")
+        assert len(snap["aws"]) == 200
+    finally:
+        await rec.stop()
+        await store.close()
