@@ -179,7 +179,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self._load_metrics()
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
-        if env != self.env:
+        if env != self.env or not self.app.is_running:  # not while the app shuts down (widgets going)
             return
         if RESOURCES in kinds:
             self.history.record(self.state.all_resources())
@@ -193,6 +193,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self._update_status()
 
     def tick(self) -> None:
+        if not self.app.is_running:  # the interval can fire while the app prunes this screen's widgets
+            return
         self._ticks += 1
         self._update_status()
         if self._ticks % AGE_EVERY_TICKS == 0 and self.active_view in ("resources", "faults"):
@@ -397,10 +399,10 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.view.reverse = not self.view.reverse
         self.refresh_view("resources")
 
-    @on(DataTable.HeaderSelected, "#resource-table")
-    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+    @on(ResourceTable.HeaderSelected)
+    def _header_selected(self, event: ResourceTable.HeaderSelected) -> None:
         event.stop()
-        column = event.column_key.value
+        column = event.column_key
         if column in SORTABLE:
             if self.view.sort == column:
                 self.view.reverse = not self.view.reverse
@@ -412,9 +414,14 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def _layout_changed(self, _event: ResourceTable.LayoutChanged) -> None:
         self.refresh_view("resources")
 
+    @on(ResourceTable.RowSelected)
+    def _resource_selected(self, event: ResourceTable.RowSelected) -> None:
+        event.stop()
+        self.action_drill()
+
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id in ("resource-table", "faults-table", "compliance-table", "drift-table",
+        if event.data_table.id in ("faults-table", "compliance-table", "drift-table",
                                    "timeline-table"):
             event.stop()
             self.action_drill(tab="drift" if event.data_table.id == "drift-table" else None)

@@ -13,6 +13,7 @@ from textual.message import Message
 
 from tui.model import HEALTH_ORDER, Resource
 from tui.widgets.cells import (
+    PLAIN,
     Palette,
     drift_cell,
     format_age,
@@ -22,7 +23,7 @@ from tui.widgets.cells import (
     safe,
     sparkline_text,
 )
-from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.line_table import Cells, LineTable
 from tui.widgets.metric_history import MetricHistory, key_metric
 from tui.widgets.resource_filter import SHORT_BACKEND, ResourceFilter
 
@@ -79,13 +80,20 @@ def sort_key(r: Resource, by: str, now: datetime):
     return (r.name, r.kind)
 
 
-class ResourceTable(KeyedTable):
-    """Row key: the resource id (group headers: `group:<backend>`)."""
+class ResourceTable(LineTable):
+    """Row key: the resource id (group headers: `group:<backend>`). Rows are drawn
+    only when visible; their cells are built then and cached per Resource object."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(WIDE_COLUMNS, id=id)
         self.compact = False
         self._row_cache: dict[str, tuple[tuple, Cells]] = {}
+        self._by_id: dict[str, Resource] = {}
+        self._groups: dict[str, Cells] = {}
+        self._marks: set[str] = set()
+        self._now = datetime.now().astimezone()
+        self._palette = PLAIN
+        self._history = MetricHistory()
         self.shown: list[Resource] = []
         self.total = 0
 
@@ -93,13 +101,11 @@ class ResourceTable(KeyedTable):
         # Decide the column set from the terminal size up front, so that a fixed-size
         # terminal never switches column sets (and never re-lays out) after the first paint.
         self.compact = self.app.size.width < COMPACT_BELOW
-        self._column_spec = list(COMPACT_COLUMNS if self.compact else WIDE_COLUMNS)
-        # (KeyedTable.on_mount runs after this one, Textual calls the handlers of every class)
+        self._set_columns(COMPACT_COLUMNS if self.compact else WIDE_COLUMNS)
 
     def on_resize(self) -> None:
         compact = self.app.size.width < COMPACT_BELOW
         if compact != self.compact:
-            self.compact = compact
             self.set_layout(compact)
             self.post_message(self.LayoutChanged())
 
@@ -108,17 +114,15 @@ class ResourceTable(KeyedTable):
 
     def set_layout(self, compact: bool) -> None:
         self.compact = compact
-        self._column_spec = list(COMPACT_COLUMNS if compact else WIDE_COLUMNS)
         self._row_cache.clear()
-        self._cells = {}
-        self._order = []
-        self.clear(columns=True)
-        for key, label in self._column_spec:
-            self.add_column(label, key=key)
+        self._set_columns(COMPACT_COLUMNS if compact else WIDE_COLUMNS)
+        self._update_virtual_size()
+        self.refresh()
 
     def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
              history: MetricHistory) -> None:
         self.total = len(resources)
+        self._now, self._palette, self._history, self._marks = now, palette, history, set(view.marks)
         match = view.filter.matcher() if view.filter.active else None
         kind = (view.kind or "").lower()
         chosen = [r for r in resources
@@ -127,28 +131,36 @@ class ResourceTable(KeyedTable):
         if view.group:
             chosen.sort(key=lambda r: r.backend)  # stable: keeps the chosen order inside a group
         self.shown = chosen
-        rows: dict[str, Cells] = {}
-        order: list[str] = []
+        self._by_id = {r.id: r for r in chosen}
+        self._groups = {}
         width = len(self._column_spec)
-        current_group = None
-        counts: dict[str, int] = {}
         if view.group:
+            counts: dict[str, int] = {}
+            order: list[str] = []
             for r in chosen:
                 counts[r.backend] = counts.get(r.backend, 0) + 1
-        for r in chosen:
-            if view.group and r.backend != current_group:
-                current_group = r.backend
-                key = GROUP_PREFIX + r.backend
-                header = Text(f"▾ {r.backend} ({counts[r.backend]})", style=palette.style("accent", bold=True),
-                              end="")
-                rows[key] = (Text(""), header) + tuple(Text("") for _ in range(width - 2))
-                order.append(key)
-            rows[r.id] = self._cells_for(r, r.id in view.marks, now, palette, history)
-            order.append(r.id)
-        live = {r.id for r in resources}
-        for rid in [k for k in self._row_cache if k not in live]:
-            del self._row_cache[rid]
-        self.sync(rows, order)
+            current_group = None
+            for r in chosen:
+                if r.backend != current_group:
+                    current_group = r.backend
+                    order.append(GROUP_PREFIX + r.backend)
+                order.append(r.id)
+            for backend, count in counts.items():
+                header = Text(f"▾ {backend} ({count})", style=palette.style("accent", bold=True), end="")
+                self._groups[GROUP_PREFIX + backend] = (Text(""), header) + tuple(Text("") for _ in range(width - 2))
+        else:
+            order = [r.id for r in chosen]
+        if len(self._row_cache) > 2 * len(resources) + 1024:
+            live = {r.id for r in resources}
+            for rid in [k for k in self._row_cache if k not in live]:
+                del self._row_cache[rid]
+        self.set_rows(order)
+
+    def cells_for(self, key: str) -> Cells:
+        group = self._groups.get(key)
+        if group is not None:
+            return group
+        return self._cells_for(self._by_id[key], key in self._marks, self._now, self._palette, self._history)
 
     def _cells_for(self, r: Resource, marked: bool, now: datetime, palette: Palette,
                    history: MetricHistory) -> Cells:

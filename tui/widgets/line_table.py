@@ -1,0 +1,260 @@
+"""A row-cursor table drawn with Textual's line API: only the visible rows are
+rendered (`render_line`), so 20,000 rows cost nothing until they scroll into view.
+
+The table holds an ordered list of row keys and asks `cells_for(key)` for a
+row's cells when it draws it; column widths grow from the rows drawn so far and
+from a sample of the rows, never from measuring every cell. The header row is
+fixed. Cells are `rich.text.Text` (see `cells.safe`): never markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+Cells = tuple[Text, ...]
+PADDING = 1
+SAMPLE_ROWS = 1000
+
+
+class LineTable(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    LineTable {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .line-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .line-table--header { background-tint: $foreground 5%; }
+        }
+        & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .line-table--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .line-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+    COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
+    BINDINGS = [
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_top", "Home", show=False),
+        Binding("end", "scroll_bottom", "End", show=False),
+        Binding("enter", "select_cursor", "Select", show=False),
+    ]
+
+    class RowSelected(Message):
+        """Enter (or a click on the cursor row) on a row."""
+
+        def __init__(self, table: LineTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> LineTable:
+            return self.table
+
+    class HeaderSelected(Message):
+        """A click on a column label."""
+
+        def __init__(self, table: LineTable, column_key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.column_key = column_key
+
+        @property
+        def control(self) -> LineTable:
+            return self.table
+
+    def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._order: list[str] = []
+        self._index: dict[str, int] = {}
+        self.cursor_row = 0
+        self._set_columns(columns)
+
+    # -- data ------------------------------------------------------------------
+    def cells_for(self, key: str) -> Cells:
+        raise NotImplementedError
+
+    def _set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        self._column_spec = list(columns)
+        self._widths = [len(label) for _, label in self._column_spec]
+
+    @property
+    def column_keys(self) -> list[str]:
+        return [key for key, _ in self._column_spec]
+
+    @property
+    def row_keys(self) -> list[str]:
+        """Row keys in display order."""
+        return list(self._order)
+
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    def cells_of(self, key: str) -> Cells | None:
+        return self.cells_for(key) if key in self._index else None
+
+    def set_rows(self, order: list[str]) -> None:
+        """Show the rows `order` (keys); the cursor stays on the same key when it is still there."""
+        selected = self.cursor_key
+        self._order = order
+        self._index = {key: i for i, key in enumerate(order)}
+        step = max(1, len(order) // SAMPLE_ROWS)
+        self._grow_widths(order[::step])
+        if selected is not None and selected in self._index:
+            self.cursor_row = self._index[selected]
+        self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
+        self._update_virtual_size()
+        self._scroll_to_cursor()
+        self.refresh()
+
+    def _grow_widths(self, keys: Sequence[str]) -> bool:
+        widths = self._widths
+        grew = False
+        for key in keys:
+            for i, cell in enumerate(self.cells_for(key)):
+                if cell.cell_len > widths[i]:
+                    widths[i] = cell.cell_len
+                    grew = True
+        return grew
+
+    def _update_virtual_size(self) -> None:
+        width = sum(w + 2 * PADDING for w in self._widths)
+        self.virtual_size = Size(width, len(self._order) + 1)
+
+    # -- cursor ----------------------------------------------------------------
+    @property
+    def cursor_key(self) -> str | None:
+        if not self._order:
+            return None
+        return self._order[self.cursor_row]
+
+    def move_to_key(self, key: str) -> bool:
+        index = self._index.get(key)
+        if index is None:
+            return False
+        self.move_cursor(row=index)
+        return True
+
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+        if not self._order:
+            return
+        self.cursor_row = max(0, min(row, len(self._order) - 1))
+        if scroll:
+            self._scroll_to_cursor()
+        self.refresh()
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)
+        top = round(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False, immediate=True)
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self.cursor_row - self._page())
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self.cursor_row + self._page())
+
+    def action_scroll_top(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_scroll_bottom(self) -> None:
+        self.move_cursor(row=len(self._order) - 1)
+
+    def action_select_cursor(self) -> None:
+        key = self.cursor_key
+        if key is not None:
+            self.post_message(self.RowSelected(self, key))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            x = event.x + round(self.scroll_x)
+            for (key, _), width in zip(self._column_spec, self._widths, strict=True):
+                x -= width + 2 * PADDING
+                if x < 0:
+                    self.post_message(self.HeaderSelected(self, key))
+                    return
+            return
+        row = round(self.scroll_y) + event.y - 1
+        if 0 <= row < len(self._order):
+            again = row == self.cursor_row
+            self.move_cursor(row=row)
+            if again or event.chain > 1:
+                self.action_select_cursor()
+
+    # -- drawing ---------------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            style = self.get_component_rich_style("line-table--header")
+            cells: Sequence[Text] = [Text(label, end="") for _, label in self._column_spec]
+        else:
+            row = round(self.scroll_y) + y - 1
+            if row >= len(self._order):
+                return Strip.blank(width, self.rich_style)
+            key = self._order[row]
+            cells = self.cells_for(key)
+            if self._grow_widths([key]):
+                self._update_virtual_size()
+                self.refresh()
+            if row == self.cursor_row:
+                # like DataTable: the cursor's colours win over the cells' own
+                return self._strip(cells, self.rich_style, width,
+                                   post=self.get_component_rich_style("line-table--cursor"))
+            style = self.rich_style
+        return self._strip(cells, style, width)
+
+    def _strip(self, cells: Sequence[Text], style: Style, width: int, post: Style | None = None) -> Strip:
+        console = self.app.console
+        pad = Segment(" " * PADDING)
+        segments: list[Segment] = []
+        for cell, cell_width in zip(cells, self._widths, strict=True):
+            text = cell.copy()
+            text.truncate(cell_width, overflow="ellipsis", pad=True)
+            base = console.get_style(text.style) if text.style else None
+            segments.append(pad)
+            rendered = text.render(console, end="")
+            segments.extend(Segment.apply_style(rendered, base) if base else rendered)
+            segments.append(pad)
+        line = Segment.apply_style(segments, style, post)
+        if post is not None:
+            style = style + post
+        x = round(self.scroll_x)
+        return Strip(line).crop(x, x + width).extend_cell_length(width, style)
