@@ -60,5 +60,19 @@ class ResourceFilter:
         return test
 
 
+# Search text per Resource object. Backends hand out a new object when a resource
+# changes, so the object itself is the cache key; the entry keeps it alive, so
+# its id() cannot be reused while cached. Bounded: cleared when it grows too big.
+_HAYSTACKS: dict[int, tuple[Resource, str]] = {}
+_HAYSTACKS_MAX = 60_000
+
+
 def haystack(r: Resource) -> str:
-    return f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"
+    entry = _HAYSTACKS.get(id(r))
+    if entry is not None and entry[0] is r:
+        return entry[1]
+    text = f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"
+    if len(_HAYSTACKS) >= _HAYSTACKS_MAX:
+        _HAYSTACKS.clear()
+    _HAYSTACKS[id(r)] = (r, text)
+    return text
