@@ -14,6 +14,7 @@ import re
 from collections import deque
 from datetime import datetime
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from rich.cells import chop_cells
@@ -161,18 +162,16 @@ class LogsView(Vertical):
         assert isinstance(hl, LogHighlighter)
         hl.prefix_len = self._prefix_width() if self._merged() else 0
 
+    def _recent_sources(self) -> set[str]:
+        # The last 200 lines only, without copying the buffer (it may hold millions).
+        return {line.source for line in islice(reversed(self.lines), 200)}
+
     def _merged(self) -> bool:
-        return len(self.sources) > 1 or len({line.source for line in list(self.lines)[-200:]}) > 1
+        return len(self.sources) > 1 or len(self._recent_sources()) > 1
 
     def _prefix_width(self) -> int:
-        names = {clean(s) for s in self.sources} | {clean(line.source) for line in list(self.lines)[-200:]}
+        names = {clean(s) for s in self.sources} | {clean(s) for s in self._recent_sources()}
         return min(24, max((len(n) for n in names), default=0))
-
-    def _prefix(self, line: LogLine) -> str:
-        if not self._merged():
-            return ""
-        width = self._prefix_width()
-        return f"{clean(line.source)[:width]:<{width}} │ "
 
     @on(LogLinesReceived)
     def _received(self, message: LogLinesReceived) -> None:
@@ -206,9 +205,12 @@ class LogsView(Vertical):
 
     def _write(self, lines: list[LogLine]) -> None:
         wrap = self._wrap_width()
+        # Merged or not, and the prefix width, are decided once per batch, not per line.
+        width = self._prefix_width() if self._merged() else 0
         out: list[str] = []
         for line in lines:
-            out.extend(render_line(line, prefix=self._prefix(line), timestamps=self.timestamps,
+            prefix = f"{clean(line.source)[:width]:<{width}} │ " if width else ""
+            out.extend(render_line(line, prefix=prefix, timestamps=self.timestamps,
                                    pretty_json=self.pretty_json, wrap=wrap))
         self.log_widget.write_lines(out, scroll_end=self.follow)
 
