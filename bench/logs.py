@@ -211,8 +211,6 @@ def main() -> None:
     else:
         try:
             results["envdeck_tui_log_view"] = asyncio.run(tui_view_run(args.rate, args.seconds))
-            results["envdeck_tui_log_view_proposed_fix"] = asyncio.run(
-                tui_view_run(args.rate, args.seconds, proposed_fix=True))
         except ImportError as exc:
             notes.append(f"the TUI log view is not available: {exc}")
     kubectl = asyncio.run(kubectl_run(args.rate, args.seconds))

@@ -1,6 +1,5 @@
 """The log benchmark's TUI client: the backend's stream through the TUI's own
-`stream_logs` into its `LogsView`, headless; and the change proposed for LogsView
-in docs/benchmarks.md (§4), measured through a subclass (the module is not changed)."""
+`stream_logs` into its `LogsView`, headless."""
 
 from __future__ import annotations
 
@@ -13,41 +12,7 @@ from bench.log_harness import NAMESPACE, Source, current_rss_mib, ms
 from bench.report import percentile
 
 
-def fixed_logs_view():
-    """LogsView with the change proposed in docs/benchmarks.md (§4), to measure it: whether
-    the view is merged and the prefix width are found once per batch, from the last 200
-    lines only, instead of copying the whole buffer (`list(self.lines)`) for every line."""
-    from itertools import islice
-
-    from tui.sanitize import clean
-    from tui.widgets.logs_view import LogsView, render_line
-
-    class ProposedLogsView(LogsView):
-        def _recent_sources(self) -> set[str]:
-            return {line.source for line in islice(reversed(self.lines), 200)}
-
-        def _merged(self) -> bool:
-            return len(self.sources) > 1 or len(self._recent_sources()) > 1
-
-        def _prefix_width(self) -> int:
-            names = {clean(s) for s in self.sources} | {clean(s) for s in self._recent_sources()}
-            return min(24, max((len(n) for n in names), default=0))
-
-        def _write(self, lines) -> None:
-            wrap = self._wrap_width()
-            width = self._prefix_width() if self._merged() else 0
-            out: list[str] = []
-            for line in lines:
-                prefix = f"{clean(line.source)[:width]:<{width}} │ " if width else ""
-                out.extend(render_line(line, prefix=prefix, timestamps=self.timestamps,
-                                       pretty_json=self.pretty_json, wrap=wrap))
-            self.log_widget.write_lines(out, scroll_end=self.follow)
-
-    return ProposedLogsView
-
-
-async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000,
-                       proposed_fix: bool = False) -> dict[str, Any]:
+async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) -> dict[str, Any]:
     """The same stream into the TUI's log view, headless: the backend's lines go through
     the TUI's own `stream_logs` (batches of up to 500 lines posted as messages) into
     `LogsView` (bounded buffer) in a Textual app; a ticker on the app's loop measures lag."""
@@ -70,11 +35,9 @@ async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000,
             async for line in backend.logs(resource_id, follow=follow, tail=tail):
                 yield line
 
-    view_class = fixed_logs_view() if proposed_fix else LogsView
-
     class LogApp(App):
         def compose(self) -> ComposeResult:
-            yield view_class(buffer_lines=buffer_lines, id="logs")
+            yield LogsView(buffer_lines=buffer_lines, id="logs")
 
     app = LogApp()
     lags: list[float] = []

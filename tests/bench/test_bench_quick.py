@@ -72,7 +72,7 @@ def test_logs_quick(tmp_path):
             "drain_after_source_s"} <= set(env)
     assert env["produced"] == 2000 and env["received"] == 2000 and env["order_kept"] is True
     assert ("kubectl_logs_f" in doc["results"]) or doc["notes"]
-    for key in ("raw_aiohttp_floor", "envdeck_tui_log_view", "envdeck_tui_log_view_proposed_fix"):
+    for key in ("raw_aiohttp_floor", "envdeck_tui_log_view"):
         if key in doc["results"]:
             assert {"produced", "received", "order_kept"} <= set(doc["results"][key]), key
             assert doc["results"][key]["received"] == 2000, key
