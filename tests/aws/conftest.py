@@ -1,76 +1,26 @@
-"""A real moto server (threaded, loopback, random port) shared by the AWS tests and
-emptied with `POST /moto-api/reset` before each test."""
+"""Fixtures of the AWS tests: the shared moto server (tests/moto_server.py, reset before each
+test), AWS backends made against it, and a moto server that checks signatures and IAM policies."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from backends.aws import AwsBackend
+from tests.moto_server import (  # noqa: F401 - the shared moto fixtures, registered for tests/aws
+    REGION,
+    _arrange_clients,
+    aws,
+    free_port,
+    moto_server,
+    moto_url,
+    wait_listening,
+)
 from tui.config import AwsConfig, Defaults
-
-REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, deadline_s: float = 60) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
-
-
-@pytest.fixture(scope="session")
-def moto_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def moto_url(moto_server) -> str:
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status == 200
-    return moto_server
-
-
-@pytest.fixture(scope="session")
-def _arrange_clients(moto_server):
-    session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    cache: dict[str, object] = {}
-
-    def client(name: str):
-        if name not in cache:
-            cache[name] = session.client(name, endpoint_url=moto_server)
-        return cache[name]
-
-    return client
-
-
-@pytest.fixture
-def aws(moto_url, _arrange_clients):
-    """boto3 clients against the (freshly reset) moto server, for arranging what tests observe."""
-    return _arrange_clients
 
 
 def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:
@@ -80,7 +30,7 @@ def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:
 
 
 @pytest.fixture
-async def make_backend(moto_url):
+async def make_backend(moto_url):  # noqa: F811 - the fixture imported above
     made: list[AwsBackend] = []
 
     def factory(env: str = "staging", *, endpoint_url: str | None = None, timeout: float = 10.0,

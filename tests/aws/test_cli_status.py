@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from backends.aws.demo_seed import seed_demo
-from tests.aws.test_reachability import free_port, start_threaded
 from tests.conftest import envdeck_env, repo_root
+from tests.moto_server import free_port, start_threaded
 
 SECRET = "cli-secret-value-never-shown-0123456789"
 

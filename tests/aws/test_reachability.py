@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from backends.aws import AwsBackend
 from tests.aws import arrange
-from tests.aws.conftest import aws_config, free_port, wait_listening
+from tests.aws.conftest import aws_config
+from tests.moto_server import free_port, start_threaded
 from tui.config import Defaults
 from tui.errors import BackendDenied, BackendUnreachable
 from tui.model import Health
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
-
-
-
-
-def start_threaded(port: int) -> ThreadedMotoServer:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    wait_listening(port)
-    return server
 
 
 async def test_endpoint_killed_mid_run_then_restarted(moto_url):  # moto_url: reset the shared state
