@@ -12,7 +12,7 @@ from backends.aws import desired_state
 from backends.aws.clients import AwsClients
 from backends.aws.cloudwatch_metrics import METRICS, fetch_metrics
 from backends.aws.error_mapping import redact
-from backends.aws.faults import alarm_faults, ecs_faults_and_events, status_check_faults
+from backends.aws.faults import alarm_faults, alarm_health, ecs_faults_and_events, status_check_faults
 from backends.aws.inventory import collect_inventory
 from backends.aws.log_follow import LogSource, to_line
 from backends.aws.metric_sampler import MetricSampler
@@ -80,6 +80,7 @@ class AwsBackend(Backend):
         observed_at = now_utc()
         inv = await collect_inventory(self.clients, self.config.tags)
         resources = build_resources(inv, self.config.region, observed_at)
+        alarm_health(resources, inv)
         resources += desired_state.placeholders(self.config, resources, observed_at)
         member_ids = {r.id for r in resources}
         ecs_faults, events, seen = ecs_faults_and_events(inv, self._seen_event_ids)

@@ -1,7 +1,8 @@
 """Faults and timeline events of an environment's AWS resources.
 
 - CloudWatch alarms in ALARM whose dimensions name one of the environment's
-  resources, or that carry the environment's tags themselves;
+  resources, or that carry the environment's tags themselves; such an alarm also
+  lowers the health of the resource it watches to Degraded (`alarm_health`);
 - failed EC2 status checks (system or instance `impaired`);
 - ECS service events: every new one becomes a timeline `Event`; failures since the
   service last reached a steady state become one `Fault` per service.
@@ -15,7 +16,7 @@ from typing import Any
 from backends.aws import console_links
 from backends.aws.health import is_failure_event
 from backends.aws.inventory import Inventory
-from tui.model import Event, Fault, Resource, Severity, resource_id
+from tui.model import Event, Fault, Health, Resource, Severity, resource_id
 
 _DIMENSION_KINDS = {
     "InstanceId": "ec2-instance",
@@ -24,6 +25,9 @@ _DIMENSION_KINDS = {
     "VolumeId": "ebs-volume",
 }
 _STEADY = "has reached a steady state"
+# What a firing alarm lowers to Degraded. It never raises a health: Unknown ranks below
+# Degraded, and Missing/Suspended say more than an alarm on a resource that is gone or off.
+_LOWERED_BY_ALARM = {Health.HEALTHY, Health.PROGRESSING, Health.DEGRADED}
 
 
 def _aware(ts: Any) -> datetime | None:
@@ -65,6 +69,23 @@ def alarm_faults(inv: Inventory, member_ids: set[str], region: str) -> list[Faul
                 since=_aware(alarm.get("StateUpdatedTimestamp")),
             ))
     return faults
+
+
+def alarm_health(resources: list[Resource], inv: Inventory) -> None:
+    """Lower to Degraded the health of each resource that an alarm in ALARM watches (by its
+    dimensions), naming the alarms first in the health reason; other healths stay as they are."""
+    firing: dict[str, set[str]] = {}
+    for alarm in inv.alarms:
+        for target in alarm_targets(alarm):
+            firing.setdefault(target, set()).add(alarm.get("AlarmName", ""))
+    for res in resources:
+        names = firing.get(res.id)
+        if not names or res.health not in _LOWERED_BY_ALARM:
+            continue
+        label = "alarm" if len(names) == 1 else "alarms"
+        why = f"{label} {', '.join(sorted(names))} in ALARM"
+        res.health = Health.DEGRADED
+        res.health_reason = f"{why}; {res.health_reason}" if res.health_reason else why
 
 
 def status_check_faults(resources: list[Resource], inv: Inventory) -> list[Fault]:

@@ -67,5 +67,16 @@ def volume(aws, env: str, *, encrypted: bool) -> str:
         {"ResourceType": "volume", "Tags": tags(env)}])["VolumeId"]
 
 
+def alarm(aws, name: str, dims: list[dict] | None, *, state: str = "ALARM", namespace: str = "AWS/EC2",
+          tags: list[dict] | None = None) -> None:
+    """A CPU alarm on `dims`, forced into `state` (moto evaluates no alarm by itself)."""
+    cw = aws("cloudwatch")
+    kwargs = {"Dimensions": dims} if dims else {}
+    cw.put_metric_alarm(AlarmName=name, MetricName="CPUUtilization", Namespace=namespace, Statistic="Average",
+                        Period=60, EvaluationPeriods=1, Threshold=80, ComparisonOperator="GreaterThanThreshold",
+                        Tags=tags or [], **kwargs)
+    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"{name} says {state}")
+
+
 def by_id(observation) -> dict[str, Any]:
     return {r.id: r for r in observation.resources}

@@ -29,6 +29,7 @@ async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_url
         assert any(f.reason == "AlarmFiring" for f in obs.faults)
         assert any(r.health == Health.SUSPENDED for r in obs.resources)  # the stopped worker
         web = next(r for r in obs.resources if r.name == "web-1")
+        assert web.health == Health.DEGRADED and f"{env}-web-1-cpu-high in ALARM" in web.health_reason
         series = await backend.metrics(web.id, 3600)
         assert {s.name for s in series} >= {"cpu", "network_in"} and len(series[0].points) >= 30
         assert len([line async for line in backend.logs(web.id, tail=5)]) == 5

@@ -7,17 +7,8 @@ from datetime import UTC, datetime, timedelta
 from backends.aws.faults import ecs_faults_and_events, status_check_faults
 from backends.aws.inventory import Inventory
 from tests.aws import arrange
+from tests.aws.arrange import alarm
 from tui.model import Resource, Severity
-
-
-def alarm(aws, name: str, dims: list[dict] | None, *, state: str = "ALARM", namespace: str = "AWS/EC2",
-          tags: list[dict] | None = None) -> None:
-    cw = aws("cloudwatch")
-    kwargs = {"Dimensions": dims} if dims else {}
-    cw.put_metric_alarm(AlarmName=name, MetricName="CPUUtilization", Namespace=namespace, Statistic="Average",
-                        Period=60, EvaluationPeriods=1, Threshold=80, ComparisonOperator="GreaterThanThreshold",
-                        Tags=tags or [], **kwargs)
-    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason=f"{name} says {state}")
 
 
 async def test_alarms_in_alarm_for_the_environments_resources(aws, make_backend):
