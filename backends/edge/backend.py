@@ -44,6 +44,7 @@ from tui.model import (
 )
 
 ALL_LINES = 10_000  # what `tail=None` (everything) asks the log command for
+CONNECT_WAIT_S = 2.0  # how long an observe pass waits for a node's reconnect (see _connect_wait)
 
 
 class EdgeBackend(EdgeActions, Backend):
@@ -63,6 +64,7 @@ class EdgeBackend(EdgeActions, Backend):
         self._fault_since: dict[str, datetime] = {}
         self._last_health: dict[str, Health] = {}
         self._resources: dict[str, Resource] = {}
+        self.connect_wait_s = CONNECT_WAIT_S
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
@@ -122,7 +124,8 @@ class EdgeBackend(EdgeActions, Backend):
         try:
             sent = time.time()
             out = await link.run(probe_command(req), timeout=self._probe_timeout(), respect_backoff=True,
-                                 drop_on_timeout=True, limit_channels=False)
+                                 connect_wait=self._connect_wait(link), drop_on_timeout=True,
+                                 limit_channels=False)
             received = time.time()
         except BackendError as exc:
             st.error = str(exc)  # the link keeps reachability and last_seen
@@ -141,6 +144,13 @@ class EdgeBackend(EdgeActions, Backend):
         st.services = {node.services[i]: s for i, s in sample.services.items() if i < len(node.services)}
         st.sample, st.sampled_at, st.fresh = sample, link.last_seen, True
 
+    def _connect_wait(self, link: NodeLink) -> float | None:
+        """How long a pass waits for a node's connect. A reconnect (the node was tried
+        before) gets a short budget and then goes on in the background, so one dead node
+        does not hold up the pass; a node's first connect is waited for in full, so the
+        first pass (and a one-shot `envdeck status`) says what really happened."""
+        return None if link.attempts == 0 else min(self.connect_wait_s, self.config.connect_timeout)
+
     def _probe_timeout(self) -> float:
         """The probe is quick (well under a second on a live node): a node that takes longer
         than the connect timeout to answer it is treated as gone, not waited for."""
@@ -151,7 +161,7 @@ class EdgeBackend(EdgeActions, Backend):
         refusal = link.refusal
         return LinkView(link.reachable, self._state[name].error or link.error, link.last_seen,
                         refusal.status if refusal else None,
-                        refusal.presented.fingerprint if refusal else None)
+                        refusal.presented.fingerprint if refusal else None, connecting=link.connecting)
 
     def _events(self, resources: list[Resource], now: datetime) -> list[Event]:
         events = []

@@ -9,6 +9,11 @@ notice a dead peer; a failed connect backs off exponentially (with jitter) for
 the observe loop, while explicit actions try again at once. Every wait has a
 deadline (connect_timeout, command_timeout), so one dead node never holds up
 the others.
+
+A connect runs as a task the link owns: at most one per node, every caller
+waits for that same attempt. observe() waits for a reconnect only a short
+budget (`ConnectPending` after it: the attempt goes on in the background and
+the next pass picks the connection up); close() cancels it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ _KEEPALIVE_COUNT = 3
 
 class CommandTimedOut(BackendUnreachable):
     """The node accepted the command but did not finish it in time."""
+
+
+class ConnectPending(BackendUnreachable):
+    """A connect is still in progress; it goes on in the background (observe() did not wait)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +91,11 @@ class NodeLink:
         self.refusal: HostKeyRefusal | None = None
         self.failures = 0
         self.retry_at = 0.0  # monotonic time before which observe() does not reconnect
+        self.attempts = 0  # connect attempts so far, the one in progress included
         self._conn: asyncssh.SSHClientConnection | None = None
         self._client: _EdgeClient | None = None
         self._presented: PresentedKey | None = None
-        self._lock = asyncio.Lock()
+        self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
         self._channels = asyncio.Semaphore(settings.max_channels)
 
     # -- connecting ----------------------------------------------------------
@@ -113,19 +123,55 @@ class NodeLink:
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
 
-    async def connection(self, *, respect_backoff: bool = False) -> asyncssh.SSHClientConnection:
+    @property
+    def connecting(self) -> bool:
+        """A connect attempt is in progress."""
+        return self._connecting is not None and not self._connecting.done()
+
+    async def connection(self, *, respect_backoff: bool = False,
+                         wait: float | None = None) -> asyncssh.SSHClientConnection:
+        """The node's connection, connecting when there is none. Only one connect per node
+        runs at a time: a caller that finds one in progress waits for that attempt.
+        respect_backoff (observe): a node that failed is not tried again before its time.
+        wait (observe): wait at most this long for an attempt, then raise ConnectPending
+        while it goes on in the background."""
         if self.connected:
             assert self._conn is not None
             return self._conn
-        async with self._lock:
-            if self.connected:
-                assert self._conn is not None
-                return self._conn
+        task = self._connecting
+        if task is None or task.done():
             if respect_backoff and time.monotonic() < self.retry_at:
-                wait = self.retry_at - time.monotonic()
-                raise self._error_type()(f"{self.error or 'unreachable'} (next try in {wait:.0f}s)",
+                left = self.retry_at - time.monotonic()
+                raise self._error_type()(f"{self.error or 'unreachable'} (next try in {left:.0f}s)",
                                          backend="edge")
-            return await self._connect()
+            task = self._start_connect()
+        if wait is not None:
+            await asyncio.wait({task}, timeout=wait)
+            if not task.done():
+                raise ConnectPending(self.pending_text(), backend="edge")
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and not (current and current.cancelling()):
+                # the link was closed under us; we ourselves were not cancelled
+                raise BackendUnreachable(f"node {self.node.name}: connection closed", backend="edge") from None
+            raise
+
+    def _start_connect(self) -> asyncio.Task[asyncssh.SSHClientConnection]:
+        self.attempts += 1
+        task = asyncio.get_running_loop().create_task(self._connect(),
+                                                      name=f"envdeck-edge-connect-{self.node.name}")
+        task.add_done_callback(_retrieve)
+        self._connecting = task
+        return task
+
+    def pending_text(self) -> str:
+        """`node N: connecting (attempt K; last error: …)` for a node whose connect is in progress."""
+        last = self.error or ""
+        prefix = f"node {self.node.name}: "
+        last = last[len(prefix):] if last.startswith(prefix) else last
+        return f"{prefix}connecting (attempt {self.attempts}" + (f"; last error: {last})" if last else ")")
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         self._presented = None
@@ -177,6 +223,7 @@ class NodeLink:
     def _connection_lost(self, client: _EdgeClient, exc: Exception | None) -> None:
         if client is self._client:
             self._conn = self._client = None
+            self.reachable = False
             if exc is not None:
                 self.error = f"node {self.node.name}: connection lost ({_describe(exc)})"
 
@@ -193,10 +240,12 @@ class NodeLink:
 
     # -- commands and streams ------------------------------------------------
     async def run(self, command: str, *, timeout: float | None = None, respect_backoff: bool = False,
-                  drop_on_timeout: bool = False, limit_channels: bool = True) -> CommandOutput:
-        """Run one command on its own channel; output decoded as UTF-8 with replacement."""
+                  connect_wait: float | None = None, drop_on_timeout: bool = False,
+                  limit_channels: bool = True) -> CommandOutput:
+        """Run one command on its own channel; output decoded as UTF-8 with replacement.
+        respect_backoff and connect_wait: see connection()."""
         timeout = timeout or self.settings.command_timeout
-        conn = await self.connection(respect_backoff=respect_backoff)
+        conn = await self.connection(respect_backoff=respect_backoff, wait=connect_wait)
         start = time.monotonic()
         proc: asyncssh.SSHClientProcess | None = None
         try:
@@ -244,6 +293,10 @@ class NodeLink:
         return proc
 
     async def close(self) -> None:
+        task, self._connecting = self._connecting, None
+        if task is not None and not task.done():
+            task.cancel()  # asyncssh closes the half-open socket
+            await asyncio.wait({task})
         conn = self._conn
         self._conn = self._client = None
         if conn is not None:
@@ -271,6 +324,12 @@ async def _read_capped(stream: asyncssh.SSHReader) -> tuple[str, bool]:
             chunks.append(chunk)
             kept += len(chunk)
     return "".join(chunks), truncated
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    """Mark a connect task's outcome as seen (its waiters, if any, got it too)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _describe(exc: BaseException) -> str:

@@ -49,6 +49,7 @@ class LinkView:
     last_seen: datetime | None
     host_key_status: str | None = None  # unknown | changed, when refused
     host_key_fingerprint: str | None = None
+    connecting: bool = False  # a connect attempt is in progress (in the background)
 
 
 def age(seconds: float) -> str:
@@ -96,7 +97,8 @@ def node_resource(node: EdgeNode, link: LinkView, st: NodeState, thresholds: Edg
         res.findings = host_findings(res.id, s, st.clock_skew_s)
     if not (link.reachable and st.fresh and s is not None):
         res.health = Health.UNKNOWN
-        res.status = "host key refused" if link.host_key_status else "offline"
+        res.status = ("host key refused" if link.host_key_status else
+                      "connecting" if link.connecting else "offline")
         res.health_reason = f"{link.error or 'not reached yet'}; {seen_text(link.last_seen, now)}"
         return res
     res.status = "online"

@@ -1,7 +1,8 @@
 """Several "hosts" for the fleet tests: network namespaces with a veth pair each
 and sshd inside on an address of its own (10.251.X.0/30 per node, X from the
-test process id). Only the network is isolated. Everything is removed in
-`remove()`. Where namespaces are unavailable, tests use several sshd on
+test process id). Only the network is isolated. A link can be cut (the host
+side of the veth down) or black-holed (SYNs never answered). Everything is
+removed in `remove_hosts()`. Where namespaces are unavailable, tests use several sshd on
 loopback ports instead (and say so)."""
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class NamespacedHost:
 
     def restore(self) -> None:
         _ip("link", "set", self.host_if, "up")
+
+    def black_hole(self) -> None:
+        """Nothing from the node reaches us any more: a blackhole route inside its namespace
+        drops every packet towards this side, so a SYN is never answered (no RST, no ICMP)
+        and an open connection goes silent."""
+        _ip("-n", self.ns, "route", "add", "blackhole", f"{self.host_addr}/32")
+
+    def unblock(self) -> None:
+        _ip("-n", self.ns, "route", "del", "blackhole", f"{self.host_addr}/32", check=False)
 
 
 def create_hosts(count: int) -> list[NamespacedHost]:

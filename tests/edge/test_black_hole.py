@@ -1,0 +1,170 @@
+"""A black-holed node (network namespaces: its SYNs are never answered, no RST, no
+ICMP) must not hold up an observe pass: its reconnects run in the background, the
+pass reports it Unknown ("connecting (attempt N)") with its last-known values while
+the other nodes' fresh results are published, and it is picked up once the link
+returns. One connect per node at a time; close() cancels a pending connect without
+leaking its socket or a task. Needs root (namespaces); skipped otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import subprocess
+import time
+
+import pytest
+
+from backends.edge import EdgeBackend
+from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
+from tui.model import Health
+
+WAIT_S = 120.0  # generous: other suites share the 2 cores
+
+
+@pytest.fixture
+def spaced(edge_lab):
+    """Three nodes, each an sshd in a network namespace of its own."""
+    reason = netns_unavailable_reason()
+    if reason:
+        pytest.skip(f"a black-holed node needs network namespaces of our own: {reason}")
+    hosts = create_hosts(3)
+    try:
+        servers = [start_sshd_in(h, edge_lab) for h in hosts]
+        for server in servers:
+            edge_lab.trust(server)
+        edge_lab.activate("web")
+        yield hosts, [edge_lab.node(f"n{i}", s, services=["web"]) for i, s in enumerate(servers)]
+    finally:
+        for h in hosts:
+            h.unblock()
+        for server in edge_lab.servers:
+            server.stop()
+        remove_hosts(hosts)
+
+
+@pytest.fixture
+def asyncio_errors(caplog):
+    """What asyncio logged at ERROR ("Task was destroyed but it is pending",
+    "Task exception was never retrieved"), read after a garbage collection."""
+    caplog.set_level(logging.WARNING, logger="asyncio")
+
+    def read() -> list[str]:
+        gc.collect()
+        return [r.getMessage() for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]
+
+    return read
+
+
+def our_sockets_to(addr: str) -> list[str]:
+    """TCP sockets of this process towards addr, from the kernel (`ss`), any state."""
+    out = subprocess.run(["ss", "-Htanp", "dst", addr], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if f"pid={os.getpid()}," in line]
+
+
+def syn_sent_to(addr: str) -> list[str]:
+    return [line for line in our_sockets_to(addr) if line.startswith("SYN-SENT")]
+
+
+async def wait_for(predicate, what: str, deadline_s: float = WAIT_S):
+    deadline = time.monotonic() + deadline_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def test_a_black_holed_node_does_not_hold_up_the_pass(edge_lab, spaced, defaults, asyncio_errors):
+    hosts, nodes = spaced
+    dead_addr = nodes[1].host
+    cfg = edge_lab.config(nodes, connect_timeout=15, command_timeout=5, keepalive=2)
+    backend = EdgeBackend("test", cfg, defaults)
+    link = backend.links["n1"]
+    fleet_task = None
+    try:
+        first = {r.id: r for r in (await backend.observe()).resources}
+        assert {r.health for r in first.values()} == {Health.HEALTHY}
+        load_before = first["edge/node/n1"].attributes["load1"]
+
+        hosts[1].black_hole()
+        # Passes go on; one comes back while n1's reconnect is still pending (the
+        # connect timeout is 15 s, the pass waits for it only briefly).
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            obs = await backend.observe()
+            pending_at_return = link.connecting
+            res = {r.id: r for r in obs.resources}
+            if pending_at_return and "connecting (attempt" in (res["edge/node/n1"].health_reason or ""):
+                break
+            assert time.monotonic() < deadline, [(r.id, r.health, r.health_reason) for r in obs.resources]
+            await asyncio.sleep(0.5)
+
+        n1 = res["edge/node/n1"]
+        assert n1.health == Health.UNKNOWN and n1.status == "connecting"
+        attempt = link.attempts
+        assert attempt >= 2 and f"connecting (attempt {attempt}" in n1.health_reason
+        assert "last error:" in n1.health_reason and "last seen" in n1.health_reason
+        assert n1.attributes["reachable"] is False
+        assert n1.attributes["load1"] == load_before  # last-known values are kept
+        assert res["edge/service/n1:web"].health == Health.UNKNOWN
+        for other in ("n0", "n2"):  # published fresh in that very pass
+            assert res[f"edge/node/{other}"].health == Health.HEALTHY
+            assert res[f"edge/service/{other}:web"].health == Health.HEALTHY
+        sampled = {rid for rid, _, _ in obs.samples}
+        assert sampled == {"edge/node/n0", "edge/node/n2"}
+        assert [f.reason for f in obs.faults if f.resource == "edge/node/n1"] == ["NodeUnreachable"]
+
+        # An explicit fleet command joins the attempt in progress rather than opening a
+        # second connect; so does the next pass. The kernel shows one SYN, not more.
+        fleet_task = asyncio.create_task(backend.run_fleet("true", ["n1"]))
+        await asyncio.sleep(0)
+        again = {r.id: r for r in (await backend.observe()).resources}
+        assert link.connecting and link.attempts == attempt
+        assert f"connecting (attempt {attempt}" in again["edge/node/n1"].health_reason
+        assert len(syn_sent_to(dead_addr)) == 1, our_sockets_to(dead_addr)
+        (result,) = await asyncio.wait_for(fleet_task, WAIT_S)
+        # a connected node could not fail this way: the fleet result is the attempt's timeout
+        assert result.outcome == "unreachable" and "no SSH answer within 15s" in result.error
+
+        hosts[1].unblock()
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            res = {r.id: r for r in (await backend.observe()).resources}
+            if res["edge/node/n1"].health == Health.HEALTHY:
+                break
+            assert time.monotonic() < deadline, res["edge/node/n1"].health_reason
+            await asyncio.sleep(0.5)
+        assert res["edge/service/n1:web"].health == Health.HEALTHY
+        assert res["edge/node/n1"].attributes["reachable"] is True and not link.connecting
+    finally:
+        hosts[1].unblock()
+        if fleet_task is not None and not fleet_task.done():
+            fleet_task.cancel()
+        await backend.close()
+    assert asyncio_errors() == []
+
+
+async def test_close_cancels_a_pending_connect_cleanly(edge_lab, spaced, defaults, asyncio_errors):
+    hosts, nodes = spaced
+    dead_addr = nodes[1].host
+    hosts[1].black_hole()
+    backend = EdgeBackend("test", edge_lab.config(nodes[:2], connect_timeout=60), defaults)
+    link = backend.links["n1"]
+    try:
+        # A pass cut short (the reconciler's timeout cancels observe()) does not abort
+        # the node's connect: it belongs to the link and goes on in the background.
+        pass_task = asyncio.create_task(backend.observe())
+        await wait_for(lambda: syn_sent_to(dead_addr), "the SYN towards the black-holed node")
+        assert link.connecting
+        pass_task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pass_task
+        assert link.connecting and len(syn_sent_to(dead_addr)) == 1
+        assert backend.links["n0"].connected
+    finally:
+        await backend.close()
+    assert not link.connecting
+    assert our_sockets_to(dead_addr) == []  # the half-open socket is closed, not leaked
+    assert link.attempts == 1 and link.failures == 0  # cancelled, not counted as a failure
+    assert asyncio_errors() == []
