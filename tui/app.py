@@ -27,6 +27,7 @@ from screens.registry import known_binding_ids
 from themes import BUILTIN, DEFAULT_THEME, STYLESHEET, load_user_themes, resolve_theme_name
 from tui.commands import EnvironmentCommands, ResourceCommands, ThemeCommands
 from tui.config import EnvdeckConfig
+from tui.heap import HeapSettler, settle_heap
 from tui.messages import (
     ActionFinished,
     ActionStarted,
@@ -91,6 +92,7 @@ class EnvdeckApp(App):
         self.palette = Palette({})
         self._theme_ready = False
         self._unsubscribe: Callable[[], None] | None = None
+        self.heap: HeapSettler | None = None
         self.activities: list[tuple[str, datetime]] = []
         self.title = self.options.title
         if self.options.testing:
@@ -114,6 +116,7 @@ class EnvdeckApp(App):
         self._apply_keymap()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
         self.palette = Palette(self.get_css_variables())
+        self.heap = settle_heap()  # no full-GC pauses of hundreds of ms with a big inventory
         self.run_worker(self._open_session(), name="open-session", group="session", exit_on_error=False)
 
     def on_resize(self, event) -> None:
@@ -191,6 +194,8 @@ class EnvdeckApp(App):
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.close()
+        if self.heap is not None:
+            self.heap.unsettle()
 
     # -- navigation ----------------------------------------------------------
     def open_env(self, env: str, *, view: str | None = None, kind: str | None = None) -> None:

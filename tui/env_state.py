@@ -28,6 +28,10 @@ class EnvState:
     # backend name -> resource id -> Resource
     resources: dict[str, dict[str, Resource]] = field(default_factory=dict)
     backends: dict[str, BackendState] = field(default_factory=dict)
+    # Bumped by the reconciler whenever it changes `resources`; the roll-ups below (shown
+    # on every refresh, over every resource) are computed once per revision.
+    revision: int = 0
+    _rollup: tuple | None = field(default=None, repr=False, compare=False)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     drifts: dict[str, list[DriftItem]] = field(default_factory=dict)
     repairs: list[RepairRecord] = field(default_factory=list)
@@ -45,22 +49,31 @@ class EnvState:
     def all_drifts(self) -> list[DriftItem]:
         return [d for per in self.drifts.values() for d in per]
 
+    def _rollups(self) -> tuple[Health, Any, int, int]:
+        """(worst health, drift roll-up, resources without findings, resources)."""
+        key = (self.revision, tuple((id(per), len(per)) for per in self.resources.values()))
+        if self._rollup is None or self._rollup[0] != key:
+            resources = self.all_resources()
+            self._rollup = (key, worst_health(r.health for r in resources),
+                            rollup_drift(r.drift for r in resources),
+                            sum(1 for r in resources if not r.findings), len(resources))
+        return self._rollup[1:]
+
     def health(self) -> Health:
         if any(b.reachable is False for b in self.backends.values()):
             return Health.UNKNOWN
-        return worst_health(r.health for r in self.all_resources())
+        return self._rollups()[0]
 
     def drift(self) -> str | None:
-        value = rollup_drift(r.drift for r in self.all_resources())
+        value = self._rollups()[1]
         return None if value is None else str(value)
 
     def compliance_score(self) -> float | None:
         """Share of resources with no finding, 0-100; None without resources."""
-        resources = self.all_resources()
-        if not resources:
+        _, _, clean, total = self._rollups()
+        if not total:
             return None
-        clean = sum(1 for r in resources if not r.findings)
-        return round(100.0 * clean / len(resources), 1)
+        return round(100.0 * clean / total, 1)
 
     def data_age_s(self, now: datetime) -> float | None:
         stamps = [b.observed_at for b in self.backends.values() if b.observed_at]

@@ -37,10 +37,12 @@ _HEALTH_RANK = {h: i for i, h in enumerate(HEALTH_ORDER)}
 
 def worst_health(values: Any) -> Health:
     """The worst of some health values; Healthy when there are none."""
+    present = set(values)  # a handful of distinct values however many resources (C-speed set)
     worst = Health.HEALTHY
-    for value in values:
-        if _HEALTH_RANK[Health(value)] > _HEALTH_RANK[worst]:
-            worst = Health(value)
+    for value in present:
+        health = Health(value)
+        if _HEALTH_RANK[health] > _HEALTH_RANK[worst]:
+            worst = health
     return worst
 
 
@@ -52,7 +54,7 @@ class Drift(enum.StrEnum):
 
 def rollup_drift(values: Any) -> Drift | None:
     """Drifted if any is drifted, else Unknown if any unknown, else InSync; None if no desired state."""
-    seen = [Drift(v) for v in values if v is not None]
+    seen = {Drift(v) for v in set(values) if v is not None}
     if not seen:
         return None
     if Drift.DRIFTED in seen:

@@ -115,6 +115,7 @@ class Reconciler:
                     r.health = Health.UNKNOWN
                     r.health_reason = f"not observed since envdeck started; last observed {iso(r.observed_at)}"
                     state.resources[bname][r.id] = r
+                state.revision += 1
             for bname, bstate in stored.items():
                 if bname in state.backends:
                     state.backends[bname].observed_at = bstate.observed_at
@@ -276,6 +277,7 @@ class Reconciler:
                                        health_reason=f"{bname} unreachable; last observed {since}")
             resources[rid] = copy
             changed.append(copy)
+        self.envs[env].revision += 1
         self._publish(ResourcesChanged(env, bname, changed, []))
 
     async def _record_backend(self, env: str, bname: str, state: BackendState, exc: BaseException) -> None:
@@ -315,6 +317,7 @@ class Reconciler:
                 changed.append(r)
         removed = [rid for rid in old if rid not in new]
         state.resources[bname] = new  # type: ignore[assignment]
+        state.revision += 1
 
         entries = []
         for ev in obs.events:

@@ -86,3 +86,12 @@ def test_tui_quick(tmp_path):
     assert res["keystrokes"] == doc["params"]["keys"]
     assert len(res["rows_seen"]) > 1  # the filter changed what the table shows
     assert "first paint < 1.5 s" in doc["goals"]
+
+
+def test_k8s_tui_quick(tmp_path):
+    doc = run_bench("k8s_tui", tmp_path)
+    res = doc["results"]
+    assert {"first_full_table_s", "shown", "missing", "p50_ms", "p99_ms", "max_ms", "peak_rss_mib"} <= set(res)
+    # every pod change made it from the emulator through the reconciler to the table
+    assert res["pods"] == 200 and res["changes"] == 20 and res["shown"] == 20 and res["missing"] == 0
+    assert "update p99 < 500 ms" in doc["goals"]

@@ -14,6 +14,7 @@ from tui.cli.output import print_json, status_table, write_line
 from tui.config import EnvdeckConfig, file_warnings, load_config
 from tui.env_state import RepairPerformed, TimelineAdded
 from tui.errors import InvalidRequest, PolicyDenied
+from tui.heap import settle_heap
 from tui.logsetup import setup_logging
 from tui.model import AuditResult, Origin, iso, now_utc
 from tui.paths import config_path, state_dir
@@ -134,9 +135,13 @@ async def _reconcile_forever(args: argparse.Namespace, session: Session) -> int:
             pass  # already in the timeline entries
 
     session.reconciler.subscribe(on_change)
-    await session.reconciler.start()
-    write_line(f"envdeck reconciling {', '.join(session.environments())} (ctrl+c to stop)") if not args.json else None
-    await stop.wait()
+    heap = settle_heap()  # a long-running process with a big inventory: no long full-GC pauses
+    try:
+        await session.reconciler.start()
+        write_line(f"envdeck reconciling {', '.join(session.environments())} (ctrl+c to stop)") if not args.json else None
+        await stop.wait()
+    finally:
+        heap.unsettle()
     return EXIT_OK
 
 

@@ -99,9 +99,15 @@ class LineTable(ScrollView, can_focus=True):
     def cells_for(self, key: str) -> Cells:
         raise NotImplementedError
 
+    def row_stamp(self, key: str) -> object:
+        """What a row's cells depend on, if the subclass can tell cheaply (None: unknown).
+        A sampled row whose stamp is the one it was measured with is not measured again."""
+        return None
+
     def _set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
         self._column_spec = list(columns)
         self._widths = [len(label) for _, label in self._column_spec]
+        self._measured: dict[str, object] = {}
 
     @property
     def column_keys(self) -> list[str]:
@@ -125,7 +131,16 @@ class LineTable(ScrollView, can_focus=True):
         self._order = order
         self._index = {key: i for i, key in enumerate(order)}
         step = max(1, len(order) // SAMPLE_ROWS)
-        self._grow_widths(order[::step])
+        measured = self._measured
+        sample = []
+        for key in order[::step]:
+            stamp = self.row_stamp(key)
+            if stamp is None or measured.get(key) is not stamp:
+                sample.append(key)
+                measured[key] = stamp
+        if len(measured) > 4 * SAMPLE_ROWS:
+            measured.clear()
+        self._grow_widths(sample)
         if selected is not None and selected in self._index:
             self.cursor_row = self._index[selected]
         self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))

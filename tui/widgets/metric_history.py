@@ -29,14 +29,16 @@ class MetricHistory:
     def __init__(self, points: int = HISTORY_POINTS):
         self._points = points
         self._values: dict[str, deque[float]] = {}
-        self._seen: dict[str, tuple] = {}  # resource id -> (id, observed_at) of the last object recorded
+        # resource id -> the last Resource object recorded: backends return a new object for
+        # every change and the same one otherwise, so identity says "nothing new" (20k: ~2 ms)
+        self._seen: dict[str, Resource] = {}
 
     def record(self, resources: Iterable[Resource]) -> None:
+        seen = self._seen
         for r in resources:
-            mark = (id(r), r.observed_at)
-            if self._seen.get(r.id) == mark:
+            if seen.get(r.id) is r:
                 continue
-            self._seen[r.id] = mark
+            seen[r.id] = r
             metric = key_metric(r)
             if metric is None:
                 continue

@@ -1,0 +1,57 @@
+"""Sends label patches to pods at a fixed rate, in its own process (so that its CPU and
+GIL are not the measured client's), and prints one JSON line: when each was sent.
+
+    python -m bench.pod_patcher URL NAMESPACE PODS CHANGES RATE
+
+The plan (which pod gets which value) is `plan()`: the measuring side computes the same
+plan, so that it can recognise every change the moment it appears, whatever the order.
+Times are `time.monotonic()`, which is one clock for every process on the machine."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import sys
+import time
+from urllib.parse import urlsplit
+
+LABEL = "bench-seq"
+
+
+def plan(pods: int, changes: int, seed: int = 7) -> list[tuple[str, str]]:
+    """(pod name, label value) for each change, in sending order; pod names are the
+    emulator's (`pod-00000` ...), values unique, so a change cannot match before it is sent."""
+    names = random.Random(seed).sample([f"pod-{i:05d}" for i in range(pods)], changes)
+    return [(name, str(k)) for k, name in enumerate(names)]
+
+
+def send(url: str, namespace: str, steps: list[tuple[str, str]], rate: float) -> list[float]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    sent: list[float] = []
+    start = time.monotonic()
+    for k, (name, value) in enumerate(steps):
+        delay = start + k / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        body = json.dumps({"metadata": {"labels": {LABEL: value}}})
+        sent.append(time.monotonic())
+        conn.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/{name}", body=body,
+                     headers={"Content-Type": "application/merge-patch+json"})
+        resp = conn.getresponse()
+        answer = resp.read()
+        if resp.status >= 400:
+            raise SystemExit(f"PATCH {name}: HTTP {resp.status} {answer[:200]!r}")
+    conn.close()
+    return sent
+
+
+def main() -> None:
+    url, namespace, pods, changes, rate = sys.argv[1:6]
+    sent = send(url, namespace, plan(int(pods), int(changes)), float(rate))
+    print(json.dumps({"sent": sent}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
