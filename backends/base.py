@@ -20,7 +20,7 @@ Rules every backend follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
 from tui.config import Defaults
@@ -59,6 +59,10 @@ class Backend(ABC):
         self.env = env
         self.config = config
         self.defaults = defaults
+        #: Set by the reconciler: call it when a pass now would show news that the next
+        #: scheduled one would show late (e.g. a node reconnected in the background).
+        #: Thread-unsafe: call it on the event loop.
+        self.request_pass: Callable[[], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:  # noqa: B027 - optional hook

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -78,6 +79,9 @@ class Reconciler:
                 self.envs[name].resources[bname] = {}
         self._locks = {(e, b): asyncio.Lock() for e, bs in self.backends.items() for b in bs}
         self._wake = {(e, b): asyncio.Event() for e, bs in self.backends.items() for b in bs}
+        for e, bs in self.backends.items():
+            for b, backend in bs.items():
+                backend.request_pass = functools.partial(self.wake, e, b)
         self._resume = {e: asyncio.Event() for e in self.envs}
         for event in self._resume.values():
             event.set()
