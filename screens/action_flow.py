@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
@@ -230,30 +232,74 @@ async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
 
 def run_in_terminal(app: EnvdeckApp, argv: list[str]) -> int | None:
     """Hand the terminal to `argv` and come back. None when this terminal cannot be
-    handed over (browser via textual-serve, headless tests)."""
+    handed over (browser via textual-serve, headless tests). A program that cannot be
+    started raises its OSError only once the app has its terminal back."""
+    failed: OSError | None = None
     try:
         with app.suspend():
-            return subprocess.call(argv)  # noqa: S603 - argv comes from the backend, never a shell string
+            try:
+                return _call_in_foreground(argv)
+            except OSError as exc:  # raised through the suspension, Textual would never resume
+                failed = exc
     except SuspendNotSupported:
         return None
+    raise failed
+
+
+def _call_in_foreground(argv: list[str]) -> int:
+    """Run argv and wait, like system(3): while it has the terminal, ctrl+c and ctrl+\\ are
+    its alone (the terminal sends them to envdeck too, which would quit). A handler that
+    does nothing, not SIG_IGN: an ignored signal would stay ignored in the program."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGQUIT):
+            saved[sig] = signal.signal(sig, _ignore_while_handed_over)
+    try:
+        return subprocess.call(argv)  # noqa: S603 - argv comes from the backend, never a shell string
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _ignore_while_handed_over(signum: int, frame: object) -> None:
+    return None
+
+
+def _how_it_ended(program: str, code: int) -> str:
+    if code >= 0:
+        return f"{program} exited with {code}"
+    try:
+        return f"{program} was ended by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"{program} was ended by signal {-code}"
 
 
 def open_shell(app: EnvdeckApp, env: str, resource: Resource) -> None:
     async def shell() -> None:
         try:
-            argv = await app.session.shell_command(env, resource.id)
+            argv, audit_id = await app.session.open_shell(env, resource.id)
         except EnvdeckError as exc:
             app.post_message(ActionFinished(env, f"shell {clean(resource.name)}", False, clean(exc),
                                             denied=isinstance(exc, PolicyDenied)))
             return
-        code = run_in_terminal(app, argv)
         command = shlex.join(argv)
+        try:
+            code = run_in_terminal(app, argv)
+        except OSError as exc:
+            message = f"cannot run {argv[0]}: {exc.strerror or exc}"
+            await app.session.shell_closed(audit_id, False, message)
+            app.notify(clean(message), title="Shell", severity="error", markup=False, timeout=10)
+            return
         if code is None:
+            await app.session.shell_closed(audit_id, True, "no terminal to hand over; the command was copied")
             app.copy_to_clipboard(command)
             app.notify(f"this terminal cannot be handed over; the command was copied: {clean(command)}",
                        title="Shell", severity="warning", markup=False, timeout=10)
-        elif code != 0:
-            app.notify(f"{clean(argv[0])} exited with {code}", title="Shell", severity="warning", markup=False)
+            return
+        ended = _how_it_ended(argv[0], code)
+        await app.session.shell_closed(audit_id, code == 0, ended)
+        if code != 0:
+            app.notify(clean(ended), title="Shell", severity="warning", markup=False)
 
     app.run_worker(shell(), group="shell", exit_on_error=False)
 

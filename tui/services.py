@@ -173,15 +173,25 @@ class Session:
 
     async def shell_command(self, env: str, resource_id: str) -> list[str]:
         """argv for an interactive shell; the opening is authorized and audited."""
+        argv, audit_id = await self.open_shell(env, resource_id)
+        await self.shell_closed(audit_id, True, argv[0])
+        return argv
+
+    async def open_shell(self, env: str, resource_id: str) -> tuple[list[str], int]:
+        """argv for an interactive shell, authorized; its audit row stays `pending` until
+        `shell_closed` records how the shell ended."""
         resource = await self.resource(env, resource_id)
         backend = self.backend_for(env, resource_id)
         argv = backend.shell_command(resource)
         if not argv:
             raise InvalidRequest(f"{resource_id} has no shell")
         await self.authorize(env, resource_id, OPEN_SHELL)
-        await self.store.audit_record(user=self.user, env=env, target=resource_id, action="shell", params={},
-                                      origin=self.origin, result=AuditResult.SUCCEEDED, message=argv[0])
-        return argv
+        audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action="shell",
+                                                params={}, origin=self.origin)
+        return argv, audit_id
+
+    async def shell_closed(self, audit_id: int, ok: bool, message: str) -> None:
+        await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED if ok else AuditResult.FAILED, message)
 
     async def set_paused(self, env: str, paused: bool) -> None:
         await self.authorize(env, env, PAUSE, {"paused": paused})
