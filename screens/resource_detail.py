@@ -146,6 +146,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.tick()
 
     def tick(self) -> None:
+        if not self.app.is_running:  # the interval can fire while the app prunes this screen's widgets
+            return
         session = self.session
         role = session.policy.role(self.env)
         self.query_one(StatusBar).update(status_text(
