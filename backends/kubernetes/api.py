@@ -188,15 +188,29 @@ class KubeApi:
     async def list_pages(self, path: str, **params: Any) -> AsyncIterator[tuple[list[dict], str]]:
         """Pages of items as kubectl reads them (limit=500 + continue); yields
         (items, list resourceVersion). An expired continue token raises
-        ResourceExpired: the caller starts again."""
-        token: str | None = None
-        while True:
-            page = await self.request("GET", path, params={**params, "limit": PAGE_SIZE, "continue": token})
-            meta = page.get("metadata") or {}
-            yield page.get("items") or [], str(meta.get("resourceVersion") or "")
-            token = meta.get("continue")
-            if not token:
-                return
+        ResourceExpired: the caller starts again.
+
+        The next page is requested as soon as a page's continue token is known, before
+        the caller converts that page: the server prepares page k+1 while we convert
+        page k (20,000 pods: observe() 2.6 s -> see docs/benchmarks.md §1)."""
+
+        def fetch(token: str | None) -> asyncio.Task[dict[str, Any]]:
+            task = asyncio.ensure_future(
+                self.request("GET", path, params={**params, "limit": PAGE_SIZE, "continue": token}))
+            task.add_done_callback(_retrieve)  # a prefetch the caller never awaits must not warn
+            return task
+
+        pending: asyncio.Task[dict[str, Any]] | None = fetch(None)
+        try:
+            while pending is not None:
+                page = await pending
+                meta = page.get("metadata") or {}
+                token = meta.get("continue")
+                pending = fetch(token) if token else None
+                yield page.get("items") or [], str(meta.get("resourceVersion") or "")
+        finally:
+            if pending is not None:
+                pending.cancel()  # the caller stopped early (error, cancellation)
 
     async def list_all(self, path: str, **params: Any) -> tuple[list[dict], str]:
         items: list[dict] = []
@@ -293,3 +307,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "timed out"
     return str(exc) or type(exc).__name__
+
+
+def _retrieve(task: asyncio.Task) -> None:
+    if not task.cancelled():
+        task.exception()
