@@ -7,10 +7,10 @@ Every call goes through `Session` (policy + audit), the same path as the CLI.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -230,15 +230,19 @@ async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
 
 # -- shell and console -----------------------------------------------------------
 
-def run_in_terminal(app: EnvdeckApp, argv: list[str]) -> int | None:
+async def run_in_terminal(app: EnvdeckApp, argv: list[str]) -> int | None:
     """Hand the terminal to `argv` and come back. None when this terminal cannot be
     handed over (browser via textual-serve, headless tests). A program that cannot be
-    started raises its OSError only once the app has its terminal back."""
+    started raises its OSError only once the app has its terminal back.
+
+    The event loop keeps running while the program has the terminal — the reconciler
+    goes on observing and repairing during a long SSH session — but nothing is drawn:
+    repaints wait in a batch (`App.batch_update`) until the app has its terminal back."""
     failed: OSError | None = None
     try:
-        with app.suspend():
+        with app.batch_update(), app.suspend():  # resumes first, then the batch's repaint
             try:
-                return _call_in_foreground(argv)
+                return await _call_in_foreground(argv)
             except OSError as exc:  # raised through the suspension, Textual would never resume
                 failed = exc
     except SuspendNotSupported:
@@ -246,7 +250,7 @@ def run_in_terminal(app: EnvdeckApp, argv: list[str]) -> int | None:
     raise failed
 
 
-def _call_in_foreground(argv: list[str]) -> int:
+async def _call_in_foreground(argv: list[str]) -> int:
     """Run argv and wait, like system(3): while it has the terminal, ctrl+c and ctrl+\\ are
     its alone (the terminal sends them to envdeck too, which would quit). A handler that
     does nothing, not SIG_IGN: an ignored signal would stay ignored in the program."""
@@ -255,7 +259,9 @@ def _call_in_foreground(argv: list[str]) -> int:
         for sig in (signal.SIGINT, signal.SIGQUIT):
             saved[sig] = signal.signal(sig, _ignore_while_handed_over)
     try:
-        return subprocess.call(argv)  # noqa: S603 - argv comes from the backend, never a shell string
+        # stdin/stdout/stderr inherited: the terminal
+        process = await asyncio.create_subprocess_exec(*argv)  # argv from the backend, never a shell string
+        return await process.wait()
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
@@ -284,7 +290,7 @@ def open_shell(app: EnvdeckApp, env: str, resource: Resource) -> None:
             return
         command = shlex.join(argv)
         try:
-            code = run_in_terminal(app, argv)
+            code = await run_in_terminal(app, argv)
         except OSError as exc:
             message = f"cannot run {argv[0]}: {exc.strerror or exc}"
             await app.session.shell_closed(audit_id, False, message)

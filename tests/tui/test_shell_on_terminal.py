@@ -18,8 +18,10 @@ import os
 import random
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,10 +41,10 @@ ENV = "lab"
 
 # -- the setting -------------------------------------------------------------------
 
-def write_config(lab: EdgeLab, nodes: list[EdgeNode], folder: Path) -> Path:
+def write_config(lab: EdgeLab, nodes: list[EdgeNode], folder: Path, **edge_options) -> Path:
     """An environment whose only backend is the lab's edge nodes; this user is an
     operator there (the role a shell needs), not an admin."""
-    edge = lab.config(nodes, connect_timeout=5).model_dump(mode="json", exclude_none=True)
+    edge = lab.config(nodes, connect_timeout=5, **edge_options).model_dump(mode="json", exclude_none=True)
     path = folder / "envdeck.yaml"
     path.write_text(yaml.safe_dump({"environments": {ENV: {
         "access": {"operator": [current_user()]}, "edge": edge}}}))
@@ -113,6 +115,18 @@ def no_ssh_left(term: TerminalSession) -> None:
     assert not running, running
 
 
+def last_pass(state: Path) -> str | None:
+    """When the reconciler last finished a pass over the edge nodes (the store, read-only)."""
+    db = sqlite3.connect(f"file:{state / 'envdeck.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        row = db.execute("SELECT last_pass FROM backend_state WHERE env = ? AND backend = 'edge'", (ENV,)).fetchone()
+    except sqlite3.OperationalError:  # not created yet
+        return None
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
 def known_hosts_line(server: Sshd, public_key: Path) -> str:
     return f"[{server.address}]:{server.port} {' '.join(public_key.read_text().split()[:2])}\n"
 
@@ -122,7 +136,7 @@ def known_hosts_line(server: Sshd, public_key: Path) -> str:
 def test_shell_on_a_node_hands_the_terminal_to_ssh_and_takes_it_back(edge_lab, tmp_path):  # noqa: F811
     server = edge_lab.start_sshd("gw")
     edge_lab.trust(server)
-    config = write_config(edge_lab, [edge_lab.node("gw-good", server)], tmp_path)
+    config = write_config(edge_lab, [edge_lab.node("gw-good", server)], tmp_path, interval="1s")
     state = tmp_path / "state"
     a, b = random.randrange(10_000, 99_999), random.randrange(10_000, 99_999)
 
@@ -148,6 +162,15 @@ def test_shell_on_a_node_hands_the_terminal_to_ssh_and_takes_it_back(edge_lab, t
         term.send(f'echo "answer-$(({a}+{b}))-$(id -un)-${{SSH_CONNECTION##* }}"\r'.encode())
         term.expect(f"answer-{a + b}-{edge_lab.user}-{server.port}".encode(), since=left,
                     what="the node's answer")
+        # the reconciler goes on while the shell has the terminal (a pass every second here),
+        # and nothing is drawn over the shell meanwhile
+        before = last_pass(state)
+        drawn = term.mark()
+        deadline = time.monotonic() + 60
+        while last_pass(state) == before:
+            assert time.monotonic() < deadline, "no reconciler pass while the shell was open"
+            time.sleep(0.2)
+        assert ENTER_ALT_SCREEN not in term.out[drawn:] and b"resources" not in term.out[drawn:]
         term.send(b"exit\r")
 
         back = back_in_the_tui(term, left)
