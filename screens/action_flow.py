@@ -261,10 +261,23 @@ async def _call_in_foreground(argv: list[str]) -> int:
     try:
         # stdin/stdout/stderr inherited: the terminal
         process = await asyncio.create_subprocess_exec(*argv)  # argv from the backend, never a shell string
-        return await process.wait()
+        code = await process.wait()
+        if code > 0:  # its own error (e.g. ssh's "Host key verification failed."): let it be read
+            await _wait_for_enter(f"{_how_it_ended(os.path.basename(argv[0]), code)}; press Enter to return to envdeck")
+        return code
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+async def _wait_for_enter(prompt: str) -> None:
+    """On the terminal the program left (cooked mode, the app still suspended)."""
+    out = sys.__stdout__
+    if out is None or sys.__stdin__ is None or not sys.__stdin__.isatty():
+        return
+    out.write(f"\r\n[envdeck] {prompt} ")
+    out.flush()
+    await asyncio.to_thread(sys.__stdin__.readline)
 
 
 def _ignore_while_handed_over(signum: int, frame: object) -> None:

@@ -212,8 +212,13 @@ def test_ssh_refuses_a_node_whose_host_key_is_not_trusted(edge_lab, tmp_path, ca
         else:
             assert b"you have requested strict checking" in term.out[left:refusal]
         assert b"$ " not in term.out[left:refusal]  # no shell was opened
+        # ssh's own message stays on the screen until the user has read it
+        asked = term.expect(b"ssh exited with 255; press Enter to return to envdeck", since=refusal,
+                            what="the pause after ssh's error")
+        assert ENTER_ALT_SCREEN not in term.out[left:asked]
+        term.send(b"\r")
 
-        back = back_in_the_tui(term, refusal)
+        back = back_in_the_tui(term, asked)
         term.expect_text("ssh exited with 255", since=back)
         term.expect_text(f"{ENV} › node a-stranger", since=back)
         no_ssh_left(term)
