@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
 
+from tui.policy import PAUSE, REPAIR
 from tui.sanitize import clean
 
 if TYPE_CHECKING:
@@ -51,9 +52,14 @@ class EnvironmentCommands(_EnvdeckProvider):
             for view in VIEWS[1:]:
                 yield f"{env}: {view}", partial(app.open_env, env, view=view), f"the {view} view of {env}"
             verb = "Resume" if state.paused else "Pause"
-            yield f"{verb} reconciling {env}", partial(self._pause, env), "operator role; audited"
+            yield f"{verb} reconciling {env}", partial(self._pause, env), self._who(env, PAUSE)
             yield f"Repair drift in {env}", partial(self._repair, env), \
-                f"{len(state.all_drifts())} drifted field(s); admin role; audited"
+                f"{len(state.all_drifts())} drifted field(s); {self._who(env, REPAIR)}"
+
+    def _who(self, env: str, action) -> str:
+        """What choosing the command will do for this user: audited, or why it is refused."""
+        decision = self.envdeck.session.policy.check(env, action)
+        return f"{action.role.label} role; audited" if decision.allowed else f"not allowed: {clean(decision.reason)} (audited)"
 
     def _pause(self, env: str) -> None:
         from screens.action_flow import toggle_pause

@@ -150,6 +150,17 @@ async def test_palette_offers_nothing_of_an_environment_without_a_role(tmp_path,
         assert "Environments overview" in texts, texts  # the palette answered
         dev = {t for t in texts if t.endswith(" dev") or t.startswith("dev:")}
         assert dev == (set() if role == "none" else DEV_COMMANDS)
+        if role != "none":  # the help line says what choosing it will do for this user
+            helps = dict(discovered)
+            pause_help, repair_help = helps["Pause reconciling dev"], helps["Repair drift in dev"]
+            if role in ("operator", "admin"):
+                assert pause_help == "operator role; audited", pause_help
+            else:
+                assert pause_help.startswith("not allowed: ") and "operator" in pause_help, pause_help
+            if role == "admin":
+                assert repair_help.endswith("; admin role; audited"), repair_help
+            else:
+                assert "; not allowed: " in repair_help and "admin" in repair_help, repair_help
         # the palette's mutating commands are exactly pause/resume and repair: no resource action
         assert not [t for t in texts if t.lower().startswith(RESOURCE_VERBS)], texts
         for query in HIDDEN_QUERIES:
