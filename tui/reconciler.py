@@ -81,7 +81,8 @@ class Reconciler:
         self._wake = {(e, b): asyncio.Event() for e, bs in self.backends.items() for b in bs}
         for e, bs in self.backends.items():
             for b, backend in bs.items():
-                backend.request_pass = functools.partial(self.wake, e, b)
+                backend.request_pass = functools.partial(self.request_pass, e, b)
+        self._pass_requested: set[tuple[str, str]] = set()  # by a backend, since its pass began
         self._resume = {e: asyncio.Event() for e in self.envs}
         for event in self._resume.values():
             event.set()
@@ -173,6 +174,12 @@ class Reconciler:
             if e == env and (backend is None or b == backend):
                 event.set()
 
+    def request_pass(self, env: str, backend: str) -> None:
+        """A backend has news for an early pass (`Backend.request_pass`). Unlike a bare
+        wake(), a request that arrives during a pass is kept: the next pass follows it."""
+        self._pass_requested.add((env, backend))
+        self.wake(env, backend)
+
     # -- the loops -----------------------------------------------------------
     def _interval(self, env: str, bname: str) -> float:
         cfg = getattr(self.config.environments[env], bname, None)
@@ -187,6 +194,7 @@ class Reconciler:
         state = self.envs[env].backends[bname]
         while self.running:
             await self._resume[env].wait()
+            self._pass_requested.discard((env, bname))
             try:
                 if backend.supports_watch:
                     delay = await self._watch_once(env, bname, backend)
@@ -204,7 +212,8 @@ class Reconciler:
             state.next_pass = self._at(delay)
             self._publish(BackendStatusChanged(env, bname, state))
             wake = self._wake[(env, bname)]
-            wake.clear()
+            if (env, bname) not in self._pass_requested:  # else: requested during the pass
+                wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=delay)
 

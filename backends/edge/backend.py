@@ -2,11 +2,17 @@
 
 Resource ids: `edge/node/NAME`, `edge/service/NODE:SERVICE`. Logs of a node are
 its configured `log_files` (all of them, or one chosen with `container=PATH`).
+
+A node that a pass showed without a fresh sample (connecting, unreachable) and
+whose connect then succeeds in the background makes the backend call
+`request_pass()` (set by the reconciler): once per reconnect, one call for nodes
+that come back together, so it shows Healthy within seconds, not a pass later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
@@ -45,6 +51,7 @@ from tui.model import (
 
 ALL_LINES = 10_000  # what `tail=None` (everything) asks the log command for
 CONNECT_WAIT_S = 2.0  # how long an observe pass waits for a node's reconnect (see _connect_wait)
+PASS_REQUEST_DELAY_S = 1.0  # nodes reconnecting within this of each other get one early pass
 
 
 class EdgeBackend(EdgeActions, Backend):
@@ -65,9 +72,19 @@ class EdgeBackend(EdgeActions, Backend):
         self._last_health: dict[str, Health] = {}
         self._resources: dict[str, Resource] = {}
         self.connect_wait_s = CONNECT_WAIT_S
+        self.pass_request_delay_s = PASS_REQUEST_DELAY_S
+        self._shown_stale: set[str] = set()  # nodes the last pass showed without a fresh sample
+        self._reconnected_in_pass: set[str] = set()  # connected while a pass ran: its end decides
+        self._observing = 0
+        self._pass_request: asyncio.TimerHandle | None = None
+        for name, link in self.links.items():
+            link.on_connected = functools.partial(self._node_connected, name)
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
+        if self._pass_request is not None:
+            self._pass_request.cancel()
+            self._pass_request = None
         await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
 
     def describe(self) -> str:
@@ -95,7 +112,17 @@ class EdgeBackend(EdgeActions, Backend):
             async with gate:
                 await self._sample(node)
 
-        await asyncio.gather(*(one(n) for n in self.config.nodes))
+        self._observing += 1
+        try:
+            await asyncio.gather(*(one(n) for n in self.config.nodes))
+        except BaseException:  # cut short (the reconciler's timeout): the last shown pass stands
+            self._observing -= 1
+            late, self._reconnected_in_pass = self._reconnected_in_pass, set()
+            for name in late:
+                self._node_connected(name)
+            raise
+        self._observing -= 1
+        self._passed({n for n, st in self._state.items() if not st.fresh})
         now = now_utc()
         resources: list[Resource] = []
         samples: list[tuple[str, str, float]] = []
@@ -143,6 +170,37 @@ class EdgeBackend(EdgeActions, Backend):
                            else round(sample.remote_time + 0.5 - (sent + received) / 2, 1))
         st.services = {node.services[i]: s for i, s in sample.services.items() if i < len(node.services)}
         st.sample, st.sampled_at, st.fresh = sample, link.last_seen, True
+
+    # -- early passes after a background reconnect ---------------------------
+    def _node_connected(self, name: str) -> None:
+        """A connect of node `name` succeeded. If the last pass showed the node stale, ask
+        for an early pass (once for this reconnect). During a pass, the end of the pass decides."""
+        if self._observing:
+            self._reconnected_in_pass.add(name)
+        elif name in self._shown_stale:
+            self._shown_stale.discard(name)
+            self._schedule_pass_request()
+
+    def _passed(self, stale: set[str]) -> None:
+        """A pass is about to show `stale` nodes without a fresh sample. Those that connected
+        during the pass, after their sample had given up, are owed an early pass."""
+        late = {n for n in self._reconnected_in_pass & stale if self.links[n].connected}
+        self._reconnected_in_pass.clear()
+        self._shown_stale = stale - late
+        if late:
+            self._schedule_pass_request()
+
+    def _schedule_pass_request(self) -> None:
+        """One request_pass() call after a short delay, however many nodes ask meanwhile."""
+        if self.request_pass is None or self._pass_request is not None:
+            return
+        self._pass_request = asyncio.get_running_loop().call_later(self.pass_request_delay_s,
+                                                                   self._request_pass_now)
+
+    def _request_pass_now(self) -> None:
+        self._pass_request = None
+        if self.request_pass is not None:
+            self.request_pass()
 
     def _connect_wait(self, link: NodeLink) -> float | None:
         """How long a pass waits for a node's connect. A reconnect (the node was tried

@@ -13,7 +13,8 @@ the others.
 A connect runs as a task the link owns: at most one per node, every caller
 waits for that same attempt. observe() waits for a reconnect only a short
 budget (`ConnectPending` after it: the attempt goes on in the background and
-the next pass picks the connection up); close() cancels it.
+the next pass picks the connection up); close() cancels it. `on_connected` is
+called when a connect succeeds (the backend asks the reconciler for an early pass).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +99,8 @@ class NodeLink:
         self._presented: PresentedKey | None = None
         self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
         self._channels = asyncio.Semaphore(settings.max_channels)
+        #: called (on the event loop, must not block) each time a connect succeeds
+        self.on_connected: Callable[[], None] | None = None
 
     # -- connecting ----------------------------------------------------------
     def connect_options(self) -> dict[str, object]:
@@ -198,6 +202,8 @@ class NodeLink:
         self._conn, self._client = conn, client
         self.refusal = None
         self._ok()
+        if self.on_connected is not None:
+            self.on_connected()
         return conn
 
     def _fail(self, exc: BackendUnreachable | BackendDenied) -> Exception:

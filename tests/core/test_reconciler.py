@@ -297,3 +297,23 @@ environments:
     finally:
         await rec.stop()
         await store.close()
+
+
+async def test_a_pass_requested_during_a_pass_follows_it(tmp_path):
+    """Backend.request_pass (e.g. an edge node reconnected in the background) made while a
+    pass runs is not lost when the loop goes back to sleep: the next pass follows at once,
+    not at the interval (an hour here)."""
+    world = World()
+    world.observe_delay = 0.5
+    rec, store = await make(tmp_path, world, interval="1h")
+    backend = rec.backends["staging"]["aws"]
+    try:
+        await rec.start()
+        await wait_for(lambda: world.concurrent == 1)  # the first pass is observing
+        assert backend.request_pass is not None
+        backend.request_pass()
+        await wait_for(lambda: world.observe_calls >= 2, timeout=60.0)
+        assert rec.envs["staging"].backends["aws"].failures == 0
+    finally:
+        await rec.stop()
+        await store.close()

@@ -3,12 +3,15 @@ ICMP) must not hold up an observe pass: its reconnects run in the background, th
 pass reports it Unknown ("connecting (attempt N)") with its last-known values while
 the other nodes' fresh results are published, and it is picked up once the link
 returns. One connect per node at a time; close() cancels a pending connect without
-leaking its socket or a task. Needs root (namespaces); skipped otherwise."""
+leaking its socket or a task. Under a real Reconciler (passes an hour apart), a
+reconnect that succeeds in the background asks for one early pass, so the node shows
+Healthy again without waiting for the schedule. Needs root (namespaces); skipped otherwise."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import subprocess
@@ -18,7 +21,11 @@ import pytest
 
 from backends.edge import EdgeBackend
 from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
+from tui.config import parse_config
 from tui.model import Health
+from tui.policy import Policy
+from tui.reconciler import Reconciler
+from tui.store import Store
 
 WAIT_S = 120.0  # generous: other suites share the 2 cores
 
@@ -167,4 +174,107 @@ async def test_close_cancels_a_pending_connect_cleanly(edge_lab, spaced, default
     assert not link.connecting
     assert our_sockets_to(dead_addr) == []  # the half-open socket is closed, not leaked
     assert link.attempts == 1 and link.failures == 0  # cancelled, not counted as a failure
+    assert asyncio_errors() == []
+
+
+# -- under the real reconciler ------------------------------------------------
+HOUR = {"interval": "1h", "timeout": "10s", "max_backoff": "4s"}  # no scheduled pass during a test
+
+
+@pytest.fixture
+async def reconciling(tmp_path, edge_lab):
+    """start(nodes, **edge_settings) -> (reconciler, EdgeBackend from the registry, request_pass calls)."""
+    made: list[tuple[Reconciler, Store]] = []
+
+    async def start(nodes, **edge_settings):
+        edge = edge_lab.config(nodes, **edge_settings).model_dump(mode="json", exclude_none=True)
+        cfg = parse_config(json.dumps({"defaults": HOUR, "environments": {"dev": {"edge": edge}}}))
+        store = await Store.open(tmp_path / "state")
+        rec = Reconciler(cfg, store, Policy(cfg, edge_lab.user))
+        made.append((rec, store))
+        backend = rec.backends["dev"]["edge"]
+        calls: list[float] = []
+        wake = backend.request_pass
+        assert wake is not None  # set by the reconciler
+
+        def counted() -> None:  # the reconciler's own hook, counted
+            calls.append(time.monotonic())
+            wake()
+
+        backend.request_pass = counted
+        await rec.start()
+        return rec, backend, calls
+
+    yield start
+    for rec, store in made:
+        await rec.stop()
+        await store.close()
+
+
+def shown(rec: Reconciler, rid: str):
+    return rec.envs["dev"].resource(rid)
+
+
+async def pass_until(rec: Reconciler, predicate, what: str) -> None:
+    """Ask for passes (as an action does) until the published state satisfies predicate."""
+    deadline = time.monotonic() + WAIT_S
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        rec.wake("dev", "edge")
+        await asyncio.sleep(0.5)
+
+
+async def test_a_background_reconnect_wakes_the_reconciler(edge_lab, spaced, reconciling, asyncio_errors):
+    hosts, nodes = spaced
+    # connect_timeout is long so that the attempt begun while black-holed is still going
+    # when the link returns: only that background attempt can bring the node back (the
+    # next scheduled pass is an hour away)
+    rec, backend, calls = await reconciling(nodes, connect_timeout=60, command_timeout=5, keepalive=2)
+    try:
+        await wait_for(lambda: all(getattr(shown(rec, f"edge/node/n{i}"), "health", None) == Health.HEALTHY
+                                   for i in range(3)), "every node Healthy in the first pass")
+        hosts[1].black_hole()
+        await pass_until(rec, lambda: shown(rec, "edge/node/n1").status == "connecting", "n1 shown connecting")
+        n1 = shown(rec, "edge/node/n1")
+        assert n1.health == Health.UNKNOWN and "connecting (attempt" in n1.health_reason
+        assert backend.links["n1"].connecting and calls == []
+        passes = rec.envs["dev"].backends["edge"].last_pass
+
+        hosts[1].unblock()  # no more wake() from here on: only the backend's request can bring a pass
+        await wait_for(lambda: shown(rec, "edge/node/n1").health == Health.HEALTHY,
+                       "n1 Healthy through the early pass (the scheduled one is an hour away)")
+        assert rec.envs["dev"].backends["edge"].last_pass > passes
+        assert shown(rec, "edge/service/n1:web").health == Health.HEALTHY
+        assert len(calls) == 1  # one request for one reconnect
+    finally:
+        hosts[1].unblock()
+    assert asyncio_errors() == []
+
+
+async def test_nodes_reconnecting_together_get_one_early_pass(edge_lab, spaced, reconciling, asyncio_errors):
+    hosts, nodes = spaced
+    rec, backend, calls = await reconciling(nodes, connect_timeout=3, command_timeout=5, keepalive=2)
+    backend.pass_request_delay_s = 5.0  # roomy: the two connects below run side by side
+    try:
+        await wait_for(lambda: all(getattr(shown(rec, f"edge/node/n{i}"), "health", None) == Health.HEALTHY
+                                   for i in range(3)), "every node Healthy in the first pass")
+        for h in hosts[1:]:
+            h.black_hole()
+        await pass_until(rec, lambda: all(shown(rec, f"edge/node/{n}").health == Health.UNKNOWN
+                                          for n in ("n1", "n2")), "n1 and n2 shown Unknown")
+        # their background attempts give up (3 s); nothing reconnects them until asked to
+        await wait_for(lambda: not any(backend.links[n].connecting for n in ("n1", "n2")), "attempts over")
+        for h in hosts[1:]:
+            h.unblock()
+        assert calls == [] and shown(rec, "edge/node/n2").health == Health.UNKNOWN
+
+        # an operator's fleet command reconnects both at once: one early pass shows both
+        results = await backend.run_fleet("true", ["n1", "n2"])
+        assert [r.outcome for r in results] == ["ok", "ok"]
+        await wait_for(lambda: all(shown(rec, f"edge/node/{n}").health == Health.HEALTHY for n in ("n1", "n2")),
+                       "n1 and n2 Healthy through one early pass")
+        assert len(calls) == 1
+    finally:
+        for h in hosts[1:]:
+            h.unblock()
     assert asyncio_errors() == []
