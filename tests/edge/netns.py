@@ -1,12 +1,14 @@
 """Several "hosts" for the fleet tests: network namespaces with a veth pair each
 and sshd inside on an address of its own (10.251.X.0/30 per node, X from the
-test process id). Only the network is isolated. A link can be cut (the host
-side of the veth down) or black-holed (SYNs never answered). Everything is
-removed in `remove_hosts()`. Where namespaces are unavailable, tests use several sshd on
-loopback ports instead (and say so)."""
+test process id). Only the network is isolated. A link can be cut (the node's
+end of the veth down: no carrier, packets towards the node are lost, a new connect
+fails with "No route to host" once ARP gives up) or black-holed (SYNs never
+answered). Everything is removed in `remove_hosts()`. Where namespaces are
+unavailable, tests use several sshd on loopback ports instead (and say so)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -38,12 +40,17 @@ class NamespacedHost:
     host_if: str
     host_addr: str
     node_addr: str
+    node_if: str
 
     def cut(self) -> None:
-        _ip("link", "set", self.host_if, "down")
+        """The cable is pulled at the node's end. Our end stays up (no carrier), so its route
+        to the node stays: packets go into the dead link and are lost. (Taking our end down
+        instead would drop that route and send them out the default route, where this sandbox
+        answers any TCP connect: not a partition.)"""
+        _ip("-n", self.ns, "link", "set", self.node_if, "down")
 
     def restore(self) -> None:
-        _ip("link", "set", self.host_if, "up")
+        _ip("-n", self.ns, "link", "set", self.node_if, "up")
 
     def black_hole(self) -> None:
         """Nothing from the node reaches us any more: a blackhole route inside its namespace
@@ -62,8 +69,8 @@ def create_hosts(count: int) -> list[NamespacedHost]:
     try:
         for i in range(count):
             h = NamespacedHost(f"edk-{pid}-{i}", f"edk{pid % 100000}h{i}", f"10.251.{subnet}.{4 * i + 1}",
-                               f"10.251.{subnet}.{4 * i + 2}")
-            peer = f"edk{pid % 100000}n{i}"
+                               f"10.251.{subnet}.{4 * i + 2}", f"edk{pid % 100000}n{i}")
+            peer = h.node_if
             _ip("netns", "add", h.ns)
             hosts.append(h)
             _ip("link", "add", h.host_if, "type", "veth", "peer", "name", peer)
@@ -90,3 +97,14 @@ def start_sshd_in(host: NamespacedHost, lab) -> Sshd:
                   netns=host.ns).start()
     lab.servers.append(server)
     return server
+
+
+async def fresh_connect(addr: str, port: int, timeout: float = 30.0) -> BaseException | None:
+    """What a new TCP connect to addr:port meets: None when it is accepted."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
+    except (OSError, TimeoutError) as exc:
+        return exc
+    writer.close()
+    await writer.wait_closed()
+    return None

@@ -239,7 +239,13 @@ async def test_sshd_killed_then_restarted(tmp_path, edge_lab, no_unhandled):
 async def test_network_link_cut_then_restored(tmp_path, edge_lab, no_unhandled):
     """Nodes in network namespaces of their own; one link is cut (a partition, not a
     refused connection), then restored."""
-    from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
+    from tests.edge.netns import (
+        create_hosts,
+        fresh_connect,
+        netns_unavailable_reason,
+        remove_hosts,
+        start_sshd_in,
+    )
 
     reason = netns_unavailable_reason()
     if reason:
@@ -258,6 +264,8 @@ async def test_network_link_cut_then_restored(tmp_path, edge_lab, no_unhandled):
             await eventually(lambda: all(getattr(env.resource(f"edge/node/{n}"), "health", None) == Health.HEALTHY
                                          for n in ("gw-01", "gw-02")), "both nodes observed")
             hosts[1].cut()
+            refused = await fresh_connect(servers[1].address, servers[1].port)
+            assert refused is not None and not isinstance(refused, ConnectionRefusedError), refused
             await eventually(lambda: env.resource("edge/node/gw-02").health == Health.UNKNOWN, "gw-02 cut off")
             await hold(OUTAGE_S)
             assert "last seen" in env.resource("edge/node/gw-02").health_reason
