@@ -14,6 +14,7 @@ Not thread-safe: only the emulator's event loop thread touches it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import uuid
 from collections import deque
@@ -136,15 +137,20 @@ class Store:
 
     def entries(self, rt: ResourceType, namespace: str | None = None, start_after: Key | None = None
                 ) -> Iterator[tuple[Key, Entry]]:
-        """Entries in key order (namespace, name), optionally one namespace, after a key."""
+        """Entries in key order (namespace, name), optionally one namespace, after a key.
+        Starts by bisection, as etcd's range reads do: a page of a paginated list costs
+        the page, not the whole collection (40 pages of 20,000 pods were O(n) each)."""
         table = self.tables[rt.key]
         keys = table.sorted_keys()
-        if namespace is not None:
-            keys = [k for k in keys if k[0] == namespace] if rt.namespaced else keys
+        scoped = namespace is not None and rt.namespaced
+        start = bisect.bisect_left(keys, (namespace,)) if scoped else 0
+        if start_after is not None:
+            start = max(start, bisect.bisect_right(keys, start_after))
         objects = table.objects
-        for key in keys:
-            if start_after is not None and key <= start_after:
-                continue
+        for i in range(start, len(keys)):
+            key = keys[i]
+            if scoped and key[0] != namespace:
+                return
             entry = objects.get(key)
             if entry is not None:
                 yield key, entry
