@@ -62,7 +62,12 @@ def main() -> None:
         seconds, pods, extra = envdeck(kubeconfig, namespace)
     else:
         raise SystemExit(f"unknown mode {mode}")
-    print(json.dumps({"mode": mode, "seconds": round(seconds, 3), "pods": pods, "rss_mib": rss_mib(), **extra}))
+    print(json.dumps({"mode": mode, "seconds": round(seconds, 3), "pods": pods, "rss_mib": rss_mib(), **extra}),
+          flush=True)
+    if mode == "envdeck":  # as the envdeck command does at its end (tui/cli: run)
+        from tui.heap import skip_final_collection
+
+        skip_final_collection()
 
 
 if __name__ == "__main__":

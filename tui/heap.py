@@ -71,3 +71,11 @@ def settle_heap(slow_s: float = SLOW_FULL_COLLECTION_S) -> HeapSettler:
     settler = HeapSettler(asyncio.get_running_loop(), slow_s)
     settler.install()
     return settler
+
+
+def skip_final_collection() -> None:
+    """For a process about to exit: Python's shutdown runs one last full collection,
+    which walks every live object — 0.3 s after an observation of 20,000 pods, for
+    nothing, since the memory goes back to the system anyway. Frozen objects are
+    skipped. Only at the very end of a process (never in a library call or a test)."""
+    gc.freeze()

@@ -158,4 +158,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The `envdeck` command (console script and `python -m tui.cli`)."""
+    code = main()
+    from tui.heap import skip_final_collection
+
+    skip_final_collection()  # the process ends now: no last full GC over a big inventory
+    sys.exit(code)
