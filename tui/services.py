@@ -146,7 +146,8 @@ class Session:
             raise
         await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED if result.ok else AuditResult.FAILED,
                                       result.message)
-        self.reconciler.wake(env, backend.name)
+        # an early pass shows the action's effect; one asked for while a pass runs is kept
+        self.reconciler.request_pass(env, backend.name)
         return result
 
     async def logs(self, env: str, resource_id: str, *, follow: bool = False, tail: int | None = 100,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.memory_backend import World, memory_factory
@@ -108,5 +110,42 @@ async def test_pause_is_audited(tmp_path):
         assert s.reconciler.envs["staging"].paused
         [entry] = await s.store.audit_entries()
         assert entry["action"] == "pause" and entry["result"] == "succeeded"
+    finally:
+        await s.close()
+
+
+async def test_an_action_finishing_during_a_pass_gets_its_own_pass(tmp_path):
+    """After an action the reconciler looks again at once, so that its effect is shown.
+    If a pass was running when the action finished, that pass may have read the state
+    before the action: the next pass must follow it, not wait for the interval (1 h)."""
+    config = parse_config("""
+environments:
+  staging:
+    access: {operator: [alice]}
+    aws: {region: us-east-1, tags: {env: staging}}
+defaults: {interval: 1h}
+""")
+    world = World()
+    s = await Session.open(config, tmp_path, origin=Origin.TUI, user="alice", backends_factory=memory_factory(world))
+    try:
+        await s.reconciler.start()
+        deadline = asyncio.get_running_loop().time() + 60
+        while s.reconciler.envs["staging"].resource("aws/app/web") is None:  # the first pass is done
+            assert asyncio.get_running_loop().time() < deadline, "no first pass"
+            await asyncio.sleep(0.01)
+        world.observe_delay = 0.5
+        s.reconciler.wake("staging")
+        while world.concurrent != 1:  # a (slow) pass is observing
+            assert asyncio.get_running_loop().time() < deadline, "no pass started"
+            await asyncio.sleep(0.01)
+        calls = world.observe_calls
+        result = await s.act("staging", "aws/app/web", "scale", {"replicas": "4"})
+        assert result.ok and world.concurrent == 1, "the action finished while the pass ran"
+        while world.observe_calls <= calls:
+            assert asyncio.get_running_loop().time() < deadline, "no pass after the action"
+            await asyncio.sleep(0.01)
+        while s.reconciler.envs["staging"].resource("aws/app/web").attributes.get("replicas") != 4:
+            assert asyncio.get_running_loop().time() < deadline, "the action's effect was not observed"
+            await asyncio.sleep(0.01)
     finally:
         await s.close()
