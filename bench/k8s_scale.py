@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from bench.emulator_proc import ROOT, EmulatorProcess
-from bench.report import parse_args, percentile, print_table, ratio, run_measured, write_result
+from bench.report import ms, parse_args, percentile, print_table, ratio, run_measured, write_result
 
 NAME = "k8s_scale"
 NAMESPACE = "bench"
@@ -137,13 +137,9 @@ async def update_latency(emu: EmulatorProcess, pods: int, changes: int, rate: fl
         await backend.close()
     return {"changes": changes, "rate_per_s": rate, "send_s": round(send_s, 3), "reflected": len(latencies),
             "missing": changes - len(latencies), "watch_synced_s": round(synced_s, 3),
-            "observations": observations, "p50_ms": _ms(percentile(latencies, 50)),
-            "p99_ms": _ms(percentile(latencies, 99)), "max_ms": _ms(max(latencies) if latencies else None),
+            "observations": observations, "p50_ms": ms(percentile(latencies, 50)),
+            "p99_ms": ms(percentile(latencies, 99)), "max_ms": ms(max(latencies) if latencies else None),
             "coalesce_s": KubernetesBackend.coalesce_s}
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 1)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.emulator_proc import ROOT, EmulatorProcess
 from bench.pod_patcher import LABEL, plan
-from bench.report import parse_args, percentile, print_table, write_result
+from bench.report import ms, parse_args, percentile, print_table, write_result
 
 NAME = "k8s_tui"
 NAMESPACE = "bench"
@@ -121,15 +121,11 @@ async def run(emu: EmulatorProcess, pods: int, changes: int, rate: float,
     latencies = [seen_at[k] - sent[k] for k in seen_at]
     return {"pods": pods, "changes": changes, "rate_per_s": rate, "first_full_table_s": round(first_table_s, 3),
             "shown": len(latencies), "missing": changes - len(latencies), "frames": frames[0],
-            "p50_ms": _ms(percentile(latencies, 50)), "p99_ms": _ms(percentile(latencies, 99)),
-            "max_ms": _ms(max(latencies) if latencies else None),
+            "p50_ms": ms(percentile(latencies, 50)), "p99_ms": ms(percentile(latencies, 99)),
+            "max_ms": ms(max(latencies) if latencies else None),
             "send_s": round(sent[-1] - sent[0], 3) if sent else None,
             "rss_after_table_mib": round(rss_table, 1), "rss_end_mib": round(rss_end, 1),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-
-
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 1)
 
 
 def main() -> None:

@@ -87,7 +87,3 @@ class OrderCheck:
 
 
 
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 1)
-
-

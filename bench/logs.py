@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.log_harness import NAMESPACE, OrderCheck, Source, current_rss_mib, ms
+from bench.log_harness import NAMESPACE, OrderCheck, Source, current_rss_mib
 from bench.logs_tui import tui_view_run
 from bench.report import (
+    ms,
     parse_args,
     percentile,
     print_table,

@@ -8,8 +8,8 @@ import resource
 import time
 from typing import Any
 
-from bench.log_harness import NAMESPACE, Source, current_rss_mib, ms
-from bench.report import percentile
+from bench.log_harness import NAMESPACE, Source, current_rss_mib
+from bench.report import ms, percentile
 
 
 async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) -> dict[str, Any]:

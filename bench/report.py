@@ -68,6 +68,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank]
 
 
+def ms(value: float | None) -> float | None:
+    """Seconds to milliseconds, one decimal; None stays None."""
+    return None if value is None else round(value * 1000, 1)
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or b == 0:
         return None
