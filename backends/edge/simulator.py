@@ -158,8 +158,7 @@ class EdgeSimulator:
         async def handle(process: asyncssh.SSHServerProcess) -> None:
             node = self.nodes[name]
             if not process.command:
-                process.stderr.write(f"simulated node {name}: interactive shells are not simulated\n")
-                process.exit(1)
+                await self._interactive(process, node)
                 return
             reply = node.execute(process.command)
             if isinstance(reply, LogFollow):
@@ -172,6 +171,36 @@ class EdgeSimulator:
             process.exit(reply.exit_code)
 
         return handle
+
+    async def _interactive(self, process: asyncssh.SSHServerProcess, node: SimulatedNode) -> None:
+        """A login on the node (`s` in the demo): a prompt that answers the simulated
+        commands, one line at a time (asyncssh's line editor echoes and edits when the
+        client asked for a terminal). Nothing runs on this machine; `exit` or ctrl+d ends it."""
+        process.stdout.write(f"simulated node {node.name}: only simple commands are simulated "
+                             "(uptime, df, free, cat /proc/loadavg, svc-ctl status NAME, ...); exit to leave\n")
+        try:
+            while not process.is_closing():
+                process.stdout.write(f"{USER}@{node.name}:~$ ")
+                try:
+                    line = await process.stdin.readline()
+                except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
+                    process.stdout.write("\n")
+                    continue
+                if not line:  # ctrl+d
+                    break
+                command = line.strip()
+                if command in ("exit", "logout"):
+                    break
+                reply = node.execute(command)
+                if isinstance(reply, LogFollow):  # no following inside the shell: the backlog only
+                    process.stdout.write("".join(line + "\n" for line in reply.backlog))
+                    continue
+                process.stdout.write(reply.stdout)
+                process.stderr.write(reply.stderr)
+        except (OSError, asyncssh.Error):
+            return  # the client went away
+        if not process.is_closing():
+            process.exit(0)
 
     async def _stream(self, process: asyncssh.SSHServerProcess, follow: LogFollow) -> None:
         self.active_streams += 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import time
 
 import pytest
@@ -11,6 +13,7 @@ import yaml
 from backends.edge import EdgeBackend
 from backends.edge.commands import ProbeRequest
 from backends.edge.simulator import EdgeSimulator
+from tests.tui.terminal_session import TerminalSession
 from tui.config import Defaults, EdgeConfig, parse_config
 from tui.errors import BackendDenied
 from tui.model import Drift, Health
@@ -112,3 +115,27 @@ def test_same_seed_and_clock_give_the_same_answers():
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="needs the OpenSSH client (`s` in the demo runs it)")
+async def test_the_demo_shell_key_gets_a_simulated_login(sim, sim_backend, tmp_path):
+    """`s` on a demo node runs the backend's ssh argv (strict host key checking against the
+    simulator's known_hosts) on a terminal: a prompt answers simulated commands, nothing runs
+    here, and `exit` ends the session with status 0."""
+    obs = await sim_backend.observe()
+    node = next(r for r in obs.resources if r.id == "edge/node/gw-01")
+    argv = sim_backend.shell_command(node)
+    assert argv is not None and "StrictHostKeyChecking=yes" in argv
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
+    with TerminalSession(argv, env=env, cwd=tmp_path) as term:
+        # the session is blocking I/O on the pty: in a thread, so that the simulator (this loop) answers
+        await asyncio.to_thread(term.expect, b"envdeck@gw-01:~$ ", what="the simulated prompt")
+        at = term.mark()
+        term.send(b"hostname\r")
+        await asyncio.to_thread(term.expect, b"gw-01\r\n", b"envdeck@gw-01:~$ ", since=at, what="hostname")
+        at = term.mark()
+        term.send(b"rm -rf /tmp/x; id\r")  # no shell: operators are not simulated, nothing is run
+        await asyncio.to_thread(term.expect, b"only simple commands are simulated", since=at, what="refusal")
+        term.send(b"exit\r")
+        assert await asyncio.to_thread(term.wait_exit, 60) == 0
+    assert "hostname" in sim.node("gw-01").commands_seen
