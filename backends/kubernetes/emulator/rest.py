@@ -18,6 +18,7 @@ from aiohttp import web
 
 from . import tables
 from .defaulting import apply_defaults, check_body, validate_name
+from .exec import serve_exec
 from .logs import serve_log
 from .patching import apply_patch
 from .pods import pod_status, random_suffix
@@ -99,6 +100,8 @@ class RestApi:
                 return self.create(rt, ns, await self._body(request), request)
             if method == "DELETE":
                 return self.delete_collection(request, rt, ns)
+        elif sub == "exec" and method in ("GET", "POST"):
+            return await serve_exec(request, self._current(rt, ns, name))
         elif sub in ("exec", "attach", "portforward"):
             raise ApiError(400, "Upgrade request required")
         elif method == "GET":
