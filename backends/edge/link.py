@@ -15,6 +15,9 @@ waits for that same attempt. observe() waits for a reconnect only a short
 budget (`ConnectPending` after it: the attempt goes on in the background and
 the next pass picks the connection up); close() cancels it. `on_connected` is
 called when a connect succeeds (the backend asks the reconciler for an early pass).
+An attempt that fails to reach the node (refused, no answer) is followed, while the
+link is in use (from its first connect until close()), by another one of its own after
+the node's backoff, so a node that comes back is reconnected without waiting for a pass.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from tui.model import now_utc
 
 OUTPUT_CAP = 1 << 20  # characters kept per stream of a command (the rest is drained)
 _KEEPALIVE_COUNT = 3
+_MIN_RETRY_S = 1.0  # a background retry never follows a failure sooner, however small max_backoff is
 
 
 class CommandTimedOut(BackendUnreachable):
@@ -98,6 +102,8 @@ class NodeLink:
         self._client: _EdgeClient | None = None
         self._presented: PresentedKey | None = None
         self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
+        self._retry: asyncio.TimerHandle | None = None  # the next attempt of the link's own
+        self._in_use = False  # from the first connection() until close(): failed attempts are retried
         self._channels = asyncio.Semaphore(settings.max_channels)
         #: called (on the event loop, must not block) each time a connect succeeds
         self.on_connected: Callable[[], None] | None = None
@@ -132,6 +138,11 @@ class NodeLink:
         """A connect attempt is in progress."""
         return self._connecting is not None and not self._connecting.done()
 
+    @property
+    def retry_scheduled(self) -> bool:
+        """The link will try to connect again by itself (after a failed attempt)."""
+        return self._retry is not None
+
     async def connection(self, *, respect_backoff: bool = False,
                          wait: float | None = None) -> asyncssh.SSHClientConnection:
         """The node's connection, connecting when there is none. Only one connect per node
@@ -139,6 +150,7 @@ class NodeLink:
         respect_backoff (observe): a node that failed is not tried again before its time.
         wait (observe): wait at most this long for an attempt, then raise ConnectPending
         while it goes on in the background."""
+        self._in_use = True
         if self.connected:
             assert self._conn is not None
             return self._conn
@@ -163,12 +175,37 @@ class NodeLink:
             raise
 
     def _start_connect(self) -> asyncio.Task[asyncssh.SSHClientConnection]:
+        self._cancel_retry()  # this attempt is the next one
         self.attempts += 1
         task = asyncio.get_running_loop().create_task(self._connect(),
                                                       name=f"envdeck-edge-connect-{self.node.name}")
         task.add_done_callback(_retrieve)
+        task.add_done_callback(self._attempt_over)
         self._connecting = task
         return task
+
+    def _attempt_over(self, task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
+        """After an attempt that did not reach the node, schedule the next one at the end of
+        the node's backoff (`retry_at`, as for observe()). Not after a refusal (host key,
+        authentication: trying again changes nothing until someone acts), nor once closed."""
+        if task.cancelled() or not self._in_use or self.connected or self.connecting:
+            return
+        exc = task.exception()
+        if not isinstance(exc, BackendUnreachable):
+            return
+        self._cancel_retry()
+        delay = max(self.retry_at - time.monotonic(), _MIN_RETRY_S)
+        self._retry = asyncio.get_running_loop().call_later(delay, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        if self._in_use and not self.connected and not self.connecting:
+            self._start_connect()  # nobody waits for it: its outcome is seen by _retrieve
+
+    def _cancel_retry(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
 
     def pending_text(self) -> str:
         """`node N: connecting (attempt K; last error: …)` for a node whose connect is in progress."""
@@ -299,6 +336,8 @@ class NodeLink:
         return proc
 
     async def close(self) -> None:
+        self._in_use = False
+        self._cancel_retry()
         task, self._connecting = self._connecting, None
         if task is not None and not task.done():
             task.cancel()  # asyncssh closes the half-open socket

@@ -99,6 +99,16 @@ def start_sshd_in(host: NamespacedHost, lab) -> Sshd:
     return server
 
 
+def our_sockets_to(addr: str) -> list[str]:
+    """TCP sockets of this process towards addr (`ADDR` or `ADDR:PORT`), from the kernel (`ss`), any state."""
+    out = subprocess.run(["ss", "-Htanp", "dst", addr], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if f"pid={os.getpid()}," in line]
+
+
+def syn_sent_to(addr: str) -> list[str]:
+    return [line for line in our_sockets_to(addr) if line.startswith("SYN-SENT")]
+
+
 async def fresh_connect(addr: str, port: int, timeout: float = 30.0) -> BaseException | None:
     """What a new TCP connect to addr:port meets: None when it is accepted."""
     try:

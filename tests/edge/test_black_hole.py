@@ -10,76 +10,14 @@ Healthy again without waiting for the schedule. Needs root (namespaces); skipped
 from __future__ import annotations
 
 import asyncio
-import gc
-import json
-import logging
-import os
-import subprocess
 import time
 
 import pytest
 
 from backends.edge import EdgeBackend
-from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
-from tui.config import parse_config
+from tests.edge.netns import our_sockets_to, syn_sent_to
+from tests.edge.waiting import WAIT_S, pass_until, shown, wait_for
 from tui.model import Health
-from tui.policy import Policy
-from tui.reconciler import Reconciler
-from tui.store import Store
-
-WAIT_S = 120.0  # generous: other suites share the 2 cores
-
-
-@pytest.fixture
-def spaced(edge_lab):
-    """Three nodes, each an sshd in a network namespace of its own."""
-    reason = netns_unavailable_reason()
-    if reason:
-        pytest.skip(f"a black-holed node needs network namespaces of our own: {reason}")
-    hosts = create_hosts(3)
-    try:
-        servers = [start_sshd_in(h, edge_lab) for h in hosts]
-        for server in servers:
-            edge_lab.trust(server)
-        edge_lab.activate("web")
-        yield hosts, [edge_lab.node(f"n{i}", s, services=["web"]) for i, s in enumerate(servers)]
-    finally:
-        for h in hosts:
-            h.unblock()
-        for server in edge_lab.servers:
-            server.stop()
-        remove_hosts(hosts)
-
-
-@pytest.fixture
-def asyncio_errors(caplog):
-    """What asyncio logged at ERROR ("Task was destroyed but it is pending",
-    "Task exception was never retrieved"), read after a garbage collection."""
-    caplog.set_level(logging.WARNING, logger="asyncio")
-
-    def read() -> list[str]:
-        gc.collect()
-        return [r.getMessage() for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]
-
-    return read
-
-
-def our_sockets_to(addr: str) -> list[str]:
-    """TCP sockets of this process towards addr, from the kernel (`ss`), any state."""
-    out = subprocess.run(["ss", "-Htanp", "dst", addr], capture_output=True, text=True, check=True).stdout
-    return [line for line in out.splitlines() if f"pid={os.getpid()}," in line]
-
-
-def syn_sent_to(addr: str) -> list[str]:
-    return [line for line in our_sockets_to(addr) if line.startswith("SYN-SENT")]
-
-
-async def wait_for(predicate, what: str, deadline_s: float = WAIT_S):
-    deadline = time.monotonic() + deadline_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_a_black_holed_node_does_not_hold_up_the_pass(edge_lab, spaced, defaults, asyncio_errors):
@@ -178,52 +116,6 @@ async def test_close_cancels_a_pending_connect_cleanly(edge_lab, spaced, default
 
 
 # -- under the real reconciler ------------------------------------------------
-HOUR = {"interval": "1h", "timeout": "10s", "max_backoff": "4s"}  # no scheduled pass during a test
-
-
-@pytest.fixture
-async def reconciling(tmp_path, edge_lab):
-    """start(nodes, **edge_settings) -> (reconciler, EdgeBackend from the registry, request_pass calls)."""
-    made: list[tuple[Reconciler, Store]] = []
-
-    async def start(nodes, **edge_settings):
-        edge = edge_lab.config(nodes, **edge_settings).model_dump(mode="json", exclude_none=True)
-        cfg = parse_config(json.dumps({"defaults": HOUR, "environments": {"dev": {"edge": edge}}}))
-        store = await Store.open(tmp_path / "state")
-        rec = Reconciler(cfg, store, Policy(cfg, edge_lab.user))
-        made.append((rec, store))
-        backend = rec.backends["dev"]["edge"]
-        calls: list[float] = []
-        wake = backend.request_pass
-        assert wake is not None  # set by the reconciler
-
-        def counted() -> None:  # the reconciler's own hook, counted
-            calls.append(time.monotonic())
-            wake()
-
-        backend.request_pass = counted
-        await rec.start()
-        return rec, backend, calls
-
-    yield start
-    for rec, store in made:
-        await rec.stop()
-        await store.close()
-
-
-def shown(rec: Reconciler, rid: str):
-    return rec.envs["dev"].resource(rid)
-
-
-async def pass_until(rec: Reconciler, predicate, what: str) -> None:
-    """Ask for passes (as an action does) until the published state satisfies predicate."""
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        rec.wake("dev", "edge")
-        await asyncio.sleep(0.5)
-
-
 async def test_a_background_reconnect_wakes_the_reconciler(edge_lab, spaced, reconciling, asyncio_errors):
     hosts, nodes = spaced
     # connect_timeout is long so that the attempt begun while black-holed is still going
@@ -262,13 +154,17 @@ async def test_nodes_reconnecting_together_get_one_early_pass(edge_lab, spaced, 
             h.black_hole()
         await pass_until(rec, lambda: all(shown(rec, f"edge/node/{n}").health == Health.UNKNOWN
                                           for n in ("n1", "n2")), "n1 and n2 shown Unknown")
-        # their background attempts give up (3 s); nothing reconnects them until asked to
-        await wait_for(lambda: not any(backend.links[n].connecting for n in ("n1", "n2")), "attempts over")
+        # their attempts give up (3 s) and the links try again after their backoff; at a
+        # moment when neither is trying, both links return (no await in between: any attempt
+        # from here on starts after that, so the fleet command below cannot join a doomed one)
+        await wait_for(lambda: not any(backend.links[n].connecting for n in ("n1", "n2")),
+                       "a moment without an attempt in flight")
         for h in hosts[1:]:
             h.unblock()
         assert calls == [] and shown(rec, "edge/node/n2").health == Health.UNKNOWN
 
-        # an operator's fleet command reconnects both at once: one early pass shows both
+        # an operator's fleet command reconnects both at once (or joins a retry of the link's
+        # own begun since): one early pass shows both
         results = await backend.run_fleet("true", ["n1", "n2"])
         assert [r.outcome for r in results] == ["ok", "ok"]
         await wait_for(lambda: all(shown(rec, f"edge/node/{n}").health == Health.HEALTHY for n in ("n1", "n2")),
