@@ -35,6 +35,7 @@ class HeapSettler:
         self._scheduled = False
         self.freezes = 0
         self.last_full_s = 0.0
+        self._installed = False
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         # Runs inside the collector, on whatever thread allocated: only note and schedule.
@@ -50,17 +51,21 @@ class HeapSettler:
 
     def _freeze(self) -> None:
         self._scheduled = False
+        if not self._installed:  # unsettled meanwhile: nothing may stay frozen
+            return
         gc.freeze()
         self.freezes += 1
         log.debug("full GC took %.0f ms: %d objects moved out of its reach", self.last_full_s * 1000,
                   gc.get_freeze_count())
 
     def install(self) -> Callable[[], None]:
+        self._installed = True
         gc.callbacks.append(self._callback)
         return self.unsettle
 
     def unsettle(self) -> None:
         """Remove the hook and give the frozen objects back to the collector."""
+        self._installed = False
         if self._callback in gc.callbacks:
             gc.callbacks.remove(self._callback)
         gc.unfreeze()

@@ -65,3 +65,14 @@ async def test_frozen_objects_are_still_freed_by_reference_counting():
         assert ref() is None
     finally:
         settler.unsettle()
+
+
+async def test_a_freeze_scheduled_before_unsettle_does_not_happen_after_it():
+    """The app unmounts between a slow collection and the scheduled freeze: nothing may
+    stay frozen (frozen cyclic garbage would never be collected)."""
+    gc.unfreeze()
+    settler = settle_heap(slow_s=0.0)
+    gc.collect(2)  # schedules the freeze on the loop
+    settler.unsettle()
+    await asyncio.sleep(0.05)  # the scheduled call runs now
+    assert settler.freezes == 0 and gc.get_freeze_count() == 0
