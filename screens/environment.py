@@ -13,7 +13,17 @@ from textual.worker import Worker
 from screens.base import EnvdeckScreen, steady_input
 from screens.environment_actions import EnvironmentActions
 from tui.env_state import EnvState
-from tui.messages import BACKENDS, DRIFTS, FAULTS, PAUSED, RESOURCES, TIMELINE, MetricsLoaded, TimelineLoaded
+from tui.messages import (
+    BACKENDS,
+    DRIFTS,
+    FAULTS,
+    PAUSED,
+    RESOURCES,
+    SAMPLES,
+    TIMELINE,
+    MetricsLoaded,
+    TimelineLoaded,
+)
 from tui.model import Resource
 from tui.sanitize import clean
 from tui.widgets.cells import drift_cell, health_cell
@@ -30,7 +40,7 @@ from tui.widgets.status_bar import StatusBar, status_text
 VIEWS = ("resources", "logs", "metrics", "faults", "timeline", "compliance", "drift")
 VIEW_TITLES = {v: v.capitalize() for v in VIEWS}
 # Which changes each view cares about.
-VIEW_KINDS = {"resources": {RESOURCES, DRIFTS}, "faults": {FAULTS, RESOURCES}, "compliance": {RESOURCES},
+VIEW_KINDS = {"resources": {RESOURCES, DRIFTS, SAMPLES}, "faults": {FAULTS, RESOURCES}, "compliance": {RESOURCES},
               "drift": {DRIFTS, RESOURCES}, "timeline": {TIMELINE}, "logs": set(), "metrics": set()}
 AGE_EVERY_TICKS = 5
 METRICS_EVERY_TICKS = 30
@@ -178,6 +188,15 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         elif view == "metrics":
             self._load_metrics()
 
+    def samples_added(self, env: str, samples: list[tuple[str, str, float]]) -> None:
+        """Samples of resources whose objects carry no metrics (Kubernetes pods and
+        workloads): their history feeds the table's sparkline column."""
+        if env != self.env:
+            return
+        state = self.state
+        self.history.record_samples([s for s in samples
+                                     if (r := state.resource(s[0])) is not None and not r.metrics])
+
     def env_updated(self, env: str, kinds: set[str]) -> None:
         if env != self.env or not self.app.is_running:  # not while the app shuts down (widgets going)
             return
@@ -250,9 +269,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         seeded = 0
         for r in list(self.state.all_resources())[:300]:
             metric = key_metric(r)
-            if metric is None:
-                continue
-            samples = await self.session.store.samples(self.env, r.id, metric[0], since)
+            name = metric[0] if metric is not None else "cpu"  # no metrics on the object (pods): cpu samples
+            samples = await self.session.store.samples(self.env, r.id, name, since)
             if samples:
                 self.history.seed(r.id, [v for _, v in samples[:-1]])
                 seeded += 1

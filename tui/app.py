@@ -218,8 +218,11 @@ class EnvdeckApp(App):
         kinds = self.bridge.take(message.env)
         if not kinds:
             return
+        samples = self.bridge.take_samples(message.env)
         top = self.screen
         for screen in self.screen_stack:
+            if samples and hasattr(screen, "samples_added"):
+                screen.samples_added(message.env, samples)
             updated = getattr(screen, "env_updated", None)
             if updated is None:
                 continue

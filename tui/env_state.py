@@ -110,6 +110,14 @@ class ResourcesChanged:
 
 
 @dataclass(frozen=True)
+class SamplesAdded:
+    """New metric samples of an observation: (resource id, metric, value)."""
+    env: str
+    backend: str
+    samples: list[tuple[str, str, float]]
+
+
+@dataclass(frozen=True)
 class BackendStatusChanged:
     env: str
     backend: str
@@ -148,7 +156,7 @@ class EnvPaused:
     paused: bool
 
 
-Change = (ResourcesChanged | BackendStatusChanged | DriftsChanged | FaultsChanged | RepairPerformed
+Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged | FaultsChanged | RepairPerformed
           | TimelineAdded | EnvPaused)
 
 

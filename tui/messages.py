@@ -23,13 +23,15 @@ from tui.env_state import (
     FaultsChanged,
     RepairPerformed,
     ResourcesChanged,
+    SamplesAdded,
     TimelineAdded,
 )
 from tui.model import LogLine, MetricSeries, RepairRecord
 
 # What changed in an environment (the `kinds` of EnvUpdated).
-RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED = (
-    "resources", "backends", "drifts", "faults", "timeline", "paused")
+RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED, SAMPLES = (
+    "resources", "backends", "drifts", "faults", "timeline", "paused", "samples")
+MAX_PENDING_SAMPLES = 100_000  # per environment, between two handled updates (oldest dropped)
 
 _KIND_OF = {
     ResourcesChanged: RESOURCES,
@@ -39,6 +41,7 @@ _KIND_OF = {
     TimelineAdded: TIMELINE,
     EnvPaused: PAUSED,
     RepairPerformed: TIMELINE,
+    SamplesAdded: SAMPLES,
 }
 
 
@@ -77,6 +80,7 @@ class ReconcilerBridge:
         self._post = post
         self._pending: dict[str, _Pending] = {}
         self._repairs: dict[str, list[RepairRecord]] = {}
+        self._samples: dict[str, list[tuple[str, str, float]]] = {}
 
     def __call__(self, change: Change) -> None:
         pending = self._pending.setdefault(change.env, _Pending())
@@ -84,6 +88,11 @@ class ReconcilerBridge:
         if isinstance(change, RepairPerformed):
             self._repairs.setdefault(change.env, []).append(change.record)
             self._post(RepairsPerformed(change.env))
+        elif isinstance(change, SamplesAdded):
+            pending_samples = self._samples.setdefault(change.env, [])
+            pending_samples.extend(change.samples)
+            if len(pending_samples) > MAX_PENDING_SAMPLES:
+                del pending_samples[:len(pending_samples) - MAX_PENDING_SAMPLES]
         if not pending.queued:
             pending.queued = True
             self._post(EnvUpdated(change.env))
@@ -98,6 +107,10 @@ class ReconcilerBridge:
 
     def take_repairs(self, env: str) -> list[RepairRecord]:
         return self._repairs.pop(env, [])
+
+    def take_samples(self, env: str) -> list[tuple[str, str, float]]:
+        """Metric samples since the last take (resource id, metric, value), oldest first."""
+        return self._samples.pop(env, [])
 
 
 class SessionOpened(Message):

@@ -33,6 +33,7 @@ from tui.env_state import (
     FaultsChanged,
     RepairPerformed,
     ResourcesChanged,
+    SamplesAdded,
     TimelineAdded,
     timeline_entry,
 )
@@ -362,6 +363,8 @@ class Reconciler:
 
         if changed or removed:
             self._publish(ResourcesChanged(env, bname, changed, removed))
+        if obs.samples:
+            self._publish(SamplesAdded(env, bname, list(obs.samples)))
         self._publish(FaultsChanged(env, bname, state.faults[bname]))
         self._publish(DriftsChanged(env, bname, drifts))
         if entries:

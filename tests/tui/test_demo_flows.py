@@ -111,6 +111,15 @@ async def test_demo_shows_three_backends_faults_and_drift(demo, tmp_path):
         assert staging.compliance_score() is not None and staging.compliance_score() < 100
         table = app.screen.query_one(ResourceTable)
         await wait_until(pilot, lambda: table.row_count == len(staging.all_resources()), "every resource row")
+        # pods carry no metrics on the object: their cpu samples (metrics.k8s.io) feed the metric column
+        running = [r.id for r in staging.all_resources() if r.kind == "Pod" and r.status == "Running"]
+        assert running and not staging.resource(running[0]).metrics
+
+        def metric_shown() -> bool:
+            cells = table.cells_of(running[0])
+            return cells is not None and cells[-1].plain not in ("", "—")
+        await wait_until(pilot, metric_shown, "a pod's cpu in the metric column", 60,
+                         explain=lambda: table.cells_of(running[0]))
 
 
 async def test_demo_restart_a_deployment_with_confirmation(demo, tmp_path):

@@ -13,12 +13,15 @@ from tui.model import Resource
 HISTORY_POINTS = 24
 
 
+KEY_METRICS = ("cpu", "cpu_percent", "CPUUtilization", "load1")
+
+
 def key_metric(resource: Resource) -> tuple[str, float] | None:
     """The metric shown in tables: cpu first, else the first one the backend gave."""
     metrics = resource.metrics
     if not metrics:
         return None
-    for name in ("cpu", "cpu_percent", "CPUUtilization", "load1"):
+    for name in KEY_METRICS:
         if name in metrics:
             return name, metrics[name]
     name = next(iter(metrics))
@@ -43,6 +46,22 @@ class MetricHistory:
             if metric is None:
                 continue
             self._values.setdefault(r.id, deque(maxlen=self._points)).append(float(metric[1]))
+
+    def record_samples(self, samples: Iterable[tuple[str, str, float]]) -> None:
+        """Samples (resource id, metric, value) of resources without metrics on the
+        object: the first of KEY_METRICS each resource has, one point per batch."""
+        chosen: dict[str, tuple[int, float]] = {}
+        for rid, name, value in samples:
+            if name in KEY_METRICS:
+                rank = KEY_METRICS.index(name)
+                if rid not in chosen or rank <= chosen[rid][0]:
+                    chosen[rid] = (rank, float(value))
+        for rid, (_, value) in chosen.items():
+            self._values.setdefault(rid, deque(maxlen=self._points)).append(value)
+
+    def latest(self, resource_id: str) -> float | None:
+        values = self._values.get(resource_id)
+        return values[-1] if values else None
 
     def seed(self, resource_id: str, values: Iterable[float]) -> None:
         """Older values from the store, put before what was recorded live."""

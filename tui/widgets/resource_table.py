@@ -195,6 +195,8 @@ class ResourceTable(LineTable):
             return cached[1]
         mark = Text("●" if marked else " ", style=palette.style("accent", bold=True), end="")
         metric = key_metric(r)
+        if metric is None and values:  # e.g. pods: their samples come beside the object
+            metric = ("", values[-1])
         if metric is None:
             metric_cell = muted("—", palette)
         else:
