@@ -167,7 +167,8 @@ class AwsBackend(Backend):
         address = a.get("private_ip") or a.get("public_ip") or a.get("private_dns") or a.get("public_dns")
         if not address:
             return None
-        argv = ["ssh"]
+        # an instance that does not answer fails in defaults.timeout, not after TCP's ~2 minutes
+        argv = ["ssh", "-o", f"ConnectTimeout={max(1, round(float(self.defaults.timeout)))}"]
         if self.config.ssh_user:
             argv += ["-l", self.config.ssh_user]
         if self.config.identity_file:

@@ -113,7 +113,8 @@ class EdgeActions:
         argv = ["ssh"]
         if self.config.ssh_config:
             argv += ["-F", _expand(self.config.ssh_config)]
-        argv += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={self.settings.known_hosts}"]
+        argv += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={self.settings.known_hosts}",
+                 "-o", f"ConnectTimeout={max(1, round(float(self.config.connect_timeout)))}"]
         if node.port:
             argv += ["-p", str(node.port)]
         if node.identity_file:

@@ -111,8 +111,10 @@ async def test_shell_is_ssh_to_the_instance_address_with_user_and_key(aws, make_
     key = argv[argv.index("-i") + 1]
     assert key.endswith("/.ssh/ops key") and not key.startswith("~")  # one argv item, expanded
     assert argv[-2:] == ["--", res.attributes["private_ip"]]
+    assert argv[argv.index("-o") + 1] == f"ConnectTimeout={round(backend.defaults.timeout)}"
     plain = make_backend()
-    assert plain.shell_command(res) == ["ssh", "--", res.attributes["private_ip"]]  # ~/.ssh/config decides
+    assert plain.shell_command(res) == ["ssh", "-o", f"ConnectTimeout={round(plain.defaults.timeout)}", "--",
+                                        res.attributes["private_ip"]]  # the rest: ~/.ssh/config decides
 
 
 async def test_shell_through_ssm_when_configured(aws, make_backend):

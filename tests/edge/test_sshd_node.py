@@ -175,6 +175,7 @@ async def test_shell_command_is_an_openssh_command_line_that_works(node_backend,
     argv = backend.shell_command(backend.resource_for("edge/service/n1:web"))
     assert argv[:1] == ["ssh"] and "StrictHostKeyChecking=yes" in argv
     assert f"UserKnownHostsFile={edge_lab.known_hosts}" in argv and argv[-2:] == ["--", "127.0.0.1"]
+    assert f"ConnectTimeout={round(backend.config.connect_timeout)}" in argv  # as envdeck's own connects
     run = subprocess.run([*argv, "echo", "hello-from-node"], capture_output=True, text=True, timeout=60,
                          stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stderr

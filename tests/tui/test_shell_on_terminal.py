@@ -44,7 +44,7 @@ ENV = "lab"
 def write_config(lab: EdgeLab, nodes: list[EdgeNode], folder: Path, **edge_options) -> Path:
     """An environment whose only backend is the lab's edge nodes; this user is an
     operator there (the role a shell needs), not an admin."""
-    edge = lab.config(nodes, connect_timeout=5, **edge_options).model_dump(mode="json", exclude_none=True)
+    edge = lab.config(nodes, **{"connect_timeout": 5, **edge_options}).model_dump(mode="json", exclude_none=True)
     path = folder / "envdeck.yaml"
     path.write_text(yaml.safe_dump({"environments": {ENV: {
         "access": {"operator": [current_user()]}, "edge": edge}}}))
@@ -245,7 +245,8 @@ def test_ctrl_c_abandons_a_node_that_never_answers_and_keeps_the_tui(edge_lab, t
         silent.listen(64)
         quiet = EdgeNode(name="a-silent", host="127.0.0.1", port=silent.getsockname()[1], user=edge_lab.user,
                          identity_file=str(edge_lab.client_key))
-        config = write_config(edge_lab, [quiet, edge_lab.node("gw-good", good)], tmp_path)
+        # ssh gets ConnectTimeout=connect_timeout: 20 s leaves the ctrl+c well ahead of it
+        config = write_config(edge_lab, [quiet, edge_lab.node("gw-good", good)], tmp_path, connect_timeout=20)
         state = tmp_path / "state"
 
         with start_tui(config, state) as term:
