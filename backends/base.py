@@ -63,6 +63,10 @@ class Backend(ABC):
         #: scheduled one would show late (e.g. a node reconnected in the background).
         #: Thread-unsafe: call it on the event loop.
         self.request_pass: Callable[[], None] | None = None
+        #: Set by the reconciler when it starts its loops: passes follow one another, so a
+        #: prompt partial answer (a node still connecting, shown Unknown) is worth more than
+        #: a complete late one. One-shot commands (`envdeck status`) leave it False.
+        self.continuous = False
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:  # noqa: B027 - optional hook

@@ -133,6 +133,7 @@ class Reconciler:
         await self.load_last_known()
         for env, backends in self.backends.items():
             for bname, backend in backends.items():
+                backend.continuous = True
                 await backend.start()
                 self._tasks.append(asyncio.create_task(self._loop(env, bname), name=f"reconcile:{env}:{bname}"))
 

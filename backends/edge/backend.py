@@ -204,10 +204,13 @@ class EdgeBackend(EdgeActions, Backend):
 
     def _connect_wait(self, link: NodeLink) -> float | None:
         """How long a pass waits for a node's connect. A reconnect (the node was tried
-        before) gets a short budget and then goes on in the background, so one dead node
-        does not hold up the pass; a node's first connect is waited for in full, so the
-        first pass (and a one-shot `envdeck status`) says what really happened."""
-        return None if link.attempts == 0 else min(self.connect_wait_s, self.config.connect_timeout)
+        before), and any connect under a running reconciler (`continuous`), gets a short
+        budget and then goes on in the background, so one dead node does not hold up the
+        pass; in a one-shot command (`envdeck status`) a node's first connect is waited
+        for in full, so that it says what really happened."""
+        if link.attempts == 0 and not self.continuous:
+            return None
+        return min(self.connect_wait_s, self.config.connect_timeout)
 
     def _probe_timeout(self) -> float:
         """The probe is quick (well under a second on a live node): a node that takes longer

@@ -143,6 +143,33 @@ async def test_a_background_reconnect_wakes_the_reconciler(edge_lab, spaced, rec
     assert asyncio_errors() == []
 
 
+async def test_a_running_reconciler_does_not_wait_for_a_first_connect(edge_lab, spaced, reconciling,
+                                                                       asyncio_errors):
+    """A node black-holed before envdeck ever reached it: under a running reconciler the
+    first pass publishes the other nodes while that node's first connect is still pending
+    (shown Unknown, "connecting (attempt 1"), instead of holding the whole edge backend for
+    connect_timeout. (A one-shot `envdeck status` still waits: it has no second pass.)"""
+    hosts, nodes = spaced
+    hosts[1].black_hole()
+    rec, backend, calls = await reconciling(nodes, connect_timeout=120, command_timeout=5, keepalive=2)
+    try:
+        await wait_for(lambda: all(getattr(shown(rec, f"edge/node/n{i}"), "health", None) == Health.HEALTHY
+                                   for i in (0, 2)), "n0 and n2 Healthy in the first pass")
+        assert backend.continuous
+        link = backend.links["n1"]
+        assert link.connecting and link.attempts == 1, "the first connect is still pending (120 s timeout)"
+        n1 = shown(rec, "edge/node/n1")
+        assert n1 is not None and n1.health == Health.UNKNOWN and "connecting (attempt 1" in n1.health_reason
+
+        hosts[1].unblock()
+        await wait_for(lambda: shown(rec, "edge/node/n1").health == Health.HEALTHY,
+                       "n1 Healthy once its first connect succeeds (early pass)")
+        assert len(calls) == 1
+    finally:
+        hosts[1].unblock()
+    assert asyncio_errors() == []
+
+
 async def test_nodes_reconnecting_together_get_one_early_pass(edge_lab, spaced, reconciling, asyncio_errors):
     hosts, nodes = spaced
     rec, backend, calls = await reconciling(nodes, connect_timeout=3, command_timeout=5, keepalive=2)
