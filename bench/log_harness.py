@@ -1,5 +1,6 @@
 """What the log benchmark's clients share: the source process (bench/log_source.py)
-and its stdin/stdout protocol, the order check of `seq=` lines, RSS sampling."""
+and its stdin/stdout protocol, the order check of `seq=` lines, the loop-lag ticker
+and RSS sampling."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 from bench.emulator_proc import ROOT
+from bench.report import ms, percentile
 
 NAMESPACE = "bench"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -44,6 +47,12 @@ class Source:
         self.proc.stdin.write(command.encode() + b"\n")
         await self.proc.stdin.drain()
         return await self._read()
+
+    async def produce(self, rate: float, seconds: float) -> tuple[int, float]:
+        """Write `rate` lines/s for `seconds` into the pod's log; returns once done with
+        (lines produced, seconds it took)."""
+        answer = (await self.ask(f"produce {rate:g} {seconds:g}")).split()
+        return int(answer[1]), float(answer[2])
 
     async def stop(self) -> None:
         if self.proc.returncode is None:
@@ -86,4 +95,39 @@ class OrderCheck:
                 "order_kept": self.gaps == 0 and self.repeats == 0 and self.received == produced}
 
 
+class LoopLag:
+    """A ticker on the running loop: how late each 10 ms tick comes (the loop's lag),
+    and this process's peak RSS, sampled every 10 ticks."""
 
+    def __init__(self, period: float = 0.01) -> None:
+        self.period = period
+        self.lags: list[float] = []
+        self.rss_start = current_rss_mib()
+        self.rss_peak = self.rss_start
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> LoopLag:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        expected = time.perf_counter() + self.period
+        while not self._stop.is_set():
+            await asyncio.sleep(self.period)
+            now = time.perf_counter()
+            self.lags.append(max(0.0, now - expected))
+            expected = now + self.period
+            if len(self.lags) % 10 == 0:
+                self.rss_peak = max(self.rss_peak, current_rss_mib())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def to_json(self) -> dict[str, Any]:
+        lags = self.lags
+        return {"loop_lag_p50_ms": ms(percentile(lags, 50)), "loop_lag_p99_ms": ms(percentile(lags, 99)),
+                "loop_lag_max_ms": ms(max(lags) if lags else None), "rss_start_mib": round(self.rss_start, 1),
+                "rss_peak_mib": round(self.rss_peak, 1), "rss_growth_mib": round(self.rss_peak - self.rss_start, 1)}

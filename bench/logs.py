@@ -25,12 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.log_harness import NAMESPACE, OrderCheck, Source, current_rss_mib
+from bench.log_harness import NAMESPACE, LoopLag, OrderCheck, Source
 from bench.logs_tui import tui_view_run
 from bench.report import (
-    ms,
     parse_args,
-    percentile,
     print_table,
     ratio,
     read_time_report,
@@ -49,46 +47,31 @@ async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
     backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=src.kubeconfig, namespace=NAMESPACE),
                                 Defaults(timeout=60))
     check = OrderCheck()
-    lags: list[float] = []
-    rss_peak = [current_rss_mib()]
-    rss_start = rss_peak[0]
+    lag = LoopLag()
     last_line_at = [0.0]
-    stop = asyncio.Event()
-
-    async def ticker() -> None:
-        period = 0.01
-        expected = time.perf_counter() + period
-        while not stop.is_set():
-            await asyncio.sleep(period)
-            now = time.perf_counter()
-            lags.append(max(0.0, now - expected))
-            expected = now + period
-            if len(lags) % 10 == 0:
-                rss_peak[0] = max(rss_peak[0], current_rss_mib())
 
     async def consume() -> None:
         async for line in backend.logs(f"kubernetes/Pod/{src.pod}", follow=True, tail=0):
             check.see(line.text)
             last_line_at[0] = time.perf_counter()
 
-    tick = asyncio.create_task(ticker())
+    lag.start()
     reader = asyncio.create_task(consume())
     try:
         assert await src.ask("followers 1") == "ok"
-        lags.clear()
+        lag.lags.clear()
         t0, c0 = time.perf_counter(), time.process_time()
-        answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
-        produced, produce_s = int(answer[1]), float(answer[2])
+        produced, produce_s = await src.produce(rate, seconds)
         source_done = t0 + produce_s
         deadline = time.perf_counter() + 60
         while check.received + check.foreign < produced and time.perf_counter() < deadline:
             await asyncio.sleep(0.02)
         cpu = time.process_time() - c0
         await asyncio.sleep(0.2)  # anything extra (repeats) would arrive now
-        stop.set()
     finally:
+        await lag.stop()
         reader.cancel()
-        await asyncio.gather(reader, tick, return_exceptions=True)
+        await asyncio.gather(reader, return_exceptions=True)
         await backend.close()
         await src.stop()
     result = check.to_json(produced)
@@ -96,10 +79,7 @@ async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
         "produce_s": produce_s, "drain_after_source_s": round(max(0.0, last_line_at[0] - source_done), 3),
         "received_per_s": round(check.received / max(1e-9, last_line_at[0] - t0), 1),
         "client_cpu_s": round(cpu, 3), "client_cpu_us_per_line": round(cpu * 1e6 / max(1, check.received), 1),
-        "loop_lag_p50_ms": ms(percentile(lags, 50)), "loop_lag_p99_ms": ms(percentile(lags, 99)),
-        "loop_lag_max_ms": ms(max(lags) if lags else None),
-        "rss_start_mib": round(rss_start, 1), "rss_peak_mib": round(rss_peak[0], 1),
-        "rss_growth_mib": round(rss_peak[0] - rss_start, 1),
+        **lag.to_json(),
         "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     })
     return result
@@ -128,8 +108,7 @@ async def raw_floor_run(rate: float, seconds: float) -> dict[str, Any]:
     try:
         assert await src.ask("followers 1") == "ok"
         t0, c0 = time.perf_counter(), time.process_time()
-        answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
-        produced, produce_s = int(answer[1]), float(answer[2])
+        produced, produce_s = await src.produce(rate, seconds)
         deadline = time.perf_counter() + 60
         while check.received + check.foreign < produced and time.perf_counter() < deadline:
             await asyncio.sleep(0.02)
@@ -161,8 +140,7 @@ async def kubectl_run(rate: float, seconds: float) -> dict[str, Any] | None:
                                     stderr=subprocess.DEVNULL)
         assert await src.ask("followers 1") == "ok"
         t0 = time.perf_counter()
-        answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
-        produced, produce_s = int(answer[1]), float(answer[2])
+        produced, produce_s = await src.produce(rate, seconds)
         source_done = t0 + produce_s
         deadline = time.perf_counter() + 60
         size, last_change = -1, time.perf_counter()

@@ -8,8 +8,7 @@ import resource
 import time
 from typing import Any
 
-from bench.log_harness import NAMESPACE, Source, current_rss_mib
-from bench.report import ms, percentile
+from bench.log_harness import NAMESPACE, LoopLag, Source
 
 
 async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) -> dict[str, Any]:
@@ -40,34 +39,19 @@ async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) 
             yield LogsView(buffer_lines=buffer_lines, id="logs")
 
     app = LogApp()
-    lags: list[float] = []
-    rss_start = current_rss_mib()
-    rss_peak = [rss_start]
+    lag = LoopLag()  # RSS from before the app starts
     done_at = [0.0]
     async with app.run_test(size=(200, 50)) as pilot:
         view = app.query_one(LogsView)
         stream_id = view.start([src.pod])
         worker = asyncio.create_task(stream_logs(BackendLogs(), "bench", f"kubernetes/Pod/{src.pod}", src.pod,
                                                  stream_id, view.post_message, tail=0))
-        stop = asyncio.Event()
-
-        async def ticker() -> None:
-            expected = time.perf_counter() + 0.01
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
-                now = time.perf_counter()
-                lags.append(max(0.0, now - expected))
-                expected = now + 0.01
-                if len(lags) % 10 == 0:
-                    rss_peak[0] = max(rss_peak[0], current_rss_mib())
-
-        tick = asyncio.create_task(ticker())
+        lag.start()
         try:
             assert await src.ask("followers 1") == "ok"
-            lags.clear()
+            lag.lags.clear()
             t0, c0 = time.perf_counter(), time.process_time()
-            answer = (await src.ask(f"produce {rate:g} {seconds:g}")).split()
-            produced, produce_s = int(answer[1]), float(answer[2])
+            produced, produce_s = await src.produce(rate, seconds)
             deadline = time.perf_counter() + 60
             while view.received < produced and time.perf_counter() < deadline:
                 await pilot.pause(0.02)
@@ -75,9 +59,9 @@ async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) 
             cpu = time.process_time() - c0
             kept = [int(line.text[4:12]) for line in view.lines if line.text.startswith("seq=")]
         finally:
-            stop.set()
+            await lag.stop()
             worker.cancel()
-            await asyncio.gather(worker, tick, return_exceptions=True)
+            await asyncio.gather(worker, return_exceptions=True)
             await backend.close()
             await src.stop()
     received = view.received
@@ -86,10 +70,7 @@ async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) 
             "kept_in_buffer": len(kept), "buffer_lines": buffer_lines, "produce_s": produce_s,
             "drain_after_source_s": round(max(0.0, done_at[0] - t0 - produce_s), 3),
             "received_per_s": round(received / max(1e-9, done_at[0] - t0), 1),
-            "client_cpu_s": round(cpu, 3), "loop_lag_p50_ms": ms(percentile(lags, 50)),
-            "loop_lag_p99_ms": ms(percentile(lags, 99)), "loop_lag_max_ms": ms(max(lags) if lags else None),
-            "rss_start_mib": round(rss_start, 1), "rss_peak_mib": round(rss_peak[0], 1),
-            "rss_growth_mib": round(rss_peak[0] - rss_start, 1),
+            "client_cpu_s": round(cpu, 3), **lag.to_json(),
             "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
