@@ -104,13 +104,19 @@ def kube_block(kubeconfig) -> dict:
     return {"kubeconfig": str(kubeconfig), "context": "emulator", "namespace": "staging"}
 
 
+async def aws_and_kubernetes(tmp_path, moto_life, kubeconfig):
+    """A running session on `dev` = one tagged EC2 instance in moto + the emulator's
+    `staging` namespace: (session, the aws config block, the instance's resource id)."""
+    aws_id = f"aws/ec2-instance/{ec2_instance(moto_life.url)}"
+    aws_block = {"region": "us-east-1", "endpoint_url": moto_life.url, "tags": {"env": "dev"}}
+    session = await open_session(tmp_path, {"dev": {"aws": aws_block, "kubernetes": kube_block(kubeconfig)}})
+    return session, aws_block, aws_id
+
+
 async def test_moto_stopped_then_restarted(tmp_path, moto_life, k8s_emulator, no_unhandled):
     thread, kubeconfig, _ = k8s_emulator
     thread.emu.create_deployment("staging", "web", replicas=1)
-    iid = ec2_instance(moto_life.url)
-    aws_id = f"aws/ec2-instance/{iid}"
-    aws_block = {"region": "us-east-1", "endpoint_url": moto_life.url, "tags": {"env": "dev"}}
-    session = await open_session(tmp_path, {"dev": {"aws": aws_block, "kubernetes": kube_block(kubeconfig)}})
+    session, aws_block, aws_id = await aws_and_kubernetes(tmp_path, moto_life, kubeconfig)
     try:
         env = session.reconciler.envs["dev"]
         aws, kube = env.backends["aws"], env.backends["kubernetes"]
@@ -156,10 +162,7 @@ async def test_kubernetes_500_timeouts_and_gone_watches(tmp_path, moto_life, k8s
     thread, kubeconfig, _ = k8s_emulator
     emu = thread.emu
     emu.create_deployment("staging", "web", replicas=1)
-    iid = ec2_instance(moto_life.url)
-    aws_id = f"aws/ec2-instance/{iid}"
-    aws_block = {"region": "us-east-1", "endpoint_url": moto_life.url, "tags": {"env": "dev"}}
-    session = await open_session(tmp_path, {"dev": {"aws": aws_block, "kubernetes": kube_block(kubeconfig)}})
+    session, aws_block, aws_id = await aws_and_kubernetes(tmp_path, moto_life, kubeconfig)
     try:
         env = session.reconciler.envs["dev"]
         aws, kube = env.backends["aws"], env.backends["kubernetes"]
