@@ -64,7 +64,9 @@ class NamespacedHost:
 
 def create_hosts(count: int) -> list[NamespacedHost]:
     pid = os.getpid()
-    subnet = 10 + pid % 240
+    # Parallel test workers (pytest-xdist gwN) each get their own subnets: N picks the slot.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    subnet = 10 + (pid % 60) * 4 + worker % 4
     hosts: list[NamespacedHost] = []
     try:
         for i in range(count):

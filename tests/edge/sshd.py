@@ -7,6 +7,7 @@ temporary directory (the test user must read authorized_keys). Runs on
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import os
 import pwd
@@ -32,13 +33,16 @@ def ensure_test_user() -> str:
     Otherwise: the current user (a non-root sshd can only log in its own user)."""
     if os.geteuid() != 0:
         return getpass.getuser()
-    try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--shell", "/bin/sh", "--home-dir", str(TEST_HOME),
-                        "--create-home", TEST_USER], check=True, capture_output=True)
-    # '*' = no password but not locked: sshd with UsePAM no refuses locked ('!') accounts
-    subprocess.run(["usermod", "-p", "*", TEST_USER], check=True, capture_output=True)
+    # Parallel test workers may get here at the same moment: one creates, the others wait for it.
+    with open("/run/envdeck-test-user.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(TEST_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--shell", "/bin/sh", "--home-dir", str(TEST_HOME),
+                            "--create-home", TEST_USER], check=True, capture_output=True)
+        # '*' = no password but not locked: sshd with UsePAM no refuses locked ('!') accounts
+        subprocess.run(["usermod", "-p", "*", TEST_USER], check=True, capture_output=True)
     return TEST_USER
 
 
