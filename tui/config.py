@@ -6,6 +6,7 @@ problems read `PATH:LINE:COL: message`, positioned with the YAML marks.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -29,6 +31,13 @@ from tui.errors import ConfigError
 ENV_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+# The longest duration envdeck accepts: longer ones overflow time_t or asyncio timers
+# somewhere below (a `.inf` timeout), and nobody means them.
+MAX_DURATION_S = 10 * 365 * 86400.0
+# Counts sent to the APIs (replicas, ECS desiredCount) are int32 there.
+INT32_MAX = 2**31 - 1
+# A config bigger than this is not a config.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def parse_duration(value: Any) -> float:
@@ -36,7 +45,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration such as 30s or 5m is expected")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError("a duration must be at most 10 years") from None
     elif isinstance(value, str):
         m = _DURATION_RE.match(value)
         if not m:
@@ -44,8 +56,12 @@ def parse_duration(value: Any) -> float:
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     else:
         raise ValueError("a duration such as 30s or 5m is expected")
+    if math.isnan(seconds):
+        raise ValueError("a duration must be a number, not NaN")
     if seconds <= 0:
         raise ValueError("a duration must be positive")
+    if seconds > MAX_DURATION_S:  # also .inf and 99999999999999999999h
+        raise ValueError("a duration must be at most 10 years")
     return seconds
 
 
@@ -88,7 +104,7 @@ class EcsServiceDesired(StrictModel):
     kind: Literal["ecs-service"]
     cluster: str = Field(min_length=1)
     name: str = Field(min_length=1)
-    desired_count: int | None = Field(default=None, ge=0)
+    desired_count: int | None = Field(default=None, ge=0, le=INT32_MAX)
 
 
 class S3BucketDesired(StrictModel):
@@ -125,7 +141,7 @@ class AwsConfig(StrictModel):
 class WorkloadDesired(StrictModel):
     kind: Literal["Deployment", "StatefulSet"]
     name: str = Field(min_length=1)
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: int | None = Field(default=None, ge=0, le=INT32_MAX)
     image: str | dict[str, str] | None = None
 
 
@@ -138,7 +154,11 @@ class KubernetesConfig(StrictModel):
 
 # --- Edge ------------------------------------------------------------------
 
-_TEMPLATE_FIELDS = {"service", "lines", "file"}
+# What each command template is filled with when it runs (backends/edge: actions, backend).
+_TEMPLATE_FIELDS = {
+    "status": {"service"}, "start": {"service"}, "stop": {"service"}, "restart": {"service"},
+    "logs": {"service", "lines"}, "file_logs": {"file", "lines"}, "reboot": set(),
+}
 
 
 class EdgeCommands(StrictModel):
@@ -152,15 +172,28 @@ class EdgeCommands(StrictModel):
 
     @field_validator("*")
     @classmethod
-    def _known_fields(cls, value: str) -> str:
+    def _known_fields(cls, value: str, info: ValidationInfo) -> str:
+        # The same rules as backends/edge/commands.render, checked here so that
+        # `envdeck check` refuses what would only fail when the command runs.
         try:
-            names = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+            parsed = list(string.Formatter().parse(value))
         except ValueError as exc:
             raise ValueError(f"bad template: {exc}") from None
-        unknown = names - _TEMPLATE_FIELDS
-        if unknown:
-            raise ValueError(
-                f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{service}}, {{lines}} or {{file}}")
+        allowed = _TEMPLATE_FIELDS.get(info.field_name or "", set())
+        for _, field, spec, conversion in parsed:
+            if field is None:
+                continue
+            if field not in allowed:
+                usable = " or ".join(f"{{{f}}}" for f in sorted(allowed)) or "no placeholder"
+                raise ValueError(f"unknown placeholder {{{field}}}; this command takes {usable}"
+                                 + ("" if field.isidentifier() else
+                                    " (no positional fields, attribute access or indexing)"))
+            if conversion is not None:
+                raise ValueError(f"{{{field}!{conversion}}}: a placeholder must not carry a conversion; "
+                                 f"write {{{field}}} (values are shell-quoted)")
+            if spec:
+                raise ValueError(f"{{{field}:{spec}}}: a placeholder must not carry a format spec; "
+                                 f"write {{{field}}} (values are shell-quoted)")
         return value
 
 
@@ -285,8 +318,23 @@ def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
 
 def load_config(path: str | Path) -> EnvdeckConfig:
     p = Path(path).expanduser()
+    raw = _read_regular_file(p)
     try:
-        raw = p.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError([f"{p}:{line}:1: the file is not valid UTF-8"]) from None
+    return parse_config(text, str(p))
+
+
+def _read_regular_file(p: Path) -> bytes:
+    """The file's bytes, refusing anything but a regular file: a FIFO, a device or a
+    socket given as the config would block `check` forever or never end. It is
+    opened non-blocking (a FIFO without a writer would block the open itself) and
+    checked with fstat on the open descriptor, so a swap after the check cannot
+    slip a FIFO in."""
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise ConfigError([f"{p}: no such file (pass --config PATH or set ENVDECK_CONFIG)"]) from None
     except IsADirectoryError:
@@ -294,11 +342,37 @@ def load_config(path: str | Path) -> EnvdeckConfig:
     except OSError as exc:
         raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError([f"{p}:{line}:1: the file is not valid UTF-8"]) from None
-    return parse_config(text, str(p))
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError([f"{p}: is a directory, not a config file"])
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError([f"{p}: is {_file_kind(info.st_mode)}, not a regular file; "
+                               "envdeck reads its config only from a regular file"])
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError([f"{p}: is {info.st_size} bytes; a config is at most "
+                               f"{MAX_CONFIG_BYTES // (1024 * 1024)} MiB"])
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as handle:
+            fd = -1
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{p}: is more than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; not a config"])
+    return raw
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def file_warnings(path: str | Path) -> list[str]:

@@ -156,3 +156,117 @@ def test_fuzzed_structures_give_only_clean_errors(data):
         parse_config(text, "f.yaml")
     except ConfigError as exc:
         assert exc.problems and all(PROBLEM.match(p) for p in exc.problems), exc.problems
+
+
+# --- values that validate but would break at run time (14.10) ------------------------------------------
+
+def _env_with(block: str) -> str:
+    return "environments:\n  s:\n" + textwrap.indent(textwrap.dedent(block), "    ")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("defaults:\n  timeout: .nan\n", "envdeck.yaml:2:3: defaults.timeout: a duration must be a number, not NaN"),
+    ("defaults:\n  timeout: .inf\n", "envdeck.yaml:2:3: defaults.timeout: a duration must be at most 10 years"),
+    ("defaults:\n  timeout: -.inf\n", "envdeck.yaml:2:3: defaults.timeout: a duration must be positive"),
+    ("defaults:\n  max_backoff: .nan\n", "envdeck.yaml:2:3: defaults.max_backoff: a duration must be a number"),
+    ("defaults:\n  interval: 99999999999999999999h\n", "envdeck.yaml:2:3: defaults.interval: a duration must be at most"),
+    ("defaults:\n  interval: " + "9" * 400 + "\n", "envdeck.yaml:2:3: defaults.interval: a duration must be at most"),
+    (_env_with("edge:\n  connect_timeout: .NaN\n"), "envdeck.yaml:4:7: environments.s.edge.connect_timeout: a duration"),
+    (_env_with("aws:\n  region: r\n  tags: {a: b}\n  interval: .inf\n"),
+     "envdeck.yaml:6:7: environments.s.aws.interval: a duration must be at most 10 years"),
+    (_env_with("kubernetes:\n  namespace: s\n  desired:\n    - {kind: Deployment, name: w, replicas: 99999999999999999999999}\n"),
+     "envdeck.yaml:6:39: environments.s.kubernetes.desired.0.replicas: Input should be less than or equal to 2147483647"),
+    (_env_with("aws:\n  region: r\n  tags: {a: b}\n  desired:\n    - {kind: ecs-service, cluster: c, name: a, desired_count: 2147483648}\n"),
+     "environments.s.aws.desired.0.desired_count: Input should be less than or equal to 2147483647"),
+    (_env_with("edge:\n  commands:\n    status: 'systemctl is-active {service!r}'\n"),
+     "envdeck.yaml:5:9: environments.s.edge.commands.status: {service!r}: a placeholder must not carry a conversion"),
+    (_env_with("edge:\n  commands:\n    restart: 'systemctl restart {service:>40}'\n"),
+     "envdeck.yaml:5:9: environments.s.edge.commands.restart: {service:>40}: a placeholder must not carry a format spec"),
+    (_env_with("edge:\n  commands:\n    start: 'systemctl start {service.__class__}'\n"),
+     "environments.s.edge.commands.start: unknown placeholder {service.__class__}"),
+    (_env_with("edge:\n  commands:\n    stop: 'systemctl stop {service[0]}'\n"),
+     "environments.s.edge.commands.stop: unknown placeholder {service[0]}"),
+    (_env_with("edge:\n  commands:\n    stop: 'systemctl stop {}'\n"),
+     "environments.s.edge.commands.stop: unknown placeholder {}"),
+    (_env_with("edge:\n  commands:\n    status: 'tail -n {lines} x'\n"),
+     "environments.s.edge.commands.status: unknown placeholder {lines}; this command takes {service}"),
+    (_env_with("edge:\n  commands:\n    reboot: 'reboot {service}'\n"),
+     "environments.s.edge.commands.reboot: unknown placeholder {service}; this command takes no placeholder"),
+    (_env_with("edge:\n  nodes:\n    - {name: a, host: h, commands: {logs: 'journalctl -u {service!s} -n {lines}'}}\n"),
+     "envdeck.yaml:5:30: environments.s.edge.nodes.0.commands: logs: {service!s}: a placeholder must not carry"),
+])
+def test_values_that_would_break_at_run_time_are_refused(text, expected):
+    found = problems(text)
+    assert any(p.startswith(expected) or expected in p for p in found), found
+    assert all(PROBLEM.match(p) for p in found), found
+
+
+_DURATION_KEYS = ["defaults.interval", "defaults.timeout", "defaults.max_backoff"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.sampled_from(_DURATION_KEYS),
+       value=st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**30, 10**30)
+       | st.builds(lambda n, u: f"{n}{u}", st.integers(0, 10**25), st.sampled_from(["", "ms", "s", "m", "h", "d"])))
+def test_every_accepted_duration_is_finite_positive_and_bounded(key, value):
+    import math
+
+    import yaml
+
+    section, field = key.split(".")
+    text = yaml.safe_dump({section: {field: value}})
+    try:
+        cfg = parse_config(text, "f.yaml")
+    except ConfigError as exc:
+        assert all(PROBLEM.match(p) for p in exc.problems), exc.problems
+        assert any(f"{key}:" in p for p in exc.problems), exc.problems
+        return
+    seconds = getattr(cfg.defaults, field)
+    assert math.isfinite(seconds) and 0 < seconds <= 10 * 365 * 86400
+    # usable as a timer (call_later takes it: no overflow)
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.call_later(seconds, lambda: None).cancel()
+    finally:
+        loop.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(command=st.sampled_from(["status", "start", "stop", "restart", "logs", "file_logs"]),
+       template=st.lists(st.sampled_from(["x ", "{", "}", "service", "lines", "file", "!r", "!s", ":", ">9", ".a",
+                                          "[0]", "0", "{service}", "{lines}", "{file}", "{{", "}}"]),
+                         max_size=8).map("".join))
+def test_every_accepted_template_renders_when_run(command, template):
+    """What `check` accepts, the edge backend can fill with the values that command gets."""
+    from backends.edge.commands import render
+
+    values = {"logs": {"service": "nginx", "lines": 100}, "file_logs": {"file": "/var/log/x", "lines": 100}}
+    text = _env_with(f"edge:\n  commands:\n    {command}: {json_quote(template)}\n")
+    try:
+        parse_config(text, "f.yaml")
+    except ConfigError as exc:
+        assert all(PROBLEM.match(p) for p in exc.problems), exc.problems
+        return
+    render(template, **values.get(command, {"service": "nginx"}))  # raises InvalidRequest if refused at run time
+
+
+def json_quote(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+def test_a_fifo_config_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "envdeck.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"envdeck.yaml: is a FIFO \(named pipe\), not a regular file"):
+        load_config(fifo)  # before: open() blocked until a writer came, i.e. forever
+
+
+def test_a_device_config_is_refused():
+    with pytest.raises(ConfigError, match=r"/dev/null: is a device, not a regular file"):
+        load_config("/dev/null")
