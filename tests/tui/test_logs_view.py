@@ -4,6 +4,8 @@ count, search, JSON pretty-print, timestamps, wrap, save, several pods merged.""
 from __future__ import annotations
 
 import asyncio
+import json
+import stat
 
 from rich.text import Text
 
@@ -110,6 +112,38 @@ async def test_search_json_timestamps_wrap_and_save(tmp_path, stage):
         saved = target.read_text(encoding="utf-8")
         assert "\x1b" not in saved and "␛]52;c;ZXZpbA==" in saved
         assert "[bold red]markup must stay literal[/bold red]" in saved
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+async def test_saved_logs_are_private_and_never_follow_a_planted_link(tmp_path, stage):
+    stage.log_lines = ["secret-ish line"]
+    state = tmp_path / "state"
+    app = make_app(state, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        logs = await open_logs(pilot, "kubernetes/Pod/web-7d9f-abcde")
+        await wait_until(pilot, lambda: logs.log_widget.line_count == 1, "the line")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await pilot.press("enter")  # the proposed path: the state directory, not the working directory
+        saved_dir = state / "logs"
+        await wait_until(pilot, lambda: saved_dir.is_dir() and list(saved_dir.iterdir()), "the saved file")
+        (saved,) = saved_dir.iterdir()
+        assert saved.name.startswith("envdeck-"), saved.name
+        assert saved.read_text() == "secret-ish line\n"
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        assert stat.S_IMODE(saved_dir.stat().st_mode) == 0o700
+
+        victim = tmp_path / "victim.txt"
+        victim.write_text("untouched\n")
+        link = tmp_path / "planted.log"
+        link.symlink_to(victim)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await pilot.press("ctrl+u", *str(link), "enter")
+        await wait_until(pilot, lambda: any("cannot save" in n.message for n in app._notifications),
+                         "the refusal")
+        assert victim.read_text() == "untouched\n"
 
 
 async def test_several_pods_are_merged_with_a_prefix(tmp_path, stage):
@@ -134,3 +168,65 @@ async def test_viewer_cannot_read_logs_and_sees_why(tmp_path, stage):
         assert logs.log_widget.line_count == 0
         rows = await app.session.store.audit_entries("staging")
         assert rows[0]["action"] == "logs" and rows[0]["result"] == "denied"
+
+
+async def _feed_and_expect_end(pilot, stage, logs: LogsView, tag: str) -> None:
+    log = logs.log_widget
+    for i in range(60):
+        stage.log_feed.put_nowait(f"{tag} {i}")
+    await wait_until(pilot, lambda: log.lines and log.lines[-1].endswith(f"{tag} 59"), f"the {tag} lines")
+    await settle(pilot)
+    assert logs.follow and "following" in str(logs.query_one("#logs-toolbar").render())
+    # following means the last line is on screen, not only in the buffer
+    assert log.is_vertical_scroll_end and log.max_scroll_y > 0, (tag, log.scroll_y, log.max_scroll_y)
+
+
+async def test_wrap_and_json_keep_following_and_end_resumes(tmp_path, stage):
+    # long JSON lines: wrap and pretty-print take the horizontal scrollbar away (the height changes)
+    stage.log_lines = [json.dumps({"n": i, "msg": "x" * 150}) for i in range(80)]
+    stage.log_feed = asyncio.Queue()
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        logs = await open_logs(pilot, "kubernetes/Pod/web-7d9f-abcde")
+        await wait_until(pilot, lambda: logs.log_widget.line_count == 80, "the first lines")
+        await settle(pilot)
+        await pilot.press("w")
+        await _feed_and_expect_end(pilot, stage, logs, "after wrap")
+        await pilot.press("J")
+        await _feed_and_expect_end(pilot, stage, logs, "after json")
+        await pilot.press("t")
+        await _feed_and_expect_end(pilot, stage, logs, "after time")
+        # paused and scrolled to the top: End follows again
+        # scrolling up pauses (new lines must not pull the view back), and says so
+        await pilot.press("up")
+        await settle(pilot)
+        assert not logs.follow and "paused" in str(logs.query_one("#logs-toolbar").render())
+        await pilot.press("home")
+        await settle(pilot)
+        assert logs.log_widget.scroll_y == 0
+        await pilot.press("end")
+        await settle(pilot)
+        assert logs.follow
+        await _feed_and_expect_end(pilot, stage, logs, "after end")
+
+
+async def test_search_counts_matching_lines(tmp_path, stage):
+    stage.log_lines = [f"req {i} {'ERROR' if i % 3 == 0 else 'ok'}" for i in range(30)]
+    stage.log_feed = asyncio.Queue()
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        logs = await open_logs(pilot, "kubernetes/Pod/web-7d9f-abcde")
+        await wait_until(pilot, lambda: logs.log_widget.line_count == 30, "the lines")
+        toolbar = logs.query_one("#logs-toolbar")
+        await pilot.press("slash", *"error")
+        await wait_until(pilot, lambda: "10 matches" in str(toolbar.render()), "the match count",
+                         explain=lambda: str(toolbar.render()))
+        await pilot.press("enter")
+        stage.log_feed.put_nowait("late ERROR")
+        await wait_until(pilot, lambda: "11 matches" in str(toolbar.render()), "the count to grow",
+                         explain=lambda: str(toolbar.render()))
+        await pilot.press("slash", "ctrl+u", *"nothing-here", "enter")
+        await wait_until(pilot, lambda: "no match" in str(toolbar.render()), "no match",
+                         explain=lambda: str(toolbar.render()))

@@ -10,6 +10,7 @@ just stops scrolling.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import deque
 from datetime import datetime
@@ -21,10 +22,11 @@ from rich.cells import chop_cells
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, Log, Static
 
 from tui.messages import LogLinesReceived, LogStreamEnded
@@ -55,7 +57,39 @@ class LogHighlighter(Highlighter):
 
 
 class EnvdeckLog(Log):
-    """A Log with our highlighter."""
+    """A Log with our highlighter. Scrolling up (keys or wheel) tells the view to pause
+    following, End to follow again: the view, not the Log, decides when to scroll."""
+
+    BINDINGS = [Binding("end", "follow_end", "Follow", show=False)]
+
+    class ScrolledAway(Message):
+        """The user scrolled up: stop following, so new lines do not pull the view back."""
+
+    class EndPressed(Message):
+        """The user asked for the last line: follow again."""
+
+    def action_follow_end(self) -> None:
+        self.post_message(self.EndPressed())
+
+    def _away(self) -> None:
+        if self.max_scroll_y > 0:
+            self.post_message(self.ScrolledAway())
+
+    def action_scroll_up(self) -> None:
+        super().action_scroll_up()
+        self._away()
+
+    def action_page_up(self) -> None:
+        super().action_page_up()
+        self._away()
+
+    def action_scroll_home(self) -> None:
+        super().action_scroll_home()
+        self._away()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        super()._on_mouse_scroll_up(event)
+        self._away()
 
     def __init__(self, *, max_lines: int, id: str | None = None) -> None:
         super().__init__(highlight=True, max_lines=max_lines, auto_scroll=True, id=id)
@@ -100,6 +134,7 @@ class LogsView(Vertical):
         Binding("t", "toggle_timestamps", "Time", id="logs-timestamps"),
         Binding("ctrl+s", "save", "Save", id="logs-save", tooltip="Save the kept lines to a file"),
         Binding("c", "clear", "Clear", id="logs-clear", show=False),
+        Binding("end", "follow_end", "End", id="logs-end", show=False, tooltip="Jump to the last line and follow"),
     ]
 
     def __init__(self, *, buffer_lines: int, id: str | None = None) -> None:
@@ -115,6 +150,7 @@ class LogsView(Vertical):
         self.stream_id = 0
         self.ended: dict[str, str | None] = {}
         self._search_text = ""
+        self._matches = 0  # lines of the Log that the search matches
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-toolbar", classes="toolbar")
@@ -212,11 +248,34 @@ class LogsView(Vertical):
             prefix = f"{clean(line.source)[:width]:<{width}} │ " if width else ""
             out.extend(render_line(line, prefix=prefix, timestamps=self.timestamps,
                                    pretty_json=self.pretty_json, wrap=wrap))
-        self.log_widget.write_lines(out, scroll_end=self.follow)
+        log = self.log_widget
+        search = self._search()
+        if search is not None:
+            # Count by difference: the new lines, minus those the Log is about to prune (O(batch)).
+            overflow = log.line_count + len(out) - log.max_lines if log.max_lines else 0
+            if overflow > 0:
+                self._matches -= sum(1 for text in islice(log.lines, min(overflow, log.line_count))
+                                     if search.search(text))
+            self._matches += sum(1 for text in out if search.search(text))
+        log.write_lines(out, scroll_end=False)
+        if self.follow:
+            self._scroll_to_last()
+
+    def _scroll_to_last(self) -> None:
+        # Not Log's own auto-scroll: that only scrolls when the view *was* at the end, and a
+        # re-render (wrap, JSON, time) or a horizontal scrollbar coming or going moves the end
+        # under it, after which it never followed again. Deferred until after the layout, so
+        # the end is measured with the scrollbars the new lines bring.
+        self.log_widget.scroll_end(animate=False, immediate=False, x_axis=False)
+
+    def _search(self) -> re.Pattern[str] | None:
+        hl = self.log_widget.highlighter
+        return hl.search if isinstance(hl, LogHighlighter) else None
 
     def rerender(self) -> None:
         log = self.log_widget
         log.clear()
+        self._matches = 0
         log.max_lines = self.buffer_lines * (4 if (self.pretty_json or self.wrap) else 1)
         self._write(list(self.lines))
 
@@ -238,6 +297,8 @@ class LogsView(Vertical):
         t.append(f" (buffer {self.buffer_lines:,})", style=palette.style("text-muted"))
         if self._search_text:
             t.append(f"  /{clean(self._search_text, max_len=30)}", style=palette.style("accent"))
+            count = f"{self._matches:,} match{'' if self._matches == 1 else 'es'}" if self._matches else "no match"
+            t.append(f" {count}", style=palette.style("accent" if self._matches else "warning", bold=True))
         if self.sources:
             t.append("  " + ", ".join(clean(s, max_len=30) for s in self.sources[:4])
                      + (f" +{len(self.sources) - 4}" if len(self.sources) > 4 else ""))
@@ -251,8 +312,26 @@ class LogsView(Vertical):
         self.follow = not self.follow
         self.log_widget.auto_scroll = self.follow
         if self.follow:
-            self.log_widget.scroll_end(animate=False)
+            self._scroll_to_last()
         self._update_toolbar()
+
+    @on(EnvdeckLog.ScrolledAway)
+    def _scrolled_away(self, event: EnvdeckLog.ScrolledAway) -> None:
+        event.stop()
+        if self.follow:
+            self.action_toggle_follow()
+
+    @on(EnvdeckLog.EndPressed)
+    def _end_pressed(self, event: EnvdeckLog.EndPressed) -> None:
+        event.stop()
+        self.action_follow_end()
+
+    def action_follow_end(self) -> None:
+        """End: the last line, and following again (as `f` would)."""
+        if not self.follow:
+            self.action_toggle_follow()
+        else:
+            self._scroll_to_last()
 
     def action_toggle_wrap(self) -> None:
         self.wrap = not self.wrap
@@ -272,6 +351,7 @@ class LogsView(Vertical):
     def action_clear(self) -> None:
         self.lines.clear()
         self.log_widget.clear()
+        self._matches = 0
         self._update_toolbar()
 
     def action_search(self) -> None:
@@ -312,6 +392,8 @@ class LogsView(Vertical):
                 hl.search = re.compile(text, re.IGNORECASE)
             except re.error:
                 hl.search = re.compile(re.escape(text), re.IGNORECASE)
+        search = hl.search
+        self._matches = 0 if search is None else sum(1 for line in self.log_widget.lines if search.search(line))
         self.log_widget.restyle()
         self._update_toolbar()
 
@@ -344,7 +426,7 @@ class LogsView(Vertical):
 
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.sources[0] if self.sources else "logs")[:60]
-        default = str(Path.cwd() / f"envdeck-{name}-{stamp}.log")
+        default = str(self.save_dir() / f"envdeck-{name}-{stamp}.log")
 
         def chosen(params: dict[str, str] | None) -> None:
             if params:
@@ -356,11 +438,29 @@ class LogsView(Vertical):
             title=f"Save {len(self.log_widget.lines):,} lines (as shown, control characters escaped)",
             params={"path": default}, confirm_label="Save")), chosen)
 
+    def save_dir(self) -> Path:
+        """Where saved logs go by default: `logs/` in the state directory (private, like the
+        store), not the working directory, which may be shared on a jump host."""
+        state_dir = getattr(self.app, "state_dir", None)
+        return (Path(state_dir) if state_dir is not None else Path.cwd()) / "logs"
+
     def _save(self, path: Path, lines: list[str]) -> None:
         try:
-            with open(path, "x", encoding="utf-8") as fh:
-                fh.write("\n".join(lines) + "\n")
+            if path.parent == self.save_dir():
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(path, "\n".join(lines) + "\n")
         except OSError as exc:
             self.app.call_from_thread(self.app.notify, f"cannot save: {clean(exc)}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.app.notify, f"saved {len(lines):,} lines to {clean(path)}", markup=False)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only (0600): never an existing file, never
+    through a symlink (O_EXCL|O_NOFOLLOW), so another user on the host cannot read the
+    logs or redirect them with a planted link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # whatever the umask
+        fh.write(text)
