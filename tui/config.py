@@ -318,7 +318,7 @@ def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
 
 def load_config(path: str | Path) -> EnvdeckConfig:
     p = Path(path).expanduser()
-    raw = _read_regular_file(p)
+    raw = read_regular_file(p)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -327,7 +327,7 @@ def load_config(path: str | Path) -> EnvdeckConfig:
     return parse_config(text, str(p))
 
 
-def _read_regular_file(p: Path) -> bytes:
+def read_regular_file(p: Path) -> bytes:
     """The file's bytes, refusing anything but a regular file: a FIFO, a device or a
     socket given as the config would block `check` forever or never end. It is
     opened non-blocking (a FIFO without a writer would block the open itself) and

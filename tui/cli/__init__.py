@@ -118,13 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _say(text: str) -> None:
-    """An error line on stderr. Messages can quote outside text (a server's error, a name):
-    on a terminal it is sanitised like everything else."""
-    if sys.stderr.isatty():
-        from tui.sanitize import clean
+    """An error line on stderr. Messages can quote outside text (a server's error, a name,
+    a file name): sanitised like everything else, on a terminal or piped (stderr is for people)."""
+    from tui.sanitize import clean
 
-        text = clean(text)
-    print(text, file=sys.stderr)
+    print(clean(text), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Any
 
-from tui.cli.output import print_json, status_table, write_line
+from tui.cli.output import print_json, status_table, warn, write_line
 from tui.config import EnvdeckConfig, file_warnings, load_config
 from tui.env_state import RepairPerformed, TimelineAdded
 from tui.errors import InvalidRequest, PolicyDenied
@@ -28,7 +28,7 @@ def load(args: argparse.Namespace) -> EnvdeckConfig:
     path = config_path(args.config)
     cfg = load_config(path)
     for warning in file_warnings(path):
-        print(f"envdeck: warning: {warning}", file=sys.stderr)
+        warn(warning)  # the path (or a symlink's target) is outside text: sanitised
     return cfg
 
 

@@ -1,64 +1,95 @@
-"""`envdeck doctor`: is everything envdeck needs in place? One line per check."""
+"""`envdeck doctor`: is everything envdeck needs in place? One line per check.
+
+With a config, each environment's backends are checked. Without one, doctor still
+checks what it can without it (AWS credentials, kubeconfig contexts, the SSH agent,
+known_hosts, the state directory), shows where a config is looked for and points
+at `envdeck demo`. Every line goes through the sanitiser (`report_line`): paths,
+context names and server messages are outside text. Secrets are never printed:
+credentials are reported by where they come from, never by value.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import socket
+import stat
+import struct
 from pathlib import Path
 
-from backends.registry import create_backends
-from tui.cli.output import write_line
-from tui.config import file_warnings
-from tui.errors import EnvdeckError, StateError
+from tui.cli.output import report_line
+from tui.config import file_warnings, read_regular_file
+from tui.errors import ConfigError, EnvdeckError, StateError
 from tui.identity import current_user
-from tui.paths import config_path, state_dir
-from tui.policy import Policy
-from tui.store import Store
+from tui.paths import config_home, config_path, state_dir
+
+EXIT_USAGE = 2
+
+
+def _line(status: str, text: str) -> None:
+    report_line(f"{status:<5} {text}")
 
 
 async def run_doctor(args: argparse.Namespace, load) -> int:
-    problems = 0
     path = config_path(args.config)
+    if not os.path.lexists(path):
+        return await _without_config(args, path)
+    problems = 0
     cfg = load(args)
-    write_line(f"ok    config {path}: {len(cfg.environments)} environment(s)")
+    _line("ok", f"config {path}: {len(cfg.environments)} environment(s)")
     for warning in file_warnings(path):
         problems += 1
-        write_line(f"WARN  {warning}")
-    sdir = state_dir(args.state_dir)
+        _line("WARN", warning)
+    problems += await _state(state_dir(args.state_dir))
+    problems += await _environments(args, cfg)
+    return 1 if problems else 0
+
+
+async def _state(sdir: Path) -> int:
+    """The store in the state directory: opened (created if new), integrity and journal mode."""
+    from tui.store import Store
+
     try:
         store = await Store.open(sdir, recover=False)
         check = await store.integrity_check()
         mode = await store.journal_mode()
         await store.close()
-        write_line(f"{'ok   ' if check == 'ok' else 'FAIL '} state {sdir}: integrity {check}, journal {mode}")
-        problems += check != "ok"
+        _line("ok" if check == "ok" else "FAIL", f"state {sdir}: integrity {check}, journal {mode}")
+        return int(check != "ok")
     except StateError as exc:
-        problems += 1
-        write_line(f"FAIL  state: {exc}")
+        _line("FAIL", f"state: {exc}")
+        return 1
+
+
+async def _environments(args: argparse.Namespace, cfg) -> int:
+    from backends.registry import create_backends
+    from tui.policy import Policy
+
+    problems = 0
     policy = Policy(cfg, current_user(), read_only=args.read_only)
     names = [args.env] if args.env else policy.visible_environments()
     for name in names:
         env_cfg = cfg.environments.get(name)
         if env_cfg is None:
-            write_line(f"FAIL  {name}: no such environment")
+            _line("FAIL", f"{name}: no such environment")
             problems += 1
             continue
         role = policy.role(name)
-        write_line(f"ok    {name}: you are {current_user()} ({role.label if role else 'no role'})")
+        _line("ok", f"{name}: you are {current_user()} ({role.label if role else 'no role'})")
         if env_cfg.edge:
             problems += _known_hosts(name, env_cfg.edge)
         for bname, backend in create_backends(name, env_cfg, cfg).items():
             try:
                 await backend.start()
                 summary = await asyncio.wait_for(backend.check(), timeout=max(15.0, cfg.defaults.timeout * 2))
-                write_line(f"ok    {name}/{bname}: {summary}")
+                _line("ok", f"{name}/{bname}: {summary}")
             except (EnvdeckError, TimeoutError, OSError) as exc:
                 problems += 1
-                write_line(f"FAIL  {name}/{bname}: {exc or type(exc).__name__}")
+                _line("FAIL", f"{name}/{bname}: {exc or type(exc).__name__}")
             finally:
                 await backend.close()
-    return 1 if problems else 0
+    return problems
 
 
 def _known_hosts(env: str, edge) -> int:
@@ -66,7 +97,7 @@ def _known_hosts(env: str, edge) -> int:
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        write_line(f"FAIL  {env}/edge: known_hosts {path} cannot be read; host keys cannot be verified")
+        _line("FAIL", f"{env}/edge: known_hosts {path} cannot be read; host keys cannot be verified")
         return 1
     missing = []
     for node in edge.nodes:
@@ -74,7 +105,143 @@ def _known_hosts(env: str, edge) -> int:
         if not any(n in text for n in names) and "|1|" not in text:
             missing.append(node.name)
     if missing:
-        write_line(f"WARN  {env}/edge: no known_hosts entry for {', '.join(missing)} ({path})")
+        _line("WARN", f"{env}/edge: no known_hosts entry for {', '.join(missing)} ({path})")
         return 1
-    write_line(f"ok    {env}/edge: known_hosts {path} covers {len(edge.nodes)} node(s)")
+    _line("ok", f"{env}/edge: known_hosts {path} covers {len(edge.nodes)} node(s)")
     return 0
+
+
+# --- without a config ----------------------------------------------------------------
+
+async def _without_config(args: argparse.Namespace, path: Path) -> int:
+    """No config file: check what does not need one, then say where a config is looked for."""
+    _line("FAIL", f"config {path}: no such file")
+    given = f"--config {args.config}" if args.config else "--config PATH (not given)"
+    env_value = os.environ.get("ENVDECK_CONFIG")
+    report_line(f"      envdeck looks for its config at: {given}, else $ENVDECK_CONFIG "
+                f"({env_value if env_value else 'not set'}), else {config_home() / 'envdeck.yaml'}")
+    _aws_credentials()
+    _kubeconfig()
+    _ssh_agent()
+    _known_hosts_file()
+    _state_dir_without_config(state_dir(args.state_dir))
+    report_line("      to see envdeck work without any account: envdeck demo "
+                "(it prints a config you can copy as a starting point)")
+    return EXIT_USAGE
+
+
+def _aws_credentials() -> None:
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError
+
+        session = boto3.Session()
+        creds = session.get_credentials()
+    except ImportError:
+        _line("info", "aws: boto3 is not installed")
+        return
+    except (BotoCoreError, ValueError, OSError) as exc:  # e.g. a profile that does not exist
+        _line("WARN", f"aws: credentials cannot be resolved: {exc}")
+        return
+    if creds is None:
+        _line("info", "aws: no credentials found (environment, ~/.aws/credentials, ~/.aws/config, SSO, "
+                      "instance role)")
+        return
+    profile = session.profile_name or "default"
+    region = session.region_name or "no default region"
+    # where they come from, never what they are
+    _line("ok", f"aws: credentials found ({creds.method}; profile {profile}; {region})")
+
+
+def _kubeconfig() -> None:
+    import yaml
+
+    raw = os.environ.get("KUBECONFIG")
+    files = [Path(p).expanduser() for p in raw.split(os.pathsep) if p] if raw else [Path("~/.kube/config").expanduser()]
+    for kfile in files:
+        if not kfile.exists():
+            _line("info", f"kubernetes: no kubeconfig at {kfile}")
+            continue
+        try:
+            data = yaml.safe_load(read_regular_file(kfile).decode("utf-8", errors="replace"))
+        except ConfigError as exc:
+            _line("WARN", f"kubernetes: kubeconfig {exc.problems[0]}")
+            continue
+        except yaml.YAMLError:
+            _line("WARN", f"kubernetes: kubeconfig {kfile}: not valid YAML")
+            continue
+        data = data if isinstance(data, dict) else {}
+        contexts = [c.get("name") for c in data.get("contexts") or [] if isinstance(c, dict) and c.get("name")]
+        current = data.get("current-context") or "none"
+        if contexts:
+            _line("ok", f"kubernetes: kubeconfig {kfile}: {len(contexts)} context(s): "
+                        f"{', '.join(str(c) for c in contexts)}; current {current}")
+        else:
+            _line("WARN", f"kubernetes: kubeconfig {kfile}: no contexts")
+
+
+def _ssh_agent() -> None:
+    sock_path = os.environ.get("SSH_AUTH_SOCK")
+    if not sock_path:
+        _line("info", "ssh: no agent (SSH_AUTH_SOCK is not set); keys are read from identity files")
+        return
+    try:
+        count = _agent_key_count(sock_path)
+    except (OSError, ValueError) as exc:
+        _line("WARN", f"ssh: agent at {sock_path} does not answer: {getattr(exc, 'strerror', None) or exc}")
+        return
+    _line("ok" if count else "WARN", f"ssh: agent at {sock_path} holds {count} key(s)")
+
+
+def _agent_key_count(sock_path: str) -> int:
+    """Ask the agent for its identities (SSH_AGENTC_REQUEST_IDENTITIES) and count them."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3.0)
+        sock.connect(sock_path)
+        sock.sendall(struct.pack(">IB", 1, 11))
+        header = _recv_exact(sock, 4)
+        (length,) = struct.unpack(">I", header)
+        if not 5 <= length <= 256 * 1024:
+            raise ValueError("unexpected answer")
+        body = _recv_exact(sock, length)
+    if body[0] != 12:  # SSH_AGENT_IDENTITIES_ANSWER
+        raise ValueError("the agent refused to list its keys")
+    return struct.unpack(">I", body[1:5])[0]
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ValueError("the agent closed the connection")
+        data += chunk
+    return data
+
+
+def _known_hosts_file() -> None:
+    path = Path("~/.ssh/known_hosts").expanduser()
+    try:
+        text = read_regular_file(path).decode("utf-8", errors="replace")
+    except ConfigError:
+        _line("info", f"ssh: no readable known_hosts at {path}; edge nodes' host keys cannot be verified yet")
+        return
+    entries = sum(1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    _line("ok", f"ssh: known_hosts {path}: {entries} entr{'y' if entries == 1 else 'ies'}")
+
+
+def _state_dir_without_config(sdir: Path) -> None:
+    try:
+        info = sdir.stat()
+    except FileNotFoundError:
+        _line("info", f"state {sdir}: does not exist yet (created on the first run)")
+        return
+    except OSError as exc:
+        _line("WARN", f"state {sdir}: {exc.strerror or exc}")
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        _line("FAIL", f"state {sdir}: is not a directory")
+    elif not os.access(sdir, os.W_OK | os.X_OK):
+        _line("FAIL", f"state {sdir}: is not writable")
+    else:
+        _line("ok", f"state {sdir}: exists and is writable")

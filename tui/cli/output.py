@@ -1,7 +1,9 @@
 """Printing for the CLI: JSON for scripts, plain tables for people.
 
 Text from the outside world is passed through the sanitiser when stdout is a
-terminal, so that a resource name cannot write escape sequences to it."""
+terminal, so that a resource name cannot write escape sequences to it. Lines
+for people only (warnings and errors on stderr, the doctor's report) always
+pass through it: a file name or a server's message is data there too."""
 
 from __future__ import annotations
 
@@ -33,6 +35,20 @@ def print_json(data: Any) -> None:
 
 def write_line(text: str) -> None:
     sys.stdout.write((clean(text) if sys.stdout.isatty() else text) + "\n")
+
+
+def report_line(text: str) -> None:
+    """A line of a report for people on stdout (`doctor`): always sanitised."""
+    sys.stdout.write(clean(text) + "\n")
+
+
+def say(text: str) -> None:
+    """A line for people on stderr (a warning, a notice): always sanitised, piped or not."""
+    sys.stderr.write(clean(text) + "\n")
+
+
+def warn(text: str) -> None:
+    say(f"envdeck: warning: {text}")
 
 
 def age(stamp: str | None, now: datetime | None = None) -> str:
