@@ -18,6 +18,22 @@ REPAIR = ActionSpec("repair", "Repair drift", role=Role.ADMIN, mutating=True)
 FLEET_RUN = ActionSpec("run", "Run a command on nodes", role=Role.OPERATOR, mutating=True)
 PAUSE = ActionSpec("pause", "Pause/resume reconciling", role=Role.OPERATOR, mutating=True)
 VIEW = ActionSpec("view", "View", role=Role.VIEWER, mutating=False)
+#: The audit action of one log stream opened (`Session.logs`): one row per stream, not per line.
+READ = "read"
+
+#: The least role any resource action of any backend needs (a test reads every backend's
+#: action specs and checks that none asks for less): below it, `act` is refused before the
+#: resource is looked up, so a denial never waits for a backend.
+ACTION_MIN_ROLE = Role.OPERATOR
+#: Resource actions that change nothing, per backend: the only ones `--read-only` lets
+#: through before the resource is looked up (the full check still follows).
+NON_MUTATING_ACTIONS = frozenset({("aws", "shell"), ("kubernetes", "logs")})
+
+
+def hidden_environment_message(env: str) -> str:
+    """One wording for an environment that does not exist and one where the user has no
+    role: the two must not be told apart (names could be probed)."""
+    return f"no environment {env!r} that you can see"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,4 +76,19 @@ class Policy:
         if role < needed:
             return Decision(
                 False, f"{action.name} needs the {needed.label} role; {self.user} is {role.label} in {env}", role)
+        return Decision(True, "", role)
+
+    def precheck_action(self, env: str, backend: str, action: str) -> Decision:
+        """What can be decided about a resource action from its name alone, before any
+        backend call: no role, a role below every resource action (`ACTION_MIN_ROLE`),
+        or `--read-only` for an action that may change something. Allowed here means
+        only "not refused yet": `check` with the action's spec decides."""
+        role = self.role(env)
+        if role is None:
+            return Decision(False, f"{self.user} has no role in environment {env}")
+        if self.read_only and (backend, action) not in NON_MUTATING_ACTIONS:
+            return Decision(False, "envdeck runs --read-only", role)
+        if role < ACTION_MIN_ROLE:
+            return Decision(False, f"{action} needs at least the {ACTION_MIN_ROLE.label} role; "
+                                   f"{self.user} is {role.label} in {env}", role)
         return Decision(True, "", role)

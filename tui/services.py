@@ -7,21 +7,57 @@ the access policy and the audit trail before any backend call.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from backends.base import Backend
 from backends.registry import create_backends
-from tui.config import EnvdeckConfig
-from tui.errors import InvalidRequest, NotFound, PolicyDenied
+from tui.config import EdgeConfig, EnvdeckConfig
+from tui.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
 from tui.identity import current_user
 from tui.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
-from tui.policy import FLEET_RUN, OPEN_SHELL, PAUSE, READ_LOGS, Decision, Policy
+from tui.policy import (
+    FLEET_RUN,
+    OPEN_SHELL,
+    PAUSE,
+    READ,
+    READ_LOGS,
+    Decision,
+    Policy,
+    hidden_environment_message,
+)
 from tui.reconciler import BackendFactory, Reconciler
 from tui.store import Store
+
+#: The tag naming a resource's CloudWatch log group (backends/aws/resource_builder.py).
+LOG_GROUP_TAG = "envdeck:log-group"
+#: A Kubernetes object name (DNS-1123 subdomain): no "/", so no path outside the namespace.
+_KUBERNETES_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _edge_member(edge: EdgeConfig, kind: str, name: str) -> bool:
+    """`edge/node/NODE` or `edge/service/NODE:SERVICE` of the configured nodes."""
+    nodes = {node.name: node for node in edge.nodes}
+    if kind == "node":
+        return name in nodes
+    node_name, sep, service = name.partition(":")
+    return kind == "service" and bool(sep) and node_name in nodes and service in nodes[node_name].services
+
+
+async def refuse_unseen_environment(store: Store, policy: Policy, env: str, origin: str) -> NoReturn:
+    """An environment that does not exist and one where the user has no role are refused
+    alike (exit 3, the same words), so that names cannot be probed; the attempt is audited
+    (`access`, `denied`; the row says which it was)."""
+    reason = ("no such environment" if env not in policy.config.environments
+              else f"{policy.user} has no role in environment {env}")
+    await store.audit_record(user=policy.user, env=env, target=env, action="access", params={}, origin=origin,
+                             result=AuditResult.DENIED, message=reason)
+    raise PolicyDenied(hidden_environment_message(env))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,19 +89,12 @@ class Session:
         policy = Policy(config, user or current_user(), read_only=read_only)
         visible = policy.visible_environments()
         if envs is not None:
-            unknown = [e for e in envs if e not in config.environments]
-            if unknown:
-                await store.close()
-                raise InvalidRequest(f"no environment named {unknown[0]!r} in {config.source or 'the config'}")
-            hidden = [e for e in envs if e not in visible]
-            if hidden:
-                reason = f"{policy.user} has no role in environment {hidden[0]}"
-                try:  # an attempt on an environment the user cannot see is audited too
-                    await store.audit_record(user=policy.user, env=hidden[0], target=hidden[0], action="access",
-                                             params={}, origin=origin, result=AuditResult.DENIED, message=reason)
+            unseen = [e for e in envs if e not in visible]
+            if unseen:
+                try:
+                    await refuse_unseen_environment(store, policy, unseen[0], origin)
                 finally:
                     await store.close()
-                raise PolicyDenied(reason)
             visible = [e for e in visible if e in envs]
         reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible)
         return cls(config, store, policy, reconciler, origin)
@@ -74,6 +103,17 @@ class Session:
         await self.reconciler.stop()
         await self.store.close()
 
+    async def observe(self) -> None:
+        """One observe pass of every backend of every environment, concurrently, and
+        nothing else: no repair, whatever the repair mode (`envdeck status` reports;
+        repairs belong to `reconcile`, the running reconciler and the agent)."""
+        for backends in self.reconciler.backends.values():
+            for backend in backends.values():
+                await backend.start()
+        await self.reconciler.load_last_known()
+        await asyncio.gather(*(self.reconciler.pass_once(env, bname, repair=False)
+                               for env, backends in self.reconciler.backends.items() for bname in backends))
+
     # -- lookups -------------------------------------------------------------
     def environments(self) -> list[str]:
         return list(self.reconciler.envs)
@@ -81,7 +121,7 @@ class Session:
     def backend_for(self, env: str, resource_id: str) -> Backend:
         backends = self.reconciler.backends.get(env)
         if backends is None:
-            raise NotFound(f"no environment named {env!r}")
+            raise PolicyDenied(hidden_environment_message(env))
         name = resource_id.split("/", 1)[0]
         if name not in backends:
             raise NotFound(f"{env} has no {name} backend (resource ids look like aws/ec2-instance/i-…)")
@@ -93,23 +133,73 @@ class Session:
         state = self.reconciler.envs[env]
         found = state.resource(resource_id)
         if found is None or state.backends[backend.name].reachable is not True:
-            await backend.start()
-            await self.reconciler.pass_once(env, backend.name, repair=False)
+            await self._observe(env, backend, raise_unreachable=found is None)
             found = state.resource(resource_id)
-            bstate = state.backends[backend.name]
-            if found is None and bstate.reachable is False:
-                from tui.errors import BackendUnreachable
-                raise BackendUnreachable(f"{backend.name} is unreachable: {bstate.error}", backend=backend.name)
         if found is None:
             raise NotFound(f"no resource {resource_id} in {env}")
         return found
+
+    async def _observe(self, env: str, backend: Backend, *, raise_unreachable: bool = True) -> None:
+        """One observe pass of one backend (never a repair)."""
+        await backend.start()
+        await self.reconciler.pass_once(env, backend.name, repair=False)
+        bstate = self.reconciler.envs[env].backends[backend.name]
+        if raise_unreachable and bstate.reachable is False:
+            raise BackendUnreachable(f"{backend.name} is unreachable: {bstate.error}", backend=backend.name)
+
+    async def _observed(self, env: str, backend: Backend) -> dict[str, Resource]:
+        """The backend's inventory in `env`, observed once when it was not reachable yet."""
+        if self.reconciler.envs[env].backends[backend.name].reachable is not True:
+            await self._observe(env, backend)
+        return self.reconciler.envs[env].resources.get(backend.name, {})
+
+    async def _not_member_reason(self, env: str, resource_id: str, *, inventory: bool) -> str | None:
+        """Why `resource_id` is not one of `env`'s resources, or None when it is. Decided from
+        the config and the environment's own inventory, never from the id's text: an AWS
+        log group must be one of `aws.logs` or a group its tagged resources name, a Kubernetes
+        name a plain object name (the backend reads only the env's namespace), an edge id a
+        configured node or service. `inventory` also requires the id among the observed
+        resources (for actions); AWS ids always do."""
+        refused = f"{resource_id} is not a resource of environment {env}"
+        backend_name, _, rest = resource_id.partition("/")
+        backend = self.reconciler.backends.get(env, {}).get(backend_name)
+        if backend is None:
+            return refused
+        env_cfg = self.config.environments[env]
+        kind, _, name = rest.partition("/")
+        if backend_name == "aws" and kind == "log-group" and env_cfg.aws is not None:
+            return None if name and name in await self._env_log_groups(env, backend) else refused
+        if backend_name == "kubernetes" and not _KUBERNETES_NAME.fullmatch(name):
+            return refused
+        if backend_name == "edge" and env_cfg.edge is not None and not _edge_member(env_cfg.edge, kind, name):
+            return refused
+        if inventory or backend_name not in ("kubernetes", "edge"):
+            return None if resource_id in await self._observed(env, backend) else refused
+        return None
+
+    async def _env_log_groups(self, env: str, backend: Backend) -> set[str]:
+        aws_cfg = self.config.environments[env].aws
+        groups = {entry.group for entry in (aws_cfg.logs if aws_cfg else ())}
+        for resource in (await self._observed(env, backend)).values():
+            tags = resource.attributes.get("tags") or {}
+            if isinstance(tags, dict) and tags.get(LOG_GROUP_TAG):
+                groups.add(str(tags[LOG_GROUP_TAG]))
+        return groups
+
+    async def _require_member(self, env: str, resource_id: str, action: str, params: dict[str, Any], *,
+                              inventory: bool) -> Backend:
+        """The backend of a resource of `env`; any other id is refused and audited `denied`."""
+        reason = await self._not_member_reason(env, resource_id, inventory=inventory)
+        if reason is not None:
+            await self._deny(env, resource_id, action, params, reason)
+        return self.backend_for(env, resource_id)
 
     def actions_for(self, env: str, resource: Resource) -> list[ActionChoice]:
         backend = self.backend_for(env, resource.id)
         return [ActionChoice(spec, self.policy.check(env, spec)) for spec in backend.actions(resource)]
 
     # -- audited operations --------------------------------------------------
-    async def _deny(self, env: str, target: str, action: str, params: dict[str, Any], reason: str) -> None:
+    async def _deny(self, env: str, target: str, action: str, params: dict[str, Any], reason: str) -> NoReturn:
         await self.store.audit_record(user=self.user, env=env, target=target, action=action, params=params,
                                       origin=self.origin, result=AuditResult.DENIED, message=reason)
         raise PolicyDenied(reason)
@@ -120,21 +210,40 @@ class Session:
         if not decision.allowed:
             await self._deny(env, target, spec.name, params or {}, decision.reason)
 
-    async def act(self, env: str, resource_id: str, action: str, params: dict[str, str] | None = None) -> ActionResult:
+    async def prepare_action(self, env: str, resource_id: str, action: str,
+                             params: dict[str, str] | None = None) -> tuple[Resource, ActionSpec]:
+        """Everything `act` checks before it performs, in this order: the role and
+        `--read-only` from the action's name alone (no backend call, so a denial never
+        waits for an unreachable endpoint), the resource's membership in `env`, the
+        action's spec and its parameters, then the policy with that spec. Denials are
+        audited `denied`; an unknown action or parameter is an InvalidRequest and stores
+        nothing."""
         params = dict(params or {})
-        role = self.policy.role(env)
-        if role is None:
-            raise PolicyDenied(f"{self.user} has no role in environment {env}")
+        backend_name = resource_id.partition("/")[0]
+        decision = self.policy.precheck_action(env, backend_name, action)
+        if not decision.allowed:
+            await self._deny(env, resource_id, action, params, decision.reason)
+        backend = await self._require_member(env, resource_id, action, params, inventory=True)
         resource = await self.resource(env, resource_id)
-        backend = self.backend_for(env, resource_id)
         specs = {s.name: s for s in backend.actions(resource)}
         spec = specs.get(action)
         if spec is None:
             known = ", ".join(sorted(specs)) or "none"
             raise InvalidRequest(f"{resource_id} has no action {action!r} (available: {known})")
+        unknown = sorted(set(params) - set(spec.params))
+        if unknown:
+            takes = ", ".join(spec.params) if spec.params else "no parameters"
+            raise InvalidRequest(f"--param {unknown[0]}: {action} on {resource_id} does not take "
+                                 f"{unknown[0]!r} (it takes {takes})")
         decision = self.policy.check(env, spec)
         if not decision.allowed:
             await self._deny(env, resource_id, action, params, decision.reason)
+        return resource, spec
+
+    async def act(self, env: str, resource_id: str, action: str, params: dict[str, str] | None = None) -> ActionResult:
+        params = dict(params or {})
+        resource, _spec = await self.prepare_action(env, resource_id, action, params)
+        backend = self.backend_for(env, resource_id)
         audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action=action,
                                                 params=params, origin=self.origin)
         try:
@@ -152,16 +261,36 @@ class Session:
 
     async def logs(self, env: str, resource_id: str, *, follow: bool = False, tail: int | None = 100,
                    container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
+        """A resource's log lines. The role is checked first (no backend call), then the
+        id's membership in `env`; each stream opened is one `read` audit row, finished
+        when the stream ends (`succeeded` also when the reader stops it)."""
         await self.authorize(env, resource_id, READ_LOGS)
-        backend = self.backend_for(env, resource_id)
+        backend = await self._require_member(env, resource_id, READ_LOGS.name, {}, inventory=False)
+        params: dict[str, Any] = {"follow": follow, "tail": tail}
+        if container:
+            params["container"] = container
+        if previous:
+            params["previous"] = True
+        audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action=READ,
+                                                params=params, origin=self.origin)
+        result, message = AuditResult.SUCCEEDED, ""
         stream = backend.logs(resource_id, follow=follow, tail=tail, container=container, previous=previous)
         try:
             async for line in stream:
                 yield line
+        except GeneratorExit:
+            raise  # the reader stopped: the read succeeded
+        except BaseException as exc:
+            result = AuditResult.FAILED if isinstance(exc, Exception) else AuditResult.INTERRUPTED
+            message = str(exc) or type(exc).__name__
+            raise
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            try:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            finally:
+                await self.store.audit_finish(audit_id, result, message)
 
     async def metrics(self, env: str, resource_id: str | None, window_s: float) -> list[MetricSeries]:
         if resource_id is None:
@@ -181,12 +310,12 @@ class Session:
     async def open_shell(self, env: str, resource_id: str) -> tuple[list[str], int]:
         """argv for an interactive shell, authorized; its audit row stays `pending` until
         `shell_closed` records how the shell ended."""
+        await self.authorize(env, resource_id, OPEN_SHELL)  # the role first: no backend call before it
+        backend = await self._require_member(env, resource_id, OPEN_SHELL.name, {}, inventory=True)
         resource = await self.resource(env, resource_id)
-        backend = self.backend_for(env, resource_id)
         argv = backend.shell_command(resource)
         if not argv:
             raise InvalidRequest(f"{resource_id} has no shell")
-        await self.authorize(env, resource_id, OPEN_SHELL)
         audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action="shell",
                                                 params={}, origin=self.origin)
         return argv, audit_id

@@ -63,18 +63,16 @@ def test_audit_json_shape_and_state_dir(tmp_path):
     assert (tmp_path / "state" / "envdeck.log").exists()
 
 
-def test_unknown_environment_is_a_usage_error(tmp_path):
+def test_unknown_and_hidden_environments_are_refused_alike(tmp_path):
+    """An unknown name and an environment without a role: exit 3, the same words, so
+    that names cannot be probed."""
     cfg = tmp_path / "envdeck.yaml"
-    cfg.write_text("environments:\n  dev: {}\n")
-    proc = envdeck("status", "--env", "nope", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
-    assert proc.returncode == 2 and "no environment named 'nope'" in proc.stderr
-
-
-def test_no_role_is_denied_with_exit_3(tmp_path):
-    cfg = tmp_path / "envdeck.yaml"
-    cfg.write_text("environments:\n  prod:\n    access: {admin: [somebody-else]}\n")
-    proc = envdeck("status", "--env", "prod", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
-    assert proc.returncode == 3 and "denied" in proc.stderr
+    cfg.write_text("environments:\n  dev: {}\n  prod:\n    access: {admin: [somebody-else]}\n")
+    unknown = envdeck("status", "--env", "nope", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    hidden = envdeck("status", "--env", "prod", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    assert unknown.returncode == hidden.returncode == 3
+    assert unknown.stderr == "envdeck: denied: no environment 'nope' that you can see\n"
+    assert hidden.stderr == unknown.stderr.replace("'nope'", "'prod'")
 
 
 def test_bad_param_syntax_is_a_usage_error(tmp_path):

@@ -8,9 +8,10 @@ import pytest
 
 from tests.memory_backend import World, memory_factory
 from tui.config import parse_config
-from tui.errors import InvalidRequest, NotFound, PolicyDenied
+from tui.errors import InvalidRequest, PolicyDenied
 from tui.model import Origin
 from tui.services import Session
+from tui.store import Store
 
 CFG = parse_config("""
 environments:
@@ -75,16 +76,23 @@ async def test_hidden_environment_and_unknown_names(tmp_path):
     s = await session(tmp_path, "alice")
     try:
         assert s.environments() == ["staging"]  # no role in prod: not shown at all
-        with pytest.raises(NotFound):
+        with pytest.raises(PolicyDenied, match="aws/app/nope is not a resource of environment staging"):
             await s.act("staging", "aws/app/nope", "restart")
         with pytest.raises(InvalidRequest, match="no action 'explode'"):
             await s.act("staging", "aws/app/web", "explode")
     finally:
         await s.close()
-    with pytest.raises(PolicyDenied):
+    # an environment without a role and one that does not exist: the same refusal, both audited
+    with pytest.raises(PolicyDenied) as hidden:
         await session(tmp_path, "alice", envs=["prod"])
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(PolicyDenied) as unknown:
         await session(tmp_path, "alice", envs=["nope"])
+    assert str(hidden.value) == "no environment 'prod' that you can see"
+    assert str(unknown.value) == "no environment 'nope' that you can see"
+    store = await Store.open(tmp_path)
+    rows = [e for e in await store.audit_entries() if e["action"] == "access"]
+    await store.close()
+    assert sorted((e["env"], e["result"]) for e in rows) == [("nope", "denied"), ("prod", "denied")]
 
 
 async def test_logs_need_operator(tmp_path):
@@ -147,5 +155,88 @@ defaults: {interval: 1h}
         while s.reconciler.envs["staging"].resource("aws/app/web").attributes.get("replicas") != 4:
             assert asyncio.get_running_loop().time() < deadline, "the action's effect was not observed"
             await asyncio.sleep(0.01)
+    finally:
+        await s.close()
+
+
+@pytest.mark.parametrize("user,read_only", [("carol", False), ("bob", True)], ids=["viewer", "admin-read-only"])
+async def test_a_denial_never_waits_for_the_backend(tmp_path, user, read_only):
+    """Deny first: the role and --read-only are decided before the resource is looked up,
+    so a backend that is down (or never asked) changes nothing: refused, one `denied` row."""
+    world = World()
+    world.down = True
+    s = await session(tmp_path, user, world, read_only=read_only)
+    try:
+        with pytest.raises(PolicyDenied):
+            await s.act("staging", "aws/app/web", "restart")
+        assert world.observe_calls == 0 and world.performed == []
+        [entry] = await s.store.audit_entries()
+        assert (entry["result"], entry["action"], entry["target"]) == ("denied", "restart", "aws/app/web")
+    finally:
+        await s.close()
+
+
+async def test_parameters_an_action_does_not_take_are_refused(tmp_path):
+    world = World()
+    s = await session(tmp_path, "bob", world)
+    try:
+        with pytest.raises(InvalidRequest, match="'pwd'") as refused:
+            await s.act("staging", "aws/app/web", "restart", {"pwd": "hunter2"})
+        assert "restart" in str(refused.value)
+        with pytest.raises(InvalidRequest, match="'colour'"):
+            await s.act("staging", "aws/app/web", "scale", {"replicas": "2", "colour": "red"})
+        assert world.performed == [] and await s.store.audit_entries() == []
+    finally:
+        await s.close()
+
+
+async def test_each_log_stream_opened_is_one_read_row(tmp_path):
+    world = World()
+    s = await session(tmp_path, "alice", world)
+    try:
+        lines = [line.text async for line in s.logs("staging", "aws/app/web", tail=5)]
+        assert len(lines) == 5
+        stream = s.logs("staging", "aws/app/web", tail=5)
+        async for _ in stream:
+            break  # the reader stops early
+        await stream.aclose()
+        entries = await s.store.audit_entries()
+        assert [(e["action"], e["target"], e["result"]) for e in entries] == [("read", "aws/app/web", "succeeded")] * 2
+    finally:
+        await s.close()
+
+
+async def test_logs_of_an_id_outside_the_environment_are_refused(tmp_path):
+    world = World()
+    s = await session(tmp_path, "alice", world)
+    try:
+        for rid in ("aws/log-group//prod/db", "aws/app/prod-db", "kubernetes/Pod/x", "edge/node/gw-01"):
+            with pytest.raises(PolicyDenied, match="not a resource of environment staging"):
+                async for _ in s.logs("staging", rid):
+                    pass
+        entries = await s.store.audit_entries()
+        assert [(e["action"], e["result"]) for e in entries] == [("logs", "denied")] * 4
+    finally:
+        await s.close()
+
+
+async def test_observe_never_repairs(tmp_path):
+    """`Session.observe` (what `envdeck status` runs) reports a drift in an `auto`
+    environment but leaves it for the reconciler: no repair, no audit row."""
+    config = parse_config("""
+environments:
+  staging:
+    repair: auto
+    access: {admin: [bob]}
+    aws: {region: us-east-1, tags: {env: staging}}
+""")
+    world = World()
+    world.replicas["web"] = 1
+    s = await Session.open(config, tmp_path, origin=Origin.CLI, user="bob", backends_factory=memory_factory(world))
+    try:
+        await s.observe()
+        assert [d.resource for d in s.reconciler.envs["staging"].all_drifts()] == ["aws/app/web"]
+        assert world.repair_calls == 0 and world.replicas["web"] == 1
+        assert await s.store.audit_entries() == []
     finally:
         await s.close()

@@ -64,7 +64,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
     cfg = load(args)
     session = await open_session(args, cfg, args.env)
     try:
-        await session.reconciler.run_once(repair=False)
+        await session.observe()  # observes only: repairs belong to `reconcile`
         envs = [session.reconciler.envs[name].to_json() for name in session.environments()]
     finally:
         await session.close()
@@ -160,20 +160,17 @@ async def cmd_act(args: argparse.Namespace) -> int:
     params = _parse_params(args.param)
     session = await open_session(args, cfg, args.env)
     try:
-        resource = await session.resource(args.env, args.resource)
-        choices = {c.spec.name: c for c in session.actions_for(args.env, resource)}
-        choice = choices.get(args.action)
-        if choice is None:
-            raise InvalidRequest(f"{args.resource} has no action {args.action!r} "
-                                 f"(available: {', '.join(sorted(choices)) or 'none'})")
-        if choice.decision.allowed and choice.spec.mutating and not args.yes:
+        # role, --read-only, membership, the action and its parameters are checked (and a
+        # denial audited) before anything is asked or done
+        resource, spec = await session.prepare_action(args.env, args.resource, args.action, params)
+        if spec.mutating and not args.yes:
             if not sys.stdin.isatty():
                 print(f"envdeck: {args.action} on {args.resource} changes things: pass --yes "
                       "(stdin is not a terminal, so envdeck cannot ask)", file=sys.stderr)
                 return EXIT_USAGE
-            expected = resource.name if choice.spec.destructive else "yes"
-            prompt = (f"{choice.spec.title} {clean(args.resource)} in {args.env}? "
-                      f"Type {'the resource name' if choice.spec.destructive else 'yes'} to confirm: ")
+            expected = resource.name if spec.destructive else "yes"
+            prompt = (f"{spec.title} {clean(args.resource)} in {args.env}? "
+                      f"Type {'the resource name' if spec.destructive else 'yes'} to confirm: ")
             if input(prompt).strip() != expected:
                 print("envdeck: not confirmed; nothing was done", file=sys.stderr)
                 return EXIT_FAILED

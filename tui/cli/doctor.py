@@ -37,6 +37,8 @@ async def run_doctor(args: argparse.Namespace, load) -> int:
         return await _without_config(args, path)
     problems = 0
     cfg = load(args)
+    if args.env:  # before anything is printed: a hidden environment shows nothing
+        await _refuse_unseen_env(args, cfg)
     _line("ok", f"config {path}: {len(cfg.environments)} environment(s)")
     for warning in file_warnings(path):
         problems += 1
@@ -44,6 +46,24 @@ async def run_doctor(args: argparse.Namespace, load) -> int:
     problems += await _state(state_dir(args.state_dir))
     problems += await _environments(args, cfg)
     return 1 if problems else 0
+
+
+async def _refuse_unseen_env(args: argparse.Namespace, cfg) -> None:
+    """`--env NAME` where NAME does not exist or the user has no role: refused like every
+    other verb (exit 3, the same words for both, the attempt audited)."""
+    from tui.model import Origin
+    from tui.policy import Policy
+    from tui.services import refuse_unseen_environment
+    from tui.store import Store
+
+    policy = Policy(cfg, current_user(), read_only=args.read_only)
+    if args.env in policy.visible_environments():
+        return
+    store = await Store.open(state_dir(args.state_dir))
+    try:
+        await refuse_unseen_environment(store, policy, args.env, Origin.CLI)
+    finally:
+        await store.close()
 
 
 async def _state(sdir: Path) -> int:
