@@ -131,3 +131,28 @@ async def test_outside_text_is_cleaned_before_it_is_drawn():
         assert "[bold]red" in shown  # kept as text, not read as markup
         line = "".join(s.text for s in table.render_line(1))
         assert "[bold]red" in line and "\x1b" not in line
+
+
+async def test_at_80_columns_the_status_is_kept_and_gets_the_rest_of_the_width():
+    cause = "CrashLoopBackOff: back-off 5m0s restarting failed container=worker pod=worker-6f4d-oom01"
+    items = [Resource(id="kubernetes/Pod/worker-6f4d-oom01-with-a-long-suffix", backend="kubernetes", kind="Pod",
+                      name="worker-6f4d-oom01-with-a-long-suffix", health=Health.DEGRADED, status=cause),
+             Resource(id="kubernetes/Deployment/worker", backend="kubernetes", kind="Deployment", name="worker",
+                      health=Health.PROGRESSING, status="1/2 ready")]
+    app = TableApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(CountingTable)
+        show(table, items, TableView())
+        await pilot.pause()
+        assert table.column_keys[-1] == "status" and "age" not in table.column_keys
+        lines = ["".join(s.text for s in table.render_line(y)) for y in range(3)]
+        assert "STATUS" in lines[0]
+        crash = next(line for line in lines if "worker-6f4d" in line)
+        assert "CrashLoopBackOff:" in crash and crash.rstrip().endswith("…")
+        assert any("1/2 ready" in line for line in lines)
+        # no horizontal scrolling: the columns fit the widget
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        narrow = table._widths[-1]
+        await pilot.resize_terminal(100, 24)
+        await wait_until(pilot, lambda: table._widths[-1] > narrow, "the status to take the new width")
+        assert table.virtual_size.width <= table.scrollable_content_region.width

@@ -27,7 +27,7 @@ from tui.widgets.cells import (
     safe,
     sparkline_text,
 )
-from tui.widgets.line_table import Cells, LineTable
+from tui.widgets.line_table import PADDING, Cells, LineTable
 from tui.widgets.metric_history import MetricHistory, key_metric
 from tui.widgets.resource_filter import SHORT_BACKEND, ResourceFilter
 
@@ -37,9 +37,15 @@ _HEALTH_RANK = {str(h): i for i, h in enumerate(HEALTH_ORDER)}
 _DRIFT_RANK = {"Drifted": 0, "Unknown": 1, "InSync": 2, None: 3}
 WIDE_COLUMNS = (("mark", " "), ("backend", "BACKEND"), ("kind", "KIND"), ("name", "NAME"), ("status", "STATUS"),
                 ("health", "HEALTH"), ("drift", "DRIFT"), ("age", "AGE"), ("metric", "METRIC"))
-COMPACT_COLUMNS = (("mark", " "), ("kind", "KIND"), ("name", "NAME"), ("health", "HEALTH"), ("drift", "DRIFT"),
-                   ("age", "AGE"))
+# Below COMPACT_BELOW columns the least useful columns go (backend, age, metric), drift
+# shrinks to one glyph, kind and name are capped, and STATUS (the cause: CrashLoopBackOff,
+# 1/2 ready) is last and gets the rest of the width, so it reads at 80×24 without
+# horizontal scrolling. Enter opens the detail with the whole text.
+COMPACT_COLUMNS = (("mark", " "), ("kind", "KIND"), ("name", "NAME"), ("health", "HEALTH"), ("drift", "Δ"),
+                   ("status", "STATUS"))
 COMPACT_BELOW = 110
+COMPACT_KIND_LEN, COMPACT_NAME_LEN, STATUS_MIN = 12, 22, 8
+_DRIFT_GLYPH = {"Drifted": ("≠", "warning"), "Unknown": ("?", "text-muted"), "InSync": ("=", "success")}
 
 
 @dataclass
@@ -65,6 +71,12 @@ class TableView:
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         return "  ".join(parts)
+
+
+def drift_glyph(drift: str | None, palette: Palette) -> Text:
+    """One character for the compact layout's Δ column (≠ drifted, = in sync, ? unknown)."""
+    glyph, variable = _DRIFT_GLYPH.get(drift or "", (" ", "text-muted"))
+    return Text(glyph, style=palette.style(variable, bold=drift == "Drifted"), end="")
 
 
 def _age_key(r: Resource) -> tuple:
@@ -106,6 +118,7 @@ class ResourceTable(LineTable):
         self._history = MetricHistory()
         self.shown: list[Resource] = []
         self.total = 0
+        self._status_natural = 0  # the widest status cell measured (before fitting)
 
     def on_mount(self) -> None:
         # Decide the column set from the terminal size up front, so that a fixed-size
@@ -113,21 +126,44 @@ class ResourceTable(LineTable):
         self.compact = self.app.size.width < COMPACT_BELOW
         self._set_columns(COMPACT_COLUMNS if self.compact else WIDE_COLUMNS)
 
-    def on_resize(self) -> None:
-        compact = self.app.size.width < COMPACT_BELOW
-        if compact != self.compact:
-            self.set_layout(compact)
-            self.post_message(self.LayoutChanged())
-
     class LayoutChanged(Message):
         """The table switched between the wide and the compact column set."""
 
     def set_layout(self, compact: bool) -> None:
         self.compact = compact
         self._row_cache.clear()
+        self._status_natural = 0
         self._set_columns(COMPACT_COLUMNS if compact else WIDE_COLUMNS)
         self._update_virtual_size()
         self.refresh()
+
+    def _grow_widths(self, keys) -> bool:
+        before = list(self._widths)
+        super()._grow_widths(keys)
+        if self.compact:
+            self._fit_status()
+        return self._widths != before
+
+    def _fit_status(self) -> None:
+        """Compact layout: STATUS takes the width the other columns leave (never more than
+        its widest cell, never less than STATUS_MIN), so the table never scrolls sideways."""
+        widths = self._widths
+        i = len(widths) - 1  # status is the last compact column
+        self._status_natural = max(self._status_natural, widths[i])
+        room = self.scrollable_content_region.width
+        if room <= 0:
+            return
+        others = sum(w + 2 * PADDING for w in widths[:i])
+        widths[i] = max(STATUS_MIN, min(self._status_natural, room - others - 2 * PADDING))
+
+    def on_resize(self) -> None:
+        compact = self.app.size.width < COMPACT_BELOW
+        if compact != self.compact:
+            self.set_layout(compact)
+            self.post_message(self.LayoutChanged())
+        elif self.compact and self._grow_widths([]):
+            self._update_virtual_size()
+            self.refresh()
 
     def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
              history: MetricHistory) -> None:
@@ -206,7 +242,9 @@ class ResourceTable(LineTable):
         health = health_cell(str(r.health), palette)
         drift = drift_cell(None if r.drift is None else str(r.drift), palette)
         if self.compact:
-            cells: Cells = (mark, safe(r.kind, max_len=16), safe(r.name, max_len=30), health, drift, Text(age))
+            cells: Cells = (mark, safe(r.kind, max_len=COMPACT_KIND_LEN), safe(r.name, max_len=COMPACT_NAME_LEN),
+                            health, drift_glyph(None if r.drift is None else str(r.drift), palette),
+                            safe(r.status or r.health_reason, max_len=120))
         else:
             cells = (mark, Text(SHORT_BACKEND.get(r.backend, r.backend), end=""), safe(r.kind, max_len=20),
                      safe(r.name, max_len=48), safe(r.status, max_len=36), health, drift, Text(age, end=""),
