@@ -2,7 +2,11 @@
 
 Shows what will happen to what; asks for parameters (e.g. replicas); for a
 destructive action the user types the resource name (or, for several resources,
-the environment name). Dismisses with the parameters, or None when cancelled."""
+the environment name). Dismisses with the parameters, or None when cancelled.
+
+Cancel is the default: without a parameter to fill in, the Cancel button has the
+focus, so an Enter that was meant for the screen below (a drill-in pressed once too
+often) cancels instead of acting. Confirm with tab/← then Enter, or ctrl+y."""
 
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ class ConfirmScreen(ModalScreen[dict[str, str] | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="confirm-cancel"),
         Binding("ctrl+y", "confirm", "Confirm", id="confirm-ok", show=False),
+        Binding("left", "focus_button('ok')", "Confirm button", id="confirm-focus-ok", show=False),
+        Binding("right", "focus_button('cancel')", "Cancel button", id="confirm-focus-cancel", show=False),
     ]
 
     def __init__(self, request: ConfirmRequest) -> None:
@@ -63,7 +69,10 @@ class ConfirmScreen(ModalScreen[dict[str, str] | None]):
         if inputs:
             inputs[0].focus()
         else:
-            self.query_one("#ok", Button).focus()
+            self.query_one("#cancel", Button).focus()
+
+    def action_focus_button(self, which: str) -> None:
+        self.query_one(f"#{which}", Button).focus()
 
     def _params(self) -> dict[str, str] | None:
         error = self.query_one("#dialog-error", Static)

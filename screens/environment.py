@@ -1,5 +1,10 @@
 """The environment screen: resources, logs, metrics, faults, timeline, compliance
-and drift of one environment, with the k9s keys."""
+and drift of one environment, with the k9s keys.
+
+Every view has its own `/` filter (Logs: its search); while the filter box is open
+every key goes to it, until Enter or Esc. Enter drills in: on a workload it lists
+the pods it runs (Esc goes back to where it was), elsewhere it opens the resource's
+detail; it never runs an action."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker
 
 from screens.base import EnvdeckScreen, steady_input
-from screens.environment_actions import EnvironmentActions
+from screens.environment_actions import EnvironmentActions, pods_of, short_scope
 from tui.env_state import EnvState
 from tui.messages import (
     BACKENDS,
@@ -27,6 +32,7 @@ from tui.messages import (
 from tui.model import Resource
 from tui.sanitize import clean
 from tui.widgets.cells import drift_cell, health_cell
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.log_stream import stream_logs
 from tui.widgets.logs_view import LogsView
 from tui.widgets.metric_history import MetricHistory
@@ -38,6 +44,9 @@ from tui.widgets.resource_table import SORTABLE, ResourceTable, TableView
 from tui.widgets.status_bar import StatusBar, status_text
 
 VIEWS = ("resources", "logs", "metrics", "faults", "timeline", "compliance", "drift")
+# The table each view filters with `/` (resources: the TableView; logs: its own search).
+FILTERED_TABLES = {"metrics": "#series", "faults": "#faults-table", "timeline": "#timeline-table",
+                   "compliance": "#compliance-table", "drift": "#drift-table"}
 VIEW_TITLES = {v: v.capitalize() for v in VIEWS}
 # Which changes each view cares about.
 VIEW_KINDS = {"resources": {RESOURCES, DRIFTS, SAMPLES}, "faults": {FAULTS, RESOURCES}, "compliance": {RESOURCES},
@@ -50,11 +59,14 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="filter", tooltip="regex; ~ or -f fuzzy; ! inverts"),
         Binding("escape", "back", "Back", id="back"),
-        Binding("enter", "drill", "Open", id="drill", show=False),
+        Binding("enter", "drill", "Open", id="drill", show=False, tooltip="Drill in: a workload's pods, or details"),
+        Binding("i", "describe", "Details", id="describe", show=False, tooltip="Open the selected resource's details"),
         Binding("l", "logs", "Logs", id="logs", tooltip="Follow logs (of the marked resources, merged)"),
         Binding("s", "shell", "Shell", id="shell", show=False),
         Binding("r", "restart", "Restart", id="restart"),
         Binding("S", "scale", "Scale", id="scale", show=False),
+        Binding("x", "stop", "Stop", id="stop", show=False, tooltip="Stop an instance or service (confirmation)"),
+        Binding("u", "start", "Start", id="start", show=False, tooltip="Start a stopped instance (confirmation)"),
         Binding("o", "open_console", "Console", id="open-console", show=False),
         Binding("y", "yaml", "YAML", id="yaml", show=False),
         Binding("d", "drift_diff", "Diff", id="drift-diff", show=False),
@@ -63,7 +75,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         Binding("space", "mark", "Mark", id="mark", show=False),
         Binding("ctrl+a", "mark_all", "Mark all", id="mark-all", show=False),
         Binding("ctrl+d", "delete", "Delete", id="delete", show=False, tooltip="Delete/terminate (admin)"),
-        Binding("g", "group", "Group", id="group", show=False, tooltip="Group by backend"),
+        Binding("b", "group", "Group", id="group", show=False, tooltip="Group by backend"),
         Binding("greater_than_sign", "sort_next", "Sort", id="sort-next", show=False),
         Binding("less_than_sign", "sort_reverse", "Reverse", id="sort-reverse", show=False),
         *[Binding(str(i + 1), f"show_view('{view}')", VIEW_TITLES[view], id=f"view-{view}", show=False)
@@ -78,6 +90,10 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.history = MetricHistory()
         self.dirty: set[str] = set()
         self.timeline_rows: tuple[list, list] = ([], [])
+        self.filters: dict[str, ResourceFilter] = {v: ResourceFilter() for v in FILTERED_TABLES}
+        self._filter_view = "resources"  # the view the open filter box filters
+        self.scope: str | None = None  # the workload whose pods the resources view lists
+        self._before_scope: tuple[str | None, ResourceFilter] = (None, ResourceFilter())
         self._log_workers: list[Worker] = []
         self._ticks = 0
 
@@ -130,6 +146,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     def jump(self, *, view: str | None = None, kind: str | None = None) -> None:
         if kind is not None:
+            self.scope = None
             self.view.kind = kind or None
             view = "resources"
         if view:
@@ -166,7 +183,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         state = self.state
         if view == "resources":
             table = self.query_one(ResourceTable)
-            table.show(state.all_resources(), self.view, now=app.now(), palette=app.palette, history=self.history)
+            table.show(self.scoped_resources(), self.view, now=app.now(), palette=app.palette,
+                       history=self.history)
             self._update_table_info()
         elif view == "faults":
             self.query_one(FaultsTable).show(state, app.now(), app.palette)
@@ -228,7 +246,13 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         state = self.state
         t = Text(no_wrap=True, overflow="ellipsis", end="")
         t.append(f" {clean(self.env)}", style=palette.style("primary", bold=True))
-        t.append(f" › {VIEW_TITLES[self.active_view]}  ", style=palette.style("text-muted"))
+        t.append(f" › {VIEW_TITLES[self.active_view]}", style=palette.style("text-muted"))
+        if self.active_view == "resources" and self.scope is not None:
+            t.append(f" › pods of {clean(short_scope(self.scope), max_len=60)}", style=palette.style("text-muted"))
+        view_filter = self.filters.get(self.active_view)
+        if view_filter is not None and view_filter.active:
+            t.append(f"  /{clean(view_filter.describe(), max_len=60)}", style=palette.style("accent"))
+        t.append("  ")
         t.append_text(health_cell(str(state.health()), palette))
         t.append("  ")
         t.append_text(drift_cell(state.drift(), palette))
@@ -247,7 +271,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         table = self.query_one(ResourceTable)
         palette = self.envdeck.palette
         t = Text(no_wrap=True, overflow="ellipsis", end="")
-        t.append(f"{len(table.shown)} of {table.total} resources", style=palette.style("text-muted"))
+        what = f"pods of {short_scope(self.scope)}" if self.scope is not None else "resources"
+        t.append(f"{len(table.shown)} of {table.total} {clean(what, max_len=80)}", style=palette.style("text-muted"))
         t.append(f"  {clean(self.view.describe(), max_len=120)}", style=palette.style("accent"))
         self.query_one("#table-info", Static).update(t)
 
@@ -349,44 +374,100 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     # -- filter ------------------------------------------------------------------
     def action_filter(self) -> None:
-        if self.active_view != "resources":
-            self.action_show_view("resources")
+        """`/` filters the view it is pressed in; the box keeps every key until Enter/Esc."""
+        view = self.active_view
+        if view == "logs":
+            self.query_one(LogsView).action_search()
+            return
+        self._filter_view = view
         box = self.query_one("#filter", Input)
         box.remove_class("hidden")
-        box.value = self.view.filter.text
+        box.value = self.view.filter.text if view == "resources" else self.filters[view].text
         box.focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.view.filter = ResourceFilter(event.value)
-        self.refresh_view("resources")
+        self._set_filter(self._filter_view, ResourceFilter(event.value))
+
+    def _set_filter(self, view: str, new: ResourceFilter) -> None:
+        if view == "resources":
+            self.view.filter = new
+            self.refresh_view("resources")
+        else:
+            self.filters[view] = new
+            self.query_one(FILTERED_TABLES[view], KeyedTable).set_filter(new.text_matcher() if new.active else None)
+        self._update_title()
+
+    def _close_filter(self) -> None:
+        self.query_one("#filter", Input).add_class("hidden")
+        self._focus_view(self.active_view)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        """Enter keeps the filter; when the selected row was filtered out, the cursor
+        (cleared until now) goes to the first row shown."""
         event.stop()
-        event.input.add_class("hidden")
-        self.query_one(ResourceTable).focus()
+        view = self._filter_view
+        if view == "resources":
+            self.query_one(ResourceTable).ensure_cursor()
+        elif view in FILTERED_TABLES:
+            self.query_one(FILTERED_TABLES[view], KeyedTable).ensure_cursor()
+        self._close_filter()
 
     def action_back(self) -> None:
         box = self.query_one("#filter", Input)
         if box.has_focus:
-            box.add_class("hidden")
-            self.query_one(ResourceTable).focus()
+            self._close_filter()
             return
-        if self.active_view == "resources" and (self.view.filter.active or self.view.kind or self.view.marks):
+        view = self.active_view
+        if view in self.filters and self.filters[view].active:
+            self._set_filter(view, ResourceFilter(""))
+            return
+        if view == "resources" and (self.view.filter.active or self.scope or self.view.kind or self.view.marks):
             if self.view.filter.active:
                 self.view.filter = ResourceFilter("")
+            elif self.scope is not None:
+                self.leave_scope()
+                return
             elif self.view.kind:
                 self.view.kind = None
             else:
                 self.view.marks.clear()
             self.refresh_view("resources")
             return
-        if self.active_view != "resources":
+        if view != "resources":
             self.action_show_view("resources")
             return
         self.envdeck.open_overview()
+
+    # -- drilling into a workload ----------------------------------------------------
+    def scoped_resources(self) -> list[Resource]:
+        resources = self.state.all_resources()
+        if self.scope is None:
+            return resources
+        workload = self.state.resource(self.scope)
+        return pods_of(resources, workload) if workload is not None else []
+
+    def enter_scope(self, workload: Resource) -> None:
+        """List the pods of `workload` (Esc comes back to the list it was chosen from)."""
+        self._before_scope = (self.view.kind, self.view.filter)
+        self.scope = workload.id
+        self.view.kind, self.view.filter = None, ResourceFilter("")
+        self.action_show_view("resources")
+        self.refresh_view("resources")
+        table = self.query_one(ResourceTable)
+        table.move_cursor(row=0)
+        table.focus()
+        self._update_title()
+
+    def leave_scope(self) -> None:
+        workload, self.scope = self.scope, None
+        self.view.kind, self.view.filter = self._before_scope
+        self.refresh_view("resources")
+        if workload is not None:
+            self.query_one(ResourceTable).move_to_key(workload)
+        self._update_title()
 
     # -- table keys --------------------------------------------------------------
     def action_mark(self) -> None:

@@ -1,9 +1,13 @@
 """The action keys of the environment screen (drill in, YAML, diff, restart, scale,
-delete, shell, console, repair, pause), as a mixin: each resolves its target from the
-screen's selection and hands it to `screens.action_flow`."""
+stop, start, delete, shell, console, repair, pause), as a mixin: each resolves its
+target from the screen's selection and hands it to `screens.action_flow`.
+
+Enter drills in and never acts: on a workload (Deployment, StatefulSet, …) it lists
+the pods the workload runs, like k9s; on anything else it opens the detail screen."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from screens import action_flow
@@ -12,6 +16,44 @@ from tui.widgets.record_views import DriftTable
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
     from tui.model import Resource
+
+# Kinds whose Enter lists their pods (pods name their controller in the `owner`
+# attribute, "Kind/name"; a Deployment's pods through its ReplicaSets).
+WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
+STOP_ACTIONS = ("stop",)
+START_ACTIONS = ("start",)
+
+
+def has_pods(r: Resource) -> bool:
+    return r.backend == "kubernetes" and r.kind in WORKLOAD_KINDS
+
+
+def pods_of(resources: Iterable[Resource], workload: Resource) -> list[Resource]:
+    """The pods `workload` runs, following `owner` links down (Deployment → ReplicaSet → Pod)."""
+    children: dict[str, list[Resource]] = {}
+    for r in resources:
+        owner = r.attributes.get("owner") if r.backend == workload.backend else None
+        if isinstance(owner, str):
+            children.setdefault(owner, []).append(r)
+    pods: list[Resource] = []
+    todo, seen = [f"{workload.kind}/{workload.name}"], set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        for child in children.get(key, ()):
+            if child.kind == "Pod":
+                pods.append(child)
+            else:
+                todo.append(f"{child.kind}/{child.name}")
+    return pods
+
+
+def short_scope(resource_id: str) -> str:
+    """`kubernetes/Deployment/api` → `Deployment/api`."""
+    parts = resource_id.split("/", 1)
+    return parts[1] if len(parts) == 2 else resource_id
 
 
 class EnvironmentActions:
@@ -25,20 +67,38 @@ class EnvironmentActions:
         def targets(self) -> list[Resource]: ...
         def _need_one(self) -> Resource | None: ...
         def query_one(self, *args, **kwargs): ...
+        def enter_scope(self, workload: Resource) -> None: ...
 
     # -- drilling ------------------------------------------------------------------
     def action_drill(self, tab: str | None = None) -> None:
+        """Enter: a workload's pods (resources view), else the details. Never an action."""
+        r = self._need_one()
+        if r is None:
+            return
+        if tab is None and self.active_view == "resources" and has_pods(r):
+            self.enter_scope(r)
+            return
+        self.open_detail(r, tab)
+
+    def open_detail(self, r: Resource, tab: str | None = None) -> None:
+        from screens.resource_detail import ResourceDetailScreen
+
+        self.envdeck.push_screen(ResourceDetailScreen(self.env, r.id, tab=tab))
+
+    def action_describe(self) -> None:
         r = self._need_one()
         if r is not None:
-            from screens.resource_detail import ResourceDetailScreen
-
-            self.envdeck.push_screen(ResourceDetailScreen(self.env, r.id, tab=tab))
+            self.open_detail(r)
 
     def action_yaml(self) -> None:
-        self.action_drill(tab="yaml")
+        r = self._need_one()
+        if r is not None:
+            self.open_detail(r, "yaml")
 
     def action_drift_diff(self) -> None:
-        self.action_drill(tab="drift")
+        r = self._need_one()
+        if r is not None:
+            self.open_detail(r, "drift")
 
     # -- actions -----------------------------------------------------------------
     def action_restart(self) -> None:
@@ -46,6 +106,12 @@ class EnvironmentActions:
 
     def action_scale(self) -> None:
         action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.SCALE_ACTIONS, "scale")
+
+    def action_stop(self) -> None:
+        action_flow.run_action(self.envdeck, self.env, self.targets(), STOP_ACTIONS, "stop")
+
+    def action_start(self) -> None:
+        action_flow.run_action(self.envdeck, self.env, self.targets(), START_ACTIONS, "start")
 
     def action_delete(self) -> None:
         action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.DELETE_ACTIONS,

@@ -1,5 +1,7 @@
-"""`?`: every key binding of the screen it was opened from (after `ui.keymap`
-remapping), with the binding id to use in `ui.keymap` and what it does."""
+"""`?`: envdeck's keys on the screen it was opened from (after `ui.keymap`
+remapping), grouped (Move, Views, Actions, …), each with the binding id to use in
+`ui.keymap` and what it does. Bindings without an id are Textual's own (copy,
+scroll by page with modifiers, …) and are not listed."""
 
 from __future__ import annotations
 
@@ -13,33 +15,64 @@ from textual.widgets import Static
 from tui.widgets.cells import Palette, muted
 from tui.widgets.keyed_table import Cells, KeyedTable
 
-COLUMNS = (("key", "KEY"), ("id", "ID (ui.keymap)"), ("what", "WHAT"), ("where", "WHERE"))
+COLUMNS = (("key", "KEY"), ("id", "ID (ui.keymap)"), ("what", "WHAT"))
+SECTION_PREFIX = "section:"
+SECTIONS = ("Move", "Views", "Actions", "Table", "Logs", "Metrics", "Dialog", "App")
+_SECTION_OF = {
+    "cursor-up": "Move", "cursor-down": "Move", "page-up": "Move", "page-down": "Move", "cursor-top": "Move",
+    "cursor-top-gg": "Move", "cursor-bottom": "Move", "table-select": "Move", "drill": "Move", "back": "Move",
+    "detail-back": "Move",
+    "filter": "Views", "describe": "Views", "yaml": "Views", "drift-diff": "Views", "command-line": "Views",
+    "command-palette": "Views", "help": "Views",
+    "logs": "Actions", "shell": "Actions", "restart": "Actions", "scale": "Actions", "stop": "Actions",
+    "start": "Actions", "delete": "Actions", "open-console": "Actions", "repair": "Actions", "pause": "Actions",
+    "mark": "Table", "mark-all": "Table", "group": "Table", "sort-next": "Table", "sort-reverse": "Table",
+    "quit": "App", "quit-ctrl-c": "App",
+}
+
+
+def section_of(binding_id: str) -> str:
+    if binding_id in _SECTION_OF:
+        return _SECTION_OF[binding_id]
+    for prefix, section in (("view-", "Views"), ("logs-", "Logs"), ("metrics-", "Metrics"),
+                            ("confirm-", "Dialog"), ("help-", "Dialog")):
+        if binding_id.startswith(prefix):
+            return section
+    return "App"
 
 
 def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
-    """One row per binding active on `screen` (focused widget, its ancestors, screen, app)."""
+    """envdeck's bindings active on `screen` (focused widget, its ancestors, screen, app),
+    one row per binding id with all its keys, under a header row per section."""
     app = screen.app
-    seen_ids: set[str] = set()
-    rows: dict[str, Cells] = {}
-    active = screen.active_bindings
-    # envdeck's own bindings (they have ids) first, then widget navigation, app last.
-    ordered = sorted(active.items(), key=lambda kv: (kv[1].node is app, kv[1].binding.id is None))
-    for key, ab in ordered:
+    found: dict[str, tuple[list[str], Binding, bool]] = {}
+    for ab in screen.active_bindings.values():
         b = ab.binding
-        ident = b.id or f"{type(ab.node).__name__}.{b.action}"
-        row_key = f"{ident}:{key}"
-        if b.id and b.id in seen_ids and row_key in rows:
+        if not b.id:
+            continue  # Textual's own keys
+        keys, _, enabled = found.setdefault(b.id, ([], b, ab.enabled))
+        shown = app.get_key_display(b)
+        if shown not in keys:
+            keys.append(shown)
+    by_section: dict[str, list[str]] = {}
+    for ident in found:
+        by_section.setdefault(section_of(ident), []).append(ident)
+    rows: dict[str, Cells] = {}
+    for section in SECTIONS:
+        idents = by_section.get(section)
+        if not idents:
             continue
-        if b.id:
-            seen_ids.add(b.id)
-        where = "app" if ab.node is app else type(ab.node).__name__
-        description = b.description or b.action
-        if b.tooltip:
-            description += f" — {b.tooltip}"
-        rows[row_key] = (Text(app.get_key_display(b), style=palette.style("accent", bold=True), end=""),
-                         Text(b.id or "", end=""),
-                         Text(description, end="") if ab.enabled else muted(description + " (not now)", palette),
-                         muted(where, palette))
+        rows[SECTION_PREFIX + section] = (Text(section, style=palette.style("primary", bold=True), end=""),
+                                          Text(""), Text(""))
+        for ident in idents:
+            keys, b, enabled = found[ident]
+            description = b.description or b.action
+            if b.tooltip:
+                description += f" — {b.tooltip}"
+            rows[f"{ident}:{' '.join(keys)}"] = (
+                Text(" ".join(keys), style=palette.style("accent", bold=True), end=""),
+                Text(ident, end=""),
+                Text(description, end="") if enabled else muted(description + " (not now)", palette))
     return rows
 
 

@@ -14,12 +14,14 @@ def known_binding_ids() -> set[str]:
     from screens.overview import OverviewScreen
     from screens.resource_detail import ResourceDetailScreen
     from tui.app import EnvdeckApp
+    from tui.widgets.keyed_table import KeyedTable
+    from tui.widgets.line_table import LineTable
     from tui.widgets.logs_view import LogsView
     from tui.widgets.metrics_view import MetricsView
 
     ids: set[str] = set()
     for cls in (EnvdeckApp, OverviewScreen, EnvironmentScreen, ResourceDetailScreen, ConfirmScreen, HelpScreen,
-                CommandLineScreen, LogsView, MetricsView, App):
+                CommandLineScreen, LogsView, MetricsView, LineTable, KeyedTable, App):
         for b in cls.BINDINGS:
             if isinstance(b, Binding) and b.id:
                 ids.add(b.id)

@@ -93,6 +93,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         Binding("s", "shell", "Shell", id="shell"),
         Binding("r", "restart", "Restart", id="restart"),
         Binding("S", "scale", "Scale", id="scale", show=False),
+        Binding("x", "stop", "Stop", id="stop", show=False),
+        Binding("u", "start", "Start", id="start", show=False),
         Binding("o", "open_console", "Console", id="open-console"),
         Binding("y", "tab('yaml')", "YAML", id="yaml"),
         Binding("d", "tab('drift')", "Diff", id="drift-diff"),
@@ -114,7 +116,7 @@ class ResourceDetailScreen(EnvdeckScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
-            with TabPane("Overview", id="overview"), VerticalScroll():
+            with TabPane("Overview", id="overview"), VerticalScroll(id="overview-scroll"):
                 yield Static(id="summary")
                 yield Static(Text("Actions", end=""), classes="section")
                 yield OptionList(id="actions")
@@ -133,7 +135,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.ready = True
         self.refresh_all()
         if self.initial_tab == "overview":
-            self.query_one("#actions", OptionList).focus()
+            # Not the Actions list: an Enter pressed once too often must not start an action.
+            self.query_one("#overview-scroll", VerticalScroll).focus()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -259,6 +262,12 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     def action_scale(self) -> None:
         self._run(action_flow.SCALE_ACTIONS, "scale")
+
+    def action_stop(self) -> None:
+        self._run(("stop",), "stop")
+
+    def action_start(self) -> None:
+        self._run(("start",), "start")
 
     def action_delete(self) -> None:
         self._run(action_flow.DELETE_ACTIONS, "delete/terminate", destructive_fallback=True)

@@ -70,11 +70,11 @@ async def test_sort_group_and_marks(tmp_path, stage):
         await wait_until(pilot, lambda: table(app).row_keys[0].startswith("kubernetes/Pod/"), "worst first")
         assert {table(app).row_keys[0], table(app).row_keys[1]} == {"kubernetes/Pod/api-5c8b-xyz12",
                                                                     "kubernetes/Pod/worker-6f4d-oom01"}
-        await pilot.press("g")
+        await pilot.press("b")
         await wait_until(pilot, lambda: table(app).row_keys[0] == "group:aws", "group headers")
         assert [k for k in table(app).row_keys if k.startswith("group:")] == ["group:aws", "group:edge",
                                                                                "group:kubernetes"]
-        await pilot.press("g")
+        await pilot.press("b")
         await select(pilot, "kubernetes/Pod/web-7d9f-abcde")
         await pilot.press("space")
         await select(pilot, "kubernetes/Pod/web-7d9f-fghij")
@@ -91,7 +91,7 @@ async def test_restart_with_confirmation_writes_audit_row(tmp_path, stage):
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
         assert stage.performed == []  # nothing happens before confirming
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: stage.performed, "the restart to reach the backend")
         assert stage.performed == [("staging", "kubernetes/Deployment/web", "restart", {})]
         rows = await wait_for_audit(pilot, "restart")
@@ -149,7 +149,7 @@ async def test_viewer_sees_disabled_actions_and_denial_is_audited(tmp_path, stag
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         await select(pilot, "kubernetes/Deployment/web")
-        await pilot.press("enter")
+        await pilot.press("i")  # details (Enter on a Deployment lists its pods)
         await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the detail screen")
         options = app.screen.query_one("#actions", OptionList)
         restart = options.get_option("restart")
@@ -185,7 +185,7 @@ async def test_drift_shown_then_repaired(tmp_path, stage):
         assert drift_table.row_keys == ["kubernetes/Deployment/api\treplicas"]
         await pilot.press("R")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         state = app.session.reconciler.envs["staging"]
         await wait_until(pilot, lambda: state.resource("kubernetes/Deployment/api").drift == Drift.IN_SYNC,
                          "the api deployment to be InSync")
@@ -299,14 +299,14 @@ async def test_pause_and_resume_reconciling(tmp_path, stage):
         state = app.session.reconciler.envs["staging"]
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: state.paused, "the environment to pause")
         await wait_until(pilot, lambda: "PAUSED" in str(app.screen.query_one(StatusBar).render()), "PAUSED shown")
         rows = await wait_for_audit(pilot, "pause")
         assert rows[0]["result"] == "succeeded"
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: not state.paused, "the environment to resume")
 
 

@@ -5,6 +5,11 @@ The table holds an ordered list of row keys and asks `cells_for(key)` for a
 row's cells when it draws it; column widths grow from the rows drawn so far and
 from a sample of the rows, never from measuring every cell. The header row is
 fixed. Cells are `rich.text.Text` (see `cells.safe`): never markup.
+
+The cursor follows its row's key, not its row number: when the rows change (a
+filter, a sort, an update) it stays on the same key; when that key is no longer
+shown the cursor clears (no row is selected, so no action can hit a neighbour)
+and comes back when the key does. k9s movement: j/k, G, gg.
 """
 
 from __future__ import annotations
@@ -25,8 +30,40 @@ Cells = tuple[Text, ...]
 PADDING = 1
 SAMPLE_ROWS = 1000
 
+# Row movement of every table (this one and KeyedTable), with ids for `ui.keymap`.
+MOVE_BINDINGS = [
+    Binding("up,k", "cursor_up", "Up", id="cursor-up", show=False),
+    Binding("down,j", "cursor_down", "Down", id="cursor-down", show=False),
+    Binding("pageup,ctrl+b", "page_up", "Page up", id="page-up", show=False),
+    Binding("pagedown,ctrl+f", "page_down", "Page down", id="page-down", show=False),
+    Binding("home,ctrl+home", "scroll_top", "Top", id="cursor-top", show=False),
+    Binding("g", "top_chord", "Top (gg)", id="cursor-top-gg", show=False, tooltip="press twice"),
+    Binding("end,ctrl+end,G", "scroll_bottom", "Bottom", id="cursor-bottom", show=False),
+]
 
-class LineTable(ScrollView, can_focus=True):
+
+class KeyChord:
+    """`gg`: the action of a key that must be pressed twice in a row. `on_key` sees every
+    key before its binding runs, so any other key in between disarms it."""
+
+    _chord_key: str | None = None
+    _last_key: str | None = None
+
+    def _note_key(self, key: str) -> None:
+        if key != self._last_key:
+            self._chord_key = None
+        self._last_key = key
+
+    def _chord(self) -> bool:
+        """True on the second press of the same key in a row (then disarmed)."""
+        if self._chord_key is not None and self._chord_key == self._last_key:
+            self._chord_key = None
+            return True
+        self._chord_key = self._last_key
+        return False
+
+
+class LineTable(KeyChord, ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LineTable {
         height: 1fr;
@@ -52,15 +89,8 @@ class LineTable(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES = {"line-table--header", "line-table--cursor"}
     BINDINGS = [
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("ctrl+home", "scroll_top", "Top", show=False),
-        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
-        Binding("home", "scroll_top", "Home", show=False),
-        Binding("end", "scroll_bottom", "End", show=False),
-        Binding("enter", "select_cursor", "Select", show=False),
+        *MOVE_BINDINGS,
+        Binding("enter", "select_cursor", "Open", id="table-select", show=False),
     ]
 
     class RowSelected(Message):
@@ -92,7 +122,8 @@ class LineTable(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self._order: list[str] = []
         self._index: dict[str, int] = {}
-        self.cursor_row = 0
+        self.cursor_row = 0  # -1: cleared (the key it followed is not shown)
+        self._anchor: str | None = None  # the key a cleared cursor waits for
         self._set_columns(columns)
 
     # -- data ------------------------------------------------------------------
@@ -126,8 +157,9 @@ class LineTable(ScrollView, can_focus=True):
         return self.cells_for(key) if key in self._index else None
 
     def set_rows(self, order: list[str]) -> None:
-        """Show the rows `order` (keys); the cursor stays on the same key when it is still there."""
-        selected = self.cursor_key
+        """Show the rows `order` (keys); the cursor stays on the same key when it is still
+        there, clears when it is not (and returns when it is shown again)."""
+        selected = self.cursor_key if self.cursor_row >= 0 else self._anchor
         self._order = order
         self._index = {key: i for i, key in enumerate(order)}
         step = max(1, len(order) // SAMPLE_ROWS)
@@ -143,7 +175,11 @@ class LineTable(ScrollView, can_focus=True):
         self._grow_widths(sample)
         if selected is not None and selected in self._index:
             self.cursor_row = self._index[selected]
-        self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
+            self._anchor = None
+        elif selected is not None:
+            self.cursor_row, self._anchor = -1, selected
+        else:
+            self.cursor_row = max(0, min(self.cursor_row, len(order) - 1))
         self._update_virtual_size()
         self._scroll_to_cursor()
         self.refresh()
@@ -165,7 +201,7 @@ class LineTable(ScrollView, can_focus=True):
     # -- cursor ----------------------------------------------------------------
     @property
     def cursor_key(self) -> str | None:
-        if not self._order:
+        if not self._order or self.cursor_row < 0:
             return None
         return self._order[self.cursor_row]
 
@@ -176,15 +212,23 @@ class LineTable(ScrollView, can_focus=True):
         self.move_cursor(row=index)
         return True
 
+    def ensure_cursor(self) -> None:
+        """A cleared cursor goes to the first row (after the user confirms a filter)."""
+        if self.cursor_row < 0 and self._order:
+            self.move_cursor(row=0)
+
     def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
         if not self._order:
             return
         self.cursor_row = max(0, min(row, len(self._order) - 1))
+        self._anchor = None
         if scroll:
             self._scroll_to_cursor()
         self.refresh()
 
     def _scroll_to_cursor(self) -> None:
+        if self.cursor_row < 0:
+            return
         visible = max(1, self.scrollable_content_region.height - 1)
         top = round(self.scroll_y)
         if self.cursor_row < top:
@@ -212,6 +256,13 @@ class LineTable(ScrollView, can_focus=True):
 
     def action_scroll_bottom(self) -> None:
         self.move_cursor(row=len(self._order) - 1)
+
+    def action_top_chord(self) -> None:
+        if self._chord():
+            self.action_scroll_top()
+
+    def on_key(self, event: events.Key) -> None:
+        self._note_key(event.key)
 
     def action_select_cursor(self) -> None:
         key = self.cursor_key

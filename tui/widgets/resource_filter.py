@@ -1,4 +1,4 @@
-"""The `/` filter of the resources table (k9s habits).
+"""The `/` filter of the resources table and of the record views (k9s habits).
 
     web            regular expression, case-insensitive, on name, kind, backend, status,
                    health and id (a broken expression matches literally)
@@ -31,21 +31,28 @@ class ResourceFilter:
         return self.text.strip()
 
     def matcher(self) -> Callable[[Resource], bool]:
+        test = self.text_matcher()
+        return lambda r: test(haystack(r), r.name)
+
+    def text_matcher(self) -> Callable[[str, str], bool]:
+        """`test(haystack, name)`: the expression searches `haystack`, fuzzy (`~`, `-f`) matches
+        `name`. The record views (Faults, Timeline, Compliance, Drift, Metrics) filter their rows
+        with it: the haystack is the row's text, the name its resource."""
         query = self.text.strip()
         invert = False
         if query.startswith("!"):
             invert, query = True, query[1:].lstrip()
         if not query:
-            return lambda r: not invert
+            return lambda hay, name: not invert
         if query.startswith("-f ") or query.startswith("~"):
             letters = (query[3:] if query.startswith("-f ") else query[1:]).strip()
             if not letters:
-                return lambda r: not invert
+                return lambda hay, name: not invert
             fuzzy = Matcher(letters, case_sensitive=False)
 
-            def test(r: Resource) -> bool:
+            def test(hay: str, name: str) -> bool:
                 try:
-                    return fuzzy.match(r.name) > 0
+                    return fuzzy.match(name) > 0
                 except ValueError:  # Textual's matcher on some inputs; treat as no match
                     return False
         else:
@@ -53,10 +60,11 @@ class ResourceFilter:
                 pattern = re.compile(query, re.IGNORECASE)
             except re.error:
                 pattern = re.compile(re.escape(query), re.IGNORECASE)
-            def test(r: Resource) -> bool:
-                return pattern.search(haystack(r)) is not None
+
+            def test(hay: str, name: str) -> bool:
+                return pattern.search(hay) is not None
         if invert:
-            return lambda r: not test(r)
+            return lambda hay, name: not test(hay, name)
         return test
 
 
