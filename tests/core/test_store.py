@@ -23,19 +23,24 @@ async def test_new_store_is_migrated_and_in_wal_mode(tmp_path):
     assert (tmp_path / DB_NAME).stat().st_mode & 0o077 == 0
 
 
-async def test_pending_rows_become_interrupted_at_start(tmp_path):
+async def test_pending_rows_of_a_running_process_are_not_interrupted_at_start(tmp_path):
+    """Recovery marks only rows whose owner is gone (tests/reliability/test_audit_owner.py
+    kills real owner processes); this process still runs, so its row stays pending."""
     store = await Store.open(tmp_path)
     done = await store.audit_begin(user="u", env="e", target="t", action="restart", params={}, origin="cli")
     await store.audit_finish(done, AuditResult.SUCCEEDED, "ok")
-    await store.audit_begin(user="u", env="e", target="t", action="scale", params={"replicas": 3}, origin="tui")
+    scale = await store.audit_begin(user="u", env="e", target="t", action="scale", params={"replicas": 3},
+                                    origin="tui")
     await store.close()
 
     reopened = await Store.open(tmp_path)
     try:
         entries = {e["action"]: e for e in await reopened.audit_entries()}
         assert entries["restart"]["result"] == "succeeded"
-        assert entries["scale"]["result"] == "interrupted"
+        assert entries["scale"]["result"] == "pending"
         assert entries["scale"]["params"] == {"replicas": 3}
+        assert await reopened.audit_finish(scale, AuditResult.SUCCEEDED, "scaled") is True
+        assert await reopened.audit_finish(scale, AuditResult.FAILED, "again") is False, "finished is final"
     finally:
         await reopened.close()
 

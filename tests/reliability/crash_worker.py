@@ -73,8 +73,7 @@ async def main(state_dir: str, seed: int, delay: float | None = None) -> None:
         roll = rng.random()
         try:
             if roll < 0.45:
-                await session.act(env, "aws/app/web", "scale", {"replicas": str(rng.randint(0, 6)),
-                                                                  "token": "s3cr3t"})
+                await session.act(env, "aws/app/web", "scale", {"replicas": str(rng.randint(0, 6))})
             elif roll < 0.65:
                 await session.act(env, "aws/app/api", "restart")
             elif roll < 0.75:

@@ -41,7 +41,8 @@ def tmpfs(tmp_path):
         where.mkdir()
         if shutil.which("mount") is None:
             pytest.skip("no mount command here")
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        # mode=0700: a tmpfs root is 1777 by default, which envdeck refuses as a state directory
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options + ",mode=0700", "tmpfs", str(where)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")

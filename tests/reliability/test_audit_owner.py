@@ -1,0 +1,156 @@
+"""Audit rows carry their owner (host, pid, process start time): opening the store in
+another process — every CLI command does — marks `interrupted` only the `pending` rows
+whose owner is gone, and never rewrites a row another process owns or has finished.
+Real processes throughout: an owner process (tests/reliability/audit_owner_worker.py)
+and the `envdeck` CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import envdeck_env, repo_root
+from tui.model import AuditResult
+from tui.store import DB_NAME, Store
+
+
+class Owner:
+    """The owner process: it has begun one pending row (`audit_id`)."""
+
+    def __init__(self, state: Path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.audit_owner_worker", str(state)],
+                                     cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        line = self.proc.stdout.readline().split()
+        assert line[:1] == ["begun"], (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.audit_id = int(line[1])
+
+    def finish(self) -> bool:
+        self.proc.stdin.write("finish\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().split()
+        self.proc.wait(timeout=60)
+        return answer == ["finished", "True"]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
+@pytest.fixture
+def owners():
+    started: list[Owner] = []
+
+    def start(state: Path) -> Owner:
+        started.append(Owner(state))
+        return started[-1]
+
+    yield start
+    for owner in started:
+        owner.kill()
+        owner.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def config_file(tmp_path) -> Path:
+    path = tmp_path / "envdeck.yaml"
+    path.write_text("environments:\n  dev: {}\n")
+    return path
+
+
+def cli_audit(config_file: Path, state: Path) -> dict[int, dict]:
+    """`envdeck audit --json`: opens the store with recovery, like every command."""
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "--json", "--config", str(config_file),
+                           "--state-dir", str(state)], capture_output=True, text=True, cwd=repo_root(),
+                          env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return {e["id"]: e for e in json.loads(proc.stdout)["entries"]}
+
+
+def test_the_running_owners_row_stays_pending_until_it_finishes(tmp_path, config_file, owners):
+    """A 12 s edge restart showed `interrupted` while it ran: another envdeck's recovery
+    marked it. Now the row stays pending, and its owner's result is the one kept."""
+    state = tmp_path / "state"
+    owner = owners(state)
+    assert cli_audit(config_file, state)[owner.audit_id]["result"] == "pending"
+    assert owner.finish()
+    entry = cli_audit(config_file, state)[owner.audit_id]
+    assert entry["result"] == "succeeded" and entry["message"] == "restarted in 12.0s"
+
+
+@pytest.mark.parametrize("reaped", [True, False], ids=["reaped", "zombie"])
+def test_the_row_of_a_killed_owner_becomes_interrupted(tmp_path, config_file, owners, reaped):
+    state = tmp_path / "state"
+    owner = owners(state)
+    os.kill(owner.proc.pid, signal.SIGKILL)
+    if reaped:
+        owner.proc.wait(timeout=30)
+    else:  # killed but not yet waited for: its /proc entry is still there, as a zombie
+        stat = Path(f"/proc/{owner.proc.pid}/stat")
+        deadline = time.monotonic() + 30
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed owner never became a zombie"
+            time.sleep(0.01)
+    entry = cli_audit(config_file, state)[owner.audit_id]
+    assert entry["result"] == "interrupted"
+    assert entry["message"] == "envdeck stopped before the action completed"
+
+
+async def test_a_reused_pid_is_not_taken_for_the_owner(tmp_path, owners):
+    """The owner's pid now belongs to another live process (here: this test's own pid,
+    with this process's start time differing from the row's): the owner is gone."""
+    state = tmp_path / "state"
+    owner = owners(state)
+    owner.kill()
+    owner.proc.wait(timeout=30)
+    with sqlite3.connect(state / DB_NAME) as db:
+        db.execute("UPDATE audit SET owner_pid = ? WHERE id = ?", (os.getpid(), owner.audit_id))
+    store = await Store.open(state)
+    try:
+        [entry] = [e for e in await store.audit_entries() if e["id"] == owner.audit_id]
+        assert entry["result"] == "interrupted"
+    finally:
+        await store.close()
+
+
+async def test_another_process_cannot_finish_or_rewrite_a_row(tmp_path, owners):
+    state = tmp_path / "state"
+    owner = owners(state)
+    store = await Store.open(state)
+    try:
+        assert await store.audit_finish(owner.audit_id, AuditResult.FAILED, "not mine") is False
+        [entry] = [e for e in await store.audit_entries() if e["id"] == owner.audit_id]
+        assert entry["result"] == "pending"
+        assert owner.finish()
+        # finished now: neither recovery nor a late finish from here rewrites it
+        assert await store.mark_interrupted() == 0
+        assert await store.audit_finish(owner.audit_id, AuditResult.INTERRUPTED, "late") is False
+        [entry] = [e for e in await store.audit_entries() if e["id"] == owner.audit_id]
+        assert (entry["result"], entry["message"]) == ("succeeded", "restarted in 12.0s")
+    finally:
+        await store.close()
+
+
+async def test_rows_from_before_owners_were_recorded_are_recovered_as_before(tmp_path):
+    """A pending row written by an older envdeck (no owner) is treated as abandoned."""
+    store = await Store.open(tmp_path)
+    audit_id = await store.audit_begin(user="u", env="e", target="t", action="scale", params={}, origin="tui")
+    await store.close()
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.execute("UPDATE audit SET owner_host = NULL, owner_pid = NULL, owner_start = NULL WHERE id = ?",
+                   (audit_id,))
+    reopened = await Store.open(tmp_path)
+    try:
+        [entry] = await reopened.audit_entries()
+        assert entry["result"] == "interrupted"
+    finally:
+        await reopened.close()
