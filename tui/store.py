@@ -4,8 +4,13 @@
 - WAL mode, `synchronous=FULL`: a committed audit row survives a crash of the
   process or the machine; `busy_timeout` lets the CLI and a running TUI share it.
 - An audit row is committed *before* an action starts (`pending`) and completed
-  after; rows still `pending` when a store is opened with `recover=True` become
-  `interrupted`.
+  after by the process that began it (its owner: host, pid, start time — see
+  tui/owner.py). Opening a store with `recover=True` marks `interrupted` only the
+  `pending` rows whose owner is gone; a finished row is never rewritten.
+- Parameters and messages pass `tui.redaction` before they are written (and again
+  when read, for rows older than the rules).
+- A corrupt file found mid-query is a StateError saying how to recover, never a
+  traceback; the connection's thread never keeps the process alive.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ import orjson
 
 from tui.errors import StateError
 from tui.model import AuditResult, BackendState, DriftItem, Resource, iso, now_utc, parse_iso
+from tui.owner import owner_gone, this_process
+from tui.paths import check_state_file, ensure_state_dir
+from tui.redaction import REDACTED, redact_params, redact_text
+
+__all__ = ["DB_NAME", "MIGRATIONS", "REDACTED", "Store", "redact_params", "snapshot_json"]
 
 DB_NAME = "envdeck.db"
 
@@ -101,11 +111,15 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 2: the process that owns an audit row (host, pid, start time): recovery marks only
+    # the pending rows of processes that are gone
+    """
+    ALTER TABLE audit ADD COLUMN owner_host TEXT;
+    ALTER TABLE audit ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE audit ADD COLUMN owner_start TEXT;
+    """,
 ]
 
-_SECRET_KEY = re.compile(r"(secret|password|passwd|token|credential|private|passphrase|api[_-]?key|auth)",
-                         re.IGNORECASE)
-REDACTED = "***"
 
 
 _SNAPSHOT_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -122,17 +136,14 @@ def snapshot_json(resource: Resource) -> str:
         return json.dumps(data, default=str)
 
 
-def redact_params(params: dict[str, Any] | None) -> dict[str, Any]:
-    """Parameters as stored in the audit trail: values of secret-looking keys removed."""
-    out: dict[str, Any] = {}
-    for key, value in (params or {}).items():
-        if _SECRET_KEY.search(str(key)):
-            out[str(key)] = REDACTED
-        elif isinstance(value, dict):
-            out[str(key)] = redact_params(value)
-        else:
-            out[str(key)] = value
-    return out
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 without following a symlink (SQLite would create it
+    with the umask's mode and follow a planted link)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _serialized(method):
@@ -143,9 +154,26 @@ def _serialized(method):
     @functools.wraps(method)
     async def wrapper(self, *args, **kwargs):
         async with self._lock:
-            return await method(self, *args, **kwargs)
+            try:
+                return await method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                raise store_error(self.path, exc) from None
 
     return wrapper
+
+
+def store_error(path: Path, exc: sqlite3.DatabaseError) -> StateError:
+    """One clear line for an SQLite error; a corrupt file says how to recover."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and not _CORRUPT.search(text):
+        return StateError(f"{path}: cannot use the store: {text}")
+    return StateError(
+        f"{path}: the store is corrupt ({text}); move it aside to start a new one: "
+        f"mv {path} {path}.corrupt (and its -wal/-shm files); the audit trail, timeline, drifts and "
+        "snapshots in it are then no longer shown (the resources are observed again)")
+
+
+_CORRUPT = re.compile(r"malformed|not a database|corrupt|file is encrypted", re.IGNORECASE)
 
 
 class Store:
@@ -157,28 +185,28 @@ class Store:
     # -- opening -------------------------------------------------------------
     @classmethod
     async def open(cls, state_dir: Path | str, *, recover: bool = True) -> Store:
-        state = Path(state_dir).expanduser()
-        if state.exists() and not state.is_dir():
-            raise StateError(f"{state}: the state directory is a file, not a directory (use --state-dir)")
-        try:
-            state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as exc:
-            raise StateError(f"{state}: cannot create the state directory: {exc.strerror or exc}") from None
-        if not os.access(state, os.W_OK | os.X_OK):
-            raise StateError(f"{state}: the state directory is not writable (use --state-dir)")
+        state = ensure_state_dir(state_dir)
         path = state / DB_NAME
         try:
-            db = await aiosqlite.connect(path, timeout=10.0)
+            _create_private(path)
+            check_state_file(path)  # again: closes the window between the directory check and now
+            connecting = aiosqlite.connect(path, timeout=10.0)
+            worker = getattr(connecting, "_thread", None)
+            if worker is not None:  # a store left open (an error path) must not keep the process alive
+                worker.daemon = True
+            db = await connecting
         except (sqlite3.Error, OSError) as exc:
-            raise StateError(f"{path}: cannot open the store: {exc}") from None
+            raise StateError(f"{path}: cannot open the store: {getattr(exc, 'strerror', None) or exc}") from None
         store = cls(db, path)
         try:
             await store._prepare()
             if recover:
                 await store.mark_interrupted()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, StateError) as exc:
             await db.close()
-            raise StateError(f"{path}: the store cannot be used: {exc}") from None
+            if isinstance(exc, StateError):
+                raise
+            raise store_error(path, exc) from None
         except BaseException:
             await db.close()
             raise
@@ -238,26 +266,54 @@ class Store:
     # -- audit ---------------------------------------------------------------
     @_serialized
     async def mark_interrupted(self) -> int:
-        cur = await self._db.execute(
-            "UPDATE audit SET result = ?, finished_at = ?, message = CASE WHEN message = '' THEN "
-            "'envdeck stopped before the action completed' ELSE message END WHERE result = ?",
-            (AuditResult.INTERRUPTED, iso(now_utc()), AuditResult.PENDING))
-        await self._db.commit()
-        return cur.rowcount
+        """Mark `interrupted` the pending rows whose owning process is gone; rows of a
+        process that still runs (a long restart, an open shell) stay pending."""
+        async with self._db.execute(
+                "SELECT id, owner_host, owner_pid, owner_start FROM audit WHERE result = ?",
+                (AuditResult.PENDING,)) as cur:
+            rows = await cur.fetchall()
+        gone = [(r["id"],) for r in rows if owner_gone(r["owner_host"], r["owner_pid"], r["owner_start"])]
+        if not gone:
+            return 0
+        try:
+            stamp = iso(now_utc())
+            await self._db.executemany(
+                "UPDATE audit SET result = ?, finished_at = ?, message = CASE WHEN message = '' THEN "
+                "'envdeck stopped before the action completed' ELSE message END WHERE id = ? AND result = ?",
+                [(AuditResult.INTERRUPTED, stamp, row_id, AuditResult.PENDING) for (row_id,) in gone])
+            await self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: cannot write: {exc}") from None
+        return len(gone)
 
     @_serialized
     async def audit_begin(self, *, user: str, env: str, target: str, action: str,
                           params: dict[str, Any] | None, origin: str) -> int:
         """Commit a `pending` row before the action starts; returns its id."""
+        owner = this_process()
         return await self._write(
-            "INSERT INTO audit (at, user, env, target, action, params, origin, result) VALUES (?,?,?,?,?,?,?,?)",
-            (iso(now_utc()), user, env, target, action, json.dumps(redact_params(params), sort_keys=True),
-             origin, AuditResult.PENDING))
+            "INSERT INTO audit (at, user, env, target, action, params, origin, result, owner_host, owner_pid, "
+            "owner_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (iso(now_utc()), user, env, target, action,
+             json.dumps(redact_params(params), sort_keys=True), origin, AuditResult.PENDING,
+             owner.host, owner.pid, owner.start))
 
     @_serialized
-    async def audit_finish(self, audit_id: int, result: str, message: str = "") -> None:
-        await self._write("UPDATE audit SET result = ?, message = ?, finished_at = ? WHERE id = ?",
-                          (str(result), message, iso(now_utc()), audit_id))
+    async def audit_finish(self, audit_id: int, result: str, message: str = "") -> bool:
+        """Complete a row this process began. A row already finished (by this process, or
+        marked `interrupted` by another that found its owner gone) is not rewritten, and
+        a row of another process is never touched; returns whether the row was updated."""
+        owner = this_process()
+        try:
+            cur = await self._db.execute(
+                "UPDATE audit SET result = ?, message = ?, finished_at = ? WHERE id = ? AND result = ? "
+                "AND owner_host = ? AND owner_pid = ? AND owner_start = ?",
+                (str(result), redact_text(message), iso(now_utc()), audit_id, AuditResult.PENDING,
+                 owner.host, owner.pid, owner.start))
+            await self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: cannot write: {exc}") from None
+        return cur.rowcount == 1
 
     @_serialized
     async def audit_record(self, *, user: str, env: str, target: str, action: str,
@@ -267,8 +323,8 @@ class Store:
         return await self._write(
             "INSERT INTO audit (at, user, env, target, action, params, origin, result, message, finished_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (now, user, env, target, action, json.dumps(redact_params(params), sort_keys=True), origin,
-             str(result), message, now))
+            (now, user, env, target, action, json.dumps(redact_params(params), sort_keys=True),
+             origin, str(result), redact_text(message), now))
 
     @_serialized
     async def audit_entries(self, env: str | None = None, limit: int = 100,
@@ -287,8 +343,9 @@ class Store:
             rows = await cur.fetchall()
         return [
             {"id": r["id"], "at": r["at"], "user": r["user"], "env": r["env"], "target": r["target"],
-             "action": r["action"], "params": json.loads(r["params"] or "{}"), "origin": r["origin"],
-             "result": r["result"], "message": r["message"], "finished_at": r["finished_at"]}
+             "action": r["action"], "params": redact_params(json.loads(r["params"] or "{}")),
+             "origin": r["origin"], "result": r["result"], "message": redact_text(r["message"]),
+             "finished_at": r["finished_at"]}
             for r in rows
         ]
 
@@ -302,7 +359,7 @@ class Store:
             await self._db.executemany(
                 "INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                [(iso(at), env, res, kind, sev, reason, msg, count)
+                [(iso(at), env, res, kind, sev, redact_text(reason), redact_text(msg), count)
                  for at, res, kind, sev, reason, msg, count in entries])
             await self._db.commit()
         except sqlite3.OperationalError as exc:
@@ -438,3 +495,4 @@ class Store:
     @_serialized
     async def set_setting(self, key: str, value: str) -> None:
         await self._write("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
