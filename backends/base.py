@@ -101,6 +101,21 @@ class Backend(ABC):
         """The name of the action a repair of `drift` performs (for the audit trail)."""
         return "repair"
 
+    def desired_fields(self, resource: Resource) -> dict[str, Any]:
+        """The desired-state fields the config declares for `resource`, with their values
+        (the same field names as `diff()` uses); {} when the config declares none."""
+        return {}
+
+    def action_effect(self, resource: Resource, action: str, params: dict[str, str]) -> dict[str, Any]:
+        """The desired-state fields that running `action` with `params` on `resource` sets, with the
+        values it sets them to (e.g. scale replicas=5 -> {"replicas": 5}); {} for an action that sets
+        none (restart, logs) or when the params cannot be read (perform() reports those)."""
+        return {}
+
+    def field_in_sync(self, field: str, desired: Any, actual: Any) -> bool:
+        """Whether an observed value counts as the desired one (as `diff()` compares them)."""
+        return actual == desired
+
     def evaluate_compliance(self, resources: list[Resource]) -> list[Finding]:
         """Compliance findings for these resources (observe() attaches them too)."""
         return [f for r in resources for f in r.findings]

@@ -35,6 +35,10 @@ class EnvState:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     drifts: dict[str, list[DriftItem]] = field(default_factory=dict)
     repairs: list[RepairRecord] = field(default_factory=list)
+    # desired-state overlays: (resource id, field) -> {resource, field, value, user, at, reason}
+    overlays: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # automatic repair held: resource id -> {resource, until, user, at, reason}
+    holds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def all_resources(self) -> list[Resource]:
         return [r for per in self.resources.values() for r in per.values()]
@@ -60,7 +64,9 @@ class EnvState:
         return self._rollup[1:]
 
     def health(self) -> Health:
-        if any(b.reachable is False for b in self.backends.values()):
+        # Unknown until every backend has answered once since envdeck started (the last stored
+        # state is shown with its age, but it is not a health), and while one is unreachable.
+        if any(b.reachable is not True for b in self.backends.values()):
             return Health.UNKNOWN
         return self._rollups()[0]
 
@@ -96,6 +102,8 @@ class EnvState:
             data["resources"] = [r.to_json() for r in sorted(self.all_resources(), key=lambda r: r.id)]
         data["faults"] = [f.to_json() for f in self.all_faults()]
         data["drifts"] = [d.to_json() for d in self.all_drifts()]
+        data["desired_overlays"] = [dict(o) for _, o in sorted(self.overlays.items())]
+        data["repair_holds"] = [{**h, "until": iso(h["until"])} for _, h in sorted(self.holds.items())]
         return data
 
 
@@ -142,6 +150,7 @@ class FaultsChanged:
 class RepairPerformed:
     env: str
     record: RepairRecord
+    origin: str = "reconciler"  # who asked: the reconciler by itself, or a user (tui, cli)
 
 
 @dataclass(frozen=True)

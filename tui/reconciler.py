@@ -6,7 +6,10 @@ A background asyncio service, independent of any UI (it runs headless under
 - errors back off exponentially with full jitter, per backend;
 - a repair that failed for the same desired value waits its own backoff instead
   of being retried in a hot loop;
-- an environment can be paused;
+- an environment's repairs can be paused (observing goes on), and one resource's
+  automatic repairs held until a time (`repair_holds` in the store);
+- a desired-state overlay (a value set by a manual action, kept in the store with
+  who/when/why) replaces the config's value of that field when diffing;
 - subscribers get typed changes through plain callbacks that must not block.
 """
 
@@ -20,6 +23,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from backends.base import Backend
 from backends.registry import create_backends
@@ -47,6 +51,7 @@ from tui.model import (
     Observation,
     Origin,
     RepairRecord,
+    Resource,
     iso,
     now_utc,
 )
@@ -84,9 +89,6 @@ class Reconciler:
             for b, backend in bs.items():
                 backend.request_pass = functools.partial(self.request_pass, e, b)
         self._pass_requested: set[tuple[str, str]] = set()  # by a backend, since its pass began
-        self._resume = {e: asyncio.Event() for e in self.envs}
-        for event in self._resume.values():
-            event.set()
         self._subscribers: list[Subscriber] = []
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
@@ -162,13 +164,86 @@ class Reconciler:
                     await backend.close()
 
     def pause(self, env: str, paused: bool = True) -> None:
+        """Pause (or resume) the automatic repairs of `env`. Observing goes on: a paused
+        environment still shows its drift, it is only not repaired."""
         state = self.envs[env]
         state.paused = paused
-        if paused:
-            self._resume[env].clear()
-        else:
-            self._resume[env].set()
         self._publish(EnvPaused(env, paused))
+        if not paused and state.repair == "auto":
+            self.wake(env)  # repair what drifted while paused
+
+    # -- desired-state overlays and repair holds --------------------------------
+    async def load_overrides(self, env: str) -> None:
+        """Read the overlays and the unexpired repair holds of `env` from the store (the CLI
+        or another envdeck may have changed them since the last pass)."""
+        state = self.envs[env]
+        try:
+            overlays = await self.store.overlays(env)
+            holds = await self.store.holds(env, self.clock())
+        except StateError as exc:
+            log.error("cannot read the overlays of %s: %s", env, exc)
+            return
+        state.overlays = {(o["resource"], o["field"]): o for o in overlays}
+        state.holds = {h["resource"]: h for h in holds}
+
+    def held(self, env: str, resource: str) -> datetime | None:
+        """Until when automatic repair of `resource` is held (None: not held)."""
+        hold = self.envs[env].holds.get(resource)
+        if hold is None or hold["until"] <= self.clock():
+            return None
+        return hold["until"]
+
+    def desired_of(self, env: str, resource: Resource) -> dict[str, Any]:
+        """The desired fields of `resource` as envdeck enforces them: the config's, with the
+        environment's overlays in their place."""
+        backend = self.backends[env].get(resource.backend)
+        values = dict(backend.desired_fields(resource)) if backend is not None else {}
+        for (rid, field), overlay in self.envs[env].overlays.items():
+            if rid == resource.id and field in values:
+                values[field] = overlay["value"]
+        return values
+
+    def conflicts(self, env: str, resource: Resource, action: str, params: dict[str, str]) -> list[DriftItem]:
+        """The desired fields that `action` would set against the desired state, as drift items
+        (desired = what envdeck enforces now, actual = what the action sets). Empty when the
+        action leaves the desired state alone or agrees with it."""
+        backend = self.backends[env].get(resource.backend)
+        if backend is None:
+            return []
+        wanted = self.desired_of(env, resource)
+        out = []
+        for field, value in backend.action_effect(resource, action, params).items():
+            if field in wanted and not backend.field_in_sync(field, wanted[field], value):
+                out.append(DriftItem(resource.id, field, wanted[field], value))
+        return out
+
+    def _with_overlays(self, env: str, bname: str, drifts: list[DriftItem],
+                       resources: list[Resource]) -> list[DriftItem]:
+        """The backend's drift against the config, redone for the fields that have an overlay."""
+        overlays = {k: o for k, o in self.envs[env].overlays.items() if k[0].startswith(bname + "/")}
+        if not overlays:
+            return drifts
+        backend = self.backends[env][bname]
+        out: list[DriftItem] = []
+        reported = set()
+        for d in drifts:
+            reported.add((d.resource, d.field))
+            overlay = overlays.get((d.resource, d.field))
+            if overlay is None:
+                out.append(d)
+            elif not backend.field_in_sync(d.field, overlay["value"], d.actual):
+                out.append(DriftItem(d.resource, d.field, overlay["value"], d.actual))
+        present = {r.id: r for r in resources}
+        for (rid, field), overlay in overlays.items():
+            if (rid, field) in reported or rid not in present:
+                continue
+            declared = backend.desired_fields(present[rid])
+            if field not in declared:
+                continue  # the config no longer declares it: nothing to override
+            # not reported as drift: the observed value is (in sync with) the declared one
+            if not backend.field_in_sync(field, overlay["value"], declared[field]):
+                out.append(DriftItem(rid, field, overlay["value"], declared[field]))
+        return out
 
     def wake(self, env: str, backend: str | None = None) -> None:
         """Ask for an early pass (after an action or a repair)."""
@@ -195,7 +270,6 @@ class Reconciler:
         backend = self.backends[env][bname]
         state = self.envs[env].backends[bname]
         while self.running:
-            await self._resume[env].wait()
             self._pass_requested.discard((env, bname))
             try:
                 if backend.supports_watch:
@@ -229,7 +303,7 @@ class Reconciler:
             async for obs in backend.watch():
                 async with self._locks[(env, bname)]:
                     await self._apply(env, bname, obs, repair=self._mode_repairs(env))
-                if not self.running or self.envs[env].paused:
+                if not self.running:
                     break
             return 0.5  # the stream ended cleanly (timeout); resume soon
         except asyncio.CancelledError:
@@ -312,8 +386,9 @@ class Reconciler:
         bstate.observed_at = obs.observed_at
         bstate.last_pass = now
 
+        await self.load_overrides(env)
         try:
-            drifts = backend.diff(obs)
+            drifts = self._with_overlays(env, bname, backend.diff(obs), obs.resources)
         except Exception:  # noqa: BLE001
             log.exception("diff of %s/%s failed", env, bname)
             drifts = []
@@ -404,7 +479,9 @@ class Reconciler:
                                           params=params, origin=origin, result=AuditResult.DENIED,
                                           message=decision.reason)
             return self._finish_record(env, RepairRecord(drift.resource, drift.field, action,
-                                                         AuditResult.DENIED, decision.reason))
+                                                         AuditResult.DENIED, decision.reason), origin)
+        if origin == Origin.RECONCILER and self.held(env, drift.resource) is not None:
+            return None  # its automatic repair is held (a manual action's value, for a while)
         attempts, not_before = self._repair_failures.get(key, (0, 0.0))
         loop_time = asyncio.get_running_loop().time()
         if not force and attempts and loop_time < not_before:
@@ -426,15 +503,15 @@ class Reconciler:
         else:
             attempts += 1
             self._repair_failures[key] = (attempts, loop_time + self._backoff(attempts, 30.0))
-        return self._finish_record(env, RepairRecord(drift.resource, drift.field, action, status, message))
+        return self._finish_record(env, RepairRecord(drift.resource, drift.field, action, status, message), origin)
 
-    def _finish_record(self, env: str, record: RepairRecord) -> RepairRecord:
+    def _finish_record(self, env: str, record: RepairRecord, origin: str) -> RepairRecord:
         state = self.envs[env]
         state.repairs = (state.repairs + [record])[-200:]
         entry = (self.clock(), record.resource, "repair", "info" if record.result == "succeeded" else "high",
                  f"{record.action} {record.result}", f"{record.field}: {record.message}", 1)
         self._spawn(self._add_timeline_quietly(env, [entry]))
-        self._publish(RepairPerformed(env, record))
+        self._publish(RepairPerformed(env, record, origin))
         self._publish(TimelineAdded(env, [timeline_entry(*entry)]))
         return record
 

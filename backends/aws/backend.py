@@ -129,6 +129,18 @@ class AwsBackend(Backend):
     def repair_action(self, drift: DriftItem) -> str:
         return desired_state.repair_action(drift)[0]
 
+    def desired_fields(self, resource: Resource) -> dict[str, Any]:
+        for entry in self.config.desired:
+            if desired_state.placeholder_id(entry) == resource.id or desired_state.matches(entry, [resource]):
+                return desired_state.desired_values(entry)
+        return {}
+
+    def action_effect(self, resource: Resource, action: str, params: dict[str, str]) -> dict[str, Any]:
+        return desired_state.action_effect(resource.kind, action, params)
+
+    def field_in_sync(self, field: str, desired: Any, actual: Any) -> bool:
+        return desired_state.in_sync(field, desired, actual)
+
     async def repair(self, drift: DriftItem) -> ActionResult:
         resource = await self._resource(drift.resource)
         if resource.attributes.get("placeholder"):

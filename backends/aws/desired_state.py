@@ -53,6 +53,34 @@ def _in_sync(field: str, desired: Any, actual: Any) -> bool:
     return actual == desired
 
 
+in_sync = _in_sync
+
+# The desired fields an action sets: (kind, action) -> (field, value); value None = from the params.
+_EFFECTS: dict[tuple[str, str], tuple[str, Any]] = {
+    ("ec2-instance", "start"): ("state", "running"),
+    ("ec2-instance", "stop"): ("state", "stopped"),
+    ("ecs-service", "scale"): ("desired_count", None),
+    ("s3-bucket", "enable-encryption"): ("encryption", True),
+    ("s3-bucket", "disable-encryption"): ("encryption", False),
+    ("s3-bucket", "block-public-access"): ("public_access_blocked", True),
+    ("s3-bucket", "unblock-public-access"): ("public_access_blocked", False),
+}
+
+
+def action_effect(kind: str, action: str, params: dict[str, str]) -> dict[str, Any]:
+    """The desired-state field an action sets, with its value ({} for the others)."""
+    effect = _EFFECTS.get((kind, action))
+    if effect is None:
+        return {}
+    field, value = effect
+    if value is None:
+        try:
+            value = int(str(params.get(field, "")).strip())
+        except ValueError:
+            return {}
+    return {field: value}
+
+
 def placeholders(config: AwsConfig, resources: list[Resource], observed_at: datetime) -> list[Resource]:
     tags = ", ".join(f"{k}={v}" for k, v in config.tags.items())
     out = []

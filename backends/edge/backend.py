@@ -16,6 +16,7 @@ import functools
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from backends.base import Backend
 from backends.edge.actions import EdgeActions
@@ -246,6 +247,14 @@ class EdgeBackend(EdgeActions, Backend):
 
     def repair_action(self, drift: DriftItem) -> str:
         return "start"
+
+    def desired_fields(self, resource: Resource) -> dict[str, Any]:
+        return {"active": True} if resource.kind == "service" else {}
+
+    def action_effect(self, resource: Resource, action: str, params: dict[str, str]) -> dict[str, Any]:
+        if resource.kind == "service" and action in ("start", "stop"):
+            return {"active": action == "start"}
+        return {}
 
     async def repair(self, drift: DriftItem) -> ActionResult:
         if drift.field != "active" or "/service/" not in drift.resource:

@@ -155,6 +155,20 @@ class KubernetesBackend(Backend):
         found = {r.id: r for r in observation.resources if r.id in wanted}
         return desired.diff(self.config.desired, found)
 
+    def desired_fields(self, resource: Resource) -> dict[str, Any]:
+        for want in self.config.desired:
+            if desired.rid(want.kind, want.name) == resource.id:
+                return {f: v for f, v in (("replicas", want.replicas), ("image", want.image)) if v is not None}
+        return {}
+
+    def action_effect(self, resource: Resource, action: str, params: dict[str, str]) -> dict[str, Any]:
+        if action == "scale" and resource.kind in ("Deployment", "StatefulSet"):
+            try:
+                return {"replicas": int(str(params.get("replicas", "")).strip())}
+            except ValueError:
+                return {}
+        return {}
+
     # -- repair --------------------------------------------------------------
     def repair_action(self, drift: DriftItem) -> str:
         return desired.REPAIR_ACTIONS.get(drift.field, "repair")

@@ -1,0 +1,69 @@
+"""Asked before an action that contradicts the desired state in an `auto` environment
+(where the reconciler would undo it at its next pass): keep the action's value as the
+desired state (an audited overlay), hold the resource's automatic repair for a while,
+or cancel. Dismisses with "set-desired", "hold" or None. Cancel has the focus."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from tui.overrides import DEFAULT_HOLD_S, Conflict
+from tui.sanitize import clean
+
+SET_DESIRED = "set-desired"
+HOLD = "hold"
+
+
+def hold_label(seconds: float = DEFAULT_HOLD_S) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes}m"
+
+
+class DesiredConflictScreen(ModalScreen[str | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="conflict-cancel"),
+        Binding("d", "choose('set-desired')", "Keep as desired", id="conflict-set-desired"),
+        Binding("h", "choose('hold')", "Hold repair", id="conflict-hold"),
+        Binding("left", "app.focus_previous", "Previous button", id="conflict-focus-previous", show=False),
+        Binding("right", "app.focus_next", "Next button", id="conflict-focus-next", show=False),
+    ]
+
+    def __init__(self, title: str, env: str, conflicts: list[Conflict]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.env = env
+        self.conflicts = conflicts
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(Text(clean(f"{self.title_text} contradicts the desired state", max_len=200)),
+                        id="dialog-title")
+            for c in self.conflicts[:8]:
+                yield Static(Text(clean(f"{c.resource.rsplit('/', 1)[-1]} {c.field}: desired {c.desired!r}, "
+                                        f"this sets {c.value!r}", max_len=300)), classes="detail")
+            if len(self.conflicts) > 8:
+                yield Static(Text(f"… and {len(self.conflicts) - 8} more"), classes="detail")
+            yield Static(Text(clean(f"{self.env} repairs automatically: the reconciler would undo it.",
+                                    max_len=200)), classes="detail")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Keep as desired (d)", variant="primary", id=SET_DESIRED)
+                yield Button(f"Hold repair {hold_label()} (h)", id=HOLD)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
