@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", metavar="ACTION")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="action parameter (repeatable)")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--set-desired", action="store_true",
+                   help="in an auto environment, keep the action's value as the desired state (an audited "
+                        "overlay; drop it with `envdeck desired ENV --clear RESOURCE_ID`)")
+    p.add_argument("--hold-repair", metavar="DURATION",
+                   help="in an auto environment, hold the resource's automatic repair for DURATION (e.g. 30m)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("desired", _lazy("tui.cli.desired:cmd_desired"),
+            "list an environment's desired-state overlays and repair holds, or drop an overlay")
+    p.add_argument("env", metavar="ENV")
+    p.add_argument("--clear", metavar="RESOURCE_ID", help="drop this resource's overlays (the config applies again)")
+    p.add_argument("--field", metavar="FIELD", help="with --clear: only this field")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("audit", _lazy("tui.cli.commands:cmd_audit"), "show the audit trail")

@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import Any
 
+from tui.cli import desired
 from tui.cli.output import print_json, status_table, warn, write_line
 from tui.config import EnvdeckConfig, file_warnings, load_config
 from tui.env_state import RepairPerformed, TimelineAdded
@@ -103,7 +104,9 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
         out.append({"name": name, "health": str(state.health()), "repair": state.repair,
                     "backends": {b: s.to_json() for b, s in state.backends.items()},
                     "drifts": [d.to_json() for d in state.all_drifts()],
-                    "repairs": [r.to_json() for r in reps]})
+                    "repairs": [r.to_json() for r in reps],
+                    **{k: v for k, v in state.to_json(include_resources=False).items()
+                       if k in ("desired_overlays", "repair_holds")}})
     if args.json:
         print_json({"environments": out})
     else:
@@ -113,6 +116,11 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
                 write_line(f"  drift  {d['resource']} {d['field']}: desired {d['desired']!r}, actual {d['actual']!r}")
             for r in env["repairs"]:
                 write_line(f"  repair {r['resource']} {r['field']}: {r['action']} {r['result']} {r['message']}")
+            for o in env["desired_overlays"]:
+                write_line(f"  overlay {o['resource']} {o['field']} = {o['value']!r} (by {o['user']}; "
+                           "`envdeck desired` to list or drop)")
+            for h in env["repair_holds"]:
+                write_line(f"  held   {h['resource']}: automatic repair held until {h['until']}")
     if failed:
         return EXIT_FAILED
     return EXIT_DENIED if denied else EXIT_OK
@@ -163,6 +171,11 @@ async def cmd_act(args: argparse.Namespace) -> int:
         # role, --read-only, membership, the action and its parameters are checked (and a
         # denial audited) before anything is asked or done
         resource, spec = await session.prepare_action(args.env, args.resource, args.action, params)
+        # against the desired state of an `auto` environment: asked (or flagged) before anything
+        try:
+            override = desired.choose(args, session, resource, params)
+        except desired.Refused as refused:
+            return refused.code
         if spec.mutating and not args.yes:
             if not sys.stdin.isatty():
                 print(f"envdeck: {args.action} on {args.resource} changes things: pass --yes "
@@ -174,15 +187,24 @@ async def cmd_act(args: argparse.Namespace) -> int:
             if input(prompt).strip() != expected:
                 print("envdeck: not confirmed; nothing was done", file=sys.stderr)
                 return EXIT_FAILED
-        result = await session.act(args.env, args.resource, args.action, params)
+        why = " ".join([args.action, *args.param])
+        if override is not None:
+            await desired.apply(session, args.env, override, why)
+        try:
+            result = await session.act(args.env, args.resource, args.action, params)
+        except BaseException:
+            await desired.after(session, args.env, override, False, why)
+            raise
+        note = await desired.after(session, args.env, override, result.ok, why)
     finally:
         await session.close()
     if args.json:
         print_json({"env": args.env, "resource": args.resource, "action": args.action, "ok": result.ok,
-                    "message": result.message, "data": result.data})
+                    "message": result.message, "data": result.data,
+                    "desired": None if override is None else override.choice})
     else:
         write_line(f"{args.action} {args.resource}: {'ok' if result.ok else 'failed'}"
-                   f"{' — ' + result.message if result.message else ''}")
+                   f"{' — ' + result.message if result.message else ''}{note}")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
