@@ -272,10 +272,24 @@ class EnvironmentConfig(StrictModel):
 EnvName = Annotated[str, Field(pattern=ENV_NAME_RE.pattern)]
 
 
+class AuditConfig(StrictModel):
+    # extra patterns for tui/redaction.py: the whole match (or its first group) becomes ***
+    redact: list[str] = Field(default_factory=list)
+
+    @field_validator("redact")
+    @classmethod
+    def _valid_patterns(cls, value: list[str]) -> list[str]:
+        from tui.redaction import compile_patterns
+
+        compile_patterns(value)  # a ValueError names the bad pattern
+        return value
+
+
 class EnvdeckConfig(StrictModel):
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
     ui: UIConfig = Field(default_factory=UIConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     # Where the file came from (not part of the YAML).
     source: str = Field(default="", exclude=True)

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from backends.base import Backend
 from backends.registry import create_backends
+from tui import redaction
 from tui.config import EdgeConfig, EnvdeckConfig
 from tui.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
 from tui.identity import current_user
@@ -85,6 +86,7 @@ class Session:
     async def open(cls, config: EnvdeckConfig, state_dir: Path | str, *, origin: str = Origin.CLI,
                    read_only: bool = False, user: str | None = None, envs: list[str] | None = None,
                    backends_factory: BackendFactory = create_backends) -> Session:
+        redaction.configure(config.audit.redact)  # the operator's patterns, for the store and the log
         store = await Store.open(state_dir)
         policy = Policy(config, user or current_user(), read_only=read_only)
         visible = policy.visible_environments()

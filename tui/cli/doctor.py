@@ -67,19 +67,29 @@ async def _refuse_unseen_env(args: argparse.Namespace, cfg) -> None:
 
 
 async def _state(sdir: Path) -> int:
-    """The store in the state directory: opened (created if new), integrity and journal mode."""
-    from tui.store import Store
+    """The store in the state directory: opened (created if new), integrity and journal mode.
+    A state directory envdeck refuses (another user's, writable by others, a symlinked
+    envdeck.log) or a corrupt store is a FAIL line saying why and what to do."""
+    from tui.store import Store, corrupt_message
 
     try:
         store = await Store.open(sdir, recover=False)
-        check = await store.integrity_check()
-        mode = await store.journal_mode()
-        await store.close()
-        _line("ok" if check == "ok" else "FAIL", f"state {sdir}: integrity {check}, journal {mode}")
-        return int(check != "ok")
     except StateError as exc:
         _line("FAIL", f"state: {exc}")
         return 1
+    try:
+        check = await store.integrity_check()
+        mode = await store.journal_mode()
+    except StateError as exc:
+        _line("FAIL", f"state: {exc}")
+        return 1
+    finally:
+        await store.close()
+    if check != "ok":
+        _line("FAIL", f"state: {corrupt_message(store.path, 'integrity check: ' + check)}")
+        return 1
+    _line("ok", f"state {sdir}: yours, not writable by others; integrity ok, journal {mode}")
+    return 0
 
 
 async def _environments(args: argparse.Namespace, cfg) -> int:
