@@ -119,6 +119,29 @@ MIGRATIONS: list[str] = [
     ALTER TABLE audit ADD COLUMN owner_pid INTEGER;
     ALTER TABLE audit ADD COLUMN owner_start TEXT;
     """,
+    # 3: desired-state overlays (a manual action's value kept instead of the config's, audited)
+    # and repair holds (automatic repair of one resource paused until a time; observing goes on)
+    """
+    CREATE TABLE desired_overlay (
+        env TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,         -- JSON
+        user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (env, resource_id, field)
+    );
+    CREATE TABLE repair_holds (
+        env TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        until TEXT NOT NULL,
+        user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (env, resource_id)
+    );
+    """,
 ]
 
 
@@ -502,3 +525,63 @@ class Store:
     async def set_setting(self, key: str, value: str) -> None:
         await self._write("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
 
+    # -- desired-state overlays and repair holds ------------------------------
+    @_serialized
+    async def set_overlay(self, env: str, resource_id: str, field: str, value: Any, *, user: str,
+                          reason: str = "", at: datetime | None = None) -> None:
+        """Keep `value` as the desired `field` of `resource_id` instead of the config's."""
+        await self._write(
+            "INSERT OR REPLACE INTO desired_overlay (env, resource_id, field, value, user, at, reason) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (env, resource_id, field, json.dumps(value, sort_keys=True, default=str), user,
+             iso(at or now_utc()), reason))
+
+    @_serialized
+    async def remove_overlay(self, env: str, resource_id: str, field: str | None = None) -> int:
+        """Drop the overlay of one field (or of every field of the resource); returns how many."""
+        sql, args = "DELETE FROM desired_overlay WHERE env = ? AND resource_id = ?", [env, resource_id]
+        if field is not None:
+            sql += " AND field = ?"
+            args.append(field)
+        try:
+            cur = await self._db.execute(sql, args)
+            await self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: cannot write: {exc}") from None
+        return cur.rowcount
+
+    @_serialized
+    async def overlays(self, env: str) -> list[dict[str, Any]]:
+        async with self._db.execute(
+                "SELECT * FROM desired_overlay WHERE env = ? ORDER BY resource_id, field", (env,)) as cur:
+            rows = await cur.fetchall()
+        return [{"resource": r["resource_id"], "field": r["field"], "value": json.loads(r["value"]),
+                 "user": r["user"], "at": r["at"], "reason": r["reason"]} for r in rows]
+
+    @_serialized
+    async def set_hold(self, env: str, resource_id: str, until: datetime, *, user: str, reason: str = "",
+                       at: datetime | None = None) -> None:
+        """Pause automatic repair of `resource_id` until `until`."""
+        await self._write(
+            "INSERT OR REPLACE INTO repair_holds (env, resource_id, until, user, at, reason) VALUES (?,?,?,?,?,?)",
+            (env, resource_id, iso(until), user, iso(at or now_utc()), reason))
+
+    @_serialized
+    async def remove_hold(self, env: str, resource_id: str) -> int:
+        try:
+            cur = await self._db.execute("DELETE FROM repair_holds WHERE env = ? AND resource_id = ?",
+                                         (env, resource_id))
+            await self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: cannot write: {exc}") from None
+        return cur.rowcount
+
+    @_serialized
+    async def holds(self, env: str, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The repair holds of `env` that have not expired at `now`."""
+        async with self._db.execute(
+                "SELECT * FROM repair_holds WHERE env = ? AND until > ? ORDER BY resource_id",
+                (env, iso(now or now_utc()))) as cur:
+            rows = await cur.fetchall()
+        return [{"resource": r["resource_id"], "until": parse_iso(r["until"]), "user": r["user"], "at": r["at"],
+                 "reason": r["reason"]} for r in rows]
