@@ -1,9 +1,11 @@
 """Secrets are never shown, logged or stored. Known values are planted — an AWS secret
 key in the environment and one in a profile file, a Kubernetes Secret's data (and a
 last-applied annotation repeating it), the kubeconfig bearer token, tokens and
-passwords passed as action parameters — then envdeck observes, reconciles, acts and
-reports (real moto server, real Kubernetes API emulator); none of the values appears
-in the SQLite file and its WAL, envdeck's own log, or any CLI output (JSON or text).
+secret parameters and command lines (an action refuses parameters it does not take,
+so those are written through the store itself, and a fleet command runs on a real sshd)
+— then envdeck observes, reconciles, acts and reports (real moto server, real Kubernetes
+API emulator); none of the values appears in the SQLite file and its WAL, envdeck's own
+log, the timeline, or any CLI output (JSON or text).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tests.aws.arrange import instance
 from tests.security.access_setup import write_config
 from tests.security.conftest import envdeck
 from tui.config import parse_config
+from tui.model import now_utc
 from tui.services import Session
 
 
@@ -67,10 +70,8 @@ def arrange(aws, moto_url, k8s_emulator, home: Path, tmp_path: Path, secrets: di
 
 
 def test_planted_secrets_appear_nowhere(tmp_path, aws, moto_url, k8s_emulator, isolated_home):
-    secrets = {label: planted(label) for label in
-               ("aws-env", "aws-profile", "k8s-secret", "k8s-annotation", "param-token", "param-password")}
+    secrets = {label: planted(label) for label in ("aws-env", "aws-profile", "k8s-secret", "k8s-annotation")}
     cfg = arrange(aws, moto_url, k8s_emulator, isolated_home, tmp_path, secrets)
-    canary = planted("not-a-secret")  # proves the search sees what is stored
     state = tmp_path / "state"
     env = {"AWS_SECRET_ACCESS_KEY": secrets["aws-env"], "AWS_ACCESS_KEY_ID": "AKIDENV"}
     common = ["--config", str(cfg), "--state-dir", str(state)]
@@ -80,9 +81,8 @@ def test_planted_secrets_appear_nowhere(tmp_path, aws, moto_url, k8s_emulator, i
         "status": envdeck("status", "--json", *common, **env),
         "status-text": envdeck("status", *common, **env),
         "reconcile": envdeck("reconcile", "--once", "--repair", "--json", *common, **env),
-        "act": envdeck("act", "dev", f"aws/ec2-instance/{iid}", "start", "--yes", "--json",
-                       "--param", f"token={secrets['param-token']}",
-                       "--param", f"db_password={secrets['param-password']}", "--param", f"note={canary}",
+        # dev repairs automatically and wants the instance stopped: hold its repair for the start
+        "act": envdeck("act", "dev", f"aws/ec2-instance/{iid}", "start", "--yes", "--json", "--hold-repair", "30m",
                        *common, **env),
         "audit": envdeck("audit", "--json", *common, **env),
         "audit-text": envdeck("audit", *common, **env),
@@ -100,7 +100,8 @@ def test_planted_secrets_appear_nowhere(tmp_path, aws, moto_url, k8s_emulator, i
     assert {"kubernetes/Secret/db-creds", "kubernetes/Secret/applied", f"aws/ec2-instance/{iid}"} <= ids
     entries = json.loads(runs["audit"].stdout)["entries"]
     [act] = [e for e in entries if e["action"] == "start" and e["origin"] == "cli"]
-    assert act["params"] == {"token": "***", "db_password": "***", "note": canary} and act["result"] == "succeeded"
+    assert act["result"] == "succeeded"
+    canary = iid  # stored in the audit trail and the snapshots: proves the search sees what is stored
 
     files = state_files(state)
     assert "envdeck.db" in files and "envdeck.log" in files
@@ -115,7 +116,6 @@ async def test_secrets_stay_out_of_the_wal_of_a_running_store(tmp_path, aws, mot
     secrets = {label: planted(label) for label in ("aws-env", "aws-profile", "k8s-secret", "k8s-annotation",
                                                     "param-token", "param-password")}
     cfg_path = arrange(aws, moto_url, k8s_emulator, isolated_home, tmp_path, secrets)
-    canary = planted("not-a-secret")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secrets["aws-env"])
     cfg = parse_config(cfg_path.read_text())
     state = tmp_path / "state"
@@ -124,8 +124,12 @@ async def test_secrets_stay_out_of_the_wal_of_a_running_store(tmp_path, aws, mot
         await session.reconciler.run_once(repair=True)
         iid = aws("ec2").describe_instances()["Reservations"][0]["Instances"][0]["InstanceId"]
         await session.act("dev", f"aws/ec2-instance/{iid}", "reboot" if session.reconciler.envs["dev"].resource(
-            f"aws/ec2-instance/{iid}").attributes.get("state") == "running" else "start",
-            {"token": secrets["param-token"], "password": secrets["param-password"], "note": canary})
+            f"aws/ec2-instance/{iid}").attributes.get("state") == "running" else "start")
+        canary = planted("not-a-secret")
+        await session.store.audit_record(  # parameters as an action that takes them would store them
+            user="ops", env="dev", target=f"aws/ec2-instance/{iid}", action="configure", origin="cli",
+            params={"token": secrets["param-token"], "password": secrets["param-password"], "note": canary},
+            result="succeeded")
         files = state_files(state)
         assert "envdeck.db-wal" in files
         assert leaks(files["envdeck.db-wal"], {"canary": canary}), "the search sees the WAL"
@@ -134,3 +138,135 @@ async def test_secrets_stay_out_of_the_wal_of_a_running_store(tmp_path, aws, mot
             assert leaks(data, secrets) == [], name
     finally:
         await session.close()
+
+
+# --- command lines and parameters (issue 14.8) -------------------------------------------
+
+FLEET_SECRETS = {
+    "mysql-password": "Hunter2-" + uuid.uuid4().hex[:12],
+    "bearer": "sk-live-" + uuid.uuid4().hex,
+    "url-token": uuid.uuid4().hex,
+    "aws-key-id": "AKIA" + uuid.uuid4().hex[:16].upper(),
+    "operator-pattern": "internal-" + uuid.uuid4().hex[:8],
+}
+
+
+def test_secrets_in_a_fleet_command_stay_out_of_the_audit_trail(edge_lab, tmp_path):
+    """The command of `envdeck run` is stored for every node: its secret-looking parts
+    (a MySQL password, a bearer token, a token in a URL, an AWS key id, and what the
+    operator's own `audit.redact` pattern matches) are hidden in the store, the WAL,
+    envdeck.log and `audit --json`, on a real sshd."""
+    import yaml
+
+    server = edge_lab.start_sshd()
+    edge_lab.trust(server)
+    node = {"name": "n0", "host": server.address, "port": server.port, "user": edge_lab.user,
+            "identity_file": str(edge_lab.client_key)}
+    edge = {"known_hosts": str(edge_lab.known_hosts), "ssh_config": str(edge_lab.ssh_config), "nodes": [node]}
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text(yaml.safe_dump({"audit": {"redact": [r"internal-[0-9a-f]{8}"]},
+                                   "environments": {"lab": {"edge": edge}}}))
+    canary = planted("not-a-secret")
+    s = FLEET_SECRETS
+    command = (f"echo {canary} || mysql --password={s['mysql-password']} -h db; "
+               f"true || curl -H 'Authorization: Bearer {s['bearer']}' 'https://api.example/v1?token={s['url-token']}'; "
+               f"true || aws configure set aws_access_key_id {s['aws-key-id']}; true || echo {s['operator-pattern']}")
+    state = tmp_path / "state"
+    common = ["--config", str(cfg), "--state-dir", str(state)]
+    run = envdeck("run", "lab", "--json", *common, "--", command)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["results"][0]["stdout"].strip() == canary, "the command ran as typed"
+    audit = envdeck("audit", "--json", *common)
+    [entry] = [e for e in json.loads(audit.stdout)["entries"] if e["action"] == "run"]
+    stored = entry["params"]["command"]
+    assert canary in stored and "mysql --password=*** -h db" in stored and "Authorization: ***" in stored
+    assert "token=***" in stored and "internal-" not in stored
+    assert leaks(audit.stdout.encode(), s) == []
+    files = state_files(state)
+    assert any(leaks(data, {"canary": canary}) for data in files.values()), "the search sees what is stored"
+    for name, data in files.items():
+        assert leaks(data, s) == [], name
+
+
+async def test_secret_looking_parameters_are_not_stored(tmp_path):
+    """`pwd`, `db_pass`, `client_key` escaped the old name pattern and were stored verbatim;
+    free-text values holding a secret are redacted too."""
+    from tui.store import Store
+
+    secrets = {name: planted(name) for name in ("pwd", "db_pass", "client_key", "apiKey", "auth_header")}
+    canary = planted("not-a-secret")
+    store = await Store.open(tmp_path)
+    try:
+        await store.audit_record(user="ops", env="dev", target="aws/app/web", action="configure", origin="cli",
+                                 params={**secrets, "note": canary}, result="succeeded")
+        audit_id = await store.audit_begin(user="ops", env="dev", target="aws/app/web", action="configure",
+                                           origin="cli", params={"note": f"Authorization: Bearer {secrets['pwd']}"})
+        await store.audit_finish(audit_id, "failed", f"mysql -p{secrets['db_pass']} failed: access denied")
+        await store.add_timeline("dev", [(now_utc(), "aws/app/web", "event", "info", "Configured",
+                                          f"with token={secrets['client_key']}", 1)])
+        files = state_files(tmp_path)
+        assert any(leaks(data, {"canary": canary}) for data in files.values()), "the search sees the files"
+        for name, data in files.items():
+            assert leaks(data, secrets) == [], name
+        entries = await store.audit_entries()
+        assert entries[1]["params"] == {**{k: "***" for k in secrets}, "note": canary}
+        assert entries[0]["message"] == "mysql -p*** failed: access denied"
+        [event] = await store.timeline("dev")
+        assert event["message"] == "with token=***"
+    finally:
+        await store.close()
+
+
+def test_rows_stored_before_the_rules_are_redacted_when_shown(tmp_path):
+    """A row an older envdeck wrote verbatim is redacted by `audit --json` all the same."""
+    import sqlite3
+
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    state = tmp_path / "state"
+    first = envdeck("audit", "--json", "--config", str(cfg), "--state-dir", str(state))
+    assert first.returncode == 0, first.stderr
+    secret = planted("old")
+    with sqlite3.connect(state / "envdeck.db") as db:
+        db.execute("INSERT INTO audit (at, user, env, target, action, params, origin, result, message) "
+                   "VALUES ('2026-01-01T00:00:00Z', 'ops', 'dev', 'edge/node/n0', 'run', ?, 'cli', 'succeeded', ?)",
+                   (json.dumps({"command": f"mysql -p{secret}", "pwd": secret}), f"Bearer {secret}"))
+    audit = envdeck("audit", "--json", "--config", str(cfg), "--state-dir", str(state))
+    assert audit.returncode == 0, audit.stderr
+    [entry] = json.loads(audit.stdout)["entries"]
+    assert entry["params"] == {"command": "mysql -p***", "pwd": "***"} and entry["message"] == "Bearer ***"
+    assert secret not in audit.stdout
+
+
+def test_envdecks_log_is_redacted(tmp_path):
+    """Whatever a logger writes (a backend's error quoting a command, a traceback) passes
+    the same rules on its way to envdeck.log."""
+    import logging
+
+    from tui.logsetup import setup_logging
+
+    secret = planted("log")
+    path = setup_logging(tmp_path)
+    try:
+        log = logging.getLogger("envdeck.test")
+        log.warning("command failed: %s", f"PGPASSWORD={secret} psql -h db")
+        try:
+            raise RuntimeError(f"Authorization: Bearer {secret}")
+        except RuntimeError:
+            log.exception("call failed")
+        for handler in logging.getLogger("envdeck").handlers:
+            handler.flush()
+        text = path.read_text()
+        assert "command failed: PGPASSWORD=*** psql -h db" in text and "RuntimeError: Authorization: ***" in text
+        assert secret not in text
+    finally:
+        setup_logging(tmp_path / "other")
+
+
+def test_a_bad_redact_pattern_is_a_config_error(tmp_path):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("audit:\n  redact:\n    - 'internal-[0-9a-f]{8}'\n    - 'bad[('\nenvironments:\n  dev: {}\n")
+    check = envdeck("check", "--config", str(cfg))
+    assert check.returncode == 2
+    assert check.stderr.startswith(f"{cfg}:") and "audit.redact" in check.stderr and "'bad[('" in check.stderr
+    assert "Traceback" not in check.stderr
