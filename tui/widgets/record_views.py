@@ -1,6 +1,14 @@
 """The record views of an environment: Faults, Compliance, Drift and Timeline
 (events + audit + repairs in one stream). Each is a KeyedTable whose row keys
-start with the resource id, so the action keys work on the selected row."""
+start with the resource id, so the action keys work on the selected row.
+
+Resources are named as people name them: an EC2 instance, volume or security group by
+its Name tag with the id beside it (`staging-bastion (i-0b6e…)`), not by the raw id.
+
+Widths: the message column (FILL) gets whatever the other columns leave, at every
+width, so the table never scrolls sideways; below NARROW_BELOW columns the least
+useful columns go first (NARROW_COLUMNS) and the others are capped (NARROW_CAPS).
+Enter opens the resource's detail, where the whole text is shown."""
 
 from __future__ import annotations
 
@@ -9,20 +17,36 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
+from textual.widgets.data_table import ColumnKey
 
 from tui.env_state import EnvState
-from tui.model import SEVERITY_ORDER, parse_iso
+from tui.model import SEVERITY_ORDER, Resource, parse_iso
 from tui.widgets.cells import Palette, age_between, muted, result_cell, safe, severity_cell
 from tui.widgets.keyed_table import Cells, KeyedTable
 
 SEP = "\t"
 _SEV_RANK = {str(s): i for i, s in enumerate(SEVERITY_ORDER)}
+NARROW_BELOW = 110
+FILL_MIN = 12
 
 
 def short_id(resource_id: str) -> str:
     """`kubernetes/Pod/web-1` → `Pod/web-1` (the backend shows in other columns)."""
     parts = resource_id.split("/", 1)
     return parts[1] if len(parts) == 2 else resource_id
+
+
+def resource_label(resource_id: str, resource: Resource | None) -> str:
+    """How a resource is named outside the Resources table: `Kind/name` when the name is
+    the id's last part (Kubernetes, edge), else the name with the id beside it
+    (`staging-bastion (i-0b6e6a…)`: AWS ids say nothing to an on-caller)."""
+    short = short_id(resource_id)
+    if resource is None or not resource.name:
+        return short
+    native = short.split("/", 1)[1] if "/" in short else short
+    if resource.name == native:
+        return short
+    return f"{resource.name} ({native})"
 
 
 def show_value(value: Any) -> str:
@@ -32,7 +56,93 @@ def show_value(value: Any) -> str:
 
 
 class RecordTable(KeyedTable):
-    """Base: row key = `<resource id>\\t<detail>`."""
+    """Base: row key = `<resource id>\\t<detail>`. Subclasses build cells for every
+    column of COLUMNS; the table shows the subset its width allows."""
+
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+    NARROW_COLUMNS: tuple[str, ...] = ()  # the column keys kept below NARROW_BELOW (empty: all)
+    NARROW_CAPS: dict[str, int] = {}  # width caps below NARROW_BELOW
+    FILL: str | None = "message"  # the column that takes the width left
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(self.COLUMNS, id=id)
+        self.narrow = False
+        self._full: tuple[dict[str, Cells], list[str]] = ({}, [])
+        self._natural: dict[str, int] = {}  # column key -> widest cell shown
+
+    def _layout(self, narrow: bool) -> list[tuple[str, str]]:
+        if narrow and self.NARROW_COLUMNS:
+            return [c for c in self.COLUMNS if c[0] in self.NARROW_COLUMNS]
+        return list(self.COLUMNS)
+
+    def on_mount(self) -> None:
+        # Decided before the columns exist, so a fixed-size terminal never re-lays out.
+        self.narrow = self.app.size.width < NARROW_BELOW
+        self._column_spec = self._layout(self.narrow)  # KeyedTable.on_mount (called next) adds them
+
+    def on_resize(self) -> None:
+        narrow = self.app.size.width < NARROW_BELOW
+        if narrow != self.narrow:
+            self.narrow = narrow
+            self.clear(columns=True)
+            self._cells, self._order, self._natural = {}, [], {}
+            self._column_spec = self._layout(narrow)
+            for key, label in self._column_spec:
+                self.add_column(label, key=key)
+            self.sync(*self._full)
+        else:
+            self._fit()
+
+    def _project(self, cells: Cells) -> Cells:
+        keys = [key for key, _ in self.COLUMNS]
+        caps = self.NARROW_CAPS if self.narrow else {}
+        out = []
+        for key in self.column_keys:
+            cell = self.narrow_cell(key, cells) if self.narrow else cells[keys.index(key)]
+            cap = caps.get(key)
+            if cap is not None and cell.cell_len > cap:
+                cell = cell.copy()
+                cell.truncate(cap, overflow="ellipsis")
+            out.append(cell)
+        return tuple(out)
+
+    def narrow_cell(self, key: str, cells: Cells) -> Text:
+        """The cell of column `key` in the narrow layout (subclasses may fold a dropped column in)."""
+        return cells[[k for k, _ in self.COLUMNS].index(key)]
+
+    def sync(self, rows: dict[str, Cells], order: list[str]) -> None:
+        # Rows come with a cell per column of COLUMNS from show(); the filter's re-sync hands
+        # back rows already cut to the shown columns.
+        if not rows or len(next(iter(rows.values()))) == len(self.COLUMNS):
+            self._full = (rows, order)
+            if len(self.column_keys) != len(self.COLUMNS) or (self.narrow and self.NARROW_CAPS):
+                rows = {key: self._project(cells) for key, cells in rows.items()}
+        super().sync(rows, order)
+        # The widths DataTable will measure when idle, known now: fit once, with them.
+        widths = [len(label) for _, label in self._column_spec]
+        for cells in rows.values():
+            for i, cell in enumerate(cells):
+                if cell.cell_len > widths[i]:
+                    widths[i] = cell.cell_len
+        self._natural = dict(zip(self.column_keys, widths, strict=True))
+        self._fit()
+
+    def _fit(self) -> None:
+        """The FILL column gets the width the others leave (at least FILL_MIN)."""
+        if self.FILL is None or self.FILL not in self.column_keys:
+            return
+        room = self.scrollable_content_region.width
+        if room <= 0:
+            return
+        fill = self.columns[ColumnKey(self.FILL)]
+        others = sum(max(c.content_width, self._natural.get(key.value, 0)) + 2 * self.cell_padding
+                     for key, c in self.columns.items() if key != fill.key)
+        width = max(FILL_MIN, room - others - 2 * self.cell_padding)
+        if fill.auto_width or fill.width != width:
+            fill.auto_width = False
+            fill.width = width
+            self._require_update_dimensions = True
+            self.refresh()
 
     def resource_for_cursor(self) -> str | None:
         key = self.cursor_key
@@ -46,9 +156,15 @@ class RecordTable(KeyedTable):
 class FaultsTable(RecordTable):
     COLUMNS = (("severity", "SEVERITY"), ("resource", "RESOURCE"), ("reason", "REASON"), ("count", "COUNT"),
                ("since", "SINCE"), ("message", "MESSAGE"))
+    NARROW_COLUMNS = ("resource", "reason", "message")
+    NARROW_CAPS = {"resource": 24, "reason": 18}
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(self.COLUMNS, id=id)
+    def narrow_cell(self, key: str, cells: Cells) -> Text:
+        if key == "reason":  # SEVERITY is dropped: REASON takes its colour (rows are sorted by it)
+            reason = cells[2].copy()
+            reason.stylize(cells[0].style)
+            return reason
+        return super().narrow_cell(key, cells)
 
     def show(self, state: EnvState, now: datetime, palette: Palette) -> None:
         faults = sorted(state.all_faults(), key=lambda f: (-_SEV_RANK.get(str(f.severity), 0), f.resource, f.reason))
@@ -57,7 +173,8 @@ class FaultsTable(RecordTable):
             key = f"{f.resource}{SEP}{f.reason}"
             if key in rows:
                 continue
-            rows[key] = (severity_cell(str(f.severity), palette), safe(short_id(f.resource), max_len=48),
+            rows[key] = (severity_cell(str(f.severity), palette),
+                         safe(resource_label(f.resource, state.resource(f.resource)), max_len=48),
                          safe(f.reason, max_len=32), Text(str(f.count), end=""),
                          Text(age_between(now, f.since), end=""), safe(f.message, max_len=160))
         self.sync(rows, list(rows))
@@ -65,37 +182,44 @@ class FaultsTable(RecordTable):
 
 class ComplianceTable(RecordTable):
     COLUMNS = (("severity", "SEVERITY"), ("rule", "RULE"), ("resource", "RESOURCE"), ("message", "MESSAGE"))
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(self.COLUMNS, id=id)
+    NARROW_CAPS = {"rule": 22, "resource": 24}
 
     def show(self, state: EnvState, palette: Palette) -> int:
-        findings = [(r.id, f) for r in state.all_resources() for f in r.findings]
-        findings.sort(key=lambda x: (-_SEV_RANK.get(str(x[1].severity), 0), x[1].rule, x[0]))
+        findings = [(r, f) for r in state.all_resources() for f in r.findings]
+        findings.sort(key=lambda x: (-_SEV_RANK.get(str(x[1].severity), 0), x[1].rule, x[0].id))
         rows: dict[str, Cells] = {}
-        for rid, f in findings:
-            key = f"{rid}{SEP}{f.rule}"
+        for r, f in findings:
+            key = f"{r.id}{SEP}{f.rule}"
             if key in rows:
                 continue
             rows[key] = (severity_cell(str(f.severity), palette), safe(f.rule, max_len=40),
-                         safe(short_id(rid), max_len=48), safe(f.message, max_len=160))
+                         safe(resource_label(r.id, r), max_len=48), safe(f.message, max_len=160))
         self.sync(rows, list(rows))
         return len(rows)
 
 
 class DriftTable(RecordTable):
     COLUMNS = (("resource", "RESOURCE"), ("field", "FIELD"), ("desired", "DESIRED"), ("actual", "ACTUAL"))
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(self.COLUMNS, id=id)
+    NARROW_CAPS = {"resource": 24, "field": 20, "desired": 18}
+    FILL = "actual"
 
     def show(self, state: EnvState, palette: Palette) -> None:
         rows: dict[str, Cells] = {}
         for d in sorted(state.all_drifts(), key=lambda d: (d.resource, d.field)):
+            # a desired value from an overlay (a manual action's, kept) says so; a held repair too
+            desired = show_value(d.desired) + (" (overlay)" if (d.resource, d.field) in state.overlays else "")
+            actual = show_value(d.actual) + (" · repair held" if d.resource in state.holds else "")
             rows[f"{d.resource}{SEP}{d.field}"] = (
-                safe(short_id(d.resource), max_len=48), safe(d.field, style=palette.style("accent")),
-                safe(show_value(d.desired), max_len=60, style=palette.style("success")),
-                safe(show_value(d.actual), max_len=60, style=palette.style("warning", bold=True)))
+                safe(resource_label(d.resource, state.resource(d.resource)), max_len=48), safe(d.field, style=palette.style("accent")),
+                safe(desired, max_len=60, style=palette.style("success")),
+                safe(actual, max_len=80, style=palette.style("warning", bold=True)))
+        for (rid, field), overlay in sorted(state.overlays.items()):
+            key = f"{rid}{SEP}{field}"
+            if key not in rows:  # in sync with the overlay: still shown, as an overlay
+                rows[key] = (
+                    safe(resource_label(rid, state.resource(rid)), max_len=48), safe(field, style=palette.style("accent")),
+                    safe(f"{show_value(overlay['value'])} (overlay)", max_len=60, style=palette.style("success")),
+                    safe(f"in sync · overlay by {overlay['user']}", max_len=80, style=palette.style("text-muted")))
         self.sync(rows, list(rows))
 
 
@@ -105,11 +229,30 @@ class TimelineTable(RecordTable):
 
     COLUMNS = (("at", "TIME"), ("kind", "KIND"), ("level", "LEVEL"), ("resource", "RESOURCE"),
                ("reason", "WHAT"), ("message", "MESSAGE"))
+    NARROW_COLUMNS = ("at", "resource", "reason", "message")
+    NARROW_CAPS = {"resource": 22, "reason": 18}
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(self.COLUMNS, id=id)
+        super().__init__(id=id)
+        self.state: EnvState | None = None  # names resources (set by the screen)
 
-    def show(self, entries: list[dict[str, Any]], audit: list[dict[str, Any]], palette: Palette) -> None:
+    def narrow_cell(self, key: str, cells: Cells) -> Text:
+        if key == "at":  # "03-14 02:50:00" -> "02:50:00"
+            return cells[0][6:] if cells[0].cell_len > 8 else cells[0]
+        if key == "reason":  # LEVEL is dropped: WHAT takes its colour
+            what = cells[4].copy()
+            what.stylize(cells[2].style)
+            return what
+        return super().narrow_cell(key, cells)
+
+    def _label(self, resource_id: str) -> str:
+        state = self.state
+        return resource_label(resource_id, state.resource(resource_id) if state is not None and resource_id else None)
+
+    def show(self, entries: list[dict[str, Any]], audit: list[dict[str, Any]], palette: Palette,
+             state: EnvState | None = None) -> None:
+        if state is not None:
+            self.state = state
         merged: list[tuple[str, str, Cells]] = []
         for e in entries:
             at = e.get("at") or ""
@@ -118,7 +261,7 @@ class TimelineTable(RecordTable):
             message = (e.get("message") or "") + (f" (×{count})" if count > 1 else "")
             merged.append((at, key, (self._time(at, palette), Text(e.get("kind", ""), end=""),
                                      severity_cell(e.get("severity", "info"), palette),
-                                     safe(short_id(e.get("resource", "")), max_len=40),
+                                     safe(self._label(e.get("resource", "")), max_len=40),
                                      safe(e.get("reason", ""), max_len=32), safe(message, max_len=160))))
         for a in audit:
             at = a.get("at") or ""
@@ -130,7 +273,7 @@ class TimelineTable(RecordTable):
                 f": {a['message']}" if a.get("message") else "")
             merged.append((at, key, (self._time(at, palette), Text("audit", end=""),
                                      result_cell(a.get("result", ""), palette),
-                                     safe(short_id(a.get("target", "")), max_len=40),
+                                     safe(self._label(a.get("target", "")), max_len=40),
                                      safe(what, max_len=32), safe(message, max_len=160))))
         merged.sort(key=lambda x: x[0], reverse=True)
         rows = {key: cells for _, key, cells in merged}

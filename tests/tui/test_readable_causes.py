@@ -1,0 +1,96 @@
+"""What an on-caller reads first must fit an 80×24 terminal: the cause (status, fault
+message, event) without scrolling sideways, resources by the names people gave them,
+and the resource detail with its faults, events and conditions (issue 13: 6, 7, 8)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from tests.tui.conftest import app_ready, wait_until
+from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
+from tui.app import AppOptions, create_app
+from tui.model import Event, Fault, Severity
+from tui.widgets.record_views import FaultsTable, TimelineTable
+
+INSTANCE = "aws/ec2-instance/i-0abc123"
+CHECK_MESSAGE = "instance status check failed: reachability impaired since 02:55 (ENI eth0 not attached)"
+
+
+class AwsWithFault(StageAws):
+    """The stage's AWS, with a failing instance status check (a fault and its event)."""
+
+    def faults(self) -> list[Fault]:
+        return [Fault(INSTANCE, Severity.HIGH, "StatusCheckFailed", CHECK_MESSAGE, FIXED_NOW - timedelta(minutes=5))]
+
+    def events(self) -> list[Event]:
+        return [Event(INSTANCE, "StatusCheckFailed", CHECK_MESSAGE, FIXED_NOW - timedelta(minutes=5), "Warning")]
+
+
+def make(state_dir: Path, stage: Stage, view: str | None):
+    base = stage_factory(stage)
+
+    def factory(env, env_cfg, cfg):
+        out = base(env, env_cfg, cfg)
+        if "aws" in out:
+            out["aws"] = AwsWithFault(env, stage)
+        return out
+
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=factory, start_reconciler=False,
+                         start_env="staging", start_view=view, user="alice", testing=True)
+    return create_app(stage_config(), state_dir, options=options)
+
+
+def lines(table) -> list[str]:
+    return ["".join(s.text for s in table.render_line(y)) for y in range(table.row_count + 1)]
+
+
+def fits(table) -> bool:
+    return 0 < table.virtual_size.width <= table.scrollable_content_region.width
+
+
+async def test_faults_at_80x24_keep_reason_and_give_the_message_the_rest(tmp_path, stage):
+    app = make(tmp_path, stage, "faults")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(FaultsTable)
+        await wait_until(pilot, lambda: table.row_count == 3 and fits(table), "three faults that fit",
+                         explain=lambda: (table.row_count, table.virtual_size, table.scrollable_content_region))
+        assert table.column_keys == ["resource", "reason", "message"]
+        shown = lines(table)
+        crash = next(line for line in shown if "CrashLoopBackOff" in line)  # the reason whole, not "CrashL"
+        assert "back-off 5m0s restart" in crash  # and the message readable, not "con"
+        assert any("instance status check failed" in line for line in shown), shown
+
+
+async def test_timeline_what_and_message_are_readable_at_80_and_120(tmp_path, stage):
+    app = make(tmp_path, stage, "timeline")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(TimelineTable)
+        await wait_until(pilot, lambda: table.row_count >= 5 and fits(table), "timeline rows that fit",
+                         explain=lambda: (table.row_count, table.virtual_size, table.scrollable_content_region))
+        assert table.column_keys == ["at", "resource", "reason", "message"]
+        shown = lines(table)
+        assert any("CrashLoopBackOff   back-off 5m0s" in line for line in shown), shown
+        assert any(line.startswith(" 02:50:00 ") for line in shown)
+        await pilot.resize_terminal(120, 24)
+        await wait_until(pilot, lambda: "level" in table.column_keys and fits(table), "the wide columns")
+        message = table.columns[next(k for k in table.columns if k.value == "message")]
+        assert message.width >= 35, message.width  # was 14
+
+
+async def test_aws_resources_are_named_with_their_id_beside(tmp_path, stage):
+    app = make(tmp_path, stage, "faults")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await app_ready(pilot)
+        faults = app.screen.query_one(FaultsTable)
+        await wait_until(pilot, lambda: faults.row_count == 3, "the faults")
+        assert any("staging-bastion (i-0abc123)" in line for line in lines(faults))
+        assert not any("ec2-instance/i-0abc123" in line for line in lines(faults))
+        await pilot.press("5")
+        timeline = app.screen.query_one(TimelineTable)
+        await wait_until(pilot, lambda: any("staging-bastion (i-0abc123)" in line for line in lines(timeline)),
+                         "the instance's name in the timeline", explain=lambda: lines(timeline))
+        # the row still acts on the resource: its key starts with the id
+        assert any(key.startswith(INSTANCE + "\t") for key in timeline.row_keys)
