@@ -1,21 +1,33 @@
-"""`envdeck serve` (textual-serve, which has no authentication) binds 127.0.0.1 by
-default and warns loudly when told to bind anything else. The non-loopback case uses
-an address that is not on this machine (TEST-NET 192.0.2.1), so nothing is ever
-exposed: the warning comes first, then a clear one-line error."""
+"""`envdeck serve` binds 127.0.0.1 by default and warns loudly when told to bind
+anything else (the non-loopback case uses an address that is not on this machine,
+TEST-NET 192.0.2.1, so nothing is ever exposed: the warning comes first, then a clear
+one-line error).
+
+A loopback port is open to every account on the machine: another user (`nobody`,
+with the system's own Python and a hand-written WebSocket handshake) must get 403 and
+no session process; the owner, with the printed link, gets the page and a session; a
+page of another origin cannot open a session even with the owner's cookie; the key is
+never written to envdeck's log."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 
+import aiohttp
 import pytest
 
 from tests.conftest import envdeck_env, repo_root
 from tests.security.conftest import envdeck
+from tests.serve_process import ServeProcess, children
 
 pytest.importorskip("textual_serve")
 
@@ -78,6 +90,95 @@ def test_serve_warns_before_binding_elsewhere(tmp_path):
                    "--host", "192.0.2.1", "--port", str(free_port()))
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("envdeck: WARNING: serving on 192.0.2.1, not loopback")
-    assert "no authentication" in lines[0] and "SSH tunnel" in lines[0]
+    assert "acts as you" in lines[0] and "SSH tunnel" in lines[0]
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert lines[-1].startswith("envdeck: ") and "192.0.2.1" in lines[-1]
+
+
+# -- another local user ----------------------------------------------------------
+
+# What any account on the machine can do: plain HTTP and a WebSocket upgrade by hand
+# (the system's Python, standard library only), with no key or a guessed one.
+STRANGER = r"""
+import base64, json, os, socket, sys
+port = int(sys.argv[1])
+
+def ask(request):
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(request.encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < 70000:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return {"status": data.split(b"\r\n", 1)[0].decode(errors="replace"), "bytes": len(data)}
+
+key = base64.b64encode(os.urandom(16)).decode()
+upgrade = ("GET /ws?width=80&height=24 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (port, key))
+plain = "GET %s HTTP/1.1\r\nHost: 127.0.0.1:" + str(port) + "\r\nConnection: close\r\n%s\r\n"
+print(json.dumps({
+    "page": ask(plain % ("/", "")),
+    "static": ask(plain % ("/static/js/textual.js", "")),
+    "guessed_key": ask(plain % ("/?token=" + "A" * 43, "")),
+    "guessed_cookie": ask(plain % ("/", "Cookie: envdeck_serve_%d=%s\r\n" % (port, "A" * 43))),
+    "websocket": ask(upgrade),
+}))
+"""
+
+
+def as_nobody(port: int) -> dict:
+    run = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", STRANGER, str(port)],
+                         capture_output=True, text=True, timeout=120, cwd="/")
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+async def owner_session(serve: ServeProcess) -> tuple[int, str, list[int], int]:
+    """The owner opens the printed link (cookie, redirect), then the page's WebSocket:
+    (page status, page text, session processes while it runs, status of a second WebSocket
+    opened with the same cookie from a page of another origin)."""
+    port = serve.port
+    # unsafe=True: keep cookies of an IP address (127.0.0.1), as browsers do
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(serve.link) as response:
+            status, text = response.status, await response.text()
+            assert response.history and response.history[0].status == 303
+            assert "token" not in str(response.url)  # the key leaves the address bar
+        async with http.ws_connect(f"http://127.0.0.1:{port}/ws?width=80&height=24",
+                                   origin=f"http://127.0.0.1:{port}") as ws:
+            await ws.receive(timeout=60)  # the session's first output: its process runs
+            sessions = children(serve.proc.pid)
+            try:
+                async with http.ws_connect(f"http://127.0.0.1:{port}/ws", origin="http://evil.example"):
+                    foreign = 101
+            except aiohttp.WSServerHandshakeError as exc:
+                foreign = exc.status
+    return status, text, sessions, foreign
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to act as nobody")
+def test_another_local_user_gets_nothing(tmp_path):
+    pwd.getpwnam("nobody")
+    serve = ServeProcess(config(tmp_path), tmp_path / "state")
+    try:
+        seen = as_nobody(serve.port)
+        for name, answer in seen.items():
+            assert answer["status"].startswith("HTTP/1.1 403"), (name, answer)
+            assert answer["bytes"] < 1000, (name, answer)  # a refusal, not the TUI
+        assert children(serve.proc.pid) == [], "no session process for a stranger"
+
+        page, text, sessions, foreign = asyncio.run(owner_session(serve))
+        assert page == 200 and "envdeck" in text and serve.token not in text
+        assert len(sessions) == 1, "the owner gets a session"
+        assert foreign == 403, "a page of another origin cannot open a session"
+    finally:
+        serve.stop()
+    log = (tmp_path / "state" / "envdeck.log").read_text()
+    assert "refused" in log and serve.token not in log
+    assert serve.token not in serve.stderr.decode()
+    assert serve.stdout.decode().count(serve.token) == 1, "printed once"

@@ -1,18 +1,22 @@
 """`envdeck serve`: loopback by default, a loud warning otherwise, the command
-textual-serve runs is quoted, and a browser session really runs the TUI."""
+textual-serve runs is quoted, and a browser session really runs the TUI, reached as
+the docs say: through an SSH tunnel (a real `ssh -L` to a real sshd) on another local
+port, with the printed link."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import shlex
-import socket
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from tests.conftest import envdeck_env, repo_root
+from tests.edge.conftest import EdgeLab, edge_lab, ssh_login  # noqa: F401 - the sshd fixtures
+from tests.edge.sshd import wait_port
+from tests.serve_process import ServeProcess, free_port
 from tui.serve import bind_warning, is_loopback, tui_command
 
 
@@ -21,7 +25,7 @@ def test_loopback_detection_and_warning():
         assert is_loopback(host) and bind_warning(host) is None
     for host in ("0.0.0.0", "10.1.2.3", "::", "jumphost.example"):
         warning = bind_warning(host)
-        assert warning is not None and "no authentication" in warning and host in warning
+        assert warning is not None and "acts as you" in warning and host in warning
 
 
 def test_command_is_quoted(tmp_path):
@@ -34,55 +38,63 @@ def test_command_is_quoted(tmp_path):
     assert argv[-2:] == ["--read-only", "tui"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def tunnel(lab: EdgeLab, local_port: int, remote_port: int) -> subprocess.Popen:
+    """`ssh -N -L local:127.0.0.1:remote` through a real sshd, strict host keys."""
+    server = lab.start_sshd("jump")
+    lab.trust(server)
+    proc = subprocess.Popen(
+        ["ssh", "-N", "-F", "/dev/null", "-i", str(lab.client_key), "-p", str(server.port),
+         "-o", f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
+         "-L", f"{local_port}:127.0.0.1:{remote_port}", f"{lab.user}@127.0.0.1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_port("127.0.0.1", local_port, proc)
+    return proc
 
 
-async def test_a_browser_session_runs_the_tui(tmp_path):
+async def browse(link: str) -> tuple[int, str, bytes]:
+    """What a browser does with the link: follow it (cookie), load the page, open the
+    page's WebSocket with the page's origin; returns (status, page, session output)."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(link) as response:
+            status, page = response.status, await response.text()
+            origin = f"{response.url.scheme}://{response.url.host}:{response.url.port}"
+        ws_url = page.split('data-session-websocket-url="', 1)[1].split('"', 1)[0]
+        seen = b""
+        async with http.ws_connect(ws_url + "?width=100&height=30", origin=origin) as ws:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 90
+            while b"0 environments" not in seen and loop.time() < deadline:
+                try:
+                    message = await ws.receive(timeout=deadline - loop.time())
+                except TimeoutError:
+                    break
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    seen += message.data
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    seen += message.data.encode()
+                elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                                      aiohttp.WSMsgType.ERROR):
+                    break
+    return status, page, seen
+
+
+async def test_a_browser_session_through_an_ssh_tunnel_runs_the_tui(tmp_path, edge_lab):  # noqa: F811
     config = tmp_path / "envdeck.yaml"
     config.write_text("environments: {}\n")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--config", str(config), "--state-dir", str(tmp_path / "state"),
-         "serve", "--port", str(port)],
-        cwd=str(repo_root()), env=envdeck_env(PYTHONPATH=str(repo_root())),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    serve = ServeProcess(config, tmp_path / "state")
+    local = free_port()
+    ssh = tunnel(edge_lab, local, serve.port)
     try:
-        base = f"http://127.0.0.1:{port}"
-        page = None
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(base + "/") as response:
-                        page = (response.status, await response.text())
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
-            assert page is not None and page[0] == 200 and "envdeck" in page[1]
-            seen = b""
-            async with http.ws_connect(base + "/ws?width=100&height=30") as ws:
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + 90
-                while b"0 environments" not in seen and loop.time() < deadline:
-                    try:
-                        message = await ws.receive(timeout=deadline - loop.time())
-                    except TimeoutError:
-                        break
-                    if message.type == aiohttp.WSMsgType.BINARY:
-                        seen += message.data
-                    elif message.type == aiohttp.WSMsgType.TEXT:
-                        seen += message.data.encode()
-                    elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                          aiohttp.WSMsgType.ERROR):
-                        break
-            assert b"0 environments" in seen, seen[-500:]  # the overview, rendered by the TUI process
+        # the printed link, with the tunnel's local port instead of the served one
+        parts = urlsplit(serve.link)
+        link = parts._replace(netloc=f"127.0.0.1:{local}").geturl()
+        status, page, seen = await browse(link)
+        assert status == 200 and "envdeck" in page
+        assert f"ws://127.0.0.1:{local}/ws" in page, "the page's WebSocket goes through the tunnel too"
+        assert b"0 environments" in seen, (seen[-500:], serve.stdout[-2000:])  # the overview, by the TUI process
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert b"WARNING" not in (proc.stderr.read() if proc.stderr else b"")
+        ssh.terminate()
+        ssh.wait(10)
+        serve.stop()
+    assert b"WARNING" not in serve.stderr
