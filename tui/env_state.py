@@ -17,6 +17,7 @@ from tui.model import (
     rollup_drift,
     worst_health,
 )
+from tui.redaction import redact_text
 
 
 @dataclass
@@ -171,5 +172,6 @@ Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged
 
 def timeline_entry(at: datetime, resource: str, kind: str, severity: str, reason: str, message: str,
                    count: int = 1) -> dict[str, Any]:
-    return {"at": iso(at), "resource": resource, "kind": kind, "severity": severity, "reason": reason,
-            "message": message, "count": count}
+    """A timeline entry as the screens show it: redacted like the stored one (tui/redaction.py)."""
+    return {"at": iso(at), "resource": resource, "kind": kind, "severity": severity, "reason": redact_text(reason),
+            "message": redact_text(message), "count": count}

@@ -270,3 +270,37 @@ def test_a_bad_redact_pattern_is_a_config_error(tmp_path):
     assert check.returncode == 2
     assert check.stderr.startswith(f"{cfg}:") and "audit.redact" in check.stderr and "'bad[('" in check.stderr
     assert "Traceback" not in check.stderr
+
+
+async def test_timeline_entries_are_redacted_in_the_store_and_on_screen(tmp_path, k8s_emulator):
+    """A Kubernetes event quoting a credential (real API emulator): the stored timeline
+    row and the entry published to the screens both show it redacted."""
+    from tui.env_state import TimelineAdded
+
+    thread, kubeconfig, _token = k8s_emulator
+    secret = planted("event")
+    thread.emu.create_deployment("staging", "web", replicas=1)
+    thread.emu.add_event("staging", "Deployment", "web", "FailedPull",
+                         f"pull failed: registry login with --password={secret} refused")
+    cfg = parse_config(yaml_config({"dev": {"kubernetes": {"kubeconfig": str(kubeconfig), "context": "emulator",
+                                                           "namespace": "staging"}}}))
+    session = await Session.open(cfg, tmp_path / "state")
+    published: list = []
+    session.reconciler.subscribe(lambda change: published.append(change))
+    try:
+        await session.reconciler.run_once(repair=False)
+        stored = [e for e in await session.store.timeline("dev") if e["reason"] == "FailedPull"]
+        shown = [e for c in published if isinstance(c, TimelineAdded) for e in c.entries
+                 if e["reason"] == "FailedPull"]
+        assert stored and shown, (stored, published)
+        for entry in stored + shown:
+            assert entry["message"] == "pull failed: registry login with --password=*** refused"
+    finally:
+        await session.close()
+    assert leaks(b"".join(state_files(tmp_path / "state").values()), {"event": secret}) == []
+
+
+def yaml_config(envs: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump({"environments": envs})
