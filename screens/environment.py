@@ -201,7 +201,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.query_one("#drift-info", Static).update(Text(
                 f"{len(drifts)} drifted field(s) · repair mode {mode} · R repairs the selected resource", end=""))
         elif view == "timeline":
-            self.query_one(TimelineTable).show(*self.timeline_rows, app.palette)
+            self.query_one(TimelineTable).show(*self.timeline_rows, app.palette, state=state)
             self.run_worker(self._load_timeline(), group="timeline", exclusive=True, exit_on_error=False)
         elif view == "metrics":
             self._load_metrics()
@@ -312,7 +312,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def _timeline_loaded(self, message: TimelineLoaded) -> None:
         self.timeline_rows = (message.entries, message.audit)
         if self.active_view == "timeline":
-            self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette)
+            self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette, state=self.state)
 
     def _load_metrics(self) -> None:
         view = self.query_one(MetricsView)

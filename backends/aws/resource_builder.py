@@ -30,15 +30,36 @@ def _resource(kind: str, native_id: str, name: str, region: str, observed_at: da
     )
 
 
+def status_check_conditions(status: dict[str, Any]) -> list[dict[str, str]]:
+    """EC2 system and instance status checks as conditions (the detail's shape, as
+    Kubernetes': type, status True/False, reason, message): `impaired` with the failed
+    check (`reachability: failed`) reads like `kubectl describe`'s Ready False."""
+    out = []
+    for key, label in (("SystemStatus", "SystemStatusCheck"), ("InstanceStatus", "InstanceStatusCheck")):
+        check = status.get(key) or {}
+        value = check.get("Status")
+        if not value:
+            continue
+        failed = [f"{d.get('Name')}: {d.get('Status')}" for d in check.get("Details") or []
+                  if d.get("Status") not in (None, "passed")]
+        cond = {"type": label, "status": "True" if value == "ok" else "False", "reason": value}
+        if failed:
+            cond["message"] = "; ".join(failed)
+        out.append(cond)
+    return out
+
+
 def ec2_instance(inst: dict[str, Any], status: dict[str, Any] | None, region: str,
                  observed_at: datetime) -> Resource:
     iid = inst["InstanceId"]
     tags = tags_to_dict(inst.get("Tags"))
     state = inst.get("State", {}).get("Name", "")
     checks = {}
+    conditions = []
     if status:
         checks = {"system": status.get("SystemStatus", {}).get("Status"),
                   "instance": status.get("InstanceStatus", {}).get("Status")}
+        conditions = status_check_conditions(status)
     attributes = {
         "instance_id": iid,
         "instance_type": inst.get("InstanceType"),
@@ -57,6 +78,8 @@ def ec2_instance(inst: dict[str, Any], status: dict[str, Any] | None, region: st
         "status_checks": checks,
         "tags": tags,
     }
+    if conditions:
+        attributes["conditions"] = conditions
     res = _resource("ec2-instance", iid, tags.get("Name") or iid, region, observed_at,
                     health.ec2_instance_health(inst, status), state, attributes,
                     created_at=inst.get("LaunchTime"))

@@ -100,8 +100,15 @@ def node_resource(node: EdgeNode, link: LinkView, st: NodeState, thresholds: Edg
         res.status = ("host key refused" if link.host_key_status else
                       "connecting" if link.connecting else "offline")
         res.health_reason = f"{link.error or 'not reached yet'}; {seen_text(link.last_seen, now)}"
+        attrs["conditions"] = [{"type": "Reachable", "status": "False", "reason": res.status,
+                                "message": res.health_reason}]
         return res
     res.status = "online"
+    # What `kubectl describe node` would list: reachable, each probe that failed, pressure.
+    conditions = [{"type": "Reachable", "status": "True", "reason": "online"}]
+    conditions += [{"type": "Probe", "status": "False", "reason": p.split(":")[0], "message": p}
+                   for p in s.problems]
+    attrs["conditions"] = conditions
     core_problems = [p for p in s.problems if p.split(":")[0] in ("loadavg", "meminfo")]
     if core_problems:
         res.health, res.health_reason = Health.UNKNOWN, "metrics unreadable: " + "; ".join(core_problems)
@@ -112,6 +119,8 @@ def node_resource(node: EdgeNode, link: LinkView, st: NodeState, thresholds: Edg
         reasons.append(f"memory {s.memory_percent:.0f}% > {thresholds.memory_percent:.0f}%")
     res.health = Health.DEGRADED if reasons else Health.HEALTHY
     res.health_reason = "; ".join(reasons)
+    conditions.extend({"type": "Pressure", "status": "False", "reason": r.split(" ")[0], "message": r}
+                      for r in reasons)
     return res
 
 
@@ -142,6 +151,8 @@ def service_resource(node: EdgeNode, service: str, link: LinkView, st: NodeState
         res.health, res.drift = Health.DEGRADED, Drift.DRIFTED
         res.status = status.first_line or f"exit {status.exit_code}"
         res.health_reason = f"status command exited {status.exit_code}: {res.status}"
+    attrs["conditions"] = [{"type": "Active", "status": "True" if status.active else "False",
+                            "reason": f"exit {status.exit_code}", "message": res.status}]
     return res
 
 

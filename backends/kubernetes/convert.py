@@ -41,6 +41,18 @@ def controller_of(meta: dict[str, Any]) -> str | None:
     return None
 
 
+def conditions_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """`status.conditions` as `kubectl describe` lists them (type, status, reason, message,
+    since); the resource detail shows them for every backend in this shape."""
+    out = []
+    for cond in (obj.get("status") or {}).get("conditions") or ():
+        if isinstance(cond, dict) and cond.get("type"):
+            out.append({key: str(cond[src]) for key, src in (("type", "type"), ("status", "status"),
+                                                               ("reason", "reason"), ("message", "message"),
+                                                               ("since", "lastTransitionTime")) if cond.get(src)})
+    return out
+
+
 def _resource(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], status: str,
               attributes: dict[str, Any]) -> Resource:
     meta = obj.get("metadata") or {}
@@ -48,6 +60,9 @@ def _resource(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     attributes["namespace"] = meta.get("namespace")
     if meta.get("labels"):
         attributes["labels"] = dict(meta["labels"])
+    conditions = conditions_of(obj)
+    if conditions:
+        attributes["conditions"] = conditions
     return Resource(
         id=rid(kind, name), backend=BACKEND, kind=kind, name=name, health=verdict[0],
         health_reason=verdict[1], status=status, observed_at=now_utc(),

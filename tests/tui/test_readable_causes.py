@@ -94,3 +94,37 @@ async def test_aws_resources_are_named_with_their_id_beside(tmp_path, stage):
                          "the instance's name in the timeline", explain=lambda: lines(timeline))
         # the row still acts on the resource: its key starts with the id
         assert any(key.startswith(INSTANCE + "\t") for key in timeline.row_keys)
+
+
+async def open_detail(pilot, resource_id: str):
+    from screens.resource_detail import ResourceDetailScreen
+    from tui.widgets.resource_table import ResourceTable
+
+    table = pilot.app.screen.query_one(ResourceTable)
+    await wait_until(pilot, lambda: table.move_to_key(resource_id), resource_id)
+    await pilot.press("d")  # describe (Enter on a workload lists its pods)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ResourceDetailScreen), "the detail screen")
+    return pilot.app.screen
+
+
+def text_of(screen, selector: str) -> str:
+    from textual.widgets import Static
+
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_detail_shows_the_faults_and_events_of_the_resource(tmp_path, stage):
+    app = make(tmp_path, stage, None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        screen = await open_detail(pilot, INSTANCE)
+        assert CHECK_MESSAGE in text_of(screen, "#faults")  # the whole message, not "con"
+        assert "StatusCheckFailed" in text_of(screen, "#faults")
+        await wait_until(pilot, lambda: CHECK_MESSAGE in text_of(screen, "#events"), "the instance's events",
+                         explain=lambda: text_of(screen, "#events"))
+        await pilot.press("escape")
+        screen = await open_detail(pilot, "kubernetes/Pod/api-5c8b-xyz12")
+        assert "CrashLoopBackOff" in text_of(screen, "#faults") and "×7" in text_of(screen, "#faults")
+        await wait_until(pilot, lambda: "Back-off restarting failed container" in text_of(screen, "#events"),
+                         "the pod's events", explain=lambda: text_of(screen, "#events"))
+        assert "StatusCheckFailed" not in text_of(screen, "#events")  # only this resource's
