@@ -1,6 +1,7 @@
 """Resource detail: summary, available actions (disabled ones with the reason),
-conditions, native attributes as YAML (secret-looking keys removed), drift diff
-and compliance findings."""
+what `kubectl describe` shows (conditions, current faults with their whole message,
+recent events: tui/widgets/describe.py), native attributes as YAML (secret-looking
+keys removed), drift diff and compliance findings."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from textual.widgets.option_list import Option
 
 from screens import action_flow
 from screens.base import EnvdeckScreen
-from tui.messages import DRIFTS, RESOURCES
+from tui.messages import DRIFTS, FAULTS, RESOURCES, TIMELINE
 from tui.model import Resource, iso
 from tui.sanitize import clean
 from tui.store import redact_params
 from tui.widgets.cells import Palette, age_between, drift_cell, health_cell, severity_cell
+from tui.widgets.describe import conditions_text, events_text, faults_text, resource_events, resource_faults
 from tui.widgets.record_views import show_value
 from tui.widgets.status_bar import StatusBar, status_text
 
@@ -67,25 +69,6 @@ def summary_text(r: Resource, env: str, now, palette: Palette) -> Text:
     return t
 
 
-def conditions_text(r: Resource, palette: Palette) -> Text:
-    conditions = r.attributes.get("conditions")
-    t = Text(end="")
-    if not isinstance(conditions, list) or not conditions:
-        t.append("no conditions reported", style=palette.style("text-muted"))
-        return t
-    for c in conditions[:30]:
-        if not isinstance(c, dict):
-            continue
-        ok = str(c.get("status")) == "True"
-        t.append("✓ " if ok else "✗ ", style=palette.style("success" if ok else "warning"))
-        t.append(clean(c.get("type", "?"), max_len=40), style=palette.style("foreground", bold=True))
-        for key in ("reason", "message"):
-            if c.get(key):
-                t.append(f"  {clean(c[key], max_len=160)}")
-        t.append("\n")
-    return t
-
-
 class ResourceDetailScreen(EnvdeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="detail-back"),
@@ -108,6 +91,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.resource_id = resource_id
         self.initial_tab = tab if tab in TABS else "overview"
         self._shown: Resource | None = None
+        self._events: list[dict[str, Any]] | None = None  # None: not loaded yet
 
     @property
     def resource(self) -> Resource | None:
@@ -120,8 +104,12 @@ class ResourceDetailScreen(EnvdeckScreen):
                 yield Static(id="summary")
                 yield Static(Text("Actions", end=""), classes="section")
                 yield OptionList(id="actions")
+                yield Static(Text("Faults", end=""), classes="section")
+                yield Static(id="faults")
                 yield Static(Text("Conditions", end=""), classes="section")
                 yield Static(id="conditions")
+                yield Static(Text("Events", end=""), classes="section")
+                yield Static(id="events")
             with TabPane("YAML", id="yaml"), VerticalScroll(id="yaml-scroll"):
                 yield Static(id="yaml-text")
             with TabPane("Drift", id="drift"), VerticalScroll():
@@ -134,6 +122,7 @@ class ResourceDetailScreen(EnvdeckScreen):
     def on_mount(self) -> None:
         self.ready = True
         self.refresh_all()
+        self._load_events()
         if self.initial_tab == "overview":
             # Not the Actions list: an Enter pressed once too often must not start an action.
             self.query_one("#overview-scroll", VerticalScroll).focus()
@@ -146,6 +135,10 @@ class ResourceDetailScreen(EnvdeckScreen):
             self.refresh_all()
         elif env == self.env and DRIFTS in kinds:
             self._show_drift()
+        if env == self.env and FAULTS in kinds and self._shown is not None:
+            self._show_faults()
+        if env == self.env and kinds & {TIMELINE, FAULTS, RESOURCES}:
+            self._load_events()
         self.tick()
 
     def tick(self) -> None:
@@ -177,11 +170,30 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.query_one("#title", Static).update(title)
         self.query_one("#summary", Static).update(summary_text(r, self.env, app.now(), palette))
         self.query_one("#conditions", Static).update(conditions_text(r, palette))
+        self._show_faults()
+        self._show_events()
         self.query_one("#yaml-text", Static).update(attributes_yaml(r.attributes))
         self._show_actions(r, palette)
         self._show_drift()
         self._show_findings(r, palette)
         self.tick()
+
+    def _show_faults(self) -> None:
+        state = self.session.reconciler.envs[self.env]
+        self.query_one("#faults", Static).update(faults_text(
+            resource_faults(state.all_faults(), self.resource_id), self.envdeck.now(), self.envdeck.palette))
+
+    def _load_events(self) -> None:
+        self.run_worker(self._read_events(), group="detail-events", exclusive=True, exit_on_error=False)
+
+    async def _read_events(self) -> None:
+        entries = await self.session.store.timeline(self.env, limit=500)
+        self._events = resource_events(entries, self.resource_id)
+        if self.is_attached:
+            self._show_events()
+
+    def _show_events(self) -> None:
+        self.query_one("#events", Static).update(events_text(self._events, self.envdeck.now(), self.envdeck.palette))
 
     def _show_actions(self, r: Resource, palette: Palette) -> None:
         options = self.query_one("#actions", OptionList)
