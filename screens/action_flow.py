@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from textual.app import SuspendNotSupported
 
 from screens.confirm import ConfirmRequest, ConfirmScreen
+from screens.desired_conflict import HOLD, SET_DESIRED, DesiredConflictScreen
+from tui import overrides
 from tui.errors import EnvdeckError, PolicyDenied
 from tui.messages import ActionFinished, ActionStarted
 from tui.model import Resource
@@ -108,12 +110,29 @@ def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionCho
                              type_to_confirm=confirm_text, destructive=spec.destructive,
                              confirm_label=spec.title)
 
+    items = [(r.id, c.spec.name) for r, c in plan]
+
     def confirmed(params: dict[str, str] | None) -> None:
         if params is None:
             app.notify("cancelled", timeout=2)
             return
-        app.run_worker(_perform(app, env, [(r.id, c.spec.name) for r, c in plan], params, spec.title),
-                       group="actions", exit_on_error=False)
+        # In `auto` mode the reconciler would undo an action against the desired state:
+        # ask first (keep it as desired, hold the repair, or cancel).
+        found = [c for r, choice in plan
+                 for c in overrides.conflicts(app.session, env, r, choice.spec.name, params)]
+        if not found:
+            app.run_worker(_perform(app, env, items, params, spec.title), group="actions", exit_on_error=False)
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                app.notify("cancelled; nothing was done", timeout=2, markup=False)
+                return
+            app.run_worker(_perform(app, env, items, params, spec.title, override=(choice, found)),
+                           group="actions", exit_on_error=False)
+
+        what = f"{spec.title} {first.name}" if len(plan) == 1 else f"{spec.title} ×{len(plan)}"
+        app.push_screen(DesiredConflictScreen(what, env, found), chosen)
 
     app.push_screen(ConfirmScreen(request), confirmed)
 
@@ -127,9 +146,22 @@ async def _audit_denials(app: EnvdeckApp, env: str, denied: list[tuple[Resource,
 
 
 async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], params: dict[str, str],
-                   title: str) -> None:
+                   title: str, *, override: tuple[str, list[overrides.Conflict]] | None = None) -> None:
     label = f"{title} {items[0][0].rsplit('/', 1)[-1]}" if len(items) == 1 else f"{title} ×{len(items)}"
     app.post_message(ActionStarted(env, clean(label)))
+    why = f"{title} {' '.join(f'{k}={v}' for k, v in params.items())}".strip()
+    if override is not None:  # before the action: no pass may undo it in between
+        choice, found = override
+        try:
+            if choice == SET_DESIRED:
+                await overrides.set_desired(app.session, env, found, reason=why)
+            elif choice == HOLD:
+                await overrides.hold_repair(app.session, env, sorted({c.resource for c in found}),
+                                            overrides.DEFAULT_HOLD_S, reason=why)
+        except EnvdeckError as exc:
+            app.post_message(ActionFinished(env, clean(label), False, f"nothing was done: {clean(exc)}",
+                                            denied=isinstance(exc, PolicyDenied)))
+            return
     failures: list[str] = []
     messages: list[str] = []
     denied = False
@@ -146,6 +178,13 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
                                                          else result.message or "done")
     ok = not failures
     text = "; ".join(messages if ok else failures)
+    if override is not None and override[0] == SET_DESIRED:
+        if ok:
+            text += " (kept as the desired state)"
+        else:  # the action did not happen: the config's value is desired again
+            await overrides.undo_set_desired(app.session, env, override[1], reason=f"{why} failed")
+    elif override is not None and ok:
+        text += f" (automatic repair held for {overrides.DEFAULT_HOLD_S / 60:.0f} min)"
     app.post_message(ActionFinished(env, clean(label), ok, clean(text, max_len=400), denied=denied))
 
 
@@ -181,7 +220,7 @@ def repair(app: EnvdeckApp, env: str, resource: str | None = None, field: str | 
 
 async def _repair(app: EnvdeckApp, env: str, resource: str | None, field: str | None, *, quiet: bool = False
                   ) -> None:
-    label = f"repair {(resource or env).rsplit('/', 1)[-1]}"
+    label = f"repair {resource.rsplit('/', 1)[-1]}" if resource else "repair"
     if not quiet:
         app.post_message(ActionStarted(env, clean(label)))
     try:
@@ -212,20 +251,20 @@ def toggle_pause(app: EnvdeckApp, env: str) -> None:
         if params is not None:
             app.run_worker(_set_paused(app, env, paused), group="actions", exit_on_error=False)
 
-    details = ["The reconciler stops observing and repairing this environment until resumed."] if paused else \
-        ["The reconciler observes (and repairs, per the repair mode) again."]
-    app.push_screen(ConfirmScreen(ConfirmRequest(title=f"{verb} reconciling {env}?", details=details,
+    details = ["The reconciler stops repairing this environment until resumed; it keeps observing, "
+               "so drift still shows."] if paused else ["The reconciler repairs again, per the repair mode."]
+    app.push_screen(ConfirmScreen(ConfirmRequest(title=f"{verb} repairs of {env}?", details=details,
                                                  confirm_label=verb)), confirmed)
 
 
 async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
-    label = f"{'pause' if paused else 'resume'} {env}"
+    label = f"{'pause' if paused else 'resume'} repairs"
     try:
         await app.session.set_paused(env, paused)
     except PolicyDenied as exc:
         app.post_message(ActionFinished(env, label, False, clean(exc), denied=True))
         return
-    app.post_message(ActionFinished(env, label, True, "paused" if paused else "resumed"))
+    app.post_message(ActionFinished(env, label, True, "paused; still observing" if paused else "resumed"))
 
 
 # -- shell and console -----------------------------------------------------------

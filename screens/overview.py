@@ -18,9 +18,10 @@ from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.resource_table import SHORT_BACKEND
 from tui.widgets.status_bar import StatusBar, status_text
 
-# Short headers: the whole row fits 80 columns. SCORE is the compliance score, AGE the data's age.
+# Short headers: the whole row fits 80 columns. SCORE is the compliance score, UPDATED the age of
+# the oldest backend's data (not AGE: on the Resources view AGE is an object's age, as in k9s).
 COLUMNS = (("env", "ENV"), ("health", "HEALTH"), ("drift", "DRIFT"), ("faults", "FAULTS"),
-           ("score", "SCORE"), ("backends", "BACKENDS"), ("age", "AGE"), ("repair", "REPAIR"))
+           ("score", "SCORE"), ("backends", "BACKENDS"), ("age", "UPDATED"), ("repair", "REPAIR"))
 
 
 def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:
@@ -49,7 +50,7 @@ def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
     fault_style = palette.style("error" if worst in ("high", "critical") else "warning", bold=True) if faults \
         else palette.style("text-muted")
     score_style = "success" if score is not None and score >= 95 else "warning" if score and score >= 70 else "error"
-    repair = state.repair + (" PAUSED" if state.paused else "")
+    repair = state.repair + (" PAUSED" if state.paused else "")  # repairs paused; observing goes on
     return (
         safe(state.name, style=palette.style("primary", bold=True)),
         health_cell(str(state.health()), palette),
@@ -69,7 +70,8 @@ class EnvironmentsTable(KeyedTable):
 class OverviewScreen(EnvdeckScreen):
     BINDINGS = [
         Binding("enter", "open_env", "Open", id="drill", tooltip="Open the environment"),
-        Binding("p", "pause", "Pause/resume", id="pause", tooltip="Pause or resume reconciling"),
+        Binding("p", "pause", "Pause/resume", id="pause",
+                tooltip="Pause or resume repairs (observing goes on)"),
     ]
 
     def compose(self) -> ComposeResult:

@@ -150,6 +150,9 @@ class ResourceDetailScreen(EnvdeckScreen):
             user=session.user, role=role.label if role else None, read_only=session.policy.read_only,
             state=session.reconciler.envs[self.env], now=self.envdeck.now(), palette=self.envdeck.palette,
             activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
+        if self._shown is not None:  # its ages ("observed … (8s ago)") tick while the screen is open
+            self.query_one("#summary", Static).update(
+                summary_text(self._shown, self.env, self.envdeck.now(), self.envdeck.palette))
 
     def refresh_all(self) -> None:
         app = self.envdeck

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,12 @@ from tui.widgets.cells import Palette
 log = logging.getLogger("envdeck.tui")
 
 THEME_SETTING = "ui.theme"
+# Repairs that arrive within this delay of each other make one toast (a burst at start, a pass
+# that repairs several fields); then, per environment, at most one repair toast per quiet period
+# (the ones in between are counted in the next toast; the Timeline has each).
+REPAIR_TOAST_DELAY_S = 0.5
+REPAIR_TOAST_QUIET_S = 10.0
+TOAST_S = 5.0
 
 
 @dataclass
@@ -68,6 +75,10 @@ class AppOptions:
 
 class EnvdeckApp(App):
     CSS_PATH = str(STYLESHEET)
+    # A toast is one line (no title, no padding): at 80×24 a few never hide the screen.
+    CSS = """
+    Toast { padding: 0 1; margin-top: 0; width: auto; max-width: 90%; }
+    """
     TITLE = "envdeck"
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = App.COMMANDS | {EnvironmentCommands, ResourceCommands, ThemeCommands}
@@ -94,6 +105,8 @@ class EnvdeckApp(App):
         self._unsubscribe: Callable[[], None] | None = None
         self.heap: HeapSettler | None = None
         self.activities: list[tuple[str, datetime]] = []
+        self._repair_buffer: dict[str, list] = {}  # env -> records not toasted yet
+        self._repair_toasted: dict[str, float] = {}  # env -> monotonic time of its last repair toast
         self.title = self.options.title
         if self.options.testing:
             self.animation_level = "none"
@@ -231,12 +244,41 @@ class EnvdeckApp(App):
             else:
                 screen.stale = True
 
+    def toast(self, text: str, *, severity: str = "information", timeout: float | None = None) -> None:
+        """A one-line notification without a title; the Timeline keeps the full record."""
+        width = max(20, (self.size.width or 80) * 9 // 10 - 4)
+        line = " ".join(clean(text).split())
+        if len(line) > width:
+            line = line[:width - 1] + "…"
+        self.notify(line, severity=severity, timeout=TOAST_S if timeout is None else timeout,  # type: ignore[arg-type]
+                    markup=False)
+
     def on_repairs_performed(self, message: RepairsPerformed) -> None:
-        for record in self.bridge.take_repairs(message.env):
-            ok = record.result == "succeeded"
-            self.notify(f"{clean(record.resource)} {clean(record.field)}: {clean(record.action)} {record.result}"
-                        + (f" — {clean(record.message, max_len=120)}" if record.message else ""),
-                        title=f"Repair in {message.env}", severity="information" if ok else "error", markup=False)
+        records = self.bridge.take_repairs(message.env)
+        if not records:
+            return
+        buffer = self._repair_buffer.setdefault(message.env, [])
+        if not buffer:
+            self.set_timer(REPAIR_TOAST_DELAY_S, lambda env=message.env: self._toast_repairs(env),
+                           name=f"repair-toast:{message.env}")
+        buffer.extend(records)
+
+    def _toast_repairs(self, env: str) -> None:
+        records = self._repair_buffer.get(env) or []
+        failed = [r for r in records if r.result != "succeeded"]
+        last = self._repair_toasted.get(env)
+        now = time.monotonic()
+        if not failed and last is not None and now - last < REPAIR_TOAST_QUIET_S:
+            # counted in the next toast; try again when the quiet period is over
+            self.set_timer(REPAIR_TOAST_QUIET_S - (now - last), lambda: self._toast_repairs(env),
+                           name=f"repair-toast:{env}")
+            return
+        self._repair_buffer[env] = []
+        if not records:
+            return
+        self._repair_toasted[env] = now
+        self.toast(repair_summary(env, records), severity="error" if failed else "information",
+                   timeout=10.0 if failed else None)
 
     # -- actions in flight ------------------------------------------------------
     def on_action_started(self, message: ActionStarted) -> None:
@@ -245,13 +287,13 @@ class EnvdeckApp(App):
 
     def on_action_finished(self, message: ActionFinished) -> None:
         self.activities = [a for a in self.activities if a[0] != message.label]
-        title = f"{message.label} in {message.env}"
+        what = f"{message.label} in {message.env}"
         if message.denied:
-            self.notify(message.message, title=f"Denied: {title}", severity="error", markup=False)
+            self.toast(f"denied: {what}: {message.message}", severity="error", timeout=10.0)
         elif message.ok:
-            self.notify(message.message or "done", title=title, markup=False)
+            self.toast(f"{what}: {message.message or 'done'}")
         else:
-            self.notify(message.message, title=f"Failed: {title}", severity="error", markup=False, timeout=10)
+            self.toast(f"failed: {what}: {message.message}", severity="error", timeout=10.0)
         screen = self.screen
         if hasattr(screen, "env_updated") and screen.ready:
             screen.env_updated(message.env, {"timeline"})
@@ -308,6 +350,21 @@ class EnvdeckApp(App):
             log.error("worker %s failed: %s", event.worker.name, error, exc_info=error)
             self.notify(clean(error, max_len=300) or type(error).__name__, title=f"{event.worker.name} failed",
                         severity="error", markup=False)
+
+
+def repair_summary(env: str, records: list) -> str:
+    """One line for the repairs of one environment (the Timeline has each)."""
+    failed = [r for r in records if r.result != "succeeded"]
+    if len(records) == 1:
+        r = records[0]
+        name = r.resource.rsplit("/", 1)[-1]
+        if not failed:
+            return f"{env}: repaired {name} {r.field} ({r.action})"
+        return f"{env}: repair of {name} {r.field} {r.result}" + (f": {r.message}" if r.message else "")
+    text = f"{env}: {len(records)} repairs"
+    if failed:
+        text += f", {len(failed)} {'not done' if len(failed) > 1 else failed[0].result}"
+    return text + " (see the Timeline)"
 
 
 def create_app(config: EnvdeckConfig, state_dir: Path | str, *, read_only: bool = False,

@@ -26,7 +26,7 @@ from tui.env_state import (
     SamplesAdded,
     TimelineAdded,
 )
-from tui.model import LogLine, MetricSeries, RepairRecord
+from tui.model import LogLine, MetricSeries, Origin, RepairRecord
 
 # What changed in an environment (the `kinds` of EnvUpdated).
 RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED, SAMPLES = (
@@ -85,7 +85,8 @@ class ReconcilerBridge:
     def __call__(self, change: Change) -> None:
         pending = self._pending.setdefault(change.env, _Pending())
         pending.kinds.add(_KIND_OF.get(type(change), RESOURCES))
-        if isinstance(change, RepairPerformed):
+        if isinstance(change, RepairPerformed) and change.origin == Origin.RECONCILER:
+            # a repair a user asked for (R) is reported by its ActionFinished: one toast, not two
             self._repairs.setdefault(change.env, []).append(change.record)
             self._post(RepairsPerformed(change.env))
         elif isinstance(change, SamplesAdded):

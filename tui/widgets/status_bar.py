@@ -53,8 +53,10 @@ def status_text(*, user: str, role: str | None, read_only: bool, state: EnvState
     if read_only:
         text.append("  READ-ONLY", style=palette.style("warning", bold=True))
     if state is not None:
-        if state.paused:
-            text.append("  PAUSED", style=palette.style("warning", bold=True))
+        if state.paused:  # repairs only: the reconciler still observes
+            text.append("  REPAIRS PAUSED", style=palette.style("warning", bold=True))
+        if state.holds:
+            text.append(f"  {len(state.holds)} held", style=palette.style("warning"))
         for b in state.backends.values():
             text.append("  ")
             text.append_text(backend_summary(b, now, palette, verbose=verbose))
