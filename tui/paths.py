@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import stat
 from pathlib import Path
 
@@ -64,6 +65,15 @@ def ensure_state_dir(path: Path | str) -> Path:
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StateError(f"{state}: cannot create the state directory: {exc.strerror or exc}") from None
+    check_state_dir(state)
+    return state
+
+
+def check_state_dir(state: Path) -> None:
+    """The checks of `ensure_state_dir` on an existing directory, creating nothing
+    (`doctor` without a config uses them as they are)."""
+    from tui.errors import StateError
+
     st = state.stat()
     uid = os.geteuid()
     if st.st_uid != uid:
@@ -74,13 +84,12 @@ def ensure_state_dir(path: Path | str) -> Path:
     if mode & 0o002 or (mode & 0o020 and not mode & stat.S_ISGID):
         who = "everyone" if mode & 0o002 else "its group"
         raise StateError(f"{state}: the state directory is writable by {who} (mode {mode:04o}); "
-                         f"run `chmod 700 {state}` or use --state-dir")
+                         f"run `chmod 700 {shlex.quote(str(state))}` or use --state-dir")
     if not os.access(state, os.W_OK | os.X_OK):
         raise StateError(f"{state}: the state directory is not writable (use --state-dir)")
     for entry in os.scandir(state):
         if entry.name.startswith(STATE_FILE_PREFIXES):
             check_state_file(Path(entry.path))
-    return state
 
 
 def check_state_file(path: Path) -> None:

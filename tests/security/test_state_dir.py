@@ -89,6 +89,11 @@ def test_world_writable_state_dir_with_a_planted_log_symlink(lab):
                 str(state), "writable by everyone", "chmod 700")
     victim_untouched(victim)
     doctor_says(config, state, "writable by everyone")
+    # doctor without a config checks the state directory too (and creates nothing)
+    proc = envdeck("doctor", "--config", str(config.parent / "missing.yaml"), "--state-dir", str(state))
+    assert "Traceback" not in proc.stderr
+    assert any(x.startswith("FAIL") and "writable by everyone" in x for x in proc.stdout.splitlines()), proc.stdout
+    assert sorted(p.name for p in state.iterdir()) == ["envdeck.log"]
     victim_untouched(victim)
 
 

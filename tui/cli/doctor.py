@@ -274,4 +274,11 @@ def _state_dir_without_config(sdir: Path) -> None:
     elif not os.access(sdir, os.W_OK | os.X_OK):
         _line("FAIL", f"state {sdir}: is not writable")
     else:
+        from tui.paths import check_state_dir
+
+        try:  # another user's, writable by others, a planted symlink: said, nothing created
+            check_state_dir(sdir)
+        except StateError as exc:
+            _line("FAIL", f"state: {exc}")
+            return
         _line("ok", f"state {sdir}: exists and is writable")
