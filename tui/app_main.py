@@ -14,6 +14,13 @@ def main_tui(args: argparse.Namespace) -> int:
     config = load(args)  # a ConfigError is reported by the CLI as PATH:LINE:COL lines
     sdir = state_dir(getattr(args, "state_dir", None))
     setup_logging(sdir)
+    if getattr(args, "env", None):  # refused like every verb (exit 3, audited) before the TUI starts
+        import asyncio
+
+        from tui.model import Origin
+        from tui.services import ensure_visible
+
+        asyncio.run(ensure_visible(config, sdir, args.env, origin=Origin.TUI))
     app = create_app(config, sdir, read_only=bool(getattr(args, "read_only", False)),
                      options=AppOptions(start_env=getattr(args, "env", None)))
     app.run()

@@ -61,6 +61,20 @@ async def refuse_unseen_environment(store: Store, policy: Policy, env: str, orig
     raise PolicyDenied(hidden_environment_message(env))
 
 
+async def ensure_visible(config: EnvdeckConfig, state_dir: Path | str, env: str, *, origin: str,
+                         user: str | None = None) -> None:
+    """Refuse `env` (audited, as `Session.open` does) when the user cannot see it, before
+    anything else starts (`envdeck tui --env NAME`)."""
+    policy = Policy(config, user or current_user())
+    if env in policy.visible_environments():
+        return
+    store = await Store.open(state_dir)
+    try:
+        await refuse_unseen_environment(store, policy, env, origin)
+    finally:
+        await store.close()
+
+
 @dataclass(frozen=True, slots=True)
 class ActionChoice:
     """An action as the UI lists it: allowed, or disabled with the reason."""

@@ -80,8 +80,8 @@ def test_cli_act(tmp_path, aws, moto_url, role, action, read_only):
         assert all(r["result"] == "denied" for r in rows)
         if read_only:
             assert "read-only" in proc.stderr
-        if role == "none":
-            assert "has no role" in proc.stderr
+        if role == "none":  # worded like an environment that does not exist (test_verb_scope.py)
+            assert "no environment 'dev' that you can see" in proc.stderr
             assert_denied_row(rows, "access", "dev")
         else:
             assert_denied_row(rows, action, f"aws/ec2-instance/{iid}")

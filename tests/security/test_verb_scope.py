@@ -1,0 +1,233 @@
+"""Every verb is scoped to the environment it names, and decided before any backend call.
+
+- Every CLI verb taking an environment (status, reconcile, act, audit, logs, run, doctor, tui)
+  refuses an environment where the user has no role and one that does not exist alike:
+  exit 3, the same words, nothing on stdout, the attempt audited (`access`, `denied`).
+- Every resource id must belong to the environment named: another environment's EC2
+  instance or CloudWatch log group, a Kubernetes path out of the namespace, another
+  environment's edge node: refused (exit 3), audited `denied`, nothing read or changed.
+- Deny first: a viewer's or a `--read-only` action is refused without any backend call,
+  even when the endpoint does not work (a loopback listener counts the connections).
+- `act` refuses parameters the action does not take (exit 2, nothing stored).
+- `status` observes only: it never repairs, not even in `auto` mode, and writes no row.
+- Log reads are audited: one `read` row per stream opened.
+
+Real servers: moto (EC2, CloudWatch Logs), the Kubernetes API emulator; edge nodes are
+configured but never reached (membership is decided from the config).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.aws.arrange import instance
+from tests.security.access_setup import access, audit_rows, write_config
+from tests.security.conftest import envdeck
+from tests.security.test_access_matrix import aws_block, ec2_state, stopped_instance
+from tui.identity import current_user
+
+PROD_LINE = "PROD-DB-SECRET-LINE"
+
+
+def put_lines(aws, group: str, lines: list[str]) -> None:
+    logs = aws("logs")
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="app-1")
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName="app-1",
+                        logEvents=[{"timestamp": now - 1000 + i, "message": m} for i, m in enumerate(lines)])
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def world(tmp_path, aws, moto_url, k8s_emulator):
+    """`dev` (the role under test) and `prod` (no role), on one moto and one emulator."""
+    thread, kubeconfig, _token = k8s_emulator
+    emu = thread.emu
+    emu.add_namespace("prod")
+    emu.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "prod"},
+                        "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}})
+    emu.append_log("prod", "db", PROD_LINE)
+    dev_iid = instance(aws, "dev", "web-1", **{"envdeck:log-group": "/dev/tagged"})
+    prod_iid = instance(aws, "prod", "db-1")
+    put_lines(aws, "/dev/web", ["dev web line"])
+    put_lines(aws, "/dev/tagged", ["dev tagged line"])
+    put_lines(aws, "/prod/db", [PROD_LINE])
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+
+    def edge(node: str) -> dict:
+        return {"known_hosts": str(known_hosts), "connect_timeout": "1s",
+                "nodes": [{"name": node, "host": "127.0.0.1", "port": closed_port(), "services": ["web"]}]}
+
+    def config(role: str, **dev_extra) -> str:
+        dev = {"access": access(role),
+               "aws": aws_block(moto_url, logs=[{"resource": "web-1", "group": "/dev/web"}]),
+               "kubernetes": {"kubeconfig": str(kubeconfig), "context": "emulator", "namespace": "staging"},
+               "edge": edge("gw-dev"), **dev_extra}
+        prod = {"access": access("none"), "aws": {**aws_block(moto_url), "tags": {"env": "prod"}},
+                "edge": edge("gw-prod")}
+        return str(write_config(tmp_path / f"envdeck-{role}.yaml", {"dev": dev, "prod": prod}))
+
+    return {"config": config, "dev_iid": dev_iid, "prod_iid": prod_iid, "state": tmp_path / "state"}
+
+
+# -- hidden and unknown environments, every verb ----------------------------------
+VERBS = {  # the common options (--config, --state-dir) go where `opts` is
+    "status": lambda env, opts: ["status", "--env", env, "--json", *opts],
+    "reconcile": lambda env, opts: ["reconcile", "--once", "--repair", "--env", env, *opts],
+    "act": lambda env, opts: ["act", env, "aws/ec2-instance/i-0123456789abcdef0", "stop", "--yes", *opts],
+    "audit": lambda env, opts: ["audit", "--env", env, "--json", *opts],
+    "logs": lambda env, opts: ["logs", env, "aws/log-group//prod/db", *opts],
+    "run": lambda env, opts: ["run", *opts, env, "--", "true"],
+    "doctor": lambda env, opts: ["doctor", "--env", env, *opts],
+    "tui": lambda env, opts: ["tui", "--env", env, *opts],
+}
+
+
+@pytest.mark.parametrize("verb", list(VERBS))
+def test_hidden_and_unknown_environments_are_refused_alike(world, verb):
+    cfg, state = world["config"]("admin"), world["state"]
+    answers = {}
+    for env in ("prod", "nope"):
+        proc = envdeck(*VERBS[verb](env, ["--config", cfg, "--state-dir", str(state)]), timeout=90)
+        assert proc.returncode == 3, (env, proc.returncode, proc.stdout, proc.stderr)
+        assert proc.stdout == "", "nothing of the environment is shown"
+        answers[env] = proc.stderr
+        denied = [r for r in audit_rows(state) if r["env"] == env]
+        assert [(r["action"], r["target"], r["result"], r["user"]) for r in denied] == [
+            ("access", env, "denied", current_user())], "the attempt is audited once"
+    assert answers["nope"] == "envdeck: denied: no environment 'nope' that you can see\n"
+    assert answers["prod"] == answers["nope"].replace("'nope'", "'prod'"), "the two cannot be told apart"
+    assert PROD_LINE not in "".join(answers.values())
+
+
+# -- a resource id of another environment ------------------------------------------
+def resource_cases(world) -> dict[str, list[str]]:
+    return {
+        "act-ec2": ["act", "dev", f"aws/ec2-instance/{world['prod_iid']}", "stop", "--yes"],
+        "logs-log-group": ["logs", "dev", "aws/log-group//prod/db"],
+        "logs-ec2": ["logs", "dev", f"aws/ec2-instance/{world['prod_iid']}"],
+        "logs-k8s-path": ["logs", "dev", "kubernetes/Pod/../../prod/pods/db"],
+        "act-k8s-path": ["act", "dev", "kubernetes/Pod/../../prod/pods/db", "delete", "--yes"],
+        "logs-edge": ["logs", "dev", "edge/node/gw-prod"],
+        "act-edge": ["act", "dev", "edge/node/gw-prod", "reboot", "--yes"],
+    }
+
+
+@pytest.mark.parametrize("case", ["act-ec2", "logs-log-group", "logs-ec2", "logs-k8s-path", "act-k8s-path",
+                                  "logs-edge", "act-edge"])
+def test_a_resource_of_another_environment_is_refused(world, aws, case):
+    argv = resource_cases(world)[case]
+    state = world["state"]
+    proc = envdeck(*argv, "--config", world["config"]("admin"), "--state-dir", str(state))
+    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
+    assert PROD_LINE not in proc.stdout and proc.stdout == ""
+    assert proc.stderr == f"envdeck: denied: {argv[2]} is not a resource of environment dev\n"
+    [row] = audit_rows(state)
+    assert (row["env"], row["target"], row["result"]) == ("dev", argv[2], "denied")
+    assert row["action"] == ("logs" if argv[0] == "logs" else argv[3])
+    assert ec2_state(aws, world["prod_iid"]) == "running", "nothing of prod changed"
+
+
+def test_log_groups_of_the_environment_are_read_and_audited_once_per_stream(world):
+    cfg, state = world["config"]("operator"), world["state"]
+    for rid, line in (("aws/log-group//dev/web", "dev web line"),       # aws.logs in the config
+                      ("aws/log-group//dev/tagged", "dev tagged line"),  # the tag of a dev instance
+                      (f"aws/ec2-instance/{world['dev_iid']}", "dev web line")):
+        proc = envdeck("logs", "dev", rid, "--config", cfg, "--state-dir", str(state))
+        assert proc.returncode == 0, proc.stderr
+        [printed] = proc.stdout.splitlines()
+        assert printed.endswith(line), printed  # a group's lines may carry their stream
+    rows = audit_rows(state)
+    assert [(r["action"], r["target"], r["result"], r["origin"]) for r in rows] == [
+        ("read", "aws/log-group//dev/web", "succeeded", "cli"),
+        ("read", "aws/log-group//dev/tagged", "succeeded", "cli"),
+        ("read", f"aws/ec2-instance/{world['dev_iid']}", "succeeded", "cli")]
+
+
+# -- deny first ---------------------------------------------------------------------
+class CountingListener:
+    """A loopback port that accepts and drops connections, counting them: an AWS endpoint
+    that does not work, and a witness of every attempt to reach it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("role,read_only", [("viewer", False), ("admin", True)], ids=["viewer", "admin-read-only"])
+def test_a_denial_never_waits_for_an_unreachable_backend(tmp_path, role, read_only):
+    listener = CountingListener()
+    try:
+        cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {
+            "access": access(role), "aws": aws_block(f"http://127.0.0.1:{listener.port}")}})
+        state = tmp_path / "state"
+        proc = envdeck("act", "dev", "aws/ec2-instance/i-0123456789abcdef0", "start", "--yes", "--config", str(cfg),
+                       "--state-dir", str(state), *(["--read-only"] if read_only else []))
+        assert proc.returncode == 3, (proc.returncode, proc.stderr)
+        assert "unreachable" not in proc.stderr
+        assert ("read-only" in proc.stderr) if read_only else ("operator role" in proc.stderr)
+        [row] = audit_rows(state)
+        assert (row["action"], row["target"], row["result"]) == ("start", "aws/ec2-instance/i-0123456789abcdef0",
+                                                                 "denied")
+        assert listener.accepted == 0, "no backend call before the denial"
+    finally:
+        listener.close()
+
+
+# -- parameters ----------------------------------------------------------------------
+def test_a_parameter_the_action_does_not_take_is_refused(tmp_path, aws, moto_url):
+    iid = instance(aws, "dev", "web-1")
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("operator"), "aws": aws_block(moto_url)}})
+    state = tmp_path / "state"
+    proc = envdeck("act", "dev", f"aws/ec2-instance/{iid}", "reboot", "--param", "pwd=hunter2", "--yes",
+                   "--config", str(cfg), "--state-dir", str(state))
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "--param pwd" in proc.stderr and "hunter2" not in proc.stderr
+    assert audit_rows(state) == [], "nothing stored"
+
+
+# -- status observes only ------------------------------------------------------------
+@pytest.mark.parametrize("role", ["admin", "viewer"])
+def test_status_never_repairs(tmp_path, aws, moto_url, role):
+    iid = stopped_instance(aws)
+    desired = [{"kind": "ec2-instance", "name": "web-1", "state": "running"}]
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"repair": "auto", "access": access(role),
+                                                           "aws": aws_block(moto_url, desired=desired)}})
+    state = tmp_path / "state"
+    for _ in range(2):
+        proc = envdeck("status", "--json", "--config", str(cfg), "--state-dir", str(state))
+        assert proc.returncode == 0, proc.stderr
+        [env] = json.loads(proc.stdout)["environments"]
+        [res] = [r for r in env["resources"] if r["id"] == f"aws/ec2-instance/{iid}"]
+        assert res["drift"] == "Drifted" and ec2_state(aws, iid) == "stopped"
+    assert audit_rows(state) == [], "status writes no repair and no denied row"
