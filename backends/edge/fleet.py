@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from backends.edge.link import CommandTimedOut
 from tui.errors import BackendDenied, BackendError, BackendUnreachable
 
+log = logging.getLogger("envdeck.edge.fleet")
 T = TypeVar("T")
 ResultCallback = Callable[["FleetResult"], Awaitable[None] | None]
 
@@ -76,7 +78,9 @@ async def run_bounded(
     on_result: ResultCallback | None = None,
 ) -> list[FleetResult]:
     """Run `work` for every target, at most `concurrency` at once; a target that
-    raises becomes a failed (or unreachable) result, never an exception."""
+    raises becomes a failed (or unreachable) result, never an exception. `on_result`
+    only shows a result: if it fails (e.g. the reader of our output went away), the
+    result stands and the other targets go on."""
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(target: T) -> FleetResult:
@@ -92,9 +96,12 @@ async def run_bounded(
                 result = FleetResult(name_of(target), None, time.monotonic() - start, error=str(exc),
                                      reachable=reachable)
         if on_result is not None:
-            outcome = on_result(result)
-            if inspect.isawaitable(outcome):
-                await outcome
+            try:
+                outcome = on_result(result)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception as exc:
+                log.warning("showing the result of %s failed: %s", result.node, exc)
         return result
 
     return list(await asyncio.gather(*(one(t) for t in targets)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -45,6 +46,29 @@ def _command_words(args: argparse.Namespace) -> list[str] | None:
     return argv
 
 
+class Printer:
+    """stdout for `run`: a line per node as soon as it finishes (flushed: `run … | head -1`
+    shows the first node at once). When the reader goes away (EPIPE), printing stops
+    quietly, like other Unix tools, but the nodes' commands are still waited for, so that
+    each node's audit row records its own result, not our broken pipe."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    def __call__(self, write, *args) -> None:
+        if self.gone:
+            return
+        try:
+            write(*args)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            self.gone = True
+            # what is still buffered, and Python's last flush at exit, go nowhere
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+
+
 async def cmd_run(args: argparse.Namespace) -> int:
     argv = _command_words(args)
     if argv is None:
@@ -56,12 +80,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
     command = argv[0] if len(argv) == 1 else shlex.join(argv)
     cfg = load(args)
     session = await open_session(args, cfg, args.env)
+    out = Printer()
 
     def live(result) -> None:
         if not args.json:
             first = (result.stdout or result.stderr or "").strip().splitlines()[:1]
             status = result.error or f"exit {result.exit_code}"
-            write_line(f"{result.node:<20} {status:<12} {result.duration_s:6.2f}s  {first[0] if first else ''}")
+            out(write_line, f"{result.node:<20} {status:<12} {result.duration_s:6.2f}s  {first[0] if first else ''}")
 
     try:
         results = await session.run_fleet(args.env, command, args.nodes, on_result=live)
@@ -69,7 +94,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         await session.close()
     summary = fleet_summary(results)
     if args.json:
-        print_json({"results": [r.to_json() for r in results], "summary": summary})
+        out(print_json, {"results": [r.to_json() for r in results], "summary": summary})
     else:
-        write_line(f"{summary['ok']} ok, {summary['failed']} failed, {summary['unreachable']} unreachable")
+        out(write_line, f"{summary['ok']} ok, {summary['failed']} failed, {summary['unreachable']} unreachable")
     return EXIT_OK if summary["ok"] == len(results) else EXIT_FAILED
