@@ -1,0 +1,53 @@
+"""Honest states (issue 13.9): Unknown before the first observation, data age and object
+age named apart, and ages in the resource detail that keep ticking while it is open."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from screens.overview import COLUMNS, env_row
+from screens.resource_detail import ResourceDetailScreen
+from tests.tui.conftest import app_ready, wait_until
+from tests.tui.stage import FIXED_NOW, stage_config, stage_factory
+from tui.app import AppOptions, create_app
+from tui.env_state import EnvState
+from tui.model import BackendState
+from tui.widgets.cells import Palette
+from tui.widgets.resource_table import WIDE_COLUMNS, ResourceTable
+
+SIZE = (120, 36)
+
+
+def test_an_environment_never_observed_is_unknown_not_healthy():
+    state = EnvState(name="staging", repair="propose")
+    state.backends["kubernetes"] = BackendState(name="kubernetes")  # no answer yet
+    cells = env_row(state, FIXED_NOW, Palette({}))
+    assert cells[1].plain.endswith("Unknown")
+    state.backends["kubernetes"].reachable = True
+    assert env_row(state, FIXED_NOW, Palette({}))[1].plain.endswith("Healthy")
+
+
+def test_overview_names_the_data_age_apart_from_object_age():
+    headers = dict(COLUMNS)
+    assert headers["age"] == "UPDATED"
+    assert dict(WIDE_COLUMNS)["age"] == "AGE"  # the object's age on Resources, as in k9s
+
+
+async def test_detail_ages_tick_while_the_screen_is_open(tmp_path, stage):
+    now = [FIXED_NOW]
+    options = AppOptions(clock=lambda: now[0], backends_factory=stage_factory(stage), start_env="staging",
+                         user="alice", testing=True, tick_s=0.05)
+    app = create_app(stage_config(), tmp_path, options=options)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/web"), "the web row")
+        await pilot.press("i")  # details (Enter on a Deployment lists its pods)
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the detail")
+
+        def summary() -> str:
+            return str(app.screen.query_one("#summary").render())
+
+        await wait_until(pilot, lambda: "(12s ago)" in summary(), "observed 12s ago", explain=summary)
+        now[0] = FIXED_NOW + timedelta(minutes=5)
+        await wait_until(pilot, lambda: "(5m ago)" in summary(), "the age to tick", explain=summary)
