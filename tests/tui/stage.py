@@ -99,6 +99,7 @@ class Stage:
         self.follow_forever = False
         self.log_feed: asyncio.Queue | None = None  # when set, follow keeps yielding what is put here
         self.hostile = False
+        self.replica_sets = False  # also list the ReplicaSets between Deployments and their pods
         self.generation = 0
 
 
@@ -194,10 +195,19 @@ class StageKubernetes(StageBackend):
                  2.0),
                 ("worker-6f4d-oom01", Health.DEGRADED, "OOMKilled", "container exceeded its memory limit", 97.0)]
         for name, health, status, reason, cpu in pods:
+            attributes = {"node": "node-1", "restarts": 0 if health == Health.HEALTHY else 7}
+            if s.replica_sets:  # as the kubernetes backend reports them: the controller, "Kind/name"
+                attributes["owner"] = f"ReplicaSet/{name.rsplit('-', 1)[0]}"
             out.append(Resource(
                 id=f"kubernetes/Pod/{name}", backend="kubernetes", kind="Pod", name=name, health=health,
                 status=status, health_reason=reason, observed_at=OBSERVED, created_at=_t(45),
-                metrics={"cpu": cpu}, attributes={"node": "node-1", "restarts": 0 if health == Health.HEALTHY else 7}))
+                metrics={"cpu": cpu}, attributes=attributes))
+        if s.replica_sets:
+            for rs, owner in (("api-5c8b", "Deployment/api"), ("web-7d9f", "Deployment/web"), ("web-1a2b", "Deployment/web"),
+                              ("worker-6f4d", None)):
+                out.append(Resource(id=f"kubernetes/ReplicaSet/{rs}", backend="kubernetes", kind="ReplicaSet",
+                                    name=rs, health=Health.HEALTHY, status="", observed_at=OBSERVED,
+                                    created_at=_t(45), attributes={"owner": owner}))
         if s.hostile:
             out.append(Resource(id="kubernetes/Pod/hostile", backend="kubernetes", kind="Pod", name=HOSTILE_NAME,
                                 health=Health.UNKNOWN, status="\x1b]52;c;ZXZpbA==\x07copied", observed_at=OBSERVED,
