@@ -195,7 +195,7 @@ async def pause_through(tmp_path: Path, surface: str, role: str, read_only: bool
         if allowed(role, "operator", read_only):
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
             assert state.paused == before and await audit(app) == [], "nothing happens before confirming"
-            await pilot.press("enter")
+            await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
             await wait_until(pilot, lambda: state.paused != before, f"{verb.lower()} to take effect")
             rows = await wait_for_audit(pilot, verb.lower(), env="dev")
             assert rows[0]["result"] == "succeeded"
@@ -242,7 +242,7 @@ async def repair_through(tmp_path: Path, surface: str, role: str, read_only: boo
         if allowed(role, "admin", read_only):
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
             assert stage.replicas["api"] == 1 and await audit(app) == [], "nothing happens before confirming"
-            await pilot.press("enter")
+            await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
             rows = await wait_for_audit(pilot, "scale", env="dev")
             assert rows[0]["result"] == "succeeded"
             assert stage.replicas["api"] == 2
@@ -341,7 +341,10 @@ async def test_resource_actions_reached_from_the_palette(tmp_path, role, read_on
                 await pilot.pause()
                 assert app.screen is confirm and stage.performed == [], "the typed name is required"
                 await pilot.press(name[-1])
-            await pilot.press("enter")
+            if params or destructive:  # Enter in the field confirms
+                await pilot.press("enter")
+            else:  # Cancel has the focus: move to Confirm
+                await pilot.press("left", "enter")
             await wait_until(pilot, lambda: stage.performed, f"{action} to reach the backend")
             assert stage.performed == [("dev", rid, action, params)]
             rows = await wait_for_audit(pilot, action, env="dev")

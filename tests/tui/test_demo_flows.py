@@ -129,7 +129,7 @@ async def test_demo_restart_a_deployment_with_confirmation(demo, tmp_path):
         await select_row(pilot, "kubernetes/Deployment/api")
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         rows = await wait_for_audit(pilot, "restart", timeout=60)
         assert rows[0]["result"] == "succeeded", rows[0]
         assert rows[0]["target"] == "kubernetes/Deployment/api" and rows[0]["origin"] == "tui"
@@ -145,7 +145,7 @@ async def test_demo_drift_repaired_with_R(demo, tmp_path):
                          explain=lambda: drift_table.row_keys)
         await pilot.press("R")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
-        await pilot.press("enter")
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         state = app.session.reconciler.envs["staging"]
         await wait_until(pilot, lambda: state.resource("kubernetes/Deployment/web").drift == Drift.IN_SYNC,
                          "web to be InSync", 90)

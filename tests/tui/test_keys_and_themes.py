@@ -42,14 +42,16 @@ def test_every_binding_has_an_id():
     from screens.overview import OverviewScreen
     from screens.resource_detail import ResourceDetailScreen
     from tui.app import EnvdeckApp
+    from tui.widgets.line_table import LineTable
     from tui.widgets.logs_view import LogsView
     from tui.widgets.metrics_view import MetricsView
 
     for cls in (EnvdeckApp, OverviewScreen, EnvironmentScreen, ResourceDetailScreen, ConfirmScreen, HelpScreen,
-                CommandLineScreen, LogsView, MetricsView):
+                CommandLineScreen, LogsView, MetricsView, LineTable, KeyedTable):
         for b in cls.BINDINGS:
             assert isinstance(b, Binding) and b.id, f"{cls.__name__}: {b}"
-    assert {"restart", "logs", "filter", "repair"} <= known_binding_ids()
+    assert {"restart", "logs", "filter", "repair", "stop", "start", "describe", "cursor-down", "cursor-top-gg",
+            "cursor-bottom"} <= known_binding_ids()
 
 
 async def test_keymap_remaps_by_binding_id(tmp_path, stage):

@@ -102,7 +102,7 @@ def test_hostile_resource_names(snap_compare, tmp_path, stage, size, theme):
 def test_resource_detail(snap_compare, tmp_path, stage, size, theme):
     async def run(pilot):
         await select("kubernetes/Deployment/api")(pilot)
-        await pilot.press("enter")
+        await pilot.press("i")  # details (Enter on a Deployment lists its pods)
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ResourceDetailScreen), "the detail screen")
         await settle(pilot)
 
