@@ -89,6 +89,6 @@ class Policy:
         if self.read_only and (backend, action) not in NON_MUTATING_ACTIONS:
             return Decision(False, "envdeck runs --read-only", role)
         if role < ACTION_MIN_ROLE:
-            return Decision(False, f"{action} needs at least the {ACTION_MIN_ROLE.label} role; "
-                                   f"{self.user} is {role.label} in {env}", role)
+            return Decision(False, f"{action} needs the {ACTION_MIN_ROLE.label} role; "
+                                   f"{self.user} is {role.label} in {env}", role)  # worded like check()
         return Decision(True, "", role)
