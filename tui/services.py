@@ -232,14 +232,16 @@ class Session:
         `--read-only` from the action's name alone (no backend call, so a denial never
         waits for an unreachable endpoint), the resource's membership in `env`, the
         action's spec and its parameters, then the policy with that spec. Denials are
-        audited `denied`; an unknown action or parameter is an InvalidRequest and stores
-        nothing."""
+        audited `denied` (before the parameters are validated, with their names only); an
+        unknown action or parameter is an InvalidRequest and stores nothing."""
         params = dict(params or {})
+        # refused before the action's parameters are known to be its own: their names only
+        unchecked = {key: "***" for key in params}
         backend_name = resource_id.partition("/")[0]
         decision = self.policy.precheck_action(env, backend_name, action)
         if not decision.allowed:
-            await self._deny(env, resource_id, action, params, decision.reason)
-        backend = await self._require_member(env, resource_id, action, params, inventory=True)
+            await self._deny(env, resource_id, action, unchecked, decision.reason)
+        backend = await self._require_member(env, resource_id, action, unchecked, inventory=True)
         resource = await self.resource(env, resource_id)
         specs = {s.name: s for s in backend.actions(resource)}
         spec = specs.get(action)

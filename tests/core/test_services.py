@@ -190,6 +190,18 @@ async def test_parameters_an_action_does_not_take_are_refused(tmp_path):
         await s.close()
 
 
+async def test_a_denial_before_the_parameters_are_checked_keeps_their_names_only(tmp_path):
+    world = World()
+    s = await session(tmp_path, "carol", world)  # a viewer: refused before the spec is known
+    try:
+        with pytest.raises(PolicyDenied):
+            await s.act("staging", "aws/app/web", "restart", {"note": "hunter2"})
+        [entry] = await s.store.audit_entries()
+        assert entry["result"] == "denied" and entry["params"] == {"note": "***"}
+    finally:
+        await s.close()
+
+
 async def test_each_log_stream_opened_is_one_read_row(tmp_path):
     world = World()
     s = await session(tmp_path, "alice", world)
