@@ -311,3 +311,28 @@ async def test_help_lists_envdecks_keys_grouped_without_textual_internals(tmp_pa
         by_id = {cells[1]: cells for key, cells in rows.items() if not key.startswith(SECTION_PREFIX)}
         assert "j" in by_id["cursor-down"][0].split() and "G" in by_id["cursor-bottom"][0].split()
         assert {"stop", "start", "restart", "filter", "cursor-top-gg"} <= set(by_id)
+
+
+def test_pods_of_follows_the_owner_references_the_kubernetes_backend_reports():
+    """The kubernetes backend's own converters: Deployment → ReplicaSet → Pod, by ownerReferences."""
+    from backends.kubernetes import convert
+    from screens.environment_actions import pods_of
+
+    def meta(name, owner=None):
+        m = {"name": name, "namespace": "prod", "uid": name, "creationTimestamp": "2025-03-14T00:00:00Z"}
+        if owner:
+            m["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True}]
+        return m
+
+    deploy = convert.deployment({"metadata": meta("api"), "spec": {"replicas": 2}, "status": {}}).resource
+    other = convert.deployment({"metadata": meta("web"), "spec": {"replicas": 1}, "status": {}}).resource
+    rs_new = convert.replicaset({"metadata": meta("api-7f9", ("Deployment", "api")), "spec": {}, "status": {}})
+    rs_old = convert.replicaset({"metadata": meta("api-5c8", ("Deployment", "api")), "spec": {}, "status": {}})
+    rs_web = convert.replicaset({"metadata": meta("web-1a2", ("Deployment", "web")), "spec": {}, "status": {}})
+    pods = [convert.pod({"metadata": meta(name, ("ReplicaSet", rs)), "spec": {"containers": [{"name": "c"}]},
+                         "status": {"phase": "Running"}}).resource
+            for name, rs in (("api-7f9-a", "api-7f9"), ("api-5c8-b", "api-5c8"), ("web-1a2-c", "web-1a2"))]
+    resources = [deploy, other, rs_new.resource, rs_old.resource, rs_web.resource, *pods]
+    assert sorted(p.name for p in pods_of(resources, deploy)) == ["api-5c8-b", "api-7f9-a"]
+    assert [p.name for p in pods_of(resources, other)] == ["web-1a2-c"]
+    assert [p.name for p in pods_of(resources, rs_new.resource)] == ["api-7f9-a"]
