@@ -128,3 +128,16 @@ async def test_detail_shows_the_faults_and_events_of_the_resource(tmp_path, stag
         await wait_until(pilot, lambda: "Back-off restarting failed container" in text_of(screen, "#events"),
                          "the pod's events", explain=lambda: text_of(screen, "#events"))
         assert "StatusCheckFailed" not in text_of(screen, "#events")  # only this resource's
+
+
+async def test_metrics_name_the_instance_with_its_id_beside(tmp_path, stage):
+    from tui.widgets.metrics_view import SeriesTable
+
+    app = make(tmp_path, stage, "metrics")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(SeriesTable)
+        await wait_until(pilot, lambda: table.row_count >= 3, "the metric series")
+        labels = [table.cells_of(key)[0].plain for key in table.row_keys]
+        assert "staging-bastion (i-0abc123)" in labels, labels
+        assert "ec2-instance/i-0abc123" not in labels

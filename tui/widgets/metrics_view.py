@@ -5,6 +5,8 @@ Loading runs in a worker (`Session.metrics`) and arrives as `MetricsLoaded`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,11 +16,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
 from tui.messages import MetricsLoaded
-from tui.model import MetricSeries
+from tui.model import MetricSeries, Resource
 from tui.sanitize import clean
 from tui.widgets.cells import Palette, format_number, muted, safe, sparkline_text
 from tui.widgets.keyed_table import Cells, KeyedTable
-from tui.widgets.record_views import short_id
+from tui.widgets.record_views import resource_label
 
 WINDOWS: tuple[tuple[str, float], ...] = (("15m", 900.0), ("1h", 3600.0), ("6h", 21600.0), ("24h", 86400.0))
 SEP = "\t"
@@ -49,6 +51,12 @@ class MetricsView(Vertical):
         self.error: str | None = None
         self.fetching = False
         self.resource_filter: str | None = None
+        # Names resources ("staging-bastion (i-0abc…)" rather than the id); set by the screen.
+        self.resource_lookup: Callable[[str], Resource | None] | None = None
+
+    def _label(self, resource_id: str) -> str:
+        lookup = self.resource_lookup
+        return resource_label(resource_id, lookup(resource_id) if lookup is not None else None)
 
     @property
     def window(self) -> tuple[str, float]:
@@ -78,7 +86,7 @@ class MetricsView(Vertical):
                 t.append(f" {label} ", style=palette.style("text-muted"))
         t.append(f"  {len(self.series)} series", style=palette.style("text-muted"))
         if self.resource_filter:
-            t.append(f"  {clean(short_id(self.resource_filter), max_len=40)}")
+            t.append(f"  {clean(self._label(self.resource_filter), max_len=40)}")
         if self.fetching:
             t.append("  loading…", style=palette.style("primary"))
         if self.error:
@@ -103,7 +111,7 @@ class MetricsView(Vertical):
         for key, s in sorted(self.series.items()):
             values = [v for _, v in s.points]
             unit = f" {clean(s.unit)}" if s.unit else ""
-            rows[key] = (safe(short_id(s.resource), max_len=40), safe(s.name, max_len=24),
+            rows[key] = (safe(self._label(s.resource), max_len=40), safe(s.name, max_len=24),
                          Text(format_number(values[-1]) + unit, end=""), Text(format_number(min(values)), end=""),
                          Text(format_number(max(values)), end=""),
                          Text(sparkline_text(values, 16), style=palette.style("primary"), end=""))
@@ -130,7 +138,7 @@ class MetricsView(Vertical):
             return
         values = [v for _, v in series.points]
         unit = f" {clean(series.unit)}" if series.unit else ""
-        title.update(Text(f"{clean(short_id(series.resource), max_len=50)} · {clean(series.name)}{unit} · "
+        title.update(Text(f"{clean(self._label(series.resource), max_len=50)} · {clean(series.name)}{unit} · "
                           f"last {format_number(values[-1])} · min {format_number(min(values))} · "
                           f"max {format_number(max(values))}", no_wrap=True, overflow="ellipsis", end=""))
         spark.data = values
