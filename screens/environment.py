@@ -316,6 +316,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     def _load_metrics(self) -> None:
         view = self.query_one(MetricsView)
+        view.resource_lookup = self.state.resource
         view.mark_loading()
         window = view.window[1]
         resource = view.resource_filter
