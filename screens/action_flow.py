@@ -8,17 +8,23 @@ Every call goes through `Session` (policy + audit), the same path as the CLI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
-import signal
 import sys
-import threading
 from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
 
 from screens.confirm import ConfirmRequest, ConfirmScreen
 from screens.desired_conflict import HOLD, SET_DESIRED, DesiredConflictScreen
+from screens.shell_handover import (
+    HandOverInterrupted,
+    Interrupted,
+    call_in_foreground,
+    end_by_signal,
+    how_it_ended,
+)
 from tui import overrides
 from tui.errors import EnvdeckError, PolicyDenied
 from tui.messages import ActionFinished, ActionStarted
@@ -269,67 +275,30 @@ async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
 
 # -- shell and console -----------------------------------------------------------
 
-async def run_in_terminal(app: EnvdeckApp, argv: list[str]) -> int | None:
+async def run_in_terminal(app: EnvdeckApp, argv: list[str], on_interrupted: Interrupted | None = None) -> int | None:
     """Hand the terminal to `argv` and come back. None when this terminal cannot be
     handed over (browser via textual-serve, headless tests). A program that cannot be
-    started raises its OSError only once the app has its terminal back.
+    started raises its OSError only once the app has its terminal back; SIGHUP or
+    SIGTERM to envdeck meanwhile awaits `on_interrupted` before the terminal is taken
+    back (it may be gone), then raises `HandOverInterrupted`.
 
     The event loop keeps running while the program has the terminal — the reconciler
     goes on observing and repairing during a long SSH session — but nothing is drawn:
     repaints wait in a batch (`App.batch_update`) until the app has its terminal back."""
-    failed: OSError | None = None
+    failed: OSError | HandOverInterrupted | None = None
     try:
         with app.batch_update(), app.suspend():  # resumes first, then the batch's repaint
             try:
-                return await _call_in_foreground(argv)
-            except OSError as exc:  # raised through the suspension, Textual would never resume
+                return await call_in_foreground(argv, on_interrupted)
+            except (OSError, HandOverInterrupted) as exc:  # raised through the suspension, Textual would never resume
                 failed = exc
     except SuspendNotSupported:
         return None
+    except OSError:
+        if not isinstance(failed, HandOverInterrupted):  # resuming on a terminal that hung up
+            raise
+    assert failed is not None
     raise failed
-
-
-async def _call_in_foreground(argv: list[str]) -> int:
-    """Run argv and wait, like system(3): while it has the terminal, ctrl+c and ctrl+\\ are
-    its alone (the terminal sends them to envdeck too, which would quit). A handler that
-    does nothing, not SIG_IGN: an ignored signal would stay ignored in the program."""
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGQUIT):
-            saved[sig] = signal.signal(sig, _ignore_while_handed_over)
-    try:
-        # stdin/stdout/stderr inherited: the terminal
-        process = await asyncio.create_subprocess_exec(*argv)  # argv from the backend, never a shell string
-        code = await process.wait()
-        if code > 0:  # its own error (e.g. ssh's "Host key verification failed."): let it be read
-            await _wait_for_enter(f"{_how_it_ended(os.path.basename(argv[0]), code)}; press Enter to return to envdeck")
-        return code
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
-async def _wait_for_enter(prompt: str) -> None:
-    """On the terminal the program left (cooked mode, the app still suspended)."""
-    out = sys.__stdout__
-    if out is None or sys.__stdin__ is None or not sys.__stdin__.isatty():
-        return
-    out.write(f"\r\n[envdeck] {prompt} ")
-    out.flush()
-    await asyncio.to_thread(sys.__stdin__.readline)
-
-
-def _ignore_while_handed_over(signum: int, frame: object) -> None:
-    return None
-
-
-def _how_it_ended(program: str, code: int) -> str:
-    if code >= 0:
-        return f"{program} exited with {code}"
-    try:
-        return f"{program} was ended by {signal.Signals(-code).name}"
-    except ValueError:
-        return f"{program} was ended by signal {-code}"
 
 
 def open_shell(app: EnvdeckApp, env: str, resource: Resource) -> None:
@@ -340,22 +309,46 @@ def open_shell(app: EnvdeckApp, env: str, resource: Resource) -> None:
             app.post_message(ActionFinished(env, f"shell {clean(resource.name)}", False, clean(exc),
                                             denied=isinstance(exc, PolicyDenied)))
             return
+        # From here on every way out finishes the audit row: never `pending` forever.
+        finished = False
+
+        async def finish(ok: bool, message: str) -> None:
+            nonlocal finished
+            if not finished:
+                finished = True
+                await app.session.shell_closed(audit_id, ok, message)
+
+        async def interrupted(exc: HandOverInterrupted) -> None:  # SIGHUP or SIGTERM to envdeck
+            await finish(False, str(exc))
+            if exc.hung_up:  # no terminal to come back to: end as SIGHUP would have, the row written
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(app.session.close(), 10)
+                end_by_signal(exc.signum)
+
         command = shlex.join(argv)
         try:
-            code = await run_in_terminal(app, argv)
+            code = await run_in_terminal(app, argv, interrupted)
+        except HandOverInterrupted as exc:  # SIGTERM: recorded; the terminal is back, quit cleanly
+            await finish(False, str(exc))
+            app.exit(return_code=128 + exc.signum)
+            return
         except OSError as exc:
             message = f"cannot run {argv[0]}: {exc.strerror or exc}"
-            await app.session.shell_closed(audit_id, False, message)
+            await finish(False, message)
             app.notify(clean(message), title="Shell", severity="error", markup=False, timeout=10)
             return
+        except BaseException as exc:  # cancelled (the app is closing) or a bug
+            with contextlib.suppress(Exception):
+                await asyncio.shield(finish(False, f"interrupted: {clean(str(exc)) or type(exc).__name__}"))
+            raise
         if code is None:
-            await app.session.shell_closed(audit_id, True, "no terminal to hand over; the command was copied")
+            await finish(True, "no terminal to hand over; the command was copied")
             app.copy_to_clipboard(command)
             app.notify(f"this terminal cannot be handed over; the command was copied: {clean(command)}",
                        title="Shell", severity="warning", markup=False, timeout=10)
             return
-        ended = _how_it_ended(argv[0], code)
-        await app.session.shell_closed(audit_id, code == 0, ended)
+        ended = how_it_ended(argv[0], code)
+        await finish(code == 0, ended)
         if code != 0:
             app.notify(clean(ended), title="Shell", severity="warning", markup=False)
 
