@@ -64,10 +64,16 @@ class DemoWorld:
         self._thread = threading.Thread(target=self._run, args=(ready,), name="envdeck-demo-servers", daemon=True)
         self._thread.start()  # the emulator and the edge nodes start while moto is seeded here
         try:
-            self._start_moto()
-        finally:
-            ready.result(timeout=READY_TIMEOUT_S)
-        self._start_log_feeds_threadsafe()
+            try:
+                self._start_moto()
+            finally:
+                ready.result(timeout=READY_TIMEOUT_S)
+            self._start_log_feeds_threadsafe()
+        except BaseException:
+            # `with DemoWorld(...)` calls no __exit__ when __enter__ fails (an error, or SIGTERM
+            # while starting): stop what did start, before its directory is removed
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:

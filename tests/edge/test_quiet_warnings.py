@@ -22,11 +22,6 @@ def test_a_command_that_talks_ssh_prints_no_dsa_warning(edge_lab, tmp_path):
     assert "DSA" not in proc.stderr, proc.stderr
 
 
-def test_help_prints_nothing_on_stderr():
-    proc = envdeck("--help")
-    assert proc.returncode == 0 and proc.stderr == ""
-
-
 PROBE = """
 import warnings
 import backends.edge  # installs the filter
