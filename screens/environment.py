@@ -157,6 +157,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = event.pane.id or "resources"
+        self.query_one("#filter", Input).add_class("hidden")  # a box left open filters the view it was opened in
         if view in self.dirty or view in ("timeline", "metrics"):
             self.refresh_view(view)
         self._update_title()
