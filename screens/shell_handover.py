@@ -89,6 +89,7 @@ async def call_in_foreground(argv: list[str], on_interrupted: Interrupted | None
         loop.call_soon_threadsafe(stop, signum)
 
     saved: dict[int, Callable | int | None] = {}
+    waiting: asyncio.Future[int] | None = None
     if threading.current_thread() is threading.main_thread():
         for sig in PASSED_ON:
             saved[sig] = signal.signal(sig, _ignore)
@@ -98,6 +99,8 @@ async def call_in_foreground(argv: list[str], on_interrupted: Interrupted | None
         # stdin/stdout/stderr inherited: the terminal
         process = await asyncio.create_subprocess_exec(*argv)  # argv from the backend, never a shell string
         program = os.path.basename(argv[0])
+        if stopped.done():  # the signal came while the program was being started
+            stop(stopped.result())
         waiting = asyncio.ensure_future(process.wait())
         await asyncio.wait({waiting, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if stopped.done():
@@ -114,7 +117,15 @@ async def call_in_foreground(argv: list[str], on_interrupted: Interrupted | None
         if on_interrupted is not None:
             await on_interrupted(interrupted)
         raise interrupted
+    except BaseException:
+        # cancelled (the app is closing) or a bug: the program must not keep the terminal
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+        raise
     finally:
+        if waiting is not None and not waiting.done():
+            waiting.cancel()
         for sig, handler in saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
