@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -48,6 +48,16 @@ def _edge_member(edge: EdgeConfig, kind: str, name: str) -> bool:
         return name in nodes
     node_name, sep, service = name.partition(":")
     return kind == "service" and bool(sep) and node_name in nodes and service in nodes[node_name].services
+
+
+def _tagged_log_groups(resources: Iterable[Resource]) -> set[str]:
+    """The log groups resources name by their `envdeck:log-group` tag."""
+    groups = set()
+    for resource in resources:
+        tags = resource.attributes.get("tags") or {}
+        if isinstance(tags, dict) and tags.get(LOG_GROUP_TAG):
+            groups.add(str(tags[LOG_GROUP_TAG]))
+    return groups
 
 
 async def refuse_unseen_environment(store: Store, policy: Policy, env: str, origin: str) -> NoReturn:
@@ -163,9 +173,10 @@ class Session:
         if raise_unreachable and bstate.reachable is False:
             raise BackendUnreachable(f"{backend.name} is unreachable: {bstate.error}", backend=backend.name)
 
-    async def _observed(self, env: str, backend: Backend) -> dict[str, Resource]:
-        """The backend's inventory in `env`, observed once when it was not reachable yet."""
-        if self.reconciler.envs[env].backends[backend.name].reachable is not True:
+    async def _observed(self, env: str, backend: Backend, *, fresh: bool = False) -> dict[str, Resource]:
+        """The backend's inventory in `env`, observed once when it was not reachable yet
+        (or when `fresh`: something looked for may be newer than the last pass)."""
+        if fresh or self.reconciler.envs[env].backends[backend.name].reachable is not True:
             await self._observe(env, backend)
         return self.reconciler.envs[env].resources.get(backend.name, {})
 
@@ -184,23 +195,28 @@ class Session:
         env_cfg = self.config.environments[env]
         kind, _, name = rest.partition("/")
         if backend_name == "aws" and kind == "log-group" and env_cfg.aws is not None:
-            return None if name and name in await self._env_log_groups(env, backend) else refused
+            if name and name in {entry.group for entry in env_cfg.aws.logs}:
+                return None  # the config's groups: no backend call
+            tagged = await self._seen(env, backend, lambda found: name in _tagged_log_groups(found.values()))
+            return None if name and tagged else refused
         if backend_name == "kubernetes" and not _KUBERNETES_NAME.fullmatch(name):
             return refused
         if backend_name == "edge" and env_cfg.edge is not None and not _edge_member(env_cfg.edge, kind, name):
             return refused
         if inventory or backend_name not in ("kubernetes", "edge"):
-            return None if resource_id in await self._observed(env, backend) else refused
+            return None if await self._seen(env, backend, lambda found: resource_id in found) else refused
         return None
 
-    async def _env_log_groups(self, env: str, backend: Backend) -> set[str]:
-        aws_cfg = self.config.environments[env].aws
-        groups = {entry.group for entry in (aws_cfg.logs if aws_cfg else ())}
-        for resource in (await self._observed(env, backend)).values():
-            tags = resource.attributes.get("tags") or {}
-            if isinstance(tags, dict) and tags.get(LOG_GROUP_TAG):
-                groups.add(str(tags[LOG_GROUP_TAG]))
-        return groups
+    async def _seen(self, env: str, backend: Backend, present: Callable[[dict[str, Resource]], bool]) -> bool:
+        """Whether `present` holds for the environment's inventory: the last observed one,
+        else after one new pass (what is looked for may be newer than the last pass)."""
+        bstate = self.reconciler.envs[env].backends[backend.name]
+        last_pass = bstate.last_pass
+        if present(await self._observed(env, backend)):
+            return True
+        if bstate.last_pass is not last_pass:  # that was a new pass already
+            return False
+        return present(await self._observed(env, backend, fresh=True))
 
     async def _require_member(self, env: str, resource_id: str, action: str, params: dict[str, Any], *,
                               inventory: bool) -> Backend:

@@ -252,3 +252,22 @@ environments:
         assert await s.store.audit_entries() == []
     finally:
         await s.close()
+
+
+async def test_a_resource_newer_than_the_last_pass_is_found_by_a_new_one(tmp_path):
+    """Membership asks the inventory; a resource created after the last pass is not refused
+    for that: one new pass finds it (and only one is made for an id that stays unknown)."""
+    world = World()
+    s = await session(tmp_path, "bob", world)
+    try:
+        await s.observe()
+        world.replicas["worker"] = 1
+        calls = world.observe_calls
+        result = await s.act("staging", "aws/app/worker", "scale", {"replicas": "2"})
+        assert result.ok and world.replicas["worker"] == 2 and world.observe_calls == calls + 1
+        calls = world.observe_calls
+        with pytest.raises(PolicyDenied, match="not a resource of environment staging"):
+            await s.act("staging", "aws/app/nope", "restart")
+        assert world.observe_calls == calls + 1
+    finally:
+        await s.close()
