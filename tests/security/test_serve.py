@@ -140,10 +140,10 @@ def as_nobody(port: int) -> dict:
     return json.loads(run.stdout)
 
 
-async def owner_session(serve: ServeProcess) -> tuple[int, str, list[int], int]:
+async def owner_session(serve: ServeProcess) -> tuple[int, str, list[int], dict[str, int]]:
     """The owner opens the printed link (cookie, redirect), then the page's WebSocket:
     (page status, page text, session processes while it runs, status of a second WebSocket
-    opened with the same cookie from a page of another origin)."""
+    opened with the same cookie from pages of other origins)."""
     port = serve.port
     # unsafe=True: keep cookies of an IP address (127.0.0.1), as browsers do
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -155,11 +155,16 @@ async def owner_session(serve: ServeProcess) -> tuple[int, str, list[int], int]:
                                    origin=f"http://127.0.0.1:{port}") as ws:
             await ws.receive(timeout=60)  # the session's first output: its process runs
             sessions = children(serve.proc.pid)
-            try:
-                async with http.ws_connect(f"http://127.0.0.1:{port}/ws", origin="http://evil.example"):
-                    foreign = 101
-            except aiohttp.WSServerHandshakeError as exc:
-                foreign = exc.status
+            # another site, another local user's page on another port (the same "site" for
+            # cookies), a sandboxed frame
+            foreign = {}
+            for origin in ("http://evil.example", f"http://127.0.0.1:{port + 1}", "null"):
+                try:
+                    async with http.ws_connect(f"http://127.0.0.1:{port}/ws", origin=origin):
+                        foreign[origin] = 101
+                except aiohttp.WSServerHandshakeError as exc:
+                    foreign[origin] = exc.status
+            assert children(serve.proc.pid) == sessions, "no session for another origin"
     return status, text, sessions, foreign
 
 
@@ -177,7 +182,7 @@ def test_another_local_user_gets_nothing(tmp_path):
         page, text, sessions, foreign = asyncio.run(owner_session(serve))
         assert page == 200 and "envdeck" in text and serve.token not in text
         assert len(sessions) == 1, "the owner gets a session"
-        assert foreign == 403, "a page of another origin cannot open a session"
+        assert set(foreign.values()) == {403}, f"a page of another origin cannot open a session: {foreign}"
     finally:
         serve.stop()
     log = (tmp_path / "state" / "envdeck.log").read_text()
