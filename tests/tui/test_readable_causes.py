@@ -61,6 +61,14 @@ async def test_faults_at_80x24_keep_reason_and_give_the_message_the_rest(tmp_pat
         crash = next(line for line in shown if "CrashLoopBackOff" in line)  # the reason whole, not "CrashL"
         assert "back-off 5m0s restart" in crash  # and the message readable, not "con"
         assert any("instance status check failed" in line for line in shown), shown
+        assert all(line.rstrip().endswith("…") for line in shown[1:])  # cut messages say so
+        # the filter still reads whole rows: a dropped column, the cut end of a message
+        table.set_filter(lambda text, name: "high" in text)
+        assert table.row_count == 3
+        table.set_filter(lambda text, name: "memory limit" in text)
+        assert [key.split("\t")[1] for key in table.row_keys] == ["OOMKilled"]
+        table.set_filter(None)
+        assert table.row_count == 3
 
 
 async def test_timeline_what_and_message_are_readable_at_80_and_120(tmp_path, stage):

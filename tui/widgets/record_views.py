@@ -67,8 +67,10 @@ class RecordTable(KeyedTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(self.COLUMNS, id=id)
         self.narrow = False
-        self._full: tuple[dict[str, Cells], list[str]] = ({}, [])
+        self._full: tuple[dict[str, Cells], list[str]] = ({}, [])  # every column, whole text
+        self._full_of: dict[int, Cells] = {}  # id(shown cells) -> the full cells (the filter reads those)
         self._natural: dict[str, int] = {}  # column key -> widest cell shown
+        self._fill_width: int | None = None  # the FILL cells are cut to this, with an ellipsis
 
     def _layout(self, narrow: bool) -> list[tuple[str, str]]:
         if narrow and self.NARROW_COLUMNS:
@@ -85,7 +87,7 @@ class RecordTable(KeyedTable):
         if narrow != self.narrow:
             self.narrow = narrow
             self.clear(columns=True)
-            self._cells, self._order, self._natural = {}, [], {}
+            self._cells, self._order, self._natural, self._fill_width = {}, [], {}, None
             self._column_spec = self._layout(narrow)
             for key, label in self._column_spec:
                 self.add_column(label, key=key)
@@ -95,7 +97,9 @@ class RecordTable(KeyedTable):
 
     def _project(self, cells: Cells) -> Cells:
         keys = [key for key, _ in self.COLUMNS]
-        caps = self.NARROW_CAPS if self.narrow else {}
+        caps = dict(self.NARROW_CAPS) if self.narrow else {}
+        if self.FILL is not None and self._fill_width is not None:
+            caps[self.FILL] = self._fill_width
         out = []
         for key in self.column_keys:
             cell = self.narrow_cell(key, cells) if self.narrow else cells[keys.index(key)]
@@ -111,12 +115,15 @@ class RecordTable(KeyedTable):
         return cells[[k for k, _ in self.COLUMNS].index(key)]
 
     def sync(self, rows: dict[str, Cells], order: list[str]) -> None:
-        # Rows come with a cell per column of COLUMNS from show(); the filter's re-sync hands
-        # back rows already cut to the shown columns.
-        if not rows or len(next(iter(rows.values()))) == len(self.COLUMNS):
-            self._full = (rows, order)
-            if len(self.column_keys) != len(self.COLUMNS) or (self.narrow and self.NARROW_CAPS):
-                rows = {key: self._project(cells) for key, cells in rows.items()}
+        """`rows` have a cell per column of COLUMNS (from show()); the filter's re-sync hands
+        back the rows as shown, which are cut again from the full ones."""
+        first = next(iter(rows.values()), None)
+        if first is not None and id(first) in self._full_of:
+            rows, order = self._full
+        self._full = (rows, order)
+        shown = {key: self._project(cells) for key, cells in rows.items()}
+        self._full_of = {id(shown[key]): rows[key] for key in shown}
+        rows = shown
         super().sync(rows, order)
         # The widths DataTable will measure when idle, known now: fit once, with them.
         widths = [len(label) for _, label in self._column_spec]
@@ -143,6 +150,18 @@ class RecordTable(KeyedTable):
             fill.width = width
             self._require_update_dimensions = True
             self.refresh()
+        if width != self._fill_width:
+            self._fill_width = width
+            self.sync(*self._full)  # cut the messages again, with "…" where they go on
+
+    def _row_text(self, cells: Cells) -> tuple[str, str]:
+        # The filter matches the whole row, dropped columns and cut messages included.
+        full = self._full_of.get(id(cells))
+        if full is None:
+            return super()._row_text(cells)
+        keys = [key for key, _ in self.COLUMNS]
+        name = full[keys.index(self.NAME_COLUMN)].plain if self.NAME_COLUMN in keys else full[0].plain
+        return " ".join(c.plain for c in full), name
 
     def resource_for_cursor(self) -> str | None:
         key = self.cursor_key
