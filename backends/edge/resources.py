@@ -108,6 +108,10 @@ def node_resource(node: EdgeNode, link: LinkView, st: NodeState, thresholds: Edg
     conditions = [{"type": "Reachable", "status": "True", "reason": "online"}]
     conditions += [{"type": "Probe", "status": "False", "reason": p.split(":")[0], "message": p}
                    for p in s.problems]
+    conditions += [{"type": "Service", "status": "False", "reason": name,
+                    "message": status.first_line or f"exit {status.exit_code}"}
+                   for name, status in sorted(st.services.items())
+                   if status.exit_code is not None and not status.active]
     attrs["conditions"] = conditions
     core_problems = [p for p in s.problems if p.split(":")[0] in ("loadavg", "meminfo")]
     if core_problems:

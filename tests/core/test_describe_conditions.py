@@ -50,6 +50,9 @@ def test_edge_node_and_service_conditions():
     assert conditions["Probe"] == {"type": "Probe", "status": "False", "reason": "df",
                                    "message": "df: unreadable (ValueError)"}
     assert conditions["Pressure"]["message"] == "memory 97% > 90%"
+    # the node lists its failed services too (kubectl describe node lists its failing pods' state)
+    assert conditions["Service"] == {"type": "Service", "status": "False", "reason": "nginx",
+                                     "message": "inactive (dead) since 02:55"}
 
     down = by_type(node_resource(node, LinkView(reachable=False, error="connection refused", last_seen=None),
                                  NodeState(), EdgeThresholds(), NOW))
