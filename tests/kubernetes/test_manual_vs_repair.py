@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.kubernetes.conftest import NS
 from tui import overrides
 from tui.config import parse_config
+from tui.errors import PolicyDenied
 from tui.model import Origin
 from tui.services import Session
 
@@ -154,5 +157,39 @@ async def test_pause_stops_repairs_not_observing(emulator, kubeconfig, tmp_path)
         assert replicas(emulator) == 7
         await session.set_paused("prod", False)
         await until(lambda: replicas(emulator) == 3 and env.all_drifts() == [], "the repair after resuming")
+    finally:
+        await session.close()
+
+
+async def test_keeping_a_value_as_desired_needs_admin_and_a_denial_is_audited(emulator, kubeconfig, tmp_path):
+    emulator.create_deployment(NS, "web", replicas=3)
+    cfg = parse_config(f"""
+environments:
+  prod:
+    repair: auto
+    access: {{operator: [oscar], admin: [bob]}}
+    kubernetes:
+      kubeconfig: {kubeconfig}
+      context: emulator
+      namespace: {NS}
+      desired:
+        - {{kind: Deployment, name: web, replicas: 3}}
+""")
+    session = await Session.open(cfg, tmp_path / "state", origin=Origin.CLI, user="oscar")
+    try:
+        web = await session.resource("prod", WEB)
+        found = overrides.conflicts(session, "prod", web, "scale", {"replicas": "5"})
+        with pytest.raises(PolicyDenied, match="admin"):
+            await overrides.set_desired(session, "prod", found, reason="try")
+        assert await session.store.overlays("prod") == []
+        [row] = await session.store.audit_entries("prod")
+        assert (row["action"], row["result"], row["user"]) == ("set-desired", "denied", "oscar")
+        with pytest.raises(PolicyDenied):
+            await overrides.clear_desired(session, "prod", WEB)
+        # holding the repair is the operator's, like pausing
+        await overrides.hold_repair(session, "prod", [WEB], 60, reason="scale")
+        assert [h["resource"] for h in await session.store.holds("prod")] == [WEB]
+        with pytest.raises(ValueError):
+            await overrides.hold_repair(session, "prod", [WEB], 0, reason="never")
     finally:
         await session.close()
