@@ -26,9 +26,11 @@ def hold_label(seconds: float = DEFAULT_HOLD_S) -> str:
 
 class DesiredConflictScreen(ModalScreen[str | None]):
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="conflict-cancel"),
-        Binding("d", "choose('set-desired')", "Keep as desired", id="conflict-set-desired"),
-        Binding("h", "choose('hold')", "Hold repair", id="conflict-hold"),
+        Binding("escape", "cancel", "Cancel", id="conflict-cancel", tooltip="Do nothing"),
+        Binding("d", "choose('set-desired')", "Keep as desired", id="conflict-set-desired",
+                tooltip="Keep the new value as the desired state (an audited overlay over the config)"),
+        Binding("h", "choose('hold')", "Hold repair", id="conflict-hold",
+                tooltip="Hold the automatic repair of this resource for a while; it is still observed"),
         Binding("left", "app.focus_previous", "Previous button", id="conflict-focus-previous", show=False),
         Binding("right", "app.focus_next", "Next button", id="conflict-focus-next", show=False),
     ]

@@ -8,6 +8,7 @@ def known_binding_ids() -> set[str]:
     from textual.binding import Binding
 
     from screens.confirm import ConfirmScreen
+    from screens.desired_conflict import DesiredConflictScreen
     from screens.environment import EnvironmentScreen
     from screens.help import HelpScreen
     from screens.jump import CommandLineScreen
@@ -20,7 +21,8 @@ def known_binding_ids() -> set[str]:
     from tui.widgets.metrics_view import MetricsView
 
     ids: set[str] = set()
-    for cls in (EnvdeckApp, OverviewScreen, EnvironmentScreen, ResourceDetailScreen, ConfirmScreen, HelpScreen,
+    for cls in (EnvdeckApp, OverviewScreen, EnvironmentScreen, ResourceDetailScreen, ConfirmScreen,
+                DesiredConflictScreen, HelpScreen,
                 CommandLineScreen, LogsView, MetricsView, LineTable, KeyedTable, App):
         for b in cls.BINDINGS:
             if isinstance(b, Binding) and b.id:

@@ -73,6 +73,12 @@ async def test_set_desired_survives_reconcile_and_can_be_dropped(emulator, kubec
     assert (overlay["resource"], overlay["field"], overlay["value"]) == (WEB, "replicas", 5)
     assert replicas(emulator) == 5 and patches(emulator) == 1
 
+    code, out, err = await envdeck("status", "--json", *common)
+    [env] = json.loads(out)["environments"]
+    assert [(o["resource"], o["value"], o["reason"]) for o in env["desired_overlays"]] == [
+        (WEB, 5, "scale replicas=5")]
+    assert env["drifts"] == []
+
     code, out, err = await envdeck("desired", "prod", "--json", *common)
     assert code == 0, err
     assert [o["value"] for o in json.loads(out)["desired_overlays"]] == [5]
