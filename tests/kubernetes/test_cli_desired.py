@@ -5,8 +5,13 @@ lists and drops overlays. Effects are counted on the server (PATCH requests, rep
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import pty
+import sys
 
+from tests.conftest import envdeck_env, repo_root
 from tests.kubernetes.conftest import NS
 from tests.kubernetes.test_cli_reconcile import envdeck
 
@@ -107,4 +112,30 @@ async def test_hold_repair_keeps_the_action_and_reports_the_drift(emulator, kube
     assert [(d["resource"], d["desired"], d["actual"]) for d in env["drifts"]] == [(WEB, 3, 5)]
     assert env["repairs"] == []
     assert [h["resource"] for h in env["repair_holds"]] == [WEB]
+    assert replicas(emulator) == 5 and patches(emulator) == 1
+
+
+async def _act_on_a_terminal(common, answer: str) -> tuple[int, str, str]:
+    master, slave = pty.openpty()
+    try:
+        os.write(master, answer.encode() + b"\n")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tui.cli", "act", "prod", WEB, "scale", "--param", "replicas=5", "--yes", *common,
+            cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())), stdin=slave,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 180)
+    finally:
+        os.close(slave)
+        os.close(master)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_act_on_a_terminal_asks(emulator, kubeconfig, tmp_path):
+    common = setup(emulator, kubeconfig, tmp_path)
+    code, out, err = await _act_on_a_terminal(common, "c")
+    assert code == 1 and "contradicts the desired state" in err and "nothing was done" in err
+    assert replicas(emulator) == 3 and patches(emulator) == 0
+    code, out, err = await _act_on_a_terminal(common, "d")
+    assert code == 0, err
+    assert "kept as the desired state" in out
     assert replicas(emulator) == 5 and patches(emulator) == 1
