@@ -240,6 +240,17 @@ class ResourceDetailScreen(EnvdeckScreen):
             t.append(f"  + actual:  {clean(show_value(d.actual), max_len=300)}\n", style=palette.style("error"))
         if drifts:
             t.append(f"\nrepair mode: {state.repair} · R repairs", style=palette.style("text-muted"))
+        # the desired state's overlays (values kept from manual actions) and a held repair
+        for (rid, field), o in sorted(state.overlays.items()):
+            if rid == self.resource_id:
+                t.append(f"\n{clean(field)} desired {clean(show_value(o['value']), max_len=80)} is an overlay by "
+                         f"{clean(o['user'])} at {clean(o['at'])}" + (f" ({clean(o['reason'], max_len=80)})"
+                                                                      if o["reason"] else ""),
+                         style=palette.style("warning"))
+        hold = state.holds.get(self.resource_id)
+        if hold is not None:
+            t.append(f"\nautomatic repair held until {iso(hold['until'])} by {clean(hold['user'])}",
+                     style=palette.style("warning"))
         self.query_one("#drift-text", Static).update(t)
 
     def _show_findings(self, r: Resource, palette: Palette) -> None:

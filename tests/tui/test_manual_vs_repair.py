@@ -20,6 +20,7 @@ from backends.kubernetes.emulator import Emulator
 from screens.confirm import ConfirmScreen
 from screens.desired_conflict import DesiredConflictScreen
 from screens.environment import EnvironmentScreen
+from screens.resource_detail import ResourceDetailScreen
 from tests.tui.conftest import app_ready, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
 from tui.config import parse_config
@@ -109,6 +110,18 @@ async def test_scale_against_desired_keeps_it_as_an_overlay(tmp_path, cluster):
         assert state.all_drifts() == []
         [overlay] = state.to_json()["desired_overlays"]
         assert (overlay["resource"], overlay["value"], overlay["user"]) == (WEB, 5, "alice")
+        # the detail's drift tab says where the desired value comes from
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key(WEB), "the web row")
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the detail")
+        await pilot.press("d")
+
+        def drift_text() -> str:
+            return str(app.screen.query_one("#drift-text").render())
+
+        await wait_until(pilot, lambda: "replicas desired 5 is an overlay by alice" in drift_text(), "the overlay",
+                         explain=drift_text)
 
 
 async def test_scale_against_desired_with_the_repair_held(tmp_path, cluster):
