@@ -247,13 +247,15 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         state = self.state
         t = Text(no_wrap=True, overflow="ellipsis", end="")
         t.append(f" {clean(self.env)}", style=palette.style("primary", bold=True))
-        t.append(f" › {VIEW_TITLES[self.active_view]}", style=palette.style("text-muted"))
+        crumbs = f" › {VIEW_TITLES[self.active_view]}"
         if self.active_view == "resources" and self.scope is not None:
-            t.append(f" › pods of {clean(short_scope(self.scope), max_len=60)}", style=palette.style("text-muted"))
+            crumbs += f" › pods of {clean(short_scope(self.scope), max_len=60)}"
         view_filter = self.filters.get(self.active_view)
         if view_filter is not None and view_filter.active:
+            t.append(crumbs, style=palette.style("text-muted"))
             t.append(f"  /{clean(view_filter.describe(), max_len=60)}", style=palette.style("accent"))
-        t.append("  ")
+            crumbs = ""
+        t.append(f"{crumbs}  ", style=palette.style("text-muted"))
         t.append_text(health_cell(str(state.health()), palette))
         t.append("  ")
         t.append_text(drift_cell(state.drift(), palette))
