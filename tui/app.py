@@ -246,7 +246,7 @@ class EnvdeckApp(App):
 
     def toast(self, text: str, *, severity: str = "information", timeout: float | None = None) -> None:
         """A one-line notification without a title; the Timeline keeps the full record."""
-        width = max(20, (self.size.width or 80) * 9 // 10 - 4)
+        width = max(20, (self.size.width or 80) * 9 // 10 - 6)  # 90% less padding and border
         line = " ".join(clean(text).split())
         if len(line) > width:
             line = line[:width - 1] + "…"

@@ -51,3 +51,26 @@ async def test_detail_ages_tick_while_the_screen_is_open(tmp_path, stage):
         await wait_until(pilot, lambda: "(12s ago)" in summary(), "observed 12s ago", explain=summary)
         now[0] = FIXED_NOW + timedelta(minutes=5)
         await wait_until(pilot, lambda: "(5m ago)" in summary(), "the age to tick", explain=summary)
+
+
+async def test_an_action_toast_is_one_line_at_80x24(tmp_path, stage):
+    from tui.messages import ActionFinished
+
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), user="alice", testing=True)
+    app = create_app(stage_config(), tmp_path, options=options)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        long = "deployment/web scaled to 5 (kept as the desired state); " * 4
+        app.post_message(ActionFinished("staging", "pause repairs", True, long))
+        app.post_message(ActionFinished("staging", "scale web", False, long))
+
+        def ours() -> list:
+            return [n for n in app._notifications if "deployment/web" in n.message]
+
+        await wait_until(pilot, lambda: len(ours()) == 2, "two notifications")
+        first, second = ours()
+        # no title, one line that fits a toast at 80 columns (90% of the width, less padding and border)
+        assert first.title == second.title == ""
+        assert all("\n" not in n.message and len(n.message) <= 80 * 9 // 10 - 6 for n in (first, second))
+        assert first.message.startswith("pause repairs in staging: deployment/web")  # not "pause staging in staging"
+        assert second.message.startswith("failed: scale web in staging:") and second.severity == "error"
