@@ -52,9 +52,13 @@ class DesiredConflictScreen(ModalScreen[str | None]):
                 yield Static(Text(f"… and {len(self.conflicts) - 8} more"), classes="detail")
             yield Static(Text(clean(f"{self.env} repairs automatically: the reconciler would undo it.",
                                     max_len=200)), classes="detail")
+            yield Static(Text("d: keep the new value as the desired state (an overlay; "
+                              "envdeck desired --clear drops it)\n"
+                              f"h: hold this resource's automatic repair for {hold_label()}\nesc: cancel"),
+                         classes="detail")
             with Horizontal(id="dialog-buttons"):
-                yield Button("Keep as desired (d)", variant="primary", id=SET_DESIRED)
-                yield Button(f"Hold repair {hold_label()} (h)", id=HOLD)
+                yield Button("Keep (d)", variant="primary", id=SET_DESIRED)
+                yield Button(f"Hold {hold_label()} (h)", id=HOLD)
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
