@@ -4,7 +4,7 @@ Rules every backend follows:
 - Async, and never blocks the event loop: blocking SDKs (boto3, the sync
   kubernetes client) run in worker threads with bounded concurrency.
 - Never imports Textual or screens/ (import-linter enforces it).
-- Raises the typed errors of `tui.errors` (re-exported here): BackendUnreachable
+- Raises the typed errors of `tui.core.errors` (re-exported here): BackendUnreachable
   for a dead endpoint, timeout, 5xx or expired credentials; BackendDenied when
   the backend itself refuses; NotFound; InvalidRequest.
 - Text from the outside world is stored as it came: the UI sanitises it on
@@ -23,9 +23,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
-from tui.config import Defaults
-from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
-from tui.model import (
+from tui.core.config import Defaults
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.model import (
     ActionResult,
     ActionSpec,
     DriftItem,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from backends.base import Backend
-from tui.config import EnvdeckConfig, EnvironmentConfig
+from tui.core.config import EnvdeckConfig, EnvironmentConfig
 
 # backend name -> "module:Class"
 ADAPTERS: dict[str, str] = {

@@ -1,5 +1,5 @@
 """The project's Kubernetes API emulator in its own process (so that its CPU and
-memory are not the client's): `python -m backends.kubernetes.emulator`."""
+memory are not the client's): `python -m backends.sim.k8s_emulator`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class EmulatorProcess:
         self.ready_s = 0.0
 
     def start(self, timeout_s: float = 600.0) -> EmulatorProcess:
-        argv = [sys.executable, "-m", "backends.kubernetes.emulator", "--namespace", self.namespace,
+        argv = [sys.executable, "-m", "backends.sim.k8s_emulator", "--namespace", self.namespace,
                 "--pods", str(self.pods), "--kubeconfig", str(self.kubeconfig), "--log-interval", "0"]
         self._log = open(self.workdir / "emulator.log", "wb")  # noqa: SIM115 - closed in stop()
         t0 = time.perf_counter()

@@ -59,7 +59,7 @@ def _r(value: float | None) -> float | None:
 # -- envdeck ----------------------------------------------------------------------
 async def envdeck_inprocess(lab: SshLab, reps: int) -> dict[str, Any]:
     from backends.edge.backend import EdgeBackend
-    from tui.config import Defaults, EdgeConfig
+    from tui.core.config import Defaults, EdgeConfig
 
     cfg = EdgeConfig(**edge_config(lab))
     cold_w, cold_n, warm_w, warm_n, restart_w, restart_n = [], [], [], [], [], []

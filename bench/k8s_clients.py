@@ -35,7 +35,7 @@ def envdeck(kubeconfig: str, namespace: str) -> tuple[float, int, dict]:
     import asyncio
 
     from backends.kubernetes import KubernetesBackend
-    from tui.config import Defaults, KubernetesConfig
+    from tui.core.config import Defaults, KubernetesConfig
 
     async def run() -> tuple[float, int, dict]:
         backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=kubeconfig, namespace=namespace),
@@ -65,7 +65,7 @@ def main() -> None:
     print(json.dumps({"mode": mode, "seconds": round(seconds, 3), "pods": pods, "rss_mib": rss_mib(), **extra}),
           flush=True)
     if mode == "envdeck":  # as the envdeck command does at its end (tui/cli: run)
-        from tui.heap import skip_final_collection
+        from tui.core.heap import skip_final_collection
 
         skip_final_collection()
 

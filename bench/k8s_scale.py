@@ -78,7 +78,7 @@ async def update_latency(emu: EmulatorProcess, pods: int, changes: int, rate: fl
     import aiohttp
 
     from backends.kubernetes import KubernetesBackend
-    from tui.config import Defaults, KubernetesConfig
+    from tui.core.config import Defaults, KubernetesConfig
 
     backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=str(emu.kubeconfig), namespace=NAMESPACE),
                                 Defaults(timeout=120))

@@ -48,7 +48,7 @@ async def run(emu: EmulatorProcess, pods: int, changes: int, rate: float,
     from textual._compositor import CompositorUpdate
 
     from tui.app import AppOptions, create_app
-    from tui.config import parse_config
+    from tui.core.config import parse_config
     from tui.widgets.resource_table import ResourceTable
 
     config = parse_config(CONFIG.format(kubeconfig=json.dumps(str(emu.kubeconfig)), namespace=NAMESPACE))

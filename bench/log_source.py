@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from backends.kubernetes.emulator import Emulator
+from backends.sim.k8s_emulator import Emulator
 
 PAYLOAD = "GET /api/v1/items?page=3 200 12ms user-agent=bench " + "x" * 30  # ~100 bytes a line
 POD = "logsrc-00000"

@@ -41,7 +41,7 @@ NAME = "logs"
 
 async def envdeck_run(rate: float, seconds: float) -> dict[str, Any]:
     from backends.kubernetes import KubernetesBackend
-    from tui.config import Defaults, KubernetesConfig
+    from tui.core.config import Defaults, KubernetesConfig
 
     src = await Source().start()
     backend = KubernetesBackend("bench", KubernetesConfig(kubeconfig=src.kubeconfig, namespace=NAMESPACE),

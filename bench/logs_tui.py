@@ -18,7 +18,7 @@ async def tui_view_run(rate: float, seconds: float, buffer_lines: int = 50_000) 
     from textual.app import App, ComposeResult
 
     from backends.kubernetes import KubernetesBackend
-    from tui.config import Defaults, KubernetesConfig
+    from tui.core.config import Defaults, KubernetesConfig
     from tui.widgets.log_stream import stream_logs
     from tui.widgets.logs_view import LogsView
 

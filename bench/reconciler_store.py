@@ -15,11 +15,11 @@ from pathlib import Path
 
 from bench.report import parse_args, percentile, print_table, write_result
 from bench.synthetic_backend import SyntheticWorld, synthetic_factory
-from tui.config import parse_config
-from tui.model import now_utc
-from tui.policy import Policy
-from tui.reconciler import Reconciler
-from tui.store import Store
+from tui.core.config import parse_config
+from tui.core.model import now_utc
+from tui.core.policy import Policy
+from tui.core.reconciler import Reconciler
+from tui.core.store import Store
 
 NAME = "reconciler_store"
 CONFIG = """

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 from backends.base import Backend
-from tui.model import (
+from tui.core.model import (
     ActionResult,
     DriftItem,
     Fault,

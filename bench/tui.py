@@ -59,7 +59,7 @@ async def run(n: int, keys: int) -> dict[str, Any]:
 
     from bench.synthetic_backend import SyntheticWorld, synthetic_factory
     from tui.app import AppOptions, create_app
-    from tui.config import parse_config
+    from tui.core.config import parse_config
     from tui.widgets.resource_table import ResourceTable
     import_s = time.perf_counter() - t_import
 

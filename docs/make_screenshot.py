@@ -11,10 +11,10 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+from backends.sim.demo_world import DemoWorld
 from tui.app import AppOptions, create_app
-from tui.config import load_config
-from tui.demo import write_config
-from tui.demo_world import DemoWorld
+from tui.cli.demo import write_config
+from tui.core.config import load_config
 
 OUT = Path(__file__).resolve().parent / "screenshot-environment.svg"
 

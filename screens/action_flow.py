@@ -25,13 +25,13 @@ from screens.shell_handover import (
     end_by_signal,
     how_it_ended,
 )
-from tui import overrides
-from tui.errors import EnvdeckError, PolicyDenied
+from tui.core import overrides
+from tui.core.errors import EnvdeckError, PolicyDenied
+from tui.core.model import Resource
+from tui.core.policy import PAUSE, REPAIR
+from tui.core.sanitize import clean
+from tui.core.session import ActionChoice
 from tui.messages import ActionFinished, ActionStarted
-from tui.model import Resource
-from tui.policy import PAUSE, REPAIR
-from tui.sanitize import clean
-from tui.services import ActionChoice
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp

@@ -10,7 +10,7 @@ from textual.widgets import Input
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
-    from tui.services import Session
+    from tui.core.session import Session
 
 
 class EnvdeckScreen(Screen):

@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from screens.base import steady_input
-from tui.sanitize import clean
+from tui.core.sanitize import clean
 
 
 @dataclass

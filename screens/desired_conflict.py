@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-from tui.overrides import DEFAULT_HOLD_S, Conflict
-from tui.sanitize import clean
+from tui.core.overrides import DEFAULT_HOLD_S, Conflict
+from tui.core.sanitize import clean
 
 SET_DESIRED = "set-desired"
 HOLD = "hold"

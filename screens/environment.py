@@ -17,7 +17,9 @@ from textual.worker import Worker
 
 from screens.base import EnvdeckScreen, steady_input
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
-from tui.env_state import EnvState
+from tui.core.env_state import EnvState
+from tui.core.model import Resource
+from tui.core.sanitize import clean
 from tui.messages import (
     BACKENDS,
     DRIFTS,
@@ -29,8 +31,6 @@ from tui.messages import (
     MetricsLoaded,
     TimelineLoaded,
 )
-from tui.model import Resource
-from tui.sanitize import clean
 from tui.widgets.cells import drift_cell, health_cell
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.log_stream import stream_logs

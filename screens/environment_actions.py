@@ -15,7 +15,7 @@ from tui.widgets.record_views import DriftTable
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
-    from tui.model import Resource
+    from tui.core.model import Resource
 
 # Kinds whose Enter lists their pods (pods name their controller in the `owner`
 # attribute, "Kind/name"; a Deployment's pods through its ReplicaSets).

@@ -23,7 +23,7 @@ from textual.widgets import Input, Label
 
 from screens.base import steady_input
 from themes import resolve_theme_name
-from tui.sanitize import clean
+from tui.core.sanitize import clean
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
-from tui.env_state import EnvState
-from tui.sanitize import clean
+from tui.core.env_state import EnvState
+from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.resource_table import SHORT_BACKEND

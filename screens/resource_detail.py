@@ -18,10 +18,10 @@ from textual.widgets.option_list import Option
 
 from screens import action_flow
 from screens.base import EnvdeckScreen
+from tui.core.model import Resource, iso
+from tui.core.sanitize import clean
+from tui.core.store import redact_params
 from tui.messages import DRIFTS, FAULTS, RESOURCES, TIMELINE
-from tui.model import Resource, iso
-from tui.sanitize import clean
-from tui.store import redact_params
 from tui.widgets.cells import Palette, age_between, drift_cell, health_cell, severity_cell
 from tui.widgets.describe import conditions_text, events_text, faults_text, resource_events, resource_faults
 from tui.widgets.record_views import show_value

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from backends.base import Backend
-from tui.errors import BackendUnreachable, InvalidRequest
-from tui.model import (
+from tui.core.errors import BackendUnreachable, InvalidRequest
+from tui.core.model import (
     ActionResult,
     ActionSpec,
     Drift,

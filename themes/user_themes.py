@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from tui.sanitize import clean
+from tui.core.sanitize import clean
 
 MAX_THEME_FILE_BYTES = 64 * 1024
 

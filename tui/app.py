@@ -27,8 +27,13 @@ from screens.overview import OverviewScreen
 from screens.registry import known_binding_ids
 from themes import BUILTIN, DEFAULT_THEME, STYLESHEET, load_user_themes, resolve_theme_name
 from tui.commands import EnvironmentCommands, ResourceCommands, ThemeCommands
-from tui.config import EnvdeckConfig
-from tui.heap import HeapSettler, settle_heap
+from tui.core.config import EnvdeckConfig
+from tui.core.heap import HeapSettler, settle_heap
+from tui.core.model import Origin, now_utc
+from tui.core.paths import themes_dir
+from tui.core.reconciler import BackendFactory
+from tui.core.sanitize import clean
+from tui.core.session import Session
 from tui.messages import (
     ActionFinished,
     ActionStarted,
@@ -38,11 +43,6 @@ from tui.messages import (
     SessionFailed,
     SessionOpened,
 )
-from tui.model import Origin, now_utc
-from tui.paths import themes_dir
-from tui.reconciler import BackendFactory
-from tui.sanitize import clean
-from tui.services import Session
 from tui.widgets.cells import Palette
 
 log = logging.getLogger("envdeck.tui")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
 
-from tui.policy import PAUSE, REPAIR
-from tui.sanitize import clean
+from tui.core.policy import PAUSE, REPAIR
+from tui.core.sanitize import clean
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp

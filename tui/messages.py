@@ -15,7 +15,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.env_state import (
+from tui.core.env_state import (
     BackendStatusChanged,
     Change,
     DriftsChanged,
@@ -26,7 +26,7 @@ from tui.env_state import (
     SamplesAdded,
     TimelineAdded,
 )
-from tui.model import LogLine, MetricSeries, Origin, RepairRecord
+from tui.core.model import LogLine, MetricSeries, Origin, RepairRecord
 
 # What changed in an environment (the `kinds` of EnvUpdated).
 RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED, SAMPLES = (

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from backends.aws.clients import AwsClients
-from tui.errors import InvalidRequest
-from tui.model import ActionResult, ActionSpec, Resource, Role
+from tui.core.errors import InvalidRequest
+from tui.core.model import ActionResult, ActionSpec, Resource, Role
 
 SSE_DEFAULT = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 FULL_PUBLIC_ACCESS_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True,

@@ -18,9 +18,9 @@ from backends.aws.log_follow import LogSource, to_line
 from backends.aws.metric_sampler import MetricSampler
 from backends.aws.resource_builder import LOG_GROUP_TAG, build_resources
 from backends.base import Backend
-from tui.config import AwsConfig, Defaults
-from tui.errors import InvalidRequest, NotFound
-from tui.model import (
+from tui.core.config import AwsConfig, Defaults
+from tui.core.errors import InvalidRequest, NotFound
+from tui.core.model import (
     ActionResult,
     ActionSpec,
     DriftItem,

@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 
 from backends.aws.error_mapping import translate
-from tui.config import AwsConfig
+from tui.core.config import AwsConfig
 
 T = TypeVar("T")
 

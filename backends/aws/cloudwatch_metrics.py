@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from backends.aws.clients import AwsClients
-from tui.model import MetricSeries, Resource
+from tui.core.model import MetricSeries, Resource
 
 _PERIODS = (60, 300, 900, 3600, 21600, 86400)
 _TARGET_POINTS = 360

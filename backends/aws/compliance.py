@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from tui.model import Finding, Severity
+from tui.core.model import Finding, Severity
 
 ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
 OPEN_CIDRS_V4 = "0.0.0.0/0"

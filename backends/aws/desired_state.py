@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tui.config import AwsConfig, Ec2InstanceDesired, EcsServiceDesired
-from tui.model import Drift, DriftItem, Health, Resource, resource_id
+from tui.core.config import AwsConfig, Ec2InstanceDesired, EcsServiceDesired
+from tui.core.model import Drift, DriftItem, Health, Resource, resource_id
 
 FIELDS = {"ec2-instance": ("state",), "ecs-service": ("desired_count",),
           "s3-bucket": ("encryption", "public_access_blocked")}

@@ -1,4 +1,4 @@
-"""Translate botocore exceptions into the typed errors of `tui.errors`.
+"""Translate botocore exceptions into the typed errors of `tui.core.errors`.
 
 The reconciler backs off on BackendUnreachable (dead endpoint, timeout, 5xx,
 throttling that outlived the retries, missing or expired credentials), audits a
@@ -27,7 +27,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
 
 BACKEND = "aws"
 _ACCESS_KEY_RE = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")

@@ -16,7 +16,7 @@ from typing import Any
 from backends.aws import console_links
 from backends.aws.health import is_failure_event
 from backends.aws.inventory import Inventory
-from tui.model import Event, Fault, Health, Resource, Severity, resource_id
+from tui.core.model import Event, Fault, Health, Resource, Severity, resource_id
 
 _DIMENSION_KINDS = {
     "InstanceId": "ec2-instance",

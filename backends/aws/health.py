@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.model import Health
+from tui.core.model import Health
 
 _EC2_STATE = {
     "pending": Health.PROGRESSING,

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from backends.aws.arns import RESOURCE_TYPE_FILTERS, parse_arn, tags_to_dict
 from backends.aws.clients import AwsClients
 from backends.aws.error_mapping import error_code
-from tui.errors import NotFound
+from tui.core.errors import NotFound
 
 _FILTER_CHUNK = 200
 _STATUS_CHUNK = 100

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backends.aws.clients import AwsClients
-from tui.model import LogLine
+from tui.core.model import LogLine
 
 # Tail: widen the search window until it holds N events.
 _TAIL_WINDOWS_MS = (5 * 60_000, 3_600_000, 86_400_000, 14 * 86_400_000)

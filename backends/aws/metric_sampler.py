@@ -16,8 +16,8 @@ import time
 
 from backends.aws.clients import AwsClients
 from backends.aws.cloudwatch_metrics import METRICS, fetch_metrics
-from tui.errors import BackendError
-from tui.model import Resource
+from tui.core.errors import BackendError
+from tui.core.model import Resource
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 from backends.aws import compliance, console_links, health
 from backends.aws.arns import tags_to_dict
 from backends.aws.inventory import BucketRecord, Inventory
-from tui.model import Resource, resource_id
+from tui.core.model import Resource, resource_id
 
 LOG_GROUP_TAG = "envdeck:log-group"
 

@@ -1,7 +1,7 @@
 """What can be done to edge resources: service start/stop/restart, node reboot,
 trusting an unknown host key (admin), and the interactive `ssh` command line.
 
-The policy check and the audit row belong to the core (tui/services.py); these
+The policy check and the audit row belong to the core (tui/core/session.py); these
 methods just perform. Mixed into EdgeBackend.
 """
 
@@ -14,12 +14,12 @@ from backends.edge.commands import render
 from backends.edge.hostkeys import append_known_host, host_pattern
 from backends.edge.link import CommandOutput
 from backends.edge.shell_session import interactive_shell
-from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest
-from tui.model import ActionResult, ActionSpec, Resource, Role
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest
+from tui.core.model import ActionResult, ActionSpec, Resource, Role
 
 if TYPE_CHECKING:
     from backends.edge.link import LinkSettings, NodeLink
-    from tui.config import EdgeConfig, EdgeNode
+    from tui.core.config import EdgeConfig, EdgeNode
 
 SERVICE_ACTIONS = (
     ActionSpec("start", "Start service", Role.OPERATOR),

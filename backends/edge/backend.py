@@ -35,9 +35,9 @@ from backends.edge.resources import (
     node_resource,
     service_resource,
 )
-from tui.config import Defaults, EdgeConfig, EdgeNode
-from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
-from tui.model import (
+from tui.core.config import Defaults, EdgeConfig, EdgeNode
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.model import (
     ActionResult,
     ActionSpec,
     DriftItem,

@@ -16,7 +16,7 @@ import shlex
 import string
 from dataclasses import dataclass
 
-from tui.errors import InvalidRequest
+from tui.core.errors import InvalidRequest
 
 PROBE_TAG = ": envdeck-probe v1"
 SSHD_KEYS = ("permitrootlogin", "passwordauthentication")

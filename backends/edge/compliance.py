@@ -7,7 +7,7 @@ disk-full, clock-skew, reboot-required.
 from __future__ import annotations
 
 from backends.edge.probe import HostSample
-from tui.model import Finding, Severity
+from tui.core.model import Finding, Severity
 
 DISK_FULL_PERCENT = 90.0
 CLOCK_SKEW_S = 5.0

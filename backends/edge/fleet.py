@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from backends.edge.link import CommandTimedOut
-from tui.errors import BackendDenied, BackendError, BackendUnreachable
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable
 
 log = logging.getLogger("envdeck.edge.fleet")
 T = TypeVar("T")

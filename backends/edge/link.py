@@ -33,9 +33,9 @@ from pathlib import Path
 import asyncssh
 
 from backends.edge.hostkeys import HostKeyRefusal, PresentedKey, classify, known_hosts_arg
-from tui.config import EdgeNode
-from tui.errors import BackendDenied, BackendUnreachable
-from tui.model import now_utc
+from tui.core.config import EdgeNode
+from tui.core.errors import BackendDenied, BackendUnreachable
+from tui.core.model import now_utc
 
 OUTPUT_CAP = 1 << 20  # characters kept per stream of a command (the rest is drained)
 _KEEPALIVE_COUNT = 3

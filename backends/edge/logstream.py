@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 
 import asyncssh
 
-from tui.errors import BackendUnreachable
-from tui.model import LogLine
+from tui.core.errors import BackendUnreachable
+from tui.core.model import LogLine
 
 QUIET_FIRST_S = 5.0  # without follow: wait this long for a first line
 QUIET_NEXT_S = 1.0  # …and this long between lines

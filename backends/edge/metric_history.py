@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-from tui.model import MetricSeries
+from tui.core.model import MetricSeries
 
 MAX_POINTS = 2880  # a day at a 30 s interval
 

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from backends.edge.compliance import host_findings
 from backends.edge.probe import HostSample, ServiceStatus
-from tui.config import EdgeNode, EdgeThresholds
-from tui.model import Drift, Fault, Health, Resource, Severity, iso, resource_id
+from tui.core.config import EdgeNode, EdgeThresholds
+from tui.core.model import Drift, Fault, Health, Resource, Severity, iso, resource_id
 
 BACKEND = "edge"
 

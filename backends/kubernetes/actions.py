@@ -16,8 +16,8 @@ from typing import Any
 from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, KubeApi
 from backends.kubernetes.connection import ClusterConnection
 from backends.kubernetes.kinds import BY_KIND
-from tui.errors import InvalidRequest
-from tui.model import ActionResult, ActionSpec, Resource, Role, iso, now_utc
+from tui.core.errors import InvalidRequest
+from tui.core.model import ActionResult, ActionSpec, Resource, Role, iso, now_utc
 
 RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 SHELL_SCRIPT = "command -v bash >/dev/null && exec bash || exec sh"

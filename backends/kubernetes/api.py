@@ -4,7 +4,7 @@ Typed models of the official client cost ~4x at 20k pods (see BASELINES.md), so
 lists, watches and log streams read JSON bytes and hand plain dicts to the
 converters, which keep only what the resource model needs. Lists paginate with
 `limit`/`continue` as kubectl does. HTTP failures become the typed errors of
-`tui.errors`; a `410 Gone` becomes `ResourceExpired` so that an informer relists.
+`tui.core.errors`; a `410 Gone` becomes `ResourceExpired` so that an informer relists.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from backends.kubernetes.connection import ClusterConnection
-from tui.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
 
 try:  # orjson parses the 66 MB of a 20k-pod list ~2x faster than json
     from orjson import dumps as _dumps

@@ -27,9 +27,9 @@ from backends.kubernetes.kinds import BY_KIND, WORKLOADS
 from backends.kubernetes.logs import merged_lines, selector_string, targets_of
 from backends.kubernetes.metrics import MetricHistory, Usage, fetch_pod_usage
 from backends.kubernetes.version import cluster_version
-from tui.config import Defaults, KubernetesConfig
-from tui.errors import BackendError, InvalidRequest, NotFound
-from tui.model import (
+from tui.core.config import Defaults, KubernetesConfig
+from tui.core.errors import BackendError, InvalidRequest, NotFound
+from tui.core.model import (
     ActionResult,
     ActionSpec,
     Drift,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tui.model import Finding, Severity
+from tui.core.model import Finding, Severity
 
 RULES: dict[str, tuple[Severity, str]] = {
     "k8s-privileged": (Severity.CRITICAL, "runs a privileged container"),

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.config import KubernetesConfig
-from tui.errors import BackendUnreachable
+from tui.core.config import KubernetesConfig
+from tui.core.errors import BackendUnreachable
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.kubernetes import compliance, health
-from tui.model import Fault, Health, Resource, Severity, now_utc, parse_iso, resource_id
+from tui.core.model import Fault, Health, Resource, Severity, now_utc, parse_iso, resource_id
 
 BACKEND = "kubernetes"
 # Pod waiting/terminated reasons that are faults, and how bad they are.

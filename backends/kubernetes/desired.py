@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from backends.kubernetes.convert import BACKEND, rid
-from tui.config import WorkloadDesired
-from tui.model import Drift, DriftItem, Health, Resource, now_utc
+from tui.core.config import WorkloadDesired
+from tui.core.model import Drift, DriftItem, Health, Resource, now_utc
 
 REPAIR_ACTIONS = {"replicas": "scale", "image": "set-image"}
 

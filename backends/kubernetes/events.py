@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backends.kubernetes.convert import rid
-from tui.model import Event, Fault, Severity, now_utc, parse_iso
+from tui.core.model import Event, Fault, Severity, now_utc, parse_iso
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Warning reasons that mean something is broken now rather than a hiccup.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.model import Health
+from tui.core.model import Health
 
 Verdict = tuple[Health, str]
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from backends.kubernetes.api import KubeApi, ResourceExpired, paused_gc
 from backends.kubernetes.convert import Converted, same_content
 from backends.kubernetes.kinds import KindSpec
-from tui.errors import BackendDenied, NotFound
-from tui.model import Fault, Resource
+from tui.core.errors import BackendDenied, NotFound
+from tui.core.model import Fault, Resource
 
 
 class Relist(Protocol):

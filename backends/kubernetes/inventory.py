@@ -12,8 +12,8 @@ from backends.kubernetes.convert import Converted
 from backends.kubernetes.events import EventLog
 from backends.kubernetes.informer import Informer, ResourceTable
 from backends.kubernetes.kinds import KINDS
-from tui.errors import BackendError, BackendUnreachable
-from tui.model import Event, Fault, Resource
+from tui.core.errors import BackendError, BackendUnreachable
+from tui.core.model import Event, Fault, Resource
 
 
 class Inventory:

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backends.kubernetes.api import KubeApi
-from tui.errors import InvalidRequest, NotFound
-from tui.model import LogLine
+from tui.core.errors import InvalidRequest, NotFound
+from tui.core.model import LogLine
 
 # Like kubectl's --max-log-requests, but a workload's pods are what one wants to see.
 MAX_STREAMS = 50

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from backends.kubernetes.api import KubeApi
-from tui.errors import BackendUnreachable, NotFound
-from tui.model import MetricSeries, now_utc
+from tui.core.errors import BackendUnreachable, NotFound
+from tui.core.model import MetricSeries, now_utc
 
 _SUFFIXES = {
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),

@@ -6,7 +6,7 @@ import asyncio
 
 from backends.kubernetes.api import error_for
 from backends.kubernetes.connection import ClusterConnection
-from tui.errors import BackendUnreachable
+from tui.core.errors import BackendUnreachable
 
 
 def _read_version(connection: ClusterConnection, timeout_s: float) -> str:

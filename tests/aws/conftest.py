@@ -20,7 +20,7 @@ from tests.moto_server import (  # noqa: F401 - the shared moto fixtures, regist
     moto_url,
     wait_listening,
 )
-from tui.config import AwsConfig, Defaults
+from tui.core.config import AwsConfig, Defaults
 
 
 def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:

@@ -7,8 +7,8 @@ import pytest
 from backends.aws import console_links
 from tests.aws import arrange
 from tests.aws.arrange import by_id
-from tui.errors import InvalidRequest
-from tui.model import Health, Role
+from tui.core.errors import InvalidRequest
+from tui.core.model import Health, Role
 
 
 def names(specs) -> list[str]:

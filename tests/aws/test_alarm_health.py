@@ -9,7 +9,7 @@ from backends.aws.faults import alarm_health
 from backends.aws.inventory import Inventory
 from tests.aws import arrange
 from tests.aws.arrange import alarm, by_id
-from tui.model import Health, Resource
+from tui.core.model import Health, Resource
 
 
 def _set_state(aws, names: list[str], state: str) -> None:

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from backends.aws.demo_seed import seed_demo
+from backends.sim.aws_demo_seed import seed_demo
 from tests.conftest import envdeck_env, repo_root
 from tests.moto_server import free_port, start_threaded
 

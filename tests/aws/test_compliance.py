@@ -7,7 +7,7 @@ import pytest
 from backends.aws.compliance import RULES
 from tests.aws import arrange
 from tests.aws.arrange import by_id
-from tui.model import Severity
+from tui.core.model import Severity
 
 
 def rules_of(resource) -> set[str]:

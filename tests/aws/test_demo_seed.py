@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.aws.demo_seed import feed_logs, seed_demo
-from tui.config import AwsConfig
-from tui.model import Health
+from backends.sim.aws_demo_seed import feed_logs, seed_demo
+from tui.core.config import AwsConfig
+from tui.core.model import Health
 
 
 async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_url, make_backend):

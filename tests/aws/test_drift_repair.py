@@ -14,8 +14,8 @@ import yaml
 from tests.aws import arrange
 from tests.aws.arrange import by_id
 from tests.conftest import envdeck_env, repo_root
-from tui.errors import NotFound
-from tui.model import Drift
+from tui.core.errors import NotFound
+from tui.core.model import Drift
 
 
 def bucket_state(aws, name: str) -> tuple[bool, bool]:

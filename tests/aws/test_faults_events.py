@@ -8,7 +8,7 @@ from backends.aws.faults import ecs_faults_and_events, status_check_faults
 from backends.aws.inventory import Inventory
 from tests.aws import arrange
 from tests.aws.arrange import alarm
-from tui.model import Resource, Severity
+from tui.core.model import Resource, Severity
 
 
 async def test_alarms_in_alarm_for_the_environments_resources(aws, make_backend):

@@ -9,7 +9,7 @@ import pytest
 from backends.aws.health import ec2_instance_health, ecs_service_health, rds_instance_health
 from tests.aws import arrange
 from tests.aws.arrange import by_id
-from tui.model import Health
+from tui.core.model import Health
 
 
 async def test_ec2_running_with_checks_ok_is_healthy_and_stopped_is_suspended(aws, make_backend):

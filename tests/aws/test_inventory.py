@@ -7,7 +7,7 @@ import pytest
 from backends.aws.arns import RESOURCE_TYPE_FILTERS
 from tests.aws import arrange
 from tests.aws.arrange import by_id
-from tui.model import Drift, Health
+from tui.core.model import Drift, Health
 
 
 async def test_only_resources_carrying_all_tags_of_the_environment_appear(aws, make_backend):

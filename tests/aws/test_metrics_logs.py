@@ -11,8 +11,8 @@ import pytest
 
 from backends.aws.cloudwatch_metrics import fetch_metrics, period_for
 from tests.aws import arrange
-from tui.errors import InvalidRequest, NotFound
-from tui.model import Resource
+from tui.core.errors import InvalidRequest, NotFound
+from tui.core.model import Resource
 
 DEADLINE_S = 60
 

@@ -13,9 +13,9 @@ from backends.aws import AwsBackend
 from tests.aws import arrange
 from tests.aws.conftest import aws_config
 from tests.moto_server import free_port, start_threaded
-from tui.config import Defaults
-from tui.errors import BackendDenied, BackendUnreachable
-from tui.model import Health
+from tui.core.config import Defaults
+from tui.core.errors import BackendDenied, BackendUnreachable
+from tui.core.model import Health
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
 

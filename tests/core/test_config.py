@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui.config import load_config, parse_config, parse_duration
-from tui.errors import ConfigError
+from tui.core.config import load_config, parse_config, parse_duration
+from tui.core.errors import ConfigError
 
 GOOD = textwrap.dedent("""\
     environments:

@@ -12,7 +12,7 @@ from backends.aws.resource_builder import ec2_instance
 from backends.edge.probe import HostSample, ServiceStatus
 from backends.edge.resources import LinkView, NodeState, node_resource, service_resource
 from backends.kubernetes.convert import deployment
-from tui.config import EdgeNode, EdgeThresholds
+from tui.core.config import EdgeNode, EdgeThresholds
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""tui.heap: a slow full collection moves what survived it out of the collector's reach
+"""tui.core.heap: a slow full collection moves what survived it out of the collector's reach
 (gc.freeze), and unsettle() gives it back. The threshold is set to 0 s so that any full
 collection counts as slow: no timing is asserted."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from tui.heap import settle_heap
+from tui.core.heap import settle_heap
 
 
 async def test_a_slow_full_collection_freezes_the_survivors():

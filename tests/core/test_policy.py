@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tui.config import parse_config
-from tui.model import ActionSpec, Role
-from tui.policy import OPEN_SHELL, READ_LOGS, REPAIR, VIEW, Policy
+from tui.core.config import parse_config
+from tui.core.model import ActionSpec, Role
+from tui.core.policy import OPEN_SHELL, READ_LOGS, REPAIR, VIEW, Policy
 
 CFG = parse_config("""
 environments:

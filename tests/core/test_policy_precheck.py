@@ -9,9 +9,9 @@ import pytest
 from backends.aws import actions as aws_actions
 from backends.edge import actions as edge_actions
 from backends.kubernetes import actions as kubernetes_actions
-from tui.config import parse_config
-from tui.model import ActionSpec
-from tui.policy import ACTION_MIN_ROLE, NON_MUTATING_ACTIONS, Policy
+from tui.core.config import parse_config
+from tui.core.model import ActionSpec
+from tui.core.policy import ACTION_MIN_ROLE, NON_MUTATING_ACTIONS, Policy
 
 CFG = parse_config("""
 environments:

@@ -8,12 +8,12 @@ import random
 import pytest
 
 from tests.memory_backend import World, memory_factory
-from tui.config import parse_config
-from tui.env_state import BackendStatusChanged, RepairPerformed, ResourcesChanged
-from tui.model import Health, Origin
-from tui.policy import Policy
-from tui.reconciler import Reconciler
-from tui.store import Store
+from tui.core.config import parse_config
+from tui.core.env_state import BackendStatusChanged, RepairPerformed, ResourcesChanged
+from tui.core.model import Health, Origin
+from tui.core.policy import Policy
+from tui.core.reconciler import Reconciler
+from tui.core.store import Store
 
 
 def config(repair: str = "propose", access: str = "", interval: str = "30s"):

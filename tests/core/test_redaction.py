@@ -1,12 +1,12 @@
-"""The redaction rules (tui/redaction.py): what is hidden in parameters and command
+"""The redaction rules (tui/core/redaction.py): what is hidden in parameters and command
 lines, and what is left alone (an audit trail that hides everything is useless)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tui import redaction
-from tui.redaction import compile_patterns, is_secret_name, redact_params, redact_text
+from tui.core import redaction
+from tui.core.redaction import compile_patterns, is_secret_name, redact_params, redact_text
 
 SECRET = "hunter2XYZ"
 

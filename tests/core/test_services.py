@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from tests.memory_backend import World, memory_factory
-from tui.config import parse_config
-from tui.errors import InvalidRequest, PolicyDenied
-from tui.model import Origin
-from tui.services import Session
-from tui.store import Store
+from tui.core.config import parse_config
+from tui.core.errors import InvalidRequest, PolicyDenied
+from tui.core.model import Origin
+from tui.core.session import Session
+from tui.core.store import Store
 
 CFG = parse_config("""
 environments:

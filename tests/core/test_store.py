@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from tui.errors import StateError
-from tui.model import AuditResult, DriftItem, Health, Resource, now_utc
-from tui.store import DB_NAME, MIGRATIONS, Store, redact_params
+from tui.core.errors import StateError
+from tui.core.model import AuditResult, DriftItem, Health, Resource, now_utc
+from tui.core.store import DB_NAME, MIGRATIONS, Store, redact_params
 
 
 async def test_new_store_is_migrated_and_in_wal_mode(tmp_path):

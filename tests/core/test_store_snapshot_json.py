@@ -7,8 +7,8 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 
-from tui.model import Drift, Finding, Health, Resource, Severity
-from tui.store import Store, snapshot_json
+from tui.core.model import Drift, Finding, Health, Resource, Severity
+from tui.core.store import Store, snapshot_json
 
 
 @dataclasses.dataclass

@@ -20,10 +20,10 @@ import pytest
 from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
 from tests.edge.sshd import Sshd, ensure_test_user, keygen, sshd_available
 from tests.edge.waiting import HOUR
-from tui.config import Defaults, EdgeConfig, EdgeNode, parse_config
-from tui.policy import Policy
-from tui.reconciler import Reconciler
-from tui.store import Store
+from tui.core.config import Defaults, EdgeConfig, EdgeNode, parse_config
+from tui.core.policy import Policy
+from tui.core.reconciler import Reconciler
+from tui.core.store import Store
 
 SERVICE_SCRIPT = """#!/bin/sh
 # A tiny service manager for the tests; state in files under STATE.

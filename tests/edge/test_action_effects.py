@@ -4,8 +4,8 @@ desired active; stopping it contradicts that, which the reconciler asks about in
 from __future__ import annotations
 
 from backends.edge.backend import EdgeBackend
-from tui.config import Defaults, EdgeConfig
-from tui.model import Resource
+from tui.core.config import Defaults, EdgeConfig
+from tui.core.model import Resource
 
 
 def test_services_are_desired_active_and_stop_contradicts_it(tmp_path):

@@ -21,9 +21,9 @@ from backends.edge import EdgeBackend
 from tests.edge.netns import our_sockets_to, syn_sent_to
 from tests.edge.sshd import Sshd, free_port, keygen
 from tests.edge.waiting import WAIT_S, attempts_allowed, pass_until, shown, wait_for
-from tui.config import EdgeNode
-from tui.errors import BackendDenied, BackendUnreachable
-from tui.model import Health
+from tui.core.config import EdgeNode
+from tui.core.errors import BackendDenied, BackendUnreachable
+from tui.core.model import Health
 
 MAX_BACKOFF = 4.0  # the `defaults` fixture and HOUR (the reconciler tests) both cap it at 4 s
 

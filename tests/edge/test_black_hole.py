@@ -17,7 +17,7 @@ import pytest
 from backends.edge import EdgeBackend
 from tests.edge.netns import our_sockets_to, syn_sent_to
 from tests.edge.waiting import WAIT_S, pass_until, shown, wait_for
-from tui.model import Health
+from tui.core.model import Health
 
 
 async def test_a_black_holed_node_does_not_hold_up_the_pass(edge_lab, spaced, defaults, asyncio_errors):

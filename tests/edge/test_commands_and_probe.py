@@ -18,8 +18,8 @@ from backends.edge.commands import (
 )
 from backends.edge.compliance import host_findings
 from backends.edge.probe import CpuCounters, HostSample, cpu_percent, parse_probe
-from tui.config import EdgeConfig, EdgeNode
-from tui.errors import InvalidRequest
+from tui.core.config import EdgeConfig, EdgeNode
+from tui.core.errors import InvalidRequest
 
 HOSTILE = ["x; touch {d}/pwned1", "$(touch {d}/pwned2)", "`touch {d}/pwned3`", "a'b\"c; touch {d}/pwned4",
            "line\ntouch {d}/pwned5", "--help"]

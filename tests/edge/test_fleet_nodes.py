@@ -24,8 +24,8 @@ from tests.edge.netns import (
     start_sshd_in,
 )
 from tests.edge.sshd import Sshd
-from tui.config import EdgeNode
-from tui.model import Health
+from tui.core.config import EdgeNode
+from tui.core.model import Health
 
 NODES = 3
 

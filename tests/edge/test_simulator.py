@@ -12,11 +12,11 @@ import yaml
 
 from backends.edge import EdgeBackend
 from backends.edge.commands import ProbeRequest
-from backends.edge.simulator import EdgeSimulator
+from backends.sim.edge.simulator import EdgeSimulator
 from tests.tui.terminal_session import TerminalSession
-from tui.config import Defaults, EdgeConfig, parse_config
-from tui.errors import BackendDenied
-from tui.model import Drift, Health
+from tui.core.config import Defaults, EdgeConfig, parse_config
+from tui.core.errors import BackendDenied
+from tui.core.model import Drift, Health
 
 FROZEN = 1_700_000_000.0
 

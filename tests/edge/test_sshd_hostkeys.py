@@ -10,8 +10,8 @@ import pytest
 
 from backends.edge import EdgeBackend
 from tests.edge.sshd import keygen
-from tui.errors import BackendDenied, InvalidRequest
-from tui.model import Health, Role
+from tui.core.errors import BackendDenied, InvalidRequest
+from tui.core.model import Health, Role
 
 
 def fingerprint(pub_path) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backends.edge import EdgeBackend
-from tui.errors import InvalidRequest
+from tui.core.errors import InvalidRequest
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -15,9 +15,9 @@ import pytest
 
 from backends.edge import EdgeBackend, FleetResult, fleet_json
 from tests.edge.sshd import free_port
-from tui.config import EdgeNode
-from tui.errors import BackendDenied, BackendUnreachable
-from tui.model import Drift, Health, Role
+from tui.core.config import EdgeNode
+from tui.core.errors import BackendDenied, BackendUnreachable
+from tui.core.model import Drift, Health, Role
 
 
 @pytest.fixture

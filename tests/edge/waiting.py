@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tui.reconciler import Reconciler
+from tui.core.reconciler import Reconciler
 
 WAIT_S = 120.0  # generous: other suites share the 2 cores
 # passes only when asked (the scheduled one is an hour away); backoff 1, 2, 4, 4 … s

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from backends.kubernetes.emulator import Emulator
-from tui.config import Defaults, KubernetesConfig
+from backends.sim.k8s_emulator import Emulator
+from tui.core.config import Defaults, KubernetesConfig
 
 NS = "staging"
 WAIT_S = 60.0  # generous: other suites share the 2 cores

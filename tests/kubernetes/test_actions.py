@@ -8,8 +8,8 @@ import pytest
 
 from backends.kubernetes.actions import RESTART_ANNOTATION, SHELL_SCRIPT
 from tests.kubernetes.conftest import NS, by_id, eventually
-from tui.errors import InvalidRequest
-from tui.model import Role
+from tui.core.errors import InvalidRequest
+from tui.core.model import Role
 
 
 async def _resource(backend, rid):
@@ -103,7 +103,7 @@ async def test_shell_command_is_kubectl_exec_with_same_context(emulator, backend
 
 
 async def test_repair_direct_and_its_guards(emulator, make_backend):
-    from tui.config import WorkloadDesired
+    from tui.core.config import WorkloadDesired
 
     emulator.create_deployment(NS, "duo", replicas=1, containers=[
         {"name": "app", "image": "app:1"}, {"name": "proxy", "image": "envoy:1.29"}])

@@ -7,7 +7,7 @@ import base64
 
 from backends.kubernetes.compliance import RULES
 from tests.kubernetes.conftest import NS, by_id, eventually
-from tui.model import Health, Severity
+from tui.core.model import Health, Severity
 
 
 async def _healthy(backend, *ids):

@@ -10,11 +10,11 @@ import asyncio
 import pytest
 
 from tests.kubernetes.conftest import NS
-from tui import overrides
-from tui.config import parse_config
-from tui.errors import PolicyDenied
-from tui.model import Origin
-from tui.services import Session
+from tui.core import overrides
+from tui.core.config import parse_config
+from tui.core.errors import PolicyDenied
+from tui.core.model import Origin
+from tui.core.session import Session
 
 WEB = "kubernetes/Deployment/web"
 PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/web"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backends.kubernetes.emulator import Emulator
+from backends.sim.k8s_emulator import Emulator
 from tests.kubernetes.conftest import NS, eventually
-from tui.config import Defaults, KubernetesConfig
-from tui.errors import BackendUnreachable, NotFound
+from tui.core.config import Defaults, KubernetesConfig
+from tui.core.errors import BackendUnreachable, NotFound
 
 
 async def _async(value):

@@ -10,8 +10,8 @@ import pytest
 from backends.kubernetes import compliance, convert, desired, health
 from backends.kubernetes.logs import selector_string, split_timestamp
 from backends.kubernetes.metrics import parse_quantity
-from tui.config import WorkloadDesired
-from tui.model import Health, Resource
+from tui.core.config import WorkloadDesired
+from tui.core.model import Health, Resource
 
 
 def _deploy(replicas=3, generation=2, observed=2, updated=3, total=3, available=3, conditions=(), paused=False):

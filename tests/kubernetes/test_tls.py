@@ -10,8 +10,8 @@ import yaml
 
 from tests.kubernetes.conftest import NS, by_id
 from tests.kubernetes.tls_proxy import Pki, TlsProxy, b64
-from tui.config import Defaults, KubernetesConfig
-from tui.errors import BackendUnreachable
+from tui.core.config import Defaults, KubernetesConfig
+from tui.core.errors import BackendUnreachable
 
 
 def _kubeconfig(path, server: str, ca: bytes, cert: bytes, key: bytes):
@@ -92,7 +92,7 @@ async def test_in_cluster_service_account(tmp_path, monkeypatch):
     from kubernetes.config import incluster_config
 
     from backends.kubernetes import KubernetesBackend
-    from backends.kubernetes.emulator import Emulator
+    from backends.sim.k8s_emulator import Emulator
 
     emu = Emulator(token="service-account-token")
     await emu.start(host="127.0.0.1", port=0)

@@ -9,8 +9,8 @@ import asyncio
 import pytest
 
 from tests.kubernetes.conftest import NS, by_id, eventually, list_requests
-from tui.errors import BackendUnreachable
-from tui.model import Health
+from tui.core.errors import BackendUnreachable
+from tui.core.model import Health
 
 WEB = "kubernetes/Deployment/web"
 

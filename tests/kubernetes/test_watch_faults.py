@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.kubernetes.conftest import NS, WAIT_S, by_id, eventually, list_requests
-from tui.errors import BackendUnreachable
+from tui.core.errors import BackendUnreachable
 
 API = "kubernetes/Deployment/api"
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from backends.kubernetes.emulator import Emulator, EmulatorThread
+from backends.sim.k8s_emulator import Emulator, EmulatorThread
 
 # ENVDECK_KUBECTL: run the conformance tests with another kubectl (e.g. Debian's 1.20 kubernetes-client)
 KUBECTL = os.environ.get("ENVDECK_KUBECTL") or shutil.which("kubectl")

@@ -1,4 +1,4 @@
-"""`python -m backends.kubernetes.emulator`: serves, seeds the demo, writes a kubeconfig, stops on SIGTERM."""
+"""`python -m backends.sim.k8s_emulator`: serves, seeds the demo, writes a kubeconfig, stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .conftest import wait_for
 def test_cli_serves_the_demo_and_stops_on_sigterm(tmp_path: Path):
     kubeconfig = tmp_path / "kc"
     repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "backends.kubernetes.emulator", "--seed", "demo",
+    proc = subprocess.Popen([sys.executable, "-m", "backends.sim.k8s_emulator", "--seed", "demo",
                              "--kubeconfig", str(kubeconfig), "--log-interval", "0.2"],
                             cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []

@@ -9,8 +9,8 @@ import re
 
 from kubernetes import client
 
-from backends.kubernetes.emulator import Emulator
-from backends.kubernetes.emulator.demo_seed import seed_demo
+from backends.sim.k8s_emulator import Emulator
+from backends.sim.k8s_emulator.demo_seed import seed_demo
 
 from .conftest import Cluster, wait_for
 

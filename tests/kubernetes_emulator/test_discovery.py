@@ -89,7 +89,7 @@ def test_metrics_group_can_be_absent(cluster: Cluster):
 def test_token_auth_is_enforced_when_configured(tmp_path):
     from kubernetes import config
 
-    from backends.kubernetes.emulator import Emulator, EmulatorThread
+    from backends.sim.k8s_emulator import Emulator, EmulatorThread
 
     emu = Emulator(token="s3cret")
     with EmulatorThread(emu) as url:

@@ -6,16 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backends.kubernetes.emulator.patching import (
+from backends.sim.k8s_emulator.patching import (
     MERGE_PATCH,
     STRATEGIC_MERGE_PATCH,
     apply_patch,
     merge_patch,
     strategic_merge,
 )
-from backends.kubernetes.emulator.resources import lookup
-from backends.kubernetes.emulator.selectors import SelectorError, field_matcher, label_matcher
-from backends.kubernetes.emulator.status import ApiError
+from backends.sim.k8s_emulator.resources import lookup
+from backends.sim.k8s_emulator.selectors import SelectorError, field_matcher, label_matcher
+from backends.sim.k8s_emulator.status import ApiError
 
 POD_SPEC = {"containers": [
     {"name": "app", "image": "a:1", "ports": [{"containerPort": 80}], "env": [{"name": "X", "value": "1"}]},

@@ -12,8 +12,8 @@ import pytest
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from backends.kubernetes.emulator import Emulator
-from backends.kubernetes.emulator.resources import lookup
+from backends.sim.k8s_emulator import Emulator
+from backends.sim.k8s_emulator.resources import lookup
 
 from .conftest import Cluster, wait_for
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tui.model import AuditResult
-from tui.store import Store
+from tui.core.model import AuditResult
+from tui.core.store import Store
 
 
 async def main(state_dir: str) -> None:

@@ -1,5 +1,5 @@
 """A worker for the crash-consistency suite: performs many audited actions and
-repairs through `tui.services.Session` (the core under test) with the in-memory
+repairs through `tui.core.session.Session` (the core under test) with the in-memory
 backend as collaborator, and prints `done <audit-id> <result>` once an audit row
 is final. The test SIGKILLs it at random points.
 
@@ -16,11 +16,11 @@ import random
 import sys
 
 from tests.memory_backend import MemoryBackend, World
-from tui.config import parse_config
-from tui.errors import PolicyDenied
-from tui.identity import current_user
-from tui.model import Origin
-from tui.services import Session
+from tui.core.config import parse_config
+from tui.core.errors import PolicyDenied
+from tui.core.identity import current_user
+from tui.core.model import Origin
+from tui.core.session import Session
 
 CONFIG = """
 environments:

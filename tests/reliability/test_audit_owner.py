@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import envdeck_env, repo_root
-from tui.model import AuditResult
-from tui.store import DB_NAME, Store
+from tui.core.model import AuditResult
+from tui.core.store import DB_NAME, Store
 
 
 class Owner:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import envdeck_env, repo_root
-from tui.model import AuditResult
-from tui.store import DB_NAME, Store
+from tui.core.model import AuditResult
+from tui.core.store import DB_NAME, Store
 
 PAGE = 4096
 
@@ -85,7 +85,7 @@ async def test_doctor_reports_a_corrupt_store_and_how_to_recover(tmp_path, confi
 
 async def test_corruption_found_by_a_query_of_an_open_store_is_a_state_error(tmp_path):
     """In-process (the TUI's case): the open store meets the corrupt pages in a later query."""
-    from tui.errors import StateError
+    from tui.core.errors import StateError
 
     state = tmp_path / "state"
     await corrupt_store(state)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import envdeck_env, repo_root
-from tui.store import DB_NAME, Store
+from tui.core.store import DB_NAME, Store
 
 TRIALS = int(os.environ.get("ENVDECK_CRASH_TRIALS", "20"))
 DEADLINE_S = 60.0

@@ -24,9 +24,9 @@ import boto3
 import pytest
 
 from tests.security.conftest import envdeck
-from tui.config import parse_config
-from tui.model import Health, iso
-from tui.services import Session
+from tui.core.config import parse_config
+from tui.core.model import Health, iso
+from tui.core.session import Session
 
 WAIT_S = 120.0  # generous: other suites share the 2 cores
 OUTAGE_S = float(os.environ.get("ENVDECK_FAULT_OUTAGE_S", "0"))

@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import envdeck_env, repo_root
 from tests.memory_backend import World, memory_factory
-from tui.config import parse_config
-from tui.errors import StateError
-from tui.services import Session
+from tui.core.config import parse_config
+from tui.core.errors import StateError
+from tui.core.session import Session
 
 
 def envdeck(*args: str) -> subprocess.CompletedProcess:

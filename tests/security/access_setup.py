@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tui.identity import current_user
-from tui.model import Role
-from tui.store import DB_NAME
+from tui.core.identity import current_user
+from tui.core.model import Role
+from tui.core.store import DB_NAME
 
 ROLES = ["none", "viewer", "operator", "admin"]
 RANK = {"none": -1, "viewer": int(Role.VIEWER), "operator": int(Role.OPERATOR), "admin": int(Role.ADMIN)}

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from backends.kubernetes.emulator import Emulator, EmulatorThread
+from backends.sim.k8s_emulator import Emulator, EmulatorThread
 from tests.conftest import envdeck_env, repo_root
 from tests.edge.conftest import edge_lab, ssh_login  # noqa: F401 - fixtures reused as they are
 from tests.moto_server import _arrange_clients, aws, moto_server, moto_url  # noqa: F401 - shared moto fixtures

@@ -17,11 +17,11 @@ import pytest
 from tests.aws.arrange import instance
 from tests.security.access_setup import ROLES, access, allowed, audit_rows, write_config
 from tests.security.conftest import envdeck
-from tui.config import parse_config
-from tui.identity import current_user
-from tui.model import Origin
-from tui.services import Session
-from tui.store import Store
+from tui.core.config import parse_config
+from tui.core.identity import current_user
+from tui.core.model import Origin
+from tui.core.session import Session
+from tui.core.store import Store
 
 # (role, --read-only): --read-only is tried where it is the only reason to deny
 CASES = [(r, False) for r in ROLES] + [("operator", True), ("admin", True)]

@@ -20,7 +20,7 @@ from tests.aws.arrange import instance
 from tests.security.access_setup import write_config
 from tests.security.conftest import envdeck
 from tests.security.terminal import BIDI, CONTROL_CHARS, envdeck_on_pty, outside_controls
-from tui.store import Store
+from tui.core.store import Store
 
 CORPUS = {
     "markup": "[bold red]BOLD[/bold red]",

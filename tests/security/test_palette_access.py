@@ -39,8 +39,8 @@ from tests.tui.conftest import app_ready, wait_for_audit, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.commands import VIEWS
-from tui.config import parse_config
-from tui.identity import current_user
+from tui.core.config import parse_config
+from tui.core.identity import current_user
 from tui.widgets.record_views import DriftTable
 
 SIZE = (120, 36)

@@ -18,9 +18,9 @@ from pathlib import Path
 from tests.aws.arrange import instance
 from tests.security.access_setup import write_config
 from tests.security.conftest import envdeck
-from tui.config import parse_config
-from tui.model import now_utc
-from tui.services import Session
+from tui.core.config import parse_config
+from tui.core.model import now_utc
+from tui.core.session import Session
 
 
 def planted(label: str) -> str:
@@ -191,7 +191,7 @@ def test_secrets_in_a_fleet_command_stay_out_of_the_audit_trail(edge_lab, tmp_pa
 async def test_secret_looking_parameters_are_not_stored(tmp_path):
     """`pwd`, `db_pass`, `client_key` escaped the old name pattern and were stored verbatim;
     free-text values holding a secret are redacted too."""
-    from tui.store import Store
+    from tui.core.store import Store
 
     secrets = {name: planted(name) for name in ("pwd", "db_pass", "client_key", "apiKey", "auth_header")}
     canary = planted("not-a-secret")
@@ -243,7 +243,7 @@ def test_envdecks_log_is_redacted(tmp_path):
     the same rules on its way to envdeck.log."""
     import logging
 
-    from tui.logsetup import setup_logging
+    from tui.core.logsetup import setup_logging
 
     secret = planted("log")
     path = setup_logging(tmp_path)
@@ -275,7 +275,7 @@ def test_a_bad_redact_pattern_is_a_config_error(tmp_path):
 async def test_timeline_entries_are_redacted_in_the_store_and_on_screen(tmp_path, k8s_emulator):
     """A Kubernetes event quoting a credential (real API emulator): the stored timeline
     row and the entry published to the screens both show it redacted."""
-    from tui.env_state import TimelineAdded
+    from tui.core.env_state import TimelineAdded
 
     thread, kubeconfig, _token = k8s_emulator
     secret = planted("event")

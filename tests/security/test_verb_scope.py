@@ -29,7 +29,7 @@ from tests.aws.arrange import instance
 from tests.security.access_setup import access, audit_rows, write_config
 from tests.security.conftest import envdeck
 from tests.security.test_access_matrix import aws_block, ec2_state, stopped_instance
-from tui.identity import current_user
+from tui.core.identity import current_user
 
 PROD_LINE = "PROD-DB-SECRET-LINE"
 

@@ -11,7 +11,7 @@ import sys
 
 from tests.memory_backend import World, memory_factory
 from tui.app import AppOptions, create_app
-from tui.config import parse_config
+from tui.core.config import parse_config
 
 NAMES = [
     "[b]BOLD[/b]",

@@ -11,8 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tui.demo import write_config
-from tui.demo_world import DemoWorld
+from backends.sim.demo_world import DemoWorld
+from tui.cli.demo import write_config
 
 
 def main() -> int:

@@ -14,9 +14,9 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from backends.base import Backend
-from tui.config import parse_config
-from tui.errors import BackendUnreachable, InvalidRequest
-from tui.model import (
+from tui.core.config import parse_config
+from tui.core.errors import BackendUnreachable, InvalidRequest
+from tui.core.model import (
     ActionResult,
     ActionSpec,
     Drift,

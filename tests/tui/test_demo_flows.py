@@ -19,8 +19,8 @@ from screens.environment import EnvironmentScreen
 from tests.conftest import envdeck_env, repo_root
 from tests.tui.conftest import settle, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
-from tui.config import load_config
-from tui.model import Drift, Health
+from tui.core.config import load_config
+from tui.core.model import Drift, Health
 from tui.widgets.logs_view import LogsView
 from tui.widgets.record_views import DriftTable
 from tui.widgets.resource_table import ResourceTable

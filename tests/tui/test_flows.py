@@ -15,7 +15,7 @@ from screens.overview import OverviewScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.tui.conftest import app_ready, make_app, wait_for_audit, wait_until
 from tests.tui.stage import LIVE_CONFIG
-from tui.model import Drift, Health
+from tui.core.model import Drift, Health
 from tui.widgets.record_views import DriftTable
 from tui.widgets.resource_table import ResourceTable
 from tui.widgets.status_bar import StatusBar

@@ -10,8 +10,8 @@ from screens.resource_detail import ResourceDetailScreen
 from tests.tui.conftest import app_ready, wait_until
 from tests.tui.stage import FIXED_NOW, stage_config, stage_factory
 from tui.app import AppOptions, create_app
-from tui.env_state import EnvState
-from tui.model import BackendState
+from tui.core.env_state import EnvState
+from tui.core.model import BackendState
 from tui.widgets.cells import Palette
 from tui.widgets.resource_table import WIDE_COLUMNS, ResourceTable
 

@@ -16,15 +16,15 @@ import pytest
 from textual.notifications import Notify
 from textual.widgets import DataTable
 
-from backends.kubernetes.emulator import Emulator
+from backends.sim.k8s_emulator import Emulator
 from screens.confirm import ConfirmScreen
 from screens.desired_conflict import DesiredConflictScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.tui.conftest import app_ready, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
-from tui.config import parse_config
-from tui.model import now_utc
+from tui.core.config import parse_config
+from tui.core.model import now_utc
 from tui.widgets.record_views import DriftTable
 from tui.widgets.resource_table import ResourceTable
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.tui.conftest import app_ready, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
 from tui.app import AppOptions, create_app
-from tui.model import Event, Fault, Severity
+from tui.core.model import Event, Fault, Severity
 from tui.widgets.record_views import FaultsTable, TimelineTable
 
 INSTANCE = "aws/ec2-instance/i-0abc123"

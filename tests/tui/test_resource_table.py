@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from textual import on
 from textual.app import App, ComposeResult
 
-from tui.model import Health, Resource
+from tui.core.model import Health, Resource
 from tui.widgets.cells import PLAIN
 from tui.widgets.metric_history import MetricHistory
 from tui.widgets.resource_filter import ResourceFilter

@@ -17,7 +17,7 @@ import aiohttp
 from tests.edge.conftest import EdgeLab, edge_lab, ssh_login  # noqa: F401 - the sshd fixtures
 from tests.edge.sshd import wait_port
 from tests.serve_process import ServeProcess, free_port
-from tui.serve import bind_warning, is_loopback, tui_command
+from tui.cli.serve import bind_warning, is_loopback, tui_command
 
 
 def test_loopback_detection_and_warning():

@@ -31,8 +31,8 @@ from tests.conftest import repo_root
 from tests.edge.conftest import EdgeLab, edge_lab, ssh_login  # noqa: F401 - the sshd fixtures
 from tests.edge.sshd import Sshd, keygen
 from tests.tui.terminal_session import ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN, TerminalSession
-from tui.config import EdgeNode
-from tui.identity import current_user
+from tui.core.config import EdgeNode
+from tui.core.identity import current_user
 
 pytestmark = pytest.mark.slow
 

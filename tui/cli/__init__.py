@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 
 from tui import __version__
-from tui.errors import (
+from tui.core.errors import (
     BackendError,
     ConfigError,
     EnvdeckError,
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _say(text: str) -> None:
     """An error line on stderr. Messages can quote outside text (a server's error, a name,
     a file name): sanitised like everything else, on a terminal or piped (stderr is for people)."""
-    from tui.sanitize import clean
+    from tui.core.sanitize import clean
 
     print(clean(text), file=sys.stderr)
 
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The `envdeck` command (console script and `python -m tui.cli`)."""
     code = main()
-    from tui.heap import skip_final_collection
+    from tui.core.heap import skip_final_collection
 
     skip_final_collection()  # the process ends now: no last full GC over a big inventory
     sys.exit(code)

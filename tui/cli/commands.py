@@ -12,15 +12,15 @@ from typing import Any
 
 from tui.cli import desired
 from tui.cli.output import print_json, status_table, warn, write_line
-from tui.config import EnvdeckConfig, file_warnings, load_config
-from tui.env_state import RepairPerformed, TimelineAdded
-from tui.errors import InvalidRequest, PolicyDenied
-from tui.heap import settle_heap
-from tui.logsetup import setup_logging
-from tui.model import AuditResult, Origin, iso, now_utc
-from tui.paths import config_path, state_dir
-from tui.sanitize import clean
-from tui.services import Session
+from tui.core.config import EnvdeckConfig, file_warnings, load_config
+from tui.core.env_state import RepairPerformed, TimelineAdded
+from tui.core.errors import InvalidRequest, PolicyDenied
+from tui.core.heap import settle_heap
+from tui.core.logsetup import setup_logging
+from tui.core.model import AuditResult, Origin, iso, now_utc
+from tui.core.paths import config_path, state_dir
+from tui.core.sanitize import clean
+from tui.core.session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 

@@ -13,13 +13,13 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from tui import overrides
 from tui.cli.output import print_json, write_line
-from tui.config import parse_duration
-from tui.errors import EnvdeckError
-from tui.model import Resource
-from tui.sanitize import clean
-from tui.services import Session
+from tui.core import overrides
+from tui.core.config import parse_duration
+from tui.core.errors import EnvdeckError
+from tui.core.model import Resource
+from tui.core.sanitize import clean
+from tui.core.session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -19,10 +19,10 @@ import struct
 from pathlib import Path
 
 from tui.cli.output import report_line
-from tui.config import file_warnings, read_regular_file
-from tui.errors import ConfigError, EnvdeckError, StateError
-from tui.identity import current_user
-from tui.paths import config_home, config_path, state_dir
+from tui.core.config import file_warnings, read_regular_file
+from tui.core.errors import ConfigError, EnvdeckError, StateError
+from tui.core.identity import current_user
+from tui.core.paths import config_home, config_path, state_dir
 
 EXIT_USAGE = 2
 
@@ -51,10 +51,10 @@ async def run_doctor(args: argparse.Namespace, load) -> int:
 async def _refuse_unseen_env(args: argparse.Namespace, cfg) -> None:
     """`--env NAME` where NAME does not exist or the user has no role: refused like every
     other verb (exit 3, the same words for both, the attempt audited)."""
-    from tui.model import Origin
-    from tui.policy import Policy
-    from tui.services import refuse_unseen_environment
-    from tui.store import Store
+    from tui.core.model import Origin
+    from tui.core.policy import Policy
+    from tui.core.session import refuse_unseen_environment
+    from tui.core.store import Store
 
     policy = Policy(cfg, current_user(), read_only=args.read_only)
     if args.env in policy.visible_environments():
@@ -70,7 +70,7 @@ async def _state(sdir: Path) -> int:
     """The store in the state directory: opened (created if new), integrity and journal mode.
     A state directory envdeck refuses (another user's, writable by others, a symlinked
     envdeck.log) or a corrupt store is a FAIL line saying why and what to do."""
-    from tui.store import Store, corrupt_message
+    from tui.core.store import Store, corrupt_message
 
     try:
         store = await Store.open(sdir, recover=False)
@@ -94,7 +94,7 @@ async def _state(sdir: Path) -> int:
 
 async def _environments(args: argparse.Namespace, cfg) -> int:
     from backends.registry import create_backends
-    from tui.policy import Policy
+    from tui.core.policy import Policy
 
     problems = 0
     policy = Policy(cfg, current_user(), read_only=args.read_only)
@@ -274,7 +274,7 @@ def _state_dir_without_config(sdir: Path) -> None:
     elif not os.access(sdir, os.W_OK | os.X_OK):
         _line("FAIL", f"state {sdir}: is not writable")
     else:
-        from tui.paths import check_state_dir
+        from tui.core.paths import check_state_dir
 
         try:  # another user's, writable by others, a planted symlink: said, nothing created
             check_state_dir(sdir)

@@ -13,8 +13,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from tui.model import now_utc, parse_iso
-from tui.sanitize import BIDI, clean
+from tui.core.model import now_utc, parse_iso
+from tui.core.sanitize import BIDI, clean
 
 # json.dumps escapes C0 controls (ESC, BEL, NUL...) but, with ensure_ascii=False, not DEL,
 # the C1 controls (U+0080-U+009F: U+009B is a one-character CSI) nor bidi overrides and

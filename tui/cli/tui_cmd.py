@@ -23,7 +23,7 @@ def add_ui_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 def run_tui(args: argparse.Namespace) -> int:
     try:
-        from tui.app_main import main_tui
+        from tui.cli.app_main import main_tui
     except ImportError:
         print("envdeck: the TUI is not built yet in this version (see issue #6); "
               "the scripting commands work: envdeck --help", file=sys.stderr)
@@ -33,7 +33,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     try:
-        from tui.demo import main_demo
+        from tui.cli.demo import main_demo
     except ImportError:
         print("envdeck: the embedded demo is not built yet in this version (see issue #6); "
               "try `envdeck check` and `envdeck status` with your own config", file=sys.stderr)
@@ -43,7 +43,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     try:
-        from tui.serve import main_serve
+        from tui.cli.serve import main_serve
     except ImportError:
         print("envdeck: `serve` is not built yet in this version (see issue #6)", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
 
-from tui.sanitize import clean
+from tui.core.sanitize import clean
 
 HEALTH_GLYPH = {"Healthy": "●", "Progressing": "◐", "Degraded": "✖", "Suspended": "‖", "Missing": "○",
                 "Unknown": "?"}

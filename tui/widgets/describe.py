@@ -11,8 +11,8 @@ from typing import Any
 
 from rich.text import Text
 
-from tui.model import Fault, Resource, parse_iso
-from tui.sanitize import clean
+from tui.core.model import Fault, Resource, parse_iso
+from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, age_between, severity_cell
 
 EVENTS_SHOWN = 20

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from tui.errors import EnvdeckError
+from tui.core.errors import EnvdeckError
+from tui.core.session import Session
 from tui.messages import LogLinesReceived, LogStreamEnded
-from tui.services import Session
 
 BATCH_LINES = 500
 BATCH_WINDOW_S = 0.05

@@ -29,9 +29,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Log, Static
 
+from tui.core.model import LogLine, iso
+from tui.core.sanitize import clean
 from tui.messages import LogLinesReceived, LogStreamEnded
-from tui.model import LogLine, iso
-from tui.sanitize import clean
 from tui.widgets.cells import Palette
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
-from tui.model import Resource
+from tui.core.model import Resource
 
 HISTORY_POINTS = 24
 

@@ -15,9 +15,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
+from tui.core.model import MetricSeries, Resource
+from tui.core.sanitize import clean
 from tui.messages import MetricsLoaded
-from tui.model import MetricSeries, Resource
-from tui.sanitize import clean
 from tui.widgets.cells import Palette, format_number, muted, safe, sparkline_text
 from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.record_views import resource_label

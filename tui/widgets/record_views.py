@@ -19,8 +19,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets.data_table import ColumnKey
 
-from tui.env_state import EnvState
-from tui.model import SEVERITY_ORDER, Resource, parse_iso
+from tui.core.env_state import EnvState
+from tui.core.model import SEVERITY_ORDER, Resource, parse_iso
 from tui.widgets.cells import Palette, age_between, muted, result_cell, safe, severity_cell
 from tui.widgets.keyed_table import Cells, KeyedTable
 

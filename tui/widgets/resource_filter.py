@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from textual.fuzzy import Matcher
 
-from tui.model import Resource
+from tui.core.model import Resource
 
 SHORT_BACKEND = {"kubernetes": "k8s"}
 

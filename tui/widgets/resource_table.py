@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 from textual.message import Message
 
-from tui.model import HEALTH_ORDER, Resource
+from tui.core.model import HEALTH_ORDER, Resource
 from tui.widgets.cells import (
     PLAIN,
     Palette,

@@ -8,9 +8,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.env_state import EnvState
-from tui.model import BackendState
-from tui.sanitize import clean
+from tui.core.env_state import EnvState
+from tui.core.model import BackendState
+from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, format_age
 from tui.widgets.resource_table import SHORT_BACKEND
 

@@ -4,7 +4,7 @@ through textual-serve. Each browser tab runs its own `envdeck tui` process.
 Whoever drives a session acts with *your* identity, credentials and roles, and a
 loopback port is open to every account on the machine. So every request must carry
 the per-run key that `serve` prints once, in a link, on your terminal (see
-`tui.serve_auth`); without it: 403 and no session. It binds loopback unless told
+`tui.cli.serve_auth`); without it: 403 and no session. It binds loopback unless told
 otherwise, and warns loudly when it is not (use an SSH tunnel:
 `ssh -L 8000:127.0.0.1:8000 jumphost`, then open the printed link)."""
 
@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui.paths import config_path, state_dir
-from tui.serve_auth import TOKEN_PARAM, new_token, token_gate
+from tui.cli.serve_auth import TOKEN_PARAM, new_token, token_gate
+from tui.core.paths import config_path, state_dir
 
 
 def is_loopback(host: str) -> bool:
@@ -56,7 +56,7 @@ def served_link(host: str, port: int, token: str) -> str:
 
 
 def make_server(command: str, host: str, port: int, token: str) -> Any:
-    """A textual-serve Server behind the key of `tui.serve_auth`."""
+    """A textual-serve Server behind the key of `tui.cli.serve_auth`."""
     import aiohttp_jinja2
     from aiohttp import web
     from textual_serve.server import Server, to_int
@@ -103,7 +103,7 @@ def make_server(command: str, host: str, port: int, token: str) -> Any:
 
 def main_serve(args: argparse.Namespace) -> int:
     from tui.cli.commands import load
-    from tui.logsetup import setup_logging
+    from tui.core.logsetup import setup_logging
 
     load(args)  # fail here, with file:line:col, rather than in every browser tab
     setup_logging(state_dir(getattr(args, "state_dir", None)))  # refused requests are logged (never the key)
@@ -111,7 +111,7 @@ def main_serve(args: argparse.Namespace) -> int:
     warning = bind_warning(host)
     if warning:
         print(warning, file=sys.stderr)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the directory that holds tui/ and backends/
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     make_server(tui_command(args), host, int(args.port), new_token()).serve()
     return 0

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tui.model import ActionSpec, AuditResult, DriftItem, Resource, Role, iso
+from tui.core.model import ActionSpec, AuditResult, DriftItem, Resource, Role, iso
 
 if TYPE_CHECKING:
-    from tui.services import Session
+    from tui.core.session import Session
 
 # Changing the desired state is the admin's (like a repair); holding a repair for a while
 # is the operator's (like pausing).

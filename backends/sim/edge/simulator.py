@@ -31,7 +31,7 @@ import asyncssh
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from backends.edge.simulated_node import LogFollow, SimulatedNode, lines_forever
+from backends.sim.edge.simulated_node import LogFollow, SimulatedNode, lines_forever
 
 USER = "envdeck"
 COMMANDS = {

@@ -1,6 +1,6 @@
 """Run the emulator by hand or for the benchmarks.
 
-    python -m backends.kubernetes.emulator --port 8001 --namespace staging --seed demo \
+    python -m backends.sim.k8s_emulator --port 8001 --namespace staging --seed demo \
         --kubeconfig /tmp/emulator.kubeconfig
     KUBECONFIG=/tmp/emulator.kubeconfig kubectl get pods
 """
@@ -18,7 +18,7 @@ from .emulator import Emulator
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m backends.kubernetes.emulator",
+    p = argparse.ArgumentParser(prog="python -m backends.sim.k8s_emulator",
                                 description="A stateful Kubernetes API emulator (for tests, benchmarks, the demo).")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one, printed on start)")

@@ -1,11 +1,11 @@
 """The servers behind `envdeck demo`, all in this process and on 127.0.0.1:
 
 - a moto server (AWS) seeded with tagged `staging` and `prod` environments and a
-  log group that keeps receiving lines (`backends/aws/demo_seed.py`);
+  log group that keeps receiving lines (`backends/sim/aws_demo_seed.py`);
 - the project's Kubernetes API emulator with deployments, a CrashLoopBackOff and an
-  OOMKilled pod, events, streaming logs and pod metrics (`backends/kubernetes/emulator`);
+  OOMKilled pod, events, streaming logs and pod metrics (`backends/sim/k8s_emulator`);
 - simulated edge nodes served by an in-process asyncssh server that never runs a
-  command on this machine (`backends/edge/simulator.py`).
+  command on this machine (`backends/sim/edge/simulator.py`).
 
 They run on their own event loop in a daemon thread, so the TUI's loop only runs
 envdeck; the backends reach them over real sockets, exactly as they reach real
@@ -108,7 +108,7 @@ class DemoWorld:
         try:
             from moto.server import ThreadedMotoServer
 
-            from backends.aws.demo_seed import seed_demo
+            from backends.sim.aws_demo_seed import seed_demo
         except ImportError as exc:
             self.problems.append(f"aws: {exc}")
             return
@@ -146,8 +146,8 @@ class DemoWorld:
 
     async def _start_kubernetes(self) -> None:
         try:
-            from backends.kubernetes.emulator import Emulator
-            from backends.kubernetes.emulator.demo_seed import seed_demo
+            from backends.sim.k8s_emulator import Emulator
+            from backends.sim.k8s_emulator.demo_seed import seed_demo
         except ImportError as exc:
             self.problems.append(f"kubernetes: {exc}")
             return
@@ -162,7 +162,7 @@ class DemoWorld:
 
     async def _start_edge(self) -> None:
         try:
-            from backends.edge.simulator import EdgeSimulator
+            from backends.sim.edge.simulator import EdgeSimulator
         except ImportError as exc:
             self.problems.append(f"edge: {exc}")
             return
@@ -178,7 +178,7 @@ class DemoWorld:
         """A log group per environment keeps receiving lines (run on the servers' loop)."""
         if not self.aws or self.loop is None:
             return
-        from backends.aws.demo_seed import feed_logs
+        from backends.sim.aws_demo_seed import feed_logs
 
         def start() -> None:
             for info in self.aws["environments"].values():

@@ -1,7 +1,7 @@
 """envdeck's own log: a rotated file under the state directory, never the terminal
 (a running TUI owns the terminal). Secrets never reach it: callers log ids and
 messages, never credentials or Secret values, and every formatted line (tracebacks
-included) passes `tui.redaction.redact_text` on its way to the file.
+included) passes `tui.core.redaction.redact_text` on its way to the file.
 
 The state directory is checked first (`ensure_state_dir`: the user's, not writable by
 others), and the file is opened with O_NOFOLLOW: a symlink planted as envdeck.log is
@@ -16,8 +16,8 @@ import os
 import stat
 from pathlib import Path
 
-from tui.paths import ensure_state_dir
-from tui.redaction import redact_text
+from tui.core.paths import ensure_state_dir
+from tui.core.redaction import redact_text
 
 LOG_NAME = "envdeck.log"
 

@@ -56,7 +56,7 @@ def ensure_state_dir(path: Path | str) -> Path:
     layout `chmod 2770` of a team directory); otherwise it is refused too. Then every file
     envdeck keeps there (envdeck.db*, envdeck.log*) must be a regular file of the user,
     never a symlink."""
-    from tui.errors import StateError
+    from tui.core.errors import StateError
 
     state = Path(path).expanduser()
     if state.exists() and not state.is_dir():
@@ -72,7 +72,7 @@ def ensure_state_dir(path: Path | str) -> Path:
 def check_state_dir(state: Path) -> None:
     """The checks of `ensure_state_dir` on an existing directory, creating nothing
     (`doctor` without a config uses them as they are)."""
-    from tui.errors import StateError
+    from tui.core.errors import StateError
 
     st = state.stat()
     uid = os.geteuid()
@@ -95,7 +95,7 @@ def check_state_dir(state: Path) -> None:
 def check_state_file(path: Path) -> None:
     """A file envdeck writes in its state directory: absent, or a regular file of the user
     (never a symlink, whose target envdeck would otherwise chmod and write)."""
-    from tui.errors import StateError
+    from tui.core.errors import StateError
 
     try:
         st = os.lstat(path)

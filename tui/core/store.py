@@ -5,9 +5,9 @@
   process or the machine; `busy_timeout` lets the CLI and a running TUI share it.
 - An audit row is committed *before* an action starts (`pending`) and completed
   after by the process that began it (its owner: host, pid, start time — see
-  tui/owner.py). Opening a store with `recover=True` marks `interrupted` only the
+  tui/core/owner.py). Opening a store with `recover=True` marks `interrupted` only the
   `pending` rows whose owner is gone; a finished row is never rewritten.
-- Parameters and messages pass `tui.redaction` before they are written (and again
+- Parameters and messages pass `tui.core.redaction` before they are written (and again
   when read, for rows older than the rules).
 - A corrupt file found mid-query is a StateError saying how to recover, never a
   traceback; the connection's thread never keeps the process alive.
@@ -30,11 +30,11 @@ from typing import Any
 import aiosqlite
 import orjson
 
-from tui.errors import StateError
-from tui.model import AuditResult, BackendState, DriftItem, Resource, iso, now_utc, parse_iso
-from tui.owner import owner_gone, this_process
-from tui.paths import check_state_file, ensure_state_dir
-from tui.redaction import REDACTED, redact_params, redact_text
+from tui.core.errors import StateError
+from tui.core.model import AuditResult, BackendState, DriftItem, Resource, iso, now_utc, parse_iso
+from tui.core.owner import owner_gone, this_process
+from tui.core.paths import check_state_file, ensure_state_dir
+from tui.core.redaction import REDACTED, redact_params, redact_text
 
 __all__ = ["DB_NAME", "MIGRATIONS", "REDACTED", "Store", "redact_params", "snapshot_json"]
 

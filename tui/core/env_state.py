@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tui.model import (
+from tui.core.model import (
     BackendState,
     DriftItem,
     Fault,
@@ -17,7 +17,7 @@ from tui.model import (
     rollup_drift,
     worst_health,
 )
-from tui.redaction import redact_text
+from tui.core.redaction import redact_text
 
 
 @dataclass
@@ -172,6 +172,6 @@ Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged
 
 def timeline_entry(at: datetime, resource: str, kind: str, severity: str, reason: str, message: str,
                    count: int = 1) -> dict[str, Any]:
-    """A timeline entry as the screens show it: redacted like the stored one (tui/redaction.py)."""
+    """A timeline entry as the screens show it: redacted like the stored one (tui/core/redaction.py)."""
     return {"at": iso(at), "resource": resource, "kind": kind, "severity": severity, "reason": redact_text(reason),
             "message": redact_text(message), "count": count}

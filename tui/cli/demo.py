@@ -27,11 +27,11 @@ from typing import Any
 
 import yaml
 
+from backends.sim.demo_world import DemoWorld
 from tui.cli.output import say
-from tui.config import EnvdeckConfig, load_config
-from tui.demo_world import DemoWorld
-from tui.logsetup import setup_logging
-from tui.sanitize import clean
+from tui.core.config import EnvdeckConfig, load_config
+from tui.core.logsetup import setup_logging
+from tui.core.sanitize import clean
 
 # The demo's AWS is moto: it takes any credentials, so these dummy ones are safe to print.
 DEMO_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -73,8 +73,8 @@ def write_config(world: DemoWorld, directory: Path) -> Path:
 
 
 async def observe_once(config: EnvdeckConfig, state_dir: Path) -> list[dict]:
-    from tui.model import Origin
-    from tui.services import Session
+    from tui.core.model import Origin
+    from tui.core.session import Session
 
     session = await Session.open(config, state_dir, origin=Origin.CLI)
     try:

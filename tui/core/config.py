@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from tui.config_yaml import compose_with_marks, locate
-from tui.errors import ConfigError
+from tui.core.config_yaml import compose_with_marks, locate
+from tui.core.errors import ConfigError
 
 ENV_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -273,13 +273,13 @@ EnvName = Annotated[str, Field(pattern=ENV_NAME_RE.pattern)]
 
 
 class AuditConfig(StrictModel):
-    # extra patterns for tui/redaction.py: the whole match (or its first group) becomes ***
+    # extra patterns for tui/core/redaction.py: the whole match (or its first group) becomes ***
     redact: list[str] = Field(default_factory=list)
 
     @field_validator("redact")
     @classmethod
     def _valid_patterns(cls, value: list[str]) -> list[str]:
-        from tui.redaction import compile_patterns
+        from tui.core.redaction import compile_patterns
 
         compile_patterns(value)  # a ValueError names the bad pattern
         return value

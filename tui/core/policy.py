@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.config import EnvdeckConfig, EnvironmentConfig
-from tui.model import ActionSpec, Role
+from tui.core.config import EnvdeckConfig, EnvironmentConfig
+from tui.core.model import ActionSpec, Role
 
 # Actions that are not on a resource's action list but still need a role.
 READ_LOGS = ActionSpec("logs", "Read logs", role=Role.OPERATOR, mutating=False)

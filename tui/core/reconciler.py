@@ -27,8 +27,8 @@ from typing import Any
 
 from backends.base import Backend
 from backends.registry import create_backends
-from tui.config import EnvdeckConfig
-from tui.env_state import (
+from tui.core.config import EnvdeckConfig
+from tui.core.env_state import (
     BackendStatusChanged,
     Change,
     DriftsChanged,
@@ -41,8 +41,8 @@ from tui.env_state import (
     TimelineAdded,
     timeline_entry,
 )
-from tui.errors import BackendError, BackendUnreachable, StateError
-from tui.model import (
+from tui.core.errors import BackendError, BackendUnreachable, StateError
+from tui.core.model import (
     AuditResult,
     BackendState,
     Drift,
@@ -55,8 +55,8 @@ from tui.model import (
     iso,
     now_utc,
 )
-from tui.policy import REPAIR, Policy
-from tui.store import Store
+from tui.core.policy import REPAIR, Policy
+from tui.core.store import Store
 
 log = logging.getLogger("envdeck.reconciler")
 

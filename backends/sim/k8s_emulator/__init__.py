@@ -1,7 +1,7 @@
 """A stateful Kubernetes API emulator (aiohttp) that the official client and kubectl accept.
 
 Used by the test suite, the benchmarks and `envdeck demo`; run it by hand with
-`python -m backends.kubernetes.emulator --port 8001 --seed demo --kubeconfig /tmp/kubeconfig`.
+`python -m backends.sim.k8s_emulator --port 8001 --seed demo --kubeconfig /tmp/kubeconfig`.
 
 Serves: discovery and OpenAPI v3, CRUD with JSON/merge/strategic patches, label and field
 selectors, paginated lists, watches (bookmarks, 410 after compaction), server-side tables,

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tui.errors import ConfigError
+from tui.core.errors import ConfigError
 
 Path_ = tuple[Any, ...]
 Marks = dict[Path_, tuple[int, int]]

@@ -17,12 +17,12 @@ from typing import Any, NoReturn
 
 from backends.base import Backend
 from backends.registry import create_backends
-from tui import redaction
-from tui.config import EdgeConfig, EnvdeckConfig
-from tui.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
-from tui.identity import current_user
-from tui.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
-from tui.policy import (
+from tui.core import redaction
+from tui.core.config import EdgeConfig, EnvdeckConfig
+from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
+from tui.core.identity import current_user
+from tui.core.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
+from tui.core.policy import (
     FLEET_RUN,
     OPEN_SHELL,
     PAUSE,
@@ -32,8 +32,8 @@ from tui.policy import (
     Policy,
     hidden_environment_message,
 )
-from tui.reconciler import BackendFactory, Reconciler
-from tui.store import Store
+from tui.core.reconciler import BackendFactory, Reconciler
+from tui.core.store import Store
 
 #: The tag naming a resource's CloudWatch log group (backends/aws/resource_builder.py).
 LOG_GROUP_TAG = "envdeck:log-group"

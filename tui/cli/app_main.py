@@ -6,8 +6,8 @@ import argparse
 
 from tui.app import AppOptions, create_app
 from tui.cli.commands import load
-from tui.logsetup import setup_logging
-from tui.paths import state_dir
+from tui.core.logsetup import setup_logging
+from tui.core.paths import state_dir
 
 
 def main_tui(args: argparse.Namespace) -> int:
@@ -17,8 +17,8 @@ def main_tui(args: argparse.Namespace) -> int:
     if getattr(args, "env", None):  # refused like every verb (exit 3, audited) before the TUI starts
         import asyncio
 
-        from tui.model import Origin
-        from tui.services import ensure_visible
+        from tui.core.model import Origin
+        from tui.core.session import ensure_visible
 
         asyncio.run(ensure_visible(config, sdir, args.env, origin=Origin.TUI))
     app = create_app(config, sdir, read_only=bool(getattr(args, "read_only", False)),
