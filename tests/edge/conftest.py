@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from backends.registry import create_backends
 from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
 from tests.edge.sshd import Sshd, ensure_test_user, keygen, sshd_available
 from tests.edge.waiting import HOUR
@@ -180,7 +181,7 @@ async def reconciling(tmp_path, edge_lab):
         edge = edge_lab.config(nodes, **edge_settings).model_dump(mode="json", exclude_none=True)
         cfg = parse_config(json.dumps({"defaults": HOUR, "environments": {"dev": {"edge": edge}}}))
         store = await Store.open(tmp_path / "state")
-        rec = Reconciler(cfg, store, Policy(cfg, edge_lab.user))
+        rec = Reconciler(cfg, store, Policy(cfg, edge_lab.user), backends_factory=create_backends)
         made.append((rec, store))
         backend = rec.backends["dev"]["edge"]
         calls: list[float] = []

@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 
+from backends.registry import create_backends
 from tests.kubernetes.conftest import NS
 from tui.core import overrides
 from tui.core.config import parse_config
@@ -50,7 +51,8 @@ async def until(predicate, what, timeout=60.0):
 
 
 async def running_session(kubeconfig, tmp_path, repair="auto"):
-    session = await Session.open(config(kubeconfig, repair), tmp_path / "state", origin=Origin.TUI, user="bob")
+    session = await Session.open(config(kubeconfig, repair), tmp_path / "state", origin=Origin.TUI, user="bob",
+                                 backends_factory=create_backends)
     await session.reconciler.start()
     env = session.reconciler.envs["prod"]
     await until(lambda: env.resource(WEB) is not None and env.backends["kubernetes"].reachable, "a first pass")
@@ -175,7 +177,8 @@ environments:
       desired:
         - {{kind: Deployment, name: web, replicas: 3}}
 """)
-    session = await Session.open(cfg, tmp_path / "state", origin=Origin.CLI, user="oscar")
+    session = await Session.open(cfg, tmp_path / "state", origin=Origin.CLI, user="oscar",
+                                 backends_factory=create_backends)
     try:
         web = await session.resource("prod", WEB)
         found = overrides.conflicts(session, "prod", web, "scale", {"replicas": "5"})

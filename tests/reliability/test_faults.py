@@ -23,6 +23,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from backends.registry import create_backends
 from tests.security.conftest import envdeck
 from tui.core.config import parse_config
 from tui.core.model import Health, iso
@@ -95,7 +96,7 @@ def live(env, rid: str) -> bool:
 
 async def open_session(tmp_path, envs: dict) -> Session:
     cfg = parse_config(json.dumps({"defaults": DEFAULTS, "environments": envs}))
-    session = await Session.open(cfg, tmp_path / "state")
+    session = await Session.open(cfg, tmp_path / "state", backends_factory=create_backends)
     await session.reconciler.start()
     return session
 

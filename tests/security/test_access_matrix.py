@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from backends.registry import create_backends
 from tests.aws.arrange import instance
 from tests.security.access_setup import ROLES, access, allowed, audit_rows, write_config
 from tests.security.conftest import envdeck
@@ -146,7 +147,7 @@ async def test_running_reconciler_auto_repair(tmp_path, aws, moto_url, role):
     desired = [{"kind": "ec2-instance", "name": "web-1", "state": "running"}]
     cfg = parse_config(json.dumps({"defaults": {"interval": "1s"}, "environments": {"dev": {
         "repair": "auto", "access": access(role), "aws": aws_block(moto_url, desired=desired)}}}))
-    session = await Session.open(cfg, tmp_path / "state", origin=Origin.TUI)
+    session = await Session.open(cfg, tmp_path / "state", origin=Origin.TUI, backends_factory=create_backends)
     try:
         await session.reconciler.start()
         deadline = time.monotonic() + 90

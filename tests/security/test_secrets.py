@@ -15,6 +15,7 @@ import json
 import uuid
 from pathlib import Path
 
+from backends.registry import create_backends
 from tests.aws.arrange import instance
 from tests.security.access_setup import write_config
 from tests.security.conftest import envdeck
@@ -119,7 +120,7 @@ async def test_secrets_stay_out_of_the_wal_of_a_running_store(tmp_path, aws, mot
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secrets["aws-env"])
     cfg = parse_config(cfg_path.read_text())
     state = tmp_path / "state"
-    session = await Session.open(cfg, state)
+    session = await Session.open(cfg, state, backends_factory=create_backends)
     try:
         await session.reconciler.run_once(repair=True)
         iid = aws("ec2").describe_instances()["Reservations"][0]["Instances"][0]["InstanceId"]
@@ -284,7 +285,7 @@ async def test_timeline_entries_are_redacted_in_the_store_and_on_screen(tmp_path
                          f"pull failed: registry login with --password={secret} refused")
     cfg = parse_config(yaml_config({"dev": {"kubernetes": {"kubeconfig": str(kubeconfig), "context": "emulator",
                                                            "namespace": "staging"}}}))
-    session = await Session.open(cfg, tmp_path / "state")
+    session = await Session.open(cfg, tmp_path / "state", backends_factory=create_backends)
     published: list = []
     session.reconciler.subscribe(lambda change: published.append(change))
     try:

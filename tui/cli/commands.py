@@ -10,6 +10,7 @@ import signal
 import sys
 from typing import Any
 
+from backends.registry import create_backends
 from tui.cli import desired
 from tui.cli.output import print_json, status_table, warn, write_line
 from tui.core.config import EnvdeckConfig, file_warnings, load_config
@@ -38,7 +39,7 @@ async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | 
     sdir = state_dir(args.state_dir)
     setup_logging(sdir)
     return await Session.open(cfg, sdir, origin=origin, read_only=args.read_only,
-                              envs=[env] if env else None)
+                              envs=[env] if env else None, backends_factory=create_backends)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -73,10 +73,11 @@ def write_config(world: DemoWorld, directory: Path) -> Path:
 
 
 async def observe_once(config: EnvdeckConfig, state_dir: Path) -> list[dict]:
+    from backends.registry import create_backends
     from tui.core.model import Origin
     from tui.core.session import Session
 
-    session = await Session.open(config, state_dir, origin=Origin.CLI)
+    session = await Session.open(config, state_dir, origin=Origin.CLI, backends_factory=create_backends)
     try:
         await session.reconciler.run_once(repair=False)
         return [session.reconciler.envs[name].to_json(include_resources=True) for name in session.environments()]

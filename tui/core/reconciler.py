@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backends.base import Backend
-from backends.registry import create_backends
 from tui.core.config import EnvdeckConfig
 from tui.core.env_state import (
     BackendStatusChanged,
@@ -66,7 +65,7 @@ BackendFactory = Callable[..., dict[str, Backend]]
 
 class Reconciler:
     def __init__(self, config: EnvdeckConfig, store: Store, policy: Policy, *,
-                 backends_factory: BackendFactory = create_backends, envs: list[str] | None = None,
+                 backends_factory: BackendFactory, envs: list[str] | None = None,
                  clock: Callable[[], datetime] = now_utc, rng: random.Random | None = None):
         self.config = config
         self.store = store

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from backends.base import Backend
-from backends.registry import create_backends
 from tui.core import redaction
 from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
@@ -109,7 +108,7 @@ class Session:
     @classmethod
     async def open(cls, config: EnvdeckConfig, state_dir: Path | str, *, origin: str = Origin.CLI,
                    read_only: bool = False, user: str | None = None, envs: list[str] | None = None,
-                   backends_factory: BackendFactory = create_backends) -> Session:
+                   backends_factory: BackendFactory) -> Session:
         redaction.configure(config.audit.redact)  # the operator's patterns, for the store and the log
         store = await Store.open(state_dir)
         policy = Policy(config, user or current_user(), read_only=read_only)
