@@ -10,8 +10,6 @@ often) cancels instead of acting. Confirm with tab/← then Enter, or ctrl+y."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,16 +19,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from screens.base import steady_input
 from tui.core.sanitize import clean
-
-
-@dataclass
-class ConfirmRequest:
-    title: str
-    details: list[str] = field(default_factory=list)  # outside text allowed: cleaned on display
-    params: dict[str, str] = field(default_factory=dict)  # name -> default value
-    type_to_confirm: str | None = None  # destructive: this text must be typed
-    destructive: bool = False
-    confirm_label: str = "Confirm"
+from tui.messages import ConfirmRequest  # the request is a message's payload: widgets ask without this screen
 
 
 class ConfirmScreen(ModalScreen[dict[str, str] | None]):

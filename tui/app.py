@@ -22,9 +22,10 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from backends.registry import create_backends
+from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.overview import OverviewScreen
-from screens.registry import known_binding_ids
+from screens.registry import screen_keymap_classes
 from themes import BUILTIN, DEFAULT_THEME, STYLESHEET, load_user_themes, resolve_theme_name
 from tui.commands import EnvironmentCommands, ResourceCommands, ThemeCommands
 from tui.core.config import EnvdeckConfig
@@ -37,6 +38,7 @@ from tui.core.session import Session
 from tui.messages import (
     ActionFinished,
     ActionStarted,
+    ConfirmationRequested,
     EnvUpdated,
     ReconcilerBridge,
     RepairsPerformed,
@@ -280,6 +282,9 @@ class EnvdeckApp(App):
         self.toast(repair_summary(env, records), severity="error" if failed else "information",
                    timeout=10.0 if failed else None)
 
+    def on_confirmation_requested(self, message: ConfirmationRequested) -> None:
+        self.push_screen(ConfirmScreen(message.request), message.done)
+
     # -- actions in flight ------------------------------------------------------
     def on_action_started(self, message: ActionStarted) -> None:
         self.activities.append((message.label, self.now()))
@@ -371,3 +376,19 @@ def create_app(config: EnvdeckConfig, state_dir: Path | str, *, read_only: bool 
                options: AppOptions | None = None) -> EnvdeckApp:
     """The one app factory: the CLI, the demo, `serve` and the tests build the app here."""
     return EnvdeckApp(config, Path(state_dir), read_only=read_only, options=options)
+
+
+def keymap_classes() -> tuple[type, ...]:
+    """The classes whose bindings users may remap by id (`ui.keymap`): the app, then the
+    screens and widgets (one list, in screens/registry.py)."""
+    return (EnvdeckApp, *screen_keymap_classes())
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id of envdeck, and Textual's own (for validating `ui.keymap`)."""
+    ids: set[str] = set()
+    for cls in (*keymap_classes(), App):
+        for b in cls.BINDINGS:
+            if isinstance(b, Binding) and b.id:
+                ids.add(b.id)
+    return ids

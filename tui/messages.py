@@ -183,3 +183,24 @@ class ActionFinished(Message):
         self.ok = ok
         self.message = message
         self.denied = denied
+
+
+@dataclass
+class ConfirmRequest:
+    title: str
+    details: list[str] = field(default_factory=list)  # outside text allowed: cleaned on display
+    params: dict[str, str] = field(default_factory=dict)  # name -> default value
+    type_to_confirm: str | None = None  # destructive: this text must be typed
+    destructive: bool = False
+    confirm_label: str = "Confirm"
+
+
+class ConfirmationRequested(Message):
+    """A widget needs the user's confirmation: the app shows the confirmation screen and
+    calls `done` with the parameters, or None when cancelled. Widgets post this instead
+    of importing a screen."""
+
+    def __init__(self, request: ConfirmRequest, done: Callable[[dict[str, str] | None], None]) -> None:
+        super().__init__()
+        self.request = request
+        self.done = done

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
-from screens.registry import known_binding_ids
 from tests.tui.conftest import app_ready, make_app, wait_for_audit, wait_until
 from tests.tui.stage import STAGE_CONFIG
 from tui.widgets.keyed_table import KeyedTable
@@ -36,18 +35,11 @@ async def test_help_lists_every_binding_of_the_screen_with_its_id(tmp_path, stag
 def test_every_binding_has_an_id():
     from textual.binding import Binding
 
-    from screens.confirm import ConfirmScreen
-    from screens.environment import EnvironmentScreen
-    from screens.jump import CommandLineScreen
-    from screens.overview import OverviewScreen
-    from screens.resource_detail import ResourceDetailScreen
-    from tui.app import EnvdeckApp
-    from tui.widgets.line_table import LineTable
-    from tui.widgets.logs_view import LogsView
-    from tui.widgets.metrics_view import MetricsView
+    from tui.app import EnvdeckApp, keymap_classes, known_binding_ids
 
-    for cls in (EnvdeckApp, OverviewScreen, EnvironmentScreen, ResourceDetailScreen, ConfirmScreen, HelpScreen,
-                CommandLineScreen, LogsView, MetricsView, LineTable, KeyedTable):
+    classes = keymap_classes()
+    assert EnvdeckApp in classes and ConfirmScreen in classes and KeyedTable in classes
+    for cls in classes:
         for b in cls.BINDINGS:
             assert isinstance(b, Binding) and b.id, f"{cls.__name__}: {b}"
     assert {"restart", "logs", "filter", "repair", "stop", "start", "describe", "cursor-down", "cursor-top-gg",

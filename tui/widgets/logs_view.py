@@ -31,7 +31,7 @@ from textual.widgets import Input, Log, Static
 
 from tui.core.model import LogLine, iso
 from tui.core.sanitize import clean
-from tui.messages import LogLinesReceived, LogStreamEnded
+from tui.messages import ConfirmationRequested, ConfirmRequest, LogLinesReceived, LogStreamEnded
 from tui.widgets.cells import Palette
 
 
@@ -422,8 +422,6 @@ class LogsView(Vertical):
         self._jump(-1)
 
     def action_save(self) -> None:
-        from screens.confirm import ConfirmRequest, ConfirmScreen
-
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.sources[0] if self.sources else "logs")[:60]
         default = str(self.save_dir() / f"envdeck-{name}-{stamp}.log")
@@ -434,9 +432,9 @@ class LogsView(Vertical):
                                             list(self.log_widget.lines)),
                                     thread=True, group="logs-save", exit_on_error=False)
 
-        self.app.push_screen(ConfirmScreen(ConfirmRequest(
+        self.post_message(ConfirmationRequested(ConfirmRequest(
             title=f"Save {len(self.log_widget.lines):,} lines (as shown, control characters escaped)",
-            params={"path": default}, confirm_label="Save")), chosen)
+            params={"path": default}, confirm_label="Save"), chosen))
 
     def save_dir(self) -> Path:
         """Where saved logs go by default: `logs/` in the state directory (private, like the
