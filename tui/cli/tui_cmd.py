@@ -6,7 +6,6 @@ and the core stays Textual-free."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
 
@@ -22,29 +21,18 @@ def add_ui_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    try:
-        from tui.cli.app_main import main_tui
-    except ImportError:
-        print("envdeck: the TUI is not built yet in this version (see issue #6); "
-              "the scripting commands work: envdeck --help", file=sys.stderr)
-        return 2
+    from tui.cli.app_main import main_tui
+
     return main_tui(args)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    try:
-        from tui.cli.demo import main_demo
-    except ImportError:
-        print("envdeck: the embedded demo is not built yet in this version (see issue #6); "
-              "try `envdeck check` and `envdeck status` with your own config", file=sys.stderr)
-        return 2
+    from tui.cli.demo import main_demo
+
     return main_demo(args)
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        from tui.cli.serve import main_serve
-    except ImportError:
-        print("envdeck: `serve` is not built yet in this version (see issue #6)", file=sys.stderr)
-        return 2
+    from tui.cli.serve import main_serve
+
     return main_serve(args)
