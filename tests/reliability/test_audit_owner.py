@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -25,8 +26,9 @@ from tui.core.store import DB_NAME, Store
 class Owner:
     """The owner process: it has begun one pending row (`audit_id`)."""
 
-    def __init__(self, state: Path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.audit_owner_worker", str(state)],
+    def __init__(self, state: Path, prefix: tuple[str, ...] = ()):
+        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "tests.reliability.audit_owner_worker",
+                                      str(state)],
                                      cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
@@ -50,8 +52,8 @@ class Owner:
 def owners():
     started: list[Owner] = []
 
-    def start(state: Path) -> Owner:
-        started.append(Owner(state))
+    def start(state: Path, prefix: tuple[str, ...] = ()) -> Owner:
+        started.append(Owner(state, prefix))
         return started[-1]
 
     yield start
@@ -67,9 +69,9 @@ def config_file(tmp_path) -> Path:
     return path
 
 
-def cli_audit(config_file: Path, state: Path) -> dict[int, dict]:
+def cli_audit(config_file: Path, state: Path, prefix: tuple[str, ...] = ()) -> dict[int, dict]:
     """`envdeck audit --json`: opens the store with recovery, like every command."""
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "--json", "--config", str(config_file),
+    proc = subprocess.run([*prefix, sys.executable, "-m", "tui.cli", "audit", "--json", "--config", str(config_file),
                            "--state-dir", str(state)], capture_output=True, text=True, cwd=repo_root(),
                           env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -154,3 +156,43 @@ async def test_rows_from_before_owners_were_recorded_are_recovered_as_before(tmp
         assert entry["result"] == "interrupted"
     finally:
         await reopened.close()
+
+
+@pytest.fixture
+def other_pid_namespace() -> tuple[str, ...]:
+    """The command prefix that runs a process in a new pid namespace with its own /proc
+    (as in a container); its pid numbers name other processes than ours."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare is not installed")
+    prefix = (unshare, "--pid", "--fork", "--mount-proc", "--kill-child")
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a pid namespace here: {probe.stderr.strip()}")
+    return prefix
+
+
+def test_envdeck_in_another_pid_namespace_leaves_a_live_row_alone(tmp_path, config_file, owners,
+                                                                   other_pid_namespace):
+    """`envdeck audit` run under `unshare -p -f --mount-proc` looked up the owner's pid in
+    its own /proc, found no such process and marked the live row `interrupted`: the real
+    result was lost. A row of another pid namespace is now left alone, like one of
+    another host."""
+    state = tmp_path / "state"
+    owner = owners(state)
+    assert cli_audit(config_file, state, other_pid_namespace)[owner.audit_id]["result"] == "pending"
+    assert owner.finish()
+    entry = cli_audit(config_file, state)[owner.audit_id]
+    assert (entry["result"], entry["message"]) == ("succeeded", "restarted in 12.0s")
+
+
+def test_a_live_row_begun_in_another_pid_namespace_is_left_alone(tmp_path, config_file, owners,
+                                                                 other_pid_namespace):
+    """The other way round: the owner runs in a namespace (its pid is 1 or 2 there, which
+    names init out here)."""
+    state = tmp_path / "state"
+    owner = owners(state, other_pid_namespace)
+    assert cli_audit(config_file, state)[owner.audit_id]["result"] == "pending"
+    assert owner.finish()
+    entry = cli_audit(config_file, state)[owner.audit_id]
+    assert (entry["result"], entry["message"]) == ("succeeded", "restarted in 12.0s")

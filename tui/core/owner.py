@@ -1,11 +1,13 @@
 """Which process owns a `pending` audit row, and whether that process still runs.
 
-A row carries its owner: the host name, the pid and the process start time. The start
-time is the boot id plus field 22 of /proc/PID/stat (clock ticks since boot), so a pid
-reused by another process, or the same pid after a reboot, is not mistaken for the owner.
-Another process marks a `pending` row `interrupted` only when its owner is known to be
-gone; a row owned on another host is left alone (nothing here can tell whether that
-process runs).
+A row carries its owner: the host name, the pid namespace, the pid and the process start
+time. The start time is the boot id plus field 22 of /proc/PID/stat (clock ticks since
+boot), so a pid reused by another process, or the same pid after a reboot, is not mistaken
+for the owner. The pid namespace (`pid:[INODE]`, the link /proc/self/ns/pid) says which
+processes that pid number names: inside a container or `unshare -p` the same number is
+another process. Another process marks a `pending` row `interrupted` only when its owner
+is known to be gone; a row owned on another host or in another pid namespace is left
+alone (nothing here can tell whether that process runs).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class ProcessOwner:
     host: str
     pid: int
     start: str
+    pidns: str
 
 
 def _boot_id() -> str:
@@ -46,6 +49,14 @@ def process_start(pid: int) -> str | None:
     return f"{_boot_id()}:{fields[19]}"  # fields[0] is field 3 (state), so field 22 is fields[19]
 
 
+def pid_namespace() -> str:
+    """This process's pid namespace, `pid:[INODE]`; `unknown` when /proc does not say."""
+    try:
+        return os.readlink(_PROC / "self/ns/pid")
+    except OSError:
+        return "unknown"
+
+
 _cached: tuple[int, ProcessOwner] | None = None
 
 
@@ -54,16 +65,21 @@ def this_process() -> ProcessOwner:
     global _cached
     pid = os.getpid()
     if _cached is None or _cached[0] != pid:
-        _cached = (pid, ProcessOwner(socket.gethostname(), pid, process_start(pid) or f"{_boot_id()}:?"))
+        _cached = (pid, ProcessOwner(socket.gethostname(), pid, process_start(pid) or f"{_boot_id()}:?",
+                                     pid_namespace()))
     return _cached[1]
 
 
-def owner_gone(host: str | None, pid: int | None, start: str | None) -> bool:
+def owner_gone(host: str | None, pid: int | None, start: str | None, pidns: str | None = None) -> bool:
     """True when the process that began a row has surely ended. Rows written before rows
-    carried an owner (pid NULL) count as gone, as they always did; a row of another host
-    is never declared gone from here."""
+    carried an owner (pid NULL) count as gone, as they always did; a row of another host,
+    or of another pid namespace (its pid names another process here, or none), is never
+    declared gone from here. A row written before the namespace was recorded (pidns NULL)
+    is judged by its pid, as before."""
     if pid is None:
         return True
     if host != socket.gethostname():
+        return False
+    if pidns is not None and pidns != pid_namespace():
         return False
     return process_start(int(pid)) != start

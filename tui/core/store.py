@@ -4,7 +4,7 @@
 - WAL mode, `synchronous=FULL`: a committed audit row survives a crash of the
   process or the machine; `busy_timeout` lets the CLI and a running TUI share it.
 - An audit row is committed *before* an action starts (`pending`) and completed
-  after by the process that began it (its owner: host, pid, start time — see
+  after by the process that began it (its owner: host, pid namespace, pid, start time — see
   tui/core/owner.py). Opening a store with `recover=True` marks `interrupted` only the
   `pending` rows whose owner is gone; a finished row is never rewritten.
 - Parameters and messages pass `tui.core.redaction` before they are written (and again
@@ -141,6 +141,11 @@ MIGRATIONS: list[str] = [
         reason TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (env, resource_id)
     );
+    """,
+    # 4: the pid namespace of an audit row's owner: a pid names another process in another
+    # namespace (a container, `unshare -p`), so recovery there leaves the row alone
+    """
+    ALTER TABLE audit ADD COLUMN owner_pidns TEXT;
     """,
 ]
 
@@ -298,10 +303,11 @@ class Store:
         """Mark `interrupted` the pending rows whose owning process is gone; rows of a
         process that still runs (a long restart, an open shell) stay pending."""
         async with self._db.execute(
-                "SELECT id, owner_host, owner_pid, owner_start FROM audit WHERE result = ?",
+                "SELECT id, owner_host, owner_pid, owner_start, owner_pidns FROM audit WHERE result = ?",
                 (AuditResult.PENDING,)) as cur:
             rows = await cur.fetchall()
-        gone = [(r["id"],) for r in rows if owner_gone(r["owner_host"], r["owner_pid"], r["owner_start"])]
+        gone = [(r["id"],) for r in rows
+                if owner_gone(r["owner_host"], r["owner_pid"], r["owner_start"], r["owner_pidns"])]
         if not gone:
             return 0
         try:
@@ -322,10 +328,10 @@ class Store:
         owner = this_process()
         return await self._write(
             "INSERT INTO audit (at, user, env, target, action, params, origin, result, owner_host, owner_pid, "
-            "owner_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "owner_start, owner_pidns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (iso(now_utc()), user, env, target, action,
              json.dumps(redact_params(params), sort_keys=True), origin, AuditResult.PENDING,
-             owner.host, owner.pid, owner.start))
+             owner.host, owner.pid, owner.start, owner.pidns))
 
     @_serialized
     async def audit_finish(self, audit_id: int, result: str, message: str = "") -> bool:
@@ -336,9 +342,9 @@ class Store:
         try:
             cur = await self._db.execute(
                 "UPDATE audit SET result = ?, message = ?, finished_at = ? WHERE id = ? AND result = ? "
-                "AND owner_host = ? AND owner_pid = ? AND owner_start = ?",
+                "AND owner_host = ? AND owner_pid = ? AND owner_start = ? AND owner_pidns = ?",
                 (str(result), redact_text(message), iso(now_utc()), audit_id, AuditResult.PENDING,
-                 owner.host, owner.pid, owner.start))
+                 owner.host, owner.pid, owner.start, owner.pidns))
             await self._db.commit()
         except sqlite3.OperationalError as exc:
             raise StateError(f"{self.path}: cannot write: {exc}") from None
