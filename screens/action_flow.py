@@ -138,7 +138,7 @@ def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionCho
                            group="actions", exit_on_error=False)
 
         what = f"{spec.title} {first.name}" if len(plan) == 1 else f"{spec.title} ×{len(plan)}"
-        app.push_screen(DesiredConflictScreen(what, env, found), chosen)
+        app.push_screen(DesiredConflictScreen(what, env, found, names={r.id: r.name for r, _ in plan}), chosen)
 
     app.push_screen(ConfirmScreen(request), confirmed)
 

@@ -35,18 +35,25 @@ class DesiredConflictScreen(ModalScreen[str | None]):
         Binding("right", "app.focus_next", "Next button", id="conflict-focus-next", show=False),
     ]
 
-    def __init__(self, title: str, env: str, conflicts: list[Conflict]) -> None:
+    def __init__(self, title: str, env: str, conflicts: list[Conflict], names: dict[str, str] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.env = env
         self.conflicts = conflicts
+        self.names = dict(names or {})  # resource id -> its name (shown with the id)
+
+    def label(self, resource_id: str) -> str:
+        """`web-1 (i-76c8…)`: the resource's name with its id beside, the id alone without a name."""
+        native = resource_id.rsplit("/", 1)[-1]
+        name = self.names.get(resource_id)
+        return f"{name} ({native})" if name and name != native else native
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(Text(clean(f"{self.title_text} contradicts the desired state", max_len=200)),
                         id="dialog-title")
             for c in self.conflicts[:8]:
-                yield Static(Text(clean(f"{c.resource.rsplit('/', 1)[-1]} {c.field}: desired {c.desired!r}, "
+                yield Static(Text(clean(f"{self.label(c.resource)} {c.field}: desired {c.desired!r}, "
                                         f"this sets {c.value!r}", max_len=300)), classes="detail")
             if len(self.conflicts) > 8:
                 yield Static(Text(f"… and {len(self.conflicts) - 8} more"), classes="detail")
