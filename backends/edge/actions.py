@@ -28,7 +28,7 @@ SERVICE_ACTIONS = (
 )
 REBOOT = ActionSpec("reboot", "Reboot node", Role.ADMIN, destructive=True)
 TRUST_HOST_KEY = ActionSpec("trust-host-key", "Trust the node's (unknown) host key", Role.ADMIN,
-                            params=("fingerprint",))
+                            params=("fingerprint",), optional=("fingerprint",))
 REBOOT_WAIT_S = 15.0
 
 

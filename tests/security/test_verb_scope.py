@@ -79,7 +79,7 @@ def world(tmp_path, aws, moto_url, k8s_emulator):
                 "edge": edge("gw-prod")}
         return str(write_config(tmp_path / f"envdeck-{role}.yaml", {"dev": dev, "prod": prod}))
 
-    return {"config": config, "dev_iid": dev_iid, "prod_iid": prod_iid, "state": tmp_path / "state"}
+    return {"config": config, "dev_iid": dev_iid, "prod_iid": prod_iid, "state": tmp_path / "state", "emu": emu}
 
 
 # -- hidden and unknown environments, every verb ----------------------------------
@@ -215,6 +215,22 @@ def test_a_parameter_the_action_does_not_take_is_refused(tmp_path, aws, moto_url
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "--param pwd" in proc.stderr and "hunter2" not in proc.stderr
     assert audit_rows(state) == [], "nothing stored"
+
+
+def test_a_missing_required_parameter_is_a_usage_error_naming_it(world):
+    """`act … scale` without `--param replicas=N`: exit 2 naming the parameter, before any
+    change (no audit row), not a backend failure quoting `None`."""
+    from backends.sim.k8s_emulator.manifests import deployment
+
+    world_emu = world["emu"]
+    world_emu.create("deployments", deployment("staging", "web", 2, "nginx:1.27", None, None))
+    state = world["state"]
+    proc = envdeck("act", "dev", "kubernetes/Deployment/web", "scale", "--yes",
+                   "--config", world["config"]("operator"), "--state-dir", str(state))
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert proc.stderr == "envdeck: scale on kubernetes/Deployment/web needs --param replicas=VALUE\n"
+    assert "None" not in proc.stderr
+    assert audit_rows(state) == [], "nothing performed"
 
 
 # -- status observes only ------------------------------------------------------------

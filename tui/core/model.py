@@ -259,6 +259,7 @@ class ActionSpec:
     mutating: bool = True
     destructive: bool = False  # needs the resource name typed to confirm
     params: tuple[str, ...] = ()  # parameter names, e.g. ("replicas",)
+    optional: tuple[str, ...] = ()  # those of `params` that may be left out; the others are required
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "role": self.role.label,

@@ -268,6 +268,10 @@ class Session:
             takes = ", ".join(spec.params) if spec.params else "no parameters"
             raise InvalidRequest(f"--param {unknown[0]}: {action} on {resource_id} does not take "
                                  f"{unknown[0]!r} (it takes {takes})")
+        missing = [name for name in spec.params
+                   if name not in spec.optional and not str(params.get(name) or "").strip()]
+        if missing:
+            raise InvalidRequest(f"{action} on {resource_id} needs --param {missing[0]}=VALUE")
         decision = self.policy.check(env, spec)
         if not decision.allowed:
             await self._deny(env, resource_id, action, params, decision.reason)
