@@ -98,3 +98,19 @@ def test_status_with_no_backends_is_healthy_json(tmp_path):
     [env] = data["environments"]
     assert {"name", "health", "drift", "repair", "backends", "resources", "faults", "drifts"} <= set(env)
     assert (env["name"], env["health"], env["drift"], env["repair"]) == ("dev", "Healthy", None, "propose")
+
+
+def test_check_and_doctor_show_only_the_environments_the_user_can_see(tmp_path):
+    """An environment where the user has no role is not named by `check` (a count only)
+    nor counted by `doctor`, as every other verb hides it."""
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n  prod-secret-name:\n    access: {admin: [somebody-else]}\n")
+    cfg.chmod(0o600)
+    check = envdeck("check", "--config", str(cfg))
+    assert check.returncode == 0, check.stderr
+    assert "prod-secret-name" not in check.stdout + check.stderr
+    assert check.stdout.splitlines() == ["dev: repair=propose; no backends",
+                                         "1 more environment(s) defined where you have no role"]
+    doctor = envdeck("doctor", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+    assert "prod-secret-name" not in doctor.stdout + doctor.stderr
+    assert f"ok    config {cfg}: 1 environment(s)" in doctor.stdout.splitlines(), doctor.stdout

@@ -43,10 +43,17 @@ async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | 
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from tui.core.identity import current_user
+    from tui.core.policy import Policy
+
     cfg = load(args)
     if not cfg.environments:
         write_line(f"{cfg.source}: valid, but no environments are defined")
+    # only the environments the user can see, as every other verb (names cannot be probed)
+    visible = Policy(cfg, current_user()).visible_environments()
     for name, env in cfg.environments.items():
+        if name not in visible:
+            continue
         parts = []
         if env.aws:
             parts.append(f"aws {env.aws.region} tags {','.join(f'{k}={v}' for k, v in env.aws.tags.items())}"
@@ -59,6 +66,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             services = sum(len(n.services) for n in env.edge.nodes)
             parts.append(f"edge {len(env.edge.nodes)} nodes, {services} services")
         write_line(f"{name}: repair={env.repair}; " + ("; ".join(parts) if parts else "no backends"))
+    hidden = len(cfg.environments) - len(visible)
+    if hidden:
+        write_line(f"{hidden} more environment(s) defined where you have no role")
     return EXIT_OK
 
 

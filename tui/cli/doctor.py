@@ -39,7 +39,10 @@ async def run_doctor(args: argparse.Namespace, load) -> int:
     cfg = load(args)
     if args.env:  # before anything is printed: a hidden environment shows nothing
         await _refuse_unseen_env(args, cfg)
-    _line("ok", f"config {path}: {len(cfg.environments)} environment(s)")
+    from tui.core.policy import Policy
+
+    visible = Policy(cfg, current_user()).visible_environments()  # the ones the user can see only
+    _line("ok", f"config {path}: {len(visible)} environment(s)")
     for warning in file_warnings(path):
         problems += 1
         _line("WARN", warning)
