@@ -218,6 +218,38 @@ async def test_each_log_stream_opened_is_one_read_row(tmp_path):
         await s.close()
 
 
+async def test_a_log_stream_the_reader_closes_is_a_read_that_succeeded(tmp_path, monkeypatch):
+    """Esc on the log view, quitting the TUI, ctrl+c on `logs -f`: the reader's task is
+    cancelled while it waits for the next line. Closing a stream you opened is a success
+    ("closed"), not `interrupted` with `CancelledError`."""
+    from tests.memory_backend import MemoryBackend
+    from tui.core.model import LogLine
+
+    async def following(self, resource_id, **_kwargs):
+        yield LogLine("first", source=resource_id)
+        await asyncio.Event().wait()  # a followed stream: no next line yet
+        yield LogLine("never", source=resource_id)
+
+    monkeypatch.setattr(MemoryBackend, "logs", following)
+    s = await session(tmp_path, "alice", World())
+    try:
+        got = asyncio.Event()
+
+        async def reader() -> None:
+            async for _line in s.logs("staging", "aws/app/web", follow=True):
+                got.set()
+
+        task = asyncio.create_task(reader())
+        await got.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        [entry] = await s.store.audit_entries()
+        assert (entry["action"], entry["result"], entry["message"]) == ("read", "succeeded", "closed")
+    finally:
+        await s.close()
+
+
 async def test_logs_of_an_id_outside_the_environment_are_refused(tmp_path):
     world = World()
     s = await session(tmp_path, "alice", world)

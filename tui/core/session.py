@@ -300,7 +300,7 @@ class Session:
                    container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
         """A resource's log lines. The role is checked first (no backend call), then the
         id's membership in `env`; each stream opened is one `read` audit row, finished
-        when the stream ends (`succeeded` also when the reader stops it)."""
+        when the stream ends (`succeeded` also when the reader stops or closes it: "closed")."""
         await self.authorize(env, resource_id, READ_LOGS)
         backend = await self._require_member(env, resource_id, READ_LOGS.name, {}, inventory=False)
         params: dict[str, Any] = {"follow": follow, "tail": tail}
@@ -315,8 +315,10 @@ class Session:
         try:
             async for line in stream:
                 yield line
-        except GeneratorExit:
-            raise  # the reader stopped: the read succeeded
+        except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
+            # the reader stopped or closed the stream (Esc, quitting, ctrl+c): the read succeeded
+            message = "closed"
+            raise
         except BaseException as exc:
             result = AuditResult.FAILED if isinstance(exc, Exception) else AuditResult.INTERRUPTED
             message = str(exc) or type(exc).__name__
