@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from tests.conftest import envdeck_env, repo_root
+from tui.core.model import Origin
 
 
 def envdeck(*args, input_text=None, timeout=120):
@@ -114,3 +115,36 @@ def test_check_and_doctor_show_only_the_environments_the_user_can_see(tmp_path):
     doctor = envdeck("doctor", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
     assert "prod-secret-name" not in doctor.stdout + doctor.stderr
     assert f"ok    config {cfg}: 1 environment(s)" in doctor.stdout.splitlines(), doctor.stdout
+
+
+def test_the_demo_cli_environment_is_the_tuis_own_state(tmp_path):
+    """The demo's printed CLI environment (demo.env) points at the TUI's state directory
+    (`state` next to the config, or the demo's --state-dir): what the TUI did (here a pause,
+    audited) is what the CLI sees, not a separate store."""
+    import asyncio
+    import shlex
+
+    from backends.registry import create_backends
+    from tui.cli.demo import write_env_file
+    from tui.core.config import load_config
+    from tui.core.session import Session
+
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text("environments:\n  dev: {}\n")
+    cfg.chmod(0o600)
+    for state, env_file in ((tmp_path / "state", lambda: write_env_file(cfg)),  # the demo's default
+                            (tmp_path / "given", lambda: write_env_file(cfg, tmp_path / "given"))):  # --state-dir
+        exported = dict(shlex.split(line)[1].split("=", 1) for line in env_file().read_text().splitlines())
+
+        async def tui_pauses(state=state) -> None:
+            session = await Session.open(load_config(cfg), state, origin=Origin.TUI, backends_factory=create_backends)
+            try:
+                await session.set_paused("dev", True)
+            finally:
+                await session.close()
+
+        asyncio.run(tui_pauses())
+        proc = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "--json"], capture_output=True, text=True,
+                              cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root()), **exported), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert [(e["action"], e["origin"]) for e in json.loads(proc.stdout)["entries"]] == [("pause", "tui")]
