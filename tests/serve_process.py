@@ -1,9 +1,11 @@
-"""A real `envdeck serve` in a subprocess for the serve tests: started, its printed link
-read from its stdout, its session processes listed, stopped."""
+"""A real `envdeck serve` in a subprocess for the serve tests: started, its link read
+(from its stdout on a pseudo-terminal with tty=True; otherwise, stdout being a pipe,
+from the 0600 file whose path it prints), its session processes listed, stopped."""
 
 from __future__ import annotations
 
 import os
+import pty
 import re
 import select
 import signal
@@ -16,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.conftest import envdeck_env, repo_root
 
-LINK = re.compile(r"http://\S+/\?token=\S+")
+LINK = re.compile(r"http://\S+/\?token=[A-Za-z0-9_-]+")
+LINK_FILE = re.compile(r"is in (/\S+\.link) \(")
 
 
 def free_port() -> int:
@@ -41,31 +44,51 @@ def children(pid: int) -> list[int]:
 
 
 class ServeProcess:
-    def __init__(self, config: Path, state: Path, port: int | None = None):
+    def __init__(self, config: Path, state: Path, port: int | None = None, *, tty: bool = False):
         self.port = port or free_port()
         self.state = state
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "--config", str(config), "--state-dir", str(state), "serve",
-             "--port", str(self.port)],
-            cwd=str(repo_root()), env=envdeck_env(PYTHONPATH=str(repo_root())),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        self.tty = tty
+        self.link_file: Path | None = None
+        if tty:
+            self._out, slave = pty.openpty()
+        else:
+            self._out, slave = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tui.cli", "--config", str(config), "--state-dir", str(state), "serve",
+                 "--port", str(self.port)],
+                cwd=str(repo_root()), env=envdeck_env(PYTHONPATH=str(repo_root())),
+                stdout=slave, stderr=subprocess.PIPE, start_new_session=True)
+        finally:
+            os.close(slave)
         self.stdout = b""
         self.stderr = b""
         self.link = self._read_link()
 
+    def _read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self._out], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            chunk = os.read(self._out, 4096)
+        except OSError:  # a pty whose other end closed
+            chunk = b""
+        self.stdout += chunk
+        return chunk
+
     def _read_link(self, deadline_s: float = 90) -> str:
-        assert self.proc.stdout is not None
+        pattern = LINK if self.tty else LINK_FILE
         deadline = time.monotonic() + deadline_s
-        while (found := LINK.search(self.stdout.decode(errors="replace"))) is None:
+        while (found := pattern.search(self.stdout.decode(errors="replace"))) is None:
             left = deadline - time.monotonic()
             assert left > 0 and self.proc.poll() is None, (self.stdout, self.proc.stderr.read() if
                                                            self.proc.poll() is not None else b"")
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                assert chunk, (self.stdout, self.proc.stderr.read())
-                self.stdout += chunk
-        return found.group(0)
+            if self._read(left) == b"" and self.proc.poll() is not None:
+                raise AssertionError((self.stdout, self.proc.stderr.read()))
+        if self.tty:
+            return found.group(0)
+        self.link_file = Path(found.group(1))
+        return self.link_file.read_text().strip()
 
     @property
     def token(self) -> str:
@@ -75,9 +98,11 @@ class ServeProcess:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
         try:
-            out, err = self.proc.communicate(timeout=30)
+            _, err = self.proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            out, err = self.proc.communicate(timeout=30)
-        self.stdout += out or b""
+            _, err = self.proc.communicate(timeout=30)
         self.stderr += err or b""
+        while self._read(0):
+            pass
+        os.close(self._out)
