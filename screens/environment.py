@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker
 
 from screens.base import EnvdeckScreen, steady_input
+from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
 from tui.core.env_state import EnvState
 from tui.core.model import Resource
@@ -26,8 +27,6 @@ from tui.messages import (
     FAULTS,
     PAUSED,
     RESOURCES,
-    SAMPLES,
-    TIMELINE,
     MetricsLoaded,
     TimelineLoaded,
 )
@@ -43,14 +42,8 @@ from tui.widgets.resource_filter import ResourceFilter
 from tui.widgets.resource_table import SORTABLE, ResourceTable, TableView
 from tui.widgets.status_bar import StatusBar, status_text
 
-VIEWS = ("resources", "logs", "metrics", "faults", "timeline", "compliance", "drift")
 # The table each view filters with `/` (resources: the TableView; logs: its own search).
-FILTERED_TABLES = {"metrics": "#series", "faults": "#faults-table", "timeline": "#timeline-table",
-                   "compliance": "#compliance-table", "drift": "#drift-table"}
-VIEW_TITLES = {v: v.capitalize() for v in VIEWS}
-# Which changes each view cares about.
-VIEW_KINDS = {"resources": {RESOURCES, DRIFTS, SAMPLES}, "faults": {FAULTS, RESOURCES}, "compliance": {RESOURCES},
-              "drift": {DRIFTS, RESOURCES}, "timeline": {TIMELINE}, "logs": set(), "metrics": set()}
+FILTERED_TABLES = {v.name: v.filtered for v in ENV_VIEWS if v.filtered}
 AGE_EVERY_TICKS = 5
 METRICS_EVERY_TICKS = 30
 
@@ -78,7 +71,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         Binding("b", "group", "Group", id="group", show=False, tooltip="Group by backend"),
         Binding("greater_than_sign", "sort_next", "Sort", id="sort-next", show=False),
         Binding("less_than_sign", "sort_reverse", "Reverse", id="sort-reverse", show=False),
-        *[Binding(str(i + 1), f"show_view('{view}')", VIEW_TITLES[view], id=f"view-{view}", show=False)
+        *[Binding(str(i + 1), f"show_view('{view}')", VIEW_BY_NAME[view].title, id=f"view-{view}", show=False)
           for i, view in enumerate(VIEWS)],
     ]
 
@@ -158,15 +151,13 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = event.pane.id or "resources"
         self.query_one("#filter", Input).add_class("hidden")  # a box left open filters the view it was opened in
-        if view in self.dirty or view in ("timeline", "metrics"):
+        if view in self.dirty or VIEW_BY_NAME[view].reload_on_show:
             self.refresh_view(view)
         self._update_title()
         self._focus_view(view)
 
     def _focus_view(self, view: str) -> None:
-        target = {"resources": "#resource-table", "logs": "#log", "metrics": "#series", "faults": "#faults-table",
-                  "timeline": "#timeline-table", "compliance": "#compliance-table", "drift": "#drift-table"}[view]
-        self.query_one(target).focus()
+        self.query_one(VIEW_BY_NAME[view].focus).focus()
 
     def refresh_all(self) -> None:
         self.dirty = set(VIEWS)
@@ -222,7 +213,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if RESOURCES in kinds:
             self.history.record(self.state.all_resources())
         for view in VIEWS:
-            if VIEW_KINDS[view] & kinds:
+            if VIEW_BY_NAME[view].kinds & kinds:
                 self.dirty.add(view)
         if self.active_view in self.dirty:
             self.refresh_view(self.active_view)
@@ -235,7 +226,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             return
         self._ticks += 1
         self._update_status()
-        if self._ticks % AGE_EVERY_TICKS == 0 and self.active_view in ("resources", "faults"):
+        if self._ticks % AGE_EVERY_TICKS == 0 and VIEW_BY_NAME[self.active_view].shows_ages:
             self.refresh_view(self.active_view)
         if self._ticks % METRICS_EVERY_TICKS == 0 and self.active_view == "metrics":
             self._load_metrics()
@@ -247,7 +238,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         state = self.state
         t = Text(no_wrap=True, overflow="ellipsis", end="")
         t.append(f" {clean(self.env)}", style=palette.style("primary", bold=True))
-        crumbs = f" › {VIEW_TITLES[self.active_view]}"
+        crumbs = f" › {VIEW_BY_NAME[self.active_view].title}"
         if self.active_view == "resources" and self.scope is not None:
             crumbs += f" › pods of {clean(short_scope(self.scope), max_len=60)}"
         view_filter = self.filters.get(self.active_view)
@@ -344,7 +335,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         view = self.active_view
         if view == "resources":
             return self.query_one(ResourceTable).selected_resource_id()
-        if view in ("faults", "timeline", "compliance", "drift"):
+        if VIEW_BY_NAME[view].records:
             table = self.query_one(f"#{view}-table", RecordTable)
             return table.resource_for_cursor()
         if view == "metrics":

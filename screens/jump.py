@@ -22,18 +22,13 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from screens.base import steady_input
+from screens.env_views import VIEW_ALIASES
 from themes import resolve_theme_name
 from tui.core.sanitize import clean
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
 
-VIEW_ALIASES = {
-    "resources": "resources", "res": "resources", "all": "resources", "logs": "logs", "log": "logs",
-    "metrics": "metrics", "metric": "metrics", "faults": "faults", "fault": "faults", "timeline": "timeline",
-    "events": "timeline", "audit": "timeline", "compliance": "compliance", "findings": "compliance",
-    "drift": "drift", "drifts": "drift",
-}
 KIND_ALIASES = {
     "po": "Pod", "pod": "Pod", "pods": "Pod", "deploy": "Deployment", "deployment": "Deployment",
     "deployments": "Deployment", "dp": "Deployment", "sts": "StatefulSet", "statefulsets": "StatefulSet",

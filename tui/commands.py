@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
 
+from screens.env_views import VIEWS
 from tui.core.policy import PAUSE, REPAIR
 from tui.core.sanitize import clean
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
 
-VIEWS = ("resources", "logs", "metrics", "faults", "timeline", "compliance", "drift")
 MAX_RESOURCE_HITS = 30
 
 
