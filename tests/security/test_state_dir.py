@@ -6,6 +6,7 @@ created 0700 and the store 0600 whatever the umask; symlinked state files are re
 
 from __future__ import annotations
 
+import grp
 import os
 import shutil
 import stat
@@ -134,20 +135,118 @@ def test_a_new_state_dir_is_private_whatever_the_umask(lab, tmp_path):
     proc = envdeck("audit", "--json", "--config", str(config), "--state-dir", str(state), umask=0)
     assert proc.returncode == 0, proc.stderr
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE(state.parent.stat().st_mode) == 0o700, "a missing parent is made 0700 too, not 0777"
     for name in ("envdeck.db", "envdeck.log"):
         assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
     proc = envdeck("doctor", "--config", str(config), "--state-dir", str(state))
     assert any(x.startswith("ok") and "not writable by others" in x for x in proc.stdout.splitlines()), proc.stdout
 
 
-def test_group_writable_only_as_a_setgid_shared_directory(lab, tmp_path):
+def test_group_writable_only_as_a_setgid_sticky_shared_directory(lab, tmp_path):
     """Group sharing (several users on one host) is allowed only deliberately: a
-    group-writable directory must be setgid (`chmod 2770`); plain 0770 is refused."""
+    group-writable directory must be setgid and sticky (`chmod 3770`); plain 0770 and
+    setgid-only 2770 (a member could rename envdeck.db away) are refused."""
     config, _victim, _shared = lab
     state = tmp_path / "team"
     state.mkdir()
-    state.chmod(0o770)
-    refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)), "writable by its group")
-    state.chmod(0o2770)
+    for mode in (0o770, 0o2770):
+        state.chmod(mode)
+        refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)),
+                "writable by its group", "chmod 3770")
+    state.chmod(0o3770)
     proc = envdeck("audit", "--json", "--config", str(config), "--state-dir", str(state))
     assert proc.returncode == 0, proc.stderr
+
+
+GROUP = "nogroup"  # nobody's group: nobody is the other member of the team
+
+
+def doctor_ok(config: Path, state: Path) -> str:
+    proc = envdeck("doctor", "--config", str(config), "--state-dir", str(state))
+    [line] = [x for x in proc.stdout.splitlines() if x.split()[:2] == ["ok", "state"]]
+    return line
+
+
+@needs_root
+def test_a_group_member_cannot_swap_the_store_of_a_shared_state_dir(lab):
+    """In a setgid 2770 team directory a member (nobody) renamed envdeck.db away and
+    envdeck silently began a new, empty store, while doctor said "not writable by
+    others". Now 2770 is refused (and doctor says why); with 3770 the sticky bit stops
+    the member, and doctor names the group and the sharing mode."""
+    config, _victim, _shared = lab
+    state = config.parent / "team"
+    state.mkdir()
+    os.chown(state, 0, grp.getgrnam(GROUP).gr_gid)
+    state.chmod(0o3770)
+    proc = envdeck("audit", "--json", "--config", str(config), "--state-dir", str(state))
+    assert proc.returncode == 0, proc.stderr
+    line = doctor_ok(config, state)
+    assert f"shared with group {GROUP}" in line and "3770" in line and "not writable by others" not in line, line
+    moved = subprocess.run(["runuser", "-u", "nobody", "--", "mv", str(state / "envdeck.db"), str(state / "gone")],
+                           capture_output=True, text=True, timeout=30)
+    assert moved.returncode != 0 and (state / "envdeck.db").is_file(), moved.stderr
+    state.chmod(0o2770)  # without the sticky bit the member can do it: refused
+    as_nobody("mv", str(state / "envdeck.db"), str(state / "gone"))
+    refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)),
+            f"writable by its group {GROUP}", "2770", "chmod 3770")
+    doctor_says(config, state, f"writable by its group {GROUP}", "sticky")
+    assert not (state / "envdeck.db").exists(), "no new, empty store was begun"
+
+
+@needs_root
+@pytest.mark.parametrize("parent_mode, parent_owner, says", [
+    (0o777, "root", "writable by everyone without the sticky bit"),
+    (0o775, "group", f"writable by group {GROUP} without the sticky bit"),
+    (0o755, "nobody", "belongs to nobody"),
+], ids=["world-writable", "group-writable", "another-users"])
+def test_a_state_dir_under_a_directory_others_can_write_is_refused(lab, parent_mode, parent_owner, says):
+    """Whoever can write the directory above the state directory (without the sticky
+    bit), or owns it, can rename the state directory away and put a link to elsewhere
+    in its place: refused like OpenSSH's StrictModes, by every command and by doctor."""
+    config, _victim, _shared = lab
+    parent = config.parent / "open"
+    parent.mkdir()
+    if parent_owner == "nobody":
+        os.chown(parent, 65534, 65534)
+    elif parent_owner == "group":
+        os.chown(parent, 0, grp.getgrnam(GROUP).gr_gid)
+    parent.chmod(parent_mode)
+    state = parent / "state"
+    state.mkdir(mode=0o700)
+    for command in (["audit", "--json"], ["status"]):
+        refused(envdeck(*command, "--config", str(config), "--state-dir", str(state)), str(parent), says)
+    doctor_says(config, state, str(parent), says)
+    assert list(state.iterdir()) == []
+    # the attack it prevents: nobody swaps the directory for a link to one of root's own
+    elsewhere = config.parent / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    as_nobody("mv", str(state), str(parent / "old"))
+    as_nobody("ln", "-s", str(elsewhere), str(state))
+    refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)), str(state))
+    assert list(elsewhere.iterdir()) == []
+    # and a state directory not created yet is refused before anything is made there
+    fresh = parent / "fresh" / "state"
+    refused(envdeck("audit", "--config", str(config), "--state-dir", str(fresh)), says)
+    doctor_says(config, fresh, says)
+    assert not (parent / "fresh").exists()
+
+
+@needs_root
+def test_a_state_dir_path_through_another_users_symlink_is_refused(lab):
+    """In a sticky shared directory (/tmp) nobody cannot rename the user's entries, but
+    can plant a link where the state directory is expected, pointing to a directory of
+    the user's (accepted before: the target is theirs and 0700), and repoint it later."""
+    config, _victim, shared = lab
+    elsewhere = config.parent / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    state = shared / "state"
+    as_nobody("ln", "-s", str(elsewhere), str(state))
+    refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)),
+            str(state), "symbolic link of nobody")
+    doctor_says(config, state, "symbolic link of nobody")
+    assert list(elsewhere.iterdir()) == []
+    mine = shared / "mine"  # the user's own link is the user's choice
+    mine.symlink_to(elsewhere)
+    proc = envdeck("audit", "--json", "--config", str(config), "--state-dir", str(mine))
+    assert proc.returncode == 0, proc.stderr
+    assert (elsewhere / "envdeck.db").is_file()

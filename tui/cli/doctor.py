@@ -91,7 +91,9 @@ async def _state(sdir: Path) -> int:
     if check != "ok":
         _line("FAIL", f"state: {corrupt_message(store.path, 'integrity check: ' + check)}")
         return 1
-    _line("ok", f"state {sdir}: yours, not writable by others; integrity ok, journal {mode}")
+    from tui.core.paths import describe_state_dir
+
+    _line("ok", f"state {sdir}: {describe_state_dir(store.path.parent)}; integrity ok, journal {mode}")
     return 0
 
 
@@ -267,6 +269,13 @@ def _state_dir_without_config(sdir: Path) -> None:
     try:
         info = sdir.stat()
     except FileNotFoundError:
+        from tui.core.paths import check_state_path
+
+        try:  # the way to it must be safe before the first run creates it
+            check_state_path(sdir)
+        except StateError as exc:
+            _line("FAIL", f"state: {exc}")
+            return
         _line("info", f"state {sdir}: does not exist yet (created on the first run)")
         return
     except OSError as exc:
@@ -277,11 +286,11 @@ def _state_dir_without_config(sdir: Path) -> None:
     elif not os.access(sdir, os.W_OK | os.X_OK):
         _line("FAIL", f"state {sdir}: is not writable")
     else:
-        from tui.core.paths import check_state_dir
+        from tui.core.paths import check_state_dir, describe_state_dir
 
         try:  # another user's, writable by others, a planted symlink: said, nothing created
             check_state_dir(sdir)
         except StateError as exc:
             _line("FAIL", f"state: {exc}")
             return
-        _line("ok", f"state {sdir}: exists and is writable")
+        _line("ok", f"state {sdir}: exists and is writable; {describe_state_dir(sdir)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shlex
@@ -52,17 +53,24 @@ def ensure_state_dir(path: Path | str) -> Path:
     """Create the state directory (0700) or check an existing one; the StateError says why
     it cannot be used. Refused: a directory owned by another user, or writable by others
     (anyone could plant a symlink `envdeck.log -> /etc/shadow` or swap the store). A
-    group-writable directory is accepted only when it is setgid (the deliberate shared
-    layout `chmod 2770` of a team directory); otherwise it is refused too. Then every file
-    envdeck keeps there (envdeck.db*, envdeck.log*) must be a regular file of the user,
-    never a symlink."""
+    group-writable directory is accepted only as the deliberate shared layout of a team
+    directory, setgid *and* sticky (`chmod 3770`): without the sticky bit any member could
+    rename `envdeck.db` away and envdeck would start a new, empty store. The path to it
+    must be safe too (like OpenSSH's StrictModes): no symbolic link on the way owned by
+    another user, and no directory above it that another user owns or that others may
+    write without the sticky bit (they could rename the state directory away and put a
+    link to elsewhere in its place). Then every file envdeck keeps there (envdeck.db*,
+    envdeck.log*) must be a regular file of the user, never a symlink."""
     from tui.core.errors import StateError
 
     state = Path(path).expanduser()
+    check_state_path(state)  # before anything is created on an unsafe path
     if state.exists() and not state.is_dir():
         raise StateError(f"{state}: the state directory is a file, not a directory (use --state-dir)")
-    try:
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:  # the missing directories above it too are 0700 (XDG), never 0777 & ~umask
+        for directory in [*reversed(state.parents), state]:
+            if not directory.exists():
+                directory.mkdir(mode=0o700, exist_ok=True)
     except OSError as exc:
         raise StateError(f"{state}: cannot create the state directory: {exc.strerror or exc}") from None
     check_state_dir(state)
@@ -74,6 +82,7 @@ def check_state_dir(state: Path) -> None:
     (`doctor` without a config uses them as they are)."""
     from tui.core.errors import StateError
 
+    check_state_path(state)
     st = state.stat()
     uid = os.geteuid()
     if st.st_uid != uid:
@@ -81,15 +90,76 @@ def check_state_dir(state: Path) -> None:
                          f"({_user(uid)}); envdeck keeps its audit trail only in a directory of yours "
                          "(use --state-dir)")
     mode = stat.S_IMODE(st.st_mode)
-    if mode & 0o002 or (mode & 0o020 and not mode & stat.S_ISGID):
-        who = "everyone" if mode & 0o002 else "its group"
-        raise StateError(f"{state}: the state directory is writable by {who} (mode {mode:04o}); "
-                         f"run `chmod 700 {shlex.quote(str(state))}` or use --state-dir")
+    quoted = shlex.quote(str(state))
+    if mode & 0o002:
+        raise StateError(f"{state}: the state directory is writable by everyone (mode {mode:04o}); "
+                         f"run `chmod 700 {quoted}` or use --state-dir")
+    if mode & 0o020 and not (mode & stat.S_ISGID and mode & stat.S_ISVTX):
+        group = _group(st.st_gid)
+        raise StateError(f"{state}: the state directory is writable by its group {group} (mode {mode:04o}) "
+                         "without the setgid and sticky bits: a member could rename envdeck.db away; "
+                         f"run `chmod 700 {quoted}`, or `chmod 3770 {quoted}` to share it with {group}")
     if not os.access(state, os.W_OK | os.X_OK):
         raise StateError(f"{state}: the state directory is not writable (use --state-dir)")
     for entry in os.scandir(state):
         if entry.name.startswith(STATE_FILE_PREFIXES):
             check_state_file(Path(entry.path))
+
+
+def describe_state_dir(state: Path) -> str:
+    """Who may write a state directory that passed `check_state_dir`, for `doctor`."""
+    st = state.stat()
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o020:
+        return (f"yours, shared with group {_group(st.st_gid)} (mode {mode:04o}: its members may write here, "
+                "setgid and sticky, so they cannot rename or remove your files)")
+    return f"yours, not writable by others (mode {mode:04o})"
+
+
+def check_state_path(state: Path) -> None:
+    """The way to the state directory cannot be bent by another user (OpenSSH's
+    StrictModes): every symbolic link on it belongs to the user or root, and every
+    directory above it (as written and as resolved) belongs to the user or root and is
+    not writable by others unless sticky (`/tmp` is fine; the write bit of the user's
+    private group lets no one else in). Parts that do not exist yet
+    are not checked; `ensure_state_dir` checks again once it has created them."""
+    from tui.core.errors import StateError
+
+    uid = os.geteuid()
+    trusted = (0, uid)
+    path = Path(os.path.abspath(state))
+    above: list[Path] = []
+    walked = Path(path.anchor)
+    for part in path.parts[1:]:
+        above.append(walked)
+        walked = walked / part
+        try:
+            st = os.lstat(walked)
+        except OSError:
+            break
+        if stat.S_ISLNK(st.st_mode) and st.st_uid not in trusted:
+            raise StateError(f"{state}: {walked} is a symbolic link of {_user(st.st_uid)}, who could point it "
+                             "elsewhere; envdeck keeps its state only on a path of yours (use --state-dir)")
+    above.extend(Path(os.path.realpath(path)).parents)
+    seen: set[Path] = set()
+    for directory in above:
+        real = Path(os.path.realpath(directory))
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            st = os.stat(real)
+        except OSError:
+            continue
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid not in trusted:
+            raise StateError(f"{state}: {real} above the state directory belongs to {_user(st.st_uid)}, who "
+                             "could rename it away and put another in its place (use --state-dir)")
+        if (mode & 0o002 or (mode & 0o020 and not _private_group(st.st_gid))) and not mode & stat.S_ISVTX:
+            who = "everyone" if mode & 0o002 else f"group {_group(st.st_gid)}"
+            raise StateError(f"{state}: {real} above the state directory is writable by {who} without the "
+                             f"sticky bit (mode {mode:04o}): they could rename the state directory away and "
+                             "put a link to elsewhere in its place (use --state-dir)")
 
 
 def check_state_file(path: Path) -> None:
@@ -115,3 +185,21 @@ def _user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def _private_group(gid: int) -> bool:
+    """The user's own group (user private groups: `alice:alice`, no other member): its
+    write bit lets no one else in, so a 0775 home directory is no risk."""
+    try:
+        me = pwd.getpwuid(os.geteuid())
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return gid == me.pw_gid and group.gr_name == me.pw_name and set(group.gr_mem) <= {me.pw_name}
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return f"gid {gid}"
