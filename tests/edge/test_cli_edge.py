@@ -83,3 +83,37 @@ def test_run_options_after_env_as_documented(edge_lab, tmp_path):
                    "--json", "--", "cat", "/proc/loadavg")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"] == {"ok": 1, "failed": 0, "unreachable": 0}
+
+
+def test_run_asks_on_a_terminal_unless_yes(edge_lab, tmp_path):
+    """`run` on a terminal asks "Run CMD on N node(s) of ENV? [y/N]" as `act` does: no runs
+    nothing on any node (counted on the node side), yes runs it on each; without a terminal
+    (the tests above, scripts, pipes) it runs without asking."""
+    from tests.security.terminal import envdeck_on_pty
+
+    servers = [edge_lab.start_sshd("a"), edge_lab.start_sshd("b")]
+    for s in servers:
+        edge_lab.trust(s)
+    cfg = write_config(edge_lab, tmp_path, servers)
+    state = str(tmp_path / "state")
+    ran = edge_lab.state / "ran.log"  # written by the nodes (the lab user)
+    command = f"echo ran >> {ran}"
+
+    def asked(output: bytes) -> bool:
+        return b"[y/N]" in output
+
+    refused = envdeck_on_pty("run", "--config", cfg, "--state-dir", state, "lab", "--", command,
+                             input_bytes=b"n\n", stop_when=asked)
+    assert refused.returncode == 1, refused.text
+    assert f"Run {command} on 2 node(s) of lab? [y/N]" in refused.text
+    assert "not confirmed; nothing was run" in refused.text
+    assert not ran.exists(), "no node ran the command"
+
+    accepted = envdeck_on_pty("run", "--config", cfg, "--state-dir", state, "lab", "--", command,
+                              input_bytes=b"y\n", stop_when=asked)
+    assert accepted.returncode == 0, accepted.text
+    assert ran.read_text().splitlines() == ["ran", "ran"], "each node ran it once"
+
+    unasked = envdeck_on_pty("run", "--config", cfg, "--state-dir", state, "lab", "--yes", "--", command)
+    assert unasked.returncode == 0 and "[y/N]" not in unasked.text, unasked.text
+    assert len(ran.read_text().splitlines()) == 4

@@ -10,6 +10,7 @@ import sys
 from backends.edge.fleet import fleet_summary
 from tui.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, load, open_session
 from tui.cli.output import print_json, write_line
+from tui.core.sanitize import clean
 
 
 def _late_options() -> argparse.ArgumentParser:
@@ -18,6 +19,7 @@ def _late_options() -> argparse.ArgumentParser:
     late = argparse.ArgumentParser(prog="envdeck run ENV", add_help=False)
     late.add_argument("--nodes", metavar="GLOB")
     late.add_argument("--json", action="store_true")
+    late.add_argument("--yes", action="store_true")
     late.add_argument("--read-only", action="store_true")
     late.add_argument("--config", metavar="PATH")
     late.add_argument("--state-dir", metavar="DIR")
@@ -88,10 +90,26 @@ async def cmd_run(args: argparse.Namespace) -> int:
             status = result.error or f"exit {result.exit_code}"
             out(write_line, f"{result.node:<20} {status:<12} {result.duration_s:6.2f}s  {first[0] if first else ''}")
 
+    refused: list[bool] = []
+
+    def confirm(nodes: list[str]) -> bool:
+        """On a terminal, as `act` does: ask before running anywhere, unless --yes. Without
+        a terminal (scripts, pipes, cron) the command runs: nobody could answer."""
+        if getattr(args, "yes", False) or not sys.stdin.isatty():
+            return True
+        answer = input(clean(f"Run {command} on {len(nodes)} node(s) of {args.env}? [y/N] "))
+        if answer.strip().lower() in ("y", "yes"):
+            return True
+        refused.append(True)
+        return False
+
     try:
-        results = await session.run_fleet(args.env, command, args.nodes, on_result=live)
+        results = await session.run_fleet(args.env, command, args.nodes, on_result=live, confirm=confirm)
     finally:
         await session.close()
+    if refused:
+        print("envdeck: not confirmed; nothing was run", file=sys.stderr)
+        return EXIT_FAILED
     summary = fleet_summary(results)
     if args.json:
         out(print_json, {"results": [r.to_json() for r in results], "summary": summary})

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from backends.base import Backend
 from tui.core import redaction
 from tui.core.config import EdgeConfig, EnvdeckConfig
+from tui.core.env_state import Change, EnvState
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
 from tui.core.identity import current_user
 from tui.core.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
@@ -142,6 +144,41 @@ class Session:
     # -- lookups -------------------------------------------------------------
     def environments(self) -> list[str]:
         return list(self.reconciler.envs)
+
+    # -- state queries and the reconciler's life (the UI and the CLI ask here; they
+    #    do not reach through the session into the reconciler) --------------------
+    def state(self, env: str) -> EnvState:
+        """The live state of a visible environment (KeyError for any other)."""
+        return self.reconciler.envs[env]
+
+    def states(self) -> Mapping[str, EnvState]:
+        """The live states of the visible environments, by name."""
+        return self.reconciler.envs
+
+    def subscribe(self, callback: Callable[[Change], None]) -> Callable[[], None]:
+        """Typed changes, on the event loop (the callback must not block); returns the unsubscribe."""
+        return self.reconciler.subscribe(callback)
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        self.reconciler.clock = clock
+
+    async def start_reconciling(self) -> None:
+        await self.reconciler.start()
+
+    async def reconcile_once(self, *, repair: bool) -> dict[str, list]:
+        """One pass of every backend (repairs per each environment's mode when `repair`): the repair records by environment."""
+        return await self.reconciler.run_once(repair=repair)
+
+    async def observe_in_turn(self) -> None:
+        """One pass of every backend, one after the other, no repairs (deterministic runs)."""
+        await self.reconciler.load_last_known()
+        for env, backends in self.reconciler.backends.items():
+            for name, backend in backends.items():
+                await backend.start()
+                await self.reconciler.pass_once(env, name, repair=False)
+
+    async def load_overrides(self, env: str) -> None:
+        await self.reconciler.load_overrides(env)
 
     def backend_for(self, env: str, resource_id: str) -> Backend:
         backends = self.reconciler.backends.get(env)
@@ -371,9 +408,11 @@ class Session:
     async def repair(self, env: str, resource: str | None = None, field: str | None = None):
         return await self.reconciler.repair(env, user=self.user, origin=self.origin, resource=resource, field=field)
 
-    async def run_fleet(self, env: str, command: str, nodes_glob: str | None = None, on_result=None):
+    async def run_fleet(self, env: str, command: str, nodes_glob: str | None = None, on_result=None,
+                        confirm: Callable[[list[str]], bool] | None = None):
         """Run one shell command on the environment's edge nodes (operator role), one
-        audit row per node. Returns the backend's per-node results."""
+        audit row per node. Returns the backend's per-node results. `confirm(nodes)`, asked
+        after the policy allows it and before anything runs: False runs nothing (returns [])."""
         backend = self.reconciler.backends.get(env, {}).get("edge")
         if backend is None:
             raise NotFound(f"{env} has no edge nodes")
@@ -389,6 +428,8 @@ class Session:
                                               params={"command": command}, origin=self.origin,
                                               result=AuditResult.DENIED, message=decision.reason)
             raise PolicyDenied(decision.reason)
+        if confirm is not None and not confirm(names):
+            return []
         audit_ids = {}
         for name in names:
             audit_ids[name] = await self.store.audit_begin(user=self.user, env=env, target=f"edge/node/{name}",
