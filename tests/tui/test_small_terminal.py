@@ -4,12 +4,20 @@ table), saved logs as the lines were, not as wrapped on screen."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
+from textual.widgets.data_table import ColumnKey
 
 from screens.desired_conflict import DesiredConflictScreen
 from tests.tui.conftest import app_ready, make_app, settle, wait_until
+from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
+from tui.app import AppOptions, create_app
 from tui.cli.demo import START_TOAST_WIDTH, start_toast
+from tui.core.model import Event, Fault, Finding, Resource, Severity
 from tui.core.overrides import Conflict
+from tui.widgets.record_views import ComplianceTable, FaultsTable, RecordPreview, TimelineTable
 
 INSTANCE = "aws/ec2-instance/i-0abc123"
 
@@ -55,3 +63,81 @@ def test_demo_start_toast_is_one_line_naming_demo_env():
     long = Path("/very/long/temporary/directory/of/a/user/with/a/deep/home/envdeck-demo-abcdefgh/demo.env")
     line = start_toast(long)
     assert len(line) <= START_TOAST_WIDTH and line.endswith("demo.env"), line
+
+
+# -- the cause, readable at 80×24 and 120×40 ----------------------------------------------
+LONG_FINDING = ("container 'log-shipper' allows privilege escalation (securityContext.allowPrivilegeEscalation "
+                "is not set to false)")
+LONG_FAULT = "alarm staging-web-1-cpu-high: CPU utilisation 95% above the 80% threshold for 3 datapoints"
+LONG_EVENT = "Error creating: pods \"worker-\" is forbidden: exceeded quota: compute, requested: cpu=500m"
+
+
+class LongTextAws(StageAws):
+    """The stage's AWS with the demo's long texts: a finding, a fault and its event."""
+
+    def build(self) -> list[Resource]:
+        out = super().build()
+        out[0].findings = [Finding("k8s-privilege-escalation-not-blocked", Severity.HIGH, LONG_FINDING, INSTANCE)]
+        return out
+
+    def faults(self) -> list[Fault]:
+        return [Fault(INSTANCE, Severity.HIGH, "AlarmFiringForTooLong", LONG_FAULT, FIXED_NOW - timedelta(minutes=5))]
+
+    def events(self) -> list[Event]:
+        return [Event(INSTANCE, "FailedCreateBecauseOfQuota", LONG_EVENT, FIXED_NOW - timedelta(minutes=4),
+                      "Warning")]
+
+
+def long_text_app(state_dir: Path, stage: Stage, view: str):
+    base = stage_factory(stage)
+
+    def factory(env, env_cfg, cfg):
+        out = base(env, env_cfg, cfg)
+        if "aws" in out:
+            out["aws"] = LongTextAws(env, stage)
+        return out
+
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=factory, start_reconciler=False,
+                         start_env="staging", start_view=view, user="alice", testing=True)
+    return create_app(stage_config(), state_dir, options=options)
+
+
+def fits(table) -> bool:
+    return 0 < table.virtual_size.width <= table.scrollable_content_region.width
+
+
+def message_cells(table) -> list[tuple[str, str]]:
+    """(shown, whole) message of every row."""
+    fill = table.column_keys.index(table.FILL)
+    whole = [k for k, _ in table.COLUMNS].index(table.FILL)
+    return [(table.get_row(key)[fill].plain, table._full[0][key][whole].plain) for key in table.row_keys]
+
+
+VIEWS = [("compliance", ComplianceTable, LONG_FINDING), ("faults", FaultsTable, LONG_FAULT),
+         ("timeline", TimelineTable, LONG_EVENT)]
+
+
+@pytest.mark.parametrize(("size", "least"), [((80, 24), 26), ((120, 40), 38)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize(("view", "cls", "long"), VIEWS, ids=[v[0] for v in VIEWS])
+async def test_the_message_gets_the_width_left_and_the_preview_shows_it_whole(tmp_path, stage, size, least,
+                                                                              view, cls, long):
+    app = long_text_app(tmp_path, stage, view)
+    async with app.run_test(size=size) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(cls)
+        await wait_until(pilot, lambda: any(w == long for _, w in message_cells(table)) and fits(table),
+                         "the long message, in a table that fits",
+                         explain=lambda: (message_cells(table), table.virtual_size, table.scrollable_content_region))
+        await settle(pilot)
+        assert fits(table), (table.virtual_size, table.scrollable_content_region)
+        width = table.columns[ColumnKey(table.FILL)].width
+        assert width >= least, (width, table.column_keys)
+        for shown, whole in message_cells(table):  # whole, or cut with "…"
+            assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
+            assert len(shown) <= width
+        assert table.move_to_key(next(k for k in table.row_keys if table._full[0][k][-1].plain == long))
+        await settle(pilot)
+        preview = table.preview
+        assert isinstance(preview, RecordPreview)
+        assert preview.region.y >= table.region.bottom and preview.region.height * size[0] > len(long)
+        assert " ".join(str(preview.render()).split()) == long, preview.render()

@@ -96,8 +96,8 @@ async def observe_once(config: EnvdeckConfig, state_dir: Path) -> list[dict]:
 
     session = await Session.open(config, state_dir, origin=Origin.CLI, backends_factory=create_backends)
     try:
-        await session.reconciler.run_once(repair=False)
-        return [session.reconciler.envs[name].to_json(include_resources=True) for name in session.environments()]
+        await session.reconcile_once(repair=False)
+        return [session.state(name).to_json(include_resources=True) for name in session.environments()]
     finally:
         await session.close()
 

@@ -7,8 +7,9 @@ its Name tag with the id beside it (`staging-bastion (i-0b6e…)`), not by the r
 
 Widths: the message column (FILL) gets whatever the other columns leave, at every
 width, so the table never scrolls sideways; below NARROW_BELOW columns the least
-useful columns go first (NARROW_COLUMNS) and the others are capped (NARROW_CAPS).
-Enter opens the resource's detail, where the whole text is shown."""
+useful columns go first (NARROW_COLUMNS) and the others are capped (NARROW_CAPS; CAPS
+above). A cut cell always ends in `…`. The preview line under each table shows the
+selected row's whole message, wrapped; Enter opens the resource's detail."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
+from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
 from tui.core.env_state import EnvState
@@ -28,6 +30,8 @@ SEP = "\t"
 _SEV_RANK = {str(s): i for i, s in enumerate(SEVERITY_ORDER)}
 NARROW_BELOW = 110
 FILL_MIN = 12
+FILL_WANT = 48  # wide layout: the other columns are capped (CAPS) when the message would get less
+PREVIEW_LINES = 3
 
 
 def short_id(resource_id: str) -> str:
@@ -55,6 +59,15 @@ def show_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+class RecordPreview(Static):
+    """The selected row's whole message, wrapped, under its record table."""
+
+    DEFAULT_CSS = f"""
+    RecordPreview {{ height: auto; min-height: 1; max-height: {PREVIEW_LINES}; padding: 0 1;
+                     color: $text-muted; }}
+    """
+
+
 class RecordTable(KeyedTable):
     """Base: row key = `<resource id>\\t<detail>`. Subclasses build cells for every
     column of COLUMNS; the table shows the subset its width allows."""
@@ -62,6 +75,7 @@ class RecordTable(KeyedTable):
     COLUMNS: tuple[tuple[str, str], ...] = ()
     NARROW_COLUMNS: tuple[str, ...] = ()  # the column keys kept below NARROW_BELOW (empty: all)
     NARROW_CAPS: dict[str, int] = {}  # width caps below NARROW_BELOW
+    CAPS: dict[str, int] = {}  # width caps at NARROW_BELOW and above
     FILL: str | None = "message"  # the column that takes the width left
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -71,6 +85,9 @@ class RecordTable(KeyedTable):
         self._full_of: dict[int, Cells] = {}  # id(shown cells) -> the full cells (the filter reads those)
         self._natural: dict[str, int] = {}  # column key -> widest cell shown
         self._fill_width: int | None = None  # the FILL cells are cut to this, with an ellipsis
+        self._uncapped: dict[str, int] = {}  # column key -> widest whole cell (wide layout)
+        self._use_caps = False  # wide layout: CAPS apply (the message would get less than FILL_WANT)
+        self.preview = RecordPreview(classes="record-preview")
 
     def _layout(self, narrow: bool) -> list[tuple[str, str]]:
         if narrow and self.NARROW_COLUMNS:
@@ -81,23 +98,29 @@ class RecordTable(KeyedTable):
         # Decided before the columns exist, so a fixed-size terminal never re-lays out.
         self.narrow = self.app.size.width < NARROW_BELOW
         self._column_spec = self._layout(self.narrow)  # KeyedTable.on_mount (called next) adds them
+        if self.parent is not None and not self.preview.is_mounted:
+            self.parent.mount(self.preview, after=self)
 
     def on_resize(self) -> None:
         narrow = self.app.size.width < NARROW_BELOW
         if narrow != self.narrow:
             self.narrow = narrow
-            self.clear(columns=True)
-            self._cells, self._order, self._natural, self._fill_width = {}, [], {}, None
-            self._column_spec = self._layout(narrow)
-            for key, label in self._column_spec:
-                self.add_column(label, key=key)
-            self.sync(*self._full)
+            self._rebuild()
         else:
             self._fit()
 
+    def _rebuild(self) -> None:
+        """New columns (DataTable never narrows a column whose cells got shorter), the rows again."""
+        self.clear(columns=True)
+        self._cells, self._order, self._natural, self._fill_width = {}, [], {}, None
+        self._column_spec = self._layout(self.narrow)
+        for key, label in self._column_spec:
+            self.add_column(label, key=key)
+        self.sync(*self._full)
+
     def _project(self, cells: Cells) -> Cells:
         keys = [key for key, _ in self.COLUMNS]
-        caps = dict(self.NARROW_CAPS) if self.narrow else {}
+        caps = dict(self.NARROW_CAPS) if self.narrow else dict(self.CAPS) if self._use_caps else {}
         if self.FILL is not None and self._fill_width is not None:
             caps[self.FILL] = self._fill_width
         out = []
@@ -121,6 +144,10 @@ class RecordTable(KeyedTable):
         if first is not None and id(first) in self._full_of:
             rows, order = self._full
         self._full = (rows, order)
+        if not self.narrow:
+            keys = [key for key, _ in self.COLUMNS]
+            self._uncapped = {key: max([len(label)] + [cells[keys.index(key)].cell_len for cells in rows.values()])
+                              for key, label in self._column_spec}
         shown = {key: self._project(cells) for key, cells in rows.items()}
         self._full_of = {id(shown[key]): rows[key] for key in shown}
         rows = shown
@@ -133,15 +160,41 @@ class RecordTable(KeyedTable):
                     widths[i] = cell.cell_len
         self._natural = dict(zip(self.column_keys, widths, strict=True))
         self._fit()
+        self.show_preview()
+
+    def preview_text(self, cells: Cells) -> Text:
+        """The whole text of a row's message (every column of COLUMNS, uncut)."""
+        keys = [key for key, _ in self.COLUMNS]
+        return cells[keys.index(self.FILL)] if self.FILL in keys else Text(" ".join(c.plain for c in cells))
+
+    def show_preview(self) -> None:
+        key = self.cursor_key
+        full = self._full[0].get(key) if key is not None else None
+        text = self.preview_text(full).copy() if full is not None else Text("")
+        text.no_wrap = False
+        text.end = ""
+        self.preview.update(text)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.show_preview()
 
     def _fit(self) -> None:
         """The FILL column gets the width the others leave (at least FILL_MIN)."""
         if self.FILL is None or self.FILL not in self.column_keys:
             return
-        room = self.scrollable_content_region.width
+        room = self.content_region.width
         if room <= 0:
             return
+        if self.row_count + int(self.show_header) > self.content_region.height:
+            room -= self.styles.scrollbar_size_vertical  # the scrollbar is there, or comes with these rows
         fill = self.columns[ColumnKey(self.FILL)]
+        if not self.narrow and self.CAPS:
+            whole = sum(w + 2 * self.cell_padding for k, w in self._uncapped.items() if k != self.FILL)
+            use_caps = room - whole - 2 * self.cell_padding < FILL_WANT
+            if use_caps != self._use_caps:
+                self._use_caps = use_caps
+                self._rebuild()  # cut (or uncut) the capped columns
+                return
         others = sum(max(c.content_width, self._natural.get(key.value, 0)) + 2 * self.cell_padding
                      for key, c in self.columns.items() if key != fill.key)
         width = max(FILL_MIN, room - others - 2 * self.cell_padding)
@@ -176,7 +229,8 @@ class FaultsTable(RecordTable):
     COLUMNS = (("severity", "SEVERITY"), ("resource", "RESOURCE"), ("reason", "REASON"), ("count", "COUNT"),
                ("since", "SINCE"), ("message", "MESSAGE"))
     NARROW_COLUMNS = ("resource", "reason", "message")
-    NARROW_CAPS = {"resource": 24, "reason": 18}
+    NARROW_CAPS = {"resource": 20, "reason": 16}
+    CAPS = {"resource": 28, "reason": 20}
 
     def narrow_cell(self, key: str, cells: Cells) -> Text:
         if key == "reason":  # SEVERITY is dropped: REASON takes its colour (rows are sorted by it)
@@ -201,7 +255,16 @@ class FaultsTable(RecordTable):
 
 class ComplianceTable(RecordTable):
     COLUMNS = (("severity", "SEVERITY"), ("rule", "RULE"), ("resource", "RESOURCE"), ("message", "MESSAGE"))
-    NARROW_CAPS = {"rule": 22, "resource": 24}
+    NARROW_COLUMNS = ("rule", "resource", "message")
+    NARROW_CAPS = {"rule": 18, "resource": 20}
+    CAPS = {"rule": 24, "resource": 28}
+
+    def narrow_cell(self, key: str, cells: Cells) -> Text:
+        if key == "rule":  # SEVERITY is dropped: RULE takes its colour (rows are sorted by it)
+            rule = cells[1].copy()
+            rule.stylize(cells[0].style)
+            return rule
+        return super().narrow_cell(key, cells)
 
     def show(self, state: EnvState, palette: Palette) -> int:
         findings = [(r, f) for r in state.all_resources() for f in r.findings]
@@ -219,8 +282,12 @@ class ComplianceTable(RecordTable):
 
 class DriftTable(RecordTable):
     COLUMNS = (("resource", "RESOURCE"), ("field", "FIELD"), ("desired", "DESIRED"), ("actual", "ACTUAL"))
-    NARROW_CAPS = {"resource": 24, "field": 20, "desired": 18}
+    NARROW_CAPS = {"resource": 20, "field": 18, "desired": 18}
+    CAPS = {"resource": 28, "field": 24, "desired": 30}
     FILL = "actual"
+
+    def preview_text(self, cells: Cells) -> Text:
+        return Text.assemble(cells[1], ": desired ", cells[2], " · actual ", cells[3])
 
     def show(self, state: EnvState, palette: Palette) -> None:
         rows: dict[str, Cells] = {}
@@ -249,7 +316,8 @@ class TimelineTable(RecordTable):
     COLUMNS = (("at", "TIME"), ("kind", "KIND"), ("level", "LEVEL"), ("resource", "RESOURCE"),
                ("reason", "WHAT"), ("message", "MESSAGE"))
     NARROW_COLUMNS = ("at", "resource", "reason", "message")
-    NARROW_CAPS = {"resource": 22, "reason": 18}
+    NARROW_CAPS = {"resource": 20, "reason": 18}
+    CAPS = {"resource": 24, "reason": 20}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
