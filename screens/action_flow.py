@@ -198,7 +198,7 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
 
 def repair(app: EnvdeckApp, env: str, resource: str | None = None, field: str | None = None) -> None:
     session = app.session
-    state = session.reconciler.envs[env]
+    state = session.state(env)
     drifts = [d for d in state.all_drifts() if (resource is None or d.resource == resource)
               and (field is None or d.field == field)]
     if not drifts:
@@ -245,7 +245,7 @@ async def _repair(app: EnvdeckApp, env: str, resource: str | None, field: str | 
 
 def toggle_pause(app: EnvdeckApp, env: str) -> None:
     session = app.session
-    paused = not session.reconciler.envs[env].paused
+    paused = not session.state(env).paused
     verb = "Pause" if paused else "Resume"
     decision = session.policy.check(env, PAUSE)
     if not decision.allowed:

@@ -92,7 +92,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     @property
     def state(self) -> EnvState:
-        return self.session.reconciler.envs[self.env]
+        return self.session.state(self.env)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")

@@ -106,8 +106,7 @@ def current_env(app: EnvdeckApp) -> str | None:
 def known_kinds(app: EnvdeckApp, env: str | None) -> set[str]:
     if app.session is None:
         return set()
-    states = [app.session.reconciler.envs[env]] if env in app.session.reconciler.envs else \
-        list(app.session.reconciler.envs.values())
+    states = [app.session.state(env)] if env in app.session.states() else list(app.session.states().values())
     return {r.kind for s in states for r in s.all_resources()}
 
 

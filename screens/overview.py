@@ -90,7 +90,7 @@ class OverviewScreen(EnvdeckScreen):
         session = self.session
         app = self.envdeck
         now = app.now()
-        envs = session.reconciler.envs
+        envs = session.states()
         rows = {name: env_row(state, now, app.palette) for name, state in envs.items()}
         self.query_one(EnvironmentsTable).sync(rows, list(envs))
         title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
@@ -105,7 +105,7 @@ class OverviewScreen(EnvdeckScreen):
 
     def _show_description(self) -> None:
         env = self.query_one(EnvironmentsTable).cursor_key
-        state = self.session.reconciler.envs.get(env) if env else None
+        state = self.session.states().get(env) if env else None
         text = Text(end="")
         if state is not None:
             if state.description:
@@ -121,7 +121,7 @@ class OverviewScreen(EnvdeckScreen):
     def tick(self) -> None:
         app = self.envdeck
         now = app.now()
-        rows = {name: env_row(state, now, app.palette) for name, state in self.session.reconciler.envs.items()}
+        rows = {name: env_row(state, now, app.palette) for name, state in self.session.states().items()}
         self.query_one(EnvironmentsTable).sync(rows, list(rows))
         self.query_one(StatusBar).update(status_text(
             user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,

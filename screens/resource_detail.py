@@ -95,7 +95,7 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     @property
     def resource(self) -> Resource | None:
-        return self.session.reconciler.envs[self.env].resource(self.resource_id)
+        return self.session.state(self.env).resource(self.resource_id)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -148,7 +148,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         role = session.policy.role(self.env)
         self.query_one(StatusBar).update(status_text(
             user=session.user, role=role.label if role else None, read_only=session.policy.read_only,
-            state=session.reconciler.envs[self.env], now=self.envdeck.now(), palette=self.envdeck.palette,
+            state=session.state(self.env), now=self.envdeck.now(), palette=self.envdeck.palette,
             activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
         if self._shown is not None:  # its ages ("observed … (8s ago)") tick while the screen is open
             self.query_one("#summary", Static).update(
@@ -182,7 +182,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.tick()
 
     def _show_faults(self) -> None:
-        state = self.session.reconciler.envs[self.env]
+        state = self.session.state(self.env)
         self.query_one("#faults", Static).update(faults_text(
             resource_faults(state.all_faults(), self.resource_id), self.envdeck.now(), self.envdeck.palette))
 
@@ -227,7 +227,7 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     def _show_drift(self) -> None:
         palette = self.envdeck.palette
-        state = self.session.reconciler.envs[self.env]
+        state = self.session.state(self.env)
         drifts = [d for d in state.all_drifts() if d.resource == self.resource_id]
         t = Text(end="")
         if not drifts:

@@ -159,7 +159,7 @@ class EnvdeckApp(App):
         except Exception as exc:  # noqa: BLE001 - shown to the user, then the app exits
             self.post_message(SessionFailed(clean(exc)))
             return
-        session.reconciler.clock = self.options.clock
+        session.set_clock(self.options.clock)
         self.session = session
         stored = await session.store.get_setting(THEME_SETTING)
         if self._known_theme(stored) and stored != self.theme:
@@ -167,22 +167,12 @@ class EnvdeckApp(App):
         # Only choices made from now on are saved (the theme-changed signal of the line above
         # is published later, on the next message).
         self.call_later(setattr, self, "_theme_ready", True)
-        self._unsubscribe = session.reconciler.subscribe(self.bridge)
+        self._unsubscribe = session.subscribe(self.bridge)
         if self.options.start_reconciler:
-            await session.reconciler.start()
+            await session.start_reconciling()
         else:
-            await self._observe_once(session)
+            await session.observe_in_turn()
         self.post_message(SessionOpened())
-
-    @staticmethod
-    async def _observe_once(session: Session) -> None:
-        """One pass of every backend, one after the other, no repairs (deterministic runs)."""
-        reconciler = session.reconciler
-        await reconciler.load_last_known()
-        for env, backends in reconciler.backends.items():
-            for name, backend in backends.items():
-                await backend.start()
-                await reconciler.pass_once(env, name, repair=False)
 
     def on_session_failed(self, message: SessionFailed) -> None:
         self.exit(return_code=1, message=f"envdeck: {message.error}")

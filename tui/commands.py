@@ -47,7 +47,7 @@ class EnvironmentCommands(_EnvdeckProvider):
             return
         yield "Environments overview", app.open_overview, "every environment with health, drift and faults"
         for env in app.session.environments():
-            state = app.session.reconciler.envs[env]
+            state = app.session.state(env)
             yield f"Open {env}", partial(app.open_env, env), f"{state.health()} · repair {state.repair}"
             for view in VIEWS[1:]:
                 yield f"{env}: {view}", partial(app.open_env, env, view=view), f"the {view} view of {env}"
@@ -85,7 +85,7 @@ class ResourceCommands(_EnvdeckProvider):
             return
         matcher = self.matcher(query)
         hits = 0
-        for env, state in app.session.reconciler.envs.items():
+        for env, state in app.session.states().items():
             for r in state.all_resources():
                 text = f"{clean(r.name, max_len=80)} ({clean(r.kind, max_len=30)} in {env})"
                 score = matcher.match(text)

@@ -77,7 +77,7 @@ async def cmd_status(args: argparse.Namespace) -> int:
     session = await open_session(args, cfg, args.env)
     try:
         await session.observe()  # observes only: repairs belong to `reconcile`
-        envs = [session.reconciler.envs[name].to_json() for name in session.environments()]
+        envs = [session.state(name).to_json() for name in session.environments()]
     finally:
         await session.close()
     if args.json:
@@ -101,13 +101,13 @@ async def cmd_reconcile(args: argparse.Namespace) -> int:
 
 async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
     for name in session.environments():
-        if args.repair and session.reconciler.envs[name].repair == "observe":
+        if args.repair and session.state(name).repair == "observe":
             print(f"envdeck: {name} is in 'observe' mode: drifts are reported, not repaired", file=sys.stderr)
-    records = await session.reconciler.run_once(repair=args.repair)
+    records = await session.reconcile_once(repair=args.repair)
     out = []
     failed = denied = False
     for name in session.environments():
-        state = session.reconciler.envs[name]
+        state = session.state(name)
         reps = records.get(name, [])
         failed |= any(r.result == AuditResult.FAILED for r in reps)
         denied |= any(r.result == AuditResult.DENIED for r in reps)
@@ -153,10 +153,10 @@ async def _reconcile_forever(args: argparse.Namespace, session: Session) -> int:
         elif isinstance(change, RepairPerformed) and not args.json:
             pass  # already in the timeline entries
 
-    session.reconciler.subscribe(on_change)
+    session.subscribe(on_change)
     heap = settle_heap()  # a long-running process with a big inventory: no long full-GC pauses
     try:
-        await session.reconciler.start()
+        await session.start_reconciling()
         write_line(f"envdeck reconciling {', '.join(session.environments())} (ctrl+c to stop)") if not args.json else None
         await stop.wait()
     finally:

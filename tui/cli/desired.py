@@ -116,7 +116,7 @@ async def cmd_desired(args: argparse.Namespace) -> int:
     cfg = load(args)
     session = await open_session(args, cfg, args.env)
     try:
-        if args.env not in session.reconciler.envs:
+        if args.env not in session.states():
             raise EnvdeckError(f"no environment named {args.env!r}")
         if args.field and not args.clear:
             _say("envdeck: --field needs --clear RESOURCE_ID")
@@ -129,8 +129,8 @@ async def cmd_desired(args: argparse.Namespace) -> int:
                 return EXIT_FAILED
             write_line(f"{args.clear}: {count} overlay(s) dropped; the config's desired state applies again")
             return EXIT_OK
-        await session.reconciler.load_overrides(args.env)
-        state = session.reconciler.envs[args.env]
+        await session.load_overrides(args.env)
+        state = session.state(args.env)
         data = state.to_json(include_resources=False)
     finally:
         await session.close()
