@@ -13,6 +13,7 @@ from tui.core.model import (
     Health,
     RepairRecord,
     Resource,
+    TimelineEntry,
     iso,
     rollup_drift,
     worst_health,
@@ -170,8 +171,7 @@ Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged
           | TimelineAdded | EnvPaused)
 
 
-def timeline_entry(at: datetime, resource: str, kind: str, severity: str, reason: str, message: str,
-                   count: int = 1) -> dict[str, Any]:
+def timeline_entry(entry: TimelineEntry) -> dict[str, Any]:
     """A timeline entry as the screens show it: redacted like the stored one (tui/core/redaction.py)."""
-    return {"at": iso(at), "resource": resource, "kind": kind, "severity": severity, "reason": redact_text(reason),
-            "message": redact_text(message), "count": count}
+    return {"at": iso(entry.at), "resource": entry.resource, "kind": entry.kind, "severity": entry.severity,
+            "reason": redact_text(entry.reason), "message": redact_text(entry.message), "count": entry.count}

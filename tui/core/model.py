@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Health(enum.StrEnum):
@@ -122,6 +122,19 @@ def parse_iso(text: str | None) -> datetime | None:
 
 def resource_id(backend: str, kind: str, name: str) -> str:
     return f"{backend}/{kind}/{name}"
+
+
+class TimelineEntry(NamedTuple):
+    """One row of an environment's timeline, as the reconciler records it (store) and
+    publishes it (env_state.timeline_entry): an event, a new fault, a new drift, a repair."""
+
+    at: datetime
+    resource: str
+    kind: str  # event, fault, drift, repair
+    severity: str
+    reason: str
+    message: str
+    count: int = 1
 
 
 @dataclass(slots=True)

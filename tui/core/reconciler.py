@@ -51,6 +51,7 @@ from tui.core.model import (
     Origin,
     RepairRecord,
     Resource,
+    TimelineEntry,
     iso,
     now_utc,
 )
@@ -408,21 +409,22 @@ class Reconciler:
         state.resources[bname] = new  # type: ignore[assignment]
         state.revision += 1
 
-        entries = []
+        entries: list[TimelineEntry] = []
         for ev in obs.events:
             sev = "medium" if ev.type == "Warning" else "info"
-            entries.append((ev.at, ev.resource, "event", sev, ev.reason, ev.message, ev.count))
+            entries.append(TimelineEntry(ev.at, ev.resource, "event", sev, ev.reason, ev.message, ev.count))
         current = {(f.resource, f.reason) for f in obs.faults}
         known = self._known_faults.get((env, bname), set())
         for f in obs.faults:
             if (f.resource, f.reason) not in known:
-                entries.append((f.since or now, f.resource, "fault", str(f.severity), f.reason, f.message, f.count))
+                entries.append(TimelineEntry(f.since or now, f.resource, "fault", str(f.severity), f.reason, f.message,
+                                             f.count))
         self._known_faults[(env, bname)] = current
         old_drifts = {(d.resource, d.field) for d in state.drifts.get(bname, [])}
         for d in drifts:
             if (d.resource, d.field) not in old_drifts:
-                entries.append((now, d.resource, "drift", "medium", f"{d.field} drifted",
-                                f"desired {d.desired!r}, actual {d.actual!r}", 1))
+                entries.append(TimelineEntry(now, d.resource, "drift", "medium", f"{d.field} drifted",
+                                             f"desired {d.desired!r}, actual {d.actual!r}"))
         state.faults[bname] = list(obs.faults)
         state.drifts[bname] = drifts
 
@@ -443,7 +445,7 @@ class Reconciler:
         self._publish(FaultsChanged(env, bname, state.faults[bname]))
         self._publish(DriftsChanged(env, bname, drifts))
         if entries:
-            self._publish(TimelineAdded(env, [timeline_entry(*e) for e in entries]))
+            self._publish(TimelineAdded(env, [timeline_entry(e) for e in entries]))
         self._publish(BackendStatusChanged(env, bname, bstate))
 
         records: list[RepairRecord] = []
@@ -507,14 +509,15 @@ class Reconciler:
     def _finish_record(self, env: str, record: RepairRecord, origin: str) -> RepairRecord:
         state = self.envs[env]
         state.repairs = (state.repairs + [record])[-200:]
-        entry = (self.clock(), record.resource, "repair", "info" if record.result == "succeeded" else "high",
-                 f"{record.action} {record.result}", f"{record.field}: {record.message}", 1)
+        entry = TimelineEntry(self.clock(), record.resource, "repair",
+                              "info" if record.result == "succeeded" else "high",
+                              f"{record.action} {record.result}", f"{record.field}: {record.message}")
         self._spawn(self._add_timeline_quietly(env, [entry]))
         self._publish(RepairPerformed(env, record, origin))
-        self._publish(TimelineAdded(env, [timeline_entry(*entry)]))
+        self._publish(TimelineAdded(env, [timeline_entry(entry)]))
         return record
 
-    async def _add_timeline_quietly(self, env: str, entries: list) -> None:
+    async def _add_timeline_quietly(self, env: str, entries: list[TimelineEntry]) -> None:
         with contextlib.suppress(StateError, ValueError):
             await self.store.add_timeline(env, entries)
 

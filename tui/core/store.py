@@ -31,7 +31,16 @@ import aiosqlite
 import orjson
 
 from tui.core.errors import StateError
-from tui.core.model import AuditResult, BackendState, DriftItem, Resource, iso, now_utc, parse_iso
+from tui.core.model import (
+    AuditResult,
+    BackendState,
+    DriftItem,
+    Resource,
+    TimelineEntry,
+    iso,
+    now_utc,
+    parse_iso,
+)
 from tui.core.owner import owner_gone, this_process
 from tui.core.paths import check_state_file, ensure_state_dir
 from tui.core.redaction import REDACTED, redact_params, redact_text
@@ -386,16 +395,15 @@ class Store:
 
     # -- timeline ------------------------------------------------------------
     @_serialized
-    async def add_timeline(self, env: str, entries: list[tuple[datetime, str, str, str, str, str, int]]) -> None:
-        """entries: (at, resource, kind, severity, reason, message, count)."""
+    async def add_timeline(self, env: str, entries: list[TimelineEntry]) -> None:
         if not entries:
             return
         try:
             await self._db.executemany(
                 "INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                [(iso(at), env, res, kind, sev, redact_text(reason), redact_text(msg), count)
-                 for at, res, kind, sev, reason, msg, count in entries])
+                [(iso(e.at), env, e.resource, e.kind, e.severity, redact_text(e.reason), redact_text(e.message),
+                  e.count) for e in map(TimelineEntry._make, entries)])
             await self._db.commit()
         except sqlite3.OperationalError as exc:
             raise StateError(f"{self.path}: cannot write: {exc}") from None
