@@ -115,7 +115,35 @@ async def test_search_json_timestamps_wrap_and_save(tmp_path, stage):
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
-async def test_saved_logs_are_private_and_never_follow_a_planted_link(tmp_path, stage):
+async def test_saved_logs_are_the_lines_not_the_wrapped_rendering_in_the_download_dir(tmp_path, stage, monkeypatch):
+    long_line = "x" * 150 + " the end of a long line"
+    stage.log_lines = ["first line", long_line]
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setenv("XDG_DOWNLOAD_DIR", str(downloads))  # the demo's state directory is removed on exit
+    app = make_app(tmp_path / "state", stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        logs = await open_logs(pilot, "kubernetes/Pod/web-7d9f-abcde")
+        log = logs.log_widget
+        await wait_until(pilot, lambda: log.line_count == 2, "the lines")
+        await pilot.press("w")
+        await wait_until(pilot, lambda: log.line_count > 2, "the long line wrapped")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: list(downloads.iterdir()), "the saved file")
+        (saved,) = downloads.iterdir()
+        await wait_until(pilot, lambda: saved.read_text().endswith("\n"), "the whole file")
+        assert saved.read_text() == f"first line\n{long_line}\n"
+        assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+        await wait_until(pilot, lambda: any(str(saved) in n.message for n in app._notifications),
+                         "the toast naming the whole path")
+
+
+async def test_saved_logs_are_private_and_never_follow_a_planted_link(tmp_path, stage, monkeypatch):
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/Downloads: the state directory's logs/
     stage.log_lines = ["secret-ish line"]
     state = tmp_path / "state"
     app = make_app(state, stage, env="staging")

@@ -9,10 +9,12 @@ just stops scrolling.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from collections import deque
+from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 from itertools import islice
@@ -239,8 +241,7 @@ class LogsView(Vertical):
     def _wrap_width(self) -> int | None:
         return max(20, self.log_widget.size.width - 2) if self.wrap else None
 
-    def _write(self, lines: list[LogLine]) -> None:
-        wrap = self._wrap_width()
+    def _rendered(self, lines: Iterable[LogLine], wrap: int | None) -> list[str]:
         # Merged or not, and the prefix width, are decided once per batch, not per line.
         width = self._prefix_width() if self._merged() else 0
         out: list[str] = []
@@ -248,6 +249,10 @@ class LogsView(Vertical):
             prefix = f"{clean(line.source)[:width]:<{width}} │ " if width else ""
             out.extend(render_line(line, prefix=prefix, timestamps=self.timestamps,
                                    pretty_json=self.pretty_json, wrap=wrap))
+        return out
+
+    def _write(self, lines: list[LogLine]) -> None:
+        out = self._rendered(lines, self._wrap_width())
         log = self.log_widget
         search = self._search()
         if search is not None:
@@ -426,31 +431,50 @@ class LogsView(Vertical):
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.sources[0] if self.sources else "logs")[:60]
         default = str(self.save_dir() / f"envdeck-{name}-{stamp}.log")
 
+        # The kept lines as shown (source, time, JSON) but never as wrapped on this screen.
+        lines = self._rendered(self.lines, None)
+
         def chosen(params: dict[str, str] | None) -> None:
             if params:
-                self.app.run_worker(partial(self._save, Path(params["path"]).expanduser(),
-                                            list(self.log_widget.lines)),
+                self.app.run_worker(partial(self._save, Path(params["path"]).expanduser(), lines),
                                     thread=True, group="logs-save", exit_on_error=False)
 
         self.post_message(ConfirmationRequested(ConfirmRequest(
-            title=f"Save {len(self.log_widget.lines):,} lines (as shown, control characters escaped)",
+            title=f"Save {len(lines):,} lines (as shown, unwrapped, control characters escaped)",
             params={"path": default}, confirm_label="Save"), chosen))
 
     def save_dir(self) -> Path:
-        """Where saved logs go by default: `logs/` in the state directory (private, like the
-        store), not the working directory, which may be shared on a jump host."""
+        """Where saved logs go by default: the user's download directory ($XDG_DOWNLOAD_DIR,
+        else ~/Downloads) when it exists (the demo's state directory is removed on exit),
+        else `logs/` in the state directory (private, like the store); never the working
+        directory, which may be shared on a jump host."""
+        downloads = download_dir()
+        if downloads is not None:
+            return downloads
+        return self.state_logs_dir()
+
+    def state_logs_dir(self) -> Path:
         state_dir = getattr(self.app, "state_dir", None)
         return (Path(state_dir) if state_dir is not None else Path.cwd()) / "logs"
 
     def _save(self, path: Path, lines: list[str]) -> None:
         try:
-            if path.parent == self.save_dir():
+            if path.parent == self.state_logs_dir():
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_private(path, "\n".join(lines) + "\n")
         except OSError as exc:
             self.app.call_from_thread(self.app.notify, f"cannot save: {clean(exc)}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.app.notify, f"saved {len(lines):,} lines to {clean(path)}", markup=False)
+
+
+def download_dir() -> Path | None:
+    """The user's download directory if it exists: $XDG_DOWNLOAD_DIR, else ~/Downloads."""
+    configured = os.environ.get("XDG_DOWNLOAD_DIR", "").strip()
+    candidates = [Path(configured).expanduser()] if configured else []
+    with contextlib.suppress(RuntimeError):  # no home directory
+        candidates.append(Path.home() / "Downloads")
+    return next((c for c in candidates if c.is_absolute() and c.is_dir()), None)
 
 
 def write_private(path: Path, text: str) -> None:
