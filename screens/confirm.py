@@ -21,6 +21,19 @@ from screens.base import steady_input
 from tui.core.sanitize import clean
 from tui.messages import ConfirmRequest  # the request is a message's payload: widgets ask without this screen
 
+MAX_DETAILS = 12
+# Rows of the dialog besides its details: border 2, title 2, type-to-confirm label 1 and
+# input 4, error 1, buttons 3, a title that wraps 1; each parameter adds a label and an input.
+FIXED_ROWS = 14
+PARAM_ROWS = 5
+
+
+def detail_limit(height: int, params: int, typed: bool) -> int:
+    """How many detail lines fit a terminal `height` rows tall with the input and the
+    buttons still shown (the dialog is at most 90% of the screen)."""
+    room = height * 9 // 10 - FIXED_ROWS - PARAM_ROWS * params - (0 if typed else 5)
+    return max(1, min(MAX_DETAILS, room - 1))  # - 1: the "… and N more" line
+
 
 class ConfirmScreen(ModalScreen[dict[str, str] | None]):
     BINDINGS = [
@@ -38,10 +51,13 @@ class ConfirmScreen(ModalScreen[dict[str, str] | None]):
         req = self.request
         with Vertical(id="dialog", classes="destructive" if req.destructive else ""):
             yield Label(Text(clean(req.title, max_len=200)), id="dialog-title")
-            for line in req.details[:12]:
+            limit = detail_limit(self.app.size.height or 24, len(req.params), req.type_to_confirm is not None)
+            if len(req.details) == limit + 1:
+                limit += 1  # the line "… and 1 more" would take the same room
+            for line in req.details[:limit]:
                 yield Static(Text(clean(line, max_len=300)), classes="detail")
-            if len(req.details) > 12:
-                yield Static(Text(f"… and {len(req.details) - 12} more"), classes="detail")
+            if len(req.details) > limit:
+                yield Static(Text(f"… and {len(req.details) - limit} more"), classes="detail")
             for name, default in req.params.items():
                 yield Label(Text(f"{clean(name)}:"))
                 yield steady_input(self.app, value=clean(default), id=f"param-{name}", classes="param")
@@ -74,8 +90,10 @@ class ConfirmScreen(ModalScreen[dict[str, str] | None]):
             params[name] = value
         if self.request.type_to_confirm is not None:
             typed = self.query_one("#type-to-confirm", Input).value
-            if typed != clean(self.request.type_to_confirm):
-                error.update(Text(f"type {clean(self.request.type_to_confirm)} exactly to confirm"))
+            expected = clean(self.request.type_to_confirm)
+            if typed != expected:
+                said = f"{clean(typed, max_len=40)!r} is not {expected}: " if typed else ""
+                error.update(Text(f"{said}type {expected} exactly to confirm"))
                 return None
         return params
 

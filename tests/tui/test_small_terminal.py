@@ -141,3 +141,38 @@ async def test_the_message_gets_the_width_left_and_the_preview_shows_it_whole(tm
         assert isinstance(preview, RecordPreview)
         assert preview.region.y >= table.region.bottom and preview.region.height * size[0] > len(long)
         assert " ".join(str(preview.render()).split()) == long, preview.render()
+
+
+# -- the bulk delete dialog at 80×24 ------------------------------------------------------
+async def test_bulk_delete_dialog_keeps_its_input_and_buttons_and_says_a_wrong_name(tmp_path, stage):
+    from textual.widgets import Button, Input, Static
+
+    from screens.confirm import ConfirmScreen
+    from tui.messages import ConfirmRequest
+
+    pods = [f"kubernetes/Pod/worker-h224j7m5fl-{i:05d}" for i in range(14)]
+    app = make_app(tmp_path, stage, env="staging")
+    chosen: list[object] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        app.push_screen(ConfirmScreen(ConfirmRequest(title=f"Delete pod: {len(pods)} resources in prod?",
+                                                     details=pods, type_to_confirm="prod", destructive=True,
+                                                     confirm_label="Delete pod")), chosen.append)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await settle(pilot)
+        dialog = app.screen.query_one("#dialog").region
+        details = [str(s.render()) for s in app.screen.query(".detail")]
+        assert details[-1].startswith("… and ") and details[-1].endswith(" more"), details
+        assert len(details) - 1 + int(details[-1].split()[2]) == len(pods)
+        for widget in [app.screen.query_one("#type-to-confirm", Input), *app.screen.query(Button)]:
+            region = widget.region
+            assert region.height > 0 and dialog.y <= region.y and region.bottom <= dialog.bottom <= 24, \
+                (widget, region, dialog)
+        await pilot.press(*"staging", "enter")
+        await settle(pilot)
+        error = app.screen.query_one("#dialog-error", Static)
+        assert "'staging' is not prod" in str(error.render())
+        assert error.region.height > 0 and error.region.bottom <= app.screen.query_one("#dialog").region.bottom
+        assert isinstance(app.screen, ConfirmScreen) and chosen == []
+        await pilot.press("ctrl+u", *"prod", "enter")
+        await wait_until(pilot, lambda: chosen == [{}], "confirmed with the right name")
