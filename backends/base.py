@@ -20,8 +20,8 @@ Rules every backend follows:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from tui.core.config import Defaults
 from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
@@ -162,3 +162,29 @@ class Backend(ABC):
     def describe(self) -> str:
         """Where this backend points, for status lines (no secrets)."""
         return self.name
+
+
+@runtime_checkable
+class FleetRun(Protocol):
+    """The per-node result of a fleet run, as `Session.run_fleet` audits it."""
+
+    node: str
+    exit_code: int | None
+    duration_s: float
+    error: str | None
+
+    @property
+    def outcome(self) -> str: ...  # "ok" when the command ran and exited 0
+
+
+@runtime_checkable
+class FleetBackend(Protocol):
+    """A backend that runs one shell command on its named nodes (the edge backend):
+    what `Session.run_fleet` needs beyond `Backend`."""
+
+    def node_names(self) -> list[str]:
+        """The node names in config order."""
+        ...
+
+    async def run_fleet(self, command: str, nodes: Sequence[str] | None = None, *,
+                        on_result: Callable[[Any], None] | None = None) -> Sequence[FleetRun]: ...

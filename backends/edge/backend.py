@@ -291,6 +291,10 @@ class EdgeBackend(EdgeActions, Backend):
             yield line
 
     # -- fleet ---------------------------------------------------------------
+    def node_names(self) -> list[str]:
+        """The node names in config order (the fleet protocol, backends/base.py)."""
+        return [n.name for n in self.config.nodes]
+
     def select_nodes(self, patterns: Sequence[str] | None) -> list[str]:
         """Node names matching names or globs (all nodes for None); InvalidRequest if none match."""
         names = select_names(list(self.nodes), patterns)

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from backends.base import Backend
+from backends.base import Backend, FleetBackend
 from tui.core import redaction
 from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.env_state import Change, EnvState
@@ -414,9 +414,9 @@ class Session:
         audit row per node. Returns the backend's per-node results. `confirm(nodes)`, asked
         after the policy allows it and before anything runs: False runs nothing (returns [])."""
         backend = self.reconciler.backends.get(env, {}).get("edge")
-        if backend is None:
+        if not isinstance(backend, FleetBackend):
             raise NotFound(f"{env} has no edge nodes")
-        names = [n.name for n in backend.config.nodes]
+        names = backend.node_names()
         if nodes_glob:
             names = [n for n in names if fnmatch.fnmatchcase(n, nodes_glob)]
             if not names:
