@@ -42,4 +42,9 @@ def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) ->
     for name in env_cfg.backend_names():
         cls = backend_class(name)
         backends[name] = cls(env, getattr(env_cfg, name), cfg.defaults)
+    if "aws" in backends:
+        # a log group another environment declares is never this one's by a tag (AwsBackend.owns_log_group)
+        backends["aws"].foreign_log_groups = frozenset(  # type: ignore[attr-defined]
+            entry.group for other, other_cfg in cfg.environments.items()
+            if other != env and other_cfg.aws is not None for entry in other_cfg.aws.logs)
     return backends

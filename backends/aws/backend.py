@@ -19,7 +19,7 @@ from backends.aws.metric_sampler import MetricSampler
 from backends.aws.resource_builder import LOG_GROUP_TAG, build_resources
 from backends.base import Backend
 from tui.core.config import AwsConfig, Defaults
-from tui.core.errors import InvalidRequest, NotFound
+from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
 from tui.core.model import (
     ActionResult,
     ActionSpec,
@@ -47,6 +47,8 @@ class AwsBackend(Backend):
     #: Seconds between polls of a followed log group, and how far back each poll re-reads.
     log_poll_s: float = 2.0
     log_lookback_s: float = 30.0
+    #: The log groups other environments' configs declare (`aws.logs`): never this one's by a tag.
+    foreign_log_groups: frozenset[str] = frozenset()
 
     def __init__(self, env: str, config: AwsConfig, defaults: Defaults, *, workers: int = 8):
         super().__init__(env, config, defaults)
@@ -195,10 +197,26 @@ class AwsBackend(Backend):
             targets = [await self._resource(resource_id)]
         return await fetch_metrics(self.clients, targets, window_s)
 
+    async def owns_log_group(self, group: str) -> bool:
+        """Whether a log group named by outside data (a resource's tag, a task definition)
+        is this environment's: the group itself carries all of the environment's tags
+        (tagging API) and no other environment's config declares it under `aws.logs`."""
+        if group in self.foreign_log_groups:
+            return False
+        try:
+            answer = await self.clients.call("logs", "list_tags_log_group", logGroupName=group)
+        except BackendUnreachable:
+            raise
+        except BackendError:
+            return False  # no such group, no permission: not shown as ours
+        tags = answer.get("tags") or {}
+        return all(tags.get(key) == value for key, value in self.config.tags.items())
+
     async def log_source(self, resource_id: str, container: str | None = None) -> LogSource:
         """The log group (and stream prefix) of a resource: `aws.logs` in config, else its
         `envdeck:log-group` tag, else (ECS) the awslogs settings of its task definition;
-        `aws/log-group/NAME` names a group directly."""
+        `aws/log-group/NAME` names a group directly. A group from a tag or a task definition
+        (outside data) must be the environment's own (`owns_log_group`), else PolicyDenied."""
         if resource_id.startswith("aws/log-group/"):
             return LogSource(self.clients, resource_id[len("aws/log-group/"):], None)
         resource = await self._resource(resource_id)
@@ -207,12 +225,18 @@ class AwsBackend(Backend):
             if entry.resource in (resource.id, resource.name, native):
                 return LogSource(self.clients, entry.group, entry.stream_prefix)
         tags: dict[str, Any] = resource.attributes.get("tags") or {}
+        found: LogSource | None = None
         if tags.get(LOG_GROUP_TAG):
-            return LogSource(self.clients, str(tags[LOG_GROUP_TAG]), tags.get(LOG_STREAM_PREFIX_TAG) or None)
-        if resource.kind == "ecs-service" and resource.attributes.get("task_definition"):
+            found = LogSource(self.clients, str(tags[LOG_GROUP_TAG]), tags.get(LOG_STREAM_PREFIX_TAG) or None)
+        elif resource.kind == "ecs-service" and resource.attributes.get("task_definition"):
             found = await self._awslogs_source(str(resource.attributes["task_definition"]), container)
-            if found is not None:
-                return found
+        if found is not None:
+            if not await self.owns_log_group(found.group):
+                raise PolicyDenied(
+                    f"the log group {found.group} that {resource_id} names is not one of environment {self.env}'s "
+                    "(a group named by a tag or a task definition must carry the environment's tags and "
+                    "be declared by no other environment; or map it under aws.logs)")
+            return found
         raise InvalidRequest(
             f"{resource_id} has no log group: map one under aws.logs in the config "
             f"or tag the resource {LOG_GROUP_TAG}=GROUP", backend=self.name)

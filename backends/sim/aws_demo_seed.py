@@ -121,8 +121,9 @@ def _seed_metrics_and_alarm(cw: Any, env: str, ids: dict[str, str]) -> None:
     cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="CPU above 80% for 1 datapoint")
 
 
-def _seed_logs(logs: Any, group: str, lines: int = 20) -> None:
-    logs.create_log_group(logGroupName=group)
+def _seed_logs(logs: Any, group: str, env: str, lines: int = 20) -> None:
+    # the group carries the environment's tags: a group named by a resource's tag counts only then
+    logs.create_log_group(logGroupName=group, tags={"env": env})
     logs.create_log_stream(logGroupName=group, logStreamName="web-1/app")
     now_ms = int(time.time() * 1000)
     logs.put_log_events(logGroupName=group, logStreamName="web-1/app", logEvents=[
@@ -142,7 +143,7 @@ def seed_demo(endpoint_url: str, envs: tuple[str, ...] = ("staging", "prod"), sc
         _seed_buckets(c["s3"], env)
         _seed_ecs_and_rds(c["ecs"], c["rds"], env)
         _seed_metrics_and_alarm(c["cloudwatch"], env, ids)
-        _seed_logs(c["logs"], group)
+        _seed_logs(c["logs"], group, env)
         out["environments"][env] = {
             "tags": {"env": env},
             "instances": ids,

@@ -82,8 +82,8 @@ def put_lines(aws, group: str, stream: str, lines: list[str], *, at_ms: int | No
         {"timestamp": base + i, "message": line} for i, line in enumerate(lines)])
 
 
-def make_group(aws, group: str, *streams: str) -> None:
-    aws("logs").create_log_group(logGroupName=group)
+def make_group(aws, group: str, *streams: str, tags: dict[str, str] | None = None) -> None:
+    aws("logs").create_log_group(logGroupName=group, **({"tags": tags} if tags else {}))
     for stream in streams:
         aws("logs").create_log_stream(logGroupName=group, logStreamName=stream)
 
@@ -98,7 +98,7 @@ async def test_tail_by_config_mapping_and_by_tag(aws, make_backend):
     iid = arrange.instance(aws, "staging", "web-1")
     tagged = arrange.instance(aws, "staging", "web-2", **{"envdeck:log-group": "/app/tagged"})
     make_group(aws, "/app/web", "web-1/a", "web-2/a")
-    make_group(aws, "/app/tagged", "s")
+    make_group(aws, "/app/tagged", "s", tags={"env": "staging"})  # named by a tag: must be staging's itself
     now = int(time.time() * 1000)
     put_lines(aws, "/app/web", "web-1/a", [f"one {i}" for i in range(10)], at_ms=now - 1000)
     put_lines(aws, "/app/web", "web-2/a", ["not mine"], at_ms=now)

@@ -108,7 +108,7 @@ async def test_ecs_service_logs_come_from_the_task_definitions_awslogs_settings(
     ecs.create_service(cluster="main", serviceName="api", taskDefinition="api", desiredCount=1,
                        tags=[{"key": "env", "value": "staging"}])
     logs = aws("logs")
-    logs.create_log_group(logGroupName="/ecs/api")
+    logs.create_log_group(logGroupName="/ecs/api", tags={"env": "staging"})  # named by the task definition: staging's
     for stream in ("ecs/app/task-1", "other/app/task-1"):
         logs.create_log_stream(logGroupName="/ecs/api", logStreamName=stream)
     now = int(time.time() * 1000)

@@ -79,7 +79,7 @@ async def test_resource_names_and_tags(tmp_path, aws, moto_url):
 
 def test_log_lines(tmp_path, aws, moto_url):
     logs = aws("logs")
-    logs.create_log_group(logGroupName="app")
+    logs.create_log_group(logGroupName="app", tags={"env": "dev"})  # dev's group (a tag alone is not enough)
     logs.create_log_stream(logGroupName="app", logStreamName="web")
     now = int(time.time() * 1000)
     lines = list(CORPUS.values()) + [BIG]
@@ -120,7 +120,7 @@ def test_command_output(tmp_path, edge_lab):
     cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"edge": edge}})
     common = ["--config", str(cfg), "--state-dir", str(tmp_path / "state")]
 
-    shown = envdeck_on_pty("run", "dev", *common, "--", str(script))
+    shown = envdeck_on_pty("run", "dev", "--yes", *common, "--", str(script))  # a terminal: asked unless --yes
     assert shown.returncode == 0, shown.text[-2000:]
     assert outside_controls(shown.text) == []
     assert "first ␛]0;PWNED-TITLE^G ␛[31mRED \\u202ebidi \\u009bc1 \ufffd\ufffd bad-utf8" in shown.text

@@ -34,9 +34,9 @@ from tui.core.identity import current_user
 PROD_LINE = "PROD-DB-SECRET-LINE"
 
 
-def put_lines(aws, group: str, lines: list[str]) -> None:
+def put_lines(aws, group: str, lines: list[str], tags: dict[str, str] | None = None) -> None:
     logs = aws("logs")
-    logs.create_log_group(logGroupName=group)
+    logs.create_log_group(logGroupName=group, **({"tags": tags} if tags else {}))
     logs.create_log_stream(logGroupName=group, logStreamName="app-1")
     now = int(time.time() * 1000)
     logs.put_log_events(logGroupName=group, logStreamName="app-1",
@@ -61,8 +61,9 @@ def world(tmp_path, aws, moto_url, k8s_emulator):
     dev_iid = instance(aws, "dev", "web-1", **{"envdeck:log-group": "/dev/tagged"})
     prod_iid = instance(aws, "prod", "db-1")
     put_lines(aws, "/dev/web", ["dev web line"])
-    put_lines(aws, "/dev/tagged", ["dev tagged line"])
-    put_lines(aws, "/prod/db", [PROD_LINE])
+    put_lines(aws, "/dev/tagged", ["dev tagged line"], tags={"env": "dev"})  # the group is dev's too
+    put_lines(aws, "/prod/db", [PROD_LINE], tags={"env": "prod"})
+    put_lines(aws, "/prod/declared", [PROD_LINE], tags={"env": "dev"})  # dev's tags, but prod's config names it
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text("")
 
@@ -75,7 +76,8 @@ def world(tmp_path, aws, moto_url, k8s_emulator):
                "aws": aws_block(moto_url, logs=[{"resource": "web-1", "group": "/dev/web"}]),
                "kubernetes": {"kubeconfig": str(kubeconfig), "context": "emulator", "namespace": "staging"},
                "edge": edge("gw-dev"), **dev_extra}
-        prod = {"access": access("none"), "aws": {**aws_block(moto_url), "tags": {"env": "prod"}},
+        prod_logs = [{"resource": "db-1", "group": "/prod/db"}, {"resource": "db-2", "group": "/prod/declared"}]
+        prod = {"access": access("none"), "aws": {**aws_block(moto_url, logs=prod_logs), "tags": {"env": "prod"}},
                 "edge": edge("gw-prod")}
         return str(write_config(tmp_path / f"envdeck-{role}.yaml", {"dev": dev, "prod": prod}))
 
@@ -155,6 +157,50 @@ def test_log_groups_of_the_environment_are_read_and_audited_once_per_stream(worl
         ("read", "aws/log-group//dev/web", "succeeded", "cli"),
         ("read", "aws/log-group//dev/tagged", "succeeded", "cli"),
         ("read", f"aws/ec2-instance/{world['dev_iid']}", "succeeded", "cli")]
+
+
+@pytest.mark.parametrize("group", ["/prod/db", "/prod/declared", "/nobody/untagged"])
+def test_a_tag_naming_a_log_group_does_not_make_it_the_environments(world, aws, group):
+    """A resource's `envdeck:log-group` tag is outside data: tagging a dev instance with
+    prod's group reads nothing of it, neither through the group's id nor through the
+    instance. The group counts only when it carries dev's tags itself and no other
+    environment's config declares it (/prod/declared carries dev's tags but prod declares it)."""
+    if group == "/nobody/untagged":
+        put_lines(aws, group, [PROD_LINE])
+    iid = instance(aws, "dev", "sneaky", **{"envdeck:log-group": group})
+    cfg, state = world["config"]("admin"), world["state"]
+    for rid in (f"aws/log-group/{group}", f"aws/ec2-instance/{iid}"):
+        proc = envdeck("logs", "dev", rid, "--config", cfg, "--state-dir", str(state))
+        assert proc.returncode == 3, (rid, proc.returncode, proc.stdout, proc.stderr)
+        assert PROD_LINE not in proc.stdout + proc.stderr and proc.stdout == ""
+        assert proc.stderr.startswith("envdeck: denied: ") and "Traceback" not in proc.stderr
+    rows = audit_rows(state)
+    assert [(r["target"], r["action"], r["result"]) for r in rows] == [
+        (f"aws/log-group/{group}", "logs", "denied"), (f"aws/ec2-instance/{iid}", "logs", "denied")]
+
+
+def test_an_ecs_task_definitions_log_group_must_be_the_environments(world, aws):
+    """The awslogs group of a dev ECS service's task definition is outside data too."""
+    ecs = aws("ecs")
+    ecs.create_cluster(clusterName="dev-cluster", tags=[{"key": "env", "value": "dev"}])
+    for name, group in (("api", "/dev/tagged"), ("thief", "/prod/db")):
+        task = ecs.register_task_definition(family=name, containerDefinitions=[{
+            "name": name, "image": "nginx", "memory": 128, "logConfiguration": {
+                "logDriver": "awslogs", "options": {"awslogs-group": group, "awslogs-region": "us-east-1"}}}])
+        ecs.create_service(cluster="dev-cluster", serviceName=name, desiredCount=0,
+                           taskDefinition=task["taskDefinition"]["taskDefinitionArn"],
+                           tags=[{"key": "env", "value": "dev"}])
+    cfg, state = world["config"]("admin"), world["state"]
+    proc = envdeck("status", "--env", "dev", "--json", "--config", cfg, "--state-dir", str(state))
+    [env] = json.loads(proc.stdout)["environments"]
+    ids = {r["name"]: r["id"] for r in env["resources"] if r["kind"] == "ecs-service"}
+    own = envdeck("logs", "dev", ids["api"], "--config", cfg, "--state-dir", str(state))
+    assert own.returncode == 0 and own.stdout.splitlines()[-1].endswith("dev tagged line"), own.stderr
+    stolen = envdeck("logs", "dev", ids["thief"], "--config", cfg, "--state-dir", str(state))
+    assert stolen.returncode == 3, (stolen.returncode, stolen.stdout, stolen.stderr)
+    assert PROD_LINE not in stolen.stdout + stolen.stderr and stolen.stdout == ""
+    assert [(r["target"], r["result"]) for r in audit_rows(state)] == [
+        (ids["api"], "succeeded"), (ids["thief"], "denied")]
 
 
 # -- deny first ---------------------------------------------------------------------

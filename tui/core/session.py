@@ -234,7 +234,10 @@ class Session:
             if name and name in {entry.group for entry in env_cfg.aws.logs}:
                 return None  # the config's groups: no backend call
             tagged = await self._seen(env, backend, lambda found: name in _tagged_log_groups(found.values()))
-            return None if name and tagged else refused
+            # a tag is outside data: the group itself must be the environment's (its tags, no
+            # other environment's config declaring it)
+            owns = getattr(backend, "owns_log_group", None)
+            return None if name and tagged and owns is not None and await owns(name) else refused
         if backend_name == "kubernetes" and not _KUBERNETES_NAME.fullmatch(name):
             return refused
         if backend_name == "edge" and env_cfg.edge is not None and not _edge_member(env_cfg.edge, kind, name):
@@ -340,6 +343,16 @@ class Session:
         when the stream ends (`succeeded` also when the reader stops or closes it: "closed")."""
         await self.authorize(env, resource_id, READ_LOGS)
         backend = await self._require_member(env, resource_id, READ_LOGS.name, {}, inventory=False)
+        log_source = getattr(backend, "log_source", None)
+        if log_source is not None and not resource_id.startswith(f"{backend.name}/log-group/"):
+            # the group a resource's tag or task definition names must be the environment's own:
+            # refused (denied) before any row is begun; other errors show when the stream opens
+            try:
+                await log_source(resource_id, container)
+            except PolicyDenied as exc:
+                await self._deny(env, resource_id, READ_LOGS.name, {}, str(exc))
+            except Exception:  # noqa: BLE001 - reported by the stream itself, in its read row
+                pass
         params: dict[str, Any] = {"follow": follow, "tail": tail}
         if container:
             params["container"] = container
