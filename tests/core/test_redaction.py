@@ -36,6 +36,44 @@ HIDDEN = [
     ('{"password": "' + SECRET + '", "user": "bob"}', '{"password": "***", "user": "bob"}'),
     ("echo '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n-----END OPENSSH PRIVATE KEY-----' > k",
      "echo '-----BEGIN OPENSSH PRIVATE KEY-----***' > k"),
+    # review findings, round 2: each was stored verbatim
+    (f"mysql -uroot -p'{SECRET} battery staple' shop", "mysql -uroot -p*** shop"),
+    (f'mysql -p"{SECRET}; battery" shop -e "select 1"', 'mysql -p*** shop -e "select 1"'),
+    (f"sshpass -p '{SECRET} two' ssh gw-1", "sshpass -p *** ssh gw-1"),
+    (f"gpg --import <<EOF\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n{SECRET}\n=abc\n-----END PGP PRIVATE KEY BLOCK-----\nEOF",
+     "gpg --import <<EOF\n-----BEGIN PGP PRIVATE KEY BLOCK-----***\nEOF"),
+    (f"docker login -u bob -p {SECRET} registry.example", "docker login -u bob -p *** registry.example"),
+    (f"podman login -p{SECRET} quay.io", "podman login -p*** quay.io"),
+    (f"redis-cli -h db -a {SECRET} ping", "redis-cli -h db -a *** ping"),
+    (f"redis-cli -h db -a '{SECRET} x' ping", "redis-cli -h db -a *** ping"),
+    (f"curl 'https://b.s3.amazonaws.com/k?X-Amz-Date=1&X-Amz-Signature={SECRET}&x=2'",
+     "curl 'https://b.s3.amazonaws.com/k?X-Amz-Date=1&X-Amz-Signature=***&x=2'"),
+    (f"curl 'https://acct.blob.core.windows.net/c/b?sv=2020&sig={SECRET}%2B&se=2026'",
+     "curl 'https://acct.blob.core.windows.net/c/b?sv=2020&sig=***&se=2026'"),
+    (f"curl 'https://x/y?signature={SECRET}&page=2'", "curl 'https://x/y?signature=***&page=2'"),
+    (f"ldapsearch -x -D cn=admin,dc=ex -w {SECRET} -b dc=ex", "ldapsearch -x -D cn=admin,dc=ex -w *** -b dc=ex"),
+    (f"ldappasswd -x -w {SECRET} -a old{SECRET} -s new{SECRET} uid=bob", "ldappasswd -x -w *** -a *** -s *** uid=bob"),
+    (f"openssl pkcs12 -in a.p12 -passin pass:{SECRET} -passout 'pass:{SECRET} x' -out a.pem",
+     "openssl pkcs12 -in a.p12 -passin pass:*** -passout 'pass:***' -out a.pem"),
+    (f"openssl enc -aes256 -pass pass:{SECRET} -in f", "openssl enc -aes256 -pass *** -in f"),
+    (f"openssl enc -aes256 -k {SECRET} -in f", "openssl enc -aes256 -k *** -in f"),
+    ("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJodW50ZXIyWFlaIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ok",
+     "id *** ok"),
+    (f"password: {SECRET}\nuser: bob\n  api-key: {SECRET} two\n- secret: {SECRET}\nreplicas: 3",
+     "password: ***\nuser: bob\n  api-key: ***\n- secret: ***\nreplicas: 3"),
+    (f"echo token: {SECRET} >> cfg", "echo token: *** >> cfg"),
+    ("logged akiaiosfodnn7example", "logged ***"),
+    (f"echo 'bob:{SECRET}' | chpasswd", "echo 'bob:***' | chpasswd"),
+    (f"echo bob:{SECRET} | sudo chpasswd", "echo bob:*** | sudo chpasswd"),
+    (f"echo {SECRET} | sudo -S systemctl restart nginx", "echo *** | sudo -S systemctl restart nginx"),
+    (f"echo {SECRET}|sudo -kS whoami", "echo ***|sudo -kS whoami"),
+    (f"printf '%s\\n' {SECRET} | passwd --stdin bob", "printf *** | passwd --stdin bob"),
+    (f"echo {SECRET} | docker login -u bob --password-stdin", "echo *** | docker login -u bob --password-stdin"),
+    ("vault login hvs.CAESIJlWh1dJ7TwQ6tR0e_ZhAbCdEfGhIjKlMnOpQrStUvWxYz", "vault login ***"),
+    ("vault token lookup s.Xa1b2C3d4E5f6G7h8I9j0K1l", "vault token lookup ***"),
+    (f"psql postgres://app:p@{SECRET}@db:5432/shop", "psql postgres://app:***@db:5432/shop"),
+    (f"mongosh mongodb://app:ab/{SECRET}@db/shop", "mongosh mongodb://app:***@db/shop"),
+    (f"redis-cli -u redis://:{SECRET}@cache:6379/0", "redis-cli -u redis://:***@cache:6379/0"),
 ]
 
 LEFT_ALONE = [
@@ -47,6 +85,18 @@ LEFT_ALONE = [
     "mysql -p shop",  # -p alone prompts: `shop` is the database
     "ls -la /var/log && df -h",
     "aws/ec2-instance/i-0123456789abcdef0 restarted in 2.1s",
+    "docker run -p 8080:80 nginx",  # -p publishes a port outside `docker login`
+    "ldapsearch -x -W -b dc=ex",  # -W prompts
+    "openssl rsa -in k -passin env:KEYPW -passout file:/run/pw",  # where the password is, not it
+    "echo hello | grep h",
+    "curl https://host:8080/a?mail=a@b.c",  # a port, not a password
+    "git clone ssh://git@host:22/x",
+    "curl https://user@host/x",
+    "time: 12:30 status: ok note: fine",
+    "see items.Xa1b2C3d4E5f6G7h8I9j0K1l and s.short",
+    "region asiapacificregionsxx",  # 20 letters after asia-, no digit: a word, not a key id
+    "kubectl get secret db-creds -o yaml",
+    "Back-off restarting failed container web in pod web-7d4b9c",
 ]
 
 
@@ -63,7 +113,7 @@ def test_ordinary_command_lines_are_left_alone(text):
 
 @pytest.mark.parametrize("name", ["password", "db_pass", "pwd", "client_key", "apiKey", "api-key", "token",
                                   "AUTH_HEADER", "access_key", "ssh_private_key", "MYSQL_PWD", "passphrase",
-                                  "cookie", "pin"])
+                                  "cookie", "pin", "sig", "X-Amz-Signature"])
 def test_secret_parameter_names(name):
     assert is_secret_name(name)
 
@@ -79,6 +129,15 @@ def test_params_nested_and_free_text_values():
               "command": f"mysql -p{SECRET}", "list": [f"token={SECRET}", 1]}
     assert redact_params(params) == {"pwd": "***", "nested": {"db_pass": "***", "replicas": 3},
                                      "note": "Bearer ***", "command": "mysql -p***", "list": ["token=***", 1]}
+
+
+def test_secret_looking_parameter_names_are_hidden_with_their_values():
+    """`--param AKIAIOSFODNN7EXAMPLE=1` stored the key id as the name of a denied row's
+    parameter: a name that looks like a secret is hidden too (numbered when several)."""
+    params = {"AKIAIOSFODNN7EXAMPLE": "1", "sk_live_4eC39HqLyjWDarjtT1zdp7dc": "x", "replicas": 3,
+              "note": f"token={SECRET}"}
+    assert redact_params(params) == {"***": "***", "***#2": "***", "replicas": 3, "note": "token=***"}
+    assert redact_params(redact_params(params)) == redact_params(params), "shown again, unchanged"
 
 
 def test_operator_patterns_hide_the_match_or_its_first_group():

@@ -305,3 +305,27 @@ def yaml_config(envs: dict) -> str:
     import yaml
 
     return yaml.safe_dump({"environments": envs})
+
+
+def test_secret_looking_parameter_names_stay_out_of_a_denied_row(tmp_path, aws, moto_url):
+    """A viewer's `act --param AKIA…=1 --param sk_live_…=1` is denied and audited with
+    its parameters: the names were stored raw. They are hidden like values now, in the
+    store, its WAL, envdeck.log and `audit --json`."""
+    from tests.security.access_setup import access, audit_rows
+    from tests.security.test_access_matrix import aws_block
+
+    iid = instance(aws, "dev", "web-1")
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("viewer"), "aws": aws_block(moto_url)}})
+    names = {"aws-key-id": "AKIA" + uuid.uuid4().hex[:16].upper(), "stripe": "sk_live_" + uuid.uuid4().hex}
+    state = tmp_path / "state"
+    common = ["--config", str(cfg), "--state-dir", str(state)]
+    proc = envdeck("act", "dev", f"aws/ec2-instance/{iid}", "stop", "--yes",
+                   "--param", f"{names['aws-key-id']}=1", "--param", f"{names['stripe']}=1", *common)
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    [row] = audit_rows(state)
+    assert row["result"] == "denied" and json.loads(row["params"]) == {"***": "***", "***#2": "***"}
+    audit = envdeck("audit", "--json", *common)
+    assert audit.returncode == 0, audit.stderr
+    assert leaks(audit.stdout.encode(), names) == []
+    for name, data in state_files(state).items():
+        assert leaks(data, names) == [], name

@@ -4,15 +4,20 @@ Two rules, both applied wherever a command line or action parameters are written
 
 - `redact_params`: the value of a secret-looking parameter name becomes `***`
   (`password`, `db_pass`, `pwd`, `client_key`, `apiKey`, `token`, `auth_header`, ...);
-  string values of the others still pass through `redact_text`.
+  a name that is itself secret-looking text (`AKIA…`, `sk_live_…`) becomes `***` too,
+  with its value; string values of the others still pass through `redact_text`.
 - `redact_text`: secret-looking parts of free text or a shell command line:
   `--password=X` / `--token X`, `mysql -pX` (and the other MySQL/MariaDB tools,
   `sshpass -p X`), `NAME=X` where NAME looks secret (`PGPASSWORD=`, `token=` in a URL),
   `"password": "X"`, `Authorization:` / `Cookie:` / `X-…-Token:` header values,
   `Bearer X`, `user:X@` in URLs and `curl -u user:X`, AWS access key ids (AKIA…/ASIA…)
   and secret keys, well-known API token shapes (`sk_live_…`, `ghp_…`, `xoxb-…`),
-  private-key blocks — plus the operator's own patterns (`audit: {redact: [...]}`),
-  set once per process with `configure`.
+  private-key blocks (PEM and PGP), quoted `-p'a b'` values whole, `docker … login -p X`,
+  `redis-cli -a X`, `ldapsearch -w X`, `openssl -passin pass:X` / `enc -k X`, URL
+  signatures (`X-Amz-Signature=`, `sig=`), bare JWTs, `password: X` in YAML-ish text,
+  `echo X | sudo -S` / `| chpasswd` / `| passwd --stdin`, Vault tokens (`hvs.…`, `s.…`)
+  — plus the operator's own patterns (`audit: {redact: [...]}`), set once per process
+  with `configure`.
 
 Over-redacting is preferred to leaking: a value that merely looks like a secret is
 hidden too. What is redacted is replaced by `***`, never stored.
@@ -30,7 +35,7 @@ REDACTED = "***"
 _STEMS = re.compile(r"secret|passw|passphrase|passcode|token|credential|private|api[_-]?key|cookie|"
                     r"signature|auth(?!or(?!iz))", re.IGNORECASE)
 # Short words that make a name secret only as a whole word of it ("db_pass", "pwd", not "compass").
-_WORDS = {"pwd", "pw", "pass", "pin", "otp", "jwt", "sas"}
+_WORDS = {"pwd", "pw", "pass", "pin", "otp", "jwt", "sas", "sig"}
 # "…_key" is secret ("client_key", "access_key", "ssh_key"), except keys that are lookups.
 _BENIGN_KEY_PREFIX = {"tag", "sort", "partition", "primary", "hash", "range", "label", "map", "cache",
                       "object", "s3", "idempotency", "foreign", "lookup", "dedup", "group"}
@@ -81,7 +86,8 @@ def _keep_name(match: re.Match[str]) -> str:
 
 
 _VALUE = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s'"&;|]+)"""
-_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)",
+# PEM (`-----BEGIN RSA PRIVATE KEY-----`) and PGP (`-----BEGIN PGP PRIVATE KEY BLOCK-----`)
+_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*)-----.*?(?:-----END \1-----|\Z)",
                           re.DOTALL)
 _HEADER = re.compile(r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie|x-[a-z0-9-]*(?:token|key|secret|auth)"
                      r"[a-z0-9-]*)(\s*:\s*)([^'\"\r\n]+)")
@@ -89,26 +95,99 @@ _BEARER = re.compile(r"(?i)\b(bearer)(\s+)([A-Za-z0-9._~+/=-]+)")
 # --password=X, --token X (the value of a spaced option only when it is not another option)
 _OPTION = re.compile(r"(?P<name>(?<![\w-])--?(?P<key>[A-Za-z][\w-]*))(?P<sep>=|\s+(?=[^\s-]))" + _VALUE)
 # NAME=X (environment assignments, URL query parameters, key=value pairs)
-_ASSIGN = re.compile(r"(?P<name>(?<![\w-])(?P<key>[A-Za-z_][\w.]*))(?P<sep>=)" + _VALUE)
+_ASSIGN = re.compile(r"(?P<name>(?<![\w-])(?P<key>[A-Za-z_][\w.-]*))(?P<sep>=)" + _VALUE)
+# `password: X`, `api-key: X` in YAML-ish text: to the end of the line at its start, else one word
+_YAML_LINE = re.compile(r"(?m)(?P<name>^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][\w.-]*))(?P<sep>:[ \t]+)"
+                        r"(?=[^\s#])[^\r\n]*")
+_COLON = re.compile(r"(?P<name>(?<![\w-])(?P<key>[A-Za-z_][\w.-]*))(?P<sep>:[ \t]+)" + _VALUE)
 # "password": "X" in JSON
 _JSON = re.compile(r'(?P<name>"(?P<key>[^"\\]{1,100})")(?P<sep>\s*:\s*)"(?:[^"\\]|\\.)*"')
+_ARG = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s'"|;&<>])+"""  # one shell word, quotes and all
+_REST = r"""((?:'[^']*'|"(?:[^"\\]|\\.)*"|[^;&|\n'"])*)"""  # a tool's arguments, to the end of its command
 _MYSQL = re.compile(r"(?i)\b(mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|"
-                    r"mariadb[a-z-]*|sshpass)\b([^;&|\n]*)")
-_SHORT_P = re.compile(r"(\s-p)()(?![\s-])(\S+)")  # mysql -pX (`-p X` prompts; X is the database)
-_SPACED_P = re.compile(r"(\s-p)(\s*)(?!-)(\S+)")  # sshpass -p X
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):([^@\s/]+)@")
-_CURL_USER = re.compile(r"((?:^|\s)(?:-u|--user)\s*[^\s:]+):(\S+)")
+                    r"mariadb[a-z-]*|sshpass)\b" + _REST)
+_SHORT_P = re.compile(r"(\s-p)()(?![\s-])" + _ARG)  # mysql -pX, -p'a b' (`-p X` prompts; X is the database)
+_SPACED_P = re.compile(r"(\s-p)(\s*)(?!-)" + _ARG)  # sshpass -p X, docker login -p X
+# tools whose option (spaced or not) is a password: docker/podman/... login -p, redis-cli -a,
+# the OpenLDAP tools -w (ldappasswd also -a old, -s new), openssl enc -k
+_LOGIN = re.compile(r"(?i)\b((?:docker|podman|buildah|nerdctl|skopeo|oc)\s+login|helm\s+registry\s+login)\b"
+                    + _REST)
+_REDIS_A = re.compile(r"\b(redis-cli)\b" + _REST)
+_REDIS_OPT = re.compile(r"(\s-a)(\s*)(?!-)" + _ARG)
+_LDAP = re.compile(r"\b(ldap(?:search|modify|add|delete|modrdn|passwd|whoami|compare|exop|vc))\b" + _REST)
+_LDAP_OPT = re.compile(r"(\s-w)(\s*)(?!-)" + _ARG)
+_LDAPPASSWD_OPT = re.compile(r"(\s-[was])(\s*)(?!-)" + _ARG)
+_OPENSSL = re.compile(r"\b(openssl)\b" + _REST)
+_OPENSSL_K = re.compile(r"(\s-k)(\s+)(?!-)" + _ARG)
+# openssl (and others) -passin pass:X / -passout / -pass (env:, file:, fd: name where it is: kept)
+_PASS_ARG = re.compile(r"(?<![\w-])(?P<opt>-pass(?:in|out)?\s+)"
+                       r"(?:(?P<q>['\"])pass:(?:(?!(?P=q)).)*(?P=q)|pass:(?:'[^']*'|\"[^\"]*\"|[^\s'\"])+)")
+# `echo X | sudo -S`, `| passwd --stdin`, `| chpasswd` (user:X, the user kept), `| docker login --password-stdin`
+_STDIN_SECRET = re.compile(
+    r"\b(?P<echo>(?:echo|printf)(?:\s+-[a-zA-Z]+)*\s+)(?P<value>" + _ARG + r"(?:[ \t]+" + _ARG + r"){0,7})"
+    r"(?P<pipe>\s*\|\s*)"
+    r"(?P<reader>(?:sudo\s+(?:-\S+\s+)*)?(?:chpasswd\b|passwd\s+--stdin\b|sudo\s+(?:-\S+\s+)*?"
+    r"(?:-[a-zA-Z]*S[a-zA-Z]*|--stdin)\b|[\w-]+\s+login\b[^;&|\n]*--password-stdin\b))")
+_CURL_USER = re.compile(r"((?:^|\s)(?:-u|--user)\s*[^\s:]+):(?!//)(\S+)")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
+# the same lower-cased (a log that lower-cased it): with a digit, so no word of 20 letters is taken
+_AWS_KEY_ID_LOWER = re.compile(r"\b(?:akia|asia)(?=[a-z0-9]{0,15}[0-9])[a-z0-9]{16}\b")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# HashiCorp Vault tokens: hvs./hvb./hvr. and the older s./b. with 24 characters
+_VAULT = re.compile(r"(?<![\w.])(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.(?=[a-z0-9]*[A-Z])(?=[A-Za-z]*[0-9])"
+                    r"[A-Za-z0-9]{24})(?![\w.])")
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
 _FORTY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _TOKENS = re.compile(r"\b(?:(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9_-]{16,}|"
                      r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|"
                      r"glpat-[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35})")
 
 
+def _hide_option(option: re.Pattern[str]):
+    """A tool's command (`tool ARGS`) with the value of its password option hidden."""
+    def sub(match: re.Match[str]) -> str:
+        return match.group(1) + option.sub(lambda m: m.group(1) + m.group(2) + REDACTED, match.group(2))
+    return sub
+
+
 def _mysql(match: re.Match[str]) -> str:
-    short = _SPACED_P if match.group(1).lower() == "sshpass" else _SHORT_P
-    rest = short.sub(lambda m: m.group(1) + m.group(2) + REDACTED, match.group(2))
-    return match.group(1) + rest
+    return _hide_option(_SPACED_P if match.group(1).lower() == "sshpass" else _SHORT_P)(match)
+
+
+def _ldap(match: re.Match[str]) -> str:
+    return _hide_option(_LDAPPASSWD_OPT if match.group(1) == "ldappasswd" else _LDAP_OPT)(match)
+
+
+def _stdin_secret(match: re.Match[str]) -> str:
+    """`echo X | sudo -S ...`: X hidden; for chpasswd (`user:X`) the user stays."""
+    value = match.group("value")
+    kept = ""
+    if "chpasswd" in match.group("reader") and ":" in value.split()[0]:
+        kept = value.split(":", 1)[0] + ":"
+    quote = value[0] if value[0] in "'\"" and kept else ""
+    return match.group("echo") + kept + REDACTED + quote + match.group("pipe") + match.group("reader")
+
+
+def _url(match: re.Match[str]) -> str:
+    """`scheme://user:password@host...` with the password hidden. The userinfo ends at the
+    last `@` before the path (as urllib reads it: a password may hold `@`); a password
+    holding `/` is found too, unless what follows the `:` is a port (`host:8080/...`)."""
+    url = match.group(0)
+    scheme, _, rest = url.partition("://")
+    end = min([i for i in (rest.find(c) for c in "/?#") if i >= 0], default=len(rest))
+    if "@" in rest[:end]:
+        userinfo, _, host = rest[:end].rpartition("@")
+        tail = host + rest[end:]
+    else:
+        colon = rest.find(":")
+        at = rest.find("@", colon + 1)
+        if colon < 0 or at < 0 or colon > end or re.fullmatch(r"[0-9]*", rest[colon + 1:end]):
+            return url
+        userinfo, tail = rest[:at], rest[at + 1:]
+    user, sep, password = userinfo.partition(":")
+    if not sep or not password:
+        return url
+    return f"{scheme}://{user}:{REDACTED}@{tail}"
 
 
 def _forty(match: re.Match[str]) -> str:
@@ -134,17 +213,28 @@ def redact_text(text: str) -> str:
     """Free text or a command line with its secret-looking parts replaced by `***`."""
     if not text:
         return text
-    s = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{REDACTED}", text)
+    s = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group(1)}-----{REDACTED}", text)
+    s = _JWT.sub(REDACTED, s)
     s = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, s)
     s = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, s)
+    s = _STDIN_SECRET.sub(_stdin_secret, s)
     s = _MYSQL.sub(_mysql, s)
+    s = _LOGIN.sub(_hide_option(_SPACED_P), s)
+    s = _REDIS_A.sub(_hide_option(_REDIS_OPT), s)
+    s = _LDAP.sub(_ldap, s)
+    s = _OPENSSL.sub(_hide_option(_OPENSSL_K), s)
+    s = _PASS_ARG.sub(lambda m: m.group("opt") + (m.group("q") or "") + "pass:" + REDACTED + (m.group("q") or ""), s)
     s = _OPTION.sub(_keep_name, s)
     s = _ASSIGN.sub(_keep_name, s)
     s = _JSON.sub(lambda m: m.group("name") + m.group("sep") + f'"{REDACTED}"' if is_secret_name(m.group("key"))
                   else m.group(0), s)
-    s = _URL_USERINFO.sub(lambda m: f"{m.group(1)}:{REDACTED}@", s)
+    s = _YAML_LINE.sub(_keep_name, s)
+    s = _COLON.sub(_keep_name, s)
+    s = _URL.sub(_url, s)
     s = _CURL_USER.sub(lambda m: f"{m.group(1)}:{REDACTED}", s)
     s = _AWS_KEY_ID.sub(REDACTED, s)
+    s = _AWS_KEY_ID_LOWER.sub(REDACTED, s)
+    s = _VAULT.sub(REDACTED, s)
     s = _TOKENS.sub(REDACTED, s)
     s = _FORTY.sub(_forty, s)
     for pattern in _extra:
@@ -157,7 +247,16 @@ def redact_params(params: dict[str, Any] | None) -> dict[str, Any]:
     values pass through `redact_text` (a `command` parameter is a command line)."""
     out: dict[str, Any] = {}
     for key, value in (params or {}).items():
-        out[str(key)] = REDACTED if is_secret_name(key) else _redact_value(value)
+        name = str(key)
+        shown = redact_text(name)
+        if shown != name:  # the name itself looks like a secret (`--param AKIA…=1`): hidden, and its value
+            name, number = shown, 1
+            while name in out or name in (params or {}):
+                number += 1
+                name = f"{shown}#{number}"
+            out[name] = REDACTED
+            continue
+        out[name] = REDACTED if is_secret_name(key) else _redact_value(value)
     return out
 
 
