@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 STOP_ACTIONS = ("stop",)
 START_ACTIONS = ("start",)
+# The action keys the footer hides when the selected resource has no such action.
+KEY_ACTIONS = {"restart": action_flow.RESTART_ACTIONS, "scale": action_flow.SCALE_ACTIONS,
+               "stop": STOP_ACTIONS, "start": START_ACTIONS, "delete": action_flow.DELETE_ACTIONS}
 
 
 def has_pods(r: Resource) -> bool:
@@ -101,6 +104,23 @@ class EnvironmentActions:
             self.open_detail(r, "drift")
 
     # -- actions -----------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers an action key only when the selected resource has that action
+        (`r Restart` is hidden on a Pod); with several marked, or none selected, it stays."""
+        names = KEY_ACTIONS.get(action)
+        session = getattr(self.envdeck, "session", None)
+        if names is None or session is None or not getattr(self, "ready", False):
+            return super().check_action(action, parameters)  # type: ignore[misc]
+        targets = self.targets()
+        if len(targets) != 1:
+            return super().check_action(action, parameters)  # type: ignore[misc]
+        choice = action_flow.pick(session.actions_for(self.env, targets[0]), names,
+                                  destructive_fallback=action == "delete")
+        return choice is not None
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.refresh_bindings()  # type: ignore[attr-defined]
+
     def action_restart(self) -> None:
         action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.RESTART_ACTIONS, "restart")
 

@@ -54,6 +54,17 @@ def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
         shown = app.get_key_display(b)
         if shown not in keys:
             keys.append(shown)
+    # The screen's own keys its check_action hides for the selected item (`r` on a Pod)
+    # are listed too, as "not now".
+    hidden: set[str] = set()
+    for bindings in screen._bindings.key_to_bindings.values():
+        for b in bindings:
+            if b.id and (b.id not in found or b.id in hidden) and screen.check_action(b.action, ()) is False:
+                keys, _, _ = found.setdefault(b.id, ([], b, False))
+                hidden.add(b.id)
+                shown = app.get_key_display(b)
+                if shown not in keys:
+                    keys.append(shown)
     by_section: dict[str, list[str]] = {}
     for ident in found:
         by_section.setdefault(section_of(ident), []).append(ident)

@@ -176,3 +176,31 @@ async def test_bulk_delete_dialog_keeps_its_input_and_buttons_and_says_a_wrong_n
         assert isinstance(app.screen, ConfirmScreen) and chosen == []
         await pilot.press("ctrl+u", *"prod", "enter")
         await wait_until(pilot, lambda: chosen == [{}], "confirmed with the right name")
+
+
+# -- the footer at 80 columns -------------------------------------------------------------
+def footer_keys(app) -> dict[str, object]:
+    from textual.widgets._footer import FooterKey
+
+    return {key.description: key for key in app.screen.query(FooterKey)}
+
+
+async def test_the_footer_offers_only_the_actions_the_selected_item_has_and_fills_the_last_column(tmp_path, stage):
+    from tui.widgets.resource_table import ResourceTable
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/web"), "the Deployment")
+        await wait_until(pilot, lambda: "Restart" in footer_keys(app), "r Restart on a Deployment",
+                         explain=lambda: list(footer_keys(app)))
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Pod/api-5c8b-xyz12"), "the Pod")
+        await wait_until(pilot, lambda: "Restart" not in footer_keys(app), "no r Restart on a Pod",
+                         explain=lambda: list(footer_keys(app)))
+        notes = len(app._notifications)
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(app._notifications) == notes  # no "no restart action for Pod"
+        palette = footer_keys(app)["Palette"]
+        assert palette.region.right == 80, palette.region  # no stray character after it

@@ -129,6 +129,22 @@ class ResourceTable(LineTable):
     class LayoutChanged(Message):
         """The table switched between the wide and the compact column set."""
 
+    # The footer offers the action keys the selected resource has: it asks again when the
+    # selection changes (the screen's check_action decides).
+    def set_rows(self, order: list[str]) -> None:
+        before = self.cursor_key
+        super().set_rows(order)
+        self._selection_changed(before)
+
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+        before = self.cursor_key
+        super().move_cursor(row=row, animate=animate, scroll=scroll)
+        self._selection_changed(before)
+
+    def _selection_changed(self, before: str | None) -> None:
+        if self.cursor_key != before and self.is_attached:
+            self.screen.refresh_bindings()
+
     def set_layout(self, compact: bool) -> None:
         self.compact = compact
         self._row_cache.clear()
