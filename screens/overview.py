@@ -50,7 +50,9 @@ def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
     fault_style = palette.style("error" if worst in ("high", "critical") else "warning", bold=True) if faults \
         else palette.style("text-muted")
     score_style = "success" if score is not None and score >= 95 else "warning" if score and score >= 70 else "error"
-    repair = state.repair + (" PAUSED" if state.paused else "")  # repairs paused; observing goes on
+    # Repairs paused (observing goes on): PAUSED replaces the mode, so the row still fits 80
+    # columns (`auto PAUSED` was cut to `auto PAU`); the environment's title keeps the mode.
+    repair = "PAUSED" if state.paused else state.repair
     return (
         safe(state.name, style=palette.style("primary", bold=True)),
         health_cell(str(state.health()), palette),
@@ -59,7 +61,8 @@ def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
         muted("—", palette) if score is None else Text(f"{score:.0f}%", style=palette.style(score_style), end=""),
         backends_cell(state, now, palette),
         Text(format_age(state.data_age_s(now)), end=""),
-        Text(repair, style=palette.style("warning" if state.paused else "foreground"), end=""),
+        Text(repair, style=palette.style("warning", bold=True) if state.paused else palette.style("foreground"),
+             end=""),
     )
 
 

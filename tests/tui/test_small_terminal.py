@@ -204,3 +204,25 @@ async def test_the_footer_offers_only_the_actions_the_selected_item_has_and_fill
         assert len(app._notifications) == notes  # no "no restart action for Pod"
         palette = footer_keys(app)["Palette"]
         assert palette.region.right == 80, palette.region  # no stray character after it
+
+
+# -- the overview's REPAIR column at 80 columns ---------------------------------------------
+async def test_overview_says_paused_whole_at_80_columns(tmp_path, stage):
+    from screens.confirm import ConfirmScreen
+    from screens.overview import EnvironmentsTable
+
+    app = make_app(tmp_path, stage)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: table.row_count >= 1, "the environments")
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("left", "enter")
+
+        def rows() -> list[str]:
+            return ["".join(s.text for s in table.render_line(y)) for y in range(1, table.row_count + 1)]
+
+        await wait_until(pilot, lambda: any(line.rstrip().endswith("PAUSED") for line in rows()),
+                         "PAUSED whole in the REPAIR column", explain=rows)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
