@@ -136,7 +136,9 @@ def test_a_resource_of_another_environment_is_refused(world, aws, case):
     proc = envdeck(*argv, "--config", world["config"]("admin"), "--state-dir", str(state))
     assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
     assert PROD_LINE not in proc.stdout and proc.stdout == ""
-    assert proc.stderr == f"envdeck: denied: {argv[2]} is not a resource of environment dev\n"
+    refusal, _, hint = proc.stderr.partition(" (did you mean ")
+    assert refusal.rstrip("\n") == f"envdeck: denied: {argv[2]} is not a resource of environment dev"
+    assert world["prod_iid"] not in hint and "db-1" not in hint and "gw-prod" not in hint, "only dev's ids are hinted"
     [row] = audit_rows(state)
     assert (row["env"], row["target"], row["result"]) == ("dev", argv[2], "denied")
     assert row["action"] == ("logs" if argv[0] == "logs" else argv[3])
@@ -201,6 +203,37 @@ def test_an_ecs_task_definitions_log_group_must_be_the_environments(world, aws):
     assert PROD_LINE not in stolen.stdout + stolen.stderr and stolen.stdout == ""
     assert [(r["target"], r["result"]) for r in audit_rows(state)] == [
         (ids["api"], "succeeded"), (ids["thief"], "denied")]
+
+
+def test_an_aws_name_in_place_of_the_id(world, aws):
+    """`aws/ec2-instance/web-1` (the Name tag) is the id of the one dev resource so named:
+    read, acted on and audited under its id. A name naming nothing of dev (or another
+    environment's, or two of dev's) is refused, with the closest ids of dev as hints."""
+    cfg, state, dev_iid = world["config"]("operator"), world["state"], world["dev_iid"]
+    instance(aws, "dev", "twin")
+    instance(aws, "dev", "twin")
+    logs = envdeck("logs", "dev", "aws/ec2-instance/web-1", "--config", cfg, "--state-dir", str(state))
+    assert logs.returncode == 0 and logs.stdout.splitlines()[-1].endswith("dev web line"), logs.stderr
+    act = envdeck("act", "dev", "aws/ec2-instance/web-1", "reboot", "--yes", "--config", cfg, "--state-dir", str(state))
+    assert act.returncode == 0, act.stderr
+    assert f"reboot aws/ec2-instance/{dev_iid}: ok" in act.stdout
+    assert [(r["action"], r["target"], r["result"]) for r in audit_rows(state)] == [
+        ("read", f"aws/ec2-instance/{dev_iid}", "succeeded"), ("reboot", f"aws/ec2-instance/{dev_iid}", "succeeded")]
+
+    typo = envdeck("logs", "dev", "aws/ec2-instance/web-2", "--config", cfg, "--state-dir", str(state))
+    assert typo.returncode == 3, typo.stderr
+    assert typo.stderr == ("envdeck: denied: aws/ec2-instance/web-2 is not a resource of environment dev "
+                           f"(did you mean aws/ec2-instance/{dev_iid} (web-1)?)\n")
+    for refused in ("aws/ec2-instance/db-1", "aws/ec2-instance/twin"):  # prod's name; two of dev's
+        proc = envdeck("logs", "dev", refused, "--config", cfg, "--state-dir", str(state))
+        assert proc.returncode == 3, proc.stderr
+        assert proc.stderr.startswith(f"envdeck: denied: {refused} is not a resource of environment dev")
+        assert world["prod_iid"] not in proc.stderr and PROD_LINE not in proc.stdout + proc.stderr
+    assert [r["result"] for r in audit_rows(state)][2:] == ["denied"] * 3
+
+    status = envdeck("status", "--env", "dev", "--config", cfg, "--state-dir", str(state))
+    [row] = [line for line in status.stdout.splitlines() if " web-1 " in line]
+    assert row.split()[:4] == ["aws", "ec2-instance", "web-1", f"aws/ec2-instance/{dev_iid}"], "the id beside the name"
 
 
 # -- deny first ---------------------------------------------------------------------

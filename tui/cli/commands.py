@@ -182,6 +182,7 @@ async def cmd_act(args: argparse.Namespace) -> int:
         # role, --read-only, membership, the action and its parameters are checked (and a
         # denial audited) before anything is asked or done
         resource, spec = await session.prepare_action(args.env, args.resource, args.action, params)
+        args.resource = resource.id  # a Name given in place of the id: the id from here on
         # against the desired state of an `auto` environment: asked (or flagged) before anything
         try:
             override = desired.choose(args, session, resource, params)

@@ -78,9 +78,9 @@ def status_table(envs: list[dict[str, Any]]) -> None:
             for name, b in env["backends"].items())
         write_line(f"{env['name']}  health={env['health']}  drift={env['drift'] or '-'}  repair={env['repair']}"
                    f"  faults={len(env['faults'])}  [{backends}]")
-        rows = [["BACKEND", "KIND", "NAME", "STATUS", "HEALTH", "DRIFT", "FINDINGS"]]
+        rows = [["BACKEND", "KIND", "NAME", "ID", "STATUS", "HEALTH", "DRIFT", "FINDINGS"]]
         for r in env["resources"]:
-            rows.append([r["backend"], r["kind"], r["name"][:60], (r["status"] or "")[:30], r["health"],
+            rows.append([r["backend"], r["kind"], r["name"][:60], r["id"], (r["status"] or "")[:30], r["health"],
                          r["drift"] or "-", str(len(r["findings"]))])
         _table(rows)
         for f in env["faults"]:

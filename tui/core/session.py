@@ -8,6 +8,7 @@ the access policy and the audit trail before any backend call.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import fnmatch
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -259,21 +260,66 @@ class Session:
 
     async def _require_member(self, env: str, resource_id: str, action: str, params: dict[str, Any], *,
                               inventory: bool) -> Backend:
-        """The backend of a resource of `env`; any other id is refused and audited `denied`."""
+        """The backend of a resource of `env`; any other id is refused and audited `denied`
+        (the user is shown the closest ids of `env` too)."""
         reason = await self._not_member_reason(env, resource_id, inventory=inventory)
         if reason is not None:
-            await self._deny(env, resource_id, action, params, reason)
+            await self._deny(env, resource_id, action, params, reason, hint=self._did_you_mean(env, resource_id))
         return self.backend_for(env, resource_id)
+
+    async def resolve_name(self, env: str, resource_id: str) -> str:
+        """`aws/KIND/NAME` with an AWS Name tag in place of the native id: the id of the one
+        resource of that kind in `env` with that name; any other id unchanged (decided from
+        `env`'s own inventory: a name of another environment resolves to nothing)."""
+        backend_name, _, rest = resource_id.partition("/")
+        kind, _, name = rest.partition("/")
+        backend = self.reconciler.backends.get(env, {}).get(backend_name)
+        if backend_name != "aws" or backend is None or not name or kind == "log-group":
+            return resource_id
+        found = await self._observed(env, backend)
+        if resource_id in found:
+            return resource_id
+        named = [r.id for r in found.values() if r.kind == kind and r.name == name]
+        return named[0] if len(named) == 1 else resource_id
+
+    def _did_you_mean(self, env: str, resource_id: str) -> str:
+        """A hint for a refused id, ` (did you mean ID (NAME), …?)`: the closest names or ids
+        among `env`'s observed resources of the same backend and kind (an environment the user
+        can see; nothing is observed for it). Empty when nothing is close."""
+        state = self.reconciler.envs.get(env)
+        if state is None:
+            return ""
+        backend_name, _, rest = resource_id.partition("/")
+        kind, _, name = rest.partition("/")
+        found = list(state.resources.get(backend_name, {}).values())
+        same_kind = any(r.kind == kind for r in found)
+        if same_kind:
+            found = [r for r in found if r.kind == kind]
+        else:
+            name = rest
+        spelled: dict[str, Resource] = {}  # the part after the kind (or after the backend): name and id
+        for resource in found:
+            spelled[resource.id.split("/", 2)[-1] if same_kind else resource.id.partition("/")[2]] = resource
+            spelled.setdefault(resource.name, resource)
+        ids: list[str] = []
+        for close in difflib.get_close_matches(name, list(spelled), n=6, cutoff=0.6):
+            resource = spelled[close]
+            plain = resource.name in ("", resource.id.rsplit("/", 1)[-1])
+            label = resource.id if plain else f"{resource.id} ({resource.name})"
+            if label not in ids:
+                ids.append(label)
+        return f" (did you mean {', '.join(ids[:3])}?)" if ids else ""
 
     def actions_for(self, env: str, resource: Resource) -> list[ActionChoice]:
         backend = self.backend_for(env, resource.id)
         return [ActionChoice(spec, self.policy.check(env, spec)) for spec in backend.actions(resource)]
 
     # -- audited operations --------------------------------------------------
-    async def _deny(self, env: str, target: str, action: str, params: dict[str, Any], reason: str) -> NoReturn:
+    async def _deny(self, env: str, target: str, action: str, params: dict[str, Any], reason: str,
+                    hint: str = "") -> NoReturn:
         await self.store.audit_record(user=self.user, env=env, target=target, action=action, params=params,
                                       origin=self.origin, result=AuditResult.DENIED, message=reason)
-        raise PolicyDenied(reason)
+        raise PolicyDenied(reason + hint)
 
     async def authorize(self, env: str, target: str, spec: ActionSpec, params: dict[str, Any] | None = None) -> None:
         """Policy check for a non-resource operation; a denial is audited and raised."""
@@ -296,6 +342,7 @@ class Session:
         decision = self.policy.precheck_action(env, backend_name, action)
         if not decision.allowed:
             await self._deny(env, resource_id, action, unchecked, decision.reason)
+        resource_id = await self.resolve_name(env, resource_id)  # a Name tag in place of the id
         backend = await self._require_member(env, resource_id, action, unchecked, inventory=True)
         resource = await self.resource(env, resource_id)
         specs = {s.name: s for s in backend.actions(resource)}
@@ -320,6 +367,7 @@ class Session:
     async def act(self, env: str, resource_id: str, action: str, params: dict[str, str] | None = None) -> ActionResult:
         params = dict(params or {})
         resource, _spec = await self.prepare_action(env, resource_id, action, params)
+        resource_id = resource.id  # a Name given in place of the id is resolved
         backend = self.backend_for(env, resource_id)
         audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action=action,
                                                 params=params, origin=self.origin)
@@ -342,6 +390,7 @@ class Session:
         id's membership in `env`; each stream opened is one `read` audit row, finished
         when the stream ends (`succeeded` also when the reader stops or closes it: "closed")."""
         await self.authorize(env, resource_id, READ_LOGS)
+        resource_id = await self.resolve_name(env, resource_id)  # a Name tag in place of the id
         backend = await self._require_member(env, resource_id, READ_LOGS.name, {}, inventory=False)
         log_source = getattr(backend, "log_source", None)
         if log_source is not None and not resource_id.startswith(f"{backend.name}/log-group/"):
@@ -400,6 +449,7 @@ class Session:
         """argv for an interactive shell, authorized; its audit row stays `pending` until
         `shell_closed` records how the shell ended."""
         await self.authorize(env, resource_id, OPEN_SHELL)  # the role first: no backend call before it
+        resource_id = await self.resolve_name(env, resource_id)  # a Name tag in place of the id
         backend = await self._require_member(env, resource_id, OPEN_SHELL.name, {}, inventory=True)
         resource = await self.resource(env, resource_id)
         argv = backend.shell_command(resource)
