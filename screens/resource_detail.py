@@ -40,7 +40,10 @@ def attributes_yaml(attributes: dict[str, Any]) -> Text:
     return Text("\n".join(clean(line) for line in dumped.splitlines()) or "{}", end="")
 
 
-def summary_text(r: Resource, env: str, now, palette: Palette) -> Text:
+def summary_text(r: Resource, env: str, now, palette: Palette, backend_observed_at=None) -> Text:
+    """`backend_observed_at`: the backend's last good observation. A watched object that has not
+    changed since is as fresh as that observation, so "observed" is the later of the two and
+    "changed" keeps the object's own last change (a watch only sends an object when it changes)."""
     t = Text(end="")
 
     def row(label: str, value: Text | str) -> None:
@@ -59,7 +62,12 @@ def summary_text(r: Resource, env: str, now, palette: Palette) -> Text:
     if r.status:
         row("status", r.status)
     row("drift", drift_cell(None if r.drift is None else str(r.drift), palette))
-    row("observed", f"{iso(r.observed_at) or '—'} ({age_between(now, r.observed_at)} ago)")
+    observed = r.observed_at
+    if backend_observed_at is not None and (observed is None or backend_observed_at > observed):
+        observed = backend_observed_at
+    row("observed", f"{iso(observed) or '—'} ({age_between(now, observed)} ago)")
+    if r.observed_at is not None and observed != r.observed_at:
+        row("changed", f"{iso(r.observed_at)} ({age_between(now, r.observed_at)} ago)")
     if r.created_at:
         row("created", f"{iso(r.created_at)} ({age_between(now, r.created_at)} old)")
     if r.metrics:
@@ -152,7 +160,13 @@ class ResourceDetailScreen(EnvdeckScreen):
             activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
         if self._shown is not None:  # its ages ("observed … (8s ago)") tick while the screen is open
             self.query_one("#summary", Static).update(
-                summary_text(self._shown, self.env, self.envdeck.now(), self.envdeck.palette))
+                summary_text(self._shown, self.env, self.envdeck.now(), self.envdeck.palette,
+                             self._backend_observed_at(self._shown)))
+
+    def _backend_observed_at(self, r: Resource):
+        """The last good observation of the resource's backend, while it is reachable."""
+        backend = self.session.state(self.env).backends.get(r.backend)
+        return backend.observed_at if backend is not None and backend.reachable is True else None
 
     def refresh_all(self) -> None:
         app = self.envdeck
@@ -171,7 +185,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         title.append("  ")
         title.append_text(health_cell(str(r.health), palette))
         self.query_one("#title", Static).update(title)
-        self.query_one("#summary", Static).update(summary_text(r, self.env, app.now(), palette))
+        self.query_one("#summary", Static).update(summary_text(r, self.env, app.now(), palette,
+                                                               self._backend_observed_at(r)))
         self.query_one("#conditions", Static).update(conditions_text(r, palette))
         self._show_faults()
         self._show_events()

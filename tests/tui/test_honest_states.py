@@ -74,3 +74,36 @@ async def test_an_action_toast_is_one_line_at_80x24(tmp_path, stage):
         assert all("\n" not in n.message and len(n.message) <= 80 * 9 // 10 - 6 for n in (first, second))
         assert first.message.startswith("pause repairs in staging: deployment/web")  # not "pause staging in staging"
         assert second.message.startswith("failed: scale web in staging:") and second.severity == "error"
+
+
+async def test_detail_observed_is_the_backends_last_observation_not_the_objects_last_change(tmp_path, stage):
+    """A watched object that has not changed is as fresh as the backend's last good observation:
+    "observed" follows the backend (as the status bar's data age does), "changed" keeps the object's
+    own last change. Before, "observed" showed the last change (minutes old on a quiet Deployment)."""
+    now = [FIXED_NOW]
+    options = AppOptions(clock=lambda: now[0], backends_factory=stage_factory(stage), start_env="staging",
+                         user="alice", testing=True, tick_s=0.05)
+    app = create_app(stage_config(), tmp_path, options=options)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/web"), "the web row")
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the detail")
+
+        def summary() -> str:
+            return str(app.screen.query_one("#summary").render())
+
+        await wait_until(pilot, lambda: "(12s ago)" in summary(), "observed 12s ago", explain=summary)
+        assert "changed" not in summary()
+        # the backend observes again (nothing changed on the object) three minutes later
+        now[0] = FIXED_NOW + timedelta(minutes=3)
+        app.session.state("staging").backends["kubernetes"].observed_at = now[0] - timedelta(seconds=2)
+        await wait_until(pilot, lambda: "observed" in summary() and "(2s ago)" in summary(),
+                         "observed = the backend's last observation", explain=summary)
+        changed = [line for line in summary().splitlines() if line.startswith("changed")]
+        assert changed and changed[0].endswith("(3m ago)"), summary()
+        # an unreachable backend's last observation says nothing about the object: its own time stays
+        app.session.state("staging").backends["kubernetes"].reachable = False
+        await wait_until(pilot, lambda: "changed" not in summary(), "observed falls back to the object's time",
+                         explain=summary)
