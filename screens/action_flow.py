@@ -186,11 +186,11 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
     text = "; ".join(messages if ok else failures)
     if override is not None and override[0] == SET_DESIRED:
         if ok:
-            text += " (kept as the desired state)"
+            text += " (kept as desired)"
         else:  # the action did not happen: the config's value is desired again
             await overrides.undo_set_desired(app.session, env, override[1], reason=f"{why} failed")
     elif override is not None and ok:
-        text += f" (automatic repair held for {overrides.DEFAULT_HOLD_S / 60:.0f} min)"
+        text += f" (repair held {overrides.DEFAULT_HOLD_S / 60:.0f}m)"
     app.post_message(ActionFinished(env, clean(label), ok, clean(text, max_len=400), denied=denied))
 
 

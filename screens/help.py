@@ -104,11 +104,24 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(f"Keys of {type(self.source).__name__.removesuffix('Screen')} — "
                               f"remap with ui.keymap: {{ID: KEYS}} · esc closes", end=""), id="help-title")
             yield KeyedTable(COLUMNS, id="help-table")
+            yield Static(id="help-preview")  # the selected key's whole text (cut in the table at 80 columns)
 
     def on_mount(self) -> None:
         table = self.query_one(KeyedTable)
         table.sync(self._rows, list(self._rows))
         table.focus()
+        self._preview()
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._preview()
+
+    def _preview(self) -> None:
+        key = self.query_one(KeyedTable).cursor_key
+        cells = self._rows.get(key) if key is not None else None
+        text = Text("↑↓ to a key: its whole text shows here", style="dim") if cells is None or not cells[1].plain \
+            else Text.assemble(cells[0], "  ", cells[2].plain)
+        text.no_wrap, text.end = False, ""
+        self.query_one("#help-preview", Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -240,8 +240,10 @@ class EnvdeckApp(App):
         """A one-line notification without a title; the Timeline keeps the full record."""
         width = max(20, (self.size.width or 80) * 9 // 10 - 6)  # 90% less padding and border
         line = " ".join(clean(text).split())
-        if len(line) > width:
-            line = line[:width - 1] + "…"
+        if len(line) > width:  # cut in the middle: a closing "(…)" says what became of it
+            _, paren, tail = line.rpartition(" (")
+            keep = paren + tail if paren and tail.endswith(")") and len(tail) + 2 <= width // 2 else ""
+            line = line[:width - 1 - len(keep)].rstrip() + "…" + keep
         self.notify(line, severity=severity, timeout=TOAST_S if timeout is None else timeout,  # type: ignore[arg-type]
                     markup=False)
 

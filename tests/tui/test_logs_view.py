@@ -258,3 +258,19 @@ async def test_search_counts_matching_lines(tmp_path, stage):
         await pilot.press("slash", "ctrl+u", *"nothing-here", "enter")
         await wait_until(pilot, lambda: "no match" in str(toolbar.render()), "no match",
                          explain=lambda: str(toolbar.render()))
+
+
+async def test_the_match_count_shows_whole_at_80_columns(tmp_path, stage):
+    stage.log_lines = [f"req {i} {'ERROR' if i % 3 == 0 else 'ok'}" for i in range(500)]
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        logs = await open_logs(pilot, "kubernetes/Pod/web-7d9f-abcde")
+        await wait_until(pilot, lambda: logs.log_widget.line_count == 500, "the lines")
+        toolbar = logs.query_one("#logs-toolbar")
+
+        def shown() -> str:  # what the 80 columns show, not the whole text
+            return "".join(s.text for s in toolbar.render_line(0))
+
+        await pilot.press("slash", *"error", "enter")
+        await wait_until(pilot, lambda: "/error 167 matches" in shown(), "the whole match count", explain=shown)

@@ -226,3 +226,43 @@ async def test_overview_says_paused_whole_at_80_columns(tmp_path, stage):
         await wait_until(pilot, lambda: any(line.rstrip().endswith("PAUSED") for line in rows()),
                          "PAUSED whole in the REPAIR column", explain=rows)
         assert table.virtual_size.width <= table.scrollable_content_region.width
+
+
+# -- help at 80 columns -------------------------------------------------------------------
+async def test_help_shows_the_selected_keys_whole_text_under_the_table(tmp_path, stage):
+    from textual.widgets import Static
+
+    from screens.help import HelpScreen
+    from tui.widgets.keyed_table import KeyedTable
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        table = app.screen.query_one(KeyedTable)
+        key = next(k for k in table.row_keys if k.startswith("command-line:"))
+        whole = table.cells_of(key)[2].plain
+        assert whole.startswith("Command — :staging, :pods, :drift, :overview")
+        assert table.move_to_key(key)
+        await settle(pilot)
+        preview = app.screen.query_one("#help-preview", Static)
+        assert " ".join(str(preview.render()).split()).endswith(" ".join(whole.split()))
+        assert preview.region.height >= 2 and preview.region.bottom <= 24
+
+
+# -- toasts at 80 columns -----------------------------------------------------------------
+async def test_a_cut_toast_keeps_what_became_of_the_action(tmp_path, stage):
+    from tui.messages import ActionFinished
+
+    app = make_app(tmp_path, stage)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        app.post_message(ActionFinished("staging", "Stop staging-bastion", True,
+                                        "instance i-0abc123 is stopping; it was running for 40 days on t3.micro "
+                                        "(kept as desired)"))
+        await wait_until(pilot, lambda: any("staging-bastion" in n.message for n in app._notifications), "the toast",
+                         explain=lambda: [n.message for n in app._notifications])
+        (toast,) = [n.message for n in app._notifications if "staging-bastion" in n.message]
+        assert "\n" not in toast and len(toast) <= 80 * 9 // 10 - 6, toast
+        assert toast.endswith("… (kept as desired)"), toast

@@ -294,16 +294,16 @@ class LogsView(Vertical):
         t = Text(no_wrap=True, overflow="ellipsis", end="")
         t.append("following" if self.follow else "paused", style=palette.style(
             "success" if self.follow else "warning", bold=True))
+        if self._search_text:  # first: the toolbar is cut at the right on a narrow terminal
+            t.append(f"  /{clean(self._search_text, max_len=20)}", style=palette.style("accent"))
+            count = f"{self._matches:,} match{'' if self._matches == 1 else 'es'}" if self._matches else "no match"
+            t.append(f" {count}", style=palette.style("accent" if self._matches else "warning", bold=True))
         for label, on_ in (("wrap", self.wrap), ("json", self.pretty_json), ("time", self.timestamps)):
             t.append(f"  {label} {'on' if on_ else 'off'}", style=palette.style("foreground" if on_ else "text-muted"))
         kept = len(self.lines)
         t.append(f"  {kept:,} lines kept" + (f" of {self.received:,}" if self.received > kept else ""),
                  style=palette.style("text-muted"))
         t.append(f" (buffer {self.buffer_lines:,})", style=palette.style("text-muted"))
-        if self._search_text:
-            t.append(f"  /{clean(self._search_text, max_len=30)}", style=palette.style("accent"))
-            count = f"{self._matches:,} match{'' if self._matches == 1 else 'es'}" if self._matches else "no match"
-            t.append(f" {count}", style=palette.style("accent" if self._matches else "warning", bold=True))
         if self.sources:
             t.append("  " + ", ".join(clean(s, max_len=30) for s in self.sources[:4])
                      + (f" +{len(self.sources) - 4}" if len(self.sources) > 4 else ""))
