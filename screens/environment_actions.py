@@ -25,6 +25,7 @@ START_ACTIONS = ("start",)
 # The action keys the footer hides when the selected resource has no such action.
 KEY_ACTIONS = {"restart": action_flow.RESTART_ACTIONS, "scale": action_flow.SCALE_ACTIONS,
                "stop": STOP_ACTIONS, "start": START_ACTIONS, "delete": action_flow.DELETE_ACTIONS}
+MAX_CHECKED = 50  # marked resources asked about (beyond, the key stays: the action says what it skips)
 
 
 def has_pods(r: Resource) -> bool:
@@ -105,18 +106,18 @@ class EnvironmentActions:
 
     # -- actions -----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The footer offers an action key only when the selected resource has that action
-        (`r Restart` is hidden on a Pod); with several marked, or none selected, it stays."""
+        """The footer offers an action key only when the selected resource (or one of the
+        marked ones) has that action (`r Restart` is hidden on a Pod); with none selected, or
+        very many marked, it stays."""
         names = KEY_ACTIONS.get(action)
         session = getattr(self.envdeck, "session", None)
         if names is None or session is None or not getattr(self, "ready", False):
             return super().check_action(action, parameters)  # type: ignore[misc]
         targets = self.targets()
-        if len(targets) != 1:
+        if not targets or len(targets) > MAX_CHECKED:
             return super().check_action(action, parameters)  # type: ignore[misc]
-        choice = action_flow.pick(session.actions_for(self.env, targets[0]), names,
-                                  destructive_fallback=action == "delete")
-        return choice is not None
+        return any(action_flow.pick(session.actions_for(self.env, r), names,
+                                    destructive_fallback=action == "delete") is not None for r in targets)
 
     def on_data_table_row_highlighted(self) -> None:
         self.refresh_bindings()  # type: ignore[attr-defined]

@@ -202,6 +202,9 @@ async def test_the_footer_offers_only_the_actions_the_selected_item_has_and_fill
         await pilot.press("r")
         await settle(pilot)
         assert len(app._notifications) == notes  # no "no restart action for Pod"
+        await pilot.press("ctrl+a")  # marked: a Deployment among them can restart
+        await wait_until(pilot, lambda: "Restart" in footer_keys(app), "r Restart with the Deployment marked",
+                         explain=lambda: list(footer_keys(app)))
         palette = footer_keys(app)["Palette"]
         assert palette.region.right == 80, palette.region  # no stray character after it
 

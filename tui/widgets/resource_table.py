@@ -184,6 +184,8 @@ class ResourceTable(LineTable):
     def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
              history: MetricHistory) -> None:
         self.total = len(resources)
+        if set(view.marks) != self._marks and self.is_attached:
+            self.screen.refresh_bindings()  # the action keys the footer offers follow the marks too
         self._now, self._palette, self._history, self._marks = now, palette, history, set(view.marks)
         match = view.filter.matcher() if view.filter.active else None
         kind = (view.kind or "").lower()
