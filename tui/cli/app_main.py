@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tui.app import AppOptions, create_app
-from tui.cli.commands import load
+from tui.cli.opening import load
 from tui.core.logsetup import setup_logging
 from tui.core.paths import state_dir
 

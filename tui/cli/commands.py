@@ -10,36 +10,17 @@ import signal
 import sys
 from typing import Any
 
-from backends.registry import create_backends
 from tui.cli import desired
-from tui.cli.output import print_json, status_table, warn, write_line
-from tui.core.config import EnvdeckConfig, file_warnings, load_config
+from tui.cli.opening import load, open_session
+from tui.cli.output import print_json, status_table, write_line
 from tui.core.env_state import RepairPerformed, TimelineAdded
 from tui.core.errors import InvalidRequest, PolicyDenied
 from tui.core.heap import settle_heap
-from tui.core.logsetup import setup_logging
-from tui.core.model import AuditResult, Origin, iso, now_utc
-from tui.core.paths import config_path, state_dir
+from tui.core.model import AuditResult, iso, now_utc
 from tui.core.sanitize import clean
 from tui.core.session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
-
-
-def load(args: argparse.Namespace) -> EnvdeckConfig:
-    path = config_path(args.config)
-    cfg = load_config(path)
-    for warning in file_warnings(path):
-        warn(warning)  # the path (or a symlink's target) is outside text: sanitised
-    return cfg
-
-
-async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | None = None,
-                       origin: str = Origin.CLI) -> Session:
-    sdir = state_dir(args.state_dir)
-    setup_logging(sdir)
-    return await Session.open(cfg, sdir, origin=origin, read_only=args.read_only,
-                              envs=[env] if env else None, backends_factory=create_backends)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -111,7 +111,7 @@ async def after(session: Session, env: str, override: Override | None, ok: bool,
 
 
 async def cmd_desired(args: argparse.Namespace) -> int:
-    from tui.cli.commands import load, open_session
+    from tui.cli.opening import load, open_session
 
     cfg = load(args)
     session = await open_session(args, cfg, args.env)

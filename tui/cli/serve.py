@@ -130,7 +130,7 @@ def make_server(command: str, host: str, port: int, token: str, link_file: Path 
 
 
 def main_serve(args: argparse.Namespace) -> int:
-    from tui.cli.commands import load
+    from tui.cli.opening import load
     from tui.core.logsetup import setup_logging
 
     load(args)  # fail here, with file:line:col, rather than in every browser tab

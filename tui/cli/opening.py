@@ -1,0 +1,31 @@
+"""What every command does first: load the config (warnings sanitised) and open a Session on
+the state directory with the production backends. Its own module so that the commands
+(`commands`, `desired`, `fleet`, `serve`, `app_main`) share it without importing each other."""
+
+from __future__ import annotations
+
+import argparse
+
+from backends.registry import create_backends
+from tui.cli.output import warn
+from tui.core.config import EnvdeckConfig, file_warnings, load_config
+from tui.core.logsetup import setup_logging
+from tui.core.model import Origin
+from tui.core.paths import config_path, state_dir
+from tui.core.session import Session
+
+
+def load(args: argparse.Namespace) -> EnvdeckConfig:
+    path = config_path(args.config)
+    cfg = load_config(path)
+    for warning in file_warnings(path):
+        warn(warning)  # the path (or a symlink's target) is outside text: sanitised
+    return cfg
+
+
+async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | None = None,
+                       origin: str = Origin.CLI) -> Session:
+    sdir = state_dir(args.state_dir)
+    setup_logging(sdir)
+    return await Session.open(cfg, sdir, origin=origin, read_only=args.read_only,
+                              envs=[env] if env else None, backends_factory=create_backends)
