@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tui.core.model import AuditResult
 from tui.core.store import DB_NAME, Store
 
@@ -196,3 +196,54 @@ def test_a_live_row_begun_in_another_pid_namespace_is_left_alone(tmp_path, confi
     assert owner.finish()
     entry = cli_audit(config_file, state)[owner.audit_id]
     assert (entry["result"], entry["message"]) == ("succeeded", "restarted in 12.0s")
+
+
+@pytest.fixture
+def foreign_proc_namespace() -> tuple[str, ...]:
+    """A new pid namespace that still sees the host's /proc (`unshare -p -f` without
+    --mount-proc): /proc/self is not the process's own pid there."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare is not installed")
+    prefix = (unshare, "--pid", "--fork", "--kill-child")
+    probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a pid namespace here: {probe.stderr.strip()}")
+    return prefix
+
+
+_JUDGE = """
+import json, os
+from tui.core.owner import owner_gone, this_process
+me = this_process()
+print(json.dumps({"pid": os.getpid(), "pidns": me.pidns,
+                  "gone": owner_gone(me.host, me.pid, "no-such-boot:1", me.pidns),
+                  "gone_nons": owner_gone(me.host, me.pid, "no-such-boot:1", None)}))
+"""
+
+
+def test_a_process_whose_proc_is_another_namespaces_decides_nothing(foreign_proc_namespace):
+    """Under `unshare -p -f` without --mount-proc, this_process() recorded pid 1 with the
+    host init's start time, and a row whose recorded start did not match what the host's
+    /proc said of that pid number was declared gone (a live row marked interrupted). The
+    owner is now recorded as undecidable, and such a process declares no row gone."""
+    proc = subprocess.run([*foreign_proc_namespace, sys.executable, "-c", _JUDGE], capture_output=True, text=True,
+                          cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert seen["pid"] == 1
+    assert seen["pidns"] == "undecidable"
+    assert seen["gone"] is False and seen["gone_nons"] is False
+
+
+def test_a_row_with_an_undecidable_owner_is_left_alone(tmp_path, config_file, owners, foreign_proc_namespace):
+    """The owner runs where /proc is not its own: its row records `undecidable` and the
+    CLI's recovery out here leaves it pending until the owner finishes it."""
+    state = tmp_path / "state"
+    owner = owners(state, foreign_proc_namespace)
+    with sqlite3.connect(state / DB_NAME) as db:
+        [(pidns,)] = db.execute("SELECT owner_pidns FROM audit WHERE id = ?", (owner.audit_id,)).fetchall()
+    assert pidns == "undecidable"
+    assert cli_audit(config_file, state)[owner.audit_id]["result"] == "pending"
+    assert owner.finish()
+    assert cli_audit(config_file, state)[owner.audit_id]["result"] == "succeeded"

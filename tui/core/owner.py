@@ -8,6 +8,11 @@ processes that pid number names: inside a container or `unshare -p` the same num
 another process. Another process marks a `pending` row `interrupted` only when its owner
 is known to be gone; a row owned on another host or in another pid namespace is left
 alone (nothing here can tell whether that process runs).
+
+When /proc is missing, or is the /proc of another pid namespace (`unshare -p -f` without
+`--mount-proc`: /proc/self is not our pid, and /proc/1 is the host's init), nothing /proc
+says about pids can be trusted: the owner is recorded with the namespace `undecidable`,
+such rows are never declared gone, and a process in that state declares no row gone.
 """
 
 from __future__ import annotations
@@ -49,12 +54,18 @@ def process_start(pid: int) -> str | None:
     return f"{_boot_id()}:{fields[19]}"  # fields[0] is field 3 (state), so field 22 is fields[19]
 
 
+UNDECIDABLE = "undecidable"
+
+
 def pid_namespace() -> str:
-    """This process's pid namespace, `pid:[INODE]`; `unknown` when /proc does not say."""
+    """This process's pid namespace, `pid:[INODE]`; UNDECIDABLE when /proc is missing or
+    belongs to another pid namespace (/proc/self is not this process)."""
     try:
+        if os.readlink(_PROC / "self") != str(os.getpid()):
+            return UNDECIDABLE
         return os.readlink(_PROC / "self/ns/pid")
     except OSError:
-        return "unknown"
+        return UNDECIDABLE
 
 
 _cached: tuple[int, ProcessOwner] | None = None
@@ -75,11 +86,15 @@ def owner_gone(host: str | None, pid: int | None, start: str | None, pidns: str 
     carried an owner (pid NULL) count as gone, as they always did; a row of another host,
     or of another pid namespace (its pid names another process here, or none), is never
     declared gone from here. A row written before the namespace was recorded (pidns NULL)
-    is judged by its pid, as before."""
+    is judged by its pid, as before. A row whose owner was undecidable, or any row when
+    this process's /proc is undecidable, is never declared gone."""
     if pid is None:
         return True
     if host != socket.gethostname():
         return False
-    if pidns is not None and pidns != pid_namespace():
+    here = pid_namespace()
+    if here == UNDECIDABLE or pidns == UNDECIDABLE:
+        return False
+    if pidns is not None and pidns != here:
         return False
     return process_start(int(pid)) != start
