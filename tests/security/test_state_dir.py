@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None,
                                 reason="needs root to act as another user (runuser -u nobody)")
@@ -250,3 +250,140 @@ def test_a_state_dir_path_through_another_users_symlink_is_refused(lab):
     proc = envdeck("audit", "--json", "--config", str(config), "--state-dir", str(mine))
     assert proc.returncode == 0, proc.stderr
     assert (elsewhere / "envdeck.db").is_file()
+
+
+def shared_team_dir(config: Path) -> Path:
+    state = config.parent / "team"
+    state.mkdir()
+    os.chown(state, 0, grp.getgrnam(GROUP).gr_gid)
+    state.chmod(0o3770)
+    return state
+
+
+@needs_root
+@pytest.mark.parametrize("name", ["envdeck.log", "envdeck.db"])
+def test_a_hard_link_planted_in_a_shared_state_dir_is_refused(lab, name):
+    """A member (nobody) hard-linked a file they may not chmod (root:nogroup 0660) as
+    envdeck.log or envdeck.db in the shared 3770 directory: envdeck chmodded it 0600 and
+    wrote its log lines (or a SQLite database) into it. A state file with more than one
+    link is now refused, before anything is opened or chmodded."""
+    config, _victim, _shared = lab
+    state = shared_team_dir(config)
+    target = config.parent / "team-notes"
+    target.write_text("precious\n")
+    os.chown(target, 0, grp.getgrnam(GROUP).gr_gid)
+    target.chmod(0o660)
+    as_nobody("ln", str(target), str(state / name))
+    refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)), name, "hard links")
+    doctor_says(config, state, "hard links")
+    assert target.read_text() == "precious\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o660
+
+
+_RACER = r"""
+import os, sys, time
+path, rounds = sys.argv[1], int(sys.argv[2])
+written = planted = 0
+for _ in range(rounds):
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError:
+        time.sleep(0.001)
+        continue
+    planted += 1
+    time.sleep(0.003)
+    if os.fstat(fd).st_size:
+        written += 1
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    if os.fstat(fd).st_size:
+        written += 1
+    os.close(fd)
+print(planted, written)
+"""
+
+
+@needs_root
+def test_a_member_racing_a_planted_shm_never_gets_the_owners_wal_index(lab):
+    """A member (nobody) kept creating envdeck.db-shm (0666) in the shared directory,
+    holding it 3 ms and removing it: root's SQLite sometimes wrote its WAL index into
+    the member's file. envdeck now creates -wal and -shm itself (0600, O_EXCL; the
+    sticky bit keeps the member from replacing them) or refuses a file that is not its
+    own with one clear line."""
+    import asyncio
+
+    from tui.core.errors import StateError
+    from tui.core.store import Store
+
+    config, _victim, _shared = lab
+    state = shared_team_dir(config)
+
+    async def open_close() -> str:
+        try:
+            store = await Store.open(state)
+        except StateError as exc:
+            return str(exc)
+        await store.set_setting("racer", "seen")
+        await store.close()
+        return ""
+
+    asyncio.run(open_close())
+    system_python = "/usr/bin/python3"  # the test's own interpreter may live where nobody cannot enter
+    if not os.access(system_python, os.X_OK):
+        pytest.skip("no /usr/bin/python3 for the member's racing loop")
+    racer = subprocess.Popen(["runuser", "-u", "nobody", "--", system_python, "-c", _RACER,
+                              str(state / "envdeck.db-shm"), "400"], stdout=subprocess.PIPE, text=True)
+    refusals = []
+    runs = 0
+    while racer.poll() is None and runs < 60:
+        runs += 1
+        error = asyncio.run(open_close())
+        if error:
+            refusals.append(error)
+        shm = state / "envdeck.db-shm"
+        try:
+            st = shm.lstat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid != 0:
+            assert st.st_size == 0, "the member's -shm holds the owner's WAL index"
+    out, _ = racer.communicate(timeout=60)
+    planted, written = map(int, out.split())
+    assert written == 0, f"{written} of the member's {planted} planted -shm files were written by envdeck"
+    for error in refusals:
+        assert "envdeck.db-shm" in error and "belongs to nobody" in error, error
+
+
+def _acl_xattr(*entries: tuple[int, int, int]) -> bytes:
+    """The kernel's system.posix_acl_access value (version 2, then tag/perm/id entries),
+    written directly: setfacl may not be installed."""
+    import struct
+
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+
+
+@needs_root
+def test_a_directory_above_with_an_access_acl_for_another_user_is_refused(lab):
+    """A parent root:root 0755 given an ACL `u:nobody:rwx` shows mode 0775 (the group
+    bits are the ACL mask); the path check read them as the rights of root's private
+    group and passed, while nobody could rename the state directory away. A directory
+    with an access ACL whose mask allows writing is now refused, and doctor says why."""
+    config, _victim, _shared = lab
+    parent = config.parent / "acl-parent"
+    parent.mkdir()
+    parent.chmod(0o755)
+    undefined = 0xFFFFFFFF
+    value = _acl_xattr((0x01, 7, undefined), (0x02, 7, 65534), (0x04, 5, undefined), (0x10, 7, undefined),
+                       (0x20, 5, undefined))
+    try:
+        os.setxattr(parent, "system.posix_acl_access", value)
+    except OSError as exc:
+        pytest.skip(f"this file system takes no POSIX ACL: {exc.strerror}")
+    assert stat.S_IMODE(parent.stat().st_mode) == 0o775
+    state = parent / "state"
+    as_nobody("mkdir", str(parent / "planted"))  # the ACL really lets nobody write there
+    refused(envdeck("audit", "--config", str(config), "--state-dir", str(state)), "access ACL", str(parent))
+    doctor_says(config, state, "access ACL")
+    assert not state.exists()

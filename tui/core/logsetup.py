@@ -29,15 +29,16 @@ class RedactingFormatter(logging.Formatter):
 
 class SafeRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A RotatingFileHandler that opens its file without following symlinks, creates it
-    0600 and refuses anything but a regular file of the user."""
+    0600 and refuses anything but a regular file of the user with one link (a hard link
+    planted in a shared directory names a file elsewhere); it chmods only after that."""
 
     def _open(self):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
-                raise OSError(f"{self.baseFilename}: not a regular file of this user")
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
+                raise OSError(f"{self.baseFilename}: not a regular file of this user with a single link")
             os.fchmod(fd, 0o600)
             return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
         except BaseException:

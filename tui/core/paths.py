@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import grp
 import os
 import pwd
@@ -121,7 +122,8 @@ def check_state_path(state: Path) -> None:
     StrictModes): every symbolic link on it belongs to the user or root, and every
     directory above it (as written and as resolved) belongs to the user or root and is
     not writable by others unless sticky (`/tmp` is fine; the write bit of the user's
-    private group lets no one else in). Parts that do not exist yet
+    private group lets no one else in, unless a POSIX ACL makes the group bits its
+    mask). Parts that do not exist yet
     are not checked; `ensure_state_dir` checks again once it has created them."""
     from tui.core.errors import StateError
 
@@ -155,6 +157,11 @@ def check_state_path(state: Path) -> None:
         if st.st_uid not in trusted:
             raise StateError(f"{state}: {real} above the state directory belongs to {_user(st.st_uid)}, who "
                              "could rename it away and put another in its place (use --state-dir)")
+        if mode & 0o020 and not mode & stat.S_ISVTX and _has_access_acl(real):
+            raise StateError(f"{state}: {real} above the state directory has an access ACL whose mask lets "
+                             f"users or groups other than its owner write there (mode {mode:04o} shows the "
+                             "mask): they could rename the state directory away; remove the ACL "
+                             f"(`setfacl -b {shlex.quote(str(real))}`) or use --state-dir")
         if (mode & 0o002 or (mode & 0o020 and not _private_group(st.st_gid))) and not mode & stat.S_ISVTX:
             who = "everyone" if mode & 0o002 else f"group {_group(st.st_gid)}"
             raise StateError(f"{state}: {real} above the state directory is writable by {who} without the "
@@ -164,7 +171,8 @@ def check_state_path(state: Path) -> None:
 
 def check_state_file(path: Path) -> None:
     """A file envdeck writes in its state directory: absent, or a regular file of the user
-    (never a symlink, whose target envdeck would otherwise chmod and write)."""
+    with a single link (never a symlink, whose target envdeck would otherwise chmod and
+    write, nor a hard link another user made to a file of the user's elsewhere)."""
     from tui.core.errors import StateError
 
     try:
@@ -178,6 +186,9 @@ def check_state_file(path: Path) -> None:
         raise StateError(f"{path}: is not a regular file (remove it)")
     if st.st_uid != os.geteuid():
         raise StateError(f"{path}: belongs to {_user(st.st_uid)}, not to you ({_user(os.geteuid())}) (remove it)")
+    if st.st_nlink > 1:
+        raise StateError(f"{path}: has {st.st_nlink} hard links; another name may be a file envdeck must not "
+                         "write (remove it)")
 
 
 def _user(uid: int) -> str:
@@ -185,6 +196,20 @@ def _user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def _has_access_acl(path: Path) -> bool:
+    """A POSIX access ACL on the directory: its group bits are then the ACL mask, the most
+    any named user or group may do, not the owning group's rights."""
+    if not hasattr(os, "getxattr"):  # not Linux
+        return False
+    try:
+        os.getxattr(path, "system.posix_acl_access")
+    except OSError as exc:
+        if exc.errno in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP):
+            return False
+        return True  # cannot tell: do not grant the private-group exemption
+    return True
 
 
 def _private_group(gid: int) -> bool:

@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import sqlite3
+import stat
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -174,14 +175,42 @@ def snapshot_json(resource: Resource) -> str:
         return json.dumps(data, default=str)
 
 
-def _create_private(path: Path) -> None:
-    """Create the database file 0600 without following a symlink (SQLite would create it
-    with the umask's mode and follow a planted link)."""
+_SIDE_FILES = ("", "-wal", "-shm")
+
+
+def _claim(path: Path) -> tuple[int, int]:
+    """Create a store file 0600 without following a symlink (SQLite would create it with
+    the umask's mode, follow a planted link, and write its WAL index into a -shm another
+    user planted in a shared directory), or check the existing one on its open descriptor:
+    a regular file of the user with a single link. Only then is it chmodded 0600. Returns
+    its (device, inode), which must still be the file SQLite uses once connected."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except FileExistsError:
+        check_state_file(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except FileNotFoundError:  # SQLite of another envdeck of the user removed it: claim it anew
+            return _claim(path)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
+            raise StateError(f"{path}: is not a regular file of yours with a single link (remove it)")
+        os.fchmod(fd, 0o600)
+        return st.st_dev, st.st_ino
+    finally:
+        os.close(fd)
+
+
+def _still_claimed(path: Path, claimed: tuple[int, int]) -> None:
+    """After connecting: the file (if SQLite kept it) is still the one claimed."""
+    check_state_file(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return
-    os.close(fd)
+    if (st.st_dev, st.st_ino) != claimed:
+        raise StateError(f"{path}: was replaced while envdeck opened the store (remove it)")
 
 
 def _serialized(method):
@@ -231,8 +260,7 @@ class Store:
         state = ensure_state_dir(state_dir)
         path = state / DB_NAME
         try:
-            _create_private(path)
-            check_state_file(path)  # again: closes the window between the directory check and now
+            claimed = {Path(f"{path}{suffix}"): _claim(Path(f"{path}{suffix}")) for suffix in _SIDE_FILES}
             connecting = aiosqlite.connect(path, timeout=10.0)
             worker = getattr(connecting, "_thread", None)
             if worker is not None:  # a store left open (an error path) must not keep the process alive
@@ -243,6 +271,8 @@ class Store:
         store = cls(db, path)
         try:
             await store._prepare()
+            for side, inode in claimed.items():
+                _still_claimed(side, inode)
             if recover:
                 await store.mark_interrupted()
         except (sqlite3.DatabaseError, StateError) as exc:
@@ -263,10 +293,6 @@ class Store:
         await db.execute("PRAGMA synchronous = FULL")
         await db.execute("PRAGMA foreign_keys = ON")
         await self.migrate()
-        try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
 
     @_serialized
     async def migrate(self) -> int:
