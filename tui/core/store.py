@@ -178,12 +178,11 @@ def snapshot_json(resource: Resource) -> str:
 _SIDE_FILES = ("", "-wal", "-shm")
 
 
-def _claim(path: Path) -> tuple[int, int]:
+def _claim(path: Path) -> None:
     """Create a store file 0600 without following a symlink (SQLite would create it with
     the umask's mode, follow a planted link, and write its WAL index into a -shm another
     user planted in a shared directory), or check the existing one on its open descriptor:
-    a regular file of the user with a single link. Only then is it chmodded 0600. Returns
-    its (device, inode), which must still be the file SQLite uses once connected."""
+    a regular file of the user with a single link. Only then is it chmodded 0600."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except FileExistsError:
@@ -197,20 +196,8 @@ def _claim(path: Path) -> tuple[int, int]:
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
             raise StateError(f"{path}: is not a regular file of yours with a single link (remove it)")
         os.fchmod(fd, 0o600)
-        return st.st_dev, st.st_ino
     finally:
         os.close(fd)
-
-
-def _still_claimed(path: Path, claimed: tuple[int, int]) -> None:
-    """After connecting: the file (if SQLite kept it) is still the one claimed."""
-    check_state_file(path)
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if (st.st_dev, st.st_ino) != claimed:
-        raise StateError(f"{path}: was replaced while envdeck opened the store (remove it)")
 
 
 def _serialized(method):
@@ -260,7 +247,9 @@ class Store:
         state = ensure_state_dir(state_dir)
         path = state / DB_NAME
         try:
-            claimed = {Path(f"{path}{suffix}"): _claim(Path(f"{path}{suffix}")) for suffix in _SIDE_FILES}
+            claimed = [Path(f"{path}{suffix}") for suffix in _SIDE_FILES]
+            for side in claimed:
+                _claim(side)
             connecting = aiosqlite.connect(path, timeout=10.0)
             worker = getattr(connecting, "_thread", None)
             if worker is not None:  # a store left open (an error path) must not keep the process alive
@@ -271,8 +260,10 @@ class Store:
         store = cls(db, path)
         try:
             await store._prepare()
-            for side, inode in claimed.items():
-                _still_claimed(side, inode)
+            # still regular files of the user with one link; a -wal/-shm recreated by this SQLite
+            # (another envdeck of the user closed the store in between) is accepted as such
+            for side in claimed:
+                check_state_file(side)
             if recover:
                 await store.mark_interrupted()
         except (sqlite3.DatabaseError, StateError) as exc:
