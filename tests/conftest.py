@@ -2,14 +2,22 @@
 
 Autouse isolation: no test reads the real home directory, ~/.aws, ~/.kube or
 ~/.ssh, and no real credentials leak into a test.
+
+Fixtures used by more than one area are plugins registered here (`pytest_plugins`);
+plain helpers are in tests/helpers.py. No conftest imports another conftest.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = [
+    "tests.moto_server",  # moto_server, moto_url, aws, moto_life
+    "tests.k8s_emulator_server",  # k8s_emulator
+    "tests.edge.lab",  # ssh_login, edge_lab
+]
 
 _CLEARED = [
     "ENVDECK_CONFIG", "ENVDECK_STATE_DIR", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
@@ -33,14 +41,3 @@ def isolated_home(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
     return home
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
-
-
-def envdeck_env(**extra: str) -> dict[str, str]:
-    """Environment for running the `envdeck` CLI in a subprocess from a test."""
-    env = dict(os.environ)
-    env.update(extra)
-    return env

@@ -1,7 +1,7 @@
 """A real moto server for the tests: `ThreadedMotoServer` on loopback (never 0.0.0.0),
 emptied with `POST /moto-api/reset` before each test that asks for `moto_url`.
 
-The fixtures here are registered by the conftests that import them (tests/aws,
+The fixtures here are a pytest plugin registered in tests/conftest.py (used by tests/aws,
 tests/security, tests/reliability); the helpers serve tests that start servers of
 their own (to kill and restart them)."""
 
@@ -125,7 +125,7 @@ def _port_open(port: int) -> bool:
 
 @pytest.fixture(scope="session")
 def moto_server():
-    """The URL of one moto server per test session (per conftest that imports this)."""
+    """The URL of one moto server per test session (per worker)."""
     server = start_threaded()
     yield server_url(server)
     server.stop()

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 
 LINK = re.compile(r"http://\S+/\?token=[A-Za-z0-9_-]+")
 LINK_FILE = re.compile(r"is in (/\S+\.link) \(")

@@ -11,15 +11,7 @@ import boto3
 import pytest
 
 from backends.aws import AwsBackend
-from tests.moto_server import (  # noqa: F401 - the shared moto fixtures, registered for tests/aws
-    REGION,
-    _arrange_clients,
-    aws,
-    free_port,
-    moto_server,
-    moto_url,
-    wait_listening,
-)
+from tests.moto_server import REGION, free_port, wait_listening
 from tui.core.config import AwsConfig, Defaults
 
 
@@ -30,7 +22,7 @@ def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:
 
 
 @pytest.fixture
-async def make_backend(moto_url):  # noqa: F811 - the fixture imported above
+async def make_backend(moto_url):
     made: list[AwsBackend] = []
 
     def factory(env: str = "staging", *, endpoint_url: str | None = None, timeout: float = 10.0,

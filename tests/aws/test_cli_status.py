@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from backends.sim.aws_demo_seed import seed_demo
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tests.moto_server import free_port, start_threaded
 
 SECRET = "cli-secret-value-never-shown-0123456789"

@@ -13,7 +13,7 @@ import yaml
 
 from tests.aws import arrange
 from tests.aws.arrange import by_id
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tui.core.errors import NotFound
 from tui.core.model import Drift
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tui.core.model import Origin
 
 

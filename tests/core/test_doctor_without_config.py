@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
-from tests.security.conftest import k8s_emulator  # noqa: F401 - the emulator fixture, reused
+from tests.helpers import envdeck_env, repo_root
 
 SECRET = "planted-aws-secret-Zq9x"
 KEY_ID = "AKIAPLANTEDDOCTOR123"

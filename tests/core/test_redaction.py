@@ -3,6 +3,8 @@ lines, and what is left alone (an audit trail that hides everything is useless).
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from tui.core import redaction
@@ -74,6 +76,37 @@ HIDDEN = [
     (f"psql postgres://app:p@{SECRET}@db:5432/shop", "psql postgres://app:***@db:5432/shop"),
     (f"mongosh mongodb://app:ab/{SECRET}@db/shop", "mongosh mongodb://app:***@db/shop"),
     (f"redis-cli -u redis://:{SECRET}@cache:6379/0", "redis-cli -u redis://:***@cache:6379/0"),
+    # review findings, round 3: each was stored verbatim
+    (f"password = {SECRET}", "password = ***"),
+    (f"[db]\nhost = db1\npassword = {SECRET} two\nport = 5432", "[db]\nhost = db1\npassword = ***\nport = 5432"),
+    (f"load {{'password': '{SECRET}', 'user': 'bob'}}", "load {'password': '***', 'user': 'bob'}"),
+    (f'{{"password": "{SECRET}"}}', '{"password": "***"}'),
+    (f"sudo -S reboot <<< {SECRET}", "sudo -S reboot <<< ***"),
+    (f"chpasswd <<< 'root:{SECRET}'", "chpasswd <<< 'root:***'"),
+    (f"echo {SECRET} | kinit admin", "echo *** | kinit admin"),
+    (f"curl -b 'session={SECRET}' https://x", "curl -b *** https://x"),
+    (f"curl --cookie 'sid={SECRET}' https://x", "curl --cookie *** https://x"),
+    (f"curl 'https://x/login?next=%2F&password%3D{SECRET}%26a%3D1'", "curl 'https://x/login?next=%2F&password%3D***%26a%3D1'"),
+    (f"aws ssm put-parameter --name /db/pw --value {SECRET} --type SecureString",
+     "aws ssm put-parameter --name /db/pw --value *** --type SecureString"),
+    (f"az login -u me -p {SECRET}", "az login -u me -p ***"),
+    (f"mongo -u admin -p {SECRET} shop", "mongo -u admin -p *** shop"),
+    (f"mongosh -u admin -p {SECRET}", "mongosh -u admin -p ***"),
+    (f"ipmitool -I lanplus -U a -P {SECRET} power status", "ipmitool -I lanplus -U a -P *** power status"),
+    (f"keytool -list -storepass {SECRET} -keypass {SECRET}", "keytool -list -storepass *** -keypass ***"),
+    (f"smbclient //h/s -U admin%{SECRET}", "smbclient //h/s -U admin%***"),
+    (f"lftp -u admin,{SECRET} ftp.example", "lftp -u admin,*** ftp.example"),
+    (f"htpasswd -b f admin {SECRET}", "htpasswd -b f admin ***"),
+    (f"htpasswd -bB -C 10 f admin {SECRET}", "htpasswd -bB -C 10 f admin ***"),
+    ("npm config set //registry.npmjs.org/:_authToken npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+     "npm config set //registry.npmjs.org/:_authToken ***"),
+    (f"npm config set //registry.npmjs.org/:_authToken {SECRET}", "npm config set //registry.npmjs.org/:_authToken ***"),
+    ("export NPM_TOKEN_X npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "export NPM_TOKEN_X ***"),
+    ("gh ghp_AbCdEfGhIjKlMnOpQrStUv", "gh ***"),
+    ("glpat-AbCdEfGhIjKlMnOpQrStUv", "***"),
+    ("xoxp-1234567890-abc", "***"),
+    (f"curl -X POST https://hooks.slack.com/services/T0001/B0002/{SECRET}", "curl -X POST https://hooks.slack.com/services/***"),
+    (f"session={SECRET} cred={SECRET} salt={SECRET}", "session=*** cred=*** salt=***"),
 ]
 
 LEFT_ALONE = [
@@ -97,6 +130,23 @@ LEFT_ALONE = [
     "region asiapacificregionsxx",  # 20 letters after asia-, no digit: a word, not a key id
     "kubectl get secret db-creds -o yaml",
     "Back-off restarting failed container web in pod web-7d4b9c",
+    "ssh -p 22 gw-1",
+    "az login -u me",
+    "grep password file",
+    "grep -r 'password =' /etc",
+    "mongosh --port 27017 shop",
+    "ipmitool -I lanplus -U admin sensor",
+    "lftp -u admin ftp.example",
+    "smbclient -L host -N",
+    "htpasswd -c f admin",  # prompts
+    "npm config set registry https://registry.npmjs.org/",
+    "aws ssm get-parameter --name /db/pw --with-decryption",
+    "replicas = 3",
+    "if a == b: pass",
+    "{'user': 'bob', 'replicas': 3}",
+    "sudo -S reboot",
+    "cat <<< hello",
+    "keytool -list -storepass:env STOREPW",  # where the password is, not it
 ]
 
 
@@ -113,7 +163,8 @@ def test_ordinary_command_lines_are_left_alone(text):
 
 @pytest.mark.parametrize("name", ["password", "db_pass", "pwd", "client_key", "apiKey", "api-key", "token",
                                   "AUTH_HEADER", "access_key", "ssh_private_key", "MYSQL_PWD", "passphrase",
-                                  "cookie", "pin", "sig", "X-Amz-Signature"])
+                                  "cookie", "pin", "sig", "X-Amz-Signature", "session", "cred",
+                                  "salt", "storepass", "keypass"])
 def test_secret_parameter_names(name):
     assert is_secret_name(name)
 
@@ -155,3 +206,20 @@ def test_operator_patterns_hide_the_match_or_its_first_group():
 def test_bad_operator_patterns_are_refused(pattern, fragment):
     with pytest.raises(ValueError, match=fragment):
         compile_patterns([pattern])
+
+
+@pytest.mark.parametrize("text", ["a" * 1_000_000, "password=" * 111_112, "password = " * 90_910,
+                                  "-p " * 333_334, "sudo -S " * 125_000, "%3D" * 333_334])
+def test_a_long_line_is_redacted_in_linear_time(text):
+    """A hostile 1 MB line must not stall the audit write (no catastrophic backtracking):
+    the alarm bounds the run generously; no timing is asserted otherwise."""
+    def stop(signum, frame):
+        raise TimeoutError("redaction of a 1 MB line ran over 60 s")
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(60)
+    try:
+        out = redact_text(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert isinstance(out, str) and out

@@ -1,135 +1,23 @@
-"""Fixtures of the edge tests: a real OpenSSH sshd on 127.0.0.1 with a test login,
-and "services" that are small shell scripts keeping their state in files (there
-is no systemd here: the command templates are what make that work)."""
+"""Fixtures of the edge tests: the node defaults, nodes in network namespaces of their own,
+asyncio's logged errors and a running reconciler. The sshd lab itself (`edge_lab`,
+`ssh_login`) is the plugin tests/edge/lab.py."""
 
 from __future__ import annotations
 
 import gc
 import json
 import logging
-import os
-import pwd
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 from backends.registry import create_backends
 from tests.edge.netns import create_hosts, netns_unavailable_reason, remove_hosts, start_sshd_in
-from tests.edge.sshd import Sshd, ensure_test_user, keygen, sshd_available
 from tests.edge.waiting import HOUR
-from tui.core.config import Defaults, EdgeConfig, EdgeNode, parse_config
+from tui.core.config import Defaults, parse_config
 from tui.core.policy import Policy
 from tui.core.reconciler import Reconciler
 from tui.core.store import Store
-
-SERVICE_SCRIPT = """#!/bin/sh
-# A tiny service manager for the tests; state in files under STATE.
-STATE='{state}'
-action=$1; name=$2
-printf '%s|%s\\n' "$action" "$name" >> "$STATE/calls"
-f="$STATE/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_')"
-case "$action" in
-  status) if [ -e "$f.active" ]; then echo active; exit 0; fi
-          echo "inactive (dead)"; exit 3 ;;
-  start|restart) : > "$f.active"; echo "$name started" >> "$f.log" ;;
-  stop) rm -f "$f.active" ;;
-  logs) exec tail -n "$3" -F "$f.log" ;;
-  *) echo "unknown action $action" >&2; exit 2 ;;
-esac
-"""
-
-
-def _chown(path: Path, user: str) -> None:
-    if os.geteuid() == 0:
-        entry = pwd.getpwnam(user)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-@dataclass
-class EdgeLab:
-    workdir: Path
-    user: str
-    client_key: Path
-    authorized_keys: Path
-    known_hosts: Path
-    ssh_config: Path
-    state: Path
-    script: Path
-    servers: list[Sshd] = field(default_factory=list)
-
-    def start_sshd(self, name: str = "n1", **kw) -> Sshd:
-        server = Sshd(self.workdir / f"sshd-{name}", self.authorized_keys, **kw).start()
-        self.servers.append(server)
-        return server
-
-    def trust(self, server: Sshd) -> None:
-        with self.known_hosts.open("a") as fh:
-            fh.write(server.known_hosts_line())
-
-    def commands(self) -> dict[str, str]:
-        s = str(self.script)
-        return {"status": f"{s} status {{service}}", "start": f"{s} start {{service}}",
-                "stop": f"{s} stop {{service}}", "restart": f"{s} restart {{service}}",
-                "logs": f"{s} logs {{service}} {{lines}}", "file_logs": "tail -n {lines} -F {file}",
-                "reboot": f"{s} reboot node"}
-
-    def node(self, name: str, server: Sshd, **kw) -> EdgeNode:
-        return EdgeNode(name=name, host=server.address, port=server.port, user=self.user,
-                        identity_file=str(self.client_key), **kw)
-
-    def config(self, nodes: list[EdgeNode], **kw) -> EdgeConfig:
-        kw.setdefault("connect_timeout", 10)
-        kw.setdefault("command_timeout", 30)
-        # this machine's own disk/memory use must not decide the tests' health assertions
-        kw.setdefault("thresholds", {"disk_percent": 100, "memory_percent": 100})
-        return EdgeConfig(known_hosts=str(self.known_hosts), ssh_config=str(self.ssh_config), nodes=nodes,
-                          commands=self.commands(), **kw)
-
-    def activate(self, service: str) -> None:
-        path = self.state / f"{service}.active"
-        path.touch()
-        _chown(path, self.user)
-
-    def is_active(self, service: str) -> bool:
-        return (self.state / f"{service}.active").exists()
-
-    def calls(self) -> list[str]:
-        path = self.state / "calls"
-        return path.read_text().splitlines() if path.exists() else []
-
-
-@pytest.fixture(scope="session")
-def ssh_login() -> str:
-    if not sshd_available():
-        pytest.skip(f"OpenSSH sshd is not installed (apt-get install openssh-server); looked for {Path('/usr/sbin/sshd')}")
-    return ensure_test_user()
-
-
-@pytest.fixture
-def edge_lab(ssh_login: str):
-    wd = Path(tempfile.mkdtemp(prefix="envdeck-edge-"))
-    wd.chmod(0o755)  # the test login reads authorized_keys and runs the script from here
-    client_key = keygen(wd / "client_ed25519", "envdeck-client")
-    authorized = wd / "authorized_keys"
-    authorized.write_text((wd / "client_ed25519.pub").read_text())
-    authorized.chmod(0o644)
-    state = wd / "state"
-    state.mkdir()
-    _chown(state, ssh_login)
-    script = wd / "svc.sh"
-    script.write_text(SERVICE_SCRIPT.format(state=state))
-    script.chmod(0o755)
-    ssh_config = wd / "ssh_config"
-    ssh_config.write_text("# empty: the nodes carry every option\n")
-    lab = EdgeLab(wd, ssh_login, client_key, authorized, wd / "known_hosts", ssh_config, state, script)
-    yield lab
-    for server in lab.servers:
-        server.stop()
-    shutil.rmtree(wd, ignore_errors=True)
 
 
 @pytest.fixture

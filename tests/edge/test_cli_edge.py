@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 
 
 def envdeck(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import envdeck_env, repo_root
 from tests.edge.test_cli_edge import envdeck, write_config
+from tests.helpers import envdeck_env, repo_root
 
 
 def test_a_command_that_talks_ssh_prints_no_dsa_warning(edge_lab, tmp_path):

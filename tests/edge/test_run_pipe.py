@@ -13,9 +13,9 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import envdeck_env, repo_root
-from tests.edge.conftest import _chown
+from tests.edge.lab import chown
 from tests.edge.test_cli_edge import envdeck, write_config
+from tests.helpers import envdeck_env, repo_root
 
 
 def test_run_into_head_records_every_node_s_own_result(edge_lab, tmp_path):
@@ -26,7 +26,7 @@ def test_run_into_head_records_every_node_s_own_result(edge_lab, tmp_path):
     state = str(tmp_path / "state")
     race = edge_lab.workdir / "race"  # the nodes log in as the lab user: a folder it can reach
     race.mkdir()
-    _chown(race, edge_lab.user)
+    chown(race, edge_lab.user)
     command = f"mkdir {race}/first 2>/dev/null && echo first && exit 0; sleep 2; echo later"
 
     run = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--config", cfg, "--state-dir", state, "lab",

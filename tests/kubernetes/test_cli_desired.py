@@ -11,7 +11,7 @@ import os
 import pty
 import sys
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tests.kubernetes.conftest import NS
 from tests.kubernetes.test_cli_reconcile import envdeck
 

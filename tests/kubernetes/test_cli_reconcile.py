@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tests.kubernetes.conftest import NS, eventually
 
 CONFIG = """environments:

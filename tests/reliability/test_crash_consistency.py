@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tui.core.store import DB_NAME, Store
 
 TRIALS = int(os.environ.get("ENVDECK_CRASH_TRIALS", "20"))

@@ -24,7 +24,7 @@ import boto3
 import pytest
 
 from backends.registry import create_backends
-from tests.security.conftest import envdeck
+from tests.helpers import envdeck
 from tui.core.config import parse_config
 from tui.core.model import Health, iso
 from tui.core.session import Session

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 from tests.memory_backend import World, memory_factory
 from tui.core.config import parse_config
 from tui.core.errors import StateError

@@ -10,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 # What a terminal could act on, besides plain text (DEL and the C1 range included).

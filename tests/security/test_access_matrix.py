@@ -16,8 +16,8 @@ import pytest
 
 from backends.registry import create_backends
 from tests.aws.arrange import instance
+from tests.helpers import envdeck
 from tests.security.access_setup import ROLES, access, allowed, audit_rows, write_config
-from tests.security.conftest import envdeck
 from tui.core.config import parse_config
 from tui.core.identity import current_user
 from tui.core.model import Origin

@@ -9,7 +9,7 @@ import pwd
 
 import pytest
 
-from tests.security.conftest import envdeck
+from tests.helpers import envdeck
 
 CONFIG = "environments:\n  dev: {description: Dev}\n"
 

@@ -17,8 +17,8 @@ import time
 import pytest
 
 from tests.aws.arrange import instance
+from tests.helpers import envdeck
 from tests.security.access_setup import write_config
-from tests.security.conftest import envdeck
 from tests.security.terminal import BIDI, CONTROL_CHARS, envdeck_on_pty, outside_controls
 from tui.core.store import Store
 

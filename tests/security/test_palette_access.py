@@ -35,7 +35,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.security.access_setup import ROLES, access, allowed
-from tests.tui.conftest import app_ready, wait_for_audit, wait_until
+from tests.tui.pilot import app_ready, wait_for_audit, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.commands import VIEWS

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from backends.registry import create_backends
 from tests.aws.arrange import instance
+from tests.helpers import envdeck
 from tests.security.access_setup import write_config
-from tests.security.conftest import envdeck
 from tui.core.config import parse_config
 from tui.core.model import now_utc
 from tui.core.session import Session

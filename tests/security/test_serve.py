@@ -33,8 +33,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
-from tests.security.conftest import envdeck
+from tests.helpers import envdeck, envdeck_env, repo_root
 from tests.serve_process import ServeProcess, children
 from tui.cli.serve import write_link_file
 from tui.cli.serve_auth import RefusalLog, Tickets

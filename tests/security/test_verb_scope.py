@@ -26,8 +26,8 @@ import time
 import pytest
 
 from tests.aws.arrange import instance
+from tests.helpers import envdeck
 from tests.security.access_setup import access, audit_rows, write_config
-from tests.security.conftest import envdeck
 from tests.security.test_access_matrix import aws_block, ec2_state, stopped_instance
 from tui.core.identity import current_user
 

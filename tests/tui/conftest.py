@@ -1,91 +1,13 @@
-"""Fixtures of the TUI tests: one app factory (the same `create_app` as the CLI),
-a fixed clock, the in-memory stage, and waiting on conditions (never sleeping)."""
+"""Fixtures of the TUI tests: the in-memory stage. The app factory and the waiting helpers
+are in tests/tui/pilot.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
-from tests.tui.stage import FIXED_NOW, Stage, stage_config, stage_factory
-from tui.app import AppOptions, EnvdeckApp, create_app
-
-DEADLINE_S = 30.0
+from tests.tui.stage import Stage
 
 
 @pytest.fixture
 def stage() -> Stage:
     return Stage()
-
-
-def make_app(state_dir: Path, stage: Stage, *, theme: str | None = None, user: str = "alice",
-             env: str | None = None, view: str | None = None, live: bool = False, config_text: str | None = None,
-             read_only: bool = False) -> EnvdeckApp:
-    config = stage_config(config_text) if config_text else stage_config()
-    if theme:
-        config.ui.theme = theme
-    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), start_reconciler=live,
-                         start_env=env, start_view=view, user=user, testing=True)
-    return create_app(config, state_dir, read_only=read_only, options=options)
-
-
-async def wait_until(pilot, predicate: Callable[[], object], what: str, timeout: float = DEADLINE_S,
-                     explain: Callable[[], object] | None = None) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            detail = f" (now: {explain()!r})" if explain is not None else ""
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
-        await pilot.pause(0.05)
-
-
-async def settle(pilot) -> None:
-    """Let pending layout, footer recomposition and table sizing finish."""
-    from textual.widgets import Footer
-
-    app = pilot.app
-
-    def footer_ready() -> bool:
-        screen = app.screen
-        if not getattr(screen, "ready", True):
-            return False
-        footers = list(screen.query(Footer))
-        return all(len(f.children) > 0 for f in footers)
-
-    await wait_until(pilot, footer_ready, "the footer keys")
-    await pilot.wait_for_scheduled_animations()
-    for _ in range(3):
-        await pilot.pause()
-
-
-async def app_ready(pilot) -> None:
-    from screens.base import EnvdeckScreen
-
-    app = pilot.app
-    wanted_env = app.options.start_env
-
-    def ready() -> bool:
-        screen = app.screen
-        if app.session is None or not isinstance(screen, EnvdeckScreen) or not screen.ready:
-            return False
-        return wanted_env is None or getattr(screen, "env", None) == wanted_env
-
-    await wait_until(pilot, ready, "the session to open and the first screen to be ready")
-    await settle(pilot)
-
-
-async def wait_for_audit(pilot, action: str, env: str = "staging", timeout: float = DEADLINE_S) -> list[dict]:
-    """The audit rows of `action` in `env` once one has a final result (polls the store)."""
-    app = pilot.app
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        rows = [r for r in await app.session.store.audit_entries(env, limit=100) if r["action"] == action]
-        if rows and rows[0]["result"] != "pending":
-            return rows
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for an audit row of {action!r}")
-        await pilot.pause(0.05)

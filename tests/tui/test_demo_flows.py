@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.tui.pilot import settle, wait_for_audit, wait_until
 
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
-from tests.conftest import envdeck_env, repo_root
-from tests.tui.conftest import settle, wait_for_audit, wait_until
+from tests.helpers import envdeck_env, repo_root
 from tui.app import AppOptions, create_app
 from tui.core.config import load_config
 from tui.core.model import Drift, Health

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import envdeck_env, repo_root
+from tests.helpers import envdeck_env, repo_root
 
 pytestmark = pytest.mark.slow
 COMMAND_LINE = re.compile(rb"envdeck demo: from another terminal while the demo runs: ([^\r\n]+)")

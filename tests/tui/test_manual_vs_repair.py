@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tests.tui.pilot import app_ready, wait_for_audit, wait_until
 from textual.notifications import Notify
 from textual.widgets import DataTable
 
@@ -21,7 +22,6 @@ from screens.confirm import ConfirmScreen
 from screens.desired_conflict import DesiredConflictScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.conftest import app_ready, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.core.model import now_utc

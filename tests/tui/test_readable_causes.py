@@ -8,7 +8,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from tests.tui.conftest import app_ready, wait_until
+from tests.tui.pilot import app_ready, wait_until
+
 from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
 from tui.app import AppOptions, create_app
 from tui.core.model import Event, Fault, Severity

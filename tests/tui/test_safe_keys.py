@@ -11,13 +11,13 @@ Pilot tests on the in-memory stage (tests/tui/stage.py)."""
 
 from __future__ import annotations
 
+from tests.tui.pilot import app_ready, make_app, wait_until
 from textual.widgets import Button, Input, OptionList
 
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.help import SECTION_PREFIX, SECTIONS, HelpScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.conftest import app_ready, make_app, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.record_views import FaultsTable, TimelineTable

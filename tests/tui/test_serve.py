@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tests.edge.conftest import EdgeLab, edge_lab, ssh_login  # noqa: F401 - the sshd fixtures
+from tests.edge.lab import EdgeLab
 from tests.edge.sshd import wait_port
 from tests.serve_process import ServeProcess, free_port
 from tui.cli.serve import bind_warning, is_loopback, tui_command

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.edge.conftest import EdgeLab, edge_lab, ssh_login  # noqa: F401 - the sshd fixtures
+from tests.edge.lab import EdgeLab
 from tests.serve_process import children
 from tests.tui.terminal_session import ENTER_ALT_SCREEN, TerminalSession
 from tests.tui.test_shell_on_terminal import press_shell, shell_audit, start_tui, write_config

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import repo_root
-from tests.edge.conftest import EdgeLab, edge_lab, ssh_login  # noqa: F401 - the sshd fixtures
+from tests.edge.lab import EdgeLab
 from tests.edge.sshd import Sshd, keygen
+from tests.helpers import repo_root
 from tests.tui.terminal_session import ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN, TerminalSession
 from tui.core.config import EdgeNode
 from tui.core.identity import current_user

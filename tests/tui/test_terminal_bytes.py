@@ -15,7 +15,7 @@ import sys
 import termios
 import time
 
-from tests.conftest import repo_root
+from tests.helpers import repo_root
 
 FORBIDDEN = {
     "OSC 52 clipboard write": b"\x1b]52;c;ZXZpbA==",
