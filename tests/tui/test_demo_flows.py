@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.tui.pilot import settle, wait_for_audit, wait_until
 
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from tests.helpers import envdeck_env, repo_root
+from tests.tui.pilot import settle, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import load_config
 from tui.core.model import Drift, Health

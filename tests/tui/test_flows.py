@@ -7,13 +7,13 @@ test_demo_flows.py."""
 
 from __future__ import annotations
 
-from tests.tui.pilot import app_ready, make_app, wait_for_audit, wait_until
 from textual.widgets import OptionList
 
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.overview import OverviewScreen
 from screens.resource_detail import ResourceDetailScreen
+from tests.tui.pilot import app_ready, make_app, wait_for_audit, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tui.core.model import Drift, Health
 from tui.widgets.record_views import DriftTable

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.tui.pilot import app_ready, wait_until
-
 from screens.overview import COLUMNS, env_row
 from screens.resource_detail import ResourceDetailScreen
+from tests.tui.pilot import app_ready, wait_until
 from tests.tui.stage import FIXED_NOW, stage_config, stage_factory
 from tui.app import AppOptions, create_app
 from tui.core.env_state import EnvState

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.tui.pilot import app_ready, make_app, wait_for_audit, wait_until
-
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
+from tests.tui.pilot import app_ready, make_app, wait_for_audit, wait_until
 from tests.tui.stage import STAGE_CONFIG
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.resource_table import ResourceTable

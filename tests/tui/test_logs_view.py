@@ -8,9 +8,9 @@ import json
 import stat
 
 from rich.text import Text
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
 
 from screens.confirm import ConfirmScreen
+from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from tests.tui.stage import HOSTILE_LINES, STAGE_CONFIG
 from tui.widgets.logs_view import LogHighlighter, LogsView
 from tui.widgets.resource_table import ResourceTable

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.tui.pilot import app_ready, wait_until
-
 from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
 from tui.app import AppOptions, create_app
 from tui.core.model import Event, Fault, Severity

@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from textual.widgets.data_table import ColumnKey
 
 from screens.desired_conflict import DesiredConflictScreen
+from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
 from tui.app import AppOptions, create_app
 from tui.cli.demo import START_TOAST_WIDTH, start_toast

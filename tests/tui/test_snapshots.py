@@ -7,11 +7,11 @@ report."""
 from __future__ import annotations
 
 import pytest
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
 
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.resource_detail import ResourceDetailScreen
+from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from tests.tui.stage import HOSTILE_LINES
 from tui.widgets.logs_view import LogsView
 from tui.widgets.metrics_view import SeriesTable
