@@ -89,7 +89,7 @@ def test_run_asks_on_a_terminal_unless_yes(edge_lab, tmp_path):
     """`run` on a terminal asks "Run CMD on N node(s) of ENV? [y/N]" as `act` does: no runs
     nothing on any node (counted on the node side), yes runs it on each; without a terminal
     (the tests above, scripts, pipes) it runs without asking."""
-    from tests.security.terminal import envdeck_on_pty
+    from tests.terminal import envdeck_on_pty
 
     servers = [edge_lab.start_sshd("a"), edge_lab.start_sshd("b")]
     for s in servers:

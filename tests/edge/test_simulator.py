@@ -13,7 +13,7 @@ import yaml
 from backends.edge import EdgeBackend
 from backends.edge.commands import ProbeRequest
 from backends.sim.edge.simulator import EdgeSimulator
-from tests.tui.terminal_session import TerminalSession
+from tests.terminal import TerminalSession
 from tui.core.config import Defaults, EdgeConfig, parse_config
 from tui.core.errors import BackendDenied
 from tui.core.model import Drift, Health

@@ -10,7 +10,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 from backends.kubernetes.actions import shell_argv
-from tests.tui.terminal_session import TerminalSession
+from tests.terminal import TerminalSession
 
 from .conftest import KUBECTL, Cluster, _client_minor, wait_for
 

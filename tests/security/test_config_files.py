@@ -89,7 +89,7 @@ def _hostile_symlink(tmp_path):
 def test_symlink_warning_to_a_hostile_name_is_sanitised_on_a_terminal(tmp_path):
     """The symlink warning names the target: on a real pty neither `check` (stderr) nor
     `doctor` (stdout) writes its OSC 0 / CSI 2J / bidi / C1 characters; both show them escaped."""
-    from tests.security.terminal import envdeck_on_pty, outside_controls
+    from tests.terminal import envdeck_on_pty, outside_controls
 
     link = _hostile_symlink(tmp_path)
     for args in (("check", "--config", str(link)),

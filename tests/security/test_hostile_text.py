@@ -19,7 +19,7 @@ import pytest
 from tests.aws.arrange import instance
 from tests.helpers import envdeck
 from tests.security.access_setup import write_config
-from tests.security.terminal import BIDI, CONTROL_CHARS, envdeck_on_pty, outside_controls
+from tests.terminal import BIDI, CONTROL_CHARS, envdeck_on_pty, outside_controls
 from tui.core.store import Store
 
 CORPUS = {
@@ -151,7 +151,7 @@ def test_tui_writes_no_outside_sequence(tmp_path):
     import re
     import sys
 
-    from tests.security.terminal import run_on_pty
+    from tests.terminal import run_on_pty
 
     pytest.importorskip("textual")
     shown = run_on_pty([sys.executable, "-m", "tests.security.tui_on_terminal", str(tmp_path / "state")],

@@ -23,7 +23,7 @@ import pytest
 
 from tests.edge.lab import EdgeLab
 from tests.serve_process import children
-from tests.tui.terminal_session import ENTER_ALT_SCREEN, TerminalSession
+from tests.terminal import ENTER_ALT_SCREEN, TerminalSession
 from tests.tui.test_shell_on_terminal import press_shell, shell_audit, start_tui, write_config
 
 pytestmark = pytest.mark.slow

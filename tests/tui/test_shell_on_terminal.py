@@ -8,7 +8,7 @@ where, and how it ended. A node whose host key is unknown or changed is refused 
 ssh, a node that never answers can be abandoned with ctrl+c, a missing `ssh` binary
 is reported: in each case the TUI comes back and records the failure.
 
-Nothing here is mocked; the terminal is read with deadlines (tests/tui/terminal_session.py).
+Nothing here is mocked; the terminal is read with deadlines (tests/terminal.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import yaml
 from tests.edge.lab import EdgeLab
 from tests.edge.sshd import Sshd, keygen
 from tests.helpers import repo_root
-from tests.tui.terminal_session import ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN, TerminalSession
+from tests.terminal import ENTER_ALT_SCREEN, LEAVE_ALT_SCREEN, TerminalSession
 from tui.core.config import EdgeNode
 from tui.core.identity import current_user
 

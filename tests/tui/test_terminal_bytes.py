@@ -5,17 +5,11 @@ log lines (Rich markup, ANSI CSI, OSC 52, OSC 0, C1 CSI, BEL, bidi overrides).""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
-import struct
-import subprocess
 import sys
-import termios
-import time
 
 from tests.helpers import repo_root
+from tests.terminal import LEAVE_ALT_SCREEN, TerminalSession
 
 FORBIDDEN = {
     "OSC 52 clipboard write": b"\x1b]52;c;ZXZpbA==",
@@ -36,41 +30,17 @@ VISIBLE = {
 }
 
 
-def _read_until(fd: int, wanted: list[bytes], deadline: float, out: bytearray) -> None:
-    while time.monotonic() < deadline:
-        if all(w in out for w in wanted):
-            return
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            out += chunk
-
-
 def test_no_outside_escape_sequence_reaches_the_terminal(tmp_path):
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(repo_root()),
                TEXTUAL_ANIMATIONS="none")
     env.pop("TEXTUAL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tests.tui.pty_app"], stdin=slave, stdout=slave, stderr=slave,
-                            cwd=str(tmp_path), env=env, start_new_session=True)
-    os.close(slave)
-    out = bytearray()
-    try:
-        _read_until(master, list(VISIBLE.values()), time.monotonic() + 90, out)
-        os.write(master, b"q")
-        _read_until(master, [b"\x1b[?1049l"], time.monotonic() + 30, out)  # leaves the alternate screen
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+    with TerminalSession([sys.executable, "-m", "tests.tui.pty_app"], env=env, cwd=tmp_path, rows=40,
+                         cols=200) as term:
+        term.expect(*VISIBLE.values(), timeout=90)
+        term.send(b"q")
+        term.expect(LEAVE_ALT_SCREEN, timeout=30)  # leaves the alternate screen
+        assert term.wait_exit(timeout=30) == 0
+        out = term.out
     text = bytes(out)
     leaked = [name for name, marker in FORBIDDEN.items() if marker in text]
     assert not leaked, f"outside escape sequences reached the terminal: {leaked}"

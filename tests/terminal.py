@@ -1,11 +1,17 @@
-"""A program on a real pseudo-terminal, driven like a person at a keyboard: type
-keys, then wait (with a deadline, never a fixed sleep) until it has written what
-we expect. Standard library only (pty, select, os.read), like tests/security/terminal.py.
+"""A program on a real pseudo-terminal (so `isatty()` is true, as for a person): the one pty
+harness of the suite (TUI, security, edge and emulator tests). Standard library only (pty,
+select, os.read).
+
+`TerminalSession` drives it like a person at a keyboard: type keys, then wait (with a deadline,
+never a fixed sleep) until it has written what we expect.
 
     with TerminalSession([sys.executable, "-m", "tui.cli", ...], env=env, cwd=tmp) as term:
         term.expect(b"\\x1b[?1049h")       # the TUI entered the alternate screen
         term.send(b"q")
         assert term.wait_exit() == 0
+
+`run_on_pty` / `envdeck_on_pty` run a program to its end on one and give back every byte it
+wrote, to check them for sequences that came from outside (`outside_controls`).
 """
 
 from __future__ import annotations
@@ -18,12 +24,19 @@ import select
 import signal
 import struct
 import subprocess
+import sys
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers import envdeck_env, repo_root
 
 ENTER_ALT_SCREEN = b"\x1b[?1049h"
 LEAVE_ALT_SCREEN = b"\x1b[?1049l"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+# What a terminal could act on, besides plain text (DEL and the C1 range included).
+CONTROL_CHARS = {chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"} | {chr(c) for c in range(0x7f, 0xa0)}
 # CSI, OSC (BEL or ST terminated), DCS/APC/PM/SOS strings, two-byte escapes
 _ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
                       rb"|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[@-Z\\-_=>78()][0-9A-Za-z]?")
@@ -188,3 +201,37 @@ def _all_found(data: bytes, wanted: tuple[bytes, ...]) -> int | None:
             return None
         end = max(end, at + len(w))
     return end
+
+
+@dataclass
+class PtyRun:
+    returncode: int
+    output: bytes
+
+    @property
+    def text(self) -> str:
+        return self.output.decode("utf-8", errors="replace")
+
+
+def run_on_pty(argv: list[str], *, timeout: float = 180, env: dict[str, str] | None = None,
+               input_bytes: bytes | None = None, stop_when=None) -> PtyRun:
+    """Run argv to its end on a pty (160x48, in the repository); collect everything it writes.
+    `stop_when(output)`: once true, `input_bytes` is typed (e.g. b"q" to quit a TUI)."""
+    env = env or envdeck_env(PYTHONPATH=str(repo_root()), TERM="xterm-256color", COLUMNS="160", LINES="48")
+    deadline = time.monotonic() + timeout
+    with TerminalSession(argv, env=env, cwd=repo_root(), rows=48, cols=160) as term:
+        if input_bytes is not None and stop_when is not None:
+            term.expect_that(lambda data: len(data) if stop_when(data) else None, since=0, timeout=timeout,
+                             what="the moment to type")
+            term.send(input_bytes)
+        returncode = term.wait_exit(timeout=max(deadline - time.monotonic(), 1.0))
+        return PtyRun(returncode, bytes(term.out))
+
+
+def envdeck_on_pty(*args: str, **kw) -> PtyRun:
+    return run_on_pty([sys.executable, "-m", "tui.cli", *args], **kw)
+
+
+def outside_controls(text: str) -> list[str]:
+    """Control and bidi characters in plain CLI output (which itself writes none)."""
+    return sorted({c for c in text if c in CONTROL_CHARS or c in BIDI})
