@@ -11,35 +11,16 @@ import os
 import pty
 import sys
 
+from tests.desired_web import WEB, desired_web_yaml, patches, replicas
 from tests.helpers import envdeck_env, repo_root
 from tests.kubernetes.conftest import NS
 from tests.kubernetes.test_cli_reconcile import envdeck
-
-WEB = "kubernetes/Deployment/web"
-PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/web"
-CONFIG = """environments:
-  prod:
-    repair: auto
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      namespace: {ns}
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-"""
-
-
-def patches(emulator) -> int:
-    return sum(1 for method, path in list(emulator.request_log) if method == "PATCH" and path.startswith(PATH))
-
-
-def replicas(emulator) -> int:
-    return emulator.get("deployments", NS, "web")["spec"]["replicas"]
 
 
 def setup(emulator, kubeconfig, tmp_path) -> list[str]:
     emulator.create_deployment(NS, "web", replicas=3)
     config = tmp_path / "envdeck.yaml"
-    config.write_text(CONFIG.format(kubeconfig=kubeconfig, ns=NS))
+    config.write_text(desired_web_yaml(kubeconfig, NS, context=None))
     return ["--config", str(config), "--state-dir", str(tmp_path / "state")]
 
 
@@ -49,7 +30,7 @@ async def test_act_against_desired_state_without_a_terminal_needs_a_flag(emulato
     assert code == 2, err
     assert "--set-desired" in err and "--hold-repair" in err and "replicas" in err
     assert "Traceback" not in err
-    assert replicas(emulator) == 3 and patches(emulator) == 0
+    assert replicas(emulator, NS) == 3 and patches(emulator, NS) == 0
     # agreeing with the desired state needs nothing
     code, out, err = await envdeck("act", "prod", WEB, "scale", "--param", "replicas=3", "--yes", *common)
     assert code == 0, err
@@ -60,7 +41,7 @@ async def test_act_against_desired_state_without_a_terminal_needs_a_flag(emulato
     code, out, err = await envdeck("act", "prod", WEB, "scale", "--param", "replicas=5", "--yes",
                                    "--hold-repair", "soon", *common)
     assert code == 2 and "--hold-repair" in err and "Traceback" not in err
-    assert replicas(emulator) == 3
+    assert replicas(emulator, NS) == 3
 
 
 async def test_set_desired_survives_reconcile_and_can_be_dropped(emulator, kubeconfig, tmp_path):
@@ -69,14 +50,14 @@ async def test_set_desired_survives_reconcile_and_can_be_dropped(emulator, kubec
                                    "--json", *common)
     assert code == 0, err
     assert json.loads(out)["desired"] == "set-desired"
-    assert replicas(emulator) == 5 and patches(emulator) == 1
+    assert replicas(emulator, NS) == 5 and patches(emulator, NS) == 1
 
     code, out, err = await envdeck("reconcile", "--once", "--json", *common)
     [env] = json.loads(out)["environments"]
     assert env["drifts"] == [] and env["repairs"] == []
     [overlay] = env["desired_overlays"]
     assert (overlay["resource"], overlay["field"], overlay["value"]) == (WEB, "replicas", 5)
-    assert replicas(emulator) == 5 and patches(emulator) == 1
+    assert replicas(emulator, NS) == 5 and patches(emulator, NS) == 1
 
     code, out, err = await envdeck("status", "--json", *common)
     [env] = json.loads(out)["environments"]
@@ -96,7 +77,7 @@ async def test_set_desired_survives_reconcile_and_can_be_dropped(emulator, kubec
     code, out, err = await envdeck("reconcile", "--once", "--json", *common)
     [env] = json.loads(out)["environments"]
     assert env["desired_overlays"] == []
-    assert replicas(emulator) == 3 and patches(emulator) == 2  # the config's 3 is repaired again
+    assert replicas(emulator, NS) == 3 and patches(emulator, NS) == 2  # the config's 3 is repaired again
     code, out, err = await envdeck("desired", "prod", "--clear", WEB, *common)
     assert code == 1 and "no desired-state overlay" in err
 
@@ -112,7 +93,7 @@ async def test_hold_repair_keeps_the_action_and_reports_the_drift(emulator, kube
     assert [(d["resource"], d["desired"], d["actual"]) for d in env["drifts"]] == [(WEB, 3, 5)]
     assert env["repairs"] == []
     assert [h["resource"] for h in env["repair_holds"]] == [WEB]
-    assert replicas(emulator) == 5 and patches(emulator) == 1
+    assert replicas(emulator, NS) == 5 and patches(emulator, NS) == 1
 
 
 async def _act_on_a_terminal(common, answer: str) -> tuple[int, str, str]:
@@ -134,8 +115,8 @@ async def test_act_on_a_terminal_asks(emulator, kubeconfig, tmp_path):
     common = setup(emulator, kubeconfig, tmp_path)
     code, out, err = await _act_on_a_terminal(common, "c")
     assert code == 1 and "contradicts the desired state" in err and "nothing was done" in err
-    assert replicas(emulator) == 3 and patches(emulator) == 0
+    assert replicas(emulator, NS) == 3 and patches(emulator, NS) == 0
     code, out, err = await _act_on_a_terminal(common, "d")
     assert code == 0, err
     assert "kept as the desired state" in out
-    assert replicas(emulator) == 5 and patches(emulator) == 1
+    assert replicas(emulator, NS) == 5 and patches(emulator, NS) == 1

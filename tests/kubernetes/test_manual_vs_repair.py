@@ -10,6 +10,7 @@ import asyncio
 import pytest
 
 from backends.registry import create_backends
+from tests.desired_web import WEB, desired_web_yaml, patches, replicas
 from tests.kubernetes.conftest import NS
 from tui.core import overrides
 from tui.core.config import parse_config
@@ -17,30 +18,9 @@ from tui.core.errors import PolicyDenied
 from tui.core.model import Origin
 from tui.core.session import Session
 
-WEB = "kubernetes/Deployment/web"
-PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/web"
-
 
 def config(kubeconfig, repair="auto"):
-    return parse_config(f"""
-environments:
-  prod:
-    repair: {repair}
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: {NS}
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-""")
-
-
-def patches(emulator) -> int:
-    return sum(1 for method, path in list(emulator.request_log) if method == "PATCH" and path.startswith(PATH))
-
-
-def replicas(emulator) -> int:
-    return emulator.get("deployments", NS, "web")["spec"]["replicas"]
+    return parse_config(desired_web_yaml(kubeconfig, NS, repair=repair))
 
 
 async def until(predicate, what, timeout=60.0):
@@ -59,6 +39,18 @@ async def running_session(kubeconfig, tmp_path, repair="auto"):
     return session, env
 
 
+@pytest.fixture
+async def web_session(emulator, kubeconfig, tmp_path):
+    """web at 3 replicas on the server, and a session whose reconciler runs (auto mode) and has
+    made its first pass: (session, the environment's state)."""
+    emulator.create_deployment(NS, "web", replicas=3)
+    session, env = await running_session(kubeconfig, tmp_path)
+    try:
+        yield session, env
+    finally:
+        await session.close()
+
+
 async def settle(session, passes=4):
     """Let the reconciler run a few more passes (each action asks for one)."""
     for _ in range(passes):
@@ -66,117 +58,86 @@ async def settle(session, passes=4):
         await asyncio.sleep(0.3)
 
 
-async def test_without_a_choice_auto_repair_undoes_the_action(emulator, kubeconfig, tmp_path):
-    emulator.create_deployment(NS, "web", replicas=3)
-    session, env = await running_session(kubeconfig, tmp_path)
-    try:
-        web = env.resource(WEB)
-        found = overrides.conflicts(session, "prod", web, "scale", {"replicas": "5"})
-        assert [(c.field, c.desired, c.value) for c in found] == [("replicas", 3, 5)]
-        assert overrides.conflicts(session, "prod", web, "scale", {"replicas": "3"}) == []
-        assert overrides.conflicts(session, "prod", web, "restart", {}) == []
-        await session.act("prod", WEB, "scale", {"replicas": "5"})
-        await until(lambda: replicas(emulator) == 3 and patches(emulator) >= 2, "the repair back to 3")
-        audit = await session.store.audit_entries("prod")
-        assert [(a["action"], a["origin"]) for a in reversed(audit)][:2] == [("scale", "tui"), ("scale", "reconciler")]
-    finally:
-        await session.close()
+async def test_without_a_choice_auto_repair_undoes_the_action(emulator, web_session):
+    session, env = web_session
+    web = env.resource(WEB)
+    found = overrides.conflicts(session, "prod", web, "scale", {"replicas": "5"})
+    assert [(c.field, c.desired, c.value) for c in found] == [("replicas", 3, 5)]
+    assert overrides.conflicts(session, "prod", web, "scale", {"replicas": "3"}) == []
+    assert overrides.conflicts(session, "prod", web, "restart", {}) == []
+    await session.act("prod", WEB, "scale", {"replicas": "5"})
+    await until(lambda: replicas(emulator, NS) == 3 and patches(emulator, NS) >= 2, "the repair back to 3")
+    audit = await session.store.audit_entries("prod")
+    assert [(a["action"], a["origin"]) for a in reversed(audit)][:2] == [("scale", "tui"), ("scale", "reconciler")]
 
 
-async def test_set_desired_keeps_the_action_and_shows_the_overlay(emulator, kubeconfig, tmp_path):
-    emulator.create_deployment(NS, "web", replicas=3)
-    session, env = await running_session(kubeconfig, tmp_path)
-    try:
-        found = overrides.conflicts(session, "prod", env.resource(WEB), "scale", {"replicas": "5"})
-        await overrides.set_desired(session, "prod", found, reason="load test")
-        await session.act("prod", WEB, "scale", {"replicas": "5"})
-        await until(lambda: env.resource(WEB).attributes.get("replicas") == 5, "the scale observed")
-        await settle(session)
-        assert replicas(emulator) == 5
-        assert patches(emulator) == 1  # the action only: no repair back to 3
-        assert env.all_drifts() == []
-        [overlay] = env.to_json()["desired_overlays"]
-        assert (overlay["resource"], overlay["field"], overlay["value"], overlay["user"], overlay["reason"]) == \
-            (WEB, "replicas", 5, "bob", "load test")
-        audit = await session.store.audit_entries("prod")
-        assert ("set-desired", WEB, "succeeded") in {(a["action"], a["target"], a["result"]) for a in audit}
-        # the overlay is now what is enforced: scaling back to 3 is the conflict
-        assert [c.desired for c in overrides.conflicts(session, "prod", env.resource(WEB), "scale",
-                                                       {"replicas": "3"})] == [5]
+async def test_set_desired_keeps_the_action_and_shows_the_overlay(emulator, web_session):
+    session, env = web_session
+    found = overrides.conflicts(session, "prod", env.resource(WEB), "scale", {"replicas": "5"})
+    await overrides.set_desired(session, "prod", found, reason="load test")
+    await session.act("prod", WEB, "scale", {"replicas": "5"})
+    await until(lambda: env.resource(WEB).attributes.get("replicas") == 5, "the scale observed")
+    await settle(session)
+    assert replicas(emulator, NS) == 5
+    assert patches(emulator, NS) == 1  # the action only: no repair back to 3
+    assert env.all_drifts() == []
+    [overlay] = env.to_json()["desired_overlays"]
+    assert (overlay["resource"], overlay["field"], overlay["value"], overlay["user"], overlay["reason"]) == \
+        (WEB, "replicas", 5, "bob", "load test")
+    audit = await session.store.audit_entries("prod")
+    assert ("set-desired", WEB, "succeeded") in {(a["action"], a["target"], a["result"]) for a in audit}
+    # the overlay is now what is enforced: scaling back to 3 is the conflict
+    assert [c.desired for c in overrides.conflicts(session, "prod", env.resource(WEB), "scale",
+                                                   {"replicas": "3"})] == [5]
 
-        # drop it: the config's 3 is desired again, and auto mode repairs to it
-        assert await overrides.clear_desired(session, "prod", WEB) == 1
-        await settle(session, 1)
-        await until(lambda: replicas(emulator) == 3, "the repair back to the config's value")
-        assert env.to_json()["desired_overlays"] == []
-    finally:
-        await session.close()
+    # drop it: the config's 3 is desired again, and auto mode repairs to it
+    assert await overrides.clear_desired(session, "prod", WEB) == 1
+    await settle(session, 1)
+    await until(lambda: replicas(emulator, NS) == 3, "the repair back to the config's value")
+    assert env.to_json()["desired_overlays"] == []
 
 
-async def test_an_overlay_from_another_process_is_honoured(emulator, kubeconfig, tmp_path):
+async def test_an_overlay_from_another_process_is_honoured(emulator, web_session):
     """The CLI keeps the overlay in the store; a running reconciler reads it on its next pass."""
-    emulator.create_deployment(NS, "web", replicas=3)
-    session, env = await running_session(kubeconfig, tmp_path)
-    try:
-        await session.store.set_overlay("prod", WEB, "replicas", 4, user="alice", reason="from the CLI")
-        await settle(session, 1)
-        await until(lambda: replicas(emulator) == 4, "the overlay's value repaired")
-        assert env.to_json()["desired_overlays"][0]["user"] == "alice"
-    finally:
-        await session.close()
+    session, env = web_session
+    await session.store.set_overlay("prod", WEB, "replicas", 4, user="alice", reason="from the CLI")
+    await settle(session, 1)
+    await until(lambda: replicas(emulator, NS) == 4, "the overlay's value repaired")
+    assert env.to_json()["desired_overlays"][0]["user"] == "alice"
 
 
-async def test_hold_repair_keeps_the_action_and_keeps_observing(emulator, kubeconfig, tmp_path):
-    emulator.create_deployment(NS, "web", replicas=3)
-    session, env = await running_session(kubeconfig, tmp_path)
-    try:
-        until_at = await overrides.hold_repair(session, "prod", [WEB], 600, reason="scale prod web to 5")
-        await session.act("prod", WEB, "scale", {"replicas": "5"})
-        await until(lambda: [d.actual for d in env.all_drifts()] == [5], "the drift observed while held")
-        await settle(session)
-        assert replicas(emulator) == 5 and patches(emulator) == 1
-        assert env.resource(WEB).drift == "Drifted"
-        [hold] = env.to_json()["repair_holds"]
-        assert hold["resource"] == WEB and hold["until"] is not None
-        assert session.reconciler.held("prod", WEB) == until_at
-        # an explicit repair (R) is not held
-        records = await session.repair("prod", resource=WEB)
-        assert [r.result for r in records] == ["succeeded"]
-        await until(lambda: replicas(emulator) == 3, "the explicit repair")
-    finally:
-        await session.close()
+async def test_hold_repair_keeps_the_action_and_keeps_observing(emulator, web_session):
+    session, env = web_session
+    until_at = await overrides.hold_repair(session, "prod", [WEB], 600, reason="scale prod web to 5")
+    await session.act("prod", WEB, "scale", {"replicas": "5"})
+    await until(lambda: [d.actual for d in env.all_drifts()] == [5], "the drift observed while held")
+    await settle(session)
+    assert replicas(emulator, NS) == 5 and patches(emulator, NS) == 1
+    assert env.resource(WEB).drift == "Drifted"
+    [hold] = env.to_json()["repair_holds"]
+    assert hold["resource"] == WEB and hold["until"] is not None
+    assert session.reconciler.held("prod", WEB) == until_at
+    # an explicit repair (R) is not held
+    records = await session.repair("prod", resource=WEB)
+    assert [r.result for r in records] == ["succeeded"]
+    await until(lambda: replicas(emulator, NS) == 3, "the explicit repair")
 
 
-async def test_pause_stops_repairs_not_observing(emulator, kubeconfig, tmp_path):
-    emulator.create_deployment(NS, "web", replicas=3)
-    session, env = await running_session(kubeconfig, tmp_path)
-    try:
-        await session.set_paused("prod", True)
-        emulator.patch("deployments", NS, "web", {"spec": {"replicas": 7}})  # someone else scales it
-        await until(lambda: [d.actual for d in env.all_drifts()] == [7], "the drift observed while paused")
-        assert env.resource(WEB).drift == "Drifted"
-        await settle(session)
-        assert replicas(emulator) == 7
-        await session.set_paused("prod", False)
-        await until(lambda: replicas(emulator) == 3 and env.all_drifts() == [], "the repair after resuming")
-    finally:
-        await session.close()
+async def test_pause_stops_repairs_not_observing(emulator, web_session):
+    session, env = web_session
+    await session.set_paused("prod", True)
+    emulator.patch("deployments", NS, "web", {"spec": {"replicas": 7}})  # someone else scales it
+    await until(lambda: [d.actual for d in env.all_drifts()] == [7], "the drift observed while paused")
+    assert env.resource(WEB).drift == "Drifted"
+    await settle(session)
+    assert replicas(emulator, NS) == 7
+    await session.set_paused("prod", False)
+    await until(lambda: replicas(emulator, NS) == 3 and env.all_drifts() == [], "the repair after resuming")
 
 
 async def test_keeping_a_value_as_desired_needs_admin_and_a_denial_is_audited(emulator, kubeconfig, tmp_path):
     emulator.create_deployment(NS, "web", replicas=3)
-    cfg = parse_config(f"""
-environments:
-  prod:
-    repair: auto
-    access: {{operator: [oscar], admin: [bob]}}
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: {NS}
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-""")
+    cfg = parse_config(desired_web_yaml(kubeconfig, NS, access="{operator: [oscar], admin: [bob]}"))
     session = await Session.open(cfg, tmp_path / "state", origin=Origin.CLI, user="oscar",
                                  backends_factory=create_backends)
     try:

@@ -10,10 +10,10 @@ reconciler running in `auto` mode:
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import pytest
-from tests.tui.pilot import app_ready, wait_for_audit, wait_until
 from textual.notifications import Notify
 from textual.widgets import DataTable
 
@@ -22,6 +22,8 @@ from screens.confirm import ConfirmScreen
 from screens.desired_conflict import DesiredConflictScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
+from tests.desired_web import WEB, desired_web_yaml, patches, replicas
+from tests.tui.pilot import app_ready, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.core.model import now_utc
@@ -29,8 +31,6 @@ from tui.widgets.record_views import DriftTable
 from tui.widgets.resource_table import ResourceTable
 
 NS = "prod"
-WEB = "kubernetes/Deployment/web"
-PATH = f"/apis/apps/v1/namespaces/{NS}/deployments/web"
 SIZE = (120, 36)
 
 
@@ -49,28 +49,10 @@ async def cluster(tmp_path):
 
 def make(tmp_path, kubeconfig, *, view=None, api=False):
     api_line = "        - {kind: Deployment, name: api, replicas: 3}\n" if api else ""
-    config = parse_config(f"""
-defaults: {{interval: 1s, timeout: 5s, max_backoff: 2s}}
-environments:
-  prod:
-    repair: auto
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: {NS}
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-{api_line}""")
+    config = parse_config(desired_web_yaml(
+        kubeconfig, NS, defaults="defaults: {interval: 1s, timeout: 5s, max_backoff: 2s}", more_desired=api_line))
     options = AppOptions(start_reconciler=True, start_env="prod", start_view=view, user="alice", testing=True)
     return create_app(config, tmp_path / "state", options=options)
-
-
-def patches(emu) -> int:
-    return sum(1 for method, path in list(emu.request_log) if method == "PATCH" and path.startswith(PATH))
-
-
-def replicas(emu, name="web") -> int:
-    return emu.get("deployments", NS, name)["spec"]["replicas"]
 
 
 async def scale_web_to_5(pilot) -> None:
@@ -83,6 +65,17 @@ async def scale_web_to_5(pilot) -> None:
     await wait_until(pilot, lambda: isinstance(app.screen, DesiredConflictScreen), "the conflict question")
 
 
+@contextlib.asynccontextmanager
+async def web_app(tmp_path, cluster, view=None):
+    """web at 3 replicas on the server; the app (auto repair) ready on it: (pilot, emulator)."""
+    emu, kubeconfig = cluster
+    emu.create_deployment(NS, "web", replicas=3)
+    app = make(tmp_path, kubeconfig, view=view)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        yield pilot, emu
+
+
 async def passes(pilot, n=3) -> None:
     """Let the reconciler run n more passes (interval 1s; an action asks for one at once)."""
     state = pilot.app.session.reconciler.envs["prod"].backends["kubernetes"]
@@ -92,21 +85,18 @@ async def passes(pilot, n=3) -> None:
 
 
 async def test_scale_against_desired_keeps_it_as_an_overlay(tmp_path, cluster):
-    emu, kubeconfig = cluster
-    emu.create_deployment(NS, "web", replicas=3)
-    app = make(tmp_path, kubeconfig)
-    async with app.run_test(size=SIZE) as pilot:
-        await app_ready(pilot)
+    async with web_app(tmp_path, cluster) as (pilot, emu):
+        app = pilot.app
         await scale_web_to_5(pilot)
-        assert patches(emu) == 0  # asked before anything ran
+        assert patches(emu, NS) == 0  # asked before anything ran
         await pilot.press("d")
-        await wait_until(pilot, lambda: replicas(emu) == 5, "the scale on the server")
+        await wait_until(pilot, lambda: replicas(emu, NS) == 5, "the scale on the server")
         rows = await wait_for_audit(pilot, "set-desired", env="prod")
         assert rows[0]["result"] == "succeeded" and rows[0]["target"] == WEB
         state = app.session.reconciler.envs["prod"]
         await wait_until(pilot, lambda: (state.resource(WEB).attributes.get("replicas") == 5), "5 observed")
         await passes(pilot)
-        assert replicas(emu) == 5 and patches(emu) == 1  # no repair back to 3
+        assert replicas(emu, NS) == 5 and patches(emu, NS) == 1  # no repair back to 3
         assert state.all_drifts() == []
         [overlay] = state.to_json()["desired_overlays"]
         assert (overlay["resource"], overlay["value"], overlay["user"]) == (WEB, 5, "alice")
@@ -125,33 +115,27 @@ async def test_scale_against_desired_keeps_it_as_an_overlay(tmp_path, cluster):
 
 
 async def test_scale_against_desired_with_the_repair_held(tmp_path, cluster):
-    emu, kubeconfig = cluster
-    emu.create_deployment(NS, "web", replicas=3)
-    app = make(tmp_path, kubeconfig)
-    async with app.run_test(size=SIZE) as pilot:
-        await app_ready(pilot)
+    async with web_app(tmp_path, cluster) as (pilot, emu):
+        app = pilot.app
         await scale_web_to_5(pilot)
         await pilot.press("h")
-        await wait_until(pilot, lambda: replicas(emu) == 5, "the scale on the server")
+        await wait_until(pilot, lambda: replicas(emu, NS) == 5, "the scale on the server")
         state = app.session.reconciler.envs["prod"]
         await wait_until(pilot, lambda: [d.actual for d in state.all_drifts()] == [5], "the drift, observed")
         await passes(pilot)
-        assert replicas(emu) == 5 and patches(emu) == 1
+        assert replicas(emu, NS) == 5 and patches(emu, NS) == 1
         rows = await wait_for_audit(pilot, "hold-repair", env="prod")
         assert rows[0]["result"] == "succeeded"
 
 
 async def test_cancel_at_the_conflict_does_nothing(tmp_path, cluster):
-    emu, kubeconfig = cluster
-    emu.create_deployment(NS, "web", replicas=3)
-    app = make(tmp_path, kubeconfig)
-    async with app.run_test(size=SIZE) as pilot:
-        await app_ready(pilot)
+    async with web_app(tmp_path, cluster) as (pilot, emu):
+        app = pilot.app
         await scale_web_to_5(pilot)
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "the environment again")
         await passes(pilot, 1)
-        assert replicas(emu) == 3 and patches(emu) == 0
+        assert replicas(emu, NS) == 3 and patches(emu, NS) == 0
         audit = await app.session.store.audit_entries("prod")
         assert [a["action"] for a in audit if a["action"] != "access"] == []
 
@@ -166,7 +150,7 @@ async def test_drift_view_marks_overlays_and_held_repairs(tmp_path, cluster):
         store = app.session.store
         await store.set_overlay("prod", WEB, "replicas", 4, user="bob", reason="load test")
         drift = app.screen.query_one(DriftTable)
-        await wait_until(pilot, lambda: replicas(emu) == 4, "the overlay's value enforced")
+        await wait_until(pilot, lambda: replicas(emu, NS) == 4, "the overlay's value enforced")
 
         def cells() -> list[str]:
             return [" ".join(str(c) for c in drift.get_row_at(i)) for i in range(drift.row_count)]
@@ -177,7 +161,7 @@ async def test_drift_view_marks_overlays_and_held_repairs(tmp_path, cluster):
         emu.patch("deployments", NS, "api", {"spec": {"replicas": 6}})  # someone else scales api
         await wait_until(pilot, lambda: any("api" in row and "repair held" in row for row in cells()),
                          "the held drift row", explain=cells)
-        assert replicas(emu, "api") == 6
+        assert replicas(emu, NS, "api") == 6
         assert isinstance(drift, DataTable)
 
 
@@ -189,7 +173,7 @@ async def test_repairs_make_one_one_line_toast(tmp_path, cluster):
     messages = []
     async with app.run_test(size=(80, 24), message_hook=messages.append) as pilot:
         await app_ready(pilot)
-        await wait_until(pilot, lambda: replicas(emu) == 3 and replicas(emu, "api") == 3, "both repaired")
+        await wait_until(pilot, lambda: replicas(emu, NS) == 3 and replicas(emu, NS, "api") == 3, "both repaired")
 
         def repair_toasts():
             return [m.notification for m in messages if isinstance(m, Notify)
@@ -207,11 +191,8 @@ async def test_repairs_make_one_one_line_toast(tmp_path, cluster):
 
 
 async def test_pause_keeps_observing(tmp_path, cluster):
-    emu, kubeconfig = cluster
-    emu.create_deployment(NS, "web", replicas=3)
-    app = make(tmp_path, kubeconfig, view="drift")
-    async with app.run_test(size=SIZE) as pilot:
-        await app_ready(pilot)
+    async with web_app(tmp_path, cluster, view="drift") as (pilot, emu):
+        app = pilot.app
         state = app.session.reconciler.envs["prod"]
         await pilot.press("p")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
@@ -221,4 +202,4 @@ async def test_pause_keeps_observing(tmp_path, cluster):
         drift = app.screen.query_one(DriftTable)
         await wait_until(pilot, lambda: drift.row_count == 1, "the drift observed while paused")
         await passes(pilot)
-        assert replicas(emu) == 7
+        assert replicas(emu, NS) == 7

@@ -11,13 +11,13 @@ Pilot tests on the in-memory stage (tests/tui/stage.py)."""
 
 from __future__ import annotations
 
-from tests.tui.pilot import app_ready, make_app, wait_until
 from textual.widgets import Button, Input, OptionList
 
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.help import SECTION_PREFIX, SECTIONS, HelpScreen
 from screens.resource_detail import ResourceDetailScreen
+from tests.tui.pilot import app_ready, make_app, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.record_views import FaultsTable, TimelineTable
@@ -93,14 +93,20 @@ async def test_action_letters_typed_in_any_filter_run_nothing(tmp_path, stage):
         assert search.has_focus and search.value == "rsp"
 
 
+async def faults_view(pilot) -> FaultsTable:
+    """The Faults view (key 4) of the environment screen, once it shows the stage's two faults."""
+    faults = pilot.app.screen.query_one(FaultsTable)
+    await pilot.press("4")
+    await wait_until(pilot, lambda: faults.row_count == 2, "two faults")
+    return faults
+
+
 async def test_each_record_view_keeps_its_own_filter(tmp_path, stage):
     app = make_app(tmp_path, stage, env="staging")
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         screen = app.screen
-        faults = screen.query_one(FaultsTable)
-        await pilot.press("4")
-        await wait_until(pilot, lambda: faults.row_count == 2, "two faults")
+        faults = await faults_view(pilot)
         await pilot.press("slash", *"oom", "enter")
         await wait_until(pilot, lambda: faults.row_keys == ["kubernetes/Pod/worker-6f4d-oom01\tOOMKilled"],
                          "the OOMKilled fault only")
@@ -225,9 +231,7 @@ async def test_a_record_view_cursor_clears_when_its_row_is_filtered_out(tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         screen = app.screen
-        faults = screen.query_one(FaultsTable)
-        await pilot.press("4")
-        await wait_until(pilot, lambda: faults.row_count == 2, "two faults")
+        faults = await faults_view(pilot)
         oom = "kubernetes/Pod/worker-6f4d-oom01\tOOMKilled"
         assert faults.move_to_key(oom)
         await pilot.press("slash", *"crash")
