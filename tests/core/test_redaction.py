@@ -209,7 +209,10 @@ def test_bad_operator_patterns_are_refused(pattern, fragment):
 
 
 @pytest.mark.parametrize("text", ["a" * 1_000_000, "password=" * 111_112, "password = " * 90_910,
-                                  "-p " * 333_334, "sudo -S " * 125_000, "%3D" * 333_334])
+                                  "-p " * 333_334, "sudo -S " * 125_000, "%3D" * 333_334,
+                                  "<<< x " * 166_667, "curl -b " * 125_000, "htpasswd -b " * 83_334],
+                         ids=["a", "password=", "password =", "-p", "sudo -S", "%3D", "here-string", "curl -b",
+                              "htpasswd -b"])
 def test_a_long_line_is_redacted_in_linear_time(text):
     """A hostile 1 MB line must not stall the audit write (no catastrophic backtracking):
     the alarm bounds the run generously; no timing is asserted otherwise."""

@@ -15,7 +15,12 @@ Two rules, both applied wherever a command line or action parameters are written
   private-key blocks (PEM and PGP), quoted `-p'a b'` values whole, `docker … login -p X`,
   `redis-cli -a X`, `ldapsearch -w X`, `openssl -passin pass:X` / `enc -k X`, URL
   signatures (`X-Amz-Signature=`, `sig=`), bare JWTs, `password: X` in YAML-ish text,
-  `echo X | sudo -S` / `| chpasswd` / `| passwd --stdin`, Vault tokens (`hvs.…`, `s.…`)
+  `echo X | sudo -S` / `| chpasswd` / `| passwd --stdin` / `| kinit` and the same fed by
+  `<<< X`, Vault tokens (`hvs.…`, `s.…`), `password = X` (INI/TOML), `{'password': 'X'}`,
+  `?password%3DX`, `curl -b X`, `aws ssm put-parameter --value X`, `az login -p X`,
+  `mongo -p X`, `ipmitool -P X`, `keytool -storepass X`, `smbclient -U user%X`,
+  `lftp -u user,X`, `htpasswd -b FILE USER X`, `npm config set …:_authToken X`, `npm_…`
+  tokens, Slack/Discord webhook URLs
   — plus the operator's own patterns (`audit: {redact: [...]}`), set once per process
   with `configure`.
 
@@ -33,9 +38,10 @@ REDACTED = "***"
 
 # Stems that make a name secret wherever they appear in it ("dbPassword", "x_api_key").
 _STEMS = re.compile(r"secret|passw|passphrase|passcode|token|credential|private|api[_-]?key|cookie|"
-                    r"signature|auth(?!or(?!iz))", re.IGNORECASE)
+                    r"signature|auth(?!or(?!iz))|(?:store|key|src|dest|srcstore|deststore|srckey|destkey|new|old)pass(?![a-z])",
+                    re.IGNORECASE)
 # Short words that make a name secret only as a whole word of it ("db_pass", "pwd", not "compass").
-_WORDS = {"pwd", "pw", "pass", "pin", "otp", "jwt", "sas", "sig"}
+_WORDS = {"pwd", "pw", "pass", "pin", "otp", "jwt", "sas", "sig", "session", "cred", "creds", "salt"}
 # "…_key" is secret ("client_key", "access_key", "ssh_key"), except keys that are lookups.
 _BENIGN_KEY_PREFIX = {"tag", "sort", "partition", "primary", "hash", "range", "label", "map", "cache",
                       "object", "s3", "idempotency", "foreign", "lookup", "dedup", "group"}
@@ -100,8 +106,16 @@ _ASSIGN = re.compile(r"(?P<name>(?<![\w-])(?P<key>[A-Za-z_][\w.-]*))(?P<sep>=)" 
 _YAML_LINE = re.compile(r"(?m)(?P<name>^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z_][\w.-]*))(?P<sep>:[ \t]+)"
                         r"(?=[^\s#])[^\r\n]*")
 _COLON = re.compile(r"(?P<name>(?<![\w-])(?P<key>[A-Za-z_][\w.-]*))(?P<sep>:[ \t]+)" + _VALUE)
-# "password": "X" in JSON
+# "password": "X" in JSON, {'password': 'X'} in a Python repr
 _JSON = re.compile(r'(?P<name>"(?P<key>[^"\\]{1,100})")(?P<sep>\s*:\s*)"(?:[^"\\]|\\.)*"')
+_REPR = re.compile(r"(?P<name>'(?P<key>[^'\\]{1,100})')(?P<sep>\s*:\s*)(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+# `password = X` (INI/TOML): to the end of the line at its start, else one word
+_INI_LINE = re.compile(r"(?m)(?P<name>^[ \t]*(?P<key>[A-Za-z_][\w.-]*))(?P<sep>[ \t]+=(?!=)[ \t]*|=[ \t]+)(?=[^\s#;])[^\r\n]*")
+_SPACED_ASSIGN = re.compile(r"(?P<name>(?<![\w-])(?P<key>[A-Za-z_][\w.-]*))(?P<sep>[ \t]+=(?!=)[ \t]*|=[ \t]+)"
+                            + _VALUE)
+# `?password%3DX` (URL-encoded key=value): the value to the next (encoded) `&`
+_ENCODED_ASSIGN = re.compile(r"(?P<name>(?:(?<![\w%-])|(?<=%26)|(?<=%3[Ff]))(?P<key>[A-Za-z_][\w.-]*))"
+                             r"(?P<sep>%3[Dd])(?:%(?!26)[0-9A-Fa-f]{2}|[^\s'\"&;|%<>])+")
 _ARG = r"""(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s'"|;&<>])+"""  # one shell word, quotes and all
 _REST = r"""((?:'[^']*'|"(?:[^"\\]|\\.)*"|[^;&|\n'"])*)"""  # a tool's arguments, to the end of its command
 _MYSQL = re.compile(r"(?i)\b(mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|"
@@ -110,8 +124,37 @@ _SHORT_P = re.compile(r"(\s-p)()(?![\s-])" + _ARG)  # mysql -pX, -p'a b' (`-p X`
 _SPACED_P = re.compile(r"(\s-p)(\s*)(?!-)" + _ARG)  # sshpass -p X, docker login -p X
 # tools whose option (spaced or not) is a password: docker/podman/... login -p, redis-cli -a,
 # the OpenLDAP tools -w (ldappasswd also -a old, -s new), openssl enc -k
-_LOGIN = re.compile(r"(?i)\b((?:docker|podman|buildah|nerdctl|skopeo|oc)\s+login|helm\s+registry\s+login)\b"
-                    + _REST)
+_LOGIN = re.compile(r"(?i)\b((?:docker|podman|buildah|nerdctl|skopeo|oc|az)\s+login|helm\s+registry\s+login|"
+                    r"mongo|mongosh|mongodump|mongorestore|mongoexport|mongoimport|mongostat|mongotop)\b" + _REST)
+_IPMI = re.compile(r"\b(ipmitool)\b" + _REST)
+_IPMI_OPT = re.compile(r"(\s-P)(\s*)(?!-)" + _ARG)
+_CURL = re.compile(r"\b(curl)\b" + _REST)
+_CURL_COOKIE = re.compile(r"(\s-b)(\s*)(?!-)" + _ARG)
+# `aws ssm put-parameter --value X` (a SecureString's value; every value, to be safe)
+_SSM = re.compile(r"\b(aws\s+ssm\s+put-parameter)\b" + _REST)
+_SSM_OPT = re.compile(r"(\s--value)(=|\s+)" + _ARG)
+# Samba tools `-U user%X`, lftp `-u user,X`: the user kept
+_SMB = re.compile(r"\b(smbclient|rpcclient|smbcacls|smbget|smbmap|smbtree|smbstatus|net)\b" + _REST)
+_SMB_OPT = re.compile(r"(\s(?:-U|--user(?:name)?)(?:=|\s*)['\"]?[^\s%'\"]*%)()[^\s'\"]+")
+_LFTP = re.compile(r"\b(lftp)\b" + _REST)
+_LFTP_OPT = re.compile(r"(\s(?:-u|--user)\s+['\"]?[^\s,'\"]*,)()[^\s'\"]+")
+_HTPASSWD = re.compile(r"\b(htpasswd)\b" + _REST)
+# `npm config set //registry/:_authToken X` (spaced key and value)
+_NPM_SET = re.compile(r"\b(npm\s+config\s+set\s+\S*(?:_auth|_password|token)\S*\s+)" + _ARG, re.IGNORECASE)
+# Slack (and Discord) webhook URLs: the path is the secret
+_WEBHOOK = re.compile(r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/|"
+                      r"discord(?:app)?\.com/api/webhooks/)[^\s'\"<>?#]+")
+# a here-string to a reader of a secret: `sudo -S cmd <<< X`, `chpasswd <<< 'user:X'`, `kinit <<< X`;
+# the reader is looked for in the command before the `<<<` (at most 512 characters back: linear time)
+_HERESTRING = re.compile(r"(?P<op><<<[ \t]*)(?P<value>" + _ARG + ")")
+_SUDO_STDIN = re.compile(r"-[a-zA-Z]*S[a-zA-Z]*|--stdin")
+
+
+def _reads_a_secret(words: list[str]) -> bool:
+    """Does this command read a secret on its standard input?"""
+    return ("sudo" in words and any(_SUDO_STDIN.fullmatch(w) for w in words)) or "chpasswd" in words \
+        or "kinit" in words or ("passwd" in words and "--stdin" in words) \
+        or ("login" in words and "--password-stdin" in words)
 _REDIS_A = re.compile(r"\b(redis-cli)\b" + _REST)
 _REDIS_OPT = re.compile(r"(\s-a)(\s*)(?!-)" + _ARG)
 _LDAP = re.compile(r"\b(ldap(?:search|modify|add|delete|modrdn|passwd|whoami|compare|exop|vc))\b" + _REST)
@@ -126,7 +169,7 @@ _PASS_ARG = re.compile(r"(?<![\w-])(?P<opt>-pass(?:in|out)?\s+)"
 _STDIN_SECRET = re.compile(
     r"\b(?P<echo>(?:echo|printf)(?:\s+-[a-zA-Z]+)*\s+)(?P<value>" + _ARG + r"(?:[ \t]+" + _ARG + r"){0,7})"
     r"(?P<pipe>\s*\|\s*)"
-    r"(?P<reader>(?:sudo\s+(?:-\S+\s+)*)?(?:chpasswd\b|passwd\s+--stdin\b|sudo\s+(?:-\S+\s+)*?"
+    r"(?P<reader>(?:sudo\s+(?:-\S+\s+)*)?(?:chpasswd\b|kinit\b|passwd\s+--stdin\b|sudo\s+(?:-\S+\s+)*?"
     r"(?:-[a-zA-Z]*S[a-zA-Z]*|--stdin)\b|[\w-]+\s+login\b[^;&|\n]*--password-stdin\b))")
 _CURL_USER = re.compile(r"((?:^|\s)(?:-u|--user)\s*[^\s:]+):(?!//)(\S+)")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
@@ -139,8 +182,8 @@ _VAULT = re.compile(r"(?<![\w.])(?:hv[sbr]\.[A-Za-z0-9_-]{20,}|[sb]\.(?=[a-z0-9]
 _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
 _FORTY = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 _TOKENS = re.compile(r"\b(?:(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9_-]{16,}|"
-                     r"gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|"
-                     r"glpat-[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35})")
+                     r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|"
+                     r"glpat-[A-Za-z0-9_-]{20,}|AIza[A-Za-z0-9_-]{35}|npm_[A-Za-z0-9]{20,})")
 
 
 def _hide_option(option: re.Pattern[str]):
@@ -166,6 +209,44 @@ def _stdin_secret(match: re.Match[str]) -> str:
         kept = value.split(":", 1)[0] + ":"
     quote = value[0] if value[0] in "'\"" and kept else ""
     return match.group("echo") + kept + REDACTED + quote + match.group("pipe") + match.group("reader")
+
+
+def _herestring(match: re.Match[str]) -> str:
+    """`chpasswd <<< 'user:X'`: X hidden, the user kept (and the quotes)."""
+    before = match.string[max(0, match.start() - 512):match.start()]
+    command = re.split(r"[;&|\n]", before)[-1]
+    words = command.split()
+    if not _reads_a_secret(words):
+        return match.group(0)
+    value = match.group("value")
+    quote = value[0] if value[0] in "'\"" else ""
+    kept = ""
+    if "chpasswd" in words and ":" in value:
+        kept = value[len(quote):].split(":", 1)[0] + ":"
+    return match.group("op") + quote + kept + REDACTED + quote
+
+
+_HT_WORD = re.compile(_ARG)
+
+
+def _htpasswd(match: re.Match[str]) -> str:
+    """`htpasswd -b FILE USER X` (batch mode takes the password as the third argument)."""
+    rest = match.group(2)
+    words = list(_HT_WORD.finditer(rest))
+    if not any(re.fullmatch(r"-[a-zA-Z]*b[a-zA-Z]*", w.group(0)) for w in words):
+        return match.group(0)
+    positional, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+        elif w.group(0).startswith("-"):
+            skip = w.group(0) in ("-C", "-r")
+        else:
+            positional.append(w)
+    if len(positional) < 3:
+        return match.group(0)
+    start, end = positional[2].span()
+    return match.group(1) + rest[:start] + REDACTED + rest[end:]
 
 
 def _url(match: re.Match[str]) -> str:
@@ -218,6 +299,15 @@ def redact_text(text: str) -> str:
     s = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, s)
     s = _BEARER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, s)
     s = _STDIN_SECRET.sub(_stdin_secret, s)
+    s = _HERESTRING.sub(_herestring, s)
+    s = _WEBHOOK.sub(lambda m: m.group(1) + REDACTED, s)
+    s = _NPM_SET.sub(lambda m: m.group(1) + REDACTED, s)
+    s = _IPMI.sub(_hide_option(_IPMI_OPT), s)
+    s = _CURL.sub(_hide_option(_CURL_COOKIE), s)
+    s = _SSM.sub(_hide_option(_SSM_OPT), s)
+    s = _SMB.sub(_hide_option(_SMB_OPT), s)
+    s = _LFTP.sub(_hide_option(_LFTP_OPT), s)
+    s = _HTPASSWD.sub(_htpasswd, s)
     s = _MYSQL.sub(_mysql, s)
     s = _LOGIN.sub(_hide_option(_SPACED_P), s)
     s = _REDIS_A.sub(_hide_option(_REDIS_OPT), s)
@@ -226,7 +316,12 @@ def redact_text(text: str) -> str:
     s = _PASS_ARG.sub(lambda m: m.group("opt") + (m.group("q") or "") + "pass:" + REDACTED + (m.group("q") or ""), s)
     s = _OPTION.sub(_keep_name, s)
     s = _ASSIGN.sub(_keep_name, s)
+    s = _ENCODED_ASSIGN.sub(_keep_name, s)
+    s = _INI_LINE.sub(_keep_name, s)
+    s = _SPACED_ASSIGN.sub(_keep_name, s)
     s = _JSON.sub(lambda m: m.group("name") + m.group("sep") + f'"{REDACTED}"' if is_secret_name(m.group("key"))
+                  else m.group(0), s)
+    s = _REPR.sub(lambda m: m.group("name") + m.group("sep") + f"'{REDACTED}'" if is_secret_name(m.group("key"))
                   else m.group(0), s)
     s = _YAML_LINE.sub(_keep_name, s)
     s = _COLON.sub(_keep_name, s)
