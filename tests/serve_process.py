@@ -63,7 +63,18 @@ class ServeProcess:
             os.close(slave)
         self.stdout = b""
         self.stderr = b""
-        self.link = self._read_link()
+        self._stopped = False
+        try:
+            self.link = self._read_link()
+        except BaseException:  # never leave a listening serve behind a failed start
+            self.stop()
+            raise
+
+    def __enter__(self) -> ServeProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def _read(self, timeout: float) -> bytes:
         ready, _, _ = select.select([self._out], [], [], timeout)
@@ -95,6 +106,11 @@ class ServeProcess:
         return parse_qs(urlsplit(self.link).query)["token"][0]
 
     def stop(self) -> None:
+        """Stop serve and its session processes (even ones that left its process group); twice is harmless."""
+        if self._stopped:
+            return
+        self._stopped = True
+        sessions = children(self.proc.pid) if self.proc.poll() is None else []
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGINT)
         try:
@@ -102,6 +118,11 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             _, err = self.proc.communicate(timeout=30)
+        for pid in sessions:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.stderr += err or b""
         while self._read(0):
             pass

@@ -196,8 +196,7 @@ async def owner_session(serve: ServeProcess) -> tuple[int, str, list[int], dict[
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to act as nobody")
 def test_another_local_user_gets_nothing(tmp_path):
     pwd.getpwnam("nobody")
-    serve = ServeProcess(config(tmp_path), tmp_path / "state")
-    try:
+    with ServeProcess(config(tmp_path), tmp_path / "state") as serve:
         seen = as_nobody(serve.port)
         # textual-serve's public static files are served without a key: the package's own
         # file, byte for byte (nothing of the config or environments)
@@ -214,8 +213,6 @@ def test_another_local_user_gets_nothing(tmp_path):
         assert page == 200 and "envdeck" in text and serve.token not in text
         assert len(sessions) == 1, "the owner gets a session"
         assert set(foreign.values()) == {403}, f"a used ticket or another origin opens no session: {foreign}"
-    finally:
-        serve.stop()
     log = (tmp_path / "state" / "envdeck.log").read_text()
     assert "refused" in log and serve.token not in log
     assert serve.token not in serve.stderr.decode() and serve.token not in serve.stdout.decode()
@@ -303,26 +300,25 @@ print(json.dumps({
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to act as nobody")
 def test_another_local_port_learns_nothing_to_replay(tmp_path):
-    serve = ServeProcess(config(tmp_path), tmp_path / "state")
-    listener = Listener()
-    try:
-        ws_url = asyncio.run(owner_browses_elsewhere(serve, listener.port))
-        ticket = ws_url.rsplit("/", 1)[1]
-        assert len(listener.seen) == 1
-        seen = listener.seen[0].decode(errors="replace")
-        assert serve.token not in seen and ticket not in seen, seen
-        assert "cookie:" not in seen.lower(), f"the owner's browser sends no cookie elsewhere: {seen}"
-        headers = [line for line in seen.split("\r\n")[1:] if line and not line.lower().startswith("host:")]
-        run = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", REPLAY,
-                              str(serve.port), json.dumps(headers)],
-                             capture_output=True, text=True, timeout=120, cwd="/")
-        assert run.returncode == 0, run.stderr
-        for name, answer in json.loads(run.stdout).items():
-            assert answer["status"].startswith("HTTP/1.1 403"), (name, answer)
-        assert children(serve.proc.pid) == [], "no session process from a replay"
-    finally:
-        listener.close()
-        serve.stop()
+    with ServeProcess(config(tmp_path), tmp_path / "state") as serve:
+        listener = Listener()
+        try:
+            ws_url = asyncio.run(owner_browses_elsewhere(serve, listener.port))
+            ticket = ws_url.rsplit("/", 1)[1]
+            assert len(listener.seen) == 1
+            seen = listener.seen[0].decode(errors="replace")
+            assert serve.token not in seen and ticket not in seen, seen
+            assert "cookie:" not in seen.lower(), f"the owner's browser sends no cookie elsewhere: {seen}"
+            headers = [line for line in seen.split("\r\n")[1:] if line and not line.lower().startswith("host:")]
+            run = subprocess.run(["runuser", "-u", "nobody", "--", "/usr/bin/python3", "-c", REPLAY,
+                                  str(serve.port), json.dumps(headers)],
+                                 capture_output=True, text=True, timeout=120, cwd="/")
+            assert run.returncode == 0, run.stderr
+            for name, answer in json.loads(run.stdout).items():
+                assert answer["status"].startswith("HTTP/1.1 403"), (name, answer)
+            assert children(serve.proc.pid) == [], "no session process from a replay"
+        finally:
+            listener.close()
 
 
 # -- refusals in envdeck.log ----------------------------------------------------------
@@ -345,13 +341,10 @@ def test_a_flood_of_refusals_is_logged_in_a_few_lines(tmp_path):
     log_path = state / "envdeck.log"
     log_path.write_text("2026-01-01 earlier line kept\n")
     log_path.chmod(0o600)
-    serve = ServeProcess(config(tmp_path), state)
-    try:
+    with ServeProcess(config(tmp_path), state) as serve:
         started = time.monotonic()
         asyncio.run(refused_requests(serve.port))
         elapsed = time.monotonic() - started
-    finally:
-        serve.stop()
     text = log_path.read_text()
     assert text.startswith("2026-01-01 earlier line kept\n"), "the earlier lines are not rotated away"
     lines = [line for line in text.splitlines() if "serve: refused" in line]
@@ -366,25 +359,19 @@ def test_a_flood_of_refusals_is_logged_in_a_few_lines(tmp_path):
 
 def test_the_link_goes_to_a_terminal_or_to_a_private_file(tmp_path):
     # stdout a pipe (`envdeck serve > serve.out`): no key in it, a 0600 file in the state dir instead
-    piped = ServeProcess(config(tmp_path), tmp_path / "state")
-    try:
+    with ServeProcess(config(tmp_path), tmp_path / "state") as piped:
         assert piped.token not in piped.stdout.decode()
         assert piped.link_file is not None and piped.link_file.parent == tmp_path / "state"
         st = piped.link_file.lstat()
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == os.geteuid()
         assert str(piped.link_file) in piped.stdout.decode()
-    finally:
-        piped.stop()
     assert not piped.link_file.exists(), "removed when serve stops"
     assert piped.token not in piped.stdout.decode()
 
     # stdout a terminal: the link is printed there, once, and no file is written
-    shown = ServeProcess(config(tmp_path), tmp_path / "state2", tty=True)
-    try:
+    with ServeProcess(config(tmp_path), tmp_path / "state2", tty=True) as shown:
         assert shown.stdout.decode().count(shown.token) == 1
         assert list((tmp_path / "state2").glob("*.link")) == []
-    finally:
-        shown.stop()
 
 
 def test_the_link_file_is_never_a_planted_one(tmp_path):
