@@ -76,6 +76,7 @@ class RecordTable(KeyedTable):
     NARROW_COLUMNS: tuple[str, ...] = ()  # the column keys kept below NARROW_BELOW (empty: all)
     NARROW_CAPS: dict[str, int] = {}  # width caps below NARROW_BELOW
     CAPS: dict[str, int] = {}  # width caps at NARROW_BELOW and above
+    NARROW_TINT: tuple[str, str] | None = None  # (kept column, dropped column whose colour it takes)
     FILL: str | None = "message"  # the column that takes the width left
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -134,8 +135,14 @@ class RecordTable(KeyedTable):
         return tuple(out)
 
     def narrow_cell(self, key: str, cells: Cells) -> Text:
-        """The cell of column `key` in the narrow layout (subclasses may fold a dropped column in)."""
-        return cells[[k for k, _ in self.COLUMNS].index(key)]
+        """The cell of column `key` in the narrow layout (subclasses may fold a dropped column in).
+        NARROW_TINT (kept column, dropped column): the kept cell takes the dropped one's colour."""
+        keys = [k for k, _ in self.COLUMNS]
+        cell = cells[keys.index(key)]
+        if self.NARROW_TINT is not None and key == self.NARROW_TINT[0]:
+            cell = cell.copy()
+            cell.stylize(cells[keys.index(self.NARROW_TINT[1])].style)
+        return cell
 
     def sync(self, rows: dict[str, Cells], order: list[str]) -> None:
         """`rows` have a cell per column of COLUMNS (from show()); the filter's re-sync hands
@@ -231,13 +238,7 @@ class FaultsTable(RecordTable):
     NARROW_COLUMNS = ("resource", "reason", "message")
     NARROW_CAPS = {"resource": 20, "reason": 16}
     CAPS = {"resource": 28, "reason": 20}
-
-    def narrow_cell(self, key: str, cells: Cells) -> Text:
-        if key == "reason":  # SEVERITY is dropped: REASON takes its colour (rows are sorted by it)
-            reason = cells[2].copy()
-            reason.stylize(cells[0].style)
-            return reason
-        return super().narrow_cell(key, cells)
+    NARROW_TINT = ("reason", "severity")  # SEVERITY is dropped: REASON takes its colour (rows are sorted by it)
 
     def show(self, state: EnvState, now: datetime, palette: Palette) -> None:
         faults = sorted(state.all_faults(), key=lambda f: (-_SEV_RANK.get(str(f.severity), 0), f.resource, f.reason))
@@ -258,13 +259,7 @@ class ComplianceTable(RecordTable):
     NARROW_COLUMNS = ("rule", "resource", "message")
     NARROW_CAPS = {"rule": 18, "resource": 20}
     CAPS = {"rule": 24, "resource": 28}
-
-    def narrow_cell(self, key: str, cells: Cells) -> Text:
-        if key == "rule":  # SEVERITY is dropped: RULE takes its colour (rows are sorted by it)
-            rule = cells[1].copy()
-            rule.stylize(cells[0].style)
-            return rule
-        return super().narrow_cell(key, cells)
+    NARROW_TINT = ("rule", "severity")  # SEVERITY is dropped: RULE takes its colour (rows are sorted by it)
 
     def show(self, state: EnvState, palette: Palette) -> int:
         findings = [(r, f) for r in state.all_resources() for f in r.findings]
@@ -318,6 +313,7 @@ class TimelineTable(RecordTable):
     NARROW_COLUMNS = ("at", "resource", "reason", "message")
     NARROW_CAPS = {"resource": 20, "reason": 18}
     CAPS = {"resource": 24, "reason": 20}
+    NARROW_TINT = ("reason", "level")  # LEVEL is dropped: WHAT takes its colour
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -326,10 +322,6 @@ class TimelineTable(RecordTable):
     def narrow_cell(self, key: str, cells: Cells) -> Text:
         if key == "at":  # "03-14 02:50:00" -> "02:50:00"
             return cells[0][6:] if cells[0].cell_len > 8 else cells[0]
-        if key == "reason":  # LEVEL is dropped: WHAT takes its colour
-            what = cells[4].copy()
-            what.stylize(cells[2].style)
-            return what
         return super().narrow_cell(key, cells)
 
     def _label(self, resource_id: str) -> str:
