@@ -3,6 +3,7 @@ age named apart, and ages in the resource detail that keep ticking while it is o
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from screens.overview import COLUMNS, env_row
@@ -33,8 +34,10 @@ def test_overview_names_the_data_age_apart_from_object_age():
     assert dict(WIDE_COLUMNS)["age"] == "AGE"  # the object's age on Resources, as in k9s
 
 
-async def test_detail_ages_tick_while_the_screen_is_open(tmp_path, stage):
-    now = [FIXED_NOW]
+@asynccontextmanager
+async def web_detail(tmp_path, stage, now: list):
+    """The app on the stage with web's detail open (its "observed" 12 s old at FIXED_NOW);
+    yields the pilot, the app and a reader of the summary. `now[0]` is the app's clock."""
     options = AppOptions(clock=lambda: now[0], backends_factory=stage_factory(stage), start_env="staging",
                          user="alice", testing=True, tick_s=0.05)
     app = create_app(stage_config(), tmp_path, options=options)
@@ -49,6 +52,12 @@ async def test_detail_ages_tick_while_the_screen_is_open(tmp_path, stage):
             return str(app.screen.query_one("#summary").render())
 
         await wait_until(pilot, lambda: "(12s ago)" in summary(), "observed 12s ago", explain=summary)
+        yield pilot, app, summary
+
+
+async def test_detail_ages_tick_while_the_screen_is_open(tmp_path, stage):
+    now = [FIXED_NOW]
+    async with web_detail(tmp_path, stage, now) as (pilot, app, summary):
         now[0] = FIXED_NOW + timedelta(minutes=5)
         await wait_until(pilot, lambda: "(5m ago)" in summary(), "the age to tick", explain=summary)
 
@@ -81,20 +90,7 @@ async def test_detail_observed_is_the_backends_last_observation_not_the_objects_
     "observed" follows the backend (as the status bar's data age does), "changed" keeps the object's
     own last change. Before, "observed" showed the last change (minutes old on a quiet Deployment)."""
     now = [FIXED_NOW]
-    options = AppOptions(clock=lambda: now[0], backends_factory=stage_factory(stage), start_env="staging",
-                         user="alice", testing=True, tick_s=0.05)
-    app = create_app(stage_config(), tmp_path, options=options)
-    async with app.run_test(size=SIZE) as pilot:
-        await app_ready(pilot)
-        table = app.screen.query_one(ResourceTable)
-        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/web"), "the web row")
-        await pilot.press("i")
-        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the detail")
-
-        def summary() -> str:
-            return str(app.screen.query_one("#summary").render())
-
-        await wait_until(pilot, lambda: "(12s ago)" in summary(), "observed 12s ago", explain=summary)
+    async with web_detail(tmp_path, stage, now) as (pilot, app, summary):
         assert "changed" not in summary()
         # the backend observes again (nothing changed on the object) three minutes later
         now[0] = FIXED_NOW + timedelta(minutes=3)
