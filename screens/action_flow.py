@@ -40,6 +40,19 @@ if TYPE_CHECKING:
 RESTART_ACTIONS = ("restart", "force-new-deployment", "reboot")
 SCALE_ACTIONS = ("scale",)
 DELETE_ACTIONS = ("delete", "terminate")
+STOP_ACTIONS = ("stop",)
+START_ACTIONS = ("start",)
+# action key (binding action) -> the backend actions it may run, first found wins
+KEY_ACTIONS = {"restart": RESTART_ACTIONS, "scale": SCALE_ACTIONS, "stop": STOP_ACTIONS, "start": START_ACTIONS,
+               "delete": DELETE_ACTIONS}
+
+
+def has_key_action(choices: list[ActionChoice], key_action: str) -> bool | None:
+    """Whether a resource with these action choices has what the key runs (None: not an action key)."""
+    names = KEY_ACTIONS.get(key_action)
+    if names is None:
+        return None
+    return pick(choices, names, destructive_fallback=key_action == "delete") is not None
 # Actions handled by the UI itself rather than `Session.act`.
 UI_ACTIONS = {"logs", "shell"}
 

@@ -20,11 +20,7 @@ if TYPE_CHECKING:
 # Kinds whose Enter lists their pods (pods name their controller in the `owner`
 # attribute, "Kind/name"; a Deployment's pods through its ReplicaSets).
 WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
-STOP_ACTIONS = ("stop",)
-START_ACTIONS = ("start",)
 # The action keys the footer hides when the selected resource has no such action.
-KEY_ACTIONS = {"restart": action_flow.RESTART_ACTIONS, "scale": action_flow.SCALE_ACTIONS,
-               "stop": STOP_ACTIONS, "start": START_ACTIONS, "delete": action_flow.DELETE_ACTIONS}
 MAX_CHECKED = 50  # marked resources asked about (beyond, the key stays: the action says what it skips)
 
 
@@ -109,15 +105,13 @@ class EnvironmentActions:
         """The footer offers an action key only when the selected resource (or one of the
         marked ones) has that action (`r Restart` is hidden on a Pod); with none selected, or
         very many marked, it stays."""
-        names = KEY_ACTIONS.get(action)
         session = getattr(self.envdeck, "session", None)
-        if names is None or session is None or not getattr(self, "ready", False):
+        if action not in action_flow.KEY_ACTIONS or session is None or not getattr(self, "ready", False):
             return super().check_action(action, parameters)  # type: ignore[misc]
         targets = self.targets()
         if not targets or len(targets) > MAX_CHECKED:
             return super().check_action(action, parameters)  # type: ignore[misc]
-        return any(action_flow.pick(session.actions_for(self.env, r), names,
-                                    destructive_fallback=action == "delete") is not None for r in targets)
+        return any(action_flow.has_key_action(session.actions_for(self.env, r), action) for r in targets)
 
     def on_data_table_row_highlighted(self) -> None:
         self.refresh_bindings()  # type: ignore[attr-defined]
@@ -129,10 +123,10 @@ class EnvironmentActions:
         action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.SCALE_ACTIONS, "scale")
 
     def action_stop(self) -> None:
-        action_flow.run_action(self.envdeck, self.env, self.targets(), STOP_ACTIONS, "stop")
+        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.STOP_ACTIONS, "stop")
 
     def action_start(self) -> None:
-        action_flow.run_action(self.envdeck, self.env, self.targets(), START_ACTIONS, "start")
+        action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.START_ACTIONS, "start")
 
     def action_delete(self) -> None:
         action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.DELETE_ACTIONS,

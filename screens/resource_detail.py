@@ -187,6 +187,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.query_one("#title", Static).update(title)
         self.query_one("#summary", Static).update(summary_text(r, self.env, app.now(), palette,
                                                                self._backend_observed_at(r)))
+        self.refresh_bindings()  # the footer's action keys follow what this resource can do
         self.query_one("#conditions", Static).update(conditions_text(r, palette))
         self._show_faults()
         self._show_events()
@@ -293,6 +294,14 @@ class ResourceDetailScreen(EnvdeckScreen):
         if choice is not None:
             action_flow.start_action(self.envdeck, self.env, [(r, choice)])
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers an action key only when this resource has that action (no
+        `r Restart` on a Pod), like the resources table."""
+        r = self._shown
+        if r is not None and action in action_flow.KEY_ACTIONS:
+            return action_flow.has_key_action(self.session.actions_for(self.env, r), action)
+        return super().check_action(action, parameters)
+
     def _run(self, names: tuple[str, ...], label: str, **kw) -> None:
         r = self.resource
         if r is not None:
@@ -305,10 +314,10 @@ class ResourceDetailScreen(EnvdeckScreen):
         self._run(action_flow.SCALE_ACTIONS, "scale")
 
     def action_stop(self) -> None:
-        self._run(("stop",), "stop")
+        self._run(action_flow.STOP_ACTIONS, "stop")
 
     def action_start(self) -> None:
-        self._run(("start",), "start")
+        self._run(action_flow.START_ACTIONS, "start")
 
     def action_delete(self) -> None:
         self._run(action_flow.DELETE_ACTIONS, "delete/terminate", destructive_fallback=True)

@@ -269,3 +269,29 @@ async def test_a_cut_toast_keeps_what_became_of_the_action(tmp_path, stage):
         (toast,) = [n.message for n in app._notifications if "staging-bastion" in n.message]
         assert "\n" not in toast and len(toast) <= 80 * 9 // 10 - 6, toast
         assert toast.endswith("… (kept as desired)"), toast
+
+
+async def test_the_detail_footer_offers_only_the_actions_its_resource_has(tmp_path, stage):
+    """The resource detail's footer, like the table's: no `r Restart` on a Pod, and `r` does nothing there."""
+    from screens.resource_detail import ResourceDetailScreen
+    from tui.widgets.resource_table import ResourceTable
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Pod/api-5c8b-xyz12"), "the Pod")
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the Pod's detail")
+        await wait_until(pilot, lambda: "Logs" in footer_keys(app) and "Restart" not in footer_keys(app),
+                         "no r Restart on a Pod's detail", explain=lambda: list(footer_keys(app)))
+        notes = len(app._notifications)
+        await pilot.press("r")
+        await settle(pilot)
+        assert len(app._notifications) == notes  # no "no restart action for Pod"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/web"), "the Deployment")
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen)
+                         and "Restart" in footer_keys(app), "r Restart on a Deployment's detail",
+                         explain=lambda: list(footer_keys(app)))
