@@ -16,11 +16,22 @@ DEADLINE_S = 30.0
 
 def make_app(state_dir: Path, stage: Stage, *, theme: str | None = None, user: str = "alice",
              env: str | None = None, view: str | None = None, live: bool = False, config_text: str | None = None,
-             read_only: bool = False) -> EnvdeckApp:
+             read_only: bool = False, aws=None) -> EnvdeckApp:
+    """`aws`: a backend class `(env, stage)` that replaces the stage's AWS backend."""
     config = stage_config(config_text) if config_text else stage_config()
     if theme:
         config.ui.theme = theme
-    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), start_reconciler=live,
+    factory = stage_factory(stage)
+    if aws is not None:
+        base = factory
+
+        def factory(env_name, env_cfg, cfg):
+            out = base(env_name, env_cfg, cfg)
+            if "aws" in out:
+                out["aws"] = aws(env_name, stage)
+            return out
+
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=factory, start_reconciler=live,
                          start_env=env, start_view=view, user=user, testing=True)
     return create_app(config, state_dir, read_only=read_only, options=options)
 

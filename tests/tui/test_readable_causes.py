@@ -8,9 +8,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from tests.tui.pilot import app_ready, wait_until
-from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
-from tui.app import AppOptions, create_app
+from tests.tui.pilot import app_ready, make_app, wait_until
+from tests.tui.stage import FIXED_NOW, Stage, StageAws
 from tui.core.model import Event, Fault, Severity
 from tui.widgets.record_views import FaultsTable, TimelineTable
 
@@ -29,17 +28,7 @@ class AwsWithFault(StageAws):
 
 
 def make(state_dir: Path, stage: Stage, view: str | None):
-    base = stage_factory(stage)
-
-    def factory(env, env_cfg, cfg):
-        out = base(env, env_cfg, cfg)
-        if "aws" in out:
-            out["aws"] = AwsWithFault(env, stage)
-        return out
-
-    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=factory, start_reconciler=False,
-                         start_env="staging", start_view=view, user="alice", testing=True)
-    return create_app(stage_config(), state_dir, options=options)
+    return make_app(state_dir, stage, env="staging", view=view, aws=AwsWithFault)
 
 
 def lines(table) -> list[str]:

@@ -12,8 +12,7 @@ from textual.widgets.data_table import ColumnKey
 
 from screens.desired_conflict import DesiredConflictScreen
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
-from tests.tui.stage import FIXED_NOW, Stage, StageAws, stage_config, stage_factory
-from tui.app import AppOptions, create_app
+from tests.tui.stage import FIXED_NOW, Stage, StageAws
 from tui.cli.demo import START_TOAST_WIDTH, start_toast
 from tui.core.model import Event, Fault, Finding, Resource, Severity
 from tui.core.overrides import Conflict
@@ -89,17 +88,7 @@ class LongTextAws(StageAws):
 
 
 def long_text_app(state_dir: Path, stage: Stage, view: str):
-    base = stage_factory(stage)
-
-    def factory(env, env_cfg, cfg):
-        out = base(env, env_cfg, cfg)
-        if "aws" in out:
-            out["aws"] = LongTextAws(env, stage)
-        return out
-
-    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=factory, start_reconciler=False,
-                         start_env="staging", start_view=view, user="alice", testing=True)
-    return create_app(stage_config(), state_dir, options=options)
+    return make_app(state_dir, stage, env="staging", view=view, aws=LongTextAws)
 
 
 def fits(table) -> bool:
