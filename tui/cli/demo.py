@@ -18,8 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shlex
+import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +122,8 @@ class _Ending:
     """SIGTERM and SIGHUP end the demo the way quitting does, so that its temporary
     directory is removed (the default action would kill the process on the spot, leaving
     kubeconfigs and keys behind and the terminal in raw mode). While the TUI runs it is
-    asked to exit; otherwise (starting, headless) SystemExit unwinds the `with` blocks.
+    asked to exit; otherwise (starting, headless) the temporary directory is removed and the
+    process exits at once (its servers are threads of this process).
     A second signal during the clean-up is ignored: SIGKILL remains for a stuck demo."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -127,6 +131,7 @@ class _Ending:
     def __init__(self) -> None:
         self.app: Any = None
         self.signum: int | None = None
+        self.tmpdir: Path | None = None  # removed at once by a signal that comes before the TUI runs
 
     def handle(self, signum: int, _frame: object) -> None:
         if self.signum is not None:
@@ -137,7 +142,14 @@ class _Ending:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().call_soon_threadsafe(app.exit, 128 + signum)
                 return
-        raise SystemExit(128 + signum)
+        # Starting (or headless): the servers are threads of this process and the terminal is not
+        # the TUI's yet, so only the temporary directory needs undoing. Unwinding with SystemExit
+        # could wait on a server thread caught half-started (a test saw the demo never exit).
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(128 + signum)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[_Ending]:
@@ -154,6 +166,7 @@ def main_demo(args: argparse.Namespace) -> int:
     ending = _Ending()
     with ending.installed(), tempfile.TemporaryDirectory(prefix="envdeck-demo-", ignore_cleanup_errors=True) as tmp:
         tmpdir = Path(tmp)
+        ending.tmpdir = tmpdir
         state_dir = (Path(args.state_dir).expanduser().resolve() if getattr(args, "state_dir", None)
                      else tmpdir / "state")
         setup_logging(state_dir)
