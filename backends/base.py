@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from tui.core.config import Defaults
 from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.lifecycle.records import Leftover, StepHealth, StepSpec
 from tui.core.model import (
     ActionResult,
     ActionSpec,
@@ -38,6 +39,7 @@ from tui.core.model import (
 
 __all__ = [
     "Backend",
+    "Provisioner",
     "BackendDenied",
     "BackendError",
     "BackendUnreachable",
@@ -188,3 +190,63 @@ class FleetBackend(Protocol):
 
     async def run_fleet(self, command: str, nodes: Sequence[str] | None = None, *,
                         on_result: Callable[[Any], None] | None = None) -> Sequence[FleetRun]: ...
+
+
+class Provisioner(ABC):
+    """Creates and deletes what one backend's lifecycle steps name (docs/lifecycle.md).
+
+    Everything created carries the environment's owner marks (AWS tags `envdeck:env`,
+    `envdeck:template`, `envdeck:step`; Kubernetes labels `envdeck.io/…`). Every method is
+    idempotent: the engine may call it again after a crash at any point. Values that came
+    from a template or its parameters are data: never shell (edge commands `shlex.quote`),
+    never markup."""
+
+    #: "aws" | "kubernetes" | "edge"
+    name: ClassVar[str]
+
+    def __init__(self, env: str, config: Any, defaults: Defaults, *, template: str):
+        self.env = env
+        self.config = config
+        self.defaults = defaults
+        self.template = template
+
+    async def find(self, step: StepSpec) -> str | None:
+        """The native id of something that already carries this environment's and this step's
+        marks (adopted instead of created twice), or None."""
+        return None
+
+    @abstractmethod
+    async def create(self, step: StepSpec, token: str) -> str:
+        """Create the step's thing with the owner marks; returns its native id. `token` is fixed
+        before the first attempt (EC2 `ClientToken`)."""
+
+    @abstractmethod
+    async def health(self, step: StepSpec, native_id: str) -> StepHealth:
+        """Whether the created thing is Healthy, by a fresh observation (never a cache)."""
+
+    @abstractmethod
+    async def delete(self, step: StepSpec, native_id: str) -> None:
+        """Ask for deletion; something already gone is not an error."""
+
+    @abstractmethod
+    async def gone(self, step: StepSpec, native_id: str) -> bool:
+        """Whether the deletion has finished (fresh)."""
+
+    async def sweep(self) -> list[Leftover]:
+        """Everything still carrying `envdeck:env=<env>` (or the label) in this backend."""
+        return []
+
+    async def delete_leftover(self, leftover: Leftover) -> None:
+        """Delete one thing the sweep found; a BackendError's message becomes the orphan's reason."""
+        raise InvalidRequest(f"envdeck cannot delete {leftover.kind} {leftover.native_id}", backend=self.name)
+
+    async def sleep(self) -> dict[str, dict[str, Any]]:
+        """Scale to zero / stop what this backend runs for the environment; returns what it was
+        before, by resource id and field (restored by wake)."""
+        return {}
+
+    async def wake(self, memory: dict[str, dict[str, Any]]) -> None:
+        """Restore what `sleep` returned."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Close clients and connections."""

@@ -167,8 +167,24 @@ class EnvPaused:
     paused: bool
 
 
+@dataclass(frozen=True)
+class LifecycleChanged:
+    """A managed (template-created) environment changed state or step; `managed` is a
+    `tui.core.lifecycle.records.ManagedEnvironment` (its `steps` filled)."""
+    env: str
+    managed: Any
+
+
+@dataclass(frozen=True)
+class EnvironmentsChanged:
+    """An environment appeared in (created and ready) or left (destroyed) what the
+    reconciler observes; `added`/`removed` are names."""
+    added: list[str]
+    removed: list[str]
+
+
 Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged | FaultsChanged | RepairPerformed
-          | TimelineAdded | EnvPaused)
+          | TimelineAdded | EnvPaused | LifecycleChanged | EnvironmentsChanged)
 
 
 def timeline_entry(entry: TimelineEntry) -> dict[str, Any]:

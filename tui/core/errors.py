@@ -53,3 +53,11 @@ class NotFound(BackendError):
 
 class InvalidRequest(BackendError):
     """The request is malformed for this resource (unknown action, bad parameter)."""
+
+
+class LifecycleFailed(EnvdeckError):
+    """A lifecycle operation (create, destroy, sleep, wake) stopped at a step (exit code 1)."""
+
+    def __init__(self, env: str, step: str, reason: str):
+        self.env, self.step, self.reason = env, step, reason
+        super().__init__(f"{env}: step {step} failed: {reason}" if step else f"{env}: {reason}")

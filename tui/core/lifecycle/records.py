@@ -1,0 +1,194 @@
+"""The records the lifecycle parts share: the template renderer produces them, the
+engine and the store keep them, the provisioners (backends/*/provision.py) act on
+them, the CLI and the TUI show them. Contract names (states, JSON keys) come from
+issue 15 and must be kept exactly."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tui.core.model import iso
+
+# -- owner marks on everything envdeck creates --------------------------------
+AWS_ENV_TAG = "envdeck:env"
+AWS_TEMPLATE_TAG = "envdeck:template"
+AWS_STEP_TAG = "envdeck:step"
+K8S_ENV_LABEL = "envdeck.io/env"
+K8S_TEMPLATE_LABEL = "envdeck.io/template"
+K8S_STEP_LABEL = "envdeck.io/step"
+
+#: Per-step timeout when neither the resource nor its template section sets one.
+DEFAULT_STEP_TIMEOUT_S = 600.0
+
+
+class EnvLifecycleState(enum.StrEnum):
+    """`planned → provisioning → ready ⇄ sleeping → destroying → destroyed`, or `failed`."""
+
+    PLANNED = "planned"
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    SLEEPING = "sleeping"
+    DESTROYING = "destroying"
+    DESTROYED = "destroyed"
+    FAILED = "failed"
+
+
+class Operation(enum.StrEnum):
+    """What the engine is asked to carry out on a managed environment (one at a time)."""
+
+    CREATE = "create"
+    DESTROY = "destroy"
+    SLEEP = "sleep"
+    WAKE = "wake"
+
+
+class StepState(enum.StrEnum):
+    PENDING = "pending"        # not started
+    CREATING = "creating"      # row written, backend call under way (resume: find-or-create)
+    WAITING = "waiting"        # created, waiting for a fresh observation to say Healthy
+    HEALTHY = "healthy"
+    FAILED = "failed"
+    DELETING = "deleting"      # delete asked, waiting until the backend says gone
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpec:
+    """One thing a template creates. `fields` may still hold `{step-id}` references to
+    other steps' native ids; the engine resolves them (`render.resolve_refs`) just before
+    the step starts, when those steps are Healthy."""
+
+    id: str                       # unique in the template: "assets", "ns", "Deployment/web", "edge"
+    backend: str                  # "aws" | "kubernetes" | "edge"
+    kind: str                     # "s3-bucket", "security-group", "ec2-instance", "Namespace", "Deployment", "edge-claim", ...
+    fields: dict[str, Any]        # kind-specific, rendered ({env}, {creator}, {param} done)
+    depends_on: tuple[str, ...] = ()   # explicit and implicit edges, resolved by plan.build_graph
+    timeout_s: float = DEFAULT_STEP_TIMEOUT_S
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "backend": self.backend, "kind": self.kind, "fields": self.fields,
+                "depends_on": list(self.depends_on), "timeout_s": self.timeout_s}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepSpec:
+        return cls(id=data["id"], backend=data["backend"], kind=data["kind"], fields=dict(data["fields"]),
+                   depends_on=tuple(data.get("depends_on", ())), timeout_s=float(data.get("timeout_s",
+                                                                                    DEFAULT_STEP_TIMEOUT_S)))
+
+
+@dataclass(frozen=True, slots=True)
+class StepHealth:
+    """A provisioner's answer from a *fresh* observation of one created step."""
+
+    healthy: bool
+    reason: str = ""              # why not (yet): "instance pending", "0/2 replicas available"
+    terminal: bool = False        # True when it will never become healthy (ImagePullBackOff, a failed state)
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """A step as the store keeps it (one row per environment and step id)."""
+
+    env: str
+    id: str
+    backend: str
+    kind: str
+    state: StepState = StepState.PENDING
+    native_id: str | None = None  # bucket name, sg-…, i-…, namespace/kind/name, node names
+    token: str = ""               # idempotency token (EC2 ClientToken), fixed before the first call
+    message: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "backend": self.backend, "kind": self.kind, "state": str(self.state),
+                "native_id": self.native_id, "message": self.message, "started_at": iso(self.started_at),
+                "finished_at": iso(self.finished_at), "attempts": self.attempts}
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """Something still carrying the environment's owner mark after a teardown, that envdeck
+    could not delete; never silently left."""
+
+    backend: str
+    resource: str                 # ARN, namespace, node name
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"backend": self.backend, "resource": self.resource, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """What a provisioner's sweep finds still carrying `envdeck:env=NAME` / the label."""
+
+    backend: str
+    kind: str
+    native_id: str
+    arn: str = ""
+
+
+@dataclass(slots=True)
+class RenderedEnvironment:
+    """A template rendered for one environment name, creator and parameter values."""
+
+    name: str
+    template: str
+    parameters: dict[str, Any]
+    creator: str
+    steps: list[StepSpec]                  # in a stable order; the graph lives in depends_on
+    environment: dict[str, Any]            # an EnvironmentConfig as a dict (what the reconciler observes
+                                           # once the environment exists); edge nodes filled at claim time
+    ttl_s: float | None = None
+    max_ttl_s: float | None = None
+    on_failure: str = "keep"               # "keep" | "destroy"
+    edge_pool: str | None = None
+    edge_count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "template": self.template, "parameters": self.parameters,
+                "creator": self.creator, "steps": [s.to_json() for s in self.steps],
+                "environment": self.environment, "ttl_s": self.ttl_s, "max_ttl_s": self.max_ttl_s,
+                "on_failure": self.on_failure, "edge_pool": self.edge_pool, "edge_count": self.edge_count}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RenderedEnvironment:
+        return cls(name=data["name"], template=data["template"], parameters=dict(data["parameters"]),
+                   creator=data["creator"], steps=[StepSpec.from_json(s) for s in data["steps"]],
+                   environment=dict(data["environment"]), ttl_s=data.get("ttl_s"),
+                   max_ttl_s=data.get("max_ttl_s"), on_failure=data.get("on_failure", "keep"),
+                   edge_pool=data.get("edge_pool"), edge_count=int(data.get("edge_count", 0)))
+
+
+@dataclass(slots=True)
+class ManagedEnvironment:
+    """A created environment as the store keeps it. `env list --json` rows are `to_json()`."""
+
+    name: str
+    template: str
+    parameters: dict[str, Any]
+    owner: str
+    state: EnvLifecycleState
+    spec: RenderedEnvironment
+    created_at: datetime
+    expires_at: datetime | None = None
+    operation: Operation | None = None     # the operation still to carry out (None: at rest)
+    step: str = ""                         # current or failed step
+    reason: str = ""                       # why failed / what it waits for
+    orphans: list[Orphan] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    updated_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "template": self.template, "parameters": self.parameters,
+                "owner": self.owner, "state": str(self.state),
+                "operation": str(self.operation) if self.operation else None,
+                "step": {"id": self.step, "reason": self.reason} if (self.step or self.reason) else None,
+                "created_at": iso(self.created_at), "expires_at": iso(self.expires_at),
+                "orphans": [o.to_json() for o in self.orphans],
+                "steps": [s.to_json() for s in self.steps]}
