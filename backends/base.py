@@ -245,7 +245,7 @@ class Provisioner(ABC):
         before, by resource id and field (restored by wake)."""
         return {}
 
-    async def wake(self, memory: dict[str, dict[str, Any]]) -> None:
+    async def wake(self, memory: dict[str, dict[str, Any]]) -> None:  # noqa: B027 - optional hook
         """Restore what `sleep` returned."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
