@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.moto_server import REGION
+from tui.core.config import AwsConfig
+
 
 def tags(env: str, **extra: str) -> list[dict[str, str]]:
     return [{"Key": "env", "Value": env}] + [{"Key": k, "Value": v} for k, v in extra.items()]
@@ -80,3 +83,9 @@ def alarm(aws, name: str, dims: list[dict] | None, *, state: str = "ALARM", name
 
 def by_id(observation) -> dict[str, Any]:
     return {r.id: r for r in observation.resources}
+
+
+def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:
+    data = {"region": REGION, "endpoint_url": endpoint_url, "tags": {"env": env}}
+    data.update(extra)
+    return AwsConfig.model_validate(data)

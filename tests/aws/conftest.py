@@ -11,14 +11,9 @@ import boto3
 import pytest
 
 from backends.aws import AwsBackend
+from tests.aws.arrange import aws_config
 from tests.moto_server import REGION, free_port, wait_listening
-from tui.core.config import AwsConfig, Defaults
-
-
-def aws_config(endpoint_url: str, env: str = "staging", **extra) -> AwsConfig:
-    data = {"region": REGION, "endpoint_url": endpoint_url, "tags": {"env": env}}
-    data.update(extra)
-    return AwsConfig.model_validate(data)
+from tui.core.config import Defaults
 
 
 @pytest.fixture

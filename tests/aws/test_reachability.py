@@ -11,7 +11,7 @@ import pytest
 
 from backends.aws import AwsBackend
 from tests.aws import arrange
-from tests.aws.conftest import aws_config
+from tests.aws.arrange import aws_config
 from tests.moto_server import free_port, start_threaded
 from tui.core.config import Defaults
 from tui.core.errors import BackendDenied, BackendUnreachable

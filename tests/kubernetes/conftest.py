@@ -4,18 +4,13 @@ client's loader reads (as kubectl would)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from backends.sim.k8s_emulator import Emulator
+from tests.kubernetes.support import NS, WatchConsumer
 from tui.core.config import Defaults, KubernetesConfig
-
-NS = "staging"
-WAIT_S = 60.0  # generous: other suites share the 2 cores
 
 
 @pytest.fixture
@@ -62,69 +57,6 @@ async def backend(make_backend):
     return make_backend()
 
 
-async def eventually(check: Callable[[], Awaitable[object]], what: str, timeout: float = WAIT_S):
-    """Poll an async check until it returns something truthy (or fail after `timeout`)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-
-
-def by_id(obs):
-    return {r.id: r for r in obs.resources}
-
-
-class WatchConsumer:
-    """Runs `backend.watch()` in a task; observations (or the error that ended it) go to a queue."""
-
-    def __init__(self, backend):
-        self.backend = backend
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for obs in self.backend.watch():
-                await self.queue.put(obs)
-        except Exception as exc:  # noqa: BLE001 - handed to the test
-            await self.queue.put(exc)
-
-    async def next(self, pred=lambda obs: True, what: str = "an observation", timeout: float = WAIT_S):
-        """The next observation satisfying `pred`; an error from watch() is raised."""
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"timed out waiting for {what}")
-            try:
-                item = await asyncio.wait_for(self.queue.get(), timeout=left)
-            except TimeoutError:
-                continue
-            if isinstance(item, Exception):
-                raise item
-            if pred(item):
-                return item
-
-    async def error(self, timeout: float = WAIT_S) -> Exception:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            item = await asyncio.wait_for(self.queue.get(), timeout=max(0.01, deadline - time.monotonic()))
-            if isinstance(item, Exception):
-                return item
-        raise AssertionError("watch() did not fail")
-
-    async def close(self) -> None:
-        self.task.cancel()
-        try:
-            await self.task
-        except asyncio.CancelledError:
-            pass
-
-
 @pytest.fixture
 async def watching():
     consumers: list[WatchConsumer] = []
@@ -139,18 +71,3 @@ async def watching():
     finally:
         for consumer in consumers:
             await consumer.close()
-
-
-def list_requests(emulator, plural: str | None = None) -> list[str]:
-    """LIST requests (not watches) the emulator received for namespaced collections."""
-    out = []
-    for method, path_qs in list(emulator.request_log):
-        path = path_qs.split("?", 1)[0]
-        if method != "GET" or "watch=" in path_qs or f"/namespaces/{NS}/" not in path:
-            continue
-        tail = path.split(f"/namespaces/{NS}/", 1)[1]
-        if "/" in tail or "metrics.k8s.io" in path:
-            continue  # a single object or a subresource, or the metrics API
-        if plural is None or tail == plural:
-            out.append(path_qs)
-    return out

@@ -7,7 +7,7 @@ import shlex
 import pytest
 
 from backends.kubernetes.actions import RESTART_ANNOTATION, SHELL_SCRIPT
-from tests.kubernetes.conftest import NS, by_id, eventually
+from tests.kubernetes.support import NS, by_id, eventually
 from tui.core.errors import InvalidRequest
 from tui.core.model import Role
 

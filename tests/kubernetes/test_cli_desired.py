@@ -13,7 +13,7 @@ import sys
 
 from tests.desired_web import WEB, desired_web_yaml, patches, replicas
 from tests.helpers import envdeck_env, repo_root
-from tests.kubernetes.conftest import NS
+from tests.kubernetes.support import NS
 from tests.kubernetes.test_cli_reconcile import envdeck
 
 

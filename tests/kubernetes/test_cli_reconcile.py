@@ -9,7 +9,7 @@ import json
 import sys
 
 from tests.helpers import envdeck_env, repo_root
-from tests.kubernetes.conftest import NS, eventually
+from tests.kubernetes.support import NS, eventually
 
 CONFIG = """environments:
   staging:

@@ -3,7 +3,7 @@ observed from the emulator like any other object."""
 
 from __future__ import annotations
 
-from tests.kubernetes.conftest import NS, by_id, eventually
+from tests.kubernetes.support import NS, by_id, eventually
 
 
 def by_type(resource) -> dict[str, dict]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 from backends.kubernetes.compliance import RULES
-from tests.kubernetes.conftest import NS, by_id, eventually
+from tests.kubernetes.support import NS, by_id, eventually
 from tui.core.model import Health, Severity
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.kubernetes.conftest import NS, WAIT_S, eventually
+from tests.kubernetes.support import NS, WAIT_S, eventually
 from tui.core.errors import InvalidRequest, NotFound
 
 TWO = [{"name": "app", "image": "nginx:1.27"}, {"name": "sidecar", "image": "envoy:1.30"}]

@@ -11,7 +11,7 @@ import pytest
 
 from backends.registry import create_backends
 from tests.desired_web import WEB, desired_web_yaml, patches, replicas
-from tests.kubernetes.conftest import NS
+from tests.kubernetes.support import NS
 from tui.core import overrides
 from tui.core.config import parse_config
 from tui.core.errors import PolicyDenied

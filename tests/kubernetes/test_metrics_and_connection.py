@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from backends.sim.k8s_emulator import Emulator
-from tests.kubernetes.conftest import NS, eventually
+from tests.kubernetes.support import NS, eventually
 from tui.core.config import Defaults, KubernetesConfig
 from tui.core.errors import BackendUnreachable, NotFound
 

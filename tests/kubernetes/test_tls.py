@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.kubernetes.conftest import NS, by_id
+from tests.kubernetes.support import NS, by_id
 from tests.kubernetes.tls_proxy import Pki, TlsProxy, b64
 from tui.core.config import Defaults, KubernetesConfig
 from tui.core.errors import BackendUnreachable

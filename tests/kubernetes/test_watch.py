@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tests.kubernetes.conftest import NS, by_id, eventually, list_requests
+from tests.kubernetes.support import NS, by_id, eventually, list_requests
 from tui.core.errors import BackendUnreachable
 from tui.core.model import Health
 

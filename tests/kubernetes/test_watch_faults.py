@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kubernetes.conftest import NS, WAIT_S, by_id, eventually, list_requests
+from tests.kubernetes.support import NS, WAIT_S, by_id, eventually, list_requests
 from tui.core.errors import BackendUnreachable
 
 API = "kubernetes/Deployment/api"

@@ -7,41 +7,17 @@ the blocking `kubernetes` client and for kubectl in a subprocess.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import config
 
 from backends.sim.k8s_emulator import Emulator, EmulatorThread
-
-# ENVDECK_KUBECTL: run the conformance tests with another kubectl (e.g. Debian's 1.20 kubernetes-client)
-KUBECTL = os.environ.get("ENVDECK_KUBECTL") or shutil.which("kubectl")
-NAMESPACE = "staging"
-
-
-@dataclass
-class Cluster:
-    emu: Emulator
-    thread: EmulatorThread
-    url: str
-    kubeconfig: Path
-    api_client: client.ApiClient
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api_client)
-
-    @property
-    def apps(self) -> client.AppsV1Api:
-        return client.AppsV1Api(self.api_client)
+from tests.kubernetes_emulator.support import KUBECTL, NAMESPACE, Cluster, client_minor
 
 
 @pytest.fixture
@@ -70,18 +46,6 @@ async def emu_server() -> Any:
         await emu.stop()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> Any:
-    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(interval)
-
-
 @pytest.fixture
 def kubectl(cluster: Cluster, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     if KUBECTL is None:
@@ -97,13 +61,5 @@ def kubectl(cluster: Cluster, tmp_path: Path) -> Callable[..., subprocess.Comple
         return proc
 
     run.env = env  # type: ignore[attr-defined]
-    run.minor = _client_minor()  # type: ignore[attr-defined]
+    run.minor = client_minor()  # type: ignore[attr-defined]
     return run
-
-
-def _client_minor() -> int:
-    """kubectl's minor version (kubectl before 1.27 validates manifests with OpenAPI v2, which
-    the emulator does not serve: those need `--validate=false`)."""
-    out = subprocess.run([KUBECTL, "version", "--client", "-o", "json"], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    return int("".join(ch for ch in json.loads(out)["clientVersion"]["minor"] if ch.isdigit()))

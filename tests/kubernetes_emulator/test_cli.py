@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from .conftest import wait_for
+from tests.kubernetes_emulator.support import wait_for
 
 
 def test_cli_serves_the_demo_and_stops_on_sigterm(tmp_path: Path):

@@ -11,8 +11,7 @@ from kubernetes import client
 
 from backends.sim.k8s_emulator import Emulator
 from backends.sim.k8s_emulator.demo_seed import seed_demo
-
-from .conftest import Cluster, wait_for
+from tests.kubernetes_emulator.support import Cluster, wait_for
 
 
 def _conditions(deployment) -> dict[str, tuple[str, str]]:

@@ -7,7 +7,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .conftest import Cluster
+from tests.kubernetes_emulator.support import Cluster
 
 
 def _configmap(name: str, labels: dict[str, str] | None = None, data: dict[str, str] | None = None):

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-from .conftest import Cluster
+from tests.kubernetes_emulator.support import Cluster
 
 
 def _get(url: str) -> tuple[int, dict]:

@@ -10,9 +10,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
 
 from backends.kubernetes.actions import shell_argv
+from tests.kubernetes_emulator.support import KUBECTL, Cluster, client_minor, wait_for
 from tests.terminal import TerminalSession
-
-from .conftest import KUBECTL, Cluster, _client_minor, wait_for
 
 
 @pytest.fixture
@@ -56,7 +55,7 @@ def test_operators_and_unknown_programs_are_not_run(cluster: Cluster, pod: str, 
     assert not marker.exists()
 
 
-kubectl_ws = pytest.mark.skipif(KUBECTL is None or _client_minor() < 30,
+kubectl_ws = pytest.mark.skipif(KUBECTL is None or client_minor() < 30,
                                 reason="needs kubectl >= 1.30 (exec over WebSocket; older ones speak SPDY only)")
 
 

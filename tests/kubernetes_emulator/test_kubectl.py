@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from .conftest import KUBECTL, Cluster, wait_for
+from tests.kubernetes_emulator.support import KUBECTL, Cluster, wait_for
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (Debian: kubernetes-client)")
 

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .conftest import Cluster, wait_for
+from tests.kubernetes_emulator.support import Cluster, wait_for
 
 
 def _one_pod(cluster: Cluster, containers=None) -> str:

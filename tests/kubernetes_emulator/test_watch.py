@@ -14,8 +14,7 @@ from kubernetes.client.rest import ApiException
 
 from backends.sim.k8s_emulator import Emulator
 from backends.sim.k8s_emulator.resources import lookup
-
-from .conftest import Cluster, wait_for
+from tests.kubernetes_emulator.support import Cluster, wait_for
 
 
 def test_watch_stream_sees_added_modified_deleted_in_order(cluster: Cluster):
