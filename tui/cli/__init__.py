@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("doctor", _lazy("tui.cli.commands:cmd_doctor"), "check config, credentials, reachability, known_hosts, state")
     p.add_argument("--env", metavar="NAME", help="only this environment")
 
+    from tui.cli.env_args import add_env_parser
+
+    add_env_parser(add, common, _lazy("tui.cli.env_cmd:cmd_env"))
+
     tui_cmd.add_ui_commands(add)
     return parser
 

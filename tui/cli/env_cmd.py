@@ -1,0 +1,243 @@
+"""`envdeck env ...`: environments created from templates (issue 15).
+
+    envdeck env list [--json]
+    envdeck env plan NAME --template T [--param k=v]... [--json]
+    envdeck env create NAME --template T [--param k=v]... [--ttl D] [--wait] [--json]
+    envdeck env clone SOURCE NAME [--ttl D] [--wait] [--json]
+    envdeck env destroy NAME [--yes] [--wait] [--json]
+    envdeck env sleep NAME [--wait] [--json]
+    envdeck env wake NAME [--wait] [--json]
+    envdeck env extend NAME DURATION [--json]
+
+Everything goes through `Session.env_*` (the service checks the policy and audits). With
+`--wait` the command carries the operation out in this process and prints one line per step
+change; without it the operation is handed to the reconciler and the command returns at
+once. Exit codes as elsewhere: 0 ok, 1 failed ("NAME: step S failed: reason" on stderr),
+2 usage (a bad --param/--ttl, a missing --yes), 3 denied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from tui.cli.opening import load, open_session
+from tui.cli.output import print_json, say, write_line
+from tui.core.config import parse_duration
+from tui.core.env_state import LifecycleChanged
+from tui.core.errors import LifecycleFailed
+from tui.core.model import iso, now_utc
+from tui.core.sanitize import clean
+from tui.core.session import Session
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
+
+
+class Usage(Exception):
+    """Bad command-line input: the message is printed, exit 2."""
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """`--param k=v` split on the first "=" (the value may contain "=")."""
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise Usage(f"--param {item!r}: expected KEY=VALUE")
+        params[key] = value
+    return params
+
+
+def parse_ttl(option: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise Usage(f"{option} {text!r}: {exc}") from None
+
+
+async def cmd_env(args: argparse.Namespace) -> int:
+    handler = _VERBS[args.env_command]
+    try:
+        return await handler(args)
+    except Usage as exc:
+        say(f"envdeck: {exc}")
+        return EXIT_USAGE
+    except LifecycleFailed as exc:
+        say(str(exc))  # "NAME: step S failed: reason"
+        return EXIT_FAILED
+
+
+# -- verbs ---------------------------------------------------------------------------------------
+
+async def _list(args: argparse.Namespace) -> int:
+    session = await open_session(args, load(args))
+    try:
+        managed = await session.env_list()
+    finally:
+        await session.close()
+    rows = [m.to_json() for m in managed]
+    if args.json:
+        print_json({"generated_at": iso(now_utc()), "environments": rows})
+        return EXIT_OK
+    if not rows:
+        write_line("no managed environments (create one with `envdeck env create NAME --template T`)")
+        return EXIT_OK
+    table = [["NAME", "TEMPLATE", "OWNER", "STATE", "STEP", "EXPIRES", "ORPHANS"]]
+    for row in rows:
+        step = row["step"] or {}
+        step_text = " ".join(x for x in (step.get("id", ""), step.get("reason", "")) if x)
+        table.append([row["name"], row["template"], row["owner"], row["state"], step_text[:60] or "-",
+                      row["expires_at"] or "-", str(len(row["orphans"]))])
+    _table(table)
+    for row in rows:
+        for orphan in row["orphans"]:
+            write_line(f"  orphan {row['name']} {orphan['backend']} {orphan['resource']}: {orphan['reason']}")
+    return EXIT_OK
+
+
+async def _plan(args: argparse.Namespace) -> int:
+    params = parse_params(args.param)
+    session = await open_session(args, load(args))
+    try:
+        plan = await session.env_plan(args.name, args.template, params)
+    finally:
+        await session.close()
+    if args.json:
+        print_json(plan.to_json())
+        return EXIT_OK
+    steps = {s.id: s for s in plan.steps}
+    write_line(f"{plan.env}: {len(plan.steps)} step(s) from template {plan.template} in "
+               f"{len(plan.waves)} wave(s); nothing was done")
+    for number, wave in enumerate(plan.waves, start=1):
+        write_line(f"wave {number}:")
+        rows = []
+        for step_id in wave:
+            step = steps[step_id]
+            after = ", ".join(step.depends_on)
+            rows.append(["  " + step.backend, step.kind, step.id, f"after {after}" if after else ""])
+        _table(rows)
+    return EXIT_OK
+
+
+async def _create(args: argparse.Namespace) -> int:
+    params = parse_params(args.param)
+    ttl_s = parse_ttl("--ttl", args.ttl)
+    return await _operate(args, "create",
+                          lambda s: s.env_create(args.name, args.template, params, ttl_s=ttl_s, wait=args.wait))
+
+
+async def _clone(args: argparse.Namespace) -> int:
+    ttl_s = parse_ttl("--ttl", args.ttl)
+    return await _operate(args, "clone",
+                          lambda s: s.env_clone(args.source, args.name, ttl_s=ttl_s, wait=args.wait))
+
+
+async def _destroy(args: argparse.Namespace) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            say(f"envdeck: destroying {args.name} deletes everything it created: pass --yes "
+                "(stdin is not a terminal, so envdeck cannot ask)")
+            return EXIT_USAGE
+        answer = input(clean(f"Destroy environment {args.name} and everything it created? "
+                             "Type its name to confirm: "))
+        if answer.strip() != args.name:
+            say("envdeck: not confirmed; nothing was done")
+            return EXIT_FAILED
+    return await _operate(args, "destroy", lambda s: s.env_destroy(args.name, wait=args.wait))
+
+
+async def _sleep(args: argparse.Namespace) -> int:
+    return await _operate(args, "sleep", lambda s: s.env_sleep(args.name, wait=args.wait))
+
+
+async def _wake(args: argparse.Namespace) -> int:
+    return await _operate(args, "wake", lambda s: s.env_wake(args.name, wait=args.wait))
+
+
+async def _extend(args: argparse.Namespace) -> int:
+    duration_s = parse_ttl("DURATION", args.duration)
+    assert duration_s is not None
+    session = await open_session(args, load(args))
+    try:
+        managed = await session.env_extend(args.name, duration_s)
+    finally:
+        await session.close()
+    if args.json:
+        print_json(managed.to_json())
+    else:
+        write_line(f"{managed.name}: expires at {iso(managed.expires_at) or 'never'}")
+    return EXIT_OK
+
+
+_VERBS = {"list": _list, "plan": _plan, "create": _create, "clone": _clone, "destroy": _destroy,
+          "sleep": _sleep, "wake": _wake, "extend": _extend}
+
+
+# -- running an operation ---------------------------------------------------------------------------
+
+class Progress:
+    """One line per step change of the environment being driven (from `LifecycleChanged`)."""
+
+    def __init__(self, name: str, quiet: bool) -> None:
+        self.name = name
+        self.quiet = quiet
+        self.seen: dict[str, tuple[str, str]] = {}
+        self.state = ""
+
+    def __call__(self, change: Any) -> None:
+        if self.quiet or not isinstance(change, LifecycleChanged) or change.env != self.name:
+            return
+        managed = change.managed
+        state = str(managed.state)
+        if state != self.state:
+            self.state = state
+            self._line(f"{self.name}: {state}")
+        for step in managed.steps:
+            key = (str(step.state), step.message)
+            if self.seen.get(step.id) == key:
+                continue
+            self.seen[step.id] = key
+            if str(step.state) == "pending" and not step.message:
+                continue
+            self._line(f"{self.name}: {step.id} {step.state}" + (f" — {step.message}" if step.message else ""))
+
+    @staticmethod
+    def _line(text: str) -> None:
+        # progress is for people: always sanitised, even piped (stdout stays for --json)
+        sys.stderr.write(clean(text) + "\n")
+        sys.stderr.flush()
+
+
+async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session], Any]) -> int:
+    session = await open_session(args, load(args))
+    unsubscribe = session.subscribe(Progress(args.name, quiet=not args.wait))
+    try:
+        managed = await call(session)
+    finally:
+        unsubscribe()
+        await session.close()
+    if args.json:
+        print_json(managed.to_json())
+    else:
+        state = str(managed.state)
+        if args.wait:
+            write_line(f"{managed.name}: {verb} done, {state}"
+                       + (f", expires at {iso(managed.expires_at)}" if managed.expires_at else ""))
+        else:
+            write_line(f"{managed.name}: {verb} requested ({state}); the reconciler carries it out "
+                       "(a running TUI, or `envdeck reconcile`); follow it with `envdeck env list`")
+    if str(managed.state) == "failed":
+        say(f"{managed.name}: step {managed.step or '?'} failed: {managed.reason or 'unknown reason'}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        write_line("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
