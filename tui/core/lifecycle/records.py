@@ -20,6 +20,21 @@ K8S_ENV_LABEL = "envdeck.io/env"
 K8S_TEMPLATE_LABEL = "envdeck.io/template"
 K8S_STEP_LABEL = "envdeck.io/step"
 
+
+def k8s_label_value(text: str) -> str:
+    """`text` as a valid Kubernetes label value (63 characters of `[A-Za-z0-9._-]`, alphanumeric at
+    both ends): a step id "Deployment/web" becomes "Deployment.web"; a longer value keeps its first
+    54 characters and a digest of the whole. The renderer and the Kubernetes provisioner both use it
+    for `envdeck.io/step` (and the env/template values), so that the labels they write agree."""
+    import hashlib
+    import re
+
+    value = re.sub(r"[^A-Za-z0-9._-]", ".", text).strip("._-")
+    if len(value) > 63:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        value = f"{value[:54].rstrip('._-')}.{digest}"
+    return value
+
 #: Per-step timeout when neither the resource nor its template section sets one.
 DEFAULT_STEP_TIMEOUT_S = 600.0
 
