@@ -6,6 +6,8 @@ issue 15 and must be kept exactly."""
 from __future__ import annotations
 
 import enum
+import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,9 +28,6 @@ def k8s_label_value(text: str) -> str:
     both ends): a step id "Deployment/web" becomes "Deployment.web"; a longer value keeps its first
     54 characters and a digest of the whole. The renderer and the Kubernetes provisioner both use it
     for `envdeck.io/step` (and the env/template values), so that the labels they write agree."""
-    import hashlib
-    import re
-
     value = re.sub(r"[^A-Za-z0-9._-]", ".", text).strip("._-")
     if len(value) > 63:
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
