@@ -22,7 +22,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from screens.base import steady_input
-from screens.env_views import VIEW_ALIASES
+from screens.env_views import ENV_VIEWS, VIEW_ALIASES
 from themes import resolve_theme_name
 from tui.core.sanitize import clean
 
@@ -139,11 +139,18 @@ def run_command(app: EnvdeckApp, text: str) -> None:
         app.open_env(env, view=jump.view, kind=jump.kind)
 
 
+def suggested_view_words() -> set[str]:
+    """Each view's name and its aliases, leaving out an alias that only shortens or pluralises
+    the name (`res`, `fault`, `drifts`): the completion reaches the name from it anyway."""
+    return {word for v in ENV_VIEWS for word in (v.name, *v.aliases)
+            if word == v.name or not (v.name.startswith(word) or word.startswith(v.name))}
+
+
 def suggestions(app: EnvdeckApp) -> list[str]:
     envs = app.session.environments() if app.session else []
     kinds = sorted(known_kinds(app, current_env(app)))
-    words = envs + sorted(set(VIEW_ALIASES) - {"res", "log", "metric", "fault", "drifts"}) + kinds
-    words += [f"{e} {v}" for e in envs for v in ("drift", "logs", "faults", "timeline", "compliance", "metrics")]
+    words = envs + sorted(suggested_view_words()) + kinds
+    words += [f"{e} {v.name}" for e in envs for v in ENV_VIEWS[1:]]  # `:staging` alone opens the first view
     words += ["overview", "theme dark", "theme light", "theme high-contrast", "quit"]
     return words
 
