@@ -210,7 +210,7 @@ class EdgeProvisioner(Provisioner):
         prefix = "edge/service/"
         if not rid.startswith(prefix):
             return None
-        for node in self.config.nodes:
+        for node in sorted(self.config.nodes, key=lambda n: -len(n.name)):  # "a:b:web" is a:b's, not a's
             head = f"{node.name}:"
             if rid[len(prefix):].startswith(head) and len(rid) > len(prefix) + len(head):
                 return node, rid[len(prefix) + len(head):]
