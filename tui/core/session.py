@@ -14,8 +14,9 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from backends.base import Backend, FleetBackend
 from tui.core import redaction
@@ -23,6 +24,8 @@ from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.env_state import Change, EnvState
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
 from tui.core.identity import current_user
+from tui.core.lifecycle.records import ManagedEnvironment
+from tui.core.lifecycle.service import LifecycleService, TemplateChoice
 from tui.core.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
 from tui.core.policy import (
     FLEET_RUN,
@@ -36,6 +39,9 @@ from tui.core.policy import (
 )
 from tui.core.reconciler import BackendFactory, Reconciler
 from tui.core.store import Store
+
+if TYPE_CHECKING:
+    from tui.core.lifecycle.plan import Plan
 
 #: The tag naming a resource's CloudWatch log group (backends/aws/resource_builder.py).
 LOG_GROUP_TAG = "envdeck:log-group"
@@ -511,3 +517,42 @@ class Session:
             await self.store.audit_finish(audit_ids[r.node], AuditResult.SUCCEEDED if ok else AuditResult.FAILED,
                                           message)
         return results
+
+    # -- environment lifecycle (issue 15): LifecycleService checks the policy, audits and
+    #    hands the operation to the reconciler (or, with `wait`, drives the engine here) ---
+    @cached_property
+    def lifecycle(self) -> LifecycleService:
+        return LifecycleService(self.config, self.store, self.policy, self.reconciler, self.origin)
+
+    def templates(self) -> list[TemplateChoice]:
+        """The config's templates, each with whether this user may create from it."""
+        return self.lifecycle.templates()
+
+    async def env_list(self, *, include_destroyed: bool = False) -> list[ManagedEnvironment]:
+        return await self.lifecycle.env_list(include_destroyed=include_destroyed)
+
+    async def env_get(self, name: str) -> ManagedEnvironment:
+        return await self.lifecycle.env_get(name)
+
+    async def env_plan(self, name: str, template: str, params: dict[str, str]) -> Plan:
+        return await self.lifecycle.env_plan(name, template, params)
+
+    async def env_create(self, name: str, template: str, params: dict[str, str], *, ttl_s: float | None = None,
+                         wait: bool = False) -> ManagedEnvironment:
+        return await self.lifecycle.env_create(name, template, params, ttl_s=ttl_s, wait=wait)
+
+    async def env_clone(self, source: str, name: str, *, ttl_s: float | None = None,
+                        wait: bool = False) -> ManagedEnvironment:
+        return await self.lifecycle.env_clone(source, name, ttl_s=ttl_s, wait=wait)
+
+    async def env_destroy(self, name: str, *, wait: bool = False) -> ManagedEnvironment:
+        return await self.lifecycle.env_destroy(name, wait=wait)
+
+    async def env_sleep(self, name: str, *, wait: bool = False) -> ManagedEnvironment:
+        return await self.lifecycle.env_sleep(name, wait=wait)
+
+    async def env_wake(self, name: str, *, wait: bool = False) -> ManagedEnvironment:
+        return await self.lifecycle.env_wake(name, wait=wait)
+
+    async def env_extend(self, name: str, duration_s: float) -> ManagedEnvironment:
+        return await self.lifecycle.env_extend(name, duration_s)
