@@ -290,6 +290,10 @@ class EnvdeckConfig(StrictModel):
     defaults: Defaults = Field(default_factory=Defaults)
     ui: UIConfig = Field(default_factory=UIConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    # issue 15: templates of environments envdeck creates, and the edge nodes they claim
+    # (models in tui/core/lifecycle/template.py, imported at the end of this module)
+    templates: dict[_template.TemplateName, _template.TemplateConfig] = Field(default_factory=dict)
+    edge_pools: dict[_template.PoolName, _template.EdgePoolConfig] = Field(default_factory=dict)
 
     # Where the file came from (not part of the YAML).
     source: str = Field(default="", exclude=True)
@@ -327,6 +331,13 @@ def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
             found.add((line, col, f"{where}: {_message(err)}"))
         raise ConfigError([f"{source}:{line}:{col}: {msg}" for line, col, msg in sorted(found)]) from None
     cfg.source = source
+    problems = _template.config_problems(cfg.templates, cfg.edge_pools, source)
+    if problems:
+        located = set()
+        for problem in problems:
+            line, col, path = locate(data, marks, problem.loc)
+            located.add((line, col, f"{'.'.join(str(p) for p in path)}: {problem.message}"))
+        raise ConfigError([f"{source}:{line}:{col}: {msg}" for line, col, msg in sorted(located)])
     return cfg
 
 
@@ -411,3 +422,11 @@ def file_warnings(path: str | Path) -> list[str]:
     except OSError:
         pass
     return warnings
+
+
+# The template models build on the models above (StrictModel, Access, EdgeConfig, ...), so
+# they are imported last; pydantic resolves EnvdeckConfig's annotations on first use.
+from tui.core.lifecycle import template as _template  # noqa: E402
+
+if hasattr(_template, "TemplateConfig"):  # else template.py is importing this module: it rebuilds
+    EnvdeckConfig.model_rebuild()
