@@ -7,9 +7,11 @@ with only SSH nodes never pays for importing boto3 or the kubernetes client.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
-from backends.base import Backend
-from tui.core.config import EnvdeckConfig, EnvironmentConfig
+from backends.base import Backend, Provisioner
+from tui.core.config import Defaults, EnvdeckConfig, EnvironmentConfig
+from tui.core.errors import InvalidRequest
 
 # backend name -> "module:Class"
 ADAPTERS: dict[str, str] = {
@@ -48,3 +50,40 @@ def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) ->
             entry.group for other, other_cfg in cfg.environments.items()
             if other != env and other_cfg.aws is not None for entry in other_cfg.aws.logs)
     return backends
+
+
+# -- lifecycle provisioners (issue 15) ------------------------------------------------------
+# backend name -> "module:Class"; imported only when an environment's step needs it, so a
+# provisioner module that is missing or broken fails only the operations that use it.
+PROVISIONERS: dict[str, str] = {
+    "aws": "backends.aws.provision:AwsProvisioner",
+    "kubernetes": "backends.kubernetes.provision:KubernetesProvisioner",
+    "edge": "backends.edge.provision:EdgeProvisioner",
+}
+
+_provisioner_overrides: dict[str, type[Provisioner]] = {}
+
+
+def register_provisioner(name: str, cls: type[Provisioner]) -> None:
+    _provisioner_overrides[name] = cls
+
+
+def unregister_provisioner(name: str) -> None:
+    _provisioner_overrides.pop(name, None)
+
+
+def provisioner_class(name: str) -> type[Provisioner]:
+    if name in _provisioner_overrides:
+        return _provisioner_overrides[name]
+    if name not in PROVISIONERS:
+        raise InvalidRequest(f"envdeck cannot create {name} resources (known: {', '.join(PROVISIONERS)})",
+                             backend=name)
+    module_name, _, cls_name = PROVISIONERS[name].partition(":")
+    return getattr(import_module(module_name), cls_name)
+
+
+def create_provisioner(backend: str, env: str, config: Any, defaults: Defaults, template: str) -> Provisioner:
+    """The production `ProvisionerFactory` (tui/core/lifecycle/engine.py): the backend's
+    provisioner for one managed environment, `config` the validated backend section of its
+    rendered environment."""
+    return provisioner_class(backend)(env, config, defaults, template=template)
