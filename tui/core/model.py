@@ -79,6 +79,7 @@ class Origin(enum.StrEnum):
     CLI = "cli"
     TUI = "tui"
     RECONCILER = "reconciler"
+    TTL = "ttl"  # the lifecycle engine destroying an expired environment
 
 
 class AuditResult(enum.StrEnum):

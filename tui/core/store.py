@@ -157,6 +157,69 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE audit ADD COLUMN owner_pidns TEXT;
     """,
+    # 5: environment lifecycle (issue 15; tui/core/lifecycle/lifecycle_store.py): managed
+    # environments with the operation still to carry out, who asked for it, and a lease (holder,
+    # holder_until) so that two processes never drive one environment; one row per step,
+    # written before each backend call; what sleep scaled down; edge nodes claimed (a node is
+    # claimed by one environment: the primary key); orphans left by a teardown
+    """
+    CREATE TABLE managed_env (
+        name TEXT PRIMARY KEY,
+        template TEXT NOT NULL,
+        parameters TEXT NOT NULL DEFAULT '{}',     -- JSON
+        owner TEXT NOT NULL,
+        state TEXT NOT NULL,
+        spec TEXT NOT NULL,                        -- JSON of RenderedEnvironment
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        operation TEXT,
+        step TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        requested_by TEXT NOT NULL DEFAULT '',
+        requested_origin TEXT NOT NULL DEFAULT '',
+        holder TEXT,
+        holder_until TEXT,
+        updated_at TEXT
+    );
+    CREATE TABLE lifecycle_steps (
+        env TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        backend TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        native_id TEXT,
+        token TEXT NOT NULL DEFAULT '',
+        message TEXT NOT NULL DEFAULT '',
+        started_at TEXT,
+        finished_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (env, id)
+    );
+    CREATE TABLE sleep_memory (
+        env TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        memory TEXT NOT NULL,                      -- JSON {resource id: {field: value before}}
+        at TEXT NOT NULL,
+        PRIMARY KEY (env, backend)
+    );
+    CREATE TABLE edge_claims (
+        pool TEXT NOT NULL,
+        node TEXT NOT NULL,
+        env TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (pool, node)
+    );
+    CREATE INDEX edge_claims_env ON edge_claims(env);
+    CREATE TABLE orphans (
+        env TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL,
+        PRIMARY KEY (env, backend, resource)
+    );
+    """,
 ]
 
 

@@ -197,6 +197,8 @@ class ManagedEnvironment:
     orphans: list[Orphan] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     updated_at: datetime | None = None
+    requested_by: str = ""                 # who asked for the pending/last operation (audit user)
+    requested_origin: str = ""             # cli | tui | reconciler | ttl (audit origin)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "template": self.template, "parameters": self.parameters,

@@ -1,0 +1,195 @@
+"""The lifecycle tables (tui/core/lifecycle/lifecycle_store.py): insert/replace, the
+operation requests each state allows, the lease, atomic edge claims across connections,
+sleep memory and orphans."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from tests.lifecycle.memory_provisioner import managed_env
+from tui.core.errors import InvalidRequest, NotFound
+from tui.core.lifecycle.lifecycle_store import LifecycleStore
+from tui.core.lifecycle.records import (
+    EnvLifecycleState,
+    Operation,
+    Orphan,
+    StepRecord,
+    StepSpec,
+    StepState,
+)
+from tui.core.model import now_utc
+from tui.core.store import MIGRATIONS, Store
+
+
+@pytest.fixture
+async def lstore(tmp_path):
+    store = await Store.open(tmp_path)
+    try:
+        yield LifecycleStore(store)
+    finally:
+        await store.close()
+
+
+STEPS = [StepSpec("a", "mem", "thing", {}), StepSpec("b", "mem", "thing", {}, depends_on=("a",))]
+
+
+async def test_migration_creates_the_lifecycle_tables(lstore):
+    assert await lstore.store.schema_version() == len(MIGRATIONS)
+    async with lstore._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        tables = {r[0] for r in await cur.fetchall()}
+    assert {"managed_env", "lifecycle_steps", "sleep_memory", "edge_claims", "orphans"} <= tables
+
+
+async def test_insert_round_trip_with_pending_steps(lstore):
+    await lstore.insert(managed_env("pr-1", STEPS, parameters={"branch": "x"}), requested_by="ann", origin="cli")
+    got = await lstore.get("pr-1")
+    assert got.state == EnvLifecycleState.PLANNED and got.operation == Operation.CREATE
+    assert got.parameters == {"branch": "x"} and got.requested_by == "ann" and got.requested_origin == "cli"
+    assert [(s.id, s.state) for s in got.steps] == [("a", StepState.PENDING), ("b", StepState.PENDING)]
+    assert got.spec.steps[1].depends_on == ("a",)
+    assert await lstore.get("nope") is None
+    with pytest.raises(NotFound):
+        await lstore.require("nope")
+
+
+async def test_insert_refuses_a_live_name_and_replaces_a_destroyed_one(lstore):
+    await lstore.insert(managed_env("pr-1", STEPS))
+    with pytest.raises(InvalidRequest, match="pr-1 already exists"):
+        await lstore.insert(managed_env("pr-1", STEPS))
+    await lstore.upsert_step(StepRecord("pr-1", "a", "mem", "thing", StepState.DELETED, native_id="x"))
+    await lstore.set_orphans("pr-1", [Orphan("mem", "x", "stuck")])
+    await lstore.set_state("pr-1", EnvLifecycleState.DESTROYED, finished=Operation.CREATE)
+    await lstore.insert(managed_env("pr-1", STEPS[:1]))
+    got = await lstore.get("pr-1")
+    assert got.state == EnvLifecycleState.PLANNED and got.orphans == []
+    assert [(s.id, s.state, s.native_id) for s in got.steps] == [("a", StepState.PENDING, None)]
+
+
+@pytest.mark.parametrize(("state", "operation", "ok"), [
+    (EnvLifecycleState.PLANNED, Operation.CREATE, True),
+    (EnvLifecycleState.READY, Operation.CREATE, False),
+    (EnvLifecycleState.READY, Operation.SLEEP, True),
+    (EnvLifecycleState.SLEEPING, Operation.SLEEP, False),
+    (EnvLifecycleState.SLEEPING, Operation.WAKE, True),
+    (EnvLifecycleState.READY, Operation.WAKE, False),
+    (EnvLifecycleState.FAILED, Operation.DESTROY, True),
+    (EnvLifecycleState.PROVISIONING, Operation.DESTROY, True),
+    (EnvLifecycleState.DESTROYED, Operation.DESTROY, False),
+])
+async def test_request_allows_what_the_state_allows(lstore, state, operation, ok):
+    await lstore.insert(managed_env("e1", STEPS, operation=None))
+    await lstore.set_state("e1", state)
+    if ok:
+        got = await lstore.request("e1", operation, "bob", "tui")
+        assert got.operation == operation and got.requested_by == "bob" and got.requested_origin == "tui"
+    else:
+        with pytest.raises(InvalidRequest, match=f"cannot {operation} e1"):
+            await lstore.request("e1", operation, "bob", "tui")
+        assert (await lstore.get("e1")).operation is None
+
+
+async def test_pending_operation_is_replaced_only_by_destroy(lstore):
+    await lstore.insert(managed_env("e1", STEPS, operation=None))
+    await lstore.set_state("e1", EnvLifecycleState.READY)
+    await lstore.request("e1", Operation.SLEEP, "bob", "cli")
+    with pytest.raises(InvalidRequest, match="a sleep is already pending"):
+        await lstore.request("e1", Operation.WAKE, "bob", "cli")
+    assert (await lstore.request("e1", Operation.DESTROY, "ann", "cli")).operation == Operation.DESTROY
+    with pytest.raises(InvalidRequest, match="a destroy is already pending"):
+        await lstore.request("e1", Operation.SLEEP, "bob", "cli")
+
+
+async def test_destroyed_with_orphans_may_be_destroyed_again(lstore):
+    await lstore.insert(managed_env("e1", STEPS, operation=None))
+    await lstore.set_state("e1", EnvLifecycleState.DESTROYED)
+    with pytest.raises(InvalidRequest, match="it is destroyed"):
+        await lstore.request("e1", Operation.DESTROY, "bob", "cli")
+    await lstore.set_orphans("e1", [Orphan("aws", "arn:x", "AccessDenied")])
+    assert (await lstore.request("e1", Operation.DESTROY, "bob", "cli")).operation == Operation.DESTROY
+    with pytest.raises(NotFound):
+        await lstore.request("nope", Operation.DESTROY, "bob", "cli")
+
+
+async def test_set_state_keeps_an_operation_requested_meanwhile(lstore):
+    await lstore.insert(managed_env("e1", STEPS))
+    await lstore.set_state("e1", EnvLifecycleState.PROVISIONING)
+    await lstore.request("e1", Operation.DESTROY, "ann", "cli")
+    await lstore.set_state("e1", EnvLifecycleState.READY, finished=Operation.CREATE)
+    assert (await lstore.get("e1")).operation == Operation.DESTROY
+    await lstore.set_state("e1", EnvLifecycleState.DESTROYED, finished=Operation.DESTROY)
+    assert (await lstore.get("e1")).operation is None
+
+
+async def test_lease_free_ours_busy_expired(lstore):
+    await lstore.insert(managed_env("e1", STEPS))
+    t0 = now_utc()
+    assert await lstore.take_lease("e1", "ann@h:1", 30, now=t0) is None
+    assert await lstore.take_lease("e1", "ann@h:1", 30, now=t0) is None        # already ours
+    busy = await lstore.take_lease("e1", "bob@h:2", 30, now=t0 + timedelta(seconds=10))
+    assert busy is not None and "ann@h:1" in busy
+    assert await lstore.renew_lease("e1", "ann@h:1", 30, now=t0 + timedelta(seconds=20))
+    assert await lstore.take_lease("e1", "bob@h:2", 30, now=t0 + timedelta(seconds=40)) is not None
+    assert await lstore.take_lease("e1", "bob@h:2", 30, now=t0 + timedelta(seconds=51)) is None  # expired
+    assert not await lstore.renew_lease("e1", "ann@h:1", 30)
+    await lstore.release_lease("e1", "ann@h:1")                                 # not ann's: no effect
+    assert await lstore.take_lease("e1", "cy@h:3", 30, now=t0 + timedelta(seconds=52)) is not None
+    await lstore.release_lease("e1", "bob@h:2")
+    assert await lstore.take_lease("e1", "cy@h:3", 30, now=t0 + timedelta(seconds=52)) is None
+
+
+async def test_claims_resume_release_and_refuse_when_the_pool_is_short(lstore):
+    nodes = ["n1", "n2", "n3"]
+    assert await lstore.claim_nodes("gw", "e1", 2, nodes) == ["n1", "n2"]
+    assert await lstore.claim_nodes("gw", "e1", 2, nodes) == ["n1", "n2"]       # resumed: same nodes
+    with pytest.raises(InvalidRequest, match="edge pool gw: 1 free node"):
+        await lstore.claim_nodes("gw", "e2", 2, nodes)
+    assert [c.node for c in await lstore.claims("e2")] == []                     # nothing half-claimed
+    assert await lstore.claim_nodes("gw", "e2", 1, nodes) == ["n3"]
+    assert await lstore.release_claims("e1") == 2
+    assert [(c.node, c.env) for c in await lstore.claims(pool="gw")] == [("n3", "e2")]
+
+
+async def test_two_connections_never_claim_one_node(tmp_path):
+    """Two stores on one file (two aiosqlite threads, like two processes) claim concurrently."""
+    first, second = await Store.open(tmp_path), await Store.open(tmp_path)
+    try:
+        a, b = LifecycleStore(first), LifecycleStore(second)
+        nodes = [f"n{i}" for i in range(12)]
+        claimers = [(a if i % 2 else b).claim_nodes("gw", f"e{i}", 2, nodes) for i in range(8)]
+        results = await asyncio.gather(*claimers, return_exceptions=True)
+        won = [r for r in results if isinstance(r, list)]
+        refused = [r for r in results if isinstance(r, InvalidRequest)]
+        assert len(won) == 6 and len(refused) == 2, results
+        claimed = [n for r in won for n in r]
+        assert len(claimed) == len(set(claimed)) == 12
+        rows = await a.claims(pool="gw")
+        assert sorted(c.node for c in rows) == sorted(nodes)
+        assert {c.env: 0 for c in rows}.keys() == {f"e{i}" for i, r in enumerate(results) if isinstance(r, list)}
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_sleep_memory_per_backend_and_orphans(lstore):
+    await lstore.insert(managed_env("e1", STEPS))
+    await lstore.save_sleep_memory("e1", "kubernetes", {"Deployment/web": {"replicas": 3}})
+    await lstore.save_sleep_memory("e1", "aws", {"i-1": {"state": "running"}})
+    assert await lstore.sleep_memory("e1") == {"kubernetes": {"Deployment/web": {"replicas": 3}},
+                                               "aws": {"i-1": {"state": "running"}}}
+    await lstore.clear_sleep_memory("e1")
+    assert await lstore.sleep_memory("e1") == {}
+    await lstore.set_orphans("e1", [Orphan("aws", "arn:b", "denied"), Orphan("aws", "arn:a", "denied")])
+    assert [o.resource for o in (await lstore.get("e1")).orphans] == ["arn:a", "arn:b"]
+    await lstore.set_orphans("e1", [])
+    assert (await lstore.get("e1")).orphans == []
+
+
+async def test_list_hides_destroyed_unless_asked(lstore):
+    await lstore.insert(managed_env("a1", STEPS))
+    await lstore.insert(managed_env("b1", STEPS))
+    await lstore.set_state("b1", EnvLifecycleState.DESTROYED)
+    assert [m.name for m in await lstore.list()] == ["a1"]
+    assert [m.name for m in await lstore.list(include_destroyed=True)] == ["a1", "b1"]

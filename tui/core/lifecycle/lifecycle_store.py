@@ -1,0 +1,353 @@
+"""The store's lifecycle tables (migration 5 of tui/core/store.py), over the Store's
+connection and its one-transaction-at-a-time lock.
+
+- `managed_env`: one row per created environment: template, parameters, rendered spec
+  (JSON), state, the operation still to carry out and who asked for it, and a lease
+  (`holder`, `holder_until`) so that two processes never drive one environment at once.
+- `lifecycle_steps`: one row per step, written *before* each backend call (the engine's
+  resume point: a `creating` row asks `find()` before creating again).
+- `sleep_memory`: what sleep scaled down, per backend, saved as it goes.
+- `edge_claims`: (pool, node) → environment; the primary key makes a node claimable by one
+  environment only, and the claim runs in one `BEGIN IMMEDIATE` transaction so that two
+  processes never claim one node.
+- `orphans`: what a teardown could not delete, with the reason (shown by `env list`).
+
+Checks that read then write (`request`, `claim_nodes`) run in one `BEGIN IMMEDIATE`
+transaction: another process's writer waits for it (busy_timeout), so the check holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tui.core.errors import InvalidRequest, NotFound, StateError
+from tui.core.lifecycle.records import (
+    EnvLifecycleState,
+    ManagedEnvironment,
+    Operation,
+    Orphan,
+    RenderedEnvironment,
+    StepRecord,
+    StepState,
+)
+from tui.core.model import iso, now_utc, parse_iso
+from tui.core.store import Store, _serialized
+
+__all__ = ["EdgeClaim", "LifecycleStore", "allowed"]
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeClaim:
+    pool: str
+    node: str
+    env: str
+    at: datetime | None
+
+
+def allowed(state: EnvLifecycleState, operation: Operation, pending: Operation | None,
+            has_orphans: bool = False) -> str:
+    """Why `operation` may not be requested now ("" when it may): create only from planned,
+    sleep from ready, wake from sleeping, destroy from anything but destroyed (a destroyed
+    environment with orphans is swept again); a pending operation is replaced only by destroy."""
+    if pending is not None and pending != operation and operation != Operation.DESTROY:
+        return f"a {pending} is already pending"
+    if pending == operation:
+        return ""
+    need = {Operation.CREATE: (EnvLifecycleState.PLANNED,), Operation.SLEEP: (EnvLifecycleState.READY,),
+            Operation.WAKE: (EnvLifecycleState.SLEEPING,)}
+    if operation == Operation.DESTROY:
+        if state == EnvLifecycleState.DESTROYED and not has_orphans:
+            return "it is destroyed"
+        return ""
+    if state not in need[operation]:
+        return f"it is {state} ({operation} needs {' or '.join(need[operation])})"
+    return ""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class LifecycleStore:
+    """The lifecycle tables of one `Store` (same connection, same lock)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        # the names `_serialized` and the write helpers use
+        self._db = store._db
+        self._lock = store._lock
+        self.path = store.path
+
+    async def _exec(self, sql: str, args: Iterable[Any] = ()) -> int:
+        """One statement committed at once; returns the rows changed."""
+        try:
+            cur = await self._db.execute(sql, tuple(args))
+            await self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: cannot write: {exc}") from None
+        return cur.rowcount
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self):
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any error (a refusal included)."""
+        if self._db.in_transaction:
+            await self._db.commit()
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            yield
+            await self._db.commit()
+        except BaseException as exc:
+            await self._db.rollback()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StateError(f"{self.path}: cannot write: {exc}") from None
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise InvalidRequest(f"{self.path}: refused by the store: {exc}") from None
+            raise
+
+    # -- managed environments ------------------------------------------------
+    @_serialized
+    async def insert(self, managed: ManagedEnvironment, *, requested_by: str = "", origin: str = "") -> None:
+        """Keep a new environment (with a pending row per step of its spec). A name that exists
+        and is not destroyed is refused (InvalidRequest); a destroyed row is replaced, its
+        steps, sleep memory and orphans cleared."""
+        now = iso(now_utc())
+        async with self._transaction():
+            async with self._db.execute("SELECT state FROM managed_env WHERE name = ?", (managed.name,)) as cur:
+                row = await cur.fetchone()
+            if row is not None and row["state"] != EnvLifecycleState.DESTROYED:
+                raise InvalidRequest(f"environment {managed.name} already exists ({row['state']})")
+            for table, column in (("managed_env", "name"), ("lifecycle_steps", "env"), ("sleep_memory", "env"),
+                                  ("orphans", "env")):
+                await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (managed.name,))
+            await self._db.execute(
+                "INSERT INTO managed_env (name, template, parameters, owner, state, spec, created_at, expires_at, "
+                "operation, step, reason, requested_by, requested_origin, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (managed.name, managed.template, _dumps(managed.parameters), managed.owner, str(managed.state),
+                 _dumps(managed.spec.to_json()), iso(managed.created_at), iso(managed.expires_at),
+                 str(managed.operation) if managed.operation else None, managed.step, managed.reason,
+                 requested_by or managed.requested_by, str(origin or managed.requested_origin), now))
+            await self._db.executemany(
+                "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state) VALUES (?,?,?,?,?,?)",
+                [(managed.name, s.id, seq, s.backend, s.kind, str(StepState.PENDING))
+                 for seq, s in enumerate(managed.spec.steps)])
+
+    @_serialized
+    async def get(self, name: str) -> ManagedEnvironment | None:
+        """The environment with its steps and orphans, or None."""
+        async with self._db.execute("SELECT * FROM managed_env WHERE name = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return await self._complete(row)
+
+    async def require(self, name: str) -> ManagedEnvironment:
+        managed = await self.get(name)
+        if managed is None:
+            raise NotFound(f"no managed environment {name}")
+        return managed
+
+    @_serialized
+    async def list(self, *, include_destroyed: bool = False) -> list[ManagedEnvironment]:
+        sql = "SELECT * FROM managed_env"
+        args: list[Any] = []
+        if not include_destroyed:
+            sql += " WHERE state != ?"
+            args.append(str(EnvLifecycleState.DESTROYED))
+        async with self._db.execute(sql + " ORDER BY name", args) as cur:
+            rows = await cur.fetchall()
+        return [await self._complete(r) for r in rows]
+
+    async def _complete(self, row: Any) -> ManagedEnvironment:
+        name = row["name"]
+        return ManagedEnvironment(
+            name=name, template=row["template"], parameters=json.loads(row["parameters"]), owner=row["owner"],
+            state=EnvLifecycleState(row["state"]), spec=RenderedEnvironment.from_json(json.loads(row["spec"])),
+            created_at=parse_iso(row["created_at"]), expires_at=parse_iso(row["expires_at"]),
+            operation=Operation(row["operation"]) if row["operation"] else None, step=row["step"],
+            reason=row["reason"], orphans=await self._orphans(name), steps=await self._steps(name),
+            updated_at=parse_iso(row["updated_at"]), requested_by=row["requested_by"],
+            requested_origin=row["requested_origin"])
+
+    @_serialized
+    async def request(self, name: str, operation: Operation, requested_by: str, origin: str) -> ManagedEnvironment:
+        """Set the operation to carry out, atomically; refuses (InvalidRequest) one the state does
+        not allow (see `allowed`); NotFound for an unknown name. The same operation requested
+        again is accepted as it is."""
+        async with self._transaction():
+            async with self._db.execute("SELECT state, operation FROM managed_env WHERE name = ?", (name,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"no managed environment {name}")
+            async with self._db.execute("SELECT COUNT(*) FROM orphans WHERE env = ?", (name,)) as cur:
+                orphans = (await cur.fetchone())[0]
+            pending = Operation(row["operation"]) if row["operation"] else None
+            why = allowed(EnvLifecycleState(row["state"]), Operation(operation), pending, orphans > 0)
+            if why:
+                raise InvalidRequest(f"cannot {operation} {name}: {why}")
+            await self._db.execute(
+                "UPDATE managed_env SET operation = ?, requested_by = ?, requested_origin = ?, updated_at = ? "
+                "WHERE name = ?", (str(operation), requested_by, str(origin), iso(now_utc()), name))
+        async with self._db.execute("SELECT * FROM managed_env WHERE name = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        return await self._complete(row)
+
+    @_serialized
+    async def set_state(self, name: str, state: EnvLifecycleState, *, step: str = "", reason: str = "",
+                        finished: Operation | None = None, then: Operation | None = None) -> None:
+        """Set the state and the current/failed step with its reason. `finished`: the operation
+        carried out, cleared unless another was requested meanwhile; `then`: an operation to
+        carry out next (on_failure destroy)."""
+        sets = "state = ?, step = ?, reason = ?, updated_at = ?"
+        args: list[Any] = [str(state), step, reason, iso(now_utc())]
+        if then is not None:
+            sets += ", operation = ?"
+            args.append(str(then))
+        elif finished is not None:
+            sets += ", operation = CASE WHEN operation = ? THEN NULL ELSE operation END"
+            args.append(str(finished))
+        await self._exec(f"UPDATE managed_env SET {sets} WHERE name = ?", [*args, name])
+
+    @_serialized
+    async def set_expires(self, name: str, expires_at: datetime | None) -> None:
+        await self._exec("UPDATE managed_env SET expires_at = ?, updated_at = ? WHERE name = ?",
+                         (iso(expires_at), iso(now_utc()), name))
+
+    @_serialized
+    async def update_spec(self, name: str, spec: RenderedEnvironment) -> None:
+        await self._exec("UPDATE managed_env SET spec = ?, updated_at = ? WHERE name = ?",
+                         (_dumps(spec.to_json()), iso(now_utc()), name))
+
+    # -- steps ---------------------------------------------------------------
+    @_serialized
+    async def steps(self, name: str) -> list[StepRecord]:
+        return await self._steps(name)
+
+    async def _steps(self, name: str) -> list[StepRecord]:
+        async with self._db.execute("SELECT * FROM lifecycle_steps WHERE env = ? ORDER BY seq", (name,)) as cur:
+            rows = await cur.fetchall()
+        return [StepRecord(env=r["env"], id=r["id"], backend=r["backend"], kind=r["kind"],
+                           state=StepState(r["state"]), native_id=r["native_id"], token=r["token"],
+                           message=r["message"], started_at=parse_iso(r["started_at"]),
+                           finished_at=parse_iso(r["finished_at"]), attempts=r["attempts"]) for r in rows]
+
+    @_serialized
+    async def upsert_step(self, record: StepRecord) -> None:
+        """Write one step row (committed before the backend call that follows)."""
+        await self._exec(
+            "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state, native_id, token, message, "
+            "started_at, finished_at, attempts) VALUES (?,?,(SELECT COALESCE(MAX(seq), -1) + 1 FROM "
+            "lifecycle_steps WHERE env = ?),?,?,?,?,?,?,?,?,?) ON CONFLICT(env, id) DO UPDATE SET "
+            "backend = excluded.backend, kind = excluded.kind, state = excluded.state, "
+            "native_id = excluded.native_id, token = excluded.token, message = excluded.message, "
+            "started_at = excluded.started_at, finished_at = excluded.finished_at, attempts = excluded.attempts",
+            (record.env, record.id, record.env, record.backend, record.kind, str(record.state), record.native_id,
+             record.token, record.message, iso(record.started_at), iso(record.finished_at), record.attempts))
+
+    # -- lease ---------------------------------------------------------------
+    @_serialized
+    async def take_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None) -> str | None:
+        """Take the environment's lease when it is free, expired, or already `holder`'s: None
+        when taken, else the holder that keeps it. One UPDATE: atomic across processes."""
+        now = now or now_utc()
+        changed = await self._exec(
+            "UPDATE managed_env SET holder = ?, holder_until = ? WHERE name = ? AND "
+            "(holder IS NULL OR holder = ? OR holder_until IS NULL OR holder_until <= ?)",
+            (holder, iso(now + timedelta(seconds=ttl_s)), name, holder, iso(now)))
+        if changed:
+            return None
+        async with self._db.execute("SELECT holder, holder_until FROM managed_env WHERE name = ?", (name,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"no managed environment {name}")
+        return f"{row['holder']} (until {row['holder_until']})"
+
+    @_serialized
+    async def renew_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None) -> bool:
+        """Extend the lease `holder` has; False when it is no longer theirs."""
+        now = now or now_utc()
+        return bool(await self._exec("UPDATE managed_env SET holder_until = ? WHERE name = ? AND holder = ?",
+                                     (iso(now + timedelta(seconds=ttl_s)), name, holder)))
+
+    @_serialized
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._exec("UPDATE managed_env SET holder = NULL, holder_until = NULL WHERE name = ? AND holder = ?",
+                         (name, holder))
+
+    # -- edge claims ---------------------------------------------------------
+    @_serialized
+    async def claim_nodes(self, pool: str, env: str, count: int, candidates: list[str]) -> list[str]:
+        """Claim `count` nodes of `pool` for `env` among `candidates` (in their order), keeping
+        those `env` holds already (a resumed claim); one BEGIN IMMEDIATE transaction. Not
+        enough free nodes: InvalidRequest naming the pool, nothing claimed."""
+        async with self._transaction():
+            async with self._db.execute("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,)) as cur:
+                taken = {r["node"]: r["env"] for r in await cur.fetchall()}
+            mine = [n for n in candidates if taken.get(n) == env]
+            free = [n for n in candidates if n not in taken]
+            missing = max(count - len(mine), 0)
+            if len(free) < missing:
+                raise InvalidRequest(f"edge pool {pool}: {len(free)} free node(s), {missing} more needed for {env}")
+            stamp = iso(now_utc())
+            await self._db.executemany("INSERT INTO edge_claims (pool, node, env, at) VALUES (?,?,?,?)",
+                                       [(pool, n, env, stamp) for n in free[:missing]])
+        return mine + free[:missing]
+
+    @_serialized
+    async def release_claims(self, env: str) -> int:
+        return await self._exec("DELETE FROM edge_claims WHERE env = ?", (env,))
+
+    @_serialized
+    async def claims(self, env: str | None = None, *, pool: str | None = None) -> list[EdgeClaim]:
+        sql, args = "SELECT * FROM edge_claims WHERE 1", []
+        if env is not None:
+            sql += " AND env = ?"
+            args.append(env)
+        if pool is not None:
+            sql += " AND pool = ?"
+            args.append(pool)
+        async with self._db.execute(sql + " ORDER BY pool, node", args) as cur:
+            rows = await cur.fetchall()
+        return [EdgeClaim(r["pool"], r["node"], r["env"], parse_iso(r["at"])) for r in rows]
+
+    # -- sleep memory --------------------------------------------------------
+    @_serialized
+    async def save_sleep_memory(self, name: str, backend: str, memory: dict[str, dict[str, Any]]) -> None:
+        await self._exec("INSERT OR REPLACE INTO sleep_memory (env, backend, memory, at) VALUES (?,?,?,?)",
+                         (name, backend, _dumps(memory), iso(now_utc())))
+
+    @_serialized
+    async def sleep_memory(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """{backend: {resource id: {field: value before sleep}}}"""
+        async with self._db.execute("SELECT backend, memory FROM sleep_memory WHERE env = ?", (name,)) as cur:
+            return {r["backend"]: json.loads(r["memory"]) for r in await cur.fetchall()}
+
+    @_serialized
+    async def clear_sleep_memory(self, name: str) -> None:
+        await self._exec("DELETE FROM sleep_memory WHERE env = ?", (name,))
+
+    # -- orphans -------------------------------------------------------------
+    @_serialized
+    async def set_orphans(self, name: str, orphans: list[Orphan]) -> None:
+        """Replace the environment's orphans (the last teardown's word)."""
+        try:
+            await self._db.execute("DELETE FROM orphans WHERE env = ?", (name,))
+            stamp = iso(now_utc())
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO orphans (env, backend, resource, reason, at) VALUES (?,?,?,?,?)",
+                [(name, o.backend, o.resource, o.reason, stamp) for o in orphans])
+            await self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise StateError(f"{self.path}: cannot write: {exc}") from None
+
+    async def _orphans(self, name: str) -> list[Orphan]:
+        async with self._db.execute(
+                "SELECT backend, resource, reason FROM orphans WHERE env = ? ORDER BY backend, resource",
+                (name,)) as cur:
+            return [Orphan(r["backend"], r["resource"], r["reason"]) for r in await cur.fetchall()]
