@@ -50,6 +50,8 @@ class Emulator(ServerBase):
         self.metrics.enabled = metrics
         self._rest = RestApi(self)
         self._service_ips = 0
+        #: > 0: a deleted namespace stays Terminating this long before it is gone (see terminate_namespace)
+        self.namespace_termination_s = 0.0
         self.store.listeners.append(self._forget_deleted_pod_logs)
         self.add_namespace("default")
         for name in nodes:
@@ -161,6 +163,52 @@ class Emulator(ServerBase):
         final = self.store.delete(rt, namespace, name)
         self.settle()
         return final
+
+    @on_loop
+    def terminate_namespace(self, name: str) -> Obj:
+        """`DELETE` of a namespace, as the namespace controller carries it out: the namespace turns
+        Terminating at once (deletionTimestamp, `status.phase: Terminating`; creating in it is
+        refused with 403), its objects are deleted, and the namespace itself goes after
+        `namespace_termination_s` (0: in the same request). Deleting it again while it terminates
+        answers the terminating namespace. Returns what the API answers."""
+        current = self.store.get(NAMESPACES, None, name)
+        if current is None:
+            raise not_found(NAMESPACES, name)
+        if current["metadata"].get("deletionTimestamp"):
+            return clone(current)
+        terminating = clone(current)
+        terminating["metadata"]["deletionTimestamp"] = now_iso()
+        terminating["metadata"]["deletionGracePeriodSeconds"] = 0
+        terminating["status"] = {"phase": "Terminating"}
+        answer = clone(self.store.update(NAMESPACES, terminating))
+        for other in self.store.tables:
+            other_rt = lookup(other)
+            if other_rt.namespaced:
+                for obj in list(self.store.objects(other_rt, name)):
+                    self.store.delete(other_rt, name, obj["metadata"]["name"])
+        self.settle()
+        uid = current["metadata"]["uid"]
+        if self.namespace_termination_s > 0 and self._loop is not None and self._loop.is_running():
+            self._loop.call_later(self.namespace_termination_s, self._finish_namespace, name, uid)
+        else:
+            self._finish_namespace(name, uid)
+        return answer
+
+    @on_loop
+    def finish_namespace_terminations(self) -> list[str]:
+        """Remove every Terminating namespace now (as the namespace controller would once done);
+        returns their names. For tests that hold namespaces Terminating with a long
+        `namespace_termination_s`."""
+        names = [ns["metadata"]["name"] for ns in self.store.objects(NAMESPACES)
+                 if ns["metadata"].get("deletionTimestamp")]
+        for name in names:
+            self.remove(NAMESPACES, None, name)
+        return names
+
+    def _finish_namespace(self, name: str, uid: str) -> None:
+        current = self.store.get(NAMESPACES, None, name)
+        if current is not None and current["metadata"]["uid"] == uid:
+            self.remove(NAMESPACES, None, name)
 
     # -- seeding -------------------------------------------------------------
     @on_loop

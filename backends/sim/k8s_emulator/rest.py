@@ -198,9 +198,14 @@ class RestApi:
         validate_name(rt, meta["name"])
         for server_owned in ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp"):
             meta.pop(server_owned, None)
-        if rt.namespaced and self.store.get(NAMESPACES, None, ns or "") is None:
+        namespace = self.store.get(NAMESPACES, None, ns or "") if rt.namespaced else None
+        if rt.namespaced and namespace is None:
             raise ApiError(404, f'namespaces "{ns}" not found', "NotFound",
                            {"name": ns, "kind": "namespaces"})
+        if namespace is not None and namespace["metadata"].get("deletionTimestamp"):
+            raise ApiError(403, f'{rt.qualified} "{meta["name"]}" is forbidden: unable to create new content in '
+                                f"namespace {ns} because it is being terminated", "Forbidden",
+                           {"name": meta["name"], "kind": rt.plural})
         if self.store.get(rt, ns, meta["name"]) is not None:
             raise already_exists(rt, meta["name"])
         apply_defaults(rt, obj, self.emu.allocate_cluster_ip)
@@ -288,14 +293,13 @@ class RestApi:
             raise conflict(rt, name)
         if isinstance(options, dict) and options.get("dryRun"):
             return json_response(current if rt is PODS else success(rt, current))
+        if rt is NAMESPACES:
+            return json_response(self.emu.terminate_namespace(name))
         final = self.emu.remove(rt, ns, name)
-        if rt is PODS or rt is NAMESPACES:
+        if rt is PODS:
             final = clone(final or current)
             final["metadata"]["deletionTimestamp"] = now_iso()
-            if rt is PODS:
-                final["metadata"]["deletionGracePeriodSeconds"] = 0
-            else:
-                final["status"] = {"phase": "Terminating"}
+            final["metadata"]["deletionGracePeriodSeconds"] = 0
             return json_response(final)
         return json_response(success(rt, current))
 

@@ -34,6 +34,8 @@ class ControllerRuntime:
         self.pods_by_owner: dict[str, set[tuple[str, str]]] = {}
         self.faults: dict[tuple[str, str], str] = {}
         self.pod_start_delay_s = 0.0
+        #: images whose pods stay in ImagePullBackOff (besides any from a `*.invalid` registry)
+        self.unpullable_images: set[str] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._ip_counter = 0
         self._node_cursor = 0
@@ -137,6 +139,9 @@ class ControllerRuntime:
                    final_state: str = "Running") -> Obj:
         node = node or self.next_node()
         pod = podlib.pod_from_template(template, namespace, name, owner, node, extra_labels)
+        if final_state == "Running" and any(self.unpullable(c.get("image", ""))
+                                            for c in pod["spec"].get("containers", [])):
+            final_state = self.faults[(namespace, name)] = "ImagePullBackOff"
         delayed = self.pod_start_delay_s > 0 and self.loop is not None and self.loop.is_running()
         state = "Pending" if delayed else final_state
         pod["status"] = podlib.pod_status(pod, state, self.next_pod_ip(), self.host_ip(node))
@@ -144,7 +149,19 @@ class ControllerRuntime:
         if delayed:
             assert self.loop is not None
             self.loop.call_later(self.pod_start_delay_s, self._start_pod, namespace, name, final_state)
+        elif final_state == "ImagePullBackOff":
+            self._fault_event(created, final_state)
         return created
+
+    def unpullable(self, image: str) -> bool:
+        """An image no registry serves: listed in `unpullable_images`, or from a registry under
+        the reserved `.invalid` top-level domain (RFC 2606), e.g. `registry.invalid/app:1`.
+        Its pods stay Pending in ImagePullBackOff, as a kubelet reports them."""
+        if image in self.unpullable_images:
+            return True
+        first, sep, _ = image.partition("/")
+        host = first.split(":", 1)[0].lower()
+        return bool(sep) and ("." in first or ":" in first) and (host == "invalid" or host.endswith(".invalid"))
 
     def _start_pod(self, namespace: str, name: str, final_state: str) -> None:
         pod = self.store.get(PODS, namespace, name)

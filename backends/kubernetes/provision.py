@@ -1,0 +1,468 @@
+"""KubernetesProvisioner: the lifecycle steps of an environment's namespace and manifests.
+
+    step `namespace` (kind Namespace, fields {"name"})   → the namespace, labelled
+    step `KIND/NAME` (fields {"manifest": {...}})         → that object in the environment's namespace
+
+Everything it creates carries the labels `envdeck.io/env`, `envdeck.io/template` and
+`envdeck.io/step` (values through `k8s_label_value`). Create is create-or-adopt: a
+409 AlreadyExists reads the object and adopts it when it carries this environment's and this
+step's labels; an object of that name without them is refused ("exists and is not envdeck's"),
+never taken over or deleted.
+
+Connection as the observing backend (connection.py: the official client's kubeconfig /
+in-cluster loaders; api.py: raw JSON over aiohttp with the per-call timeout, HTTP failures
+mapped to BackendUnreachable / BackendDenied / InvalidRequest / NotFound). Any kind the
+cluster serves is reached through API discovery (`/api/v1`, `/apis/GROUP/VERSION`), as
+kubectl and the dynamic client do. Health is a fresh GET every time (never the informer
+cache), judged by health.py plus the pods of a workload (ImagePullBackOff, CrashLoopBackOff
+are reported as the reason; whether they are fatal after the step timeout is the engine's call).
+
+Native ids: a namespace's is its name; an object's is `NAMESPACE/KIND/NAME` (`KIND/NAME` for a
+cluster-scoped one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from backends.base import Provisioner
+from backends.kubernetes import health
+from backends.kubernetes.api import MERGE_PATCH, KubeApi
+from backends.kubernetes.connection import ClusterConnection, load_connection_async
+from backends.kubernetes.logs import selector_string
+from tui.core.config import Defaults, KubernetesConfig
+from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.lifecycle.records import (
+    K8S_ENV_LABEL,
+    K8S_STEP_LABEL,
+    K8S_TEMPLATE_LABEL,
+    Leftover,
+    StepHealth,
+    StepSpec,
+    k8s_label_value,
+)
+from tui.core.model import Health, resource_id
+
+BACKEND = "kubernetes"
+#: Kept on a workload scaled to 0 by sleep: the replicas before, so that a sleep repeated after a
+#: crash (the memory not yet saved) still knows what to restore.
+REPLICAS_BEFORE_SLEEP = "envdeck.io/replicas-before-sleep"
+#: Kinds whose dependents are deleted before them (foreground propagation).
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
+SLEEP_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
+#: What the sweep looks for in the environment's namespace (the kinds templates create).
+SWEEP_KINDS: tuple[tuple[str, str], ...] = (
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("v1", "Service"), ("v1", "ConfigMap"),
+    ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim"),
+    ("networking.k8s.io/v1", "Ingress"),
+)
+_API_VERSION_OF = {kind: api_version for api_version, kind in SWEEP_KINDS}
+_SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
+                 "deletionGracePeriodSeconds", "managedFields", "selfLink")
+
+
+@dataclass(frozen=True, slots=True)
+class KindPath:
+    """Where one kind lives in the REST API (from discovery)."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def collection(self, namespace: str | None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if self.namespaced:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
+    def item(self, namespace: str | None, name: str) -> str:
+        return f"{self.collection(namespace)}/{name}"
+
+
+NAMESPACE_PATH = KindPath("v1", "Namespace", "namespaces", False)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """A native id taken apart."""
+
+    namespace: str | None
+    kind: str
+    name: str
+
+    @classmethod
+    def parse(cls, native_id: str) -> ObjectRef:
+        parts = native_id.split("/")
+        if len(parts) == 3 and all(parts):
+            return cls(parts[0], parts[1], parts[2])
+        if len(parts) == 2 and all(parts):
+            return cls(None, parts[0], parts[1])
+        raise InvalidRequest(f"not a Kubernetes object id: {native_id!r} (NAMESPACE/KIND/NAME)", backend=BACKEND)
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.kind}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+class KubernetesProvisioner(Provisioner):
+    name: ClassVar[str] = BACKEND
+
+    def __init__(self, env: str, config: KubernetesConfig, defaults: Defaults, *, template: str):
+        super().__init__(env, config, defaults, template=template)
+        self.namespace = config.namespace
+        self.connection: ClusterConnection | None = None
+        self.api: KubeApi | None = None
+        self._paths: dict[tuple[str, str], KindPath] = {("v1", "Namespace"): NAMESPACE_PATH}
+        self._served: dict[str, dict[str, KindPath]] = {}
+        self._lock = asyncio.Lock()
+
+    # -- connection ----------------------------------------------------------
+    async def _ensure(self) -> KubeApi:
+        async with self._lock:
+            if self.api is None:
+                self.connection = await asyncio.wait_for(load_connection_async(self.config),
+                                                         timeout=float(self.defaults.timeout) * 3)
+                self.api = KubeApi(self.connection, float(self.defaults.timeout))
+            return self.api
+
+    async def close(self) -> None:
+        if self.api is not None:
+            await self.api.close()
+        if self.connection is not None:
+            await asyncio.to_thread(self.connection.api_client.close)
+        self.api = self.connection = None
+
+    def marks(self, step_id: str) -> dict[str, str]:
+        """The owner labels of one step's object."""
+        return {K8S_ENV_LABEL: k8s_label_value(self.env), K8S_TEMPLATE_LABEL: k8s_label_value(self.template),
+                K8S_STEP_LABEL: k8s_label_value(step_id)}
+
+    def _ours(self, obj: dict[str, Any]) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return labels.get(K8S_ENV_LABEL) == k8s_label_value(self.env)
+
+    async def _locate(self, api_version: str, kind: str) -> KindPath:
+        """Where `kind` of `api_version` lives, by discovery (cached per group/version)."""
+        known = self._paths.get((api_version, kind))
+        if known is not None:
+            return known
+        api = await self._ensure()
+        served = self._served.get(api_version)
+        if served is None:
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                listing = await api.get(path)
+            except NotFound:
+                listing = {}
+            served = {r["kind"]: KindPath(api_version, r["kind"], r["name"], bool(r.get("namespaced")))
+                      for r in listing.get("resources") or () if "/" not in str(r.get("name", ""))}
+            self._served[api_version] = served
+        found = served.get(kind)
+        if found is None:
+            raise InvalidRequest(f"the cluster serves no {kind} in {api_version}", backend=BACKEND)
+        self._paths[(api_version, kind)] = found
+        return found
+
+    async def _get(self, path: str) -> dict[str, Any] | None:
+        """A fresh GET; None when it does not exist."""
+        try:
+            return await (await self._ensure()).get(path)
+        except NotFound:
+            return None
+
+    # -- steps ---------------------------------------------------------------
+    def _manifest(self, step: StepSpec) -> dict[str, Any]:
+        manifest = step.fields.get("manifest")
+        if not isinstance(manifest, dict):
+            raise InvalidRequest(f"step {step.id}: fields.manifest must be a Kubernetes object (a mapping)",
+                                 backend=BACKEND)
+        for key in ("apiVersion", "kind"):
+            if not isinstance(manifest.get(key), str) or not manifest[key]:
+                raise InvalidRequest(f"step {step.id}: the manifest has no {key}", backend=BACKEND)
+        name = (manifest.get("metadata") or {}).get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"step {step.id}: the manifest has no metadata.name", backend=BACKEND)
+        return manifest
+
+    def _namespace_name(self, step: StepSpec) -> str:
+        name = step.fields.get("name") or self.namespace
+        if not isinstance(name, str):
+            raise InvalidRequest(f"step {step.id}: fields.name must be a namespace name", backend=BACKEND)
+        return name
+
+    async def _step_target(self, step: StepSpec) -> tuple[KindPath, str | None, str]:
+        """(where, namespace, name) of the step's object."""
+        if step.kind == "Namespace" and "manifest" not in step.fields:
+            return NAMESPACE_PATH, None, self._namespace_name(step)
+        manifest = self._manifest(step)
+        where = await self._locate(manifest["apiVersion"], manifest["kind"])
+        return where, self.namespace if where.namespaced else None, manifest["metadata"]["name"]
+
+    @staticmethod
+    def _native_id(where: KindPath, namespace: str | None, name: str) -> str:
+        if where is NAMESPACE_PATH:
+            return name
+        return str(ObjectRef(namespace, where.kind, name))
+
+    def _check_adoptable(self, step: StepSpec, where: KindPath, namespace: str | None, name: str,
+                         obj: dict[str, Any]) -> None:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        what = f"{where.kind} {namespace}/{name}" if namespace else f"{where.kind} {name}"
+        if not self._ours(obj):
+            owner = labels.get(K8S_ENV_LABEL)
+            whose = f"it belongs to environment {owner!r}" if owner else f"it has no label {K8S_ENV_LABEL}={self.env}"
+            raise InvalidRequest(f"step {step.id}: {what} exists and is not envdeck's for {self.env} ({whose}); "
+                                 "envdeck neither adopts nor deletes it", backend=BACKEND)
+        if labels.get(K8S_STEP_LABEL) not in (None, k8s_label_value(step.id)):
+            raise InvalidRequest(f"step {step.id}: {what} exists and belongs to step "
+                                 f"{labels.get(K8S_STEP_LABEL)!r} of {self.env}", backend=BACKEND)
+
+    async def find(self, step: StepSpec) -> str | None:
+        where, namespace, name = await self._step_target(step)
+        obj = await self._get(where.item(namespace, name))
+        if obj is None:
+            return None
+        self._check_adoptable(step, where, namespace, name, obj)
+        return self._native_id(where, namespace, name)
+
+    def _body(self, step: StepSpec, where: KindPath, namespace: str | None, name: str) -> dict[str, Any]:
+        if where is NAMESPACE_PATH and "manifest" not in step.fields:
+            body: dict[str, Any] = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        else:
+            body = copy.deepcopy(self._manifest(step))
+            body.pop("status", None)
+        meta = body.setdefault("metadata", {})
+        for key in _SERVER_OWNED:
+            meta.pop(key, None)
+        if namespace is not None:
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        meta["labels"] = {**(meta.get("labels") or {}), **self.marks(step.id)}
+        return body
+
+    async def create(self, step: StepSpec, token: str) -> str:
+        """Create-or-adopt. Kubernetes has no idempotency token: the object's name is the key, so a
+        409 AlreadyExists reads it and adopts it when it carries this step's labels (`token` unused)."""
+        where, namespace, name = await self._step_target(step)
+        api = await self._ensure()
+        try:
+            await api.request("POST", where.collection(namespace), body=self._body(step, where, namespace, name))
+        except BackendError as exc:
+            if getattr(exc, "http_status", None) != 409:
+                raise
+            existing = await self._get(where.item(namespace, name))
+            if existing is None:  # deleted in between: the next attempt creates it
+                raise BackendUnreachable(f"step {step.id}: {where.kind} {name} existed and is now gone; "
+                                         "try again", backend=BACKEND) from None
+            self._check_adoptable(step, where, namespace, name, existing)
+            if (existing.get("metadata") or {}).get("deletionTimestamp"):
+                raise BackendUnreachable(f"step {step.id}: {where.kind} {name} is still being deleted; "
+                                         "try again when it is gone", backend=BACKEND) from None
+        return self._native_id(where, namespace, name)
+
+    async def _where_of(self, step: StepSpec, native_id: str) -> tuple[KindPath, str | None, str]:
+        if step.kind == "Namespace" and "manifest" not in step.fields:
+            return NAMESPACE_PATH, None, native_id
+        ref = ObjectRef.parse(native_id)
+        manifest = step.fields.get("manifest")
+        api_version = manifest.get("apiVersion") if isinstance(manifest, dict) else None
+        where = await self._locate(api_version or _api_version_of(ref.kind), ref.kind)
+        return where, ref.namespace, ref.name
+
+    async def health(self, step: StepSpec, native_id: str) -> StepHealth:
+        where, namespace, name = await self._where_of(step, native_id)
+        obj = await self._get(where.item(namespace, name))
+        if obj is None:
+            return StepHealth(False, f"{where.kind} {name} does not exist (deleted outside envdeck?)", terminal=True)
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return StepHealth(False, f"{where.kind} {name} is being deleted", terminal=True)
+        verdict = _judge(obj)
+        if verdict.healthy or verdict.terminal or where.kind not in WORKLOAD_KINDS:
+            return verdict
+        pod_reason = await self._pod_trouble(obj, namespace)
+        return StepHealth(False, f"{verdict.reason}; {pod_reason}" if pod_reason else verdict.reason)
+
+    async def _pod_trouble(self, obj: dict[str, Any], namespace: str | None) -> str:
+        """The first bad container state of the workload's pods ("pod web-x: ImagePullBackOff: …")."""
+        selector = _pod_selector(obj)
+        if not selector or namespace is None:
+            return ""
+        pods, _ = await (await self._ensure()).list_all(f"/api/v1/namespaces/{namespace}/pods",
+                                                         labelSelector=selector)
+        for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
+            verdict, reason = health.pod(pod)
+            if verdict is Health.DEGRADED:
+                return f"pod {pod['metadata']['name']}: {reason}"
+        return ""
+
+    async def _delete_object(self, where: KindPath, namespace: str | None, name: str, what: str) -> None:
+        """Delete one object of ours: a fresh read first (not ours → refused), then DELETE with a uid
+        precondition, so that an object somebody re-created meanwhile is never deleted."""
+        current = await self._get(where.item(namespace, name))
+        if current is None or (current.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        if not self._ours(current):
+            raise InvalidRequest(f"{what}: {where.kind} {name} is not envdeck's for {self.env} "
+                                 f"(no label {K8S_ENV_LABEL}={self.env}); not deleted", backend=BACKEND)
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1",
+                                   "preconditions": {"uid": current["metadata"]["uid"]}}
+        if where.kind in WORKLOAD_KINDS:
+            options["propagationPolicy"] = "Foreground"
+        elif where is not NAMESPACE_PATH:
+            options["propagationPolicy"] = "Background"
+        try:
+            await (await self._ensure()).request("DELETE", where.item(namespace, name), body=options)
+        except NotFound:
+            return
+        except BackendError as exc:
+            if getattr(exc, "http_status", None) == 409:  # re-created meanwhile: not the one we own
+                return
+            raise
+
+    async def delete(self, step: StepSpec, native_id: str) -> None:
+        where, namespace, name = await self._where_of(step, native_id)
+        await self._delete_object(where, namespace, name, f"step {step.id}")
+
+    async def gone(self, step: StepSpec, native_id: str) -> bool:
+        where, namespace, name = await self._where_of(step, native_id)
+        return await self._get(where.item(namespace, name)) is None
+
+    # -- sweep -----------------------------------------------------------------
+    async def sweep(self) -> list[Leftover]:
+        api = await self._ensure()
+        selector = f"{K8S_ENV_LABEL}={k8s_label_value(self.env)}"
+        namespaces, _ = await api.list_all(NAMESPACE_PATH.collection(None), labelSelector=selector)
+        found = [Leftover(BACKEND, "Namespace", ns["metadata"]["name"])
+                 for ns in sorted(namespaces, key=lambda n: n["metadata"]["name"])]
+        if self.namespace in {lo.native_id for lo in found}:
+            return found  # its objects go with it
+        if await self._get(NAMESPACE_PATH.item(None, self.namespace)) is None:
+            return found
+        for api_version, kind in SWEEP_KINDS:
+            try:
+                where = await self._locate(api_version, kind)
+            except InvalidRequest:
+                continue  # not served by this cluster
+            items, _ = await api.list_all(where.collection(self.namespace), labelSelector=selector)
+            found.extend(Leftover(BACKEND, kind, str(ObjectRef(self.namespace, kind, obj["metadata"]["name"])))
+                         for obj in sorted(items, key=lambda o: o["metadata"]["name"]))
+        return found
+
+    async def delete_leftover(self, leftover: Leftover) -> None:
+        if leftover.kind == "Namespace":
+            await self._delete_object(NAMESPACE_PATH, None, leftover.native_id, "sweep")
+            return
+        ref = ObjectRef.parse(leftover.native_id)
+        where = await self._locate(_api_version_of(ref.kind), ref.kind)
+        await self._delete_object(where, ref.namespace, ref.name, "sweep")
+
+    # -- sleep / wake ------------------------------------------------------------
+    async def _sleepers(self) -> list[tuple[KindPath, dict[str, Any]]]:
+        """The Deployments and StatefulSets sleep scales: all of the namespace's when the namespace
+        is the environment's (labelled), else only those labelled for it."""
+        api = await self._ensure()
+        namespace = await self._get(NAMESPACE_PATH.item(None, self.namespace))
+        if namespace is None:
+            return []
+        selector = None if self._ours(namespace) else f"{K8S_ENV_LABEL}={k8s_label_value(self.env)}"
+        found = []
+        for api_version, kind in SLEEP_KINDS:
+            where = await self._locate(api_version, kind)
+            items, _ = await api.list_all(where.collection(self.namespace), labelSelector=selector)
+            found.extend((where, obj) for obj in sorted(items, key=lambda o: o["metadata"]["name"]))
+        return found
+
+    async def sleep(self) -> dict[str, dict[str, Any]]:
+        api = await self._ensure()
+        memory: dict[str, dict[str, Any]] = {}
+        for where, obj in await self._sleepers():
+            meta, name = obj["metadata"], obj["metadata"]["name"]
+            replicas = int((obj.get("spec") or {}).get("replicas", 1))
+            noted = (meta.get("annotations") or {}).get(REPLICAS_BEFORE_SLEEP)
+            if replicas == 0 and noted is not None and noted.isdigit():
+                replicas = int(noted)  # asleep already (a sleep repeated after a crash)
+            memory[resource_id(BACKEND, where.kind, name)] = {"replicas": replicas}
+            if (obj.get("spec") or {}).get("replicas", 1) == 0 and noted is not None:
+                continue
+            patch = {"metadata": {"annotations": {REPLICAS_BEFORE_SLEEP: str(replicas)}}, "spec": {"replicas": 0}}
+            await api.patch(where.item(self.namespace, name), patch, MERGE_PATCH)
+        return memory
+
+    async def wake(self, memory: dict[str, dict[str, Any]]) -> None:
+        api = await self._ensure()
+        for rid, fields in sorted(memory.items()):
+            backend, _, rest = rid.partition("/")
+            kind, _, name = rest.partition("/")
+            if backend != BACKEND or not kind or not name or "replicas" not in fields:
+                continue
+            where = await self._locate(_api_version_of(kind), kind)
+            patch = {"metadata": {"annotations": {REPLICAS_BEFORE_SLEEP: None}},
+                     "spec": {"replicas": int(fields["replicas"])}}
+            try:
+                await api.patch(where.item(self.namespace, name), patch, MERGE_PATCH)
+            except NotFound:
+                continue  # deleted while asleep: nothing to restore
+
+    def describe(self) -> str:
+        return f"kubernetes namespace {self.namespace}"
+
+
+def _api_version_of(kind: str) -> str:
+    api_version = _API_VERSION_OF.get(kind)
+    if api_version is None:
+        raise InvalidRequest(f"envdeck does not know the API version of kind {kind}", backend=BACKEND)
+    return api_version
+
+
+def _pod_selector(obj: dict[str, Any]) -> str:
+    if obj.get("kind") == "Job":
+        return f"job-name={obj['metadata']['name']}"
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    return selector_string(selector) if selector.get("matchLabels") or selector.get("matchExpressions") else ""
+
+
+def _judge(obj: dict[str, Any]) -> StepHealth:
+    """Whether one freshly read object is Healthy, and why not."""
+    kind = obj.get("kind")
+    status = obj.get("status") or {}
+    if kind == "Namespace":
+        phase = status.get("phase") or "Active"
+        return StepHealth(phase == "Active", "" if phase == "Active" else f"namespace is {phase}")
+    if kind == "Deployment":
+        verdict, reason = health.deployment(obj)
+        want = int((obj.get("spec") or {}).get("replicas", 1))
+        available = int(status.get("availableReplicas") or 0)
+        if verdict is Health.DEGRADED:
+            return StepHealth(False, reason or "Deployment failed", terminal=True)
+        if verdict is Health.HEALTHY and available >= want:
+            return StepHealth(True)
+        return StepHealth(False, reason or f"{available}/{want} replicas available")
+    if kind == "StatefulSet":
+        verdict, reason = health.statefulset(obj)
+        want = int((obj.get("spec") or {}).get("replicas", 1))
+        ready = int(status.get("readyReplicas") or 0)
+        ok = verdict is Health.HEALTHY and ready >= want
+        return StepHealth(ok, "" if ok else reason or f"{ready}/{want} replicas ready")
+    if kind == "DaemonSet":
+        verdict, reason = health.daemonset(obj)
+        want = int(status.get("desiredNumberScheduled") or 0)
+        ready = int(status.get("numberReady") or 0)
+        ok = verdict is Health.HEALTHY and ready >= want
+        return StepHealth(ok, "" if ok else reason or f"{ready}/{want} pods ready")
+    if kind == "Job":
+        verdict, reason = health.job(obj)
+        if verdict is Health.DEGRADED:
+            return StepHealth(False, reason, terminal=True)
+        return StepHealth(verdict is Health.HEALTHY, "" if verdict is Health.HEALTHY else reason or "Job running")
+    if kind == "ReplicaSet":
+        verdict, reason = health.replicaset(obj)
+        return StepHealth(verdict is Health.HEALTHY, reason, terminal=verdict is Health.DEGRADED)
+    if kind == "PersistentVolumeClaim":
+        verdict, reason = health.pvc(obj)
+        return StepHealth(verdict is Health.HEALTHY, reason, terminal=verdict is Health.DEGRADED)
+    return StepHealth(True)  # Service, ConfigMap, Secret and the rest: it exists
