@@ -5,12 +5,16 @@
 - the project's Kubernetes API emulator with deployments, a CrashLoopBackOff and an
   OOMKilled pod, events, streaming logs and pod metrics (`backends/sim/k8s_emulator`);
 - simulated edge nodes served by an in-process asyncssh server that never runs a
-  command on this machine (`backends/sim/edge/simulator.py`).
+  command on this machine (`backends/sim/edge/simulator.py`), plus a pool of three more
+  (`demo-pool`, nginx stopped) that the `preview` template claims from.
 
 They run on their own event loop in a daemon thread, so the TUI's loop only runs
 envdeck; the backends reach them over real sockets, exactly as they reach real
 systems. `config()` returns the envdeck config (a dict) pointing at them, with
-the desired state that makes drift visible.
+the desired state that makes drift visible, and a `preview` template (issue 15): a
+bucket, a security group and an instance on moto, a namespace with a Deployment on the
+emulator, one node of the pool; it creates in seconds. Everyone may create from it and
+becomes admin of what they created.
 """
 
 from __future__ import annotations
@@ -28,6 +32,28 @@ from typing import Any
 
 ENVS = ("staging", "prod")
 READY_TIMEOUT_S = 180.0
+POOL = "demo-pool"
+POOL_NODES = ("pool-01", "pool-02", "pool-03")
+PREVIEW_MANIFEST = """\
+# The preview template's Kubernetes objects ({env}, {branch}, {replicas} are filled in).
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: "{replicas}"
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: "registry.example/preview-web:{branch}"
+          ports:
+            - containerPort: 8080
+"""
 DEMO_AMI = {"ami_id": "ami-0e4d3c2b1a0demo01", "name": "envdeck-demo-linux", "state": "available", "public": True,
             "owner_id": "137112412989", "description": "a stand-in machine image for the envdeck demo",
             "virtualization_type": "hvm", "architecture": "x86_64", "platform": None, "image_type": "machine",
@@ -46,6 +72,7 @@ class DemoWorld:
         self.moto = None
         self.emulator = None
         self.simulators: dict[str, Any] = {}
+        self.pool: Any = None  # the EdgeSimulator of the preview template's pool
         self.aws: dict[str, Any] | None = None
         self.kubernetes: dict[str, Any] | None = None
         self.kubeconfigs: dict[str, Path] = {}
@@ -159,6 +186,11 @@ class DemoWorld:
         for env in self.envs:
             self.kubeconfigs[env] = emu.write_kubeconfig(self.workdir / f"kubeconfig-{env}", namespace=env,
                                                          context=f"demo-{env}")
+        self.kubeconfigs["preview"] = emu.write_kubeconfig(self.workdir / "kubeconfig-preview",
+                                                           namespace="default", context="demo-preview")
+        manifest = self.workdir / "templates" / "preview" / "k8s.yaml"
+        manifest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        manifest.write_text(PREVIEW_MANIFEST, encoding="utf-8")
 
     async def _start_edge(self) -> None:
         try:
@@ -173,6 +205,12 @@ class DemoWorld:
             sim = EdgeSimulator(nodes=names, seed=i, scenario="demo", workdir=self.workdir / f"edge-{env}")
             await sim.start()
             self.simulators[env] = sim
+        pool = EdgeSimulator(nodes=POOL_NODES, seed=len(self.envs) + 1, services=("nginx",), scenario="clean",
+                             workdir=self.workdir / "edge-pool")
+        for node in pool.nodes.values():
+            node.services["nginx"] = False  # started when an environment claims the node
+        await pool.start()
+        self.pool = pool
 
     def _start_log_feeds_threadsafe(self) -> None:
         """A log group per environment keeps receiving lines (run on the servers' loop)."""
@@ -194,7 +232,7 @@ class DemoWorld:
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(task, timeout=5)
-        for sim in self.simulators.values():
+        for sim in [*self.simulators.values(), *([self.pool] if self.pool is not None else [])]:
             with contextlib.suppress(Exception):
                 await sim.close()
         if self.emulator is not None:
@@ -223,4 +261,45 @@ class DemoWorld:
                 edge["interval"] = "10s"
                 block["edge"] = edge
             envs[env] = block
-        return {"defaults": {"interval": "10s", "timeout": "5s", "max_backoff": "60s"}, "environments": envs}
+        config: dict[str, Any] = {"defaults": {"interval": "10s", "timeout": "5s", "max_backoff": "60s"},
+                                  "environments": envs}
+        preview = self.preview_template()
+        if preview is not None:
+            if self.pool is not None:
+                pool = self.pool.edge_config_dict()
+                for node in pool["nodes"]:
+                    node["services"], node["log_files"] = [], []
+                config["edge_pools"] = {POOL: pool}
+            config["templates"] = {"preview": preview}
+        return config
+
+    def preview_template(self) -> dict[str, Any] | None:
+        """The `preview` template: parameters branch and replicas; what the demo's servers
+        create in seconds. None when neither moto nor the emulator started."""
+        if not self.aws and not self.kubernetes:
+            return None
+        template: dict[str, Any] = {
+            "description": "Preview environment of a branch: a bucket, a security group and an instance "
+                           "(moto), a namespace with a Deployment (emulator), one edge node of the pool",
+            "parameters": {"branch": {"type": "string", "pattern": "^[a-z0-9-]{1,30}$", "default": "main",
+                                      "description": "the branch to preview"},
+                           "replicas": {"type": "integer", "default": 1, "minimum": 0, "maximum": 10}},
+            "creators": ["*"], "ttl": "4h", "max_ttl": "2d", "repair": "auto",
+            "access": {"admin": ["{creator}"], "viewer": ["*"]},
+        }
+        if self.aws:
+            template["aws"] = {"region": self.aws["region"], "endpoint_url": self.aws["endpoint_url"],
+                               "timeout": "1m", "resources": [
+                {"id": "assets", "kind": "s3-bucket", "name": "{env}-assets", "encryption": True,
+                 "public_access_blocked": True},
+                {"id": "web-sg", "kind": "security-group", "name": "{env}-web",
+                 "ingress": [{"port": 443, "cidr": "10.0.0.0/8"}]},
+                {"id": "web", "kind": "ec2-instance", "name": "{env}-web-1", "image_id": DEMO_AMI["ami_id"],
+                 "instance_type": "t3.micro", "security_groups": ["{web-sg}"], "depends_on": ["assets"]}]}
+        if self.kubernetes:
+            template["kubernetes"] = {"kubeconfig": str(self.kubeconfigs["preview"]), "context": "demo-preview",
+                                      "namespace": "{env}", "timeout": "1m",
+                                      "manifests": [str(self.workdir / "templates" / "preview" / "k8s.yaml")]}
+        if self.pool is not None:
+            template["edge"] = {"pool": POOL, "count": 1, "services": ["nginx"], "timeout": "1m"}
+        return template

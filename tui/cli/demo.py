@@ -171,7 +171,7 @@ def main_demo(args: argparse.Namespace) -> int:
                      else tmpdir / "state")
         setup_logging(state_dir)
         say(f"envdeck demo: starting moto, the Kubernetes emulator and {3 * scale} simulated edge nodes "
-            f"(scale {scale})…")
+            f"(scale {scale}), and a pool of 3 nodes for the preview template…")
         with DemoWorld(tmpdir / "servers", scale=scale) as world:
             for problem in world.problems:
                 say(f"envdeck demo: running without {problem}")
@@ -181,6 +181,9 @@ def main_demo(args: argparse.Namespace) -> int:
             say(f"envdeck demo: config {config_path} (copy it as a starting point; removed when the demo ends)")
             say(f"envdeck demo: from another terminal while the demo runs: {cli_command(config_path, state_dir=state_dir)}")
             say(f"envdeck demo: or `. {env_file}` there, then any envdeck command")
+            if config.templates:
+                say("envdeck demo: try `envdeck env create pr-1 --template preview --param branch=main --wait` "
+                    "there, or `n` in the TUI")
             if getattr(args, "headless", False):
                 print(clean(f"config: {config_path}"))
                 return 0 if print_summary(asyncio.run(observe_once(config, state_dir))) else 1
