@@ -8,8 +8,8 @@ Templates (see `templates()`):
 - `preview`: a bucket, a security group, an instance naming it, a namespace with a
   Deployment + Service, one edge node claimed from the `gateways` pool (nginx started);
 - `small`: the same without the Service (crash trials);
-- `stuck`: a namespace and a Deployment with a 2s kubernetes timeout (the test makes the
-  emulator keep new pods Pending, so it never becomes healthy);
+- `stuck`: a namespace and a Deployment whose image comes from a `.invalid` registry (the
+  emulator keeps its pods in ImagePullBackOff), with a 3s kubernetes timeout;
 - `locked`: creators name somebody else (create is denied);
 - `viewer-only`: the creator only gets viewer (destroy/sleep/wake/extend are denied).
 """
@@ -92,6 +92,9 @@ class World:
         (self.workdir / "templates").mkdir(exist_ok=True)
         (self.workdir / "templates" / "web.yaml").write_text(MANIFEST + SERVICE)
         (self.workdir / "templates" / "web-only.yaml").write_text(MANIFEST)
+        # the emulator keeps images from *.invalid registries in ImagePullBackOff: never healthy
+        (self.workdir / "templates" / "broken.yaml").write_text(
+            MANIFEST.replace("registry.example/web", "registry.invalid/web"))
 
     # -- config ---------------------------------------------------------------------------------
     def aws_section(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -130,7 +133,7 @@ class World:
                       "kubernetes": self.kubernetes_section(["templates/web-only.yaml"], timeout="30s"),
                       "edge": edge},
             "stuck": {"description": "never healthy", **common,
-                      "kubernetes": self.kubernetes_section(["templates/web-only.yaml"], timeout="2s")},
+                      "kubernetes": self.kubernetes_section(["templates/broken.yaml"], timeout="3s")},
             "locked": {"description": "somebody else's", **common, "creators": [OTHER],
                        "aws": self.aws_section(aws_full[:1])},
             "viewer-only": {"description": "creator is only a viewer", **common,

@@ -80,7 +80,6 @@ def test_create_wait_ready_everywhere_then_destroy_leaves_nothing(world: World):
 
 
 def test_step_never_healthy_fails_with_step_and_reason(world: World):
-    world.k8s.emu.pod_start_delay_s = 3600.0  # new pods stay Pending: the Deployment is never available
     proc = _create(world, "stuck-1", "--wait", template="stuck")
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
@@ -90,7 +89,6 @@ def test_step_never_healthy_fails_with_step_and_reason(world: World):
     assert row["step"]["id"] == "Deployment/web" and row["step"]["reason"]
     # on_failure: keep (the default): what was made is still there for a look
     assert len(world.namespaces("stuck-1")) == 1
-    world.k8s.emu.pod_start_delay_s = 0.0
     _ok(world.envdeck("env", "destroy", "stuck-1", "--yes", "--wait"), "destroy of a failed env")
     assert world.leftovers("stuck-1") == NOTHING
 
