@@ -41,8 +41,11 @@ from tui.core.lifecycle.template import (
     pieces,
     read_manifests,
 )
+from tui.core.model import Resource
 
 _WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+#: Manifest documents by the name of their source (a file of `manifests:`).
+Documents = list[tuple[str, list[dict[str, Any]]]]
 
 
 def render(config: EnvdeckConfig, template: str, env: str, creator: str,
@@ -55,6 +58,15 @@ def render(config: EnvdeckConfig, template: str, env: str, creator: str,
     check_env_name(env)
     values = parse_parameters(tpl, template, params)
     return render_template(config, template, tpl, env, creator, values)
+
+
+def render_clone(config: EnvdeckConfig, source_env: str, new_env: str, creator: str,
+                 observed: list[Resource]) -> RenderedEnvironment:
+    """A new environment like the config environment `source_env`, from its declared desired
+    state (tui/core/lifecycle/clone.py says what can and cannot be cloned)."""
+    from tui.core.lifecycle.clone import render_clone as clone
+
+    return clone(config, source_env, new_env, creator, observed)
 
 
 def check_env_name(env: str) -> None:
@@ -84,8 +96,9 @@ def parse_parameters(tpl: TemplateConfig, template: str, params: dict[str, str])
 
 
 def render_template(config: EnvdeckConfig, template: str, tpl: TemplateConfig, env: str, creator: str,
-                    values: dict[str, Any]) -> RenderedEnvironment:
-    """The rendering proper, with parameters already typed (also used by `render_clone`)."""
+                    values: dict[str, Any], *, documents: Documents | None = None) -> RenderedEnvironment:
+    """The rendering proper, with parameters already typed. `documents` replaces reading the
+    manifest files (`render_clone` synthesises its manifests)."""
     filler = Filler({"env": env, "creator": creator, **values}, set(tpl.resource_ids()))
     steps: list[StepSpec] = []
     environment: dict[str, Any] = {
@@ -117,7 +130,14 @@ def render_template(config: EnvdeckConfig, template: str, tpl: TemplateConfig, e
                               **({"interval": aws.interval} if aws.interval else {}),
                               "tags": {AWS_ENV_TAG: env}, "desired": desired}
     if tpl.kubernetes is not None:
-        environment["kubernetes"], k8s_steps = _kubernetes(config, template, tpl, filler, env)
+        if documents is None:
+            documents = []
+            for entry in tpl.kubernetes.manifests:
+                try:
+                    documents.append((entry, read_manifests(entry, config.source)))
+                except ValueError as exc:
+                    raise InvalidRequest(f"template {template!r}: manifest {entry}: {exc}") from None
+        environment["kubernetes"], k8s_steps = _kubernetes(template, tpl, filler, env, documents)
         steps.extend(k8s_steps)
     edge_pool, edge_count = None, 0
     if tpl.edge is not None:
@@ -149,8 +169,8 @@ def _access(tpl: TemplateConfig, filler: Filler, creator: str) -> dict[str, list
             for role in ("viewer", "operator", "admin")}
 
 
-def _kubernetes(config: EnvdeckConfig, template: str, tpl: TemplateConfig, filler: Filler,
-                env: str) -> tuple[dict[str, Any], list[StepSpec]]:
+def _kubernetes(template: str, tpl: TemplateConfig, filler: Filler, env: str,
+                documents: Documents) -> tuple[dict[str, Any], list[StepSpec]]:
     k = tpl.kubernetes
     assert k is not None
     namespace = filler.final(k.namespace, "kubernetes.namespace")
@@ -167,11 +187,7 @@ def _kubernetes(config: EnvdeckConfig, template: str, tpl: TemplateConfig, fille
                       fields={"name": escape(namespace), "labels": labels(NAMESPACE_STEP)}, timeout_s=timeout)]
     desired: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for entry in k.manifests:
-        try:
-            docs = read_manifests(entry, config.source)
-        except ValueError as exc:
-            raise InvalidRequest(f"template {template!r}: manifest {entry}: {exc}") from None
+    for entry, docs in documents:
         for number, doc in enumerate(docs, start=1):
             where = f"{entry} document {number}"
             manifest = filler.manifest(doc, where)
