@@ -25,10 +25,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 
 def cmd_check(args: argparse.Namespace) -> int:
     from tui.core.identity import current_user
+    from tui.core.lifecycle.template import template_summary
     from tui.core.policy import Policy
 
     cfg = load(args)
-    if not cfg.environments:
+    if not cfg.environments and not cfg.templates:
         write_line(f"{cfg.source}: valid, but no environments are defined")
     # only the environments the user can see, as every other verb (names cannot be probed)
     visible = Policy(cfg, current_user()).visible_environments()
@@ -50,6 +51,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     hidden = len(cfg.environments) - len(visible)
     if hidden:
         write_line(f"{hidden} more environment(s) defined where you have no role")
+    for name, template in cfg.templates.items():
+        write_line(template_summary(name, template))
     return EXIT_OK
 
 

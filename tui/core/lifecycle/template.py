@@ -300,6 +300,28 @@ class TemplateConfig(StrictModel):
         return [n for n in ("aws", "kubernetes", "edge") if getattr(self, n) is not None]
 
 
+def template_summary(name: str, t: TemplateConfig) -> str:
+    """One line for `envdeck check`."""
+    parts = [f"{len(t.parameters)} parameter(s)" + (f" ({', '.join(t.parameters)})" if t.parameters else "")]
+    if t.aws:
+        parts.append(f"aws {t.aws.region} ({len(t.aws.resources)} resources)")
+    if t.kubernetes:
+        parts.append(f"kubernetes ns {t.kubernetes.namespace} ({len(t.kubernetes.manifests)} manifest file(s))")
+    if t.edge:
+        parts.append(f"edge {t.edge.count} node(s) of pool {t.edge.pool}")
+    ttl = f"ttl {_duration(t.ttl)}" if t.ttl else "no ttl"
+    if t.max_ttl:
+        ttl += f" (max {_duration(t.max_ttl)})"
+    return f"template {name}: {'; '.join(parts)}; {ttl}; on_failure={t.on_failure}"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 # --- manifests on disk -------------------------------------------------------
 
 def manifest_path(entry: str, config_source: str) -> Path:
@@ -419,7 +441,8 @@ def template_problems(name: str, t: TemplateConfig, pools: dict[str, EdgePoolCon
                     out.append(Problem(loc, f"{entry}: {step} is also in manifest {seen[step] + 1}"))
                 seen.setdefault(step, index)
                 for sub, text in walk_strings(doc):
-                    for msg in _placeholder_problems(text, refs, known_ids):
+                    allowed = plain if sub == ("metadata", "name") else refs  # the step id: known before
+                    for msg in _placeholder_problems(text, allowed, known_ids):
                         where = ".".join(str(p) for p in sub)
                         out.append(Problem(loc, f"{entry}: document {number}, {where}: {msg}"))
     if t.edge is not None:
