@@ -91,6 +91,11 @@ class Emulator(ServerBase):
     def pod_start_delay_s(self, value: float) -> None:
         self.controllers.pod_start_delay_s = value
 
+    @property
+    def unpullable_images(self) -> set[str]:
+        """Images whose new pods stay in ImagePullBackOff (so do those of any `*.invalid` registry)."""
+        return self.controllers.unpullable_images
+
     # -- generic object access ----------------------------------------------
     @on_loop
     def create(self, resource: str, obj: Obj) -> Obj:
