@@ -50,6 +50,7 @@ class Thing:
     backend: str
     kind: str
     fields: dict[str, Any]
+    native_id: str = ""
     replicas: int = 2
     deleting: int = -1          # gone() calls left before it is gone; -1: not deleting
     gone: bool = False
@@ -109,7 +110,8 @@ class MemoryProvisioner:
         finally:
             world.running -= 1
         native_id = f"{step.id}-{next(world._ids)}"
-        world.things[native_id] = Thing(self.env, step.id, self.name, step.kind, dict(step.fields))
+        world.things[native_id] = Thing(self.env, step.id, self.name, step.kind, dict(step.fields),
+                                        native_id=native_id)
         world.creates[step.id] += 1
         world.crash("create-after", step.id)
         return native_id

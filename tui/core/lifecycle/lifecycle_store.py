@@ -252,14 +252,16 @@ class LifecycleStore:
 
     # -- lease ---------------------------------------------------------------
     @_serialized
-    async def take_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None) -> str | None:
-        """Take the environment's lease when it is free, expired, or already `holder`'s: None
-        when taken, else the holder that keeps it. One UPDATE: atomic across processes."""
+    async def take_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None,
+                         replace: str | None = None) -> str | None:
+        """Take the environment's lease when it is free, expired, already `holder`'s, or held by
+        `replace` (a holder the caller knows is gone): None when taken, else "HOLDER (until
+        TIME)" of the holder that keeps it. One UPDATE: atomic across processes."""
         now = now or now_utc()
         changed = await self._exec(
             "UPDATE managed_env SET holder = ?, holder_until = ? WHERE name = ? AND "
-            "(holder IS NULL OR holder = ? OR holder_until IS NULL OR holder_until <= ?)",
-            (holder, iso(now + timedelta(seconds=ttl_s)), name, holder, iso(now)))
+            "(holder IS NULL OR holder = ? OR holder = ? OR holder_until IS NULL OR holder_until <= ?)",
+            (holder, iso(now + timedelta(seconds=ttl_s)), name, holder, replace or holder, iso(now)))
         if changed:
             return None
         async with self._db.execute("SELECT holder, holder_until FROM managed_env WHERE name = ?", (name,)) as cur:

@@ -1,0 +1,638 @@
+"""The lifecycle engine: carries a managed environment's pending operation (create, destroy,
+sleep, wake) to its end, step by step, resumable after a crash at any point.
+
+- Fenced by the environment's lease in the store (`holder` = "user@host:pid"): a second
+  process gets `LeaseBusy` naming the holder. A holder on this host whose pid is gone (a
+  killed envdeck) is replaced at once instead of waiting for the lease to expire. The lease is
+  renewed while the engine works and released at the end.
+- Create: steps run in the plan's waves (independent steps concurrently). A step starts only
+  when every step it depends on is Healthy by a *fresh* `health()` call made then. Per step:
+  the row goes to `creating` with a fixed token BEFORE the backend call, `find()` adopts what
+  a crashed run created, else `create()`; the native id is stored (`waiting`), then `health()`
+  is polled (0.5 s → 2 s) until Healthy, terminal, or the step's timeout (clock based).
+  A failure leaves the environment `failed` with the step and reason, or, with
+  `on_failure: destroy`, tears it down; either way drive() raises LifecycleFailed.
+- The edge step first claims nodes of its pool (store, atomic), writes them into
+  `spec.environment["edge"]["nodes"]` with the template's services, then runs like any step.
+- Destroy: steps in reverse wave order, `delete()` then `gone()` (a timeout, or an error,
+  makes an Orphan with the reason), edge claims released once the edge step is gone; then
+  `sweep()` on every backend of the environment and `delete_leftover()` of what it finds;
+  what cannot be deleted is an Orphan. `destroyed`, with the orphans listed.
+- Sleep: `sleep()` per backend, each backend's memory saved as it goes, then `sleeping`.
+  Wake: `wake(memory)` per backend, then every step's health (fresh) → `ready`.
+- Every step: an audit row (`lifecycle.<op>`, target `NAME/STEP`, the requesting user and
+  origin) begun before and finished after, a timeline entry, and `on_change(managed)`.
+- `expire_due()`: requests destroy (user "envdeck", origin ttl) of what has outlived its TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import getpass
+import logging
+import os
+import re
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from backends.base import Provisioner
+from tui.core.errors import EnvdeckError, InvalidRequest, LifecycleFailed, NotFound
+from tui.core.lifecycle.lifecycle_store import LifecycleStore
+from tui.core.lifecycle.records import (
+    EnvLifecycleState,
+    ManagedEnvironment,
+    Operation,
+    Orphan,
+    StepHealth,
+    StepRecord,
+    StepSpec,
+    StepState,
+)
+from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
+from tui.core.sanitize import clean
+from tui.core.store import Store
+
+__all__ = ["LeaseBusy", "LifecycleEngine", "ProvisionerFactory", "default_holder"]
+
+log = logging.getLogger(__name__)
+
+#: (backend, env, backend config section, template) -> Provisioner; production:
+#: backends.registry.create_provisioner with the defaults bound by the service.
+ProvisionerFactory = Callable[[str, str, Any, str], Provisioner]
+OnChange = Callable[[ManagedEnvironment], Awaitable[None] | None]
+
+BACKENDS = ("aws", "kubernetes", "edge")
+EDGE_CLAIM = "edge-claim"
+TTL_USER = "envdeck"
+_HOLDER = re.compile(r"^(?P<user>.*)@(?P<host>[^@:]*):(?P<pid>\d+)$")
+
+
+class LeaseBusy(EnvdeckError):
+    """Another live process is carrying out an operation on this environment."""
+
+
+class StepFailure(Exception):
+    def __init__(self, step: str, reason: str):
+        reason = clean(reason, max_len=2000)
+        super().__init__(f"{step}: {reason}")
+        self.step, self.reason = step, reason
+
+
+def default_holder() -> str:
+    """"user@host:pid" of this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether a lease holder is a process of this host that no longer runs."""
+    match = _HOLDER.match(holder or "")
+    if not match or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _waves(steps: list[StepSpec]) -> list[list[str]]:
+    """Waves from depends_on alone (the plan's, when tui.core.lifecycle.plan is absent)."""
+    depth: dict[str, int] = {}
+    by_id = {s.id: s for s in steps}
+
+    def level(step_id: str, seen: tuple[str, ...] = ()) -> int:
+        if step_id in seen:
+            raise InvalidRequest(f"steps depend on each other in a cycle: {' -> '.join((*seen, step_id))}")
+        if step_id not in depth:
+            deps = [d for d in by_id[step_id].depends_on if d in by_id]
+            depth[step_id] = 1 + max((level(d, (*seen, step_id)) for d in deps), default=-1)
+        return depth[step_id]
+
+    for s in steps:
+        level(s.id)
+    waves: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for s in steps:
+        waves[depth[s.id]].append(s.id)
+    return waves
+
+
+def _plan(managed: ManagedEnvironment) -> tuple[list[StepSpec], list[list[str]]]:
+    try:
+        from tui.core.lifecycle.plan import build_plan
+    except ImportError:
+        return list(managed.spec.steps), _waves(list(managed.spec.steps))
+    plan = build_plan(managed.spec)
+    return list(plan.steps), [list(w) for w in plan.waves]
+
+
+def _resolve(fields: dict[str, Any], native_ids: dict[str, str]) -> dict[str, Any]:
+    try:
+        from tui.core.lifecycle.render import resolve_refs
+    except ImportError:
+        return fields
+    return resolve_refs(fields, native_ids)
+
+
+class LifecycleEngine:
+    def __init__(self, store: Store, lstore: LifecycleStore, provisioners: ProvisionerFactory, *,
+                 holder: str | None = None, clock: Callable[[], datetime] = now_utc,
+                 on_change: OnChange | None = None, lease_s: float = 60.0,
+                 poll: tuple[float, float] = (0.5, 2.0)):
+        self.store = store
+        self.lstore = lstore
+        self.provisioners = provisioners
+        self.holder = holder or default_holder()
+        self.clock = clock
+        self.on_change = on_change
+        self.lease_s = lease_s
+        self.poll = poll
+        self._driving: set[str] = set()
+
+    # -- entry points --------------------------------------------------------------
+    async def drive(self, name: str) -> ManagedEnvironment:
+        """Carry out the pending operation (and any requested meanwhile) to its end; returns the
+        environment at rest. LifecycleFailed when a step failed; LeaseBusy when another
+        process drives it."""
+        if name in self._driving:
+            raise LeaseBusy(f"{name}: {self.holder} is already carrying out an operation on it")
+        self._driving.add(name)      # before any await: two drives in this process never interleave
+        try:
+            await self.lstore.require(name)
+            await self._take_lease(name)
+        except BaseException:
+            self._driving.discard(name)
+            raise
+        renewer = asyncio.create_task(self._renew(name))
+        run = _Run(self, name)
+        try:
+            return await run.carry_out()
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            try:
+                await run.close()
+            finally:
+                try:
+                    await self.lstore.release_lease(name, self.holder)
+                finally:
+                    self._driving.discard(name)
+
+    async def expire_due(self) -> list[str]:
+        """Request destroy (user "envdeck", origin ttl) of every ready, sleeping or failed
+        environment past its expires_at; returns their names."""
+        now = self.clock()
+        due = []
+        for managed in await self.lstore.list():
+            if managed.state not in (EnvLifecycleState.READY, EnvLifecycleState.SLEEPING, EnvLifecycleState.FAILED):
+                continue
+            if managed.expires_at is None or managed.expires_at > now or managed.operation == Operation.DESTROY:
+                continue
+            try:
+                await self.lstore.request(managed.name, Operation.DESTROY, TTL_USER, Origin.TTL)
+            except (InvalidRequest, NotFound) as exc:
+                log.info("TTL destroy of %s not requested: %s", managed.name, exc)
+                continue
+            due.append(managed.name)
+        return due
+
+    # -- lease ---------------------------------------------------------------------
+    async def _take_lease(self, name: str) -> None:
+        other = await self.lstore.take_lease(name, self.holder, self.lease_s, now=self.clock())
+        if other is None:
+            return
+        current = other.split(" (until ", 1)[0]
+        if holder_gone(current) and await self.lstore.take_lease(
+                name, self.holder, self.lease_s, now=self.clock(), replace=current) is None:
+            return
+        raise LeaseBusy(f"{name}: {other} is carrying out an operation on it; try again later")
+
+    async def _renew(self, name: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            if not await self.lstore.renew_lease(name, self.holder, self.lease_s, now=self.clock()):
+                log.warning("%s: the lease of %s was taken over", name, self.holder)
+                return
+
+
+class _Run:
+    """One drive() of one environment: its provisioners and the operations it carries out."""
+
+    def __init__(self, engine: LifecycleEngine, name: str):
+        self.engine = engine
+        self.lstore = engine.lstore
+        self.store = engine.store
+        self.name = name
+        self._provisioners: dict[str, Provisioner] = {}
+        self.managed: ManagedEnvironment | None = None
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.engine.clock
+
+    async def close(self) -> None:
+        for prov in self._provisioners.values():
+            with contextlib.suppress(Exception):
+                await prov.close()
+        self._provisioners.clear()
+
+    # -- the loop --------------------------------------------------------------------
+    async def carry_out(self) -> ManagedEnvironment:
+        failure: LifecycleFailed | None = None
+        for _ in range(8):   # an operation requested meanwhile is carried out next (bounded)
+            managed = await self._reload()
+            op = managed.operation
+            if op is None:
+                break
+            try:
+                if op == Operation.CREATE:
+                    await self._create()
+                elif op == Operation.DESTROY:
+                    await self._destroy()
+                elif op == Operation.SLEEP:
+                    await self._sleep()
+                elif op == Operation.WAKE:
+                    await self._wake()
+            except LifecycleFailed as exc:
+                failure = exc
+                if (await self._reload()).operation is None:
+                    break
+        managed = await self._reload()
+        if failure is not None:
+            raise failure
+        return managed
+
+    async def _reload(self) -> ManagedEnvironment:
+        self.managed = await self.lstore.require(self.name)
+        return self.managed
+
+    async def _changed(self) -> None:
+        managed = await self._reload()
+        callback = self.engine.on_change
+        if callback is not None:
+            try:
+                result = callback(managed)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:  # a subscriber's error never stops a lifecycle operation
+                log.exception("on_change of %s failed", self.name)
+
+    def provisioner(self, backend: str) -> Provisioner:
+        prov = self._provisioners.get(backend)
+        if prov is None:
+            managed = self.managed
+            assert managed is not None
+            prov = self.engine.provisioners(backend, self.name, managed.spec.environment.get(backend),
+                                            managed.template)
+            self._provisioners[backend] = prov
+        return prov
+
+    def backends(self) -> list[str]:
+        managed = self.managed
+        assert managed is not None
+        named = {s.backend for s in managed.spec.steps}
+        named |= {b for b in BACKENDS if managed.spec.environment.get(b) is not None}
+        return [b for b in BACKENDS if b in named] + sorted(named - set(BACKENDS))
+
+    # -- audit and timeline ---------------------------------------------------------------
+    def _who(self) -> tuple[str, str]:
+        managed = self.managed
+        assert managed is not None
+        return (managed.requested_by or managed.owner, managed.requested_origin or str(Origin.RECONCILER))
+
+    async def _audit_begin(self, op: Operation, target: str, params: dict[str, Any]) -> int:
+        user, origin = self._who()
+        return await self.store.audit_begin(user=user, env=self.name, target=f"{self.name}/{target}",
+                                            action=f"lifecycle.{op}", params=params, origin=origin)
+
+    async def _note(self, target: str, reason: str, message: str, *, severity: str = "info") -> None:
+        await self.store.add_timeline(self.name, [TimelineEntry(self.clock(), target, "lifecycle", severity,
+                                                                clean(reason), clean(message, max_len=2000))])
+
+    async def _row(self, record: StepRecord) -> None:
+        await self.lstore.upsert_step(record)
+        await self._changed()
+
+    # -- create ----------------------------------------------------------------------------
+    async def _create(self) -> None:
+        managed = self.managed
+        assert managed is not None
+        await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING)
+        await self._changed()
+        steps, waves = _plan(managed)
+        by_id = {s.id: s for s in steps}
+        rows = {r.id: r for r in managed.steps}
+        for s in steps:
+            if s.id not in rows:
+                await self.lstore.upsert_step(StepRecord(self.name, s.id, s.backend, s.kind))
+        try:
+            for wave in waves:
+                if (await self._reload()).operation != Operation.CREATE:
+                    return     # destroy requested meanwhile: carried out next
+                results = await asyncio.gather(*(self._create_step(by_id[i], by_id) for i in wave),
+                                               return_exceptions=True)
+                failures = [r for r in results if isinstance(r, StepFailure)]
+                for r in results:
+                    if isinstance(r, BaseException) and not isinstance(r, StepFailure):
+                        raise r
+                if failures:
+                    raise failures[0]
+        except StepFailure as exc:
+            await self._create_failed(exc)
+            return
+        managed = await self._reload()
+        if managed.expires_at is None and managed.spec.ttl_s:
+            await self.lstore.set_expires(self.name, managed.created_at + timedelta(seconds=managed.spec.ttl_s))
+        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE)
+        await self._note(self.name, "Ready", f"{self.name} is ready")
+        await self._changed()
+
+    async def _create_failed(self, exc: StepFailure) -> None:
+        managed = self.managed
+        assert managed is not None
+        destroy = managed.spec.on_failure == "destroy"
+        await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=exc.step, reason=exc.reason,
+                                    finished=Operation.CREATE, then=Operation.DESTROY if destroy else None)
+        await self._note(exc.step, "Failed", exc.reason + ("; tearing it down (on_failure: destroy)"
+                                                           if destroy else ""), severity="high")
+        await self._changed()
+        raise LifecycleFailed(self.name, exc.step, exc.reason)
+
+    async def _native_ids(self) -> dict[str, str]:
+        return {r.id: r.native_id for r in await self.lstore.steps(self.name) if r.native_id}
+
+    async def _record(self, step_id: str) -> StepRecord:
+        for r in await self.lstore.steps(self.name):
+            if r.id == step_id:
+                return r
+        raise NotFound(f"{self.name}: no step {step_id}")
+
+    async def _create_step(self, step: StepSpec, by_id: dict[str, StepSpec]) -> None:
+        row = await self._record(step.id)
+        if row.state == StepState.HEALTHY and row.native_id:
+            return
+        audit = await self._audit_begin(Operation.CREATE, step.id, {"backend": step.backend, "kind": step.kind})
+        try:
+            native_id = await self._run_create_step(step, by_id, row)
+        except StepFailure as exc:
+            await self.store.audit_finish(audit, AuditResult.FAILED, exc.reason)
+            raise
+        except Exception as exc:
+            await self.store.audit_finish(audit, AuditResult.FAILED, str(exc))
+            raise
+        await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"healthy ({native_id})")
+
+    async def _run_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord) -> str:
+        deadline = self.clock() + timedelta(seconds=step.timeout_s)
+        native_ids = await self._native_ids()
+        for dep in step.depends_on:
+            if dep in by_id:
+                await self._wait_healthy(by_id[dep], native_ids.get(dep), deadline, waiting_for=step.id)
+        try:
+            if step.kind == EDGE_CLAIM:
+                step = await self._claim(step)
+            step = dataclasses.replace(step, fields=_resolve(step.fields, native_ids))
+        except EnvdeckError as exc:
+            await self._fail_row(row, str(exc))
+            raise StepFailure(step.id, str(exc)) from None
+        prov = self.provisioner(step.backend)
+        native_id = row.native_id if row.state == StepState.WAITING else None
+        if native_id is None:
+            row.state, row.token = StepState.CREATING, row.token or uuid.uuid4().hex
+            row.started_at, row.finished_at = row.started_at or self.clock(), None
+            row.attempts += 1
+            row.message = ""
+            await self._row(row)              # committed BEFORE the backend call
+            try:
+                native_id = await prov.find(step) or await prov.create(step, row.token)
+            except EnvdeckError as exc:
+                await self._fail_row(row, str(exc))
+                raise StepFailure(step.id, str(exc)) from None
+            row.state, row.native_id = StepState.WAITING, native_id
+            await self._row(row)
+            await self._note(step.id, "Created", f"{step.kind} {native_id}")
+        try:
+            await self._wait_healthy(step, native_id, deadline)
+        except StepFailure as exc:
+            await self._fail_row(row, exc.reason)
+            raise
+        row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
+        await self._row(row)
+        await self._note(step.id, "Healthy", f"{step.kind} {native_id} is healthy")
+        return native_id
+
+    async def _fail_row(self, row: StepRecord, reason: str) -> None:
+        row.state, row.message, row.finished_at = StepState.FAILED, reason, self.clock()
+        await self._row(row)
+
+    async def _wait_healthy(self, step: StepSpec, native_id: str | None, deadline: datetime, *,
+                            waiting_for: str = "") -> None:
+        """Poll a fresh health() until Healthy; StepFailure (naming the waiting step when this is
+        a dependency check) on a terminal answer or at the deadline."""
+        owner = waiting_for or step.id
+        if native_id is None:
+            raise StepFailure(owner, f"{step.id} was never created")
+        prov = self.provisioner(step.backend)
+        delay, longest = self.engine.poll
+        while True:
+            try:
+                health = await prov.health(step, native_id)
+            except EnvdeckError as exc:
+                health = StepHealth(False, str(exc))
+            if health.healthy:
+                return
+            what = f"{step.id} is not healthy: {health.reason}" if waiting_for else health.reason
+            if health.terminal:
+                raise StepFailure(owner, what or "failed")
+            if self.clock() >= deadline:
+                raise StepFailure(owner, f"not healthy after {step.timeout_s:g}s: {what or 'no reason given'}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest) if delay else 0
+
+    async def _claim(self, step: StepSpec) -> StepSpec:
+        """Claim the edge nodes (kept by a resumed run), write them and the services into
+        spec.environment["edge"]; the edge provisioner is built after, with them."""
+        managed = self.managed
+        assert managed is not None
+        fields = step.fields
+        pool = str(fields.get("pool") or managed.spec.edge_pool or "")
+        count = int(fields.get("count") or managed.spec.edge_count or 1)
+        candidates = list(fields.get("nodes") or fields.get("candidates") or [])
+        configs = {(n["name"] if isinstance(n, dict) else str(n)): n for n in candidates}
+        if not pool or not configs:
+            raise InvalidRequest(f"step {step.id}: no edge pool nodes to claim from")
+        claimed = await self.lstore.claim_nodes(pool, self.name, count, list(configs))
+        services = list(fields.get("services") or [])
+        nodes = []
+        for node_name in claimed:
+            node = configs[node_name]
+            node = dict(node) if isinstance(node, dict) else {"name": node_name, "host": node_name}
+            node["services"] = sorted(set(node.get("services") or []) | set(services))
+            nodes.append(node)
+        spec = managed.spec
+        edge = dict(spec.environment.get("edge") or {})
+        edge["nodes"] = nodes
+        spec.environment = {**spec.environment, "edge": edge}
+        await self.lstore.update_spec(self.name, spec)
+        self._provisioners.pop(step.backend, None)
+        await self._reload()
+        await self._note(step.id, "Claimed", f"{pool}: {', '.join(claimed)}")
+        return dataclasses.replace(step, fields={**fields, "claimed": claimed})
+
+    # -- destroy ---------------------------------------------------------------------------
+    async def _destroy(self) -> None:
+        managed = self.managed
+        assert managed is not None
+        keep_step, keep_reason = managed.step, managed.reason
+        await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step, reason=keep_reason)
+        await self._changed()
+        steps, waves = _plan(managed)
+        by_id = {s.id: s for s in steps}
+        orphans: list[Orphan] = []
+        for wave in reversed(waves):
+            results = await asyncio.gather(*(self._delete_step(by_id[i]) for i in wave), return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+                orphans.extend(r)
+        orphans.extend(await self._sweep())
+        if not any(o.backend == "edge" for o in orphans):
+            await self.lstore.release_claims(self.name)   # also a claim made just before a crash
+        await self.lstore.set_orphans(self.name, orphans)
+        await self.lstore.clear_sleep_memory(self.name)
+        left = f"{len(orphans)} orphan(s) left" if orphans else ""
+        await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYED, step=keep_step if not left else "",
+                                    reason=left or keep_reason, finished=Operation.DESTROY)
+        await self._note(self.name, "Destroyed", f"{self.name} is destroyed" + (f"; {left}" if left else ""),
+                         severity="high" if orphans else "info")
+        await self._changed()
+
+    async def _delete_step(self, step: StepSpec) -> list[Orphan]:
+        row = await self._record(step.id)
+        if row.state in (StepState.PENDING, StepState.DELETED):
+            return []
+        prov = self.provisioner(step.backend)
+        audit = await self._audit_begin(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind})
+        try:
+            native_id = row.native_id
+            if native_id is None:   # crashed between create and its row: adopt by the marks
+                native_id = await prov.find(step)
+            if native_id is not None:
+                row.state, row.native_id, row.message = StepState.DELETING, native_id, ""
+                row.started_at, row.finished_at = self.clock(), None
+                await self._row(row)          # committed BEFORE the backend call
+                await prov.delete(step, native_id)
+                await self._wait_gone(prov, step, native_id)
+        except (EnvdeckError, StepFailure) as exc:
+            reason = exc.reason if isinstance(exc, StepFailure) else str(exc)
+            row.state, row.message, row.finished_at = StepState.FAILED, reason, self.clock()
+            await self._row(row)
+            await self.store.audit_finish(audit, AuditResult.FAILED, reason)
+            await self._note(step.id, "Orphaned", reason, severity="high")
+            return [Orphan(step.backend, row.native_id or step.id, reason)]
+        if step.kind == EDGE_CLAIM:
+            await self.lstore.release_claims(self.name)
+        row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
+        await self._row(row)
+        await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})")
+        await self._note(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip())
+        return []
+
+    async def _wait_gone(self, prov: Provisioner, step: StepSpec, native_id: str) -> None:
+        deadline = self.clock() + timedelta(seconds=step.timeout_s)
+        delay, longest = self.engine.poll
+        while not await prov.gone(step, native_id):
+            if self.clock() >= deadline:
+                raise StepFailure(step.id, f"still there {step.timeout_s:g}s after deletion was asked")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest) if delay else 0
+
+    async def _sweep(self) -> list[Orphan]:
+        orphans: list[Orphan] = []
+        for backend in self.backends():
+            prov = self.provisioner(backend)
+            audit = await self._audit_begin(Operation.DESTROY, f"sweep:{backend}", {"backend": backend})
+            try:
+                leftovers = await prov.sweep()
+            except EnvdeckError as exc:
+                reason = f"sweep failed: {exc}"
+                orphans.append(Orphan(backend, "*", reason))
+                await self.store.audit_finish(audit, AuditResult.FAILED, reason)
+                continue
+            left = []
+            for leftover in leftovers:
+                try:
+                    await prov.delete_leftover(leftover)
+                except EnvdeckError as exc:
+                    left.append(Orphan(backend, leftover.arn or leftover.native_id, str(exc)))
+            orphans.extend(left)
+            message = f"{len(leftovers)} leftover(s) found, {len(left)} could not be deleted"
+            await self.store.audit_finish(audit, AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
+            if leftovers:
+                await self._note(f"sweep:{backend}", "Swept", message, severity="high" if left else "info")
+        return orphans
+
+    # -- sleep and wake ---------------------------------------------------------------------
+    async def _sleep(self) -> None:
+        saved = await self.lstore.sleep_memory(self.name)
+        for backend in self.backends():
+            if backend in saved:
+                continue     # slept before a crash: its memory is kept, not overwritten by zeros
+            audit = await self._audit_begin(Operation.SLEEP, backend, {"backend": backend})
+            try:
+                memory = await self.provisioner(backend).sleep()
+            except EnvdeckError as exc:
+                await self.store.audit_finish(audit, AuditResult.FAILED, str(exc))
+                await self._op_failed(Operation.SLEEP, backend, str(exc))
+            await self.lstore.save_sleep_memory(self.name, backend, memory)
+            await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"{len(memory)} resource(s) scaled down")
+            await self._note(backend, "Asleep", f"{len(memory)} resource(s) scaled down")
+        await self.lstore.set_state(self.name, EnvLifecycleState.SLEEPING, finished=Operation.SLEEP)
+        await self._changed()
+
+    async def _wake(self) -> None:
+        memory = await self.lstore.sleep_memory(self.name)
+        for backend in self.backends():
+            audit = await self._audit_begin(Operation.WAKE, backend, {"backend": backend})
+            try:
+                await self.provisioner(backend).wake(memory.get(backend, {}))
+            except EnvdeckError as exc:
+                await self.store.audit_finish(audit, AuditResult.FAILED, str(exc))
+                await self._op_failed(Operation.WAKE, backend, str(exc))
+            await self.store.audit_finish(audit, AuditResult.SUCCEEDED, "restored")
+        managed = await self._reload()
+        steps, _ = _plan(managed)
+        native_ids = await self._native_ids()
+        for step in steps:
+            audit = await self._audit_begin(Operation.WAKE, step.id, {"backend": step.backend, "kind": step.kind})
+            try:
+                await self._wait_healthy(step, native_ids.get(step.id),
+                                         self.clock() + timedelta(seconds=step.timeout_s))
+            except StepFailure as exc:
+                await self.store.audit_finish(audit, AuditResult.FAILED, exc.reason)
+                await self._op_failed(Operation.WAKE, exc.step, exc.reason)
+            await self.store.audit_finish(audit, AuditResult.SUCCEEDED, "healthy")
+        await self.lstore.clear_sleep_memory(self.name)
+        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.WAKE)
+        await self._note(self.name, "Awake", f"{self.name} is ready again")
+        await self._changed()
+
+    async def _op_failed(self, op: Operation, step: str, reason: str) -> None:
+        await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=step, reason=reason, finished=op)
+        await self._note(step, "Failed", f"{op}: {reason}", severity="high")
+        await self._changed()
+        raise LifecycleFailed(self.name, step, reason)
