@@ -28,6 +28,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
 from backends.base import Provisioner
 from backends.kubernetes import health
 from backends.kubernetes.api import MERGE_PATCH, KubeApi
@@ -111,7 +113,15 @@ class ObjectRef:
 class KubernetesProvisioner(Provisioner):
     name: ClassVar[str] = BACKEND
 
-    def __init__(self, env: str, config: KubernetesConfig, defaults: Defaults, *, template: str):
+    def __init__(self, env: str, config: KubernetesConfig | dict[str, Any], defaults: Defaults, *,
+                 template: str):
+        if not isinstance(config, KubernetesConfig):
+            try:
+                config = KubernetesConfig.model_validate(config)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'kubernetes'}: {e['msg']}"
+                                     for e in exc.errors())
+                raise InvalidRequest(f"kubernetes section of {env}: {problems}", backend=BACKEND) from None
         super().__init__(env, config, defaults, template=template)
         self.namespace = config.namespace
         self.connection: ClusterConnection | None = None
@@ -227,6 +237,8 @@ class KubernetesProvisioner(Provisioner):
         if obj is None:
             return None
         self._check_adoptable(step, where, namespace, name, obj)
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            return None  # ours but going away: not adopted (create waits until it is gone)
         return self._native_id(where, namespace, name)
 
     def _body(self, step: StepSpec, where: KindPath, namespace: str | None, name: str) -> dict[str, Any]:

@@ -246,6 +246,9 @@ async def test_namespace_delete_takes_everything_and_gone_says_so(cluster, make)
     assert core.read_namespace(ENV).status.phase == "Terminating"
     assert not await prov.gone(ns_step(), ns_id)
     assert (await prov.health(ns_step(), ns_id)).terminal
+    assert await prov.find(ns_step()) is None  # going away: not adopted
+    with pytest.raises(BackendUnreachable, match="still being deleted"):
+        await prov.create(ns_step(), "t")
     with pytest.raises(BackendDenied, match="being terminated"):
         await prov.create(manifest_step(OTHERS[2]), "t")
     assert emu.list("deployments", ENV) == [] and emu.list("pods", ENV) == [] and emu.list("configmaps", ENV) == []
