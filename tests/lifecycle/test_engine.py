@@ -16,10 +16,12 @@ from datetime import timedelta
 import pytest
 
 from tests.lifecycle.memory_provisioner import Crash, FakeClock, MemoryWorld, managed_env
+from tui.core.config import EdgeConfig, EdgeNode
 from tui.core.errors import LifecycleFailed
 from tui.core.lifecycle.engine import LeaseBusy, LifecycleEngine
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import EnvLifecycleState, Operation, StepSpec, StepState
+from tui.core.lifecycle.template import EdgePoolConfig
 from tui.core.store import Store
 
 ENV = "pr-7"
@@ -86,6 +88,8 @@ async def test_create_runs_waves_in_order_with_parallel_steps(h):
         # the dependency was healthy before the dependent was created
         assert index(calls, ("health", dep)) < index(calls, ("create", step))
     assert h.world.max_running >= 2                    # a wave's steps overlapped
+    things = {t.step: t for t in h.world.live(ENV)}
+    assert things["web"].fields["security_groups"] == [things["sg"].native_id]   # {sg} resolved at start
     rows = await h.rows()
     assert all(r.state == StepState.HEALTHY and r.native_id and r.token for r in rows.values())
     assert {t.native_id for t in h.world.live(ENV)} == {r.native_id for r in rows.values()}
@@ -308,11 +312,30 @@ async def test_one_engine_does_not_drive_one_environment_twice_at_once(h):
     assert set(h.world.creates.values()) == {1}
 
 
+async def test_a_lease_taken_over_while_driving_stops_the_engine(h):
+    """The renewal finds the lease is somebody else's (e.g. ours expired while the loop was
+    blocked): the engine stops instead of driving beside the new holder."""
+    async def on_change(managed):
+        rows = {r.id: r for r in managed.steps}
+        if rows["ns"].state == StepState.HEALTHY and not h.changes:
+            h.changes.append("taken")
+            assert await h.lstore.take_lease(ENV, "bob@elsewhere:1", 60, now=h.clock.now + timedelta(hours=1)) \
+                is None
+
+    h.world.slow["deploy"] = 10 ** 9
+    await h.insert(step_list=steps(timeout_s=10 ** 9))
+    with pytest.raises(LeaseBusy, match="taken over"):
+        await h.engine(on_change=on_change, lease_s=0.03).drive(ENV)
+    assert "bob@elsewhere:1" in await h.lstore.take_lease(ENV, "cy@x:1", 60, now=h.clock.now)
+
+
 # -- edge claims and TTL ---------------------------------------------------------------------------
 async def test_edge_step_claims_distinct_nodes_and_releases_them(h):
-    pool = [{"name": "gw-1", "host": "10.0.0.1"}, {"name": "gw-2", "host": "10.0.0.2"}]
-    edge = [StepSpec("edge", "edge", "edge-claim", {"pool": "gateways", "count": 1, "services": ["nginx"],
-                                                    "nodes": pool})]
+    """The step as render makes it (pool, count, services); the nodes come from the config's
+    edge_pools handed to the engine."""
+    pools = {"gateways": EdgePoolConfig(nodes=[EdgeNode(name="gw-1", host="10.0.0.1"),
+                                               EdgeNode(name="gw-2", host="10.0.0.2")])}
+    edge = [StepSpec("edge", "edge", "edge-claim", {"pool": "gateways", "count": 1, "services": ["nginx"]})]
     seen = []
     factory = h.world.factory
 
@@ -323,18 +346,23 @@ async def test_edge_step_claims_distinct_nodes_and_releases_them(h):
     h.world.factory = recording
     await h.insert("e1", edge, environment={"edge": {"nodes": []}})
     await h.insert("e2", edge, environment={"edge": {"nodes": []}})
-    await h.engine().drive("e1")
-    await h.engine().drive("e2")
+    await h.engine(edge_pools=pools).drive("e1")
+    await h.engine(edge_pools=lambda: pools).drive("e2")
     claims = {c.env: c.node for c in await h.lstore.claims(pool="gateways")}
     assert sorted(claims.values()) == ["gw-1", "gw-2"]
     e1 = await h.lstore.get("e1")
-    assert e1.spec.environment["edge"]["nodes"] == [{"name": claims["e1"], "host": pool[0 if claims["e1"] == "gw-1"
-                                                                                         else 1]["host"],
-                                                     "services": ["nginx"]}]
-    assert (("e1", e1.spec.environment["edge"]) in seen)        # the provisioner got the claimed nodes
+    [node] = e1.spec.environment["edge"]["nodes"]
+    assert (node["name"], node["services"]) == (claims["e1"], ["nginx"])
+    assert EdgeConfig.model_validate(e1.spec.environment["edge"]).nodes[0].name == claims["e1"]
+    assert ("e1", e1.spec.environment["edge"]) in seen        # the provisioner got the claimed nodes
     await h.lstore.request("e1", Operation.DESTROY, "ann", "cli")
-    await h.engine().drive("e1")
+    await h.engine(edge_pools=pools).drive("e1")
     assert [c.env for c in await h.lstore.claims(pool="gateways")] == ["e2"]
+    # a third environment finds the pool empty: failed, naming the pool
+    await h.insert("e3", edge, environment={"edge": {"nodes": []}})
+    await h.lstore.claim_nodes("gateways", "other", 1, ["gw-1"])
+    with pytest.raises(LifecycleFailed, match="edge pool gateways: 0 free node"):
+        await h.engine(edge_pools=pools).drive("e3")
 
 
 async def test_ttl_expiry_requests_destroy_with_origin_ttl(h):

@@ -36,13 +36,14 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from backends.base import Provisioner
 from tui.core.errors import EnvdeckError, InvalidRequest, LifecycleFailed, NotFound
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
+from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
     EnvLifecycleState,
     ManagedEnvironment,
@@ -53,6 +54,7 @@ from tui.core.lifecycle.records import (
     StepSpec,
     StepState,
 )
+from tui.core.lifecycle.render import resolve_refs
 from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
 from tui.core.sanitize import clean
 from tui.core.store import Store
@@ -109,49 +111,32 @@ def holder_gone(holder: str) -> bool:
     return False
 
 
-def _waves(steps: list[StepSpec]) -> list[list[str]]:
-    """Waves from depends_on alone (the plan's, when tui.core.lifecycle.plan is absent)."""
-    depth: dict[str, int] = {}
-    by_id = {s.id: s for s in steps}
-
-    def level(step_id: str, seen: tuple[str, ...] = ()) -> int:
-        if step_id in seen:
-            raise InvalidRequest(f"steps depend on each other in a cycle: {' -> '.join((*seen, step_id))}")
-        if step_id not in depth:
-            deps = [d for d in by_id[step_id].depends_on if d in by_id]
-            depth[step_id] = 1 + max((level(d, (*seen, step_id)) for d in deps), default=-1)
-        return depth[step_id]
-
-    for s in steps:
-        level(s.id)
-    waves: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-    for s in steps:
-        waves[depth[s.id]].append(s.id)
-    return waves
-
-
 def _plan(managed: ManagedEnvironment) -> tuple[list[StepSpec], list[list[str]]]:
-    try:
-        from tui.core.lifecycle.plan import build_plan
-    except ImportError:
-        return list(managed.spec.steps), _waves(list(managed.spec.steps))
+    """The steps (every edge in depends_on) and their waves."""
     plan = build_plan(managed.spec)
     return list(plan.steps), [list(w) for w in plan.waves]
 
 
-def _resolve(fields: dict[str, Any], native_ids: dict[str, str]) -> dict[str, Any]:
+def _resolved(step: StepSpec, native_ids: dict[str, str]) -> StepSpec:
+    """The step with its `{step-id}` references filled where they can be (health, delete and
+    find of a step whose references were resolved when it was created)."""
     try:
-        from tui.core.lifecycle.render import resolve_refs
-    except ImportError:
-        return fields
-    return resolve_refs(fields, native_ids)
+        return dataclasses.replace(step, fields=resolve_refs(step.fields, native_ids))
+    except InvalidRequest:
+        return step
+
+
+def _node_dicts(pool: Any) -> list[dict[str, Any]]:
+    nodes = pool.get("nodes") if isinstance(pool, Mapping) else getattr(pool, "nodes", None)
+    return [n.model_dump(mode="json") if hasattr(n, "model_dump") else dict(n) for n in nodes or []]
 
 
 class LifecycleEngine:
     def __init__(self, store: Store, lstore: LifecycleStore, provisioners: ProvisionerFactory, *,
                  holder: str | None = None, clock: Callable[[], datetime] = now_utc,
                  on_change: OnChange | None = None, lease_s: float = 60.0,
-                 poll: tuple[float, float] = (0.5, 2.0)):
+                 poll: tuple[float, float] = (0.5, 2.0),
+                 edge_pools: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None):
         self.store = store
         self.lstore = lstore
         self.provisioners = provisioners
@@ -160,7 +145,11 @@ class LifecycleEngine:
         self.on_change = on_change
         self.lease_s = lease_s
         self.poll = poll
+        #: pool name -> EdgePoolConfig (or {"nodes": [...]}), or a callable giving that mapping
+        #: (the config's `edge_pools`): the nodes an edge step claims from
+        self.edge_pools = edge_pools
         self._driving: set[str] = set()
+        self._lost: set[str] = set()     # leases taken over while driving: stop at the next row
 
     # -- entry points --------------------------------------------------------------
     async def drive(self, name: str) -> ManagedEnvironment:
@@ -170,6 +159,7 @@ class LifecycleEngine:
         if name in self._driving:
             raise LeaseBusy(f"{name}: {self.holder} is already carrying out an operation on it")
         self._driving.add(name)      # before any await: two drives in this process never interleave
+        self._lost.discard(name)
         try:
             await self.lstore.require(name)
             await self._take_lease(name)
@@ -226,6 +216,7 @@ class LifecycleEngine:
             await asyncio.sleep(self.lease_s / 3)
             if not await self.lstore.renew_lease(name, self.holder, self.lease_s, now=self.clock()):
                 log.warning("%s: the lease of %s was taken over", name, self.holder)
+                self._lost.add(name)
                 return
 
 
@@ -323,7 +314,12 @@ class _Run:
         await self.store.add_timeline(self.name, [TimelineEntry(self.clock(), target, "lifecycle", severity,
                                                                 clean(reason), clean(message, max_len=2000))])
 
+    def _check_lease(self) -> None:
+        if self.name in self.engine._lost:
+            raise LeaseBusy(f"{self.name}: the lease of {self.engine.holder} was taken over by another process")
+
     async def _row(self, record: StepRecord) -> None:
+        self._check_lease()
         await self.lstore.upsert_step(record)
         await self._changed()
 
@@ -401,11 +397,12 @@ class _Run:
         native_ids = await self._native_ids()
         for dep in step.depends_on:
             if dep in by_id:
-                await self._wait_healthy(by_id[dep], native_ids.get(dep), deadline, waiting_for=step.id)
+                await self._wait_healthy(_resolved(by_id[dep], native_ids), native_ids.get(dep), deadline,
+                                         waiting_for=step.id)
         try:
             if step.kind == EDGE_CLAIM:
                 step = await self._claim(step)
-            step = dataclasses.replace(step, fields=_resolve(step.fields, native_ids))
+            step = dataclasses.replace(step, fields=resolve_refs(step.fields, native_ids))
         except EnvdeckError as exc:
             await self._fail_row(row, str(exc))
             raise StepFailure(step.id, str(exc)) from None
@@ -453,6 +450,7 @@ class _Run:
                 health = await prov.health(step, native_id)
             except EnvdeckError as exc:
                 health = StepHealth(False, str(exc))
+            self._check_lease()
             if health.healthy:
                 return
             what = f"{step.id} is not healthy: {health.reason}" if waiting_for else health.reason
@@ -471,10 +469,10 @@ class _Run:
         fields = step.fields
         pool = str(fields.get("pool") or managed.spec.edge_pool or "")
         count = int(fields.get("count") or managed.spec.edge_count or 1)
-        candidates = list(fields.get("nodes") or fields.get("candidates") or [])
+        candidates = fields.get("nodes") or self._pool_nodes(pool)
         configs = {(n["name"] if isinstance(n, dict) else str(n)): n for n in candidates}
         if not pool or not configs:
-            raise InvalidRequest(f"step {step.id}: no edge pool nodes to claim from")
+            raise InvalidRequest(f"step {step.id}: edge pool {pool or '(none)'} has no nodes to claim")
         claimed = await self.lstore.claim_nodes(pool, self.name, count, list(configs))
         services = list(fields.get("services") or [])
         nodes = []
@@ -493,6 +491,13 @@ class _Run:
         await self._note(step.id, "Claimed", f"{pool}: {', '.join(claimed)}")
         return dataclasses.replace(step, fields={**fields, "claimed": claimed})
 
+    def _pool_nodes(self, pool: str) -> list[dict[str, Any]]:
+        pools = self.engine.edge_pools
+        if callable(pools):
+            pools = pools()
+        found = (pools or {}).get(pool)
+        return _node_dicts(found) if found is not None else []
+
     # -- destroy ---------------------------------------------------------------------------
     async def _destroy(self) -> None:
         managed = self.managed
@@ -501,7 +506,8 @@ class _Run:
         await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step, reason=keep_reason)
         await self._changed()
         steps, waves = _plan(managed)
-        by_id = {s.id: s for s in steps}
+        native_ids = await self._native_ids()
+        by_id = {s.id: _resolved(s, native_ids) for s in steps}
         orphans: list[Orphan] = []
         for wave in reversed(waves):
             results = await asyncio.gather(*(self._delete_step(by_id[i]) for i in wave), return_exceptions=True)
@@ -556,6 +562,7 @@ class _Run:
         deadline = self.clock() + timedelta(seconds=step.timeout_s)
         delay, longest = self.engine.poll
         while not await prov.gone(step, native_id):
+            self._check_lease()
             if self.clock() >= deadline:
                 raise StepFailure(step.id, f"still there {step.timeout_s:g}s after deletion was asked")
             await asyncio.sleep(delay)
@@ -617,7 +624,7 @@ class _Run:
         managed = await self._reload()
         steps, _ = _plan(managed)
         native_ids = await self._native_ids()
-        for step in steps:
+        for step in (_resolved(s, native_ids) for s in steps):
             audit = await self._audit_begin(Operation.WAKE, step.id, {"backend": step.backend, "kind": step.kind})
             try:
                 await self._wait_healthy(step, native_ids.get(step.id),
