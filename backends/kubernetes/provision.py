@@ -129,9 +129,13 @@ class KubernetesProvisioner(Provisioner):
         self._paths: dict[tuple[str, str], KindPath] = {("v1", "Namespace"): NAMESPACE_PATH}
         self._served: dict[str, dict[str, KindPath]] = {}
         self._lock = asyncio.Lock()
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection ----------------------------------------------------------
     async def _ensure(self) -> KubeApi:
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop:  # an asyncio.Lock belongs to one loop
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         async with self._lock:
             if self.api is None:
                 self.connection = await asyncio.wait_for(load_connection_async(self.config),

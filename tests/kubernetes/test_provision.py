@@ -214,6 +214,12 @@ async def test_a_never_ready_deployment_reports_image_pull_backoff(cluster, make
     assert "ImagePullBackOff" in health.reason and "registry.invalid/web:1" in health.reason
     pod = emu.list("pods", ENV, "app=web")[0]
     assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    api = manifest_step(deployment("api", replicas=1))
+    api_id = await prov.create(api, "t")
+    assert (await prov.health(api, api_id)).healthy
+    emu.inject_fault(ENV, emu.pod_names(ENV, "app=api")[0], "CrashLoopBackOff")
+    health = await prov.health(api, api_id)
+    assert not health.healthy and not health.terminal and "CrashLoopBackOff" in health.reason
 
 
 async def test_a_failed_job_is_terminal(cluster, make):
