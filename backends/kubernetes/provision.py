@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
@@ -34,7 +33,17 @@ from backends.base import Provisioner
 from backends.kubernetes import health
 from backends.kubernetes.api import MERGE_PATCH, KubeApi
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
-from backends.kubernetes.logs import selector_string
+from backends.kubernetes.step_health import judge, pod_selector
+from backends.kubernetes.step_objects import (
+    BACKEND,
+    NAMESPACE_PATH,
+    SLEEP_KINDS,
+    SWEEP_KINDS,
+    WORKLOAD_KINDS,
+    KindPath,
+    ObjectRef,
+    api_version_of,
+)
 from tui.core.config import Defaults, KubernetesConfig
 from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, NotFound
 from tui.core.lifecycle.records import (
@@ -48,66 +57,11 @@ from tui.core.lifecycle.records import (
 )
 from tui.core.model import Health, resource_id
 
-BACKEND = "kubernetes"
 #: Kept on a workload scaled to 0 by sleep: the replicas before, so that a sleep repeated after a
 #: crash (the memory not yet saved) still knows what to restore.
 REPLICAS_BEFORE_SLEEP = "envdeck.io/replicas-before-sleep"
-#: Kinds whose dependents are deleted before them (foreground propagation).
-WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
-SLEEP_KINDS = (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"))
-#: What the sweep looks for in the environment's namespace (the kinds templates create).
-SWEEP_KINDS: tuple[tuple[str, str], ...] = (
-    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"),
-    ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("v1", "Service"), ("v1", "ConfigMap"),
-    ("v1", "Secret"), ("v1", "ServiceAccount"), ("v1", "PersistentVolumeClaim"),
-    ("networking.k8s.io/v1", "Ingress"),
-)
-_API_VERSION_OF = {kind: api_version for api_version, kind in SWEEP_KINDS}
 _SERVER_OWNED = ("uid", "resourceVersion", "creationTimestamp", "generation", "deletionTimestamp",
                  "deletionGracePeriodSeconds", "managedFields", "selfLink")
-
-
-@dataclass(frozen=True, slots=True)
-class KindPath:
-    """Where one kind lives in the REST API (from discovery)."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    def collection(self, namespace: str | None) -> str:
-        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        if self.namespaced:
-            return f"{base}/namespaces/{namespace}/{self.plural}"
-        return f"{base}/{self.plural}"
-
-    def item(self, namespace: str | None, name: str) -> str:
-        return f"{self.collection(namespace)}/{name}"
-
-
-NAMESPACE_PATH = KindPath("v1", "Namespace", "namespaces", False)
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRef:
-    """A native id taken apart."""
-
-    namespace: str | None
-    kind: str
-    name: str
-
-    @classmethod
-    def parse(cls, native_id: str) -> ObjectRef:
-        parts = native_id.split("/")
-        if len(parts) == 3 and all(parts):
-            return cls(parts[0], parts[1], parts[2])
-        if len(parts) == 2 and all(parts):
-            return cls(None, parts[0], parts[1])
-        raise InvalidRequest(f"not a Kubernetes object id: {native_id!r} (NAMESPACE/KIND/NAME)", backend=BACKEND)
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.kind}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
 
 
 class KubernetesProvisioner(Provisioner):
@@ -287,7 +241,7 @@ class KubernetesProvisioner(Provisioner):
         ref = ObjectRef.parse(native_id)
         manifest = step.fields.get("manifest")
         api_version = manifest.get("apiVersion") if isinstance(manifest, dict) else None
-        where = await self._locate(api_version or _api_version_of(ref.kind), ref.kind)
+        where = await self._locate(api_version or api_version_of(ref.kind), ref.kind)
         return where, ref.namespace, ref.name
 
     async def health(self, step: StepSpec, native_id: str) -> StepHealth:
@@ -297,7 +251,7 @@ class KubernetesProvisioner(Provisioner):
             return StepHealth(False, f"{where.kind} {name} does not exist (deleted outside envdeck?)", terminal=True)
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
             return StepHealth(False, f"{where.kind} {name} is being deleted", terminal=True)
-        verdict = _judge(obj)
+        verdict = judge(obj)
         if verdict.healthy or verdict.terminal or where.kind not in WORKLOAD_KINDS:
             return verdict
         pod_reason = await self._pod_trouble(obj, namespace)
@@ -305,7 +259,7 @@ class KubernetesProvisioner(Provisioner):
 
     async def _pod_trouble(self, obj: dict[str, Any], namespace: str | None) -> str:
         """The first bad container state of the workload's pods ("pod web-x: ImagePullBackOff: …")."""
-        selector = _pod_selector(obj)
+        selector = pod_selector(obj)
         if not selector or namespace is None:
             return ""
         pods, _ = await (await self._ensure()).list_all(f"/api/v1/namespaces/{namespace}/pods",
@@ -374,7 +328,7 @@ class KubernetesProvisioner(Provisioner):
             await self._delete_object(NAMESPACE_PATH, None, leftover.native_id, "sweep")
             return
         ref = ObjectRef.parse(leftover.native_id)
-        where = await self._locate(_api_version_of(ref.kind), ref.kind)
+        where = await self._locate(api_version_of(ref.kind), ref.kind)
         await self._delete_object(where, ref.namespace, ref.name, "sweep")
 
     # -- sleep / wake ------------------------------------------------------------
@@ -416,7 +370,7 @@ class KubernetesProvisioner(Provisioner):
             kind, _, name = rest.partition("/")
             if backend != BACKEND or not kind or not name or "replicas" not in fields:
                 continue
-            where = await self._locate(_api_version_of(kind), kind)
+            where = await self._locate(api_version_of(kind), kind)
             patch = {"metadata": {"annotations": {REPLICAS_BEFORE_SLEEP: None}},
                      "spec": {"replicas": int(fields["replicas"])}}
             try:
@@ -426,59 +380,3 @@ class KubernetesProvisioner(Provisioner):
 
     def describe(self) -> str:
         return f"kubernetes namespace {self.namespace}"
-
-
-def _api_version_of(kind: str) -> str:
-    api_version = _API_VERSION_OF.get(kind)
-    if api_version is None:
-        raise InvalidRequest(f"envdeck does not know the API version of kind {kind}", backend=BACKEND)
-    return api_version
-
-
-def _pod_selector(obj: dict[str, Any]) -> str:
-    if obj.get("kind") == "Job":
-        return f"job-name={obj['metadata']['name']}"
-    selector = (obj.get("spec") or {}).get("selector") or {}
-    return selector_string(selector) if selector.get("matchLabels") or selector.get("matchExpressions") else ""
-
-
-def _judge(obj: dict[str, Any]) -> StepHealth:
-    """Whether one freshly read object is Healthy, and why not."""
-    kind = obj.get("kind")
-    status = obj.get("status") or {}
-    if kind == "Namespace":
-        phase = status.get("phase") or "Active"
-        return StepHealth(phase == "Active", "" if phase == "Active" else f"namespace is {phase}")
-    if kind == "Deployment":
-        verdict, reason = health.deployment(obj)
-        want = int((obj.get("spec") or {}).get("replicas", 1))
-        available = int(status.get("availableReplicas") or 0)
-        if verdict is Health.DEGRADED:
-            return StepHealth(False, reason or "Deployment failed", terminal=True)
-        if verdict is Health.HEALTHY and available >= want:
-            return StepHealth(True)
-        return StepHealth(False, reason or f"{available}/{want} replicas available")
-    if kind == "StatefulSet":
-        verdict, reason = health.statefulset(obj)
-        want = int((obj.get("spec") or {}).get("replicas", 1))
-        ready = int(status.get("readyReplicas") or 0)
-        ok = verdict is Health.HEALTHY and ready >= want
-        return StepHealth(ok, "" if ok else reason or f"{ready}/{want} replicas ready")
-    if kind == "DaemonSet":
-        verdict, reason = health.daemonset(obj)
-        want = int(status.get("desiredNumberScheduled") or 0)
-        ready = int(status.get("numberReady") or 0)
-        ok = verdict is Health.HEALTHY and ready >= want
-        return StepHealth(ok, "" if ok else reason or f"{ready}/{want} pods ready")
-    if kind == "Job":
-        verdict, reason = health.job(obj)
-        if verdict is Health.DEGRADED:
-            return StepHealth(False, reason, terminal=True)
-        return StepHealth(verdict is Health.HEALTHY, "" if verdict is Health.HEALTHY else reason or "Job running")
-    if kind == "ReplicaSet":
-        verdict, reason = health.replicaset(obj)
-        return StepHealth(verdict is Health.HEALTHY, reason, terminal=verdict is Health.DEGRADED)
-    if kind == "PersistentVolumeClaim":
-        verdict, reason = health.pvc(obj)
-        return StepHealth(verdict is Health.HEALTHY, reason, terminal=verdict is Health.DEGRADED)
-    return StepHealth(True)  # Service, ConfigMap, Secret and the rest: it exists
