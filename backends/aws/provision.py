@@ -1,0 +1,220 @@
+"""`AwsProvisioner`: creates, checks and deletes the AWS steps of a lifecycle template
+(s3-bucket, security-group, ec2-instance), sweeps what is still tagged with the environment
+after a teardown, and sleeps/wakes its instances and ECS services.
+
+The clients are the observing backend's (`AwsClients`: the profile's credentials, botocore
+adaptive retries, per-call connect/read timeouts from `defaults.timeout`, blocking boto3 in a
+bounded worker pool) and so are the error types (`error_mapping`: BackendUnreachable,
+BackendDenied, InvalidRequest, NotFound with the operation and code in the message).
+
+Per kind (details in `provision_kinds`):
+
+| kind | find | create | health | delete / gone |
+|---|---|---|---|---|
+| ec2-instance | tags env+step, not terminated/shutting-down | run_instances, ClientToken, TagSpecifications | state as asked (pending: not yet; stopped/terminated: terminal) | terminate / terminated or unknown |
+| security-group | tags env+step | create with TagSpecifications (a taken name is adopted only when it is ours), ingress authorized idempotently | exists with its ingress | delete; DependencyViolation: delete returns, gone() says False and asks again |
+| s3-bucket | the name exists carrying env+step tags | create_bucket (LocationConstraint outside us-east-1), tags at once, encryption, public access block | exists, ours, encryption and block as asked | every version emptied, then deleted / head_bucket 404 |
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from botocore.exceptions import ClientError
+
+from backends.aws import provision_sleep
+from backends.aws.arns import parse_arn, tags_to_dict
+from backends.aws.clients import AwsClients
+from backends.aws.error_mapping import error_code
+from backends.aws.provision_fields import InstanceFields, SecurityGroupFields, parse_fields
+from backends.aws.provision_kinds import (
+    LIVE_INSTANCE_STATES,
+    BucketSteps,
+    InstanceSteps,
+    OwnerTags,
+    SecurityGroupSteps,
+    call_unless,
+)
+from backends.base import Provisioner
+from tui.core.config import AwsConfig, Defaults
+from tui.core.errors import BackendError, InvalidRequest
+from tui.core.lifecycle.records import AWS_ENV_TAG, Leftover, StepHealth, StepSpec
+
+# Answers of GetBucketTagging that mean "not a bucket of this sweep" (untagged, gone, another
+# account's, another region's).
+_BUCKET_NOT_OURS = frozenset({"NoSuchTagSet", "NoSuchBucket", "AccessDenied", "PermanentRedirect",
+                              "AuthorizationHeaderMalformed", "IllegalLocationConstraintException", "404"})
+DELETABLE_KINDS = ("ec2-instance", "security-group", "s3-bucket", "ebs-volume")
+_SWEEP_ORDER = {"ec2-instance": 0, "ebs-volume": 1, "security-group": 2, "s3-bucket": 3}
+_VOLUME_WAIT = {"Delay": 5, "MaxAttempts": 24}
+
+
+class AwsProvisioner(Provisioner):
+    name: ClassVar[str] = "aws"
+
+    def __init__(self, env: str, config: AwsConfig, defaults: Defaults, *, template: str, workers: int = 8):
+        super().__init__(env, config, defaults, template=template)
+        self.config: AwsConfig = config
+        self.clients = AwsClients(config, timeout_s=defaults.timeout, workers=workers)
+        self.owner = OwnerTags(env=env, template=template, base=tuple(sorted(config.tags.items())))
+        self.instances = InstanceSteps(self.clients, self.owner)
+        self.groups = SecurityGroupSteps(self.clients, self.owner)
+        self.buckets = BucketSteps(self.clients, self.owner, config.region)
+
+    # -- steps -------------------------------------------------------------------------------
+    async def find(self, step: StepSpec) -> str | None:
+        fields = parse_fields(step)
+        if isinstance(fields, InstanceFields):
+            return await self.instances.find(step.id)
+        if isinstance(fields, SecurityGroupFields):
+            return await self.groups.find(step.id, fields)
+        return await self.buckets.find(step.id, fields)
+
+    async def create(self, step: StepSpec, token: str) -> str:
+        fields = parse_fields(step)
+        if isinstance(fields, InstanceFields):
+            return await self.instances.create(step.id, fields, token)
+        if isinstance(fields, SecurityGroupFields):
+            return await self.groups.create(step.id, fields)
+        return await self.buckets.create(step.id, fields)
+
+    async def health(self, step: StepSpec, native_id: str) -> StepHealth:
+        fields = parse_fields(step)
+        if isinstance(fields, InstanceFields):
+            return await self.instances.health(native_id, fields)
+        if isinstance(fields, SecurityGroupFields):
+            return await self.groups.health(native_id, fields)
+        return await self.buckets.health(native_id, step.id, fields)
+
+    async def delete(self, step: StepSpec, native_id: str) -> None:
+        if step.kind == "ec2-instance":
+            await self.instances.delete(native_id)
+        elif step.kind == "security-group":
+            await self.groups.delete(native_id)
+        elif step.kind == "s3-bucket":
+            await self.buckets.delete(native_id, step.id)
+        else:
+            parse_fields(step)  # raises the clear "not a kind envdeck creates"
+
+    async def gone(self, step: StepSpec, native_id: str) -> bool:
+        if step.kind == "ec2-instance":
+            return await self.instances.gone(native_id)
+        if step.kind == "security-group":
+            return await self.groups.gone(native_id)
+        if step.kind == "s3-bucket":
+            return await self.buckets.gone(native_id)
+        parse_fields(step)
+        return True
+
+    # -- sweep -------------------------------------------------------------------------------
+    async def sweep(self) -> list[Leftover]:
+        """Everything still tagged `envdeck:env=<env>`: the tagging API (all types), plus direct
+        describes of the kinds envdeck creates, because the tagging API lags behind and does not
+        list every type (moto's lists no security groups). Instances that are terminated or
+        shutting down are not leftovers; for instances and security groups the describe is the
+        fresher answer and wins over the tagging API."""
+        mappings, reservations, groups, volumes, buckets = await asyncio.gather(
+            self.clients.paginate("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
+                                  TagFilters=[{"Key": AWS_ENV_TAG, "Values": [self.env]}]),
+            self.clients.paginate("ec2", "describe_instances", "Reservations", Filters=[
+                *self.owner.filters(), {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]),
+            self.clients.paginate("ec2", "describe_security_groups", "SecurityGroups",
+                                  Filters=self.owner.filters()),
+            self.clients.paginate("ec2", "describe_volumes", "Volumes", Filters=self.owner.filters()),
+            self._tagged_buckets(),
+        )
+        instances = [i for r in reservations for i in r.get("Instances", [])]
+        # a volume that goes with a leftover instance (DeleteOnTermination) is not a leftover itself
+        with_instances = {(m.get("Ebs") or {}).get("VolumeId") for i in instances
+                          for m in i.get("BlockDeviceMappings") or [] if (m.get("Ebs") or {}).get("DeleteOnTermination")}
+        described = {
+            "ec2-instance": {i["InstanceId"] for i in instances},
+            "security-group": {g["GroupId"] for g in groups},
+            "ebs-volume": {v["VolumeId"] for v in volumes if v["VolumeId"] not in with_instances},
+        }
+        found: dict[tuple[str, str], Leftover] = {}
+        for m in mappings:
+            arn = m["ResourceARN"]
+            parsed = parse_arn(arn)
+            if parsed is None:
+                kind = _arn_kind(arn)
+                found[(kind, arn)] = Leftover("aws", kind, arn, arn)
+            elif parsed.kind not in described or parsed.native_id in described[parsed.kind]:
+                found[(parsed.kind, parsed.native_id)] = Leftover("aws", parsed.kind, parsed.native_id, arn)
+        for kind, ids in described.items():
+            for native in ids:
+                found.setdefault((kind, native), Leftover("aws", kind, native))
+        for name in buckets:
+            found.setdefault(("s3-bucket", name), Leftover("aws", "s3-bucket", name, f"arn:aws:s3:::{name}"))
+        # instances first: their volumes and groups can go only after them
+        return [found[k] for k in sorted(found, key=lambda k: (_SWEEP_ORDER.get(k[0], len(_SWEEP_ORDER)), k))]
+
+    async def _tagged_buckets(self) -> list[str]:
+        names = [b["Name"] for b in await self.clients.paginate("s3", "list_buckets", "Buckets",
+                                                                 BucketRegion=self.config.region)]
+
+        def tags(name: str) -> dict[str, str]:
+            try:
+                return tags_to_dict(self.clients.client("s3").get_bucket_tagging(Bucket=name).get("TagSet"))
+            except ClientError as exc:
+                if error_code(exc) in _BUCKET_NOT_OURS:
+                    return {}
+                raise
+
+        found = await asyncio.gather(*(self.clients.run("s3.get_bucket_tagging", tags, n) for n in names))
+        return [n for n, t in zip(names, found, strict=True) if self.owner.owns(t)]
+
+    async def delete_leftover(self, leftover: Leftover) -> None:
+        """Delete what the sweep found, by kind, after checking again that it carries the env tag;
+        a kind envdeck does not create is an InvalidRequest (the engine records an orphan)."""
+        kind, native = leftover.kind, leftover.native_id
+        if kind == "ec2-instance":
+            if await self.instances.still_ours(native):
+                await self.instances.delete(native)
+        elif kind == "security-group":
+            if await self.groups.still_ours(native):
+                await self.groups.delete_checked(native)
+        elif kind == "s3-bucket":
+            await self.buckets.delete(native)
+        elif kind == "ebs-volume":
+            await self._delete_volume(native)
+        else:
+            raise InvalidRequest(f"envdeck cannot delete {kind} {native}: it creates only "
+                                 f"{', '.join(DELETABLE_KINDS[:3])}; delete it by hand", backend="aws")
+
+    async def _delete_volume(self, volume_id: str) -> None:
+        found = await call_unless(self.clients, ("InvalidVolume.NotFound",), "ec2", "describe_volumes",
+                                  VolumeIds=[volume_id])
+        volumes = (found or {}).get("Volumes") or []
+        if not volumes or not self.owner.owns(tags_to_dict(volumes[0].get("Tags"))):
+            return
+        attached = [a["InstanceId"] for a in volumes[0].get("Attachments") or [] if a.get("InstanceId")]
+        if attached:
+            if not all([await self.instances.terminating(i) for i in attached]):
+                raise BackendError(f"volume {volume_id} is attached to {', '.join(attached)}", backend="aws")
+            await self.clients.run("ec2.wait_volume_available", lambda: self.clients.client("ec2").get_waiter(
+                "volume_available").wait(VolumeIds=[volume_id], WaiterConfig=_VOLUME_WAIT))
+        await call_unless(self.clients, ("InvalidVolume.NotFound",), "ec2", "delete_volume", VolumeId=volume_id)
+
+    # -- sleep / wake ------------------------------------------------------------------------
+    async def sleep(self) -> dict[str, dict[str, Any]]:
+        """Stop the environment's running instances, scale its ECS services to 0; returns
+        `{"aws/ec2-instance/i-…": {"state": "running"}, "aws/ecs-service/C/S": {"desired_count": N}}`."""
+        return await provision_sleep.sleep(self.clients, self.owner)
+
+    async def wake(self, memory: dict[str, dict[str, Any]]) -> None:
+        await provision_sleep.wake(self.clients, memory)
+
+    async def close(self) -> None:
+        self.clients.close()
+
+
+def _arn_kind(arn: str) -> str:
+    """`sqs`, `dynamodb:table`, …: the service and resource type of an ARN envdeck does not parse."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6:
+        return "unknown"
+    service, rest = parts[2], parts[5]
+    rtype = rest.split("/", 1)[0].split(":", 1)[0] if ("/" in rest or ":" in rest) else ""
+    return f"{service}:{rtype}" if rtype else service

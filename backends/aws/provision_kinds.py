@@ -1,0 +1,436 @@
+"""Find, create, check and delete one AWS lifecycle step of each kind envdeck creates.
+
+Every created thing carries the owner tags (`OwnerTags`) from its first moment where the API
+allows it: EC2 instances (and their volumes) and security groups through
+`TagSpecifications`; an S3 bucket cannot be tagged in `CreateBucket`, so `put_bucket_tagging`
+follows at once (a crash in between leaves an untagged bucket that envdeck refuses to adopt
+and says so, rather than risk adopting — and later emptying — a bucket that is not its own).
+
+Adopting (`find`) completes what creating would have set and may be missing after a crash
+between two calls: ingress rules of a security group, encryption and public access block of
+a bucket. All of these calls are idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from backends.aws.actions import FULL_PUBLIC_ACCESS_BLOCK, SSE_DEFAULT
+from backends.aws.arns import tags_to_dict
+from backends.aws.clients import AwsClients
+from backends.aws.error_mapping import error_code
+from backends.aws.provision_fields import BucketFields, InstanceFields, SecurityGroupFields
+from tui.core.errors import BackendDenied, BackendError, InvalidRequest
+from tui.core.lifecycle.records import AWS_ENV_TAG, AWS_STEP_TAG, AWS_TEMPLATE_TAG, StepHealth
+
+LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped")
+_S3_MISSING = frozenset({"NoSuchBucket", "404", "NotFound"})
+_DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerTags:
+    """The tags that mark one step's thing as this environment's."""
+
+    env: str
+    template: str
+    base: tuple[tuple[str, str], ...] = ()  # the environment's config tags (what its observation filters on)
+
+    def for_step(self, step_id: str, name: str | None = None) -> dict[str, str]:
+        tags = dict(self.base)
+        tags.update({AWS_ENV_TAG: self.env, AWS_TEMPLATE_TAG: self.template, AWS_STEP_TAG: step_id})
+        if name is not None:
+            tags["Name"] = name
+        return tags
+
+    def owns(self, tags: dict[str, str], step_id: str | None = None) -> bool:
+        return tags.get(AWS_ENV_TAG) == self.env and (step_id is None or tags.get(AWS_STEP_TAG) == step_id)
+
+    def filters(self, step_id: str | None = None) -> list[dict[str, Any]]:
+        out = [{"Name": f"tag:{AWS_ENV_TAG}", "Values": [self.env]}]
+        if step_id is not None:
+            out.append({"Name": f"tag:{AWS_STEP_TAG}", "Values": [step_id]})
+        return out
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def client_token(token: str) -> str:
+    """EC2 takes at most 64 ASCII characters; a longer or non-ASCII token is hashed (stably)."""
+    if token.isascii() and 0 < len(token) <= 64:
+        return token
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def call_unless(clients: AwsClients, codes: Iterable[str], service: str, method: str, /,
+                      **kwargs: Any) -> dict[str, Any] | None:
+    """One API call; None when it fails with one of `codes` (e.g. already gone), else as `call`."""
+    tolerated = frozenset(codes)
+
+    def go() -> dict[str, Any] | None:
+        try:
+            return getattr(clients.client(service), method)(**kwargs)
+        except ClientError as exc:
+            if error_code(exc) in tolerated:
+                return None
+            raise
+
+    return await clients.run(f"{service}.{method}", go)
+
+
+# -- EC2 instances --------------------------------------------------------------------------
+
+class InstanceSteps:
+    def __init__(self, clients: AwsClients, owner: OwnerTags):
+        self.clients = clients
+        self.owner = owner
+
+    async def find(self, step_id: str) -> str | None:
+        reservations = await self.clients.paginate(
+            "ec2", "describe_instances", "Reservations", Filters=[
+                *self.owner.filters(step_id),
+                {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}])
+        found = sorted((i for r in reservations for i in r.get("Instances", [])),
+                       key=lambda i: (str(i.get("LaunchTime", "")), i["InstanceId"]))
+        return found[0]["InstanceId"] if found else None
+
+    async def create(self, step_id: str, fields: InstanceFields, token: str) -> str:
+        tags = tag_list(self.owner.for_step(step_id, fields.name))
+        kwargs: dict[str, Any] = {
+            "ImageId": fields.image_id, "InstanceType": fields.instance_type, "MinCount": 1, "MaxCount": 1,
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tags},
+                                  {"ResourceType": "volume", "Tags": tags}]}
+        if fields.security_groups:
+            kwargs["SecurityGroupIds"] = list(fields.security_groups)
+        if token:
+            # Real EC2 returns the instance of an earlier call with the same ClientToken instead of
+            # launching a second one. moto ignores the token, so a crash between this call and the
+            # step row's update is covered by the engine calling find() (the step tag) first on resume.
+            kwargs["ClientToken"] = client_token(token)
+        answer = await self.clients.call("ec2", "run_instances", **kwargs)
+        return answer["Instances"][0]["InstanceId"]
+
+    async def _describe(self, instance_id: str) -> dict[str, Any] | None:
+        answer = await call_unless(self.clients, ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"),
+                                   "ec2", "describe_instances", InstanceIds=[instance_id])
+        found = [i for r in (answer or {}).get("Reservations", []) for i in r.get("Instances", [])]
+        return found[0] if found else None
+
+    async def health(self, instance_id: str, fields: InstanceFields) -> StepHealth:
+        inst = await self._describe(instance_id)
+        if inst is None:
+            return StepHealth(False, f"instance {instance_id} does not exist", terminal=True)
+        state = inst.get("State", {}).get("Name", "")
+        why = (inst.get("StateReason") or {}).get("Message") or inst.get("StateTransitionReason") or ""
+        because = f": {why}" if why else ""
+        if state == fields.state:
+            return StepHealth(True, f"instance {state}")
+        if state in ("shutting-down", "terminated"):
+            return StepHealth(False, f"instance {state}{because}", terminal=True)
+        if fields.state == "running":
+            if state == "pending":
+                return StepHealth(False, "instance pending")
+            return StepHealth(False, f"instance {state}{because}", terminal=True)
+        if state == "running":  # the template asks for a stopped instance: the one write health() makes
+            await self.clients.call("ec2", "stop_instances", InstanceIds=[instance_id])
+            return StepHealth(False, "instance stopping (the template asks for stopped)")
+        return StepHealth(False, f"instance {state}")
+
+    async def still_ours(self, instance_id: str) -> bool:
+        """Exists, is not terminated, and carries this environment's tag (checked before a sweep deletes)."""
+        inst = await self._describe(instance_id)
+        return (inst is not None and inst.get("State", {}).get("Name") in LIVE_INSTANCE_STATES
+                and self.owner.owns(tags_to_dict(inst.get("Tags"))))
+
+    async def terminating(self, instance_id: str) -> bool:
+        """Shutting down or terminated (or unknown): what it holds is released soon."""
+        inst = await self._describe(instance_id)
+        return inst is None or inst.get("State", {}).get("Name") in ("shutting-down", "terminated")
+
+    async def delete(self, instance_id: str) -> None:
+        await call_unless(self.clients, ("InvalidInstanceID.NotFound",), "ec2", "terminate_instances",
+                          InstanceIds=[instance_id])
+
+    async def gone(self, instance_id: str) -> bool:
+        inst = await self._describe(instance_id)
+        return inst is None or inst.get("State", {}).get("Name") == "terminated"
+
+
+# -- security groups ----------------------------------------------------------------------------
+
+class SecurityGroupSteps:
+    def __init__(self, clients: AwsClients, owner: OwnerTags):
+        self.clients = clients
+        self.owner = owner
+        self._held: set[str] = set()  # groups whose delete met DependencyViolation: gone() asks again
+
+    async def find(self, step_id: str, fields: SecurityGroupFields | None = None) -> str | None:
+        groups = await self.clients.paginate("ec2", "describe_security_groups", "SecurityGroups",
+                                             Filters=self.owner.filters(step_id))
+        if not groups:
+            return None
+        group = sorted(groups, key=lambda g: g["GroupId"])[0]
+        if fields is not None:
+            await self._ensure_ingress(group, fields)
+        return group["GroupId"]
+
+    async def create(self, step_id: str, fields: SecurityGroupFields) -> str:
+        description = fields.description or f"envdeck environment {self.owner.env}, step {step_id}"
+        answer = await call_unless(
+            self.clients, ("InvalidGroup.Duplicate",), "ec2", "create_security_group",
+            GroupName=fields.name, Description=description, TagSpecifications=[
+                {"ResourceType": "security-group", "Tags": tag_list(self.owner.for_step(step_id, fields.name))}])
+        if answer is None:  # the name is taken: ours (adopt) or someone else's (refuse)
+            named = await self.clients.paginate("ec2", "describe_security_groups", "SecurityGroups",
+                                                Filters=[{"Name": "group-name", "Values": [fields.name]}])
+            ours = [g for g in named if self.owner.owns(tags_to_dict(g.get("Tags")), step_id)]
+            if not ours:
+                raise InvalidRequest(
+                    f"a security group named {fields.name!r} already exists and is not this environment's "
+                    f"(no tags {AWS_ENV_TAG}={self.owner.env}, {AWS_STEP_TAG}={step_id}); envdeck does not "
+                    "adopt it: choose another name", backend="aws")
+            group = ours[0]
+        else:
+            group = {"GroupId": answer["GroupId"], "IpPermissions": []}
+        await self._ensure_ingress(group, fields)
+        return group["GroupId"]
+
+    async def _ensure_ingress(self, group: dict[str, Any], fields: SecurityGroupFields) -> None:
+        have = group.get("IpPermissions") or []
+        for rule in fields.ingress:
+            wanted = rule.permission()
+            if not _permission_present(wanted, have):
+                await call_unless(self.clients, ("InvalidPermission.Duplicate",), "ec2",
+                                  "authorize_security_group_ingress", GroupId=group["GroupId"],
+                                  IpPermissions=[wanted])
+
+    async def _describe(self, group_id: str) -> dict[str, Any] | None:
+        answer = await call_unless(self.clients, ("InvalidGroup.NotFound", "InvalidGroupId.Malformed"),
+                                   "ec2", "describe_security_groups", GroupIds=[group_id])
+        groups = (answer or {}).get("SecurityGroups") or []
+        return groups[0] if groups else None
+
+    async def health(self, group_id: str, fields: SecurityGroupFields) -> StepHealth:
+        group = await self._describe(group_id)
+        if group is None:
+            return StepHealth(False, f"security group {group_id} does not exist", terminal=True)
+        missing = [r for r in fields.ingress if not _permission_present(r.permission(), group.get("IpPermissions"))]
+        if missing:
+            return StepHealth(False, f"{len(missing)} ingress rule(s) not authorized yet")
+        return StepHealth(True, "security group exists")
+
+    async def still_ours(self, group_id: str) -> bool:
+        group = await self._describe(group_id)
+        return group is not None and self.owner.owns(tags_to_dict(group.get("Tags")))
+
+    async def delete(self, group_id: str) -> None:
+        """A group still used by an instance that is shutting down answers DependencyViolation: then
+        this returns without error and `gone()` says False (and asks again) until EC2 lets it go or
+        the step times out. (Raising would make the engine record an orphan at once; after a restart
+        the engine calls delete() again for a step that was deleting.)"""
+        if await self._try_delete(group_id):
+            self._held.discard(group_id)
+        else:
+            self._held.add(group_id)
+
+    async def _try_delete(self, group_id: str) -> bool:
+        """True when the group is gone after this call, False while DependencyViolation holds it."""
+        def go() -> bool:
+            try:
+                self.clients.client("ec2").delete_security_group(GroupId=group_id)
+            except ClientError as exc:
+                code = error_code(exc)
+                if code == "DependencyViolation":
+                    return False
+                if code != "InvalidGroup.NotFound":
+                    raise
+            return True
+
+        return await self.clients.run("ec2.delete_security_group", go)
+
+    async def gone(self, group_id: str) -> bool:
+        """Fresh: gone when EC2 no longer knows it. For a group whose `delete()` met a
+        DependencyViolation, the delete is asked again (idempotent) while it exists: the violation
+        clears once the instance using it has terminated, and nobody else would retry it."""
+        if await self._describe(group_id) is None:
+            self._held.discard(group_id)
+            return True
+        if group_id in self._held and await self._try_delete(group_id):
+            self._held.discard(group_id)
+            return True
+        return False
+
+    async def delete_checked(self, group_id: str) -> None:
+        """Delete a leftover: a DependencyViolation is an error with its reason (becomes an orphan)."""
+        if not await self._try_delete(group_id):
+            raise BackendError(f"security group {group_id} is still in use (DependencyViolation)",
+                               backend="aws")
+
+
+def _permission_present(wanted: dict[str, Any], have: list[dict[str, Any]] | None) -> bool:
+    cidrs = {r["CidrIp"] for r in wanted.get("IpRanges", [])} | {r["CidrIpv6"] for r in wanted.get("Ipv6Ranges", [])}
+    for perm in have or []:
+        if (perm.get("IpProtocol") == wanted["IpProtocol"] and perm.get("FromPort") == wanted.get("FromPort")
+                and perm.get("ToPort") == wanted.get("ToPort")):
+            present = {r.get("CidrIp") for r in perm.get("IpRanges") or []} | \
+                {r.get("CidrIpv6") for r in perm.get("Ipv6Ranges") or []}
+            if cidrs <= present:
+                return True
+    return False
+
+
+# -- S3 buckets ------------------------------------------------------------------------------
+
+class BucketSteps:
+    def __init__(self, clients: AwsClients, owner: OwnerTags, region: str):
+        self.clients = clients
+        self.owner = owner
+        self.region = region
+
+    async def tags(self, name: str) -> dict[str, str] | None:
+        """The bucket's tags ({} when it has none), or None when there is no such bucket."""
+        def go() -> dict[str, str] | None:
+            try:
+                answer = self.clients.client("s3").get_bucket_tagging(Bucket=name)
+            except ClientError as exc:
+                code = error_code(exc)
+                if code in _S3_MISSING:
+                    return None
+                if code == "NoSuchTagSet":
+                    return {}
+                raise
+            return tags_to_dict(answer.get("TagSet"))
+
+        return await self.clients.run("s3.get_bucket_tagging", go)
+
+    async def find(self, step_id: str, fields: BucketFields) -> str | None:
+        try:
+            tags = await self.tags(fields.name)
+        except BackendDenied:  # another account's bucket: not ours (create says so clearly)
+            return None
+        if tags is None or not self.owner.owns(tags, step_id):
+            return None
+        await self._configure(fields)
+        return fields.name
+
+    async def create(self, step_id: str, fields: BucketFields) -> str:
+        name = fields.name
+        try:
+            existing = await self.tags(name)
+        except BackendDenied:
+            existing = None  # CreateBucket below answers BucketAlreadyExists for another account's
+        if existing is not None:
+            self._refuse_unless_ours(name, existing, step_id)
+        else:
+            kwargs: dict[str, Any] = {"Bucket": name}
+            if self.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+
+            def go() -> str:
+                try:
+                    self.clients.client("s3").create_bucket(**kwargs)
+                except ClientError as exc:
+                    code = error_code(exc)
+                    if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        return code
+                    raise
+                return "created"
+
+            outcome = await self.clients.run("s3.create_bucket", go)
+            if outcome == "BucketAlreadyExists":
+                raise InvalidRequest(f"the S3 bucket name {name!r} is taken (bucket names are global): "
+                                     "choose another name", backend="aws")
+            if outcome == "BucketAlreadyOwnedByYou":  # appeared since the look-up above
+                self._refuse_unless_ours(name, await self.tags(name) or {}, step_id)
+            else:
+                await self.clients.call("s3", "put_bucket_tagging", Bucket=name, Tagging={
+                    "TagSet": tag_list(self.owner.for_step(step_id))})
+        await self._configure(fields)
+        return name
+
+    def _refuse_unless_ours(self, name: str, tags: dict[str, str], step_id: str) -> None:
+        if not self.owner.owns(tags, step_id):
+            raise InvalidRequest(
+                f"the S3 bucket {name!r} already exists and is not this environment's (no tags "
+                f"{AWS_ENV_TAG}={self.owner.env}, {AWS_STEP_TAG}={step_id}); envdeck does not adopt it", backend="aws")
+
+    async def _configure(self, fields: BucketFields) -> None:
+        if fields.encryption:
+            await self.clients.call("s3", "put_bucket_encryption", Bucket=fields.name,
+                                    ServerSideEncryptionConfiguration=SSE_DEFAULT)
+        if fields.public_access_blocked:
+            await self.clients.call("s3", "put_public_access_block", Bucket=fields.name,
+                                    PublicAccessBlockConfiguration=FULL_PUBLIC_ACCESS_BLOCK)
+        else:
+            await call_unless(self.clients, ("NoSuchPublicAccessBlockConfiguration",), "s3",
+                              "delete_public_access_block", Bucket=fields.name)
+
+    async def health(self, name: str, step_id: str, fields: BucketFields) -> StepHealth:
+        tags = await self.tags(name)
+        if tags is None:
+            return StepHealth(False, f"bucket {name} does not exist", terminal=True)
+        if not self.owner.owns(tags, step_id):
+            return StepHealth(False, f"bucket {name} lost its owner tags", terminal=True)
+        if fields.encryption:
+            enc = await call_unless(self.clients, ("ServerSideEncryptionConfigurationNotFoundError",), "s3",
+                                    "get_bucket_encryption", Bucket=name)
+            if not ((enc or {}).get("ServerSideEncryptionConfiguration") or {}).get("Rules"):
+                return StepHealth(False, "default encryption not set yet")
+        pab = await call_unless(self.clients, ("NoSuchPublicAccessBlockConfiguration",), "s3",
+                                "get_public_access_block", Bucket=name)
+        flags = (pab or {}).get("PublicAccessBlockConfiguration") or {}
+        blocked = bool(flags) and all(flags.get(k) for k in FULL_PUBLIC_ACCESS_BLOCK)
+        if blocked != fields.public_access_blocked:
+            return StepHealth(False, "public access block not as asked yet")
+        return StepHealth(True, "bucket exists")
+
+    async def delete(self, name: str, step_id: str | None = None) -> None:
+        """Empty the bucket (every object version, delete marker and unfinished upload) and delete
+        it. Refuses a bucket that does not carry this environment's tags (it would empty it)."""
+        tags = await self.tags(name)
+        if tags is None:
+            return
+        if not self.owner.owns(tags, step_id):
+            raise InvalidRequest(f"the S3 bucket {name!r} does not carry {AWS_ENV_TAG}={self.owner.env}: "
+                                 "envdeck does not empty or delete it", backend="aws")
+        await self.clients.run("s3.delete_bucket", self._empty_and_delete, name)
+
+    def _empty_and_delete(self, name: str) -> None:  # runs in a worker thread
+        s3 = self.clients.client("s3")
+        for _attempt in range(3):  # objects written while emptying: empty again
+            try:
+                for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+                    keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                            for v in (page.get("Versions") or []) + (page.get("DeleteMarkers") or [])]
+                    for i in range(0, len(keys), _DELETE_BATCH):
+                        answer = s3.delete_objects(Bucket=name, Delete={"Objects": keys[i:i + _DELETE_BATCH],
+                                                                       "Quiet": True})
+                        errors = answer.get("Errors") or []
+                        if errors:
+                            first = errors[0]
+                            raise BackendError(f"cannot delete {first.get('Key')!r} of bucket {name}: "
+                                               f"{first.get('Code')}", backend="aws")
+                for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=name):
+                    for upload in page.get("Uploads") or []:
+                        s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+                s3.delete_bucket(Bucket=name)
+                return
+            except ClientError as exc:
+                code = error_code(exc)
+                if code in _S3_MISSING:
+                    return
+                if code != "BucketNotEmpty":
+                    raise
+        raise BackendError(f"bucket {name} is still being written to: not empty after three passes",
+                           backend="aws")
+
+    async def gone(self, name: str) -> bool:
+        answer = await call_unless(self.clients, _S3_MISSING, "s3", "head_bucket", Bucket=name)
+        return answer is None
