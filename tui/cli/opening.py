@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from backends.registry import create_backends
+from backends.registry import create_backends, create_provisioner
 from tui.cli.output import warn
 from tui.core.config import EnvdeckConfig, file_warnings, load_config
 from tui.core.logsetup import setup_logging
@@ -28,4 +28,5 @@ async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | 
     sdir = state_dir(args.state_dir)
     setup_logging(sdir)
     return await Session.open(cfg, sdir, origin=origin, read_only=args.read_only,
-                              envs=[env] if env else None, backends_factory=create_backends)
+                              envs=[env] if env else None, backends_factory=create_backends,
+                              provisioners=create_provisioner)

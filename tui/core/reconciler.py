@@ -21,16 +21,17 @@ import dataclasses
 import functools
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from backends.base import Backend
-from tui.core.config import EnvdeckConfig
+from tui.core.config import EnvdeckConfig, EnvironmentConfig
 from tui.core.env_state import (
     BackendStatusChanged,
     Change,
     DriftsChanged,
+    EnvironmentsChanged,
     EnvPaused,
     EnvState,
     FaultsChanged,
@@ -41,6 +42,7 @@ from tui.core.env_state import (
     timeline_entry,
 )
 from tui.core.errors import BackendError, BackendUnreachable, StateError
+from tui.core.lifecycle.driver import CreateProvisioner, LifecycleDriver
 from tui.core.model import (
     AuditResult,
     BackendState,
@@ -67,8 +69,14 @@ BackendFactory = Callable[..., dict[str, Backend]]
 class Reconciler:
     def __init__(self, config: EnvdeckConfig, store: Store, policy: Policy, *,
                  backends_factory: BackendFactory, envs: list[str] | None = None,
-                 clock: Callable[[], datetime] = now_utc, rng: random.Random | None = None):
+                 clock: Callable[[], datetime] = now_utc, rng: random.Random | None = None,
+                 provisioners: CreateProvisioner | None = None, declared: Iterable[str] | None = None):
         self.config = config
+        self.backends_factory = backends_factory
+        # the config's own environments (the others in `config` were created from templates)
+        self.declared = frozenset(config.environments if declared is None else declared)
+        # None: every environment the user can see; else only these (`--env NAME`)
+        self.env_filter: frozenset[str] | None = None
         self.store = store
         self.policy = policy
         self.clock = clock
@@ -97,6 +105,7 @@ class Reconciler:
         self._denied_repairs: set[tuple[str, str, str]] = set()
         self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self.running = False
+        self.lifecycle = LifecycleDriver(self, provisioners)
 
     # -- subscribers ---------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -138,9 +147,11 @@ class Reconciler:
                 backend.continuous = True
                 await backend.start()
                 self._tasks.append(asyncio.create_task(self._loop(env, bname), name=f"reconcile:{env}:{bname}"))
+        self.lifecycle.start()
 
     async def stop(self) -> None:
         self.running = False
+        await self.lifecycle.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -162,6 +173,98 @@ class Reconciler:
             for backend in backends.values():
                 with contextlib.suppress(Exception):
                     await backend.close()
+
+    # -- environments created and destroyed while envdeck runs (issue 15) ----------------
+    def _set_section(self, name: str, env_cfg: EnvironmentConfig | None) -> None:
+        """Add, replace or drop a created environment's section in the (effective) config the
+        policy and the session share; copy-on-write, so that nothing iterating it sees it change."""
+        for config in {id(c): c for c in (self.config, self.policy.config)}.values():
+            environments = {k: v for k, v in config.environments.items() if k != name}
+            if env_cfg is not None:
+                environments[name] = env_cfg
+            config.environments = environments
+
+    async def add_environment(self, name: str, env_cfg: EnvironmentConfig) -> bool:
+        """Observe a created environment from now on, with backends from the factory (their
+        loops started when the reconciler runs); a changed section (edge nodes claimed)
+        replaces what was observed under that name. The policy learns its roles either way;
+        it is observed only when the user has a role in it (and it is not outside `--env`).
+        Never for a config environment. True when the observed environments changed."""
+        if name in self.declared:
+            return False
+        if name in self.envs and self.config.environments.get(name) == env_cfg:
+            return False
+        self._set_section(name, env_cfg)
+        replaced = name in self.envs
+        if replaced:
+            await self._drop_environment(name)
+        if self.policy.role(name) is None or (self.env_filter is not None and name not in self.env_filter):
+            if replaced:
+                self._publish(EnvironmentsChanged([], [name]))
+            return replaced
+        backends = self.backends_factory(name, env_cfg, self.config)
+        state = EnvState(name=name, repair=env_cfg.repair, description=env_cfg.description)
+        for bname, backend in backends.items():
+            state.backends[bname] = BackendState(name=bname)
+            state.resources[bname] = {}
+            self._locks[(name, bname)] = asyncio.Lock()
+            self._wake[(name, bname)] = asyncio.Event()
+            backend.request_pass = functools.partial(self.request_pass, name, bname)
+        self.backends = {**self.backends, name: backends}
+        self.envs = {**self.envs, name: state}
+        if self.running:
+            for bname, backend in backends.items():
+                backend.continuous = True
+                try:
+                    await backend.start()
+                except Exception:  # noqa: BLE001 - the loop's passes report it
+                    log.exception("start of %s/%s failed", name, bname)
+                self._tasks.append(asyncio.create_task(self._loop(name, bname), name=f"reconcile:{name}:{bname}"))
+        if not replaced:
+            self._publish(EnvironmentsChanged([name], []))
+        return True
+
+    async def remove_environment(self, name: str) -> bool:
+        """Stop observing a created environment (destroyed): its loops end, its backends
+        close, the policy forgets it. Never a config environment. True when it was observed."""
+        if name in self.declared:
+            return False
+        observed = name in self.envs
+        if observed:
+            await self._drop_environment(name)
+        self._set_section(name, None)
+        if observed:
+            self._publish(EnvironmentsChanged([], [name]))
+        return observed
+
+    async def _drop_environment(self, name: str) -> None:
+        backends = self.backends.get(name, {})
+        names = {f"reconcile:{name}:{bname}" for bname in backends}
+        mine = [task for task in self._tasks if task.get_name() in names]
+        for task in mine:
+            task.cancel()
+        for task in mine:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = [task for task in self._tasks if task not in mine]
+        self.backends = {k: v for k, v in self.backends.items() if k != name}
+        self.envs = {k: v for k, v in self.envs.items() if k != name}
+        for bname, backend in backends.items():
+            self._locks.pop((name, bname), None)
+            self._wake.pop((name, bname), None)
+            self._known_faults.pop((name, bname), None)
+            self._pass_requested.discard((name, bname))
+            with contextlib.suppress(Exception):
+                await backend.close()
+
+    async def observed_resources(self, env: str) -> list[Resource]:
+        """What `env` was last observed to hold, after one pass of each backend that has not
+        answered yet (cloning a config environment reads it)."""
+        for bname, backend in self.backends.get(env, {}).items():
+            if self.envs[env].backends[bname].reachable is not True:
+                await backend.start()
+                await self.pass_once(env, bname, repair=False)
+        return self.envs[env].all_resources() if env in self.envs else []
 
     def pause(self, env: str, paused: bool = True) -> None:
         """Pause (or resume) the automatic repairs of `env`. Observing goes on: a paused
@@ -456,6 +559,8 @@ class Reconciler:
     # -- repairs -------------------------------------------------------------
     async def _repair_all(self, env: str, bname: str, drifts: list[DriftItem], *, user: str,
                           origin: str, force: bool = False) -> list[RepairRecord]:
+        if self.lifecycle.holds_repairs(env):
+            return []  # a created environment provisioning, asleep or being torn down: observed only
         records = []
         for drift in drifts:
             record = await self._repair_one(env, bname, drift, user=user, origin=origin, force=force)
@@ -540,7 +645,10 @@ class Reconciler:
     # -- one-shot passes for the CLI ------------------------------------------
     async def run_once(self, *, repair: bool = False, repair_origin: str = Origin.CLI) -> dict[str, list[RepairRecord]]:
         """One observe pass of every backend of every environment, concurrently.
-        Repairs: `auto` environments always; `propose` ones when `repair` is True."""
+        Repairs: `auto` environments always; `propose` ones when `repair` is True. First the
+        lifecycle: expired TTLs and every pending operation of a created environment are
+        carried out (so a command without `--wait` is completed by `envdeck reconcile`)."""
+        await self.lifecycle.run_pending()
         for backends in self.backends.values():
             for backend in backends.values():
                 await backend.start()

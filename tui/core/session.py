@@ -24,6 +24,9 @@ from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.env_state import Change, EnvState
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
 from tui.core.identity import current_user
+from tui.core.lifecycle.driver import CreateProvisioner
+from tui.core.lifecycle.effective import effective_config
+from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import ManagedEnvironment
 from tui.core.lifecycle.service import LifecycleService, TemplateChoice
 from tui.core.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
@@ -88,6 +91,10 @@ async def ensure_visible(config: EnvdeckConfig, state_dir: Path | str, env: str,
         return
     store = await Store.open(state_dir)
     try:
+        # a created environment is as visible as a declared one (its template's access)
+        policy = Policy(effective_config(config, await LifecycleStore(store).list()), policy.user)
+        if env in policy.visible_environments():
+            return
         await refuse_unseen_environment(store, policy, env, origin)
     finally:
         await store.close()
@@ -117,9 +124,15 @@ class Session:
     @classmethod
     async def open(cls, config: EnvdeckConfig, state_dir: Path | str, *, origin: str = Origin.CLI,
                    read_only: bool = False, user: str | None = None, envs: list[str] | None = None,
-                   backends_factory: BackendFactory) -> Session:
+                   backends_factory: BackendFactory, provisioners: CreateProvisioner | None = None) -> Session:
         redaction.configure(config.audit.redact)  # the operator's patterns, for the store and the log
         store = await Store.open(state_dir)
+        declared = frozenset(config.environments)
+        try:  # the created environments beside the config's (tui/core/lifecycle/effective.py)
+            config = effective_config(config, await LifecycleStore(store).list())
+        except BaseException:
+            await store.close()
+            raise
         policy = Policy(config, user or current_user(), read_only=read_only)
         visible = policy.visible_environments()
         if envs is not None:
@@ -130,7 +143,9 @@ class Session:
                 finally:
                     await store.close()
             visible = [e for e in visible if e in envs]
-        reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible)
+        reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible,
+                                provisioners=provisioners, declared=declared)
+        reconciler.env_filter = frozenset(envs) if envs is not None else None
         return cls(config, store, policy, reconciler, origin)
 
     async def close(self) -> None:

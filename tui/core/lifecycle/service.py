@@ -25,18 +25,20 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tui.core.config import EnvdeckConfig
 from tui.core.errors import InvalidRequest, LifecycleFailed, NotFound, PolicyDenied
 from tui.core.lifecycle.effective import environment_config, live
+from tui.core.lifecycle.lifecycle_store import allowed
+from tui.core.lifecycle.plan import Plan, build_plan
 from tui.core.lifecycle.records import (
     EnvLifecycleState,
     ManagedEnvironment,
     Operation,
     RenderedEnvironment,
 )
+from tui.core.lifecycle.render import render, render_clone
+from tui.core.lifecycle.template import TemplateConfig
 from tui.core.model import ActionSpec, AuditResult, Role, iso
 from tui.core.policy import Decision, Policy, hidden_environment_message
 
 if TYPE_CHECKING:
-    from tui.core.lifecycle.plan import Plan
-    from tui.core.lifecycle.template import TemplateConfig
     from tui.core.reconciler import Reconciler
     from tui.core.store import Store
 
@@ -121,17 +123,20 @@ class LifecycleService:
     def _declared(self, name: str) -> bool:
         return name in self.reconciler.declared
 
-    async def _visible_managed(self, name: str, action: str, params: dict[str, Any]) -> ManagedEnvironment:
-        """The live managed environment `name` if the user has a role in it. A name that does
-        not exist and one the user cannot see are refused alike (audited, the same words);
-        a config environment is not envdeck's to destroy (InvalidRequest)."""
-        managed = await self._lstore.get(name)
-        if managed is not None and live(managed) and self._role(managed) is not None:
+    async def _visible_managed(self, name: str, action: str, params: dict[str, Any], *,
+                               swept_again: bool = False) -> ManagedEnvironment:
+        """The live managed environment `name` if the user has a role in it (`swept_again`: a
+        destroyed one with orphans too). A name that does not exist and one the user cannot see
+        are refused alike (audited, the same words); a config environment is not envdeck's to
+        change (InvalidRequest)."""
+        managed = None if self._declared(name) else await self._lstore.get(name)
+        exists = managed is not None and (live(managed) or (swept_again and bool(managed.orphans)))
+        if managed is not None and exists and self._role(managed) is not None:
             return managed
-        if managed is None or not live(managed):
+        if managed is None or not exists:
             if self._declared(name) and self.policy.role(name) is not None:
                 raise InvalidRequest(f"{name} is declared in the config, not created by envdeck: "
-                                     f"only created environments can be {action.removeprefix('env.')}ed")
+                                     f"envdeck {action.replace('.', ' ')} acts on created environments only")
             reason = "no such environment" if managed is None else "destroyed"
         else:
             reason = f"{self.user} has no role in environment {name}"
@@ -171,17 +176,12 @@ class LifecycleService:
         return templates[template]
 
     async def env_plan(self, name: str, template: str, params: dict[str, str]) -> Plan:
-        from tui.core.lifecycle.plan import build_plan
-        from tui.core.lifecycle.render import render
-
         self._template(template)
         return build_plan(render(self.config, template, name, self.user, dict(params)))
 
     # -- create and clone --------------------------------------------------------
     async def env_create(self, name: str, template: str, params: dict[str, str], *, ttl_s: float | None = None,
                          wait: bool = False) -> ManagedEnvironment:
-        from tui.core.lifecycle.render import render
-
         action = "env.create"
         audit = {"template": template, "parameters": dict(params), "ttl_s": ttl_s, "wait": wait}
         tconfig = self._template(template)
@@ -193,8 +193,6 @@ class LifecycleService:
 
     async def env_clone(self, source: str, name: str, *, ttl_s: float | None = None,
                         wait: bool = False) -> ManagedEnvironment:
-        from tui.core.lifecycle.render import render, render_clone
-
         action = "env.clone"
         audit: dict[str, Any] = {"source": source, "ttl_s": ttl_s, "wait": wait}
         managed = await self._lstore.get(source)
@@ -251,7 +249,7 @@ class LifecycleService:
         audit_id = await self.store.audit_begin(user=self.user, env=name, target=name, action=action,
                                                 params=audit, origin=self.origin)
         try:
-            await self._lstore.insert(managed)
+            await self._lstore.insert(managed, requested_by=self.user, origin=self.origin)
         except BaseException as exc:
             await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc) or type(exc).__name__)
             raise
@@ -269,15 +267,12 @@ class LifecycleService:
 
     async def _request(self, name: str, spec: ActionSpec, operation: Operation, wait: bool) -> ManagedEnvironment:
         params = {"wait": wait}
-        managed = await self._visible_managed(name, spec.name, params)
+        # a destroyed environment that left orphans may be destroyed again (swept again)
+        managed = await self._visible_managed(name, spec.name, params, swept_again=operation == Operation.DESTROY)
         await self._authorize(managed, spec, params)
-        state = managed.state
-        if operation == Operation.SLEEP and not (state == EnvLifecycleState.READY
-                                                 and managed.operation in (None, Operation.SLEEP)):
-            raise InvalidRequest(f"{name} is {state}: only a ready environment can sleep")
-        if operation == Operation.WAKE and not (state == EnvLifecycleState.SLEEPING
-                                                or managed.operation == Operation.SLEEP):
-            raise InvalidRequest(f"{name} is {state}: only a sleeping environment can wake")
+        why = allowed(managed.state, operation, managed.operation, bool(managed.orphans))
+        if why:
+            raise InvalidRequest(f"cannot {operation} {name}: {why}")
         audit_id = await self.store.audit_begin(user=self.user, env=name, target=name, action=spec.name,
                                                 params=params, origin=self.origin)
         try:

@@ -1,0 +1,264 @@
+"""The reconciler's lifecycle loop: it carries out what the lifecycle service hands over.
+
+Every ~2 s (and at once when woken by a request of this process): the expired TTLs are
+turned into destroy requests (`engine.expire_due`), then every created environment with a
+pending operation is driven (`engine.drive`), one task per environment, never two at once
+in this process; one that another process drives (its lease is taken) is skipped quietly
+(LeaseBusy) and looked at again next time. Every change the engine reports, and every change
+another process made to the store, is published as `LifecycleChanged`; the observed
+environments follow: a created environment is observed while it exists (its section from
+the rendered template), dropped when destroyed (`Reconciler.add_environment` /
+`remove_environment`, which publish `EnvironmentsChanged`).
+
+Repairs of a created environment are held while it is planned, provisioning, asleep or
+being torn down, or while an operation is pending on it: observing goes on.
+
+`run_pending()` is the one-shot form (`envdeck reconcile`): the expired TTLs and every
+pending operation, each carried out to its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from tui.core.config import AwsConfig, Defaults, EdgeConfig, KubernetesConfig, StrictModel
+from tui.core.env_state import LifecycleChanged
+from tui.core.errors import EnvdeckError, InvalidRequest, LifecycleFailed
+from tui.core.lifecycle.effective import environment_config, live
+from tui.core.lifecycle.engine import LeaseBusy, LifecycleEngine, ProvisionerFactory
+from tui.core.lifecycle.lifecycle_store import LifecycleStore
+from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
+
+if TYPE_CHECKING:
+    from tui.core.reconciler import Reconciler
+
+__all__ = ["HELD_STATES", "CreateProvisioner", "LifecycleDriver", "ProvisionerFactory", "bind_provisioners"]
+
+log = logging.getLogger("envdeck.lifecycle")
+
+#: How often the loop looks for pending operations and expired TTLs.
+INTERVAL_S = 2.0
+#: States in which a created environment's drift is observed but never repaired.
+HELD_STATES = frozenset({EnvLifecycleState.PLANNED, EnvLifecycleState.PROVISIONING, EnvLifecycleState.SLEEPING,
+                         EnvLifecycleState.DESTROYING})
+
+
+#: The shape of `backends.registry.create_provisioner`: (backend, env, validated section of the
+#: rendered environment, defaults, template) -> Provisioner. The composition root hands it in.
+CreateProvisioner = Callable[[str, str, Any, Defaults, str], Any]
+
+_SECTIONS: dict[str, type[StrictModel]] = {"aws": AwsConfig, "kubernetes": KubernetesConfig, "edge": EdgeConfig}
+
+
+def bind_provisioners(create: CreateProvisioner | None, defaults: Defaults) -> ProvisionerFactory:
+    """The engine's ProvisionerFactory over `create`: the backend section of the rendered
+    environment validated as the model the observing backend takes, the defaults bound."""
+
+    def make(backend: str, env: str, section: Any, template: str) -> Any:
+        if create is None:
+            raise InvalidRequest(f"this envdeck was started without provisioners: it cannot create "
+                                 f"{backend} resources", backend=backend)
+        model = _SECTIONS.get(backend)
+        if model is not None and not isinstance(section, model):
+            try:
+                section = model.model_validate(section or {})
+            except ValidationError as exc:
+                first = exc.errors()[0] if exc.errors() else {}
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                raise InvalidRequest(f"{env}: the rendered {backend} section is not valid"
+                                     f"{' at ' + where if where else ''}: {first.get('msg', exc)}",
+                                     backend=backend) from None
+        return create(backend, env, section, defaults, template)
+
+    return make
+
+
+def _fingerprint(managed: ManagedEnvironment) -> tuple:
+    """What a subscriber would see change."""
+    return (managed.state, managed.operation, managed.step, managed.reason, managed.expires_at,
+            managed.updated_at, tuple((s.id, s.state, s.message, s.attempts) for s in managed.steps),
+            tuple(managed.orphans))
+
+
+class LifecycleDriver:
+    def __init__(self, reconciler: Reconciler, provisioners: CreateProvisioner | None, *,
+                 interval_s: float = INTERVAL_S):
+        self.reconciler = reconciler
+        self.interval_s = interval_s
+        self.lstore = LifecycleStore(reconciler.store)
+        self.engine = LifecycleEngine(reconciler.store, self.lstore,
+                                      bind_provisioners(provisioners, reconciler.config.defaults),
+                                      clock=self._now, on_change=self._engine_changed)
+        #: the last known record of every created environment (destroyed ones included)
+        self.managed: dict[str, ManagedEnvironment] = {}
+        self._seen: dict[str, tuple] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._driving: dict[str, asyncio.Task] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+
+    def _now(self):
+        return self.reconciler.clock()
+
+    # -- what the reconciler asks ------------------------------------------------
+    def holds_repairs(self, env: str) -> bool:
+        """Whether `env` is a created environment whose repairs are held now."""
+        managed = self.managed.get(env)
+        if managed is None or env in self.reconciler.declared:
+            return False
+        return managed.state in HELD_STATES or managed.operation is not None
+
+    def wake(self) -> None:
+        """Look for pending operations now (a request was just handed over)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = asyncio.create_task(self._loop(), name="reconcile:lifecycle")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._driving.values()) if t is not None]
+        self._task = None
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._driving.clear()
+
+    async def _loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - e.g. the store failing: keep the loop alive
+                log.exception("the lifecycle loop failed a round")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+
+    async def tick(self) -> None:
+        """One round: expired TTLs, the store's news, a task for each pending operation."""
+        await self.refresh()
+        if not any(live(m) for m in self.managed.values()):
+            return
+        await self._expire()
+        await self.refresh()
+        for name, managed in list(self.managed.items()):
+            if managed.operation is not None and name not in self._driving and not self._busy(name):
+                task = asyncio.create_task(self._drive_quietly(name), name=f"lifecycle:{name}")
+                self._driving[name] = task
+                task.add_done_callback(lambda _t, n=name: self._driving.pop(n, None))
+
+    async def run_pending(self) -> None:
+        """One-shot (`envdeck reconcile`): expired TTLs, then every pending operation carried
+        out to its end (concurrently), the observed environments brought up to date."""
+        await self.refresh()
+        if not any(live(m) for m in self.managed.values()):
+            return
+        await self._expire()
+        await self.refresh()
+        pending = [name for name, m in self.managed.items() if m.operation is not None]
+        await asyncio.gather(*(self._drive_quietly(name) for name in pending))
+        await self.refresh()
+
+    async def _expire(self) -> None:
+        try:
+            expired = await self.engine.expire_due()
+        except EnvdeckError as exc:
+            log.error("cannot look for expired environments: %s", exc)
+            return
+        for name in expired:
+            log.info("%s expired: destroy requested", name)
+
+    def _busy(self, name: str) -> bool:
+        lock = self._locks.get(name)
+        return lock is not None and lock.locked()
+
+    async def _drive_quietly(self, name: str) -> None:
+        try:
+            await self.drive(name)
+        except LeaseBusy:
+            pass  # another process drives it; its changes reach us through the store
+        except LifecycleFailed as exc:
+            log.warning("%s", exc)
+        except EnvdeckError as exc:
+            log.error("cannot carry out the operation of %s: %s", name, exc)
+        except Exception:  # noqa: BLE001 - one environment's bug must not stop the others
+            log.exception("lifecycle of %s failed", name)
+
+    # -- driving ------------------------------------------------------------------
+    async def drive(self, name: str) -> ManagedEnvironment:
+        """Carry out the pending operation of `name` in this process (never twice at once:
+        a second caller waits for the first, then drives what is left). LifecycleFailed on
+        failure, LeaseBusy when another process holds the lease."""
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        try:
+            async with lock:
+                managed = await self.engine.drive(name)
+        finally:
+            await self.changed(name)
+        return managed
+
+    # -- changes ------------------------------------------------------------------
+    def _engine_changed(self, managed: ManagedEnvironment) -> None:
+        """The engine's report of a state or step change (published at once; the observed
+        environments follow in the background)."""
+        self._note(managed)
+        self.reconciler._spawn(self._sync(managed.name))
+
+    def _note(self, managed: ManagedEnvironment) -> bool:
+        """Remember and publish `managed` when it differs from what was last published."""
+        self.managed[managed.name] = managed
+        fingerprint = _fingerprint(managed)
+        if self._seen.get(managed.name) == fingerprint:
+            return False
+        self._seen[managed.name] = fingerprint
+        self.reconciler._publish(LifecycleChanged(managed.name, managed))
+        return True
+
+    async def changed(self, name: str) -> ManagedEnvironment:
+        """Read `name` from the store, publish it if it changed and bring the observed
+        environments up to date; returns the record."""
+        managed = await self.lstore.require(name)
+        self._note(managed)
+        await self._sync(name)
+        return managed
+
+    async def refresh(self) -> None:
+        """Read every created environment (other processes change them too)."""
+        rows = {m.name: m for m in await self.lstore.list(include_destroyed=True)}
+        for managed in rows.values():
+            self._note(managed)
+        for name in [n for n in self.managed if n not in rows]:
+            self.managed.pop(name, None)
+            self._seen.pop(name, None)
+        for name in sorted(set(rows) | {n for n in self.reconciler.envs if n not in self.reconciler.declared}):
+            await self._sync(name)
+
+    async def _sync(self, name: str) -> None:
+        """Observe `name` while it exists, not once it is destroyed."""
+        if name in self.reconciler.declared:
+            return
+        managed = self.managed.get(name)
+        if managed is None or not live(managed):
+            await self.reconciler.remove_environment(name)
+            return
+        try:
+            section = environment_config(managed)
+        except ValidationError as exc:
+            log.warning("created environment %s not observed: its section does not validate: %s", name, exc)
+            await self.reconciler.remove_environment(name)
+            return
+        await self.reconciler.add_environment(name, section)
