@@ -98,3 +98,12 @@ def test_k8s_tui_quick(tmp_path):
     # every pod change made it from the emulator through the reconciler to the table
     assert res["pods"] == 200 and res["changes"] == 20 and res["shown"] == 20 and res["missing"] == 0
     assert "update p99 < 500 ms" in doc["goals"]
+
+
+def test_plan_bench_quick(tmp_path):
+    doc = run_bench("plan_bench", tmp_path)
+    res = doc["results"]
+    assert res["steps"] == doc["params"]["resources"] + 1  # + the namespace step
+    for key in ("check", "render", "plan", "build_plan_only"):
+        assert {"p50_ms", "p99_ms", "max_ms", "reps"} <= set(res[key]), key
+    assert "plan < 100 ms" in doc["goals"]

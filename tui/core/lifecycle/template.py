@@ -49,6 +49,8 @@ MAX_PARAMETER_CHARS = 1024
 #: A manifest file bigger than this is refused.
 MAX_MANIFEST_BYTES = 1024 * 1024
 
+# libyaml's safe loader when PyYAML was built with it (5-10x faster on big manifests), else PyYAML's
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _INT_RE = re.compile(r"^[+-]?[0-9]{1,19}$")
 _TRUE = {"true", "yes", "on", "1"}
@@ -68,6 +70,8 @@ class Piece:
 def pieces(text: str) -> list[Piece]:
     """Split `text` into literal pieces and `{name}` placeholders (`{{`/`}}` are literal
     braces). ValueError names what is wrong, for `check` and for `render`."""
+    if "{" not in text and "}" not in text:
+        return [Piece(text)] if text else []
     out: list[Piece] = []
     literal: list[str] = []
     i, n = 0, len(text)
@@ -348,7 +352,7 @@ def read_manifests(entry: str, config_source: str) -> list[dict[str, Any]]:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise ValueError(f"is more than {MAX_MANIFEST_BYTES // 1024} KiB")
     try:
-        docs = list(yaml.safe_load_all(raw.decode("utf-8")))
+        docs = list(yaml.load_all(raw.decode("utf-8"), Loader=_SAFE_LOADER))
     except UnicodeDecodeError:
         raise ValueError("is not valid UTF-8") from None
     except yaml.MarkedYAMLError as exc:
