@@ -160,14 +160,17 @@ class Emulator(ServerBase):
     def remove(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
         """Delete an object (a namespace takes its contents with it); dependents are garbage-collected."""
         if rt is NAMESPACES:
-            for other in self.store.tables:
-                other_rt = lookup(other)
-                if other_rt.namespaced:
-                    for obj in list(self.store.objects(other_rt, name)):
-                        self.store.delete(other_rt, name, obj["metadata"]["name"])
+            self._empty_namespace(name)
         final = self.store.delete(rt, namespace, name)
         self.settle()
         return final
+
+    def _empty_namespace(self, name: str) -> None:
+        for key in self.store.tables:
+            rt = lookup(key)
+            if rt.namespaced:
+                for obj in list(self.store.objects(rt, name)):
+                    self.store.delete(rt, name, obj["metadata"]["name"])
 
     @on_loop
     def terminate_namespace(self, name: str) -> Obj:
@@ -186,11 +189,7 @@ class Emulator(ServerBase):
         terminating["metadata"]["deletionGracePeriodSeconds"] = 0
         terminating["status"] = {"phase": "Terminating"}
         answer = clone(self.store.update(NAMESPACES, terminating))
-        for other in self.store.tables:
-            other_rt = lookup(other)
-            if other_rt.namespaced:
-                for obj in list(self.store.objects(other_rt, name)):
-                    self.store.delete(other_rt, name, obj["metadata"]["name"])
+        self._empty_namespace(name)
         self.settle()
         uid = current["metadata"]["uid"]
         if self.namespace_termination_s > 0 and self._loop is not None and self._loop.is_running():
