@@ -68,6 +68,7 @@ class MemoryWorld:
     never_gone: set[str] = field(default_factory=set)
     stuck: dict[str, str] = field(default_factory=dict)
     crash_at: set[tuple[str, str]] = field(default_factory=set)
+    refuse: dict[str, str] = field(default_factory=dict)           # step id / backend -> BackendError
     health_calls: Counter = field(default_factory=Counter)
     running: int = 0
     max_running: int = 0
@@ -103,6 +104,8 @@ class MemoryProvisioner:
         world = self.world
         world.calls.append(("create", step.id))
         world.crash("create-before", step.id)
+        if step.id in world.refuse:
+            raise BackendError(world.refuse[step.id], backend=self.name)
         world.running += 1
         world.max_running = max(world.max_running, world.running)
         try:
@@ -158,6 +161,8 @@ class MemoryProvisioner:
     async def sweep(self) -> list[Leftover]:
         self.world.calls.append(("sweep", self.name))
         self.world.crash("sweep", self.name)
+        if self.name in self.world.refuse:
+            raise BackendError(self.world.refuse[self.name], backend=self.name)
         return [Leftover(self.name, t.kind, native_id, arn=f"arn:{native_id}")
                 for native_id, t in self.world.things.items()
                 if t.env == self.env and t.backend == self.name and not t.gone]

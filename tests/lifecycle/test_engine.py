@@ -158,6 +158,36 @@ async def test_on_failure_destroy_tears_it_down(h):
     assert h.world.live(ENV) == [] and managed.orphans == []
 
 
+async def test_a_refused_create_fails_the_step_with_the_backend_reason(h):
+    h.world.refuse["bucket"] = "BucketAlreadyExists: pr-7-assets is taken"
+    await h.insert()
+    with pytest.raises(LifecycleFailed) as failed:
+        await h.engine().drive(ENV)
+    assert (failed.value.step, failed.value.reason) == ("bucket", "BucketAlreadyExists: pr-7-assets is taken")
+    assert h.world.creates["web"] == 0
+    managed = await h.lstore.get(ENV)
+    assert (managed.state, managed.step) == (EnvLifecycleState.FAILED, "bucket")
+
+
+async def test_a_backend_without_a_provisioner_fails_its_step(h):
+    from tui.core.errors import InvalidRequest
+
+    def factory(backend, env, config, template):
+        if backend == "kubernetes":
+            raise InvalidRequest("this envdeck was started without provisioners", backend=backend)
+        return h.world.factory(backend, env, config, template)
+
+    await h.insert()
+    engine = LifecycleEngine(h.store, h.lstore, factory, holder="ann@test:1", clock=h.clock, poll=(0, 0))
+    with pytest.raises(LifecycleFailed, match="ns.*without provisioners"):
+        await engine.drive(ENV)
+    await h.lstore.request(ENV, Operation.DESTROY, "ann", "cli")
+    managed = await engine.drive(ENV)         # the aws steps go; the kubernetes sweep is an orphan
+    assert managed.state == EnvLifecycleState.DESTROYED
+    assert [(o.backend, o.resource) for o in managed.orphans] == [("kubernetes", "*")]
+    assert [t for t in h.world.live(ENV) if t.backend == "aws"] == []
+
+
 # -- resume -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("point", [("create-before", "web"), ("create-after", "web"), ("create-after", "ns"),
                                    ("health", "web"), ("health", "deploy")])
@@ -224,6 +254,7 @@ async def test_destroy_goes_in_reverse_order_then_sweeps_and_lists_orphans(h):
     assert [(o.backend, o.resource) for o in managed.orphans] == [("aws", "arn:stray-2")]
     assert "AccessDenied" in managed.orphans[0].reason
     assert [t.step for t in h.world.live(ENV)] == ["manual"]
+    assert managed.reason == "1 orphan(s) left"
     destroyed = [a for a in await h.store.audit_entries(ENV) if a["action"] == "lifecycle.destroy"]
     assert {a["user"] for a in destroyed} == {"bob"} and f"{ENV}/sweep:aws" in {a["target"] for a in destroyed}
     # destroying it again sweeps again: the orphan goes once it can be deleted

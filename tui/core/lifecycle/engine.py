@@ -111,6 +111,15 @@ def holder_gone(holder: str) -> bool:
     return False
 
 
+def _why(exc: Exception) -> str:
+    """A backend error's reason; a LeaseBusy is never a step's failure (re-raised)."""
+    if isinstance(exc, LeaseBusy):
+        raise exc
+    if isinstance(exc, (EnvdeckError, StepFailure)):
+        return exc.reason if isinstance(exc, StepFailure) else str(exc)
+    return f"{type(exc).__name__}: {exc}"   # an unexpected error of a provisioner: still the step's
+
+
 def _plan(managed: ManagedEnvironment) -> tuple[list[StepSpec], list[list[str]]]:
     """The steps (every edge in depends_on) and their waves."""
     plan = build_plan(managed.spec)
@@ -403,10 +412,11 @@ class _Run:
             if step.kind == EDGE_CLAIM:
                 step = await self._claim(step)
             step = dataclasses.replace(step, fields=resolve_refs(step.fields, native_ids))
-        except EnvdeckError as exc:
-            await self._fail_row(row, str(exc))
-            raise StepFailure(step.id, str(exc)) from None
-        prov = self.provisioner(step.backend)
+            prov = self.provisioner(step.backend)
+        except Exception as exc:
+            reason = _why(exc)
+            await self._fail_row(row, reason)
+            raise StepFailure(step.id, reason) from None
         native_id = row.native_id if row.state == StepState.WAITING else None
         if native_id is None:
             row.state, row.token = StepState.CREATING, row.token or uuid.uuid4().hex
@@ -416,9 +426,10 @@ class _Run:
             await self._row(row)              # committed BEFORE the backend call
             try:
                 native_id = await prov.find(step) or await prov.create(step, row.token)
-            except EnvdeckError as exc:
-                await self._fail_row(row, str(exc))
-                raise StepFailure(step.id, str(exc)) from None
+            except Exception as exc:
+                reason = _why(exc)
+                await self._fail_row(row, reason)
+                raise StepFailure(step.id, reason) from None
             row.state, row.native_id = StepState.WAITING, native_id
             await self._row(row)
             await self._note(step.id, "Created", f"{step.kind} {native_id}")
@@ -443,13 +454,16 @@ class _Run:
         owner = waiting_for or step.id
         if native_id is None:
             raise StepFailure(owner, f"{step.id} was never created")
-        prov = self.provisioner(step.backend)
+        try:
+            prov = self.provisioner(step.backend)
+        except Exception as exc:
+            raise StepFailure(owner, _why(exc)) from None
         delay, longest = self.engine.poll
         while True:
             try:
                 health = await prov.health(step, native_id)
-            except EnvdeckError as exc:
-                health = StepHealth(False, str(exc))
+            except Exception as exc:   # a transient error is "not healthy yet"; the timeout decides
+                health = StepHealth(False, _why(exc))
             self._check_lease()
             if health.healthy:
                 return
@@ -529,11 +543,11 @@ class _Run:
 
     async def _delete_step(self, step: StepSpec) -> list[Orphan]:
         row = await self._record(step.id)
-        if row.state in (StepState.PENDING, StepState.DELETED):
-            return []
-        prov = self.provisioner(step.backend)
+        if row.state in (StepState.PENDING, StepState.DELETED) or (row.native_id is None and not row.attempts):
+            return []        # never asked of a backend (attempts count the rows written `creating`)
         audit = await self._audit_begin(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind})
         try:
+            prov = self.provisioner(step.backend)
             native_id = row.native_id
             if native_id is None:   # crashed between create and its row: adopt by the marks
                 native_id = await prov.find(step)
@@ -543,8 +557,8 @@ class _Run:
                 await self._row(row)          # committed BEFORE the backend call
                 await prov.delete(step, native_id)
                 await self._wait_gone(prov, step, native_id)
-        except (EnvdeckError, StepFailure) as exc:
-            reason = exc.reason if isinstance(exc, StepFailure) else str(exc)
+        except Exception as exc:
+            reason = _why(exc)
             row.state, row.message, row.finished_at = StepState.FAILED, reason, self.clock()
             await self._row(row)
             await self.store.audit_finish(audit, AuditResult.FAILED, reason)
@@ -571,12 +585,12 @@ class _Run:
     async def _sweep(self) -> list[Orphan]:
         orphans: list[Orphan] = []
         for backend in self.backends():
-            prov = self.provisioner(backend)
             audit = await self._audit_begin(Operation.DESTROY, f"sweep:{backend}", {"backend": backend})
             try:
+                prov = self.provisioner(backend)
                 leftovers = await prov.sweep()
-            except EnvdeckError as exc:
-                reason = f"sweep failed: {exc}"
+            except Exception as exc:
+                reason = f"sweep failed: {_why(exc)}"
                 orphans.append(Orphan(backend, "*", reason))
                 await self.store.audit_finish(audit, AuditResult.FAILED, reason)
                 continue
@@ -584,8 +598,8 @@ class _Run:
             for leftover in leftovers:
                 try:
                     await prov.delete_leftover(leftover)
-                except EnvdeckError as exc:
-                    left.append(Orphan(backend, leftover.arn or leftover.native_id, str(exc)))
+                except Exception as exc:
+                    left.append(Orphan(backend, leftover.arn or leftover.native_id, _why(exc)))
             orphans.extend(left)
             message = f"{len(leftovers)} leftover(s) found, {len(left)} could not be deleted"
             await self.store.audit_finish(audit, AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
@@ -602,9 +616,9 @@ class _Run:
             audit = await self._audit_begin(Operation.SLEEP, backend, {"backend": backend})
             try:
                 memory = await self.provisioner(backend).sleep()
-            except EnvdeckError as exc:
-                await self.store.audit_finish(audit, AuditResult.FAILED, str(exc))
-                await self._op_failed(Operation.SLEEP, backend, str(exc))
+            except Exception as exc:
+                await self.store.audit_finish(audit, AuditResult.FAILED, _why(exc))
+                await self._op_failed(Operation.SLEEP, backend, _why(exc))
             await self.lstore.save_sleep_memory(self.name, backend, memory)
             await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"{len(memory)} resource(s) scaled down")
             await self._note(backend, "Asleep", f"{len(memory)} resource(s) scaled down")
@@ -617,9 +631,9 @@ class _Run:
             audit = await self._audit_begin(Operation.WAKE, backend, {"backend": backend})
             try:
                 await self.provisioner(backend).wake(memory.get(backend, {}))
-            except EnvdeckError as exc:
-                await self.store.audit_finish(audit, AuditResult.FAILED, str(exc))
-                await self._op_failed(Operation.WAKE, backend, str(exc))
+            except Exception as exc:
+                await self.store.audit_finish(audit, AuditResult.FAILED, _why(exc))
+                await self._op_failed(Operation.WAKE, backend, _why(exc))
             await self.store.audit_finish(audit, AuditResult.SUCCEEDED, "restored")
         managed = await self._reload()
         steps, _ = _plan(managed)
