@@ -14,7 +14,8 @@ import pytest
 
 from tests.lifecycle.service_lab import Lab, audit, created
 from tui.core.env_state import Change, EnvironmentsChanged, LifecycleChanged
-from tui.core.lifecycle.records import EnvLifecycleState
+from tui.core.errors import LifecycleFailed
+from tui.core.lifecycle.records import EnvLifecycleState, Operation
 from tui.core.model import Origin
 from tui.core.session import Session
 
@@ -139,3 +140,36 @@ async def test_destroy_in_a_running_reconciler_stops_the_environments_loops(lab:
     await waiting
     assert not any(t.get_name() == "reconcile:pr-1:aws" for t in carl.reconciler._tasks)
     assert "pr-1" not in carl.environments() and lab.mworld.live("pr-1") == []
+
+
+async def test_wait_follows_an_operation_another_process_drives(lab: Lab):
+    await created(lab)
+    carl = await lab.session("carl")
+    lstore = carl.lifecycle._lstore
+    other = "someone@another-host:4242"
+    assert await lstore.take_lease("pr-1", other, 3600, now=lab.clock()) is None
+    sleeping = asyncio.ensure_future(carl.env_sleep("pr-1", wait=True))
+    await until(carl, lambda ch: any(isinstance(c, LifecycleChanged) and c.managed.operation is not None
+                                     for c in ch))
+    assert not sleeping.done() and ("sleep", "aws") not in lab.mworld.calls
+    await lstore.release_lease("pr-1", other)   # the other process is done with it (it did nothing)
+    managed = await asyncio.wait_for(sleeping, GUARD_S)
+    assert managed.state == EnvLifecycleState.SLEEPING and ("sleep", "aws") in lab.mworld.calls
+
+
+async def test_wait_reports_the_failure_of_an_operation_another_process_drove(lab: Lab):
+    await created(lab)
+    carl = await lab.session("carl")
+    lstore = carl.lifecycle._lstore
+    other = "someone@another-host:4242"
+    assert await lstore.take_lease("pr-1", other, 3600, now=lab.clock()) is None
+    destroying = asyncio.ensure_future(carl.env_destroy("pr-1", wait=True))
+    await until(carl, lambda ch: any(isinstance(c, LifecycleChanged) and c.managed.operation is not None
+                                     for c in ch))
+    await lstore.set_state("pr-1", EnvLifecycleState.FAILED, step="web-sg", reason="DependencyViolation",
+                           finished=Operation.DESTROY)
+    with pytest.raises(LifecycleFailed, match="step web-sg failed: DependencyViolation"):
+        await asyncio.wait_for(destroying, GUARD_S)
+    rows = await audit(carl, "pr-1", "env.destroy")
+    assert rows[0]["result"] == "failed" and "DependencyViolation" in rows[0]["message"]
+    assert lab.mworld.live("pr-1")   # this process deleted nothing

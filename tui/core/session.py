@@ -129,7 +129,8 @@ class Session:
         store = await Store.open(state_dir)
         declared = frozenset(config.environments)
         try:  # the created environments beside the config's (tui/core/lifecycle/effective.py)
-            config = effective_config(config, await LifecycleStore(store).list())
+            managed = await LifecycleStore(store).list()
+            config = effective_config(config, managed)
         except BaseException:
             await store.close()
             raise
@@ -146,6 +147,7 @@ class Session:
         reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible,
                                 provisioners=provisioners, declared=declared)
         reconciler.env_filter = frozenset(envs) if envs is not None else None
+        reconciler.lifecycle.remember(managed)
         return cls(config, store, policy, reconciler, origin)
 
     async def close(self) -> None:

@@ -44,6 +44,8 @@ log = logging.getLogger("envdeck.lifecycle")
 
 #: How often the loop looks for pending operations and expired TTLs.
 INTERVAL_S = 2.0
+#: How often a command with --wait looks at an operation another process carries out.
+FOLLOW_S = 1.0
 #: States in which a created environment's drift is observed but never repaired.
 HELD_STATES = frozenset({EnvLifecycleState.PLANNED, EnvLifecycleState.PROVISIONING, EnvLifecycleState.SLEEPING,
                          EnvLifecycleState.DESTROYING})
@@ -211,7 +213,28 @@ class LifecycleDriver:
             await self.changed(name)
         return managed
 
+    async def follow(self, name: str) -> ManagedEnvironment:
+        """`drive`, or, while another process holds the lease, follow its progress through the
+        store (its changes published) until the operation is done; LifecycleFailed when the
+        environment ends `failed` (the step and reason)."""
+        while True:
+            try:
+                return await self.drive(name)
+            except LeaseBusy:
+                managed = await self.changed(name)
+                if managed.operation is None:
+                    if managed.state == EnvLifecycleState.FAILED:
+                        raise LifecycleFailed(name, managed.step, managed.reason) from None
+                    return managed
+                await asyncio.sleep(FOLLOW_S)
+
     # -- changes ------------------------------------------------------------------
+    def remember(self, rows: list[ManagedEnvironment]) -> None:
+        """What the session read when it opened (repairs held from the first pass on)."""
+        for managed in rows:
+            self.managed[managed.name] = managed
+            self._seen[managed.name] = _fingerprint(managed)
+
     def _engine_changed(self, managed: ManagedEnvironment) -> None:
         """The engine's report of a state or step change (published at once; the observed
         environments follow in the background)."""

@@ -316,7 +316,7 @@ class LifecycleService:
             self.reconciler.lifecycle.wake()
             return managed
         try:
-            managed = await self.reconciler.lifecycle.drive(name)
+            managed = await self.reconciler.lifecycle.follow(name)
         except LifecycleFailed as exc:
             await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc))
             raise
