@@ -188,6 +188,18 @@ async def test_a_backend_without_a_provisioner_fails_its_step(h):
     assert [t for t in h.world.live(ENV) if t.backend == "aws"] == []
 
 
+async def test_a_plan_the_engine_cannot_order_fails_at_step_plan(h):
+    circle = [StepSpec("a", "aws", "s3-bucket", {}, depends_on=("b",)),
+              StepSpec("b", "aws", "s3-bucket", {}, depends_on=("a",))]
+    await h.insert(step_list=circle)
+    with pytest.raises(LifecycleFailed) as failed:
+        await h.engine().drive(ENV)
+    assert failed.value.step == "plan" and "circle" in failed.value.reason
+    assert h.world.calls == []
+    await h.lstore.request(ENV, Operation.DESTROY, "ann", "cli")
+    assert (await h.engine().drive(ENV)).state == EnvLifecycleState.DESTROYED
+
+
 # -- resume -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("point", [("create-before", "web"), ("create-after", "web"), ("create-after", "ns"),
                                    ("health", "web"), ("health", "deploy")])

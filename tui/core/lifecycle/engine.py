@@ -9,7 +9,7 @@ sleep, wake) to its end, step by step, resumable after a crash at any point.
   when every step it depends on is Healthy by a *fresh* `health()` call made then. Per step:
   the row goes to `creating` with a fixed token BEFORE the backend call, `find()` adopts what
   a crashed run created, else `create()`; the native id is stored (`waiting`), then `health()`
-  is polled (0.5 s → 2 s) until Healthy, terminal, or the step's timeout (clock based).
+  is polled (0.5 s, ×1.5, at most 2 s) until Healthy, terminal, or the step's timeout (clock based).
   A failure leaves the environment `failed` with the step and reason, or, with
   `on_failure: destroy`, tears it down; either way drive() raises LifecycleFailed.
 - The edge step first claims nodes of its pool (store, atomic), writes them into
@@ -338,7 +338,11 @@ class _Run:
         assert managed is not None
         await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING)
         await self._changed()
-        steps, waves = _plan(managed)
+        try:
+            steps, waves = _plan(managed)
+        except EnvdeckError as exc:
+            await self._create_failed(StepFailure("plan", str(exc)))
+            return
         by_id = {s.id: s for s in steps}
         rows = {r.id: r for r in managed.steps}
         for s in steps:
@@ -473,7 +477,7 @@ class _Run:
             if self.clock() >= deadline:
                 raise StepFailure(owner, f"not healthy after {step.timeout_s:g}s: {what or 'no reason given'}")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, longest) if delay else 0
+            delay = min(delay * 1.5, longest) if delay else 0
 
     async def _claim(self, step: StepSpec) -> StepSpec:
         """Claim the edge nodes (kept by a resumed run), write them and the services into
@@ -519,7 +523,10 @@ class _Run:
         keep_step, keep_reason = managed.step, managed.reason
         await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step, reason=keep_reason)
         await self._changed()
-        steps, waves = _plan(managed)
+        try:
+            steps, waves = _plan(managed)
+        except EnvdeckError:   # a spec the plan refuses: one step at a time, in reverse spec order
+            steps, waves = list(managed.spec.steps), [[st.id] for st in managed.spec.steps]
         native_ids = await self._native_ids()
         by_id = {s.id: _resolved(s, native_ids) for s in steps}
         orphans: list[Orphan] = []
@@ -580,7 +587,7 @@ class _Run:
             if self.clock() >= deadline:
                 raise StepFailure(step.id, f"still there {step.timeout_s:g}s after deletion was asked")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, longest) if delay else 0
+            delay = min(delay * 1.5, longest) if delay else 0
 
     async def _sweep(self) -> list[Orphan]:
         orphans: list[Orphan] = []
