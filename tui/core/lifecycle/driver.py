@@ -96,7 +96,8 @@ class LifecycleDriver:
         self.lstore = LifecycleStore(reconciler.store)
         self.engine = LifecycleEngine(reconciler.store, self.lstore,
                                       bind_provisioners(provisioners, reconciler.config.defaults),
-                                      clock=self._now, on_change=self._engine_changed)
+                                      clock=self._now, on_change=self._engine_changed,
+                                      edge_pools=lambda: reconciler.config.edge_pools)
         #: the last known record of every created environment (destroyed ones included)
         self.managed: dict[str, ManagedEnvironment] = {}
         self._seen: dict[str, tuple] = {}
