@@ -64,12 +64,17 @@ class AwsProvisioner(Provisioner):
 
     # -- steps -------------------------------------------------------------------------------
     async def find(self, step: StepSpec) -> str | None:
-        fields = parse_fields(step)
-        if isinstance(fields, InstanceFields):
+        # Instances and groups are found by their tags alone: at destroy the engine may hold fields
+        # with a reference it could not resolve (`{web-sg}` of a group never created).
+        if step.kind == "ec2-instance":
             return await self.instances.find(step.id)
-        if isinstance(fields, SecurityGroupFields):
-            return await self.groups.find(step.id, fields)
-        return await self.buckets.find(step.id, fields)
+        if step.kind == "security-group":
+            try:
+                group_fields: SecurityGroupFields | None = parse_fields(step)
+            except InvalidRequest:
+                group_fields = None  # adopt without completing the ingress; create() names the problem
+            return await self.groups.find(step.id, group_fields)
+        return await self.buckets.find(step.id, parse_fields(step))
 
     async def create(self, step: StepSpec, token: str) -> str:
         fields = parse_fields(step)

@@ -27,7 +27,7 @@ _BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-
 # VPC security group names and descriptions: what EC2 accepts.
 _SG_TEXT_RE = re.compile(r"^[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}$")
 _SG_ID_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
-_AMI_RE = re.compile(r"^ami-[0-9a-f]{8,17}$")
+_AMI_RE = re.compile(r"^ami-[0-9a-z]{4,32}$")
 _INSTANCE_TYPE_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+$")
 
 
