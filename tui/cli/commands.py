@@ -25,7 +25,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 
 def cmd_check(args: argparse.Namespace) -> int:
     from tui.core.identity import current_user
-    from tui.core.lifecycle.template import template_summary
+    from tui.core.lifecycle.template_check import template_summary
     from tui.core.policy import Policy
 
     cfg = load(args)

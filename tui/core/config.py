@@ -331,7 +331,9 @@ def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
             found.add((line, col, f"{where}: {_message(err)}"))
         raise ConfigError([f"{source}:{line}:{col}: {msg}" for line, col, msg in sorted(found)]) from None
     cfg.source = source
-    problems = _template.config_problems(cfg.templates, cfg.edge_pools, source)
+    from tui.core.lifecycle.template_check import config_problems
+
+    problems = config_problems(cfg.templates, cfg.edge_pools, source)
     if problems:
         located = set()
         for problem in problems:

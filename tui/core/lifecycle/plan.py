@@ -17,7 +17,8 @@ from typing import Any
 from tui.core.errors import InvalidRequest
 from tui.core.lifecycle.records import RenderedEnvironment, StepSpec
 from tui.core.lifecycle.render import references
-from tui.core.lifecycle.template import NAMESPACE_STEP, find_cycle
+from tui.core.lifecycle.template import NAMESPACE_STEP
+from tui.core.lifecycle.template_check import find_cycle
 
 
 @dataclass(frozen=True, slots=True)
