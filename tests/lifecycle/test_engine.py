@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.helpers import repo_root
 from tests.lifecycle.memory_provisioner import Crash, FakeClock, MemoryWorld, managed_env
 from tui.core.config import EdgeConfig, EdgeNode
 from tui.core.errors import LifecycleFailed
@@ -342,6 +343,43 @@ async def test_the_lease_of_a_dead_process_of_this_host_is_taken_at_once(h):
     assert await h.lstore.take_lease(ENV, dead, 600, now=h.clock.now) is None
     assert (await h.engine(holder=f"ann@{socket.gethostname()}:{os.getpid()}").drive(ENV)).state == \
         EnvLifecycleState.READY
+
+
+HOLD_LEASE = """
+import asyncio, sys
+from tui.core.store import Store
+from tui.core.lifecycle.engine import default_holder
+from tui.core.lifecycle.lifecycle_store import LifecycleStore
+
+async def main():
+    store = await Store.open(sys.argv[1])
+    busy = await LifecycleStore(store).take_lease(sys.argv[2], default_holder(), 3600)
+    print(default_holder() if busy is None else "BUSY " + busy, flush=True)
+    await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_lease_held_by_another_process_is_busy_until_that_process_is_killed(h, tmp_path):
+    """A real second process holds the lease: LeaseBusy names it; SIGKILLed, its lease is
+    taken at once (no waiting for the hour it took)."""
+    import asyncio
+
+    await h.insert()
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", HOLD_LEASE, str(tmp_path), ENV,
+                                                stdout=subprocess.PIPE, cwd=repo_root())
+    try:
+        holder = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().strip()
+        assert holder.endswith(f":{proc.pid}"), holder
+        engine = h.engine(holder=f"ann@{socket.gethostname()}:{os.getpid()}")
+        with pytest.raises(LeaseBusy, match=holder):
+            await engine.drive(ENV)
+        assert h.world.calls == []
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert (await engine.drive(ENV)).state == EnvLifecycleState.READY
 
 
 async def test_one_engine_does_not_drive_one_environment_twice_at_once(h):
