@@ -60,6 +60,16 @@ class TemplateChoice:
     decision: Decision
 
 
+def _resumes(existing: ManagedEnvironment, rendered: RenderedEnvironment, user: str) -> bool:
+    """A create of an environment whose create is still pending (or done: it is ready), by its
+    owner, from the same template and parameters, resumes it (`envdeck env create NAME ...
+    --wait` after a crash); nothing is created twice."""
+    pending = existing.operation == Operation.CREATE or (
+        existing.operation is None and existing.state == EnvLifecycleState.READY)
+    return (pending and existing.owner == user and existing.template == rendered.template
+            and existing.parameters == rendered.parameters)
+
+
 def _param_text(value: Any) -> str:
     """A stored typed parameter value back as the text `render` parses."""
     if isinstance(value, bool):
@@ -235,6 +245,11 @@ class LifecycleService:
         if self._declared(name):
             raise InvalidRequest(f"{name} is an environment of the config: choose another name")
         existing = await self._lstore.get(name)
+        if existing is not None and live(existing) and _resumes(existing, rendered, self.user):
+            # the same create asked again (after a crash or an interrupted --wait): carry on
+            audit_id = await self.store.audit_begin(user=self.user, env=name, target=name, action=action,
+                                                    params={**audit, "resume": True}, origin=self.origin)
+            return await self._carry_out(name, audit_id, wait, "resumed the pending create")
         if existing is not None and live(existing):
             raise InvalidRequest(f"an environment named {name} exists already ({existing.state}): "
                                  "choose another name or destroy it first")
