@@ -14,7 +14,10 @@ CONFIG = """
 environments:
   staging:
     access: {admin: [ann], operator: [olga], viewer: [vic]}
-    aws: {region: us-east-1, tags: {env: staging}}
+    aws:
+      region: us-east-1
+      tags: {env: staging}
+      desired: [{kind: s3-bucket, name: staging-assets}]
 templates:
   preview:
     parameters:

@@ -217,6 +217,22 @@ async def test_clone_of_a_created_environment_renders_its_template_with_its_para
     assert [(r["user"], r["result"]) for r in rows] == [("carl", "succeeded"), ("olga", "denied"), ("ann", "denied")]
 
 
+async def test_clone_of_a_config_environment_needs_an_operator_of_it(lab):
+    for user, reason in (("vic", "env.clone needs the operator role; vic is viewer in staging"),
+                         ("dave", "no environment 'staging' that you can see")):
+        with pytest.raises(PolicyDenied, match=reason):
+            await (await lab.session(user)).env_clone("staging", "stg-copy", wait=True)
+    assert lab.mworld.calls == []
+    olga = await lab.session("olga")
+    clone = await olga.env_clone("staging", "stg-copy", wait=True)
+    assert clone.state == EnvLifecycleState.READY and clone.owner == "olga"
+    assert [(t.kind, t.fields["name"]) for t in lab.mworld.live("stg-copy")] == [("s3-bucket", "stg-copy-assets")]
+    assert olga.policy.role("stg-copy") == Role.ADMIN and "stg-copy" in olga.environments()
+    rows = await audit(olga, "stg-copy", "env.clone")   # newest first
+    assert [(r["user"], r["result"]) for r in rows] == [("olga", "succeeded"), ("dave", "denied"),
+                                                        ("vic", "denied")]
+
+
 async def test_create_without_wait_hands_over(lab):
     carl = await lab.session("carl", origin=Origin.TUI)
     managed = await carl.env_create("pr-1", "preview", {"branch": "x"})
