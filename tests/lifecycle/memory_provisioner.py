@@ -69,6 +69,7 @@ class MemoryWorld:
     stuck: dict[str, str] = field(default_factory=dict)
     crash_at: set[tuple[str, str]] = field(default_factory=set)
     refuse: dict[str, str] = field(default_factory=dict)           # step id / backend -> BackendError
+    unfindable: set[str] = field(default_factory=set)   # step ids find() never adopts (edge: half started)
     health_calls: Counter = field(default_factory=Counter)
     running: int = 0
     max_running: int = 0
@@ -95,6 +96,8 @@ class MemoryProvisioner:
 
     async def find(self, step: StepSpec) -> str | None:
         self.world.calls.append(("find", step.id))
+        if step.id in self.world.unfindable:
+            return None
         for native_id, thing in self.world.things.items():
             if thing.env == self.env and thing.step == step.id and not thing.gone:
                 return native_id
@@ -113,6 +116,8 @@ class MemoryProvisioner:
         finally:
             world.running -= 1
         native_id = f"{step.id}-{next(world._ids)}"
+        if step.kind == "edge-claim":     # the edge provisioner's id: the claimed nodes
+            native_id = ",".join(step.fields.get("claimed") or ()) or native_id
         world.things[native_id] = Thing(self.env, step.id, self.name, step.kind, dict(step.fields),
                                         native_id=native_id)
         world.creates[step.id] += 1

@@ -446,6 +446,26 @@ async def test_edge_step_claims_distinct_nodes_and_releases_them(h):
         await h.engine(edge_pools=pools).drive("e3")
 
 
+async def test_an_edge_step_crashed_before_its_row_is_stopped_on_its_claimed_nodes(h):
+    """Killed after the services were started and before the row kept the nodes: the edge
+    provisioner's find() adopts only nodes running every service, so destroy takes the nodes
+    from the claims in the store and stops them, instead of releasing the claim and leaving
+    services running."""
+    pools = {"gateways": EdgePoolConfig(nodes=[EdgeNode(name="gw-1", host="10.0.0.1")])}
+    edge = [StepSpec("edge", "edge", "edge-claim", {"pool": "gateways", "count": 1, "services": ["nginx"]})]
+    h.world.unfindable.add("edge")
+    h.world.crash_at.add(("create-after", "edge"))
+    await h.insert("e1", edge, environment={"edge": {"nodes": []}})
+    with pytest.raises(Crash):
+        await h.engine(edge_pools=pools).drive("e1")
+    assert [t.native_id for t in h.world.live("e1")] == ["gw-1"]
+    await h.lstore.request("e1", Operation.DESTROY, "ann", "cli")
+    managed = await h.engine(holder="ann@test:2", edge_pools=pools).drive("e1")
+    assert managed.state == EnvLifecycleState.DESTROYED and managed.orphans == []
+    assert h.world.live("e1") == []                     # stopped on the node, not only released
+    assert await h.lstore.claims("e1") == []
+
+
 async def test_ttl_expiry_requests_destroy_with_origin_ttl(h):
     await h.insert(ttl_s=3600)
     managed = await h.engine().drive(ENV)

@@ -556,7 +556,12 @@ class _Run:
         try:
             prov = self.provisioner(step.backend)
             native_id = row.native_id
-            if native_id is None:   # crashed between create and its row: adopt by the marks
+            if native_id is None and step.kind == EDGE_CLAIM:
+                # crashed between the claim and the row: the claims in the store name the nodes (find()
+                # adopts only nodes running every service, and a half-started node must be stopped too)
+                claimed = [c.node for c in await self.lstore.claims(self.name)]
+                native_id = ",".join(claimed) or None
+            elif native_id is None:   # crashed between create and its row: adopt by the marks
                 native_id = await prov.find(step)
             if native_id is not None:
                 row.state, row.native_id, row.message = StepState.DELETING, native_id, ""
