@@ -31,6 +31,7 @@ from tui.core.lifecycle.records import AWS_ENV_TAG, AWS_STEP_TAG, AWS_TEMPLATE_T
 LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped")
 _S3_MISSING = frozenset({"NoSuchBucket", "404", "NotFound"})
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+_WAIT = {"Delay": 5, "MaxAttempts": 24}  # botocore waiters: at most two minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,10 +269,25 @@ class SecurityGroupSteps:
         return False
 
     async def delete_checked(self, group_id: str) -> None:
-        """Delete a leftover: a DependencyViolation is an error with its reason (becomes an orphan)."""
+        """Delete a leftover. Instances that still hold it while shutting down (the sweep has just
+        terminated them) are waited for; a group still used by anything else is an error with that
+        reason (it becomes an orphan)."""
+        if await self._try_delete(group_id):
+            return
+        reservations = await self.clients.paginate("ec2", "describe_instances", "Reservations", Filters=[
+            {"Name": "instance.group-id", "Values": [group_id]},
+            {"Name": "instance-state-name", "Values": [*LIVE_INSTANCE_STATES, "shutting-down"]}])
+        users = {i["InstanceId"]: i.get("State", {}).get("Name") for r in reservations for i in r.get("Instances", [])}
+        live = sorted(i for i, state in users.items() if state != "shutting-down")
+        if live:
+            raise BackendError(f"security group {group_id} is still used by {', '.join(live)} "
+                               "(DependencyViolation)", backend="aws")
+        if users:
+            await self.clients.run("ec2.wait_instance_terminated", lambda: self.clients.client("ec2").get_waiter(
+                "instance_terminated").wait(InstanceIds=sorted(users), WaiterConfig=_WAIT))
         if not await self._try_delete(group_id):
-            raise BackendError(f"security group {group_id} is still in use (DependencyViolation)",
-                               backend="aws")
+            raise BackendError(f"security group {group_id} is still in use (DependencyViolation: a network "
+                               "interface or another group's rule refers to it)", backend="aws")
 
 
 def _permission_present(wanted: dict[str, Any], have: list[dict[str, Any]] | None) -> bool:

@@ -4,6 +4,8 @@ about what exists is counted on the SERVER (boto3 describes), not through envdec
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from backends.aws.arns import tags_to_dict
@@ -13,7 +15,7 @@ from tests.aws.conftest import aws_config
 from tests.moto_server import free_port
 from tui.core.config import Defaults
 from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest
-from tui.core.lifecycle.records import StepSpec
+from tui.core.lifecycle.records import Leftover, StepSpec
 
 ENV = "pr-7"
 AMI = "ami-12c6146b"
@@ -68,6 +70,10 @@ def groups_named(aws, name: str) -> list[dict]:
 
 def bucket_names(aws) -> list[str]:
     return [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+
+
+def _no_error():
+    return contextlib.nullcontext()
 
 
 OWNER = {"envdeck:env": ENV, "envdeck:template": "preview"}
@@ -238,17 +244,26 @@ async def test_sweep_finds_tagged_leftovers_and_deletes_them(aws, make_provision
     aws("s3").put_object(Bucket=name, Key="k", Body=b"v")
     gone_iid = await prov.create(step("old", "ec2-instance", name="old", image_id=AMI, instance_type="t3.micro"), "")
     aws("ec2").terminate_instances(InstanceIds=[gone_iid])  # terminated: keeps its tags, is no leftover
+    vol = aws("ec2").create_volume(Size=1, AvailabilityZone="us-east-1a", TagSpecifications=[
+        {"ResourceType": "volume", "Tags": [{"Key": "envdeck:env", "Value": ENV}]}])["VolumeId"]
     other = make_provisioner("pr-8")
     other_gid = await other.create(sg_step(name="pr-8-web"), "t")
     other_bucket = await other.create(bucket_step(name="pr-8-assets"), "t")
+    other_iid = await other.create(instance_step([other_gid]), "t")
 
     leftovers = await prov.sweep()
-    assert {(lo.kind, lo.native_id) for lo in leftovers} == {
-        ("ec2-instance", iid), ("security-group", gid), ("s3-bucket", name)}
+    assert [(lo.kind, lo.native_id) for lo in leftovers] == [  # instances first: they hold the rest
+        ("ec2-instance", iid), ("ebs-volume", vol), ("security-group", gid), ("s3-bucket", name)]
     for leftover in leftovers:
         await prov.delete_leftover(leftover)
+    # a stale leftover naming another environment's things: checked again, left alone
+    for kind, native in (("ec2-instance", other_iid), ("security-group", other_gid), ("s3-bucket", other_bucket)):
+        with pytest.raises(InvalidRequest) if kind == "s3-bucket" else _no_error():
+            await prov.delete_leftover(Leftover("aws", kind, native))
 
     assert await prov.sweep() == []
+    assert [i["InstanceId"] for i in live_instances(aws, "pr-8")] == [other_iid]
+    assert aws("ec2").describe_volumes(Filters=[{"Name": "volume-id", "Values": [vol]}])["Volumes"] == []
     assert live_instances(aws) == []
     assert groups_named(aws, f"{ENV}-web") == []
     assert sorted(bucket_names(aws)) == [other_bucket]
@@ -259,8 +274,9 @@ async def test_a_leftover_envdeck_cannot_delete_is_an_error_with_the_reason(aws,
     queue_url = aws("sqs").create_queue(QueueName="pr-7-jobs", tags={"envdeck:env": ENV})["QueueUrl"]
     prov = make_provisioner()
     [leftover] = await prov.sweep()
-    assert leftover.kind == "sqs" and leftover.native_id.endswith(":pr-7-jobs")
-    with pytest.raises(BackendError, match=r"envdeck cannot delete sqs .*pr-7-jobs"):
+    # the kind is the observing backend's when it knows the type (sqs-queue), else the ARN's (sqs)
+    assert leftover.kind.startswith("sqs") and leftover.arn.endswith(":pr-7-jobs")
+    with pytest.raises(BackendError, match=r"envdeck cannot delete sqs.*pr-7-jobs"):
         await prov.delete_leftover(leftover)
     assert aws("sqs").list_queues()["QueueUrls"] == [queue_url]  # still there: the engine lists an orphan
 
