@@ -227,7 +227,7 @@ class Reconciler:
     async def remove_environment(self, name: str) -> bool:
         """Stop observing a created environment (destroyed): its loops end, its backends
         close, the policy forgets it. Never a config environment. True when it was observed."""
-        if name in self.declared:
+        if name in self.declared or (name not in self.envs and name not in self.config.environments):
             return False
         observed = name in self.envs
         if observed:

@@ -102,6 +102,7 @@ class LifecycleDriver:
         self.managed: dict[str, ManagedEnvironment] = {}
         self._seen: dict[str, tuple] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._sync_locks: dict[str, asyncio.Lock] = {}
         self._driving: dict[str, asyncio.Task] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -261,28 +262,38 @@ class LifecycleDriver:
         return managed
 
     async def refresh(self) -> None:
-        """Read every created environment (other processes change them too)."""
-        rows = {m.name: m for m in await self.lstore.list(include_destroyed=True)}
+        """Read the created environments again (other processes change them too): the live
+        ones, and the last word of each known one that is no longer live (destroyed, or its
+        row replaced)."""
+        rows = {m.name: m for m in await self.lstore.list()}
+        for name in [n for n, m in self.managed.items() if n not in rows and live(m)]:
+            gone = await self.lstore.get(name)
+            if gone is not None:
+                rows[name] = gone
         for managed in rows.values():
             self._note(managed)
         for name in [n for n in self.managed if n not in rows]:
             self.managed.pop(name, None)
             self._seen.pop(name, None)
-        for name in sorted(set(rows) | {n for n in self.reconciler.envs if n not in self.reconciler.declared}):
+        observed = {n for n in self.reconciler.envs if n not in self.reconciler.declared}
+        for name in sorted(set(rows) | observed):
             await self._sync(name)
 
     async def _sync(self, name: str) -> None:
-        """Observe `name` while it exists, not once it is destroyed."""
+        """Observe `name` while it exists, not once it is destroyed (one change at a time per
+        environment: the engine's reports come in quick succession)."""
         if name in self.reconciler.declared:
             return
-        managed = self.managed.get(name)
-        if managed is None or not live(managed):
-            await self.reconciler.remove_environment(name)
-            return
-        try:
-            section = environment_config(managed)
-        except ValidationError as exc:
-            log.warning("created environment %s not observed: its section does not validate: %s", name, exc)
-            await self.reconciler.remove_environment(name)
-            return
-        await self.reconciler.add_environment(name, section)
+        async with self._sync_locks.setdefault(name, asyncio.Lock()):
+            managed = self.managed.get(name)
+            section = None
+            if managed is not None and live(managed):
+                try:
+                    section = environment_config(managed)
+                except ValidationError as exc:
+                    log.warning("created environment %s not observed: its section does not validate: %s",
+                                name, exc)
+            if section is None:
+                await self.reconciler.remove_environment(name)
+            else:
+                await self.reconciler.add_environment(name, section)
