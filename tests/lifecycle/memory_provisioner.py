@@ -70,6 +70,7 @@ class MemoryWorld:
     crash_at: set[tuple[str, str]] = field(default_factory=set)
     refuse: dict[str, str] = field(default_factory=dict)           # step id / backend -> BackendError
     unfindable: set[str] = field(default_factory=set)   # step ids find() never adopts (edge: half started)
+    sweepless: set[str] = field(default_factory=set)    # backends whose sweep finds nothing (edge: claims)
     health_calls: Counter = field(default_factory=Counter)
     running: int = 0
     max_running: int = 0
@@ -168,6 +169,8 @@ class MemoryProvisioner:
         self.world.crash("sweep", self.name)
         if self.name in self.world.refuse:
             raise BackendError(self.world.refuse[self.name], backend=self.name)
+        if self.name in self.world.sweepless:
+            return []
         return [Leftover(self.name, t.kind, native_id, arn=f"arn:{native_id}")
                 for native_id, t in self.world.things.items()
                 if t.env == self.env and t.backend == self.name and not t.gone]

@@ -454,6 +454,7 @@ async def test_an_edge_step_crashed_before_its_row_is_stopped_on_its_claimed_nod
     pools = {"gateways": EdgePoolConfig(nodes=[EdgeNode(name="gw-1", host="10.0.0.1")])}
     edge = [StepSpec("edge", "edge", "edge-claim", {"pool": "gateways", "count": 1, "services": ["nginx"]})]
     h.world.unfindable.add("edge")
+    h.world.sweepless.add("edge")          # as the edge provisioner: the claims live in the store
     h.world.crash_at.add(("create-after", "edge"))
     await h.insert("e1", edge, environment={"edge": {"nodes": []}})
     with pytest.raises(Crash):
