@@ -12,10 +12,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.lifecycle.service_lab import Lab, audit, created
+from tests.lifecycle.service_lab import Lab, audit, config, created
 from tui.core.errors import InvalidRequest, NotFound, PolicyDenied
-from tui.core.lifecycle.records import EnvLifecycleState, Operation
-from tui.core.model import Origin, Role
+from tui.core.lifecycle.effective import effective_config
+from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment, Operation
+from tui.core.lifecycle.render import render
+from tui.core.model import Origin, Role, now_utc
 
 
 @pytest.fixture
@@ -240,3 +242,26 @@ async def test_create_without_wait_hands_over(lab):
     assert lab.mworld.calls == []
     rows = await audit(carl, "pr-1", "env.create")
     assert rows[0]["result"] == "succeeded" and "handed over" in rows[0]["message"]
+
+
+# -- the effective config ----------------------------------------------------------------------------
+
+def test_effective_config_adds_live_created_environments_only():
+    base = config()
+
+    def managed(name: str, state: EnvLifecycleState, environment: dict | None = None) -> ManagedEnvironment:
+        spec = render(base, "preview", name if name != "staging" else "stg", "carl", {"branch": "x"})
+        if environment is not None:
+            spec.environment = environment
+        return ManagedEnvironment(name=name, template="preview", parameters={"branch": "x"}, owner="carl",
+                                  state=state, spec=spec, created_at=now_utc())
+
+    rows = [managed("pr-1", EnvLifecycleState.PLANNED), managed("pr-2", EnvLifecycleState.DESTROYED),
+            managed("pr-3", EnvLifecycleState.SLEEPING), managed("staging", EnvLifecycleState.READY),
+            managed("pr-4", EnvLifecycleState.READY, {"repair": "sometimes"})]
+    effective = effective_config(base, rows)
+    assert list(effective.environments) == ["staging", "pr-1", "pr-3"]
+    assert effective.environments["staging"] is base.environments["staging"]   # the config's wins
+    assert effective.environments["pr-1"].access.admin == ["carl"]
+    assert effective.templates == base.templates and list(base.environments) == ["staging"]
+
