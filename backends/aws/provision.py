@@ -30,12 +30,12 @@ from backends.aws.error_mapping import error_code
 from backends.aws.provision_fields import InstanceFields, SecurityGroupFields, parse_fields
 from backends.aws.provision_kinds import (
     LIVE_INSTANCE_STATES,
-    BucketSteps,
     InstanceSteps,
     OwnerTags,
     SecurityGroupSteps,
     call_unless,
 )
+from backends.aws.provision_s3 import BucketSteps
 from backends.base import Provisioner
 from tui.core.config import AwsConfig, Defaults
 from tui.core.errors import BackendError, InvalidRequest
