@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ from backends.sim.k8s_emulator import EmulatorThread
 from tests.helpers import repo_root
 from tests.moto_server import REGION
 from tui.core.lifecycle.records import AWS_ENV_TAG, K8S_ENV_LABEL
+from tui.core.store import DB_NAME
 
 POOL = ("pool-01", "pool-02", "pool-03")
 OTHER = "envdeck-nobody-else"
@@ -173,6 +175,21 @@ class World:
         out = self.envdeck("env", "list", "--json")
         assert out.returncode == 0, out.stderr
         return {row["name"]: row for row in json.loads(out.stdout)["environments"]}
+
+    def stored_state(self, env: str) -> str | None:
+        """The environment's state as the store keeps it (read directly: fast, for steering a
+        test; what exists is always counted on the servers)."""
+        path = self.state_dir / DB_NAME
+        if not path.exists():
+            return None
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = db.execute("SELECT state FROM managed_env WHERE name = ?", (env,)).fetchone()
+        except sqlite3.OperationalError:  # no lifecycle tables yet
+            return None
+        finally:
+            db.close()
+        return row[0] if row else None
 
     # -- what the servers hold (counted there, not in envdeck's store) ---------------------------
     def instances(self, env: str) -> list[dict[str, Any]]:
