@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from . import crds
 from .pods import default_pod_spec
 from .resources import ResourceType
 from .status import ApiError, invalid
@@ -93,6 +94,8 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any], cluster_ip: Any) -> No
         obj.setdefault("status", {"phase": "Active"})
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
+    elif kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
+        crds.validate(rt, obj)
     elif kind == "PersistentVolumeClaim":
         obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
         obj["spec"].setdefault("storageClassName", "standard")

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .resources import ResourceType, group_versions, types_in
+from .resources import ResourceType, TypeRegistry
 from .status import ApiError
 from .store import encode
 
@@ -45,9 +45,10 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
 
 
 class Discovery:
-    def __init__(self, server_address: Any, hidden_groups: Any):
+    def __init__(self, server_address: Any, hidden_groups: Any, types: TypeRegistry | None = None):
         self._server_address = server_address  # () -> "127.0.0.1:PORT"
         self._hidden_groups = hidden_groups  # () -> set of group names not served now
+        self._types = types or TypeRegistry()  # built-in types and those of CRDs
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -68,7 +69,7 @@ class Discovery:
 
     async def apis(self, request: web.Request) -> web.Response:
         return _json({"kind": "APIGroupList", "apiVersion": "v1",
-                      "groups": [_group(name, versions) for name, versions in group_versions().items()
+                      "groups": [_group(name, versions) for name, versions in self._types.group_versions().items()
                                  if name not in self._hidden_groups()]})
 
     async def core_v1(self, request: web.Request) -> web.Response:
@@ -76,7 +77,7 @@ class Discovery:
 
     async def group(self, request: web.Request) -> web.Response:
         name = request.match_info["group"]
-        versions = group_versions().get(name)
+        versions = self._types.group_versions().get(name)
         if not versions or name in self._hidden_groups():
             raise ApiError(404, "the server could not find the requested resource")
         return _json({"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)})
@@ -85,7 +86,7 @@ class Discovery:
         return self._resource_list(request.match_info["group"], request.match_info["version"])
 
     def _resource_list(self, group: str, version: str) -> web.Response:
-        found = types_in(group, version)
+        found = self._types.types_in(group, version)
         if not found or group in self._hidden_groups():
             raise ApiError(404, "the server could not find the requested resource")
         resources = [entry for rt in found for entry in _resource_entries(rt)]

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import manifests
+from . import crds, manifests
 from .controllers import Controllers
 from .demo_seed import run_log_generators
 from .events import record_event
@@ -28,7 +28,8 @@ from .logs import LogBook
 from .metrics import MetricsServer
 from .patching import MERGE_PATCH, apply_patch
 from .pods import pod_from_template, pod_status
-from .resources import ResourceType, lookup
+from .portforward import PortForwards
+from .resources import ResourceType, TypeRegistry, lookup
 from .rest import RestApi
 from .selectors import label_matcher
 from .server import ServerBase, on_loop
@@ -36,6 +37,7 @@ from .status import already_exists, not_found
 from .store import Obj, Store, clone, now_iso
 
 NAMESPACES, PODS, NODES = lookup("namespaces"), lookup("pods"), lookup("nodes")
+CRDS = lookup("apiextensions.k8s.io/customresourcedefinitions")
 
 
 class Emulator(ServerBase):
@@ -43,11 +45,18 @@ class Emulator(ServerBase):
                  history_limit: int = 10_000, metrics: bool = True):
         super().__init__(token)
         self.rng = random.Random(seed)
+        self.types = TypeRegistry()  # the built-in types and those of the CRDs created
+        #: resources whose LIST and WATCH answer 403 Forbidden, as RBAC would for a user without the
+        #: verb: plurals ("configmaps") or group/plural keys ("networking.k8s.io/ingresses")
+        self.forbidden_lists: set[str] = set()
         self.store = Store(history_limit)
+        self.store.listeners.append(self._on_crd_change)
         self.controllers = Controllers(self.store, self.rng)
         self.logs = LogBook()
         self.metrics = MetricsServer(self.store)
         self.metrics.enabled = metrics
+        #: port-forward streams, counted on the server side (portforward.py)
+        self.port_forwards = PortForwards()
         self._rest = RestApi(self)
         self._service_ips = 0
         #: > 0: a deleted namespace stays Terminating this long before it is gone (see terminate_namespace)
@@ -67,6 +76,9 @@ class Emulator(ServerBase):
     def _hidden_groups(self) -> set[str]:
         return set() if self.metrics.enabled else {"metrics.k8s.io"}
 
+    def _types(self) -> TypeRegistry:
+        return self.types
+
     def _attach_loop(self) -> None:
         self.controllers.loop = self._loop
 
@@ -77,6 +89,31 @@ class Emulator(ServerBase):
     def _forget_deleted_pod_logs(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None) -> None:
         if rt is PODS and type_ == "DELETED":
             self.logs.forget(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+    def _on_crd_change(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None) -> None:
+        """A CRD written: serve (or stop serving) its resource types; mark it Established."""
+        if rt is not CRDS:
+            return
+        spec = obj.get("spec") or {}
+        group, plural = str(spec.get("group") or ""), str((spec.get("names") or {}).get("plural") or "")
+        if type_ == "DELETED":
+            gone = self.types.remove(group, plural)
+            if gone:
+                self.store.drop_type(gone[0])
+            return
+        new_types = crds.types_of(obj)
+        self.types.remove(group, plural)
+        self.types.add(new_types)
+        for t in new_types:
+            self.store.add_type(t)
+        if not crds.is_established(obj):
+            established = clone(obj)
+            established["status"] = crds.established(obj)
+            self.store.update(CRDS, established)
+
+    def list_forbidden(self, rt: ResourceType) -> bool:
+        """True when `forbidden_lists` names this resource type (see RestApi.dispatch)."""
+        return bool(self.forbidden_lists) and (rt.plural in self.forbidden_lists or rt.key in self.forbidden_lists)
 
     def allocate_cluster_ip(self) -> str:
         self._service_ips += 1
@@ -100,7 +137,7 @@ class Emulator(ServerBase):
     @on_loop
     def create(self, resource: str, obj: Obj) -> Obj:
         """Create any object as `POST` would (defaults, validation). `resource`: "pods", "apps/deployments"..."""
-        rt = lookup(resource)
+        rt = self.types.lookup(resource)
         ns = (obj.get("metadata") or {}).get("namespace") if rt.namespaced else None
         if rt.namespaced and not ns:
             raise ValueError("metadata.namespace is required")
@@ -115,13 +152,13 @@ class Emulator(ServerBase):
 
     @on_loop
     def get(self, resource: str, namespace: str | None, name: str) -> Obj | None:
-        obj = self.store.get(lookup(resource), namespace, name)
+        obj = self.store.get(self.types.lookup(resource), namespace, name)
         return clone(obj) if obj is not None else None
 
     @on_loop
     def list(self, resource: str, namespace: str | None = None, label_selector: str | None = None) -> list[Obj]:
         match = label_matcher(label_selector)
-        return [clone(o) for o in self.store.objects(lookup(resource), namespace)
+        return [clone(o) for o in self.store.objects(self.types.lookup(resource), namespace)
                 if match is None or match(o["metadata"].get("labels") or {})]
 
     @on_loop
@@ -134,7 +171,7 @@ class Emulator(ServerBase):
     def patch(self, resource: str, namespace: str | None, name: str, patch: Any,
               content_type: str = MERGE_PATCH) -> Obj:
         """Patch like the API would (spec changes; status via `set_status`)."""
-        rt = lookup(resource)
+        rt = self.types.lookup(resource)
         current = self.store.get(rt, namespace, name)
         if current is None:
             raise not_found(rt, name)
@@ -145,7 +182,7 @@ class Emulator(ServerBase):
 
     @on_loop
     def set_status(self, resource: str, namespace: str | None, name: str, status: Obj) -> Obj:
-        rt = lookup(resource)
+        rt = self.types.lookup(resource)
         current = self.store.get(rt, namespace, name)
         if current is None:
             raise not_found(rt, name)
@@ -155,7 +192,7 @@ class Emulator(ServerBase):
 
     @on_loop
     def delete(self, resource: str, namespace: str | None, name: str) -> Obj | None:
-        return self.remove(lookup(resource), namespace, name)
+        return self.remove(self.types.lookup(resource), namespace, name)
 
     def remove(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
         """Delete an object (a namespace takes its contents with it); dependents are garbage-collected."""
@@ -166,8 +203,8 @@ class Emulator(ServerBase):
         return final
 
     def _empty_namespace(self, name: str) -> None:
-        for key in self.store.tables:
-            rt = lookup(key)
+        for key in list(self.store.tables):
+            rt = self.types.lookup(key)
             if rt.namespaced:
                 for obj in list(self.store.objects(rt, name)):
                     self.store.delete(rt, name, obj["metadata"]["name"])
@@ -336,8 +373,8 @@ class Emulator(ServerBase):
         """An Event about an object (its uid is filled in when the object exists); repeated → count grows."""
         self._ensure_ns(namespace)
         involved: dict[str, Any] = {"kind": involved_kind, "name": involved_name, "namespace": namespace}
-        for t in self.store.tables:
-            rt = lookup(t)
+        for t in list(self.store.tables):
+            rt = self.types.lookup(t)
             if rt.kind == involved_kind:
                 target = self.store.get(rt, namespace, involved_name)
                 if target is not None:

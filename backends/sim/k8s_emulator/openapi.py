@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from .discovery import VERSION_INFO
-from .resources import TYPES, ResourceType
+from .resources import ResourceType, TypeRegistry
 from .status import ApiError
 from .store import encode
 
@@ -36,14 +36,16 @@ def _operations(rt: ResourceType) -> dict[str, Any]:
 
 
 class OpenApiV3:
+    def __init__(self, types: TypeRegistry | None = None):
+        self._types = types or TypeRegistry()
+
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/openapi/v3", self.root), web.get("/openapi/v3/", self.root),
                 web.get("/openapi/v3/{gv:.+}", self.group_version)]
 
-    @staticmethod
-    def _served() -> dict[str, list[ResourceType]]:
+    def _served(self) -> dict[str, list[ResourceType]]:
         served: dict[str, list[ResourceType]] = {}
-        for rt in TYPES:
+        for rt in self._types.all():
             if rt.stored:
                 served.setdefault(_gv_path(rt.group, rt.version), []).append(rt)
         return served

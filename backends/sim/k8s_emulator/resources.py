@@ -95,7 +95,9 @@ TYPES: tuple[ResourceType, ...] = (
                  subresources=(_status("Node"),), has_status=True),
     ResourceType("", "v1", "pods", "Pod", True, ("po",), ("all",), field_labels=_POD_FIELDS,
                  subresources=(_status("Pod"), Subresource("log", "Pod", ("get",)),
-                               Subresource("exec", "PodExecOptions", ("create", "get"))), has_status=True),
+                               Subresource("exec", "PodExecOptions", ("create", "get")),
+                               Subresource("portforward", "PodPortForwardOptions", ("create", "get"))),
+                 has_status=True),
     ResourceType("", "v1", "services", "Service", True, ("svc",), ("all",),
                  subresources=(_status("Service"),), has_status=True),
     ResourceType("", "v1", "endpoints", "Endpoints", True, ("ep",)),
@@ -119,6 +121,16 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "cronjobs", "CronJob", True, ("cj",), ("all",),
                  subresources=(_status("CronJob"),), has_status=True),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True),
+    ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",),
+                 subresources=(_status("Ingress"),), has_status=True),
+    ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    ResourceType("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ("hpa",),
+                 ("all",), subresources=(_status("HorizontalPodAutoscaler"),), has_status=True),
+    ResourceType("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",),
+                 subresources=(_status("PodDisruptionBudget"),), has_status=True),
+    ResourceType("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+    ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+                 ("crd", "crds"), subresources=(_status("CustomResourceDefinition"),), has_status=True),
     ResourceType("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True, verbs=READ_VERBS, stored=False),
     ResourceType("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", False, verbs=READ_VERBS, stored=False),
 )
@@ -148,3 +160,49 @@ def lookup(plural_or_key: str) -> ResourceType:
         if t.plural == plural_or_key and t.stored:
             return t
     raise KeyError(plural_or_key)
+
+
+class TypeRegistry:
+    """The types one emulator serves: the built-in TYPES plus those its CustomResourceDefinitions
+    define (added when a CRD is created, removed when it is deleted). Discovery, the REST
+    dispatch and the OpenAPI document read it, so a new CRD is served at once."""
+
+    def __init__(self) -> None:
+        self.custom: dict[tuple[str, str, str], ResourceType] = {}  # (group, version, plural)
+
+    def all(self) -> list[ResourceType]:
+        return [*TYPES, *self.custom.values()]
+
+    def by_path(self, group: str, version: str, plural: str) -> ResourceType | None:
+        return BY_PATH.get((group, version, plural)) or self.custom.get((group, version, plural))
+
+    def group_versions(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for t in self.all():
+            if t.group and t.version not in groups.setdefault(t.group, []):
+                groups[t.group].append(t.version)
+        return groups
+
+    def types_in(self, group: str, version: str) -> list[ResourceType]:
+        return [t for t in self.all() if t.group == group and t.version == version]
+
+    def lookup(self, plural_or_key: str) -> ResourceType:
+        """As `lookup`, custom resources included (`cert-manager.io/certificates`)."""
+        try:
+            return lookup(plural_or_key)
+        except KeyError:
+            pass
+        for t in self.custom.values():
+            if plural_or_key in (t.key, t.plural):
+                return t
+        raise KeyError(plural_or_key)
+
+    def add(self, types: list[ResourceType]) -> None:
+        for t in types:
+            self.custom[(t.group, t.version, t.plural)] = t
+
+    def remove(self, group: str, plural: str) -> list[ResourceType]:
+        gone = [t for k, t in self.custom.items() if k[0] == group and k[2] == plural]
+        for t in gone:
+            del self.custom[(t.group, t.version, t.plural)]
+        return gone

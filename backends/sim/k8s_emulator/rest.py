@@ -22,7 +22,8 @@ from .exec import serve_exec
 from .logs import serve_log
 from .patching import apply_patch
 from .pods import pod_status, random_suffix
-from .resources import BY_PATH, ResourceType, lookup
+from .portforward import serve_portforward
+from .resources import ResourceType, lookup
 from .selectors import SelectorError, field_matcher, label_matcher, selector_from_match_labels
 from .status import ApiError, already_exists, conflict, gone, invalid, not_found, success
 from .store import Entry, clone, encode, now_iso
@@ -79,7 +80,7 @@ class RestApi:
             ns, parts = parts[1], parts[2:]
         if not parts or len(parts) > 3:
             raise ApiError(404, _NOT_FOUND)
-        rt = BY_PATH.get((group, version, parts[0]))
+        rt = self.emu.types.by_path(group, version, parts[0])
         if rt is None or (rt.namespaced and ns is None and len(parts) > 1) or (not rt.namespaced and ns):
             raise ApiError(404, _NOT_FOUND)
         name = parts[1] if len(parts) > 1 else None
@@ -91,6 +92,12 @@ class RestApi:
                 raise ApiError(405, "the server does not allow this method on the requested resource")
             return self.emu.metrics.serve(request, rt, ns, name)
         method = request.method
+        if name is None and method == "GET" and self.emu.list_forbidden(rt):
+            verb = "watch" if force_watch or request.query.get("watch") in TRUTHY else "list"
+            where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+            raise ApiError(403, f'{rt.qualified} is forbidden: User "system:serviceaccount:envdeck:viewer" cannot '
+                                f'{verb} resource "{rt.plural}" in API group "{rt.group}"{where}', "Forbidden",
+                           {"kind": rt.plural, "group": rt.group})
         if name is None:
             if method == "GET":
                 if force_watch or request.query.get("watch") in TRUTHY:
@@ -102,6 +109,8 @@ class RestApi:
                 return self.delete_collection(request, rt, ns)
         elif sub == "exec" and method in ("GET", "POST"):
             return await serve_exec(request, self._current(rt, ns, name))
+        elif sub == "portforward" and method in ("GET", "POST"):
+            return await serve_portforward(request, self._current(rt, ns, name), self.emu.port_forwards)
         elif sub in ("exec", "attach", "portforward"):
             raise ApiError(400, "Upgrade request required")
         elif method == "GET":

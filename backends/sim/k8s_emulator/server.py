@@ -28,6 +28,7 @@ from aiohttp import web
 
 from .discovery import Discovery
 from .openapi import OpenApiV3
+from .resources import TypeRegistry
 from .status import ApiError
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ class ServerBase:
     def _hidden_groups(self) -> set[str]:
         return set()
 
+    def _types(self) -> TypeRegistry:
+        """The types served (the built-in ones; the Emulator adds those of its CRDs)."""
+        return TypeRegistry()
+
     def _on_stop(self) -> None:
         """Close watches and log followers."""
 
@@ -102,9 +107,9 @@ class ServerBase:
         self._loop_thread = threading.get_ident()
         self._attach_loop()
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
-        discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups)
+        discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups, self._types())
         app.add_routes(discovery.routes())
-        app.add_routes(OpenApiV3().routes())
+        app.add_routes(OpenApiV3(self._types()).routes())
         app.add_routes(self._routes())
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -225,6 +225,23 @@ class Store:
         for listener in self.listeners:
             listener(rt, type_, obj, old)
 
+    def add_type(self, rt: ResourceType) -> None:
+        """Store a new type (a custom resource); versions of one resource share its table."""
+        self.tables.setdefault(rt.key, TypeTable())
+
+    def drop_type(self, rt: ResourceType) -> None:
+        """Forget a type (its CRD is gone): its objects are deleted first (watchers see them
+        DELETED), then its watches end."""
+        table = self.tables.get(rt.key)
+        if table is None:
+            return
+        for _, entry in list(self.entries(rt)):
+            meta = entry.obj["metadata"]
+            self.delete(rt, meta.get("namespace"), meta["name"])
+        for watcher in table.watchers:
+            watcher.queue.put_nowait(None)
+        del self.tables[rt.key]
+
     # -- watch support -------------------------------------------------------
     def events_since(self, rt: ResourceType, rv: int) -> list[WatchEvent] | None:
         """History after `rv`, or None when part of it was compacted away (→ 410)."""
@@ -243,7 +260,9 @@ class Store:
         self.tables[rt.key].watchers.add(watcher)
 
     def remove_watcher(self, rt: ResourceType, watcher: Watcher) -> None:
-        self.tables[rt.key].watchers.discard(watcher)
+        table = self.tables.get(rt.key)  # None: the type is gone (its CRD was deleted)
+        if table is not None:
+            table.watchers.discard(watcher)
 
     def close_watchers(self) -> None:
         """End every open watch (as an apiserver restart would)."""
