@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from backends.aws.clients import AwsClients
+from tui.core.config import INT32_MAX
 from tui.core.errors import InvalidRequest
 from tui.core.model import ActionResult, ActionSpec, Resource, Role
 
@@ -31,6 +32,10 @@ _SPECS = {
     "block-public-access": ActionSpec("block-public-access", "Block all public access", role=Role.ADMIN),
     "unblock-public-access": ActionSpec("unblock-public-access", "Remove the public access block",
                                         role=Role.ADMIN, destructive=True),
+    "set-desired-capacity": ActionSpec("set-desired-capacity", "Set desired capacity",
+                                       params=("desired_capacity",)),
+    "set-concurrency": ActionSpec("set-concurrency", "Set reserved concurrency", params=("reserved_concurrency",)),
+    "purge": ActionSpec("purge", "Purge all messages", role=Role.ADMIN, destructive=True),
 }
 # Other names users type for the same action.
 ALIASES = {"restart": "force-new-deployment", "redeploy": "force-new-deployment"}
@@ -57,7 +62,13 @@ def specs_for(resource: Resource) -> list[ActionSpec]:
     elif resource.kind == "s3-bucket":
         names.append("disable-encryption" if a.get("encryption") else "enable-encryption")
         names.append("unblock-public-access" if a.get("public_access_blocked") else "block-public-access")
+    elif resource.kind in _SERVICE_ACTIONS and not a.get("placeholder"):
+        names = sorted(_SERVICE_ACTIONS[resource.kind])
     return [_SPECS[n] for n in names]
+
+
+_SERVICE_ACTIONS = {"autoscaling-group": {"set-desired-capacity"}, "lambda-function": {"set-concurrency"},
+                    "sqs-queue": {"purge"}}
 
 
 def _native_id(resource: Resource) -> str:
@@ -76,6 +87,45 @@ def _desired_count(params: dict[str, str]) -> int:
     return value
 
 
+
+def _whole(params: dict[str, str], name: str, low: int, high: int, what: str) -> int:
+    """A whole-number parameter within [low, high], or InvalidRequest naming it."""
+    raw = params.get(name)
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"{what} needs {name}=N (a whole number), got {raw!r}", backend="aws") from None
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be between {low} and {high}{_range_note(what)}, got {value}",
+                             backend="aws")
+    return value
+
+
+def _range_note(what: str) -> str:
+    return " (the group's min and max size)" if what == "set-desired-capacity" else ""
+
+
+async def _perform_service(clients: AwsClients, resource: Resource, action: str,
+                           params: dict[str, str]) -> dict[str, Any]:
+    a = resource.attributes
+    native = _native_id(resource)
+    if resource.kind == "autoscaling-group":
+        low, high = int(a.get("min_size") or 0), int(a.get("max_size") if a.get("max_size") is not None
+                                                      else INT32_MAX)
+        count = _whole(params, "desired_capacity", low, min(high, INT32_MAX), action)
+        await clients.call("autoscaling", "set_desired_capacity", AutoScalingGroupName=native,
+                           DesiredCapacity=count, HonorCooldown=False)
+        return {"desired_capacity": count}
+    if resource.kind == "lambda-function":
+        count = _whole(params, "reserved_concurrency", 0, INT32_MAX, action)
+        answer = await clients.call("lambda", "put_function_concurrency", FunctionName=native,
+                                    ReservedConcurrentExecutions=count)
+        return {"reserved_concurrency": answer.get("ReservedConcurrentExecutions", count)}
+    # purge (sqs-queue): deletes every message; AWS allows one purge per queue a minute
+    await clients.call("sqs", "purge_queue", QueueUrl=str(a.get("url") or ""))
+    return {"purged": a.get("messages")}
+
+
 async def perform(clients: AwsClients, resource: Resource, action: str,
                   params: dict[str, str]) -> ActionResult:
     action = ALIASES.get(action, action)
@@ -83,12 +133,14 @@ async def perform(clients: AwsClients, resource: Resource, action: str,
                "ecs-service": {"scale", "force-new-deployment"},
                "rds-instance": {"start", "stop", "reboot"},
                "s3-bucket": {"enable-encryption", "disable-encryption", "block-public-access",
-                             "unblock-public-access"}}.get(resource.kind, set())
+                             "unblock-public-access"}, **_SERVICE_ACTIONS}.get(resource.kind, set())
     if action not in allowed:
         raise InvalidRequest(f"{resource.id} does not support {action!r}", backend="aws")
     native = _native_id(resource)
     data: dict[str, Any] = {}
-    if resource.kind == "ec2-instance":
+    if resource.kind in _SERVICE_ACTIONS:
+        data = await _perform_service(clients, resource, action, params)
+    elif resource.kind == "ec2-instance":
         method = {"start": "start_instances", "stop": "stop_instances", "reboot": "reboot_instances",
                   "terminate": "terminate_instances"}[action]
         answer = await clients.call("ec2", method, InstanceIds=[native])

@@ -13,6 +13,7 @@ from backends.aws.clients import AwsClients
 from backends.aws.cloudwatch_metrics import METRICS, fetch_metrics
 from backends.aws.error_mapping import redact
 from backends.aws.faults import alarm_faults, alarm_health, ecs_faults_and_events, status_check_faults
+from backends.aws.faults_services import lambda_metric_faults, service_faults
 from backends.aws.inventory import collect_inventory
 from backends.aws.log_follow import LogSource, to_line
 from backends.aws.metric_sampler import MetricSampler
@@ -57,6 +58,8 @@ class AwsBackend(Backend):
         self._last: Observation | None = None
         self._seen_event_ids: set[str] = set()
         self.sampler = MetricSampler(self.clients)
+        # optional operations this endpoint refused or does not implement (asked no more)
+        self._unavailable_ops: set[str] = set()
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
@@ -80,20 +83,23 @@ class AwsBackend(Backend):
     # -- observing -----------------------------------------------------------
     async def observe(self) -> Observation:
         observed_at = now_utc()
-        inv = await collect_inventory(self.clients, self.config.tags)
+        inv = await collect_inventory(self.clients, self.config.tags, self._unavailable_ops)
         resources = build_resources(inv, self.config.region, observed_at)
+        app_faults = service_faults(resources, inv.apps)  # also lowers instances behind failing targets
         alarm_health(resources, inv)
         resources += desired_state.placeholders(self.config, resources, observed_at)
         member_ids = {r.id for r in resources}
         ecs_faults, events, seen = ecs_faults_and_events(inv, self._seen_event_ids)
         self._seen_event_ids = seen
-        faults = alarm_faults(inv, member_ids, self.config.region) + status_check_faults(resources, inv) + ecs_faults
+        faults = (alarm_faults(inv, member_ids, self.config.region) + status_check_faults(resources, inv)
+                  + ecs_faults + app_faults)
         obs = Observation(backend=self.name, resources=resources, faults=faults, events=events,
                           observed_at=observed_at)
         drifts = self.diff(obs)
         for res in resources:
             res.drift = desired_state.drift_state(res, drifts, self.config)
         obs.samples = self.sampler.sample(resources)
+        obs.faults += lambda_metric_faults(resources)
         obs.resources = self._reuse_unchanged(resources)
         self._last = obs
         return obs

@@ -24,7 +24,8 @@ from tui.core.config import AwsConfig
 
 T = TypeVar("T")
 
-SERVICES = ("resourcegroupstaggingapi", "ec2", "s3", "rds", "ecs", "cloudwatch", "logs", "sts")
+SERVICES = ("resourcegroupstaggingapi", "ec2", "s3", "rds", "ecs", "cloudwatch", "logs", "sts",
+            "lambda", "elbv2", "autoscaling", "dynamodb", "sqs")
 
 
 def botocore_config(timeout_s: float, workers: int, region: str) -> Config:

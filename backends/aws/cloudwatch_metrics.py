@@ -40,6 +40,11 @@ METRICS: dict[str, tuple[MetricDef, ...]] = {
         MetricDef("cpu", "AWS/ECS", "CPUUtilization", "Average", "%"),
         MetricDef("memory", "AWS/ECS", "MemoryUtilization", "Average", "%"),
     ),
+    "lambda-function": (
+        MetricDef("invocations", "AWS/Lambda", "Invocations", "Sum", "count"),
+        MetricDef("errors", "AWS/Lambda", "Errors", "Sum", "count"),
+        MetricDef("throttles", "AWS/Lambda", "Throttles", "Sum", "count"),
+    ),
 }
 
 
@@ -66,6 +71,8 @@ def dimensions(resource: Resource) -> list[dict[str, str]]:
     if resource.kind == "ecs-service":
         return [{"Name": "ClusterName", "Value": a.get("cluster", "")},
                 {"Name": "ServiceName", "Value": a.get("service", resource.name)}]
+    if resource.kind == "lambda-function":
+        return [{"Name": "FunctionName", "Value": resource.name}]
     return []
 
 

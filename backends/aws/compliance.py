@@ -34,6 +34,13 @@ RULES = {
         Rule("ebs-encryption", "ebs-volume", Severity.MEDIUM, "unencrypted EBS volume"),
         Rule("rds-public", "rds-instance", Severity.HIGH, "RDS instance publicly accessible"),
         Rule("rds-encryption", "rds-instance", Severity.MEDIUM, "RDS instance storage not encrypted"),
+        Rule("lambda-public-url", "lambda-function", Severity.HIGH,
+             "Lambda function URL without authentication (AuthType NONE)"),
+        Rule("dynamodb-kms", "dynamodb-table", Severity.LOW,
+             "DynamoDB table encrypted only with an AWS owned key (no KMS key)"),
+        Rule("sqs-encryption", "sqs-queue", Severity.MEDIUM, "SQS queue without server-side encryption"),
+        Rule("elb-open-plaintext-listener", "load-balancer", Severity.HIGH,
+             "internet-facing load balancer listener without TLS open to 0.0.0.0/0 or ::/0"),
     )
 }
 
@@ -106,3 +113,70 @@ def rds_instance_findings(resource_id: str, db: dict[str, Any]) -> list[Finding]
     if not db.get("StorageEncrypted"):
         findings.append(_finding("rds-encryption", resource_id, "storage is not encrypted"))
     return findings
+
+
+def lambda_function_findings(resource_id: str, url: dict[str, Any] | None) -> list[Finding]:
+    if url is not None and url.get("AuthType") == "NONE":
+        where = url.get("FunctionUrl") or "the function URL"
+        return [_finding("lambda-public-url", resource_id, f"{where} is public (AuthType NONE)")]
+    return []
+
+
+def dynamodb_table_findings(resource_id: str, table: dict[str, Any]) -> list[Finding]:
+    """DynamoDB encrypts every table at rest; without an SSEDescription the key is AWS owned
+    (no key policy, no CloudTrail record of its use, no revocation)."""
+    sse = table.get("SSEDescription") or {}
+    if sse.get("Status") in ("ENABLED", "ENABLING", "UPDATING") and sse.get("SSEType") == "KMS":
+        return []
+    return [_finding("dynamodb-kms", resource_id, "encrypted with an AWS owned key only (no KMS key)")]
+
+
+def sqs_queue_findings(resource_id: str, attributes: dict[str, str]) -> list[Finding]:
+    if attributes.get("KmsMasterKeyId") or str(attributes.get("SqsManagedSseEnabled", "")).lower() == "true":
+        return []
+    return [_finding("sqs-encryption", resource_id, "no server-side encryption (neither SSE-SQS nor SSE-KMS)")]
+
+
+_PLAINTEXT_PROTOCOLS = {"HTTP", "TCP", "UDP", "TCP_UDP"}
+
+
+def _redirects_to_https(listener: dict[str, Any]) -> bool:
+    actions = listener.get("DefaultActions") or []
+    return bool(actions) and all(
+        a.get("Type") == "redirect" and (a.get("RedirectConfig") or {}).get("Protocol") == "HTTPS" for a in actions)
+
+
+def _open_sources(port: int, groups: list[dict[str, Any]]) -> list[str]:
+    found: set[str] = set()
+    for group in groups:
+        for permission in group.get("IpPermissions") or []:
+            sources = [r.get("CidrIp") for r in permission.get("IpRanges") or []]
+            sources += [r.get("CidrIpv6") for r in permission.get("Ipv6Ranges") or []]
+            if _covers(permission, port):
+                found.update(s for s in sources if s in (OPEN_CIDRS_V4, OPEN_CIDRS_V6))
+    return sorted(found)
+
+
+def load_balancer_findings(resource_id: str, lb: dict[str, Any], listeners: list[dict[str, Any]],
+                           security_groups: list[dict[str, Any]] | None) -> list[Finding]:
+    """An internet-facing listener that does not terminate TLS (HTTP, or TCP/UDP on an NLB) and
+    whose security groups let the whole internet in on its port (a load balancer without
+    security groups filters nothing). An HTTP listener that only redirects to HTTPS is fine.
+    `security_groups`: the records of the load balancer's groups, None when unknown."""
+    if lb.get("Scheme") != "internet-facing":
+        return []
+    exposed = []
+    for listener in listeners:
+        protocol, port = str(listener.get("Protocol", "")), listener.get("Port")
+        if protocol not in _PLAINTEXT_PROTOCOLS or port is None or _redirects_to_https(listener):
+            continue
+        if not lb.get("SecurityGroups"):
+            exposed.append(f"{protocol}:{port} (no security group)")
+            continue
+        sources = _open_sources(int(port), security_groups or [])
+        if sources:
+            exposed.append(f"{protocol}:{port} from {' and '.join(sources)}")
+    if not exposed:
+        return []
+    return [_finding("elb-open-plaintext-listener", resource_id,
+                     "listener without TLS open to the internet: " + "; ".join(exposed))]

@@ -56,6 +56,30 @@ def alarm(region: str, alarm_name: str) -> str:
     return f"{_host(region)}/cloudwatch/home?region={region}#alarmsV2:alarm/{quote(alarm_name, safe='')}"
 
 
+def lambda_function(region: str, name: str) -> str:
+    return f"{_host(region)}/lambda/home?region={region}#/functions/{quote(name, safe='')}?tab=monitoring"
+
+
+def load_balancer(region: str, arn: str) -> str:
+    return f"{_host(region)}/ec2/home?region={region}#LoadBalancer:loadBalancerArn={quote(arn, safe='')}"
+
+
+def target_group(region: str, arn: str) -> str:
+    return f"{_host(region)}/ec2/home?region={region}#TargetGroup:targetGroupArn={quote(arn, safe='')}"
+
+
+def autoscaling_group(region: str, name: str) -> str:
+    return f"{_host(region)}/ec2/home?region={region}#AutoScalingGroupDetails:id={quote(name, safe='')};view=details"
+
+
+def dynamodb_table(region: str, name: str) -> str:
+    return f"{_host(region)}/dynamodbv2/home?region={region}#table?name={quote(name, safe='')}"
+
+
+def sqs_queue(region: str, queue_url: str) -> str:
+    return f"{_host(region)}/sqs/v3/home?region={region}#/queues/{quote(queue_url, safe='')}"
+
+
 def for_resource(region: str, kind: str, native_id: str) -> str | None:
     """Deep link for an envdeck kind and native id (`CLUSTER/NAME` for ecs-service)."""
     if kind == "ec2-instance":
@@ -71,4 +95,10 @@ def for_resource(region: str, kind: str, native_id: str) -> str | None:
     if kind == "ecs-service":
         cluster, _, name = native_id.partition("/")
         return ecs_service(region, cluster, name)
-    return None
+    if kind == "lambda-function":
+        return lambda_function(region, native_id)
+    if kind == "autoscaling-group":
+        return autoscaling_group(region, native_id)
+    if kind == "dynamodb-table":
+        return dynamodb_table(region, native_id)
+    return None  # load balancers, target groups and queues are linked by their ARN / URL

@@ -1,7 +1,8 @@
 """Desired state of the `aws.desired` config entries: placeholders, field-level drift, repairs.
 
 Fields are named exactly as the config keys: `state` (ec2-instance), `desired_count`
-(ecs-service), `encryption` and `public_access_blocked` (s3-bucket). A desired
+(ecs-service), `encryption` and `public_access_blocked` (s3-bucket), `desired_capacity`
+(autoscaling-group), `reserved_concurrency` (lambda-function). A desired
 resource that the environment's tags do not find is a placeholder with health
 Missing; envdeck never creates resources, so its drift cannot be repaired.
 """
@@ -15,7 +16,8 @@ from tui.core.config import AwsConfig, Ec2InstanceDesired, EcsServiceDesired
 from tui.core.model import Drift, DriftItem, Health, Resource, resource_id
 
 FIELDS = {"ec2-instance": ("state",), "ecs-service": ("desired_count",),
-          "s3-bucket": ("encryption", "public_access_blocked")}
+          "s3-bucket": ("encryption", "public_access_blocked"), "autoscaling-group": ("desired_capacity",),
+          "lambda-function": ("reserved_concurrency",)}
 # The pseudo-field of a desired resource that does not exist at all (only when no field is given).
 EXISTS = "exists"
 # A transition already under way counts as the state it leads to.
@@ -60,6 +62,8 @@ _EFFECTS: dict[tuple[str, str], tuple[str, Any]] = {
     ("ec2-instance", "start"): ("state", "running"),
     ("ec2-instance", "stop"): ("state", "stopped"),
     ("ecs-service", "scale"): ("desired_count", None),
+    ("autoscaling-group", "set-desired-capacity"): ("desired_capacity", None),
+    ("lambda-function", "set-concurrency"): ("reserved_concurrency", None),
     ("s3-bucket", "enable-encryption"): ("encryption", True),
     ("s3-bucket", "disable-encryption"): ("encryption", False),
     ("s3-bucket", "block-public-access"): ("public_access_blocked", True),
@@ -130,6 +134,10 @@ def repair_action(item: DriftItem) -> tuple[str, dict[str, str]]:
         return ("start" if item.desired == "running" else "stop"), {}
     if item.field == "desired_count":
         return "scale", {"desired_count": str(item.desired)}
+    if item.field == "desired_capacity":
+        return "set-desired-capacity", {"desired_capacity": str(item.desired)}
+    if item.field == "reserved_concurrency":
+        return "set-concurrency", {"reserved_concurrency": str(item.desired)}
     if item.field == "encryption":
         return ("enable-encryption" if item.desired else "disable-encryption"), {}
     if item.field == "public_access_blocked":

@@ -23,6 +23,10 @@ _DIMENSION_KINDS = {
     "DBInstanceIdentifier": "rds-instance",
     "BucketName": "s3-bucket",
     "VolumeId": "ebs-volume",
+    "FunctionName": "lambda-function",
+    "AutoScalingGroupName": "autoscaling-group",
+    "TableName": "dynamodb-table",
+    "QueueName": "sqs-queue",
 }
 _STEADY = "has reached a steady state"
 # What a firing alarm lowers to Degraded. It never raises a health: Unknown ranks below
@@ -49,6 +53,10 @@ def alarm_targets(alarm: dict[str, Any]) -> list[str]:
     values = {d.get("Name"): d.get("Value") for d in dims}
     targets = [resource_id("aws", kind, str(values[name]))
                for name, kind in _DIMENSION_KINDS.items() if values.get(name)]
+    for name, kind in (("LoadBalancer", "load-balancer"), ("TargetGroup", "target-group")):
+        path = str(values.get(name) or "").split("/")  # app/NAME/ID, net/NAME/ID, targetgroup/NAME/ID
+        if len(path) == 3:
+            targets.append(resource_id("aws", kind, path[1]))
     if values.get("ClusterName") and values.get("ServiceName"):
         targets.append(resource_id("aws", "ecs-service", f"{values['ClusterName']}/{values['ServiceName']}"))
     return targets

@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from backends.aws.arns import RESOURCE_TYPE_FILTERS, parse_arn, tags_to_dict
 from backends.aws.clients import AwsClients
 from backends.aws.error_mapping import error_code
+from backends.aws.inventory_services import ServicesInventory, collect_services
 from tui.core.errors import NotFound
 
 _FILTER_CHUNK = 200
@@ -45,6 +46,7 @@ class Inventory:
     volumes: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[dict[str, Any]] = field(default_factory=list)  # alarms in ALARM (all of the region)
     tagged_alarm_names: set[str] = field(default_factory=set)
+    apps: ServicesInventory = field(default_factory=ServicesInventory)  # Lambda, ELB, ASG, DynamoDB, SQS
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -61,7 +63,10 @@ async def tagged_arns(clients: AwsClients, tags: dict[str, str]) -> dict[str, di
     return {m["ResourceARN"]: tags_to_dict(m.get("Tags")) for m in mappings}
 
 
-async def collect_inventory(clients: AwsClients, tags: dict[str, str]) -> Inventory:
+async def collect_inventory(clients: AwsClients, tags: dict[str, str],
+                            unavailable: set[str] | None = None) -> Inventory:
+    """`unavailable`: optional operations found missing (no permission, not implemented) on
+    earlier passes; grown in place, so the caller keeps it between passes."""
     inv = Inventory(tags_by_arn=await tagged_arns(clients, tags))
     ids: dict[str, list[str]] = defaultdict(list)
     for arn in inv.tags_by_arn:
@@ -76,7 +81,7 @@ async def collect_inventory(clients: AwsClients, tags: dict[str, str]) -> Invent
             bucket_tags[parsed.native_id] = arn_tags
 
     (inv.instances, inv.security_groups, inv.volumes, inv.db_instances, inv.services, inv.buckets,
-     inv.alarms) = await asyncio.gather(
+     inv.alarms, inv.apps) = await asyncio.gather(
         _describe_filtered(clients, "ec2", "describe_instances", "Reservations", "instance-id",
                            ids.get("ec2-instance", [])),
         _describe_filtered(clients, "ec2", "describe_security_groups", "SecurityGroups", "group-id",
@@ -88,6 +93,7 @@ async def collect_inventory(clients: AwsClients, tags: dict[str, str]) -> Invent
         _describe_services(clients, ids.get("ecs-service", [])),
         asyncio.gather(*(_describe_bucket(clients, name, t) for name, t in sorted(bucket_tags.items()))),
         clients.paginate("cloudwatch", "describe_alarms", "MetricAlarms", StateValue="ALARM"),
+        collect_services(clients, tags, inv.tags_by_arn, set() if unavailable is None else unavailable),
     )
     inv.instances = [i for r in inv.instances for i in r.get("Instances", [])]
     inv.buckets = [b for b in inv.buckets if b is not None]

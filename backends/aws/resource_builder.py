@@ -13,6 +13,7 @@ from typing import Any
 from backends.aws import compliance, console_links, health
 from backends.aws.arns import tags_to_dict
 from backends.aws.inventory import BucketRecord, Inventory
+from backends.aws.resource_builder_services import build_service_resources
 from tui.core.model import Resource, resource_id
 
 LOG_GROUP_TAG = "envdeck:log-group"
@@ -191,5 +192,6 @@ def build_resources(inv: Inventory, region: str, observed_at: datetime) -> list[
     out += [ecs_service(s, region, observed_at) for s in inv.services]
     out += [security_group(g, region, observed_at) for g in inv.security_groups]
     out += [ebs_volume(v, region, observed_at) for v in inv.volumes]
+    out += build_service_resources(inv.apps, region, observed_at)
     out.sort(key=lambda r: (r.kind, r.name, r.id))
     return out

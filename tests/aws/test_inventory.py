@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backends.aws.arns import RESOURCE_TYPE_FILTERS
-from tests.aws import arrange
+from tests.aws import arrange, arrange_services
 from tests.aws.arrange import by_id
 from tui.core.model import Drift, Health
 
@@ -105,6 +105,10 @@ async def test_moto_tagging_api_covers_every_kind_envdeck_shows(aws):
         AlarmName="a", MetricName="CPUUtilization", Namespace="AWS/EC2", Statistic="Average", Period=60,
         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold", Tags=arrange.tags("staging"))
     aws("logs").create_log_group(logGroupName="/app/web", tags={"env": "staging"})
+    arrange_services.function(aws, "staging", "fn")
+    arrange_services.load_balancer(aws, "staging", "web")  # and its target group web-tg
+    arrange_services.table(aws, "staging", "orders")
+    arrange_services.queue(aws, "staging", "jobs")
     tagging = aws("resourcegroupstaggingapi")
     filters = [{"Key": "env", "Values": ["staging"]}]
     for type_filter in RESOURCE_TYPE_FILTERS:

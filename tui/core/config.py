@@ -114,7 +114,20 @@ class S3BucketDesired(StrictModel):
     public_access_blocked: bool | None = None
 
 
-AwsDesired = Annotated[Ec2InstanceDesired | EcsServiceDesired | S3BucketDesired, Field(discriminator="kind")]
+class AutoscalingGroupDesired(StrictModel):
+    kind: Literal["autoscaling-group"]
+    name: str = Field(min_length=1)
+    desired_capacity: int | None = Field(default=None, ge=0, le=INT32_MAX)
+
+
+class LambdaFunctionDesired(StrictModel):
+    kind: Literal["lambda-function"]
+    name: str = Field(min_length=1)
+    reserved_concurrency: int | None = Field(default=None, ge=0, le=INT32_MAX)
+
+
+AwsDesired = Annotated[Ec2InstanceDesired | EcsServiceDesired | S3BucketDesired | AutoscalingGroupDesired
+                       | LambdaFunctionDesired, Field(discriminator="kind")]
 
 
 class AwsLogSource(StrictModel):
