@@ -270,6 +270,26 @@ class KubeApi:
                                     f"watch {path}")
                 yield event
 
+    async def websocket(self, path: str, params: list[tuple[str, str]], protocols: tuple[str, ...]
+                        ) -> aiohttp.ClientWebSocketResponse:
+        """A WebSocket to `path` (pods/portforward, pods/exec) with the connection's TLS,
+        credentials and proxy; a refused handshake is the typed error of its status."""
+        headers = await self._headers("*/*")
+        url = self.host + path
+        what = f"GET {path}"
+        self.requests += 1
+        try:
+            return await self._session_for_loop().ws_connect(
+                url, params=params, protocols=protocols, headers=headers, heartbeat=None, autoping=True,
+                max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.timeout_s),
+                proxy=self.connection.configuration.proxy or None,
+                server_hostname=self.connection.configuration.tls_server_name or None)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise error_for(exc.status, exc.message or f"HTTP {exc.status}", what) from None
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            raise BackendUnreachable(f"{what}: cannot reach {self.host}: {_describe(exc)}",
+                                     backend="kubernetes") from None
+
     async def stream_lines(self, path: str, **params: Any) -> AsyncIterator[str]:
         """Text lines of a (possibly endless) plain-text stream such as pods/log."""
         async with self._open("GET", path, params=params, accept="text/plain, */*",

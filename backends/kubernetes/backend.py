@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from backends.base import Backend
-from backends.kubernetes import actions, desired
+from backends.kubernetes import actions, desired, portforward
 from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, WATCH_SILENCE_FLOOR_S, KubeApi
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
 from backends.kubernetes.inventory import Inventory
@@ -40,6 +40,7 @@ from tui.core.model import (
     Resource,
     now_utc,
 )
+from tui.core.port_forward import ForwardPort
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +302,20 @@ class KubernetesBackend(Backend):
         if resource.kind != "Pod" or resource.attributes.get("placeholder"):
             return None
         return actions.shell_argv(self.connection, self.namespace, resource.name)
+
+    # -- port-forward (portforward.py) -----------------------------------------
+    async def forward_ports(self, resource: Resource) -> list[ForwardPort]:
+        await self._ensure()
+        assert self.api is not None
+        return await portforward.ports_of(self.api, self.namespace, resource.kind, resource.name)
+
+    async def port_forward(self, resource: Resource, remote_port: int,
+                           local_port: int | None = None) -> portforward.PortForwarder:
+        """A listener on 127.0.0.1 forwarding to the pod's or service's `remote_port`."""
+        await self._ensure()
+        assert self.api is not None
+        return await portforward.open_forward(self.api, self.namespace, resource.kind, resource.name,
+                                              remote_port, local_port)
 
     async def check(self) -> str:
         await self._ensure()

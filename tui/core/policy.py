@@ -14,6 +14,8 @@ from tui.core.model import ActionSpec, Role
 # Actions that are not on a resource's action list but still need a role.
 READ_LOGS = ActionSpec("logs", "Read logs", role=Role.OPERATOR, mutating=False)
 OPEN_SHELL = ActionSpec("shell", "Open a shell", role=Role.OPERATOR, mutating=True)
+#: A local port forwarded to a pod's or service's port (bytes reach the workload, as a shell's do).
+PORT_FORWARD = ActionSpec("port-forward", "Forward a local port", role=Role.OPERATOR, mutating=True)
 REPAIR = ActionSpec("repair", "Repair drift", role=Role.ADMIN, mutating=True)
 FLEET_RUN = ActionSpec("run", "Run a command on nodes", role=Role.OPERATOR, mutating=True)
 PAUSE = ActionSpec("pause", "Pause/resume reconciling", role=Role.OPERATOR, mutating=True)

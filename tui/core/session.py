@@ -34,12 +34,14 @@ from tui.core.policy import (
     FLEET_RUN,
     OPEN_SHELL,
     PAUSE,
+    PORT_FORWARD,
     READ,
     READ_LOGS,
     Decision,
     Policy,
     hidden_environment_message,
 )
+from tui.core.port_forward import PORT_FORWARD_ACTION, ForwardPort, PortForward
 from tui.core.reconciler import BackendFactory, Reconciler
 from tui.core.store import Store
 
@@ -151,6 +153,7 @@ class Session:
         return cls(config, store, policy, reconciler, origin)
 
     async def close(self) -> None:
+        await self.close_port_forwards()  # listeners stopped, their audit rows finished
         await self.reconciler.stop()
         await self.store.close()
 
@@ -573,3 +576,68 @@ class Session:
 
     async def env_extend(self, name: str, duration_s: float) -> ManagedEnvironment:
         return await self.lifecycle.env_extend(name, duration_s)
+
+    # -- port-forward: a local listener on 127.0.0.1 to a pod's or service's port (operator,
+    #    as a shell); one audit row from the listener's opening to its closing -------------
+    @cached_property
+    def _port_forwards(self) -> dict[int, PortForward]:
+        return {}
+
+    async def forward_ports(self, env: str, resource_id: str) -> list[ForwardPort]:
+        """The ports `resource_id` may be forwarded to (a pod's container ports, a service's
+        ports); the role is checked first, as for the forward itself (a denial is audited)."""
+        await self.authorize(env, resource_id, PORT_FORWARD)
+        resource_id = await self.resolve_name(env, resource_id)
+        backend = await self._require_member(env, resource_id, PORT_FORWARD.name, {}, inventory=True)
+        ports_of = getattr(backend, "forward_ports", None)
+        if ports_of is None:
+            raise InvalidRequest(f"{resource_id} cannot be port-forwarded")
+        return list(await ports_of(await self.resource(env, resource_id)))
+
+    async def port_forward(self, env: str, resource_id: str, remote_port: int,
+                           local_port: int | None = None) -> PortForward:
+        """Listen on 127.0.0.1 (`local_port`, or a free one) and forward each connection to
+        `remote_port` of the pod or service. The role is checked before anything else (a
+        viewer is refused and audited `denied`, no backend call); the audit row begins once
+        the listener is open and is finished by `PortForward.close()` (or `Session.close`)."""
+        params: dict[str, Any] = {"remote_port": remote_port, "local_port": local_port}
+        await self.authorize(env, resource_id, PORT_FORWARD, params)
+        resource_id = await self.resolve_name(env, resource_id)
+        backend = await self._require_member(env, resource_id, PORT_FORWARD.name, params, inventory=True)
+        resource = await self.resource(env, resource_id)
+        opener = getattr(backend, "port_forward", None)
+        if opener is None:
+            raise InvalidRequest(f"{resource_id} cannot be port-forwarded (Kubernetes pods and services can)")
+        try:
+            forwarder = await opener(resource, remote_port, local_port)
+        except Exception as exc:
+            await self.store.audit_record(user=self.user, env=env, target=resource_id, action=PORT_FORWARD_ACTION,
+                                          params=params, origin=self.origin, result=AuditResult.FAILED,
+                                          message=str(exc) or type(exc).__name__)
+            raise
+        params["local_port"] = forwarder.port
+        try:
+            audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id,
+                                                    action=PORT_FORWARD_ACTION, params=params, origin=self.origin)
+        except BaseException:
+            await forwarder.close()  # never a listener without its audit row
+            raise
+
+        async def closed(handle: PortForward) -> None:
+            self._port_forwards.pop(handle.id, None)
+            stats = handle.stats
+            await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED,
+                                          f"closed; {stats.connections} connection(s), {stats.bytes_out} bytes "
+                                          f"out, {stats.bytes_in} bytes in, {stats.drops} dropped stream(s)")
+
+        handle = PortForward(audit_id, env, resource_id, remote_port, forwarder, closed)
+        self._port_forwards[handle.id] = handle
+        return handle
+
+    def port_forwards(self) -> list[PortForward]:
+        """The open port-forwards, oldest first."""
+        return sorted(self._port_forwards.values(), key=lambda f: f.id)
+
+    async def close_port_forwards(self) -> None:
+        for handle in self.port_forwards():
+            await handle.close()
