@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="repair drifts in 'propose' environments too (still under the access policy)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = add("agent", _lazy("tui.cli.agent:cmd_agent"),
+            "the reconciler as a headless daemon: JSON logs on stdout, /healthz and /metrics (docs/deploy/)")
+    p.add_argument("--env", metavar="GLOB", action="append",
+                   help="only the environments matching GLOB (repeatable; e.g. 'prod-*'); default: all you can see")
+    p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:9464",
+                   help="address of /healthz and /metrics (default 127.0.0.1:9464; port 0: a free one)")
+    p.add_argument("--listen-any", action="store_true",
+                   help="allow a --listen address that is not loopback (e.g. 0.0.0.0 in a pod)")
+    p.add_argument("--log-format", choices=("json", "text"), default="json",
+                   help="stdout log: one JSON object per line (default) or text")
+
     p = add("act", _lazy("tui.cli.commands:cmd_act"), "run an action on a resource (restart, scale, stop, ...)")
     p.add_argument("env", metavar="ENV")
     p.add_argument("resource", metavar="RESOURCE_ID", help="e.g. kubernetes/Deployment/web")

@@ -24,9 +24,10 @@ def load(args: argparse.Namespace) -> EnvdeckConfig:
 
 
 async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | None = None,
-                       origin: str = Origin.CLI) -> Session:
+                       origin: str = Origin.CLI, *, envs: list[str] | None = None) -> Session:
+    """`env`: only that environment; `envs`: only these (`envdeck agent --env GLOB`)."""
     sdir = state_dir(args.state_dir)
     setup_logging(sdir)
     return await Session.open(cfg, sdir, origin=origin, read_only=args.read_only,
-                              envs=[env] if env else None, backends_factory=create_backends,
+                              envs=[env] if env else envs, backends_factory=create_backends,
                               provisioners=create_provisioner)

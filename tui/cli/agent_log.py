@@ -1,0 +1,99 @@
+"""The agent's log: one line per record on stdout, for journald, `kubectl logs` and log
+shippers. `json` (the default) is one JSON object per line: `ts` (UTC, ISO 8601 with
+milliseconds), `level`, `logger`, `msg`, then the record's context (`env`, `backend`,
+`resource`, ...) given as `extra={"ctx": {...}}`, and `exc` for a traceback. `text` is
+`ts LEVEL logger msg key=value...` for people.
+
+Secrets never reach it: the message, every string of the context and the traceback pass
+`tui.core.redaction.redact_text` (the operator's `audit.redact` patterns included), as the
+file log does. JSON escapes every control character; the text form is sanitised
+(`tui.core.sanitize.clean`), so outside text cannot act on a terminal either way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from tui.core.redaction import redact_text
+from tui.core.sanitize import BIDI, clean
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029" + BIDI + "]")
+
+#: The library loggers that the file log also takes (at WARNING), sent here instead.
+LIBRARY_LOGGERS = ("botocore", "boto3", "urllib3", "asyncssh", "kubernetes", "aiohttp")
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {str(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {"ts": _timestamp(record), "level": record.levelname.lower(),
+                                "logger": record.name, "msg": redact_text(record.getMessage())}
+        ctx = getattr(record, "ctx", None)
+        if isinstance(ctx, dict):
+            for key, value in ctx.items():
+                if key not in line:
+                    line[key] = _redacted(value)
+        if record.exc_info:
+            line["exc"] = redact_text(self.formatException(record.exc_info))
+        return json_line(line)
+
+
+def json_line(data: dict[str, Any]) -> str:
+    """Compact JSON on one line; non-ASCII text stays readable, and what json.dumps leaves
+    as is (DEL, C1 controls, bidi overrides, line separators) is escaped as in `output.json_text`."""
+    text = json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":"))
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        parts = [_timestamp(record), record.levelname, record.name, redact_text(record.getMessage())]
+        ctx = getattr(record, "ctx", None)
+        if isinstance(ctx, dict):
+            parts += [f"{k}={_redacted(v)}" for k, v in ctx.items()]
+        text = clean(" ".join(str(p) for p in parts))
+        if record.exc_info:
+            text += "\n" + "\n".join(clean(line) for line in redact_text(self.formatException(record.exc_info))
+                                     .splitlines())
+        return text
+
+
+def setup_agent_logging(fmt: str, *, stream: TextIO | None = None, level: int = logging.INFO) -> None:
+    """Send the `envdeck` loggers (and the libraries' warnings) to `stream` (stdout) in
+    `fmt` ("json" or "text"), replacing the file handler `open_session` installed."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger("envdeck")
+    root.setLevel(level)
+    root.propagate = False
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    for name in LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        lib.setLevel(logging.WARNING)
+        lib.propagate = False
+        for old in list(lib.handlers):
+            lib.removeHandler(old)
+        lib.addHandler(handler)
