@@ -161,6 +161,11 @@ class Backend(ABC):
         await self.observe()
         return "reachable"
 
+    def doctor_notes(self) -> list[str]:
+        """Lines `envdeck doctor` prints after a successful check() (what was skipped and
+        why, e.g. kinds RBAC forbids listing); none by default."""
+        return []
+
     def describe(self) -> str:
         """Where this backend points, for status lines (no secrets)."""
         return self.name

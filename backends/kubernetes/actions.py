@@ -4,12 +4,16 @@
   template's `kubectl.kubernetes.io/restartedAt` annotation;
 - scale: a merge patch of `spec.replicas`;
 - delete (pods), cordon/uncordon (nodes: `spec.unschedulable`);
-- shell: argv of `kubectl exec -it` with the same kubeconfig/context/namespace.
+- shell: argv of `kubectl exec -it` with the same kubeconfig/context/namespace;
+- value (ConfigMaps): one key's value, read fresh on request (the Resource keeps only
+  key names and sizes). Secrets have no such action: their values are never shown.
 The policy check and the audit row belong to the core, not to this module.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import shlex
 from typing import Any
 
@@ -29,6 +33,7 @@ _SHELL = ActionSpec("shell", "Shell (kubectl exec)", Role.OPERATOR)
 _DELETE_POD = ActionSpec("delete", "Delete pod", Role.ADMIN, destructive=True)
 _CORDON = ActionSpec("cordon", "Cordon node", Role.ADMIN, destructive=True)
 _UNCORDON = ActionSpec("uncordon", "Uncordon node", Role.ADMIN)
+_VALUE = ActionSpec("value", "Show a value", Role.OPERATOR, mutating=False, params=("key",))
 
 _BY_KIND: dict[str, list[ActionSpec]] = {
     "Deployment": [_RESTART, _SCALE, _LOGS],
@@ -37,6 +42,7 @@ _BY_KIND: dict[str, list[ActionSpec]] = {
     "Job": [_LOGS],
     "Pod": [_LOGS, _SHELL, _DELETE_POD],
     "Node": [_CORDON, _UNCORDON],
+    "ConfigMap": [_VALUE],
 }
 
 
@@ -72,12 +78,31 @@ async def perform(api: KubeApi, namespace: str, resource: Resource, action: str,
         await api.patch(path, {"spec": {"replicas": replicas}}, MERGE_PATCH)
         return ActionResult(True, f"{resource.kind.lower()}/{resource.name} scaled to {replicas}",
                             {"replicas": replicas})
+    if action == "value":
+        return configmap_value(resource, await api.get(path), str(params.get("key") or ""))
     if action == "delete":
         await api.delete(path)
         return ActionResult(True, f"pod/{resource.name} deleted")
     cordon = action == "cordon"
     await api.patch(path, {"spec": {"unschedulable": True if cordon else None}}, MERGE_PATCH)
     return ActionResult(True, f"node/{resource.name} {'cordoned' if cordon else 'uncordoned'}")
+
+
+def configmap_value(resource: Resource, obj: dict[str, Any], key: str) -> ActionResult:
+    """The value of one key of a ConfigMap (binaryData decoded when it is text)."""
+    data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
+    if key in data:
+        value = str(data[key])
+    elif key in binary:
+        try:
+            raw = base64.b64decode(str(binary[key]))
+            value = raw.decode()
+        except (binascii.Error, UnicodeDecodeError):
+            value = f"<{len(str(binary[key])) * 3 // 4} bytes of binary data>"
+    else:
+        keys = ", ".join(sorted({*data, *binary})) or "none"
+        raise InvalidRequest(f"configmap/{resource.name} has no key {key!r} (keys: {keys})", backend="kubernetes")
+    return ActionResult(True, f"configmap/{resource.name} {key}: {value}", {"key": key, "value": value})
 
 
 def restart_patch(at: str | None) -> dict[str, Any]:

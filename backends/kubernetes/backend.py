@@ -1,8 +1,10 @@
 """KubernetesBackend: one namespace of one cluster as an environment's part.
 
     kubeconfig / in-cluster ──(official loader)──► ClusterConnection ──► KubeApi (aiohttp, raw JSON)
-    KubeApi ──► Inventory: one Informer per kind (list limit=500 + watch from resourceVersion)
-            ──► ResourceTable (convert.py: health.py + compliance.py) / EventLog (events.py)
+    KubeApi ──► Inventory: discovery (discovery.py: every namespaced list+watch type, CRDs included)
+            ──► one Informer per kind (list limit=500 + watch from resourceVersion)
+            ──► ResourceTable (convert.py / convert_kinds.py: health.py, kind_health.py,
+                compliance.py) / EventLog (events.py)
     watch(): informers run as tasks; a change wakes the loop, which waits `coalesce_s`
              and yields one full Observation (unchanged Resources are the same objects).
     observe(): the same tables filled by one list of every kind (or read from the
@@ -68,6 +70,7 @@ class KubernetesBackend(Backend):
         self.history = MetricHistory()
         self._metrics_absent_until = 0.0
         self.metrics_interval_s = max(float(defaults.interval), 5.0)
+        self._not_listable: list[str] = []  # found by check(): types RBAC forbids listing
 
     # -- lifecycle -----------------------------------------------------------
     async def _ensure(self) -> Inventory:
@@ -329,7 +332,15 @@ class KubernetesBackend(Backend):
         except BackendError as exc:
             if getattr(exc, "http_status", None) != 403:  # a namespace-scoped user may not get it
                 raise
-        return f"Kubernetes {version} at {self.connection.host}, namespace {self.namespace}"
+        inv = await self._ensure()
+        self._not_listable = await inv.probe_forbidden()
+        kinds = len(inv.informers) - 1  # the event log is not a kind shown
+        return f"Kubernetes {version} at {self.connection.host}, namespace {self.namespace}, {kinds} kinds"
+
+    def doctor_notes(self) -> list[str]:
+        if not self._not_listable:
+            return []
+        return [f"kubernetes: not allowed to list: {', '.join(self._not_listable)} (skipped)"]
 
 
 def _split_id(resource_id: str) -> tuple[str, str]:

@@ -127,6 +127,8 @@ class Informer:
         self.synced = False  # listed at least once: the table holds the last-known state
         self.needs_relist = False  # a watch got 410 Gone: list again (the table stays in use)
         self.disabled: str | None = None  # why an optional kind is skipped
+        self.denied = False  # skipped because RBAC forbids listing it (403)
+        self.gate: asyncio.Semaphore | None = None  # bounds concurrent LISTs (set by the Inventory)
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
         self._announce_open = False
@@ -141,7 +143,11 @@ class Informer:
         self.lists += 1
         for attempt in range(3):
             try:
-                staged, version = await self._list_pages()
+                if self.gate is None:
+                    staged, version = await self._list_pages()
+                else:
+                    async with self.gate:
+                        staged, version = await self._list_pages()
                 break
             except ResourceExpired:  # the continue token expired mid-list: start again, as kubectl does
                 if attempt == 2:
@@ -150,6 +156,7 @@ class Informer:
                 if not self.spec.optional:
                     raise
                 self.disabled = str(exc)
+                self.denied = isinstance(exc, BackendDenied)
                 staged, version = self.sink.relist(), ""
                 break
         changed = staged.commit()
@@ -171,6 +178,7 @@ class Informer:
                     staged.upsert(obj)
             await asyncio.sleep(0)  # let the loop breathe between pages
         self.disabled = None
+        self.denied = False
         return staged, version
 
     async def ensure_synced(self) -> None:

@@ -1,19 +1,37 @@
 """The namespace's inventory: one informer per kind, kept across watch() calls so
-that a reconnect resumes from the last resourceVersions instead of relisting."""
+that a reconnect resumes from the last resourceVersions instead of relisting.
+
+The kinds are the base kinds (kinds.BASE_KINDS, listed at once) plus what discovery
+finds (discovery.py), read while the base kinds list. While watching, a supervisor
+task watches CustomResourceDefinitions and reads discovery again when their shapes
+change (a CRD created while envdeck runs appears without a restart; one deleted
+takes its table with it); when the user may not list CRDs, discovery is read again
+every `rediscover_s`. LISTs run at most `LIST_CONCURRENCY` at a time. A type RBAC
+forbids (403) is skipped quietly and named by `forbidden()` (for `envdeck doctor`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 from backends.kubernetes.api import KubeApi
 from backends.kubernetes.convert import Converted
+from backends.kubernetes.discovery import CRD_SPEC, CrdShapes, Discovered, discover
 from backends.kubernetes.events import EventLog
 from backends.kubernetes.informer import Informer, ResourceTable
-from backends.kubernetes.kinds import KINDS
-from tui.core.errors import BackendError, BackendUnreachable
+from backends.kubernetes.kinds import BASE_KINDS, KindSpec
+from tui.core.errors import BackendDenied, BackendError, BackendUnreachable
 from tui.core.model import Event, Fault, Resource
+
+#: LISTs in flight at once (first inventory: ~60 types beside 40 pages of 20k pods)
+LIST_CONCURRENCY = 12
+#: without a CRD watch (RBAC), discovery is read again this often; observe() re-reads it as often
+REDISCOVER_S = 60.0
+#: CRD changes arriving within this are read as one
+CRD_SETTLE_S = 0.2
 
 
 class Inventory:
@@ -24,10 +42,42 @@ class Inventory:
         self.tables: dict[str, ResourceTable] = {}
         self.events = EventLog()
         self.informers: list[Informer] = []
-        for spec in KINDS:
+        self.discovered: Discovered | None = None
+        self.rediscover_s = REDISCOVER_S
+        self.discoveries = 0  # discovery passes done (tests read it)
+        self._discovered_at = 0.0
+        self._gate: asyncio.Semaphore | None = None
+        self._tasks: dict[int, asyncio.Task] = {}  # by id(informer)
+        self._supervisor: asyncio.Task | None = None
+        self.crds = CrdShapes()
+        self._crd_changed = asyncio.Event()
+        self._set_kinds(list(BASE_KINDS))
+
+    def _set_kinds(self, specs: list[KindSpec]) -> bool:
+        """Watch exactly these kinds: new ones get an informer (started when running), gone
+        ones lose theirs and their table. True when anything changed."""
+        wanted = {s.key for s in specs}
+        gone = [i for i in self.informers if i.spec.key not in wanted]
+        for informer in gone:
+            self.informers.remove(informer)
+            task = self._tasks.pop(id(informer), None)
+            if task is not None:
+                task.cancel()
+            if informer.sink is not self.events:
+                self.tables.pop(informer.spec.kind, None)
+        have = {i.spec.key for i in self.informers}
+        added = False
+        for spec in specs:
+            if spec.key in have:
+                continue
             sink = self.events if spec.convert is None else self.tables.setdefault(spec.kind, ResourceTable(spec))
-            self.informers.append(Informer(api, spec, namespace, sink, self._mark_changed))
-        self._tasks: list[asyncio.Task] = []
+            informer = Informer(self.api, spec, self.namespace, sink, self._mark_changed)
+            informer.gate = self._gate
+            self.informers.append(informer)
+            added = True
+            if self._supervisor is not None and not self._supervisor.done():
+                self._start(informer)
+        return added or bool(gone)
 
     def _mark_changed(self) -> None:
         self.changed.set()
@@ -35,24 +85,93 @@ class Inventory:
     # -- lifecycle -----------------------------------------------------------
     @property
     def running(self) -> bool:
-        return any(not t.done() for t in self._tasks)
+        return any(not t.done() for t in self._all_tasks())
 
     @property
     def synced(self) -> bool:
-        return all(i.synced for i in self.informers)
+        return self.discovered is not None and all(i.synced for i in self.informers)
+
+    def _all_tasks(self) -> list[asyncio.Task]:
+        return [*self._tasks.values(), *([self._supervisor] if self._supervisor is not None else [])]
+
+    def _new_gate(self) -> None:
+        self._gate = asyncio.Semaphore(LIST_CONCURRENCY)  # bound to the running loop
+        for informer in self.informers:
+            informer.gate = self._gate
+
+    async def refresh_kinds(self) -> bool:
+        """Read discovery and watch what it found; True when the kinds changed."""
+        found = await discover(self.api)
+        self.discoveries += 1
+        self.discovered, self._discovered_at = found, time.monotonic()
+        changed = self._set_kinds(found.specs)
+        if changed:
+            self._mark_changed()
+        return changed
 
     async def list_all(self) -> None:
-        """One list of every kind (what observe() does when nothing is watching)."""
-        await _gather_or_cancel([i.relist() for i in self.informers])
+        """One list of every kind (what observe() does when nothing is watching); discovery
+        is read (again when older than `rediscover_s`) while the kinds already known list."""
+        self._new_gate()
+        known = list(self.informers)
+
+        async def discover_then_list() -> None:
+            if self.discovered is not None and time.monotonic() - self._discovered_at < self.rediscover_s:
+                return
+            await self.refresh_kinds()
+            await _gather_or_cancel([i.relist() for i in self.informers if i not in known])
+
+        await _gather_or_cancel([*(i.relist() for i in known), discover_then_list()])
 
     def start(self) -> None:
         if not self.running:
             self.changed = asyncio.Event()  # bound to the running loop
-            self._tasks = [asyncio.create_task(i.run(), name=f"k8s-informer-{i.spec.kind}")
-                           for i in self.informers]
+            self._crd_changed = asyncio.Event()
+            self._new_gate()
+            self._tasks = {}
+            for informer in self.informers:
+                self._start(informer)
+            self._supervisor = asyncio.create_task(self._supervise(), name="k8s-discovery")
+
+    def _start(self, informer: Informer) -> None:
+        self._tasks[id(informer)] = asyncio.create_task(informer.run(), name=f"k8s-informer-{informer.spec.kind}")
+
+    async def _supervise(self) -> None:
+        """Discovery, then keep it current: on CRD changes, or every `rediscover_s` when
+        CRDs cannot be watched."""
+        crd = Informer(self.api, CRD_SPEC, self.namespace, self.crds, self._crd_changed.set)
+        await crd.ensure_synced()  # before discovery: what changes after it is seen by the watch
+        seen = self.crds.signature()
+        await self.refresh_kinds()
+        crd_task = asyncio.create_task(crd.run(), name="k8s-crd-watch") if not crd.disabled else None
+        try:
+            while True:
+                waiter = asyncio.create_task(self._crd_changed.wait())
+                watched = crd_task is not None and not crd_task.done()
+                pending = [waiter, crd_task] if watched and crd_task is not None else [waiter]
+                await asyncio.wait(pending, timeout=None if watched else self.rediscover_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if crd_task is not None and crd_task.done():
+                    crd_task.result()  # an error ends the supervisor (and so watch()); a 403 just returns
+                    crd_task = None
+                if not watched:
+                    await self.refresh_kinds()
+                    continue
+                await asyncio.sleep(CRD_SETTLE_S)
+                self._crd_changed.clear()
+                if self.crds.signature() != seen:
+                    seen = self.crds.signature()
+                    await self.refresh_kinds()
+        finally:
+            if crd_task is not None:
+                crd_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await crd_task
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
+        tasks = self._all_tasks()
+        self._tasks, self._supervisor = {}, None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -60,8 +179,8 @@ class Inventory:
                 await task
 
     def failure(self) -> BaseException | None:
-        """The error of an informer that died, if any."""
-        for task in self._tasks:
+        """The error of an informer (or of discovery) that died, if any."""
+        for task in self._all_tasks():
             if task.done() and not task.cancelled() and task.exception() is not None:
                 return task.exception()
         return None
@@ -71,11 +190,36 @@ class Inventory:
         or `timeout` seconds passed."""
         waiter = asyncio.create_task(self.changed.wait())
         try:
-            pending = [t for t in self._tasks if not t.done()]
+            pending = [t for t in self._all_tasks() if not t.done()]
             await asyncio.wait([waiter, *pending], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
         self.raise_failure()
+
+    # -- RBAC ----------------------------------------------------------------
+    def forbidden(self) -> list[str]:
+        """Resource types skipped because RBAC forbids listing them (`configmaps`, `ingresses.networking.k8s.io`)."""
+        return sorted(i.spec.resource_name for i in self.informers if i.denied)
+
+    async def probe_forbidden(self) -> list[str]:
+        """Discovery, then one `limit=1` LIST per type: those answering 403 (for `envdeck doctor`,
+        without listing everything)."""
+        if self.discovered is None:
+            await self.refresh_kinds()
+        gate = asyncio.Semaphore(LIST_CONCURRENCY)
+
+        async def denied(informer: Informer) -> str | None:
+            async with gate:
+                try:
+                    await self.api.get(informer.path, limit=1)
+                except BackendDenied:
+                    return informer.spec.resource_name
+                except BackendError:
+                    return None
+            return None
+
+        names = await asyncio.gather(*(denied(i) for i in self.informers))
+        return sorted({n for n in names if n} | set(self.forbidden()))
 
     def raise_failure(self) -> None:
         """Raise the error of an informer that died (as a BackendError), if any."""

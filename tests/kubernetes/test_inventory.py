@@ -25,14 +25,15 @@ async def test_every_kind_is_listed_with_its_health(emulator, backend):
     emulator.create_job(NS, "broken", succeed=False)
     emulator.create_service(NS, "web", selector={"app": "web"})
     emulator.create_pvc(NS, "data")
-    emulator.create_configmap(NS, "settings", {"a": "b"})
+    emulator.create_configmap(NS, "settings", {"a": "value-not-shown"})
     found = await _healthy(backend, "kubernetes/Deployment/web", "kubernetes/StatefulSet/db",
                            "kubernetes/DaemonSet/agent", "kubernetes/Job/migrate", "kubernetes/Service/web",
                            "kubernetes/PersistentVolumeClaim/data", "kubernetes/Node/node-1")
     kinds = {r.kind for r in found.values()}
     assert {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Service", "Job",
             "PersistentVolumeClaim", "Node"} <= kinds
-    assert "ConfigMap" not in kinds
+    settings = found["kubernetes/ConfigMap/settings"]  # shown since discovery (issue 17): keys and sizes only
+    assert settings.attributes["keys"] == {"a": 15} and "value-not-shown" not in repr(settings.attributes)
     web = found["kubernetes/Deployment/web"]
     assert web.status == "2/2" and web.attributes["replicas"] == 2
     assert web.attributes["images"] == {"web": "nginx:1.27"}

@@ -119,6 +119,8 @@ async def _environments(args: argparse.Namespace, cfg) -> int:
                 await backend.start()
                 summary = await asyncio.wait_for(backend.check(), timeout=max(15.0, cfg.defaults.timeout * 2))
                 _line("ok", f"{name}/{bname}: {summary}")
+                for note in getattr(backend, "doctor_notes", list)():
+                    _line("info", f"{name}/{note}")
             except (EnvdeckError, TimeoutError, OSError) as exc:
                 problems += 1
                 _line("FAIL", f"{name}/{bname}: {exc or type(exc).__name__}")

@@ -29,7 +29,7 @@ READ = "read"
 ACTION_MIN_ROLE = Role.OPERATOR
 #: Resource actions that change nothing, per backend: the only ones `--read-only` lets
 #: through before the resource is looked up (the full check still follows).
-NON_MUTATING_ACTIONS = frozenset({("aws", "shell"), ("kubernetes", "logs")})
+NON_MUTATING_ACTIONS = frozenset({("aws", "shell"), ("kubernetes", "logs"), ("kubernetes", "value")})
 
 
 def hidden_environment_message(env: str) -> str:
