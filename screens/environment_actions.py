@@ -1,5 +1,5 @@
 """The action keys of the environment screen (drill in, YAML, diff, restart, scale,
-stop, start, delete, shell, console, repair, pause), as a mixin: each resolves its
+stop, start, delete, shell, console, port-forward, repair, pause), as a mixin: each resolves its
 target from the screen's selection and hands it to `screens.action_flow`.
 
 Enter drills in and never acts: on a workload (Deployment, StatefulSet, …) it lists
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from screens import action_flow
+from screens import action_flow, port_forward_flow
 from tui.widgets.record_views import DriftTable
 
 if TYPE_CHECKING:
@@ -141,6 +141,14 @@ class EnvironmentActions:
         r = self._need_one()
         if r is not None:
             action_flow.open_console(self.envdeck, r)
+
+    def action_port_forward(self) -> None:
+        r = self._need_one()
+        if r is not None:
+            port_forward_flow.start_port_forward(self.envdeck, self.env, r)
+
+    def action_port_forwards(self) -> None:
+        port_forward_flow.open_panel(self.envdeck)
 
     def action_repair(self) -> None:
         field = None

@@ -26,6 +26,7 @@ _SECTION_OF = {
     "command-palette": "Views", "help": "Views",
     "logs": "Actions", "shell": "Actions", "restart": "Actions", "scale": "Actions", "stop": "Actions",
     "start": "Actions", "delete": "Actions", "open-console": "Actions", "repair": "Actions", "pause": "Actions",
+    "port-forward": "Actions", "port-forwards": "Actions", "port-forward-close": "Actions",
     "mark": "Table", "mark-all": "Table", "group": "Table", "sort-next": "Table", "sort-reverse": "Table",
     "quit": "App", "quit-ctrl-c": "App",
 }

@@ -16,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from screens import action_flow
+from screens import action_flow, port_forward_flow
 from screens.base import EnvdeckScreen
 from tui.core.model import Resource, iso
 from tui.core.sanitize import clean
@@ -91,6 +91,10 @@ class ResourceDetailScreen(EnvdeckScreen):
         Binding("d", "tab('drift')", "Diff", id="drift-diff"),
         Binding("R", "repair", "Repair", id="repair"),
         Binding("ctrl+d", "delete", "Delete", id="delete", show=False),
+        Binding("F", "port_forward", "Port-forward", id="port-forward", show=False,
+                tooltip="Forward a local port to this pod or service (operator)"),
+        Binding("P", "port_forwards", "Forwards", id="port-forwards", show=False,
+                tooltip="The open port-forwards; c closes one"),
     ]
 
     def __init__(self, env: str, resource_id: str, *, tab: str | None = None) -> None:
@@ -329,6 +333,13 @@ class ResourceDetailScreen(EnvdeckScreen):
     def action_open_console(self) -> None:
         if self.resource is not None:
             action_flow.open_console(self.envdeck, self.resource)
+
+    def action_port_forward(self) -> None:
+        if self.resource is not None:
+            port_forward_flow.start_port_forward(self.envdeck, self.env, self.resource)
+
+    def action_port_forwards(self) -> None:
+        port_forward_flow.open_panel(self.envdeck)
 
     def action_repair(self) -> None:
         action_flow.repair(self.envdeck, self.env, self.resource_id)

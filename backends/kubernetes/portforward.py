@@ -155,6 +155,8 @@ class PortForwarder:
         self.stats.connections += 1
         try:
             await self._carry(reader, writer)
+        except asyncio.CancelledError:
+            pass  # closed: this task is the connection's top (asyncio's callback would log a cancelled one)
         finally:
             self._connections.discard(task)
             writer.close()
