@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from typing import Any
@@ -94,6 +95,13 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any], cluster_ip: Any) -> No
         obj.setdefault("status", {"phase": "Active"})
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
+        # stringData is write-only: merged into data (base64), over its keys, as the apiserver does
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
     elif kind == "CustomResourceDefinition" and rt.group == "apiextensions.k8s.io":
         crds.validate(rt, obj)
     elif kind == "PersistentVolumeClaim":
