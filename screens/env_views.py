@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tui.messages import DRIFTS, FAULTS, RESOURCES, SAMPLES, TIMELINE
+from tui.messages import DRIFTS, FAULTS, LIFECYCLE, RESOURCES, SAMPLES, TIMELINE
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,7 @@ class EnvView:
     records: bool = False  # a RecordTable of rows about resources (the selection is the row's resource)
     reload_on_show: bool = False  # loaded again each time it is shown (not only when stale)
     shows_ages: bool = False  # its age column is redrawn as time passes
+    managed_only: bool = False  # shown only for an environment created from a template
 
 
 ENV_VIEWS: tuple[EnvView, ...] = (
@@ -35,6 +36,9 @@ ENV_VIEWS: tuple[EnvView, ...] = (
             filtered="#compliance-table", records=True),
     EnvView("drift", "Drift", "#drift-table", frozenset({DRIFTS, RESOURCES}), ("drifts",),
             filtered="#drift-table", records=True),
+    # A managed (template-created) environment's steps; the tab is hidden for the others.
+    EnvView("steps", "Steps", "#steps-table", frozenset({LIFECYCLE}), ("lifecycle",), shows_ages=True,
+            managed_only=True),
 )
 VIEW_BY_NAME: dict[str, EnvView] = {v.name: v for v in ENV_VIEWS}
 VIEWS: tuple[str, ...] = tuple(v.name for v in ENV_VIEWS)

@@ -18,6 +18,7 @@ from textual.worker import Worker
 from screens.base import EnvdeckScreen, steady_input
 from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
+from screens.lifecycle_steps import StepsView, expiry_mark, lifecycle_cell
 from tui.core.env_state import EnvState
 from tui.core.model import Resource
 from tui.core.sanitize import clean
@@ -69,6 +70,11 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         Binding("d", "drift_diff", "Diff", id="drift-diff", show=False),
         Binding("R", "repair", "Repair", id="repair"),
         Binding("p", "pause", "Pause", id="pause", show=False),
+        Binding("D", "env_destroy", "Destroy env", id="env-destroy", show=False,
+                tooltip="Destroy this created environment (admin; type its name)"),
+        Binding("Z", "env_sleep", "Sleep env", id="env-sleep", show=False,
+                tooltip="Sleep this created environment: scale to 0, stop; wake restores (admin)"),
+        Binding("W", "env_wake", "Wake env", id="env-wake", show=False, tooltip="Wake this sleeping environment (admin)"),
         Binding("space", "mark", "Mark", id="mark", show=False),
         Binding("ctrl+a", "mark_all", "Mark all", id="mark-all", show=False),
         Binding("ctrl+d", "delete", "Delete", id="delete", show=False, tooltip="Delete/terminate (admin)"),
@@ -118,11 +124,15 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             with TabPane("Drift", id="drift"):
                 yield Static(id="drift-info", classes="hint")
                 yield DriftTable(id="drift-table")
+            with TabPane("Steps", id="steps"):
+                yield StepsView(id="steps-view")
         yield steady_input(self.app, placeholder="filter: regex · ~fuzzy · !inverts", id="filter", classes="hidden")
         yield StatusBar(id="status")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        if self.managed is None:
+            self.query_one(TabbedContent).hide_tab("steps")
         self.ready = True
         self.history.record(self.state.all_resources())
         self.refresh_all()
@@ -138,8 +148,49 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         return self.query_one(TabbedContent).active or "resources"
 
     def action_show_view(self, view: str) -> None:
+        if view in VIEWS and VIEW_BY_NAME[view].managed_only and self.managed is None:
+            self.app.notify(f"{clean(self.env)} was not created from a template: it has no lifecycle steps",
+                            markup=False, timeout=3)
+            return
         if view in VIEWS:
             self.query_one(TabbedContent).active = view
+
+    # -- a created (managed) environment ---------------------------------------------------
+    @property
+    def managed(self):
+        return self.envdeck.managed.get(self.env)
+
+    def lifecycle_changed(self, env: str | None, _managed: object) -> None:
+        if env is not None and env != self.env:
+            return
+        tabs = self.query_one(TabbedContent)
+        if self.managed is not None:
+            tabs.show_tab("steps")
+        self.dirty.add("steps")
+        if self.active_view == "steps":
+            self.refresh_view("steps")
+        self._update_title()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("env_destroy", "env_sleep", "env_wake"):
+            return self.managed is not None if self.is_mounted else None
+        return super().check_action(action, parameters)
+
+    def action_env_destroy(self) -> None:
+        from screens.lifecycle_flow import destroy
+
+        destroy(self.envdeck, self.env)
+
+    def action_env_sleep(self) -> None:
+        from screens.lifecycle_flow import sleep_or_wake
+
+        sleep_or_wake(self.envdeck, self.env, sleep=True)
+
+    def action_env_wake(self) -> None:
+        from screens.lifecycle_flow import sleep_or_wake
+
+        sleep_or_wake(self.envdeck, self.env, sleep=False)
 
     def jump(self, *, view: str | None = None, kind: str | None = None) -> None:
         if kind is not None:
@@ -201,6 +252,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.run_worker(self._load_timeline(), group="timeline", exclusive=True, exit_on_error=False)
         elif view == "metrics":
             self._load_metrics()
+        elif view == "steps":
+            self.query_one(StepsView).show(self.managed, app.now(), app.palette)
 
     def samples_added(self, env: str, samples: list[tuple[str, str, float]]) -> None:
         """Samples of resources whose objects carry no metrics (Kubernetes pods and
@@ -251,6 +304,14 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             t.append(f"  /{clean(view_filter.describe(), max_len=60)}", style=palette.style("accent"))
             crumbs = ""
         t.append(f"{crumbs}  ", style=palette.style("text-muted"))
+        managed = self.managed
+        if managed is not None:  # a created environment: its lifecycle first (state, expiry)
+            t.append_text(lifecycle_cell(managed, palette))
+            mark = expiry_mark(managed, app.now(), palette)
+            if mark is not None:
+                t.append(" ")
+                t.append_text(mark)
+            t.append("  ")
         t.append_text(health_cell(str(state.health()), palette))
         t.append("  ")
         t.append_text(drift_cell(state.drift(), palette))

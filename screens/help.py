@@ -27,6 +27,8 @@ _SECTION_OF = {
     "logs": "Actions", "shell": "Actions", "restart": "Actions", "scale": "Actions", "stop": "Actions",
     "start": "Actions", "delete": "Actions", "open-console": "Actions", "repair": "Actions", "pause": "Actions",
     "port-forward": "Actions", "port-forwards": "Actions", "port-forward-close": "Actions",
+    "env-new": "Actions", "env-destroy": "Actions", "env-sleep": "Actions", "env-wake": "Actions",
+    "new-env-back": "Dialog", "new-env-confirm": "Dialog",
     "mark": "Table", "mark-all": "Table", "group": "Table", "sort-next": "Table", "sort-reverse": "Table",
     "quit": "App", "quit-ctrl-c": "App",
 }

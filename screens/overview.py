@@ -1,9 +1,15 @@
 """Environments overview: one row per environment — health, drift, faults,
-compliance score, per-backend reachability and data age, repair mode."""
+compliance score, per-backend reachability and data age, repair mode.
+
+Environments created from a template are marked: while not `ready` their lifecycle
+state takes the HEALTH cell (`◐ provisioning 2/5`, `‖ sleeping`, `✖ failed`), one
+expiring within the hour carries `⌛42m` after its name, and the line under the table
+says the whole (state, owner, template, expiry, step and reason). `n` creates one."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +17,9 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
+from screens.lifecycle_steps import expiry_mark, header_text, lifecycle_cell
 from tui.core.env_state import EnvState
+from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
@@ -66,6 +74,38 @@ def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
     )
 
 
+def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, palette: Palette) -> Text:
+    cell = safe(name, style=palette.style("primary", bold=True))
+    mark = expiry_mark(managed, now, palette) if managed is not None else None
+    if mark is not None:
+        cell.append(" ")
+        cell.append_text(mark)
+    return cell
+
+
+def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette) -> Cells:
+    """A created environment the reconciler does not observe (yet, or any more)."""
+    dash = muted("—", palette)
+    return (name_cell(managed.name, managed, now, palette), lifecycle_cell(managed, palette), dash, dash, dash,
+            dash, dash, muted("—", palette))
+
+
+def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnvironment], now: datetime,
+                  palette: Palette) -> dict[str, Cells]:
+    rows: dict[str, Cells] = {}
+    for name, state in states.items():
+        cells = env_row(state, now, palette)
+        m = managed.get(name)
+        if m is not None:
+            health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette)
+            cells = (name_cell(name, m, now, palette), health, *cells[2:])
+        rows[name] = cells
+    for name, m in managed.items():
+        if name not in rows:
+            rows[name] = managed_row(m, now, palette)
+    return rows
+
+
 class EnvironmentsTable(KeyedTable):
     pass
 
@@ -75,6 +115,9 @@ class OverviewScreen(EnvdeckScreen):
         Binding("enter", "open_env", "Open", id="drill", tooltip="Open the environment"),
         Binding("p", "pause", "Pause/resume", id="pause",
                 tooltip="Pause or resume repairs (observing goes on)"),
+        Binding("n", "new_env", "New", id="env-new", tooltip="A new environment from a template (plan, then create)"),
+        Binding("D", "env_destroy", "Destroy", id="env-destroy", show=False,
+                tooltip="Destroy the selected created environment (admin; type its name)"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -93,9 +136,8 @@ class OverviewScreen(EnvdeckScreen):
         session = self.session
         app = self.envdeck
         now = app.now()
-        envs = session.states()
-        rows = {name: env_row(state, now, app.palette) for name, state in envs.items()}
-        self.query_one(EnvironmentsTable).sync(rows, list(envs))
+        envs = overview_rows(dict(session.states()), app.managed, now, app.palette)
+        self.query_one(EnvironmentsTable).sync(envs, list(envs))
         title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
         title.append(f"· {len(envs)} environment{'s' if len(envs) != 1 else ''}",
                      style=app.palette.style("text-muted"))
@@ -109,7 +151,11 @@ class OverviewScreen(EnvdeckScreen):
     def _show_description(self) -> None:
         env = self.query_one(EnvironmentsTable).cursor_key
         state = self.session.states().get(env) if env else None
+        managed = self.envdeck.managed.get(env) if env else None
         text = Text(end="")
+        if managed is not None:
+            text.append_text(header_text(managed, self.envdeck.now(), self.envdeck.palette))
+            text.append("  ")
         if state is not None:
             if state.description:
                 text.append(clean(state.description, max_len=200))
@@ -124,7 +170,7 @@ class OverviewScreen(EnvdeckScreen):
     def tick(self) -> None:
         app = self.envdeck
         now = app.now()
-        rows = {name: env_row(state, now, app.palette) for name, state in self.session.states().items()}
+        rows = overview_rows(dict(self.session.states()), app.managed, now, app.palette)
         self.query_one(EnvironmentsTable).sync(rows, list(rows))
         self.query_one(StatusBar).update(status_text(
             user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,
@@ -132,6 +178,7 @@ class OverviewScreen(EnvdeckScreen):
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_description()
+        self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -146,5 +193,38 @@ class OverviewScreen(EnvdeckScreen):
         from screens.action_flow import toggle_pause
 
         env = self.query_one(EnvironmentsTable).cursor_key
-        if env:
+        if env and env in self.session.states():  # a created one not observed yet has no repairs
             toggle_pause(self.envdeck, env)
+
+    # -- created environments ------------------------------------------------------------
+    def lifecycle_changed(self, env: str | None, _managed: Any) -> None:
+        self.refresh_all()
+
+    def select_env(self, env: str) -> None:
+        self.refresh_all()
+        self.query_one(EnvironmentsTable).move_to_key(env)
+        self._show_description()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "new_env" and self.envdeck.session is not None:
+            return bool(self.session.templates())  # no templates in the config: no `n` in the footer
+        if action == "env_destroy" and self.is_mounted and self.ready:
+            env = self.query_one(EnvironmentsTable).cursor_key
+            return env is not None and env in self.envdeck.managed
+        return super().check_action(action, parameters)
+
+    def action_new_env(self) -> None:
+        from screens.new_environment import NewEnvironmentScreen
+
+        def done(env: str | None) -> None:
+            if env:
+                self.select_env(env)
+
+        self.envdeck.push_screen(NewEnvironmentScreen(), done)
+
+    def action_env_destroy(self) -> None:
+        from screens.lifecycle_flow import destroy
+
+        env = self.query_one(EnvironmentsTable).cursor_key
+        if env:
+            destroy(self.envdeck, env)

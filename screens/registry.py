@@ -12,7 +12,11 @@ def screen_keymap_classes() -> tuple[type, ...]:
     from screens.environment import EnvironmentScreen
     from screens.help import HelpScreen
     from screens.jump import CommandLineScreen
+    from screens.lifecycle_steps import LifecycleScreen
+    from screens.new_environment import NewEnvironmentScreen
     from screens.overview import OverviewScreen
+    from screens.port_choice import PortChoiceScreen
+    from screens.port_forwards import PortForwardsScreen
     from screens.resource_detail import ResourceDetailScreen
     from tui.widgets.keyed_table import KeyedTable
     from tui.widgets.line_table import LineTable
@@ -20,4 +24,5 @@ def screen_keymap_classes() -> tuple[type, ...]:
     from tui.widgets.metrics_view import MetricsView
 
     return (OverviewScreen, EnvironmentScreen, ResourceDetailScreen, ConfirmScreen, DesiredConflictScreen,
-            HelpScreen, CommandLineScreen, LogsView, MetricsView, LineTable, KeyedTable)
+            HelpScreen, CommandLineScreen, NewEnvironmentScreen, LifecycleScreen, LogsView, MetricsView, LineTable, KeyedTable,
+            PortChoiceScreen, PortForwardsScreen)

@@ -21,15 +21,18 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from backends.registry import create_backends
+from backends.registry import create_backends, create_provisioner
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
+from screens.lifecycle_steps import LifecycleScreen
 from screens.overview import OverviewScreen
 from screens.registry import screen_keymap_classes
 from themes import BUILTIN, DEFAULT_THEME, STYLESHEET, load_user_themes, resolve_theme_name
 from tui.commands import EnvironmentCommands, ResourceCommands, ThemeCommands
 from tui.core.config import EnvdeckConfig
 from tui.core.heap import HeapSettler, settle_heap
+from tui.core.lifecycle.driver import CreateProvisioner
+from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.model import Origin, now_utc
 from tui.core.paths import themes_dir
 from tui.core.reconciler import BackendFactory
@@ -39,7 +42,11 @@ from tui.messages import (
     ActionFinished,
     ActionStarted,
     ConfirmationRequested,
+    EnvironmentsUpdated,
     EnvUpdated,
+    LifecycleRequested,
+    LifecycleUpdated,
+    ManagedLoaded,
     ReconcilerBridge,
     RepairsPerformed,
     SessionFailed,
@@ -64,6 +71,7 @@ class AppOptions:
 
     clock: Callable[[], datetime] = now_utc
     backends_factory: BackendFactory = create_backends
+    provisioners: CreateProvisioner = create_provisioner  # what creates a template's resources
     start_reconciler: bool = True  # False: one observe pass at start, no background loops (snapshots)
     start_env: str | None = None
     start_view: str | None = None
@@ -107,6 +115,9 @@ class EnvdeckApp(App):
         self._unsubscribe: Callable[[], None] | None = None
         self.heap: HeapSettler | None = None
         self.activities: list[tuple[str, datetime]] = []
+        # Managed (template-created) environments by name, not destroyed: read at start, then
+        # kept by LifecycleChanged (the screens read it here, like EnvState from the session).
+        self.managed: dict[str, ManagedEnvironment] = {}
         self._repair_buffer: dict[str, list] = {}  # env -> records not toasted yet
         self._repair_toasted: dict[str, float] = {}  # env -> monotonic time of its last repair toast
         self.title = self.options.title
@@ -155,7 +166,8 @@ class EnvdeckApp(App):
     async def _open_session(self) -> None:
         try:
             session = await Session.open(self.config, self.state_dir, origin=Origin.TUI, read_only=self.read_only,
-                                         user=self.options.user, backends_factory=self.options.backends_factory)
+                                         user=self.options.user, backends_factory=self.options.backends_factory,
+                                         provisioners=self.options.provisioners)
         except Exception as exc:  # noqa: BLE001 - shown to the user, then the app exits
             self.post_message(SessionFailed(clean(exc)))
             return
@@ -187,6 +199,8 @@ class EnvdeckApp(App):
             else:
                 self.notify(f"no environment {clean(start)!r} visible to you", severity="error", markup=False)
         self.set_interval(self.options.tick_s, self._tick, name="tick")
+        self.run_worker(self._load_managed(), name="managed environments", group="lifecycle",
+                        exit_on_error=False)
 
     def _tick(self) -> None:
         tick = getattr(self.screen, "tick", None)
@@ -204,9 +218,19 @@ class EnvdeckApp(App):
 
     # -- navigation ----------------------------------------------------------
     def open_env(self, env: str, *, view: str | None = None, kind: str | None = None) -> None:
-        """Show environment `env` (replacing any environment screen open now)."""
+        """Show environment `env` (replacing any environment screen open now); a managed
+        environment not observed yet shows its lifecycle steps."""
         while len(self.screen_stack) > 2 and not isinstance(self.screen, OverviewScreen):
             self.pop_screen()
+        if self.session is not None and env not in self.session.states() and env in self.managed:
+            if isinstance(self.screen, EnvironmentScreen):
+                self.pop_screen()
+            self.push_screen(LifecycleScreen(env))
+            return
+        managed = self.managed.get(env)
+        if view is None and kind is None and managed is not None and managed.state not in (
+                EnvLifecycleState.READY, EnvLifecycleState.SLEEPING):
+            view = "steps"  # being created, torn down, or failed: its steps say the most
         if isinstance(self.screen, EnvironmentScreen):
             if self.screen.env == env:
                 self.screen.jump(view=view, kind=kind)
@@ -235,6 +259,54 @@ class EnvdeckApp(App):
                 updated(message.env, kinds)
             else:
                 screen.stale = True
+
+    # -- lifecycle of managed environments ---------------------------------------------
+    async def _load_managed(self) -> None:
+        self.post_message(ManagedLoaded(await self.session.env_list()))
+
+    def on_managed_loaded(self, message: ManagedLoaded) -> None:
+        self.managed = {m.name: m for m in message.managed}
+        self._lifecycle_to_screens(None)
+
+    def _keep_managed(self, env: str, managed: ManagedEnvironment | None) -> None:
+        if managed is None or managed.state == EnvLifecycleState.DESTROYED:
+            self.managed.pop(env, None)
+        else:
+            self.managed[env] = managed
+
+    def _lifecycle_to_screens(self, env: str | None) -> None:
+        top = self.screen
+        for screen in self.screen_stack:
+            changed = getattr(screen, "lifecycle_changed", None)
+            if changed is None:
+                continue
+            if screen is top and screen.ready:
+                changed(env, self.managed.get(env) if env else None)
+            else:
+                screen.stale = True
+
+    def on_lifecycle_updated(self, message: LifecycleUpdated) -> None:
+        self._keep_managed(message.env, message.managed)
+        self._lifecycle_to_screens(message.env)
+
+    def on_environments_updated(self, message: EnvironmentsUpdated) -> None:
+        top = self.screen
+        if isinstance(top, LifecycleScreen) and top.env in message.added:
+            self.open_env(top.env)  # observed now: the environment screen (its Steps view) takes over
+        elif isinstance(top, EnvironmentScreen) and top.env in message.removed:
+            self.open_overview()
+            self.toast(f"{top.env} is no longer observed (destroyed)")
+        self._lifecycle_to_screens(None)
+
+    def on_lifecycle_requested(self, message: LifecycleRequested) -> None:
+        what = f"{message.operation} {message.env}"
+        if message.managed is None:
+            self.toast(f"{'denied' if message.denied else 'failed'}: {what}: {message.error}", severity="error",
+                       timeout=10.0)
+            return
+        self._keep_managed(message.env, message.managed)
+        self.toast(f"{what}: handed to the reconciler ({message.managed.state})")
+        self._lifecycle_to_screens(message.env)
 
     def toast(self, text: str, *, severity: str = "information", timeout: float | None = None) -> None:
         """A one-line notification without a title; the Timeline keeps the full record."""

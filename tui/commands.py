@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
 
-from screens.env_views import VIEWS
+from screens.env_views import ENV_VIEWS
 from tui.core.policy import PAUSE, REPAIR
 from tui.core.sanitize import clean
 
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from tui.app import EnvdeckApp
 
 MAX_RESOURCE_HITS = 30
+# The views every environment has (the Steps view only a created one's).
+VIEWS = tuple(v.name for v in ENV_VIEWS if not v.managed_only)
+MANAGED_VIEWS = tuple(v.name for v in ENV_VIEWS if v.managed_only)
 
 
 class _EnvdeckProvider(Provider):
@@ -49,12 +52,34 @@ class EnvironmentCommands(_EnvdeckProvider):
         for env in app.session.environments():
             state = app.session.state(env)
             yield f"Open {env}", partial(app.open_env, env), f"{state.health()} · repair {state.repair}"
-            for view in VIEWS[1:]:
+            managed = app.managed.get(env)
+            for view in VIEWS[1:] + (MANAGED_VIEWS if managed is not None else ()):
                 yield f"{env}: {view}", partial(app.open_env, env, view=view), f"the {view} view of {env}"
             verb = "Resume" if state.paused else "Pause"
             yield f"{verb} reconciling {env}", partial(self._pause, env), self._who(env, PAUSE)
             yield f"Repair drift in {env}", partial(self._repair, env), \
                 f"{len(state.all_drifts())} drifted field(s); {self._who(env, REPAIR)}"
+        yield from self._lifecycle_commands(app)
+
+    def _lifecycle_commands(self, app: EnvdeckApp) -> Iterator[tuple[str, Callable[[], object], str]]:
+        """New environment; destroy, sleep, wake of each created one (the service decides who may)."""
+        from screens.lifecycle_flow import destroy, sleep_or_wake
+
+        if app.session.templates():
+            yield "New environment", self._new_env, "from a template: parameters, plan, create (n on the overview)"
+        for env, managed in app.managed.items():
+            if env not in app.session.states():
+                yield f"Open {env}", partial(app.open_env, env), f"{managed.state} · its lifecycle steps"
+            yield f"Destroy {env}", partial(destroy, app, env), "type its name to confirm; admin of it (D)"
+            if managed.state == "sleeping":
+                yield f"Wake {env}", partial(sleep_or_wake, app, env, sleep=False), "admin of it (W)"
+            elif managed.state == "ready":
+                yield f"Sleep {env}", partial(sleep_or_wake, app, env, sleep=True), "admin of it (Z)"
+
+    def _new_env(self) -> None:
+        app = self.envdeck
+        app.open_overview()
+        app.screen.action_new_env()
 
     def _who(self, env: str, action) -> str:
         """What choosing the command will do for this user: audited, or why it is refused."""

@@ -19,8 +19,10 @@ from tui.core.env_state import (
     BackendStatusChanged,
     Change,
     DriftsChanged,
+    EnvironmentsChanged,
     EnvPaused,
     FaultsChanged,
+    LifecycleChanged,
     RepairPerformed,
     ResourcesChanged,
     SamplesAdded,
@@ -31,6 +33,7 @@ from tui.core.model import LogLine, MetricSeries, Origin, RepairRecord
 # What changed in an environment (the `kinds` of EnvUpdated).
 RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED, SAMPLES = (
     "resources", "backends", "drifts", "faults", "timeline", "paused", "samples")
+LIFECYCLE = "lifecycle"  # a managed environment's state or steps (LifecycleUpdated, not a bridge kind)
 MAX_PENDING_SAMPLES = 100_000  # per environment, between two handled updates (oldest dropped)
 
 _KIND_OF = {
@@ -83,6 +86,14 @@ class ReconcilerBridge:
         self._samples: dict[str, list[tuple[str, str, float]]] = {}
 
     def __call__(self, change: Change) -> None:
+        # Lifecycle changes carry the whole record: posted as they are (coalesced per
+        # environment, the latest record wins), not as kinds to re-read.
+        if isinstance(change, LifecycleChanged):
+            self._post(LifecycleUpdated(change.env, change.managed))
+            return
+        if isinstance(change, EnvironmentsChanged):
+            self._post(EnvironmentsUpdated(list(change.added), list(change.removed)))
+            return
         pending = self._pending.setdefault(change.env, _Pending())
         pending.kinds.add(_KIND_OF.get(type(change), RESOURCES))
         if isinstance(change, RepairPerformed) and change.origin == Origin.RECONCILER:
@@ -112,6 +123,53 @@ class ReconcilerBridge:
     def take_samples(self, env: str) -> list[tuple[str, str, float]]:
         """Metric samples since the last take (resource id, metric, value), oldest first."""
         return self._samples.pop(env, [])
+
+
+@dataclass
+class LifecycleUpdated(Message):
+    """A managed environment changed state or step: `managed` is its whole
+    `ManagedEnvironment` record (steps filled), so only the latest one matters."""
+
+    env: str
+    managed: Any
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LifecycleUpdated) and message.env == self.env
+
+
+@dataclass
+class EnvironmentsUpdated(Message):
+    """Environments started (`added`) or stopped (`removed`) being observed."""
+
+    added: list[str]
+    removed: list[str]
+
+
+@dataclass
+class ManagedLoaded(Message):
+    """The managed environments read from the store (at start, and after a failed request)."""
+
+    managed: list[Any]
+
+
+@dataclass
+class TemplatePlanned(Message):
+    """The plan of a new environment (or why there is none: `error`)."""
+
+    name: str
+    plan: Any | None
+    error: str = ""
+
+
+@dataclass
+class LifecycleRequested(Message):
+    """A lifecycle operation (create, destroy, sleep, wake) was handed over, or refused."""
+
+    env: str
+    operation: str
+    managed: Any | None
+    error: str = ""
+    denied: bool = False
 
 
 class SessionOpened(Message):

@@ -1,0 +1,386 @@
+"""`n` on the overview: a new environment from a template.
+
+1. Pick a template: those you may create from; the others are listed disabled with the
+   reason (the template's `creators`).
+2. The form: the environment's name, its TTL (blank: the template's) and one field per
+   parameter, built from the template's `ParameterSpec` (type, default, pattern,
+   minimum/maximum). Each field is checked as it is typed (`ParameterSpec.parse`), the
+   error under the field.
+3. Plan (`ctrl+y`, or Enter in the last field): the waves and steps from
+   `Session.env_plan`, nothing done yet; then Create or Cancel, **Cancel focused** as in
+   every confirmation of envdeck (Cancel goes back to the form; Esc there closes).
+4. Create: `Session.env_create(wait=False)` in a worker; the reconciler carries it out and
+   the overview shows the new environment at once (provisioning, step n/m).
+
+I/O runs in workers that post typed messages (`TemplatePlanned`, `LifecycleRequested`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from screens.base import EnvdeckScreen, steady_input
+from tui.core.config import ENV_NAME_RE, parse_duration
+from tui.core.errors import EnvdeckError, PolicyDenied
+from tui.core.sanitize import clean
+from tui.messages import LifecycleRequested, TemplatePlanned
+from tui.widgets.cells import Palette, format_age, muted, safe
+from tui.widgets.keyed_table import Cells, KeyedTable
+
+NAME, TTL = "name", "ttl"
+PLAN_COLUMNS = (("wave", "WAVE"), ("step", "STEP"), ("backend", "BACKEND"), ("kind", "KIND"),
+                ("after", "AFTER"))
+
+
+def duration_text(seconds: float | None) -> str:
+    """86400 → `24h`, 5400 → `90m`: the largest unit that divides it."""
+    if not seconds:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def spec_hint(spec: Any) -> str:
+    """What a parameter takes: `integer 0…10 · default 1`, `string ^[a-z0-9-]{1,30}$`."""
+    kind = str(getattr(spec, "type", "") or "string")
+    low, high = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
+    parts = [kind]
+    if low is not None or high is not None:
+        parts[0] += f" {'' if low is None else low}…{'' if high is None else high}"
+    pattern = getattr(spec, "pattern", None)
+    if pattern:
+        parts.append(str(pattern))
+    if getattr(spec, "default", None) is not None:
+        parts.append(f"default {spec.default}")
+    description = getattr(spec, "description", None)
+    if description:
+        parts.append(str(description))
+    return clean(" · ".join(parts), max_len=200)
+
+
+def plan_rows(plan: Any, palette: Palette) -> dict[str, Cells]:
+    wave_of = {step_id: i for i, wave in enumerate(plan.waves, start=1) for step_id in wave}
+    rows: dict[str, Cells] = {}
+    for step in sorted(plan.steps, key=lambda s: (wave_of.get(s.id, 0), s.id)):
+        rows[step.id] = (Text(str(wave_of.get(step.id, "?")), style=palette.style("accent", bold=True), end=""),
+                         safe(step.id, max_len=60, style=palette.style("primary")),
+                         safe(step.backend, max_len=20), safe(step.kind, max_len=40),
+                         safe(", ".join(step.depends_on), max_len=60) if step.depends_on else muted("—", palette))
+    return rows
+
+
+class Field(Vertical):
+    """A label and an input on one line, the hint or the error under it."""
+
+    DEFAULT_CSS = """
+    Field { height: auto; }
+    Field > Horizontal { height: 1; }
+    Field Label { width: 14; color: $foreground; text-style: bold; }
+    Field Input { width: 1fr; }
+    Field > .field-hint { height: 1; padding-left: 14; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+    Field.invalid > .field-hint { color: $error; text-style: bold; }
+    """
+
+    def __init__(self, key: str, label: str, value: str, hint: str, placeholder: str = "") -> None:
+        super().__init__(id=f"field-{key}")
+        self.key = key
+        self.label = label
+        self.value = value
+        self.hint = hint
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label(Text(clean(self.label, max_len=13)))
+            yield steady_input(self.app, value=self.value, placeholder=self.placeholder, compact=True,
+                               id=f"input-{self.key}")
+        yield Static(Text(self.hint, end=""), classes="field-hint")
+
+    def show_error(self, error: str | None) -> None:
+        self.set_class(bool(error), "invalid")
+        self.query_one(".field-hint", Static).update(Text(clean(error, max_len=200) if error else self.hint, end=""))
+
+
+class NewEnvironmentScreen(EnvdeckScreen):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="new-env-back", tooltip="The plan: back to the form; the form: close"),
+        Binding("ctrl+y", "confirm", "Plan/Create", id="new-env-confirm",
+                tooltip="The form: show the plan; the plan: create"),
+    ]
+    DEFAULT_CSS = """
+    NewEnvironmentScreen #templates { height: auto; max-height: 5; border: none; background: $surface; }
+    NewEnvironmentScreen #form { height: 1fr; padding: 0 1; }
+    NewEnvironmentScreen #plan { height: 1fr; }
+    NewEnvironmentScreen #plan-info { height: auto; max-height: 2; padding: 0 1; }
+    NewEnvironmentScreen #new-env-error { height: auto; max-height: 3; padding: 0 1; color: $error; }
+    NewEnvironmentScreen #new-env-buttons { height: 1; align-horizontal: right; padding: 0 1; }
+    NewEnvironmentScreen #new-env-buttons Button { margin-left: 2; }
+    NewEnvironmentScreen.planned #form, NewEnvironmentScreen.planned #plan-button { display: none; }
+    NewEnvironmentScreen.planned #templates { display: none; }
+    NewEnvironmentScreen #plan, NewEnvironmentScreen #create { display: none; }
+    NewEnvironmentScreen.planned #plan, NewEnvironmentScreen.planned #create { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.choices: list[Any] = []
+        self.template: Any | None = None
+        self.plan: Any | None = None
+        self._values: dict[str, str] = {}  # name and TTL kept when another template is picked
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        yield OptionList(id="templates")
+        yield Static(id="template-info", classes="hint")
+        yield VerticalScroll(id="form")
+        with Vertical(id="plan"):
+            yield Static(id="plan-info")
+            yield KeyedTable(PLAN_COLUMNS, id="plan-table")
+        yield Static(id="new-env-error")
+        with Horizontal(id="new-env-buttons"):
+            yield Button("Plan", variant="primary", id="plan-button", compact=True)
+            yield Button("Create", variant="success", id="create", compact=True)
+            yield Button("Cancel", id="cancel", compact=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        palette = self.envdeck.palette
+        self.query_one("#title", Static).update(Text(" New environment", style=palette.style("primary", bold=True),
+                                                     end=""))
+        self.choices = list(self.session.templates())
+        options = self.query_one(OptionList)
+        for choice in self.choices:
+            allowed = choice.decision.allowed
+            prompt = Text(clean(choice.name, max_len=40), style=palette.style("primary" if allowed else "text-muted",
+                                                                                bold=allowed), end="")
+            why = (clean(choice.config.description or "", max_len=100) if allowed
+                   else f"not allowed: {clean(choice.decision.reason, max_len=100)}")
+            if why:
+                prompt.append(f"  {why}", style=palette.style("text-muted" if allowed else "warning"))
+            options.add_option(Option(prompt, id=choice.name, disabled=not allowed))
+        first = next((i for i, c in enumerate(self.choices) if c.decision.allowed), None)
+        self.ready = True
+        if first is None:
+            self.query_one("#template-info", Static).update(Text(
+                "no template you may create from" if self.choices else "no templates in the config", end=""))
+            self.query_one("#cancel", Button).focus()
+            return
+        options.highlighted = first
+        options.focus()
+        self._choose(self.choices[first])
+
+    # -- the template and its form ------------------------------------------------------
+    @on(OptionList.OptionHighlighted, "#templates")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        choice = next((c for c in self.choices if c.name == event.option.id), None)
+        if choice is not None and choice.decision.allowed and choice is not self.template:
+            self._choose(choice)
+
+    @on(OptionList.OptionSelected, "#templates")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.query_one(f"#input-{NAME}", Input).focus()
+
+    def _choose(self, choice: Any) -> None:
+        for key in (NAME, TTL):
+            for field in self.query(f"#input-{key}").results(Input):
+                self._values[key] = field.value
+        self.template = choice
+        config = choice.config
+        info = clean(config.description or "", max_len=200)
+        self.query_one("#template-info", Static).update(Text(f"{clean(choice.name)}: {info}" if info
+                                                             else clean(choice.name), end=""))
+        ttl, max_ttl = getattr(config, "ttl", None), getattr(config, "max_ttl", None)
+        ttl_hint = (f"blank: {duration_text(ttl)}" if ttl else "blank: no expiry") + \
+            (f" · at most {duration_text(max_ttl)}" if max_ttl else "") + " · e.g. 30m, 4h, 2d"
+        fields = [Field(NAME, "name", self._values.get(NAME, ""), "a-z, 0-9 and -, at most 63"),
+                  Field(TTL, "ttl", self._values.get(TTL, ""), ttl_hint, placeholder=duration_text(ttl))]
+        for i, (pname, spec) in enumerate(config.parameters.items()):
+            default = getattr(spec, "default", None)
+            fields.append(Field(f"p{i}", pname, "" if default is None else str(default), spec_hint(spec)))
+        form = self.query_one("#form", VerticalScroll)
+        form.remove_children()
+        form.mount_all(fields)
+        self._clear_plan()
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return list(self.template.config.parameters) if self.template is not None else []
+
+    # -- checking each field as it is typed ----------------------------------------------------
+    def field_error(self, key: str, text: str) -> str | None:
+        if self.template is None:
+            return None
+        if key == NAME:
+            if not text:
+                return "a name is required"
+            if not ENV_NAME_RE.match(text):
+                return "must be 1-63 of a-z, 0-9 and -"
+            if text in self.session.environments() or text in self.envdeck.managed:
+                return f"an environment named {text} exists"
+            return None
+        if key == TTL:
+            if not text.strip():
+                return None
+            try:
+                seconds = parse_duration(text)
+            except ValueError as exc:
+                return str(exc)
+            max_ttl = getattr(self.template.config, "max_ttl", None)
+            if max_ttl and seconds > max_ttl:
+                return f"must be at most {duration_text(max_ttl)} (the template's max_ttl)"
+            return None
+        name = self.parameter_names[int(key[1:])]
+        spec = self.template.config.parameters[name]
+        if not text:
+            return None if getattr(spec, "default", None) is not None else f"{name} is required"
+        try:
+            spec.parse(text)
+        except ValueError as exc:
+            return str(exc) or "not a valid value"
+        return None
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if not (event.input.id or "").startswith("input-"):
+            return
+        event.stop()
+        key = event.input.id.removeprefix("input-")
+        self.query_one(f"#field-{key}", Field).show_error(self.field_error(key, event.value))
+        self.query_one("#new-env-error", Static).update("")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        inputs = list(self.query_one("#form").query(Input))
+        index = inputs.index(event.input) if event.input in inputs else len(inputs) - 1
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self.action_confirm()
+
+    def _form(self) -> tuple[str, dict[str, str], float | None] | None:
+        """(name, parameters, ttl seconds) when every field is valid; else the errors show."""
+        values = {f.key: f.query_one(Input).value for f in self.query(Field)}
+        errors = {key: self.field_error(key, value) for key, value in values.items()}
+        for key, error in errors.items():
+            self.query_one(f"#field-{key}", Field).show_error(error)
+        if any(errors.values()):
+            first = next(key for key, error in errors.items() if error)
+            self.query_one(f"#input-{first}", Input).focus()
+            return None
+        params = {pname: values[f"p{i}"] for i, pname in enumerate(self.parameter_names) if values[f"p{i}"]}
+        ttl = values.get(TTL, "").strip()
+        return values[NAME], params, parse_duration(ttl) if ttl else None
+
+    # -- plan, then create ----------------------------------------------------------------
+    def action_confirm(self) -> None:
+        if self.template is None or self._busy:
+            return
+        if self.plan is not None:
+            self._create()
+            return
+        form = self._form()
+        if form is None:
+            return
+        name, params, _ttl = form
+        self._busy = True
+        self.query_one("#new-env-error", Static).update(muted("planning…", self.envdeck.palette))
+        self.run_worker(self._plan(name, self.template.name, params), group="new-env", exclusive=True,
+                        exit_on_error=False)
+
+    async def _plan(self, name: str, template: str, params: dict[str, str]) -> None:
+        try:
+            plan = await self.session.env_plan(name, template, params)
+        except EnvdeckError as exc:
+            self.post_message(TemplatePlanned(name, None, clean(exc)))
+            return
+        self.post_message(TemplatePlanned(name, plan))
+
+    @on(TemplatePlanned)
+    def _planned(self, message: TemplatePlanned) -> None:
+        self._busy = False
+        error = self.query_one("#new-env-error", Static)
+        if message.plan is None:
+            error.update(Text(message.error, end=""))
+            return
+        error.update("")
+        self.plan = message.plan
+        palette = self.envdeck.palette
+        plan = message.plan
+        form = self._form()
+        ttl = form[2] if form is not None else None
+        ttl = ttl or getattr(self.template.config, "ttl", None)
+        info = Text(f"{clean(plan.env)} from {clean(plan.template)}: {len(plan.steps)} step(s) in "
+                    f"{len(plan.waves)} wave(s)", style=palette.style("foreground", bold=True), end="")
+        info.append(f" · expires in {format_age(ttl)}" if ttl else " · no expiry", style=palette.style("text-muted"))
+        info.append(" · a wave starts when every step before it is healthy", style=palette.style("text-muted"))
+        self.query_one("#plan-info", Static).update(info)
+        rows = plan_rows(plan, palette)
+        self.query_one("#plan-table", KeyedTable).sync(rows, list(rows))
+        self.add_class("planned")
+        self.query_one("#cancel", Button).focus()  # Enter cancels; Create is a deliberate choice
+
+    def _clear_plan(self) -> None:
+        self.plan = None
+        self.remove_class("planned")
+
+    def _create(self) -> None:
+        form = self._form()
+        if form is None:
+            self._clear_plan()
+            return
+        name, params, ttl = form
+        self._busy = True
+        self.query_one("#new-env-error", Static).update(muted("creating…", self.envdeck.palette))
+        self.run_worker(self._create_worker(name, self.template.name, params, ttl), group="new-env",
+                        exclusive=True, exit_on_error=False)
+
+    async def _create_worker(self, name: str, template: str, params: dict[str, str], ttl: float | None) -> None:
+        try:
+            managed = await self.session.env_create(name, template, params, ttl_s=ttl, wait=False)
+        except PolicyDenied as exc:
+            self.post_message(LifecycleRequested(name, "create", None, clean(exc), denied=True))
+        except EnvdeckError as exc:
+            self.post_message(LifecycleRequested(name, "create", None, clean(exc)))
+        else:
+            self.post_message(LifecycleRequested(name, "create", managed))
+
+    @on(LifecycleRequested)
+    def _requested(self, message: LifecycleRequested) -> None:
+        message.stop()
+        self._busy = False
+        if message.managed is None:  # shown here (the form stays); the app hears only of what was created
+            self.query_one("#new-env-error", Static).update(Text(
+                ("denied: " if message.denied else "not created: ") + message.error, end=""))
+            return
+        self.app.post_message(LifecycleRequested(message.env, message.operation, message.managed))
+        self.dismiss(message.env)
+
+    # -- buttons and keys --------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "cancel":
+            self.action_back()
+        else:
+            self.action_confirm()
+
+    def action_back(self) -> None:
+        if self.plan is not None:
+            self._clear_plan()
+            self.query_one("#new-env-error", Static).update(muted("nothing was created", self.envdeck.palette))
+            inputs = list(self.query_one("#form").query(Input))
+            if inputs:
+                inputs[0].focus()
+            return
+        self.dismiss(None)

@@ -1,0 +1,297 @@
+"""The lifecycle in the TUI (issue 15): `n` on the overview (template, parameter form checked
+as typed, the plan, Create with Cancel focused), the new environment in the overview at once,
+`D` with the typed name, the Steps view live from `LifecycleChanged`, at 80×24.
+
+The collaborators are real: the lifecycle service, store, engine and the reconciler's
+lifecycle loop; the resources are made by the in-memory provisioner of the engine's tests
+(tests/lifecycle/memory_provisioner.py), whose world counts what was really created. The
+config's own environments come from the in-memory stage, as in the other TUI tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Input, OptionList, ProgressBar, Static
+
+from screens.confirm import ConfirmScreen
+from screens.environment import EnvironmentScreen
+from screens.lifecycle_steps import LifecycleScreen, StepsTable
+from screens.new_environment import Field, NewEnvironmentScreen
+from screens.overview import EnvironmentsTable, OverviewScreen
+from tests.lifecycle.memory_provisioner import MemoryWorld
+from tests.tui.pilot import app_ready, settle, wait_until
+from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_factory
+from tui.app import AppOptions, EnvdeckApp, create_app
+from tui.core.lifecycle.records import EnvLifecycleState, StepState
+
+TEMPLATES = """
+templates:
+  preview:
+    description: Preview environment of a branch
+    parameters:
+      branch: {type: string, pattern: "^[a-z0-9-]{1,30}$"}
+      replicas: {type: integer, default: 1, minimum: 0, maximum: 10}
+    creators: ["*"]
+    ttl: 45m
+    max_ttl: 7d
+    access: {admin: ["{creator}"], viewer: ["*"]}
+    aws:
+      region: us-east-1
+      resources:
+        - {id: assets, kind: s3-bucket, name: "{env}-assets"}
+        - {id: web-sg, kind: security-group, name: "{env}-web", ingress: [{port: 443, cidr: 10.0.0.0/8}]}
+        - {id: web, kind: ec2-instance, name: "{env}-web-1", image_id: ami-12c6146b, instance_type: t3.micro,
+           security_groups: ["{web-sg}"], depends_on: [assets]}
+  locked:
+    description: release candidates
+    creators: [somebody-else]
+    aws:
+      region: us-east-1
+      resources:
+        - {id: assets, kind: s3-bucket, name: "{env}-assets"}
+"""
+SMALL = (80, 24)
+
+
+def lifecycle_app(state_dir: Path, stage: Stage, world: MemoryWorld, *, live: bool = False,
+                  user: str = "alice") -> EnvdeckApp:
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), start_reconciler=live,
+                         user=user, testing=True, provisioners=memory_provisioners(world))
+    return create_app(stage_config(STAGE_CONFIG + TEMPLATES), state_dir, options=options)
+
+
+def memory_provisioners(world: MemoryWorld):
+    """The in-memory world as the reconciler's ProvisionerFactory (backend, env, config, defaults, template)."""
+    def factory(backend: str, env: str, config, _defaults, template: str):
+        return world.factory(backend, env, config, template)
+    return factory
+
+
+@pytest.fixture
+def world() -> MemoryWorld:
+    return MemoryWorld()
+
+
+def field_hint(app: EnvdeckApp, key: str) -> str:
+    return str(app.screen.query_one(f"#field-{key}", Field).query_one(".field-hint", Static).render())
+
+
+def step_cells(table: StepsTable) -> dict[str, dict[str, str]]:
+    """Step id -> {column key: text} as shown (at 80 columns: STEP, STATE, ELAPSED, LAST MESSAGE)."""
+    return {key.split("/", 1)[1].split("\t")[0]: dict(zip(table.column_keys, (c.plain for c in table.cells_of(key)),
+                                                          strict=True))
+            for key in table.row_keys}
+
+
+def showing_steps(app: EnvdeckApp, env: str) -> bool:
+    """The steps of `env` are on screen: its environment screen's Steps view (observed), or the
+    lifecycle screen (not observed)."""
+    screen = app.screen
+    if getattr(screen, "env", None) != env or not screen.ready:
+        return False
+    return isinstance(screen, LifecycleScreen) or (isinstance(screen, EnvironmentScreen)
+                                                    and screen.active_view == "steps")
+
+
+async def type_into(pilot, key: str, text: str) -> None:
+    box = pilot.app.screen.query_one(f"#input-{key}", Input)
+    box.focus()
+    box.value = ""
+    await pilot.press(*text) if text else None
+    await pilot.pause()
+
+
+async def open_new_environment(pilot) -> NewEnvironmentScreen:
+    app = pilot.app
+    await app_ready(pilot)
+    await pilot.press("n")
+    await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen) and app.screen.template,
+                     "the new environment screen")
+    await wait_until(pilot, lambda: len(app.screen.query(Field)) == 4, "the form of preview")
+    await settle(pilot)
+    return app.screen
+
+
+async def fill_and_plan(pilot, name: str = "pr-42") -> NewEnvironmentScreen:
+    screen = await open_new_environment(pilot)
+    await type_into(pilot, "name", name)
+    await type_into(pilot, "p0", "feature-x")
+    await pilot.press("ctrl+y")
+    await wait_until(pilot, lambda: screen.plan is not None, "the plan",
+                     explain=lambda: str(screen.query_one("#new-env-error", Static).render()))
+    await settle(pilot)
+    return screen
+
+
+async def test_new_environment_form_checks_as_typed_plans_then_creates(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_new_environment(pilot)
+        # templates: the one alice may not create from is listed, disabled, with the reason
+        options = screen.query_one(OptionList)
+        locked = options.get_option("locked")
+        assert locked.disabled and "not allowed: alice may not create" in str(locked.prompt), locked.prompt
+        assert screen.template.name == "preview"
+        # the form follows the ParameterSpec: replicas prefilled with its default, hints with the rules
+        assert screen.query_one("#input-p1", Input).value == "1"
+        assert "^[a-z0-9-]{1,30}$" in field_hint(app, "p0")
+        # a value breaking the pattern: the error under the field, as it is typed
+        await type_into(pilot, "p0", "Feature_X")
+        assert "must match" in field_hint(app, "p0"), field_hint(app, "p0")
+        assert screen.query_one("#field-p0", Field).has_class("invalid")
+        await type_into(pilot, "p1", "11")
+        assert "at most 10" in field_hint(app, "p1")
+        # planning with errors does nothing but show them (the name is missing too)
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert screen.plan is None and world.creates == {}
+        assert "required" in field_hint(app, "name")
+        # fixed: the errors go, the plan shows the waves, Cancel has the focus
+        await type_into(pilot, "p0", "feature-x")
+        await type_into(pilot, "p1", "2")
+        await type_into(pilot, "name", "pr-42")
+        assert not screen.query_one("#field-p0", Field).has_class("invalid")
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: screen.plan is not None, "the plan")
+        await settle(pilot)
+        assert {s.id for s in screen.plan.steps} == {"assets", "web-sg", "web"}
+        table = screen.query_one("#plan-table")
+        waves = {key: table.cells_of(key)[0].plain for key in table.row_keys}
+        assert waves["web"] > waves["web-sg"] and waves["web"] > waves["assets"], waves
+        assert app.focused is screen.query_one("#cancel", Button)
+        assert screen.query_one("#create", Button).region.bottom <= 24
+        # Enter on the focused Cancel: back to the form, nothing created
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.plan is None and await app.session.env_list() == []
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: screen.plan is not None, "the plan again")
+        await settle(pilot)
+        await pilot.click("#create")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
+        await wait_until(pilot, lambda: "pr-42" in app.managed, "the created environment")
+        stored = await app.session.env_get("pr-42")
+        assert stored.parameters == {"branch": "feature-x", "replicas": 2}
+        assert stored.expires_at == FIXED_NOW + timedelta(minutes=45)
+        overview = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: "pr-42" in overview.row_keys, "the new row")
+        cells = overview.cells_of("pr-42")
+        assert cells[1].plain.split()[1] in ("planned", "provisioning"), cells[1].plain
+        assert cells[1].plain.endswith("0/3"), cells[1].plain
+        assert "⌛45m" in cells[0].plain, cells[0].plain  # expires within the hour
+        assert overview.cursor_key == "pr-42"
+
+
+async def test_create_appears_provisioning_and_steps_follow_live(tmp_path, stage, world):
+    world.never["web"] = "instance pending"  # the last step never becomes healthy: provisioning stays
+    app = lifecycle_app(tmp_path, stage, world, live=True)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await fill_and_plan(pilot)
+        await pilot.click("#create")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
+        overview = app.screen.query_one(EnvironmentsTable)
+
+        def health() -> str:
+            cells = overview.cells_of("pr-42")
+            return cells[1].plain if cells else ""
+
+        await wait_until(pilot, lambda: health() == "◐ provisioning 2/3", "provisioning 2/3", explain=health)
+        await wait_until(pilot, lambda: world.creates["web"] == 1, "the instance created (in the world)")
+
+        def description() -> str:
+            return str(app.screen.query_one("#env-description", Static).render())
+
+        # the line under the table: the step under way (and its last message, when the engine has one)
+        await wait_until(pilot, lambda: "step web" in description(), "the step under way", explain=description)
+        # Enter on an environment being created: its Steps view, live
+        overview.move_to_key("pr-42")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready,
+                         "the environment screen")
+        await settle(pilot)
+        assert app.screen.active_view == "steps"
+        table = app.screen.query_one(StepsTable)
+        await wait_until(pilot, lambda: len(table.row_keys) == 3, "three steps")
+        states = {step: cells["state"] for step, cells in step_cells(table).items()}
+        assert states == {"assets": "healthy", "web-sg": "healthy", "web": "waiting"}, states
+        bar = app.screen.query_one(ProgressBar)
+        assert (bar.progress, bar.total) == (2, 3)
+        del screen
+
+
+async def test_steps_view_updates_on_lifecycle_changed(tmp_path, stage, world):
+    """The Steps view of an observed created environment redraws from LifecycleChanged alone."""
+    world.slow["web"] = 10**6
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        managed = await app.session.env_create("pr-7", "preview", {"branch": "x"}, wait=False)
+        await wait_until(pilot, lambda: "pr-7" in app.managed, "the created environment")
+        app.open_env("pr-7")
+        await wait_until(pilot, lambda: showing_steps(app, "pr-7"), "its steps")
+        await settle(pilot)
+        table = app.screen.query_one(StepsTable)
+        assert all(cells["state"] == "pending" for cells in step_cells(table).values())
+        # the engine reports each change; the screen follows without being asked
+        from tui.core.env_state import LifecycleChanged
+
+        managed.state = EnvLifecycleState.PROVISIONING
+        from tui.core.lifecycle.records import StepRecord
+
+        managed.steps = [StepRecord("pr-7", "assets", "aws", "s3-bucket", state=StepState.HEALTHY,
+                                    started_at=FIXED_NOW - timedelta(seconds=4), finished_at=FIXED_NOW),
+                         StepRecord("pr-7", "web-sg", "aws", "security-group", state=StepState.CREATING,
+                                    started_at=FIXED_NOW - timedelta(seconds=90), message="creating sg"),
+                         StepRecord("pr-7", "web", "aws", "ec2-instance")]
+        app.bridge(LifecycleChanged("pr-7", managed))
+        await wait_until(pilot, lambda: step_cells(table)["web-sg"]["state"] == "creating", "the new step states",
+                         explain=lambda: step_cells(table))
+        cells = step_cells(table)
+        assert cells["web-sg"] == {"resource": "web-sg", "state": "creating", "elapsed": "1m",
+                                   "message": "creating sg"}, cells
+        assert cells["assets"]["elapsed"] == "4s"
+        assert str(app.screen.query_one("#steps-header", Static).render()).startswith("◐ provisioning 1/3")
+
+
+async def test_destroy_wants_the_typed_name(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await app.session.env_create("pr-9", "preview", {"branch": "x"}, wait=False)
+        await wait_until(pilot, lambda: "pr-9" in app.managed, "the created environment")
+        app.open_env("pr-9")
+        await wait_until(pilot, lambda: showing_steps(app, "pr-9"), "its steps")
+        await settle(pilot)
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press(*"pr-8", "enter")
+        await pilot.pause()
+        error = str(app.screen.query_one("#dialog-error", Static).render())
+        assert isinstance(app.screen, ConfirmScreen) and "'pr-8' is not pr-9" in error, error
+        assert (await app.session.env_get("pr-9")).operation == "create"  # nothing requested
+        box = app.screen.query_one("#type-to-confirm", Input)
+        box.value = ""
+        await pilot.press(*"pr-9", "enter")
+        await wait_until(pilot, lambda: showing_steps(app, "pr-9"), "back on the steps")
+        await app.workers.wait_for_complete()
+        stored = await app.session.env_get("pr-9")
+        assert stored.operation == "destroy", stored
+        rows = [r for r in await app.session.store.audit_entries("pr-9", limit=20) if r["action"] == "env.destroy"]
+        assert rows and rows[0]["user"] == "alice" and rows[0]["origin"] == "tui", rows
+
+
+async def test_environment_screen_keys_of_a_config_environment(tmp_path, stage, world):
+    """A config environment has no Steps tab and no D/Z/W in the footer; `8` says why."""
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        app.open_env("staging")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready, "staging")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.check_action("env_destroy", ()) is False
+        await pilot.press("8")
+        await pilot.pause()
+        assert screen.active_view == "resources"
