@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class EmulatorProcess:
-    def __init__(self, namespace: str, pods: int = 0):
+    def __init__(self, namespace: str, pods: int = 0, crds: int = 0):
         self.namespace = namespace
         self.pods = pods
+        self.crds = crds  # CRDs (one object each): more resource types for discovery to find
         self.workdir = Path(tempfile.mkdtemp(prefix="envdeck-bench-k8s-"))
         self.kubeconfig = self.workdir / "kubeconfig"
         self.url = ""
@@ -25,7 +26,8 @@ class EmulatorProcess:
 
     def start(self, timeout_s: float = 600.0) -> EmulatorProcess:
         argv = [sys.executable, "-m", "backends.sim.k8s_emulator", "--namespace", self.namespace,
-                "--pods", str(self.pods), "--kubeconfig", str(self.kubeconfig), "--log-interval", "0"]
+                "--pods", str(self.pods), "--crds", str(self.crds), "--kubeconfig", str(self.kubeconfig),
+                "--log-interval", "0"]
         self._log = open(self.workdir / "emulator.log", "wb")  # noqa: SIM115 - closed in stop()
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -45,7 +45,8 @@ def envdeck(kubeconfig: str, namespace: str) -> tuple[float, int, dict]:
             obs = await backend.observe()
             seconds = time.perf_counter() - t0
             pods = sum(1 for r in obs.resources if r.kind == "Pod")
-            extra = {"resources": len(obs.resources), "requests": backend.api.requests if backend.api else None}
+            extra = {"resources": len(obs.resources), "requests": backend.api.requests if backend.api else None,
+                     "kinds": len(backend.inventory.informers) if backend.inventory else None}
             return seconds, pods, extra
         finally:
             await backend.close()

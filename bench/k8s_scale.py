@@ -6,7 +6,10 @@
 2. M pod changes (label patches sent at --rate per second) → time until each is
    reflected in the backend's watch() output (p50/p99).
 
-    python -m bench.k8s_scale [--quick] [--pods 20000] [--changes 1000] [--rate 100] [--reps 3]
+    python -m bench.k8s_scale [--quick] [--pods 20000] [--crds 40] [--changes 1000] [--rate 100] [--reps 3]
+
+   The emulator also serves --crds CustomResourceDefinitions (one object each): with its built-in
+   types, discovery finds ~60 resource types, which envdeck lists beside the pods (issue 17).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def client_runs(emu: EmulatorProcess, reps: int) -> dict[str, Any]:
             inner = json.loads(r["stdout"].strip().splitlines()[-1])
             runs.append({"process_s": r["wall_s"], "rss_mib": r["rss_mib"], "cpu_s": r["cpu_s"],
                          "in_process_s": inner["seconds"], "pods": inner["pods"],
-                         **{k: inner[k] for k in ("resources", "requests") if k in inner}})
+                         **{k: inner[k] for k in ("resources", "requests", "kinds") if k in inner}})
         return aggregate(runs)
 
     out["floor_http_client"] = child("floor")
@@ -146,12 +149,14 @@ def main() -> None:
     args = parse_args(NAME, __doc__, [("--pods", {"type": int, "default": 20_000}),
                                       ("--changes", {"type": int, "default": 1000}),
                                       ("--rate", {"type": float, "default": 100.0}),
-                                      ("--reps", {"type": int, "default": 3})])
+                                      ("--reps", {"type": int, "default": 3}),
+                                      ("--crds", {"type": int, "default": 40})])
     if args.quick:
         args.pods, args.changes, args.rate, args.reps = 200, 20, 50.0, 1
     notes: list[str] = []
-    with EmulatorProcess(NAMESPACE, args.pods) as emu:
-        print(f"emulator with {args.pods} pods ready in {emu.ready_s:.1f}s at {emu.url}", flush=True)
+    with EmulatorProcess(NAMESPACE, args.pods, args.crds) as emu:  # 40 CRDs + the built-ins: ~60 types
+        print(f"emulator with {args.pods} pods and {args.crds} CRDs ready in {emu.ready_s:.1f}s at {emu.url}",
+              flush=True)
         inventory = client_runs(emu, args.reps)
         if "kubectl_get_pods_json" not in inventory:
             notes.append("kubectl not found: its row is missing")
@@ -179,7 +184,7 @@ def main() -> None:
                   updates["max_ms"], updates["observations"]]])
     print_table("goals", ["goal", "value", "met"], [[k, v["value"], v["met"]] for k, v in goals.items()])
     write_result(args.out, NAME, args.quick, {"pods": args.pods, "changes": args.changes, "rate": args.rate,
-                                              "reps": args.reps, "namespace": NAMESPACE},
+                                              "reps": args.reps, "crds": args.crds, "namespace": NAMESPACE},
                  results, goals, notes)
 
 

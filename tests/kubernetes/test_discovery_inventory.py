@@ -187,3 +187,23 @@ def _kind_lists(emulator) -> list[str]:
     """Paths of the inventory's LIST requests (the metrics sampler's pod usage list aside)."""
     return [p.split("?")[0] for m, p in emulator.request_log
             if m == "GET" and "watch=" not in p and "limit=500" in p and "metrics.k8s.io" not in p]
+
+
+async def test_the_demo_seed_shows_each_new_kind_with_a_fault_worth_finding(emulator, backend):
+    from backends.sim.k8s_emulator.demo_seed import seed_demo
+
+    seed_demo(emulator, namespaces=(NS,))
+    obs = await backend.observe()
+    found = by_id(obs)
+    expected = {"kubernetes/Ingress/web": Health.PROGRESSING,  # the first namespace's has no load balancer
+                "kubernetes/HorizontalPodAutoscaler/api": Health.DEGRADED,
+                "kubernetes/CronJob/nightly-report": Health.SUSPENDED,
+                "kubernetes/PodDisruptionBudget/postgres": Health.DEGRADED,
+                "kubernetes/Certificate/web-tls": Health.DEGRADED,
+                "kubernetes/NetworkPolicy/default-deny": Health.HEALTHY,
+                "kubernetes/ConfigMap/app-config": Health.HEALTHY}
+    assert {rid: found[rid].health for rid in expected} == expected
+    faulted = {f.resource: f.reason for f in obs.faults}
+    assert faulted["kubernetes/HorizontalPodAutoscaler/api"] == "FailedGetResourceMetric"
+    assert faulted["kubernetes/PodDisruptionBudget/postgres"] == "NoDisruptionAllowed"
+    assert faulted["kubernetes/Certificate/web-tls"] == "DoesNotExist"

@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", choices=("demo", "none"), default="none", help="initial content")
     p.add_argument("--scale", type=int, default=1, help="demo size multiplier")
     p.add_argument("--pods", type=int, default=0, help="also create this many standalone pods (benchmarks)")
+    p.add_argument("--crds", type=int, default=0,
+                   help="also create this many namespaced CustomResourceDefinitions, one object each (benchmarks)")
     p.add_argument("--kubeconfig", help="write a kubeconfig for the server here")
     p.add_argument("--log-interval", type=float, default=1.0, help="demo log line interval, seconds (0: off)")
     return p
@@ -44,6 +46,14 @@ async def _serve(args: argparse.Namespace) -> None:
             emu.start_log_generators(interval_s=args.log_interval)
     if args.pods:
         emu.bulk_create_pods(namespaces[0], args.pods)
+    for i in range(args.crds):
+        group, kind = f"g{i}.bench.example.com", f"Thing{i}"
+        emu.create("apiextensions.k8s.io/customresourcedefinitions", {
+            "metadata": {"name": f"things.{group}"},
+            "spec": {"group": group, "scope": "Namespaced", "names": {"plural": "things", "kind": kind},
+                     "versions": [{"name": "v1", "served": True, "storage": True}]}})
+        emu.create(f"{group}/things", {"apiVersion": f"{group}/v1", "kind": kind,
+                                       "metadata": {"name": "one", "namespace": namespaces[0]}})
     if args.kubeconfig:
         emu.write_kubeconfig(args.kubeconfig, namespace=namespaces[0])
     print(f"emulator listening on {url}" + (f" (kubeconfig: {args.kubeconfig})" if args.kubeconfig else ""),

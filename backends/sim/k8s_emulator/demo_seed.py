@@ -6,6 +6,12 @@ Secrets (whose values envdeck must never show), a CrashLoopBackOff pod (api) and
 an OOMKilled pod (worker) with their Warning events, pod metrics, and pods that
 keep logging (`Emulator.start_log_generators`). The first namespace's `web`
 runs fewer replicas than the returned desired state declares: drift to repair.
+
+The kinds found by discovery, each with a fault worth finding (`seed_more_kinds`):
+an Ingress still waiting for its load balancer, an HPA that cannot get its metrics,
+a suspended CronJob, a PodDisruptionBudget that allows no disruption (node drains
+would block), a default-deny NetworkPolicy, and a cert-manager-like Certificate CRD
+whose certificate is not Ready (its Secret does not exist).
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ def seed_demo(emu: Emulator, namespaces: tuple[str, ...] = ("staging", "prod"), 
         rng = random.Random(f"{ns}-metrics")
         for pod in emu.pod_names(ns):
             emu.set_pod_metrics(ns, pod, cpu=f"{rng.randint(5, 400)}m", memory=f"{rng.randint(40, 480)}Mi")
+        seed_more_kinds(emu, ns, with_load_balancer=index > 0)
         desired[ns] = [
             {"kind": "Deployment", "name": "web", "replicas": web_replicas, "image": "nginx:1.27"},
             {"kind": "Deployment", "name": "api", "replicas": api_replicas, "image": api_image},
@@ -93,6 +100,69 @@ def seed_demo(emu: Emulator, namespaces: tuple[str, ...] = ("staging", "prod"), 
             {"kind": "StatefulSet", "name": "postgres", "replicas": 1},
         ]
     return {"namespaces": list(namespaces), "desired": desired, "faulty_pods": faulty, "secrets": secrets}
+
+
+CERTIFICATE_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "certificates.cert-manager.io"},
+    "spec": {"group": "cert-manager.io", "scope": "Namespaced",
+             "names": {"plural": "certificates", "singular": "certificate", "kind": "Certificate",
+                       "shortNames": ["cert", "certs"], "categories": ["cert-manager"]},
+             "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object",
+                                                          "x-kubernetes-preserve-unknown-fields": True}}}]},
+}
+_STAMP = "2026-01-01T03:00:00Z"
+
+
+def _cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": _STAMP}
+
+
+def seed_more_kinds(emu: Emulator, ns: str, with_load_balancer: bool = False) -> None:
+    """Ingress, HPA, CronJob, PDB, NetworkPolicy and a Certificate custom resource in `ns`
+    (the Certificate CRD is created once), their statuses as their controllers would write them."""
+    if emu.get("apiextensions.k8s.io/customresourcedefinitions", None, CERTIFICATE_CRD["metadata"]["name"]) is None:
+        emu.create("apiextensions.k8s.io/customresourcedefinitions", CERTIFICATE_CRD)
+    meta = lambda name: {"name": name, "namespace": ns}  # noqa: E731 - a tiny local shorthand
+    emu.create("networking.k8s.io/ingresses", {"metadata": meta("web"), "spec": {
+        "ingressClassName": "nginx", "tls": [{"hosts": [f"{ns}.shop.example.com"], "secretName": "web-tls"}],
+        "rules": [{"host": f"{ns}.shop.example.com", "http": {"paths": [{
+            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}})
+    if with_load_balancer:
+        emu.set_status("networking.k8s.io/ingresses", ns, "web",
+                       {"loadBalancer": {"ingress": [{"hostname": f"lb-{ns}.elb.example.com"}]}})
+    emu.create("autoscaling/horizontalpodautoscalers", {"metadata": meta("api"), "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+        "minReplicas": 2, "maxReplicas": 6,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
+                                                                               "averageUtilization": 70}}}]}})
+    emu.set_status("autoscaling/horizontalpodautoscalers", ns, "api", {
+        "currentReplicas": 2, "desiredReplicas": 2, "currentMetrics": None, "conditions": [
+            _cond("AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's "
+                                                              "current scale"),
+            _cond("ScalingActive", "False", "FailedGetResourceMetric",
+                  "the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get "
+                  "metrics for resource cpu: no metrics returned from resource metrics API")]})
+    emu.create("batch/cronjobs", {"metadata": meta("nightly-report"), "spec": {
+        "schedule": "30 2 * * *", "suspend": True, "concurrencyPolicy": "Forbid", "jobTemplate": {"spec": {
+            "template": {"spec": {"restartPolicy": "OnFailure", "containers": [{
+                "name": "report", "image": "ghcr.io/acme/api:2.4.1", "command": ["./report", "--daily"]}]}}}}}})
+    emu.set_status("batch/cronjobs", ns, "nightly-report", {"lastScheduleTime": _STAMP,
+                                                              "lastSuccessfulTime": _STAMP})
+    emu.create("policy/poddisruptionbudgets", {"metadata": meta("postgres"), "spec": {
+        "minAvailable": 1, "selector": {"matchLabels": {"app": "postgres"}}}})
+    emu.set_status("policy/poddisruptionbudgets", ns, "postgres", {
+        "observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1,
+        "expectedPods": 1, "conditions": [_cond("DisruptionAllowed", "False", "InsufficientPods", "")]})
+    emu.create("networking.k8s.io/networkpolicies", {"metadata": meta("default-deny"), "spec": {
+        "podSelector": {}, "policyTypes": ["Ingress"]}})
+    emu.create("cert-manager.io/certificates", {"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                                                "metadata": meta("web-tls"), "spec": {
+        "secretName": "web-tls-cert", "dnsNames": [f"{ns}.shop.example.com"],
+        "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer"}}})
+    emu.set_status("cert-manager.io/certificates", ns, "web-tls", {"observedGeneration": 1, "conditions": [
+        _cond("Ready", "False", "DoesNotExist", "Issuing certificate as Secret does not exist")]})
 
 
 def demo_log_line(pod: dict[str, Any], rng: random.Random) -> str:
