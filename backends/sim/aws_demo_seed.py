@@ -15,15 +15,29 @@ access block, desired with both), an ECS cluster `NAME` with service `api` runni
 (desired 3), an RDS instance `NAME-db`, security groups (one with SSH open to the
 world), an unencrypted EBS volume, an hour of CPU/network metrics per instance,
 an alarm in ALARM on `web-1`, and a log group `/envdeck/NAME/web` with a few lines.
+
+And the services (`_seed_services`): an application load balancer `NAME-web` whose target group
+`NAME-web-tg` holds the web instances and the stopped `worker-1` (a target not serving: the load
+balancer, the target group and worker-1 show it), listening on HTTP open to the world in staging
+(a compliance finding) and HTTPS in prod; Lambda functions `NAME-thumbnailer` (reserved
+concurrency 5, desired 10 in prod) and `NAME-webhook` (a public function URL, and errors in
+CloudWatch); an Auto Scaling group `NAME-workers` (desired 2) with one instance marked Unhealthy
+in staging (2 desired, 1 healthy in service) and desired 3 in prod's config (drift); DynamoDB
+tables `NAME-orders` (no KMS key) and `NAME-sessions` (KMS); SQS queues `NAME-jobs` whose
+dead-letter queue `NAME-jobs-dlq` holds messages in staging, and `NAME-events` unencrypted.
+moto runs no Lambda code and fails no function, so no function is in the Failed state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
+import json
 import math
 import threading
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +51,8 @@ _DUMMY = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 def _clients(endpoint_url: str, region: str) -> dict[str, Any]:
     session = boto3.Session(region_name=region, **_DUMMY)
     return {name: session.client(name, endpoint_url=endpoint_url)
-            for name in ("ec2", "s3", "ecs", "rds", "cloudwatch", "logs")}
+            for name in ("ec2", "s3", "ecs", "rds", "cloudwatch", "logs", "lambda", "iam", "elbv2", "acm",
+                         "autoscaling", "dynamodb", "sqs")}
 
 
 def _tags(env: str, **extra: str) -> list[dict[str, str]]:
@@ -130,6 +145,105 @@ def _seed_logs(logs: Any, group: str, env: str, lines: int = 20) -> None:
         {"timestamp": now_ms - (lines - i) * 1000, "message": f"GET /health 200 ({i})"} for i in range(lines)])
 
 
+def _function_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("handler.py", "def handler(event, context):\n    return {'statusCode': 200}\n")
+    return buf.getvalue()
+
+
+def _seed_functions(c: dict[str, Any], env: str) -> None:
+    iam, lam = c["iam"], c["lambda"]
+    try:
+        role = iam.get_role(RoleName="envdeck-demo-fn")["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName="envdeck-demo-fn", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": []}))["Role"]["Arn"]
+    for name in (f"{env}-thumbnailer", f"{env}-webhook"):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+                            Code={"ZipFile": _function_zip()}, Tags={"env": env}, MemorySize=256, Timeout=10)
+    lam.put_function_concurrency(FunctionName=f"{env}-thumbnailer", ReservedConcurrentExecutions=5)
+    lam.create_function_url_config(FunctionName=f"{env}-webhook", AuthType="NONE")  # public: a finding
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    dims = [{"Name": "FunctionName", "Value": f"{env}-webhook"}]
+    c["cloudwatch"].put_metric_data(Namespace="AWS/Lambda", MetricData=[
+        {"MetricName": metric, "Dimensions": dims, "Timestamp": now - timedelta(minutes=m), "Value": value,
+         "Unit": "Count"}
+        for m in range(15) for metric, value in (("Invocations", 40.0), ("Errors", 3.0 if m < 5 else 0.0))])
+
+
+def _seed_load_balancer(c: dict[str, Any], env: str, ids: dict[str, str]) -> None:
+    ec2, elb = c["ec2"], c["elbv2"]
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    group = ec2.create_security_group(GroupName=f"{env}-lb", Description="load balancer", VpcId=vpc,
+                                      TagSpecifications=[{"ResourceType": "security-group", "Tags": _tags(env)}])
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": p, "ToPort": p, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]} for p in (80, 443)])
+    lb = elb.create_load_balancer(Name=f"{env}-web", Subnets=subnets[:2], SecurityGroups=[group["GroupId"]],
+                                  Scheme="internet-facing", Type="application", Tags=_tags(env))["LoadBalancers"][0]
+    tg = elb.create_target_group(Name=f"{env}-web-tg", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/health",
+                                 Tags=_tags(env))["TargetGroups"][0]
+    targets = [iid for name, iid in sorted(ids.items()) if name.startswith("web-")] + [ids["worker-1"]]
+    # registered while it ran, then stopped (only running instances can be registered)
+    ec2.start_instances(InstanceIds=[ids["worker-1"]])
+    elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": t, "Port": 80} for t in targets])
+    ec2.stop_instances(InstanceIds=[ids["worker-1"]])
+    forward = [{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}]
+    if env == "staging":  # plain HTTP open to the world: a finding
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=forward)
+        return
+    cert = c["acm"].request_certificate(DomainName=f"{env}.demo.example")["CertificateArn"]
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443, DefaultActions=forward,
+                        Certificates=[{"CertificateArn": cert}])
+    elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}])
+
+
+def _seed_autoscaling(c: dict[str, Any], env: str) -> None:
+    ami = c["ec2"].describe_images()["Images"][0]["ImageId"]
+    c["ec2"].create_launch_template(LaunchTemplateName=f"{env}-workers", LaunchTemplateData={
+        "ImageId": ami, "InstanceType": "t3.small", "MetadataOptions": {"HttpTokens": "required"}})
+    asg = c["autoscaling"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=f"{env}-workers", LaunchTemplate={"LaunchTemplateName": f"{env}-workers"},
+        MinSize=1, MaxSize=6, DesiredCapacity=2, AvailabilityZones=[f"{REGION}a", f"{REGION}b"],
+        Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": f"{env}-workers",
+               "ResourceType": "auto-scaling-group"} for k, v in (("env", env), ("Name", f"{env}-asg-worker"))])
+    if env == "staging":  # one of two instances Unhealthy: 1/2 healthy in service
+        group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{env}-workers"])["AutoScalingGroups"][0]
+        asg.set_instance_health(InstanceId=group["Instances"][0]["InstanceId"], HealthStatus="Unhealthy",
+                                ShouldRespectGracePeriod=False)
+
+
+def _seed_tables_and_queues(c: dict[str, Any], env: str) -> None:
+    for name, kms in ((f"{env}-orders", False), (f"{env}-sessions", True)):
+        c["dynamodb"].create_table(
+            TableName=name, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST", Tags=_tags(env),
+            **({"SSESpecification": {"Enabled": True, "SSEType": "KMS"}} if kms else {}))
+    sqs = c["sqs"]
+    dlq = sqs.create_queue(QueueName=f"{env}-jobs-dlq", tags={"env": env},
+                           Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    jobs = sqs.create_queue(QueueName=f"{env}-jobs", tags={"env": env}, Attributes={
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+    sqs.create_queue(QueueName=f"{env}-events", tags={"env": env}, Attributes={"SqsManagedSseEnabled": "false"})
+    for i in range(12):
+        sqs.send_message(QueueUrl=jobs, MessageBody=json.dumps({"job": i}))
+    if env == "staging":  # jobs that failed 5 times: a fault on NAME-jobs
+        for i in range(3):
+            sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"job": 100 + i, "error": "timeout"}))
+
+
+def _seed_services(c: dict[str, Any], env: str, ids: dict[str, str]) -> None:
+    _seed_functions(c, env)
+    _seed_load_balancer(c, env, ids)
+    _seed_autoscaling(c, env)
+    _seed_tables_and_queues(c, env)
+
+
 def seed_demo(endpoint_url: str, envs: tuple[str, ...] = ("staging", "prod"), scale: int = 1,
               region: str = REGION) -> dict[str, Any]:
     """Create the demo environments; returns what the demo config should declare per env."""
@@ -144,6 +258,7 @@ def seed_demo(endpoint_url: str, envs: tuple[str, ...] = ("staging", "prod"), sc
         _seed_ecs_and_rds(c["ecs"], c["rds"], env)
         _seed_metrics_and_alarm(c["cloudwatch"], env, ids)
         _seed_logs(c["logs"], group, env)
+        _seed_services(c, env, ids)
         out["environments"][env] = {
             "tags": {"env": env},
             "instances": ids,
@@ -155,6 +270,9 @@ def seed_demo(endpoint_url: str, envs: tuple[str, ...] = ("staging", "prod"), sc
                 {"kind": "ecs-service", "cluster": env, "name": "api", "desired_count": 3},
                 {"kind": "s3-bucket", "name": f"{env}-assets", "encryption": True, "public_access_blocked": True},
                 {"kind": "s3-bucket", "name": f"{env}-uploads", "encryption": True, "public_access_blocked": True},
+                {"kind": "autoscaling-group", "name": f"{env}-workers", "desired_capacity": 3 if env == "prod" else 2},
+                {"kind": "lambda-function", "name": f"{env}-thumbnailer",
+                 "reserved_concurrency": 10 if env == "prod" else 5},
             ],
         }
     return out

@@ -19,11 +19,15 @@ async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_url
         backend = make_backend(env, **cfg.model_dump(exclude={"region", "endpoint_url", "tags"}))
         obs = await backend.observe()
         kinds = {r.kind for r in obs.resources}
-        assert kinds == {"ec2-instance", "s3-bucket", "rds-instance", "ecs-service", "security-group", "ebs-volume"}
+        assert kinds == {"ec2-instance", "s3-bucket", "rds-instance", "ecs-service", "security-group", "ebs-volume",
+                         "lambda-function", "load-balancer", "target-group", "autoscaling-group",
+                         "dynamodb-table", "sqs-queue"}
         assert all(r.attributes.get("tags", {}).get("env", env) == env for r in obs.resources)
         drifts = {(d.resource.split("/")[1], d.field) for d in backend.diff(obs)}
         assert drifts == {("ec2-instance", "state"), ("ecs-service", "desired_count"),
-                          ("s3-bucket", "encryption"), ("s3-bucket", "public_access_blocked")}
+                          ("s3-bucket", "encryption"), ("s3-bucket", "public_access_blocked")} | (
+            {("autoscaling-group", "desired_capacity"), ("lambda-function", "reserved_concurrency")}
+            if env == "prod" else set())
         rules = {f.rule for r in obs.resources for f in r.findings}
         assert {"s3-encryption", "sg-open-admin-port", "ec2-imdsv2", "ebs-encryption"} <= rules
         assert any(f.reason == "AlarmFiring" for f in obs.faults)
@@ -33,6 +37,14 @@ async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_url
         series = await backend.metrics(web.id, 3600)
         assert {s.name for s in series} >= {"cpu", "network_in"} and len(series[0].points) >= 30
         assert len([line async for line in backend.logs(web.id, tail=5)]) == 5
+        # the services, each with a fault worth finding
+        assert {"lambda-public-url", "dynamodb-kms", "sqs-encryption"} <= rules
+        assert ("elb-open-plaintext-listener" in rules) == (env == "staging")  # prod: HTTPS + redirect
+        reasons = {(f.resource, f.reason) for f in obs.faults}
+        worker = f"aws/ec2-instance/{seeded['instances']['worker-1']}"
+        assert {(worker, "TargetUnhealthy"), (f"aws/load-balancer/{env}-web", "TargetsNotServing")} <= reasons
+        assert ((f"aws/sqs-queue/{env}-jobs", "DeadLetterMessages") in reasons) == (env == "staging")
+        assert ((f"aws/autoscaling-group/{env}-workers", "BelowDesiredCapacity") in reasons) == (env == "staging")
 
 
 async def test_feed_logs_lines_reach_a_follower(moto_url, make_backend):
