@@ -4,9 +4,9 @@ milliseconds), `level`, `logger`, `msg`, then the record's context (`env`, `back
 `resource`, ...) given as `extra={"ctx": {...}}`, and `exc` for a traceback. `text` is
 `ts LEVEL logger msg key=value...` for people.
 
-Secrets never reach it: the message, every string of the context and the traceback pass
-`tui.core.redaction.redact_text` (the operator's `audit.redact` patterns included), as the
-file log does. JSON escapes every control character; the text form is sanitised
+Secrets never reach it: the message and the traceback pass `tui.core.redaction.redact_text`
+(the operator's `audit.redact` patterns included), as the file log does, and the context
+`redact_params`, as audit parameters do (a `token` key's value is `***` whatever it is). JSON escapes every control character; the text form is sanitised
 (`tui.core.sanitize.clean`), so outside text cannot act on a terminal either way.
 """
 
@@ -19,7 +19,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from tui.core.redaction import redact_text
+from tui.core.redaction import redact_params, redact_text
 from tui.core.sanitize import BIDI, clean
 
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029" + BIDI + "]")
@@ -28,16 +28,11 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029" + BIDI + "]")
 LIBRARY_LOGGERS = ("botocore", "boto3", "urllib3", "asyncssh", "kubernetes", "aiohttp")
 
 
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {str(k): _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return redact_text(str(value))
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's context, redacted as audit parameters are: the value of a secret-looking
+    name (`token`, `password`...) is `***` at any depth, every other string `redact_text`."""
+    ctx = getattr(record, "ctx", None)
+    return redact_params(ctx) if isinstance(ctx, dict) else {}
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -48,11 +43,8 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {"ts": _timestamp(record), "level": record.levelname.lower(),
                                 "logger": record.name, "msg": redact_text(record.getMessage())}
-        ctx = getattr(record, "ctx", None)
-        if isinstance(ctx, dict):
-            for key, value in ctx.items():
-                if key not in line:
-                    line[key] = _redacted(value)
+        for key, value in _context(record).items():
+            line.setdefault(key, value)
         if record.exc_info:
             line["exc"] = redact_text(self.formatException(record.exc_info))
         return json_line(line)
@@ -68,9 +60,7 @@ def json_line(data: dict[str, Any]) -> str:
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         parts = [_timestamp(record), record.levelname, record.name, redact_text(record.getMessage())]
-        ctx = getattr(record, "ctx", None)
-        if isinstance(ctx, dict):
-            parts += [f"{k}={_redacted(v)}" for k, v in ctx.items()]
+        parts += [f"{k}={v}" for k, v in _context(record).items()]
         text = clean(" ".join(str(p) for p in parts))
         if record.exc_info:
             text += "\n" + "\n".join(clean(line) for line in redact_text(self.formatException(record.exc_info))
