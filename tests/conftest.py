@@ -17,11 +17,13 @@ pytest_plugins = [
     "tests.moto_server",  # moto_server, moto_url, aws, moto_life
     "tests.k8s_emulator_server",  # k8s_emulator
     "tests.edge.lab",  # ssh_login, edge_lab
+    "tests.postgres_server",  # postgres_server, pg_database, pgpass, pg_url, any_store
 ]
 
 _CLEARED = [
     "ENVDECK_CONFIG", "ENVDECK_STATE_DIR", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN", "KUBECONFIG", "SSH_AUTH_SOCK", "AWS_ENDPOINT_URL",
+    "ENVDECK_STATE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICE", "PGSERVICEFILE",
 ]
 
 

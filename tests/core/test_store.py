@@ -1,4 +1,7 @@
-"""The SQLite store: migrations, WAL, pending → interrupted, redaction, drifts."""
+"""The store on both engines (the `any_store` fixture of tests/postgres_server.py: SQLite and a
+real PostgreSQL): migrations, pending → interrupted, redaction, snapshots, drifts, samples.
+The SQLite file's own guarantees (mode 0600, WAL, a refused state directory) stay SQLite-only;
+tests/core/test_store_pg.py has PostgreSQL's (password, schema version)."""
 
 from __future__ import annotations
 
@@ -12,28 +15,47 @@ from tui.core.model import AuditResult, DriftItem, Health, Resource, now_utc
 from tui.core.store import DB_NAME, MIGRATIONS, Store, redact_params
 
 
-async def test_new_store_is_migrated_and_in_wal_mode(tmp_path):
-    store = await Store.open(tmp_path)
+async def test_new_store_is_migrated_and_in_wal_mode(any_store):
+    store = await any_store.open()
     try:
         assert await store.schema_version() == len(MIGRATIONS)
-        assert await store.journal_mode() == "wal"
         assert await store.integrity_check() == "ok"
+        assert {"audit", "timeline", "snapshots", "drifts", "managed_env"} <= await store.tables()
+        if any_store.kind == "sqlite":
+            assert await store.journal_mode() == "wal"
+        else:
+            assert (await store.journal_mode()).startswith("PostgreSQL ")
     finally:
         await store.close()
-    assert (tmp_path / DB_NAME).stat().st_mode & 0o077 == 0
+    if any_store.kind == "sqlite":
+        assert (any_store.state_dir / DB_NAME).stat().st_mode & 0o077 == 0
+    else:
+        assert not (any_store.state_dir / DB_NAME).exists(), "PostgreSQL configured: no SQLite file"
 
 
-async def test_pending_rows_of_a_running_process_are_not_interrupted_at_start(tmp_path):
+async def test_migrating_again_changes_nothing(any_store):
+    first = await any_store.open()
+    await first.audit_record(user="u", env="e", target="t", action="a", params={}, origin="cli", result="denied")
+    await first.close()
+    again = await any_store.open()
+    try:
+        assert await again.migrate() == len(MIGRATIONS)
+        assert [e["action"] for e in await again.audit_entries()] == ["a"]
+    finally:
+        await again.close()
+
+
+async def test_pending_rows_of_a_running_process_are_not_interrupted_at_start(any_store):
     """Recovery marks only rows whose owner is gone (tests/reliability/test_audit_owner.py
     kills real owner processes); this process still runs, so its row stays pending."""
-    store = await Store.open(tmp_path)
+    store = await any_store.open()
     done = await store.audit_begin(user="u", env="e", target="t", action="restart", params={}, origin="cli")
     await store.audit_finish(done, AuditResult.SUCCEEDED, "ok")
     scale = await store.audit_begin(user="u", env="e", target="t", action="scale", params={"replicas": 3},
                                     origin="tui")
     await store.close()
 
-    reopened = await Store.open(tmp_path)
+    reopened = await any_store.open()
     try:
         entries = {e["action"]: e for e in await reopened.audit_entries()}
         assert entries["restart"]["result"] == "succeeded"
@@ -92,8 +114,8 @@ async def test_state_dir_that_is_a_file(tmp_path):
         await Store.open(tmp_path / "f" / "state")
 
 
-async def test_snapshots_round_trip_and_sync(tmp_path):
-    store = await Store.open(tmp_path)
+async def test_snapshots_round_trip_and_sync(any_store):
+    store = await any_store.open()
     try:
         a = Resource(id="aws/app/a", backend="aws", kind="app", name="a", health=Health.HEALTHY,
                      observed_at=now_utc(), attributes={"x": [1, 2]})
@@ -107,8 +129,8 @@ async def test_snapshots_round_trip_and_sync(tmp_path):
         await store.close()
 
 
-async def test_drifts_open_and_resolve(tmp_path):
-    store = await Store.open(tmp_path)
+async def test_drifts_open_and_resolve(any_store):
+    store = await any_store.open()
     try:
         d = DriftItem("aws/app/web", "replicas", 3, 1)
         assert await store.record_drifts("e", "aws", [d], now_utc()) == [d]
@@ -120,8 +142,8 @@ async def test_drifts_open_and_resolve(tmp_path):
         await store.close()
 
 
-async def test_metric_samples_and_retention(tmp_path):
-    store = await Store.open(tmp_path)
+async def test_metric_samples_and_retention(any_store):
+    store = await any_store.open()
     try:
         old = now_utc() - timedelta(days=3)
         await store.add_samples("e", [("r", "cpu", 1.0)], old)

@@ -1,6 +1,7 @@
 """The lifecycle tables (tui/core/lifecycle/lifecycle_store.py): insert/replace, the
 operation requests each state allows, the lease, atomic edge claims across connections,
-sleep memory and orphans."""
+sleep memory and orphans; each test on both engines (SQLite and a real PostgreSQL: the
+`any_store` fixture of tests/postgres_server.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from tui.core.lifecycle.records import (
     StepState,
 )
 from tui.core.model import now_utc
-from tui.core.store import MIGRATIONS, Store
+from tui.core.store import MIGRATIONS
 
 
 @pytest.fixture
-async def lstore(tmp_path):
-    store = await Store.open(tmp_path)
+async def lstore(any_store):
+    store = await any_store.open()
     try:
         yield LifecycleStore(store)
     finally:
@@ -38,8 +39,7 @@ STEPS = [StepSpec("a", "mem", "thing", {}), StepSpec("b", "mem", "thing", {}, de
 
 async def test_migration_creates_the_lifecycle_tables(lstore):
     assert await lstore.store.schema_version() == len(MIGRATIONS)
-    async with lstore._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
-        tables = {r[0] for r in await cur.fetchall()}
+    tables = await lstore.store.tables()
     assert {"managed_env", "lifecycle_steps", "sleep_memory", "edge_claims", "orphans"} <= tables
 
 
@@ -152,9 +152,10 @@ async def test_claims_resume_release_and_refuse_when_the_pool_is_short(lstore):
     assert [(c.node, c.env) for c in await lstore.claims(pool="gw")] == [("n3", "e2")]
 
 
-async def test_two_connections_never_claim_one_node(tmp_path):
-    """Two stores on one file (two aiosqlite threads, like two processes) claim concurrently."""
-    first, second = await Store.open(tmp_path), await Store.open(tmp_path)
+async def test_two_connections_never_claim_one_node(any_store):
+    """Two stores on one file / database (two aiosqlite threads or two PostgreSQL sessions,
+    like two processes) claim concurrently."""
+    first, second = await any_store.open(), await any_store.open()
     try:
         a, b = LifecycleStore(first), LifecycleStore(second)
         nodes = [f"n{i}" for i in range(12)]
@@ -193,3 +194,28 @@ async def test_list_hides_destroyed_unless_asked(lstore):
     await lstore.set_state("b1", EnvLifecycleState.DESTROYED)
     assert [m.name for m in await lstore.list()] == ["a1"]
     assert [m.name for m in await lstore.list(include_destroyed=True)] == ["a1", "b1"]
+
+
+async def test_two_connections_request_one_operation_atomically(any_store):
+    """Concurrent requests from two connections behave as if they ran one after the other:
+    destroy always lands and is never overwritten by a wake that read the row before it
+    (a lost update would leave `wake` pending); sleep is never allowed from sleeping."""
+    first, second = await any_store.open(), await any_store.open()
+    try:
+        a, b = LifecycleStore(first), LifecycleStore(second)
+        for i in range(6):
+            await a.insert(managed_env(f"e{i}", STEPS, operation=None))
+            await a.set_state(f"e{i}", EnvLifecycleState.SLEEPING)
+        asks = [store.request(f"e{i}", op, "bob", "cli") for i in range(6)
+                for store, op in ((a, Operation.WAKE), (b, Operation.DESTROY), (a, Operation.SLEEP))]
+        results = await asyncio.gather(*asks, return_exceptions=True)
+        for i in range(6):
+            wake, destroy, sleep = results[i * 3:i * 3 + 3]
+            assert isinstance(sleep, InvalidRequest), sleep
+            assert not isinstance(destroy, BaseException), destroy
+            assert (await a.get(f"e{i}")).operation == Operation.DESTROY
+            assert isinstance(wake, InvalidRequest) and "a destroy is already pending" in str(wake) \
+                or wake.operation == Operation.WAKE, wake
+    finally:
+        await first.close()
+        await second.close()

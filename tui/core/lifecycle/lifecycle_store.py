@@ -12,21 +12,21 @@ connection and its one-transaction-at-a-time lock.
   processes never claim one node.
 - `orphans`: what a teardown could not delete, with the reason (shown by `env list`).
 
-Checks that read then write (`request`, `claim_nodes`) run in one `BEGIN IMMEDIATE`
-transaction: another process's writer waits for it (busy_timeout), so the check holds.
+Checks that read then write (`insert`, `request`, `claim_nodes`) run as one atomic unit
+(`SqlDb.atomic`): one `BEGIN IMMEDIATE` transaction on SQLite (another process's writer waits
+for it), a SERIALIZABLE transaction retried on a serialization failure on PostgreSQL; so the
+check holds when the write lands. The SQL is the engines' common one (tui/core/store_db.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from tui.core.errors import InvalidRequest, NotFound, StateError
+from tui.core.errors import InvalidRequest, NotFound
 from tui.core.lifecycle.records import (
     EnvLifecycleState,
     ManagedEnvironment,
@@ -38,6 +38,7 @@ from tui.core.lifecycle.records import (
 )
 from tui.core.model import iso, now_utc, parse_iso
 from tui.core.store import Store, _serialized
+from tui.core.store_db import upsert_sql
 
 __all__ = ["EdgeClaim", "LifecycleStore", "allowed"]
 
@@ -70,6 +71,9 @@ def allowed(state: EnvLifecycleState, operation: Operation, pending: Operation |
     return ""
 
 
+T = TypeVar("T")
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -86,29 +90,15 @@ class LifecycleStore:
 
     async def _exec(self, sql: str, args: Iterable[Any] = ()) -> int:
         """One statement committed at once; returns the rows changed."""
-        try:
-            cur = await self._db.execute(sql, tuple(args))
-            await self._db.commit()
-        except sqlite3.OperationalError as exc:
-            raise StateError(f"{self.path}: cannot write: {exc}") from None
-        return cur.rowcount
+        return await self._db.execute(sql, args)
 
-    @contextlib.asynccontextmanager
-    async def _transaction(self):
-        """BEGIN IMMEDIATE … COMMIT; rolled back on any error (a refusal included)."""
-        if self._db.in_transaction:
-            await self._db.commit()
+    async def _atomic(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """`fn` as one atomic read-then-write unit; rolled back on any error (a refusal
+        included); a constraint that refuses a write is an InvalidRequest."""
         try:
-            await self._db.execute("BEGIN IMMEDIATE")
-            yield
-            await self._db.commit()
-        except BaseException as exc:
-            await self._db.rollback()
-            if isinstance(exc, sqlite3.OperationalError):
-                raise StateError(f"{self.path}: cannot write: {exc}") from None
-            if isinstance(exc, sqlite3.IntegrityError):
-                raise InvalidRequest(f"{self.path}: refused by the store: {exc}") from None
-            raise
+            return await self._db.atomic(fn)
+        except self._db.integrity_errors as exc:
+            raise InvalidRequest(f"{self.path}: refused by the store: {exc}") from None
 
     # -- managed environments ------------------------------------------------
     @_serialized
@@ -117,9 +107,9 @@ class LifecycleStore:
         and is not destroyed is refused (InvalidRequest); a destroyed row is replaced, its
         steps, sleep memory and orphans cleared."""
         now = iso(now_utc())
-        async with self._transaction():
-            async with self._db.execute("SELECT state FROM managed_env WHERE name = ?", (managed.name,)) as cur:
-                row = await cur.fetchone()
+
+        async def insert() -> None:
+            row = await self._db.fetchone("SELECT state FROM managed_env WHERE name = ?", (managed.name,))
             if row is not None and row["state"] != EnvLifecycleState.DESTROYED:
                 raise InvalidRequest(f"environment {managed.name} already exists ({row['state']})")
             for table, column in (("managed_env", "name"), ("lifecycle_steps", "env"), ("sleep_memory", "env"),
@@ -138,11 +128,12 @@ class LifecycleStore:
                 [(managed.name, s.id, seq, s.backend, s.kind, str(StepState.PENDING))
                  for seq, s in enumerate(managed.spec.steps)])
 
+        await self._atomic(insert)
+
     @_serialized
     async def get(self, name: str) -> ManagedEnvironment | None:
         """The environment with its steps and orphans, or None."""
-        async with self._db.execute("SELECT * FROM managed_env WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,))
         if row is None:
             return None
         return await self._complete(row)
@@ -160,8 +151,7 @@ class LifecycleStore:
         if not include_destroyed:
             sql += " WHERE state != ?"
             args.append(str(EnvLifecycleState.DESTROYED))
-        async with self._db.execute(sql + " ORDER BY name", args) as cur:
-            rows = await cur.fetchall()
+        rows = await self._db.fetchall(sql + " ORDER BY name", args)
         return [await self._complete(r) for r in rows]
 
     async def _complete(self, row: Any) -> ManagedEnvironment:
@@ -180,13 +170,12 @@ class LifecycleStore:
         """Set the operation to carry out, atomically; refuses (InvalidRequest) one the state does
         not allow (see `allowed`); NotFound for an unknown name. The same operation requested
         again is accepted as it is."""
-        async with self._transaction():
-            async with self._db.execute("SELECT state, operation FROM managed_env WHERE name = ?", (name,)) as cur:
-                row = await cur.fetchone()
+        async def request() -> None:
+            row = await self._db.fetchone("SELECT state, operation FROM managed_env WHERE name = ?", (name,))
             if row is None:
                 raise NotFound(f"no managed environment {name}")
-            async with self._db.execute("SELECT COUNT(*) FROM orphans WHERE env = ?", (name,)) as cur:
-                orphans = (await cur.fetchone())[0]
+            counted = await self._db.fetchone("SELECT COUNT(*) AS n FROM orphans WHERE env = ?", (name,))
+            orphans = counted["n"] if counted else 0
             pending = Operation(row["operation"]) if row["operation"] else None
             why = allowed(EnvLifecycleState(row["state"]), Operation(operation), pending, orphans > 0)
             if why:
@@ -194,8 +183,9 @@ class LifecycleStore:
             await self._db.execute(
                 "UPDATE managed_env SET operation = ?, requested_by = ?, requested_origin = ?, updated_at = ? "
                 "WHERE name = ?", (str(operation), requested_by, str(origin), iso(now_utc()), name))
-        async with self._db.execute("SELECT * FROM managed_env WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
+
+        await self._atomic(request)
+        row = await self._db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,))
         return await self._complete(row)
 
     @_serialized
@@ -230,8 +220,7 @@ class LifecycleStore:
         return await self._steps(name)
 
     async def _steps(self, name: str) -> list[StepRecord]:
-        async with self._db.execute("SELECT * FROM lifecycle_steps WHERE env = ? ORDER BY seq", (name,)) as cur:
-            rows = await cur.fetchall()
+        rows = await self._db.fetchall("SELECT * FROM lifecycle_steps WHERE env = ? ORDER BY seq", (name,))
         return [StepRecord(env=r["env"], id=r["id"], backend=r["backend"], kind=r["kind"],
                            state=StepState(r["state"]), native_id=r["native_id"], token=r["token"],
                            message=r["message"], started_at=parse_iso(r["started_at"]),
@@ -264,8 +253,7 @@ class LifecycleStore:
             (holder, iso(now + timedelta(seconds=ttl_s)), name, holder, replace or holder, iso(now)))
         if changed:
             return None
-        async with self._db.execute("SELECT holder, holder_until FROM managed_env WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT holder, holder_until FROM managed_env WHERE name = ?", (name,))
         if row is None:
             raise NotFound(f"no managed environment {name}")
         return f"{row['holder']} (until {row['holder_until']})"
@@ -288,9 +276,9 @@ class LifecycleStore:
         """Claim `count` nodes of `pool` for `env` among `candidates` (in their order), keeping
         those `env` holds already (a resumed claim); one BEGIN IMMEDIATE transaction. Not
         enough free nodes: InvalidRequest naming the pool, nothing claimed."""
-        async with self._transaction():
-            async with self._db.execute("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,)) as cur:
-                taken = {r["node"]: r["env"] for r in await cur.fetchall()}
+        async def claim() -> list[str]:
+            taken = {r["node"]: r["env"]
+                     for r in await self._db.fetchall("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,))}
             mine = [n for n in candidates if taken.get(n) == env]
             free = [n for n in candidates if n not in taken]
             missing = max(count - len(mine), 0)
@@ -299,7 +287,9 @@ class LifecycleStore:
             stamp = iso(now_utc())
             await self._db.executemany("INSERT INTO edge_claims (pool, node, env, at) VALUES (?,?,?,?)",
                                        [(pool, n, env, stamp) for n in free[:missing]])
-        return mine + free[:missing]
+            return mine + free[:missing]
+
+        return await self._atomic(claim)
 
     @_serialized
     async def release_claims(self, env: str) -> int:
@@ -307,28 +297,27 @@ class LifecycleStore:
 
     @_serialized
     async def claims(self, env: str | None = None, *, pool: str | None = None) -> list[EdgeClaim]:
-        sql, args = "SELECT * FROM edge_claims WHERE 1", []
+        sql, args = "SELECT * FROM edge_claims WHERE TRUE", []
         if env is not None:
             sql += " AND env = ?"
             args.append(env)
         if pool is not None:
             sql += " AND pool = ?"
             args.append(pool)
-        async with self._db.execute(sql + " ORDER BY pool, node", args) as cur:
-            rows = await cur.fetchall()
+        rows = await self._db.fetchall(sql + " ORDER BY pool, node", args)
         return [EdgeClaim(r["pool"], r["node"], r["env"], parse_iso(r["at"])) for r in rows]
 
     # -- sleep memory --------------------------------------------------------
     @_serialized
     async def save_sleep_memory(self, name: str, backend: str, memory: dict[str, dict[str, Any]]) -> None:
-        await self._exec("INSERT OR REPLACE INTO sleep_memory (env, backend, memory, at) VALUES (?,?,?,?)",
+        await self._exec(upsert_sql("sleep_memory", ("env", "backend", "memory", "at"), ("env", "backend")),
                          (name, backend, _dumps(memory), iso(now_utc())))
 
     @_serialized
     async def sleep_memory(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
         """{backend: {resource id: {field: value before sleep}}}"""
-        async with self._db.execute("SELECT backend, memory FROM sleep_memory WHERE env = ?", (name,)) as cur:
-            return {r["backend"]: json.loads(r["memory"]) for r in await cur.fetchall()}
+        rows = await self._db.fetchall("SELECT backend, memory FROM sleep_memory WHERE env = ?", (name,))
+        return {r["backend"]: json.loads(r["memory"]) for r in rows}
 
     @_serialized
     async def clear_sleep_memory(self, name: str) -> None:
@@ -338,18 +327,16 @@ class LifecycleStore:
     @_serialized
     async def set_orphans(self, name: str, orphans: list[Orphan]) -> None:
         """Replace the environment's orphans (the last teardown's word)."""
-        try:
+        async with self._db.transaction():
             await self._db.execute("DELETE FROM orphans WHERE env = ?", (name,))
             stamp = iso(now_utc())
-            await self._db.executemany(
-                "INSERT OR REPLACE INTO orphans (env, backend, resource, reason, at) VALUES (?,?,?,?,?)",
-                [(name, o.backend, o.resource, o.reason, stamp) for o in orphans])
-            await self._db.commit()
-        except sqlite3.OperationalError as exc:
-            raise StateError(f"{self.path}: cannot write: {exc}") from None
+            rows = {(o.backend, o.resource): (name, o.backend, o.resource, o.reason, stamp) for o in orphans}
+            if rows:
+                await self._db.executemany(
+                    upsert_sql("orphans", ("env", "backend", "resource", "reason", "at"), ("env", "backend", "resource")),
+                    list(rows.values()))
 
     async def _orphans(self, name: str) -> list[Orphan]:
-        async with self._db.execute(
-                "SELECT backend, resource, reason FROM orphans WHERE env = ? ORDER BY backend, resource",
-                (name,)) as cur:
-            return [Orphan(r["backend"], r["resource"], r["reason"]) for r in await cur.fetchall()]
+        rows = await self._db.fetchall(
+            "SELECT backend, resource, reason FROM orphans WHERE env = ? ORDER BY backend, resource", (name,))
+        return [Orphan(r["backend"], r["resource"], r["reason"]) for r in rows]
