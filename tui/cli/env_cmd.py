@@ -19,6 +19,7 @@ once. Exit codes as elsewhere: 0 ok, 1 failed ("NAME: step S failed: reason" on 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +28,7 @@ from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, say, write_line
 from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
-from tui.core.errors import LifecycleFailed
+from tui.core.errors import EnvdeckError, LifecycleFailed
 from tui.core.model import iso, now_utc
 from tui.core.sanitize import clean
 from tui.core.session import Session
@@ -188,6 +189,11 @@ class Progress:
         self.seen: dict[str, tuple[str, str]] = {}
         self.state = ""
 
+    def start_from(self, managed: Any) -> None:
+        """What the environment looked like before the operation (its steps are not news)."""
+        self.state = str(managed.state)
+        self.seen = {step.id: (str(step.state), step.message) for step in managed.steps}
+
     def __call__(self, change: Any) -> None:
         if self.quiet or not isinstance(change, LifecycleChanged) or change.env != self.name:
             return
@@ -214,7 +220,11 @@ class Progress:
 
 async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session], Any]) -> int:
     session = await open_session(args, load(args))
-    unsubscribe = session.subscribe(Progress(args.name, quiet=not args.wait))
+    progress = Progress(args.name, quiet=not args.wait)
+    if args.wait and verb not in ("create", "clone"):
+        with contextlib.suppress(EnvdeckError):  # the verb itself reports a missing or hidden name
+            progress.start_from(await session.env_get(args.name))
+    unsubscribe = session.subscribe(progress)
     try:
         managed = await call(session)
     finally:
@@ -225,8 +235,9 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
     else:
         state = str(managed.state)
         if args.wait:
+            expires = managed.expires_at and state in ("ready", "sleeping")
             write_line(f"{managed.name}: {verb} done, {state}"
-                       + (f", expires at {iso(managed.expires_at)}" if managed.expires_at else ""))
+                       + (f", expires at {iso(managed.expires_at)}" if expires else ""))
         else:
             write_line(f"{managed.name}: {verb} requested ({state}); the reconciler carries it out "
                        "(a running TUI, or `envdeck reconcile`); follow it with `envdeck env list`")
