@@ -128,6 +128,7 @@ class Informer:
         self.needs_relist = False  # a watch got 410 Gone: list again (the table stays in use)
         self.disabled: str | None = None  # why an optional kind is skipped
         self.denied = False  # skipped because RBAC forbids listing it (403)
+        self.unavailable = ""  # a discovered kind's last error (see Inventory._run_discovered)
         self.gate: asyncio.Semaphore | None = None  # bounds concurrent LISTs (set by the Inventory)
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
@@ -179,6 +180,7 @@ class Informer:
             await asyncio.sleep(0)  # let the loop breathe between pages
         self.disabled = None
         self.denied = False
+        self.unavailable = ""
         return staged, version
 
     async def ensure_synced(self) -> None:

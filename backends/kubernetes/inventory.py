@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 
-from backends.kubernetes.api import KubeApi
+from backends.kubernetes.api import KubeApi, ResourceExpired
 from backends.kubernetes.convert import Converted
 from backends.kubernetes.discovery import CRD_SPEC, CrdShapes, Discovered, discover
 from backends.kubernetes.events import EventLog
@@ -26,6 +27,7 @@ from backends.kubernetes.kinds import BASE_KINDS, KindSpec
 from tui.core.errors import BackendDenied, BackendError, BackendUnreachable
 from tui.core.model import Event, Fault, Resource
 
+log = logging.getLogger(__name__)
 #: LISTs in flight at once (first inventory: ~60 types beside 40 pages of 20k pods)
 LIST_CONCURRENCY = 12
 #: without a CRD watch (RBAC), discovery is read again this often; observe() re-reads it as often
@@ -119,9 +121,9 @@ class Inventory:
             if self.discovered is not None and time.monotonic() - self._discovered_at < self.rediscover_s:
                 return
             await self.refresh_kinds()
-            await _gather_or_cancel([i.relist() for i in self.informers if i not in known])
+            await _gather_or_cancel([self._relist(i) for i in self.informers if i not in known])
 
-        await _gather_or_cancel([*(i.relist() for i in known), discover_then_list()])
+        await _gather_or_cancel([*(self._relist(i) for i in known), discover_then_list()])
 
     def start(self) -> None:
         if not self.running:
@@ -134,7 +136,30 @@ class Inventory:
             self._supervisor = asyncio.create_task(self._supervise(), name="k8s-discovery")
 
     def _start(self, informer: Informer) -> None:
-        self._tasks[id(informer)] = asyncio.create_task(informer.run(), name=f"k8s-informer-{informer.spec.kind}")
+        run = informer.run() if informer.spec.key in _BASE_KEYS else self._run_discovered(informer)
+        self._tasks[id(informer)] = asyncio.create_task(run, name=f"k8s-informer-{informer.spec.kind}")
+
+    async def _run_discovered(self, informer: Informer) -> None:
+        """A discovered kind's informer: its errors do not end the watch (a CRD's broken
+        conversion webhook answers 500; a CRD deleted answers 404 before discovery drops
+        its kind); the last-known table stays, the error is kept in `unavailable`, and it
+        tries again after `rediscover_s`. The base kinds' errors still end watch()."""
+        while True:
+            try:
+                await informer.run()
+                return
+            except BackendError as exc:
+                if not _tolerated(informer, exc):
+                    raise
+            await asyncio.sleep(self.rediscover_s)
+
+    async def _relist(self, informer: Informer) -> None:
+        """One LIST; a discovered kind's error leaves it out of this pass (as `_run_discovered`)."""
+        try:
+            await informer.relist()
+        except BackendError as exc:
+            if informer.spec.key in _BASE_KEYS or not _tolerated(informer, exc):
+                raise
 
     async def _supervise(self) -> None:
         """Discovery, then keep it current: on CRD changes, or every `rediscover_s` when
@@ -197,6 +222,10 @@ class Inventory:
         self.raise_failure()
 
     # -- RBAC ----------------------------------------------------------------
+    def unavailable(self) -> dict[str, str]:
+        """Discovered types whose last LIST or watch failed (kubectl's name → the error)."""
+        return {i.spec.resource_name: i.unavailable for i in self.informers if i.unavailable}
+
     def forbidden(self) -> list[str]:
         """Resource types skipped because RBAC forbids listing them (`configmaps`, `ingresses.networking.k8s.io`)."""
         return sorted(i.spec.resource_name for i in self.informers if i.denied)
@@ -260,6 +289,20 @@ class Inventory:
 
     def pods(self) -> Iterator[Converted]:
         yield from self.tables["Pod"].entries.values()
+
+
+_BASE_KEYS = frozenset(k.key for k in BASE_KINDS)
+
+
+def _tolerated(informer: Informer, exc: BackendError) -> bool:
+    """Record a discovered kind's failure (synced with its last-known table, so that one
+    broken type never holds back the observations); False for a 410, which run() handles."""
+    if isinstance(exc, ResourceExpired):
+        return False
+    log.info("kubernetes: %s skipped for now: %s", informer.spec.resource_name, exc)
+    informer.unavailable = str(exc)
+    informer.synced = True
+    return True
 
 
 async def _gather_or_cancel(coros: list) -> None:

@@ -207,3 +207,20 @@ async def test_the_demo_seed_shows_each_new_kind_with_a_fault_worth_finding(emul
     assert faulted["kubernetes/HorizontalPodAutoscaler/api"] == "FailedGetResourceMetric"
     assert faulted["kubernetes/PodDisruptionBudget/postgres"] == "NoDisruptionAllowed"
     assert faulted["kubernetes/Certificate/web-tls"] == "DoesNotExist"
+
+
+async def test_a_discovered_kind_failing_while_watched_does_not_end_the_watch(emulator, backend, watching):
+    """RBAC revoked on one kind while envdeck watches (its watch reconnects into a 403), or a CRD
+    whose conversion webhook breaks: that kind keeps its last-known objects and is named; the rest goes on."""
+    emulator.create_configmap(NS, "settings", {"a": "b"})
+    watch = watching(backend)
+    await watch.next(lambda o: "kubernetes/ConfigMap/settings" in by_id(o), "first inventory")
+    emulator.forbidden_lists.add("configmaps")
+    emulator.close_watches()  # every informer reconnects; the configmaps watch now answers 403
+    emulator.create_deployment(NS, "after", replicas=1)
+    obs = await watch.next(lambda o: "kubernetes/Deployment/after" in by_id(o), "changes after the revocation")
+    assert "kubernetes/ConfigMap/settings" in by_id(obs)  # last known
+    await eventually(lambda: _async("configmaps" in backend.inventory.unavailable()), "the kind named")
+    assert "403" in backend.inventory.unavailable()["configmaps"] or "forbidden" in \
+        backend.inventory.unavailable()["configmaps"]
+    assert backend.inventory.failure() is None
