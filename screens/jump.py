@@ -34,6 +34,10 @@ KIND_ALIASES = {
     "deployments": "Deployment", "dp": "Deployment", "sts": "StatefulSet", "statefulsets": "StatefulSet",
     "svc": "Service", "ec2": "ec2-instance", "instances": "ec2-instance", "s3": "s3-bucket", "buckets": "s3-bucket",
     "ecs": "ecs-service", "rds": "rds-instance", "nodes": "node", "no": "node",
+    "lambda": "lambda-function", "functions": "lambda-function", "lb": "load-balancer", "elb": "load-balancer",
+    "alb": "load-balancer", "nlb": "load-balancer", "tg": "target-group", "asg": "autoscaling-group",
+    "dynamodb": "dynamodb-table", "ddb": "dynamodb-table", "tables": "dynamodb-table", "sqs": "sqs-queue",
+    "queues": "sqs-queue",
 }
 OVERVIEW_WORDS = {"overview", "envs", "environments", "ctx", "context", "home"}
 QUIT_WORDS = {"q", "q!", "quit", "exit"}

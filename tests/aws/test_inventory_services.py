@@ -146,3 +146,23 @@ async def test_a_dead_letter_queue_outside_the_environment_is_still_read(aws, ma
     res = by_id(await make_backend().observe())
     assert "aws/sqs-queue/shared-dlq" not in res
     assert res["aws/sqs-queue/jobs"].attributes["dead_letter_messages"] == 3
+
+
+def test_the_jump_line_knows_the_short_names():
+    from screens.jump import parse_jump
+    for word, kind in (("asg", "autoscaling-group"), ("lambda", "lambda-function"), ("alb", "load-balancer"),
+                       ("tg", "target-group"), ("ddb", "dynamodb-table"), ("sqs", "sqs-queue")):
+        assert parse_jump(f"staging {word}", ["staging"], set()).kind == kind
+
+
+def test_check_points_at_a_bad_desired_field(tmp_path):
+    from tests.helpers import envdeck
+    path = tmp_path / "envdeck.yaml"
+    path.write_text("environments:\n  staging:\n    aws:\n      region: us-east-1\n      tags: {env: staging}\n"
+                    "      desired:\n"
+                    "        - {kind: autoscaling-group, name: workers, desired_capacity: 2147483648}\n"
+                    "        - {kind: lambda-function, name: api, reserved_concurrency: -1}\n")
+    proc = envdeck("check", "--config", str(path))
+    assert proc.returncode == 2
+    assert f"{path}:7:52: environments.staging.aws.desired.0.desired_capacity" in proc.stderr + proc.stdout
+    assert f"{path}:8:46: environments.staging.aws.desired.1.reserved_concurrency" in proc.stderr + proc.stdout

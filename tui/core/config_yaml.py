@@ -116,5 +116,6 @@ def locate(data: Any, marks: Marks, loc: tuple[Any, ...]) -> tuple[int, int, lis
 def _is_pydantic_tag(part: str) -> bool:
     # Discriminator values (`ec2-instance`), union member names (`str`, `dict[str,str]`),
     # and validator markers (`function-after[...]`) that pydantic inserts into locations.
-    return part in {"ec2-instance", "ecs-service", "s3-bucket", "security-group", "Deployment", "StatefulSet"} or any(
+    return part in {"ec2-instance", "ecs-service", "s3-bucket", "security-group", "autoscaling-group",
+                    "lambda-function", "Deployment", "StatefulSet"} or any(
         ch in part for ch in "[]") or part in {"str", "int", "float", "bool", "list", "dict", "none"}
