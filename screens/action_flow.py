@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 # What the action keys mean, in order of preference per resource kind.
 RESTART_ACTIONS = ("restart", "force-new-deployment", "reboot")
-SCALE_ACTIONS = ("scale",)
+SCALE_ACTIONS = ("scale", "set-desired-capacity")
 DELETE_ACTIONS = ("delete", "terminate")
 STOP_ACTIONS = ("stop",)
 START_ACTIONS = ("start",)
