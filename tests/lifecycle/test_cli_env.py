@@ -158,3 +158,26 @@ def test_hostile_environment_name_refused(world: World):
         proc = world.envdeck("env", "plan", name, "--template", "preview", "--param", "branch=main")
         assert proc.returncode == 2, (name, proc.returncode, proc.stderr)
         assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr
+
+
+# -- destroy on a terminal: the typed name ---------------------------------------------------------
+def test_destroy_on_terminal_asks_for_the_typed_name(world: World):
+    from tests.helpers import repo_root
+    from tests.terminal import TerminalSession
+
+    # handed over, not carried out: the environment is only planned (nothing to wait for)
+    _ok(world.envdeck("env", "create", "t2", "--template", "stuck", "--param", "branch=main"))
+    with TerminalSession(world.argv("env", "destroy", "t2"), env=world.cli_env(), cwd=repo_root()) as term:
+        term.expect_text("Type its name to confirm")
+        term.send(b"t3\r")  # the wrong name
+        assert term.wait_exit() == 1
+    assert "not confirmed" in term.out.decode(errors="replace")
+    assert world.stored_state("t2") == "planned", "nothing was requested"
+    with TerminalSession(world.argv("env", "destroy", "t2"), env=world.cli_env(), cwd=repo_root()) as term:
+        term.expect_text("Type its name to confirm")
+        term.send(b"t2\r")
+        assert term.wait_exit() == 0, term.out.decode(errors="replace")
+    row = world.env_rows().get("t2")
+    assert row is None or row["operation"] == "destroy" or row["state"] in ("destroying", "destroyed"), row
+    rows = [r for r in audit_rows(world.state_dir) if r["env"] == "t2" and "destroy" in r["action"]]
+    assert rows and rows[-1]["result"] != "denied", rows

@@ -72,6 +72,7 @@ def test_create_wait_ready_everywhere_then_destroy_leaves_nothing(world: World):
 
     proc = world.envdeck("env", "destroy", "pr-1", "--yes", "--wait")
     _ok(proc, "destroy")
+    assert "pr-1: web deleted" in proc.stderr and "pr-1: destroyed" in proc.stderr, proc.stderr
     assert world.leftovers("pr-1") == NOTHING
     assert world.nodes_running() == [], "nginx stopped, node released"
     rows = world.env_rows()
@@ -114,7 +115,9 @@ def test_sleep_wake_round_trip(world: World):
     _ok(_create(world, "nap-1", "--param", "replicas=3", "--wait"))
     [ns] = world.namespaces("nap-1")
     [node] = world.nodes_running()
-    _ok(world.envdeck("env", "sleep", "nap-1", "--wait"), "sleep")
+    proc = world.envdeck("env", "sleep", "nap-1", "--wait")
+    _ok(proc, "sleep")
+    assert "nap-1: sleeping" in proc.stderr and "assets healthy" not in proc.stderr, "only changes are news"
     assert world.deployment(ns)["spec"]["replicas"] == 0
     [instance] = world.instances("nap-1")
     assert instance["State"]["Name"] in ("stopping", "stopped")
