@@ -46,7 +46,7 @@ async def run_doctor(args: argparse.Namespace, load) -> int:
     for warning in file_warnings(path):
         problems += 1
         _line("WARN", warning)
-    problems += await _state(state_dir(args.state_dir))
+    problems += await _state(state_dir(args.state_dir), cfg)
     problems += await _environments(args, cfg)
     return 1 if problems else 0
 
@@ -57,37 +57,43 @@ async def _refuse_unseen_env(args: argparse.Namespace, cfg) -> None:
     from tui.core.model import Origin
     from tui.core.policy import Policy
     from tui.core.session import refuse_unseen_environment
-    from tui.core.store import Store
+    from tui.core.store import open_store
 
     policy = Policy(cfg, current_user(), read_only=args.read_only)
     if args.env in policy.visible_environments():
         return
-    store = await Store.open(state_dir(args.state_dir))
+    store = await open_store(cfg, state_dir(args.state_dir))
     try:
         await refuse_unseen_environment(store, policy, args.env, Origin.CLI)
     finally:
         await store.close()
 
 
-async def _state(sdir: Path) -> int:
+async def _state(sdir: Path, cfg=None) -> int:
     """The store in the state directory: opened (created if new), integrity and journal mode.
     A state directory envdeck refuses (another user's, writable by others, a symlinked
-    envdeck.log) or a corrupt store is a FAIL line saying why and what to do."""
-    from tui.core.store import Store, corrupt_message
+    envdeck.log) or a corrupt store is a FAIL line saying why and what to do. A PostgreSQL
+    store (`state.url`, $ENVDECK_STATE_URL): its URL (never a password), server and schema."""
+    from tui.core.store import corrupt_message, open_store, state_url
 
     try:
-        store = await Store.open(sdir, recover=False)
+        url = state_url(cfg)
+        store = await open_store(cfg, sdir, recover=False)
     except StateError as exc:
         _line("FAIL", f"state: {exc}")
         return 1
     try:
         check = await store.integrity_check()
         mode = await store.journal_mode()
+        version = await store.schema_version()
     except StateError as exc:
         _line("FAIL", f"state: {exc}")
         return 1
     finally:
         await store.close()
+    if url is not None:
+        _line("ok", f"state {url}: {mode}, schema {version}")
+        return 0
     if check != "ok":
         _line("FAIL", f"state: {corrupt_message(store.path, 'integrity check: ' + check)}")
         return 1

@@ -298,11 +298,26 @@ class AuditConfig(StrictModel):
         return value
 
 
+class StateConfig(StrictModel):
+    # issue 16: a PostgreSQL store shared by a team (tui/core/store_pg.py); None: the SQLite
+    # file in the state directory. No password in it: libpq reads PGPASSWORD, ~/.pgpass, a
+    # service file. $ENVDECK_STATE_URL, when set, is used instead.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        from tui.core.store import check_state_url
+
+        return check_state_url(value, "") if value else None
+
+
 class EnvdeckConfig(StrictModel):
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
     ui: UIConfig = Field(default_factory=UIConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     # issue 15: templates of environments envdeck creates, and the edge nodes they claim
     # (models in tui/core/lifecycle/template.py, imported at the end of this module)
     templates: dict[_template.TemplateName, _template.TemplateConfig] = Field(default_factory=dict)

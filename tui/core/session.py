@@ -43,7 +43,7 @@ from tui.core.policy import (
 )
 from tui.core.port_forward import PORT_FORWARD_ACTION, ForwardPort, PortForward
 from tui.core.reconciler import BackendFactory, Reconciler
-from tui.core.store import Store
+from tui.core.store import Store, open_store
 
 if TYPE_CHECKING:
     from tui.core.lifecycle.plan import Plan
@@ -91,7 +91,7 @@ async def ensure_visible(config: EnvdeckConfig, state_dir: Path | str, env: str,
     policy = Policy(config, user or current_user())
     if env in policy.visible_environments():
         return
-    store = await Store.open(state_dir)
+    store = await open_store(config, state_dir)
     try:
         # a created environment is as visible as a declared one (its template's access)
         policy = Policy(effective_config(config, await LifecycleStore(store).list()), policy.user)
@@ -128,7 +128,7 @@ class Session:
                    read_only: bool = False, user: str | None = None, envs: list[str] | None = None,
                    backends_factory: BackendFactory, provisioners: CreateProvisioner | None = None) -> Session:
         redaction.configure(config.audit.redact)  # the operator's patterns, for the store and the log
-        store = await Store.open(state_dir)
+        store = await open_store(config, state_dir)
         declared = frozenset(config.environments)
         try:  # the created environments beside the config's (tui/core/lifecycle/effective.py)
             managed = await LifecycleStore(store).list()
