@@ -16,9 +16,8 @@ echoed back. A port no container declares is refused, as a kubelet reports it.
 `PortForwards` counts the streams on the server side (tests assert on it) and can drop
 every open stream, as an apiserver restart or a proxy timeout would.
 
-kubectl >= 1.31 speaks another protocol over its WebSocket (SPDY/3.1 tunnelled:
-`SPDY/3.1+portforward.k8s.io`); this emulator does not serve it, so kubectl's handshake
-is refused with 400 and kubectl says why.
+kubectl >= 1.31 speaks another protocol over its WebSocket: SPDY/3.1 tunnelled
+(`SPDY/3.1+portforward.k8s.io`, spdy_tunnel.py), to the same simulated listeners.
 """
 
 from __future__ import annotations
@@ -29,10 +28,11 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from .spdy_tunnel import PROTOCOL as SPDY_TUNNEL
+from .spdy_tunnel import SpdyTunnel
 from .status import ApiError
 
-PROTOCOLS = ("v4.channel.k8s.io",)
-SPDY_TUNNEL = "SPDY/3.1+portforward.k8s.io"
+PROTOCOLS = ("v4.channel.k8s.io", SPDY_TUNNEL)
 _REQUEST_LINE = re.compile(rb"^[A-Z]{3,10} \S+ HTTP/1\.[01]\r?\n")
 _MAX_HEAD = 64 * 1024
 
@@ -156,11 +156,11 @@ async def serve_portforward(request: web.Request, pod: dict[str, Any], forwards:
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and not set(offered) & set(PROTOCOLS):
         forwards.refused += 1
-        extra = " (SPDY tunnelled over WebSocket is not emulated)" if SPDY_TUNNEL in offered else ""
         raise ApiError(400, f"unable to upgrade: no supported port-forward protocol in {', '.join(offered)}; "
-                            f"the emulator speaks {', '.join(PROTOCOLS)}{extra}")
+                            f"the emulator speaks {', '.join(PROTOCOLS)}")
+    tunnel = SPDY_TUNNEL in offered and PROTOCOLS[0] not in offered
     try:
-        ports = _ports(request)
+        ports = [] if tunnel else _ports(request)  # kubectl names its ports in each stream's headers
     except ApiError:
         forwards.refused += 1
         raise
@@ -173,6 +173,8 @@ async def serve_portforward(request: web.Request, pod: dict[str, Any], forwards:
     forwards.opened += 1
     forwards.active.add(ws)
     declared = declared_ports(pod)
+    if tunnel:
+        return await _serve_tunnel(ws, pod, declared, forwards)
     listeners: dict[int, Listener] = {}
     try:
         for index, port in enumerate(ports):
@@ -201,5 +203,25 @@ async def serve_portforward(request: web.Request, pod: dict[str, Any], forwards:
         pass
     finally:
         forwards.active.discard(ws)
+        await ws.close()
+    return ws
+
+
+async def _serve_tunnel(ws: web.WebSocketResponse, pod: dict[str, Any], declared: dict[int, str],
+                        forwards: PortForwards) -> web.WebSocketResponse:
+    name = pod["metadata"]["name"]
+
+    def connect(port: int) -> Listener | str:
+        return Listener(name, declared[port], port) if port in declared else refused_message(pod, port)
+
+    session = SpdyTunnel(ws, connect)
+    try:
+        await session.run()
+    except ConnectionResetError:
+        pass
+    finally:
+        forwards.active.discard(ws)
+        forwards.bytes_from_client += session.bytes_in
+        forwards.bytes_to_client += session.bytes_out
         await ws.close()
     return ws
