@@ -10,6 +10,7 @@ Templates (see `templates()`):
 - `small`: the same without the Service (crash trials);
 - `stuck`: a namespace and a Deployment whose image comes from a `.invalid` registry (the
   emulator keeps its pods in ImagePullBackOff), with a 3s kubernetes timeout;
+- `note`: a namespace with a ConfigMap carrying a free-text parameter (hostile values);
 - `locked`: creators name somebody else (create is denied);
 - `viewer-only`: the creator only gets viewer (destroy/sleep/wake/extend are denied).
 """
@@ -71,6 +72,17 @@ spec:
       targetPort: 8080
 """
 
+NOTE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: note
+  annotations: {envdeck.example/note: "{note}"}
+data:
+  note: "{note}"
+  greeting: "hello {note}"
+"""
+
 
 def _parameters() -> dict[str, Any]:
     return {"branch": {"type": "string", "pattern": "^[a-z0-9-]{1,30}$"},
@@ -94,6 +106,7 @@ class World:
         (self.workdir / "templates").mkdir(exist_ok=True)
         (self.workdir / "templates" / "web.yaml").write_text(MANIFEST + SERVICE)
         (self.workdir / "templates" / "web-only.yaml").write_text(MANIFEST)
+        (self.workdir / "templates" / "note.yaml").write_text(NOTE)
         # the emulator keeps images from *.invalid registries in ImagePullBackOff: never healthy
         (self.workdir / "templates" / "broken.yaml").write_text(
             MANIFEST.replace("registry.example/web", "registry.invalid/web"))
@@ -136,6 +149,9 @@ class World:
                       "edge": edge},
             "stuck": {"description": "never healthy", **common,
                       "kubernetes": self.kubernetes_section(["templates/broken.yaml"], timeout="3s")},
+            "note": {"description": "a free-text parameter, kept as data", **common,
+                     "parameters": {"note": {"type": "string"}},
+                     "kubernetes": self.kubernetes_section(["templates/note.yaml"], timeout="30s")},
             "locked": {"description": "somebody else's", **common, "creators": [OTHER],
                        "aws": self.aws_section(aws_full[:1])},
             "viewer-only": {"description": "creator is only a viewer", **common,

@@ -6,12 +6,14 @@ hostile parameter values stay data. Effects are counted on the servers."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.lifecycle.conftest import World
 from tests.security.access_setup import audit_rows
 from tui.core.identity import current_user
+from tui.core.lifecycle.records import K8S_ENV_LABEL
 
 HOSTILE = ["$(touch /tmp/envdeck-pwned)", "a;rm -rf /", "x\x1b]52;c;aGk=\x07", "[bold]x[/bold]", "a\nb",
            "../../etc", "' OR 1=1 --"]
@@ -181,3 +183,27 @@ def test_destroy_on_terminal_asks_for_the_typed_name(world: World):
     assert row is None or row["operation"] == "destroy" or row["state"] in ("destroying", "destroyed"), row
     rows = [r for r in audit_rows(world.state_dir) if r["env"] == "t2" and "destroy" in r["action"]]
     assert rows and rows[-1]["result"] != "denied", rows
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_free_text_stays_one_string(world: World, value):
+    """A parameter without a pattern reaches the server as the exact string, in one field
+    (no YAML, no shell, no second object), and terminals see it escaped."""
+    marker = Path("/tmp/envdeck-pwned")
+    marker.unlink(missing_ok=True)
+    proc = world.envdeck("env", "create", "n1", "--template", "note", "--param", f"note={value}", "--wait")
+    _ok(proc, "create")
+    [ns] = world.namespaces("n1")
+    cm = world.k8s.emu.get("configmaps", ns, "note")
+    assert cm["data"] == {"note": value, "greeting": f"hello {value}"}
+    assert cm["metadata"]["annotations"]["envdeck.example/note"] == value
+    assert [o["metadata"]["name"] for o in world.k8s.emu.list("configmaps", ns, f"{K8S_ENV_LABEL}=n1")] == ["note"]
+    assert not marker.exists(), "a parameter value is never run"
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    listed = world.envdeck("env", "list", "--json")
+    _ok(listed)
+    assert "\x1b" not in listed.stdout
+    [row] = [r for r in json.loads(listed.stdout)["environments"] if r["name"] == "n1"]
+    assert row["parameters"]["note"] == value, "JSON keeps the exact value (escaped, not executed)"
+    _ok(world.envdeck("env", "destroy", "n1", "--yes", "--wait"))
+    assert world.namespaces("n1") == []
