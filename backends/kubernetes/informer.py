@@ -129,6 +129,9 @@ class Informer:
         self.disabled: str | None = None  # why an optional kind is skipped
         self.denied = False  # skipped because RBAC forbids listing it (403)
         self.unavailable = ""  # a discovered kind's last error (see Inventory._run_discovered)
+        #: > 0: while the collection is empty, list it again this often instead of watching it
+        #: (the Inventory sets it when a cluster has many kinds; most custom kinds are empty)
+        self.poll_if_empty_s = 0.0
         self.gate: asyncio.Semaphore | None = None  # bounds concurrent LISTs (set by the Inventory)
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
@@ -195,6 +198,10 @@ class Informer:
                 await self.relist()
             if self.disabled:
                 return
+            if self.poll_if_empty_s > 0 and getattr(self.sink, "entries", None) == {}:
+                await asyncio.sleep(self.poll_if_empty_s)
+                self.needs_relist = True
+                continue
             started = time.monotonic()
             try:
                 await self._watch_once()

@@ -34,6 +34,10 @@ LIST_CONCURRENCY = 12
 REDISCOVER_S = 60.0
 #: CRD changes arriving within this are read as one
 CRD_SETTLE_S = 0.2
+#: with more discovered kinds than this, the empty ones are listed every POLL_EMPTY_S instead of
+#: watched (one connection per watch: a cluster with hundreds of CRDs would hold hundreds open)
+WATCH_ALL_UP_TO = 64
+POLL_EMPTY_S = 30.0
 
 
 class Inventory:
@@ -46,6 +50,8 @@ class Inventory:
         self.informers: list[Informer] = []
         self.discovered: Discovered | None = None
         self.rediscover_s = REDISCOVER_S
+        self.watch_all_up_to = WATCH_ALL_UP_TO
+        self.poll_empty_s = POLL_EMPTY_S
         self.discoveries = 0  # discovery passes done (tests read it)
         self._discovered_at = 0.0
         self._gate: asyncio.Semaphore | None = None
@@ -79,6 +85,10 @@ class Inventory:
             added = True
             if self._supervisor is not None and not self._supervisor.done():
                 self._start(informer)
+        discovered = [i for i in self.informers if i.spec.key not in _BASE_KEYS]
+        poll = self.poll_empty_s if len(discovered) > self.watch_all_up_to else 0.0
+        for informer in discovered:
+            informer.poll_if_empty_s = poll
         return added or bool(gone)
 
     def _mark_changed(self) -> None:

@@ -224,3 +224,26 @@ async def test_a_discovered_kind_failing_while_watched_does_not_end_the_watch(em
     assert "403" in backend.inventory.unavailable()["configmaps"] or "forbidden" in \
         backend.inventory.unavailable()["configmaps"]
     assert backend.inventory.failure() is None
+
+
+async def test_with_many_kinds_empty_ones_are_polled_not_watched(emulator, backend, watching):
+    emulator.create(CRD, crd("acme.io", "Widget", "widgets"))
+    emulator.create(CRD, crd("acme.io", "Gadget", "gadgets"))
+    emulator.create("acme.io/gadgets", cert("g1", "acme.io", "Gadget"))
+    inv = await backend._ensure()
+    inv.watch_all_up_to, inv.poll_empty_s = 0, 0.3  # as a cluster with hundreds of CRDs would have it
+    watch = watching(backend)
+    await watch.next(lambda o: "kubernetes/Gadget/g1" in by_id(o), "first inventory")
+
+    def watches(plural: str) -> int:
+        return sum(1 for m, p in list(emulator.request_log)
+                   if m == "GET" and f"/namespaces/{NS}/{plural}?" in p and "watch=true" in p)
+
+    def lists(plural: str) -> int:
+        return sum(1 for m, p in list(emulator.request_log)
+                   if m == "GET" and f"/namespaces/{NS}/{plural}?" in p and "watch=" not in p)
+    await eventually(lambda: _async(lists("widgets") >= 3), "the empty kind listed again")
+    assert watches("widgets") == 0 and watches("gadgets") >= 1  # the one with objects is watched
+    emulator.create("acme.io/widgets", cert("w1", "acme.io", "Widget"))
+    await watch.next(lambda o: "kubernetes/Widget/w1" in by_id(o), "an object of the polled kind")
+    await eventually(lambda: _async(watches("widgets") >= 1), "the kind watched once it has objects")
