@@ -13,9 +13,9 @@ import pytest
 
 from backends.registry import create_backends
 from tests.kubernetes.support import NS
-from tui.core.config import parse_config
-from tui.core.errors import InvalidRequest, PolicyDenied
-from tui.core.model import Origin
+from tui.core.config import Defaults, KubernetesConfig, parse_config
+from tui.core.errors import BackendUnreachable, InvalidRequest, PolicyDenied
+from tui.core.model import Origin, Resource
 from tui.core.port_forward import ForwardState
 from tui.core.session import Session
 
@@ -170,3 +170,56 @@ async def test_a_port_nothing_listens_on_is_reported(emulator, web, open_session
     assert await _exchange(forward.local_port, b"x", b"never") == b""
     await _until(lambda: "connection refused" in forward.stats.last_error, "the refusal reported")
     assert forward.state is ForwardState.RECONNECTING and forward.stats.drops == 0
+
+
+async def test_the_stream_uses_the_kubeconfig_tls_settings(emulator, web, tmp_path):
+    """Through a TLS proxy that wants the kubeconfig's client certificate: the forward's
+    WebSocket verifies the server by the kubeconfig's CA and presents the certificate; with
+    another CA nothing is opened."""
+    from backends.kubernetes import KubernetesBackend
+    from tests.kubernetes.test_tls import _kubeconfig
+    from tests.kubernetes.tls_proxy import Pki, TlsProxy
+
+    pki = Pki(tmp_path)
+    proxy = TlsProxy(pki, emulator.port)
+    url = await proxy.start()
+    cert, key = pki.issue("admin", server=False)
+    good = _kubeconfig(tmp_path / "good", url, pki.ca_pem, cert, key)
+    other = Pki(tmp_path, cn="someone-else")
+    bad = _kubeconfig(tmp_path / "bad", url, other.ca_pem, cert, key)
+    backends = [KubernetesBackend("s", KubernetesConfig(kubeconfig=str(path), namespace=NS), Defaults())
+                for path in (good, bad)]
+    try:
+        pod = Resource(id=f"kubernetes/Pod/{web}", backend="kubernetes", kind="Pod", name=web)
+        forwarder = await backends[0].port_forward(pod, 80)
+        try:
+            assert await _exchange(forwarder.port, b"over tls\n", b"tls\n") == b"over tls\n"
+            assert forwarder.stats.target == f"pod/{web}:80"
+        finally:
+            await forwarder.close()
+        with pytest.raises(BackendUnreachable, match="(?i)certificate"):
+            await backends[1].port_forward(pod, 80)
+        assert emulator.port_forwards.opened == 1
+    finally:
+        for backend in backends:
+            await backend.close()
+        await proxy.stop()
+
+
+async def test_closing_the_session_closes_its_forwards_and_finishes_their_rows(emulator, web, kubeconfig, tmp_path):
+    config = parse_config(CONFIG.format(kubeconfig=kubeconfig, ns=NS))
+    session = await Session.open(config, tmp_path / "state", origin=Origin.TUI, user="olga",
+                                 backends_factory=create_backends)
+    forward = await session.port_forward("staging", f"kubernetes/Pod/{web}", 80)
+    assert await _exchange(forward.local_port, b"bye\n", b"bye\n") == b"bye\n"
+    store_dir = tmp_path / "state"
+    await session.close()
+    assert forward.state is ForwardState.CLOSED
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", forward.local_port)
+    reopened = await Session.open(config, store_dir, origin=Origin.TUI, user="olga", backends_factory=create_backends)
+    try:
+        [row] = await _rows(reopened)
+        assert row["result"] == "succeeded" and "1 connection(s)" in row["message"]
+    finally:
+        await reopened.close()
