@@ -146,3 +146,19 @@ def load_config_text(tmp_path, text: str):
     path = tmp_path / "envdeck.yaml"
     path.write_text(text)
     return load_config(path)
+
+
+async def test_a_service_file_names_the_server(postgres_server, pg_database, pgpass, tmp_path, monkeypatch):
+    """libpq's service file (PGSERVICEFILE) gives host, port, database and user; the URL only
+    names the service, the password still comes from the pgpass file."""
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[envdeck-test]\nhost=127.0.0.1\nport={postgres_server.port}\ndbname={pg_database}\n"
+                        "user=envdeck\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(services))
+    monkeypatch.setenv(STATE_URL_ENV, "postgresql://?service=envdeck-test")
+    store = await open_store(None, tmp_path / "state")
+    try:
+        assert store.dialect == "postgresql" and await store.schema_version() == len(MIGRATIONS)
+    finally:
+        await store.close()
+    assert postgres_server.psql("SELECT version FROM schema_version", database=pg_database) == str(len(MIGRATIONS))
