@@ -160,3 +160,23 @@ def test_ttl_expiry_destroys_on_reconcile(world: World):
     assert world.nodes_running() == []
     rows = [r for r in audit_rows(world.state_dir) if r["action"] == "lifecycle.destroy"]
     assert rows and any(r["origin"] == "ttl" for r in rows), rows
+
+
+def test_edge_claim_on_real_sshd(world: World, edge_lab):
+    """The edge step on OpenSSH: the claimed node's service is started through sshd and stopped
+    at teardown; a pool of one cannot serve a second environment at the same time."""
+    server = edge_lab.start_sshd("pool-a")
+    edge_lab.trust(server)
+    config = world.config()
+    config["edge_pools"]["lab"] = edge_lab.config([edge_lab.node("sshd-01", server)]).model_dump(mode="json")
+    config["templates"]["lab-edge"] = {"description": "one sshd node", "parameters": {},
+                                       "edge": {"pool": "lab", "count": 1, "services": ["nginx"], "timeout": "20s"}}
+    world.write_config(config)
+    _ok(world.envdeck("env", "create", "ssh-1", "--template", "lab-edge", "--wait"))
+    assert edge_lab.is_active("nginx")
+    assert "start|nginx" in edge_lab.calls()
+    second = world.envdeck("env", "create", "ssh-2", "--template", "lab-edge", "--wait")
+    assert second.returncode != 0 and "Traceback" not in second.stderr, second.stderr
+    assert edge_lab.calls().count("start|nginx") == 1, "the claimed node is not started twice"
+    _ok(world.envdeck("env", "destroy", "ssh-1", "--yes", "--wait"))
+    assert not edge_lab.is_active("nginx")
