@@ -106,8 +106,26 @@ def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnviron
     return rows
 
 
+# Below this width, with created environments listed (their state and expiry make ENV and
+# HEALTH wider), SCORE and UPDATED give way so the row still fits 80 columns; the environment
+# screen shows both (the score in its title, the data's age in its status bar).
+NARROW_BELOW = 100
+NARROW_DROPS = frozenset({"score", "age"})
+
+
 class EnvironmentsTable(KeyedTable):
-    pass
+    def show(self, rows: dict[str, Cells], *, narrow: bool) -> None:
+        """`rows` have a cell per column of COLUMNS; `narrow` drops NARROW_DROPS."""
+        spec = [c for c in COLUMNS if not (narrow and c[0] in NARROW_DROPS)]
+        if spec != self._column_spec:
+            self.clear(columns=True)
+            self._cells, self._order = {}, []
+            self._column_spec = spec
+            for key, label in spec:
+                self.add_column(label, key=key)
+        keep = [i for i, (key, _) in enumerate(COLUMNS) if not (narrow and key in NARROW_DROPS)]
+        shown = {name: tuple(cells[i] for i in keep) for name, cells in rows.items()}
+        self.sync(shown, list(shown))
 
 
 class OverviewScreen(EnvdeckScreen):
@@ -137,7 +155,7 @@ class OverviewScreen(EnvdeckScreen):
         app = self.envdeck
         now = app.now()
         envs = overview_rows(dict(session.states()), app.managed, now, app.palette)
-        self.query_one(EnvironmentsTable).sync(envs, list(envs))
+        self._show_rows(envs)
         title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
         title.append(f"· {len(envs)} environment{'s' if len(envs) != 1 else ''}",
                      style=app.palette.style("text-muted"))
@@ -167,11 +185,18 @@ class OverviewScreen(EnvdeckScreen):
     def env_updated(self, env: str, kinds: set[str]) -> None:
         self.refresh_all()
 
+    def _show_rows(self, rows: dict[str, Cells]) -> None:
+        narrow = bool(self.envdeck.managed) and self.app.size.width < NARROW_BELOW
+        self.query_one(EnvironmentsTable).show(rows, narrow=narrow)
+
+    def on_resize(self) -> None:
+        if self.ready:
+            self.refresh_all()
+
     def tick(self) -> None:
         app = self.envdeck
         now = app.now()
-        rows = overview_rows(dict(self.session.states()), app.managed, now, app.palette)
-        self.query_one(EnvironmentsTable).sync(rows, list(rows))
+        self._show_rows(overview_rows(dict(self.session.states()), app.managed, now, app.palette))
         self.query_one(StatusBar).update(status_text(
             user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,
             palette=app.palette))

@@ -24,7 +24,8 @@ from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, settle, wait_until
 from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
-from tui.core.lifecycle.records import EnvLifecycleState, StepState
+from tui.core.env_state import LifecycleChanged
+from tui.core.lifecycle.records import EnvLifecycleState, StepRecord, StepState
 
 TEMPLATES = """
 templates:
@@ -235,11 +236,7 @@ async def test_steps_view_updates_on_lifecycle_changed(tmp_path, stage, world):
         table = app.screen.query_one(StepsTable)
         assert all(cells["state"] == "pending" for cells in step_cells(table).values())
         # the engine reports each change; the screen follows without being asked
-        from tui.core.env_state import LifecycleChanged
-
         managed.state = EnvLifecycleState.PROVISIONING
-        from tui.core.lifecycle.records import StepRecord
-
         managed.steps = [StepRecord("pr-7", "assets", "aws", "s3-bucket", state=StepState.HEALTHY,
                                     started_at=FIXED_NOW - timedelta(seconds=4), finished_at=FIXED_NOW),
                          StepRecord("pr-7", "web-sg", "aws", "security-group", state=StepState.CREATING,
@@ -295,3 +292,69 @@ async def test_environment_screen_keys_of_a_config_environment(tmp_path, stage, 
         await pilot.press("8")
         await pilot.pause()
         assert screen.active_view == "resources"
+
+
+# -- snapshots (fixed clock, no reconciler: the steps come from one LifecycleChanged) ------------
+STEPS_SNAPSHOT = [
+    StepRecord("pr-42", "assets", "aws", "s3-bucket", state=StepState.HEALTHY, native_id="pr-42-assets",
+               started_at=FIXED_NOW - timedelta(seconds=4), finished_at=FIXED_NOW - timedelta(seconds=2)),
+    StepRecord("pr-42", "web-sg", "aws", "security-group", state=StepState.WAITING, native_id="sg-0a1b2c",
+               started_at=FIXED_NOW - timedelta(seconds=90),
+               message="waiting for a fresh observation: the group is not yet visible to describe"),
+    StepRecord("pr-42", "web", "aws", "ec2-instance")]
+
+
+def test_new_environment_form_snapshot(snap_compare, tmp_path, stage, world):
+    """The form at 80×24 with an error under the branch field."""
+    async def run(pilot):
+        await open_new_environment(pilot)
+        await type_into(pilot, "name", "pr-42")
+        await type_into(pilot, "p0", "Feature_X")
+        await settle(pilot)
+
+    assert snap_compare(lifecycle_app(tmp_path, stage, world), terminal_size=SMALL, run_before=run)
+
+
+def test_new_environment_plan_snapshot(snap_compare, tmp_path, stage, world):
+    async def run(pilot):
+        await fill_and_plan(pilot)
+
+    assert snap_compare(lifecycle_app(tmp_path, stage, world), terminal_size=SMALL, run_before=run)
+
+
+@pytest.mark.parametrize(("size", "theme"), [pytest.param(SMALL, "dark", id="80x24-dark"),
+                                             pytest.param((160, 48), "light", id="160x48-light")])
+def test_steps_view_snapshot(snap_compare, tmp_path, stage, world, size, theme):
+    async def run(pilot):
+        app = pilot.app
+        await app_ready(pilot)
+        managed = await app.session.env_create("pr-42", "preview", {"branch": "feature-x"}, wait=False)
+        managed.state = EnvLifecycleState.PROVISIONING
+        managed.steps = STEPS_SNAPSHOT
+        app.bridge(LifecycleChanged("pr-42", managed))
+        await wait_until(pilot, lambda: "pr-42" in app.managed and app.managed["pr-42"].steps, "the steps")
+        app.open_env("pr-42")
+        await wait_until(pilot, lambda: showing_steps(app, "pr-42"), "its steps")
+        table = app.screen.query_one(StepsTable)
+        await wait_until(pilot, lambda: len(table.row_keys) == 3, "three steps")
+        await settle(pilot)
+
+    app = lifecycle_app(tmp_path, stage, world)
+    app.config.ui.theme = theme
+    assert snap_compare(app, terminal_size=size, run_before=run)
+
+
+def test_overview_marks_at_80_columns_snapshot(snap_compare, tmp_path, stage, world):
+    """A created environment provisioning and expiring within the hour: the row fits 80 columns."""
+    async def run(pilot):
+        app = pilot.app
+        await app_ready(pilot)
+        managed = await app.session.env_create("pr-42", "preview", {"branch": "feature-x"}, wait=False)
+        managed.state = EnvLifecycleState.PROVISIONING
+        managed.steps = STEPS_SNAPSHOT
+        app.bridge(LifecycleChanged("pr-42", managed))
+        table = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: "pr-42" in table.row_keys, "the row")
+        await settle(pilot)
+
+    assert snap_compare(lifecycle_app(tmp_path, stage, world), terminal_size=SMALL, run_before=run)
