@@ -192,3 +192,25 @@ def test_env_glob_matching_nothing_exits_2_naming_it(world):
     assert out.returncode == 2
     assert "'prod-*'" in out.stderr and "matches no environment" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_sighup_keeps_the_previous_config_when_a_glob_would_match_nothing(world):
+    emu, kubeconfig, token, config, state = world
+    agent = Agent(config, state, "--env", "st*")
+    try:
+        agent.wait_listening()
+        wait_for(lambda: agent.health()[1]["envs"] == ["staging"], what="staging observed")
+        # a valid config, but without any environment that `st*` matches
+        config.write_text(CONFIG.format(kubeconfig=kubeconfig, interval="30s").replace("staging:", "prod:"))
+        agent.proc.send_signal(signal.SIGHUP)
+        refused = agent.wait_record(lambda r: r["msg"].startswith("config reload refused"), "the refusal")
+        assert any("'st*'" in problem for problem in refused["problems"])
+        wait_for(lambda: [r["envs"] for r in agent.records() if r["msg"] == "reconciling"] == [["staging"]] * 2,
+                 what="the previous config reconciled again")
+        wait_for(lambda: agent.health()[1]["envs"] == ["staging"], what="staging observed again")
+        # and it still repairs there
+        emu.patch("deployments", "staging", "web", {"spec": {"replicas": 2}})
+        wait_for(lambda: emu.get("deployments", "staging", "web")["spec"]["replicas"] == 3, what="repaired")
+    finally:
+        code = agent.stop()
+    assert code == 0, agent.stderr
