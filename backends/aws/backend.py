@@ -60,6 +60,7 @@ class AwsBackend(Backend):
         self.sampler = MetricSampler(self.clients)
         # optional operations this endpoint refused or does not implement (asked no more)
         self._unavailable_ops: set[str] = set()
+        self._denied_services: list[str] = []  # services the last pass was not allowed to describe
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
@@ -78,12 +79,22 @@ class AwsBackend(Backend):
 
     async def check(self) -> str:
         identity = await self.clients.call("sts", "get_caller_identity")
+        try:  # what the credentials may not describe, for doctor_notes
+            await self.observe()
+        except BackendError:
+            pass  # the check proves the credentials; an inventory failure shows in status
         return f"account {identity.get('Account', '?')} in {self.config.region}"
+
+    def doctor_notes(self) -> list[str]:
+        if not self._denied_services:
+            return []
+        return [f"aws: not allowed to describe: {', '.join(self._denied_services)} (skipped)"]
 
     # -- observing -----------------------------------------------------------
     async def observe(self) -> Observation:
         observed_at = now_utc()
         inv = await collect_inventory(self.clients, self.config.tags, self._unavailable_ops)
+        self._denied_services = inv.apps.denied
         resources = build_resources(inv, self.config.region, observed_at)
         app_faults = service_faults(resources, inv.apps)  # also lowers instances behind failing targets
         alarm_health(resources, inv)

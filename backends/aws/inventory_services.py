@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from backends.aws.arns import parse_arn
 from backends.aws.clients import AwsClients
 from tui.core.errors import BackendDenied, BackendError, NotFound
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -56,6 +59,7 @@ class ServicesInventory:
     autoscaling_groups: list[dict[str, Any]] = field(default_factory=list)  # + "_refresh"
     tables: list[dict[str, Any]] = field(default_factory=list)  # + "_tags"
     queues: list[QueueRecord] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)  # services the credentials may not describe
 
 
 # Optional details whose failure (no permission, an endpoint without the operation) leaves the
@@ -71,14 +75,26 @@ async def collect_services(clients: AwsClients, tags: dict[str, str], tags_by_ar
         if parsed is not None:
             arns.setdefault(parsed.kind, {})[arn] = arn_tags
     out = ServicesInventory()
+
+    async def allowed(label: str, work: Awaitable[T], empty: T) -> T:
+        """A service the credentials may not describe is skipped (its kinds absent, named in
+        `denied` for `envdeck doctor`) rather than failing the whole inventory."""
+        try:
+            return await work
+        except BackendDenied:
+            out.denied.append(label)
+            return empty
+
     (out.functions, (out.load_balancers, out.target_groups), out.autoscaling_groups, out.tables,
      out.queues) = await asyncio.gather(
-        _functions(clients, arns.get("lambda-function", {})),
-        _load_balancers(clients, arns.get("load-balancer", {}), arns.get("target-group", {})),
-        _autoscaling_groups(clients, tags, unavailable),
-        _tables(clients, arns.get("dynamodb-table", {})),
-        _queues(clients, arns.get("sqs-queue", {})),
+        allowed("lambda (functions)", _functions(clients, arns.get("lambda-function", {})), []),
+        allowed("elasticloadbalancing (load balancers, target groups)",
+                _load_balancers(clients, arns.get("load-balancer", {}), arns.get("target-group", {})), ([], [])),
+        allowed("autoscaling (groups)", _autoscaling_groups(clients, tags, unavailable), []),
+        allowed("dynamodb (tables)", _tables(clients, arns.get("dynamodb-table", {})), []),
+        allowed("sqs (queues)", _queues(clients, arns.get("sqs-queue", {})), []),
     )
+    out.denied.sort()
     return out
 
 

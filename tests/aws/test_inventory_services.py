@@ -6,7 +6,10 @@ links, and batched calls."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
+
+import boto3
 
 from tests.aws import arrange_services as svc
 from tests.aws.arrange import by_id
@@ -166,3 +169,33 @@ def test_check_points_at_a_bad_desired_field(tmp_path):
     assert proc.returncode == 2
     assert f"{path}:7:52: environments.staging.aws.desired.0.desired_capacity" in proc.stderr + proc.stdout
     assert f"{path}:8:46: environments.staging.aws.desired.1.reserved_concurrency" in proc.stderr + proc.stdout
+
+
+async def test_a_service_the_credentials_may_not_describe_is_skipped_and_named(auth_moto, make_backend, monkeypatch):
+    """IAM on moto (the signature-checking server): a user denied autoscaling:* and sqs:* still
+    sees the rest of the environment; the two services are named by doctor_notes."""
+    url, users = auth_moto
+    env = f"denied-{uuid.uuid4().hex[:8]}"
+    admin = boto3.Session(*users["no-metrics"], region_name="us-east-1")
+    iam = admin.client("iam", endpoint_url=url)
+    user = f"no-asg-{env}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="no-asg", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": ["autoscaling:*", "sqs:*"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+
+    def aws(name):
+        return admin.client(name, endpoint_url=url)
+
+    svc.table(aws, env, f"{env}-orders")
+    svc.queue(aws, env, f"{env}-jobs")
+    svc.autoscaling_group(aws, env, f"{env}-workers", desired=1)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    backend = make_backend(env, endpoint_url=url)
+    res = by_id(await backend.observe())
+    assert f"aws/dynamodb-table/{env}-orders" in res
+    assert not any(r.kind in ("sqs-queue", "autoscaling-group") for r in res.values())
+    assert backend.doctor_notes() == ["aws: not allowed to describe: autoscaling (groups), sqs (queues) (skipped)"]
