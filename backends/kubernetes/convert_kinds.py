@@ -22,8 +22,9 @@ from tui.core.model import Health, Severity
 
 def _with_fault(res_conv: Converted, verdict: Verdict, reason: str, severity: Severity = Severity.MEDIUM,
                 since: str | None = None) -> Converted:
-    if verdict[0] is Health.DEGRADED:
-        res_conv.faults = [_fault(res_conv.resource.id, severity, reason, verdict[1], since)]
+    if verdict[0] is Health.DEGRADED:  # the reason is the fault's own field: not twice in its message
+        message = verdict[1].removeprefix(f"{reason}: ")
+        res_conv.faults = [_fault(res_conv.resource.id, severity, reason, message, since)]
     return res_conv
 
 

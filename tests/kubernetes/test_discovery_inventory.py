@@ -207,6 +207,8 @@ async def test_the_demo_seed_shows_each_new_kind_with_a_fault_worth_finding(emul
     assert faulted["kubernetes/HorizontalPodAutoscaler/api"] == "FailedGetResourceMetric"
     assert faulted["kubernetes/PodDisruptionBudget/postgres"] == "NoDisruptionAllowed"
     assert faulted["kubernetes/Certificate/web-tls"] == "DoesNotExist"
+    cert_fault = next(f for f in obs.faults if f.resource == "kubernetes/Certificate/web-tls")
+    assert cert_fault.message == "Issuing certificate as Secret does not exist"  # the reason not repeated
 
 
 async def test_a_discovered_kind_failing_while_watched_does_not_end_the_watch(emulator, backend, watching):
