@@ -180,3 +180,18 @@ def test_edge_claim_on_real_sshd(world: World, edge_lab):
     assert edge_lab.calls().count("start|nginx") == 1, "the claimed node is not started twice"
     _ok(world.envdeck("env", "destroy", "ssh-1", "--yes", "--wait"))
     assert not edge_lab.is_active("nginx")
+
+
+def test_clone_takes_the_source_template_and_parameters(world: World):
+    _ok(_create(world, "src-1", "--param", "replicas=2", "--wait", branch="feature-a"))
+    proc = world.envdeck("env", "clone", "src-1", "copy-1", "--wait", "--json")
+    _ok(proc, "clone")
+    clone = json.loads(proc.stdout)
+    assert (clone["template"], clone["parameters"]["branch"], clone["parameters"]["replicas"]) == \
+        ("preview", "feature-a", 2)
+    assert world.counts("copy-1") == ONE_EACH and world.counts("src-1") == ONE_EACH
+    [ns] = world.namespaces("copy-1")
+    assert world.deployment(ns)["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/web:feature-a"
+    assert len(world.nodes_running()) == 2, "each environment claims its own node"
+    proc = world.envdeck("env", "clone", "nope-1", "copy-2")
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, (proc.returncode, proc.stderr)
