@@ -20,12 +20,14 @@ from tests.helpers import envdeck_env, repo_root
 
 
 class Agent:
-    def __init__(self, config: Path, state: Path, *extra: str, log_format: str | None = None):
+    def __init__(self, config: Path, state: Path, *extra: str, log_format: str | None = None,
+                 env: dict[str, str] | None = None):
         argv = [sys.executable, "-m", "tui.cli", "agent", "--config", str(config), "--state-dir", str(state),
                 "--listen", "127.0.0.1:0", *extra]
         if log_format:
             argv += ["--log-format", log_format]
-        self.proc = subprocess.Popen(argv, cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())),
+        self.proc = subprocess.Popen(argv, cwd=repo_root(),
+                                     env=envdeck_env(PYTHONPATH=str(repo_root()), **(env or {})),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         self.lines: list[str] = []

@@ -214,3 +214,27 @@ def test_sighup_keeps_the_previous_config_when_a_glob_would_match_nothing(world)
     finally:
         code = agent.stop()
     assert code == 0, agent.stderr
+
+
+def test_agent_on_the_shared_postgresql_store(world, pg_url):
+    """With $ENVDECK_STATE_URL the agent's repairs land in PostgreSQL (another process reads
+    them there), no SQLite file is made, and the password (from PGPASSFILE) never shows."""
+    from tests.postgres_server import PG_PASSWORD
+    from tui.core.store import DB_NAME
+
+    emu, kubeconfig, token, config, state = world
+    agent = Agent(config, state, "--env", "staging", env={"ENVDECK_STATE_URL": pg_url})
+    try:
+        agent.wait_listening()
+        agent.wait_record(lambda r: r["msg"] == "repair succeeded", "the repair")
+        assert emu.get("deployments", "staging", "web")["spec"]["replicas"] == 3
+    finally:
+        code = agent.stop()
+    assert code == 0, agent.stderr
+    assert PG_PASSWORD not in "\n".join(agent.lines) + agent.stderr
+    assert not (state / DB_NAME).exists()
+    out = envdeck("audit", "--json", "--env", "staging", "--config", str(config), "--state-dir",
+                  str(state.parent / "another-state"), ENVDECK_STATE_URL=pg_url)
+    assert out.returncode == 0, out.stderr
+    rows = [e for e in json.loads(out.stdout)["entries"] if e["action"] == "scale"]
+    assert [(e["origin"], e["result"]) for e in rows] == [("reconciler", "succeeded")] * len(rows) and rows
