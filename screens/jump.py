@@ -38,6 +38,8 @@ KIND_ALIASES = {
     "alb": "load-balancer", "nlb": "load-balancer", "tg": "target-group", "asg": "autoscaling-group",
     "dynamodb": "dynamodb-table", "ddb": "dynamodb-table", "tables": "dynamodb-table", "sqs": "sqs-queue",
     "queues": "sqs-queue",
+    "ing": "Ingress", "ingresses": "Ingress", "hpa": "HorizontalPodAutoscaler", "cj": "CronJob",
+    "pdb": "PodDisruptionBudget", "netpol": "NetworkPolicy", "cm": "ConfigMap", "cert": "Certificate",
 }
 OVERVIEW_WORDS = {"overview", "envs", "environments", "ctx", "context", "home"}
 QUIT_WORDS = {"q", "q!", "quit", "exit"}

@@ -65,7 +65,6 @@ BASE_KINDS: tuple[KindSpec, ...] = (
     KindSpec("Node", "v1", "nodes", convert.node, namespaced=False, optional=True),
     KindSpec("Event", "v1", "events", None),
 )
-KINDS = BASE_KINDS  # the name other modules knew
 
 #: Kinds with known semantics found by discovery: typed conversion and health.
 DISCOVERED_TYPED: tuple[KindSpec, ...] = (

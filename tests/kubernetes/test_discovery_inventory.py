@@ -249,3 +249,13 @@ async def test_with_many_kinds_empty_ones_are_polled_not_watched(emulator, backe
     emulator.create("acme.io/widgets", cert("w1", "acme.io", "Widget"))
     await watch.next(lambda o: "kubernetes/Widget/w1" in by_id(o), "an object of the polled kind")
     await eventually(lambda: _async(watches("widgets") >= 1), "the kind watched once it has objects")
+
+
+def test_the_jump_line_knows_kubectls_short_names_of_the_new_kinds():
+    from screens.jump import parse_jump
+
+    for word, kind in (("ing", "Ingress"), ("hpa", "HorizontalPodAutoscaler"), ("cj", "CronJob"),
+                       ("pdb", "PodDisruptionBudget"), ("netpol", "NetworkPolicy"), ("cm", "ConfigMap"),
+                       ("cert", "Certificate")):
+        assert parse_jump(f"staging {word}", ["staging"], set()).kind == kind
+    assert parse_jump("staging widget", ["staging"], {"Widget"}).kind == "Widget"  # any discovered kind by name
