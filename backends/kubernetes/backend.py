@@ -71,6 +71,7 @@ class KubernetesBackend(Backend):
         self._metrics_absent_until = 0.0
         self.metrics_interval_s = max(float(defaults.interval), 5.0)
         self._not_listable: list[str] = []  # found by check(): types RBAC forbids listing
+        self._not_discovered: list[str] = []  # found by check(): group versions discovery could not read
 
     # -- lifecycle -----------------------------------------------------------
     async def _ensure(self) -> Inventory:
@@ -334,13 +335,18 @@ class KubernetesBackend(Backend):
                 raise
         inv = await self._ensure()
         self._not_listable = await inv.probe_forbidden()
+        self._not_discovered = list(inv.discovered.unavailable) if inv.discovered else []
         kinds = len(inv.informers) - 1  # the event log is not a kind shown
         return f"Kubernetes {version} at {self.connection.host}, namespace {self.namespace}, {kinds} kinds"
 
     def doctor_notes(self) -> list[str]:
-        if not self._not_listable:
-            return []
-        return [f"kubernetes: not allowed to list: {', '.join(self._not_listable)} (skipped)"]
+        notes = []
+        if self._not_listable:
+            notes.append(f"kubernetes: not allowed to list: {', '.join(self._not_listable)} (skipped)")
+        if self._not_discovered:
+            notes.append(f"kubernetes: API groups not answering discovery: {', '.join(self._not_discovered)} "
+                         "(their kinds are not shown)")
+        return notes
 
 
 def _split_id(resource_id: str) -> tuple[str, str]:

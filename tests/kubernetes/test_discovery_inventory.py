@@ -163,20 +163,19 @@ async def test_configmap_keys_and_sizes_values_only_on_request(emulator, backend
         await backend.perform(secret, "value", {"key": "password"})
 
 
-async def test_a_failing_aggregated_api_does_not_stop_discovery(emulator, backend):
+async def test_a_group_failing_discovery_is_skipped_and_named_by_doctor(emulator, backend):
     emulator.create_deployment(NS, "web", replicas=1)
-    inv = await backend._ensure()
-    from backends.kubernetes.discovery import discover
-
-    emulator.metrics.enabled = True
-    found = await discover(inv.api)
-    assert found.unavailable == [] and any(s.kind == "Deployment" for s in found.specs)
-    assert not any(s.group == "metrics.k8s.io" for s in found.specs)  # get/list only: not watchable
-    await eventually(lambda: _has(backend, "kubernetes/Deployment/web"), "inventory")
-
-
-async def _has(backend, rid):
-    return rid in by_id(await backend.observe())
+    emulator.create("policy/poddisruptionbudgets", {"metadata": {"name": "web", "namespace": NS},
+                                                    "spec": {"minAvailable": 1}})
+    emulator.unavailable_groups.add("policy")  # its resource list answers 503, as a down aggregated API
+    obs = await backend.observe()  # no error: the rest is shown
+    assert "kubernetes/Deployment/web" in by_id(obs)
+    assert not any(r.kind == "PodDisruptionBudget" for r in obs.resources)
+    assert backend.inventory.discovered.unavailable == ["policy/v1"]
+    await backend.check()
+    assert backend.doctor_notes() == ["kubernetes: API groups not answering discovery: policy/v1 "
+                                      "(their kinds are not shown)"]
+    assert not any(s.group == "metrics.k8s.io" for s in backend.inventory.discovered.specs)  # not watchable
 
 
 async def _async(value):

@@ -45,10 +45,13 @@ def _group(name: str, versions: list[str]) -> dict[str, Any]:
 
 
 class Discovery:
-    def __init__(self, server_address: Any, hidden_groups: Any, types: TypeRegistry | None = None):
+    def __init__(self, server_address: Any, hidden_groups: Any, types: TypeRegistry | None = None,
+                 unavailable_groups: Any = None):
         self._server_address = server_address  # () -> "127.0.0.1:PORT"
         self._hidden_groups = hidden_groups  # () -> set of group names not served now
         self._types = types or TypeRegistry()  # built-in types and those of CRDs
+        # () -> groups listed in /apis whose resource list answers 503 (an aggregated API that is down)
+        self._unavailable_groups = unavailable_groups or set
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -83,6 +86,8 @@ class Discovery:
         return _json({"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)})
 
     async def group_version(self, request: web.Request) -> web.Response:
+        if request.match_info["group"] in self._unavailable_groups():
+            raise ApiError(503, "the server is currently unable to handle the request")
         return self._resource_list(request.match_info["group"], request.match_info["version"])
 
     def _resource_list(self, group: str, version: str) -> web.Response:

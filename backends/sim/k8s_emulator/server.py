@@ -76,6 +76,8 @@ class ServerBase:
         self.watch_timeout_s = 1800.0
         self.bookmark_interval_s = 5.0
         self.request_log: deque[tuple[str, str]] = deque(maxlen=20_000)
+        #: API groups whose discovery answers 503, as an aggregated API whose service is down
+        self.unavailable_groups: set[str] = set()
         self.url: str | None = None
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,7 +109,8 @@ class ServerBase:
         self._loop_thread = threading.get_ident()
         self._attach_loop()
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 2**20)
-        discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups, self._types())
+        discovery = Discovery(lambda: f"{host}:{self.port}", self._hidden_groups, self._types(),
+                              lambda: self.unavailable_groups)
         app.add_routes(discovery.routes())
         app.add_routes(OpenApiV3(self._types()).routes())
         app.add_routes(self._routes())
