@@ -51,7 +51,8 @@ def test_kubernetes_manifests_apply_on_the_emulator(kubectl_on_emulator, tmp_pat
     assert out.returncode == 0, out.stderr
     created = {line.split()[0] for line in out.stdout.splitlines() if line.endswith(" created")}
     assert created == {"namespace/envdeck", "serviceaccount/envdeck-agent", "secret/envdeck-state",
-                       "configmap/envdeck-config", "deployment.apps/envdeck-agent", "service/envdeck-agent"}
+                       "configmap/envdeck-config", "deployment.apps/envdeck-agent", "service/envdeck-agent",
+                       "poddisruptionbudget.policy/envdeck-agent"}
 
     deployment = emu.get("apps/deployments", "envdeck", "envdeck-agent")
     spec = deployment["spec"]
@@ -72,6 +73,8 @@ def test_kubernetes_manifests_apply_on_the_emulator(kubectl_on_emulator, tmp_pat
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert {"/etc/envdeck", "/var/lib/envdeck", "/tmp"} <= mounts  # writable places beside a read-only root
     assert len(emu.pod_names("envdeck")) == 2  # the emulator's controllers made the replicas
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    assert emu.get("policy/poddisruptionbudgets", "envdeck", "envdeck-agent")["spec"]["minAvailable"] == 1
 
     secret = emu.get("secrets", "envdeck", "envdeck-state")
     url = base64.b64decode(secret["data"]["ENVDECK_STATE_URL"]).decode()
@@ -85,10 +88,12 @@ def test_kubernetes_manifests_apply_on_the_emulator(kubectl_on_emulator, tmp_pat
 
     again = kubectl("apply", "-f", f"{MANIFESTS}/")
     assert again.returncode == 0, again.stderr
-    # stringData is write-only (merged into data), so kubectl sees it missing and sends it again,
-    # as against a real apiserver; everything else is as applied
+    # as against a real apiserver, kubectl sends two objects again: a Secret's stringData is
+    # write-only (merged into data, so kubectl finds it missing) and a PDB's selector is
+    # `patchStrategy: replace` in kubectl's own types (sent whole every time); the rest is unchanged
     lines = {line.split()[0]: line.split()[1] for line in again.stdout.splitlines()}
     assert lines.pop("secret/envdeck-state") in ("unchanged", "configured")
+    assert lines.pop("poddisruptionbudget.policy/envdeck-agent") in ("unchanged", "configured")
     assert set(lines.values()) == {"unchanged"}, again.stdout
     secret = emu.get("secrets", "envdeck", "envdeck-state")
     assert "stringData" not in secret and base64.b64decode(secret["data"]["ENVDECK_STATE_URL"]).decode() == url
