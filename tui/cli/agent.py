@@ -32,6 +32,7 @@ import fnmatch
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tui import __version__
@@ -85,7 +86,7 @@ class Agent:
         self.stopping = asyncio.Event()
         self.reloading = asyncio.Event()
         self._reachable: dict[tuple[str, str], bool | None] = {}
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     # -- the session ----------------------------------------------------------------
     async def open(self, cfg: EnvdeckConfig) -> Session:
@@ -133,7 +134,7 @@ class Agent:
         await self._close_session()
         try:
             session = await self.open(cfg)
-        except (ConfigError, EnvdeckError) as exc:
+        except EnvdeckError as exc:  # ConfigError, or a glob that matches nothing now
             log.error("config reload refused; going on with the previous config",
                       extra={"ctx": {"problems": list(getattr(exc, "problems", None) or [str(exc)])}})
             assert self.config is not None
