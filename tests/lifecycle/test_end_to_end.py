@@ -195,3 +195,30 @@ def test_clone_takes_the_source_template_and_parameters(world: World):
     assert len(world.nodes_running()) == 2, "each environment claims its own node"
     proc = world.envdeck("env", "clone", "nope-1", "copy-2")
     assert proc.returncode == 3 and "Traceback" not in proc.stderr, (proc.returncode, proc.stderr)
+
+
+def test_what_the_sweep_cannot_delete_is_an_orphan_in_env_list(world: World):
+    """Something else carrying the environment's tag (a queue envdeck does not create) is found
+    by the sweep; what cannot be deleted is listed with the reason, never silently left."""
+    _ok(_create(world, "orph-1", "--wait"))
+    sqs = world.aws("sqs")
+    url = sqs.create_queue(QueueName="orph-1-extra", tags={AWS_ENV_TAG: "orph-1"})["QueueUrl"]
+    proc = world.envdeck("env", "destroy", "orph-1", "--yes", "--wait")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert world.counts("orph-1") == {"instances": 0, "security_groups": 0, "buckets": 0, "namespaces": 0,
+                                      "deployments": 0}
+    queue_left = url in sqs.list_queues().get("QueueUrls", [])
+    listed = world.envdeck("env", "list", "--json")
+    _ok(listed)
+    rows = {r["name"]: r for r in json.loads(listed.stdout)["environments"]}
+    if queue_left:
+        assert proc.returncode == 1, "a teardown that left orphans is not a success"
+        assert "orph-1: orphan aws " in proc.stderr and "orph-1-extra" in proc.stderr, proc.stderr
+        assert "orph-1" in rows, "a destroyed environment with orphans stays listed"
+        [orphan] = rows["orph-1"]["orphans"]
+        assert "orph-1-extra" in orphan["resource"] and orphan["reason"], orphan
+        human = world.envdeck("env", "list")
+        assert "orphan orph-1" in human.stdout and "orph-1-extra" in human.stdout, human.stdout
+    else:  # the sweep deleted it: nothing left, nothing to list
+        assert world.tagged_arns("orph-1") == []
+        assert "orph-1" not in rows or rows["orph-1"]["orphans"] == []

@@ -77,7 +77,9 @@ async def cmd_env(args: argparse.Namespace) -> int:
 async def _list(args: argparse.Namespace) -> int:
     session = await open_session(args, load(args))
     try:
-        managed = await session.env_list()
+        # destroyed ones stay listed while they left orphans (what the sweep could not delete)
+        managed = [m for m in await session.env_list(include_destroyed=True)
+                   if str(m.state) != "destroyed" or m.orphans]
     finally:
         await session.close()
     rows = [m.to_json() for m in managed]
@@ -243,6 +245,12 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
                        "(a running TUI, or `envdeck reconcile`); follow it with `envdeck env list`")
     if str(managed.state) == "failed":
         say(f"{managed.name}: step {managed.step or '?'} failed: {managed.reason or 'unknown reason'}")
+        return EXIT_FAILED
+    if args.wait and verb == "destroy" and managed.orphans:
+        # never silently left: a teardown that could not delete everything is not a success
+        for orphan in managed.orphans:
+            say(f"{managed.name}: orphan {orphan.backend} {orphan.resource}: {orphan.reason}")
+        say(f"{managed.name}: destroyed, but {len(managed.orphans)} orphan(s) left (see `envdeck env list`)")
         return EXIT_FAILED
     return EXIT_OK
 
