@@ -104,6 +104,8 @@ async def test_the_config_state_url_is_used_by_the_commands(pg_url, tmp_path):
     doctor = envdeck("doctor", "--config", str(config), "--state-dir", str(state), **env)
     assert f"state {pg_url}: PostgreSQL " in doctor.stdout, doctor.stdout + doctor.stderr
     assert PG_PASSWORD not in doctor.stdout + doctor.stderr
+    logs = "".join(p.read_text(errors="replace") for p in state.glob("envdeck.log*"))
+    assert PG_PASSWORD not in logs
 
 
 async def test_recovery_marks_only_this_hosts_gone_owners(any_store):
@@ -162,3 +164,38 @@ async def test_a_service_file_names_the_server(postgres_server, pg_database, pgp
     finally:
         await store.close()
     assert postgres_server.psql("SELECT version FROM schema_version", database=pg_database) == str(len(MIGRATIONS))
+
+
+async def test_a_connection_cut_by_the_server_is_opened_again(postgres_server, pg_url, pg_database, tmp_path,
+                                                              monkeypatch):
+    """The server ends the store's session (a restart, an admin): the statement that meets the
+    break is one clear StateError naming the URL; the next one runs on a new connection."""
+    monkeypatch.setenv(STATE_URL_ENV, pg_url)
+    store = await open_store(None, tmp_path)
+    try:
+        await store.set_setting("k", "before")
+        cut = postgres_server.psql(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{pg_database}' AND pid <> pg_backend_pid()")
+        assert cut == "1"
+        with pytest.raises(StateError, match=f"^{pg_url}: cannot use the store: "):
+            await store.get_setting("k")
+        assert await store.get_setting("k") == "before"
+        await store.set_setting("k", "after")
+        assert postgres_server.psql("SELECT value FROM settings WHERE key = 'k'", database=pg_database) == "after"
+    finally:
+        await store.close()
+
+
+async def test_envdecks_starting_together_migrate_once(pg_url, tmp_path, monkeypatch):
+    """Four envdecks open a new database at once: one migrates under the advisory lock, the
+    others find it done (no `relation already exists`)."""
+    import asyncio
+
+    monkeypatch.setenv(STATE_URL_ENV, pg_url)
+    stores = await asyncio.gather(*(open_store(None, tmp_path / f"s{i}") for i in range(4)))
+    try:
+        assert [await s.schema_version() for s in stores] == [len(MIGRATIONS)] * 4
+    finally:
+        for s in stores:
+            await s.close()

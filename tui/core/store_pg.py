@@ -11,8 +11,8 @@ interface), through psycopg 3 (libpq; docs/architecture.md says why).
   serialization failure (another envdeck's transaction interleaved), so a read-then-write
   check (`request`, `claim_nodes`) holds as it does under SQLite's BEGIN IMMEDIATE.
 - The schema: the SQLite MIGRATIONS translated (`pg_migration`), the version in the
-  one-row table `schema_version`. Migrating takes a transaction-scoped advisory lock, so two
-  envdecks starting at once migrate once; each migration and its version bump commit
+  one-row table `schema_version`. Migrating takes an advisory lock (held by the session until
+  the migration's transaction ends), so two envdecks starting at once migrate once; each migration and its version bump commit
   together (PostgreSQL's DDL is transactional). A newer schema is refused.
 - A connection found broken (the server restarted) is opened again before the next
   statement; the statement that met the break is a StateError.
@@ -157,17 +157,23 @@ class PgDb:
         if version == len(migrations):
             return version
         conn = await self._conn()
-        async with self._block(None):
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            version = await self._version()  # another envdeck may have migrated meanwhile
-            self._refuse_newer(version, len(migrations))
-            if version is None:
-                await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-                await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-                version = 0
-            for number in range(version, len(migrations)):
-                await conn.execute(pg_migration(migrations[number]))
-            await conn.execute("UPDATE schema_version SET version = %s", (len(migrations),))
+        # the lock is taken before the transaction begins: a transaction that began before
+        # another envdeck's migration committed would not see its tables (catalog caches)
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            async with self._block(None):
+                version = await self._version()  # another envdeck may have migrated meanwhile
+                self._refuse_newer(version, len(migrations))
+                if version is None:
+                    await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                    await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+                    version = 0
+                for number in range(version, len(migrations)):
+                    await conn.execute(pg_migration(migrations[number]))
+                await conn.execute("UPDATE schema_version SET version = %s", (len(migrations),))
+        finally:
+            if not conn.broken:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
         return len(migrations)
 
     async def schema_version(self) -> int:
