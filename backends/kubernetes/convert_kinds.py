@@ -133,7 +133,8 @@ def generic(kind: str) -> Callable[[dict[str, Any]], Converted]:
         owner = controller_of(meta)
         if owner:
             attrs["owner"] = owner
-        text = attrs.get("phase") or _ready_text(status) or verdict[0].value
+        # nothing to say of a healthy object without status (a ServiceAccount): no status text
+        text = attrs.get("phase") or _ready_text(status) or ("" if verdict[0] is Health.HEALTHY else verdict[0].value)
         conv = Converted(_resource(kind, obj, verdict, str(text), attrs), owner=owner)
         return _with_fault(conv, verdict, verdict[1].partition(":")[0] or "NotReady", since=_since(obj))
 
