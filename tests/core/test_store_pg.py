@@ -199,3 +199,28 @@ async def test_envdecks_starting_together_migrate_once(pg_url, tmp_path, monkeyp
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_text_orders_byte_by_byte_as_on_sqlite_whatever_the_locale(postgres_server, pgpass, tmp_path,
+                                                                        monkeypatch):
+    """A database whose locale sorts `a` before `B` (ICU en-US): the store's text still orders
+    and compares byte by byte, as SQLite's does (`B` before `a`)."""
+    name = "t_icu_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    try:
+        postgres_server.psql(f"CREATE DATABASE {name} OWNER envdeck TEMPLATE template0 "
+                             "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+    except RuntimeError as exc:
+        pytest.skip(f"this PostgreSQL has no ICU: {exc}")
+    try:
+        assert postgres_server.psql("SELECT string_agg(x, ',' ORDER BY x) FROM (VALUES ('B'), ('a')) v(x)",
+                                    database=name) == "a,B"
+        monkeypatch.setenv(STATE_URL_ENV, postgres_server.url(name))
+        store = await open_store(None, tmp_path)
+        try:
+            for rid in ("r/a", "r/B"):
+                await store.set_overlay("e", rid, "replicas", 1, user="u")
+            assert [o["resource"] for o in await store.overlays("e")] == ["r/B", "r/a"]
+        finally:
+            await store.close()
+    finally:
+        postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
