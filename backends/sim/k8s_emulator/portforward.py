@@ -214,14 +214,11 @@ async def _serve_tunnel(ws: web.WebSocketResponse, pod: dict[str, Any], declared
     def connect(port: int) -> Listener | str:
         return Listener(name, declared[port], port) if port in declared else refused_message(pod, port)
 
-    session = SpdyTunnel(ws, connect)
     try:
-        await session.run()
+        await SpdyTunnel(ws, connect, forwards).run()
     except ConnectionResetError:
         pass
     finally:
         forwards.active.discard(ws)
-        forwards.bytes_from_client += session.bytes_in
-        forwards.bytes_to_client += session.bytes_out
         await ws.close()
     return ws

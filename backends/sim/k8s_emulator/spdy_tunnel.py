@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:
-    from .portforward import Listener
+    from .portforward import Listener, PortForwards
 
 PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 VERSION = 3
@@ -90,16 +90,15 @@ class SpdyTunnel:
     """One kubectl port-forward session over one WebSocket. `connect(port)` is the pod's
     listener on that port, or the kubelet's refusal text."""
 
-    def __init__(self, ws: web.WebSocketResponse, connect: Callable[[int], Listener | str]):
+    def __init__(self, ws: web.WebSocketResponse, connect: Callable[[int], Listener | str], forwards: PortForwards):
         self.ws = ws
         self.connect = connect
+        self.forwards = forwards  # its byte counters, updated as bytes pass
         self.buffer = bytearray()
         self.inflater = zlib.decompressobj(zdict=DICTIONARY)
         self.deflater = zlib.compressobj(zdict=DICTIONARY)
         self.requests: dict[str, _Request] = {}
         self.by_data_stream: dict[int, _Request] = {}
-        self.bytes_in = 0  # from the client to the pod
-        self.bytes_out = 0
 
     async def run(self) -> None:
         async for msg in self.ws:
@@ -165,11 +164,11 @@ class SpdyTunnel:
         if request is None or request.listener is None:
             return  # the error stream's FIN, or a stream already ended
         if payload:
-            self.bytes_in += len(payload)
+            self.forwards.bytes_from_client += len(payload)
             answer = request.listener.feed(payload)
             for start in range(0, len(answer), MAX_DATA):
                 chunk = answer[start:start + MAX_DATA]
-                self.bytes_out += len(chunk)
+                self.forwards.bytes_to_client += len(chunk)
                 await self.ws.send_bytes(data_frame(stream_id, 0, chunk))
         if flags & FLAG_FIN:  # the local connection is done sending: end both streams
             self.by_data_stream.pop(stream_id, None)
