@@ -161,7 +161,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         return self.envdeck.managed.get(self.env)
 
     def lifecycle_changed(self, env: str | None, _managed: object) -> None:
-        if env is not None and env != self.env:
+        if (env is not None and env != self.env) or self.gone:
             return
         tabs = self.query_one(TabbedContent)
         if self.managed is not None:
@@ -172,9 +172,18 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self._update_title()
         self.refresh_bindings()
 
+    @property
+    def gone(self) -> bool:
+        """A created environment destroyed while this screen shows it: no longer observed (the app
+        brings the overview back when EnvironmentsChanged arrives; until then nothing reads its state)."""
+        session = self.envdeck.session
+        return session is not None and self.env not in session.states()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("env_destroy", "env_sleep", "env_wake"):
             return self.managed is not None if self.is_mounted else None
+        if self.gone:
+            return action in ("back", "help", "quit", "command_line", "command_palette")
         return super().check_action(action, parameters)
 
     def action_env_destroy(self) -> None:
@@ -215,6 +224,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.query_one(VIEW_BY_NAME[view].focus).focus()
 
     def refresh_all(self) -> None:
+        if self.gone:
+            return
         self.dirty = set(VIEWS)
         self.refresh_view(self.active_view)
         self._update_title()
@@ -265,7 +276,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                                      if (r := state.resource(s[0])) is not None and not r.metrics])
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
-        if env != self.env or not self.app.is_running:  # not while the app shuts down (widgets going)
+        if env != self.env or not self.app.is_running or self.gone:  # not while the app shuts down (widgets going)
             return
         if RESOURCES in kinds:
             self.history.record(self.state.all_resources())
@@ -279,7 +290,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self._update_status()
 
     def tick(self) -> None:
-        if not self.app.is_running:  # the interval can fire while the app prunes this screen's widgets
+        if not self.app.is_running or self.gone:  # the interval can fire while the app prunes this screen's widgets
             return
         self._ticks += 1
         self._update_status()

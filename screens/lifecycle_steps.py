@@ -219,9 +219,14 @@ class LifecycleScreen(EnvdeckScreen):
         self.query_one(StepsView).show(self.managed, app.now(), app.palette)
         self.tick()
 
-    def lifecycle_changed(self, env: str, _managed: Any) -> None:
-        if env == self.env:
-            self.refresh_all()
+    def lifecycle_changed(self, env: str | None, _managed: Any) -> None:
+        if env is not None and env != self.env:
+            return
+        if self.managed is None:  # destroyed (or no longer visible): nothing left to show
+            self.envdeck.open_overview()
+            self.envdeck.toast(f"{self.env} is gone (destroyed)")
+            return
+        self.refresh_all()
 
     def tick(self) -> None:
         if not self.app.is_running:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.widgets import Button, Input, OptionList, ProgressBar, Static
 
 from screens.confirm import ConfirmScreen
@@ -26,6 +27,7 @@ from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState, StepRecord, StepState
+from tui.core.session import Session
 
 TEMPLATES = """
 templates:
@@ -358,3 +360,109 @@ def test_overview_marks_at_80_columns_snapshot(snap_compare, tmp_path, stage, wo
         await settle(pilot)
 
     assert snap_compare(lifecycle_app(tmp_path, stage, world), terminal_size=SMALL, run_before=run)
+
+
+async def test_sleep_and_wake_of_a_ready_environment(tmp_path, stage, world):
+    """Z: a confirmation with Cancel focused (Enter does nothing); confirmed, the sleep is requested
+    and carried out; W wakes it."""
+    app = lifecycle_app(tmp_path, stage, world, live=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await app.session.env_create("pr-3", "preview", {"branch": "x"}, wait=False)
+        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 ready",
+                         explain=lambda: app.managed.get("pr-3"))
+        app.open_env("pr-3")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.env == "pr-3"
+                         and app.screen.ready, "pr-3's screen")
+        await settle(pilot)
+        await pilot.press("Z")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await settle(pilot)
+        assert app.focused is app.screen.query_one("#cancel", Button)
+        await pilot.press("enter")  # the focused Cancel
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "back")
+        assert (await app.session.env_get("pr-3")).operation is None
+        await pilot.press("Z")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "sleeping",
+                         "pr-3 sleeping", explain=lambda: app.managed.get("pr-3"))
+        assert "‖ sleeping" in str(app.screen.query_one("#title", Static).render())
+        await pilot.press("W")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the wake confirmation")
+        await pilot.press("ctrl+y")
+        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 awake",
+                         explain=lambda: app.managed.get("pr-3"))
+        actions = [r["action"] for r in await app.session.store.audit_entries("pr-3", limit=50)
+                   if r["user"] == "alice" and r["origin"] == "tui"]
+        assert "env.sleep" in actions and "env.wake" in actions, actions
+
+
+async def test_destroy_by_a_viewer_is_denied_and_audited(tmp_path, stage, world):
+    """oscar is only a viewer of alice's environment: the typed name is right, the service says no."""
+    session = await Session.open(stage_config(STAGE_CONFIG + TEMPLATES), tmp_path, user="alice",
+                                 backends_factory=stage_factory(stage), provisioners=memory_provisioners(world))
+    try:
+        await session.env_create("pr-5", "preview", {"branch": "x"}, wait=False)
+    finally:
+        await session.close()
+    app = lifecycle_app(tmp_path, stage, world, user="oscar")
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await wait_until(pilot, lambda: "pr-5" in app.managed, "alice's environment")
+        overview = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: overview.move_to_key("pr-5"), "its row")
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press(*"pr-5", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
+        await app.workers.wait_for_complete()
+        rows = [r for r in await app.session.store.audit_entries("pr-5", limit=50) if r["action"] == "env.destroy"]
+        assert [(r["user"], r["result"]) for r in rows] == [("oscar", "denied")], rows
+        assert (await app.session.env_get("pr-5")).operation == "create"
+
+
+async def test_failed_step_and_hostile_text(tmp_path, stage, world):
+    """A step that fails: `✖ failed` in the overview, the step and the backend's reason (outside
+    text: markup and escapes shown literally, never interpreted)."""
+    world.terminal["assets"] = "[bold red]bucket[/] \x1b[31mname taken\x1b]0;pwned\x07"
+    app = lifecycle_app(tmp_path, stage, world, live=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await app.session.env_create("pr-6", "preview", {"branch": "x"}, wait=False)
+        overview = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: (overview.cells_of("pr-6") or ("", Text("")))[1].plain == "✖ failed",
+                         "pr-6 failed", explain=lambda: app.managed.get("pr-6"))
+        app.open_env("pr-6")
+        await wait_until(pilot, lambda: showing_steps(app, "pr-6"), "its steps")
+        await settle(pilot)
+        header = str(app.screen.query_one("#steps-header", Static).render())
+        assert "step assets: [bold red]bucket[/]" in header, header
+        assert "\x1b" not in header and "\x07" not in header, header
+        table = app.screen.query_one(StepsTable)
+        cells = step_cells(table)
+        assert cells["assets"]["state"] == "failed"
+        assert "[bold red]bucket[/]" in cells["assets"]["message"] and "\x1b" not in cells["assets"]["message"]
+
+
+async def test_destroy_from_the_environment_screen_tears_it_down(tmp_path, stage, world):
+    """D on a ready environment's screen, the name typed: the reconciler tears it down (nothing left
+    in the world), the screen goes back to the overview and the row goes."""
+    app = lifecycle_app(tmp_path, stage, world, live=True)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await app.session.env_create("pr-4", "preview", {"branch": "x"}, wait=False)
+        await wait_until(pilot, lambda: getattr(app.managed.get("pr-4"), "state", None) == "ready", "pr-4 ready")
+        assert len(world.live("pr-4")) == 3
+        app.open_env("pr-4")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready, "pr-4")
+        await settle(pilot)
+        await pilot.press("D")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press(*"pr-4", "enter")
+        await wait_until(pilot, lambda: "pr-4" not in app.managed, "pr-4 destroyed",
+                         explain=lambda: app.managed.get("pr-4"))
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
+        overview = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: "pr-4" not in overview.row_keys, "the row gone")
+        assert world.live("pr-4") == []
