@@ -152,3 +152,22 @@ async def test_help_lists_F_and_P(emulator, tmp_path):
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         keys = app.screen.query_one(KeyedTable).row_keys
         assert "port-forward:F" in keys and "port-forwards:P" in keys
+
+
+async def test_F_in_a_service_detail_offers_the_service_ports(emulator, tmp_path):
+    from screens.resource_detail import ResourceDetailScreen
+
+    emulator.create_service(NS, "web", selector={"app": "web"}, port=8080, target_port=80)
+    app = _app(emulator, tmp_path, "olga")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        table = app.screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Service/web"), "the service's row")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the service's detail")
+        await pilot.press("F")
+        await wait_until(pilot, lambda: isinstance(app.screen, PortChoiceScreen), "the port dialog")
+        assert [p.port for p in app.screen.ports] == [8080]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "back on the detail")
+        assert app.session.port_forwards() == [] and emulator.port_forwards.opened == 0
