@@ -22,6 +22,7 @@ from screens.lifecycle_steps import LifecycleScreen, StepsTable
 from screens.new_environment import Field, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable, OverviewScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
+from tests.security.test_palette_access import palette_hits, run_palette_command
 from tests.tui.pilot import app_ready, settle, wait_until
 from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
@@ -466,3 +467,21 @@ async def test_destroy_from_the_environment_screen_tears_it_down(tmp_path, stage
         overview = app.screen.query_one(EnvironmentsTable)
         await wait_until(pilot, lambda: "pr-4" not in overview.row_keys, "the row gone")
         assert world.live("pr-4") == []
+
+
+async def test_palette_offers_new_environment_and_the_created_ones_verbs(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app_ready(pilot)
+        await app.session.env_create("pr-8", "preview", {"branch": "x"}, wait=False)
+        await wait_until(pilot, lambda: "pr-8" in app.managed, "the created environment")
+        texts = [t for t, _ in await palette_hits(pilot, "pr-8")]
+        assert "Destroy pr-8" in texts and "pr-8: steps" in texts, texts
+        assert "staging: steps" not in [t for t, _ in await palette_hits(pilot, "staging")]
+        await run_palette_command(pilot, "New environment")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen), "the new environment screen")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
+        await run_palette_command(pilot, "Destroy pr-8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the destroy confirmation")
+        assert app.screen.request.type_to_confirm == "pr-8"
