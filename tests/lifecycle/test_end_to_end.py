@@ -81,10 +81,13 @@ def test_create_wait_ready_everywhere_then_destroy_leaves_nothing(world: World):
 
 
 def test_step_never_healthy_fails_with_step_and_reason(world: World):
-    proc = _create(world, "stuck-1", "--wait", template="stuck")
+    proc = _create(world, "stuck-1", "--wait", "--json", template="stuck")
     assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     assert "stuck-1: step Deployment/web failed: " in proc.stderr, proc.stderr
+    failed = json.loads(proc.stdout)
+    assert (failed["state"], failed["step"]["id"]) == ("failed", "Deployment/web")
+    assert failed["step"]["reason"] in proc.stderr
     row = world.env_rows()["stuck-1"]
     assert row["state"] == "failed"
     assert row["step"]["id"] == "Deployment/web" and row["step"]["reason"]

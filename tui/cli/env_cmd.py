@@ -228,7 +228,13 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
             progress.start_from(await session.env_get(args.name))
     unsubscribe = session.subscribe(progress)
     try:
-        managed = await call(session)
+        try:
+            managed = await call(session)
+        except LifecycleFailed:
+            if args.json:  # scripts get the failed environment's row too (steps and reason)
+                with contextlib.suppress(EnvdeckError):
+                    print_json((await session.env_get(args.name)).to_json())
+            raise
     finally:
         unsubscribe()
         await session.close()
