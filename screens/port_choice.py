@@ -56,8 +56,7 @@ class PortChoiceScreen(ModalScreen[ForwardRequest | None]):
         with Vertical(id="pf-dialog"):
             yield Label(Text(f"Port-forward {clean(self.target, max_len=60)}"), id="pf-title")
             if self.ports:
-                yield OptionList(*(Option(Text(clean(p.label, max_len=60)), id=str(p.port)) for p in self.ports),
-                                 id="pf-ports")
+                yield OptionList(*(Option(Text(clean(p.label, max_len=60))) for p in self.ports), id="pf-ports")
             yield Label(Text("remote port:" if not self.ports else "or another remote port:"))
             yield steady_input(self.app, placeholder="8080", id="pf-remote")
             yield Label(Text("local port on 127.0.0.1 (empty: a free one):"))
@@ -86,15 +85,13 @@ class PortChoiceScreen(ModalScreen[ForwardRequest | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self._submit(str(event.option.id))
+        self._submit(str(self.ports[event.option_index].port))  # by position: two containers may share a port
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         remote = self.query_one("#pf-remote", Input).value
         if not remote.strip() and self.ports:
-            options = self.query_one(OptionList)
-            index = options.highlighted or 0
-            remote = str(options.get_option_at_index(index).id)
+            remote = str(self.ports[self.query_one(OptionList).highlighted or 0].port)
         self._submit(remote)
 
     def action_cancel(self) -> None:
