@@ -207,3 +207,19 @@ def test_hostile_free_text_stays_one_string(world: World, value):
     assert row["parameters"]["note"] == value, "JSON keeps the exact value (escaped, not executed)"
     _ok(world.envdeck("env", "destroy", "n1", "--yes", "--wait"))
     assert world.namespaces("n1") == []
+
+
+def test_ctrl_c_during_wait_then_the_same_command_resumes(world: World):
+    from tests.helpers import repo_root
+    from tests.terminal import TerminalSession
+
+    args = ("env", "create", "c1", "--template", "preview", "--param", "branch=main", "--wait")
+    with TerminalSession(world.argv(*args), env=world.cli_env(), cwd=repo_root()) as term:
+        term.expect_text("c1: assets creating")
+        term.send(b"\x03")
+        assert term.wait_exit() == 130
+    assert "interrupted" in term.out.decode(errors="replace")
+    _ok(world.envdeck(*args), "the same command resumes")
+    assert world.counts("c1") == {"instances": 1, "security_groups": 1, "buckets": 1, "namespaces": 1,
+                                  "deployments": 1}
+    assert world.env_rows()["c1"]["state"] == "ready"

@@ -19,6 +19,7 @@ once. Exit codes as elsewhere: 0 ok, 1 failed ("NAME: step S failed: reason" on 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
@@ -70,6 +71,11 @@ async def cmd_env(args: argparse.Namespace) -> int:
     except LifecycleFailed as exc:
         say(str(exc))  # "NAME: step S failed: reason"
         return EXIT_FAILED
+    except asyncio.CancelledError:  # ctrl+c during --wait: what was done stays recorded
+        if getattr(args, "wait", False):
+            say(f"envdeck: interrupted; {args.name}'s {args.env_command} goes on from where it stopped with "
+                "the same command, or in the reconciler (a running TUI, `envdeck reconcile`)")
+        raise
 
 
 # -- verbs ---------------------------------------------------------------------------------------
