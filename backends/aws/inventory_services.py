@@ -218,8 +218,10 @@ async def _tables(clients: AwsClients, arns: dict[str, dict[str, str]]) -> list[
 async def _queues(clients: AwsClients, arns: dict[str, dict[str, str]]) -> list[QueueRecord]:
     if not arns:
         return []
+    # without MaxResults ListQueues stops at 1000 queues and gives no NextToken: ask for pages
     urls = {url.rstrip("/").rsplit("/", 1)[-1]: url
-            for url in await clients.paginate("sqs", "list_queues", "QueueUrls")}
+            for url in await clients.paginate("sqs", "list_queues", "QueueUrls",
+                                              PaginationConfig={"PageSize": 1000})}
 
     async def attributes(url: str) -> dict[str, str] | None:
         try:
