@@ -31,6 +31,7 @@ async def test_lambda_healthy_and_errors_from_cloudwatch(aws, make_backend):
     svc.function(aws, "staging", "api")
     svc.function(aws, "staging", "quiet")
     backend = make_backend()
+    backend.sampler.interval_s = 0  # CloudWatch is asked at most once a minute; here on every pass
     obs = await backend.observe()
     assert by_id(obs)["aws/lambda-function/api"].health == Health.HEALTHY
     now = datetime.now(UTC)
@@ -38,7 +39,6 @@ async def test_lambda_healthy_and_errors_from_cloudwatch(aws, make_backend):
         {"MetricName": name, "Dimensions": [{"Name": "FunctionName", "Value": "api"}], "Timestamp": now,
          "Value": value, "Unit": "Count"} for name, value in (("Errors", 4), ("Throttles", 2), ("Invocations", 9))])
     await backend.sampler.wait_idle()
-    backend.sampler._queried_at = None  # the sampler asks CloudWatch at most once a minute: ask now
     await backend.observe()
     await backend.sampler.wait_idle()
     obs = await backend.observe()
