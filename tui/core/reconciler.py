@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backends.base import Backend
+from tui.core.audited import audited, exception_text
 from tui.core.config import EnvdeckConfig, EnvironmentConfig
 from tui.core.env_state import (
     BackendStatusChanged,
@@ -61,6 +62,12 @@ from tui.core.policy import REPAIR, Policy
 from tui.core.store import Store
 
 log = logging.getLogger("envdeck.reconciler")
+
+
+def _repair_stopped(exc: BaseException) -> str:
+    """The audit message of a repair stopped midway (a failure is caught and recorded)."""
+    return "cancelled" if isinstance(exc, asyncio.CancelledError) else exception_text(exc)
+
 
 Subscriber = Callable[[Change], None]
 BackendFactory = Callable[..., dict[str, Backend]]
@@ -592,18 +599,16 @@ class Reconciler:
         loop_time = asyncio.get_running_loop().time()
         if not force and attempts and loop_time < not_before:
             return None  # the same repair failed recently: wait for its backoff
-        audit_id = await self.store.audit_begin(user=user, env=env, target=drift.resource, action=action,
-                                                params=params, origin=origin)
-        try:
-            result = await asyncio.wait_for(backend.repair(drift), timeout=max(30.0, self.config.defaults.timeout * 3))
-            ok, message = result.ok, result.message
-        except asyncio.CancelledError:
-            await self.store.audit_finish(audit_id, AuditResult.INTERRUPTED, "cancelled")
-            raise
-        except Exception as exc:  # noqa: BLE001
-            ok, message = False, str(exc) or type(exc).__name__
-        status = AuditResult.SUCCEEDED if ok else AuditResult.FAILED
-        await self.store.audit_finish(audit_id, status, message)
+        async with audited(self.store, user=user, env=env, target=drift.resource, action=action, params=params,
+                           origin=origin, reason=_repair_stopped) as op:
+            try:
+                result = await asyncio.wait_for(backend.repair(drift),
+                                                timeout=max(30.0, self.config.defaults.timeout * 3))
+                ok, message = result.ok, result.message
+            except Exception as exc:  # noqa: BLE001 - a failed repair is a record (and a backoff), not an error
+                ok, message = False, exception_text(exc)
+            status = AuditResult.SUCCEEDED if ok else AuditResult.FAILED
+            op.finish(status, message)
         if ok:
             self._repair_failures.pop(key, None)
         else:

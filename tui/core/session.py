@@ -8,6 +8,7 @@ the access policy and the audit trail before any backend call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import fnmatch
 import re
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from backends.base import Backend, FleetBackend
 from tui.core import redaction
+from tui.core.audited import AuditedOperation, audited
 from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.env_state import Change, EnvState
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
@@ -341,6 +343,12 @@ class Session:
         return [ActionChoice(spec, self.policy.check(env, spec)) for spec in backend.actions(resource)]
 
     # -- audited operations --------------------------------------------------
+    def _audited(self, env: str, target: str, action: str,
+                 params: dict[str, Any] | None) -> contextlib.AbstractAsyncContextManager[AuditedOperation]:
+        """One audited operation of this session's user (tui/core/audited.py)."""
+        return audited(self.store, user=self.user, env=env, target=target, action=action, params=params,
+                       origin=self.origin)
+
     async def _deny(self, env: str, target: str, action: str, params: dict[str, Any], reason: str,
                     hint: str = "") -> NoReturn:
         await self.store.audit_record(user=self.user, env=env, target=target, action=action, params=params,
@@ -395,17 +403,9 @@ class Session:
         resource, _spec = await self.prepare_action(env, resource_id, action, params)
         resource_id = resource.id  # a Name given in place of the id is resolved
         backend = self.backend_for(env, resource_id)
-        audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action=action,
-                                                params=params, origin=self.origin)
-        try:
+        async with self._audited(env, resource_id, action, params) as op:
             result = await backend.perform(resource, action, params)
-        except BaseException as exc:
-            message = str(exc) or type(exc).__name__
-            status = AuditResult.INTERRUPTED if not isinstance(exc, Exception) else AuditResult.FAILED
-            await self.store.audit_finish(audit_id, status, message)
-            raise
-        await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED if result.ok else AuditResult.FAILED,
-                                      result.message)
+            op.finish(AuditResult.SUCCEEDED if result.ok else AuditResult.FAILED, result.message)
         # an early pass shows the action's effect; one asked for while a pass runs is kept
         self.reconciler.request_pass(env, backend.name)
         return result
@@ -433,28 +433,20 @@ class Session:
             params["container"] = container
         if previous:
             params["previous"] = True
-        audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action=READ,
-                                                params=params, origin=self.origin)
-        result, message = AuditResult.SUCCEEDED, ""
-        stream = backend.logs(resource_id, follow=follow, tail=tail, container=container, previous=previous)
-        try:
-            async for line in stream:
-                yield line
-        except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
-            # the reader stopped or closed the stream (Esc, quitting, ctrl+c): the read succeeded
-            message = "closed"
-            raise
-        except BaseException as exc:
-            result = AuditResult.FAILED if isinstance(exc, Exception) else AuditResult.INTERRUPTED
-            message = str(exc) or type(exc).__name__
-            raise
-        finally:
+        # the row stays open while the stream runs: it ends when the reader stops or the stream does
+        async with self._audited(env, resource_id, READ, params) as op:
+            stream = backend.logs(resource_id, follow=follow, tail=tail, container=container, previous=previous)
             try:
+                async for line in stream:
+                    yield line
+            except (GeneratorExit, asyncio.CancelledError, KeyboardInterrupt):
+                # the reader stopped or closed the stream (Esc, quitting, ctrl+c): the read succeeded
+                op.succeed("closed")
+                raise
+            finally:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
                     await aclose()
-            finally:
-                await self.store.audit_finish(audit_id, result, message)
 
     async def metrics(self, env: str, resource_id: str | None, window_s: float) -> list[MetricSeries]:
         if resource_id is None:
@@ -481,12 +473,15 @@ class Session:
         argv = backend.shell_command(resource)
         if not argv:
             raise InvalidRequest(f"{resource_id} has no shell")
-        audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id, action="shell",
-                                                params={}, origin=self.origin)
-        return argv, audit_id
+        # not one `audited` block: the shell runs in the UI's suspended terminal between this
+        # call and `shell_closed`, which finishes the row
+        op = await AuditedOperation.begin(self.store, user=self.user, env=env, target=resource_id, action="shell",
+                                          params={}, origin=self.origin)
+        return argv, op.id
 
     async def shell_closed(self, audit_id: int, ok: bool, message: str) -> None:
-        await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED if ok else AuditResult.FAILED, message)
+        await AuditedOperation(self.store, audit_id).finish_row(
+            AuditResult.SUCCEEDED if ok else AuditResult.FAILED, message)
 
     async def set_paused(self, env: str, paused: bool) -> None:
         await self.authorize(env, env, PAUSE, {"paused": paused})
@@ -519,23 +514,19 @@ class Session:
             raise PolicyDenied(decision.reason)
         if confirm is not None and not confirm(names):
             return []
-        audit_ids = {}
-        for name in names:
-            audit_ids[name] = await self.store.audit_begin(user=self.user, env=env, target=f"edge/node/{name}",
-                                                           action="run", params={"command": command},
-                                                           origin=self.origin)
-        await backend.start()
-        try:
-            results = await backend.run_fleet(command, names, on_result=on_result)
-        except BaseException as exc:
-            for audit_id in audit_ids.values():
-                await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc))
-            raise
-        for r in results:
-            ok = r.outcome == "ok"
-            message = r.error or f"exit {r.exit_code} in {r.duration_s:.2f}s"
-            await self.store.audit_finish(audit_ids[r.node], AuditResult.SUCCEEDED if ok else AuditResult.FAILED,
-                                          message)
+        async with contextlib.AsyncExitStack() as rows:  # one row per node, all begun before the run
+            ops = {name: await rows.enter_async_context(
+                       self._audited(env, f"edge/node/{name}", "run", {"command": command}))
+                   for name in names}
+            await backend.start()
+            results = await backend.run_fleet(command, names, on_result=on_result)  # raising: every row says so
+            for r in results:
+                ok = r.outcome == "ok"
+                ops[r.node].finish(AuditResult.SUCCEEDED if ok else AuditResult.FAILED,
+                                   r.error or f"exit {r.exit_code} in {r.duration_s:.2f}s")
+            for op in ops.values():
+                if op.result is None:
+                    op.fail("the fleet run reported nothing for this node")
         return results
 
     # -- environment lifecycle (issue 15): LifecycleService checks the policy, audits and

@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backends.base import Provisioner
+from tui.core.audited import AuditedOperation, audited, exception_text
 from tui.core.errors import EnvdeckError, InvalidRequest, LifecycleFailed, NotFound
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.plan import build_plan
@@ -109,6 +110,11 @@ def holder_gone(holder: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _audit_reason(exc: BaseException) -> str:
+    """A step's audit message for an exception its body lets out."""
+    return exc.reason if isinstance(exc, StepFailure) else exception_text(exc)
 
 
 def _why(exc: Exception) -> str:
@@ -314,10 +320,12 @@ class _Run:
         assert managed is not None
         return (managed.requested_by or managed.owner, managed.requested_origin or str(Origin.RECONCILER))
 
-    async def _audit_begin(self, op: Operation, target: str, params: dict[str, Any]) -> int:
+    def _audited(self, op: Operation, target: str,
+                 params: dict[str, Any]) -> contextlib.AbstractAsyncContextManager[AuditedOperation]:
+        """One step's audit row (tui/core/audited.py): begun before the provisioner is asked."""
         user, origin = self._who()
-        return await self.store.audit_begin(user=user, env=self.name, target=f"{self.name}/{target}",
-                                            action=f"lifecycle.{op}", params=params, origin=origin)
+        return audited(self.store, user=user, env=self.name, target=f"{self.name}/{target}",
+                       action=f"lifecycle.{op}", params=params, origin=origin, reason=_audit_reason)
 
     async def _note(self, target: str, reason: str, message: str, *, severity: str = "info") -> None:
         await self.store.add_timeline(self.name, [TimelineEntry(self.clock(), target, "lifecycle", severity,
@@ -394,16 +402,9 @@ class _Run:
         row = await self._record(step.id)
         if row.state == StepState.HEALTHY and row.native_id:
             return
-        audit = await self._audit_begin(Operation.CREATE, step.id, {"backend": step.backend, "kind": step.kind})
-        try:
+        async with self._audited(Operation.CREATE, step.id, {"backend": step.backend, "kind": step.kind}) as op:
             native_id = await self._run_create_step(step, by_id, row)
-        except StepFailure as exc:
-            await self.store.audit_finish(audit, AuditResult.FAILED, exc.reason)
-            raise
-        except Exception as exc:
-            await self.store.audit_finish(audit, AuditResult.FAILED, str(exc))
-            raise
-        await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"healthy ({native_id})")
+            op.succeed(f"healthy ({native_id})")
 
     async def _run_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord) -> str:
         deadline = self.clock() + timedelta(seconds=step.timeout_s)
@@ -552,35 +553,38 @@ class _Run:
         row = await self._record(step.id)
         if row.state in (StepState.PENDING, StepState.DELETED) or (row.native_id is None and not row.attempts):
             return []        # never asked of a backend (attempts count the rows written `creating`)
-        audit = await self._audit_begin(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind})
-        try:
-            prov = self.provisioner(step.backend)
-            native_id = row.native_id
-            if native_id is None and step.kind == EDGE_CLAIM:
-                # crashed between the claim and the row: the claims in the store name the nodes (find()
-                # adopts only nodes running every service, and a half-started node must be stopped too)
-                claimed = [c.node for c in await self.lstore.claims(self.name)]
-                native_id = ",".join(claimed) or None
-            elif native_id is None:   # crashed between create and its row: adopt by the marks
-                native_id = await prov.find(step)
-            if native_id is not None:
-                row.state, row.native_id, row.message = StepState.DELETING, native_id, ""
-                row.started_at, row.finished_at = self.clock(), None
-                await self._row(row)          # committed BEFORE the backend call
-                await prov.delete(step, native_id)
-                await self._wait_gone(prov, step, native_id)
-        except Exception as exc:
-            reason = _why(exc)
-            row.state, row.message, row.finished_at = StepState.FAILED, reason, self.clock()
-            await self._row(row)
-            await self.store.audit_finish(audit, AuditResult.FAILED, reason)
-            await self._note(step.id, "Orphaned", reason, severity="high")
-            return [Orphan(step.backend, row.native_id or step.id, reason)]
-        if step.kind == EDGE_CLAIM:
-            await self.lstore.release_claims(self.name)
-        row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
-        await self._row(row)
-        await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})")
+        failure: str | None = None
+        async with self._audited(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind}) as op:
+            try:
+                prov = self.provisioner(step.backend)
+                native_id = row.native_id
+                if native_id is None and step.kind == EDGE_CLAIM:
+                    # crashed between the claim and the row: the claims in the store name the nodes (find()
+                    # adopts only nodes running every service, and a half-started node must be stopped too)
+                    claimed = [c.node for c in await self.lstore.claims(self.name)]
+                    native_id = ",".join(claimed) or None
+                elif native_id is None:   # crashed between create and its row: adopt by the marks
+                    native_id = await prov.find(step)
+                if native_id is not None:
+                    row.state, row.native_id, row.message = StepState.DELETING, native_id, ""
+                    row.started_at, row.finished_at = self.clock(), None
+                    await self._row(row)          # committed BEFORE the backend call
+                    await prov.delete(step, native_id)
+                    await self._wait_gone(prov, step, native_id)
+            except Exception as exc:   # the step is left as an orphan; the destroy goes on
+                failure = _why(exc)
+                row.state, row.message, row.finished_at = StepState.FAILED, failure, self.clock()
+                await self._row(row)
+                op.fail(failure)
+            else:
+                if step.kind == EDGE_CLAIM:
+                    await self.lstore.release_claims(self.name)
+                row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
+                await self._row(row)
+                op.succeed(f"deleted ({native_id or 'nothing created'})")
+        if failure is not None:
+            await self._note(step.id, "Orphaned", failure, severity="high")
+            return [Orphan(step.backend, row.native_id or step.id, failure)]
         await self._note(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip())
         return []
 
@@ -597,24 +601,24 @@ class _Run:
     async def _sweep(self) -> list[Orphan]:
         orphans: list[Orphan] = []
         for backend in self.backends():
-            audit = await self._audit_begin(Operation.DESTROY, f"sweep:{backend}", {"backend": backend})
-            try:
-                prov = self.provisioner(backend)
-                leftovers = await prov.sweep()
-            except Exception as exc:
-                reason = f"sweep failed: {_why(exc)}"
-                orphans.append(Orphan(backend, "*", reason))
-                await self.store.audit_finish(audit, AuditResult.FAILED, reason)
-                continue
-            left = []
-            for leftover in leftovers:
+            async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}) as op:
                 try:
-                    await prov.delete_leftover(leftover)
-                except Exception as exc:
-                    left.append(Orphan(backend, leftover.arn or leftover.native_id, _why(exc)))
-            orphans.extend(left)
-            message = f"{len(leftovers)} leftover(s) found, {len(left)} could not be deleted"
-            await self.store.audit_finish(audit, AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
+                    prov = self.provisioner(backend)
+                    leftovers = await prov.sweep()
+                except Exception as exc:   # an orphan of the whole backend; the other backends are swept
+                    reason = f"sweep failed: {_why(exc)}"
+                    orphans.append(Orphan(backend, "*", reason))
+                    op.fail(reason)
+                    continue
+                left = []
+                for leftover in leftovers:
+                    try:
+                        await prov.delete_leftover(leftover)
+                    except Exception as exc:
+                        left.append(Orphan(backend, leftover.arn or leftover.native_id, _why(exc)))
+                orphans.extend(left)
+                message = f"{len(leftovers)} leftover(s) found, {len(left)} could not be deleted"
+                op.finish(AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
             if leftovers:
                 await self._note(f"sweep:{backend}", "Swept", message, severity="high" if left else "info")
         return orphans
@@ -625,14 +629,18 @@ class _Run:
         for backend in self.backends():
             if backend in saved:
                 continue     # slept before a crash: its memory is kept, not overwritten by zeros
-            audit = await self._audit_begin(Operation.SLEEP, backend, {"backend": backend})
-            try:
-                memory = await self.provisioner(backend).sleep()
-            except Exception as exc:
-                await self.store.audit_finish(audit, AuditResult.FAILED, _why(exc))
-                await self._op_failed(Operation.SLEEP, backend, _why(exc))
-            await self.lstore.save_sleep_memory(self.name, backend, memory)
-            await self.store.audit_finish(audit, AuditResult.SUCCEEDED, f"{len(memory)} resource(s) scaled down")
+            failure: str | None = None
+            async with self._audited(Operation.SLEEP, backend, {"backend": backend}) as op:
+                try:
+                    memory = await self.provisioner(backend).sleep()
+                except Exception as exc:   # the row says why, then the operation fails
+                    failure = _why(exc)
+                    op.fail(failure)
+                else:
+                    await self.lstore.save_sleep_memory(self.name, backend, memory)
+                    op.succeed(f"{len(memory)} resource(s) scaled down")
+            if failure is not None:
+                await self._op_failed(Operation.SLEEP, backend, failure)
             await self._note(backend, "Asleep", f"{len(memory)} resource(s) scaled down")
         await self.lstore.set_state(self.name, EnvLifecycleState.SLEEPING, finished=Operation.SLEEP)
         await self._changed()
@@ -640,25 +648,31 @@ class _Run:
     async def _wake(self) -> None:
         memory = await self.lstore.sleep_memory(self.name)
         for backend in self.backends():
-            audit = await self._audit_begin(Operation.WAKE, backend, {"backend": backend})
-            try:
-                await self.provisioner(backend).wake(memory.get(backend, {}))
-            except Exception as exc:
-                await self.store.audit_finish(audit, AuditResult.FAILED, _why(exc))
-                await self._op_failed(Operation.WAKE, backend, _why(exc))
-            await self.store.audit_finish(audit, AuditResult.SUCCEEDED, "restored")
+            failure: str | None = None
+            async with self._audited(Operation.WAKE, backend, {"backend": backend}) as op:
+                try:
+                    await self.provisioner(backend).wake(memory.get(backend, {}))
+                    op.succeed("restored")
+                except Exception as exc:   # the row says why, then the operation fails
+                    failure = _why(exc)
+                    op.fail(failure)
+            if failure is not None:
+                await self._op_failed(Operation.WAKE, backend, failure)
         managed = await self._reload()
         steps, _ = _plan(managed)
         native_ids = await self._native_ids()
         for step in (_resolved(s, native_ids) for s in steps):
-            audit = await self._audit_begin(Operation.WAKE, step.id, {"backend": step.backend, "kind": step.kind})
-            try:
-                await self._wait_healthy(step, native_ids.get(step.id),
-                                         self.clock() + timedelta(seconds=step.timeout_s))
-            except StepFailure as exc:
-                await self.store.audit_finish(audit, AuditResult.FAILED, exc.reason)
-                await self._op_failed(Operation.WAKE, exc.step, exc.reason)
-            await self.store.audit_finish(audit, AuditResult.SUCCEEDED, "healthy")
+            unhealthy: StepFailure | None = None
+            async with self._audited(Operation.WAKE, step.id, {"backend": step.backend, "kind": step.kind}) as op:
+                try:
+                    await self._wait_healthy(step, native_ids.get(step.id),
+                                             self.clock() + timedelta(seconds=step.timeout_s))
+                    op.succeed("healthy")
+                except StepFailure as exc:   # the row says why, then the operation fails
+                    unhealthy = exc
+                    op.fail(exc.reason)
+            if unhealthy is not None:
+                await self._op_failed(Operation.WAKE, unhealthy.step, unhealthy.reason)
         await self.lstore.clear_sleep_memory(self.name)
         await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.WAKE)
         await self._note(self.name, "Awake", f"{self.name} is ready again")

@@ -1,0 +1,90 @@
+"""One audited operation: its `pending` row is committed before the work starts, and
+finished however the work ends.
+
+    async with audited(store, user=..., env=..., target=..., action=..., params=..., origin=...) as op:
+        result = await backend.perform(resource, action, params)
+        op.finish(AuditResult.SUCCEEDED if result.ok else AuditResult.FAILED, result.message)
+
+How the row ends:
+- the body returns: what it set with `op.finish(...)` (or `op.fail(...)`), else `succeeded`;
+- the body raises an Exception: `failed`, with the exception's text (the store redacts it);
+- the body is cancelled or interrupted (any other BaseException): `interrupted`;
+- in both raising cases an outcome the body had already set wins (a log stream the
+  reader closes is a `succeeded` read, "closed").
+
+The row of an operation that outlives one call (an interactive shell: opened by one
+Session call, closed by another) is begun with `AuditedOperation.begin` and finished
+with `finish_row` by whoever sees it end. Never imports Textual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tui.core.model import AuditResult
+
+if TYPE_CHECKING:
+    from tui.core.store import Store
+
+
+def exception_text(exc: BaseException) -> str:
+    """What an audit row says of an exception: its text, else its type's name."""
+    return str(exc) or type(exc).__name__
+
+
+@dataclass(slots=True)
+class AuditedOperation:
+    """The open audit row of one operation; the body says how it ended."""
+
+    store: Store
+    id: int
+    result: str | None = None  # None: not decided by the body (succeeded when it returns)
+    message: str = ""
+
+    @classmethod
+    async def begin(cls, store: Store, *, user: str, env: str, target: str, action: str,
+                    params: dict[str, Any] | None, origin: str) -> AuditedOperation:
+        """Commit the `pending` row (before anything is asked of a backend)."""
+        audit_id = await store.audit_begin(user=user, env=env, target=target, action=action,
+                                           params=params, origin=origin)
+        return cls(store, audit_id)
+
+    def finish(self, result: str, message: str = "") -> None:
+        """How the operation ended (written when the `audited` block is left)."""
+        self.result, self.message = str(result), message
+
+    def succeed(self, message: str = "") -> None:
+        self.finish(AuditResult.SUCCEEDED, message)
+
+    def fail(self, message: str) -> None:
+        self.finish(AuditResult.FAILED, message)
+
+    async def finish_row(self, result: str, message: str = "") -> bool:
+        """Write the row's end now (for an operation that is not one `audited` block)."""
+        return await self.store.audit_finish(self.id, result, message)
+
+
+@asynccontextmanager
+async def audited(store: Store, *, user: str, env: str, target: str, action: str,
+                  params: dict[str, Any] | None, origin: str,
+                  reason: Callable[[BaseException], str] = exception_text) -> AsyncIterator[AuditedOperation]:
+    """Begin a row, run the body, finish the row (see the module's doc). `reason` words
+    the message of an exception the body raises (default: its text, else its type)."""
+    op = await AuditedOperation.begin(store, user=user, env=env, target=target, action=action,
+                                      params=params, origin=origin)
+    try:
+        yield op
+    except Exception as exc:
+        if op.result is None:
+            op.fail(reason(exc))
+        await op.finish_row(op.result or AuditResult.FAILED, op.message)
+        raise
+    except BaseException as exc:  # cancelled, ctrl+c, a closed generator
+        if op.result is None:
+            op.finish(AuditResult.INTERRUPTED, reason(exc))
+        await op.finish_row(op.result or AuditResult.INTERRUPTED, op.message)
+        raise
+    await op.finish_row(op.result or AuditResult.SUCCEEDED, op.message)
