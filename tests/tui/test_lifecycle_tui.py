@@ -21,14 +21,15 @@ from screens.environment import EnvironmentScreen
 from screens.lifecycle_steps import LifecycleScreen, StepsTable
 from screens.new_environment import Field, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable, OverviewScreen
-from tests.lifecycle.memory_provisioner import MemoryWorld
+from tests.lifecycle.memory_provisioner import MemoryWorld, managed_env
 from tests.security.test_palette_access import palette_hits, run_palette_command
 from tests.tui.pilot import app_ready, settle, wait_until
 from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.core.env_state import LifecycleChanged
-from tui.core.lifecycle.records import EnvLifecycleState, StepRecord, StepState
+from tui.core.lifecycle.records import EnvLifecycleState, StepRecord, StepSpec, StepState
 from tui.core.session import Session
+from tui.messages import ManagedLoaded
 
 TEMPLATES = """
 templates:
@@ -485,3 +486,32 @@ async def test_palette_offers_new_environment_and_the_created_ones_verbs(tmp_pat
         await run_palette_command(pilot, "Destroy pr-8")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the destroy confirmation")
         assert app.screen.request.type_to_confirm == "pr-8"
+
+
+async def test_a_created_environment_not_observed_shows_its_steps(tmp_path, stage, world):
+    """One the reconciler does not observe (its section did not validate, say): a row of its own
+    in the overview, and Enter shows its steps on the lifecycle screen."""
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        ghost = managed_env("pr-ghost", [StepSpec("assets", "aws", "s3-bucket", {"name": "pr-ghost-assets"})],
+                            owner="alice", created_at=FIXED_NOW)
+        ghost.state = EnvLifecycleState.FAILED
+        ghost.step, ghost.reason = "assets", "AccessDenied: s3:CreateBucket"
+        ghost.steps = [StepRecord("pr-ghost", "assets", "aws", "s3-bucket", state=StepState.FAILED,
+                                  message="AccessDenied: s3:CreateBucket")]
+        app.post_message(ManagedLoaded([ghost]))
+        overview = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: "pr-ghost" in overview.row_keys, "its row")
+        assert [c.plain for c in overview.cells_of("pr-ghost")][:3] == ["pr-ghost", "✖ failed", "—"]
+        overview.move_to_key("pr-ghost")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, LifecycleScreen) and app.screen.ready,
+                         "the lifecycle screen")
+        await settle(pilot)
+        header = str(app.screen.query_one("#steps-header", Static).render())
+        assert header.startswith("✖ failed  owner alice  template preview") and \
+            "step assets: AccessDenied: s3:CreateBucket" in header, header
+        assert step_cells(app.screen.query_one(StepsTable))["assets"]["state"] == "failed"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back")
