@@ -36,6 +36,7 @@ from tui.core.model import (
     Observation,
     Resource,
 )
+from tui.core.xray import Link
 
 __all__ = [
     "Backend",
@@ -121,6 +122,11 @@ class Backend(ABC):
     def evaluate_compliance(self, resources: list[Resource]) -> list[Finding]:
         """Compliance findings for these resources (observe() attaches them too)."""
         return [f for r in resources for f in r.findings]
+
+    def resource_links(self, resources: list[Resource]) -> list[Link]:
+        """How these resources of this backend depend on one another, for the xray
+        (tui/core/xray.py; pure, over what observe() put in their attributes); none by default."""
+        return []
 
     # -- reading -------------------------------------------------------------
     def logs(

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from backends.aws import actions as aws_actions
 from backends.aws import desired_state
+from backends.aws import links as aws_links
 from backends.aws.clients import AwsClients
 from backends.aws.cloudwatch_metrics import METRICS, fetch_metrics
 from backends.aws.error_mapping import redact
@@ -31,6 +32,7 @@ from tui.core.model import (
     Resource,
     now_utc,
 )
+from tui.core.xray import Link
 
 LOG_STREAM_PREFIX_TAG = "envdeck:log-stream-prefix"
 
@@ -67,6 +69,9 @@ class AwsBackend(Backend):
         self.sampler.close()
         await self.sampler.wait_idle()
         self.clients.close()
+
+    def resource_links(self, resources: list[Resource]) -> list[Link]:
+        return aws_links.resource_links(resources)
 
     def describe(self) -> str:
         parts = [f"aws {self.config.region}"]

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from backends.base import Backend
+from backends.edge import links as edge_links
 from backends.edge.actions import EdgeActions
 from backends.edge.commands import ProbeRequest, new_nonce, probe_command, render
 from backends.edge.fleet import FleetResult, ResultCallback, run_bounded, select_names
@@ -49,6 +50,7 @@ from tui.core.model import (
     Resource,
     now_utc,
 )
+from tui.core.xray import Link
 
 ALL_LINES = 10_000  # what `tail=None` (everything) asks the log command for
 CONNECT_WAIT_S = 2.0  # how long an observe pass waits for a node's reconnect (see _connect_wait)
@@ -87,6 +89,9 @@ class EdgeBackend(EdgeActions, Backend):
             self._pass_request.cancel()
             self._pass_request = None
         await asyncio.gather(*(link.close() for link in self.links.values()), return_exceptions=True)
+
+    def resource_links(self, resources: list[Resource]) -> list[Link]:
+        return edge_links.resource_links(resources)
 
     def describe(self) -> str:
         return f"edge: {len(self.nodes)} SSH node{'s' if len(self.nodes) != 1 else ''}"

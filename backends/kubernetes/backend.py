@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from backends.base import Backend
 from backends.kubernetes import actions, desired, portforward
+from backends.kubernetes import links as kubernetes_links
 from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, WATCH_SILENCE_FLOOR_S, KubeApi
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
 from backends.kubernetes.inventory import Inventory
@@ -43,6 +44,7 @@ from tui.core.model import (
     now_utc,
 )
 from tui.core.port_forward import ForwardPort
+from tui.core.xray import Link
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,9 @@ class KubernetesBackend(Backend):
             await self.api.close()
         if self.connection is not None:
             await asyncio.to_thread(self.connection.api_client.close)
+
+    def resource_links(self, resources: list[Resource]) -> list[Link]:
+        return kubernetes_links.resource_links(resources)
 
     def describe(self) -> str:
         where = self.connection.context or self.connection.host if self.connection else \

@@ -210,6 +210,40 @@ def _pod_faults(res: Resource, obj: dict[str, Any], verdict: tuple[Health, str])
     return faults
 
 
+def _pod_refs(spec: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """The claims, ConfigMaps and Secrets a pod spec names (xray links): `volumes` (projected
+    sources included) and `env` (envFrom and env valueFrom of every container), by kind."""
+    volumes: dict[str, set[str]] = {"PersistentVolumeClaim": set(), "ConfigMap": set(), "Secret": set()}
+    env: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set()}
+    for vol in spec.get("volumes") or ():
+        if not isinstance(vol, dict):
+            continue
+        sources = [vol, *(((vol.get("projected") or {}).get("sources")) or ())]
+        for src in sources:
+            if not isinstance(src, dict):
+                continue
+            for kind, key, name_key in (("PersistentVolumeClaim", "persistentVolumeClaim", "claimName"),
+                                        ("ConfigMap", "configMap", "name"), ("Secret", "secret", "secretName"),
+                                        ("Secret", "secret", "name")):
+                name = (src.get(key) or {}).get(name_key) if isinstance(src.get(key), dict) else None
+                if name:
+                    volumes[kind].add(str(name))
+    for container in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())]:
+        if not isinstance(container, dict):
+            continue
+        for ref in container.get("envFrom") or ():
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                if isinstance(ref, dict) and isinstance(ref.get(key), dict) and ref[key].get("name"):
+                    env[kind].add(str(ref[key]["name"]))
+        for var in container.get("env") or ():
+            source = (var.get("valueFrom") or {}) if isinstance(var, dict) else {}
+            for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                if isinstance(source.get(key), dict) and source[key].get("name"):
+                    env[kind].add(str(source[key]["name"]))
+    return {group: {kind: sorted(names) for kind, names in refs.items() if names}
+            for group, refs in (("volumes", volumes), ("env", env)) if any(refs.values())}
+
+
 def pod(obj: dict[str, Any]) -> Converted:
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     statuses = status.get("containerStatuses") or ()
@@ -222,6 +256,9 @@ def pod(obj: dict[str, Any]) -> Converted:
         "containers": [str(c.get("name")) for c in spec.get("containers") or ()],
         "images": _images(spec), "owner": owner,
     }
+    refs = _pod_refs(spec)
+    if refs:
+        attrs["refs"] = refs
     verdict = health.pod(obj)
     res = _resource("Pod", obj, verdict, _pod_status_text(obj), attrs)
     if owner is None:
@@ -268,6 +305,8 @@ def node(obj: dict[str, Any]) -> Converted:
         text += ",SchedulingDisabled"
     attrs = {"unschedulable": bool(spec.get("unschedulable")),
              "kubelet": (status.get("nodeInfo") or {}).get("kubeletVersion")}
+    if spec.get("providerID"):  # aws:///eu-west-1a/i-0abc…: the EC2 instance behind the node (xray)
+        attrs["provider_id"] = str(spec["providerID"])
     res = _resource("Node", obj, verdict, text, attrs)
     faults = _condition_fault(res, "Ready", status, "False") + _condition_fault(res, "Ready", status, "Unknown")
     return Converted(res, faults)

@@ -1,0 +1,83 @@
+"""`envdeck xray ENV RESOURCE_ID [--json]`: what a resource depends on and what depends on it.
+
+Observes the environment once (like `status`; never a repair), accepts an AWS Name in place
+of the id (like `act`), and prints the tree with box-drawing characters; every name, reason
+and status is outside text, sanitised on a terminal (write_line) and escaped in JSON.
+Exit codes as the other commands: 1 when the resource is not there or a backend was
+unreachable (the tree then shows the last observation), 3 for an environment the user may
+not see.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tui.cli.opening import load, open_session
+from tui.cli.output import print_json, warn, write_line
+from tui.core.model import iso, now_utc
+from tui.core.xray import XrayNode, XrayTree, xray_in
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def node_line(node: XrayNode) -> str:
+    parts = [f"{node.relation}: " if node.relation else "", f"{node.kind}/{node.name}  {node.health}"]
+    if node.rolled != node.health:
+        parts.append(f"  (below: {node.rolled})")
+    if node.missing:
+        parts.append("  [not found]")
+    if node.cycle:
+        parts.append("  [cycle: already above]")
+    if node.reason and not node.missing:
+        parts.append(f"  — {node.reason}")
+    return "".join(parts)
+
+
+def tree_lines(nodes: list[XrayNode], prefix: str = "") -> list[str]:
+    """The nodes under a heading, drawn with ├── └── │."""
+    lines: list[str] = []
+    for i, node in enumerate(nodes):
+        last = i == len(nodes) - 1
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{node_line(node)}")
+        below = prefix + ("    " if last else "│   ")
+        lines += tree_lines(node.children, below)
+        if node.more:
+            lines.append(f"{below}└── … {node.more} more")
+        elif node.truncated:
+            lines.append(f"{below}└── … (deeper levels not shown)")
+    return lines
+
+
+def render(tree: XrayTree) -> list[str]:
+    root = tree.root
+    head = f"{root.resource_id}  {root.health}"
+    if tree.rolled != root.health:
+        head += f"  (with what it depends on: {tree.rolled})"
+    if root.reason:
+        head += f"  — {root.reason}"
+    lines = [head, "depends on" + ("" if tree.depends_on else ": nothing known")]
+    lines += tree_lines(tree.depends_on)
+    lines.append("depended on by" + ("" if tree.depended_on_by else ": nothing known"))
+    lines += tree_lines(tree.depended_on_by)
+    return lines
+
+
+async def cmd_xray(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    session = await open_session(args, cfg, args.env)
+    try:
+        await session.observe()  # observes only, like `status`
+        resource_id = await session.resolve_name(args.env, args.resource)  # a Name in place of the id
+        tree = xray_in(session, args.env, resource_id)
+        unreachable = sorted(name for name, b in session.state(args.env).backends.items() if b.reachable is not True)
+    finally:
+        await session.close()
+    if args.json:
+        print_json({"generated_at": iso(now_utc()), "env": args.env, "unreachable_backends": unreachable,
+                    **tree.to_json()})
+    else:
+        for line in render(tree):
+            write_line(line)
+    for name in unreachable:
+        warn(f"{name} is unreachable: its part of the tree is the last observation")
+    return EXIT_FAILED if unreachable else EXIT_OK

@@ -1,0 +1,261 @@
+"""Xray: what a resource depends on, and what depends on it.
+
+Each backend knows how its resources refer to one another (an Ingress names its Services, a
+Pod its owner and its claims, a target group its instances): it says so with typed `Link`
+records from its optional `Backend.resource_links(resources)` hook (backends/*/links.py, pure
+functions over Resources). A link `source → target` reads "source depends on target" (the
+Ingress on its Service, the Deployment on its ReplicaSet, the Pod on its ConfigMap), so a red
+target makes its sources' roll-up red.
+
+`XrayGraph` indexes one observation once (links by source and by target, resources by id):
+`xray()` of a resource then walks only its neighbourhood. The graph of an `EnvState` is kept
+for its revision (`graph_for`), so the UI asking again between two passes costs nothing.
+The core gets the link functions from the caller (`LinkSources`, by backend name) and never
+imports an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tui.core.env_state import EnvState
+from tui.core.errors import NotFound
+from tui.core.model import HEALTH_ORDER, Health, Resource
+
+if TYPE_CHECKING:
+    from tui.core.session import Session
+
+_RANK = {h: i for i, h in enumerate(HEALTH_ORDER)}
+DEPENDS_ON, DEPENDED_ON_BY = "depends_on", "depended_on_by"
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """`source_id` depends on `target_id`; `relation` says how ("selects", "owns", "mounts")."""
+
+    source_id: str
+    target_id: str
+    relation: str
+
+
+#: What a backend's `resource_links` is: its resources in, their links out.
+LinkFunction = Callable[[list[Resource]], list[Link]]
+LinkSources = Mapping[str, LinkFunction]
+
+
+@dataclass(slots=True)
+class XrayNode:
+    """One resource in an xray tree. `rolled` is the worst health of the node and everything
+    shown (or counted in `more`) below it; `cycle`: the resource is already on the path above
+    (not expanded again); `missing`: a link names it but the inventory has no such resource."""
+
+    resource_id: str
+    kind: str
+    name: str
+    health: Health
+    rolled: Health
+    relation: str = ""
+    reason: str = ""
+    status: str = ""
+    children: list[XrayNode] = field(default_factory=list)
+    more: int = 0  # children not listed (beyond the per-node limit); counted in `rolled`
+    truncated: bool = False  # deeper levels not expanded (depth limit); counted in `rolled`
+    cycle: bool = False
+    missing: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.resource_id, "kind": self.kind, "name": self.name, "relation": self.relation,
+                "health": str(self.health), "rolled_health": str(self.rolled), "reason": self.reason,
+                "status": self.status, "cycle": self.cycle, "missing": self.missing, "more": self.more,
+                "truncated": self.truncated, "children": [c.to_json() for c in self.children]}
+
+
+@dataclass(slots=True)
+class XrayTree:
+    """Both directions around one resource. `rolled` is the root's health rolled up over what it
+    depends on (a red dependency makes it red); `dependents_rolled` the worst among its dependents."""
+
+    root: XrayNode
+    depends_on: list[XrayNode]
+    depended_on_by: list[XrayNode]
+    rolled: Health
+    dependents_rolled: Health
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resource": self.root.to_json(), "rolled_health": str(self.rolled),
+                "dependents_rolled_health": str(self.dependents_rolled),
+                DEPENDS_ON: [n.to_json() for n in self.depends_on],
+                DEPENDED_ON_BY: [n.to_json() for n in self.depended_on_by]}
+
+
+def _worse(a: Health, b: Health) -> Health:
+    return b if _RANK[b] > _RANK[a] else a
+
+
+class XrayGraph:
+    """The links of one observation, indexed once: by source, by target, resources by id."""
+
+    def __init__(self, resources: Iterable[Resource], links: Iterable[Link]):
+        self.resources: dict[str, Resource] = {r.id: r for r in resources}
+        self.kinds = {(r.backend, r.kind) for r in self.resources.values()}
+        self.out: dict[str, list[Link]] = {}
+        self.into: dict[str, list[Link]] = {}
+        seen: set[tuple[str, str]] = set()
+        for link in links:
+            key = (link.source_id, link.target_id)
+            if key in seen or link.source_id == link.target_id:
+                continue
+            seen.add(key)
+            self.out.setdefault(link.source_id, []).append(link)
+            self.into.setdefault(link.target_id, []).append(link)
+
+    @classmethod
+    def of(cls, state: EnvState, sources: LinkSources) -> XrayGraph:
+        links: list[Link] = []
+        for backend, per in state.resources.items():
+            function = sources.get(backend)
+            if function is not None and per:
+                links += function(list(per.values()))
+        return cls(state.all_resources(), links)
+
+    def links(self) -> list[Link]:
+        return [link for per in self.out.values() for link in per]
+
+    def health(self, resource_id: str) -> Health:
+        found = self.resources.get(resource_id)
+        if found is not None:
+            return found.health
+        return Health.MISSING if self._kind_observed(resource_id) else Health.UNKNOWN
+
+    def _kind_observed(self, resource_id: str) -> bool:
+        backend, _, rest = resource_id.partition("/")
+        return (backend, rest.partition("/")[0]) in self.kinds
+
+    def neighbours(self, resource_id: str, direction: str) -> list[tuple[str, str]]:
+        """(resource id, relation) one step away in `direction`."""
+        if direction == DEPENDS_ON:
+            return [(link.target_id, link.relation) for link in self.out.get(resource_id, ())]
+        return [(link.source_id, link.relation) for link in self.into.get(resource_id, ())]
+
+
+class _Walk:
+    """One direction of one xray: nodes built down to `max_depth` with at most `max_children`
+    children each; the roll-up counts everything below (memoised, cycles guarded)."""
+
+    def __init__(self, graph: XrayGraph, direction: str, max_depth: int, max_children: int):
+        self.graph, self.direction = graph, direction
+        self.max_depth, self.max_children = max_depth, max_children
+        self._rolled: dict[str, Health] = {}
+
+    def rolled(self, rid: str, path: set[str]) -> Health:
+        """Worst health of `rid` and what lies beyond it; a resource already on `path` counts
+        with its own health (the cycle is not followed again)."""
+        known = self._rolled.get(rid)
+        if known is not None:
+            return known
+        worst, exact = self.graph.health(rid), True
+        path.add(rid)
+        for nid, _ in self.graph.neighbours(rid, self.direction):
+            if nid in path:
+                worst, exact = _worse(worst, self.graph.health(nid)), False
+                continue
+            worst = _worse(worst, self.rolled(nid, path))
+            exact = exact and nid in self._rolled
+        path.discard(rid)
+        if exact:  # a value seen through a cycle depends on the path: not kept
+            self._rolled[rid] = worst
+        return worst
+
+    def node(self, rid: str, relation: str, path: list[str], depth: int) -> XrayNode:
+        res = self.graph.resources.get(rid)
+        health = self.graph.health(rid)
+        backend, _, rest = rid.partition("/")
+        kind, _, name = rest.partition("/")
+        node = XrayNode(rid, res.kind if res else kind, res.name if res else name, health, health, relation,
+                        reason=res.health_reason if res else "not in the observed inventory",
+                        status=res.status if res else "", missing=res is None)
+        if rid in path:
+            node.cycle = True
+            return node
+        node.children, node.more, node.truncated, node.rolled = self.children(rid, path, depth)
+        node.rolled = _worse(health, node.rolled)
+        return node
+
+    def children(self, rid: str, path: list[str], depth: int) -> tuple[list[XrayNode], int, bool, Health]:
+        """The children nodes of `rid` (worst first), how many more were left out, whether the
+        depth limit cut them, and their roll-up."""
+        found = self.graph.neighbours(rid, self.direction)
+        if not found:
+            return [], 0, False, Health.HEALTHY
+        on_path = set(path) | {rid}
+        ranked = []
+        for nid, relation in found:
+            rolled = self.graph.health(nid) if nid in on_path else self.rolled(nid, set(on_path))
+            ranked.append((-_RANK[rolled], nid, relation, rolled))
+        worst = Health.HEALTHY
+        for entry in ranked:
+            worst = _worse(worst, entry[3])
+        if depth >= self.max_depth:
+            return [], 0, True, worst
+        ranked.sort(key=lambda e: (e[0], e[1]))
+        shown = ranked[: self.max_children]
+        path.append(rid)
+        try:
+            nodes = [self.node(nid, relation, path, depth + 1) for _, nid, relation, _ in shown]
+        finally:
+            path.pop()
+        return nodes, len(ranked) - len(shown), False, worst
+
+
+def xray(state: EnvState, resource_id: str, sources: LinkSources | None = None, *, max_depth: int = 6,
+         max_children: int = 50, graph: XrayGraph | None = None) -> XrayTree:
+    """The tree of `resource_id` in both directions. KeyError when the environment has no such
+    resource. `graph` defaults to the state's graph for its revision (built once)."""
+    graph = graph if graph is not None else graph_for(state, sources or {})
+    res = graph.resources.get(resource_id)
+    if res is None:
+        raise KeyError(resource_id)
+    trees = {}
+    for direction in (DEPENDS_ON, DEPENDED_ON_BY):
+        walk = _Walk(graph, direction, max_depth, max_children)
+        trees[direction] = walk.children(resource_id, [], 0)
+    down, up = trees[DEPENDS_ON], trees[DEPENDED_ON_BY]
+    root = XrayNode(res.id, res.kind, res.name, res.health, _worse(res.health, down[3]), "", res.health_reason,
+                    res.status)
+    return XrayTree(root, down[0], up[0], root.rolled, up[3])
+
+
+# The graph of a state for its revision (the reconciler bumps it on every change). Keyed by
+# the state object's id, holding the state too, so that a new state never reads a dead one's.
+_GRAPHS: dict[int, tuple[EnvState, tuple, XrayGraph]] = {}
+
+
+def graph_for(state: EnvState, sources: LinkSources) -> XrayGraph:
+    """The xray graph of the state's current observation, built once per revision."""
+    key = (state.revision, tuple((name, id(per), len(per)) for name, per in state.resources.items()),
+           tuple(sorted(sources)))
+    cached = _GRAPHS.get(id(state))
+    if cached is not None and cached[0] is state and cached[1] == key:
+        return cached[2]
+    graph = XrayGraph.of(state, sources)
+    if len(_GRAPHS) > 32:
+        _GRAPHS.clear()
+    _GRAPHS[id(state)] = (state, key, graph)
+    return graph
+
+
+def link_sources(session: Session, env: str) -> dict[str, LinkFunction]:
+    """The link functions of the environment's backends (each backend's `resource_links`)."""
+    state = session.state(env)
+    return {name: session.backend_for(env, f"{name}/").resource_links for name in {*state.backends, *state.resources}}
+
+
+def xray_in(session: Session, env: str, resource_id: str, **limits: int) -> XrayTree:
+    """`xray()` of a resource of a visible environment as last observed (NotFound if absent)."""
+    state = session.state(env)
+    try:
+        return xray(state, resource_id, link_sources(session, env), **limits)
+    except KeyError:
+        raise NotFound(f"no resource {resource_id} in {env}") from None
