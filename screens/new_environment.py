@@ -16,7 +16,7 @@ I/O runs in workers that post typed messages (`TemplatePlanned`, `LifecycleReque
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -34,6 +34,11 @@ from tui.messages import LifecycleRequested, TemplatePlanned
 from tui.widgets.cells import Palette, format_age, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 
+if TYPE_CHECKING:
+    from tui.core.lifecycle.plan import Plan
+    from tui.core.lifecycle.service import TemplateChoice
+    from tui.core.lifecycle.template import ParameterSpec
+
 NAME, TTL = "name", "ttl"
 PLAN_COLUMNS = (("wave", "WAVE"), ("step", "STEP"), ("backend", "BACKEND"), ("kind", "KIND"),
                 ("after", "AFTER"))
@@ -49,25 +54,28 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds:g}s"
 
 
-def spec_hint(spec: Any) -> str:
+def default_text(spec: ParameterSpec) -> str:
+    """The default as the field shows it (`true`, not Python's `True`); "" when there is none."""
+    if spec.default is None:
+        return ""
+    return str(spec.default).lower() if isinstance(spec.default, bool) else str(spec.default)
+
+
+def spec_hint(spec: ParameterSpec) -> str:
     """What a parameter takes: `integer 0…10 · default 1`, `string ^[a-z0-9-]{1,30}$`."""
-    kind = str(getattr(spec, "type", "") or "string")
-    low, high = getattr(spec, "minimum", None), getattr(spec, "maximum", None)
-    parts = [kind]
-    if low is not None or high is not None:
-        parts[0] += f" {'' if low is None else low}…{'' if high is None else high}"
-    pattern = getattr(spec, "pattern", None)
-    if pattern:
-        parts.append(str(pattern))
-    if getattr(spec, "default", None) is not None:
-        parts.append(f"default {spec.default}")
-    description = getattr(spec, "description", None)
-    if description:
-        parts.append(str(description))
+    parts = [spec.type]
+    if spec.minimum is not None or spec.maximum is not None:
+        parts[0] += f" {'' if spec.minimum is None else spec.minimum}…{'' if spec.maximum is None else spec.maximum}"
+    if spec.pattern:
+        parts.append(spec.pattern)
+    if spec.default is not None:
+        parts.append(f"default {default_text(spec)}")
+    if spec.description:
+        parts.append(spec.description)
     return clean(" · ".join(parts), max_len=200)
 
 
-def plan_rows(plan: Any, palette: Palette) -> dict[str, Cells]:
+def plan_rows(plan: Plan, palette: Palette) -> dict[str, Cells]:
     wave_of = {step_id: i for i, wave in enumerate(plan.waves, start=1) for step_id in wave}
     rows: dict[str, Cells] = {}
     for step in sorted(plan.steps, key=lambda s: (wave_of.get(s.id, 0), s.id)):
@@ -78,16 +86,16 @@ def plan_rows(plan: Any, palette: Palette) -> dict[str, Cells]:
     return rows
 
 
-class Field(Vertical):
+class FormField(Vertical):
     """A label and an input on one line, the hint or the error under it."""
 
     DEFAULT_CSS = """
-    Field { height: auto; }
-    Field > Horizontal { height: 1; }
-    Field Label { width: 14; color: $foreground; text-style: bold; }
-    Field Input { width: 1fr; }
-    Field > .field-hint { height: 1; padding-left: 14; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
-    Field.invalid > .field-hint { color: $error; text-style: bold; }
+    FormField { height: auto; }
+    FormField > Horizontal { height: 1; }
+    FormField Label { width: 14; color: $foreground; text-style: bold; }
+    FormField Input { width: 1fr; }
+    FormField > .field-hint { height: 1; padding-left: 14; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+    FormField.invalid > .field-hint { color: $error; text-style: bold; }
     """
 
     def __init__(self, key: str, label: str, value: str, hint: str, placeholder: str = "") -> None:
@@ -132,9 +140,9 @@ class NewEnvironmentScreen(EnvdeckScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.choices: list[Any] = []
-        self.template: Any | None = None
-        self.plan: Any | None = None
+        self.choices: list[TemplateChoice] = []
+        self.template: TemplateChoice | None = None
+        self.plan: Plan | None = None
         self._values: dict[str, str] = {}  # name and TTL kept when another template is picked
         self._busy = False
 
@@ -191,7 +199,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
         event.stop()
         self.query_one(f"#input-{NAME}", Input).focus()
 
-    def _choose(self, choice: Any) -> None:
+    def _choose(self, choice: TemplateChoice) -> None:
         for key in (NAME, TTL):
             for field in self.query(f"#input-{key}").results(Input):
                 self._values[key] = field.value
@@ -200,14 +208,13 @@ class NewEnvironmentScreen(EnvdeckScreen):
         info = clean(config.description or "", max_len=200)
         self.query_one("#template-info", Static).update(Text(f"{clean(choice.name)}: {info}" if info
                                                              else clean(choice.name), end=""))
-        ttl, max_ttl = getattr(config, "ttl", None), getattr(config, "max_ttl", None)
+        ttl, max_ttl = config.ttl, config.max_ttl
         ttl_hint = (f"blank: {duration_text(ttl)}" if ttl else "blank: no expiry") + \
             (f" · at most {duration_text(max_ttl)}" if max_ttl else "") + " · e.g. 30m, 4h, 2d"
-        fields = [Field(NAME, "name", self._values.get(NAME, ""), "a-z, 0-9 and -, at most 63"),
-                  Field(TTL, "ttl", self._values.get(TTL, ""), ttl_hint, placeholder=duration_text(ttl))]
+        fields = [FormField(NAME, "name", self._values.get(NAME, ""), "a-z, 0-9 and -, at most 63"),
+                  FormField(TTL, "ttl", self._values.get(TTL, ""), ttl_hint, placeholder=duration_text(ttl))]
         for i, (pname, spec) in enumerate(config.parameters.items()):
-            default = getattr(spec, "default", None)
-            fields.append(Field(f"p{i}", pname, "" if default is None else str(default), spec_hint(spec)))
+            fields.append(FormField(f"p{i}", pname, default_text(spec), spec_hint(spec)))
         form = self.query_one("#form", VerticalScroll)
         form.remove_children()
         form.mount_all(fields)
@@ -236,14 +243,14 @@ class NewEnvironmentScreen(EnvdeckScreen):
                 seconds = parse_duration(text)
             except ValueError as exc:
                 return str(exc)
-            max_ttl = getattr(self.template.config, "max_ttl", None)
+            max_ttl = self.template.config.max_ttl
             if max_ttl and seconds > max_ttl:
                 return f"must be at most {duration_text(max_ttl)} (the template's max_ttl)"
             return None
         name = self.parameter_names[int(key[1:])]
         spec = self.template.config.parameters[name]
         if not text:
-            return None if getattr(spec, "default", None) is not None else f"{name} is required"
+            return None if spec.default is not None else f"{name} is required"
         try:
             spec.parse(text)
         except ValueError as exc:
@@ -256,7 +263,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
             return
         event.stop()
         key = event.input.id.removeprefix("input-")
-        self.query_one(f"#field-{key}", Field).show_error(self.field_error(key, event.value))
+        self.query_one(f"#field-{key}", FormField).show_error(self.field_error(key, event.value))
         self.query_one("#new-env-error", Static).update("")
 
     @on(Input.Submitted)
@@ -271,10 +278,10 @@ class NewEnvironmentScreen(EnvdeckScreen):
 
     def _form(self) -> tuple[str, dict[str, str], float | None] | None:
         """(name, parameters, ttl seconds) when every field is valid; else the errors show."""
-        values = {f.key: f.query_one(Input).value for f in self.query(Field)}
+        values = {f.key: f.query_one(Input).value for f in self.query(FormField)}
         errors = {key: self.field_error(key, value) for key, value in values.items()}
         for key, error in errors.items():
-            self.query_one(f"#field-{key}", Field).show_error(error)
+            self.query_one(f"#field-{key}", FormField).show_error(error)
         if any(errors.values()):
             first = next(key for key, error in errors.items() if error)
             self.query_one(f"#input-{first}", Input).focus()
@@ -320,7 +327,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
         plan = message.plan
         form = self._form()
         ttl = form[2] if form is not None else None
-        ttl = ttl or getattr(self.template.config, "ttl", None)
+        ttl = ttl or self.template.config.ttl
         info = Text(f"{clean(plan.env)} from {clean(plan.template)}: {len(plan.steps)} step(s) in "
                     f"{len(plan.waves)} wave(s)", style=palette.style("foreground", bold=True), end="")
         info.append(f" · expires in {format_age(ttl)}" if ttl else " · no expiry", style=palette.style("text-muted"))

@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, OptionList, ProgressBar, Static
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.lifecycle_steps import LifecycleScreen, StepsTable
-from screens.new_environment import Field, NewEnvironmentScreen
+from screens.new_environment import FormField, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable, OverviewScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld, managed_env
 from tests.security.test_palette_access import palette_hits, run_palette_command
@@ -80,7 +80,7 @@ def world() -> MemoryWorld:
 
 
 def field_hint(app: EnvdeckApp, key: str) -> str:
-    return str(app.screen.query_one(f"#field-{key}", Field).query_one(".field-hint", Static).render())
+    return str(app.screen.query_one(f"#field-{key}", FormField).query_one(".field-hint", Static).render())
 
 
 def step_cells(table: StepsTable) -> dict[str, dict[str, str]]:
@@ -114,7 +114,7 @@ async def open_new_environment(pilot) -> NewEnvironmentScreen:
     await pilot.press("n")
     await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen) and app.screen.template,
                      "the new environment screen")
-    await wait_until(pilot, lambda: len(app.screen.query(Field)) == 4, "the form of preview")
+    await wait_until(pilot, lambda: len(app.screen.query(FormField)) == 4, "the form of preview")
     await settle(pilot)
     return app.screen
 
@@ -145,7 +145,7 @@ async def test_new_environment_form_checks_as_typed_plans_then_creates(tmp_path,
         # a value breaking the pattern: the error under the field, as it is typed
         await type_into(pilot, "p0", "Feature_X")
         assert "must match" in field_hint(app, "p0"), field_hint(app, "p0")
-        assert screen.query_one("#field-p0", Field).has_class("invalid")
+        assert screen.query_one("#field-p0", FormField).has_class("invalid")
         await type_into(pilot, "p1", "11")
         assert "at most 10" in field_hint(app, "p1")
         # planning with errors does nothing but show them (the name is missing too)
@@ -157,7 +157,7 @@ async def test_new_environment_form_checks_as_typed_plans_then_creates(tmp_path,
         await type_into(pilot, "p0", "feature-x")
         await type_into(pilot, "p1", "2")
         await type_into(pilot, "name", "pr-42")
-        assert not screen.query_one("#field-p0", Field).has_class("invalid")
+        assert not screen.query_one("#field-p0", FormField).has_class("invalid")
         await pilot.press("ctrl+y")
         await wait_until(pilot, lambda: screen.plan is not None, "the plan")
         await settle(pilot)
