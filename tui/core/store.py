@@ -269,17 +269,19 @@ def _serialized(method):
 def check_state_url(url: str, where: str) -> str:
     """A PostgreSQL URL without a password (it comes from libpq's own places: PGPASSWORD,
     ~/.pgpass or PGPASSFILE, a service file); ValueError naming `where` otherwise. The
-    message never repeats the URL (it may carry the password it refuses)."""
+    message never repeats the URL (it may carry the password it refuses); `where` prefixes it.
+    """
+    where = f"{where}: " if where else ""
     try:
         parts = urlsplit(url)
         password = parts.password
         query = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
-        raise ValueError(f"{where}: not a valid postgresql:// URL") from None
+        raise ValueError(f"{where}not a valid postgresql:// URL") from None
     if parts.scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"{where}: must be a postgresql:// URL (e.g. postgresql://envdeck@db.internal/envdeck)")
+        raise ValueError(f"{where}must be a postgresql:// URL (e.g. postgresql://envdeck@db.internal/envdeck)")
     if password is not None or any(k in ("password", "sslpassword") for k, _ in query):
-        raise ValueError(f"{where}: must not carry a password; put it in ~/.pgpass (or PGPASSFILE, "
+        raise ValueError(f"{where}must not carry a password; put it in ~/.pgpass (or PGPASSFILE, "
                          "a service file, PGPASSWORD) where libpq reads it")
     return url
 
