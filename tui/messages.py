@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -29,6 +29,10 @@ from tui.core.env_state import (
     TimelineAdded,
 )
 from tui.core.model import LogLine, MetricSeries, Origin, RepairRecord
+
+if TYPE_CHECKING:
+    from tui.core.lifecycle.plan import Plan
+    from tui.core.lifecycle.records import ManagedEnvironment
 
 # What changed in an environment (the `kinds` of EnvUpdated).
 RESOURCES, BACKENDS, DRIFTS, FAULTS, TIMELINE, PAUSED, SAMPLES = (
@@ -131,7 +135,7 @@ class LifecycleUpdated(Message):
     `ManagedEnvironment` record (steps filled), so only the latest one matters."""
 
     env: str
-    managed: Any
+    managed: ManagedEnvironment
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LifecycleUpdated) and message.env == self.env
@@ -149,7 +153,7 @@ class EnvironmentsUpdated(Message):
 class ManagedLoaded(Message):
     """The managed environments read from the store (at start, and after a failed request)."""
 
-    managed: list[Any]
+    managed: list[ManagedEnvironment]
 
 
 @dataclass
@@ -157,7 +161,7 @@ class TemplatePlanned(Message):
     """The plan of a new environment (or why there is none: `error`)."""
 
     name: str
-    plan: Any | None
+    plan: Plan | None
     error: str = ""
 
 
@@ -167,7 +171,7 @@ class LifecycleRequested(Message):
 
     env: str
     operation: str
-    managed: Any | None
+    managed: ManagedEnvironment | None
     error: str = ""
     denied: bool = False
 
