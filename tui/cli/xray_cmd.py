@@ -14,7 +14,7 @@ import argparse
 
 from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, warn, write_line
-from tui.core.model import iso, now_utc
+from tui.core.model import iso, now_utc, worst_health
 from tui.core.xray import XrayNode, XrayTree, xray_in
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -22,13 +22,11 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def node_line(node: XrayNode) -> str:
     parts = [f"{node.relation}: " if node.relation else "", f"{node.kind}/{node.name}  {node.health}"]
-    if node.rolled != node.health:
+    if worst_health([node.health, node.rolled]) is not node.health:
         parts.append(f"  (below: {node.rolled})")
-    if node.missing:
-        parts.append("  [not found]")
     if node.cycle:
         parts.append("  [cycle: already above]")
-    if node.reason and not node.missing:
+    if node.reason:
         parts.append(f"  — {node.reason}")
     return "".join(parts)
 
@@ -51,7 +49,7 @@ def tree_lines(nodes: list[XrayNode], prefix: str = "") -> list[str]:
 def render(tree: XrayTree) -> list[str]:
     root = tree.root
     head = f"{root.resource_id}  {root.health}"
-    if tree.rolled != root.health:
+    if worst_health([root.health, tree.rolled]) is not root.health:
         head += f"  (with what it depends on: {tree.rolled})"
     if root.reason:
         head += f"  — {root.reason}"

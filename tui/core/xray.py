@@ -129,6 +129,15 @@ class XrayGraph:
             return found.health
         return Health.MISSING if self._kind_observed(resource_id) else Health.UNKNOWN
 
+    def weight(self, resource_id: str) -> Health:
+        """The health a resource adds to a roll-up: its own, Missing when its kind is observed but
+        it is not there; nothing (Healthy) when its kind is not observed at all (RBAC may hide
+        Secrets: an Unknown there must not cover a red pod)."""
+        found = self.resources.get(resource_id)
+        if found is not None:
+            return found.health
+        return Health.MISSING if self._kind_observed(resource_id) else Health.HEALTHY
+
     def _kind_observed(self, resource_id: str) -> bool:
         backend, _, rest = resource_id.partition("/")
         return (backend, rest.partition("/")[0]) in self.kinds
@@ -155,11 +164,11 @@ class _Walk:
         known = self._rolled.get(rid)
         if known is not None:
             return known
-        worst, exact = self.graph.health(rid), True
+        worst, exact = self.graph.weight(rid), True
         path.add(rid)
         for nid, _ in self.graph.neighbours(rid, self.direction):
             if nid in path:
-                worst, exact = _worse(worst, self.graph.health(nid)), False
+                worst, exact = _worse(worst, self.graph.weight(nid)), False
                 continue
             worst = _worse(worst, self.rolled(nid, path))
             exact = exact and nid in self._rolled
@@ -174,13 +183,14 @@ class _Walk:
         backend, _, rest = rid.partition("/")
         kind, _, name = rest.partition("/")
         node = XrayNode(rid, res.kind if res else kind, res.name if res else name, health, health, relation,
-                        reason=res.health_reason if res else "not in the observed inventory",
+                        reason=res.health_reason if res else "not found" if health is Health.MISSING
+                        else "not observed (its kind is not listed)",
                         status=res.status if res else "", missing=res is None)
         if rid in path:
             node.cycle = True
             return node
         node.children, node.more, node.truncated, node.rolled = self.children(rid, path, depth)
-        node.rolled = _worse(health, node.rolled)
+        node.rolled = _worse(self.graph.weight(rid), node.rolled)
         return node
 
     def children(self, rid: str, path: list[str], depth: int) -> tuple[list[XrayNode], int, bool, Health]:
@@ -192,7 +202,7 @@ class _Walk:
         on_path = set(path) | {rid}
         ranked = []
         for nid, relation in found:
-            rolled = self.graph.health(nid) if nid in on_path else self.rolled(nid, set(on_path))
+            rolled = self.graph.weight(nid) if nid in on_path else self.rolled(nid, set(on_path))
             ranked.append((-_RANK[rolled], nid, relation, rolled))
         worst = Health.HEALTHY
         for entry in ranked:

@@ -1,0 +1,75 @@
+"""Xray links of AWS resources on the moto server (issue 17): load balancer → target group →
+instances (its targets), Auto Scaling group → instances, instance → security group / EBS
+volume, SQS queue → its dead-letter queue; and across backends, a Kubernetes Node whose
+providerID names one of the environment's instances."""
+
+from __future__ import annotations
+
+from tests.aws import arrange_services as svc
+from tests.aws.arrange import security_group, volume
+from tui.core.env_state import EnvState
+from tui.core.model import Health, Resource
+from tui.core.xray import XrayNode, xray
+
+
+def flat(nodes: list[XrayNode]) -> dict[str, XrayNode]:
+    out = {}
+    for node in nodes:
+        out[node.resource_id] = node
+        out.update(flat(node.children))
+    return out
+
+
+async def test_aws_links_on_moto(aws, make_backend):
+    ids = svc.instances(aws, "staging", 2)
+    web = svc.load_balancer(aws, "staging", "staging-web", targets=ids)
+    svc.autoscaling_group(aws, "staging", "staging-workers", desired=2)
+    group = security_group(aws, "staging", "web-hosts")
+    ec2 = aws("ec2")
+    ec2.modify_instance_attribute(InstanceId=ids[0], Groups=[group])
+    vol = volume(aws, "staging", encrypted=True)
+    ec2.attach_volume(VolumeId=vol, InstanceId=ids[0], Device="/dev/sdf")
+    svc.queue(aws, "staging", "staging-jobs-dlq")
+    svc.queue(aws, "staging", "staging-jobs", dead_letter="staging-jobs-dlq")
+    backend = make_backend("staging")
+    obs = await backend.observe()
+    state = EnvState("staging", "observe", resources={"aws": {r.id: r for r in obs.resources}})
+    sources = {"aws": backend.resource_links}
+
+    lb = xray(state, "aws/load-balancer/staging-web", sources)
+    below = {n.resource_id: n for n in lb.depends_on}
+    tg = below["aws/target-group/staging-web-tg"]
+    assert tg.relation == "forwards to"
+    assert {c.resource_id for c in tg.children} == {f"aws/ec2-instance/{i}" for i in ids}
+    assert all(c.relation.startswith("targets") for c in tg.children)
+    assert below[f"aws/security-group/{web['security_group']}"].relation == "in group"
+    instance = flat(lb.depends_on)[f"aws/ec2-instance/{ids[0]}"]
+    assert {(c.resource_id, c.relation) for c in instance.children} >= {
+        (f"aws/security-group/{group}", "in group"), (f"aws/ebs-volume/{vol}", "mounts")}
+
+    # the other direction: the instance is behind the target group, and so behind the load balancer
+    up = flat(xray(state, f"aws/ec2-instance/{ids[0]}", sources).depended_on_by)
+    assert up["aws/target-group/staging-web-tg"].relation.startswith("targets")
+    assert "aws/load-balancer/staging-web" in up
+    assert set(flat(xray(state, f"aws/ebs-volume/{vol}", sources).depended_on_by)) >= {
+        f"aws/ec2-instance/{ids[0]}", "aws/load-balancer/staging-web"}
+
+    asg = xray(state, "aws/autoscaling-group/staging-workers", sources)
+    launched = [n for n in asg.depends_on if n.relation == "launched"]
+    assert len(launched) == 2 and all(n.kind == "ec2-instance" and not n.missing for n in launched)
+
+    jobs = xray(state, "aws/sqs-queue/staging-jobs", sources)
+    assert [(n.resource_id, n.relation) for n in jobs.depends_on] == [("aws/sqs-queue/staging-jobs-dlq",
+                                                                        "dead-letters to")]
+
+    # across backends: a Kubernetes node on one of these instances
+    from backends.kubernetes import links as kubernetes_links
+
+    node = Resource("kubernetes/Node/ip-10-0-0-1", "kubernetes", "Node", "ip-10-0-0-1", health=Health.HEALTHY,
+                    attributes={"provider_id": f"aws:///us-east-1a/{ids[0]}"})
+    state.resources["kubernetes"] = {node.id: node}
+    state.revision += 1
+    both = xray(state, node.id, {**sources, "kubernetes": kubernetes_links.resource_links})
+    [inst] = both.depends_on
+    assert (inst.resource_id, inst.relation) == (f"aws/ec2-instance/{ids[0]}", "is")
+    assert {c.resource_id for c in inst.children} >= {f"aws/ebs-volume/{vol}"}
