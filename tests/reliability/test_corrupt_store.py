@@ -33,8 +33,11 @@ def config_file(tmp_path) -> Path:
 
 
 async def corrupt_store(state: Path) -> None:
-    """A store with a few thousand audit rows, then every third page from the fourth on
-    overwritten: the first pages (schema) still read, the audit table does not."""
+    """A store with a few thousand audit rows, then every third page after the empty schema's
+    pages overwritten: the schema still reads, the audit table does not."""
+    store = await Store.open(state)
+    await store.close()
+    schema_pages = (state / DB_NAME).stat().st_size // PAGE
     store = await Store.open(state)
     for n in range(3000):
         await store.audit_record(user="ops", env="dev", target=f"aws/app/web-{n}", action="restart",
@@ -43,7 +46,7 @@ async def corrupt_store(state: Path) -> None:
     path = state / DB_NAME
     data = bytearray(path.read_bytes())
     assert len(data) > 20 * PAGE
-    for page in range(3, len(data) // PAGE, 3):
+    for page in range(schema_pages + 1, len(data) // PAGE, 3):
         data[page * PAGE: page * PAGE + 100] = b"\xff" * 100
     path.write_bytes(bytes(data))
 
