@@ -157,3 +157,31 @@ async def test_keeping_a_value_as_desired_needs_admin_and_a_denial_is_audited(em
             await overrides.hold_repair(session, "prod", [WEB], 0, reason="never")
     finally:
         await session.close()
+
+
+async def test_resume_after_pause_repairs_at_once_on_a_watch_backend(emulator, kubeconfig, tmp_path):
+    """Resuming repairs (`p`) repairs the drift seen while paused from the latest watch
+    observation, without waiting for another watch event: with a 300 s interval (the metrics
+    sampling that would bring the next observation) only the wake can repair it in time."""
+    emulator.create_deployment(NS, "web", replicas=3)
+    cfg = parse_config(desired_web_yaml(kubeconfig, NS, defaults="defaults: {interval: 300s}"))
+    session = await Session.open(cfg, tmp_path / "state", origin=Origin.TUI, user="bob",
+                                 backends_factory=create_backends)
+    try:
+        assert session.reconciler.backends["prod"]["kubernetes"].supports_watch
+        await session.reconciler.start()
+        env = session.reconciler.envs["prod"]
+        await until(lambda: env.resource(WEB) is not None and env.backends["kubernetes"].reachable, "a first pass")
+        await session.set_paused("prod", True)
+        emulator.patch("deployments", NS, "web", {"spec": {"replicas": 7}})
+        await until(lambda: [d.actual for d in env.all_drifts()] == [7], "the drift observed while paused")
+        assert replicas(emulator, NS) == 7
+        before = patches(emulator, NS)
+        await session.set_paused("prod", False)
+        await until(lambda: replicas(emulator, NS) == 3, "the repair after resuming", timeout=120.0)
+        await until(lambda: env.all_drifts() == [], "the repair observed")
+        assert patches(emulator, NS) == before + 1  # one repair, not one per wake
+        repairs = [a for a in await session.store.audit_entries("prod") if a["origin"] == "reconciler"]
+        assert [(a["action"], a["target"], a["result"]) for a in repairs] == [("scale", WEB, "succeeded")]
+    finally:
+        await session.close()

@@ -21,7 +21,7 @@ import dataclasses
 import functools
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,6 +104,8 @@ class Reconciler:
             for b, backend in bs.items():
                 backend.request_pass = functools.partial(self.request_pass, e, b)
         self._pass_requested: set[tuple[str, str]] = set()  # by a backend, since its pass began
+        # watched backends this process changed since their watch last reported (_follow_watch)
+        self._changed_since_watch: set[tuple[str, str]] = set()
         self._subscribers: list[Subscriber] = []
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
@@ -410,11 +412,7 @@ class Reconciler:
         state = self.envs[env].backends[bname]
         state.watching = True
         try:
-            async for obs in backend.watch():
-                async with self._locks[(env, bname)]:
-                    await self._apply(env, bname, obs, repair=self._mode_repairs(env))
-                if not self.running:
-                    break
+            await self._follow_watch(env, bname, backend.watch())
             return 0.5  # the stream ended cleanly (timeout); resume soon
         except asyncio.CancelledError:
             raise
@@ -427,6 +425,61 @@ class Reconciler:
             return state.backoff_s
         finally:
             state.watching = False
+
+    async def _follow_watch(self, env: str, bname: str, stream: AsyncIterator[Observation]) -> None:
+        """Apply each observation the watch yields. A wake() meanwhile (resume after a pause,
+        an overlay or a hold changed, a pass asked for) re-evaluates the latest observation at
+        once instead of waiting for the next watch event: the drift against the desired state
+        as it is now, and the repairs, under the same lock as a pass. Not after a change this
+        process made (an action, a repair): that observation no longer shows the resource,
+        and the watch brings the one that does."""
+        key = (env, bname)
+        wake = self._wake[key]
+        latest: Observation | None = None
+        next_obs: asyncio.Future[Observation] = asyncio.ensure_future(anext(stream))
+        try:
+            while True:
+                woken = asyncio.ensure_future(wake.wait())
+                try:
+                    await asyncio.wait({next_obs, woken}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+                if next_obs.done():
+                    try:
+                        obs = next_obs.result()
+                    except StopAsyncIteration:
+                        return
+                    async with self._locks[key]:
+                        self._changed_since_watch.discard(key)
+                        await self._apply(env, bname, obs, repair=self._mode_repairs(env))
+                    latest = obs
+                    if not self.running:
+                        return
+                    next_obs = asyncio.ensure_future(anext(stream))
+                    continue
+                wake.clear()
+                self._pass_requested.discard(key)
+                if latest is not None and key not in self._changed_since_watch:
+                    async with self._locks[key]:
+                        await self._reevaluate(env, bname, latest)
+        finally:
+            next_obs.cancel()
+            await asyncio.gather(next_obs, return_exceptions=True)
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _reevaluate(self, env: str, bname: str, obs: Observation) -> list[RepairRecord]:
+        """Diff and repair an observation applied already: its events and samples are not
+        recorded again (the faults and the drifts are recorded only when new)."""
+        return await self._apply(env, bname, dataclasses.replace(obs, events=[], samples=[]),
+                                 repair=self._mode_repairs(env))
+
+    def changed_by_us(self, env: str, bname: str) -> None:
+        """This process changed the backend (an action, a repair): until the watch reports
+        again, its latest observation is stale and no wake() re-evaluates it."""
+        if self.backends.get(env, {}).get(bname) is not None and self.backends[env][bname].supports_watch:
+            self._changed_since_watch.add((env, bname))
 
     def _mode_repairs(self, env: str) -> bool:
         return self.envs[env].repair == "auto"
@@ -508,12 +561,13 @@ class Reconciler:
         new: dict[str, object] = {}
         changed = []
         for r in obs.resources:
+            marked = r.drift
             if r.id in drifted:
                 r.drift = Drift.DRIFTED
             elif r.drift == Drift.DRIFTED:
                 r.drift = Drift.IN_SYNC
             new[r.id] = r
-            if old.get(r.id) is not r:
+            if old.get(r.id) is not r or r.drift != marked:  # new, or its drift mark changed
                 changed.append(r)
         removed = [rid for rid in old if rid not in new]
         state.resources[bname] = new  # type: ignore[assignment]
@@ -574,6 +628,7 @@ class Reconciler:
             if record is not None:
                 records.append(record)
         if any(r.result == AuditResult.SUCCEEDED for r in records):
+            self.changed_by_us(env, bname)
             self.wake(env, bname)
         return records
 

@@ -406,7 +406,9 @@ class Session:
         async with self._audited(env, resource_id, action, params) as op:
             result = await backend.perform(resource, action, params)
             op.finish(AuditResult.SUCCEEDED if result.ok else AuditResult.FAILED, result.message)
-        # an early pass shows the action's effect; one asked for while a pass runs is kept
+        # an early pass shows the action's effect; one asked for while a pass runs is kept (a
+        # watched backend's next report shows it: its last one is not re-evaluated meanwhile)
+        self.reconciler.changed_by_us(env, backend.name)
         self.reconciler.request_pass(env, backend.name)
         return result
 
