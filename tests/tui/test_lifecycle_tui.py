@@ -25,7 +25,9 @@ from tests.lifecycle.memory_provisioner import MemoryWorld, managed_env
 from tests.security.test_palette_access import palette_hits, run_palette_command
 from tests.tui.pilot import app_ready, settle, wait_until
 from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_factory
+from tests.tui.test_demo_flows import DemoServers
 from tui.app import AppOptions, EnvdeckApp, create_app
+from tui.core.config import load_config
 from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState, StepRecord, StepSpec, StepState
 from tui.core.session import Session
@@ -515,3 +517,55 @@ async def test_a_created_environment_not_observed_shows_its_steps(tmp_path, stag
         assert step_cells(app.screen.query_one(StepsTable))["assets"]["state"] == "failed"
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back")
+
+
+@pytest.mark.slow
+async def test_demo_preview_created_from_the_tui_on_real_servers(tmp_path):
+    """`envdeck demo`'s servers (moto, the Kubernetes emulator, simulated edge nodes) and the
+    production provisioners: n, the branch, the plan, Create; the overview row goes from planned
+    through provisioning to the environment's health, the Steps view ends all healthy at 100%."""
+    demo = DemoServers()
+    try:
+        config = load_config(demo.config_path)
+        app = create_app(config, tmp_path / "state", options=AppOptions(testing=True))
+        async with app.run_test(size=SMALL) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.ready,
+                             "the overview", 120)
+            await settle(pilot)
+            await pilot.press("n")
+            await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen) and app.screen.template,
+                             "the new environment screen")
+            await settle(pilot)
+            screen = app.screen
+            await type_into(pilot, "name", "pr-1")
+            for i, spec in enumerate(screen.template.config.parameters.values()):
+                if spec.default is None:
+                    await type_into(pilot, f"p{i}", "feature-x")
+            await pilot.press("ctrl+y")
+            await wait_until(pilot, lambda: screen.plan is not None, "the plan",
+                             explain=lambda: str(screen.query_one("#new-env-error", Static).render()))
+            await pilot.click("#create")
+            await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
+            table = app.screen.query_one(EnvironmentsTable)
+            seen: set[str] = set()
+
+            def state() -> str:
+                managed = app.managed.get("pr-1")
+                cells = table.cells_of("pr-1")
+                if cells:
+                    seen.add(cells[1].plain.split()[1])
+                return str(managed.state) if managed else ""
+
+            await wait_until(pilot, lambda: state() in ("ready", "failed"), "pr-1 ready", 120,
+                             explain=lambda: app.managed.get("pr-1"))
+            assert state() == "ready", app.managed["pr-1"].reason
+            assert seen & {"planned", "provisioning"}, seen
+            app.open_env("pr-1", view="steps")
+            await wait_until(pilot, lambda: showing_steps(app, "pr-1"), "its steps", 60)
+            await settle(pilot)
+            cells = step_cells(app.screen.query_one(StepsTable))
+            assert cells and {c["state"] for c in cells.values()} == {"healthy"}, cells
+            bar = app.screen.query_one(ProgressBar)
+            assert bar.progress == bar.total == len(cells)
+    finally:
+        demo.close()
