@@ -61,6 +61,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         Binding("S", "scale", "Scale", id="scale", show=False),
         Binding("x", "stop", "Stop", id="stop", show=False, tooltip="Stop an instance or service (confirmation)"),
         Binding("u", "start", "Start", id="start", show=False, tooltip="Start a stopped instance (confirmation)"),
+        Binding("X", "xray", "Xray", id="xray", show=False,
+                tooltip="What the selected resource depends on and what depends on it"),
         Binding("o", "open_console", "Console", id="open-console", show=False),
         Binding("F", "port_forward", "Port-forward", id="port-forward", show=False,
                 tooltip="Forward a local port to a pod or service (operator)"),

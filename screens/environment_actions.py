@@ -90,6 +90,13 @@ class EnvironmentActions:
         if r is not None:
             self.open_detail(r)
 
+    def action_xray(self) -> None:
+        r = self._need_one()
+        if r is not None:
+            from screens.xray import XrayScreen
+
+            self.envdeck.push_screen(XrayScreen(self.env, r.id))
+
     def action_yaml(self) -> None:
         r = self._need_one()
         if r is not None:

@@ -86,6 +86,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         Binding("S", "scale", "Scale", id="scale", show=False),
         Binding("x", "stop", "Stop", id="stop", show=False),
         Binding("u", "start", "Start", id="start", show=False),
+        Binding("X", "xray", "Xray", id="xray", show=False,
+                tooltip="What this resource depends on and what depends on it"),
         Binding("o", "open_console", "Console", id="open-console"),
         Binding("y", "tab('yaml')", "YAML", id="yaml"),
         Binding("d", "tab('drift')", "Diff", id="drift-diff"),
@@ -354,6 +356,11 @@ class ResourceDetailScreen(EnvdeckScreen):
         below = self.app.screen
         if isinstance(below, EnvironmentScreen):
             below.follow_logs([r])
+
+    def action_xray(self) -> None:
+        from screens.xray import XrayScreen
+
+        self.envdeck.push_screen(XrayScreen(self.env, self.resource_id))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
 
@@ -108,14 +109,17 @@ class ResourceCommands(_EnvdeckProvider):
         app = self.envdeck
         if app.session is None or not query.strip():
             return
-        matcher = self.matcher(query)
+        # "xray NAME": the resource's xray instead of its details
+        xray = query.lower().startswith("xray ")
+        matcher = self.matcher(query[5:] if xray else query)
         hits = 0
         for env, state in app.session.states().items():
             for r in state.all_resources():
                 text = f"{clean(r.name, max_len=80)} ({clean(r.kind, max_len=30)} in {env})"
                 score = matcher.match(text)
                 if score > 0:
-                    yield Hit(score, matcher.highlight(text), partial(self._open, env, r.id),
+                    yield Hit(score, Text.assemble("xray " if xray else "", matcher.highlight(text)),
+                              partial(self._open_xray if xray else self._open, env, r.id),
                               help=f"{r.health} · {clean(r.id, max_len=100)}")
                     hits += 1
                     if hits >= MAX_RESOURCE_HITS:
@@ -127,6 +131,14 @@ class ResourceCommands(_EnvdeckProvider):
         app = self.envdeck
         app.open_env(env)
         app.push_screen(ResourceDetailScreen(env, resource_id))
+
+
+    def _open_xray(self, env: str, resource_id: str) -> None:
+        from screens.xray import XrayScreen
+
+        app = self.envdeck
+        app.open_env(env)
+        app.push_screen(XrayScreen(env, resource_id))
 
 
 class ThemeCommands(_EnvdeckProvider):

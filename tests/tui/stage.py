@@ -214,6 +214,11 @@ class StageKubernetes(StageBackend):
                                 created_at=_t(5)))
         return out
 
+    def resource_links(self, resources: list[Resource]) -> list:
+        from backends.kubernetes import links  # the real backend's links, over the stage's resources
+
+        return links.resource_links(resources)
+
     def diff(self, observation: Observation) -> list[DriftItem]:
         s = self.stage
         return [DriftItem(f"kubernetes/Deployment/{app}", "replicas", want, s.replicas[app])

@@ -184,7 +184,7 @@ class _Walk:
         kind, _, name = rest.partition("/")
         node = XrayNode(rid, res.kind if res else kind, res.name if res else name, health, health, relation,
                         reason=res.health_reason if res else "not found" if health is Health.MISSING
-                        else "not observed (its kind is not listed)",
+                        else "kind not listed",
                         status=res.status if res else "", missing=res is None)
         if rid in path:
             node.cycle = True

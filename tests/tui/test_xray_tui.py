@@ -1,0 +1,112 @@
+"""The xray screen (issue 17) at 80×24 on the in-memory stage (its Kubernetes part linked by the
+real backend's link functions): `X` on a resource of the table and on the detail opens it, the
+red root is in view and named in the roll-up, Enter on a node opens that resource's details,
+Esc comes back; `x` stays stop. A snapshot of the screen."""
+
+from __future__ import annotations
+
+from textual.widgets import Tree
+
+from screens.environment import EnvironmentScreen
+from screens.resource_detail import ResourceDetailScreen
+from screens.xray import XrayScreen
+from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tui.core.model import Health
+from tui.widgets.resource_table import ResourceTable
+
+SIZE = (80, 24)
+
+
+def table(app) -> ResourceTable:
+    return app.screen.query_one(ResourceTable)
+
+
+def labels(tree: Tree) -> list[str]:
+    out = []
+
+    def walk(node) -> None:
+        out.append(node.label.plain)
+        if node.is_expanded:
+            for child in node.children:
+                walk(child)
+
+    walk(tree.root)
+    return out
+
+
+async def open_xray_of_api(pilot, app) -> XrayScreen:
+    await app_ready(pilot)
+    await wait_until(pilot, lambda: table(app).move_to_key("kubernetes/Deployment/api"), "the api row")
+    await settle(pilot)
+    await pilot.press("X")
+    await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.tree_shown is not None,
+                     "the xray screen")
+    await settle(pilot)
+    return app.screen
+
+
+async def test_x_opens_the_xray_and_enter_opens_a_node(tmp_path, stage):
+    stage.replica_sets = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_xray_of_api(pilot, app)
+        found = screen.tree_shown
+        assert found.root.resource_id == "kubernetes/Deployment/api"
+        [rs] = found.depends_on
+        assert (rs.resource_id, rs.relation, rs.rolled) == ("kubernetes/ReplicaSet/api-5c8b", "owns", Health.DEGRADED)
+        assert found.rolled is Health.DEGRADED, "the crashing pod makes its Deployment's roll-up red"
+        shown = labels(screen.query_one(Tree))
+        assert shown[0].startswith("◐ Progressing Deployment/api") and "below: ✖ Degraded" in shown[0]
+        assert any("owns ReplicaSet/api-5c8b" in line and "below: ✖ Degraded" in line for line in shown)
+        pod_line = next(i for i, line in enumerate(shown) if "Pod/api-5c8b-xyz12" in line)
+        assert "back-off 5m0s" in shown[pod_line], "the reason of the red node is shown"
+        assert shown[pod_line].startswith("✖ Degraded owns Pod/api-5c8b-xyz12"), "the red root is opened and in view"
+        assert any(line.startswith("depended on by") and "nothing known" in line for line in shown)
+        # Enter on the pod: its details; Esc back to the xray, Esc back to the table
+        tree = screen.query_one(Tree)
+        tree.cursor_line = pod_line
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen), "the pod's details")
+        assert app.screen.resource_id == "kubernetes/Pod/api-5c8b-xyz12"
+        assert stage.performed == []
+        # X on the detail: the pod's own xray, upwards to its Deployment
+        await settle(pilot)
+        await pilot.press("X")
+        await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen)
+                         and app.screen.resource_id == "kubernetes/Pod/api-5c8b-xyz12", "the pod's xray")
+        up = app.screen.tree_shown.depended_on_by
+        assert [(n.resource_id, [c.resource_id for c in n.children]) for n in up] == [
+            ("kubernetes/ReplicaSet/api-5c8b", ["kubernetes/Deployment/api"])]
+        for _ in range(3):
+            await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "the resources table")
+        assert table(app).cursor_key == "kubernetes/Deployment/api"
+        assert stage.performed == []
+
+
+async def test_a_hostile_name_in_the_tree_is_cleaned(tmp_path, stage):
+    stage.hostile = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        app.push_screen(XrayScreen("staging", "kubernetes/Pod/hostile"))
+        await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.tree_shown is not None,
+                         "the xray screen")
+        shown = labels(app.screen.query_one(Tree))
+        assert "\x1b" not in "".join(shown)
+        assert "Pod/[link=http://phish.example]click[/link]" in shown[0], "markup stays literal text"
+        app.push_screen(XrayScreen("staging", "kubernetes/Pod/nope"))
+        await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen)
+                         and app.screen.resource_id == "kubernetes/Pod/nope", "the second xray")
+        await settle(pilot)
+        assert app.screen.tree_shown is None
+        assert "no resource kubernetes/Pod/nope in staging" in str(app.screen.query_one("#xray-hint").render())
+
+
+def test_xray_snapshot(snap_compare, tmp_path, stage):
+    stage.replica_sets = True
+
+    async def run(pilot) -> None:
+        await open_xray_of_api(pilot, pilot.app)
+
+    assert snap_compare(make_app(tmp_path, stage, env="staging"), terminal_size=SIZE, run_before=run)
