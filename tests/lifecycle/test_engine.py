@@ -107,6 +107,9 @@ async def test_slow_health_is_polled_until_healthy(h):
     await h.insert()
     assert (await h.engine().drive(ENV)).state == EnvLifecycleState.READY
     assert h.world.health_calls["deploy"] >= 5
+    # while it waited, its row said why (the steps view's LAST MESSAGE)
+    waiting = [next(r for r in m.steps if r.id == "deploy") for m in h.changes]
+    assert {r.message for r in waiting if r.state == StepState.WAITING} >= {"starting"}
 
 
 async def test_a_dependency_is_checked_by_a_fresh_observation_when_the_step_starts(h):

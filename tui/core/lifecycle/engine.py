@@ -464,6 +464,7 @@ class _Run:
         except Exception as exc:
             raise StepFailure(owner, _why(exc)) from None
         delay, longest = self.engine.poll
+        shown = None
         while True:
             try:
                 health = await prov.health(step, native_id)
@@ -472,6 +473,9 @@ class _Run:
             self._check_lease()
             if health.healthy:
                 return
+            if not waiting_for and health.reason != shown:   # what the step waits for, shown as it changes
+                shown = health.reason
+                await self._waiting_message(step.id, health.reason)
             what = f"{step.id} is not healthy: {health.reason}" if waiting_for else health.reason
             if health.terminal:
                 raise StepFailure(owner, what or "failed")
@@ -479,6 +483,14 @@ class _Run:
                 raise StepFailure(owner, f"not healthy after {step.timeout_s:g}s: {what or 'no reason given'}")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, longest) if delay else 0
+
+    async def _waiting_message(self, step_id: str, reason: str) -> None:
+        """Keep a waiting step's last answer in its row (the steps view's LAST MESSAGE, `env list`)."""
+        row = await self._record(step_id)
+        if row.state == StepState.WAITING and row.message != reason:
+            row.message = reason
+            await self._row(row)
+            await self._changed()
 
     async def _claim(self, step: StepSpec) -> StepSpec:
         """Claim the edge nodes (kept by a resumed run), write them and the services into
