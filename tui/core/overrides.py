@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tui.core.audited import audited
 from tui.core.model import ActionSpec, AuditResult, DriftItem, Resource, Role, iso
 
 if TYPE_CHECKING:
@@ -57,17 +58,19 @@ async def set_desired(session: Session, env: str, found: list[Conflict], *, reas
         await session.authorize(env, c.resource, SET_DESIRED, params)
     now = session.reconciler.clock()
     for c in found:
-        await session.store.set_overlay(env, c.resource, c.field, c.value, user=session.user, reason=reason, at=now)
-        await session.store.audit_record(user=session.user, env=env, target=c.resource, action=SET_DESIRED.name,
-                                         params={"field": c.field, "value": c.value, "was": c.desired,
-                                                 "reason": reason},
-                                         origin=session.origin, result=AuditResult.SUCCEEDED)
+        async with audited(session.store, user=session.user, env=env, target=c.resource, action=SET_DESIRED.name,
+                           params={"field": c.field, "value": c.value, "was": c.desired, "reason": reason},
+                           origin=session.origin):
+            await session.store.set_overlay(env, c.resource, c.field, c.value, user=session.user, reason=reason,
+                                            at=now)
     await session.reconciler.load_overrides(env)
 
 
 async def undo_set_desired(session: Session, env: str, found: list[Conflict], *, reason: str) -> None:
     """The action failed after its overlay was kept: drop the overlay again (audited)."""
     for c in found:
+        # one complete row, and only when there was an overlay to drop: this undoes what
+        # set_desired recorded (no row of its own for nothing dropped)
         if await session.store.remove_overlay(env, c.resource, c.field):
             await session.store.audit_record(user=session.user, env=env, target=c.resource,
                                              action=CLEAR_DESIRED.name, params={"field": c.field},
@@ -80,11 +83,13 @@ async def clear_desired(session: Session, env: str, resource_id: str, field: str
     desired again. Returns how many were dropped."""
     params = {"field": field} if field else {}
     await session.authorize(env, resource_id, CLEAR_DESIRED, params)
-    count = await session.store.remove_overlay(env, resource_id, field)
-    await session.store.audit_record(user=session.user, env=env, target=resource_id, action=CLEAR_DESIRED.name,
-                                     params=params, origin=session.origin,
-                                     result=AuditResult.SUCCEEDED if count else AuditResult.FAILED,
-                                     message=f"{count} overlay(s) dropped" if count else "no overlay to drop")
+    async with audited(session.store, user=session.user, env=env, target=resource_id, action=CLEAR_DESIRED.name,
+                       params=params, origin=session.origin) as op:
+        count = await session.store.remove_overlay(env, resource_id, field)
+        if count:
+            op.succeed(f"{count} overlay(s) dropped")
+        else:
+            op.fail("no overlay to drop")
     await session.reconciler.load_overrides(env)
     return count
 
@@ -99,9 +104,8 @@ async def hold_repair(session: Session, env: str, resources: list[str], seconds:
     now = session.reconciler.clock()
     until = (now + timedelta(seconds=seconds)).replace(microsecond=0)  # as the store keeps it
     for rid in resources:
-        await session.store.set_hold(env, rid, until, user=session.user, reason=reason, at=now)
-        await session.store.audit_record(user=session.user, env=env, target=rid, action=HOLD_REPAIR.name,
-                                         params={"until": iso(until), "reason": reason}, origin=session.origin,
-                                         result=AuditResult.SUCCEEDED)
+        async with audited(session.store, user=session.user, env=env, target=rid, action=HOLD_REPAIR.name,
+                           params={"until": iso(until), "reason": reason}, origin=session.origin):
+            await session.store.set_hold(env, rid, until, user=session.user, reason=reason, at=now)
     await session.reconciler.load_overrides(env)
     return until

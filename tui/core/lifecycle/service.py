@@ -18,12 +18,14 @@ the engine and the row ends `succeeded`, or `failed` with the step and reason
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from tui.core.audited import AuditedOperation, audited
 from tui.core.config import EnvdeckConfig
-from tui.core.errors import InvalidRequest, LifecycleFailed, NotFound, PolicyDenied
+from tui.core.errors import InvalidRequest, NotFound, PolicyDenied
 from tui.core.lifecycle.effective import environment_config, live
 from tui.core.lifecycle.lifecycle_store import allowed
 from tui.core.lifecycle.plan import Plan, build_plan
@@ -247,9 +249,8 @@ class LifecycleService:
         existing = await self._lstore.get(name)
         if existing is not None and live(existing) and _resumes(existing, rendered, self.user):
             # the same create asked again (after a crash or an interrupted --wait): carry on
-            audit_id = await self.store.audit_begin(user=self.user, env=name, target=name, action=action,
-                                                    params={**audit, "resume": True}, origin=self.origin)
-            return await self._carry_out(name, audit_id, wait, "resumed the pending create")
+            async with self._audited(name, action, {**audit, "resume": True}) as op:
+                return await self._carry_out(name, op, wait, "resumed the pending create")
         if existing is not None and live(existing):
             raise InvalidRequest(f"an environment named {name} exists already ({existing.state}): "
                                  "choose another name or destroy it first")
@@ -261,14 +262,9 @@ class LifecycleService:
             expires_at=now + timedelta(seconds=ttl) if ttl is not None else None,
             operation=Operation.CREATE, updated_at=now)
         audit = {**audit, "template": rendered.template, "expires_at": iso(managed.expires_at)}
-        audit_id = await self.store.audit_begin(user=self.user, env=name, target=name, action=action,
-                                                params=audit, origin=self.origin)
-        try:
+        async with self._audited(name, action, audit) as op:
             await self._lstore.insert(managed, requested_by=self.user, origin=self.origin)
-        except BaseException as exc:
-            await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc) or type(exc).__name__)
-            raise
-        return await self._carry_out(name, audit_id, wait, note)
+            return await self._carry_out(name, op, wait, note)
 
     # -- destroy, sleep, wake, extend ------------------------------------------------
     async def env_destroy(self, name: str, *, wait: bool = False) -> ManagedEnvironment:
@@ -288,14 +284,9 @@ class LifecycleService:
         why = allowed(managed.state, operation, managed.operation, bool(managed.orphans))
         if why:
             raise InvalidRequest(f"cannot {operation} {name}: {why}")
-        audit_id = await self.store.audit_begin(user=self.user, env=name, target=name, action=spec.name,
-                                                params=params, origin=self.origin)
-        try:
+        async with self._audited(name, spec.name, params) as op:
             await self._lstore.request(name, operation, self.user, self.origin)
-        except BaseException as exc:
-            await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc) or type(exc).__name__)
-            raise
-        return await self._carry_out(name, audit_id, wait, "")
+            return await self._carry_out(name, op, wait, "")
 
     async def env_extend(self, name: str, duration_s: float) -> ManagedEnvironment:
         params = {"duration_s": duration_s}
@@ -321,24 +312,20 @@ class LifecycleService:
         return await self.reconciler.lifecycle.changed(name)
 
     # -- hand-over or drive --------------------------------------------------------
-    async def _carry_out(self, name: str, audit_id: int, wait: bool, note: str) -> ManagedEnvironment:
+    def _audited(self, name: str, action: str,
+                 params: dict[str, Any]) -> AbstractAsyncContextManager[AuditedOperation]:
+        """The request's audit row (tui/core/audited.py): a failed or interrupted wait says so."""
+        return audited(self.store, user=self.user, env=name, target=name, action=action, params=params,
+                       origin=self.origin)
+
+    async def _carry_out(self, name: str, op: AuditedOperation, wait: bool, note: str) -> ManagedEnvironment:
         """Without `wait`: the operation is recorded; the reconciler carries it out. With it:
         drive the engine here until the operation is done."""
         if not wait:
             managed = await self.reconciler.lifecycle.changed(name)
-            message = "handed over to the reconciler" + (f"; {note}" if note else "")
-            await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED, message)
+            op.succeed("handed over to the reconciler" + (f"; {note}" if note else ""))
             self.reconciler.lifecycle.wake()
             return managed
-        try:
-            managed = await self.reconciler.lifecycle.follow(name)
-        except LifecycleFailed as exc:
-            await self.store.audit_finish(audit_id, AuditResult.FAILED, str(exc))
-            raise
-        except BaseException as exc:
-            status = AuditResult.FAILED if isinstance(exc, Exception) else AuditResult.INTERRUPTED
-            await self.store.audit_finish(audit_id, status, str(exc) or type(exc).__name__)
-            raise
-        await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED,
-                                      f"{managed.state}" + (f"; {note}" if note else ""))
+        managed = await self.reconciler.lifecycle.follow(name)
+        op.succeed(f"{managed.state}" + (f"; {note}" if note else ""))
         return managed
