@@ -65,42 +65,53 @@ def _aws_instance(provider_id: Any) -> str | None:
     return resource_id("aws", "ec2-instance", last) if last.startswith("i-") else None
 
 
-def _pod_links(pod: Resource) -> list[Link]:
-    out = []
-    refs = pod.attributes.get("refs") or {}
-    for group, relation in (("volumes", "mounts"), ("env", "env from")):
-        for kind, names in (refs.get(group) or {}).items():
-            out += [Link(pod.id, _rid(kind, name), relation) for name in names]
-    if pod.attributes.get("node"):
-        out.append(Link(pod.id, _rid("Node", str(pod.attributes["node"])), "runs on"))
-    return out
-
-
 def resource_links(resources: list[Resource]) -> list[Link]:
     """Every link among these Resources of one namespace (targets may be absent: a Pod naming a
-    ConfigMap that does not exist is the xray's Missing node)."""
+    ConfigMap that does not exist is the xray's Missing node). Ids are built once per name
+    (20k pods name the same few ConfigMaps, Secrets and Nodes)."""
     pods = [r for r in resources if r.kind == "Pod"]
     by_label = _PodsByLabel(pods)
+    ids: dict[tuple[str, str], str] = {}
+
+    def rid(kind: str, name: str) -> str:
+        key = (kind, name)
+        found = ids.get(key)
+        if found is None:
+            found = ids[key] = f"{BACKEND}/{kind}/{name}"
+        return found
+
     links: list[Link] = []
+    add = links.append
     for res in resources:
         attrs = res.attributes
-        owner = _owner_id(attrs.get("owner"))
-        if owner is not None:
-            links.append(Link(owner, res.id, "owns"))
-        if res.kind == "Pod":
-            links += _pod_links(res)
-        elif res.kind == "Service":
+        owner = attrs.get("owner")
+        if isinstance(owner, str) and "/" in owner:
+            kind, _, name = owner.partition("/")
+            if kind and name:
+                add(Link(rid(kind, name), res.id, "owns"))
+        kind = res.kind
+        if kind == "Pod":
+            refs = attrs.get("refs")
+            if refs:
+                for group, relation in (("volumes", "mounts"), ("env", "env from")):
+                    for ref_kind, names in (refs.get(group) or {}).items():
+                        for name in names:
+                            add(Link(res.id, rid(ref_kind, name), relation))
+            node = attrs.get("node")
+            if node:
+                add(Link(res.id, rid("Node", str(node)), "runs on"))
+        elif kind == "Service":
             links += [Link(res.id, pid, "selects") for pid in by_label.matching(attrs.get("selector") or {})]
-        elif res.kind == "PodDisruptionBudget":
+        elif kind == "PodDisruptionBudget":
             links += [Link(res.id, pid, "covers") for pid in by_label.matching(attrs.get("selector") or {})]
-        elif res.kind == "Ingress":
-            links += [Link(res.id, _rid("Service", str(name)), "routes to") for name in attrs.get("services") or ()]
-        elif res.kind == "HorizontalPodAutoscaler":
+        elif kind == "Ingress":
+            links += [Link(res.id, rid("Service", str(name)), "routes to") for name in attrs.get("services") or ()]
+        elif kind == "HorizontalPodAutoscaler":
             target = _owner_id(attrs.get("target"))
             if target is not None:
-                links.append(Link(res.id, target, "scales"))
-        elif res.kind == "Node":
+                add(Link(res.id, target, "scales"))
+        elif kind == "Node":
             instance = _aws_instance(attrs.get("provider_id"))
             if instance is not None:
-                links.append(Link(res.id, instance, "is"))
+                add(Link(res.id, instance, "is"))
     return links

@@ -103,6 +103,20 @@ async def test_a_hostile_name_in_the_tree_is_cleaned(tmp_path, stage):
         assert "no resource kubernetes/Pod/nope in staging" in str(app.screen.query_one("#xray-hint").render())
 
 
+async def test_the_tree_follows_the_environment(tmp_path, stage):
+    stage.replica_sets = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_xray_of_api(pilot, app)
+        assert screen.tree_shown.root.health is Health.PROGRESSING
+        stage.replicas["api"] = 2  # as desired: the Deployment is Healthy at the next pass
+        await app.session.reconcile_once(repair=False)
+        await wait_until(pilot, lambda: screen.tree_shown.root.health is Health.HEALTHY, "the new health",
+                         timeout=15)
+        assert labels(screen.query_one(Tree))[0].startswith("● Healthy Deployment/api")
+        assert screen.tree_shown.rolled is Health.DEGRADED, "its pod still crashes"
+
+
 def test_xray_snapshot(snap_compare, tmp_path, stage):
     stage.replica_sets = True
 

@@ -16,6 +16,7 @@ imports an adapter.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -100,25 +101,26 @@ class XrayGraph:
     def __init__(self, resources: Iterable[Resource], links: Iterable[Link]):
         self.resources: dict[str, Resource] = {r.id: r for r in resources}
         self.kinds = {(r.backend, r.kind) for r in self.resources.values()}
-        self.out: dict[str, list[Link]] = {}
-        self.into: dict[str, list[Link]] = {}
-        seen: set[tuple[str, str]] = set()
-        for link in links:
-            key = (link.source_id, link.target_id)
-            if key in seen or link.source_id == link.target_id:
-                continue
-            seen.add(key)
-            self.out.setdefault(link.source_id, []).append(link)
-            self.into.setdefault(link.target_id, []).append(link)
+        out: defaultdict[str, list[Link]] = defaultdict(list)
+        into: defaultdict[str, list[Link]] = defaultdict(list)
+        for link in links:  # 100k links at 20k pods: one pass, duplicates dropped when walked
+            out[link.source_id].append(link)
+            into[link.target_id].append(link)
+        self.out, self.into = dict(out), dict(into)
 
     @classmethod
     def of(cls, state: EnvState, sources: LinkSources) -> XrayGraph:
+        return cls.of_inputs(snapshot(state), sources)
+
+    @classmethod
+    def of_inputs(cls, inputs: Mapping[str, list[Resource]], sources: LinkSources) -> XrayGraph:
+        """The graph of a `snapshot()` (safe to build in a worker thread: the lists are its own)."""
         links: list[Link] = []
-        for backend, per in state.resources.items():
+        for backend, resources in inputs.items():
             function = sources.get(backend)
-            if function is not None and per:
-                links += function(list(per.values()))
-        return cls(state.all_resources(), links)
+            if function is not None and resources:
+                links += function(resources)
+        return cls((r for per in inputs.values() for r in per), links)
 
     def links(self) -> list[Link]:
         return [link for per in self.out.values() for link in per]
@@ -143,10 +145,17 @@ class XrayGraph:
         return (backend, rest.partition("/")[0]) in self.kinds
 
     def neighbours(self, resource_id: str, direction: str) -> list[tuple[str, str]]:
-        """(resource id, relation) one step away in `direction`."""
+        """(resource id, relation) one step away in `direction`, each resource once (the first
+        relation that names it), never the resource itself."""
         if direction == DEPENDS_ON:
-            return [(link.target_id, link.relation) for link in self.out.get(resource_id, ())]
-        return [(link.source_id, link.relation) for link in self.into.get(resource_id, ())]
+            pairs = [(link.target_id, link.relation) for link in self.out.get(resource_id, ())]
+        else:
+            pairs = [(link.source_id, link.relation) for link in self.into.get(resource_id, ())]
+        found: dict[str, str] = {}
+        for rid, relation in pairs:
+            if rid != resource_id and rid not in found:
+                found[rid] = relation
+        return list(found.items())
 
 
 class _Walk:
@@ -219,11 +228,13 @@ class _Walk:
         return nodes, len(ranked) - len(shown), False, worst
 
 
-def xray(state: EnvState, resource_id: str, sources: LinkSources | None = None, *, max_depth: int = 6,
+def xray(state: EnvState | None, resource_id: str, sources: LinkSources | None = None, *, max_depth: int = 6,
          max_children: int = 50, graph: XrayGraph | None = None) -> XrayTree:
     """The tree of `resource_id` in both directions. KeyError when the environment has no such
     resource. `graph` defaults to the state's graph for its revision (built once)."""
-    graph = graph if graph is not None else graph_for(state, sources or {})
+    if graph is None:
+        assert state is not None, "xray() needs a state or a graph"
+        graph = graph_for(state, sources or {})
     res = graph.resources.get(resource_id)
     if res is None:
         raise KeyError(resource_id)
@@ -242,17 +253,39 @@ def xray(state: EnvState, resource_id: str, sources: LinkSources | None = None, 
 _GRAPHS: dict[int, tuple[EnvState, tuple, XrayGraph]] = {}
 
 
-def graph_for(state: EnvState, sources: LinkSources) -> XrayGraph:
-    """The xray graph of the state's current observation, built once per revision."""
-    key = (state.revision, tuple((name, id(per), len(per)) for name, per in state.resources.items()),
-           tuple(sorted(sources)))
+def snapshot(state: EnvState) -> dict[str, list[Resource]]:
+    """The state's resources by backend, as lists of their own (taken on the event loop; a
+    worker thread may then build the graph while the reconciler goes on)."""
+    return {backend: list(per.values()) for backend, per in list(state.resources.items())}
+
+
+def graph_key(state: EnvState, sources: LinkSources) -> tuple:
+    return (state.revision, tuple((name, id(per), len(per)) for name, per in state.resources.items()),
+            tuple(sorted(sources)))
+
+
+def cached_graph(state: EnvState, sources: LinkSources) -> XrayGraph | None:
+    """The graph of the state's current observation when it was built already, else None."""
     cached = _GRAPHS.get(id(state))
-    if cached is not None and cached[0] is state and cached[1] == key:
+    if cached is not None and cached[0] is state and cached[1] == graph_key(state, sources):
         return cached[2]
-    graph = XrayGraph.of(state, sources)
+    return None
+
+
+def remember_graph(state: EnvState, key: tuple, graph: XrayGraph) -> None:
     if len(_GRAPHS) > 32:
         _GRAPHS.clear()
     _GRAPHS[id(state)] = (state, key, graph)
+
+
+def graph_for(state: EnvState, sources: LinkSources) -> XrayGraph:
+    """The xray graph of the state's current observation, built once per revision (at 20k pods
+    and 100k links: 0.2-0.8 s, docs/benchmarks.md; the screen builds it in a worker thread)."""
+    graph = cached_graph(state, sources)
+    if graph is None:
+        key = graph_key(state, sources)
+        graph = XrayGraph.of(state, sources)
+        remember_graph(state, key, graph)
     return graph
 
 
