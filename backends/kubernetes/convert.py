@@ -216,7 +216,9 @@ def _pod_refs(spec: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
     volumes: dict[str, set[str]] = {"PersistentVolumeClaim": set(), "ConfigMap": set(), "Secret": set()}
     env: dict[str, set[str]] = {"ConfigMap": set(), "Secret": set()}
     for vol in spec.get("volumes") or ():
-        if not isinstance(vol, dict):
+        # the service account token volume the API server adds to every pod (kube-root-ca.crt):
+        # not a dependency anyone chose
+        if not isinstance(vol, dict) or str(vol.get("name") or "").startswith("kube-api-access-"):
             continue
         sources = [vol, *(((vol.get("projected") or {}).get("sources")) or ())]
         for src in sources:

@@ -162,3 +162,41 @@ async def test_cli_xray_json_and_tree(emulator, kubeconfig, tmp_path):
     assert code == 1 and "no resource kubernetes/Deployment/nope in staging" in err and "Traceback" not in err
     code, out, err = await envdeck("xray", "prod", "kubernetes/Deployment/web", *common)
     assert code in (2, 3) and "Traceback" not in err
+
+
+async def test_the_demo_ingress_leads_to_the_crashing_api_pod(emulator, backend):
+    from backends.sim.k8s_emulator.demo_seed import seed_demo
+
+    seeded = seed_demo(emulator, namespaces=(NS,))
+    crashing = f"kubernetes/Pod/{seeded['faulty_pods'][NS]['CrashLoopBackOff']}"
+    obs = await backend.observe()
+    state = EnvState("staging", "observe", resources={"kubernetes": {r.id: r for r in obs.resources}})
+    sources = {"kubernetes": backend.resource_links}
+    tree = xray(state, "kubernetes/Ingress/web", sources)
+    assert tree.root.health is Health.PROGRESSING and tree.rolled is Health.DEGRADED
+    below = {n.resource_id: n for n in tree.depends_on}
+    api = below["kubernetes/Service/api"]
+    assert api.relation == "routes to" and api.rolled is Health.DEGRADED
+    assert tree.depends_on[0] is api, "the red branch first"
+    assert api.children[0].resource_id == crashing
+    refs = {(c.resource_id, c.relation) for c in api.children[0].children}
+    assert {("kubernetes/ConfigMap/app-config", "env from"), ("kubernetes/Secret/db-credentials", "env from")} <= refs
+    pod = state.resource(crashing)
+    assert pod.attributes["refs"] == {"env": {"ConfigMap": ["app-config"], "Secret": ["db-credentials"]}}
+    up = flat(xray(state, crashing, sources).depended_on_by)
+    assert {"kubernetes/Deployment/api", "kubernetes/HorizontalPodAutoscaler/api", "kubernetes/Service/api",
+            "kubernetes/Ingress/web"} <= set(up)
+
+
+async def test_a_node_keeps_its_provider_id_and_links_to_its_instance(emulator, backend):
+    node = manifests.node("ip-10-0-1-7", "10.0.1.7")
+    node["spec"]["providerID"] = "aws:///eu-west-1a/i-0abc1234567890def"
+    emulator.create("nodes", node)
+    obs = await backend.observe()
+    found = {r.id: r for r in obs.resources}
+    res = found["kubernetes/Node/ip-10-0-1-7"]
+    assert res.attributes["provider_id"] == "aws:///eu-west-1a/i-0abc1234567890def"
+    state = EnvState("staging", "observe", resources={"kubernetes": found})
+    [instance] = xray(state, res.id, {"kubernetes": backend.resource_links}).depends_on
+    assert (instance.resource_id, instance.relation) == ("aws/ec2-instance/i-0abc1234567890def", "is")
+    assert instance.missing and instance.health is Health.UNKNOWN  # no AWS backend in this environment

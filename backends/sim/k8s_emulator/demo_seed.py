@@ -12,6 +12,9 @@ an Ingress still waiting for its load balancer, an HPA that cannot get its metri
 a suspended CronJob, a PodDisruptionBudget that allows no disruption (node drains
 would block), a default-deny NetworkPolicy, and a cert-manager-like Certificate CRD
 whose certificate is not Ready (its Secret does not exist).
+
+Xray (issue 17): the Ingress routes `/` to web and `/api` to api, whose pods read app-config
+(envFrom) and db-credentials (env): `X` on the Ingress leads to the crashing api pod.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ def _api_containers(image: str) -> list[dict[str, Any]]:
         "ports": [{"containerPort": 8080, "name": "http", "protocol": "TCP"}],
         "env": [{"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "url"}}},
                 {"name": "LOG_LEVEL", "value": "info"}],
+        "envFrom": [{"configMapRef": {"name": "app-config"}}],
         "resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
         "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 5,
                            "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3},
@@ -127,8 +131,10 @@ def seed_more_kinds(emu: Emulator, ns: str, with_load_balancer: bool = False) ->
     meta = lambda name: {"name": name, "namespace": ns}  # noqa: E731 - a tiny local shorthand
     emu.create("networking.k8s.io/ingresses", {"metadata": meta("web"), "spec": {
         "ingressClassName": "nginx", "tls": [{"hosts": [f"{ns}.shop.example.com"], "secretName": "web-tls"}],
-        "rules": [{"host": f"{ns}.shop.example.com", "http": {"paths": [{
-            "path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}})
+        "rules": [{"host": f"{ns}.shop.example.com", "http": {"paths": [
+            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": "api", "port": {"number": 8080}}}},
+        ]}}]}})
     if with_load_balancer:
         emu.set_status("networking.k8s.io/ingresses", ns, "web",
                        {"loadBalancer": {"ingress": [{"hostname": f"lb-{ns}.elb.example.com"}]}})
