@@ -5,8 +5,15 @@ providerID names one of the environment's instances."""
 
 from __future__ import annotations
 
+import json
+import os
+import pwd
+
+import yaml
+
 from tests.aws import arrange_services as svc
-from tests.aws.arrange import security_group, volume
+from tests.aws.arrange import instance, security_group, volume
+from tests.helpers import envdeck
 from tui.core.env_state import EnvState
 from tui.core.model import Health, Resource
 from tui.core.xray import XrayNode, xray
@@ -73,3 +80,25 @@ async def test_aws_links_on_moto(aws, make_backend):
     [inst] = both.depends_on
     assert (inst.resource_id, inst.relation) == (f"aws/ec2-instance/{ids[0]}", "is")
     assert {c.resource_id for c in inst.children} >= {f"aws/ebs-volume/{vol}"}
+
+
+def test_cli_xray_by_name_for_a_viewer(aws, moto_url, tmp_path):
+    iid = instance(aws, "staging", "bastion")
+    group = security_group(aws, "staging", "bastion-ssh")
+    aws("ec2").modify_instance_attribute(InstanceId=iid, Groups=[group])
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(yaml.safe_dump({"environments": {"staging": {
+        "access": {"viewer": [me]},
+        "aws": {"region": "us-east-1", "endpoint_url": moto_url, "tags": {"env": "staging"}}}}}))
+    common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
+    proc = envdeck("xray", "staging", "aws/ec2-instance/bastion", "--json", *common)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["resource"]["id"] == f"aws/ec2-instance/{iid}" and data["resource"]["name"] == "bastion"
+    assert [(n["id"], n["relation"]) for n in data["depends_on"]] == [(f"aws/security-group/{group}", "in group")]
+    proc = envdeck("xray", "staging", f"aws/security-group/{group}", *common)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[1] == "depends on: nothing known" and lines[2] == "depended on by"
+    assert lines[3].startswith("└── in group: ec2-instance/bastion  Healthy")
