@@ -23,6 +23,7 @@ _SECTION_OF = {
     "cursor-top-gg": "Move", "cursor-bottom": "Move", "table-select": "Move", "drill": "Move", "back": "Move",
     "detail-back": "Move",
     "filter": "Views", "describe": "Views", "yaml": "Views", "drift-diff": "Views", "command-line": "Views",
+    "xray": "Views", "xray-back": "Move",
     "command-palette": "Views", "help": "Views",
     "logs": "Actions", "shell": "Actions", "restart": "Actions", "scale": "Actions", "stop": "Actions",
     "start": "Actions", "delete": "Actions", "open-console": "Actions", "repair": "Actions", "pause": "Actions",

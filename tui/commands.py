@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import BUILTIN_THEMES as _TEXTUAL_THEMES
 
@@ -118,7 +117,7 @@ class ResourceCommands(_EnvdeckProvider):
                 text = f"{clean(r.name, max_len=80)} ({clean(r.kind, max_len=30)} in {env})"
                 score = matcher.match(text)
                 if score > 0:
-                    yield Hit(score, Text.assemble("xray " if xray else "", matcher.highlight(text)),
+                    yield Hit(score, matcher.highlight(f"xray {text}" if xray else text),
                               partial(self._open_xray if xray else self._open, env, r.id),
                               help=f"{r.health} · {clean(r.id, max_len=100)}")
                     hits += 1

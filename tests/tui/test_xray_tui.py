@@ -117,6 +117,25 @@ async def test_the_tree_follows_the_environment(tmp_path, stage):
         assert screen.tree_shown.rolled is Health.DEGRADED, "its pod still crashes"
 
 
+async def test_the_command_palette_opens_an_xray(tmp_path, stage):
+    from textual.command import CommandList, CommandPalette
+
+    stage.replica_sets = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await pilot.press(*"xray api-5c8b-xyz12")
+        hits = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: hits.option_count > 0 and "xray api-5c8b-xyz12" in str(
+            hits.get_option_at_index(0).prompt), "the xray hit first", explain=lambda: hits.option_count)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.tree_shown is not None,
+                         "the pod's xray")
+        assert app.screen.resource_id == "kubernetes/Pod/api-5c8b-xyz12"
+
+
 def test_xray_snapshot(snap_compare, tmp_path, stage):
     stage.replica_sets = True
 
