@@ -263,6 +263,7 @@ class Reconciler:
             self._wake.pop((name, bname), None)
             self._known_faults.pop((name, bname), None)
             self._pass_requested.discard((name, bname))
+            self._changed_since_watch.discard((name, bname))
             with contextlib.suppress(Exception):
                 await backend.close()
 
@@ -459,8 +460,10 @@ class Reconciler:
                     continue
                 wake.clear()
                 self._pass_requested.discard(key)
-                if latest is not None and key not in self._changed_since_watch:
-                    async with self._locks[key]:
+                if latest is None or key in self._changed_since_watch:
+                    continue
+                async with self._locks[key]:
+                    if self.envs[env].backends[bname].reachable is not False:  # else: not news of a live backend
                         await self._reevaluate(env, bname, latest)
         finally:
             next_obs.cancel()
