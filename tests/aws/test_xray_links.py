@@ -97,8 +97,13 @@ def test_cli_xray_by_name_for_a_viewer(aws, moto_url, tmp_path):
     data = json.loads(proc.stdout)
     assert data["resource"]["id"] == f"aws/ec2-instance/{iid}" and data["resource"]["name"] == "bastion"
     assert [(n["id"], n["relation"]) for n in data["depends_on"]] == [(f"aws/security-group/{group}", "in group")]
+    evil = instance(aws, "staging", "evil\u202egnp.exe")  # a bidi override: XML (and AWS) carry no ESC
+    aws("ec2").modify_instance_attribute(InstanceId=evil, Groups=[group])
     proc = envdeck("xray", "staging", f"aws/security-group/{group}", *common)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[1] == "depends on: nothing known" and lines[2] == "depended on by"
-    assert lines[3].startswith("└── in group: ec2-instance/bastion  Healthy")
+    assert lines[3].startswith("├── in group: ec2-instance/") and lines[4].startswith("└── in group: ec2-instance/")
+    assert any("ec2-instance/bastion  Healthy" in line for line in lines[3:5])
+    assert "\u202e" not in proc.stdout and len(lines) == 5, "one line per node"
+    assert any("ec2-instance/evil\\u202egnp.exe" in line for line in lines)

@@ -2,7 +2,8 @@
 
 Observes the environment once (like `status`; never a repair), accepts an AWS Name in place
 of the id (like `act`), and prints the tree with box-drawing characters; every name, reason
-and status is outside text, sanitised on a terminal (write_line) and escaped in JSON.
+and status is outside text: cleaned in the tree (report_line: a name cannot break a line of it
+or write an escape sequence, piped or not) and escaped in JSON.
 Exit codes as the other commands: 1 when the resource is not there or a backend was
 unreachable (the tree then shows the last observation), 3 for an environment the user may
 not see.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, warn, write_line
+from tui.cli.output import print_json, report_line, warn
 from tui.core.model import iso, now_utc, worst_health
 from tui.core.xray import XrayNode, XrayTree, xray_in
 
@@ -75,7 +76,7 @@ async def cmd_xray(args: argparse.Namespace) -> int:
                     **tree.to_json()})
     else:
         for line in render(tree):
-            write_line(line)
+            report_line(line)  # for people (scripts take --json): names cleaned, piped or not
     for name in unreachable:
         warn(f"{name} is unreachable: its part of the tree is the last observation")
     return EXIT_FAILED if unreachable else EXIT_OK
