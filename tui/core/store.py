@@ -230,6 +230,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (env, backend, resource)
     );
     """,
+    # 6: a managed environment's instance id: a random uuid fixed when its row is inserted, put on
+    # everything it creates (AWS tag envdeck:instance, Kubernetes label envdeck.io/instance), so
+    # that find() adopts and the sweep deletes only what THIS environment made ('' for rows of
+    # earlier versions: their things carry no instance mark)
+    """
+    ALTER TABLE managed_env ADD COLUMN instance TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 

@@ -21,6 +21,7 @@ check holds when the write lands. The SQL is the engines' common one (tui/core/s
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,6 +108,9 @@ class LifecycleStore:
         and is not destroyed is refused (InvalidRequest); a destroyed row is replaced, its
         steps, sleep memory and orphans cleared."""
         now = iso(now_utc())
+        # the instance id: fixed here, once per created environment (a re-created name gets a new one)
+        instance = managed.instance or managed.spec.instance or uuid.uuid4().hex
+        managed.instance = managed.spec.instance = instance
 
         async def insert() -> None:
             row = await self._db.fetchone("SELECT state FROM managed_env WHERE name = ?", (managed.name,))
@@ -117,12 +121,12 @@ class LifecycleStore:
                 await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (managed.name,))
             await self._db.execute(
                 "INSERT INTO managed_env (name, template, parameters, owner, state, spec, created_at, expires_at, "
-                "operation, step, reason, requested_by, requested_origin, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "operation, step, reason, requested_by, requested_origin, updated_at, instance) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (managed.name, managed.template, _dumps(managed.parameters), managed.owner, str(managed.state),
                  _dumps(managed.spec.to_json()), iso(managed.created_at), iso(managed.expires_at),
                  str(managed.operation) if managed.operation else None, managed.step, managed.reason,
-                 requested_by or managed.requested_by, str(origin or managed.requested_origin), now))
+                 requested_by or managed.requested_by, str(origin or managed.requested_origin), now, instance))
             await self._db.executemany(
                 "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state) VALUES (?,?,?,?,?,?)",
                 [(managed.name, s.id, seq, s.backend, s.kind, str(StepState.PENDING))
@@ -156,9 +160,11 @@ class LifecycleStore:
 
     async def _complete(self, row: Any) -> ManagedEnvironment:
         name = row["name"]
+        spec = RenderedEnvironment.from_json(json.loads(row["spec"]))
+        spec.instance = row["instance"] or spec.instance
         return ManagedEnvironment(
             name=name, template=row["template"], parameters=json.loads(row["parameters"]), owner=row["owner"],
-            state=EnvLifecycleState(row["state"]), spec=RenderedEnvironment.from_json(json.loads(row["spec"])),
+            state=EnvLifecycleState(row["state"]), spec=spec, instance=spec.instance,
             created_at=parse_iso(row["created_at"]), expires_at=parse_iso(row["expires_at"]),
             operation=Operation(row["operation"]) if row["operation"] else None, step=row["step"],
             reason=row["reason"], orphans=await self._orphans(name), steps=await self._steps(name),

@@ -13,14 +13,19 @@ from datetime import datetime
 from typing import Any
 
 from tui.core.model import iso
+from tui.core.redaction import redact_params
 
 # -- owner marks on everything envdeck creates --------------------------------
 AWS_ENV_TAG = "envdeck:env"
 AWS_TEMPLATE_TAG = "envdeck:template"
 AWS_STEP_TAG = "envdeck:step"
+#: The environment instance (a uuid fixed when its row is first stored): two environments of one
+#: name (two stores, or a name re-created) never adopt or delete each other's things.
+AWS_INSTANCE_TAG = "envdeck:instance"
 K8S_ENV_LABEL = "envdeck.io/env"
 K8S_TEMPLATE_LABEL = "envdeck.io/template"
 K8S_STEP_LABEL = "envdeck.io/step"
+K8S_INSTANCE_LABEL = "envdeck.io/instance"
 
 
 def k8s_label_value(text: str) -> str:
@@ -139,12 +144,21 @@ class Orphan:
 
 @dataclass(frozen=True, slots=True)
 class Leftover:
-    """What a provisioner's sweep finds still carrying `envdeck:env=NAME` / the label."""
+    """What a provisioner's sweep finds still carrying `envdeck:env=NAME` / the label, with the
+    instance and step marks it carries ("" when it carries none): the engine deletes only what
+    carries this environment's instance id and names one of its steps (`owned_leftover`)."""
 
     backend: str
     kind: str
     native_id: str
     arn: str = ""
+    instance: str = ""            # its envdeck:instance / envdeck.io/instance value
+    step: str = ""                # its envdeck:step / envdeck.io/step value
+
+    @property
+    def label(self) -> str:
+        """"KIND ID" for messages."""
+        return f"{self.kind} {self.arn or self.native_id}"
 
 
 @dataclass(slots=True)
@@ -163,12 +177,14 @@ class RenderedEnvironment:
     on_failure: str = "keep"               # "keep" | "destroy"
     edge_pool: str | None = None
     edge_count: int = 0
+    instance: str = ""                     # the environment instance id (set when the row is stored)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "template": self.template, "parameters": self.parameters,
                 "creator": self.creator, "steps": [s.to_json() for s in self.steps],
                 "environment": self.environment, "ttl_s": self.ttl_s, "max_ttl_s": self.max_ttl_s,
-                "on_failure": self.on_failure, "edge_pool": self.edge_pool, "edge_count": self.edge_count}
+                "on_failure": self.on_failure, "edge_pool": self.edge_pool, "edge_count": self.edge_count,
+                "instance": self.instance}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RenderedEnvironment:
@@ -176,7 +192,8 @@ class RenderedEnvironment:
                    creator=data["creator"], steps=[StepSpec.from_json(s) for s in data["steps"]],
                    environment=dict(data["environment"]), ttl_s=data.get("ttl_s"),
                    max_ttl_s=data.get("max_ttl_s"), on_failure=data.get("on_failure", "keep"),
-                   edge_pool=data.get("edge_pool"), edge_count=int(data.get("edge_count", 0)))
+                   edge_pool=data.get("edge_pool"), edge_count=int(data.get("edge_count", 0)),
+                   instance=str(data.get("instance") or ""))
 
 
 @dataclass(slots=True)
@@ -199,9 +216,12 @@ class ManagedEnvironment:
     updated_at: datetime | None = None
     requested_by: str = ""                 # who asked for the pending/last operation (audit user)
     requested_origin: str = ""             # cli | tui | reconciler | ttl (audit origin)
+    instance: str = ""                     # uuid fixed when the row is first stored (owner mark envdeck:instance)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "template": self.template, "parameters": self.parameters,
+        """What is shown (`env list --json`, the commands' --json): the parameters through
+        `redact_params` (a secret-looking value is `***`); the store keeps `spec` itself."""
+        return {"name": self.name, "template": self.template, "parameters": redact_params(self.parameters),
                 "owner": self.owner, "state": str(self.state),
                 "operation": str(self.operation) if self.operation else None,
                 "step": {"id": self.step, "reason": self.reason} if (self.step or self.reason) else None,
