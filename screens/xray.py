@@ -79,7 +79,7 @@ class XrayScreen(EnvdeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="xray-back"),
         Binding("i", "describe", "Details", id="describe", tooltip="Open the selected node's details"),
-        Binding("X", "xray", "Xray here", id="xray", tooltip="The xray of the selected node"),
+        Binding("x", "xray", "Xray here", id="xray", tooltip="The xray of the selected node"),
     ]
 
     def __init__(self, env: str, resource_id: str) -> None:

@@ -273,12 +273,12 @@ async def test_j_k_G_gg_move_the_cursor(tmp_path, stage):
         assert faults.cursor_key == faults.row_keys[1]
 
 
-async def test_x_stops_an_instance_after_confirmation(tmp_path, stage):
+async def test_shift_x_stops_an_instance_after_confirmation(tmp_path, stage):
     app = make_app(tmp_path, stage, env="staging", live=True, config_text=LIVE_CONFIG)
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         await select(pilot, "aws/ec2-instance/i-0abc123")
-        await pilot.press("x")
+        await pilot.press("X")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the stop confirmation")
         assert stage.performed == []
         await pilot.press("left", "enter")

@@ -38,7 +38,7 @@ async def open_xray_of_api(pilot, app) -> XrayScreen:
     await app_ready(pilot)
     await wait_until(pilot, lambda: table(app).move_to_key("kubernetes/Deployment/api"), "the api row")
     await settle(pilot)
-    await pilot.press("X")
+    await pilot.press("x")
     await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.tree_shown is not None,
                      "the xray screen")
     await settle(pilot)
@@ -71,7 +71,7 @@ async def test_x_opens_the_xray_and_enter_opens_a_node(tmp_path, stage):
         assert stage.performed == []
         # X on the detail: the pod's own xray, upwards to its Deployment
         await settle(pilot)
-        await pilot.press("X")
+        await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen)
                          and app.screen.resource_id == "kubernetes/Pod/api-5c8b-xyz12", "the pod's xray")
         up = app.screen.tree_shown.depended_on_by
