@@ -215,11 +215,22 @@ class Provisioner(ABC):
     #: "aws" | "kubernetes" | "edge"
     name: ClassVar[str]
 
-    def __init__(self, env: str, config: Any, defaults: Defaults, *, template: str):
+    def __init__(self, env: str, config: Any, defaults: Defaults, *, template: str, instance: str = ""):
         self.env = env
         self.config = config
         self.defaults = defaults
         self.template = template
+        #: the environment instance id (`ManagedEnvironment.instance`), put on everything created
+        #: (AWS tag `envdeck:instance`, label `envdeck.io/instance`); "" for environments stored
+        #: before it existed (their things carry no instance mark)
+        self.instance = instance
+
+    def bind_instance(self, instance: str) -> None:
+        """Set the environment instance id; the engine calls it on every provisioner it builds,
+        before any other method (the factories keep their signature). find() adopts only what
+        carries this id; something with the environment's name and another id is a
+        ForeignResource."""
+        self.instance = instance
 
     async def find(self, step: StepSpec) -> str | None:
         """The native id of something that already carries this environment's and this step's
@@ -244,11 +255,15 @@ class Provisioner(ABC):
         """Whether the deletion has finished (fresh)."""
 
     async def sweep(self) -> list[Leftover]:
-        """Everything still carrying `envdeck:env=<env>` (or the label) in this backend."""
+        """Everything still carrying `envdeck:env=<env>` (or the label) in this backend, with the
+        instance and step marks each carries (`Leftover.instance`, `Leftover.step`): the engine
+        deletes only what carries this environment's instance id and names one of its steps."""
         return []
 
     async def delete_leftover(self, leftover: Leftover) -> None:
-        """Delete one thing the sweep found; a BackendError's message becomes the orphan's reason."""
+        """Delete one thing the sweep found, checking again (fresh) that it carries this environment's
+        env and instance marks (a ForeignResource otherwise: left alone); a BackendError's message
+        becomes the orphan's reason."""
         raise InvalidRequest(f"envdeck cannot delete {leftover.kind} {leftover.native_id}", backend=self.name)
 
     async def sleep(self) -> dict[str, dict[str, Any]]:

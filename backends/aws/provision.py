@@ -39,7 +39,14 @@ from backends.aws.provision_s3 import BucketSteps
 from backends.base import Provisioner
 from tui.core.config import AwsConfig, Defaults
 from tui.core.errors import BackendError, InvalidRequest
-from tui.core.lifecycle.records import AWS_ENV_TAG, Leftover, StepHealth, StepSpec
+from tui.core.lifecycle.records import (
+    AWS_ENV_TAG,
+    AWS_INSTANCE_TAG,
+    AWS_STEP_TAG,
+    Leftover,
+    StepHealth,
+    StepSpec,
+)
 
 # Answers of GetBucketTagging that mean "not a bucket of this sweep" (untagged, gone, another
 # account's, another region's).
@@ -53,14 +60,20 @@ _VOLUME_WAIT = {"Delay": 5, "MaxAttempts": 24}
 class AwsProvisioner(Provisioner):
     name: ClassVar[str] = "aws"
 
-    def __init__(self, env: str, config: AwsConfig, defaults: Defaults, *, template: str, workers: int = 8):
-        super().__init__(env, config, defaults, template=template)
+    def __init__(self, env: str, config: AwsConfig, defaults: Defaults, *, template: str, instance: str = "",
+                 workers: int = 8):
+        super().__init__(env, config, defaults, template=template, instance=instance)
         self.config: AwsConfig = config
         self.clients = AwsClients(config, timeout_s=defaults.timeout, workers=workers)
-        self.owner = OwnerTags(env=env, template=template, base=tuple(sorted(config.tags.items())))
+        self.bind_instance(instance)
+
+    def bind_instance(self, instance: str) -> None:
+        super().bind_instance(instance)
+        base = tuple(sorted((k, v) for k, v in self.config.tags.items() if k != AWS_INSTANCE_TAG))
+        self.owner = OwnerTags(env=self.env, template=self.template, base=base, instance=instance)
         self.instances = InstanceSteps(self.clients, self.owner)
         self.groups = SecurityGroupSteps(self.clients, self.owner)
-        self.buckets = BucketSteps(self.clients, self.owner, config.region)
+        self.buckets = BucketSteps(self.clients, self.owner, self.config.region)
 
     # -- steps -------------------------------------------------------------------------------
     async def find(self, step: StepSpec) -> str | None:
@@ -138,24 +151,41 @@ class AwsProvisioner(Provisioner):
             "security-group": {g["GroupId"] for g in groups},
             "ebs-volume": {v["VolumeId"] for v in volumes if v["VolumeId"] not in with_instances},
         }
+        tags_of: dict[tuple[str, str], dict[str, str]] = {}
+        for i in instances:
+            tags_of[("ec2-instance", i["InstanceId"])] = tags_to_dict(i.get("Tags"))
+        for g in groups:
+            tags_of[("security-group", g["GroupId"])] = tags_to_dict(g.get("Tags"))
+        for v in volumes:
+            tags_of[("ebs-volume", v["VolumeId"])] = tags_to_dict(v.get("Tags"))
+        for name, tags in buckets.items():
+            tags_of[("s3-bucket", name)] = tags
+
+        def leftover(kind: str, native: str, arn: str = "", tags: dict[str, str] | None = None) -> Leftover:
+            marks = tags_of.get((kind, native)) or tags or {}
+            return Leftover("aws", kind, native, arn, instance=marks.get(AWS_INSTANCE_TAG, ""),
+                            step=marks.get(AWS_STEP_TAG, ""))
+
         found: dict[tuple[str, str], Leftover] = {}
         for m in mappings:
             arn = m["ResourceARN"]
             parsed = parse_arn(arn)
+            mapped = tags_to_dict(m.get("Tags"))
             if parsed is None:
                 kind = _arn_kind(arn)
-                found[(kind, arn)] = Leftover("aws", kind, arn, arn)
+                found[(kind, arn)] = leftover(kind, arn, arn, mapped)
             elif parsed.kind not in described or parsed.native_id in described[parsed.kind]:
-                found[(parsed.kind, parsed.native_id)] = Leftover("aws", parsed.kind, parsed.native_id, arn)
+                found[(parsed.kind, parsed.native_id)] = leftover(parsed.kind, parsed.native_id, arn, mapped)
         for kind, ids in described.items():
             for native in ids:
-                found.setdefault((kind, native), Leftover("aws", kind, native))
+                found.setdefault((kind, native), leftover(kind, native))
         for name in buckets:
-            found.setdefault(("s3-bucket", name), Leftover("aws", "s3-bucket", name, f"arn:aws:s3:::{name}"))
+            found.setdefault(("s3-bucket", name), leftover("s3-bucket", name, f"arn:aws:s3:::{name}"))
         # instances first: their volumes and groups can go only after them
         return [found[k] for k in sorted(found, key=lambda k: (_SWEEP_ORDER.get(k[0], len(_SWEEP_ORDER)), k))]
 
-    async def _tagged_buckets(self) -> list[str]:
+    async def _tagged_buckets(self) -> dict[str, dict[str, str]]:
+        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags."""
         names = [b["Name"] for b in await self.clients.paginate("s3", "list_buckets", "Buckets",
                                                                  BucketRegion=self.config.region)]
 
@@ -168,11 +198,12 @@ class AwsProvisioner(Provisioner):
                 raise
 
         found = await asyncio.gather(*(self.clients.run("s3.get_bucket_tagging", tags, n) for n in names))
-        return [n for n, t in zip(names, found, strict=True) if self.owner.owns(t)]
+        return {n: t for n, t in zip(names, found, strict=True) if t.get(AWS_ENV_TAG) == self.env}
 
     async def delete_leftover(self, leftover: Leftover) -> None:
-        """Delete what the sweep found, by kind, after checking again that it carries the env tag;
-        a kind envdeck does not create is an InvalidRequest (the engine records an orphan)."""
+        """Delete what the sweep found, by kind, after checking again (fresh) that it carries this
+        environment's env and instance tags (ForeignResource otherwise: left alone); a kind envdeck
+        does not create is an InvalidRequest (the engine records an orphan)."""
         kind, native = leftover.kind, leftover.native_id
         if kind == "ec2-instance":
             if await self.instances.still_ours(native):
@@ -192,8 +223,10 @@ class AwsProvisioner(Provisioner):
         found = await call_unless(self.clients, ("InvalidVolume.NotFound",), "ec2", "describe_volumes",
                                   VolumeIds=[volume_id])
         volumes = (found or {}).get("Volumes") or []
-        if not volumes or not self.owner.owns(tags_to_dict(volumes[0].get("Tags"))):
+        if not volumes:
             return
+        if not self.owner.owns(tags_to_dict(volumes[0].get("Tags"))):
+            raise self.owner.foreign(f"volume {volume_id}", tags_to_dict(volumes[0].get("Tags")))
         attached = [a["InstanceId"] for a in volumes[0].get("Attachments") or [] if a.get("InstanceId")]
         if attached:
             if not all([await self.instances.terminating(i) for i in attached]):

@@ -25,8 +25,14 @@ from backends.aws.arns import tags_to_dict
 from backends.aws.clients import AwsClients
 from backends.aws.error_mapping import error_code
 from backends.aws.provision_fields import InstanceFields, SecurityGroupFields
-from tui.core.errors import BackendError, InvalidRequest
-from tui.core.lifecycle.records import AWS_ENV_TAG, AWS_STEP_TAG, AWS_TEMPLATE_TAG, StepHealth
+from tui.core.errors import BackendError, ForeignResource
+from tui.core.lifecycle.records import (
+    AWS_ENV_TAG,
+    AWS_INSTANCE_TAG,
+    AWS_STEP_TAG,
+    AWS_TEMPLATE_TAG,
+    StepHealth,
+)
 
 LIVE_INSTANCE_STATES = ("pending", "running", "stopping", "stopped")
 _WAIT = {"Delay": 5, "MaxAttempts": 24}  # botocore waiters: at most two minutes
@@ -34,23 +40,44 @@ _WAIT = {"Delay": 5, "MaxAttempts": 24}  # botocore waiters: at most two minutes
 
 @dataclass(frozen=True, slots=True)
 class OwnerTags:
-    """The tags that mark one step's thing as this environment's."""
+    """The tags that mark one step's thing as this environment's: env, template, step and the
+    environment instance id (`envdeck:instance`; none for environments stored before it existed)."""
 
     env: str
     template: str
     base: tuple[tuple[str, str], ...] = ()  # the environment's config tags (what its observation filters on)
+    instance: str = ""
 
     def for_step(self, step_id: str, name: str | None = None) -> dict[str, str]:
         tags = dict(self.base)
         tags.update({AWS_ENV_TAG: self.env, AWS_TEMPLATE_TAG: self.template, AWS_STEP_TAG: step_id})
+        if self.instance:
+            tags[AWS_INSTANCE_TAG] = self.instance
         if name is not None:
             tags["Name"] = name
         return tags
 
     def owns(self, tags: dict[str, str], step_id: str | None = None) -> bool:
-        return tags.get(AWS_ENV_TAG) == self.env and (step_id is None or tags.get(AWS_STEP_TAG) == step_id)
+        """Carries this environment's name AND instance id (and the step's tag when given)."""
+        return (tags.get(AWS_ENV_TAG) == self.env and tags.get(AWS_INSTANCE_TAG, "") == self.instance
+                and (step_id is None or tags.get(AWS_STEP_TAG) == step_id))
+
+    def foreign(self, what: str, tags: dict[str, str], step_id: str | None = None, *,
+                advice: str = "") -> ForeignResource:
+        """The refusal of `what`, which exists and is not this environment's instance's."""
+        if tags.get(AWS_ENV_TAG) == self.env:
+            other = tags.get(AWS_INSTANCE_TAG) or "none"
+            text = (f"{what} belongs to another envdeck environment named {self.env} (instance {other}), "
+                    f"created elsewhere; this one is instance {self.instance or 'none'}: envdeck neither "
+                    "adopts nor deletes it")
+        else:
+            marks = f"{AWS_ENV_TAG}={self.env}" + (f", {AWS_STEP_TAG}={step_id}" if step_id else "")
+            text = f"{what} already exists and is not this environment's (no tags {marks}); envdeck does not adopt it"
+        return ForeignResource(text + (f": {advice}" if advice else ""), backend="aws")
 
     def filters(self, step_id: str | None = None) -> list[dict[str, Any]]:
+        """EC2 filters on the env (and step) tags: what carries the name, whichever instance (callers
+        check `owns` or refuse with `foreign`)."""
         out = [{"Name": f"tag:{AWS_ENV_TAG}", "Values": [self.env]}]
         if step_id is not None:
             out.append({"Name": f"tag:{AWS_STEP_TAG}", "Values": [step_id]})
@@ -98,7 +125,13 @@ class InstanceSteps:
                 {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}])
         found = sorted((i for r in reservations for i in r.get("Instances", [])),
                        key=lambda i: (str(i.get("LaunchTime", "")), i["InstanceId"]))
-        return found[0]["InstanceId"] if found else None
+        ours = [i for i in found if self.owner.owns(tags_to_dict(i.get("Tags")))]
+        if ours:
+            return ours[0]["InstanceId"]
+        if found:  # the env+step tags of another envdeck environment of this name
+            raise self.owner.foreign(f"instance {found[0]['InstanceId']} of step {step_id}",
+                                     tags_to_dict(found[0].get("Tags")), step_id)
+        return None
 
     async def create(self, step_id: str, fields: InstanceFields, token: str) -> str:
         tags = tag_list(self.owner.for_step(step_id, fields.name))
@@ -143,10 +176,15 @@ class InstanceSteps:
         return StepHealth(False, f"instance {state}")
 
     async def still_ours(self, instance_id: str) -> bool:
-        """Exists, is not terminated, and carries this environment's tag (checked before a sweep deletes)."""
+        """Exists and is not terminated (False: nothing to delete); ForeignResource when it does not
+        carry this environment's env and instance tags (checked fresh before a sweep deletes)."""
         inst = await self._describe(instance_id)
-        return (inst is not None and inst.get("State", {}).get("Name") in LIVE_INSTANCE_STATES
-                and self.owner.owns(tags_to_dict(inst.get("Tags"))))
+        if inst is None or inst.get("State", {}).get("Name") not in LIVE_INSTANCE_STATES:
+            return False
+        tags = tags_to_dict(inst.get("Tags"))
+        if not self.owner.owns(tags):
+            raise self.owner.foreign(f"instance {instance_id}", tags)
+        return True
 
     async def terminating(self, instance_id: str) -> bool:
         """Shutting down or terminated (or unknown): what it holds is released soon."""
@@ -175,7 +213,12 @@ class SecurityGroupSteps:
                                              Filters=self.owner.filters(step_id))
         if not groups:
             return None
-        group = sorted(groups, key=lambda g: g["GroupId"])[0]
+        groups = sorted(groups, key=lambda g: g["GroupId"])
+        ours = [g for g in groups if self.owner.owns(tags_to_dict(g.get("Tags")))]
+        if not ours:  # the env+step tags of another envdeck environment of this name
+            raise self.owner.foreign(f"security group {groups[0]['GroupId']} of step {step_id}",
+                                     tags_to_dict(groups[0].get("Tags")), step_id)
+        group = ours[0]
         if fields is not None:
             await self._ensure_ingress(group, fields)
         return group["GroupId"]
@@ -191,10 +234,9 @@ class SecurityGroupSteps:
                                                 Filters=[{"Name": "group-name", "Values": [fields.name]}])
             ours = [g for g in named if self.owner.owns(tags_to_dict(g.get("Tags")), step_id)]
             if not ours:
-                raise InvalidRequest(
-                    f"a security group named {fields.name!r} already exists and is not this environment's "
-                    f"(no tags {AWS_ENV_TAG}={self.owner.env}, {AWS_STEP_TAG}={step_id}); envdeck does not "
-                    "adopt it: choose another name", backend="aws")
+                raise self.owner.foreign(f"a security group named {fields.name!r}",
+                                         tags_to_dict(named[0].get("Tags")) if named else {}, step_id,
+                                         advice="choose another name")
             group = ours[0]
         else:
             group = {"GroupId": answer["GroupId"], "IpPermissions": []}
@@ -226,8 +268,15 @@ class SecurityGroupSteps:
         return StepHealth(True, "security group exists")
 
     async def still_ours(self, group_id: str) -> bool:
+        """Exists (False: nothing to delete); ForeignResource when it does not carry this environment's
+        env and instance tags."""
         group = await self._describe(group_id)
-        return group is not None and self.owner.owns(tags_to_dict(group.get("Tags")))
+        if group is None:
+            return False
+        tags = tags_to_dict(group.get("Tags"))
+        if not self.owner.owns(tags):
+            raise self.owner.foreign(f"security group {group_id}", tags)
+        return True
 
     async def delete(self, group_id: str) -> None:
         """A group still used by an instance that is shutting down answers DependencyViolation: then

@@ -18,7 +18,7 @@ from backends.aws.error_mapping import error_code
 from backends.aws.provision_fields import BucketFields
 from backends.aws.provision_kinds import OwnerTags, call_unless, tag_list
 from tui.core.errors import BackendDenied, BackendError, InvalidRequest
-from tui.core.lifecycle.records import AWS_ENV_TAG, AWS_STEP_TAG, StepHealth
+from tui.core.lifecycle.records import AWS_ENV_TAG, StepHealth
 
 _S3_MISSING = frozenset({"NoSuchBucket", "404", "NotFound"})
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
@@ -51,8 +51,10 @@ class BucketSteps:
             tags = await self.tags(fields.name)
         except BackendDenied:  # another account's bucket: not ours (create says so clearly)
             return None
-        if tags is None or not self.owner.owns(tags, step_id):
-            return None
+        if tags is None or tags.get(AWS_ENV_TAG) != self.owner.env:
+            return None  # not an envdeck bucket of this name (create refuses it clearly)
+        if not self.owner.owns(tags, step_id):  # this name's, another instance's (or step's)
+            raise self.owner.foreign(f"the S3 bucket {fields.name!r}", tags, step_id)
         await self._configure(fields)
         return fields.name
 
@@ -93,9 +95,7 @@ class BucketSteps:
 
     def _refuse_unless_ours(self, name: str, tags: dict[str, str], step_id: str) -> None:
         if not self.owner.owns(tags, step_id):
-            raise InvalidRequest(
-                f"the S3 bucket {name!r} already exists and is not this environment's (no tags "
-                f"{AWS_ENV_TAG}={self.owner.env}, {AWS_STEP_TAG}={step_id}); envdeck does not adopt it", backend="aws")
+            raise self.owner.foreign(f"the S3 bucket {name!r}", tags, step_id)
 
     async def _configure(self, fields: BucketFields) -> None:
         if fields.encryption:
@@ -134,8 +134,8 @@ class BucketSteps:
         if tags is None:
             return
         if not self.owner.owns(tags, step_id):
-            raise InvalidRequest(f"the S3 bucket {name!r} does not carry {AWS_ENV_TAG}={self.owner.env}: "
-                                 "envdeck does not empty or delete it", backend="aws")
+            raise self.owner.foreign(f"the S3 bucket {name!r}", tags, step_id,
+                                     advice="envdeck does not empty or delete it")
         await self.clients.run("s3.delete_bucket", self._empty_and_delete, name)
 
     def _empty_and_delete(self, name: str) -> None:  # runs in a worker thread

@@ -53,7 +53,8 @@ async def wake(clients: AwsClients, memory: dict[str, dict[str, Any]]) -> None:
 async def _stop_instances(clients: AwsClients, owner: OwnerTags, memory: dict[str, dict[str, Any]]) -> None:
     reservations = await clients.paginate("ec2", "describe_instances", "Reservations", Filters=[
         *owner.filters(), {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}])
-    instances = [i for r in reservations for i in r.get("Instances", [])]
+    # only this environment instance's (a thing merely tagged with its name is left alone)
+    instances = [i for r in reservations for i in r.get("Instances", []) if owner.owns(tags_to_dict(i.get("Tags")))]
     to_stop: list[str] = []
     pending: list[str] = []
     for inst in instances:

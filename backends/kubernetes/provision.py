@@ -45,9 +45,10 @@ from backends.kubernetes.step_objects import (
     api_version_of,
 )
 from tui.core.config import Defaults, KubernetesConfig
-from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.errors import BackendError, BackendUnreachable, ForeignResource, InvalidRequest, NotFound
 from tui.core.lifecycle.records import (
     K8S_ENV_LABEL,
+    K8S_INSTANCE_LABEL,
     K8S_STEP_LABEL,
     K8S_TEMPLATE_LABEL,
     Leftover,
@@ -68,7 +69,7 @@ class KubernetesProvisioner(Provisioner):
     name: ClassVar[str] = BACKEND
 
     def __init__(self, env: str, config: KubernetesConfig | dict[str, Any], defaults: Defaults, *,
-                 template: str):
+                 template: str, instance: str = ""):
         if not isinstance(config, KubernetesConfig):
             try:
                 config = KubernetesConfig.model_validate(config)
@@ -76,7 +77,7 @@ class KubernetesProvisioner(Provisioner):
                 problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'kubernetes'}: {e['msg']}"
                                      for e in exc.errors())
                 raise InvalidRequest(f"kubernetes section of {env}: {problems}", backend=BACKEND) from None
-        super().__init__(env, config, defaults, template=template)
+        super().__init__(env, config, defaults, template=template, instance=instance)
         self.namespace = config.namespace
         self.connection: ClusterConnection | None = None
         self.api: KubeApi | None = None
@@ -105,13 +106,33 @@ class KubernetesProvisioner(Provisioner):
         self.api = self.connection = None
 
     def marks(self, step_id: str) -> dict[str, str]:
-        """The owner labels of one step's object."""
-        return {K8S_ENV_LABEL: k8s_label_value(self.env), K8S_TEMPLATE_LABEL: k8s_label_value(self.template),
-                K8S_STEP_LABEL: k8s_label_value(step_id)}
+        """The owner labels of one step's object (the instance id too, when the environment has one)."""
+        marks = {K8S_ENV_LABEL: k8s_label_value(self.env), K8S_TEMPLATE_LABEL: k8s_label_value(self.template),
+                 K8S_STEP_LABEL: k8s_label_value(step_id)}
+        if self.instance:
+            marks[K8S_INSTANCE_LABEL] = k8s_label_value(self.instance)
+        return marks
 
     def _ours(self, obj: dict[str, Any]) -> bool:
+        """Labelled with this environment's name AND instance id."""
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        return labels.get(K8S_ENV_LABEL) == k8s_label_value(self.env)
+        return (labels.get(K8S_ENV_LABEL) == k8s_label_value(self.env)
+                and labels.get(K8S_INSTANCE_LABEL, "") == (k8s_label_value(self.instance) if self.instance else ""))
+
+    def _foreign(self, what: str, obj: dict[str, Any], prefix: str = "") -> ForeignResource:
+        """The refusal of an object that exists and is not this environment instance's."""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        owner = labels.get(K8S_ENV_LABEL)
+        if owner == k8s_label_value(self.env):
+            whose = (f"it belongs to another envdeck environment named {self.env} (instance "
+                     f"{labels.get(K8S_INSTANCE_LABEL) or 'none'}), created elsewhere; this one is instance "
+                     f"{self.instance or 'none'}")
+        elif owner:
+            whose = f"it belongs to environment {owner!r}"
+        else:
+            whose = f"it has no label {K8S_ENV_LABEL}={self.env}"
+        return ForeignResource(f"{prefix}{what} exists and is not envdeck's for {self.env} ({whose}); "
+                               "envdeck neither adopts nor deletes it", backend=BACKEND)
 
     async def _locate(self, api_version: str, kind: str) -> KindPath:
         """Where `kind` of `api_version` lives, by discovery (cached per group/version)."""
@@ -181,12 +202,9 @@ class KubernetesProvisioner(Provisioner):
         labels = (obj.get("metadata") or {}).get("labels") or {}
         what = f"{where.kind} {namespace}/{name}" if namespace else f"{where.kind} {name}"
         if not self._ours(obj):
-            owner = labels.get(K8S_ENV_LABEL)
-            whose = f"it belongs to environment {owner!r}" if owner else f"it has no label {K8S_ENV_LABEL}={self.env}"
-            raise InvalidRequest(f"step {step.id}: {what} exists and is not envdeck's for {self.env} ({whose}); "
-                                 "envdeck neither adopts nor deletes it", backend=BACKEND)
+            raise self._foreign(what, obj, f"step {step.id}: ")
         if labels.get(K8S_STEP_LABEL) not in (None, k8s_label_value(step.id)):
-            raise InvalidRequest(f"step {step.id}: {what} exists and belongs to step "
+            raise ForeignResource(f"step {step.id}: {what} exists and belongs to step "
                                  f"{labels.get(K8S_STEP_LABEL)!r} of {self.env}", backend=BACKEND)
 
     async def find(self, step: StepSpec) -> str | None:
@@ -277,8 +295,7 @@ class KubernetesProvisioner(Provisioner):
         if current is None or (current.get("metadata") or {}).get("deletionTimestamp"):
             return
         if not self._ours(current):
-            raise InvalidRequest(f"{what}: {where.kind} {name} is not envdeck's for {self.env} "
-                                 f"(no label {K8S_ENV_LABEL}={self.env}); not deleted", backend=BACKEND)
+            raise self._foreign(f"{where.kind} {name}", current, f"{what}: ")
         options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1",
                                    "preconditions": {"uid": current["metadata"]["uid"]}}
         if where.kind in WORKLOAD_KINDS:
@@ -307,10 +324,10 @@ class KubernetesProvisioner(Provisioner):
         api = await self._ensure()
         selector = f"{K8S_ENV_LABEL}={k8s_label_value(self.env)}"
         namespaces, _ = await api.list_all(NAMESPACE_PATH.collection(None), labelSelector=selector)
-        found = [Leftover(BACKEND, "Namespace", ns["metadata"]["name"])
+        found = [_leftover("Namespace", ns["metadata"]["name"], ns)
                  for ns in sorted(namespaces, key=lambda n: n["metadata"]["name"])]
-        if self.namespace in {lo.native_id for lo in found}:
-            return found  # its objects go with it
+        if any(lo.native_id == self.namespace and lo.instance == self._instance_label() for lo in found):
+            return found  # its own namespace: its objects go with it
         if await self._get(NAMESPACE_PATH.item(None, self.namespace)) is None:
             return found
         for api_version, kind in SWEEP_KINDS:
@@ -319,9 +336,12 @@ class KubernetesProvisioner(Provisioner):
             except InvalidRequest:
                 continue  # not served by this cluster
             items, _ = await api.list_all(where.collection(self.namespace), labelSelector=selector)
-            found.extend(Leftover(BACKEND, kind, str(ObjectRef(self.namespace, kind, obj["metadata"]["name"])))
+            found.extend(_leftover(kind, str(ObjectRef(self.namespace, kind, obj["metadata"]["name"])), obj)
                          for obj in sorted(items, key=lambda o: o["metadata"]["name"]))
         return found
+
+    def _instance_label(self) -> str:
+        return k8s_label_value(self.instance) if self.instance else ""
 
     async def delete_leftover(self, leftover: Leftover) -> None:
         if leftover.kind == "Namespace":
@@ -339,12 +359,14 @@ class KubernetesProvisioner(Provisioner):
         namespace = await self._get(NAMESPACE_PATH.item(None, self.namespace))
         if namespace is None:
             return []
-        selector = None if self._ours(namespace) else f"{K8S_ENV_LABEL}={k8s_label_value(self.env)}"
+        own_namespace = self._ours(namespace)
+        selector = None if own_namespace else f"{K8S_ENV_LABEL}={k8s_label_value(self.env)}"
         found = []
         for api_version, kind in SLEEP_KINDS:
             where = await self._locate(api_version, kind)
             items, _ = await api.list_all(where.collection(self.namespace), labelSelector=selector)
-            found.extend((where, obj) for obj in sorted(items, key=lambda o: o["metadata"]["name"]))
+            found.extend((where, obj) for obj in sorted(items, key=lambda o: o["metadata"]["name"])
+                         if own_namespace or self._ours(obj))  # another instance's: left alone
         return found
 
     async def sleep(self) -> dict[str, dict[str, Any]]:
@@ -380,3 +402,10 @@ class KubernetesProvisioner(Provisioner):
 
     def describe(self) -> str:
         return f"kubernetes namespace {self.namespace}"
+
+
+def _leftover(kind: str, native_id: str, obj: dict[str, Any]) -> Leftover:
+    """A swept object with the instance and step labels it carries."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return Leftover(BACKEND, kind, native_id, instance=str(labels.get(K8S_INSTANCE_LABEL, "")),
+                    step=str(labels.get(K8S_STEP_LABEL, "")))

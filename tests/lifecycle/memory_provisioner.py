@@ -54,6 +54,7 @@ class Thing:
     replicas: int = 2
     deleting: int = -1          # gone() calls left before it is gone; -1: not deleting
     gone: bool = False
+    instance: str = ""          # the environment instance that created it (its envdeck:instance mark)
 
 
 @dataclass
@@ -94,13 +95,17 @@ class MemoryProvisioner:
 
     def __init__(self, world: MemoryWorld, backend: str, env: str, config: Any, template: str):
         self.world, self.name, self.env, self.config, self.template = world, backend, env, config, template
+        self.instance = ""
+
+    def bind_instance(self, instance: str) -> None:
+        self.instance = instance
 
     async def find(self, step: StepSpec) -> str | None:
         self.world.calls.append(("find", step.id))
         if step.id in self.world.unfindable:
             return None
         for native_id, thing in self.world.things.items():
-            if thing.env == self.env and thing.step == step.id and not thing.gone:
+            if thing.env == self.env and thing.step == step.id and not thing.gone and thing.instance == self.instance:
                 return native_id
         return None
 
@@ -120,7 +125,7 @@ class MemoryProvisioner:
         if step.kind == "edge-claim":     # the edge provisioner's id: the claimed nodes
             native_id = ",".join(step.fields.get("claimed") or ()) or native_id
         world.things[native_id] = Thing(self.env, step.id, self.name, step.kind, dict(step.fields),
-                                        native_id=native_id)
+                                        native_id=native_id, instance=self.instance)
         world.creates[step.id] += 1
         world.crash("create-after", step.id)
         return native_id
@@ -171,7 +176,7 @@ class MemoryProvisioner:
             raise BackendError(self.world.refuse[self.name], backend=self.name)
         if self.name in self.world.sweepless:
             return []
-        return [Leftover(self.name, t.kind, native_id, arn=f"arn:{native_id}")
+        return [Leftover(self.name, t.kind, native_id, arn=f"arn:{native_id}", instance=t.instance, step=t.step)
                 for native_id, t in self.world.things.items()
                 if t.env == self.env and t.backend == self.name and not t.gone]
 

@@ -253,10 +253,13 @@ async def test_a_crash_right_after_create_is_destroyed_by_adoption(h):
 async def test_destroy_goes_in_reverse_order_then_sweeps_and_lists_orphans(h):
     await h.insert()
     await h.engine().drive(ENV)
-    # something else carrying the env's mark, and one of them envdeck may not delete
+    # more things of this environment's (instance, step) marks (a crash window's duplicates), one of
+    # them envdeck may not delete; and one merely carrying its name (left alone, never deleted)
     from tests.lifecycle.memory_provisioner import Thing
-    h.world.things["stray-1"] = Thing(ENV, "manual", "aws", "s3-bucket", {}, "stray-1")
-    h.world.things["stray-2"] = Thing(ENV, "manual", "aws", "s3-bucket", {}, "stray-2")
+    instance = (await h.lstore.require(ENV)).instance
+    h.world.things["stray-1"] = Thing(ENV, "bucket", "aws", "s3-bucket", {}, "stray-1", instance=instance)
+    h.world.things["stray-2"] = Thing(ENV, "bucket", "aws", "s3-bucket", {}, "stray-2", instance=instance)
+    h.world.things["manual"] = Thing(ENV, "manual", "aws", "s3-bucket", {}, "manual", instance=instance)
     h.world.stuck["stray-2"] = "AccessDenied: bucket policy forbids deletion"
     h.world.slow_gone["web"] = 3
     await h.lstore.request(ENV, Operation.DESTROY, "bob", "tui")
@@ -269,15 +272,17 @@ async def test_destroy_goes_in_reverse_order_then_sweeps_and_lists_orphans(h):
     assert managed.state == EnvLifecycleState.DESTROYED
     assert [(o.backend, o.resource) for o in managed.orphans] == [("aws", "arn:stray-2")]
     assert "AccessDenied" in managed.orphans[0].reason
-    assert [t.step for t in h.world.live(ENV)] == ["manual"]
+    assert sorted(t.native_id for t in h.world.live(ENV)) == ["manual", "stray-2"]
     assert managed.reason == "1 orphan(s) left"
     destroyed = [a for a in await h.store.audit_entries(ENV) if a["action"] == "lifecycle.destroy"]
     assert {a["user"] for a in destroyed} == {"bob"} and f"{ENV}/sweep:aws" in {a["target"] for a in destroyed}
-    # destroying it again sweeps again: the orphan goes once it can be deleted
+    swept = next(a for a in destroyed if a["target"] == f"{ENV}/sweep:aws")["message"]
+    assert "s3-bucket arn:stray-1" in swept and "left alone: s3-bucket arn:manual" in swept
+    # destroying it again sweeps again: the orphan goes once it can be deleted; "manual" stays
     del h.world.stuck["stray-2"]
     await h.lstore.request(ENV, Operation.DESTROY, "bob", "tui")
     managed = await h.engine().drive(ENV)
-    assert managed.orphans == [] and h.world.live(ENV) == []
+    assert managed.orphans == [] and [t.native_id for t in h.world.live(ENV)] == ["manual"]
 
 
 async def test_a_deletion_that_never_finishes_is_an_orphan(h):

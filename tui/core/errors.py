@@ -55,6 +55,12 @@ class InvalidRequest(BackendError):
     """The request is malformed for this resource (unknown action, bad parameter)."""
 
 
+class ForeignResource(InvalidRequest):
+    """A lifecycle step's object exists and is not this environment's: someone else's, or another
+    envdeck environment's of the same name (another instance). Never adopted, never deleted; at
+    destroy it means "nothing of ours there", not an orphan."""
+
+
 class LifecycleFailed(EnvdeckError):
     """A lifecycle operation (create, destroy, sleep, wake) stopped at a step (exit code 1)."""
 
