@@ -1,6 +1,6 @@
 """`P`: the open port-forwards of this session (all environments): where each listens,
-what it reaches, its state (open, reconnecting after a dropped stream, listening) and
-bytes; `c` closes the selected one (its audit row is finished). The counters are read
+what it reaches, its state (open, reconnecting after a dropped stream, listening), bytes
+and connections refused (another local user's: the detail line names the last one); `c` closes the selected one (its audit row is finished). The counters are read
 from the session every second while the panel is shown."""
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class PortForwardsScreen(ModalScreen[None]):
                 text += f" via {stats.target}"
             if stats.last_error:
                 text += f" — last error: {stats.last_error}"
+            if stats.refused:
+                text += f" — {stats.refused} refused (only {stats.owner}'s are forwarded), last: {stats.last_refusal}"
             detail.update(Text(clean(text, max_len=300), end=""))
 
     def on_data_table_row_highlighted(self) -> None:

@@ -16,6 +16,13 @@ be resumed — and the forward says `reconnecting`; the listener stays, and the 
 connection opens a new stream (to the service's ready pod of that moment). `close()`
 stops the listener and every stream.
 
+Only the envdeck user's own connections are forwarded. 127.0.0.1 is open to every local
+user, and a jump host is shared: kubectl forwards whoever connects with the kubeconfig's
+credentials; here each accepted connection's peer socket is looked up (tui/core/peer_uid.py,
+/proc/net/tcp) and a connection whose owner is another uid — root included, unless envdeck
+runs as root — or cannot be told is closed at once, before any byte or API call: counted in
+`stats.refused_from`, logged, and named in the audit row's closing message.
+
 A Service is forwarded the way kubectl does it: its port (`spec.ports[].port`) is mapped
 to the target port (a number, or a container port's name) of one ready pod its selector
 picks (the first by name), chosen again for each connection.
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +43,7 @@ import aiohttp
 from backends.kubernetes.api import KubeApi
 from backends.kubernetes.logs import selector_string
 from tui.core.errors import BackendError, InvalidRequest, NotFound
+from tui.core.peer_uid import describe_uid, peer_uid
 from tui.core.port_forward import LOCAL_HOST, ForwardPort, ForwardState, ForwardStats
 
 PROTOCOL = "v4.channel.k8s.io"
@@ -42,6 +52,8 @@ CHUNK = 64 * 1024
 #: After the local client stops sending, answers still on their way are relayed this long.
 LINGER_S = 2.0
 FORWARDABLE_KINDS = ("Pod", "Service")
+
+log = logging.getLogger(__name__)
 
 
 class PortRefused(Exception):
@@ -123,7 +135,8 @@ class PortForwarder:
         self.namespace = namespace
         self.host = LOCAL_HOST
         self.port = 0
-        self.stats = ForwardStats()
+        self.uid = os.geteuid()
+        self.stats = ForwardStats(owner=describe_uid(self.uid))
         self._resolve = resolve
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
@@ -152,8 +165,10 @@ class PortForwarder:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
-        self.stats.connections += 1
         try:
+            if not self._admitted(writer):
+                return
+            self.stats.connections += 1
             await self._carry(reader, writer)
         except asyncio.CancelledError:
             pass  # closed: this task is the connection's top (asyncio's callback would log a cancelled one)
@@ -162,6 +177,20 @@ class PortForwarder:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _admitted(self, writer: asyncio.StreamWriter) -> bool:
+        """Whether the connection's peer socket is this process's own uid's; else it is counted,
+        logged and refused (closed by the caller) — also when its owner cannot be told."""
+        peer = peer_uid(writer.get_extra_info("sockname"), writer.get_extra_info("peername"))
+        if peer.uid == self.uid:
+            return True
+        who = peer.label
+        self.stats.refused += 1
+        self.stats.refused_from[who] = self.stats.refused_from.get(who, 0) + 1
+        self.stats.last_refusal = f"refused a connection from {who}"
+        log.warning("port-forward %s:%d refused a connection from %s: only %s's connections are forwarded",
+                    self.host, self.port, who, self.stats.owner)
+        return False
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -2,20 +2,24 @@
 listener on 127.0.0.1 whose connections go through the API's `pods/portforward` WebSocket
 to the emulated pod's port. Bytes both ways (HTTP and echo), a service forwarded to a ready
 pod, a stream dropped by the server followed by a working connection, a viewer refused
-before anything reaches the server, and the audit row from opening to closing. Streams are
+before anything reaches the server, another local user's connection refused (the forward is
+the envdeck user's own), and the audit row from opening to closing. Streams are
 counted on the server side (`Emulator.port_forwards`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
 from backends.registry import create_backends
 from tests.kubernetes.support import NS
+from tests.other_user import connect_as, needs_other_user, other_user
 from tui.core.config import Defaults, KubernetesConfig, parse_config
 from tui.core.errors import BackendUnreachable, InvalidRequest, PolicyDenied
 from tui.core.model import Origin, Resource
+from tui.core.peer_uid import describe_uid
 from tui.core.port_forward import ForwardState
 from tui.core.session import Session
 
@@ -145,6 +149,35 @@ async def test_a_viewer_is_refused_before_anything_reaches_the_server(emulator, 
     assert session.port_forwards() == []
     rows = await _rows(session)
     assert [r["result"] for r in rows] == ["denied", "denied"] and rows[0]["user"] == "vera"
+
+
+@needs_other_user
+async def test_another_local_users_connection_is_refused_and_never_reaches_the_cluster(emulator, web, open_session):
+    """A shared jump host: 127.0.0.1 is every local user's. Another user's client (runuser)
+    is closed at once — no stream on the server, no API request — and counted and named;
+    the envdeck user's own connection works; the audit row names the refused uid."""
+    peer = other_user()
+    session = await open_session("olga")
+    forward = await session.port_forward("staging", f"kubernetes/Pod/{web}", 80)
+    requests_before = len(emulator.request_log)
+
+    assert await connect_as(forward.local_port) in ("b''", "reset")  # nothing came back
+    who = f"uid {peer.pw_uid} (user {peer.pw_name})"
+    assert forward.stats.refused == 1 and forward.stats.refused_from == {who: 1}
+    assert forward.stats.last_refusal == f"refused a connection from {who}"
+    assert forward.stats.connections == 0 and forward.stats.bytes_out == 0
+    assert emulator.port_forwards.opened == 0  # counted on the server: no stream at all
+    assert len(emulator.request_log) == requests_before  # not even the target's lookup
+
+    answer = await _exchange(forward.local_port, b"GET /healthz HTTP/1.1\r\nHost: web\r\n\r\n", b"HTTP/1.1\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")  # the envdeck user's own connection
+    assert emulator.port_forwards.opened == 1 and forward.stats.connections == 1
+
+    await forward.close()
+    [row] = await _rows(session)
+    me = describe_uid(os.geteuid())
+    assert row["result"] == "succeeded"
+    assert f"1 connection(s) accepted from {me}; refused a connection from {who};" in row["message"]
 
 
 async def test_a_service_forwards_to_a_ready_pod_through_its_target_port(emulator, web, open_session):

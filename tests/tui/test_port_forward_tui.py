@@ -1,7 +1,8 @@
 """`F` in the TUI against the Kubernetes emulator (in-process, through the real Kubernetes
 backend): F on a pod → the port dialog offers its container port → the forward opens and
 carries bytes → `P` lists it (local address → Pod/NAME:80, open, bytes) → `c` closes it
-(listener gone, audit row finished). A viewer's F is refused, audited `denied`, and no stream
+(listener gone, audit row finished). Another local user's connection is refused and counted
+in the panel (REF, the detail names the uid). A viewer's F is refused, audited `denied`, and no stream
 reaches the server. `?` lists F. At 80×24."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from backends.sim.k8s_emulator import Emulator
 from screens.help import HelpScreen
 from screens.port_choice import PortChoiceScreen
 from screens.port_forwards import PortForwardsScreen
+from tests.other_user import connect_as, needs_other_user, other_user
 from tests.tui.pilot import app_ready, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
@@ -118,6 +120,36 @@ async def test_F_forwards_a_pod_port_listed_in_the_panel_and_closed_there(emulat
         assert audit["result"] == "succeeded" and audit["user"] == "olga"
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, PortForwardsScreen), "the panel to close")
+
+
+@needs_other_user
+async def test_the_panel_counts_and_names_another_users_refused_connection(emulator, tmp_path):
+    pod = _pod(emulator)
+    peer = other_user()
+    app = _app(emulator, tmp_path, "olga")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        await _select_pod(pilot, pod)
+        await pilot.press("F")
+        await wait_until(pilot, lambda: isinstance(app.screen, PortChoiceScreen), "the port dialog")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.session.port_forwards(), "the forward to open")
+        [forward] = app.session.port_forwards()
+        assert await connect_as(forward.local_port) in ("b''", "reset")
+        assert emulator.port_forwards.opened == 0
+
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, PortForwardsScreen), "the port-forward panel")
+        table = app.screen.query_one(PortForwardTable)
+
+        def row() -> list[str]:
+            cells = table.cells_of(str(forward.id))
+            return [c.plain for c in cells] if cells else []
+
+        await wait_until(pilot, lambda: row() and row()[5] == "1", "the refused count", explain=row)
+        assert row()[4] == "0/0"  # nothing accepted
+        detail = str(app.screen.query_one("#pf-detail").render())
+        assert f"refused a connection from uid {peer.pw_uid} (user {peer.pw_name})" in detail
 
 
 async def test_a_viewer_is_refused_and_nothing_reaches_the_server(emulator, tmp_path):

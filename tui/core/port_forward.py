@@ -1,7 +1,8 @@
 """Port-forward records shared by the session, the backends that forward and the UI.
 
-A backend's forwarder (backends/kubernetes/portforward.py) listens on 127.0.0.1 and keeps
-its counters in a `ForwardStats`; `Session.port_forward` wraps it in a `PortForward`,
+A backend's forwarder (backends/kubernetes/portforward.py) listens on 127.0.0.1, accepts
+only the connections of its own OS user (tui/core/peer_uid.py: another local user of a shared
+host is refused) and keeps its counters in a `ForwardStats`; `Session.port_forward` wraps it in a `PortForward`,
 the handle the UI lists and closes, which finishes the forward's audit row when it closes.
 """
 
@@ -34,11 +35,23 @@ class ForwardStats:
     state: ForwardState = ForwardState.LISTENING
     bytes_in: int = 0  # from the remote port to local clients
     bytes_out: int = 0  # from local clients to the remote port
-    connections: int = 0  # local connections accepted
+    connections: int = 0  # local connections accepted (the envdeck user's own)
+    refused: int = 0  # local connections refused: another user's, or an owner that could not be told
+    refused_from: dict[str, int] = field(default_factory=dict)  # "uid 1002 (user mallory)" → how many
+    last_refusal: str = ""  # "refused a connection from uid 1002 (user mallory)"
+    owner: str = ""  # whose connections are accepted: "uid 1001 (user alice)"
     active: int = 0  # streams open now
     drops: int = 0  # streams that ended from the remote side while the local client was still there
     target: str = ""  # what the last stream reached: "pod/NAME:PORT"
     last_error: str = ""
+
+    def summary(self) -> str:
+        """The closing words of a forward's audit row: accepted, refused (by whom), bytes, drops."""
+        refused = "".join(f"; refused {'a connection' if n == 1 else f'{n} connections'} from {who}"
+                          for who, n in self.refused_from.items())
+        owner = f" from {self.owner}" if self.owner else ""
+        return (f"{self.connections} connection(s) accepted{owner}{refused}; {self.bytes_out} bytes out, "
+                f"{self.bytes_in} bytes in, {self.drops} dropped stream(s)")
 
 
 @dataclass(frozen=True, slots=True)

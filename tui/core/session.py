@@ -494,6 +494,10 @@ class Session:
     async def repair(self, env: str, resource: str | None = None, field: str | None = None):
         return await self.reconciler.repair(env, user=self.user, origin=self.origin, resource=resource, field=field)
 
+    def repairs_held(self, env: str) -> str | None:
+        """Why envdeck does not repair `env` now (a created environment that is not ready), or None."""
+        return self.reconciler.lifecycle.held_reason(env)
+
     async def run_fleet(self, env: str, command: str, nodes_glob: str | None = None, on_result=None,
                         confirm: Callable[[list[str]], bool] | None = None):
         """Run one shell command on the environment's edge nodes (operator role), one
@@ -540,6 +544,15 @@ class Session:
     def templates(self) -> list[TemplateChoice]:
         """The config's templates, each with whether this user may create from it."""
         return self.lifecycle.templates()
+
+    async def audit_entries(self, env: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The audit rows the user may read (newest first): of the environments they see, and
+        of the destroyed created ones they had a role in (the trail of a destroy stays
+        readable). `env` they may not read is refused like an unknown one (audited)."""
+        readable = set(self.policy.visible_environments()) | set(await self.lifecycle.audit_readable())
+        if env is not None and env not in readable:
+            await refuse_unseen_environment(self.store, self.policy, env, self.origin)
+        return await self.store.audit_entries(env=env, limit=limit, envs=sorted(readable))
 
     async def env_list(self, *, include_destroyed: bool = False) -> list[ManagedEnvironment]:
         return await self.lifecycle.env_list(include_destroyed=include_destroyed)
@@ -618,10 +631,7 @@ class Session:
 
         async def closed(handle: PortForward) -> None:
             self._port_forwards.pop(handle.id, None)
-            stats = handle.stats
-            await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED,
-                                          f"closed; {stats.connections} connection(s), {stats.bytes_out} bytes "
-                                          f"out, {stats.bytes_in} bytes in, {stats.drops} dropped stream(s)")
+            await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED, f"closed; {handle.stats.summary()}")
 
         handle = PortForward(audit_id, env, resource_id, remote_port, forwarder, closed)
         self._port_forwards[handle.id] = handle

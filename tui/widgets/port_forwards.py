@@ -1,4 +1,5 @@
-"""The open port-forwards as a table: local address → resource:port, state, bytes, connections.
+"""The open port-forwards as a table: local address → resource:port, state, bytes, connections
+(active/accepted) and connections refused (another local user's: see the forwarder).
 
 Rows are keyed by the forward's id (its audit row), so the cursor stays on a forward
 while its counters change; the last error of the selected forward is shown by the screen."""
@@ -11,7 +12,7 @@ from tui.core.port_forward import ForwardState, PortForward
 from tui.widgets.cells import Palette, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 
-COLUMNS = (("local", "LOCAL"), ("resource", "TO"), ("state", "STATE"), ("bytes", "IN/OUT"), ("conns", "CONN"))
+COLUMNS = (("local", "LOCAL"), ("resource", "TO"), ("state", "STATE"), ("bytes", "IN/OUT"), ("conns", "CONN"), ("refused", "REF"))
 _STATE_VAR = {ForwardState.OPEN: "success", ForwardState.LISTENING: "text-muted",
               ForwardState.RECONNECTING: "warning", ForwardState.CLOSED: "text-muted"}
 
@@ -31,7 +32,8 @@ def forward_cells(forward: PortForward, palette: Palette) -> Cells:
             safe(f"{target}:{forward.remote_port}", max_len=40),
             Text(str(forward.state), style=palette.style(_STATE_VAR.get(forward.state, "foreground")), end=""),
             Text(f"{byte_count(stats.bytes_in)}/{byte_count(stats.bytes_out)}", end=""),
-            Text(f"{stats.active}/{stats.connections}", end=""))
+            Text(f"{stats.active}/{stats.connections}", end=""),
+            Text(str(stats.refused), style=palette.style("warning" if stats.refused else "text-muted"), end=""))
 
 
 class PortForwardTable(KeyedTable):
