@@ -107,3 +107,39 @@ def test_cli_xray_by_name_for_a_viewer(aws, moto_url, tmp_path):
     assert any("ec2-instance/bastion  Healthy" in line for line in lines[3:5])
     assert "\u202e" not in proc.stdout and len(lines) == 5, "one line per node"
     assert any("ec2-instance/evil\\u202egnp.exe" in line for line in lines)
+
+
+def test_cli_xray_by_a_bare_name_native_id_or_kind_and_name(aws, moto_url, tmp_path):
+    """`envdeck xray staging staging-web` (finding 9): a Name, a native id or KIND/NAME names the
+    resource, as --help says; a Name several resources carry lists them (exit 2, no traceback)."""
+    ids = svc.instances(aws, "staging", 2)  # both Named "web"
+    svc.load_balancer(aws, "staging", "staging-web", targets=ids)
+    svc.autoscaling_group(aws, "staging", "staging-workers", desired=1)
+    bastion = instance(aws, "staging", "bastion")
+    named_too = security_group(aws, "staging", "staging-web")  # a Name the load balancer's id also is
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(yaml.safe_dump({"environments": {"staging": {
+        "aws": {"region": "us-east-1", "endpoint_url": moto_url, "tags": {"env": "staging"}}}}}))
+    common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
+
+    def root(name: str) -> dict:
+        proc = envdeck("xray", "staging", name, "--json", *common)
+        assert proc.returncode == 0, (name, proc.stderr)
+        return json.loads(proc.stdout)
+
+    lb = root("staging-web")  # the load balancer's own id wins over the security group Named so
+    assert lb["resource"]["id"] == "aws/load-balancer/staging-web"
+    assert [n["id"] for n in lb["depends_on"] if n["relation"] == "forwards to"] == ["aws/target-group/staging-web-tg"]
+    assert root("staging-workers")["resource"]["id"] == "aws/autoscaling-group/staging-workers"
+    assert root("bastion")["resource"]["id"] == f"aws/ec2-instance/{bastion}"
+    assert root(bastion)["resource"]["id"] == f"aws/ec2-instance/{bastion}"
+    assert root("autoscaling-group/staging-workers")["resource"]["id"] == "aws/autoscaling-group/staging-workers"
+    assert root("aws/ec2-instance/bastion")["resource"]["id"] == f"aws/ec2-instance/{bastion}"  # as `act`
+    assert root(f"aws/security-group/{named_too}")["resource"]["name"] == "staging-web"
+
+    proc = envdeck("xray", "staging", "web", *common)  # two instances carry the Name "web"
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'web' names 2 resources in staging" in proc.stderr
+    assert all(f"aws/ec2-instance/{i} (web)" in proc.stderr for i in ids)
+    proc = envdeck("xray", "staging", "nothing-so-named", *common)
+    assert proc.returncode == 1 and "no resource nothing-so-named in staging" in proc.stderr

@@ -130,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("xray", _lazy("tui.cli.xray_cmd:cmd_xray"),
             "what a resource depends on and what depends on it, with health rolled up (observes once)")
     p.add_argument("env", metavar="ENV")
-    p.add_argument("resource", metavar="RESOURCE_ID", help="e.g. kubernetes/Ingress/web (an AWS Name works too)")
+    p.add_argument("resource", metavar="RESOURCE_ID",
+                   help="e.g. kubernetes/Ingress/web; a Name, native id or KIND/NAME works too "
+                   "(staging-web, web-1, Ingress/web; several so named are listed)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("run", _lazy("tui.cli.fleet:cmd_run"), "run a shell command on the environment's edge nodes")

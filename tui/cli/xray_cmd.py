@@ -1,9 +1,11 @@
 """`envdeck xray ENV RESOURCE_ID [--json]`: what a resource depends on and what depends on it.
 
 Observes the environment once (like `status`; never a repair), accepts an AWS Name in place
-of the id (like `act`), and prints the tree with box-drawing characters; every name, reason
-and status is outside text: cleaned in the tree (report_line: a name cannot break a line of it
-or write an escape sequence, piped or not) and escaped in JSON.
+of the id (`aws/KIND/NAME` like `act`, or the bare Name, native id or KIND/NAME: `staging-web`,
+`web-1`, `Ingress/web`; several resources so named are listed, exit 2), and prints the tree
+with box-drawing characters; every name, reason and status is outside text: cleaned in the
+tree (report_line: a name cannot break a line of it or write an escape sequence, piped or not)
+and escaped in JSON.
 Exit codes as the other commands: 1 when the resource is not there or a backend was
 unreachable (the tree then shows the last observation), 3 for an environment the user may
 not see.
@@ -16,7 +18,7 @@ import argparse
 from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, report_line, warn
 from tui.core.model import iso, now_utc, worst_health
-from tui.core.xray import XrayNode, XrayTree, xray_in
+from tui.core.xray import XrayNode, XrayTree, target_in, xray_in
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -66,7 +68,8 @@ async def cmd_xray(args: argparse.Namespace) -> int:
     session = await open_session(args, cfg, args.env)
     try:
         await session.observe()  # observes only, like `status`
-        resource_id = await session.resolve_name(args.env, args.resource)  # a Name in place of the id
+        resource_id = await session.resolve_name(args.env, args.resource)  # aws/KIND/NAME, as `act`
+        resource_id = target_in(session.state(args.env), resource_id)  # NAME, KIND/NAME, a native id
         tree = xray_in(session, args.env, resource_id)
         unreachable = sorted(name for name, b in session.state(args.env).backends.items() if b.reachable is not True)
     finally:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui.core.env_state import EnvState
-from tui.core.errors import NotFound
+from tui.core.errors import InvalidRequest, NotFound
 from tui.core.model import HEALTH_ORDER, Health, Resource
 
 if TYPE_CHECKING:
@@ -293,6 +293,30 @@ def link_sources(session: Session, env: str) -> dict[str, LinkFunction]:
     """The link functions of the environment's backends (each backend's `resource_links`)."""
     state = session.state(env)
     return {name: session.backend_for(env, f"{name}/").resource_links for name in {*state.backends, *state.resources}}
+
+
+def target_in(state: EnvState, text: str) -> str:
+    """The id of the resource `text` names in the state's observation: the id itself; else the
+    one resource whose id ends with `/TEXT` (its native id, or KIND/NAME: `staging-workers`,
+    `Ingress/web`), else the one whose Name is `text` (`web-1`, an EC2 instance's Name tag). A
+    native id wins over Names (`staging-web`: the load balancer, not a security group Named so).
+    Several: InvalidRequest listing them (as `act` does for a refused id); none: `text` unchanged
+    (xray_in then says there is no such resource)."""
+    if state.resource(text) is not None:
+        return text
+    found = {r.id: r for per in list(state.resources.values()) for r in list(per.values())}
+    by_id = sorted(rid for rid in found if rid.endswith(f"/{text}"))
+    by_name = sorted(rid for rid, r in found.items() if r.name == text and rid not in by_id)
+    if len(by_id) == 1 or (not by_id and len(by_name) == 1):
+        return (by_id or by_name)[0]
+    named = by_id + by_name
+    if not named:
+        return text
+    shown = [rid if found[rid].name in ("", rid.rsplit("/", 1)[-1]) else f"{rid} ({found[rid].name})"
+             for rid in named[:8]]
+    more = f", … {len(named) - 8} more" if len(named) > 8 else ""
+    raise InvalidRequest(f"{text!r} names {len(named)} resources in {state.name}: {', '.join(shown)}{more}; "
+                         "give one of these ids")
 
 
 def xray_in(session: Session, env: str, resource_id: str, **limits: int) -> XrayTree:
