@@ -7,7 +7,9 @@ load balancer.
   the environment's load balancers in front of that target group gets a fault too;
 - a Lambda function whose state or last update failed; errors and throttles that CloudWatch
   reports for it (the metric sampler's latest values, when present);
-- an Auto Scaling group below its desired capacity or with unhealthy instances;
+- an Auto Scaling group below its desired capacity or with unhealthy instances; an instance the
+  group marks Unhealthy gets a fault naming the group, and is lowered to Degraded (the group's
+  and the instance's details never contradict each other);
 - a queue whose dead-letter queue (its redrive policy's target) holds messages.
 """
 
@@ -24,7 +26,7 @@ _LOWERED = {Health.HEALTHY, Health.PROGRESSING, Health.DEGRADED}
 def service_faults(resources: list[Resource], apps: ServicesInventory) -> list[Fault]:
     by_id = {r.id: r for r in resources}
     return (_target_faults(by_id, apps) + _lambda_faults(resources) + _asg_faults(resources)
-            + _queue_faults(resources))
+            + _asg_instance_faults(by_id, apps) + _queue_faults(resources))
 
 
 def _target_faults(by_id: dict[str, Resource], apps: ServicesInventory) -> list[Fault]:
@@ -99,6 +101,31 @@ def lambda_metric_faults(resources: list[Resource]) -> list[Fault]:
 def _asg_faults(resources: list[Resource]) -> list[Fault]:
     return [Fault(resource=r.id, severity=Severity.HIGH, reason="BelowDesiredCapacity", message=r.health_reason)
             for r in resources if r.kind == "autoscaling-group" and r.health == Health.DEGRADED]
+
+
+def _asg_instance_faults(by_id: dict[str, Resource], apps: ServicesInventory) -> list[Fault]:
+    """An instance its Auto Scaling group marks Unhealthy: a fault on the instance naming the
+    group and its health check, and the instance's health lowered to Degraded (it is about to be
+    replaced), so its detail agrees with the group's."""
+    faults: list[Fault] = []
+    for group in apps.autoscaling_groups:
+        name = str(group.get("AutoScalingGroupName"))
+        check = group.get("HealthCheckType") or "EC2"
+        for member in group.get("Instances") or []:
+            if member.get("HealthStatus") != "Unhealthy":
+                continue
+            instance = by_id.get(resource_id("aws", "ec2-instance", str(member.get("InstanceId"))))
+            if instance is None:
+                continue
+            message = (f"Auto Scaling group {name} marks it Unhealthy ({check} health check; "
+                       f"{member.get('LifecycleState') or 'no lifecycle state'}): the group replaces it")
+            faults.append(Fault(resource=instance.id, severity=Severity.HIGH, reason="AsgUnhealthy",
+                                message=message))
+            if instance.health in _LOWERED:
+                instance.health = Health.DEGRADED
+                instance.health_reason = f"{message}; {instance.health_reason}" if instance.health_reason \
+                    else message
+    return faults
 
 
 def _queue_faults(resources: list[Resource]) -> list[Fault]:

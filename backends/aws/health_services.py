@@ -1,5 +1,6 @@
 """Health of Lambda functions, load balancers, target groups, Auto Scaling groups, DynamoDB
-tables and SQS queues from their native records: (Health, reason).
+tables and SQS queues from their native records: (Health, reason), and the short STATUS each
+shows in the Resources table (the cause at a glance, like a Deployment's `1/2 ready`).
 
 Pure functions, so each mapping is testable against moto's answers and against the states moto
 never produces (a failed function update, an unhealthy target, an instance refresh).
@@ -171,3 +172,48 @@ def sqs_queue_health(queue: QueueRecord) -> tuple[Health, str]:
     if dlq is not None and dlq.messages:
         return Health.DEGRADED, f"{head}; dead-letter queue {dlq.name} holds {dlq.messages} messages"
     return Health.HEALTHY, head
+
+
+# -- STATUS: the short cause the Resources table shows -----------------------------------------
+
+def target_group_status(target_group: dict[str, Any]) -> str:
+    total, healthy, _ = _target_counts(target_group)
+    return f"{healthy}/{total} targets healthy" if total else "no targets"
+
+
+def load_balancer_status(lb: dict[str, Any], target_groups: list[dict[str, Any]]) -> str:
+    """`1/2 targets healthy` over its target groups while active; else its state."""
+    state = (lb.get("State") or {}).get("Code", "")
+    if state != "active" or not target_groups:
+        return state or "no state"
+    total = healthy = 0
+    for tg in target_groups:
+        t, h, _ = _target_counts(tg)
+        total, healthy = total + t, healthy + h
+    return f"{healthy}/{total} targets healthy" if total else "no targets"
+
+
+def lambda_function_status(configuration: dict[str, Any]) -> str:
+    """`update Failed`/`update InProgress` while the last update is not Successful, else the state."""
+    update = configuration.get("LastUpdateStatus", "")
+    if update in ("Failed", "InProgress") and configuration.get("State") != "Failed":
+        return f"update {update}"
+    return str(configuration.get("State") or "Active")
+
+
+def autoscaling_group_status(group: dict[str, Any]) -> str:
+    """`1/2 in service` (healthy instances in service / desired); the deletion status while deleting."""
+    if group.get("Status"):
+        return str(group["Status"])
+    instances = group.get("Instances") or []
+    serving = sum(1 for i in instances if i.get("LifecycleState") == "InService" and i.get("HealthStatus") == "Healthy")
+    return f"{serving}/{int(group.get('DesiredCapacity') or 0)} in service"
+
+
+def sqs_queue_status(queue: QueueRecord) -> str:
+    """`3 in DLQ` when its dead-letter queue holds messages, else its depth."""
+    dlq = queue.dead_letter
+    if dlq is not None and dlq.messages:
+        return f"{dlq.messages} in DLQ"
+    depth = queue_depth(queue)
+    return f"{depth} messages" if depth is not None else "depth unknown"

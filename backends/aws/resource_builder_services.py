@@ -55,7 +55,7 @@ def lambda_function(fn: FunctionRecord, region: str, observed_at: datetime) -> R
         "tags": fn.tags,
     }
     res = _resource("lambda-function", name, region, observed_at, health_services.lambda_function_health(c),
-                    str(c.get("State") or "Active"), attributes)
+                    health_services.lambda_function_status(c), attributes)
     res.findings = compliance.lambda_function_findings(res.id, fn.url)
     return res
 
@@ -84,7 +84,8 @@ def load_balancer(lb: dict[str, Any], target_groups: list[dict[str, Any]], regio
         "tags": lb.get("_tags") or {},
     }
     res = _resource("load-balancer", name, region, observed_at,
-                    health_services.load_balancer_health(lb, target_groups), state, attributes,
+                    health_services.load_balancer_health(lb, target_groups),
+                    health_services.load_balancer_status(lb, target_groups), attributes,
                     console_url=console_links.load_balancer(region, arn), created_at=lb.get("CreatedTime"))
     res.findings = compliance.load_balancer_findings(res.id, lb, listeners, lb.get("_security_groups"))
     return res
@@ -108,7 +109,7 @@ def target_group(tg: dict[str, Any], lb_names: dict[str, str], region: str, obse
         "targets": targets, "tags": tg.get("_tags") or {},
     }
     h = health_services.target_group_health(tg)
-    return _resource("target-group", name, region, observed_at, h, f"{len(targets)} targets", attributes,
+    return _resource("target-group", name, region, observed_at, h, health_services.target_group_status(tg), attributes,
                      console_url=console_links.target_group(region, arn))
 
 
@@ -134,7 +135,7 @@ def autoscaling_group(group: dict[str, Any], region: str, observed_at: datetime)
         "tags": tags_to_dict(group.get("Tags")),
     }
     h = health_services.autoscaling_group_health(group)
-    return _resource("autoscaling-group", name, region, observed_at, h, str(group.get("Status") or "active"),
+    return _resource("autoscaling-group", name, region, observed_at, h, health_services.autoscaling_group_status(group),
                      attributes, created_at=group.get("CreatedTime"))
 
 
@@ -176,7 +177,8 @@ def sqs_queue(queue: QueueRecord, dead_letter_of: list[str], region: str, observ
         "tags": queue.tags,
     }
     res = _resource("sqs-queue", queue.name, region, observed_at, health_services.sqs_queue_health(queue),
-                    "exists", attributes, console_url=console_links.sqs_queue(region, queue.url))
+                    health_services.sqs_queue_status(queue), attributes,
+                    console_url=console_links.sqs_queue(region, queue.url))
     res.findings = compliance.sqs_queue_findings(res.id, a)
     return res
 

@@ -288,3 +288,64 @@ async def test_compliance_findings(aws, make_backend):
     assert rules("aws/load-balancer/redirect") == []  # HTTP only redirects to HTTPS
     [nlb] = res["aws/load-balancer/nlb-tcp"].findings
     assert nlb.message == "listener without TLS open to the internet: TCP:80 (no security group)"
+
+
+# -- what the Resources table and the instance's detail say (on-call finding 6) ----------------
+
+async def test_an_instance_its_asg_marks_unhealthy_says_so_itself(aws, make_backend):
+    """The group's detail ("unhealthy: i-…") and the instance's may not contradict each other:
+    the instance is Degraded with a fault naming the group."""
+    svc.autoscaling_group(aws, "staging", "workers", desired=2, max_size=4)
+    backend = make_backend()
+    asg = aws("autoscaling")
+    members = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["workers"])["AutoScalingGroups"][0]["Instances"]
+    victim, other = members[0]["InstanceId"], members[1]["InstanceId"]
+    asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy", ShouldRespectGracePeriod=False)
+    obs = await backend.observe()
+    res = by_id(obs)
+    assert victim in res["aws/autoscaling-group/workers"].health_reason
+    instance = res[f"aws/ec2-instance/{victim}"]
+    assert instance.health == Health.DEGRADED
+    assert "Auto Scaling group workers marks it Unhealthy" in instance.health_reason
+    [fault] = faults_of(obs, instance.id)
+    assert fault.reason == "AsgUnhealthy" and "workers" in fault.message and fault.severity == Severity.HIGH
+    assert res[f"aws/ec2-instance/{other}"].health == Health.HEALTHY
+    assert faults_of(obs, f"aws/ec2-instance/{other}") == []
+
+
+async def test_status_of_the_service_kinds_carries_the_cause(aws, make_backend):
+    """STATUS reads like a Deployment's `1/2 ready`: in service, targets healthy, DLQ, depth."""
+    svc.autoscaling_group(aws, "staging", "workers", desired=2, max_size=4)
+    ids = svc.instances(aws, "staging", 2)
+    svc.load_balancer(aws, "staging", "web", targets=ids)
+    dlq = svc.queue(aws, "staging", "jobs-dlq")
+    queue = svc.queue(aws, "staging", "jobs", dead_letter="jobs-dlq")
+    svc.send(aws, queue, 4)
+    svc.table(aws, "staging", "orders")
+    svc.function(aws, "staging", "api")
+    backend = make_backend()
+    res = by_id(await backend.observe())
+    assert res["aws/autoscaling-group/workers"].status == "2/2 in service"
+    assert res["aws/load-balancer/web"].status == "2/2 targets healthy"
+    assert res["aws/target-group/web-tg"].status == "2/2 targets healthy"
+    assert res["aws/sqs-queue/jobs"].status == "4 messages"
+    assert res["aws/dynamodb-table/orders"].status == "ACTIVE"
+    assert res["aws/lambda-function/api"].status == "Active"
+    asg = aws("autoscaling")
+    victim = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["workers"])["AutoScalingGroups"][0][
+        "Instances"][0]["InstanceId"]
+    asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy", ShouldRespectGracePeriod=False)
+    aws("ec2").stop_instances(InstanceIds=[ids[1]])
+    svc.send(aws, dlq, 3)
+    res = by_id(await backend.observe())
+    assert res["aws/autoscaling-group/workers"].status == "1/2 in service"
+    assert res["aws/load-balancer/web"].status == "1/2 targets healthy"
+    assert res["aws/sqs-queue/jobs"].status == "3 in DLQ"
+
+
+def test_a_failed_lambda_update_shows_in_status():
+    """moto never fails an update: the configuration is given as Lambda answers it."""
+    failed = {"State": "Active", "LastUpdateStatus": "Failed", "LastUpdateStatusReasonCode": "ImageAccessDenied"}
+    assert hs.lambda_function_status(failed) == "update Failed"
+    assert hs.lambda_function_status({"State": "Failed", "LastUpdateStatus": "Failed"}) == "Failed"
+    assert hs.lambda_function_status({"State": "Active", "LastUpdateStatus": "Successful"}) == "Active"
