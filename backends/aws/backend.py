@@ -168,7 +168,8 @@ class AwsBackend(Backend):
     async def repair(self, drift: DriftItem) -> ActionResult:
         resource = await self._resource(drift.resource)
         if resource.attributes.get("placeholder"):
-            raise NotFound(f"{drift.resource} does not exist; envdeck does not create AWS resources",
+            raise NotFound(f"{drift.resource} does not exist; a drift repair does not create a missing resource "
+                           "(the lifecycle does: envdeck env create)",
                            backend=self.name)
         action, params = desired_state.repair_action(drift)
         if action == "repair":

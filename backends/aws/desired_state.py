@@ -4,7 +4,8 @@ Fields are named exactly as the config keys: `state` (ec2-instance), `desired_co
 (ecs-service), `encryption` and `public_access_blocked` (s3-bucket), `desired_capacity`
 (autoscaling-group), `reserved_concurrency` (lambda-function). A desired
 resource that the environment's tags do not find is a placeholder with health
-Missing; envdeck never creates resources, so its drift cannot be repaired.
+Missing; a drift repair does not create a missing resource (the lifecycle does: `envdeck env
+create` from a template), so its drift cannot be repaired.
 """
 
 from __future__ import annotations

@@ -193,7 +193,8 @@ class KubernetesBackend(Backend):
         try:
             current = await self.api.get(path)
         except NotFound:
-            raise NotFound(f"{drift.resource} does not exist; envdeck does not create workloads",
+            raise NotFound(f"{drift.resource} does not exist; a drift repair does not create a missing resource "
+                           "(the lifecycle does: envdeck env create)",
                            backend=self.name) from None
         if drift.field == "replicas":
             await self.api.patch(path, {"spec": {"replicas": int(drift.desired)}}, MERGE_PATCH)

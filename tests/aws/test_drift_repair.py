@@ -112,7 +112,7 @@ async def test_missing_desired_resource_drifts_but_cannot_be_repaired(aws, make_
     backend = make_backend(desired=[{"kind": "s3-bucket", "name": "nowhere", "encryption": True}])
     [item] = backend.diff(await backend.observe())
     assert (item.resource, item.field, item.actual) == ("aws/s3-bucket/nowhere", "encryption", None)
-    with pytest.raises(NotFound, match="does not create"):
+    with pytest.raises(NotFound, match="a drift repair does not create a missing resource"):
         await backend.repair(item)
     s3_names = [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
     assert "nowhere" not in s3_names
