@@ -11,7 +11,13 @@ import time
 
 from tests.lifecycle.conftest import World
 from tests.security.access_setup import audit_rows
-from tui.core.lifecycle.records import AWS_ENV_TAG, AWS_STEP_TAG, AWS_TEMPLATE_TAG, K8S_ENV_LABEL
+from tui.core.lifecycle.records import (
+    AWS_ENV_TAG,
+    AWS_INSTANCE_TAG,
+    AWS_STEP_TAG,
+    AWS_TEMPLATE_TAG,
+    K8S_ENV_LABEL,
+)
 
 NOTHING = {"instances": [], "security_groups": [], "buckets": [], "tagged": [], "namespaces": [], "objects": []}
 ONE_EACH = {"instances": 1, "security_groups": 1, "buckets": 1, "namespaces": 1, "deployments": 1}
@@ -201,16 +207,21 @@ def test_clone_takes_the_source_template_and_parameters(world: World):
 
 
 def test_what_the_sweep_cannot_delete_is_an_orphan_in_env_list(world: World):
-    """Something else carrying the environment's tag (a queue envdeck does not create) is found
-    by the sweep; what cannot be deleted is listed with the reason, never silently left."""
+    """Something else carrying the environment's marks and instance id (a queue envdeck does not
+    create) is found by the sweep; what cannot be deleted is listed with the reason, never silently
+    left. A queue merely tagged with the name is left alone (tests/lifecycle/test_sweep_ownership.py)."""
     _ok(_create(world, "orph-1", "--wait"))
+    instance = _tags(world.instances("orph-1")[0])[AWS_INSTANCE_TAG]
     sqs = world.aws("sqs")
-    url = sqs.create_queue(QueueName="orph-1-extra", tags={AWS_ENV_TAG: "orph-1"})["QueueUrl"]
+    url = sqs.create_queue(QueueName="orph-1-extra", tags={AWS_ENV_TAG: "orph-1", AWS_STEP_TAG: "web",
+                                                          AWS_INSTANCE_TAG: instance})["QueueUrl"]
+    alone = sqs.create_queue(QueueName="orph-1-not-ours", tags={AWS_ENV_TAG: "orph-1"})["QueueUrl"]
     proc = world.envdeck("env", "destroy", "orph-1", "--yes", "--wait")
     assert "Traceback" not in proc.stderr, proc.stderr
     assert world.counts("orph-1") == {"instances": 0, "security_groups": 0, "buckets": 0, "namespaces": 0,
                                       "deployments": 0}
     queue_left = url in sqs.list_queues().get("QueueUrls", [])
+    assert alone in sqs.list_queues().get("QueueUrls", []), "merely tagged with the name: left alone"
     listed = world.envdeck("env", "list", "--json")
     _ok(listed)
     rows = {r["name"]: r for r in json.loads(listed.stdout)["environments"]}
@@ -223,5 +234,5 @@ def test_what_the_sweep_cannot_delete_is_an_orphan_in_env_list(world: World):
         human = world.envdeck("env", "list")
         assert "orphan orph-1" in human.stdout and "orph-1-extra" in human.stdout, human.stdout
     else:  # the sweep deleted it: nothing left, nothing to list
-        assert world.tagged_arns("orph-1") == []
+        assert [a for a in world.tagged_arns("orph-1") if "orph-1-not-ours" not in a] == []
         assert "orph-1" not in rows or rows["orph-1"]["orphans"] == []
