@@ -88,6 +88,10 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
         if args.repair and session.state(name).repair == "observe":
             print(f"envdeck: {name} is in 'observe' mode: drifts are reported, not repaired", file=sys.stderr)
     records = await session.reconcile_once(repair=args.repair)
+    for name in session.environments():
+        held = session.repairs_held(name) if session.state(name).all_drifts() else None
+        if held is not None:
+            print(f"envdeck: not repaired: {held}", file=sys.stderr)
     out = []
     failed = denied = False
     for name in session.environments():

@@ -42,8 +42,9 @@ from tui.core.env_state import (
     TimelineAdded,
     timeline_entry,
 )
-from tui.core.errors import BackendError, BackendUnreachable, StateError
+from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, StateError
 from tui.core.lifecycle.driver import CreateProvisioner, LifecycleDriver
+from tui.core.lifecycle.shading import shade
 from tui.core.model import (
     AuditResult,
     BackendState,
@@ -558,12 +559,17 @@ class Reconciler:
         except Exception:  # noqa: BLE001
             log.exception("diff of %s/%s failed", env, bname)
             drifts = []
+        old = state.resources[bname]
+        resources, faults = obs.resources, obs.faults
+        view = self.lifecycle.view(env)
+        if view is not None:  # a created environment asleep or being created: what that explains is no fault
+            shaded = shade(view, resources, faults, drifts, old)
+            resources, faults, drifts = shaded.resources, shaded.faults, shaded.drifts
         drifted = {d.resource for d in drifts}
 
-        old = state.resources[bname]
         new: dict[str, object] = {}
         changed = []
-        for r in obs.resources:
+        for r in resources:
             marked = r.drift
             if r.id in drifted:
                 r.drift = Drift.DRIFTED
@@ -580,9 +586,9 @@ class Reconciler:
         for ev in obs.events:
             sev = "medium" if ev.type == "Warning" else "info"
             entries.append(TimelineEntry(ev.at, ev.resource, "event", sev, ev.reason, ev.message, ev.count))
-        current = {(f.resource, f.reason) for f in obs.faults}
+        current = {(f.resource, f.reason) for f in faults}
         known = self._known_faults.get((env, bname), set())
-        for f in obs.faults:
+        for f in faults:
             if (f.resource, f.reason) not in known:
                 entries.append(TimelineEntry(f.since or now, f.resource, "fault", str(f.severity), f.reason, f.message,
                                              f.count))
@@ -592,7 +598,7 @@ class Reconciler:
             if (d.resource, d.field) not in old_drifts:
                 entries.append(TimelineEntry(now, d.resource, "drift", "medium", f"{d.field} drifted",
                                              f"desired {d.desired!r}, actual {d.actual!r}"))
-        state.faults[bname] = list(obs.faults)
+        state.faults[bname] = list(faults)
         state.drifts[bname] = drifts
 
         try:
@@ -624,7 +630,7 @@ class Reconciler:
     async def _repair_all(self, env: str, bname: str, drifts: list[DriftItem], *, user: str,
                           origin: str, force: bool = False) -> list[RepairRecord]:
         if self.lifecycle.holds_repairs(env):
-            return []  # a created environment provisioning, asleep or being torn down: observed only
+            return []  # a created environment provisioning, asleep, failed or being torn down: observed only
         records = []
         for drift in drifts:
             record = await self._repair_one(env, bname, drift, user=user, origin=origin, force=force)
@@ -692,10 +698,14 @@ class Reconciler:
     async def repair(self, env: str, *, user: str, origin: str, resource: str | None = None,
                      field: str | None = None) -> list[RepairRecord]:
         """Repair on request (`R` in the TUI, `reconcile --repair`): every current drift of
-        `env`, or only those of one resource/field. Still under the access policy."""
+        `env`, or only those of one resource/field. Still under the access policy. InvalidRequest,
+        saying why, for a created environment whose repairs are held (not ready)."""
         state = self.envs[env]
         if state.repair == "observe":
             return []
+        held = self.lifecycle.held_reason(env)
+        if held is not None:
+            raise InvalidRequest(held)
         records = []
         for bname, drifts in state.drifts.items():
             chosen = [d for d in drifts if (resource is None or d.resource == resource)

@@ -10,8 +10,13 @@ environments follow: a created environment is observed while it exists (its sect
 the rendered template), dropped when destroyed (`Reconciler.add_environment` /
 `remove_environment`, which publish `EnvironmentsChanged`).
 
-Repairs of a created environment are held while it is planned, provisioning, asleep or
-being torn down, or while an operation is pending on it: observing goes on.
+Repairs of a created environment are held while it is planned, provisioning, asleep,
+failed or being torn down, or while an operation is pending on it: observing goes on
+(`held_reason` says why, for a repair asked by hand). While it sleeps, what its sleep memory
+names is shown Suspended ("asleep"), and while it is being created its missing resources are
+Progressing (`view`, tui/core/lifecycle/shading.py). When it becomes ready or goes to sleep,
+each of its backends is asked for a pass at once (`Reconciler.request_pass`), so the overview
+does not show the state of before until the next interval.
 
 `run_pending()` is the one-shot form (`envdeck reconcile`): the expired TTLs and every
 pending operation, each carried out to its end.
@@ -34,6 +39,7 @@ from tui.core.lifecycle.effective import environment_config, live
 from tui.core.lifecycle.engine import LeaseBusy, LifecycleEngine, ProvisionerFactory
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
+from tui.core.lifecycle.shading import LifecycleView
 
 if TYPE_CHECKING:
     from tui.core.reconciler import Reconciler
@@ -48,7 +54,9 @@ INTERVAL_S = 2.0
 FOLLOW_S = 1.0
 #: States in which a created environment's drift is observed but never repaired.
 HELD_STATES = frozenset({EnvLifecycleState.PLANNED, EnvLifecycleState.PROVISIONING, EnvLifecycleState.SLEEPING,
-                         EnvLifecycleState.DESTROYING})
+                         EnvLifecycleState.DESTROYING, EnvLifecycleState.FAILED})
+#: States after which a created environment's backends are asked for a pass at once.
+_FRESH_PASS_STATES = frozenset({EnvLifecycleState.READY, EnvLifecycleState.SLEEPING})
 
 
 #: The shape of `backends.registry.create_provisioner`: (backend, env, validated section of the
@@ -106,6 +114,10 @@ class LifecycleDriver:
         self._driving: dict[str, asyncio.Task] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        #: resource ids each sleeping environment's sleep memory names
+        self._asleep: dict[str, frozenset[str]] = {}
+        #: environments whose backends are to be asked for a pass once observed as they are now
+        self._pass_due: set[str] = set()
 
     def _now(self):
         return self.reconciler.clock()
@@ -117,6 +129,29 @@ class LifecycleDriver:
         if managed is None or env in self.reconciler.declared:
             return False
         return managed.state in HELD_STATES or managed.operation is not None
+
+    def held_reason(self, env: str) -> str | None:
+        """Why the repairs of `env` are held (None: they are not)."""
+        if not self.holds_repairs(env):
+            return None
+        managed = self.managed[env]
+        if managed.operation is not None:
+            return (f"{env}: a {managed.operation} is under way; envdeck repairs a created environment "
+                    f"only once it is ready")
+        why = f"{env} is {managed.state}"
+        if managed.state == EnvLifecycleState.FAILED and (managed.step or managed.reason):
+            why += f" (step {managed.step}: {managed.reason})" if managed.step else f" ({managed.reason})"
+        hint = {EnvLifecycleState.FAILED: f"; envdeck env destroy {env} tears it down",
+                EnvLifecycleState.SLEEPING: f"; envdeck env wake {env} brings it back"}.get(managed.state, "")
+        return f"{why}: envdeck repairs a created environment only while it is ready{hint}"
+
+    def view(self, env: str) -> LifecycleView | None:
+        """The lifecycle state the reconciler evaluates `env` under (None: a config environment
+        or one envdeck does not manage)."""
+        managed = self.managed.get(env)
+        if managed is None or env in self.reconciler.declared:
+            return None
+        return LifecycleView(env, managed.state, self._asleep.get(env, frozenset()))
 
     def wake(self) -> None:
         """Look for pending operations now (a request was just handed over)."""
@@ -245,6 +280,10 @@ class LifecycleDriver:
 
     def _note(self, managed: ManagedEnvironment) -> bool:
         """Remember and publish `managed` when it differs from what was last published."""
+        before = self.managed.get(managed.name)
+        if (managed.state in _FRESH_PASS_STATES and managed.operation is None and before is not None
+                and (before.state != managed.state or before.operation is not None)):
+            self._pass_due.add(managed.name)   # asked for once `_sync` observes it as it is now
         self.managed[managed.name] = managed
         fingerprint = _fingerprint(managed)
         if self._seen.get(managed.name) == fingerprint:
@@ -294,6 +333,27 @@ class LifecycleDriver:
                     log.warning("created environment %s not observed: its section does not validate: %s",
                                 name, exc)
             if section is None:
+                self._asleep.pop(name, None)
+                self._pass_due.discard(name)
                 await self.reconciler.remove_environment(name)
-            else:
-                await self.reconciler.add_environment(name, section)
+                return
+            await self._load_asleep(name, managed)
+            await self.reconciler.add_environment(name, section)
+            if name in self._pass_due:
+                self._pass_due.discard(name)
+                for bname in self.reconciler.backends.get(name, {}):
+                    self.reconciler.request_pass(name, bname)
+
+    async def _load_asleep(self, name: str, managed: ManagedEnvironment | None) -> None:
+        """Read what sleep scaled down when `name` is (newly) asleep; forget it otherwise."""
+        if managed is None or managed.state != EnvLifecycleState.SLEEPING:
+            self._asleep.pop(name, None)
+            return
+        if name in self._asleep and name not in self._pass_due:
+            return
+        try:
+            memory = await self.lstore.sleep_memory(name)
+        except EnvdeckError as exc:
+            log.error("cannot read the sleep memory of %s: %s", name, exc)
+            return
+        self._asleep[name] = frozenset(rid for per in memory.values() for rid in per)
