@@ -15,6 +15,7 @@ provisioners change what the production backends observe."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 from tests.lifecycle.memory_provisioner import MemoryProvisioner
 from tests.lifecycle.service_lab import CONFIG, Lab, audit, created
 from tests.memory_backend import memory_factory
+from tui.cli.commands import _reconcile_once
 from tui.core.config import parse_config
 from tui.core.env_state import Change
 from tui.core.errors import InvalidRequest, LifecycleFailed
@@ -110,7 +112,7 @@ def web(session: Session, env: str = "pr-1"):
     return None if state is None else state.resource(WEB)
 
 
-async def test_a_failed_environment_is_observed_but_never_repaired(lab: AppLab):
+async def test_a_failed_environment_is_observed_but_never_repaired(lab: AppLab, capsys):
     lab.mworld.terminal["web-sg"] = "InvalidGroup.Duplicate"
     with pytest.raises(LifecycleFailed):
         await created(lab)
@@ -131,6 +133,11 @@ async def test_a_failed_environment_is_observed_but_never_repaired(lab: AppLab):
         await tui.repair("pr-1")
     assert "pr-1 is failed" in (tui.repairs_held("pr-1") or "")
     assert tui.repairs_held("staging") is None
+    # `envdeck reconcile --once --repair` says it on stderr
+    code = await _reconcile_once(argparse.Namespace(repair=True, json=False), carl)
+    err = capsys.readouterr().err
+    assert "envdeck: not repaired: pr-1 is failed (step web-sg: InvalidGroup.Duplicate)" in err
+    assert "staging" not in err and code == 0
     assert lab.world.repair_calls == 0 and await audit(tui, "pr-1", "scale") == []
 
 
