@@ -30,7 +30,8 @@ from tui.core.config import parse_config
 from tui.core.env_state import Change
 from tui.core.errors import InvalidRequest, LifecycleFailed
 from tui.core.lifecycle.records import EnvLifecycleState, StepSpec
-from tui.core.model import Health, Origin
+from tui.core.lifecycle.shading import LifecycleView, shade
+from tui.core.model import Drift, DriftItem, Fault, Health, Origin, Resource, Severity
 from tui.core.session import Session
 
 GUARD_S = 30.0   # a guard against hanging, far below the 300 s interval; not a timing assertion
@@ -185,3 +186,22 @@ async def test_sleeping_resources_are_suspended_without_fault_and_healthy_after_
     await cli.reconcile_once(repair=False)
     assert [f.reason for f in cli.state("pr-1").all_faults() if f.resource == WEB] == ["Stopped"]
     assert [d.resource for d in cli.state("pr-1").all_drifts()] == [WEB]
+
+
+def test_being_created_a_missing_resource_is_progressing_without_fault_or_drift():
+    missing = Resource(id="aws/s3-bucket/pr-1-assets", backend="aws", kind="s3-bucket", name="pr-1-assets",
+                       health=Health.MISSING, drift=Drift.DRIFTED, status="absent")
+    there = Resource(id=WEB, backend="aws", kind="app", name="web", health=Health.DEGRADED)
+    faults = [Fault(missing.id, Severity.HIGH, "Missing", "absent"), Fault(WEB, Severity.HIGH, "Stopped", "")]
+    drifts = [DriftItem(missing.id, "exists", True, False), DriftItem(WEB, "replicas", 3, 0)]
+    shaded = shade(LifecycleView("pr-1", EnvLifecycleState.PROVISIONING), [missing, there], faults, drifts, {})
+    got = {r.id: r for r in shaded.resources}
+    assert got[missing.id].health == Health.PROGRESSING and got[missing.id].drift == Drift.IN_SYNC
+    assert got[missing.id].health_reason == "being created (envdeck env create pr-1)"
+    assert missing.health == Health.MISSING            # the backend's own object is left alone
+    assert got[WEB] is there and [f.resource for f in shaded.faults] == [WEB]
+    assert [d.resource for d in shaded.drifts] == [WEB]
+    # ready (or failed): shown as observed
+    for state in (EnvLifecycleState.READY, EnvLifecycleState.FAILED):
+        same = shade(LifecycleView("pr-1", state), [missing, there], faults, drifts, {})
+        assert same.resources == [missing, there] and same.faults == faults and same.drifts == drifts
