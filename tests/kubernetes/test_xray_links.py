@@ -11,7 +11,7 @@ from backends.sim.k8s_emulator import manifests
 from tests.kubernetes.support import NS, eventually
 from tests.kubernetes.test_cli_reconcile import envdeck
 from tui.core.env_state import EnvState
-from tui.core.model import Health
+from tui.core.model import Health, worst_health
 from tui.core.xray import XrayNode, xray
 
 CONFIG = """environments:
@@ -200,3 +200,60 @@ async def test_a_node_keeps_its_provider_id_and_links_to_its_instance(emulator, 
     [instance] = xray(state, res.id, {"kubernetes": backend.resource_links}).depends_on
     assert (instance.resource_id, instance.relation) == ("aws/ec2-instance/i-0abc1234567890def", "is")
     assert instance.missing and instance.health is Health.UNKNOWN  # no AWS backend in this environment
+
+
+def _everything(nodes: list[XrayNode]) -> list[XrayNode]:
+    out = []
+    for node in nodes:
+        out += [node, *_everything(node.children)]
+    return out
+
+
+async def test_the_cluster_ca_a_pod_mounts_is_there_and_the_crash_is_the_root(emulator, backend):
+    """Finding 9: every namespace has its kube-root-ca.crt ConfigMap (as the root CA publisher of a
+    real cluster writes it), so a pod mounting the cluster CA does not roll up as Missing: what
+    the Ingress depends on is Healthy while its pods are, and its red root is the crashing pod."""
+    dep = manifests.deployment(NS, "ca-reader", 2, "nginx:1.27", None, None)
+    dep["spec"]["template"]["spec"]["volumes"] = [{"name": "cluster-ca", "configMap": {"name": "kube-root-ca.crt"}}]
+    emulator.create("apps/deployments", dep)
+    emulator.create_service(NS, "ca-reader", selector={"app": "ca-reader"})
+    emulator.create("networking.k8s.io/ingresses", {"metadata": _meta("ca-reader"), "spec": {"rules": [
+        {"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+            "service": {"name": "ca-reader", "port": {"number": 80}}}}]}}]}})
+    sources = {"kubernetes": backend.resource_links}
+
+    async def observed(wanted: Health):
+        obs = await backend.observe()
+        state = EnvState("staging", "observe", resources={"kubernetes": {r.id: r for r in obs.resources}})
+        pods = [r for r in obs.resources if r.kind == "Pod" and r.name.startswith("ca-reader-")]
+        if len(pods) != 2 or "kubernetes/Ingress/ca-reader" not in state.resources["kubernetes"]:
+            return None
+        tree = xray(state, "kubernetes/Ingress/ca-reader", sources)
+        below = worst_health(n.rolled for n in tree.depends_on)  # the Ingress itself waits for an address
+        return tree if below is wanted and worst_health([tree.root.health, below]) is tree.rolled else None
+
+    tree = await eventually(lambda: observed(Health.HEALTHY), "the ca-reader pods running")
+    [ca] = {n.resource_id: n for n in _everything(tree.depends_on) if n.kind == "ConfigMap"}.values()
+    assert ca.resource_id == "kubernetes/ConfigMap/kube-root-ca.crt" and not ca.missing
+    assert ca.health is Health.HEALTHY and ca.relation == "mounts"
+
+    crashing = emulator.pod_names(NS, "app=ca-reader")[0]
+    emulator.inject_fault(NS, crashing, "CrashLoopBackOff")
+    tree = await eventually(lambda: observed(Health.DEGRADED), "the crash observed")
+    red = {n.resource_id for n in _everything(tree.depends_on) if n.health in (Health.DEGRADED, Health.MISSING)}
+    assert red == {f"kubernetes/Pod/{crashing}"}
+
+
+async def test_the_demo_ingress_has_no_missing_dependency(emulator, backend):
+    """The demo's Ingress/web: what it depends on is all there (no Missing ConfigMap under any
+    pod), so its red roll-up is only the crashing api pod."""
+    from backends.sim.k8s_emulator.demo_seed import seed_demo
+
+    seeded = seed_demo(emulator, namespaces=(NS,))
+    crashing = f"kubernetes/Pod/{seeded['faulty_pods'][NS]['CrashLoopBackOff']}"
+    obs = await backend.observe()
+    state = EnvState("staging", "observe", resources={"kubernetes": {r.id: r for r in obs.resources}})
+    assert "kubernetes/ConfigMap/kube-root-ca.crt" in state.resources["kubernetes"]
+    below = _everything(xray(state, "kubernetes/Ingress/web", {"kubernetes": backend.resource_links}).depends_on)
+    assert [n.resource_id for n in below if n.missing or n.health is Health.MISSING] == []
+    assert crashing in {n.resource_id for n in below if n.health is Health.DEGRADED}

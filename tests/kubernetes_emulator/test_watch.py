@@ -112,7 +112,8 @@ async def test_watch_flag_spellings_and_timeout_seconds(emu_server: Emulator, fl
         assert resp.status == 200
         body = await asyncio.wait_for(resp.read(), timeout=30)  # ends by itself after ~1 s
     lines = [json.loads(x) for x in body.splitlines() if x.strip()]
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("ADDED", "a")]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("ADDED", "a"),
+                                                                              ("ADDED", "kube-root-ca.crt")]
 
 
 async def test_bookmarks_and_initial_events_end(emu_server: Emulator):
@@ -122,8 +123,9 @@ async def test_bookmarks_and_initial_events_end(emu_server: Emulator):
             f"{emu_server.url}/api/v1/namespaces/staging/configmaps",
             params={"watch": "1", "allowWatchBookmarks": "true", "sendInitialEvents": "true",
                     "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "30"}) as resp:
-        events = await _read_events(resp, 3)
-    assert events[0]["type"] == "ADDED"
+        events = await _read_events(resp, 4)
+    assert [e["type"] for e in events[:2]] == ["ADDED", "ADDED"]  # a, kube-root-ca.crt (every namespace's)
+    events = events[1:]
     assert events[1]["type"] == "BOOKMARK"
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     assert events[2]["type"] == "BOOKMARK"  # periodic

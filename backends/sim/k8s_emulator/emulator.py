@@ -38,6 +38,7 @@ from .store import Obj, Store, clone, now_iso
 
 NAMESPACES, PODS, NODES = lookup("namespaces"), lookup("pods"), lookup("nodes")
 CRDS = lookup("apiextensions.k8s.io/customresourcedefinitions")
+CONFIGMAPS, ROOT_CA = lookup("configmaps"), "kube-root-ca.crt"
 
 
 class Emulator(ServerBase):
@@ -62,6 +63,7 @@ class Emulator(ServerBase):
         #: > 0: a deleted namespace stays Terminating this long before it is gone (see terminate_namespace)
         self.namespace_termination_s = 0.0
         self.store.listeners.append(self._forget_deleted_pod_logs)
+        self.store.listeners.append(self._publish_root_ca)
         self.add_namespace("default")
         for name in nodes:
             self.add_node(name)
@@ -89,6 +91,18 @@ class Emulator(ServerBase):
     def _forget_deleted_pod_logs(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None) -> None:
         if rt is PODS and type_ == "DELETED":
             self.logs.forget(obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+    def _publish_root_ca(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None) -> None:
+        """A namespace created (by any path: POST, a seed, a manifest): its `kube-root-ca.crt`
+        ConfigMap, as a real cluster's root-ca-cert-publisher writes into every namespace (pods'
+        service account volumes name it; its absence would read as a Missing dependency)."""
+        if rt is not NAMESPACES or type_ != "ADDED":
+            return
+        name = obj["metadata"]["name"]
+        if self.store.get(CONFIGMAPS, name, ROOT_CA) is None:
+            cm = manifests.configmap(name, ROOT_CA, {"ca.crt": manifests.ROOT_CA_PEM})
+            cm["metadata"]["annotations"] = {"kubernetes.io/description": manifests.ROOT_CA_DESCRIPTION}
+            self.store.create(CONFIGMAPS, cm)
 
     def _on_crd_change(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None) -> None:
         """A CRD written: serve (or stop serving) its resource types; mark it Established."""

@@ -94,6 +94,14 @@ def configmap(namespace: str, name: str, data: dict[str, str]) -> dict[str, Any]
             "data": dict(data)}
 
 
+#: the data of every namespace's `kube-root-ca.crt` ConfigMap (the emulator serves plain HTTP:
+#: a placeholder bundle, not a certificate anything verifies with)
+ROOT_CA_PEM = "-----BEGIN CERTIFICATE-----\nZW52ZGVjayBlbXVsYXRvcg==\n-----END CERTIFICATE-----\n"
+ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+                       "endpoints such as the internal service IP or kubernetes.default.svc. No other usage "
+                       "is guaranteed across distributions of Kubernetes clusters.")
+
+
 def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name, **(labels or {})}},
