@@ -354,3 +354,31 @@ async def test_unreachable_endpoint_is_a_clear_backend_error(make_provisioner):
     prov = make_provisioner(endpoint_url=f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(BackendUnreachable, match="endpoint unreachable"):
         await prov.find(instance_step([]))
+
+
+async def test_another_instance_of_the_same_name_is_refused_never_adopted(aws, make_provisioner):
+    """Two environments named alike (two stores): the second never adopts, deletes or sleeps the
+    first's things; its sweep reports them with their instance and step tags."""
+    first, second = make_provisioner(), make_provisioner()
+    first.bind_instance("a" * 32)
+    second.bind_instance("b" * 32)
+    gid = await first.create(sg_step(), "t")
+    iid = await first.create(instance_step([gid]), "t")
+    name = await first.create(bucket_step(), "t")
+    assert tags_to_dict(live_instances(aws)[0]["Tags"])["envdeck:instance"] == "a" * 32
+    for made_step in (sg_step(), instance_step([gid]), bucket_step()):
+        with pytest.raises(ForeignResource, match=f"belongs to another envdeck environment named {ENV} "
+                                                  rf"\(instance {'a' * 32}\), created elsewhere"):
+            await second.find(made_step)
+    with pytest.raises(ForeignResource):
+        await second.create(sg_step(), "t")
+    with pytest.raises(ForeignResource):
+        await second.delete(bucket_step(), name)
+    assert await second.sleep() == {}
+    marks = {(lo.kind, lo.native_id): (lo.instance, lo.step) for lo in await second.sweep()}
+    assert marks[("ec2-instance", iid)] == ("a" * 32, "web") and marks[("s3-bucket", name)] == ("a" * 32, "assets")
+    for leftover in await second.sweep():
+        with pytest.raises(ForeignResource):
+            await second.delete_leftover(leftover)
+    assert [i["InstanceId"] for i in live_instances(aws)] == [iid] and bucket_names(aws) == [name]
+    assert await first.find(instance_step([gid])) == iid, "the first still adopts its own"

@@ -19,7 +19,7 @@ from kubernetes import client, config
 from backends.kubernetes.provision import REPLICAS_BEFORE_SLEEP, KubernetesProvisioner
 from backends.sim.k8s_emulator import Emulator, EmulatorThread
 from tui.core.config import Defaults, KubernetesConfig
-from tui.core.errors import BackendDenied, BackendUnreachable, InvalidRequest
+from tui.core.errors import BackendDenied, BackendUnreachable, ForeignResource, InvalidRequest
 from tui.core.lifecycle.records import K8S_ENV_LABEL, K8S_STEP_LABEL, K8S_TEMPLATE_LABEL, Leftover, StepSpec
 
 ENV = "pr-7"
@@ -339,3 +339,27 @@ async def test_kubectl_sees_the_namespace_label(cluster, make, tmp_path: Path):
     table = await asyncio.to_thread(subprocess.run, [KUBECTL, "get", "ns", "-l", f"{K8S_ENV_LABEL}=nobody"],
                                     env=env, capture_output=True, text=True, timeout=90)
     assert "No resources found" in table.stderr
+
+
+async def test_another_instance_of_the_same_name_is_refused_never_adopted(cluster, make):
+    """The namespace and objects carry envdeck.io/instance; a second environment of the same name
+    (another store) neither adopts nor deletes them, and its sweep reports their labels."""
+    emu = cluster[0]
+    first, second = make(), make()
+    first.bind_instance("a" * 32)
+    second.bind_instance("b" * 32)
+    assert await first.create(ns_step(), "t") == ENV
+    assert emu.get("namespaces", None, ENV)["metadata"]["labels"]["envdeck.io/instance"] == "a" * 32
+    with pytest.raises(ForeignResource, match=rf"another envdeck environment named {ENV} \(instance {'a' * 32}\)"):
+        await second.find(ns_step())
+    with pytest.raises(ForeignResource):
+        await second.create(ns_step(), "t")
+    with pytest.raises(ForeignResource):
+        await second.delete(ns_step(), ENV)
+    [leftover] = await second.sweep()
+    assert (leftover.kind, leftover.native_id, leftover.instance, leftover.step) == ("Namespace", ENV, "a" * 32,
+                                                                                      "namespace")
+    with pytest.raises(ForeignResource):
+        await second.delete_leftover(leftover)
+    assert emu.get("namespaces", None, ENV) is not None
+    assert await first.find(ns_step()) == ENV
