@@ -9,7 +9,7 @@ detail; it never runs an action."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
@@ -18,7 +18,8 @@ from textual.worker import Worker
 from screens.base import EnvdeckScreen, steady_input
 from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
-from screens.lifecycle_steps import StepsView, expiry_mark, lifecycle_cell
+from screens.lifecycle_flow import explain_key
+from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
 from tui.core.env_state import EnvState
 from tui.core.model import Resource
 from tui.core.sanitize import clean
@@ -45,6 +46,11 @@ from tui.widgets.status_bar import StatusBar, status_text
 
 # The table each view filters with `/` (resources: the TableView; logs: its own search).
 FILTERED_TABLES = {v.name: v.filtered for v in ENV_VIEWS if v.filtered}
+# What the Steps view does not offer: actions on resources (a step row is a step, not a
+# resource); Enter, i, x and y open the step's resource instead.
+STEPS_VIEW_HIDES = frozenset({"restart", "scale", "stop", "start", "delete", "repair", "shell", "open_console",
+                              "port_forward", "drift_diff", "mark", "mark_all", "group", "sort_next",
+                              "sort_reverse", "logs"})
 AGE_EVERY_TICKS = 5
 METRICS_EVERY_TICKS = 30
 
@@ -186,7 +192,14 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             return self.managed is not None if self.is_mounted else None
         if self.gone:
             return action in ("back", "help", "quit", "command_line", "command_palette")
+        if action in STEPS_VIEW_HIDES and self.is_mounted and self.ready and self.active_view == "steps":
+            return False  # a step row is not a resource to act on (Enter opens the step's resource)
         return super().check_action(action, parameters)
+
+    def on_key(self, event: events.Key) -> None:
+        """D/Z/W on a config environment: their bindings are off there; say why instead of nothing."""
+        if self.ready and not self.query_one("#filter", Input).has_focus and explain_key(self, event.key, self.env):
+            event.stop()
 
     def action_env_destroy(self) -> None:
         from screens.lifecycle_flow import destroy
@@ -221,6 +234,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.refresh_view(view)
         self._update_title()
         self._focus_view(view)
+        self.refresh_bindings()  # the Steps view offers no resource actions
 
     def _focus_view(self, view: str) -> None:
         self.query_one(VIEW_BY_NAME[view].focus).focus()
@@ -421,6 +435,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             return key.split(SERIES_SEP, 1)[0] if key else None
         if view == "logs":
             return self.query_one(LogsView).sources[0] if self.query_one(LogsView).sources else None
+        if view == "steps":
+            step = self.query_one(StepsTable).step_for_cursor(self.managed)
+            return step_resource_id(step, self.state.all_resources()) if step is not None else None
         return None
 
     def selected_resource(self) -> Resource | None:
@@ -593,10 +610,26 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "steps-table":
+            event.stop()
+            self._open_step()
+            return
         if event.data_table.id in ("faults-table", "compliance-table", "drift-table",
                                    "timeline-table"):
             event.stop()
             self.action_drill(tab="drift" if event.data_table.id == "drift-table" else None)
+
+    def _open_step(self) -> None:
+        """Enter on a step row: the resource it made, when observed (else why not)."""
+        step = self.query_one(StepsTable).step_for_cursor(self.managed)
+        if step is None:
+            return
+        rid = step_resource_id(step, self.state.all_resources())
+        if rid is None:
+            what = "nothing made yet" if not step.native_id else f"{clean(step.native_id, max_len=60)} not observed yet"
+            self.app.notify(f"step {clean(step.id, max_len=60)}: {what}", timeout=3, markup=False)
+            return
+        self.open_detail(self.state.resource(rid))
 
     # -- logs ------------------------------------------------------------------------
     def action_logs(self) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.screen import Screen
+
 from screens.confirm import ConfirmRequest, ConfirmScreen
 from tui.core.errors import EnvdeckError, PolicyDenied
 from tui.core.lifecycle.records import EnvLifecycleState, Operation
@@ -17,11 +19,42 @@ if TYPE_CHECKING:
     from tui.app import EnvdeckApp
 
 
+LIFECYCLE_ACTIONS = ("env_destroy", "env_sleep", "env_wake")
+
+
+def lifecycle_keys(screen: Screen) -> str:
+    """`D/Z/W` as bound on `screen` (after `ui.keymap`)."""
+    keys: list[str] = []
+    for action in LIFECYCLE_ACTIONS:
+        for bindings in screen._bindings.key_to_bindings.values():
+            for b in bindings:
+                if b.action == action:
+                    shown = screen.app.get_key_display(b)
+                    if shown not in keys:
+                        keys.append(shown)
+    return "/".join(keys) or "D/Z/W"
+
+
+def not_created_note(env: str, keys: str = "D/Z/W") -> str:
+    return f"{clean(env)} is declared in the config; {keys} manage environments created from templates"
+
+
+def explain_key(screen: Screen, key: str, env: str | None) -> bool:
+    """A lifecycle key pressed on a config environment (its binding is off there, so nothing
+    runs): say why in one line. True when `key` was one of them."""
+    if env is None or env in screen.app.managed:  # type: ignore[attr-defined]
+        return False
+    for b in screen._bindings.key_to_bindings.get(key, ()):
+        if b.action in LIFECYCLE_ACTIONS:
+            screen.app.notify(not_created_note(env, lifecycle_keys(screen)), severity="warning", markup=False)
+            return True
+    return False
+
+
 def _managed_or_say(app: EnvdeckApp, env: str, verb: str):
     managed = app.managed.get(env)
     if managed is None:
-        app.notify(f"{clean(env)} was not created from a template: envdeck does not {verb} it",
-                   severity="warning", markup=False)
+        app.notify(not_created_note(env), severity="warning", markup=False)
     return managed
 
 

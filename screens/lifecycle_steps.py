@@ -9,6 +9,7 @@ observed environment; once it is observed, its Steps view shows the same."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from textual.widgets import Footer, ProgressBar, Static
 
 from screens.base import EnvdeckScreen
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment, StepRecord, StepState
+from tui.core.model import Resource, resource_id
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, format_age, muted, safe
 from tui.widgets.keyed_table import Cells
@@ -73,12 +75,27 @@ def expires_in_s(managed: ManagedEnvironment, now: datetime) -> float | None:
     return (managed.expires_at - now).total_seconds()
 
 
+def remaining_text(seconds: float) -> str:
+    """Time left, rounded down to the minute: `42m`, `3h59m`, `4h`, `2d5h` (a fresh 4h TTL reads
+    `3h59m` or `4h`, never `3h`); under a minute `42s`."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    days, rest = divmod(s, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m"
+
+
 def expiry_text(managed: ManagedEnvironment, now: datetime) -> str:
-    """`expires in 42m`, `expired` or "" (no TTL)."""
+    """`expires in 3h59m`, `expired` or "" (no TTL)."""
     left = expires_in_s(managed, now)
     if left is None:
         return ""
-    return "expired" if left <= 0 else f"expires in {format_age(left)}"
+    return "expired" if left <= 0 else f"expires in {remaining_text(left)}"
 
 
 def expiry_mark(managed: ManagedEnvironment, now: datetime, palette: Palette) -> Text | None:
@@ -86,7 +103,7 @@ def expiry_mark(managed: ManagedEnvironment, now: datetime, palette: Palette) ->
     left = expires_in_s(managed, now)
     if left is None or left > EXPIRING_WITHIN_S:
         return None
-    return Text(f"⌛{'expired' if left <= 0 else format_age(left)}", end="",
+    return Text(f"⌛{'expired' if left <= 0 else remaining_text(left)}", end="",
                 style=palette.style("error" if left <= 0 else "warning", bold=True))
 
 
@@ -124,6 +141,29 @@ def header_text(managed: ManagedEnvironment, now: datetime, palette: Palette) ->
     return t
 
 
+def step_resource_id(step: StepRecord, resources: Iterable[Resource]) -> str | None:
+    """The observed resource a step made, from its native id: AWS `aws/KIND/ID`, Kubernetes
+    `kubernetes/KIND/NAME` (the native id is `namespace/Kind/name`), edge `edge/node/NAME` (the
+    native id lists the nodes: the first); else the step backend's resource of that name."""
+    native = step.native_id
+    if not native:
+        return None
+    found = list(resources)
+    ids = {r.id for r in found}
+    name = native.rsplit("/", 1)[-1]
+    if step.backend == "edge":
+        candidates = [resource_id("edge", "node", n.strip()) for n in native.split(",") if n.strip()]
+    else:
+        candidates = [resource_id(step.backend, step.kind, native), resource_id(step.backend, step.kind, name)]
+    for candidate in candidates:
+        if candidate in ids:
+            return candidate
+    for r in found:
+        if r.backend == step.backend and (r.name in (native, name) or r.id.endswith("/" + native)):
+            return r.id
+    return None
+
+
 def elapsed(step: StepRecord, now: datetime) -> str:
     if step.started_at is None:
         return "—"
@@ -153,6 +193,13 @@ class StepsTable(RecordTable):
                     Text(elapsed(step, now), end=""),
                     safe(step.message, max_len=500) if step.message else muted("", palette))
         self.sync(rows, list(rows))
+
+    def step_for_cursor(self, managed: ManagedEnvironment | None) -> StepRecord | None:
+        key = self.resource_for_cursor()
+        if managed is None or key is None:
+            return None
+        step_id = key.removeprefix(f"{managed.name}/")
+        return next((s for s in managed.steps if s.id == step_id), None)
 
 
 class StepsView(Vertical):

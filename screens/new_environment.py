@@ -27,11 +27,12 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from screens.base import EnvdeckScreen, steady_input
+from screens.lifecycle_steps import remaining_text
 from tui.core.config import ENV_NAME_RE, parse_duration
 from tui.core.errors import EnvdeckError, PolicyDenied
 from tui.core.sanitize import clean
 from tui.messages import LifecycleRequested, TemplatePlanned
-from tui.widgets.cells import Palette, format_age, muted, safe
+from tui.widgets.cells import Palette, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class FormField(Vertical):
     FormField > Horizontal { height: 1; }
     FormField Label { width: 14; color: $foreground; text-style: bold; }
     FormField Input { width: 1fr; }
-    FormField > .field-hint { height: 1; padding-left: 14; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+    FormField > .field-hint { height: auto; max-height: 4; padding-left: 14; color: $text-muted; }
     FormField.invalid > .field-hint { color: $error; text-style: bold; }
     """
 
@@ -126,6 +127,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
     ]
     DEFAULT_CSS = """
     NewEnvironmentScreen #templates { height: auto; max-height: 5; border: none; background: $surface; }
+    NewEnvironmentScreen #template-info { height: auto; max-height: 4; color: $text-muted; padding: 0 1; }
     NewEnvironmentScreen #form { height: 1fr; padding: 0 1; }
     NewEnvironmentScreen #plan { height: 1fr; }
     NewEnvironmentScreen #plan-info { height: auto; max-height: 2; padding: 0 1; }
@@ -149,7 +151,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         yield OptionList(id="templates")
-        yield Static(id="template-info", classes="hint")
+        yield Static(id="template-info")  # as a .hint, but wrapped on up to 4 lines (a hint stops at 2)
         yield VerticalScroll(id="form")
         with Vertical(id="plan"):
             yield Static(id="plan-info")
@@ -242,6 +244,8 @@ class NewEnvironmentScreen(EnvdeckScreen):
             try:
                 seconds = parse_duration(text)
             except ValueError as exc:
+                if "is not a duration" in str(exc):  # its examples (500ms, 30s) are no TTLs
+                    return f"{clean(text.strip(), max_len=30)!r} is not a TTL: e.g. 30m, 4h, 2d"
                 return str(exc)
             max_ttl = self.template.config.max_ttl
             if max_ttl and seconds > max_ttl:
@@ -284,6 +288,9 @@ class NewEnvironmentScreen(EnvdeckScreen):
             self.query_one(f"#field-{key}", FormField).show_error(error)
         if any(errors.values()):
             first = next(key for key, error in errors.items() if error)
+            field = self.query_one(f"#field-{first}", FormField)
+            self.query_one("#new-env-error", Static).update(Text(  # said, not only the focus moved
+                f"not yet: {clean(field.label, max_len=40)}: {clean(errors[first], max_len=160)}", end=""))
             self.query_one(f"#input-{first}", Input).focus()
             return None
         params = {pname: values[f"p{i}"] for i, pname in enumerate(self.parameter_names) if values[f"p{i}"]}
@@ -330,7 +337,8 @@ class NewEnvironmentScreen(EnvdeckScreen):
         ttl = ttl or self.template.config.ttl
         info = Text(f"{clean(plan.env)} from {clean(plan.template)}: {len(plan.steps)} step(s) in "
                     f"{len(plan.waves)} wave(s)", style=palette.style("foreground", bold=True), end="")
-        info.append(f" · expires in {format_age(ttl)}" if ttl else " · no expiry", style=palette.style("text-muted"))
+        info.append(f" · expires in {remaining_text(ttl)}" if ttl else " · no expiry",
+                    style=palette.style("text-muted"))
         info.append(" · a wave starts when every step before it is healthy", style=palette.style("text-muted"))
         self.query_one("#plan-info", Static).update(info)
         rows = plan_rows(plan, palette)

@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
+from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.lifecycle_steps import expiry_mark, header_text, lifecycle_cell
 from tui.core.env_state import EnvState
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
@@ -136,6 +138,10 @@ class OverviewScreen(EnvdeckScreen):
         Binding("n", "new_env", "New", id="env-new", tooltip="A new environment from a template (plan, then create)"),
         Binding("D", "env_destroy", "Destroy", id="env-destroy", show=False,
                 tooltip="Destroy the selected created environment (admin; type its name)"),
+        Binding("Z", "env_sleep", "Sleep", id="env-sleep", show=False,
+                tooltip="Sleep the selected created environment: scale to 0, stop; wake restores (admin)"),
+        Binding("W", "env_wake", "Wake", id="env-wake", show=False,
+                tooltip="Wake the selected sleeping environment (admin)"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -233,10 +239,15 @@ class OverviewScreen(EnvdeckScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "new_env" and self.envdeck.session is not None:
             return bool(self.session.templates())  # no templates in the config: no `n` in the footer
-        if action == "env_destroy" and self.is_mounted and self.ready:
+        if action in LIFECYCLE_ACTIONS and self.is_mounted and self.ready:
             env = self.query_one(EnvironmentsTable).cursor_key
             return env is not None and env in self.envdeck.managed
         return super().check_action(action, parameters)
+
+    def on_key(self, event: events.Key) -> None:
+        """D/Z/W on a config environment: their bindings are off there; say why instead of nothing."""
+        if self.ready and explain_key(self, event.key, self.query_one(EnvironmentsTable).cursor_key):
+            event.stop()
 
     def action_new_env(self) -> None:
         from screens.new_environment import NewEnvironmentScreen
@@ -253,3 +264,17 @@ class OverviewScreen(EnvdeckScreen):
         env = self.query_one(EnvironmentsTable).cursor_key
         if env:
             destroy(self.envdeck, env)
+
+    def action_env_sleep(self) -> None:
+        from screens.lifecycle_flow import sleep_or_wake
+
+        env = self.query_one(EnvironmentsTable).cursor_key
+        if env:
+            sleep_or_wake(self.envdeck, env, sleep=True)
+
+    def action_env_wake(self) -> None:
+        from screens.lifecycle_flow import sleep_or_wake
+
+        env = self.query_one(EnvironmentsTable).cursor_key
+        if env:
+            sleep_or_wake(self.envdeck, env, sleep=False)

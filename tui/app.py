@@ -305,7 +305,8 @@ class EnvdeckApp(App):
                        timeout=10.0)
             return
         self._keep_managed(message.env, message.managed)
-        self.toast(f"{what}: handed to the reconciler ({message.managed.state})")
+        # not the state it was in (`(ready)` read as the answer): what is asked is under way
+        self.toast(f"{what}: handed to the reconciler")
         self._lifecycle_to_screens(message.env)
 
     def toast(self, text: str, *, severity: str = "information", timeout: float | None = None) -> None:
