@@ -205,3 +205,14 @@ def test_being_created_a_missing_resource_is_progressing_without_fault_or_drift(
     for state in (EnvLifecycleState.READY, EnvLifecycleState.FAILED):
         same = shade(LifecycleView("pr-1", state), [missing, there], faults, drifts, {})
         assert same.resources == [missing, there] and same.faults == faults and same.drifts == drifts
+
+
+async def test_an_environment_found_asleep_at_start_is_suspended_at_once(lab: AppLab):
+    await created(lab)
+    cli = await lab.session("carl")
+    await cli.env_sleep("pr-1", wait=True)
+    tui = await lab.session("carl", origin=Origin.TUI)
+    await tui.start_reconciling()
+    await until(tui, lambda: web(tui) is not None and "asleep" in web(tui).health_reason)
+    assert web(tui).health == Health.SUSPENDED and tui.state("pr-1").all_faults() == []
+    assert lab.world.repair_calls == 0

@@ -337,23 +337,27 @@ class LifecycleDriver:
                 self._pass_due.discard(name)
                 await self.reconciler.remove_environment(name)
                 return
-            await self._load_asleep(name, managed)
+            if await self._load_asleep(name, managed):
+                self._pass_due.add(name)   # e.g. found asleep at start: its first pass came too early
             await self.reconciler.add_environment(name, section)
             if name in self._pass_due:
                 self._pass_due.discard(name)
                 for bname in self.reconciler.backends.get(name, {}):
                     self.reconciler.request_pass(name, bname)
 
-    async def _load_asleep(self, name: str, managed: ManagedEnvironment | None) -> None:
-        """Read what sleep scaled down when `name` is (newly) asleep; forget it otherwise."""
+    async def _load_asleep(self, name: str, managed: ManagedEnvironment | None) -> bool:
+        """Read what sleep scaled down when `name` is (newly) asleep, forget it otherwise; True
+        when what is asleep changed."""
         if managed is None or managed.state != EnvLifecycleState.SLEEPING:
-            self._asleep.pop(name, None)
-            return
+            return self._asleep.pop(name, None) is not None
         if name in self._asleep and name not in self._pass_due:
-            return
+            return False
         try:
             memory = await self.lstore.sleep_memory(name)
         except EnvdeckError as exc:
             log.error("cannot read the sleep memory of %s: %s", name, exc)
-            return
-        self._asleep[name] = frozenset(rid for per in memory.values() for rid in per)
+            return False
+        asleep = frozenset(rid for per in memory.values() for rid in per)
+        changed = self._asleep.get(name) != asleep
+        self._asleep[name] = asleep
+        return changed
