@@ -12,7 +12,8 @@ the port number (2 bytes, little-endian), which is skipped here.
 
 One stream per connection, as kubectl: a stream that drops (the API server restarts, a
 proxy times out, the pod goes away) ends that one connection — a TCP byte stream cannot
-be resumed — and the forward says `reconnecting`; the listener stays, and the next
+be resumed — and the forward says `reconnecting` (`error: nothing listens on port N in pod P`
+when the pod's side refused the stream on its error channel); the listener stays, and the next
 connection opens a new stream (to the service's ready pod of that moment). `close()`
 stops the listener and every stream.
 
@@ -42,6 +43,7 @@ import aiohttp
 
 from backends.kubernetes.api import KubeApi
 from backends.kubernetes.logs import selector_string
+from backends.kubernetes.portforward_errors import refusal_reason
 from tui.core.errors import BackendError, InvalidRequest, NotFound
 from tui.core.peer_uid import describe_uid, peer_uid
 from tui.core.port_forward import LOCAL_HOST, ForwardPort, ForwardState, ForwardStats
@@ -216,7 +218,7 @@ class PortForwarder:
             if upstream.done() and not upstream.cancelled():
                 failure = upstream.exception()
                 if isinstance(failure, PortRefused):
-                    self._failed(str(failure))
+                    self._refused_by_pod(target, str(failure))
                 elif failure is None and not downstream.done():  # the local client was still there
                     self._failed(upstream.result(), drop=True)
         finally:
@@ -226,6 +228,15 @@ class PortForwarder:
             self.stats.active -= 1
             with contextlib.suppress(Exception):
                 await ws.close()
+
+    def _refused_by_pod(self, target: Target, message: str) -> None:
+        """The error channel spoke: the forward is in error (not reconnecting: nothing dropped)."""
+        if self.stats.state is ForwardState.CLOSED:
+            return
+        log.info("port-forward %s:%d to %s refused by the pod's side: %s", self.host, self.port, target, message)
+        self.stats.state = ForwardState.ERROR
+        self.stats.last_error = refusal_reason(message, target.pod, target.port)
+        self.stats.pod_refusals += 1
 
     def _failed(self, reason: str, *, drop: bool = False) -> None:
         if self.stats.state is ForwardState.CLOSED:

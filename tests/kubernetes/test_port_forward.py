@@ -198,11 +198,22 @@ async def test_a_service_forwards_to_a_ready_pod_through_its_target_port(emulato
 
 
 async def test_a_port_nothing_listens_on_is_reported(emulator, web, open_session):
+    """The kubelet's words on the error channel (the emulator's, as containerd writes them) are
+    read: the forward is in error, "nothing listens on port 9999 in pod NAME" (not `reconnecting`,
+    which reads as a network drop), and its audit row counts the refusals apart from drops."""
     session = await open_session("olga")
     forward = await session.port_forward("staging", f"kubernetes/Pod/{web}", 9999)
-    assert await _exchange(forward.local_port, b"x", b"never") == b""
-    await _until(lambda: "connection refused" in forward.stats.last_error, "the refusal reported")
-    assert forward.state is ForwardState.RECONNECTING and forward.stats.drops == 0
+    for _ in range(2):
+        assert await _exchange(forward.local_port, b"x", b"never") == b""
+    await _until(lambda: forward.stats.pod_refusals == 2, "both refusals reported")
+    assert forward.state is ForwardState.ERROR and forward.stats.drops == 0
+    assert forward.stats.last_error == f"nothing listens on port 9999 in pod {web}"
+    assert forward.stats.state_text() == f"error: nothing listens on port 9999 in pod {web}"
+    assert emulator.port_forwards.opened == 2  # two streams reached the server, both refused there
+    await forward.close()
+    [row] = await _rows(session)
+    assert (f"2 connection(s) refused by the pod (nothing listens on port 9999 in pod {web}), "
+            "0 dropped stream(s)") in row["message"]
 
 
 async def test_the_stream_uses_the_kubeconfig_tls_settings(emulator, web, tmp_path):

@@ -25,6 +25,7 @@ class ForwardState(StrEnum):
     LISTENING = "listening"  # no connection yet
     OPEN = "open"  # the last stream opened carries bytes (or ended cleanly)
     RECONNECTING = "reconnecting"  # the last stream dropped or could not open: the next connection opens a new one
+    ERROR = "error"  # the pod's side refused the last stream (nothing listens on the port): `last_error` says why
     CLOSED = "closed"
 
 
@@ -42,16 +43,28 @@ class ForwardStats:
     owner: str = ""  # whose connections are accepted: "uid 1001 (user alice)"
     active: int = 0  # streams open now
     drops: int = 0  # streams that ended from the remote side while the local client was still there
+    pod_refusals: int = 0  # streams the pod's side refused (the error channel: nothing listens on the port)
     target: str = ""  # what the last stream reached: "pod/NAME:PORT"
     last_error: str = ""
 
     def summary(self) -> str:
-        """The closing words of a forward's audit row: accepted, refused (by whom), bytes, drops."""
+        """The closing words of a forward's audit row: accepted, refused (by whom), bytes, streams the
+        pod refused (nothing listens on the port), dropped streams."""
         refused = "".join(f"; refused {'a connection' if n == 1 else f'{n} connections'} from {who}"
                           for who, n in self.refused_from.items())
         owner = f" from {self.owner}" if self.owner else ""
+        by_pod = f"{self.pod_refusals} connection(s) refused by the pod"
+        if self.pod_refusals and self.last_error:
+            by_pod += f" ({self.last_error})"
         return (f"{self.connections} connection(s) accepted{owner}{refused}; {self.bytes_out} bytes out, "
-                f"{self.bytes_in} bytes in, {self.drops} dropped stream(s)")
+                f"{self.bytes_in} bytes in, {by_pod}, {self.drops} dropped stream(s)")
+
+    def state_text(self) -> str:
+        """The state as a person reads it: `error: nothing listens on port 9999 in pod web-…`
+        when the pod refused the last stream, else the state's name."""
+        if self.state is ForwardState.ERROR and self.last_error:
+            return f"error: {self.last_error}"
+        return str(self.state)
 
 
 @dataclass(frozen=True, slots=True)
