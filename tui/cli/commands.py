@@ -210,10 +210,11 @@ async def cmd_act(args: argparse.Namespace) -> int:
 
 async def cmd_audit(args: argparse.Namespace) -> int:
     cfg = load(args)
-    session = await open_session(args, cfg, args.env)
+    # nothing observed (envs=[]): the session decides which rows the user may read, the
+    # destroyed environments they had a role in included
+    session = await open_session(args, cfg, envs=[])
     try:
-        visible = session.environments()
-        entries = await session.store.audit_entries(env=args.env, limit=args.limit, envs=visible)
+        entries = await session.audit_entries(args.env, limit=args.limit)
     finally:
         await session.close()
     if args.json:

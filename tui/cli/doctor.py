@@ -74,7 +74,7 @@ async def _state(sdir: Path, cfg=None) -> int:
     A state directory envdeck refuses (another user's, writable by others, a symlinked
     envdeck.log) or a corrupt store is a FAIL line saying why and what to do. A PostgreSQL
     store (`state.url`, $ENVDECK_STATE_URL): its URL (never a password), server and schema."""
-    from tui.core.store import corrupt_message, open_store, state_url
+    from tui.core.store import corrupt_message, open_store, shown_url, state_url
 
     try:
         url = state_url(cfg)
@@ -92,7 +92,7 @@ async def _state(sdir: Path, cfg=None) -> int:
     finally:
         await store.close()
     if url is not None:
-        _line("ok", f"state {url}: {mode}, schema {version}")
+        _line("ok", f"state {shown_url(url)}: {mode}, schema {version}")
         return 0
     if check != "ok":
         _line("FAIL", f"state: {corrupt_message(store.path, 'integrity check: ' + check)}")

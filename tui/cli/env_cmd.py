@@ -30,6 +30,7 @@ from tui.cli.output import print_json, say, write_line
 from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
+from tui.core.lifecycle.service import ttl_cap_note
 from tui.core.model import iso, now_utc
 from tui.core.sanitize import clean
 from tui.core.session import Session
@@ -136,13 +137,15 @@ async def _create(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     ttl_s = parse_ttl("--ttl", args.ttl)
     return await _operate(args, "create",
-                          lambda s: s.env_create(args.name, args.template, params, ttl_s=ttl_s, wait=args.wait))
+                          lambda s: s.env_create(args.name, args.template, params, ttl_s=ttl_s, wait=args.wait),
+                          ttl_s=ttl_s)
 
 
 async def _clone(args: argparse.Namespace) -> int:
     ttl_s = parse_ttl("--ttl", args.ttl)
     return await _operate(args, "clone",
-                          lambda s: s.env_clone(args.source, args.name, ttl_s=ttl_s, wait=args.wait))
+                          lambda s: s.env_clone(args.source, args.name, ttl_s=ttl_s, wait=args.wait),
+                          ttl_s=ttl_s)
 
 
 async def _destroy(args: argparse.Namespace) -> int:
@@ -226,7 +229,10 @@ class Progress:
         sys.stderr.flush()
 
 
-async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session], Any]) -> int:
+async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session], Any], *,
+                   ttl_s: float | None = None) -> int:
+    """`ttl_s`: a create's --ttl; capped to the template's max_ttl, it is said (stderr, and
+    `notes` in the JSON), never silently."""
     session = await open_session(args, load(args))
     progress = Progress(args.name, quiet=not args.wait)
     if args.wait and verb not in ("create", "clone"):
@@ -244,8 +250,12 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
     finally:
         unsubscribe()
         await session.close()
+    note = ttl_cap_note(managed.spec.max_ttl_s, ttl_s)
+    if note:
+        say(f"{managed.name}: {note}")
     if args.json:
-        print_json(managed.to_json())
+        print_json({**managed.to_json(), "notes": [note] if note else []} if verb in ("create", "clone")
+                   else managed.to_json())
     else:
         state = str(managed.state)
         if args.wait:

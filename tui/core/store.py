@@ -293,6 +293,25 @@ def check_state_url(url: str, where: str) -> str:
     return url
 
 
+def shown_url(url: str) -> str:
+    """A store URL as messages show it: every query value and a userinfo password `***`
+    (`postgresql://u:***@db/envdeck?application_name=***`); a URL that does not parse is
+    shown as `<the state URL>`."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        password = parts.password
+    except ValueError:
+        return "<the state URL>"
+    netloc = parts.netloc
+    if password is not None or ":" in netloc.rpartition("@")[0]:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{host}"
+    shown = parts._replace(netloc=netloc, query="&".join(f"{k}={REDACTED}" for k, _ in query),
+                           fragment="")
+    return shown.geturl()
+
+
 def state_url(config: EnvdeckConfig | None) -> str | None:
     """`$ENVDECK_STATE_URL`, else the config's `state.url`, else None (the SQLite file)."""
     env = os.environ.get(STATE_URL_ENV, "").strip()

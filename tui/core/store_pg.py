@@ -78,9 +78,11 @@ class PgDb:
 
     def __init__(self, raw: psycopg.AsyncConnection, url: str):
         self.raw = raw
+        from tui.core.store import shown_url
+
         self.url = url
-        self.label = url
-        self.path = url
+        self.label = shown_url(url)  # messages: query values and any password `***`
+        self.path = self.label
         self._in_transaction = False
 
     def error(self, exc: BaseException) -> StateError:
@@ -211,7 +213,7 @@ async def _connect(url: str) -> psycopg.AsyncConnection:
 async def open_pg(url: str, migrations: Sequence[str]) -> PgDb:
     """Connect to the store at `url` (no password in it: libpq's places) and migrate it; a
     StateError naming the URL says why not."""
-    from tui.core.store import check_state_url
+    from tui.core.store import check_state_url, shown_url
 
     try:
         check_state_url(url, "state.url")
@@ -220,7 +222,7 @@ async def open_pg(url: str, migrations: Sequence[str]) -> PgDb:
     try:
         raw = await _connect(url)
     except psycopg.Error as exc:
-        raise StateError(f"{url}: cannot connect to the store: {_one_line(str(exc))}") from None
+        raise StateError(f"{shown_url(url)}: cannot connect to the store: {_one_line(str(exc))}") from None
     db = PgDb(raw, url)
     try:
         await db.migrate(migrations)

@@ -86,6 +86,15 @@ def _duration_text(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def ttl_cap_note(max_ttl_s: float | None, ttl_s: float | None) -> str:
+    """"ttl capped to max_ttl 2h" when a create's TTL (--ttl or the template's) is longer
+    than the template's max_ttl (the create goes on with max_ttl), else "". The CLI prints
+    it, its JSON carries it, the audit row's message says it."""
+    if ttl_s is not None and max_ttl_s is not None and ttl_s > max_ttl_s:
+        return f"ttl capped to max_ttl {_duration_text(max_ttl_s)}"
+    return ""
+
+
 class LifecycleService:
     def __init__(self, config: EnvdeckConfig, store: Store, policy: Policy, reconciler: Reconciler, origin: str):
         self.config = config            # the effective config (shared with the policy and the reconciler)
@@ -169,6 +178,12 @@ class LifecycleService:
         rows = await self._lstore.list(include_destroyed=include_destroyed)
         return [m for m in rows if (include_destroyed or live(m)) and self._visible(m)]
 
+    async def audit_readable(self) -> list[str]:
+        """The destroyed created environments whose audit trail the user may still read: those
+        they had a role in by the stored access (creator/owner, admins, operators, viewers)."""
+        rows = await self._lstore.list(include_destroyed=True)
+        return [m.name for m in rows if not live(m) and not self._declared(m.name) and self._visible(m)]
+
     def _visible(self, managed: ManagedEnvironment) -> bool:
         if live(managed):
             return self._role(managed) is not None
@@ -188,8 +203,12 @@ class LifecycleService:
         return templates[template]
 
     async def env_plan(self, name: str, template: str, params: dict[str, str]) -> Plan:
+        """The plan of a create; refused as the create would be (a name of the config or of
+        a live created environment), so a plan shown is one that create carries out."""
         self._template(template)
-        return build_plan(render(self.config, template, name, self.user, dict(params)))
+        rendered = render(self.config, template, name, self.user, dict(params))
+        await self._refuse_taken(name, rendered, resumable=False)
+        return build_plan(rendered)
 
     # -- create and clone --------------------------------------------------------
     async def env_create(self, name: str, template: str, params: dict[str, str], *, ttl_s: float | None = None,
@@ -237,23 +256,17 @@ class LifecycleService:
             raise InvalidRequest("--ttl must be a positive duration (e.g. 30m, 24h)")
         ttl = ttl_s if ttl_s is not None else rendered.ttl_s
         cap = rendered.max_ttl_s
-        if ttl is not None and cap is not None and ttl > cap:
-            return cap, f"ttl capped to the template's max_ttl {_duration_text(cap)}"
-        return ttl, ""
+        note = ttl_cap_note(rendered.max_ttl_s, ttl)
+        return (cap if note else ttl), note
 
     async def _create(self, rendered: RenderedEnvironment, action: str, audit: dict[str, Any], *,
                       ttl_s: float | None, wait: bool) -> ManagedEnvironment:
         name = rendered.name
-        if self._declared(name):
-            raise InvalidRequest(f"{name} is an environment of the config: choose another name")
-        existing = await self._lstore.get(name)
-        if existing is not None and live(existing) and _resumes(existing, rendered, self.user):
+        existing = await self._refuse_taken(name, rendered, resumable=True)
+        if existing is not None:
             # the same create asked again (after a crash or an interrupted --wait): carry on
             async with self._audited(name, action, {**audit, "resume": True}) as op:
                 return await self._carry_out(name, op, wait, "resumed the pending create")
-        if existing is not None and live(existing):
-            raise InvalidRequest(f"an environment named {name} exists already ({existing.state}): "
-                                 "choose another name or destroy it first")
         ttl, note = self._lifetime(rendered, ttl_s)
         now = self.reconciler.clock()
         managed = ManagedEnvironment(
@@ -265,6 +278,20 @@ class LifecycleService:
         async with self._audited(name, action, audit) as op:
             await self._lstore.insert(managed, requested_by=self.user, origin=self.origin)
             return await self._carry_out(name, op, wait, note)
+
+    async def _refuse_taken(self, name: str, rendered: RenderedEnvironment, *,
+                            resumable: bool) -> ManagedEnvironment | None:
+        """InvalidRequest when `name` is a config environment or a live created one; the
+        live one when `resumable` and this create resumes it (`_resumes`), else None."""
+        if self._declared(name):
+            raise InvalidRequest(f"{name} is an environment of the config: choose another name")
+        existing = await self._lstore.get(name)
+        if existing is None or not live(existing):
+            return None
+        if resumable and _resumes(existing, rendered, self.user):
+            return existing
+        raise InvalidRequest(f"an environment named {name} exists already ({existing.state}): "
+                             "choose another name or destroy it first")
 
     # -- destroy, sleep, wake, extend ------------------------------------------------
     async def env_destroy(self, name: str, *, wait: bool = False) -> ManagedEnvironment:
@@ -299,6 +326,9 @@ class LifecycleService:
             raise InvalidRequest(f"{name} is being destroyed: its lifetime cannot be extended")
         now = self.reconciler.clock()
         expires = now + timedelta(seconds=duration_s)
+        if managed.expires_at is not None and expires < managed.expires_at:
+            raise InvalidRequest(f"{name} expires at {iso(managed.expires_at)} already: extend {_duration_text(duration_s)} "
+                                 f"would end it earlier ({iso(expires)}); extend only moves the expiry later")
         cap_s = managed.spec.max_ttl_s
         if cap_s is not None:
             cap = managed.created_at + timedelta(seconds=cap_s)

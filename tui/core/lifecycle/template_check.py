@@ -6,6 +6,7 @@ that `envdeck check` prints."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from tui.core.lifecycle.template import (
     read_manifests,
     walk_strings,
 )
+from tui.core.redaction import is_secret_name
 
 
 def template_summary(name: str, t: TemplateConfig) -> str:
@@ -53,6 +55,10 @@ class Problem:
     message: str
 
 
+#: A parameter whose name says it holds a reference (`db_secret_name`, `api_token_arn`), not a secret.
+_REFERENCE = re.compile(r"(?:[_-](?:ref|arn|name)|(?<=[a-z0-9])(?:Ref|Arn|Name))$")
+
+
 def config_problems(templates: dict[str, TemplateConfig], pools: dict[str, EdgePoolConfig],
                     source: str) -> list[Problem]:
     problems: list[Problem] = []
@@ -68,6 +74,11 @@ def template_problems(name: str, t: TemplateConfig, pools: dict[str, EdgePoolCon
     if t.ttl is not None and t.max_ttl is not None and t.ttl > t.max_ttl:
         out.append(Problem(at + ("ttl",), "ttl is longer than max_ttl"))
     for pname, spec in t.parameters.items():
+        if is_secret_name(pname) and not _REFERENCE.search(pname):
+            out.append(Problem(at + ("parameters", pname), f"parameter {pname!r} looks like a secret: pass secrets "
+                               "by reference: the name of a Kubernetes Secret or a Secrets Manager ARN; envdeck "
+                               "stores parameters (and they come on the command line); a name ending in "
+                               "_ref, _arn or _name says it holds a reference"))
         if pname in BUILTIN_PLACEHOLDERS:
             out.append(Problem(at + ("parameters", pname), f"parameter {pname!r} would hide {{{pname}}}; rename it"))
         elif pname in t.resource_ids():
