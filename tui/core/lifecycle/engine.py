@@ -36,7 +36,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,6 +115,11 @@ def holder_gone(holder: str) -> bool:
 def _audit_reason(exc: BaseException) -> str:
     """A step's audit message for an exception its body lets out."""
     return exc.reason if isinstance(exc, StepFailure) else exception_text(exc)
+
+
+def _by(message: str, holder: str) -> str:
+    """An audit or timeline message naming the process that carried the step out."""
+    return f"{message} (by {holder})" if message else f"by {holder}"
 
 
 def _why(exc: Exception) -> str:
@@ -320,14 +325,27 @@ class _Run:
         assert managed is not None
         return (managed.requested_by or managed.owner, managed.requested_origin or str(Origin.RECONCILER))
 
-    def _audited(self, op: Operation, target: str,
-                 params: dict[str, Any]) -> contextlib.AbstractAsyncContextManager[AuditedOperation]:
-        """One step's audit row (tui/core/audited.py): begun before the provisioner is asked."""
+    @contextlib.asynccontextmanager
+    async def _audited(self, op: Operation, target: str, params: dict[str, Any]) -> AsyncIterator[AuditedOperation]:
+        """One step's audit row (tui/core/audited.py): begun before the provisioner is asked.
+        The user is who requested the operation; `by` (params and message) is the process
+        carrying it out (the lease holder, user@host:pid): in a shared store another user's
+        `reconcile` or agent may carry out alice's request with its own credentials."""
         user, origin = self._who()
-        return audited(self.store, user=user, env=self.name, target=f"{self.name}/{target}",
-                       action=f"lifecycle.{op}", params=params, origin=origin, reason=_audit_reason)
+        by = self.engine.holder
+        async with audited(self.store, user=user, env=self.name, target=f"{self.name}/{target}",
+                           action=f"lifecycle.{op}", params={**params, "by": by}, origin=origin,
+                           reason=lambda exc: _by(_audit_reason(exc), by)) as row:
+            try:
+                yield row
+            finally:
+                if row.result is not None:  # set by the body; an exception's reason says `by` itself
+                    row.message = _by(row.message, by)
+            if row.result is None:
+                row.succeed(_by("", by))
 
     async def _note(self, target: str, reason: str, message: str, *, severity: str = "info") -> None:
+        message = _by(message, self.engine.holder)
         await self.store.add_timeline(self.name, [TimelineEntry(self.clock(), target, "lifecycle", severity,
                                                                 clean(reason), clean(message, max_len=2000))])
 
