@@ -2,6 +2,7 @@
 
     :staging          open an environment
     :pods  :deploy    show only that kind (in the environment on screen)
+    :svc  :unit       Kubernetes Services; edge systemd services (also :edge-service)
     :drift  :logs     switch view (resources, logs, metrics, faults, timeline, compliance, drift)
     :prod drift       environment and view (or kind) at once; also :prod/pods
     :overview         the environments overview (also :envs, :ctx)
@@ -41,6 +42,10 @@ KIND_ALIASES = {
     "ing": "Ingress", "ingresses": "Ingress", "hpa": "HorizontalPodAutoscaler", "cj": "CronJob",
     "pdb": "PodDisruptionBudget", "netpol": "NetworkPolicy", "cm": "ConfigMap", "cert": "Certificate",
 }
+# `service` names two kinds: Kubernetes `Service` (as in kubectl and k9s) and the edge nodes'
+# systemd `service`; each has its own words, so that one never lists the other.
+KUBERNETES_SERVICE_WORDS = frozenset({"svc", "service", "services"})
+EDGE_SERVICE_WORDS = frozenset({"unit", "units", "edge-service", "edge-services", "systemd"})
 OVERVIEW_WORDS = {"overview", "envs", "environments", "ctx", "context", "home"}
 QUIT_WORDS = {"q", "q!", "quit", "exit"}
 
@@ -58,8 +63,14 @@ class Jump:
 
 
 def resolve_kind(word: str, known_kinds: set[str]) -> str | None:
-    lowered = {k.lower(): k for k in known_kinds}
     w = word.lower()
+    if w in EDGE_SERVICE_WORDS:
+        return "service"
+    if w in KUBERNETES_SERVICE_WORDS:
+        return "Service"
+    if word in known_kinds:
+        return word
+    lowered = {k.lower(): k for k in known_kinds}
     if w in lowered:
         return lowered[w]
     if w.rstrip("s") in lowered:
@@ -156,6 +167,8 @@ def suggestions(app: EnvdeckApp) -> list[str]:
     envs = app.session.environments() if app.session else []
     kinds = sorted(known_kinds(app, current_env(app)))
     words = envs + sorted(suggested_view_words()) + kinds
+    if "service" in kinds:  # edge systemd services: `:service` is the Kubernetes kind
+        words.append("unit")
     words += [f"{e} {v.name}" for e in envs for v in ENV_VIEWS[1:]]  # `:staging` alone opens the first view
     words += ["overview", "theme dark", "theme light", "theme high-contrast", "quit"]
     return words
@@ -171,7 +184,7 @@ class CommandLineScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="command-bar"):
             yield Label(":", id="command-prompt")
-            yield steady_input(self.app, placeholder="staging · pods · drift · overview · theme light · q",
+            yield steady_input(self.app, placeholder="staging · pods · svc · unit · drift · overview · q",
                                suggester=SuggestFromList(self.words, case_sensitive=False), id="command-input")
 
     def on_mount(self) -> None:

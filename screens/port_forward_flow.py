@@ -29,7 +29,9 @@ def start_port_forward(app: EnvdeckApp, env: str, resource: Resource) -> None:
     if session is None:
         return
     if not can_forward(resource):
-        app.notify(f"no port-forward for {clean(resource.kind)} {clean(resource.name)} (pods and services)",
+        what = "an edge service" if resource.backend == "edge" and resource.kind == "service" \
+            else f"a {clean(resource.backend)} {clean(resource.kind)}"
+        app.notify(f"{clean(resource.name)} is {what}: port-forward works on Kubernetes pods and Services",
                    severity="warning", markup=False)
         return
     decision = session.policy.check(env, PORT_FORWARD)

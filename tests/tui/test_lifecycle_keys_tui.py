@@ -17,13 +17,14 @@ from textual.widgets import Static
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.help import HelpScreen
+from screens.jump import parse_jump
 from screens.lifecycle_steps import StepsTable, expiry_text, remaining_text, step_resource_id
 from screens.new_environment import FormField, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable
 from screens.resource_detail import ResourceDetailScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, settle, wait_until
-from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, stage_config, stage_factory
+from tests.tui.stage import FIXED_NOW, OBSERVED, STAGE_CONFIG, StageKubernetes, stage_config, stage_factory
 from tests.tui.test_lifecycle_tui import (
     SMALL,
     TEMPLATES,
@@ -37,6 +38,7 @@ from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment, StepRecord, StepState
 from tui.core.model import Health, Resource
 from tui.core.session import Session
+from tui.widgets.resource_table import ResourceTable
 
 
 @pytest.fixture
@@ -248,3 +250,53 @@ async def test_new_environment_form_wraps_and_says_what_is_wrong(tmp_path, stage
     managed = ManagedEnvironment.__new__(ManagedEnvironment)  # only expires_at is read
     object.__setattr__(managed, "expires_at", FIXED_NOW + timedelta(hours=4))
     assert expiry_text(managed, FIXED_NOW + timedelta(seconds=1)) == "expires in 3h59m"
+
+
+# -- finding 13: `:svc` is Kubernetes Services, `:unit` the edge nodes' systemd services --------------
+class KubernetesWithService(StageKubernetes):
+    def build(self) -> list[Resource]:
+        return [*super().build(), Resource(id="kubernetes/Service/web", backend="kubernetes", kind="Service",
+                                           name="web", health=Health.HEALTHY, observed_at=OBSERVED)]
+
+
+def test_service_words_name_one_kind_each():
+    both = {"Service", "service", "Pod"}
+    for word in ("svc", "service", "services", "SVC"):
+        assert parse_jump(f"staging {word}", ["staging"], both).kind == "Service", word
+    for word in ("unit", "units", "edge-service", "systemd"):
+        assert parse_jump(f"staging {word}", ["staging"], both).kind == "service", word
+    assert parse_jump("staging pods", ["staging"], both).kind == "Pod"
+
+
+async def test_svc_and_unit_list_apart_and_f_on_an_edge_service_says_what_works(tmp_path, stage, world):
+    def factory(env, env_cfg, cfg):
+        out = stage_factory(stage)(env, env_cfg, cfg)
+        if "kubernetes" in out:
+            out["kubernetes"] = KubernetesWithService(env, stage)
+        return out
+
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=factory, start_reconciler=False,
+                         user="alice", testing=True, provisioners=memory_provisioners(world))
+    app = create_app(stage_config(STAGE_CONFIG), tmp_path, options=options)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        app.open_env("staging")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready, "staging")
+        await settle(pilot)
+
+        def shown() -> list[Resource]:
+            return app.screen.query_one(ResourceTable).shown
+
+        await pilot.press("colon", *"svc", "enter")
+        await wait_until(pilot, lambda: shown() and {r.kind for r in shown()} == {"Service"},
+                         "Kubernetes Services only", explain=lambda: [r.id for r in shown()])
+        await pilot.press("colon", *"unit", "enter")
+        await wait_until(pilot, lambda: shown() and {r.kind for r in shown()} == {"service"},
+                         "edge services only", explain=lambda: [r.id for r in shown()])
+        await settle(pilot)
+        assert app.screen.query_one(ResourceTable).selected_resource_id() == "edge/service/gw-01:nginx"
+        app.clear_notifications()
+        await pilot.press("F")
+        await wait_until(pilot, lambda: notes(app), "a word on F")
+        assert notes(app) == ["gw-01:nginx is an edge service: port-forward works on Kubernetes pods and Services"], \
+            notes(app)

@@ -188,9 +188,11 @@ class ResourceTable(LineTable):
             self.screen.refresh_bindings()  # the action keys the footer offers follow the marks too
         self._now, self._palette, self._history, self._marks = now, palette, history, set(view.marks)
         match = view.filter.matcher() if view.filter.active else None
-        kind = (view.kind or "").lower()
+        kind = view.kind or ""
+        exact = any(r.kind == kind for r in resources)  # Kubernetes `Service` is not the edge `service`
         chosen = [r for r in resources
-                  if (not kind or r.kind.lower() == kind) and (match is None or match(r))]
+                  if (not kind or (r.kind == kind if exact else r.kind.lower() == kind.lower()))
+                  and (match is None or match(r))]
         previous = self._index  # row key -> position now shown
         if previous:
             # Put the rows in the order they are shown first: the real sort below then runs
