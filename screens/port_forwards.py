@@ -1,5 +1,6 @@
 """`P`: the open port-forwards of this session (all environments): where each listens,
-what it reaches, its state (open, reconnecting after a dropped stream, listening), bytes
+what it reaches, its state (open, reconnecting after a dropped stream, error when the pod
+refused the stream: the detail line says why, listening), bytes
 and connections refused (another local user's: the detail line names the last one); `c` closes the selected one (its audit row is finished). The counters are read
 from the session every second while the panel is shown."""
 
@@ -13,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.core.errors import EnvdeckError
-from tui.core.port_forward import PortForward
+from tui.core.port_forward import ForwardState, PortForward
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette
 from tui.widgets.port_forwards import PortForwardTable
@@ -45,6 +46,9 @@ class PortForwardsScreen(ModalScreen[None]):
             yield Static(id="pf-detail")
 
     def on_mount(self) -> None:
+        # the toasts (the "Forwarding" one of the forward just opened) would cover the panel's
+        # rows and border at 80x24: what they said is in the panel now
+        self.app.clear_notifications()
         self.refresh_forwards()
         self.set_interval(REFRESH_S, self.refresh_forwards)
         self.query_one(PortForwardTable).focus()
@@ -72,9 +76,13 @@ class PortForwardsScreen(ModalScreen[None]):
         elif selected is not None:
             stats = selected.stats
             text = f"{selected.env}: {selected.resource_id} port {selected.remote_port}"
+            if self.query_one(PortForwardTable).narrow:
+                text = f"{selected.local_address} → {text}"  # the narrow table shows the port only
             if stats.target:
                 text += f" via {stats.target}"
-            if stats.last_error:
+            if selected.state is ForwardState.ERROR:  # first: "error: nothing listens on port …"
+                text = f"{stats.state_text()} — {text}"
+            elif stats.last_error:
                 text += f" — last error: {stats.last_error}"
             if stats.refused:
                 text += f" — {stats.refused} refused (only {stats.owner}'s are forwarded), last: {stats.last_refusal}"

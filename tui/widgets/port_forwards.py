@@ -14,7 +14,13 @@ from tui.widgets.keyed_table import Cells, KeyedTable
 
 COLUMNS = (("local", "LOCAL"), ("resource", "TO"), ("state", "STATE"), ("bytes", "IN/OUT"), ("conns", "CONN"), ("refused", "REF"))
 _STATE_VAR = {ForwardState.OPEN: "success", ForwardState.LISTENING: "text-muted",
-              ForwardState.RECONNECTING: "warning", ForwardState.CLOSED: "text-muted"}
+              ForwardState.RECONNECTING: "warning", ForwardState.ERROR: "error", ForwardState.CLOSED: "text-muted"}
+#: Below this many columns the table is narrow: LOCAL is the port only (the host is always
+#: 127.0.0.1; the detail line names the whole address) and TO is cut in its middle to
+#: NARROW_TO cells, its `:PORT` kept, so CONN and REF stay on screen at 80 columns (72 cells
+#: inside the panel: 6 + 22 + 12 "reconnecting" + 13 "999.9K/999.9K" + 4 + 3, and 2 a column).
+NARROW_BELOW = 100
+NARROW_TO = 22
 
 
 def byte_count(n: int) -> str:
@@ -25,11 +31,23 @@ def byte_count(n: int) -> str:
     return f"{n}"
 
 
-def forward_cells(forward: PortForward, palette: Palette) -> Cells:
+def cut_middle(text: str, suffix: str, width: int) -> str:
+    """`text` + `suffix` in at most `width` cells: `text` cut in its middle with `…`, `suffix` kept."""
+    whole = text + suffix
+    room = width - len(suffix) - 1
+    if len(whole) <= width or room < 2:
+        return whole
+    head = (room + 1) // 2
+    return f"{text[:head]}…{text[len(text) - (room - head):]}{suffix}"
+
+
+def forward_cells(forward: PortForward, palette: Palette, *, narrow: bool = False) -> Cells:
     stats = forward.stats
     target = forward.resource_id.split("/", 1)[-1]  # kubernetes/Pod/web → Pod/web
-    return (safe(forward.local_address),
-            safe(f"{target}:{forward.remote_port}", max_len=40),
+    local = f":{forward.local_port}" if narrow else forward.local_address
+    to = cut_middle(target, f":{forward.remote_port}", NARROW_TO if narrow else 40)
+    return (safe(local),
+            safe(to, max_len=60),
             Text(str(forward.state), style=palette.style(_STATE_VAR.get(forward.state, "foreground")), end=""),
             Text(f"{byte_count(stats.bytes_in)}/{byte_count(stats.bytes_out)}", end=""),
             Text(f"{stats.active}/{stats.connections}", end=""),
@@ -41,7 +59,11 @@ class PortForwardTable(KeyedTable):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's word
         super().__init__(COLUMNS, id=id)
+        self.narrow = False
+
+    def on_mount(self) -> None:  # KeyedTable's own (adding the columns) is called by Textual too
+        self.narrow = self.app.size.width < NARROW_BELOW
 
     def show(self, forwards: list[PortForward], palette: Palette) -> None:
-        rows = {str(f.id): forward_cells(f, palette) for f in forwards}
+        rows = {str(f.id): forward_cells(f, palette, narrow=self.narrow) for f in forwards}
         self.sync(rows, list(rows))
