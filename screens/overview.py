@@ -168,6 +168,9 @@ class OverviewScreen(EnvdeckScreen):
         if not envs:
             title.append(f" · {clean(session.user)} has a role in none of {clean(app.config.source or 'the config')}",
                          style=app.palette.style("warning"))
+        hint = app.options.extra.get("cli_hint")  # the demo: how to run the CLI against it, kept in view
+        if hint:
+            title.append(f" · {clean(str(hint), max_len=120)}", style=app.palette.style("accent"))
         self.query_one("#title", Static).update(title)
         self._show_description()
         self.tick()

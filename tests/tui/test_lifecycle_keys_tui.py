@@ -9,6 +9,7 @@ in-memory provisioner world, the config's environments from the in-memory stage.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from textual.geometry import Region
@@ -20,7 +21,7 @@ from screens.help import HelpScreen
 from screens.jump import parse_jump
 from screens.lifecycle_steps import StepsTable, expiry_text, remaining_text, step_resource_id
 from screens.new_environment import FormField, NewEnvironmentScreen
-from screens.overview import EnvironmentsTable
+from screens.overview import EnvironmentsTable, OverviewScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, settle, wait_until
@@ -34,6 +35,7 @@ from tests.tui.test_lifecycle_tui import (
     type_into,
 )
 from tui.app import AppOptions, create_app
+from tui.cli.demo import CLI_HINT, cli_hint, ended_line, start_toast
 from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment, StepRecord, StepState
 from tui.core.model import Health, Resource
@@ -300,3 +302,24 @@ async def test_svc_and_unit_list_apart_and_f_on_an_edge_service_says_what_works(
         await wait_until(pilot, lambda: notes(app), "a word on F")
         assert notes(app) == ["gw-01:nginx is an edge service: port-forward works on Kubernetes pods and Services"], \
             notes(app)
+
+
+# -- finding 14: the demo's CLI hint stays findable while the TUI runs ----------------------------
+async def test_demo_cli_hint_stays_in_the_overview_title(tmp_path, stage, world):
+    env_file = Path("/tmp/envdeck-demo-_fmztfon/demo.env")
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), start_reconciler=False,
+                         user="alice", testing=True, provisioners=memory_provisioners(world),
+                         extra={CLI_HINT: cli_hint(env_file)})
+    app = create_app(stage_config(STAGE_CONFIG + TEMPLATES), tmp_path, options=options)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await settle(pilot)
+        assert f"CLI: . {env_file}" in shown_text(app.screen.query_one("#title", Static))
+        app.open_env("staging")
+        await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready, "staging")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview again")
+        await settle(pilot)
+        assert f"CLI: . {env_file}" in shown_text(app.screen.query_one("#title", Static))
+    assert f". {env_file}" in start_toast(env_file) and "see terminal" not in start_toast(env_file)
+    assert f"`. {env_file}`" in ended_line(env_file)

@@ -7,8 +7,9 @@ temporary directory unless --state-dir is given. With the hidden --headless flag
 one observe pass is printed instead of opening the TUI (used by tests and CI).
 
 The config's path and the exact command that runs the CLI against the running demo
-(its dummy `testing` AWS credentials included) are printed, shown in the TUI, and
-written to `demo.env` next to the config. The temporary directory (config,
+(its dummy `testing` AWS credentials included) are printed, written to `demo.env` next to
+the config, and `CLI: . demo.env` stays in the overview's title while the TUI runs (its
+screen hides what was printed before it; a line says it again when it ends). The temporary directory (config,
 kubeconfigs, SSH keys, state) is removed when the demo ends: on quit, on an error,
 and on SIGTERM or SIGHUP (the TUI is asked to exit, so the terminal is restored too).
 """
@@ -69,15 +70,29 @@ START_TOAST_S = 12.0
 START_TOAST_WIDTH = 66  # one line of a toast at 80 columns (90% of the width, less padding and border)
 
 
+CLI_HINT = "cli_hint"  # AppOptions.extra key: the overview's title keeps `CLI: . demo.env` in view
+
+
+def cli_hint(env_file: Path) -> str:
+    return clean(f"CLI: . {env_file}")
+
+
 def start_toast(env_file: Path, width: int = START_TOAST_WIDTH) -> str:
     """The demo's first toast: one line naming demo.env (the full command is printed on the
-    terminal before the TUI starts, and written in demo.env)."""
-    line = clean(f"CLI: . {env_file} (see terminal)")
+    terminal before the TUI starts and after it ends, written in demo.env, and the overview's
+    title keeps the hint while the TUI runs)."""
+    line = clean(f"CLI: . {env_file} (also in the title)")
     if len(line) > width:
         line = clean(f"CLI: . {env_file}")
     if len(line) > width:
         line = "CLI: . " + "…" + clean(str(env_file))[-(width - 8):]
     return line
+
+
+def ended_line(env_file: Path) -> str:
+    """Printed when the TUI ends (its screen hid the lines printed before it)."""
+    return clean(f"envdeck demo: while it ran, `. {env_file}` in another shell ran the CLI against it; "
+                 "the demo has ended and that directory is removed")
 
 
 def write_config(world: DemoWorld, directory: Path, state_dir: Path | None = None) -> Path:
@@ -190,12 +205,13 @@ def main_demo(args: argparse.Namespace) -> int:
             from tui.app import AppOptions, create_app
 
             app = create_app(config, state_dir, read_only=bool(getattr(args, "read_only", False)),
-                             options=AppOptions(title="envdeck demo"))
+                             options=AppOptions(title="envdeck demo", extra={CLI_HINT: cli_hint(env_file)}))
             # queued now, shown when the TUI starts: the demo's terminal is taken by the TUI
             app.notify(start_toast(env_file), timeout=START_TOAST_S, markup=False)
             ending.app = app
             app.run()
             ending.app = None
+            say(ended_line(env_file))
             if ending.signum is not None:
                 return 128 + ending.signum
             return int(app.return_code or 0)

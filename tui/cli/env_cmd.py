@@ -81,6 +81,17 @@ async def cmd_env(args: argparse.Namespace) -> int:
 
 # -- verbs ---------------------------------------------------------------------------------------
 
+STEP_WIDTH = 60  # `env list` on a terminal: the STEP column's reason is cut there, with "…"
+
+
+def step_cell(step: dict[str, Any], *, terminal: bool) -> str:
+    """`env list`'s STEP: the step and its reason; cut with "…" on a terminal, whole when piped."""
+    text = " ".join(x for x in (step.get("id", ""), step.get("reason", "")) if x)
+    if terminal and len(text) > STEP_WIDTH:
+        text = text[:STEP_WIDTH - 1] + "…"
+    return text or "-"
+
+
 async def _list(args: argparse.Namespace) -> int:
     session = await open_session(args, load(args))
     try:
@@ -99,8 +110,8 @@ async def _list(args: argparse.Namespace) -> int:
     table = [["NAME", "TEMPLATE", "OWNER", "STATE", "STEP", "EXPIRES", "ORPHANS"]]
     for row in rows:
         step = row["step"] or {}
-        step_text = " ".join(x for x in (step.get("id", ""), step.get("reason", "")) if x)
-        table.append([row["name"], row["template"], row["owner"], row["state"], step_text[:60] or "-",
+        table.append([row["name"], row["template"], row["owner"], row["state"],
+                      step_cell(step, terminal=sys.stdout.isatty()),
                       row["expires_at"] or "-", str(len(row["orphans"]))])
     _table(table)
     for row in rows:
