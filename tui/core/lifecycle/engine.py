@@ -42,11 +42,14 @@ from typing import Any
 
 from backends.base import Provisioner
 from tui.core.audited import AuditedOperation, audited, exception_text
-from tui.core.errors import EnvdeckError, InvalidRequest, LifecycleFailed, NotFound
+from tui.core.errors import EnvdeckError, ForeignResource, InvalidRequest, LifecycleFailed, NotFound
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
+    AWS_ENV_TAG,
+    K8S_ENV_LABEL,
     EnvLifecycleState,
+    Leftover,
     ManagedEnvironment,
     Operation,
     Orphan,
@@ -54,6 +57,7 @@ from tui.core.lifecycle.records import (
     StepRecord,
     StepSpec,
     StepState,
+    k8s_label_value,
 )
 from tui.core.lifecycle.render import resolve_refs
 from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
@@ -144,6 +148,39 @@ def _resolved(step: StepSpec, native_ids: dict[str, str]) -> StepSpec:
         return dataclasses.replace(step, fields=resolve_refs(step.fields, native_ids))
     except InvalidRequest:
         return step
+
+
+def owned_leftover(leftover: Leftover, instance: str, steps: list[StepSpec], native_ids: Mapping[str, str]) -> bool:
+    """Whether the sweep may delete `leftover`: it carries this environment's instance id AND the
+    step mark of one of its steps of that backend; a Namespace only when it is the object of this
+    environment's own Namespace step. Anything else that merely carries `envdeck:env=NAME` is left
+    alone (whoever can tag or label could otherwise make the sweep delete it)."""
+    if leftover.instance not in {instance, k8s_label_value(instance) if instance else ""}:
+        return False
+    for step in steps:
+        if step.backend != leftover.backend or leftover.step not in {step.id, k8s_label_value(step.id)}:
+            continue
+        if leftover.kind != "Namespace":
+            return True
+        if step.kind == "Namespace" and leftover.native_id in {native_ids.get(step.id), step.fields.get("name")}:
+            return True
+    return False
+
+
+def _env_mark(backend: str, env: str) -> str:
+    return f"{K8S_ENV_LABEL}={env}" if backend == "kubernetes" else f"{AWS_ENV_TAG}={env}"
+
+
+def _sweep_message(backend: str, env: str, deleted: list[str], alone: list[str], left: list[Orphan]) -> str:
+    """The sweep's audit message: every deletion named (kind + id), what could not be deleted, and
+    what was left alone."""
+    parts = [f"{len(deleted)} leftover(s) deleted" + (f": {', '.join(deleted)}" if deleted else "")]
+    if left:
+        parts.append(f"{len(left)} could not be deleted: " + ", ".join(f"{o.resource} ({o.reason})" for o in left))
+    if alone:
+        parts.append(f"left alone: {', '.join(alone)} carry {_env_mark(backend, env)} but were not created by "
+                     "this environment")
+    return "; ".join(parts)
 
 
 def _node_dicts(pool: Any) -> list[dict[str, Any]]:
@@ -309,6 +346,7 @@ class _Run:
             assert managed is not None
             prov = self.engine.provisioners(backend, self.name, managed.spec.environment.get(backend),
                                             managed.template)
+            prov.bind_instance(managed.instance or managed.spec.instance)   # before any other call
             self._provisioners[backend] = prov
         return prov
 
@@ -584,6 +622,8 @@ class _Run:
         if row.state in (StepState.PENDING, StepState.DELETED) or (row.native_id is None and not row.attempts):
             return []        # never asked of a backend (attempts count the rows written `creating`)
         failure: str | None = None
+        foreign: str | None = None
+        native_id: str | None = None
         async with self._audited(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind}) as op:
             try:
                 prov = self.provisioner(step.backend)
@@ -601,6 +641,11 @@ class _Run:
                     await self._row(row)          # committed BEFORE the backend call
                     await prov.delete(step, native_id)
                     await self._wait_gone(prov, step, native_id)
+            except ForeignResource as exc:   # not this environment's: nothing of ours there, not an orphan
+                foreign = _why(exc)
+                row.state, row.message, row.finished_at = StepState.DELETED, foreign, self.clock()
+                await self._row(row)
+                op.succeed(f"nothing of this environment's to delete: {foreign}")
             except Exception as exc:   # the step is left as an orphan; the destroy goes on
                 failure = _why(exc)
                 row.state, row.message, row.finished_at = StepState.FAILED, failure, self.clock()
@@ -612,6 +657,11 @@ class _Run:
                 row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
                 await self._row(row)
                 op.succeed(f"deleted ({native_id or 'nothing created'})")
+        if foreign is not None:
+            # a recorded id that is no longer marked ours is worth a look; a refused create is not
+            await self._note(step.id, "Not ours", f"left alone: {foreign}",
+                             severity="high" if row.native_id and native_id else "info")
+            return []
         if failure is not None:
             await self._note(step.id, "Orphaned", failure, severity="high")
             return [Orphan(step.backend, row.native_id or step.id, failure)]
@@ -629,8 +679,20 @@ class _Run:
             delay = min(delay * 1.5, longest) if delay else 0
 
     async def _sweep(self) -> list[Orphan]:
+        """Per backend: what still carries the environment's name. Deleted only when it carries this
+        environment's instance id and one of its steps' marks (`owned_leftover`); the rest is left
+        alone and named (not deleted, not an orphan). Every deletion is named in the audit row and
+        the timeline."""
+        managed = self.managed
+        assert managed is not None
+        instance = managed.instance or managed.spec.instance
+        steps = list(managed.spec.steps)
+        native_ids = await self._native_ids()
         orphans: list[Orphan] = []
         for backend in self.backends():
+            deleted: list[str] = []
+            alone: list[str] = []
+            left: list[Orphan] = []
             async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}) as op:
                 try:
                     prov = self.provisioner(backend)
@@ -640,17 +702,27 @@ class _Run:
                     orphans.append(Orphan(backend, "*", reason))
                     op.fail(reason)
                     continue
-                left = []
                 for leftover in leftovers:
+                    if not owned_leftover(leftover, instance, steps, native_ids):
+                        alone.append(leftover.label)
+                        continue
                     try:
                         await prov.delete_leftover(leftover)
+                    except ForeignResource:   # its marks changed since the sweep listed it
+                        alone.append(leftover.label)
                     except Exception as exc:
                         left.append(Orphan(backend, leftover.arn or leftover.native_id, _why(exc)))
+                    else:
+                        deleted.append(leftover.label)
                 orphans.extend(left)
-                message = f"{len(leftovers)} leftover(s) found, {len(left)} could not be deleted"
+                message = _sweep_message(backend, self.name, deleted, alone, left)
                 op.finish(AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
-            if leftovers:
+            if deleted or left:
                 await self._note(f"sweep:{backend}", "Swept", message, severity="high" if left else "info")
+            for label in alone:
+                await self._note(f"sweep:{backend}", "Left alone",
+                                 f"left alone: {label} carries {_env_mark(backend, self.name)} but was not "
+                                 "created by this environment", severity="medium")
         return orphans
 
     # -- sleep and wake ---------------------------------------------------------------------
