@@ -57,6 +57,19 @@ def has_key_action(choices: list[ActionChoice], key_action: str) -> bool | None:
 UI_ACTIONS = {"logs", "shell"}
 
 
+def has_ui_action(session, env: str, resources: list[Resource], action: str) -> bool | None:
+    """Whether `l` (logs of any of these resources) or `s` (a shell on the one resource)
+    has something to open; None: not a UI action."""
+    try:
+        if action == "logs":
+            return any(session.has_logs(env, r) for r in resources)
+        if action == "shell":
+            return len(resources) == 1 and session.has_shell(env, resources[0])
+    except EnvdeckError:
+        return False
+    return None
+
+
 def pick(choices: list[ActionChoice], names: tuple[str, ...], *, destructive_fallback: bool = False
          ) -> ActionChoice | None:
     by_name = {c.spec.name: c for c in choices}
@@ -73,6 +86,17 @@ def _param_default(resource: Resource, name: str) -> str:
     if value is None and name in ("replicas", "desired_count"):
         value = resource.attributes.get("replicas", resource.attributes.get("desired_count"))
     return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
+def _param_limits(resource: Resource, name: str) -> tuple[int, int] | None:
+    """The range a parameter must be in, when the resource says (an Auto Scaling group's
+    desired capacity: its min and max size), so the dialog refuses a value before any call."""
+    if name != "desired_capacity":
+        return None
+    low, high = resource.attributes.get("min_size"), resource.attributes.get("max_size")
+    if not isinstance(low, int) or not isinstance(high, int):
+        return None
+    return low, high
 
 
 def run_action(app: EnvdeckApp, env: str, resources: list[Resource], names: tuple[str, ...], label: str,
@@ -124,10 +148,13 @@ def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionCho
         title = f"{spec.title}: {len(plan)} resources in {env}?"
         details = [r.id for r, _ in plan]
         confirm_text = env if spec.destructive else None
+    limits = {p: r for p in spec.params if (r := _param_limits(first, p)) is not None} if len(plan) == 1 else {}
+    for name, (low, high) in limits.items():
+        details.append(f"{name}: between {low} and {high} (the group's min and max size)")
     request = ConfirmRequest(title=title, details=details,
                              params={p: _param_default(first, p) for p in spec.params},
                              type_to_confirm=confirm_text, destructive=spec.destructive,
-                             confirm_label=spec.title)
+                             confirm_label=spec.title, limits=limits)
 
     items = [(r.id, c.spec.name) for r, c in plan]
 
@@ -190,8 +217,8 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
         except PolicyDenied as exc:
             denied = True
             failures.append(str(exc))
-        except EnvdeckError as exc:
-            failures.append(f"{rid}: {exc}")
+        except EnvdeckError as exc:  # one resource: the reason alone (the toast names the action)
+            failures.append(f"{rid}: {exc}" if len(items) > 1 else str(exc))
         else:
             (messages if result.ok else failures).append(f"{rid}: {result.message}" if len(items) > 1
                                                          else result.message or "done")

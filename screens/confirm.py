@@ -59,7 +59,8 @@ class ConfirmScreen(ModalScreen[dict[str, str] | None]):
             if len(req.details) > limit:
                 yield Static(Text(f"… and {len(req.details) - limit} more"), classes="detail")
             for name, default in req.params.items():
-                yield Label(Text(f"{clean(name)}:"))
+                limit = req.limits.get(name)
+                yield Label(Text(f"{clean(name)}" + (f" ({limit[0]}–{limit[1]})" if limit else "") + ":"))
                 yield steady_input(self.app, value=clean(default), id=f"param-{name}", classes="param")
             if req.type_to_confirm is not None:
                 yield Label(Text(f"Type {clean(req.type_to_confirm)} to confirm:"), id="type-hint")
@@ -87,6 +88,13 @@ class ConfirmScreen(ModalScreen[dict[str, str] | None]):
             if not value:
                 error.update(Text(f"{name} is required"))
                 return None
+            limit = self.request.limits.get(name)
+            if limit is not None:  # refused here, before any call
+                low, high = limit
+                if not value.lstrip("-").isdigit() or not low <= int(value) <= high:
+                    error.update(Text(f"{name} must be a whole number between {low} and {high}; "
+                                      f"got {clean(value, max_len=20)}"))
+                    return None
             params[name] = value
         if self.request.type_to_confirm is not None:
             typed = self.query_one("#type-to-confirm", Input).value

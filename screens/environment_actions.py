@@ -113,11 +113,14 @@ class EnvironmentActions:
         marked ones) has that action (`r Restart` is hidden on a Pod); with none selected, or
         very many marked, it stays."""
         session = getattr(self.envdeck, "session", None)
-        if action not in action_flow.KEY_ACTIONS or session is None or not getattr(self, "ready", False):
+        if (action not in action_flow.KEY_ACTIONS and action not in action_flow.UI_ACTIONS) or session is None \
+                or not getattr(self, "ready", False):
             return super().check_action(action, parameters)  # type: ignore[misc]
         targets = self.targets()
         if not targets or len(targets) > MAX_CHECKED:
             return super().check_action(action, parameters)  # type: ignore[misc]
+        if action in action_flow.UI_ACTIONS:  # no `l Logs` / `s Shell` on a queue or a group
+            return action_flow.has_ui_action(session, self.env, targets, action)
         return any(action_flow.has_key_action(session.actions_for(self.env, r), action) for r in targets)
 
     def on_data_table_row_highlighted(self) -> None:

@@ -231,13 +231,13 @@ class ResourceDetailScreen(EnvdeckScreen):
             options.add_option(Option(Text(f"cannot list actions: {clean(exc)}"), disabled=True))
         for c in choices:
             prompt = Text(end="")
-            if c.decision.allowed:
-                prompt.append(f"{c.spec.name:<16}", style=palette.style("accent", bold=True))
+            if c.decision.allowed:  # a name longer than the column keeps a space before its title
+                prompt.append(f"{c.spec.name:<15} ", style=palette.style("accent", bold=True))
                 prompt.append(clean(c.spec.title))
                 prompt.append(f"  ({c.spec.role.label}{', destructive' if c.spec.destructive else ''})",
                               style=palette.style("text-muted"))
             else:
-                prompt.append(f"✗ {c.spec.name:<14}", style=palette.style("text-muted"))
+                prompt.append(f"✗ {c.spec.name:<13} ", style=palette.style("text-muted"))
                 prompt.append(f"{clean(c.spec.title)} — {clean(c.decision.reason)}", style=palette.style("text-muted"))
             options.add_option(Option(prompt, id=c.spec.name, disabled=not c.decision.allowed))
         if not choices:
@@ -306,6 +306,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         r = self._shown
         if r is not None and action in action_flow.KEY_ACTIONS:
             return action_flow.has_key_action(self.session.actions_for(self.env, r), action)
+        if r is not None and action in action_flow.UI_ACTIONS:  # no `l`/`s` on a queue, a group, a table
+            return action_flow.has_ui_action(self.session, self.env, [r], action)
         return super().check_action(action, parameters)
 
     def _run(self, names: tuple[str, ...], label: str, **kw) -> None:

@@ -63,6 +63,7 @@ THEME_SETTING = "ui.theme"
 REPAIR_TOAST_DELAY_S = 0.5
 REPAIR_TOAST_QUIET_S = 10.0
 TOAST_S = 5.0
+WHOLE_TOAST_CHARS = 400  # an error toast's reason, wrapped (about 6 lines at 80 columns)
 
 
 @dataclass
@@ -309,11 +310,15 @@ class EnvdeckApp(App):
         self.toast(f"{what}: handed to the reconciler")
         self._lifecycle_to_screens(message.env)
 
-    def toast(self, text: str, *, severity: str = "information", timeout: float | None = None) -> None:
-        """A one-line notification without a title; the Timeline keeps the full record."""
+    def toast(self, text: str, *, severity: str = "information", timeout: float | None = None,
+              whole: bool = False) -> None:
+        """A one-line notification without a title; the Timeline keeps the full record.
+        `whole`: an error's reason, wrapped over as many lines as it takes (up to WHOLE_TOAST_CHARS)."""
         width = max(20, (self.size.width or 80) * 9 // 10 - 6)  # 90% less padding and border
         line = " ".join(clean(text).split())
-        if len(line) > width:  # cut in the middle: a closing "(…)" says what became of it
+        if whole:
+            line = line if len(line) <= WHOLE_TOAST_CHARS else line[:WHOLE_TOAST_CHARS - 1] + "…"
+        elif len(line) > width:  # cut in the middle: a closing "(…)" says what became of it
             _, paren, tail = line.rpartition(" (")
             keep = paren + tail if paren and tail.endswith(")") and len(tail) + 2 <= width // 2 else ""
             line = line[:width - 1 - len(keep)].rstrip() + "…" + keep
@@ -358,12 +363,15 @@ class EnvdeckApp(App):
     def on_action_finished(self, message: ActionFinished) -> None:
         self.activities = [a for a in self.activities if a[0] != message.label]
         what = f"{message.label} in {message.env}"
+        # A refusal or a failure leads with its reason and is shown whole (wrapped): the reason
+        # is what the on-caller needs, and the label only says which action it was.
         if message.denied:
-            self.toast(f"denied: {what}: {message.message}", severity="error", timeout=10.0)
+            self.toast(f"denied: {message.message} ({what})", severity="error", timeout=10.0, whole=True)
         elif message.ok:
             self.toast(f"{what}: {message.message or 'done'}")
         else:
-            self.toast(f"failed: {what}: {message.message}", severity="error", timeout=10.0)
+            self.toast(f"failed: {message.message or 'no reason given'} ({what})", severity="error",
+                       timeout=10.0, whole=True)
         screen = self.screen
         if hasattr(screen, "env_updated") and screen.ready:
             screen.env_updated(message.env, {"timeline"})

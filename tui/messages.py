@@ -255,6 +255,7 @@ class ConfirmRequest:
     type_to_confirm: str | None = None  # destructive: this text must be typed
     destructive: bool = False
     confirm_label: str = "Confirm"
+    limits: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (min, max): whole numbers only
 
 
 class ConfirmationRequested(Message):

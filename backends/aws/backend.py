@@ -235,6 +235,19 @@ class AwsBackend(Backend):
         tags = answer.get("tags") or {}
         return all(tags.get(key) == value for key, value in self.config.tags.items())
 
+    def has_logs(self, resource: Resource) -> bool:
+        """Whether `log_source` can name a log group for this resource without asking AWS: a
+        mapping under `aws.logs`, an `envdeck:log-group` tag, or an ECS service's task definition
+        (its awslogs settings). A queue, a group or a table has none unless mapped or tagged."""
+        if resource.id.startswith("aws/log-group/"):
+            return True
+        native = resource.id.split("/", 2)[-1]
+        if any(entry.resource in (resource.id, resource.name, native) for entry in self.config.logs):
+            return True
+        if (resource.attributes.get("tags") or {}).get(LOG_GROUP_TAG):
+            return True
+        return resource.kind == "ecs-service" and bool(resource.attributes.get("task_definition"))
+
     async def log_source(self, resource_id: str, container: str | None = None) -> LogSource:
         """The log group (and stream prefix) of a resource: `aws.logs` in config, else its
         `envdeck:log-group` tag, else (ECS) the awslogs settings of its task definition;

@@ -342,6 +342,19 @@ class Session:
         backend = self.backend_for(env, resource.id)
         return [ActionChoice(spec, self.policy.check(env, spec)) for spec in backend.actions(resource)]
 
+    def has_logs(self, env: str, resource: Resource) -> bool:
+        """Whether `l` has anything to follow on this resource: a backend that knows which of
+        its resources have logs says so (`has_logs(resource)`, e.g. AWS: a mapped or tagged log
+        group); others are asked when the stream starts."""
+        backend = self.backend_for(env, resource.id)
+        probe = getattr(backend, "has_logs", None)
+        return True if probe is None else bool(probe(resource))
+
+    def has_shell(self, env: str, resource: Resource) -> bool:
+        """Whether `s` opens a shell on this resource (a `shell` action, or a shell command)."""
+        backend = self.backend_for(env, resource.id)
+        return any(s.name == "shell" for s in backend.actions(resource)) or backend.shell_command(resource) is not None
+
     # -- audited operations --------------------------------------------------
     def _audited(self, env: str, target: str, action: str,
                  params: dict[str, Any] | None) -> contextlib.AbstractAsyncContextManager[AuditedOperation]:

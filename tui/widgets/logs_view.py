@@ -156,6 +156,9 @@ class LogsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-toolbar", classes="toolbar")
+        ended = Static(id="logs-ended")  # why a stream could not start or stopped: the whole reason, wrapped
+        ended.display = False
+        yield ended
         yield Input(placeholder="search (regular expression)", id="logs-search-input", classes="hidden")
         yield EnvdeckLog(max_lines=self.buffer_lines, id="log")
         yield Static(Text("Select resources and press l to follow their logs (space marks several)."),
@@ -191,6 +194,7 @@ class LogsView(Vertical):
         self.log_widget.auto_scroll = True
         self.log_widget.clear()
         self.query_one("#logs-empty").display = False
+        self.query_one("#logs-ended").display = False
         self._update_prefix()
         self._update_toolbar()
         return self.stream_id
@@ -232,7 +236,21 @@ class LogsView(Vertical):
         if message.stream_id != self.stream_id:
             return
         self.ended[message.source] = message.error
+        self._show_errors()
         self._update_toolbar()
+
+    @property
+    def all_ended(self) -> bool:
+        return bool(self.ended) and len(self.ended) >= max(1, len(self.sources))
+
+    def _show_errors(self) -> None:
+        """The whole reason of every stream that failed (the toolbar's copy is cut to its line)."""
+        palette: Palette = getattr(self.app, "palette", Palette({}))
+        failed = [(source, error) for source, error in self.ended.items() if error]
+        box = self.query_one("#logs-ended", Static)
+        box.display = bool(failed)
+        box.update(Text("\n".join(f"{clean(source, max_len=60)}: {clean(error, max_len=600)}"
+                                   for source, error in failed), style=palette.style("error"), end=""))
 
     def write_lines(self, lines: list[LogLine]) -> None:
         """Add lines directly (used by tests and by the demo)."""
@@ -292,8 +310,13 @@ class LogsView(Vertical):
     def _update_toolbar(self) -> None:
         palette: Palette = getattr(self.app, "palette", Palette({}))
         t = Text(no_wrap=True, overflow="ellipsis", end="")
-        t.append("following" if self.follow else "paused", style=palette.style(
-            "success" if self.follow else "warning", bold=True))
+        if self.all_ended:  # nothing more will come: not "following"
+            failed = any(self.ended.values())
+            t.append("failed" if failed else "ended", style=palette.style("error" if failed else "warning",
+                                                                          bold=True))
+        else:
+            t.append("following" if self.follow else "paused", style=palette.style(
+                "success" if self.follow else "warning", bold=True))
         if self._search_text:  # first: the toolbar is cut at the right on a narrow terminal
             t.append(f"  /{clean(self._search_text, max_len=20)}", style=palette.style("accent"))
             count = f"{self._matches:,} match{'' if self._matches == 1 else 'es'}" if self._matches else "no match"

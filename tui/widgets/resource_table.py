@@ -46,6 +46,40 @@ COMPACT_COLUMNS = (("mark", " "), ("kind", "KIND"), ("name", "NAME"), ("health",
 COMPACT_BELOW = 110
 COMPACT_KIND_LEN, COMPACT_NAME_LEN, STATUS_MIN = 12, 22, 8
 _DRIFT_GLYPH = {"Drifted": ("≠", "warning"), "Unknown": ("?", "text-muted"), "InSync": ("=", "success")}
+WIDE_KIND_LEN, WIDE_NAME_LEN = 20, 48
+# A kind too long for its column shows as its `:` alias (the short names `:asg`, `:hpa` jump to)
+# rather than cut to `autoscaling…` / `HorizontalP…`.
+SHORT_KIND = {
+    "autoscaling-group": "asg", "lambda-function": "lambda", "load-balancer": "lb", "target-group": "tg",
+    "dynamodb-table": "ddb", "sqs-queue": "sqs", "ec2-instance": "ec2", "rds-instance": "rds",
+    "ecs-service": "ecs", "s3-bucket": "s3", "security-group": "sg", "ebs-volume": "ebs",
+    "HorizontalPodAutoscaler": "hpa", "PodDisruptionBudget": "pdb", "NetworkPolicy": "netpol",
+    "PersistentVolumeClaim": "pvc", "PersistentVolume": "pv", "ServiceAccount": "sa",
+    "CustomResourceDefinition": "crd", "StatefulSet": "sts", "Deployment": "deploy", "Certificate": "cert",
+}
+ID_HEAD = 10  # `i-15f7e905…`: enough of an AWS id to tell two instances apart
+
+
+def kind_label(kind: str, max_len: int) -> str:
+    """The kind, or its short alias when the kind does not fit `max_len`."""
+    return kind if len(kind) <= max_len else SHORT_KIND.get(kind, kind)
+
+
+def name_label(r: Resource, duplicated: bool, max_len: int) -> str:
+    """The name; `Name (id)` when another resource of its kind shares that name (two instances of
+    one Auto Scaling group), as AWS resources are named outside this table. Cut to `max_len` keeping both
+    parts readable: `staging… (i-15f7e905…)`."""
+    native = r.id.split("/", 2)[-1]
+    if not duplicated or not r.name or r.name == native:
+        return r.name
+    label = f"{r.name} ({native})"
+    if len(label) <= max_len:
+        return label
+    ident = native if len(native) <= ID_HEAD + 1 else native[:ID_HEAD] + "…"
+    room = max_len - len(ident) - 3
+    if room < 4:
+        return ident
+    return f"{r.name if len(r.name) <= room else r.name[:room - 1] + '…'} ({ident})"
 
 
 @dataclass
@@ -119,6 +153,7 @@ class ResourceTable(LineTable):
         self.shown: list[Resource] = []
         self.total = 0
         self._status_natural = 0  # the widest status cell measured (before fitting)
+        self._duplicated: frozenset[tuple[str, str]] = frozenset()  # (kind, name) two or more resources share
 
     def on_mount(self) -> None:
         # Decide the column set from the terminal size up front, so that a fixed-size
@@ -184,6 +219,9 @@ class ResourceTable(LineTable):
     def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
              history: MetricHistory) -> None:
         self.total = len(resources)
+        seen: set[tuple[str, str]] = set()  # (kind, name): KIND already tells `Service api` from `ecs api`
+        self._duplicated = frozenset({(r.kind, r.name) for r in resources
+                                      if (r.kind, r.name) in seen or seen.add((r.kind, r.name))})
         if set(view.marks) != self._marks and self.is_attached:
             self.screen.refresh_bindings()  # the action keys the footer offers follow the marks too
         self._now, self._palette, self._history, self._marks = now, palette, history, set(view.marks)
@@ -245,7 +283,9 @@ class ResourceTable(LineTable):
                    history: MetricHistory) -> Cells:
         age = format_age((now - r.created_at).total_seconds()) if r.created_at else "—"
         values = history.values(r.id)
-        stamp = (id(r), r.observed_at, marked, age, len(values), values[-1] if values else None, id(palette))
+        duplicated = (r.kind, r.name) in self._duplicated
+        stamp = (id(r), r.observed_at, marked, age, len(values), values[-1] if values else None, id(palette),
+                 duplicated)
         cached = self._row_cache.get(r.id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -262,12 +302,15 @@ class ResourceTable(LineTable):
         health = health_cell(str(r.health), palette)
         drift = drift_cell(None if r.drift is None else str(r.drift), palette)
         if self.compact:
-            cells: Cells = (mark, safe(r.kind, max_len=COMPACT_KIND_LEN), safe(r.name, max_len=COMPACT_NAME_LEN),
+            cells: Cells = (mark, safe(kind_label(r.kind, COMPACT_KIND_LEN), max_len=COMPACT_KIND_LEN),
+                            safe(name_label(r, duplicated, COMPACT_NAME_LEN), max_len=COMPACT_NAME_LEN),
                             health, drift_glyph(None if r.drift is None else str(r.drift), palette),
                             safe(r.status or r.health_reason, max_len=120))
         else:
-            cells = (mark, Text(SHORT_BACKEND.get(r.backend, r.backend), end=""), safe(r.kind, max_len=20),
-                     safe(r.name, max_len=48), safe(r.status, max_len=36), health, drift, Text(age, end=""),
+            cells = (mark, Text(SHORT_BACKEND.get(r.backend, r.backend), end=""),
+                     safe(kind_label(r.kind, WIDE_KIND_LEN), max_len=WIDE_KIND_LEN),
+                     safe(name_label(r, duplicated, WIDE_NAME_LEN), max_len=WIDE_NAME_LEN),
+                     safe(r.status, max_len=36), health, drift, Text(age, end=""),
                      metric_cell)
         self._row_cache[r.id] = (stamp, cells)
         return cells
