@@ -349,3 +349,21 @@ def test_a_failed_lambda_update_shows_in_status():
     assert hs.lambda_function_status(failed) == "update Failed"
     assert hs.lambda_function_status({"State": "Failed", "LastUpdateStatus": "Failed"}) == "Failed"
     assert hs.lambda_function_status({"State": "Active", "LastUpdateStatus": "Successful"}) == "Active"
+
+
+async def test_logs_and_shell_are_offered_only_where_there_are_some(aws, make_backend):
+    """A queue, a group or a table has no log group unless one is mapped under aws.logs or
+    tagged; `l` and `s` are not offered on them (on-call finding 8). The refusal says how to map one."""
+    from tui.core.errors import InvalidRequest
+
+    svc.queue(aws, "staging", "jobs")
+    svc.autoscaling_group(aws, "staging", "workers", desired=1)
+    svc.function(aws, "staging", "api")
+    backend = make_backend(logs=[{"resource": "api", "group": "/aws/lambda/api"}])
+    res = by_id(await backend.observe())
+    queue, group, fn = res["aws/sqs-queue/jobs"], res["aws/autoscaling-group/workers"], res["aws/lambda-function/api"]
+    assert [backend.has_logs(r) for r in (queue, group, fn)] == [False, False, True]
+    assert all(backend.shell_command(r) is None and "shell" not in {s.name for s in backend.actions(r)}
+               for r in (queue, group, fn))
+    with pytest.raises(InvalidRequest, match="has no log group: map one under aws.logs"):
+        await backend.log_source(queue.id)
