@@ -210,6 +210,10 @@ class KubernetesBackend(Backend):
         return ActionResult(True, f"{kind.lower()}/{name} image set to {drift.desired}")
 
     # -- reading -------------------------------------------------------------
+    def has_logs(self, resource: Resource) -> bool:
+        """Pods and the workloads whose pods `logs` reads; not a Service, a ConfigMap, a Node."""
+        return resource.kind == "Pod" or resource.kind in WORKLOADS
+
     async def logs(self, resource_id: str, *, follow: bool = False, tail: int | None = 100,
                    container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
         await self._ensure()
