@@ -142,7 +142,9 @@ defaults: {interval: 1h}
             assert asyncio.get_running_loop().time() < deadline, "no first pass"
             await asyncio.sleep(0.01)
         world.observe_delay = 0.5
-        s.reconciler.wake("staging")
+        # request_pass, not a bare wake(): a wake landing after the first pass published its
+        # resources but before its loop went back to waiting is dropped (kept so on purpose)
+        s.reconciler.request_pass("staging", "aws")
         while world.concurrent != 1:  # a (slow) pass is observing
             assert asyncio.get_running_loop().time() < deadline, "no pass started"
             await asyncio.sleep(0.01)
