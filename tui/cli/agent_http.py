@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from tui.cli.agent_log import json_line
+from tui.cli.loopback import is_loopback
 from tui.core.errors import InvalidRequest
 from tui.core.metrics import CONTENT_TYPE
 
@@ -29,15 +30,6 @@ class ListenAddress:
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_listen(text: str, *, listen_any: bool = False) -> ListenAddress:

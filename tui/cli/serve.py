@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import shlex
 import signal
@@ -22,17 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tui.cli.loopback import is_loopback
 from tui.cli.serve_auth import SESSION_ROUTE, TOKEN_PARAM, RefusalLog, Tickets, new_token, token_gate
 from tui.core.paths import config_path, state_dir
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_warning(host: str) -> str | None:
