@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from tui.core.errors import StateError
+from tui.core.leases import Fenced, Lease
 from tui.core.model import (
     AuditResult,
     BackendState,
@@ -237,6 +238,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE managed_env ADD COLUMN instance TEXT NOT NULL DEFAULT '';
     """,
+    # 7: leadership per environment (issue 16; tui/core/leases.py): who leads it (user@host:pid),
+    # until when, and the fencing epoch that grows on every change of holder
+    """
+    CREATE TABLE leases (
+        env TEXT PRIMARY KEY,
+        holder TEXT,
+        epoch BIGINT NOT NULL DEFAULT 0,
+        expires_at TEXT,
+        renewed_at TEXT,
+        acquired_at TEXT
+    );
+    """,
 ]
 
 
@@ -412,15 +425,30 @@ class Store:
 
     @_serialized
     async def audit_begin(self, *, user: str, env: str, target: str, action: str,
-                          params: dict[str, Any] | None, origin: str) -> int:
-        """Commit a `pending` row before the action starts; returns its id."""
+                          params: dict[str, Any] | None, origin: str, epoch: int | None = None) -> int:
+        """Commit a `pending` row before the action starts; returns its id. With `epoch` (a
+        repair of the environment's leader), the row is written only while `epoch` is still the
+        lease's, checked in the same atomic unit: `Fenced` otherwise (nothing written)."""
         owner = this_process()
-        return await self._db.insert(
-            'INSERT INTO audit (at, "user", env, target, action, params, origin, result, owner_host, owner_pid, '
-            "owner_start, owner_pidns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (iso(now_utc()), user, env, target, action,
-             json.dumps(redact_params(params), sort_keys=True), origin, AuditResult.PENDING,
-             owner.host, owner.pid, owner.start, owner.pidns))
+
+        async def begin() -> int:
+            if epoch is not None:
+                row = await self._db.fetchone("SELECT holder, epoch FROM leases WHERE env = ?", (env,))
+                if row is None or row["holder"] is None or int(row["epoch"]) != epoch:
+                    who = row["holder"] if row is not None and row["holder"] else "nobody"
+                    now = row["epoch"] if row is not None else 0
+                    raise Fenced(f"env {env}: the lease moved on (epoch {now}, held by {who}); "
+                                 f"a write of epoch {epoch} is refused")
+            return await self._db.insert(
+                'INSERT INTO audit (at, "user", env, target, action, params, origin, result, owner_host, '
+                "owner_pid, owner_start, owner_pidns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (iso(now_utc()), user, env, target, action,
+                 json.dumps(redact_params(params), sort_keys=True), origin, AuditResult.PENDING,
+                 owner.host, owner.pid, owner.start, owner.pidns))
+
+        if epoch is None:
+            return await begin()
+        return await self._db.atomic(begin)
 
     @_serialized
     async def audit_finish(self, audit_id: int, result: str, message: str = "") -> bool:
@@ -638,6 +666,67 @@ class Store:
             (env, iso(now or now_utc())))
         return [{"resource": r["resource_id"], "until": parse_iso(r["until"]), "user": r["user"], "at": r["at"],
                  "reason": r["reason"]} for r in rows]
+
+
+    # -- leadership (tui/core/leases.py) ----------------------------------------
+    @_serialized
+    async def acquire_lease(self, env: str, holder: str, ttl_s: float, *,
+                            now: datetime | None = None) -> Lease | None:
+        """Take (or extend) the lease of `env` for `holder` when it is free, expired or already
+        theirs; the epoch grows by one when the holder changes. None when another live holder
+        keeps it. One atomic unit across processes and engines."""
+        at = now or now_utc()
+
+        async def acquire() -> Lease | None:
+            row = await self._db.fetchone("SELECT * FROM leases WHERE env = ?", (env,))
+            current = _lease(row) if row is not None else None
+            if current is not None and current.holder not in (None, holder) and current.live(at):
+                return None
+            expires = iso(at + timedelta(seconds=ttl_s))
+            if current is None:
+                await self._db.execute(
+                    "INSERT INTO leases (env, holder, epoch, expires_at, renewed_at, acquired_at) "
+                    "VALUES (?,?,?,?,?,?)", (env, holder, 1, expires, iso(at), iso(at)))
+                epoch, acquired = 1, at
+            elif current.holder == holder:
+                await self._db.execute("UPDATE leases SET expires_at = ?, renewed_at = ? WHERE env = ?",
+                                       (expires, iso(at), env))
+                epoch, acquired = current.epoch, current.acquired_at or at
+            else:
+                epoch, acquired = current.epoch + 1, at
+                await self._db.execute(
+                    "UPDATE leases SET holder = ?, epoch = ?, expires_at = ?, renewed_at = ?, acquired_at = ? "
+                    "WHERE env = ?", (holder, epoch, expires, iso(at), iso(at), env))
+            return Lease(env, holder, epoch, parse_iso(expires), at, acquired)
+
+        return await self._db.atomic(acquire)
+
+    @_serialized
+    async def renew_lease(self, lease: Lease, ttl_s: float, *, now: datetime | None = None) -> bool:
+        """Extend `lease` while it is still its holder's at its epoch (one UPDATE)."""
+        at = now or now_utc()
+        return bool(await self._db.execute(
+            "UPDATE leases SET expires_at = ?, renewed_at = ? WHERE env = ? AND holder = ? AND epoch = ?",
+            (iso(at + timedelta(seconds=ttl_s)), iso(at), lease.env, lease.holder, lease.epoch)))
+
+    @_serialized
+    async def release_lease(self, lease: Lease) -> bool:
+        """Give the lease up (the epoch stays: the next holder takes the next one)."""
+        return bool(await self._db.execute(
+            "UPDATE leases SET holder = NULL, expires_at = NULL WHERE env = ? AND holder = ? AND epoch = ?",
+            (lease.env, lease.holder, lease.epoch)))
+
+    @_serialized
+    async def lease(self, env: str) -> Lease | None:
+        """The lease row of `env` (its holder None when released), None when never taken."""
+        row = await self._db.fetchone("SELECT * FROM leases WHERE env = ?", (env,))
+        return _lease(row) if row is not None else None
+
+
+def _lease(row: Any) -> Lease:
+    return Lease(env=row["env"], holder=row["holder"], epoch=int(row["epoch"]),
+                 expires_at=parse_iso(row["expires_at"]), renewed_at=parse_iso(row["renewed_at"]),
+                 acquired_at=parse_iso(row["acquired_at"]))
 
 
 _UPSERT_SNAPSHOT = upsert_sql("snapshots", ("env", "backend", "resource_id", "data", "observed_at"),

@@ -1,0 +1,49 @@
+"""Leadership of an environment (issue 16): a lease in the store's `leases` table (migration 7
+of tui/core/store.py) with a fencing epoch.
+
+- `holder` names a process: `user@host:pid`; `epoch` grows by one every time the lease changes
+  holder (a release keeps it: the next holder takes epoch + 1).
+- A lease is free when it has no holder or its `expires_at` is past (the clock of the process
+  that asks; the processes of one store are expected to keep their clocks in step).
+- Fencing: a repair's audit row is begun with the epoch its process leads under
+  (`Store.audit_begin(..., epoch=)`), checked against the table in the same atomic unit; a
+  stale epoch (another holder took the lease meanwhile) is refused with `Fenced`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+
+from tui.core.errors import StateError
+
+__all__ = ["Fenced", "Lease", "this_holder"]
+
+
+class Fenced(StateError):
+    """A write carried an epoch that is no longer the lease's: another process leads now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    env: str
+    holder: str | None        # None: released
+    epoch: int
+    expires_at: datetime | None
+    renewed_at: datetime | None
+    acquired_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        return self.holder is not None and self.expires_at is not None and self.expires_at > now
+
+
+def this_holder() -> str:
+    """`user@host:pid` of this process."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}:{os.getpid()}"
