@@ -107,3 +107,16 @@ def test_plan_bench_quick(tmp_path):
     for key in ("check", "render", "plan", "build_plan_only"):
         assert {"p50_ms", "p99_ms", "max_ms", "reps"} <= set(res[key]), key
     assert "plan < 100 ms" in doc["goals"]
+
+
+def test_lifecycle_bench_quick(tmp_path):
+    doc = run_bench("lifecycle_bench", tmp_path)
+    res = doc["results"]
+    assert len(res["waves"]) >= 2 and len(res["create"]) == len(res["destroy"]) == doc["params"]["runs"] == 1
+    for op in ("create", "destroy"):
+        run = res[op][0]
+        # every wave had a timed step (a missing span would make the sum, and the ratio, None)
+        assert len(run["provider"]["wave_slowest_s"]) == len(res["waves"]), run
+        assert run["provider"]["ratio"] is not None and run["whole_s"] > 0
+        assert {"ratio_p50", "ratio_max", "whole_p50_s", "sum_p50_s"} <= set(res[f"{op}_summary"]["provider"])
+    assert "create <= 1.2x sum of wave maxima" in doc["goals"]

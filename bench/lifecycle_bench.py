@@ -1,0 +1,246 @@
+"""Create and destroy of the demo's `preview` template (issue 15): the whole operation takes at
+most 1.2x the sum, over its waves, of each wave's slowest step (the steps of a wave run in
+parallel); destroy the same (waves reversed).
+
+The demo's servers (moto, the Kubernetes emulator, the edge pool) run in this process on their
+own threads, as `envdeck demo` runs them. Each run creates `pr-bN` from `preview` through a
+Session with the production provisioners and `wait=True` (what `envdeck env create --wait`
+does), then destroys it the same way (`envdeck env destroy --yes --wait`).
+
+A step's time is taken around the provisioner itself (its factory is wrapped; time.monotonic):
+- create: from the step's first `find()` (the engine calls find, then create) to the return of
+  its first `health()` answering healthy; the engine's health-poll sleeps in between count as
+  the step's (a backend that becomes healthy between two polls is seen at the next one);
+- destroy: from `delete()` to the return of the first `gone()` answering True.
+What falls outside these spans is the engine's own cost (rows, audit, timeline, lease, the
+fresh health check of a dependency, the sweep of destroy) and what the ratio measures. The
+engine's view (a step's `creating`/`deleting` to `healthy`/`deleted` seen by a subscriber of
+the session, also monotonic) is recorded beside it.
+
+    python -m bench.lifecycle_bench [--runs 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backends.registry import create_backends, create_provisioner
+from backends.sim.demo_world import DemoWorld
+from bench.report import load, parse_args, percentile, print_table, write_result
+from tui.cli.demo import write_config
+from tui.core.config import load_config
+from tui.core.env_state import LifecycleChanged
+from tui.core.lifecycle.plan import build_plan
+from tui.core.lifecycle.render import render
+from tui.core.model import Origin
+from tui.core.session import Session
+
+NAME = "lifecycle_bench"
+GOAL_RATIO = 1.2
+TEMPLATE = "preview"
+PARAMS = {"branch": "bench", "replicas": "2"}
+
+
+@dataclass
+class Spans:
+    """Per step id: (start, end) monotonic seconds; health/gone polls counted."""
+
+    start: dict[str, float] = field(default_factory=dict)
+    end: dict[str, float] = field(default_factory=dict)
+    polls: dict[str, int] = field(default_factory=dict)
+
+    def begin(self, step: str) -> None:
+        self.start.setdefault(step, time.monotonic())
+
+    def finish(self, step: str) -> None:
+        if step in self.start:
+            self.end.setdefault(step, time.monotonic())
+
+    def poll(self, step: str) -> None:
+        self.polls[step] = self.polls.get(step, 0) + 1
+
+    def seconds(self, step: str) -> float | None:
+        if step in self.start and step in self.end:
+            return self.end[step] - self.start[step]
+        return None
+
+
+class TimedProvisioner:
+    """The production provisioner, its step calls timed into the current operation's Spans."""
+
+    def __init__(self, inner: Any, clock: Clock):
+        self._inner = inner
+        self._clock = clock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def find(self, step):
+        if self._clock.op == "create":
+            self._clock.provider.begin(step.id)
+        return await self._inner.find(step)
+
+    async def health(self, step, native_id):
+        result = await self._inner.health(step, native_id)
+        if self._clock.op == "create":
+            self._clock.provider.poll(step.id)
+            if result.healthy:
+                self._clock.provider.finish(step.id)
+        return result
+
+    async def delete(self, step, native_id):
+        if self._clock.op == "destroy":
+            self._clock.provider.begin(step.id)
+        return await self._inner.delete(step, native_id)
+
+    async def gone(self, step, native_id):
+        result = await self._inner.gone(step, native_id)
+        if self._clock.op == "destroy":
+            self._clock.provider.poll(step.id)
+            if result:
+                self._clock.provider.finish(step.id)
+        return result
+
+
+class Clock:
+    """What the wrapped provisioners and the subscriber record into (one operation at a time)."""
+
+    def __init__(self) -> None:
+        self.op = ""
+        self.t0 = 0.0
+        self.provider = Spans()
+        self.engine = Spans()
+
+    def reset(self, op: str) -> None:
+        self.op, self.provider, self.engine = op, Spans(), Spans()
+        self.t0 = time.monotonic()
+
+    def factory(self, backend: str, env: str, config: Any, defaults: Any, template: str) -> Any:
+        return TimedProvisioner(create_provisioner(backend, env, config, defaults, template), self)
+
+    def on_change(self, change: Any) -> None:
+        if not isinstance(change, LifecycleChanged):
+            return
+        begin, end = ("creating", "healthy") if self.op == "create" else ("deleting", "deleted")
+        for step in change.managed.steps:
+            state = str(step.state)
+            if state == begin:
+                self.engine.begin(step.id)
+            elif state == end:
+                self.engine.finish(step.id)
+
+
+def wave_sum(spans: Spans, waves: list[list[str]]) -> tuple[list[float], float] | None:
+    """Each wave's slowest step and their sum; None when a step's span is missing."""
+    slowest = []
+    for wave in waves:
+        times = [spans.seconds(s) for s in wave]
+        timed = [t for t in times if t is not None]
+        if not timed:
+            return None
+        slowest.append(max(timed))
+    return slowest, sum(slowest)
+
+
+def one_operation(clock: Clock, waves: list[list[str]], whole: float) -> dict[str, Any]:
+    result: dict[str, Any] = {"whole_s": round(whole, 3)}
+    for view, spans in (("provider", clock.provider), ("engine", clock.engine)):
+        found = wave_sum(spans, waves)
+        if found is None:
+            result[view] = None
+            continue
+        slowest, total = found
+        result[view] = {"wave_slowest_s": [round(s, 3) for s in slowest], "sum_s": round(total, 3),
+                        "ratio": round(whole / total, 3) if total else None,
+                        "steps_s": {s: round(spans.seconds(s), 3) for s in spans.start if spans.seconds(s) is not None},
+                        "polls": dict(spans.polls),
+                        # each step's span from the start of the whole operation: where the gaps are
+                        "spans_from_start_s": {s: [round(spans.start[s] - clock.t0, 3),
+                                                   round(spans.end[s] - clock.t0, 3)]
+                                               for s in spans.start if s in spans.end}}
+    return result
+
+
+async def bench(world: DemoWorld, workdir: Path, runs: int) -> tuple[dict[str, Any], list[list[str]]]:
+    config_path = write_config(world, workdir)
+    cfg = load_config(config_path)
+    waves = [list(w) for w in build_plan(render(cfg, TEMPLATE, "pr-b0", "bench", dict(PARAMS))).waves]
+    clock = Clock()
+    session = await Session.open(cfg, workdir / "state", origin=Origin.CLI, backends_factory=create_backends,
+                                 provisioners=clock.factory)
+    unsubscribe = session.subscribe(clock.on_change)
+    out: dict[str, Any] = {"create": [], "destroy": []}
+    try:
+        for run in range(runs):
+            name = f"pr-b{run}"
+            clock.reset("create")
+            start = clock.t0
+            managed = await session.env_create(name, TEMPLATE, dict(PARAMS), wait=True)
+            whole = time.monotonic() - start
+            if str(managed.state) != "ready":
+                raise SystemExit(f"create of {name} ended {managed.state}: {managed.step} {managed.reason}")
+            out["create"].append(one_operation(clock, waves, whole))
+            clock.reset("destroy")
+            start = clock.t0
+            managed = await session.env_destroy(name, wait=True)
+            whole = time.monotonic() - start
+            if str(managed.state) != "destroyed" or managed.orphans:
+                raise SystemExit(f"destroy of {name} ended {managed.state}, orphans {managed.orphans}")
+            out["destroy"].append(one_operation(clock, list(reversed(waves)), whole))
+    finally:
+        unsubscribe()
+        await session.close()
+    return out, waves
+
+
+def summary(ops: list[dict[str, Any]], view: str) -> dict[str, Any]:
+    ratios = [o[view]["ratio"] for o in ops if o.get(view) and o[view]["ratio"] is not None]
+    wholes = [o["whole_s"] for o in ops]
+    sums = [o[view]["sum_s"] for o in ops if o.get(view)]
+    return {"ratio_p50": percentile(ratios, 50), "ratio_max": max(ratios) if ratios else None,
+            "whole_p50_s": percentile(wholes, 50), "whole_max_s": max(wholes) if wholes else None,
+            "sum_p50_s": percentile(sums, 50)}
+
+
+def main() -> None:
+    args = parse_args(NAME, __doc__, [("--runs", {"type": int, "default": 5})])
+    if args.quick:
+        args.runs = 1
+    load_start = load()
+    with tempfile.TemporaryDirectory(prefix="envdeck-bench-lifecycle-") as tmp:
+        workdir = Path(tmp)
+        with DemoWorld(workdir / "servers", log_interval_s=5.0) as world:
+            if world.problems:
+                raise SystemExit(f"the demo's servers did not all start: {world.problems}")
+            ops, waves = asyncio.run(bench(world, workdir, args.runs))
+    results: dict[str, Any] = {"waves": waves, **ops}
+    goals: dict[str, Any] = {}
+    for op in ("create", "destroy"):
+        rows = []
+        for i, o in enumerate(ops[op]):
+            for view in ("provider", "engine"):
+                v = o[view]
+                rows.append([i + 1, view, " ".join(f"{s:.2f}" for s in v["wave_slowest_s"]) if v else "-",
+                             v["sum_s"] if v else None, o["whole_s"], v["ratio"] if v else None])
+        print_table(f"{op} of `{TEMPLATE}` ({len(waves)} waves{', reversed' if op == 'destroy' else ''}), "
+                    f"{args.runs} run(s)", ["run", "step timed by", "slowest per wave s", "sum s", "whole s",
+                                            "ratio"], rows)
+        results[f"{op}_summary"] = {view: summary(ops[op], view) for view in ("provider", "engine")}
+        s = results[f"{op}_summary"]["provider"]
+        met = s["ratio_max"] is not None and s["ratio_max"] <= GOAL_RATIO
+        print(f"{op}: ratio (provider spans) p50 {s['ratio_p50']} max {s['ratio_max']}; engine spans p50 "
+              f"{results[f'{op}_summary']['engine']['ratio_p50']}; whole p50 {s['whole_p50_s']} s "
+              f"max {s['whole_max_s']} s -> {'met' if met else 'NOT met'} (<= {GOAL_RATIO}x)")
+        goals[f"{op} <= 1.2x sum of wave maxima"] = {"ratio_max": s["ratio_max"], "met": met}
+    print(f"load average: {load_start} at start, {load()} at end")
+    write_result(args.out, NAME, args.quick, {"runs": args.runs, "template": TEMPLATE, "parameters": PARAMS},
+                 results, goals=goals, notes=[f"load average at start {load_start}"])
+
+
+if __name__ == "__main__":
+    main()
