@@ -22,6 +22,7 @@ from tui.core.env_state import (
     EnvironmentsChanged,
     EnvPaused,
     FaultsChanged,
+    LeaderChanged,
     LifecycleChanged,
     RepairPerformed,
     ResourcesChanged,
@@ -47,6 +48,7 @@ _KIND_OF = {
     FaultsChanged: FAULTS,
     TimelineAdded: TIMELINE,
     EnvPaused: PAUSED,
+    LeaderChanged: PAUSED,  # the status bar's "led by" (refreshed with the paused state)
     RepairPerformed: TIMELINE,
     SamplesAdded: SAMPLES,
 }

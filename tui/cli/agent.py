@@ -45,6 +45,7 @@ from tui.core.env_state import (
     Change,
     EnvironmentsChanged,
     EnvPaused,
+    LeaderChanged,
     LifecycleChanged,
     RepairPerformed,
     TimelineAdded,
@@ -57,6 +58,8 @@ from tui.core.session import Session
 
 log = logging.getLogger("envdeck.agent")
 
+#: How long releasing the leases may take on SIGTERM (then they expire on their own).
+RELEASE_BUDGET_S = 0.5
 #: How long closing the session may take on SIGTERM before the agent exits anyway.
 CLOSE_BUDGET_S = 0.7
 #: /healthz turns 503 when no pass succeeded for this many intervals.
@@ -188,9 +191,14 @@ class Agent:
 
     async def _shutdown(self, server: AgentServer) -> None:
         await server.stop()
-        # LEASE RELEASE HOOK (issue 16): once leases exist, release this process's leases
-        # here, before the session closes, so that another agent takes over at once rather
-        # than after the lease expires.
+        # release this process's leases before the session closes, so that another agent
+        # takes over at once rather than after the lease expires (issue 16)
+        if self.session is not None:
+            try:
+                await asyncio.wait_for(self.session.reconciler.leadership.stop(), timeout=RELEASE_BUDGET_S)
+            except TimeoutError:
+                log.warning("the leases were not released within %.1fs; they expire on their own",
+                            RELEASE_BUDGET_S)
         try:
             await asyncio.wait_for(self._close_session(), timeout=CLOSE_BUDGET_S)
         except TimeoutError:
@@ -274,6 +282,9 @@ class Agent:
             log.info("environments changed", extra={"ctx": {"added": change.added, "removed": change.removed}})
         elif isinstance(change, EnvPaused):
             log.info("repairs %s", "paused" if change.paused else "resumed", extra={"ctx": {"env": change.env}})
+        elif isinstance(change, LeaderChanged) and not self.stopping.is_set():  # not the release on SIGTERM
+            log.log(logging.WARNING if change.note else logging.INFO, "leader %s", change.leader or "none",
+                    extra={"ctx": {"env": change.env, "leader": change.leader, "note": change.note}})
 
     def _log_backend(self, change: BackendStatusChanged) -> None:
         key = (change.env, change.backend)

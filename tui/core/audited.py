@@ -46,10 +46,11 @@ class AuditedOperation:
 
     @classmethod
     async def begin(cls, store: Store, *, user: str, env: str, target: str, action: str,
-                    params: dict[str, Any] | None, origin: str) -> AuditedOperation:
-        """Commit the `pending` row (before anything is asked of a backend)."""
+                    params: dict[str, Any] | None, origin: str, epoch: int | None = None) -> AuditedOperation:
+        """Commit the `pending` row (before anything is asked of a backend). `epoch`: a leader's
+        repair, refused by the store (`Fenced`) once the lease has moved on."""
         audit_id = await store.audit_begin(user=user, env=env, target=target, action=action,
-                                           params=params, origin=origin)
+                                           params=params, origin=origin, epoch=epoch)
         return cls(store, audit_id)
 
     def finish(self, result: str, message: str = "") -> None:
@@ -70,11 +71,13 @@ class AuditedOperation:
 @asynccontextmanager
 async def audited(store: Store, *, user: str, env: str, target: str, action: str,
                   params: dict[str, Any] | None, origin: str,
-                  reason: Callable[[BaseException], str] = exception_text) -> AsyncIterator[AuditedOperation]:
+                  reason: Callable[[BaseException], str] = exception_text,
+                  epoch: int | None = None) -> AsyncIterator[AuditedOperation]:
     """Begin a row, run the body, finish the row (see the module's doc). `reason` words
-    the message of an exception the body raises (default: its text, else its type)."""
+    the message of an exception the body raises (default: its text, else its type).
+    `epoch`: the leader's fencing epoch of a repair (tui/core/leases.py)."""
     op = await AuditedOperation.begin(store, user=user, env=env, target=target, action=action,
-                                      params=params, origin=origin)
+                                      params=params, origin=origin, epoch=epoch)
     try:
         yield op
     except Exception as exc:

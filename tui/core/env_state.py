@@ -15,6 +15,7 @@ from tui.core.model import (
     Resource,
     TimelineEntry,
     iso,
+    now_utc,
     rollup_drift,
     worst_health,
 )
@@ -41,6 +42,11 @@ class EnvState:
     overlays: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # automatic repair held: resource id -> {resource, until, user, at, reason}
     holds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # leadership (issue 16, tui/core/leadership.py): "you", another holder "user@host:pid", or ""
+    leader: str = ""
+    lease_epoch: int = 0
+    lease_since: datetime | None = None
+    lease_note: str = ""  # why this process does not repair it (led by…, fenced, cannot renew)
 
     def all_resources(self) -> list[Resource]:
         return [r for per in self.resources.values() for r in per.values()]
@@ -106,6 +112,12 @@ class EnvState:
         data["drifts"] = [d.to_json() for d in self.all_drifts()]
         data["desired_overlays"] = [dict(o) for _, o in sorted(self.overlays.items())]
         data["repair_holds"] = [{**h, "until": iso(h["until"])} for _, h in sorted(self.holds.items())]
+        data["leader"] = self.leader or None
+        data["epoch"] = self.lease_epoch
+        data["lease_age_s"] = (round(max((now_utc() - self.lease_since).total_seconds(), 0.0), 1)
+                               if self.leader and self.lease_since else None)
+        if self.lease_note:
+            data["lease_note"] = self.lease_note
         return data
 
 
@@ -168,6 +180,15 @@ class EnvPaused:
 
 
 @dataclass(frozen=True)
+class LeaderChanged:
+    """Who leads `env` changed (EnvState.leader, lease_epoch, lease_note)."""
+
+    env: str
+    leader: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class LifecycleChanged:
     """A managed (template-created) environment changed state or step; `managed` is a
     `tui.core.lifecycle.records.ManagedEnvironment` (its `steps` filled)."""
@@ -184,7 +205,7 @@ class EnvironmentsChanged:
 
 
 Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged | FaultsChanged | RepairPerformed
-          | TimelineAdded | EnvPaused | LifecycleChanged | EnvironmentsChanged)
+          | TimelineAdded | EnvPaused | LeaderChanged | LifecycleChanged | EnvironmentsChanged)
 
 
 def timeline_entry(entry: TimelineEntry) -> dict[str, Any]:

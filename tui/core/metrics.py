@@ -145,11 +145,16 @@ class ReconcileMetrics:
         last = Family("envdeck_last_successful_pass_timestamp_seconds", "gauge",
                       "Unix time of the last successful pass per environment and backend.")
         paused = Family("envdeck_environment_paused", "gauge", "1 when the environment's repairs are paused.")
+        epoch = Family("envdeck_lease_epoch", "gauge",
+                       "The fencing epoch of the environment's lease as last seen (0: never taken).")
+        held = Family("envdeck_lease_held", "gauge", "1 when this process leads (holds the lease of) the environment.")
         info = Family("envdeck_agent_info", "gauge", "Always 1; the envdeck version as a label.")
         info.set(1, version=version)
         now_wall, now_mono = time.time(), time.monotonic()
         for env, state in states.items():
             paused.set(1 if state.paused else 0, env=env)
+            epoch.set(state.lease_epoch, env=env)
+            held.set(1 if state.leader == "you" else 0, env=env)
             for bname, bstate in state.backends.items():
                 up.set(1 if bstate.reachable is True else 0, env=env, backend=bname)
                 failures.set(bstate.failures, env=env, backend=bname)
@@ -158,7 +163,8 @@ class ReconcileMetrics:
                 seen = self.last_ok.get((env, bname))
                 if seen is not None:
                     last.set(round(now_wall - (now_mono - seen), 3), env=env, backend=bname)
-        return [info, self.passes, self.repairs, self.lifecycle, up, failures, backoff, drifts, last, paused]
+        return [info, self.passes, self.repairs, self.lifecycle, up, failures, backoff, drifts, last, paused,
+                epoch, held]
 
     def exposition(self, states: Mapping[str, EnvState], *, version: str = "") -> str:
         return render(self.families(states, version=version))

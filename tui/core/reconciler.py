@@ -36,6 +36,7 @@ from tui.core.env_state import (
     EnvPaused,
     EnvState,
     FaultsChanged,
+    LeaderChanged,
     RepairPerformed,
     ResourcesChanged,
     SamplesAdded,
@@ -43,6 +44,8 @@ from tui.core.env_state import (
     timeline_entry,
 )
 from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, StateError
+from tui.core.leadership import Leadership
+from tui.core.leases import Fenced
 from tui.core.lifecycle.driver import CreateProvisioner, LifecycleDriver
 from tui.core.lifecycle.shading import shade
 from tui.core.model import (
@@ -116,6 +119,8 @@ class Reconciler:
         self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self.running = False
         self.lifecycle = LifecycleDriver(self, provisioners)
+        # repairs and lifecycle steps of an environment only while this process leads it (issue 16)
+        self.leadership = Leadership(store, lambda: list(self.envs), on_change=self._leader_changed)
 
     # -- subscribers ---------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -128,6 +133,25 @@ class Reconciler:
                 callback(change)
             except Exception:  # a broken subscriber never stops the reconciler
                 log.exception("subscriber failed on %s", type(change).__name__)
+
+    # -- leadership (tui/core/leadership.py) ----------------------------------
+    def _leader_changed(self, env: str) -> None:
+        state = self.envs.get(env)
+        if state is None:
+            return
+        view = self.leadership.view(env)
+        if (state.leader, state.lease_epoch, state.lease_note) == (view.leader, view.epoch, view.note):
+            return
+        state.leader, state.lease_epoch, state.lease_note = view.leader, view.epoch, view.note
+        state.lease_since = (self.leadership.held.get(env) or self.leadership.seen.get(env) or None) and (
+            (self.leadership.held.get(env) or self.leadership.seen[env]).acquired_at)
+        self._publish(LeaderChanged(env, view.leader, view.note))
+
+    async def load_leaders(self) -> None:
+        """Who leads each environment, from the store (the status of a process that only observes)."""
+        await self.leadership.refresh()
+        for env in self.envs:
+            self._leader_changed(env)
 
     # -- lifecycle -----------------------------------------------------------
     async def load_last_known(self) -> None:
@@ -146,12 +170,18 @@ class Reconciler:
             for bname, bstate in stored.items():
                 if bname in state.backends:
                     state.backends[bname].observed_at = bstate.observed_at
+        await self.load_leaders()
 
     async def start(self) -> None:
         if self.running:
             return
         self.running = True
         await self.load_last_known()
+        self.leadership.closed = False
+        for env in list(self.envs):  # with no live leader, this process leads (a single user: as before)
+            await self.leadership.claim(env)
+        await self.load_leaders()
+        self.leadership.start()
         for env, backends in self.backends.items():
             for bname, backend in backends.items():
                 backend.continuous = True
@@ -162,6 +192,7 @@ class Reconciler:
     async def stop(self) -> None:
         self.running = False
         await self.lifecycle.stop()
+        await self.leadership.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -631,6 +662,8 @@ class Reconciler:
                           origin: str, force: bool = False) -> list[RepairRecord]:
         if self.lifecycle.holds_repairs(env):
             return []  # a created environment provisioning, asleep, failed or being torn down: observed only
+        if not self.leadership.leads(env) and not await self.leadership.claim(env):
+            return []  # another live process leads it (or fenced this one): observed only
         records = []
         for drift in drifts:
             record = await self._repair_one(env, bname, drift, user=user, origin=origin, force=force)
@@ -663,16 +696,27 @@ class Reconciler:
         loop_time = asyncio.get_running_loop().time()
         if not force and attempts and loop_time < not_before:
             return None  # the same repair failed recently: wait for its backoff
-        async with audited(self.store, user=user, env=env, target=drift.resource, action=action, params=params,
-                           origin=origin, reason=_repair_stopped) as op:
-            try:
-                result = await asyncio.wait_for(backend.repair(drift),
-                                                timeout=max(30.0, self.config.defaults.timeout * 3))
-                ok, message = result.ok, result.message
-            except Exception as exc:  # noqa: BLE001 - a failed repair is a record (and a backoff), not an error
-                ok, message = False, exception_text(exc)
-            status = AuditResult.SUCCEEDED if ok else AuditResult.FAILED
-            op.finish(status, message)
+        epoch = self.leadership.epoch(env)
+        if epoch is None:
+            return None  # no longer the leader (the lease lapsed while this pass ran)
+        try:
+            # the row carries the epoch: the store refuses it (Fenced) once another process leads
+            async with audited(self.store, user=user, env=env, target=drift.resource, action=action,
+                               params=params, origin=origin, reason=_repair_stopped, epoch=epoch) as op:
+                if not self.leadership.leads(env):  # frozen after the row was written: no call
+                    op.finish(AuditResult.INTERRUPTED, "not started: this process no longer leads the environment")
+                    return None
+                try:
+                    result = await asyncio.wait_for(backend.repair(drift),
+                                                    timeout=max(30.0, self.config.defaults.timeout * 3))
+                    ok, message = result.ok, result.message
+                except Exception as exc:  # noqa: BLE001 - a failed repair is a record (and a backoff), not an error
+                    ok, message = False, exception_text(exc)
+                status = AuditResult.SUCCEEDED if ok else AuditResult.FAILED
+                op.finish(status, message)
+        except Fenced as exc:
+            self.leadership.lose(env, f"fenced: {exc}; not repairing it here")
+            return None
         if ok:
             self._repair_failures.pop(key, None)
         else:
@@ -706,6 +750,9 @@ class Reconciler:
         held = self.lifecycle.held_reason(env)
         if held is not None:
             raise InvalidRequest(held)
+        if not self.leadership.leads(env) and not await self.leadership.claim(env):
+            raise InvalidRequest(self.leadership.led_by(env) or self.leadership.notes.get(env)
+                                 or f"env {env}: this process does not lead it")
         records = []
         for bname, drifts in state.drifts.items():
             chosen = [d for d in drifts if (resource is None or d.resource == resource)
@@ -732,6 +779,10 @@ class Reconciler:
         for env, state in self.envs.items():
             do_repair = state.repair == "auto" or (repair and state.repair == "propose")
             records: list[RepairRecord] = []
+            if do_repair and not self.leadership.leads(env):
+                if not await self.leadership.claim(env):  # another live holder repairs it: "env X is led by HOLDER"
+                    log.warning("not repairing: %s", self.leadership.led_by(env) or self.leadership.notes.get(env))
+                    do_repair = False
             if do_repair:
                 origin = Origin.RECONCILER if state.repair == "auto" and not repair else repair_origin
                 for bname, drifts in state.drifts.items():
@@ -739,4 +790,7 @@ class Reconciler:
                         records += await self._repair_all(env, bname, drifts, user=self.policy.user,
                                                           origin=origin, force=True)
             out[env] = records
+        if not self.running:  # one-shot: the leases this pass took (its lifecycle drives too) are given back
+            await self.leadership.release_all()
+        await self.load_leaders()
         return out

@@ -44,6 +44,19 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
     return out
 
 
+def leader_text(state: EnvState, palette: Palette) -> Text:
+    """Who repairs this environment, when it is not this process: "led by agent@ops-1" (the
+    holder without its pid), or why this process stopped ("not leading: fenced…"). Nothing
+    when this process leads it (a single user sees the bar as before)."""
+    out = Text(end="")
+    if state.leader and state.leader != "you":
+        out.append(f"  led by {clean(state.leader.rsplit(':', 1)[0], max_len=40)}",
+                   style=palette.style("text-muted"))
+    elif not state.leader and state.lease_note:
+        out.append(f"  not leading: {clean(state.lease_note, max_len=60)}", style=palette.style("warning"))
+    return out
+
+
 def status_text(*, user: str, role: str | None, read_only: bool, state: EnvState | None, now: datetime,
                 palette: Palette, activity: str = "", verbose: bool = True) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -57,6 +70,7 @@ def status_text(*, user: str, role: str | None, read_only: bool, state: EnvState
             text.append("  REPAIRS PAUSED", style=palette.style("warning", bold=True))
         if state.holds:
             text.append(f"  {len(state.holds)} held", style=palette.style("warning"))
+        text.append_text(leader_text(state, palette))
         for b in state.backends.values():
             text.append("  ")
             text.append_text(backend_summary(b, now, palette, verbose=verbose))

@@ -226,6 +226,10 @@ class LifecycleDriver:
         return lock is not None and lock.locked()
 
     async def _drive_quietly(self, name: str) -> None:
+        # the background drive of an environment belongs to its leader (issue 16)
+        if not await self.reconciler.leadership.claim(name):
+            log.info("not driving %s: %s", name, self.reconciler.leadership.led_by(name) or "not its leader")
+            return
         try:
             await self.drive(name)
         except LeaseBusy:

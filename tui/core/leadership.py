@@ -1,0 +1,215 @@
+"""This process's leadership of its environments (issue 16): the reconciler repairs an
+environment (and drives its lifecycle) only while it holds the environment's lease in the store
+(tui/core/leases.py); everyone observes.
+
+- `claim(env)` takes the lease when it is free, expired or ours (a single user sees no
+  difference: the first claim succeeds); `run()` renews the held ones every `renew_s` and tries
+  the others, so a follower takes over within the lease's ttl after the leader is gone.
+- `leads(env)` is also bounded by this process's monotonic clock: a lease is trusted only until
+  `ttl_s - margin` after the renewal that was asked for, so a process frozen (SIGSTOP) or cut off
+  from the store past its lease stops repairing on its own; a renewal refused (another holder
+  took the lease) or a repair row refused by the store (`Fenced`) drops it at once. Either way
+  the environment's `leader` fields say so and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from tui.core.errors import StateError
+from tui.core.leases import Lease, this_holder
+from tui.core.model import now_utc
+from tui.core.store import Store
+
+__all__ = ["LeaderView", "Leadership"]
+
+log = logging.getLogger("envdeck.leadership")
+
+TTL_S = 15.0
+RENEW_S = 5.0
+MARGIN_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderView:
+    """Who leads an environment, as the status shows it."""
+
+    leader: str          # "you", a holder "user@host:pid", or "" (nobody)
+    holder: str          # the holder as stored ("" nobody)
+    epoch: int
+    lease_age_s: float | None
+    leading: bool        # this process repairs it
+    note: str = ""       # why this process does not repair it (led by…, fenced, cannot renew)
+
+
+class Leadership:
+    def __init__(self, store: Store, envs: Callable[[], Iterable[str]], *, holder: str | None = None,
+                 ttl_s: float = TTL_S, renew_s: float = RENEW_S,
+                 on_change: Callable[[str], None] | None = None):
+        self.store = store
+        self.envs = envs
+        self.holder = holder or this_holder()
+        self.ttl_s = ttl_s
+        self.renew_s = renew_s
+        self.on_change = on_change
+        self.held: dict[str, Lease] = {}
+        self._deadline: dict[str, float] = {}
+        self.seen: dict[str, Lease | None] = {}
+        self.notes: dict[str, str] = {}
+        self._task: asyncio.Task | None = None
+        self.closed = False  # stopped: no claim until started again (a SIGTERM released the leases)
+
+    # -- queries -------------------------------------------------------------------
+    def leads(self, env: str) -> bool:
+        return env in self.held and time.monotonic() < self._deadline.get(env, 0.0)
+
+    def epoch(self, env: str) -> int | None:
+        lease = self.held.get(env)
+        return lease.epoch if lease is not None and self.leads(env) else None
+
+    def view(self, env: str) -> LeaderView:
+        lease = self.held.get(env) if self.leads(env) else self.seen.get(env)
+        now = now_utc()
+        if lease is None or not lease.live(now):
+            return LeaderView("", "", lease.epoch if lease else 0, None, False, self.notes.get(env, ""))
+        age = (now - lease.acquired_at).total_seconds() if lease.acquired_at else None
+        mine = lease.holder == self.holder and self.leads(env)
+        return LeaderView("you" if mine else str(lease.holder), str(lease.holder), lease.epoch,
+                          None if age is None else round(max(age, 0.0), 1), mine,
+                          "" if mine else self.notes.get(env, ""))
+
+    def led_by(self, env: str) -> str:
+        """'env X is led by HOLDER' when another live holder has it, else ''."""
+        lease = self.seen.get(env)
+        if lease is not None and lease.holder != self.holder and lease.live(now_utc()):
+            return f"env {env} is led by {lease.holder}"
+        return ""
+
+    # -- changes -------------------------------------------------------------------
+    async def claim(self, env: str) -> bool:
+        """Take or extend the lease of `env`; False (and `led_by`) when another holds it."""
+        if self.closed:
+            return False
+        asked = time.monotonic()
+        try:
+            lease = await self.store.acquire_lease(env, self.holder, self.ttl_s)
+        except StateError as exc:
+            self._note(env, f"cannot take the lease: {exc}")
+            return self.leads(env)
+        if lease is None:
+            with contextlib.suppress(StateError):
+                self.seen[env] = await self.store.lease(env)
+            if env in self.held:
+                self.lose(env, f"{self.led_by(env) or 'the lease moved on'}; not repairing it here")
+            else:
+                self._note(env, self.led_by(env))
+            return False
+        was = self.leads(env)
+        self.held[env] = self.seen[env] = lease
+        self._deadline[env] = asked + self.ttl_s - MARGIN_S
+        self.notes.pop(env, None)
+        if not was:
+            log.info("leading %s (epoch %d, %s)", env, lease.epoch, self.holder)
+            self._changed(env)
+        return True
+
+    async def renew(self, env: str) -> bool:
+        lease = self.held.get(env)
+        if lease is None:
+            return False
+        asked = time.monotonic()
+        try:
+            ok = await self.store.renew_lease(lease, self.ttl_s)
+        except StateError as exc:
+            # kept until its local deadline; past it, leads() is False and repairs stop
+            self._note(env, f"cannot renew the lease: {exc}")
+            if not self.leads(env):
+                self.lose(env, f"cannot renew the lease: {exc}")
+            return self.leads(env)
+        if not ok:
+            self.lose(env, "fenced: another process took the lease; not repairing it here")
+            return False
+        if time.monotonic() - asked < self.ttl_s - MARGIN_S:
+            self._deadline[env] = asked + self.ttl_s - MARGIN_S
+        self.notes.pop(env, None)
+        return True
+
+    def lose(self, env: str, why: str) -> None:
+        """Stop leading `env` (fenced, or the lease could not be kept)."""
+        had = self.held.pop(env, None) is not None
+        self._deadline.pop(env, None)
+        self.notes[env] = why
+        if had:
+            log.warning("%s: %s", env, why)
+            self._changed(env)
+
+    async def release(self, env: str) -> None:
+        lease = self.held.pop(env, None)
+        self._deadline.pop(env, None)
+        if lease is not None:
+            self.seen[env] = None
+            with contextlib.suppress(StateError):
+                await self.store.release_lease(lease)
+            self._changed(env)
+
+    async def release_all(self) -> None:
+        for env in list(self.held):
+            await self.release(env)
+
+    async def refresh(self) -> None:
+        """Read the leases of the environments this process does not lead (for the status)."""
+        for env in self.envs():
+            if env not in self.held:
+                with contextlib.suppress(StateError):
+                    self.seen[env] = await self.store.lease(env)
+
+    async def tick(self) -> None:
+        for env in list(self.envs()):
+            if env in self.held:
+                await self.renew(env)
+            else:
+                await self.claim(env)
+
+    # -- the loop ------------------------------------------------------------------
+    def start(self) -> None:
+        self.closed = False
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="leadership")
+
+    async def stop(self, *, release: bool = True) -> None:
+        task, self._task = self._task, None
+        self.closed = release
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if release:
+            await self.release_all()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_s)
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep leading/following whatever one round met
+                log.exception("the leadership round failed")
+
+    def _note(self, env: str, why: str) -> None:
+        if why and self.notes.get(env) != why:
+            log.info("%s: %s", env, why)
+        if why:
+            self.notes[env] = why
+        else:
+            self.notes.pop(env, None)
+        self._changed(env)
+
+    def _changed(self, env: str) -> None:
+        if self.on_change is not None:
+            self.on_change(env)
