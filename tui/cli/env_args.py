@@ -50,6 +50,7 @@ def add_env_parser(add: Callable[[str, Callable, str], argparse.ArgumentParser],
         p = verb(name, text)
         p.add_argument("name", metavar="NAME")
         wait(p)
-    p = verb("extend", "push the expiry DURATION further (up to the template's max_ttl)")
+    p = verb("extend", "set the expiry to now + DURATION (refused if that is earlier than "
+                          "the expiry it has, or past the template's max_ttl)")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("duration", metavar="DURATION", help="e.g. 2h, 1d")
+    p.add_argument("duration", metavar="DURATION", help="from now, e.g. 30m, 4h, 2d")

@@ -59,7 +59,10 @@ def parse_ttl(option: str, text: str | None) -> float | None:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise Usage(f"{option} {text!r}: {exc}") from None
+        reason = str(exc)
+        if "is not a duration" in reason:  # the config's own examples (500ms, 30s) do not fit a lifetime
+            reason = "not a duration: e.g. 30m, 4h, 2d"
+        raise Usage(f"{option} {text!r}: {reason}") from None
 
 
 async def cmd_env(args: argparse.Namespace) -> int:
