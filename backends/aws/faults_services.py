@@ -6,7 +6,8 @@ load balancer.
   naming the target group and the reason, and lowers the instance's health to Degraded; each of
   the environment's load balancers in front of that target group gets a fault too;
 - a Lambda function whose state or last update failed; errors and throttles that CloudWatch
-  reports for it (the metric sampler's latest values, when present);
+  reports for it (the metric sampler's latest values, when present); errors that lower it to
+  Degraded also make its STATUS `N errors/min`;
 - an Auto Scaling group below its desired capacity or with unhealthy instances; an instance the
   group marks Unhealthy gets a fault naming the group, and is lowered to Degraded (the group's
   and the instance's details never contradict each other);
@@ -91,6 +92,7 @@ def lambda_metric_faults(resources: list[Resource]) -> list[Fault]:
             if res.health in (Health.HEALTHY, Health.PROGRESSING):
                 res.health = Health.DEGRADED
                 res.health_reason = f"{message}; {res.health_reason}"
+                res.status = f"{errors:g} errors/min"  # STATUS carries the cause, not `Active`
         if throttles > 0:
             faults.append(Fault(resource=res.id, severity=Severity.MEDIUM, reason="LambdaThrottles",
                                 message=f"{throttles:g} throttled invocations in the latest minute CloudWatch "

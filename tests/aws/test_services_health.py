@@ -45,9 +45,11 @@ async def test_lambda_healthy_and_errors_from_cloudwatch(aws, make_backend):
     fn = by_id(obs)["aws/lambda-function/api"]
     assert fn.metrics == {"invocations": 9, "errors": 4, "throttles": 2}
     assert fn.health == Health.DEGRADED and "4 invocation errors" in fn.health_reason
+    assert fn.status == "4 errors/min"  # STATUS carries the cause, as an ASG's `1/2 in service` does
     assert {f.reason for f in faults_of(obs, fn.id)} == {"LambdaErrors", "LambdaThrottles"}
     assert by_id(obs)["aws/lambda-function/quiet"].health == Health.HEALTHY
     assert faults_of(obs, "aws/lambda-function/quiet") == []
+    assert by_id(obs)["aws/lambda-function/quiet"].status == "Active"
 
 
 @pytest.mark.parametrize("config,health,words", [
