@@ -1,5 +1,6 @@
 """Sleep and wake of an environment's AWS part: EC2 instances stopped, ECS services at desired
-count 0, and back.
+count 0, and back. Only the things of this environment instance are touched (`OwnerTags.owns`:
+the env name AND the `envdeck:instance` id), ECS services as well as EC2 instances.
 
 Memory is keyed by the observing backend's resource ids (`aws/ec2-instance/i-…`,
 `aws/ecs-service/CLUSTER/NAME`): `{"state": "running"}` and `{"desired_count": N}`.
@@ -111,12 +112,15 @@ async def _scale_down_services(clients: AwsClients, owner: OwnerTags,
         for cluster, names in sorted(by_cluster.items()) for i in range(0, len(names), _ECS_CHUNK)))
     for answer in described:
         for svc in answer.get("services", []):
-            if svc.get("status") == "INACTIVE":
+            tags = tags_to_dict(svc.get("tags"))
+            # only this environment instance's, as for EC2: a service merely tagged with the name (or
+            # with another instance's id) is neither scaled down nor has its asleep tag believed
+            if svc.get("status") == "INACTIVE" or not owner.owns(tags):
                 continue
             cluster = svc["clusterArn"].rsplit("/", 1)[-1]
             rid = resource_id("aws", "ecs-service", f"{cluster}/{svc['serviceName']}")
             desired = int(svc.get("desiredCount") or 0)
-            remembered = tags_to_dict(svc.get("tags")).get(ASLEEP_TAG)
+            remembered = tags.get(ASLEEP_TAG)
             if desired > 0:
                 memory[rid] = {"desired_count": desired}
                 await clients.call("ecs", "tag_resource", resourceArn=svc["serviceArn"],

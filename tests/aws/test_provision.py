@@ -382,3 +382,37 @@ async def test_another_instance_of_the_same_name_is_refused_never_adopted(aws, m
             await second.delete_leftover(leftover)
     assert [i["InstanceId"] for i in live_instances(aws)] == [iid] and bucket_names(aws) == [name]
     assert await first.find(instance_step([gid])) == iid, "the first still adopts its own"
+
+
+async def test_sleep_scales_down_only_this_instances_ecs_services(aws, make_provisioner):
+    """An ECS service merely tagged with the environment's name, or with another instance's id, is
+    neither scaled down by the sleep nor remembered (a planted `envdeck:asleep=500` on it does not
+    make the wake scale it to 500); this instance's own service is."""
+    prov = make_provisioner()
+    prov.bind_instance("a" * 32)
+    ecs = aws("ecs")
+    ecs.create_cluster(clusterName="apps")
+    ecs.register_task_definition(family="api", containerDefinitions=[{"name": "api", "image": "nginx", "memory": 64}])
+    env_tag = {"key": "envdeck:env", "value": ENV}
+    services = {  # name: (desired count, tags)
+        "mine": (2, [env_tag, {"key": "envdeck:instance", "value": "a" * 32}]),
+        "theirs": (3, [env_tag]),
+        "other-instance": (4, [env_tag, {"key": "envdeck:instance", "value": "b" * 32}]),
+        "planted": (0, [env_tag, {"key": ASLEEP_TAG, "value": "500"}]),
+        "planted-other": (0, [env_tag, {"key": "envdeck:instance", "value": "b" * 32},
+                              {"key": ASLEEP_TAG, "value": "500"}]),
+    }
+    for name, (count, tags) in services.items():
+        ecs.create_service(cluster="apps", serviceName=name, taskDefinition="api", desiredCount=count, tags=tags)
+
+    def desired() -> dict[str, int]:
+        found = ecs.describe_services(cluster="apps", services=list(services))["services"]
+        return {s["serviceName"]: s["desiredCount"] for s in found}
+
+    memory = await prov.sleep()
+    assert memory == {"aws/ecs-service/apps/mine": {"desired_count": 2}}
+    assert desired() == {"mine": 0, "theirs": 3, "other-instance": 4, "planted": 0, "planted-other": 0}
+    untouched = ecs.describe_services(cluster="apps", services=["theirs", "other-instance"], include=["TAGS"])
+    assert all(ASLEEP_TAG not in tags_to_dict(s.get("tags")) for s in untouched["services"])
+    await prov.wake(memory)
+    assert desired() == {"mine": 2, "theirs": 3, "other-instance": 4, "planted": 0, "planted-other": 0}
