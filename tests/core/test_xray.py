@@ -99,3 +99,61 @@ def test_an_unknown_resource_is_a_key_error():
 
     with pytest.raises(KeyError):
         xray(state_of(res("a")), "kubernetes/thing/zzz", {})
+
+
+class CountingGraph:
+    """Counts the graph's neighbour lookups (the walk's unit of work) around a real XrayGraph."""
+
+    def __init__(self, graph):
+        self.graph, self.calls = graph, 0
+
+    def __getattr__(self, name):
+        return getattr(self.graph, name)
+
+    def neighbours(self, resource_id, direction):
+        self.calls += 1
+        return self.graph.neighbours(resource_id, direction)
+
+
+def test_a_dense_cyclic_graph_rolls_up_in_linear_work_and_the_tree_stops_at_its_node_budget():
+    from tui.core.xray import XrayGraph
+
+    def count_nodes(nodes):
+        return sum(1 + count_nodes(n.children) for n in nodes)
+
+    names = [f"n{i}" for i in range(9)]
+    resources = [res(n) for n in names]
+    resources[-1].health = Health.DEGRADED
+    pairs = [(a, b) for a in names for b in names if a != b]  # complete graph: every path is a cycle
+    function, _ = links_of(pairs)
+    counting = CountingGraph(XrayGraph.of_inputs({"kubernetes": resources}, {"kubernetes": function}))
+    tree = xray(None, "kubernetes/thing/n0", graph=counting, max_nodes=300)
+    # one lookup per resource for the roll-up, two per expanded node, at most: not one per path (9! before)
+    assert counting.calls < 2 * len(names) * 2 + 2 * 2 * 320, counting.calls
+    assert tree.rolled is Health.DEGRADED and tree.dependents_rolled is Health.DEGRADED
+    assert all(n.rolled is Health.DEGRADED for n in tree.depends_on)
+    assert count_nodes(tree.depends_on) <= 300 + 50 and count_nodes(tree.depended_on_by) <= 300 + 50
+    assert any(n.truncated for n in tree.depends_on), "the budget cut the tree and says so"
+    # pods and ConfigMaps that own one another (controller references both ways), each pod mounting each map
+    pods = [res(f"p{i}", kind="Pod") for i in range(9)]
+    maps = [res(f"c{i}", kind="ConfigMap") for i in range(9)]
+    maps[4].health = Health.DEGRADED
+
+    def mutual(_resources):
+        return [Link(p.id, c.id, "mounts") for p in pods for c in maps] + [
+            Link(c.id, p.id, "owned by") for p, c in zip(pods, maps)]
+
+    counting = CountingGraph(XrayGraph.of_inputs({"kubernetes": pods + maps}, {"kubernetes": mutual}))
+    tree = xray(None, pods[0].id, graph=counting)
+    assert counting.calls < 4 * 18 + 2 * 2 * 2050, counting.calls
+    assert tree.rolled is Health.DEGRADED
+
+
+def test_a_cycle_node_carries_what_it_reaches():
+    state = state_of(res("r"), res("a"), res("bad", Health.DEGRADED))
+    function, _ = links_of([("r", "a"), ("a", "r"), ("r", "bad")])
+    tree = xray(state, "kubernetes/thing/r", {"kubernetes": function})
+    a = next(n for n in tree.depends_on if n.name == "a")
+    [back] = a.children
+    assert back.cycle and back.health is Health.HEALTHY and back.rolled is Health.DEGRADED
+    assert a.rolled is Health.DEGRADED, "a depends on r, which depends on bad"

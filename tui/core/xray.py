@@ -160,31 +160,64 @@ class XrayGraph:
 
 class _Walk:
     """One direction of one xray: nodes built down to `max_depth` with at most `max_children`
-    children each; the roll-up counts everything below (memoised, cycles guarded)."""
+    children each and at most about `max_nodes` nodes in all (a dense or cyclic graph has
+    factorially many paths: the tree stops expanding, marked `truncated`, once the budget is
+    spent); the roll-up counts everything reachable below, computed once per strongly connected
+    component (Tarjan), so each resource and link is visited once per walk whatever the cycles."""
 
-    def __init__(self, graph: XrayGraph, direction: str, max_depth: int, max_children: int):
+    def __init__(self, graph: XrayGraph, direction: str, max_depth: int, max_children: int, max_nodes: int = 2000):
         self.graph, self.direction = graph, direction
         self.max_depth, self.max_children = max_depth, max_children
+        self.budget = max_nodes
         self._rolled: dict[str, Health] = {}
 
-    def rolled(self, rid: str, path: set[str]) -> Health:
-        """Worst health of `rid` and what lies beyond it; a resource already on `path` counts
-        with its own health (the cycle is not followed again)."""
+    def rolled(self, rid: str) -> Health:
+        """Worst health of `rid` and everything it reaches in this direction. Resources on one
+        cycle reach one another, so they share one value (their component's)."""
         known = self._rolled.get(rid)
         if known is not None:
             return known
-        worst, exact = self.graph.weight(rid), True
-        path.add(rid)
-        for nid, _ in self.graph.neighbours(rid, self.direction):
-            if nid in path:
-                worst, exact = _worse(worst, self.graph.weight(nid)), False
-                continue
-            worst = _worse(worst, self.rolled(nid, path))
-            exact = exact and nid in self._rolled
-        path.discard(rid)
-        if exact:  # a value seen through a cycle depends on the path: not kept
-            self._rolled[rid] = worst
-        return worst
+        graph, direction, done = self.graph, self.direction, self._rolled
+        index: dict[str, int] = {rid: 0}
+        low: dict[str, int] = {rid: 0}
+        stack, on_stack = [rid], {rid}
+        work = [(rid, iter(graph.neighbours(rid, direction)))]
+        while work:
+            vid, edges = work[-1]
+            for wid, _ in edges:
+                if wid in done:
+                    continue
+                if wid not in index:
+                    index[wid] = low[wid] = len(index)
+                    stack.append(wid)
+                    on_stack.add(wid)
+                    work.append((wid, iter(graph.neighbours(wid, direction))))
+                    break
+                if wid in on_stack:
+                    low[vid] = min(low[vid], index[wid])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[vid])
+                if low[vid] == index[vid]:  # vid roots a component: everything it reaches beyond is done
+                    members = []
+                    while True:
+                        mid = stack.pop()
+                        on_stack.discard(mid)
+                        members.append(mid)
+                        if mid == vid:
+                            break
+                    inside = set(members)
+                    worst = Health.HEALTHY
+                    for mid in members:
+                        worst = _worse(worst, graph.weight(mid))
+                        for nid, _ in graph.neighbours(mid, direction):
+                            if nid not in inside:
+                                worst = _worse(worst, done[nid])
+                    for mid in members:
+                        done[mid] = worst
+        return done[rid]
 
     def node(self, rid: str, relation: str, path: list[str], depth: int) -> XrayNode:
         res = self.graph.resources.get(rid)
@@ -195,8 +228,10 @@ class _Walk:
                         reason=res.health_reason if res else "not found" if health is Health.MISSING
                         else "kind not listed",
                         status=res.status if res else "", missing=res is None)
-        if rid in path:
+        self.budget -= 1
+        if rid in path:  # shown once, not followed; its roll-up is what it reaches (the cycle too)
             node.cycle = True
+            node.rolled = self.rolled(rid)
             return node
         node.children, node.more, node.truncated, node.rolled = self.children(rid, path, depth)
         node.rolled = _worse(self.graph.weight(rid), node.rolled)
@@ -208,15 +243,14 @@ class _Walk:
         found = self.graph.neighbours(rid, self.direction)
         if not found:
             return [], 0, False, Health.HEALTHY
-        on_path = set(path) | {rid}
         ranked = []
         for nid, relation in found:
-            rolled = self.graph.weight(nid) if nid in on_path else self.rolled(nid, set(on_path))
+            rolled = self.rolled(nid)
             ranked.append((-_RANK[rolled], nid, relation, rolled))
         worst = Health.HEALTHY
         for entry in ranked:
             worst = _worse(worst, entry[3])
-        if depth >= self.max_depth:
+        if depth >= self.max_depth or self.budget <= 0:
             return [], 0, True, worst
         ranked.sort(key=lambda e: (e[0], e[1]))
         shown = ranked[: self.max_children]
@@ -229,9 +263,10 @@ class _Walk:
 
 
 def xray(state: EnvState | None, resource_id: str, sources: LinkSources | None = None, *, max_depth: int = 6,
-         max_children: int = 50, graph: XrayGraph | None = None) -> XrayTree:
+         max_children: int = 50, max_nodes: int = 2000, graph: XrayGraph | None = None) -> XrayTree:
     """The tree of `resource_id` in both directions. KeyError when the environment has no such
-    resource. `graph` defaults to the state's graph for its revision (built once)."""
+    resource. `graph` defaults to the state's graph for its revision (built once). Each direction
+    shows at most about `max_nodes` nodes; the roll-ups still count everything reachable."""
     if graph is None:
         assert state is not None, "xray() needs a state or a graph"
         graph = graph_for(state, sources or {})
@@ -240,7 +275,7 @@ def xray(state: EnvState | None, resource_id: str, sources: LinkSources | None =
         raise KeyError(resource_id)
     trees = {}
     for direction in (DEPENDS_ON, DEPENDED_ON_BY):
-        walk = _Walk(graph, direction, max_depth, max_children)
+        walk = _Walk(graph, direction, max_depth, max_children, max_nodes)
         trees[direction] = walk.children(resource_id, [], 0)
     down, up = trees[DEPENDS_ON], trees[DEPENDED_ON_BY]
     root = XrayNode(res.id, res.kind, res.name, res.health, _worse(res.health, down[3]), "", res.health_reason,
