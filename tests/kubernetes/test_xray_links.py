@@ -257,3 +257,16 @@ async def test_the_demo_ingress_has_no_missing_dependency(emulator, backend):
     below = _everything(xray(state, "kubernetes/Ingress/web", {"kubernetes": backend.resource_links}).depends_on)
     assert [n.resource_id for n in below if n.missing or n.health is Health.MISSING] == []
     assert crashing in {n.resource_id for n in below if n.health is Health.DEGRADED}
+
+
+async def test_cli_xray_with_an_unreachable_backend_says_so(kubeconfig, tmp_path):
+    import re
+
+    dead = tmp_path / "dead-kubeconfig"  # the emulator's kubeconfig, pointed at a port nobody listens on
+    dead.write_text(re.sub(r"server: \S+", "server: https://127.0.0.1:1", kubeconfig.read_text()))
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(CONFIG.format(kubeconfig=dead, ns=NS))
+    common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
+    code, out, err = await envdeck("xray", "staging", "kubernetes/Deployment/web", *common)
+    assert code == 1 and "Traceback" not in err
+    assert "kubernetes is unreachable" in err and "no resource" not in err, err

@@ -7,7 +7,8 @@ with box-drawing characters; every name, reason and status is outside text: clea
 tree (report_line: a name cannot break a line of it or write an escape sequence, piped or not)
 and escaped in JSON.
 Exit codes as the other commands: 1 when the resource is not there or a backend was
-unreachable (the tree then shows the last observation), 3 for an environment the user may
+unreachable (the tree then shows the last observation; a resource not found while a backend is
+unreachable is reported as that backend being unreachable, not as "no resource"), 3 for an environment the user may
 not see.
 """
 
@@ -17,6 +18,7 @@ import argparse
 
 from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, report_line, warn
+from tui.core.errors import BackendUnreachable, NotFound
 from tui.core.model import iso, now_utc, worst_health
 from tui.core.xray import XrayNode, XrayTree, target_in, xray_in
 
@@ -68,10 +70,20 @@ async def cmd_xray(args: argparse.Namespace) -> int:
     session = await open_session(args, cfg, args.env)
     try:
         await session.observe()  # observes only, like `status`
-        resource_id = await session.resolve_name(args.env, args.resource)  # aws/KIND/NAME, as `act`
-        resource_id = target_in(session.state(args.env), resource_id)  # NAME, KIND/NAME, a native id
-        tree = xray_in(session, args.env, resource_id)
-        unreachable = sorted(name for name, b in session.state(args.env).backends.items() if b.reachable is not True)
+        backends = session.state(args.env).backends
+        unreachable = sorted(name for name, b in backends.items() if b.reachable is not True)
+        try:
+            resource_id = await session.resolve_name(args.env, args.resource)  # aws/KIND/NAME, as `act`
+            resource_id = target_in(session.state(args.env), resource_id)  # NAME, KIND/NAME, a native id
+            tree = xray_in(session, args.env, resource_id)
+        except NotFound:
+            if not unreachable:
+                raise
+            # not found because it could not be looked: say that, not "no resource" (status says UNREACHABLE)
+            why = "; ".join(f"{name} is unreachable" + (f": {backends[name].error}" if backends[name].error else "")
+                            for name in unreachable)
+            raise BackendUnreachable(f"{why} — cannot look {args.resource} up in {args.env}",
+                                     backend=unreachable[0]) from None
     finally:
         await session.close()
     if args.json:
