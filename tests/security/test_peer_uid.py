@@ -99,6 +99,41 @@ def test_a_closed_peer_in_time_wait_is_unknown():
     assert answer.label.startswith("an unknown uid (")
 
 
+def test_a_peer_that_sent_and_closed_first_is_unknown_not_root():
+    """Connect, send, close while we still hold the accepted socket: the peer's orphaned socket sits
+    in FIN_WAIT2 and its row reads uid 0 — never taken for root."""
+    server, client, accepted = _pair(socket.AF_INET, "127.0.0.1", "127.0.0.1")
+    try:
+        own, peer = accepted.getsockname(), accepted.getpeername()
+        client.sendall(b"hello")
+        client.close()
+        assert accepted.recv(5) == b"hello"
+        deadline = time.monotonic() + 30
+        answer = peer_uid(own, peer)
+        while answer.uid is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            answer = peer_uid(own, peer)
+        assert answer.uid is None and "FIN_WAIT" in answer.reason, answer
+        assert "root" not in answer.label
+    finally:
+        accepted.close()
+        server.close()
+
+
+@pytest.mark.parametrize(("state", "name"), [("04", "FIN_WAIT1"), ("05", "FIN_WAIT2"), ("06", "TIME_WAIT"),
+                                             ("07", "CLOSE"), ("08", "CLOSE_WAIT"), ("09", "LAST_ACK"),
+                                             ("0A", "LISTEN"), ("0B", "CLOSING"), ("0C", "state 0C")])
+def test_a_peer_row_in_a_closing_or_odd_state_is_unknown(tmp_path, state, name):
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    ours, theirs = f"{_hex_v4('127.0.0.1')}:1F90", f"{_hex_v4('127.0.0.1')}:C350"
+    (tmp_path / "tcp").write_text(header + _row(theirs, ours, state, 0) + "\n")
+    answer = peer_uid(("127.0.0.1", 8080), ("127.0.0.1", 50000), proc_net=tmp_path)
+    assert answer.uid is None and name in answer.reason
+    for live in ("01", "02", "03"):  # ESTABLISHED, SYN_SENT, SYN_RECV: the owner is there
+        (tmp_path / "tcp").write_text(header + _row(theirs, ours, live, 1002) + "\n")
+        assert peer_uid(("127.0.0.1", 8080), ("127.0.0.1", 50000), proc_net=tmp_path) == Peer(1002)
+
+
 def test_without_proc_the_owner_is_unknown_and_says_why(tmp_path):
     answer = peer_uid(("127.0.0.1", 8080), ("127.0.0.1", 50000), proc_net=tmp_path / "absent")
     assert answer.uid is None and f"no {tmp_path / 'absent'}/tcp" in answer.reason

@@ -8,7 +8,10 @@ accepted connection's own address; that row's `uid` column owns the peer's socke
 
 The kernel prints an address as the hex of its network-order bytes read as native 32-bit
 words (IPv4 127.0.0.1 is `0100007F` on a little-endian host; IPv6 is four such words) and a
-port as a plain hex number. A row in TIME_WAIT has no owner any more (its uid reads 0).
+port as a plain hex number. Only a row in ESTABLISHED, SYN_SENT or SYN_RECV names its owner:
+a socket its process has closed (FIN_WAIT1/2, CLOSING, LAST_ACK, TIME_WAIT, CLOSE) is orphaned
+and its uid reads 0, so a peer that connects, sends and closes would otherwise look like root;
+every other state (CLOSE_WAIT, LISTEN, anything unknown) is not trusted either.
 
 Fail closed: when the owner cannot be told (no /proc, the row is gone, two rows disagree)
 `Peer.uid` is None and `Peer.reason` says why; callers refuse such a connection.
@@ -24,7 +27,9 @@ from pathlib import Path
 
 PROC_NET = Path("/proc/net")
 TABLES = ("tcp", "tcp6")
-TIME_WAIT = "06"
+LIVE_STATES = frozenset({"01", "02", "03"})  # ESTABLISHED, SYN_SENT, SYN_RECV
+STATE_NAMES = {"04": "FIN_WAIT1", "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
+               "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING"}
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -83,7 +88,8 @@ def peer_uid(own: tuple[object, ...], peer: tuple[object, ...], proc_net: Path =
     except (ValueError, IndexError, TypeError):
         return Peer(None, f"not an IP connection ({peer!r})")
     uids: set[int] = set()
-    closing = read = False
+    closing: set[str] = set()
+    read = False
     problems: list[str] = []
     for table in TABLES:
         path = proc_net / table
@@ -105,10 +111,10 @@ def peer_uid(own: tuple[object, ...], peer: tuple[object, ...], proc_net: Path =
                 uid = int(fields[7])
             except ValueError:
                 continue
-            if fields[3] == TIME_WAIT:
-                closing = True
-            else:
+            if fields[3].upper() in LIVE_STATES:
                 uids.add(uid)
+            else:
+                closing.add(STATE_NAMES.get(fields[3].upper(), f"state {fields[3][:4]}"))
     if len(uids) == 1:
         return Peer(uids.pop())
     if len(uids) > 1:
@@ -116,6 +122,7 @@ def peer_uid(own: tuple[object, ...], peer: tuple[object, ...], proc_net: Path =
     if not read:
         return Peer(None, "; ".join(problems) or f"no {proc_net}/tcp on this system to find the peer's owner")
     if closing:
-        return Peer(None, "the peer's socket is already closed (TIME_WAIT): its owner is gone")
+        return Peer(None, f"the peer's socket is closing or not connected ({', '.join(sorted(closing))}): "
+                          "its owner cannot be told")
     return Peer(None, f"no socket at {theirs[0]}:{theirs[1]} in {proc_net}/tcp (gone, or in another network "
                       "namespace)")
