@@ -92,6 +92,9 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
         held = session.repairs_held(name) if session.state(name).all_drifts() else None
         if held is not None:
             print(f"envdeck: not repaired: {held}", file=sys.stderr)
+        led = session.state(name).lease_note  # another live process leads it (issue 16)
+        if led and session.state(name).all_drifts() and session.state(name).repair != "observe":
+            print(f"envdeck: not repaired: {led}", file=sys.stderr)
     out = []
     failed = denied = False
     for name in session.environments():
@@ -105,7 +108,8 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
                     "drifts": [d.to_json() for d in state.all_drifts()],
                     "repairs": [r.to_json() for r in reps],
                     **{k: v for k, v in state.to_json(include_resources=False).items()
-                       if k in ("desired_overlays", "repair_holds")}})
+                       if k in ("desired_overlays", "repair_holds", "leader", "epoch", "lease_age_s",
+                                "lease_note")}})
     if args.json:
         print_json({"environments": out})
     else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,16 @@ log = logging.getLogger("envdeck.leadership")
 TTL_S = 15.0
 RENEW_S = 5.0
 MARGIN_S = 1.0
+TTL_ENV = "ENVDECK_LEASE_TTL"  # seconds; renewed every third of it (the tests shorten it)
+
+
+def _ttl_from_env() -> float:
+    try:
+        ttl = float(os.environ.get(TTL_ENV, "") or TTL_S)
+    except ValueError:
+        log.warning("$%s: not a number of seconds; using %.0f", TTL_ENV, TTL_S)
+        return TTL_S
+    return min(max(ttl, 3.0), 3600.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +60,13 @@ class LeaderView:
 
 class Leadership:
     def __init__(self, store: Store, envs: Callable[[], Iterable[str]], *, holder: str | None = None,
-                 ttl_s: float = TTL_S, renew_s: float = RENEW_S,
+                 ttl_s: float | None = None, renew_s: float | None = None,
                  on_change: Callable[[str], None] | None = None):
         self.store = store
         self.envs = envs
         self.holder = holder or this_holder()
-        self.ttl_s = ttl_s
-        self.renew_s = renew_s
+        self.ttl_s = ttl_s if ttl_s is not None else _ttl_from_env()
+        self.renew_s = renew_s if renew_s is not None else self.ttl_s / 3
         self.on_change = on_change
         self.held: dict[str, Lease] = {}
         self._deadline: dict[str, float] = {}

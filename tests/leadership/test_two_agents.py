@@ -1,0 +1,196 @@
+"""Exactly one reconciler per environment (issue 16), with real processes: two `envdeck agent`
+processes on one store (the shared SQLite file; PostgreSQL for the first test too) against the
+Kubernetes API emulator in a thread. Repairs are counted on the emulator (its request log of
+writes to the Deployment), not in envdeck: every drift made is repaired by exactly one write.
+
+- both up: one of them leads (/metrics envdeck_lease_held), each drift is repaired once;
+- SIGKILL the leader: the other takes the lease (after its ttl) and repairs;
+- SIGSTOP the leader past its lease, the other takes over and repairs, then a drift is made and
+  the old leader continued at once: it does not repair (its lease lapsed on its own clock, the
+  store refuses its stale epoch) and logs that it no longer leads. Three trials (the issue asks
+  for 50; these run in the shared suite).
+- `envdeck reconcile --repair` while an agent leads refuses: "env X is led by HOLDER".
+The lease ttl is shortened to 4 s with $ENVDECK_LEASE_TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.agent.support import Agent
+from tests.helpers import envdeck
+from tests.kubernetes_emulator.support import wait_for
+
+TTL = "4"
+CONFIG = """defaults:
+  interval: 1s
+environments:
+  staging:
+    repair: auto
+    kubernetes:
+      kubeconfig: {kubeconfig}
+      context: emulator
+      namespace: staging
+      desired:
+        - {{kind: Deployment, name: web, replicas: 3}}
+  quiet:
+    repair: propose
+    kubernetes:
+      kubeconfig: {kubeconfig}
+      context: emulator
+      namespace: quiet
+      desired:
+        - {{kind: Deployment, name: api, replicas: 2}}
+"""
+
+
+def _writes(emu, namespace: str, name: str) -> int:
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+    return sum(1 for m, p in list(emu.request_log)
+               if m in ("PATCH", "PUT", "POST") and p.split("?")[0] in (path, path + "/scale"))
+
+
+def _replicas(emu, namespace: str = "staging", name: str = "web") -> int:
+    return emu.get("deployments", namespace, name)["spec"]["replicas"]
+
+
+def _held(agent: Agent, env: str = "staging") -> bool:
+    return agent.metric("envdeck_lease_held", env=env) == 1
+
+
+def _leader(agents: list[Agent]) -> tuple[Agent, Agent]:
+    """(the leader, the other) once exactly one of two running agents holds the lease."""
+    def one():
+        held = [a for a in agents if _held(a)]
+        return held[0] if len(held) == 1 else None
+    leader = wait_for(one, timeout=60, interval=0.2, what="exactly one leader")
+    return leader, next(a for a in agents if a is not leader)
+
+
+def _drift_and_settle(emu, before: int, expected: int) -> int:
+    """Make the Deployment drift (1 replica, desired 3), wait for its repair, let every agent
+    run a few passes more; the emulator's write count after."""
+    emu.patch("deployments", "staging", "web", {"spec": {"replicas": 1}})
+    wait_for(lambda: _replicas(emu) == 3, timeout=60, interval=0.1, what="the repair")
+    time.sleep(3)  # three passes of each agent: a second repair would land here
+    writes = _writes(emu, "staging", "web")
+    assert writes - before == expected, f"{writes - before} writes for {expected} drift(s)"
+    return writes
+
+
+@pytest.fixture
+def world(k8s_emulator, tmp_path):
+    thread, kubeconfig, _token = k8s_emulator
+    emu = thread.emu
+    emu.add_namespace("quiet")
+    emu.create_deployment("staging", "web", replicas=3)
+    emu.create_deployment("quiet", "api", replicas=1)
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(CONFIG.format(kubeconfig=kubeconfig))
+    return emu, config, tmp_path / "state"
+
+
+def _agents(config, state, n: int = 2, **env: str) -> list[Agent]:
+    # one after the other: two processes creating one new SQLite file at once race in its
+    # first migration (a known limit of store_sqlite.migrate, not of the leases)
+    agents = []
+    for _ in range(n):
+        agents.append(Agent(config, state, env={"ENVDECK_LEASE_TTL": TTL, **env}))
+        agents[-1].wait_listening()
+    return agents
+
+
+def _stop_all(agents: list[Agent]) -> None:
+    for agent in agents:
+        if agent.proc.poll() is None:
+            agent.proc.send_signal(signal.SIGCONT)
+        agent.stop()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_two_agents_one_leader_each_drift_repaired_once(world, engine, request):
+    emu, config, state = world
+    env = {"ENVDECK_STATE_URL": request.getfixturevalue("pg_url")} if engine == "postgres" else {}
+    if env:
+        env["PGPASSFILE"] = str(request.getfixturevalue("pgpass"))
+    agents = _agents(config, state, **env)
+    try:
+        leader, other = _leader(agents)
+        assert leader.metric("envdeck_lease_epoch", env="staging") >= 1
+        writes = _writes(emu, "staging", "web")
+        for _ in range(3):
+            writes = _drift_and_settle(emu, writes, 1)
+        assert _held(leader) and not _held(other)
+        repaired = [r for r in other.records() if r["msg"].startswith("repair")]
+        assert repaired == [], repaired  # the follower observed, never repaired
+    finally:
+        _stop_all(agents)
+
+
+def test_sigkill_the_leader_the_other_takes_over(world):
+    emu, config, state = world
+    agents = _agents(config, state)
+    try:
+        leader, other = _leader(agents)
+        epoch = leader.metric("envdeck_lease_epoch", env="staging")
+        leader.proc.kill()
+        leader.proc.wait()
+        wait_for(lambda: _held(other), timeout=60, interval=0.2, what="the takeover")
+        assert other.metric("envdeck_lease_epoch", env="staging") == epoch + 1
+        _drift_and_settle(emu, _writes(emu, "staging", "web"), 1)
+    finally:
+        _stop_all(agents)
+
+
+def test_sigstop_the_leader_past_its_lease_then_sigcont_no_double_repair(world):
+    emu, config, state = world
+    agents = _agents(config, state)
+    try:
+        writes = _writes(emu, "staging", "web")
+        for _trial in range(3):
+            leader, other = _leader(agents)
+            leader.proc.send_signal(signal.SIGSTOP)
+            wait_for(lambda o=other: _held(o), timeout=60, interval=0.2, what="the takeover")
+            writes = _drift_and_settle(emu, writes, 1)  # repaired by the new leader alone
+            seen = len(leader.lines)
+            # a drift the old leader meets as soon as it runs again: it must not repair it
+            emu.patch("deployments", "staging", "web", {"spec": {"replicas": 1}})
+            leader.proc.send_signal(signal.SIGCONT)
+            wait_for(lambda: _replicas(emu) == 3, timeout=60, interval=0.1, what="the repair")
+            time.sleep(3)
+            now = _writes(emu, "staging", "web")
+            assert now - writes == 1, f"{now - writes} writes for one drift (trial {_trial})"
+            writes = now
+            assert _held(other) and not _held(leader)
+            after = leader.records()[seen:]
+            assert not [r for r in after if r["msg"].startswith("repair")], after
+            assert [r for r in after if r["msg"].startswith("leader") and r.get("note")], after[-10:]
+    finally:
+        _stop_all(agents)
+
+
+def test_one_shot_repair_refused_while_an_agent_leads(world):
+    emu, config, state = world
+    (agent,) = _agents(config, state, n=1)
+    try:
+        wait_for(lambda: _held(agent, "quiet"), timeout=60, interval=0.2, what="the agent leading quiet")
+        out = envdeck("reconcile", "--once", "--repair", "--env", "quiet", "--config", str(config),
+                      "--state-dir", str(state), ENVDECK_LEASE_TTL=TTL)
+        assert "env quiet is led by " in out.stderr, out.stderr
+        assert _writes(emu, "quiet", "api") == 0 and _replicas(emu, "quiet", "api") == 1
+        status = envdeck("status", "--json", "--config", str(config), "--state-dir", str(state))
+        assert status.returncode == 0, status.stderr
+        shown = {e["name"]: e for e in json.loads(status.stdout)["environments"]}
+        assert shown["quiet"]["leader"].endswith(f":{agent.proc.pid}") and "@" in shown["quiet"]["leader"]
+        assert shown["quiet"]["epoch"] >= 1 and shown["quiet"]["lease_age_s"] >= 0
+    finally:
+        agent.stop()
+    # with nobody leading, the one-shot takes the lease for its pass and repairs
+    out = envdeck("reconcile", "--once", "--repair", "--env", "quiet", "--config", str(config),
+                  "--state-dir", str(state))
+    assert out.returncode == 0, out.stderr
+    assert _writes(emu, "quiet", "api") == 1 and _replicas(emu, "quiet", "api") == 2
