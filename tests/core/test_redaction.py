@@ -226,3 +226,25 @@ def test_a_long_line_is_redacted_in_linear_time(text):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert isinstance(out, str) and out
+
+
+@pytest.mark.parametrize("name", ["dbpass", "DBPASS", "DBPass", "rootpass", "adminpass", "SMTPPass", "userpw",
+                                  "dbpw", "rootpw", "pswd", "pgpass", "PaSS", "dsn", "DATABASE_DSN", "sentryDsn",
+                                  "userPwd", "db_pswd", "ROOTPW", "MAIL_SMTPPASS"])
+def test_run_together_password_names_are_secret(name):
+    assert is_secret_name(name)
+    assert redact_params({name: SECRET}) == {name: "***"}
+    assert redact_text(f"{name}={SECRET} --{name} {SECRET}") == f"{name}=*** --{name} ***"
+
+
+@pytest.mark.parametrize("name", ["bypass", "compass", "passenger", "overpass", "encompass", "surpass",
+                                  "trespass", "lowpass", "bandpass", "compassHeading", "bypass_cache",
+                                  "passport", "passive", "passes", "DNS", "dns_name", "spw_mode"])
+def test_words_holding_pass_or_pw_are_not_secret(name):
+    assert not is_secret_name(name)
+    assert redact_text(f"{name}=on --{name} yes") == f"{name}=on --{name} yes"
+
+
+def test_the_finding_line_is_redacted():
+    line = "DBPASS=hunter2 adminpass=hunter3 rootpw=x9 --dbpass hunter4"
+    assert redact_text(line) == "DBPASS=*** adminpass=*** rootpw=*** --dbpass ***"

@@ -3,7 +3,8 @@
 Two rules, both applied wherever a command line or action parameters are written:
 
 - `redact_params`: the value of a secret-looking parameter name becomes `***`
-  (`password`, `db_pass`, `pwd`, `client_key`, `apiKey`, `token`, `auth_header`, ...);
+  (`password`, `db_pass`, `pwd`, `client_key`, `apiKey`, `token`, `auth_header`, run-together
+  `dbpass`/`SMTPPass`/`rootpw`/`userpwd`/`pgpass`, `pswd`, `dsn`, ...; not `bypass`, `compass`);
   a name that is itself secret-looking text (`AKIA…`, `sk_live_…`) becomes `***` too,
   with its value; string values of the others still pass through `redact_text`.
 - `redact_text`: secret-looking parts of free text or a shell command line:
@@ -41,7 +42,14 @@ _STEMS = re.compile(r"secret|passw|passphrase|passcode|token|credential|private|
                     r"signature|auth(?!or(?!iz))|(?:store|key|src|dest|srcstore|deststore|srckey|destkey|new|old)pass(?![a-z])",
                     re.IGNORECASE)
 # Short words that make a name secret only as a whole word of it ("db_pass", "pwd", not "compass").
-_WORDS = {"pwd", "pw", "pass", "pin", "otp", "jwt", "sas", "sig", "session", "cred", "creds", "salt"}
+_WORDS = {"pwd", "pw", "pass", "pin", "otp", "jwt", "sas", "sig", "session", "cred", "creds", "salt", "pswd",
+          "dsn"}
+# A run-together word ending in one of these is a password ("dbpass", "SMTPPass", "rootpw", "userpwd",
+# "pgpass"), except the ordinary words below ("bypass", "compass", "lowpass").
+_RUN_TOGETHER = re.compile(r"[a-z0-9]{2,}(?:pass|pw|pwd|pswd|dsn)")
+_ORDINARY_PASS = {"bypass", "compass", "encompass", "overpass", "underpass", "surpass", "trespass", "flypass",
+                  "repass", "multipass", "onepass", "twopass", "singlepass", "firstpass", "secondpass",
+                  "highpass", "lowpass", "bandpass", "allpass", "notchpass", "subpass", "renderpass"}
 # "…_key" is secret ("client_key", "access_key", "ssh_key"), except keys that are lookups.
 _BENIGN_KEY_PREFIX = {"tag", "sort", "partition", "primary", "hash", "range", "label", "map", "cache",
                       "object", "s3", "idempotency", "foreign", "lookup", "dedup", "group"}
@@ -59,6 +67,10 @@ def is_secret_name(name: object) -> bool:
         return True
     words = _words(text)
     if any(w in _WORDS for w in words):
+        return True
+    # "DBPass", "SMTPPass" are one word to the camelCase split: look at the plain words too
+    plain = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+    if any(w in _WORDS or (_RUN_TOGETHER.fullmatch(w) and w not in _ORDINARY_PASS) for w in {*words, *plain}):
         return True
     return len(words) >= 2 and words[-1] in ("key", "keys") and words[-2] not in _BENIGN_KEY_PREFIX
 
