@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 # What the action keys mean, in order of preference per resource kind.
 RESTART_ACTIONS = ("restart", "force-new-deployment", "reboot")
-SCALE_ACTIONS = ("scale", "set-desired-capacity")
+SCALE_ACTIONS = ("scale", "set-desired-capacity", "set-concurrency")  # S on a Lambda: its reserved concurrency
 DELETE_ACTIONS = ("delete", "terminate")
 STOP_ACTIONS = ("stop",)
 START_ACTIONS = ("start",)
@@ -68,6 +68,23 @@ def has_ui_action(session, env: str, resources: list[Resource], action: str) -> 
     except EnvdeckError:
         return False
     return None
+
+
+def explain_ui_key(screen, key: str, resources: list[Resource]) -> bool:
+    """`l`/`s` pressed where the footer does not offer them (a queue, a group, a table: their
+    binding is off, so nothing runs): say why in one line. True when `key` was one of them."""
+    for b in screen._bindings.key_to_bindings.get(key, ()):
+        if b.action in UI_ACTIONS and resources and screen.check_action(b.action, ()) is False:
+            what = "logs" if b.action == "logs" else "shell"
+            names = ", ".join(f"{clean(r.name, max_len=40)} ({clean(r.kind)})" for r in resources[:3])
+            more = f" and {len(resources) - 3} more" if len(resources) > 3 else ""
+            aws = any(r.backend == "aws" for r in resources)
+            where = ("map a log group under aws.logs or tag it envdeck:log-group=GROUP" if aws
+                     else "it writes no log envdeck can read") if b.action == "logs" \
+                else "a shell opens on one running instance, pod or edge node"
+            screen.app.notify(f"no {what} for {names}{more}: {where}", severity="warning", markup=False)
+            return True
+    return False
 
 
 def pick(choices: list[ActionChoice], names: tuple[str, ...], *, destructive_fallback: bool = False

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
+from screens import action_flow
 from screens.base import EnvdeckScreen, steady_input
 from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
@@ -198,7 +199,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     def on_key(self, event: events.Key) -> None:
         """D/Z/W on a config environment: their bindings are off there; say why instead of nothing."""
-        if self.ready and not self.query_one("#filter", Input).has_focus and explain_key(self, event.key, self.env):
+        if self.ready and not self.query_one("#filter", Input).has_focus and (
+                explain_key(self, event.key, self.env) or action_flow.explain_ui_key(self, event.key, self.targets())):
             event.stop()
 
     def action_env_destroy(self) -> None:

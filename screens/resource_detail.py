@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -308,7 +308,23 @@ class ResourceDetailScreen(EnvdeckScreen):
             return action_flow.has_key_action(self.session.actions_for(self.env, r), action)
         if r is not None and action in action_flow.UI_ACTIONS:  # no `l`/`s` on a queue, a group, a table
             return action_flow.has_ui_action(self.session, self.env, [r], action)
+        if r is not None and action == "port_forward":  # `F` only where a forward can open (help: "not now")
+            return port_forward_flow.can_forward(r)
         return super().check_action(action, parameters)
+
+    def on_key(self, event: events.Key) -> None:
+        """`l`/`s`/`F` where this resource has none (their bindings are off): say why in one line."""
+        r = self._shown
+        if r is None:
+            return
+        if action_flow.explain_ui_key(self, event.key, [r]):
+            event.stop()
+            return
+        for b in self._bindings.key_to_bindings.get(event.key, ()):
+            if b.action == "port_forward" and self.check_action(b.action, ()) is False:
+                port_forward_flow.start_port_forward(self.envdeck, self.env, r)  # says what it works on
+                event.stop()
+                return
 
     def _run(self, names: tuple[str, ...], label: str, **kw) -> None:
         r = self.resource
