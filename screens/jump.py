@@ -26,6 +26,7 @@ from screens.base import steady_input
 from screens.env_views import ENV_VIEWS, VIEW_ALIASES
 from themes import resolve_theme_name
 from tui.core.sanitize import clean
+from tui.widgets.resource_table import SHORT_KIND
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
@@ -42,6 +43,7 @@ KIND_ALIASES = {
     "ing": "Ingress", "ingresses": "Ingress", "hpa": "HorizontalPodAutoscaler", "cj": "CronJob",
     "pdb": "PodDisruptionBudget", "netpol": "NetworkPolicy", "cm": "ConfigMap", "cert": "Certificate",
 }
+SHORT_KINDS = {short: kind for kind, short in SHORT_KIND.items()}
 # `service` names two kinds: Kubernetes `Service` (as in kubectl and k9s) and the edge nodes'
 # systemd `service`; each has its own words, so that one never lists the other.
 KUBERNETES_SERVICE_WORDS = frozenset({"svc", "service", "services"})
@@ -78,7 +80,7 @@ def resolve_kind(word: str, known_kinds: set[str]) -> str | None:
     alias = KIND_ALIASES.get(w)
     if alias is not None:
         return alias
-    return None
+    return SHORT_KINDS.get(w)  # the short kinds the Resources table shows in KIND (`sg`, `ebs`, `pvc`)
 
 
 def parse_jump(text: str, envs: list[str], known_kinds: set[str]) -> Jump:
