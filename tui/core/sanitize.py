@@ -1,10 +1,14 @@
 """One sanitiser for every string that comes from the outside world.
 
 Resource names, tags, log lines, events and command output are data. Before
-any widget or terminal sees them, control characters (C0 except tab, DEL, C1,
-ESC) and bidi overrides become visible escapes, so that nothing from outside can
-recolour the screen, set the window title, write the clipboard (OSC 52) or
-reorder text. Rich markup is handled by showing the result as `Text`, never markup.
+any widget or terminal sees them, control characters (C0 with tab, DEL, C1,
+ESC), bidi overrides, the line/paragraph separators U+2028/U+2029 and the invisible
+ones (zero-width space U+200B, word joiner U+2060, soft hyphen U+00AD, U+FEFF)
+become visible escapes, so that nothing from outside can recolour the screen, set
+the window title, write the clipboard (OSC 52), reorder text, break or push a
+column, or make two names look alike. The zero-width (non-)joiners U+200C/U+200D
+stay: emoji sequences and several scripts need them. Rich markup is handled by
+showing the result as `Text`, never markup.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import re
 
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f" + BIDI + "]")
+INVISIBLE = "\u2028\u2029\u200b\u2060\u00ad\ufeff"
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f" + BIDI + INVISIBLE + "]")
 _NAMES = {"\x1b": "␛", "\n": "␤", "\r": "␍", "\x00": "␀", "\x7f": "␡"}
 
 

@@ -117,7 +117,8 @@ def render_line(line: LogLine, *, prefix: str, timestamps: bool, pretty_json: bo
                 pass
     out = []
     for i, body in enumerate(bodies):
-        text = clean(head if i == 0 else " " * len(head)) + clean(body.rstrip("\r\n"))
+        # a tab in a log line is layout (stack traces): spaces, not the `^I` clean() shows elsewhere
+        text = clean(head if i == 0 else " " * len(head)) + clean(body.rstrip("\r\n").expandtabs(8))
         if wrap and wrap > 10:
             out.extend(chop_cells(text, wrap) or [""])
         else:
