@@ -188,7 +188,7 @@ class XrayScreen(EnvdeckScreen):
             hint.update(Text(clean(error or ""), style=palette.style("warning")))
             self.query_one(Tree).clear()
             return
-        hint.update(Text("enter details · space open/close · X xray here · below: worst under it",
+        hint.update(Text("enter details · space open/close · x xray here · below: worst under it",
                          no_wrap=True, overflow="ellipsis", end=""))
         self._fill(found, palette)
         self.tick()
@@ -221,7 +221,7 @@ class XrayScreen(EnvdeckScreen):
             if node.more:
                 child.add_leaf(Text(f"… {node.more} more", style=palette.style("text-muted")))
             elif node.truncated:
-                child.add_leaf(Text("… deeper: X on this node", style=palette.style("text-muted")))
+                child.add_leaf(Text("… deeper: x on this node", style=palette.style("text-muted")))
 
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected) -> None:

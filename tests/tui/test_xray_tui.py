@@ -143,3 +143,12 @@ def test_xray_snapshot(snap_compare, tmp_path, stage):
         await open_xray_of_api(pilot, pilot.app)
 
     assert snap_compare(make_app(tmp_path, stage, env="staging"), terminal_size=SIZE, run_before=run)
+
+
+async def test_the_hint_names_x_for_xray_here(tmp_path, stage):
+    stage.replica_sets = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(160, 24)) as pilot:
+        screen = await open_xray_of_api(pilot, app)
+        hint = str(screen.query_one("#xray-hint").render())
+        assert "x xray here" in hint and "X xray" not in hint, hint  # X is stop
