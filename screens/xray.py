@@ -80,6 +80,8 @@ class XrayScreen(EnvdeckScreen):
         Binding("escape", "back", "Back", id="xray-back"),
         Binding("i", "describe", "Details", id="describe", tooltip="Open the selected node's details"),
         Binding("x", "xray", "Xray here", id="xray", tooltip="The xray of the selected node"),
+        Binding("j", "tree_down", "Down", id="xray-down", show=False),  # as in the tables (docs/tui.md)
+        Binding("k", "tree_up", "Up", id="xray-up", show=False),
     ]
 
     def __init__(self, env: str, resource_id: str) -> None:
@@ -248,6 +250,12 @@ class XrayScreen(EnvdeckScreen):
         if isinstance(target, str) and target != self.resource_id and \
                 self.session.state(self.env).resource(target) is not None:
             self.envdeck.push_screen(XrayScreen(self.env, target))
+
+    def action_tree_down(self) -> None:
+        self.query_one(Tree).action_cursor_down()
+
+    def action_tree_up(self) -> None:
+        self.query_one(Tree).action_cursor_up()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -152,3 +152,19 @@ async def test_the_hint_names_x_for_xray_here(tmp_path, stage):
         screen = await open_xray_of_api(pilot, app)
         hint = str(screen.query_one("#xray-hint").render())
         assert "x xray here" in hint and "X xray" not in hint, hint  # X is stop
+
+
+async def test_j_and_k_move_the_cursor_in_the_tree(tmp_path, stage):
+    stage.replica_sets = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_xray_of_api(pilot, app)
+        tree = screen.query_one(Tree)
+        start = tree.cursor_line
+        await pilot.press("j", "j")
+        await settle(pilot)
+        assert tree.cursor_line == start + 2
+        await pilot.press("k")
+        await settle(pilot)
+        assert tree.cursor_line == start + 1 and isinstance(app.screen, XrayScreen)
+        assert stage.performed == []
