@@ -92,6 +92,38 @@ def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette) ->
             dash, dash, muted("—", palette))
 
 
+def lifecycle_drift_cell(managed: ManagedEnvironment, state: EnvState, palette: Palette) -> Text:
+    """DRIFT of a created environment: while its steps are still being carried out (or torn down)
+    a half-made environment is not `Drifted` (`—`); a failed one's drift is `held`: no repair runs
+    on it until it is created again or destroyed."""
+    if managed.state in (EnvLifecycleState.READY, EnvLifecycleState.SLEEPING):
+        return drift_cell(state.drift(), palette)
+    if managed.state == EnvLifecycleState.FAILED and state.drift() is not None:
+        return Text("held", style=palette.style("warning"), end="")
+    return muted("—", palette)
+
+
+def description_text(state: EnvState | None, managed: ManagedEnvironment | None, now: datetime,
+                     palette: Palette) -> Text:
+    """The line(s) under the table: a created environment's state line, then the description
+    on a line of its own; each line cut with `…` rather than running on into the next."""
+    text = Text(end="", no_wrap=True, overflow="ellipsis")
+    if managed is not None:
+        text.append_text(header_text(managed, now, palette))
+    if state is not None:
+        line = Text(end="")
+        if state.description:
+            line.append(clean(state.description, max_len=200))
+        for b in state.backends.values():
+            if b.reachable is False and b.error:
+                line.append(f"  {b.name}: {clean(b.error, max_len=100)}", style=palette.style("error"))
+        if line.plain:
+            if text.plain:
+                text.append("\n")
+            text.append_text(line)
+    return text
+
+
 def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnvironment], now: datetime,
                   palette: Palette) -> dict[str, Cells]:
     rows: dict[str, Cells] = {}
@@ -100,7 +132,7 @@ def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnviron
         m = managed.get(name)
         if m is not None:
             health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette)
-            cells = (name_cell(name, m, now, palette), health, *cells[2:])
+            cells = (name_cell(name, m, now, palette), health, lifecycle_drift_cell(m, state, palette), *cells[3:])
         rows[name] = cells
     for name, m in managed.items():
         if name not in rows:
@@ -179,17 +211,8 @@ class OverviewScreen(EnvdeckScreen):
         env = self.query_one(EnvironmentsTable).cursor_key
         state = self.session.states().get(env) if env else None
         managed = self.envdeck.managed.get(env) if env else None
-        text = Text(end="")
-        if managed is not None:
-            text.append_text(header_text(managed, self.envdeck.now(), self.envdeck.palette))
-            text.append("  ")
-        if state is not None:
-            if state.description:
-                text.append(clean(state.description, max_len=200))
-            for b in state.backends.values():
-                if b.reachable is False and b.error:
-                    text.append(f"  {b.name}: {clean(b.error, max_len=100)}", style=self.envdeck.palette.style("error"))
-        self.query_one("#env-description", Static).update(text)
+        self.query_one("#env-description", Static).update(
+            description_text(state, managed, self.envdeck.now(), self.envdeck.palette))
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
         self.refresh_all()
