@@ -154,6 +154,7 @@ class Leadership:
         """Stop leading `env` (fenced, or the lease could not be kept)."""
         had = self.held.pop(env, None) is not None
         self._deadline.pop(env, None)
+        self.seen[env] = None  # who leads now: read again with the next refresh
         self.notes[env] = why
         if had:
             log.warning("%s: %s", env, why)
