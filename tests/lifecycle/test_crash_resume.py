@@ -21,9 +21,11 @@ import pytest
 
 from tests.lifecycle.conftest import World
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lifecycle-crash")]
+pytestmark = [pytest.mark.slow]
 
 TRIALS = int(os.environ.get("ENVDECK_CRASH_TRIALS", "10"))
+# the trials run in this many tests (trial n in chunk n % CHUNKS), so that parallel workers share them
+CHUNKS = 4
 SEED = int(os.environ.get("ENVDECK_CRASH_SEED", str(random.SystemRandom().randrange(2**31))))
 ONE_EACH = {"instances": 1, "security_groups": 1, "buckets": 1, "namespaces": 1, "deployments": 1}
 NOTHING = {"instances": 0, "security_groups": 0, "buckets": 0, "namespaces": 0, "deployments": 0}
@@ -77,9 +79,10 @@ def _create_args(name: str) -> list[str]:
     return ["env", "create", name, "--template", "small", "--param", "branch=main", "--wait"]
 
 
-def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftovers(world: World):
-    rng = random.Random(SEED)
-    print(f"crash trials: seed={SEED} trials={TRIALS} (replay: ENVDECK_CRASH_SEED={SEED})")
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftovers(world: World, chunk: int):
+    rng = random.Random(SEED * CHUNKS + chunk)
+    print(f"crash trials: seed={SEED} trials={TRIALS} chunk={chunk}/{CHUNKS} (replay: ENVDECK_CRASH_SEED={SEED})")
     # calibrate: how long an uninterrupted create and destroy take on this machine
     create_s = _timed(world, *_create_args("calib"))
     assert world.counts("calib") == ONE_EACH
@@ -87,7 +90,7 @@ def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftove
     assert world.counts("calib") == NOTHING and world.tagged_arns("calib") == []
     print(f"calibration: create {create_s:.2f}s, destroy {destroy_s:.2f}s")
 
-    for number in range(TRIALS):
+    for number in range(chunk, TRIALS, CHUNKS):
         trial = Trial(number, f"crash-{number}", rng.uniform(0.05, create_s * 1.1), rng.choice(["create", "reconcile"]),
                       rng.uniform(0.05, destroy_s * 1.1), rng.choice(["destroy", "reconcile"]))
         print(trial)
