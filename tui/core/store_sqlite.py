@@ -150,8 +150,17 @@ class SqliteDb:
         if version > len(migrations):
             raise StateError(f"{self.path}: made by a newer envdeck (schema {version}); upgrade envdeck")
         for number in range(version, len(migrations)):
-            await self.raw.executescript(
-                "BEGIN IMMEDIATE;\n" + migrations[number] + f"\nPRAGMA user_version = {number + 1};\nCOMMIT;")
+            try:
+                await self.raw.executescript(
+                    "BEGIN IMMEDIATE;\n" + migrations[number] + f"\nPRAGMA user_version = {number + 1};\nCOMMIT;")
+            except sqlite3.OperationalError:
+                # two envdecks opening a new store at once both read the old version; the one that
+                # waited for the write lock finds the tables made: fine when the other finished it
+                with contextlib.suppress(sqlite3.Error):
+                    await self.raw.execute("ROLLBACK")
+                if await self.schema_version() > number:
+                    continue
+                raise
         return len(migrations)
 
     async def _pragma(self, name: str) -> Any:
