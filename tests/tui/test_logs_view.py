@@ -129,6 +129,9 @@ async def test_saved_logs_are_the_lines_not_the_wrapped_rendering_in_the_downloa
         await wait_until(pilot, lambda: log.line_count == 2, "the lines")
         await pilot.press("w")
         await wait_until(pilot, lambda: log.line_count > 2, "the long line wrapped")
+        toasted: list[str] = []   # every toast posted (a toast on screen expires: on a loaded machine
+        notify = app.notify       # it may be gone before the check below)
+        app.notify = lambda message, *args, **kwargs: (toasted.append(str(message)), notify(message, *args, **kwargs))[1]
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
         await pilot.press("enter")
@@ -137,7 +140,7 @@ async def test_saved_logs_are_the_lines_not_the_wrapped_rendering_in_the_downloa
         await wait_until(pilot, lambda: saved.read_text().endswith("\n"), "the whole file")
         assert saved.read_text() == f"first line\n{long_line}\n"
         assert stat.S_IMODE(saved.stat().st_mode) == 0o600
-        await wait_until(pilot, lambda: any(str(saved) in n.message for n in app._notifications),
+        await wait_until(pilot, lambda: any(str(saved) in message for message in toasted),
                          "the toast naming the whole path")
 
 
