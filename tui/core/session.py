@@ -635,18 +635,20 @@ class Session:
                                           message=str(exc) or type(exc).__name__)
             raise
         params["local_port"] = forwarder.port
+        # like the shell, not one `audited` block: the row stays open while the forward does, and
+        # `PortForward.close()` (or `Session.close`) finishes it
         try:
-            audit_id = await self.store.audit_begin(user=self.user, env=env, target=resource_id,
-                                                    action=PORT_FORWARD_ACTION, params=params, origin=self.origin)
+            op = await AuditedOperation.begin(self.store, user=self.user, env=env, target=resource_id,
+                                              action=PORT_FORWARD_ACTION, params=params, origin=self.origin)
         except BaseException:
             await forwarder.close()  # never a listener without its audit row
             raise
 
         async def closed(handle: PortForward) -> None:
             self._port_forwards.pop(handle.id, None)
-            await self.store.audit_finish(audit_id, AuditResult.SUCCEEDED, f"closed; {handle.stats.summary()}")
+            await op.finish_row(AuditResult.SUCCEEDED, f"closed; {handle.stats.summary()}")
 
-        handle = PortForward(audit_id, env, resource_id, remote_port, forwarder, closed)
+        handle = PortForward(op.id, env, resource_id, remote_port, forwarder, closed)
         self._port_forwards[handle.id] = handle
         return handle
 
