@@ -238,7 +238,7 @@ async def cmd_logs(args: argparse.Namespace) -> int:
         async for line in session.logs(args.env, args.resource, follow=args.follow, tail=args.tail,
                                        container=args.container, previous=args.previous):
             text = f"{line.source} {line.text}" if line.source and _many_sources(args) else line.text
-            sys.stdout.write((clean(text) if tty else text.replace("\n", " ")) + "\n")
+            sys.stdout.write((clean(text.expandtabs(8)) if tty else text.replace("\n", " ")) + "\n")
             if args.follow:
                 sys.stdout.flush()
     except PolicyDenied:
