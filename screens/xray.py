@@ -46,13 +46,14 @@ NAME_WIDTH = 40
 REFRESH_S = 3.0
 
 
-def node_label(node: XrayNode, palette: Palette) -> Text:
+def node_label(node: XrayNode, palette: Palette, name: str | None = None) -> Text:
     label = Text(no_wrap=True, overflow="ellipsis", end="")
     label.append_text(health_cell(str(node.health), palette))
     if node.relation:
         label.append(f" {clean(node.relation)}", style=palette.style("text-muted"))
     label.append(f" {clean(node.kind)}/", style=palette.style("text-muted"))
-    label.append(clean(node.name, max_len=NAME_WIDTH), style=palette.style("foreground", bold=True))
+    label.append(clean(node.name if name is None else name, max_len=NAME_WIDTH),
+                 style=palette.style("foreground", bold=True))
     if worst_health([node.health, node.rolled]) is not node.health:
         label.append("  below: ", style=palette.style("text-muted"))
         label.append_text(health_cell(str(node.rolled), palette))
@@ -65,14 +66,46 @@ def node_label(node: XrayNode, palette: Palette) -> Text:
     return label
 
 
-def branch_label(title: str, nodes: list[XrayNode], rolled: Health, palette: Palette) -> Text:
+def branch_label(title: str, nodes: list[XrayNode], palette: Palette) -> Text:
+    """The header of a branch: how many nodes and the worst roll-up among them (not the root's
+    own health; the nodes come worst first, so those left out are no worse than the first)."""
     label = Text(title, style=palette.style("accent", bold=True), no_wrap=True, end="")
     if not nodes:
         label.append("  nothing known", style=palette.style("text-muted"))
     else:
         label.append(f"  ({len(nodes)}) ", style=palette.style("text-muted"))
-        label.append_text(health_cell(str(rolled), palette))
+        label.append_text(health_cell(str(worst_health([n.rolled for n in nodes])), palette))
     return label
+
+
+def shown_names(nodes: list[XrayNode]) -> list[str]:
+    """The name each sibling is shown with: `NAME (ID)` where two of a kind share a Name (the
+    instances of an Auto Scaling group all carry its Name tag), else the name."""
+    seen: dict[tuple[str, str], int] = {}
+    for node in nodes:
+        seen[(node.kind, node.name)] = seen.get((node.kind, node.name), 0) + 1
+    out = []
+    for node in nodes:
+        native = node.resource_id.rsplit("/", 1)[-1]
+        shared = seen[(node.kind, node.name)] > 1 and native != node.name
+        out.append(f"{node.name} ({native})" if shared else node.name)
+    return out
+
+
+class XrayTreeWidget(Tree):
+    """The tree, each label cut to the width left beside its guides with a `…` (the Tree
+    widget crops a long line without saying so)."""
+
+    def render_label(self, node: TreeNode, base_style, style) -> Text:  # type: ignore[override]
+        text = super().render_label(node, base_style, style)
+        depth, parent = 0, node.parent
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent
+        guides = max(0, depth - (0 if self.show_root else 1)) * max(2, self.guide_depth)
+        room = self.scrollable_content_region.width - guides
+        if room > 1 and text.cell_len > room:
+            text.truncate(room, overflow="ellipsis")
+        return text
 
 
 class XrayScreen(EnvdeckScreen):
@@ -92,11 +125,13 @@ class XrayScreen(EnvdeckScreen):
         self._building = False  # a worker is building the graph
         self._dirty = False  # the environment changed since the graph shown was built
         self._shown_at = 0.0  # when that graph was asked for (time.monotonic)
+        self._xray_nodes: dict[str, XrayNode] = {}  # the nodes shown, by id (for the message line)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         yield Static(id="xray-hint", classes="hint")
-        yield Tree("", id="xray-tree")
+        yield XrayTreeWidget("", id="xray-tree")
+        yield Static(id="xray-message", classes="hint")  # the selected node's whole message
         yield StatusBar(id="status")
         yield Footer(compact=True)
 
@@ -189,10 +224,15 @@ class XrayScreen(EnvdeckScreen):
         if found is None:
             hint.update(Text(clean(error or ""), style=palette.style("warning")))
             self.query_one(Tree).clear()
+            self._say_message(None)
             return
         hint.update(Text("enter details · space open/close · x xray here · below: worst under it",
                          no_wrap=True, overflow="ellipsis", end=""))
         self._fill(found, palette)
+        cursor = self.query_one(Tree).cursor_node
+        # right after a refill the cursor may still read the tree before it: the root's message then
+        self._say_message(cursor.data if cursor is not None and isinstance(cursor.data, str)
+                          else found.root.resource_id)
         self.tick()
 
     def _fill(self, found: XrayTree, palette: Palette) -> None:
@@ -202,18 +242,19 @@ class XrayScreen(EnvdeckScreen):
         root = found.root
         tree.root.set_label(node_label(root, palette))
         tree.root.data = root.resource_id
-        down = tree.root.add(branch_label("depends on", found.depends_on, found.rolled, palette), expand=True)
+        self._xray_nodes = {root.resource_id: root}
+        down = tree.root.add(branch_label("depends on", found.depends_on, palette), expand=True)
         self._add(down, found.depends_on, palette)
-        up = tree.root.add(branch_label("depended on by", found.depended_on_by, found.dependents_rolled, palette),
-                           expand=True)
+        up = tree.root.add(branch_label("depended on by", found.depended_on_by, palette), expand=True)
         self._add(up, found.depended_on_by, palette)
         tree.root.expand()
         if line > 0:
             tree.cursor_line = min(line, max(0, tree.last_line))
 
     def _add(self, parent: TreeNode, nodes: list[XrayNode], palette: Palette, depth: int = 0) -> None:
-        for node in nodes:
-            label = node_label(node, palette)
+        for node, name in zip(nodes, shown_names(nodes)):
+            label = node_label(node, palette, name)
+            self._xray_nodes.setdefault(node.resource_id, node)
             if not (node.children or node.more or node.truncated):
                 parent.add_leaf(label, data=node.resource_id)
                 continue
@@ -224,6 +265,22 @@ class XrayScreen(EnvdeckScreen):
                 child.add_leaf(Text(f"… {node.more} more", style=palette.style("text-muted")))
             elif node.truncated:
                 child.add_leaf(Text("… deeper: x on this node", style=palette.style("text-muted")))
+
+    @on(Tree.NodeHighlighted)
+    def _highlighted(self, event: Tree.NodeHighlighted) -> None:
+        cursor = self.query_one(Tree).cursor_node  # not event.node: a highlight may arrive after a refill
+        if cursor is not None and isinstance(cursor.data, str):  # a branch header keeps the last message
+            self._say_message(cursor.data)
+
+    def _say_message(self, resource_id: object) -> None:
+        """The line under the tree: the selected node's id and its whole reason, wrapped."""
+        node = self._xray_nodes.get(resource_id) if isinstance(resource_id, str) else None
+        line = Text(end="")
+        if node is not None:
+            line.append(clean(node.resource_id), style=self.envdeck.palette.style("text-muted"))
+            if node.reason:
+                line.append(f"  {clean(node.reason)}")
+        self.query_one("#xray-message", Static).update(line)
 
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected) -> None:

@@ -12,6 +12,7 @@ from screens.resource_detail import ResourceDetailScreen
 from screens.xray import XrayScreen
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from tui.core.model import Health
+from tui.core.xray import XrayNode
 from tui.widgets.resource_table import ResourceTable
 
 SIZE = (80, 24)
@@ -168,3 +169,38 @@ async def test_j_and_k_move_the_cursor_in_the_tree(tmp_path, stage):
         await settle(pilot)
         assert tree.cursor_line == start + 1 and isinstance(app.screen, XrayScreen)
         assert stage.performed == []
+
+
+async def test_long_labels_end_in_an_ellipsis_and_the_line_under_the_tree_has_the_whole_message(tmp_path, stage):
+    from rich.style import Style
+
+    from screens.xray import branch_label
+
+    stage.replica_sets = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_xray_of_api(pilot, app)
+        tree = screen.query_one(Tree)
+        pod_line = next(i for i, line in enumerate(labels(tree)) if "Pod/api-5c8b-xyz12" in line)
+        tree.cursor_line = pod_line
+        await settle(pilot)
+        pod = tree.cursor_node
+        assert pod.data == "kubernetes/Pod/api-5c8b-xyz12"
+        shown = tree.render_label(pod, Style(), Style()).plain
+        assert shown.endswith("…") and "back-off" in shown, shown  # the full reason is longer than 80 columns
+        message = str(screen.query_one("#xray-message").render())
+        assert "kubernetes/Pod/api-5c8b-xyz12" in message
+        assert "back-off 5m0s restarting failed container" in message
+        # a branch header carries its nodes' roll-up, not the root's own health
+        ok = XrayNode("kubernetes/thing/ok", "thing", "ok", Health.HEALTHY, Health.HEALTHY)
+        assert "Healthy" in branch_label("depends on", [ok], screen.envdeck.palette).plain
+
+
+def test_siblings_sharing_a_name_show_their_ids():
+    from screens.xray import shown_names
+
+    def inst(native: str, name: str) -> XrayNode:
+        return XrayNode(f"aws/ec2-instance/{native}", "ec2-instance", name, Health.HEALTHY, Health.HEALTHY)
+
+    nodes = [inst("i-0aa", "staging-asg-worker"), inst("i-0bb", "staging-asg-worker"), inst("i-0cc", "db")]
+    assert shown_names(nodes) == ["staging-asg-worker (i-0aa)", "staging-asg-worker (i-0bb)", "db"]
