@@ -35,6 +35,7 @@ from tui.core.xray import (
     graph_key,
     link_sources,
     remember_graph,
+    shown_names,
     snapshot,
     xray,
 )
@@ -76,20 +77,6 @@ def branch_label(title: str, nodes: list[XrayNode], palette: Palette) -> Text:
         label.append(f"  ({len(nodes)}) ", style=palette.style("text-muted"))
         label.append_text(health_cell(str(worst_health([n.rolled for n in nodes])), palette))
     return label
-
-
-def shown_names(nodes: list[XrayNode]) -> list[str]:
-    """The name each sibling is shown with: `NAME (ID)` where two of a kind share a Name (the
-    instances of an Auto Scaling group all carry its Name tag), else the name."""
-    seen: dict[tuple[str, str], int] = {}
-    for node in nodes:
-        seen[(node.kind, node.name)] = seen.get((node.kind, node.name), 0) + 1
-    out = []
-    for node in nodes:
-        native = node.resource_id.rsplit("/", 1)[-1]
-        shared = seen[(node.kind, node.name)] > 1 and native != node.name
-        out.append(f"{node.name} ({native})" if shared else node.name)
-    return out
 
 
 class XrayTreeWidget(Tree):
@@ -252,7 +239,7 @@ class XrayScreen(EnvdeckScreen):
             tree.cursor_line = min(line, max(0, tree.last_line))
 
     def _add(self, parent: TreeNode, nodes: list[XrayNode], palette: Palette, depth: int = 0) -> None:
-        for node, name in zip(nodes, shown_names(nodes)):
+        for node, name in zip(nodes, shown_names(nodes), strict=True):
             label = node_label(node, palette, name)
             self._xray_nodes.setdefault(node.resource_id, node)
             if not (node.children or node.more or node.truncated):

@@ -141,7 +141,7 @@ def test_a_dense_cyclic_graph_rolls_up_in_linear_work_and_the_tree_stops_at_its_
 
     def mutual(_resources):
         return [Link(p.id, c.id, "mounts") for p in pods for c in maps] + [
-            Link(c.id, p.id, "owned by") for p, c in zip(pods, maps)]
+            Link(c.id, p.id, "owned by") for p, c in zip(pods, maps, strict=True)]
 
     counting = CountingGraph(XrayGraph.of_inputs({"kubernetes": pods + maps}, {"kubernetes": mutual}))
     tree = xray(None, pods[0].id, graph=counting)
@@ -157,3 +157,15 @@ def test_a_cycle_node_carries_what_it_reaches():
     [back] = a.children
     assert back.cycle and back.health is Health.HEALTHY and back.rolled is Health.DEGRADED
     assert a.rolled is Health.DEGRADED, "a depends on r, which depends on bad"
+
+
+def test_the_cli_tree_shows_ids_of_siblings_sharing_a_name():
+    from tui.cli.xray_cmd import tree_lines
+    from tui.core.xray import XrayNode
+
+    def inst(native: str) -> XrayNode:
+        return XrayNode(f"aws/ec2-instance/{native}", "ec2-instance", "staging-asg-worker", Health.HEALTHY,
+                        Health.HEALTHY, relation="launched")
+
+    lines = tree_lines([inst("i-0aa"), inst("i-0bb")])
+    assert "ec2-instance/staging-asg-worker (i-0aa)" in lines[0] and "(i-0bb)" in lines[1], lines

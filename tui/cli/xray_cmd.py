@@ -20,13 +20,14 @@ from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, report_line, warn
 from tui.core.errors import BackendUnreachable, NotFound
 from tui.core.model import iso, now_utc, worst_health
-from tui.core.xray import XrayNode, XrayTree, target_in, xray_in
+from tui.core.xray import XrayNode, XrayTree, shown_names, target_in, xray_in
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def node_line(node: XrayNode) -> str:
-    parts = [f"{node.relation}: " if node.relation else "", f"{node.kind}/{node.name}  {node.health}"]
+def node_line(node: XrayNode, name: str | None = None) -> str:
+    parts = [f"{node.relation}: " if node.relation else "",
+             f"{node.kind}/{node.name if name is None else name}  {node.health}"]
     if worst_health([node.health, node.rolled]) is not node.health:
         parts.append(f"  (below: {node.rolled})")
     if node.cycle:
@@ -39,9 +40,9 @@ def node_line(node: XrayNode) -> str:
 def tree_lines(nodes: list[XrayNode], prefix: str = "") -> list[str]:
     """The nodes under a heading, drawn with ├── └── │."""
     lines: list[str] = []
-    for i, node in enumerate(nodes):
+    for i, (node, name) in enumerate(zip(nodes, shown_names(nodes), strict=True)):
         last = i == len(nodes) - 1
-        lines.append(f"{prefix}{'└── ' if last else '├── '}{node_line(node)}")
+        lines.append(f"{prefix}{'└── ' if last else '├── '}{node_line(node, name)}")
         below = prefix + ("    " if last else "│   ")
         lines += tree_lines(node.children, below)
         if node.more:

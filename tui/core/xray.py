@@ -262,6 +262,20 @@ class _Walk:
         return nodes, len(ranked) - len(shown), False, worst
 
 
+def shown_names(nodes: list[XrayNode]) -> list[str]:
+    """The name each sibling is shown with: `NAME (ID)` where two of a kind share a Name (the
+    instances of an Auto Scaling group all carry its Name tag), else the name."""
+    seen: dict[tuple[str, str], int] = {}
+    for node in nodes:
+        seen[(node.kind, node.name)] = seen.get((node.kind, node.name), 0) + 1
+    out = []
+    for node in nodes:
+        native = node.resource_id.rsplit("/", 1)[-1]
+        shared = seen[(node.kind, node.name)] > 1 and native != node.name
+        out.append(f"{node.name} ({native})" if shared else node.name)
+    return out
+
+
 def xray(state: EnvState | None, resource_id: str, sources: LinkSources | None = None, *, max_depth: int = 6,
          max_children: int = 50, max_nodes: int = 2000, graph: XrayGraph | None = None) -> XrayTree:
     """The tree of `resource_id` in both directions. KeyError when the environment has no such
