@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -191,6 +192,22 @@ class CommandLineScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys of the burst that opened the command line arrive before its input has the focus
+        (they reach this screen): type them into it instead of losing them."""
+        box = self.query_one(Input)
+        if box.has_focus:
+            return
+        if event.key == "enter":
+            event.stop()
+            self.dismiss(box.value.strip() or None)
+        elif event.key == "backspace":
+            event.stop()
+            box.action_delete_left()
+        elif event.is_printable and event.character:
+            event.stop()
+            box.insert_text_at_cursor(event.character)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

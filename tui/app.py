@@ -97,7 +97,9 @@ class EnvdeckApp(App):
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit envdeck"),
         Binding("ctrl+c", "quit", "Quit", show=False, id="quit-ctrl-c", priority=True),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key of this screen"),
-        Binding("colon", "command_line", "Command", id="command-line",
+        # priority: taken as the key arrives, so the keys typed in the same burst (over SSH) go to
+        # the command line, not to the table under it; skipped where ':' is text (an input, a dialog)
+        Binding("colon", "command_line", "Command", id="command-line", priority=True,
                 tooltip=":staging, :pods, :drift, :overview, :theme light, :q"),
         Binding("ctrl+p", "command_palette", "Palette", id="command-palette", show=False),
     ]
@@ -404,8 +406,13 @@ class EnvdeckApp(App):
         self.push_screen(HelpScreen(self.screen))
 
     def action_command_line(self) -> None:
+        from textual.actions import SkipAction
+        from textual.widgets import Input, TextArea
+
         from screens.jump import CommandLineScreen, run_command
 
+        if self.screen.is_modal or isinstance(self.focused, Input | TextArea):
+            raise SkipAction()  # ':' is typed there (the command line's own input too), as before priority
         if isinstance(self.screen, CommandLineScreen):
             return
 
