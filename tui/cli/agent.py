@@ -195,7 +195,7 @@ class Agent:
         # takes over at once rather than after the lease expires (issue 16)
         if self.session is not None:
             try:
-                await asyncio.wait_for(self.session.reconciler.leadership.stop(), timeout=RELEASE_BUDGET_S)
+                await asyncio.wait_for(self.session.release_leadership(), timeout=RELEASE_BUDGET_S)
             except TimeoutError:
                 log.warning("the leases were not released within %.1fs; they expire on their own",
                             RELEASE_BUDGET_S)

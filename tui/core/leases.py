@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,3 +48,25 @@ def this_holder() -> str:
     except (KeyError, OSError):
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
+
+
+_HOLDER = re.compile(r"^(?P<user>.*)@(?P<host>[^@:]*):(?P<pid>\d+)$")
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether a lease holder (`user@host:pid`) is a process of this host that no longer runs: its
+    lease may be taken at once instead of waiting for it to expire (a SIGKILLed envdeck)."""
+    match = _HOLDER.match(holder or "")
+    if not match or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+

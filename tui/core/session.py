@@ -507,6 +507,11 @@ class Session:
     async def repair(self, env: str, resource: str | None = None, field: str | None = None):
         return await self.reconciler.repair(env, user=self.user, origin=self.origin, resource=resource, field=field)
 
+    async def release_leadership(self) -> None:
+        """Give up this process's environment leases now (`envdeck agent` on SIGTERM), so that another
+        reconciler takes over at once rather than when they expire."""
+        await self.reconciler.leadership.stop()
+
     def repairs_held(self, env: str) -> str | None:
         """Why envdeck does not repair `env` now (a created environment that is not ready), or None."""
         return self.reconciler.lifecycle.held_reason(env)

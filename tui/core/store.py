@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from tui.core.errors import StateError
-from tui.core.leases import Fenced, Lease
+from tui.core.leases import Fenced, Lease, holder_gone
 from tui.core.model import (
     AuditResult,
     BackendState,
@@ -680,7 +680,8 @@ class Store:
         async def acquire() -> Lease | None:
             row = await self._db.fetchone("SELECT * FROM leases WHERE env = ?", (env,))
             current = _lease(row) if row is not None else None
-            if current is not None and current.holder not in (None, holder) and current.live(at):
+            if (current is not None and current.holder not in (None, holder) and current.live(at)
+                    and not holder_gone(current.holder)):  # a dead process of this host holds it no longer
                 return None
             expires = iso(at + timedelta(seconds=ttl_s))
             if current is None:

@@ -33,7 +33,6 @@ import dataclasses
 import getpass
 import logging
 import os
-import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -43,6 +42,7 @@ from typing import Any
 from backends.base import Provisioner
 from tui.core.audited import AuditedOperation, audited, exception_text
 from tui.core.errors import EnvdeckError, ForeignResource, InvalidRequest, LifecycleFailed, NotFound
+from tui.core.leases import holder_gone
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
@@ -76,7 +76,6 @@ OnChange = Callable[[ManagedEnvironment], Awaitable[None] | None]
 BACKENDS = ("aws", "kubernetes", "edge")
 EDGE_CLAIM = "edge-claim"
 TTL_USER = "envdeck"
-_HOLDER = re.compile(r"^(?P<user>.*)@(?P<host>[^@:]*):(?P<pid>\d+)$")
 
 
 class LeaseBusy(EnvdeckError):
@@ -97,23 +96,6 @@ def default_holder() -> str:
     except (KeyError, OSError):
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()}:{os.getpid()}"
-
-
-def holder_gone(holder: str) -> bool:
-    """Whether a lease holder is a process of this host that no longer runs."""
-    match = _HOLDER.match(holder or "")
-    if not match or match["host"] != socket.gethostname():
-        return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _audit_reason(exc: BaseException) -> str:
