@@ -36,3 +36,15 @@ def test_a_log_lines_tabs_are_spaces_not_escapes():
     shown = render_line(LogLine("\tat com.example.Main(Main.java:3)\u200b"), prefix="", timestamps=False,
                         pretty_json=False, wrap=None)
     assert shown == ["        at com.example.Main(Main.java:3)\\u200b"]
+
+
+def test_json_text_escapes_every_invisible_character():
+    import json
+
+    from tui.cli.output import json_text
+    from tui.core.sanitize import BIDI, INVISIBLE
+
+    hostile = "a" + "".join(INVISIBLE) + "\x7f\x9b" + BIDI + "z"
+    text = json_text({"name": hostile})
+    assert not [c for c in text if c in INVISIBLE + BIDI + "\x7f\x9b"], text
+    assert json.loads(text)["name"] == hostile  # the exact text for scripts

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from tui.core.model import now_utc, parse_iso
-from tui.core.sanitize import BIDI, clean
+from tui.core.sanitize import BIDI, INVISIBLE, clean
 
 # json.dumps escapes C0 controls (ESC, BEL, NUL...) but, with ensure_ascii=False, not DEL,
 # the C1 controls (U+0080-U+009F: U+009B is a one-character CSI) nor bidi overrides and
-# line separators. They can only occur inside JSON strings, where \uXXXX means the same.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029" + BIDI + "]")
+# line separators or zero-width characters (sanitize.INVISIBLE). They can only occur
+# inside JSON strings, where \uXXXX means the same.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f" + BIDI + INVISIBLE + "]")
 
 
 def json_text(data: Any) -> str:
