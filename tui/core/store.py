@@ -250,6 +250,46 @@ MIGRATIONS: list[str] = [
         acquired_at TEXT
     );
     """,
+    # 8: promotions (issue 18; tui/core/promote/): environment A's versions brought to B in
+    # health-gated waves; the plan and B's versions before (what a rollback restores), a lease
+    # (holder, holder_until) so that two processes never drive one promotion, and one row per
+    # change written before its backend call (the resume point after a crash)
+    """
+    CREATE TABLE promotions (
+        id TEXT PRIMARY KEY,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        "user" TEXT NOT NULL,
+        origin TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        plan TEXT NOT NULL,                        -- JSON
+        previous TEXT NOT NULL DEFAULT '{}',       -- JSON {resource id: {field: value before}}
+        rollback_of TEXT,
+        wave INTEGER NOT NULL DEFAULT 0,           -- waves finished
+        reason TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT,
+        holder TEXT,
+        holder_until TEXT
+    );
+    CREATE INDEX promotions_b ON promotions(b);
+    CREATE TABLE promotion_steps (
+        promotion TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        wave INTEGER NOT NULL,
+        component TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value_before TEXT NOT NULL DEFAULT 'null', -- JSON
+        value_after TEXT NOT NULL DEFAULT 'null',  -- JSON
+        state TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT '',
+        started_at TEXT,
+        finished_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (promotion, seq)
+    );
+    """,
 ]
 
 
