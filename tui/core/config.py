@@ -312,6 +312,24 @@ class StateConfig(StrictModel):
         return check_state_url(value, "") if value else None
 
 
+class CompareMapping(StrictModel):
+    """Names that differ between environment `a` and environment `b` beyond the environment's
+    own name (issue 18, tui/core/compare/roles.py): `roles` maps a resource name (or id) in
+    `a` to the name (or id) of the resource playing the same part in `b`."""
+
+    a: EnvName
+    b: EnvName
+    roles: dict[Annotated[str, Field(min_length=1)], Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+
+
+class CompareConfig(StrictModel):
+    """`envdeck diff` defaults: the fields ignored unless asked (e.g. replicas, which
+    differ by design between staging and prod) and the declared role mappings."""
+
+    ignore: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]*$")]] = Field(default_factory=list)
+    mappings: list[CompareMapping] = Field(default_factory=list)
+
+
 class EnvdeckConfig(StrictModel):
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
     defaults: Defaults = Field(default_factory=Defaults)
@@ -322,6 +340,18 @@ class EnvdeckConfig(StrictModel):
     # (models in tui/core/lifecycle/template.py, imported at the end of this module)
     templates: dict[_template.TemplateName, _template.TemplateConfig] = Field(default_factory=dict)
     edge_pools: dict[_template.PoolName, _template.EdgePoolConfig] = Field(default_factory=dict)
+    compare: CompareConfig = Field(default_factory=CompareConfig)  # issue 18: envdeck diff
+
+    @field_validator("compare")
+    @classmethod
+    def _compare_envs_known(cls, value: CompareConfig, info: ValidationInfo) -> CompareConfig:
+        known = info.data.get("environments") or {}
+        for i, item in enumerate(value.mappings):
+            for side in ("a", "b"):
+                env = getattr(item, side)
+                if known and env not in known:
+                    raise ValueError(f"mappings[{i}].{side}: unknown environment {env!r}")
+        return value
 
     # Where the file came from (not part of the YAML).
     source: str = Field(default="", exclude=True)
