@@ -156,6 +156,13 @@ class Backend(ABC):
         """Run one action. Raise InvalidRequest for an unknown action or bad params."""
         raise InvalidRequest(f"{resource.id} does not support {action!r}", backend=self.name)
 
+    async def content_digests(self, resource: Resource, salt: bytes) -> dict[str, str] | None:
+        """Per key, a digest of the values a resource holds but the observation drops
+        (a ConfigMap's, a Secret's), keyed with `salt` (one per diff run): `envdeck diff`
+        compares them in memory; the values themselves never leave this call. None: the
+        resource holds no such content."""
+        return None
+
     def shell_command(self, resource: Resource) -> list[str] | None:
         """argv of an interactive shell for this resource (ssh, kubectl exec, aws ssm),
         run by the TUI in a suspended terminal; None when there is none."""

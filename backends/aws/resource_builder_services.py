@@ -38,6 +38,8 @@ def lambda_function(fn: FunctionRecord, region: str, observed_at: datetime) -> R
     attributes = {
         "function_arn": c.get("FunctionArn"),
         "runtime": c.get("Runtime"),
+        "version": c.get("Version"),
+        "code_sha256": c.get("CodeSha256"),
         "handler": c.get("Handler"),
         "package_type": c.get("PackageType"),
         "memory_mb": c.get("MemorySize"),

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import hashlib
 import shlex
 from typing import Any
 
@@ -103,6 +105,20 @@ def configmap_value(resource: Resource, obj: dict[str, Any], key: str) -> Action
         keys = ", ".join(sorted({*data, *binary})) or "none"
         raise InvalidRequest(f"configmap/{resource.name} has no key {key!r} (keys: {keys})", backend="kubernetes")
     return ActionResult(True, f"configmap/{resource.name} {key}: {value}", {"key": key, "value": value})
+
+
+def content_digests(obj: dict[str, Any], salt: bytes, *, secret: bool) -> dict[str, str]:
+    """Per key of a ConfigMap or Secret, a keyed BLAKE2b digest of its value (base64 data
+    decoded first, so `data` and `stringData` of one value agree); the values are dropped here."""
+    out: dict[str, str] = {}
+    for section, encoded in (("data", secret), ("binaryData", True)):
+        for key, value in (obj.get(section) or {}).items():
+            raw = str(value).encode()
+            if encoded:
+                with contextlib.suppress(binascii.Error, ValueError):
+                    raw = base64.b64decode(raw, validate=False)
+            out[str(key)] = hashlib.blake2b(raw, key=salt, digest_size=16).hexdigest()
+    return out
 
 
 def restart_patch(at: str | None) -> dict[str, Any]:

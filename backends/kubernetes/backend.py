@@ -312,6 +312,14 @@ class KubernetesBackend(Backend):
             return ActionResult(True, actions.shell_line(argv), {"argv": argv})
         return await actions.perform(self.api, self.namespace, resource, action, params)
 
+    async def content_digests(self, resource: Resource, salt: bytes) -> dict[str, str] | None:
+        if resource.kind not in ("ConfigMap", "Secret"):
+            return None
+        await self._ensure()
+        assert self.api is not None
+        obj = await self.api.get(BY_KIND[resource.kind].item(self.namespace, resource.name))
+        return actions.content_digests(obj, salt, secret=resource.kind == "Secret")
+
     def shell_command(self, resource: Resource) -> list[str] | None:
         if resource.kind != "Pod" or resource.attributes.get("placeholder"):
             return None

@@ -74,6 +74,22 @@ def _images(pod_spec: dict[str, Any]) -> dict[str, str]:
     return {str(c.get("name")): str(c.get("image") or "") for c in pod_spec.get("containers") or ()}
 
 
+def _container_resources(pod_spec: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    """Requests and limits per container (`{"web": {"requests": {"cpu": "100m"}, "limits": {}}}`)."""
+    out = {}
+    for c in pod_spec.get("containers") or ():
+        res = c.get("resources") or {}
+        out[str(c.get("name"))] = {part: {str(k): str(v) for k, v in (res.get(part) or {}).items()}
+                                   for part in ("requests", "limits")}
+    return out
+
+
+def _env_keys(pod_spec: dict[str, Any]) -> dict[str, list[str]]:
+    """The NAMES of each container's environment variables (never their values)."""
+    return {str(c.get("name")): sorted({str(e.get("name")) for e in c.get("env") or () if e.get("name")})
+            for c in pod_spec.get("containers") or ()}
+
+
 def _fault(resource: str, severity: Severity, reason: str, message: str, since: str | None = None,
            count: int = 1, last: str | None = None) -> Fault:
     return Fault(resource, severity, reason, message, parse_iso(since), max(1, count), parse_iso(last or since))
@@ -95,6 +111,8 @@ def _workload(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
     pod_spec = (spec.get("template") or {}).get("spec") or {}
     attributes["images"] = _images(pod_spec)
+    attributes["container_resources"] = _container_resources(pod_spec)
+    attributes["env_keys"] = _env_keys(pod_spec)
     attributes["selector"] = dict((spec.get("selector") or {}).get("matchLabels") or {})
     attributes["generation"] = meta.get("generation")
     res = _resource(kind, obj, verdict, status_text, attributes)

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from backends.base import Backend, FleetBackend
 from tui.core import redaction
 from tui.core.audited import AuditedOperation, audited
+from tui.core.compare.diff import content_pairs, diff, new_salt
+from tui.core.compare.records import EnvDiff
+from tui.core.compare.roles import mapping_between
 from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.env_state import Change, EnvState
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
@@ -205,6 +208,37 @@ class Session:
             for name, backend in backends.items():
                 await backend.start()
                 await self.reconciler.pass_once(env, name, repair=False)
+
+    async def observed_resources(self, env: str, backends: Iterable[str] | None = None, *,
+                                 fresh: bool = True) -> list[Resource]:
+        """`env`'s resources (of the backends named; all when None), each backend observed once
+        first when `fresh` or not reached yet; an unreachable one raises BackendUnreachable."""
+        mine = self.reconciler.backends.get(env)
+        if mine is None:
+            raise PolicyDenied(hidden_environment_message(env))
+        names = [n for n in mine if backends is None or n in backends]
+        found = await asyncio.gather(*(self._observed(env, mine[n], fresh=fresh) for n in names))
+        return [r for inventory in found for r in inventory.values()]
+
+    async def compare(self, a: str, b: str, *, backends: Iterable[str] | None = None, ignore: Iterable[str] = (),
+                      fresh: bool = True) -> EnvDiff:
+        """Environment `a` against `b` (issue 18, tui/core/compare): matched by role, the
+        config's `compare.ignore` plus `ignore` left out; ConfigMap and Secret values compared
+        by digests keyed with a salt of this call, never kept."""
+        wanted = None if backends is None else list(backends)
+        a_res, b_res = await asyncio.gather(self.observed_resources(a, wanted, fresh=fresh),
+                                            self.observed_resources(b, wanted, fresh=fresh))
+        mapping = mapping_between(self.config.compare.mappings, a, b)
+        salt = new_salt()
+        contents: dict[tuple[str, str], dict[str, str]] = {}
+        a_side, b_side = content_pairs(a, a_res, b, b_res, mapping)
+        for env, side in ((a, a_side), (b, b_side)):
+            for res in side:
+                digests = await self.backend_for(env, res.id).content_digests(res, salt)
+                if digests is not None:
+                    contents[(env, res.id)] = digests
+        return diff(a, a_res, b, b_res, ignore=[*self.config.compare.ignore, *ignore], mapping=mapping,
+                    backends=wanted, contents=contents)
 
     async def load_overrides(self, env: str) -> None:
         await self.reconciler.load_overrides(env)

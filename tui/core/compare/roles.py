@@ -12,6 +12,8 @@ the same part: both have the role `aws/ec2-instance/web-1`. A role key is
   rest (sorted `key=value`) is the role, so two instances tagged `role=web` match;
 - Kubernetes resources differ by namespace (one namespace per environment): the namespace
   is not part of the role;
+- instances of something else have no role of their own (`has_role`): Pods, owned
+  ReplicaSets and Jobs, EC2 instances of an auto scaling group — their owner is compared;
 - where names differ in other ways, the config declares a mapping
   (`compare.mappings: [{a: staging, b: prod, roles: {staging-db: prod-database}}]`): the
   resource named (or with the id) `staging-db` in `staging` takes the role of `prod-database`
@@ -133,9 +135,24 @@ def role_of(env_name: str, resource: Resource, mapping: RoleMapping = NO_MAPPING
     return f"{resource.backend}/{resource.kind}/{_base_name(env_name, resource)}"
 
 
+_INSTANCE_KINDS = frozenset({"Pod", "ReplicaSet", "Event", "Endpoints", "EndpointSlice"})
+
+
+def has_role(resource: Resource) -> bool:
+    """False for the instances of something else (a Pod, a ReplicaSet or Job with an owner,
+    an EC2 instance of an auto scaling group): their names are generated, their owner is
+    compared instead."""
+    if resource.backend == "kubernetes":
+        return resource.kind not in _INSTANCE_KINDS and not resource.attributes.get("owner")
+    if resource.backend == "aws" and resource.kind == "ec2-instance":
+        tags = resource.attributes.get("tags")
+        return not (isinstance(tags, Mapping) and "aws:autoscaling:groupName" in tags)
+    return True
+
+
 def _by_role(env_name: str, resources: Iterable[Resource], mapping: RoleMapping) -> dict[str, Resource]:
     out: dict[str, Resource] = {}
-    for res in sorted(resources, key=lambda r: r.id):
+    for res in sorted((r for r in resources if has_role(r)), key=lambda r: r.id):
         role = role_of(env_name, res, mapping)
         if role in out:  # two resources with one role: keep both, the second by its literal id
             role = f"{role}#{res.id}"

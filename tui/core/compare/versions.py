@@ -1,0 +1,126 @@
+"""The version matrix: components × environments, the version each environment runs.
+
+A component is a ROLE (tui/core/compare/roles.py): `kubernetes/Deployment/web` is the same
+component in `staging` (namespace staging) and `prod`. What counts as a version, per kind:
+
+- Kubernetes Deployment / StatefulSet / DaemonSet: the image of each container
+  (`attributes["images"]`, `{container: image}`; a tag or a digest as the spec names it);
+- AWS ecs-service: the task definition's `family:revision` (from its ARN);
+- AWS lambda-function: the published `version` (or the code's SHA-256) when the inventory
+  has one;
+- edge service: its `version` attribute (the output of the node's `version` command
+  template) when the inventory has one.
+
+Kinds and resources without a version are not components of the matrix. Pure functions over
+`Resource`s: no I/O, no Textual; `envdeck versions`, the versions view and the promotion
+plan use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between, role_of
+from tui.core.model import Resource
+
+__all__ = ["WORKLOAD_KINDS", "ComponentRow", "Version", "VersionMatrix", "build_matrix", "version_of"]
+
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """What one environment runs for one component."""
+
+    resource: str                 # the resource id in that environment
+    text: str                     # one line: `nginx:1.27`, `api=a:1, side=b:2`, `web:7`
+    images: Mapping[str, str] = field(default_factory=dict)   # per container (workloads)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"resource": self.resource, "version": self.text}
+        if self.images:
+            out["images"] = dict(self.images)
+        return out
+
+
+def _one_line(images: Mapping[str, str]) -> str:
+    distinct = set(images.values())
+    if len(distinct) == 1:
+        return next(iter(distinct))
+    return ", ".join(f"{name}={image}" for name, image in sorted(images.items()))
+
+
+def _task_definition(arn: str) -> str:
+    """`arn:aws:ecs:…:task-definition/web:7` → `web:7`."""
+    return arn.rsplit("/", 1)[-1] if "/" in arn else arn
+
+
+def version_of(resource: Resource) -> Version | None:
+    """The version `resource` runs, or None when its kind has none (or it is a placeholder)."""
+    attrs = resource.attributes or {}
+    if attrs.get("placeholder"):
+        return None
+    if resource.backend == "kubernetes" and resource.kind in WORKLOAD_KINDS:
+        images = {str(k): str(v) for k, v in (attrs.get("images") or {}).items()}
+        return Version(resource.id, _one_line(images), images) if images else None
+    if resource.backend == "aws" and resource.kind == "ecs-service":
+        arn = attrs.get("task_definition")
+        return Version(resource.id, _task_definition(str(arn))) if arn else None
+    if resource.backend == "aws" and resource.kind == "lambda-function":
+        found = attrs.get("version") or attrs.get("code_sha256")
+        return Version(resource.id, str(found)) if found else None
+    if resource.backend == "edge" and resource.kind == "service":
+        found = attrs.get("version")
+        return Version(resource.id, str(found).strip()) if found not in (None, "") else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentRow:
+    """One component: its role and, per environment, what it runs (absent: not there)."""
+
+    role: str
+    versions: Mapping[str, Version]
+
+    @property
+    def differs(self) -> bool:
+        """Whether the environments that run it do not all run the same version, or some lack it."""
+        return len({v.text for v in self.versions.values()}) > 1
+
+    def to_json(self, envs: Iterable[str]) -> dict[str, Any]:
+        return {"component": self.role, "differs": self.differs,
+                "versions": {env: (self.versions[env].to_json() if env in self.versions else None) for env in envs}}
+
+
+@dataclass(frozen=True, slots=True)
+class VersionMatrix:
+    envs: list[str]
+    rows: list[ComponentRow]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"environments": list(self.envs), "components": [r.to_json(self.envs) for r in self.rows]}
+
+
+def build_matrix(observed: Mapping[str, Iterable[Resource]], mappings: Iterable[Any] = ()) -> VersionMatrix:
+    """The matrix of the environments in `observed` (name → its resources, in column order).
+    Roles are those of `roles.role_of`; a declared mapping between an environment and the
+    first one (`compare.mappings`) names its resources as the first environment's roles."""
+    envs = list(observed)
+    mappings = list(mappings)
+    rows: dict[str, dict[str, Version]] = {}
+    for env in envs:
+        mapping: RoleMapping = (mapping_between(mappings, env, envs[0])
+                                if mappings and env != envs[0] else NO_MAPPING)
+        for res in sorted(observed[env], key=lambda r: r.id):
+            version = version_of(res)
+            if version is None:
+                continue
+            role = role_of(env, res, mapping)
+            per = rows.setdefault(role, {})
+            if env in per:          # two resources with one role: the second by its literal id
+                role = f"{role}#{res.id}"
+                per = rows.setdefault(role, {})
+            per[env] = version
+    return VersionMatrix(envs, [ComponentRow(role, rows[role]) for role in sorted(rows)])
