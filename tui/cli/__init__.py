@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(staging-web, web-1, Ingress/web; several so named are listed)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    from tui.cli.diff_cmd import add_diff_parser
+
+    add_diff_parser(add, _lazy("tui.cli.diff_cmd:cmd_diff"))
+
     p = add("run", _lazy("tui.cli.fleet:cmd_run"), "run a shell command on the environment's edge nodes")
     p.add_argument("env", metavar="ENV")
     p.add_argument("--nodes", metavar="GLOB", help="only nodes whose name matches (e.g. 'gw-*')")

@@ -329,6 +329,16 @@ class CompareConfig(StrictModel):
     ignore: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]*$")]] = Field(default_factory=list)
     mappings: list[CompareMapping] = Field(default_factory=list)
 
+    @field_validator("ignore")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        from tui.core.compare.fields import FIELD_NAMES, base_name
+
+        for name in value:
+            if base_name(name) not in FIELD_NAMES:
+                raise ValueError(f"unknown field {name!r}; one of {', '.join(FIELD_NAMES)}")
+        return value
+
 
 class EnvdeckConfig(StrictModel):
     environments: dict[EnvName, EnvironmentConfig] = Field(default_factory=dict)
