@@ -44,6 +44,7 @@ from tui.core.env_state import (
     timeline_entry,
 )
 from tui.core.errors import BackendError, BackendUnreachable, InvalidRequest, StateError
+from tui.core.follower import Follower
 from tui.core.leadership import Leadership
 from tui.core.leases import Fenced
 from tui.core.lifecycle.driver import CreateProvisioner, LifecycleDriver
@@ -118,9 +119,12 @@ class Reconciler:
         self._denied_repairs: set[tuple[str, str, str]] = set()
         self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self.running = False
-        self.lifecycle = LifecycleDriver(self, provisioners)
-        # repairs and lifecycle steps of an environment only while this process leads it (issue 16)
+        # repairs and lifecycle steps of an environment only while this process leads it (issue 16);
+        # made before the lifecycle driver, whose engine drives under these leases
         self.leadership = Leadership(store, lambda: list(self.envs), on_change=self._leader_changed)
+        self.lifecycle = LifecycleDriver(self, provisioners)
+        # an environment another live process leads is not observed here: its publications are shown
+        self.follower = Follower(self)
 
     # -- subscribers ---------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -146,6 +150,8 @@ class Reconciler:
         state.lease_since = (self.leadership.held.get(env) or self.leadership.seen.get(env) or None) and (
             (self.leadership.held.get(env) or self.leadership.seen[env]).acquired_at)
         self._publish(LeaderChanged(env, view.leader, view.note))
+        if view.leading:
+            self.wake(env)  # a follower that took the lease observes at once
 
     async def load_leaders(self) -> None:
         """Who leads each environment, from the store (the status of a process that only observes)."""
@@ -182,6 +188,7 @@ class Reconciler:
             await self.leadership.claim(env)
         await self.load_leaders()
         self.leadership.start()
+        await self.follower.start()
         for env, backends in self.backends.items():
             for bname, backend in backends.items():
                 backend.continuous = True
@@ -192,6 +199,7 @@ class Reconciler:
     async def stop(self) -> None:
         self.running = False
         await self.lifecycle.stop()
+        await self.follower.stop()
         await self.leadership.stop()
         for task in self._tasks:
             task.cancel()
@@ -415,6 +423,12 @@ class Reconciler:
         backend = self.backends[env][bname]
         state = self.envs[env].backends[bname]
         while self.running:
+            if self.follower.following(env):  # another process observes it and publishes (tui/core/follower.py)
+                state.next_pass = None
+                self._wake[(env, bname)].clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake[(env, bname)].wait(), timeout=1.0)
+                continue
             self._pass_requested.discard((env, bname))
             try:
                 if backend.supports_watch:
@@ -486,7 +500,7 @@ class Reconciler:
                         self._changed_since_watch.discard(key)
                         await self._apply(env, bname, obs, repair=self._mode_repairs(env))
                     latest = obs
-                    if not self.running:
+                    if not self.running or self.follower.following(env):  # another process leads it now
                         return
                     next_obs = asyncio.ensure_future(anext(stream))
                     continue
@@ -639,6 +653,8 @@ class Reconciler:
             await self.store.record_drifts(env, bname, drifts, now)
             if entries:
                 await self.store.add_timeline(env, entries)
+            if self.leadership.leads(env):  # what followers show (tui/core/change_feed.py)
+                await self.follower.feed.publish(env, self.leadership.holder, state.faults)
         except StateError as exc:
             log.error("cannot record %s/%s: %s", env, bname, exc)
 
@@ -773,7 +789,9 @@ class Reconciler:
             for backend in backends.values():
                 await backend.start()
         await self.load_last_known()
-        jobs = [self.pass_once(env, bname, repair=False) for env, bs in self.backends.items() for bname in bs]
+        followed = await self.follower.load_followed()  # another live process observes these
+        jobs = [self.pass_once(env, bname, repair=False) for env, bs in self.backends.items() for bname in bs
+                if env not in followed]
         await asyncio.gather(*jobs)
         out: dict[str, list[RepairRecord]] = {}
         for env, state in self.envs.items():

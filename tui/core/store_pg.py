@@ -31,13 +31,14 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql as pg_sql_text
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from tui.core.errors import StateError
 from tui.core.store_db import Row
 
-__all__ = ["PgDb", "open_pg", "pg_migration", "pg_sql"]
+__all__ = ["PgDb", "PgListener", "open_pg", "pg_migration", "pg_sql"]
 
 T = TypeVar("T")
 
@@ -233,3 +234,35 @@ async def open_pg(url: str, migrations: Sequence[str]) -> PgDb:
         await raw.close()
         raise
     return db
+
+
+class PgListener:
+    """A LISTEN connection of its own (tui/core/change_feed.py): `wait(timeout)` returns at the
+    first notification on `channel` or after `timeout`. A broken connection is opened again at
+    the next wait (notifications sent meanwhile are lost: the caller reads the state anyway)."""
+
+    def __init__(self, url: str, channel: str):
+        self.url = url
+        self.channel = channel
+        self._conn: psycopg.AsyncConnection | None = None
+
+    async def wait(self, timeout: float) -> bool:
+        """True at a notification, False after `timeout` (or when the server cannot be reached)."""
+        try:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                await self.close()
+                self._conn = await _connect(self.url)
+                await self._conn.execute(pg_sql_text.SQL("LISTEN {}").format(pg_sql_text.Identifier(self.channel)))
+            async for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except psycopg.Error:
+            await self.close()
+            await asyncio.sleep(min(timeout, 1.0))
+            return False
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
