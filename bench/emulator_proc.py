@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class EmulatorProcess:
-    def __init__(self, namespace: str, pods: int = 0, crds: int = 0):
-        self.namespace = namespace
+    def __init__(self, namespace: str | list[str], pods: int = 0, crds: int = 0):
+        # several namespaces: `pods` pods in each of them (the first gets the CRDs' objects)
+        self.namespaces = [namespace] if isinstance(namespace, str) else list(namespace)
+        self.namespace = self.namespaces[0]
         self.pods = pods
         self.crds = crds  # CRDs (one object each): more resource types for discovery to find
         self.workdir = Path(tempfile.mkdtemp(prefix="envdeck-bench-k8s-"))
@@ -25,7 +27,8 @@ class EmulatorProcess:
         self.ready_s = 0.0
 
     def start(self, timeout_s: float = 600.0) -> EmulatorProcess:
-        argv = [sys.executable, "-m", "backends.sim.k8s_emulator", "--namespace", self.namespace,
+        argv = [sys.executable, "-m", "backends.sim.k8s_emulator",
+                *(arg for ns in self.namespaces for arg in ("--namespace", ns)), "--pods-in-every-namespace",
                 "--pods", str(self.pods), "--crds", str(self.crds), "--kubeconfig", str(self.kubeconfig),
                 "--log-interval", "0"]
         self._log = open(self.workdir / "emulator.log", "wb")  # noqa: SIM115 - closed in stop()

@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", choices=("demo", "none"), default="none", help="initial content")
     p.add_argument("--scale", type=int, default=1, help="demo size multiplier")
     p.add_argument("--pods", type=int, default=0, help="also create this many standalone pods (benchmarks)")
+    p.add_argument("--pods-in-every-namespace", action="store_true",
+                   help="create the --pods pods in every --namespace, not only the first (benchmarks)")
     p.add_argument("--crds", type=int, default=0,
                    help="also create this many namespaced CustomResourceDefinitions, one object each (benchmarks)")
     p.add_argument("--kubeconfig", help="write a kubeconfig for the server here")
@@ -45,7 +47,8 @@ async def _serve(args: argparse.Namespace) -> None:
         if args.log_interval > 0:
             emu.start_log_generators(interval_s=args.log_interval)
     if args.pods:
-        emu.bulk_create_pods(namespaces[0], args.pods)
+        for ns in namespaces if args.pods_in_every_namespace else namespaces[:1]:
+            emu.bulk_create_pods(ns, args.pods)
     for i in range(args.crds):
         group, kind = f"g{i}.bench.example.com", f"Thing{i}"
         emu.create("apiextensions.k8s.io/customresourcedefinitions", {
