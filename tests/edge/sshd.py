@@ -7,11 +7,13 @@ temporary directory (the test user must read authorized_keys). Runs on
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import getpass
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -52,6 +54,26 @@ def keygen(path: Path, comment: str = "envdeck-test") -> Path:
     path.chmod(0o600)
     (path.parent / (path.name + ".pub")).chmod(0o644)
     return path
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid`, from /proc (children before their own children)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop(0)
+        out.append(child)
+        todo.extend(children.get(child, []))
+    return out
 
 
 def free_port() -> int:
@@ -110,6 +132,9 @@ class Sshd:
         return self
 
     def stop(self) -> None:
+        # sshd's per-connection processes call setsid(): a session whose client is black-holed
+        # outlives the listener (its TCP peer never answers), so they are ended here too.
+        sessions = _descendants(self.proc.pid) if self.proc is not None else []
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -117,6 +142,9 @@ class Sshd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         if getattr(self, "_log", None):
             self._log.close()
 
