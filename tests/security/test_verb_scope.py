@@ -1,7 +1,7 @@
 """Every verb is scoped to the environment it names, and decided before any backend call.
 
 - Every CLI verb taking an environment (status, reconcile, act, audit, logs, run, doctor,
-  tui, desired) refuses an environment where the user has no role and one that does not
+  tui, desired, diff) refuses an environment where the user has no role and one that does not
   exist alike: exit 3, the same words, nothing on stdout, the attempt audited.
 - Every resource id must belong to the environment named: another environment's EC2
   instance or CloudWatch log group, a Kubernetes path out of the namespace, another
@@ -95,6 +95,7 @@ VERBS = {  # the common options (--config, --state-dir) go where `opts` is
     "doctor": lambda env, opts: ["doctor", "--env", env, *opts],
     "tui": lambda env, opts: ["tui", "--env", env, *opts],
     "desired": lambda env, opts: ["desired", env, "--json", *opts],
+    "diff": lambda env, opts: ["diff", "dev", env, "--json", *opts],
 }
 
 
