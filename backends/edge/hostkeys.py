@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ import asyncssh
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 _append_lock = threading.Lock()
+_cache_lock = threading.Lock()
+#: parsed known_hosts per tuple of paths, with the (path, mtime_ns, size, inode) stamp it was read at
+_parsed: dict[tuple[Path, ...], tuple[tuple[tuple[str, int, int, int], ...], asyncssh.SSHKnownHosts]] = {}
 
 
 def known_hosts_files(configured: str | None) -> tuple[Path, ...]:
@@ -30,10 +34,33 @@ def known_hosts_files(configured: str | None) -> tuple[Path, ...]:
     return (Path(DEFAULT_KNOWN_HOSTS).expanduser(), GLOBAL_KNOWN_HOSTS)
 
 
-def known_hosts_arg(paths: tuple[Path, ...]) -> list[str] | bytes:
+def known_hosts_arg(paths: tuple[Path, ...]) -> asyncssh.SSHKnownHosts | bytes:
     """What asyncssh's `known_hosts=` gets: never None (None would disable checking);
-    an empty list of keys when no file exists (every host is then unknown)."""
-    return [str(p) for p in paths if p.is_file()] or b""
+    an empty list of keys when no file exists (every host is then unknown).
+
+    The files are parsed once and kept while none of them changes (size, mtime, inode):
+    given file names, asyncssh would read and parse every line again for every connect,
+    which is O(nodes) per connect and O(nodes²) for a fleet (1,000 nodes: 1,000 parses of
+    1,000 lines). trust-host-key's append changes the stamp, so the next connect re-reads."""
+    stamp: list[tuple[str, int, int, int]] = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            stamp.append((str(p), st.st_mtime_ns, st.st_size, st.st_ino))
+    if not stamp:
+        return b""
+    key = tuple(stamp)
+    with _cache_lock:
+        cached = _parsed.get(paths)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+    parsed = asyncssh.read_known_hosts([name for name, *_ in stamp])
+    with _cache_lock:
+        _parsed[paths] = (key, parsed)
+    return parsed
 
 
 def host_pattern(host: str, port: int | None) -> str:

@@ -1,0 +1,127 @@
+"""The envdeck process of the edge scale bench (bench/edge_scale.py): one EdgeBackend
+holding a connection to every node, driven one step at a time over stdin/stdout so
+that the driver can alternate it with xargs ssh and Ansible in the same run.
+
+    python -m bench.edge_scale_worker SPEC.json      # then one command per stdin line
+
+Commands (one JSON line answers each): `connect` (a cold run_fleet: connect + command),
+`warm` (run_fleet over the open connections), `observe` (one observe pass: status +
+services + metrics), `block` / `unblock` (black-hole the namespaced node, if any),
+`quit`. Every answer carries wall and CPU seconds of this process and its RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+
+def rss_mib() -> tuple[float, float]:
+    """(current, peak) resident set of this process, MiB."""
+    cur = peak = 0.0
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                cur = int(line.split()[1]) / 1024
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return round(cur, 1), round(peak, 1)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+class Worker:
+    def __init__(self, spec: dict[str, Any]):
+        from backends.edge.backend import EdgeBackend
+        from tui.core.config import Defaults, EdgeConfig
+
+        self.spec = spec
+        self.command = spec["command"]
+        self.backend = EdgeBackend("bench", EdgeConfig(**spec["edge"]), Defaults())
+        self.black_hole = spec.get("black_hole")  # {"ns": ..., "host_addr": ..., "node": name}
+
+    async def fleet(self) -> dict[str, Any]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        results = await self.backend.run_fleet(self.command)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        durations = [r.duration_s for r in results]
+        failed = [r.node for r in results if not r.ok]
+        return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "ok": len(results) - len(failed),
+                "total": len(results), "failed": failed[:5], "node_p50_s": _r(percentile(durations, 50)),
+                "node_p99_s": _r(percentile(durations, 99)), "node_max_s": _r(max(durations, default=None))}
+
+    async def observe(self) -> dict[str, Any]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        obs = await self.backend.observe()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        fresh = sum(st.fresh for st in self.backend._state.values())
+        return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "resources": len(obs.resources),
+                "samples": len(obs.samples), "fresh_nodes": fresh, "nodes": len(self.backend._state)}
+
+    def route(self, verb: str) -> dict[str, Any]:
+        import subprocess
+
+        if not self.black_hole:
+            return {"skipped": "no black-hole node"}
+        bh = self.black_hole
+        proc = subprocess.run(["ip", "-n", bh["ns"], "route", verb, "blackhole", f"{bh['host_addr']}/32"],
+                              capture_output=True, text=True)
+        return {"rc": proc.returncode, "stderr": proc.stderr.strip()}
+
+    async def handle(self, verb: str) -> dict[str, Any]:
+        if verb in ("connect", "warm"):
+            out = await self.fleet()
+        elif verb == "observe":
+            out = await self.observe()
+        elif verb == "block":
+            out = self.route("add")
+        elif verb == "unblock":
+            out = self.route("del")
+        else:
+            raise ValueError(f"unknown command {verb!r}")
+        cur, peak = rss_mib()
+        out.update(rss_mib=cur, peak_rss_mib=peak, loadavg=round(os.getloadavg()[0], 2),
+                   open_connections=sum(link.connected for link in self.backend.links.values()))
+        return out
+
+
+async def main(spec_path: str) -> None:
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    # a thousand sockets: raise the soft limit of open files to the hard one
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    worker = Worker(spec)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print(json.dumps({"ready": True, "rss_mib": rss_mib()[0]}), flush=True)
+    try:
+        while line := (await reader.readline()).decode().strip():
+            if line == "quit":
+                break
+            try:
+                answer = await worker.handle(line)
+            except Exception as exc:  # noqa: BLE001 - the driver reports it
+                answer = {"error": f"{type(exc).__name__}: {exc}"}
+            print(json.dumps({"command": line, **answer}), flush=True)
+    finally:
+        await worker.backend.close()
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))
