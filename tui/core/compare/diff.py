@@ -39,6 +39,8 @@ def _pair_fields(a_env: str, a: Resource, b_env: str, b: Resource, rules: frozen
     hidden = a.backend == "kubernetes" and a.kind in CONTENT_KINDS
     fa = comparable(a_env, a, contents.get((a_env, a.id)) if hidden else None)
     fb = comparable(b_env, b, contents.get((b_env, b.id)) if hidden else None)
+    if fa == fb:  # most pairs: nothing to sort or filter
+        return []
     out: list[FieldDiff] = []
     for path in sorted(fa.keys() | fb.keys()):
         if ignored(path, rules):

@@ -33,11 +33,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from tui.core.model import Resource
 
-_SEPARATORS = re.compile(r"([-_./:]+)")
 _NATIVE_ID = re.compile(r"^(i|sg|vol|subnet|vpc|eni|ami|igw|nat|rtb|acl)-[0-9a-f]{8,17}$")
 
 
@@ -75,22 +75,18 @@ class Matched:
     only_in_b: list[tuple[str, Resource]]
 
 
+@lru_cache(maxsize=256)
+def _env_patterns(env_name: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    token = re.escape(env_name)
+    return re.compile(rf"^{token}[-_./:]+"), re.compile(rf"[-_./:]+{token}(?=[-_./:]|$)")
+
+
 def strip_env(env_name: str, text: str) -> str:
     """`text` without the whole tokens equal to `env_name` (and their separator)."""
-    if not env_name or env_name not in text:
+    if not env_name or env_name not in text or text == env_name:
         return text
-    parts = _SEPARATORS.split(text)  # [token, sep, token, sep, ..., token]
-    tokens = parts[0::2]
-    seps = parts[1::2]
-    kept: list[str] = []
-    for i, token in enumerate(tokens):
-        if token == env_name:
-            continue
-        if kept:
-            kept.append(seps[i - 1] if i - 1 < len(seps) else "-")
-        kept.append(token)
-    out = "".join(kept)
-    return out or text
+    leading, inner = _env_patterns(env_name)
+    return inner.sub("", leading.sub("", text)) or text
 
 
 def _tag_role(env_name: str, tags: Mapping[str, Any]) -> str:
