@@ -460,6 +460,8 @@ class Session:
         # watched backend's next report shows it: its last one is not re-evaluated meanwhile)
         self.reconciler.changed_by_us(env, backend.name)
         self.reconciler.request_pass(env, backend.name)
+        # the other envdecks on the store now: their timelines, and the leader's early pass (issue 16)
+        await self.reconciler.follower.feed.notify(env)
         return result
 
     async def logs(self, env: str, resource_id: str, *, follow: bool = False, tail: int | None = 100,
