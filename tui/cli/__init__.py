@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_diff_parser(add, _lazy("tui.cli.diff_cmd:cmd_diff"))
 
+    from tui.cli.promote_cmd import add_promote_parsers
+
+    add_promote_parsers(add, _lazy("tui.cli.promote_cmd:cmd_versions"), _lazy("tui.cli.promote_cmd:cmd_promote"))
+
     p = add("run", _lazy("tui.cli.fleet:cmd_run"), "run a shell command on the environment's edge nodes")
     p.add_argument("env", metavar="ENV")
     p.add_argument("--nodes", metavar="GLOB", help="only nodes whose name matches (e.g. 'gw-*')")

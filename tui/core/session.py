@@ -34,7 +34,16 @@ from tui.core.lifecycle.effective import effective_config
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import ManagedEnvironment
 from tui.core.lifecycle.service import LifecycleService, TemplateChoice
-from tui.core.model import ActionResult, ActionSpec, AuditResult, LogLine, MetricSeries, Origin, Resource
+from tui.core.model import (
+    ActionResult,
+    ActionSpec,
+    AuditResult,
+    DriftItem,
+    LogLine,
+    MetricSeries,
+    Origin,
+    Resource,
+)
 from tui.core.policy import (
     FLEET_RUN,
     OPEN_SHELL,
@@ -47,6 +56,7 @@ from tui.core.policy import (
     hidden_environment_message,
 )
 from tui.core.port_forward import PORT_FORWARD_ACTION, ForwardPort, PortForward
+from tui.core.promote.service import PromoteService
 from tui.core.reconciler import BackendFactory, Reconciler
 from tui.core.store import Store, open_store
 
@@ -245,6 +255,24 @@ class Session:
 
     async def load_overrides(self, env: str) -> None:
         await self.reconciler.load_overrides(env)
+
+    # -- promotion (issue 18, tui/core/promote/: policy and audit there) ---------------
+    def promotions(self, *, timeout_s: float = 300.0, poll: tuple[float, float] = (0.5, 2.0),
+                   on_change: Callable[[Any], Any] | None = None) -> PromoteService:
+        """Versions, promotion plans, promotions, rollbacks; `timeout_s`: how long a wave may take to turn
+        healthy; `on_change(promotion)` after every step row."""
+        return PromoteService(self, timeout_s=timeout_s, poll=poll, on_change=on_change)
+
+    async def set_desired_field(self, env: str, resource: Resource, field: str, value: Any) -> str:
+        """Set one desired field of `resource` on its backend (the backend's repair of that field: a
+        promotion's image); the caller has authorized and audits it. Returns the backend's message."""
+        backend = self.backend_for(env, resource.id)
+        result = await backend.repair(DriftItem(resource.id, field, value, None))
+        self.reconciler.changed_by_us(env, backend.name)
+        self.reconciler.request_pass(env, backend.name)
+        if not result.ok:
+            raise InvalidRequest(result.message or f"{resource.id}: {field} not set")
+        return result.message
 
     def backend_for(self, env: str, resource_id: str) -> Backend:
         backends = self.reconciler.backends.get(env)

@@ -1,0 +1,193 @@
+"""`envdeck versions [ENV]... [--json]` and `envdeck promote` (docs/compare.md, "Versions and
+promotion").
+
+- `versions`: every environment the user may see (or those named) observed once (never a
+  repair); a row per component (a role: tui/core/compare/roles.py), a column per environment,
+  the rows whose versions differ marked `≠`.
+- `promote A B [--component NAME]... --plan | --apply [--yes] [--timeout D]`: the plan lists,
+  in order, the changes that make B's components run A's versions; `--apply` runs them in
+  waves, each gated on a fresh observation of B, and prints the promotion's id. On a terminal
+  it asks first unless `--yes`; without a terminal `--yes` is required (exit 2).
+- `promote --rollback ID [--yes]`: B's versions and desired state before promotion ID, in waves.
+- `promote --resume ID`: carries on a promotion a killed envdeck left unfinished (a finished
+  wave is not repeated).
+
+Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
+(B partly promoted: stderr names the components), 2 usage, 3 denied (admin in B needed for
+apply/rollback/resume, refused before any backend call and audited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tui.cli.opening import load, open_session
+from tui.cli.output import print_json, report_line, say
+from tui.core.compare.versions import VersionMatrix
+from tui.core.config import parse_duration
+from tui.core.errors import InvalidRequest
+from tui.core.model import iso, now_utc
+from tui.core.promote.records import Promotion, PromotionPlan, PromotionState, PromotionStep
+from tui.core.sanitize import clean
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_promote_parsers(add, versions_handler, promote_handler) -> None:
+    p = add("versions", versions_handler,
+            "the version each environment runs per component (images, task definitions, Lambda and edge versions)")
+    p.add_argument("envs", nargs="*", metavar="ENV", help="only these environments (default: all you can see)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("promote", promote_handler,
+            "bring environment A's versions to B in health-gated waves (--plan shows the changes, --apply runs them)")
+    p.add_argument("a", nargs="?", metavar="A", help="the environment whose versions are promoted")
+    p.add_argument("b", nargs="?", metavar="B", help="the environment that gets them (admin needed to apply)")
+    p.add_argument("--component", action="append", default=[], metavar="NAME",
+                   help="only this component (a role such as kubernetes/Deployment/web, or Deployment/web, or web; "
+                        "repeatable)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--plan", action="store_true", help="list the changes, in order; nothing is done")
+    mode.add_argument("--apply", action="store_true", help="run the changes in waves; prints the promotion's id")
+    mode.add_argument("--rollback", metavar="ID", help="restore B's versions and desired state before promotion ID")
+    mode.add_argument("--resume", metavar="ID", help="carry on promotion ID left unfinished (a killed envdeck)")
+    p.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
+    p.add_argument("--timeout", metavar="D", default="5m",
+                   help="how long each wave may take to turn healthy (default 5m)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+# -- versions ---------------------------------------------------------------------------
+def matrix_lines(matrix: VersionMatrix) -> list[str]:
+    head = ["", "COMPONENT", *matrix.envs]
+    rows = [["≠" if row.differs else " ", row.role,
+             *(row.versions[e].text if e in row.versions else "—" for e in matrix.envs)] for row in matrix.rows]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
+
+
+async def cmd_versions(args: argparse.Namespace) -> int:
+    cfg = load(args)
+    session = await open_session(args, cfg, envs=list(args.envs) or None)
+    try:
+        matrix = await session.promotions().versions(list(args.envs) or None)
+    finally:
+        await session.close()
+    if args.json:
+        print_json({"generated_at": iso(now_utc()), **matrix.to_json()})
+        return EXIT_OK
+    if not matrix.rows:
+        say("no versioned components (Kubernetes workloads, ECS services, Lambda functions, edge services) found")
+        return EXIT_OK
+    for line in matrix_lines(matrix):
+        report_line(line)
+    differ = sum(1 for r in matrix.rows if r.differs)
+    say(f"{len(matrix.rows)} component(s), {differ} differ (≠)")
+    return EXIT_OK
+
+
+# -- promote ----------------------------------------------------------------------------
+def plan_lines(plan: PromotionPlan) -> list[str]:
+    what = f"rollback of {plan.rollback_of} in {plan.b}" if plan.rollback_of else f"promote {plan.a} → {plan.b}"
+    lines = [f"{what}: {len(plan.changes)} change(s) in {len(plan.waves)} wave(s)"]
+    for change in plan.changes:
+        lines.append(f"  wave {change.wave}: {change.component}: {change.describe()}")
+    for skipped in plan.skipped:
+        lines.append(f"  skipped {skipped.component}: {skipped.reason}")
+    return lines
+
+
+def _step_line(promotion: Promotion, step: PromotionStep) -> str:
+    text = f"{promotion.id} wave {step.change.wave} {step.change.resource}: {step.state}"
+    return f"{text} — {step.message}" if step.message else text
+
+
+def _progress():
+    """Prints a line on stderr per step whose state or message changed."""
+    shown: dict[int, tuple[str, str]] = {}
+
+    def on_change(promotion: Promotion) -> None:
+        for step in promotion.steps:
+            now = (str(step.state), step.message)
+            if shown.get(step.seq) != now:
+                shown[step.seq] = now
+                print(clean(_step_line(promotion, step)), file=sys.stderr)
+
+    return on_change
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise InvalidRequest("--yes is required without a terminal (nothing was done)")
+    return input(clean(question) + " [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _result(args: argparse.Namespace, promotion: Promotion) -> int:
+    if args.json:
+        print_json(promotion.to_json())
+    else:
+        report_line(f"promotion {promotion.id}")
+    if promotion.state == PromotionState.SUCCEEDED:
+        say(promotion.summary())
+        return EXIT_OK
+    say(promotion.summary())
+    return EXIT_FAILED
+
+
+def _usage(args: argparse.Namespace) -> str | None:
+    if args.rollback or args.resume:
+        if args.a or args.b or args.component:
+            return "--rollback/--resume take a promotion id alone (no A, B or --component)"
+        return None
+    if not (args.a and args.b):
+        return "promote needs A and B (or --rollback ID / --resume ID)"
+    if not (args.plan or args.apply):
+        return "promote A B needs --plan or --apply"
+    return None
+
+
+async def cmd_promote(args: argparse.Namespace) -> int:
+    problem = _usage(args)
+    if problem is not None:
+        say(f"envdeck: {problem}")
+        return EXIT_USAGE
+    try:
+        timeout_s = parse_duration(args.timeout)
+    except ValueError as exc:
+        say(f"envdeck: --timeout: {exc}")
+        return EXIT_USAGE
+    cfg = load(args)
+    session = await open_session(args, cfg)
+    try:
+        service = session.promotions(timeout_s=timeout_s, on_change=_progress())
+        if args.plan:
+            plan = await service.plan(args.a, args.b, args.component)
+            if args.json:
+                print_json(plan.to_json())
+            else:
+                for line in plan_lines(plan):
+                    report_line(line)
+            return EXIT_OK
+        if args.resume:
+            return _result(args, await service.resume(args.resume))
+        if args.rollback:
+            original = await service.get(args.rollback)
+            if not _confirm(args, f"Roll back promotion {original.id} in {original.b}?"):
+                say("nothing done")
+                return EXIT_FAILED
+            return _result(args, await service.rollback(args.rollback))
+        if not _confirm(args, f"Promote {args.a}'s versions to {args.b}?"):
+            say("nothing done")
+            return EXIT_FAILED
+        promotion = await service.apply(args.a, args.b, args.component)
+        if promotion is None:
+            if args.json:
+                print_json({"id": None, "a": args.a, "b": args.b, "state": "nothing to promote"})
+            say(f"{args.b} already runs {args.a}'s versions: nothing to promote")
+            return EXIT_OK
+        return _result(args, promotion)
+    finally:
+        await session.close()

@@ -1,0 +1,277 @@
+"""Carries a promotion out: its changes in waves, each wave gated on a FRESH observation of B,
+resumable after a crash. The lifecycle engine's rules (tui/core/lifecycle/engine.py), for a
+promotion instead of a created environment:
+
+- Lease: the promotion's row (`holder` = "user@host:pid", renewed every lease_s/3); a second
+  process gets `LeaseBusy` naming the holder; a holder of this host whose pid is gone (a
+  killed envdeck) is replaced at once.
+- Before a wave: the resources of the waves already finished must be Healthy by a fresh
+  observation of B (`PromotionWorld.fresh`), else the promotion stops there.
+- Per change: the step row goes to `applying` (committed) BEFORE the backend call; the new
+  value is kept as B's desired-state overlay (tui/core/overrides.py, table `desired_overlay`)
+  before the backend is asked, so a reconciler in `auto` never undoes it; then the backend
+  sets it (`PromotionWorld.set_field`, the backend's repair of that field) and the row goes
+  `applied`. A resumed run reads B afresh first: a change B already runs is not asked again
+  (a crash between the call and its row), and a step `applied` or `healthy` is never redone.
+- After a wave's changes: fresh observations of B until every resource of the wave is Healthy
+  and runs the new value (poll 0.5 s ×1.5 up to 2 s), else at `timeout_s` the step fails with
+  the resource's health reason and the promotion stops: `failed`, B partly promoted
+  (`Promotion.promoted` names the components that were).
+- Audit: one row per change (`promote.step`, target the resource, params with the promotion
+  id, wave, field, from, to and the process carrying it out) begun before the backend call;
+  one row per wave gate (`promote.wave`, target B); all of one promotion carry its id.
+- A rollback is a promotion whose plan sets B's previous values back; its overlays restore what
+  B's overlay was before the promotion (none: dropped, the config's value is desired again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any, Protocol
+
+from tui.core.audited import audited
+from tui.core.compare.versions import version_of
+from tui.core.leases import holder_gone
+from tui.core.lifecycle.engine import LeaseBusy, default_holder
+from tui.core.model import Health, Resource, now_utc
+from tui.core.promote.promotion_store import PromotionStore
+from tui.core.promote.records import Promotion, PromotionState, PromotionStep, StepState
+from tui.core.sanitize import clean
+from tui.core.store import Store
+
+__all__ = ["OnChange", "PromotionEngine", "PromotionWorld"]
+
+log = logging.getLogger(__name__)
+OnChange = Callable[[Promotion], Awaitable[None] | None]
+
+
+class PromotionWorld(Protocol):
+    """What the engine asks of B's backends (the Session implements it)."""
+
+    async def fresh(self, env: str, backend: str) -> Mapping[str, Resource]:
+        """`backend`'s resources in `env` by a new observation (never a cache)."""
+        ...
+
+    async def set_field(self, env: str, resource: Resource, field: str, value: Any) -> str:
+        """Set one desired field on the backend (its repair of that field); returns its message."""
+        ...
+
+    async def overlays_changed(self, env: str) -> None:
+        """The overlays of `env` changed: the reconciler reads them again."""
+        ...
+
+
+class _Stop(Exception):
+    def __init__(self, step: PromotionStep | None, reason: str):
+        super().__init__(reason)
+        self.step, self.reason = step, clean(reason, max_len=2000)
+
+
+def _runs(resource: Resource | None, value: Any) -> bool:
+    version = version_of(resource) if resource is not None else None
+    return version is not None and dict(version.images) == dict(value or {})
+
+
+class PromotionEngine:
+    def __init__(self, store: Store, pstore: PromotionStore, world: PromotionWorld, *, holder: str | None = None,
+                 lease_s: float = 60.0, poll: tuple[float, float] = (0.5, 2.0), timeout_s: float = 300.0,
+                 on_change: OnChange | None = None):
+        self.store = store
+        self.pstore = pstore
+        self.world = world
+        self.holder = holder or default_holder()
+        self.lease_s = lease_s
+        self.poll = poll
+        self.timeout_s = timeout_s
+        self.on_change = on_change
+        self._lost = False
+
+    async def drive(self, pid: str) -> Promotion:
+        """Carry the promotion to its end (succeeded or failed); returns it at rest."""
+        await self._take_lease(pid)
+        renewer = asyncio.create_task(self._renew(pid))
+        try:
+            return await self._carry_out(pid)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            await self.pstore.release_lease(pid, self.holder)
+
+    # -- lease -------------------------------------------------------------------------
+    async def _take_lease(self, pid: str) -> None:
+        other = await self.pstore.take_lease(pid, self.holder, self.lease_s)
+        if other is None:
+            return
+        current = other.split(" (until ", 1)[0]
+        if holder_gone(current) and await self.pstore.take_lease(pid, self.holder, self.lease_s,
+                                                                 replace=current) is None:
+            return
+        raise LeaseBusy(f"promotion {pid}: {other} is carrying it out; try again later")
+
+    async def _renew(self, pid: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            if not await self.pstore.renew_lease(pid, self.holder, self.lease_s):
+                log.warning("promotion %s: the lease of %s was taken over", pid, self.holder)
+                self._lost = True
+                return
+
+    def _check_lease(self, pid: str) -> None:
+        if self._lost:
+            raise LeaseBusy(f"promotion {pid}: the lease of {self.holder} was taken over by another process")
+
+    # -- the waves ---------------------------------------------------------------------
+    async def _changed(self, pid: str) -> Promotion:
+        promotion = await self.pstore.get(pid)
+        if self.on_change is not None:
+            try:
+                result = self.on_change(promotion)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:   # a subscriber's error never stops a promotion
+                log.exception("on_change of promotion %s failed", pid)
+        return promotion
+
+    async def _row(self, step: PromotionStep) -> None:
+        self._check_lease(step.promotion)
+        await self.pstore.upsert_step(step)
+        await self._changed(step.promotion)
+
+    async def _carry_out(self, pid: str) -> Promotion:
+        promotion = await self.pstore.get(pid)
+        if promotion.state != PromotionState.RUNNING:
+            return promotion
+        restore = await self._overlays_to_restore(promotion)
+        waves = sorted({s.change.wave for s in promotion.steps})
+        try:
+            for index, wave in enumerate(waves, start=1):
+                steps = [s for s in promotion.steps if s.change.wave == wave]
+                if all(s.state == StepState.HEALTHY for s in steps):
+                    continue     # finished before a crash: never repeated
+                earlier = [s for s in promotion.steps if s.change.wave < wave]
+                await self._gate(promotion, index, earlier, steps)
+                for step in steps:
+                    await self._apply(promotion, step, restore)
+                await self._wait_wave(promotion, index, steps)
+                await self.pstore.set_waves_done(pid, index)
+        except _Stop as stop:
+            if stop.step is not None and stop.step.state != StepState.FAILED:
+                stop.step.state, stop.step.message, stop.step.finished_at = StepState.FAILED, stop.reason, now_utc()
+                await self._row(stop.step)
+            what = f"{stop.step.change.component}: " if stop.step is not None else ""
+            await self.pstore.set_state(pid, PromotionState.FAILED, reason=f"{what}{stop.reason}")
+            return await self._changed(pid)
+        await self.pstore.set_state(pid, PromotionState.SUCCEEDED, waves_done=len(waves))
+        if promotion.rollback_of:
+            await self.pstore.set_state(promotion.rollback_of, PromotionState.ROLLED_BACK,
+                                        reason=f"rolled back by {pid}")
+        return await self._changed(pid)
+
+    async def _overlays_to_restore(self, promotion: Promotion) -> dict[tuple[str, str], Any] | None:
+        """For a rollback: {(resource, field): the overlay value before the promotion (None: none)}."""
+        if not promotion.rollback_of:
+            return None
+        original = await self.pstore.get(promotion.rollback_of)
+        return {(rid, field): (before or {}).get("overlay")
+                for rid, fields in original.previous.items() for field, before in fields.items()}
+
+    def _audited(self, promotion: Promotion, target: str, action: str, params: dict[str, Any]):
+        return audited(self.store, user=promotion.user, env=promotion.b, target=target, action=action,
+                       params={"promotion": promotion.id, **params, "by": self.holder},
+                       origin=promotion.origin or "cli")
+
+    async def _fresh(self, promotion: Promotion) -> Mapping[str, Resource]:
+        try:
+            return await self.world.fresh(promotion.b, "kubernetes")
+        except Exception as exc:   # an unreachable B is not healthy: the wave waits, then stops
+            log.info("promotion %s: %s not observed: %s", promotion.id, promotion.b, exc)
+            return {}
+
+    async def _gate(self, promotion: Promotion, index: int, earlier: list[PromotionStep],
+                    steps: list[PromotionStep]) -> None:
+        """Before wave `index`: B's resources of the finished waves Healthy, by a fresh observation."""
+        if not earlier:
+            return
+        resources = await self._fresh(promotion)
+        for step in earlier:
+            res = resources.get(step.change.resource)
+            if res is None or res.health != Health.HEALTHY:
+                why = res.health_reason if res is not None else "not observed"
+                reason = f"wave {index} not started: {step.change.resource} of an earlier wave is not healthy ({why})"
+                async with self._audited(promotion, promotion.b, "promote.wave", {"wave": index}) as op:
+                    op.fail(reason)
+                raise _Stop(steps[0], reason)
+
+    async def _apply(self, promotion: Promotion, step: PromotionStep,
+                     restore: dict[tuple[str, str], Any] | None) -> None:
+        if step.state in (StepState.APPLIED, StepState.HEALTHY):
+            return
+        change = step.change
+        resource = (await self._fresh(promotion)).get(change.resource)
+        if resource is None:
+            raise _Stop(step, f"{change.resource} is not in {promotion.b} (or {promotion.b} is unreachable)")
+        overlay_value = change.after if restore is None else restore.get((change.resource, change.field))
+        already = _runs(resource, change.after)
+        step.state, step.attempts = StepState.APPLYING, step.attempts + 1
+        step.started_at, step.finished_at, step.message = step.started_at or now_utc(), None, ""
+        await self._row(step)     # committed BEFORE the backend call
+        params = {"wave": change.wave, "component": change.component, "field": change.field,
+                  "from": change.before, "to": change.after}
+        async with self._audited(promotion, change.resource, "promote.step", params) as op:
+            reason = f"promotion {promotion.id} ({promotion.a} → {promotion.b})"
+            if overlay_value is None:
+                await self.store.remove_overlay(promotion.b, change.resource, change.field)
+            else:
+                await self.store.set_overlay(promotion.b, change.resource, change.field, overlay_value,
+                                             user=promotion.user, reason=reason)
+            await self.world.overlays_changed(promotion.b)
+            if already:   # B runs it already (a crash after the call, before its row): not asked again
+                op.succeed(f"{change.resource} already runs {change.after}; desired state kept")
+            else:
+                try:
+                    message = await self.world.set_field(promotion.b, resource, change.field, change.after)
+                except Exception as exc:
+                    raise _Stop(step, f"{change.resource}: {exc}") from None
+                op.succeed(message)
+        step.state = StepState.APPLIED
+        await self._row(step)
+
+    async def _wait_wave(self, promotion: Promotion, index: int, steps: list[PromotionStep]) -> None:
+        deadline = now_utc() + timedelta(seconds=self.timeout_s)
+        delay, longest = self.poll
+        async with self._audited(promotion, promotion.b, "promote.wave", {"wave": index}) as op:
+            while True:
+                resources = await self._fresh(promotion)
+                self._check_lease(promotion.id)
+                waiting: list[tuple[PromotionStep, str]] = []
+                for step in steps:
+                    res = resources.get(step.change.resource)
+                    if res is None:
+                        waiting.append((step, "not observed"))
+                    elif not _runs(res, step.change.after):
+                        waiting.append((step, "does not run the new version yet"))
+                    elif res.health != Health.HEALTHY:
+                        waiting.append((step, f"{res.health}: {res.health_reason}"))
+                for step in steps:
+                    why = next((w for s, w in waiting if s is step), "")
+                    if step.state == StepState.APPLIED and step.message != why:
+                        step.message = why
+                        await self._row(step)
+                if not waiting:
+                    break
+                if now_utc() >= deadline:
+                    step, why = waiting[0]
+                    reason = f"not healthy after {self.timeout_s:g}s: {why}"
+                    op.fail(f"wave {index}: {step.change.resource} {reason}")
+                    raise _Stop(step, reason)
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, longest) if delay else 0
+            op.succeed(f"wave {index}: {', '.join(s.change.resource for s in steps)} healthy")
+        for step in steps:
+            step.state, step.message, step.finished_at = StepState.HEALTHY, "", now_utc()
+            await self._row(step)

@@ -1,0 +1,184 @@
+"""The promotion requests of a session (`Session.promote_*` delegate here): the policy, the
+audit trail, the plan from fresh observations of A and B, and the engine.
+
+- `plan` needs a role (any) in A and in B; nothing is stored or audited;
+- `apply`, `rollback`, `resume` need the admin role in B, decided before any backend call
+  (a refusal: an audit row `denied`, action `promote`, then PolicyDenied); `--read-only`
+  refuses them;
+- an environment the user cannot see is refused like an unknown one.
+
+`apply` observes A and B afresh, plans, keeps the promotion (`running`, with B's versions and
+overlays before it), one audit row `promote` (target B, the promotion id in its params) spans
+the whole run, and the engine carries it out (tui/core/promote/engine.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tui.core.audited import audited
+from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between
+from tui.core.compare.versions import VersionMatrix, build_matrix
+from tui.core.errors import InvalidRequest, NotFound, PolicyDenied
+from tui.core.model import ActionSpec, AuditResult, Resource, Role
+from tui.core.policy import hidden_environment_message
+from tui.core.promote.engine import OnChange, PromotionEngine
+from tui.core.promote.plan import plan_promotion
+from tui.core.promote.promotion_store import PromotionStore
+from tui.core.promote.records import PlannedChange, Promotion, PromotionPlan, PromotionState, StepState
+
+if TYPE_CHECKING:
+    from tui.core.session import Session
+
+__all__ = ["PROMOTE", "PromoteService", "steps_left"]
+
+PROMOTE = ActionSpec("promote", "Promote versions into the environment", role=Role.ADMIN, mutating=True)
+
+
+class _SessionWorld:
+    """B's backends as the promotion engine sees them, through the session."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    async def fresh(self, env: str, backend: str) -> Mapping[str, Resource]:
+        return {r.id: r for r in await self.session.observed_resources(env, [backend], fresh=True)}
+
+    async def set_field(self, env: str, resource: Resource, field: str, value: Any) -> str:
+        return await self.session.set_desired_field(env, resource, field, value)
+
+    async def overlays_changed(self, env: str) -> None:
+        await self.session.load_overrides(env)
+
+
+class PromoteService:
+    def __init__(self, session: Session, *, timeout_s: float = 300.0, poll: tuple[float, float] = (0.5, 2.0),
+                 on_change: OnChange | None = None):
+        self.session = session
+        self.on_change = on_change
+        self.pstore = PromotionStore(session.store)
+        self.timeout_s = timeout_s
+        self.poll = poll
+
+    # -- reads ---------------------------------------------------------------------
+    def _visible(self, env: str) -> None:
+        if env not in self.session.environments():
+            raise PolicyDenied(hidden_environment_message(env))
+
+    def _mapping(self, a: str, b: str) -> RoleMapping:
+        compare = getattr(self.session.config, "compare", None)
+        mappings = getattr(compare, "mappings", None) or []
+        return mapping_between(mappings, a, b) if mappings else NO_MAPPING
+
+    async def _resources(self, env: str) -> list[Resource]:
+        return await self.session.observed_resources(env, fresh=True)
+
+    async def versions(self, envs: Sequence[str] | None = None) -> VersionMatrix:
+        """The version matrix of `envs` (all the user can see when None), observed afresh."""
+        names = list(envs) if envs else self.session.environments()
+        for env in names:
+            self._visible(env)
+        compare = getattr(self.session.config, "compare", None)
+        observed = {env: await self._resources(env) for env in names}
+        return build_matrix(observed, getattr(compare, "mappings", None) or [])
+
+    async def plan(self, a: str, b: str, components: Sequence[str] = ()) -> PromotionPlan:
+        if a == b:
+            raise InvalidRequest(f"promote {a} {b}: A and B are the same environment")
+        self._visible(a)
+        self._visible(b)
+        return plan_promotion(a, await self._resources(a), b, await self._resources(b),
+                              components=components, mapping=self._mapping(a, b))
+
+    async def get(self, pid: str) -> Promotion:
+        try:
+            promotion = await self.pstore.get(pid)
+        except NotFound:
+            raise NotFound(f"no promotion {pid}") from None
+        if promotion.b not in self.session.environments():
+            raise NotFound(f"no promotion {pid}")   # another environment's: as unknown
+        return promotion
+
+    async def list(self) -> list[Promotion]:
+        return await self.pstore.list(self.session.environments())
+
+    # -- changes -------------------------------------------------------------------
+    async def _authorize(self, b: str, params: dict[str, Any]) -> None:
+        self._visible(b)
+        await self.session.authorize(b, b, PROMOTE, params)
+
+    async def _previous(self, plan: PromotionPlan) -> dict[str, dict[str, Any]]:
+        overlays = {(o["resource"], o["field"]): o["value"] for o in await self.session.store.overlays(plan.b)}
+        out: dict[str, dict[str, Any]] = {}
+        for c in plan.changes:
+            out.setdefault(c.resource, {})[c.field] = {"running": c.before, "overlay": overlays.get((c.resource, c.field))}
+        return out
+
+    def _engine(self) -> PromotionEngine:
+        return PromotionEngine(self.session.store, self.pstore, _SessionWorld(self.session),
+                               timeout_s=self.timeout_s, poll=self.poll, on_change=self.on_change)
+
+    async def _run(self, plan: PromotionPlan, action_params: dict[str, Any]) -> Promotion:
+        promotion = await self.pstore.insert(plan, user=self.session.user, origin=self.session.origin,
+                                             previous=await self._previous(plan))
+        return await self._drive(promotion, {**action_params, "changes": len(plan.changes)})
+
+    async def _drive(self, promotion: Promotion, params: dict[str, Any]) -> Promotion:
+        async with audited(self.session.store, user=self.session.user, env=promotion.b, target=promotion.b,
+                           action="promote", params={"promotion": promotion.id, **params},
+                           origin=self.session.origin) as op:
+            done = await self._engine().drive(promotion.id)
+            op.finish(AuditResult.SUCCEEDED if done.state == PromotionState.SUCCEEDED else AuditResult.FAILED,
+                      done.summary())
+        return done
+
+    async def apply(self, a: str, b: str, components: Sequence[str] = ()) -> Promotion | None:
+        """Promote; None when B already runs A's versions (nothing stored)."""
+        if a == b:
+            raise InvalidRequest(f"promote {a} {b}: A and B are the same environment")
+        self._visible(a)
+        await self._authorize(b, {"a": a, "components": list(components)})
+        busy = await self.pstore.unfinished(b)
+        if busy is not None:
+            raise InvalidRequest(f"promotion {busy} into {b} is unfinished: envdeck promote --resume {busy} "
+                                 "carries it on")
+        plan = await self.plan(a, b, components)
+        if not plan.changes:
+            return None
+        return await self._run(plan, {"a": a, "components": list(components)})
+
+    async def rollback(self, pid: str) -> Promotion:
+        original = await self.get(pid)
+        await self._authorize(original.b, {"rollback": pid})
+        if original.rollback_of:
+            raise InvalidRequest(f"promotion {pid} is itself a rollback (of {original.rollback_of}); "
+                                 f"promote {original.b} again instead")
+        if original.state == PromotionState.RUNNING:
+            raise InvalidRequest(f"promotion {pid} is unfinished: envdeck promote --resume {pid} carries it on first")
+        if original.state == PromotionState.ROLLED_BACK:
+            raise InvalidRequest(f"promotion {pid} is rolled back already")
+        touched = [s for s in original.steps if s.attempts > 0]
+        if not touched:
+            raise InvalidRequest(f"promotion {pid} changed nothing in {original.b}: nothing to roll back")
+        waves = sorted({s.change.wave for s in touched}, reverse=True)
+        changes = []
+        for s in sorted(touched, key=lambda s: (waves.index(s.change.wave), s.seq)):
+            running = (original.previous.get(s.change.resource) or {}).get(s.change.field, {}).get("running")
+            changes.append(PlannedChange(waves.index(s.change.wave) + 1, s.change.component, s.change.resource,
+                                         s.change.field, s.change.after, running, s.change.resource))
+        plan = PromotionPlan(original.a, original.b, changes, [], rollback_of=pid)
+        return await self._run(plan, {"rollback": pid})
+
+    async def resume(self, pid: str) -> Promotion:
+        promotion = await self.get(pid)
+        await self._authorize(promotion.b, {"resume": pid})
+        if promotion.state != PromotionState.RUNNING:
+            return promotion
+        return await self._drive(promotion, {"resume": pid})
+
+
+def steps_left(promotion: Promotion) -> list[str]:
+    """The components of `promotion` not healthy yet (for messages)."""
+    return sorted({s.change.component for s in promotion.steps if s.state != StepState.HEALTHY})
+
