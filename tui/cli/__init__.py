@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(staging-web, web-1, Ingress/web; several so named are listed)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    from tui.cli.diff_cmd import add_diff_parser
+    from tui.cli.diff_args import add_diff_parser
 
     add_diff_parser(add, _lazy("tui.cli.diff_cmd:cmd_diff"))
 

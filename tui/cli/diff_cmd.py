@@ -21,22 +21,9 @@ from tui.cli.output import print_json, report_line, say
 from tui.core.compare.fields import FIELD_NAMES
 from tui.core.compare.records import EnvDiff
 from tui.core.errors import BackendError
-from tui.core.model import BACKENDS, iso, now_utc
+from tui.core.model import iso, now_utc
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
-
-
-def add_diff_parser(add, handler) -> None:
-    p = add("diff", handler, "compare two environments live: resources matched by role, the fields that differ, "
-                             "what only one has (exit 0 same, 1 different)")
-    p.add_argument("a", metavar="A", help="environment A")
-    p.add_argument("b", metavar="B", help="environment B")
-    p.add_argument("--backend", action="append", choices=BACKENDS, metavar="NAME",
-                   help="only this backend: aws, kubernetes or edge (repeatable)")
-    p.add_argument("--ignore", action="append", default=[], metavar="FIELD",
-                   help=f"leave this field out, besides the config's compare.ignore (repeatable): "
-                        f"{', '.join(FIELD_NAMES)}, or a path like image[sidecar]")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def _text(value: object) -> str:
