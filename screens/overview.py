@@ -22,6 +22,7 @@ from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.lifecycle_steps import expiry_mark, header_text, lifecycle_cell
 from tui.core.env_state import EnvState
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
+from tui.core.model import now_utc
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
@@ -32,6 +33,31 @@ from tui.widgets.status_bar import StatusBar, status_text
 # the oldest backend's data (not AGE: on the Resources view AGE is an object's age, as in k9s).
 COLUMNS = (("env", "ENV"), ("health", "HEALTH"), ("drift", "DRIFT"), ("faults", "FAULTS"),
            ("score", "SCORE"), ("backends", "BACKENDS"), ("age", "UPDATED"), ("repair", "REPAIR"))
+# Team mode (issue 16): who leads each environment and for how long, shown once another process
+# leads one of them (a single user, who leads them all, sees the table as before).
+LEADER_COLUMN = ("leader", "LEADER")
+
+
+def holder_name(holder: str) -> str:
+    """`agent@ops-1` for the holder `agent@ops-1:4242` (the pid says nothing to the reader)."""
+    return clean(holder.rsplit(":", 1)[0] if ":" in holder else holder, max_len=28)
+
+
+def team_mode(states: dict[str, EnvState]) -> bool:
+    return any(s.leader and s.leader != "you" for s in states.values())
+
+
+def leader_cell(state: EnvState, palette: Palette) -> Text:
+    """`you 2m`, `agent@ops-1 12s` (the lease's age, on the wall clock as the store keeps it), or `—`."""
+    if not state.leader:
+        return muted("—", palette) if not state.lease_note else Text("none", style=palette.style("warning"), end="")
+    age = (now_utc() - state.lease_since).total_seconds() if state.lease_since else None
+    mine = state.leader == "you"
+    text = Text("you" if mine else holder_name(state.leader),
+                style=palette.style("success" if mine else "foreground"), end="")
+    if age is not None:
+        text.append(f" {format_age(max(age, 0.0))}", style=palette.style("text-muted"))
+    return text
 
 
 def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:
@@ -110,6 +136,12 @@ def description_text(state: EnvState | None, managed: ManagedEnvironment | None,
     text = Text(end="", no_wrap=True, overflow="ellipsis")
     if managed is not None:
         text.append_text(header_text(managed, now, palette))
+    if state is not None and state.leader and state.leader != "you":
+        if text.plain:
+            text.append("\n")
+        text.append(f"following {holder_name(state.leader)}", style=palette.style("accent", bold=True))
+        text.append(": its published state is shown; this envdeck makes no inventory calls for it",
+                    style=palette.style("text-muted"))
     if state is not None:
         line = Text(end="")
         if state.description:
@@ -125,7 +157,8 @@ def description_text(state: EnvState | None, managed: ManagedEnvironment | None,
 
 
 def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnvironment], now: datetime,
-                  palette: Palette) -> dict[str, Cells]:
+                  palette: Palette, *, team: bool = False) -> dict[str, Cells]:
+    """A row per environment, a cell per column of COLUMNS (and of LEADER_COLUMN when `team`)."""
     rows: dict[str, Cells] = {}
     for name, state in states.items():
         cells = env_row(state, now, palette)
@@ -133,10 +166,11 @@ def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnviron
         if m is not None:
             health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette)
             cells = (name_cell(name, m, now, palette), health, lifecycle_drift_cell(m, state, palette), *cells[3:])
-        rows[name] = cells
+        rows[name] = (*cells, leader_cell(state, palette)) if team else cells
     for name, m in managed.items():
         if name not in rows:
-            rows[name] = managed_row(m, now, palette)
+            cells = managed_row(m, now, palette)
+            rows[name] = (*cells, muted("—", palette)) if team else cells
     return rows
 
 
@@ -148,16 +182,18 @@ NARROW_DROPS = frozenset({"score", "age"})
 
 
 class EnvironmentsTable(KeyedTable):
-    def show(self, rows: dict[str, Cells], *, narrow: bool) -> None:
-        """`rows` have a cell per column of COLUMNS; `narrow` drops NARROW_DROPS."""
-        spec = [c for c in COLUMNS if not (narrow and c[0] in NARROW_DROPS)]
+    def show(self, rows: dict[str, Cells], *, narrow: bool, team: bool = False) -> None:
+        """`rows` have a cell per column of COLUMNS (and LEADER_COLUMN when `team`); `narrow`
+        drops NARROW_DROPS."""
+        columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
+        spec = [c for c in columns if not (narrow and c[0] in NARROW_DROPS)]
         if spec != self._column_spec:
             self.clear(columns=True)
             self._cells, self._order = {}, []
             self._column_spec = spec
             for key, label in spec:
                 self.add_column(label, key=key)
-        keep = [i for i, (key, _) in enumerate(COLUMNS) if not (narrow and key in NARROW_DROPS)]
+        keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
         shown = {name: tuple(cells[i] for i in keep) for name, cells in rows.items()}
         self.sync(shown, list(shown))
 
@@ -192,8 +228,9 @@ class OverviewScreen(EnvdeckScreen):
         session = self.session
         app = self.envdeck
         now = app.now()
-        envs = overview_rows(dict(session.states()), app.managed, now, app.palette)
-        self._show_rows(envs)
+        states = dict(session.states())
+        envs = overview_rows(states, app.managed, now, app.palette, team=team_mode(states))
+        self._show_rows(envs, team=team_mode(states))
         title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
         title.append(f"· {len(envs)} environment{'s' if len(envs) != 1 else ''}",
                      style=app.palette.style("text-muted"))
@@ -215,11 +252,11 @@ class OverviewScreen(EnvdeckScreen):
             description_text(state, managed, self.envdeck.now(), self.envdeck.palette))
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
-        self.refresh_all()
+        self.refresh_all()  # LeaderChanged too (tui/messages.py): the LEADER column and "following"
 
-    def _show_rows(self, rows: dict[str, Cells]) -> None:
-        narrow = bool(self.envdeck.managed) and self.app.size.width < NARROW_BELOW
-        self.query_one(EnvironmentsTable).show(rows, narrow=narrow)
+    def _show_rows(self, rows: dict[str, Cells], *, team: bool = False) -> None:
+        narrow = (bool(self.envdeck.managed) or team) and self.app.size.width < NARROW_BELOW
+        self.query_one(EnvironmentsTable).show(rows, narrow=narrow, team=team)
 
     def on_resize(self) -> None:
         if self.ready:
@@ -228,7 +265,9 @@ class OverviewScreen(EnvdeckScreen):
     def tick(self) -> None:
         app = self.envdeck
         now = app.now()
-        self._show_rows(overview_rows(dict(self.session.states()), app.managed, now, app.palette))
+        states = dict(self.session.states())
+        team = team_mode(states)
+        self._show_rows(overview_rows(states, app.managed, now, app.palette, team=team), team=team)
         self.query_one(StatusBar).update(status_text(
             user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,
             palette=app.palette))

@@ -45,13 +45,15 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
 
 
 def leader_text(state: EnvState, palette: Palette) -> Text:
-    """Who repairs this environment, when it is not this process: "led by agent@ops-1" (the
-    holder without its pid), or why this process stopped ("not leading: fenced…"). Nothing
-    when this process leads it (a single user sees the bar as before)."""
+    """Who repairs this environment, when it is not this process: "led by agent@ops-1 · following"
+    (the holder without its pid; this envdeck shows what it publishes, tui/core/follower.py), or
+    why this process stopped ("not leading: fenced…"). Nothing when this process leads it (a
+    single user sees the bar as before)."""
     out = Text(end="")
     if state.leader and state.leader != "you":
         out.append(f"  led by {clean(state.leader.rsplit(':', 1)[0], max_len=40)}",
                    style=palette.style("text-muted"))
+        out.append(" · following", style=palette.style("accent"))
     elif not state.leader and state.lease_note:
         out.append(f"  not leading: {clean(state.lease_note, max_len=60)}", style=palette.style("warning"))
     return out
