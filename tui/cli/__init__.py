@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_diff_parser(add, _lazy("tui.cli.diff_cmd:cmd_diff"))
 
-    from tui.cli.promote_cmd import add_promote_parsers
+    from tui.cli.promote_args import add_promote_parsers
 
     add_promote_parsers(add, _lazy("tui.cli.promote_cmd:cmd_versions"), _lazy("tui.cli.promote_cmd:cmd_promote"))
 

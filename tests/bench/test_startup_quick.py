@@ -1,0 +1,37 @@
+"""Start-up: building the command line imports nothing heavy, and `bench.startup --quick`
+runs. No timings asserted (bench/startup.py measures and records them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# What a verb's handler imports when it runs; never while the parser is built
+# (`envdeck --version`, `--help`, and every verb before its handler).
+HEAVY = ("pydantic", "textual", "asyncssh", "boto3", "botocore", "kubernetes", "yaml", "aiosqlite",
+         "psycopg", "aiohttp", "rich", "tui.core.config", "tui.core.session", "backends.registry")
+
+
+def test_building_the_parser_imports_nothing_heavy():
+    code = ("import json, sys\nfrom tui.cli import build_parser\nbuild_parser()\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout)
+    heavy = sorted({m for m in loaded for h in HEAVY if m == h or m.startswith(h + ".")})
+    assert heavy == [], f"the parser imports {heavy}: move the verb's add_*_parser to a light module"
+
+
+def test_version_prints_without_importing_the_handlers():
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "tui.cli", "--version"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0 and proc.stdout.startswith("envdeck "), proc.stdout + proc.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "tui.cli" in imported
+    assert not imported & {"pydantic", "asyncssh", "textual", "tui.core.session"}, sorted(imported)
