@@ -83,11 +83,12 @@ class ComponentRow:
 
     role: str
     versions: Mapping[str, Version]
+    envs: tuple[str, ...] = ()      # the matrix's environments (absent ones count as different)
 
     @property
     def differs(self) -> bool:
-        """Whether the environments that run it do not all run the same version, or some lack it."""
-        return len({v.text for v in self.versions.values()}) > 1
+        """Whether the environments do not all run the same version, or some lack it."""
+        return len({v.text for v in self.versions.values()}) > 1 or any(e not in self.versions for e in self.envs)
 
     def to_json(self, envs: Iterable[str]) -> dict[str, Any]:
         return {"component": self.role, "differs": self.differs,
@@ -123,4 +124,4 @@ def build_matrix(observed: Mapping[str, Iterable[Resource]], mappings: Iterable[
                 role = f"{role}#{res.id}"
                 per = rows.setdefault(role, {})
             per[env] = version
-    return VersionMatrix(envs, [ComponentRow(role, rows[role]) for role in sorted(rows)])
+    return VersionMatrix(envs, [ComponentRow(role, rows[role], tuple(envs)) for role in sorted(rows)])

@@ -1,0 +1,205 @@
+"""Versions: components × environments, the version each runs (tui/core/compare/versions.py).
+
+`:versions` (or `:ver`) opens it. A row per component (a role: `kubernetes/Deployment/web`
+is the same component in every namespace), a column per environment the user may see. A row
+whose environments do not all run the same version is marked `≠` and its cells that differ
+from the first environment's are drawn in the theme's `warning` colour; `—` is a component an
+environment does not have. Built from what the reconciler observed (no extra backend call),
+in a worker thread, again when an environment changes. The line under the table shows the
+selected row's whole versions (a long version is cut at its start, `…/api:2.1.0`, to fit 80
+columns: the tag or revision at its end is what differs). Outside text is
+cleaned and shown as `Text`; colours are theme variables.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import partial
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from screens.base import EnvdeckScreen
+from tui.core.compare.versions import ComponentRow, VersionMatrix, build_matrix
+from tui.core.model import Resource
+from tui.core.sanitize import clean
+from tui.messages import RESOURCES
+from tui.widgets.cells import Palette
+from tui.widgets.status_bar import StatusBar, status_text
+
+REFRESH_S = 3.0
+COMPONENT_WIDTH = 30
+CELL_WIDTH = 22
+
+
+def component_cell(row: ComponentRow, palette: Palette) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    backend, _, rest = row.role.partition("/")
+    text.append(f"{clean(backend)}/", style=palette.style("text-muted"))
+    text.append(clean(rest, max_len=COMPONENT_WIDTH - len(backend) - 1), style=palette.style("foreground", bold=True))
+    text.truncate(COMPONENT_WIDTH, overflow="ellipsis")
+    return text
+
+
+def version_cell(row: ComponentRow, env: str, first: str | None, palette: Palette) -> Text:
+    version = row.versions.get(env)
+    if version is None:
+        return Text("—", style=palette.style("text-muted"), end="")
+    shown = clean(version.text)
+    if len(shown) > CELL_WIDTH:   # the tag or revision at the end is what differs: cut the start
+        shown = "…" + shown[-(CELL_WIDTH - 1):]
+    text = Text(shown, no_wrap=True, end="")
+    reference = row.versions.get(first) if first else None
+    if row.differs and (reference is None or reference.text != version.text or env == first):
+        text.stylize(palette.style("warning", bold=env != first))
+    return text
+
+
+def mark_cell(row: ComponentRow, palette: Palette) -> Text:
+    return Text("≠", style=palette.style("warning", bold=True), end="") if row.differs else Text(" ", end="")
+
+
+class VersionsScreen(EnvdeckScreen):
+    DEFAULT_CSS = """
+    VersionsScreen #versions-table { height: 1fr; }
+    VersionsScreen #versions-detail { height: auto; max-height: 4; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="versions-back"),
+        Binding("j", "cursor_down", "Down", id="versions-down", show=False),
+        Binding("k", "cursor_up", "Up", id="versions-up", show=False),
+    ]
+
+    def __init__(self, envs: list[str] | None = None) -> None:
+        super().__init__()
+        self.only = envs
+        self.matrix: VersionMatrix | None = None
+        self._building = False
+        self._dirty = False
+        self._shown_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        yield Static(id="versions-hint", classes="hint")
+        yield DataTable(id="versions-table", cursor_type="row", zebra_stripes=False)
+        yield Static(id="versions-detail", classes="hint")
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.ready = True
+        self.refresh_all()
+        self.query_one(DataTable).focus()
+
+    def envs(self) -> list[str]:
+        shown = self.session.environments()
+        return [e for e in shown if self.only is None or e in self.only]
+
+    # -- data: the observed inventories, the matrix built in a worker thread -------------
+    def env_updated(self, env: str, kinds: set[str]) -> None:
+        if RESOURCES in kinds:
+            self._dirty = True
+        self.tick()
+
+    def tick(self) -> None:
+        if not self.app.is_running:
+            return
+        if self._dirty and not self._building and time.monotonic() - self._shown_at >= REFRESH_S:
+            self.refresh_all()
+        session = self.session
+        self.query_one(StatusBar).update(status_text(
+            user=session.user, role=None, read_only=session.policy.read_only, state=None,
+            now=self.envdeck.now(), palette=self.envdeck.palette, activity=self.envdeck.activity_label(),
+            verbose=self.size.width >= 100))
+
+    def refresh_all(self) -> None:
+        palette = self.envdeck.palette
+        envs = self.envs()
+        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title.append(" versions ", style=palette.style("primary", bold=True))
+        title.append(clean(" · ".join(envs)), style=palette.style("text-muted"))
+        self.query_one("#title", Static).update(title)
+        if self._building:
+            self._dirty = True
+            return
+        states = self.session.states()
+        observed = {env: list(states[env].all_resources()) for env in envs if env in states}
+        self._building, self._dirty, self._shown_at = True, False, time.monotonic()
+        mappings = getattr(getattr(self.session.config, "compare", None), "mappings", None) or []
+        self.run_worker(partial(self._build, observed, list(mappings)), thread=True, exclusive=True,
+                        group="versions", exit_on_error=False)
+
+    def _build(self, observed: dict[str, list[Resource]], mappings: list) -> None:
+        self.post_message(self.Built(build_matrix(observed, mappings)))
+
+    @dataclass
+    class Built(Message):
+        matrix: VersionMatrix
+
+    @on(Built)
+    def _built(self, message: Built) -> None:
+        self._building = False
+        self._show(message.matrix)
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _show(self, matrix: VersionMatrix) -> None:
+        palette = self.envdeck.palette
+        self.matrix = matrix
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear(columns=True)
+        table.add_column(" ", key="mark", width=1)
+        table.add_column("COMPONENT", key="component")
+        for env in matrix.envs:
+            table.add_column(Text(clean(env, max_len=CELL_WIDTH), no_wrap=True, end=""), key=f"env:{env}")
+        first = matrix.envs[0] if matrix.envs else None
+        for row in matrix.rows:
+            table.add_row(mark_cell(row, palette), component_cell(row, palette),
+                          *(version_cell(row, env, first, palette) for env in matrix.envs), key=row.role)
+        if matrix.rows:
+            table.move_cursor(row=min(keep, len(matrix.rows) - 1))
+        differ = sum(1 for r in matrix.rows if r.differs)
+        hint = Text(no_wrap=True, overflow="ellipsis", end="")
+        if matrix.rows:
+            hint.append(f"{len(matrix.rows)} component(s), ")
+            hint.append(f"{differ} differ (≠)", style=palette.style("warning" if differ else "success"))
+            hint.append("  · envdeck promote A B --plan", style=palette.style("text-muted"))
+        else:
+            hint.append("no versioned components observed yet (Kubernetes workloads, ECS services, Lambda "
+                        "functions, edge services)", style=palette.style("text-muted"))
+        self.query_one("#versions-hint", Static).update(hint)
+        self._say_detail()
+        self.tick()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._say_detail()
+
+    def _say_detail(self) -> None:
+        """The line under the table: the selected component and each environment's whole version."""
+        line = Text(end="")
+        matrix = self.matrix
+        table = self.query_one(DataTable)
+        if matrix is not None and matrix.rows and 0 <= table.cursor_row < len(matrix.rows):
+            row = matrix.rows[table.cursor_row]
+            palette = self.envdeck.palette
+            line.append(clean(row.role), style=palette.style("text-muted"))
+            for env in matrix.envs:
+                version = row.versions.get(env)
+                line.append(f"  {clean(env)}: ", style=palette.style("text-muted"))
+                line.append(clean(version.text) if version else "—")
+        self.query_one("#versions-detail", Static).update(line)
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
