@@ -43,19 +43,33 @@ _USER_AGENT = "envdeck/0.1 (kubernetes backend)"
 WATCH_SILENCE_FLOOR_S = 30.0
 
 
+_gc_pauses = 0  # paused_gc() sections open now (they overlap: every informer lists at once)
+_gc_was_enabled = False
+
+
 @contextlib.contextmanager
 def paused_gc() -> Any:
     """Pause the cyclic garbage collector while building many small objects.
 
     Parsing a page of 500 pods allocates ~100k dicts and strings, none of them
     cyclic garbage; with the collector on, its passes over an ever larger heap
-    (20k Resources) took 3/4 of the time (66 MB: 2.2 s → 0.5 s)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    (20k Resources) took 3/4 of the time (66 MB: 2.2 s → 0.5 s).
+
+    Sections may overlap and span awaits (an informer's whole LIST, five environments'
+    inventories at once): the collector comes back when the last one ends. Re-enabling
+    it after every page instead let the counts piled up meanwhile start a collection
+    right away, over a heap that grows with every page: at 100,000 pods that was about a
+    third of the first inventory (docs/benchmarks.md, issue 19)."""
+    global _gc_pauses, _gc_was_enabled
+    if _gc_pauses == 0:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    _gc_pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_was_enabled:
             gc.enable()
 
 

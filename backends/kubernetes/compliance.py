@@ -9,6 +9,7 @@ finding help nobody.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,8 +30,16 @@ _LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod"}
 
 
 def _finding(rule: str, resource_id: str, detail: str) -> Finding:
+    severity, message = _message(rule, detail)
+    return Finding(rule, severity, message, resource_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _message(rule: str, detail: str) -> tuple[Severity, str]:
+    """(severity, message): one string for every pod whose container has the same name
+    (100,000 pods of a few templates: a few distinct messages)."""
     severity, text = RULES[rule]
-    return Finding(rule, severity, f"{detail} {text}", resource_id)
+    return severity, f"{detail} {text}"
 
 
 def image_is_mutable(image: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.kubernetes import compliance, health
+from backends.kubernetes import compliance, health, sharing
 from tui.core.model import Fault, Health, Resource, Severity, now_utc, parse_iso, resource_id
 
 BACKEND = "kubernetes"
@@ -41,33 +41,49 @@ def controller_of(meta: dict[str, Any]) -> str | None:
     return None
 
 
+_CONDITION_FIELDS = (("type", "type"), ("status", "status"), ("reason", "reason"), ("message", "message"),
+                     ("since", "lastTransitionTime"))
+
+
 def conditions_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
     """`status.conditions` as `kubectl describe` lists them (type, status, reason, message,
-    since); the resource detail shows them for every backend in this shape."""
-    out = []
-    for cond in (obj.get("status") or {}).get("conditions") or ():
-        if isinstance(cond, dict) and cond.get("type"):
-            out.append({key: str(cond[src]) for key, src in (("type", "type"), ("status", "status"),
-                                                               ("reason", "reason"), ("message", "message"),
-                                                               ("since", "lastTransitionTime")) if cond.get(src)})
-    return out
+    since); the resource detail shows them for every backend in this shape. Equal lists
+    (pods started together) are one shared list (`sharing`)."""
+    conds = (obj.get("status") or {}).get("conditions")
+    if not conds:
+        return []
+    key = ("conditions", *(tuple(cond.get(src) for _key, src in _CONDITION_FIELDS)
+                           for cond in conds if isinstance(cond, dict) and cond.get("type")))
+    return sharing.nested(key, lambda: _conditions(conds))
+
+
+def _conditions(conds: list[Any]) -> list[dict[str, Any]]:
+    return [{key: str(cond[src]) for key, src in _CONDITION_FIELDS if cond.get(src)}
+            for cond in conds if isinstance(cond, dict) and cond.get("type")]
 
 
 def _resource(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], status: str,
               attributes: dict[str, Any]) -> Resource:
     meta = obj.get("metadata") or {}
     name = str(meta.get("name") or "")
-    attributes["namespace"] = meta.get("namespace")
+    attributes["namespace"] = sharing.text(meta.get("namespace"))
     if meta.get("labels"):
-        attributes["labels"] = dict(meta["labels"])
+        attributes["labels"] = sharing.mapping(dict(meta["labels"]))
     conditions = conditions_of(obj)
     if conditions:
         attributes["conditions"] = conditions
     return Resource(
         id=rid(kind, name), backend=BACKEND, kind=kind, name=name, health=verdict[0],
-        health_reason=verdict[1], status=status, observed_at=now_utc(),
-        created_at=parse_iso(meta.get("creationTimestamp")), attributes=attributes,
+        health_reason=sharing.text(verdict[1]), status=sharing.text(status), observed_at=now_utc(),
+        created_at=_created_at(meta.get("creationTimestamp")), attributes=attributes,
     )
+
+
+def _created_at(text: Any) -> Any:
+    """parse_iso, once per distinct timestamp (datetimes are immutable: shared)."""
+    if not text:
+        return None
+    return sharing.nested(("created", text), lambda: parse_iso(text))
 
 
 def _images(pod_spec: dict[str, Any]) -> dict[str, str]:
@@ -270,11 +286,12 @@ def pod(obj: dict[str, Any]) -> Converted:
     ready = sum(1 for cs in statuses if cs.get("ready"))
     owner = controller_of(meta)
     attrs = {
-        "phase": status.get("phase"), "node": spec.get("nodeName"), "pod_ip": status.get("podIP"),
-        "ready": f"{ready}/{len(spec.get('containers') or ())}",
+        "phase": sharing.text(status.get("phase")), "node": sharing.text(spec.get("nodeName")),
+        "pod_ip": status.get("podIP"),
+        "ready": sharing.text(f"{ready}/{len(spec.get('containers') or ())}"),
         "restarts": sum(int(cs.get("restartCount") or 0) for cs in statuses),
-        "containers": [str(c.get("name")) for c in spec.get("containers") or ()],
-        "images": _images(spec), "owner": owner,
+        "containers": sharing.sequence([str(c.get("name")) for c in spec.get("containers") or ()]),
+        "images": sharing.mapping(_images(spec)), "owner": sharing.text(owner),
     }
     refs = _pod_refs(spec)
     if refs:

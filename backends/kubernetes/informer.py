@@ -175,12 +175,12 @@ class Informer:
     async def _list_pages(self) -> tuple[Relist, str]:
         staged = self.sink.relist()
         version = ""
-        async for items, page_version in self.api.list_pages(self.path):
-            version = page_version
-            with paused_gc():
+        with paused_gc():  # the whole list: see paused_gc
+            async for items, page_version in self.api.list_pages(self.path):
+                version = page_version
                 for obj in items:
                     staged.upsert(obj)
-            await asyncio.sleep(0)  # let the loop breathe between pages
+                await asyncio.sleep(0)  # let the loop breathe between pages
         self.disabled = None
         self.denied = False
         self.unavailable = ""
