@@ -8,6 +8,7 @@
     :overview         the environments overview (also :envs, :ctx)
     :theme light      switch theme
     :versions         the version matrix: components × environments (also :ver)
+    :diff prod        compare the environment on screen with prod, side by side (also :diff A B)
     :q                quit
 """
 
@@ -52,6 +53,7 @@ KUBERNETES_SERVICE_WORDS = frozenset({"svc", "service", "services"})
 EDGE_SERVICE_WORDS = frozenset({"unit", "units", "edge-service", "edge-services", "systemd"})
 OVERVIEW_WORDS = {"overview", "envs", "environments", "ctx", "context", "home"}
 QUIT_WORDS = {"q", "q!", "quit", "exit"}
+DIFF_WORDS = {"diff", "compare"}
 VERSIONS_WORDS = {"versions", "version", "ver"}
 
 
@@ -64,6 +66,7 @@ class Jump:
     quit: bool = False
     theme: str | None = None
     help: bool = False
+    compare: tuple[str | None, str] | None = None  # :diff [A] B (A: the environment on screen)
     versions: bool = False
     error: str | None = None
 
@@ -100,6 +103,8 @@ def parse_jump(text: str, envs: list[str], known_kinds: set[str]) -> Jump:
         return Jump(help=True)
     if first in VERSIONS_WORDS and words[0] not in envs:
         return Jump(versions=True)
+    if first in DIFF_WORDS and words[0] not in envs:
+        return parse_diff(words[1:], envs)
     if first == "theme":
         if len(words) < 2:
             return Jump(error="usage: :theme NAME (dark, light, high-contrast or a user theme)")
@@ -118,6 +123,17 @@ def parse_jump(text: str, envs: list[str], known_kinds: set[str]) -> Jump:
         return Jump(env=env, kind=kind)
     return Jump(error=f"no environment, view or kind {clean(word, max_len=40)!r} "
                       f"(environments: {', '.join(envs) or 'none'})")
+
+
+def parse_diff(words: list[str], envs: list[str]) -> Jump:
+    if not 1 <= len(words) <= 2:
+        return Jump(error="usage: :diff B (against the environment on screen) or :diff A B")
+    for word in words:
+        if word not in envs:
+            return Jump(error=f"no environment {clean(word, max_len=40)!r} (environments: {', '.join(envs) or 'none'})")
+    if len(words) == 2 and words[0] == words[1]:
+        return Jump(error="diff needs two different environments")
+    return Jump(compare=(words[0], words[1]) if len(words) == 2 else (None, words[0]))
 
 
 def current_env(app: EnvdeckApp) -> str | None:
@@ -151,6 +167,8 @@ def run_command(app: EnvdeckApp, text: str) -> None:
         from screens.versions import VersionsScreen
 
         app.push_screen(VersionsScreen())
+    elif jump.compare:
+        open_compare(app, jump.compare[0] or here, jump.compare[1])
     elif jump.theme:
         if app.get_theme(jump.theme) is None:
             app.notify(f"no theme {clean(jump.theme)!r}", severity="warning", markup=False)
@@ -168,6 +186,16 @@ def run_command(app: EnvdeckApp, text: str) -> None:
         app.open_env(env, view=jump.view, kind=jump.kind)
 
 
+def open_compare(app: EnvdeckApp, a: str | None, b: str) -> None:
+    if a is None or a == b:
+        app.notify(f"open another environment first, or :diff A {clean(b, max_len=40)}", severity="warning",
+                   markup=False)
+        return
+    from screens.compare import CompareScreen
+
+    app.push_screen(CompareScreen(a, b))
+
+
 def suggested_view_words() -> set[str]:
     """Each view's name and its aliases, leaving out an alias that only shortens or pluralises
     the name (`res`, `fault`, `drifts`): the completion reaches the name from it anyway."""
@@ -182,6 +210,7 @@ def suggestions(app: EnvdeckApp) -> list[str]:
     if "service" in kinds:  # edge systemd services: `:service` is the Kubernetes kind
         words.append("unit")
     words += [f"{e} {v.name}" for e in envs for v in ENV_VIEWS[1:]]  # `:staging` alone opens the first view
+    words += [f"diff {e}" for e in envs]
     words += ["overview", "versions", "theme dark", "theme light", "theme high-contrast", "quit"]
     return words
 

@@ -1,0 +1,293 @@
+"""Compare: environment A against environment B, side by side (tui/core/compare, issue 18).
+
+`:diff prod` from an environment's screen (or `:diff staging prod` anywhere) opens it. One
+row per field that differs, under its role (the resource's part, matched across the two
+environments by name without the environment's own name, or by the config's mapping), then
+the roles only in A and only in B. Columns: ROLE | FIELD | A | B. A value that differs is
+drawn in the theme's `warning` colour, a side where the resource is missing in `error`; a
+Secret's or ConfigMap's value is never shown, only that it differs.
+
+The comparison is `Session.compare(fresh=False)`: the reconciler's last observations (a
+backend not reached yet is observed once), ConfigMap/Secret values read as digests, the diff
+itself in a thread — in a Textual worker, so the UI never waits. Keys as in k9s: `/` filter,
+Esc clears the filter then goes back, `r` compares again, `?` help.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Input, Static
+
+from screens.base import EnvdeckScreen, steady_input
+from tui.core.compare.records import EnvDiff
+from tui.core.errors import EnvdeckError
+from tui.core.sanitize import clean
+from tui.messages import RESOURCES
+from tui.widgets.cells import Palette
+from tui.widgets.status_bar import StatusBar, status_text
+
+REFRESH_S = 5.0
+ROLE_WIDTH, FIELD_WIDTH, VALUE_WIDTH = 26, 14, 14
+
+
+@dataclass(frozen=True, slots=True)
+class CompareRow:
+    """One line of the view: a differing field of a role, or a role only one side has."""
+
+    role: str
+    field: str
+    a: str | None
+    b: str | None
+    what: str  # "differs", "hidden", "only_a", "only_b"
+
+    def matches(self, needle: str) -> bool:
+        return any(needle in (part or "").lower() for part in (self.role, self.field, self.a, self.b))
+
+
+def _shown(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def compare_rows(result: EnvDiff) -> list[CompareRow]:
+    rows: list[CompareRow] = []
+    for pair in result.differing:
+        for f in pair.fields:
+            if f.hidden:
+                rows.append(CompareRow(pair.role, f.field, "set" if f.a is not None else None,
+                                       "set" if f.b is not None else None, "hidden"))
+            else:
+                rows.append(CompareRow(pair.role, f.field, _shown(f.a), _shown(f.b), "differs"))
+    rows += [CompareRow(o.role, "(resource)", o.id, None, "only_a") for o in result.only_in_a]
+    rows += [CompareRow(o.role, "(resource)", None, o.id, "only_b") for o in result.only_in_b]
+    return rows
+
+
+def _cell(text: str, width: int, style) -> Text:
+    cell = Text(clean(text, max_len=200), style=style, no_wrap=True, overflow="ellipsis", end="")
+    cell.truncate(width, overflow="ellipsis")
+    return cell
+
+
+def value_cell(row: CompareRow, side: str, palette: Palette) -> Text:
+    value = row.a if side == "a" else row.b
+    if value is None:
+        return _cell("— missing" if row.what.startswith("only") else "(absent)", VALUE_WIDTH,
+                     palette.style("error" if row.what.startswith("only") else "text-muted"))
+    if row.what == "hidden":
+        return _cell("differs (hidden)", VALUE_WIDTH, palette.style("warning"))
+    if row.what.startswith("only"):
+        return _cell(value, VALUE_WIDTH, palette.style("text-muted"))
+    return _cell(value, VALUE_WIDTH, palette.style("warning", bold=True))
+
+
+class CompareScreen(EnvdeckScreen):
+    DEFAULT_CSS = """
+    CompareScreen #compare-table { height: 1fr; }
+    CompareScreen #compare-filter { display: none; height: 1; border: none; padding: 0 1; }
+    CompareScreen #compare-filter.shown { display: block; }
+    CompareScreen #compare-detail { height: auto; max-height: 3; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="compare-back"),
+        Binding("slash", "filter", "Filter", id="compare-filter"),
+        Binding("r", "recompare", "Compare again", id="compare-refresh"),
+        Binding("j", "cursor_down", "Down", id="compare-down", show=False),
+        Binding("k", "cursor_up", "Up", id="compare-up", show=False),
+    ]
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__()
+        self.a_env, self.b_env = a, b
+        self.result: EnvDiff | None = None
+        self.rows: list[CompareRow] = []
+        self.shown_rows: list[CompareRow] = []
+        self.error: str | None = None
+        self.needle = ""
+        self._busy = False
+        self._dirty = False
+        self._shown_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title", classes="title-bar")
+        yield Static(id="compare-hint", classes="hint")
+        yield steady_input(self.app, placeholder="filter: role, field or value", id="compare-filter")
+        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=False)
+        yield Static(id="compare-detail", classes="hint")
+        yield StatusBar(id="status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("ROLE", key="role", width=ROLE_WIDTH)
+        table.add_column("FIELD", key="field", width=FIELD_WIDTH)
+        table.add_column(Text(clean(self.a_env, max_len=VALUE_WIDTH), end=""), key="a", width=VALUE_WIDTH)
+        table.add_column(Text(clean(self.b_env, max_len=VALUE_WIDTH), end=""), key="b", width=VALUE_WIDTH)
+        self.ready = True
+        self.refresh_all()
+        table.focus()
+
+    # -- data: Session.compare in a worker --------------------------------------------------
+    def refresh_all(self) -> None:
+        palette = self.envdeck.palette
+        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title.append(" diff ", style=palette.style("primary", bold=True))
+        title.append(clean(self.a_env), style=palette.style("foreground", bold=True))
+        title.append(" ↔ ", style=palette.style("text-muted"))
+        title.append(clean(self.b_env), style=palette.style("foreground", bold=True))
+        self.query_one("#title", Static).update(title)
+        if self.result is not None or self.error is not None:
+            self._show()
+        if self._busy:
+            self._dirty = True
+            return
+        self._busy, self._dirty, self._shown_at = True, False, time.monotonic()
+        if self.result is None:
+            self.query_one("#compare-hint", Static).update(Text("comparing…", style=palette.style("text-muted")))
+        self.run_worker(self._compare(), exclusive=True, group="compare", exit_on_error=False)
+
+    async def _compare(self) -> None:
+        try:
+            result = await self.session.compare(self.a_env, self.b_env, fresh=False)
+        except EnvdeckError as exc:
+            self.post_message(self.CompareFailed(str(exc)))
+            return
+        self.post_message(self.Compared(result))
+
+    @dataclass
+    class Compared(Message):
+        result: EnvDiff
+
+    @dataclass
+    class CompareFailed(Message):
+        reason: str
+
+    @on(Compared)
+    def _compared(self, message: Compared) -> None:
+        self._busy, self.error = False, None
+        self.result = message.result
+        self.rows = compare_rows(message.result)
+        self._show()
+
+    @on(CompareFailed)
+    def _failed(self, message: CompareFailed) -> None:
+        self._busy, self.error = False, message.reason
+        self._show()
+
+    def env_updated(self, env: str, kinds: set[str]) -> None:
+        if env in (self.a_env, self.b_env) and RESOURCES in kinds:
+            self._dirty = True
+
+    def tick(self) -> None:
+        if not self.app.is_running:
+            return
+        if self._dirty and not self._busy and time.monotonic() - self._shown_at >= REFRESH_S:
+            self.refresh_all()
+        session = self.session
+        self.query_one(StatusBar).update(status_text(
+            user=session.user, role=None, read_only=session.policy.read_only, state=None,
+            now=self.envdeck.now(), palette=self.envdeck.palette, activity=self.envdeck.activity_label(),
+            verbose=self.size.width >= 100))
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _show(self) -> None:
+        palette = self.envdeck.palette
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        needle = self.needle.lower()
+        self.shown_rows = [r for r in self.rows if not needle or r.matches(needle)]
+        previous = None
+        for i, row in enumerate(self.shown_rows):
+            role = "" if row.role == previous else row.role
+            previous = row.role
+            table.add_row(_cell(role, ROLE_WIDTH, palette.style("foreground", bold=True)),
+                          _cell(row.field, FIELD_WIDTH, palette.style("text-muted")),
+                          value_cell(row, "a", palette), value_cell(row, "b", palette), key=str(i))
+        if self.shown_rows:
+            table.move_cursor(row=min(keep, len(self.shown_rows) - 1))
+        self.query_one("#compare-hint", Static).update(self._hint(palette))
+        self._say_detail()
+        self.tick()
+
+    def _hint(self, palette: Palette) -> Text:
+        hint = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.error is not None:
+            hint.append(f"cannot compare: {clean(self.error, max_len=200)}", style=palette.style("error"))
+            return hint
+        result = self.result
+        if result is None:
+            return hint
+        differ = len(result.differing)
+        hint.append(f"{result.matched} role(s) in both, ")
+        hint.append(f"{differ} differ", style=palette.style("warning" if differ else "success"))
+        hint.append(f", {len(result.only_in_a)} only in {clean(self.a_env)}, "
+                    f"{len(result.only_in_b)} only in {clean(self.b_env)}")
+        if result.ignored:
+            hint.append(f"  ignored: {clean(', '.join(result.ignored), max_len=40)}", style=palette.style("text-muted"))
+        if self.needle:
+            hint.append(f"  /{clean(self.needle, max_len=30)}", style=palette.style("accent"))
+        return hint
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._say_detail()
+
+    def _say_detail(self) -> None:
+        """Under the table: the selected row's role, field and both values whole."""
+        line = Text(end="")
+        table = self.query_one(DataTable)
+        if self.shown_rows and 0 <= table.cursor_row < len(self.shown_rows):
+            row = self.shown_rows[table.cursor_row]
+            palette = self.envdeck.palette
+            line.append(clean(f"{row.role} {row.field}"), style=palette.style("text-muted"))
+            for env, value in ((self.a_env, row.a), (self.b_env, row.b)):
+                line.append(f"  {clean(env)}: ", style=palette.style("text-muted"))
+                line.append("differs (hidden)" if row.what == "hidden" and value else clean(value or "—"))
+        elif self.result is not None and not self.rows:
+            line.append("no differences", style=self.envdeck.palette.style("success"))
+        self.query_one("#compare-detail", Static).update(line)
+
+    # -- keys ------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#compare-filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    @on(Input.Changed, "#compare-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip()
+        self._show()
+
+    @on(Input.Submitted, "#compare-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.needle:
+            event.input.remove_class("shown")
+        self.query_one(DataTable).focus()
+
+    def action_recompare(self) -> None:
+        self.refresh_all()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def action_back(self) -> None:
+        box = self.query_one("#compare-filter", Input)
+        if box.has_class("shown") or self.needle:
+            box.value = ""
+            box.remove_class("shown")
+            self.needle = ""
+            self._show()
+            self.query_one(DataTable).focus()
+            return
+        self.app.pop_screen()
