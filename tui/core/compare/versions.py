@@ -6,8 +6,8 @@ component in `staging` (namespace staging) and `prod`. What counts as a version,
 - Kubernetes Deployment / StatefulSet / DaemonSet: the image of each container
   (`attributes["images"]`, `{container: image}`; a tag or a digest as the spec names it);
 - AWS ecs-service: the task definition's `family:revision` (from its ARN);
-- AWS lambda-function: the published `version` (or the code's SHA-256) when the inventory
-  has one;
+- AWS lambda-function: its `version` when published, else `$LATEST sha256:…` (the start of
+  the code's SHA-256, so that two environments' unpublished code is told apart);
 - edge service: its `version` attribute (the output of the node's `version` command
   template) when the inventory has one.
 
@@ -69,8 +69,12 @@ def version_of(resource: Resource) -> Version | None:
         arn = attrs.get("task_definition")
         return Version(resource.id, _task_definition(str(arn))) if arn else None
     if resource.backend == "aws" and resource.kind == "lambda-function":
-        found = attrs.get("version") or attrs.get("code_sha256")
-        return Version(resource.id, str(found)) if found else None
+        version, sha = attrs.get("version"), attrs.get("code_sha256")
+        if version not in (None, "", "$LATEST"):
+            return Version(resource.id, str(version))
+        if sha:   # the unpublished code: told apart by its hash
+            return Version(resource.id, f"$LATEST sha256:{str(sha)[:12]}")
+        return Version(resource.id, str(version)) if version else None
     if resource.backend == "edge" and resource.kind == "service":
         found = attrs.get("version")
         return Version(resource.id, str(found).strip()) if found not in (None, "") else None
