@@ -124,6 +124,7 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self.cursor_row = 0  # -1: cleared (the key it followed is not shown)
         self._anchor: str | None = None  # the key a cleared cursor waits for
+        self._drawn: dict[str | None, tuple[Sequence[Text] | None, tuple, Strip]] = {}  # see render_line
         self._set_columns(columns)
 
     # -- data ------------------------------------------------------------------
@@ -156,12 +157,13 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
     def cells_of(self, key: str) -> Cells | None:
         return self.cells_for(key) if key in self._index else None
 
-    def set_rows(self, order: list[str]) -> None:
-        """Show the rows `order` (keys); the cursor stays on the same key when it is still
-        there, clears when it is not (and returns when it is shown again)."""
+    def set_rows(self, order: list[str], index: dict[str, int] | None = None) -> None:
+        """Show the rows `order` (keys; `index`: key → row number, when the caller has it);
+        the cursor stays on the same key when it is still there, clears when it is not
+        (and returns when it is shown again)."""
         selected = self.cursor_key if self.cursor_row >= 0 else self._anchor
         self._order = order
-        self._index = {key: i for i, key in enumerate(order)}
+        self._index = index if index is not None else {key: i for i, key in enumerate(order)}
         step = max(1, len(order) // SAMPLE_ROWS)
         measured = self._measured
         sample = []
@@ -286,15 +288,33 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
                 self.action_select_cursor()
 
     # -- drawing ---------------------------------------------------------------
+    # A drawn row is kept (`_drawn`: row key → what it was drawn from, and the strip) and
+    # reused while its cells object, the column widths, the styles and the horizontal
+    # window are the same: a filter keystroke moves rows up and down the screen, and
+    # backspace brings back rows drawn a moment ago. The widget's style is worked out
+    # once per frame (`render_lines`), not once per line.
+    _frame_style: Style | None = None
+    DRAWN_KEPT = 1000
+
+    def render_lines(self, crop):
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
+        base = self._frame_style or self.rich_style
+        post: Style | None = None
         if y == 0:
+            key: str | None = None
             style = self.get_component_rich_style("line-table--header")
-            cells: Sequence[Text] = [Text(label, end="") for _, label in self._column_spec]
+            cells: Sequence[Text] | None = None
         else:
             row = round(self.scroll_y) + y - 1
             if row >= len(self._order):
-                return Strip.blank(width, self.rich_style)
+                return Strip.blank(width, base)
             key = self._order[row]
             cells = self.cells_for(key)
             if self._grow_widths([key]):
@@ -302,10 +322,20 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
                 self.refresh()
             if row == self.cursor_row:
                 # like DataTable: the cursor's colours win over the cells' own
-                return self._strip(cells, self.rich_style, width,
-                                   post=self.get_component_rich_style("line-table--cursor"))
-            style = self.rich_style
-        return self._strip(cells, style, width)
+                post = self.get_component_rich_style("line-table--cursor")
+            style = base
+        x = round(self.scroll_x)
+        drawn = self._drawn
+        stamp = (tuple(self._widths), style, post, x, width, tuple(self._column_spec) if cells is None else None)
+        kept = drawn.get(key)
+        if kept is not None and kept[0] is cells and kept[1] == stamp:
+            return kept[2]
+        strip = self._strip(
+            cells if cells is not None else [Text(label, end="") for _, label in self._column_spec], style, width, post)
+        if len(drawn) >= self.DRAWN_KEPT:
+            drawn.clear()
+        drawn[key] = (cells, stamp, strip)
+        return strip
 
     def _strip(self, cells: Sequence[Text], style: Style, width: int, post: Style | None = None) -> Strip:
         console = self.app.console

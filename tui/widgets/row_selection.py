@@ -1,0 +1,178 @@
+"""Which resources the resources table shows, in which order — computed so that a
+filter keystroke over 20,000 resources costs a few milliseconds, not a full pass.
+
+The work is kept while the table is handed the same Resource objects again (a
+keystroke, an age tick: backends hand over the same object when nothing changed):
+
+- the inventory is sorted once per sort column (and when the objects change), and a
+  filter only picks from that order — filtering a sorted list keeps it sorted;
+- each resource's search text is lowered once;
+- a plain-text query (no regular-expression characters, ASCII) is a substring test
+  on the lowered text, the same answer `re.IGNORECASE` gives for ASCII, and a query
+  that contains an earlier plain query only searches that query's result (typing
+  narrows);
+- every query's result is kept for these objects, so backspace is a lookup.
+
+Anything else (a regular expression, `~` fuzzy, `!` inverted, non-ASCII text) goes
+through `ResourceFilter.text_matcher`, as before, over the sorted inventory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from operator import attrgetter, is_
+from typing import Any
+
+from tui.core.model import Resource
+from tui.widgets.resource_filter import ResourceFilter, haystack
+
+REGEX_CHARACTERS = frozenset(".^$*+?{}[]\\|()")
+KEPT_RESULTS = 64  # query results kept for one inventory (a typed word and its backspaces)
+_NAME = attrgetter("name")
+
+
+def plain_query(query: str) -> bool:
+    """True when `query` is plain text: searching it is a case-insensitive substring test."""
+    return (query.isascii() and not query.startswith(("!", "~", "-f "))
+            and not REGEX_CHARACTERS.intersection(query))
+
+
+@dataclass
+class Selection:
+    """The result of one query: the resources shown and their row keys, in display order."""
+
+    resources: list[Resource]
+    keys: list[str]
+    positions: list[int] = field(repr=False)  # into the sorted inventory
+    _index: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Row key → row number (built once per result: backspace reuses it)."""
+        if self._index is None:
+            self._index = {key: i for i, key in enumerate(self.keys)}
+        return self._index
+
+
+def duplicated_names(resources: list[Resource]) -> frozenset[tuple[str, str]]:
+    """(kind, name) pairs two or more resources share (names are nearly always unique:
+    count the names at C speed and look at the kinds of the repeated ones only)."""
+    repeated = {name for name, count in Counter(map(_NAME, resources)).items() if count > 1}
+    if not repeated:
+        return frozenset()
+    pairs = Counter((r.kind, r.name) for r in resources if r.name in repeated)
+    return frozenset(pair for pair, count in pairs.items() if count > 1)
+
+
+class RowSelection:
+    def __init__(self) -> None:
+        self._resources: list[Resource] = []
+        self.duplicated: frozenset[tuple[str, str]] = frozenset()
+        self.by_id: dict[str, Resource] = {}
+        self._sort_spec: tuple[Any, ...] | None = None
+        self._sorted: list[Resource] = []
+        self._keys: list[str] = []
+        self._lowered: list[str] | None = None  # lowered search text per sorted resource
+        self._all_ascii = True
+        self._results: dict[tuple[str, str], Selection] = {}
+
+    def select(self, resources: list[Resource], *, kind: str, query: ResourceFilter,
+               sort_key: Callable[[Resource], Any], sort_spec: tuple[Any, ...], group: bool, reverse: bool,
+               previous: dict[str, int]) -> Selection:
+        """The resources of kind `kind` (case-insensitive unless one matches exactly) matching
+        `query`, sorted by `sort_key` (`sort_spec` names it); `previous` (row key → position
+        shown now) orders ties, so that rows with equal keys keep their place."""
+        if not self._same_objects(resources):
+            self._resources = resources
+            self.duplicated = duplicated_names(resources)
+            self.by_id = {r.id: r for r in resources}
+            self._sort_spec = None
+        if sort_spec != self._sort_spec:
+            self._sort(resources, sort_key, sort_spec, group, reverse, previous)
+        text = query.text.strip() if query.active else ""
+        found = self._results.get((kind, text))
+        if found is None:
+            found = self._filter(kind, text, query)
+            if len(self._results) >= KEPT_RESULTS:
+                self._results.clear()
+            self._results[(kind, text)] = found
+        return found
+
+    def _same_objects(self, resources: list[Resource]) -> bool:
+        old = self._resources
+        return len(resources) == len(old) and (resources is old or all(map(is_, resources, old)))
+
+    def _sort(self, resources: list[Resource], sort_key: Callable[[Resource], Any], sort_spec: tuple[Any, ...],
+              group: bool, reverse: bool, previous: dict[str, int]) -> None:
+        chosen = list(resources)
+        if previous:
+            # Put the rows in the order they are shown first: the real sort below then runs
+            # over nearly sorted input (20k rows: ~18 ms -> ~7 ms), and ties keep their place.
+            chosen.sort(key=lambda r: previous.get(r.id, -1))
+        chosen.sort(key=sort_key, reverse=reverse)
+        if group:
+            chosen.sort(key=attrgetter("backend"))  # stable: keeps the chosen order inside a group
+        self._sort_spec = sort_spec
+        self._sorted = chosen
+        self._keys = [r.id for r in chosen]
+        self._lowered = None
+        self._results = {}
+
+    def _lowered_texts(self) -> list[str]:
+        if self._lowered is None:
+            self._lowered = [haystack(r).lower() for r in self._sorted]
+            self._all_ascii = all(t.isascii() for t in self._lowered)
+        return self._lowered
+
+    def _filter(self, kind: str, text: str, query: ResourceFilter) -> Selection:
+        ordered = self._sorted
+        if kind:
+            base = self._kind_positions(kind)
+        else:
+            base = None  # every position
+        if not text:
+            positions = list(range(len(ordered))) if base is None else base
+        elif plain_query(text) and self._all_ascii_texts():
+            lowered = self._lowered_texts()
+            needle = text.lower()
+            narrowest = self._narrowest(kind, text)
+            if narrowest is not None:
+                base = narrowest
+            if base is None:
+                positions = [i for i, hay in enumerate(lowered) if needle in hay]
+            else:
+                positions = [i for i in base if needle in lowered[i]]
+        else:
+            test = query.text_matcher()
+            candidates = range(len(ordered)) if base is None else base
+            positions = [i for i in candidates if test(haystack(ordered[i]), ordered[i].name)]
+        keys = self._keys
+        if base is None and not text:
+            return Selection(list(ordered), list(keys), positions)
+        return Selection([ordered[i] for i in positions], [keys[i] for i in positions], positions)
+
+    def _kind_positions(self, kind: str) -> list[int]:
+        cached = self._results.get((kind, ""))
+        if cached is not None:
+            return cached.positions
+        folded = kind.lower()
+        if any(r.kind == kind for r in self._sorted):  # Kubernetes `Service` is not the edge `service`
+            return [i for i, r in enumerate(self._sorted) if r.kind == kind]
+        return [i for i, r in enumerate(self._sorted) if r.kind.lower() == folded]
+
+    def _all_ascii_texts(self) -> bool:
+        self._lowered_texts()
+        return self._all_ascii
+
+    def _narrowest(self, kind: str, text: str) -> list[int] | None:
+        """The smallest kept result of a plain query contained in `text` (same kind): every
+        match of `text` is among its matches."""
+        lowered = text.lower()
+        best: list[int] | None = None
+        for (k, earlier), result in self._results.items():
+            if (k == kind and earlier and earlier.lower() in lowered and plain_query(earlier)
+                    and (best is None or len(result.positions) < len(best))):
+                best = result.positions
+        return best
