@@ -68,7 +68,7 @@ def plan_lines(plan: PromotionPlan) -> list[str]:
     what = f"rollback of {plan.rollback_of} in {plan.b}" if plan.rollback_of else f"promote {plan.a} → {plan.b}"
     lines = [f"{what}: {len(plan.changes)} change(s) in {len(plan.waves)} wave(s)"]
     for change in plan.changes:
-        lines.append(f"  wave {change.wave}: {change.component}: {change.describe()}")
+        lines.append(f"  wave {change.wave}: {change.describe()}")
     for skipped in plan.skipped:
         lines.append(f"  skipped {skipped.component}: {skipped.reason}")
     return lines

@@ -43,6 +43,8 @@ _REACHED = (StepState.APPLIED, StepState.HEALTHY)
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, dict) and len(value) == 1:
+        return str(next(iter(value.values())))
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
     return "" if value is None else str(value)
