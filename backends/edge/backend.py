@@ -151,9 +151,11 @@ class EdgeBackend(EdgeActions, Backend):
     async def _sample(self, node: EdgeNode) -> None:
         link, st = self.links[node.name], self._state[node.name]
         st.fresh = False
-        status = self.config.commands_for(node).status
-        req = ProbeRequest(new_nonce(), tuple(render(status, service=s) for s in node.services),
-                           cpu_delta=st.sample is None or st.sample.cpu is None)
+        commands = self.config.commands_for(node)
+        wanted = [render(commands.status, service=s) for s in node.services]
+        if commands.version:  # after the statuses: index len(services) + i is service i's version
+            wanted += [render(commands.version, service=s) for s in node.services]
+        req = ProbeRequest(new_nonce(), tuple(wanted), cpu_delta=st.sample is None or st.sample.cpu is None)
         try:
             sent = time.time()
             out = await link.run(probe_command(req), timeout=self._probe_timeout(), respect_backoff=True,
@@ -174,7 +176,10 @@ class EdgeBackend(EdgeActions, Backend):
             st.cpu_percent = cpu_percent(previous.cpu_next or previous.cpu, sample.cpu)
         st.clock_skew_s = (None if sample.remote_time is None
                            else round(sample.remote_time + 0.5 - (sent + received) / 2, 1))
-        st.services = {node.services[i]: s for i, s in sample.services.items() if i < len(node.services)}
+        n = len(node.services)
+        st.services = {node.services[i]: s for i, s in sample.services.items() if i < n}
+        st.versions = {node.services[i - n]: s.first_line[:200] for i, s in sample.services.items()
+                       if n <= i < 2 * n and s.active and s.first_line}
         st.sample, st.sampled_at, st.fresh = sample, link.last_seen, True
 
     # -- early passes after a background reconnect ---------------------------

@@ -38,6 +38,7 @@ class NodeState:
     cpu_percent: float | None = None
     clock_skew_s: float | None = None
     services: dict[str, ServiceStatus] = field(default_factory=dict)  # last known, by service name
+    versions: dict[str, str] = field(default_factory=dict)  # the `version` command's first line, by service
 
 
 @dataclass(slots=True)
@@ -135,6 +136,8 @@ def service_resource(node: EdgeNode, service: str, link: LinkView, st: NodeState
                    "last_seen": iso(link.last_seen), "active": None, "exit_code": None, "output": ""}
     res = Resource(id=service_id(node.name, service), backend=BACKEND, kind="service",
                    name=f"{node.name}:{service}", observed_at=now, attributes=attrs)
+    if service in st.versions:
+        attrs["version"] = st.versions[service]
     if status is not None:
         attrs["output"] = status.output[:4000]
         attrs["exit_code"] = status.exit_code

@@ -170,7 +170,7 @@ class KubernetesConfig(StrictModel):
 # What each command template is filled with when it runs (backends/edge: actions, backend).
 _TEMPLATE_FIELDS = {
     "status": {"service"}, "start": {"service"}, "stop": {"service"}, "restart": {"service"},
-    "logs": {"service", "lines"}, "file_logs": {"file", "lines"}, "reboot": set(),
+    "logs": {"service", "lines"}, "file_logs": {"file", "lines"}, "reboot": set(), "version": {"service"},
 }
 
 
@@ -182,10 +182,15 @@ class EdgeCommands(StrictModel):
     logs: str = "journalctl -u {service} -f -n {lines} -o cat"
     file_logs: str = "tail -n {lines} -F {file}"
     reboot: str = "sudo systemctl reboot"
+    # issue 18: prints the service's version (first line of its output), e.g.
+    # "dpkg-query -W -f '${Version}' {service}"; none: services show no version
+    version: str | None = None
 
     @field_validator("*")
     @classmethod
-    def _known_fields(cls, value: str, info: ValidationInfo) -> str:
+    def _known_fields(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:  # only `version` may be left out
+            return value
         # The same rules as backends/edge/commands.render, checked here so that
         # `envdeck check` refuses what would only fail when the command runs.
         try:
@@ -326,7 +331,7 @@ class CompareConfig(StrictModel):
     """`envdeck diff` defaults: the fields ignored unless asked (e.g. replicas, which
     differ by design between staging and prod) and the declared role mappings."""
 
-    ignore: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.]*$")]] = Field(default_factory=list)
+    ignore: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     mappings: list[CompareMapping] = Field(default_factory=list)
 
     @field_validator("ignore")
