@@ -11,6 +11,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from tests.promote.conftest import Pair
 
 PROD_DESIRED = """      desired:
@@ -111,9 +113,10 @@ def test_second_wave_never_healthy_stops_partly_promoted_then_rollback(pair: Pai
     assert twice.returncode == 2 and "rolled back already" in twice.stderr
 
 
-def test_a_viewer_of_prod_is_refused_before_any_backend_call(pair: Pair):
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_a_viewer_or_operator_of_prod_is_refused_before_any_backend_call(pair: Pair, role: str):
     _seed(pair)
-    pair.config(prod_access="    access: {viewer: ['*'], admin: [nobody-here]}")
+    pair.config(prod_access=f"    access: {{{role}: ['*'], admin: [nobody-here]}}")
     before = len(pair.emu.request_log)
     out = pair.envdeck("promote", "staging", "prod", "--apply", "--yes")
     assert out.returncode == 3, out.stderr
