@@ -111,6 +111,8 @@ def test_second_wave_never_healthy_stops_partly_promoted_then_rollback(pair: Pai
     assert "web:3.0" not in json.dumps(desired) and "api:2.0" not in json.dumps(desired)
     twice = pair.envdeck("promote", "--rollback", result["id"], "--yes")
     assert twice.returncode == 2 and "rolled back already" in twice.stderr
+    listed = json.loads(pair.envdeck("promote", "--list", "--json").stdout)["promotions"]
+    assert [(p["id"], p["state"]) for p in listed] == [(rolled["id"], "succeeded"), (result["id"], "rolled-back")]
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator"])

@@ -23,6 +23,8 @@ def add_promote_parsers(add, versions_handler, promote_handler) -> None:
     mode.add_argument("--apply", action="store_true", help="run the changes in waves; prints the promotion's id")
     mode.add_argument("--rollback", metavar="ID", help="restore B's versions and desired state before promotion ID")
     mode.add_argument("--resume", metavar="ID", help="carry on promotion ID left unfinished (a killed envdeck)")
+    mode.add_argument("--list", action="store_true",
+                      help="the promotions into the environments you can see, newest first")
     p.add_argument("--yes", action="store_true", help="do not ask (required without a terminal)")
     p.add_argument("--timeout", metavar="D", default="5m",
                    help="how long each wave may take to turn healthy (default 5m)")

@@ -10,7 +10,7 @@ promotion").
   it asks first unless `--yes`; without a terminal `--yes` is required (exit 2).
 - `promote --rollback ID [--yes]`: B's versions and desired state before promotion ID, in waves.
 - `promote --resume ID`: carries on a promotion a killed envdeck left unfinished (a finished
-  wave is not repeated).
+  wave is not repeated); `promote --list`: the promotions into the environments the user sees.
 
 Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
 (B partly promoted: stderr names the components), 2 usage, 3 denied (admin in B needed for
@@ -113,7 +113,24 @@ def _result(args: argparse.Namespace, promotion: Promotion) -> int:
     return EXIT_FAILED
 
 
+def _list(args: argparse.Namespace, promotions: list[Promotion]) -> int:
+    if args.json:
+        print_json({"promotions": [{k: v for k, v in p.to_json().items() if k not in ("plan", "steps")}
+                                   for p in promotions]})
+        return EXIT_OK
+    if not promotions:
+        say("no promotions")
+        return EXIT_OK
+    for p in promotions:
+        kind = f"rollback of {p.rollback_of}" if p.rollback_of else f"{p.a} → {p.b}"
+        report_line(f"{p.id}  {iso(p.created_at)}  {p.user}  {kind}  {p.state}  "
+                    f"{p.waves_done}/{len(p.plan.waves)} wave(s)" + (f"  {p.reason}" if p.reason else ""))
+    return EXIT_OK
+
+
 def _usage(args: argparse.Namespace) -> str | None:
+    if args.list:
+        return "--list takes no A, B or --component" if (args.a or args.b or args.component) else None
     if args.rollback or args.resume:
         if args.a or args.b or args.component:
             return "--rollback/--resume take a promotion id alone (no A, B or --component)"
@@ -139,6 +156,8 @@ async def cmd_promote(args: argparse.Namespace) -> int:
     session = await open_session(args, cfg)
     try:
         service = session.promotions(timeout_s=timeout_s, on_change=_progress())
+        if args.list:
+            return _list(args, await service.list())
         if args.plan:
             plan = await service.plan(args.a, args.b, args.component)
             if args.json:
