@@ -62,4 +62,11 @@ def test_matrix_matches_environment_named_resources_by_role():
     assert row.role == "aws/lambda-function/thumbs" and row.differs
     assert row.versions["staging"].text == "$LATEST sha256:abcdef012345" and row.versions["prod"].text == "7"
     assert version_of(ecs("jobs", 9)).text == "jobs:9"
+    edge = [Resource(id=f"edge/service/{env}-gw-01:nginx", backend="edge", kind="service", name=f"{env}-gw-01:nginx",
+                     health=Health.HEALTHY, attributes={"version": v}) for env, v in (("staging", "1.27.1"),
+                                                                                     ("prod", "1.26.0"))]
+    [edge_row] = build_matrix({"staging": edge[:1], "prod": edge[1:]}).rows
+    assert edge_row.role == "edge/service/gw-01:nginx" and edge_row.differs
+    assert version_of(Resource(id="edge/service/gw-01:sshd", backend="edge", kind="service", name="gw-01:sshd",
+                               health=Health.HEALTHY)) is None, "no version command: no version, not a component"
     assert version_of(workload("Deployment", "api", {"api": "a:1", "side": "b:2"})).text == "api=a:1, side=b:2"
