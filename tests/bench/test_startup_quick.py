@@ -34,4 +34,4 @@ def test_version_prints_without_importing_the_handlers():
     assert proc.returncode == 0 and proc.stdout.startswith("envdeck "), proc.stdout + proc.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "tui.cli" in imported
-    assert not imported & {"pydantic", "asyncssh", "textual", "tui.core.session"}, sorted(imported)
+    assert not imported & {"asyncio", "pydantic", "asyncssh", "textual", "tui.core.session"}, sorted(imported)

@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 an operation or backend failed, 2 usage or config error,
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable
 
@@ -175,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.handler(args)
-        if asyncio.iscoroutine(result):
+        if hasattr(result, "__await__"):  # an async handler: asyncio is imported by its module, not here
+            import asyncio  # (`--version` and `--help` never need it: a third of their imports)
+
             result = asyncio.run(result)
         return int(result or 0)
     except KeyboardInterrupt:
