@@ -94,7 +94,7 @@ def test_second_wave_never_healthy_stops_partly_promoted_then_rollback(pair: Pai
     result = json.loads(out.stdout)
     assert result["state"] == "failed" and result["waves_done"] == 1
     assert result["failed"]["component"] == "kubernetes/Deployment/web"
-    assert "not healthy after 3s" in result["reason"]
+    assert "not healthy after 3s" in result["reason"] and "ImagePullBackOff" in result["reason"]
     assert ("prod is partly promoted: kubernetes/Deployment/api, kubernetes/Deployment/web changed "
             "(kubernetes/Deployment/web not healthy)") in out.stderr
     assert result["healthy"] == ["kubernetes/Deployment/api"]

@@ -71,6 +71,22 @@ class _Stop(Exception):
         self.step, self.reason = step, clean(reason, max_len=2000)
 
 
+def _unhealthy(res: Resource, resources: Mapping[str, Resource]) -> str:
+    """Why a workload is not healthy: its health reason, and that of one of its pods that is not
+    healthy (a rollout "0 of 2 updated replicas are available" says less than ImagePullBackOff)."""
+    reason = f"{res.health}: {res.health_reason}"
+    owners = {f"{res.kind}/{res.name}"} if res.kind == "StatefulSet" else set()
+    for other in resources.values():
+        owner = str((other.attributes or {}).get("owner") or "")
+        if other.kind != "Pod" or other.health == Health.HEALTHY:
+            continue
+        if owner in owners or owner.startswith(f"ReplicaSet/{res.name}-"):
+            status = str(other.status or other.health)
+            detail = other.health_reason or status
+            return f"{reason} (pod {other.name}: {detail if detail.startswith(status) else f'{status}: {detail}'})"
+    return reason
+
+
 def _runs(resource: Resource | None, value: Any) -> bool:
     version = version_of(resource) if resource is not None else None
     return version is not None and dict(version.images) == dict(value or {})
@@ -256,7 +272,7 @@ class PromotionEngine:
                     elif not _runs(res, step.change.after):
                         waiting.append((step, "does not run the new version yet"))
                     elif res.health != Health.HEALTHY:
-                        waiting.append((step, f"{res.health}: {res.health_reason}"))
+                        waiting.append((step, _unhealthy(res, resources)))
                 for step in steps:
                     why = next((w for s, w in waiting if s is step), "")
                     if step.state == StepState.APPLIED and step.message != why:
