@@ -8,6 +8,7 @@ import pytest
 
 from screens.compare import CompareScreen
 from screens.environment import EnvironmentScreen
+from screens.help import HelpScreen, binding_rows
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from tests.tui.stage import Stage, StageAws, replace
 
@@ -53,6 +54,12 @@ async def test_diff_prod_shows_exactly_the_differences_filter_and_back(tmp_path,
         await pilot.press("enter", "escape")  # the first Esc clears the filter
         await wait_until(pilot, lambda: len(screen.shown_rows) == 3, "every row again")
         assert isinstance(app.screen, CompareScreen)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        ids = {key.split(":", 1)[0] for key in binding_rows(screen, app.palette)}
+        assert {"compare-back", "compare-filter", "compare-refresh"} <= ids, ids
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "the compare view again")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "back to staging")
 
