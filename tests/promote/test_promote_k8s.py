@@ -129,11 +129,12 @@ def test_a_viewer_or_operator_of_prod_is_refused_before_any_backend_call(pair: P
 
 
 def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: Pair):
-    _seed(pair)
-    pair.emu.pod_start_delay_s = 2.0       # each wave waits ~2 s for its pods: time to kill in wave 2
+    _seed(pair, staging_web="web:2.1")
+    unpullable = pair.emu.unpullable_images
+    unpullable.add("web:2.1")      # wave 2 cannot turn healthy yet: the kill lands in it, whatever the load
     try:
         proc = pair.popen("promote", "staging", "prod", "--apply", "--yes")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while _patches(pair).get("web", 0) < 1:       # wave 1 healthy, wave 2 asked of the server
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
@@ -143,10 +144,17 @@ def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: P
         assert _patches(pair) == {"api": 1, "web": 1}
         busy = pair.envdeck("promote", "staging", "prod", "--apply", "--yes")
         assert busy.returncode == 2 and f"--resume {promotion_id}" in busy.stderr, (busy.stderr, err)
+        listed = json.loads(pair.envdeck("promote", "--list", "--json").stdout)["promotions"]
+        assert [(p["id"], p["state"], p["waves_done"]) for p in listed] == [(promotion_id, "running", 1)]
+        # the image can be pulled now: its pods are made again by their ReplicaSet (not a PATCH)
+        unpullable.discard("web:2.1")
+        for pod in pair.emu.list("pods", pair.p):
+            if pod["spec"]["containers"][0]["image"] == "web:2.1":
+                pair.emu.delete("pods", pair.p, pod["metadata"]["name"])
         resumed = pair.envdeck("promote", "--resume", promotion_id, "--json")
         assert resumed.returncode == 0, resumed.stderr
         assert json.loads(resumed.stdout)["state"] == "succeeded"
     finally:
-        pair.emu.pod_start_delay_s = 0.0
+        unpullable.discard("web:2.1")
     assert _patches(pair) == {"api": 1, "web": 1}        # neither wave asked again
-    assert pair.images(pair.p) == {"api": "api:2.0", "web": "web:2.0"}
+    assert pair.images(pair.p) == {"api": "api:2.0", "web": "web:2.1"}
