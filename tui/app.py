@@ -248,7 +248,7 @@ class EnvdeckApp(App):
     # -- reconciler changes ----------------------------------------------------
     def on_env_updated(self, message: EnvUpdated) -> None:
         kinds = self.bridge.take(message.env)
-        if not kinds:
+        if not kinds or not self.screen_stack:  # none while the app shuts down (a follower's load may land then)
             return
         samples = self.bridge.take_samples(message.env)
         top = self.screen

@@ -128,6 +128,19 @@ class ChangeFeed:
                 raise self._db.error(exc) from None
         return None if row is None else self.parse(env, row["value"])
 
+    async def snapshot_rows(self, env: str) -> dict[str, dict[str, str]]:
+        """The stored snapshot of `env` unparsed: backend -> resource id -> JSON (a follower parses
+        only the rows whose text changed since its last load)."""
+        async with self._lock:
+            try:
+                rows = await self._db.fetchall("SELECT backend, resource_id, data FROM snapshots WHERE env = ?", (env,))
+            except self._db.errors as exc:
+                raise self._db.error(exc) from None
+        out: dict[str, dict[str, str]] = {}
+        for r in rows:
+            out.setdefault(r["backend"], {})[r["resource_id"]] = r["data"]
+        return out
+
     @staticmethod
     def parse(env: str, value: str) -> Published | None:
         try:

@@ -31,7 +31,7 @@ from tui.core.env_state import (
     TimelineAdded,
 )
 from tui.core.errors import StateError
-from tui.core.model import DriftItem, now_utc
+from tui.core.model import DriftItem, Resource, now_utc
 
 if TYPE_CHECKING:
     from tui.core.reconciler import Reconciler
@@ -54,6 +54,7 @@ class Follower:
         self.feed = ChangeFeed(reconciler.store)
         self.marks = FeedMarks()
         self.loaded: dict[str, str] = {}  # env -> the token last loaded
+        self._texts: dict[str, dict[str, str]] = {}  # env -> resource id -> its snapshot JSON as last loaded
         self.loads = 0  # environments loaded from a publication (the benchmark and the tests read it)
         self._task: asyncio.Task | None = None
         self._primed = False  # the marks were read once: newer rows are news
@@ -79,14 +80,25 @@ class Follower:
         published = await self.feed.read(env)
         if published is None:
             return False
-        snapshot = await store.load_snapshot(env)
+        snapshot = await self.feed.snapshot_rows(env)
         stored = await store.load_backend_states(env)
         drifts = await store.open_drifts(env)
+        texts = self._texts.setdefault(env, {})
         for bname, bstate in state.backends.items():
             old = state.resources.get(bname, {})
-            new = {r.id: r for r in snapshot.get(bname, [])}
-            changed = [r for rid, r in new.items() if rid not in old or old[rid].to_json() != r.to_json()]
+            rows = snapshot.get(bname, {})
+            new: dict[str, Resource] = {}
+            changed: list[Resource] = []
+            for rid, data in rows.items():
+                if rid in old and texts.get(rid) == data:
+                    new[rid] = old[rid]  # unchanged since the last load: the same object (screens diff by identity)
+                    continue
+                new[rid] = Resource.from_json(json.loads(data))
+                texts[rid] = data
+                changed.append(new[rid])
             removed = [rid for rid in old if rid not in new]
+            for rid in removed:
+                texts.pop(rid, None)
             state.resources[bname] = new
             b = stored.get(bname)
             if b is not None:
