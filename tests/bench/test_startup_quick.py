@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.bench.test_bench_quick import run_bench
+
 ROOT = Path(__file__).resolve().parents[2]
 # What a verb's handler imports when it runs; never while the parser is built
 # (`envdeck --version`, `--help`, and every verb before its handler).
@@ -35,3 +37,19 @@ def test_version_prints_without_importing_the_handlers():
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "tui.cli" in imported
     assert not imported & {"asyncio", "pydantic", "asyncssh", "textual", "tui.core.session"}, sorted(imported)
+
+
+def test_startup_bench_quick(tmp_path):
+    doc = run_bench("startup", tmp_path)
+    res = doc["results"]
+    assert {"p50_s", "cpu_p50_s", "python_floor_p50_s"} <= set(res["version"])
+    assert res["imports_parser"]["modules"] > 0 and res["imports_run"]["heaviest"]
+    dead = res["status_dead"]
+    assert set(dead) == {"edge_silent", "edge_refused"}
+    for case in dead.values():  # the dead node is reported unreachable (exit 1), not a traceback
+        assert case["exit"] == 1 and case["reachable"] == [False], case
+        assert {"start_s", "command_s", "exit_s", "after_start_s"} <= set(case)
+    run = res["run_vs_xargs"]
+    if "skipped" not in run:
+        assert run["ok"] == run["total"] and run["ratio_p50"] > 0
+    assert "envdeck --version < 150 ms" in doc["goals"]
