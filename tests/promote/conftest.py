@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -86,6 +87,13 @@ environments:
         """The emulator's requests of `method` on paths in `namespace`."""
         marker = f"/namespaces/{namespace}/"
         return [path for m, path in list(self.emu.request_log) if m == method and marker in path]
+
+    def audit_rows(self) -> list[dict[str, Any]]:
+        """Every audit row, read from the SQLite store itself (`envdeck audit` shows only the
+        environments the user can see)."""
+        with sqlite3.connect(self.tmp / "state" / "envdeck.db") as con:
+            con.row_factory = sqlite3.Row
+            return [dict(r) for r in con.execute("SELECT * FROM audit ORDER BY id")]
 
     def audit(self) -> list[dict[str, Any]]:
         out = self.envdeck("audit", "--json", "--limit", "200")

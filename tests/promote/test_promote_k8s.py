@@ -115,6 +115,25 @@ def test_second_wave_never_healthy_stops_partly_promoted_then_rollback(pair: Pai
     assert [(p["id"], p["state"]) for p in listed] == [(rolled["id"], "succeeded"), (result["id"], "rolled-back")]
 
 
+@pytest.mark.parametrize("args", [("promote", "staging", "{env}", "--plan"), ("promote", "{env}", "prod", "--apply",
+                                                                          "--yes"), ("versions", "staging", "{env}")])
+def test_hidden_and_unknown_environments_are_refused_alike(pair: Pair, args):
+    _seed(pair)
+    pair.config(prod_desired="""  secret:
+    access: {admin: [nobody-here]}
+    kubernetes: {kubeconfig: "/nonexistent", namespace: secret}""")
+    answers = {}
+    for env in ("secret", "nope"):
+        out = pair.envdeck(*(a.format(env=env) for a in args))
+        assert out.returncode == 3 and out.stdout == "", (out.returncode, out.stdout, out.stderr)
+        answers[env] = out.stderr
+        rows = [(r["action"], r["result"]) for r in pair.audit_rows() if r["env"] == env]
+        assert rows == [("access", "denied")], "the attempt is audited once"
+    assert answers["nope"] == "envdeck: denied: no environment 'nope' that you can see\n"
+    assert answers["secret"] == answers["nope"].replace("'nope'", "'secret'")
+    assert _patches(pair) == {}
+
+
 @pytest.mark.parametrize("role", ["viewer", "operator"])
 def test_a_viewer_or_operator_of_prod_is_refused_before_any_backend_call(pair: Pair, role: str):
     _seed(pair)

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 from tui.core.audited import audited
 from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between
 from tui.core.compare.versions import VersionMatrix, build_matrix
-from tui.core.errors import InvalidRequest, NotFound, PolicyDenied
+from tui.core.errors import InvalidRequest, NotFound
 from tui.core.model import ActionSpec, AuditResult, Resource, Role
-from tui.core.policy import hidden_environment_message
 from tui.core.promote.engine import OnChange, PromotionEngine
 from tui.core.promote.plan import plan_promotion
 from tui.core.promote.promotion_store import PromotionStore
@@ -62,9 +61,13 @@ class PromoteService:
         self.poll = poll
 
     # -- reads ---------------------------------------------------------------------
-    def _visible(self, env: str) -> None:
+    async def _visible(self, env: str) -> None:
+        """An environment the user cannot see (or that does not exist) is refused like every verb
+        refuses it: exit 3, the same words for both, the attempt audited (`access`, denied)."""
         if env not in self.session.environments():
-            raise PolicyDenied(hidden_environment_message(env))
+            from tui.core.session import refuse_unseen_environment  # session imports this module
+
+            await refuse_unseen_environment(self.session.store, self.session.policy, env, self.session.origin)
 
     def _mapping(self, a: str, b: str) -> RoleMapping:
         compare = getattr(self.session.config, "compare", None)
@@ -78,7 +81,7 @@ class PromoteService:
         """The version matrix of `envs` (all the user can see when None), observed afresh."""
         names = list(envs) if envs else self.session.environments()
         for env in names:
-            self._visible(env)
+            await self._visible(env)
         compare = getattr(self.session.config, "compare", None)
         observed = {env: await self._resources(env) for env in names}
         return build_matrix(observed, getattr(compare, "mappings", None) or [])
@@ -86,8 +89,8 @@ class PromoteService:
     async def plan(self, a: str, b: str, components: Sequence[str] = ()) -> PromotionPlan:
         if a == b:
             raise InvalidRequest(f"promote {a} {b}: A and B are the same environment")
-        self._visible(a)
-        self._visible(b)
+        await self._visible(a)
+        await self._visible(b)
         return plan_promotion(a, await self._resources(a), b, await self._resources(b),
                               components=components, mapping=self._mapping(a, b))
 
@@ -105,7 +108,7 @@ class PromoteService:
 
     # -- changes -------------------------------------------------------------------
     async def _authorize(self, b: str, params: dict[str, Any]) -> None:
-        self._visible(b)
+        await self._visible(b)
         await self.session.authorize(b, b, PROMOTE, params)
 
     async def _previous(self, plan: PromotionPlan) -> dict[str, dict[str, Any]]:
@@ -137,7 +140,7 @@ class PromoteService:
         """Promote; None when B already runs A's versions (nothing stored)."""
         if a == b:
             raise InvalidRequest(f"promote {a} {b}: A and B are the same environment")
-        self._visible(a)
+        await self._visible(a)
         await self._authorize(b, {"a": a, "components": list(components)})
         busy = await self.pstore.unfinished(b)
         if busy is not None:
