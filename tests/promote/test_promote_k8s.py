@@ -66,6 +66,19 @@ def test_versions_matrix_marks_what_differs(pair: Pair):
     assert text.returncode == 0, text.stderr
     line = next(x for x in text.stdout.splitlines() if "Deployment/web" in x)
     assert line.startswith("≠") and "web:2.0" in line and "web:1.0" in line
+    # prod's cluster unreachable: staging's versions still shown, prod's column empty, exit 1 naming it
+    pair.config()
+    dead = pair.tmp / "dead-kubeconfig"
+    dead.write_text(pair.kubeconfig.read_text().replace(pair.emu.url, "http://127.0.0.1:9"))
+    (pair.tmp / "envdeck.yaml").write_text((pair.tmp / "envdeck.yaml").read_text().replace(
+        f'kubeconfig: "{pair.kubeconfig}"\n      context: emulator\n      namespace: {pair.p}',
+        f'kubeconfig: "{dead}"\n      context: emulator\n      namespace: {pair.p}'))
+    down = pair.envdeck("versions", "--json")
+    assert down.returncode == 1 and "prod/kubernetes is unreachable" in down.stderr, down.stderr
+    data = json.loads(down.stdout)
+    assert list(data["unreachable"]) == ["prod/kubernetes"]
+    web = next(r for r in data["components"] if r["component"] == "kubernetes/Deployment/web")
+    assert web["versions"]["staging"]["version"] == "web:2.0" and web["versions"]["prod"] is None
 
 
 def test_apply_promotes_in_waves_and_the_reconciler_keeps_it(pair: Pair):

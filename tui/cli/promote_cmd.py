@@ -12,7 +12,8 @@ promotion").
 - `promote --resume ID`: carries on a promotion a killed envdeck left unfinished (a finished
   wave is not repeated); `promote --list`: the promotions into the environments the user sees.
 
-Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
+`versions` ends 1 when a backend could not be observed (the matrix is printed without its
+versions, stderr names it). Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
 (B partly promoted: stderr names the components), 2 usage, 3 denied (admin in B needed for
 apply/rollback/resume, refused before any backend call and audited).
 """
@@ -23,7 +24,7 @@ import argparse
 import sys
 
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, report_line, say
+from tui.cli.output import print_json, report_line, say, warn
 from tui.core.compare.versions import VersionMatrix
 from tui.core.config import parse_duration
 from tui.core.errors import InvalidRequest
@@ -50,17 +51,19 @@ async def cmd_versions(args: argparse.Namespace) -> int:
         matrix = await session.promotions().versions(list(args.envs) or None)
     finally:
         await session.close()
+    done = EXIT_FAILED if matrix.unreachable else EXIT_OK
     if args.json:
         print_json({"generated_at": iso(now_utc()), **matrix.to_json()})
-        return EXIT_OK
-    if not matrix.rows:
+    elif not matrix.rows:
         say("no versioned components (Kubernetes workloads, ECS services, Lambda functions, edge services) found")
-        return EXIT_OK
-    for line in matrix_lines(matrix):
-        report_line(line)
-    differ = sum(1 for r in matrix.rows if r.differs)
-    say(f"{len(matrix.rows)} component(s), {differ} differ (≠)")
-    return EXIT_OK
+    else:
+        for line in matrix_lines(matrix):
+            report_line(line)
+        differ = sum(1 for r in matrix.rows if r.differs)
+        say(f"{len(matrix.rows)} component(s), {differ} differ (≠)")
+    for where, why in matrix.unreachable.items():
+        warn(f"{where} is unreachable: its versions are missing ({why})")
+    return done
 
 
 # -- promote ----------------------------------------------------------------------------

@@ -103,9 +103,12 @@ class ComponentRow:
 class VersionMatrix:
     envs: list[str]
     rows: list[ComponentRow]
+    #: "ENV/BACKEND" → why it could not be observed (its components are missing from that column)
+    unreachable: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"environments": list(self.envs), "components": [r.to_json(self.envs) for r in self.rows]}
+        return {"environments": list(self.envs), "components": [r.to_json(self.envs) for r in self.rows],
+                "unreachable": dict(self.unreachable)}
 
 
 def build_matrix(observed: Mapping[str, Iterable[Resource]], mappings: Iterable[Any] = ()) -> VersionMatrix:

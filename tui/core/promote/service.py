@@ -14,13 +14,14 @@ the whole run, and the engine carries it out (tui/core/promote/engine.py).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tui.core.audited import audited
 from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between
 from tui.core.compare.versions import VersionMatrix, build_matrix
-from tui.core.errors import InvalidRequest, NotFound
+from tui.core.errors import BackendError, InvalidRequest, NotFound
 from tui.core.model import ActionSpec, AuditResult, Resource, Role
 from tui.core.promote.engine import OnChange, PromotionEngine
 from tui.core.promote.plan import plan_promotion
@@ -83,8 +84,18 @@ class PromoteService:
         for env in names:
             await self._visible(env)
         compare = getattr(self.session.config, "compare", None)
-        observed = {env: await self._resources(env) for env in names}
-        return build_matrix(observed, getattr(compare, "mappings", None) or [])
+        observed: dict[str, list[Resource]] = {}
+        unreachable: dict[str, str] = {}
+        for env in names:
+            found: list[Resource] = []
+            for backend in list(self.session.state(env).backends):
+                try:
+                    found += await self.session.observed_resources(env, [backend], fresh=True)
+                except BackendError as exc:   # one dead endpoint does not hide the others' versions
+                    unreachable[f"{env}/{backend}"] = str(exc)
+            observed[env] = found
+        matrix = build_matrix(observed, getattr(compare, "mappings", None) or [])
+        return dataclasses.replace(matrix, unreachable=unreachable)
 
     async def plan(self, a: str, b: str, components: Sequence[str] = ()) -> PromotionPlan:
         if a == b:
