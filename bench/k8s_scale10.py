@@ -251,6 +251,7 @@ def main() -> None:
         results["emulator_ready_s"] = round(emu.ready_s, 1)
         if not args.skip_inventory:
             results["inventory"] = client_runs(emu, args.reps)
+            print("inventory:", json.dumps(results["inventory"]), flush=True)  # kept if the TUI part fails
             if "kubectl_get_pods_all_json" not in results["inventory"]:
                 notes.append("kubectl not found: its row is missing")
         if not args.skip_tui:
