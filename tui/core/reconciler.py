@@ -586,6 +586,8 @@ class Reconciler:
             await self.store.save_backend_state(env, state)
             await self.store.add_timeline(env, [(self.clock(), f"{bname}", "backend", "high", "Unreachable",
                                                  str(exc)[:500], 1)])
+            if self.leadership.leads(env) and env in self.envs:  # followers show it unreachable too
+                await self.follower.feed.publish(env, self.leadership.holder, self.envs[env].faults)
 
     # -- applying an observation --------------------------------------------
     async def _apply(self, env: str, bname: str, obs: Observation, *, repair: bool) -> list[RepairRecord]:
