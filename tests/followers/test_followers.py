@@ -102,3 +102,30 @@ async def test_a_status_observe_follows_a_live_leader_and_observes_without_one(c
         assert any(method == "GET" for method, _ in requests(followers_emu))
     finally:
         await cli.close()
+
+
+async def test_a_follower_shows_the_leaders_cloud_unreachable(tmp_path, store_dir, monkeypatch):
+    monkeypatch.setenv("ENVDECK_LEASE_TTL", "3")
+    leader_emu, leader_kc = start_emulator(tmp_path, "down")
+    leader_emu.emu.create_deployment(NS, "web", replicas=1)
+    followers_emu, followers_kc = start_emulator(tmp_path, "up")
+    stopped = False
+    leader = await open_session(store_dir, leader_kc, "alice", "alice@ops-1:1")
+    try:
+        await until(lambda: has(leader, WEB), "the leader's first pass")
+        follower = await open_session(store_dir, followers_kc, "bob", "bob@ops-2:2")
+        try:
+            await until(lambda: follower.state(ENV).backends["kubernetes"].reachable is True, "reachable, followed")
+            leader_emu.stop()
+            stopped = True
+            await until(lambda: follower.state(ENV).backends["kubernetes"].reachable is False,
+                        "the leader's unreachable cloud shown by the follower")
+            assert follower.state(ENV).backends["kubernetes"].error
+            assert requests(followers_emu) == []
+        finally:
+            await follower.close()
+    finally:
+        await leader.close()
+        if not stopped:
+            leader_emu.stop()
+        followers_emu.stop()
