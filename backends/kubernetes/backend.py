@@ -179,6 +179,11 @@ class KubernetesBackend(Backend):
                 return {}
         return {}
 
+    def field_in_sync(self, field: str, desired_value: Any, actual: Any) -> bool:
+        if field == "image":   # `nginx:1` and `{web: nginx:1}` are one value for a one-container workload
+            return desired.image_values_match(desired_value, actual)
+        return actual == desired_value
+
     # -- repair --------------------------------------------------------------
     def repair_action(self, drift: DriftItem) -> str:
         return desired.REPAIR_ACTIONS.get(drift.field, "repair")

@@ -42,6 +42,19 @@ def actual_image(images: dict[str, str], desired: str | dict[str, str]) -> Any:
     return dict(images)
 
 
+def image_values_match(desired: Any, actual: Any) -> bool:
+    """Whether an `image` value is the desired one, whichever shape each has (a desired-state
+    overlay may keep `{container: image}` where the config declares one string, and `diff`
+    reports the observed value in the config's shape): a string stands for every container."""
+    if isinstance(desired, dict) and isinstance(actual, dict):
+        return bool(desired) and all(actual.get(name) == image for name, image in desired.items())
+    if isinstance(desired, dict):
+        return bool(desired) and all(image == actual for image in desired.values())
+    if isinstance(actual, dict):
+        return bool(actual) and all(image == desired for image in actual.values())
+    return desired == actual
+
+
 def image_in_sync(images: dict[str, str], desired: str | dict[str, str]) -> bool:
     if isinstance(desired, dict):
         return all(images.get(name) == image for name, image in desired.items())

@@ -93,6 +93,7 @@ def test_apply_promotes_in_waves_and_the_reconciler_keeps_it(pair: Pair):
     again = pair.envdeck("reconcile", "--once", "--env", "prod")
     assert again.returncode == 0, again.stderr
     assert pair.images(pair.p)["web"] == "web:2.0"
+    assert _patches(pair) == {"api": 1, "web": 1}, "the overlay {web: web:2.0} is in sync with the config's str form"
     rows = [r for r in pair.audit() if r["action"].startswith("promote")]
     assert {r["action"] for r in rows} >= {"promote", "promote.step", "promote.wave"}
     assert all(result["id"] in json.dumps(r["params"]) for r in rows)
@@ -160,7 +161,8 @@ def test_a_viewer_or_operator_of_prod_is_refused_before_any_backend_call(pair: P
     assert denied and denied[0]["result"] == "denied"
 
 
-def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: Pair):
+@pytest.mark.parametrize("resumer", ["resume", "reconcile"])
+def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: Pair, resumer: str):
     _seed(pair, staging_web="web:2.1")
     unpullable = pair.emu.unpullable_images
     unpullable.add("web:2.1")      # wave 2 cannot turn healthy yet: the kill lands in it, whatever the load
@@ -183,9 +185,14 @@ def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: P
         for pod in pair.emu.list("pods", pair.p):
             if pod["spec"]["containers"][0]["image"] == "web:2.1":
                 pair.emu.delete("pods", pair.p, pod["metadata"]["name"])
-        resumed = pair.envdeck("promote", "--resume", promotion_id, "--json")
-        assert resumed.returncode == 0, resumed.stderr
-        assert json.loads(resumed.stdout)["state"] == "succeeded"
+        if resumer == "resume":
+            resumed = pair.envdeck("promote", "--resume", promotion_id, "--json")
+            assert resumed.returncode == 0, resumed.stderr
+            assert json.loads(resumed.stdout)["state"] == "succeeded"
+        else:    # prod repairs `auto` and declares web:1.0: the overlay set before the patch keeps web:2.1
+            resumed = pair.envdeck("reconcile", "--once", "--env", "prod")
+            assert resumed.returncode == 0, resumed.stderr
+            assert f"promotion {promotion_id} of staging → prod succeeded" in resumed.stderr
     finally:
         unpullable.discard("web:2.1")
     assert _patches(pair) == {"api": 1, "web": 1}        # neither wave asked again

@@ -87,6 +87,8 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
     for name in session.environments():
         if args.repair and session.state(name).repair == "observe":
             print(f"envdeck: {name} is in 'observe' mode: drifts are reported, not repaired", file=sys.stderr)
+    for promotion in await session.promotions().resume_unfinished():  # issue 18: left by a killed envdeck
+        print(clean(f"envdeck: {promotion.summary()}"), file=sys.stderr)
     records = await session.reconcile_once(repair=args.repair)
     for name in session.environments():
         held = session.repairs_held(name) if session.state(name).all_drifts() else None

@@ -15,6 +15,7 @@ the whole run, and the engine carries it out (tui/core/promote/engine.py).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from tui.core.audited import audited
 from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between
 from tui.core.compare.versions import VersionMatrix, build_matrix
 from tui.core.errors import BackendError, InvalidRequest, NotFound
+from tui.core.lifecycle.engine import LeaseBusy
 from tui.core.model import ActionSpec, AuditResult, Resource, Role
 from tui.core.promote.engine import OnChange, PromotionEngine
 from tui.core.promote.plan import plan_promotion
@@ -30,6 +32,8 @@ from tui.core.promote.records import PlannedChange, Promotion, PromotionPlan, Pr
 
 if TYPE_CHECKING:
     from tui.core.session import Session
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PROMOTE", "PromoteService", "steps_left"]
 
@@ -190,6 +194,27 @@ class PromoteService:
         if promotion.state != PromotionState.RUNNING:
             return promotion
         return await self._drive(promotion, {"resume": pid})
+
+
+    async def resume_unfinished(self) -> list[Promotion]:
+        """Carry on every promotion a killed envdeck left `running` into an environment this user
+        may promote into (admin there; the others are skipped without a row: nobody asked them);
+        one that another live process drives is left to it. `envdeck reconcile --once` runs this
+        before its pass, as it carries on the lifecycle's pending operations."""
+        done: list[Promotion] = []
+        for env in self.session.environments():
+            pid = await self.pstore.unfinished(env)
+            if pid is None:
+                continue
+            if not self.session.policy.check(env, PROMOTE).allowed:
+                log.info("promotion %s into %s left unfinished: %s may not promote there", pid, env,
+                         self.session.user)
+                continue
+            try:
+                done.append(await self._drive(await self.pstore.get(pid), {"resume": pid}))
+            except LeaseBusy as exc:
+                log.info("%s", exc)
+        return done
 
 
 def steps_left(promotion: Promotion) -> list[str]:
