@@ -414,7 +414,7 @@ async def test_a_lease_taken_over_while_driving_stops_the_engine(h):
     h.world.slow["deploy"] = 10 ** 9
     await h.insert(step_list=steps(timeout_s=10 ** 9))
     with pytest.raises(LeaseBusy, match="taken over"):
-        await h.engine(on_change=on_change, lease_s=0.03).drive(ENV)
+        await h.engine(on_change=on_change, lease_s=3).drive(ENV)   # renewed every second
     assert "bob@elsewhere:1" in await h.lstore.take_lease(ENV, "cy@x:1", 60, now=h.clock.now)
 
 

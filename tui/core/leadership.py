@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from tui.core.errors import StateError
 from tui.core.leases import Lease, this_holder
@@ -61,12 +62,14 @@ class LeaderView:
 class Leadership:
     def __init__(self, store: Store, envs: Callable[[], Iterable[str]], *, holder: str | None = None,
                  ttl_s: float | None = None, renew_s: float | None = None,
-                 on_change: Callable[[str], None] | None = None):
+                 on_change: Callable[[str], None] | None = None, clock: Callable[[], datetime] = now_utc):
         self.store = store
+        self.clock = clock  # the time written into the lease rows (the lifecycle engine's clock in its tests)
         self.envs = envs
         self.holder = holder or this_holder()
         self.ttl_s = ttl_s if ttl_s is not None else _ttl_from_env()
         self.renew_s = renew_s if renew_s is not None else self.ttl_s / 3
+        self.margin_s = min(MARGIN_S, self.ttl_s / 5)
         self.on_change = on_change
         self.held: dict[str, Lease] = {}
         self._deadline: dict[str, float] = {}
@@ -79,13 +82,18 @@ class Leadership:
     def leads(self, env: str) -> bool:
         return env in self.held and time.monotonic() < self._deadline.get(env, 0.0)
 
+    @property
+    def running(self) -> bool:
+        """The renewal loop runs (a TUI or an agent); a one-shot command renews what it drives itself."""
+        return self._task is not None
+
     def epoch(self, env: str) -> int | None:
         lease = self.held.get(env)
         return lease.epoch if lease is not None and self.leads(env) else None
 
     def view(self, env: str) -> LeaderView:
         lease = self.held.get(env) if self.leads(env) else self.seen.get(env)
-        now = now_utc()
+        now = self.clock()
         if lease is None or not lease.live(now):
             return LeaderView("", "", lease.epoch if lease else 0, None, False, self.notes.get(env, ""))
         age = (now - lease.acquired_at).total_seconds() if lease.acquired_at else None
@@ -97,7 +105,7 @@ class Leadership:
     def led_by(self, env: str) -> str:
         """'env X is led by HOLDER' when another live holder has it, else ''."""
         lease = self.seen.get(env)
-        if lease is not None and lease.holder != self.holder and lease.live(now_utc()):
+        if lease is not None and lease.holder != self.holder and lease.live(self.clock()):
             return f"env {env} is led by {lease.holder}"
         return ""
 
@@ -108,7 +116,7 @@ class Leadership:
             return False
         asked = time.monotonic()
         try:
-            lease = await self.store.acquire_lease(env, self.holder, self.ttl_s)
+            lease = await self.store.acquire_lease(env, self.holder, self.ttl_s, now=self.clock())
         except StateError as exc:
             self._note(env, f"cannot take the lease: {exc}")
             return self.leads(env)
@@ -122,7 +130,7 @@ class Leadership:
             return False
         was = self.leads(env)
         self.held[env] = self.seen[env] = lease
-        self._deadline[env] = asked + self.ttl_s - MARGIN_S
+        self._deadline[env] = asked + self.ttl_s - self.margin_s
         self.notes.pop(env, None)
         if not was:
             log.info("leading %s (epoch %d, %s)", env, lease.epoch, self.holder)
@@ -135,7 +143,7 @@ class Leadership:
             return False
         asked = time.monotonic()
         try:
-            ok = await self.store.renew_lease(lease, self.ttl_s)
+            ok = await self.store.renew_lease(lease, self.ttl_s, now=self.clock())
         except StateError as exc:
             # kept until its local deadline; past it, leads() is False and repairs stop
             self._note(env, f"cannot renew the lease: {exc}")
@@ -145,8 +153,8 @@ class Leadership:
         if not ok:
             self.lose(env, "fenced: another process took the lease; not repairing it here")
             return False
-        if time.monotonic() - asked < self.ttl_s - MARGIN_S:
-            self._deadline[env] = asked + self.ttl_s - MARGIN_S
+        if time.monotonic() - asked < self.ttl_s - self.margin_s:
+            self._deadline[env] = asked + self.ttl_s - self.margin_s
         self.notes.pop(env, None)
         return True
 

@@ -7,7 +7,9 @@ of tui/core/store.py) with a fencing epoch.
   that asks; the processes of one store are expected to keep their clocks in step).
 - Fencing: a repair's audit row is begun with the epoch its process leads under
   (`Store.audit_begin(..., epoch=)`), checked against the table in the same atomic unit; a
-  stale epoch (another holder took the lease meanwhile) is refused with `Fenced`.
+  stale epoch (another holder took the lease meanwhile) is refused with `Fenced`. The
+  lifecycle engine's writes (step rows, state, claims, sleep memory, orphans, a TTL's destroy
+  request: tui/core/lifecycle/lifecycle_store.py) are checked the same way (`check_epoch`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tui.core.errors import StateError
 
-__all__ = ["Fenced", "Lease", "this_holder"]
+if TYPE_CHECKING:
+    from tui.core.store_db import SqlDb
+
+__all__ = ["Fenced", "Lease", "check_epoch", "this_holder"]
 
 
 class Fenced(StateError):
@@ -70,3 +76,15 @@ def holder_gone(holder: str) -> bool:
         return False
     return False
 
+
+
+async def check_epoch(db: SqlDb, env: str, epoch: int) -> None:
+    """Refuse (`Fenced`) a write of the leader of `env` at `epoch` when the lease has moved on
+    (another holder, or released). Called inside the write's atomic unit (`SqlDb.atomic`), so
+    the check still holds when the write lands."""
+    row = await db.fetchone("SELECT holder, epoch FROM leases WHERE env = ?", (env,))
+    if row is None or row["holder"] is None or int(row["epoch"]) != epoch:
+        who = row["holder"] if row is not None and row["holder"] else "nobody"
+        now = row["epoch"] if row is not None else 0
+        raise Fenced(f"env {env}: the lease moved on (epoch {now}, held by {who}); "
+                     f"a write of epoch {epoch} is refused")

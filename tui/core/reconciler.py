@@ -735,6 +735,9 @@ class Reconciler:
         except Fenced as exc:
             self.leadership.lose(env, f"fenced: {exc}; not repairing it here")
             return None
+        except StateError as exc:  # the store unreachable: no row, no repair (retried on a later pass)
+            log.error("not repairing %s of %s: cannot write its audit row: %s", drift.resource, env, exc)
+            return None
         if ok:
             self._repair_failures.pop(key, None)
         else:

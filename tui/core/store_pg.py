@@ -14,8 +14,14 @@ interface), through psycopg 3 (libpq; docs/architecture.md says why).
   one-row table `schema_version`. Migrating takes an advisory lock (held by the session until
   the migration's transaction ends), so two envdecks starting at once migrate once; each migration and its version bump commit
   together (PostgreSQL's DDL is transactional). A newer schema is refused.
-- A connection found broken (the server restarted) is opened again before the next
-  statement; the statement that met the break is a StateError.
+- A connection found broken (the server restarted, a network cut) is opened again before the
+  next statement, with a backoff (`_Reconnect`): a few quick tries within about 1.5 s (a
+  restart of the server is over by then), then calls fail at once with a StateError naming the
+  next attempt's time, each failed attempt doubling the pause up to 10 s; so a process whose
+  server is gone neither hangs nor hammers it, and its leases lapse on their own clock (the
+  leader stops repairing and says why: "cannot renew the lease: …"). A read (SELECT) that met
+  the break is run again once on the new connection; a write that met it is a StateError and
+  was not acknowledged (the caller never got its id), so no acknowledged row is lost.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import functools
 import os
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -85,6 +92,7 @@ class PgDb:
         self.label = shown_url(url)  # messages: query values and any password `***`
         self.path = self.label
         self._in_transaction = False
+        self._reconnect = _Reconnect()
 
     def error(self, exc: BaseException) -> StateError:
         return StateError(f"{self.label}: cannot use the store: {_one_line(str(exc))}")
@@ -93,16 +101,27 @@ class PgDb:
         if (self.raw.closed or self.raw.broken) and not self._in_transaction:
             with contextlib.suppress(Exception):
                 await self.raw.close()
-            self.raw = await _connect(self.url)
+            self.raw = await self._reconnect.connect(self.url)
         return self.raw
 
+    async def _read(self, sql: str, args: Iterable[Any], one: bool) -> Any:
+        """A SELECT, run again once on a new connection when the one it met was broken."""
+        args = tuple(args)
+        conn = await self._conn()
+        try:
+            cur = await conn.execute(pg_sql(sql), args)
+            return await (cur.fetchone() if one else cur.fetchall())
+        except psycopg.OperationalError:
+            if not conn.broken or self._in_transaction or not sql.lstrip().upper().startswith("SELECT"):
+                raise
+        cur = await (await self._conn()).execute(pg_sql(sql), args)
+        return await (cur.fetchone() if one else cur.fetchall())
+
     async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
-        cur = await (await self._conn()).execute(pg_sql(sql), tuple(args))
-        return await cur.fetchall()
+        return await self._read(sql, args, one=False)
 
     async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
-        cur = await (await self._conn()).execute(pg_sql(sql), tuple(args))
-        return await cur.fetchone()
+        return await self._read(sql, args, one=True)
 
     async def execute(self, sql: str, args: Iterable[Any] = ()) -> int:
         cur = await (await self._conn()).execute(pg_sql(sql), tuple(args))
@@ -199,6 +218,39 @@ class PgDb:
 
     async def close(self) -> None:
         await self.raw.close()
+
+
+class _Reconnect:
+    """Opening a connection again after a break: `QUICK` tries (pauses 0.1, 0.3, 0.9 s) and,
+    when they all fail, no new try before a pause that doubles with every failure (0.5 s up to
+    10 s); meanwhile a call fails at once (`OperationalError`, a StateError for the caller)."""
+
+    QUICK = 4
+    LONGEST_S = 10.0
+
+    def __init__(self) -> None:
+        self.pause_s = 0.0
+        self.not_before = 0.0
+        self.last = ""
+
+    async def connect(self, url: str) -> psycopg.AsyncConnection:
+        wait = self.not_before - time.monotonic()
+        if wait > 0:
+            raise psycopg.OperationalError(f"the store is unreachable ({self.last}); next attempt in {wait:.1f}s")
+        tries = self.QUICK if self.pause_s == 0 else 1
+        for attempt in range(tries):
+            try:
+                conn = await _connect(url)
+            except psycopg.OperationalError as exc:
+                self.last = _one_line(str(exc))
+                if attempt < tries - 1:
+                    await asyncio.sleep(0.1 * 3 ** attempt)
+                continue
+            self.pause_s = 0.0
+            return conn
+        self.pause_s = min(max(self.pause_s * 2, 0.5), self.LONGEST_S)
+        self.not_before = time.monotonic() + self.pause_s
+        raise psycopg.OperationalError(f"the store is unreachable: {self.last}")
 
 
 async def _connect(url: str) -> psycopg.AsyncConnection:

@@ -105,7 +105,8 @@ class LifecycleDriver:
         self.engine = LifecycleEngine(reconciler.store, self.lstore,
                                       bind_provisioners(provisioners, reconciler.config.defaults),
                                       clock=self._now, on_change=self._engine_changed,
-                                      edge_pools=lambda: reconciler.config.edge_pools)
+                                      edge_pools=lambda: reconciler.config.edge_pools,
+                                      leadership=reconciler.leadership)  # one lease, one epoch (issue 16)
         #: the last known record of every created environment (destroyed ones included)
         self.managed: dict[str, ManagedEnvironment] = {}
         self._seen: dict[str, tuple] = {}
@@ -182,7 +183,9 @@ class LifecycleDriver:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - e.g. the store failing: keep the loop alive
+            except EnvdeckError as exc:  # the store unreachable (a restart, a cut): said, retried next round
+                log.error("the lifecycle loop could not run a round: %s", exc)
+            except Exception:  # noqa: BLE001 - a bug: keep the loop alive
                 log.exception("the lifecycle loop failed a round")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)

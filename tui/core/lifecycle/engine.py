@@ -1,10 +1,20 @@
 """The lifecycle engine: carries a managed environment's pending operation (create, destroy,
 sleep, wake) to its end, step by step, resumable after a crash at any point.
 
-- Fenced by the environment's lease in the store (`holder` = "user@host:pid"): a second
-  process gets `LeaseBusy` naming the holder. A holder on this host whose pid is gone (a
-  killed envdeck) is replaced at once instead of waiting for the lease to expire. The lease is
-  renewed while the engine works and released at the end.
+- Driven only by the leader of the environment (issue 16): the engine takes the
+  environment's leadership lease (tui/core/leadership.py, the reconciler's own `Leadership`
+  when the driver hands it in; a private one otherwise), so the process that carries out its
+  lifecycle is the one that repairs it. A second process gets `LeaseBusy` naming the holder. A
+  holder on this host whose pid is gone (a killed envdeck) is replaced at once. The lease is
+  renewed while the engine works; a private one is released at the end (a reconciler's stays
+  with its leader, and a one-shot command releases it when it closes).
+- Fencing: every write of a drive (step rows, state, spec, edge claims, sleep memory, orphans,
+  expiry) and every step's audit row carries the epoch the drive began under; the store
+  refuses it (`Fenced`) once another process took the lease. Before each backend call the
+  engine also checks that its lease has not lapsed on its own monotonic clock (a process frozen
+  past its lease stops before calling anything). Either way it stops with `LeaseBusy`, drops
+  the lease and logs why ("fenced: …"). A TTL's destroy request is the leader's decision too
+  (`expire_due` claims the lease and the request carries its epoch).
 - Create: steps run in the plan's waves (independent steps concurrently). A step starts only
   when every step it depends on is Healthy by a *fresh* `health()` call made then. Per step:
   the row goes to `creating` with a fixed token BEFORE the backend call, `find()` adopts what
@@ -42,8 +52,9 @@ from typing import Any
 from backends.base import Provisioner
 from tui.core.audited import AuditedOperation, audited, exception_text
 from tui.core.errors import EnvdeckError, ForeignResource, InvalidRequest, LifecycleFailed, NotFound
-from tui.core.leases import holder_gone
-from tui.core.lifecycle.lifecycle_store import LifecycleStore
+from tui.core.leadership import Leadership
+from tui.core.leases import Fenced
+from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
     AWS_ENV_TAG,
@@ -109,8 +120,8 @@ def _by(message: str, holder: str) -> str:
 
 
 def _why(exc: Exception) -> str:
-    """A backend error's reason; a LeaseBusy is never a step's failure (re-raised)."""
-    if isinstance(exc, LeaseBusy):
+    """A backend error's reason; a LeaseBusy or a fenced write is never a step's failure (re-raised)."""
+    if isinstance(exc, (LeaseBusy, Fenced)):
         raise exc
     if isinstance(exc, (EnvdeckError, StepFailure)):
         return exc.reason if isinstance(exc, StepFailure) else str(exc)
@@ -175,11 +186,16 @@ class LifecycleEngine:
                  holder: str | None = None, clock: Callable[[], datetime] = now_utc,
                  on_change: OnChange | None = None, lease_s: float = 60.0,
                  poll: tuple[float, float] = (0.5, 2.0),
-                 edge_pools: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None):
+                 edge_pools: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+                 leadership: Leadership | None = None):
         self.store = store
         self.lstore = lstore
         self.provisioners = provisioners
-        self.holder = holder or default_holder()
+        #: the leases the engine drives under: the reconciler's, or a private one (lease_s)
+        self.own_leadership = leadership is None
+        self.leadership = leadership or Leadership(store, lambda: (), holder=holder or default_holder(),
+                                                   ttl_s=lease_s, clock=clock)
+        self.holder = self.leadership.holder
         self.clock = clock
         self.on_change = on_change
         self.lease_s = lease_s
@@ -188,7 +204,6 @@ class LifecycleEngine:
         #: (the config's `edge_pools`): the nodes an edge step claims from
         self.edge_pools = edge_pools
         self._driving: set[str] = set()
-        self._lost: set[str] = set()     # leases taken over while driving: stop at the next row
 
     # -- entry points --------------------------------------------------------------
     async def drive(self, name: str) -> ManagedEnvironment:
@@ -198,17 +213,19 @@ class LifecycleEngine:
         if name in self._driving:
             raise LeaseBusy(f"{name}: {self.holder} is already carrying out an operation on it")
         self._driving.add(name)      # before any await: two drives in this process never interleave
-        self._lost.discard(name)
         try:
             await self.lstore.require(name)
-            await self._take_lease(name)
+            epoch = await self._take_lease(name)
         except BaseException:
             self._driving.discard(name)
             raise
         renewer = asyncio.create_task(self._renew(name))
-        run = _Run(self, name)
+        run = _Run(self, name, epoch)
         try:
             return await run.carry_out()
+        except Fenced as exc:
+            self.leadership.lose(name, f"fenced: {exc}; not carrying out its lifecycle here")
+            raise LeaseBusy(f"{name}: the lease was taken over by another process (fenced: {exc})") from None
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -217,13 +234,16 @@ class LifecycleEngine:
                 await run.close()
             finally:
                 try:
-                    await self.lstore.release_lease(name, self.holder)
+                    if self.own_leadership:
+                        await self.leadership.release(name)
                 finally:
                     self._driving.discard(name)
 
     async def expire_due(self) -> list[str]:
         """Request destroy (user "envdeck", origin ttl) of every ready, sleeping or failed
-        environment past its expires_at; returns their names."""
+        environment past its expires_at; returns their names. Only the environment's leader
+        decides: the lease is claimed first (skipped while another process leads) and the
+        request carries its epoch (refused once fenced)."""
         now = self.clock()
         due = []
         for managed in await self.lstore.list():
@@ -231,42 +251,58 @@ class LifecycleEngine:
                 continue
             if managed.expires_at is None or managed.expires_at > now or managed.operation == Operation.DESTROY:
                 continue
+            took = not self.leadership.leads(managed.name)
+            if not await self.leadership.claim(managed.name):
+                log.info("TTL destroy of %s left to its leader: %s", managed.name,
+                         self.leadership.led_by(managed.name) or self.leadership.notes.get(managed.name, ""))
+                continue
             try:
-                await self.lstore.request(managed.name, Operation.DESTROY, TTL_USER, Origin.TTL)
+                await self.lstore.request(managed.name, Operation.DESTROY, TTL_USER, Origin.TTL,
+                                          epoch=self.leadership.epoch(managed.name))
+            except Fenced as exc:
+                self.leadership.lose(managed.name, f"fenced: {exc}; its TTL is left to its leader")
+                continue
             except (InvalidRequest, NotFound) as exc:
                 log.info("TTL destroy of %s not requested: %s", managed.name, exc)
                 continue
+            finally:
+                if took and self.own_leadership:
+                    await self.leadership.release(managed.name)
             due.append(managed.name)
         return due
 
     # -- lease ---------------------------------------------------------------------
-    async def _take_lease(self, name: str) -> None:
-        other = await self.lstore.take_lease(name, self.holder, self.lease_s, now=self.clock())
-        if other is None:
-            return
-        current = other.split(" (until ", 1)[0]
-        if holder_gone(current) and await self.lstore.take_lease(
-                name, self.holder, self.lease_s, now=self.clock(), replace=current) is None:
-            return
+    async def _take_lease(self, name: str) -> int:
+        """Lead `name` (take or extend its lease); its epoch. LeaseBusy naming the holder when
+        another live process leads it."""
+        if await self.leadership.claim(name):
+            epoch = self.leadership.epoch(name)
+            if epoch is not None:
+                return epoch
+        lease = self.leadership.seen.get(name)
+        other = busy_text(lease) if lease is not None and lease.holder not in (None, self.holder) else \
+            (self.leadership.notes.get(name) or "another process")
         raise LeaseBusy(f"{name}: {other} is carrying out an operation on it; try again later")
 
     async def _renew(self, name: str) -> None:
+        """Renew the lease while driving (a running reconciler renews it too: harmless); a
+        renewal refused drops it (`Leadership.lose`) and the drive stops at its next check."""
         while True:
-            await asyncio.sleep(self.lease_s / 3)
-            if not await self.lstore.renew_lease(name, self.holder, self.lease_s, now=self.clock()):
+            await asyncio.sleep(self.leadership.renew_s)
+            if not await self.leadership.renew(name):
                 log.warning("%s: the lease of %s was taken over", name, self.holder)
-                self._lost.add(name)
                 return
 
 
 class _Run:
     """One drive() of one environment: its provisioners and the operations it carries out."""
 
-    def __init__(self, engine: LifecycleEngine, name: str):
+    def __init__(self, engine: LifecycleEngine, name: str, epoch: int):
         self.engine = engine
         self.lstore = engine.lstore
         self.store = engine.store
         self.name = name
+        self.epoch = epoch   # of the lease this drive runs under: every write carries it
         self._provisioners: dict[str, Provisioner] = {}
         self.managed: ManagedEnvironment | None = None
 
@@ -353,9 +389,10 @@ class _Run:
         `reconcile` or agent may carry out alice's request with its own credentials."""
         user, origin = self._who()
         by = self.engine.holder
+        self._check_lease()
         async with audited(self.store, user=user, env=self.name, target=f"{self.name}/{target}",
                            action=f"lifecycle.{op}", params={**params, "by": by}, origin=origin,
-                           reason=lambda exc: _by(_audit_reason(exc), by)) as row:
+                           reason=lambda exc: _by(_audit_reason(exc), by), epoch=self.epoch) as row:
             try:
                 yield row
             finally:
@@ -370,19 +407,27 @@ class _Run:
                                                                 clean(reason), clean(message, max_len=2000))])
 
     def _check_lease(self) -> None:
-        if self.name in self.engine._lost:
-            raise LeaseBusy(f"{self.name}: the lease of {self.engine.holder} was taken over by another process")
+        """Stop (LeaseBusy) once this process no longer leads the environment: the lease was
+        taken over, or it lapsed on this process's own clock (frozen, cut off from the store)."""
+        leadership = self.engine.leadership
+        if not leadership.leads(self.name) or leadership.epoch(self.name) != self.epoch:
+            why = leadership.notes.get(self.name) or "its lease lapsed"
+            raise LeaseBusy(f"{self.name}: the lease of {self.engine.holder} was taken over by another process "
+                            f"or lapsed ({why}); stopping")
 
     async def _row(self, record: StepRecord) -> None:
+        """Write a step row (fenced by the epoch) and, before the backend call that follows,
+        check that the lease still holds on this process's clock."""
         self._check_lease()
-        await self.lstore.upsert_step(record)
+        await self.lstore.upsert_step(record, epoch=self.epoch)
+        self._check_lease()
         await self._changed()
 
     # -- create ----------------------------------------------------------------------------
     async def _create(self) -> None:
         managed = self.managed
         assert managed is not None
-        await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING)
+        await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING, epoch=self.epoch)
         await self._changed()
         try:
             steps, waves = _plan(managed)
@@ -393,7 +438,7 @@ class _Run:
         rows = {r.id: r for r in managed.steps}
         for s in steps:
             if s.id not in rows:
-                await self.lstore.upsert_step(StepRecord(self.name, s.id, s.backend, s.kind))
+                await self.lstore.upsert_step(StepRecord(self.name, s.id, s.backend, s.kind), epoch=self.epoch)
         try:
             for wave in waves:
                 if (await self._reload()).operation != Operation.CREATE:
@@ -411,8 +456,8 @@ class _Run:
             return
         managed = await self._reload()
         if managed.expires_at is None and managed.spec.ttl_s:
-            await self.lstore.set_expires(self.name, managed.created_at + timedelta(seconds=managed.spec.ttl_s))
-        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE)
+            await self.lstore.set_expires(self.name, managed.created_at + timedelta(seconds=managed.spec.ttl_s), epoch=self.epoch)
+        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE, epoch=self.epoch)
         await self._note(self.name, "Ready", f"{self.name} is ready")
         await self._changed()
 
@@ -421,7 +466,7 @@ class _Run:
         assert managed is not None
         destroy = managed.spec.on_failure == "destroy"
         await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=exc.step, reason=exc.reason,
-                                    finished=Operation.CREATE, then=Operation.DESTROY if destroy else None)
+                                    finished=Operation.CREATE, then=Operation.DESTROY if destroy else None, epoch=self.epoch)
         await self._note(exc.step, "Failed", exc.reason + ("; tearing it down (on_failure: destroy)"
                                                            if destroy else ""), severity="high")
         await self._changed()
@@ -542,7 +587,7 @@ class _Run:
         configs = {(n["name"] if isinstance(n, dict) else str(n)): n for n in candidates}
         if not pool or not configs:
             raise InvalidRequest(f"step {step.id}: edge pool {pool or '(none)'} has no nodes to claim")
-        claimed = await self.lstore.claim_nodes(pool, self.name, count, list(configs))
+        claimed = await self.lstore.claim_nodes(pool, self.name, count, list(configs), epoch=self.epoch)
         services = list(fields.get("services") or [])
         nodes = []
         for node_name in claimed:
@@ -554,7 +599,7 @@ class _Run:
         edge = dict(spec.environment.get("edge") or {})
         edge["nodes"] = nodes
         spec.environment = {**spec.environment, "edge": edge}
-        await self.lstore.update_spec(self.name, spec)
+        await self.lstore.update_spec(self.name, spec, epoch=self.epoch)
         self._provisioners.pop(step.backend, None)
         await self._reload()
         await self._note(step.id, "Claimed", f"{pool}: {', '.join(claimed)}")
@@ -572,7 +617,7 @@ class _Run:
         managed = self.managed
         assert managed is not None
         keep_step, keep_reason = managed.step, managed.reason
-        await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step, reason=keep_reason)
+        await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step, reason=keep_reason, epoch=self.epoch)
         await self._changed()
         try:
             steps, waves = _plan(managed)
@@ -589,12 +634,12 @@ class _Run:
                 orphans.extend(r)
         orphans.extend(await self._sweep())
         if not any(o.backend == "edge" for o in orphans):
-            await self.lstore.release_claims(self.name)   # also a claim made just before a crash
-        await self.lstore.set_orphans(self.name, orphans)
-        await self.lstore.clear_sleep_memory(self.name)
+            await self.lstore.release_claims(self.name, epoch=self.epoch)   # also a claim made just before a crash
+        await self.lstore.set_orphans(self.name, orphans, epoch=self.epoch)
+        await self.lstore.clear_sleep_memory(self.name, epoch=self.epoch)
         left = f"{len(orphans)} orphan(s) left" if orphans else ""
         await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYED, step=keep_step if not left else "",
-                                    reason=left or keep_reason, finished=Operation.DESTROY)
+                                    reason=left or keep_reason, finished=Operation.DESTROY, epoch=self.epoch)
         await self._note(self.name, "Destroyed", f"{self.name} is destroyed" + (f"; {left}" if left else ""),
                          severity="high" if orphans else "info")
         await self._changed()
@@ -635,7 +680,7 @@ class _Run:
                 op.fail(failure)
             else:
                 if step.kind == EDGE_CLAIM:
-                    await self.lstore.release_claims(self.name)
+                    await self.lstore.release_claims(self.name, epoch=self.epoch)
                 row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
                 await self._row(row)
                 op.succeed(f"deleted ({native_id or 'nothing created'})")
@@ -721,12 +766,12 @@ class _Run:
                     failure = _why(exc)
                     op.fail(failure)
                 else:
-                    await self.lstore.save_sleep_memory(self.name, backend, memory)
+                    await self.lstore.save_sleep_memory(self.name, backend, memory, epoch=self.epoch)
                     op.succeed(f"{len(memory)} resource(s) scaled down")
             if failure is not None:
                 await self._op_failed(Operation.SLEEP, backend, failure)
             await self._note(backend, "Asleep", f"{len(memory)} resource(s) scaled down")
-        await self.lstore.set_state(self.name, EnvLifecycleState.SLEEPING, finished=Operation.SLEEP)
+        await self.lstore.set_state(self.name, EnvLifecycleState.SLEEPING, finished=Operation.SLEEP, epoch=self.epoch)
         await self._changed()
 
     async def _wake(self) -> None:
@@ -757,13 +802,13 @@ class _Run:
                     op.fail(exc.reason)
             if unhealthy is not None:
                 await self._op_failed(Operation.WAKE, unhealthy.step, unhealthy.reason)
-        await self.lstore.clear_sleep_memory(self.name)
-        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.WAKE)
+        await self.lstore.clear_sleep_memory(self.name, epoch=self.epoch)
+        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.WAKE, epoch=self.epoch)
         await self._note(self.name, "Awake", f"{self.name} is ready again")
         await self._changed()
 
     async def _op_failed(self, op: Operation, step: str, reason: str) -> None:
-        await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=step, reason=reason, finished=op)
+        await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=step, reason=reason, finished=op, epoch=self.epoch)
         await self._note(step, "Failed", f"{op}: {reason}", severity="high")
         await self._changed()
         raise LifecycleFailed(self.name, step, reason)

@@ -2,8 +2,10 @@
 connection and its one-transaction-at-a-time lock.
 
 - `managed_env`: one row per created environment: template, parameters, rendered spec
-  (JSON), state, the operation still to carry out and who asked for it, and a lease
-  (`holder`, `holder_until`) so that two processes never drive one environment at once.
+  (JSON), state, the operation still to carry out and who asked for it. (Its `holder`,
+  `holder_until` columns are no longer used: the environment's lease is its leadership lease,
+  the `leases` table of tui/core/leases.py, so that the process that drives its lifecycle is
+  the one that repairs it, fenced by one epoch.)
 - `lifecycle_steps`: one row per step, written *before* each backend call (the engine's
   resume point: a `creating` row asks `find()` before creating again).
 - `sleep_memory`: what sleep scaled down, per backend, saved as it goes.
@@ -11,6 +13,11 @@ connection and its one-transaction-at-a-time lock.
   environment only, and the claim runs in one `BEGIN IMMEDIATE` transaction so that two
   processes never claim one node.
 - `orphans`: what a teardown could not delete, with the reason (shown by `env list`).
+
+Fencing (issue 16): the engine's writes carry the epoch of its lease (`epoch=`): each is
+checked against the `leases` table in the same atomic unit as the write and refused with
+`Fenced` when another process took the lease meanwhile (a holder frozen past its lease and
+resumed writes nothing).
 
 Checks that read then write (`insert`, `request`, `claim_nodes`) run as one atomic unit
 (`SqlDb.atomic`): one `BEGIN IMMEDIATE` transaction on SQLite (another process's writer waits
@@ -24,10 +31,11 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from tui.core.errors import InvalidRequest, NotFound
+from tui.core.leases import Lease, check_epoch
 from tui.core.lifecycle.records import (
     EnvLifecycleState,
     ManagedEnvironment,
@@ -41,7 +49,7 @@ from tui.core.model import iso, now_utc, parse_iso
 from tui.core.store import Store, _serialized
 from tui.core.store_db import upsert_sql
 
-__all__ = ["EdgeClaim", "LifecycleStore", "allowed"]
+__all__ = ["EdgeClaim", "LifecycleStore", "allowed", "busy_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,13 @@ def allowed(state: EnvLifecycleState, operation: Operation, pending: Operation |
 T = TypeVar("T")
 
 
+def busy_text(lease: Lease | None) -> str:
+    """"HOLDER (until TIME)" of a lease another process keeps."""
+    if lease is None or lease.holder is None:
+        return "nobody"
+    return f"{lease.holder} (until {iso(lease.expires_at)})"
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -100,6 +115,18 @@ class LifecycleStore:
             return await self._db.atomic(fn)
         except self._db.integrity_errors as exc:
             raise InvalidRequest(f"{self.path}: refused by the store: {exc}") from None
+
+    async def _fenced(self, env: str, epoch: int | None, fn: Callable[[], Awaitable[T]]) -> T:
+        """`fn` (the writes of the leader of `env`); with `epoch`, in one atomic unit with the
+        check that `epoch` is still the lease's (`Fenced` otherwise, nothing written)."""
+        if epoch is None:
+            return await fn()
+
+        async def unit() -> T:
+            await check_epoch(self._db, env, epoch)
+            return await fn()
+
+        return await self._atomic(unit)
 
     # -- managed environments ------------------------------------------------
     @_serialized
@@ -172,11 +199,15 @@ class LifecycleStore:
             requested_origin=row["requested_origin"])
 
     @_serialized
-    async def request(self, name: str, operation: Operation, requested_by: str, origin: str) -> ManagedEnvironment:
+    async def request(self, name: str, operation: Operation, requested_by: str, origin: str, *,
+                      epoch: int | None = None) -> ManagedEnvironment:
         """Set the operation to carry out, atomically; refuses (InvalidRequest) one the state does
         not allow (see `allowed`); NotFound for an unknown name. The same operation requested
-        again is accepted as it is."""
+        again is accepted as it is. `epoch`: a decision of the environment's leader (a TTL's
+        destroy), refused with `Fenced` once the lease moved on."""
         async def request() -> None:
+            if epoch is not None:
+                await check_epoch(self._db, name, epoch)
             row = await self._db.fetchone("SELECT state, operation FROM managed_env WHERE name = ?", (name,))
             if row is None:
                 raise NotFound(f"no managed environment {name}")
@@ -196,7 +227,8 @@ class LifecycleStore:
 
     @_serialized
     async def set_state(self, name: str, state: EnvLifecycleState, *, step: str = "", reason: str = "",
-                        finished: Operation | None = None, then: Operation | None = None) -> None:
+                        finished: Operation | None = None, then: Operation | None = None,
+                        epoch: int | None = None) -> None:
         """Set the state and the current/failed step with its reason. `finished`: the operation
         carried out, cleared unless another was requested meanwhile; `then`: an operation to
         carry out next (on_failure destroy)."""
@@ -208,17 +240,19 @@ class LifecycleStore:
         elif finished is not None:
             sets += ", operation = CASE WHEN operation = ? THEN NULL ELSE operation END"
             args.append(str(finished))
-        await self._exec(f"UPDATE managed_env SET {sets} WHERE name = ?", [*args, name])
+        await self._fenced(name, epoch, lambda: self._exec(f"UPDATE managed_env SET {sets} WHERE name = ?",
+                                                           [*args, name]))
 
     @_serialized
-    async def set_expires(self, name: str, expires_at: datetime | None) -> None:
-        await self._exec("UPDATE managed_env SET expires_at = ?, updated_at = ? WHERE name = ?",
-                         (iso(expires_at), iso(now_utc()), name))
+    async def set_expires(self, name: str, expires_at: datetime | None, *, epoch: int | None = None) -> None:
+        await self._fenced(name, epoch, lambda: self._exec(
+            "UPDATE managed_env SET expires_at = ?, updated_at = ? WHERE name = ?",
+            (iso(expires_at), iso(now_utc()), name)))
 
     @_serialized
-    async def update_spec(self, name: str, spec: RenderedEnvironment) -> None:
-        await self._exec("UPDATE managed_env SET spec = ?, updated_at = ? WHERE name = ?",
-                         (_dumps(spec.to_json()), iso(now_utc()), name))
+    async def update_spec(self, name: str, spec: RenderedEnvironment, *, epoch: int | None = None) -> None:
+        await self._fenced(name, epoch, lambda: self._exec("UPDATE managed_env SET spec = ?, updated_at = ? WHERE name = ?",
+                                                           (_dumps(spec.to_json()), iso(now_utc()), name)))
 
     # -- steps ---------------------------------------------------------------
     @_serialized
@@ -233,9 +267,10 @@ class LifecycleStore:
                            finished_at=parse_iso(r["finished_at"]), attempts=r["attempts"]) for r in rows]
 
     @_serialized
-    async def upsert_step(self, record: StepRecord) -> None:
-        """Write one step row (committed before the backend call that follows)."""
-        await self._exec(
+    async def upsert_step(self, record: StepRecord, *, epoch: int | None = None) -> None:
+        """Write one step row (committed before the backend call that follows); with `epoch`,
+        only while it is still the lease's (`Fenced`)."""
+        await self._fenced(record.env, epoch, lambda: self._exec(
             "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state, native_id, token, message, "
             "started_at, finished_at, attempts) VALUES (?,?,(SELECT COALESCE(MAX(seq), -1) + 1 FROM "
             "lifecycle_steps WHERE env = ?),?,?,?,?,?,?,?,?,?) ON CONFLICT(env, id) DO UPDATE SET "
@@ -243,46 +278,43 @@ class LifecycleStore:
             "native_id = excluded.native_id, token = excluded.token, message = excluded.message, "
             "started_at = excluded.started_at, finished_at = excluded.finished_at, attempts = excluded.attempts",
             (record.env, record.id, record.env, record.backend, record.kind, str(record.state), record.native_id,
-             record.token, record.message, iso(record.started_at), iso(record.finished_at), record.attempts))
+             record.token, record.message, iso(record.started_at), iso(record.finished_at), record.attempts)))
 
     # -- lease ---------------------------------------------------------------
-    @_serialized
-    async def take_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None,
-                         replace: str | None = None) -> str | None:
-        """Take the environment's lease when it is free, expired, already `holder`'s, or held by
-        `replace` (a holder the caller knows is gone): None when taken, else "HOLDER (until
-        TIME)" of the holder that keeps it. One UPDATE: atomic across processes."""
-        now = now or now_utc()
-        changed = await self._exec(
-            "UPDATE managed_env SET holder = ?, holder_until = ? WHERE name = ? AND "
-            "(holder IS NULL OR holder = ? OR holder = ? OR holder_until IS NULL OR holder_until <= ?)",
-            (holder, iso(now + timedelta(seconds=ttl_s)), name, holder, replace or holder, iso(now)))
-        if changed:
-            return None
-        row = await self._db.fetchone("SELECT holder, holder_until FROM managed_env WHERE name = ?", (name,))
-        if row is None:
+    # The environment's leadership lease (tui/core/leases.py, `Store.acquire_lease`): the
+    # engine takes it through tui/core/leadership.py; these forms serve the tests and tools
+    # that play "another process" holding it.
+    async def take_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None) -> str | None:
+        """Take the environment's lease when it is free, expired, already `holder`'s, or held by a
+        process of this host that is gone: None when taken, else "HOLDER (until TIME)" of the
+        holder that keeps it. NotFound for an unknown environment."""
+        if await self.get(name) is None:
             raise NotFound(f"no managed environment {name}")
-        return f"{row['holder']} (until {row['holder_until']})"
+        if await self.store.acquire_lease(name, holder, ttl_s, now=now) is not None:
+            return None
+        lease = await self.store.lease(name)
+        return busy_text(lease)
 
-    @_serialized
     async def renew_lease(self, name: str, holder: str, ttl_s: float, *, now: datetime | None = None) -> bool:
         """Extend the lease `holder` has; False when it is no longer theirs."""
-        now = now or now_utc()
-        return bool(await self._exec("UPDATE managed_env SET holder_until = ? WHERE name = ? AND holder = ?",
-                                     (iso(now + timedelta(seconds=ttl_s)), name, holder)))
+        lease = await self.store.lease(name)
+        return lease is not None and lease.holder == holder and await self.store.renew_lease(lease, ttl_s, now=now)
 
-    @_serialized
     async def release_lease(self, name: str, holder: str) -> None:
-        await self._exec("UPDATE managed_env SET holder = NULL, holder_until = NULL WHERE name = ? AND holder = ?",
-                         (name, holder))
+        lease = await self.store.lease(name)
+        if lease is not None and lease.holder == holder:
+            await self.store.release_lease(lease)
 
     # -- edge claims ---------------------------------------------------------
     @_serialized
-    async def claim_nodes(self, pool: str, env: str, count: int, candidates: list[str]) -> list[str]:
+    async def claim_nodes(self, pool: str, env: str, count: int, candidates: list[str], *,
+                          epoch: int | None = None) -> list[str]:
         """Claim `count` nodes of `pool` for `env` among `candidates` (in their order), keeping
         those `env` holds already (a resumed claim); one BEGIN IMMEDIATE transaction. Not
         enough free nodes: InvalidRequest naming the pool, nothing claimed."""
         async def claim() -> list[str]:
+            if epoch is not None:
+                await check_epoch(self._db, env, epoch)
             taken = {r["node"]: r["env"]
                      for r in await self._db.fetchall("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,))}
             mine = [n for n in candidates if taken.get(n) == env]
@@ -298,8 +330,8 @@ class LifecycleStore:
         return await self._atomic(claim)
 
     @_serialized
-    async def release_claims(self, env: str) -> int:
-        return await self._exec("DELETE FROM edge_claims WHERE env = ?", (env,))
+    async def release_claims(self, env: str, *, epoch: int | None = None) -> int:
+        return await self._fenced(env, epoch, lambda: self._exec("DELETE FROM edge_claims WHERE env = ?", (env,)))
 
     @_serialized
     async def claims(self, env: str | None = None, *, pool: str | None = None) -> list[EdgeClaim]:
@@ -315,9 +347,11 @@ class LifecycleStore:
 
     # -- sleep memory --------------------------------------------------------
     @_serialized
-    async def save_sleep_memory(self, name: str, backend: str, memory: dict[str, dict[str, Any]]) -> None:
-        await self._exec(upsert_sql("sleep_memory", ("env", "backend", "memory", "at"), ("env", "backend")),
-                         (name, backend, _dumps(memory), iso(now_utc())))
+    async def save_sleep_memory(self, name: str, backend: str, memory: dict[str, dict[str, Any]], *,
+                                epoch: int | None = None) -> None:
+        await self._fenced(name, epoch, lambda: self._exec(
+            upsert_sql("sleep_memory", ("env", "backend", "memory", "at"), ("env", "backend")),
+            (name, backend, _dumps(memory), iso(now_utc()))))
 
     @_serialized
     async def sleep_memory(self, name: str) -> dict[str, dict[str, dict[str, Any]]]:
@@ -326,14 +360,14 @@ class LifecycleStore:
         return {r["backend"]: json.loads(r["memory"]) for r in rows}
 
     @_serialized
-    async def clear_sleep_memory(self, name: str) -> None:
-        await self._exec("DELETE FROM sleep_memory WHERE env = ?", (name,))
+    async def clear_sleep_memory(self, name: str, *, epoch: int | None = None) -> None:
+        await self._fenced(name, epoch, lambda: self._exec("DELETE FROM sleep_memory WHERE env = ?", (name,)))
 
     # -- orphans -------------------------------------------------------------
     @_serialized
-    async def set_orphans(self, name: str, orphans: list[Orphan]) -> None:
+    async def set_orphans(self, name: str, orphans: list[Orphan], *, epoch: int | None = None) -> None:
         """Replace the environment's orphans (the last teardown's word)."""
-        async with self._db.transaction():
+        async def replace() -> None:
             await self._db.execute("DELETE FROM orphans WHERE env = ?", (name,))
             stamp = iso(now_utc())
             rows = {(o.backend, o.resource): (name, o.backend, o.resource, o.reason, stamp) for o in orphans}
@@ -341,6 +375,12 @@ class LifecycleStore:
                 await self._db.executemany(
                     upsert_sql("orphans", ("env", "backend", "resource", "reason", "at"), ("env", "backend", "resource")),
                     list(rows.values()))
+
+        if epoch is not None:
+            await self._fenced(name, epoch, replace)
+            return
+        async with self._db.transaction():
+            await replace()
 
     async def _orphans(self, name: str) -> list[Orphan]:
         rows = await self._db.fetchall(
