@@ -4,8 +4,9 @@ Credentials are found exactly as the AWS CLI finds them: a `boto3.Session` with 
 configured profile (static keys, SSO, assume-role, credential_process are all
 botocore's business), else the default chain. Every client shares one botocore
 `Config`: adaptive retries, connect/read timeouts, and a connection pool as wide as
-the worker pool. Calls run in a bounded `ThreadPoolExecutor`, so a slow or dead
-endpoint never blocks the event loop and never spawns unbounded threads.
+the worker pool. Calls run in a bounded pool of daemon threads (daemon_pool.py), so a
+slow or dead endpoint never blocks the event loop, never spawns unbounded threads, and
+never holds up the exit of a command that has stopped waiting for it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
+from backends.aws.daemon_pool import DaemonThreadPool
 from backends.aws.error_mapping import translate
 from tui.core.config import AwsConfig
 
@@ -49,7 +50,7 @@ class AwsClients:
         self._session: boto3.Session | None = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()  # boto3 sessions are not thread-safe; clients are
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DaemonThreadPool | None = None
 
     # -- clients (called in worker threads) ------------------------------------
     def client(self, service: str) -> Any:
@@ -68,9 +69,9 @@ class AwsClients:
             return found
 
     # -- running blocking calls --------------------------------------------------
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> DaemonThreadPool:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="envdeck-aws")
+            self._executor = DaemonThreadPool(self.workers, thread_name_prefix="envdeck-aws")
         return self._executor
 
     async def run(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
