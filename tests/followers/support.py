@@ -28,7 +28,7 @@ environments:
   staging:
     repair: observe
     access:
-      admin: [alice, bob]
+      admin: ["*"]
     kubernetes:
       kubeconfig: {kubeconfig}
       context: emulator
