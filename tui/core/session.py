@@ -56,6 +56,7 @@ from tui.core.policy import (
     hidden_environment_message,
 )
 from tui.core.port_forward import PORT_FORWARD_ACTION, ForwardPort, PortForward
+from tui.core.promote.resume import PromotionResumer
 from tui.core.promote.service import PromoteService
 from tui.core.reconciler import BackendFactory, Reconciler
 from tui.core.store import Store, open_store
@@ -133,6 +134,8 @@ class Session:
         self.policy = policy
         self.reconciler = reconciler
         self.origin = origin
+        # the running reconciler carries on the promotions a killed envdeck left (issue 18)
+        reconciler.lifecycle.promotions = PromotionResumer(self)
 
     @property
     def user(self) -> str:

@@ -18,6 +18,9 @@ Progressing (`view`, tui/core/lifecycle/shading.py). When it becomes ready or go
 each of its backends is asked for a pass at once (`Reconciler.request_pass`), so the overview
 does not show the state of before until the next interval.
 
+Each round also carries on the promotions a killed envdeck left unfinished into an environment
+this process leads (`promotions`, tui/core/promote/resume.py, set by the session).
+
 `run_pending()` is the one-shot form (`envdeck reconcile`): the expired TTLs and every
 pending operation, each carried out to its end.
 """
@@ -28,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
@@ -43,6 +46,14 @@ from tui.core.lifecycle.shading import LifecycleView
 
 if TYPE_CHECKING:
     from tui.core.reconciler import Reconciler
+
+
+class PromotionResumer(Protocol):
+    """Unfinished promotions this process carries on (tui/core/promote/resume.py; set by the session)."""
+
+    async def due(self) -> list[str]: ...
+
+    async def resume(self, pid: str) -> None: ...
 
 __all__ = ["HELD_STATES", "CreateProvisioner", "LifecycleDriver", "ProvisionerFactory", "bind_provisioners"]
 
@@ -113,6 +124,9 @@ class LifecycleDriver:
         self._locks: dict[str, asyncio.Lock] = {}
         self._sync_locks: dict[str, asyncio.Lock] = {}
         self._driving: dict[str, asyncio.Task] = {}
+        #: promotions left unfinished into an environment this process leads, carried on here (issue 18)
+        self.promotions: PromotionResumer | None = None
+        self._promoting: dict[str, asyncio.Task] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         #: resource ids each sleeping environment's sleep memory names
@@ -166,7 +180,7 @@ class LifecycleDriver:
             self._task = asyncio.create_task(self._loop(), name="reconcile:lifecycle")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._driving.values()) if t is not None]
+        tasks = [t for t in (self._task, *self._driving.values(), *self._promoting.values()) if t is not None]
         self._task = None
         for task in tasks:
             task.cancel()
@@ -174,6 +188,7 @@ class LifecycleDriver:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._driving.clear()
+        self._promoting.clear()
 
     async def _loop(self) -> None:
         assert self._wake is not None
@@ -191,8 +206,10 @@ class LifecycleDriver:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
 
     async def tick(self) -> None:
-        """One round: expired TTLs, the store's news, a task for each pending operation."""
+        """One round: expired TTLs, the store's news, a task for each pending operation (and for
+        each unfinished promotion into an environment this process leads)."""
         await self.refresh()
+        await self._carry_on_promotions()
         if not any(live(m) for m in self.managed.values()):
             return
         await self._expire()
@@ -202,6 +219,20 @@ class LifecycleDriver:
                 task = asyncio.create_task(self._drive_quietly(name), name=f"lifecycle:{name}")
                 self._driving[name] = task
                 task.add_done_callback(lambda _t, n=name: self._driving.pop(n, None))
+
+    async def _carry_on_promotions(self) -> None:
+        if self.promotions is None:
+            return
+        try:
+            due = await self.promotions.due()
+        except EnvdeckError as exc:
+            log.error("cannot look for unfinished promotions: %s", exc)
+            return
+        for pid in due:
+            if pid not in self._promoting:
+                task = asyncio.create_task(self.promotions.resume(pid), name=f"promotion:{pid}")
+                self._promoting[pid] = task
+                task.add_done_callback(lambda _t, p=pid: self._promoting.pop(p, None))
 
     async def run_pending(self) -> None:
         """One-shot (`envdeck reconcile`): expired TTLs, then every pending operation carried

@@ -4,7 +4,10 @@ promotion instead of a created environment:
 
 - Lease: the promotion's row (`holder` = "user@host:pid", renewed every lease_s/3); a second
   process gets `LeaseBusy` naming the holder; a holder of this host whose pid is gone (a
-  killed envdeck) is replaced at once.
+  killed envdeck) is replaced at once; a second engine of the same process (same holder) is
+  refused too (`driven_here`). Who carries on a promotion left unfinished: the reconciler of
+  the process that leads B (tui/core/promote/resume.py), `envdeck promote --resume ID`, or
+  `envdeck reconcile --once`.
 - Before a wave: the resources of the waves already finished must be Healthy by a fresh
   observation of B (`PromotionWorld.fresh`), else the promotion stops there.
 - Per change: the step row goes to `applying` (committed) BEFORE the backend call; the new
@@ -18,7 +21,8 @@ promotion instead of a created environment:
   the resource's health reason and the promotion stops: `failed`, B partly promoted
   (`Promotion.promoted` names the components that were).
 - Audit: one row per change (`promote.step`, target the resource, params with the promotion
-  id, wave, field, from, to and the process carrying it out) begun before the backend call;
+  id, wave, field, from, to and the process carrying it out `by`; origin that of the session
+  carrying it out: `reconciler` for a resume by the agent) begun before the backend call;
   one row per wave gate (`promote.wave`, target B); all of one promotion carry its id.
 - A rollback is a promotion whose plan sets B's previous values back; its overlays restore what
   B's overlay was before the promotion (none: dropped, the config's value is desired again).
@@ -43,10 +47,20 @@ from tui.core.promote.records import Promotion, PromotionState, PromotionStep, S
 from tui.core.sanitize import clean
 from tui.core.store import Store
 
-__all__ = ["OnChange", "PromotionEngine", "PromotionWorld"]
+__all__ = ["OnChange", "PromotionEngine", "PromotionWorld", "driven_here"]
 
 log = logging.getLogger(__name__)
 OnChange = Callable[[Promotion], Awaitable[None] | None]
+
+#: the promotions an engine of this process is carrying out now: every engine of a process has the
+#: same holder ("user@host:pid"), so the lease alone would let a second one in (a TUI's own --apply
+#: and its reconciler's resume); the second is refused (LeaseBusy) instead
+_DRIVEN_HERE: set[str] = set()
+
+
+def driven_here(pid: str) -> bool:
+    """Whether an engine of this process is carrying out promotion `pid` now."""
+    return pid in _DRIVEN_HERE
 
 
 class PromotionWorld(Protocol):
@@ -95,8 +109,10 @@ def _runs(resource: Resource | None, value: Any) -> bool:
 class PromotionEngine:
     def __init__(self, store: Store, pstore: PromotionStore, world: PromotionWorld, *, holder: str | None = None,
                  lease_s: float = 60.0, poll: tuple[float, float] = (0.5, 2.0), timeout_s: float = 300.0,
-                 on_change: OnChange | None = None):
+                 on_change: OnChange | None = None, origin: str | None = None):
         self.store = store
+        #: the audit origin of the steps (who carries them out: cli, tui, reconciler); None: the promotion's
+        self.origin = origin
         self.pstore = pstore
         self.world = world
         self.holder = holder or default_holder()
@@ -108,15 +124,21 @@ class PromotionEngine:
 
     async def drive(self, pid: str) -> Promotion:
         """Carry the promotion to its end (succeeded or failed); returns it at rest."""
-        await self._take_lease(pid)
-        renewer = asyncio.create_task(self._renew(pid))
+        if pid in _DRIVEN_HERE:
+            raise LeaseBusy(f"promotion {pid}: this process ({self.holder}) is carrying it out already")
+        _DRIVEN_HERE.add(pid)
         try:
-            return await self._carry_out(pid)
+            await self._take_lease(pid)
+            renewer = asyncio.create_task(self._renew(pid))
+            try:
+                return await self._carry_out(pid)
+            finally:
+                renewer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewer
+                await self.pstore.release_lease(pid, self.holder)
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-            await self.pstore.release_lease(pid, self.holder)
+            _DRIVEN_HERE.discard(pid)
 
     # -- lease -------------------------------------------------------------------------
     async def _take_lease(self, pid: str) -> None:
@@ -199,7 +221,7 @@ class PromotionEngine:
     def _audited(self, promotion: Promotion, target: str, action: str, params: dict[str, Any]):
         return audited(self.store, user=promotion.user, env=promotion.b, target=target, action=action,
                        params={"promotion": promotion.id, **params, "by": self.holder},
-                       origin=promotion.origin or "cli")
+                       origin=self.origin or promotion.origin or "cli")
 
     async def _fresh(self, promotion: Promotion) -> Mapping[str, Resource]:
         try:

@@ -121,6 +121,15 @@ class PromotionStore:
         return row["id"] if row is not None else None
 
     @_serialized
+    async def running(self) -> list[dict[str, Any]]:
+        """Every promotion still `running`, one query: {id, b, holder, holder_until} (what a
+        reconciler looks at each round to carry on the ones a killed envdeck left)."""
+        rows = await self._db.fetchall("SELECT id, b, holder, holder_until FROM promotions WHERE state = ? "
+                                       "ORDER BY created_at, id", (str(PromotionState.RUNNING),))
+        return [{"id": r["id"], "b": r["b"], "holder": r["holder"], "holder_until": _when(r["holder_until"])}
+                for r in rows]
+
+    @_serialized
     async def upsert_step(self, step: PromotionStep) -> None:
         c = step.change
         await self._db.execute(_UPSERT_STEP, (

@@ -135,7 +135,8 @@ class PromoteService:
 
     def _engine(self) -> PromotionEngine:
         return PromotionEngine(self.session.store, self.pstore, _SessionWorld(self.session),
-                               timeout_s=self.timeout_s, poll=self.poll, on_change=self.on_change)
+                               timeout_s=self.timeout_s, poll=self.poll, on_change=self.on_change,
+                               origin=self.session.origin)
 
     async def _run(self, plan: PromotionPlan, action_params: dict[str, Any]) -> Promotion:
         promotion = await self.pstore.insert(plan, user=self.session.user, origin=self.session.origin,
@@ -195,6 +196,14 @@ class PromoteService:
             return promotion
         return await self._drive(promotion, {"resume": pid})
 
+    async def carry_on(self, pid: str) -> Promotion:
+        """Carry on promotion `pid` for the reconciler of the process that leads B (resume.py): the
+        promotion was authorized when it was applied (its user in every row); no role asked again,
+        as the lifecycle loop carries out what was requested. LeaseBusy: another process has it."""
+        promotion = await self.pstore.get(pid)
+        if promotion.state != PromotionState.RUNNING:
+            return promotion
+        return await self._drive(promotion, {"resume": pid})
 
     async def resume_unfinished(self) -> list[Promotion]:
         """Carry on every promotion a killed envdeck left `running` into an environment this user
