@@ -228,6 +228,9 @@ class LifecycleDriver:
         except EnvdeckError as exc:
             log.error("cannot look for unfinished promotions: %s", exc)
             return
+        except Exception:  # noqa: BLE001 - a bug here must not cost the lifecycle its round
+            log.exception("looking for unfinished promotions failed")
+            return
         for pid in due:
             if pid not in self._promoting:
                 task = asyncio.create_task(self.promotions.resume(pid), name=f"promotion:{pid}")
