@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import tempfile
 import time
@@ -34,6 +35,7 @@ from bench.team_agents import CONFIG, agent_env, held, pg_store, start_agents, s
 NAME = "team_bench"
 GOAL_P99_MS = 20.0
 ENV = "staging"
+RENEW_S = 5.0               # the default lease's renewal round (ttl 15 s / 3)
 AUDIT_ENV = "audit-bench"   # not the agents' environment: its lease is the bench's
 
 
@@ -93,9 +95,13 @@ def failover(directory: Path, url: str | None, kills: int) -> list[dict[str, Any
         config.write_text(CONFIG.format(kubeconfig=kubeconfig))
         env = agent_env(url, ttl_s=None)   # the default lease
         agents = start_agents(config, directory / "state", 2, env)
+        rng = random.Random(16)
         for n in range(1, kills + 1):
             leader = wait(lambda a=agents: _one_leader(a), 120, "exactly one leader")
             survivor = next(a for a in agents if a is not leader)
+            # a seeded point of the survivor's leadership round (every ttl/3 = 5 s; its phase is set by
+            # when it started, just before: killing at once would always wait a whole round)
+            time.sleep(rng.uniform(0.0, RENEW_S))
             leader.proc.send_signal(signal.SIGKILL)
             killed = time.monotonic()
             leader.proc.wait()
