@@ -107,6 +107,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.scope: str | None = None  # the workload whose pods the resources view lists
         self._before_scope: tuple[str | None, ResourceFilter] = (None, ResourceFilter())
         self._log_workers: list[Worker] = []
+        self._logs_used = False  # the Logs view was shown or followed (reopen gives a new one)
         self._ticks = 0
 
     @property
@@ -150,6 +151,49 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     def on_unmount(self) -> None:
         self._stop_logs()
+
+    def on_screen_suspend(self) -> None:
+        if self not in self.app.screen_stack:  # left (popped), not covered by a dialog: kept, not following logs
+            self._stop_logs()
+
+    def reopen(self, *, view: str | None = None, kind: str | None = None) -> None:
+        """Shown again from the app's kept screens: back to what a new screen for `view`/`kind`
+        shows (no filter, scope, marks or open box; default sort; cursors on the first row; an
+        empty Logs view), every view re-read from the session's state (it got no updates while
+        it was not in the stack)."""
+        self.view = TableView(kind=kind)
+        filtered = [view for view, f in self.filters.items() if f.active]
+        self.filters = {v: ResourceFilter() for v in FILTERED_TABLES}
+        self._filter_view = "resources"
+        self.scope = None
+        self._before_scope = (None, ResourceFilter())
+        self._ticks = 0
+        self._stop_logs()
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.add_class("hidden")
+        self.query_one(ResourceTable).forget_rows()
+        for name, selector in FILTERED_TABLES.items():
+            table = self.query_one(selector, KeyedTable)
+            if name in filtered:
+                table.set_filter(None)
+            table.move_cursor(row=0, animate=False, scroll=True)
+        if self._logs_used:  # a new Logs view: no lines, search or toggles from the last visit
+            self._logs_used = False
+            pane = self.query_one("#logs", TabPane)
+            pane.query_one(LogsView).remove()
+            pane.mount(LogsView(buffer_lines=self.envdeck.config.ui.log_buffer_lines, id="logs-view"))
+        tabs = self.query_one(TabbedContent)
+        if self.managed is None:
+            tabs.hide_tab("steps")
+        else:
+            tabs.show_tab("steps")
+        self.initial_view = view if view in VIEWS else "resources"
+        tabs.active = self.initial_view
+        self.stale = False
+        self.history.record(self.state.all_resources())
+        self.refresh_all()
+        self._focus_view(self.initial_view)
 
     # -- views -----------------------------------------------------------------
     @property
@@ -231,6 +275,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = event.pane.id or "resources"
+        if view == "logs":
+            self._logs_used = True
         self.query_one("#filter", Input).add_class("hidden")  # a box left open filters the view it was opened in
         if view in self.dirty or VIEW_BY_NAME[view].reload_on_show:
             self.refresh_view(view)

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from backends.registry import create_backends, create_provisioner
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
+from screens.kept_env_screens import KeptEnvScreens
 from screens.lifecycle_steps import LifecycleScreen
 from screens.overview import OverviewScreen
 from screens.registry import screen_keymap_classes
@@ -239,7 +240,17 @@ class EnvdeckApp(App):
                 self.screen.jump(view=view, kind=kind)
                 return
             self.pop_screen()
-        self.push_screen(EnvironmentScreen(env, view=view, kind=kind))
+        # the screens of the last few environments shown stay mounted: going back is a show, not a rebuild
+        kept = getattr(self, "_kept_env_screens", None)
+        if kept is None:
+            kept = self._kept_env_screens = KeptEnvScreens(self)
+        screen = kept.take(env)
+        if screen is not None:
+            screen.reopen(view=view, kind=kind)  # as a new screen would show it, from the session's state
+        else:
+            screen = EnvironmentScreen(env, view=view, kind=kind)
+            kept.keep(screen)
+        self.push_screen(screen)
 
     def open_overview(self) -> None:
         while len(self.screen_stack) > 2:

@@ -214,6 +214,13 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         self.move_cursor(row=index)
         return True
 
+    def forget_rows(self) -> None:
+        """Back to an empty table's cursor (row 0, top, no key waited for): the next set_rows
+        places it as on a new table. Column widths stay measured."""
+        self._order, self._index = [], {}
+        self.cursor_row, self._anchor = 0, None
+        self.scroll_to(x=0, y=0, animate=False, immediate=True)
+
     def ensure_cursor(self) -> None:
         """A cleared cursor goes to the first row (after the user confirms a filter)."""
         if self.cursor_row < 0 and self._order:
