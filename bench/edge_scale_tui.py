@@ -27,7 +27,7 @@ import yaml
 from bench.report import percentile
 from bench.tui import key_event, rss_mib, wait_for
 
-TYPED = "node-00"
+TYPED = "-00"
 PASS_INTERVAL = "2s"
 
 

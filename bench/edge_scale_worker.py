@@ -5,7 +5,8 @@ that the driver can alternate it with xargs ssh and Ansible in the same run.
     python -m bench.edge_scale_worker SPEC.json      # then one command per stdin line
 
 Commands (one JSON line answers each): `connect` (a cold run_fleet: connect + command),
-`warm` (run_fleet over the open connections), `observe` (one observe pass: status +
+`warm` (run_fleet over the open connections), `floor` (the same command as bare asyncssh
+sessions on the same connections, all at once: what any asyncssh client needs), `observe` (one observe pass: status +
 services + metrics), `block` / `unblock` (black-hole the namespaced node, if any),
 `quit`. Every answer carries wall and CPU seconds of this process and its RSS.
 """
@@ -60,13 +61,56 @@ class Worker:
                 "total": len(results), "failed": failed[:5], "node_p50_s": _r(percentile(durations, 50)),
                 "node_p99_s": _r(percentile(durations, 99)), "node_max_s": _r(max(durations, default=None))}
 
-    async def observe(self) -> dict[str, Any]:
+    async def floor(self) -> dict[str, Any]:
+        import asyncssh
+
+        class Collect(asyncssh.SSHClientSession):
+            def __init__(self) -> None:
+                self.status: int | None = None
+                self.done = asyncio.get_running_loop().create_future()
+
+            def exit_status_received(self, status: int) -> None:
+                self.status = status
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                if not self.done.done():
+                    self.done.set_result(None)
+
+        async def one(conn) -> int | None:
+            chan, session = await conn.create_session(Collect, self.command, encoding="utf-8", errors="replace")
+            chan.write_eof()
+            await session.done
+            return session.status
+
+        conns = [link._conn for link in self.backend.links.values() if link.connected]
         t0, c0 = time.perf_counter(), time.process_time()
-        obs = await self.backend.observe()
+        statuses = await asyncio.gather(*(one(c) for c in conns), return_exceptions=True)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "ok": statuses.count(0), "total": len(conns)}
+
+    async def observe(self) -> dict[str, Any]:
+        lags: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:  # how long the event loop stood still during the pass
+            while not done.is_set():
+                t = time.perf_counter()
+                await asyncio.sleep(0.01)
+                lags.append(time.perf_counter() - t - 0.01)
+
+        tick = asyncio.create_task(ticker())
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            obs = await self.backend.observe()
+        finally:
+            done.set()
+            await tick
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         fresh = sum(st.fresh for st in self.backend._state.values())
         return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "resources": len(obs.resources),
-                "samples": len(obs.samples), "fresh_nodes": fresh, "nodes": len(self.backend._state)}
+                "samples": len(obs.samples), "fresh_nodes": fresh, "nodes": len(self.backend._state),
+                "loop_lag_p50_ms": _ms(percentile(lags, 50)), "loop_lag_p99_ms": _ms(percentile(lags, 99)),
+                "loop_lag_max_ms": _ms(max(lags, default=None))}
 
     def route(self, verb: str) -> dict[str, Any]:
         import subprocess
@@ -81,6 +125,8 @@ class Worker:
     async def handle(self, verb: str) -> dict[str, Any]:
         if verb in ("connect", "warm"):
             out = await self.fleet()
+        elif verb == "floor":
+            out = await self.floor()
         elif verb == "observe":
             out = await self.observe()
         elif verb == "block":
@@ -117,6 +163,10 @@ async def main(spec_path: str) -> None:
             print(json.dumps({"command": line, **answer}), flush=True)
     finally:
         await worker.backend.close()
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 1)
 
 
 def _r(value: float | None) -> float | None:

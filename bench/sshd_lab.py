@@ -231,6 +231,13 @@ class SshLab:
         wait_port(node.host, node.port, proc)
         return BlackHoleNode(node, ns, host_addr)
 
+    def renice(self, niceness: int) -> None:
+        """Lower the nodes' CPU priority (the listeners; every session they fork inherits it), so
+        that they take only the CPU the client leaves, as nodes on machines of their own would."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.setpriority(os.PRIO_PROCESS, proc.pid, niceness)
+
     def ssh_argv(self, port: int | str, *, kex: str | None = None, host: str = "127.0.0.1") -> list[str]:
         argv = ["ssh", "-p", str(port), "-i", str(self.client_key), "-F", "/dev/null",
                 "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",

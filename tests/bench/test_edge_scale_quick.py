@@ -21,6 +21,7 @@ def test_edge_scale_quick(tmp_path):
     warm = res["warm_envdeck"]
     assert warm["open_connections"] == n and all(r["ok"] == n for r in warm["runs"])
     assert warm["rss_mib"] > 0
+    assert all(r["ok"] == r["total"] == n for r in res["warm_asyncssh_floor"]["runs"])
     assert res["envdeck_connect_in_process"]["ok"] == n
     observe = res["observe"]
     assert all(r["fresh_nodes"] == n and r["resources"] == 2 * n for r in observe["runs"])  # node + its service
@@ -33,4 +34,6 @@ def test_edge_scale_quick(tmp_path):
     tui = res["tui_during_observe"]
     assert tui["table_rows"] == 2 * n and tui["passes"] >= 1
     assert tui["during_observe"] >= doc["params"]["tui_keys"]
+    sim = res["tui_simulated_nodes"]  # the same against the simulator in its own process
+    assert sim["table_rows"] == 2 * n and sim["during_observe"] >= doc["params"]["tui_keys"]
     assert "warm command on all nodes <= 1.5 s" in doc["goals"]
