@@ -66,5 +66,14 @@ async def until(predicate: Callable[[], object], what: str, timeout: float = 30.
         await asyncio.sleep(0.01)
 
 
+async def until_published(session: Session, timeout: float = 30.0) -> None:
+    """Until the leader `session` has published `ENV` (its first pass's last write)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await session.reconciler.follower.feed.read(ENV) is None:
+        assert loop.time() < deadline, "the leader never published"
+        await asyncio.sleep(0.02)
+
+
 def has(session: Session, resource_id: str) -> bool:
     return session.state(ENV).resource(resource_id) is not None

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.followers.support import ENV, NS, has, open_session, requests, start_emulator, until
+from tests.followers.support import (
+    ENV,
+    NS,
+    has,
+    open_session,
+    requests,
+    start_emulator,
+    until,
+    until_published,
+)
 
 WEB = "kubernetes/Deployment/web"
 API = "kubernetes/Deployment/api"
@@ -85,6 +94,7 @@ async def test_a_status_observe_follows_a_live_leader_and_observes_without_one(c
     leader = await open_session(store_dir, leader_kc, "alice", "alice@ops-1:1")
     try:
         await until(lambda: has(leader, WEB), "the leader's first pass")
+        await until_published(leader)
         cli = await open_session(store_dir, followers_kc, "bob", "bob@ops-2:2", start=False)
         try:
             await cli.observe()  # what `envdeck status` does
