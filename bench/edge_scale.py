@@ -344,7 +344,8 @@ def main() -> None:
 
 def tui_phase(cfg_path: Path, workdir: Path, keys: int) -> dict[str, Any]:
     out = workdir / "tui.json"
-    proc = subprocess.run([sys.executable, "-m", "bench.edge_scale_tui", str(cfg_path), str(out), str(keys)],
+    proc = subprocess.run([sys.executable, "-m", "bench.edge_scale_tui", str(cfg_path), str(out), str(keys),
+                           "0.5s" if TIMEOUT_S < 10 else "2s"],  # --quick: passes of a few nodes, often
                           cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"},
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:

@@ -8,7 +8,7 @@ handled (the harness of bench/tui.py: its key_event and wait_for). Each keystrok
 counted as "during observe" when it fell inside a pass (the backend's observe() is
 wrapped to record when each pass ran), the others as "between passes".
 
-    python -m bench.edge_scale_tui CONFIG.yaml OUT.json KEYS
+    python -m bench.edge_scale_tui CONFIG.yaml OUT.json KEYS [INTERVAL]
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     doc = yaml.safe_load(cfg_path.read_text())
-    doc.setdefault("defaults", {})["interval"] = PASS_INTERVAL
+    doc.setdefault("defaults", {})["interval"] = sys.argv[4] if len(sys.argv) > 4 else PASS_INTERVAL
     result = asyncio.run(run(yaml.safe_dump(doc), keys))
     out.write_text(json.dumps(result, indent=2))
 
