@@ -114,6 +114,9 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
     for k, (ns, name, value) in enumerate(steps):
         expected[(ns, f"kubernetes/Pod/{name}")] = (k, value)
     superseded = changes - len(expected)
+    expected_by_env: dict[str, dict[str, tuple[int, str]]] = {ns: {} for ns in namespaces}
+    for (ns, rid), want in expected.items():
+        expected_by_env[ns][rid] = want
     seen_at: dict[int, float] = {}
     frames = [0]
     armed = [False]
@@ -136,6 +139,8 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
                     return r
             return None
 
+        checked_revision: dict[str, int] = {}  # env -> the state revision last checked
+
         def on_frame(screen, renderable) -> None:
             if isinstance(renderable, CompositorUpdate):  # what a terminal would be sent
                 renderable.render_segments(app.console)
@@ -144,12 +149,21 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             if not armed[0] or not expected:
                 return
             now = time.monotonic()
-            for key in list(expected):
-                r = holds(*key)
-                k, value = expected[key]
-                if r is not None and (r.attributes.get("labels") or {}).get(LABEL) == value:
-                    seen_at[k] = now
-                    del expected[key]
+            states = app.session.states() if app.session is not None else {}
+            for env, pending in expected_by_env.items():
+                # the bench's own cost stays small: a hidden environment is looked at only when
+                # its state changed; the visible one at every frame (its table may lag its state)
+                revision = states[env].revision if env in states else -1
+                if env != visible and checked_revision.get(env) == revision:
+                    continue
+                checked_revision[env] = revision
+                for rid in list(pending):
+                    r = holds(env, rid)
+                    k, value = pending[rid]
+                    if r is not None and (r.attributes.get("labels") or {}).get(LABEL) == value:
+                        seen_at[k] = now
+                        del pending[rid]
+                        del expected[(env, rid)]
 
         def env_pods(env: str) -> int:
             st = app.session.states().get(env) if app.session is not None else None
