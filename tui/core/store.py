@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from tui.core.errors import StateError
-from tui.core.leases import Fenced, Lease, holder_gone
+from tui.core.leases import Lease, check_epoch, holder_gone
 from tui.core.model import (
     AuditResult,
     BackendState,
@@ -471,23 +471,27 @@ class Store:
         lease's, checked in the same atomic unit: `Fenced` otherwise (nothing written)."""
         owner = this_process()
 
+        columns = ('INSERT INTO audit (at, "user", env, target, action, params, origin, result, owner_host, '
+                   "owner_pid, owner_start, owner_pidns) ")
+        values = (iso(now_utc()), user, env, target, action, json.dumps(redact_params(params), sort_keys=True),
+                  origin, AuditResult.PENDING, owner.host, owner.pid, owner.start, owner.pidns)
+
         async def begin() -> int:
             if epoch is not None:
-                row = await self._db.fetchone("SELECT holder, epoch FROM leases WHERE env = ?", (env,))
-                if row is None or row["holder"] is None or int(row["epoch"]) != epoch:
-                    who = row["holder"] if row is not None and row["holder"] else "nobody"
-                    now = row["epoch"] if row is not None else 0
-                    raise Fenced(f"env {env}: the lease moved on (epoch {now}, held by {who}); "
-                                 f"a write of epoch {epoch} is refused")
-            return await self._db.insert(
-                'INSERT INTO audit (at, "user", env, target, action, params, origin, result, owner_host, '
-                "owner_pid, owner_start, owner_pidns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (iso(now_utc()), user, env, target, action,
-                 json.dumps(redact_params(params), sort_keys=True), origin, AuditResult.PENDING,
-                 owner.host, owner.pid, owner.start, owner.pidns))
+                await check_epoch(self._db, env, epoch)
+            return await self._db.insert(columns + "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values)
 
         if epoch is None:
             return await begin()
+        if self._db.dialect == "postgresql":
+            # one statement, one round trip: the row is inserted only while the lease is at `epoch`
+            # (its snapshot sees every change of holder committed before it)
+            row_id = await self._db.insert(
+                columns + "SELECT ?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM leases WHERE env = ? "
+                "AND holder IS NOT NULL AND epoch = ?)", (*values, env, epoch))
+            if row_id:
+                return row_id
+            await check_epoch(self._db, env, epoch)   # raises Fenced, saying who holds it now
         return await self._db.atomic(begin)
 
     @_serialized
