@@ -23,20 +23,21 @@ class KeptEnvScreens:
         self.app = app
         self.keep_at_most = keep
         self._screens: OrderedDict[str, EnvironmentScreen] = OrderedDict()
+        self._themes: dict[str, str] = {}  # the theme each kept screen was built with
 
     def __contains__(self, env: str) -> bool:
         return env in self._screens
 
     def take(self, env: str) -> EnvironmentScreen | None:
         """The kept screen of `env` when it can be shown again as it is (still mounted, its
-        environment still observed, styled for the current theme); otherwise None, and a
+        environment still observed, built with the current theme); otherwise None, and a
         kept one is dropped."""
         screen = self._screens.get(env)
         if screen is None:
             return None
         session = getattr(self.app, "session", None)
         usable = (screen.is_mounted and screen.ready and session is not None and env in session.states()
-                  and screen._css_update_count == self.app._css_update_count)  # a theme change restyles only the stack
+                  and self._themes.get(env) == self.app.theme)  # a theme change restyles only the stack
         if not usable:
             self.drop(env)
             return None
@@ -49,6 +50,7 @@ class KeptEnvScreens:
         self.drop(screen.env)
         self.app.install_screen(screen, name=self._name(screen.env))
         self._screens[screen.env] = screen
+        self._themes[screen.env] = self.app.theme
         for env in list(self._screens):
             if len(self._screens) <= self.keep_at_most:
                 break
@@ -57,10 +59,11 @@ class KeptEnvScreens:
 
     def drop(self, env: str) -> None:
         screen = self._screens.pop(env, None)
+        self._themes.pop(env, None)
         if screen is None:
             return
         self.app.uninstall_screen(self._name(env))
-        if screen not in self.app.screen_stack and screen.is_attached:
+        if screen not in self.app.screen_stack:  # as Textual removes a popped screen that is not installed
             screen.remove()
 
     @staticmethod
