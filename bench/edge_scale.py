@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -337,6 +338,7 @@ def main() -> None:
         if ansible is not None:
             ansible.close()
         lab.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     goals = evaluate(results)
     show(results, goals, len(lab.nodes))
     write_result(args.out, NAME, args.quick, params, results, goals, notes)
