@@ -56,6 +56,13 @@ AGE_EVERY_TICKS = 5
 METRICS_EVERY_TICKS = 30
 
 
+def logs_changed(logs: LogsView) -> bool:
+    """The Logs view is not as a new one is: lines, a stream, a search or a toggle."""
+    return bool(logs.stream_id or logs.lines or logs.wrap or logs.pretty_json or logs.timestamps
+                or not logs.follow or logs._search_text
+                or not logs.query_one("#logs-search-input", Input).has_class("hidden"))
+
+
 class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="filter", tooltip="regex; ~ or -f fuzzy; ! inverts"),
@@ -107,7 +114,6 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.scope: str | None = None  # the workload whose pods the resources view lists
         self._before_scope: tuple[str | None, ResourceFilter] = (None, ResourceFilter())
         self._log_workers: list[Worker] = []
-        self._logs_used = False  # the Logs view was shown or followed (reopen gives a new one)
         self._ticks = 0
 
     @property
@@ -178,11 +184,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             if name in filtered:
                 table.set_filter(None)
             table.move_cursor(row=0, animate=False, scroll=True)
-        if self._logs_used:  # a new Logs view: no lines, search or toggles from the last visit
-            self._logs_used = False
-            pane = self.query_one("#logs", TabPane)
-            pane.query_one(LogsView).remove()
-            pane.mount(LogsView(buffer_lines=self.envdeck.config.ui.log_buffer_lines, id="logs-view"))
+        if logs_changed(self.query_one(LogsView)):  # a new Logs view: no lines, search or toggles of the last visit
+            self.call_later(self._new_logs_view)
         tabs = self.query_one(TabbedContent)
         if self.managed is None:
             tabs.hide_tab("steps")
@@ -194,6 +197,13 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.history.record(self.state.all_resources())
         self.refresh_all()
         self._focus_view(self.initial_view)
+
+    async def _new_logs_view(self) -> None:
+        pane = self.query_one("#logs", TabPane)
+        await pane.query_one(LogsView).remove()
+        await pane.mount(LogsView(buffer_lines=self.envdeck.config.ui.log_buffer_lines, id="logs-view"))
+        if self.active_view == "logs":
+            self._focus_view("logs")
 
     # -- views -----------------------------------------------------------------
     @property
@@ -275,8 +285,6 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = event.pane.id or "resources"
-        if view == "logs":
-            self._logs_used = True
         self.query_one("#filter", Input).add_class("hidden")  # a box left open filters the view it was opened in
         if view in self.dirty or VIEW_BY_NAME[view].reload_on_show:
             self.refresh_view(view)

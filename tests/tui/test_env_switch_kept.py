@@ -89,3 +89,28 @@ async def test_no_more_than_keep_screens_stay_mounted(tmp_path, stage):
         await pilot.press("colon", *"staging", "enter")  # an evicted environment is built again
         await wait_until(pilot, lambda: on_env(app, "staging"), "staging rebuilt")
         assert app.screen is not staging and table(app).row_count > 0
+
+
+async def test_leaving_stops_the_logs_and_coming_back_shows_a_new_logs_view(tmp_path, stage):
+    from tui.widgets.logs_view import LogsView
+
+    stage.follow_forever = True
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        staging = app.screen
+        await wait_until(pilot, lambda: table(app).move_to_key("kubernetes/Pod/web-7d9f-abcde"), "the pod row")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: staging.active_view == "logs" and staging.query_one(LogsView).lines,
+                         "the followed lines")
+        assert staging._log_workers
+        await pilot.press("colon", *"prod", "enter")
+        await wait_until(pilot, lambda: on_env(app, "prod"), "prod")
+        await wait_until(pilot, lambda: not staging._log_workers, "the log stream stopped")
+        await pilot.press("colon", *"staging", "enter")
+        await wait_until(pilot, lambda: on_env(app, "staging") and app.screen is staging, "staging again")
+        await wait_until(pilot, lambda: not staging.query_one(LogsView).lines
+                         and staging.query_one(LogsView).stream_id == 0, "a new, empty Logs view")
+        assert staging.active_view == "resources"
+        await pilot.press("2")  # the Logs view works as on a new screen
+        await wait_until(pilot, lambda: staging.active_view == "logs", "the logs view")
