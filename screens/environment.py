@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
 from screens import action_flow
@@ -44,6 +44,7 @@ from tui.widgets.record_views import ComplianceTable, DriftTable, FaultsTable, R
 from tui.widgets.resource_filter import ResourceFilter
 from tui.widgets.resource_table import SORTABLE, ResourceTable, TableView
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 
 # The table each view filters with `/` (resources: the TableView; logs: its own search).
 FILTERED_TABLES = {v.name: v.filtered for v in ENV_VIEWS if v.filtered}
@@ -144,7 +145,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                 yield StepsView(id="steps-view")
         yield steady_input(self.app, placeholder="filter: regex · ~fuzzy · !inverts", id="filter", classes="hidden")
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         if self.managed is None:
