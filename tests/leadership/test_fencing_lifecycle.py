@@ -9,7 +9,7 @@ carries the lease's epoch (issue 16; tui/core/lifecycle/engine.py, lifecycle_sto
 - real processes on the Kubernetes API emulator: `envdeck env create --wait` is SIGSTOPped at a
   seeded point of its create, past its lease; `envdeck reconcile --once` takes the lease and
   finishes the create; the old process continued writes no step row and creates nothing more:
-  one POST per object, counted on the emulator.
+  one object made of each (a POST answered 201), counted on the emulator.
 """
 
 from __future__ import annotations
@@ -134,7 +134,10 @@ TTL = "3"
 
 
 def _posts(emu, path: str) -> int:
-    return sum(1 for m, p in list(emu.request_log) if m == "POST" and p.split("?")[0] == path)
+    """Objects made at `path`: POSTs the server answered 201. A POST the frozen process had
+    ready before its lease lapsed and sends on SIGCONT meets 409 (the name exists): no object."""
+    return sum(1 for m, p, status in list(emu.response_log)
+               if m == "POST" and p.split("?")[0] == path and status == 201)
 
 
 def _rows(db, name: str) -> list[tuple]:

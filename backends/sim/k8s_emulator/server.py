@@ -76,6 +76,7 @@ class ServerBase:
         self.watch_timeout_s = 1800.0
         self.bookmark_interval_s = 5.0
         self.request_log: deque[tuple[str, str]] = deque(maxlen=20_000)
+        self.response_log: deque[tuple[str, str, int]] = deque(maxlen=20_000)
         #: API groups whose discovery answers 503, as an aggregated API whose service is down
         self.unavailable_groups: set[str] = set()
         self.url: str | None = None
@@ -150,6 +151,12 @@ class ServerBase:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.request_log.append((request.method, request.path_qs))
+        response = await self._answer(request, handler)
+        # what each request did (a POST that met 409 made nothing): tests count effects here
+        self.response_log.append((request.method, request.path_qs, response.status))
+        return response
+
+    async def _answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
             if self.failure.delay_s:
                 await asyncio.sleep(self.failure.delay_s)
