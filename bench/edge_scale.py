@@ -17,10 +17,14 @@ Measured, alternating between the clients in every repetition:
 - one observe pass over every node (status + services + metrics) vs the interval;
 - the same with one node black-holed (SYNs and packets dropped): each of the above
   must not grow by more than that node's timeout;
+- the warm command and its asyncssh floor again on simulated nodes (bench/edge_sim_proc.py,
+  --sim-procs processes of their own, answering without forking a shell), with the
+  simulator's CPU seconds per run; `--sim-only` runs just this phase (no sshd needed);
 - the TUI (bench/edge_scale_tui.py): filter keystroke → frame while observe passes run.
 
     python -m bench.edge_scale [--quick] [--nodes 1000] [--parallel 100] [--reps 3]
                                [--ansible-reps 2] [--no-ansible] [--no-tui]
+                               [--sim-only] [--sim-procs 1] [--sim-reps 6]
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 10  # connect and command timeout of every client (a black-holed node costs this; --quick: 2)
 INTERVAL_S = 30.0  # the observe interval (tui.core.config Defaults.interval)
 NODES_NICE = 19  # the nodes' niceness during the TUI phase
+SIM_NOTE = ("warm_simulated: the simulated nodes of backends/sim/edge served by {procs} process(es) of "
+            "their own (bench/edge_sim_proc.py): asyncssh's server answering in Python, no shell forked")
 ANSIBLE_VENV = Path("/tmp/edge-ansible-venv/bin/ansible")  # `pip install ansible-core` kept out of the project
 
 
@@ -163,8 +169,8 @@ class Ansible:
 
 # -- the envdeck process holding the connections -------------------------------------------
 class Worker:
-    def __init__(self, lab: SshLab, parallel: int, black_hole: BlackHoleNode | None, workdir: Path):
-        spec = {"command": COMMAND, "edge": edge_config(lab, parallel)}
+    def __init__(self, edge: dict[str, Any], black_hole: BlackHoleNode | None, workdir: Path):
+        spec: dict[str, Any] = {"command": COMMAND, "edge": edge}
         if black_hole is not None:
             spec["black_hole"] = {"ns": black_hole.ns, "host_addr": black_hole.host_addr}
         spec_path = workdir / "worker.json"
@@ -215,15 +221,30 @@ def main() -> None:
         ("--nodes", {"type": int, "default": 1000}), ("--parallel", {"type": int, "default": 100}),
         ("--reps", {"type": int, "default": 3}), ("--ansible-reps", {"type": int, "default": 2}),
         ("--no-ansible", {"action": "store_true"}), ("--no-tui", {"action": "store_true"}),
-        ("--tui-keys", {"type": int, "default": 40})])
+        ("--tui-keys", {"type": int, "default": 40}), ("--sim-only", {"action": "store_true"}),
+        ("--sim-procs", {"type": int, "default": 1}), ("--sim-reps", {"type": int, "default": 6})])
     if args.quick:
-        args.nodes, args.parallel, args.reps, args.ansible_reps, args.tui_keys = 4, 4, 1, 1, 4
+        args.nodes, args.parallel, args.reps, args.ansible_reps, args.tui_keys, args.sim_reps = 4, 4, 1, 1, 4, 2
         global TIMEOUT_S
         TIMEOUT_S = 2
-    params = {k: getattr(args, k) for k in ("nodes", "parallel", "reps", "ansible_reps", "tui_keys")}
+    params = {k: getattr(args, k) for k in ("nodes", "parallel", "reps", "ansible_reps", "tui_keys",
+                                            "sim_only", "sim_procs", "sim_reps")}
     params |= {"command": COMMAND, "timeout_s": TIMEOUT_S, "interval_s": INTERVAL_S}
     notes: list[str] = []
     results: dict[str, Any] = {}
+    if args.sim_only:  # only the warm command against the simulated nodes: no sshd needed
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        workdir = Path(tempfile.mkdtemp(prefix="envdeck-bench-edge-"))
+        try:
+            results["warm_simulated"] = warm_simulated(workdir, args.nodes, args.sim_reps, args.sim_procs)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        notes.append(SIM_NOTE.format(procs=args.sim_procs))
+        goals = {k: v for k, v in evaluate(results).items() if v["value"] is not None}  # this phase's only
+        show(results, goals, args.nodes)
+        write_result(args.out, NAME, args.quick, params, results, goals, notes)
+        return
     if not sshd_available():
         notes.append("skipped: OpenSSH sshd/ssh/ssh-keygen not installed (apt-get install openssh-server)")
         print(notes[-1])
@@ -273,7 +294,7 @@ def main() -> None:
                                      "client_cpu_s": med(cold_xargs, "client_cpu_s")}
 
         # warm: the envdeck process with every connection open, alternating with Ansible
-        worker = Worker(lab, args.parallel, bh, workdir)
+        worker = Worker(edge_config(lab, args.parallel), bh, workdir)
         results["envdeck_connect_in_process"] = worker.ask("connect")
         print("connect", results["envdeck_connect_in_process"], flush=True)
         binary = None if args.no_ansible else ansible_binary()
@@ -322,6 +343,10 @@ def main() -> None:
             ansible.close()
             ansible = None
 
+        # the warm command again on simulated nodes in processes of their own (the sshd nodes idle)
+        results["warm_simulated"] = warm_simulated(workdir, len(lab.nodes), args.sim_reps, args.sim_procs)
+        notes.append(SIM_NOTE.format(procs=args.sim_procs))
+
         if not args.no_tui:
             # the thousand nodes share this machine's 2 cores with the TUI: each observe pass makes
             # them spawn ~15,000 processes, which starve the client (run 1: the TUI's loop stood still
@@ -355,33 +380,102 @@ def tui_phase(cfg_path: Path, workdir: Path, keys: int) -> dict[str, Any]:
     return json.loads(out.read_text())
 
 
+class SimFleet:
+    """n simulated nodes (backends/sim/edge) served by `procs` processes of their own
+    (bench/edge_sim_proc.py): they answer every command in Python and fork nothing."""
+
+    def __init__(self, workdir: Path, n: int, procs: int = 1):
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen[str]] = []
+        shards = [(i * n // procs, (i + 1) * n // procs) for i in range(procs)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+        try:
+            outs = []
+            for k, (lo, hi) in enumerate(shards):
+                outs.append(workdir / f"sim_edge_{k}.json")
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "bench.edge_sim_proc", str(hi - lo), str(outs[-1]), str(lo)],
+                    cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
+            for proc in self.procs:
+                assert proc.stdout is not None
+                if proc.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"the edge simulator did not start ({proc.wait()})")
+            parts = [json.loads(out.read_text()) for out in outs]
+        except BaseException:
+            self.close()
+            raise
+        known_hosts = workdir / "sim_known_hosts"  # the shards' lines together (keys derive from node names)
+        known_hosts.write_text("".join(Path(p["known_hosts"]).read_text() for p in parts))
+        self.edge: dict[str, Any] = {**parts[0], "known_hosts": str(known_hosts),
+                                     "nodes": [node for p in parts for node in p["nodes"]],
+                                     "concurrency": 100, "connect_timeout": f"{TIMEOUT_S}s",
+                                     "command_timeout": f"{TIMEOUT_S}s"}
+
+    def cpu_s(self) -> float:
+        """CPU seconds the simulator processes have used so far (user + system)."""
+        total = 0
+        for proc in self.procs:
+            with open(f"/proc/{proc.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.stdin is not None:
+                proc.stdin.close()  # the simulator serves until its stdin closes
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
 def tui_simulated(workdir: Path, n: int, keys: int) -> dict[str, Any]:
-    """The TUI phase again against n simulated nodes served by a process of their own
-    (bench/edge_sim_proc.py), which answer without forking anything."""
+    """The TUI phase again against n simulated nodes served by a process of their own."""
     import yaml
 
-    edge_json = workdir / "sim_edge.json"
-    sim = subprocess.Popen([sys.executable, "-m", "bench.edge_sim_proc", str(n), str(edge_json)], cwd=ROOT,
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"})
+    sim = SimFleet(workdir, n)
     try:
-        assert sim.stdout is not None
-        if sim.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the edge simulator did not start ({sim.wait()})")
-        edge = json.loads(edge_json.read_text())
-        edge |= {"concurrency": 100, "connect_timeout": f"{TIMEOUT_S}s", "command_timeout": f"{TIMEOUT_S}s"}
         cfg_path = workdir / "envdeck-sim.yaml"
-        cfg_path.write_text(yaml.safe_dump({"environments": {"bench": {"repair": "observe", "edge": edge}}}))
+        cfg_path.write_text(yaml.safe_dump({"environments": {"bench": {"repair": "observe", "edge": sim.edge}}}))
         cfg_path.chmod(0o600)
         return tui_phase(cfg_path, workdir, keys)
     finally:
-        if sim.stdin is not None:
-            sim.stdin.close()
-        try:
-            sim.wait(30)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait()
+        sim.close()
+
+
+def warm_simulated(workdir: Path, n: int, reps: int, procs: int) -> dict[str, Any]:
+    """The warm command on n simulated nodes (SimFleet, `procs` processes), alternating envdeck's
+    run_fleet (edge.concurrency 100, and every node at once) with bare asyncssh sessions on the
+    same connections; each run also gives the simulator processes' CPU seconds (≈ wall would
+    mean the simulator is the bottleneck)."""
+    sim = SimFleet(workdir, n, procs)
+    worker: Worker | None = None
+    try:
+        worker = Worker(sim.edge, None, workdir)
+        connect = worker.ask("connect")
+        runs: dict[str, list[dict[str, Any]]] = {"warm": [], "warm_all": [], "floor": []}
+        for rep in range(reps):
+            for kind in list(runs) if rep % 2 == 0 else reversed(runs):
+                c0 = sim.cpu_s()
+                answer = worker.ask(kind)
+                answer["sim_cpu_s"] = round(sim.cpu_s() - c0, 3)
+                runs[kind].append(answer)
+            print("simulated:", {k: v[-1] for k, v in runs.items()}, flush=True)
+        out: dict[str, Any] = {"sim_processes": procs, "nodes": n, "connect": connect}
+        for kind, key in (("warm", "warm_envdeck"), ("warm_all", "warm_envdeck_all_at_once"),
+                          ("floor", "warm_asyncssh_floor")):
+            out[key] = {"runs": runs[kind], "wall_s": med(runs[kind]), "cpu_s": med(runs[kind], "cpu_s"),
+                        "sim_cpu_s": med(runs[kind], "sim_cpu_s"),
+                        "open_connections": runs[kind][-1]["open_connections"]}
+        return out
+    finally:
+        if worker is not None:
+            worker.close()
+        sim.close()
 
 
 def evaluate(results: dict[str, Any]) -> dict[str, Any]:
@@ -404,6 +498,10 @@ def evaluate(results: dict[str, Any]) -> dict[str, Any]:
         worst = max(r["wall_s"] for r in bh["observe"])
         goals[f"observe, one node black-holed <= observe + {TIMEOUT_S} s"] = {
             "value": worst, "met": obs is not None and worst <= obs + TIMEOUT_S + 0.5}
+    sim_warm = ((results.get("warm_simulated") or {}).get("warm_envdeck") or {}).get("wall_s")
+    if sim_warm is not None:
+        goals["warm command <= 1.5 s, simulated nodes in their own process"] = {
+            "value": sim_warm, "met": sim_warm <= 1.5}
     tui = results.get("tui_during_observe")
     if tui:
         p99 = tui.get("during_observe_p99_ms")
@@ -422,6 +520,11 @@ def show(results: dict[str, Any], goals: dict[str, Any], n: int) -> None:
         v = results.get(key)
         if v:
             rows.append([key, v["wall_s"], v.get("client_cpu_s", v.get("cpu_s")),
+                         ", ".join(f"{r['wall_s']}@{r['load_before'].split()[0]}" for r in v["runs"])])
+    for key in ("warm_envdeck", "warm_envdeck_all_at_once", "warm_asyncssh_floor"):
+        v = (results.get("warm_simulated") or {}).get(key)
+        if v:
+            rows.append([f"{key}, simulated nodes (simulator CPU s {v['sim_cpu_s']})", v["wall_s"], v["cpu_s"],
                          ", ".join(f"{r['wall_s']}@{r['load_before'].split()[0]}" for r in v["runs"])])
     print_table(f"`{COMMAND}` on {n} nodes (medians; each run wall@load)",
                 ["method", "wall s", "client CPU s", "runs"], rows)

@@ -5,7 +5,8 @@ that the driver can alternate it with xargs ssh and Ansible in the same run.
     python -m bench.edge_scale_worker SPEC.json      # then one command per stdin line
 
 Commands (one JSON line answers each): `connect` (a cold run_fleet: connect + command),
-`warm` (run_fleet over the open connections), `floor` (the same command as bare asyncssh
+`warm` (run_fleet over the open connections), `warm_all` (the same with every node at
+once: concurrency = nodes), `floor` (the same command as bare asyncssh
 sessions on the same connections, all at once: what any asyncssh client needs), `observe` (one observe pass: status +
 services + metrics), `block` / `unblock` (black-hole the namespaced node, if any),
 `quit`. Every answer carries wall and CPU seconds of this process and its RSS.
@@ -51,9 +52,9 @@ class Worker:
         self.backend = EdgeBackend("bench", EdgeConfig(**spec["edge"]), Defaults())
         self.black_hole = spec.get("black_hole")  # {"ns": ..., "host_addr": ..., "node": name}
 
-    async def fleet(self) -> dict[str, Any]:
+    async def fleet(self, concurrency: int | None = None) -> dict[str, Any]:
         t0, c0 = time.perf_counter(), time.process_time()
-        results = await self.backend.run_fleet(self.command)
+        results = await self.backend.run_fleet(self.command, concurrency=concurrency)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         durations = [r.duration_s for r in results]
         failed = [r.node for r in results if not r.ok]
@@ -125,6 +126,8 @@ class Worker:
     async def handle(self, verb: str) -> dict[str, Any]:
         if verb in ("connect", "warm"):
             out = await self.fleet()
+        elif verb == "warm_all":  # every node at once (concurrency = nodes), the floor's shape
+            out = await self.fleet(concurrency=len(self.backend.links))
         elif verb == "floor":
             out = await self.floor()
         elif verb == "observe":

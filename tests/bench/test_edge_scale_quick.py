@@ -37,3 +37,25 @@ def test_edge_scale_quick(tmp_path):
     sim = res["tui_simulated_nodes"]  # the same against the simulator in its own process
     assert sim["table_rows"] == 2 * n and sim["during_observe"] >= doc["params"]["tui_keys"]
     assert "warm command on all nodes <= 1.5 s" in doc["goals"]
+    check_warm_simulated(res["warm_simulated"], n)
+
+
+def check_warm_simulated(sim: dict, n: int) -> None:
+    """envdeck's warm command and the bare asyncssh floor on the same simulated nodes, with the
+    simulator processes' CPU: every run answered on every node."""
+    assert sim["connect"]["ok"] == n
+    for key in ("warm_envdeck", "warm_envdeck_all_at_once", "warm_asyncssh_floor"):
+        assert sim[key]["open_connections"] == n, key
+        assert sim[key]["runs"] and all(r["ok"] == r["total"] == n for r in sim[key]["runs"]), sim[key]
+        assert all(r["sim_cpu_s"] >= 0 and r["load_before"] for r in sim[key]["runs"]), sim[key]
+
+
+def test_edge_scale_quick_sim_only(tmp_path):
+    """--sim-only: just the warm phase against simulated nodes in processes of their own (two
+    here, so the shards' merged known_hosts is exercised); needs no OpenSSH."""
+    doc = run_bench("edge_scale", tmp_path, "--sim-only", "--sim-procs", "2")
+    assert doc["params"]["sim_procs"] == 2
+    sim = doc["results"]["warm_simulated"]
+    assert sim["sim_processes"] == 2
+    check_warm_simulated(sim, doc["params"]["nodes"])
+    assert set(doc["goals"]) == {"warm command <= 1.5 s, simulated nodes in their own process"}

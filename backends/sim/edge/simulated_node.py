@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import shlex
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,6 +23,9 @@ from backends.edge.commands import ProbeRequest, decode_probe_command
 
 MEM_TOTAL_KB = 4_028_416
 DISK_KB = {"/": 30_832_548, "/var": 61_665_096}
+# a command made of plain words (no quotes, escapes, operators, expansions, comments): split
+# on blanks, the same argv shlex would give, at a fraction of its cost (1,000-node benches)
+_PLAIN_WORDS = re.compile(r"[A-Za-z0-9_./:=,+@%-]+(?:[ \t]+[A-Za-z0-9_./:=,+@%-]+)*[ \t]*")
 _LOG_MESSAGES = (
     "GET /api/v1/status 200 {ms}ms",
     "POST /api/v1/telemetry 202 {ms}ms",
@@ -75,15 +79,19 @@ class SimulatedNode:
     # -- dispatch ------------------------------------------------------------
     def execute(self, command: str) -> Reply | LogFollow:
         self.commands_seen.append(command)
-        probe = decode_probe_command(command)
-        if probe is not None:
-            return Reply(0, self.probe_output(probe))
-        try:
-            lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-            lexer.whitespace_split = True
-            argv = list(lexer)
-        except ValueError as exc:
-            return Reply(2, stderr=f"sh: syntax error: {exc}\n")
+        if command.startswith("exec sh -c "):  # only probe commands look like this
+            probe = decode_probe_command(command)
+            if probe is not None:
+                return Reply(0, self.probe_output(probe))
+        if _PLAIN_WORDS.fullmatch(command):  # no quoting, operators or expansions: words split as sh would
+            argv = command.split()
+        else:
+            try:
+                lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+                lexer.whitespace_split = True
+                argv = list(lexer)
+            except ValueError as exc:
+                return Reply(2, stderr=f"sh: syntax error: {exc}\n")
         if not argv:
             return Reply(0)
         handler = getattr(self, "_cmd_" + argv[0].replace("-", "_").replace("/", "_"), None)
