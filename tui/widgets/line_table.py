@@ -186,13 +186,17 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         self._scroll_to_cursor()
         self.refresh()
 
+    def cell_widths(self, key: str) -> Sequence[int]:
+        """The width of each cell of row `key` (a subclass may tell without building the cells)."""
+        return [cell.cell_len for cell in self.cells_for(key)]
+
     def _grow_widths(self, keys: Sequence[str]) -> bool:
         widths = self._widths
         grew = False
         for key in keys:
-            for i, cell in enumerate(self.cells_for(key)):
-                if cell.cell_len > widths[i]:
-                    widths[i] = cell.cell_len
+            for i, width in enumerate(self.cell_widths(key)):
+                if width > widths[i]:
+                    widths[i] = width
                     grew = True
         return grew
 

@@ -6,17 +6,20 @@ changed), then the table is synced by difference."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 
 from tui.core.model import HEALTH_ORDER, Resource
+from tui.core.sanitize import clean
 from tui.widgets.cells import (
+    HEALTH_GLYPH,
     PLAIN,
     Palette,
     drift_cell,
@@ -106,6 +109,11 @@ class TableView:
         if self.marks:
             parts.append(f"{len(self.marks)} marked")
         return "  ".join(parts)
+
+
+def plain_width(value: object, max_len: int) -> int:
+    """The width of `safe(value, max_len=max_len)` without building the Text."""
+    return 0 if value is None else cell_len(clean(value, max_len=max_len))
 
 
 def drift_glyph(drift: str | None, palette: Palette) -> Text:
@@ -269,6 +277,31 @@ class ResourceTable(LineTable):
         if group is not None:
             return group
         return self._cells_for(self._by_id[key], key in self._marks, self._now, self._palette, self._history)
+
+    def cell_widths(self, key: str) -> Sequence[int]:
+        """The widths `cells_for(key)` gives, from plain strings: measuring a sample of a new
+        inventory does not build (and style) its rows' Text cells."""
+        group = self._groups.get(key)
+        if group is not None:
+            return [cell.cell_len for cell in group]
+        r = self._by_id[key]
+        values = self._history.values(r.id)
+        metric = key_metric(r)
+        if metric is None and values:
+            metric = ("", values[-1])
+        metric_w = 1 if metric is None else cell_len(f"{sparkline_text(values, 8)} {format_number(metric[1])}".strip())
+        health = str(r.health)
+        health_w = cell_len(f"{HEALTH_GLYPH.get(health, '?')} {health}")
+        duplicated = (r.kind, r.name) in self._duplicated
+        if self.compact:
+            return (1, plain_width(kind_label(r.kind, COMPACT_KIND_LEN), COMPACT_KIND_LEN),
+                    plain_width(name_label(r, duplicated, COMPACT_NAME_LEN), COMPACT_NAME_LEN), health_w, 1,
+                    plain_width(r.status or r.health_reason, 120))
+        age = format_age((self._now - r.created_at).total_seconds()) if r.created_at else "—"
+        return (1, cell_len(SHORT_BACKEND.get(r.backend, r.backend)),
+                plain_width(kind_label(r.kind, WIDE_KIND_LEN), WIDE_KIND_LEN),
+                plain_width(name_label(r, duplicated, WIDE_NAME_LEN), WIDE_NAME_LEN), plain_width(r.status, 36),
+                health_w, 1 if r.drift is None else cell_len(str(r.drift)), cell_len(age), metric_w)
 
     def _cells_for(self, r: Resource, marked: bool, now: datetime, palette: Palette,
                    history: MetricHistory) -> Cells:
