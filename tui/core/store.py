@@ -290,6 +290,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (promotion, seq)
     );
     """,
+    # 9: the database role that wrote an audit row (issue 16, team mode): filled by the server,
+    # never by the client (PostgreSQL: `session_user` by a trigger, tui/core/store_pg.py
+    # PG_AFTER_MIGRATION; SQLite: stays NULL) so a member cannot write a row in another's name
+    """
+    ALTER TABLE audit ADD COLUMN db_user TEXT;
+    """,
 ]
 
 
