@@ -28,4 +28,4 @@ async def test_plain_widths_are_the_drawn_cells_widths(tmp_path, stage, size):
                 assert list(table.cell_widths(key)) == [cell.cell_len for cell in table.cells_for(key)], key
             if not grouped:
                 await pilot.press("b")  # grouped by backend: group header rows too
-                await wait_until(pilot, lambda: table.row_count > len(keys), "the group rows")
+                await wait_until(pilot, lambda n=len(keys): table.row_count > n, "the group rows")
