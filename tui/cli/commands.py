@@ -227,8 +227,10 @@ async def cmd_audit(args: argparse.Namespace) -> int:
         print_json({"entries": entries})
     else:
         for e in entries:
+            # the database role that wrote the row (PostgreSQL team mode), where it is not the user it names
+            db = f" [db role {e['db_user']}]" if e.get("db_user") and e["db_user"] != e["user"] else ""
             write_line(f"{e['id']:>6} {e['at']} {e['user']:<10} {e['env']:<12} {e['origin']:<10} "
-                       f"{e['result']:<11} {e['action']} {e['target']} {e['message']}")
+                       f"{e['result']:<11} {e['action']} {e['target']} {e['message']}{db}")
     return EXIT_OK
 
 

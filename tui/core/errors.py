@@ -24,6 +24,11 @@ class StateError(EnvdeckError):
     """The state directory or store cannot be used (read-only, full disk, corrupt)."""
 
 
+class StoreRefused(StateError):
+    """The store's server refused this database role the statement (team mode: a member role
+    may read, and write audit rows only; tui/core/store_pg.py)."""
+
+
 class PolicyDenied(EnvdeckError):
     """The access policy of envdeck refused the action (exit code 3)."""
 

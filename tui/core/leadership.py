@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tui.core.errors import StateError
+from tui.core.errors import StateError, StoreRefused
 from tui.core.leases import Lease, this_holder
 from tui.core.model import now_utc
 from tui.core.store import Store
@@ -77,6 +77,7 @@ class Leadership:
         self.notes: dict[str, str] = {}
         self._task: asyncio.Task | None = None
         self.closed = False  # stopped: no claim until started again (a SIGTERM released the leases)
+        self.member = False  # the store refused this role the leases (team mode): it only follows
 
     # -- queries -------------------------------------------------------------------
     def leads(self, env: str) -> bool:
@@ -114,9 +115,17 @@ class Leadership:
         """Take or extend the lease of `env`; False (and `led_by`) when another holds it."""
         if self.closed:
             return False
+        if self.member:
+            await self._follow(env)
+            return False
         asked = time.monotonic()
         try:
             lease = await self.store.acquire_lease(env, self.holder, self.ttl_s, now=self.clock())
+        except StoreRefused:
+            # a member role (docs/security.md, Team mode): never asks again, follows
+            self.member = True
+            await self._follow(env)
+            return False
         except StateError as exc:
             self._note(env, f"cannot take the lease: {exc}")
             return self.leads(env)
@@ -136,6 +145,11 @@ class Leadership:
             log.info("leading %s (epoch %d, %s)", env, lease.epoch, self.holder)
             self._changed(env)
         return True
+
+    async def _follow(self, env: str) -> None:
+        with contextlib.suppress(StateError):
+            self.seen[env] = await self.store.lease(env)
+        self._note(env, self.led_by(env) or "not leading: the store lets this role only follow (read-only member)")
 
     async def renew(self, env: str) -> bool:
         lease = self.held.get(env)

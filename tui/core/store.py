@@ -542,7 +542,7 @@ class Store:
             {"id": r["id"], "at": r["at"], "user": r["user"], "env": r["env"], "target": r["target"],
              "action": r["action"], "params": redact_params(json.loads(r["params"] or "{}")),
              "origin": r["origin"], "result": r["result"], "message": redact_text(r["message"]),
-             "finished_at": r["finished_at"]}
+             "finished_at": r["finished_at"], "db_user": r["db_user"]}
             for r in rows
         ]
 

@@ -13,7 +13,14 @@ interface), through psycopg 3 (libpq; docs/architecture.md says why).
 - The schema: the SQLite MIGRATIONS translated (`pg_migration`), the version in the
   one-row table `schema_version`. Migrating takes an advisory lock (held by the session until
   the migration's transaction ends), so two envdecks starting at once migrate once; each migration and its version bump commit
-  together (PostgreSQL's DDL is transactional). A newer schema is refused.
+  together (PostgreSQL's DDL is transactional). A newer schema is refused. A current schema is
+  never touched (a member role, which may not alter it, opens it as it is); an older one that
+  this role may not migrate is a StateError saying an owner must run this envdeck once.
+- Team mode (docs/security.md, docs/deploy/postgres-roles.sql): the owner role migrates and
+  leads; a member role reads and writes audit rows only. The server refusing a statement
+  (`permission denied`) is a `StoreRefused` ("the store refuses this role …"), never a
+  traceback; `audit.db_user` is set by a trigger to `session_user` (PG_AFTER_MIGRATION), so a
+  member's row names the role that wrote it whatever its `user` claims.
 - A connection found broken (the server restarted, a network cut) is opened again before the
   next statement, with a backoff (`_Reconnect`): a few quick tries within about 1.5 s (a
   restart of the server is over by then), then calls fail at once with a StateError naming the
@@ -42,7 +49,7 @@ from psycopg import sql as pg_sql_text
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from tui.core.errors import StateError
+from tui.core.errors import StateError, StoreRefused
 from tui.core.store_db import Row
 
 __all__ = ["PgDb", "PgListener", "open_pg", "pg_migration", "pg_sql"]
@@ -52,6 +59,28 @@ T = TypeVar("T")
 _MIGRATION_LOCK = 0x656E766465636B  # "envdeck": pg_advisory_xact_lock key of the migrations
 _RETRIES = 12
 _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.UniqueViolation)
+
+# PostgreSQL-only statements run right after the store's migration of that number (same
+# transaction): what SQLite has no words for
+PG_AFTER_MIGRATION: dict[int, str] = {
+    # 9: audit.db_user is the login role of the session that inserted the row, whatever the
+    # client sent; an UPDATE keeps it (a member finishing its row cannot rename it)
+    9: """
+    ALTER TABLE audit ALTER COLUMN db_user SET DEFAULT session_user;
+    CREATE OR REPLACE FUNCTION envdeck_audit_db_user() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            NEW.db_user := session_user;
+        ELSE
+            NEW.db_user := OLD.db_user;
+        END IF;
+        RETURN NEW;
+    END
+    $fn$;
+    CREATE TRIGGER audit_db_user BEFORE INSERT OR UPDATE ON audit
+        FOR EACH ROW EXECUTE FUNCTION envdeck_audit_db_user();
+    """,
+}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -95,6 +124,10 @@ class PgDb:
         self._reconnect = _Reconnect()
 
     def error(self, exc: BaseException) -> StateError:
+        if isinstance(exc, pg_errors.InsufficientPrivilege):
+            return StoreRefused(f"{self.label}: the store refuses this role ({self.raw.info.user}): "
+                                f"{_one_line(str(exc))} (a member role reads and writes audit rows only; "
+                                "this needs the owner role: docs/security.md, Team mode)")
         return StateError(f"{self.label}: cannot use the store: {_one_line(str(exc))}")
 
     async def _conn(self) -> psycopg.AsyncConnection:
@@ -195,6 +228,8 @@ class PgDb:
                     version = 0
                 for number in range(version, len(migrations)):
                     await conn.execute(pg_migration(migrations[number]))
+                    if number + 1 in PG_AFTER_MIGRATION:
+                        await conn.execute(PG_AFTER_MIGRATION[number + 1])
                 await conn.execute("UPDATE schema_version SET version = %s", (len(migrations),))
         finally:
             if not conn.broken:
@@ -279,6 +314,15 @@ async def open_pg(url: str, migrations: Sequence[str]) -> PgDb:
     db = PgDb(raw, url)
     try:
         await db.migrate(migrations)
+    except pg_errors.InsufficientPrivilege:
+        version, role = None, "this role"
+        with contextlib.suppress(Exception):
+            role = raw.info.user
+            version = await db._version()
+        await raw.close()
+        raise StateError(f"{db.label}: the store's schema is at {version or 0}, this envdeck needs "
+                         f"{len(migrations)}: the role {role} may not migrate it; an owner must run "
+                         "this envdeck (or `envdeck agent`) once (docs/security.md, Team mode)") from None
     except psycopg.Error as exc:
         await raw.close()
         raise db.error(exc) from None
