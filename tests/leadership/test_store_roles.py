@@ -14,6 +14,7 @@ IN envdeck_member, reads, writes audit rows, and nothing else.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import uuid
@@ -140,7 +141,7 @@ async def test_an_older_schema_is_a_clear_error_for_a_member(postgres_server, pg
 
 
 async def test_a_member_follows_the_owners_leader_audits_its_action_and_is_refused_leader_writes(
-        postgres_server, pg_database, team, member, tmp_path, monkeypatch):
+        postgres_server, pg_database, team, member, tmp_path, monkeypatch, caplog):
     owner_url, member_url = await _granted(postgres_server, pg_database, team)
     monkeypatch.setenv("ENVDECK_LEASE_TTL", "3")
     cloud, kubeconfig = start_emulator(tmp_path, "cloud")
@@ -179,6 +180,9 @@ async def test_a_member_follows_the_owners_leader_audits_its_action_and_is_refus
             leadership = follower.reconciler.leadership
             assert not await leadership.claim(ENV)
             assert leadership.member and "read-only member" in leadership.view(ENV).note
+            await follower.observe()  # it observes the cloud itself, records nothing, logs no error
+            assert has(follower, WEB)
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
         finally:
             await follower.close()
     finally:
