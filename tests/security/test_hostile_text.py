@@ -58,6 +58,11 @@ async def test_resource_names_and_tags(tmp_path, aws, moto_url):
                     "c1\\u009b31mX", "del␡X", "abc\\u202edcba"):
         assert visible in shown.text, f"{visible!r} is shown literally"
 
+    piped = envdeck("status", "--config", str(cfg), "--state-dir", str(state))  # `status | less -R`, a tee'd file
+    assert piped.returncode == 0, piped.stderr
+    assert_no_raw_controls(piped.stdout)
+    assert "[bold red]BOLD[/bold red]" in piped.stdout
+
     proc = envdeck("status", "--json", "--config", str(cfg), "--state-dir", str(state))
     assert proc.returncode == 0, proc.stderr
     assert_no_raw_controls(proc.stdout)

@@ -40,7 +40,7 @@ class Override:
 
 
 def _say(text: str) -> None:
-    print(clean(text) if sys.stderr.isatty() else text, file=sys.stderr)
+    print(clean(text), file=sys.stderr)  # stderr is for people, piped too
 
 
 def hold_seconds(text: str) -> float:

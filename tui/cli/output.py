@@ -1,9 +1,10 @@
 """Printing for the CLI: JSON for scripts, plain tables for people.
 
-Text from the outside world is passed through the sanitiser when stdout is a
-terminal, so that a resource name cannot write escape sequences to it. Lines
-for people only (warnings and errors on stderr, the doctor's report) always
-pass through it: a file name or a server's message is data there too."""
+Lines for people (tables, reports, warnings and errors on stderr) always pass
+through the sanitiser, on a terminal and piped alike (`status | less -R` or a
+`tee`d file is read on a terminal later): a resource name or a server's message
+is data. JSON escapes what could act on a terminal (json_text); only `envdeck
+logs` writes its lines unchanged when piped (for scripts)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def print_json(data: Any) -> None:
 
 
 def write_line(text: str) -> None:
-    sys.stdout.write((clean(text) if sys.stdout.isatty() else text) + "\n")
+    sys.stdout.write(clean(text) + "\n")
 
 
 def report_line(text: str) -> None:
