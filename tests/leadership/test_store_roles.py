@@ -14,6 +14,7 @@ IN envdeck_member, reads, writes audit rows, and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -25,6 +26,7 @@ import pytest
 from psycopg import errors as pg_errors
 
 from tests.followers.support import ENV, NS, has, open_session, start_emulator, until, until_published
+from tests.helpers import envdeck
 from tui.core.errors import StateError, StoreRefused
 from tui.core.promote.promotion_store import PromotionStore
 from tui.core.store import MIGRATIONS, open_store
@@ -185,5 +187,57 @@ async def test_a_member_follows_the_owners_leader_audits_its_action_and_is_refus
             assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
         finally:
             await follower.close()
+    finally:
+        cloud.stop()
+
+
+AUTO_CONFIG = """defaults: {{interval: 30s, timeout: 5s, max_backoff: 2s}}
+environments:
+  staging:
+    repair: auto
+    kubernetes:
+      kubeconfig: {kubeconfig}
+      context: emulator
+      namespace: staging
+      desired:
+        - {{kind: Deployment, name: web, replicas: 2}}
+"""
+
+
+def _cli(config: Path, state_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess:
+    return envdeck("--config", str(config), "--state-dir", str(state_dir), *args, timeout=120,
+                   ENVDECK_STATE_URL=url, ENVDECK_LEASE_TTL="3")
+
+
+async def test_the_cli_as_a_member_audits_its_action_and_is_refused_leader_writes_cleanly(
+        postgres_server, pg_database, team, member, tmp_path):
+    owner_url, member_url = await _granted(postgres_server, pg_database, team)
+    cloud, kubeconfig = start_emulator(tmp_path, "cloud")
+    cloud.emu.create_deployment(NS, "web", replicas=1)  # drifted: desired 2
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(AUTO_CONFIG.format(kubeconfig=kubeconfig))
+    state_dir = tmp_path / "state"
+    try:
+        # no live leader: the member's repair pass does not lead, says why, no traceback
+        done = await asyncio.to_thread(_cli, config, state_dir, member_url, "reconcile", "--once", "--repair")
+        assert "Traceback" not in done.stderr + done.stdout
+        assert "read-only member" in done.stderr + done.stdout, (done.stdout, done.stderr)
+        assert cloud.emu.get("deployments", NS, "web")["spec"]["replicas"] == 1  # not repaired by a member
+        # an action: done with the member's own credentials, audited under its database role
+        done = await asyncio.to_thread(_cli, config, state_dir, member_url, "act", ENV, WEB, "scale",
+                                       "--param", "replicas=2", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert cloud.emu.get("deployments", NS, "web")["spec"]["replicas"] == 2
+        # keeping the value as the desired state is a leader's write: refused, named, exit 1
+        done = await asyncio.to_thread(_cli, config, state_dir, member_url, "act", ENV, WEB, "scale",
+                                       "--param", "replicas=4", "--yes", "--set-desired")
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "the store refuses this role" in done.stderr and "desired_overlay" in done.stderr, done.stderr
+        assert cloud.emu.get("deployments", NS, "web")["spec"]["replicas"] == 2  # refused before the action
+        done = await asyncio.to_thread(_cli, config, state_dir, member_url, "audit", "--env", ENV)
+        assert done.returncode == 0, done.stderr
+        assert f"[db role {member}]" in done.stdout and " scale " in done.stdout, done.stdout
+        assert any(" failed " in line and "set-desired" in line and "desired_overlay" in line
+                   for line in done.stdout.splitlines()), done.stdout
     finally:
         cloud.stop()
