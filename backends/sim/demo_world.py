@@ -24,6 +24,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import logging.handlers
 import os
 import sys
 import threading
@@ -61,6 +62,50 @@ DEMO_AMI = {"ami_id": "ami-0e4d3c2b1a0demo01", "name": "envdeck-demo-linux", "st
             "image_location": "amazon/envdeck-demo"}
 
 
+MOTO_LOG = "moto.log"
+MOTO_LOGGERS = ("werkzeug", "moto")
+MOTO_LOG_BYTES = 1_000_000
+
+
+class MotoLog:
+    """moto's request log and its tracebacks (werkzeug's "Error on request", e.g. an operation
+    moto has not implemented) go to a file of the demo directory, not to the terminal the TUI
+    draws on. werkzeug adds a stderr handler of its own when its logger has none, so the file
+    handler must be in place before moto answers its first request; `close()` restores the
+    loggers as they were."""
+
+    def __init__(self, handler: logging.Handler, previous: dict[str, tuple[list[logging.Handler], bool, int]]):
+        self.handler = handler
+        self._previous = previous
+
+    @classmethod
+    def open(cls, path: Path) -> MotoLog:
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=MOTO_LOG_BYTES, backupCount=1,
+                                                       encoding="utf-8", delay=True)
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        previous = {}
+        for name in MOTO_LOGGERS:
+            logger = logging.getLogger(name)
+            previous[name] = (list(logger.handlers), logger.propagate, logger.level)
+            for old in list(logger.handlers):  # e.g. werkzeug's own stderr handler
+                logger.removeHandler(old)
+            logger.addHandler(handler)
+            logger.propagate = False
+            logger.setLevel(logging.INFO)
+        return cls(handler, previous)
+
+    def close(self) -> None:
+        for name, (handlers, propagate, level) in self._previous.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(self.handler)
+            for old in handlers:
+                logger.addHandler(old)
+            logger.propagate = propagate
+            logger.setLevel(level)
+        self.handler.close()
+
+
 class DemoWorld:
     def __init__(self, workdir: Path, *, scale: int = 1, envs: tuple[str, ...] = ENVS,
                  log_interval_s: float = 1.0):
@@ -80,6 +125,7 @@ class DemoWorld:
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
+        self._moto_log: MotoLog | None = None
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> DemoWorld:
@@ -112,6 +158,9 @@ class DemoWorld:
             with contextlib.suppress(Exception):
                 self.moto.stop()
             self.moto = None
+        if self._moto_log is not None:
+            self._moto_log.close()
+            self._moto_log = None
 
     def __enter__(self) -> DemoWorld:
         return self.start()
@@ -131,7 +180,7 @@ class DemoWorld:
             amis = self.workdir / "amis.json"
             amis.write_text(json.dumps([DEMO_AMI]), encoding="utf-8")
             os.environ.setdefault("MOTO_AMIS_PATH", str(amis))
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the TUI's terminal
+        self._moto_log = MotoLog.open(self.workdir / MOTO_LOG)  # never on the TUI's terminal
         try:
             from moto.server import ThreadedMotoServer
 
