@@ -39,6 +39,9 @@ log = logging.getLogger("envdeck.change_feed")
 CHANNEL = "envdeck_changes"
 PREFIX = "feed:"
 SQLITE_POLL_S = 0.5
+# audit rows that changed nothing: another user's refused action or log read asks no early pass
+_NO_EFFECT_RESULTS = ("denied", "pending")
+_NO_EFFECT_ACTIONS = ("read", "logs", "view", "value", "port-forward")
 PG_POLL_S = 5.0
 _UPSERT = upsert_sql("settings", ("key", "value"), ("key",))
 
@@ -158,14 +161,16 @@ class ChangeFeed:
         async with self._lock:
             try:
                 audit = await self._db.fetchall(
-                    "SELECT env, owner_host, owner_pid FROM audit WHERE id > ?", (audit_id,))
+                    "SELECT env, owner_host, owner_pid, action, result FROM audit WHERE id > ?", (audit_id,))
                 timeline = await self._db.fetchall("SELECT DISTINCT env FROM timeline WHERE id > ?", (timeline_id,))
             except self._db.errors as exc:
                 raise self._db.error(exc) from None
         out: dict[str, bool] = {r["env"]: False for r in timeline}
         me = (socket.gethostname(), os.getpid())
         for r in audit:
-            out[r["env"]] = out.get(r["env"], False) or (r["owner_host"], r["owner_pid"]) != me
+            # what may have changed the environment: a refused action or a log read did not
+            changed = r["result"] not in _NO_EFFECT_RESULTS and r["action"] not in _NO_EFFECT_ACTIONS
+            out[r["env"]] = out.get(r["env"], False) or (changed and (r["owner_host"], r["owner_pid"]) != me)
         return out
 
     async def wait(self, timeout: float | None = None) -> None:

@@ -33,6 +33,8 @@ from tui.core.env_state import (
 from tui.core.errors import StateError
 from tui.core.model import DriftItem, Resource, now_utc
 
+EARLY_PASS_MIN_S = 5.0
+
 if TYPE_CHECKING:
     from tui.core.reconciler import Reconciler
 
@@ -58,6 +60,29 @@ class Follower:
         self.loads = 0  # environments loaded from a publication (the benchmark and the tests read it)
         self._task: asyncio.Task | None = None
         self._primed = False  # the marks were read once: newer rows are news
+        self._early_last: dict[str, float] = {}  # env -> loop time of the last early pass asked
+        self._early_due: dict[str, asyncio.TimerHandle] = {}  # env -> the early pass set for later
+
+    # -- early passes asked by other processes' actions -------------------------------
+    def _early_pass(self, env: str) -> None:
+        """A pass soon, at most one per EARLY_PASS_MIN_S per environment: a burst of actions
+        (or a member writing audit rows and NOTIFYs in a loop) costs the cloud one pass per
+        window, the last action's effect still shown by the pass at the window's end."""
+        if env in self._early_due:
+            return  # one is already set for the end of the window
+        loop = asyncio.get_running_loop()
+        wait = self._early_last.get(env, float("-inf")) + EARLY_PASS_MIN_S - loop.time()
+
+        def run() -> None:
+            self._early_due.pop(env, None)
+            self._early_last[env] = loop.time()
+            for bname in self.rec.backends.get(env, {}):
+                self.rec.request_pass(env, bname)
+
+        if wait <= 0:
+            run()
+        else:
+            self._early_due[env] = loop.call_later(wait, run)
 
     # -- queries -------------------------------------------------------------------
     def following(self, env: str) -> str:
@@ -140,6 +165,9 @@ class Follower:
         self._task = asyncio.create_task(self._run(), name="follower")
 
     async def stop(self) -> None:
+        for handle in self._early_due.values():
+            handle.cancel()
+        self._early_due.clear()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -176,5 +204,4 @@ class Follower:
                     continue
                 self.rec._publish(TimelineAdded(env, []))
                 if foreign and self.rec.leadership.leads(env):
-                    for bname in self.rec.backends.get(env, {}):
-                        self.rec.request_pass(env, bname)  # another user's action: show its effect soon
+                    self._early_pass(env)  # another user's action: show its effect soon
