@@ -123,8 +123,14 @@ def test_second_wave_never_healthy_stops_partly_promoted_then_rollback(pair: Pai
     assert pair.images(pair.p) == {"api": "api:1.0", "web": "web:1.0"}
     desired = json.loads(pair.envdeck("desired", "prod", "--json").stdout)
     assert "web:3.0" not in json.dumps(desired) and "api:2.0" not in json.dumps(desired)
+    assert (f"rollback of promotion {result['id']} (staging → prod) succeeded: prod back to its previous "
+            "versions") in back.stderr, back.stderr
     twice = pair.envdeck("promote", "--rollback", result["id"], "--yes")
     assert twice.returncode == 2 and "rolled back already" in twice.stderr
+    for verb in ("--rollback", "--resume"):
+        unknown = pair.envdeck("promote", verb, "nosuch", "--yes")
+        assert unknown.returncode == 2 and "no promotion nosuch" in unknown.stderr, unknown.stderr
+        assert "Traceback" not in unknown.stderr
     listed = json.loads(pair.envdeck("promote", "--list", "--json").stdout)["promotions"]
     assert [(p["id"], p["state"]) for p in listed] == [(rolled["id"], "succeeded"), (result["id"], "rolled-back")]
 

@@ -14,7 +14,7 @@ promotion").
 
 `versions` ends 1 when a backend could not be observed (the matrix is printed without its
 versions, stderr names it). Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
-(B partly promoted: stderr names the components), 2 usage, 3 denied (admin in B needed for
+(B partly promoted: stderr names the components), 2 usage (an unknown promotion id too), 3 denied (admin in B needed for
 apply/rollback/resume, refused before any backend call and audited).
 """
 
@@ -27,7 +27,7 @@ from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, report_line, say, warn
 from tui.core.compare.versions import VersionMatrix
 from tui.core.config import parse_duration
-from tui.core.errors import InvalidRequest
+from tui.core.errors import InvalidRequest, NotFound
 from tui.core.model import iso, now_utc
 from tui.core.promote.records import Promotion, PromotionPlan, PromotionState, PromotionStep
 from tui.core.sanitize import clean
@@ -131,6 +131,15 @@ def _list(args: argparse.Namespace, promotions: list[Promotion]) -> int:
     return EXIT_OK
 
 
+async def _known(service, pid: str) -> Promotion:
+    """The promotion `pid`; an id that names none (or one of an environment the user may not
+    see) is a usage error (exit 2), like every other wrong argument."""
+    try:
+        return await service.get(pid)
+    except NotFound as exc:
+        raise InvalidRequest(f"{exc} (envdeck promote --list shows the promotions)") from None
+
+
 def _usage(args: argparse.Namespace) -> str | None:
     if args.list:
         return "--list takes no A, B or --component" if (args.a or args.b or args.component) else None
@@ -170,9 +179,10 @@ async def cmd_promote(args: argparse.Namespace) -> int:
                     report_line(line)
             return EXIT_OK
         if args.resume:
+            await _known(service, args.resume)
             return _result(args, await service.resume(args.resume))
         if args.rollback:
-            original = await service.get(args.rollback)
+            original = await _known(service, args.rollback)
             if not _confirm(args, f"Roll back promotion {original.id} in {original.b}?"):
                 say("nothing done")
                 return EXIT_FAILED

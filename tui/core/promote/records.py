@@ -169,7 +169,9 @@ class Promotion:
         """One line saying where the promotion stands (partly promoted: which components)."""
         total = len(self.steps)
         healthy = sum(1 for s in self.steps if s.state == StepState.HEALTHY)
-        what = "rollback" if self.rollback_of else "promotion"
+        if self.rollback_of:
+            return self._rollback_summary(healthy, total)
+        what = "promotion"
         if self.state == PromotionState.SUCCEEDED:
             return f"{what} {self.id} of {self.a} → {self.b} succeeded: {healthy}/{total} change(s) healthy"
         if self.state == PromotionState.FAILED:
@@ -187,6 +189,22 @@ class Promotion:
                 part += f"; envdeck promote --rollback {self.id} restores {self.b}'s versions before"
             return f"{what} {self.id} of {self.a} → {self.b} failed: {self.reason}; {part}"
         return f"{what} {self.id} of {self.a} → {self.b} is {self.state} ({healthy}/{total} change(s) healthy)"
+
+    def _rollback_summary(self, healthy: int, total: int) -> str:
+        """A rollback is named by the promotion it undoes, so that it does not read as a
+        promotion of A into B."""
+        what = f"rollback of promotion {self.rollback_of} ({self.a} → {self.b})"
+        if self.state == PromotionState.SUCCEEDED:
+            return f"{what} succeeded: {self.b} back to its previous versions ({healthy}/{total} change(s) healthy)"
+        if self.state == PromotionState.FAILED:
+            restored = self.promoted
+            left = sorted({s.change.component for s in self.steps} - set(restored))
+            part = (f"{self.b} is partly rolled back: {', '.join(restored)} restored" if restored
+                    else f"{self.b} is unchanged")
+            if restored and left:
+                part += f"; not restored: {', '.join(left)}"
+            return f"{what} failed: {self.reason}; {part}"
+        return f"{what} is {self.state} ({healthy}/{total} change(s) healthy)"
 
     def to_json(self) -> dict[str, Any]:
         failed = self.failed_step
