@@ -118,3 +118,24 @@ async def test_a_follower_never_resumes_the_leader_of_prod_does(pair: Pair):
     assert pair.images(pair.p) == {"api": "api:2.0", "web": "web:2.1"}
     rows = _rows_of(pair, pid)
     assert any(r["origin"] == "tui" and r["action"] == "promote.wave" for r in rows)
+
+
+def test_a_promotion_row_naming_someone_who_may_not_promote_is_never_carried_on(pair):
+    """A row written into the store by hand (another member with the database's password), naming
+    a user who is no admin of prod, is left alone by `reconcile --once` (and by the reconciler's
+    resume, which goes through the same check): not one PATCH more, the promotion still running."""
+    pid = _killed_in_wave_2(pair)
+    with sqlite3.connect(pair.tmp / "state" / "envdeck.db") as con:
+        con.execute("UPDATE promotions SET \"user\" = 'mallory' WHERE id = ?", (pid,))
+    pair.config(prod_access="    access: {admin: [root, " + _me() + "], viewer: [mallory]}")
+    done = pair.envdeck("reconcile", "--once", "--env", "prod")
+    assert "mallory may not promote" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert _patches(pair) == {"api": 1, "web": 1}, "nothing done for the forged row"
+    assert _promotion(pair, pid)[0] == "running"
+
+
+def _me() -> str:
+    import getpass
+
+    return getpass.getuser()

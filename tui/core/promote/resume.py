@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from tui.core.errors import EnvdeckError
+from tui.core.errors import EnvdeckError, InvalidRequest
 from tui.core.leases import holder_gone
 from tui.core.lifecycle.engine import LeaseBusy
 from tui.core.model import now_utc
@@ -47,6 +47,7 @@ class PromotionResumer:
     def __init__(self, session: Session):
         self.session = session
         self.pstore = PromotionStore(session.store)
+        self.refused: set[str] = set()  # promotions whose requester may not promote: said once, left alone
 
     async def due(self) -> list[str]:
         """The ids of the unfinished promotions this process is to carry on now."""
@@ -58,7 +59,8 @@ class PromotionResumer:
         due: list[str] = []
         for row in await self.pstore.running():
             pid, env, holder, until = row["id"], row["b"], row["holder"], row["holder_until"]
-            if env not in session.reconciler.envs or not leadership.leads(env) or driven_here(pid):
+            if (env not in session.reconciler.envs or not leadership.leads(env) or driven_here(pid)
+                    or pid in self.refused):
                 continue
             if holder and until is not None and until > now and not holder_gone(holder):
                 continue    # a live process carries it out (or may: its lease has not run out)
@@ -71,6 +73,10 @@ class PromotionResumer:
             done = await self.session.promotions().carry_on(pid)
         except LeaseBusy as exc:   # another process took it between `due` and the lease
             log.info("%s", exc)
+            return
+        except InvalidRequest as exc:  # its requester may not promote into B (a row written by hand)
+            self.refused.add(pid)
+            log.error("%s", exc)
             return
         except EnvdeckError as exc:
             log.error("cannot carry on promotion %s: %s", pid, exc)

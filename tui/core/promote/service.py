@@ -25,6 +25,7 @@ from tui.core.compare.versions import VersionMatrix, build_matrix
 from tui.core.errors import BackendError, InvalidRequest, NotFound
 from tui.core.lifecycle.engine import LeaseBusy
 from tui.core.model import ActionSpec, AuditResult, Resource, Role
+from tui.core.policy import Policy
 from tui.core.promote.engine import OnChange, PromotionEngine
 from tui.core.promote.plan import plan_promotion
 from tui.core.promote.promotion_store import PromotionStore
@@ -203,7 +204,18 @@ class PromoteService:
         promotion = await self.pstore.get(pid)
         if promotion.state != PromotionState.RUNNING:
             return promotion
+        self._requester_may(promotion)
         return await self._drive(promotion, {"resume": pid})
+
+    def _requester_may(self, promotion: Promotion) -> None:
+        """The user the promotion's row names must be an admin of B by this config: a row
+        written into the store by hand (not by `promote --apply`) naming someone without that
+        role is never carried on. (A row naming an admin is refused by the database's own
+        privileges: docs/deploy/postgres-roles.sql, docs/security.md.)"""
+        decision = Policy(self.session.config, promotion.user).check(promotion.b, PROMOTE)
+        if not decision.allowed:
+            raise InvalidRequest(f"promotion {promotion.id} into {promotion.b} is not carried on: "
+                                 f"{promotion.user} may not promote there ({decision.reason})")
 
     async def resume_unfinished(self) -> list[Promotion]:
         """Carry on every promotion a killed envdeck left `running` into an environment this user
@@ -220,9 +232,13 @@ class PromoteService:
                          self.session.user)
                 continue
             try:
-                done.append(await self._drive(await self.pstore.get(pid), {"resume": pid}))
+                promotion = await self.pstore.get(pid)
+                self._requester_may(promotion)
+                done.append(await self._drive(promotion, {"resume": pid}))
             except LeaseBusy as exc:
                 log.info("%s", exc)
+            except InvalidRequest as exc:
+                log.warning("%s", exc)
         return done
 
 
