@@ -9,7 +9,9 @@ IN envdeck_member, reads, writes audit rows, and nothing else.
 - envdeck as the member: opens the current schema without migrating; an older schema is a
   clear StateError; a lease is refused cleanly (it follows, "read-only member"); it follows a
   leader run as the owner; its action writes an audit row that names it; a promotion is
-  refused with "the store refuses this role".
+  refused with "the store refuses this role";
+- the CLI as the member: `reconcile --repair` does not lead and says why, an action is audited
+  under its role, `act --set-desired` and `env create` exit 1 naming the refused table.
 """
 
 from __future__ import annotations
@@ -202,6 +204,12 @@ environments:
       namespace: staging
       desired:
         - {{kind: Deployment, name: web, replicas: 2}}
+templates:
+  scratch:
+    kubernetes:
+      kubeconfig: {kubeconfig}
+      context: emulator
+      namespace: "scratch-{{env}}"
 """
 
 
@@ -235,6 +243,12 @@ async def test_the_cli_as_a_member_audits_its_action_and_is_refused_leader_write
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert "the store refuses this role" in done.stderr and "desired_overlay" in done.stderr, done.stderr
         assert cloud.emu.get("deployments", NS, "web")["spec"]["replicas"] == 2  # refused before the action
+        # so is creating an environment: refused before anything is made
+        done = await asyncio.to_thread(_cli, config, state_dir, member_url, "env", "create", "tmp1",
+                                       "--template", "scratch", "--wait")
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "the store refuses this role" in done.stderr and "table managed_env" in done.stderr, done.stderr
+        assert "scratch-tmp1" not in str(cloud.emu.request_log)
         done = await asyncio.to_thread(_cli, config, state_dir, member_url, "audit", "--env", ENV)
         assert done.returncode == 0, done.stderr
         assert f"[db role {member}]" in done.stdout and " scale " in done.stdout, done.stdout
