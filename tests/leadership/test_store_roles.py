@@ -242,6 +242,7 @@ async def test_the_cli_as_a_member_audits_its_action_and_is_refused_leader_write
                                        "--param", "replicas=4", "--yes", "--set-desired")
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert "the store refuses this role" in done.stderr and "desired_overlay" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # one line, no driver noise
         assert cloud.emu.get("deployments", NS, "web")["spec"]["replicas"] == 2  # refused before the action
         # so is creating an environment: refused before anything is made
         done = await asyncio.to_thread(_cli, config, state_dir, member_url, "env", "create", "tmp1",

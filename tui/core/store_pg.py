@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import os
 import random
 import re
@@ -59,6 +60,17 @@ T = TypeVar("T")
 _MIGRATION_LOCK = 0x656E766465636B  # "envdeck": pg_advisory_xact_lock key of the migrations
 _RETRIES = 12
 _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.UniqueViolation)
+
+class _PipelineAbortNoise(logging.Filter):
+    """psycopg logs a warning when a statement of an executemany's pipeline failed ("error ignored
+    terminating <AsyncPipeline …>: pipeline aborted") and then raises that statement's error, which
+    the store reports (a refused member's write: one clear line, not this one besides)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "error ignored terminating %r: %s" and "pipeline aborted" in record.getMessage())
+
+
+logging.getLogger("psycopg").addFilter(_PipelineAbortNoise())
 
 # PostgreSQL-only statements run right after the store's migration of that number (same
 # transaction): what SQLite has no words for
