@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -34,7 +35,34 @@ from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
 
 REFRESH_S = 5.0
-ROLE_WIDTH, FIELD_WIDTH, VALUE_WIDTH = 26, 14, 14
+CHROME = 2 * 4 + 2  # each of the 4 columns' padding, and the vertical scrollbar
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnWidths:
+    role: int
+    field: int
+    value: int
+
+
+def column_widths(width: int, rows: list[CompareRow] | None = None, headers: tuple[str, str] = ("", "")) -> ColumnWidths:
+    """The columns for a terminal `width` columns wide, all of it: the values (where what
+    differs is) first, as wide as the longest when there is room; the role and the field get
+    what is left up to their longest (at 80 columns at least 20 and 11); the rest widens the
+    values."""
+    rows = rows or []
+    room = max(width - CHROME, 40)
+    want_role = max([cell_len(clean(r.role)) for r in rows] + [14])
+    want_field = max([cell_len(clean(r.field)) for r in rows] + [10])
+    want_value = max([cell_len(clean(v)) for r in rows for v in (r.a, r.b) if v] + [cell_len(h) for h in headers] + [9])
+    role, field = min(want_role, max(room * 2 // 7, 14)), min(want_field, max(room // 6, 10))
+    value = max(min(want_value, (room - role - field) // 2), 8)
+    left = room - role - field - 2 * value
+    grow = min(left, want_role - role)
+    role, left = role + grow, left - grow
+    grow = min(left, want_field - field)
+    field, left = field + grow, left - grow
+    return ColumnWidths(role, field, value + max(left, 0) // 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +103,31 @@ def _cell(text: str, width: int, style) -> Text:
     return cell
 
 
-def value_cell(row: CompareRow, side: str, palette: Palette) -> Text:
+def cut_start(text: str, width: int) -> str:
+    """`text` in `width` cells, cut at its START (`…/api:2.4.1`): a tag, a revision or a
+    version at the end is what differs between two environments."""
+    if cell_len(text) <= width:
+        return text
+    kept = text
+    while kept and cell_len(kept) > width - 1:
+        kept = kept[1:]
+    return "…" + kept
+
+
+def _value(text: str, width: int, style) -> Text:
+    return Text(cut_start(clean(text, max_len=400), width), style=style, no_wrap=True, end="")
+
+
+def value_cell(row: CompareRow, side: str, palette: Palette, width: int) -> Text:
     value = row.a if side == "a" else row.b
     if value is None:
-        return _cell("— missing" if row.what.startswith("only") else "(absent)", VALUE_WIDTH,
-                     palette.style("error" if row.what.startswith("only") else "text-muted"))
+        return _value("— missing" if row.what.startswith("only") else "(absent)", width,
+                      palette.style("error" if row.what.startswith("only") else "text-muted"))
     if row.what == "hidden":
-        return _cell("differs (hidden)", VALUE_WIDTH, palette.style("warning"))
+        return _value("differs (hidden)", width, palette.style("warning"))
     if row.what.startswith("only"):
-        return _cell(value, VALUE_WIDTH, palette.style("text-muted"))
-    return _cell(value, VALUE_WIDTH, palette.style("warning", bold=True))
+        return _value(value, width, palette.style("text-muted"))
+    return _value(value, width, palette.style("warning", bold=True))
 
 
 class CompareScreen(EnvdeckScreen):
@@ -92,7 +135,7 @@ class CompareScreen(EnvdeckScreen):
     CompareScreen #compare-table { height: 1fr; }
     CompareScreen #compare-filter { display: none; height: 1; border: none; padding: 0 1; }
     CompareScreen #compare-filter.shown { display: block; }
-    CompareScreen #compare-detail { height: auto; max-height: 3; padding: 0 1; }
+    CompareScreen #compare-detail { height: auto; max-height: 7; padding: 0 1; color: $text-muted; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="compare-back"),
@@ -113,28 +156,45 @@ class CompareScreen(EnvdeckScreen):
         self._busy = False
         self._dirty = False
         self._shown_at = 0.0
+        self._widths: ColumnWidths | None = None
+        self.min_interval_s = REFRESH_S  # at most one comparison per this while things change
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         yield Static(id="compare-hint", classes="hint")
         yield steady_input(self.app, placeholder="filter: role, field or value", id="compare-filter")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=False)
-        yield Static(id="compare-detail", classes="hint")
+        yield Static(id="compare-detail")  # not `.hint`: the app's 2-line limit would drop B
         yield StatusBar(id="status")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("ROLE", key="role", width=ROLE_WIDTH)
-        table.add_column("FIELD", key="field", width=FIELD_WIDTH)
-        table.add_column(Text(clean(self.a_env, max_len=VALUE_WIDTH), end=""), key="a", width=VALUE_WIDTH)
-        table.add_column(Text(clean(self.b_env, max_len=VALUE_WIDTH), end=""), key="b", width=VALUE_WIDTH)
+        self._columns()
         self.ready = True
         self.refresh_all()
-        table.focus()
+        self.query_one(DataTable).focus()
+
+    def _columns(self) -> ColumnWidths:
+        """The table's columns for the screen's width (again when it changed)."""
+        widths = column_widths(self.size.width or 80, self.rows, (clean(self.a_env), clean(self.b_env)))
+        if widths != self._widths:
+            self._widths = widths
+            table = self.query_one(DataTable)
+            table.clear(columns=True)
+            table.add_column("ROLE", key="role", width=widths.role)
+            table.add_column("FIELD", key="field", width=widths.field)
+            for key, env in (("a", self.a_env), ("b", self.b_env)):
+                table.add_column(Text(cut_start(clean(env, max_len=80), widths.value), end=""), key=key,
+                                 width=widths.value)
+        return widths
+
+    def on_resize(self) -> None:
+        if self.ready:
+            self._show()
 
     # -- data: Session.compare in a worker --------------------------------------------------
     def refresh_all(self) -> None:
+        """Redraw what is known, then compare again (in the worker; coalesced while one runs)."""
         palette = self.envdeck.palette
         title = Text(no_wrap=True, overflow="ellipsis", end="")
         title.append(" diff ", style=palette.style("primary", bold=True))
@@ -144,12 +204,18 @@ class CompareScreen(EnvdeckScreen):
         self.query_one("#title", Static).update(title)
         if self.result is not None or self.error is not None:
             self._show()
+        self._recompare()
+
+    def _recompare(self) -> None:
+        """Start a comparison in the worker, or mark one wanted when one runs already. Never
+        draws: `tick` calls it, and drawing calls `tick`'s status bar only."""
         if self._busy:
             self._dirty = True
             return
         self._busy, self._dirty, self._shown_at = True, False, time.monotonic()
         if self.result is None:
-            self.query_one("#compare-hint", Static).update(Text("comparing…", style=palette.style("text-muted")))
+            self.query_one("#compare-hint", Static).update(
+                Text("comparing…", style=self.envdeck.palette.style("text-muted")))
         self.run_worker(self._compare(), exclusive=True, group="compare", exit_on_error=False)
 
     async def _compare(self) -> None:
@@ -187,8 +253,11 @@ class CompareScreen(EnvdeckScreen):
     def tick(self) -> None:
         if not self.app.is_running:
             return
-        if self._dirty and not self._busy and time.monotonic() - self._shown_at >= REFRESH_S:
-            self.refresh_all()
+        if self._dirty and not self._busy and time.monotonic() - self._shown_at >= self.min_interval_s:
+            self._recompare()
+        self._status()
+
+    def _status(self) -> None:
         session = self.session
         self.query_one(StatusBar).update(status_text(
             user=session.user, role=None, read_only=session.policy.read_only, state=None,
@@ -200,6 +269,7 @@ class CompareScreen(EnvdeckScreen):
         palette = self.envdeck.palette
         table = self.query_one(DataTable)
         keep = table.cursor_row
+        widths = self._columns()
         table.clear()
         needle = self.needle.lower()
         self.shown_rows = [r for r in self.rows if not needle or r.matches(needle)]
@@ -207,14 +277,16 @@ class CompareScreen(EnvdeckScreen):
         for i, row in enumerate(self.shown_rows):
             role = "" if row.role == previous else row.role
             previous = row.role
-            table.add_row(_cell(role, ROLE_WIDTH, palette.style("foreground", bold=True)),
-                          _cell(row.field, FIELD_WIDTH, palette.style("text-muted")),
-                          value_cell(row, "a", palette), value_cell(row, "b", palette), key=str(i))
+            table.add_row(_cell(role, widths.role, palette.style("foreground", bold=True)),
+                          _cell(row.field, widths.field, palette.style("text-muted")),
+                          value_cell(row, "a", palette, widths.value), value_cell(row, "b", palette, widths.value),
+                          key=str(i))
         if self.shown_rows:
             table.move_cursor(row=min(keep, len(self.shown_rows) - 1))
         self.query_one("#compare-hint", Static).update(self._hint(palette))
         self._say_detail()
-        self.tick()
+        if self.app.is_running:
+            self._status()
 
     def _hint(self, palette: Palette) -> Text:
         hint = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -240,7 +312,8 @@ class CompareScreen(EnvdeckScreen):
         self._say_detail()
 
     def _say_detail(self) -> None:
-        """Under the table: the selected row's role, field and both values whole."""
+        """Under the table: the selected row's role and field, then A's and B's value whole,
+        each on its own line (a long one wraps, never pushes the other out)."""
         line = Text(end="")
         table = self.query_one(DataTable)
         if self.shown_rows and 0 <= table.cursor_row < len(self.shown_rows):
@@ -248,7 +321,7 @@ class CompareScreen(EnvdeckScreen):
             palette = self.envdeck.palette
             line.append(clean(f"{row.role} {row.field}"), style=palette.style("text-muted"))
             for env, value in ((self.a_env, row.a), (self.b_env, row.b)):
-                line.append(f"  {clean(env)}: ", style=palette.style("text-muted"))
+                line.append(f"\n{clean(env)}: ", style=palette.style("text-muted"))
                 line.append("differs (hidden)" if row.what == "hidden" and value else clean(value or "—"))
         elif self.result is not None and not self.rows:
             line.append("no differences", style=self.envdeck.palette.style("success"))

@@ -6,8 +6,9 @@ whose environments do not all run the same version is marked `≠` and its cells
 from the first environment's are drawn in the theme's `warning` colour; `—` is a component an
 environment does not have. Built from what the reconciler observed (no extra backend call),
 in a worker thread, again when an environment changes. The line under the table shows the
-selected row's whole versions (a long version is cut at its start, `…/api:2.1.0`, to fit 80
-columns: the tag or revision at its end is what differs). Outside text is
+selected row's whole versions. The table takes the terminal's width: the version columns
+first (up to their longest version), the component the rest; a long version is cut at its
+start (`…/api:2.1.0`: the tag or revision at its end is what differs). Outside text is
 cleaned and shown as `Text`; colours are theme variables.
 """
 
@@ -25,6 +26,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
+from screens.compare import cut_start
 from tui.core.compare.versions import ComponentRow, VersionMatrix, build_matrix
 from tui.core.model import Resource
 from tui.core.sanitize import clean
@@ -33,29 +35,54 @@ from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
 
 REFRESH_S = 3.0
-COMPONENT_WIDTH = 30
-CELL_WIDTH = 22
+MIN_COMPONENT, MIN_CELL = 12, 10
 
 
-def component_cell(row: ComponentRow, palette: Palette) -> Text:
+@dataclass(frozen=True, slots=True)
+class MatrixWidths:
+    component: int
+    cells: tuple[int, ...]   # one per environment, in column order
+
+
+def matrix_widths(matrix: VersionMatrix, width: int) -> MatrixWidths:
+    """Columns that fit a terminal `width` wide: each environment's column as wide as its
+    longest version (and its name) when there is room, else an equal share of what the
+    component leaves; the component takes the rest, up to its longest name."""
+    n = len(matrix.envs)
+    room = max(width - 2 * (n + 2) - 2, MIN_COMPONENT + 1 + n * MIN_CELL)  # cell padding, mark, scrollbar
+    room -= 1                                                              # the mark column
+    wanted_comp = max([len(clean(r.role)) for r in matrix.rows] + [len("COMPONENT")])
+    wanted = [max([len(clean(r.versions[e].text)) for r in matrix.rows if e in r.versions] + [len(clean(e)), 1])
+              for e in matrix.envs]
+    component = min(wanted_comp, max(MIN_COMPONENT, room // (n + 2)))
+    share = (room - component) // n if n else 0
+    cells = [min(w, max(share, MIN_CELL)) for w in wanted]
+    component = min(wanted_comp, max(component, room - sum(cells)))
+    left = room - component - sum(cells)
+    if left > 0:   # the component is whole: give the rest to the cells still cut
+        cut = [i for i, w in enumerate(wanted) if cells[i] < w]
+        for i in cut:
+            cells[i] = min(wanted[i], cells[i] + left // len(cut))
+    return MatrixWidths(component, tuple(cells))
+
+
+def component_cell(row: ComponentRow, palette: Palette, width: int) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     backend, _, rest = row.role.partition("/")
     text.append(f"{clean(backend)}/", style=palette.style("text-muted"))
-    text.append(clean(rest, max_len=COMPONENT_WIDTH - len(backend) - 1), style=palette.style("foreground", bold=True))
-    text.truncate(COMPONENT_WIDTH, overflow="ellipsis")
+    text.append(clean(rest, max_len=200), style=palette.style("foreground", bold=True))
+    text.truncate(width, overflow="ellipsis")
     return text
 
 
-def version_cell(row: ComponentRow, env: str, first: str | None, palette: Palette) -> Text:
+def version_cell(row: ComponentRow, env: str, first: str | None, palette: Palette, width: int) -> Text:
     version = row.versions.get(env)
     if version is None:
         return Text("—", style=palette.style("text-muted"), end="")
-    shown = clean(version.text)
-    if len(shown) > CELL_WIDTH:   # the tag or revision at the end is what differs: cut the start
-        shown = "…" + shown[-(CELL_WIDTH - 1):]
-    text = Text(shown, no_wrap=True, end="")
+    # the tag or revision at the end is what differs: cut the start
+    text = Text(cut_start(clean(version.text), width), no_wrap=True, end="")
     reference = row.versions.get(first) if first else None
-    if row.differs and (reference is None or reference.text != version.text or env == first):
+    if row.differs and (reference is None or reference.key != version.key or env == first):
         text.stylize(palette.style("warning", bold=env != first))
     return text
 
@@ -67,7 +94,7 @@ def mark_cell(row: ComponentRow, palette: Palette) -> Text:
 class VersionsScreen(EnvdeckScreen):
     DEFAULT_CSS = """
     VersionsScreen #versions-table { height: 1fr; }
-    VersionsScreen #versions-detail { height: auto; max-height: 4; padding: 0 1; }
+    VersionsScreen #versions-detail { height: auto; max-height: 8; padding: 0 1; color: $text-muted; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="versions-back"),
@@ -82,12 +109,13 @@ class VersionsScreen(EnvdeckScreen):
         self._building = False
         self._dirty = False
         self._shown_at = 0.0
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         yield Static(id="versions-hint", classes="hint")
         yield DataTable(id="versions-table", cursor_type="row", zebra_stripes=False)
-        yield Static(id="versions-detail", classes="hint")
+        yield Static(id="versions-detail")  # not `.hint` (at most 2 lines): a line per environment
         yield StatusBar(id="status")
         yield Footer(compact=True)
 
@@ -95,6 +123,10 @@ class VersionsScreen(EnvdeckScreen):
         self.ready = True
         self.refresh_all()
         self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        if self.ready and self.matrix is not None and self.size.width != self._width:
+            self._show(self.matrix)
 
     def envs(self) -> list[str]:
         shown = self.session.environments()
@@ -152,15 +184,18 @@ class VersionsScreen(EnvdeckScreen):
         self.matrix = matrix
         table = self.query_one(DataTable)
         keep = table.cursor_row
+        self._width = self.size.width or 80
+        widths = matrix_widths(matrix, self._width)
         table.clear(columns=True)
         table.add_column(" ", key="mark", width=1)
-        table.add_column("COMPONENT", key="component")
-        for env in matrix.envs:
-            table.add_column(Text(clean(env, max_len=CELL_WIDTH), no_wrap=True, end=""), key=f"env:{env}")
+        table.add_column("COMPONENT", key="component", width=widths.component)
+        for env, width in zip(matrix.envs, widths.cells, strict=True):
+            table.add_column(Text(cut_start(clean(env), width), no_wrap=True, end=""), key=f"env:{env}", width=width)
         first = matrix.envs[0] if matrix.envs else None
         for row in matrix.rows:
-            table.add_row(mark_cell(row, palette), component_cell(row, palette),
-                          *(version_cell(row, env, first, palette) for env in matrix.envs), key=row.role)
+            table.add_row(mark_cell(row, palette), component_cell(row, palette, widths.component),
+                          *(version_cell(row, env, first, palette, width)
+                            for env, width in zip(matrix.envs, widths.cells, strict=True)), key=row.role)
         if matrix.rows:
             table.move_cursor(row=min(keep, len(matrix.rows) - 1))
         differ = sum(1 for r in matrix.rows if r.differs)
@@ -181,7 +216,7 @@ class VersionsScreen(EnvdeckScreen):
         self._say_detail()
 
     def _say_detail(self) -> None:
-        """The line under the table: the selected component and each environment's whole version."""
+        """Under the table: the selected component, then each environment's whole version on a line."""
         line = Text(end="")
         matrix = self.matrix
         table = self.query_one(DataTable)
@@ -191,7 +226,7 @@ class VersionsScreen(EnvdeckScreen):
             line.append(clean(row.role), style=palette.style("text-muted"))
             for env in matrix.envs:
                 version = row.versions.get(env)
-                line.append(f"  {clean(env)}: ", style=palette.style("text-muted"))
+                line.append(f"\n{clean(env)}: ", style=palette.style("text-muted"))
                 line.append(clean(version.text) if version else "—")
         self.query_one("#versions-detail", Static).update(line)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from screens.compare import CompareScreen
+from screens.compare import CompareScreen, cut_start
 from screens.environment import EnvironmentScreen
 from screens.help import HelpScreen, binding_rows
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
@@ -79,3 +79,62 @@ def test_compare_snapshot(snap_compare, tmp_path, stage):
 
     assert snap_compare(make_app(tmp_path, stage, env="staging", aws=BiggerProdBastion), terminal_size=SIZE,
                         run_before=run)
+
+
+class ChangingProdBastion(StageAws):
+    """prod's bastion is whatever instance type the stage says (`stage.prod_type`), with a long AMI
+    id per environment whose end is what differs."""
+
+    def build(self):
+        out = super().build()
+        itype = getattr(self.stage, "prod_type", "t3.micro") if self.env == "prod" else "t3.micro"
+        return [replace(r, attributes={**r.attributes, "instance_type": itype,
+                                       "image_id": f"ami-registry.example/golden/bastion-{self.env}"})
+                if r.kind == "ec2-instance" else r for r in out]
+
+
+async def test_the_view_recompares_quietly_while_an_environment_keeps_changing(tmp_path, stage):
+    """Issue 18: a change of either environment used to recurse (tick → refresh → show → tick)
+    until RecursionError killed the app. Now each change is compared again in the worker."""
+    stage.prod_type = "t3.large"
+    app = make_app(tmp_path, stage, env="staging", aws=ChangingProdBastion)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_compare(pilot)
+        screen.min_interval_s = 0.0  # compare again at the next tick after a change (the view's pace)
+        for itype in ("t3.xlarge", "m5.large", "m5.2xlarge", "c5.large"):
+            stage.prod_type = itype
+            await app.session.reconcile_once(repair=False)
+            await wait_until(pilot, lambda itype=itype: ("aws/ec2-instance/bastion", "instance_type", itype)
+                             in [(r.role, r.field, r.b) for r in screen.rows], f"the comparison with {itype}",
+                             timeout=15, explain=lambda: screen.rows)
+        await settle(pilot)
+        assert app.is_running and app.screen is screen
+        table = screen.query_one("#compare-table")
+        assert "c5.large" in table.get_cell_at((screen.shown_rows.index(next(
+            r for r in screen.shown_rows if r.field == "instance_type")), 3)).plain
+        ami = next(i for i, r in enumerate(screen.shown_rows) if r.field == "ami")
+        cells = [table.get_cell_at((ami, c)).plain for c in (2, 3)]
+        assert cells[0].startswith("…") and cells[0].endswith("bastion-staging"), "cut at the start"
+        assert cells[1].endswith("bastion-prod")
+        table.move_cursor(row=ami)
+        await settle(pilot)
+        lines = str(screen.query_one("#compare-detail").render()).splitlines()
+        assert lines[1:] == ["staging: ami-registry.example/golden/bastion-staging",
+                             "prod: ami-registry.example/golden/bastion-prod"], lines
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_table_takes_the_terminals_width(tmp_path, stage, width):
+    app = make_app(tmp_path, stage, env="staging", aws=BiggerProdBastion)
+    async with app.run_test(size=(width, 24)) as pilot:
+        screen = await open_compare(pilot)
+        table = screen.query_one("#compare-table")
+        used = sum(c.get_render_width(table) for c in table.columns.values())
+        assert width - 12 <= used <= width - 2, (width, used)
+
+
+@pytest.mark.parametrize(("text", "width", "shown"), [
+    ("ghcr.io/acme/api:2.4.1", 11, "…/api:2.4.1"), ("ghcr.io/acme/api:2.4.1", 22, "ghcr.io/acme/api:2.4.1"),
+    ("short", 10, "short")])
+def test_values_are_cut_at_their_start(text, width, shown):
+    assert cut_start(text, width) == shown and len(cut_start(text, width)) <= width

@@ -11,6 +11,7 @@ from backends.aws import resource_builder
 from backends.kubernetes import convert
 from tui.core.compare.diff import diff
 from tui.core.compare.roles import RoleMapping, match, role_of, strip_env
+from tui.core.compare.versions import build_matrix
 from tui.core.model import Resource
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -84,3 +85,22 @@ def test_contents_compared_by_digest_never_shown():
     fields = got.differing[0].fields
     assert [(f.field, f.a, f.b, f.hidden) for f in fields] == [("secret[pw]", "(hidden)", "(hidden)", True)]
     assert "d1" not in str(got.to_json()) and "d2" not in str(got.to_json())
+
+
+def ecs_service(env: str, revision: int) -> Resource:
+    return Resource(id=f"aws/ecs-service/{env}-api", backend="aws", kind="ecs-service", name=f"{env}-api",
+                    attributes={"task_definition": f"arn:aws:ecs:us-east-1:1:task-definition/{env}-api:{revision}",
+                                "desired_count": 2})
+
+
+def test_ecs_task_definitions_compare_alike_in_the_diff_and_the_versions():
+    """`versions` and `diff` agree: the family's environment name is not a difference."""
+    same = {"staging": [ecs_service("staging", 1)], "prod": [ecs_service("prod", 1)]}
+    assert diff("staging", same["staging"], "prod", same["prod"]).equal
+    row = build_matrix(same).rows[0]
+    assert row.role == "aws/ecs-service/api" and not row.differs
+    assert [v.text for v in row.versions.values()] == ["staging-api:1", "prod-api:1"], "shown as they are"
+    newer = {"staging": [ecs_service("staging", 2)], "prod": [ecs_service("prod", 1)]}
+    assert [f.field for p in diff("staging", newer["staging"], "prod", newer["prod"]).differing
+            for f in p.fields] == ["task_definition"]
+    assert build_matrix(newer).rows[0].differs

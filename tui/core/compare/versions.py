@@ -5,7 +5,9 @@ component in `staging` (namespace staging) and `prod`. What counts as a version,
 
 - Kubernetes Deployment / StatefulSet / DaemonSet: the image of each container
   (`attributes["images"]`, `{container: image}`; a tag or a digest as the spec names it);
-- AWS ecs-service: the task definition's `family:revision` (from its ARN);
+- AWS ecs-service: the task definition's `family:revision` (from its ARN), compared with the
+  environment's own name dropped from the family (`staging-api:1` runs what `prod-api:1`
+  runs), as the diff does (fields.py);
 - AWS lambda-function: its `version` when published, else `$LATEST sha256:…` (the start of
   the code's SHA-256, so that two environments' unpublished code is told apart);
 - edge service: its `version` attribute (the output of the node's `version` command
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between, role_of
+from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between, role_of, strip_env
 from tui.core.model import Resource
 
 __all__ = ["WORKLOAD_KINDS", "ComponentRow", "Version", "VersionMatrix", "build_matrix", "version_of"]
@@ -37,6 +39,13 @@ class Version:
     resource: str                 # the resource id in that environment
     text: str                     # one line: `nginx:1.27`, `api=a:1, side=b:2`, `web:7`
     images: Mapping[str, str] = field(default_factory=dict)   # per container (workloads)
+    compared: str = ""            # what is compared across environments, when not `text`
+
+    @property
+    def key(self) -> str:
+        """What two environments' versions are compared on: `text`, except where it carries
+        the environment's own name (an ECS task definition family: `api:1` for `prod-api:1`)."""
+        return self.compared or self.text
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"resource": self.resource, "version": self.text}
@@ -57,8 +66,9 @@ def _task_definition(arn: str) -> str:
     return arn.rsplit("/", 1)[-1] if "/" in arn else arn
 
 
-def version_of(resource: Resource) -> Version | None:
-    """The version `resource` runs, or None when its kind has none (or it is a placeholder)."""
+def version_of(resource: Resource, env_name: str = "") -> Version | None:
+    """The version `resource` runs, or None when its kind has none (or it is a placeholder).
+    `env_name`: the environment it was observed in (its name is not part of what is compared)."""
     attrs = resource.attributes or {}
     if attrs.get("placeholder"):
         return None
@@ -67,7 +77,12 @@ def version_of(resource: Resource) -> Version | None:
         return Version(resource.id, _one_line(images), images) if images else None
     if resource.backend == "aws" and resource.kind == "ecs-service":
         arn = attrs.get("task_definition")
-        return Version(resource.id, _task_definition(str(arn))) if arn else None
+        if not arn:
+            return None
+        task = _task_definition(str(arn))
+        family, _, revision = task.rpartition(":")
+        same = f"{strip_env(env_name, family)}:{revision}" if family and env_name else ""
+        return Version(resource.id, task, compared=same if same != task else "")
     if resource.backend == "aws" and resource.kind == "lambda-function":
         version, sha = attrs.get("version"), attrs.get("code_sha256")
         if version not in (None, "", "$LATEST"):
@@ -92,7 +107,7 @@ class ComponentRow:
     @property
     def differs(self) -> bool:
         """Whether the environments do not all run the same version, or some lack it."""
-        return len({v.text for v in self.versions.values()}) > 1 or any(e not in self.versions for e in self.envs)
+        return len({v.key for v in self.versions.values()}) > 1 or any(e not in self.versions for e in self.envs)
 
     def to_json(self, envs: Iterable[str]) -> dict[str, Any]:
         return {"component": self.role, "differs": self.differs,
@@ -122,7 +137,7 @@ def build_matrix(observed: Mapping[str, Iterable[Resource]], mappings: Iterable[
         mapping: RoleMapping = (mapping_between(mappings, env, envs[0])
                                 if mappings and env != envs[0] else NO_MAPPING)
         for res in sorted(observed[env], key=lambda r: r.id):
-            version = version_of(res)
+            version = version_of(res, env)
             if version is None:
                 continue
             role = role_of(env, res, mapping)
