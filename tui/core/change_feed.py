@@ -55,6 +55,8 @@ class Published:
     by: str
     at: datetime | None
     faults: dict[str, list[Fault]]
+    # backend -> (failed passes in a row, seconds until the next try): the leader's retrying
+    retries: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +90,14 @@ class ChangeFeed:
         return self._db.dialect == "postgresql"
 
     # -- the leader's side ------------------------------------------------------------
-    async def publish(self, env: str, by: str, faults: dict[str, list[Fault]]) -> None:
-        """After a pass's writes: the faults and a new token, and the NOTIFY, in one transaction."""
+    async def publish(self, env: str, by: str, faults: dict[str, list[Fault]],
+                      retries: dict[str, tuple[int, float]] | None = None) -> None:
+        """After a pass's writes: the faults, the backends' retry counts and a new token, and
+        the NOTIFY, in one transaction."""
         self._seq += 1
         value = json.dumps({"seq": self._seq, "by": by, "at": iso(now_utc()),
-                            "faults": {b: [f.to_json() for f in fs] for b, fs in faults.items()}},
+                            "faults": {b: [f.to_json() for f in fs] for b, fs in faults.items()},
+                            "retries": {b: [n, s] for b, (n, s) in (retries or {}).items()}},
                            default=str)
         async with self._lock:
             try:
@@ -149,8 +154,9 @@ class ChangeFeed:
         try:
             data = json.loads(value)
             faults = {str(b): [_fault(f) for f in fs] for b, fs in (data.get("faults") or {}).items()}
+            retries = {str(b): (int(n), float(s)) for b, (n, s) in (data.get("retries") or {}).items()}
             return Published(env, int(data.get("seq") or 0), str(data.get("by") or ""), parse_iso(data.get("at")),
-                             faults)
+                             faults, retries)
         except (ValueError, TypeError, AttributeError, KeyError):
             log.warning("%s: the published state is not readable; ignored", env)
             return None

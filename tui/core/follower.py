@@ -129,7 +129,8 @@ class Follower:
             if b is not None:
                 bstate.reachable, bstate.error = b.reachable, b.error
                 bstate.observed_at, bstate.last_pass = b.observed_at, b.last_pass
-                bstate.failures, bstate.backoff_s, bstate.next_pass = 0, 0.0, None
+                bstate.failures, bstate.backoff_s = published.retries.get(bname, (0, 0.0))
+                bstate.next_pass = None  # the leader's to make
             state.faults[bname] = published.faults.get(bname, [])
             state.drifts[bname] = [DriftItem(d["resource_id"], d["field"], _value(d["desired"]), _value(d["actual"]))
                                    for d in drifts if str(d["resource_id"]).startswith(bname + "/")]
@@ -139,6 +140,11 @@ class Follower:
             self.rec._publish(FaultsChanged(env, bname, state.faults[bname]))
             self.rec._publish(DriftsChanged(env, bname, state.drifts[bname]))
             self.rec._publish(BackendStatusChanged(env, bname, bstate))
+            if bstate.reachable is False and new:
+                # as the leader shows them: Unknown, "last observed …" (its snapshot keeps the last health)
+                self.rec._mark_unknown(env, bname, bstate)
+                for rid in new:
+                    texts.pop(rid, None)  # parsed again from the next publication
         self.loads += 1
         return True
 

@@ -149,7 +149,7 @@ class Reconciler:
         state.leader, state.lease_epoch, state.lease_note = view.leader, view.epoch, view.note
         state.lease_since = (self.leadership.held.get(env) or self.leadership.seen.get(env) or None) and (
             (self.leadership.held.get(env) or self.leadership.seen[env]).acquired_at)
-        self._publish(LeaderChanged(env, view.leader, view.note))
+        self._publish(LeaderChanged(env, view.leader, view.note, self.leadership.took_over.pop(env, "")))
         if view.leading:
             self.wake(env)  # a follower that took the lease observes at once
 
@@ -587,7 +587,12 @@ class Reconciler:
             await self.store.add_timeline(env, [(self.clock(), f"{bname}", "backend", "high", "Unreachable",
                                                  str(exc)[:500], 1)])
             if self.leadership.leads(env) and env in self.envs:  # followers show it unreachable too
-                await self.follower.feed.publish(env, self.leadership.holder, self.envs[env].faults)
+                await self.follower.feed.publish(env, self.leadership.holder, self.envs[env].faults,
+                                                 self._retries(env))
+
+    def _retries(self, env: str) -> dict[str, tuple[int, float]]:
+        """Each backend's failed passes in a row and its backoff, as followers show them."""
+        return {b: (s.failures, s.backoff_s) for b, s in self.envs[env].backends.items()}
 
     # -- applying an observation --------------------------------------------
     async def _apply(self, env: str, bname: str, obs: Observation, *, repair: bool) -> list[RepairRecord]:
@@ -657,7 +662,7 @@ class Reconciler:
                 if entries:
                     await self.store.add_timeline(env, entries)
             if self.leadership.leads(env):  # what followers show (tui/core/change_feed.py)
-                await self.follower.feed.publish(env, self.leadership.holder, state.faults)
+                await self.follower.feed.publish(env, self.leadership.holder, state.faults, self._retries(env))
         except StateError as exc:
             log.error("cannot record %s/%s: %s", env, bname, exc)
 
