@@ -168,18 +168,24 @@ async def test_a_service_file_names_the_server(postgres_server, pg_database, pgp
 
 async def test_a_connection_cut_by_the_server_is_opened_again(postgres_server, pg_url, pg_database, tmp_path,
                                                               monkeypatch):
-    """The server ends the store's session (a restart, an admin): the statement that meets the
-    break is one clear StateError naming the URL; the next one runs on a new connection."""
+    """The server ends the store's session (a restart, an admin): a read that meets the break
+    runs again on a new connection; a write that meets it is one clear StateError naming the URL
+    (never acknowledged, so never lost unknowingly) and the next one runs on a new connection."""
     monkeypatch.setenv(STATE_URL_ENV, pg_url)
     store = await open_store(None, tmp_path)
+
+    def cut() -> None:
+        assert postgres_server.psql(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{pg_database}' AND pid <> pg_backend_pid()") == "1"
+
     try:
         await store.set_setting("k", "before")
-        cut = postgres_server.psql(
-            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            f"WHERE datname = '{pg_database}' AND pid <> pg_backend_pid()")
-        assert cut == "1"
+        cut()
+        assert await store.get_setting("k") == "before"
+        cut()
         with pytest.raises(StateError, match=f"^{pg_url}: cannot use the store: "):
-            await store.get_setting("k")
+            await store.set_setting("k", "lost")
         assert await store.get_setting("k") == "before"
         await store.set_setting("k", "after")
         assert postgres_server.psql("SELECT value FROM settings WHERE key = 'k'", database=pg_database) == "after"
