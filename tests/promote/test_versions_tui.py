@@ -85,3 +85,29 @@ async def test_versions_view_shows_the_matrix_and_marks_differences(tmp_path):
 
 def test_versions_view_snapshot(snap_compare, tmp_path):
     assert snap_compare(make_app(tmp_path, Stage()), terminal_size=SIZE, run_before=open_versions)
+
+
+def test_columns_fit_the_width_and_versions_keep_their_end():
+    """Issue 18: at 80 columns the prod column lost its tag (`ghcr.io/acme/api:2.4`), at 120 the
+    table stayed 80 wide. Versions keep their end; the table fits the width and uses it."""
+    from screens.versions import matrix_widths, version_cell
+    from tui.core.compare.versions import ComponentRow, Version, VersionMatrix
+    from tui.widgets.cells import Palette
+
+    images = {"staging": "ghcr.io/acme/api:2.4.0", "dev": "ghcr.io/acme/api:2.4.0", "prod": "ghcr.io/acme/api:2.4.1"}
+    row = ComponentRow("kubernetes/Deployment/api", {e: Version(e, i) for e, i in images.items()}, tuple(images))
+    worker = ComponentRow("kubernetes/Deployment/worker-with-a-long-name",
+                          {e: Version(e, "ghcr.io/acme/worker:latest-2026-12-01") for e in images}, tuple(images))
+    matrix = VersionMatrix(list(images), [row, worker])
+    for width in (80, 120):
+        widths = matrix_widths(matrix, width)
+        table = 1 + widths.component + sum(widths.cells) + 2 * (len(images) + 2)
+        assert width - 4 <= table <= width - 2, (width, widths)   # the scrollbar's 2 columns kept free
+    narrow, wide = matrix_widths(matrix, 80), matrix_widths(matrix, 120)
+    assert wide.component > narrow.component and all(w > n for w, n in zip(wide.cells, narrow.cells, strict=True)), \
+        "the width goes to what was cut"
+    for widths in (narrow, wide):
+        cell = version_cell(row, "prod", "staging", Palette({}), widths.cells[2]).plain
+        assert cell.endswith("api:2.4.1") and len(cell) <= widths.cells[2], cell
+        long = version_cell(worker, "prod", "staging", Palette({}), widths.cells[2]).plain
+        assert long.endswith("latest-2026-12-01") and len(long) <= widths.cells[2], long
