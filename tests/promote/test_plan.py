@@ -70,3 +70,15 @@ def test_matrix_matches_environment_named_resources_by_role():
     assert version_of(Resource(id="edge/service/gw-01:sshd", backend="edge", kind="service", name="gw-01:sshd",
                                health=Health.HEALTHY)) is None, "no version command: no version, not a component"
     assert version_of(workload("Deployment", "api", {"api": "a:1", "side": "b:2"})).text == "api=a:1, side=b:2"
+
+
+def test_an_ecs_family_named_after_its_environment_is_the_same_version_in_the_plan():
+    """staging-api:1 and prod-api:1 are the same revision of the same task definition (as `diff`
+    and the versions view compare them): nothing to skip, nothing to change."""
+    a = [ecs("staging-api", 1)]
+    b = [ecs("prod-api", 1)]
+    named = plan_promotion("staging", a, "prod", b, components=["ecs-service/api"])
+    assert named.changes == [] and [s.reason for s in named.skipped] == [
+        "prod already runs staging's version (prod-api:1)"]
+    assert plan_promotion("staging", [ecs("staging-api", 2)], "prod", b).skipped[0].reason.endswith(
+        "the images of Kubernetes Deployments and StatefulSets")

@@ -52,10 +52,10 @@ def plan_promotion(a: str, a_resources: Iterable[Resource], b: str, b_resources:
     changes: list[tuple[int, str, Resource, Resource]] = []
     skipped: list[Skipped] = []
     for pair in matched.pairs:
-        va, vb = version_of(pair.a), version_of(pair.b)
+        va, vb = version_of(pair.a, a), version_of(pair.b, b)
         if va is None or vb is None or not selected(pair.role):
             continue
-        if va.text == vb.text:
+        if va.key == vb.key:  # compared as the versions view does (an ECS family without its env name)
             if wanted:
                 skipped.append(Skipped(pair.role, f"{b} already runs {a}'s version ({vb.text})"))
             continue
