@@ -8,6 +8,7 @@ says the whole (state, owner, template, expiry, step and reason). `n` creates on
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
@@ -27,7 +29,7 @@ from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.resource_table import SHORT_BACKEND
-from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.status_bar import StatusBar, holder_display, status_text
 
 # Short headers: the whole row fits 80 columns. SCORE is the compliance score, UPDATED the age of
 # the oldest backend's data (not AGE: on the Resources view AGE is an object's age, as in k9s).
@@ -39,8 +41,9 @@ LEADER_COLUMN = ("leader", "LEADER")
 
 
 def holder_name(holder: str) -> str:
-    """`agent@ops-1` for the holder `agent@ops-1:4242` (the pid says nothing to the reader)."""
-    return clean(holder.rsplit(":", 1)[0] if ":" in holder else holder, max_len=28)
+    """`agent@ops-1` for the holder `agent@ops-1:4242` (the pid says nothing to the reader);
+    `root@vm:1234` for one of this process's user@host (tui/widgets/status_bar.holder_display)."""
+    return holder_display(holder, 28)
 
 
 def team_mode(states: dict[str, EnvState]) -> bool:
@@ -225,6 +228,10 @@ class OverviewScreen(EnvdeckScreen):
         self.query_one(EnvironmentsTable).focus()
 
     def refresh_all(self) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing: its widgets go while updates still arrive
+            self._refresh_all()
+
+    def _refresh_all(self) -> None:
         session = self.session
         app = self.envdeck
         now = app.now()
@@ -263,6 +270,10 @@ class OverviewScreen(EnvdeckScreen):
             self.refresh_all()
 
     def tick(self) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._tick()
+
+    def _tick(self) -> None:
         app = self.envdeck
         now = app.now()
         states = dict(self.session.states())

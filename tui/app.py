@@ -45,6 +45,7 @@ from tui.messages import (
     ConfirmationRequested,
     EnvironmentsUpdated,
     EnvUpdated,
+    LeadershipTakenOver,
     LifecycleRequested,
     LifecycleUpdated,
     ManagedLoaded,
@@ -337,6 +338,9 @@ class EnvdeckApp(App):
             line = line[:width - 1 - len(keep)].rstrip() + "…" + keep
         self.notify(line, severity=severity, timeout=TOAST_S if timeout is None else timeout,  # type: ignore[arg-type]
                     markup=False)
+
+    def on_leadership_taken_over(self, message: LeadershipTakenOver) -> None:
+        self.toast(message.text)  # its Timeline row is in the store (tui/core/leadership.py)
 
     def on_repairs_performed(self, message: RepairsPerformed) -> None:
         records = self.bridge.take_repairs(message.env)

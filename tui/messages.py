@@ -102,6 +102,9 @@ class ReconcilerBridge:
             return
         pending = self._pending.setdefault(change.env, _Pending())
         pending.kinds.add(_KIND_OF.get(type(change), RESOURCES))
+        if isinstance(change, LeaderChanged) and change.took_over:
+            pending.kinds.add(TIMELINE)  # its Timeline row
+            self._post(LeadershipTakenOver(change.env, change.took_over))
         if isinstance(change, RepairPerformed) and change.origin == Origin.RECONCILER:
             # a repair a user asked for (R) is reported by its ActionFinished: one toast, not two
             self._repairs.setdefault(change.env, []).append(change.record)
@@ -141,6 +144,15 @@ class LifecycleUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LifecycleUpdated) and message.env == self.env
+
+
+@dataclass
+class LeadershipTakenOver(Message):
+    """This process took `env`'s lease over from another holder (gone or stopped leading):
+    `text` ("now leading prod (root@vm:1234 gone)") is said once, as a toast."""
+
+    env: str
+    text: str
 
 
 @dataclass

@@ -186,6 +186,7 @@ class LeaderChanged:
     env: str
     leader: str
     note: str = ""
+    took_over: str = ""  # "now leading ENV (HOLDER gone)" once, when this process took the lease over
 
 
 @dataclass(frozen=True)

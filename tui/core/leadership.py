@@ -10,6 +10,10 @@ environment (and drives its lifecycle) only while it holds the environment's lea
   from the store past its lease stops repairing on its own; a renewal refused (another holder
   took the lease) or a repair row refused by the store (`Fenced`) drops it at once. Either way
   the environment's `leader` fields say so and a warning is logged.
+- A claim that takes the lease over from another holder (gone: its process no longer runs on
+  this host; or it stopped leading: released, expired) says so once: a Timeline row of the
+  environment ("now leading prod (root@vm:1234 gone)") and `took_over[env]`, which the
+  reconciler hands on with its LeaderChanged (the TUI's toast).
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tui.core.errors import StateError, StoreRefused
-from tui.core.leases import Lease, this_holder
-from tui.core.model import now_utc
+from tui.core.leases import Lease, holder_gone, this_holder
+from tui.core.model import TimelineEntry, now_utc
 from tui.core.store import Store
 
-__all__ = ["LeaderView", "Leadership"]
+__all__ = ["LeaderView", "Leadership", "holder_label"]
 
 log = logging.getLogger("envdeck.leadership")
 
@@ -45,6 +49,17 @@ def _ttl_from_env() -> float:
         log.warning("$%s: not a number of seconds; using %.0f", TTL_ENV, TTL_S)
         return TTL_S
     return min(max(ttl, 3.0), 3600.0)
+
+
+def holder_label(holder: str, own: str | None = None) -> str:
+    """How a holder `user@host:pid` is shown: `user@host` (the pid says nothing to the reader),
+    but with its pid when it is this process's user@host (`own`, default: this process), where
+    the user@host alone would not tell two processes apart."""
+    who, colon, pid = holder.rpartition(":")
+    if not colon or not pid.isdigit():
+        return holder
+    own_who = (own or this_holder()).rpartition(":")[0]
+    return holder if who == own_who else who
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +90,8 @@ class Leadership:
         self._deadline: dict[str, float] = {}
         self.seen: dict[str, Lease | None] = {}
         self.notes: dict[str, str] = {}
+        self.others: dict[str, str] = {}  # env -> the last other live holder seen (a takeover names it)
+        self.took_over: dict[str, str] = {}  # env -> "now leading ENV (HOLDER gone)", until handed on
         self._task: asyncio.Task | None = None
         self.closed = False  # stopped: no claim until started again (a SIGTERM released the leases)
         self.member = False  # the store refused this role the leases (team mode): it only follows
@@ -131,7 +148,7 @@ class Leadership:
             return self.leads(env)
         if lease is None:
             with contextlib.suppress(StateError):
-                self.seen[env] = await self.store.lease(env)
+                self._saw(env, await self.store.lease(env))
             if env in self.held:
                 self.lose(env, f"{self.led_by(env) or 'the lease moved on'}; not repairing it here")
             else:
@@ -143,12 +160,31 @@ class Leadership:
         self.notes.pop(env, None)
         if not was:
             log.info("leading %s (epoch %d, %s)", env, lease.epoch, self.holder)
+            await self._took_over(env)
             self._changed(env)
         return True
 
+    def _saw(self, env: str, lease: Lease | None) -> None:
+        self.seen[env] = lease
+        if lease is not None and lease.holder and lease.holder != self.holder and lease.live(self.clock()):
+            self.others[env] = lease.holder
+
+    async def _took_over(self, env: str) -> None:
+        """Say once that this process now leads `env` in place of another holder."""
+        before = self.others.pop(env, "")
+        if not before:
+            return  # nobody led it (a single user's first claim): nothing to say
+        why = "gone" if holder_gone(before) else "stopped leading"
+        message = f"now leading {env} ({holder_label(before, self.holder)} {why})"
+        self.took_over[env] = message
+        log.info("%s", message)
+        with contextlib.suppress(StateError):
+            await self.store.add_timeline(env, [TimelineEntry(self.clock(), env, "leader", "info", "Leading",
+                                                              message)])
+
     async def _follow(self, env: str) -> None:
         with contextlib.suppress(StateError):
-            self.seen[env] = await self.store.lease(env)
+            self._saw(env, await self.store.lease(env))
         self._note(env, self.led_by(env) or "not leading: the store lets this role only follow (read-only member)")
 
     async def renew(self, env: str) -> bool:
@@ -200,7 +236,7 @@ class Leadership:
         for env in self.envs():
             if env not in self.held:
                 with contextlib.suppress(StateError):
-                    self.seen[env] = await self.store.lease(env)
+                    self._saw(env, await self.store.lease(env))
 
     async def tick(self) -> None:
         for env in list(self.envs()):

@@ -149,7 +149,7 @@ class Reconciler:
         state.leader, state.lease_epoch, state.lease_note = view.leader, view.epoch, view.note
         state.lease_since = (self.leadership.held.get(env) or self.leadership.seen.get(env) or None) and (
             (self.leadership.held.get(env) or self.leadership.seen[env]).acquired_at)
-        self._publish(LeaderChanged(env, view.leader, view.note))
+        self._publish(LeaderChanged(env, view.leader, view.note, self.leadership.took_over.pop(env, "")))
         if view.leading:
             self.wake(env)  # a follower that took the lease observes at once
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.core.env_state import EnvState
+from tui.core.leadership import holder_label
 from tui.core.model import BackendState
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, format_age
@@ -44,6 +45,17 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
     return out
 
 
+def holder_display(holder: str, max_len: int) -> str:
+    """A lease holder as shown: `agent@ops-1` (the pid says nothing to the reader), or
+    `root@vm:1234` when it is this process's user@host (two processes of one user@host); a
+    long name is cut before its pid, never the pid."""
+    label = holder_label(holder)
+    who, colon, pid = label.rpartition(":")
+    if colon and pid.isdigit():
+        return clean(who, max_len=max(max_len - len(pid) - 1, 4)) + ":" + pid
+    return clean(label, max_len=max_len)
+
+
 def leader_text(state: EnvState, palette: Palette) -> Text:
     """Who repairs this environment, when it is not this process: "led by agent@ops-1 · following"
     (the holder without its pid; this envdeck shows what it publishes, tui/core/follower.py), or
@@ -51,7 +63,7 @@ def leader_text(state: EnvState, palette: Palette) -> Text:
     single user sees the bar as before)."""
     out = Text(end="")
     if state.leader and state.leader != "you":
-        out.append(f"  led by {clean(state.leader.rsplit(':', 1)[0], max_len=40)}",
+        out.append(f"  led by {holder_display(state.leader, 40)}",
                    style=palette.style("text-muted"))
         out.append(" · following", style=palette.style("accent"))
     elif not state.leader and state.lease_note:
