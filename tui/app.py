@@ -208,6 +208,8 @@ class EnvdeckApp(App):
                         exit_on_error=False)
 
     def _tick(self) -> None:
+        if not self.screen_stack:  # the app is closing: its screens are gone, the interval not yet
+            return
         tick = getattr(self.screen, "tick", None)
         if tick is not None and getattr(self.screen, "ready", False):
             tick()
