@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.team_agents import CONFIG  # one agent config: auto, web desired at 3 replicas
 from tests.agent.support import Agent
 from tests.helpers import envdeck
 from tests.kubernetes_emulator.support import wait_for
@@ -123,20 +124,6 @@ async def test_every_acknowledged_audit_row_survives_a_restart(server: _Server, 
     stored = {int(x) for x in server.psql("SELECT id FROM audit WHERE action = 'probe.write'", DB).split()}
     lost = set(acked) - stored
     assert not lost, f"{len(lost)} acknowledged row(s) lost of {len(acked)}"
-
-
-CONFIG = """defaults:
-  interval: 1s
-environments:
-  staging:
-    repair: auto
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: staging
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-"""
 
 
 def _writes(emu) -> int:
