@@ -148,3 +148,17 @@ def test_the_demo_cli_environment_is_the_tuis_own_state(tmp_path):
                               cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root()), **exported), timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert [(e["action"], e["origin"]) for e in json.loads(proc.stdout)["entries"]] == [("pause", "tui")]
+
+
+def test_demo_env_file_points_kubectl_at_the_emulator(tmp_path):
+    """`. demo.env` then `kubectl -n staging …` reaches the demo's emulator (KUBECONFIG exported)."""
+    import shlex
+
+    from tui.cli.demo import write_env_file
+
+    cfg = tmp_path / "envdeck.yaml"
+    kubeconfig = tmp_path / "servers" / "kubeconfig staging"
+    exported = dict(shlex.split(line)[1].split("=", 1)
+                    for line in write_env_file(cfg, kubeconfig=kubeconfig).read_text().splitlines())
+    assert exported["KUBECONFIG"] == str(kubeconfig)
+    assert exported["ENVDECK_CONFIG"] == str(cfg)

@@ -57,11 +57,15 @@ def cli_command(config_path: Path, command: str = "status", state_dir: Path | No
     return f"{env} envdeck {command}"
 
 
-def write_env_file(config_path: Path, state_dir: Path | None = None) -> Path:
-    """`demo.env` next to the config: `. demo.env` in another shell, then any envdeck command."""
+def write_env_file(config_path: Path, state_dir: Path | None = None, kubeconfig: Path | None = None) -> Path:
+    """`demo.env` next to the config: `. demo.env` in another shell, then any envdeck command
+    (and `kubectl`, when `kubeconfig` is given: the emulator, namespace staging; `-n prod` for the other)."""
     path = config_path.parent / "demo.env"
-    path.write_text("".join(f"export {key}={shlex.quote(value)}\n"
-                            for key, value in cli_environment(config_path, state_dir).items()), encoding="utf-8")
+    variables = cli_environment(config_path, state_dir)
+    if kubeconfig is not None:
+        variables["KUBECONFIG"] = str(kubeconfig)
+    path.write_text("".join(f"export {key}={shlex.quote(value)}\n" for key, value in variables.items()),
+                    encoding="utf-8")
     path.chmod(0o600)
     return path
 
@@ -191,7 +195,7 @@ def main_demo(args: argparse.Namespace) -> int:
             for problem in world.problems:
                 say(f"envdeck demo: running without {problem}")
             config_path = write_config(world, tmpdir, state_dir)
-            env_file = write_env_file(config_path, state_dir)
+            env_file = write_env_file(config_path, state_dir, world.kubeconfigs.get("staging"))
             config = load_config(config_path)
             say(f"envdeck demo: config {config_path} (copy it as a starting point; removed when the demo ends)")
             say(f"envdeck demo: from another terminal while the demo runs: {cli_command(config_path, state_dir=state_dir)}")
