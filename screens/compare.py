@@ -277,7 +277,7 @@ class CompareScreen(EnvdeckScreen):
         for i, row in enumerate(self.shown_rows):
             role = "" if row.role == previous else row.role
             previous = row.role
-            table.add_row(_cell(role, widths.role, palette.style("foreground", bold=True)),
+            table.add_row(_value(role, widths.role, palette.style("foreground", bold=True)),  # the name's end kept
                           _cell(row.field, widths.field, palette.style("text-muted")),
                           value_cell(row, "a", palette, widths.value), value_cell(row, "b", palette, widths.value),
                           key=str(i))

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -67,6 +68,9 @@ def matrix_widths(matrix: VersionMatrix, width: int) -> MatrixWidths:
 
 
 def component_cell(row: ComponentRow, palette: Palette, width: int) -> Text:
+    if cell_len(clean(row.role, max_len=200)) > width:  # cut at its start: the name tells rows apart
+        return Text(cut_start(clean(row.role, max_len=200), width), style=palette.style("foreground", bold=True),
+                    no_wrap=True, end="")
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     backend, _, rest = row.role.partition("/")
     text.append(f"{clean(backend)}/", style=palette.style("text-muted"))
