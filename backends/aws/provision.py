@@ -95,7 +95,7 @@ class AwsProvisioner(Provisioner):
             return await self.instances.create(step.id, fields, token)
         if isinstance(fields, SecurityGroupFields):
             return await self.groups.create(step.id, fields)
-        return await self.buckets.create(step.id, fields)
+        return await self.buckets.create(step.id, fields, token)
 
     async def health(self, step: StepSpec, native_id: str) -> StepHealth:
         fields = parse_fields(step)

@@ -1,12 +1,15 @@
 """Find, create, check and delete an S3 bucket step (see `provision_kinds` for the rules).
 
 `CreateBucket` takes no tags: `put_bucket_tagging` follows at once. A bucket that exists
-without this environment's tags — someone else's, or ours left untagged by a crash in that
-one window — is refused, never adopted: destroy would empty it.
+without this environment's tags is someone else's and is refused, never adopted (destroy
+would empty it) — except the one our own create made before a crash between those two calls:
+no tags at all, EMPTY, and created after this step's create began (the time in its token,
+records.token_time). That one is tagged and adopted, so a create killed in that window resumes.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,7 +21,7 @@ from backends.aws.error_mapping import error_code
 from backends.aws.provision_fields import BucketFields
 from backends.aws.provision_kinds import OwnerTags, call_unless, tag_list
 from tui.core.errors import BackendDenied, BackendError, InvalidRequest
-from tui.core.lifecycle.records import AWS_ENV_TAG, StepHealth
+from tui.core.lifecycle.records import AWS_ENV_TAG, StepHealth, token_time
 
 _S3_MISSING = frozenset({"NoSuchBucket", "404", "NotFound"})
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
@@ -58,13 +61,15 @@ class BucketSteps:
         await self._configure(fields)
         return fields.name
 
-    async def create(self, step_id: str, fields: BucketFields) -> str:
+    async def create(self, step_id: str, fields: BucketFields, token: str = "") -> str:
         name = fields.name
         try:
             existing = await self.tags(name)
         except BackendDenied:
             existing = None  # CreateBucket below answers BucketAlreadyExists for another account's
-        if existing is not None:
+        if existing == {} and await self._made_by_our_crashed_create(name, token):
+            await self._tag(name, step_id)
+        elif existing is not None:
             self._refuse_unless_ours(name, existing, step_id)
         else:
             kwargs: dict[str, Any] = {"Bucket": name}
@@ -88,10 +93,30 @@ class BucketSteps:
             if outcome == "BucketAlreadyOwnedByYou":  # appeared since the look-up above
                 self._refuse_unless_ours(name, await self.tags(name) or {}, step_id)
             else:
-                await self.clients.call("s3", "put_bucket_tagging", Bucket=name, Tagging={
-                    "TagSet": tag_list(self.owner.for_step(step_id))})
+                await self._tag(name, step_id)
         await self._configure(fields)
         return name
+
+    async def _tag(self, name: str, step_id: str) -> None:
+        await self.clients.call("s3", "put_bucket_tagging", Bucket=name, Tagging={
+            "TagSet": tag_list(self.owner.for_step(step_id))})
+
+    async def _made_by_our_crashed_create(self, name: str, token: str) -> bool:
+        """An untagged bucket is the one this step's own create made (killed before tagging it)
+        when it is empty and was created after that create began (a minute's clock skew allowed)."""
+        began = token_time(token)
+        if began is None:
+            return False
+
+        def go() -> bool:
+            s3 = self.clients.client("s3")
+            if s3.list_objects_v2(Bucket=name, MaxKeys=1).get("KeyCount", 0):
+                return False
+            created = next((b.get("CreationDate") for b in s3.list_buckets().get("Buckets", [])
+                            if b.get("Name") == name), None)
+            return created is not None and created >= began - timedelta(minutes=1)
+
+        return await self.clients.run("s3.list_buckets", go)
 
     def _refuse_unless_ours(self, name: str, tags: dict[str, str], step_id: str) -> None:
         if not self.owner.owns(tags, step_id):

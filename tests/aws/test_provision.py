@@ -176,6 +176,44 @@ async def test_names_taken_by_others_are_refused_not_adopted(aws, make_provision
     assert [g["GroupId"] for g in groups_named(aws, f"{ENV}-web")] == [foreign_gid]
 
 
+async def test_a_bucket_our_killed_create_left_untagged_is_adopted_and_no_other(aws, make_provisioner):
+    """A create killed between CreateBucket and its tagging leaves an untagged, empty bucket made
+    after the step's create began (the time in its token): resuming the create tags and adopts it.
+    An untagged bucket with data, or one older than the create, or a token without a time, is
+    someone else's: refused, untouched."""
+    import time
+
+    from tui.core.lifecycle.engine import new_token
+
+    s3 = aws("s3")
+    prov = make_provisioner()
+    token = new_token()                             # a create began…
+    s3.create_bucket(Bucket=f"{ENV}-assets")        # …its CreateBucket ran, then the process died
+    assert await prov.find(bucket_step()) is None   # untagged: find adopts nothing
+    assert await prov.create(bucket_step(), token) == f"{ENV}-assets"
+    assert tags_to_dict(s3.get_bucket_tagging(Bucket=f"{ENV}-assets")["TagSet"]) == {
+        **OWNER, "envdeck:step": "assets"}
+    assert bucket_names(aws) == [f"{ENV}-assets"]
+
+    other = bucket_step(name=f"{ENV}-data")
+    s3.create_bucket(Bucket=f"{ENV}-data")
+    s3.put_object(Bucket=f"{ENV}-data", Key="precious", Body=b"data")
+    for tok in (token, "plain-token-without-time"):
+        with pytest.raises(InvalidRequest, match="already exists and is not this environment's"):
+            await prov.create(other, tok)
+    s3.delete_object(Bucket=f"{ENV}-data", Key="precious")  # empty now, but made before this create began:
+    with pytest.raises(InvalidRequest, match="already exists and is not this environment's"):
+        await prov.create(other, f"t{int(time.time()) + 3600}-later")
+    assert _tags_of(s3, f"{ENV}-data") == {}, "a refused bucket is left untouched"
+
+
+def _tags_of(s3, name: str) -> dict[str, str]:
+    try:
+        return tags_to_dict(s3.get_bucket_tagging(Bucket=name)["TagSet"])
+    except s3.exceptions.ClientError:
+        return {}
+
+
 async def test_health_is_fresh_and_names_the_reason(aws, make_provisioner):
     prov = make_provisioner()
     gid = await prov.create(sg_step(), "t")

@@ -44,6 +44,7 @@ import getpass
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -76,6 +77,13 @@ from tui.core.sanitize import clean
 from tui.core.store import Store
 
 __all__ = ["LeaseBusy", "LifecycleEngine", "ProvisionerFactory", "default_holder"]
+
+
+def new_token() -> str:
+    """A step's create token: `t<unix seconds>-<random>` (≤ 64 ASCII: EC2's ClientToken). The time
+    lets a provisioner tell a thing its own crashed create made (after it) from an older one
+    (records.token_time)."""
+    return f"t{int(time.time())}-{uuid.uuid4().hex[:24]}"
 
 log = logging.getLogger(__name__)
 
@@ -507,7 +515,7 @@ class _Run:
             raise StepFailure(step.id, reason) from None
         native_id = row.native_id if row.state == StepState.WAITING else None
         if native_id is None:
-            row.state, row.token = StepState.CREATING, row.token or uuid.uuid4().hex
+            row.state, row.token = StepState.CREATING, row.token or new_token()
             row.started_at, row.finished_at = row.started_at or self.clock(), None
             row.attempts += 1
             row.message = ""

@@ -9,7 +9,7 @@ import enum
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from tui.core.model import iso
@@ -228,3 +228,12 @@ class ManagedEnvironment:
                 "created_at": iso(self.created_at), "expires_at": iso(self.expires_at),
                 "orphans": [o.to_json() for o in self.orphans],
                 "steps": [s.to_json() for s in self.steps]}
+
+
+def token_time(token: str) -> datetime | None:
+    """When the create of a step's token began (`t<unix seconds>-…`, lifecycle/engine.new_token);
+    None for a token of another shape (rows from before the time was in it)."""
+    head, sep, _ = token.partition("-")
+    if not sep or not head.startswith("t") or not head[1:].isdigit():
+        return None
+    return datetime.fromtimestamp(int(head[1:]), tz=UTC)
