@@ -41,6 +41,7 @@ from bench.emulator_proc import ROOT, EmulatorProcess
 from bench.k8s_scale import _goal, aggregate
 from bench.pod_patcher import LABEL, plan_across
 from bench.report import ms, parse_args, percentile, print_table, ratio, run_measured, write_result
+from bench.tui import shown_table, wait_for
 
 NAME = "k8s_scale10"
 ENV_CONFIG = "  {ns}:\n    repair: observe\n    kubernetes: {{kubeconfig: {kubeconfig}, namespace: {ns}}}\n"
@@ -176,17 +177,10 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
         load_start = loadavg()
         async with app.run_test(size=(200, 50)) as pilot:
             async def wait(predicate, timeout: float) -> None:
-                deadline = time.monotonic() + timeout
-                while not predicate():
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the app did not reach the expected state")
-                    await pilot.pause(0.05)
+                await wait_for(pilot, predicate, timeout, interval=0.05)
 
             def table() -> ResourceTable | None:
-                try:
-                    return app.screen.query_one(ResourceTable)
-                except Exception:  # noqa: BLE001 - not mounted yet
-                    return None
+                return shown_table(app)
 
             await wait(lambda: (t := table()) is not None and t.total >= pods, 900)
             visible_table_s = time.monotonic() - t0

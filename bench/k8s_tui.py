@@ -26,6 +26,7 @@ from typing import Any
 from bench.emulator_proc import ROOT, EmulatorProcess
 from bench.pod_patcher import LABEL, plan
 from bench.report import ms, parse_args, percentile, print_table, write_result
+from bench.tui import shown_table, wait_for
 
 NAME = "k8s_tui"
 NAMESPACE = "bench"
@@ -81,17 +82,10 @@ async def run(emu: EmulatorProcess, pods: int, changes: int, rate: float,
         t0 = time.monotonic()
         async with app.run_test(size=(200, 50)) as pilot:
             async def wait(predicate, timeout: float) -> None:
-                deadline = time.monotonic() + timeout
-                while not predicate():
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the app did not reach the expected state")
-                    await pilot.pause(0.01)
+                await wait_for(pilot, predicate, timeout, interval=0.01)
 
             def table() -> ResourceTable | None:
-                try:
-                    return app.screen.query_one(ResourceTable)
-                except Exception:  # noqa: BLE001 - not mounted yet
-                    return None
+                return shown_table(app)
 
             await wait(lambda: (t := table()) is not None and t.total >= pods, 600)
             await pilot.pause()

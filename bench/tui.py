@@ -54,12 +54,23 @@ def rss_mib() -> float:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-async def wait_for(pilot, predicate, timeout: float = 300.0) -> None:
+async def wait_for(pilot, predicate, timeout: float = 300.0, interval: float = 0.005) -> None:
+    """Until `predicate()`, polling every `interval` s (a longer one leaves a loaded app its CPU)."""
     deadline = time.perf_counter() + timeout
     while not predicate():
         if time.perf_counter() > deadline:
             raise TimeoutError("the app did not reach the expected state")
-        await pilot.pause(0.005)
+        await pilot.pause(interval)
+
+
+def shown_table(app):
+    """The screen's ResourceTable, or None while it is not mounted."""
+    from tui.widgets.resource_table import ResourceTable
+
+    try:
+        return app.screen.query_one(ResourceTable)
+    except Exception:  # noqa: BLE001 - not mounted yet
+        return None
 
 
 def world_factory(worlds: dict[str, Any]):
@@ -78,7 +89,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
     from bench.synthetic_backend import SyntheticWorld
     from tui.app import AppOptions, create_app
     from tui.core.config import parse_config
-    from tui.widgets.resource_table import ResourceTable
+    from tui.widgets.resource_table import ResourceTable  # noqa: F401 - timed with the app's imports
     import_s = time.perf_counter() - t_import
 
     worlds = {"bench": SyntheticWorld(n), "other": SyntheticWorld(n, seed=2)}
@@ -117,11 +128,8 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
         app._display = timed_display
         t0 = time.perf_counter()
         async with app.run_test(size=(200, 50)) as pilot:
-            def table() -> ResourceTable | None:
-                try:
-                    return app.screen.query_one(ResourceTable)
-                except Exception:  # noqa: BLE001 - not mounted yet
-                    return None
+            def table():
+                return shown_table(app)
 
             def shown(env: str) -> bool:
                 t = table()
