@@ -7,14 +7,38 @@ their own (to kill and restart them)."""
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
 import socket
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 
-import boto3
-import pytest
-from moto.server import ThreadedMotoServer
+
+def _stock_amis_only() -> None:
+    """moto loads its ~40 stock AMIs plus thousands of "latest" AMIs per region whenever the EC2
+    backend starts again (after every reset): about a second of CPU per test that touches EC2.
+    The stock list alone (moto's own amis.json, which holds the AMI ids the tests use) is read
+    when MOTO_AMIS_PATH names it; set before moto's EC2 models are imported, for this process
+    and the processes it starts."""
+    if "MOTO_AMIS_PATH" in os.environ:
+        return
+    from moto.utilities.utils import load_resource
+
+    path = os.path.join(tempfile.gettempdir(), f"envdeck-tests-amis-{os.getuid()}-{os.getpid()}.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(load_resource("ec2/resources/amis.json"), f)
+    os.environ["MOTO_AMIS_PATH"] = path
+    atexit.register(os.unlink, path)
+
+
+_stock_amis_only()
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
 
 REGION = "us-east-1"
 
