@@ -308,6 +308,16 @@ class MetricSeries:
 
 
 @dataclass(slots=True)
+class ResourceDelta:
+    """What changed since the previous Observation of the same watch stream: the Resources
+    new or changed (the objects of `Observation.resources`) and the ids gone. A Resource
+    with desired state carries a drift mark (not None), as in a full observation."""
+
+    changed: list[Resource] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Observation:
     """What one observe pass of one backend saw."""
 
@@ -318,6 +328,9 @@ class Observation:
     observed_at: datetime = field(default_factory=now_utc)
     # Metric samples worth keeping for sparklines: (resource id, metric name, value).
     samples: list[tuple[str, str, float]] = field(default_factory=list)
+    # A watch's observation after its first: `resources` is still all of them; the delta lets
+    # the reconciler apply only what changed (None: compare everything, as after a relist).
+    delta: ResourceDelta | None = None
 
 
 @dataclass(slots=True)
