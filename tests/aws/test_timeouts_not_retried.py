@@ -1,0 +1,100 @@
+"""A connect or read timeout is final for an AWS call (backends/aws/clients.py
+`final_timeouts`): `envdeck status` on an endpoint that accepts and never answers makes
+ONE connection and reports the backend unreachable, instead of botocore's three attempts
+of a whole timeout each (the pass then ended only at the reconciler's cap, 3 x timeout).
+Throttling is still retried. Attempts are counted on the server side."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+
+from backends.aws.clients import AwsClients
+from tests.helpers import envdeck_env, repo_root
+from tests.silent_listener import SilentListener, closed_port
+from tui.core.config import AwsConfig
+from tui.core.errors import BackendError
+
+
+@pytest.fixture(scope="module")
+def silent():
+    listener = SilentListener()
+    yield listener
+    listener.close()
+
+
+def status(tmp_path, url: str) -> tuple[int, dict]:
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"aws": {
+        "region": "us-east-1", "endpoint_url": url, "tags": {"env": "dead"}}}}}))
+    env = envdeck_env(PYTHONPATH=str(repo_root()), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--config", str(config),
+                           "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=repo_root())
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_status_on_a_silent_endpoint_makes_one_attempt_and_says_unreachable(silent, tmp_path):
+    before = silent.accepted
+    code, report = status(tmp_path, silent.url)
+    assert code == 1
+    [env] = report["environments"]
+    aws = env["backends"]["aws"]
+    assert aws["reachable"] is False
+    assert "endpoint unreachable" in aws["error"] and "Read timeout" in aws["error"], aws["error"]
+    assert silent.accepted - before == 1  # botocore's default: 3 connections, one per attempt
+
+
+def test_status_on_a_closed_port_says_unreachable(tmp_path):
+    port = closed_port()
+    code, report = status(tmp_path, f"http://127.0.0.1:{port}")
+    assert code == 1
+    [env] = report["environments"]
+    assert env["backends"]["aws"]["reachable"] is False
+    assert "endpoint unreachable" in env["backends"]["aws"]["error"]
+    assert f"127.0.0.1:{port}" in env["backends"]["aws"]["error"]
+
+
+class _Throttling(BaseHTTPRequestHandler):
+    """Answers every request with a ThrottlingException (the JSON protocol's error shape)."""
+
+    hits = 0
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.lock:
+            type(self).hits += 1
+        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+async def test_throttling_is_still_retried(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    clients = AwsClients(AwsConfig(region="us-east-1", endpoint_url=f"http://127.0.0.1:{server.server_port}",
+                                   tags={"env": "dead"}), timeout_s=5.0)
+    try:
+        with pytest.raises(BackendError, match="Throttling"):
+            await clients.call("resourcegroupstaggingapi", "get_resources")
+        assert _Throttling.hits == 3  # total_max_attempts: the timeouts' rule leaves throttling alone
+    finally:
+        clients.close()
+        server.shutdown()
+        server.server_close()
