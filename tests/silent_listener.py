@@ -2,8 +2,9 @@
 
 `SilentListener` accepts TCP connections and never sends a byte (a hung API server, a
 process stopped with SIGSTOP, a proxy whose backend is gone): a client's connect
-succeeds and its read waits for its timeout. It counts the connections it accepted, so
-a test can prove how many attempts a client made. `closed_port()` is a port nobody
+succeeds and its read waits for its timeout. It counts the connections it accepted and
+keeps the first line each one sent (an HTTP request line, an SSH banner), so a test can
+prove how many attempts a client made, and that it sent no request twice. `closed_port()` is a port nobody
 listens on (connection refused at once).
 """
 
@@ -18,6 +19,7 @@ class SilentListener:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
         self._held: list[socket.socket] = []
+        self._first_lines: list[str] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="silent-listener", daemon=True)
         self._thread.start()
@@ -32,6 +34,24 @@ class SilentListener:
         with self._lock:
             return len(self._held)
 
+    def first_lines(self) -> list[str]:
+        """The first line each connection sent so far (read, never answered)."""
+        with self._lock:
+            return list(self._first_lines)
+
+    def _read_first_line(self, conn: socket.socket) -> None:
+        data = b""
+        try:
+            while b"\n" not in data and len(data) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:  # closed by the client or by close()
+            pass
+        with self._lock:
+            self._first_lines.append(data.split(b"\n", 1)[0].decode("latin-1").strip())
+
     def _accept(self) -> None:
         while True:
             try:
@@ -40,6 +60,7 @@ class SilentListener:
                 return
             with self._lock:
                 self._held.append(conn)  # held open, never answered
+            threading.Thread(target=self._read_first_line, args=(conn,), daemon=True).start()
 
     def close(self) -> None:
         self.sock.close()

@@ -5,6 +5,11 @@ $KUBECONFIG, contexts, token files, exec plugins, client certificates,
 in-cluster service accounts); this module only carries the loaded
 `Configuration` over to an aiohttp session, because the hot paths (big lists,
 watches, log streams) read raw JSON instead of building typed models.
+
+The official client itself (only `GET /version` for `envdeck doctor`) makes one
+attempt per call (`_api_client`): urllib3's default would try a silent API server four times, each
+attempt a whole `defaults.timeout`; aiohttp, the rest of the paths, never retries.
+The next pass or command tries again.
 """
 
 from __future__ import annotations
@@ -68,6 +73,16 @@ def _in_cluster(cfg: KubernetesConfig) -> bool:
     return not os.environ.get("KUBECONFIG") and not Path("~/.kube/config").expanduser().exists()
 
 
+def _api_client(configuration: Any) -> Any:
+    """The official client over `configuration`, with no retry of a connection that failed
+    or a read that timed out (redirects still followed)."""
+    from kubernetes import client
+    from urllib3.util.retry import Retry
+
+    configuration.retries = Retry(total=None, connect=0, read=0, other=0, status=0, redirect=5)
+    return client.ApiClient(configuration)
+
+
 def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
     """Load the client configuration (blocking: run it in a thread).
 
@@ -80,19 +95,19 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
 
     kubeconfig = str(Path(cfg.kubeconfig).expanduser()) if cfg.kubeconfig else None
     try:
+        configuration = client.Configuration()
         if _in_cluster(cfg):
-            configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)
-            return ClusterConnection(configuration, client.ApiClient(configuration), None, None)
+            return ClusterConnection(configuration, _api_client(configuration), None, None)
         # $KUBECONFIG is read now, not when the client was imported (it may list several files).
         config_file = kubeconfig or os.environ.get("KUBECONFIG") or None
-        api_client = config.new_client_from_config(
-            config_file=config_file, context=cfg.context, persist_config=False)
+        config.load_kube_config(config_file=config_file, context=cfg.context, client_configuration=configuration,
+                                persist_config=False)  # as new_client_from_config, with our retries below
         context = cfg.context
         if context is None:
             _, active = config.list_kube_config_contexts(config_file=config_file)
             context = active.get("name") if active else None
-        return ClusterConnection(api_client.configuration, api_client, context, kubeconfig)
+        return ClusterConnection(configuration, _api_client(configuration), context, kubeconfig)
     except ConfigException as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise BackendUnreachable(f"kubeconfig {where}: {exc}", backend="kubernetes") from None

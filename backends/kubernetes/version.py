@@ -12,15 +12,18 @@ from tui.core.errors import BackendUnreachable
 def _read_version(connection: ClusterConnection, timeout_s: float) -> str:
     from kubernetes.client import VersionApi
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
+    from urllib3.exceptions import HTTPError, MaxRetryError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
     try:
         info = VersionApi(connection.api_client).get_code(_request_timeout=timeout_s)
     except ApiException as exc:
         raise error_for(int(exc.status or 500), str(exc.reason or ""), "GET /version") from None
     except (HTTPError, OSError) as exc:
-        raise BackendUnreachable(f"cannot reach {connection.host}: {type(exc).__name__}",
-                                 backend="kubernetes") from None
+        cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+        what = f"no answer within {timeout_s:g}s" if isinstance(cause, Urllib3Timeout | TimeoutError) \
+            else type(cause).__name__
+        raise BackendUnreachable(f"cannot reach {connection.host}: {what}", backend="kubernetes") from None
     minor = str(info.minor or "").rstrip("+")
     return f"v{info.major}.{minor}" if info.major else str(info.git_version)
 
