@@ -12,7 +12,8 @@ OPENER = """
 import asyncio, sys, time
 from tui.core.store import Store
 start = float(sys.argv[2])
-while time.time() < start:
+time.sleep(max(0.0, start - time.time() - 0.02))  # asleep until just before the start (no CPU burnt)...
+while time.time() < start:                          # ...then spinning, so that all open at the same moment
     pass
 async def main():
     store = await Store.open(sys.argv[1])
@@ -27,7 +28,7 @@ def test_envdecks_opening_a_new_store_together_all_succeed(tmp_path):
 
     for trial in range(4):
         state = tmp_path / f"state-{trial}"
-        start = time.time() + 2.0            # every process is started and spinning by then
+        start = time.time() + 2.0            # every process is started and waiting by then
         procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(state), str(start)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
         results = [p.communicate(timeout=120) for p in procs]
