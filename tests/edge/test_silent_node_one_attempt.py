@@ -1,0 +1,61 @@
+"""`envdeck status` on an edge node that accepts TCP connections and never answers (a hung
+sshd, a stopped host behind a NAT that still accepts) or whose port is closed: the process
+exits 1 saying the node is unreachable, after one connection attempt (asyncssh's
+`connect_timeout` covers TCP connect, SSH handshake and authentication: no other
+attempt is made within the pass). Counted on the listener's side."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import envdeck_env, repo_root
+from tests.silent_listener import SilentListener, closed_port
+
+
+@pytest.fixture(scope="module")
+def silent():
+    listener = SilentListener()
+    yield listener
+    listener.close()
+
+
+def status(tmp_path: Path, port: int) -> tuple[int, dict]:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    config = tmp_path / "envdeck.yaml"
+    config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"edge": {
+        "known_hosts": str(known), "connect_timeout": "1s",
+        "nodes": [{"name": "dead-1", "host": "127.0.0.1", "port": port, "user": "nobody"}]}}}}))
+    config.chmod(0o600)
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--config", str(config),
+                           "--state-dir", str(tmp_path / "state")], capture_output=True, text=True,
+                          env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=120, cwd=repo_root())
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_status_on_a_silent_node_connects_once_and_says_unreachable(silent, tmp_path):
+    before = len(silent.first_lines())
+    code, report = status(tmp_path, silent.port)
+    assert code == 1
+    [env] = report["environments"]
+    edge = env["backends"]["edge"]
+    assert edge["reachable"] is False
+    assert "dead-1" in edge["error"] and "no SSH answer within 1s" in edge["error"], edge["error"]
+    seen = silent.first_lines()[before:]
+    assert len(seen) == 1 and seen[0].startswith("SSH-2.0-"), seen  # one attempt: its client banner
+
+
+def test_status_on_a_closed_port_says_unreachable(tmp_path):
+    code, report = status(tmp_path, closed_port())
+    assert code == 1
+    [env] = report["environments"]
+    edge = env["backends"]["edge"]
+    assert edge["reachable"] is False
+    assert "dead-1" in edge["error"] and "cannot connect" in edge["error"], edge["error"]
