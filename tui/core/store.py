@@ -303,6 +303,15 @@ MIGRATIONS: list[str] = [
 _SNAPSHOT_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+async def insert_timeline(db: SqlDb, env: str, entries: Iterable[TimelineEntry]) -> None:
+    """The timeline rows of `add_timeline`, on `db` as it is (inside a caller's transaction: the
+    lifecycle store writes a step row and its entry in one)."""
+    await db.executemany(
+        "INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) VALUES (?,?,?,?,?,?,?,?)",
+        [(iso(e.at), env, e.resource, e.kind, e.severity, redact_text(e.reason), redact_text(e.message), e.count)
+         for e in map(TimelineEntry._make, entries)])
+
+
 def snapshot_json(resource: Resource) -> str:
     """A resource as stored in `snapshots.data`: what `json.dumps(r.to_json(), default=str)`
     gives, through orjson (10k resources: ~80 ms of json.dumps on the event loop → ~3 ms).
@@ -551,11 +560,7 @@ class Store:
     async def add_timeline(self, env: str, entries: list[TimelineEntry]) -> None:
         if not entries:
             return
-        await self._db.executemany(
-            "INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            [(iso(e.at), env, e.resource, e.kind, e.severity, redact_text(e.reason), redact_text(e.message),
-              e.count) for e in map(TimelineEntry._make, entries)])
+        await insert_timeline(self._db, env, entries)
 
     @_serialized
     async def timeline(self, env: str, limit: int = 500) -> list[dict[str, Any]]:
