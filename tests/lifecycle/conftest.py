@@ -1,6 +1,7 @@
 """The lifecycle world: a moto server (AWS), the Kubernetes API emulator and a pool of simulated
 edge nodes (asyncssh servers on the emulator's loop), with a config whose templates touch all
-three backends. The CLI runs against it in a subprocess (`world.envdeck(...)`); what was
+three backends. The CLI runs against it in this process (`world.envdeck(...)`, envdeck_inproc) or in a
+subprocess (`world.envdeck_process(...)`, `world.popen(...)`); what was
 created or left behind is counted on the SERVERS (moto's tagging API and describes, the
 emulator's object lists, the simulated nodes' services), never through envdeck's store.
 
@@ -31,7 +32,7 @@ import pytest
 
 from backends.sim.edge.simulator import EdgeSimulator
 from backends.sim.k8s_emulator import EmulatorThread
-from tests.helpers import repo_root
+from tests.helpers import envdeck_inproc, repo_root
 from tests.moto_server import REGION
 from tui.core.lifecycle.records import AWS_ENV_TAG, K8S_ENV_LABEL
 from tui.core.store import DB_NAME
@@ -179,7 +180,14 @@ class World:
         return [sys.executable, "-m", "tui.cli", *args]
 
     def envdeck(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """The real CLI in a subprocess (stdin is not a terminal)."""
+        """The CLI's main() in this process (tests/helpers.py envdeck_inproc: same exit code,
+        stdout and stderr as a subprocess; stdin is not a terminal)."""
+        return envdeck_inproc(*args, timeout=timeout, ENVDECK_CONFIG=str(self.config_path),
+                              ENVDECK_STATE_DIR=str(self.state_dir))
+
+    def envdeck_process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The real CLI in a subprocess of its own (stdin is not a terminal): for trials where the
+        process ending (killed, resumed by another) is the point."""
         return subprocess.run(self.argv(*args), capture_output=True, text=True, cwd=repo_root(),
                               env=self.cli_env(), timeout=timeout, stdin=subprocess.DEVNULL)
 

@@ -213,13 +213,26 @@ def test_ctrl_c_during_wait_then_the_same_command_resumes(world: World):
     from tests.helpers import repo_root
     from tests.terminal import TerminalSession
 
+    # The Deployment's image cannot be pulled until the test releases it (the emulator keeps
+    # its pods in ImagePullBackOff, within a long step timeout): the create cannot finish
+    # before Ctrl-C arrives, however loaded the machine is.
+    image = "registry.example/web:main"
+    config = world.config()
+    config["templates"]["preview"]["kubernetes"]["timeout"] = "10m"
+    world.write_config(config)
+    world.k8s.emu.unpullable_images.add(image)
     args = ("env", "create", "c1", "--template", "preview", "--param", "branch=main", "--wait")
     with TerminalSession(world.argv(*args), env=world.cli_env(), cwd=repo_root()) as term:
         term.expect_text("c1: assets creating")
         term.send(b"\x03")
-        assert term.wait_exit() == 130
+        assert term.wait_exit() == 130, term.out.decode(errors="replace")
     assert "interrupted" in term.out.decode(errors="replace")
-    _ok(world.envdeck(*args), "the same command resumes")
+    assert world.stored_state("c1") not in (None, "ready"), "interrupted while in progress"
+    # released: new pods pull the image, those already held start
+    world.k8s.emu.unpullable_images.discard(image)
+    for pod in world.k8s.emu.pod_names("c1"):
+        world.k8s.emu.inject_fault("c1", pod, None, event=False)
+    _ok(world.envdeck_process(*args), "the same command resumes")
     assert world.counts("c1") == {"instances": 1, "security_groups": 1, "buckets": 1, "namespaces": 1,
                                   "deployments": 1}
     assert world.env_rows()["c1"]["state"] == "ready"

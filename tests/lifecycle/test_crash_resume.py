@@ -70,7 +70,7 @@ def _state(world: World, name: str) -> str | None:
 
 def _timed(world: World, *args: str) -> float:
     started = time.monotonic()
-    proc = world.envdeck(*args)
+    proc = world.envdeck_process(*args)
     assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
     return time.monotonic() - started
 
@@ -99,14 +99,14 @@ def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftove
         # -- create, killed, resumed -------------------------------------------------------------
         _killed_after(world, trial.create_kill_s, *_create_args(name))
         if trial.create_resume == "reconcile":
-            proc = world.envdeck("reconcile", "--once")
+            proc = world.envdeck_process("reconcile", "--once")
             assert "Traceback" not in proc.stderr, (str(trial), proc.stderr)
             if _state(world, name) is None:
                 # killed before the request was recorded: nothing may exist, and the create starts over
                 assert world.counts(name) == NOTHING, str(trial)
-                _ok(world.envdeck(*_create_args(name)), trial, "create after an unrecorded request")
+                _ok(world.envdeck_process(*_create_args(name)), trial, "create after an unrecorded request")
         else:
-            _ok(world.envdeck(*_create_args(name)), trial, "resuming create")
+            _ok(world.envdeck_process(*_create_args(name)), trial, "resuming create")
         assert _state(world, name) == "ready", str(trial)
         assert world.counts(name) == ONE_EACH, (str(trial), world.counts(name))
         assert len(world.nodes_running()) == 1, (str(trial), world.nodes_running())
@@ -116,12 +116,12 @@ def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftove
         if _state(world, name) in (None, "destroyed"):
             pass  # the destroy ended before the kill: a destroyed environment is not there to destroy
         elif trial.destroy_resume == "reconcile":
-            proc = world.envdeck("reconcile", "--once")
+            proc = world.envdeck_process("reconcile", "--once")
             assert "Traceback" not in proc.stderr, (str(trial), proc.stderr)
             if _state(world, name) == "ready":  # killed before the request was recorded
-                _ok(world.envdeck("env", "destroy", name, "--yes", "--wait"), trial, "destroy after an unrecorded request")
+                _ok(world.envdeck_process("env", "destroy", name, "--yes", "--wait"), trial, "destroy after an unrecorded request")
         else:
-            _ok(world.envdeck("env", "destroy", name, "--yes", "--wait"), trial, "resuming destroy")
+            _ok(world.envdeck_process("env", "destroy", name, "--yes", "--wait"), trial, "resuming destroy")
         assert _state(world, name) in (None, "destroyed"), str(trial)
         assert world.counts(name) == NOTHING, (str(trial), world.counts(name))
         assert world.tagged_arns(name) == [], (str(trial), world.tagged_arns(name))

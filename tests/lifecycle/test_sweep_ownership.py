@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from tests.helpers import envdeck_inproc
 from tests.lifecycle.conftest import AMI, World
 from tests.lifecycle.memory_provisioner import managed_env
 from tests.security.access_setup import audit_rows
@@ -60,9 +61,8 @@ def _create(world: World, name: str, template: str = "own", state_dir: Path | No
 def _envdeck(world: World, state_dir: Path | None, *args: str) -> subprocess.CompletedProcess:
     if state_dir is None:
         return world.envdeck(*args)
-    env = {**world.cli_env(), "ENVDECK_STATE_DIR": str(state_dir)}
-    return subprocess.run(world.argv(*args), capture_output=True, text=True, cwd=world.workdir, env=env,
-                          timeout=120, stdin=subprocess.DEVNULL)
+    return envdeck_inproc(*args, timeout=120, ENVDECK_CONFIG=str(world.config_path),
+                          ENVDECK_STATE_DIR=str(state_dir))
 
 
 def _timeline(state_dir: Path, env: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Two environments on the Kubernetes API emulator (one namespace each) for the promotion
 tests: `staging` runs the new versions, `prod` the old ones. The emulator is shared by the
-module (each test takes namespaces of its own); the CLI runs in a subprocess."""
+module (each test takes namespaces of its own); the CLI runs in this process (envdeck_inproc) or, for crash
+trials, in a subprocess."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from backends.sim.k8s_emulator import Emulator, EmulatorThread
-from tests.helpers import repo_root
+from tests.helpers import envdeck_inproc, repo_root
 
 DEPLOYMENTS = "deployments"
 
@@ -67,6 +68,13 @@ environments:
                 "ENVDECK_STATE_DIR": str(self.tmp / "state")}
 
     def envdeck(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The CLI's main() in this process (tests/helpers.py envdeck_inproc: the same exit code,
+        stdout and stderr as a subprocess)."""
+        return envdeck_inproc(*args, timeout=timeout, ENVDECK_CONFIG=str(self.tmp / "envdeck.yaml"),
+                              ENVDECK_STATE_DIR=str(self.tmp / "state"))
+
+    def envdeck_process(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """The real CLI in a subprocess: after a SIGKILL, the process that resumes is another one."""
         return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
                               cwd=repo_root(), env=self.cli_env(), timeout=timeout, stdin=subprocess.DEVNULL)
 

@@ -182,7 +182,7 @@ def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: P
         _out, err = proc.communicate()
         promotion_id = next(line.split()[0] for line in err.splitlines() if " wave " in line)
         assert _patches(pair) == {"api": 1, "web": 1}
-        busy = pair.envdeck("promote", "staging", "prod", "--apply", "--yes")
+        busy = pair.envdeck_process("promote", "staging", "prod", "--apply", "--yes")
         assert busy.returncode == 2 and f"--resume {promotion_id}" in busy.stderr, (busy.stderr, err)
         listed = json.loads(pair.envdeck("promote", "--list", "--json").stdout)["promotions"]
         assert [(p["id"], p["state"], p["waves_done"]) for p in listed] == [(promotion_id, "running", 1)]
@@ -192,11 +192,11 @@ def test_sigkill_mid_promotion_resumes_without_repeating_a_finished_wave(pair: P
             if pod["spec"]["containers"][0]["image"] == "web:2.1":
                 pair.emu.delete("pods", pair.p, pod["metadata"]["name"])
         if resumer == "resume":
-            resumed = pair.envdeck("promote", "--resume", promotion_id, "--json")
+            resumed = pair.envdeck_process("promote", "--resume", promotion_id, "--json")
             assert resumed.returncode == 0, resumed.stderr
             assert json.loads(resumed.stdout)["state"] == "succeeded"
         else:    # prod repairs `auto` and declares web:1.0: the overlay set before the patch keeps web:2.1
-            resumed = pair.envdeck("reconcile", "--once", "--env", "prod")
+            resumed = pair.envdeck_process("reconcile", "--once", "--env", "prod")
             assert resumed.returncode == 0, resumed.stderr
             assert f"promotion {promotion_id} of staging → prod succeeded" in resumed.stderr
     finally:
