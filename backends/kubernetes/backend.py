@@ -6,7 +6,9 @@
             ──► ResourceTable (convert.py / convert_kinds.py: health.py, kind_health.py,
                 compliance.py) / EventLog (events.py)
     watch(): informers run as tasks; a change wakes the loop, which waits `coalesce_s`
-             and yields one full Observation (unchanged Resources are the same objects).
+             and yields one full Observation (unchanged Resources are the same objects)
+             with the delta since its previous one (delta.py; none for the first, or
+             after a relist), so that the reconciler's work follows the changes.
     observe(): the same tables filled by one list of every kind (or read from the
                running informers); logs.py, metrics.py, actions.py and desired.py serve
                the rest of the Backend protocol.
@@ -69,6 +71,7 @@ class KubernetesBackend(Backend):
         self.api: KubeApi | None = None
         self.inventory: Inventory | None = None
         self._placeholders: dict[str, Resource] = {}
+        self._snapshot_placeholders: list[Resource] = []  # those of the last _snapshot()
         self.history = MetricHistory()
         self._metrics_absent_until = 0.0
         self.metrics_interval_s = max(float(defaults.interval), 5.0)
@@ -115,6 +118,8 @@ class KubernetesBackend(Backend):
     async def watch(self) -> AsyncIterator[Observation]:
         inv = await self._ensure()
         inv.start()
+        inv.delta.relisted()  # this stream's first observation is a full one
+        shown_placeholders: set[str] = set()  # ids of the placeholders this stream yielded last
         samples: list[tuple[str, str, float]] = []
         sampler = asyncio.create_task(self._sample_periodically(inv, samples))
         try:
@@ -128,7 +133,17 @@ class KubernetesBackend(Backend):
                 inv.raise_failure()
                 fresh = samples[:]
                 samples.clear()
-                yield self._snapshot(inv, fresh)
+                obs = self._snapshot(inv, fresh)
+                obs.delta = inv.delta.take()
+                placeholders = {r.id: r for r in self._snapshot_placeholders}
+                if obs.delta is not None:  # a desired workload deleted is missing from now on, and back
+                    for rid, placeholder in placeholders.items():
+                        if rid not in shown_placeholders:
+                            obs.delta.changed.append(placeholder)
+                            if rid in obs.delta.removed:
+                                obs.delta.removed.remove(rid)
+                shown_placeholders = set(placeholders)
+                yield obs
         finally:
             sampler.cancel()
             await asyncio.gather(sampler, return_exceptions=True)
@@ -155,7 +170,8 @@ class KubernetesBackend(Backend):
                 present.add(entry.resource.id)
                 if entry.resource.drift is None:  # has a desired state; the reconciler marks drift
                     entry.resource.drift = Drift.IN_SYNC
-        resources.extend(desired.placeholders(self.config.desired, present, self._placeholders))
+        self._snapshot_placeholders = desired.placeholders(self.config.desired, present, self._placeholders)
+        resources.extend(self._snapshot_placeholders)
         return Observation(self.name, resources, inv.faults(), inv.take_events(), now_utc(), samples)
 
     def diff(self, observation: Observation) -> list[DriftItem]:

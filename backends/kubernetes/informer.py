@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from backends.kubernetes.api import KubeApi, ResourceExpired, paused_gc
 from backends.kubernetes.convert import Converted, same_content
+from backends.kubernetes.delta import DeltaTracker
 from backends.kubernetes.kinds import KindSpec
 from tui.core.errors import BackendDenied, NotFound
 from tui.core.model import Fault, Resource
@@ -43,13 +44,15 @@ class Sink(Protocol):
 
 
 class ResourceTable:
-    """The converted objects of one kind, by name."""
+    """The converted objects of one kind, by name; each change is told to `delta`."""
 
-    def __init__(self, spec: KindSpec):
+    def __init__(self, spec: KindSpec, delta: DeltaTracker | None = None):
         self.spec = spec
         self.entries: dict[str, Converted] = {}
+        self.shown: dict[str, Resource] = {}  # entries' Resources, by name (resources() copies it at C speed)
         self.versions: dict[str, str] = {}
         self.faulty: dict[str, list[Fault]] = {}
+        self.delta = delta or DeltaTracker()
 
     def upsert(self, obj: dict[str, Any]) -> None:
         name, version, entry = self.converted(obj)
@@ -57,6 +60,8 @@ class ResourceTable:
         if self.entries.get(name) is entry:
             return
         self.entries[name] = entry
+        self.shown[name] = entry.resource
+        self.delta.changed(entry.resource.id, entry.resource)
         if entry.faults:
             self.faulty[name] = entry.faults
         else:
@@ -79,15 +84,18 @@ class ResourceTable:
         return name, version, new
 
     def remove(self, name: str) -> None:
-        self.entries.pop(name, None)
+        gone = self.entries.pop(name, None)
+        self.shown.pop(name, None)
         self.versions.pop(name, None)
         self.faulty.pop(name, None)
+        if gone is not None:
+            self.delta.changed(gone.resource.id, None)
 
     def relist(self) -> TableRelist:
         return TableRelist(self)
 
     def resources(self) -> list[Resource]:
-        return [c.resource for c in self.entries.values()]
+        return list(self.shown.values())
 
     def faults(self) -> list[Fault]:
         return [f for faults in self.faulty.values() for f in faults]
@@ -111,7 +119,10 @@ class TableRelist:
         changed = len(self.entries) != len(table.entries) or any(
             table.entries.get(name) is not entry for name, entry in self.entries.items())
         table.entries, table.versions = self.entries, self.versions
+        table.shown = {name: e.resource for name, e in self.entries.items()}
         table.faulty = {name: e.faults for name, e in self.entries.items() if e.faults}
+        if changed:
+            table.delta.relisted()
         return changed
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 from backends.kubernetes.api import KubeApi, ResourceExpired
 from backends.kubernetes.convert import Converted
+from backends.kubernetes.delta import DeltaTracker
 from backends.kubernetes.discovery import CRD_SPEC, CrdShapes, Discovered, discover
 from backends.kubernetes.events import EventLog
 from backends.kubernetes.informer import Informer, ResourceTable
@@ -45,6 +46,7 @@ class Inventory:
         self.api = api
         self.namespace = namespace
         self.changed = asyncio.Event()
+        self.delta = DeltaTracker()  # what the tables changed since the watch last yielded
         self.tables: dict[str, ResourceTable] = {}
         self.events = EventLog()
         self.informers: list[Informer] = []
@@ -71,14 +73,15 @@ class Inventory:
             task = self._tasks.pop(id(informer), None)
             if task is not None:
                 task.cancel()
-            if informer.sink is not self.events:
-                self.tables.pop(informer.spec.kind, None)
+            if informer.sink is not self.events and self.tables.pop(informer.spec.kind, None) is not None:
+                self.delta.relisted()  # its resources leave with it: the next observation is a full one
         have = {i.spec.key for i in self.informers}
         added = False
         for spec in specs:
             if spec.key in have:
                 continue
-            sink = self.events if spec.convert is None else self.tables.setdefault(spec.kind, ResourceTable(spec))
+            sink = self.events if spec.convert is None else self.tables.setdefault(spec.kind,
+                                                                                  ResourceTable(spec, self.delta))
             informer = Informer(self.api, spec, self.namespace, sink, self._mark_changed)
             informer.gate = self._gate
             self.informers.append(informer)

@@ -59,6 +59,7 @@ from tui.core.model import (
     Origin,
     RepairRecord,
     Resource,
+    ResourceDelta,
     TimelineEntry,
     iso,
     now_utc,
@@ -72,6 +73,36 @@ log = logging.getLogger("envdeck.reconciler")
 def _repair_stopped(exc: BaseException) -> str:
     """The audit message of a repair stopped midway (a failure is caught and recorded)."""
     return "cancelled" if isinstance(exc, asyncio.CancelledError) else exception_text(exc)
+
+
+@dataclasses.dataclass(slots=True)
+class _Applied:
+    """What one backend's last _apply left: its resources (the very dict: a writer that
+    replaces it makes the next delta a full comparison; those changing it in place drop
+    this record) and the ids of those with desired state (a drift mark), which every delta
+    re-diffs."""
+
+    resources: dict[str, Resource]
+    desired: set[str]
+
+    @classmethod
+    def of(cls, resources: dict[str, Resource], considered: list[Resource]) -> _Applied:
+        return cls(resources, {r.id for r in considered if r.drift is not None})
+
+    def merge(self, delta: ResourceDelta) -> tuple[dict[str, Resource], list[Resource], list[str]]:
+        """The resources with the delta applied, those with desired state among them, and
+        the ids removed."""
+        new = dict(self.resources)
+        removed = [rid for rid in delta.removed if new.pop(rid, None) is not None]
+        for rid in removed:
+            self.desired.discard(rid)
+        for r in delta.changed:
+            new[r.id] = r
+            if r.drift is not None:
+                self.desired.add(r.id)
+            else:
+                self.desired.discard(r.id)
+        return new, [new[rid] for rid in self.desired if rid in new], removed
 
 
 Subscriber = Callable[[Change], None]
@@ -118,6 +149,8 @@ class Reconciler:
         self._repair_failures: dict[tuple[str, str, str], tuple[int, float]] = {}
         self._denied_repairs: set[tuple[str, str, str]] = set()
         self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        # what the last _apply left, for applying a watch's delta on top (_Applied)
+        self._applied: dict[tuple[str, str], _Applied] = {}
         self.running = False
         # repairs and lifecycle steps of an environment only while this process leads it (issue 16);
         # made before the lifecycle driver, whose engine drives under these leases
@@ -162,6 +195,7 @@ class Reconciler:
     # -- lifecycle -----------------------------------------------------------
     async def load_last_known(self) -> None:
         """Show the last stored state (with its age) until the first pass answers."""
+        self._applied.clear()  # the resources are replaced in place below: no delta applies on top
         for env, state in self.envs.items():
             snapshot = await self.store.load_snapshot(env)
             stored = await self.store.load_backend_states(env)
@@ -521,7 +555,7 @@ class Reconciler:
     async def _reevaluate(self, env: str, bname: str, obs: Observation) -> list[RepairRecord]:
         """Diff and repair an observation applied already: its events and samples are not
         recorded again (the faults and the drifts are recorded only when new)."""
-        return await self._apply(env, bname, dataclasses.replace(obs, events=[], samples=[]),
+        return await self._apply(env, bname, dataclasses.replace(obs, events=[], samples=[], delta=None),
                                  repair=self._mode_repairs(env))
 
     def changed_by_us(self, env: str, bname: str) -> None:
@@ -571,6 +605,7 @@ class Reconciler:
 
     def _mark_unknown(self, env: str, bname: str, state: BackendState) -> None:
         resources = self.envs[env].resources[bname]
+        self._applied.pop((env, bname), None)  # changed in place below: the next observation is compared whole
         since = iso(state.observed_at) or "never"
         changed = []
         for rid, r in list(resources.items()):
@@ -606,20 +641,29 @@ class Reconciler:
         bstate.last_pass = now
 
         await self.load_overrides(env)
+        old = state.resources[bname]
+        view = self.lifecycle.view(env)
+        applied = self._applied.pop((env, bname), None)
+        if obs.delta is not None and view is None and not recovered and applied is not None \
+                and applied.resources is old:
+            # a watch's delta on top of what the last _apply left: the work follows the changes
+            new, considered, removed = applied.merge(obs.delta)
+            candidates = {r.id: r for r in obs.delta.changed}
+            candidates.update((r.id, r) for r in considered)
+            diffed, resources = dataclasses.replace(obs, resources=considered), list(candidates.values())
+        else:
+            new, considered, removed, diffed, resources = {}, obs.resources, None, obs, obs.resources
+        faults = obs.faults
         try:
-            drifts = self._with_overlays(env, bname, backend.diff(obs), obs.resources)
+            drifts = self._with_overlays(env, bname, backend.diff(diffed), considered)
         except Exception:  # noqa: BLE001
             log.exception("diff of %s/%s failed", env, bname)
             drifts = []
-        old = state.resources[bname]
-        resources, faults = obs.resources, obs.faults
-        view = self.lifecycle.view(env)
         if view is not None:  # a created environment asleep or being created: what that explains is no fault
             shaded = shade(view, resources, faults, drifts, old)
             resources, faults, drifts = shaded.resources, shaded.faults, shaded.drifts
         drifted = {d.resource for d in drifts}
 
-        new: dict[str, object] = {}
         changed = []
         for r in resources:
             marked = r.drift
@@ -630,9 +674,12 @@ class Reconciler:
             new[r.id] = r
             if old.get(r.id) is not r or r.drift != marked:  # new, or its drift mark changed
                 changed.append(r)
-        removed = [rid for rid in old if rid not in new]
+        if removed is None:
+            removed = [rid for rid in old if rid not in new]
         state.resources[bname] = new  # type: ignore[assignment]
         state.revision += 1
+        if view is None:  # a shaded state is never a delta's base (the shading would stay)
+            self._applied[(env, bname)] = _Applied.of(new, considered)
 
         entries: list[TimelineEntry] = []
         for ev in obs.events:
