@@ -1,19 +1,17 @@
-"""The CLI in a subprocess: exit codes, JSON shapes, clean errors."""
+"""The CLI (its main() in this process, tests/helpers.py envdeck_inproc): exit codes, JSON shapes,
+clean errors."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from tests.helpers import envdeck_env, repo_root
+from tests.helpers import envdeck_inproc
 from tui.core.model import Origin
 
 
-def envdeck(*args, input_text=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
-                          cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())), input=input_text,
-                          timeout=timeout)
+def envdeck(*args, timeout=120):
+    """The CLI's main() in this process: the same exit code, stdout and stderr as a subprocess."""
+    return envdeck_inproc(*args, timeout=timeout)
 
 
 def test_check_good_config(tmp_path):
@@ -36,8 +34,7 @@ def test_check_bad_config_exit_2_with_positions(tmp_path):
 def test_config_from_environment_variable(tmp_path):
     cfg = tmp_path / "e.yaml"
     cfg.write_text("environments:\n  dev: {}\n")
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "check"], capture_output=True, text=True,
-                          cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root()), ENVDECK_CONFIG=str(cfg)))
+    proc = envdeck_inproc("check", ENVDECK_CONFIG=str(cfg))
     assert proc.returncode == 0 and proc.stdout.startswith("dev:")
 
 
@@ -144,8 +141,7 @@ def test_the_demo_cli_environment_is_the_tuis_own_state(tmp_path):
                 await session.close()
 
         asyncio.run(tui_pauses())
-        proc = subprocess.run([sys.executable, "-m", "tui.cli", "audit", "--json"], capture_output=True, text=True,
-                              cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root()), **exported), timeout=120)
+        proc = envdeck_inproc("audit", "--json", **exported)
         assert proc.returncode == 0, proc.stderr
         assert [(e["action"], e["origin"]) for e in json.loads(proc.stdout)["entries"]] == [("pause", "tui")]
 

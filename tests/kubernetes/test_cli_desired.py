@@ -1,7 +1,8 @@
-"""`envdeck act` against the desired state of an `auto` environment, in a subprocess against
-the Kubernetes emulator: without a terminal it needs --set-desired or --hold-repair (exit 2,
-nothing done); with one, `envdeck reconcile` no longer undoes the action. `envdeck desired`
-lists and drops overlays. Effects are counted on the server (PATCH requests, replicas)."""
+"""`envdeck act` against the desired state of an `auto` environment (its main() in this
+process; on a terminal, a subprocess with a pty) against the Kubernetes emulator: without a
+terminal it needs --set-desired or --hold-repair (exit 2, nothing done); with one, `envdeck
+reconcile` no longer undoes the action. `envdeck desired` lists and drops overlays. Effects
+are counted on the server (PATCH requests, replicas)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`envdeck reconcile --once --repair --json` in a subprocess against the emulator:
+"""`envdeck reconcile --once --repair --json` (its main() in this process) against the emulator:
 drift of replicas and image is found and repaired; a missing workload is
 reported and its repair fails cleanly."""
 
@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
-from tests.helpers import envdeck_env, repo_root
+from tests.helpers import envdeck_inproc
 from tests.kubernetes.support import NS, eventually
 
 CONFIG = """environments:
@@ -25,12 +24,10 @@ CONFIG = """environments:
 
 
 async def envdeck(*args: str, timeout: float = 180.0) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui.cli", *args, cwd=repo_root(),
-        env=envdeck_env(PYTHONPATH=str(repo_root())),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode, out.decode(), err.decode()
+    """The CLI's main() in this process (envdeck_inproc: the same exit code, stdout and stderr as
+    a subprocess, stdin not a terminal), in a worker thread: the emulator answers on this loop."""
+    proc = await asyncio.to_thread(envdeck_inproc, *args, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 async def _async(value):
