@@ -1,9 +1,9 @@
 """The config's `compare:` section and the edge `version` template, checked by `envdeck check`
-with PATH:LINE:COL like the rest (the real CLI in a subprocess)."""
+with PATH:LINE:COL like the rest (the CLI's main() in this process)."""
 
 from __future__ import annotations
 
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 
 GOOD = """\
 environments:

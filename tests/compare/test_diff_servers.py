@@ -14,7 +14,7 @@ import pytest
 from backends.registry import create_backends
 from backends.sim.k8s_emulator import Emulator, EmulatorThread
 from tests.compare import world
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 from tests.moto_server import arrange_clients, reset
 from tests.security.access_setup import access
 from tui.core.config import load_config
