@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # What a verb's handler imports when it runs; never while the parser is built
 # (`envdeck --version`, `--help`, and every verb before its handler).
 HEAVY = ("pydantic", "textual", "asyncssh", "boto3", "botocore", "kubernetes", "yaml", "aiosqlite",
-         "psycopg", "aiohttp", "rich", "tui.core.config", "tui.core.session", "backends.registry")
+         "psycopg", "aiohttp", "rich", "tui.core.config", "tui.core.session", "backends.registry",
+         "tui.core.model", "tui.core.compare")  # diff --help lists the compared fields only when shown
 
 
 def test_building_the_parser_imports_nothing_heavy():
@@ -27,6 +28,15 @@ def test_building_the_parser_imports_nothing_heavy():
     loaded = json.loads(proc.stdout)
     heavy = sorted({m for m in loaded for h in HEAVY if m == h or m.startswith(h + ".")})
     assert heavy == [], f"the parser imports {heavy}: move the verb's add_*_parser to a light module"
+
+
+def test_diff_help_still_lists_every_compared_field():
+    from tui.core.compare.fields import FIELD_NAMES
+
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "diff", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "1000"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"(repeatable): {', '.join(FIELD_NAMES)}, or a path like image[sidecar]" in proc.stdout, proc.stdout
 
 
 def test_version_prints_without_importing_the_handlers():

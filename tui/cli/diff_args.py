@@ -4,8 +4,17 @@ import the session, the config models and the backends that `diff` needs to run.
 
 from __future__ import annotations
 
-from tui.core.compare.fields import FIELD_NAMES
-from tui.core.model import BACKENDS
+from tui.core.backend_names import BACKENDS
+
+
+class _FieldNames:
+    """The comparable fields, listed in `--ignore`'s help only when help is shown: importing
+    them (tui.core.compare, the model) was a fifth of `envdeck --version`'s own imports."""
+
+    def __str__(self) -> str:
+        from tui.core.compare.fields import FIELD_NAMES
+
+        return ", ".join(FIELD_NAMES)
 
 
 def add_diff_parser(add, handler) -> None:
@@ -15,7 +24,8 @@ def add_diff_parser(add, handler) -> None:
     p.add_argument("b", metavar="B", help="environment B")
     p.add_argument("--backend", action="append", choices=BACKENDS, metavar="NAME",
                    help="only this backend: aws, kubernetes or edge (repeatable)")
-    p.add_argument("--ignore", action="append", default=[], metavar="FIELD",
-                   help=f"leave this field out, besides the config's compare.ignore (repeatable): "
-                        f"{', '.join(FIELD_NAMES)}, or a path like image[sidecar]")
+    ignore = p.add_argument("--ignore", action="append", default=[], metavar="FIELD",
+                            help="leave this field out, besides the config's compare.ignore (repeatable): "
+                                 "%(field_names)s, or a path like image[sidecar]")
+    ignore.field_names = _FieldNames()  # argparse fills %(name)s from the action's attributes
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from backends.edge.fleet import fleet_summary
-from tui.cli.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # not tui.cli.commands: `run` needs none of its verbs
 from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, write_line
 from tui.core.sanitize import clean

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from tui.core.backend_names import BACKENDS as _BACKEND_NAMES
+
 
 class Health(enum.StrEnum):
     HEALTHY = "Healthy"
@@ -102,7 +104,7 @@ class Role(enum.IntEnum):
         return self.name.lower()
 
 
-BACKENDS = ("aws", "kubernetes", "edge")
+BACKENDS = _BACKEND_NAMES  # the kinds of backend (tui/core/backend_names.py, light for the CLI)
 
 
 def now_utc() -> datetime:
