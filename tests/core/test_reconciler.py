@@ -187,7 +187,7 @@ async def test_rollup_is_the_worst_health(make_reconciler):
 async def test_a_failing_store_does_not_kill_the_loop(make_reconciler):
     world = World()
     rec, store = await make_reconciler(world, interval="50ms")
-    real = store.sync_snapshot
+    real = store.record_observation  # every write of a pass, in one transaction
     calls = {"n": 0}
 
     async def flaky(*args, **kwargs):
@@ -196,7 +196,7 @@ async def test_a_failing_store_does_not_kill_the_loop(make_reconciler):
             raise RuntimeError("disk on fire")
         return await real(*args, **kwargs)
 
-    store.sync_snapshot = flaky  # the store is the collaborator here; the loop is under test
+    store.record_observation = flaky  # the store is the collaborator here; the loop is under test
     await rec.start()
     await wait_for(lambda: calls["n"] >= 3 and rec.envs["staging"].backends["aws"].error is None)
     assert rec.envs["staging"].resource("aws/app/web") is not None

@@ -702,12 +702,9 @@ class Reconciler:
 
         try:
             if not self.leadership.member:  # team mode: the store refuses a member role these writes
-                await self.store.sync_snapshot(env, bname, changed, removed, full=recovered)
-                await self.store.save_backend_state(env, bstate)
-                await self.store.add_samples(env, obs.samples, obs.observed_at)
-                await self.store.record_drifts(env, bname, drifts, now)
-                if entries:
-                    await self.store.add_timeline(env, entries)
+                await self.store.record_observation(  # one commit for the lot
+                    env, bname, upserts=changed, removed=removed, full=recovered, state=bstate,
+                    samples=obs.samples, samples_at=obs.observed_at, drifts=drifts, at=now, entries=entries)
             if self.leadership.leads(env):  # what followers show (tui/core/change_feed.py)
                 await self.follower.feed.publish(env, self.leadership.holder, state.faults, self._retries(env))
         except StateError as exc:

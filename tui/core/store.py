@@ -558,6 +558,9 @@ class Store:
     # -- timeline ------------------------------------------------------------
     @_serialized
     async def add_timeline(self, env: str, entries: list[TimelineEntry]) -> None:
+        await self._add_timeline(env, entries)
+
+    async def _add_timeline(self, env: str, entries: list[TimelineEntry]) -> None:
         if not entries:
             return
         await insert_timeline(self._db, env, entries)
@@ -573,17 +576,37 @@ class Store:
     async def sync_snapshot(self, env: str, backend: str, upserts: list[Resource], removed: Iterable[str],
                             *, full: bool = False) -> None:
         """Store changed resources; with full=True, drop every other row of (env, backend)."""
-        rows = [(env, backend, r.id, snapshot_json(r), iso(r.observed_at)) for r in upserts]
         async with self._db.transaction():
-            if full:
-                await self._db.execute("DELETE FROM snapshots WHERE env = ? AND backend = ?", (env, backend))
-            else:
-                removed = list(removed)
-                if removed:
-                    await self._db.executemany("DELETE FROM snapshots WHERE env = ? AND resource_id = ?",
-                                               [(env, rid) for rid in removed])
-            if rows:
-                await self._db.executemany(_UPSERT_SNAPSHOT, rows)
+            await self._sync_snapshot(env, backend, upserts, removed, full)
+
+    async def _sync_snapshot(self, env: str, backend: str, upserts: list[Resource], removed: Iterable[str],
+                             full: bool) -> None:
+        rows = [(env, backend, r.id, snapshot_json(r), iso(r.observed_at)) for r in upserts]
+        if full:
+            await self._db.execute("DELETE FROM snapshots WHERE env = ? AND backend = ?", (env, backend))
+        else:
+            removed = list(removed)
+            if removed:
+                await self._db.executemany("DELETE FROM snapshots WHERE env = ? AND resource_id = ?",
+                                           [(env, rid) for rid in removed])
+        if rows:
+            await self._db.executemany(_UPSERT_SNAPSHOT, rows)
+
+    @_serialized
+    async def record_observation(self, env: str, backend: str, *, upserts: list[Resource], removed: Iterable[str],
+                                 full: bool, state: BackendState, samples: list[tuple[str, str, float]],
+                                 samples_at: datetime, drifts: list[DriftItem], at: datetime,
+                                 entries: list[TimelineEntry]) -> None:
+        """What one observation of one backend changed, in ONE transaction (one commit, not one
+        per kind of row): `sync_snapshot`, `save_backend_state`, `add_samples`, `record_drifts`
+        and `add_timeline` together. (The audit trail is not written here: its rows keep their
+        own commit each.)"""
+        async with self._db.transaction():
+            await self._sync_snapshot(env, backend, upserts, removed, full)
+            await self._save_backend_state(env, state)
+            await self._add_samples(env, samples, samples_at)
+            await self._record_drifts(env, backend, drifts, at)
+            await self._add_timeline(env, entries)
 
     @_serialized
     async def load_snapshot(self, env: str) -> dict[str, list[Resource]]:
@@ -594,6 +617,9 @@ class Store:
 
     @_serialized
     async def save_backend_state(self, env: str, state: BackendState) -> None:
+        await self._save_backend_state(env, state)
+
+    async def _save_backend_state(self, env: str, state: BackendState) -> None:
         await self._db.execute(
             _UPSERT_BACKEND_STATE,
             (env, state.name, None if state.reachable is None else int(state.reachable), state.error,
@@ -611,6 +637,9 @@ class Store:
     # -- metric samples ------------------------------------------------------
     @_serialized
     async def add_samples(self, env: str, samples: list[tuple[str, str, float]], at: datetime) -> None:
+        await self._add_samples(env, samples, at)
+
+    async def _add_samples(self, env: str, samples: list[tuple[str, str, float]], at: datetime) -> None:
         if not samples:
             return
         stamp = iso(at)
@@ -634,31 +663,35 @@ class Store:
     async def record_drifts(self, env: str, backend_prefix: str, drifts: list[DriftItem], at: datetime) -> list[DriftItem]:
         """Upsert the open drifts of one backend; resolve those that went away.
         Returns the drifts that are new since the last pass."""
+        async with self._db.transaction():
+            return await self._record_drifts(env, backend_prefix, drifts, at)
+
+    async def _record_drifts(self, env: str, backend_prefix: str, drifts: list[DriftItem],
+                             at: datetime) -> list[DriftItem]:
         stamp = iso(at)
         new: list[DriftItem] = []
-        async with self._db.transaction():
-            open_rows = {(r["resource_id"], r["field"]): r for r in await self._db.fetchall(
-                "SELECT resource_id, field, desired, actual, first_seen FROM drifts "
-                "WHERE env = ? AND resolved_at IS NULL AND resource_id LIKE ?", (env, backend_prefix + "/%"))}
-            seen = set()
-            for d in drifts:
-                key = (d.resource, d.field)
-                seen.add(key)
-                desired, actual = json.dumps(d.desired, default=str), json.dumps(d.actual, default=str)
-                row = open_rows.get(key)
-                if row is None:
-                    new.append(d)
-                    await self._db.execute(_UPSERT_DRIFT, (env, d.resource, d.field, desired, actual, stamp, stamp))
-                else:
-                    await self._db.execute(
-                        "UPDATE drifts SET desired = ?, actual = ?, last_seen = ? WHERE env = ? AND resource_id = ? "
-                        "AND field = ? AND first_seen = ?", (desired, actual, stamp, env, d.resource, d.field,
-                                                             row["first_seen"]))
-            for key, row in open_rows.items():
-                if key not in seen:
-                    await self._db.execute(
-                        "UPDATE drifts SET resolved_at = ? WHERE env = ? AND resource_id = ? AND field = ? "
-                        "AND first_seen = ?", (stamp, env, key[0], key[1], row["first_seen"]))
+        open_rows = {(r["resource_id"], r["field"]): r for r in await self._db.fetchall(
+            "SELECT resource_id, field, desired, actual, first_seen FROM drifts "
+            "WHERE env = ? AND resolved_at IS NULL AND resource_id LIKE ?", (env, backend_prefix + "/%"))}
+        seen = set()
+        for d in drifts:
+            key = (d.resource, d.field)
+            seen.add(key)
+            desired, actual = json.dumps(d.desired, default=str), json.dumps(d.actual, default=str)
+            row = open_rows.get(key)
+            if row is None:
+                new.append(d)
+                await self._db.execute(_UPSERT_DRIFT, (env, d.resource, d.field, desired, actual, stamp, stamp))
+            else:
+                await self._db.execute(
+                    "UPDATE drifts SET desired = ?, actual = ?, last_seen = ? WHERE env = ? AND resource_id = ? "
+                    "AND field = ? AND first_seen = ?", (desired, actual, stamp, env, d.resource, d.field,
+                                                         row["first_seen"]))
+        for key, row in open_rows.items():
+            if key not in seen:
+                await self._db.execute(
+                    "UPDATE drifts SET resolved_at = ? WHERE env = ? AND resource_id = ? AND field = ? "
+                    "AND first_seen = ?", (stamp, env, key[0], key[1], row["first_seen"]))
         return new
 
     @_serialized
