@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from tests.agent.support import Agent
-from tests.helpers import envdeck
+from tests.helpers import envdeck, envdeck_inproc
 from tests.kubernetes_emulator.support import wait_for
 
 CONFIG = """defaults:
@@ -113,7 +113,7 @@ def test_agent_repairs_serves_health_and_metrics_and_exits_0_on_sigterm(world):
     assert token not in everything and "Traceback" not in everything
 
     # the repairs are in the audit trail, by the reconciler
-    out = envdeck("audit", "--json", "--env", "staging", "--config", str(config), "--state-dir", str(state))
+    out = envdeck_inproc("audit", "--json", "--env", "staging", "--config", str(config), "--state-dir", str(state))
     assert out.returncode == 0, out.stderr
     rows = [e for e in json.loads(out.stdout)["entries"] if e["action"] == "scale"]
     assert rows and {e["origin"] for e in rows} == {"reconciler"}
@@ -233,7 +233,7 @@ def test_agent_on_the_shared_postgresql_store(world, pg_url):
     assert code == 0, agent.stderr
     assert PG_PASSWORD not in "\n".join(agent.lines) + agent.stderr
     assert not (state / DB_NAME).exists()
-    out = envdeck("audit", "--json", "--env", "staging", "--config", str(config), "--state-dir",
+    out = envdeck_inproc("audit", "--json", "--env", "staging", "--config", str(config), "--state-dir",
                   str(state.parent / "another-state"), ENVDECK_STATE_URL=pg_url)
     assert out.returncode == 0, out.stderr
     rows = [e for e in json.loads(out.stdout)["entries"] if e["action"] == "scale"]

@@ -9,7 +9,7 @@ import json
 import signal
 
 from tests.agent.support import Agent
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 from tests.kubernetes_emulator.support import wait_for
 
 MANIFEST = """\

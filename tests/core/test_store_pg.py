@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 from tests.postgres_server import PG_PASSWORD
 from tui.core.config import ConfigError, load_config
 from tui.core.errors import StateError

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 from tests.postgres_server import PG_PASSWORD
 from tui.core.errors import StateError
 from tui.core.store import STATE_URL_ENV, open_store, shown_url
