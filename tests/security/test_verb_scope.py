@@ -22,11 +22,15 @@ import json
 import socket
 import threading
 import time
+import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
+from backends.sim.k8s_emulator import Emulator, EmulatorThread
 from tests.aws.arrange import instance
-from tests.helpers import envdeck
+from tests.helpers import envdeck, envdeck_inproc
+from tests.moto_server import reset
 from tests.security.access_setup import access, audit_rows, write_config
 from tests.security.test_access_matrix import aws_block, ec2_state, stopped_instance
 from tui.core.identity import current_user
@@ -49,21 +53,27 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def world(tmp_path, aws, moto_url, k8s_emulator):
-    """`dev` (the role under test) and `prod` (no role), on one moto and one emulator."""
-    thread, kubeconfig, _token = k8s_emulator
-    emu = thread.emu
+def arrange_prod_pod(emu) -> None:
+    """prod's namespace on the emulator, with a pod whose log is prod's secret line."""
     emu.add_namespace("prod")
     emu.create("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "db", "namespace": "prod"},
                         "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}})
     emu.append_log("prod", "db", PROD_LINE)
+
+
+def arrange_aws(aws) -> dict:
+    """dev's and prod's instances and log groups on moto: the ids moto gave."""
     dev_iid = instance(aws, "dev", "web-1", **{"envdeck:log-group": "/dev/tagged"})
     prod_iid = instance(aws, "prod", "db-1")
     put_lines(aws, "/dev/web", ["dev web line"])
     put_lines(aws, "/dev/tagged", ["dev tagged line"], tags={"env": "dev"})  # the group is dev's too
     put_lines(aws, "/prod/db", [PROD_LINE], tags={"env": "prod"})
     put_lines(aws, "/prod/declared", [PROD_LINE], tags={"env": "dev"})  # dev's tags, but prod's config names it
+    return {"dev_iid": dev_iid, "prod_iid": prod_iid}
+
+
+def world_of(tmp_path, moto_url: str, kubeconfig, arranged: dict) -> dict:
+    """The test's configs (one per role, in its tmp_path) and state dir over an arranged world."""
     known_hosts = tmp_path / "known_hosts"
     known_hosts.write_text("")
 
@@ -81,7 +91,57 @@ def world(tmp_path, aws, moto_url, k8s_emulator):
                 "edge": edge("gw-prod")}
         return str(write_config(tmp_path / f"envdeck-{role}.yaml", {"dev": dev, "prod": prod}))
 
-    return {"config": config, "dev_iid": dev_iid, "prod_iid": prod_iid, "state": tmp_path / "state", "emu": emu}
+    return {**arranged, "config": config, "state": tmp_path / "state"}
+
+
+@pytest.fixture
+def world(tmp_path, aws, moto_url, k8s_emulator):
+    """`dev` (the role under test) and `prod` (no role) on moto (freshly reset) and an emulator
+    of the test's own: a world the test may change."""
+    thread, kubeconfig, _token = k8s_emulator
+    arrange_prod_pod(thread.emu)
+    return world_of(tmp_path, moto_url, kubeconfig, {**arrange_aws(aws), "emu": thread.emu})
+
+
+@pytest.fixture(scope="module")
+def _shared_emulator(tmp_path_factory):
+    """An emulator for the module's readers, arranged once."""
+    thread = EmulatorThread(Emulator(token="planted-k8s-bearer-" + uuid.uuid4().hex))
+    thread.start()
+    thread.emu.add_namespace("staging")
+    arrange_prod_pod(thread.emu)
+    kubeconfig = thread.emu.write_kubeconfig(tmp_path_factory.mktemp("verb-scope") / "kubeconfig",
+                                             namespace="staging", context="emulator")
+    try:
+        yield thread.emu, kubeconfig
+    finally:
+        thread.stop()
+
+
+@pytest.fixture(scope="module")
+def _shared_ids() -> dict:
+    return {}
+
+
+def _instance_exists(aws, iid: str) -> bool:
+    try:
+        aws("ec2").describe_instances(InstanceIds=[iid])
+    except ClientError:
+        return False
+    return True
+
+
+@pytest.fixture
+def read_world(tmp_path, moto_server, _arrange_clients, _shared_emulator, _shared_ids):
+    """The same world arranged once per module, for the tests that only read it (every call
+    they make is refused or reads; each has its own configs and state dir). moto is shared
+    with the tests that reset it: when the world's instance is gone, moto is reset and the
+    AWS part arranged again."""
+    emu, kubeconfig = _shared_emulator
+    if not _shared_ids or not _instance_exists(_arrange_clients, _shared_ids["dev_iid"]):
+        reset(moto_server)
+        _shared_ids.update(arrange_aws(_arrange_clients))
+    return world_of(tmp_path, moto_server, kubeconfig, {**_shared_ids, "emu": emu})
 
 
 # -- hidden and unknown environments, every verb ----------------------------------
@@ -100,11 +160,12 @@ VERBS = {  # the common options (--config, --state-dir) go where `opts` is
 
 
 @pytest.mark.parametrize("verb", list(VERBS))
-def test_hidden_and_unknown_environments_are_refused_alike(world, verb):
-    cfg, state = world["config"]("admin"), world["state"]
+def test_hidden_and_unknown_environments_are_refused_alike(read_world, verb):
+    cfg, state = read_world["config"]("admin"), read_world["state"]
+    run = envdeck if verb == "tui" else envdeck_inproc  # the TUI verb needs a process of its own
     answers = {}
     for env in ("prod", "nope"):
-        proc = envdeck(*VERBS[verb](env, ["--config", cfg, "--state-dir", str(state)]), timeout=90)
+        proc = run(*VERBS[verb](env, ["--config", cfg, "--state-dir", str(state)]), timeout=90)
         assert proc.returncode == 3, (env, proc.returncode, proc.stdout, proc.stderr)
         assert proc.stdout == "", "nothing of the environment is shown"
         answers[env] = proc.stderr
@@ -131,10 +192,11 @@ def resource_cases(world) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("case", ["act-ec2", "logs-log-group", "logs-ec2", "logs-k8s-path", "act-k8s-path",
                                   "logs-edge", "act-edge"])
-def test_a_resource_of_another_environment_is_refused(world, aws, case):
+def test_a_resource_of_another_environment_is_refused(read_world, _arrange_clients, case):
+    world, aws = read_world, _arrange_clients
     argv = resource_cases(world)[case]
     state = world["state"]
-    proc = envdeck(*argv, "--config", world["config"]("admin"), "--state-dir", str(state))
+    proc = envdeck_inproc(*argv, "--config", world["config"]("admin"), "--state-dir", str(state))
     assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
     assert PROD_LINE not in proc.stdout and proc.stdout == ""
     refusal, _, hint = proc.stderr.partition(" (did you mean ")
@@ -146,12 +208,13 @@ def test_a_resource_of_another_environment_is_refused(world, aws, case):
     assert ec2_state(aws, world["prod_iid"]) == "running", "nothing of prod changed"
 
 
-def test_log_groups_of_the_environment_are_read_and_audited_once_per_stream(world):
+def test_log_groups_of_the_environment_are_read_and_audited_once_per_stream(read_world):
+    world = read_world
     cfg, state = world["config"]("operator"), world["state"]
     for rid, line in (("aws/log-group//dev/web", "dev web line"),       # aws.logs in the config
                       ("aws/log-group//dev/tagged", "dev tagged line"),  # the tag of a dev instance
                       (f"aws/ec2-instance/{world['dev_iid']}", "dev web line")):
-        proc = envdeck("logs", "dev", rid, "--config", cfg, "--state-dir", str(state))
+        proc = envdeck_inproc("logs", "dev", rid, "--config", cfg, "--state-dir", str(state))
         assert proc.returncode == 0, proc.stderr
         [printed] = proc.stdout.splitlines()
         assert printed.endswith(line), printed  # a group's lines may carry their stream
@@ -173,7 +236,7 @@ def test_a_tag_naming_a_log_group_does_not_make_it_the_environments(world, aws, 
     iid = instance(aws, "dev", "sneaky", **{"envdeck:log-group": group})
     cfg, state = world["config"]("admin"), world["state"]
     for rid in (f"aws/log-group/{group}", f"aws/ec2-instance/{iid}"):
-        proc = envdeck("logs", "dev", rid, "--config", cfg, "--state-dir", str(state))
+        proc = envdeck_inproc("logs", "dev", rid, "--config", cfg, "--state-dir", str(state))
         assert proc.returncode == 3, (rid, proc.returncode, proc.stdout, proc.stderr)
         assert PROD_LINE not in proc.stdout + proc.stderr and proc.stdout == ""
         assert proc.stderr.startswith("envdeck: denied: ") and "Traceback" not in proc.stderr
@@ -194,12 +257,12 @@ def test_an_ecs_task_definitions_log_group_must_be_the_environments(world, aws):
                            taskDefinition=task["taskDefinition"]["taskDefinitionArn"],
                            tags=[{"key": "env", "value": "dev"}])
     cfg, state = world["config"]("admin"), world["state"]
-    proc = envdeck("status", "--env", "dev", "--json", "--config", cfg, "--state-dir", str(state))
+    proc = envdeck_inproc("status", "--env", "dev", "--json", "--config", cfg, "--state-dir", str(state))
     [env] = json.loads(proc.stdout)["environments"]
     ids = {r["name"]: r["id"] for r in env["resources"] if r["kind"] == "ecs-service"}
-    own = envdeck("logs", "dev", ids["api"], "--config", cfg, "--state-dir", str(state))
+    own = envdeck_inproc("logs", "dev", ids["api"], "--config", cfg, "--state-dir", str(state))
     assert own.returncode == 0 and own.stdout.splitlines()[-1].endswith("dev tagged line"), own.stderr
-    stolen = envdeck("logs", "dev", ids["thief"], "--config", cfg, "--state-dir", str(state))
+    stolen = envdeck_inproc("logs", "dev", ids["thief"], "--config", cfg, "--state-dir", str(state))
     assert stolen.returncode == 3, (stolen.returncode, stolen.stdout, stolen.stderr)
     assert PROD_LINE not in stolen.stdout + stolen.stderr and stolen.stdout == ""
     assert [(r["target"], r["result"]) for r in audit_rows(state)] == [
@@ -213,26 +276,26 @@ def test_an_aws_name_in_place_of_the_id(world, aws):
     cfg, state, dev_iid = world["config"]("operator"), world["state"], world["dev_iid"]
     instance(aws, "dev", "twin")
     instance(aws, "dev", "twin")
-    logs = envdeck("logs", "dev", "aws/ec2-instance/web-1", "--config", cfg, "--state-dir", str(state))
+    logs = envdeck_inproc("logs", "dev", "aws/ec2-instance/web-1", "--config", cfg, "--state-dir", str(state))
     assert logs.returncode == 0 and logs.stdout.splitlines()[-1].endswith("dev web line"), logs.stderr
-    act = envdeck("act", "dev", "aws/ec2-instance/web-1", "reboot", "--yes", "--config", cfg, "--state-dir", str(state))
+    act = envdeck_inproc("act", "dev", "aws/ec2-instance/web-1", "reboot", "--yes", "--config", cfg, "--state-dir", str(state))
     assert act.returncode == 0, act.stderr
     assert f"reboot aws/ec2-instance/{dev_iid}: ok" in act.stdout
     assert [(r["action"], r["target"], r["result"]) for r in audit_rows(state)] == [
         ("read", f"aws/ec2-instance/{dev_iid}", "succeeded"), ("reboot", f"aws/ec2-instance/{dev_iid}", "succeeded")]
 
-    typo = envdeck("logs", "dev", "aws/ec2-instance/web-2", "--config", cfg, "--state-dir", str(state))
+    typo = envdeck_inproc("logs", "dev", "aws/ec2-instance/web-2", "--config", cfg, "--state-dir", str(state))
     assert typo.returncode == 3, typo.stderr
     assert typo.stderr == ("envdeck: denied: aws/ec2-instance/web-2 is not a resource of environment dev "
                            f"(did you mean aws/ec2-instance/{dev_iid} (web-1)?)\n")
     for refused in ("aws/ec2-instance/db-1", "aws/ec2-instance/twin"):  # prod's name; two of dev's
-        proc = envdeck("logs", "dev", refused, "--config", cfg, "--state-dir", str(state))
+        proc = envdeck_inproc("logs", "dev", refused, "--config", cfg, "--state-dir", str(state))
         assert proc.returncode == 3, proc.stderr
         assert proc.stderr.startswith(f"envdeck: denied: {refused} is not a resource of environment dev")
         assert world["prod_iid"] not in proc.stderr and PROD_LINE not in proc.stdout + proc.stderr
     assert [r["result"] for r in audit_rows(state)][2:] == ["denied"] * 3
 
-    status = envdeck("status", "--env", "dev", "--config", cfg, "--state-dir", str(state))
+    status = envdeck_inproc("status", "--env", "dev", "--config", cfg, "--state-dir", str(state))
     [row] = [line for line in status.stdout.splitlines() if " web-1 " in line]
     assert row.split()[:4] == ["aws", "ec2-instance", "web-1", f"aws/ec2-instance/{dev_iid}"], "the id beside the name"
 
@@ -261,6 +324,10 @@ class CountingListener:
             conn.close()
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(): close() alone does not
+        except OSError:
+            pass
         self.sock.close()
         self._thread.join(timeout=10)
 
@@ -272,7 +339,7 @@ def test_a_denial_never_waits_for_an_unreachable_backend(tmp_path, role, read_on
         cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {
             "access": access(role), "aws": aws_block(f"http://127.0.0.1:{listener.port}")}})
         state = tmp_path / "state"
-        proc = envdeck("act", "dev", "aws/ec2-instance/i-0123456789abcdef0", "start", "--yes", "--config", str(cfg),
+        proc = envdeck_inproc("act", "dev", "aws/ec2-instance/i-0123456789abcdef0", "start", "--yes", "--config", str(cfg),
                        "--state-dir", str(state), *(["--read-only"] if read_only else []))
         assert proc.returncode == 3, (proc.returncode, proc.stderr)
         assert "unreachable" not in proc.stderr
@@ -290,7 +357,7 @@ def test_a_parameter_the_action_does_not_take_is_refused(tmp_path, aws, moto_url
     iid = instance(aws, "dev", "web-1")
     cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("operator"), "aws": aws_block(moto_url)}})
     state = tmp_path / "state"
-    proc = envdeck("act", "dev", f"aws/ec2-instance/{iid}", "reboot", "--param", "pwd=hunter2", "--yes",
+    proc = envdeck_inproc("act", "dev", f"aws/ec2-instance/{iid}", "reboot", "--param", "pwd=hunter2", "--yes",
                    "--config", str(cfg), "--state-dir", str(state))
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert "--param pwd" in proc.stderr and "hunter2" not in proc.stderr
@@ -305,7 +372,7 @@ def test_a_missing_required_parameter_is_a_usage_error_naming_it(world):
     world_emu = world["emu"]
     world_emu.create("deployments", deployment("staging", "web", 2, "nginx:1.27", None, None))
     state = world["state"]
-    proc = envdeck("act", "dev", "kubernetes/Deployment/web", "scale", "--yes",
+    proc = envdeck_inproc("act", "dev", "kubernetes/Deployment/web", "scale", "--yes",
                    "--config", world["config"]("operator"), "--state-dir", str(state))
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     assert proc.stderr == "envdeck: scale on kubernetes/Deployment/web needs --param replicas=VALUE\n"
@@ -322,7 +389,7 @@ def test_status_never_repairs(tmp_path, aws, moto_url, role):
                                                            "aws": aws_block(moto_url, desired=desired)}})
     state = tmp_path / "state"
     for _ in range(2):
-        proc = envdeck("status", "--json", "--config", str(cfg), "--state-dir", str(state))
+        proc = envdeck_inproc("status", "--json", "--config", str(cfg), "--state-dir", str(state))
         assert proc.returncode == 0, proc.stderr
         [env] = json.loads(proc.stdout)["environments"]
         [res] = [r for r in env["resources"] if r["id"] == f"aws/ec2-instance/{iid}"]
