@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import io
+import locale
 import logging
 import os
 import signal
@@ -87,7 +88,7 @@ class _LastResort(logging.Handler):
     the message on stderr. Only records of the CLI's own threads (its thread and asyncio's
     executor threads), not of the servers a test runs in this process."""
 
-    def __init__(self, cli_thread: threading.Thread, stream: io.StringIO) -> None:
+    def __init__(self, cli_thread: threading.Thread, stream: io.TextIOBase) -> None:
         super().__init__(logging.WARNING)
         self.cli_thread, self.stream = cli_thread, stream
 
@@ -185,7 +186,9 @@ def envdeck_inproc(*args: str, timeout: float = 180, **env: str) -> subprocess.C
     refuse_unsafe(argv)
     from tui.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
+    # what a child's sys.stdout/sys.stderr are on a pipe: UTF-8, strict on stdout, backslashreplace on stderr
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace", write_through=True)
     result: dict[str, int] = {}
 
     def call() -> None:
@@ -221,5 +224,12 @@ def envdeck_inproc(*args: str, timeout: float = 180, **env: str) -> subprocess.C
                 logging.getLogger().removeHandler(last_resort)
                 saved.restore()
     if thread.is_alive():
-        raise subprocess.TimeoutExpired(["envdeck", *argv], timeout, out.getvalue(), err.getvalue())
-    return subprocess.CompletedProcess(["envdeck", *argv], result["code"], out.getvalue(), err.getvalue())
+        raise subprocess.TimeoutExpired(["envdeck", *argv], timeout, _as_read(out), _as_read(err))
+    return subprocess.CompletedProcess(["envdeck", *argv], result["code"], _as_read(out), _as_read(err))
+
+
+def _as_read(stream: io.TextIOWrapper) -> str:
+    """The bytes written, read back as subprocess.run(text=True) reads a pipe: the locale's
+    encoding, universal newlines ("\r\n" and "\r" become "\n")."""
+    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    return io.TextIOWrapper(io.BytesIO(data), encoding=locale.getpreferredencoding(False)).read()

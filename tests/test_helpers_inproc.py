@@ -157,3 +157,12 @@ def test_uncaught_exception_is_a_traceback_and_exit_1(tmp_path, monkeypatch):
     monkeypatch.setattr(commands, "cmd_check", broken)
     proc = envdeck_inproc("check", "--config", str(_config(tmp_path, GOOD)))
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "ZeroDivisionError: boom" in proc.stderr
+
+
+def test_text_is_read_back_as_from_a_pipe(tmp_path):
+    """Non-ASCII text and carriage returns come back as subprocess.run(text=True) gives them."""
+    cfg = _config(tmp_path, "environments:\n  dev:\n    description: \"Entwicklung \\u00e9t\\u00e9 \\u2014 r\\u00e9sum\\u00e9\"\n")
+    sub, inp = _both(tmp_path, "status", "--json", "--config", str(cfg))
+    assert (inp.returncode, inp.stderr) == (sub.returncode, sub.stderr)
+    assert _stable(json.loads(inp.stdout)) == _stable(json.loads(sub.stdout))
+    assert "été" in inp.stdout
