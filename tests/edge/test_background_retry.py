@@ -132,7 +132,7 @@ async def test_a_refused_host_key_is_not_retried(edge_lab, defaults, asyncio_err
 async def test_a_node_back_after_its_attempts_gave_up_shows_healthy_without_any_action(
         edge_lab, spaced, reconciling, asyncio_errors):
     hosts, nodes = spaced
-    rec, backend, calls = await reconciling(nodes, connect_timeout=3, command_timeout=5, keepalive=2)
+    rec, backend, calls = await reconciling(nodes, connect_timeout=2, command_timeout=3, keepalive=2)
     link = backend.links["n1"]
     try:
         await wait_for(lambda: all(getattr(shown(rec, f"edge/node/n{i}"), "health", None) == Health.HEALTHY
@@ -140,7 +140,7 @@ async def test_a_node_back_after_its_attempts_gave_up_shows_healthy_without_any_
         hosts[1].black_hole()
         await pass_until(rec, lambda: shown(rec, "edge/node/n1").status == "connecting", "n1 shown connecting")
         # no pass is asked for from here on (the scheduled one is an hour away)
-        await wait_for(lambda: link.retry_scheduled, "n1's attempt given up (3 s) and its retry scheduled")
+        await wait_for(lambda: link.retry_scheduled, "n1's attempt given up (2 s) and its retry scheduled")
         t0, attempts, failures = time.monotonic(), link.attempts, link.failures
         await wait_for(lambda: link.attempts >= attempts + 2 and link.retry_scheduled,
                        "two more attempts of the link's own, given up too")
@@ -167,7 +167,8 @@ async def test_close_during_a_retry_attempt_leaves_no_task_or_socket(edge_lab, s
     hosts, nodes = spaced
     dead_addr = nodes[1].host
     hosts[1].black_hole()
-    backend = EdgeBackend("test", edge_lab.config(nodes[:2], connect_timeout=10), defaults)
+    backend = EdgeBackend("test", edge_lab.config(nodes[:2], connect_timeout=5), defaults)
+    backend.connect_wait_s = 0.5  # the pass below waits this briefly for the attempt in flight
     link = backend.links["n1"]
     fleet_task = None
     try:

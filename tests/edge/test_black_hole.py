@@ -23,8 +23,9 @@ from tui.core.model import Health
 async def test_a_black_holed_node_does_not_hold_up_the_pass(edge_lab, spaced, defaults, asyncio_errors):
     hosts, nodes = spaced
     dead_addr = nodes[1].host
-    cfg = edge_lab.config(nodes, connect_timeout=15, command_timeout=5, keepalive=2)
+    cfg = edge_lab.config(nodes, connect_timeout=6, command_timeout=3, keepalive=2)
     backend = EdgeBackend("test", cfg, defaults)
+    backend.connect_wait_s = 0.5  # a pass waits this briefly for a reconnect (2 s by default)
     link = backend.links["n1"]
     fleet_task = None
     try:
@@ -34,7 +35,7 @@ async def test_a_black_holed_node_does_not_hold_up_the_pass(edge_lab, spaced, de
 
         hosts[1].black_hole()
         # Passes go on; one comes back while n1's reconnect is still pending (the
-        # connect timeout is 15 s, the pass waits for it only briefly).
+        # connect timeout is 6 s, the pass waits for it only 0.5 s).
         deadline = time.monotonic() + WAIT_S
         while True:
             obs = await backend.observe()
@@ -70,7 +71,7 @@ async def test_a_black_holed_node_does_not_hold_up_the_pass(edge_lab, spaced, de
         assert len(syn_sent_to(dead_addr)) == 1, our_sockets_to(dead_addr)
         (result,) = await asyncio.wait_for(fleet_task, WAIT_S)
         # a connected node could not fail this way: the fleet result is the attempt's timeout
-        assert result.outcome == "unreachable" and "no SSH answer within 15s" in result.error
+        assert result.outcome == "unreachable" and "no SSH answer within 6s" in result.error
 
         hosts[1].unblock()
         deadline = time.monotonic() + WAIT_S
@@ -122,7 +123,7 @@ async def test_a_background_reconnect_wakes_the_reconciler(edge_lab, spaced, rec
     # connect_timeout is long so that the attempt begun while black-holed is still going
     # when the link returns: only that background attempt can bring the node back (the
     # next scheduled pass is an hour away)
-    rec, backend, calls = await reconciling(nodes, connect_timeout=60, command_timeout=5, keepalive=2)
+    rec, backend, calls = await reconciling(nodes, connect_timeout=60, command_timeout=3, keepalive=2)
     try:
         await wait_for(lambda: all(getattr(shown(rec, f"edge/node/n{i}"), "health", None) == Health.HEALTHY
                                    for i in range(3)), "every node Healthy in the first pass")
@@ -173,7 +174,7 @@ async def test_a_running_reconciler_does_not_wait_for_a_first_connect(edge_lab, 
 
 async def test_nodes_reconnecting_together_get_one_early_pass(edge_lab, spaced, reconciling, asyncio_errors):
     hosts, nodes = spaced
-    rec, backend, calls = await reconciling(nodes, connect_timeout=3, command_timeout=5, keepalive=2)
+    rec, backend, calls = await reconciling(nodes, connect_timeout=3, command_timeout=3, keepalive=2)
     backend.pass_request_delay_s = 5.0  # roomy: the two connects below run side by side
     try:
         await wait_for(lambda: all(getattr(shown(rec, f"edge/node/n{i}"), "health", None) == Health.HEALTHY

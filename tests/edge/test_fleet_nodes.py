@@ -106,7 +106,7 @@ async def test_a_node_that_never_speaks_does_not_stall_the_others(edge_lab, flee
     edge_lab.activate("web")
     silent = EdgeNode(name="silent", host="127.0.0.1", port=silent_listener, user=edge_lab.user,
                       identity_file=str(edge_lab.client_key))
-    cfg = edge_lab.config([*nodes_of(edge_lab, fleet), silent], connect_timeout=10)
+    cfg = edge_lab.config([*nodes_of(edge_lab, fleet), silent], connect_timeout=4)
     backend = EdgeBackend("test", cfg, defaults)
     order: list[FleetResult] = []
     try:
@@ -128,7 +128,7 @@ async def test_cut_link_makes_that_node_unknown_with_age_and_it_recovers(edge_la
     if fleet.no_netns_reason:
         pytest.skip(f"cutting a link needs network namespaces: {fleet.no_netns_reason}")
     edge_lab.activate("web")
-    cfg = edge_lab.config(nodes_of(edge_lab, fleet), connect_timeout=8, command_timeout=8, keepalive=3)
+    cfg = edge_lab.config(nodes_of(edge_lab, fleet), connect_timeout=5, command_timeout=3, keepalive=3)
     backend = EdgeBackend("test", cfg, defaults)
     try:
         before = {r.id: r for r in (await backend.observe()).resources}
