@@ -17,6 +17,7 @@ import pytest
 from textual.notifications import Notify
 from textual.widgets import DataTable
 
+from backends.registry import create_backends
 from backends.sim.k8s_emulator import Emulator
 from screens.confirm import ConfirmScreen
 from screens.desired_conflict import DesiredConflictScreen
@@ -47,11 +48,21 @@ async def cluster(tmp_path):
         await emu.stop()
 
 
+def observed_every_second(env, env_cfg, cfg):
+    """The registry's backends, the Kubernetes watch yielding a full observation every
+    second (its metrics tick; 5 s by default) as well as on every change: a quiet cluster
+    then gets a pass per `interval` (1 s here), which `passes` counts."""
+    backends = create_backends(env, env_cfg, cfg)
+    backends["kubernetes"].metrics_interval_s = 1.0
+    return backends
+
+
 def make(tmp_path, kubeconfig, *, view=None, api=False):
     api_line = "        - {kind: Deployment, name: api, replicas: 3}\n" if api else ""
     config = parse_config(desired_web_yaml(
         kubeconfig, NS, defaults="defaults: {interval: 1s, timeout: 5s, max_backoff: 2s}", more_desired=api_line))
-    options = AppOptions(start_reconciler=True, start_env="prod", start_view=view, user="alice", testing=True)
+    options = AppOptions(start_reconciler=True, start_env="prod", start_view=view, user="alice", testing=True,
+                         backends_factory=observed_every_second)
     return create_app(config, tmp_path / "state", options=options)
 
 
