@@ -4,10 +4,13 @@ Credentials are found exactly as the AWS CLI finds them: a `boto3.Session` with 
 configured profile (static keys, SSO, assume-role, credential_process are all
 botocore's business), else the default chain. Every client shares one botocore
 `Config`: adaptive retries, connect/read timeouts, and a connection pool as wide as
-the worker pool. A connect or read timeout is final for the call (`final_timeouts`):
-botocore's standard retry mode counts it as transient and would retry it, each attempt
-another whole timeout, so a silent endpoint cost 3 x `defaults.timeout` per pass;
-throttling, 5xx answers and refused or reset connections keep botocore's retries. Calls run in a bounded pool of daemon threads (daemon_pool.py), so a
+the worker pool. An attempt that reached no endpoint is final for the call
+(`final_timeouts`): a connect or read timeout, a refused connection, a name that does not
+resolve. botocore's standard retry mode counts them as transient and retries them: each
+timeout another whole `defaults.timeout` (a silent endpoint cost 3 x the timeout per pass),
+each refusal a backoff of up to 1 + 2 s. The reconciler's own backoff tries again on its
+next pass, as for the other backends (aiohttp and asyncssh make one attempt). Throttling,
+5xx answers and a connection reset mid-answer keep botocore's retries. Calls run in a bounded pool of daemon threads (daemon_pool.py), so a
 slow or dead endpoint never blocks the event loop, never spawns unbounded threads, and
 never holds up the exit of a command that has stopped waiting for it.
 """
@@ -21,7 +24,7 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from backends.aws.daemon_pool import DaemonThreadPool
 from backends.aws.error_mapping import translate
@@ -46,18 +49,19 @@ def botocore_config(timeout_s: float, workers: int, region: str) -> Config:
 
 def _timeout_is_final(caught_exception: BaseException | None = None, **_: Any) -> bool | None:
     """A `needs-retry` handler, called before botocore's own: False ends the call when an
-    attempt got no connection or no answer within its timeout (the caller's pass or
-    command fails now and the reconciler's backoff tries again later); None leaves every
-    other outcome (throttling, 5xx, a refused or reset connection) to the standard
-    retry handler registered after it. botocore >= 1.43.3 reads False as "no retry"."""
-    if isinstance(caught_exception, ConnectTimeoutError | ReadTimeoutError):
+    attempt reached no endpoint (refused, unresolvable, no connection or no answer within
+    its timeout): the caller's pass or command fails now and the reconciler's backoff
+    tries again later. None leaves every other outcome (throttling, 5xx, a connection
+    reset mid-answer) to the standard retry handler registered after it.
+    botocore >= 1.43.3 reads False as "no retry"."""
+    if isinstance(caught_exception, ConnectTimeoutError | ReadTimeoutError | EndpointConnectionError):
         return False
     return None
 
 
 def final_timeouts(client: Any) -> Any:
     """Register `_timeout_is_final` first on the client's `needs-retry` event: the first
-    answer that is not None decides, so it overrides the retry of a timeout and nothing else."""
+    answer that is not None decides, so it overrides the retry of an unreached endpoint and nothing else."""
     service_event = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register_first(f"needs-retry.{service_event}", _timeout_is_final,
                                       unique_id=f"envdeck-final-timeouts-{service_event}")

@@ -1,8 +1,10 @@
-"""A connect or read timeout is final for an AWS call (backends/aws/clients.py
+"""An AWS call that reached no endpoint is not retried (backends/aws/clients.py
 `final_timeouts`): `envdeck status` on an endpoint that accepts and never answers makes
 ONE connection and reports the backend unreachable, instead of botocore's three attempts
-of a whole timeout each (the pass then ended only at the reconciler's cap, 3 x timeout).
-Throttling is still retried. Attempts are counted on the server side."""
+of a whole timeout each (the pass then ended only at the reconciler's cap, 3 x timeout);
+a refused connection is one attempt too (no backoff of up to 3 s). Throttling is still
+retried. Attempts are counted on the server side; for the closed port, where there is no
+server, by botocore's own `before-send` event."""
 
 from __future__ import annotations
 
@@ -50,6 +52,22 @@ def test_status_on_a_silent_endpoint_makes_one_attempt_and_says_unreachable(sile
     assert aws["reachable"] is False
     assert "endpoint unreachable" in aws["error"] and "Read timeout" in aws["error"], aws["error"]
     assert silent.accepted - before == 1  # botocore's default: 3 connections, one per attempt
+
+
+async def test_a_refused_connection_is_one_attempt(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    port = closed_port()
+    clients = AwsClients(AwsConfig(region="us-east-1", endpoint_url=f"http://127.0.0.1:{port}",
+                                   tags={"env": "dead"}), timeout_s=5.0)
+    sent = []
+    clients.client("sts").meta.events.register("before-send", lambda **kw: sent.append(kw["request"].url))
+    try:
+        with pytest.raises(BackendError, match="endpoint unreachable"):
+            await clients.call("sts", "get_caller_identity")
+        assert sent == [f"http://127.0.0.1:{port}/"]  # botocore's default: 3 attempts
+    finally:
+        clients.close()
 
 
 def test_status_on_a_closed_port_says_unreachable(tmp_path):
