@@ -9,8 +9,6 @@ server, by botocore's own `before-send` event."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,7 +16,7 @@ import pytest
 import yaml
 
 from backends.aws.clients import AwsClients
-from tests.helpers import envdeck_env, repo_root
+from tests.helpers import envdeck, envdeck_inproc
 from tests.silent_listener import SilentListener, closed_port
 from tui.core.config import AwsConfig
 from tui.core.errors import BackendError
@@ -31,14 +29,14 @@ def silent():
     listener.close()
 
 
-def status(tmp_path, url: str) -> tuple[int, dict]:
+def status(tmp_path, url: str, run=envdeck) -> tuple[int, dict]:
+    """`envdeck status --json`; a real process by default (its exit is part of the point: no
+    thread left waiting on the endpoint holds it up)."""
     config = tmp_path / "envdeck.yaml"
     config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"aws": {
         "region": "us-east-1", "endpoint_url": url, "tags": {"env": "dead"}}}}}))
-    env = envdeck_env(PYTHONPATH=str(repo_root()), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--config", str(config),
-                           "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, env=env,
-                          timeout=120, cwd=repo_root())
+    proc = run("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"), timeout=120,
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -72,7 +70,7 @@ async def test_a_refused_connection_is_one_attempt(monkeypatch):
 
 def test_status_on_a_closed_port_says_unreachable(tmp_path):
     port = closed_port()
-    code, report = status(tmp_path, f"http://127.0.0.1:{port}")
+    code, report = status(tmp_path, f"http://127.0.0.1:{port}", run=envdeck_inproc)
     assert code == 1
     [env] = report["environments"]
     assert env["backends"]["aws"]["reachable"] is False

@@ -7,14 +7,12 @@ attempt is made within the pass). Counted on the listener's side."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import envdeck_env, repo_root
+from tests.helpers import envdeck, envdeck_inproc
 from tests.silent_listener import SilentListener, closed_port
 
 
@@ -25,7 +23,8 @@ def silent():
     listener.close()
 
 
-def status(tmp_path: Path, port: int) -> tuple[int, dict]:
+def status(tmp_path: Path, port: int, run=envdeck) -> tuple[int, dict]:
+    """`envdeck status --json`; a real process by default (it must exit, no connect left pending)."""
     known = tmp_path / "known_hosts"
     known.write_text("")
     config = tmp_path / "envdeck.yaml"
@@ -33,9 +32,7 @@ def status(tmp_path: Path, port: int) -> tuple[int, dict]:
         "known_hosts": str(known), "connect_timeout": "1s",
         "nodes": [{"name": "dead-1", "host": "127.0.0.1", "port": port, "user": "nobody"}]}}}}))
     config.chmod(0o600)
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--config", str(config),
-                           "--state-dir", str(tmp_path / "state")], capture_output=True, text=True,
-                          env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=120, cwd=repo_root())
+    proc = run("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"), timeout=120)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -53,7 +50,7 @@ def test_status_on_a_silent_node_connects_once_and_says_unreachable(silent, tmp_
 
 
 def test_status_on_a_closed_port_says_unreachable(tmp_path):
-    code, report = status(tmp_path, closed_port())
+    code, report = status(tmp_path, closed_port(), run=envdeck_inproc)
     assert code == 1
     [env] = report["environments"]
     edge = env["backends"]["edge"]

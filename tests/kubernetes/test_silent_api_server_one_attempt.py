@@ -7,8 +7,6 @@ timeout each: backends/kubernetes/connection.py). Counted on the server side."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 import yaml
 
 from backends.kubernetes.backend import KubernetesBackend
-from tests.helpers import envdeck_env, repo_root
+from tests.helpers import envdeck, envdeck_inproc
 from tests.silent_listener import SilentListener, closed_port
 from tui.core.config import Defaults, KubernetesConfig
 from tui.core.errors import BackendUnreachable
@@ -39,13 +37,12 @@ def kubeconfig(tmp_path: Path, server: str) -> Path:
     return path
 
 
-def status(tmp_path: Path, server: str) -> tuple[int, dict]:
+def status(tmp_path: Path, server: str, run=envdeck) -> tuple[int, dict]:
+    """`envdeck status --json`; a real process by default (it must exit, nothing left waiting)."""
     config = tmp_path / "envdeck.yaml"
     config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"kubernetes": {
         "kubeconfig": str(kubeconfig(tmp_path, server)), "namespace": "default"}}}}))
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--config", str(config),
-                           "--state-dir", str(tmp_path / "state")], capture_output=True, text=True,
-                          env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=120, cwd=repo_root())
+    proc = run("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"), timeout=120)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -66,7 +63,7 @@ def test_status_on_a_silent_api_server_sends_each_request_once(silent, tmp_path)
 
 def test_status_on_a_closed_port_says_unreachable(tmp_path):
     port = closed_port()
-    code, report = status(tmp_path, f"http://127.0.0.1:{port}")
+    code, report = status(tmp_path, f"http://127.0.0.1:{port}", run=envdeck_inproc)
     assert code == 1
     [env] = report["environments"]
     assert env["backends"]["kubernetes"]["reachable"] is False
