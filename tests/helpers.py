@@ -213,6 +213,7 @@ def envdeck_inproc(*args: str, timeout: float = 180, **env: str) -> subprocess.C
         with open(os.devnull, encoding="utf-8") as stdin:
             saved_streams = sys.stdin, sys.stdout, sys.stderr
             try:
+                _as_a_new_process()
                 os.environ.update(envdeck_env(PYTHONPATH=str(repo_root()), **env))
                 os.chdir(repo_root())
                 logging.getLogger().addHandler(last_resort)
@@ -226,6 +227,24 @@ def envdeck_inproc(*args: str, timeout: float = 180, **env: str) -> subprocess.C
     if thread.is_alive():
         raise subprocess.TimeoutExpired(["envdeck", *argv], timeout, _as_read(out), _as_read(err))
     return subprocess.CompletedProcess(["envdeck", *argv], result["code"], _as_read(out), _as_read(err))
+
+
+def _as_a_new_process() -> None:
+    """What a fresh interpreter starts with, where earlier tests of this process may have left
+    theirs: no backend or provisioner overrides (a test's in-memory fakes), no operator redaction
+    patterns, the CLI's loggers without handlers (put back after the call)."""
+    from backends import registry
+    from tui.core import redaction
+
+    registry._overrides.clear()
+    registry._provisioner_overrides.clear()
+    redaction._extra = ()
+    for name in _CLI_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        logger.propagate, logger.disabled = True, False
 
 
 def _as_read(stream: io.TextIOWrapper) -> str:

@@ -166,3 +166,37 @@ def test_text_is_read_back_as_from_a_pipe(tmp_path):
     assert (inp.returncode, inp.stderr) == (sub.returncode, sub.stderr)
     assert _stable(json.loads(inp.stdout)) == _stable(json.loads(sub.stdout))
     assert "été" in inp.stdout
+
+
+def test_what_earlier_tests_left_in_this_process_does_not_reach_the_call(tmp_path):
+    """A subprocess starts without the backend overrides, redaction patterns and log handlers
+    that earlier tests of this worker may have left: so does the in-process call, and they are
+    there again afterwards."""
+    from backends import registry
+
+    class NotTheRealKubernetes:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("a test's override reached the CLI")
+
+    cfg = _config(tmp_path, GOOD)
+    records: list[logging.LogRecord] = []
+    left = logging.Handler()
+    left.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("envdeck").addHandler(left)
+    registry.register("kubernetes", NotTheRealKubernetes)  # type: ignore[arg-type]
+    before_redact = redaction._extra
+    redaction.configure(["hunter[0-9]+"])
+    try:
+        sub, inp = _both(tmp_path, "status", "--json", "--config", str(cfg))
+        assert sub.returncode == inp.returncode == 1, inp.stderr
+        assert _stable(json.loads(inp.stdout)) == _stable(json.loads(sub.stdout))
+        assert "Invalid kube-config" in inp.stdout and inp.stderr == sub.stderr
+        assert records == [], "the envdeck log went to the state directory's file, not to a leftover handler"
+        assert (tmp_path / "inproc-state" / "envdeck.log").exists()
+        assert registry.backend_class("kubernetes") is NotTheRealKubernetes
+        assert left in logging.getLogger("envdeck").handlers
+        assert redaction.redact_text("pw hunter42") == "pw ***"
+    finally:
+        registry.unregister("kubernetes")
+        logging.getLogger("envdeck").removeHandler(left)
+        redaction._extra = before_redact
