@@ -294,32 +294,83 @@ RESOURCE_ACTIONS = [
 ACTION_IDS = [f"{rid.split('/')[1]}-{action}" for _, _, rid, action, *_ in RESOURCE_ACTIONS]
 
 
+async def open_detail_from_the_palette(pilot, query: str, text: str, rid: str, action: str):
+    """Jump to `rid` through the palette and highlight `action` in its detail: the option."""
+    app = pilot.app
+    await run_palette_command(pilot, text, query)
+    await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen)
+                     and app.screen.resource_id == rid, f"the detail of {rid}")
+    options = app.screen.query_one("#actions", OptionList)
+    await wait_until(pilot, lambda: any(o.id == action for o in options.options), f"the {action} action")
+    options.focus()
+    options.highlighted = options.get_option_index(action)
+    return options.get_option(action)
+
+
+async def check_denied_action(pilot, stage: Stage, read_only: bool, query: str, text: str, rid: str, action: str,
+                              needed: str) -> None:
+    """A denied action is listed disabled, says why, and choosing it does nothing."""
+    app = pilot.app
+    option = await open_detail_from_the_palette(pilot, query, text, rid, action)
+    detail = app.screen
+    assert option.disabled, "a denied action is listed disabled"
+    reason = "envdeck runs --read-only" if read_only else f"{action} needs the {needed} role"
+    assert reason in str(option.prompt), str(option.prompt)
+    await pilot.press("enter")  # a disabled option cannot be chosen
+    await pilot.pause()
+    assert app.screen is detail and not isinstance(app.screen, ConfirmScreen)
+    assert stage.performed == [] and await audit(app) == []
+
+
+async def walk_denied_actions(state_dir: Path, role: str, read_only: bool) -> dict[str, BaseException | None]:
+    """Every resource action `role` may not run, checked one after the other in one app session
+    (a denied action changes nothing, so each starts where the last left off, back on the
+    environment screen): the outcome of each, by case id, so that each case passes or fails
+    on its own."""
+    stage = Stage()
+    app = make(state_dir, stage, role, read_only=read_only)
+    outcomes: dict[str, BaseException | None] = {}
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        for case_id, (query, text, rid, action, needed, _destructive, _params) in zip(ACTION_IDS, RESOURCE_ACTIONS,
+                                                                                           strict=True):
+            if allowed(role, needed, read_only):
+                continue
+            try:
+                await check_denied_action(pilot, stage, read_only, query, text, rid, action, needed)
+                outcomes[case_id] = None
+            except Exception as exc:  # noqa: BLE001 -- the case's own failure, raised by its test
+                outcomes[case_id] = exc
+            for _ in range(5):  # back to the environment screen (from the detail, or a palette left open)
+                if isinstance(app.screen, EnvironmentScreen):
+                    break
+                await pilot.press("escape")
+                await pilot.pause()
+            assert isinstance(app.screen, EnvironmentScreen), f"escape does not lead back from {app.screen!r}"
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def denied_walks() -> dict[tuple[str, bool], dict[str, BaseException | None]]:
+    return {}
+
+
 @pytest.mark.parametrize("query,text,rid,action,needed,destructive,params", RESOURCE_ACTIONS, ids=ACTION_IDS)
 @pytest.mark.parametrize("role,read_only", CASES, ids=CASE_IDS)
-async def test_resource_actions_reached_from_the_palette(tmp_path, role, read_only, query, text, rid, action,
-                                                         needed, destructive, params):
+async def test_resource_actions_reached_from_the_palette(tmp_path, denied_walks, role, read_only, query, text, rid,
+                                                         action, needed, destructive, params):
+    if not allowed(role, needed, read_only):  # checked with the role's other denied actions in one session
+        if (role, read_only) not in denied_walks:
+            denied_walks[role, read_only] = await walk_denied_actions(tmp_path, role, read_only)
+        outcome = denied_walks[role, read_only][f"{rid.split('/')[1]}-{action}"]
+        if outcome is not None:
+            raise outcome
+        return
     stage = Stage()
     app = make(tmp_path, stage, role, read_only=read_only)
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
-        await run_palette_command(pilot, text, query)
-        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen)
-                         and app.screen.resource_id == rid, f"the detail of {rid}")
-        detail = app.screen
-        options = detail.query_one("#actions", OptionList)
-        await wait_until(pilot, lambda: any(o.id == action for o in options.options), f"the {action} action")
-        option = options.get_option(action)
-        options.focus()
-        options.highlighted = options.get_option_index(action)
-        if not allowed(role, needed, read_only):
-            assert option.disabled, "a denied action is listed disabled"
-            reason = "envdeck runs --read-only" if read_only else f"{action} needs the {needed} role"
-            assert reason in str(option.prompt), str(option.prompt)
-            await pilot.press("enter")  # a disabled option cannot be chosen
-            await pilot.pause()
-            assert app.screen is detail and not isinstance(app.screen, ConfirmScreen)
-            assert stage.performed == [] and await audit(app) == []
-            return
+        option = await open_detail_from_the_palette(pilot, query, text, rid, action)
         assert not option.disabled
         await pilot.press("enter")
         if action == "shell":  # handed to the terminal, no confirmation; audited when opened
