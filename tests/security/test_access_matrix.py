@@ -16,7 +16,7 @@ import pytest
 
 from backends.registry import create_backends
 from tests.aws.arrange import instance
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc
 from tests.security.access_setup import ROLES, access, allowed, audit_rows, write_config
 from tui.core.config import parse_config
 from tui.core.identity import current_user
@@ -65,7 +65,7 @@ def test_cli_act(tmp_path, aws, moto_url, role, action, read_only):
     state = tmp_path / "state"
     args = ["act", "dev", f"aws/ec2-instance/{iid}", action, "--yes", "--json", "--config", str(cfg),
             "--state-dir", str(state)] + (["--read-only"] if read_only else [])
-    proc = envdeck(*args)
+    proc = envdeck_inproc(*args)
     rows = audit_rows(state)
     if allowed(role, EC2_ACTIONS[action], read_only):
         assert proc.returncode == 0, proc.stderr
@@ -100,7 +100,7 @@ def test_reconcile_repair(tmp_path, aws, moto_url, role, read_only, mode, flag):
     args = ["reconcile", "--once", "--json", "--config", str(cfg), "--state-dir", str(state)]
     args += [flag] if flag else []
     args += ["--read-only"] if read_only else []
-    proc = envdeck(*args)
+    proc = envdeck_inproc(*args)
     assert "Traceback" not in proc.stderr
     rows = audit_rows(state)
     origin = "reconciler" if mode == "auto" else "cli"
@@ -133,7 +133,7 @@ def test_propose_mode_without_repair_flag_does_not_repair(tmp_path, aws, moto_ur
     desired = [{"kind": "ec2-instance", "name": "web-1", "state": "running"}]
     cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"repair": "propose", "access": access("admin"),
                                                            "aws": aws_block(moto_url, desired=desired)}})
-    proc = envdeck("reconcile", "--once", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
+    proc = envdeck_inproc("reconcile", "--once", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "s"))
     assert proc.returncode == 0, proc.stderr
     [env] = json.loads(proc.stdout)["environments"]
     assert env["repairs"] == [] and [d["field"] for d in env["drifts"]] == ["state"]
@@ -180,7 +180,7 @@ def test_cli_run_on_edge_nodes(tmp_path, edge_lab, role, read_only):
     state = tmp_path / "state"
     args = ["run", "dev", "--json", "--config", str(cfg), "--state-dir", str(state)]
     args += ["--read-only"] if read_only else []
-    proc = envdeck(*args, "--", f"touch {marker}")
+    proc = envdeck_inproc(*args, "--", f"touch {marker}")
     rows = audit_rows(state)
     if allowed(role, "operator", read_only):
         assert proc.returncode == 0, proc.stderr
@@ -203,7 +203,7 @@ def test_run_refuses_an_option_written_as_the_command(tmp_path, edge_lab):
     edge_lab.trust(server)
     edge = edge_lab.config([edge_lab.node("gw-01", server)]).model_dump(mode="json", exclude_none=True)
     cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("admin"), "edge": edge}})
-    proc = envdeck("run", "--config", str(cfg), "--state-dir", str(tmp_path / "s"), "dev", "--read-only",
+    proc = envdeck_inproc("run", "--config", str(cfg), "--state-dir", str(tmp_path / "s"), "dev", "--read-only",
                    "touch", str(edge_lab.state / "ran"))
     assert proc.returncode == 2 and "looks like an option" in proc.stderr
     assert audit_rows(tmp_path / "s") == [] and edge_lab.calls() == []
@@ -221,13 +221,13 @@ async def test_environment_without_role_is_not_shown(tmp_path, aws, moto_url):
     await store.audit_record(user="someone", env="secret-prod", target="aws/ec2-instance/i-1", action="stop",
                              params={}, origin="cli", result="succeeded")
     await store.close()
-    proc = envdeck("status", "--json", "--config", str(cfg), "--state-dir", str(state))
+    proc = envdeck_inproc("status", "--json", "--config", str(cfg), "--state-dir", str(state))
     assert proc.returncode == 0, proc.stderr
     assert [e["name"] for e in json.loads(proc.stdout)["environments"]] == ["dev"]
     assert "secret-prod" not in proc.stdout
-    proc = envdeck("status", "--config", str(cfg), "--state-dir", str(state))
+    proc = envdeck_inproc("status", "--config", str(cfg), "--state-dir", str(state))
     assert "secret-prod" not in proc.stdout
-    proc = envdeck("audit", "--json", "--config", str(cfg), "--state-dir", str(state))
+    proc = envdeck_inproc("audit", "--json", "--config", str(cfg), "--state-dir", str(state))
     assert proc.returncode == 0 and json.loads(proc.stdout) == {"entries": []}
-    proc = envdeck("audit", "--json", "--env", "secret-prod", "--config", str(cfg), "--state-dir", str(state))
+    proc = envdeck_inproc("audit", "--json", "--env", "secret-prod", "--config", str(cfg), "--state-dir", str(state))
     assert proc.returncode == 3 and "secret-prod" not in proc.stdout
