@@ -527,6 +527,7 @@ async def test_demo_preview_created_from_the_tui_on_real_servers(tmp_path):
     demo = DemoServers()
     try:
         config = load_config(demo.config_path)
+        config.environments.clear()  # the demo's staging and prod are not looked at here
         app = create_app(config, tmp_path / "state", options=AppOptions(testing=True))
         async with app.run_test(size=SMALL) as pilot:
             await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.ready,
