@@ -19,11 +19,11 @@ from tests.helpers import envdeck_inproc
 
 PORT = 8080
 
-pytestmark = pytest.mark.skipif(netns_unavailable_reason() is not None,
-                                reason=str(netns_unavailable_reason()))
+_NO_NETNS = netns_unavailable_reason()
+pytestmark = pytest.mark.skipif(_NO_NETNS is not None, reason=f"needs network namespaces: {_NO_NETNS}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def black_holed():
     [host] = create_hosts(1)
     try:
