@@ -354,8 +354,14 @@ class _Run:
         self.managed = await self.lstore.require(self.name)
         return self.managed
 
-    async def _changed(self) -> None:
-        managed = await self._reload()
+    async def _changed(self, step: StepRecord | None = None) -> None:
+        """Report the environment to `on_change`: read again after a change of its own row; after
+        a step row this drive just wrote (`step`), the record it holds with that row in place of
+        the old one (the same as a read would give: a step row changes nothing else, and only
+        this drive, under its lease, writes them), without a round trip to the store."""
+        managed = self._with_step(step) if step is not None else None
+        if managed is None:
+            managed = await self._reload()
         callback = self.engine.on_change
         if callback is not None:
             try:
@@ -364,6 +370,16 @@ class _Run:
                     await result
             except Exception:  # a subscriber's error never stops a lifecycle operation
                 log.exception("on_change of %s failed", self.name)
+
+    def _with_step(self, step: StepRecord) -> ManagedEnvironment | None:
+        """The held record with `step` (a copy: the caller goes on changing its row) in place;
+        None when there is no held record or it has no such step (read it again)."""
+        managed = self.managed
+        if managed is None or not any(s.id == step.id for s in managed.steps):
+            return None
+        copy = dataclasses.replace(step)
+        self.managed = dataclasses.replace(managed, steps=[copy if s.id == step.id else s for s in managed.steps])
+        return self.managed
 
     def provisioner(self, backend: str) -> Provisioner:
         prov = self._provisioners.get(backend)
@@ -410,9 +426,12 @@ class _Run:
                 row.succeed(_by("", by))
 
     async def _note(self, target: str, reason: str, message: str, *, severity: str = "info") -> None:
-        message = _by(message, self.engine.holder)
-        await self.store.add_timeline(self.name, [TimelineEntry(self.clock(), target, "lifecycle", severity,
-                                                                clean(reason), clean(message, max_len=2000))])
+        await self.store.add_timeline(self.name, [self._entry(target, reason, message, severity=severity)])
+
+    def _entry(self, target: str, reason: str, message: str, *, severity: str = "info") -> TimelineEntry:
+        """A timeline entry of this drive (the message names the process carrying it out)."""
+        return TimelineEntry(self.clock(), target, "lifecycle", severity, clean(reason),
+                             clean(_by(message, self.engine.holder), max_len=2000))
 
     def _check_lease(self) -> None:
         """Stop (LeaseBusy) once this process no longer leads the environment: the lease was
@@ -423,13 +442,14 @@ class _Run:
             raise LeaseBusy(f"{self.name}: the lease of {self.engine.holder} was taken over by another process "
                             f"or lapsed ({why}); stopping")
 
-    async def _row(self, record: StepRecord) -> None:
-        """Write a step row (fenced by the epoch) and, before the backend call that follows,
-        check that the lease still holds on this process's clock."""
+    async def _row(self, record: StepRecord, *notes: TimelineEntry) -> None:
+        """Write a step row (fenced by the epoch) with its timeline `notes` in the same commit
+        and, before the backend call that follows, check that the lease still holds on this
+        process's clock."""
         self._check_lease()
-        await self.lstore.upsert_step(record, epoch=self.epoch)
+        await self.lstore.upsert_step(record, epoch=self.epoch, timeline=notes)
         self._check_lease()
-        await self._changed()
+        await self._changed(record)
 
     # -- create ----------------------------------------------------------------------------
     async def _create(self) -> None:
@@ -465,18 +485,19 @@ class _Run:
         managed = await self._reload()
         if managed.expires_at is None and managed.spec.ttl_s:
             await self.lstore.set_expires(self.name, managed.created_at + timedelta(seconds=managed.spec.ttl_s), epoch=self.epoch)
-        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE, epoch=self.epoch)
-        await self._note(self.name, "Ready", f"{self.name} is ready")
+        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE, epoch=self.epoch,
+                                    timeline=[self._entry(self.name, "Ready", f"{self.name} is ready")])
         await self._changed()
 
     async def _create_failed(self, exc: StepFailure) -> None:
         managed = self.managed
         assert managed is not None
         destroy = managed.spec.on_failure == "destroy"
+        note = self._entry(exc.step, "Failed", exc.reason + ("; tearing it down (on_failure: destroy)"
+                                                             if destroy else ""), severity="high")
         await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=exc.step, reason=exc.reason,
-                                    finished=Operation.CREATE, then=Operation.DESTROY if destroy else None, epoch=self.epoch)
-        await self._note(exc.step, "Failed", exc.reason + ("; tearing it down (on_failure: destroy)"
-                                                           if destroy else ""), severity="high")
+                                    finished=Operation.CREATE, then=Operation.DESTROY if destroy else None,
+                                    epoch=self.epoch, timeline=[note])
         await self._changed()
         raise LifecycleFailed(self.name, exc.step, exc.reason)
 
@@ -500,10 +521,7 @@ class _Run:
     async def _run_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord) -> str:
         deadline = self.clock() + timedelta(seconds=step.timeout_s)
         native_ids = await self._native_ids()
-        for dep in step.depends_on:
-            if dep in by_id:
-                await self._wait_healthy(_resolved(by_id[dep], native_ids), native_ids.get(dep), deadline,
-                                         waiting_for=step.id)
+        await self._dependencies_healthy(step, by_id, native_ids, deadline)
         try:
             if step.kind == EDGE_CLAIM:
                 step = await self._claim(step)
@@ -527,17 +545,39 @@ class _Run:
                 await self._fail_row(row, reason)
                 raise StepFailure(step.id, reason) from None
             row.state, row.native_id = StepState.WAITING, native_id
-            await self._row(row)
-            await self._note(step.id, "Created", f"{step.kind} {native_id}")
+            await self._row(row, self._entry(step.id, "Created", f"{step.kind} {native_id}"))
         try:
             await self._wait_healthy(step, native_id, deadline)
         except StepFailure as exc:
             await self._fail_row(row, exc.reason)
             raise
         row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
-        await self._row(row)
-        await self._note(step.id, "Healthy", f"{step.kind} {native_id} is healthy")
+        await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"))
         return native_id
+
+    async def _dependencies_healthy(self, step: StepSpec, by_id: dict[str, StepSpec], native_ids: dict[str, str],
+                                    deadline: datetime) -> None:
+        """Every step `step` depends on Healthy by a fresh health() asked now, the checks made
+        concurrently; the first failure (in depends_on order among those that failed) is raised
+        and the other checks are cancelled."""
+        deps = [by_id[d] for d in step.depends_on if d in by_id]
+        if len(deps) == 1:
+            await self._wait_healthy(_resolved(deps[0], native_ids), native_ids.get(deps[0].id), deadline,
+                                     waiting_for=step.id)
+            return
+        tasks = [asyncio.ensure_future(self._wait_healthy(_resolved(dep, native_ids), native_ids.get(dep.id),
+                                                          deadline, waiting_for=step.id)) for dep in deps]
+        if not tasks:
+            return
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()
 
     async def _fail_row(self, row: StepRecord, reason: str) -> None:
         row.state, row.message, row.finished_at = StepState.FAILED, reason, self.clock()
@@ -581,7 +621,6 @@ class _Run:
         if row.state == StepState.WAITING and row.message != reason:
             row.message = reason
             await self._row(row)
-            await self._changed()
 
     async def _claim(self, step: StepSpec) -> StepSpec:
         """Claim the edge nodes (kept by a resumed run), write them and the services into
@@ -641,15 +680,14 @@ class _Run:
                     raise r
                 orphans.extend(r)
         orphans.extend(await self._sweep())
-        if not any(o.backend == "edge" for o in orphans):
-            await self.lstore.release_claims(self.name, epoch=self.epoch)   # also a claim made just before a crash
-        await self.lstore.set_orphans(self.name, orphans, epoch=self.epoch)
-        await self.lstore.clear_sleep_memory(self.name, epoch=self.epoch)
         left = f"{len(orphans)} orphan(s) left" if orphans else ""
-        await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYED, step=keep_step if not left else "",
-                                    reason=left or keep_reason, finished=Operation.DESTROY, epoch=self.epoch)
-        await self._note(self.name, "Destroyed", f"{self.name} is destroyed" + (f"; {left}" if left else ""),
-                         severity="high" if orphans else "info")
+        note = self._entry(self.name, "Destroyed", f"{self.name} is destroyed" + (f"; {left}" if left else ""),
+                           severity="high" if orphans else "info")
+        # the claims released unless the edge left an orphan (also a claim made just before a crash), the
+        # orphans, the sleep memory, the state and its entry: one transaction
+        await self.lstore.finish_destroy(self.name, orphans, release_claims=not any(o.backend == "edge" for o in orphans),
+                                         step=keep_step if not left else "", reason=left or keep_reason,
+                                         epoch=self.epoch, timeline=[note])
         await self._changed()
 
     async def _delete_step(self, step: StepSpec) -> list[Orphan]:
@@ -690,7 +728,7 @@ class _Run:
                 if step.kind == EDGE_CLAIM:
                     await self.lstore.release_claims(self.name, epoch=self.epoch)
                 row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
-                await self._row(row)
+                await self._row(row, self._entry(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip()))
                 op.succeed(f"deleted ({native_id or 'nothing created'})")
         if foreign is not None:
             # a recorded id that is no longer marked ours is worth a look; a refused create is not
@@ -700,7 +738,6 @@ class _Run:
         if failure is not None:
             await self._note(step.id, "Orphaned", failure, severity="high")
             return [Orphan(step.backend, row.native_id or step.id, failure)]
-        await self._note(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip())
         return []
 
     async def _wait_gone(self, prov: Provisioner, step: StepSpec, native_id: str) -> None:
@@ -717,48 +754,58 @@ class _Run:
         """Per backend: what still carries the environment's name. Deleted only when it carries this
         environment's instance id and one of its steps' marks (`owned_leftover`); the rest is left
         alone and named (not deleted, not an orphan). Every deletion is named in the audit row and
-        the timeline."""
+        the timeline. The backends are swept concurrently (each its own audit row); the orphans
+        come back in backend order."""
         managed = self.managed
         assert managed is not None
         instance = managed.instance or managed.spec.instance
         steps = list(managed.spec.steps)
         native_ids = await self._native_ids()
+        results = await asyncio.gather(*(self._sweep_backend(b, instance, steps, native_ids)
+                                         for b in self.backends()), return_exceptions=True)
         orphans: list[Orphan] = []
-        for backend in self.backends():
-            deleted: list[str] = []
-            alone: list[str] = []
-            left: list[Orphan] = []
-            async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}) as op:
-                try:
-                    prov = self.provisioner(backend)
-                    leftovers = await prov.sweep()
-                except Exception as exc:   # an orphan of the whole backend; the other backends are swept
-                    reason = f"sweep failed: {_why(exc)}"
-                    orphans.append(Orphan(backend, "*", reason))
-                    op.fail(reason)
-                    continue
-                for leftover in leftovers:
-                    if not owned_leftover(leftover, instance, steps, native_ids):
-                        alone.append(leftover.label)
-                        continue
-                    try:
-                        await prov.delete_leftover(leftover)
-                    except ForeignResource:   # its marks changed since the sweep listed it
-                        alone.append(leftover.label)
-                    except Exception as exc:
-                        left.append(Orphan(backend, leftover.arn or leftover.native_id, _why(exc)))
-                    else:
-                        deleted.append(leftover.label)
-                orphans.extend(left)
-                message = _sweep_message(backend, self.name, deleted, alone, left)
-                op.finish(AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
-            if deleted or left:
-                await self._note(f"sweep:{backend}", "Swept", message, severity="high" if left else "info")
-            for label in alone:
-                await self._note(f"sweep:{backend}", "Left alone",
-                                 f"left alone: {label} carries {_env_mark(backend, self.name)} but was not "
-                                 "created by this environment", severity="medium")
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            orphans.extend(result)
         return orphans
+
+    async def _sweep_backend(self, backend: str, instance: str, steps: list[StepSpec],
+                             native_ids: Mapping[str, str]) -> list[Orphan]:
+        deleted: list[str] = []
+        alone: list[str] = []
+        left: list[Orphan] = []
+        async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}) as op:
+            try:
+                prov = self.provisioner(backend)
+                leftovers = await prov.sweep()
+            except Exception as exc:   # an orphan of the whole backend; the other backends are swept
+                reason = f"sweep failed: {_why(exc)}"
+                op.fail(reason)
+                return [Orphan(backend, "*", reason)]
+            for leftover in leftovers:
+                if not owned_leftover(leftover, instance, steps, native_ids):
+                    alone.append(leftover.label)
+                    continue
+                try:
+                    await prov.delete_leftover(leftover)
+                except ForeignResource:   # its marks changed since the sweep listed it
+                    alone.append(leftover.label)
+                except Exception as exc:
+                    left.append(Orphan(backend, leftover.arn or leftover.native_id, _why(exc)))
+                else:
+                    deleted.append(leftover.label)
+            message = _sweep_message(backend, self.name, deleted, alone, left)
+            op.finish(AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
+        notes = []
+        if deleted or left:
+            notes.append(self._entry(f"sweep:{backend}", "Swept", message, severity="high" if left else "info"))
+        notes.extend(self._entry(f"sweep:{backend}", "Left alone",
+                                 f"left alone: {label} carries {_env_mark(backend, self.name)} but was not "
+                                 "created by this environment", severity="medium") for label in alone)
+        if notes:
+            await self.store.add_timeline(self.name, notes)
+        return left
 
     # -- sleep and wake ---------------------------------------------------------------------
     async def _sleep(self) -> None:
@@ -811,12 +858,13 @@ class _Run:
             if unhealthy is not None:
                 await self._op_failed(Operation.WAKE, unhealthy.step, unhealthy.reason)
         await self.lstore.clear_sleep_memory(self.name, epoch=self.epoch)
-        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.WAKE, epoch=self.epoch)
-        await self._note(self.name, "Awake", f"{self.name} is ready again")
+        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.WAKE, epoch=self.epoch,
+                                    timeline=[self._entry(self.name, "Awake", f"{self.name} is ready again")])
         await self._changed()
 
     async def _op_failed(self, op: Operation, step: str, reason: str) -> None:
-        await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=step, reason=reason, finished=op, epoch=self.epoch)
-        await self._note(step, "Failed", f"{op}: {reason}", severity="high")
+        await self.lstore.set_state(self.name, EnvLifecycleState.FAILED, step=step, reason=reason, finished=op,
+                                    epoch=self.epoch, timeline=[self._entry(step, "Failed", f"{op}: {reason}",
+                                                                            severity="high")])
         await self._changed()
         raise LifecycleFailed(self.name, step, reason)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -45,8 +45,8 @@ from tui.core.lifecycle.records import (
     StepRecord,
     StepState,
 )
-from tui.core.model import iso, now_utc, parse_iso
-from tui.core.store import Store, _serialized
+from tui.core.model import TimelineEntry, iso, now_utc, parse_iso
+from tui.core.store import Store, _serialized, insert_timeline
 from tui.core.store_db import upsert_sql
 
 __all__ = ["EdgeClaim", "LifecycleStore", "allowed", "busy_text"]
@@ -228,10 +228,19 @@ class LifecycleStore:
     @_serialized
     async def set_state(self, name: str, state: EnvLifecycleState, *, step: str = "", reason: str = "",
                         finished: Operation | None = None, then: Operation | None = None,
-                        epoch: int | None = None) -> None:
+                        epoch: int | None = None, timeline: Sequence[TimelineEntry] = ()) -> None:
         """Set the state and the current/failed step with its reason. `finished`: the operation
         carried out, cleared unless another was requested meanwhile; `then`: an operation to
-        carry out next (on_failure destroy)."""
+        carry out next (on_failure destroy). `timeline`: entries written in the same transaction."""
+        async def write() -> None:
+            await self._write_state(name, state, step, reason, finished, then)
+            if timeline:
+                await insert_timeline(self._db, name, timeline)
+
+        await self._unit(name, epoch, write, together=bool(timeline))
+
+    async def _write_state(self, name: str, state: EnvLifecycleState, step: str, reason: str,
+                           finished: Operation | None, then: Operation | None) -> None:
         sets = "state = ?, step = ?, reason = ?, updated_at = ?"
         args: list[Any] = [str(state), step, reason, iso(now_utc())]
         if then is not None:
@@ -240,8 +249,32 @@ class LifecycleStore:
         elif finished is not None:
             sets += ", operation = CASE WHEN operation = ? THEN NULL ELSE operation END"
             args.append(str(finished))
-        await self._fenced(name, epoch, lambda: self._exec(f"UPDATE managed_env SET {sets} WHERE name = ?",
-                                                           [*args, name]))
+        await self._db.execute(f"UPDATE managed_env SET {sets} WHERE name = ?", [*args, name])
+
+    async def _unit(self, env: str, epoch: int | None, fn: Callable[[], Awaitable[T]], *, together: bool) -> T:
+        """`fn` fenced by `epoch` (one atomic unit with the check); without an epoch, in one
+        transaction when it writes more than one statement (`together`)."""
+        if epoch is None and together:
+            async with self._db.transaction():
+                return await fn()
+        return await self._fenced(env, epoch, fn)
+
+    @_serialized
+    async def finish_destroy(self, name: str, orphans: list[Orphan], *, release_claims: bool, step: str,
+                             reason: str, epoch: int | None = None, timeline: Sequence[TimelineEntry] = ()) -> None:
+        """The end of a destroy in one transaction: the edge claims released (`release_claims`),
+        the orphans replaced, the sleep memory cleared, the state `destroyed` (the destroy
+        finished) and the `timeline` entries."""
+        async def write() -> None:
+            if release_claims:
+                await self._db.execute("DELETE FROM edge_claims WHERE env = ?", (name,))
+            await self._replace_orphans(name, orphans)
+            await self._db.execute("DELETE FROM sleep_memory WHERE env = ?", (name,))
+            await self._write_state(name, EnvLifecycleState.DESTROYED, step, reason, Operation.DESTROY, None)
+            if timeline:
+                await insert_timeline(self._db, name, timeline)
+
+        await self._unit(name, epoch, write, together=True)
 
     @_serialized
     async def set_expires(self, name: str, expires_at: datetime | None, *, epoch: int | None = None) -> None:
@@ -267,10 +300,20 @@ class LifecycleStore:
                            finished_at=parse_iso(r["finished_at"]), attempts=r["attempts"]) for r in rows]
 
     @_serialized
-    async def upsert_step(self, record: StepRecord, *, epoch: int | None = None) -> None:
+    async def upsert_step(self, record: StepRecord, *, epoch: int | None = None,
+                          timeline: Sequence[TimelineEntry] = ()) -> None:
         """Write one step row (committed before the backend call that follows); with `epoch`,
-        only while it is still the lease's (`Fenced`)."""
-        await self._fenced(record.env, epoch, lambda: self._exec(
+        only while it is still the lease's (`Fenced`). `timeline`: entries of the environment
+        written in the same transaction (one commit for the row and what it says)."""
+        async def write() -> None:
+            await self._write_step(record)
+            if timeline:
+                await insert_timeline(self._db, record.env, timeline)
+
+        await self._unit(record.env, epoch, write, together=bool(timeline))
+
+    async def _write_step(self, record: StepRecord) -> None:
+        await self._db.execute(
             "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state, native_id, token, message, "
             "started_at, finished_at, attempts) VALUES (?,?,(SELECT COALESCE(MAX(seq), -1) + 1 FROM "
             "lifecycle_steps WHERE env = ?),?,?,?,?,?,?,?,?,?) ON CONFLICT(env, id) DO UPDATE SET "
@@ -278,7 +321,7 @@ class LifecycleStore:
             "native_id = excluded.native_id, token = excluded.token, message = excluded.message, "
             "started_at = excluded.started_at, finished_at = excluded.finished_at, attempts = excluded.attempts",
             (record.env, record.id, record.env, record.backend, record.kind, str(record.state), record.native_id,
-             record.token, record.message, iso(record.started_at), iso(record.finished_at), record.attempts)))
+             record.token, record.message, iso(record.started_at), iso(record.finished_at), record.attempts))
 
     # -- lease ---------------------------------------------------------------
     # The environment's leadership lease (tui/core/leases.py, `Store.acquire_lease`): the
@@ -368,19 +411,22 @@ class LifecycleStore:
     async def set_orphans(self, name: str, orphans: list[Orphan], *, epoch: int | None = None) -> None:
         """Replace the environment's orphans (the last teardown's word)."""
         async def replace() -> None:
-            await self._db.execute("DELETE FROM orphans WHERE env = ?", (name,))
-            stamp = iso(now_utc())
-            rows = {(o.backend, o.resource): (name, o.backend, o.resource, o.reason, stamp) for o in orphans}
-            if rows:
-                await self._db.executemany(
-                    upsert_sql("orphans", ("env", "backend", "resource", "reason", "at"), ("env", "backend", "resource")),
-                    list(rows.values()))
+            await self._replace_orphans(name, orphans)
 
         if epoch is not None:
             await self._fenced(name, epoch, replace)
             return
         async with self._db.transaction():
             await replace()
+
+    async def _replace_orphans(self, name: str, orphans: list[Orphan]) -> None:
+        await self._db.execute("DELETE FROM orphans WHERE env = ?", (name,))
+        stamp = iso(now_utc())
+        rows = {(o.backend, o.resource): (name, o.backend, o.resource, o.reason, stamp) for o in orphans}
+        if rows:
+            await self._db.executemany(
+                upsert_sql("orphans", ("env", "backend", "resource", "reason", "at"), ("env", "backend", "resource")),
+                list(rows.values()))
 
     async def _orphans(self, name: str) -> list[Orphan]:
         rows = await self._db.fetchall(
