@@ -1,19 +1,18 @@
 """Field-level drift and repair for every desired field: through the backend API, and through
-`envdeck reconcile --once [--repair] --json` in a subprocess (the contract of issue 2)."""
+`envdeck reconcile --once [--repair] --json` (the contract of issue 2; the CLI's main() run in
+the test process: exit code, JSON and stderr are the point)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from tests.aws import arrange
 from tests.aws.arrange import by_id
-from tests.helpers import envdeck_env, repo_root
+from tests.helpers import envdeck_inproc
 from tui.core.errors import NotFound
 from tui.core.model import Drift
 
@@ -134,10 +133,7 @@ async def test_a_desired_resource_named_without_fields_drifts_only_when_absent(a
 # -- through the CLI ---------------------------------------------------------------------------
 
 def run_cli(config_path, state_dir, *args: str) -> tuple[int, dict, str]:
-    env = envdeck_env(PYTHONPATH=str(repo_root()))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args, "--config", str(config_path), "--state-dir", str(state_dir)],
-        capture_output=True, text=True, env=env, timeout=180, cwd=repo_root())
+    proc = envdeck_inproc(*args, "--config", str(config_path), "--state-dir", str(state_dir))
     try:
         payload = json.loads(proc.stdout) if proc.stdout.strip() else {}
     except json.JSONDecodeError:

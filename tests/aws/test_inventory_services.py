@@ -159,13 +159,13 @@ def test_the_jump_line_knows_the_short_names():
 
 
 def test_check_points_at_a_bad_desired_field(tmp_path):
-    from tests.helpers import envdeck
+    from tests.helpers import envdeck_inproc
     path = tmp_path / "envdeck.yaml"
     path.write_text("environments:\n  staging:\n    aws:\n      region: us-east-1\n      tags: {env: staging}\n"
                     "      desired:\n"
                     "        - {kind: autoscaling-group, name: workers, desired_capacity: 2147483648}\n"
                     "        - {kind: lambda-function, name: api, reserved_concurrency: -1}\n")
-    proc = envdeck("check", "--config", str(path))
+    proc = envdeck_inproc("check", "--config", str(path))
     assert proc.returncode == 2
     assert f"{path}:7:52: environments.staging.aws.desired.0.desired_capacity" in proc.stderr + proc.stdout
     assert f"{path}:8:46: environments.staging.aws.desired.1.reserved_concurrency" in proc.stderr + proc.stdout

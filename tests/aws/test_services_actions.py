@@ -11,7 +11,7 @@ import pytest
 
 from tests.aws import arrange_services as svc
 from tests.aws.arrange import by_id
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc
 from tests.security.access_setup import access, audit_rows, write_config
 from tui.core.errors import InvalidRequest
 from tui.core.model import Drift, Role
@@ -91,7 +91,7 @@ def test_cli_purge_is_admin_only(aws, moto_url, tmp_path):
     svc.send(aws, url, 3)
     state = tmp_path / "state"
     cfg = _config(tmp_path, moto_url, "operator")
-    proc = envdeck("act", "staging", "aws/sqs-queue/jobs", "purge", "--yes", "--json", "--config", str(cfg),
+    proc = envdeck_inproc("act", "staging", "aws/sqs-queue/jobs", "purge", "--yes", "--json", "--config", str(cfg),
                    "--state-dir", str(state))
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.startswith("envdeck: denied: ") and "Traceback" not in proc.stderr
@@ -100,11 +100,11 @@ def test_cli_purge_is_admin_only(aws, moto_url, tmp_path):
     assert (row["result"], row["target"]) == ("denied", "aws/sqs-queue/jobs")
 
     cfg = _config(tmp_path, moto_url, "admin")
-    proc = envdeck("act", "staging", "aws/sqs-queue/jobs", "purge", "--json", "--config", str(cfg),
+    proc = envdeck_inproc("act", "staging", "aws/sqs-queue/jobs", "purge", "--json", "--config", str(cfg),
                    "--state-dir", str(state))
     assert proc.returncode != 0 and "--yes" in proc.stderr  # destructive: never without a confirmation
     assert depth(aws, url) == 3
-    proc = envdeck("act", "staging", "aws/sqs-queue/jobs", "purge", "--yes", "--json", "--config", str(cfg),
+    proc = envdeck_inproc("act", "staging", "aws/sqs-queue/jobs", "purge", "--yes", "--json", "--config", str(cfg),
                    "--state-dir", str(state))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
@@ -148,14 +148,14 @@ def test_cli_reconcile_repairs_asg_desired_capacity_once(aws, moto_url, tmp_path
         "region": "us-east-1", "endpoint_url": moto_url, "tags": {"env": "staging"},
         "desired": [{"kind": "autoscaling-group", "name": "workers", "desired_capacity": 3}]}}})
     state = tmp_path / "state"
-    proc = envdeck("reconcile", "--once", "--json", "--config", str(cfg), "--state-dir", str(state))
+    proc = envdeck_inproc("reconcile", "--once", "--json", "--config", str(cfg), "--state-dir", str(state))
     assert proc.returncode == 0, proc.stderr
     [report] = json.loads(proc.stdout)["environments"]
     assert [(d["resource"], d["field"], d["desired"], d["actual"]) for d in report["drifts"]] == [
         ("aws/autoscaling-group/workers", "desired_capacity", 3, 1)]
     assert group(aws, "workers")["DesiredCapacity"] == 1
     for _ in range(2):
-        proc = envdeck("reconcile", "--once", "--repair", "--json", "--config", str(cfg), "--state-dir", str(state))
+        proc = envdeck_inproc("reconcile", "--once", "--repair", "--json", "--config", str(cfg), "--state-dir", str(state))
         assert proc.returncode == 0, proc.stderr
     described = group(aws, "workers")
     assert described["DesiredCapacity"] == 3 and len(described["Instances"]) == 3

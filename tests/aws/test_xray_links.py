@@ -13,7 +13,7 @@ import yaml
 
 from tests.aws import arrange_services as svc
 from tests.aws.arrange import instance, security_group, volume
-from tests.helpers import envdeck
+from tests.helpers import envdeck_inproc
 from tui.core.env_state import EnvState
 from tui.core.model import Health, Resource
 from tui.core.xray import XrayNode, xray
@@ -92,14 +92,14 @@ def test_cli_xray_by_name_for_a_viewer(aws, moto_url, tmp_path):
         "access": {"viewer": [me]},
         "aws": {"region": "us-east-1", "endpoint_url": moto_url, "tags": {"env": "staging"}}}}}))
     common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
-    proc = envdeck("xray", "staging", "aws/ec2-instance/bastion", "--json", *common)
+    proc = envdeck_inproc("xray", "staging", "aws/ec2-instance/bastion", "--json", *common)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["resource"]["id"] == f"aws/ec2-instance/{iid}" and data["resource"]["name"] == "bastion"
     assert [(n["id"], n["relation"]) for n in data["depends_on"]] == [(f"aws/security-group/{group}", "in group")]
     evil = instance(aws, "staging", "evil\u202egnp.exe")  # a bidi override: XML (and AWS) carry no ESC
     aws("ec2").modify_instance_attribute(InstanceId=evil, Groups=[group])
-    proc = envdeck("xray", "staging", f"aws/security-group/{group}", *common)
+    proc = envdeck_inproc("xray", "staging", f"aws/security-group/{group}", *common)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[1] == "depends on: nothing known" and lines[2] == "depended on by"
@@ -123,7 +123,7 @@ def test_cli_xray_by_a_bare_name_native_id_or_kind_and_name(aws, moto_url, tmp_p
     common = ["--config", str(config), "--state-dir", str(tmp_path / "state")]
 
     def root(name: str) -> dict:
-        proc = envdeck("xray", "staging", name, "--json", *common)
+        proc = envdeck_inproc("xray", "staging", name, "--json", *common)
         assert proc.returncode == 0, (name, proc.stderr)
         return json.loads(proc.stdout)
 
@@ -137,9 +137,9 @@ def test_cli_xray_by_a_bare_name_native_id_or_kind_and_name(aws, moto_url, tmp_p
     assert root("aws/ec2-instance/bastion")["resource"]["id"] == f"aws/ec2-instance/{bastion}"  # as `act`
     assert root(f"aws/security-group/{named_too}")["resource"]["name"] == "staging-web"
 
-    proc = envdeck("xray", "staging", "web", *common)  # two instances carry the Name "web"
+    proc = envdeck_inproc("xray", "staging", "web", *common)  # two instances carry the Name "web"
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "'web' names 2 resources in staging" in proc.stderr
     assert all(f"aws/ec2-instance/{i} (web)" in proc.stderr for i in ids)
-    proc = envdeck("xray", "staging", "nothing-so-named", *common)
+    proc = envdeck_inproc("xray", "staging", "nothing-so-named", *common)
     assert proc.returncode == 1 and "no resource nothing-so-named in staging" in proc.stderr
