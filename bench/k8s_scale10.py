@@ -42,6 +42,7 @@ from bench.k8s_scale import _goal, aggregate
 from bench.pod_patcher import LABEL, plan_across
 from bench.report import ms, parse_args, percentile, print_table, ratio, run_measured, write_result
 from bench.tui import shown_table, wait_for
+from tui.core.env_state import ResourcesChanged
 
 NAME = "k8s_scale10"
 ENV_CONFIG = "  {ns}:\n    repair: observe\n    kubernetes: {{kubeconfig: {kubeconfig}, namespace: {ns}}}\n"
@@ -182,9 +183,19 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             def table() -> ResourceTable | None:
                 return shown_table(app)
 
+            # each environment's first full observation is published once the store holds it: the
+            # update phase starts after those 20,000-row writes (else they fall into its CPU/profile)
+            await wait(lambda: app.session is not None, 900)
+            stored: set[str] = set()
+            app.session.subscribe(lambda c: stored.add(c.env) if isinstance(c, ResourcesChanged)
+                                  and len(c.changed) >= pods else None)
             await wait(lambda: (t := table()) is not None and t.total >= pods, 900)
             visible_table_s = time.monotonic() - t0
             await wait(lambda: all(env_pods(ns) >= pods for ns in namespaces), 900)
+            try:
+                await wait(lambda: stored >= set(namespaces), 120)
+            except TimeoutError:  # published before the subscription: nothing left to wait for
+                pass
             await pilot.pause()
             all_envs_s = time.monotonic() - t0
             rss_all = rss_mib()
@@ -196,6 +207,7 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
                 profiler.start()
             armed[0] = True
             load_updates = loadavg()
+            cpu_start = time.process_time()  # the app's process (the emulator and the patcher have their own)
             patcher = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bench.pod_patcher", emu.url, ",".join(namespaces), str(pods), str(changes),
                 str(rate), str(connections), cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -208,6 +220,7 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
                 await wait(lambda: not expected, 120)
             except TimeoutError:
                 pass
+            cpu_updates = time.process_time() - cpu_start
             rss_end = rss_mib()
             if profiler is not None:
                 profiler.stop()
@@ -230,6 +243,8 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             "table_checked": table_checked, "table_shown": len(table_lat),
             "table_p50_ms": ms(percentile(table_lat, 50)), "table_p99_ms": ms(percentile(table_lat, 99)),
             "table_max_ms": ms(max(table_lat) if table_lat else None),
+            "app_cpu_s_updates": round(cpu_updates, 2),
+            "app_cpu_ms_per_change": round(cpu_updates * 1000 / len(all_lat), 3) if all_lat else None,
             "rss_all_envs_mib": round(rss_all, 1), "rss_end_mib": round(rss_end, 1),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
@@ -286,10 +301,12 @@ def main() -> None:
         print_table(f"the TUI holding {args.namespaces} environments of {args.pods} pods; {tui['changes']} changes "
                     f"at {tui['rate_per_s']:.0f}/s (achieved {tui['achieved_rate_per_s']}/s)",
                     ["first table s", "all envs s", "RSS all envs MiB", "peak MiB", "shown/checked",
-                     "table p50 ms", "table p99 ms", "all p50 ms", "all p99 ms", "all max ms"],
+                     "table p50 ms", "table p99 ms", "all p50 ms", "all p99 ms", "all max ms",
+                     "app CPU s (ms/change)"],
                     [[tui["visible_table_full_s"], tui["all_envs_full_s"], tui["rss_all_envs_mib"],
                       tui["peak_rss_mib"], f"{tui['shown']}/{tui['checked']}", tui["table_p50_ms"],
-                      tui["table_p99_ms"], tui["all_p50_ms"], tui["all_p99_ms"], tui["all_max_ms"]]])
+                      tui["table_p99_ms"], tui["all_p50_ms"], tui["all_p99_ms"], tui["all_max_ms"],
+                      f"{tui['app_cpu_s_updates']} ({tui['app_cpu_ms_per_change']})"]])
         goals["TUI RSS < 1 GB (all environments held)"] = _goal(tui["peak_rss_mib"], 1024, "<")
         goals["table row p99 < 500 ms"] = _goal(tui["table_p99_ms"], 500, "<")
         goals["all environments p99 < 500 ms"] = _goal(tui["all_p99_ms"], 500, "<")

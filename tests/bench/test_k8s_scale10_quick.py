@@ -17,7 +17,9 @@ def test_k8s_scale10_quick(tmp_path):
     assert len(inv["per_rep_ratio_process"]) == params["reps"]
     assert ("kubectl_get_pods_all_json" in inv) or "kubectl not found: its row is missing" in doc["notes"]
     tui = res["tui"]
-    assert {"rss_all_envs_mib", "peak_rss_mib", "table_p99_ms", "all_p99_ms", "load_1m_updates"} <= set(tui)
+    assert {"rss_all_envs_mib", "peak_rss_mib", "table_p99_ms", "all_p99_ms", "load_1m_updates",
+            "app_cpu_s_updates", "app_cpu_ms_per_change"} <= set(tui)
+    assert tui["app_cpu_s_updates"] > 0
     # every change, in every one of the five environments, reached the app; some on the visible table
     assert tui["namespaces"] == 5 and tui["checked"] == params["changes"] and tui["missing"] == 0
     assert tui["table_shown"] == tui["table_checked"] > 0
