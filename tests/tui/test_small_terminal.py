@@ -106,30 +106,48 @@ VIEWS = [("compliance", ComplianceTable, LONG_FINDING), ("faults", FaultsTable, 
          ("timeline", TimelineTable, LONG_EVENT)]
 
 
+VIEW_KEYS = {"faults": "4", "timeline": "5", "compliance": "6"}
+
+
+async def check_the_message_and_its_preview(pilot, cls, long: str, least: int) -> None:
+    table = pilot.app.screen.query_one(cls)
+    await wait_until(pilot, lambda: any(w == long for _, w in message_cells(table)) and fits(table),
+                     "the long message, in a table that fits",
+                     explain=lambda: (message_cells(table), table.virtual_size, table.scrollable_content_region))
+    await settle(pilot)
+    assert fits(table), (table.virtual_size, table.scrollable_content_region)
+    width = table.columns[ColumnKey(table.FILL)].width
+    assert width >= least, (width, table.column_keys)
+    for shown, whole in message_cells(table):  # whole, or cut with "…"
+        assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
+        assert len(shown) <= width
+    assert table.move_to_key(next(k for k in table.row_keys if table._full[0][k][-1].plain == long))
+    await settle(pilot)
+    preview = table.preview
+    assert isinstance(preview, RecordPreview)
+    size = pilot.app.size
+    assert preview.region.y >= table.region.bottom and preview.region.height * size.width > len(long)
+    assert " ".join(str(preview.render()).split()) == long, preview.render()
+
+
 @pytest.mark.parametrize(("size", "least"), [((80, 24), 26), ((120, 40), 38)], ids=["80x24", "120x40"])
-@pytest.mark.parametrize(("view", "cls", "long"), VIEWS, ids=[v[0] for v in VIEWS])
-async def test_the_message_gets_the_width_left_and_the_preview_shows_it_whole(tmp_path, stage, size, least,
-                                                                              view, cls, long):
-    app = long_text_app(tmp_path, stage, view)
+async def test_the_message_gets_the_width_left_and_the_preview_shows_it_whole(tmp_path, stage, size, least):
+    """Each record view in turn (its key, as a user switches), in one app per size: every
+    view is checked even when another fails, and the failures are reported by view."""
+    app = long_text_app(tmp_path, stage, VIEWS[0][0])
+    failures: dict[str, AssertionError] = {}
     async with app.run_test(size=size) as pilot:
         await app_ready(pilot)
-        table = app.screen.query_one(cls)
-        await wait_until(pilot, lambda: any(w == long for _, w in message_cells(table)) and fits(table),
-                         "the long message, in a table that fits",
-                         explain=lambda: (message_cells(table), table.virtual_size, table.scrollable_content_region))
-        await settle(pilot)
-        assert fits(table), (table.virtual_size, table.scrollable_content_region)
-        width = table.columns[ColumnKey(table.FILL)].width
-        assert width >= least, (width, table.column_keys)
-        for shown, whole in message_cells(table):  # whole, or cut with "…"
-            assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
-            assert len(shown) <= width
-        assert table.move_to_key(next(k for k in table.row_keys if table._full[0][k][-1].plain == long))
-        await settle(pilot)
-        preview = table.preview
-        assert isinstance(preview, RecordPreview)
-        assert preview.region.y >= table.region.bottom and preview.region.height * size[0] > len(long)
-        assert " ".join(str(preview.render()).split()) == long, preview.render()
+        screen = app.screen
+        for view, cls, long in VIEWS:
+            try:
+                if screen.active_view != view:
+                    await pilot.press(VIEW_KEYS[view])
+                    await wait_until(pilot, lambda v=view: screen.active_view == v, f"the {view} view")
+                await check_the_message_and_its_preview(pilot, cls, long, least)
+            except AssertionError as exc:
+                failures[view] = exc
+    assert not failures, failures
 
 
 # -- the bulk delete dialog at 80×24 ------------------------------------------------------
