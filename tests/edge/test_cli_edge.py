@@ -1,20 +1,14 @@
-"""`envdeck reconcile` and `envdeck run` in a subprocess, against a real sshd."""
+"""`envdeck reconcile` and `envdeck run` against a real sshd: run in the test process
+(`envdeck_inproc`: the CLI's main(), its output and exit code), except the confirmation
+on a terminal, which needs a pty of its own."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import yaml
 
-from tests.helpers import envdeck_env, repo_root
-
-
-def envdeck(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True, text=True,
-                          cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())), timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+from tests.helpers import envdeck_inproc as envdeck
 
 
 def write_config(lab, tmp_path, servers) -> str:
