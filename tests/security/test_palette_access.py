@@ -22,6 +22,7 @@ user, as in test_access_matrix.py.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -35,7 +36,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.security.access_setup import ROLES, access, allowed
-from tests.tui.pilot import app_ready, wait_for_audit, wait_until
+from tests.tui.pilot import DEADLINE_S, app_ready, wait_for_audit, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.commands import VIEWS
@@ -177,47 +178,73 @@ async def test_palette_offers_nothing_of_an_environment_without_a_role(tmp_path,
 
 
 # -- pause / resume -------------------------------------------------------------------
-async def pause_through(tmp_path: Path, surface: str, role: str, read_only: bool, verb: str) -> list[dict]:
-    """`Pause/Resume reconciling dev` from the palette, or `p` on the environment screen."""
-    stage = Stage()
-    app = make(tmp_path / surface, stage, role, read_only=read_only)
-    async with app.run_test(size=SIZE) as pilot:
-        await app_ready(pilot)
-        state = app.session.reconciler.envs["dev"]
-        if verb == "Resume":
-            app.session.reconciler.pause("dev", True)  # arranged: paused before the user comes
-        before = state.paused
-        if surface == "palette":
-            await run_palette_command(pilot, f"{verb} reconciling dev")
-        else:
-            assert isinstance(app.screen, EnvironmentScreen)
-            await pilot.press("p")
-        if allowed(role, "operator", read_only):
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
-            assert state.paused == before and await audit(app) == [], "nothing happens before confirming"
-            await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
-            await wait_until(pilot, lambda: state.paused != before, f"{verb.lower()} to take effect")
-            rows = await wait_for_audit(pilot, verb.lower(), env="dev")
-            assert rows[0]["result"] == "succeeded"
-        else:
-            rows = await wait_for_audit(pilot, "pause", env="dev")  # the policy action is `pause` both ways
-            assert rows[0]["result"] == "denied"
-            assert ("read-only" if read_only else "needs the operator role") in rows[0]["message"]
-            await wait_until(pilot, lambda: notified(app, "Not allowed"), "the refusal to be shown")
-            assert not isinstance(app.screen, ConfirmScreen), "no confirmation for what is not allowed"
-            assert state.paused == before, "a denied pause never reaches the reconciler"
-        assert (rows[0]["user"], rows[0]["origin"], rows[0]["target"]) == (current_user(), "tui", "dev")
-        rows = await audit(app)
-        assert len(rows) == 1, rows
-        assert stage.performed == []
-        return normalized(rows)
+async def wait_for_new_audit(pilot, action: str, seen: int) -> list[dict]:
+    """dev's audit rows of `action`, newest first, once there are more than `seen` and the
+    newest has a final result."""
+    async def arrived() -> list[dict]:
+        return [r for r in await audit(pilot.app) if r["action"] == action]
+
+    deadline = asyncio.get_running_loop().time() + DEADLINE_S
+    while True:
+        rows = await arrived()
+        if len(rows) > seen and rows[0]["result"] != "pending":
+            return rows
+        assert asyncio.get_running_loop().time() < deadline, f"no new audit row of {action!r}"
+        await pilot.pause(0.05)
+
+
+async def pause_through(pilot, stage: Stage, surface: str, role: str, read_only: bool, verb: str) -> list[dict]:
+    """`Pause/Resume reconciling dev` from the palette, or `p` on the environment screen: the
+    one audit row it adds."""
+    app = pilot.app
+    state = app.session.reconciler.envs["dev"]
+    if state.paused != (verb == "Resume"):  # arranged: paused before a Resume, running before a Pause
+        app.session.reconciler.pause("dev", verb == "Resume")
+    app.clear_notifications()
+    earlier = await audit(app)
+    before = state.paused
+    if surface == "palette":
+        await run_palette_command(pilot, f"{verb} reconciling dev")
+    else:
+        assert isinstance(app.screen, EnvironmentScreen)
+        await pilot.press("p")
+    if allowed(role, "operator", read_only):
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert state.paused == before and await audit(app) == earlier, "nothing happens before confirming"
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
+        await wait_until(pilot, lambda: state.paused != before, f"{verb.lower()} to take effect")
+        action = verb.lower()
+    else:
+        action = "pause"  # the policy action is `pause` both ways
+    seen = len([r for r in earlier if r["action"] == action])
+    rows = await wait_for_new_audit(pilot, action, seen)
+    if allowed(role, "operator", read_only):
+        assert rows[0]["result"] == "succeeded"
+    else:
+        assert rows[0]["result"] == "denied"
+        assert ("read-only" if read_only else "needs the operator role") in rows[0]["message"]
+        await wait_until(pilot, lambda: notified(app, "Not allowed"), "the refusal to be shown")
+        assert not isinstance(app.screen, ConfirmScreen), "no confirmation for what is not allowed"
+        assert state.paused == before, "a denied pause never reaches the reconciler"
+    assert (rows[0]["user"], rows[0]["origin"], rows[0]["target"]) == (current_user(), "tui", "dev")
+    now = await audit(app)
+    added = now[:len(now) - len(earlier)]  # newest first
+    assert len(added) == 1, added
+    assert stage.performed == []
+    return normalized(added)
 
 
 @pytest.mark.parametrize("verb", ["Pause", "Resume"])
 @pytest.mark.parametrize("role,read_only", CASES, ids=CASE_IDS)
 async def test_pause_and_resume_from_the_palette_like_the_key(tmp_path, role, read_only, verb):
-    by_palette = await pause_through(tmp_path, "palette", role, read_only, verb)
-    by_key = await pause_through(tmp_path, "key", role, read_only, verb)
+    """Both surfaces in one app session, each from the same arranged state: the palette's
+    row and the key's row are alike."""
+    stage = Stage()
+    app = make(tmp_path, stage, role, read_only=read_only)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        by_palette = await pause_through(pilot, stage, "palette", role, read_only, verb)
+        by_key = await pause_through(pilot, stage, "key", role, read_only, verb)
     assert by_palette == by_key
 
 
