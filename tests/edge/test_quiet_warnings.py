@@ -7,11 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.edge.test_cli_edge import envdeck, write_config
-from tests.helpers import envdeck_env, repo_root
+from tests.edge.test_cli_edge import write_config
+from tests.helpers import envdeck, envdeck_env, repo_root
 
 
 def test_a_command_that_talks_ssh_prints_no_dsa_warning(edge_lab, tmp_path):
+    # envdeck in a process of its own: the warnings were printed when asyncssh is first imported
     server = edge_lab.start_sshd()
     edge_lab.trust(server)
     cfg = write_config(edge_lab, tmp_path, [server])
