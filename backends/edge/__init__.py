@@ -2,6 +2,11 @@
 logs, compliance and fleet commands. `simulator.EdgeSimulator` serves
 simulated nodes for `envdeck demo`."""
 
+import contextlib
+import os
+import re
+import subprocess
+import sys
 import warnings
 
 
@@ -19,7 +24,46 @@ def _quiet_asyncssh_dsa_warning() -> None:
                             module=r"asyncssh(\.|$)")
 
 
+@contextlib.contextmanager
+def _native_libraries_from_the_loader_cache():
+    """At import asyncssh looks for the optional native libraries liboqs and nettle with
+    `ctypes.util.find_library`. On Linux a name missing from the dynamic loader's cache then
+    makes find_library run gcc and ld: seven processes and ~0.1 s of CPU in every envdeck
+    process that speaks SSH (a quarter of what `envdeck run` spends besides python itself).
+    While asyncssh is imported, answer from the loader's cache alone (`ldconfig -p`, read
+    once): what the dynamic loader can open by name, which is also find_library's own first
+    answer. With LD_LIBRARY_PATH set (libraries the cache does not list), or where there is
+    no ldconfig, find_library is left as it is."""
+    import ctypes.util
+
+    if not sys.platform.startswith("linux") or os.environ.get("LD_LIBRARY_PATH") or "asyncssh" in sys.modules:
+        yield
+        return
+    try:
+        listing = subprocess.run(["/sbin/ldconfig", "-p"], stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, env={"LC_ALL": "C", "LANG": "C"}, timeout=10,
+                                 check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        yield
+        return
+    abi = "libc6,x86-64" if os.uname().machine == "x86_64" else "libc6"
+    original = ctypes.util.find_library
+
+    def from_the_cache(name: str) -> str | None:
+        found = re.search(os.fsencode(rf"\s+(lib{re.escape(name)}\.[^\s]+)\s+\({re.escape(abi)}"), listing)
+        return os.fsdecode(found.group(1)) if found else None
+
+    ctypes.util.find_library = from_the_cache
+    try:
+        yield
+    finally:
+        ctypes.util.find_library = original
+
+
 _quiet_asyncssh_dsa_warning()
+
+with _native_libraries_from_the_loader_cache():
+    import asyncssh  # noqa: E402,F401 - first import of asyncssh, after the filter, with the cache lookup
 
 from backends.edge.backend import EdgeBackend  # noqa: E402 - after the filter, which must precede asyncssh
 from backends.edge.fleet import FleetResult, fleet_json, fleet_summary  # noqa: E402
