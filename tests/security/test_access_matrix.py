@@ -56,9 +56,17 @@ def assert_denied_row(rows, action: str, target: str | None = None, origin: str 
 
 
 # -- CLI act ---------------------------------------------------------------------
+@pytest.fixture
+def own_instances_aws(moto_server, _arrange_clients):
+    """The shared moto server NOT reset: for tests that arrange and observe only an instance of
+    their own (by its id), whatever else the server holds. Saves moto's EC2 rebuild per test."""
+    return _arrange_clients
+
+
 @pytest.mark.parametrize("action", list(EC2_ACTIONS))
 @pytest.mark.parametrize("role,read_only", CASES, ids=CASE_IDS)
-def test_cli_act(tmp_path, aws, moto_url, role, action, read_only):
+def test_cli_act(tmp_path, own_instances_aws, moto_server, role, action, read_only):
+    aws, moto_url = own_instances_aws, moto_server
     iid = stopped_instance(aws) if action == "start" else instance(aws, "dev", "web-1")
     before = ec2_state(aws, iid)
     cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access(role), "aws": aws_block(moto_url)}})
