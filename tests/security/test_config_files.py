@@ -9,17 +9,18 @@ import pwd
 
 import pytest
 
-from tests.helpers import envdeck
+from tests.helpers import envdeck, envdeck_inproc
 
 CONFIG = "environments:\n  dev: {description: Dev}\n"
 
 
 def reported(path, fragment: str) -> None:
-    check = envdeck("check", "--config", str(path))
+    """check and doctor (in the test process: their exit code and output are the point) report it."""
+    check = envdeck_inproc("check", "--config", str(path))
     assert check.returncode == 0, check.stderr
     assert any(line.startswith("envdeck: warning: ") and fragment in line for line in check.stderr.splitlines()), \
         check.stderr
-    doctor = envdeck("doctor", "--config", str(path), "--state-dir", str(path.parent / "state"))
+    doctor = envdeck_inproc("doctor", "--config", str(path), "--state-dir", str(path.parent / "state"))
     assert "Traceback" not in doctor.stderr
     assert doctor.returncode == 1, "doctor counts it as a problem"
     assert any(line.startswith("WARN") and fragment in line for line in doctor.stdout.splitlines()), doctor.stdout
@@ -103,18 +104,18 @@ def test_symlink_warning_to_a_hostile_name_is_sanitised_on_a_terminal(tmp_path):
 def test_symlink_warning_to_a_hostile_name_is_sanitised_when_piped(tmp_path):
     """Warnings and the doctor's report are for people: sanitised even when not on a terminal."""
     link = _hostile_symlink(tmp_path)
-    check = envdeck("check", "--config", str(link))
+    check = envdeck_inproc("check", "--config", str(link))
     assert check.returncode == 0, check.stderr
     assert "\x1b" not in check.stderr and "\x07" not in check.stderr and "\u202e" not in check.stderr
     assert "evil␛]0;PWNED-TITLE^G␛[2J\\u202e\\u009b.yaml" in check.stderr, check.stderr
-    doctor = envdeck("doctor", "--config", str(link), "--state-dir", str(tmp_path / "state"))
+    doctor = envdeck_inproc("doctor", "--config", str(link), "--state-dir", str(tmp_path / "state"))
     assert "\x1b" not in doctor.stdout and "\x9b" not in doctor.stdout, doctor.stdout
     assert any(line.startswith("WARN") and "is a symlink to" in line for line in doctor.stdout.splitlines())
 
 
 def test_config_error_naming_a_hostile_path_is_sanitised_when_piped(tmp_path):
     missing = tmp_path / "no\x1b]0;PWNED\x07.yaml"
-    check = envdeck("check", "--config", str(missing))
+    check = envdeck_inproc("check", "--config", str(missing))
     assert check.returncode == 2
     assert "\x1b" not in check.stderr and "no␛]0;PWNED^G.yaml: no such file" in check.stderr, check.stderr
 
@@ -133,5 +134,5 @@ def test_a_fifo_as_config_is_refused_not_waited_on(tmp_path):
 
 
 def test_a_device_as_config_is_refused(tmp_path):
-    done = envdeck("check", "--config", "/dev/null", timeout=60)  # before: read as an empty, valid config
+    done = envdeck_inproc("check", "--config", "/dev/null", timeout=60)  # before: read as an empty, valid config
     assert done.returncode == 2 and "/dev/null: is a device, not a regular file" in done.stderr, done.stderr
