@@ -8,7 +8,9 @@ Switching: a view (`2` Logs, `1` back to Resources: the key → its frame) and t
 environment (`App.open_env` to a second environment of as many resources and
 back: the call → the frame showing the other table filled); the first visit of
 the second environment (its screen is built) is given apart from the switches
-between the two visited ones.
+between the two visited ones; so is the first `2` (it mounts the Logs view's
+widgets: a view is built the first time it is used), though it stays in the view
+switch percentiles.
 
     python -m bench.tui [--quick] [--resources 20000] [--keys 40] [--switches 10] [--profile FILE]
 """
@@ -217,6 +219,8 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
         "env_switch_cpu_p50_ms": ms(envs_cpu, 50), "env_switch_cpu_max_ms": ms(envs_cpu, 100),
         "env_first_visit_ms": round(first_visit * 1000, 1), "env_first_visit_cpu_ms": ms(first_cpu, 50),
         "view_switch_p99_ms": ms(views, 99), "view_switch_cpu_p99_ms": ms(views_cpu, 99),
+        # the first `2` mounts the Logs view's widgets (views are built when first used): given apart too
+        "view_first_show_cpu_ms": round(views_cpu[0] * 1000, 1) if views_cpu else 0.0,
         "env_switch_p99_ms": ms(envs, 99), "env_switch_cpu_p99_ms": ms(envs_cpu, 99),
         "load_average": [round(x, 1) for x in os.getloadavg()],
         "rss_before_app_mib": round(rss_before, 1), "rss_after_paint_mib": round(rss_painted, 1),
@@ -237,13 +241,15 @@ def main() -> None:
     r = results
     print_table(f"headless TUI, {r['resources']} resources, terminal 200x50",
                 ["first paint s", "key p50 ms", "key p99 ms", "key max ms", "key CPU p50/p99 ms", "view p50/max ms",
-                 "env p50/max ms", "view CPU p50/p99/max ms", "env CPU p50/p99/max ms", "env first visit CPU ms",
+                 "env p50/max ms", "view CPU p50/p99/max ms", "view first show CPU ms", "env CPU p50/p99/max ms",
+                 "env first visit CPU ms",
                  "RSS after paint MiB", "peak RSS MiB"],
                 [[r["first_paint_s"], r["keystroke_p50_ms"], r["keystroke_p99_ms"], r["keystroke_max_ms"],
                   f"{r['keystroke_cpu_p50_ms']}/{r['keystroke_cpu_p99_ms']}",
                   f"{r['view_switch_p50_ms']}/{r['view_switch_max_ms']}",
                   f"{r['env_switch_p50_ms']}/{r['env_switch_max_ms']}",
                   f"{r['view_switch_cpu_p50_ms']}/{r['view_switch_cpu_p99_ms']}/{r['view_switch_cpu_max_ms']}",
+                  r["view_first_show_cpu_ms"],
                   f"{r['env_switch_cpu_p50_ms']}/{r['env_switch_cpu_p99_ms']}/{r['env_switch_cpu_max_ms']}",
                   r["env_first_visit_cpu_ms"], r["rss_after_paint_mib"], r["peak_rss_mib"]]])
     goals = {"first paint < 1.5 s": {"value": r["first_paint_s"], "met": r["first_paint_s"] < 1.5},

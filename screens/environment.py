@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.widget import AwaitMount, Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -116,6 +117,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self._before_scope: tuple[str | None, ResourceFilter] = (None, ResourceFilter())
         self._log_workers: list[Worker] = []
         self._ticks = 0
+        # views whose widgets exist (see _ensure_view); Logs always: follow_logs fills it at once
+        self._built: set[str] = {"resources", "logs", self.initial_view}
+        self._mounting: set[str] = set()  # views whose widgets are being mounted
 
     @property
     def state(self) -> EnvState:
@@ -124,28 +128,62 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         with TabbedContent(initial=self.initial_view, id="views"):
-            with TabPane("Resources", id="resources"):
-                yield Static(id="table-info", classes="hint")
-                yield ResourceTable(id="resource-table")
-            with TabPane("Logs", id="logs"):
-                yield LogsView(buffer_lines=self.envdeck.config.ui.log_buffer_lines, id="logs-view")
-            with TabPane("Metrics", id="metrics"):
-                yield MetricsView(id="metrics-view")
-            with TabPane("Faults", id="faults"):
-                yield FaultsTable(id="faults-table")
-            with TabPane("Timeline", id="timeline"):
-                yield TimelineTable(id="timeline-table")
-            with TabPane("Compliance", id="compliance"):
-                yield Static(id="compliance-info", classes="hint")
-                yield ComplianceTable(id="compliance-table")
-            with TabPane("Drift", id="drift"):
-                yield Static(id="drift-info", classes="hint")
-                yield DriftTable(id="drift-table")
-            with TabPane("Steps", id="steps"):
-                yield StepsView(id="steps-view")
+            for env_view in ENV_VIEWS:
+                with TabPane(env_view.title, id=env_view.name):
+                    if env_view.name in self._built:
+                        yield from self._view_widgets(env_view.name)
         yield steady_input(self.app, placeholder="filter: regex · ~fuzzy · !inverts", id="filter", classes="hidden")
         yield StatusBar(id="status")
         yield SteadyFooter(compact=True)
+
+    # Only the Resources and Logs views and the view shown first are composed with the screen; every
+    # other view's widgets are mounted the first time it is used (shown, refreshed, focused).
+    # Textual styles and lays out every widget of a screen when it is built and again each time it
+    # is shown, hidden panes included: views never opened cost nothing on either.
+    def _view_widgets(self, view: str) -> list[Widget]:
+        if view == "resources":
+            return [Static(id="table-info", classes="hint"), ResourceTable(id="resource-table")]
+        if view == "logs":
+            return [LogsView(buffer_lines=self.envdeck.config.ui.log_buffer_lines, id="logs-view")]
+        if view == "metrics":
+            return [MetricsView(id="metrics-view")]
+        if view == "faults":
+            return [FaultsTable(id="faults-table")]
+        if view == "timeline":
+            return [TimelineTable(id="timeline-table")]
+        if view == "compliance":
+            return [Static(id="compliance-info", classes="hint"), ComplianceTable(id="compliance-table")]
+        if view == "drift":
+            return [Static(id="drift-info", classes="hint"), DriftTable(id="drift-table")]
+        if view == "steps":
+            return [StepsView(id="steps-view")]
+        raise ValueError(f"no view {view!r}")
+
+    def mounted(self, view: str) -> bool:
+        """Whether `view`'s widgets are mounted (composed with the screen, or mounted since)."""
+        return view in self._built and view not in self._mounting
+
+    def _ensure_view(self, view: str) -> bool:
+        """True when `view`'s widgets are mounted. Otherwise they are mounted now (in the DOM when
+        this returns, composed a moment later), and the view is refreshed and focused then if it
+        is the one shown."""
+        if view not in self._built:
+            self._built.add(view)
+            self._mounting.add(view)
+            mounting = self.query_one(f"#{view}", TabPane).mount_all(self._view_widgets(view))
+            self.call_later(self._view_mounted, view, mounting)
+        return view not in self._mounting
+
+    async def _view_mounted(self, view: str, mounting: AwaitMount) -> None:
+        await mounting
+        self._mounting.discard(view)
+        if not self.is_mounted or self.gone:
+            return
+        if view == self.active_view:
+            if view in self.dirty:
+                self.refresh_view(view)
+            if not self.query_one("#filter", Input).has_focus:
+                self._focus_view(view)
 
     def on_mount(self) -> None:
         if self.managed is None:
@@ -181,6 +219,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         box.add_class("hidden")
         self.query_one(ResourceTable).forget_rows()
         for name, selector in FILTERED_TABLES.items():
+            if not self.mounted(name):
+                continue
             table = self.query_one(selector, KeyedTable)
             if name in filtered:
                 table.set_filter(None)
@@ -193,6 +233,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         else:
             tabs.show_tab("steps")
         self.initial_view = view if view in VIEWS else "resources"
+        self._ensure_view(self.initial_view)
         tabs.active = self.initial_view
         self.stale = False
         self.history.record(self.state.all_resources())
@@ -217,6 +258,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                             markup=False, timeout=3)
             return
         if view in VIEWS:
+            self._ensure_view(view)
             self.query_one(TabbedContent).active = view
 
     # -- a created (managed) environment ---------------------------------------------------
@@ -294,7 +336,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.refresh_bindings()  # the Steps view offers no resource actions
 
     def _focus_view(self, view: str) -> None:
-        self.query_one(VIEW_BY_NAME[view].focus).focus()
+        if self._ensure_view(view):  # else focused once mounted, if still shown
+            self.query_one(VIEW_BY_NAME[view].focus).focus()
 
     def refresh_all(self) -> None:
         if self.gone:
@@ -310,6 +353,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     def refresh_view(self, view: str) -> None:
         self.dirty.discard(view)
+        if not self._ensure_view(view):
+            self.dirty.add(view)  # refreshed once its widgets are mounted, if still shown
+            return
         app = self.envdeck
         state = self.state
         if view == "resources":
@@ -458,6 +504,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette, state=self.state)
 
     def _load_metrics(self) -> None:
+        if not self._ensure_view("metrics"):
+            self.dirty.add("metrics")  # loaded once its widgets are mounted, if still shown
+            return
         view = self.query_one(MetricsView)
         view.resource_lookup = self.state.resource
         view.mark_loading()

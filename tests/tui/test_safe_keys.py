@@ -45,9 +45,10 @@ async def test_slash_in_the_timeline_filters_the_timeline_and_keeps_the_keys(tmp
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         screen = app.screen
+        await pilot.press("5")  # a view's widgets are mounted when it is first shown
+        await wait_until(pilot, lambda: screen.query(TimelineTable) and screen.query_one(TimelineTable).row_count >= 2,
+                         "the timeline rows")
         timeline = screen.query_one(TimelineTable)
-        await pilot.press("5")
-        await wait_until(pilot, lambda: timeline.row_count >= 2, "the timeline rows")
         before = timeline.row_keys
         # the keystrokes of the report: `5 / audit` opened the Drift tab of a resource via `d`
         await pilot.press("slash", *"audit")
@@ -95,10 +96,11 @@ async def test_action_letters_typed_in_any_filter_run_nothing(tmp_path, stage):
 
 async def faults_view(pilot) -> FaultsTable:
     """The Faults view (key 4) of the environment screen, once it shows the stage's two faults."""
-    faults = pilot.app.screen.query_one(FaultsTable)
-    await pilot.press("4")
-    await wait_until(pilot, lambda: faults.row_count == 2, "two faults")
-    return faults
+    screen = pilot.app.screen
+    await pilot.press("4")  # a view's widgets are mounted when it is first shown
+    await wait_until(pilot, lambda: screen.query(FaultsTable) and screen.query_one(FaultsTable).row_count == 2,
+                     "two faults")
+    return screen.query_one(FaultsTable)
 
 
 async def test_each_record_view_keeps_its_own_filter(tmp_path, stage):
