@@ -5,13 +5,53 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from backends.aws import AwsBackend
 from backends.sim.aws_demo_seed import feed_logs, seed_demo
-from tui.core.config import AwsConfig
+from tests.aws.arrange import aws_config
+from tests.moto_server import reset
+from tui.core.config import AwsConfig, Defaults
 from tui.core.model import Health
 
 
-async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_url, make_backend):
-    info = await asyncio.to_thread(seed_demo, moto_url, ("staging", "prod"), 1)
+@pytest.fixture(scope="module")
+def _seeded() -> dict:
+    return {}
+
+
+@pytest.fixture
+def seeded_demo(moto_server, _arrange_clients, _seeded) -> dict:
+    """moto reset and seeded once per module (staging and prod): the seeding is the expensive
+    part and both tests start from its result; seeded again if another test reset moto since."""
+    if _seeded:
+        web = _seeded["environments"]["staging"]["instances"]["web-1"]
+        found = _arrange_clients("ec2").describe_instances(Filters=[{"Name": "instance-id", "Values": [web]}])
+        if not found["Reservations"]:
+            _seeded.clear()
+    if not _seeded:
+        reset(moto_server)
+        _seeded.update(seed_demo(moto_server, ("staging", "prod"), 1))
+    return _seeded
+
+
+@pytest.fixture
+async def seeded_backend(moto_server):
+    """AWS backends on the seeded (not reset) moto server."""
+    made: list[AwsBackend] = []
+
+    def factory(env: str = "staging", **extra) -> AwsBackend:
+        backend = AwsBackend(env, aws_config(moto_server, env, **extra), Defaults(timeout=10.0))
+        made.append(backend)
+        return backend
+
+    yield factory
+    for backend in made:
+        await backend.close()
+
+
+async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_server, seeded_demo, seeded_backend):
+    moto_url, info, make_backend = moto_server, seeded_demo, seeded_backend
     assert set(info["environments"]) == {"staging", "prod"}
     for env, seeded in info["environments"].items():
         cfg = AwsConfig.model_validate({"region": info["region"], "endpoint_url": moto_url,
@@ -47,8 +87,8 @@ async def test_seed_demo_gives_two_environments_with_drift_and_findings(moto_url
         assert ((f"aws/autoscaling-group/{env}-workers", "BelowDesiredCapacity") in reasons) == (env == "staging")
 
 
-async def test_feed_logs_lines_reach_a_follower(moto_url, make_backend):
-    info = await asyncio.to_thread(seed_demo, moto_url, ("staging",), 1)
+async def test_feed_logs_lines_reach_a_follower(moto_server, seeded_demo, seeded_backend):
+    moto_url, info, make_backend = moto_server, seeded_demo, seeded_backend
     seeded = info["environments"]["staging"]
     backend = make_backend(logs=seeded["logs"])
     backend.log_poll_s = 0.2
