@@ -142,6 +142,7 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             return None
 
         checked_revision: dict[str, int] = {}  # env -> the state revision last checked
+        checked_shown: list[Any] = [None]  # the visible table's row list last checked
 
         def on_frame(screen, renderable) -> None:
             if isinstance(renderable, CompositorUpdate):  # what a terminal would be sent
@@ -158,6 +159,11 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
                 revision = states[env].revision if env in states else -1
                 if env != visible and checked_revision.get(env) == revision:
                     continue
+                if env == visible:  # its table's rows change only when it shows a new list
+                    shown = getattr(table_ref[0], "shown", None)
+                    if shown is not None and shown is checked_shown[0]:
+                        continue
+                    checked_shown[0] = shown
                 checked_revision[env] = revision
                 for rid in list(pending):
                     r = holds(env, rid)
