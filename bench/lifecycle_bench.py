@@ -13,17 +13,20 @@ A step's time is taken around the provisioner itself (its factory is wrapped; ti
   the step's (a backend that becomes healthy between two polls is seen at the next one);
 - destroy: from `delete()` to the return of the first `gone()` answering True.
 `polls` counts the step's own health()/gone() calls up to that answer (1 = no poll sleep).
+`full GC s`: the pauses of the garbage collector's full (generation 2) collections during the
+operation; each stops every thread of the process (the demo's servers hold most of its heap).
 What falls outside these spans is the engine's own cost (rows, audit, timeline, lease, the
 fresh health check of a dependency, the sweep of destroy) and what the ratio measures. The
 engine's view (a step's `creating`/`deleting` to `healthy`/`deleted` seen by a subscriber of
 the session, also monotonic) is recorded beside it.
 
-    python -m bench.lifecycle_bench [--runs 5] [--quick]
+    python -m bench.lifecycle_bench [--runs 5] [--quick] [--settle-heap]
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ from bench.report import load, parse_args, percentile, print_table, write_result
 from tui.cli.demo import write_config
 from tui.core.config import load_config
 from tui.core.env_state import LifecycleChanged
+from tui.core.heap import settle_heap
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.render import render
 from tui.core.model import Origin
@@ -119,11 +123,24 @@ class Clock:
         self.t0 = 0.0
         self.provider = Spans()
         self.engine = Spans()
+        #: the full (generation 2) collections of the garbage collector during the operation:
+        #: (start from t0 s, pause s). One stops every thread of the process (GIL held).
+        self.full_gc: list[tuple[float, float]] = []
+        self._gc_start = 0.0
 
     def reset(self, op: str) -> None:
         self.op, self.provider, self.engine = op, Spans(), Spans()
         self.build_s = 0.0
+        self.full_gc = []
         self.t0 = time.monotonic()
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_start = time.monotonic()
+        elif self.op and self._gc_start >= self.t0:
+            self.full_gc.append((self._gc_start - self.t0, time.monotonic() - self._gc_start))
 
     def factory(self, backend: str, env: str, config: Any, defaults: Any, template: str) -> Any:
         start = time.monotonic()
@@ -168,7 +185,9 @@ def gaps(spans: dict[str, list[float]], waves: list[list[str]], whole: float) ->
 
 
 def one_operation(clock: Clock, waves: list[list[str]], whole: float) -> dict[str, Any]:
-    result: dict[str, Any] = {"whole_s": round(whole, 3), "provisioners_built_s": round(clock.build_s, 3)}
+    result: dict[str, Any] = {"whole_s": round(whole, 3), "provisioners_built_s": round(clock.build_s, 3),
+                              # [start from the operation's start s, pause s] of each full collection
+                              "full_gc_s": [[round(a, 3), round(d, 3)] for a, d in clock.full_gc if a <= whole]}
     for view, spans in (("provider", clock.provider), ("engine", clock.engine)):
         found = wave_sum(spans, waves)
         if found is None:
@@ -187,7 +206,8 @@ def one_operation(clock: Clock, waves: list[list[str]], whole: float) -> dict[st
     return result
 
 
-async def bench(world: DemoWorld, workdir: Path, runs: int) -> tuple[dict[str, Any], list[list[str]]]:
+async def bench(world: DemoWorld, workdir: Path, runs: int,
+                settle: bool = False) -> tuple[dict[str, Any], list[list[str]]]:
     config_path = write_config(world, workdir)
     cfg = load_config(config_path)
     waves = [list(w) for w in build_plan(render(cfg, TEMPLATE, "pr-b0", "bench", dict(PARAMS))).waves]
@@ -195,6 +215,9 @@ async def bench(world: DemoWorld, workdir: Path, runs: int) -> tuple[dict[str, A
     session = await Session.open(cfg, workdir / "state", origin=Origin.CLI, backends_factory=create_backends,
                                  provisioners=clock.factory)
     unsubscribe = session.subscribe(clock.on_change)
+    # the TUI's (so `envdeck demo`'s) and the agent's heap: a slow full collection freezes what survived it
+    heap = settle_heap() if settle else None
+    gc.callbacks.append(clock.on_gc)
     out: dict[str, Any] = {"create": [], "destroy": []}
     try:
         for run in range(runs):
@@ -214,6 +237,9 @@ async def bench(world: DemoWorld, workdir: Path, runs: int) -> tuple[dict[str, A
                 raise SystemExit(f"destroy of {name} ended {managed.state}, orphans {managed.orphans}")
             out["destroy"].append(one_operation(clock, list(reversed(waves)), whole))
     finally:
+        gc.callbacks.remove(clock.on_gc)
+        if heap is not None:
+            heap.unsettle()
         unsubscribe()
         await session.close()
     return out, waves
@@ -234,7 +260,10 @@ def summary(ops: list[dict[str, Any]], view: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parse_args(NAME, __doc__, [("--runs", {"type": int, "default": 5})])
+    args = parse_args(NAME, __doc__, [("--runs", {"type": int, "default": 5}),
+                                      ("--settle-heap", {"action": "store_true",
+                                                         "help": "settle the heap as the TUI (envdeck demo) and the "
+                                                                 "agent do (tui/core/heap.py)"})])
     if args.quick:
         args.runs = 1
     load_start = load()
@@ -243,7 +272,7 @@ def main() -> None:
         with DemoWorld(workdir / "servers", log_interval_s=5.0) as world:
             if world.problems:
                 raise SystemExit(f"the demo's servers did not all start: {world.problems}")
-            ops, waves = asyncio.run(bench(world, workdir, args.runs))
+            ops, waves = asyncio.run(bench(world, workdir, args.runs, args.settle_heap))
     results: dict[str, Any] = {"waves": waves, **ops}
     goals: dict[str, Any] = {}
     for op in ("create", "destroy"):
@@ -252,10 +281,11 @@ def main() -> None:
             for view in ("provider", "engine"):
                 v = o[view]
                 rows.append([i + 1, view, " ".join(f"{s:.2f}" for s in v["wave_slowest_s"]) if v else "-",
-                             v["sum_s"] if v else None, o["whole_s"], v["ratio"] if v else None])
+                             v["sum_s"] if v else None, o["whole_s"], v["ratio"] if v else None,
+                             round(sum(d for _, d in o["full_gc_s"]), 3)])
         print_table(f"{op} of `{TEMPLATE}` ({len(waves)} waves{', reversed' if op == 'destroy' else ''}), "
                     f"{args.runs} run(s)", ["run", "step timed by", "slowest per wave s", "sum s", "whole s",
-                                            "ratio"], rows)
+                                            "ratio", "full GC s"], rows)
         results[f"{op}_summary"] = {view: summary(ops[op], view) for view in ("provider", "engine")}
         s = results[f"{op}_summary"]["provider"]
         met = s["ratio_max"] is not None and s["ratio_max"] <= GOAL_RATIO
@@ -267,7 +297,8 @@ def main() -> None:
               f"after the last {s['gaps_p50_s']['after_last_s']} s")
         goals[f"{op} <= 1.2x sum of wave maxima"] = {"ratio_max": s["ratio_max"], "met": met}
     print(f"load average: {load_start} at start, {load()} at end")
-    write_result(args.out, NAME, args.quick, {"runs": args.runs, "template": TEMPLATE, "parameters": PARAMS},
+    write_result(args.out, NAME, args.quick, {"runs": args.runs, "template": TEMPLATE, "parameters": PARAMS,
+                                              "settle_heap": args.settle_heap},
                  results, goals=goals, notes=[f"load average at start {load_start}"])
 
 

@@ -26,7 +26,7 @@ sleep, wake) to its end, step by step, resumable after a crash at any point.
   `spec.environment["edge"]["nodes"]` with the template's services, then runs like any step.
 - Destroy: steps in reverse wave order, `delete()` then `gone()` (a timeout, or an error,
   makes an Orphan with the reason), edge claims released once the edge step is gone; then
-  `sweep()` on every backend of the environment and `delete_leftover()` of what it finds;
+  `sweep()` on every backend of the environment (concurrently) and `delete_leftover()` of what it finds;
   what cannot be deleted is an Orphan. `destroyed`, with the orphans listed.
 - Sleep: `sleep()` per backend, each backend's memory saved as it goes, then `sleeping`.
   Wake: `wake(memory)` per backend, then every step's health (fresh) → `ready`.
