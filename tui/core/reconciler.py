@@ -678,7 +678,7 @@ class Reconciler:
             removed = [rid for rid in old if rid not in new]
         state.resources[bname] = new  # type: ignore[assignment]
         state.revision += 1
-        if view is None:  # a shaded state is never a delta's base (the shading would stay)
+        if view is None and backend.supports_watch:  # a shaded state is never a delta's base (the shading would stay)
             self._applied[(env, bname)] = _Applied.of(new, considered)
 
         entries: list[TimelineEntry] = []
