@@ -21,6 +21,9 @@ engine's view (a step's `creating`/`deleting` to `healthy`/`deleted` seen by a s
 the session, also monotonic) is recorded beside it.
 
     python -m bench.lifecycle_bench [--runs 5] [--quick] [--settle-heap]
+
+--quick (the bench smoke test): one run, and the demo's servers without its seeded staging and
+prod (the template uses neither; seeding them is most of the servers' start-up CPU).
 """
 
 from __future__ import annotations
@@ -269,7 +272,8 @@ def main() -> None:
     load_start = load()
     with tempfile.TemporaryDirectory(prefix="envdeck-bench-lifecycle-") as tmp:
         workdir = Path(tmp)
-        with DemoWorld(workdir / "servers", log_interval_s=5.0) as world:
+        seeded = {"envs": ()} if args.quick else {}  # quick: no staging/prod beside the template
+        with DemoWorld(workdir / "servers", log_interval_s=5.0, **seeded) as world:
             if world.problems:
                 raise SystemExit(f"the demo's servers did not all start: {world.problems}")
             ops, waves = asyncio.run(bench(world, workdir, args.runs, args.settle_heap))
