@@ -252,45 +252,64 @@ async def test_pause_and_resume_from_the_palette_like_the_key(tmp_path, role, re
 DRIFTED = "kubernetes/Deployment/api"  # the stage: api has 1 replica, 2 desired
 
 
-async def repair_through(tmp_path: Path, surface: str, role: str, read_only: bool) -> list[dict]:
-    """`Repair drift in dev` from the palette, or `R` on the drift view."""
+async def repair_through(pilot, stage: Stage, surface: str, role: str, read_only: bool) -> list[dict]:
+    """`Repair drift in dev` from the palette, or `R` on the drift view: the one audit row it adds."""
+    app = pilot.app
+    state = app.session.reconciler.envs["dev"]
+    assert [(d.resource, d.field) for d in state.all_drifts()] == [(DRIFTED, "replicas")]
+    app.clear_notifications()
+    earlier = await audit(app)
+    if surface == "palette":
+        await run_palette_command(pilot, "Repair drift in dev")
+    else:
+        if not app.screen.query(DriftTable):  # an app started on another view: to the drift view first
+            await run_palette_command(pilot, "dev: drift")
+            await wait_until(pilot, lambda: bool(app.screen.query(DriftTable)), "the drift view")
+        drift_table = app.screen.query_one(DriftTable)
+        await wait_until(pilot, lambda: drift_table.row_count == 1, "the drift row")
+        await pilot.press("R")
+    if allowed(role, "admin", read_only):
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
+        assert stage.replicas["api"] == 1 and await audit(app) == earlier, "nothing happens before confirming"
+        await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
+        rows = await wait_for_new_audit(pilot, "scale", len(earlier))
+        assert rows[0]["result"] == "succeeded"
+        assert stage.replicas["api"] == 2
+    else:
+        rows = await wait_for_new_audit(pilot, "scale", len(earlier))
+        assert rows[0]["result"] == "denied"
+        assert ("read-only" if read_only else "needs the admin role") in rows[0]["message"]
+        await wait_until(pilot, lambda: notified(app, "Not allowed"), "the refusal to be shown")
+        assert not isinstance(app.screen, ConfirmScreen), "no confirmation for what is not allowed"
+        assert stage.replicas["api"] == 1, "a denied repair never reaches the backend"
+    assert (rows[0]["user"], rows[0]["origin"], rows[0]["target"]) == (current_user(), "tui", DRIFTED)
+    assert rows[0]["params"] == {"field": "replicas", "desired": 2}
+    now = await audit(app)
+    added = now[:len(now) - len(earlier)]  # newest first
+    assert len(added) == 1, added
+    return normalized(added)
+
+
+async def repair_in_an_app(state_dir: Path, surfaces: tuple[str, ...], role: str, read_only: bool) -> list[list]:
+    """Each of `surfaces` in turn in one app session (started on the drift view when the key
+    comes first): the rows each added."""
     stage = Stage()
-    app = make(tmp_path / surface, stage, role, read_only=read_only, view="drift" if surface == "key" else None)
+    app = make(state_dir, stage, role, read_only=read_only, view="drift" if surfaces[0] == "key" else None)
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
-        state = app.session.reconciler.envs["dev"]
-        assert [(d.resource, d.field) for d in state.all_drifts()] == [(DRIFTED, "replicas")]
-        if surface == "palette":
-            await run_palette_command(pilot, "Repair drift in dev")
-        else:
-            drift_table = app.screen.query_one(DriftTable)
-            await wait_until(pilot, lambda: drift_table.row_count == 1, "the drift row")
-            await pilot.press("R")
-        if allowed(role, "admin", read_only):
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
-            assert stage.replicas["api"] == 1 and await audit(app) == [], "nothing happens before confirming"
-            await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
-            rows = await wait_for_audit(pilot, "scale", env="dev")
-            assert rows[0]["result"] == "succeeded"
-            assert stage.replicas["api"] == 2
-        else:
-            rows = await wait_for_audit(pilot, "scale", env="dev")
-            assert rows[0]["result"] == "denied"
-            assert ("read-only" if read_only else "needs the admin role") in rows[0]["message"]
-            await wait_until(pilot, lambda: notified(app, "Not allowed"), "the refusal to be shown")
-            assert not isinstance(app.screen, ConfirmScreen), "no confirmation for what is not allowed"
-            assert stage.replicas["api"] == 1, "a denied repair never reaches the backend"
-        assert (rows[0]["user"], rows[0]["origin"], rows[0]["target"]) == (current_user(), "tui", DRIFTED)
-        assert rows[0]["params"] == {"field": "replicas", "desired": 2}
-        rows = await audit(app)
-        assert len(rows) == 1, rows
-        return normalized(rows)
+        return [await repair_through(pilot, stage, surface, role, read_only) for surface in surfaces]
 
 
 @pytest.mark.parametrize("role,read_only", CASES, ids=CASE_IDS)
 async def test_repair_from_the_palette_like_the_key(tmp_path, role, read_only):
-    by_palette = await repair_through(tmp_path, "palette", role, read_only)
-    by_key = await repair_through(tmp_path, "key", role, read_only)
+    """A denied repair changes nothing, so both surfaces are tried in one app session (the key
+    on the drift view, reached through the palette); an allowed one repairs the drift, so each
+    surface gets an app of its own."""
+    if allowed(role, "admin", read_only):
+        [by_palette] = await repair_in_an_app(tmp_path / "palette", ("palette",), role, read_only)
+        [by_key] = await repair_in_an_app(tmp_path / "key", ("key",), role, read_only)
+    else:
+        by_palette, by_key = await repair_in_an_app(tmp_path, ("palette", "key"), role, read_only)
     assert by_palette == by_key
 
 
