@@ -84,8 +84,14 @@ class Worker:
             return session.status
 
         conns = [link._conn for link in self.backend.links.values() if link.connected]
+
+        async def all_at_once() -> list:
+            return await asyncio.gather(*(one(c) for c in conns), return_exceptions=True)
+
+        # the connections live on the backend's own loop (backends/edge/loop_thread.py): run there,
+        # handing the result back the way the backend's own methods do
         t0, c0 = time.perf_counter(), time.process_time()
-        statuses = await asyncio.gather(*(one(c) for c in conns), return_exceptions=True)
+        statuses = await self.backend.remote.call(all_at_once())
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "ok": statuses.count(0), "total": len(conns)}
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from backends.edge.commands import render
 from backends.edge.hostkeys import append_known_host, host_pattern
 from backends.edge.link import CommandOutput
+from backends.edge.loop_thread import LoopThread, on_own_loop
 from backends.edge.shell_session import interactive_shell
 from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest
 from tui.core.model import ActionResult, ActionSpec, Resource, Role
@@ -36,6 +37,7 @@ class EdgeActions:
     config: EdgeConfig
     links: dict[str, NodeLink]
     settings: LinkSettings
+    remote: LoopThread  # the backend's loop (see backend.py): perform() runs there
 
     def parse_id(self, rid: str) -> tuple[str, EdgeNode, str | None]:  # provided by EdgeBackend
         raise NotImplementedError
@@ -50,6 +52,7 @@ class EdgeActions:
             return specs
         return []
 
+    @on_own_loop
     async def perform(self, resource: Resource, action: str, params: dict[str, str]) -> ActionResult:
         kind, node, service = self.parse_id(resource.id)
         if kind == "service" and service is not None and action in ("start", "stop", "restart"):
@@ -125,10 +128,12 @@ class EdgeActions:
 
     async def interactive_shell(self, resource: Resource, *, stdin_fd: int = 0, stdout_fd: int = 1) -> int:
         """A login shell on the node over envdeck's own (verified) connection, wired to a
-        terminal: the fallback when `shell_command()` cannot run (no system ssh)."""
+        terminal: the fallback when `shell_command()` cannot run (no system ssh). The
+        terminal (raw mode, SIGWINCH) stays with the caller; the channel lives on the
+        connection's loop."""
         _, node, _ = self.parse_id(resource.id)
         conn = await self.links[node.name].connection()
-        return await interactive_shell(conn, stdin_fd=stdin_fd, stdout_fd=stdout_fd)
+        return await interactive_shell(conn, stdin_fd=stdin_fd, stdout_fd=stdout_fd, remote=self.remote)
 
 
 def _result(what: str, out: CommandOutput) -> ActionResult:

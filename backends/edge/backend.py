@@ -7,6 +7,13 @@ A node that a pass showed without a fresh sample (connecting, unreachable) and
 whose connect then succeeds in the background makes the backend call
 `request_pass()` (set by the reconciler): once per reconnect, one call for nodes
 that come back together, so it shows Healthy within seconds, not a pass later.
+
+The connections and all the work on them (SSH packets, channels, parsing the probes'
+output) run on an event loop of the backend's own in a thread of its own (`remote`,
+backends/edge/loop_thread.py): every public async method hands its work over and the
+caller's loop (the TUI's) receives only the finished result. What belongs to the caller
+stays on its loop: `request_pass()`, fleet `on_result` callbacks, the lines of `logs()`
+(relayed in batches) and the terminal of `interactive_shell()`. close() stops the thread.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from backends.edge.fleet import FleetResult, ResultCallback, run_bounded, select
 from backends.edge.hostkeys import known_hosts_files
 from backends.edge.link import LinkSettings, NodeLink
 from backends.edge.logstream import stream_lines
+from backends.edge.loop_thread import LoopThread, on_own_loop
 from backends.edge.metric_history import MetricHistory
 from backends.edge.probe import cpu_percent, parse_probe
 from backends.edge.resources import (
@@ -55,6 +63,7 @@ from tui.core.xray import Link
 ALL_LINES = 10_000  # what `tail=None` (everything) asks the log command for
 CONNECT_WAIT_S = 2.0  # how long an observe pass waits for a node's reconnect (see _connect_wait)
 PASS_REQUEST_DELAY_S = 1.0  # nodes reconnecting within this of each other get one early pass
+LOG_RELAY_LINES = 2_000  # lines of logs() buffered on the backend's loop for the caller (batches)
 
 
 class EdgeBackend(EdgeActions, Backend):
@@ -68,7 +77,11 @@ class EdgeBackend(EdgeActions, Backend):
             connect_timeout=config.connect_timeout, command_timeout=config.command_timeout,
             keepalive=config.keepalive, max_backoff=defaults.max_backoff)
         self.nodes: dict[str, EdgeNode] = {n.name: n for n in config.nodes}
-        self.links: dict[str, NodeLink] = {n.name: NodeLink(n, self.settings) for n in config.nodes}
+        #: the loop the connections live on (started by the first call, stopped by close())
+        self.remote = LoopThread(f"envdeck-edge-{env}")
+        #: the loop of the last caller: request_pass() and on_result callbacks run there
+        self.owner_loop: asyncio.AbstractEventLoop | None = None
+        self.links: dict[str, NodeLink] = {n.name: NodeLink(n, self.settings, self.remote) for n in config.nodes}
         self._state: dict[str, NodeState] = {n.name: NodeState() for n in config.nodes}
         self._history = MetricHistory()
         self._fault_since: dict[str, datetime] = {}
@@ -85,6 +98,14 @@ class EdgeBackend(EdgeActions, Backend):
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:
+        """Close every connection, then stop the backend's loop and join its thread."""
+        if self.remote.running:
+            await self.remote.call(self._close_links())
+            await self.remote.stop()
+        else:
+            await self._close_links()
+
+    async def _close_links(self) -> None:
         if self._pass_request is not None:
             self._pass_request.cancel()
             self._pass_request = None
@@ -96,6 +117,7 @@ class EdgeBackend(EdgeActions, Backend):
     def describe(self) -> str:
         return f"edge: {len(self.nodes)} SSH node{'s' if len(self.nodes) != 1 else ''}"
 
+    @on_own_loop
     async def check(self) -> str:
         outcomes = await asyncio.gather(*(link.connection() for link in self.links.values()),
                                         return_exceptions=True)
@@ -111,6 +133,7 @@ class EdgeBackend(EdgeActions, Backend):
         return text
 
     # -- observing -----------------------------------------------------------
+    @on_own_loop
     async def observe(self) -> Observation:
         gate = asyncio.Semaphore(self.config.concurrency)
 
@@ -209,7 +232,15 @@ class EdgeBackend(EdgeActions, Backend):
                                                                    self._request_pass_now)
 
     def _request_pass_now(self) -> None:
+        """On the backend's loop: call request_pass() on the loop of the backend's caller."""
         self._pass_request = None
+        owner = self.owner_loop
+        if owner is None or owner is asyncio.get_running_loop():
+            self._call_request_pass()
+        elif not owner.is_closed():
+            owner.call_soon_threadsafe(self._call_request_pass)
+
+    def _call_request_pass(self) -> None:
         if self.request_pass is not None:
             self.request_pass()
 
@@ -246,6 +277,7 @@ class EdgeBackend(EdgeActions, Backend):
                                     now, "Normal" if r.health == Health.HEALTHY else "Warning"))
         return events
 
+    @on_own_loop
     async def metrics(self, resource_id: str | None, window_s: float) -> list[MetricSeries]:
         return self._history.window(resource_id, window_s, now_utc())
 
@@ -266,6 +298,7 @@ class EdgeBackend(EdgeActions, Backend):
             return {"active": action == "start"}
         return {}
 
+    @on_own_loop
     async def repair(self, drift: DriftItem) -> ActionResult:
         if drift.field != "active" or "/service/" not in drift.resource:
             raise InvalidRequest(f"edge cannot repair {drift.field} of {drift.resource}", backend="edge")
@@ -274,6 +307,29 @@ class EdgeBackend(EdgeActions, Backend):
     # -- reading -------------------------------------------------------------
     async def logs(self, resource_id: str, *, follow: bool = False, tail: int | None = 100,
                    container: str | None = None, previous: bool = False) -> AsyncIterator[LogLine]:
+        """The lines of a node's log files or a service's log command. The channels live on
+        the backend's loop; their lines reach the caller's loop in batches (LineRelay)."""
+        source = self._logs(resource_id, follow=follow, tail=tail, container=container)
+        if self.remote.running_here():
+            async for line in source:
+                yield line
+            return
+        relay = await self.remote.call(_open_relay(source))
+        try:
+            while True:
+                batch = await self.remote.call(relay.take())
+                for item in batch:
+                    if isinstance(item, BaseException):
+                        raise item
+                    if item is None:
+                        return
+                    yield item
+        finally:
+            if self.remote.running:
+                await self.remote.call(relay.stop())
+
+    async def _logs(self, resource_id: str, *, follow: bool, tail: int | None,
+                    container: str | None) -> AsyncIterator[LogLine]:
         kind, node, service = self.parse_id(resource_id)
         commands = self.config.commands_for(node)
         lines = ALL_LINES if tail is None else max(0, tail)
@@ -313,6 +369,7 @@ class EdgeBackend(EdgeActions, Backend):
                                  backend="edge")
         return names
 
+    @on_own_loop
     async def run_fleet(self, command: str, nodes: Sequence[str] | None = None, *,
                         concurrency: int | None = None,
                         on_result: ResultCallback | None = None) -> list[FleetResult]:
@@ -329,6 +386,7 @@ class EdgeBackend(EdgeActions, Backend):
         return await run_bounded(self.select_nodes(nodes), work, lambda n: n,
                                  concurrency=concurrency or self.config.concurrency, on_result=on_result)
 
+    @on_own_loop
     async def run_fleet_action(self, action: str, targets: Sequence[str], params: dict[str, str] | None = None,
                                *, concurrency: int | None = None,
                                on_result: ResultCallback | None = None) -> list[FleetResult]:
@@ -373,6 +431,40 @@ class EdgeBackend(EdgeActions, Backend):
 
     def actions(self, resource: Resource) -> list[ActionSpec]:
         return self.action_specs(resource)
+
+
+class LineRelay:
+    """On the backend's loop: pumps an async iterator of log lines into a bounded queue;
+    `take()` hands the caller what is there (at least one item: a line, the exception that
+    ended the stream, or None at its end) so that a fast stream crosses loops in batches."""
+
+    def __init__(self, source: AsyncIterator[LogLine]):
+        self._queue: asyncio.Queue[LogLine | BaseException | None] = asyncio.Queue(LOG_RELAY_LINES)
+        self._task = asyncio.get_running_loop().create_task(self._pump(source), name="envdeck-edge-log-relay")
+
+    async def _pump(self, source: AsyncIterator[LogLine]) -> None:
+        try:
+            async for line in source:
+                await self._queue.put(line)
+            await self._queue.put(None)
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, who raises it
+            await self._queue.put(exc)
+        finally:
+            await source.aclose()  # type: ignore[attr-defined] - an async generator
+
+    async def take(self) -> list[LogLine | BaseException | None]:
+        items = [await self._queue.get()]
+        while len(items) < LOG_RELAY_LINES and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def _open_relay(source: AsyncIterator[LogLine]) -> LineRelay:
+    return LineRelay(source)
 
 
 def _samples_of(node: EdgeNode, st: NodeState) -> list[tuple[str, str, float]]:

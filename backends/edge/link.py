@@ -18,6 +18,10 @@ called when a connect succeeds (the backend asks the reconciler for an early pas
 An attempt that fails to reach the node (refused, no answer) is followed, while the
 link is in use (from its first connect until close()), by another one of its own after
 the node's backoff, so a node that comes back is reconnected without waiting for a pass.
+
+Given a `LoopThread` (the backend's), the connection lives on that loop: connection(),
+run(), open_stream() and close() called from any other loop run there (backends/edge/
+loop_thread.py), so the caller's loop never parses an SSH packet.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 import asyncssh
 
 from backends.edge.hostkeys import HostKeyRefusal, PresentedKey, classify, known_hosts_arg
+from backends.edge.loop_thread import LoopThread
 from tui.core.config import EdgeNode
 from tui.core.errors import BackendDenied, BackendUnreachable
 from tui.core.model import now_utc
@@ -126,9 +131,10 @@ class _EdgeClient(asyncssh.SSHClient):
 
 
 class NodeLink:
-    def __init__(self, node: EdgeNode, settings: LinkSettings):
+    def __init__(self, node: EdgeNode, settings: LinkSettings, remote: LoopThread | None = None):
         self.node = node
         self.settings = settings
+        self.remote = remote  # the loop the connection lives on (None: the caller's)
         self.reachable: bool | None = None
         self.error: str | None = None
         self.last_seen: datetime | None = None
@@ -189,6 +195,8 @@ class NodeLink:
         respect_backoff (observe): a node that failed is not tried again before its time.
         wait (observe): wait at most this long for an attempt, then raise ConnectPending
         while it goes on in the background."""
+        if self.remote is not None and not self.remote.running_here():
+            return await self.remote.call(self.connection(respect_backoff=respect_backoff, wait=wait))
         self._in_use = True
         if self.connected:
             assert self._conn is not None
@@ -326,6 +334,10 @@ class NodeLink:
                   limit_channels: bool = True) -> CommandOutput:
         """Run one command on its own channel; output decoded as UTF-8 with replacement.
         respect_backoff and connect_wait: see connection()."""
+        if self.remote is not None and not self.remote.running_here():
+            return await self.remote.call(self.run(
+                command, timeout=timeout, respect_backoff=respect_backoff, connect_wait=connect_wait,
+                drop_on_timeout=drop_on_timeout, limit_channels=limit_channels))
         timeout = timeout or self.settings.command_timeout
         conn = await self.connection(respect_backoff=respect_backoff, wait=connect_wait)
         start = time.monotonic()
@@ -360,7 +372,10 @@ class NodeLink:
 
     async def open_stream(self, command: str) -> asyncssh.SSHClientProcess:
         """A long-running command (a log follow) with stderr merged into stdout; the
-        caller closes it, which closes the channel and ends the remote process."""
+        caller closes it, which closes the channel and ends the remote process. The process
+        lives on the link's loop (see EdgeBackend.logs for reading it from another one)."""
+        if self.remote is not None and not self.remote.running_here():
+            return await self.remote.call(self.open_stream(command))
         conn = await self.connection()
         try:
             async with asyncio.timeout(self.settings.command_timeout):
@@ -375,6 +390,9 @@ class NodeLink:
         return proc
 
     async def close(self) -> None:
+        if self.remote is not None and self.remote.running and not self.remote.running_here():
+            await self.remote.call(self.close())
+            return
         self._in_use = False
         self._cancel_retry()
         task, self._connecting = self._connecting, None
