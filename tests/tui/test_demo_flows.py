@@ -68,6 +68,19 @@ class DemoServers:
             self.proc.wait()
 
 
+# first: the module's demo servers (below) are not running yet while this one builds its own
+def test_envdeck_demo_headless(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tui.cli", "demo", "--headless", "--state-dir",
+                           str(tmp_path / "state")], cwd=str(repo_root()),
+                          env=envdeck_env(PYTHONPATH=str(repo_root())), capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(("staging:", "prod:"))]
+    assert len(lines) == 2
+    for line in lines:
+        assert "aws ok, kubernetes ok, edge ok" in line
+    assert (tmp_path / "state" / "envdeck.db").exists()
+
+
 @pytest.fixture(scope="module")
 def demo():
     servers = DemoServers()
@@ -194,15 +207,3 @@ async def test_demo_dead_kubernetes_turns_unknown_while_the_rest_stays_live(demo
                          and state.backends["aws"].reachable and state.backends["edge"].reachable,
                          "aws and edge to keep answering", 90)
         assert state.resource(next(r.id for r in state.all_resources() if r.backend == "aws")).health != Health.UNKNOWN
-
-
-def test_envdeck_demo_headless(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "demo", "--headless", "--state-dir",
-                           str(tmp_path / "state")], cwd=str(repo_root()),
-                          env=envdeck_env(PYTHONPATH=str(repo_root())), capture_output=True, text=True, timeout=400)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(("staging:", "prod:"))]
-    assert len(lines) == 2
-    for line in lines:
-        assert "aws ok, kubernetes ok, edge ok" in line
-    assert (tmp_path / "state" / "envdeck.db").exists()
