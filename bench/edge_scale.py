@@ -19,12 +19,13 @@ Measured, alternating between the clients in every repetition:
   must not grow by more than that node's timeout;
 - the warm command and its asyncssh floor again on simulated nodes (bench/edge_sim_proc.py,
   --sim-procs processes of their own, answering without forking a shell), with the
-  simulator's CPU seconds per run; `--sim-only` runs just this phase (no sshd needed);
+  simulator's CPU seconds per run; `--sim-only` runs just this phase (no sshd needed),
+  `--sim-tui` adds the TUI phase against the simulated nodes to it;
 - the TUI (bench/edge_scale_tui.py): filter keystroke → frame while observe passes run.
 
     python -m bench.edge_scale [--quick] [--nodes 1000] [--parallel 100] [--reps 3]
                                [--ansible-reps 2] [--no-ansible] [--no-tui]
-                               [--sim-only] [--sim-procs 1] [--sim-reps 6]
+                               [--sim-only [--sim-tui]] [--sim-procs 1] [--sim-reps 6]
 """
 
 from __future__ import annotations
@@ -222,7 +223,8 @@ def main() -> None:
         ("--reps", {"type": int, "default": 3}), ("--ansible-reps", {"type": int, "default": 2}),
         ("--no-ansible", {"action": "store_true"}), ("--no-tui", {"action": "store_true"}),
         ("--tui-keys", {"type": int, "default": 40}), ("--sim-only", {"action": "store_true"}),
-        ("--sim-procs", {"type": int, "default": 1}), ("--sim-reps", {"type": int, "default": 6})])
+        ("--sim-procs", {"type": int, "default": 1}), ("--sim-reps", {"type": int, "default": 6}),
+        ("--sim-tui", {"action": "store_true"})])
     if args.quick:
         args.nodes, args.parallel, args.reps, args.ansible_reps, args.tui_keys, args.sim_reps = 4, 4, 1, 1, 4, 2
         global TIMEOUT_S
@@ -238,6 +240,9 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="envdeck-bench-edge-"))
         try:
             results["warm_simulated"] = warm_simulated(workdir, args.nodes, args.sim_reps, args.sim_procs)
+            if args.sim_tui:  # the TUI phase too, against the simulated nodes only
+                results["tui_simulated_nodes"] = tui_simulated(workdir, args.nodes, args.tui_keys)
+                print("tui, simulated nodes", results["tui_simulated_nodes"], flush=True)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         notes.append(SIM_NOTE.format(procs=args.sim_procs))
