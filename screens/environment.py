@@ -454,7 +454,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         t.append(f"  repair {state.repair}", style=palette.style("text-muted"))
         if state.description:
             t.append(f"  {clean(state.description, max_len=80)}", style=palette.style("text-muted"))
-        self.query_one("#title", Static).update(t)
+        self.query_one("#title", Static).update(t, layout=False)  # one line (.title-bar): no reflow of the screen
 
     def _update_table_info(self) -> None:
         table = self.query_one(ResourceTable)
@@ -463,7 +463,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         what = f"pods of {short_scope(self.scope)}" if self.scope is not None else "resources"
         t.append(f"{len(table.shown)} of {table.total} {clean(what, max_len=80)}", style=palette.style("text-muted"))
         t.append(f"  {clean(self.view.describe(), max_len=120)}", style=palette.style("accent"))
-        self.query_one("#table-info", Static).update(t)
+        info = self.query_one("#table-info", Static)
+        # one line (no_wrap) once it has text: a keystroke's new count needs no reflow of the screen
+        info.update(t, layout=not info.content)
 
     def _update_status(self) -> None:
         session = self.session
@@ -576,6 +578,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.query_one(LogsView).action_search()
             return
         self._filter_view = view
+        if view == "resources":
+            self.query_one(ResourceTable).prepare_search()  # the first keystroke then only searches
         box = self.query_one("#filter", Input)
         box.remove_class("hidden")
         box.value = self.view.filter.text if view == "resources" else self.filters[view].text

@@ -226,6 +226,10 @@ class ResourceTable(LineTable):
             self._update_virtual_size()
             self.refresh()
 
+    def prepare_search(self) -> None:
+        """The filter box opened: the search texts of the resources shown are prepared now."""
+        self._selection.prepare_search()
+
     def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
              history: MetricHistory) -> None:
         self.total = len(resources)

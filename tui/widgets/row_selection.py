@@ -120,6 +120,11 @@ class RowSelection:
         self._lowered = None
         self._results = {}
 
+    def prepare_search(self) -> None:
+        """Lower every resource's search text now (once per inventory and sort), so that the
+        first filter keystroke does not pay for it: called when the filter box opens."""
+        self._lowered_texts()
+
     def _lowered_texts(self) -> list[str]:
         if self._lowered is None:
             self._lowered = [haystack(r).lower() for r in self._sorted]
