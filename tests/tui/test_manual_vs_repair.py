@@ -17,7 +17,6 @@ import pytest
 from textual.notifications import Notify
 from textual.widgets import DataTable
 
-from backends.registry import create_backends
 from backends.sim.k8s_emulator import Emulator
 from screens.confirm import ConfirmScreen
 from screens.desired_conflict import DesiredConflictScreen
@@ -48,21 +47,11 @@ async def cluster(tmp_path):
         await emu.stop()
 
 
-def observed_every_second(env, env_cfg, cfg):
-    """The registry's backends, the Kubernetes watch yielding a full observation every
-    second (its metrics tick; 5 s by default) as well as on every change: a quiet cluster
-    then gets a pass per `interval` (1 s here), which `passes` counts."""
-    backends = create_backends(env, env_cfg, cfg)
-    backends["kubernetes"].metrics_interval_s = 1.0
-    return backends
-
-
 def make(tmp_path, kubeconfig, *, view=None, api=False):
     api_line = "        - {kind: Deployment, name: api, replicas: 3}\n" if api else ""
     config = parse_config(desired_web_yaml(
         kubeconfig, NS, defaults="defaults: {interval: 1s, timeout: 5s, max_backoff: 2s}", more_desired=api_line))
-    options = AppOptions(start_reconciler=True, start_env="prod", start_view=view, user="alice", testing=True,
-                         backends_factory=observed_every_second)
+    options = AppOptions(start_reconciler=True, start_env="prod", start_view=view, user="alice", testing=True)
     return create_app(config, tmp_path / "state", options=options)
 
 
@@ -88,10 +77,16 @@ async def web_app(tmp_path, cluster, view=None):
 
 
 async def passes(pilot, n=3) -> None:
-    """Let the reconciler run n more passes (interval 1s; an action asks for one at once)."""
-    state = pilot.app.session.reconciler.envs["prod"].backends["kubernetes"]
+    """Let the reconciler run n more passes, each asked for as an action or a pause asks
+    (wake): the watching backend's latest observation is diffed against the desired state as
+    it is now and repaired, under the pass lock. Without a wake a quiet cluster's next
+    observation comes with the metrics, 5 s apart. (A wake is not served while a change of
+    this process awaits its watch event: the event's observation is then the pass.)"""
+    reconciler = pilot.app.session.reconciler
+    state = reconciler.envs["prod"].backends["kubernetes"]
     for _ in range(n):
         seen = state.last_pass
+        reconciler.wake("prod", "kubernetes")
         await wait_until(pilot, lambda seen=seen: state.last_pass is not None and state.last_pass != seen, "a pass")
 
 
