@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from tests.lifecycle.memory_provisioner import FakeClock, MemoryProvisioner, MemoryWorld, managed_env
+from tui.core.errors import BackendUnreachable, LifecycleFailed
 from tui.core.lifecycle.engine import LeaseBusy, LifecycleEngine
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment, Operation, StepSpec, StepState
@@ -139,3 +140,51 @@ async def test_the_backends_are_swept_at_once_each_with_its_audit_row(store):
     for backend in ("aws", "kubernetes"):
         row = swept[f"{ENV}/sweep:{backend}"]
         assert row["result"] == "succeeded" and row["user"] == "bob", row
+
+
+class LostAnswer(MemoryProvisioner):
+    """create() makes the thing, then its answer is lost (a read timeout): unreachable."""
+
+    async def create(self, step: StepSpec, token: str) -> str:
+        native_id = await super().create(step, token)
+        if step.id in self.world.lose_answer:
+            self.world.lose_answer.discard(step.id)
+            raise BackendUnreachable("AWS s3.CreateBucket: endpoint unreachable: Read timeout", backend="aws")
+        return native_id
+
+
+class Unreachable(MemoryProvisioner):
+    async def find(self, step: StepSpec) -> str | None:
+        self.world.calls.append(("find", step.id))
+        raise BackendUnreachable("AWS ec2.DescribeInstances: Connect timeout", backend="aws")
+
+
+async def test_a_create_whose_answer_was_lost_is_found_on_the_next_attempt_not_made_twice(store):
+    lstore = LifecycleStore(store)
+    world = MemoryWorld()
+    world.lose_answer = {"bucket"}
+
+    def factory(backend, env, config, template):
+        return LostAnswer(world, backend, env, config, template)
+
+    await lstore.insert(managed_env(ENV, parallel()), requested_by="ann", origin="cli")
+    created = await engine(store, world, lambda m: None, factory=factory).drive(ENV)
+    assert created.state == EnvLifecycleState.READY
+    assert world.creates == {"bucket": 1, "ns": 1}
+    assert [c for c in world.calls if c[1] == "bucket"][:3] == [("find", "bucket"), ("create", "bucket"),
+                                                                ("find", "bucket")]
+
+
+async def test_an_unreachable_backend_fails_the_step_after_three_attempts(store):
+    lstore = LifecycleStore(store)
+    world = MemoryWorld()
+
+    def factory(backend, env, config, template):
+        cls = Unreachable if backend == "aws" else MemoryProvisioner
+        return cls(world, backend, env, config, template)
+
+    await lstore.insert(managed_env(ENV, parallel()), requested_by="ann", origin="cli")
+    with pytest.raises(LifecycleFailed, match="Connect timeout"):
+        await engine(store, world, lambda m: None, factory=factory).drive(ENV)
+    assert world.calls.count(("find", "bucket")) == 3
+    assert world.creates.get("bucket", 0) == 0

@@ -52,7 +52,14 @@ from typing import Any
 
 from backends.base import Provisioner
 from tui.core.audited import AuditedOperation, audited, exception_text
-from tui.core.errors import EnvdeckError, ForeignResource, InvalidRequest, LifecycleFailed, NotFound
+from tui.core.errors import (
+    BackendUnreachable,
+    EnvdeckError,
+    ForeignResource,
+    InvalidRequest,
+    LifecycleFailed,
+    NotFound,
+)
 from tui.core.leadership import Leadership
 from tui.core.leases import Fenced
 from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text
@@ -95,6 +102,7 @@ OnChange = Callable[[ManagedEnvironment], Awaitable[None] | None]
 BACKENDS = ("aws", "kubernetes", "edge")
 EDGE_CLAIM = "edge-claim"
 TTL_USER = "envdeck"
+TRANSIENT_ATTEMPTS = 3  # find/create of a step against an unreachable backend, within its deadline
 
 
 class LeaseBusy(EnvdeckError):
@@ -539,7 +547,7 @@ class _Run:
             row.message = ""
             await self._row(row)              # committed BEFORE the backend call
             try:
-                native_id = await prov.find(step) or await prov.create(step, row.token)
+                native_id = await self._find_or_create(prov, step, row.token, deadline)
             except Exception as exc:
                 reason = _why(exc)
                 await self._fail_row(row, reason)
@@ -554,6 +562,26 @@ class _Run:
         row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
         await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"))
         return native_id
+
+    async def _find_or_create(self, prov: Provisioner, step: StepSpec, token: str, deadline: datetime) -> str:
+        """find(), else create() with the step's token. An unreachable backend (a timeout, a
+        refused connection, 5xx, throttling: each call makes one attempt at an endpoint that
+        does not answer) is tried again up to TRANSIENT_ATTEMPTS times within the step's
+        deadline: find() first each time, and create() carries the same token (EC2's
+        ClientToken, the owner marks find() looks for), so a create that did happen before
+        its answer was lost is found, never made twice."""
+        delay, longest = self.engine.poll   # the health poll's pace: 0.5 s, x1.5, at most 2 s
+        attempt = 1
+        while True:
+            try:
+                return await prov.find(step) or await prov.create(step, token)
+            except BackendUnreachable:
+                if attempt >= TRANSIENT_ATTEMPTS or self.clock() >= deadline:
+                    raise
+            self._check_lease()
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, longest)
+            attempt += 1
 
     async def _dependencies_healthy(self, step: StepSpec, by_id: dict[str, StepSpec], native_ids: dict[str, str],
                                     deadline: datetime) -> None:
