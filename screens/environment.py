@@ -379,7 +379,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                 f"{len(drifts)} drifted field(s) · repair mode {mode} · R repairs the selected resource", end=""))
         elif view == "timeline":
             self.query_one(TimelineTable).show(*self.timeline_rows, app.palette, state=state)
-            self.run_worker(self._load_timeline(), group="timeline", exclusive=True, exit_on_error=False)
+            self.run_worker(self._load_timeline, group="timeline", exclusive=True, exit_on_error=False)
         elif view == "metrics":
             self._load_metrics()
         elif view == "steps":
@@ -523,7 +523,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                 return
             view.post_message(MetricsLoaded(self.env, window, series))
 
-        self.run_worker(load(), group="metrics", exclusive=True, exit_on_error=False)
+        self.run_worker(load, group="metrics", exclusive=True, exit_on_error=False)
 
     @on(MetricsView.ReloadRequested)
     def _metrics_reload(self, event: MetricsView.ReloadRequested) -> None:
