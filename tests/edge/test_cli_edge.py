@@ -111,3 +111,20 @@ def test_run_asks_on_a_terminal_unless_yes(edge_lab, tmp_path):
     unasked = envdeck_on_pty("run", "--config", cfg, "--state-dir", state, "lab", "--yes", "--", command)
     assert unasked.returncode == 0 and "[y/N]" not in unasked.text, unasked.text
     assert len(ran.read_text().splitlines()) == 4
+
+
+def test_ctrl_c_at_the_run_prompt_ends_the_command_at_once(edge_lab, tmp_path):
+    """The first Ctrl-C at "Run CMD ...? [y/N]" ends envdeck with 130 and runs nothing (the
+    prompt waits inside asyncio.run, whose own SIGINT handler could not interrupt it: the
+    first ^C was echoed and ignored)."""
+    from tests.terminal import envdeck_on_pty
+
+    server = edge_lab.start_sshd("a")
+    edge_lab.trust(server)
+    cfg = write_config(edge_lab, tmp_path, [server])
+    ran = edge_lab.state / "ran.log"
+    interrupted = envdeck_on_pty("run", "--config", cfg, "--state-dir", str(tmp_path / "state"), "lab", "--",
+                                 f"echo ran >> {ran}", input_bytes=b"\x03", stop_when=lambda out: b"[y/N]" in out,
+                                 timeout=30)
+    assert interrupted.returncode == 130, interrupted.text
+    assert not ran.exists(), "no node ran the command"

@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.cli import desired
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, status_table, write_line
+from tui.cli.output import ask, print_json, status_table, write_line
 from tui.core.env_state import RepairPerformed, TimelineAdded
 from tui.core.errors import InvalidRequest, PolicyDenied
 from tui.core.heap import settle_heap
@@ -190,7 +190,7 @@ async def cmd_act(args: argparse.Namespace) -> int:
             expected = resource.name if spec.destructive else "yes"
             prompt = (f"{spec.title} {clean(args.resource)} in {args.env}? "
                       f"Type {'the resource name' if spec.destructive else 'yes'} to confirm: ")
-            if input(prompt).strip() != expected:
+            if ask(prompt).strip() != expected:
                 print("envdeck: not confirmed; nothing was done", file=sys.stderr)
                 return EXIT_FAILED
         why = " ".join([args.action, *args.param])

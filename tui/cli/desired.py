@@ -13,7 +13,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from tui.cli.output import print_json, write_line
+from tui.cli.output import ask, print_json, write_line
 from tui.core import overrides
 from tui.core.config import parse_duration
 from tui.core.errors import EnvdeckError
@@ -79,7 +79,7 @@ def choose(args: argparse.Namespace, session: Session, resource: Resource, param
              "--hold-repair DURATION (hold its automatic repair, e.g. 30m); nothing was done")
         raise Refused(EXIT_USAGE)
     _say("\n".join(lines))
-    answer = input("[d] keep it as the desired state, [h] hold automatic repair for "
+    answer = ask("[d] keep it as the desired state, [h] hold automatic repair for "
                    f"{overrides.DEFAULT_HOLD_S / 60:.0f}m, [c] cancel: ").strip().lower()
     if answer in ("d", "desired"):
         return Override("set-desired", found)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, say, write_line
+from tui.cli.output import ask, print_json, say, write_line
 from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
@@ -168,8 +168,8 @@ async def _destroy(args: argparse.Namespace) -> int:
             say(f"envdeck: destroying {args.name} deletes everything it created: pass --yes "
                 "(stdin is not a terminal, so envdeck cannot ask)")
             return EXIT_USAGE
-        answer = input(clean(f"Destroy environment {args.name} and everything it created? "
-                             "Type its name to confirm: "))
+        answer = ask(f"Destroy environment {args.name} and everything it created? "
+                     "Type its name to confirm: ")
         if answer.strip() != args.name:
             say("envdeck: not confirmed; nothing was done")
             return EXIT_FAILED

@@ -10,8 +10,7 @@ import sys
 from backends.edge.fleet import fleet_summary
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # not tui.cli.commands: `run` needs none of its verbs
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, write_line
-from tui.core.sanitize import clean
+from tui.cli.output import ask, print_json, write_line
 
 
 def _late_options() -> argparse.ArgumentParser:
@@ -98,7 +97,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         a terminal (scripts, pipes, cron) the command runs: nobody could answer."""
         if getattr(args, "yes", False) or not sys.stdin.isatty():
             return True
-        answer = input(clean(f"Run {command} on {len(nodes)} node(s) of {args.env}? [y/N] "))
+        answer = ask(f"Run {command} on {len(nodes)} node(s) of {args.env}? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
             return True
         refused.append(True)

@@ -90,3 +90,20 @@ def status_table(envs: list[dict[str, Any]]) -> None:
         for d in env["drifts"]:
             write_line(f"  drift {d['resource']} {d['field']}: desired {d['desired']!r}, actual {d['actual']!r}")
         write_line("")
+
+
+def ask(prompt: str) -> str:
+    """Read one answer from the terminal. A command's prompt runs inside asyncio.run(), whose
+    SIGINT handler only cancels the main task, which cannot happen while input() blocks: the
+    first Ctrl-C at the prompt was echoed and ignored. While the prompt waits, Ctrl-C raises
+    KeyboardInterrupt at once (exit 130, nothing done), as at any other prompt of a shell."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return input(clean(prompt))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return input(clean(prompt))
+    finally:
+        signal.signal(signal.SIGINT, previous)

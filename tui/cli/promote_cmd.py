@@ -24,7 +24,7 @@ import argparse
 import sys
 
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, report_line, say, warn
+from tui.cli.output import ask, print_json, report_line, say, warn
 from tui.core.compare.versions import VersionMatrix
 from tui.core.config import parse_duration
 from tui.core.errors import InvalidRequest, NotFound
@@ -101,7 +101,7 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
         return True
     if not sys.stdin.isatty():
         raise InvalidRequest("--yes is required without a terminal (nothing was done)")
-    return input(clean(question) + " [y/N] ").strip().lower() in ("y", "yes")
+    return ask(question + " [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _result(args: argparse.Namespace, promotion: Promotion) -> int:
