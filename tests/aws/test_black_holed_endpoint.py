@@ -69,5 +69,8 @@ def test_status_on_a_black_holed_endpoint_makes_one_attempt(black_holed, tmp_pat
     [env] = json.loads(proc.stdout)["environments"]
     aws = env["backends"]["aws"]
     assert aws["reachable"] is False
-    assert "endpoint unreachable" in aws["error"] and "Connect timeout" in aws["error"], aws["error"]
+    # the connect timeout's own words; on a loaded machine the pass's cap (3 x timeout) may speak
+    # first, while that one attempt is still waiting: either way, one attempt
+    assert ("endpoint unreachable" in aws["error"] and "Connect timeout" in aws["error"]) \
+        or "no answer within" in aws["error"], aws["error"]
     assert len(attempts.ports) == 1, attempts.ports  # botocore's default: three source ports
