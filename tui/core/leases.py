@@ -81,8 +81,12 @@ def holder_gone(holder: str) -> bool:
 async def check_epoch(db: SqlDb, env: str, epoch: int) -> None:
     """Refuse (`Fenced`) a write of the leader of `env` at `epoch` when the lease has moved on
     (another holder, or released). Called inside the write's atomic unit (`SqlDb.atomic`), so
-    the check still holds when the write lands."""
-    row = await db.fetchone("SELECT holder, epoch FROM leases WHERE env = ?", (env,))
+    the check still holds when the write lands: SQLite runs one writer at a time; on PostgreSQL
+    (READ COMMITTED) the row is read FOR SHARE, so a takeover's UPDATE of the lease waits until
+    this unit commits, and a takeover already under way is waited for and then seen (without
+    the lock, a step row checked before a takeover committed could land after it)."""
+    lock = " FOR SHARE" if db.dialect == "postgresql" else ""
+    row = await db.fetchone("SELECT holder, epoch FROM leases WHERE env = ?" + lock, (env,))
     if row is None or row["holder"] is None or int(row["epoch"]) != epoch:
         who = row["holder"] if row is not None and row["holder"] else "nobody"
         now = row["epoch"] if row is not None else 0

@@ -500,10 +500,11 @@ class Store:
             return await begin()
         if self._db.dialect == "postgresql":
             # one statement, one round trip: the row is inserted only while the lease is at `epoch`
-            # (its snapshot sees every change of holder committed before it)
+            # (the lease row locked FOR SHARE: a takeover's UPDATE waits for this insert, one under
+            # way is waited for and then seen; see leases.check_epoch)
             row_id = await self._db.insert(
                 columns + "SELECT ?,?,?,?,?,?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM leases WHERE env = ? "
-                "AND holder IS NOT NULL AND epoch = ?)", (*values, env, epoch))
+                "AND holder IS NOT NULL AND epoch = ? FOR SHARE)", (*values, env, epoch))
             if row_id:
                 return row_id
             await check_epoch(self._db, env, epoch)   # raises Fenced, saying who holds it now
