@@ -5,8 +5,8 @@ configured profile (static keys, SSO, assume-role, credential_process are all
 botocore's business), else the default chain. Every client shares one botocore
 `Config`: adaptive retries, connect/read timeouts, and a connection pool as wide as
 the worker pool. An attempt that reached no endpoint is final for the call
-(`final_timeouts`): a connect or read timeout, a refused connection, a name that does not
-resolve. botocore's standard retry mode counts them as transient and retries them: each
+(`final_timeouts`): a connect timeout, a refused connection, a name that does not resolve,
+or a read timeout of an endpoint that has not answered yet. botocore's standard retry mode counts them as transient and retries them: each
 timeout another whole `defaults.timeout` (a silent endpoint cost 3 x the timeout per pass),
 each refusal a backoff of up to 1 + 2 s. The reconciler's own backoff tries again on its
 next pass, as for the other backends (aiohttp and asyncssh make one attempt). Throttling,
@@ -48,23 +48,39 @@ def botocore_config(timeout_s: float, workers: int, region: str) -> Config:
     )
 
 
-def _timeout_is_final(caught_exception: BaseException | None = None, **_: Any) -> bool | None:
-    """A `needs-retry` handler, called before botocore's own: False ends the call when an
-    attempt reached no endpoint (refused, unresolvable, no connection or no answer within
-    its timeout): the caller's pass or command fails now and the reconciler's backoff
-    tries again later. None leaves every other outcome (throttling, 5xx, a connection
-    reset mid-answer) to the standard retry handler registered after it.
+class UnreachedEndpoint:
+    """A `needs-retry` handler, called before botocore's own, for the clients of one
+    environment: False ends the call when an attempt reached no endpoint — refused,
+    unresolvable, no connection within the timeout, or no answer within it from an endpoint
+    that has not answered any call of these clients yet (a silent one): the caller's pass or
+    command fails now and the reconciler's backoff tries again later. Once the endpoint has
+    answered, a read timeout is a slow answer of a live endpoint (a loaded server) and keeps
+    botocore's retries, as do throttling, 5xx and a connection reset mid-answer (None leaves
+    them to the standard handler registered after this one).
     botocore >= 1.43.3 reads False as "no retry"."""
-    if isinstance(caught_exception, ConnectTimeoutError | ReadTimeoutError | EndpointConnectionError):
-        return False
-    return None
+
+    def __init__(self) -> None:
+        self.answered = False
+
+    def __call__(self, response: Any = None, caught_exception: BaseException | None = None,
+                 **_: Any) -> bool | None:
+        if caught_exception is None:
+            if response is not None:
+                self.answered = True
+            return None
+        if isinstance(caught_exception, ConnectTimeoutError | EndpointConnectionError):
+            return False
+        if isinstance(caught_exception, ReadTimeoutError) and not self.answered:
+            return False
+        return None
 
 
-def final_timeouts(client: Any) -> Any:
-    """Register `_timeout_is_final` first on the client's `needs-retry` event: the first
-    answer that is not None decides, so it overrides the retry of an unreached endpoint and nothing else."""
+def final_timeouts(client: Any, handler: UnreachedEndpoint | None = None) -> Any:
+    """Register the handler (one per environment's clients) first on the client's
+    `needs-retry` event: the first answer that is not None decides, so it overrides the
+    retry of an unreached endpoint and nothing else."""
     service_event = client.meta.service_model.service_id.hyphenize()
-    client.meta.events.register_first(f"needs-retry.{service_event}", _timeout_is_final,
+    client.meta.events.register_first(f"needs-retry.{service_event}", handler or UnreachedEndpoint(),
                                       unique_id=f"envdeck-final-timeouts-{service_event}")
     return client
 
@@ -105,6 +121,7 @@ class AwsClients:
         self.workers = workers
         self._botocore_config = botocore_config(timeout_s, workers, config.region)
         self._session: botocore.session.Session | None = None
+        self._reached = UnreachedEndpoint()  # one endpoint (or AWS's) for all of this environment's clients
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()  # botocore sessions are not thread-safe; clients are
         self._executor: DaemonThreadPool | None = None
@@ -120,7 +137,7 @@ class AwsClients:
                 if self._session is None:
                     self._session = new_session(self.config.profile, self.config.region)
                 found = final_timeouts(self._session.create_client(service, endpoint_url=self.config.endpoint_url,
-                                                                   config=self._botocore_config))
+                                                                   config=self._botocore_config), self._reached)
                 self._clients[service] = found
             return found
 

@@ -114,3 +114,51 @@ async def test_throttling_is_still_retried(monkeypatch):
         clients.close()
         server.shutdown()
         server.server_close()
+
+
+class _AnswersOnceThenStalls(BaseHTTPRequestHandler):
+    """The first request gets an (empty) GetResources answer; every later one gets no answer
+    for 3 s: a live but loaded endpoint."""
+
+    hits = 0
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.lock:
+            type(self).hits += 1
+            first = type(self).hits == 1
+        if not first:
+            threading.Event().wait(3)
+        body = b'{"ResourceTagMappingList": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+async def test_a_read_timeout_of_an_endpoint_that_answered_is_retried(monkeypatch):
+    """Once the endpoint answered a call of these clients, a read timeout is a slow answer of a
+    live endpoint: botocore retries it (3 attempts seen by the server), where a silent endpoint
+    gets one (above)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersOnceThenStalls)
+    server.daemon_threads = True
+    server.handle_error = lambda *_: None  # the client gave up on a stalled answer: a broken pipe
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    clients = AwsClients(AwsConfig(region="us-east-1", endpoint_url=f"http://127.0.0.1:{server.server_port}",
+                                   tags={"env": "slow"}), timeout_s=1.0)
+    try:
+        assert await clients.call("resourcegroupstaggingapi", "get_resources") is not None
+        with pytest.raises(BackendError, match="[Rr]ead timeout"):
+            await clients.call("resourcegroupstaggingapi", "get_resources")
+        assert _AnswersOnceThenStalls.hits == 1 + 3
+    finally:
+        clients.close()
+        server.shutdown()
+        server.server_close()
