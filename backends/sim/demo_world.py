@@ -310,7 +310,9 @@ class DemoWorld:
                 edge["interval"] = "10s"
                 block["edge"] = edge
             envs[env] = block
-        config: dict[str, Any] = {"defaults": {"interval": "10s", "timeout": "5s", "max_backoff": "60s"},
+        # timeout: the demo's servers share one process (and the machine) with the TUI; a command
+        # run against them while the TUI's first passes run waits its turn
+        config: dict[str, Any] = {"defaults": {"interval": "10s", "timeout": "15s", "max_backoff": "60s"},
                                   "environments": envs}
         preview = self.preview_template()
         if preview is not None:

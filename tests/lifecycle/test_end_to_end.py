@@ -145,7 +145,7 @@ def test_sleep_wake_round_trip(world: World):
 def test_extend_up_to_max_ttl(world: World):
     _ok(_create(world, "ext-1", "--ttl", "30m", "--wait"))
     before = world.env_rows()["ext-1"]["expires_at"]
-    proc = world.envdeck("env", "extend", "ext-1", "30m", "--json")
+    proc = world.envdeck("env", "extend", "ext-1", "45m", "--json")  # now + 45m: later than the create's 30m
     _ok(proc, "extend within max_ttl (2h)")
     after = json.loads(proc.stdout)["expires_at"]
     assert after > before
