@@ -8,6 +8,7 @@ server, by botocore's own `before-send` event."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,18 +79,23 @@ def test_status_on_a_closed_port_says_unreachable(tmp_path):
     assert f"127.0.0.1:{port}" in env["backends"]["aws"]["error"]
 
 
-class _Throttling(BaseHTTPRequestHandler):
-    """Answers every request with a ThrottlingException (the JSON protocol's error shape)."""
+class _CountingJsonServer(BaseHTTPRequestHandler):
+    """Counts the POSTs (AWS's JSON protocol) and answers each with `answer(n)`: (status, body)."""
 
     hits = 0
     lock = threading.Lock()
+
+    @classmethod
+    def answer(cls, n: int) -> tuple[int, bytes]:
+        raise NotImplementedError
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with self.lock:
             type(self).hits += 1
-        body = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
-        self.send_response(400)
+            n = type(self).hits
+        status, body = self.answer(n)
+        self.send_response(status)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -99,66 +105,57 @@ class _Throttling(BaseHTTPRequestHandler):
         pass
 
 
-async def test_throttling_is_still_retried(monkeypatch):
+class _Throttling(_CountingJsonServer):
+    """Answers every request with a ThrottlingException (the JSON protocol's error shape)."""
+
+    @classmethod
+    def answer(cls, n: int) -> tuple[int, bytes]:
+        return 400, b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+
+
+class _AnswersOnceThenStalls(_CountingJsonServer):
+    """The first request gets an (empty) GetResources answer; every later one gets no answer
+    for 3 s: a live but loaded endpoint."""
+
+    @classmethod
+    def answer(cls, n: int) -> tuple[int, bytes]:
+        if n > 1:
+            threading.Event().wait(3)
+        return 200, b'{"ResourceTagMappingList": []}'
+
+
+@contextlib.contextmanager
+def clients_of(handler: type[_CountingJsonServer], monkeypatch, timeout_s: float):
+    """AwsClients of an environment whose endpoint is `handler` on a loopback port."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.handle_error = lambda *_: None  # a client that gave up on a stalled answer: a broken pipe
     threading.Thread(target=server.serve_forever, daemon=True).start()
     clients = AwsClients(AwsConfig(region="us-east-1", endpoint_url=f"http://127.0.0.1:{server.server_port}",
-                                   tags={"env": "dead"}), timeout_s=5.0)
+                                   tags={"env": "x"}), timeout_s=timeout_s)
     try:
-        with pytest.raises(BackendError, match="Throttling"):
-            await clients.call("resourcegroupstaggingapi", "get_resources")
-        assert _Throttling.hits == 3  # total_max_attempts: the timeouts' rule leaves throttling alone
+        yield clients
     finally:
         clients.close()
         server.shutdown()
         server.server_close()
 
 
-class _AnswersOnceThenStalls(BaseHTTPRequestHandler):
-    """The first request gets an (empty) GetResources answer; every later one gets no answer
-    for 3 s: a live but loaded endpoint."""
-
-    hits = 0
-    lock = threading.Lock()
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with self.lock:
-            type(self).hits += 1
-            first = type(self).hits == 1
-        if not first:
-            threading.Event().wait(3)
-        body = b'{"ResourceTagMappingList": []}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+async def test_throttling_is_still_retried(monkeypatch):
+    with clients_of(_Throttling, monkeypatch, 5.0) as clients:
+        with pytest.raises(BackendError, match="Throttling"):
+            await clients.call("resourcegroupstaggingapi", "get_resources")
+    assert _Throttling.hits == 3  # total_max_attempts: the timeouts' rule leaves throttling alone
 
 
 async def test_a_read_timeout_of_an_endpoint_that_answered_is_retried(monkeypatch):
     """Once the endpoint answered a call of these clients, a read timeout is a slow answer of a
     live endpoint: botocore retries it (3 attempts seen by the server), where a silent endpoint
     gets one (above)."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersOnceThenStalls)
-    server.daemon_threads = True
-    server.handle_error = lambda *_: None  # the client gave up on a stalled answer: a broken pipe
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    clients = AwsClients(AwsConfig(region="us-east-1", endpoint_url=f"http://127.0.0.1:{server.server_port}",
-                                   tags={"env": "slow"}), timeout_s=1.0)
-    try:
+    with clients_of(_AnswersOnceThenStalls, monkeypatch, 1.0) as clients:
         assert await clients.call("resourcegroupstaggingapi", "get_resources") is not None
         with pytest.raises(BackendError, match="[Rr]ead timeout"):
             await clients.call("resourcegroupstaggingapi", "get_resources")
-        assert _AnswersOnceThenStalls.hits == 1 + 3
-    finally:
-        clients.close()
-        server.shutdown()
-        server.server_close()
+    assert _AnswersOnceThenStalls.hits == 1 + 3
