@@ -10,8 +10,14 @@ listens on (connection refused at once).
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 class SilentListener:
@@ -74,3 +80,22 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def status_json(run: Callable[..., Any], tmp_path: Path, config: dict[str, Any], **env: str) -> tuple[int, dict]:
+    """`envdeck status --json` (through `run`: a real process or the in-process CLI) of `config`,
+    written 0600 to tmp_path: its exit code and report; never a traceback."""
+    path = tmp_path / "envdeck.yaml"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    proc = run("status", "--json", "--config", str(path), "--state-dir", str(tmp_path / "state"), timeout=120, **env)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def unreachable(report: dict, backend: str) -> dict:
+    """The one environment's `backend` entry of a status report, said unreachable."""
+    [env] = report["environments"]
+    entry = env["backends"][backend]
+    assert entry["reachable"] is False, entry
+    return entry

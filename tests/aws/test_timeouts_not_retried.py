@@ -9,16 +9,14 @@ server, by botocore's own `before-send` event."""
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import yaml
 
 from backends.aws.clients import AwsClients
 from tests.helpers import envdeck, envdeck_inproc
-from tests.silent_listener import SilentListener, closed_port
+from tests.silent_listener import SilentListener, closed_port, status_json, unreachable
 from tui.core.config import AwsConfig
 from tui.core.errors import BackendError
 
@@ -33,22 +31,16 @@ def silent():
 def status(tmp_path, url: str, run=envdeck) -> tuple[int, dict]:
     """`envdeck status --json`; a real process by default (its exit is part of the point: no
     thread left waiting on the endpoint holds it up)."""
-    config = tmp_path / "envdeck.yaml"
-    config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"aws": {
-        "region": "us-east-1", "endpoint_url": url, "tags": {"env": "dead"}}}}}))
-    proc = run("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"), timeout=120,
-               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    return status_json(run, tmp_path, {"defaults": {"timeout": "1s"}, "environments": {"dead": {"aws": {
+        "region": "us-east-1", "endpoint_url": url, "tags": {"env": "dead"}}}}},
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
 
 
 def test_status_on_a_silent_endpoint_makes_one_attempt_and_says_unreachable(silent, tmp_path):
     before = silent.accepted
     code, report = status(tmp_path, silent.url)
     assert code == 1
-    [env] = report["environments"]
-    aws = env["backends"]["aws"]
-    assert aws["reachable"] is False
+    aws = unreachable(report, "aws")
     assert "endpoint unreachable" in aws["error"] and "Read timeout" in aws["error"], aws["error"]
     assert silent.accepted - before == 1  # botocore's default: 3 connections, one per attempt
 
@@ -73,10 +65,9 @@ def test_status_on_a_closed_port_says_unreachable(tmp_path):
     port = closed_port()
     code, report = status(tmp_path, f"http://127.0.0.1:{port}", run=envdeck_inproc)
     assert code == 1
-    [env] = report["environments"]
-    assert env["backends"]["aws"]["reachable"] is False
-    assert "endpoint unreachable" in env["backends"]["aws"]["error"]
-    assert f"127.0.0.1:{port}" in env["backends"]["aws"]["error"]
+    error = unreachable(report, "aws")["error"]
+    assert "endpoint unreachable" in error
+    assert f"127.0.0.1:{port}" in error
 
 
 class _CountingJsonServer(BaseHTTPRequestHandler):

@@ -6,14 +6,12 @@ attempt is made within the pass). Counted on the listener's side."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.helpers import envdeck, envdeck_inproc
-from tests.silent_listener import SilentListener, closed_port
+from tests.silent_listener import SilentListener, closed_port, status_json, unreachable
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +25,16 @@ def status(tmp_path: Path, port: int, run=envdeck) -> tuple[int, dict]:
     """`envdeck status --json`; a real process by default (it must exit, no connect left pending)."""
     known = tmp_path / "known_hosts"
     known.write_text("")
-    config = tmp_path / "envdeck.yaml"
-    config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"edge": {
+    return status_json(run, tmp_path, {"defaults": {"timeout": "1s"}, "environments": {"dead": {"edge": {
         "known_hosts": str(known), "connect_timeout": "1s",
-        "nodes": [{"name": "dead-1", "host": "127.0.0.1", "port": port, "user": "nobody"}]}}}}))
-    config.chmod(0o600)
-    proc = run("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"), timeout=120)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+        "nodes": [{"name": "dead-1", "host": "127.0.0.1", "port": port, "user": "nobody"}]}}}})
 
 
 def test_status_on_a_silent_node_connects_once_and_says_unreachable(silent, tmp_path):
     before = len(silent.first_lines())
     code, report = status(tmp_path, silent.port)
     assert code == 1
-    [env] = report["environments"]
-    edge = env["backends"]["edge"]
-    assert edge["reachable"] is False
+    edge = unreachable(report, "edge")
     assert "dead-1" in edge["error"] and "no SSH answer within 1s" in edge["error"], edge["error"]
     seen = silent.first_lines()[before:]
     assert len(seen) == 1 and seen[0].startswith("SSH-2.0-"), seen  # one attempt: its client banner
@@ -52,7 +43,5 @@ def test_status_on_a_silent_node_connects_once_and_says_unreachable(silent, tmp_
 def test_status_on_a_closed_port_says_unreachable(tmp_path):
     code, report = status(tmp_path, closed_port(), run=envdeck_inproc)
     assert code == 1
-    [env] = report["environments"]
-    edge = env["backends"]["edge"]
-    assert edge["reachable"] is False
+    edge = unreachable(report, "edge")
     assert "dead-1" in edge["error"] and "cannot connect" in edge["error"], edge["error"]

@@ -6,7 +6,6 @@ timeout each: backends/kubernetes/connection.py). Counted on the server side."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import yaml
 
 from backends.kubernetes.backend import KubernetesBackend
 from tests.helpers import envdeck, envdeck_inproc
-from tests.silent_listener import SilentListener, closed_port
+from tests.silent_listener import SilentListener, closed_port, status_json, unreachable
 from tui.core.config import Defaults, KubernetesConfig
 from tui.core.errors import BackendUnreachable
 
@@ -39,21 +38,15 @@ def kubeconfig(tmp_path: Path, server: str) -> Path:
 
 def status(tmp_path: Path, server: str, run=envdeck) -> tuple[int, dict]:
     """`envdeck status --json`; a real process by default (it must exit, nothing left waiting)."""
-    config = tmp_path / "envdeck.yaml"
-    config.write_text(yaml.safe_dump({"defaults": {"timeout": "1s"}, "environments": {"dead": {"kubernetes": {
-        "kubeconfig": str(kubeconfig(tmp_path, server)), "namespace": "default"}}}}))
-    proc = run("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"), timeout=120)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    return status_json(run, tmp_path, {"defaults": {"timeout": "1s"}, "environments": {"dead": {"kubernetes": {
+        "kubeconfig": str(kubeconfig(tmp_path, server)), "namespace": "default"}}}})
 
 
 def test_status_on_a_silent_api_server_sends_each_request_once(silent, tmp_path):
     before = len(silent.first_lines())
     code, report = status(tmp_path, silent.url)
     assert code == 1
-    [env] = report["environments"]
-    k8s = env["backends"]["kubernetes"]
-    assert k8s["reachable"] is False
+    k8s = unreachable(report, "kubernetes")
     assert "cannot reach" in k8s["error"] and "no answer for 1s" in k8s["error"], k8s["error"]
     requests = Counter(silent.first_lines()[before:])
     assert requests, "the pass sent nothing"
@@ -65,9 +58,7 @@ def test_status_on_a_closed_port_says_unreachable(tmp_path):
     port = closed_port()
     code, report = status(tmp_path, f"http://127.0.0.1:{port}", run=envdeck_inproc)
     assert code == 1
-    [env] = report["environments"]
-    assert env["backends"]["kubernetes"]["reachable"] is False
-    assert f"127.0.0.1:{port}" in env["backends"]["kubernetes"]["error"]
+    assert f"127.0.0.1:{port}" in unreachable(report, "kubernetes")["error"]
 
 
 async def test_check_asks_a_silent_server_for_its_version_once(silent, tmp_path):
