@@ -95,8 +95,15 @@ def test_the_printed_command_runs_the_cli_against_the_demo_and_sigterm_cleans_up
         shell_env = envdeck_env(PYTHONPATH=str(repo_root()))
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ENVDECK_CONFIG", "ENVDECK_STATE_DIR"):
             shell_env.pop(key, None)
-        status = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=shell_env,
-                                timeout=180, cwd=str(tmp_path), stdin=subprocess.DEVNULL)
+        # the demo's servers share one process with its TUI, whose first passes run now: on a
+        # loaded machine (the suite's workers) a first status can meet them too busy to answer
+        # within the timeout; what this checks is that the printed command reaches them
+        for _attempt in range(3):
+            status = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=shell_env,
+                                    timeout=180, cwd=str(tmp_path), stdin=subprocess.DEVNULL)
+            if status.returncode == 0 and "UNREACHABLE" not in status.stdout:
+                break
+            time.sleep(2)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "UNREACHABLE" not in status.stdout
         for env in ("staging", "prod"):
