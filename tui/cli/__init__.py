@@ -1,7 +1,8 @@
 """The `envdeck` command line.
 
 Exit codes: 0 ok, 1 an operation or backend failed, 2 usage or config error,
-3 denied by policy. Errors are one clear line on stderr, never a traceback.
+3 denied by policy, 130 interrupted (Ctrl-C). Errors are one clear line on stderr, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tui.core.errors import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C: the work stopped (tui/cli/interrupt.py), one line on stderr
 
 
 def _common(top: bool) -> argparse.ArgumentParser:
@@ -177,10 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(result, "__await__"):  # an async handler: asyncio is imported by its module, not here
             import asyncio  # (`--version` and `--help` never need it: a third of their imports)
 
-            result = asyncio.run(result)
+            from tui.cli.interrupt import until_interrupted
+
+            result = asyncio.run(until_interrupted(result))  # the first Ctrl-C stops it: 130
         return int(result or 0)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # a synchronous verb, or a prompt (tui/cli/output.py ask)
+        _say("envdeck: interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
     except ConfigError as exc:
         for problem in exc.problems:
             _say(problem)

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, say, write_line
 from tui.core.config import parse_duration
@@ -36,7 +37,6 @@ from tui.core.sanitize import clean
 from tui.core.session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
 
 
 class Usage(Exception):
@@ -66,43 +66,9 @@ def parse_ttl(option: str, text: str | None) -> float | None:
         raise Usage(f"{option} {text!r}: {reason}") from None
 
 
-async def _until_interrupted(work: asyncio.Task) -> None:
-    """Await `work`; Ctrl-C (SIGINT) cancels it, again every half second until it has ended.
-    asyncio.run's own handler cancels the main task once, and Python 3.11 can lose that one
-    cancellation (an `asyncio.wait_for` whose inner call completes at the same moment returns
-    its result instead): the interrupted --wait then carried on to its end."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    interrupted = asyncio.Event()
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (an in-process caller)
-        await work
-        return
-    try:
-        stop = asyncio.ensure_future(interrupted.wait())
-        try:
-            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-        while not work.done():
-            work.cancel()
-            await asyncio.wait({work}, timeout=0.5)
-        if interrupted.is_set() and work.cancelled():
-            raise asyncio.CancelledError
-        await work
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)
-
-
 async def cmd_env(args: argparse.Namespace) -> int:
     handler = _VERBS[args.env_command]
     try:
-        if getattr(args, "wait", False):
-            work = asyncio.ensure_future(handler(args))
-            await _until_interrupted(work)
-            return work.result()
         return await handler(args)
     except Usage as exc:
         say(f"envdeck: {exc}")
@@ -110,7 +76,7 @@ async def cmd_env(args: argparse.Namespace) -> int:
     except LifecycleFailed as exc:
         say(str(exc))  # "NAME: step S failed: reason"
         return EXIT_FAILED
-    except asyncio.CancelledError:  # ctrl+c during --wait: what was done stays recorded
+    except asyncio.CancelledError:  # ctrl+c (tui/cli/interrupt.py) during --wait: what was done stays recorded
         if getattr(args, "wait", False):
             say(f"envdeck: interrupted; {args.name}'s {args.env_command} goes on from where it stopped with "
                 "the same command, or in the reconciler (a running TUI, `envdeck reconcile`)")

@@ -15,14 +15,17 @@ promotion").
 `versions` ends 1 when a backend could not be observed (the matrix is printed without its
 versions, stderr names it). Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
 (B partly promoted: stderr names the components), 2 usage (an unknown promotion id too), 3 denied (admin in B needed for
-apply/rollback/resume, refused before any backend call and audited).
+apply/rollback/resume, refused before any backend call and audited), 130 interrupted (Ctrl-C: the promotion
+stays `running` where it stopped, its open audit rows end `interrupted`; `--resume ID` carries it on).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
+from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, report_line, say, warn
 from tui.core.compare.versions import VersionMatrix
@@ -82,18 +85,29 @@ def _step_line(promotion: Promotion, step: PromotionStep) -> str:
     return f"{text} — {step.message}" if step.message else text
 
 
-def _progress():
-    """Prints a line on stderr per step whose state or message changed."""
-    shown: dict[int, tuple[str, str]] = {}
+class _Progress:
+    """Prints a line on stderr per step whose state or message changed; keeps the promotion it
+    last saw (a Ctrl-C names it, and how to carry it on)."""
 
-    def on_change(promotion: Promotion) -> None:
+    def __init__(self) -> None:
+        self.shown: dict[int, tuple[str, str]] = {}
+        self.last: Promotion | None = None
+
+    def __call__(self, promotion: Promotion) -> None:
+        self.last = promotion
         for step in promotion.steps:
             now = (str(step.state), step.message)
-            if shown.get(step.seq) != now:
-                shown[step.seq] = now
+            if self.shown.get(step.seq) != now:
+                self.shown[step.seq] = now
                 print(clean(_step_line(promotion, step)), file=sys.stderr)
 
-    return on_change
+    def interrupted_line(self) -> str:
+        promotion = self.last
+        if promotion is None:
+            return "envdeck: interrupted (Ctrl-C) before any change was made"
+        return (f"envdeck: interrupted (Ctrl-C); promotion {promotion.id} stopped after {promotion.waves_done} of "
+                f"{len(promotion.plan.waves)} wave(s): `envdeck promote --resume {promotion.id}` carries it on "
+                "(so does the reconciler leading its environment)")
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:
@@ -164,10 +178,19 @@ async def cmd_promote(args: argparse.Namespace) -> int:
     except ValueError as exc:
         say(f"envdeck: --timeout: {exc}")
         return EXIT_USAGE
+    progress = _Progress()
+    try:
+        return await _promote(args, timeout_s, progress)
+    except asyncio.CancelledError:  # Ctrl-C (tui/cli/interrupt.py): the steps and audit rows say where it stopped
+        say(progress.interrupted_line())
+        return EXIT_INTERRUPTED
+
+
+async def _promote(args: argparse.Namespace, timeout_s: float, progress: _Progress) -> int:
     cfg = load(args)
     session = await open_session(args, cfg)
     try:
-        service = session.promotions(timeout_s=timeout_s, on_change=_progress())
+        service = session.promotions(timeout_s=timeout_s, on_change=progress)
         if args.list:
             return _list(args, await service.list())
         if args.plan:

@@ -1,0 +1,52 @@
+"""Ctrl-C for every async verb of the CLI: the first one stops the work, the command ends 130
+with one line on stderr, never a traceback.
+
+asyncio.run's own SIGINT handler cancels the main task once, and Python 3.11 can lose that one
+cancellation (an `asyncio.wait_for` whose inner call completes at the same moment returns its
+result instead): an interrupted `promote --apply` or `env ... --wait` then carried on to its end.
+`until_interrupted` cancels the work again every half second until it has ended.
+
+A verb may catch the cancellation itself and say more (`env ... --wait`, `promote`: how to carry
+on); it returns EXIT_INTERRUPTED then and nothing more is printed. Verbs that install their own
+SIGINT handler (`reconcile` without --once, `agent`, `serve`) replace this one while they run and
+keep their own behaviour (a graceful stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any
+
+from tui.cli.output import say
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
+INTERRUPTED_LINE = "envdeck: interrupted (Ctrl-C); what was done is recorded (`envdeck audit`)"
+
+
+async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run `work` to its end; on SIGINT cancel it (again every 0.5 s until it has ended) and
+    return EXIT_INTERRUPTED, or what the work returned if it caught the cancellation itself."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    interrupted = asyncio.Event()
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (an in-process caller)
+        return await task
+    try:
+        stop = asyncio.ensure_future(interrupted.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
+        if interrupted.is_set() and task.cancelled():
+            say(INTERRUPTED_LINE)
+            return EXIT_INTERRUPTED
+        return task.result()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
