@@ -1,6 +1,6 @@
-"""The search texts the first filter keystroke needs are prepared when the filter box opens
-(`/` on the resources view): the table's selection holds them before any keystroke, and every
-query then finds what filtering from scratch finds, also after the inventory changed."""
+"""The search texts the first filter keystroke needs are prepared ahead: in idle time after the
+table is filled (before any `/`), and whatever is left when the filter box opens; every query then
+finds what filtering from scratch finds, also after the inventory changed."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ def test_prepared_search_texts_give_the_same_answers_as_lazily_lowered_ones():
     assert select(sel, changed, "", "app-01x") == from_scratch(changed, "", "app-01x")
 
 
-async def test_slash_on_the_resources_view_prepares_the_search_before_the_first_keystroke(tmp_path, stage):
+async def test_the_search_is_prepared_in_idle_time_before_the_filter_box_opens(tmp_path, stage):
     app = make_app(tmp_path, stage, env="staging")
     async with app.run_test(size=(120, 30)) as pilot:
         await app_ready(pilot)
         table = app.screen.query_one(ResourceTable)
-        assert table._selection._lowered is None
+        # no `/` pressed: the idle slices after the fill prepare every shown row's text
+        await wait_until(pilot, lambda: table.search_ready, "the search texts prepared in idle time")
+        assert table._selection._lowered is not None and len(table._selection._lowered) == table.row_count
         await pilot.press("slash")
         await wait_until(pilot, lambda: app.screen.query_one("#filter").has_focus, "the filter box")
         assert table._selection._lowered is not None and len(table._selection._lowered) == table.row_count

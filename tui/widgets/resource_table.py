@@ -164,6 +164,7 @@ class ResourceTable(LineTable):
         self.total = 0
         self._status_natural = 0  # the widest status cell measured (before fitting)
         self._duplicated: frozenset[tuple[str, str]] = frozenset()  # (kind, name) two or more resources share
+        self._prepare_pending = False  # an idle slice of search-text preparation is scheduled
 
     def on_mount(self) -> None:
         # Decide the column set from the terminal size up front, so that a fixed-size
@@ -226,9 +227,31 @@ class ResourceTable(LineTable):
             self._update_virtual_size()
             self.refresh()
 
+    # The search texts are lowered ahead, in idle time: after each fill or update, one slice
+    # of rows (a few ms) per timer tick until every row's text is ready, so that no frame waits
+    # for all 20,000 and the `/` and the first keystroke only filter. Only rows whose Resource
+    # object is new (added or changed) are lowered again.
+    PREPARE_GAP_S = 0.01
+
+    @property
+    def search_ready(self) -> bool:
+        """Every shown resource's search text is prepared (a plain filter query only filters)."""
+        return self._selection.search_ready
+
     def prepare_search(self) -> None:
-        """The filter box opened: the search texts of the resources shown are prepared now."""
+        """The filter box opened: whatever the idle slices have not prepared yet is prepared now."""
         self._selection.prepare_search()
+
+    def _schedule_prepare(self) -> None:
+        if self._prepare_pending or self._selection.search_ready or not self.is_attached:
+            return
+        self._prepare_pending = True
+        self.set_timer(self.PREPARE_GAP_S, self._prepare_slice)
+
+    def _prepare_slice(self) -> None:
+        self._prepare_pending = False
+        if not self._selection.prepare_some():
+            self._schedule_prepare()
 
     def show(self, resources: list[Resource], view: TableView, *, now: datetime, palette: Palette,
              history: MetricHistory) -> None:
@@ -268,6 +291,7 @@ class ResourceTable(LineTable):
             for rid in [k for k in self._row_cache if k not in live]:
                 del self._row_cache[rid]
         self.set_rows(order, index)
+        self._schedule_prepare()
 
     def row_stamp(self, key: str) -> object:
         return self._by_id.get(key)  # the Resource object: a new one for every change

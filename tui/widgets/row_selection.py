@@ -6,7 +6,11 @@ keystroke, an age tick: backends hand over the same object when nothing changed)
 
 - the inventory is sorted once per sort column (and when the objects change), and a
   filter only picks from that order — filtering a sorted list keeps it sorted;
-- each resource's search text is lowered once;
+- each resource's search text is lowered once per Resource object, kept by resource id
+  across inventories (a reconciler update lowers the changed rows' texts only), and
+  done ahead in idle time: `prepare_some` lowers a slice of the rows not yet done
+  (the resources table calls it between frames after each fill or update), so the
+  `/` that opens the filter box and its first keystroke only filter;
 - a plain-text query (no regular-expression characters, ASCII) is a substring test
   on the lowered text, the same answer `re.IGNORECASE` gives for ASCII, and a query
   that contains an earlier plain query only searches that query's result (typing
@@ -30,6 +34,7 @@ from tui.widgets.resource_filter import ResourceFilter, haystack
 
 REGEX_CHARACTERS = frozenset(".^$*+?{}[]\\|()")
 KEPT_RESULTS = 64  # query results kept for one inventory (a typed word and its backspaces)
+PREPARE_SLICE = 2000  # rows whose search text one idle slice lowers (20k rows: ~10 slices of a few ms)
 _NAME = attrgetter("name")
 
 
@@ -76,6 +81,10 @@ class RowSelection:
         self._keys: list[str] = []
         self._lowered: list[str] | None = None  # lowered search text per sorted resource
         self._all_ascii = True
+        # resource id → (the Resource object, its lowered search text): valid while the table
+        # is handed that same object (a changed resource is a new object)
+        self._texts: dict[str, tuple[Resource, str]] = {}
+        self._prepared_upto = 0  # `_sorted[:n]` have a valid entry in `_texts`
         self._results: dict[tuple[str, str], Selection] = {}
 
     def select(self, resources: list[Resource], *, kind: str, query: ResourceFilter,
@@ -118,17 +127,51 @@ class RowSelection:
         self._sorted = chosen
         self._keys = [r.id for r in chosen]
         self._lowered = None
+        self._prepared_upto = 0
         self._results = {}
 
+    @property
+    def search_ready(self) -> bool:
+        """Every shown resource's lowered search text is at hand: a plain query only filters."""
+        return self._lowered is not None
+
     def prepare_search(self) -> None:
-        """Lower every resource's search text now (once per inventory and sort), so that the
-        first filter keystroke does not pay for it: called when the filter box opens."""
+        """Lower the search texts not lowered yet, now (the filter box opened before the idle
+        slices finished; usually nothing is left)."""
         self._lowered_texts()
+
+    def prepare_some(self, limit: int = PREPARE_SLICE) -> bool:
+        """Lower the search texts of at most `limit` resources not prepared yet (resources whose
+        object was prepared before, in an earlier inventory, cost a lookup); True when every
+        shown resource's text is ready."""
+        if self._lowered is not None:
+            return True
+        ordered, texts = self._sorted, self._texts
+        start = self._prepared_upto
+        end = len(ordered)
+        made = 0
+        i = start
+        while i < end and made < limit:
+            r = ordered[i]
+            entry = texts.get(r.id)
+            if entry is None or entry[0] is not r:
+                texts[r.id] = (r, haystack(r).lower())
+                made += 1
+            i += 1
+        self._prepared_upto = i
+        if i < end:
+            return False
+        if len(texts) > 2 * end + 1024:  # resources gone since: drop their texts
+            live = self.by_id
+            self._texts = texts = {rid: entry for rid, entry in texts.items() if rid in live}
+        self._lowered = lowered = [texts[key][1] for key in self._keys]
+        self._all_ascii = all(map(str.isascii, lowered))
+        return True
 
     def _lowered_texts(self) -> list[str]:
         if self._lowered is None:
-            self._lowered = [haystack(r).lower() for r in self._sorted]
-            self._all_ascii = all(t.isascii() for t in self._lowered)
+            self.prepare_some(len(self._sorted))
+        assert self._lowered is not None
         return self._lowered
 
     def _filter(self, kind: str, text: str, query: ResourceFilter) -> Selection:
@@ -153,10 +196,19 @@ class RowSelection:
             test = query.text_matcher()
             candidates = range(len(ordered)) if base is None else base
             positions = [i for i in candidates if test(haystack(ordered[i]), ordered[i].name)]
+        if len(positions) == len(ordered):
+            # every row (no query, or `a` over an inventory of `app-…`): the unfiltered result,
+            # whose lists and row index are made once per inventory and sort
+            return self._everything()
         keys = self._keys
-        if base is None and not text:
-            return Selection(list(ordered), list(keys), positions)
         return Selection([ordered[i] for i in positions], [keys[i] for i in positions], positions)
+
+    def _everything(self) -> Selection:
+        found = self._results.get(("", ""))
+        if found is None:
+            found = Selection(list(self._sorted), list(self._keys), list(range(len(self._sorted))))
+            self._results[("", "")] = found
+        return found
 
     def _kind_positions(self, kind: str) -> list[int]:
         cached = self._results.get((kind, ""))
