@@ -250,6 +250,11 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
     """`ttl_s`: a create's --ttl; capped to the template's max_ttl, it is said (stderr, and
     `notes` in the JSON), never silently."""
     session = await open_session(args, load(args))
+    if verb == "destroy":
+        gone = await _already_destroyed(session, args.name)
+        if gone is not None:
+            await session.close()
+            return _said_destroyed(args, gone)
     progress = Progress(args.name, quiet=not args.wait)
     if args.wait and verb not in ("create", "clone"):
         with contextlib.suppress(EnvdeckError):  # the verb itself reports a missing or hidden name
@@ -290,6 +295,26 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
             say(f"{managed.name}: orphan {orphan.backend} {orphan.resource}: {orphan.reason}")
         say(f"{managed.name}: destroyed, but {len(managed.orphans)} orphan(s) left (see `envdeck env list`)")
         return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _already_destroyed(session: Session, name: str) -> Any:
+    """The environment `name` if it is destroyed and left nothing to sweep, and the user may see it
+    (its owner or one with a role in it: `env_get`); else None (the service decides, and a name the
+    user cannot see gets the same answer as an unknown one)."""
+    try:
+        managed = await session.env_get(name)
+    except EnvdeckError:
+        return None
+    return managed if str(managed.state) == "destroyed" and not managed.orphans else None
+
+
+def _said_destroyed(args: argparse.Namespace, managed: Any) -> int:
+    """`env destroy` of an environment destroyed already: a no-op, said as such (exit 0)."""
+    when = iso(managed.updated_at) if managed.updated_at else "an unknown time"
+    if args.json:
+        print_json(managed.to_json())
+    say(f"{managed.name} is already destroyed (at {when}); nothing was done")
     return EXIT_OK
 
 
