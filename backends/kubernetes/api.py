@@ -4,7 +4,10 @@ Typed models of the official client cost ~4x at 20k pods (see BASELINES.md), so
 lists, watches and log streams read JSON bytes and hand plain dicts to the
 converters, which keep only what the resource model needs. Lists paginate with
 `limit`/`continue` as kubectl does. HTTP failures become the typed errors of
-`tui.core.errors`; a `410 Gone` becomes `ResourceExpired` so that an informer relists.
+`tui.core.errors`; a `410 Gone` becomes `ResourceExpired` and a 504 "Too large resource
+version" `ResourceVersionTooLarge`, so that an informer relists (as client-go's reflector).
+A `429 Too Many Requests` is retried after its `Retry-After` while the call's timeout allows
+(`_throttle_wait`); 429 and 5xx errors say what they are, with the server's message sanitized.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import codecs
 import contextlib
 import gc
 import random
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +25,7 @@ import aiohttp
 
 from backends.kubernetes.connection import ClusterConnection
 from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest, NotFound
+from tui.core.sanitize import clean
 
 try:  # orjson parses the 66 MB of a 20k-pod list ~2x faster than json
     from orjson import dumps as _dumps
@@ -41,6 +46,12 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _USER_AGENT = "envdeck/0.1 (kubernetes backend)"
 #: A watch silent for longer than max(3 x defaults.timeout, this) means a hung API server.
 WATCH_SILENCE_FLOOR_S = 30.0
+#: 429 retries of one call at most (client-go: 10), all within the call's timeout
+THROTTLE_RETRIES = 10
+#: the wait before retrying a 429 without a usable Retry-After (client-go: 1 s)
+THROTTLE_DEFAULT_WAIT_S = 1.0
+#: at most this much of an API server's message is shown
+MESSAGE_MAX = 500
 
 
 _gc_pauses = 0  # paused_gc() sections open now (they overlap: every informer lists at once)
@@ -77,26 +88,57 @@ class ResourceExpired(BackendError):
     """410 Gone: the resourceVersion (or continue token) is too old; relist."""
 
 
-def _status_message(body: bytes, status: int, reason: str) -> str:
+class ResourceVersionTooLarge(ResourceExpired):
+    """504 "Too large resource version": the server has not reached the resourceVersion asked
+    for; after a reset (a restart with fresh state, an etcd restore) it never will. Relist,
+    as client-go's reflector does (isTooLargeResourceVersionError)."""
+
+
+def _status(body: bytes) -> dict[str, Any]:
     try:
         data = loads(body)
-        if isinstance(data, dict) and data.get("message"):
-            return str(data["message"])
     except ValueError:
-        pass
-    return f"HTTP {status} {reason}".strip()
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def error_for(status: int, message: str, what: str) -> BackendError:
-    """The typed error for an HTTP status; `http_status` keeps the code."""
-    error = _error_for(status, f"{what}: {message}", what)
+def _status_message(body: bytes, status: int, reason: str) -> str:
+    message = _status(body).get("message")
+    return str(message) if message else f"HTTP {status} {reason}".strip()
+
+
+def _too_large(status: int, message: str, details: Any) -> bool:
+    """client-go's isTooLargeResourceVersionError: the cause ResourceVersionTooLarge, or (servers
+    before 1.18.6) a Timeout whose cause or message says "Too large resource version"."""
+    if status != 504:
+        return False
+    causes = (details or {}).get("causes") if isinstance(details, dict) else None
+    for cause in causes or []:
+        if isinstance(cause, dict) and (cause.get("reason") == "ResourceVersionTooLarge"
+                                        or cause.get("message") == "Too large resource version"):
+            return True
+    return "Too large resource version" in message
+
+
+def error_for(status: int, message: str, what: str, details: Any = None) -> BackendError:
+    """The typed error for an HTTP status (`details`: the Status's); `http_status` keeps the code.
+    The server's message is outside text: sanitized and bounded."""
+    message = clean(message, max_len=MESSAGE_MAX)
+    if _too_large(status, message, details):
+        error: BackendError = ResourceVersionTooLarge(f"{what}: {message}", backend="kubernetes")
+    else:
+        error = _error_for(status, f"{what}: {message}", what, message)
     error.http_status = status  # type: ignore[attr-defined]
     return error
 
 
-def _error_for(status: int, text: str, what: str) -> BackendError:
+def _error_for(status: int, text: str, what: str, message: str) -> BackendError:
     if status == 410:
         return ResourceExpired(text, backend="kubernetes")
+    if status == 429:
+        return BackendUnreachable(f"{what}: throttled by the API server (429): {message}", backend="kubernetes")
+    if 500 <= status <= 599:
+        return BackendUnreachable(f"{what}: API server error {status}: {message}", backend="kubernetes")
     if status == 401:
         return BackendUnreachable(f"{what}: unauthorized (credentials rejected or expired)",
                                   backend="kubernetes")
@@ -106,7 +148,7 @@ def _error_for(status: int, text: str, what: str) -> BackendError:
         return NotFound(text, backend="kubernetes")
     if status in (400, 405, 409, 415, 422):
         return InvalidRequest(text, backend="kubernetes")
-    return BackendUnreachable(text, backend="kubernetes")  # 429, 5xx and anything odd
+    return BackendUnreachable(text, backend="kubernetes")  # anything odd
 
 
 class KubeApi:
@@ -152,7 +194,11 @@ class KubeApi:
     @contextlib.asynccontextmanager
     async def _open(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                     body: Any = None, content_type: str | None = None, accept: str = "application/json",
-                    read_timeout: float | None = -1.0) -> AsyncIterator[aiohttp.ClientResponse]:
+                    read_timeout: float | None = -1.0, header_timeout: float | None = None
+                    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The response of one call (headers read; error statuses raised as typed errors).
+        `read_timeout`: per read (-1: `timeout_s`; None: none); `header_timeout`: the wait for
+        the headers alone (a watch, whose body has its own bound). A 429 is retried."""
         headers = await self._headers(accept)
         data = None
         if body is not None:
@@ -162,24 +208,46 @@ class KubeApi:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=sock_read)
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         what = f"{method} {path}"
-        self.requests += 1
-        try:
-            async with self._session_for_loop().request(
-                method, self.host + path, params=query, data=data, headers=headers, timeout=timeout,
-                proxy=self.connection.configuration.proxy or None,
-                server_hostname=self.connection.configuration.tls_server_name or None,
-            ) as resp:
+        deadline = time.monotonic() + self.timeout_s  # the budget of 429 retries
+        attempt = 0
+        while True:
+            self.requests += 1
+            attempt += 1
+            try:
+                call = self._session_for_loop().request(
+                    method, self.host + path, params=query, data=data, headers=headers, timeout=timeout,
+                    proxy=self.connection.configuration.proxy or None,
+                    server_hostname=self.connection.configuration.tls_server_name or None)
+                resp = await (asyncio.wait_for(call, header_timeout) if header_timeout else call)
+            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                waited = header_timeout if isinstance(exc, TimeoutError) and header_timeout else \
+                    sock_read if isinstance(exc, aiohttp.SocketTimeoutError) else None
+                reason = f"no answer for {waited:g}s" if waited else _describe(exc)
+                raise BackendUnreachable(f"{what}: cannot reach {self.host}: {reason}",
+                                         backend="kubernetes") from None
+            try:
                 if resp.status >= 400:
-                    raise error_for(resp.status, _status_message(await resp.read(), resp.status,
-                                                                 resp.reason or ""), what)
-                yield resp
-        except BackendError:
-            raise
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-            reason = f"no answer for {sock_read:g}s" if isinstance(exc, aiohttp.SocketTimeoutError) \
-                and sock_read else _describe(exc)
-            raise BackendUnreachable(f"{what}: cannot reach {self.host}: {reason}",
-                                     backend="kubernetes") from None
+                    try:
+                        raw = await resp.read()
+                    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+                        raw = b""
+                    wait = _throttle_wait(resp, deadline, attempt) if resp.status == 429 else None
+                    if wait is None:
+                        status = _status(raw)
+                        raise error_for(resp.status, _status_message(raw, resp.status, resp.reason or ""), what,
+                                        status.get("details"))
+                else:
+                    try:
+                        yield resp
+                    except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:  # reading the body
+                        reason = f"no answer for {sock_read:g}s" if isinstance(exc, aiohttp.SocketTimeoutError) \
+                            and sock_read else _describe(exc)
+                        raise BackendUnreachable(f"{what}: cannot reach {self.host}: {reason}",
+                                                 backend="kubernetes") from None
+                    return
+            finally:
+                resp.release()
+            await asyncio.sleep(wait)
 
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       body: Any = None, content_type: str | None = None) -> dict[str, Any]:
@@ -260,28 +328,41 @@ class KubeApi:
         low, high = self.watch_silence_s / 2, self.watch_silence_s * 2 / 3
         return max(1, int(random.uniform(low, high)))  # noqa: S311 - jitter, not crypto
 
+    def watch_silent_after_s(self, timeout_s: float) -> float:
+        """How long an open watch may send nothing (no event, no bookmark) before it is dropped
+        and watched again from the last resourceVersion: past the `timeoutSeconds` the server
+        was asked to end it by (a real apiserver sends a bookmark ~2 s before), plus one
+        `defaults.timeout` of latency. Never more than `watch_silence_s`."""
+        return min(timeout_s + self.timeout_s, self.watch_silence_s)
+
     async def watch(self, path: str, resource_version: str, timeout_s: int | None = None) -> AsyncIterator[dict]:
         """Watch events (`{"type", "object"}`) from `resource_version` until the
         server ends the stream after `timeout_s` (default: `watch_timeout_s()`).
-        An ERROR event with code 410 raises ResourceExpired; other ERROR events
-        raise the matching error; no byte for `watch_silence_s` (a hung server)
-        raises BackendUnreachable. The first event is `{"type": "OPENED"}`
-        (envdeck's own): the server accepted the watch."""
+        An ERROR event with code 410 raises ResourceExpired, one saying "Too large resource
+        version" ResourceVersionTooLarge; other ERROR events raise the matching error; no
+        answer (headers) for `watch_silence_s` (a hung server) raises BackendUnreachable.
+        The first event is `{"type": "OPENED"}` (envdeck's own): the server accepted the
+        watch. An open stream that stays silent for `watch_silent_after_s` ends with
+        `{"type": "SILENT"}` (envdeck's own): the caller watches again."""
         if timeout_s is None:
             timeout_s = self.watch_timeout_s()
         params = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": timeout_s,
                   "allowWatchBookmarks": "true"}
-        read_timeout = max(self.watch_silence_s, timeout_s + self.timeout_s)
-        async with self._open("GET", path, params=params, read_timeout=read_timeout) as resp:
+        silent_after = self.watch_silent_after_s(timeout_s)
+        async with self._open("GET", path, params=params, read_timeout=None,
+                              header_timeout=self.watch_silence_s) as resp:
             yield {"type": "OPENED"}
-            async for line in _lines(resp, text=False):
+            async for line in _watch_lines(resp, silent_after):
+                if line is None:
+                    yield {"type": "SILENT"}
+                    return
                 if not line.strip():
                     continue
                 event = loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     raise error_for(int(status.get("code") or 500), str(status.get("message") or ""),
-                                    f"watch {path}")
+                                    f"watch {path}", status.get("details"))
                 yield event
 
     async def websocket(self, path: str, params: list[tuple[str, str]], protocols: tuple[str, ...]
@@ -312,6 +393,27 @@ class KubeApi:
                 yield line
 
 
+async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float) -> AsyncIterator[bytes | None]:
+    """Lines of a watch body; None (then the end) when nothing arrives for `silent_after`."""
+    pending = b""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(resp.content.readany(), silent_after)
+        except TimeoutError:
+            yield None
+            return
+        if not chunk:
+            break
+        pending += chunk
+        if b"\n" not in chunk:
+            continue
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line
+    if pending:
+        yield pending
+
+
 async def _lines(resp: aiohttp.ClientResponse, *, text: bool) -> AsyncIterator[Any]:
     """Split a chunked body into lines without a line-length limit."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace") if text else None
@@ -329,6 +431,19 @@ async def _lines(resp: aiohttp.ClientResponse, *, text: bool) -> AsyncIterator[A
         pending += decoder.decode(b"", final=True)
     if pending:
         yield pending
+
+
+def _throttle_wait(resp: aiohttp.ClientResponse, deadline: float, attempt: int) -> float | None:
+    """How long to wait before retrying a 429: its `Retry-After` in seconds (else 1 s), or None
+    when retries are spent or the wait would pass the call's timeout (then the 429 is reported)."""
+    try:
+        wait = float(resp.headers.get("Retry-After", ""))
+    except ValueError:  # absent, or an HTTP date (kube-apiserver sends seconds)
+        wait = THROTTLE_DEFAULT_WAIT_S
+    wait = max(wait, 0.0)
+    if attempt > THROTTLE_RETRIES or time.monotonic() + wait > deadline:
+        return None
+    return wait
 
 
 def _param(value: Any) -> str:

@@ -2,7 +2,13 @@
 
 An informer lists its collection page by page, then watches from the list's
 resourceVersion; when a watch ends it reconnects from the last resourceVersion
-it saw (bookmarks included); on `410 Gone` it lists again. Unchanged objects
+it saw (bookmarks included). It lists again, as client-go's reflector does, on
+`410 Gone` (the resourceVersion is older than the server keeps) and on 504 "Too
+large resource version" (the server never reached it: it was reset, restarted with
+fresh state or restored from an etcd backup, so the rows would otherwise never
+converge). A watch that stays open and silent (no event, not even the bookmark
+asked for) past `KubeApi.watch_silent_after_s` is dropped and watched again from
+the last resourceVersion; when the next one is silent too, the informer lists again. Unchanged objects
 keep their Converted entry (and so the same Resource object), which lets the
 reconciler find changes by identity at 20,000 pods.
 
@@ -20,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from backends.kubernetes.api import KubeApi, ResourceExpired, paused_gc
+from backends.kubernetes.api import KubeApi, ResourceExpired, ResourceVersionTooLarge, paused_gc
 from backends.kubernetes.convert import Converted, same_content
 from backends.kubernetes.delta import DeltaTracker
 from backends.kubernetes.kinds import KindSpec
@@ -146,6 +152,9 @@ class Informer:
         self.gate: asyncio.Semaphore | None = None  # bounds concurrent LISTs (set by the Inventory)
         self.lists = 0  # LIST passes done (tests and benchmarks read them)
         self.watches = 0  # watch requests sent
+        self.silent_watches = 0  # watches dropped because they stayed silent (tests read it)
+        self.too_large = 0  # watches answered "Too large resource version" (tests read it)
+        self._silent_in_a_row = 0
         self._announce_open = False
         self._listed_at = 0.0
 
@@ -216,7 +225,9 @@ class Informer:
             started = time.monotonic()
             try:
                 await self._watch_once()
-            except ResourceExpired:
+            except ResourceExpired as exc:  # 410, or 504 "Too large resource version"
+                if isinstance(exc, ResourceVersionTooLarge):
+                    self.too_large += 1
                 self.needs_relist = True  # relist on the next turn; the last-known state stays shown
                 if time.monotonic() - self._listed_at < 1.0:
                     await asyncio.sleep(1.0)  # a server answering 410 to every watch must not make us spin
@@ -236,6 +247,14 @@ class Informer:
                     self._announce_open = False
                     self.on_change()
                 continue
+            if kind == "SILENT":  # open, yet nothing by the time the server should have ended it
+                self.silent_watches += 1
+                self._silent_in_a_row += 1
+                if self._silent_in_a_row >= 2:  # the last resourceVersion gets nothing: list again
+                    self._silent_in_a_row = 0
+                    self.needs_relist = True
+                return
+            self._silent_in_a_row = 0
             if kind == "BOOKMARK":
                 self.resource_version = version or self.resource_version
                 continue

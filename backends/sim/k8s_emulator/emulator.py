@@ -32,7 +32,7 @@ from .portforward import PortForwards
 from .resources import ResourceType, TypeRegistry, lookup
 from .rest import RestApi
 from .selectors import label_matcher
-from .server import ServerBase, on_loop
+from .server import FailureMode, ServerBase, on_loop
 from .status import already_exists, not_found
 from .store import Obj, Store, clone, now_iso
 
@@ -410,11 +410,17 @@ class Emulator(ServerBase):
         self.metrics.set(namespace, pod, cpu, memory, container)
 
     @on_loop
-    def set_failure(self, status: int | None = None, delay_s: float = 0.0, gone_watches: bool = False) -> None:
-        """Every request answers `status` / waits `delay_s`; `gone_watches`: every watch gets 410.
-        Call with no arguments to heal."""
-        self.failure.status, self.failure.delay_s, self.failure.gone_watches = status, delay_s, gone_watches
-        if status or gone_watches:
+    def set_failure(self, status: int | None = None, delay_s: float = 0.0, gone_watches: bool = False, *,
+                    message: str = "", retry_after_s: int | None = None, times: int | None = None,
+                    silent_watches: bool = False) -> None:
+        """Every request answers `status` (with `message`, and `Retry-After: retry_after_s` when
+        given; only the next `times` requests when given) / waits `delay_s`; `gone_watches`:
+        every watch gets 410; `silent_watches`: every watch is accepted, then sends nothing and
+        never ends. `failure.injected` counts the requests answered `status` since this call. Call with no
+        arguments to heal."""
+        self.failure = FailureMode(status=status, delay_s=delay_s, gone_watches=gone_watches, message=message,
+                                   retry_after_s=retry_after_s, times=times, silent_watches=silent_watches)
+        if status or gone_watches or silent_watches:
             self.store.close_watchers()
 
     @on_loop

@@ -25,7 +25,7 @@ from .pods import pod_status, random_suffix
 from .portforward import serve_portforward
 from .resources import ResourceType, lookup
 from .selectors import SelectorError, field_matcher, label_matcher, selector_from_match_labels
-from .status import ApiError, already_exists, conflict, gone, invalid, not_found, success
+from .status import ApiError, already_exists, conflict, gone, invalid, not_found, success, too_large
 from .store import Entry, clone, encode, now_iso
 from .watch import serve_watch
 
@@ -154,6 +154,9 @@ class RestApi:
             raise ApiError(400, str(exc)) from None
         limit = int(q.get("limit") or 0)
         list_rv, start_after = self.store.rv, None
+        asked = q.get("resourceVersion") or ""
+        if asked.isdigit() and int(asked) > list_rv and not q.get("continue"):
+            raise too_large(int(asked), list_rv)  # a LIST does not wait here (the watch cache would, 3 s)
         if q.get("continue"):
             token_rv, start_after = _untoken(q["continue"])
             if token_rv < self.store.table(rt).compacted_rv:

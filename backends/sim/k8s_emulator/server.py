@@ -38,9 +38,14 @@ DUMMY_TOKEN = "envdeck-emulator-token"
 
 @dataclass
 class FailureMode:
-    status: int | None = None  # every request answers this status (500, 503...)
+    status: int | None = None  # every request answers this status (429, 500, 503...)
     delay_s: float = 0.0  # every request waits this long first
     gone_watches: bool = False  # every watch answers 410 Gone
+    message: str = ""  # the injected Status's message ("" = "injected failure: HTTP <status>")
+    retry_after_s: int | None = None  # sent as `Retry-After` (and details.retryAfterSeconds)
+    times: int | None = None  # answer `status` to this many requests, then heal (None: until healed)
+    silent_watches: bool = False  # watches are accepted, then send nothing and never end (a hung stream)
+    injected: int = 0  # requests answered `status` so far (tests count on the server side)
 
 
 def on_loop(fn: Callable[..., T]) -> Callable[..., T]:
@@ -75,6 +80,9 @@ class ServerBase:
         self.failure = FailureMode()
         self.watch_timeout_s = 1800.0
         self.bookmark_interval_s = 5.0
+        #: a watch (or a LIST) from a resourceVersion not reached yet waits this long for it, then
+        #: answers 504 "Too large resource version" (kube-apiserver's watch cache waits 3 s)
+        self.too_large_wait_s = 3.0
         self.request_log: deque[tuple[str, str]] = deque(maxlen=20_000)
         self.response_log: deque[tuple[str, str, int]] = deque(maxlen=20_000)
         #: API groups whose discovery answers 503, as an aggregated API whose service is down
@@ -160,8 +168,9 @@ class ServerBase:
         try:
             if self.failure.delay_s:
                 await asyncio.sleep(self.failure.delay_s)
-            if self.failure.status:
-                raise ApiError(self.failure.status, f"injected failure: HTTP {self.failure.status}")
+            failure = self.failure
+            if failure.status and (failure.times is None or failure.times > 0):
+                return self._injected(failure)
             if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "Unauthorized")
             return await handler(request)
@@ -178,6 +187,19 @@ class ServerBase:
         except Exception as exc:  # an emulator bug must look like an apiserver 500, not a dropped connection
             log.exception("emulator error on %s %s", request.method, request.path_qs)
             return ApiError(500, f"emulator internal error: {exc!r}").response()
+
+    @staticmethod
+    def _injected(failure: FailureMode) -> web.StreamResponse:
+        assert failure.status is not None
+        if failure.times is not None:
+            failure.times -= 1
+        failure.injected += 1
+        details = {"retryAfterSeconds": failure.retry_after_s} if failure.retry_after_s is not None else None
+        response = ApiError(failure.status, failure.message or f"injected failure: HTTP {failure.status}",
+                            details=details).response()
+        if failure.retry_after_s is not None:
+            response.headers["Retry-After"] = str(failure.retry_after_s)
+        return response
 
     # -- kubeconfig ----------------------------------------------------------
     def kubeconfig(self, namespace: str = "default", context: str = "emulator") -> dict[str, Any]:

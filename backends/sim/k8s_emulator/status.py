@@ -64,6 +64,21 @@ def gone(message: str) -> ApiError:
     return ApiError(410, message, "Expired")
 
 
+def too_large(requested: int, current: int) -> ApiError:
+    """What kube-apiserver answers for a resourceVersion it has not reached (storage
+    NewTooLargeResourceVersionError: a 504 Timeout with the cause ResourceVersionTooLarge,
+    retry after 1 s); client-go's reflector relists on it."""
+    return ApiError(504, f"Timeout: Too large resource version: {requested}, current: {current}", "Timeout",
+                    {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                     "retryAfterSeconds": 1})
+
+
+def too_many_requests(message: str = "Too many requests, please try again later.",
+                      retry_after_s: int = 1) -> ApiError:
+    """API Priority and Fairness rejecting a request: 429 with `Retry-After` (set by the middleware)."""
+    return ApiError(429, message, "TooManyRequests", {"retryAfterSeconds": retry_after_s})
+
+
 def success(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata", {})
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",

@@ -8,7 +8,13 @@
   arrives as ADDED, one that stops matching as DELETED.
 - `allowWatchBookmarks=true`: periodic BOOKMARK events carrying only the resourceVersion;
   with `sendInitialEvents=true` the initial state ends with the `k8s.io/initial-events-end` bookmark.
+- resourceVersion=N beyond the store's (the server restarted with fresh state, etcd was
+  restored): after waiting `too_large_wait_s` for the store to reach N, HTTP 200 and one
+  `ERROR` event whose Status is kube-apiserver's "Too large resource version" (504 Timeout,
+  cause `ResourceVersionTooLarge`, retryAfterSeconds 1; client-go's reflector relists on it).
 - `timeoutSeconds`: the stream ends cleanly after that long.
+- `failure.silent_watches`: accepted, then nothing at all (no event, no bookmark, no end)
+  until the client drops it, the failure is healed or the emulator closes its watches.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from aiohttp import web
 from . import tables
 from .resources import ResourceType
 from .selectors import SelectorError, field_matcher, label_matcher
-from .status import ApiError
+from .status import ApiError, too_large
 from .store import Entry, Watcher, WatchEvent, encode
 
 if TYPE_CHECKING:
@@ -111,6 +117,12 @@ async def serve_watch(request: web.Request, emu: Emulator, rt: ResourceType, nam
     stream = _Stream(request, resp, rt, tables.wants_table(request.headers.get("Accept", "")))
     try:
         await resp.prepare(request)
+        if emu.failure.silent_watches:
+            await _stay_silent(stream, emu, watcher)
+            return resp
+        if since is not None and since > store.rv and not await _reached(emu, since):
+            await stream.send_raw("ERROR", too_large(since, store.rv).status())
+            return resp
         last_rv = store.rv
         if emu.failure.gone_watches or (since is not None and store.events_since(rt, since) is None):
             await stream.send_raw("ERROR", ApiError(410, f"too old resource version: {since or 0} "
@@ -135,6 +147,25 @@ async def serve_watch(request: web.Request, emu: Emulator, rt: ResourceType, nam
     finally:
         store.remove_watcher(rt, watcher)
     return resp
+
+
+async def _reached(emu: Emulator, rv: int) -> bool:
+    """Wait (up to `too_large_wait_s`) for the store to reach `rv`, as the watch cache does."""
+    deadline = time.monotonic() + emu.too_large_wait_s
+    while emu.store.rv < rv:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def _stay_silent(stream: _Stream, emu: Emulator, watcher: Watcher) -> None:
+    while emu.failure.silent_watches and not stream.closed():
+        try:
+            if await asyncio.wait_for(watcher.queue.get(), timeout=0.5) is None:
+                return
+        except TimeoutError:
+            continue
 
 
 def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> dict[str, Any]:
