@@ -63,9 +63,28 @@ def state_label(managed: ManagedEnvironment) -> str:
     return str(state)
 
 
-def lifecycle_cell(managed: ManagedEnvironment, palette: Palette) -> Text:
+# The overview's short words at 80 columns: a cell no wider than `✖ Degraded` (the line under
+# the table and the Steps header say the whole state).
+_SHORT_WORD = {EnvLifecycleState.PLANNED: "planned", EnvLifecycleState.PROVISIONING: "prov",
+               EnvLifecycleState.DESTROYING: "del", EnvLifecycleState.DESTROYED: "gone"}
+
+
+def short_state_label(managed: ManagedEnvironment) -> str:
+    """`prov 2/5`, `del 1/5`, `planned`, `sleeping`, `failed`, `gone`: at most 10 cells with the
+    glyph for up to 9 steps."""
+    state = managed.state
+    word = _SHORT_WORD.get(state, str(state))
+    if state in (EnvLifecycleState.PROVISIONING, EnvLifecycleState.DESTROYING):
+        done, total = progress(managed)
+        return f"{word} {done}/{total}"
+    return word
+
+
+def lifecycle_cell(managed: ManagedEnvironment, palette: Palette, *, short: bool = False) -> Text:
+    """`◐ provisioning 2/5`; `short`: `◐ prov 2/5` (short_state_label)."""
     glyph, variable = _STATE_LOOK.get(managed.state, ("?", "foreground"))
-    return Text(f"{glyph} {state_label(managed)}", end="",
+    label = short_state_label(managed) if short else state_label(managed)
+    return Text(f"{glyph} {label}", end="",
                 style=palette.style(variable, bold=managed.state == EnvLifecycleState.FAILED))
 
 

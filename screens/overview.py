@@ -105,20 +105,27 @@ def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
     )
 
 
-def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, palette: Palette) -> Text:
+def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, palette: Palette,
+              max_width: int | None = None) -> Text:
+    """The name, then the `⌛42m` mark of one expiring within the hour; `max_width`: the name is
+    cut with `…` so the cell fits and the mark stays whole."""
     cell = safe(name, style=palette.style("primary", bold=True))
     mark = expiry_mark(managed, now, palette) if managed is not None else None
+    room = None if max_width is None else max_width - (mark.cell_len + 1 if mark is not None else 0)
+    if room is not None and cell.cell_len > room:
+        cell.truncate(max(room, MIN_NAME_CELLS), overflow="ellipsis")
     if mark is not None:
         cell.append(" ")
         cell.append_text(mark)
     return cell
 
 
-def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette) -> Cells:
+def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette, *, compact: bool = False,
+                env_width: int | None = None) -> Cells:
     """A created environment the reconciler does not observe (yet, or any more)."""
     dash = muted("—", palette)
-    return (name_cell(managed.name, managed, now, palette), lifecycle_cell(managed, palette), dash, dash, dash,
-            dash, dash, muted("—", palette))
+    return (name_cell(managed.name, managed, now, palette, env_width), lifecycle_cell(managed, palette, short=compact),
+            dash, dash, dash, dash, dash, muted("—", palette))
 
 
 def lifecycle_drift_cell(managed: ManagedEnvironment, state: EnvState, palette: Palette) -> Text:
@@ -133,10 +140,13 @@ def lifecycle_drift_cell(managed: ManagedEnvironment, state: EnvState, palette: 
 
 
 def description_text(state: EnvState | None, managed: ManagedEnvironment | None, now: datetime,
-                     palette: Palette) -> Text:
+                     palette: Palette, *, name: str | None = None) -> Text:
     """The line(s) under the table: a created environment's state line, then the description
-    on a line of its own; each line cut with `…` rather than running on into the next."""
+    on a line of its own; each line cut with `…` rather than running on into the next. `name`:
+    the environment's whole name first (its ENV cell was cut)."""
     text = Text(end="", no_wrap=True, overflow="ellipsis")
+    if name:
+        text.append(f"{clean(name)}  ", style=palette.style("primary", bold=True))
     if managed is not None:
         text.append_text(header_text(managed, now, palette))
     if state is not None and state.leader and state.leader != "you":
@@ -160,35 +170,57 @@ def description_text(state: EnvState | None, managed: ManagedEnvironment | None,
 
 
 def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnvironment], now: datetime,
-                  palette: Palette, *, team: bool = False) -> dict[str, Cells]:
-    """A row per environment, a cell per column of COLUMNS (and of LEADER_COLUMN when `team`)."""
+                  palette: Palette, *, team: bool = False, compact: bool = False,
+                  env_width: int | None = None) -> dict[str, Cells]:
+    """A row per environment, a cell per column of COLUMNS (and of LEADER_COLUMN when `team`).
+    `compact` (80 columns): lifecycle states in a short word (`◐ prov 2/5`); `env_width`: names cut
+    with `…` to fit that many cells (the expiry mark kept)."""
     rows: dict[str, Cells] = {}
     for name, state in states.items():
         cells = env_row(state, now, palette)
         m = managed.get(name)
         if m is not None:
-            health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette)
-            cells = (name_cell(name, m, now, palette), health, lifecycle_drift_cell(m, state, palette), *cells[3:])
+            health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette, short=compact)
+            cells = (name_cell(name, m, now, palette, env_width), health, lifecycle_drift_cell(m, state, palette),
+                     *cells[3:])
+        elif env_width is not None:
+            cells = (name_cell(name, None, now, palette, env_width), *cells[1:])
         rows[name] = (*cells, leader_cell(state, palette)) if team else cells
     for name, m in managed.items():
         if name not in rows:
-            cells = managed_row(m, now, palette)
+            cells = managed_row(m, now, palette, compact=compact, env_width=env_width)
             rows[name] = (*cells, muted("—", palette)) if team else cells
     return rows
 
 
-# Below this width, with created environments listed (their state and expiry make ENV and
-# HEALTH wider), SCORE and UPDATED give way so the row still fits 80 columns; the environment
-# screen shows both (the score in its title, the data's age in its status bar).
+# Below this width, with created environments listed, every column stays (an on-call engineer
+# reads SCORE and UPDATED too): their states take a short word (`◐ prov 2/5`, the line under the
+# table says the whole), UPDATED is headed UPD, and names are cut with `…` to what is left.
+# In team mode SCORE and UPDATED give way to LEADER (the environment screen shows both: the score
+# in its title, the data's age in its status bar).
 NARROW_BELOW = 100
 NARROW_DROPS = frozenset({"score", "age"})
+COMPACT_LABELS = {"age": "UPD"}  # the data's age: `5s`, `12m` (at most 3 cells)
+MIN_NAME_CELLS = 4  # a name cut shorter than this says nothing (`pr…`): the table scrolls instead
+CELL_PADDING = 2  # DataTable's cell_padding (1) on each side of every column
+
+
+def env_column_room(rows: dict[str, Cells], labels: list[str], width: int) -> int:
+    """The cells left for the ENV column (the first) when every other column takes its widest
+    cell or label, each with its padding, out of `width`."""
+    used = 0
+    for i, label in enumerate(labels[1:], start=1):
+        used += max([len(label), *(cells[i].cell_len for cells in rows.values())]) + CELL_PADDING
+    return width - used - CELL_PADDING
 
 
 class EnvironmentsTable(KeyedTable):
-    def show(self, rows: dict[str, Cells], *, narrow: bool, team: bool = False) -> None:
+    def show(self, rows: dict[str, Cells], *, narrow: bool, team: bool = False, compact: bool = False) -> None:
         """`rows` have a cell per column of COLUMNS (and LEADER_COLUMN when `team`); `narrow`
-        drops NARROW_DROPS."""
+        drops NARROW_DROPS; `compact` heads the columns with COMPACT_LABELS."""
         columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
+        if compact:
+            columns = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in columns)
         spec = [c for c in columns if not (narrow and c[0] in NARROW_DROPS)]
         if spec != self._column_spec:
             self.clear(columns=True)
@@ -234,10 +266,9 @@ class OverviewScreen(EnvdeckScreen):
     def _refresh_all(self) -> None:
         session = self.session
         app = self.envdeck
-        now = app.now()
         states = dict(session.states())
-        envs = overview_rows(states, app.managed, now, app.palette, team=team_mode(states))
-        self._show_rows(envs, team=team_mode(states))
+        team = team_mode(states)
+        envs = self._show_rows(states, team=team)
         title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
         title.append(f"· {len(envs)} environment{'s' if len(envs) != 1 else ''}",
                      style=app.palette.style("text-muted"))
@@ -255,15 +286,33 @@ class OverviewScreen(EnvdeckScreen):
         env = self.query_one(EnvironmentsTable).cursor_key
         state = self.session.states().get(env) if env else None
         managed = self.envdeck.managed.get(env) if env else None
+        shown = self.query_one(EnvironmentsTable).cells_of(env) if env else None
+        cut = shown is not None and not shown[0].plain.startswith(env)
         self.query_one("#env-description", Static).update(
-            description_text(state, managed, self.envdeck.now(), self.envdeck.palette))
+            description_text(state, managed, self.envdeck.now(), self.envdeck.palette, name=env if cut else None))
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
         self.refresh_all()  # LeaderChanged too (tui/messages.py): the LEADER column and "following"
 
-    def _show_rows(self, rows: dict[str, Cells], *, team: bool = False) -> None:
-        narrow = (bool(self.envdeck.managed) or team) and self.app.size.width < NARROW_BELOW
-        self.query_one(EnvironmentsTable).show(rows, narrow=narrow, team=team)
+    def _show_rows(self, states: dict[str, EnvState], *, team: bool = False) -> dict[str, Cells]:
+        """The table's rows; below NARROW_BELOW with created environments, compact (see there)."""
+        app = self.envdeck
+        now, managed, width = app.now(), app.managed, self.app.size.width
+        compact = bool(managed) and width < NARROW_BELOW
+        narrow = team and width < NARROW_BELOW
+        rows = overview_rows(states, managed, now, app.palette, team=team, compact=compact)
+        if compact:
+            columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
+            labels = [COMPACT_LABELS.get(key, label) for key, label in columns]
+            keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
+            table = self.query_one(EnvironmentsTable)
+            scrollbar = 2 if len(rows) > table.size.height - 1 > 0 else 0  # the vertical scrollbar's cells
+            room = env_column_room({k: tuple(c[i] for i in keep) for k, c in rows.items()}, [labels[i] for i in keep],
+                                   width - scrollbar)
+            if any(cells[0].cell_len > room for cells in rows.values()):
+                rows = overview_rows(states, managed, now, app.palette, team=team, compact=True, env_width=room)
+        self.query_one(EnvironmentsTable).show(rows, narrow=narrow, team=team, compact=compact)
+        return rows
 
     def on_resize(self) -> None:
         if self.ready:
@@ -277,8 +326,7 @@ class OverviewScreen(EnvdeckScreen):
         app = self.envdeck
         now = app.now()
         states = dict(self.session.states())
-        team = team_mode(states)
-        self._show_rows(overview_rows(states, app.managed, now, app.palette, team=team), team=team)
+        self._show_rows(states, team=team_mode(states))
         self.query_one(StatusBar).update(status_text(
             user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,
             palette=app.palette))
