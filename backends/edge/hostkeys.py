@@ -106,7 +106,8 @@ class HostKeyRefusal:
                     f"{p.fingerprint}, but {self.known_hosts} has {', '.join(self.known_fingerprints)}. "
                     "Someone may be intercepting the connection; refusing. If the change is expected, "
                     f"remove the old entry (ssh-keygen -R '{where}' -f {self.known_hosts}) and verify again.")
-        return (f"node {self.node}: host key of {where} is not in {self.known_hosts} (unknown host); "
+        missing = "" if self.known_hosts.exists() else f"; {self.known_hosts} does not exist yet"
+        return (f"node {self.node}: host key of {where} is not in {self.known_hosts} (unknown host{missing}); "
                 f"it presented {p.algorithm} {p.fingerprint}. Verify this fingerprint out of band, then "
                 "add it (admin action trust-host-key, or ssh-keyscan into known_hosts).")
 

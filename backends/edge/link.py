@@ -261,8 +261,22 @@ class NodeLink:
         last = last[len(prefix):] if last.startswith(prefix) else last
         return f"{prefix}connecting (attempt {self.attempts}" + (f"; last error: {last})" if last else ")")
 
+    def _missing_identity(self) -> str:
+        """Why the node cannot log in before any connect: its identity_file does not exist
+        (asyncssh says only "No such file or directory", naming no file)."""
+        if not self.node.identity_file:
+            return ""
+        path = Path(self.node.identity_file).expanduser()
+        if path.exists():
+            return ""
+        return (f"node {self.node.name}: cannot connect: its identity_file {path} does not exist "
+                f"(edge node {self.node.name} in the config; `envdeck check` shows the line)")
+
     async def _connect(self) -> asyncssh.SSHClientConnection:
         self._presented = None
+        missing = self._missing_identity()
+        if missing:
+            raise self._fail(BackendUnreachable(missing, backend="edge"))
         client = _EdgeClient(self)
         try:
             conn = await asyncio.wait_for(

@@ -29,6 +29,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     from tui.core.policy import Policy
 
     cfg = load(args)
+    from tui.cli.output import warn
+    from tui.core.config_files import missing_files
+    from tui.core.errors import ConfigError
+
+    files = missing_files(cfg)  # an edge identity_file (error) or known_hosts (warning) that does not exist
+    for text in files.warnings:
+        warn(text)
+    if files.errors:
+        raise ConfigError(files.errors)
     if not cfg.environments and not cfg.templates:
         write_line(f"{cfg.source}: valid, but no environments are defined")
     # only the environments the user can see, as every other verb (names cannot be probed)
