@@ -1,0 +1,74 @@
+"""429 Too Many Requests (API Priority and Fairness) is retried after its Retry-After while
+the call's timeout allows, and reported as throttling when it does not; 5xx is reported as
+the server's error with its message, sanitized. Counted on the emulator's side."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.kubernetes.support import NS, by_id, eventually
+from tui.core.errors import BackendUnreachable
+
+WEB = "kubernetes/Deployment/web"
+
+
+def _answered(emulator, status: int) -> list[str]:
+    return [p for _, p, s in list(emulator.response_log) if s == status]
+
+
+async def test_429_is_retried_after_retry_after_and_the_pass_succeeds(emulator, make_backend):
+    emulator.create_deployment(NS, "web", replicas=1)
+    backend = make_backend()  # defaults.timeout 10 s: a Retry-After of 1 s fits
+    emulator.set_failure(status=429, retry_after_s=1, times=3,
+                         message="Too many requests, please try again later.")
+    obs = await backend.observe()
+    assert WEB in by_id(obs)
+    assert emulator.failure.injected == 3
+    throttled = _answered(emulator, 429)
+    assert len(throttled) == 3
+    answered = Counter(_answered(emulator, 200))
+    for path in throttled:
+        assert answered[path] >= 1, f"{path} was asked again and answered"
+
+
+async def test_429_beyond_the_timeout_is_reported_as_throttling_without_a_retry(emulator, make_backend):
+    backend = make_backend(timeout=2.0)
+    emulator.set_failure(status=429, retry_after_s=30, message="Too many requests, please try again later.")
+    with pytest.raises(BackendUnreachable) as raised:
+        await backend.observe()
+    text = str(raised.value)
+    assert "throttled by the API server (429): Too many requests, please try again later." in text
+    assert "cannot reach" not in text
+    per_path = Counter(_answered(emulator, 429))
+    assert per_path and max(per_path.values()) == 1, f"a 30 s Retry-After is not waited within 2 s: {per_path}"
+
+
+async def test_a_throttled_watch_reconnect_is_retried_without_an_alarm(emulator, make_backend, watching):
+    emulator.create_deployment(NS, "web", replicas=1)
+    backend = make_backend()
+    backend.metrics_interval_s = 3600.0
+    watch = watching(backend)
+    await watch.next(lambda o: WEB in by_id(o), "web observed")
+    emulator.set_failure(status=429, retry_after_s=1, times=4)  # ends the watches: they reconnect into 429s
+
+    async def spent():
+        return emulator.failure.injected == 4
+    await eventually(spent, "four reconnects throttled")
+    emulator.patch("deployments", NS, "web", {"spec": {"replicas": 2}})
+    await watch.next(lambda o: by_id(o)[WEB].attributes["replicas"] == 2, "the change, after the retried watches")
+    assert not watch.task.done(), "a throttled reconnect is no outage"
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_server_errors_say_what_the_server_said_sanitized(emulator, make_backend, status):
+    backend = make_backend()
+    emulator.set_failure(status=status, message="etcdserver: request timed out\x1b]52;c;aGk=\x07[red]x")
+    with pytest.raises(BackendUnreachable) as raised:
+        await backend.observe()
+    text = str(raised.value)
+    assert f"API server error {status}: etcdserver: request timed out" in text
+    assert "\x1b" not in text and "\x07" not in text and "␛" in text
+    assert "cannot reach" not in text
+    assert emulator.failure.injected >= 1
