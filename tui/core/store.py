@@ -312,6 +312,37 @@ async def insert_timeline(db: SqlDb, env: str, entries: Iterable[TimelineEntry])
          for e in map(TimelineEntry._make, entries)])
 
 
+def _audit_begin_row(*, user: str, env: str, target: str, action: str, params: dict[str, Any] | None,
+                     origin: str) -> tuple[str, tuple[Any, ...]]:
+    """The INSERT (up to VALUES) and values of a `pending` audit row owned by this process."""
+    owner = this_process()
+    columns = ('INSERT INTO audit (at, "user", env, target, action, params, origin, result, owner_host, '
+               "owner_pid, owner_start, owner_pidns) ")
+    values = (iso(now_utc()), user, env, target, action, json.dumps(redact_params(params), sort_keys=True),
+              origin, AuditResult.PENDING, owner.host, owner.pid, owner.start, owner.pidns)
+    return columns, values
+
+
+async def insert_audit_row(db: SqlDb, *, user: str, env: str, target: str, action: str,
+                           params: dict[str, Any] | None, origin: str) -> int:
+    """`audit_begin`'s `pending` row on `db` as it is (inside a caller's fenced transaction: the
+    lifecycle engine's step row and its audit row in one commit); returns its id."""
+    columns, values = _audit_begin_row(user=user, env=env, target=target, action=action, params=params,
+                                       origin=origin)
+    return await db.insert(columns + "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values)
+
+
+async def finish_audit_row(db: SqlDb, audit_id: int, result: str, message: str = "") -> bool:
+    """`audit_finish` on `db` as it is (also inside a caller's transaction)."""
+    owner = this_process()
+    changed = await db.execute(
+        "UPDATE audit SET result = ?, message = ?, finished_at = ? WHERE id = ? AND result = ? "
+        "AND owner_host = ? AND owner_pid = ? AND owner_start = ? AND owner_pidns = ?",
+        (str(result), redact_text(message), iso(now_utc()), audit_id, AuditResult.PENDING,
+         owner.host, owner.pid, owner.start, owner.pidns))
+    return changed == 1
+
+
 def snapshot_json(resource: Resource) -> str:
     """A resource as stored in `snapshots.data`: what `json.dumps(r.to_json(), default=str)`
     gives, through orjson (10k resources: ~80 ms of json.dumps on the event loop → ~3 ms).
@@ -484,12 +515,8 @@ class Store:
         """Commit a `pending` row before the action starts; returns its id. With `epoch` (a
         repair of the environment's leader), the row is written only while `epoch` is still the
         lease's, checked in the same atomic unit: `Fenced` otherwise (nothing written)."""
-        owner = this_process()
-
-        columns = ('INSERT INTO audit (at, "user", env, target, action, params, origin, result, owner_host, '
-                   "owner_pid, owner_start, owner_pidns) ")
-        values = (iso(now_utc()), user, env, target, action, json.dumps(redact_params(params), sort_keys=True),
-                  origin, AuditResult.PENDING, owner.host, owner.pid, owner.start, owner.pidns)
+        columns, values = _audit_begin_row(user=user, env=env, target=target, action=action, params=params,
+                                           origin=origin)
 
         async def begin() -> int:
             if epoch is not None:
@@ -515,13 +542,7 @@ class Store:
         """Complete a row this process began. A row already finished (by this process, or
         marked `interrupted` by another that found its owner gone) is not rewritten, and
         a row of another process is never touched; returns whether the row was updated."""
-        owner = this_process()
-        changed = await self._db.execute(
-            "UPDATE audit SET result = ?, message = ?, finished_at = ? WHERE id = ? AND result = ? "
-            "AND owner_host = ? AND owner_pid = ? AND owner_start = ? AND owner_pidns = ?",
-            (str(result), redact_text(message), iso(now_utc()), audit_id, AuditResult.PENDING,
-             owner.host, owner.pid, owner.start, owner.pidns))
-        return changed == 1
+        return await finish_audit_row(self._db, audit_id, result, message)
 
     @_serialized
     async def audit_record(self, *, user: str, env: str, target: str, action: str,
