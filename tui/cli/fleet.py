@@ -1,16 +1,30 @@
-"""`envdeck run ENV [--nodes GLOB] [--json] -- COMMAND...`: one command on many nodes."""
+"""`envdeck run ENV [--nodes GLOB] [--json] -- COMMAND...`: one command on many nodes.
+
+Start-up (issue 19): once the config is loaded, and only when the user's role allows the
+run and nobody is to be asked to confirm it, the nodes' SSH connections start at once, on
+the edge backend's own loop (`EarlyConnect`), while the session, the store and the audit
+rows are set up. Nothing is sent on them before the session has authorized the run and
+begun its audit rows (Session.run_fleet, which joins the connects in progress)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import shlex
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from backends.edge.fleet import fleet_summary
 from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # not tui.cli.commands: `run` needs none of its verbs
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, write_line
+
+if TYPE_CHECKING:
+    from backends.base import Backend
+    from backends.edge import EdgeBackend
+    from tui.core.config import EdgeConfig, EnvdeckConfig, EnvironmentConfig
 
 
 def _late_options() -> argparse.ArgumentParser:
@@ -71,6 +85,61 @@ class Printer:
             os.close(devnull)
 
 
+@dataclass
+class EarlyConnect:
+    """The environment's edge backend, connecting its nodes before the session exists.
+    The session adopts it through `factory` (the production factory otherwise)."""
+
+    env: str
+    config: EdgeConfig
+    backend: EdgeBackend
+    task: asyncio.Task
+    adopted: bool = False
+
+    def factory(self, env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) -> dict[str, Backend]:
+        from backends.registry import create_backends
+
+        backends = create_backends(env, env_cfg, cfg)
+        if env == self.env and env_cfg.edge is self.config and not self.adopted:
+            backends["edge"] = self.backend  # the one already connecting (the new one never started)
+            self.adopted = True
+        return backends
+
+    async def discard(self) -> None:
+        """After the run: a connect still going is cancelled; a backend the session did not
+        adopt (it closes its own) is closed here."""
+        if not self.task.done():
+            self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        if not self.adopted:
+            await self.backend.close()
+
+
+async def _connect_early(args: argparse.Namespace, cfg: EnvdeckConfig) -> EarlyConnect | None:
+    """Start connecting the nodes the run will use, when it is sure to run on all of them
+    at once: the user's role allows it (the policy of the config alone, no backend call),
+    no prompt is to be answered first, no --nodes glob and no more nodes than the
+    concurrency. Otherwise None: the run connects as it goes, after the session's checks."""
+    env_cfg = cfg.environments.get(args.env)
+    edge = env_cfg.edge if env_cfg is not None else None
+    if edge is None or not edge.nodes or args.nodes or len(edge.nodes) > edge.concurrency:
+        return None
+    if not (getattr(args, "yes", False) or not sys.stdin.isatty()):
+        return None
+    from tui.core.identity import current_user
+    from tui.core.policy import FLEET_RUN, Policy
+
+    if not Policy(cfg, current_user(), read_only=args.read_only).check(args.env, FLEET_RUN).allowed:
+        return None  # the session denies it and audits that: no node is contacted
+    from backends.edge import EdgeBackend
+
+    backend = EdgeBackend(args.env, edge, cfg.defaults)
+    task = asyncio.ensure_future(backend.check())  # connects every node on the backend's loop
+    await asyncio.sleep(0)  # hand the connects to that loop now, not at the session's first wait
+    return EarlyConnect(args.env, edge, backend, task)
+
+
 async def cmd_run(args: argparse.Namespace) -> int:
     argv = _command_words(args)
     if argv is None:
@@ -81,7 +150,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
     # One word is taken as a shell command line as typed; several words are quoted one by one.
     command = argv[0] if len(argv) == 1 else shlex.join(argv)
     cfg = load(args)
-    session = await open_session(args, cfg, args.env)
+    early = await _connect_early(args, cfg)
+    try:
+        session = await open_session(args, cfg, args.env, backends_factory=early.factory if early else None)
+    except BaseException:
+        if early is not None:
+            await early.discard()
+        raise
     out = Printer()
 
     def live(result) -> None:
@@ -107,9 +182,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
         results = await session.run_fleet(args.env, command, args.nodes, on_result=live, confirm=confirm)
     finally:
         await session.close()
+        if early is not None:
+            await early.discard()
     if refused:
         print("envdeck: not confirmed; nothing was run", file=sys.stderr)
         return EXIT_FAILED
+    from backends.edge.fleet import fleet_summary
+
     summary = fleet_summary(results)
     if args.json:
         out(print_json, {"results": [r.to_json() for r in results], "summary": summary})
