@@ -15,7 +15,6 @@ Esc clears the filter then goes back, `r` compares again, `?` help.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -33,6 +32,7 @@ from tui.core.sanitize import clean
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.throttled_refresh import ThrottledRefresh
 
 REFRESH_S = 5.0
 CHROME = 2 * 4 + 2  # each of the 4 columns' padding, and the vertical scrollbar
@@ -153,11 +153,17 @@ class CompareScreen(EnvdeckScreen):
         self.shown_rows: list[CompareRow] = []
         self.error: str | None = None
         self.needle = ""
-        self._busy = False
-        self._dirty = False
-        self._shown_at = 0.0
         self._widths: ColumnWidths | None = None
-        self.min_interval_s = REFRESH_S  # at most one comparison per this while things change
+        self._refresh = ThrottledRefresh(REFRESH_S)  # at most one comparison per this while things change
+
+    @property
+    def min_interval_s(self) -> float:
+        """At most one comparison per this while things change (REFRESH_S)."""
+        return self._refresh.interval_s
+
+    @min_interval_s.setter
+    def min_interval_s(self, value: float) -> None:
+        self._refresh.interval_s = value
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -209,10 +215,8 @@ class CompareScreen(EnvdeckScreen):
     def _recompare(self) -> None:
         """Start a comparison in the worker, or mark one wanted when one runs already. Never
         draws: `tick` calls it, and drawing calls `tick`'s status bar only."""
-        if self._busy:
-            self._dirty = True
+        if not self._refresh.begin():
             return
-        self._busy, self._dirty, self._shown_at = True, False, time.monotonic()
         if self.result is None:
             self.query_one("#compare-hint", Static).update(
                 Text("comparing…", style=self.envdeck.palette.style("text-muted")))
@@ -236,24 +240,26 @@ class CompareScreen(EnvdeckScreen):
 
     @on(Compared)
     def _compared(self, message: Compared) -> None:
-        self._busy, self.error = False, None
+        self._refresh.done()
+        self.error = None
         self.result = message.result
         self.rows = compare_rows(message.result)
         self._show()
 
     @on(CompareFailed)
     def _failed(self, message: CompareFailed) -> None:
-        self._busy, self.error = False, message.reason
+        self._refresh.done()
+        self.error = message.reason
         self._show()
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
         if env in (self.a_env, self.b_env) and RESOURCES in kinds:
-            self._dirty = True
+            self._refresh.changed()
 
     def tick(self) -> None:
         if not self.app.is_running:
             return
-        if self._dirty and not self._busy and time.monotonic() - self._shown_at >= self.min_interval_s:
+        if self._refresh.due():
             self._recompare()
         self._status()
 

@@ -14,7 +14,6 @@ cleaned and shown as `Text`; colours are theme variables.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -34,6 +33,7 @@ from tui.core.sanitize import clean
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.throttled_refresh import ThrottledRefresh
 
 REFRESH_S = 3.0
 MIN_COMPONENT, MIN_CELL = 12, 10
@@ -110,9 +110,7 @@ class VersionsScreen(EnvdeckScreen):
         super().__init__()
         self.only = envs
         self.matrix: VersionMatrix | None = None
-        self._building = False
-        self._dirty = False
-        self._shown_at = 0.0
+        self._refresh = ThrottledRefresh(REFRESH_S)  # the matrix's worker, at most every REFRESH_S
         self._width = 0
 
     def compose(self) -> ComposeResult:
@@ -139,13 +137,13 @@ class VersionsScreen(EnvdeckScreen):
     # -- data: the observed inventories, the matrix built in a worker thread -------------
     def env_updated(self, env: str, kinds: set[str]) -> None:
         if RESOURCES in kinds:
-            self._dirty = True
+            self._refresh.changed()
         self.tick()
 
     def tick(self) -> None:
         if not self.app.is_running:
             return
-        if self._dirty and not self._building and time.monotonic() - self._shown_at >= REFRESH_S:
+        if self._refresh.due():
             self.refresh_all()
         session = self.session
         self.query_one(StatusBar).update(status_text(
@@ -160,12 +158,10 @@ class VersionsScreen(EnvdeckScreen):
         title.append(" versions ", style=palette.style("primary", bold=True))
         title.append(clean(" · ".join(envs)), style=palette.style("text-muted"))
         self.query_one("#title", Static).update(title)
-        if self._building:
-            self._dirty = True
+        if not self._refresh.begin():  # one runs: the change is followed when it is done
             return
         states = self.session.states()
         observed = {env: list(states[env].all_resources()) for env in envs if env in states}
-        self._building, self._dirty, self._shown_at = True, False, time.monotonic()
         mappings = getattr(getattr(self.session.config, "compare", None), "mappings", None) or []
         self.run_worker(partial(self._build, observed, list(mappings)), thread=True, exclusive=True,
                         group="versions", exit_on_error=False)
@@ -179,7 +175,7 @@ class VersionsScreen(EnvdeckScreen):
 
     @on(Built)
     def _built(self, message: Built) -> None:
-        self._building = False
+        self._refresh.done()
         self._show(message.matrix)
 
     # -- drawing -----------------------------------------------------------------------------

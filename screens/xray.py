@@ -10,7 +10,6 @@ node opens that resource's details. Outside text (names, reasons) is cleaned and
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -42,6 +41,7 @@ from tui.core.xray import (
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette, health_cell
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.throttled_refresh import ThrottledRefresh
 
 NAME_WIDTH = 40
 REFRESH_S = 3.0
@@ -109,9 +109,7 @@ class XrayScreen(EnvdeckScreen):
         self.env = env
         self.resource_id = resource_id
         self.tree_shown: XrayTree | None = None
-        self._building = False  # a worker is building the graph
-        self._dirty = False  # the environment changed since the graph shown was built
-        self._shown_at = 0.0  # when that graph was asked for (time.monotonic)
+        self._refresh = ThrottledRefresh(REFRESH_S)  # the graph's worker, at most every REFRESH_S
         self._xray_nodes: dict[str, XrayNode] = {}  # the nodes shown, by id (for the message line)
 
     def compose(self) -> ComposeResult:
@@ -135,13 +133,13 @@ class XrayScreen(EnvdeckScreen):
         # followed at most every REFRESH_S (a watched namespace changes many times a second; the
         # graph of 20k pods takes a worker 0.2-0.8 s): tick() refreshes when something changed
         if env == self.env and RESOURCES in kinds:
-            self._dirty = True
+            self._refresh.changed()
         self.tick()
 
     def tick(self) -> None:
         if not self.app.is_running:
             return
-        if self._dirty and not self._building and time.monotonic() - self._shown_at >= REFRESH_S:
+        if self._refresh.due():
             self.refresh_all()
         session = self.session
         role = session.policy.role(self.env)
@@ -159,8 +157,8 @@ class XrayScreen(EnvdeckScreen):
         title.append(" › xray ", style=palette.style("text-muted"))
         title.append(clean(self.resource_id, max_len=90), style=palette.style("foreground", bold=True))
         self.query_one("#title", Static).update(title)
-        if self._building:
-            self._dirty = True
+        if self._refresh.running:
+            self._refresh.changed()
             return
         state = self.session.state(self.env)
         try:
@@ -170,10 +168,10 @@ class XrayScreen(EnvdeckScreen):
             return
         graph = cached_graph(state, sources)
         if graph is not None:
-            self._dirty = False
+            self._refresh.settled()
             self._show_from(graph)
             return
-        self._building, self._dirty, self._shown_at = True, False, time.monotonic()
+        self._refresh.begin()
         if self.tree_shown is None:
             self.query_one("#xray-hint", Static).update(Text("reading the links…", end=""))
         self.run_worker(partial(self._build, state, graph_key(state, sources), snapshot(state), sources),
@@ -192,7 +190,7 @@ class XrayScreen(EnvdeckScreen):
 
     @on(Built)
     def _built(self, message: Built) -> None:
-        self._building = False
+        self._refresh.done()
         remember_graph(message.state, message.key, message.graph)
         self._show_from(message.graph)  # news that came meanwhile: tick() follows them
 
