@@ -8,8 +8,9 @@ watches, log streams) read raw JSON instead of building typed models.
 
 The official client itself (only `GET /version` for `envdeck doctor`) makes one
 attempt per call (`_api_client`): urllib3's default would try a silent API server four times, each
-attempt a whole `defaults.timeout`; aiohttp, the rest of the paths, never retries.
-The next pass or command tries again.
+attempt a whole `defaults.timeout`; aiohttp, the rest of the paths, never retries a
+failed connection (the next pass or command tries again) and retries only a 429 Too Many
+Requests, after its Retry-After and within the call's timeout (`api.KubeApi._open`).
 """
 
 from __future__ import annotations

@@ -188,6 +188,7 @@ class Informer:
         self.resource_version = version
         self.synced = True
         self.needs_relist = False
+        self._silent_in_a_row = 0
         self._listed_at = time.monotonic()
         if changed or first:
             self.on_change()
