@@ -62,6 +62,7 @@ from tui.core.xray import Link
 
 ALL_LINES = 10_000  # what `tail=None` (everything) asks the log command for
 CONNECT_WAIT_S = 2.0  # how long an observe pass waits for a node's reconnect (see _connect_wait)
+PASS_MARGIN_S = 0.5  # an observe pass ends this long before the reconciler's cut (_pass_budget)
 PASS_REQUEST_DELAY_S = 1.0  # nodes reconnecting within this of each other get one early pass
 LOG_RELAY_LINES = 2_000  # lines of logs() buffered on the backend's loop for the caller (batches)
 
@@ -141,10 +142,14 @@ class EdgeBackend(EdgeActions, Backend):
             async with gate:
                 await self._sample(node)
 
+        budget = self._pass_budget()
+        tasks = {n.name: asyncio.ensure_future(one(n)) for n in self.config.nodes}
         self._observing += 1
         try:
-            await asyncio.gather(*(one(n) for n in self.config.nodes))
-        except BaseException:  # cut short (the reconciler's timeout): the last shown pass stands
+            await self._within_budget(tasks, budget)
+        except BaseException:  # cut short (the reconciler's timeout, Ctrl-C): the last shown pass stands
+            for task in tasks.values():
+                task.cancel()
             self._observing -= 1
             late, self._reconnected_in_pass = self._reconnected_in_pass, set()
             for name in late:
@@ -170,6 +175,32 @@ class EdgeBackend(EdgeActions, Backend):
                                BackendUnreachable(self._state[n].error or "") for n, link in self.links.items()],
                               len(self.links))
         return obs
+
+    def _pass_budget(self) -> float:
+        """How long a pass waits for its nodes: the reconciler cuts an observe pass at
+        max(3 × defaults.timeout, 5 s) (Reconciler.pass_once) with a message that can name no
+        node, so the pass ends 0.5 s before that itself and names the nodes that did not
+        answer. A silent node costs its own `connect_timeout` when that is shorter."""
+        return max(self.defaults.timeout * 3, 5.0) - PASS_MARGIN_S
+
+    async def _within_budget(self, tasks: dict[str, asyncio.Future], budget: float) -> None:
+        """Await the nodes' samples; those still running after `budget` seconds are cancelled and
+        their nodes say so ("node N: no answer within Bs ..."). A sample's bug is raised."""
+        if not tasks:
+            return
+        _done, late = await asyncio.wait(tasks.values(), timeout=budget)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+        for name, task in tasks.items():
+            if task.cancelled():
+                self._state[name].error = (
+                    f"node {name}: no answer within {budget:g}s (the observe pass's limit, "
+                    f"max(3 × defaults.timeout, 5 s) − {PASS_MARGIN_S:g} s; edge.connect_timeout is "
+                    f"{self.config.connect_timeout:g}s)")
+            elif task.exception() is not None:
+                raise task.exception()
 
     async def _sample(self, node: EdgeNode) -> None:
         link, st = self.links[node.name], self._state[node.name]
