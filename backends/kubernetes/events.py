@@ -3,13 +3,21 @@
 An Event object is updated in place by the apiserver when it repeats (its
 `count` and `lastTimestamp` grow); `EventLog` remembers what it has reported so
 that each observation carries only new or repeated events.
+
+Events outlive their object (the apiserver keeps them about an hour): a Warning about
+a pod or Deployment that was deleted is no fault any more. `EventLog.faults(tables)`
+leaves out the events whose involved object is of a kind the inventory holds (its table
+knows every object of that kind in the namespace) and is not there; the timeline keeps them.
+Known gap: an object deleted and made again under the same name inherits its predecessor's
+events (the tables keep no uid).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from backends.kubernetes.convert import rid
 from tui.core.model import Event, Fault, Severity, now_utc, parse_iso
@@ -18,6 +26,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Warning reasons that mean something is broken now rather than a hiccup.
 _HIGH_REASONS = {"BackOff", "Failed", "FailedMount", "FailedAttachVolume", "FailedCreate", "Evicted",
                  "OOMKilling", "FailedScheduling", "Unhealthy", "NodeNotReady"}
+
+
+class ObjectTable(Protocol):
+    """What `faults` needs of an inventory table (informer.ResourceTable): its objects by name."""
+
+    entries: Mapping[str, Any]
 
 
 @dataclass(slots=True, frozen=True)
@@ -32,6 +46,13 @@ class SlimEvent:
     count: int
     first: datetime | None
     last: datetime | None
+    kind: str = ""         # the involved object's kind and name
+    object: str = ""
+
+    def about_a_deleted_object(self, tables: Mapping[str, ObjectTable]) -> bool:
+        """Whether its object is of a kind the inventory holds, and gone."""
+        table = tables.get(self.kind)
+        return table is not None and self.object not in table.entries
 
     def to_event(self) -> Event:
         return Event(self.resource, self.reason, self.message, self.last or self.first or now_utc(),
@@ -48,13 +69,14 @@ def slim_event(obj: dict[str, Any]) -> SlimEvent:
     first = parse_iso(obj.get("firstTimestamp") or obj.get("eventTime"))
     last = parse_iso(obj.get("lastTimestamp") or series.get("lastObservedTime") or obj.get("eventTime")) or first
     count = int(obj.get("count") or series.get("count") or 1)
+    kind, name = str(involved.get("kind") or "Unknown"), str(involved.get("name") or "")
     return SlimEvent(
         name=str((obj.get("metadata") or {}).get("name") or ""),
-        resource=rid(str(involved.get("kind") or "Unknown"), str(involved.get("name") or "")),
+        resource=rid(kind, name),
         reason=str(obj.get("reason") or ""),
         message=str(obj.get("message") or obj.get("note") or ""),
         type=str(obj.get("type") or "Normal"),
-        count=count, first=first, last=last,
+        count=count, first=first, last=last, kind=kind, object=name,
     )
 
 
@@ -95,12 +117,13 @@ class EventLog:
         fresh.sort(key=lambda e: e.last or e.first or now_utc())
         return [e.to_event() for e in fresh]
 
-    def faults(self) -> list[Fault]:
+    def faults(self, tables: Mapping[str, ObjectTable] | None = None) -> list[Fault]:
         """One fault per (object, reason) of Warning events: counts summed, first
-        and last times kept, the latest message."""
+        and last times kept, the latest message. With the inventory's `tables` (kind →
+        table), the events of an object that was deleted make no fault."""
         groups: dict[tuple[str, str], list[SlimEvent]] = {}
         for ev in self.current.values():
-            if ev.type == "Warning":
+            if ev.type == "Warning" and not (tables and ev.about_a_deleted_object(tables)):
                 groups.setdefault((ev.resource, ev.reason), []).append(ev)
         faults = []
         for events in groups.values():

@@ -281,7 +281,11 @@ class Inventory:
 
     def faults(self) -> list[Fault]:
         out = [f for table in self.tables.values() for f in table.faults()]
-        out.extend(self.events.faults())
+        # an event of a deleted object is no fault: the kinds listed in full (synced, not skipped
+        # nor failing) say which objects exist (backends/kubernetes/events.py)
+        held = {i.spec.kind: self.tables[i.spec.kind] for i in self.informers
+                if i.spec.kind in self.tables and i.synced and not (i.disabled or i.unavailable)}
+        out.extend(self.events.faults(held))
         return out
 
     def take_events(self) -> list[Event]:

@@ -1,0 +1,63 @@
+"""Warning events outlive their object (the apiserver keeps them about an hour): a fault made of
+the events of a pod or Deployment that was deleted clears, while the events of objects that still
+exist keep theirs (backends/kubernetes/events.py). `envdeck status --json` against the Kubernetes
+API emulator; the events stay on the server throughout."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import yaml
+
+from backends.sim.k8s_emulator import Emulator, EmulatorThread
+from tests.helpers import envdeck_inproc
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    thread = EmulatorThread(Emulator(token="events-bearer-" + uuid.uuid4().hex))
+    thread.start()
+    kubeconfig = thread.emu.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig", context="emulator")
+    try:
+        yield thread.emu, kubeconfig
+    finally:
+        thread.stop()
+
+
+def _faults(tmp_path, kubeconfig, namespace: str) -> set[tuple[str, str]]:
+    path = tmp_path / "envdeck.yaml"
+    path.write_text(yaml.safe_dump({"environments": {"e": {"kubernetes": {
+        "kubeconfig": str(kubeconfig), "context": "emulator", "namespace": namespace}}}}))
+    path.chmod(0o600)
+    proc = envdeck_inproc("status", "--json", "--config", str(path), "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 0, proc.stderr
+    [env] = json.loads(proc.stdout)["environments"]
+    return {(f["resource"], f["reason"]) for f in env["faults"]}
+
+
+def test_faults_of_events_clear_when_their_object_is_deleted(emulator, tmp_path):
+    emu, kubeconfig = emulator
+    ns = "ev-" + uuid.uuid4().hex[:6]
+    emu.create_deployment(ns, "keep", replicas=1)
+    emu.create_deployment(ns, "gone", replicas=1)
+    [pod] = [p["metadata"]["name"] for p in emu.list("pods", ns) if p["metadata"]["name"].startswith("keep-")]
+    emu.add_event(ns, "Deployment", "keep", "FailedCreate", "quota exceeded")
+    emu.add_event(ns, "Deployment", "gone", "FailedCreate", "quota exceeded")
+    emu.add_event(ns, "Pod", pod, "FailedMount", "secret not found")
+    emu.add_event(ns, "Widget", "w-1", "SyncFailed", "webhook down")   # a kind the inventory does not hold
+    before = _faults(tmp_path, kubeconfig, ns)
+    expected = {("kubernetes/Deployment/keep", "FailedCreate"), ("kubernetes/Deployment/gone", "FailedCreate"),
+                (f"kubernetes/Pod/{pod}", "FailedMount"), ("kubernetes/Widget/w-1", "SyncFailed")}
+    assert expected <= before, before
+
+    emu.delete("deployments", ns, "gone")
+    emu.delete("pods", ns, pod)         # its ReplicaSet makes another one, under another name
+    reasons = {e["reason"] for e in emu.list("events", ns)}
+    assert {"FailedCreate", "FailedMount", "SyncFailed"} <= reasons, "the events are still on the server"
+    after = _faults(tmp_path, kubeconfig, ns)
+    assert ("kubernetes/Deployment/gone", "FailedCreate") not in after, after
+    assert (f"kubernetes/Pod/{pod}", "FailedMount") not in after, after
+    assert ("kubernetes/Deployment/keep", "FailedCreate") in after, "its object exists: the fault stays"
+    assert ("kubernetes/Widget/w-1", "SyncFailed") in after, "a kind the inventory does not hold: kept"
