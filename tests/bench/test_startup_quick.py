@@ -30,6 +30,24 @@ def test_building_the_parser_imports_nothing_heavy():
     assert heavy == [], f"the parser imports {heavy}: move the verb's add_*_parser to a light module"
 
 
+# What `envdeck run` imports only once its nodes' connections have started (tui/cli/fleet.py):
+# the session, the store and what they bring, loaded while the SSH handshakes go on.
+AFTER_CONNECTING = ("tui.core.session", "tui.core.store", "tui.core.reconciler", "aiosqlite", "psycopg",
+                    "tui.core.lifecycle.engine", "tui.core.promote", "tui.core.logsetup", "tui.cli.commands",
+                    "textual", "boto3", "botocore", "kubernetes")
+
+
+def test_the_run_handler_leaves_the_session_for_after_connecting():
+    code = "import json, sys\nimport tui.cli.fleet\nprint(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout)
+    early = sorted({m for m in loaded for h in AFTER_CONNECTING if m == h or m.startswith(h + ".")})
+    assert early == [], f"`run` imports {early} before it starts connecting: import them where they are used"
+    assert "tui.core.config" in loaded  # what it does need first
+
+
 def test_diff_help_still_lists_every_compared_field():
     from tui.core.compare.fields import FIELD_NAMES
 

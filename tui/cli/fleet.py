@@ -133,8 +133,12 @@ async def _connect_early(args: argparse.Namespace, cfg: EnvdeckConfig) -> EarlyC
     if not Policy(cfg, current_user(), read_only=args.read_only).check(args.env, FLEET_RUN).allowed:
         return None  # the session denies it and audits that: no node is contacted
     from backends.edge import EdgeBackend
+    from backends.registry import backend_class
 
-    backend = EdgeBackend(args.env, edge, cfg.defaults)
+    cls = backend_class("edge")  # a registered override (tests, embedders) is left to the session
+    if not issubclass(cls, EdgeBackend):
+        return None
+    backend = cls(args.env, edge, cfg.defaults)
     task = asyncio.ensure_future(backend.check())  # connects every node on the backend's loop
     await asyncio.sleep(0)  # hand the connects to that loop now, not at the session's first wait
     return EarlyConnect(args.env, edge, backend, task)

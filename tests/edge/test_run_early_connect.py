@@ -1,0 +1,102 @@
+"""`envdeck run` starts connecting the nodes before the session is open (tui/cli/fleet.py,
+issue 19): the session adopts those connections (each node sees one connection, not
+two), and a user whose role does not allow the run contacts no node at all. Counted on
+the server side: each node is a TCP relay in front of a real sshd that counts what it
+accepts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import pytest
+
+from tests.helpers import envdeck_inproc as envdeck
+from tests.security.access_setup import access, audit_rows, write_config
+
+
+class CountingRelay:
+    """A TCP port that relays to an sshd and counts the connections it accepts."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def relayed(edge_lab):
+    """Two nodes, each a counting relay to one sshd (trusted under the relay's port)."""
+    server = edge_lab.start_sshd("n1")
+    relays = [CountingRelay(server.port) for _ in range(2)]
+    with edge_lab.known_hosts.open("a") as fh:
+        for relay in relays:
+            fh.write(f"[127.0.0.1]:{relay.port} {server.public_host_key}\n")
+    nodes = [{"name": f"gw-{i}", "host": "127.0.0.1", "port": relay.port, "user": edge_lab.user,
+              "identity_file": str(edge_lab.client_key)} for i, relay in enumerate(relays)]
+    edge = {"known_hosts": str(edge_lab.known_hosts), "ssh_config": str(edge_lab.ssh_config), "nodes": nodes,
+            "connect_timeout": "10s", "command_timeout": "30s"}
+    yield edge, relays
+    for relay in relays:
+        relay.close()
+
+
+def test_run_connects_each_node_once_and_audits_each(tmp_path, edge_lab, relayed):
+    edge, relays = relayed
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("operator"), "edge": edge}})
+    state = tmp_path / "state"
+    marker = edge_lab.state / "ran-early"
+    proc = envdeck("run", "dev", "--json", "--config", str(cfg), "--state-dir", str(state), "--",
+                   f"echo x >> {marker}")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"] == {"ok": 2, "failed": 0, "unreachable": 0}
+    assert [r.accepted for r in relays] == [1, 1], "the session must adopt the early connections"
+    assert marker.read_text() == "x\nx\n"  # the command ran once on each node
+    rows = audit_rows(state)
+    assert sorted((r["action"], r["target"], r["result"]) for r in rows) == [
+        ("run", "edge/node/gw-0", "succeeded"), ("run", "edge/node/gw-1", "succeeded")]
+
+
+@pytest.mark.parametrize("role,read_only", [("viewer", False), ("operator", True)])
+def test_a_run_the_role_denies_contacts_no_node(tmp_path, edge_lab, relayed, role, read_only):
+    edge, relays = relayed
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access(role), "edge": edge}})
+    state = tmp_path / "state"
+    args = ["run", "dev", "--json", "--config", str(cfg), "--state-dir", str(state)]
+    proc = envdeck(*args, *(["--read-only"] if read_only else []), "--", "true")
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    assert [r.accepted for r in relays] == [0, 0], "a denied run opens no connection"
+    rows = audit_rows(state)
+    assert sorted((r["action"], r["target"], r["result"]) for r in rows) == [
+        ("run", "edge/node/gw-0", "denied"), ("run", "edge/node/gw-1", "denied")]
