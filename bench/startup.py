@@ -1,8 +1,9 @@
 """Start-up of the `envdeck` process, whole process each time (python start included):
 
 - `envdeck --version` (wall, p50 of N runs) beside the floor `python -c pass`;
-- import time (`python -X importtime`) of building the command line and of the `run`
-  verb's handler module, with the modules that cost most (cumulative);
+- import time (`python -X importtime`) of building the command line and of what the `run`
+  verb imports before its first connection, with the modules that cost most (cumulative),
+  and what it imports while its connections are made (the session and the store);
 - `envdeck status` on a dead endpoint — a TCP server that accepts and never answers, or
   a port nobody listens on — for a Kubernetes, an AWS and an edge backend, with
   `defaults.timeout` T: the process must exit within T + 0.5 s; also each process's CPU,
@@ -87,6 +88,22 @@ def import_times(argv: list[str], top: int = 8) -> dict[str, Any]:
     return {"total_ms": round(total / 1000, 1), "modules": len(rows),
             "heaviest": [{"module": n.strip(), "cumulative_ms": round(c / 1000, 1), "self_ms": round(s / 1000, 1)}
                          for n, s, c in heaviest]}
+
+
+# What `envdeck run` imports before its nodes' connections start (tui/cli/fleet.py), and what
+# it imports while they are being made (the session, the store, logging: off the critical path).
+RUN_BEFORE_CONNECTING = ("tui.cli.fleet, backends.edge, backends.registry, tui.core.policy, "
+                         "tui.core.identity")
+RUN_WHILE_CONNECTING = "tui.core.session, tui.core.logsetup"
+
+
+def overlapped_imports() -> dict[str, Any]:
+    """Import time of what `run` loads while its connections are made: the total of both
+    sets minus the total of the first (each its own process)."""
+    both = import_times(["-c", f"import {RUN_BEFORE_CONNECTING}, {RUN_WHILE_CONNECTING}"])
+    first = import_times(["-c", f"import {RUN_BEFORE_CONNECTING}"])
+    return {"total_ms": round(both["total_ms"] - first["total_ms"], 1),
+            "modules": both["modules"] - first["modules"], "heaviest": []}
 
 
 # -- envdeck status on a dead endpoint -------------------------------------------------
@@ -222,7 +239,9 @@ def run_vs_xargs(nodes: int, reps: int) -> dict[str, Any]:
         cfg = wd / "envdeck.yaml"
         cfg.write_text(yaml.safe_dump({"environments": {"bench": {"repair": "observe", "edge": edge_config(lab)}}}))
         cfg.chmod(0o600)
-        argv = [*CLI, "run", "--config", str(cfg), "--state-dir", str(wd / "state"), "--json", "bench", "--", COMMAND]
+        # --yes: as a script runs it (from a terminal `run` would otherwise ask first)
+        argv = [*CLI, "run", "--config", str(cfg), "--state-dir", str(wd / "state"), "--json", "--yes", "bench",
+                "--", COMMAND]
         wall(argv)  # the state directory and its store are created once, as on a user's machine
         envdeck, xargs, envdeck_cpu, xargs_cpu, ok = [], [], [], [], 0
         for _ in range(reps):  # interleaved: both see the same load
@@ -257,7 +276,8 @@ def main() -> None:
         args.reps, args.timeout, args.nodes, args.run_reps, backends = 2, 1.0, 2, 1, ["edge"]
     results: dict[str, Any] = {"version": version(args.reps),
                                "imports_parser": import_times(["-m", "tui.cli", "--version"]),
-                               "imports_run": import_times(["-c", "import tui.cli.fleet"]),
+                               "imports_run": import_times(["-c", f"import {RUN_BEFORE_CONNECTING}"]),
+                               "imports_run_overlapped": overlapped_imports(),
                                "status_dead": status_dead(args.timeout, backends)}
     results["dead_endpoint_cost_s"] = dead_endpoint_cost(results["status_dead"])
     if not args.skip_run:
@@ -269,6 +289,9 @@ def main() -> None:
     for key in ("imports_parser", "imports_run"):
         print_table(f"{key}: {results[key]['total_ms']} ms in {results[key]['modules']} modules", ["module", "cumulative ms", "self ms"],
                     [[m["module"], m["cumulative_ms"], m["self_ms"]] for m in results[key]["heaviest"]])
+    lap = results["imports_run_overlapped"]
+    print(f"run imports while its connections are made (session, store, logging): {lap['total_ms']} ms "
+          f"in {lap['modules']} modules more")
     print_table(f"envdeck status on a dead endpoint, defaults.timeout {args.timeout:g} s",
                 ["backend/endpoint", "wall s", "start s", "command s", "exit s", "after start s", "CPU s",
                  "connections", "exit code", "reachable"],
