@@ -22,7 +22,7 @@ from typing import Any
 from tui.cli.output import say
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
-INTERRUPTED_LINE = "envdeck: interrupted (Ctrl-C); what was done is recorded (`envdeck audit`)"
+INTERRUPTED_LINE = "envdeck: interrupted (Ctrl-C)"  # what an action did is in its audit row (`interrupted`)
 
 
 async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
