@@ -70,13 +70,14 @@ _SHORT_WORD = {EnvLifecycleState.PLANNED: "planned", EnvLifecycleState.PROVISION
 
 
 def short_state_label(managed: ManagedEnvironment) -> str:
-    """`prov 2/5`, `del 1/5`, `planned`, `sleeping`, `failed`, `gone`: at most 10 cells with the
-    glyph for up to 9 steps."""
+    """`prov 2/5`, `del 1/5`, `plan 0/5` (created, not started on yet), `sleeping`, `failed`,
+    `gone`: at most 10 cells with the glyph for up to 9 steps."""
     state = managed.state
     word = _SHORT_WORD.get(state, str(state))
-    if state in (EnvLifecycleState.PROVISIONING, EnvLifecycleState.DESTROYING):
+    if state in (EnvLifecycleState.PROVISIONING, EnvLifecycleState.DESTROYING) or \
+            (state == EnvLifecycleState.PLANNED and managed.operation is not None):
         done, total = progress(managed)
-        return f"{word} {done}/{total}"
+        return f"{'plan' if state == EnvLifecycleState.PLANNED else word} {done}/{total}"
     return word
 
 

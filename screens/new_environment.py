@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -147,6 +147,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
         self.plan: Plan | None = None
         self._values: dict[str, str] = {}  # name and TTL kept when another template is picked
         self._busy = False
+        self._early: list[str] = []  # characters typed before the form was there, for the name
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -163,7 +164,7 @@ class NewEnvironmentScreen(EnvdeckScreen):
             yield Button("Cancel", id="cancel", compact=True)
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         palette = self.envdeck.palette
         self.query_one("#title", Static).update(Text(" New environment", style=palette.style("primary", bold=True),
                                                      end=""))
@@ -187,21 +188,51 @@ class NewEnvironmentScreen(EnvdeckScreen):
             return
         options.highlighted = first
         options.focus()
-        self._choose(self.choices[first])
+        await self._choose(self.choices[first])
+        if sum(1 for c in self.choices if c.decision.allowed) == 1:
+            # nothing to pick: the keys typed next go to the name
+            self.query_one(f"#input-{NAME}", Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed on the template list (or before the form is there) is the start of
+        the name: the focus moves to the name field and the character lands there, never lost
+        (nor taken as a key of the app: `q` there is the start of a name, not Quit)."""
+        if not event.is_printable or not event.character or self.plan is not None:
+            return
+        focused = self.focused
+        if focused is not None and focused.id != "templates":
+            return
+        event.stop()
+        event.prevent_default()
+        name = next(iter(self.query(f"#input-{NAME}").results(Input)), None)
+        if self._early or name is None or not name.is_mounted:
+            self._early.append(event.character)  # the form is being built: _choose types it in
+            return
+        self._type_name(event.character)
+
+    def _type_name(self, text: str) -> None:
+        """`text` typed at the end of the name field, which takes the focus (without selecting
+        what it holds on focus: the next key would replace it)."""
+        name = self.query_one(f"#input-{NAME}", Input)
+        name.select_on_focus = False
+        name.focus()
+        name.insert_text_at_cursor(text)
 
     # -- the template and its form ------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#templates")
-    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    async def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         choice = next((c for c in self.choices if c.name == event.option.id), None)
         if choice is not None and choice.decision.allowed and choice is not self.template:
-            self._choose(choice)
+            await self._choose(choice)
 
     @on(OptionList.OptionSelected, "#templates")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.query_one(f"#input-{NAME}", Input).focus()
 
-    def _choose(self, choice: TemplateChoice) -> None:
+    async def _choose(self, choice: TemplateChoice) -> None:
+        """The form of `choice` in place of the one shown (the old fields gone before the new
+        ones mount: they share ids)."""
         for key in (NAME, TTL):
             for field in self.query(f"#input-{key}").results(Input):
                 self._values[key] = field.value
@@ -218,9 +249,12 @@ class NewEnvironmentScreen(EnvdeckScreen):
         for i, (pname, spec) in enumerate(config.parameters.items()):
             fields.append(FormField(f"p{i}", pname, default_text(spec), spec_hint(spec)))
         form = self.query_one("#form", VerticalScroll)
-        form.remove_children()
-        form.mount_all(fields)
         self._clear_plan()
+        await form.remove_children()
+        await form.mount_all(fields)
+        if self._early:  # typed while the form was being built: the start of the name
+            self._type_name("".join(self._early))
+            self._early.clear()
 
     @property
     def parameter_names(self) -> list[str]:

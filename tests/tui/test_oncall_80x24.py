@@ -5,7 +5,9 @@ form takes the keys typed right after it opens."""
 from __future__ import annotations
 
 import pytest
+from textual.widgets import Input, OptionList
 
+from screens.new_environment import FormField, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, settle, wait_until
@@ -59,3 +61,53 @@ async def test_overview_keeps_score_and_updated_at_80_columns_with_created_envir
         assert cells["pr-42"][1] == "◐ provisioning 1/3"
         assert cells["preview-of-the-branch-feature-x"][0] == "preview-of-the-branch-feature-x ⌛45m"
         assert [str(c.label) for c in table.columns.values()][6] == "UPDATED"
+
+
+def two_template_app(tmp_path, stage, world):
+    """Both templates of the lifecycle tests open to alice: the list keeps the focus."""
+    from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, stage_config, stage_factory
+    from tests.tui.test_lifecycle_tui import TEMPLATES, memory_provisioners
+    from tui.app import AppOptions, create_app
+
+    text = STAGE_CONFIG + TEMPLATES.replace("creators: [somebody-else]", 'creators: ["*"]')
+    options = AppOptions(clock=lambda: FIXED_NOW, backends_factory=stage_factory(stage), user="alice",
+                         testing=True, provisioners=memory_provisioners(world))
+    return create_app(stage_config(text), tmp_path, options=options)
+
+
+def name_value(app) -> str:
+    return app.screen.query_one("#input-name", Input).value
+
+
+async def test_new_environment_with_one_template_takes_the_keys_typed_at_once(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)  # `locked` is not alice's: one template to pick
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await pilot.press("n", "q", "a", "-", "1")  # typed straight on: none lost, `q` is no Quit
+        await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen)
+                         and bool(app.screen.query("#input-name")) and name_value(app) == "qa-1",
+                         "the name typed", explain=lambda: app.screen.query("#input-name") and name_value(app))
+        assert app.focused is app.screen.query_one("#input-name", Input)
+        await pilot.press("tab", "tab", "x")  # past the TTL to the first parameter, branch
+        assert app.screen.query_one("#input-p0", Input).value == "x"
+
+
+async def test_new_environment_typing_on_the_template_list_starts_the_name(tmp_path, stage, world):
+    app = two_template_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen)
+                         and len(app.screen.query(FormField)) == 2, "the form of locked (listed first)")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.template.name == "locked"
+        assert app.focused is screen.query_one(OptionList)  # two to pick from: the list first
+        await pilot.press("down")  # preview: its form (name, ttl and two parameters)
+        await wait_until(pilot, lambda: screen.template.name == "preview" and len(screen.query(FormField)) == 4,
+                         "the form of preview")
+        await pilot.press("q", "a", "-", "2")
+        await pilot.pause()
+        assert app.is_running and app.screen is screen
+        assert name_value(app) == "qa-2" and app.focused is screen.query_one("#input-name", Input)
+        assert screen.template.name == "preview"
