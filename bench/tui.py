@@ -37,6 +37,9 @@ environments:
   other:
     repair: observe
     aws: {region: us-east-1, tags: {env: other}}
+  third:
+    repair: observe
+    aws: {region: us-east-1, tags: {env: third}}
 defaults: {interval: 1h}
 """
 TYPED = "app-01"  # then erased: rows go 20,000 → ~1,000 → ... → 200 → back to 20,000
@@ -95,7 +98,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
     from tui.widgets.resource_table import ResourceTable  # noqa: F401 - timed with the app's imports
     import_s = time.perf_counter() - t_import
 
-    worlds = {"bench": SyntheticWorld(n), "other": SyntheticWorld(n, seed=2)}
+    worlds = {"bench": SyntheticWorld(n), "other": SyntheticWorld(n, seed=2), "third": SyntheticWorld(n, seed=3)}
     rss_before = rss_mib()
     profiles: list[str] = []
     profiler = None
@@ -115,7 +118,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
     with tempfile.TemporaryDirectory(prefix="envdeck-bench-tui-") as state:
         app = create_app(parse_config(CONFIG), Path(state), options=AppOptions(
             backends_factory=world_factory(worlds), start_reconciler=False, start_env="bench",
-            testing=True, user="bench"))
+            testing=True, user="bench", build_ahead=False))  # on after the cold first visit
         frames: list[float] = []
         frames_cpu: list[float] = []  # this process's CPU time at each frame: the work, whatever the load
         display = app._display
@@ -197,6 +200,8 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
             await wait_for(pilot, lambda: app.session is not None and len(
                 app.session.state("other").all_resources()) == n)
             first_cpu: list[float] = []
+            kept = app._kept_env_screens
+            built_ahead_before = "other" in kept  # building ahead is off until now: built on the switch
             profile_start()
             first_visit = await timed(lambda: app.open_env("other"), lambda: shown("other"), cpu=first_cpu)
             profile_stop("environment switch: first visit of the other environment")
@@ -207,6 +212,22 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
                     envs.append(await timed(lambda e=env: app.open_env(e), lambda e=env: shown(e), cpu=envs_cpu))
                     await pilot.pause(0.02)
             profile_stop("environment switches")
+            # a user reads for a moment: no input for IDLE_S, the app builds the third environment's
+            # screen ahead (off the stack); then its first visit
+            rss_idle_before = rss_mib()
+            app.options.build_ahead = True
+
+            def built_ahead() -> bool:  # mounted, laid out, its start-up workers (history seed) done
+                screen = kept._screens.get("third")
+                return (screen is not None and screen.ready and screen.outer_size == app.size
+                        and not any(w.node is screen and w.is_running for w in app.workers))
+            await wait_for(pilot, built_ahead, timeout=60, interval=0.05)
+            await pilot.pause(0.2)
+            rss_built_ahead = rss_mib()
+            ahead_cpu: list[float] = []
+            profile_start()
+            ahead_visit = await timed(lambda: app.open_env("third"), lambda: shown("third"), cpu=ahead_cpu)
+            profile_stop("environment switch: first visit of an environment built ahead in idle time")
             rss_end = rss_mib()
     if profile is not None:
         profile.write_text("\n".join(profiles))
@@ -228,6 +249,10 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
         "env_switches": len(envs), "env_switch_p50_ms": ms(envs, 50), "env_switch_max_ms": ms(envs, 100),
         "env_switch_cpu_p50_ms": ms(envs_cpu, 50), "env_switch_cpu_max_ms": ms(envs_cpu, 100),
         "env_first_visit_ms": round(first_visit * 1000, 1), "env_first_visit_cpu_ms": ms(first_cpu, 50),
+        "env_first_visit_built_ahead": built_ahead_before,
+        # the first visit of an environment whose screen was built in idle time (after IDLE_S without input)
+        "env_first_visit_ahead_ms": round(ahead_visit * 1000, 1), "env_first_visit_ahead_cpu_ms": ms(ahead_cpu, 50),
+        "rss_screen_built_ahead_mib": round(rss_built_ahead - rss_idle_before, 1),
         "view_switch_p99_ms": ms(views, 99), "view_switch_cpu_p99_ms": ms(views_cpu, 99),
         # the first `2`: the first show of a view, given apart too
         "view_first_show_cpu_ms": round(views_cpu[0] * 1000, 1) if views_cpu else 0.0,

@@ -3,11 +3,17 @@ with Textual) after the user leaves them, so that going back to one is a show, n
 rebuild of seven views over every resource. A kept screen gets no updates while it is out
 of the stack: `EnvironmentScreen.reopen` re-reads the session's state and resets it to
 what a new screen shows before it is pushed again. Memory stays bounded: beyond KEEP
-screens the least recently shown one is uninstalled and removed."""
+screens the least recently shown one is uninstalled and removed.
+
+While the app is idle (no key or mouse input for IDLE_S), the screens of environments not
+shown yet are built ahead, one per idle tick, off the screen stack (`prebuild`), as long as
+fewer than KEEP are kept: a first visit of such an environment is then a show of a kept
+screen too. A screen built ahead never evicts one the user has seen."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +22,7 @@ if TYPE_CHECKING:
     from screens.environment import EnvironmentScreen
 
 KEEP = 3
+IDLE_S = 2.0  # no key or mouse input for this long: screens may be built ahead
 
 
 class KeptEnvScreens:
@@ -56,6 +63,38 @@ class KeptEnvScreens:
                 break
             if self._screens[env] is not screen and self._screens[env] not in self.app.screen_stack:
                 self.drop(env)
+
+    def prebuild(self, envs: Iterable[str], make: Callable[[str], EnvironmentScreen]) -> str | None:
+        """One step of building ahead: a kept screen off the stack that is mounted but not laid
+        out for the terminal's size is laid out; else the screen of the first of `envs` that has
+        none kept is made (`make(env)`), installed and mounted off the screen stack (its compose
+        and on_mount run now, not when it is first shown). Nothing while a screen built ahead is
+        still mounting or KEEP are kept. Returns the environment whose screen got the step."""
+        for env, screen in list(self._screens.items()):
+            if screen not in self.app.screen_stack and self._themes.get(env) != self.app.theme:
+                self.drop(env)  # built with another theme: built again with this one
+                return env
+            if screen.ready and screen not in self.app.screen_stack and screen.outer_size != self.app.size:
+                # laid out for the terminal now, not on its show (Textual 8.2: what a shown screen's
+                # first layout does; its widgets handle their Resize and Show events now too)
+                screen._refresh_layout(self.app.size)
+                return screen.env
+        if len(self._screens) >= self.keep_at_most:
+            return None
+        if any(not screen.ready and screen not in self.app.screen_stack for screen in self._screens.values()):
+            return None  # one at a time: the last one built ahead is still mounting
+        env = next((env for env in envs if env not in self._screens), None)
+        if env is None:
+            return None
+        screen = make(env)
+        self.app.install_screen(screen, name=self._name(env))
+        self._screens[env] = screen
+        self._screens.move_to_end(env, last=False)  # built ahead, not shown: the first to go
+        self._themes[env] = self.app.theme
+        # what push_screen does first (Textual 8.2): register the installed screen, which mounts
+        # it and its widgets; it stays off the stack until open_env shows it
+        self.app._get_screen(screen)
+        return env
 
     def drop(self, env: str) -> None:
         screen = self._screens.pop(env, None)

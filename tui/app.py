@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
@@ -24,7 +25,7 @@ from textual.worker import Worker, WorkerState
 from backends.registry import create_backends, create_provisioner
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
-from screens.kept_env_screens import KeptEnvScreens
+from screens.kept_env_screens import IDLE_S, KeptEnvScreens
 from screens.lifecycle_steps import LifecycleScreen
 from screens.overview import OverviewScreen
 from screens.registry import screen_keymap_classes
@@ -82,6 +83,7 @@ class AppOptions:
     themes_dir: Path | None = None  # None: $XDG_CONFIG_HOME/envdeck/themes
     testing: bool = False  # no cursor blink, no animations, short toasts
     tick_s: float = 1.0  # how often ages and the status bar are redrawn
+    build_ahead: bool | None = None  # environment screens built in idle time (kept_env_screens); None: unless testing
     title: str = "envdeck"
     extra: dict = field(default_factory=dict)
 
@@ -125,6 +127,7 @@ class EnvdeckApp(App):
         self.managed: dict[str, ManagedEnvironment] = {}
         self._repair_buffer: dict[str, list] = {}  # env -> records not toasted yet
         self._repair_toasted: dict[str, float] = {}  # env -> monotonic time of its last repair toast
+        self._last_input = time.monotonic()  # the last key or mouse press (idle time builds screens ahead)
         self.title = self.options.title
         if self.options.testing:
             self.animation_level = "none"
@@ -213,6 +216,31 @@ class EnvdeckApp(App):
         tick = getattr(self.screen, "tick", None)
         if tick is not None and getattr(self.screen, "ready", False):
             tick()
+        if self._builds_ahead() and time.monotonic() - self._last_input >= IDLE_S:
+            self._build_env_screen_ahead()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self._last_input = time.monotonic()  # screens are built ahead only while there is none
+        await super().on_event(event)
+
+    def _builds_ahead(self) -> bool:
+        wanted = self.options.build_ahead
+        return (not self.options.testing) if wanted is None else wanted
+
+    def _build_env_screen_ahead(self) -> None:
+        """In idle time: the screen of the next environment not kept yet, in the overview's order
+        after the one shown, built off the stack (a first visit of it is then a show)."""
+        if self.session is None or not isinstance(self.screen, (EnvironmentScreen, OverviewScreen)):
+            return
+        envs = self.session.environments()
+        shown = getattr(self.screen, "env", None)
+        start = envs.index(shown) + 1 if shown in envs else 0
+        observed = self.session.states()
+        kept = getattr(self, "_kept_env_screens", None)
+        if kept is None:
+            kept = self._kept_env_screens = KeptEnvScreens(self)
+        kept.prebuild((env for env in envs[start:] + envs[:start] if env in observed), EnvironmentScreen)
 
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -242,7 +270,6 @@ class EnvdeckApp(App):
             if self.screen.env == env:
                 self.screen.jump(view=view, kind=kind)
                 return
-            self.pop_screen()
         # the screens of the last few environments shown stay mounted: going back is a show, not a rebuild
         kept = getattr(self, "_kept_env_screens", None)
         if kept is None:
@@ -253,7 +280,10 @@ class EnvdeckApp(App):
         else:
             screen = EnvironmentScreen(env, view=view, kind=kind)
             kept.keep(screen)
-        self.push_screen(screen)
+        if isinstance(self.screen, EnvironmentScreen):  # replaced at once: the overview under it is not resumed
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
 
     def open_overview(self) -> None:
         while len(self.screen_stack) > 2:
