@@ -46,9 +46,9 @@ class EnvdeckScreen(Screen):
 
 
 
-def steady_input(app, **kwargs) -> Input:
-    """An Input whose cursor does not blink in deterministic test runs."""
-    widget = Input(**kwargs)
+def steady_input(app, cls: type[Input] = Input, **kwargs) -> Input:
+    """An Input (or `cls`, a subclass) whose cursor does not blink in deterministic test runs."""
+    widget = cls(**kwargs)
     options = getattr(app, "options", None)
     if options is not None and options.testing:
         widget.cursor_blink = False

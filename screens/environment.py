@@ -35,6 +35,7 @@ from tui.messages import (
     TimelineLoaded,
 )
 from tui.widgets.cells import drift_cell, health_cell
+from tui.widgets.filter_input import FilterInput
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.log_stream import stream_logs
 from tui.widgets.logs_view import LogsView
@@ -132,7 +133,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                 with TabPane(env_view.title, id=env_view.name):
                     if env_view.name in self._built:
                         yield from self._view_widgets(env_view.name)
-        yield steady_input(self.app, placeholder="filter: regex · ~fuzzy · !inverts", id="filter", classes="hidden")
+        yield steady_input(self.app, FilterInput, placeholder="filter: regex · ~fuzzy · !inverts", id="filter",
+                           classes="hidden")
         yield StatusBar(id="status")
         yield SteadyFooter(compact=True)
 
@@ -407,6 +409,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if kinds & {RESOURCES, DRIFTS, FAULTS, BACKENDS, PAUSED}:
             self._update_title()
             self._update_status()
+            self.refresh_bindings()  # `R Repair` shows only while there is drift to repair
 
     def tick(self) -> None:
         if not self.app.is_running or self.gone:  # the interval can fire while the app prunes this screen's widgets
