@@ -12,6 +12,11 @@ How the row ends:
 - in both raising cases an outcome the body had already set wins (a log stream the
   reader closes is a `succeeded` read, "closed").
 
+A `deferred` row is not written when the block is entered but with the body's first write
+of its own (a lifecycle step's row: `LifecycleStore.upsert_step(audit=op)`, one commit for
+both, still before anything is changed in a backend), and its end likewise with the body's
+last row (`ended`); a body that writes no row of its own gets its row at the end.
+
 The row of an operation that outlives one call (an interactive shell: opened by one
 Session call, closed by another) is begun with `AuditedOperation.begin` and finished
 with `finish_row` by whoever sees it end. Never imports Textual.
@@ -35,14 +40,35 @@ def exception_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+@dataclass(frozen=True, slots=True)
+class AuditFields:
+    """What a `pending` audit row says (Store.audit_begin's keywords)."""
+
+    user: str
+    env: str
+    target: str
+    action: str
+    params: dict[str, Any] | None
+    origin: str
+
+
 @dataclass(slots=True)
 class AuditedOperation:
     """The open audit row of one operation; the body says how it ended."""
 
     store: Store
-    id: int
+    id: int                    # 0: a deferred row not written yet
     result: str | None = None  # None: not decided by the body (succeeded when it returns)
     message: str = ""
+    #: a deferred row's fields and fencing epoch, kept until the row is written
+    deferred: AuditFields | None = None
+    epoch: int | None = None
+    #: the row's end is written already (with the body's last row): nothing left to write
+    ended: bool = False
+
+    def begun(self, audit_id: int) -> None:
+        """The deferred row was written (by the caller's transaction) with id `audit_id`."""
+        self.id, self.deferred = audit_id, None
 
     @classmethod
     async def begin(cls, store: Store, *, user: str, env: str, target: str, action: str,
@@ -64,7 +90,15 @@ class AuditedOperation:
         self.finish(AuditResult.FAILED, message)
 
     async def finish_row(self, result: str, message: str = "") -> bool:
-        """Write the row's end now (for an operation that is not one `audited` block)."""
+        """Write the row's end now (for an operation that is not one `audited` block); a deferred
+        row not written yet is written first; nothing when its end is written already."""
+        if self.ended:
+            return False
+        if self.deferred is not None:
+            fields = self.deferred
+            self.begun(await self.store.audit_begin(user=fields.user, env=fields.env, target=fields.target,
+                                                    action=fields.action, params=fields.params,
+                                                    origin=fields.origin, epoch=self.epoch))
         return await self.store.audit_finish(self.id, result, message)
 
 
@@ -72,12 +106,17 @@ class AuditedOperation:
 async def audited(store: Store, *, user: str, env: str, target: str, action: str,
                   params: dict[str, Any] | None, origin: str,
                   reason: Callable[[BaseException], str] = exception_text,
-                  epoch: int | None = None) -> AsyncIterator[AuditedOperation]:
+                  epoch: int | None = None, deferred: bool = False) -> AsyncIterator[AuditedOperation]:
     """Begin a row, run the body, finish the row (see the module's doc). `reason` words
     the message of an exception the body raises (default: its text, else its type).
-    `epoch`: the leader's fencing epoch of a repair (tui/core/leases.py)."""
-    op = await AuditedOperation.begin(store, user=user, env=env, target=target, action=action,
-                                      params=params, origin=origin, epoch=epoch)
+    `epoch`: the leader's fencing epoch of a repair (tui/core/leases.py). `deferred`: the row
+    is written with the body's first row of its own (see the module's doc)."""
+    if deferred:
+        op = AuditedOperation(store, 0, deferred=AuditFields(user, env, target, action, params, origin),
+                              epoch=epoch)
+    else:
+        op = await AuditedOperation.begin(store, user=user, env=env, target=target, action=action,
+                                          params=params, origin=origin, epoch=epoch)
     try:
         yield op
     except Exception as exc:

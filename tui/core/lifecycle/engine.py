@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import getpass
 import logging
@@ -79,6 +80,7 @@ from tui.core.lifecycle.records import (
     k8s_label_value,
 )
 from tui.core.lifecycle.render import resolve_refs
+from tui.core.lifecycle.schedule import run_as_ready
 from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
 from tui.core.sanitize import clean
 from tui.core.store import Store
@@ -93,6 +95,10 @@ def new_token() -> str:
     return f"t{int(time.time())}-{uuid.uuid4().hex[:24]}"
 
 log = logging.getLogger(__name__)
+
+#: the deferred audit row of the create/delete step the current task carries out (`_Run._audited`)
+_STEP_AUDIT: contextvars.ContextVar[AuditedOperation | None] = contextvars.ContextVar("lifecycle_step_audit",
+                                                                                      default=None)
 
 #: (backend, env, backend config section, template) -> Provisioner; production:
 #: backends.registry.create_provisioner with the defaults bound by the service.
@@ -414,21 +420,29 @@ class _Run:
         return (managed.requested_by or managed.owner, managed.requested_origin or str(Origin.RECONCILER))
 
     @contextlib.asynccontextmanager
-    async def _audited(self, op: Operation, target: str, params: dict[str, Any]) -> AsyncIterator[AuditedOperation]:
-        """One step's audit row (tui/core/audited.py): begun before the provisioner is asked.
-        The user is who requested the operation; `by` (params and message) is the process
-        carrying it out (the lease holder, user@host:pid): in a shared store another user's
-        `reconcile` or agent may carry out alice's request with its own credentials."""
+    async def _audited(self, op: Operation, target: str, params: dict[str, Any], *,
+                       step: bool = False) -> AsyncIterator[AuditedOperation]:
+        """One step's audit row (tui/core/audited.py): begun before the provisioner is asked to
+        change anything. The user is who requested the operation; `by` (params and message) is
+        the process carrying it out (the lease holder, user@host:pid): in a shared store another
+        user's `reconcile` or agent may carry out alice's request with its own credentials.
+        `step`: the row of a create or delete step is deferred: written in the transaction of the
+        step's first row (`_row`), before its first backend change, and its end with its last
+        row (`_row(ends=...)`): one commit each instead of two."""
         user, origin = self._who()
         by = self.engine.holder
         self._check_lease()
         async with audited(self.store, user=user, env=self.name, target=f"{self.name}/{target}",
                            action=f"lifecycle.{op}", params={**params, "by": by}, origin=origin,
-                           reason=lambda exc: _by(_audit_reason(exc), by), epoch=self.epoch) as row:
+                           reason=lambda exc: _by(_audit_reason(exc), by), epoch=self.epoch,
+                           deferred=step) as row:
+            token = _STEP_AUDIT.set(row) if step else None
             try:
                 yield row
             finally:
-                if row.result is not None:  # set by the body; an exception's reason says `by` itself
+                if token is not None:
+                    _STEP_AUDIT.reset(token)
+                if row.result is not None and not row.ended:  # an exception's reason says `by` itself
                     row.message = _by(row.message, by)
             if row.result is None:
                 row.succeed(_by("", by))
@@ -450,12 +464,15 @@ class _Run:
             raise LeaseBusy(f"{self.name}: the lease of {self.engine.holder} was taken over by another process "
                             f"or lapsed ({why}); stopping")
 
-    async def _row(self, record: StepRecord, *notes: TimelineEntry) -> None:
+    async def _row(self, record: StepRecord, *notes: TimelineEntry, ends: tuple[str, str] | None = None) -> None:
         """Write a step row (fenced by the epoch) with its timeline `notes` in the same commit
         and, before the backend call that follows, check that the lease still holds on this
-        process's clock."""
+        process's clock. The step's deferred audit row (`_audited(step=True)`) is written with
+        its first row; `ends` (result, message): the audit row's end, written with this row."""
         self._check_lease()
-        await self.lstore.upsert_step(record, epoch=self.epoch, timeline=notes)
+        audit = _STEP_AUDIT.get()
+        end = (str(ends[0]), _by(ends[1], self.engine.holder)) if ends is not None else None
+        await self.lstore.upsert_step(record, epoch=self.epoch, timeline=notes, audit=audit, audit_end=end)
         self._check_lease()
         await self._changed(record)
 
@@ -475,21 +492,25 @@ class _Run:
         for s in steps:
             if s.id not in rows:
                 await self.lstore.upsert_step(StepRecord(self.name, s.id, s.backend, s.kind), epoch=self.epoch)
-        try:
-            for wave in waves:
-                if (await self._reload()).operation != Operation.CREATE:
-                    return     # destroy requested meanwhile: carried out next
-                results = await asyncio.gather(*(self._create_step(by_id[i], by_id) for i in wave),
-                                               return_exceptions=True)
-                failures = [r for r in results if isinstance(r, StepFailure)]
-                for r in results:
-                    if isinstance(r, BaseException) and not isinstance(r, StepFailure):
-                        raise r
-                if failures:
-                    raise failures[0]
-        except StepFailure as exc:
-            await self._create_failed(exc)
+        order = [i for wave in waves for i in wave]
+        requested: list[Operation | None] = []
+
+        async def still_create() -> bool:
+            requested.append((await self._reload()).operation)
+            return requested[-1] == Operation.CREATE
+
+        # each step starts once its own dependencies are done (then checked fresh by the step)
+        results = await run_as_ready(order, {i: by_id[i].depends_on for i in order},
+                                     lambda i: self._create_step(by_id[i], by_id), may_go_on=still_create)
+        raised = [results[i] for i in order if isinstance(results.get(i), BaseException)]
+        for r in raised:
+            if not isinstance(r, StepFailure):
+                raise r
+        if raised:
+            await self._create_failed(raised[0])
             return
+        if requested and requested[-1] != Operation.CREATE:
+            return     # destroy requested meanwhile: carried out next
         managed = await self._reload()
         if managed.expires_at is None and managed.spec.ttl_s:
             await self.lstore.set_expires(self.name, managed.created_at + timedelta(seconds=managed.spec.ttl_s), epoch=self.epoch)
@@ -510,21 +531,30 @@ class _Run:
         raise LifecycleFailed(self.name, exc.step, exc.reason)
 
     async def _native_ids(self) -> dict[str, str]:
-        return {r.id: r.native_id for r in await self.lstore.steps(self.name) if r.native_id}
+        return {r.id: r.native_id for r in await self._rows() if r.native_id}
 
     async def _record(self, step_id: str) -> StepRecord:
-        for r in await self.lstore.steps(self.name):
+        """The step's row (a copy: the caller changes and writes it)."""
+        held = self.managed.steps if self.managed is not None else []
+        for r in [*held, *([] if any(r.id == step_id for r in held) else await self.lstore.steps(self.name))]:
             if r.id == step_id:
-                return r
+                return dataclasses.replace(r)
         raise NotFound(f"{self.name}: no step {step_id}")
+
+    async def _rows(self) -> list[StepRecord]:
+        """The step rows as the store holds them: the held record's (read at the start of the
+        operation or of a step's start, each row this drive wrote since put in by `_with_step`;
+        only this drive, under its lease, writes step rows), read when nothing is held."""
+        if self.managed is not None and self.managed.steps:
+            return list(self.managed.steps)
+        return await self.lstore.steps(self.name)
 
     async def _create_step(self, step: StepSpec, by_id: dict[str, StepSpec]) -> None:
         row = await self._record(step.id)
         if row.state == StepState.HEALTHY and row.native_id:
             return
-        async with self._audited(Operation.CREATE, step.id, {"backend": step.backend, "kind": step.kind}) as op:
-            native_id = await self._run_create_step(step, by_id, row)
-            op.succeed(f"healthy ({native_id})")
+        async with self._audited(Operation.CREATE, step.id, {"backend": step.backend, "kind": step.kind}, step=True):
+            await self._run_create_step(step, by_id, row)   # the last row ends the audit row: healthy
 
     async def _run_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord) -> str:
         deadline = self.clock() + timedelta(seconds=step.timeout_s)
@@ -560,7 +590,8 @@ class _Run:
             await self._fail_row(row, exc.reason)
             raise
         row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
-        await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"))
+        await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"),
+                        ends=(AuditResult.SUCCEEDED, f"healthy ({native_id})"))
         return native_id
 
     async def _find_or_create(self, prov: Provisioner, step: StepSpec, token: str, deadline: datetime) -> str:
@@ -698,16 +729,17 @@ class _Run:
             steps, waves = _plan(managed)
         except EnvdeckError:   # a spec the plan refuses: one step at a time, in reverse spec order
             steps, waves = list(managed.spec.steps), [[st.id] for st in managed.spec.steps]
+            order = list(dict.fromkeys(i for wave in reversed(waves) for i in wave))
+            waits_for = {step_id: {order[n - 1]} if n else set() for n, step_id in enumerate(order)}
+        else:   # a step is deleted once every step that depends on it is
+            order = [i for wave in reversed(waves) for i in wave]
+            waits_for = {i: set() for i in order}
+            for step in steps:
+                for dep in step.depends_on:
+                    waits_for.setdefault(dep, set()).add(step.id)
         native_ids = await self._native_ids()
         by_id = {s.id: _resolved(s, native_ids) for s in steps}
-        orphans: list[Orphan] = []
-        for wave in reversed(waves):
-            results = await asyncio.gather(*(self._delete_step(by_id[i]) for i in wave), return_exceptions=True)
-            for r in results:
-                if isinstance(r, BaseException):
-                    raise r
-                orphans.extend(r)
-        orphans.extend(await self._sweep())
+        orphans = await self._delete_all(by_id, order, waits_for)
         left = f"{len(orphans)} orphan(s) left" if orphans else ""
         note = self._entry(self.name, "Destroyed", f"{self.name} is destroyed" + (f"; {left}" if left else ""),
                            severity="high" if orphans else "info")
@@ -725,7 +757,7 @@ class _Run:
         failure: str | None = None
         foreign: str | None = None
         native_id: str | None = None
-        async with self._audited(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind}) as op:
+        async with self._audited(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind}, step=True):
             try:
                 prov = self.provisioner(step.backend)
                 native_id = row.native_id
@@ -745,19 +777,17 @@ class _Run:
             except ForeignResource as exc:   # not this environment's: nothing of ours there, not an orphan
                 foreign = _why(exc)
                 row.state, row.message, row.finished_at = StepState.DELETED, foreign, self.clock()
-                await self._row(row)
-                op.succeed(f"nothing of this environment's to delete: {foreign}")
+                await self._row(row, ends=(AuditResult.SUCCEEDED, f"nothing of this environment's to delete: {foreign}"))
             except Exception as exc:   # the step is left as an orphan; the destroy goes on
                 failure = _why(exc)
                 row.state, row.message, row.finished_at = StepState.FAILED, failure, self.clock()
-                await self._row(row)
-                op.fail(failure)
+                await self._row(row, ends=(AuditResult.FAILED, failure))
             else:
                 if step.kind == EDGE_CLAIM:
                     await self.lstore.release_claims(self.name, epoch=self.epoch)
                 row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
-                await self._row(row, self._entry(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip()))
-                op.succeed(f"deleted ({native_id or 'nothing created'})")
+                await self._row(row, self._entry(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip()),
+                                ends=(AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})"))
         if foreign is not None:
             # a recorded id that is no longer marked ours is worth a look; a refused create is not
             await self._note(step.id, "Not ours", f"left alone: {foreign}",
@@ -778,25 +808,61 @@ class _Run:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, longest) if delay else 0
 
-    async def _sweep(self) -> list[Orphan]:
-        """Per backend: what still carries the environment's name. Deleted only when it carries this
-        environment's instance id and one of its steps' marks (`owned_leftover`); the rest is left
-        alone and named (not deleted, not an orphan). Every deletion is named in the audit row and
-        the timeline. The backends are swept concurrently (each its own audit row); the orphans
-        come back in backend order."""
-        managed = self.managed
-        assert managed is not None
-        instance = managed.instance or managed.spec.instance
-        steps = list(managed.spec.steps)
-        native_ids = await self._native_ids()
-        results = await asyncio.gather(*(self._sweep_backend(b, instance, steps, native_ids)
-                                         for b in self.backends()), return_exceptions=True)
-        orphans: list[Orphan] = []
-        for result in results:
+    async def _delete_all(self, by_id: dict[str, StepSpec], order: list[str],
+                          waits_for: dict[str, set[str]]) -> list[Orphan]:
+        """Delete the steps, each once the steps of `waits_for[step]` are done (`order`: reverse
+        wave order), then sweep each backend once its own steps are done (`_sweep`); the orphans in `order`, then the sweep's in backend
+        order. A step or sweep that raises (a lost lease) stops the destroy: nothing more starts,
+        what runs is waited for (a sweep under way is cancelled), the exception is raised."""
+        sweeps: dict[str, asyncio.Future[list[Orphan]]] = {}
+        left = {b: {i for i in order if by_id[i].backend == b} for b in self.backends()}
+        instance = self._instance()
+
+        def sweep_when_done(step_id: str | None) -> None:
+            for backend, ids in left.items():
+                ids.discard(step_id or "")
+                if not ids and backend not in sweeps:
+                    sweeps[backend] = asyncio.ensure_future(self._sweep(backend, instance))
+
+        async def delete(step_id: str) -> list[Orphan]:
+            orphans = await self._delete_step(by_id[step_id])
+            sweep_when_done(step_id)
+            return orphans
+
+        try:
+            results = await run_as_ready(order, waits_for, delete)
+            for step_id in order:
+                if isinstance(results.get(step_id), BaseException):
+                    raise results[step_id]
+            sweep_when_done(None)    # a backend with no step (its section only) is swept too
+            swept = await asyncio.gather(*sweeps.values(), return_exceptions=True)
+        finally:
+            for task in sweeps.values():
+                task.cancel()
+            await asyncio.gather(*sweeps.values(), return_exceptions=True)
+        orphans = [o for step_id in order for o in results.get(step_id) or []]
+        by_backend = dict(zip(sweeps, swept, strict=True))
+        for backend in self.backends():
+            result = by_backend.get(backend, [])
             if isinstance(result, BaseException):
                 raise result
             orphans.extend(result)
         return orphans
+
+    def _instance(self) -> str:
+        managed = self.managed
+        assert managed is not None
+        return managed.instance or managed.spec.instance
+
+    async def _sweep(self, backend: str, instance: str) -> list[Orphan]:
+        """What of `backend` still carries the environment's name, once its steps are gone (each
+        backend swept as soon as its own steps are done, concurrently with the others' steps).
+        Deleted only when it carries this environment's instance id and one of its steps' marks
+        (`owned_leftover`); the rest is left alone and named (not deleted, not an orphan). Every
+        deletion is named in the audit row (one per backend) and the timeline."""
+        managed = self.managed
+        assert managed is not None
+        return await self._sweep_backend(backend, instance, list(managed.spec.steps), await self._native_ids())
 
     async def _sweep_backend(self, backend: str, instance: str, steps: list[StepSpec],
                              native_ids: Mapping[str, str]) -> list[Orphan]:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from tui.core.audited import AuditedOperation
 from tui.core.errors import InvalidRequest, NotFound
 from tui.core.leases import Lease, check_epoch
 from tui.core.lifecycle.records import (
@@ -46,7 +47,7 @@ from tui.core.lifecycle.records import (
     StepState,
 )
 from tui.core.model import TimelineEntry, iso, now_utc, parse_iso
-from tui.core.store import Store, _serialized, insert_timeline
+from tui.core.store import Store, _serialized, finish_audit_row, insert_audit_row, insert_timeline
 from tui.core.store_db import upsert_sql
 
 __all__ = ["EdgeClaim", "LifecycleStore", "allowed", "busy_text"]
@@ -301,16 +302,36 @@ class LifecycleStore:
 
     @_serialized
     async def upsert_step(self, record: StepRecord, *, epoch: int | None = None,
-                          timeline: Sequence[TimelineEntry] = ()) -> None:
+                          timeline: Sequence[TimelineEntry] = (), audit: AuditedOperation | None = None,
+                          audit_end: tuple[str, str] | None = None) -> None:
         """Write one step row (committed before the backend call that follows); with `epoch`,
         only while it is still the lease's (`Fenced`). `timeline`: entries of the environment
-        written in the same transaction (one commit for the row and what it says)."""
-        async def write() -> None:
+        written in the same transaction (one commit for the row and what it says). `audit`: the
+        step's audit row (tui/core/audited.py), written in the same transaction when it is a
+        deferred one not written yet; `audit_end` (result, message): its end too (set on `audit`
+        once committed: a write refused leaves the row open, as the body's exception ends it)."""
+        audit = audit if audit is not None and not audit.ended else None
+
+        async def write() -> int | None:
+            begun = None
+            if audit is not None and audit.deferred is not None:
+                fields = audit.deferred
+                begun = await insert_audit_row(self._db, user=fields.user, env=fields.env, target=fields.target,
+                                               action=fields.action, params=fields.params, origin=fields.origin)
             await self._write_step(record)
             if timeline:
                 await insert_timeline(self._db, record.env, timeline)
+            if audit is not None and audit_end is not None:
+                await finish_audit_row(self._db, begun or audit.id, *audit_end)
+            return begun
 
-        await self._unit(record.env, epoch, write, together=bool(timeline))
+        begun = await self._unit(record.env, epoch, write, together=bool(timeline) or audit is not None)
+        if audit is not None:
+            if begun is not None:
+                audit.begun(begun)
+            if audit_end is not None:
+                audit.finish(*audit_end)
+                audit.ended = True
 
     async def _write_step(self, record: StepRecord) -> None:
         await self._db.execute(
