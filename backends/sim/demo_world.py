@@ -10,7 +10,9 @@
 
 They run on their own event loop in a daemon thread, so the TUI's loop only runs
 envdeck; the backends reach them over real sockets, exactly as they reach real
-systems. `config()` returns the envdeck config (a dict) pointing at them, with
+systems. `envdeck demo` runs them in a process of their own (`serve_process`, started by
+`tui.cli.demo.ServersProcess`): in the TUI's process they shared its GIL and answered late
+while the TUI's first passes ran. `config()` returns the envdeck config (a dict) pointing at them, with
 the desired state that makes drift visible, and a `preview` template (issue 15): a
 bucket, a security group and an instance on moto, a namespace with a Deployment on the
 emulator, one node of the pool; it creates in seconds. Everyone may create from it and
@@ -310,8 +312,8 @@ class DemoWorld:
                 edge["interval"] = "10s"
                 block["edge"] = edge
             envs[env] = block
-        # timeout: the demo's servers share one process (and the machine) with the TUI; a command
-        # run against them while the TUI's first passes run waits its turn
+        # timeout: the demo's servers share the machine with the TUI (their own process since the
+        # TUI's first passes made them answer late); a command run against them waits its turn
         config: dict[str, Any] = {"defaults": {"interval": "10s", "timeout": "15s", "max_backoff": "60s"},
                                   "environments": envs}
         preview = self.preview_template()
@@ -354,3 +356,34 @@ class DemoWorld:
         if self.pool is not None:
             template["edge"] = {"pool": POOL, "count": 1, "services": ["nginx"], "timeout": "1m"}
         return template
+
+
+# -- the servers in a process of their own (`envdeck demo`) ---------------------------
+def serve_process(argv: list[str] | None = None) -> int:
+    """`python -m backends.sim.demo_world WORKDIR [--scale N]`: the servers of `envdeck demo` in a
+    process of their own. The TUI runs in the demo's process: with both in one process (one
+    GIL) the servers answered no faster than the TUI's first passes let them, and on a loaded
+    machine a command run against them then waited past its timeout. Prints one JSON line
+    (`config`, `kubeconfigs`, `problems`) once every server answers, then serves until its
+    stdin ends: the demo ended, or died (nothing is left behind either way). Interrupts and
+    hang-ups of the terminal are the demo's to handle: this process ignores them."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(prog="python -m backends.sim.demo_world")
+    parser.add_argument("workdir", type=Path)
+    parser.add_argument("--scale", type=int, default=1)
+    args = parser.parse_args(argv)
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    with DemoWorld(args.workdir, scale=args.scale) as world:
+        handoff = {"config": world.config(), "problems": world.problems,
+                   "kubeconfigs": {name: str(path) for name, path in world.kubeconfigs.items()}}
+        sys.stdout.write(json.dumps(handoff) + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()  # EOF: the demo's process ended
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve_process())

@@ -1,6 +1,6 @@
 """`envdeck demo [--scale N] [--state-dir DIR]`: see envdeck work with no cloud account.
 
-Starts the demo servers in this process (`DemoWorld`), writes a generated
+Starts the demo servers in a process of their own (`DemoWorld`, see `ServersProcess`), writes a generated
 envdeck.yaml pointing at them into a temporary directory, and opens the TUI on
 it: the same backend code paths as against real systems. State goes to a
 temporary directory unless --state-dir is given. With the hidden --headless flag,
@@ -19,19 +19,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
+import selectors
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from backends.sim.demo_world import DemoWorld
+from backends.sim.demo_world import READY_TIMEOUT_S
 from tui.cli.output import say
 from tui.core.config import EnvdeckConfig, load_config
 from tui.core.logsetup import setup_logging
@@ -99,9 +103,100 @@ def ended_line(env_file: Path) -> str:
                  "the demo has ended and that directory is removed")
 
 
-def write_config(world: DemoWorld, directory: Path, state_dir: Path | None = None) -> Path:
+@dataclass
+class DemoServers:
+    """What the servers' process handed over: the config pointing at them, the kubeconfig
+    of each environment, the pieces that could not start."""
+
+    handoff: dict[str, Any]
+    kubeconfigs: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def config(self) -> dict[str, Any]:
+        return self.handoff
+
+
+SERVERS_LOG = "servers.log"
+SERVERS_STOP_S = 30.0
+
+
+class ServersProcess:
+    """The demo's servers (moto, the Kubernetes emulator, the simulated edge nodes) in a
+    process of their own (`python -m backends.sim.demo_world`). In the TUI's process they
+    shared its GIL: while the TUI started and ran the first passes of every environment at
+    once (a few CPU-seconds of work on both sides of every request), they answered no sooner
+    than that work let them, and on a loaded machine a command run against them from another
+    terminal (the printed `envdeck status`) waited past its timeout. On their own they answer
+    as the machine allows. Their output goes to `servers.log` in their directory, never to
+    the TUI's terminal; closing their stdin (also when this process dies) stops them."""
+
+    def __init__(self, workdir: Path, scale: int) -> None:
+        self.workdir = workdir
+        self.scale = scale
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> DemoServers:
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log = self.workdir / SERVERS_LOG
+        with open(log, "w", encoding="utf-8") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "backends.sim.demo_world", str(self.workdir), "--scale", str(self.scale)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, close_fds=True,
+                env={**os.environ, **DEMO_AWS_ENV})
+        line = self._first_line()
+        if not line:
+            code = self.proc.poll()
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(clean(f"the demo's servers did not start (exit {code}): " + " | ".join(tail)))
+        handoff = json.loads(line)
+        return DemoServers(handoff["config"], {k: Path(v) for k, v in handoff["kubeconfigs"].items()},
+                           list(handoff["problems"]))
+
+    def _first_line(self) -> str:
+        assert self.proc is not None and self.proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout=READY_TIMEOUT_S):
+                return ""
+        return self.proc.stdout.readline().strip()
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        try:
+            proc.wait(timeout=SERVERS_STOP_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            proc.stdout.close()  # type: ignore[union-attr]
+
+    def kill(self) -> None:
+        """At once (a signal while starting): nothing of theirs may outlive the directory."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=10)
+
+    def __enter__(self) -> DemoServers:
+        try:
+            return self.start()
+        except BaseException:
+            self.kill()
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def write_config(world: Any, directory: Path, state_dir: Path | None = None) -> Path:
     path = directory / "envdeck.yaml"
-    header = ("# Generated by `envdeck demo`: every endpoint is a server inside the demo process.\n"
+    header = ("# Generated by `envdeck demo`: every endpoint is a server of the demo (its servers' process).\n"
               "# Copy it as a starting point for your own config. While the demo runs, the CLI\n"
               "# works against it from another terminal:\n"
               f"#   {cli_command(path, state_dir=state_dir)}\n"
@@ -151,6 +246,7 @@ class _Ending:
         self.app: Any = None
         self.signum: int | None = None
         self.tmpdir: Path | None = None  # removed at once by a signal that comes before the TUI runs
+        self.servers: ServersProcess | None = None  # killed first, so that nothing writes there again
 
     def handle(self, signum: int, _frame: object) -> None:
         if self.signum is not None:
@@ -164,6 +260,8 @@ class _Ending:
         # Starting (or headless): the servers are threads of this process and the terminal is not
         # the TUI's yet, so only the temporary directory needs undoing. Unwinding with SystemExit
         # could wait on a server thread caught half-started (a test saw the demo never exit).
+        if self.servers is not None:
+            self.servers.kill()
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
         with contextlib.suppress(Exception):
@@ -191,7 +289,10 @@ def main_demo(args: argparse.Namespace) -> int:
         setup_logging(state_dir)
         say(f"envdeck demo: starting moto, the Kubernetes emulator and {3 * scale} simulated edge nodes "
             f"(scale {scale}), and a pool of 3 nodes for the preview template…")
-        with DemoWorld(tmpdir / "servers", scale=scale) as world:
+        for key, value in DEMO_AWS_ENV.items():  # this process's backends talk to moto
+            os.environ.setdefault(key, value)
+        ending.servers = ServersProcess(tmpdir / "servers", scale)
+        with ending.servers as world:
             for problem in world.problems:
                 say(f"envdeck demo: running without {problem}")
             config_path = write_config(world, tmpdir, state_dir)
