@@ -6,8 +6,9 @@ converters, which keep only what the resource model needs. Lists paginate with
 `limit`/`continue` as kubectl does. HTTP failures become the typed errors of
 `tui.core.errors`; a `410 Gone` becomes `ResourceExpired` and a 504 "Too large resource
 version" `ResourceVersionTooLarge`, so that an informer relists (as client-go's reflector).
-A `429 Too Many Requests` is retried after its `Retry-After` while the call's timeout allows
-(`_throttle_wait`); 429 and 5xx errors say what they are, with the server's message sanitized.
+A `429 Too Many Requests` (and a 5xx carrying `Retry-After`, as client-go) is asked again after
+its `Retry-After` while the call's timeout allows (`_retry_wait`); 429 and 5xx errors say what
+they are, with the server's message sanitized.
 """
 
 from __future__ import annotations
@@ -198,7 +199,7 @@ class KubeApi:
                     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response of one call (headers read; error statuses raised as typed errors).
         `read_timeout`: per read (-1: `timeout_s`; None: none); `header_timeout`: the wait for
-        the headers alone (a watch, whose body has its own bound). A 429 is retried."""
+        the headers alone (a watch, whose body has its own bound). A 429 is retried (`_retry_wait`)."""
         headers = await self._headers(accept)
         data = None
         if body is not None:
@@ -218,10 +219,15 @@ class KubeApi:
                     method, self.host + path, params=query, data=data, headers=headers, timeout=timeout,
                     proxy=self.connection.configuration.proxy or None,
                     server_hostname=self.connection.configuration.tls_server_name or None)
-                resp = await (asyncio.wait_for(call, header_timeout) if header_timeout else call)
+                async with asyncio.timeout(header_timeout):  # None: no bound but sock_read
+                    resp = await call
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
-                waited = header_timeout if isinstance(exc, TimeoutError) and header_timeout else \
-                    sock_read if isinstance(exc, aiohttp.SocketTimeoutError) else None
+                if isinstance(exc, aiohttp.SocketTimeoutError):
+                    waited = sock_read
+                elif isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError):
+                    waited = header_timeout  # ours (aiohttp's connect timeout is a ClientError)
+                else:
+                    waited = None
                 reason = f"no answer for {waited:g}s" if waited else _describe(exc)
                 raise BackendUnreachable(f"{what}: cannot reach {self.host}: {reason}",
                                          backend="kubernetes") from None
@@ -231,7 +237,7 @@ class KubeApi:
                         raw = await resp.read()
                     except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
                         raw = b""
-                    wait = _throttle_wait(resp, deadline, attempt) if resp.status == 429 else None
+                    wait = _retry_wait(resp, deadline, attempt)
                     if wait is None:
                         status = _status(raw)
                         raise error_for(resp.status, _status_message(raw, resp.status, resp.reason or ""), what,
@@ -398,7 +404,8 @@ async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float) -> Asy
     pending = b""
     while True:
         try:
-            chunk = await asyncio.wait_for(resp.content.readany(), silent_after)
+            async with asyncio.timeout(silent_after):
+                chunk = await resp.content.readany()
         except TimeoutError:
             yield None
             return
@@ -433,12 +440,18 @@ async def _lines(resp: aiohttp.ClientResponse, *, text: bool) -> AsyncIterator[A
         yield pending
 
 
-def _throttle_wait(resp: aiohttp.ClientResponse, deadline: float, attempt: int) -> float | None:
-    """How long to wait before retrying a 429: its `Retry-After` in seconds (else 1 s), or None
-    when retries are spent or the wait would pass the call's timeout (then the 429 is reported)."""
+def _retry_wait(resp: aiohttp.ClientResponse, deadline: float, attempt: int) -> float | None:
+    """How long to wait before asking again, as client-go's `checkWait`: a 429 after its
+    `Retry-After` in seconds (1 s without one), a 5xx only when it carries a `Retry-After`;
+    None when the status is not retried, retries are spent or the wait would pass the call's
+    timeout (then the error is reported)."""
+    if resp.status != 429 and resp.status < 500:
+        return None
     try:
         wait = float(resp.headers.get("Retry-After", ""))
     except ValueError:  # absent, or an HTTP date (kube-apiserver sends seconds)
+        if resp.status != 429:
+            return None
         wait = THROTTLE_DEFAULT_WAIT_S
     wait = max(wait, 0.0)
     if attempt > THROTTLE_RETRIES or time.monotonic() + wait > deadline:

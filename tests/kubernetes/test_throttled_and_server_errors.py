@@ -1,6 +1,7 @@
-"""429 Too Many Requests (API Priority and Fairness) is retried after its Retry-After while
-the call's timeout allows, and reported as throttling when it does not; 5xx is reported as
-the server's error with its message, sanitized. Counted on the emulator's side."""
+"""429 Too Many Requests (API Priority and Fairness), and a 5xx with Retry-After, are retried
+after its Retry-After while the call's timeout allows; a 429 is reported as throttling when it
+does not; 5xx is reported as the server's error with its message, sanitized. Counted on the
+emulator's side."""
 
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ def _answered(emulator, status: int) -> list[str]:
     return [p for _, p, s in list(emulator.response_log) if s == status]
 
 
-async def test_429_is_retried_after_retry_after_and_the_pass_succeeds(emulator, make_backend):
+@pytest.mark.parametrize("status", [429, 503])
+async def test_retry_after_is_honoured_and_the_pass_succeeds(emulator, make_backend, status):
     emulator.create_deployment(NS, "web", replicas=1)
     backend = make_backend()  # defaults.timeout 10 s: a Retry-After of 1 s fits
-    emulator.set_failure(status=429, retry_after_s=1, times=3,
+    emulator.set_failure(status=status, retry_after_s=1, times=3,
                          message="Too many requests, please try again later.")
     obs = await backend.observe()
     assert WEB in by_id(obs)
     assert emulator.failure.injected == 3
-    throttled = _answered(emulator, 429)
+    throttled = _answered(emulator, status)
     assert len(throttled) == 3
     answered = Counter(_answered(emulator, 200))
     for path in throttled:
@@ -71,4 +73,5 @@ async def test_server_errors_say_what_the_server_said_sanitized(emulator, make_b
     assert f"API server error {status}: etcdserver: request timed out" in text
     assert "\x1b" not in text and "\x07" not in text and "␛" in text
     assert "cannot reach" not in text
-    assert emulator.failure.injected >= 1
+    per_path = Counter(_answered(emulator, status))
+    assert per_path and max(per_path.values()) == 1, f"no Retry-After, no retry: {per_path}"
