@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from screens.environment import EnvironmentScreen
 
-KEEP = 3
+KEEP = 5  # five environments of 20,000 rows: ~13 MiB a screen (bench/tui.py)
 IDLE_S = 2.0  # no key or mouse input for this long: screens may be built ahead
 
 

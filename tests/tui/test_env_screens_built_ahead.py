@@ -16,7 +16,7 @@ EXTRA = "".join(f"""
     repair: observe
     kubernetes:
       namespace: {env}
-""" for env in ("qa", "dev", "perf"))
+""" for env in ("qa", "dev", "perf", "uat", "demo"))
 
 
 def kept_screens(app) -> dict[str, EnvironmentScreen]:
@@ -69,5 +69,5 @@ async def test_building_ahead_stops_at_keep_screens_and_never_while_there_is_inp
                          and all(built_ahead(app, env) for env in kept_screens(app) if env != "staging"),
                          "screens built ahead", explain=lambda: sorted(kept_screens(app)))
         await pilot.pause(0.5)
-        assert set(kept_screens(app)) == {"staging", "prod", "qa"} and app.screen is staging
+        assert set(kept_screens(app)) == {"staging", "prod", "qa", "dev", "perf"} and app.screen is staging
         assert len(app.screen_stack) == 3  # built off the stack

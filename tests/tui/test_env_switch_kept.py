@@ -70,7 +70,7 @@ EXTRA = "".join(f"""
     repair: observe
     kubernetes:
       namespace: {env}
-""" for env in ("qa", "dev", "perf"))
+""" for env in ("qa", "dev", "perf", "uat", "demo"))
 
 
 async def test_no_more_than_keep_screens_stay_mounted(tmp_path, stage):
@@ -78,7 +78,7 @@ async def test_no_more_than_keep_screens_stay_mounted(tmp_path, stage):
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         staging = app.screen
-        for env in ("prod", "qa", "dev", "perf"):
+        for env in ("prod", "qa", "dev", "perf", "uat", "demo"):  # one more than KEEP
             await pilot.press("colon", *env, "enter")
             await wait_until(pilot, lambda e=env: on_env(app, e), env)
         kept = [s for s in app._installed_screens.values() if isinstance(s, EnvironmentScreen)]
