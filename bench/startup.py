@@ -98,12 +98,24 @@ RUN_WHILE_CONNECTING = "tui.core.session, tui.core.logsetup"
 
 
 def overlapped_imports() -> dict[str, Any]:
-    """Import time of what `run` loads while its connections are made: the total of both
-    sets minus the total of the first (each its own process)."""
-    both = import_times(["-c", f"import {RUN_BEFORE_CONNECTING}, {RUN_WHILE_CONNECTING}"])
-    first = import_times(["-c", f"import {RUN_BEFORE_CONNECTING}"])
-    return {"total_ms": round(both["total_ms"] - first["total_ms"], 1),
-            "modules": both["modules"] - first["modules"], "heaviest": []}
+    """Import time of what `run` loads while its connections are made, in one process after
+    what it loads before (the top-level rows after a marker: their cost on top of the first)."""
+    marker = "-- connecting --"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           f"import sys\nimport {RUN_BEFORE_CONNECTING}\nprint({marker!r}, file=sys.stderr, "
+                           f"flush=True)\nimport {RUN_WHILE_CONNECTING}"],
+                          capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=300)
+    after = proc.stderr.split(marker, 1)[-1]
+    total = modules = 0
+    for line in after.splitlines():
+        if not line.startswith("import time:") or line.count("|") != 2:
+            continue
+        self_us, cumulative_us, raw_name = line[len("import time:"):].split("|")
+        if self_us.strip().isdigit():
+            modules += 1
+            if not raw_name[1:].startswith(" "):
+                total += int(cumulative_us)
+    return {"total_ms": round(total / 1000, 1), "modules": modules, "heaviest": []}
 
 
 # -- envdeck status on a dead endpoint -------------------------------------------------

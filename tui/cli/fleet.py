@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shlex
 import sys
@@ -110,8 +109,9 @@ class EarlyConnect:
         adopt (it closes its own) is closed here."""
         if not self.task.done():
             self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
+        await asyncio.wait({self.task})  # its outcome is the run's to report, not ours: never raised here
+        if not self.task.cancelled():
+            self.task.exception()  # retrieved (all nodes unreachable: each result says so)
         if not self.adopted:
             await self.backend.close()
 
