@@ -14,7 +14,9 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.geometry import Size
 from textual.message import Message
+from textual.widget import Widget
 
 from tui.core.model import HEALTH_ORDER, Resource
 from tui.core.sanitize import clean
@@ -198,6 +200,22 @@ class ResourceTable(LineTable):
         self._set_columns(COMPACT_COLUMNS if compact else WIDE_COLUMNS)
         self._update_virtual_size()
         self.refresh()
+
+    def _update_virtual_size(self) -> None:
+        """As LineTable's, without a layout of the whole screen when only the row count changed and
+        the vertical scrollbar is needed before and after (a filter keystroke over thousands of rows):
+        the scrollbar's thumb and the scroll limits follow the new size, nothing else moves."""
+        new = Size(sum(w + 2 * PADDING for w in self._widths), len(self._order) + 1)
+        old = self.virtual_size
+        if new == old:
+            return
+        rows = self.container_size.height
+        if (self.is_attached and new.width == old.width and self.show_vertical_scrollbar and rows > 0
+                and new.height > rows and old.height > rows):
+            self.set_reactive(Widget.virtual_size, new)
+            self._scroll_update(new)
+        else:
+            self.virtual_size = new
 
     def _grow_widths(self, keys) -> bool:
         before = list(self._widths)
