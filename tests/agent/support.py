@@ -13,8 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.helpers import envdeck_env, repo_root
 
@@ -114,3 +117,33 @@ def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
         labels = tuple(sorted(label.findall(match.group(2) or "")))
         out[(match.group(1), labels)] = float(match.group(3))
     return out
+
+
+@dataclass(frozen=True)
+class KubeEnv:
+    """One environment of a test config: a namespace of the emulator, its repair mode and the
+    Deployments it desires (name → replicas)."""
+
+    namespace: str
+    repair: str
+    deployments: dict[str, int] = field(default_factory=dict)
+
+
+def kube_config(kubeconfig: Path | str, envs: dict[str, KubeEnv], *, defaults: dict[str, str],
+                templates: dict[str, str] | None = None) -> str:
+    """The YAML of an agent/leadership test config: every environment on the emulator's
+    kubeconfig (context `emulator`); `templates` maps a template's name to its namespace
+    pattern (e.g. "scratch-{env}")."""
+    def kubernetes(namespace: str) -> dict[str, Any]:
+        return {"kubeconfig": str(kubeconfig), "context": "emulator", "namespace": namespace}
+
+    config: dict[str, Any] = {"defaults": dict(defaults), "environments": {}}
+    for name, env in envs.items():
+        block = kubernetes(env.namespace)
+        if env.deployments:
+            block["desired"] = [{"kind": "Deployment", "name": dep, "replicas": replicas}
+                                for dep, replicas in env.deployments.items()]
+        config["environments"][name] = {"repair": env.repair, "kubernetes": block}
+    if templates:
+        config["templates"] = {name: {"kubernetes": kubernetes(namespace)} for name, namespace in templates.items()}
+    return yaml.safe_dump(config, sort_keys=False)

@@ -11,39 +11,17 @@ import signal
 
 import pytest
 
-from tests.agent.support import Agent
+from tests.agent.support import Agent, KubeEnv, kube_config
 from tests.helpers import envdeck, envdeck_inproc
 from tests.kubernetes_emulator.support import wait_for
 
-CONFIG = """defaults:
-  interval: {interval}
-environments:
-  staging:
-    repair: auto
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: staging
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-  quiet:
-    repair: observe
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: quiet
-      desired:
-        - {{kind: Deployment, name: api, replicas: 2}}
-"""
+STAGING = KubeEnv("staging", "auto", {"web": 3})
+QUIET = KubeEnv("quiet", "observe", {"api": 2})
 
-EXTRA = """  later:
-    repair: observe
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: staging
-"""
 
+def config_text(kubeconfig, interval: str = "30s", **envs: KubeEnv) -> str:
+    """staging (auto) and quiet (observe), or the environments given."""
+    return kube_config(kubeconfig, envs or {"staging": STAGING, "quiet": QUIET}, defaults={"interval": interval})
 
 def _writes(emu, namespace: str, name: str) -> list[tuple[str, str]]:
     """The mutating requests the emulator served on one Deployment (and its scale)."""
@@ -60,7 +38,7 @@ def world(k8s_emulator, tmp_path):
     emu.create_deployment("staging", "web", replicas=1)
     emu.create_deployment("quiet", "api", replicas=1)
     config = tmp_path / "envdeck.yaml"
-    config.write_text(CONFIG.format(kubeconfig=kubeconfig, interval="30s"))
+    config.write_text(config_text(kubeconfig))
     return emu, kubeconfig, token, config, tmp_path / "state"
 
 
@@ -125,7 +103,7 @@ def test_healthz_503_when_no_pass_succeeds(world, tmp_path):
     # a kubeconfig whose server refuses the token: every pass fails
     bad = tmp_path / "bad-kubeconfig"
     bad.write_text(kubeconfig.read_text().replace(token, "not-the-token"))
-    config.write_text(CONFIG.format(kubeconfig=bad, interval="1s"))
+    config.write_text(config_text(bad, interval="1s"))
     agent = Agent(config, state, "--env", "staging", log_format="text")
     try:
         wait_for(lambda: any("listening" in line for line in agent.lines), what="the listening line")
@@ -154,7 +132,7 @@ def test_sighup_reloads_the_config_and_refuses_a_broken_one(world):
     try:
         agent.wait_listening()
         wait_for(lambda: agent.health()[1]["envs"] == ["staging", "quiet"], what="two environments")
-        config.write_text(CONFIG.format(kubeconfig=kubeconfig, interval="30s") + EXTRA.format(kubeconfig=kubeconfig))
+        config.write_text(config_text(kubeconfig, staging=STAGING, quiet=QUIET, later=KubeEnv("staging", "observe")))
         agent.proc.send_signal(signal.SIGHUP)
         agent.wait_record(lambda r: r["msg"] == "config reloaded", "the reload")
         wait_for(lambda: agent.health()[1]["envs"] == ["staging", "quiet", "later"], what="three environments")
@@ -201,7 +179,7 @@ def test_sighup_keeps_the_previous_config_when_a_glob_would_match_nothing(world)
         agent.wait_listening()
         wait_for(lambda: agent.health()[1]["envs"] == ["staging"], what="staging observed")
         # a valid config, but without any environment that `st*` matches
-        config.write_text(CONFIG.format(kubeconfig=kubeconfig, interval="30s").replace("staging:", "prod:"))
+        config.write_text(config_text(kubeconfig, prod=STAGING, quiet=QUIET))
         agent.proc.send_signal(signal.SIGHUP)
         refused = agent.wait_record(lambda r: r["msg"].startswith("config reload refused"), "the refusal")
         assert any("'st*'" in problem for problem in refused["problems"])

@@ -27,6 +27,7 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 
+from tests.agent.support import KubeEnv, kube_config
 from tests.followers.support import ENV, NS, has, open_session, start_emulator, until, until_published
 from tests.helpers import envdeck
 from tui.core.errors import StateError, StoreRefused
@@ -194,24 +195,11 @@ async def test_a_member_follows_the_owners_leader_audits_its_action_and_is_refus
         cloud.stop()
 
 
-AUTO_CONFIG = """defaults: {{interval: 30s, timeout: 5s, max_backoff: 2s}}
-environments:
-  staging:
-    repair: auto
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: staging
-      desired:
-        - {{kind: Deployment, name: web, replicas: 2}}
-templates:
-  scratch:
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: "scratch-{{env}}"
-"""
-
+def auto_config(kubeconfig) -> str:
+    """staging on auto (web desired at 2 replicas) and a `scratch` template."""
+    return kube_config(kubeconfig, {"staging": KubeEnv(NS, "auto", {"web": 2})},
+                       defaults={"interval": "30s", "timeout": "5s", "max_backoff": "2s"},
+                       templates={"scratch": "scratch-{env}"})
 
 def _cli(config: Path, state_dir: Path, url: str, *args: str) -> subprocess.CompletedProcess:
     return envdeck("--config", str(config), "--state-dir", str(state_dir), *args, timeout=120,
@@ -224,7 +212,7 @@ async def test_the_cli_as_a_member_audits_its_action_and_is_refused_leader_write
     cloud, kubeconfig = start_emulator(tmp_path, "cloud")
     cloud.emu.create_deployment(NS, "web", replicas=1)  # drifted: desired 2
     config = tmp_path / "envdeck.yaml"
-    config.write_text(AUTO_CONFIG.format(kubeconfig=kubeconfig))
+    config.write_text(auto_config(kubeconfig))
     state_dir = tmp_path / "state"
     try:
         # no live leader: the member's repair pass does not lead, says why, no traceback

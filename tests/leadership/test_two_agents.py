@@ -21,32 +21,12 @@ import time
 
 import pytest
 
-from tests.agent.support import Agent
+from tests.agent.support import Agent, KubeEnv, kube_config
 from tests.helpers import envdeck
 from tests.kubernetes_emulator.support import wait_for
 
 TTL = "4"
-CONFIG = """defaults:
-  interval: 1s
-environments:
-  staging:
-    repair: auto
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: staging
-      desired:
-        - {{kind: Deployment, name: web, replicas: 3}}
-  quiet:
-    repair: propose
-    kubernetes:
-      kubeconfig: {kubeconfig}
-      context: emulator
-      namespace: quiet
-      desired:
-        - {{kind: Deployment, name: api, replicas: 2}}
-"""
-
+ENVS = {"staging": KubeEnv("staging", "auto", {"web": 3}), "quiet": KubeEnv("quiet", "propose", {"api": 2})}
 
 def _writes(emu, namespace: str, name: str) -> int:
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
@@ -90,7 +70,7 @@ def world(k8s_emulator, tmp_path):
     emu.create_deployment("staging", "web", replicas=3)
     emu.create_deployment("quiet", "api", replicas=1)
     config = tmp_path / "envdeck.yaml"
-    config.write_text(CONFIG.format(kubeconfig=kubeconfig))
+    config.write_text(kube_config(kubeconfig, ENVS, defaults={"interval": "1s"}))
     return emu, config, tmp_path / "state"
 
 
