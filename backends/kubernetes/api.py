@@ -121,6 +121,12 @@ def _too_large(status: int, message: str, details: Any) -> bool:
     return "Too large resource version" in message
 
 
+def error_for_body(status: int, body: bytes | str | None, reason: str, what: str) -> BackendError:
+    """The typed error of an error response: its Status's message and details when it has one."""
+    raw = body.encode() if isinstance(body, str) else body or b""
+    return error_for(status, _status_message(raw, status, reason), what, _status(raw).get("details"))
+
+
 def error_for(status: int, message: str, what: str, details: Any = None) -> BackendError:
     """The typed error for an HTTP status (`details`: the Status's); `http_status` keeps the code.
     The server's message is outside text: sanitized and bounded."""
@@ -239,9 +245,7 @@ class KubeApi:
                         raw = b""
                     wait = _retry_wait(resp, deadline, attempt)
                     if wait is None:
-                        status = _status(raw)
-                        raise error_for(resp.status, _status_message(raw, resp.status, resp.reason or ""), what,
-                                        status.get("details"))
+                        raise error_for_body(resp.status, raw, resp.reason or "", what)
                 else:
                     try:
                         yield resp

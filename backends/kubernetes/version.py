@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from backends.kubernetes.api import error_for
+from backends.kubernetes.api import error_for_body
 from backends.kubernetes.connection import ClusterConnection
 from tui.core.errors import BackendUnreachable
 
@@ -18,7 +18,7 @@ def _read_version(connection: ClusterConnection, timeout_s: float) -> str:
     try:
         info = VersionApi(connection.api_client).get_code(_request_timeout=timeout_s)
     except ApiException as exc:
-        raise error_for(int(exc.status or 500), str(exc.reason or ""), "GET /version") from None
+        raise error_for_body(int(exc.status or 500), exc.body, str(exc.reason or ""), "GET /version") from None
     except (HTTPError, OSError) as exc:
         cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
         what = f"no answer within {timeout_s:g}s" if isinstance(cause, Urllib3Timeout | TimeoutError) \

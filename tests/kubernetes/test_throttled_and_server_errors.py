@@ -75,3 +75,13 @@ async def test_server_errors_say_what_the_server_said_sanitized(emulator, make_b
     assert "cannot reach" not in text
     per_path = Counter(_answered(emulator, status))
     assert per_path and max(per_path.values()) == 1, f"no Retry-After, no retry: {per_path}"
+
+
+async def test_doctor_check_names_the_server_error_of_get_version(emulator, backend):
+    emulator.set_failure(status=503, message="apiserver is shutting down\x1b[2J")
+    with pytest.raises(BackendUnreachable) as raised:
+        await backend.check()  # GET /version through the official client
+    text = str(raised.value)
+    assert text.startswith("GET /version: API server error 503: apiserver is shutting down"), text
+    assert "\x1b" not in text
+    assert [(m, s) for m, p, s in emulator.response_log if p.startswith("/version")] == [("GET", 503)]
