@@ -71,3 +71,9 @@ async def test_building_ahead_stops_at_keep_screens_and_never_while_there_is_inp
         await pilot.pause(0.5)
         assert set(kept_screens(app)) == {"staging", "prod", "qa", "dev", "perf"} and app.screen is staging
         assert len(app.screen_stack) == 3  # built off the stack
+        # the screen shown keeps the focus and its keys
+        table = staging.query_one(ResourceTable)
+        assert app.focused is table
+        row = table.cursor_row
+        await pilot.press("up")
+        await wait_until(pilot, lambda: table.cursor_row == row - 1, "the cursor moved up on the screen shown")
