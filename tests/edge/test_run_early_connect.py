@@ -100,3 +100,23 @@ def test_a_run_the_role_denies_contacts_no_node(tmp_path, edge_lab, relayed, rol
     rows = audit_rows(state)
     assert sorted((r["action"], r["target"], r["result"]) for r in rows) == [
         ("run", "edge/node/gw-0", "denied"), ("run", "edge/node/gw-1", "denied")]
+
+
+def test_run_turns_the_collector_back_on(tmp_path, edge_lab, relayed):
+    """`run` loads its modules with the cyclic collector off (tui/cli/fleet.py): it is on
+    again once the session is open, and after a start-up that failed."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    edge, _ = relayed
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("operator"), "edge": edge}})
+    code = ("import gc, sys\nfrom tui.cli import main, fleet\nseen = []\nclose = fleet.Printer.__call__\n"
+            "fleet.Printer.__call__ = lambda self, *a: (seen.append(gc.isenabled()), close(self, *a))[1]\n"
+            "rc = main(sys.argv[1:])\nprint(rc, seen[:1], gc.isenabled(), file=sys.stderr)")
+    root = Path(__file__).resolve().parents[2]
+    for env, expected in (("dev", "0 [True] True"), ("nowhere", "3 [] True")):
+        proc = subprocess.run([sys.executable, "-c", code, "run", "--config", str(cfg), "--state-dir",
+                               str(tmp_path / "state"), "--json", env, "--", "true"], cwd=root, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert proc.stderr.strip().splitlines()[-1] == expected, proc.stderr
