@@ -92,7 +92,7 @@ def import_times(argv: list[str], top: int = 8) -> dict[str, Any]:
 
 # What `envdeck run` imports before its nodes' connections start (tui/cli/fleet.py), and what
 # it imports while they are being made (the session, the store, logging: off the critical path).
-RUN_BEFORE_CONNECTING = ("tui.cli.fleet, backends.edge, backends.registry, tui.core.policy, "
+RUN_BEFORE_CONNECTING = ("tui.cli.fleet, tui.cli.opening, backends.edge, backends.registry, tui.core.policy, "
                          "tui.core.identity")
 RUN_WHILE_CONNECTING = "tui.core.session, tui.core.logsetup"
 
