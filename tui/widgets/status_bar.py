@@ -99,3 +99,9 @@ class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; }
     """
+
+    def update(self, content="", *, layout: bool = True) -> None:
+        # One line of a fixed size (no auto width or height): new text never moves another widget,
+        # so the once-a-second update repaints the bar instead of laying out the whole screen
+        # (which otherwise lands on a filter keystroke now and then)
+        super().update(content, layout=layout and self.styles.auto_dimensions)
