@@ -110,14 +110,22 @@ class EnvironmentActions:
     # -- actions -----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers an action key only when the selected resource (or one of the
-        marked ones) has that action (`r Restart` is hidden on a Pod); with none selected, or
-        very many marked, it stays."""
+        marked ones) has that action (`r Restart` is hidden on a Pod); with none selected (an
+        empty view, an audit row, the Logs view before a source) it is hidden too: nothing to
+        act on; with very many marked it stays. `R Repair` shows only where there is drift to
+        repair (of the selected resource; with none selected, of the environment)."""
         session = getattr(self.envdeck, "session", None)
+        if action == "repair" and session is not None and getattr(self, "ready", False):
+            rid = self.selected_id()
+            drifts = session.state(self.env).all_drifts()
+            return any(rid is None or d.resource == rid for d in drifts)
         if (action not in action_flow.KEY_ACTIONS and action not in action_flow.UI_ACTIONS) or session is None \
                 or not getattr(self, "ready", False):
             return super().check_action(action, parameters)  # type: ignore[misc]
         targets = self.targets()
-        if not targets or len(targets) > MAX_CHECKED:
+        if not targets:
+            return False
+        if len(targets) > MAX_CHECKED:
             return super().check_action(action, parameters)  # type: ignore[misc]
         if action in action_flow.UI_ACTIONS:  # no `l Logs` / `s Shell` on a queue or a group
             return action_flow.has_ui_action(session, self.env, targets, action)

@@ -111,3 +111,43 @@ async def test_new_environment_typing_on_the_template_list_starts_the_name(tmp_p
         assert app.is_running and app.screen is screen
         assert name_value(app) == "qa-2" and app.focused is screen.query_one("#input-name", Input)
         assert screen.template.name == "preview"
+
+
+def footer_actions(screen) -> set[str]:
+    """The actions whose keys the footer shows (check_action False hides them, None dims them)."""
+    return {ab.binding.action for ab in screen.active_bindings.values() if ab.binding.show and ab.enabled}
+
+
+async def test_footer_offers_resource_keys_only_where_they_can_act(tmp_path, stage):
+    from tests.tui.pilot import make_app
+    from tui.widgets.resource_table import ResourceTable
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        screen = app.screen
+        resources = screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: resources.move_to_key("kubernetes/Deployment/web"), "web's row")
+        await settle(pilot)
+        # web: logs and a restart, no drift (3 replicas, as desired): no R
+        assert {"logs", "restart"} <= footer_actions(screen) and "repair" not in footer_actions(screen)
+        resources.move_to_key("kubernetes/Deployment/api")  # 1 replica, 2 desired
+        await settle(pilot)
+        assert {"logs", "restart", "repair"} <= footer_actions(screen), footer_actions(screen)
+        # the Logs view before any source: nothing selected, so no l / r (R: the environment's drift)
+        await pilot.press("2")
+        await wait_until(pilot, lambda: screen.active_view == "logs", "the Logs view")
+        await settle(pilot)
+        assert not {"logs", "restart"} & footer_actions(screen), footer_actions(screen)
+        assert "repair" in footer_actions(screen)
+        # the Timeline filtered to no row: nothing to act on
+        await pilot.press("5")
+        await wait_until(pilot, lambda: screen.active_view == "timeline" and screen.ready, "the Timeline")
+        await pilot.press("slash", *"no-such-row", "enter")
+        await settle(pilot)
+        assert not {"logs", "restart"} & footer_actions(screen), footer_actions(screen)
+        # the drift repaired: R goes from the footer without a key pressed
+        stage.replicas["api"] = 2
+        await app.session.reconcile_once(repair=False)
+        await wait_until(pilot, lambda: "repair" not in footer_actions(screen), "R gone with the drift",
+                         timeout=15, explain=lambda: footer_actions(screen))
