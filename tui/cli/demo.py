@@ -38,6 +38,7 @@ import yaml
 from backends.sim.demo_world import READY_TIMEOUT_S
 from tui.cli.output import say
 from tui.core.config import EnvdeckConfig, load_config
+from tui.core.errors import EnvdeckError
 from tui.core.logsetup import setup_logging
 from tui.core.sanitize import clean
 
@@ -120,6 +121,16 @@ SERVERS_LOG = "servers.log"
 SERVERS_STOP_S = 30.0
 
 
+def servers_environment() -> dict[str, str]:
+    """The servers' process environment: this one's, the dummy AWS credentials, and the
+    directory this envdeck is imported from first on PYTHONPATH (whatever the current directory)."""
+    import backends
+
+    root = str(Path(backends.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, **DEMO_AWS_ENV, "PYTHONPATH": path}
+
+
 class ServersProcess:
     """The demo's servers (moto, the Kubernetes emulator, the simulated edge nodes) in a
     process of their own (`python -m backends.sim.demo_world`). In the TUI's process they
@@ -142,12 +153,15 @@ class ServersProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "backends.sim.demo_world", str(self.workdir), "--scale", str(self.scale)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, close_fds=True,
-                env={**os.environ, **DEMO_AWS_ENV})
+                env=servers_environment())
         line = self._first_line()
         if not line:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
             code = self.proc.poll()
+            how = f"exit {code}" if code is not None else f"not ready within {READY_TIMEOUT_S:.0f}s"
             tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-            raise RuntimeError(clean(f"the demo's servers did not start (exit {code}): " + " | ".join(tail)))
+            raise EnvdeckError(clean(f"the demo's servers did not start ({how}): " + " | ".join(tail)))
         handoff = json.loads(line)
         return DemoServers(handoff["config"], {k: Path(v) for k, v in handoff["kubeconfigs"].items()},
                            list(handoff["problems"]))
