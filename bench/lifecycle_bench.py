@@ -20,6 +20,14 @@ fresh health check of a dependency, the sweep of destroy) and what the ratio mea
 engine's view (a step's `creating`/`deleting` to `healthy`/`deleted` seen by a subscriber of
 the session, also monotonic) is recorded beside it.
 
+The goal's ratio is whole / (sum over the waves of each wave's slowest step), unchanged. The
+engine starts a step as soon as its own dependencies are done, so two informative figures are
+printed beside it, never in place of it: `critical path s`, the longest chain of step spans
+along the plan's edges (what the operation would take with no engine cost at all; for the demo
+it equals the wave sum), and `slowest sweep s`, the longest backend `sweep()` of a destroy (a
+backend call, part of destroy and of its whole, outside every step span; `sweep_s` in the JSON
+gives each backend's start and seconds).
+
     python -m bench.lifecycle_bench [--runs 5] [--quick] [--settle-heap]
 
 --quick (the bench smoke test): one run, and the demo's servers without its seeded staging and

@@ -341,8 +341,8 @@ class _Run:
     # -- the loop --------------------------------------------------------------------
     async def carry_out(self) -> ManagedEnvironment:
         failure: LifecycleFailed | None = None
+        managed = await self._reload()
         for _ in range(8):   # an operation requested meanwhile is carried out next (bounded)
-            managed = await self._reload()
             op = managed.operation
             if op is None:
                 break
@@ -357,9 +357,9 @@ class _Run:
                     await self._wake()
             except LifecycleFailed as exc:
                 failure = exc
-                if (await self._reload()).operation is None:
-                    break
-        managed = await self._reload()
+            managed = await self._reload()   # the state it left, and an operation requested meanwhile
+            if failure is not None and managed.operation is None:
+                break
         if failure is not None:
             raise failure
         return managed
@@ -496,7 +496,7 @@ class _Run:
         requested: list[Operation | None] = []
 
         async def still_create() -> bool:
-            requested.append((await self._reload()).operation)
+            requested.append(await self.lstore.pending(self.name))
             return requested[-1] == Operation.CREATE
 
         # each step starts once its own dependencies are done (then checked fresh by the step)

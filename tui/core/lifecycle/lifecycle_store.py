@@ -170,6 +170,15 @@ class LifecycleStore:
             return None
         return await self._complete(row)
 
+    @_serialized
+    async def pending(self, name: str) -> Operation | None:
+        """The operation still to carry out on `name` (one query; NotFound when there is no such
+        environment): what a create asks before it starts more steps (a destroy requested meanwhile)."""
+        row = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"no managed environment {name}")
+        return Operation(row["operation"]) if row["operation"] else None
+
     async def require(self, name: str) -> ManagedEnvironment:
         managed = await self.get(name)
         if managed is None:
