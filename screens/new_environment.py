@@ -124,6 +124,10 @@ class NewEnvironmentScreen(EnvdeckScreen):
         Binding("escape", "back", "Back", id="new-env-back", tooltip="The plan: back to the form; the form: close"),
         Binding("ctrl+y", "confirm", "Plan/Create", id="new-env-confirm",
                 tooltip="The form: show the plan; the plan: create"),
+        # as in every confirmation: left to the action (Create, Plan), right to Cancel; in a field
+        # the arrows move its cursor (the field's own keys come first)
+        Binding("left", "focus_button('ok')", "Create/Plan button", id="new-env-focus-ok", show=False),
+        Binding("right", "focus_button('cancel')", "Cancel button", id="new-env-focus-cancel", show=False),
     ]
     DEFAULT_CSS = """
     NewEnvironmentScreen #templates { height: auto; max-height: 5; border: none; background: $surface; }
@@ -417,6 +421,15 @@ class NewEnvironmentScreen(EnvdeckScreen):
         self.dismiss(message.env)
 
     # -- buttons and keys --------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "focus_button":  # between the buttons only (not from the template list)
+            return isinstance(self.focused, Button)
+        return super().check_action(action, parameters)
+
+    def action_focus_button(self, which: str) -> None:
+        button = "cancel" if which == "cancel" else "create" if self.plan is not None else "plan-button"
+        self.query_one(f"#{button}", Button).focus()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "cancel":

@@ -151,3 +151,24 @@ async def test_footer_offers_resource_keys_only_where_they_can_act(tmp_path, sta
         await app.session.reconcile_once(repair=False)
         await wait_until(pilot, lambda: "repair" not in footer_actions(screen), "R gone with the drift",
                          timeout=15, explain=lambda: footer_actions(screen))
+
+
+async def test_plan_left_enter_creates_as_in_every_confirmation(tmp_path, stage, world):
+    """Cancel has the focus on the plan; left then Enter is Create (the confirmations' habit),
+    right goes back to Cancel."""
+    from textual.widgets import Button
+
+    from screens.overview import OverviewScreen
+    from tests.tui.test_lifecycle_tui import fill_and_plan
+
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await fill_and_plan(pilot, "pr-5")
+        assert app.focused is screen.query_one("#cancel", Button)
+        await pilot.press("left")
+        assert app.focused is screen.query_one("#create", Button)
+        await pilot.press("right")
+        assert app.focused is screen.query_one("#cancel", Button)
+        await pilot.press("left", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and "pr-5" in app.managed,
+                         "pr-5 created")
