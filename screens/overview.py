@@ -193,11 +193,12 @@ def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnviron
     return rows
 
 
-# Below this width, with created environments listed, every column stays (an on-call engineer
-# reads SCORE and UPDATED too): their states take a short word (`◐ prov 2/5`, the line under the
-# table says the whole), UPDATED is headed UPD, and names are cut with `…` to what is left.
-# In team mode SCORE and UPDATED give way to LEADER (the environment screen shows both: the score
-# in its title, the data's age in its status bar).
+# When the whole words do not fit (80 columns with created environments listed, or long names),
+# every column stays (an on-call engineer reads SCORE and UPDATED too): lifecycle states take a
+# short word (`◐ prov 2/5`, the line under the table says the whole), UPDATED is headed UPD, and
+# names are cut with `…` to what is left. In team mode, below NARROW_BELOW, SCORE and UPDATED give
+# way to LEADER (the environment screen shows both: the score in its title, the data's age in its
+# status bar).
 NARROW_BELOW = 100
 NARROW_DROPS = frozenset({"score", "age"})
 COMPACT_LABELS = {"age": "UPD"}  # the data's age: `5s`, `12m` (at most 3 cells)
@@ -295,23 +296,27 @@ class OverviewScreen(EnvdeckScreen):
         self.refresh_all()  # LeaderChanged too (tui/messages.py): the LEADER column and "following"
 
     def _show_rows(self, states: dict[str, EnvState], *, team: bool = False) -> dict[str, Cells]:
-        """The table's rows; below NARROW_BELOW with created environments, compact (see there)."""
+        """The table's rows, compact (see NARROW_BELOW) when the whole words do not fit."""
         app = self.envdeck
         now, managed, width = app.now(), app.managed, self.app.size.width
-        compact = bool(managed) and width < NARROW_BELOW
         narrow = team and width < NARROW_BELOW
-        rows = overview_rows(states, managed, now, app.palette, team=team, compact=compact)
-        if compact:
-            columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
-            labels = [COMPACT_LABELS.get(key, label) for key, label in columns]
-            keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
-            table = self.query_one(EnvironmentsTable)
+        table = self.query_one(EnvironmentsTable)
+        columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
+        keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
+
+        def room(rows: dict[str, Cells], labels: list[str]) -> int:
             scrollbar = 2 if len(rows) > table.size.height - 1 > 0 else 0  # the vertical scrollbar's cells
-            room = env_column_room({k: tuple(c[i] for i in keep) for k, c in rows.items()}, [labels[i] for i in keep],
-                                   width - scrollbar)
-            if any(cells[0].cell_len > room for cells in rows.values()):
-                rows = overview_rows(states, managed, now, app.palette, team=team, compact=True, env_width=room)
-        self.query_one(EnvironmentsTable).show(rows, narrow=narrow, team=team, compact=compact)
+            return env_column_room({k: tuple(c[i] for i in keep) for k, c in rows.items()},
+                                   [labels[i] for i in keep], width - scrollbar)
+
+        rows = overview_rows(states, managed, now, app.palette, team=team)
+        compact = any(cells[0].cell_len > room(rows, [label for _, label in columns]) for cells in rows.values())
+        if compact:
+            rows = overview_rows(states, managed, now, app.palette, team=team, compact=True)
+            left = room(rows, [COMPACT_LABELS.get(key, label) for key, label in columns])
+            if any(cells[0].cell_len > left for cells in rows.values()):
+                rows = overview_rows(states, managed, now, app.palette, team=team, compact=True, env_width=left)
+        table.show(rows, narrow=narrow, team=team, compact=compact)
         return rows
 
     def on_resize(self) -> None:

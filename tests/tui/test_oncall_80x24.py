@@ -172,3 +172,18 @@ async def test_plan_left_enter_creates_as_in_every_confirmation(tmp_path, stage,
         await pilot.press("left", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and "pr-5" in app.managed,
                          "pr-5 created")
+
+
+async def test_overview_keeps_the_whole_words_while_they_fit_at_80_columns(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        managed = await app.session.env_create("pr-1", "preview", {"branch": "main"}, ttl_s=7200, wait=False)
+        managed.state = EnvLifecycleState.SLEEPING
+        app.bridge(LifecycleChanged("pr-1", managed))
+        table = app.screen.query_one(EnvironmentsTable)
+        await wait_until(pilot, lambda: "pr-1" in table.row_keys, "pr-1 listed")
+        await settle(pilot)
+        assert [str(c.label) for c in table.columns.values()][4:7] == ["SCORE", "BACKENDS", "UPDATED"]
+        assert table.cells_of("pr-1")[0].plain == "pr-1" and table.cells_of("pr-1")[1].plain == "‖ sleeping"
+        assert sum(shown_columns(table).values()) <= table.scrollable_content_region.width
