@@ -61,6 +61,12 @@ class EdgeClaim:
     at: datetime | None
 
 
+def _begun(audit: AuditedOperation | None, audit_id: int | None) -> None:
+    """A deferred audit row's id once the transaction that wrote it committed."""
+    if audit is not None and audit_id is not None:
+        audit.begun(audit_id)
+
+
 def allowed(state: EnvLifecycleState, operation: Operation, pending: Operation | None,
             has_orphans: bool = False) -> str:
     """Why `operation` may not be requested now ("" when it may): create only from planned,
@@ -131,16 +137,18 @@ class LifecycleStore:
 
     # -- managed environments ------------------------------------------------
     @_serialized
-    async def insert(self, managed: ManagedEnvironment, *, requested_by: str = "", origin: str = "") -> None:
+    async def insert(self, managed: ManagedEnvironment, *, requested_by: str = "", origin: str = "",
+                     audit: AuditedOperation | None = None) -> None:
         """Keep a new environment (with a pending row per step of its spec). A name that exists
         and is not destroyed is refused (InvalidRequest); a destroyed row is replaced, its
-        steps, sleep memory and orphans cleared."""
+        steps, sleep memory and orphans cleared. `audit`: the request's deferred audit row
+        (tui/core/audited.py), written in the same transaction (nothing when it is refused)."""
         now = iso(now_utc())
         # the instance id: fixed here, once per created environment (a re-created name gets a new one)
         instance = managed.instance or managed.spec.instance or uuid.uuid4().hex
         managed.instance = managed.spec.instance = instance
 
-        async def insert() -> None:
+        async def insert() -> int | None:
             row = await self._db.fetchone("SELECT state FROM managed_env WHERE name = ?", (managed.name,))
             if row is not None and row["state"] != EnvLifecycleState.DESTROYED:
                 raise InvalidRequest(f"environment {managed.name} already exists ({row['state']})")
@@ -159,8 +167,18 @@ class LifecycleStore:
                 "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state) VALUES (?,?,?,?,?,?)",
                 [(managed.name, s.id, seq, s.backend, s.kind, str(StepState.PENDING))
                  for seq, s in enumerate(managed.spec.steps)])
+            return await self._begin_audit(audit)
 
-        await self._atomic(insert)
+        _begun(audit, await self._atomic(insert))
+
+    async def _begin_audit(self, audit: AuditedOperation | None) -> int | None:
+        """A deferred audit row not written yet, written on the connection as it is (inside the
+        caller's transaction); its id, or None."""
+        if audit is None or audit.deferred is None or audit.ended:
+            return None
+        fields = audit.deferred
+        return await insert_audit_row(self._db, user=fields.user, env=fields.env, target=fields.target,
+                                      action=fields.action, params=fields.params, origin=fields.origin)
 
     @_serialized
     async def get(self, name: str) -> ManagedEnvironment | None:
@@ -210,12 +228,13 @@ class LifecycleStore:
 
     @_serialized
     async def request(self, name: str, operation: Operation, requested_by: str, origin: str, *,
-                      epoch: int | None = None) -> ManagedEnvironment:
+                      epoch: int | None = None, audit: AuditedOperation | None = None) -> ManagedEnvironment:
         """Set the operation to carry out, atomically; refuses (InvalidRequest) one the state does
         not allow (see `allowed`); NotFound for an unknown name. The same operation requested
         again is accepted as it is. `epoch`: a decision of the environment's leader (a TTL's
-        destroy), refused with `Fenced` once the lease moved on."""
-        async def request() -> None:
+        destroy), refused with `Fenced` once the lease moved on. `audit`: the request's deferred
+        audit row, written in the same transaction."""
+        async def request() -> int | None:
             if epoch is not None:
                 await check_epoch(self._db, name, epoch)
             row = await self._db.fetchone("SELECT state, operation FROM managed_env WHERE name = ?", (name,))
@@ -230,8 +249,9 @@ class LifecycleStore:
             await self._db.execute(
                 "UPDATE managed_env SET operation = ?, requested_by = ?, requested_origin = ?, updated_at = ? "
                 "WHERE name = ?", (str(operation), requested_by, str(origin), iso(now_utc()), name))
+            return await self._begin_audit(audit)
 
-        await self._atomic(request)
+        _begun(audit, await self._atomic(request))
         row = await self._db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,))
         return await self._complete(row)
 
@@ -322,11 +342,7 @@ class LifecycleStore:
         audit = audit if audit is not None and not audit.ended else None
 
         async def write() -> int | None:
-            begun = None
-            if audit is not None and audit.deferred is not None:
-                fields = audit.deferred
-                begun = await insert_audit_row(self._db, user=fields.user, env=fields.env, target=fields.target,
-                                               action=fields.action, params=fields.params, origin=fields.origin)
+            begun = await self._begin_audit(audit)
             await self._write_step(record)
             if timeline:
                 await insert_timeline(self._db, record.env, timeline)
@@ -334,13 +350,10 @@ class LifecycleStore:
                 await finish_audit_row(self._db, begun or audit.id, *audit_end)
             return begun
 
-        begun = await self._unit(record.env, epoch, write, together=bool(timeline) or audit is not None)
-        if audit is not None:
-            if begun is not None:
-                audit.begun(begun)
-            if audit_end is not None:
-                audit.finish(*audit_end)
-                audit.ended = True
+        _begun(audit, await self._unit(record.env, epoch, write, together=bool(timeline) or audit is not None))
+        if audit is not None and audit_end is not None:
+            audit.finish(*audit_end)
+            audit.ended = True
 
     async def _write_step(self, record: StepRecord) -> None:
         await self._db.execute(

@@ -275,8 +275,8 @@ class LifecycleService:
             expires_at=now + timedelta(seconds=ttl) if ttl is not None else None,
             operation=Operation.CREATE, updated_at=now)
         audit = {**audit, "template": rendered.template, "expires_at": iso(managed.expires_at)}
-        async with self._audited(name, action, audit) as op:
-            await self._lstore.insert(managed, requested_by=self.user, origin=self.origin)
+        async with self._audited(name, action, audit, deferred=True) as op:   # written with the insert
+            await self._lstore.insert(managed, requested_by=self.user, origin=self.origin, audit=op)
             return await self._carry_out(name, op, wait, note)
 
     async def _refuse_taken(self, name: str, rendered: RenderedEnvironment, *,
@@ -311,8 +311,8 @@ class LifecycleService:
         why = allowed(managed.state, operation, managed.operation, bool(managed.orphans))
         if why:
             raise InvalidRequest(f"cannot {operation} {name}: {why}")
-        async with self._audited(name, spec.name, params) as op:
-            await self._lstore.request(name, operation, self.user, self.origin)
+        async with self._audited(name, spec.name, params, deferred=True) as op:   # written with the request
+            await self._lstore.request(name, operation, self.user, self.origin, audit=op)
             return await self._carry_out(name, op, wait, "")
 
     async def env_extend(self, name: str, duration_s: float) -> ManagedEnvironment:
@@ -342,11 +342,13 @@ class LifecycleService:
         return await self.reconciler.lifecycle.changed(name)
 
     # -- hand-over or drive --------------------------------------------------------
-    def _audited(self, name: str, action: str,
-                 params: dict[str, Any]) -> AbstractAsyncContextManager[AuditedOperation]:
-        """The request's audit row (tui/core/audited.py): a failed or interrupted wait says so."""
+    def _audited(self, name: str, action: str, params: dict[str, Any], *,
+                 deferred: bool = False) -> AbstractAsyncContextManager[AuditedOperation]:
+        """The request's audit row (tui/core/audited.py): a failed or interrupted wait says so.
+        `deferred`: written in the transaction of the request's row (insert, request), before
+        anything is carried out; a request refused there gets its row, failed, at the end."""
         return audited(self.store, user=self.user, env=name, target=name, action=action, params=params,
-                       origin=self.origin)
+                       origin=self.origin, deferred=deferred)
 
     async def _carry_out(self, name: str, op: AuditedOperation, wait: bool, note: str) -> ManagedEnvironment:
         """Without `wait`: the operation is recorded; the reconciler carries it out. With it:
