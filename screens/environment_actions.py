@@ -112,13 +112,12 @@ class EnvironmentActions:
         """The footer offers an action key only when the selected resource (or one of the
         marked ones) has that action (`r Restart` is hidden on a Pod); with none selected (an
         empty view, an audit row, the Logs view before a source) it is hidden too: nothing to
-        act on; with very many marked it stays. `R Repair` shows only where there is drift to
-        repair (of the selected resource; with none selected, of the environment)."""
+        act on; with very many marked it stays. `R Repair` shows only where the selected resource
+        has drift to repair (not on the Logs view before a source: its own keys fill the footer)."""
         session = getattr(self.envdeck, "session", None)
         if action == "repair" and session is not None and getattr(self, "ready", False):
             rid = self.selected_id()
-            drifts = session.state(self.env).all_drifts()
-            return any(rid is None or d.resource == rid for d in drifts)
+            return rid is not None and any(d.resource == rid for d in session.state(self.env).all_drifts())
         if (action not in action_flow.KEY_ACTIONS and action not in action_flow.UI_ACTIONS) or session is None \
                 or not getattr(self, "ready", False):
             return super().check_action(action, parameters)  # type: ignore[misc]

@@ -113,6 +113,16 @@ async def test_new_environment_typing_on_the_template_list_starts_the_name(tmp_p
         assert screen.template.name == "preview"
 
 
+def footer_key_fits(screen, action: str) -> bool:
+    """The footer key of `action` is drawn whole, left of the docked `^p Palette`."""
+    from textual.widgets._footer import FooterKey
+
+    keys = list(screen.query(FooterKey))
+    key = next(k for k in keys if k.action == action)
+    right = min((k.region.x for k in keys if k.action == "command_palette"), default=screen.size.width)
+    return key.region.width > 0 and key.region.right <= right
+
+
 def footer_actions(screen) -> set[str]:
     """The actions whose keys the footer shows (check_action False hides them, None dims them)."""
     return {ab.binding.action for ab in screen.active_bindings.values() if ab.binding.show and ab.enabled}
@@ -134,19 +144,25 @@ async def test_footer_offers_resource_keys_only_where_they_can_act(tmp_path, sta
         resources.move_to_key("kubernetes/Deployment/api")  # 1 replica, 2 desired
         await settle(pilot)
         assert {"logs", "restart", "repair"} <= footer_actions(screen), footer_actions(screen)
-        # the Logs view before any source: nothing selected, so no l / r (R: the environment's drift)
+        # the Logs view before any source: nothing selected, so no l / r / R, and `q Quit` fits
         await pilot.press("2")
         await wait_until(pilot, lambda: screen.active_view == "logs", "the Logs view")
         await settle(pilot)
-        assert not {"logs", "restart"} & footer_actions(screen), footer_actions(screen)
-        assert "repair" in footer_actions(screen)
+        assert not {"logs", "restart", "repair"} & footer_actions(screen), footer_actions(screen)
+        assert footer_key_fits(screen, "quit")
         # the Timeline filtered to no row: nothing to act on
         await pilot.press("5")
         await wait_until(pilot, lambda: screen.active_view == "timeline" and screen.ready, "the Timeline")
         await pilot.press("slash", *"no-such-row", "enter")
         await settle(pilot)
         assert not {"logs", "restart"} & footer_actions(screen), footer_actions(screen)
-        # the drift repaired: R goes from the footer without a key pressed
+        assert "repair" not in footer_actions(screen)
+        # back on api, then its drift repaired: R goes from the footer without a key pressed
+        await pilot.press("escape", "escape", "1")
+        await wait_until(pilot, lambda: screen.active_view == "resources", "the Resources view")
+        resources.move_to_key("kubernetes/Deployment/api")
+        await settle(pilot)
+        assert "repair" in footer_actions(screen), footer_actions(screen)
         stage.replicas["api"] = 2
         await app.session.reconcile_once(repair=False)
         await wait_until(pilot, lambda: "repair" not in footer_actions(screen), "R gone with the drift",
