@@ -14,7 +14,6 @@ of tui/core/store.py) with a fencing epoch.
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import socket
@@ -23,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tui.core.errors import StateError
+from tui.core.identity import current_user
 
 if TYPE_CHECKING:
     from tui.core.store_db import SqlDb
@@ -48,12 +48,9 @@ class Lease:
 
 
 def this_holder() -> str:
-    """`user@host:pid` of this process."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+    """`user@host:pid` of this process; `user` is the effective uid's login name
+    (tui/core/identity.py), never $USER."""
+    return f"{current_user()}@{socket.gethostname()}:{os.getpid()}"
 
 
 _HOLDER = re.compile(r"^(?P<user>.*)@(?P<host>[^@:]*):(?P<pid>\d+)$")

@@ -41,10 +41,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
-import getpass
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -62,7 +59,7 @@ from tui.core.errors import (
     NotFound,
 )
 from tui.core.leadership import Leadership
-from tui.core.leases import Fenced
+from tui.core.leases import Fenced, this_holder
 from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
@@ -123,12 +120,9 @@ class StepFailure(Exception):
 
 
 def default_holder() -> str:
-    """"user@host:pid" of this process."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}:{os.getpid()}"
+    """"user@host:pid" of this process: the lease's holder (tui/core/leases.py; the effective
+    uid's login name, never $USER)."""
+    return this_holder()
 
 
 def _audit_reason(exc: BaseException) -> str:
