@@ -151,6 +151,9 @@ class NodeLink:
         self._channels = asyncio.Semaphore(settings.max_channels)
         #: called (on the event loop, must not block) each time a connect succeeds
         self.on_connected: Callable[[], None] | None = None
+        #: one connect attempt, no retry (`envdeck run`'s early connections, tui/cli/fleet.py): an
+        #: attempt that failed is every later caller's answer, the same error, not a second attempt
+        self.single_attempt = False
 
     # -- connecting ----------------------------------------------------------
     def connect_options(self) -> dict[str, object]:
@@ -203,6 +206,9 @@ class NodeLink:
             return self._conn
         task = self._connecting
         if task is None or task.done():
+            failed = task.exception() if self.single_attempt and task is not None and not task.cancelled() else None
+            if failed is not None:
+                raise failed
             if respect_backoff and time.monotonic() < self.retry_at:
                 left = self.retry_at - time.monotonic()
                 raise self._error_type()(f"{self.error or 'unreachable'} (next try in {left:.0f}s)",
@@ -235,7 +241,7 @@ class NodeLink:
         """After an attempt that did not reach the node, schedule the next one at the end of
         the node's backoff (`retry_at`, as for observe()). Not after a refusal (host key,
         authentication: trying again changes nothing until someone acts), nor once closed."""
-        if task.cancelled() or not self._in_use or self.connected or self.connecting:
+        if task.cancelled() or not self._in_use or self.single_attempt or self.connected or self.connecting:
             return
         exc = task.exception()
         if not isinstance(exc, BackendUnreachable):

@@ -1,6 +1,8 @@
 """`envdeck run` starts connecting the nodes before the session is open (tui/cli/fleet.py,
 issue 19): the session adopts those connections (each node sees one connection, not
-two), and a user whose role does not allow the run contacts no node at all. Counted on
+two), a node that refused the early connection is not tried a second time by the run
+(the same results as without early connections), and a user whose role does not allow
+the run contacts no node at all. Counted on
 the server side: each node is a TCP relay in front of a real sshd that counts what it
 accepts."""
 
@@ -53,6 +55,30 @@ class CountingRelay:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class RefusingNode(CountingRelay):
+    """A TCP port that counts the connections it accepts and answers each with an SSH version
+    the client refuses (a node that fails fast, always with the same error)."""
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._refuse, args=(client,), daemon=True).start()
+
+    @staticmethod
+    def _refuse(client: socket.socket) -> None:
+        with client:
+            try:
+                client.sendall(b"SSH-1.0-refusing\r\n")
+                while client.recv(65536):  # until the client hangs up
+                    pass
+            except OSError:
+                pass
 
 
 @pytest.fixture
@@ -120,3 +146,38 @@ def test_run_turns_the_collector_back_on(tmp_path, edge_lab, relayed):
                                str(tmp_path / "state"), "--json", env, "--", "true"], cwd=root, capture_output=True,
                               text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert proc.stderr.strip().splitlines()[-1] == expected, proc.stderr
+
+
+def test_a_node_that_refuses_the_early_connection_is_not_tried_again(tmp_path, edge_lab, relayed):
+    """A node refusing the SSH version at once (unreachable) and one whose host key is not
+    trusted (refused): each sees one connection per run, and the run's results are those of
+    a run without early connections (`--nodes`, which connects as it goes)."""
+    edge, relays = relayed
+    closing = RefusingNode(0)
+    untrusted = CountingRelay(relays[0].target_port)  # its port has no known_hosts line
+    try:
+        nodes = [*edge["nodes"],
+                 {**edge["nodes"][0], "name": "gw-closing", "port": closing.port},
+                 {**edge["nodes"][0], "name": "gw-untrusted", "port": untrusted.port}]
+        cfg = write_config(tmp_path / "envdeck.yaml",
+                           {"dev": {"access": access("operator"), "edge": {**edge, "nodes": nodes}}})
+        seen = []
+        for extra in ([], ["--nodes", "gw-*"]):  # early connections, then none (a glob turns them off)
+            before = [closing.accepted, untrusted.accepted, *(r.accepted for r in relays)]
+            proc = envdeck("run", "dev", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "state"),
+                           *extra, "--", "echo hi")
+            assert proc.returncode == 1, proc.stderr
+            after = [closing.accepted, untrusted.accepted, *(r.accepted for r in relays)]
+            assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1], (extra, before, after)
+            out = json.loads(proc.stdout)
+            seen.append(([{k: v for k, v in r.items() if k != "duration_s"} for r in out["results"]],
+                         out["summary"]))
+        (early, early_summary), (late, late_summary) = seen
+        assert early_summary == late_summary == {"ok": 2, "failed": 0, "unreachable": 2}
+        assert early == late
+        errors = {r["node"]: r["error"] for r in early}
+        assert errors["gw-0"] is None and "gw-closing" in errors["gw-closing"]
+        assert "gw-untrusted" in errors["gw-untrusted"]
+    finally:
+        closing.close()
+        untrusted.close()

@@ -139,6 +139,8 @@ async def _connect_early(args: argparse.Namespace, cfg: EnvdeckConfig) -> EarlyC
     if not issubclass(cls, EdgeBackend):
         return None
     backend = cls(args.env, edge, cfg.defaults)
+    for link in backend.links.values():
+        link.single_attempt = True  # a node refused now is the run's answer for it, not tried again
     task = asyncio.ensure_future(backend.check())  # connects every node on the backend's loop
     await asyncio.sleep(0)  # hand the connects to that loop now, not at the session's first wait
     return EarlyConnect(args.env, edge, backend, task)
