@@ -185,7 +185,7 @@ async def test_new_environment_form_checks_as_typed_plans_then_creates(tmp_path,
         overview = app.screen.query_one(EnvironmentsTable)
         await wait_until(pilot, lambda: "pr-42" in overview.row_keys, "the new row")
         cells = overview.cells_of("pr-42")
-        assert cells[1].plain.split()[1] in ("plan", "prov"), cells[1].plain  # 80 columns: the short words
+        assert cells[1].plain.split()[1] in ("plan", "prov"), cells[1].plain  # the row is full: the short words
         assert cells[1].plain.endswith("0/3"), cells[1].plain
         assert "⌛45m" in cells[0].plain, cells[0].plain  # expires within the hour
         assert overview.cursor_key == "pr-42"
@@ -561,7 +561,7 @@ async def test_demo_preview_created_from_the_tui_on_real_servers(tmp_path):
             await wait_until(pilot, lambda: state() in ("ready", "failed"), "pr-1 ready", 120,
                              explain=lambda: app.managed.get("pr-1"))
             assert state() == "ready", app.managed["pr-1"].reason
-            assert seen & {"planned", "plan", "prov"}, seen  # 80 columns: the short words
+            assert seen & {"planned", "provisioning", "plan", "prov"}, seen  # short words where the row is full
             app.open_env("pr-1", view="steps")
             await wait_until(pilot, lambda: showing_steps(app, "pr-1"), "its steps", 60)
             await settle(pilot)
