@@ -17,6 +17,9 @@ of its own (a lifecycle step's row: `LifecycleStore.upsert_step(audit=op)`, one 
 both, still before anything is changed in a backend), and its end likewise with the body's
 last row (`ended`); a body that writes no row of its own gets its row at the end.
 
+Many operations run as one (a fleet run: a row per node) use `audited_group`: every row
+begun in one commit before the work, their ends in one more, each by the rules above.
+
 The row of an operation that outlives one call (an interactive shell: opened by one
 Session call, closed by another) is begun with `AuditedOperation.begin` and finished
 with `finish_row` by whoever sees it end. Never imports Textual.
@@ -24,7 +27,7 @@ with `finish_row` by whoever sees it end. Never imports Textual.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -130,3 +133,42 @@ async def audited(store: Store, *, user: str, env: str, target: str, action: str
         await op.finish_row(op.result or AuditResult.INTERRUPTED, op.message)
         raise
     await op.finish_row(op.result or AuditResult.SUCCEEDED, op.message)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEnd:
+    """How one row ends (Store.audit_finish_many's records)."""
+
+    id: int
+    result: str
+    message: str
+
+
+async def _finish_group(store: Store, ops: Sequence[AuditedOperation], default: str) -> None:
+    await store.audit_finish_many([AuditEnd(op.id, op.result or default, op.message) for op in ops])
+
+
+@asynccontextmanager
+async def audited_group(store: Store, rows: Sequence[AuditFields],
+                        reason: Callable[[BaseException], str] = exception_text
+                        ) -> AsyncIterator[list[AuditedOperation]]:
+    """`audited` for many operations run as one: all their `pending` rows are committed in ONE
+    transaction before the body starts (a fleet run on 50 nodes: one synced write, not 50), and
+    their ends in one more when it is left; each row ends by the rules of `audited` (what the
+    body set on its operation, else `succeeded`, `failed` or `interrupted` as the body ended)."""
+    ops = [AuditedOperation(store, audit_id) for audit_id in await store.audit_begin_many(rows)]
+    try:
+        yield ops
+    except Exception as exc:
+        for op in ops:
+            if op.result is None:
+                op.fail(reason(exc))
+        await _finish_group(store, ops, AuditResult.FAILED)
+        raise
+    except BaseException as exc:  # cancelled, ctrl+c
+        for op in ops:
+            if op.result is None:
+                op.finish(AuditResult.INTERRUPTED, reason(exc))
+        await _finish_group(store, ops, AuditResult.INTERRUPTED)
+        raise
+    await _finish_group(store, ops, AuditResult.SUCCEEDED)

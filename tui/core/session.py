@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from backends.base import Backend, FleetBackend
 from tui.core import redaction
-from tui.core.audited import AuditedOperation, audited
+from tui.core.audited import AuditedOperation, AuditFields, audited, audited_group
 from tui.core.compare.diff import content_pairs, diff, new_salt
 from tui.core.compare.records import EnvDiff
 from tui.core.compare.roles import mapping_between
@@ -613,10 +613,10 @@ class Session:
             raise PolicyDenied(decision.reason)
         if confirm is not None and not confirm(names):
             return []
-        async with contextlib.AsyncExitStack() as rows:  # one row per node, all begun before the run
-            ops = {name: await rows.enter_async_context(
-                       self._audited(env, f"edge/node/{name}", "run", {"command": command}))
-                   for name in names}
+        rows = [AuditFields(self.user, env, f"edge/node/{name}", "run", {"command": command}, self.origin)
+                for name in names]
+        async with audited_group(self.store, rows) as group:  # one row per node, all begun (one commit) before the run
+            ops = dict(zip(names, group, strict=True))
             await backend.start()
             results = await backend.run_fleet(command, names, on_result=on_result)  # raising: every row says so
             for r in results:

@@ -28,7 +28,7 @@ import functools
 import json
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from tui.core.store_db import SqlDb, upsert_sql
 from tui.core.store_sqlite import DB_NAME, corrupt_message, open_sqlite, store_error
 
 if TYPE_CHECKING:
+    from tui.core.audited import AuditEnd, AuditFields
     from tui.core.config import EnvdeckConfig
 
 __all__ = ["DB_NAME", "MIGRATIONS", "REDACTED", "STATE_URL_ENV", "Store", "corrupt_message", "open_store",
@@ -543,6 +544,20 @@ class Store:
         marked `interrupted` by another that found its owner gone) is not rewritten, and
         a row of another process is never touched; returns whether the row was updated."""
         return await finish_audit_row(self._db, audit_id, result, message)
+
+    @_serialized
+    async def audit_begin_many(self, rows: Sequence[AuditFields]) -> list[int]:
+        """`audit_begin` (without an epoch) for many rows in ONE transaction: one commit for a
+        fleet run's rows, all of them or none; returns their ids in order."""
+        async with self._db.transaction():
+            return [await insert_audit_row(self._db, user=f.user, env=f.env, target=f.target, action=f.action,
+                                           params=f.params, origin=f.origin) for f in rows]
+
+    @_serialized
+    async def audit_finish_many(self, ends: Sequence[AuditEnd]) -> list[bool]:
+        """`audit_finish` for many rows in ONE transaction (same rules per row)."""
+        async with self._db.transaction():
+            return [await finish_audit_row(self._db, e.id, e.result, e.message) for e in ends]
 
     @_serialized
     async def audit_record(self, *, user: str, env: str, target: str, action: str,
