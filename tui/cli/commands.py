@@ -30,18 +30,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     from tui.cli.output import warn
-    from tui.core.config_files import missing_files
+    from tui.core.config_files import check_files
     from tui.core.errors import ConfigError
 
-    files = missing_files(cfg)  # an edge identity_file (error) or known_hosts (warning) that does not exist
+    # only the environments the user can see, as every other verb (names cannot be probed)
+    visible = Policy(cfg, current_user()).visible_environments()
+    # their edge files: an identity_file missing (error), a known_hosts missing, or any of them
+    # that another user could change (warnings); a hidden environment's are neither named nor counted
+    files = check_files(cfg, visible)
     for text in files.warnings:
         warn(text)
     if files.errors:
         raise ConfigError(files.errors)
     if not cfg.environments and not cfg.templates:
         write_line(f"{cfg.source}: valid, but no environments are defined")
-    # only the environments the user can see, as every other verb (names cannot be probed)
-    visible = Policy(cfg, current_user()).visible_environments()
     for name, env in cfg.environments.items():
         if name not in visible:
             continue

@@ -119,6 +119,7 @@ async def _environments(args: argparse.Namespace, cfg) -> int:
         role = policy.role(name)
         _line("ok", f"{name}: you are {current_user()} ({role.label if role else 'no role'})")
         if env_cfg.edge:
+            problems += _untrusted_edge_files(name, env_cfg.edge)
             problems += _known_hosts(name, env_cfg.edge)
         for bname, backend in create_backends(name, env_cfg, cfg).items():
             try:
@@ -132,6 +133,23 @@ async def _environments(args: argparse.Namespace, cfg) -> int:
                 _line("FAIL", f"{name}/{bname}: {exc or type(exc).__name__}")
             finally:
                 await backend.close()
+    return problems
+
+
+def _untrusted_edge_files(env: str, edge) -> int:
+    """The known_hosts (the default one too), the identity files and a configured ssh_config that
+    another user could change or replace (a private key: read too): a WARN line each, counted."""
+    from tui.core.config_files import untrusted
+
+    files = [("known_hosts", edge.known_hosts or "~/.ssh/known_hosts", False)]
+    files += [("ssh_config", edge.ssh_config, False)] if edge.ssh_config else []
+    files += [(f"node {node.name} identity_file", node.identity_file, True)
+              for node in edge.nodes if node.identity_file]
+    problems = 0
+    for what, name, private in files:
+        for finding in untrusted(Path(os.path.expanduser(name)), private=private):
+            problems += 1
+            _line("WARN", f"{env}/edge: {what} {finding}")
     return problems
 
 

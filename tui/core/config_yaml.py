@@ -13,7 +13,16 @@ import yaml
 from tui.core.errors import ConfigError
 
 Path_ = tuple[Any, ...]
-Marks = dict[Path_, tuple[int, int]]
+
+
+class Marks(dict[Path_, tuple[int, int]]):
+    """Where each key and item was written, by path; `aliases` maps the path where an alias
+    (`edge: *edge`, or a `<<:` merge) uses a node to the path where that node was written, so
+    what lies under an alias is placed at its anchor."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.aliases: dict[Path_, Path_] = {}
 
 
 def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
@@ -39,9 +48,9 @@ def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
         raise ConfigError([f"{source}:1:1: YAML: cannot read a value: {exc}"]) from None
     finally:
         loader.dispose()
-    marks: Marks = {(): (node.start_mark.line + 1, node.start_mark.column + 1)}
+    marks = Marks({(): (node.start_mark.line + 1, node.start_mark.column + 1)})
     problems: list[str] = []
-    _walk(loader, node, (), marks, problems, source, set())
+    _walk(loader, node, (), marks, problems, source, {})
     if problems:
         raise ConfigError(problems)
     return data, marks
@@ -63,10 +72,13 @@ def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return None
 
 
-def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: str, seen: set[int]) -> None:
-    if id(node) in seen or len(path) > 64:
+def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: str, seen: dict[int, Path_]) -> None:
+    if id(node) in seen:  # an alias: its contents are placed where the anchored node was written
+        marks.aliases.setdefault(path, seen[id(node)])
         return
-    seen.add(id(node))
+    if len(path) > 64:
+        return
+    seen[id(node)] = path
     if isinstance(node, yaml.MappingNode):
         keys: set[Any] = set()
         for key_node, value_node in node.value:
@@ -106,11 +118,30 @@ def locate(data: Any, marks: Marks, loc: tuple[Any, ...]) -> tuple[int, int, lis
         else:
             # A missing key: report it at its parent mapping, but name it.
             if isinstance(node, dict) and not _is_pydantic_tag(str(part)):
-                line, col = marks.get(tuple(path), (1, 1))
+                line, col = mark_of(marks, tuple(path))
                 return line, col, path + [part]
             continue
-    line, col = marks.get(tuple(path), (1, 1))
+    line, col = mark_of(marks, tuple(path))
     return line, col, path
+
+
+def mark_of(marks: Marks | dict, path: Path_) -> tuple[int, int]:
+    """Where `path` was written: through aliases to their anchors; else where the nearest
+    enclosing key or item was written (1:1 only for a document without marks)."""
+    aliases = getattr(marks, "aliases", {})
+    for _ in range(64):  # alias hops (an alias inside an anchored node, ...)
+        if path in marks:
+            return marks[path]
+        for cut in range(len(path) - 1, 0, -1):
+            anchor = aliases.get(path[:cut])
+            if anchor is not None:
+                path = anchor + path[cut:]
+                break
+        else:
+            break
+    while path and path not in marks:
+        path = path[:-1]
+    return marks.get(path, (1, 1))
 
 
 def _is_pydantic_tag(part: str) -> bool:
