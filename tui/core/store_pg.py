@@ -14,8 +14,14 @@ interface), through psycopg 3 (libpq; docs/architecture.md says why).
   one-row table `schema_version`. Migrating takes an advisory lock (held by the session until
   the migration's transaction ends), so two envdecks starting at once migrate once; each migration and its version bump commit
   together (PostgreSQL's DDL is transactional). A newer schema is refused. A current schema is
-  never touched (a member role, which may not alter it, opens it as it is); an older one that
-  this role may not migrate is a StateError saying an owner must run this envdeck once.
+  never touched and its version is read without the lock (a member role, which may not alter
+  it, opens it as it is; no command waits for the lock then); an older one that this role may
+  not migrate is a StateError saying an owner must run this envdeck once.
+- Any role may take an advisory lock, so the migration lock is waited for with a bound
+  (`pg_try_advisory_lock` in a loop; 30 s, `$ENVDECK_MIGRATION_WAIT` seconds): after a moment
+  the wait is said on stderr naming the session that holds it (pg_locks joined to
+  pg_stat_activity: pid, role, application, client address, since when — what the connecting
+  role may see), and past the bound it is a StateError naming it (exit 1), never a silent hang.
 - Team mode (docs/security.md, docs/deploy/postgres-roles.sql): the owner role migrates and
   leads; a member role reads and writes audit rows only. The server refusing a statement
   (`permission denied`) is a `StoreRefused` ("the store refuses this role …"), never a
@@ -40,8 +46,10 @@ import logging
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC
 from typing import Any, TypeVar
 
 import psycopg
@@ -51,13 +59,19 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from tui.core.errors import StateError, StoreRefused
+from tui.core.sanitize import clean
 from tui.core.store_db import Row
 
-__all__ = ["PgDb", "PgListener", "open_pg", "pg_migration", "pg_sql"]
+__all__ = ["MIGRATION_WAIT_ENV", "PgDb", "PgListener", "migration_wait_s", "open_pg", "pg_migration", "pg_sql"]
 
 T = TypeVar("T")
 
-_MIGRATION_LOCK = 0x656E766465636B  # "envdeck": pg_advisory_xact_lock key of the migrations
+_MIGRATION_LOCK = 0x656E766465636B  # "envdeck": pg_advisory_lock key of the migrations
+MIGRATION_WAIT_ENV = "ENVDECK_MIGRATION_WAIT"
+MIGRATION_WAIT_S = 30.0  # how long an envdeck that must migrate waits for another session's lock
+_WAIT_NOTICE_S = 1.5     # the wait is said after this long (or half the bound, if shorter)
+_WAIT_POLL_S = 0.2
+log = logging.getLogger(__name__)
 _RETRIES = 12
 _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.UniqueViolation)
 
@@ -221,7 +235,11 @@ class PgDb:
         if version is not None and version > known:
             raise StateError(f"{self.label}: made by a newer envdeck (schema {version}); upgrade envdeck")
 
-    async def migrate(self, migrations: Sequence[str]) -> int:
+    async def migrate(self, migrations: Sequence[str], *, wait_s: float | None = None,
+                      on_wait: Callable[[str], None] | None = None) -> int:
+        """Bring the schema to `len(migrations)`. A current schema is only read (no lock);
+        otherwise the migration lock is waited for up to `wait_s` (default: migration_wait_s()),
+        `on_wait` (default: a line on stderr) told once who holds it."""
         version = await self._version()
         self._refuse_newer(version, len(migrations))
         if version == len(migrations):
@@ -229,7 +247,8 @@ class PgDb:
         conn = await self._conn()
         # the lock is taken before the transaction begins: a transaction that began before
         # another envdeck's migration committed would not see its tables (catalog caches)
-        await conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        await self._take_migration_lock(conn, migration_wait_s() if wait_s is None else wait_s,
+                                        on_wait or _say_waiting)
         try:
             async with self._block(None):
                 version = await self._version()  # another envdeck may have migrated meanwhile
@@ -247,6 +266,53 @@ class PgDb:
             if not conn.broken:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
         return len(migrations)
+
+    async def _take_migration_lock(self, conn: psycopg.AsyncConnection, wait_s: float,
+                                   on_wait: Callable[[str], None]) -> None:
+        """The migration lock, or a StateError naming its holder after `wait_s`: any role of the
+        database can take an advisory lock, so waiting for it unbounded could hang forever."""
+        started = time.monotonic()
+        notice_at = started + min(_WAIT_NOTICE_S, wait_s / 2)
+        said = False
+        while True:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_MIGRATION_LOCK,))
+            row = await cur.fetchone()
+            if row and row["got"]:
+                return
+            now = time.monotonic()
+            if now - started >= wait_s:
+                holder = await self._migration_lock_holder(conn)
+                raise StateError(f"{self.label}: the schema must be migrated but its migration lock is held by "
+                                 f"{holder}; gave up after {wait_s:g}s (${MIGRATION_WAIT_ENV} seconds). "
+                                 "If that session is not an envdeck migrating, end it (pg_terminate_backend) "
+                                 "or ask its owner to")
+            if not said and now >= notice_at:
+                said = True
+                holder = await self._migration_lock_holder(conn)
+                text = (f"{self.label}: waiting up to {wait_s:g}s for the schema's migration lock, held by "
+                        f"{holder}")
+                log.warning("%s", text)
+                on_wait(text)
+            await asyncio.sleep(_WAIT_POLL_S)
+
+    async def _migration_lock_holder(self, conn: psycopg.AsyncConnection) -> str:
+        """Who holds the migration lock, as far as this role may see (pg_stat_activity hides
+        another role's client address and times from a role without pg_read_all_stats)."""
+        try:
+            cur = await conn.execute(
+                "SELECT l.pid, a.usename, a.application_name, host(a.client_addr) AS client_addr, "
+                "a.backend_start, a.state, a.state_change "
+                "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.classid::bigint = %s AND l.objid::bigint = %s AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                (_MIGRATION_LOCK >> 32, _MIGRATION_LOCK & 0xFFFFFFFF))
+            rows = await cur.fetchall()
+        except psycopg.Error as exc:
+            return f"another session (cannot say which: {_one_line(str(exc))})"
+        if not rows:
+            return "another session (gone by now)"
+        return "; ".join(_session_text(row) for row in rows)
 
     async def schema_version(self) -> int:
         return await self._version() or 0
@@ -298,6 +364,50 @@ class _Reconnect:
         self.pause_s = min(max(self.pause_s * 2, 0.5), self.LONGEST_S)
         self.not_before = time.monotonic() + self.pause_s
         raise psycopg.OperationalError(f"the store is unreachable: {self.last}")
+
+
+def migration_wait_s() -> float:
+    """How long to wait for another session's migration lock: $ENVDECK_MIGRATION_WAIT seconds
+    (0 to 3600), else 30 s."""
+    text = os.environ.get(MIGRATION_WAIT_ENV, "")
+    try:
+        wait = float(text) if text else MIGRATION_WAIT_S
+    except ValueError:
+        log.warning("$%s: not a number of seconds; using %.0f", MIGRATION_WAIT_ENV, MIGRATION_WAIT_S)
+        return MIGRATION_WAIT_S
+    return min(max(wait, 0.0), 3600.0) if wait == wait else MIGRATION_WAIT_S
+
+
+def _session_text(row: Row) -> str:
+    """A server session as a message names it: `pid 123 (role alice, application psql, from
+    10.0.0.5, connected 2026-…Z, idle since 2026-…Z)`, leaving out what the role may not see.
+    The texts come from the server (a client chose its application name): cleaned."""
+    parts = []
+    if row.get("usename"):
+        parts.append(f"role {clean(row['usename'], max_len=64)}")
+    if row.get("application_name"):
+        parts.append(f"application {clean(row['application_name'], max_len=64)}")
+    if row.get("client_addr"):
+        parts.append(f"from {clean(row['client_addr'], max_len=64)}")
+    if row.get("backend_start"):
+        parts.append(f"connected {_utc(row['backend_start'])}")
+    if row.get("state") and row.get("state_change"):
+        parts.append(f"{clean(row['state'], max_len=32)} since {_utc(row['state_change'])}")
+    return f"pid {row['pid']}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _utc(moment: Any) -> str:
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (AttributeError, ValueError):
+        return clean(moment, max_len=40)
+
+
+def _say_waiting(text: str) -> None:
+    """The default notice of a wait for the migration lock: one line on stderr (a running TUI
+    captures it; the agent logs JSON on stdout)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"envdeck: {text}", file=sys.stderr, flush=True)
 
 
 async def _connect(url: str) -> psycopg.AsyncConnection:
