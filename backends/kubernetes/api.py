@@ -14,7 +14,6 @@ they are, with the server's message sanitized.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import gc
 import random
@@ -53,6 +52,18 @@ THROTTLE_RETRIES = 10
 THROTTLE_DEFAULT_WAIT_S = 1.0
 #: at most this much of an API server's message is shown
 MESSAGE_MAX = 500
+MIB = 1024 * 1024
+#: a watch event (one line) longer than this is refused and the kind relisted: a real object is at
+#: most ~1.5 MiB in etcd, its event < ~3 MiB; a hostile or broken stream without a newline must not grow
+#: the process without bound
+WATCH_LINE_MAX = 16 * MIB
+#: a log line longer than this is cut (the rest of it, up to its newline, is dropped)
+LOG_LINE_MAX = 1 * MIB
+#: a response body (a LIST page, an object) longer than this is refused: 500 objects of the 1.5 MiB etcd
+#: allows would be 750 MiB; an endless chunked body must not grow the process without bound
+BODY_MAX = 1024 * MIB
+#: of an error response, at most this much is read (its Status message is cut at MESSAGE_MAX anyway)
+ERROR_BODY_MAX = 1 * MIB
 
 
 _gc_pauses = 0  # paused_gc() sections open now (they overlap: every informer lists at once)
@@ -87,6 +98,11 @@ def paused_gc() -> Any:
 
 class ResourceExpired(BackendError):
     """410 Gone: the resourceVersion (or continue token) is too old; relist."""
+
+
+class WatchEventTooLong(ResourceExpired):
+    """A watch sent a line (an event) longer than `KubeApi.watch_line_max`: the connection is dropped and
+    the kind relisted, as after a failed watch (with the informer's relist backoff)."""
 
 
 class ResourceVersionTooLarge(ResourceExpired):
@@ -171,6 +187,9 @@ class KubeApi:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ssl = connection.ssl_context()
         self.requests = 0  # requests sent (tests and benchmarks read it)
+        self.watch_line_max = WATCH_LINE_MAX  # bytes of one watch event (tests lower them)
+        self.log_line_max = LOG_LINE_MAX
+        self.body_max = BODY_MAX
 
     @property
     def host(self) -> str:
@@ -240,7 +259,7 @@ class KubeApi:
             try:
                 if resp.status >= 400:
                     try:
-                        raw = await resp.read()
+                        raw = await _read_up_to(resp, ERROR_BODY_MAX)
                     except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
                         raw = b""
                     wait = _retry_wait(resp, deadline, attempt)
@@ -262,7 +281,11 @@ class KubeApi:
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       body: Any = None, content_type: str | None = None) -> dict[str, Any]:
         async with self._open(method, path, params=params, body=body, content_type=content_type) as resp:
-            raw = await resp.read()
+            raw = await _read_up_to(resp, self.body_max)
+            if len(raw) > self.body_max:
+                resp.close()  # the rest is never read
+                raise BackendUnreachable(f"{method} {path}: the API server's answer is longer than "
+                                         f"{_mib(self.body_max)}; refused", backend="kubernetes")
         if not raw:
             return {}
         with paused_gc():
@@ -362,7 +385,12 @@ class KubeApi:
         async with self._open("GET", path, params=params, read_timeout=None,
                               header_timeout=self.watch_silence_s) as resp:
             yield {"type": "OPENED"}
-            async for line in _watch_lines(resp, silent_after):
+            async for line in _watch_lines(resp, silent_after, self.watch_line_max):
+                if line is _TOO_LONG:
+                    resp.close()  # drop the connection: the rest of that line is never read
+                    raise WatchEventTooLong(f"watch {path}: an event from the API server longer than "
+                                            f"{_mib(self.watch_line_max)}; ignored, relisting",
+                                            backend="kubernetes")
                 if line is None:
                     yield {"type": "SILENT"}
                     return
@@ -399,13 +427,19 @@ class KubeApi:
         """Text lines of a (possibly endless) plain-text stream such as pods/log."""
         async with self._open("GET", path, params=params, accept="text/plain, */*",
                               read_timeout=None if params.get("follow") else self.timeout_s) as resp:
-            async for line in _lines(resp, text=True):
+            async for line in _log_lines(resp, self.log_line_max):
                 yield line
 
 
-async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float) -> AsyncIterator[bytes | None]:
-    """Lines of a watch body; None (then the end) when nothing arrives for `silent_after`."""
-    pending = b""
+_TOO_LONG = b"\0too long"  # what _watch_lines yields (then ends) for a line longer than its limit
+
+
+async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float, limit: int
+                       ) -> AsyncIterator[bytes | None]:
+    """Lines of a watch body; None (then the end) when nothing arrives for `silent_after`;
+    `_TOO_LONG` (then the end) when a line grows past `limit` bytes: no more of it is kept."""
+    parts: list[bytes] = []  # the unfinished line, in pieces (joined once, when its newline comes)
+    size = 0
     while True:
         try:
             async with asyncio.timeout(silent_after):
@@ -415,33 +449,77 @@ async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float) -> Asy
             return
         if not chunk:
             break
-        pending += chunk
         if b"\n" not in chunk:
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                yield _TOO_LONG
+                return
             continue
-        *complete, pending = pending.split(b"\n")
+        *complete, tail = chunk.split(b"\n")
+        if parts:
+            parts.append(complete[0])
+            complete[0] = b"".join(parts)
         for line in complete:
+            if len(line) > limit:
+                yield _TOO_LONG
+                return
             yield line
-    if pending:
-        yield pending
+        parts, size = ([tail], len(tail)) if tail else ([], 0)
+        if size > limit:
+            yield _TOO_LONG
+            return
+    if parts:
+        yield b"".join(parts)
 
 
-async def _lines(resp: aiohttp.ClientResponse, *, text: bool) -> AsyncIterator[Any]:
-    """Split a chunked body into lines without a line-length limit."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace") if text else None
-    pending = "" if text else b""
-    sep = "\n" if text else b"\n"
+async def _log_lines(resp: aiohttp.ClientResponse, limit: int) -> AsyncIterator[str]:
+    """Text lines of a chunked body (UTF-8, undecodable bytes replaced); a line longer than `limit`
+    bytes is cut there, marked, and the rest of it (up to its newline) dropped."""
+    parts: list[bytes] = []
+    size = 0
+    cut = False  # dropping the rest of a line already yielded cut
+
+    def text(raw: bytes) -> str:
+        return raw.decode("utf-8", "replace").removesuffix("\r")
+
     async for chunk in resp.content.iter_any():
-        data = decoder.decode(chunk) if decoder else chunk
-        pending += data
-        if sep not in data:
+        if b"\n" not in chunk:
+            if cut:
+                continue
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                yield text(b"".join(parts)[:limit]) + f" [line cut at {_mib(limit)}]"
+                parts, size, cut = [], 0, True
             continue
-        *complete, pending = pending.split(sep)
+        *complete, tail = chunk.split(b"\n")
+        if cut:
+            complete, cut = complete[1:], False  # the end of the line already cut
+        elif parts:
+            parts.append(complete[0])
+            complete[0] = b"".join(parts)
         for line in complete:
-            yield line.removesuffix("\r") if text else line
-    if decoder:
-        pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
+            yield text(line[:limit]) + (f" [line cut at {_mib(limit)}]" if len(line) > limit else "")
+        parts, size = ([tail], len(tail)) if tail else ([], 0)
+    if parts and not cut:
+        yield text(b"".join(parts)[:limit])
+
+
+async def _read_up_to(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first `limit` + 1 bytes or so when longer (the caller checks the length)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(parts)
+
+
+def _mib(size: int) -> str:
+    return f"{size / MIB:g} MiB"
 
 
 def _retry_wait(resp: aiohttp.ClientResponse, deadline: float, attempt: int) -> float | None:

@@ -8,7 +8,13 @@ large resource version" (the server never reached it: it was reset, restarted wi
 fresh state or restored from an etcd backup, so the rows would otherwise never
 converge). A watch that stays open and silent (no event, not even the bookmark
 asked for) past `KubeApi.watch_silent_after_s` is dropped and watched again from
-the last resourceVersion; when the next one is silent too, the informer lists again. Unchanged objects
+the last resourceVersion; when the next one is silent too, the informer lists again.
+
+A server that answers every watch with 410/504 (or a stream with an endless line) must not
+make the informer list in a loop: the first relist comes at once (at most one a second), each
+further one without a watch that delivered an event or a bookmark in between waits twice as long
+(2, 4, 8 ... `relist_backoff_max_s`, jittered), and the kind's table carries a `WatchRelisting`
+fault saying so until a watch delivers again. Unchanged objects
 keep their Converted entry (and so the same Resource object), which lets the
 reconciler find changes by identity at 20,000 pods.
 
@@ -22,16 +28,29 @@ How long a watch lasts and how long a silent one is trusted: see `KubeApi.watch_
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from backends.kubernetes.api import KubeApi, ResourceExpired, ResourceVersionTooLarge, paused_gc
+from backends.kubernetes.api import (
+    KubeApi,
+    ResourceExpired,
+    ResourceVersionTooLarge,
+    WatchEventTooLong,
+    paused_gc,
+)
 from backends.kubernetes.convert import Converted, same_content
 from backends.kubernetes.delta import DeltaTracker
 from backends.kubernetes.kinds import KindSpec
 from tui.core.errors import BackendDenied, NotFound
-from tui.core.model import Fault, Resource
+from tui.core.model import Fault, Resource, Severity, now_utc
+
+log = logging.getLogger(__name__)
+
+#: consecutive relists of one kind (no watch delivering in between) wait at most this long
+RELIST_BACKOFF_MAX_S = 30.0
 
 
 class Relist(Protocol):
@@ -59,6 +78,7 @@ class ResourceTable:
         self.versions: dict[str, str] = {}
         self.faulty: dict[str, list[Fault]] = {}
         self.delta = delta or DeltaTracker()
+        self.watch_fault: Fault | None = None  # set by the informer while its watches keep failing
 
     def upsert(self, obj: dict[str, Any]) -> None:
         name, version, entry = self.converted(obj)
@@ -104,7 +124,10 @@ class ResourceTable:
         return list(self.shown.values())
 
     def faults(self) -> list[Fault]:
-        return [f for faults in self.faulty.values() for f in faults]
+        out = [f for faults in self.faulty.values() for f in faults]
+        if self.watch_fault is not None:
+            out.append(self.watch_fault)
+        return out
 
 
 class TableRelist:
@@ -155,6 +178,10 @@ class Informer:
         self.silent_watches = 0  # watches dropped because they stayed silent (tests read it)
         self.too_large = 0  # watches answered "Too large resource version" (tests read it)
         self._silent_in_a_row = 0
+        #: relists in a row forced by failed watches, without a watch that delivered in between
+        self.failed_in_a_row = 0
+        self.relist_backoff_max_s = RELIST_BACKOFF_MAX_S
+        self.degraded = ""  # what keeps failing, while relists back off ("" when watches deliver)
         self._announce_open = False
         self._listed_at = 0.0
 
@@ -226,15 +253,52 @@ class Informer:
             started = time.monotonic()
             try:
                 await self._watch_once()
-            except ResourceExpired as exc:  # 410, or 504 "Too large resource version"
+            except ResourceExpired as exc:  # 410, 504 "Too large resource version", an endless line
                 if isinstance(exc, ResourceVersionTooLarge):
                     self.too_large += 1
                 self.needs_relist = True  # relist on the next turn; the last-known state stays shown
-                if time.monotonic() - self._listed_at < 1.0:
-                    await asyncio.sleep(1.0)  # a server answering 410 to every watch must not make us spin
+                await self._back_off(exc)
                 continue
             if time.monotonic() - started < 1.0:
                 await asyncio.sleep(0.5)  # a server ending watches at once must not make us spin
+
+    async def _back_off(self, exc: ResourceExpired) -> None:
+        """Wait before the relist a failed watch asks for: at most one a second at first, then
+        2, 4, 8 ... `relist_backoff_max_s` (x0.8-1.2) while no watch delivers in between."""
+        self.failed_in_a_row += 1
+        if isinstance(exc, WatchEventTooLong) and self.failed_in_a_row == 1:
+            log.warning("kubernetes: %s", exc)
+        if self.failed_in_a_row == 1:
+            if time.monotonic() - self._listed_at < 1.0:
+                await asyncio.sleep(1.0)  # a server answering 410 to every watch must not make us spin
+            return
+        base = min(self.relist_backoff_max_s, 2.0 ** (self.failed_in_a_row - 1))
+        wait = base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
+        self._set_degraded(f"watch of {self.spec.resource_name}: {_what_failed(exc)}; relisting every {base:g}s")
+        await asyncio.sleep(wait)
+
+    def _set_degraded(self, message: str) -> None:
+        if message == self.degraded:
+            return
+        if not self.degraded:
+            log.warning("kubernetes: %s", message)
+        else:
+            log.info("kubernetes: %s", message)
+        self.degraded = message
+        if isinstance(self.sink, ResourceTable):
+            self.sink.watch_fault = Fault(f"kubernetes/{self.spec.kind}", Severity.MEDIUM, "WatchRelisting", message,
+                                          since=now_utc(), last_seen=now_utc())
+        self.on_change()
+
+    def _delivered(self) -> None:
+        """A watch delivered an event or a bookmark: the relist backoff starts over."""
+        self.failed_in_a_row = 0
+        if self.degraded:
+            log.info("kubernetes: watch of %s delivers again", self.spec.resource_name)
+            self.degraded = ""
+            if isinstance(self.sink, ResourceTable):
+                self.sink.watch_fault = None
+            self.on_change()
 
     async def _watch_once(self) -> None:
         self.watches += 1
@@ -256,6 +320,8 @@ class Informer:
                     self.needs_relist = True
                 return
             self._silent_in_a_row = 0
+            if self.failed_in_a_row:
+                self._delivered()
             if kind == "BOOKMARK":
                 self.resource_version = version or self.resource_version
                 continue
@@ -266,3 +332,13 @@ class Informer:
             if version:
                 self.resource_version = version
             self.on_change()
+
+
+def _what_failed(exc: ResourceExpired) -> str:
+    """What the API server keeps doing, in a few words (the degraded message)."""
+    if isinstance(exc, WatchEventTooLong):
+        return str(exc).partition(": ")[2].partition(";")[0] or "watch events too long"
+    if isinstance(exc, ResourceVersionTooLarge):
+        return "the API server keeps answering 504 Too large resource version"
+    status = getattr(exc, "http_status", 410)
+    return f"the API server keeps answering {status} Gone (too old resource version)"

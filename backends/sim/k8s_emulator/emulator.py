@@ -412,15 +412,20 @@ class Emulator(ServerBase):
     @on_loop
     def set_failure(self, status: int | None = None, delay_s: float = 0.0, gone_watches: bool = False, *,
                     message: str = "", retry_after_s: int | None = None, times: int | None = None,
-                    silent_watches: bool = False) -> None:
+                    silent_watches: bool = False, watch_error: int | None = None,
+                    endless_watch_line: bool = False) -> None:
         """Every request answers `status` (with `message`, and `Retry-After: retry_after_s` when
         given; only the next `times` requests when given) / waits `delay_s`; `gone_watches`:
         every watch gets 410; `silent_watches`: every watch is accepted, then sends nothing and
-        never ends. `failure.injected` counts the requests answered `status` since this call. Call with no
+        never ends; `watch_error` (410 or 504): every watch answers 200 and one ERROR event, 410 Gone or
+        504 "Too large resource version", at once; `endless_watch_line`: every watch answers 200, then
+        streams 64 KiB chunks of `A` without a newline until the client drops it (a hostile proxy).
+        `failure.injected` counts the requests answered `status` since this call. Call with no
         arguments to heal."""
         self.failure = FailureMode(status=status, delay_s=delay_s, gone_watches=gone_watches, message=message,
-                                   retry_after_s=retry_after_s, times=times, silent_watches=silent_watches)
-        if status or gone_watches or silent_watches:
+                                   retry_after_s=retry_after_s, times=times, silent_watches=silent_watches,
+                                   watch_error=watch_error, endless_watch_line=endless_watch_line)
+        if status or gone_watches or silent_watches or watch_error or endless_watch_line:
             self.store.close_watchers()
 
     @on_loop

@@ -45,6 +45,9 @@ class FailureMode:
     retry_after_s: int | None = None  # sent as `Retry-After` (and details.retryAfterSeconds)
     times: int | None = None  # answer `status` to this many requests, then heal (None: until healed)
     silent_watches: bool = False  # watches are accepted, then send nothing and never end (a hung stream)
+    watch_error: int | None = None  # every watch answers 200 + an ERROR event: 410 Gone or 504 Too large (at once)
+    endless_watch_line: bool = False  # every watch answers 200, then 64 KiB chunks of "A", never a newline
+    watch_lines_sent: int = 0  # bytes of those endless lines sent so far
     injected: int = 0  # requests answered `status` so far (tests count on the server side)
 
 

@@ -15,6 +15,10 @@
 - `timeoutSeconds`: the stream ends cleanly after that long.
 - `failure.silent_watches`: accepted, then nothing at all (no event, no bookmark, no end)
   until the client drops it, the failure is healed or the emulator closes its watches.
+- `failure.watch_error` (410 or 504): HTTP 200 and one `ERROR` event at once, 410 Gone or 504
+  "Too large resource version" (a server that answers so forever).
+- `failure.endless_watch_line`: HTTP 200, then 64 KiB chunks of `A` without a newline until the
+  client drops it (a hostile proxy); `failure.watch_lines_sent` counts the bytes.
 """
 
 from __future__ import annotations
@@ -120,11 +124,17 @@ async def serve_watch(request: web.Request, emu: Emulator, rt: ResourceType, nam
         if emu.failure.silent_watches:
             await _stay_silent(stream, emu, watcher)
             return resp
+        if emu.failure.endless_watch_line:
+            await _endless_line(stream, emu)
+            return resp
+        if emu.failure.watch_error == 504:
+            await stream.send_raw("ERROR", too_large(max(since or 0, store.rv) + 1000, store.rv).status())
+            return resp
         if since is not None and since > store.rv and not await _reached(emu, since):
             await stream.send_raw("ERROR", too_large(since, store.rv).status())
             return resp
         last_rv = store.rv
-        if emu.failure.gone_watches or (since is not None and store.events_since(rt, since) is None):
+        if emu.failure.gone_watches or emu.failure.watch_error == 410 or (since is not None and store.events_since(rt, since) is None):
             await stream.send_raw("ERROR", ApiError(410, f"too old resource version: {since or 0} "
                                                          f"({store.table(rt).compacted_rv + 1})", "Expired").status())
             return resp
@@ -166,6 +176,14 @@ async def _stay_silent(stream: _Stream, emu: Emulator, watcher: Watcher) -> None
                 return
         except TimeoutError:
             continue
+
+
+async def _endless_line(stream: _Stream, emu: Emulator) -> None:
+    chunk = b"A" * 65536
+    while emu.failure.endless_watch_line and not stream.closed():
+        await stream.resp.write(chunk)  # waits while the client does not read (the transport's flow control)
+        emu.failure.watch_lines_sent += len(chunk)
+        await asyncio.sleep(0)
 
 
 def _bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> dict[str, Any]:
