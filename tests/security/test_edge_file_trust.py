@@ -236,3 +236,13 @@ def test_errors_under_an_alias_are_placed_at_the_anchor(tmp_path):
         assert any(key_at in line and f"environments.{env}.edge.nodes.0.identity_file: no such file" in line
                    for line in check.stderr.splitlines()), check.stderr
     assert f"{cfg}:1:1:" not in check.stderr, check.stderr
+
+
+def test_a_symlink_loop_is_a_missing_key_not_a_traceback(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "loop")
+    assert untrusted(loop, private=True) == []
+    cfg = _write(tmp_path, {"prod": {"edge": {"known_hosts": str(loop), "nodes": [_node("p1", loop)]}}})
+    check = envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+    assert check.returncode == 2 and "Traceback" not in check.stderr, check.stderr
+    assert f"environments.prod.edge.nodes.0.identity_file: no such file '{loop}'" in check.stderr, check.stderr

@@ -117,16 +117,16 @@ def untrusted(path: Path, *, private: bool = False) -> list[str]:
     prefix = Path(path.anchor)
     for part in path.parts[1:]:
         prefix = prefix / part
-        if prefix.is_symlink():
+        if os.path.islink(prefix):
             try:
                 st = prefix.lstat()
             except OSError:
                 break
             if _foreign(st.st_uid):
                 found.append(f"{prefix}: a symlink on its path is owned by another user (uid {st.st_uid}), "
-                             f"who can point it elsewhere (now {prefix.resolve()})")
+                             f"who can point it elsewhere (now {os.path.realpath(prefix)})")
             directory(Path(os.path.realpath(prefix.parent)))
-    real = path.resolve()
+    real = Path(os.path.realpath(path))  # never raises, a symlink loop included
     try:
         st = real.stat()
     except OSError:
