@@ -14,7 +14,6 @@ puts one more node in a network namespace whose link can be black-holed.
 
 from __future__ import annotations
 
-import getpass
 import os
 import pwd
 import shutil
@@ -24,6 +23,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tui.core.identity import current_user
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 BENCH_USER = "envdeck-test"  # the same system user as the edge tests (light login shell)
@@ -49,7 +50,7 @@ def sshd_available() -> bool:
 
 def ensure_login() -> str:
     if os.geteuid() != 0:
-        return getpass.getuser()
+        return current_user()
     try:
         pwd.getpwnam(BENCH_USER)
     except KeyError:

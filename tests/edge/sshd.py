@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import getpass
 import os
 import pwd
 import shutil
@@ -19,6 +18,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tui.core.identity import current_user
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 TEST_USER = "envdeck-test"
@@ -34,7 +35,7 @@ def ensure_test_user() -> str:
     As root: the system user envdeck-test (created once, kept: other runs may use it).
     Otherwise: the current user (a non-root sshd can only log in its own user)."""
     if os.geteuid() != 0:
-        return getpass.getuser()
+        return current_user()
     # Parallel test workers may get here at the same moment: one creates, the others wait for it.
     with open("/run/envdeck-test-user.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -141,6 +141,6 @@ def test_a_promotion_row_naming_someone_who_may_not_promote_is_never_carried_on(
 
 
 def _me() -> str:
-    import getpass
+    from tui.core.identity import current_user
 
-    return getpass.getuser()
+    return current_user()  # the agent's identity: the euid's name, whatever $USER says
