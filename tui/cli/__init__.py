@@ -45,12 +45,16 @@ def _lazy(target: str) -> Callable:
     `--version` stay fast, and each command pays only for what it uses."""
     module_name, _, name = target.partition(":")
 
-    def handler(args: argparse.Namespace):
+    def load() -> Callable:
         from importlib import import_module
 
-        return getattr(import_module(module_name), name)(args)
+        return getattr(import_module(module_name), name)
+
+    def handler(args: argparse.Namespace):
+        return load()(args)
 
     handler.__qualname__ = name
+    handler.load = load  # type: ignore[attr-defined]  # main imports first, then calls (tui/cli/sigint.py)
     return handler
 
 
@@ -172,10 +176,25 @@ def _say(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tui.cli import sigint
+
+    owned = sigint.install()  # the first Ctrl-C ends the command 130, every later one is ignored
+    try:
+        return _main(argv)
+    finally:
+        if owned:
+            sigint.uninstall()
+
+
+def _main(argv: list[str] | None) -> int:
+    from tui.cli import sigint
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.handler(args)
+        handler = getattr(args.handler, "load", lambda: args.handler)()  # imports: never interrupted midway
+        with sigint.raising():  # a synchronous verb (or a Ctrl-C during the imports): KeyboardInterrupt
+            result = handler(args)
         if hasattr(result, "__await__"):  # an async handler: asyncio is imported by its module, not here
             import asyncio  # (`--version` and `--help` never need it: a third of their imports)
 
@@ -208,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The `envdeck` command (console script and `python -m tui.cli`)."""
+    from tui.cli import sigint
+
+    sigint.install()  # for the whole process: a Ctrl-C after `main` has returned is ignored too
     code = main()
     from tui.core.heap import skip_final_collection
 

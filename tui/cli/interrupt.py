@@ -15,10 +15,12 @@ keep their own behaviour (a graceful stop).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
+from tui.cli import sigint
 from tui.cli.output import say
 
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
@@ -27,15 +29,24 @@ INTERRUPTED_LINE = "envdeck: interrupted (Ctrl-C)"  # what an action did is in i
 
 async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
     """Run `work` to its end; on SIGINT cancel it (again every 0.5 s until it has ended) and
-    return EXIT_INTERRUPTED, or what the work returned if it caught the cancellation itself."""
+    return EXIT_INTERRUPTED, or what the work returned if it caught the cancellation itself.
+
+    The SIGINT comes through the process's handler (tui/cli/sigint.py, installed by `main`):
+    only the first one wakes this loop, every later one is ignored, so that a double Ctrl-C
+    cannot raise KeyboardInterrupt into the cancellation or asyncio's teardown."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (an in-process caller)
-        return await task
-    try:
+    if sigint.installed():
+        listening: contextlib.AbstractContextManager[None] = sigint.calling(
+            lambda: loop.call_soon_threadsafe(interrupted.set))
+    else:  # an in-process caller without the envdeck handler: the loop's own
+        try:
+            loop.add_signal_handler(signal.SIGINT, interrupted.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            return await task
+        listening = _loop_handler(loop)
+    with listening:
         stop = asyncio.ensure_future(interrupted.wait())
         try:
             await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -48,5 +59,11 @@ async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
             say(INTERRUPTED_LINE)
             return EXIT_INTERRUPTED
         return task.result()
+
+
+@contextlib.contextmanager
+def _loop_handler(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    try:
+        yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)

@@ -100,8 +100,13 @@ def ask(prompt: str) -> str:
     import signal
     import threading
 
+    from tui.cli import sigint
+
     if threading.current_thread() is not threading.main_thread():
         return input(clean(prompt))
+    if sigint.installed():  # the envdeck process's handler: raises once, ignores what follows
+        with sigint.raising():
+            return input(clean(prompt))
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return input(clean(prompt))
