@@ -246,3 +246,45 @@ def test_a_symlink_loop_is_a_missing_key_not_a_traceback(tmp_path):
     check = envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
     assert check.returncode == 2 and "Traceback" not in check.stderr, check.stderr
     assert f"environments.prod.edge.nodes.0.identity_file: no such file '{loop}'" in check.stderr, check.stderr
+
+
+MERGED = """\
+environments:
+  c: &base
+    repair: {c_repair}
+    description: C
+  d:
+    <<: *base
+    repair: {d_repair}
+  e:
+    <<: [{{description: E, repair: {e_repair}}}, *base]
+  f:
+    <<: *base
+"""
+
+
+def _check_text(tmp_path, text: str):
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text(text)
+    cfg.chmod(0o600)
+    return cfg, envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+
+
+def test_merge_keys_are_placed_at_their_base_and_may_be_overridden(tmp_path):
+    """`<<: *base` then a key of its own is YAML (the key written wins), not a duplicate key; a bad
+    value that comes from the base is placed at the base, one written over it at its own place."""
+    cfg, check = _check_text(tmp_path, MERGED.format(c_repair="auto", d_repair="observe", e_repair="propose"))
+    assert check.returncode == 0, check.stderr
+    cfg, check = _check_text(tmp_path, MERGED.format(c_repair="auto", d_repair="sometimes", e_repair="never"))
+    assert check.returncode == 2, check.stderr
+    lines = cfg.read_text().splitlines()
+    assert f"{cfg}:7:5: environments.d.repair:" in check.stderr, check.stderr
+    assert f"{cfg}:9:" in check.stderr and "environments.e.repair:" in check.stderr, check.stderr
+    assert "duplicate key" not in check.stderr and f"{cfg}:1:1:" not in check.stderr, check.stderr
+    assert lines[6].strip() == "repair: sometimes"
+    cfg, check = _check_text(tmp_path, MERGED.format(c_repair="bogus", d_repair="observe", e_repair="auto"))
+    assert check.returncode == 2, check.stderr
+    assert f"{cfg}:3:5: environments.c.repair:" in check.stderr, check.stderr
+    assert f"{cfg}:3:5: environments.f.repair:" in check.stderr, "what f takes from the base is placed there"
+    assert "environments.d.repair" not in check.stderr, "d writes its own repair over the base's"
+    assert "environments.e.repair" not in check.stderr, "e's first base names repair"

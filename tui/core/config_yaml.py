@@ -34,6 +34,7 @@ def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
         node = loader.get_single_node()
         if node is None:
             return None, {}
+        written = _as_written(node)  # constructing flattens `<<:` merges into the mappings
         data = loader.construct_document(node)
     except yaml.reader.ReaderError as exc:
         raise ConfigError([_reader_problem(text, exc, source)]) from None
@@ -50,7 +51,7 @@ def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
         loader.dispose()
     marks = Marks({(): (node.start_mark.line + 1, node.start_mark.column + 1)})
     problems: list[str] = []
-    _walk(loader, node, (), marks, problems, source, {})
+    _walk(loader, node, (), marks, problems, source, {}, written)
     if problems:
         raise ConfigError(problems)
     return data, marks
@@ -72,7 +73,28 @@ def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return None
 
 
-def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: str, seen: dict[int, Path_]) -> None:
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _as_written(root: yaml.Node) -> dict[int, list[tuple[yaml.Node, yaml.Node]]]:
+    """Each mapping's pairs as written (a `<<:` key still there), by node id."""
+    pairs: dict[int, list[tuple[yaml.Node, yaml.Node]]] = {}
+    stack, visited = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            pairs[id(node)] = list(node.value)
+            stack.extend(value for _, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return pairs
+
+
+def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: str, seen: dict[int, Path_],
+          written: dict[int, list[tuple[yaml.Node, yaml.Node]]]) -> None:
     if id(node) in seen:  # an alias: its contents are placed where the anchored node was written
         marks.aliases.setdefault(path, seen[id(node)])
         return
@@ -81,7 +103,11 @@ def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: 
     seen[id(node)] = path
     if isinstance(node, yaml.MappingNode):
         keys: set[Any] = set()
-        for key_node, value_node in node.value:
+        merged: list[yaml.Node] = []
+        for key_node, value_node in written.get(id(node), node.value):
+            if key_node.tag == _MERGE:  # `<<: *base`: its keys are placed at the base, after this loop
+                merged.extend(value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node])
+                continue
             key = _scalar_key(loader, key_node)
             try:
                 hash(key)
@@ -93,12 +119,25 @@ def _walk(loader, node, path: Path_, marks: Marks, problems: list[str], source: 
                 problems.append(f"{source}:{here[0]}:{here[1]}: duplicate key {key!r}")
             keys.add(key)
             marks[path + (key,)] = here
-            _walk(loader, value_node, path + (key,), marks, problems, source, seen)
+            _walk(loader, value_node, path + (key,), marks, problems, source, seen, written)
+        for base in merged:  # the keys written here win, then the first base naming a key
+            if not isinstance(base, yaml.MappingNode):
+                continue
+            _walk(loader, base, path + ("<<",), marks, problems, source, seen, written)  # an inline base
+            for key_node, _ in written.get(id(base), base.value):
+                key = _scalar_key(loader, key_node)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue
+                if key_node.tag != _MERGE and key not in keys and id(base) in seen:
+                    keys.add(key)
+                    marks.aliases.setdefault(path + (key,), seen[id(base)] + (key,))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             mark = item.start_mark
             marks[path + (index,)] = (mark.line + 1, mark.column + 1)
-            _walk(loader, item, path + (index,), marks, problems, source, seen)
+            _walk(loader, item, path + (index,), marks, problems, source, seen, written)
 
 
 def locate(data: Any, marks: Marks, loc: tuple[Any, ...]) -> tuple[int, int, list[Any]]:
@@ -132,7 +171,7 @@ def mark_of(marks: Marks | dict, path: Path_) -> tuple[int, int]:
     for _ in range(64):  # alias hops (an alias inside an anchored node, ...)
         if path in marks:
             return marks[path]
-        for cut in range(len(path) - 1, 0, -1):
+        for cut in range(len(path), 0, -1):
             anchor = aliases.get(path[:cut])
             if anchor is not None:
                 path = anchor + path[cut:]
