@@ -21,10 +21,12 @@ async def test_changes_are_published_while_every_watch_gets_410(emulator, make_b
     watch = watching(backend)
     await watch.next(lambda obs: "kubernetes/Deployment/web" in by_id(obs), "web observed")
 
+    inv = backend.inventory
+    for informer in inv.informers:  # relists about once a second: what each publishes is tested here,
+        informer.relist_backoff_max_s = 1.0  # their backoff in test_hostile_watches.py
     emulator.set_failure(gone_watches=True)  # every watch now answers 410 Gone, and keeps doing so
     lists_before = len(list_requests(emulator, "deployments"))
     watches_before = len(_watch_requests(emulator))
-    inv = backend.inventory
     informers = [i for i in inv.informers if i.spec.kind in ("Deployment", "Pod")]
     lists = {id(i): i.lists for i in informers}
 
