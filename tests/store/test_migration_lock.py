@@ -106,3 +106,16 @@ def test_the_cli_on_a_fresh_database_exits_1_naming_the_holder(pg_url, holder, m
     assert any("waiting up to 1s" in line for line in lines), done.stderr
     assert lines[-1].startswith("envdeck: ") and "migration lock is held by" in lines[-1], done.stderr
     assert f"role {member}" in lines[-1] and f"pid {holder.info.backend_pid}" in lines[-1], done.stderr
+
+
+async def test_two_envdecks_starting_together_migrate_once_through_the_polled_lock(postgres_server, pg_database,
+                                                                                   pg_url):
+    first, second = await asyncio.wait_for(asyncio.gather(open_pg(pg_url, MIGRATIONS), open_pg(pg_url, MIGRATIONS)),
+                                           60)
+    try:
+        assert await first.schema_version() == await second.schema_version() == len(MIGRATIONS)
+    finally:
+        await first.close()
+        await second.close()
+    assert postgres_server.psql("SELECT COUNT(*) FROM schema_version", pg_database) == "1"
+    assert _schema_version(postgres_server, pg_database) == str(len(MIGRATIONS))
