@@ -191,6 +191,9 @@ async def _extend(args: argparse.Namespace) -> int:
     assert duration_s is not None
     session = await open_session(args, load(args))
     try:
+        gone = await _destroyed(session, args.name)
+        if gone is not None:
+            return _refused_destroyed(gone, "extend")
         managed = await session.env_extend(args.name, duration_s)
     finally:
         await session.close()
@@ -255,6 +258,11 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
         if gone is not None:
             await session.close()
             return _said_destroyed(args, gone)
+    if verb in ("sleep", "wake"):
+        gone = await _destroyed(session, args.name)
+        if gone is not None:
+            await session.close()
+            return _refused_destroyed(gone, verb)
     progress = Progress(args.name, quiet=not args.wait)
     if args.wait and verb not in ("create", "clone"):
         with contextlib.suppress(EnvdeckError):  # the verb itself reports a missing or hidden name
@@ -307,6 +315,24 @@ async def _already_destroyed(session: Session, name: str) -> Any:
     except EnvdeckError:
         return None
     return managed if str(managed.state) == "destroyed" and not managed.orphans else None
+
+
+async def _destroyed(session: Session, name: str) -> Any:
+    """The environment `name` if it is destroyed (orphans or not) and the user may see it; else
+    None (the service decides: a name the user cannot see is answered like an unknown one)."""
+    try:
+        managed = await session.env_get(name)
+    except EnvdeckError:
+        return None
+    return managed if str(managed.state) == "destroyed" else None
+
+
+def _refused_destroyed(managed: Any, verb: str) -> int:
+    """`env extend/sleep/wake` of a destroyed environment: an operation its state does not
+    allow, refused like the service's other `cannot VERB NAME` answers (exit 2), nothing done."""
+    when = iso(managed.updated_at) if managed.updated_at else "an unknown time"
+    say(f"envdeck: {managed.name} was destroyed at {when}; nothing to {verb}")
+    return EXIT_USAGE
 
 
 def _said_destroyed(args: argparse.Namespace, managed: Any) -> int:
