@@ -261,6 +261,8 @@ class Informer:
                 continue
             if time.monotonic() - started < 1.0:
                 await asyncio.sleep(0.5)  # a server ending watches at once must not make us spin
+            elif not self.needs_relist and self.failed_in_a_row:
+                self._delivered()  # ran until the server ended it: watches work (a quiet kind sends no bookmark)
 
     async def _back_off(self, exc: ResourceExpired) -> None:
         """Wait before the relist a failed watch asks for: at most one a second at first, then
@@ -291,7 +293,8 @@ class Informer:
         self.on_change()
 
     def _delivered(self) -> None:
-        """A watch delivered an event or a bookmark: the relist backoff starts over."""
+        """A watch delivered an event or a bookmark (or ran until the server ended it): the relist
+        backoff starts over."""
         self.failed_in_a_row = 0
         if self.degraded:
             log.info("kubernetes: watch of %s delivers again", self.spec.resource_name)
