@@ -2,11 +2,16 @@
 refreshed (a screen resumed, the selection moved, a view shown), even when the keys it
 shows are the same: on the environment screen that was the largest part of a switch
 (mounting and styling ~20 FooterKey widgets, then rendering them). This footer
-recomposes only when what it would show changed."""
+recomposes only when what it would show changed.
+
+Each key is given its `-compact` class when it is made: Textual's FooterKey sets it from
+its `compact` watcher once mounted, a class change that styled every key a second time
+(~20 of them on each build of an environment screen)."""
 
 from __future__ import annotations
 
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 
 class SteadyFooter(Footer):
@@ -22,7 +27,15 @@ class SteadyFooter(Footer):
 
     def compose(self):
         self._shown = self._what_it_shows()
-        yield from super().compose()
+        for widget in super().compose():
+            self._compact_before_mount(widget)
+            yield widget
+
+    def _compact_before_mount(self, widget) -> None:
+        """The class the key's `compact` watcher would set once mounted: the footer's `compact`
+        (data_bind), or True (its own default) for the command palette's key, which is not bound."""
+        if isinstance(widget, FooterKey):
+            widget.set_class(self.compact or widget.has_class("-command-palette"), "-compact", update=False)
 
     async def recompose(self) -> None:
         if self._shown is not None and self.is_attached and self._what_it_shows() == self._shown:
