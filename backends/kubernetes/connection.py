@@ -111,10 +111,33 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
         return ClusterConnection(configuration, _api_client(configuration), context, kubeconfig)
     except ConfigException as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        denied = _unreadable(where)  # the loader skips a file it cannot stat: "No configuration found"
+        if denied:
+            raise BackendUnreachable(f"cannot read kubeconfig {denied}: permission denied",
+                                     backend="kubernetes") from None
         raise BackendUnreachable(f"kubeconfig {where}: {exc}", backend="kubernetes") from None
+    except PermissionError as exc:
+        where = exc.filename or kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise BackendUnreachable(f"cannot read kubeconfig {where}: permission denied", backend="kubernetes") from None
     except OSError as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise BackendUnreachable(f"kubeconfig {where}: {exc.strerror or exc}", backend="kubernetes") from None
+
+
+def _unreadable(paths: str) -> str | None:
+    """The first of the kubeconfig files `paths` (os.pathsep-separated, as $KUBECONFIG) that this
+    user may not read, e.g. in a directory it may not enter; None if there is none."""
+    for path in paths.split(os.pathsep):
+        if not path:
+            continue
+        try:
+            with open(os.path.expanduser(path), "rb"):
+                pass
+        except PermissionError:
+            return path
+        except OSError:
+            continue
+    return None
 
 
 async def load_connection_async(cfg: KubernetesConfig) -> ClusterConnection:

@@ -220,7 +220,12 @@ def _kubeconfig() -> None:
     raw = os.environ.get("KUBECONFIG")
     files = [Path(p).expanduser() for p in raw.split(os.pathsep) if p] if raw else [Path("~/.kube/config").expanduser()]
     for kfile in files:
-        if not kfile.exists():
+        try:
+            present = kfile.exists()
+        except PermissionError:  # in a directory this user may not enter
+            _line("WARN", f"kubernetes: cannot read kubeconfig {kfile}: permission denied")
+            continue
+        if not present:
             _line("info", f"kubernetes: no kubeconfig at {kfile}")
             continue
         try:
