@@ -118,7 +118,9 @@ def classify(node: str, presented: PresentedKey, paths: tuple[Path, ...]) -> Hos
     if files:
         port = None if presented.port == 22 else presented.port
         trusted = asyncssh.match_known_hosts(files, presented.host, presented.addr, port)[0]
-        known = tuple(k.get_fingerprint("sha256") for k in trusted)
+        # one per key: asyncssh returns a key once per pattern it matched (name and address
+        # both, a line written twice), and the message names each known key once
+        known = tuple(dict.fromkeys(k.get_fingerprint("sha256") for k in trusted))
     return HostKeyRefusal(node, presented, paths[0], known)
 
 
