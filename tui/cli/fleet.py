@@ -4,7 +4,9 @@ Start-up (issue 19): once the config is loaded, and only when the user's role al
 run and nobody is to be asked to confirm it, the nodes' SSH connections start at once, on
 the edge backend's own loop (`EarlyConnect`), while the session, the store and the audit
 rows are set up. Nothing is sent on them before the session has authorized the run and
-begun its audit rows (Session.run_fleet, which joins the connects in progress)."""
+begun its audit rows (Session.run_fleet, which joins the connects in progress). Each node
+gets one attempt: a node that refused the early connection is the run's unreachable node,
+with that attempt's error, not tried a second time."""
 
 from __future__ import annotations
 
