@@ -37,6 +37,22 @@ class SteadyFooter(Footer):
         if isinstance(widget, FooterKey):
             widget.set_class(self.compact or widget.has_class("-command-palette"), "-compact", update=False)
 
+    # Textual queues one recompose per bindings refresh (a screen built on a switch refreshes them
+    # ~7 times: focus, cursor, stack, ...): one queued at a time reads the bindings once they settle.
+    _recompose_queued = False
+
+    def bindings_changed(self, screen) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus or self._recompose_queued:
+            return
+        if self.is_attached and screen is self.screen:
+            self._recompose_queued = True
+            self.call_after_refresh(self._queued_recompose)
+
+    async def _queued_recompose(self) -> None:
+        self._recompose_queued = False
+        await self.recompose()
+
     async def recompose(self) -> None:
         if self._shown is not None and self.is_attached and self._what_it_shows() == self._shown:
             return
