@@ -46,7 +46,8 @@ def test_first_ctrl_c_stops_promote_apply_with_130_and_one_line(pair: Pair):
     interrupted = [line for line in err.splitlines() if "interrupted" in line]
     assert interrupted == [f"envdeck: interrupted (Ctrl-C); promotion {promotion_id} stopped after 1 of 2 wave(s): "
                            f"`envdeck promote --resume {promotion_id}` carries it on "
-                           "(so does the reconciler leading its environment)"], err
+                           "(so does the reconciler leading its environment); "
+                           f"`envdeck promote --rollback {promotion_id}` undoes it"], err
     listed = json.loads(pair.envdeck("promote", "--list", "--json").stdout)["promotions"]
     assert [(p["id"], p["state"], p["waves_done"]) for p in listed] == [(promotion_id, "running", 1)]
     waves = [(json.loads(r["params"])["wave"], r["result"]) for r in pair.audit_rows() if r["action"] == "promote.wave"]

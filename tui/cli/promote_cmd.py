@@ -8,7 +8,8 @@ promotion").
   in order, the changes that make B's components run A's versions; `--apply` runs them in
   waves, each gated on a fresh observation of B, and prints the promotion's id. On a terminal
   it asks first unless `--yes`; without a terminal `--yes` is required (exit 2).
-- `promote --rollback ID [--yes]`: B's versions and desired state before promotion ID, in waves.
+- `promote --rollback ID [--yes]`: B's versions and desired state before promotion ID, in waves;
+  an unfinished ID is stopped first (fenced: whoever carries it on stops at its next step).
 - `promote --resume ID`: carries on a promotion a killed envdeck left unfinished (a finished
   wave is not repeated); `promote --list`: the promotions into the environments the user sees.
 
@@ -16,7 +17,8 @@ promotion").
 versions, stderr names it). Exit codes: 0 ok (the plan printed, the promotion succeeded), 1 a promotion that stopped
 (B partly promoted: stderr names the components), 2 usage (an unknown promotion id too), 3 denied (admin in B needed for
 apply/rollback/resume, refused before any backend call and audited), 130 interrupted (Ctrl-C: the promotion
-stays `running` where it stopped, its open audit rows end `interrupted`; `--resume ID` carries it on).
+stays `running` where it stopped, its open audit rows end `interrupted`; `--resume ID` carries it on,
+`--rollback ID` stops whoever carries it on at its next step and undoes it).
 """
 
 from __future__ import annotations
@@ -107,7 +109,8 @@ class _Progress:
             return "envdeck: interrupted (Ctrl-C) before any change was made"
         return (f"envdeck: interrupted (Ctrl-C); promotion {promotion.id} stopped after {promotion.waves_done} of "
                 f"{len(promotion.plan.waves)} wave(s): `envdeck promote --resume {promotion.id}` carries it on "
-                "(so does the reconciler leading its environment)")
+                f"(so does the reconciler leading its environment); `envdeck promote --rollback {promotion.id}` "
+                "undoes it")
 
 
 def _confirm(args: argparse.Namespace, question: str) -> bool:

@@ -79,6 +79,10 @@ class PromotionWorld(Protocol):
         ...
 
 
+class _Fenced(Exception):
+    """The promotion is no longer `running` (a rollback stopped it: PromotionStore.fence)."""
+
+
 class _Stop(Exception):
     def __init__(self, step: PromotionStep | None, reason: str):
         super().__init__(reason)
@@ -163,6 +167,13 @@ class PromotionEngine:
         if self._lost:
             raise LeaseBusy(f"promotion {pid}: the lease of {self.holder} was taken over by another process")
 
+    async def _check_fence(self, pid: str) -> None:
+        """Stop here when the promotion is no longer `running`: `promote --rollback` fenced it
+        (its reason says by whom); nothing more is written or asked of B."""
+        if await self.pstore.state(pid) != PromotionState.RUNNING:
+            log.info("promotion %s: stopped by its rollback; %s carries it no further", pid, self.holder)
+            raise _Fenced(f"promotion {pid} stopped here: it is being rolled back")
+
     # -- the waves ---------------------------------------------------------------------
     async def _changed(self, pid: str) -> Promotion:
         promotion = await self.pstore.get(pid)
@@ -177,6 +188,7 @@ class PromotionEngine:
 
     async def _row(self, step: PromotionStep) -> None:
         self._check_lease(step.promotion)
+        await self._check_fence(step.promotion)
         await self.pstore.upsert_step(step)
         await self._changed(step.promotion)
 
@@ -197,14 +209,26 @@ class PromotionEngine:
                     await self._apply(promotion, step, restore)
                 await self._wait_wave(promotion, index, steps)
                 await self.pstore.set_waves_done(pid, index)
+            return await self._end(promotion, len(waves))
         except _Stop as stop:
-            if stop.step is not None and stop.step.state != StepState.FAILED:
-                stop.step.state, stop.step.message, stop.step.finished_at = StepState.FAILED, stop.reason, now_utc()
-                await self._row(stop.step)
-            what = f"{stop.step.change.component}: " if stop.step is not None else ""
-            await self.pstore.set_state(pid, PromotionState.FAILED, reason=f"{what}{stop.reason}")
+            try:
+                if stop.step is not None and stop.step.state != StepState.FAILED:
+                    stop.step.state, stop.step.message, stop.step.finished_at = (StepState.FAILED, stop.reason,
+                                                                                  now_utc())
+                    await self._row(stop.step)
+                what = f"{stop.step.change.component}: " if stop.step is not None else ""
+                await self.pstore.set_state(pid, PromotionState.FAILED, reason=f"{what}{stop.reason}",
+                                            only_running=True)
+            except _Fenced:
+                pass
             return await self._changed(pid)
-        await self.pstore.set_state(pid, PromotionState.SUCCEEDED, waves_done=len(waves))
+        except _Fenced:   # its rollback stopped it: the rollback says how it ends
+            return await self._changed(pid)
+
+    async def _end(self, promotion: Promotion, waves: int) -> Promotion:
+        pid = promotion.id
+        if not await self.pstore.set_state(pid, PromotionState.SUCCEEDED, waves_done=waves, only_running=True):
+            return await self._changed(pid)   # fenced by a rollback during its last wave
         if promotion.rollback_of:
             await self.pstore.set_state(promotion.rollback_of, PromotionState.ROLLED_BACK,
                                         reason=f"rolled back by {pid}")
@@ -236,6 +260,7 @@ class PromotionEngine:
         if not earlier:
             return
         resources = await self._fresh(promotion)
+        await self._check_fence(promotion.id)
         for step in earlier:
             res = resources.get(step.change.resource)
             if res is None or res.health != Health.HEALTHY:
@@ -257,7 +282,7 @@ class PromotionEngine:
         already = _runs(resource, change.after)
         step.state, step.attempts = StepState.APPLYING, step.attempts + 1
         step.started_at, step.finished_at, step.message = step.started_at or now_utc(), None, ""
-        await self._row(step)     # committed BEFORE the backend call
+        await self._row(step)     # committed BEFORE the backend call (and the fence looked at)
         params = {"wave": change.wave, "component": change.component, "field": change.field,
                   "from": change.before, "to": change.after}
         async with self._audited(promotion, change.resource, "promote.step", params) as op:
@@ -286,6 +311,7 @@ class PromotionEngine:
             while True:
                 resources = await self._fresh(promotion)
                 self._check_lease(promotion.id)
+                await self._check_fence(promotion.id)
                 waiting: list[tuple[PromotionStep, str]] = []
                 for step in steps:
                     res = resources.get(step.change.resource)

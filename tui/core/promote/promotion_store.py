@@ -139,13 +139,45 @@ class PromotionStore:
 
     @_serialized
     async def set_state(self, pid: str, state: PromotionState, *, reason: str = "",
-                        waves_done: int | None = None) -> None:
+                        waves_done: int | None = None, only_running: bool = False) -> bool:
+        """Whether the row changed; `only_running`: only while it is `running` (an engine's end
+        never overwrites a rollback's fence)."""
         sql = "UPDATE promotions SET state = ?, reason = ?, updated_at = ?"
         args: list[Any] = [str(state), reason, iso(now_utc())]
         if waves_done is not None:
             sql += ", wave = ?"
             args.append(waves_done)
-        await self._db.execute(sql + " WHERE id = ?", [*args, pid])
+        sql += " WHERE id = ?"
+        args.append(pid)
+        if only_running:
+            sql += " AND state = ?"
+            args.append(str(PromotionState.RUNNING))
+        return bool(await self._db.execute(sql, args))
+
+    @_serialized
+    async def state(self, pid: str) -> PromotionState:
+        """The promotion's state now (what an engine checks before each step: the fence)."""
+        row = await self._db.fetchone("SELECT state FROM promotions WHERE id = ?", (pid,))
+        if row is None:
+            raise NotFound(f"no promotion {pid}")
+        return PromotionState(row["state"])
+
+    @_serialized
+    async def fence(self, pid: str, reason: str) -> bool:
+        """Stop a `running` promotion for its rollback: `failed` with `reason`, in one UPDATE
+        (atomic across processes). An engine carrying it out stops at its next step (it checks
+        the state before each row and each health poll). False: it was not `running`."""
+        return bool(await self._db.execute(
+            "UPDATE promotions SET state = ?, reason = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (str(PromotionState.FAILED), reason, iso(now_utc()), pid, str(PromotionState.RUNNING))))
+
+    @_serialized
+    async def lease(self, pid: str) -> tuple[str | None, datetime | None]:
+        """(holder, holder_until) of the promotion's lease now."""
+        row = await self._db.fetchone("SELECT holder, holder_until FROM promotions WHERE id = ?", (pid,))
+        if row is None:
+            raise NotFound(f"no promotion {pid}")
+        return row["holder"], _when(row["holder_until"])
 
     @_serialized
     async def set_waves_done(self, pid: str, waves_done: int) -> None:

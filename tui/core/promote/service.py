@@ -14,6 +14,7 @@ the whole run, and the engine carries it out (tui/core/promote/engine.py).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
@@ -23,10 +24,11 @@ from tui.core.audited import audited
 from tui.core.compare.roles import NO_MAPPING, RoleMapping, mapping_between
 from tui.core.compare.versions import VersionMatrix, build_matrix
 from tui.core.errors import BackendError, InvalidRequest, NotFound
-from tui.core.lifecycle.engine import LeaseBusy
-from tui.core.model import ActionSpec, AuditResult, Resource, Role
+from tui.core.leases import holder_gone
+from tui.core.lifecycle.engine import LeaseBusy, default_holder
+from tui.core.model import ActionSpec, AuditResult, Resource, Role, now_utc
 from tui.core.policy import Policy
-from tui.core.promote.engine import OnChange, PromotionEngine
+from tui.core.promote.engine import OnChange, PromotionEngine, driven_here
 from tui.core.promote.plan import plan_promotion
 from tui.core.promote.promotion_store import PromotionStore
 from tui.core.promote.records import PlannedChange, Promotion, PromotionPlan, PromotionState, StepState
@@ -65,6 +67,9 @@ class PromoteService:
         self.pstore = PromotionStore(session.store)
         self.timeout_s = timeout_s
         self.poll = poll
+        #: how long a rollback waits for the engine of the promotion it stopped to let go (it stops
+        #: at its next step: a health poll is at most 2 s apart)
+        self.fence_wait_s = 15.0
 
     # -- reads ---------------------------------------------------------------------
     async def _visible(self, env: str) -> None:
@@ -175,7 +180,7 @@ class PromoteService:
             raise InvalidRequest(f"promotion {pid} is itself a rollback (of {original.rollback_of}); "
                                  f"promote {original.b} again instead")
         if original.state == PromotionState.RUNNING:
-            raise InvalidRequest(f"promotion {pid} is unfinished: envdeck promote --resume {pid} carries it on first")
+            original = await self._stop_for_rollback(original)
         if original.state == PromotionState.ROLLED_BACK:
             raise InvalidRequest(f"promotion {pid} is rolled back already")
         touched = [s for s in original.steps if s.attempts > 0]
@@ -189,6 +194,35 @@ class PromoteService:
                                          s.change.field, s.change.after, running, s.change.resource))
         plan = PromotionPlan(original.a, original.b, changes, [], rollback_of=pid)
         return await self._run(plan, {"rollback": pid})
+
+    async def _stop_for_rollback(self, promotion: Promotion) -> Promotion:
+        """An unfinished promotion is stopped at once for its rollback: its row goes `failed`
+        ("stopped for rollback by USER@HOST:PID"), a fence every engine looks at before each step
+        row, each backend call and each health poll, so whoever carries it on (an interrupted
+        CLI's lease, the reconciler of B's leader, a `--resume`) stops at its next step. Then the
+        rollback waits (at most `fence_wait_s`) for that engine to let its lease go, so that a
+        call it had in flight lands before the rollback reads what reached B."""
+        pid = promotion.id
+        holder = default_holder()
+        if await self.pstore.fence(pid, f"stopped for rollback by {holder} (envdeck promote --rollback {pid})"):
+            log.info("promotion %s into %s stopped for its rollback by %s", pid, promotion.b, holder)
+            await self._wait_released(pid)
+        return await self.get(pid)
+
+    async def _wait_released(self, pid: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.fence_wait_s
+        while True:
+            holder, until = await self.pstore.lease(pid)
+            free = (not holder or until is None or until <= now_utc() or holder_gone(holder)
+                    or (holder == default_holder() and not driven_here(pid)))
+            if free:
+                return
+            if loop.time() >= deadline:
+                log.warning("promotion %s: %s still holds it after %gs; rolling back all the same (it is "
+                            "fenced: it asks nothing more of B)", pid, holder, self.fence_wait_s)
+                return
+            await asyncio.sleep(0.1)
 
     async def resume(self, pid: str) -> Promotion:
         promotion = await self.get(pid)
