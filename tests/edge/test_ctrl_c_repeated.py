@@ -108,3 +108,48 @@ def test_ctrl_c_while_the_verb_module_is_imported(tmp_path):
                             env=envdeck_env(PYTHONPATH=str(repo_root())))
     _assert_one_line_130(proc)
     assert not (tmp_path / "state").exists() or not any(os.scandir(tmp_path / "state")), "nothing ran"
+
+
+def test_storm_of_ctrl_c_during_run_on_a_real_node(edge_lab, tmp_path):
+    """`envdeck run ENV --yes -- 'sleep 5'` on a real sshd node: a storm of SIGINTs once the
+    command runs there ends it 130 with the one line."""
+    from tests.edge.lab import chown
+    from tests.edge.test_cli_edge import write_config
+
+    server = edge_lab.start_sshd()
+    edge_lab.trust(server)
+    cfg = write_config(edge_lab, tmp_path, [server])
+    marks = edge_lab.workdir / f"marks-{tmp_path.name}"
+    marks.mkdir()
+    chown(marks, edge_lab.user)
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--config", cfg, "--state-dir",
+                             str(tmp_path / "state"), "lab", "--yes", "--", f"touch {marks}/started; sleep 5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=repo_root(),
+                            env=envdeck_env(PYTHONPATH=str(repo_root())), stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (marks / "started").exists():  # the command runs on the node now
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    _signals(proc, 2, 0.05)
+    _signals(proc, 50, 0.002)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.splitlines() == [LINE], err
+
+
+def test_reconcile_keeps_its_graceful_stop_under_a_storm(tmp_path):
+    """`reconcile` (its own SIGINT handler): a storm of SIGINTs still ends it 0, never by the
+    signal nor with a KeyboardInterrupt (the process's handler takes over once it has ended)."""
+    cfg = _config(tmp_path, 9)  # nothing listens: passes fail fast, the loop goes on
+    for count, gap in ((2, 0.05), (50, 0.002)):
+        proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "reconcile", "--config", cfg, "--state-dir",
+                                 str(tmp_path / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=repo_root(), env=envdeck_env(PYTHONPATH=str(repo_root())),
+                                stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("envdeck reconciling dead")
+        _signals(proc, count, gap)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, (proc.returncode, out, err)
+        assert "KeyboardInterrupt" not in err and LINE not in err, err

@@ -200,7 +200,10 @@ def _main(argv: list[str] | None) -> int:
 
             from tui.cli.interrupt import until_interrupted
 
-            result = asyncio.run(until_interrupted(result))  # the first Ctrl-C stops it: 130
+            try:
+                result = asyncio.run(until_interrupted(result))  # the first Ctrl-C stops it: 130
+            finally:
+                sigint.reinstate()  # the loop's close may have put Python's handler back
         return int(result or 0)
     except KeyboardInterrupt:  # a synchronous verb, or a prompt (tui/cli/output.py ask)
         _say("envdeck: interrupted (Ctrl-C)")
@@ -231,6 +234,7 @@ def run() -> None:
 
     sigint.install()  # for the whole process: a Ctrl-C after `main` has returned is ignored too
     code = main()
+    sigint.ignore()  # the process ends now: a Ctrl-C cannot change its exit status any more
     from tui.core.heap import skip_final_collection
 
     skip_final_collection()  # the process ends now: no last full GC over a big inventory

@@ -55,10 +55,27 @@ async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
         while not task.done():
             task.cancel()
             await asyncio.wait({task}, timeout=0.5)
+        if sigint.installed():
+            _take_back(loop)
         if interrupted.is_set() and task.cancelled():
             say(INTERRUPTED_LINE)
             return EXIT_INTERRUPTED
         return task.result()
+
+
+def _take_back(loop: asyncio.AbstractEventLoop) -> None:
+    """The verb's own SIGINT handler (loop.add_signal_handler), now that it has ended, gives way
+    to the process's (a Ctrl-C now is harmless). asyncio's removal puts Python's handler in
+    for a moment: a Ctrl-C of a storm landing there is caught here."""
+    try:
+        if not loop.remove_signal_handler(signal.SIGINT):
+            return
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sigint.reinstate()
+    if not getattr(loop, "_signal_handlers", True):  # none left: the loop's wakeup fd goes too
+        signal.set_wakeup_fd(-1)
 
 
 @contextlib.contextmanager

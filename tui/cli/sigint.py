@@ -82,10 +82,18 @@ def raise_if_interrupted() -> None:
 
 
 def reinstate() -> None:
-    """After a verb's own loop.add_signal_handler(SIGINT) was removed (asyncio then puts
-    Python's handler back): this handler again, or the ignoring one if Ctrl-C came already."""
-    if _state.installed and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    """Once a verb that installed its own SIGINT handler (loop.add_signal_handler: `reconcile`,
+    `agent`, `serve`) has ended; asyncio puts Python's handler back when it removes its own:
+    this handler again, or the ignoring one if a Ctrl-C came already."""
+    if _state.installed and signal.getsignal(signal.SIGINT) not in (_state.handle, signal.SIG_IGN):
         signal.signal(signal.SIGINT, signal.SIG_IGN if _state.received else _state.handle)
+
+
+def ignore() -> None:
+    """From now on SIGINT is ignored (the process is ending: Python's shutdown would put the
+    default action back for a handler of its own, and a late Ctrl-C would kill it by the signal)."""
+    if _state.installed:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -116,4 +124,3 @@ def calling(callback: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         _state.callback = before
-        reinstate()  # a verb's own loop handler (reconcile, agent, serve) may have been removed
