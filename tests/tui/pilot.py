@@ -94,3 +94,20 @@ async def wait_for_audit(pilot, action: str, env: str = "staging", timeout: floa
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for an audit row of {action!r}")
         await pilot.pause(0.05)
+
+
+async def dialog_shown(pilot, cls: type | None = None, what: str = "the dialog"):
+    """Wait until a dialog (of `cls`) is on top and takes keys: painted, and its guard against keys
+    typed ahead (screens/dialog_guard.py, 250 ms) over. A key that confirms goes after this: one
+    pressed sooner is ignored, as it is in the product."""
+    app = pilot.app
+
+    def shown() -> bool:
+        screen = app.screen
+        if cls is not None and not isinstance(screen, cls):
+            return False
+        takes_keys = getattr(screen, "takes_keys", None)
+        return takes_keys is None or takes_keys()
+
+    await wait_until(pilot, shown, what, explain=lambda: app.screen)
+    return app.screen
