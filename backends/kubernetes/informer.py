@@ -252,7 +252,7 @@ class Informer:
                 continue
             started = time.monotonic()
             try:
-                await self._watch_once()
+                ended = await self._watch_once()
             except ResourceExpired as exc:  # 410, 504 "Too large resource version", an endless line
                 if isinstance(exc, ResourceVersionTooLarge):
                     self.too_large += 1
@@ -261,7 +261,7 @@ class Informer:
                 continue
             if time.monotonic() - started < 1.0:
                 await asyncio.sleep(0.5)  # a server ending watches at once must not make us spin
-            elif not self.needs_relist and self.failed_in_a_row:
+            elif ended and self.failed_in_a_row:
                 self._delivered()  # ran until the server ended it: watches work (a quiet kind sends no bookmark)
 
     async def _back_off(self, exc: ResourceExpired) -> None:
@@ -303,7 +303,8 @@ class Informer:
                 self.sink.watch_fault = None
             self.on_change()
 
-    async def _watch_once(self) -> None:
+    async def _watch_once(self) -> bool:
+        """One watch until it ends; True when the server ended it, False when dropped as silent."""
         self.watches += 1
         async for event in self.api.watch(self.path, self.resource_version):
             kind = event.get("type")
@@ -321,7 +322,7 @@ class Informer:
                 if self._silent_in_a_row >= 2:  # the last resourceVersion gets nothing: list again
                     self._silent_in_a_row = 0
                     self.needs_relist = True
-                return
+                return False
             self._silent_in_a_row = 0
             if self.failed_in_a_row:
                 self._delivered()
@@ -335,6 +336,7 @@ class Informer:
             if version:
                 self.resource_version = version
             self.on_change()
+        return True
 
 
 def _what_failed(exc: ResourceExpired) -> str:

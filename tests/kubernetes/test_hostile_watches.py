@@ -109,6 +109,6 @@ async def test_a_watch_error_for_ever_relists_with_backoff_not_in_a_loop(emulato
         assert not watch.task.done(), "a watch error for ever is no outage"
     finally:
         emulator.set_failure()
-
-    await watch.next(lambda o: not _relisting(o), "the fault gone once a watch delivers again")
-    assert deployment_informer.failed_in_a_row == 0 and deployment_informer.degraded == ""
+    if code == 410:  # (once is enough: the 504 variant's informers sleep longer, up to 4.8 s)
+        await watch.next(lambda o: not _relisting(o), "the fault gone once a watch delivers again")
+        assert deployment_informer.failed_in_a_row == 0 and deployment_informer.degraded == ""
