@@ -97,8 +97,15 @@ def step_cell(step: dict[str, Any], *, terminal: bool) -> str:
     return text or "-"
 
 
+def _no_backends(env: str, env_cfg: Any, cfg: Any) -> dict[str, Any]:
+    """The backends of `env list` and `env plan`: none. They read the store and the templates
+    only, so they never import (or build) an adapter: the Kubernetes client and aiohttp alone
+    cost seconds of start-up (tests/lifecycle/test_env_read_imports.py)."""
+    return {}
+
+
 async def _list(args: argparse.Namespace) -> int:
-    session = await open_session(args, load(args))
+    session = await open_session(args, load(args), backends_factory=_no_backends)
     try:
         # destroyed ones stay listed while they left orphans (what the sweep could not delete)
         managed = [m for m in await session.env_list(include_destroyed=True)
@@ -127,7 +134,7 @@ async def _list(args: argparse.Namespace) -> int:
 
 async def _plan(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
-    session = await open_session(args, load(args))
+    session = await open_session(args, load(args), backends_factory=_no_backends)
     try:
         plan = await session.env_plan(args.name, args.template, params)
     finally:
