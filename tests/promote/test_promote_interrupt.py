@@ -22,8 +22,12 @@ def _seed(pair: Pair) -> None:
     pair.config(prod_desired=PROD_DESIRED)
 
 
-def _web_patched(pair: Pair) -> bool:
-    return any(path.split("?")[0].endswith("/deployments/web") for path in pair.requests("PATCH", pair.p))
+def _waiting_in_wave_2(pair: Pair) -> bool:
+    """Wave 2 asked of the server and its gate's audit row begun: the promotion waits in wave 2
+    (the PATCH alone is not enough: the wave's row is begun after its steps are applied)."""
+    patched = any(path.split("?")[0].endswith("/deployments/web") for path in pair.requests("PATCH", pair.p))
+    return patched and any(r["action"] == "promote.wave" and json.loads(r["params"])["wave"] == 2
+                           for r in pair.audit_rows())
 
 
 def test_first_ctrl_c_stops_promote_apply_with_130_and_one_line(pair: Pair):
@@ -33,7 +37,7 @@ def test_first_ctrl_c_stops_promote_apply_with_130_and_one_line(pair: Pair):
     try:
         proc = pair.popen("promote", "staging", "prod", "--apply", "--yes", "--timeout", "10m")
         deadline = time.monotonic() + 90
-        while not _web_patched(pair):       # wave 1 healthy, wave 2 asked of the server
+        while not _waiting_in_wave_2(pair):  # wave 1 healthy, wave 2 asked of the server and waited on
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)     # once
