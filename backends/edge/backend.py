@@ -400,6 +400,11 @@ class EdgeBackend(EdgeActions, Backend):
                                  backend="edge")
         return names
 
+    def node_connected(self, name: str) -> bool:
+        """Whether the node's SSH connection is open now (a flag, read from any thread)."""
+        link = self.links.get(name)
+        return link is not None and link.connected
+
     @on_own_loop
     async def run_fleet(self, command: str, nodes: Sequence[str] | None = None, *,
                         concurrency: int | None = None,

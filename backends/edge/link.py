@@ -384,6 +384,10 @@ class NodeLink:
             if not self.connected:
                 self.drop(f"node {self.node.name}: connection lost ({_describe(exc)})")
             raise BackendUnreachable(f"node {self.node.name}: {_describe(exc)}", backend="edge") from None
+        except asyncio.CancelledError:  # the caller gave up (Ctrl-C): the command must not run on
+            if proc is not None and proc.returncode is None:
+                _hang_up(proc)
+            raise
         finally:
             if proc is not None and proc.returncode is None:
                 proc.close()
@@ -452,6 +456,17 @@ def _retrieve(task: asyncio.Task) -> None:
     """Mark a connect task's outcome as seen (its waiters, if any, got it too)."""
     if not task.cancelled():
         task.exception()
+
+
+def _hang_up(proc: asyncssh.SSHClientProcess) -> None:
+    """Stop a command we no longer wait for. Closing its channel alone leaves it running on an
+    OpenSSH node (no terminal: sshd closes the command's pipes, sends no SIGHUP, and e.g. a
+    `sleep` never notices); the `signal` request (TERM, RFC 4254 6.9) makes OpenSSH >= 7.9
+    kill the command's process group. A server without it ignores the request."""
+    try:
+        proc.terminate()
+    except (OSError, asyncssh.Error):  # the channel is closing already
+        pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -135,18 +135,24 @@ async def test_a_runs_rows_are_begun_in_one_commit_before_any_command_and_finish
         if any_store.url is None:
             assert commits.count - before == 2
 
-        # a run cancelled while its commands run: every row `interrupted`
+        # a run cancelled while its commands run: their rows `interrupted`, saying where; the node
+        # that had failed before the cancel keeps its own result
         go.unlink()
         for path in started.glob("started.*"):
             path.unlink()
         second = f"{command} # second"
-        run = asyncio.create_task(session.run_fleet("dev", second))
+        shown = []
+        run = asyncio.create_task(session.run_fleet("dev", second, on_result=shown.append))
         await _until(lambda: len(list(started.glob("started.*"))) == 3, "the second commands started")
+        await _until(lambda: [r.node for r in shown] == ["gw-down"], "gw-down's result shown")
         run.cancel()
         with pytest.raises(asyncio.CancelledError):
             await run
         cancelled = [r for r in reader.rows() if json.loads(r["params"]) == {"command": second}]
-        assert [r["result"] for r in cancelled] == ["interrupted"] * 4
+        assert [(r["target"].rsplit("/", 1)[1], r["result"], r["message"]) for r in cancelled] == [
+            *((f"gw-{i}", "interrupted", "interrupted before the command ended: its session on the node was closed")
+              for i in range(3)),
+            ("gw-down", "failed", ends["gw-down"][1])]
     finally:
         go.touch()  # the nodes' commands end
         await session.close()

@@ -181,3 +181,27 @@ def test_a_node_that_refuses_the_early_connection_is_not_tried_again(tmp_path, e
     finally:
         closing.close()
         untrusted.close()
+
+
+@pytest.mark.parametrize("unsafe", ["a file", "writable by everyone", "under a directory writable by everyone"])
+def test_a_run_refused_for_its_state_directory_contacts_no_node(tmp_path, edge_lab, relayed, unsafe):
+    """The session refuses an unsafe state directory before any audit row: the early
+    connections wait for the same checks, so no node sees a login that nothing audits."""
+    edge, relays = relayed
+    cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("operator"), "edge": edge}})
+    state = tmp_path / "state"
+    if unsafe == "a file":
+        state.write_text("")
+    elif unsafe == "writable by everyone":
+        state.mkdir()
+        state.chmod(0o777)
+    else:
+        (tmp_path / "open").mkdir()
+        (tmp_path / "open").chmod(0o777)
+        state = tmp_path / "open" / "state"
+    proc = envdeck("run", "dev", "--yes", "--config", str(cfg), "--state-dir", str(state), "--", "id")
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    expected = {"a file": "the state directory is a file", "writable by everyone": "writable by everyone"}
+    assert expected.get(unsafe, "writable") in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert [r.accepted for r in relays] == [0, 0], "a run refused before its audit rows opens no connection"

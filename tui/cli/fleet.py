@@ -134,6 +134,13 @@ async def _connect_early(args: argparse.Namespace, cfg: EnvdeckConfig) -> EarlyC
 
     if not Policy(cfg, current_user(), read_only=args.read_only).check(args.env, FLEET_RUN).allowed:
         return None  # the session denies it and audits that: no node is contacted
+    from tui.core.errors import StateError
+    from tui.core.paths import ensure_state_dir, state_dir
+
+    try:  # the session's own checks of the state directory (stat calls), before any node sees a login
+        ensure_state_dir(state_dir(args.state_dir))
+    except StateError:
+        return None  # the session refuses the run with this error: no node is contacted
     from backends.edge import EdgeBackend
     from backends.registry import backend_class
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import difflib
 import fnmatch
+import inspect
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -87,6 +88,14 @@ def _tagged_log_groups(resources: Iterable[Resource]) -> set[str]:
         if isinstance(tags, dict) and tags.get(LOG_GROUP_TAG):
             groups.add(str(tags[LOG_GROUP_TAG]))
     return groups
+
+
+def _fleet_stop_reason(backend: FleetBackend, node: str) -> str:
+    """The audit message of a node a fleet run was stopped on (Ctrl-C) before it answered."""
+    connected = getattr(backend, "node_connected", None)
+    if connected is not None and not connected(node):
+        return "interrupted while connecting to the node: the command was not sent"
+    return "interrupted before the command ended: its session on the node was closed"
 
 
 async def refuse_unseen_environment(store: Store, policy: Policy, env: str, origin: str) -> NoReturn:
@@ -617,12 +626,31 @@ class Session:
                 for name in names]
         async with audited_group(self.store, rows) as group:  # one row per node, all begun (one commit) before the run
             ops = dict(zip(names, group, strict=True))
-            await backend.start()
-            results = await backend.run_fleet(command, names, on_result=on_result)  # raising: every row says so
-            for r in results:
-                ok = r.outcome == "ok"
-                ops[r.node].finish(AuditResult.SUCCEEDED if ok else AuditResult.FAILED,
+
+            def record(r) -> None:
+                ops[r.node].finish(AuditResult.SUCCEEDED if r.outcome == "ok" else AuditResult.FAILED,
                                    r.error or f"exit {r.exit_code} in {r.duration_s:.2f}s")
+
+            async def finished(r) -> None:
+                """A node's row says its own result as soon as it has one: a run stopped
+                later (Ctrl-C while another node still connects) does not overwrite it."""
+                record(r)
+                if on_result is not None:
+                    shown = on_result(r)
+                    if inspect.isawaitable(shown):
+                        await shown
+
+            try:
+                await backend.start()
+                results = await backend.run_fleet(command, names, on_result=finished)  # raising: every row says so
+            except BaseException as exc:
+                if not isinstance(exc, Exception):  # cancelled (Ctrl-C): each node still running says where
+                    for name, op in ops.items():
+                        if op.result is None:
+                            op.finish(AuditResult.INTERRUPTED, _fleet_stop_reason(backend, name))
+                raise
+            for r in results:
+                record(r)
             for op in ops.values():
                 if op.result is None:
                     op.fail("the fleet run reported nothing for this node")
