@@ -1,7 +1,8 @@
 """`envdeck run ENV [--nodes GLOB] [--json] -- COMMAND...`: one command on many nodes.
 
 Start-up (issue 19): once the config is loaded, and only when the user's role allows the
-run and nobody is to be asked to confirm it, the nodes' SSH connections start at once, on
+run, nobody is to be asked to confirm it and the state directory passes the session's own
+checks (a run refused for it must not have logged in anywhere), the nodes' SSH connections start at once, on
 the edge backend's own loop (`EarlyConnect`), while the session, the store and the audit
 rows are set up. Nothing is sent on them before the session has authorized the run and
 begun its audit rows (Session.run_fleet, which joins the connects in progress). Each node
