@@ -225,6 +225,14 @@ class Progress:
         self.quiet = quiet
         self.seen: dict[str, tuple[str, str]] = {}
         self.state = ""
+        self.by = ""   # another process carrying the operation out, which this one joined
+
+    def joined(self, name: str, holder: str) -> None:
+        """This command waits for an operation another live process carries out (LifecycleService.on_join)."""
+        if name == self.name and not self.quiet:
+            self.by = holder
+            self._line(f"{name}: {holder} is carrying it out already; joined it, waiting for it to end "
+                       "(the steps below are its)")
 
     def start_from(self, managed: Any) -> None:
         """What the environment looked like before the operation (its steps are not news)."""
@@ -246,7 +254,8 @@ class Progress:
             self.seen[step.id] = key
             if str(step.state) == "pending" and not step.message:
                 continue
-            self._line(f"{self.name}: {step.id} {step.state}" + (f" — {step.message}" if step.message else ""))
+            self._line(f"{self.name}: {step.id} {step.state}" + (f" — {step.message}" if step.message else "")
+                       + (f" (by {self.by})" if self.by else ""))
 
     @staticmethod
     def _line(text: str) -> None:
@@ -275,6 +284,7 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
         with contextlib.suppress(EnvdeckError):  # the verb itself reports a missing or hidden name
             progress.start_from(await session.env_get(args.name))
     unsubscribe = session.subscribe(progress)
+    session.lifecycle.on_join = progress.joined
     try:
         try:
             managed = await call(session)
@@ -286,6 +296,10 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
     finally:
         unsubscribe()
         await session.close()
+    # a request handed over while the environment is `failed` (a destroy of a failed create): that
+    # failure is the old operation's, not this one's (it has not started): no failure said, exit 0
+    pending_after_failure = (not args.wait and str(managed.state) == "failed"
+                             and str(managed.operation or "") == verb)
     note = ttl_cap_note(managed.spec.max_ttl_s, ttl_s)
     if note:
         say(f"{managed.name}: {note}")
@@ -297,11 +311,13 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
         if args.wait:
             expires = managed.expires_at and state in ("ready", "sleeping")
             write_line(f"{managed.name}: {verb} done, {state}"
-                       + (f", expires at {iso(managed.expires_at)}" if expires else ""))
+                       + (f", expires at {iso(managed.expires_at)}" if expires else "")
+                       + (f" (carried out by {progress.by}; this command joined it)" if progress.by else ""))
         else:
-            write_line(f"{managed.name}: {verb} requested ({state}); the reconciler carries it out "
+            was = f"{state} until it starts" if pending_after_failure else state
+            write_line(f"{managed.name}: {verb} requested ({was}); the reconciler carries it out "
                        "(a running TUI, or `envdeck reconcile`); follow it with `envdeck env list`")
-    if str(managed.state) == "failed":
+    if str(managed.state) == "failed" and not pending_after_failure:
         say(f"{managed.name}: step {managed.step or '?'} failed: {managed.reason or 'unknown reason'}")
         return EXIT_FAILED
     if args.wait and verb == "destroy" and managed.orphans:

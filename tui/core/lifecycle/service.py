@@ -18,6 +18,8 @@ the engine and the row ends `succeeded`, or `failed` with the step and reason
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +29,7 @@ from tui.core.audited import AuditedOperation, audited
 from tui.core.config import EnvdeckConfig
 from tui.core.errors import InvalidRequest, NotFound, PolicyDenied
 from tui.core.lifecycle.effective import environment_config, live
+from tui.core.lifecycle.engine import LeaseBusy
 from tui.core.lifecycle.lifecycle_store import allowed
 from tui.core.lifecycle.plan import Plan, build_plan
 from tui.core.lifecycle.records import (
@@ -102,6 +105,10 @@ class LifecycleService:
         self.policy = policy
         self.reconciler = reconciler
         self.origin = origin
+        #: {name: "USER@HOST:PID"}: a waited operation another live process was carrying out, joined
+        self.joined: dict[str, str] = {}
+        #: told (name, holder) when this process joins an operation instead of carrying it out
+        self.on_join: Callable[[str, str], None] | None = None
 
     @property
     def user(self) -> str:
@@ -358,6 +365,18 @@ class LifecycleService:
             op.succeed("handed over to the reconciler" + (f"; {note}" if note else ""))
             self.reconciler.lifecycle.wake()
             return managed
-        managed = await self.reconciler.lifecycle.follow(name)
+        driver = self.reconciler.lifecycle
+        try:
+            managed = await driver.drive(name)
+        except LeaseBusy as busy:
+            # another live process carries it out (two `destroy --wait`, or B's leader): this one
+            # joins it and waits, and says so; its audit row is not a second destroy
+            holder = re.split(r" is (?:already )?carrying out| \(until ", str(busy).removeprefix(f"{name}: "))[0]
+            self.joined[name] = holder
+            if self.on_join is not None:
+                self.on_join(name, holder)
+            managed = await driver.follow(name)
+            op.succeed(f"joined: {holder} carried it out; {managed.state}" + (f"; {note}" if note else ""))
+            return managed
         op.succeed(f"{managed.state}" + (f"; {note}" if note else ""))
         return managed
