@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import envdeck_env, repo_root
 from tests.security.access_setup import access, audit_rows, write_config
 from tests.silent_listener import SilentListener
@@ -146,3 +148,41 @@ def test_ctrl_c_stops_the_command_on_the_nodes(tmp_path, edge_lab):
         time.sleep(0.1)
     assert not [p for p in shells if _alive(p)], "the command's shell still runs on the node"
     assert _sleepers(marker) == [], "the command's sleep still runs on the node"
+
+
+async def test_a_second_cancellation_during_the_interrupted_rows_write_still_ends_them(tmp_path):
+    """`until_interrupted` cancels the work again every half second until it has ended: one
+    landing while `audited_group` writes the rows' `interrupted` ends must not leave them
+    `pending`. The store is held busy (its own lock) while the second cancellation comes."""
+    import asyncio
+
+    from tui.core.audited import AuditFields, audited_group
+    from tui.core.store import Store
+
+    store = await Store.open(tmp_path / "state")
+    try:
+        rows = [AuditFields("u", "dev", f"edge/node/n{i}", "run", {"command": "true"}, "cli") for i in range(2)]
+        begun = asyncio.Event()
+
+        async def run() -> None:
+            async with audited_group(store, rows):
+                begun.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(run())
+        await begun.wait()
+        async with store._lock:  # the ends' write waits for the store
+            task.cancel()
+            for _ in range(20):
+                await asyncio.sleep(0)
+            assert not task.done()
+            task.cancel()  # the second Ctrl-C's cancellation, in the middle of the write
+            for _ in range(20):
+                await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)
+        ended = await store.audit_entries(env="dev")
+        assert sorted((r["target"], r["result"], r["message"]) for r in ended) == [
+            ("edge/node/n0", "interrupted", "cancelled"), ("edge/node/n1", "interrupted", "cancelled")]
+    finally:
+        await store.close()

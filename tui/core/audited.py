@@ -27,6 +27,8 @@ with `finish_row` by whoever sees it end. Never imports Textual.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +41,12 @@ if TYPE_CHECKING:
 
 
 def exception_text(exc: BaseException) -> str:
-    """What an audit row says of an exception: its text, else its type's name."""
+    """What an audit row says of an exception: its text, else its type's name; a cancellation
+    or Ctrl-C in words, never Python's names for them."""
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
     return str(exc) or type(exc).__name__
 
 
@@ -148,6 +155,18 @@ async def _finish_group(store: Store, ops: Sequence[AuditedOperation], default: 
     await store.audit_finish_many([AuditEnd(op.id, op.result or default, op.message) for op in ops])
 
 
+async def _finish_group_whatever_comes(store: Store, ops: Sequence[AuditedOperation], default: str) -> None:
+    """The ends of a group whose work was cancelled. A Ctrl-C cancels the work again every half
+    second until it has ended (tui/cli/interrupt.py): one landing in this write would leave
+    every row `pending` for ever, so the write is finished first; the cancellation that ended
+    the work is raised by the caller right after."""
+    writing = asyncio.ensure_future(_finish_group(store, ops, default))
+    while not writing.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(writing)
+    writing.result()
+
+
 @asynccontextmanager
 async def audited_group(store: Store, rows: Sequence[AuditFields],
                         reason: Callable[[BaseException], str] = exception_text
@@ -169,6 +188,6 @@ async def audited_group(store: Store, rows: Sequence[AuditFields],
         for op in ops:
             if op.result is None:
                 op.finish(AuditResult.INTERRUPTED, reason(exc))
-        await _finish_group(store, ops, AuditResult.INTERRUPTED)
+        await _finish_group_whatever_comes(store, ops, AuditResult.INTERRUPTED)
         raise
     await _finish_group(store, ops, AuditResult.SUCCEEDED)
