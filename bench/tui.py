@@ -16,8 +16,12 @@ percentiles. Then the app is left idle (no input for IDLE_S) until it has built 
 third environment's screen ahead, off the screen stack, and that environment's
 first visit is timed the same way (`env_first_visit_ahead_*`). The collector's CPU inside the
 cold first visit is given too (`env_first_visit_gc_*`: a full collection there costs 20-60 ms).
+Before the `/` and before the cold first visit a user reads for READ_S (no input): the app runs
+a full collection in that idle time (tui/idle_collect.py; `--no-idle-collect`: it does not,
+`idle_collections` counts them), so that one is not due in the keystrokes or the switch.
 
     python -m bench.tui [--quick] [--resources 20000] [--keys 40] [--switches 10] [--profile FILE]
+                        [--no-idle-collect]
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ environments:
 defaults: {interval: 1h}
 """
 TYPED = "app-01"  # then erased: rows go 20,000 → ~1,000 → ... → 200 → back to 20,000
+READ_S = 2.6  # a user's pause before `/` and before the cold first visit: idle for the idle collect + one tick
 
 
 def key_event(key: str):
@@ -114,7 +119,8 @@ def world_factory(worlds: dict[str, Any]):
     return factory
 
 
-async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> dict[str, Any]:
+async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, read_s: float = READ_S,
+              idle_collect: bool = True) -> dict[str, Any]:
     t_import = time.perf_counter()
     from textual._compositor import CompositorUpdate
 
@@ -144,7 +150,8 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
     with tempfile.TemporaryDirectory(prefix="envdeck-bench-tui-") as state:
         app = create_app(parse_config(CONFIG), Path(state), options=AppOptions(
             backends_factory=world_factory(worlds), start_reconciler=False, start_env="bench",
-            testing=True, user="bench", build_ahead=False))  # on after the cold first visit
+            testing=True, user="bench", build_ahead=False,  # on after the cold first visit
+            idle_collect=idle_collect))
         frames: list[float] = []
         frames_cpu: list[float] = []  # this process's CPU time at each frame: the work, whatever the load
         display = app._display
@@ -193,6 +200,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
             # later than that; the time it takes is given (search_prepared_s, after first paint)
             await wait_for(pilot, lambda: table().search_ready)
             search_prepared_s = time.perf_counter() - t0 - first_paint_s
+            await pilot.pause(read_s)  # a user reads before typing (idle time)
             opening: list[float] = []  # `/`: the box opens (whatever was not prepared yet, is now)
             await timed(lambda: app._driver.send_message(key_event("slash")), cpu=opening)
             await pilot.pause()
@@ -228,6 +236,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
             first_cpu: list[float] = []
             kept = app._kept_env_screens
             built_ahead_before = "other" in kept  # building ahead is off until now: built on the switch
+            await pilot.pause(read_s)  # a user reads before switching (idle time)
             profile_start()
             with GcTime() as first_gc:  # a full collection landing in it swings it by 20-60 ms
                 first_visit = await timed(lambda: app.open_env("other"), lambda: shown("other"), cpu=first_cpu)
@@ -289,6 +298,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None) -> 
         "load_average": [round(x, 1) for x in os.getloadavg()],
         "rss_before_app_mib": round(rss_before, 1), "rss_after_paint_mib": round(rss_painted, 1),
         "rss_end_mib": round(rss_end, 1),
+        "idle_collect": idle_collect, "read_s": read_s, "idle_collections": app.idle_collector.collections,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -298,10 +308,15 @@ def main() -> None:
                                       ("--keys", {"type": int, "default": 40}),
                                       ("--switches", {"type": int, "default": 10}),
                                       ("--profile", {"type": Path, "default": None,
-                                                     "help": "write a pyinstrument profile of the keystrokes"})])
+                                                     "help": "write a pyinstrument profile of the keystrokes"}),
+                                      ("--no-idle-collect", {"action": "store_true",
+                                                             "help": "no full collection in idle time (A/B)"})])
+    read_s = READ_S
     if args.quick:
         args.resources, args.keys, args.switches = 300, 6, 2
-    results = asyncio.run(run(args.resources, args.keys, args.switches, args.profile))
+        read_s = 0.0
+    results = asyncio.run(run(args.resources, args.keys, args.switches, args.profile, read_s=read_s,
+                              idle_collect=not args.no_idle_collect))
     r = results
     print_table(f"headless TUI, {r['resources']} resources, terminal 200x50",
                 ["first paint s", "key p50 ms", "key p99 ms", "key max ms", "key CPU p50/p99 ms", "/ open CPU ms",

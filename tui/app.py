@@ -40,6 +40,7 @@ from tui.core.paths import themes_dir
 from tui.core.reconciler import BackendFactory
 from tui.core.sanitize import clean
 from tui.core.session import Session
+from tui.idle_collect import IdleCollector
 from tui.messages import (
     ActionFinished,
     ActionStarted,
@@ -84,6 +85,7 @@ class AppOptions:
     testing: bool = False  # no cursor blink, no animations, short toasts
     tick_s: float = 1.0  # how often ages and the status bar are redrawn
     build_ahead: bool | None = None  # environment screens built in idle time (kept_env_screens); None: unless testing
+    idle_collect: bool | None = None  # full GCs in idle time (tui/idle_collect.py); None: unless testing
     title: str = "envdeck"
     extra: dict = field(default_factory=dict)
 
@@ -128,6 +130,7 @@ class EnvdeckApp(App):
         self._repair_buffer: dict[str, list] = {}  # env -> records not toasted yet
         self._repair_toasted: dict[str, float] = {}  # env -> monotonic time of its last repair toast
         self._last_input = time.monotonic()  # the last key or mouse press (idle time builds screens ahead)
+        self.idle_collector = IdleCollector()  # full collections in idle time, not in a keystroke
         self.title = self.options.title
         if self.options.testing:
             self.animation_level = "none"
@@ -218,6 +221,8 @@ class EnvdeckApp(App):
             tick()
         if self._builds_ahead() and time.monotonic() - self._last_input >= IDLE_S:
             self._build_env_screen_ahead()
+        if self._collects_idle():
+            self.idle_collector.tick(time.monotonic() - self._last_input)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
@@ -226,6 +231,10 @@ class EnvdeckApp(App):
 
     def _builds_ahead(self) -> bool:
         wanted = self.options.build_ahead
+        return (not self.options.testing) if wanted is None else wanted
+
+    def _collects_idle(self) -> bool:
+        wanted = self.options.idle_collect
         return (not self.options.testing) if wanted is None else wanted
 
     def _build_env_screen_ahead(self) -> None:

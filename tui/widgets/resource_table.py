@@ -260,11 +260,14 @@ class ResourceTable(LineTable):
         """The filter box opened: whatever the idle slices have not prepared yet is prepared now."""
         self._selection.prepare_search()
 
-    def _schedule_prepare(self) -> None:
+    def _schedule_prepare(self, *, after_frame: bool = False) -> None:
         if self._prepare_pending or self._selection.search_ready or not self.is_attached:
             return
         self._prepare_pending = True
-        self.set_timer(self.PREPARE_GAP_S, self._prepare_slice)
+        if after_frame:  # after a fill: the frame showing it first (a new screen's first frame waits for no slice)
+            self.call_after_refresh(self.set_timer, self.PREPARE_GAP_S, self._prepare_slice)
+        else:
+            self.set_timer(self.PREPARE_GAP_S, self._prepare_slice)
 
     def _prepare_slice(self) -> None:
         self._prepare_pending = False
@@ -309,7 +312,7 @@ class ResourceTable(LineTable):
             for rid in [k for k in self._row_cache if k not in live]:
                 del self._row_cache[rid]
         self.set_rows(order, index)
-        self._schedule_prepare()
+        self._schedule_prepare(after_frame=True)
 
     def row_stamp(self, key: str) -> object:
         return self._by_id.get(key)  # the Resource object: a new one for every change
