@@ -259,6 +259,7 @@ class EnvdeckApp(App):
                 await self.session.close()
         if self.heap is not None:
             self.heap.unsettle()
+        self.idle_collector.uninstall()  # generation 2's threshold as it was
 
     # -- navigation ----------------------------------------------------------
     def open_env(self, env: str, *, view: str | None = None, kind: str | None = None) -> None:

@@ -8,6 +8,7 @@ import gc
 import time
 
 from tests.tui.pilot import app_ready, make_app, wait_until
+from tui.idle_collect import GEN2_THRESHOLD, IdleCollector
 
 IDLE_S = 0.8
 
@@ -54,3 +55,16 @@ async def test_full_collections_run_when_idle_and_never_while_keys_arrive(tmp_pa
         gc.callbacks.remove(passes)
         gc.set_threshold(*threshold)
     assert passes.idle_for and all(idle >= IDLE_S for idle in passes.idle_for), passes.idle_for
+
+
+def test_generation_2_threshold_is_raised_while_installed_and_given_back():
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(saved[0], saved[1], 10)
+        collector = IdleCollector()
+        collector.tick(0.0)  # not idle: no collection, but installed
+        assert gc.get_threshold() == (saved[0], saved[1], GEN2_THRESHOLD) and collector.collections == 0
+        collector.uninstall()
+        assert gc.get_threshold() == (saved[0], saved[1], 10)
+    finally:
+        gc.set_threshold(*saved)
