@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.widget import AwaitMount, Widget
-from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, TextArea
 from textual.worker import Worker
 
 from screens import action_flow
 from screens.base import EnvdeckScreen, steady_input
 from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
+from screens.key_hold import hold_keys, release_keys
 from screens.lifecycle_flow import explain_key
 from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
 from tui.core.env_state import EnvState
@@ -70,7 +72,9 @@ def logs_changed(logs: LogsView) -> bool:
 
 class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="filter", tooltip="regex; ~ or -f fuzzy; ! inverts"),
+        # priority: taken as the key arrives, so the keys typed in the same burst go into the box
+        # (not to the table under it); skipped where '/' is text (the box itself, the logs search)
+        Binding("slash", "filter", "Filter", id="filter", tooltip="regex; ~ or -f fuzzy; ! inverts", priority=True),
         Binding("escape", "back", "Back", id="back"),
         Binding("enter", "drill", "Open", id="drill", show=False, tooltip="Drill in: a workload's pods, or details"),
         Binding("i", "describe", "Details", id="describe", show=False, tooltip="Open the selected resource's details"),
@@ -326,6 +330,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             return self.managed is not None if self.is_mounted else None
         if self.gone:
             return action in ("back", "help", "quit", "command_line", "command_palette")
+        if action == "show_view" and parameters and self.managed is None \
+                and VIEW_BY_NAME[str(parameters[0])].managed_only:
+            return False  # `8 Steps` of a config environment: said when pressed, "(not now)" in `?`
         if action in STEPS_VIEW_HIDES and self.is_mounted and self.ready and self.active_view == "steps":
             return False  # a step row is not a resource to act on (Enter opens the step's resource)
         return super().check_action(action, parameters)
@@ -333,7 +340,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def on_key(self, event: events.Key) -> None:
         """D/Z/W on a config environment: their bindings are off there; say why instead of nothing."""
         if self.ready and not self.query_one("#filter", Input).has_focus and (
-                explain_key(self, event.key, self.env) or action_flow.explain_ui_key(self, event.key, self.targets())):
+                explain_key(self, event.key, self.env) or action_flow.explain_ui_key(self, event.key, self.targets())
+                or self.explain_key(event.key)):
             event.stop()
 
     def action_env_destroy(self) -> None:
@@ -422,6 +430,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self._load_metrics()
         elif view == "steps":
             self.query_one(StepsView).show(self.managed, app.now(), app.palette)
+        self.selection_changed()  # rows came or went under the cursor
 
     def samples_added(self, env: str, samples: list[tuple[str, str, float]]) -> None:
         """Samples of resources whose objects carry no metrics (Kubernetes pods and
@@ -543,6 +552,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.timeline_rows = (message.entries, message.audit)
         if self.active_view == "timeline":
             self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette, state=self.state)
+            self.selection_changed()
 
     def _load_metrics(self) -> None:
         if not self._ensure_view("metrics"):
@@ -575,8 +585,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if view == "resources":
             return self.query_one(ResourceTable).selected_resource_id()
         if VIEW_BY_NAME[view].records:
-            table = self.query_one(f"#{view}-table", RecordTable)
-            return table.resource_for_cursor()
+            rid = self.query_one(f"#{view}-table", RecordTable).resource_for_cursor()
+            return None if rid == self.env else rid  # an environment-level row (a repair run): no resource
         if view == "metrics":
             key = self.query_one(SeriesTable).cursor_key
             return key.split(SERIES_SEP, 1)[0] if key else None
@@ -611,7 +621,17 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     # -- filter ------------------------------------------------------------------
     def action_filter(self) -> None:
-        """`/` filters the view it is pressed in; the box keeps every key until Enter/Esc."""
+        """`/` filters the view it is pressed in; the box keeps every key until Enter/Esc. The keys
+        typed after `/` wait until the box has the focus (screens/key_hold.py)."""
+        if isinstance(self.focused, Input | TextArea):
+            raise SkipAction()  # '/' is typed there
+        hold_keys(self.app, "filter")
+        try:
+            self._open_filter_box()
+        finally:
+            release_keys(self.app, "filter")  # after its focus() (both wait in the app's queue)
+
+    def _open_filter_box(self) -> None:
         view = self.active_view
         if view == "logs":
             self.query_one(LogsView).action_search()
@@ -637,10 +657,19 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.filters[view] = new
             self.query_one(FILTERED_TABLES[view], KeyedTable).set_filter(new.text_matcher() if new.active else None)
         self._update_title()
+        self.selection_changed()  # the row under the cursor may be another, or none
+
+    def holds_keys_after(self, key: str) -> str | None:
+        """Enter and Esc close the filter box: the keys typed after them wait until the view has
+        the focus again (released by _close_filter), never typed into the closed box."""
+        if key in ("enter", "escape") and self.is_mounted and self.focused is self.query_one("#filter", Input):
+            return "filter"
+        return None
 
     def _close_filter(self) -> None:
         self.query_one("#filter", Input).add_class("hidden")
         self._focus_view(self.active_view)
+        release_keys(self.app, "filter")
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -8,9 +8,18 @@ the pods the workload runs, like k9s; on anything else it opens the detail scree
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from textual.actions import parse as parse_action
+from textual.binding import ActiveBinding
+from textual.css.query import NoMatches
+from textual.widgets import Footer
+
 from screens import action_flow, port_forward_flow
+from tui.core.lifecycle.records import EnvLifecycleState
+from tui.core.sanitize import clean
 from tui.widgets.record_views import DriftTable
 
 if TYPE_CHECKING:
@@ -22,6 +31,66 @@ if TYPE_CHECKING:
 WORKLOAD_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 # The action keys the footer hides when the selected resource has no such action.
 MAX_CHECKED = 50  # marked resources asked about (beyond, the key stays: the action says what it skips)
+# Keys bound with show=False that the footer offers where they can act and the footer has room
+# (`S Scale` on an Auto Scaling group, `D Destroy env` on the Steps view), in this order.
+FOOTER_WHEN_ABLE = ("scale", "stop", "start")  # then D and Z or W on a created environment
+# Resource keys off on the Steps view (the environment screen's STEPS_VIEW_HIDES): said when pressed.
+STEPS_VIEW_KEYS_OFF = frozenset({"restart", "scale", "stop", "start", "delete", "repair", "shell", "logs"})
+FOOTER_RESERVED = 12  # the docked `▏^p Palette` and a cell of slack
+# What a key does, for "Pods cannot be restarted".
+PAST = {"restart": "restarted", "scale": "scaled", "stop": "stopped", "start": "started", "delete": "deleted"}
+
+
+def footer_cells(display: str, description: str, compact: bool) -> int:
+    """The cells a footer key takes: `r Restart` and the space (compact) or two after it."""
+    return cell_len(display) + cell_len(description) + (2 if compact else 3)
+
+
+def lifecycle_keys_for(managed) -> tuple[str, ...]:
+    """The lifecycle keys worth a place in the footer for a created environment: destroy, and
+    sleep or wake (the other one says why it does nothing when pressed)."""
+    if managed is None:
+        return ()
+    return ("env_destroy", "env_wake" if managed.state == EnvLifecycleState.SLEEPING else "env_sleep")
+
+
+def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Iterable[str]) -> dict[str, ActiveBinding]:
+    """`bindings` (the screen's active ones) with the enabled keys of `actions` shown in the
+    footer, in that order, while they fit the screen's width beside the keys shown already.
+    The keys stay where they were bound (the footer's order)."""
+    app = screen.app
+    try:
+        compact = screen.query_one(Footer).compact
+    except NoMatches:
+        return bindings
+    used = sum(footer_cells(app.get_key_display(ab.binding), ab.binding.description, compact)
+               for ab in bindings.values() if ab.binding.show)
+    room = screen.size.width - FOOTER_RESERVED - used
+    by_action = {ab.binding.action: key for key, ab in bindings.items()}
+    for action in actions:
+        key = by_action.get(action)
+        ab = bindings.get(key) if key is not None else None
+        if ab is None or ab.binding.show or not ab.enabled:
+            continue
+        cells = footer_cells(app.get_key_display(ab.binding), ab.binding.description, compact)
+        if cells > room:
+            continue
+        room -= cells
+        bindings[key] = ActiveBinding(ab.node, replace(ab.binding, show=True), ab.enabled, ab.tooltip)
+    return bindings
+
+
+def top_controller(resources: Iterable[Resource], r: Resource) -> str | None:
+    """The kind of what runs `r` at the top of its `owner` links (a Pod's Deployment, via its
+    ReplicaSet), or None when nothing owns it."""
+    owners = {f"{x.kind}/{x.name}": x.attributes.get("owner") for x in resources if x.backend == r.backend}
+    owner, seen = r.attributes.get("owner"), set()
+    top = None
+    while isinstance(owner, str) and owner not in seen:
+        seen.add(owner)
+        top = owner
+        owner = owners.get(owner)
+    return top.split("/", 1)[0] if top else None
 
 
 def has_pods(r: Resource) -> bool:
@@ -130,8 +199,65 @@ class EnvironmentActions:
             return action_flow.has_ui_action(session, self.env, targets, action)
         return any(action_flow.has_key_action(session.actions_for(self.env, r), action) for r in targets)
 
-    def on_data_table_row_highlighted(self) -> None:
+    # The footer reads the bindings again when the selection or the rows changed (cursor moved,
+    # filter typed or applied, rows updated): once per frame however many changes came in it
+    # (each keystroke of a filter refreshes the rows; the footer's check runs once after them).
+    _bindings_queued = False
+
+    def selection_changed(self) -> None:
+        if not self._bindings_queued:
+            self._bindings_queued = True
+            self.call_after_refresh(self._refresh_bindings_once)  # type: ignore[attr-defined]
+
+    def _refresh_bindings_once(self) -> None:
+        self._bindings_queued = False
         self.refresh_bindings()  # type: ignore[attr-defined]
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.selection_changed()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with the keys of FOOTER_WHEN_ABLE shown where they can act and fit."""
+        actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
+        return promote_to_footer(self, super().active_bindings, actions)  # type: ignore[misc]
+
+    def why_not(self, action: str, parameters: tuple[object, ...] = ()) -> str | None:
+        """One line saying why `action`'s key, off here (check_action False), does nothing;
+        None for keys this does not explain."""
+        if action == "show_view" and parameters:
+            return f"{clean(self.env)} was not created from a template: it has no lifecycle steps"
+        if self.active_view == "steps" and action in STEPS_VIEW_KEYS_OFF:
+            return "a step is not a resource: Enter opens the resource it made"
+        if action == "repair":
+            rid = self.selected_id()
+            return "nothing selected" if rid is None else f"no drift to repair on {clean(short_scope(rid), max_len=60)}"
+        if action not in action_flow.KEY_ACTIONS and action not in action_flow.UI_ACTIONS:
+            return None
+        targets = self.targets()
+        if not targets:
+            return "nothing selected"
+        if action in action_flow.UI_ACTIONS:
+            return None  # action_flow.explain_ui_key says which resources have no logs or shell
+        kinds = sorted({r.kind for r in targets})
+        line = f"{', '.join(clean(k) + 's' for k in kinds)} cannot be {PAST[action]}"
+        if action == "restart" and kinds == ["Pod"]:
+            top = top_controller(self.envdeck.session.state(self.env).all_resources(), targets[0])
+            line += f"; restart their {clean(top)}" if top is not None else "; restart the workload that runs them"
+        return line
+
+    def explain_key(self, key: str) -> bool:
+        """A key of this screen pressed where its binding is off (nothing runs): say why in one
+        line. True when it did."""
+        for b in self._bindings.key_to_bindings.get(key, ()):  # type: ignore[attr-defined]
+            _, name, parameters = parse_action(b.action)
+            if self.check_action(name, parameters) is not False:
+                continue
+            line = self.why_not(name, parameters)
+            if line is not None:
+                self.envdeck.notify(line, severity="warning", markup=False, timeout=3)
+                return True
+        return False
 
     def action_restart(self) -> None:
         action_flow.run_action(self.envdeck, self.env, self.targets(), action_flow.RESTART_ACTIONS, "restart")

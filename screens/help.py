@@ -6,6 +6,7 @@ scroll by page with modifiers, …) and are not listed."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -45,6 +46,13 @@ def section_of(binding_id: str) -> str:
     return "App"
 
 
+def checked(screen: Screen, action: str) -> bool | None:
+    """`screen.check_action` of a binding's action string (`show_view('steps')`: its name and
+    parameters, as Textual asks it when the key is pressed)."""
+    _, name, parameters = parse_action(action)
+    return screen.check_action(name, parameters)
+
+
 def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
     """envdeck's bindings active on `screen` (focused widget, its ancestors, screen, app),
     one row per binding id with all its keys, under a header row per section."""
@@ -63,7 +71,7 @@ def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
     hidden: set[str] = set()
     for bindings in screen._bindings.key_to_bindings.values():
         for b in bindings:
-            if b.id and (b.id not in found or b.id in hidden) and screen.check_action(b.action, ()) is False:
+            if b.id and (b.id not in found or b.id in hidden) and checked(screen, b.action) is False:
                 keys, _, _ = found.setdefault(b.id, ([], b, False))
                 hidden.add(b.id)
                 shown = app.get_key_display(b)

@@ -15,11 +15,12 @@ from typing import Any
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
+from screens.environment_actions import lifecycle_keys_for, promote_to_footer
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.lifecycle_steps import expiry_mark, header_text, lifecycle_cell
 from tui.core.env_state import EnvState
@@ -237,7 +238,7 @@ class EnvironmentsTable(KeyedTable):
 class OverviewScreen(EnvdeckScreen):
     BINDINGS = [
         Binding("enter", "open_env", "Open", id="drill", tooltip="Open the environment"),
-        Binding("p", "pause", "Pause/resume", id="pause",
+        Binding("p", "pause", "Pause", id="pause",
                 tooltip="Pause or resume repairs (observing goes on)"),
         Binding("n", "new_env", "New", id="env-new", tooltip="A new environment from a template (plan, then create)"),
         Binding("D", "env_destroy", "Destroy", id="env-destroy", show=False,
@@ -364,6 +365,16 @@ class OverviewScreen(EnvdeckScreen):
         self.refresh_all()
         self.query_one(EnvironmentsTable).move_to_key(env)
         self._show_description()
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with D and Z or W shown on a created environment's row (check_action
+        turns them off on a config environment's), as the width allows."""
+        bindings = super().active_bindings
+        if not getattr(self, "ready", False):
+            return bindings
+        env = self.query_one(EnvironmentsTable).cursor_key
+        return promote_to_footer(self, bindings, lifecycle_keys_for(self.envdeck.managed.get(env) if env else None))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "new_env" and self.envdeck.session is not None:
