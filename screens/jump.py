@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -27,6 +26,7 @@ from textual.widgets import Input, Label
 
 from screens.base import steady_input
 from screens.env_views import ENV_VIEWS, VIEW_ALIASES
+from screens.key_hold import release_keys
 from themes import resolve_theme_name
 from tui.core.sanitize import clean
 from tui.widgets.resource_table import SHORT_KIND
@@ -221,6 +221,7 @@ class CommandLineScreen(ModalScreen[str | None]):
     def __init__(self, words: list[str]) -> None:
         super().__init__()
         self.words = words
+        self._submitted = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="command-bar"):
@@ -230,26 +231,24 @@ class CommandLineScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+        release_keys(self.app, "command-line")  # the keys typed since `:` go into the box, in order
 
-    def on_key(self, event: events.Key) -> None:
-        """Keys of the burst that opened the command line arrive before its input has the focus
-        (they reach this screen): type them into it instead of losing them."""
-        box = self.query_one(Input)
-        if box.has_focus:
-            return
-        if event.key == "enter":
-            event.stop()
-            self.dismiss(box.value.strip() or None)
-        elif event.key == "backspace":
-            event.stop()
-            box.action_delete_left()
-        elif event.is_printable and event.character:
-            event.stop()
-            box.insert_text_at_cursor(event.character)
+    def holds_keys_after(self, key: str) -> str | None:
+        """Enter and Esc close the command line: the keys typed after them wait until the
+        command took effect (the app's `done` releases them), never typed into this box."""
+        return "command-line" if key in ("enter", "escape") and not self._submitted else None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value.strip() or None)
+        self._close(event.value.strip() or None)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self._close(None)
+
+    def _close(self, result: str | None) -> None:
+        """Dismissed once: Textual's dismiss pops whatever screen is on top, so a second one
+        (a key already queued for this screen) popped the screens under it."""
+        if self._submitted or not self.is_current:
+            return
+        self._submitted = True
+        self.dismiss(result)

@@ -9,6 +9,7 @@ below are marked stale and refresh when they come back).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from textual import events
 from textual.app import App
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
@@ -26,6 +28,7 @@ from backends.registry import create_backends, create_provisioner
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.kept_env_screens import IDLE_S, KeptEnvScreens
+from screens.key_hold import KeyHold, hold_keys, release_keys
 from screens.lifecycle_steps import LifecycleScreen
 from screens.overview import OverviewScreen
 from screens.registry import screen_keymap_classes
@@ -130,6 +133,7 @@ class EnvdeckApp(App):
         self._repair_buffer: dict[str, list] = {}  # env -> records not toasted yet
         self._repair_toasted: dict[str, float] = {}  # env -> monotonic time of its last repair toast
         self._last_input = time.monotonic()  # the last key or mouse press (idle time builds screens ahead)
+        self.keys = KeyHold(self)  # keys of a burst, queued while a command line or filter box opens
         self.idle_collector = IdleCollector()  # full collections in idle time, not in a keystroke
         self.title = self.options.title
         if self.options.testing:
@@ -227,6 +231,8 @@ class EnvdeckApp(App):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
             self._last_input = time.monotonic()  # screens are built ahead only while there is none
+        if isinstance(event, events.Key) and not event.is_forwarded and self.keys.take(event):
+            return  # queued: replayed in order once what it is typed into is open (screens/key_hold.py)
         await super().on_event(event)
 
     def _builds_ahead(self) -> bool:
@@ -301,6 +307,14 @@ class EnvdeckApp(App):
     def open_overview(self) -> None:
         while len(self.screen_stack) > 2:
             self.pop_screen()
+
+    def pop_screen(self) -> AwaitComplete:
+        """Never the overview at the bottom of the stack: popping it left a blank screen with no
+        way back (a command line dismissed twice by one burst popped two screens under it)."""
+        if self.screen_stack and isinstance(self.screen, OverviewScreen) and len(self.screen_stack) <= 2:
+            log.warning("pop of the overview refused: it stays at the bottom of the screen stack")
+            return AwaitComplete(asyncio.sleep(0)).call_next(self)
+        return super().pop_screen()
 
     # -- reconciler changes ----------------------------------------------------
     def on_env_updated(self, message: EnvUpdated) -> None:
@@ -477,9 +491,13 @@ class EnvdeckApp(App):
             return
 
         def done(text: str | None) -> None:
-            if text:
-                run_command(self, text)
+            try:
+                if text:
+                    run_command(self, text)
+            finally:  # the keys typed after Enter act on what the command opened
+                release_keys(self, "command-line", when_settled=True)
 
+        hold_keys(self, "command-line")  # released once its box has the focus
         self.push_screen(CommandLineScreen(self.command_suggestions()), done)
 
     def command_suggestions(self) -> list[str]:

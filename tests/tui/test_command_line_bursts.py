@@ -1,0 +1,141 @@
+"""Keys typed in one burst (tmux send-keys over a laggy SSH link) with `:` or `/`: they are
+queued while the command line or the filter box opens and replayed into it in order; an Enter
+in the burst submits, and the keys after it act on what the command opened, never glued into
+the submitted text. The screen stack never ends blank: the overview stays at its bottom.
+
+Each burst is sent twice over: all keys handed to the app at once (as the terminal driver does
+with the bytes of one read), and with pilot.press in one call."""
+
+from __future__ import annotations
+
+import pytest
+from textual import events
+from textual.widgets import Input
+
+from screens.environment import EnvironmentScreen
+from screens.jump import CommandLineScreen
+from screens.overview import OverviewScreen
+from tests.tui.pilot import app_ready, make_app, wait_until
+from tui.widgets.resource_table import ResourceTable
+
+NAMED = {":": "colon", "/": "slash", "\r": "enter", " ": "space", "\b": "backspace", "\x1b": "escape"}
+CONTROL = "\r\b\x1b"
+
+
+def keys(text: str) -> list[str]:
+    return [NAMED.get(ch, ch) for ch in text]
+
+
+async def send_burst(pilot, text: str, how: str) -> None:
+    app = pilot.app
+    if how == "press":
+        await pilot.press(*keys(text))
+        return
+    for ch in text:  # every key in the app's queue before the first is handled
+        event = events.Key(NAMED.get(ch, ch), None if ch in CONTROL else ch)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+def stack(app) -> list[str]:
+    return [type(s).__name__ + (f":{s.env}" if isinstance(getattr(s, "env", None), str) else "")
+            for s in app.screen_stack]
+
+
+def settled(app) -> bool:
+    screen = app.screen
+    return (not app.keys.held and getattr(screen, "ready", True) and not isinstance(screen, CommandLineScreen)
+            and app.focused is not None)
+
+
+async def settle_on(pilot, env: str) -> EnvironmentScreen:
+    app = pilot.app
+    await wait_until(pilot, lambda: settled(app) and getattr(app.screen, "env", None) == env, f"{env} shown",
+                     explain=lambda: (stack(app), app.keys.reasons, app.focused))
+    await pilot.pause()
+    return app.screen
+
+
+BOTH = pytest.mark.parametrize("how", ["burst", "press"])
+
+
+@BOTH
+@pytest.mark.parametrize("text, last", [(":prod\r:staging\r:prod\r", "prod"), (":prod\r:staging\r", "staging")])
+async def test_commands_in_one_burst_run_one_after_the_other(tmp_path, stage, how, text, last):
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await send_burst(pilot, text, how)
+        await settle_on(pilot, last)
+        assert stack(app) == ["Screen", "OverviewScreen", f"EnvironmentScreen:{last}"]
+        await pilot.press("escape")  # Esc still leads back to the overview
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
+        assert stack(app) == ["Screen", "OverviewScreen"]
+
+
+@BOTH
+async def test_keys_after_enter_act_on_the_screen_the_command_opened(tmp_path, stage, how):
+    app = make_app(tmp_path, stage, env="prod")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await send_burst(pilot, ":staging\r4", how)
+        screen = await settle_on(pilot, "staging")
+        assert screen.active_view == "faults", "the 4 after Enter switched staging's view"
+        assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:staging"]
+
+        await send_burst(pilot, ":prod\rjj", how)
+        screen = await settle_on(pilot, "prod")
+        table = screen.query_one(ResourceTable)
+        assert table.cursor_row == 2, "jj moved prod's cursor down two rows"
+        assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:prod"]
+
+
+@BOTH
+async def test_an_unknown_command_leaves_the_user_where_they_were(tmp_path, stage, how):
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await send_burst(pilot, ":nosuch\rj", how)
+        screen = await settle_on(pilot, "staging")
+        assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:staging"]
+        assert screen.query_one(ResourceTable).cursor_row == 1, "the j after Enter moved staging's cursor"
+        toasts = [str(n.message) for n in app._notifications]
+        assert any("'nosuch'" in t for t in toasts) and not any("nosuchj" in t for t in toasts), toasts
+
+
+async def test_the_overview_at_the_bottom_is_never_popped(tmp_path, stage):
+    app = make_app(tmp_path, stage)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        assert stack(app) == ["Screen", "OverviewScreen"]
+        await app.pop_screen()
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert stack(app) == ["Screen", "OverviewScreen"]
+
+
+@BOTH
+@pytest.mark.parametrize("text, box_text", [("/web", "web"), ("/\bweb", "web"), ("/x\b\bweb", "web")])
+async def test_keys_after_slash_go_into_the_filter_box(tmp_path, stage, how, text, box_text):
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await send_burst(pilot, text, how)
+        screen = app.screen
+        box = screen.query_one("#filter", Input)
+        await wait_until(pilot, lambda: not app.keys.held and box.value == box_text, f"{box_text!r} in the box",
+                         explain=lambda: (box.value, app.focused, app.keys.reasons))
+        await pilot.pause()
+        assert box.value == box_text and box.has_focus
+        assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:staging"]
+
+
+@BOTH
+async def test_keys_after_enter_in_the_filter_box_act_on_the_view(tmp_path, stage, how):
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await send_burst(pilot, "/web\r4", how)
+        screen = await settle_on(pilot, "staging")
+        assert screen.query_one("#filter", Input).value == "web", "the 4 after Enter was not typed into the box"
+        assert screen.active_view == "faults"
