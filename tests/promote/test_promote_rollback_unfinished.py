@@ -51,6 +51,8 @@ def test_rollback_stops_a_promotion_another_process_carries_out_and_undoes_it(pa
     assert len(_web_patches(pair)) == 2, _web_patches(pair)
     assert "Traceback" not in err, err
     assert driver.returncode == 1, (out, err)
+    assert f"promotion {pid} of staging → prod stopped for rollback by " in err, err
+    assert err.rstrip().endswith("the rollback sets prod's versions back"), err
     listed = {p["id"]: p for p in json.loads(pair.envdeck("promote", "--list", "--json").stdout)["promotions"]}
     assert listed[pid]["state"] == "rolled-back", listed[pid]
     rollback = next(p for p in listed.values() if p["rollback_of"] == pid)

@@ -65,7 +65,8 @@ class PromotionStore:
                                            (plan.b, str(PromotionState.RUNNING)))
             if busy is not None:
                 raise InvalidRequest(f"promotion {busy['id']} into {plan.b} is unfinished: "
-                                     f"envdeck promote --resume {busy['id']} carries it on")
+                                     f"envdeck promote --resume {busy['id']} carries it on; "
+                                     f"envdeck promote --rollback {busy['id']} undoes it")
             await self._db.execute(
                 'INSERT INTO promotions (id, a, b, "user", origin, state, plan, previous, rollback_of, wave, '
                 "reason, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,0,'',?,?)",

@@ -20,7 +20,7 @@ from typing import Any
 
 from tui.core.model import iso
 
-__all__ = ["PlannedChange", "Promotion", "PromotionPlan", "PromotionState", "PromotionStep", "Skipped",
+__all__ = ["STOPPED_FOR_ROLLBACK", "PlannedChange", "Promotion", "PromotionPlan", "PromotionState", "PromotionStep", "Skipped",
            "StepState"]
 
 
@@ -40,6 +40,8 @@ class StepState(StrEnum):
 
 
 _REACHED = (StepState.APPLIED, StepState.HEALTHY)
+#: how the reason of a promotion `promote --rollback` stopped while unfinished begins (its fence)
+STOPPED_FOR_ROLLBACK = "stopped for rollback by "
 
 
 def _text(value: Any) -> str:
@@ -174,6 +176,8 @@ class Promotion:
         what = "promotion"
         if self.state == PromotionState.SUCCEEDED:
             return f"{what} {self.id} of {self.a} → {self.b} succeeded: {healthy}/{total} change(s) healthy"
+        if self.state == PromotionState.FAILED and self.reason.startswith(STOPPED_FOR_ROLLBACK):
+            return f"{what} {self.id} of {self.a} → {self.b} {self.reason}: the rollback sets {self.b}'s versions back"
         if self.state == PromotionState.FAILED:
             healthy, promoted = self.healthy, self.promoted
             unhealthy = [c for c in promoted if c not in healthy]

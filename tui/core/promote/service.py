@@ -31,7 +31,14 @@ from tui.core.policy import Policy
 from tui.core.promote.engine import OnChange, PromotionEngine, driven_here
 from tui.core.promote.plan import plan_promotion
 from tui.core.promote.promotion_store import PromotionStore
-from tui.core.promote.records import PlannedChange, Promotion, PromotionPlan, PromotionState, StepState
+from tui.core.promote.records import (
+    STOPPED_FOR_ROLLBACK,
+    PlannedChange,
+    Promotion,
+    PromotionPlan,
+    PromotionState,
+    StepState,
+)
 
 if TYPE_CHECKING:
     from tui.core.session import Session
@@ -167,7 +174,7 @@ class PromoteService:
         busy = await self.pstore.unfinished(b)
         if busy is not None:
             raise InvalidRequest(f"promotion {busy} into {b} is unfinished: envdeck promote --resume {busy} "
-                                 "carries it on")
+                                 f"carries it on; envdeck promote --rollback {busy} undoes it")
         plan = await self.plan(a, b, components)
         if not plan.changes:
             return None
@@ -204,7 +211,7 @@ class PromoteService:
         call it had in flight lands before the rollback reads what reached B."""
         pid = promotion.id
         holder = default_holder()
-        if await self.pstore.fence(pid, f"stopped for rollback by {holder} (envdeck promote --rollback {pid})"):
+        if await self.pstore.fence(pid, f"{STOPPED_FOR_ROLLBACK}{holder} (envdeck promote --rollback {pid})"):
             log.info("promotion %s into %s stopped for its rollback by %s", pid, promotion.b, holder)
             await self._wait_released(pid)
         return await self.get(pid)
