@@ -51,3 +51,27 @@ async def test_promotion_round_trip_refusal_and_lease(any_store):
         assert [p.id for p in await pstore.list(["prod"])] == [promotion.id] and await pstore.list(["qa"]) == []
     finally:
         await store.close()
+
+
+async def test_the_rollback_fence_is_one_atomic_update_an_engine_end_never_overwrites(any_store):
+    store = await any_store.open()
+    try:
+        pstore = PromotionStore(store)
+        promotion = await pstore.insert(PLAN, user="alice", origin="cli", previous={})
+        assert await pstore.take_lease(promotion.id, "a@h:1", 60) is None
+        reason = "stopped for rollback by bob@h:2 (envdeck promote --rollback x)"
+        assert await pstore.fence(promotion.id, reason)
+        assert not await pstore.fence(promotion.id, "again"), "only a running promotion is fenced"
+        assert await pstore.state(promotion.id) == PromotionState.FAILED
+        # the engine that carried it out ends: its succeeded/failed never replaces the fence
+        assert not await pstore.set_state(promotion.id, PromotionState.SUCCEEDED, waves_done=2, only_running=True)
+        fenced = await pstore.get(promotion.id)
+        assert (fenced.state, fenced.reason, fenced.waves_done) == (PromotionState.FAILED, reason, 0)
+        assert fenced.summary().endswith("the rollback sets prod's versions back"), fenced.summary()
+        holder, until = await pstore.lease(promotion.id)
+        assert holder == "a@h:1" and until is not None
+        await pstore.release_lease(promotion.id, "a@h:1")
+        assert await pstore.lease(promotion.id) == (None, None)
+        assert await pstore.unfinished("prod") is None     # a new --apply into prod may go
+    finally:
+        await store.close()
