@@ -22,7 +22,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from tui.core.change_feed import ChangeFeed, FeedMarks
+from tui.core.change_feed import SQLITE_POLL_S, ChangeFeed, FeedMarks
 from tui.core.env_state import (
     BackendStatusChanged,
     DriftsChanged,
@@ -157,6 +157,37 @@ class Follower:
                 self.loaded[env] = marks.tokens[env]
                 done.add(env)
         return done
+
+    # -- backends the leader has not observed yet ---------------------------------------
+    def pending(self, env: str) -> list[str]:
+        """The backends of a followed `env` its leader has published nothing for yet: neither an
+        observation nor a failure (its first pass of them is still running). Shown as pending,
+        never as unreachable: this process made no call that could have failed."""
+        state = self.rec.envs.get(env)
+        if state is None or not self.following(env):
+            return []
+        return [name for name, b in state.backends.items() if b.reachable is None]
+
+    async def await_first_observations(self, timeout: float) -> dict[str, list[str]]:
+        """Until the leaders have published a first observation of every pending backend
+        (`envdeck status` right after a TUI or an agent started), at most `timeout` seconds:
+        the feed is read again at each wake and what changed loaded. No cloud call. Returns
+        what is still pending (env -> backends), empty when everything was observed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        waiting = {env: names for env in self.rec.envs if (names := self.pending(env))}
+        while waiting and (left := deadline - loop.time()) > 0:
+            await self.feed.wait(min(left, SQLITE_POLL_S))
+            marks = await self.feed.marks()
+            for env in list(waiting):
+                token = marks.tokens.get(env)
+                if token is not None and self.loaded.get(env) != token and await self.load(env):
+                    self.loaded[env] = token
+                if names := self.pending(env):
+                    waiting[env] = names
+                else:
+                    del waiting[env]
+        return waiting
 
     # -- the loop ------------------------------------------------------------------
     async def start(self) -> None:

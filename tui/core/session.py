@@ -198,6 +198,13 @@ class Session:
                                for env, backends in self.reconciler.backends.items() for bname in backends
                                if env not in followed))
 
+    async def await_leaders_first_pass(self, timeout: float) -> dict[str, list[str]]:
+        """After `observe`: until the leaders of followed environments have published a first
+        observation of the backends they had not observed yet, at most `timeout` seconds (no
+        cloud call); what is still pending, env -> backends (`envdeck status` shows them as
+        pending, never as unreachable)."""
+        return await self.reconciler.follower.await_first_observations(timeout)
+
     # -- lookups -------------------------------------------------------------
     def environments(self) -> list[str]:
         return list(self.reconciler.envs)
