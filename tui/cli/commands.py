@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.cli import desired
 from tui.cli.opening import load, open_session
-from tui.cli.output import ask, print_json, status_table, write_line
+from tui.cli.output import ask, mark_pending, print_json, status_table, write_line
 from tui.core.env_state import RepairPerformed, TimelineAdded
 from tui.core.errors import InvalidRequest, PolicyDenied
 from tui.core.heap import settle_heap
@@ -72,9 +72,12 @@ async def cmd_status(args: argparse.Namespace) -> int:
     session = await open_session(args, cfg, args.env)
     try:
         await session.observe()  # observes only: repairs belong to `reconcile`
+        # a leader (another live process) still on its first pass of a backend: wait for it, bounded
+        pending = await session.await_leaders_first_pass(cfg.defaults.timeout)
         envs = [session.state(name).to_json() for name in session.environments()]
     finally:
         await session.close()
+    mark_pending(envs, pending)  # never shown as unreachable: pending, and exit 1 (not all observed)
     if args.json:
         print_json({"generated_at": iso(now_utc()), "environments": envs})
     else:

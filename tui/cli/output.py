@@ -72,12 +72,32 @@ def _table(rows: list[list[str]]) -> None:
         write_line("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
+def mark_pending(envs: list[dict[str, Any]], pending: dict[str, list[str]]) -> None:
+    """`status --json`: every backend gets `pending` (true: its environment's leader, another
+    live process, has not published a first observation of it yet, so nobody knows whether it
+    is reachable); a pending backend's `reachable` is null, not false. One line on stderr per
+    environment with pending backends."""
+    for env in envs:
+        waiting = pending.get(env["name"], ())
+        for name, b in env["backends"].items():
+            b["pending"] = name in waiting
+            if b["pending"]:
+                b["reachable"] = None
+        if waiting:
+            say(f"envdeck: {env['name']}: {', '.join(waiting)} not observed yet by its leader "
+                f"{env.get('leader') or ''} (first pass still running); shown as pending")
+
+
+def _backend_cell(name: str, b: dict[str, Any], leader: str | None) -> str:
+    if b.get("pending"):
+        return f"{name} pending (first pass by {leader or 'its leader'} running)"
+    return (f"{name} {'ok' if b['reachable'] else 'UNREACHABLE'} ({age(b['observed_at'])})"
+            + (f": {b['error']}" if b["error"] else ""))
+
+
 def status_table(envs: list[dict[str, Any]]) -> None:
     for env in envs:
-        backends = ", ".join(
-            f"{name} {'ok' if b['reachable'] else 'UNREACHABLE'} ({age(b['observed_at'])})"
-            + (f": {b['error']}" if b["error"] else "")
-            for name, b in env["backends"].items())
+        backends = ", ".join(_backend_cell(name, b, env.get("leader")) for name, b in env["backends"].items())
         write_line(f"{env['name']}  health={env['health']}  drift={env['drift'] or '-'}  repair={env['repair']}"
                    f"  faults={len(env['faults'])}  [{backends}]")
         rows = [["BACKEND", "KIND", "NAME", "ID", "STATUS", "HEALTH", "DRIFT", "FINDINGS"]]
