@@ -187,3 +187,34 @@ async def test_status_shows_a_backend_the_leader_has_not_observed_yet_as_pending
     # the follower made no cloud call: its own servers saw nothing
     assert cli_relay.accepted == 0
     assert requests(cli_emu) == []
+
+
+async def test_on_postgresql_a_follower_waits_for_the_leaders_first_observation(world, tmp_path, pg_url, monkeypatch):
+    """The same wait on a shared PostgreSQL store (the feed's LISTEN/NOTIFY path): pending while
+    the leader's AWS is held, still pending when the bound runs out, observed once published."""
+    leader_config, cli_config, leader_relay, cli_relay, cli_emu = world
+    monkeypatch.setenv("ENVDECK_STATE_URL", pg_url)
+    state_dir = tmp_path / "state"
+    leader = await _leader(leader_config, state_dir)
+    try:
+        await until_published(leader)
+        await until(lambda: leader_relay.accepted > 0, "the leader's AWS pass waiting on the held server")
+        cli = await Session.open(parse_config(cli_config.read_text()), state_dir, user="bob",
+                                 backends_factory=create_backends)
+        try:
+            await cli.observe()
+            assert cli.state(ENV).backends["kubernetes"].reachable is True  # as the leader published it
+            assert await cli.await_leaders_first_pass(0.2) == {ENV: ["aws"]}  # the bound ran out
+            assert cli.state(ENV).backends["aws"].reachable is None
+            waiting = asyncio.create_task(cli.await_leaders_first_pass(60.0))
+            await asyncio.sleep(0)
+            assert not waiting.done()
+            leader_relay.open()
+            assert await waiting == {}
+            assert cli.state(ENV).backends["aws"].reachable is True
+        finally:
+            await cli.close()
+    finally:
+        await leader.close()
+    assert cli_relay.accepted == 0
+    assert requests(cli_emu) == []
