@@ -71,7 +71,7 @@ class KeyHold:
         own queue, after the letters typed before it: Textual runs such a binding only once the
         key has bubbled up to the app, after the letters typed after it were already inserted
         (a burst `/x⌫⌫web` gave `xw`)."""
-        box = self.app.focused
+        box = self.app.focused if self.app.screen_stack else None
         if not isinstance(box, Input) or self._app_priority(event.key):
             return False
         try:
