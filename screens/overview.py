@@ -12,6 +12,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -114,11 +115,25 @@ def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, pale
     mark = expiry_mark(managed, now, palette) if managed is not None else None
     room = None if max_width is None else max_width - (mark.cell_len + 1 if mark is not None else 0)
     if room is not None and cell.cell_len > room:
-        cell.truncate(max(room, MIN_NAME_CELLS), overflow="ellipsis")
+        cell = safe(cut_middle(clean(name), max(room, MIN_NAME_CELLS)), style=palette.style("primary", bold=True))
     if mark is not None:
         cell.append(" ")
         cell.append_text(mark)
     return cell
+
+
+def cut_middle(name: str, width: int) -> str:
+    """`name` in `width` cells, cut in its middle with `…`: its start and its end stay (`adv7-b`
+    and `adv7-c` stay apart, `pr…12345` keeps a branch's number; the tail gets the extra cell)."""
+    if cell_len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    start = name[:head]
+    end = name[len(name) - tail:] if tail else ""
+    while cell_len(start) + 1 + cell_len(end) > width and end:  # wide characters
+        end = end[1:]
+    return f"{start}…{end}"
 
 
 def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette, *, compact: bool = False,
@@ -233,6 +248,20 @@ class EnvironmentsTable(KeyedTable):
         keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
         shown = {name: tuple(cells[i] for i in keep) for name, cells in rows.items()}
         self.sync(shown, list(shown))
+        self._fit_columns(shown, [label for _, label in spec])
+
+    def _fit_columns(self, rows: dict[str, Cells], labels: list[str]) -> None:
+        """Each column as wide as its widest cell or label now: the table only ever widens a
+        column, and a long name gone (destroyed) left ENV wide and REPAIR off screen."""
+        changed = False
+        for i, column in enumerate(self.columns.values()):
+            width = max([cell_len(labels[i]), *(cells[i].cell_len for cells in rows.values())])
+            if column.content_width != width:
+                column.content_width = width
+                changed = True
+        if changed:
+            self._require_update_dimensions = True
+            self.refresh()
 
 
 class OverviewScreen(EnvdeckScreen):

@@ -15,6 +15,8 @@ from screens.overview import EnvironmentsTable
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
 from tests.tui.test_lifecycle_tui import SMALL, lifecycle_app
+from tui.core.env_state import LifecycleChanged
+from tui.core.lifecycle.records import EnvLifecycleState
 from tui.widgets.resource_table import ResourceTable
 
 
@@ -176,3 +178,77 @@ async def test_lifecycle_keys_offered_where_they_work_and_help_agrees(tmp_path, 
         for ident in ("env-destroy", "env-sleep", "env-wake", "view-steps"):
             assert not rows[ident].endswith("(not now)"), (ident, rows[ident])
         assert rows["restart"].endswith("(not now)")
+
+
+LONG = "preview-feature-very-long-branch-name-12345"
+
+
+def header_line(table) -> str:
+    return "".join(s.text for s in table.render_line(0))
+
+
+def row_lines(table) -> list[str]:
+    return ["".join(s.text for s in table.render_line(y)) for y in range(1, table.row_count + 1)]
+
+
+async def created(pilot, *names: str, ttl_s: int) -> EnvironmentsTable:
+    app = pilot.app
+    for name in names:
+        await app.session.env_create(name, "preview", {"branch": "x"}, ttl_s=ttl_s, wait=False)
+    table = app.screen.query_one(EnvironmentsTable)
+    await wait_until(pilot, lambda: all(n in table.row_keys for n in names), "the created rows")
+    await settle(pilot)
+    return table
+
+
+async def test_overview_long_created_name_fits_80_columns_and_the_column_shrinks_after(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        table = await created(pilot, LONG, ttl_s=45 * 60)
+        assert header_line(table).rstrip().endswith("REPAIR"), header_line(table)
+        lines = {line.split()[0]: line for line in row_lines(table)}
+        assert lines["staging"].rstrip().endswith("propose"), lines["staging"]
+        name = table.cells_of(LONG)[0].plain
+        # cut in its middle: its start and its end stay, the expiry mark whole
+        assert name.startswith("pr") and name.split(" ⌛")[0].endswith("45") and "…" in name, name
+        assert name.endswith("⌛45m"), name
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        # the line under the table: the whole name, and its expiry whole
+        table.move_to_key(LONG)
+        await settle(pilot)
+        under = app.screen.query_one("#env-description").render()
+        first = str(under).splitlines()[0]
+        assert first.startswith(LONG) and "expires in 4" in first and not first.endswith("…"), first
+        # destroyed and gone: the ENV column is as wide as the names left
+        gone = app.managed[LONG]
+        gone.state = EnvLifecycleState.DESTROYED
+        app.bridge(LifecycleChanged(LONG, gone))
+        app.session.reconciler.envs.pop(LONG, None)  # as the reconciler drops a destroyed one
+        app.screen.refresh_all()
+        await wait_until(pilot, lambda: LONG not in table.row_keys, "the destroyed row gone",
+                         explain=lambda: list(table.row_keys))
+        await settle(pilot)
+        env = next(c for k, c in table.columns.items() if k.value == "env")
+        assert env.get_render_width(table) == len("staging") + 2, env.get_render_width(table)
+        assert header_line(table).split()[-1] == "REPAIR"
+
+
+async def test_overview_tells_similar_created_names_apart(tmp_path, stage, world):
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app_ready(pilot)
+        table = await created(pilot, "adv7-b", "adv7-c", LONG, ttl_s=54 * 60)
+        cells = {k: table.cells_of(k)[0].plain for k in ("adv7-b", "adv7-c", LONG)}
+        assert cells["adv7-b"].startswith("adv7-b ⌛") and cells["adv7-c"].startswith("adv7-c ⌛"), cells
+        assert cells[LONG].startswith(LONG) or cells[LONG].split(" ⌛")[0].endswith("12345"), cells
+        assert header_line(table).rstrip().endswith("REPAIR")
+    app = lifecycle_app(tmp_path / "80", stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        table = await created(pilot, "adv7-b", "adv7-c", LONG, ttl_s=54 * 60)
+        names = [table.cells_of(k)[0].plain.split(" ⌛")[0] for k in ("adv7-b", "adv7-c")]
+        assert len(set(names)) == 2 and all(n.endswith(("-b", "-c")) for n in names), names
+        assert header_line(table).rstrip().endswith("REPAIR"), header_line(table)
+        assert all(line.rstrip().endswith(("propose", "auto", "observe", "—")) for line in row_lines(table)), \
+            row_lines(table)
