@@ -30,7 +30,6 @@ async def test_full_collections_run_when_idle_and_never_while_keys_arrive(tmp_pa
     app.options.tick_s = 0.1
     app.options.idle_collect = True
     app.idle_collector.idle_s = IDLE_S
-    app.idle_collector.min_gap_s = 0.0
     passes = FullPasses(app)
     threshold = gc.get_threshold()
     gc.set_threshold(threshold[0], threshold[1], 10**9)
