@@ -165,8 +165,9 @@ class TerminalSession:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None:
             if time.monotonic() > deadline:
+                stacks = self._stacks()
                 raise AssertionError(f"{self.argv[:4]} did not exit within {timeout:.0f}s; it wrote: "
-                                     f"{visible_text(bytes(self.out[-3000:]))!r}")
+                                     f"{visible_text(bytes(self.out[-3000:]))!r}{stacks}")
             self._read(0.1)
         while not self.eof:
             ready, _, _ = select.select([self.master], [], [], 0)
@@ -174,6 +175,19 @@ class TerminalSession:
                 break
             self._read(0)
         return self.proc.returncode
+
+    def _stacks(self) -> str:
+        """Where a program that hangs is stuck: with PYTHONFAULTHANDLER set (its environment),
+        SIGABRT makes Python write every thread's stack before it dies; what it wrote then."""
+        if self.proc.poll() is not None or not (self.proc.args and "PYTHONFAULTHANDLER" in os.environ):
+            return ""
+        since = len(self.out)
+        os.kill(self.proc.pid, signal.SIGABRT)
+        deadline = time.monotonic() + 5
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.1)
+        self._read(0.2)
+        return "\nits threads when it was stopped (SIGABRT):\n" + bytes(self.out[since:]).decode(errors="replace")
 
     def close(self) -> None:
         if self.proc.poll() is None:

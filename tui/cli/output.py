@@ -126,9 +126,48 @@ def ask(prompt: str) -> str:
         return input(clean(prompt))
     if sigint.installed():  # the envdeck process's handler: raises once, ignores what follows
         with sigint.raising():
-            return input(clean(prompt))
+            return _answer(clean(prompt))
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return input(clean(prompt))
+        return _answer(clean(prompt))
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+ANSWER_POLL_S = 0.2  # the longest a Ctrl-C at a prompt waits for its handler
+
+
+def _answer(prompt: str) -> str:
+    """input(), but a Ctrl-C can never be lost: input() only runs Python's SIGINT handler when
+    its read() is interrupted (EINTR). A Ctrl-C that comes after the prompt is written but before
+    that read() has begun (a loaded machine: the process is preempted right after writing the
+    prompt), or one the kernel hands to another thread of the process (aiosqlite's, the edge
+    backend's loop), interrupts nothing: the handler was pending and input() blocked for good.
+    Here the terminal is waited for in short select() calls, each followed by Python code, where
+    a pending handler runs (and raises KeyboardInterrupt)."""
+    import os
+    import select
+
+    try:
+        fd = sys.stdin.fileno()
+        terminal = os.isatty(fd)
+    except (AttributeError, ValueError, OSError):  # replaced or closed stdin: input() says so
+        terminal = False
+    if not terminal:
+        return input(prompt)
+    sys.stdout.flush()
+    shown = sys.stderr if sys.stdout.isatty() else sys.stdout  # where input() writes it
+    shown.write(prompt)
+    shown.flush()
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], ANSWER_POLL_S)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)  # canonical mode: at most the line typed so far
+        if not chunk:  # end of file (Ctrl-D)
+            if not line:
+                raise EOFError
+            break
+        line += chunk
+    return line.decode(sys.stdin.encoding or "utf-8", errors="replace").removesuffix("\n")
