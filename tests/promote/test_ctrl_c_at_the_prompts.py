@@ -68,10 +68,18 @@ def test_ctrl_c_at_the_destroy_prompt_ends_it_even_when_another_thread_takes_the
         assert out.count(INTERRUPTED) == 1 and "Traceback" not in out, out
 
 
-def _destroy_with_a_thread(pair: Pair) -> tuple[int, str]:
+def test_ctrl_c_at_a_prompt_ends_the_process_though_a_thread_is_left_running(pair: Pair):
+    """A non-daemon thread still busy (a store never closed, a thread pool's blocking call)
+    would keep the interrupted process alive: Python's exit joins it, for as long as it takes."""
+    code, out = _destroy_with_a_thread(pair, daemon=False)
+    assert code == 130, out
+    assert out.count(INTERRUPTED) == 1 and "Traceback" not in out, out
+
+
+def _destroy_with_a_thread(pair: Pair, *, daemon: bool = True) -> tuple[int, str]:
     """`env destroy` asks before it opens anything, so its process has one thread at the prompt:
-    a thread that sleeps is started in it first."""
-    code = ("import sys, threading, time; threading.Thread(target=time.sleep, args=(600,), daemon=True).start();"
+    a thread that sleeps (600 s) is started in it first."""
+    code = (f"import sys, threading, time; threading.Thread(target=time.sleep, args=(600,), daemon={daemon}).start();"
             "from tui.cli import run; sys.argv = ['envdeck', 'env', 'destroy', 'staging']; run()")
     with TerminalSession([sys.executable, "-c", code], env=pair.cli_env(), cwd=repo_root()) as term:
         term.expect(b"Type its name to confirm: ", timeout=90)

@@ -235,7 +235,34 @@ def run() -> None:
     sigint.install()  # for the whole process: a Ctrl-C after `main` has returned is ignored too
     code = main()
     sigint.ignore()  # the process ends now: a Ctrl-C cannot change its exit status any more
+    if code == EXIT_INTERRUPTED:
+        _end_interrupted(code)
     from tui.core.heap import skip_final_collection
 
     skip_final_collection()  # the process ends now: no last full GC over a big inventory
     sys.exit(code)
+
+
+INTERRUPTED_EXIT_GRACE_S = 3.0  # how long an interrupted command waits for threads it left running
+
+
+def _end_interrupted(code: int) -> None:
+    """A command stopped by Ctrl-C has said so and cleaned up what it could: a thread it left
+    running (a store that was never closed, a thread pool's blocking call) must not keep the
+    process alive. Python's exit joins every non-daemon thread, for as long as they take:
+    after a short grace the process ends here, its output flushed."""
+    import os
+    import threading
+    import time
+
+    deadline = time.monotonic() + INTERRUPTED_EXIT_GRACE_S
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
