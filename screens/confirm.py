@@ -6,7 +6,8 @@ the environment name). Dismisses with the parameters, or None when cancelled.
 
 Cancel is the default: without a parameter to fill in, the Cancel button has the
 focus, so an Enter that was meant for the screen below (a drill-in pressed once too
-often) cancels instead of acting. Confirm with tab/← then Enter, or ctrl+y."""
+often) cancels instead of acting. Confirm with tab/← then Enter, or ctrl+y. A key that
+would confirm is ignored when it was typed before the dialog was shown (screens/dialog_guard.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from screens.base import steady_input
+from screens.dialog_guard import DialogGuard
 from tui.core.sanitize import clean
 from tui.messages import ConfirmRequest  # the request is a message's payload: widgets ask without this screen
 
@@ -35,7 +37,7 @@ def detail_limit(height: int, params: int, typed: bool) -> int:
     return max(1, min(MAX_DETAILS, room - 1))  # - 1: the "… and N more" line
 
 
-class ConfirmScreen(ModalScreen[dict[str, str] | None]):
+class ConfirmScreen(DialogGuard, ModalScreen[dict[str, str] | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="confirm-cancel"),
         Binding("ctrl+y", "confirm", "Confirm", id="confirm-ok", show=False),

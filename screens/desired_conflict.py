@@ -1,7 +1,8 @@
 """Asked before an action that contradicts the desired state in an `auto` environment
 (where the reconciler would undo it at its next pass): keep the action's value as the
 desired state (an audited overlay), hold the resource's automatic repair for a while,
-or cancel. Dismisses with "set-desired", "hold" or None. Cancel has the focus."""
+or cancel. Dismisses with "set-desired", "hold" or None. Cancel has the focus; `d`, `h`
+and Enter typed before the dialog was shown are ignored (screens/dialog_guard.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from screens.dialog_guard import DialogGuard
 from tui.core.overrides import DEFAULT_HOLD_S, Conflict
 from tui.core.sanitize import clean
 
@@ -24,7 +26,7 @@ def hold_label(seconds: float = DEFAULT_HOLD_S) -> str:
     return f"{minutes // 60}h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes}m"
 
 
-class DesiredConflictScreen(ModalScreen[str | None]):
+class DesiredConflictScreen(DialogGuard, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="conflict-cancel", tooltip="Do nothing"),
         Binding("d", "choose('set-desired')", "Keep as desired", id="conflict-set-desired",
@@ -63,6 +65,9 @@ class DesiredConflictScreen(ModalScreen[str | None]):
                               "envdeck desired --clear drops it)\n"
                               f"h: hold this resource's automatic repair for {hold_label()}\nesc: cancel"),
                          classes="detail")
+            ignored = Static(id="dialog-error")  # names a key ignored as typed ahead; shown then
+            ignored.display = False
+            yield ignored
             with Horizontal(id="dialog-buttons"):
                 yield Button("Keep (d)", variant="primary", id=SET_DESIRED)
                 yield Button(f"Hold {hold_label()} (h)", id=HOLD)

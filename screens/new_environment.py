@@ -8,7 +8,8 @@
    error under the field.
 3. Plan (`ctrl+y`, or Enter in the last field): the waves and steps from
    `Session.env_plan`, nothing done yet; then Create or Cancel, **Cancel focused** as in
-   every confirmation of envdeck (Cancel goes back to the form; Esc there closes).
+   every confirmation of envdeck (Cancel goes back to the form; Esc there closes). A key
+   that would create, typed before the plan was shown, is ignored (screens/dialog_guard.py).
 4. Create: `Session.env_create(wait=False)` in a worker; the reconciler carries it out and
    the overview shows the new environment at once (provisioning, step n/m).
 
@@ -27,6 +28,7 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from screens.base import EnvdeckScreen, steady_input
+from screens.dialog_guard import DialogGuard
 from screens.lifecycle_steps import remaining_text
 from tui.core.config import ENV_NAME_RE, parse_duration
 from tui.core.errors import EnvdeckError, PolicyDenied
@@ -119,7 +121,7 @@ class FormField(Vertical):
         self.query_one(".field-hint", Static).update(Text(clean(error, max_len=200) if error else self.hint, end=""))
 
 
-class NewEnvironmentScreen(EnvdeckScreen):
+class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="new-env-back", tooltip="The plan: back to the form; the form: close"),
         Binding("ctrl+y", "confirm", "Plan/Create", id="new-env-confirm",
@@ -129,6 +131,9 @@ class NewEnvironmentScreen(EnvdeckScreen):
         Binding("left", "focus_button('ok')", "Create/Plan button", id="new-env-focus-ok", show=False),
         Binding("right", "focus_button('cancel')", "Cancel button", id="new-env-focus-cancel", show=False),
     ]
+    GUARD_FROM_MOUNT = False  # the form is no confirmation; its plan is (guarded once shown)
+    GUARD_HINT = "#new-env-error"
+    GUARD_WHAT = "the plan"
     DEFAULT_CSS = """
     NewEnvironmentScreen #templates { height: auto; max-height: 5; border: none; background: $surface; }
     NewEnvironmentScreen #template-info { height: auto; max-height: 4; color: $text-muted; padding: 0 1; }
@@ -383,10 +388,12 @@ class NewEnvironmentScreen(EnvdeckScreen):
         self.query_one("#plan-table", KeyedTable).sync(rows, list(rows))
         self.add_class("planned")
         self.query_one("#cancel", Button).focus()  # Enter cancels; Create is a deliberate choice
+        self.guard_until_shown()
 
     def _clear_plan(self) -> None:
         self.plan = None
         self.remove_class("planned")
+        self.end_guard()
 
     def _create(self) -> None:
         form = self._form()

@@ -1,5 +1,6 @@
 """The port dialog of `F`: the pod's container ports (or the service's ports) to choose
-from, another remote port to type, and the local port (empty: a free one)."""
+from, another remote port to type, and the local port (empty: a free one). An Enter typed
+before the dialog was shown forwards nothing (screens/dialog_guard.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from screens.base import steady_input
+from screens.dialog_guard import DialogGuard
 from tui.core.port_forward import ForwardPort
 from tui.core.sanitize import clean
 
@@ -34,7 +36,7 @@ def parse_port(text: str, what: str, *, optional: bool = False) -> int | None:
     return int(text)
 
 
-class PortChoiceScreen(ModalScreen[ForwardRequest | None]):
+class PortChoiceScreen(DialogGuard, ModalScreen[ForwardRequest | None]):
     DEFAULT_CSS = """
     PortChoiceScreen { align: center middle; }
     #pf-dialog { width: 80%; max-width: 70; height: auto; max-height: 90%; border: thick $primary;
@@ -46,6 +48,7 @@ class PortChoiceScreen(ModalScreen[ForwardRequest | None]):
     #pf-hint { color: $text-muted; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="port-choice-cancel")]
+    GUARD_HINT = "#pf-error"
 
     def __init__(self, target: str, ports: list[ForwardPort]) -> None:
         super().__init__()

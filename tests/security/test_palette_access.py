@@ -36,7 +36,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.security.access_setup import ROLES, access, allowed
-from tests.tui.pilot import DEADLINE_S, app_ready, wait_for_audit, wait_until
+from tests.tui.pilot import DEADLINE_S, app_ready, dialog_shown, wait_for_audit, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.commands import VIEWS
@@ -209,7 +209,7 @@ async def pause_through(pilot, stage: Stage, surface: str, role: str, read_only:
         assert isinstance(app.screen, EnvironmentScreen)
         await pilot.press("p")
     if allowed(role, "operator", read_only):
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         assert state.paused == before and await audit(app) == earlier, "nothing happens before confirming"
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: state.paused != before, f"{verb.lower()} to take effect")
@@ -269,7 +269,7 @@ async def repair_through(pilot, stage: Stage, surface: str, role: str, read_only
         await wait_until(pilot, lambda: drift_table.row_count == 1, "the drift row")
         await pilot.press("R")
     if allowed(role, "admin", read_only):
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the repair confirmation")
         assert stage.replicas["api"] == 1 and await audit(app) == earlier, "nothing happens before confirming"
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         rows = await wait_for_new_audit(pilot, "scale", len(earlier))
@@ -423,7 +423,7 @@ async def test_resource_actions_reached_from_the_palette(tmp_path, denied_walks,
             rows = await wait_for_audit(pilot, "shell", env="dev")
             await wait_until(pilot, lambda: notified(app, "cannot be handed over"), "the copied command")
         else:
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+            await dialog_shown(pilot, ConfirmScreen, "the confirmation")
             confirm = app.screen
             assert confirm.request.destructive is destructive
             assert stage.performed == [] and await audit(app) == [], "nothing happens before confirming"

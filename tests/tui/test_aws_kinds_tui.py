@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backends.aws.backend import AwsBackend
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
 from tests.tui.stage import OBSERVED, Stage, StageAws
 from tui.core.config import AwsConfig
 from tui.core.errors import InvalidRequest
@@ -169,7 +169,7 @@ async def test_the_scale_dialog_shows_min_and_max_and_refuses_out_of_range(tmp_p
         await app_ready(pilot)
         await select(pilot, ASG)
         await pilot.press("S")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the scale dialog")
+        await dialog_shown(pilot, ConfirmScreen, "the scale dialog")
         dialog = app.screen
         texts = [str(w.render()) for w in dialog.query(Static)] + [str(w.render()) for w in dialog.query(Label)]
         assert any("desired_capacity (1–6):" in t for t in texts), texts

@@ -17,7 +17,7 @@ import pytest
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from tests.helpers import envdeck_env, repo_root
-from tests.tui.pilot import settle, wait_for_audit, wait_until
+from tests.tui.pilot import dialog_shown, settle, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import load_config
 from tui.core.model import Drift, Health
@@ -145,7 +145,7 @@ async def test_demo_restart_a_deployment_with_confirmation(demo, tmp_path):
         await ready(pilot)
         await select_row(pilot, "kubernetes/Deployment/api")
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         rows = await wait_for_audit(pilot, "restart", timeout=60)
         assert rows[0]["result"] == "succeeded", rows[0]
@@ -161,7 +161,7 @@ async def test_demo_drift_repaired_with_R(demo, tmp_path):
         await wait_until(pilot, lambda: drift_table.move_to_key(key), "the web replicas drift", 60,
                          explain=lambda: drift_table.row_keys)
         await pilot.press("R")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the repair confirmation")
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         state = app.session.reconciler.envs["staging"]
         await wait_until(pilot, lambda: state.resource("kubernetes/Deployment/web").drift == Drift.IN_SYNC,

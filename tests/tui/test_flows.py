@@ -13,7 +13,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.overview import OverviewScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.pilot import app_ready, make_app, wait_for_audit, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, wait_for_audit, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tui.core.model import Drift, Health
 from tui.widgets.record_views import DriftTable
@@ -89,7 +89,7 @@ async def test_restart_with_confirmation_writes_audit_row(tmp_path, stage):
         await app_ready(pilot)
         await select(pilot, "kubernetes/Deployment/web")
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         assert stage.performed == []  # nothing happens before confirming
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: stage.performed, "the restart to reach the backend")
@@ -120,7 +120,7 @@ async def test_scale_asks_for_the_parameter(tmp_path, stage):
         await app_ready(pilot)
         await select(pilot, "kubernetes/Deployment/web")
         await pilot.press("S")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press("ctrl+u", "5", "enter")
         await wait_until(pilot, lambda: stage.performed, "the scale")
         assert stage.performed == [("staging", "kubernetes/Deployment/web", "scale", {"replicas": "5"})]
@@ -135,7 +135,7 @@ async def test_destructive_action_needs_the_typed_name(tmp_path, stage):
         await app_ready(pilot)
         await select(pilot, "kubernetes/Pod/worker-6f4d-oom01")
         await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press(*"worker", "enter")  # not the full name: refused
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen) and stage.performed == []
@@ -184,7 +184,7 @@ async def test_drift_shown_then_repaired(tmp_path, stage):
         await wait_until(pilot, lambda: drift_table.row_count == 1, "the drift row")
         assert drift_table.row_keys == ["kubernetes/Deployment/api\treplicas"]
         await pilot.press("R")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the repair confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the repair confirmation")
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         state = app.session.reconciler.envs["staging"]
         await wait_until(pilot, lambda: state.resource("kubernetes/Deployment/api").drift == Drift.IN_SYNC,
@@ -298,14 +298,14 @@ async def test_pause_and_resume_reconciling(tmp_path, stage):
         await app_ready(pilot)
         state = app.session.reconciler.envs["staging"]
         await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: state.paused, "the environment to pause")
         await wait_until(pilot, lambda: "PAUSED" in str(app.screen.query_one(StatusBar).render()), "PAUSED shown")
         rows = await wait_for_audit(pilot, "pause")
         assert rows[0]["result"] == "succeeded"
         await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press("left", "enter")  # Cancel has the focus: move to Confirm
         await wait_until(pilot, lambda: not state.paused, "the environment to resume")
 

@@ -24,7 +24,7 @@ from screens.new_environment import FormField, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable, OverviewScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
-from tests.tui.pilot import app_ready, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, settle, wait_until
 from tests.tui.stage import FIXED_NOW, OBSERVED, STAGE_CONFIG, StageKubernetes, stage_config, stage_factory
 from tests.tui.test_lifecycle_tui import (
     SMALL,
@@ -65,7 +65,7 @@ async def test_overview_z_and_w_act_on_the_selected_created_environment(tmp_path
         await wait_until(pilot, lambda: table.move_to_key("pr-3"), "its row")
         await settle(pilot)
         await pilot.press("Z")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the sleep confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the sleep confirmation")
         assert "Sleep environment pr-3?" in str(app.screen.query_one("#dialog-title").render())
         await pilot.press("ctrl+y")
         await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "sleeping", "asleep")
@@ -74,7 +74,7 @@ async def test_overview_z_and_w_act_on_the_selected_created_environment(tmp_path
         assert asked and "(ready)" not in asked[-1], asked
         await wait_until(pilot, lambda: table.move_to_key("pr-3"), "its row again")
         await pilot.press("W")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the wake confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the wake confirmation")
         await pilot.press("ctrl+y")
         await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "awake")
 

@@ -23,7 +23,7 @@ from screens.new_environment import FormField, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable, OverviewScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld, managed_env
 from tests.security.test_palette_access import palette_hits, run_palette_command
-from tests.tui.pilot import app_ready, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, settle, wait_until
 from tests.tui.stage import FIXED_NOW, STAGE_CONFIG, Stage, stage_config, stage_factory
 from tests.tui.test_demo_flows import DemoServers
 from tui.app import AppOptions, EnvdeckApp, create_app
@@ -129,6 +129,7 @@ async def fill_and_plan(pilot, name: str = "pr-42") -> NewEnvironmentScreen:
     await wait_until(pilot, lambda: screen.plan is not None, "the plan",
                      explain=lambda: str(screen.query_one("#new-env-error", Static).render()))
     await settle(pilot)
+    await dialog_shown(pilot, NewEnvironmentScreen, "the plan past its guard against keys typed ahead")
     return screen
 
 
@@ -170,6 +171,7 @@ async def test_new_environment_form_checks_as_typed_plans_then_creates(tmp_path,
         assert app.focused is screen.query_one("#cancel", Button)
         assert screen.query_one("#create", Button).region.bottom <= 24
         # Enter on the focused Cancel: back to the form, nothing created
+        await dialog_shown(pilot, NewEnvironmentScreen, "the plan past its guard")
         await pilot.press("enter")
         await pilot.pause()
         assert screen.plan is None and await app.session.env_list() == []
@@ -269,7 +271,7 @@ async def test_destroy_wants_the_typed_name(tmp_path, stage, world):
         await wait_until(pilot, lambda: showing_steps(app, "pr-9"), "its steps")
         await settle(pilot)
         await pilot.press("D")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press(*"pr-8", "enter")
         await pilot.pause()
         error = str(app.screen.query_one("#dialog-error", Static).render())
@@ -381,20 +383,20 @@ async def test_sleep_and_wake_of_a_ready_environment(tmp_path, stage, world):
                          and app.screen.ready, "pr-3's screen")
         await settle(pilot)
         await pilot.press("Z")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await settle(pilot)
         assert app.focused is app.screen.query_one("#cancel", Button)
         await pilot.press("enter")  # the focused Cancel
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "back")
         assert (await app.session.env_get("pr-3")).operation is None
         await pilot.press("Z")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation again")
         await pilot.press("ctrl+y")
         await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "sleeping",
                          "pr-3 sleeping", explain=lambda: app.managed.get("pr-3"))
         assert "‖ sleeping" in str(app.screen.query_one("#title", Static).render())
         await pilot.press("W")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the wake confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the wake confirmation")
         await pilot.press("ctrl+y")
         await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 awake",
                          explain=lambda: app.managed.get("pr-3"))
@@ -418,7 +420,7 @@ async def test_destroy_by_a_viewer_is_denied_and_audited(tmp_path, stage, world)
         overview = app.screen.query_one(EnvironmentsTable)
         await wait_until(pilot, lambda: overview.move_to_key("pr-5"), "its row")
         await pilot.press("D")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press(*"pr-5", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
         await app.workers.wait_for_complete()
@@ -463,7 +465,7 @@ async def test_destroy_from_the_environment_screen_tears_it_down(tmp_path, stage
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready, "pr-4")
         await settle(pilot)
         await pilot.press("D")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press(*"pr-4", "enter")
         await wait_until(pilot, lambda: "pr-4" not in app.managed, "pr-4 destroyed",
                          explain=lambda: app.managed.get("pr-4"))

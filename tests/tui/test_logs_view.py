@@ -10,7 +10,7 @@ import stat
 from rich.text import Text
 
 from screens.confirm import ConfirmScreen
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
 from tests.tui.stage import HOSTILE_LINES, STAGE_CONFIG
 from tui.widgets.logs_view import LogHighlighter, LogsView
 from tui.widgets.resource_table import ResourceTable
@@ -105,7 +105,7 @@ async def test_search_json_timestamps_wrap_and_save(tmp_path, stage):
 
         target = tmp_path / "saved.log"
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await dialog_shown(pilot, ConfirmScreen, "the save prompt")
         await pilot.press("ctrl+u", *str(target), "enter")
         await wait_until(pilot, target.exists, "the saved file")
         await wait_until(pilot, lambda: target.read_text().count("\n") == plain, "the whole file")
@@ -133,7 +133,7 @@ async def test_saved_logs_are_the_lines_not_the_wrapped_rendering_in_the_downloa
         notify = app.notify       # it may be gone before the check below)
         app.notify = lambda message, *args, **kwargs: (toasted.append(str(message)), notify(message, *args, **kwargs))[1]
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await dialog_shown(pilot, ConfirmScreen, "the save prompt")
         await pilot.press("enter")
         await wait_until(pilot, lambda: list(downloads.iterdir()), "the saved file")
         (saved,) = downloads.iterdir()
@@ -155,7 +155,7 @@ async def test_saved_logs_are_private_and_never_follow_a_planted_link(tmp_path, 
         logs = await open_logs(pilot, "kubernetes/Pod/web-7d9f-abcde")
         await wait_until(pilot, lambda: logs.log_widget.line_count == 1, "the line")
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await dialog_shown(pilot, ConfirmScreen, "the save prompt")
         await pilot.press("enter")  # the proposed path: the state directory, not the working directory
         saved_dir = state / "logs"
         await wait_until(pilot, lambda: saved_dir.is_dir() and list(saved_dir.iterdir()), "the saved file")
@@ -170,7 +170,7 @@ async def test_saved_logs_are_private_and_never_follow_a_planted_link(tmp_path, 
         link = tmp_path / "planted.log"
         link.symlink_to(victim)
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the save prompt")
+        await dialog_shown(pilot, ConfirmScreen, "the save prompt")
         await pilot.press("ctrl+u", *str(link), "enter")
         await wait_until(pilot, lambda: any("cannot save" in n.message for n in app._notifications),
                          "the refusal")

@@ -23,7 +23,7 @@ from screens.desired_conflict import DesiredConflictScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.desired_web import WEB, desired_web_yaml, patches, replicas
-from tests.tui.pilot import app_ready, wait_for_audit, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, wait_for_audit, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.core.model import now_utc
@@ -60,9 +60,9 @@ async def scale_web_to_5(pilot) -> None:
     table = app.screen.query_one(ResourceTable)
     await wait_until(pilot, lambda: table.move_to_key(WEB), "the web row")
     await pilot.press("S")
-    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+    await dialog_shown(pilot, ConfirmScreen, "the confirmation")
     await pilot.press("ctrl+u", "5", "enter")
-    await wait_until(pilot, lambda: isinstance(app.screen, DesiredConflictScreen), "the conflict question")
+    await dialog_shown(pilot, DesiredConflictScreen, "the conflict question")
 
 
 @contextlib.asynccontextmanager
@@ -201,7 +201,7 @@ async def test_pause_keeps_observing(tmp_path, cluster):
         app = pilot.app
         state = app.session.reconciler.envs["prod"]
         await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press("left", "enter")
         await wait_until(pilot, lambda: state.paused, "paused")
         emu.patch("deployments", NS, "web", {"spec": {"replicas": 7}})

@@ -14,7 +14,7 @@ import pytest
 from backends.sim.k8s_emulator import Emulator
 from screens.port_choice import PortChoiceScreen
 from screens.port_forwards import PortForwardsScreen
-from tests.tui.pilot import app_ready, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.core.port_forward import ForwardState
@@ -63,7 +63,7 @@ async def test_a_refused_port_reads_as_an_error_in_a_panel_that_fits_80_columns(
         await wait_until(pilot, lambda: table.move_to_key(f"kubernetes/Pod/{pod}"), "the pod's row")
         await pilot.pause()
         await pilot.press("F")
-        await wait_until(pilot, lambda: isinstance(app.screen, PortChoiceScreen), "the port dialog")
+        await dialog_shown(pilot, PortChoiceScreen, "the port dialog")
         await pilot.press("tab")  # from the container's ports to "another remote port"
         await pilot.press(*"9999", "enter")
         await wait_until(pilot, lambda: app.session.port_forwards(), "the forward to open")

@@ -16,7 +16,7 @@ from screens.help import HelpScreen
 from screens.port_choice import PortChoiceScreen
 from screens.port_forwards import PortForwardsScreen
 from tests.other_user import connect_as, needs_other_user, other_user
-from tests.tui.pilot import app_ready, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.widgets.keyed_table import KeyedTable
@@ -88,7 +88,7 @@ async def test_F_forwards_a_pod_port_listed_in_the_panel_and_closed_there(emulat
         await app_ready(pilot)
         await _select_pod(pilot, pod)
         await pilot.press("F")
-        await wait_until(pilot, lambda: isinstance(app.screen, PortChoiceScreen), "the port dialog")
+        await dialog_shown(pilot, PortChoiceScreen, "the port dialog")
         await pilot.press("enter")  # the highlighted choice: the container's port 80
         await wait_until(pilot, lambda: app.session.port_forwards(), "the forward to open")
         [forward] = app.session.port_forwards()
@@ -132,7 +132,7 @@ async def test_the_panel_counts_and_names_another_users_refused_connection(emula
         await app_ready(pilot)
         await _select_pod(pilot, pod)
         await pilot.press("F")
-        await wait_until(pilot, lambda: isinstance(app.screen, PortChoiceScreen), "the port dialog")
+        await dialog_shown(pilot, PortChoiceScreen, "the port dialog")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.session.port_forwards(), "the forward to open")
         [forward] = app.session.port_forwards()

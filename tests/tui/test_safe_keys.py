@@ -17,7 +17,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.help import SECTION_PREFIX, SECTIONS, HelpScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.pilot import app_ready, make_app, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.record_views import FaultsTable, TimelineTable
@@ -183,14 +183,14 @@ async def test_confirmations_default_to_cancel(tmp_path, stage):
         options.focus()
         options.highlighted = options.get_option_index("restart")
         await pilot.press("enter")  # choosing an action asks first
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the restart confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the restart confirmation")
         assert isinstance(app.focused, Button) and app.focused.id == "cancel"
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is detail, "the confirmation to be cancelled")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "the environment")
         await pilot.press("p")  # pause reconciling: cancelled by Enter too
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the pause confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the pause confirmation")
         assert isinstance(app.focused, Button) and app.focused.id == "cancel"
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "the pause to be cancelled")
@@ -281,7 +281,7 @@ async def test_shift_x_stops_an_instance_after_confirmation(tmp_path, stage):
         await app_ready(pilot)
         await select(pilot, "aws/ec2-instance/i-0abc123")
         await pilot.press("X")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the stop confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the stop confirmation")
         assert stage.performed == []
         await pilot.press("left", "enter")
         await wait_until(pilot, lambda: stage.performed, "the stop to reach the backend")

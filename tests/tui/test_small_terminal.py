@@ -11,7 +11,7 @@ import pytest
 from textual.widgets.data_table import ColumnKey
 
 from screens.desired_conflict import DesiredConflictScreen
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, StageAws
 from tui.cli.demo import START_TOAST_WIDTH, start_toast
 from tui.core.model import Event, Fault, Finding, Resource, Severity
@@ -165,7 +165,7 @@ async def test_bulk_delete_dialog_keeps_its_input_and_buttons_and_says_a_wrong_n
         app.push_screen(ConfirmScreen(ConfirmRequest(title=f"Delete pod: {len(pods)} resources in prod?",
                                                      details=pods, type_to_confirm="prod", destructive=True,
                                                      confirm_label="Delete pod")), chosen.append)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await settle(pilot)
         dialog = app.screen.query_one("#dialog").region
         details = [str(s.render()) for s in app.screen.query(".detail")]
@@ -229,7 +229,7 @@ async def test_overview_says_paused_whole_at_80_columns(tmp_path, stage):
         table = app.screen.query_one(EnvironmentsTable)
         await wait_until(pilot, lambda: table.row_count >= 1, "the environments")
         await pilot.press("p")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await dialog_shown(pilot, ConfirmScreen, "the confirmation")
         await pilot.press("left", "enter")
 
         def rows() -> list[str]:

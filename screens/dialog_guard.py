@@ -1,0 +1,122 @@
+"""Type-ahead never confirms: a dialog ignores a key that would act (Enter on a button or in
+a field, space, ctrl+y, its letter shortcuts) when the key was pressed before the dialog was
+on screen, or less than `GUARD_S` after.
+
+Over a laggy SSH link keys arrive in bursts: `p` and the Enter typed after it (meant for the
+screen below, or typed ahead by habit) reach envdeck in the same read, and the Enter used to
+confirm the pause dialog the `p` had just opened — before its user ever saw it. Textual
+stamps every key event with the monotonic time it was read from the terminal (`Event.time`),
+so a dialog compares that stamp, not the time it gets round to handling the key (later on a
+loaded machine), with the moment it was first painted.
+
+Why 250 ms after the paint: the dialog reaches the user's eyes only after the link's latency,
+and a key pressed in answer to it needs a human reaction on top (about 200-250 ms even for an
+expected signal), then the latency back. A key arriving sooner than 250 ms after the paint was
+therefore typed before the dialog could be read — on a local terminal too — while a real
+answer (over any link of 25 ms or more each way) always arrives later. It is also about the
+gap of a burst split across packets by a slow link. Terminal dialog programs use similar
+grace periods against type-ahead.
+
+Keys that only move the focus, edit a field or cancel (Esc, Tab, arrows) always work: a burst
+`p ← ⏎` moves to the action button and stops there. Text typed ahead into a field stays in it
+(typing is not acting; the field's Enter is still guarded). A swallowed key is named in the
+dialog's message line (`GUARD_HINT`), so the user knows to press it again.
+
+Use: `class MyDialog(DialogGuard, ModalScreen[...])` — guarded from its mount. A screen that
+becomes a confirmation later (the new-environment form showing its plan) sets
+`GUARD_FROM_MOUNT = False` and calls `guard_until_shown()` when it turns into one.
+
+Where: the app asks `typed_ahead(app.screen, key)` for every key before handling it (tui/app.py
+`on_event`), both as it arrives and when it comes back up from the widget it was given to. Not
+in the dialog's own key handler: the Enter of a burst is given to the focused widget of the
+screen below (the dialog is not pushed yet when the app takes it), and when it bubbles back up
+to the app, the app runs the bindings of the screen on top by then — the dialog's — so the
+dialog never saw that key before its button was pressed."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual._time import get_time  # the clock that stamps `Event.time` (monotonic; perf_counter on Windows)
+from textual.css.query import NoMatches
+from textual.widgets import Input, Static
+
+GUARD_S = 0.25
+# Keys that never act in a dialog: they move the focus, edit a field or cancel.
+PASS_KEYS = frozenset({
+    "escape", "tab", "shift+tab", "left", "right", "up", "down", "home", "end", "pageup", "pagedown",
+    "backspace", "delete", "ctrl+c",
+})
+CANCEL_ACTIONS = frozenset({"cancel", "back"})  # a remapped Esc (ui.keymap) still cancels
+
+
+class DialogGuard:
+    """Mixin for a Screen (put it first: `class X(DialogGuard, ModalScreen)`)."""
+
+    GUARD_S: ClassVar[float] = GUARD_S
+    GUARD_FROM_MOUNT: ClassVar[bool] = True
+    GUARD_HINT: ClassVar[str] = "#dialog-error"  # the Static that names a swallowed key
+    GUARD_WHAT: ClassVar[str] = "this dialog"
+
+    _guard_active: bool | None = None  # None: as GUARD_FROM_MOUNT says (a key may come before the mount)
+    _guard_shown_at: float | None = None  # when first painted; None: not yet (every key too early)
+    _guard_ignored: str | None = None  # the last key refused
+
+    def on_mount(self) -> None:
+        if self.GUARD_FROM_MOUNT:
+            self.guard_until_shown()
+
+    def guard_until_shown(self) -> None:
+        """From now on, keys that act wait until this screen has been painted and `GUARD_S` more."""
+        if self._guard_active is not None:  # armed again: what was refused before is old news
+            self._guard_ignored = None
+        self._guard_active = True
+        self._guard_shown_at = None
+        self.call_after_refresh(self._guard_painted)  # type: ignore[attr-defined]
+
+    def end_guard(self) -> None:
+        """The screen is no confirmation any more (the plan gave way to the form)."""
+        self._guard_active = False
+
+    def _guard_painted(self) -> None:
+        if self._guard_active and self._guard_shown_at is None:
+            self._guard_shown_at = get_time()
+            if self._guard_ignored is not None:
+                self._say_ignored(self._guard_ignored)
+
+    def takes_keys(self, at: float | None = None) -> bool:
+        """Whether a key pressed at `at` (default: now) may act."""
+        if not (self.GUARD_FROM_MOUNT if self._guard_active is None else self._guard_active):
+            return True
+        shown = self._guard_shown_at
+        return shown is not None and (get_time() if at is None else at) >= shown + self.GUARD_S
+
+    def _passes(self, event: events.Key) -> bool:
+        if event.key in PASS_KEYS:
+            return True
+        if event.is_printable and isinstance(self.focused, Input):  # type: ignore[attr-defined]
+            return True  # typed into a field: not acting (its Enter is guarded)
+        bindings = self._bindings.key_to_bindings.get(event.key, ())  # type: ignore[attr-defined]
+        return any(b.action in CANCEL_ACTIONS for b in bindings)
+
+    def refuses(self, event: events.Key) -> bool:
+        """True (and the dialog says so) when `event` would act but was typed ahead."""
+        if self.takes_keys(event.time) or self._passes(event):
+            return False
+        self._say_ignored(event.key)
+        return True
+
+    def _say_ignored(self, key: str) -> None:
+        self._guard_ignored = key
+        try:
+            line = self.query_one(self.GUARD_HINT, Static)  # type: ignore[attr-defined]
+        except NoMatches:
+            return  # refused before the dialog was composed: said once it is painted
+        line.update(Text(f"{key} ignored: it was typed before {self.GUARD_WHAT} was shown"))
+        line.display = True  # a dialog may keep the line hidden until there is something to say
+
+def typed_ahead(screen: object, event: events.Key) -> bool:
+    """The app's check of every key: True when `screen` is a guarded dialog that refuses it."""
+    return isinstance(screen, DialogGuard) and screen.refuses(event)
