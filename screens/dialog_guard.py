@@ -96,8 +96,10 @@ class DialogGuard:
     def _passes(self, event: events.Key) -> bool:
         if event.key in PASS_KEYS:
             return True
-        if event.is_printable and isinstance(self.focused, Input):  # type: ignore[attr-defined]
-            return True  # typed into a field: not acting (its Enter is guarded)
+        field = self.focused  # type: ignore[attr-defined]
+        if isinstance(field, Input) and (event.is_printable or (
+                event.key != "enter" and event.key in field._bindings.key_to_bindings)):
+            return True  # typed or edited in a field (ctrl+u, ctrl+w…): not acting; its Enter is guarded
         bindings = self._bindings.key_to_bindings.get(event.key, ())  # type: ignore[attr-defined]
         return any(b.action in CANCEL_ACTIONS for b in bindings)
 
@@ -116,6 +118,7 @@ class DialogGuard:
             return  # refused before the dialog was composed: said once it is painted
         line.update(Text(f"{key} ignored: it was typed before {self.GUARD_WHAT} was shown"))
         line.display = True  # a dialog may keep the line hidden until there is something to say
+
 
 def typed_ahead(screen: object, event: events.Key) -> bool:
     """The app's check of every key: True when `screen` is a guarded dialog that refuses it."""
