@@ -220,7 +220,23 @@ class EnvironmentActions:
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with the keys of FOOTER_WHEN_ABLE shown where they can act and fit."""
         actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
-        return promote_to_footer(self, super().active_bindings, actions)  # type: ignore[misc]
+        return promote_to_footer(self, self._shown_as_focused(super().active_bindings), actions)  # type: ignore[misc]
+
+    def _shown_as_focused(self, bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+        """A key this screen binds with priority (`/`, so that the keys typed after it go into the
+        box) hands its press to the focused widget's own binding of it where it has one (`/` on
+        the Logs view searches the logs): the footer and `?` show that one, as it is what runs."""
+        for key, ab in list(bindings.items()):
+            if ab.node is not self or not ab.binding.priority:
+                continue
+            for namespace, chain in self._modal_binding_chain:  # type: ignore[attr-defined]
+                if namespace is self:
+                    break
+                found = next((b for k, b in chain if k == key and not b.priority), None)
+                if found is not None and self.envdeck._check_action_state(found.action, namespace) is not False:
+                    bindings[key] = ActiveBinding(namespace, found, True, found.tooltip)
+                    break
+        return bindings
 
     def why_not(self, action: str, parameters: tuple[object, ...] = ()) -> str | None:
         """One line saying why `action`'s key, off here (check_action False), does nothing;
