@@ -196,7 +196,9 @@ async def test_confirmations_default_to_cancel(tmp_path, stage):
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen), "the pause to be cancelled")
         assert not state.paused
         assert stage.performed == [] and await audit(app) == []
-        await pilot.press("p", "left", "enter")  # confirming is a choice: move to the button
+        await pilot.press("p")
+        await dialog_shown(pilot, ConfirmScreen, "the pause confirmation again")
+        await pilot.press("left", "enter")  # confirming is a choice: move to the button
         await wait_until(pilot, lambda: state.paused, "the environment to pause")
 
 
