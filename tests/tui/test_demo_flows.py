@@ -152,6 +152,41 @@ async def test_demo_restart_a_deployment_with_confirmation(demo, tmp_path):
         assert rows[0]["target"] == "kubernetes/Deployment/api" and rows[0]["origin"] == "tui"
 
 
+async def test_demo_r_enter_in_one_burst_restarts_nothing(demo, tmp_path):
+    """On-call finding: `tmux send-keys r Enter` restarted the Deployment, its Enter confirming the
+    dialog the `r` had just opened. Now the Enter is ignored: the emulator's pod template keeps its
+    restart annotation and no restart is audited."""
+    import asyncio
+
+    from kubernetes import client
+    from kubernetes import config as kube_config
+    from textual import events
+
+    kube = load_config(demo.config_path).environments["staging"].kubernetes
+    apps = client.AppsV1Api(kube_config.new_client_from_config(config_file=kube.kubeconfig, context=kube.context))
+
+    async def restarted_at() -> str | None:
+        deployment = await asyncio.to_thread(apps.read_namespaced_deployment, "api", kube.namespace)
+        return (deployment.spec.template.metadata.annotations or {}).get("kubectl.kubernetes.io/restartedAt")
+
+    before = await restarted_at()
+    app = demo_app(demo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select_row(pilot, "kubernetes/Deployment/api")
+        app.post_message(events.Key("r", "r"))  # one read of the terminal: both keys at once
+        app.post_message(events.Key("enter", None))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen)
+                         and "enter ignored" in str(app.screen.query_one("#dialog-error").render()),
+                         "the Enter ignored by the restart dialog")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, ConfirmScreen)
+        rows = await app.session.store.audit_entries("staging", limit=100)  # this test's own store
+        assert [r for r in rows if r["action"] == "restart"] == [], rows
+        await pilot.press("escape")
+    assert await restarted_at() == before
+
+
 async def test_demo_drift_repaired_with_R(demo, tmp_path):
     app = demo_app(demo, tmp_path, start_view="drift")
     async with app.run_test(size=SIZE) as pilot:
