@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers import envdeck_inproc as envdeck
 from tests.security.access_setup import access, audit_rows, write_config
+from tests.tcp_relay import pump
 
 
 class CountingRelay:
@@ -37,21 +38,8 @@ class CountingRelay:
             self.accepted += 1
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.sock.close()

@@ -22,6 +22,7 @@ import pytest
 from backends.registry import create_backends
 from tests.followers.support import ENV, requests, start_emulator, until, until_published
 from tests.helpers import envdeck_inproc
+from tests.tcp_relay import pump
 from tui.core.config import parse_config
 from tui.core.model import Origin
 from tui.core.session import Session
@@ -85,22 +86,9 @@ class HeldRelay:
         except OSError:
             conn.close()
             return
-        threading.Thread(target=self._pipe, args=(up, conn), daemon=True).start()
-        self._pipe(conn, up)
+        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+        pump(conn, up)
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 @pytest.fixture

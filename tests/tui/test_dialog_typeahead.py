@@ -22,7 +22,13 @@ from screens.port_choice import ForwardRequest, PortChoiceScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
 from tests.tui.stage import LIVE_CONFIG
-from tests.tui.test_lifecycle_tui import SMALL, lifecycle_app, open_new_environment, type_into
+from tests.tui.test_lifecycle_tui import (
+    SMALL,
+    created_and_selected,
+    lifecycle_app,
+    open_new_environment,
+    type_into,
+)
 from tui.core.overrides import Conflict
 from tui.core.port_forward import ForwardPort
 from tui.widgets.resource_table import ResourceTable
@@ -131,11 +137,7 @@ async def test_destroy_and_sleep_typed_ahead_hand_nothing_over(tmp_path, stage, 
     app = lifecycle_app(tmp_path, stage, world, live=True)
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
-        await app.session.env_create("pr-3", "preview", {"branch": "x"}, wait=False)
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 ready")
-        table = app.screen.query_one(EnvironmentsTable)
-        await wait_until(pilot, lambda: table.move_to_key("pr-3"), "its row")
-        await settle(pilot)
+        await created_and_selected(pilot, app)
         burst(app, "Z", "\r")
         await ignored(pilot, ConfirmScreen)
         await pilot.press("escape")

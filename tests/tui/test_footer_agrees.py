@@ -14,7 +14,7 @@ from screens.help import HelpScreen
 from screens.overview import EnvironmentsTable
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
-from tests.tui.test_lifecycle_tui import SMALL, lifecycle_app
+from tests.tui.test_lifecycle_tui import SMALL, created_and_selected, lifecycle_app
 from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState
 from tui.widgets.resource_table import ResourceTable
@@ -138,11 +138,7 @@ async def test_lifecycle_keys_offered_where_they_work_and_help_agrees(tmp_path, 
     app = lifecycle_app(tmp_path, stage, world, live=True)
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
-        await app.session.env_create("pr-3", "preview", {"branch": "x"}, wait=False)
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 ready")
-        table = app.screen.query_one(EnvironmentsTable)
-        await wait_until(pilot, lambda: table.move_to_key("pr-3"), "its row")
-        await settle(pilot)
+        table = await created_and_selected(pilot, app)
         overview = app.screen
         assert {"env_destroy", "env_sleep"} <= footer_actions(overview), footer_actions(overview)
         assert footer_key_fits(overview, "env_sleep") and footer_key_fits(overview, "quit")

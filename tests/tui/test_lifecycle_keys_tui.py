@@ -29,6 +29,7 @@ from tests.tui.stage import FIXED_NOW, OBSERVED, STAGE_CONFIG, StageKubernetes, 
 from tests.tui.test_lifecycle_tui import (
     SMALL,
     TEMPLATES,
+    created_and_selected,
     lifecycle_app,
     memory_provisioners,
     showing_steps,
@@ -59,11 +60,7 @@ async def test_overview_z_and_w_act_on_the_selected_created_environment(tmp_path
     app = lifecycle_app(tmp_path, stage, world, live=True)
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
-        await app.session.env_create("pr-3", "preview", {"branch": "x"}, wait=False)
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 ready")
-        table = app.screen.query_one(EnvironmentsTable)
-        await wait_until(pilot, lambda: table.move_to_key("pr-3"), "its row")
-        await settle(pilot)
+        table = await created_and_selected(pilot, app)
         await pilot.press("Z")
         await dialog_shown(pilot, ConfirmScreen, "the sleep confirmation")
         assert "Sleep environment pr-3?" in str(app.screen.query_one("#dialog-title").render())

@@ -69,6 +69,17 @@ def lifecycle_app(state_dir: Path, stage: Stage, world: MemoryWorld, *, live: bo
     return create_app(stage_config(STAGE_CONFIG + TEMPLATES), state_dir, options=options)
 
 
+async def created_and_selected(pilot, app: EnvdeckApp, name: str = "pr-3"):
+    """Create NAME from the preview template (handed to the app's reconciler), wait until it is
+    ready and its row on the overview is selected; the overview's table."""
+    await app.session.env_create(name, "preview", {"branch": "x"}, wait=False)
+    await wait_until(pilot, lambda: getattr(app.managed.get(name), "state", None) == "ready", f"{name} ready")
+    table = app.screen.query_one(EnvironmentsTable)
+    await wait_until(pilot, lambda: table.move_to_key(name), "its row")
+    await settle(pilot)
+    return table
+
+
 def memory_provisioners(world: MemoryWorld):
     """The in-memory world as the reconciler's ProvisionerFactory (backend, env, config, defaults, template)."""
     def factory(backend: str, env: str, config, _defaults, template: str):
