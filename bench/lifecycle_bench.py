@@ -2,8 +2,11 @@
 most 1.2x the sum, over its waves, of each wave's slowest step (the steps of a wave run in
 parallel); destroy the same (waves reversed).
 
-The demo's servers (moto, the Kubernetes emulator, the edge pool) run in this process on their
-own threads, as `envdeck demo` runs them. Each run creates `pr-bN` from `preview` through a
+The demo's servers (moto, the Kubernetes emulator, the edge pool) run in a process of their own
+(`python -m backends.sim.demo_world`), as `envdeck demo` runs them since session 7
+(tui/cli/demo.py ServersProcess): in this process they shared the engine's GIL, so every step's
+server work and the engine's own work slowed each other (`--in-process-servers` keeps the old
+arrangement for comparison; `--quick` uses it too, without the seeded staging and prod). Each run creates `pr-bN` from `preview` through a
 Session with the production provisioners and `wait=True` (what `envdeck env create --wait`
 does), then destroys it the same way (`envdeck env destroy --yes --wait`).
 
@@ -28,7 +31,7 @@ it equals the wave sum), and `slowest sweep s`, the longest backend `sweep()` of
 backend call, part of destroy and of its whole, outside every step span; `sweep_s` in the JSON
 gives each backend's start and seconds).
 
-    python -m bench.lifecycle_bench [--runs 5] [--quick] [--settle-heap]
+    python -m bench.lifecycle_bench [--runs 5] [--quick] [--settle-heap] [--in-process-servers]
 
 --quick (the bench smoke test): one run, and the demo's servers without its seeded staging and
 prod (the template uses neither; seeding them is most of the servers' start-up CPU).
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -47,7 +51,7 @@ from typing import Any
 from backends.registry import create_backends, create_provisioner
 from backends.sim.demo_world import DemoWorld
 from bench.report import load, parse_args, percentile, print_table, write_result
-from tui.cli.demo import write_config
+from tui.cli.demo import DEMO_AWS_ENV, ServersProcess, write_config
 from tui.core.config import load_config
 from tui.core.env_state import LifecycleChanged
 from tui.core.heap import settle_heap
@@ -252,7 +256,7 @@ def one_operation(clock: Clock, waves: list[list[str]], whole: float,
     return result
 
 
-async def bench(world: DemoWorld, workdir: Path, runs: int,
+async def bench(world: Any, workdir: Path, runs: int,
                 settle: bool = False) -> tuple[dict[str, Any], list[list[str]]]:
     config_path = write_config(world, workdir)
     cfg = load_config(config_path)
@@ -319,17 +323,31 @@ def main() -> None:
     args = parse_args(NAME, __doc__, [("--runs", {"type": int, "default": 5}),
                                       ("--settle-heap", {"action": "store_true",
                                                          "help": "settle the heap as the TUI (envdeck demo) and the "
-                                                                 "agent do (tui/core/heap.py)"})])
+                                                                 "agent do (tui/core/heap.py)"}),
+                                      ("--in-process-servers", {"action": "store_true",
+                                                                "help": "the demo's servers in this process "
+                                                                        "(before session 7's envdeck demo)"})])
     if args.quick:
         args.runs = 1
     load_start = load()
     with tempfile.TemporaryDirectory(prefix="envdeck-bench-lifecycle-") as tmp:
         workdir = Path(tmp)
-        seeded = {"envs": ()} if args.quick else {}  # quick: no staging/prod beside the template
-        with DemoWorld(workdir / "servers", log_interval_s=5.0, **seeded) as world:
-            if world.problems:
-                raise SystemExit(f"the demo's servers did not all start: {world.problems}")
-            ops, waves = asyncio.run(bench(world, workdir, args.runs, args.settle_heap))
+        if args.quick or args.in_process_servers:
+            seeded = {"envs": ()} if args.quick else {}  # quick: no staging/prod beside the template
+            with DemoWorld(workdir / "servers", log_interval_s=5.0, **seeded) as world:
+                if world.problems:
+                    raise SystemExit(f"the demo's servers did not all start: {world.problems}")
+                ops, waves = asyncio.run(bench(world, workdir, args.runs, args.settle_heap))
+        else:
+            servers = ServersProcess(workdir / "servers", scale=1)
+            os.environ.update(DEMO_AWS_ENV)  # this process's backends talk to moto, as the demo's TUI does
+            try:
+                handed = servers.start()
+                if handed.problems:
+                    raise SystemExit(f"the demo's servers did not all start: {handed.problems}")
+                ops, waves = asyncio.run(bench(handed, workdir, args.runs, args.settle_heap))
+            finally:
+                servers.stop()
     results: dict[str, Any] = {"waves": waves, **ops}
     goals: dict[str, Any] = {}
     for op in ("create", "destroy"):
@@ -361,7 +379,9 @@ def main() -> None:
     print(f"load average: {load_start} at start, {load()} at end")
     write_result(args.out, NAME, args.quick, {"runs": args.runs, "template": TEMPLATE, "parameters": PARAMS,
                                               "settle_heap": args.settle_heap},
-                 results, goals=goals, notes=[f"load average at start {load_start}"])
+                 results, goals=goals, notes=[f"load average at start {load_start}",
+                                              "servers: " + ("in this process" if args.quick or args.in_process_servers
+                                                             else "a process of their own")])
 
 
 if __name__ == "__main__":
