@@ -25,9 +25,60 @@ class Marks(dict[Path_, tuple[int, int]]):
         self.aliases: dict[Path_, Path_] = {}
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _key_id(node: yaml.Node) -> tuple[str, str] | None:
+    return (node.tag, node.value) if isinstance(node, yaml.ScalarNode) else None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose `<<:` merges follow the merge spec on every PyYAML: the keys written in
+    the mapping win, then the EARLIEST base of a `<<: [*a, *b]` naming a key (PyYAML 6.0.4 made
+    the last one win for keys longer than one character: yaml/pyyaml#953). Each mapping is
+    flattened once and its merged keys are unique, so nested merges of the same anchors cannot
+    grow (the merge-key blow-up 6.0.4 fixed, yaml/pyyaml#897)."""
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        done: set[int] = self.__dict__.setdefault("_flattened", set())
+        if id(node) in done:
+            return
+        done.add(id(node))
+        bases: list[yaml.MappingNode] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                if key_node.tag == "tag:yaml.org,2002:value":
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+                continue
+            subnodes = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for sub in subnodes:
+                if not isinstance(sub, yaml.MappingNode):
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping or list of mappings for merging, but found {sub.id}", sub.start_mark)
+                bases.append(sub)
+        if not bases:
+            node.value = own
+            return
+        seen = {_key_id(k) for k, _ in own} - {None}
+        merged: list[tuple[yaml.Node, yaml.Node]] = []
+        for base in bases:
+            self.flatten_mapping(base)
+            for key_node, value_node in base.value:
+                key = _key_id(key_node)
+                if key is not None and key in seen:
+                    continue
+                if key is not None:
+                    seen.add(key)
+                merged.append((key_node, value_node))
+        node.value = merged + own
+
+
 def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
     except yaml.reader.ReaderError as exc:
         raise ConfigError([_reader_problem(text, exc, source)]) from None
     try:
@@ -71,9 +122,6 @@ def _scalar_key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         except Exception:  # noqa: BLE001 - a key we cannot build is reported by validation
             return node.value
     return None
-
-
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _as_written(root: yaml.Node) -> dict[int, list[tuple[yaml.Node, yaml.Node]]]:
