@@ -563,6 +563,14 @@ async def test_demo_preview_created_from_the_tui_on_real_servers(tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
             table = app.screen.query_one(EnvironmentsTable)
             seen: set[str] = set()
+            show = table.show
+
+            def shown(rows, **kw):  # every row the table is given, not only what a poll happens to see
+                if "pr-1" in rows:
+                    seen.add(rows["pr-1"][1].plain.split()[1])
+                return show(rows, **kw)
+
+            table.show = shown
 
             def state() -> str:
                 managed = app.managed.get("pr-1")
