@@ -3,7 +3,8 @@
 
 Prints the path of the generated config, then obeys lines on stdin:
 `stop-kubernetes` stops the Kubernetes API emulator (listener, watches and log
-streams); EOF stops everything."""
+streams); `pod-start-delay S` keeps new pods ContainerCreating for S seconds (a create
+that takes its time, as real pods do); EOF stops everything."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ def main() -> int:
             if words[:1] == ["stop-kubernetes"]:
                 world.call(world.emulator.stop)
                 print("stopped", flush=True)
+            elif words[:1] == ["pod-start-delay"] and len(words) == 2:
+                world.emulator.pod_start_delay_s = float(words[1])
+                print("delayed", flush=True)
     return 0
 
 

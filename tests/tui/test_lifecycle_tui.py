@@ -547,6 +547,19 @@ async def test_demo_preview_created_from_the_tui_on_real_servers(tmp_path):
             await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen) and app.screen.ready,
                              "the overview", 120)
             await settle(pilot)
+            table = app.screen.query_one(EnvironmentsTable)
+            seen: set[str] = set()
+            show = table.show
+
+            def shown(rows, **kw):  # every row the table is given, from before the create on: not only
+                if "pr-1" in rows:  # what a poll happens to see (a 0.4 s create passes between two polls)
+                    seen.add(rows["pr-1"][1].plain.split()[1])
+                return show(rows, **kw)
+
+            table.show = shown
+            # its pods take 2 s to start (on the emulator): the create is seen provisioning however
+            # busy the machine is, not only when a poll falls in its 0.4 s
+            assert demo.command("pod-start-delay 2") == "delayed"
             await pilot.press("n")
             await wait_until(pilot, lambda: isinstance(app.screen, NewEnvironmentScreen) and app.screen.template,
                              "the new environment screen")
@@ -561,17 +574,6 @@ async def test_demo_preview_created_from_the_tui_on_real_servers(tmp_path):
                              explain=lambda: str(screen.query_one("#new-env-error", Static).render()))
             await pilot.click("#create")
             await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview")
-            table = app.screen.query_one(EnvironmentsTable)
-            seen: set[str] = set()
-            show = table.show
-
-            def shown(rows, **kw):  # every row the table is given, not only what a poll happens to see
-                if "pr-1" in rows:
-                    seen.add(rows["pr-1"][1].plain.split()[1])
-                return show(rows, **kw)
-
-            table.show = shown
-
             def state() -> str:
                 managed = app.managed.get("pr-1")
                 cells = table.cells_of("pr-1")
