@@ -13,7 +13,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic import DynamicClient
 
-from tests.kubernetes_emulator.support import NAMESPACE, Cluster
+from tests.kubernetes_emulator.support import NAMESPACE, Cluster, wait_for
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
@@ -89,8 +89,14 @@ def test_deleting_a_crd_deletes_its_objects_and_ends_its_watches(cluster: Cluste
                            resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=30):
             events.append((ev["type"], ev["object"]["metadata"]["name"]))
 
+    def certificate_watchers() -> int:
+        return sum(len(t.watchers) for key, t in list(cluster.emu.store.tables.items()) if "certificates" in key)
+
     reader = threading.Thread(target=follow)
     reader.start()
+    # the watch is registered on the server before the changes it must see (a watch that reached the
+    # server after the CRD was gone rightly saw nothing: the suite under load met that)
+    wait_for(lambda: certificate_watchers() > 0, timeout=30, what="the watch registered")
     custom.create_namespaced_custom_object("cert-manager.io", "v1", NAMESPACE, "certificates", _cert("b"))
     ext.delete_custom_resource_definition("certificates.cert-manager.io")
     reader.join(timeout=30)
