@@ -22,6 +22,11 @@ Keys that only move the focus, edit a field or cancel (Esc, Tab, arrows) always 
 (typing is not acting; the field's Enter is still guarded). A swallowed key is named in the
 dialog's message line (`GUARD_HINT`), so the user knows to press it again.
 
+Mouse clicks are guarded the same way: a press or release on a button that acts (not Cancel)
+or an option of a list, sooner than `GUARD_S` after the paint, is refused before Textual makes a
+Click of it (the second click of a double-click that lands on the button just appearing under
+the pointer); the line says `click ignored`. A click after the window acts.
+
 Use: `class MyDialog(DialogGuard, ModalScreen[...])` — guarded from its mount. A screen that
 becomes a confirmation later (the new-environment form showing its plan) sets
 `GUARD_FROM_MOUNT = False` and calls `guard_until_shown()` when it turns into one.
@@ -41,7 +46,9 @@ from rich.text import Text
 from textual import events
 from textual._time import get_time  # the clock that stamps `Event.time` (monotonic; perf_counter on Windows)
 from textual.css.query import NoMatches
-from textual.widgets import Input, Static
+from textual.errors import NoWidget
+from textual.widget import Widget
+from textual.widgets import Button, Input, OptionList, Static
 
 GUARD_S = 0.25
 # Keys that never act in a dialog: they move the focus, edit a field or cancel.
@@ -50,6 +57,8 @@ PASS_KEYS = frozenset({
     "backspace", "delete", "ctrl+c",
 })
 CANCEL_ACTIONS = frozenset({"cancel", "back"})  # a remapped Esc (ui.keymap) still cancels
+CANCEL_BUTTONS = frozenset({"cancel"})  # a click on these never acts: it is never refused
+ACTING_WIDGETS = (Button, OptionList)  # a click on one acts (a button pressed, an option chosen)
 
 
 class DialogGuard:
@@ -62,7 +71,8 @@ class DialogGuard:
 
     _guard_active: bool | None = None  # None: as GUARD_FROM_MOUNT says (a key may come before the mount)
     _guard_shown_at: float | None = None  # when first painted; None: not yet (every key too early)
-    _guard_ignored: str | None = None  # the last key refused
+    _guard_ignored: str | None = None  # what the line says about the last key or click refused
+    _guard_press_refused: bool = False  # the last mouse press was refused: so is its release (no click)
 
     def on_mount(self) -> None:
         if self.GUARD_FROM_MOUNT:
@@ -84,7 +94,7 @@ class DialogGuard:
         if self._guard_active and self._guard_shown_at is None:
             self._guard_shown_at = get_time()
             if self._guard_ignored is not None:
-                self._say_ignored(self._guard_ignored)
+                self._show_ignored(self._guard_ignored)
 
     def takes_keys(self, at: float | None = None) -> bool:
         """Whether a key pressed at `at` (default: now) may act."""
@@ -110,16 +120,50 @@ class DialogGuard:
         self._say_ignored(event.key)
         return True
 
-    def _say_ignored(self, key: str) -> None:
-        self._guard_ignored = key
+    def refuses_click(self, event: events.MouseDown | events.MouseUp) -> bool:
+        """True (and the dialog says so) when the press or release of a click that would act
+        (on a button other than Cancel, an option of a list) came before the dialog could be
+        seen: the second click of a double-click landing on the button that has just appeared.
+        The release of a refused press is refused too, so that no Click is made of the pair."""
+        if isinstance(event, events.MouseUp) and self._guard_press_refused:
+            self._guard_press_refused = False
+            return True
+        if self.takes_keys(event.time) or self._acting_widget_at(event) is None:
+            return False
+        self._guard_press_refused = isinstance(event, events.MouseDown)
+        self._say_ignored("click", made="made")
+        return True
+
+    def _acting_widget_at(self, event: events.MouseEvent) -> Widget | None:
+        try:
+            widget, _ = self.app.get_widget_at(event.x, event.y)  # type: ignore[attr-defined]
+        except NoWidget:
+            return None
+        node: Widget | None = widget
+        while node is not None and node is not self:
+            if isinstance(node, ACTING_WIDGETS) and node.id not in CANCEL_BUTTONS:
+                return node
+            node = node.parent if isinstance(node.parent, Widget) else None
+        return None
+
+    def _say_ignored(self, key: str, made: str = "typed") -> None:
+        self._show_ignored(f"{key} ignored: it was {made} before {self.GUARD_WHAT} was shown")
+
+    def _show_ignored(self, text: str) -> None:
+        self._guard_ignored = text
         try:
             line = self.query_one(self.GUARD_HINT, Static)  # type: ignore[attr-defined]
         except NoMatches:
             return  # refused before the dialog was composed: said once it is painted
-        line.update(Text(f"{key} ignored: it was typed before {self.GUARD_WHAT} was shown"))
+        line.update(Text(text))
         line.display = True  # a dialog may keep the line hidden until there is something to say
 
 
 def typed_ahead(screen: object, event: events.Key) -> bool:
     """The app's check of every key: True when `screen` is a guarded dialog that refuses it."""
     return isinstance(screen, DialogGuard) and screen.refuses(event)
+
+
+def clicked_ahead(screen: object, event: events.MouseDown | events.MouseUp) -> bool:
+    """The app's check of every mouse press and release, before Textual makes a Click of them."""
+    return isinstance(screen, DialogGuard) and screen.refuses_click(event)

@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from backends.registry import create_backends, create_provisioner
 from screens.confirm import ConfirmScreen
-from screens.dialog_guard import typed_ahead
+from screens.dialog_guard import clicked_ahead, typed_ahead
 from screens.environment import EnvironmentScreen
 from screens.kept_env_screens import IDLE_S, KeptEnvScreens
 from screens.key_hold import KeyHold, hold_keys, release_keys
@@ -234,6 +234,9 @@ class EnvdeckApp(App):
             self._last_input = time.monotonic()  # screens are built ahead only while there is none
         if isinstance(event, events.Key) and self.screen_stack and typed_ahead(self.screen, event):
             return  # would act in a dialog it was typed before (also on its way back up: screens/dialog_guard.py)
+        if (isinstance(event, (events.MouseDown, events.MouseUp)) and not event.is_forwarded and self.screen_stack
+                and clicked_ahead(self.screen, event)):
+            return  # a click on a dialog's button before it could be seen: no Click is made of it
         if isinstance(event, events.Key) and not event.is_forwarded and self.keys.take(event):
             return  # queued: replayed in order once what it is typed into is open (screens/key_hold.py)
         await super().on_event(event)
