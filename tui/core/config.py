@@ -6,7 +6,6 @@ problems read `PATH:LINE:COL: message`, positioned with the YAML marks.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import stat
@@ -25,44 +24,19 @@ from pydantic import (
     model_validator,
 )
 
-from tui.core.config_yaml import compose_with_marks, locate
+from tui.core.config_read import (  # noqa: F401 - MAX_CONFIG_BYTES, read_regular_file re-exported
+    MAX_CONFIG_BYTES,
+    compose_config,
+    read_config_text,
+    read_regular_file,
+)
+from tui.core.config_yaml import locate
+from tui.core.durations import MAX_DURATION_S, parse_duration  # noqa: F401 - re-exported
 from tui.core.errors import ConfigError
 
 ENV_NAME_RE = re.compile(r"^[a-z0-9-]{1,63}$")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-# The longest duration envdeck accepts: longer ones overflow time_t or asyncio timers
-# somewhere below (a `.inf` timeout), and nobody means them.
-MAX_DURATION_S = 10 * 365 * 86400.0
 # Counts sent to the APIs (replicas, ECS desiredCount) are int32 there.
 INT32_MAX = 2**31 - 1
-# A config bigger than this is not a config.
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
-
-
-def parse_duration(value: Any) -> float:
-    """`30s`, `5m`, `1h`, `250ms` or a bare number of seconds → seconds (float)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration such as 30s or 5m is expected")
-    if isinstance(value, int | float):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            raise ValueError("a duration must be at most 10 years") from None
-    elif isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        if not m:
-            raise ValueError(f"{value!r} is not a duration (use e.g. 500ms, 30s, 5m, 1h)")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ValueError("a duration such as 30s or 5m is expected")
-    if math.isnan(seconds):
-        raise ValueError("a duration must be a number, not NaN")
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    if seconds > MAX_DURATION_S:  # also .inf and 99999999999999999999h
-        raise ValueError("a duration must be at most 10 years")
-    return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -389,11 +363,11 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
-    data, marks = compose_with_marks(text, source)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError([f"{source}:1:1: the top level must be a mapping with 'environments:'"])
+    data, marks = compose_config(text, source)
+    return validate_config(data, marks, source)
+
+
+def validate_config(data: dict[str, Any], marks: Any, source: str) -> EnvdeckConfig:
     try:
         cfg = EnvdeckConfig.model_validate(data)
     except ValidationError as exc:
@@ -417,62 +391,7 @@ def parse_config(text: str, source: str = "envdeck.yaml") -> EnvdeckConfig:
 
 
 def load_config(path: str | Path) -> EnvdeckConfig:
-    p = Path(path).expanduser()
-    raw = read_regular_file(p)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError([f"{p}:{line}:1: the file is not valid UTF-8"]) from None
-    return parse_config(text, str(p))
-
-
-def read_regular_file(p: Path) -> bytes:
-    """The file's bytes, refusing anything but a regular file: a FIFO, a device or a
-    socket given as the config would block `check` forever or never end. It is
-    opened non-blocking (a FIFO without a writer would block the open itself) and
-    checked with fstat on the open descriptor, so a swap after the check cannot
-    slip a FIFO in."""
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
-    except FileNotFoundError:
-        raise ConfigError([f"{p}: no such file (pass --config PATH or set ENVDECK_CONFIG)"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{p}: is a directory, not a config file"]) from None
-    except OSError as exc:
-        raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise ConfigError([f"{p}: is a directory, not a config file"])
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError([f"{p}: is {_file_kind(info.st_mode)}, not a regular file; "
-                               "envdeck reads its config only from a regular file"])
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError([f"{p}: is {info.st_size} bytes; a config is at most "
-                               f"{MAX_CONFIG_BYTES // (1024 * 1024)} MiB"])
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=True) as handle:
-            fd = -1
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError([f"{p}: cannot read: {exc.strerror or exc}"]) from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError([f"{p}: is more than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; not a config"])
-    return raw
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
+    return parse_config(*read_config_text(path))
 
 
 def file_warnings(path: str | Path) -> list[str]:
