@@ -7,9 +7,12 @@ backend call; the caller audits a denial with result `denied`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tui.core.config import EnvdeckConfig, EnvironmentConfig
 from tui.core.model import ActionSpec, Role
+
+if TYPE_CHECKING:  # `envdeck run` checks its policy before the config models are imported (tui/cli/fleet_early.py)
+    from tui.core.config import EnvdeckConfig, EnvironmentConfig
 
 # Actions that are not on a resource's action list but still need a role.
 READ_LOGS = ActionSpec("logs", "Read logs", role=Role.OPERATOR, mutating=False)
