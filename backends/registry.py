@@ -40,6 +40,12 @@ def backend_class(name: str) -> type[Backend]:
 
 
 def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) -> dict[str, Backend]:
+    """The environment's backends. An edge section naming an identity_file or known_hosts that
+    the edge backend refuses (readable key, known_hosts others can write) is a ConfigError here,
+    before any backend exists (tui/core/config_files.py refuse_untrusted)."""
+    from tui.core.config_files import refuse_untrusted
+
+    refuse_untrusted(cfg, env, env_cfg.edge)
     backends: dict[str, Backend] = {}
     for name in env_cfg.backend_names():
         cls = backend_class(name)

@@ -41,6 +41,7 @@ import asyncssh
 from backends.edge.hostkeys import HostKeyRefusal, PresentedKey, classify, known_hosts_arg
 from backends.edge.loop_thread import LoopThread
 from tui.core.config import EdgeNode
+from tui.core.config_files import run_time_refusal
 from tui.core.errors import BackendDenied, BackendUnreachable
 from tui.core.model import now_utc
 
@@ -267,22 +268,35 @@ class NodeLink:
         last = last[len(prefix):] if last.startswith(prefix) else last
         return f"{prefix}connecting (attempt {self.attempts}" + (f"; last error: {last})" if last else ")")
 
-    def _missing_identity(self) -> str:
+    def _refused_files(self) -> str:
         """Why the node cannot log in before any connect: its identity_file does not exist
-        (asyncssh says only "No such file or directory", naming no file)."""
+        (asyncssh says only "No such file or directory", naming no file), or it or a known_hosts
+        file is one OpenSSH's rules refuse (a key others can read, a known_hosts others can write:
+        tui/core/config_files.py; one stat per file per process)."""
+        name = self.node.name
+        for known in self.settings.known_hosts_files:
+            refusal = run_time_refusal(known, "known_hosts")
+            if refusal:
+                return (f"node {name}: cannot connect: known_hosts {refusal}: refused, whoever can write it "
+                        f"decides which host keys are trusted (the edge section's known_hosts in the config; "
+                        f"`envdeck check` shows the line)")
         if not self.node.identity_file:
             return ""
         path = Path(self.node.identity_file).expanduser()
-        if path.exists():
-            return ""
-        return (f"node {self.node.name}: cannot connect: its identity_file {path} does not exist "
-                f"(edge node {self.node.name} in the config; `envdeck check` shows the line)")
+        if not path.exists():
+            return (f"node {name}: cannot connect: its identity_file {path} does not exist "
+                    f"(edge node {name} in the config; `envdeck check` shows the line)")
+        refusal = run_time_refusal(path, "identity_file")
+        if refusal:
+            return (f"node {name}: cannot connect: its identity_file {refusal}; refused "
+                    f"(edge node {name} in the config; `envdeck check` shows the line)")
+        return ""
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         self._presented = None
-        missing = self._missing_identity()
-        if missing:
-            raise self._fail(BackendUnreachable(missing, backend="edge"))
+        refused = self._refused_files()
+        if refused:
+            raise self._fail(BackendUnreachable(refused, backend="edge"))
         client = _EdgeClient(self)
         try:
             conn = await asyncio.wait_for(

@@ -1,5 +1,5 @@
 """The files an edge section names (`known_hosts`, a node's `identity_file`, `ssh_config`) under
-the same rule as the config file: `envdeck check` (a warning placed at PATH:LINE:COL) and
+the same rule as the config file: `envdeck check` (a warning placed at PATH:LINE:COL; an error, exit 2, for what the edge backend refuses at run time: a key others can read, a known_hosts others can write) and
 `envdeck doctor` (a WARN line, exit 1) report one that another user could change or replace —
 owned by them, writable by others, a symlink on its path that is theirs, a directory above it
 that is theirs or writable by others without the sticky bit — and a private key others can read.
@@ -121,13 +121,16 @@ def test_known_hosts_and_identity_file_another_user_controls_are_reported(tmp_pa
                                               "nodes": [_node("p1", link)]}}})
 
     check = envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
-    assert check.returncode == 0, (check.stdout, check.stderr)
+    # a known_hosts another user can write is refused at run time: an error (exit 2), no warning
+    assert check.returncode == 2, (check.stdout, check.stderr)
     warnings = _warnings(check.stderr)
+    errors = [line for line in check.stderr.splitlines() if line.startswith(f"{cfg}:")]
     kh_at = f"{cfg}:{_line_of(cfg, 'known_hosts')}:"
     key_at = f"{cfg}:{_line_of(cfg, 'identity_file')}:"
-    assert any(kh_at in w and "environments.prod.edge.known_hosts: known_hosts" in w
-               and f"{known}: is owned by another user (uid {nobody.pw_uid})" in w for w in warnings), warnings
-    assert any(kh_at in w and f"{known}: is world-writable" in w for w in warnings), warnings
+    assert any(e.startswith(kh_at) and "environments.prod.edge.known_hosts: known_hosts" in e and "refused" in e
+               and f"{known}: is owned by another user (uid {nobody.pw_uid})" in e for e in errors), errors
+    assert any(e.startswith(kh_at) and f"{known}: is world-writable" in e for e in errors), errors
+    assert not any(f"{known}:" in w for w in warnings), warnings
     assert any(key_at in w and "environments.prod.edge.nodes.0.identity_file" in w
                and f"{link}: a symlink on its path is owned by another user" in w for w in warnings), warnings
     assert any(key_at in w and f"{theirs}: a directory on its path is owned by another user" in w
@@ -165,12 +168,16 @@ def test_a_configured_ssh_config_in_a_directory_of_another_user_is_reported(tmp_
 
 
 def test_a_private_key_others_can_read_is_reported(tmp_path):
+    """An error, not a warning: the edge backend refuses such a key at run time, as ssh does
+    (tests/edge/test_untrusted_key_files.py)."""
     key = _key(tmp_path / "keys", mode=0o644)
     cfg = _write(tmp_path, {"prod": {"edge": {"nodes": [_node("p1", key)]}}})
     check = envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
-    assert check.returncode == 0, check.stderr
-    assert any("environments.prod.edge.nodes.0.identity_file" in w and "UNPROTECTED PRIVATE KEY FILE" in w
-               and "mode 0644" in w for w in _warnings(check.stderr)), check.stderr
+    assert check.returncode == 2, check.stderr
+    assert any(line.startswith(f"{cfg}:{_line_of(cfg, 'identity_file')}:")
+               and "environments.prod.edge.nodes.0.identity_file" in line and "UNPROTECTED PRIVATE KEY FILE" in line
+               and "mode 0644" in line and "refused" in line for line in check.stderr.splitlines()), check.stderr
+    assert _warnings(check.stderr) == [], check.stderr
 
 
 def test_a_group_writable_directory_without_sticky_bit_is_reported_with_it_not(tmp_path):

@@ -121,7 +121,14 @@ async def _environments(args: argparse.Namespace, cfg) -> int:
         if env_cfg.edge:
             problems += _untrusted_edge_files(name, env_cfg.edge)
             problems += _known_hosts(name, env_cfg.edge)
-        for bname, backend in create_backends(name, env_cfg, cfg).items():
+        try:
+            backends = create_backends(name, env_cfg, cfg)
+        except ConfigError as exc:  # a file the edge backend refuses at run time (tui/core/config_files.py)
+            for problem in exc.problems:
+                problems += 1
+                _line("FAIL", f"{name}/edge: {problem}")
+            continue
+        for bname, backend in backends.items():
             try:
                 await backend.start()
                 summary = await asyncio.wait_for(backend.check(), timeout=max(15.0, cfg.defaults.timeout * 2))

@@ -7,7 +7,12 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
 - a `known_hosts`, `identity_file` or `ssh_config` that another user could change or replace is a
   warning (`untrusted`, the same rule as for the config file itself and OpenSSH's StrictModes):
   the file, a symlink on its path or a directory above it owned by another user (root aside), or
-  writable by others (a directory: unless sticky); an `identity_file` others can read, too.
+  writable by others (a directory: unless sticky); an `identity_file` others can read, too;
+- what the edge backend refuses at run time, as OpenSSH does (`refused_phrases`: an `identity_file`
+  readable by group or others, a `known_hosts` another user can write) is an error instead: `check`
+  exits 2, and making the environment's backends raises the same placed lines (`refuse_untrusted`,
+  from backends/registry.py: `run`, `status`, the TUI exit 2 like any config error) while each node's
+  link refuses to connect with it (backends/edge/link.py), so no login happens with such a file.
 
 Only the environments the user can see (`visible`, as every other part of `check`): a hidden
 environment's files are neither named nor counted. The template pools (`edge_pools:`) are checked
@@ -17,6 +22,7 @@ the node's error (backends/edge/link.py, hostkeys.py).
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -26,6 +32,7 @@ from typing import Any
 
 from tui.core.config import EdgeConfig, EnvdeckConfig, read_regular_file
 from tui.core.config_yaml import compose_with_marks, locate
+from tui.core.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +79,31 @@ def references(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> list
 
 # --- who could change a file --------------------------------------------------------------------------
 
-def _others_may_write(st: os.stat_result, *, directory: bool) -> str | None:
-    if directory and st.st_mode & stat.S_ISVTX:
-        return None  # sticky: only a file's owner (or the directory's) can rename or remove it
-    if st.st_mode & 0o002:
-        return "is world-writable"
-    if st.st_mode & 0o020:
-        return "is group-writable"
-    return None
-
-
 def _foreign(uid: int) -> bool:
     return uid not in (0, os.geteuid())
+
+
+def _trust_problems(st: os.stat_result, what: str) -> list[str]:
+    """What lets another user change or replace a file (`what` "file") or a directory on a file's
+    path (`what` "directory": a sticky one lets only a file's owner rename or remove it): its owner
+    (root aside) and its group/world write bits, one phrase each (the caller names the path)."""
+    directory = what == "directory"
+    place, can = ("a directory on its path ", "replace the file") if directory else ("", "change it")
+    found = []
+    if _foreign(st.st_uid):
+        found.append(f"{place}is owned by another user (uid {st.st_uid}), who can {can}")
+    if not (directory and st.st_mode & stat.S_ISVTX):
+        writable = "world-writable" if st.st_mode & 0o002 else "group-writable" if st.st_mode & 0o020 else ""
+        if writable:
+            found.append(f"{place}is {writable}{' without the sticky bit' if directory else ''}; others can {can}")
+    return found
+
+
+def _unprotected_key(real: Path | str, st: os.stat_result) -> str | None:
+    if st.st_mode & 0o077:
+        return (f"{real}: a private key readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                "ssh refuses such a key (UNPROTECTED PRIVATE KEY FILE): chmod 600 it")
+    return None
 
 
 def untrusted(path: Path, *, private: bool = False) -> list[str]:
@@ -105,13 +125,7 @@ def untrusted(path: Path, *, private: bool = False) -> list[str]:
                 st = d.stat()
             except OSError:
                 return
-            if _foreign(st.st_uid):
-                found.append(f"{d}: a directory on its path is owned by another user (uid {st.st_uid}), "
-                             "who can replace the file")
-            problem = _others_may_write(st, directory=True)
-            if problem:
-                found.append(f"{d}: a directory on its path {problem} without the sticky bit; "
-                             "others can replace the file")
+            found.extend(f"{d}: {problem}" for problem in _trust_problems(st, "directory"))
 
     # symbolic links on the way (the file itself or a directory of its path)
     prefix = Path(path.anchor)
@@ -131,16 +145,45 @@ def untrusted(path: Path, *, private: bool = False) -> list[str]:
         st = real.stat()
     except OSError:
         return found
-    if _foreign(st.st_uid):
-        found.append(f"{real}: is owned by another user (uid {st.st_uid}), who can change it")
-    problem = _others_may_write(st, directory=False)
-    if problem:
-        found.append(f"{real}: {problem}; others can change it")
-    if private and st.st_mode & 0o077:
-        found.append(f"{real}: a private key readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-                     "ssh refuses such a key (UNPROTECTED PRIVATE KEY FILE): chmod 600 it")
+    found.extend(f"{real}: {problem}" for problem in _trust_problems(st, "file"))
+    key = _unprotected_key(real, st) if private else None
+    if key:
+        found.append(key)
     directory(real.parent)
     return found
+
+
+# --- what is refused at run time ------------------------------------------------------------------------
+
+#: the files refused at run time (`run_time_refusal`), as OpenSSH refuses them
+REFUSED_KINDS = ("identity_file", "known_hosts")
+
+
+@functools.cache
+def refused_phrases(path: str, kind: str) -> tuple[str, ...]:
+    """Why the edge backend must not use `path` at all (empty: it may), as OpenSSH does at run time:
+    an `identity_file` readable by group or others ("UNPROTECTED PRIVATE KEY FILE", ssh ignores such
+    a key), a `known_hosts` another user can write (owned by them, root aside, or group/world-writable:
+    whoever can write it decides which host keys are trusted). One stat per file per process (the
+    answer is kept: a file fixed while envdeck runs counts from its next start). The phrases are
+    `untrusted`'s for the same file; a missing file is not refused here (reported apart)."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return ()
+    if kind == "identity_file":
+        key = _unprotected_key(real, st)
+        return (key,) if key else ()
+    if kind == "known_hosts":
+        return tuple(f"{real}: {problem}" for problem in _trust_problems(st, "file"))
+    return ()
+
+
+def run_time_refusal(path: str | Path, kind: str) -> str | None:
+    """`refused_phrases` as one text, or None when the file may be used."""
+    phrases = refused_phrases(str(path), kind)
+    return "; ".join(phrases) if phrases else None
 
 
 _WHY_TRUSTED = {"known_hosts": "whoever can change it decides which host keys envdeck trusts",
@@ -154,29 +197,61 @@ def _kind(ref: FileReference) -> str:
 
 def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> FileProblems:
     """The config's files (of the environments in `visible` and the template pools) that do not
-    exist or that others could change, placed in the config file `cfg.source`."""
+    exist or that others could change, placed in the config file `cfg.source`. What the edge
+    backend refuses at run time (`refused_phrases`) is an error, the rest a warning."""
     found: list[tuple[FileReference, str, bool]] = []  # (reference, text, an error)
     for ref in references(cfg, visible):
         if not os.path.lexists(ref.path) or (ref.must_exist and not ref.path.exists()):
             if ref.must_exist:
                 found.append((ref, f"no such file {str(ref.path)!r}: {ref.why}", ref.required))
             continue
+        refused = refused_phrases(str(ref.path), _kind(ref))
         for finding in untrusted(ref.path, private=ref.private):
-            found.append((ref, f"{_kind(ref)} {finding}; {_WHY_TRUSTED[_kind(ref)]}", False))
+            if finding in refused:
+                found.append((ref, _refused_text(ref, finding), True))
+            else:
+                found.append((ref, f"{_kind(ref)} {finding}; {_WHY_TRUSTED[_kind(ref)]}", False))
     problems = FileProblems([], [])
+    for line, error in _placed(cfg, found):
+        (problems.errors if error else problems.warnings).append(line)
+    return problems
+
+
+def _refused_text(ref: FileReference, phrase: str) -> str:
+    if _kind(ref) == "identity_file":
+        return f"identity_file {phrase}; refused: envdeck does not log in with it"
+    return f"{_kind(ref)} {phrase}; {_WHY_TRUSTED[_kind(ref)]}: refused, envdeck does not use it"
+
+
+def refuse_untrusted(cfg: EnvdeckConfig, env: str, edge: EdgeConfig | None) -> None:
+    """Raise ConfigError (`PATH:LINE:COL: where: message` lines, as any config error) when the
+    environment's edge section names an `identity_file` or `known_hosts` the edge backend refuses
+    (`refused_phrases`); called when the environment's backends are made, before any connect.
+    Costs one stat per file per process; the config file is read again only to place a refusal."""
+    if edge is None:
+        return
+    found = [(ref, _refused_text(ref, phrase), True)
+             for ref in _edge_references(("environments", env, "edge"), edge)
+             for phrase in refused_phrases(str(ref.path), _kind(ref))]
+    if found:
+        raise ConfigError([line for line, _ in _placed(cfg, found)])
+
+
+def _placed(cfg: EnvdeckConfig, found: list[tuple[FileReference, str, bool]]) -> list[tuple[str, bool]]:
+    """Each (reference, message, an error) as `PATH:LINE:COL: where: message` in `cfg.source`."""
     if not found:
-        return problems
+        return []
     source = cfg.source
     try:
         data, marks = compose_with_marks(read_regular_file(Path(source)).decode("utf-8"), source)
     except Exception:  # noqa: BLE001 - the file changed since it was loaded: places unknown
         data, marks = None, {}
+    placed = []
     for ref, message, error in found:
         if data is not None:
             line, col, path = locate(data, marks, ref.loc)
             where = ".".join(str(p) for p in path)
         else:
             line, col, where = 1, 1, ".".join(str(p) for p in ref.loc)
-        (problems.errors if error else problems.warnings).append(f"{source}:{line}:{col}: {where}: {message}")
-    return problems
-
+        placed.append((f"{source}:{line}:{col}: {where}: {message}", error))
+    return placed

@@ -150,6 +150,7 @@ class EdgeSimulator:
                  + " ".join(key.export_public_key("openssh").decode().split()[:2])
                  for name, key in self.host_keys.items()]
         self.known_hosts_path.write_text("\n".join(lines) + "\n")
+        self.known_hosts_path.chmod(0o644)  # under a umask of 002 it would be group-writable: refused at run time
         self.client_key.write_private_key(str(self.client_key_path))
         self.client_key_path.chmod(0o600)
         self.ssh_config_path.write_text("# simulated nodes: every option is in the envdeck config\n")

@@ -1,0 +1,103 @@
+"""At run time envdeck refuses, as OpenSSH does, an edge `identity_file` others can read
+("UNPROTECTED PRIVATE KEY FILE") and a `known_hosts` another user can write (it decides which host
+keys are trusted): `check`, `run` and `status` exit 2 like any config error, naming the file and
+its place in the config (PATH:LINE:COL), and no node is contacted. Counted on the server side: the
+node is a TCP relay in front of a real sshd that counts the connections it accepts; the same
+config with the files fixed runs the command there."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+
+import yaml
+
+from tests.helpers import envdeck_inproc as envdeck
+from tests.tcp_relay import pump
+from tui.core.config_files import refused_phrases
+
+
+class CountingRelay:
+    """A TCP port relaying to an sshd, counting the connections it accepts."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+
+def _line_of(path, fragment: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if fragment in line)
+
+
+def test_a_readable_key_and_a_writable_known_hosts_are_refused_before_any_connect(edge_lab, tmp_path):
+    server = edge_lab.start_sshd()
+    relay = CountingRelay(server.port)
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    key = keys / "id_ed25519"
+    shutil.copyfile(edge_lab.client_key, key)
+    known = keys / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{relay.port} {server.public_host_key}\n")
+    cfg = tmp_path / "envdeck.yaml"
+    cfg.write_text(yaml.safe_dump({"environments": {"e": {"edge": {
+        "known_hosts": str(known), "ssh_config": str(edge_lab.ssh_config), "connect_timeout": "10s",
+        "commands": edge_lab.commands(),
+        "nodes": [{"name": "n1", "host": "127.0.0.1", "port": relay.port, "user": edge_lab.user,
+                   "identity_file": str(key), "services": ["web"]}]}}}}, sort_keys=False))
+    cfg.chmod(0o600)
+    state = str(tmp_path / "state")
+    key_at = f"{cfg}:{_line_of(cfg, 'identity_file')}:"
+    known_at = f"{cfg}:{_line_of(cfg, 'known_hosts')}:"
+
+    def run():
+        refused_phrases.cache_clear()  # one stat per file per process: each call here is a new "process"
+        return envdeck("run", "e", "--yes", "--config", str(cfg), "--state-dir", state, "--", "echo", "ran-here")
+
+    # a private key its group and others can read
+    key.chmod(0o644)
+    refused_phrases.cache_clear()
+    check = envdeck("check", "--config", str(cfg), "--state-dir", state)
+    assert check.returncode == 2, (check.stdout, check.stderr)
+    assert any(line.startswith(key_at) and "environments.e.edge.nodes.0.identity_file" in line
+               and "UNPROTECTED PRIVATE KEY FILE" in line for line in check.stderr.splitlines()), check.stderr
+    proc = run()
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "ran-here" not in proc.stdout
+    [line] = [ln for ln in proc.stderr.splitlines() if "UNPROTECTED PRIVATE KEY FILE" in ln]
+    assert line.startswith(key_at) and "environments.e.edge.nodes.0.identity_file" in line, line
+    assert f"{key}: a private key readable by others (mode 0644)" in line and "refused" in line, line
+    status = envdeck("status", "--json", "--config", str(cfg), "--state-dir", state)
+    assert status.returncode == 2 and "UNPROTECTED PRIVATE KEY FILE" in status.stderr, status.stderr
+    assert relay.accepted == 0, "a refused key: no node is contacted"
+
+    # a known_hosts its group can write
+    key.chmod(0o600)
+    known.chmod(0o664)
+    proc = run()
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    [line] = [ln for ln in proc.stderr.splitlines() if "environments.e.edge.known_hosts" in ln]
+    assert line.startswith(known_at) and f"{known}: is group-writable" in line, line
+    assert "decides which host keys envdeck trusts" in line and "refused" in line, line
+    assert relay.accepted == 0, "a refused known_hosts: no node is contacted"
+
+    # both fixed: the same config runs the command on the node
+    known.chmod(0o644)
+    proc = run()
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert "ran-here" in proc.stdout
+    assert relay.accepted >= 1
