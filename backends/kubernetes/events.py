@@ -8,8 +8,10 @@ Events outlive their object (the apiserver keeps them about an hour): a Warning 
 a pod or Deployment that was deleted is no fault any more. `EventLog.faults(tables)`
 leaves out the events whose involved object is of a kind the inventory holds (its table
 knows every object of that kind in the namespace) and is not there; the timeline keeps them.
-Known gap: an object deleted and made again under the same name inherits its predecessor's
-events (the tables keep no uid).
+An object follows its identity, not only its name (`involvedObject.uid` against the table's
+`metadata.uid`): one deleted and made again under the same name starts clean, the events of
+its predecessor make no fault of it, its own events still count. An event without a uid (or an
+object whose uid the table does not know) goes by the name alone.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ _HIGH_REASONS = {"BackOff", "Failed", "FailedMount", "FailedAttachVolume", "Fail
 
 
 class ObjectTable(Protocol):
-    """What `faults` needs of an inventory table (informer.ResourceTable): its objects by name."""
+    """What `faults` needs of an inventory table (informer.ResourceTable): its objects by name, their uids."""
 
     entries: Mapping[str, Any]
+    uids: Mapping[str, str]  # metadata.uid by name (absent or "": not known)
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,13 +49,22 @@ class SlimEvent:
     count: int
     first: datetime | None
     last: datetime | None
-    kind: str = ""         # the involved object's kind and name
+    kind: str = ""         # the involved object's kind, name and uid
     object: str = ""
+    uid: str = ""
 
     def about_a_deleted_object(self, tables: Mapping[str, ObjectTable]) -> bool:
-        """Whether its object is of a kind the inventory holds, and gone."""
+        """Whether its object is of a kind the inventory holds, and gone: no object of that name,
+        or one of another uid (the object was deleted and another made under its name)."""
         table = tables.get(self.kind)
-        return table is not None and self.object not in table.entries
+        if table is None:
+            return False
+        if self.object not in table.entries:
+            return True
+        if not self.uid:
+            return False
+        current = table.uids.get(self.object, "")
+        return bool(current) and current != self.uid
 
     def to_event(self) -> Event:
         return Event(self.resource, self.reason, self.message, self.last or self.first or now_utc(),
@@ -76,7 +88,7 @@ def slim_event(obj: dict[str, Any]) -> SlimEvent:
         reason=str(obj.get("reason") or ""),
         message=str(obj.get("message") or obj.get("note") or ""),
         type=str(obj.get("type") or "Normal"),
-        count=count, first=first, last=last, kind=kind, object=name,
+        count=count, first=first, last=last, kind=kind, object=name, uid=str(involved.get("uid") or ""),
     )
 
 

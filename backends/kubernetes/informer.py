@@ -76,6 +76,8 @@ class ResourceTable:
         self.entries: dict[str, Converted] = {}
         self.shown: dict[str, Resource] = {}  # entries' Resources, by name (resources() copies it at C speed)
         self.versions: dict[str, str] = {}
+        #: metadata.uid by name: events follow an object's identity (backends/kubernetes/events.py)
+        self.uids: dict[str, str] = {}
         self.faulty: dict[str, list[Fault]] = {}
         self.delta = delta or DeltaTracker()
         self.watch_fault: Fault | None = None  # set by the informer while its watches keep failing
@@ -83,6 +85,7 @@ class ResourceTable:
     def upsert(self, obj: dict[str, Any]) -> None:
         name, version, entry = self.converted(obj)
         self.versions[name] = version
+        self.uids[name] = _uid(obj)
         if self.entries.get(name) is entry:
             return
         self.entries[name] = entry
@@ -113,6 +116,7 @@ class ResourceTable:
         gone = self.entries.pop(name, None)
         self.shown.pop(name, None)
         self.versions.pop(name, None)
+        self.uids.pop(name, None)
         self.faulty.pop(name, None)
         if gone is not None:
             self.delta.changed(gone.resource.id, None)
@@ -137,17 +141,19 @@ class TableRelist:
         self.table = table
         self.entries: dict[str, Converted] = {}
         self.versions: dict[str, str] = {}
+        self.uids: dict[str, str] = {}
 
     def upsert(self, obj: dict[str, Any]) -> None:
         name, version, entry = self.table.converted(obj)
         self.entries[name] = entry
         self.versions[name] = version
+        self.uids[name] = _uid(obj)
 
     def commit(self) -> bool:
         table = self.table
         changed = len(self.entries) != len(table.entries) or any(
             table.entries.get(name) is not entry for name, entry in self.entries.items())
-        table.entries, table.versions = self.entries, self.versions
+        table.entries, table.versions, table.uids = self.entries, self.versions, self.uids
         table.shown = {name: e.resource for name, e in self.entries.items()}
         table.faulty = {name: e.faults for name, e in self.entries.items() if e.faults}
         if changed:
@@ -337,6 +343,10 @@ class Informer:
                 self.resource_version = version
             self.on_change()
         return True
+
+
+def _uid(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
 
 
 def _what_failed(exc: ResourceExpired) -> str:
