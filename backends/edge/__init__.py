@@ -65,7 +65,20 @@ _quiet_asyncssh_dsa_warning()
 with _native_libraries_from_the_loader_cache():
     import asyncssh  # noqa: E402,F401 - first import of asyncssh, after the filter, with the cache lookup
 
-from backends.edge.backend import EdgeBackend  # noqa: E402 - after the filter, which must precede asyncssh
-from backends.edge.fleet import FleetResult, fleet_json, fleet_summary  # noqa: E402
-
 __all__ = ["EdgeBackend", "FleetResult", "fleet_json", "fleet_summary"]
+_LAZY = {"EdgeBackend": "backends.edge.backend", "FleetResult": "backends.edge.fleet",
+         "fleet_json": "backends.edge.fleet", "fleet_summary": "backends.edge.fleet"}
+
+
+def __getattr__(name: str) -> object:
+    """The backend and the fleet helpers are imported on first use: `envdeck run` imports
+    this package (asyncssh) and the links (backends/edge/early.py) to connect its nodes
+    before the config models, which the backend needs, are imported."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

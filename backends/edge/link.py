@@ -35,15 +35,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncssh
 
 from backends.edge.hostkeys import HostKeyRefusal, PresentedKey, classify, known_hosts_arg
 from backends.edge.loop_thread import LoopThread
-from tui.core.config import EdgeNode
 from tui.core.config_files import run_time_refusal
 from tui.core.errors import BackendDenied, BackendUnreachable
 from tui.core.model import now_utc
+
+if TYPE_CHECKING:  # a link needs only its node's address (envdeck run connects before the models exist)
+    from tui.core.config import EdgeNode
 
 OUTPUT_CAP = 1 << 20  # characters kept per stream of a command (the rest is drained)
 _KEEPALIVE_COUNT = 3

@@ -28,11 +28,14 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui.core.config import EdgeConfig, EnvdeckConfig, read_regular_file
+from tui.core.config_read import read_regular_file
 from tui.core.config_yaml import compose_with_marks, locate
 from tui.core.errors import ConfigError
+
+if TYPE_CHECKING:  # the edge links call run_time_refusal before the models are imported (envdeck run)
+    from tui.core.config import EdgeConfig, EnvdeckConfig
 
 
 @dataclass(frozen=True, slots=True)
