@@ -32,6 +32,11 @@ def unregister(name: str) -> None:
     _overrides.pop(name, None)
 
 
+def has_override(name: str) -> bool:
+    """A class is registered for `name` (not the production adapter)."""
+    return name in _overrides
+
+
 def backend_class(name: str) -> type[Backend]:
     if name in _overrides:
         return _overrides[name]
