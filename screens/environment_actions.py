@@ -119,6 +119,17 @@ def pods_of(resources: Iterable[Resource], workload: Resource) -> list[Resource]
     return pods
 
 
+def cannot_be(action: str, targets: list[Resource], resources: Iterable[Resource]) -> str:
+    """Why an action key (`r`, `S`, `X`, `u`, `ctrl+d`) does nothing on `targets`: `Pods cannot be
+    restarted; restart their Deployment`. `resources`: the environment's, to find a pod's owner."""
+    kinds = sorted({r.kind for r in targets})
+    line = f"{', '.join(clean(k) + 's' for k in kinds)} cannot be {PAST[action]}"
+    if action == "restart" and kinds == ["Pod"]:
+        top = top_controller(resources, targets[0])
+        line += f"; restart their {clean(top)}" if top is not None else "; restart the workload that runs them"
+    return line
+
+
 def short_scope(resource_id: str) -> str:
     """`kubernetes/Deployment/api` → `Deployment/api`."""
     parts = resource_id.split("/", 1)
@@ -255,12 +266,7 @@ class EnvironmentActions:
             return "nothing selected"
         if action in action_flow.UI_ACTIONS:
             return None  # action_flow.explain_ui_key says which resources have no logs or shell
-        kinds = sorted({r.kind for r in targets})
-        line = f"{', '.join(clean(k) + 's' for k in kinds)} cannot be {PAST[action]}"
-        if action == "restart" and kinds == ["Pod"]:
-            top = top_controller(self.envdeck.session.state(self.env).all_resources(), targets[0])
-            line += f"; restart their {clean(top)}" if top is not None else "; restart the workload that runs them"
-        return line
+        return cannot_be(action, targets, self.envdeck.session.state(self.env).all_resources())
 
     def explain_key(self, key: str) -> bool:
         """A key of this screen pressed where its binding is off (nothing runs): say why in one

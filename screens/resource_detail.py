@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from screens import action_flow, port_forward_flow
 from screens.base import EnvdeckScreen
+from screens.environment_actions import cannot_be, short_scope
 from tui.core.model import Resource, iso
 from tui.core.sanitize import clean
 from tui.core.store import redact_params
@@ -149,6 +150,7 @@ class ResourceDetailScreen(EnvdeckScreen):
             self.refresh_all()
         elif env == self.env and DRIFTS in kinds:
             self._show_drift()
+            self.refresh_bindings()  # `R Repair` follows the drift as it comes and goes
         if env == self.env and FAULTS in kinds and self._shown is not None:
             self._show_faults()
         if env == self.env and kinds & {TIMELINE, FAULTS, RESOURCES}:
@@ -185,6 +187,7 @@ class ResourceDetailScreen(EnvdeckScreen):
             title.append(f" › {clean(self.resource_id)} is gone (no longer observed)",
                          style=palette.style("warning", bold=True))
             self.query_one("#title", Static).update(title)
+            self.refresh_bindings()  # its action keys are off now (said when pressed)
             return
         title.append(f" › {clean(r.kind)} ", style=palette.style("text-muted"))
         title.append(clean(r.name, max_len=80), style=palette.style("foreground", bold=True))
@@ -300,29 +303,63 @@ class ResourceDetailScreen(EnvdeckScreen):
         if choice is not None:
             action_flow.start_action(self.envdeck, self.env, [(r, choice)])
 
+    # Keys that act on the resource shown: off (footer hidden, `?` "not now", said when pressed)
+    # once it is gone.
+    RESOURCE_KEYS = frozenset(action_flow.KEY_ACTIONS) | action_flow.UI_ACTIONS | {
+        "port_forward", "repair", "open_console"}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers an action key only when this resource has that action (no
-        `r Restart` on a Pod), like the resources table."""
+        `r Restart` on a Pod), like the resources table; `R Repair` only while it has drift,
+        `o Console` only when it has a console link; none of them once it is gone."""
+        if not self.ready:
+            return super().check_action(action, parameters)
         r = self._shown
+        if action in self.RESOURCE_KEYS and r is None:
+            return False
         if r is not None and action in action_flow.KEY_ACTIONS:
             return action_flow.has_key_action(self.session.actions_for(self.env, r), action)
         if r is not None and action in action_flow.UI_ACTIONS:  # no `l`/`s` on a queue, a group, a table
             return action_flow.has_ui_action(self.session, self.env, [r], action)
         if r is not None and action == "port_forward":  # `F` only where a forward can open (help: "not now")
             return port_forward_flow.can_forward(r)
+        if action == "repair":
+            return any(d.resource == self.resource_id for d in self.session.state(self.env).all_drifts())
+        if r is not None and action == "open_console":
+            return bool(r.console_url)
         return super().check_action(action, parameters)
 
-    def on_key(self, event: events.Key) -> None:
-        """`l`/`s`/`F` where this resource has none (their bindings are off): say why in one line."""
+    def why_not(self, action: str) -> str | None:
+        """One line saying why `action`'s key, off here, does nothing (None: not explained here)."""
         r = self._shown
+        if action not in self.RESOURCE_KEYS:
+            return None
         if r is None:
-            return
-        if action_flow.explain_ui_key(self, event.key, [r]):
+            return f"{clean(short_scope(self.resource_id), max_len=80)} is gone (no longer observed): nothing to act on"
+        if action in action_flow.KEY_ACTIONS:
+            return cannot_be(action, [r], self.session.state(self.env).all_resources())
+        if action == "repair":
+            return f"no drift to repair on {clean(short_scope(self.resource_id), max_len=60)}"
+        if action == "open_console":
+            return f"no console link for {clean(r.kind)} {clean(r.name, max_len=60)}"
+        return None  # l, s: explain_ui_key; F: the port-forward flow says what it works on
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose binding is off here (nothing would run): say why in one line."""
+        r = self._shown
+        if r is not None and action_flow.explain_ui_key(self, event.key, [r]):
             event.stop()
             return
         for b in self._bindings.key_to_bindings.get(event.key, ()):
-            if b.action == "port_forward" and self.check_action(b.action, ()) is False:
+            if self.check_action(b.action, ()) is not False:
+                continue
+            if b.action == "port_forward" and r is not None:
                 port_forward_flow.start_port_forward(self.envdeck, self.env, r)  # says what it works on
+                event.stop()
+                return
+            line = self.why_not(b.action)
+            if line is not None:
+                self.envdeck.notify(line, severity="warning", markup=False, timeout=3)
                 event.stop()
                 return
 
