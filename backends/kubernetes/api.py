@@ -7,8 +7,12 @@ converters, which keep only what the resource model needs. Lists paginate with
 `tui.core.errors`; a `410 Gone` becomes `ResourceExpired` and a 504 "Too large resource
 version" `ResourceVersionTooLarge`, so that an informer relists (as client-go's reflector).
 A `429 Too Many Requests` (and a 5xx carrying `Retry-After`, as client-go) is asked again after
-its `Retry-After` while the call's timeout allows (`_retry_wait`); 429 and 5xx errors say what
-they are, with the server's message sanitized.
+its `Retry-After` while the call's timeout allows (`_retry_wait`). A 500/502/503/504 without
+`Retry-After` is asked again only for an idempotent read (GET: a list page, a get, a watch's
+establishment), at most `SERVER_ERROR_RETRIES` times with exponential backoff and jitter, within the
+call's timeout and the API server's shared `RetryBudget` (17 kinds failing at once must not turn
+into a retry storm); a write (PATCH, POST, DELETE) never is: the server may have done it. 429 and
+5xx errors say what they are and how often they were asked, with the server's message sanitized.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import random
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -50,6 +55,17 @@ WATCH_SILENCE_FLOOR_S = 30.0
 THROTTLE_RETRIES = 10
 #: the wait before retrying a 429 without a usable Retry-After (client-go: 1 s)
 THROTTLE_DEFAULT_WAIT_S = 1.0
+#: a 5xx without Retry-After to an idempotent read (GET) is asked again at most this many times
+SERVER_ERROR_RETRIES = 3
+#: the wait before the first such retry (x0.5-1.5 jitter), doubling each time, at most the second value
+SERVER_ERROR_BACKOFF_S = 0.25
+SERVER_ERROR_BACKOFF_MAX_S = 2.0
+#: the statuses that mean "the server could not answer now" (501 Not Implemented, 505... never will)
+_TRANSIENT_5XX = frozenset({500, 502, 503, 504})
+#: the 5xx retries one API server allows this process at once (every kind, every environment on it),
+#: and how fast that budget refills (per second)
+RETRY_BUDGET = 10
+RETRY_BUDGET_REFILL_PER_S = 1.0
 #: at most this much of an API server's message is shown
 MESSAGE_MAX = 500
 MIB = 1024 * 1024
@@ -96,6 +112,44 @@ def paused_gc() -> Any:
             gc.enable()
 
 
+class RetryBudget:
+    """The 5xx retries (without Retry-After) one API server still allows this process: a token bucket
+    of `capacity` refilled at `per_s`, shared by every KubeApi to that server (`retry_budget_for`).
+    When 17 informers' lists meet the same 503 at once, the first `capacity` retries go and the rest
+    report the error at once (the informers' own backoff takes over), instead of 17 x 3 retries."""
+
+    def __init__(self, capacity: int = RETRY_BUDGET, per_s: float = RETRY_BUDGET_REFILL_PER_S):
+        self.capacity = capacity
+        self.per_s = per_s
+        self._tokens = float(capacity)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()  # KubeApis of one server may run on several loops (threads)
+        self.spent = 0  # retries granted so far (tests read it)
+        self.refused = 0  # retries refused because the budget was spent
+
+    def take(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.per_s)
+            self._at = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                self.spent += 1
+                return True
+            self.refused += 1
+            return False
+
+
+_budgets: dict[str, RetryBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+def retry_budget_for(host: str) -> RetryBudget:
+    """The process's one RetryBudget for the API server at `host`."""
+    with _budgets_lock:
+        return _budgets.setdefault(host.rstrip("/"), RetryBudget())
+
+
 class ResourceExpired(BackendError):
     """410 Gone: the resourceVersion (or continue token) is too old; relist."""
 
@@ -137,31 +191,33 @@ def _too_large(status: int, message: str, details: Any) -> bool:
     return "Too large resource version" in message
 
 
-def error_for_body(status: int, body: bytes | str | None, reason: str, what: str) -> BackendError:
+def error_for_body(status: int, body: bytes | str | None, reason: str, what: str, tries: int = 1) -> BackendError:
     """The typed error of an error response: its Status's message and details when it has one."""
     raw = body.encode() if isinstance(body, str) else body or b""
-    return error_for(status, _status_message(raw, status, reason), what, _status(raw).get("details"))
+    return error_for(status, _status_message(raw, status, reason), what, _status(raw).get("details"), tries)
 
 
-def error_for(status: int, message: str, what: str, details: Any = None) -> BackendError:
+def error_for(status: int, message: str, what: str, details: Any = None, tries: int = 1) -> BackendError:
     """The typed error for an HTTP status (`details`: the Status's); `http_status` keeps the code.
-    The server's message is outside text: sanitized and bounded."""
+    The server's message is outside text: sanitized and bounded. `tries`: how often the call was
+    asked (said for 429/5xx when more than once)."""
     message = clean(message, max_len=MESSAGE_MAX)
     if _too_large(status, message, details):
         error: BackendError = ResourceVersionTooLarge(f"{what}: {message}", backend="kubernetes")
     else:
-        error = _error_for(status, f"{what}: {message}", what, message)
+        error = _error_for(status, f"{what}: {message}", what, message, f" (asked {tries} times)" if tries > 1 else "")
     error.http_status = status  # type: ignore[attr-defined]
     return error
 
 
-def _error_for(status: int, text: str, what: str, message: str) -> BackendError:
+def _error_for(status: int, text: str, what: str, message: str, tries: str = "") -> BackendError:
     if status == 410:
         return ResourceExpired(text, backend="kubernetes")
     if status == 429:
-        return BackendUnreachable(f"{what}: throttled by the API server (429): {message}", backend="kubernetes")
+        return BackendUnreachable(f"{what}: throttled by the API server (429){tries}: {message}",
+                                  backend="kubernetes")
     if 500 <= status <= 599:
-        return BackendUnreachable(f"{what}: API server error {status}: {message}", backend="kubernetes")
+        return BackendUnreachable(f"{what}: API server error {status}{tries}: {message}", backend="kubernetes")
     if status == 401:
         return BackendUnreachable(f"{what}: unauthorized (credentials rejected or expired)",
                                   backend="kubernetes")
@@ -186,6 +242,8 @@ class KubeApi:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ssl = connection.ssl_context()
+        #: the 5xx retries this API server still allows the process (shared with every KubeApi to it)
+        self.retry_budget = retry_budget_for(connection.host)
         self.requests = 0  # requests sent (tests and benchmarks read it)
         self.watch_line_max = WATCH_LINE_MAX  # bytes of one watch event (tests lower them)
         self.log_line_max = LOG_LINE_MAX
@@ -262,9 +320,10 @@ class KubeApi:
                         raw = await _read_up_to(resp, ERROR_BODY_MAX)
                     except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
                         raw = b""
-                    wait = _retry_wait(resp, deadline, attempt)
+                    error = error_for_body(resp.status, raw, resp.reason or "", what, attempt)
+                    wait = _retry_wait(resp, deadline, attempt, method, error, self.retry_budget)
                     if wait is None:
-                        raise error_for_body(resp.status, raw, resp.reason or "", what)
+                        raise error
                 else:
                     try:
                         yield resp
@@ -522,22 +581,41 @@ def _mib(size: int) -> str:
     return f"{size / MIB:g} MiB"
 
 
-def _retry_wait(resp: aiohttp.ClientResponse, deadline: float, attempt: int) -> float | None:
+def _retry_wait(resp: aiohttp.ClientResponse, deadline: float, attempt: int, method: str = "GET",
+                error: BackendError | None = None, budget: RetryBudget | None = None) -> float | None:
     """How long to wait before asking again, as client-go's `checkWait`: a 429 after its
-    `Retry-After` in seconds (1 s without one), a 5xx only when it carries a `Retry-After`;
-    None when the status is not retried, retries are spent or the wait would pass the call's
-    timeout (then the error is reported)."""
+    `Retry-After` in seconds (1 s without one), a 5xx carrying a `Retry-After` after it (the server
+    says it did not act: any method). A transient 5xx without one only for a GET (idempotent), at
+    most SERVER_ERROR_RETRIES times, after SERVER_ERROR_BACKOFF_S doubling (jittered), each retry
+    taken from the API server's `budget`; never a 504 "Too large resource version" (a relist's
+    cue). None when the status is not retried, retries are spent or the wait would pass the
+    call's timeout (then the error is reported)."""
     if resp.status != 429 and resp.status < 500:
         return None
     try:
         wait = float(resp.headers.get("Retry-After", ""))
     except ValueError:  # absent, or an HTTP date (kube-apiserver sends seconds)
         if resp.status != 429:
-            return None
+            return _server_error_wait(resp.status, deadline, attempt, method, error, budget)
         wait = THROTTLE_DEFAULT_WAIT_S
     wait = max(wait, 0.0)
     if attempt > THROTTLE_RETRIES or time.monotonic() + wait > deadline:
         return None
+    return wait
+
+
+def _server_error_wait(status: int, deadline: float, attempt: int, method: str,
+                       error: BackendError | None, budget: RetryBudget | None) -> float | None:
+    if method != "GET" or status not in _TRANSIENT_5XX or isinstance(error, ResourceVersionTooLarge):
+        return None  # a write may have been done: never asked again blindly
+    if attempt > SERVER_ERROR_RETRIES:
+        return None
+    base = min(SERVER_ERROR_BACKOFF_MAX_S, SERVER_ERROR_BACKOFF_S * 2.0 ** (attempt - 1))
+    wait = base * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not crypto
+    if time.monotonic() + wait > deadline:
+        return None
+    if budget is not None and not budget.take():
+        return None  # the API server's retries are spent (many calls failing at once): no storm
     return wait
 
 

@@ -1,7 +1,7 @@
 """429 Too Many Requests (API Priority and Fairness), and a 5xx with Retry-After, are retried
 after its Retry-After while the call's timeout allows; a 429 is reported as throttling when it
-does not; 5xx is reported as the server's error with its message, sanitized. Counted on the
-emulator's side."""
+does not; 5xx is reported as the server's error with its message, sanitized (a 5xx without
+Retry-After: tests/kubernetes/test_server_error_retries.py). Counted on the emulator's side."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections import Counter
 
 import pytest
 
+from backends.kubernetes.api import SERVER_ERROR_RETRIES
 from tests.kubernetes.support import NS, by_id, eventually
 from tui.core.errors import BackendUnreachable
 
@@ -70,11 +71,13 @@ async def test_server_errors_say_what_the_server_said_sanitized(emulator, make_b
     with pytest.raises(BackendUnreachable) as raised:
         await backend.observe()
     text = str(raised.value)
-    assert f"API server error {status}: etcdserver: request timed out" in text
+    assert f"API server error {status}" in text and "etcdserver: request timed out" in text, text
     assert "\x1b" not in text and "\x07" not in text and "␛" in text
     assert "cannot reach" not in text
     per_path = Counter(_answered(emulator, status))
-    assert per_path and max(per_path.values()) == 1, f"no Retry-After, no retry: {per_path}"
+    # no Retry-After: a read is asked again at most SERVER_ERROR_RETRIES times, out of the API server's
+    # shared budget (tests/kubernetes/test_server_error_retries.py counts those retries exactly)
+    assert per_path and max(per_path.values()) <= 1 + SERVER_ERROR_RETRIES, per_path
 
 
 async def test_doctor_check_names_the_server_error_of_get_version(emulator, backend):
