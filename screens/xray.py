@@ -33,6 +33,8 @@ from tui.core.xray import (
     cached_graph,
     graph_key,
     link_sources,
+    pending_backends,
+    pending_reason,
     remember_graph,
     shown_names,
     snapshot,
@@ -196,7 +198,7 @@ class XrayScreen(EnvdeckScreen):
 
     def _show_from(self, graph: XrayGraph) -> None:
         try:
-            found = xray(None, self.resource_id, graph=graph)
+            found = xray(None, self.resource_id, graph=graph, pending=pending_backends(self.session.state(self.env)))
         except KeyError:
             self._show(None, NotFound(f"no resource {self.resource_id} in {self.env}"))
             return
@@ -211,8 +213,13 @@ class XrayScreen(EnvdeckScreen):
             self.query_one(Tree).clear()
             self._say_message(None)
             return
-        hint.update(Text("enter details · space open/close · x xray here · below: worst under it",
-                         no_wrap=True, overflow="ellipsis", end=""))
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        state = self.session.state(self.env)
+        leader = state.leader if state.leader not in ("", "you") else None
+        for name in pending_backends(state):  # not known yet, not unreachable (as `envdeck status` says)
+            line.append(f"{pending_reason(name, leader)} · ", style=palette.style("warning"))
+        line.append("enter details · space open/close · x xray here · below: worst under it")
+        hint.update(line)
         self._fill(found, palette)
         cursor = self.query_one(Tree).cursor_node
         # right after a refill the cursor may still read the tree before it: the root's message then

@@ -36,11 +36,12 @@ from typing import Any
 import yaml
 
 from backends.sim.demo_world import READY_TIMEOUT_S
-from tui.cli.output import say
+from tui.cli.output import mark_pending, say
 from tui.core.config import EnvdeckConfig, load_config
 from tui.core.errors import EnvdeckError
 from tui.core.logsetup import setup_logging
 from tui.core.sanitize import clean
+from tui.core.xray import pending_reason
 
 # The demo's AWS is moto: it takes any credentials, so these dummy ones are safe to print.
 DEMO_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -228,18 +229,32 @@ async def observe_once(config: EnvdeckConfig, state_dir: Path) -> list[dict]:
     session = await Session.open(config, state_dir, origin=Origin.CLI, backends_factory=create_backends)
     try:
         await session.reconcile_once(repair=False)
-        return [session.state(name).to_json(include_resources=True) for name in session.environments()]
+        # another live process (the demo's TUI on the same --state-dir) leads: wait for its first
+        # pass, bounded, as `envdeck status` does; what is still not observed is pending
+        pending = await session.await_leaders_first_pass(config.defaults.timeout)
+        envs = [session.state(name).to_json(include_resources=True) for name in session.environments()]
     finally:
         await session.close()
+    mark_pending(envs, pending)
+    return envs
+
+
+def backend_summary(name: str, b: dict, leader: str | None) -> str:
+    """`aws ok`, `aws UNREACHABLE why`, or `aws pending (first pass by LEADER running)` for a backend
+    nobody has observed yet (`envdeck status` says the same): never unreachable then."""
+    if b.get("pending") or b["reachable"] is None:
+        return pending_reason(name, leader or "its leader")
+    return f"{name} {'ok' if b['reachable'] else 'UNREACHABLE ' + clean(b['error'] or '')}"
 
 
 def print_summary(envs: list[dict]) -> bool:
+    """One line per environment; True when every backend was observed and reachable."""
     all_reachable = True
     for env in envs:
         backends = []
         for name, b in env["backends"].items():
-            all_reachable &= bool(b["reachable"])
-            backends.append(f"{name} {'ok' if b['reachable'] else 'UNREACHABLE ' + clean(b['error'] or '')}")
+            all_reachable &= b["reachable"] is True
+            backends.append(backend_summary(name, b, env.get("leader")))
         print(clean(f"{env['name']}: {env['health']}, drift {env['drift']}, {len(env['resources'])} resources, "
                     f"{len(env['faults'])} faults, {len(env['drifts'])} drifted fields, compliance "
                     f"{env['compliance_score']}%; " + ", ".join(backends)))

@@ -9,7 +9,9 @@ and escaped in JSON.
 Exit codes as the other commands: 1 when the resource is not there or a backend was
 unreachable (the tree then shows the last observation; a resource not found while a backend is
 unreachable is reported as that backend being unreachable, not as "no resource"), 3 for an environment the user may
-not see.
+not see. A backend the environment's leader (another live process) has not observed yet is
+pending, as in `status` (waited for up to defaults.timeout, then named `pending`, never
+unreachable; JSON `pending_backends`); exit 1 then too (not everything was observed).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, report_line, warn
 from tui.core.errors import BackendUnreachable, NotFound
 from tui.core.model import iso, now_utc, worst_health
-from tui.core.xray import XrayNode, XrayTree, shown_names, target_in, xray_in
+from tui.core.xray import XrayNode, XrayTree, pending_reason, shown_names, target_in, xray_in
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -71,28 +73,36 @@ async def cmd_xray(args: argparse.Namespace) -> int:
     session = await open_session(args, cfg, args.env)
     try:
         await session.observe()  # observes only, like `status`
-        backends = session.state(args.env).backends
-        unreachable = sorted(name for name, b in backends.items() if b.reachable is not True)
+        # a leader (another live process) still on its first pass of a backend: wait for it, bounded
+        pending = sorted((await session.await_leaders_first_pass(cfg.defaults.timeout)).get(args.env, ()))
+        state = session.state(args.env)
+        backends = state.backends
+        unreachable = sorted(name for name, b in backends.items() if b.reachable is not True and name not in pending)
+        leader = state.leader if state.leader != "you" else None
         try:
             resource_id = await session.resolve_name(args.env, args.resource)  # aws/KIND/NAME, as `act`
             resource_id = target_in(session.state(args.env), resource_id)  # NAME, KIND/NAME, a native id
             tree = xray_in(session, args.env, resource_id)
         except NotFound:
-            if not unreachable:
+            if not unreachable and not pending:
                 raise
-            # not found because it could not be looked: say that, not "no resource" (status says UNREACHABLE)
-            why = "; ".join(f"{name} is unreachable" + (f": {backends[name].error}" if backends[name].error else "")
-                            for name in unreachable)
+            # not found because it could not be looked: say that, not "no resource" (status says UNREACHABLE
+            # or pending)
+            why = "; ".join([pending_reason(name, leader) for name in pending]
+                            + [f"{name} is unreachable" + (f": {backends[name].error}" if backends[name].error else "")
+                               for name in unreachable])
             raise BackendUnreachable(f"{why} — cannot look {args.resource} up in {args.env}",
-                                     backend=unreachable[0]) from None
+                                     backend=(pending + unreachable)[0]) from None
     finally:
         await session.close()
     if args.json:
         print_json({"generated_at": iso(now_utc()), "env": args.env, "unreachable_backends": unreachable,
-                    **tree.to_json()})
+                    "pending_backends": pending, **tree.to_json()})
     else:
         for line in render(tree):
             report_line(line)  # for people (scripts take --json): names cleaned, piped or not
+    for name in pending:
+        warn(f"{pending_reason(name, leader)}: its part of the tree is not known yet")
     for name in unreachable:
         warn(f"{name} is unreachable: its part of the tree is the last observation")
-    return EXIT_FAILED if unreachable else EXIT_OK
+    return EXIT_FAILED if unreachable or pending else EXIT_OK

@@ -165,8 +165,10 @@ class _Walk:
     spent); the roll-up counts everything reachable below, computed once per strongly connected
     component (Tarjan), so each resource and link is visited once per walk whatever the cycles."""
 
-    def __init__(self, graph: XrayGraph, direction: str, max_depth: int, max_children: int, max_nodes: int = 2000):
+    def __init__(self, graph: XrayGraph, direction: str, max_depth: int, max_children: int, max_nodes: int = 2000,
+                 pending: frozenset[str] = frozenset()):
         self.graph, self.direction = graph, direction
+        self.pending = pending  # backends not observed yet (their first pass running): nothing known of them
         self.max_depth, self.max_children = max_depth, max_children
         self.budget = max_nodes
         self._rolled: dict[str, Health] = {}
@@ -211,7 +213,7 @@ class _Walk:
                     inside = set(members)
                     worst = Health.HEALTHY
                     for mid in members:
-                        worst = _worse(worst, graph.weight(mid))
+                        worst = _worse(worst, self.weight(mid))
                         for nid, _ in graph.neighbours(mid, direction):
                             if nid not in inside:
                                 worst = _worse(worst, done[nid])
@@ -219,22 +221,32 @@ class _Walk:
                         done[mid] = worst
         return done[rid]
 
+    def weight(self, rid: str) -> Health:
+        """The graph's weight, but nothing (Healthy) for a resource absent because its backend has
+        not been observed yet: not found is not known until its first pass ends."""
+        if rid not in self.graph.resources and rid.partition("/")[0] in self.pending:
+            return Health.HEALTHY
+        return self.graph.weight(rid)
+
     def node(self, rid: str, relation: str, path: list[str], depth: int) -> XrayNode:
         res = self.graph.resources.get(rid)
         health = self.graph.health(rid)
         backend, _, rest = rid.partition("/")
         kind, _, name = rest.partition("/")
+        if res is None and backend in self.pending:
+            health, reason = Health.UNKNOWN, pending_reason(backend)
+        else:
+            reason = (res.health_reason if res else "not found" if health is Health.MISSING
+                      else "kind not listed")
         node = XrayNode(rid, res.kind if res else kind, res.name if res else name, health, health, relation,
-                        reason=res.health_reason if res else "not found" if health is Health.MISSING
-                        else "kind not listed",
-                        status=res.status if res else "", missing=res is None)
+                        reason=reason, status=res.status if res else "", missing=res is None)
         self.budget -= 1
         if rid in path:  # shown once, not followed; its roll-up is what it reaches (the cycle too)
             node.cycle = True
             node.rolled = self.rolled(rid)
             return node
         node.children, node.more, node.truncated, node.rolled = self.children(rid, path, depth)
-        node.rolled = _worse(self.graph.weight(rid), node.rolled)
+        node.rolled = _worse(self.weight(rid), node.rolled)
         return node
 
     def children(self, rid: str, path: list[str], depth: int) -> tuple[list[XrayNode], int, bool, Health]:
@@ -276,11 +288,25 @@ def shown_names(nodes: list[XrayNode]) -> list[str]:
     return out
 
 
+def pending_backends(state: EnvState) -> list[str]:
+    """The backends of `state` not observed yet: neither an observation nor a failure (the first
+    pass of this process, or of the environment's leader, is still running). Pending, not
+    unreachable: no call has failed."""
+    return [name for name, b in state.backends.items() if b.reachable is None]
+
+
+def pending_reason(backend: str, leader: str | None = None) -> str:
+    """How a pending backend is named (`envdeck status` says the same)."""
+    return f"{backend} pending (first pass{' by ' + leader if leader else ''} running)"
+
+
 def xray(state: EnvState | None, resource_id: str, sources: LinkSources | None = None, *, max_depth: int = 6,
-         max_children: int = 50, max_nodes: int = 2000, graph: XrayGraph | None = None) -> XrayTree:
+         max_children: int = 50, max_nodes: int = 2000, graph: XrayGraph | None = None,
+         pending: Iterable[str] = ()) -> XrayTree:
     """The tree of `resource_id` in both directions. KeyError when the environment has no such
     resource. `graph` defaults to the state's graph for its revision (built once). Each direction
-    shows at most about `max_nodes` nodes; the roll-ups still count everything reachable."""
+    shows at most about `max_nodes` nodes; the roll-ups still count everything reachable.
+    `pending`: backends not observed yet; a node of theirs not found is Unknown, "pending"."""
     if graph is None:
         assert state is not None, "xray() needs a state or a graph"
         graph = graph_for(state, sources or {})
@@ -289,7 +315,7 @@ def xray(state: EnvState | None, resource_id: str, sources: LinkSources | None =
         raise KeyError(resource_id)
     trees = {}
     for direction in (DEPENDS_ON, DEPENDED_ON_BY):
-        walk = _Walk(graph, direction, max_depth, max_children, max_nodes)
+        walk = _Walk(graph, direction, max_depth, max_children, max_nodes, frozenset(pending))
         trees[direction] = walk.children(resource_id, [], 0)
     down, up = trees[DEPENDS_ON], trees[DEPENDED_ON_BY]
     root = XrayNode(res.id, res.kind, res.name, res.health, _worse(res.health, down[3]), "", res.health_reason,
@@ -372,6 +398,6 @@ def xray_in(session: Session, env: str, resource_id: str, **limits: int) -> Xray
     """`xray()` of a resource of a visible environment as last observed (NotFound if absent)."""
     state = session.state(env)
     try:
-        return xray(state, resource_id, link_sources(session, env), **limits)
+        return xray(state, resource_id, link_sources(session, env), pending=pending_backends(state), **limits)
     except KeyError:
         raise NotFound(f"no resource {resource_id} in {env}") from None
