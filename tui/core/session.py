@@ -153,9 +153,12 @@ class Session:
     @classmethod
     async def open(cls, config: EnvdeckConfig, state_dir: Path | str, *, origin: str = Origin.CLI,
                    read_only: bool = False, user: str | None = None, envs: list[str] | None = None,
-                   backends_factory: BackendFactory, provisioners: CreateProvisioner | None = None) -> Session:
+                   backends_factory: BackendFactory, provisioners: CreateProvisioner | None = None,
+                   on_store_wait: Callable[[str], None] | None = None) -> Session:
+        """`on_store_wait`: told (a line for people) when opening the store waits for another
+        session's migration lock (PostgreSQL; default a line on stderr, the TUI shows it itself)."""
         redaction.configure(config.audit.redact)  # the operator's patterns, for the store and the log
-        store = await open_store(config, state_dir)
+        store = await open_store(config, state_dir, on_wait=on_store_wait)
         declared = frozenset(config.environments)
         try:  # the created environments beside the config's (tui/core/lifecycle/effective.py)
             managed = await LifecycleStore(store).list()

@@ -28,7 +28,7 @@ import functools
 import json
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -424,9 +424,11 @@ def state_url(config: EnvdeckConfig | None) -> str | None:
     return state.url if state is not None and state.url else None
 
 
-async def open_store(config: EnvdeckConfig | None, state_dir: Path | str, *, recover: bool = True) -> Store:
+async def open_store(config: EnvdeckConfig | None, state_dir: Path | str, *, recover: bool = True,
+                     on_wait: Callable[[str], None] | None = None) -> Store:
     """The store the configuration names: PostgreSQL at `state_url(config)`, else the
-    SQLite file in `state_dir`."""
+    SQLite file in `state_dir`. `on_wait`: told when opening waits for PostgreSQL's migration
+    lock (store_pg.open_pg; default a line on stderr)."""
     url = state_url(config)
     if url is None:
         return await Store.open(state_dir, recover=recover)
@@ -435,7 +437,7 @@ async def open_store(config: EnvdeckConfig | None, state_dir: Path | str, *, rec
     except ImportError as exc:
         raise StateError(f"state.url: the PostgreSQL driver is not installed ({exc.name}); "
                          "install envdeck[postgres] (psycopg)") from None
-    db = await store_pg.open_pg(url, MIGRATIONS)
+    db = await store_pg.open_pg(url, MIGRATIONS, on_wait=on_wait)
     return await Store._opened(db, recover=recover)
 
 

@@ -404,8 +404,9 @@ def _utc(moment: Any) -> str:
 
 
 def _say_waiting(text: str) -> None:
-    """The default notice of a wait for the migration lock: one line on stderr (a running TUI
-    captures it; the agent logs JSON on stdout)."""
+    """The default notice of a wait for the migration lock, for the CLI and the agent: one line
+    on stderr (the agent logs JSON on stdout). The TUI passes its own (Session.open's
+    `on_store_wait`): a line on stderr would be drawn over."""
     with contextlib.suppress(OSError, ValueError):
         print(f"envdeck: {text}", file=sys.stderr, flush=True)
 
@@ -420,9 +421,11 @@ async def _connect(url: str) -> psycopg.AsyncConnection:
     return await psycopg.AsyncConnection.connect(url, **options)
 
 
-async def open_pg(url: str, migrations: Sequence[str]) -> PgDb:
+async def open_pg(url: str, migrations: Sequence[str], *, on_wait: Callable[[str], None] | None = None) -> PgDb:
     """Connect to the store at `url` (no password in it: libpq's places) and migrate it; a
-    StateError naming the URL says why not."""
+    StateError naming the URL says why not. `on_wait`: told once (a line for people) when the
+    migration lock is held by another session and waited for (default: a line on stderr; the
+    TUI shows it itself, since its terminal is drawn)."""
     from tui.core.store import check_state_url, shown_url
 
     try:
@@ -435,7 +438,7 @@ async def open_pg(url: str, migrations: Sequence[str]) -> PgDb:
         raise StateError(f"{shown_url(url)}: cannot connect to the store: {_one_line(str(exc))}") from None
     db = PgDb(raw, url)
     try:
-        await db.migrate(migrations)
+        await db.migrate(migrations, on_wait=on_wait)
     except pg_errors.InsufficientPrivilege:
         version, role = None, "this role"
         with contextlib.suppress(Exception):
