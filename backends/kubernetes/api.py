@@ -73,6 +73,9 @@ MIB = 1024 * 1024
 #: most ~1.5 MiB in etcd, its event < ~3 MiB; a hostile or broken stream without a newline must not grow
 #: the process without bound
 WATCH_LINE_MAX = 16 * MIB
+#: the unfinished watch lines of every watch of the process together hold at most this much (WatchLineBudget):
+#: 17 kinds each streaming a line up to WATCH_LINE_MAX would otherwise hold 17 x 16 MiB at once
+WATCH_LINES_HELD_MAX = 64 * MIB
 #: a log line longer than this is cut (the rest of it, up to its newline, is dropped)
 LOG_LINE_MAX = 1 * MIB
 #: a response body (a LIST page, an object) longer than this is refused: 500 objects of the 1.5 MiB etcd
@@ -157,6 +160,62 @@ class ResourceExpired(BackendError):
 class WatchEventTooLong(ResourceExpired):
     """A watch sent a line (an event) longer than `KubeApi.watch_line_max`: the connection is dropped and
     the kind relisted, as after a failed watch (with the informer's relist backoff)."""
+
+
+class WatchLinesOverBudget(WatchEventTooLong):
+    """A watch's unfinished line would take the bytes held in unfinished lines by every watch of the
+    process past `WatchLineBudget.limit`: that watch is dropped and its kind relisted (with the relist
+    backoff; the informer shows a `WatchRelisting` fault naming the watch at once)."""
+
+
+class WatchLineBudget:
+    """The bytes held at once in unfinished watch lines across every watch of the process. Each
+    read is bounded by `KubeApi.watch_line_max` (16 MiB); this bounds their sum (`WATCH_LINES_HELD_MAX`),
+    so 17 kinds streaming endless lines hold at most 64 MiB, not 17 x 16 MiB."""
+
+    def __init__(self, limit: int = WATCH_LINES_HELD_MAX):
+        self.limit = limit
+        self.held = 0
+        self.peak = 0  # the most held at once (tests read it)
+        self.refused = 0  # watches dropped for it
+        self._lock = threading.Lock()  # watches of several loops (threads) share it
+
+    def resize(self, old: int, new: int) -> bool:
+        """A watch's unfinished line goes from `old` to `new` bytes; False (nothing changed) when
+        growing it would pass the limit."""
+        with self._lock:
+            held = self.held - old + new
+            if new > old and held > self.limit:
+                self.refused += 1
+                return False
+            self.held = held
+            self.peak = max(self.peak, held)
+            return True
+
+
+#: the process's one budget of unfinished watch lines
+WATCH_LINES = WatchLineBudget()
+
+
+class _LineHold:
+    """What one watch holds of a WatchLineBudget (released by `release()`, also when the watch ends)."""
+
+    __slots__ = ("budget", "size")
+
+    def __init__(self, budget: WatchLineBudget):
+        self.budget = budget
+        self.size = 0
+
+    def set(self, size: int) -> bool:
+        if size == self.size:
+            return True
+        if not self.budget.resize(self.size, size):
+            return False
+        self.size = size
+        return True
+
+    def release(self) -> None:
+        self.set(0)
 
 
 class ResourceVersionTooLarge(ResourceExpired):
@@ -246,6 +305,7 @@ class KubeApi:
         self.retry_budget = retry_budget_for(connection.host)
         self.requests = 0  # requests sent (tests and benchmarks read it)
         self.watch_line_max = WATCH_LINE_MAX  # bytes of one watch event (tests lower them)
+        self.watch_line_budget = WATCH_LINES  # bytes of unfinished lines of every watch at once (shared)
         self.log_line_max = LOG_LINE_MAX
         self.body_max = BODY_MAX
 
@@ -441,26 +501,36 @@ class KubeApi:
         params = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": timeout_s,
                   "allowWatchBookmarks": "true"}
         silent_after = self.watch_silent_after_s(timeout_s)
+        hold = _LineHold(self.watch_line_budget)
         async with self._open("GET", path, params=params, read_timeout=None,
                               header_timeout=self.watch_silence_s) as resp:
             yield {"type": "OPENED"}
-            async for line in _watch_lines(resp, silent_after, self.watch_line_max):
-                if line is _TOO_LONG:
-                    resp.close()  # drop the connection: the rest of that line is never read
-                    raise WatchEventTooLong(f"watch {path}: an event from the API server longer than "
-                                            f"{_mib(self.watch_line_max)}; ignored, relisting",
-                                            backend="kubernetes")
-                if line is None:
-                    yield {"type": "SILENT"}
-                    return
-                if not line.strip():
-                    continue
-                event = loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    raise error_for(int(status.get("code") or 500), str(status.get("message") or ""),
-                                    f"watch {path}", status.get("details"))
-                yield event
+            try:
+                async for line in _watch_lines(resp, silent_after, self.watch_line_max, hold):
+                    if line is _TOO_LONG:
+                        resp.close()  # drop the connection: the rest of that line is never read
+                        raise WatchEventTooLong(f"watch {path}: an event from the API server longer than "
+                                                f"{_mib(self.watch_line_max)}; ignored, relisting",
+                                                backend="kubernetes")
+                    if line is _OVER_BUDGET:
+                        resp.close()
+                        raise WatchLinesOverBudget(
+                            f"watch {path}: unfinished watch lines would hold more than "
+                            f"{_mib(hold.budget.limit)} across all watches (this one {_mib(hold.size)}); "
+                            "watch restarted, relisting", backend="kubernetes")
+                    if line is None:
+                        yield {"type": "SILENT"}
+                        return
+                    if not line.strip():
+                        continue
+                    event = loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise error_for(int(status.get("code") or 500), str(status.get("message") or ""),
+                                        f"watch {path}", status.get("details"))
+                    yield event
+            finally:
+                hold.release()  # at once: the line generator itself may be finalized later
 
     async def websocket(self, path: str, params: list[tuple[str, str]], protocols: tuple[str, ...]
                         ) -> aiohttp.ClientWebSocketResponse:
@@ -491,45 +561,58 @@ class KubeApi:
 
 
 _TOO_LONG = b"\0too long"  # what _watch_lines yields (then ends) for a line longer than its limit
+_OVER_BUDGET = b"\0over budget"  # ... for a line that would pass the process's WatchLineBudget
 
 
-async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float, limit: int
-                       ) -> AsyncIterator[bytes | None]:
+async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float, limit: int,
+                       hold: _LineHold | None = None) -> AsyncIterator[bytes | None]:
     """Lines of a watch body; None (then the end) when nothing arrives for `silent_after`;
-    `_TOO_LONG` (then the end) when a line grows past `limit` bytes: no more of it is kept."""
+    `_TOO_LONG` (then the end) when a line grows past `limit` bytes: no more of it is kept;
+    `_OVER_BUDGET` (then the end) when keeping the unfinished line would take every watch's
+    unfinished lines past the process's budget (`hold`: this watch's share of it)."""
     parts: list[bytes] = []  # the unfinished line, in pieces (joined once, when its newline comes)
     size = 0
-    while True:
-        try:
-            async with asyncio.timeout(silent_after):
-                chunk = await resp.content.readany()
-        except TimeoutError:
-            yield None
-            return
-        if not chunk:
-            break
-        if b"\n" not in chunk:
-            parts.append(chunk)
-            size += len(chunk)
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(silent_after):
+                    chunk = await resp.content.readany()
+            except TimeoutError:
+                yield None
+                return
+            if not chunk:
+                break
+            if b"\n" not in chunk:
+                parts.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    yield _TOO_LONG
+                    return
+                if hold is not None and not hold.set(size):
+                    yield _OVER_BUDGET
+                    return
+                continue
+            *complete, tail = chunk.split(b"\n")
+            if parts:
+                parts.append(complete[0])
+                complete[0] = b"".join(parts)
+            for line in complete:
+                if len(line) > limit:
+                    yield _TOO_LONG
+                    return
+                yield line
+            parts, size = ([tail], len(tail)) if tail else ([], 0)
             if size > limit:
                 yield _TOO_LONG
                 return
-            continue
-        *complete, tail = chunk.split(b"\n")
-        if parts:
-            parts.append(complete[0])
-            complete[0] = b"".join(parts)
-        for line in complete:
-            if len(line) > limit:
-                yield _TOO_LONG
+            if hold is not None and not hold.set(size):
+                yield _OVER_BUDGET
                 return
-            yield line
-        parts, size = ([tail], len(tail)) if tail else ([], 0)
-        if size > limit:
-            yield _TOO_LONG
-            return
-    if parts:
-        yield b"".join(parts)
+        if parts:
+            yield b"".join(parts)
+    finally:
+        if hold is not None:
+            hold.release()
 
 
 async def _log_lines(resp: aiohttp.ClientResponse, limit: int) -> AsyncIterator[str]:

@@ -10,7 +10,8 @@ converge). A watch that stays open and silent (no event, not even the bookmark
 asked for) past `KubeApi.watch_silent_after_s` is dropped and watched again from
 the last resourceVersion; when the next one is silent too, the informer lists again.
 
-A server that answers every watch with 410/504 (or a stream with an endless line) must not
+A server that answers every watch with 410/504 (or a stream with an endless line, or lines that
+together would pass the process's budget of unfinished watch lines: api.WatchLineBudget) must not
 make the informer list in a loop: the first relist comes at once (at most one a second), each
 further one without a watch that delivered an event or a bookmark in between waits twice as long
 (2, 4, 8 ... `relist_backoff_max_s`, jittered), and the kind's table carries a `WatchRelisting`
@@ -39,6 +40,7 @@ from backends.kubernetes.api import (
     ResourceExpired,
     ResourceVersionTooLarge,
     WatchEventTooLong,
+    WatchLinesOverBudget,
     paused_gc,
 )
 from backends.kubernetes.convert import Converted, same_content
@@ -276,6 +278,9 @@ class Informer:
         self.failed_in_a_row += 1
         if isinstance(exc, WatchEventTooLong) and self.failed_in_a_row == 1:
             log.warning("kubernetes: %s", exc)
+        if isinstance(exc, WatchLinesOverBudget) and self.failed_in_a_row == 1:
+            # named at once: this watch was dropped for what every watch holds, not for its own line
+            self._set_degraded(f"watch of {self.spec.resource_name}: {_what_failed(exc)}; restarted")
         if self.failed_in_a_row == 1:
             if time.monotonic() - self._listed_at < 1.0:
                 await asyncio.sleep(1.0)  # a server answering 410 to every watch must not make us spin
