@@ -261,6 +261,12 @@ class Provisioner(ABC):
     async def gone(self, step: StepSpec, native_id: str) -> bool:
         """Whether the deletion has finished (fresh)."""
 
+    def steps_gone(self, kinds: frozenset[str]) -> None:  # noqa: B027 - optional hook
+        """Every step of these kinds is done being deleted (gone, or left as an orphan): nothing of
+        this destroy deletes a thing of them any more, so `sweep()` may list them from now on (a
+        provisioner may start that listing at once, while the other kinds' steps still run).
+        `sweep()` still runs after the last step of the backend, with whatever it must ask then."""
+
     async def sweep(self) -> list[Leftover]:
         """Everything still carrying `envdeck:env=<env>` (or the label) in this backend, with the
         instance and step marks each carries (`Leftover.instance`, `Leftover.step`): the engine

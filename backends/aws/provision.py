@@ -55,6 +55,9 @@ _BUCKET_NOT_OURS = frozenset({"NoSuchTagSet", "NoSuchBucket", "AccessDenied", "P
 DELETABLE_KINDS = ("ec2-instance", "security-group", "s3-bucket", "ebs-volume")
 _SWEEP_ORDER = {"ec2-instance": 0, "ebs-volume": 1, "security-group": 2, "s3-bucket": 3}
 _VOLUME_WAIT = {"Delay": 5, "MaxAttempts": 24}
+#: the sweep's own listings and the step kinds whose deletion each waits for (volumes go with instances)
+_LISTINGS = {"instances": frozenset({"ec2-instance"}), "groups": frozenset({"security-group"}),
+             "buckets": frozenset({"s3-bucket"})}
 
 
 class AwsProvisioner(Provisioner):
@@ -66,6 +69,10 @@ class AwsProvisioner(Provisioner):
         self.config: AwsConfig = config
         self.clients = AwsClients(config, timeout_s=defaults.timeout, workers=workers)
         self._sweep_client: asyncio.Future[Any] | None = None
+        #: the sweep's listings begun before it, as their kinds' steps were gone (`steps_gone`)
+        self._listings: dict[str, asyncio.Future[Any]] = {}
+        #: the region's buckets and their tags, read when the destroy began (`_tagged_buckets`)
+        self._early_buckets: asyncio.Future[dict[str, dict[str, str]]] | None = None
         self.bind_instance(instance)
 
     def bind_instance(self, instance: str) -> None:
@@ -131,28 +138,57 @@ class AwsProvisioner(Provisioner):
     def _prepare_sweep(self) -> None:
         """A destroy's sweep follows its deletes: the tagging API's client (a new session's client
         takes 5-30 ms of CPU to build) is built in the worker pool now, while the deletes wait on
-        AWS, instead of after the last of them. A failure here is the sweep's to report."""
+        AWS, instead of after the last of them, and the region's buckets and their tags are read
+        (`_tagged_buckets` reads again only those carrying the name). A failure here is the
+        sweep's to report."""
         if self._sweep_client is None:
             self._sweep_client = asyncio.ensure_future(self.clients.run(
                 "resourcegroupstaggingapi client", self.clients.client, "resourcegroupstaggingapi"))
             self._sweep_client.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._begin_bucket_tags()
+
+    def steps_gone(self, kinds: frozenset[str]) -> None:
+        """Begin the sweep's listings that wait only for these kinds' steps (instances and their
+        volumes once the instance steps are gone, security groups once theirs are, the tagged
+        buckets once the bucket steps are), while the other steps still run; `sweep()` takes them
+        and asks the tagging API, which lists every type, only after the backend's last step."""
+        for listing, waits_for in _LISTINGS.items():
+            if listing not in self._listings and waits_for <= kinds:
+                self._listings[listing] = self._begin_listing(listing)
+
+    def _begin_listing(self, listing: str) -> asyncio.Future[Any]:
+        coro = {"instances": self._instances_and_volumes, "groups": self._groups, "buckets": self._tagged_buckets}
+        future = asyncio.ensure_future(coro[listing]())
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())   # the sweep reports it
+        return future
+
+    async def _instances_and_volumes(self) -> tuple[list[Any], list[Any]]:
+        reservations, volumes = await asyncio.gather(
+            self.clients.paginate("ec2", "describe_instances", "Reservations", Filters=[
+                *self.owner.filters(), {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]),
+            self.clients.paginate("ec2", "describe_volumes", "Volumes", Filters=self.owner.filters()))
+        return reservations, volumes
+
+    async def _groups(self) -> list[Any]:
+        return await self.clients.paginate("ec2", "describe_security_groups", "SecurityGroups",
+                                           Filters=self.owner.filters())
 
     async def sweep(self) -> list[Leftover]:
         """Everything still tagged `envdeck:env=<env>`: the tagging API (all types), plus direct
         describes of the kinds envdeck creates, because the tagging API lags behind and does not
         list every type (moto's lists no security groups). Instances that are terminated or
         shutting down are not leftovers; for instances and security groups the describe is the
-        fresher answer and wins over the tagging API."""
-        mappings, reservations, groups, volumes, buckets = await asyncio.gather(
-            self.clients.paginate("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
-                                  TagFilters=[{"Key": AWS_ENV_TAG, "Values": [self.env]}]),
-            self.clients.paginate("ec2", "describe_instances", "Reservations", Filters=[
-                *self.owner.filters(), {"Name": "instance-state-name", "Values": list(LIVE_INSTANCE_STATES)}]),
-            self.clients.paginate("ec2", "describe_security_groups", "SecurityGroups",
-                                  Filters=self.owner.filters()),
-            self.clients.paginate("ec2", "describe_volumes", "Volumes", Filters=self.owner.filters()),
-            self._tagged_buckets(),
-        )
+        fresher answer and wins over the tagging API. A kind's describe may have begun when its
+        last step was gone (`steps_gone`); the tagging API is asked now, after the last step."""
+        listings = {name: self._listings.pop(name, None) or self._begin_listing(name) for name in _LISTINGS}
+        try:
+            mappings, (reservations, volumes), groups, buckets = await asyncio.gather(
+                self.clients.paginate("resourcegroupstaggingapi", "get_resources", "ResourceTagMappingList",
+                                      TagFilters=[{"Key": AWS_ENV_TAG, "Values": [self.env]}]),
+                listings["instances"], listings["groups"], listings["buckets"])
+        finally:
+            for future in listings.values():
+                future.cancel()
         instances = [i for r in reservations for i in r.get("Instances", [])]
         # a volume that goes with a leftover instance (DeleteOnTermination) is not a leftover itself
         with_instances = {(m.get("Ebs") or {}).get("VolumeId") for i in instances
@@ -195,12 +231,15 @@ class AwsProvisioner(Provisioner):
         # instances first: their volumes and groups can go only after them
         return [found[k] for k in sorted(found, key=lambda k: (_SWEEP_ORDER.get(k[0], len(_SWEEP_ORDER)), k))]
 
-    async def _tagged_buckets(self) -> dict[str, dict[str, str]]:
-        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags."""
+    async def _bucket_tags(self) -> dict[str, dict[str, str]]:
+        """Every bucket of the region with its tags (`{}`: untagged, gone, not readable here)."""
         names = [b["Name"] for b in await self.clients.paginate("s3", "list_buckets", "Buckets",
                                                                  BucketRegion=self.config.region)]
+        found = await asyncio.gather(*(self._tags_of_bucket(n) for n in names))
+        return dict(zip(names, found, strict=True))
 
-        def tags(name: str) -> dict[str, str]:
+    async def _tags_of_bucket(self, name: str) -> dict[str, str]:
+        def tags() -> dict[str, str]:
             try:
                 return tags_to_dict(self.clients.client("s3").get_bucket_tagging(Bucket=name).get("TagSet"))
             except ClientError as exc:
@@ -208,8 +247,26 @@ class AwsProvisioner(Provisioner):
                     return {}
                 raise
 
-        found = await asyncio.gather(*(self.clients.run("s3.get_bucket_tagging", tags, n) for n in names))
-        return {n: t for n, t in zip(names, found, strict=True) if t.get(AWS_ENV_TAG) == self.env}
+        return await self.clients.run("s3.get_bucket_tagging", tags)
+
+    def _begin_bucket_tags(self) -> asyncio.Future[dict[str, dict[str, str]]]:
+        if self._early_buckets is None:
+            self._early_buckets = asyncio.ensure_future(self._bucket_tags())
+            self._early_buckets.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return self._early_buckets
+
+    async def _tagged_buckets(self) -> dict[str, dict[str, str]]:
+        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags.
+        The region's buckets and their tags may have been read when the destroy began
+        (`_prepare_sweep`): a destroy deletes buckets but tags none, so a bucket that did not carry
+        the name then does not now (another process tagging one meanwhile is the tagging API's to
+        find, asked after the last step); each that did is read again now, after its step is gone."""
+        early = self._early_buckets
+        if early is None:
+            return {n: t for n, t in (await self._bucket_tags()).items() if t.get(AWS_ENV_TAG) == self.env}
+        named = [n for n, t in (await early).items() if t.get(AWS_ENV_TAG) == self.env]
+        now = await asyncio.gather(*(self._tags_of_bucket(n) for n in named))
+        return {n: t for n, t in zip(named, now, strict=True) if t.get(AWS_ENV_TAG) == self.env}
 
     async def delete_leftover(self, leftover: Leftover) -> None:
         """Delete what the sweep found, by kind, after checking again (fresh) that it carries this
@@ -258,6 +315,11 @@ class AwsProvisioner(Provisioner):
     async def close(self) -> None:
         if self._sweep_client is not None:
             self._sweep_client.cancel()
+        for future in self._listings.values():
+            future.cancel()
+        self._listings.clear()
+        if self._early_buckets is not None:
+            self._early_buckets.cancel()
         self.clients.close()
 
 

@@ -142,6 +142,108 @@ async def test_the_backends_are_swept_at_once_each_with_its_audit_row(store):
         assert row["result"] == "succeeded" and row["user"] == "bob", row
 
 
+def kinds() -> list[StepSpec]:
+    """Two AWS kinds, one deleted after the other (the instance before the group it names)."""
+    return [StepSpec("sg", "aws", "security-group", {"name": "pr-9-web"}),
+            StepSpec("vm", "aws", "ec2-instance", {"name": "pr-9-web-1"}, depends_on=("sg",)),
+            StepSpec("ns", "kubernetes", "Namespace", {"name": "pr-9"})]
+
+
+async def test_a_kind_is_listed_for_the_sweep_only_once_every_step_of_it_is_gone(store):
+    """`steps_gone(kinds)` lets a provisioner begin the sweep's listing of a kind while other
+    steps still run: it comes once per kind, only when nothing of that kind is left to delete,
+    the instance's before the group is even asked to go, and always before that backend's sweep."""
+    lstore = LifecycleStore(store)
+    world = MemoryWorld()
+    world.slow_gone["sg"] = 2
+    told: list[tuple[str, list[str], list[str], int]] = []   # backend, kinds, live things of them, when
+
+    class Listing(MemoryProvisioner):
+        def steps_gone(self, kinds):
+            live = [t.kind for t in world.live(ENV) if t.backend == self.name and t.kind in kinds]
+            told.append((self.name, sorted(kinds), live, len(world.calls)))
+
+    def factory(backend, env, config, template):
+        return Listing(world, backend, env, config, template)
+
+    await lstore.insert(managed_env(ENV, kinds()), requested_by="ann", origin="cli")
+    await engine(store, world, None, factory).drive(ENV)
+    await lstore.request(ENV, Operation.DESTROY, "bob", "tui")
+    managed = await engine(store, world, None, factory).drive(ENV)
+    assert managed.state == EnvLifecycleState.DESTROYED and managed.orphans == [] and world.live(ENV) == []
+    by_backend = {b: [(k, live, at) for b2, k, live, at in told if b2 == b] for b in ("aws", "kubernetes")}
+    assert [k for k, _, _ in by_backend["aws"]] == [["ec2-instance"], ["ec2-instance", "security-group"]], told
+    assert [k for k, _, _ in by_backend["kubernetes"]] == [["Namespace"]], told
+    assert all(live == [] for _, _, live, _ in told), told
+    vm_at = by_backend["aws"][0][2]
+    assert vm_at <= world.calls.index(("delete", "sg")), (told, world.calls)
+    for backend, rows in by_backend.items():
+        assert all(at <= world.calls.index(("sweep", backend)) for _, _, at in rows), (told, world.calls)
+
+
+async def test_a_sweeps_audit_row_is_committed_before_it_deletes_and_kept_when_it_deletes_nothing(store):
+    """A sweep's audit row is written before its first deletion (the row is pending in the store
+    when `delete_leftover` is asked); a sweep that finds nothing to delete has its row (begun and
+    ended) in the transaction that ends the destroy: every sweep is in the audit trail either way,
+    also when the destroy stops after it (its lease lost: written at once)."""
+    from tests.lifecycle.memory_provisioner import Thing
+    lstore = LifecycleStore(store)
+    world = MemoryWorld()
+    pending_when_deleting: list[list[str]] = []
+
+    class Auditing(MemoryProvisioner):
+        async def delete_leftover(self, leftover):
+            rows = await store.audit_entries(ENV)
+            pending_when_deleting.append([r["target"] for r in rows if r["result"] == "pending"])
+            await super().delete_leftover(leftover)
+
+    def factory(backend, env, config, template):
+        return Auditing(world, backend, env, config, template)
+
+    await lstore.insert(managed_env(ENV, parallel()), requested_by="ann", origin="cli")
+    await engine(store, world, None, factory).drive(ENV)
+    instance = (await lstore.require(ENV)).instance
+    world.things["stray-1"] = Thing(ENV, "bucket", "aws", "s3-bucket", {}, "stray-1", instance=instance)
+    await lstore.request(ENV, Operation.DESTROY, "bob", "tui")
+    managed = await engine(store, world, None, factory).drive(ENV)
+    assert managed.state == EnvLifecycleState.DESTROYED and world.live(ENV) == []
+    assert pending_when_deleting == [[f"{ENV}/sweep:aws"]]
+    rows = {r["target"]: r for r in await store.audit_entries(ENV) if r["action"] == "lifecycle.destroy"}
+    assert rows[f"{ENV}/sweep:aws"]["result"] == "succeeded" and "stray-1" in rows[f"{ENV}/sweep:aws"]["message"]
+    assert rows[f"{ENV}/sweep:kubernetes"]["result"] == "succeeded", rows
+    assert "0 leftover(s) deleted" in rows[f"{ENV}/sweep:kubernetes"]["message"], rows
+
+    # a destroy interrupted after a sweep that changed nothing (Ctrl-C while the other backend's
+    # sweep runs) still leaves that sweep's row
+    world2 = MemoryWorld()
+    name = "pr-10"
+    swept = asyncio.Event()
+
+    class Hangs(MemoryProvisioner):
+        async def sweep(self):
+            if self.name == "aws":
+                await asyncio.Event().wait()
+            found = await super().sweep()
+            swept.set()
+            return found
+
+    def factory2(backend, env, config, template):
+        return Hangs(world2, backend, env, config, template)
+
+    await lstore.insert(managed_env(name, parallel()), requested_by="ann", origin="cli")
+    await engine(store, world2, None, factory2).drive(name)
+    await lstore.request(name, Operation.DESTROY, "bob", "tui")
+    drive = asyncio.ensure_future(engine(store, world2, None, factory2).drive(name))
+    await asyncio.wait_for(swept.wait(), timeout=20)
+    await asyncio.sleep(0.05)   # the kubernetes sweep's block is left
+    drive.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await drive
+    rows = {r["target"]: r for r in await store.audit_entries(name) if r["action"] == "lifecycle.destroy"}
+    assert rows[f"{name}/sweep:kubernetes"]["result"] == "succeeded", rows
+    assert rows[f"{name}/sweep:aws"]["result"] == "interrupted", rows
+
+
 class LostAnswer(MemoryProvisioner):
     """create() makes the thing, then its answer is lost (a read timeout): unreachable."""
 

@@ -321,6 +321,9 @@ class _Run:
         self.epoch = epoch   # of the lease this drive runs under: every write carries it
         self._provisioners: dict[str, Provisioner] = {}
         self.managed: ManagedEnvironment | None = None
+        #: the audit rows of sweeps that changed nothing, with their ends: written with the end of
+        #: the destroy (`finish_destroy`), or at once when the destroy stops before it
+        self._sweep_rows: list[tuple[AuditedOperation, tuple[str, str]]] = []
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -415,21 +418,23 @@ class _Run:
 
     @contextlib.asynccontextmanager
     async def _audited(self, op: Operation, target: str, params: dict[str, Any], *,
-                       step: bool = False) -> AsyncIterator[AuditedOperation]:
+                       step: bool = False, later: bool = False) -> AsyncIterator[AuditedOperation]:
         """One step's audit row (tui/core/audited.py): begun before the provisioner is asked to
         change anything. The user is who requested the operation; `by` (params and message) is
         the process carrying it out (the lease holder, user@host:pid): in a shared store another
         user's `reconcile` or agent may carry out alice's request with its own credentials.
         `step`: the row of a create or delete step is deferred: written in the transaction of the
         step's first row (`_row`), before its first backend change, and its end with its last
-        row (`_row(ends=...)`): one commit each instead of two."""
+        row (`_row(ends=...)`): one commit each instead of two. `later`: deferred too, written by the
+        body itself (`_begin_row`) before it changes anything, or handed to the end of the
+        operation (a sweep that finds nothing to delete: `_sweep_rows`)."""
         user, origin = self._who()
         by = self.engine.holder
         self._check_lease()
         async with audited(self.store, user=user, env=self.name, target=f"{self.name}/{target}",
                            action=f"lifecycle.{op}", params={**params, "by": by}, origin=origin,
                            reason=lambda exc: _by(_audit_reason(exc), by), epoch=self.epoch,
-                           deferred=step) as row:
+                           deferred=step or later) as row:
             token = _STEP_AUDIT.set(row) if step else None
             try:
                 yield row
@@ -733,18 +738,43 @@ class _Run:
                     waits_for.setdefault(dep, set()).add(step.id)
         native_ids = await self._native_ids()
         by_id = {s.id: _resolved(s, native_ids) for s in steps}
-        orphans = await self._delete_all(by_id, order, waits_for)
+        try:
+            orphans = await self._delete_all(by_id, order, waits_for)
+        except BaseException:
+            await self._write_sweep_rows()
+            raise
         left = f"{len(orphans)} orphan(s) left" if orphans else ""
         note = self._entry(self.name, "Destroyed", f"{self.name} is destroyed" + (f"; {left}" if left else ""),
                            severity="high" if orphans else "info")
         # the claims released unless the edge left an orphan (also a claim made just before a crash), the
         # orphans, the sleep memory, the state and its entry: one transaction
+        rows, self._sweep_rows = self._sweep_rows, []
         await self.lstore.finish_destroy(self.name, orphans, release_claims=not any(o.backend == "edge" for o in orphans),
                                          step=keep_step if not left else "", reason=left or keep_reason,
-                                         epoch=self.epoch, timeline=[note])
+                                         epoch=self.epoch, timeline=[note], audits=rows)
         await self._changed()
 
-    async def _delete_step(self, step: StepSpec) -> list[Orphan]:
+    async def _write_sweep_rows(self) -> None:
+        """The sweeps' audit rows kept for the end of a destroy that stops before it (best effort:
+        a fenced drive's are refused like its other writes)."""
+        rows, self._sweep_rows = self._sweep_rows, []
+        for op, (result, message) in rows:
+            op.ended = False
+            with contextlib.suppress(Exception):
+                await op.finish_row(result, message)
+
+    async def _begin_row(self, op: AuditedOperation) -> None:
+        """Write a deferred audit row (`_audited(later=True)`) now, before the change it is for."""
+        fields = op.deferred
+        if fields is not None:
+            op.begun(await self.store.audit_begin(user=fields.user, env=fields.env, target=fields.target,
+                                                  action=fields.action, params=fields.params, origin=fields.origin,
+                                                  epoch=op.epoch))
+
+    async def _delete_step(self, step: StepSpec, gone: Callable[[], None] = lambda: None) -> list[Orphan]:
+        """Delete one step (its row `deleting` committed before the backend call, `deleted` after);
+        `gone()` is called once the backend says it is gone (before that row is written: the sweep
+        that waits for it need not wait for the row). The step's orphan when it could not be deleted."""
         row = await self._record(step.id)
         if row.state in (StepState.PENDING, StepState.DELETED) or (row.native_id is None and not row.attempts):
             return []        # never asked of a backend (attempts count the rows written `creating`)
@@ -779,6 +809,7 @@ class _Run:
             else:
                 if step.kind == EDGE_CLAIM:
                     await self.lstore.release_claims(self.name, epoch=self.epoch)
+                gone()
                 row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
                 await self._row(row, self._entry(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip()),
                                 ends=(AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})"))
@@ -810,6 +841,10 @@ class _Run:
         what runs is waited for (a sweep under way is cancelled), the exception is raised."""
         sweeps: dict[str, asyncio.Future[list[Orphan]]] = {}
         left = {b: {i for i in order if by_id[i].backend == b} for b in self.backends()}
+        of_kind: dict[tuple[str, str], set[str]] = {}
+        for i in order:
+            of_kind.setdefault((by_id[i].backend, by_id[i].kind), set()).add(i)
+        kinds_gone: dict[str, set[str]] = {}
         instance = self._instance()
 
         def sweep_when_done(step_id: str | None) -> None:
@@ -818,9 +853,27 @@ class _Run:
                 if not ids and backend not in sweeps:
                     sweeps[backend] = asyncio.ensure_future(self._sweep(backend, instance))
 
-        async def delete(step_id: str) -> list[Orphan]:
-            orphans = await self._delete_step(by_id[step_id])
+        def step_done(step_id: str) -> None:
+            """The step is gone (or orphaned): its kind's listing may begin once every step of
+            that kind is (`Provisioner.steps_gone`), its backend's sweep once every step of it is."""
+            step = by_id[step_id]
+            ids = of_kind[(step.backend, step.kind)]
+            if step_id in ids:
+                ids.discard(step_id)
+                if not ids:
+                    kinds_gone.setdefault(step.backend, set()).add(step.kind)
+                    try:
+                        prov = self.provisioner(step.backend)
+                    except Exception:   # the sweep builds it again and says why
+                        prov = None
+                    hook = getattr(prov, "steps_gone", None)   # optional (backends.base.Provisioner has it)
+                    if hook is not None:
+                        hook(frozenset(kinds_gone[step.backend]))
             sweep_when_done(step_id)
+
+        async def delete(step_id: str) -> list[Orphan]:
+            orphans = await self._delete_step(by_id[step_id], lambda: step_done(step_id))
+            step_done(step_id)
             return orphans
 
         try:
@@ -858,23 +911,34 @@ class _Run:
         assert managed is not None
         return await self._sweep_backend(backend, instance, list(managed.spec.steps), await self._native_ids())
 
+    def _keep_sweep_row(self, op: AuditedOperation) -> None:
+        """A sweep's audit row not written yet (it changed nothing): kept, with its end, for the
+        transaction that ends the destroy."""
+        if op.deferred is not None and op.result is not None:
+            self._sweep_rows.append((op, (op.result, _by(op.message, self.engine.holder))))
+            op.ended = True
+
     async def _sweep_backend(self, backend: str, instance: str, steps: list[StepSpec],
                              native_ids: Mapping[str, str]) -> list[Orphan]:
         deleted: list[str] = []
         alone: list[str] = []
         left: list[Orphan] = []
-        async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}) as op:
+        # its audit row is written before the first deletion; a sweep that deletes nothing has its
+        # row written with the end of the destroy (one commit for all, `_sweep_rows`)
+        async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}, later=True) as op:
             try:
                 prov = self.provisioner(backend)
                 leftovers = await prov.sweep()
             except Exception as exc:   # an orphan of the whole backend; the other backends are swept
                 reason = f"sweep failed: {_why(exc)}"
                 op.fail(reason)
+                self._keep_sweep_row(op)
                 return [Orphan(backend, "*", reason)]
             for leftover in leftovers:
                 if not owned_leftover(leftover, instance, steps, native_ids):
                     alone.append(leftover.label)
                     continue
+                await self._begin_row(op)
                 try:
                     await prov.delete_leftover(leftover)
                 except ForeignResource:   # its marks changed since the sweep listed it
@@ -885,6 +949,7 @@ class _Run:
                     deleted.append(leftover.label)
             message = _sweep_message(backend, self.name, deleted, alone, left)
             op.finish(AuditResult.FAILED if left else AuditResult.SUCCEEDED, message)
+            self._keep_sweep_row(op)
         notes = []
         if deleted or left:
             notes.append(self._entry(f"sweep:{backend}", "Swept", message, severity="high" if left else "info"))

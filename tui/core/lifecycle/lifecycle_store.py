@@ -291,11 +291,23 @@ class LifecycleStore:
 
     @_serialized
     async def finish_destroy(self, name: str, orphans: list[Orphan], *, release_claims: bool, step: str,
-                             reason: str, epoch: int | None = None, timeline: Sequence[TimelineEntry] = ()) -> None:
+                             reason: str, epoch: int | None = None, timeline: Sequence[TimelineEntry] = (),
+                             audits: Sequence[tuple[AuditedOperation, tuple[str, str]]] = ()) -> None:
         """The end of a destroy in one transaction: the edge claims released (`release_claims`),
         the orphans replaced, the sleep memory cleared, the state `destroyed` (the destroy
-        finished) and the `timeline` entries."""
+        finished) and the `timeline` entries; `audits`: deferred audit rows not written yet
+        (sweeps that changed nothing), each with its end (result, message)."""
+        begun: list[int | None] = []
+
         async def write() -> None:
+            begun.clear()
+            for audit, (result, message) in audits:
+                fields = audit.deferred   # kept with its end (`ended`): written here, begun and ended
+                audit_id = audit.id if fields is None else await insert_audit_row(
+                    self._db, user=fields.user, env=fields.env, target=fields.target, action=fields.action,
+                    params=fields.params, origin=fields.origin)
+                begun.append(audit_id)
+                await finish_audit_row(self._db, audit_id, result, message)
             if release_claims:
                 await self._db.execute("DELETE FROM edge_claims WHERE env = ?", (name,))
             await self._replace_orphans(name, orphans)
@@ -305,6 +317,10 @@ class LifecycleStore:
                 await insert_timeline(self._db, name, timeline)
 
         await self._unit(name, epoch, write, together=True)
+        for (audit, (result, message)), audit_id in zip(audits, begun, strict=True):
+            _begun(audit, audit_id)
+            audit.finish(result, message)
+            audit.ended = True
 
     @_serialized
     async def set_expires(self, name: str, expires_at: datetime | None, *, epoch: int | None = None) -> None:
