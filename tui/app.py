@@ -22,6 +22,7 @@ from textual import events
 from textual.app import App
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
+from textual.notifications import Notification, Notify
 from textual.worker import Worker, WorkerState
 
 from backends.registry import create_backends, create_provisioner
@@ -59,6 +60,7 @@ from tui.messages import (
     RepairsPerformed,
     SessionFailed,
     SessionOpened,
+    StoreWaiting,
 )
 from tui.widgets.cells import Palette
 
@@ -72,6 +74,7 @@ REPAIR_TOAST_DELAY_S = 0.5
 REPAIR_TOAST_QUIET_S = 10.0
 TOAST_S = 5.0
 WHOLE_TOAST_CHARS = 400  # an error toast's reason, wrapped (about 6 lines at 80 columns)
+STORE_WAIT_TOAST_S = 3600.0  # the migration-lock wait's toast: removed when the wait is over
 
 
 @dataclass
@@ -183,7 +186,8 @@ class EnvdeckApp(App):
         try:
             session = await Session.open(self.config, self.state_dir, origin=Origin.TUI, read_only=self.read_only,
                                          user=self.options.user, backends_factory=self.options.backends_factory,
-                                         provisioners=self.options.provisioners)
+                                         provisioners=self.options.provisioners,
+                                         on_store_wait=lambda text: self.post_message(StoreWaiting(clean(text))))
         except Exception as exc:  # noqa: BLE001 - shown to the user, then the app exits
             self.post_message(SessionFailed(clean(exc)))
             return
@@ -202,10 +206,28 @@ class EnvdeckApp(App):
             await session.observe_in_turn()
         self.post_message(SessionOpened())
 
+    _store_wait_note: Notification | None = None
+
+    def on_store_waiting(self, message: StoreWaiting) -> None:
+        """The store waits for another session's migration lock (up to $ENVDECK_MIGRATION_WAIT,
+        30 s): said on the screen, whole (who holds it), until the session opened or failed —
+        not on stderr, which the drawn screen would hide or be garbled by."""
+        line = " ".join(message.text.split())[:WHOLE_TOAST_CHARS]
+        self._store_wait_note = Notification(line, "", "warning", STORE_WAIT_TOAST_S, markup=False)
+        self.post_message(Notify(self._store_wait_note))
+
+    def _store_wait_over(self) -> None:
+        note, self._store_wait_note = self._store_wait_note, None
+        if note is not None:
+            with contextlib.suppress(KeyError):  # gone by itself already
+                self._unnotify(note)
+
     def on_session_failed(self, message: SessionFailed) -> None:
+        self._store_wait_over()
         self.exit(return_code=1, message=f"envdeck: {message.error}")
 
     def on_session_opened(self, _message: SessionOpened) -> None:
+        self._store_wait_over()
         envs = self.session.environments() if self.session else []
         self.push_screen(OverviewScreen())
         start = self.options.start_env or (envs[0] if len(envs) == 1 else None)

@@ -194,6 +194,14 @@ class SessionOpened(Message):
     """The app's session (store + reconciler) is ready."""
 
 
+@dataclass
+class StoreWaiting(Message):
+    """Opening the session's store waits for another session's migration lock (PostgreSQL):
+    `text` says how long at most and who holds it (Session.open's `on_store_wait`)."""
+
+    text: str
+
+
 class SessionFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()

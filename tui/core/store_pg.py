@@ -19,7 +19,8 @@ interface), through psycopg 3 (libpq; docs/architecture.md says why).
   not migrate is a StateError saying an owner must run this envdeck once.
 - Any role may take an advisory lock, so the migration lock is waited for with a bound
   (`pg_try_advisory_lock` in a loop; 30 s, `$ENVDECK_MIGRATION_WAIT` seconds): after a moment
-  the wait is said on stderr naming the session that holds it (pg_locks joined to
+  the wait is said naming the session that holds it (to the caller's `on_wait`, the TUI's screen;
+  else on stderr) (pg_locks joined to
   pg_stat_activity: pid, role, application, client address, since when — what the connecting
   role may see), and past the bound it is a StateError naming it (exit 1), never a silent hang.
 - Team mode (docs/security.md, docs/deploy/postgres-roles.sql): the owner role migrates and
