@@ -230,25 +230,37 @@ def refuse_untrusted(cfg: EnvdeckConfig, env: str, edge: EdgeConfig | None) -> N
     """Raise ConfigError (`PATH:LINE:COL: where: message` lines, as any config error) when the
     environment's edge section names an `identity_file` or `known_hosts` the edge backend refuses
     (`refused_phrases`); called when the environment's backends are made, before any connect.
-    Costs one stat per file per process; the config file is read again only to place a refusal."""
+    Costs one stat per file per process; the config file is read again only to place a refusal.
+    An environment created from a template (not in the config file: nothing to place, and a running
+    lifecycle must not fail on it) is left to its links, which refuse each node with the file named."""
     if edge is None:
         return
     found = [(ref, _refused_text(ref, phrase), True)
              for ref in _edge_references(("environments", env, "edge"), edge)
              for phrase in refused_phrases(str(ref.path), _kind(ref))]
-    if found:
-        raise ConfigError([line for line, _ in _placed(cfg, found)])
+    if not found:
+        return
+    data, marks = _source(cfg)
+    if isinstance(data, dict) and env not in (data.get("environments") or {}):
+        return
+    raise ConfigError([line for line, _ in _placed(cfg, found, (data, marks))])
 
 
-def _placed(cfg: EnvdeckConfig, found: list[tuple[FileReference, str, bool]]) -> list[tuple[str, bool]]:
+def _source(cfg: EnvdeckConfig) -> tuple[Any, dict]:
+    """The config file's data and marks, or (None, {}) when it cannot be read again."""
+    try:
+        return compose_with_marks(read_regular_file(Path(cfg.source)).decode("utf-8"), cfg.source)
+    except Exception:  # noqa: BLE001 - the file changed since it was loaded: places unknown
+        return None, {}
+
+
+def _placed(cfg: EnvdeckConfig, found: list[tuple[FileReference, str, bool]],
+            composed: tuple[Any, dict] | None = None) -> list[tuple[str, bool]]:
     """Each (reference, message, an error) as `PATH:LINE:COL: where: message` in `cfg.source`."""
     if not found:
         return []
     source = cfg.source
-    try:
-        data, marks = compose_with_marks(read_regular_file(Path(source)).decode("utf-8"), source)
-    except Exception:  # noqa: BLE001 - the file changed since it was loaded: places unknown
-        data, marks = None, {}
+    data, marks = composed if composed is not None else _source(cfg)
     placed = []
     for ref, message, error in found:
         if data is not None:
