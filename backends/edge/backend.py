@@ -29,6 +29,7 @@ from backends.base import Backend
 from backends.edge import links as edge_links
 from backends.edge.actions import EdgeActions
 from backends.edge.commands import ProbeRequest, new_nonce, probe_command, render
+from backends.edge.early import EarlyLinks, NodeAddress
 from backends.edge.fleet import FleetResult, ResultCallback, run_bounded, select_names
 from backends.edge.hostkeys import known_hosts_files
 from backends.edge.link import LinkSettings, NodeLink
@@ -96,6 +97,23 @@ class EdgeBackend(EdgeActions, Backend):
         self._pass_request: asyncio.TimerHandle | None = None
         for name, link in self.links.items():
             link.on_connected = functools.partial(self._node_connected, name)
+
+    def adopt(self, early: EarlyLinks) -> bool:
+        """Take over the connections `envdeck run` started before this backend existed
+        (backends/edge/early.py): only when they are this config's nodes, each at the same
+        address, with the same link settings; then they are this backend's links and loop.
+        False (nothing taken) otherwise: the caller closes them."""
+        if self.remote.running or early.settings != self.settings or early.addresses.keys() != self.nodes.keys():
+            return False
+        if any(NodeAddress.of(node) != early.addresses[name] for name, node in self.nodes.items()):
+            return False
+        self.remote = early.remote
+        for name, link in early.links.items():
+            link.node = self.nodes[name]  # the validated entry from now on (the same address)
+            link.on_connected = functools.partial(self._node_connected, name)
+            self.links[name] = link
+        early.adopted = True
+        return True
 
     # -- lifecycle -----------------------------------------------------------
     async def close(self) -> None:

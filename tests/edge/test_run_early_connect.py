@@ -9,6 +9,7 @@ accepts."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 
@@ -36,10 +37,13 @@ class CountingRelay:
             except OSError:
                 return
             self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=pump, args=(a, b), daemon=True).start()
+            self._handle(client)
 
+    def _handle(self, client: socket.socket) -> None:
+        """What becomes of an accepted connection: relayed to the sshd."""
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def close(self) -> None:
         self.sock.close()
@@ -49,14 +53,8 @@ class RefusingNode(CountingRelay):
     """A TCP port that counts the connections it accepts and answers each with an SSH version
     the client refuses (a node that fails fast, always with the same error)."""
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._refuse, args=(client,), daemon=True).start()
+    def _handle(self, client: socket.socket) -> None:
+        threading.Thread(target=self._refuse, args=(client,), daemon=True).start()
 
     @staticmethod
     def _refuse(client: socket.socket) -> None:
@@ -193,3 +191,26 @@ def test_a_run_refused_for_its_state_directory_contacts_no_node(tmp_path, edge_l
     assert expected.get(unsafe, "writable") in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert [r.accepted for r in relays] == [0, 0], "a run refused before its audit rows opens no connection"
+
+
+def test_a_config_invalid_elsewhere_sends_nothing_on_the_early_connections(tmp_path, edge_lab, relayed):
+    """The connections start from the YAML before the whole config is validated
+    (tui/cli/fleet_early.py): a config whose environment reads well but which is invalid
+    elsewhere ends the run with its PATH:LINE:COL line and exit 2; the early connections are
+    closed with no command sent (the sshd side: the marker the command would write is not
+    there), at most one connection per node, and nothing is audited."""
+    edge, relays = relayed
+    cfg = tmp_path / "envdeck.yaml"
+    marker = edge_lab.state / "ran-invalid"
+    cfg.write_text(json.dumps({"environments": {"dev": {"access": access("operator"), "edge": edge}},
+                               "ui": {"log_buffer_lines": 10, "no-such-key": True}}, indent=2))
+    cfg.chmod(0o600)
+    proc = envdeck("run", "dev", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), "--",
+                   f"echo x >> {marker}")
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert re.search(rf"^{re.escape(str(cfg))}:\d+:\d+: ui.log_buffer_lines: ", proc.stderr, re.M), proc.stderr
+    assert re.search(rf"^{re.escape(str(cfg))}:\d+:\d+: ui.no-such-key: unknown key", proc.stderr, re.M), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not marker.exists(), "no command may run on a node of an invalid config"
+    assert all(r.accepted <= 1 for r in relays), [r.accepted for r in relays]
+    assert audit_rows(tmp_path / "state") == []

@@ -1,18 +1,18 @@
 """`envdeck run ENV [--nodes GLOB] [--json] -- COMMAND...`: one command on many nodes.
 
-Start-up (issue 19): once the config is loaded, and only when the user's role allows the
-run, nobody is to be asked to confirm it and the state directory passes the session's own
-checks (a run refused for it must not have logged in anywhere), the nodes' SSH connections start at once, on
-the edge backend's own loop (`EarlyConnect`), while the session, the store and the audit
-rows are set up. Nothing is sent on them before the session has authorized the run and
-begun its audit rows (Session.run_fleet, which joins the connects in progress). Each node
-gets one attempt: a node that refused the early connection is the run's unreachable node,
-with that attempt's error, not tried a second time."""
+Start-up (issue 19): once the config file is read and its YAML composed, and only when the
+user's role allows the run, nobody is to be asked to confirm it and the state directory passes
+the session's own checks (a run refused for it must not have logged in anywhere), the nodes'
+SSH connections start at once, on the edge backend's loop thread (tui/cli/fleet_early.py,
+backends/edge/early.py), while the config models are built, the whole config validated and
+the session, the store and the audit rows set up. Nothing is sent on them before the session
+has authorized the run and begun its audit rows (Session.run_fleet, which joins the connects
+in progress). Each node gets one attempt: a node that refused the early connection is the
+run's unreachable node, with that attempt's error, not tried a second time."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import os
 import shlex
@@ -24,8 +24,8 @@ from tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # not tui.cli.commands: `r
 
 if TYPE_CHECKING:
     from backends.base import Backend
-    from backends.edge import EdgeBackend
-    from tui.core.config import EdgeConfig, EnvdeckConfig, EnvironmentConfig
+    from backends.edge.early import EarlyLinks
+    from tui.core.config import EnvdeckConfig, EnvironmentConfig
     from tui.core.session import Session
 
 
@@ -89,83 +89,54 @@ class Printer:
 
 @dataclass
 class EarlyConnect:
-    """The environment's edge backend, connecting its nodes before the session exists.
-    The session adopts it through `factory` (the production factory otherwise)."""
+    """The nodes' connections started from the YAML (tui/cli/fleet_early.py). The session's
+    edge backend adopts them through `factory` when the validated config gives it the same
+    nodes at the same addresses with the same settings; otherwise it connects anew and
+    `discard` closes these unused."""
 
     env: str
-    config: EdgeConfig
-    backend: EdgeBackend
-    task: asyncio.Task
-    adopted: bool = False
+    early: EarlyLinks
 
     def factory(self, env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) -> dict[str, Backend]:
+        from backends.edge import EdgeBackend
         from backends.registry import create_backends
 
         backends = create_backends(env, env_cfg, cfg)
-        if env == self.env and env_cfg.edge is self.config and not self.adopted:
-            backends["edge"] = self.backend  # the one already connecting (the new one never started)
-            self.adopted = True
+        edge = backends.get("edge")
+        if env == self.env and not self.early.adopted and isinstance(edge, EdgeBackend):
+            edge.adopt(self.early)
         return backends
 
     async def discard(self) -> None:
-        """After the run: a connect still going is cancelled; a backend the session did not
-        adopt (it closes its own) is closed here."""
-        if not self.task.done():
-            self.task.cancel()
-        await asyncio.wait({self.task})  # its outcome is the run's to report, not ours: never raised here
-        if not self.task.cancelled():
-            self.task.exception()  # retrieved (all nodes unreachable: each result says so)
-        if not self.adopted:
-            await self.backend.close()
-
-
-async def _connect_early(args: argparse.Namespace, cfg: EnvdeckConfig) -> EarlyConnect | None:
-    """Start connecting the nodes the run will use, when it is sure to run on all of them
-    at once: the user's role allows it (the policy of the config alone, no backend call),
-    no prompt is to be answered first, no --nodes glob and no more nodes than the
-    concurrency. Otherwise None: the run connects as it goes, after the session's checks."""
-    env_cfg = cfg.environments.get(args.env)
-    edge = env_cfg.edge if env_cfg is not None else None
-    if edge is None or not edge.nodes or args.nodes or len(edge.nodes) > edge.concurrency:
-        return None
-    if not (getattr(args, "yes", False) or not sys.stdin.isatty()):
-        return None
-    from tui.core.identity import current_user
-    from tui.core.policy import FLEET_RUN, Policy
-
-    if not Policy(cfg, current_user(), read_only=args.read_only).check(args.env, FLEET_RUN).allowed:
-        return None  # the session denies it and audits that: no node is contacted
-    from tui.core.errors import StateError
-    from tui.core.paths import ensure_state_dir, state_dir
-
-    try:  # the session's own checks of the state directory (stat calls), before any node sees a login
-        ensure_state_dir(state_dir(args.state_dir))
-    except StateError:
-        return None  # the session refuses the run with this error: no node is contacted
-    from backends.edge import EdgeBackend
-    from backends.registry import backend_class
-
-    cls = backend_class("edge")  # a registered override (tests, embedders) is left to the session
-    if not issubclass(cls, EdgeBackend):
-        return None
-    backend = cls(args.env, edge, cfg.defaults)
-    for link in backend.links.values():
-        link.single_attempt = True  # a node refused now is the run's answer for it, not tried again
-    task = asyncio.ensure_future(backend.check())  # connects every node on the backend's loop
-    await asyncio.sleep(0)  # hand the connects to that loop now, not at the session's first wait
-    return EarlyConnect(args.env, edge, backend, task)
+        """After the run: a connect still going is cancelled; links the session did not
+        adopt (it closes its own) are closed here."""
+        await self.early.close()
 
 
 async def _start_up(args: argparse.Namespace) -> tuple[EarlyConnect | None, Session]:
-    """Config, early connections, session. Called with the cyclic collector off: what it
-    loads (the config models, asyncssh, the session: ~500 modules) lives as long as the
+    """Config, early connections, session. The file is read and its YAML composed first; the
+    connections start from that plain data when the run is sure to go ahead (fleet_early.py),
+    and the config models, the whole config's validation (a bad config: its PATH:LINE:COL
+    lines, the early connections closed, nothing sent), the session and the store are loaded
+    while the nodes' sshd fork and exchange keys. Called with the cyclic collector off: what
+    it loads (the config models, asyncssh, the session: ~500 modules) lives as long as the
     process, and the ~150 collections its allocations would trigger walk it all for nothing
     (~50 ms of CPU per `run`)."""
-    from tui.cli.opening import load, open_session
+    from tui.cli.fleet_early import connect_early
+    from tui.core.config_read import compose_config, read_config_text
+    from tui.core.paths import config_path
 
-    cfg = load(args)
-    early = await _connect_early(args, cfg)
+    path = config_path(args.config)
+    text, source = read_config_text(path)
+    data, marks = compose_config(text, source)
+    links = await connect_early(args, data)
+    early = EarlyConnect(args.env, links) if links is not None else None
     try:
+        from tui.cli.opening import open_session, warn_about
+        from tui.core.config import validate_config
+
+        cfg = validate_config(data, marks, source)
+        warn_about(path)
         session = await open_session(args, cfg, args.env, backends_factory=early.factory if early else None)
     except BaseException:
         if early is not None:

@@ -13,6 +13,8 @@ from tui.core.model import Origin
 from tui.core.paths import config_path, state_dir
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tui.core.reconciler import BackendFactory
     from tui.core.session import Session
 
@@ -20,9 +22,14 @@ if TYPE_CHECKING:
 def load(args: argparse.Namespace) -> EnvdeckConfig:
     path = config_path(args.config)
     cfg = load_config(path)
+    warn_about(path)
+    return cfg
+
+
+def warn_about(path: str | Path) -> None:
+    """The config file's risky properties (a symlink, writable by others), one warning each."""
     for warning in file_warnings(path):
         warn(warning)  # the path (or a symlink's target) is outside text: sanitised
-    return cfg
 
 
 async def open_session(args: argparse.Namespace, cfg: EnvdeckConfig, env: str | None = None,
