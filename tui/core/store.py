@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from tui.core import audit_rows
 from tui.core.errors import StateError
 from tui.core.leases import Lease, check_epoch, holder_gone
 from tui.core.model import (
@@ -497,10 +498,16 @@ class Store:
     async def mark_interrupted(self) -> int:
         """Mark `interrupted` the pending rows whose owning process is gone; rows of
         another host (a shared store) or another pid namespace are left alone
-        (tui/core/owner.py). Returns how many rows were marked."""
+        (tui/core/owner.py). Returns how many rows were marked.
+
+        On PostgreSQL only rows of this session's database role (db_user, set by the server) are
+        judged: another member can INSERT a `pending` row naming any host and pid (or none, as
+        the rows written before rows had an owner), and must not make this process rewrite it.
+        Rows from before db_user existed (NULL) are still judged, as before."""
+        mine = " AND (db_user IS NULL OR db_user = session_user)" if self._db.dialect == "postgresql" else ""
         rows = await self._db.fetchall(
             "SELECT id, owner_host, owner_pid, owner_start, owner_pidns FROM audit WHERE result = ? "
-            "AND (owner_host = ? OR owner_pid IS NULL)", (AuditResult.PENDING, socket.gethostname()))
+            "AND (owner_host = ? OR owner_pid IS NULL)" + mine, (AuditResult.PENDING, socket.gethostname()))
         gone = [(r["id"],) for r in rows
                 if owner_gone(r["owner_host"], r["owner_pid"], r["owner_start"], r["owner_pidns"])]
         if not gone:
@@ -574,8 +581,11 @@ class Store:
 
     @_serialized
     async def audit_entries(self, env: str | None = None, limit: int = 100,
-                            envs: list[str] | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM audit"
+                            envs: list[str] | None = None,
+                            message_max: int = audit_rows.MESSAGE_MAX) -> list[dict[str, Any]]:
+        """Newest first; a hand-written row (a member's psql INSERT) never breaks the read:
+        text cut by the database, unreadable params flagged (tui/core/audit_rows.py)."""
+        sql = f"SELECT {audit_rows.select_columns(message_max)} FROM audit"
         args: list[Any] = []
         if env:
             sql += " WHERE env = ?"
@@ -586,13 +596,7 @@ class Store:
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(int(limit))
         rows = await self._db.fetchall(sql, args)
-        return [
-            {"id": r["id"], "at": r["at"], "user": r["user"], "env": r["env"], "target": r["target"],
-             "action": r["action"], "params": redact_params(json.loads(r["params"] or "{}")),
-             "origin": r["origin"], "result": r["result"], "message": redact_text(r["message"]),
-             "finished_at": r["finished_at"], "db_user": r["db_user"]}
-            for r in rows
-        ]
+        return [audit_rows.decode_row(r) for r in rows]
 
     # -- timeline ------------------------------------------------------------
     @_serialized

@@ -1,0 +1,86 @@
+"""Reading audit rows as data a member may have written by hand.
+
+On a shared PostgreSQL store every team member can INSERT into `audit` with psql: any column
+may hold anything (`params` that is not JSON, `at` that is not a time, a message of megabytes).
+Reading the trail must not fail on such a row, nor grow with its size:
+
+- the database cuts every text column (`substr`) and says how long it was (`length`), so a
+  5 MB message costs at most `message_max` characters to fetch, redact and show;
+- `params` that is not a JSON object (or too long to read whole) becomes `{}` with
+  `params_error` saying why and `params_raw` its (cut, redacted) text, shown as data;
+- `message_cut` / `message_length` say when the message was cut and how long it was.
+
+`AuditRow` fields are the keys of the dicts `Store.audit_entries` returns (JSON of
+`envdeck audit --json`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tui.core.redaction import redact_params, redact_text
+
+MESSAGE_MAX = 65_536     # default cut of a row's message (`audit --json`); the TUI and the text CLI ask less
+FIELD_MAX = 1_000        # user, env, target, action, origin, result, at, finished_at, db_user
+PARAMS_MAX = 65_536      # longer params are not parsed: shown as unreadable (cut)
+PARAMS_RAW_SHOWN = 200   # characters of unreadable params kept as data
+
+_FIELDS = ("at", "user", "env", "target", "action", "origin", "result", "finished_at", "db_user")
+
+
+def select_columns(message_max: int) -> str:
+    """The SELECT list of an audit read: every text column cut by the database."""
+    cut = [f'substr({_quoted(name)}, 1, {FIELD_MAX}) AS {_quoted(name)}' for name in _FIELDS]
+    return ", ".join(["id", *cut,
+                      f"substr(params, 1, {PARAMS_MAX}) AS params", "length(params) AS params_length",
+                      f"substr(message, 1, {int(message_max)}) AS message", "length(message) AS message_length"])
+
+
+def _quoted(name: str) -> str:
+    return '"user"' if name == "user" else name
+
+
+def decode_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    """One row as `audit_entries` hands it out; never raises on a hand-written row."""
+    params, error, raw = _params(r["params"], int(r["params_length"] or 0))
+    message = r["message"] or ""
+    length = int(r["message_length"] or 0)
+    out = {"id": r["id"], **{name: r[name] for name in _FIELDS if name not in ("finished_at", "db_user")},
+           "params": params, "message": redact_text(message), "finished_at": r["finished_at"],
+           "db_user": r["db_user"], "params_error": error, "params_raw": raw,
+           "message_cut": length > len(message), "message_length": length}
+    return out
+
+
+def _params(text: str | None, length: int) -> tuple[dict[str, Any], str | None, str | None]:
+    """(params, why they are unreadable or None, their cut raw text when unreadable)."""
+    if not text:
+        return {}, None, None
+    if length > len(text):
+        return {}, f"too long to read ({length} characters)", _raw(text)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}, "not JSON", _raw(text)
+    if not isinstance(value, dict):
+        return {}, f"not a JSON object ({type(value).__name__})", _raw(text)
+    try:
+        return redact_params(value), None, None
+    except RecursionError:
+        return {}, "nested too deeply", _raw(text)
+
+
+def _raw(text: str) -> str:
+    cut = text[:PARAMS_RAW_SHOWN] + ("…" if len(text) > PARAMS_RAW_SHOWN else "")
+    return redact_text(cut)
+
+
+def unreadable_note(rows: list[dict[str, Any]]) -> str | None:
+    """One warning line for rows whose params could not be read, or None."""
+    bad = [str(r["id"]) for r in rows if r.get("params_error")]
+    if not bad:
+        return None
+    shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+    word = "row" if len(bad) == 1 else "rows"
+    return f"warning: {len(bad)} audit {word} with unreadable params (id {shown}): shown as written, not as parameters"
