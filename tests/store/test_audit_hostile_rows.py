@@ -8,8 +8,10 @@ db_user `postgres`, not the store's role `envdeck`); on SQLite a second connecti
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 from tui.core.audit_rows import MESSAGE_MAX, unreadable_note
 from tui.core.store_sqlite import DB_NAME
 
@@ -46,7 +48,7 @@ async def test_unreadable_params_are_flagged_and_the_rest_is_read(any_store, req
         assert rows["deep"]["params_error"] == "not JSON" and rows["deep"]["params_raw"].endswith("…")
         assert "hunter2" not in rows["secret"]["params_raw"]  # raw text is redacted like any message
         note = unreadable_note(list(rows.values()))
-        assert note is not None and note.startswith("warning: 4 audit rows with unreadable params")
+        assert note is not None and note.startswith("4 audit rows with unreadable params")
     finally:
         await store.close()
 
@@ -86,3 +88,40 @@ async def test_recovery_leaves_another_roles_pending_rows_alone(any_store, reque
             assert marked == 1 and results == {"forged": ("interrupted", None)}
     finally:
         await store.close()
+
+
+async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store, request, tmp_path):
+    """`envdeck audit` (text and --json) on a store holding a member's hand-written rows: exit 0,
+    one warning line, the unreadable params as data, the bad and the future times marked, a long
+    message cut saying how long it was, the db role shown where it differs from the user."""
+    store = await any_store.open()
+    try:
+        await store.audit_record(user="ann", env="dev", target="dev", action="note", params={"k": "v"},
+                                 origin="cli", result="succeeded", message="fine")
+    finally:
+        await store.close()
+    forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','y','not json','cli','succeeded','m',1")
+    forge(any_store, request, "'garbage','root','dev','x','bad-time','{}','cli','succeeded','m',1")
+    forge(any_store, request, "'9999-12-31T23:59:59Z','root','dev','x','future','{}','cli','succeeded','m',1")
+    forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','long','{}','cli','succeeded','"
+          + "B" * 5000 + "',1")
+    config = tmp_path / "envdeck.yaml"
+    state_url = f"state:\n  url: {json.dumps(any_store.url)}\n" if any_store.url else ""
+    config.write_text(state_url + "environments:\n  dev: {}\n")
+    args = ("--config", str(config), "--state-dir", str(any_store.state_dir))
+    text = envdeck("audit", *args)
+    assert text.returncode == 0, text.stderr
+    assert text.stderr.count("warning") == 1 and "1 audit row with unreadable params" in text.stderr
+    lines = {line.split()[6] if len(line.split()) > 6 else "": line for line in text.stdout.splitlines()}
+    assert "[params unreadable, not JSON: not json]" in lines["y"]
+    assert "[time unreadable]" in lines["bad-time"] and "[time in the future]" in lines["future"]
+    assert lines["note"].endswith("note dev fine" + (" [db role envdeck]" if any_store.url else ""))
+    assert lines["long"].endswith("… (cut: 5000 characters)" + (" [db role postgres]" if any_store.url else ""))
+    assert len(lines["long"]) < 500
+    if any_store.url:
+        assert "[db role postgres]" in lines["y"]
+    as_json = envdeck("audit", "--json", *args)
+    assert as_json.returncode == 0, as_json.stderr
+    rows = {e["action"]: e for e in json.loads(as_json.stdout)["entries"]}
+    assert rows["y"]["params_error"] == "not JSON" and rows["y"]["params_raw"] == "not json"
+    assert rows["long"]["message"] == "B" * 5000 and rows["long"]["message_cut"] is False

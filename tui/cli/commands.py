@@ -237,14 +237,19 @@ async def cmd_audit(args: argparse.Namespace) -> int:
         entries = await session.audit_entries(args.env, limit=args.limit)
     finally:
         await session.close()
+    from tui.cli.audit_lines import audit_line
+    from tui.cli.output import warn
+    from tui.core.audit_rows import unreadable_note
+
+    note = unreadable_note(entries)  # rows a member wrote by hand: shown, with one line saying so
+    if note:
+        warn(note)
     if args.json:
         print_json({"entries": entries})
     else:
+        now = now_utc()
         for e in entries:
-            # the database role that wrote the row (PostgreSQL team mode), where it is not the user it names
-            db = f" [db role {e['db_user']}]" if e.get("db_user") and e["db_user"] != e["user"] else ""
-            write_line(f"{e['id']:>6} {e['at']} {e['user']:<10} {e['env']:<12} {e['origin']:<10} "
-                       f"{e['result']:<11} {e['action']} {e['target']} {e['message']}{db}")
+            write_line(audit_line(e, now))
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tui.core.redaction import redact_params, redact_text
@@ -83,4 +84,29 @@ def unreadable_note(rows: list[dict[str, Any]]) -> str | None:
         return None
     shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
     word = "row" if len(bad) == 1 else "rows"
-    return f"warning: {len(bad)} audit {word} with unreadable params (id {shown}): shown as written, not as parameters"
+    return f"{len(bad)} audit {word} with unreadable params (id {shown}): shown as written, not as parameters"
+
+
+FUTURE_SKEW = timedelta(minutes=5)  # a row stamped later than now + this is "in the future"
+
+
+def row_time(at: object) -> datetime | None:
+    """A stored row's `at` as an aware UTC time, or None when it is no time at all (a member's
+    hand-written `garbage`); a time without an offset is taken as UTC, as envdeck writes them."""
+    if not isinstance(at, str) or not at:
+        return None
+    try:
+        ts = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def time_flag(at: object, now: datetime) -> str | None:
+    """Why a row's time cannot be trusted as shown: "time unreadable", "time in the future", or None."""
+    ts = row_time(at)
+    if ts is None:
+        return "time unreadable"
+    if ts > now + FUTURE_SKEW:
+        return "time in the future"
+    return None
