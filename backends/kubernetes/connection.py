@@ -87,7 +87,8 @@ def _api_client(configuration: Any) -> Any:
 def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
     """Load the client configuration (blocking: run it in a thread).
 
-    kubeconfig given → that file; else in a pod (KUBERNETES_SERVICE_HOST set and
+    kubeconfig given → that file (refused when another user can change or replace it:
+    tui/core/config_files.py); else in a pod (KUBERNETES_SERVICE_HOST set and
     no kubeconfig/context asked for) → the service account; else $KUBECONFIG or
     ~/.kube/config, as kubectl.
     """
@@ -95,6 +96,12 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
     from kubernetes.config.config_exception import ConfigException
 
     kubeconfig = str(Path(cfg.kubeconfig).expanduser()) if cfg.kubeconfig else None
+    if kubeconfig:  # as OpenSSH refuses a config others can change: it decides which programs run as you
+        from tui.core.config_files import refused_message
+
+        refusal = refused_message(kubeconfig, "kubeconfig", "kubernetes.kubeconfig")
+        if refusal:
+            raise BackendUnreachable(refusal, backend="kubernetes")
     try:
         configuration = client.Configuration()
         if _in_cluster(cfg):

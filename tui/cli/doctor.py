@@ -105,6 +105,7 @@ async def _state(sdir: Path, cfg=None) -> int:
 
 async def _environments(args: argparse.Namespace, cfg) -> int:
     from backends.registry import create_backends
+    from tui.core.config_files import untrusted
     from tui.core.policy import Policy
 
     problems = 0
@@ -118,15 +119,20 @@ async def _environments(args: argparse.Namespace, cfg) -> int:
             continue
         role = policy.role(name)
         _line("ok", f"{name}: you are {current_user()} ({role.label if role else 'no role'})")
+        if env_cfg.aws is not None and env_cfg.aws.identity_file:  # the AWS shell's key
+            for finding in untrusted(Path(os.path.expanduser(env_cfg.aws.identity_file)), private=True):
+                problems += 1
+                _line("WARN", f"{name}/aws: identity_file {finding}")
         if env_cfg.edge:
             problems += _untrusted_edge_files(name, env_cfg.edge)
             problems += _known_hosts(name, env_cfg.edge)
         try:
             backends = create_backends(name, env_cfg, cfg)
-        except ConfigError as exc:  # a file the edge backend refuses at run time (tui/core/config_files.py)
+        except ConfigError as exc:  # a file refused at run time: edge keys, a kubeconfig (tui/core/config_files.py)
             for problem in exc.problems:
                 problems += 1
-                _line("FAIL", f"{name}/edge: {problem}")
+                part = "edge" if f": environments.{name}.edge." in problem else "kubernetes"
+                _line("FAIL", f"{name}/{part}: {problem}")
             continue
         for bname, backend in backends.items():
             try:

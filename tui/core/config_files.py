@@ -12,7 +12,17 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
   readable by group or others, a `known_hosts` another user can write) is an error instead: `check`
   exits 2, and making the environment's backends raises the same placed lines (`refuse_untrusted`,
   from backends/registry.py: `run`, `status`, the TUI exit 2 like any config error) while each node's
-  link refuses to connect with it (backends/edge/link.py), so no login happens with such a file.
+  link refuses to connect with it (backends/edge/link.py), so no login happens with such a file;
+- an environment's or a template's `kubernetes.kubeconfig` and a template's `kubernetes.manifests`
+  files: whatever lets another user change or replace them (`untrusted`) is an error too, and
+  refused at run time as OpenSSH refuses a ~/.ssh/config with bad owner or permissions: the
+  kubeconfig decides which programs envdeck runs as you (exec credential plugins), a manifest
+  what `env create` applies. Making an environment's backends raises the placed lines
+  (`refuse_untrusted`), the kubernetes backend refuses to load such a kubeconfig
+  (backends/kubernetes/connection.py: a template's environment too) and `env plan/create`
+  refuses such a template (`template_refusals`, tui/core/lifecycle/render.py);
+- an `aws.identity_file` (the AWS shell's key) another user could change, or others can read, is
+  a warning (ssh itself refuses a key others can read when the shell opens).
 
 Only the environments the user can see (`visible`, as every other part of `check`): a hidden
 environment's files are neither named nor counted. The template pools (`edge_pools:`) are checked
@@ -46,6 +56,7 @@ class FileReference:
     why: str               # what a missing file means
     private: bool = False  # a private key: must not be readable by others either
     must_exist: bool = True  # a missing file is reported (ssh_config: optional)
+    kind: str = ""           # what it is when the key does not say (a manifest's key is its index)
 
 
 @dataclass(slots=True)
@@ -68,13 +79,41 @@ def _edge_references(at: tuple[Any, ...], edge: EdgeConfig) -> Iterator[FileRefe
                                 True, f"node {node.name} cannot log in", private=True)
 
 
+def _cluster_references(at: tuple[Any, ...], section: Any) -> Iterator[FileReference]:
+    """An environment's or a template's `kubernetes.kubeconfig` and `aws.identity_file` (a template's
+    only when it names no placeholder: its file is known once rendered, and refused then)."""
+    kubernetes, aws = getattr(section, "kubernetes", None), getattr(section, "aws", None)
+    if kubernetes is not None and kubernetes.kubeconfig and "{" not in kubernetes.kubeconfig:
+        yield FileReference(at + ("kubernetes", "kubeconfig"), Path(kubernetes.kubeconfig).expanduser(), False,
+                            "", must_exist=False)
+    if aws is not None and aws.identity_file and "{" not in aws.identity_file:
+        yield FileReference(at + ("aws", "identity_file"), Path(aws.identity_file).expanduser(), False, "",
+                            private=True, must_exist=False, kind="aws_identity_file")
+
+
+def _template_references(name: str, template: Any, source: str) -> Iterator[FileReference]:
+    at = ("templates", name)
+    yield from _cluster_references(at, template)
+    if template.kubernetes is not None:
+        from tui.core.lifecycle.template import manifest_path
+
+        for index, entry in enumerate(template.kubernetes.manifests):  # a missing one: template_check's
+            yield FileReference(at + ("kubernetes", "manifests", index), manifest_path(entry, source), False, "",
+                                must_exist=False, kind="manifest")
+
+
 def references(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> list[FileReference]:
-    """The files of the environments in `visible` (all when None) and of the template pools."""
+    """The files of the environments in `visible` (all when None), of the templates and of the
+    template pools."""
     shown = None if visible is None else set(visible)
     found: list[FileReference] = []
     for name, env in cfg.environments.items():
-        if env.edge is not None and (shown is None or name in shown):
-            found.extend(_edge_references(("environments", name, "edge"), env.edge))
+        if shown is None or name in shown:
+            if env.edge is not None:
+                found.extend(_edge_references(("environments", name, "edge"), env.edge))
+            found.extend(_cluster_references(("environments", name), env))
+    for name, template in cfg.templates.items():
+        found.extend(_template_references(name, template, cfg.source))
     for name, pool in cfg.edge_pools.items():
         found.extend(_edge_references(("edge_pools", name), pool))
     return found
@@ -159,7 +198,11 @@ def untrusted(path: Path, *, private: bool = False) -> list[str]:
 # --- what is refused at run time ------------------------------------------------------------------------
 
 #: the files refused at run time (`run_time_refusal`), as OpenSSH refuses them
-REFUSED_KINDS = ("identity_file", "known_hosts")
+REFUSED_KINDS = ("identity_file", "known_hosts", "kubeconfig", "manifest")
+#: refused when another user can change or replace them at all (`untrusted`: the file, a symlink or
+#: a directory on its path): a kubeconfig decides which programs envdeck runs (exec credential
+#: plugins), a template's manifest what `env create` applies
+_REFUSED_WHOLE = ("kubeconfig", "manifest")
 
 
 @functools.cache
@@ -169,7 +212,11 @@ def refused_phrases(path: str, kind: str) -> tuple[str, ...]:
     a key), a `known_hosts` another user can write (owned by them, root aside, or group/world-writable:
     whoever can write it decides which host keys are trusted). One stat per file per process (the
     answer is kept: a file fixed while envdeck runs counts from its next start). The phrases are
-    `untrusted`'s for the same file; a missing file is not refused here (reported apart)."""
+    `untrusted`'s for the same file; a missing file is not refused here (reported apart).
+    A `kubeconfig` or a template's `manifest` is refused for every finding of `untrusted`: its
+    owner, its write bits, a symlink or a directory on its path another user controls."""
+    if kind in _REFUSED_WHOLE:
+        return tuple(untrusted(Path(path)))
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -191,11 +238,29 @@ def run_time_refusal(path: str | Path, kind: str) -> str | None:
 
 _WHY_TRUSTED = {"known_hosts": "whoever can change it decides which host keys envdeck trusts",
                 "identity_file": "whoever can change it decides which key envdeck logs in with",
-                "ssh_config": "whoever can change it decides how envdeck connects"}
+                "ssh_config": "whoever can change it decides how envdeck connects",
+                "kubeconfig": "whoever can change it decides which cluster and credentials envdeck uses and "
+                              "which programs it runs as you (exec credential plugins)",
+                "manifest": "whoever can change it decides what envdeck env create applies to the cluster",
+                "aws_identity_file": "whoever can change it decides which key the AWS shell logs in with"}
+_LABEL = {"aws_identity_file": "identity_file"}
 
 
 def _kind(ref: FileReference) -> str:
-    return str(ref.loc[-1])
+    return ref.kind or str(ref.loc[-1])
+
+
+def _label(kind: str) -> str:
+    return _LABEL.get(kind, kind)
+
+
+def refused_message(path: str | Path, kind: str, where: str) -> str | None:
+    """The run-time refusal of a `kubeconfig` or a template's `manifest` (`refused_phrases`) as one
+    sentence naming the file and `where` the config names it; None when it may be used."""
+    refusal = run_time_refusal(path, kind)
+    if refusal is None:
+        return None
+    return f"{where}: {_label(kind)} {refusal}; {_WHY_TRUSTED[kind]}: refused, envdeck does not use it"
 
 
 def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> FileProblems:
@@ -213,7 +278,7 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
             if finding in refused:
                 found.append((ref, _refused_text(ref, finding), True))
             else:
-                found.append((ref, f"{_kind(ref)} {finding}; {_WHY_TRUSTED[_kind(ref)]}", False))
+                found.append((ref, f"{_label(_kind(ref))} {finding}; {_WHY_TRUSTED[_kind(ref)]}", False))
     problems = FileProblems([], [])
     for line, error in _placed(cfg, found):
         (problems.errors if error else problems.warnings).append(line)
@@ -232,18 +297,38 @@ def refuse_untrusted(cfg: EnvdeckConfig, env: str, edge: EdgeConfig | None) -> N
     (`refused_phrases`); called when the environment's backends are made, before any connect.
     Costs one stat per file per process; the config file is read again only to place a refusal.
     An environment created from a template (not in the config file: nothing to place, and a running
-    lifecycle must not fail on it) is left to its links, which refuse each node with the file named."""
-    if edge is None:
-        return
+    lifecycle must not fail on it) is left to its links, which refuse each node with the file named,
+    and to the kubernetes backend, which refuses its kubeconfig when it loads it. The environment's
+    `kubernetes.kubeconfig` is refused here too (`_REFUSED_WHOLE`)."""
+    refs = list(_edge_references(("environments", env, "edge"), edge)) if edge is not None else []
+    declared = cfg.environments.get(env)
+    if declared is not None:  # its kubeconfig (which programs run as you), else refused when loaded
+        refs += [ref for ref in _cluster_references(("environments", env), declared) if _kind(ref) in REFUSED_KINDS]
     found = [(ref, _refused_text(ref, phrase), True)
-             for ref in _edge_references(("environments", env, "edge"), edge)
-             for phrase in refused_phrases(str(ref.path), _kind(ref))]
+             for ref in refs for phrase in refused_phrases(str(ref.path), _kind(ref))]
     if not found:
         return
     data, marks = _source(cfg)
     if isinstance(data, dict) and env not in (data.get("environments") or {}):
         return
     raise ConfigError([line for line, _ in _placed(cfg, found, (data, marks))])
+
+
+def template_refusals(cfg: EnvdeckConfig, template: str, kubeconfig: str | None, *,
+                      manifests: bool = True) -> list[str]:
+    """Why `env create` must not use template `template`'s files (`PATH:LINE:COL: where: message`
+    each, empty: it may): its `manifests` (when `manifests`; a clone makes its own) and the
+    `kubeconfig` it renders to that another user can change or replace (`refused_phrases`)."""
+    tpl = cfg.templates.get(template)
+    refs: list[FileReference] = []
+    if tpl is not None and manifests:
+        refs += [ref for ref in _template_references(template, tpl, cfg.source) if _kind(ref) == "manifest"]
+    if kubeconfig:
+        refs.append(FileReference(("templates", template, "kubernetes", "kubeconfig"),
+                                  Path(kubeconfig).expanduser(), False, "", must_exist=False))
+    found = [(ref, _refused_text(ref, phrase), True)
+             for ref in refs for phrase in refused_phrases(str(ref.path), _kind(ref))]
+    return [line for line, _ in _placed(cfg, found)]
 
 
 def _source(cfg: EnvdeckConfig) -> tuple[Any, dict]:

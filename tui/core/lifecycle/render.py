@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tui.core.config import ENV_NAME_RE, EnvdeckConfig, EnvironmentConfig, KubernetesConfig
+from tui.core.config_files import template_refusals
 from tui.core.errors import InvalidRequest
 from tui.core.lifecycle.records import (
     AWS_ENV_TAG,
@@ -130,6 +131,7 @@ def render_template(config: EnvdeckConfig, template: str, tpl: TemplateConfig, e
                               **({"interval": aws.interval} if aws.interval else {}),
                               "tags": {AWS_ENV_TAG: env}, "desired": desired}
     if tpl.kubernetes is not None:
+        cloned = documents is not None
         if documents is None:
             documents = []
             for entry in tpl.kubernetes.manifests:
@@ -138,6 +140,10 @@ def render_template(config: EnvdeckConfig, template: str, tpl: TemplateConfig, e
                 except ValueError as exc:
                     raise InvalidRequest(f"template {template!r}: manifest {entry}: {exc}") from None
         environment["kubernetes"], k8s_steps = _kubernetes(template, tpl, filler, env, documents)
+        refused = template_refusals(config, template, environment["kubernetes"].get("kubeconfig"),
+                                   manifests=not cloned)  # files another user can change: never applied
+        if refused:
+            raise InvalidRequest("; ".join(refused))
         steps.extend(k8s_steps)
     edge_pool, edge_count = None, 0
     if tpl.edge is not None:
