@@ -476,6 +476,8 @@ class EnvdeckApp(App):
         else:
             self.toast(f"failed: {message.message or 'no reason given'} ({what})", severity="error",
                        timeout=10.0, whole=True)
+        if not self.screen_stack:  # the app is closing: an action that ended as it did has no screen to update
+            return
         screen = self.screen
         if hasattr(screen, "env_updated") and screen.ready:
             screen.env_updated(message.env, {"timeline"})

@@ -10,7 +10,7 @@ from textual import events
 from textual.widgets import Button, Static
 
 from screens.confirm import ConfirmScreen
-from tests.tui.pilot import app_ready, dialog_shown, make_app, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, wait_for_audit, wait_until
 from tests.tui.stage import LIVE_CONFIG
 
 SIZE = (80, 24)
@@ -65,7 +65,7 @@ async def test_clicks_on_the_confirm_button_act_only_once_the_dialog_could_be_se
         post_click(app, ok)  # a deliberate click, after the guard: it pauses
         await wait_until(pilot, lambda: state.paused, "the pause after a deliberate click")
         assert app.screen is not dialog
-        assert (await audit_actions(app)).count("pause") == 1
+        assert len(await wait_for_audit(pilot, "pause")) == 1  # finished, and only one
 
 
 async def test_cancel_is_clickable_at_once(tmp_path, stage):
