@@ -69,6 +69,18 @@ async def _refuse_unseen_env(args: argparse.Namespace, cfg) -> None:
         await store.close()
 
 
+def _saved_logs_dir(sdir: Path) -> int:
+    """The Logs view saves into `logs/` of the state directory: when it exists, it must be the
+    user's own real directory (tui/core/own_dir.py), else a FAIL line (1)."""
+    from tui.core.own_dir import own_dir_problem
+
+    problem = own_dir_problem(Path(sdir).expanduser() / "logs")
+    if problem:
+        _line("FAIL", f"state: saved logs: {problem}")
+        return 1
+    return 0
+
+
 async def _state(sdir: Path, cfg=None) -> int:
     """The store in the state directory: opened (created if new), integrity and journal mode.
     A state directory envdeck refuses (another user's, writable by others, a symlinked
@@ -91,6 +103,8 @@ async def _state(sdir: Path, cfg=None) -> int:
         return 1
     finally:
         await store.close()
+    if _saved_logs_dir(sdir):
+        return 1
     if url is not None:
         _line("ok", f"state {shown_url(url)}: {mode}, schema {version}")
         return 0

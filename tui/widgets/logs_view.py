@@ -32,6 +32,7 @@ from textual.message import Message
 from textual.widgets import Input, Log, Static
 
 from tui.core.model import LogLine, iso
+from tui.core.own_dir import open_own_dir
 from tui.core.sanitize import clean
 from tui.messages import ConfirmationRequested, ConfirmRequest, LogLinesReceived, LogStreamEnded
 from tui.widgets.cells import Palette
@@ -470,8 +471,9 @@ class LogsView(Vertical):
     def save_dir(self) -> Path:
         """Where saved logs go by default: the user's download directory ($XDG_DOWNLOAD_DIR,
         else ~/Downloads) when it exists (the demo's state directory is removed on exit),
-        else `logs/` in the state directory (private, like the store); never the working
-        directory, which may be shared on a jump host."""
+        else `logs/` in the state directory (private, like the store: your own real directory,
+        never a link or a directory another member of a shared state directory made there,
+        tui/core/own_dir.py); never the working directory, which may be shared on a jump host."""
         downloads = download_dir()
         if downloads is not None:
             return downloads
@@ -483,9 +485,14 @@ class LogsView(Vertical):
 
     def _save(self, path: Path, lines: list[str]) -> None:
         try:
-            if path.parent == self.state_logs_dir():
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_private(path, "\n".join(lines) + "\n")
+            if path.parent == self.state_logs_dir():  # in a shared state directory: never a member's link
+                folder = open_own_dir(path.parent)
+                try:
+                    write_private(Path(path.name), "\n".join(lines) + "\n", dir_fd=folder)
+                finally:
+                    os.close(folder)
+            else:
+                write_private(path, "\n".join(lines) + "\n")
         except OSError as exc:
             self.app.call_from_thread(self.app.notify, f"cannot save: {clean(exc)}", severity="error", markup=False)
             return
@@ -501,12 +508,12 @@ def download_dir() -> Path | None:
     return next((c for c in candidates if c.is_absolute() and c.is_dir()), None)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Create `path` readable by its owner only (0600): never an existing file, never
-    through a symlink (O_EXCL|O_NOFOLLOW), so another user on the host cannot read the
-    logs or redirect them with a planted link."""
+def write_private(path: Path, text: str, *, dir_fd: int | None = None) -> None:
+    """Create `path` (relative to `dir_fd` when given) readable by its owner only (0600): never
+    an existing file, never through a symlink (O_EXCL|O_NOFOLLOW), so another user on the host
+    cannot read the logs or redirect them with a planted link."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o600)
+    fd = os.open(path, flags, 0o600, dir_fd=dir_fd)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         os.fchmod(fh.fileno(), 0o600)  # whatever the umask
         fh.write(text)
