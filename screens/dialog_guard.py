@@ -18,9 +18,15 @@ gap of a burst split across packets by a slow link. Terminal dialog programs use
 grace periods against type-ahead.
 
 Keys that only move the focus, edit a field or cancel (Esc, Tab, arrows) always work: a burst
-`p ← ⏎` moves to the action button and stops there. Text typed ahead into a field stays in it
-(typing is not acting; the field's Enter is still guarded). A swallowed key is named in the
-dialog's message line (`GUARD_HINT`), so the user knows to press it again.
+`p ← ⏎` moves to the action button and stops there. Text typed ahead into a parameter field
+stays in it (typing is not acting; the field's Enter is still guarded); typed ahead into a
+type-the-name field (destroy, delete) it is dropped: the name is typed once what it destroys
+has been read. Keys of the burst that opened the dialog were given to the screen below before
+the dialog was pushed and come back up unused: they are lost (Esc and the focus keys still run
+the dialog's binding). Every swallowed key is named in the dialog's message line (`GUARD_HINT`,
+the theme's warning colour): `enter ignored: it was typed before this dialog was shown`, or for
+several `"pr-3", enter ignored: typed before this dialog was shown`, so the user knows to type
+them again rather than wonder where they went.
 
 Mouse clicks are guarded the same way: a press or release on a button that acts (not Cancel)
 or an option of a list, sooner than `GUARD_S` after the paint, is refused before Textual makes a
@@ -40,6 +46,7 @@ dialog never saw that key before its button was pressed."""
 
 from __future__ import annotations
 
+import weakref
 from typing import ClassVar
 
 from rich.text import Text
@@ -59,6 +66,8 @@ PASS_KEYS = frozenset({
 CANCEL_ACTIONS = frozenset({"cancel", "back"})  # a remapped Esc (ui.keymap) still cancels
 CANCEL_BUTTONS = frozenset({"cancel"})  # a click on these never acts: it is never refused
 ACTING_WIDGETS = (Button, OptionList)  # a click on one acts (a button pressed, an option chosen)
+TYPE_THE_NAME_FIELDS = frozenset({"type-to-confirm"})  # characters typed ahead are dropped here, not typed
+IGNORED_KEYS_WIDTH = 24  # the keys named in the line, at most (the line fits an 80-column dialog)
 
 
 class DialogGuard:
@@ -71,7 +80,8 @@ class DialogGuard:
 
     _guard_active: bool | None = None  # None: as GUARD_FROM_MOUNT says (a key may come before the mount)
     _guard_shown_at: float | None = None  # when first painted; None: not yet (every key too early)
-    _guard_ignored: str | None = None  # what the line says about the last key or click refused
+    _guard_ignored: str | None = None  # what the line says about the keys or clicks refused
+    _guard_dropped: list[str] | None = None  # the keys and clicks refused, in order (None: none yet)
     _guard_press_refused: bool = False  # the last mouse press was refused: so is its release (no click)
 
     def on_mount(self) -> None:
@@ -82,6 +92,7 @@ class DialogGuard:
         """From now on, keys that act wait until this screen has been painted and `GUARD_S` more."""
         if self._guard_active is not None:  # armed again: what was refused before is old news
             self._guard_ignored = None
+            self._guard_dropped = None
         self._guard_active = True
         self._guard_shown_at = None
         self.call_after_refresh(self._guard_painted)  # type: ignore[attr-defined]
@@ -113,12 +124,30 @@ class DialogGuard:
         bindings = self._bindings.key_to_bindings.get(event.key, ())  # type: ignore[attr-defined]
         return any(b.action in CANCEL_ACTIONS for b in bindings)
 
-    def refuses(self, event: events.Key) -> bool:
-        """True (and the dialog says so) when `event` would act but was typed ahead."""
-        if self.takes_keys(event.time) or self._passes(event):
+    def _drops_typing(self, event: events.Key) -> bool:
+        """A character typed ahead into a type-the-name field: dropped, not typed. The name is
+        typed once the dialog has been read (what it destroys), never by type-ahead."""
+        field = self.focused  # type: ignore[attr-defined]
+        return isinstance(field, Input) and field.id in TYPE_THE_NAME_FIELDS and event.is_printable
+
+    def refuses(self, event: events.Key, from_below: bool = False) -> bool:
+        """True (and the dialog says so) when `event` would act but was typed ahead.
+        `from_below`: the key was given to the screen below before this dialog was on top (the
+        same burst as the key that opened it) and comes back up unused: it is lost, so it is
+        said too (Esc, Tab and the arrows still work: the dialog's binding of them runs)."""
+        if self.takes_keys(event.time):
             return False
-        self._say_ignored(event.key)
+        if from_below:
+            if event.key in PASS_KEYS or self._cancels(event):
+                return False
+        elif not self._drops_typing(event) and self._passes(event):
+            return False
+        self._say_ignored(key_name(event))
         return True
+
+    def _cancels(self, event: events.Key) -> bool:
+        bindings = self._bindings.key_to_bindings.get(event.key, ())  # type: ignore[attr-defined]
+        return any(b.action in CANCEL_ACTIONS for b in bindings)
 
     def refuses_click(self, event: events.MouseDown | events.MouseUp) -> bool:
         """True (and the dialog says so) when the press or release of a click that would act
@@ -147,7 +176,15 @@ class DialogGuard:
         return None
 
     def _say_ignored(self, key: str, made: str = "typed") -> None:
-        self._show_ignored(f"{key} ignored: it was {made} before {self.GUARD_WHAT} was shown")
+        """Say what was refused: one key as `enter ignored: it was typed before this dialog was
+        shown`, several as `"pr-3", enter ignored: typed before this dialog was shown` (the
+        characters typed run together, the last ones kept), so the user types them again."""
+        dropped = self._guard_dropped = [*(self._guard_dropped or ()), key]
+        if len(dropped) == 1:
+            self._show_ignored(f"{key} ignored: it was {made} before {self.GUARD_WHAT} was shown")
+            return
+        verb = "made" if "click" in dropped else "typed"
+        self._show_ignored(f"{ignored_keys(dropped)} ignored: {verb} before {self.GUARD_WHAT} was shown")
 
     def _show_ignored(self, text: str) -> None:
         self._guard_ignored = text
@@ -155,13 +192,49 @@ class DialogGuard:
             line = self.query_one(self.GUARD_HINT, Static)  # type: ignore[attr-defined]
         except NoMatches:
             return  # refused before the dialog was composed: said once it is painted
-        line.update(Text(text))
+        palette = getattr(self.app, "palette", None)  # type: ignore[attr-defined]
+        line.update(Text(text, style=palette.style("warning") if palette is not None else ""))
         line.display = True  # a dialog may keep the line hidden until there is something to say
 
 
+def key_name(event: events.Key) -> str:
+    """A character as typed (`-`, not `minus`); other keys by name (`enter`, `space`, `ctrl+y`)."""
+    char = event.character
+    return char if event.is_printable and char is not None and len(char) == 1 and not char.isspace() else event.key
+
+
+def ignored_keys(keys: list[str], width: int = IGNORED_KEYS_WIDTH) -> str:
+    """`["p", "r", "-", "3", "enter"]` → `"pr-3", enter`; cut at its start beyond `width`."""
+    parts: list[str] = []
+    run = ""
+    for key in keys:
+        if len(key) == 1:
+            run += key
+            continue
+        if run:
+            parts.append(f'"{run}"')
+            run = ""
+        parts.append(key)
+    if run:
+        parts.append(f'"{run}"')
+    text = ", ".join(parts)
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+# The screen each key was given to when the app took it (a key comes back up to the app unused).
+_GIVEN_TO: weakref.WeakKeyDictionary[events.Key, object] = weakref.WeakKeyDictionary()
+
+
 def typed_ahead(screen: object, event: events.Key) -> bool:
-    """The app's check of every key: True when `screen` is a guarded dialog that refuses it."""
-    return isinstance(screen, DialogGuard) and screen.refuses(event)
+    """The app's check of every key, as it arrives and as it comes back up: True when `screen`
+    is a guarded dialog that refuses it."""
+    if not event.is_forwarded:
+        _GIVEN_TO[event] = screen
+        from_below = False
+    else:
+        given = _GIVEN_TO.get(event)
+        from_below = given is not None and given is not screen
+    return isinstance(screen, DialogGuard) and screen.refuses(event, from_below)
 
 
 def clicked_ahead(screen: object, event: events.MouseDown | events.MouseUp) -> bool:

@@ -142,17 +142,20 @@ async def test_destroy_and_sleep_typed_ahead_hand_nothing_over(tmp_path, stage, 
         await ignored(pilot, ConfirmScreen)
         await pilot.press("escape")
         await wait_until(pilot, lambda: not app.screen.is_modal, "the sleep cancelled")
-        # the name typed ahead lands in the field (once the dialog has it), the Enter does not destroy
+        # the name typed ahead is dropped, not typed (it is typed once the dialog was read), and the
+        # dialog says so; the Enter does not destroy
         burst(app, "D")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the destroy dialog")
         burst(app, *"pr-3", "\r", age=1.0)
         await ignored(pilot, ConfirmScreen)
-        assert app.screen.query_one("#type-to-confirm", Input).value == "pr-3"
+        assert app.screen.query_one("#type-to-confirm", Input).value == ""
+        assert '"pr-3", enter ignored' in hint(app), hint(app)
         stored = await app.session.env_get("pr-3")
         assert stored.state == "ready" and app.managed["pr-3"].state == "ready"
         assert not [r for r in await app.session.store.audit_entries("pr-3", limit=50)
                     if r["action"].startswith("env-")], "a lifecycle request was audited"
         await dialog_shown(pilot, ConfirmScreen)
+        await pilot.press(*"pr-3")  # typed again, once the dialog has been seen
         await pilot.press("enter")
         await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", "gone") != "ready",
                          "pr-3 handed over for destruction")
