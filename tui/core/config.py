@@ -395,12 +395,20 @@ def load_config(path: str | Path) -> EnvdeckConfig:
 
 
 def file_warnings(path: str | Path) -> list[str]:
-    """Risky properties of the config file: a symlink, or writable by others."""
+    """Risky properties of the config file: a symlink (another user's: said so), writable by
+    others, another user's, or in a directory others may write without the sticky bit."""
+    from tui.core.paths import _private_group as private_group
+
     p = Path(path).expanduser()
     warnings = []
     try:
         if p.is_symlink():
-            warnings.append(f"{p}: is a symlink to {p.resolve()}; make sure its target is trusted")
+            link_owner = p.lstat().st_uid
+            if link_owner not in (0, os.geteuid()):  # she can point it at another config at any time
+                warnings.append(f"{p}: is a symlink owned by another user (uid {link_owner}), who can point it "
+                                f"elsewhere (now {p.resolve()}); use a config file of yours")
+            else:
+                warnings.append(f"{p}: is a symlink to {p.resolve()}; make sure its target is trusted")
         mode = p.stat().st_mode
         if mode & 0o002:
             warnings.append(f"{p}: is world-writable; anyone on this host can change what envdeck does")
@@ -413,6 +421,10 @@ def file_warnings(path: str | Path) -> list[str]:
         folder_mode = folder.stat().st_mode
         if folder_mode & 0o002 and not folder_mode & stat.S_ISVTX:
             warnings.append(f"{folder}: the config's directory is world-writable; anyone can replace the file")
+        elif (folder_mode & 0o020 and not folder_mode & stat.S_ISVTX  # as for an edge identity_file
+              and not private_group(folder.stat().st_gid)):  # the user's own group lets no one else in
+            warnings.append(f"{folder}: the config's directory is group-writable without the sticky bit; "
+                            "its group's members can replace the file")
     except OSError:
         pass
     return warnings
