@@ -4,7 +4,8 @@
 is the same component in every namespace), a column per environment the user may see. A row
 whose environments do not all run the same version is marked `≠` and its cells that differ
 from the first environment's are drawn in the theme's `warning` colour; `—` is a component an
-environment does not have. Built from what the reconciler observed (no extra backend call),
+environment does not have (a row marked `—`: the environments running it agree, some do not
+run it — not counted as differing, the hint counts it per environment). Built from what the reconciler observed (no extra backend call),
 in a worker thread, again when an environment changes. The line under the table shows the
 selected row's whole versions. The table takes the terminal's width: the version columns
 first (up to their longest version), the component the rest; a long version is cut at its
@@ -86,13 +87,16 @@ def version_cell(row: ComponentRow, env: str, first: str | None, palette: Palett
     # the tag or revision at the end is what differs: cut the start
     text = Text(cut_start(clean(version.text), width), no_wrap=True, end="")
     reference = row.versions.get(first) if first else None
-    if row.differs and (reference is None or reference.key != version.key or env == first):
+    if row.versions_differ and (reference is None or reference.key != version.key or env == first):
         text.stylize(palette.style("warning", bold=env != first))
     return text
 
 
 def mark_cell(row: ComponentRow, palette: Palette) -> Text:
-    return Text("≠", style=palette.style("warning", bold=True), end="") if row.differs else Text(" ", end="")
+    if row.versions_differ:
+        return Text("≠", style=palette.style("warning", bold=True), end="")
+    # the environments running it agree; some environment does not run it (not a difference)
+    return Text("—", style=palette.style("text-muted"), end="") if row.absent else Text(" ", end="")
 
 
 class VersionsScreen(EnvdeckScreen):
@@ -198,12 +202,18 @@ class VersionsScreen(EnvdeckScreen):
                             for env, width in zip(matrix.envs, widths.cells, strict=True)), key=row.role)
         if matrix.rows:
             table.move_cursor(row=min(keep, len(matrix.rows) - 1))
-        differ = sum(1 for r in matrix.rows if r.differs)
+        differ = matrix.differing
         hint = Text(no_wrap=True, overflow="ellipsis", end="")
         if matrix.rows:
             hint.append(f"{len(matrix.rows)} component(s), ")
             hint.append(f"{differ} differ (≠)", style=palette.style("warning" if differ else "success"))
-            hint.append("  · envdeck promote A B --plan", style=palette.style("text-muted"))
+            absent = matrix.absent_counts()
+            if absent:   # not counted as differing: an environment that does not run it at all
+                hint.append("; absent (—): " + ", ".join(f"{n} in {clean(env)}" for env, n in absent.items()),
+                            style=palette.style("text-muted"))
+            tip = "  · envdeck promote A B --plan"
+            if hint.cell_len + len(tip) <= self._width - 2:   # the counts first; the tip where it fits
+                hint.append(tip, style=palette.style("text-muted"))
         else:
             hint.append("no versioned components observed yet (Kubernetes workloads, ECS services, Lambda "
                         "functions, edge services)", style=palette.style("text-muted"))

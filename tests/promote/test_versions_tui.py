@@ -66,10 +66,14 @@ async def test_versions_view_shows_the_matrix_and_marks_differences(tmp_path):
         assert matrix.envs == ["staging", "prod"]
         rows = {r.role: r for r in matrix.rows}
         assert rows["kubernetes/Deployment/api"].differs and not rows["kubernetes/Deployment/web"].differs
-        assert rows["kubernetes/Deployment/worker"].differs, "a component one environment lacks differs"
+        assert rows["kubernetes/Deployment/worker"].differs, "a component one environment lacks differs (JSON)"
+        assert rows["kubernetes/Deployment/worker"].absent == ("prod",)
+        assert not rows["kubernetes/Deployment/worker"].versions_differ, "absent is not a differing version"
         table = screen.query_one("#versions-table")
         first = [table.get_cell_at((i, 0)) for i in range(table.row_count)]
-        assert [c.plain for c in first] == ["≠", " ", "≠"]
+        assert [c.plain for c in first] == ["≠", " ", "—"], "absent marked apart from ≠"
+        hint = str(screen.query_one("#versions-hint").render())
+        assert "3 component(s), 1 differ (≠); absent (—): 1 in prod" in hint, hint
         worker = table.get_cell_at((2, 3))
         assert isinstance(worker, Text) and worker.plain == "—"
         hostile = table.get_cell_at((2, 2)).plain

@@ -30,7 +30,7 @@ import sys
 from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, report_line, say, warn
-from tui.core.compare.versions import VersionMatrix
+from tui.core.compare.versions import ComponentRow, VersionMatrix
 from tui.core.config import parse_duration
 from tui.core.errors import InvalidRequest, NotFound
 from tui.core.model import iso, now_utc
@@ -41,9 +41,15 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 # -- versions ---------------------------------------------------------------------------
+def row_mark(row: ComponentRow) -> str:
+    """`≠` where the environments running it run different versions, `—` where the ones running
+    it agree but some environment does not run it, else blank."""
+    return "≠" if row.versions_differ else "—" if row.absent else " "
+
+
 def matrix_lines(matrix: VersionMatrix) -> list[str]:
     head = ["", "COMPONENT", *matrix.envs]
-    rows = [["≠" if row.differs else " ", row.role,
+    rows = [[row_mark(row), row.role,
              *(row.versions[e].text if e in row.versions else "—" for e in matrix.envs)] for row in matrix.rows]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
@@ -64,8 +70,7 @@ async def cmd_versions(args: argparse.Namespace) -> int:
     else:
         for line in matrix_lines(matrix):
             report_line(line)
-        differ = sum(1 for r in matrix.rows if r.differs)
-        say(f"{len(matrix.rows)} component(s), {differ} differ (≠)")
+        say(matrix.summary())
     for where, why in matrix.unreachable.items():
         warn(f"{where} is unreachable: its versions are missing ({why})")
     return done

@@ -102,15 +102,29 @@ class ComponentRow:
 
     role: str
     versions: Mapping[str, Version]
-    envs: tuple[str, ...] = ()      # the matrix's environments (absent ones count as different)
+    envs: tuple[str, ...] = ()      # the matrix's environments (those without it: `absent`)
 
     @property
     def differs(self) -> bool:
-        """Whether the environments do not all run the same version, or some lack it."""
-        return len({v.key for v in self.versions.values()}) > 1 or any(e not in self.versions for e in self.envs)
+        """Whether the environments do not all run the same version, or some lack it (the JSON's
+        `differs`, unchanged since it was introduced); the `≠` mark is `versions_differ`."""
+        return self.versions_differ or bool(self.absent)
+
+    @property
+    def versions_differ(self) -> bool:
+        """Whether the environments that run the component run different versions. An
+        environment without it (`absent`) does not count: staging and prod stay comparable at a
+        glance beside a preview environment that runs none of their components."""
+        return len({v.key for v in self.versions.values()}) > 1
+
+    @property
+    def absent(self) -> tuple[str, ...]:
+        """The matrix's environments that do not run the component (`—`), in column order."""
+        return tuple(e for e in self.envs if e not in self.versions)
 
     def to_json(self, envs: Iterable[str]) -> dict[str, Any]:
-        return {"component": self.role, "differs": self.differs,
+        return {"component": self.role, "differs": self.differs, "versions_differ": self.versions_differ,
+                "absent": list(self.absent),
                 "versions": {env: (self.versions[env].to_json() if env in self.versions else None) for env in envs}}
 
 
@@ -124,6 +138,24 @@ class VersionMatrix:
     def to_json(self) -> dict[str, Any]:
         return {"environments": list(self.envs), "components": [r.to_json(self.envs) for r in self.rows],
                 "unreachable": dict(self.unreachable)}
+
+    @property
+    def differing(self) -> int:
+        """How many components run different versions where they run (the `≠` rows)."""
+        return sum(1 for r in self.rows if r.versions_differ)
+
+    def absent_counts(self) -> dict[str, int]:
+        """Environment → how many components it does not run (only those lacking some), in column order."""
+        counts = {env: sum(1 for r in self.rows if env not in r.versions) for env in self.envs}
+        return {env: n for env, n in counts.items() if n}
+
+    def summary(self) -> str:
+        """`8 component(s), 2 differ (≠); absent (—): 8 in pr-1` — the line under the matrix."""
+        line = f"{len(self.rows)} component(s), {self.differing} differ (≠)"
+        absent = self.absent_counts()
+        if absent:
+            line += "; absent (—): " + ", ".join(f"{n} in {env}" for env, n in absent.items())
+        return line
 
 
 def build_matrix(observed: Mapping[str, Iterable[Resource]], mappings: Iterable[Any] = ()) -> VersionMatrix:
