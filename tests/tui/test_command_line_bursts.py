@@ -8,6 +8,9 @@ with the bytes of one read), and with pilot.press in one call."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 from textual import events
 from textual.widgets import Input
@@ -58,6 +61,21 @@ async def settle_on(pilot, env: str) -> EnvironmentScreen:
     return app.screen
 
 
+@asynccontextmanager
+async def started(tmp_path, stage, env: str | None = None) -> AsyncIterator:
+    """The app at 80x24, started on `env` (None: the overview) and ready: its pilot."""
+    app = make_app(tmp_path, stage, env=env)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        yield pilot
+
+
+async def burst_then_settle(pilot, text: str, how: str, env: str) -> EnvironmentScreen:
+    """Send `text` as one burst (`how`) and wait until it is handled and `env` shows: its screen."""
+    await send_burst(pilot, text, how)
+    return await settle_on(pilot, env)
+
+
 BOTH = pytest.mark.parametrize("how", ["burst", "press"])
 
 
@@ -66,11 +84,9 @@ BOTH = pytest.mark.parametrize("how", ["burst", "press"])
 async def test_commands_in_one_burst_run_one_after_the_other(tmp_path, stage, how, text, last):
     # start elsewhere than where the burst ends: started on `last`, the wait below could see the
     # first screen before the burst's first key was handled (fresh-clone CI under load did)
-    app = make_app(tmp_path, stage, env="prod" if last == "staging" else "staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        await send_burst(pilot, text, how)
-        await settle_on(pilot, last)
+    async with started(tmp_path, stage, "prod" if last == "staging" else "staging") as pilot:
+        app = pilot.app
+        await burst_then_settle(pilot, text, how, last)
         assert stack(app) == ["Screen", "OverviewScreen", f"EnvironmentScreen:{last}"]
         await pilot.press("escape")  # Esc still leads back to the overview
         await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
@@ -79,16 +95,13 @@ async def test_commands_in_one_burst_run_one_after_the_other(tmp_path, stage, ho
 
 @BOTH
 async def test_keys_after_enter_act_on_the_screen_the_command_opened(tmp_path, stage, how):
-    app = make_app(tmp_path, stage, env="prod")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        await send_burst(pilot, ":staging\r4", how)
-        screen = await settle_on(pilot, "staging")
+    async with started(tmp_path, stage, "prod") as pilot:
+        app = pilot.app
+        screen = await burst_then_settle(pilot, ":staging\r4", how, "staging")
         assert screen.active_view == "faults", "the 4 after Enter switched staging's view"
         assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:staging"]
 
-        await send_burst(pilot, ":prod\rjj", how)
-        screen = await settle_on(pilot, "prod")
+        screen = await burst_then_settle(pilot, ":prod\rjj", how, "prod")
         table = screen.query_one(ResourceTable)
         assert table.cursor_row == 2, "jj moved prod's cursor down two rows"
         assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:prod"]
@@ -96,11 +109,9 @@ async def test_keys_after_enter_act_on_the_screen_the_command_opened(tmp_path, s
 
 @BOTH
 async def test_an_unknown_command_leaves_the_user_where_they_were(tmp_path, stage, how):
-    app = make_app(tmp_path, stage, env="staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        await send_burst(pilot, ":nosuch\rj", how)
-        screen = await settle_on(pilot, "staging")
+    async with started(tmp_path, stage, "staging") as pilot:
+        app = pilot.app
+        screen = await burst_then_settle(pilot, ":nosuch\rj", how, "staging")
         assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:staging"]
         assert screen.query_one(ResourceTable).cursor_row == 1, "the j after Enter moved staging's cursor"
         toasts = [str(n.message) for n in app._notifications]
@@ -108,9 +119,8 @@ async def test_an_unknown_command_leaves_the_user_where_they_were(tmp_path, stag
 
 
 async def test_the_overview_at_the_bottom_is_never_popped(tmp_path, stage):
-    app = make_app(tmp_path, stage)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
+    async with started(tmp_path, stage) as pilot:
+        app = pilot.app
         assert stack(app) == ["Screen", "OverviewScreen"]
         await app.pop_screen()
         await pilot.press("escape", "escape")
@@ -121,9 +131,8 @@ async def test_the_overview_at_the_bottom_is_never_popped(tmp_path, stage):
 @BOTH
 @pytest.mark.parametrize("text, box_text", [("/web", "web"), ("/\bweb", "web"), ("/x\b\bweb", "web")])
 async def test_keys_after_slash_go_into_the_filter_box(tmp_path, stage, how, text, box_text):
-    app = make_app(tmp_path, stage, env="staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
+    async with started(tmp_path, stage, "staging") as pilot:
+        app = pilot.app
         await send_burst(pilot, text, how)
         screen = app.screen
         box = screen.query_one("#filter", Input)
@@ -136,10 +145,7 @@ async def test_keys_after_slash_go_into_the_filter_box(tmp_path, stage, how, tex
 
 @BOTH
 async def test_keys_after_enter_in_the_filter_box_act_on_the_view(tmp_path, stage, how):
-    app = make_app(tmp_path, stage, env="staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        await send_burst(pilot, "/web\r4", how)
-        screen = await settle_on(pilot, "staging")
+    async with started(tmp_path, stage, "staging") as pilot:
+        screen = await burst_then_settle(pilot, "/web\r4", how, "staging")
         assert screen.query_one("#filter", Input).value == "web", "the 4 after Enter was not typed into the box"
         assert screen.active_view == "faults"
