@@ -90,11 +90,14 @@ def import_times(argv: list[str], top: int = 8) -> dict[str, Any]:
                          for n, s, c in heaviest]}
 
 
-# What `envdeck run` imports before its nodes' connections start (tui/cli/fleet.py), and what
-# it imports while they are being made (the session, the store, logging: off the critical path).
-RUN_BEFORE_CONNECTING = ("tui.cli.fleet, tui.cli.opening, backends.edge, backends.registry, tui.core.policy, "
-                         "tui.core.identity")
-RUN_WHILE_CONNECTING = "tui.core.session, tui.core.logsetup"
+# What `envdeck run` imports before its nodes' connections start (tui/cli/fleet.py: the file
+# read, its YAML composed, the policy decided on that data, tui/cli/fleet_early.py), and what
+# it imports while they are being made (the config models, the edge backend, the session, the
+# store, logging: off the critical path).
+RUN_BEFORE_CONNECTING = ("tui.cli.fleet, tui.cli.fleet_early, tui.core.config_read, tui.core.durations, "
+                         "tui.core.policy, tui.core.identity, tui.core.paths, backends.edge.early")
+RUN_WHILE_CONNECTING = ("tui.core.config, tui.cli.opening, backends.edge.backend, backends.registry, "
+                        "tui.core.session, tui.core.logsetup")
 
 
 def overlapped_imports() -> dict[str, Any]:

@@ -151,3 +151,20 @@ def test_a_backend_whose_nodes_differ_does_not_adopt(tmp_path):
         assert not early.remote.running
 
     asyncio.run(scenario())
+
+
+def test_what_run_imports_before_connecting_leaves_out_the_models_and_the_session():
+    """The point of connecting from the YAML: none of the config models (pydantic), the edge
+    backend or the session are loaded before the connections start (bench.startup prints the
+    import time of this list; a module-level import of a model in the links brings them back)."""
+    import subprocess
+    import sys
+
+    from bench.startup import ROOT, RUN_BEFORE_CONNECTING
+
+    late = ["pydantic", "tui.core.config", "backends.edge.backend", "backends.base", "tui.core.session",
+            "tui.core.store", "backends.registry"]
+    code = f"import sys\nimport {RUN_BEFORE_CONNECTING}\nprint([m for m in {late!r} if m in sys.modules])"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
