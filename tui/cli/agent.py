@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fnmatch
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
 from tui import __version__
-from tui.cli.agent_http import AgentServer, parse_listen
+from tui.cli.agent_http import AgentServer, ListenAddress, parse_listen, port_holder
 from tui.cli.agent_log import setup_agent_logging
 from tui.cli.opening import load, open_session
 from tui.core.config import EnvdeckConfig
@@ -64,6 +66,15 @@ RELEASE_BUDGET_S = 0.5
 CLOSE_BUDGET_S = 0.7
 #: /healthz turns 503 when no pass succeeded for this many intervals.
 STALE_INTERVALS = 3
+#: How often a metrics address that could not be bound is tried again ($ENVDECK_AGENT_LISTEN_RETRY).
+LISTEN_RETRY_S = 30.0
+
+
+def listen_retry_s() -> float:
+    try:
+        return max(0.1, float(os.environ.get("ENVDECK_AGENT_LISTEN_RETRY", LISTEN_RETRY_S)))
+    except ValueError:
+        return LISTEN_RETRY_S
 
 
 def select_environments(visible: list[str], globs: list[str]) -> list[str]:
@@ -158,26 +169,60 @@ class Agent:
             self.config = load(self.args)
             session = await self.open(self.config)
             server = AgentServer(address, self.health, self.render_metrics)
+            listen_later: asyncio.Task[None] | None = None
+            bind_error: OSError | None = None
             try:
-                port = await server.start()
+                port: int | None = await server.start()
+            except OSError as exc:  # e.g. another local user holds the port: reconciling matters more
+                port, bind_error = None, exc
             except BaseException:
                 await session.close()
                 raise
             heap = settle_heap()  # a long-running process with a big inventory: no long full-GC pauses
             try:
-                log.info("listening", extra={"ctx": {"address": f"{address.host}:{port}", "port": port}})
+                if port is not None:
+                    log.info("listening", extra={"ctx": {"address": f"{address.host}:{port}", "port": port}})
+                else:
+                    assert bind_error is not None
+                    self._say_not_listening(address, bind_error)
+                    listen_later = asyncio.create_task(self._listen_later(server))
                 await self._start(session)
                 while not await self._wait_for_signal():
                     self.reloading.clear()
                     await self._reload()
                 log.info("stopping")
             finally:
+                if listen_later is not None:
+                    listen_later.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await listen_later
                 await self._shutdown(server)
                 heap.unsettle()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         return 0
+
+    def _say_not_listening(self, address: ListenAddress, exc: OSError) -> None:
+        """The metrics address could not be bound: a warning naming it and, when /proc says, who
+        holds the port; the agent goes on reconciling (`_listen_later` tries again)."""
+        holder = port_holder(address.port) if address.port else None
+        log.warning("metrics endpoint disabled: cannot listen on %s (%s%s); /healthz and /metrics are off, and "
+                    "whatever answers on that port is not this agent; reconciling goes on; trying again every "
+                    "%gs", address, exc.strerror or exc, f", held by {holder}" if holder else "", listen_retry_s(),
+                    extra={"ctx": {"address": str(address), "port": address.port, "error": str(exc),
+                                   "holder": holder}})
+
+    async def _listen_later(self, server: AgentServer) -> None:
+        """Bind the metrics address again every `listen_retry_s()` until it is free."""
+        while True:
+            await asyncio.sleep(listen_retry_s())
+            try:
+                port = await server.start()
+            except OSError:
+                continue
+            log.info("listening", extra={"ctx": {"address": f"{server.address.host}:{port}", "port": port}})
+            return
 
     async def _wait_for_signal(self) -> bool:
         """True on SIGTERM/SIGINT, False on SIGHUP."""

@@ -56,6 +56,30 @@ def parse_listen(text: str, *, listen_any: bool = False) -> ListenAddress:
     return ListenAddress(host, int(port_text))
 
 
+def port_holder(port: int) -> str | None:
+    """Who listens on TCP `port` (any address), as far as /proc/net/tcp{,6} say (Linux; the
+    socket's owner uid, not its process): "USER (uid N)", or None when unknown."""
+    import pwd
+
+    wanted = f"{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as rows:
+                next(rows, None)
+                for row in rows:
+                    fields = row.split()
+                    # sl local_address rem_address st tx:rx tr:when retrnsmt uid ...; st 0A: LISTEN
+                    if len(fields) > 7 and fields[1].rpartition(":")[2] == wanted and fields[3] == "0A":
+                        uid = int(fields[7])
+                        try:
+                            return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+                        except KeyError:
+                            return f"uid {uid}"
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 class AgentServer:
     """An aiohttp server on the agent's own event loop. `health()` returns (HTTP status,
     JSON body); `metrics()` the exposition text."""
