@@ -118,6 +118,19 @@ class _Progress:
                 "undoes it")
 
 
+def _asks(args: argparse.Namespace) -> bool:
+    """Whether `_confirm` will ask (a terminal and no --yes)."""
+    return not args.yes and sys.stdin.isatty()
+
+
+def _show_plan(plan: PromotionPlan, *, unfinished: bool = False) -> None:
+    """The plan `--plan` prints, on stderr (stdout stays the --json document's), before the question."""
+    for line in plan_lines(plan):
+        say(line)
+    if unfinished:
+        say("  (the promotion is unfinished: it is stopped first, and what it changed by then is undone)")
+
+
 def _confirm(args: argparse.Namespace, question: str) -> bool:
     if args.yes:
         return True
@@ -214,10 +227,22 @@ async def _promote(args: argparse.Namespace, timeout_s: float, progress: _Progre
             return _result(args, await service.resume(args.resume))
         if args.rollback:
             original = await _known(service, args.rollback)
+            running = original.state == PromotionState.RUNNING
+            undo = service.rollback_plan(original)
+            if not (undo.changes or running) or original.rollback_of or original.state == PromotionState.ROLLED_BACK:
+                return _result(args, await service.rollback(args.rollback))   # refused, saying why: no question
+            if _asks(args):   # what it would undo (so far, for an unfinished one), before the question
+                _show_plan(undo, unfinished=running)
             if not _confirm(args, f"Roll back promotion {original.id} in {original.b}?"):
                 say("nothing done")
                 return EXIT_FAILED
             return _result(args, await service.rollback(args.rollback))
+        if _asks(args):   # the changes it would make, before the question (apply plans afresh)
+            plan = await service.plan(args.a, args.b, args.component)
+            if not plan.changes:
+                say(f"{args.b} already runs {args.a}'s versions: nothing to promote")
+                return EXIT_OK
+            _show_plan(plan)
         if not _confirm(args, f"Promote {args.a}'s versions to {args.b}?"):
             say("nothing done")
             return EXIT_FAILED

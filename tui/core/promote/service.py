@@ -190,17 +190,23 @@ class PromoteService:
             original = await self._stop_for_rollback(original)
         if original.state == PromotionState.ROLLED_BACK:
             raise InvalidRequest(f"promotion {pid} is rolled back already")
-        touched = [s for s in original.steps if s.attempts > 0]
-        if not touched:
+        plan = self.rollback_plan(original)
+        if not plan.changes:
             raise InvalidRequest(f"promotion {pid} changed nothing in {original.b}: nothing to roll back")
+        return await self._run(plan, {"rollback": pid})
+
+    @staticmethod
+    def rollback_plan(original: Promotion) -> PromotionPlan:
+        """The changes that undo what `original` did to B (its steps tried so far, last wave
+        first): what `rollback` runs, and what the CLI shows before it asks."""
+        touched = [s for s in original.steps if s.attempts > 0]
         waves = sorted({s.change.wave for s in touched}, reverse=True)
         changes = []
         for s in sorted(touched, key=lambda s: (waves.index(s.change.wave), s.seq)):
             running = (original.previous.get(s.change.resource) or {}).get(s.change.field, {}).get("running")
             changes.append(PlannedChange(waves.index(s.change.wave) + 1, s.change.component, s.change.resource,
                                          s.change.field, s.change.after, running, s.change.resource))
-        plan = PromotionPlan(original.a, original.b, changes, [], rollback_of=pid)
-        return await self._run(plan, {"rollback": pid})
+        return PromotionPlan(original.a, original.b, changes, [], rollback_of=original.id)
 
     async def _stop_for_rollback(self, promotion: Promotion) -> Promotion:
         """An unfinished promotion is stopped at once for its rollback: its row goes `failed`
