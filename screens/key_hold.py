@@ -14,10 +14,15 @@ opens the next command line, which holds the rest again). Holds:
 - `command-line`: from `:` until the command line's box has the focus; from an Enter or Esc in
   it until the submitted command took effect (the screen it opened is current and ready);
 - `filter`: from `/` until the filter box has the focus; from an Enter or Esc in the box until
-  it is closed and the view has the focus again.
+  it is closed and the view has the focus again (the Logs view's search box too);
+- `open-env`: from an Enter on the overview's selected row until the environment screen it
+  opens is current and ready (`Enter 4` opens it on Faults, `Enter jj` moves its cursor).
 
-A hold not released within HOLD_AT_MOST_S (a screen that never became ready) is dropped and
-the queued keys go on to whatever is on screen then, never into the text of a closed box.
+A hold not released within HOLD_AT_MOST_S is given more time while the screen on top is still
+being built (not `ready`: what the keys were typed for), up to BUILDING_AT_MOST_S. Past that,
+or when the screen on top is ready and nothing released the hold, the queued keys are dropped
+and a notice says how many: replayed seconds later they acted on a screen the user had not
+aimed them at (a Pause dialog on the overview ~8 s after `p`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
 HOLD_AT_MOST_S = 3.0
+BUILDING_AT_MOST_S = 30.0  # a screen still being built keeps the keys typed for it this long at most
 SETTLE_CHECKS_AT_MOST = 500  # after-refresh checks waiting for a screen to be ready, then released anyway
 
 
@@ -90,7 +96,11 @@ class KeyHold:
     def hold(self, reason: str) -> None:
         token = next(self._tokens)
         self._holders[reason] = token
-        self.app.set_timer(HOLD_AT_MOST_S, lambda: self._expire(reason, token), name=f"key-hold:{reason}")
+        self._arm(reason, token, HOLD_AT_MOST_S)
+
+    def _arm(self, reason: str, token: int, waited_s: float) -> None:
+        """Look at hold `token` again in HOLD_AT_MOST_S; `waited_s`: how long it will have been on then."""
+        self.app.set_timer(HOLD_AT_MOST_S, lambda: self._expire(reason, token, waited_s), name=f"key-hold:{reason}")
 
     def release(self, reason: str) -> None:
         if self._holders.pop(reason, None) is not None and not self._holders and self._queue:
@@ -112,10 +122,20 @@ class KeyHold:
 
         self.app.call_after_refresh(check)
 
-    def _expire(self, reason: str, token: int) -> None:
-        if self._holders.get(reason) == token:
-            self.app.log.warning(f"key hold {reason!r} released after {HOLD_AT_MOST_S}s")
-            self.release(reason)
+    def _expire(self, reason: str, token: int, waited_s: float) -> None:
+        if self._holders.get(reason) != token:
+            return
+        screen = self.app.screen if self.app.screen_stack else None
+        if screen is not None and not getattr(screen, "ready", True) and waited_s < BUILDING_AT_MOST_S:
+            self._arm(reason, token, waited_s + HOLD_AT_MOST_S)  # still being built: the keys are for it
+            return
+        dropped = len(self._queue)
+        self._queue.clear()
+        self._holders.pop(reason, None)
+        self.app.log.warning(f"key hold {reason!r} not released after {waited_s:.0f}s: {dropped} key(s) dropped")
+        if dropped:
+            self.app.notify(f"{dropped} key{'s' if dropped != 1 else ''} typed while waiting dropped: "
+                            f"what they were typed for did not open", severity="warning", timeout=4, markup=False)
 
     async def _replay(self) -> None:
         while self._queue and not self._holders:

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from screens.base import EnvdeckScreen
 from screens.environment_actions import lifecycle_keys_for, promote_to_footer
+from screens.key_hold import release_keys
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.lifecycle_steps import expiry_mark, header_text, lifecycle_cell
 from tui.core.env_state import EnvState
@@ -370,14 +371,27 @@ class OverviewScreen(EnvdeckScreen):
         self._show_description()
         self.refresh_bindings()
 
+    def holds_keys_after(self, key: str) -> str | None:
+        """Enter on a selected row opens its environment: the keys typed after it wait until that
+        screen is up (screens/key_hold.py), never acting on this one meanwhile (`Enter jj`)."""
+        if key != "enter" or not self.ready or self.app.focused is not self.query_one(EnvironmentsTable):
+            return None
+        return "open-env" if self.query_one(EnvironmentsTable).cursor_key else None
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.envdeck.open_env(event.row_key.value)
+        self._open(event.row_key.value)
 
     def action_open_env(self) -> None:
         env = self.query_one(EnvironmentsTable).cursor_key
         if env:
+            self._open(env)
+
+    def _open(self, env: str) -> None:
+        try:
             self.envdeck.open_env(env)
+        finally:  # the keys typed after Enter act on the environment's screen once it is ready
+            release_keys(self.app, "open-env", when_settled=True)
 
     def action_pause(self) -> None:
         from screens.action_flow import toggle_pause
