@@ -2,7 +2,9 @@
 shippers. `json` (the default) is one JSON object per line: `ts` (UTC, ISO 8601 with
 milliseconds), `level`, `logger`, `msg`, then the record's context (`env`, `backend`,
 `resource`, ...) given as `extra={"ctx": {...}}`, and `exc` for a traceback. `text` is
-`ts LEVEL logger msg key=value...` for people.
+`ts LEVEL logger msg key=value...` for people, the values quoted as logfmt does (`key="two words"`,
+`\"` and `\\` escaped; a message holding `=` or a quote quoted too), so that outside text in a
+value cannot forge a field for a log parser.
 
 Secrets never reach it: the message and the traceback pass `tui.core.redaction.redact_text`
 (the operator's `audit.redact` patterns included), as the file log does, and the context
@@ -57,10 +59,38 @@ def json_line(data: dict[str, Any]) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
+_BARE = re.compile(r'[^\s="\\]+')
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def logfmt_value(value: Any) -> str:
+    """A context value as logfmt writes it: bare when it is one plain word, else in double quotes
+    with backslash, quote, newline, CR and tab escaped, so a value holding ` env=prod` or a quote
+    cannot forge a field for a log parser. Lists and mappings as compact JSON; None as ""."""
+    if value is None:
+        text = ""
+    elif isinstance(value, (list, tuple, dict)):
+        text = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = str(value)
+    if _BARE.fullmatch(text):
+        return text
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in text) + '"'
+
+
+def _message(text: str) -> str:
+    """The message stays as written for people unless it holds `=` or a quote (which a logfmt
+    parser would read as a field): then it is quoted as a value is."""
+    return logfmt_value(text) if "=" in text or '"' in text else text
+
+
 class TextFormatter(logging.Formatter):
+    """`ts LEVEL logger msg key=value...`: the values (and a message holding `=` or a quote)
+    logfmt-quoted (`logfmt_value`), the whole line sanitised."""
+
     def format(self, record: logging.LogRecord) -> str:
-        parts = [_timestamp(record), record.levelname, record.name, redact_text(record.getMessage())]
-        parts += [f"{k}={v}" for k, v in _context(record).items()]
+        parts = [_timestamp(record), record.levelname, record.name, _message(redact_text(record.getMessage()))]
+        parts += [f"{k}={logfmt_value(v)}" for k, v in _context(record).items()]
         text = clean(" ".join(str(p) for p in parts))
         if record.exc_info:
             text += "\n" + "\n".join(clean(line) for line in redact_text(self.formatException(record.exc_info))
