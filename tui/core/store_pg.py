@@ -292,7 +292,9 @@ class PgDb:
                 holder = await self._migration_lock_holder(conn)
                 text = (f"{self.label}: waiting up to {wait_s:g}s for the schema's migration lock, held by "
                         f"{holder}")
-                log.warning("%s", text)
+                # on_wait says it to the user; the file log keeps it (INFO: never Python's last-resort
+                # handler, which would print it a second time on stderr without the "envdeck:" prefix)
+                logging.getLogger("envdeck.store").info("%s", text)
                 on_wait(text)
             await asyncio.sleep(_WAIT_POLL_S)
 
