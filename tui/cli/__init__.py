@@ -193,6 +193,9 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     try:
         handler = getattr(args.handler, "load", lambda: args.handler)()  # imports: never interrupted midway
+        if sigint.interrupted():  # a Ctrl-C while the verb was imported: it never started
+            _say("envdeck: interrupted (Ctrl-C) before the command started: nothing was done")
+            return EXIT_INTERRUPTED
         with sigint.raising():  # a synchronous verb (or a Ctrl-C during the imports): KeyboardInterrupt
             result = handler(args)
         if hasattr(result, "__await__"):  # an async handler: asyncio is imported by its module, not here

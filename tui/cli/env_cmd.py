@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tui.cli import sigint
 from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, say, write_line
@@ -78,8 +79,9 @@ async def cmd_env(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except asyncio.CancelledError:  # ctrl+c (tui/cli/interrupt.py) during --wait: what was done stays recorded
         if getattr(args, "wait", False):
-            say(f"envdeck: interrupted; {args.name}'s {args.env_command} goes on from where it stopped with "
-                "the same command, or in the reconciler (a running TUI, `envdeck reconcile`)")
+            progress = getattr(args, "progress", None)   # set by _operate once the verb may change anything
+            say(progress.interrupted_line(args.env_command) if progress is not None else
+                f"envdeck: interrupted (Ctrl-C) before {args.name}'s {args.env_command} started: nothing was done")
             return EXIT_INTERRUPTED
         raise
 
@@ -173,6 +175,10 @@ async def _clone(args: argparse.Namespace) -> int:
 
 async def _destroy(args: argparse.Namespace) -> int:
     if not args.yes:
+        # destroyed already: said (exit 0) before any question or the --yes a pipe needs
+        gone = await _destroyed_before_asking(args)
+        if gone is not None:
+            return _said_destroyed(args, gone)
         if not sys.stdin.isatty():
             say(f"envdeck: destroying {args.name} deletes everything it created: pass --yes "
                 "(stdin is not a terminal, so envdeck cannot ask)")
@@ -183,6 +189,15 @@ async def _destroy(args: argparse.Namespace) -> int:
             say("envdeck: not confirmed; nothing was done")
             return EXIT_FAILED
     return await _operate(args, "destroy", lambda s: s.env_destroy(args.name, wait=args.wait))
+
+
+async def _destroyed_before_asking(args: argparse.Namespace) -> Any:
+    """`_already_destroyed`, read from the store alone (no backend built, as `env list`)."""
+    session = await open_session(args, load(args), backends_factory=_no_backends)
+    try:
+        return await _already_destroyed(session, args.name)
+    finally:
+        await session.close()
 
 
 async def _sleep(args: argparse.Namespace) -> int:
@@ -226,6 +241,7 @@ class Progress:
         self.seen: dict[str, tuple[str, str]] = {}
         self.state = ""
         self.by = ""   # another process carrying the operation out, which this one joined
+        self.last: Any = None   # the environment as the last change showed it (a Ctrl-C says what was done)
 
     def joined(self, name: str, holder: str) -> None:
         """This command waits for an operation another live process carries out (LifecycleService.on_join)."""
@@ -240,9 +256,12 @@ class Progress:
         self.seen = {step.id: (str(step.state), step.message) for step in managed.steps}
 
     def __call__(self, change: Any) -> None:
-        if self.quiet or not isinstance(change, LifecycleChanged) or change.env != self.name:
+        if not isinstance(change, LifecycleChanged) or change.env != self.name:
             return
         managed = change.managed
+        self.last = managed
+        if self.quiet or sigint.interrupted():   # after the ^C only its one line is printed
+            return
         state = str(managed.state)
         if state != self.state:
             self.state = state
@@ -256,6 +275,29 @@ class Progress:
                 continue
             self._line(f"{self.name}: {step.id} {step.state}" + (f" — {step.message}" if step.message else "")
                        + (f" (by {self.by})" if self.by else ""))
+
+    def interrupted_line(self, verb: str) -> str:
+        """The one line of a Ctrl-C during `--wait`: for a create or clone, whether anything was
+        created (nothing yet / which steps were done) and how to carry it on or remove it."""
+        name, managed = self.name, self.last
+        carry_on = "the same command (or the reconciler: a running TUI, `envdeck reconcile`) carries it on"
+        if verb not in ("create", "clone"):
+            return f"envdeck: interrupted (Ctrl-C); {name}'s {verb} stopped: {carry_on} from where it stopped"
+        if managed is None:   # no change of the environment seen: the request had not reached a step
+            return (f"envdeck: interrupted (Ctrl-C) before {name}'s {verb} had started a step: nothing was "
+                    f"created (`envdeck env list` shows whether the request was recorded; "
+                    f"`envdeck env destroy {name}` drops it)")
+        done = [step.id for step in managed.steps if str(step.state) == "healthy"]
+        going = [step.id for step in managed.steps if str(step.state) in ("creating", "waiting")]
+        if not done and not going:
+            return (f"envdeck: interrupted (Ctrl-C); {name}'s {verb} is recorded but no step had started, "
+                    f"nothing was created: {carry_on}; `envdeck env destroy {name}` drops it")
+        total = len(managed.steps)
+        said = f"{len(done)} of {total} step(s) done" + (f" ({_some(done)})" if done else "")
+        if going:
+            said += f", {len(going)} under way ({_some(going)})"
+        return (f"envdeck: interrupted (Ctrl-C); {name}'s {verb} stopped with {said}: {carry_on} from there; "
+                f"`envdeck env destroy {name}` removes what was created")
 
     @staticmethod
     def _line(text: str) -> None:
@@ -280,6 +322,7 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
             await session.close()
             return _refused_destroyed(gone, verb)
     progress = Progress(args.name, quiet=not args.wait)
+    args.progress = progress   # a Ctrl-C (cmd_env) says what was done from what it saw
     if args.wait and verb not in ("create", "clone"):
         with contextlib.suppress(EnvdeckError):  # the verb itself reports a missing or hidden name
             progress.start_from(await session.env_get(args.name))
@@ -365,6 +408,11 @@ def _said_destroyed(args: argparse.Namespace, managed: Any) -> int:
         print_json(managed.to_json())
     say(f"{managed.name} is already destroyed (at {when}); nothing was done")
     return EXIT_OK
+
+
+def _some(ids: list[str], most: int = 4) -> str:
+    """`a, b, c, d and 3 more`: step ids for one line."""
+    return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
 def _table(rows: list[list[str]]) -> None:
