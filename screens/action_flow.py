@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import SuspendNotSupported
 
-from screens.confirm import ConfirmRequest, ConfirmScreen
+from screens.confirm import ConfirmRequest, ConfirmScreen, fit_title
 from screens.desired_conflict import HOLD, SET_DESIRED, DesiredConflictScreen
 from screens.shell_handover import (
     HandOverInterrupted,
@@ -158,7 +158,7 @@ def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionCho
         return
     first = plan[0][0]
     if len(plan) == 1:
-        title = f"{spec.title}: {first.id} in {env}?"
+        title = fit_title(f"{spec.title}: ", first.id, f" in {env}?", app.size.width or 80)
         details = [f"{first.kind} {first.name} — {first.health}" + (f", {first.status}" if first.status else "")]
         confirm_text = first.name if spec.destructive else None
     else:

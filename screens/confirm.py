@@ -11,6 +11,7 @@ would confirm is ignored when it was typed before the dialog was shown (screens/
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,6 +29,22 @@ MAX_DETAILS = 12
 # input 4, error 1, buttons 3, a title that wraps 1; each parameter adds a label and an input.
 FIXED_ROWS = 14
 PARAM_ROWS = 5
+
+
+def title_room(width: int) -> int:
+    """The cells of one title line in the dialog on a terminal `width` columns wide (#dialog: 80%
+    of it, at most 90, less its border and padding)."""
+    return max(20, min(width * 8 // 10, 90) - 4)
+
+
+def fit_title(before: str, name: str, after: str, width: int) -> str:
+    """`before + name + after` in one line of the dialog: `name` (a long resource id) is cut in
+    its middle with `…` so that what follows it (`in staging?`) stays whole; the Label cut the
+    end and lost the environment (`… fz8lw in stagin`)."""
+    from screens.overview import cut_middle  # not at the top: the overview's flows import this screen
+
+    room = title_room(width) - cell_len(clean(before)) - cell_len(clean(after))
+    return f"{before}{cut_middle(clean(name), max(room, 8))}{after}"
 
 
 def detail_limit(height: int, params: int, typed: bool) -> int:

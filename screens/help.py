@@ -53,9 +53,10 @@ def checked(screen: Screen, action: str) -> bool | None:
     return screen.check_action(name, parameters)
 
 
-def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
+def binding_rows(screen: Screen, palette: Palette, whole: dict[str, str] | None = None) -> dict[str, Cells]:
     """envdeck's bindings active on `screen` (focused widget, its ancestors, screen, app),
-    one row per binding id with all its keys, under a header row per section."""
+    one row per binding id with all its keys, under a header row per section. `whole`: filled
+    with each row's whole text (a key off now: its tooltip too), for the preview line."""
     app = screen.app
     found: dict[str, tuple[list[str], Binding, bool]] = {}
     for ab in screen.active_bindings.values():
@@ -90,12 +91,16 @@ def binding_rows(screen: Screen, palette: Palette) -> dict[str, Cells]:
         for ident in idents:
             keys, b, enabled = found[ident]
             description = b.description or b.action
-            if b.tooltip:
-                description += f" — {b.tooltip}"
-            rows[f"{ident}:{' '.join(keys)}"] = (
+            with_tooltip = f"{description} — {b.tooltip}" if b.tooltip else description
+            key = f"{ident}:{' '.join(keys)}"
+            if whole is not None:
+                whole[key] = with_tooltip if enabled else f"{with_tooltip} (not now)"
+            # a key off now: its name and "(not now)" only (the preview line has the tooltip): after
+            # the tooltip, the WHAT column cut "(not now)" off at 80 columns (`Destroy — Destroy the…`)
+            rows[key] = (
                 Text(" ".join(keys), style=palette.style("accent", bold=True), end=""),
                 Text(ident, end=""),
-                Text(description, end="") if enabled else muted(description + " (not now)", palette))
+                Text(with_tooltip, end="") if enabled else muted(f"{description} (not now)", palette))
     return rows
 
 
@@ -109,7 +114,8 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, source: Screen) -> None:
         super().__init__()
         self.source = source
-        self._rows = binding_rows(source, getattr(source.app, "palette", Palette({})))
+        self._whole: dict[str, str] = {}
+        self._rows = binding_rows(source, getattr(source.app, "palette", Palette({})), self._whole)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog"):
@@ -131,7 +137,7 @@ class HelpScreen(ModalScreen[None]):
         key = self.query_one(KeyedTable).cursor_key
         cells = self._rows.get(key) if key is not None else None
         text = Text("↑↓ to a key: its whole text shows here", style="dim") if cells is None or not cells[1].plain \
-            else Text.assemble(cells[0], "  ", cells[2].plain)
+            else Text.assemble(cells[0], "  ", self._whole.get(key, cells[2].plain))
         text.no_wrap, text.end = False, ""
         self.query_one("#help-preview", Static).update(text)
 

@@ -9,18 +9,19 @@ says the whole (state, owner, template, expiry, step and reason). `n` creates on
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
-from screens.base import EnvdeckScreen
+from screens.base import EnvdeckScreen, steady_input
 from screens.environment_actions import lifecycle_keys_for, promote_to_footer
 from screens.key_hold import release_keys
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
@@ -30,7 +31,9 @@ from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.model import now_utc
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
+from tui.widgets.filter_input import FilterInput
 from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.resource_filter import ResourceFilter
 from tui.widgets.resource_table import SHORT_BACKEND
 from tui.widgets.status_bar import StatusBar, holder_display, status_text
 
@@ -240,7 +243,9 @@ class EnvironmentsTable(KeyedTable):
         if compact:
             columns = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in columns)
         spec = [c for c in columns if not (narrow and c[0] in NARROW_DROPS)]
-        if spec != self._column_spec:
+        selected = self._anchor if self._anchor is not None else self.cursor_key
+        before = list(self._order)
+        if spec != self._column_spec:  # the columns are made again: the cursor is put back below
             self.clear(columns=True)
             self._cells, self._order = {}, []
             self._column_spec = spec
@@ -249,7 +254,27 @@ class EnvironmentsTable(KeyedTable):
         keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
         shown = {name: tuple(cells[i] for i in keep) for name, cells in rows.items()}
         self.sync(shown, list(shown))
+        self._follow(selected, before)
         self._fit_columns(shown, [label for _, label in spec])
+
+    def _follow(self, selected: str | None, before: list[str]) -> None:
+        """The cursor stays on the environment it was on, by name (the columns made again put it
+        on the first row; a p/Enter/D then acted on another). Gone (destroyed), it goes to the row
+        that followed it, else the one before (as k9s does); hidden by the `/` filter, it waits."""
+        if selected is None:
+            return
+        if selected in self._cells:
+            if self.cursor_key != selected:
+                self.move_to_key(selected)
+            return
+        if selected in self._source[0] or not self._order:
+            return
+        at = before.index(selected) if selected in before else 0
+        for key in [*before[at + 1:], *reversed(before[:at])]:
+            if key in self._cells:
+                self.move_to_key(key)
+                return
+        self.move_to_key(self._order[0])
 
     def _fit_columns(self, rows: dict[str, Cells], labels: list[str]) -> None:
         """Each column as wide as its widest cell or label now: the table only ever widens a
@@ -270,6 +295,9 @@ class OverviewScreen(EnvdeckScreen):
         Binding("enter", "open_env", "Open", id="drill", tooltip="Open the environment"),
         Binding("p", "pause", "Pause", id="pause",
                 tooltip="Pause or resume repairs (observing goes on)"),
+        Binding("slash", "filter", "Filter", id="filter", show=False,
+                tooltip="Show the environments whose row matches: regex; ~ fuzzy; ! inverts"),
+        Binding("escape", "back", "Back", id="back", show=False, tooltip="Close the filter box, then clear the filter"),
         Binding("n", "new_env", "New", id="env-new", tooltip="A new environment from a template (plan, then create)"),
         Binding("D", "env_destroy", "Destroy", id="env-destroy", show=False,
                 tooltip="Destroy the selected created environment (admin; type its name)"),
@@ -283,8 +311,12 @@ class OverviewScreen(EnvdeckScreen):
         yield Static(id="title", classes="title-bar")
         yield EnvironmentsTable(COLUMNS, id="environments")
         yield Static(id="env-description", classes="hint")
+        yield steady_input(self.app, FilterInput, placeholder="filter environments: regex · ~fuzzy · !inverts",
+                           id="filter", classes="hidden")
         yield StatusBar(id="status")
         yield Footer()
+
+    filter: ResourceFilter = ResourceFilter()
 
     def on_mount(self) -> None:
         self.ready = True
@@ -302,8 +334,12 @@ class OverviewScreen(EnvdeckScreen):
         team = team_mode(states)
         envs = self._show_rows(states, team=team)
         title = Text(" envdeck ", style=app.palette.style("primary", bold=True), end="")
-        title.append(f"· {len(envs)} environment{'s' if len(envs) != 1 else ''}",
+        table = self.query_one(EnvironmentsTable)
+        shown = f"{len(table.row_keys)} of " if self.filter.active else ""
+        title.append(f"· {shown}{len(envs)} environment{'s' if len(envs) != 1 else ''}",
                      style=app.palette.style("text-muted"))
+        if self.filter.active:
+            title.append(f" /{clean(self.filter.describe(), max_len=40)}", style=app.palette.style("accent"))
         if not envs:
             title.append(f" · {clean(session.user)} has a role in none of {clean(app.config.source or 'the config')}",
                          style=app.palette.style("warning"))
@@ -320,8 +356,11 @@ class OverviewScreen(EnvdeckScreen):
         managed = self.envdeck.managed.get(env) if env else None
         shown = self.query_one(EnvironmentsTable).cells_of(env) if env else None
         cut = shown is not None and not shown[0].plain.startswith(env)
-        self.query_one("#env-description", Static).update(
-            description_text(state, managed, self.envdeck.now(), self.envdeck.palette, name=env if cut else None))
+        line = description_text(state, managed, self.envdeck.now(), self.envdeck.palette, name=env if cut else None)
+        if env is None:  # p, Enter, D… act on nothing: the footer does not offer them either
+            line = muted("nothing selected" if self.query_one(EnvironmentsTable).row_keys or not self.filter.active
+                         else "no environment matches the filter (Esc clears it)", self.envdeck.palette)
+        self.query_one("#env-description", Static).update(line)
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
         self.refresh_all()  # LeaderChanged too (tui/messages.py): the LEADER column and "following"
@@ -373,10 +412,58 @@ class OverviewScreen(EnvdeckScreen):
 
     def holds_keys_after(self, key: str) -> str | None:
         """Enter on a selected row opens its environment: the keys typed after it wait until that
-        screen is up (screens/key_hold.py), never acting on this one meanwhile (`Enter jj`)."""
-        if key != "enter" or not self.ready or self.app.focused is not self.query_one(EnvironmentsTable):
+        screen is up (screens/key_hold.py), never acting on this one meanwhile (`Enter jj`). `/`
+        opens the filter box and Enter/Esc close it: the keys after them wait for the box or the
+        table to have the focus (`/pr` filters, it never runs `p`)."""
+        if not self.ready:
             return None
-        return "open-env" if self.query_one(EnvironmentsTable).cursor_key else None
+        focused = self.app.focused
+        if focused is self.query_one("#filter", Input):
+            return "filter" if key in ("enter", "escape") else None
+        if focused is not self.query_one(EnvironmentsTable):
+            return None
+        if key == "slash":
+            return "filter"
+        return "open-env" if key == "enter" and self.query_one(EnvironmentsTable).cursor_key else None
+
+    # -- `/` filter ----------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        try:
+            box.remove_class("hidden")
+            box.value = self.filter.text
+            box.focus()
+        finally:
+            release_keys(self.app, "filter")  # after its focus(): the keys after `/` go into the box
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._set_filter(ResourceFilter(event.value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one(EnvironmentsTable).ensure_cursor()  # the selected row filtered out: the first shown
+        self._close_filter()
+
+    def _set_filter(self, new: ResourceFilter) -> None:
+        self.filter = new
+        self.query_one(EnvironmentsTable).set_filter(new.text_matcher() if new.active else None)
+        self.refresh_all()
+        self.refresh_bindings()
+
+    def _close_filter(self) -> None:
+        self.query_one("#filter", Input).add_class("hidden")
+        self.query_one(EnvironmentsTable).focus()
+        release_keys(self.app, "filter")
+
+    def action_back(self) -> None:
+        """Esc: closes the filter box (the filter stays), then clears the filter."""
+        if self.query_one("#filter", Input).has_focus:
+            self._close_filter()
+        elif self.filter.active:
+            self._set_filter(ResourceFilter(""))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -417,6 +504,11 @@ class OverviewScreen(EnvdeckScreen):
         if not getattr(self, "ready", False):
             return bindings
         env = self.query_one(EnvironmentsTable).cursor_key
+        state = self.session.states().get(env) if env and self.envdeck.session is not None else None
+        for key, ab in list(bindings.items()):
+            if ab.binding.action == "pause" and state is not None and state.paused:  # `p` resumes this one
+                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description="Resume"), ab.enabled,
+                                              ab.tooltip)
         return promote_to_footer(self, bindings, lifecycle_keys_for(self.envdeck.managed.get(env) if env else None))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -425,11 +517,19 @@ class OverviewScreen(EnvdeckScreen):
         if action in LIFECYCLE_ACTIONS and self.is_mounted and self.ready:
             env = self.query_one(EnvironmentsTable).cursor_key
             return env is not None and env in self.envdeck.managed
+        if action in ("open_env", "pause") and self.is_mounted and self.ready:
+            env = self.query_one(EnvironmentsTable).cursor_key  # nothing selected: nothing to act on
+            if env is None:
+                return False
+            return action == "open_env" or env in self.session.states()  # a created one not observed: no repairs
+        if action == "back" and self.is_mounted and self.ready:
+            return self.filter.active or self.query_one("#filter", Input).has_focus
         return super().check_action(action, parameters)
 
     def on_key(self, event: events.Key) -> None:
         """D/Z/W on a config environment: their bindings are off there; say why instead of nothing."""
-        if self.ready and explain_key(self, event.key, self.query_one(EnvironmentsTable).cursor_key):
+        if self.ready and not self.query_one("#filter", Input).has_focus and explain_key(
+                self, event.key, self.query_one(EnvironmentsTable).cursor_key):
             event.stop()
 
     def action_new_env(self) -> None:

@@ -13,7 +13,7 @@ from screens.overview import EnvironmentsTable, OverviewScreen
 from tests.tui.pilot import app_ready, make_app, wait_until
 from tui.widgets.resource_table import ResourceTable
 
-NAMED = {":": "colon", "/": "slash", "\r": "enter", " ": "space", "\x1b": "escape"}
+NAMED = {":": "colon", "/": "slash", "\r": "enter", " ": "space", "\x1b": "escape", "\b": "backspace"}
 
 
 async def send_burst(pilot, text: str, how: str) -> None:
@@ -23,7 +23,7 @@ async def send_burst(pilot, text: str, how: str) -> None:
         await pilot.press(*[NAMED.get(ch, ch) for ch in text])
         return
     for ch in text:
-        event = events.Key(NAMED.get(ch, ch), None if ch in "\r\x1b" else ch)
+        event = events.Key(NAMED.get(ch, ch), None if ch in "\r\x1b\b" else ch)
         event.set_sender(app)
         app._driver.send_message(event)
 
