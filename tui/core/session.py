@@ -176,8 +176,12 @@ class Session:
                 finally:
                     await store.close()
             visible = [e for e in visible if e in envs]
-        reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible,
-                                provisioners=provisioners, declared=declared)
+        try:  # making the backends may refuse (a file another user can change: a ConfigError)
+            reconciler = Reconciler(config, store, policy, backends_factory=backends_factory, envs=visible,
+                                    provisioners=provisioners, declared=declared)
+        except BaseException:
+            await store.close()
+            raise
         reconciler.env_filter = frozenset(envs) if envs is not None else None
         reconciler.lifecycle.remember(managed)
         return cls(config, store, policy, reconciler, origin)
