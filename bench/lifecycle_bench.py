@@ -16,6 +16,9 @@ A step's time is taken around the provisioner itself (its factory is wrapped; ti
   the step's (a backend that becomes healthy between two polls is seen at the next one);
 - destroy: from `delete()` to the return of the first `gone()` answering True.
 `polls` counts the step's own health()/gone() calls up to that answer (1 = no poll sleep).
+`cpu_s` (JSON; p50 printed): the CPU of this process during the operation (the engine, its store
+thread, the AWS worker threads; not the servers' when they run in their own process): what to
+compare on a loaded machine, where the wall ratio moves with the load.
 `full GC s`: the pauses of the garbage collector's full (generation 2) collections during the
 operation; each stops every thread of the process (the demo's servers hold most of its heap).
 What falls outside these spans is the engine's own cost (rows, audit, timeline, lease, the
@@ -144,6 +147,7 @@ class Clock:
         self.op = ""
         self.build_s = 0.0
         self.t0 = 0.0
+        self.cpu0 = 0.0
         self.provider = Spans()
         self.engine = Spans()
         #: the full (generation 2) collections of the garbage collector during the operation:
@@ -158,6 +162,7 @@ class Clock:
         self.sweeps = {}
         self.build_s = 0.0
         self.full_gc = []
+        self.cpu0 = time.process_time()
         self.t0 = time.monotonic()
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -230,6 +235,8 @@ def gaps(spans: dict[str, list[float]], waves: list[list[str]], whole: float) ->
 def one_operation(clock: Clock, waves: list[list[str]], whole: float,
                   waits_for: dict[str, list[str]]) -> dict[str, Any]:
     result: dict[str, Any] = {"whole_s": round(whole, 3), "provisioners_built_s": round(clock.build_s, 3),
+                              # CPU of this process (engine, store thread, AWS workers; not the servers')
+                              "cpu_s": round(time.process_time() - clock.cpu0, 3),
                               # [start from the operation's start s, pause s] of each full collection
                               "full_gc_s": [[round(a, 3), round(d, 3)] for a, d in clock.full_gc if a <= whole],
                               # destroy: each backend's sweep() [start from the operation's start s, s]
@@ -316,6 +323,7 @@ def summary(ops: list[dict[str, Any]], view: str) -> dict[str, Any]:
             "extra_p50_s": round(percentile(extra, 50), 3) if extra else None,
             "gaps_p50_s": gap,
             "whole_p50_s": percentile(wholes, 50), "whole_max_s": max(wholes) if wholes else None,
+            "cpu_p50_s": percentile([o["cpu_s"] for o in ops], 50),
             "sum_p50_s": percentile(sums, 50)}
 
 
@@ -372,6 +380,8 @@ def main() -> None:
         print(f"{op}: outside the step spans (whole - sum) p50 {s['extra_p50_s']} s; p50 before the first step "
               f"{s['gaps_p50_s']['before_first_s']} s, between waves {s['gaps_p50_s']['between_waves_s']} s, "
               f"after the last {s['gaps_p50_s']['after_last_s']} s")
+        print(f"{op}: CPU of this process per operation p50 {s['cpu_p50_s']} s (engine, store, AWS clients; "
+              "the servers run in their own process unless --in-process-servers)")
         print(f"{op}: (informative) whole / longest chain of steps p50 {s['ratio_to_critical_path_p50']}"
               + (f"; slowest backend sweep p50 {s['slowest_sweep_p50_s']} s (inside the whole)"
                  if s["slowest_sweep_p50_s"] is not None else ""))

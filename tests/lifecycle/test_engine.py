@@ -493,6 +493,22 @@ async def test_ttl_expiry_requests_destroy_with_origin_ttl(h):
     assert destroyed and {(a["user"], a["origin"]) for a in destroyed} == {("envdeck", "ttl")}
 
 
+async def test_destroy_requested_before_the_first_step_starts_none_and_is_carried_out_next(h):
+    seen = []
+
+    async def on_change(managed):
+        seen.append((managed.state, managed.operation))
+        if managed.state == EnvLifecycleState.PROVISIONING and managed.operation == Operation.CREATE:
+            await h.lstore.request(ENV, Operation.DESTROY, "bob", "cli")
+
+    await h.insert()
+    managed = await h.engine(on_change=on_change).drive(ENV)
+    assert managed.state == EnvLifecycleState.DESTROYED and managed.operation is None
+    assert sum(h.world.creates.values()) == 0 and h.calls("find") == []
+    # the create stopped there: it was not begun again (no second `provisioning`) before the destroy
+    assert [st for st, _ in seen].count(EnvLifecycleState.PROVISIONING) == 1, seen
+
+
 async def test_destroy_requested_while_creating_is_carried_out_next(h):
     async def on_change(managed):
         rows = {r.id: r for r in managed.steps}
@@ -502,3 +518,7 @@ async def test_destroy_requested_while_creating_is_carried_out_next(h):
     await h.insert()
     managed = await h.engine(on_change=on_change).drive(ENV)
     assert managed.state == EnvLifecycleState.DESTROYED and h.world.live(ENV) == []
+    # deploy (after ns) asked with its dependency's fresh health: not started, and no audit row of one
+    assert h.world.creates["deploy"] == 0 and ("find", "deploy") not in h.world.calls
+    created = {a["target"] for a in await h.store.audit_entries(ENV) if a["action"] == "lifecycle.create"}
+    assert f"{ENV}/deploy" not in created and f"{ENV}/ns" in created, created

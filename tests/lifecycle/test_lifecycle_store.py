@@ -123,6 +123,46 @@ async def test_set_state_keeps_an_operation_requested_meanwhile(lstore):
     assert (await lstore.get("e1")).operation is None
 
 
+async def test_ready_sets_the_expiry_only_when_there_is_none(lstore):
+    """A create's `ready` carries its TTL's expiry in the same statement; an expiry set meanwhile
+    (an `extend` during the create) is kept."""
+    t0 = now_utc().replace(microsecond=0)
+    await lstore.insert(managed_env("e1", STEPS))
+    await lstore.set_state("e1", EnvLifecycleState.READY, finished=Operation.CREATE,
+                           expires_unless_set=t0 + timedelta(hours=1))
+    assert (await lstore.get("e1")).expires_at == t0 + timedelta(hours=1)
+    await lstore.insert(managed_env("e2", STEPS))
+    await lstore.set_expires("e2", t0 + timedelta(hours=5))
+    await lstore.set_state("e2", EnvLifecycleState.READY, finished=Operation.CREATE,
+                           expires_unless_set=t0 + timedelta(hours=1))
+    assert (await lstore.get("e2")).expires_at == t0 + timedelta(hours=5)
+
+
+async def test_a_step_row_written_only_while_its_operation_is_pending(lstore):
+    """A create's step that waited for others writes its `creating` row (and its deferred audit
+    row) only while the create is still the pending operation, checked in the same transaction:
+    after a destroy was requested nothing of it is written."""
+    from tui.core.audited import AuditedOperation, AuditFields
+    await lstore.insert(managed_env("e1", STEPS))
+    creating = StepRecord("e1", "b", "mem", "thing", StepState.CREATING, token="t1")
+
+    def audit(env: str) -> AuditedOperation:
+        return AuditedOperation(lstore.store, 0, deferred=AuditFields("ann", env, f"{env}/b", "lifecycle.create",
+                                                                      {}, "cli"))
+
+    first = audit("e1")
+    assert await lstore.upsert_step(creating, audit=first, only_while=Operation.CREATE) is True
+    assert first.id and (await lstore.steps("e1"))[1].state == StepState.CREATING
+    await lstore.insert(managed_env("e2", STEPS))
+    await lstore.request("e2", Operation.DESTROY, "bob", "cli")
+    second = audit("e2")
+    refused = StepRecord("e2", "b", "mem", "thing", StepState.CREATING, token="t2")
+    assert await lstore.upsert_step(refused, audit=second, only_while=Operation.CREATE) is False
+    assert second.id == 0 and (await lstore.steps("e2"))[1].state == StepState.PENDING
+    assert [a["target"] for a in await lstore.store.audit_entries("e1")] == ["e1/b"]
+    assert [a for a in await lstore.store.audit_entries("e2") if a["action"] == "lifecycle.create"] == []
+
+
 async def test_lease_free_ours_busy_expired(lstore):
     await lstore.insert(managed_env("e1", STEPS))
     t0 = now_utc()

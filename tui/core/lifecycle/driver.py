@@ -284,11 +284,16 @@ class LifecycleDriver:
         a second caller waits for the first, then drives what is left). LifecycleFailed on
         failure, LeaseBusy when another process holds the lease."""
         lock = self._locks.setdefault(name, asyncio.Lock())
+        managed: ManagedEnvironment | None = None
         try:
             async with lock:
                 managed = await self.engine.drive(name)
         finally:
-            await self.changed(name)
+            if managed is None:   # it stopped: what it left, read from the store
+                await self.changed(name)
+        # done: the record the engine read after its last write, published as `changed` would
+        self._note(managed)
+        await self._sync(name)
         return managed
 
     async def follow(self, name: str) -> ManagedEnvironment:

@@ -112,6 +112,10 @@ class LeaseBusy(EnvdeckError):
     """Another live process is carrying out an operation on this environment."""
 
 
+class _NotStarted(Exception):
+    """A create's step not started: a destroy was requested meanwhile (carried out next)."""
+
+
 class StepFailure(Exception):
     def __init__(self, step: str, reason: str):
         reason = clean(reason, max_len=2000)
@@ -321,6 +325,8 @@ class _Run:
         self.epoch = epoch   # of the lease this drive runs under: every write carries it
         self._provisioners: dict[str, Provisioner] = {}
         self.managed: ManagedEnvironment | None = None
+        #: the held record was read after this drive's last write (a step row clears it)
+        self._read_last = False
         #: the audit rows of sweeps that changed nothing, with their ends: written with the end of
         #: the destroy (`finish_destroy`), or at once when the destroy stops before it
         self._sweep_rows: list[tuple[AuditedOperation, tuple[str, str]]] = []
@@ -354,7 +360,9 @@ class _Run:
                     await self._wake()
             except LifecycleFailed as exc:
                 failure = exc
-            managed = await self._reload()   # the state it left, and an operation requested meanwhile
+            # the state it left, and an operation requested meanwhile: each operation ends with a read
+            # after its last write (`_changed()`), not read a second time
+            managed = self.managed if self._read_last and self.managed is not None else await self._reload()
             if failure is not None and managed.operation is None:
                 break
         if failure is not None:
@@ -363,6 +371,7 @@ class _Run:
 
     async def _reload(self) -> ManagedEnvironment:
         self.managed = await self.lstore.require(self.name)
+        self._read_last = True
         return self.managed
 
     async def _changed(self, step: StepRecord | None = None) -> None:
@@ -463,17 +472,24 @@ class _Run:
             raise LeaseBusy(f"{self.name}: the lease of {self.engine.holder} was taken over by another process "
                             f"or lapsed ({why}); stopping")
 
-    async def _row(self, record: StepRecord, *notes: TimelineEntry, ends: tuple[str, str] | None = None) -> None:
+    async def _row(self, record: StepRecord, *notes: TimelineEntry, ends: tuple[str, str] | None = None,
+                   only_while: Operation | None = None) -> bool:
         """Write a step row (fenced by the epoch) with its timeline `notes` in the same commit
         and, before the backend call that follows, check that the lease still holds on this
         process's clock. The step's deferred audit row (`_audited(step=True)`) is written with
-        its first row; `ends` (result, message): the audit row's end, written with this row."""
+        its first row; `ends` (result, message): the audit row's end, written with this row.
+        `only_while`: written only while that operation is still the pending one (False: not
+        written, another was requested)."""
         self._check_lease()
+        self._read_last = False
         audit = _STEP_AUDIT.get()
         end = (str(ends[0]), _by(ends[1], self.engine.holder)) if ends is not None else None
-        await self.lstore.upsert_step(record, epoch=self.epoch, timeline=notes, audit=audit, audit_end=end)
+        if not await self.lstore.upsert_step(record, epoch=self.epoch, timeline=notes, audit=audit, audit_end=end,
+                                             only_while=only_while):
+            return False
         self._check_lease()
         await self._changed(record)
+        return True
 
     # -- create ----------------------------------------------------------------------------
     async def _create(self) -> None:
@@ -496,25 +512,31 @@ class _Run:
 
         async def still_create() -> bool:
             requested.append(await self.lstore.pending(self.name))
+            if requested[-1] != Operation.CREATE:
+                self._read_last = False   # the held record predates the request: read it again
             return requested[-1] == Operation.CREATE
 
-        # each step starts once its own dependencies are done (then checked fresh by the step)
+        # each step starts once its own dependencies are done (then checked fresh by the step), and
+        # only while the create is still the pending operation (asked by the step: `_run_create_step`);
+        # a step not started (a destroy requested meanwhile) stops the others from starting
         results = await run_as_ready(order, {i: by_id[i].depends_on for i in order},
-                                     lambda i: self._create_step(by_id[i], by_id), may_go_on=still_create)
-        raised = [results[i] for i in order if isinstance(results.get(i), BaseException)]
+                                     lambda i: self._create_step(by_id[i], by_id, still_create))
+        raised = [results[i] for i in order
+                  if isinstance(results.get(i), BaseException) and not isinstance(results[i], _NotStarted)]
         for r in raised:
             if not isinstance(r, StepFailure):
                 raise r
         if raised:
             await self._create_failed(raised[0])
             return
-        if requested and requested[-1] != Operation.CREATE:
+        if any(r != Operation.CREATE for r in requested) or any(isinstance(results.get(i), _NotStarted) for i in order):
             return     # destroy requested meanwhile: carried out next
-        managed = await self._reload()
-        if managed.expires_at is None and managed.spec.ttl_s:
-            await self.lstore.set_expires(self.name, managed.created_at + timedelta(seconds=managed.spec.ttl_s), epoch=self.epoch)
+        # the TTL runs from the creation (the record's created_at, fixed at insert): set with `ready`,
+        # unless an expiry is there already (an `extend` meanwhile is kept)
+        ttl_s = managed.spec.ttl_s
         await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE, epoch=self.epoch,
-                                    timeline=[self._entry(self.name, "Ready", f"{self.name} is ready")])
+                                    timeline=[self._entry(self.name, "Ready", f"{self.name} is ready")],
+                                    expires_unless_set=managed.created_at + timedelta(seconds=ttl_s) if ttl_s else None)
         await self._changed()
 
     async def _create_failed(self, exc: StepFailure) -> None:
@@ -548,17 +570,36 @@ class _Run:
             return list(self.managed.steps)
         return await self.lstore.steps(self.name)
 
-    async def _create_step(self, step: StepSpec, by_id: dict[str, StepSpec]) -> None:
+    async def _create_step(self, step: StepSpec, by_id: dict[str, StepSpec],
+                           still_create: Callable[[], Awaitable[bool]]) -> None:
         row = await self._record(step.id)
         if row.state == StepState.HEALTHY and row.native_id:
             return
         async with self._audited(Operation.CREATE, step.id, {"backend": step.backend, "kind": step.kind}, step=True):
-            await self._run_create_step(step, by_id, row)   # the last row ends the audit row: healthy
+            started = await self._run_create_step(step, by_id, row, still_create)   # its last row ends the audit row
+        if started is None:
+            raise _NotStarted(step.id)
 
-    async def _run_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord) -> str:
+    async def _run_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord,
+                               still_create: Callable[[], Awaitable[bool]]) -> str | None:
+        """Create one step; None when it did not start (a destroy was requested meanwhile). Whether
+        the create is still the pending operation is asked after the dependencies' fresh health,
+        in the transaction of the step's `creating` row (no query of its own on the chain); by a
+        query before, when the step changes the store first (an edge claim) or writes no such row
+        (resumed after its create)."""
         deadline = self.clock() + timedelta(seconds=step.timeout_s)
         native_ids = await self._native_ids()
-        await self._dependencies_healthy(step, by_id, native_ids, deadline)
+        try:
+            await self._dependencies_healthy(step, by_id, native_ids, deadline)
+        except StepFailure:
+            if await still_create():
+                raise
+            return self._not_started()
+        gated: Operation | None = Operation.CREATE
+        if step.kind == EDGE_CLAIM or row.state == StepState.WAITING:
+            if not await still_create():
+                return self._not_started()
+            gated = None
         try:
             if step.kind == EDGE_CLAIM:
                 step = await self._claim(step)
@@ -574,7 +615,8 @@ class _Run:
             row.started_at, row.finished_at = row.started_at or self.clock(), None
             row.attempts += 1
             row.message = ""
-            await self._row(row)              # committed BEFORE the backend call
+            if not await self._row(row, only_while=gated):   # committed BEFORE the backend call
+                return self._not_started()
             try:
                 native_id = await self._find_or_create(prov, step, row.token, deadline)
             except Exception as exc:
@@ -592,6 +634,15 @@ class _Run:
         await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"),
                         ends=(AuditResult.SUCCEEDED, f"healthy ({native_id})"))
         return native_id
+
+    def _not_started(self) -> None:
+        """A create's step not started: a destroy was requested meanwhile. Its audit row (deferred,
+        not written) is dropped, and the held record is read again before the next operation."""
+        audit = _STEP_AUDIT.get()
+        if audit is not None and audit.deferred is not None:
+            audit.ended = True
+        self._read_last = False
+        return None
 
     async def _find_or_create(self, prov: Provisioner, step: StepSpec, token: str, deadline: datetime) -> str:
         """find(), else create() with the step's token. An unreachable backend (a timeout, a

@@ -258,21 +258,27 @@ class LifecycleStore:
     @_serialized
     async def set_state(self, name: str, state: EnvLifecycleState, *, step: str = "", reason: str = "",
                         finished: Operation | None = None, then: Operation | None = None,
-                        epoch: int | None = None, timeline: Sequence[TimelineEntry] = ()) -> None:
+                        epoch: int | None = None, timeline: Sequence[TimelineEntry] = (),
+                        expires_unless_set: datetime | None = None) -> None:
         """Set the state and the current/failed step with its reason. `finished`: the operation
         carried out, cleared unless another was requested meanwhile; `then`: an operation to
-        carry out next (on_failure destroy). `timeline`: entries written in the same transaction."""
+        carry out next (on_failure destroy). `timeline`: entries written in the same transaction.
+        `expires_unless_set`: the expiry, set in the same statement when there is none yet."""
         async def write() -> None:
-            await self._write_state(name, state, step, reason, finished, then)
+            await self._write_state(name, state, step, reason, finished, then, expires_unless_set)
             if timeline:
                 await insert_timeline(self._db, name, timeline)
 
         await self._unit(name, epoch, write, together=bool(timeline))
 
     async def _write_state(self, name: str, state: EnvLifecycleState, step: str, reason: str,
-                           finished: Operation | None, then: Operation | None) -> None:
+                           finished: Operation | None, then: Operation | None,
+                           expires_unless_set: datetime | None = None) -> None:
         sets = "state = ?, step = ?, reason = ?, updated_at = ?"
         args: list[Any] = [str(state), step, reason, iso(now_utc())]
+        if expires_unless_set is not None:
+            sets += ", expires_at = COALESCE(expires_at, ?)"
+            args.append(iso(expires_unless_set))
         if then is not None:
             sets += ", operation = ?"
             args.append(str(then))
@@ -348,16 +354,25 @@ class LifecycleStore:
     @_serialized
     async def upsert_step(self, record: StepRecord, *, epoch: int | None = None,
                           timeline: Sequence[TimelineEntry] = (), audit: AuditedOperation | None = None,
-                          audit_end: tuple[str, str] | None = None) -> None:
+                          audit_end: tuple[str, str] | None = None, only_while: Operation | None = None) -> bool:
         """Write one step row (committed before the backend call that follows); with `epoch`,
         only while it is still the lease's (`Fenced`). `timeline`: entries of the environment
         written in the same transaction (one commit for the row and what it says). `audit`: the
         step's audit row (tui/core/audited.py), written in the same transaction when it is a
         deferred one not written yet; `audit_end` (result, message): its end too (set on `audit`
-        once committed: a write refused leaves the row open, as the body's exception ends it)."""
+        once committed: a write refused leaves the row open, as the body's exception ends it).
+        `only_while`: written only while that operation is the pending one, checked in the same
+        transaction; False (nothing written) when another replaced it (a destroy requested)."""
         audit = audit if audit is not None and not audit.ended else None
+        replaced = False
 
         async def write() -> int | None:
+            nonlocal replaced
+            if only_while is not None:
+                found = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?", (record.env,))
+                replaced = found is None or found["operation"] != str(only_while)
+                if replaced:
+                    return None
             begun = await self._begin_audit(audit)
             await self._write_step(record)
             if timeline:
@@ -366,10 +381,15 @@ class LifecycleStore:
                 await finish_audit_row(self._db, begun or audit.id, *audit_end)
             return begun
 
-        _begun(audit, await self._unit(record.env, epoch, write, together=bool(timeline) or audit is not None))
+        begun = await self._unit(record.env, epoch, write,
+                                 together=bool(timeline) or audit is not None or only_while is not None)
+        if replaced:
+            return False
+        _begun(audit, begun)
         if audit is not None and audit_end is not None:
             audit.finish(*audit_end)
             audit.ended = True
+        return True
 
     async def _write_step(self, record: StepRecord) -> None:
         await self._db.execute(
