@@ -172,6 +172,29 @@ def test_a_template_environments_kubeconfig_is_refused_when_loaded(emulator, tmp
     assert not marker.exists()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another uid needs root")
+def test_a_kubeconfig_of_yours_naming_a_plugin_another_user_can_replace_is_refused(emulator, tmp_path):
+    """The kubeconfig is root's own (0600, private directory), but the exec plugin it names lies in
+    a directory of another user's: she could replace the program, so it is refused just the same."""
+    marker = tmp_path / "plugin-ran"
+    theirs = tmp_path / "theirs"
+    plugin = _plugin(theirs, marker)
+    os.chown(theirs, 65534, 65534)
+    os.chown(plugin, 65534, 65534)
+    kubeconfig = tmp_path / "kube" / "kube.yaml"
+    kubeconfig.parent.mkdir(mode=0o700)
+    kubeconfig.write_text(_kubeconfig(emulator, plugin))
+    kubeconfig.chmod(0o600)
+    cfg = _config(tmp_path, kubeconfig)
+    check = envdeck_inproc("check", "--config", str(cfg))
+    assert check.returncode == 2, check.stderr
+    assert f"{kubeconfig} names the exec credential plugin {plugin}: is owned by another user (uid 65534)" \
+        in check.stderr, check.stderr
+    status = envdeck_inproc("status", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+    assert status.returncode == 2 and f"exec credential plugin {plugin}" in status.stderr, status.stderr
+    assert not marker.exists()
+
+
 def test_a_template_manifest_others_can_write_is_never_applied(emulator, tmp_path):
     kubeconfig = emulator.emu.write_kubeconfig(tmp_path / "kube" / "kubeconfig", "staging")
     kubeconfig.parent.chmod(0o700)

@@ -16,8 +16,8 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
 - an environment's or a template's `kubernetes.kubeconfig` and a template's `kubernetes.manifests`
   files: whatever lets another user change or replace them (`untrusted`) is an error too, and
   refused at run time as OpenSSH refuses a ~/.ssh/config with bad owner or permissions: the
-  kubeconfig decides which programs envdeck runs as you (exec credential plugins), a manifest
-  what `env create` applies. Making an environment's backends raises the placed lines
+  kubeconfig decides which programs envdeck runs as you (exec credential plugins: a plugin it
+  names by path that another user can replace is refused too), a manifest what `env create` applies. Making an environment's backends raises the placed lines
   (`refuse_untrusted`), the kubernetes backend refuses to load such a kubeconfig
   (backends/kubernetes/connection.py: a template's environment too) and `env plan/create`
   refuses such a template (`template_refusals`, tui/core/lifecycle/render.py);
@@ -216,7 +216,11 @@ def refused_phrases(path: str, kind: str) -> tuple[str, ...]:
     A `kubeconfig` or a template's `manifest` is refused for every finding of `untrusted`: its
     owner, its write bits, a symlink or a directory on its path another user controls."""
     if kind in _REFUSED_WHOLE:
-        return tuple(untrusted(Path(path)))
+        found = untrusted(Path(path))
+        if kind == "kubeconfig":  # the programs it runs: a plugin another user can replace runs as you too
+            found += [f"{os.path.realpath(path)} names the exec credential plugin {finding}"
+                      for command in _exec_plugins(Path(path)) for finding in untrusted(command)]
+        return tuple(found)
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -228,6 +232,28 @@ def refused_phrases(path: str, kind: str) -> tuple[str, ...]:
     if kind == "known_hosts":
         return tuple(f"{real}: {problem}" for problem in _trust_problems(st, "file"))
     return ()
+
+
+def _exec_plugins(kubeconfig: Path) -> list[Path]:
+    """The exec credential plugins a kubeconfig names by path (`users[].user.exec.command` with a
+    `/`; relative to the kubeconfig's directory, as kubectl resolves them); a bare name is looked
+    up in your $PATH, your own environment. Empty when the file cannot be read or parsed (the
+    loader says why)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(read_regular_file(kubeconfig).decode("utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 - unreadable or not YAML: the loader reports it
+        return []
+    users = data.get("users") if isinstance(data, dict) else None
+    found: list[Path] = []
+    for entry in users if isinstance(users, list) else []:
+        user = entry.get("user") if isinstance(entry, dict) else None
+        plugin = user.get("exec") if isinstance(user, dict) else None
+        command = plugin.get("command") if isinstance(plugin, dict) else None
+        if isinstance(command, str) and "/" in command:
+            found.append(Path(os.path.realpath(kubeconfig)).parent / Path(command).expanduser())
+    return found
 
 
 def run_time_refusal(path: str | Path, kind: str) -> str | None:
@@ -274,11 +300,13 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
                 found.append((ref, f"no such file {str(ref.path)!r}: {ref.why}", ref.required))
             continue
         refused = refused_phrases(str(ref.path), _kind(ref))
-        for finding in untrusted(ref.path, private=ref.private):
+        findings = untrusted(ref.path, private=ref.private)
+        for finding in findings:
             if finding in refused:
                 found.append((ref, _refused_text(ref, finding), True))
             else:
                 found.append((ref, f"{_label(_kind(ref))} {finding}; {_WHY_TRUSTED[_kind(ref)]}", False))
+        found += [(ref, _refused_text(ref, phrase), True) for phrase in refused if phrase not in findings]
     problems = FileProblems([], [])
     for line, error in _placed(cfg, found):
         (problems.errors if error else problems.warnings).append(line)
