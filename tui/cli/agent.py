@@ -7,7 +7,9 @@ reconciles them until SIGTERM or SIGINT: observe every backend, repair per each
 environment's `repair` mode, carry out the lifecycle operations and expired TTLs of created
 environments (the lifecycle driver). Its log is stdout, one JSON object per line
 (`tui.cli.agent_log`); `/healthz` and `/metrics` are served on a loopback port
-(`tui.cli.agent_http`, `tui.core.metrics`).
+(`tui.cli.agent_http`, `tui.core.metrics`). A port it cannot bind (another local user took it
+first) does not stop it: a warning names the address and who holds it, reconciling goes on, and
+the port is tried again every $ENVDECK_AGENT_LISTEN_RETRY seconds (docs/deploy/README.md).
 
 - SIGTERM / SIGINT: the HTTP server and the loops stop and the agent exits 0 (well within a
   second: closing the session is bounded by `CLOSE_BUDGET_S`).
