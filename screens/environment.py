@@ -8,6 +8,8 @@ detail; it never runs an action."""
 
 from __future__ import annotations
 
+import logging
+
 from rich.text import Text
 from textual import events, on
 from textual.actions import SkipAction
@@ -118,6 +120,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.history = MetricHistory()
         self.dirty: set[str] = set()
         self.timeline_rows: tuple[list, list] = ([], [])
+        self._timeline_note: str | None = None  # the last warning about unreadable audit rows
         self.filters: dict[str, ResourceFilter] = {v: ResourceFilter() for v in FILTERED_TABLES}
         self._filter_view = "resources"  # the view the open filter box filters
         self.scope: str | None = None  # the workload whose pods the resources view lists
@@ -424,7 +427,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.query_one("#drift-info", Static).update(Text(
                 f"{len(drifts)} drifted field(s) · repair mode {mode} · R repairs the selected resource", end=""))
         elif view == "timeline":
-            self.query_one(TimelineTable).show(*self.timeline_rows, app.palette, state=state)
+            self.query_one(TimelineTable).show(*self.timeline_rows, app.palette, state=state, now=app.now())
             self.run_worker(self._load_timeline, group="timeline", exclusive=True, exit_on_error=False)
         elif view == "metrics":
             self._load_metrics()
@@ -542,16 +545,31 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.refresh_view("resources")
 
     async def _load_timeline(self) -> None:
+        from tui.core.audit_rows import unreadable_note
+        from tui.widgets.record_views import MESSAGE_SHOWN
+
         store = self.session.store
-        entries = await store.timeline(self.env, limit=300)
-        audit = await store.audit_entries(self.env, limit=200)
+        try:
+            entries = await store.timeline(self.env, limit=300)
+            # a message is cut by the database (a member's 5 MB row costs what a short one does)
+            audit = await store.audit_entries(self.env, limit=200, message_max=MESSAGE_SHOWN)
+        except Exception as exc:  # noqa: BLE001 - said on screen and logged; the view keeps its rows
+            logging.getLogger(__name__).warning("timeline of %s not read: %s", self.env, exc, exc_info=True)
+            self.notify(clean(f"The timeline could not be read: {exc or type(exc).__name__}"),
+                        severity="error", markup=False)
+            return
+        note = unreadable_note(audit)
+        if note and note != self._timeline_note:  # once per set of such rows, not at every reload
+            self._timeline_note = note
+            self.notify(clean(note), severity="warning", markup=False)
         self.post_message(TimelineLoaded(self.env, entries, audit))
 
     @on(TimelineLoaded)
     def _timeline_loaded(self, message: TimelineLoaded) -> None:
         self.timeline_rows = (message.entries, message.audit)
         if self.active_view == "timeline":
-            self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette, state=self.state)
+            self.query_one(TimelineTable).show(message.entries, message.audit, self.envdeck.palette, state=self.state,
+                                               now=self.envdeck.now())
             self.selection_changed()
 
     def _load_metrics(self) -> None:

@@ -7,6 +7,8 @@ row too, later)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.tui.pilot import app_ready, make_app, wait_until
@@ -47,7 +49,9 @@ async def test_an_action_in_alices_envdeck_appears_in_veras_timeline(state_dir):
             assert result.ok
         finally:
             await alice.close()
-        await wait_until(pilot, lambda: any("alice via cli" in line and "restart" in line
+        # on PostgreSQL the row was written by the store's role `envdeck`, not one named alice: said as the CLI does
+        by = "alice [db role envdeck] via cli" if os.environ.get("ENVDECK_STATE_URL") else "alice via cli"
+        await wait_until(pilot, lambda: any(by in line and "restart" in line
                                             for line in timeline_lines(app)),
                          "alice's restart in vera's timeline", explain=lambda: timeline_lines(app)[:5])
         await wait_until(pilot, lambda: any(c.env == "staging" for c in announced), "the store's news announced")

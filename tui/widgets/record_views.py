@@ -14,15 +14,16 @@ selected row's whole message, wrapped; Enter opens the resource's detail."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey
 
+from tui.core.audit_rows import FUTURE_SKEW, row_time
 from tui.core.env_state import EnvState
-from tui.core.model import SEVERITY_ORDER, Resource, parse_iso
+from tui.core.model import SEVERITY_ORDER, Resource, iso
 from tui.widgets.cells import Palette, age_between, muted, result_cell, safe, severity_cell
 from tui.widgets.keyed_table import Cells, KeyedTable
 
@@ -32,6 +33,7 @@ NARROW_BELOW = 110
 FILL_MIN = 12
 FILL_WANT = 48  # wide layout: the other columns are capped (CAPS) when the message would get less
 PREVIEW_LINES = 3
+MESSAGE_SHOWN = 1000  # of a stored message; longer ones say they were cut (and how long they were)
 
 
 def short_id(resource_id: str) -> str:
@@ -318,10 +320,12 @@ class TimelineTable(RecordTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state: EnvState | None = None  # names resources (set by the screen)
+        self._today = ""  # "12-07 ": the date prefix of today's rows (the narrow layout drops only theirs)
 
     def narrow_cell(self, key: str, cells: Cells) -> Text:
-        if key == "at":  # "03-14 02:50:00" -> "02:50:00"
-            return cells[0][6:] if cells[0].cell_len > 8 else cells[0]
+        # "12-07 02:50:00" -> "02:50:00" for today's rows only: another day's (or a marked) time keeps its date
+        if key == "at" and cells[0].plain.startswith(self._today) and cells[0].cell_len == 14:
+            return cells[0][6:]
         return super().narrow_cell(key, cells)
 
     def _label(self, resource_id: str) -> str:
@@ -329,38 +333,78 @@ class TimelineTable(RecordTable):
         return resource_label(resource_id, state.resource(resource_id) if state is not None and resource_id else None)
 
     def show(self, entries: list[dict[str, Any]], audit: list[dict[str, Any]], palette: Palette,
-             state: EnvState | None = None) -> None:
+             state: EnvState | None = None, now: datetime | None = None) -> None:
+        """Rows a member wrote by hand into a shared store are shown, never a crash: a time that
+        is no time (`time?`, its text in MESSAGE) or in the future (`⚠`, with its date) is marked
+        and placed by the row's id (where it was written, not where it claims), unreadable params show their raw text as data, a cut message says
+        how long it was, and an audit row written by another database role than the user it
+        names says so (`[db role NAME]`, as `envdeck audit`)."""
         if state is not None:
             self.state = state
+        now = now or datetime.now(UTC)
+        self._today = now.strftime("%m-%d ")
         merged: list[tuple[str, str, Cells]] = []
-        for e in entries:
-            at = e.get("at") or ""
+        for (e, at) in zip(entries, _sort_times(entries, now), strict=True):
             key = f"{e.get('resource', '')}{SEP}t{e.get('id', '')}"
             count = int(e.get("count") or 1)
-            message = (e.get("message") or "") + (f" (×{count})" if count > 1 else "")
-            merged.append((at, key, (self._time(at, palette), Text(e.get("kind", ""), end=""),
-                                     severity_cell(e.get("severity", "info"), palette),
-                                     safe(self._label(e.get("resource", "")), max_len=40),
+            message = _flagged(e.get("at"), now) + str(e.get("message") or "")[:MESSAGE_SHOWN] + (
+                f" (×{count})" if count > 1 else "")
+            merged.append((at, key, (self._time(e.get("at"), palette, now), Text(str(e.get("kind", "")), end=""),
+                                     severity_cell(str(e.get("severity", "info")), palette),
+                                     safe(self._label(str(e.get("resource", ""))), max_len=40),
                                      safe(e.get("reason", ""), max_len=32), safe(message, max_len=160))))
-        for a in audit:
-            at = a.get("at") or ""
+        for (a, at) in zip(audit, _sort_times(audit, now), strict=True):
             key = f"{a.get('target', '')}{SEP}a{a.get('id', '')}"
             params = a.get("params") or {}
-            what = a.get("action", "") + (" " + " ".join(f"{k}={show_value(v)}" for k, v in params.items())
-                                          if params else "")
-            message = f"{a.get('user', '')} via {a.get('origin', '')}" + (
-                f": {a['message']}" if a.get("message") else "")
-            merged.append((at, key, (self._time(at, palette), Text("audit", end=""),
-                                     result_cell(a.get("result", ""), palette),
-                                     safe(self._label(a.get("target", "")), max_len=40),
+            what = str(a.get("action", "")) + (" " + " ".join(f"{k}={show_value(v)}" for k, v in params.items())
+                                               if params else "")
+            if a.get("params_error"):
+                what += " [params unreadable]"
+            user = str(a.get("user", ""))
+            db = f" [db role {a['db_user']}]" if a.get("db_user") and a["db_user"] != user else ""
+            text = str(a.get("message") or "")
+            if a.get("message_cut"):  # said first: the cell cuts the text at 160 characters
+                text = f"[message cut: {a.get('message_length')} characters] {text}"
+            message = _flagged(a.get("at"), now) + f"{user}{db} via {a.get('origin', '')}" + (
+                f": {text}" if text else "")
+            if a.get("params_error"):
+                message += f" · params unreadable ({a['params_error']}): {a.get('params_raw') or ''}"
+            merged.append((at, key, (self._time(a.get("at"), palette, now), Text("audit", end=""),
+                                     result_cell(str(a.get("result", "")), palette),
+                                     safe(self._label(str(a.get("target", ""))), max_len=40),
                                      safe(what, max_len=32), safe(message, max_len=160))))
         merged.sort(key=lambda x: x[0], reverse=True)
         rows = {key: cells for _, key, cells in merged}
         self.sync(rows, list(rows))
 
     @staticmethod
-    def _time(at: str, palette: Palette) -> Text:
-        ts = parse_iso(at) if at else None
-        if ts is None:
+    def _time(at: object, palette: Palette, now: datetime) -> Text:
+        if not at:
             return muted("—", palette)
+        ts = row_time(at)
+        if ts is None:
+            return Text("time?", style=palette.style("warning"), end="")
+        if ts > now + FUTURE_SKEW:  # a time to come: with its date, marked (a member may have written it)
+            return Text(ts.strftime("%Y-%m-%d %H:%M") + " ⚠", style=palette.style("warning"), end="")
+        if ts.year != now.year:
+            return Text(ts.strftime("%Y-%m-%d %H:%M"), end="")
         return Text(ts.strftime("%m-%d %H:%M:%S"), end="")
+
+
+def _flagged(at: object, now: datetime) -> str:
+    """The mark a row's message starts with when its time is no time (TIME shows `time?`)."""
+    return f"[time unreadable: {at}] " if at and row_time(at) is None else ""
+
+
+def _sort_times(rows: list[dict[str, Any]], now: datetime) -> list[str]:
+    """Each row's place in the merged stream (rows newest id first, as the store returns them):
+    its time, or, for a time that is no time or in the future, the time of the row written
+    before it (by id), so a forged `9999-12-31` row is not pinned above everything."""
+    keys = [""] * len(rows)
+    last = ""
+    for i in range(len(rows) - 1, -1, -1):
+        ts = row_time(rows[i].get("at"))
+        if ts is not None and ts <= now + FUTURE_SKEW:
+            last = iso(ts) or ""
+        keys[i] = last
+    return keys

@@ -1,0 +1,73 @@
+"""The Timeline (key 5) with audit rows a team member wrote by hand into the shared store
+(psql INSERT; here written into the stage's SQLite file, db_user set as PostgreSQL's trigger
+would): the view fills and keeps working, unreadable params are shown as data with one warning,
+a time that is no time is marked (no crash), a future time is marked, shown with its date and
+not pinned at the top, another day's time keeps its date in the narrow layout, a forged row
+shows the database role that wrote it, and a 5 MB message is cut saying how long it was.
+
+Pilot test on the in-memory stage (tests/tui/stage.py, clock FIXED_NOW 2025-03-14 03:00 UTC)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tests.tui.pilot import app_ready, make_app, wait_until
+from tui.core.store import Store
+from tui.core.store_sqlite import DB_NAME
+from tui.widgets.record_views import TimelineTable
+
+SIZE = (100, 30)  # narrow layout (below 110 columns): TIME shows only today's rows without their date
+
+ROWS = [  # (at, user, action, params, message, db_user)
+    ("2025-03-14T02:50:00Z", "alice", "scale", '{"replicas": 3}', "scaled", None),
+    ("2025-03-14T02:51:00Z", "root", "forged", "not json\x1b[31m", "ok by root", "mallory"),
+    ("garbage", "root", "bad-time", "{}", "m", "mallory"),
+    ("9999-12-31T23:59:59Z", "root", "future", "{}", "m", "mallory"),
+    ("2025-01-02T10:00:00Z", "root", "old", "{}", "m", "mallory"),
+    ("2025-03-14T02:52:00Z", "root", "big", "{}", "A" * 5_000_000, "mallory"),
+]
+
+
+async def test_the_timeline_shows_a_members_hand_written_rows(tmp_path, stage):
+    store = await Store.open(tmp_path)  # the schema, then the member's rows
+    await store.close()
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        db.executemany('INSERT INTO audit (at, "user", env, target, action, params, origin, result, message, '
+                       "db_user) VALUES (?,?,'staging','kubernetes/Deployment/web',?,?,'cli','succeeded',?,?)",
+                       ROWS)
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        screen = app.screen
+        await pilot.press("5")
+
+        def audit_rows() -> dict[str, str]:
+            if not screen.query(TimelineTable):
+                return {}
+            table = screen.query_one(TimelineTable)
+            full = table._full[0]
+            return {full[k][4].plain.split()[0]: k for k in table.row_keys if f"{chr(9)}a" in k}  # WHAT: the action
+
+        await wait_until(pilot, lambda: len(audit_rows()) == len(ROWS), "every audit row", explain=audit_rows)
+        table = screen.query_one(TimelineTable)
+        keys = audit_rows()
+
+        def shown(action: str) -> list[str]:  # the cells as drawn (narrow layout: TIME RESOURCE WHAT MESSAGE)
+            return [c.plain for c in table.cells_of(keys[action])]
+
+        def whole(action: str) -> str:  # the message column uncut (what the preview line shows)
+            return table._full[0][keys[action]][5].plain
+
+        assert shown("scale")[0] == "02:50:00"                       # today's row: the time only
+        assert shown("old")[0] == "01-02 10:00:00"                   # another day: with its date
+        assert shown("future")[0] == "9999-12-31 23:59 ⚠"             # marked, with its date
+        assert table.row_keys[0] != keys["future"]                   # placed by id, not pinned on top
+        assert table.row_keys.index(keys["future"]) < table.row_keys.index(keys["old"])
+        assert shown("bad-time")[0] == "time?" and whole("bad-time").startswith("[time unreadable: garbage] ")
+        assert whole("forged").startswith("root [db role mallory] via cli: ok by root · params unreadable "
+                                          "(not JSON): not json␛[31m")
+        assert "[params unreadable]" in table._full[0][keys["forged"]][4].plain
+        assert whole("scale") == "alice via cli: scaled"             # no mark on an ordinary row
+        assert whole("big").startswith("root [db role mallory] via cli: [message cut: 5000000 characters] AAAA")
+        warnings = [str(n.message) for n in app._notifications if n.severity == "warning"]
+        assert warnings == ["1 audit row with unreadable params (id 2): shown as written, not as parameters"]
