@@ -2,7 +2,8 @@
 `envdeck run` process gets one SIGINT.
 
 - Nodes that finished before it keep their own result in the audit (`succeeded`, `exit 0 in …`),
-  a node still connecting is `interrupted` with a human reason, never an exception's name.
+  a node still connecting is `interrupted` with a human reason, never an exception's name; its
+  line is printed at the Ctrl-C (the results so far, then the one interrupt line).
 - A command still running on a node is stopped there: its channel gets the `signal` request
   (TERM) before it is closed, and OpenSSH kills the command's process group (closing the
   channel alone leaves a `sleep` running). Checked on the node: the pids the command wrote
@@ -92,7 +93,10 @@ def test_ctrl_c_while_a_node_connects_keeps_each_finished_nodes_result(tmp_path,
     assert rc == 130, (run.lines, run.err)
     assert run.err.splitlines()[-1:] == ["envdeck: interrupted (Ctrl-C)"], run.err
     assert "Traceback" not in run.err
-    assert sorted(line.split()[0] for line in run.lines) == ["n1", "n2"]
+    assert sorted(line.split()[0] for line in run.lines) == ["n1", "n2", "n3"]
+    # n1 and n2 printed as they finished; n3, still connecting, printed at the Ctrl-C as its audit row says
+    assert [line.split()[:2] for line in run.lines[2:]] == [["n3", "interrupted"]], run.lines
+    assert run.lines[2].endswith("interrupted while connecting to the node: the command was not sent"), run.lines
     rows = _rows(state)
     assert set(rows) == {"n1", "n2", "n3"}, rows
     for name in ("n1", "n2"):
@@ -139,7 +143,10 @@ def test_ctrl_c_stops_the_command_on_the_nodes(tmp_path, edge_lab):
     shells = [int(p) for p in pids.read_text().split()]
     rc = run.interrupt()
     assert rc == 130, (run.lines, run.err)
-    assert run.lines == [], "no node finished"
+    # no node finished: each gets its line at the Ctrl-C, saying what its audit row says
+    assert sorted(line.split()[:2] for line in run.lines) == [["n1", "interrupted"], ["n2", "interrupted"]], run.lines
+    assert all(line.endswith("interrupted before the command ended: its session on the node was closed")
+               for line in run.lines), run.lines
     rows = _rows(state)
     assert rows == {n: ("interrupted", "interrupted before the command ended: its session on the node was closed")
                     for n in ("n1", "n2")}, rows

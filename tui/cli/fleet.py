@@ -164,8 +164,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
     from tui.cli.output import ask, print_json, write_line
 
     out = Printer()
+    shown: set[str] = set()      # the nodes whose line is printed
+    running: list[str] = []      # the nodes the command goes to (once confirmed)
 
     def live(result) -> None:
+        shown.add(result.node)
         if not args.json:
             first = (result.stdout or result.stderr or "").strip().splitlines()[:1]
             status = result.error or f"exit {result.exit_code}"
@@ -177,15 +180,23 @@ async def cmd_run(args: argparse.Namespace) -> int:
         """On a terminal, as `act` does: ask before running anywhere, unless --yes. Without
         a terminal (scripts, pipes, cron) the command runs: nobody could answer."""
         if getattr(args, "yes", False) or not sys.stdin.isatty():
+            running.extend(nodes)
             return True
         answer = ask(f"Run {command} on {len(nodes)} node(s) of {args.env}? [y/N] ")
         if answer.strip().lower() in ("y", "yes"):
+            running.extend(nodes)
             return True
         refused.append(True)
         return False
 
     try:
         results = await session.run_fleet(args.env, command, args.nodes, on_result=live, confirm=confirm)
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and not args.json:   # Ctrl-C (cancelled): each node with no result yet gets its line, as its audit row
+            for node in running:
+                if node not in shown:
+                    out(write_line, f"{node:<20} {'interrupted':<12} {'-':>7}  {session.fleet_stop_reason(args.env, node)}")
+        raise
     finally:
         await session.close()
         if early is not None:

@@ -614,6 +614,10 @@ class Session:
         """Why envdeck does not repair `env` now (a created environment that is not ready), or None."""
         return self.reconciler.lifecycle.held_reason(env)
 
+    def fleet_stop_reason(self, env: str, node: str) -> str:
+        """What a node of a fleet run stopped by Ctrl-C before it answered did (its audit message)."""
+        return _fleet_stop_reason(self.reconciler.backends.get(env, {}).get("edge"), node)
+
     async def run_fleet(self, env: str, command: str, nodes_glob: str | None = None, on_result=None,
                         confirm: Callable[[list[str]], bool] | None = None):
         """Run one shell command on the environment's edge nodes (operator role), one
