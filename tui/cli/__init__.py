@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("audit", _lazy("tui.cli.commands:cmd_audit"), "show the audit trail")
     p.add_argument("--env", metavar="NAME", help="only this environment")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N entries (default 50)")
+    p.add_argument("--reverse", action="store_true",
+                   help="newest first (default: oldest first, the newest at the bottom; --json: newest first)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("logs", _lazy("tui.cli.commands:cmd_logs"), "print a resource's logs")

@@ -248,7 +248,9 @@ async def cmd_audit(args: argparse.Namespace) -> int:
         print_json({"entries": entries})
     else:
         now = now_utc()
-        for e in entries:
+        # the newest N rows, oldest first: the newest at the bottom, where a terminal's reader
+        # looks (as journalctl); --reverse: newest first (as git log). --json keeps newest first.
+        for e in (entries if args.reverse else reversed(entries)):
             write_line(audit_line(e, now))
     return EXIT_OK
 
