@@ -36,7 +36,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from tests.security.access_setup import ROLES, access, allowed
-from tests.tui.pilot import DEADLINE_S, app_ready, dialog_shown, wait_for_audit, wait_until
+from tests.tui.pilot import DEADLINE_S, app_ready, dialog_shown, type_text, wait_for_audit, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, stage_factory
 from tui.app import AppOptions, EnvdeckApp, create_app
 from tui.commands import VIEWS
@@ -109,7 +109,7 @@ async def palette_hits(pilot, query: str) -> list[tuple[str, str]]:
     if field.value:
         await pilot.press("ctrl+u")
     if query:
-        await pilot.press(*query)
+        await type_text(pilot, query)  # one burst; `answered` below waits until the box holds all of it
     commands = palette.query_one(CommandList)
 
     def answered() -> bool:

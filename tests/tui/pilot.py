@@ -47,6 +47,22 @@ async def wait_until(pilot, predicate: Callable[[], object], what: str, timeout:
         await pilot.pause(0.05)
 
 
+async def type_text(pilot, text: str) -> None:
+    """Type the printable `text` as one burst: every key in the app's queue before the first is
+    handled, as the terminal driver hands over the bytes of one read. The same Key events as
+    `pilot.press(*text)`, without its wait for an idle app after each key (40 ms or more a key);
+    the caller waits for what the keys do (an Input's value, say)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    app = pilot.app
+    for ch in text:
+        assert ch.isprintable(), f"type_text types printable characters, not {ch!r}"
+        event = events.Key(ch if ch.isalnum() else _character_to_key(ch), ch)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 async def settle(pilot) -> None:
     """Let pending layout, footer recomposition and table sizing finish."""
     from textual.widgets import Footer
