@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("status", _lazy("tui.cli.commands:cmd_status"), "observe every backend once and print health, drift and faults")
     p.add_argument("--env", metavar="NAME", help="only this environment")
+    p.add_argument("--summary", action="store_true",
+                   help="a line per environment and per backend (state, resources, faults, drift) in 80 columns")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("reconcile", _lazy("tui.cli.commands:cmd_reconcile"), "observe, diff against the desired state, repair per policy")

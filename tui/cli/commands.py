@@ -80,6 +80,10 @@ async def cmd_status(args: argparse.Namespace) -> int:
     mark_pending(envs, pending)  # never shown as unreachable: pending, and exit 1 (not all observed)
     if args.json:
         print_json({"generated_at": iso(now_utc()), "environments": envs})
+    elif args.summary:
+        from tui.cli.status_summary import status_summary
+
+        status_summary(envs)
     else:
         status_table(envs)
     unreachable = any(not b["reachable"] for e in envs for b in e["backends"].values())
