@@ -57,6 +57,14 @@ def test_the_defaults_filled_in_are_the_models():
         edge.concurrency, edge.connect_timeout, edge.command_timeout, edge.keepalive, defaults.max_backoff)
 
 
+def test_the_node_keys_known_are_the_models():
+    """A node key the plan does not know makes it wait for the model (no early connections):
+    the list must follow EdgeNode's fields."""
+    from tui.core.config import EdgeNode
+
+    assert fleet_early._NODE_KEYS == set(EdgeNode.model_fields)
+
+
 def test_the_nodes_read_are_the_validated_nodes():
     edge = {"known_hosts": "~/kh", "connect_timeout": "2s", "keepalive": 5, "nodes": [
         {"name": "gw-1", "host": "10.0.0.1", "port": 2222, "user": "ops", "identity_file": "~/.ssh/k",
