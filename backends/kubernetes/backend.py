@@ -26,6 +26,7 @@ from backends.base import Backend
 from backends.kubernetes import actions, desired, portforward
 from backends.kubernetes import links as kubernetes_links
 from backends.kubernetes.api import MERGE_PATCH, STRATEGIC_MERGE_PATCH, WATCH_SILENCE_FLOOR_S, KubeApi
+from backends.kubernetes.api_paths import item_path
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
 from backends.kubernetes.inventory import Inventory
 from backends.kubernetes.kinds import BY_KIND, WORKLOADS
@@ -365,7 +366,7 @@ class KubernetesBackend(Backend):
         assert self.connection is not None and self.api is not None
         version = await cluster_version(self.connection, float(self.defaults.timeout))
         try:
-            await self.api.get(f"/api/v1/namespaces/{self.namespace}")
+            await self.api.get(item_path("v1", "namespaces", None, self.namespace))
         except NotFound:
             raise NotFound(f"namespace {self.namespace!r} does not exist at {self.connection.host}",
                            backend=self.name) from None

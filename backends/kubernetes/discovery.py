@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.kubernetes.api import KubeApi
+from backends.kubernetes.api_paths import api_base
 from backends.kubernetes.convert_kinds import generic
 from backends.kubernetes.kinds import BASE_KINDS, EXCLUDED, TYPED, KindSpec, spec_for
 from tui.core.errors import BackendError
@@ -54,7 +55,7 @@ async def discover(api: KubeApi) -> Discovered:
     async def resources_of(group_version: str) -> dict[str, Any] | BackendError:
         async with gate:
             try:
-                return await api.get(f"/apis/{group_version}")
+                return await api.get(api_base(group_version))
             except BackendError as exc:  # e.g. 503 from an aggregated API that is down
                 return exc
 

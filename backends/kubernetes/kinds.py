@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backends.kubernetes import convert, convert_kinds
+from backends.kubernetes.api_paths import collection_path, item_path
 from backends.kubernetes.convert import Converted
 
 
@@ -43,13 +44,11 @@ class KindSpec:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     def collection(self, namespace: str) -> str:
-        base = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
-        if self.namespaced:
-            return f"{base}/namespaces/{namespace}/{self.plural}"
-        return f"{base}/{self.plural}"
+        # every segment percent-encoded (api_paths.py): a name is data, never a path
+        return collection_path(self.group_version, self.plural, namespace if self.namespaced else None)
 
     def item(self, namespace: str, name: str) -> str:
-        return f"{self.collection(namespace)}/{name}"
+        return item_path(self.group_version, self.plural, namespace if self.namespaced else None, name)
 
 
 BASE_KINDS: tuple[KindSpec, ...] = (

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backends.kubernetes.api import KubeApi
+from backends.kubernetes.api_paths import item_path
 from tui.core.errors import InvalidRequest, NotFound
 from tui.core.model import LogLine
 
@@ -81,7 +82,7 @@ def targets_of(pods: list[dict[str, Any]], container: str | None) -> list[LogTar
 
 async def _stream(api: KubeApi, namespace: str, target: LogTarget, *, follow: bool, tail: int | None,
                   previous: bool) -> AsyncIterator[LogLine]:
-    path = f"/api/v1/namespaces/{namespace}/pods/{target.pod}/log"
+    path = item_path("v1", "pods", namespace, target.pod, "log")
     params: dict[str, Any] = {"container": target.container, "timestamps": True}
     if follow:
         params["follow"] = True

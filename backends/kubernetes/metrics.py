@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from backends.kubernetes.api import KubeApi
+from backends.kubernetes.api_paths import collection_path
 from tui.core.errors import BackendUnreachable, NotFound
 from tui.core.model import MetricSeries, now_utc
 
@@ -51,7 +52,7 @@ Usage = dict[str, tuple[float, float]]  # pod name -> (cpu millicores, memory by
 
 async def fetch_pod_usage(api: KubeApi, namespace: str) -> Usage | None:
     """Current usage of every pod of the namespace; None when the metrics API is absent."""
-    path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
+    path = collection_path("metrics.k8s.io/v1beta1", "pods", namespace)
     try:
         items, _ = await api.list_all(path)
     except NotFound:

@@ -42,6 +42,7 @@ from typing import Any
 import aiohttp
 
 from backends.kubernetes.api import KubeApi
+from backends.kubernetes.api_paths import collection_path, item_path
 from backends.kubernetes.logs import selector_string
 from backends.kubernetes.portforward_errors import refusal_reason
 from tui.core.errors import BackendError, InvalidRequest, NotFound
@@ -89,13 +90,13 @@ def _container_port(pod: dict[str, Any], name: str) -> int | None:
 async def ports_of(api: KubeApi, namespace: str, kind: str, name: str) -> list[ForwardPort]:
     """The ports one may forward to: a pod's declared container ports, a service's ports."""
     if kind == "Pod":
-        pod = await api.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        pod = await api.get(item_path("v1", "pods", namespace, name))
         return [ForwardPort(int(p["containerPort"]), str(p.get("name") or ""), f"container {c.get('name')}")
                 for c in (pod.get("spec") or {}).get("containers") or ()
                 for p in c.get("ports") or () if isinstance(p.get("containerPort"), int)
                 and (p.get("protocol") or "TCP") == "TCP"]
     if kind == "Service":
-        svc = await api.get(f"/api/v1/namespaces/{namespace}/services/{name}")
+        svc = await api.get(item_path("v1", "services", namespace, name))
         return [ForwardPort(int(p["port"]), str(p.get("name") or ""), f"→ {p.get('targetPort', p['port'])}")
                 for p in (svc.get("spec") or {}).get("ports") or () if isinstance(p.get("port"), int)
                 and (p.get("protocol") or "TCP") == "TCP"]
@@ -104,7 +105,7 @@ async def ports_of(api: KubeApi, namespace: str, kind: str, name: str) -> list[F
 
 async def service_target(api: KubeApi, namespace: str, service: str, port: int) -> Target:
     """The ready pod and its port behind `service`'s `port` (as kubectl port-forward svc/…)."""
-    svc = await api.get(f"/api/v1/namespaces/{namespace}/services/{service}")
+    svc = await api.get(item_path("v1", "services", namespace, service))
     spec = svc.get("spec") or {}
     ports = [p for p in spec.get("ports") or () if p.get("port") == port]
     if not ports:
@@ -113,7 +114,7 @@ async def service_target(api: KubeApi, namespace: str, service: str, port: int) 
     selector = spec.get("selector") or {}
     if not selector:
         raise InvalidRequest(f"service {service} has no selector: no pod to forward to", backend="kubernetes")
-    pods, _ = await api.list_all(f"/api/v1/namespaces/{namespace}/pods",
+    pods, _ = await api.list_all(collection_path("v1", "pods", namespace),
                                  labelSelector=selector_string({"matchLabels": selector}))
     ready = sorted((p for p in pods if _pod_ready(p)), key=lambda p: p["metadata"]["name"])
     if not ready:
@@ -197,7 +198,7 @@ class PortForwarder:
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             target = await self._resolve()
-            ws = await self.api.websocket(f"/api/v1/namespaces/{self.namespace}/pods/{target.pod}/portforward",
+            ws = await self.api.websocket(item_path("v1", "pods", self.namespace, target.pod, "portforward"),
                                           [("ports", str(target.port))], (PROTOCOL,))
         except BackendError as exc:
             self._failed(str(exc))
@@ -292,7 +293,7 @@ async def open_forward(api: KubeApi, namespace: str, kind: str, name: str, remot
         return await service_target(api, namespace, name, remote_port)
 
     if kind == "Pod":
-        await api.get(f"/api/v1/namespaces/{namespace}/pods/{name}")  # NotFound before a listener opens
+        await api.get(item_path("v1", "pods", namespace, name))  # NotFound before a listener opens
         resolve = pod_target
     else:
         await svc_target()

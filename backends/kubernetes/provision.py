@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from backends.base import Provisioner
 from backends.kubernetes import health
 from backends.kubernetes.api import MERGE_PATCH, KubeApi
+from backends.kubernetes.api_paths import api_base, collection_path
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
 from backends.kubernetes.step_health import judge, pod_selector
 from backends.kubernetes.step_objects import (
@@ -142,7 +143,7 @@ class KubernetesProvisioner(Provisioner):
         api = await self._ensure()
         served = self._served.get(api_version)
         if served is None:
-            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            path = api_base(api_version)
             try:
                 listing = await api.get(path)
             except NotFound:
@@ -280,7 +281,7 @@ class KubernetesProvisioner(Provisioner):
         selector = pod_selector(obj)
         if not selector or namespace is None:
             return ""
-        pods, _ = await (await self._ensure()).list_all(f"/api/v1/namespaces/{namespace}/pods",
+        pods, _ = await (await self._ensure()).list_all(collection_path("v1", "pods", namespace),
                                                          labelSelector=selector)
         for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
             verdict, reason = health.pod(pod)

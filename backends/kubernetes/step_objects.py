@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.kubernetes.api_paths import collection_path, item_path
 from tui.core.errors import InvalidRequest
 
 BACKEND = "kubernetes"
@@ -32,13 +33,11 @@ class KindPath:
     namespaced: bool
 
     def collection(self, namespace: str | None) -> str:
-        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        if self.namespaced:
-            return f"{base}/namespaces/{namespace}/{self.plural}"
-        return f"{base}/{self.plural}"
+        # every segment percent-encoded (api_paths.py): a name is data, never a path
+        return collection_path(self.api_version, self.plural, namespace if self.namespaced else None)
 
     def item(self, namespace: str | None, name: str) -> str:
-        return f"{self.collection(namespace)}/{name}"
+        return item_path(self.api_version, self.plural, namespace if self.namespaced else None, name)
 
 
 NAMESPACE_PATH = KindPath("v1", "Namespace", "namespaces", False)

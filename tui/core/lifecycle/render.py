@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from tui.core.config import ENV_NAME_RE, EnvdeckConfig, EnvironmentConfig, KubernetesConfig
 from tui.core.config_files import template_refusals
 from tui.core.errors import InvalidRequest
+from tui.core.lifecycle.k8s_names import check_name
 from tui.core.lifecycle.records import (
     AWS_ENV_TAG,
     DEFAULT_STEP_TIMEOUT_S,
@@ -201,6 +202,9 @@ def _kubernetes(template: str, tpl: TemplateConfig, filler: Filler, env: str,
             name = unescape(meta.get("name")) if isinstance(meta.get("name"), str) else None
             if not name:
                 raise InvalidRequest(f"{where}: metadata.name must be plain text (no resource's id)")
+            # the name goes into API paths: a kind's name rules, checked at plan time (k8s_names.py)
+            check_name(str(manifest["kind"]), name, doc["metadata"].get("name") if isinstance(doc.get("metadata"), dict)
+                       else None, filler.values, f"template {template!r}, {where}")
             step_id = f"{manifest['kind']}/{name}"
             if step_id in seen:
                 raise InvalidRequest(f"{where}: {step_id} is rendered twice")
