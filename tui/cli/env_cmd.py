@@ -32,6 +32,7 @@ from tui.cli.output import ask, print_json, say, write_line
 from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
+from tui.core.holder_kind import described
 from tui.core.lifecycle.service import ttl_cap_note
 from tui.core.model import iso, now_utc
 from tui.core.sanitize import clean
@@ -247,7 +248,7 @@ class Progress:
         """This command waits for an operation another live process carries out (LifecycleService.on_join)."""
         if name == self.name and not self.quiet:
             self.by = holder
-            self._line(f"{name}: {holder} is carrying it out already; joined it, waiting for it to end "
+            self._line(f"{name}: {described(holder)} is carrying it out already; joined it, waiting for it to end "
                        "(the steps below are its)")
 
     def start_from(self, managed: Any) -> None:
