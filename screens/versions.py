@@ -84,12 +84,46 @@ def version_cell(row: ComponentRow, env: str, first: str | None, palette: Palett
     version = row.versions.get(env)
     if version is None:
         return Text("—", style=palette.style("text-muted"), end="")
-    # the tag or revision at the end is what differs: cut the start
-    text = Text(cut_start(clean(version.text), width), no_wrap=True, end="")
+    # the image's name:tag stays readable (cut_version); the selected row's line shows it whole
+    text = Text(cut_version(clean(version.text, max_len=400), width), no_wrap=True, end="")
     reference = row.versions.get(first) if first else None
     if row.versions_differ and (reference is None or reference.key != version.key or env == first):
         text.stylize(palette.style("warning", bold=env != first))
     return text
+
+
+def cut_version(text: str, width: int) -> str:
+    """A version in `width` cells, `name:tag` kept readable: an image's registry path goes first
+    (`…/nginx:1.27`); then the tag stays whole, after as much of the name's start as fits
+    (`wor…:latest-2026-12-01`: the tag is what differs between environments); a tag too long
+    for that is cut after most of its start, its last characters kept (`nginx:1.27AAA…AAAAAA`).
+    Never cut at the start of the name:tag: `…AAAA` hid which image it was."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…" if width == 1 else ""
+    rest, at, digest = text.partition("@")
+    if "/" in rest and ", " not in rest:
+        text = rest.rsplit("/", 1)[1] + at + digest
+        if cell_len(text) + 2 <= width:
+            return "…/" + text
+    name, colon, tag = rest.rsplit("/", 1)[-1].partition(":") if ", " not in rest else ("", "", "")
+    tagpart = colon + tag + at + digest
+    if colon and cell_len(tagpart) == width:  # the tag alone, its `:` taken by the `…`
+        return "…" + tagpart[1:]
+    if colon and cell_len(tagpart) + 1 <= width:
+        room = width - 1 - cell_len(tagpart)
+        head = name[:room]
+        while cell_len(head) > room:  # wide characters
+            head = head[:-1]
+        return f"{head}…{tagpart}"
+    budget = width - 1
+    tail = min(6, budget // 3)
+    head = text[:budget - tail]
+    end = text[len(text) - tail:] if tail else ""
+    while cell_len(head) + 1 + cell_len(end) > width and head:  # wide characters
+        head = head[:-1]
+    return f"{head}…{end}"
 
 
 def mark_cell(row: ComponentRow, palette: Palette) -> Text:

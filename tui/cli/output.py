@@ -67,6 +67,9 @@ def age(stamp: str | None, now: datetime | None = None) -> str:
 def _table(rows: list[list[str]]) -> None:
     if not rows:
         return
+    # each cell as it will be shown (a TAB of an AWS Name tag is `^I`): the columns are measured
+    # on that, so outside text neither passes raw nor pushes the columns out of line
+    rows = [[clean(cell) for cell in row] for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         write_line("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
