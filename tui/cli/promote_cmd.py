@@ -3,11 +3,12 @@ promotion").
 
 - `versions`: every environment the user may see (or those named) observed once (never a
   repair); a row per component (a role: tui/core/compare/roles.py), a column per environment,
-  the rows whose versions differ marked `≠`.
+  the rows whose versions differ marked `≠` (among the environments that run the component; one
+  an environment does not run is `—`, marked and counted apart, not as differing).
 - `promote A B [--component NAME]... --plan | --apply [--yes] [--timeout D]`: the plan lists,
   in order, the changes that make B's components run A's versions; `--apply` runs them in
   waves, each gated on a fresh observation of B, and prints the promotion's id. On a terminal
-  it asks first unless `--yes`; without a terminal `--yes` is required (exit 2).
+  it shows the plan and asks first unless `--yes` (`--rollback` likewise shows what it undoes); without a terminal `--yes` is required (exit 2).
 - `promote --rollback ID [--yes]`: B's versions and desired state before promotion ID, in waves;
   an unfinished ID is stopped first (fenced: whoever carries it on stops at its next step).
 - `promote --resume ID`: carries on a promotion a killed envdeck left unfinished (a finished
