@@ -385,6 +385,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def _focus_view(self, view: str) -> None:
         if self._ensure_view(view):  # else focused once mounted, if still shown
             widget = self.query_one(VIEW_BY_NAME[view].focus)
+            search = self.query_one("#logs-search-input", Input) if view == "logs" else None
+            if search is not None and not search.has_class("hidden"):
+                widget = search  # opened by a `/` typed right after `l`: its keys go there
             if widget is not self.focused:  # focus() repaints it even then (a 20k-row table's visible rows)
                 widget.focus()
 
@@ -644,10 +647,17 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if isinstance(self.focused, Input | TextArea):
             raise SkipAction()  # '/' is typed there
         hold_keys(self.app, "filter")
-        try:
-            self._open_filter_box()
-        finally:
-            release_keys(self.app, "filter")  # after its focus() (both wait in the app's queue)
+
+        def open_box() -> None:
+            try:
+                self._open_filter_box()
+            finally:
+                release_keys(self.app, "filter")  # after its focus() (both wait in the app's queue)
+
+        # `/` is taken as it arrives (priority), ahead of the keys typed before it that are still on
+        # their way to their binding: `l/email` on a pod lost its `l` (the box took the focus first)
+        # and filtered Resources. The box opens once they ran, in the view they chose.
+        self.app.call_after_refresh(open_box)
 
     def _open_filter_box(self) -> None:
         view = self.active_view
@@ -680,9 +690,15 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     def holds_keys_after(self, key: str) -> str | None:
         """Enter and Esc close the filter box: the keys typed after them wait until the view has
         the focus again (released by _close_filter), never typed into the closed box."""
-        if key in ("enter", "escape") and self.is_mounted and self.focused is self.query_one("#filter", Input):
-            return "filter"
+        if key in ("enter", "escape") and self.is_mounted and self.focused is not None and (
+                self.focused is self.query_one("#filter", Input) or self.focused.id == "logs-search-input"):
+            return "filter"  # the Logs view's search box: released when it says it closed
         return None
+
+    @on(LogsView.SearchClosed)
+    def _logs_search_closed(self, event: LogsView.SearchClosed) -> None:
+        event.stop()
+        release_keys(self.app, "filter")  # `/email⏎nn`: the n n jump to the next matches
 
     def _close_filter(self) -> None:
         self.query_one("#filter", Input).add_class("hidden")

@@ -80,6 +80,34 @@ def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Itera
     return bindings
 
 
+# Keys that leave the footer (still in `?`) when the footer's keys would not all fit, in this
+# order: at 80 columns the Logs view's toggles cut it to `l Logs q Qui`.
+FOOTER_GIVES_WAY = ("toggle_timestamps", "toggle_json", "logs", "toggle_wrap")
+
+
+def fit_footer(screen, bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """`bindings` with FOOTER_GIVES_WAY's keys hidden, as few as it takes, so that the footer
+    shows its keys whole (`q Quit`, `? Help`, `: Command` at its end), none cut at the right."""
+    app = screen.app
+    try:
+        compact = screen.query_one(Footer).compact
+    except NoMatches:
+        return bindings
+
+    def used() -> int:
+        return sum(footer_cells(app.get_key_display(ab.binding), ab.binding.description, compact)
+                   for ab in bindings.values() if ab.binding.show)
+
+    room = screen.size.width - FOOTER_RESERVED
+    for action in FOOTER_GIVES_WAY:
+        if used() <= room:
+            break
+        for key, ab in list(bindings.items()):
+            if ab.binding.action == action and ab.binding.show:
+                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, show=False), ab.enabled, ab.tooltip)
+    return bindings
+
+
 def top_controller(resources: Iterable[Resource], r: Resource) -> str | None:
     """The kind of what runs `r` at the top of its `owner` links (a Pod's Deployment, via its
     ReplicaSet), or None when nothing owns it."""
@@ -231,7 +259,8 @@ class EnvironmentActions:
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with the keys of FOOTER_WHEN_ABLE shown where they can act and fit."""
         actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
-        return promote_to_footer(self, self._shown_as_focused(super().active_bindings), actions)  # type: ignore[misc]
+        shown = promote_to_footer(self, self._shown_as_focused(super().active_bindings), actions)  # type: ignore[misc]
+        return fit_footer(self, shown)
 
     def _shown_as_focused(self, bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
         """A key this screen binds with priority (`/`, so that the keys typed after it go into the

@@ -141,6 +141,10 @@ class LogsView(Vertical):
         Binding("end", "follow_end", "End", id="logs-end", show=False, tooltip="Jump to the last line and follow"),
     ]
 
+    class SearchClosed(Message):
+        """The search box closed (Enter or Esc) and the log has the focus again: the keys typed
+        after Enter in the same burst (`n n`) may act on the log now (screens/key_hold.py)."""
+
     def __init__(self, *, buffer_lines: int, id: str | None = None) -> None:
         super().__init__(id=id)
         self.buffer_lines = buffer_lines
@@ -402,12 +406,14 @@ class LogsView(Vertical):
         self.log_widget.focus()
         if self._search_text:
             self.action_next_match()
+        self.post_message(self.SearchClosed())
 
     def key_escape(self) -> bool | None:
         box = self.query_one("#logs-search-input", Input)
         if box.has_focus:
             box.add_class("hidden")
             self.log_widget.focus()
+            self.post_message(self.SearchClosed())
             return True
         return None
 
