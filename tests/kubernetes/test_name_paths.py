@@ -55,7 +55,8 @@ def config_path(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("branch", [EVIL, "../../etc/passwd", "A", "x%2f", "a" * 260])
+@pytest.mark.parametrize("branch", [EVIL, "../../etc/passwd", "A", "x%2f", "a" * 260],
+                         ids=["traversal", "dots", "upper", "percent", "long"])
 def test_a_name_that_is_no_name_is_refused_at_plan_time(config_path, branch):
     with pytest.raises(InvalidRequest) as refused:
         render(load_config(config_path), "pv", "p1", "alice", {"branch": branch})
