@@ -417,6 +417,7 @@ def _some(ids: list[str], most: int = 4) -> str:
 
 
 def _table(rows: list[list[str]]) -> None:
+    rows = [[clean(cell) for cell in row] for row in rows]  # measured as shown (a TAB is `^I`)
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         write_line("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
