@@ -244,6 +244,30 @@ async def test_a_sweeps_audit_row_is_committed_before_it_deletes_and_kept_when_i
     assert rows[f"{name}/sweep:aws"]["result"] == "interrupted", rows
 
 
+async def test_a_steps_backend_is_asked_only_after_its_creating_row_and_its_dependencys_fresh_health(store):
+    """The `creating` row of a step that waits for another is committed while the dependency's
+    fresh health is asked: when the step's own find() comes, its row (and its audit row) is in
+    the store and the dependency has been asked again after its own healthy answer."""
+    lstore = LifecycleStore(store)
+    world = MemoryWorld()
+    seen: dict[str, object] = {}
+
+    class Looking(MemoryProvisioner):
+        async def find(self, step):
+            if step.id == "sg":
+                rows = {r.id: r for r in await lstore.steps(ENV)}
+                audit = [a["result"] for a in await store.audit_entries(ENV) if a["target"] == f"{ENV}/sg"]
+                seen.update(row=rows["sg"].state, audit=audit, bucket_health=world.health_calls["bucket"])
+            return await super().find(step)
+
+    def factory(backend, env, config, template):
+        return Looking(world, backend, env, config, template)
+
+    await lstore.insert(managed_env(ENV, chain()), requested_by="ann", origin="cli")
+    assert (await engine(store, world, None, factory).drive(ENV)).state == EnvLifecycleState.READY
+    assert seen == {"row": StepState.CREATING, "audit": ["pending"], "bucket_health": 2}, seen
+
+
 class LostAnswer(MemoryProvisioner):
     """create() makes the thing, then its answer is lost (a read timeout): unreachable."""
 

@@ -17,7 +17,9 @@ sleep, wake) to its end, step by step, resumable after a crash at any point.
   (`expire_due` claims the lease and the request carries its epoch).
 - Create: steps run in the plan's waves (independent steps concurrently). A step starts only
   when every step it depends on is Healthy by a *fresh* `health()` call made then. Per step:
-  the row goes to `creating` with a fixed token BEFORE the backend call, `find()` adopts what
+  the row goes to `creating` with a fixed token BEFORE the backend call (committed while the
+  dependencies' fresh health is asked, and only while the create is the pending operation;
+  nothing of the step is asked of its backend before both), `find()` adopts what
   a crashed run created, else `create()`; the native id is stored (`waiting`), then `health()`
   is polled (0.5 s, ×1.5, at most 2 s) until Healthy, terminal, or the step's timeout (clock based).
   A failure leaves the environment `failed` with the step and reason, or, with
@@ -589,17 +591,16 @@ class _Run:
         (resumed after its create)."""
         deadline = self.clock() + timedelta(seconds=step.timeout_s)
         native_ids = await self._native_ids()
+        if step.kind != EDGE_CLAIM and row.state != StepState.WAITING:
+            return await self._start_create_step(step, by_id, row, native_ids, deadline)
         try:
             await self._dependencies_healthy(step, by_id, native_ids, deadline)
         except StepFailure:
             if await still_create():
                 raise
             return self._not_started()
-        gated: Operation | None = Operation.CREATE
-        if step.kind == EDGE_CLAIM or row.state == StepState.WAITING:
-            if not await still_create():
-                return self._not_started()
-            gated = None
+        if not await still_create():
+            return self._not_started()
         try:
             if step.kind == EDGE_CLAIM:
                 step = await self._claim(step)
@@ -615,16 +616,65 @@ class _Run:
             row.started_at, row.finished_at = row.started_at or self.clock(), None
             row.attempts += 1
             row.message = ""
-            if not await self._row(row, only_while=gated):   # committed BEFORE the backend call
+            await self._row(row)              # committed BEFORE the backend call
+            native_id = await self._find_or_create_step(prov, step, row, deadline)
+        return await self._become_healthy(step, row, native_id, deadline)
+
+    async def _start_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord,
+                                 native_ids: dict[str, str], deadline: datetime) -> str | None:
+        """A step not created yet: its `creating` row (with its audit row, only while the create is
+        the pending operation) is committed while its dependencies' fresh health is asked, both
+        before its own first backend call; a dependency found unhealthy then fails the row. A
+        provisioner that cannot be built fails the step before (no attempt is recorded)."""
+        try:
+            prov = self.provisioner(step.backend)
+        except Exception as exc:
+            reason = _why(exc)
+            await self._fail_row(row, reason)
+            raise StepFailure(step.id, reason) from None
+        healthy = asyncio.ensure_future(self._dependencies_healthy(step, by_id, native_ids, deadline))
+        row.state, row.token = StepState.CREATING, row.token or new_token()
+        row.started_at, row.finished_at = row.started_at or self.clock(), None
+        row.attempts += 1
+        row.message = ""
+        try:
+            written = await self._row(row, only_while=Operation.CREATE)
+        except BaseException:
+            healthy.cancel()
+            await asyncio.gather(healthy, return_exceptions=True)
+            raise
+        try:
+            await healthy
+        except StepFailure as exc:
+            if not written:
                 return self._not_started()
-            try:
-                native_id = await self._find_or_create(prov, step, row.token, deadline)
-            except Exception as exc:
-                reason = _why(exc)
-                await self._fail_row(row, reason)
-                raise StepFailure(step.id, reason) from None
-            row.state, row.native_id = StepState.WAITING, native_id
-            await self._row(row, self._entry(step.id, "Created", f"{step.kind} {native_id}"))
+            await self._fail_row(row, exc.reason)
+            raise
+        if not written:
+            return self._not_started()
+        try:   # after the dependencies' health: a reference to one never created is said by that check
+            step = dataclasses.replace(step, fields=resolve_refs(step.fields, native_ids))
+        except Exception as exc:
+            reason = _why(exc)
+            await self._fail_row(row, reason)
+            raise StepFailure(step.id, reason) from None
+        native_id = await self._find_or_create_step(prov, step, row, deadline)
+        return await self._become_healthy(step, row, native_id, deadline)
+
+    async def _find_or_create_step(self, prov: Provisioner, step: StepSpec, row: StepRecord,
+                                   deadline: datetime) -> str:
+        """find() or create() after the `creating` row, then the native id stored (`waiting`)."""
+        try:
+            native_id = await self._find_or_create(prov, step, row.token or "", deadline)
+        except Exception as exc:
+            reason = _why(exc)
+            await self._fail_row(row, reason)
+            raise StepFailure(step.id, reason) from None
+        row.state, row.native_id = StepState.WAITING, native_id
+        await self._row(row, self._entry(step.id, "Created", f"{step.kind} {native_id}"))
+        return native_id
+
+    async def _become_healthy(self, step: StepSpec, row: StepRecord, native_id: str, deadline: datetime) -> str:
         try:
             await self._wait_healthy(step, native_id, deadline)
         except StepFailure as exc:
