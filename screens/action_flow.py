@@ -105,6 +105,11 @@ def _param_default(resource: Resource, name: str) -> str:
     return "" if value is None or isinstance(value, dict | list) else str(value)
 
 
+# Parameters that count something (replicas, tasks, instances, concurrent executions): whole
+# numbers, 0 or more, checked by the dialog before anything is sent, whatever the kind scaled.
+COUNT_PARAMS = frozenset({"replicas", "desired_count", "desired_capacity", "reserved_concurrency"})
+
+
 def _param_limits(resource: Resource, name: str) -> tuple[int, int] | None:
     """The range a parameter must be in, when the resource says (an Auto Scaling group's
     desired capacity: its min and max size), so the dialog refuses a value before any call."""
@@ -171,7 +176,8 @@ def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionCho
     request = ConfirmRequest(title=title, details=details,
                              params={p: _param_default(first, p) for p in spec.params},
                              type_to_confirm=confirm_text, destructive=spec.destructive,
-                             confirm_label=spec.title, limits=limits)
+                             confirm_label=spec.title, limits=limits,
+                             counts=tuple(p for p in spec.params if p in COUNT_PARAMS))
 
     items = [(r.id, c.spec.name) for r, c in plan]
 

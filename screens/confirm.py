@@ -7,7 +7,12 @@ the environment name). Dismisses with the parameters, or None when cancelled.
 Cancel is the default: without a parameter to fill in, the Cancel button has the
 focus, so an Enter that was meant for the screen below (a drill-in pressed once too
 often) cancels instead of acting. Confirm with tab/← then Enter, or ctrl+y. A key that
-would confirm is ignored when it was typed before the dialog was shown (screens/dialog_guard.py)."""
+would confirm is ignored when it was typed before the dialog was shown (screens/dialog_guard.py).
+
+The value sent is the one in the field at its Enter: the keys typed after it are held and go to
+the screen below once the dialog is gone (`2 Enter 1` scales to 2, then `1` shows Resources). A
+count (`ConfirmRequest.counts`: replicas, desired count or capacity…) must be a whole number,
+0 or more, and within the request's limits: refused here, with the reason, before any call."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from screens.base import steady_input
 from screens.dialog_guard import DialogGuard
+from screens.overview_rows import cut_middle
 from tui.core.sanitize import clean
 from tui.messages import ConfirmRequest  # the request is a message's payload: widgets ask without this screen
 
@@ -41,8 +47,6 @@ def fit_title(before: str, name: str, after: str, width: int) -> str:
     """`before + name + after` in one line of the dialog: `name` (a long resource id) is cut in
     its middle with `…` so that what follows it (`in staging?`) stays whole; the Label cut the
     end and lost the environment (`… fz8lw in stagin`)."""
-    from screens.overview import cut_middle  # not at the top: the overview's flows import this screen
-
     room = title_room(width) - cell_len(clean(before)) - cell_len(clean(after))
     return f"{before}{cut_middle(clean(name), max(room, 8))}{after}"
 
@@ -83,7 +87,8 @@ class ConfirmScreen(DialogGuard, ModalScreen[dict[str, str] | None]):
                 yield steady_input(self.app, value=clean(default), id=f"param-{name}", classes="param")
             if req.type_to_confirm is not None:
                 yield Label(Text(f"Type {clean(req.type_to_confirm)} to confirm:"), id="type-hint")
-                yield steady_input(self.app, placeholder=clean(req.type_to_confirm), id="type-to-confirm")
+                # no placeholder: a greyed name in the field looked typed (the label above names it)
+                yield steady_input(self.app, id="type-to-confirm")
             yield Static(id="dialog-error")
             with Horizontal(id="dialog-buttons"):
                 yield Button(req.confirm_label, variant="error" if req.destructive else "primary", id="ok")
@@ -99,33 +104,43 @@ class ConfirmScreen(DialogGuard, ModalScreen[dict[str, str] | None]):
     def action_focus_button(self, which: str) -> None:
         self.query_one(f"#{which}", Button).focus()
 
-    def _params(self) -> dict[str, str] | None:
-        error = self.query_one("#dialog-error", Static)
+    def _params(self, at_enter: dict[str, str] | None = None) -> dict[str, str] | None:
+        """The parameters, or None when one is refused (the dialog says why). `at_enter`: the
+        values of fields as they were when their Enter was pressed (field id -> value)."""
+        at_enter = at_enter or {}
         params = {}
         for name in self.request.params:
-            value = self.query_one(f"#param-{name}", Input).value.strip()
+            field_id = f"param-{name}"
+            value = at_enter.get(field_id, self.query_one(f"#{field_id}", Input).value).strip()
             if not value:
-                error.update(Text(f"{name} is required"))
+                self.submit_refused(f"{name} is required")
                 return None
             limit = self.request.limits.get(name)
+            whole = name in self.request.counts or limit is not None
+            if whole and not (value.isascii() and value.isdigit()):
+                low = 0 if limit is None else limit[0]
+                what = (f"a whole number between {low} and {limit[1]}" if limit is not None
+                        else "a whole number, 0 or more")
+                self.submit_refused(f"{name} must be {what}; got {clean(value, max_len=20)!r}")
+                return None
             if limit is not None:  # refused here, before any call
                 low, high = limit
-                if not value.lstrip("-").isdigit() or not low <= int(value) <= high:
-                    error.update(Text(f"{name} must be a whole number between {low} and {high}; "
-                                      f"got {clean(value, max_len=20)}"))
+                if not low <= int(value) <= high:
+                    self.submit_refused(f"{name} must be a whole number between {low} and {high}; "
+                                        f"got {clean(value, max_len=20)}")
                     return None
-            params[name] = value
+            params[name] = str(int(value)) if whole else value
         if self.request.type_to_confirm is not None:
-            typed = self.query_one("#type-to-confirm", Input).value
+            typed = at_enter.get("type-to-confirm", self.query_one("#type-to-confirm", Input).value)
             expected = clean(self.request.type_to_confirm)
             if typed != expected:
-                said = f"{clean(typed, max_len=40)!r} is not {expected}: " if typed else ""
-                error.update(Text(f"{said}type {expected} exactly to confirm"))
+                said = f"{clean(typed, max_len=40)!r} is not {expected}: " if typed else "nothing typed: "
+                self.submit_refused(f"{said}type {expected} exactly to confirm")
                 return None
         return params
 
-    def action_confirm(self) -> None:
-        params = self._params()
+    def action_confirm(self, at_enter: dict[str, str] | None = None) -> None:
+        params = self._params(at_enter)
         if params is not None:
             self.dismiss(params)
 
@@ -134,7 +149,7 @@ class ConfirmScreen(DialogGuard, ModalScreen[dict[str, str] | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.action_confirm()
+        self.action_confirm({event.input.id or "": event.value})  # the value at the Enter
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

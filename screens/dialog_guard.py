@@ -28,6 +28,18 @@ the theme's warning colour): `enter ignored: it was typed before this dialog was
 several `"pr-3", enter ignored: typed before this dialog was shown`, so the user knows to type
 them again rather than wonder where they went.
 
+A key refused within the window although the dialog had painted is said as such: `enter
+ignored: too soon after it opened — press again` (not blamed on typing before it was shown).
+After a refused Enter, text typed into the field within the window is dropped and named too
+(`2 Enter 1` typed as the scale dialog appears leaves 2, not 21).
+
+Once an Enter (or ctrl+y) in a field submits, the dialog takes no more keys: those that follow
+in the burst (`2 Enter 1`: confirm, then `1` for the Resources view) are held
+(screens/key_hold.py, `holds_keys_after`) and go, in order, to the screen below once the dialog
+is dismissed. When the dialog refuses the value instead (`submit_refused`: a count that is no
+whole number), the keys typed before its error was shown are dropped and named under it. The
+value sent is the one in the field at the Enter, never one with the next keys appended.
+
 Mouse clicks are guarded the same way: a press or release on a button that acts (not Cancel)
 or an option of a list, sooner than `GUARD_S` after the paint, is refused before Textual makes a
 Click of it (the second click of a double-click that lands on the button just appearing under
@@ -57,6 +69,8 @@ from textual.errors import NoWidget
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 
+from screens.key_hold import release_keys
+
 GUARD_S = 0.25
 # Keys that never act in a dialog: they move the focus, edit a field or cancel.
 PASS_KEYS = frozenset({
@@ -68,6 +82,9 @@ CANCEL_BUTTONS = frozenset({"cancel"})  # a click on these never acts: it is nev
 ACTING_WIDGETS = (Button, OptionList)  # a click on one acts (a button pressed, an option chosen)
 TYPE_THE_NAME_FIELDS = frozenset({"type-to-confirm"})  # characters typed ahead are dropped here, not typed
 IGNORED_KEYS_WIDTH = 24  # the keys named in the line, at most (the line fits an 80-column dialog)
+SUBMIT_HOLD = "dialog-submit"  # the key hold from a field's submitting Enter until the dialog is gone
+# Why a key was refused, as the line says it (one key / several keys).
+BEFORE, TOO_SOON, AFTER_SUBMIT = "before", "too soon", "after submit"
 
 
 class DialogGuard:
@@ -83,6 +100,11 @@ class DialogGuard:
     _guard_ignored: str | None = None  # what the line says about the keys or clicks refused
     _guard_dropped: list[str] | None = None  # the keys and clicks refused, in order (None: none yet)
     _guard_press_refused: bool = False  # the last mouse press was refused: so is its release (no click)
+    _guard_why: str | None = None  # why the keys named in the line were refused (BEFORE, TOO_SOON…)
+    _guard_acting_refused: bool = False  # an Enter (or another acting key) was refused as typed ahead
+    _guard_holding: bool = False  # a submitting key holds the keys after it (SUBMIT_HOLD)
+    _guard_refused_before: float | None = None  # keys stamped before this (the value refused) are dropped
+    _guard_error: str | None = None  # the dialog's own error (the value refused), kept above the keys named
 
     def on_mount(self) -> None:
         if self.GUARD_FROM_MOUNT:
@@ -93,6 +115,8 @@ class DialogGuard:
         if self._guard_active is not None:  # armed again: what was refused before is old news
             self._guard_ignored = None
             self._guard_dropped = None
+            self._guard_why = None
+            self._guard_acting_refused = False
         self._guard_active = True
         self._guard_shown_at = None
         self.call_after_refresh(self._guard_painted)  # type: ignore[attr-defined]
@@ -135,15 +159,63 @@ class DialogGuard:
         `from_below`: the key was given to the screen below before this dialog was on top (the
         same burst as the key that opened it) and comes back up unused: it is lost, so it is
         said too (Esc, Tab and the arrows still work: the dialog's binding of them runs)."""
+        if self._guard_refused_before is not None and event.time < self._guard_refused_before:
+            self._say_ignored(key_name(event), why=AFTER_SUBMIT)  # typed after an Enter whose value was refused
+            return True
         if self.takes_keys(event.time):
             return False
         if from_below:
             if event.key in PASS_KEYS or self._cancels(event):
                 return False
-        elif not self._drops_typing(event) and self._passes(event):
+        elif not self._drops_typing(event) and not self._types_after_refusal(event) and self._passes(event):
             return False
-        self._say_ignored(key_name(event))
+        if not from_below and not self._passes(event):
+            self._guard_acting_refused = True
+        shown = self._guard_shown_at
+        self._say_ignored(key_name(event), why=BEFORE if from_below or shown is None or event.time < shown
+                          else TOO_SOON)
         return True
+
+    def _types_after_refusal(self, event: events.Key) -> bool:
+        """Text typed into a field after its Enter was refused (within the window): meant for what
+        the Enter would have led to, not for the value (`2 Enter 1` must not leave 21)."""
+        return self._guard_acting_refused and event.key not in PASS_KEYS and isinstance(self.focused, Input)  # type: ignore[attr-defined]
+
+    # -- a field's submitting key: the keys after it wait for the dialog to be gone ------------------
+    def holds_keys_after(self, key: str) -> str | None:
+        """Asked by the app's key hold for every key it takes while this dialog is on top (after the
+        guard let it through): an Enter or ctrl+y that submits a field's value holds the keys typed
+        after it, so that none of them is typed into the value being sent."""
+        if not (self.GUARD_FROM_MOUNT if self._guard_active is None else self._guard_active):
+            return None
+        if not isinstance(self.focused, Input):  # type: ignore[attr-defined]
+            return None
+        bindings = self._bindings.key_to_bindings.get(key, ())  # type: ignore[attr-defined]
+        if key != "enter" and not any(b.action == "confirm" for b in bindings):
+            return None
+        self._guard_holding = True
+        return SUBMIT_HOLD
+
+    def submit_refused(self, error: str) -> None:
+        """The dialog refuses the value submitted and says `error`: the keys typed after the submit,
+        before the error could be read, are dropped and named under it (not typed into the field)."""
+        self._guard_refused_before = get_time()
+        self._guard_error = error
+        self._guard_dropped = None
+        self._guard_why = None
+        self._guard_ignored = None
+        self._show(None)
+        if self._guard_holding:
+            self._guard_holding = False
+            release_keys(self.app, SUBMIT_HOLD)  # type: ignore[attr-defined]
+
+    def dismiss(self, result=None):  # type: ignore[no-untyped-def]
+        """Gone: the keys held since the submitting Enter go, in order, to the screen below."""
+        done = super().dismiss(result)  # type: ignore[misc]
+        if self._guard_holding:
+            self._guard_holding = False
+            release_keys(self.app, SUBMIT_HOLD, when_settled=True)  # type: ignore[attr-defined]
+        return done
 
     def _cancels(self, event: events.Key) -> bool:
         bindings = self._bindings.key_to_bindings.get(event.key, ())  # type: ignore[attr-defined]
@@ -160,7 +232,8 @@ class DialogGuard:
         if self.takes_keys(event.time) or self._acting_widget_at(event) is None:
             return False
         self._guard_press_refused = isinstance(event, events.MouseDown)
-        self._say_ignored("click", made="made")
+        shown = self._guard_shown_at
+        self._say_ignored("click", why=BEFORE if shown is None or event.time < shown else TOO_SOON)
         return True
 
     def _acting_widget_at(self, event: events.MouseEvent) -> Widget | None:
@@ -175,25 +248,50 @@ class DialogGuard:
             node = node.parent if isinstance(node.parent, Widget) else None
         return None
 
-    def _say_ignored(self, key: str, made: str = "typed") -> None:
-        """Say what was refused: one key as `enter ignored: it was typed before this dialog was
-        shown`, several as `"pr-3", enter ignored: typed before this dialog was shown` (the
+    def _say_ignored(self, key: str, why: str = BEFORE) -> None:
+        """Say what was refused and why: one key as `enter ignored: it was typed before this dialog
+        was shown` (or `enter ignored: too soon after it opened — press again` when the dialog had
+        painted), several as `"pr-3", enter ignored: typed before this dialog was shown` (the
         characters typed run together, the last ones kept), so the user types them again."""
         dropped = self._guard_dropped = [*(self._guard_dropped or ()), key]
-        if len(dropped) == 1:
-            self._show_ignored(f"{key} ignored: it was {made} before {self.GUARD_WHAT} was shown")
-            return
-        verb = "made" if "click" in dropped else "typed"
-        self._show_ignored(f"{ignored_keys(dropped)} ignored: {verb} before {self.GUARD_WHAT} was shown")
+        if self._guard_why != BEFORE:  # a key typed before the dialog was shown says so for the rest
+            self._guard_why = why
+        why = self._guard_why
+        clicks = "click" in dropped
+        if why == AFTER_SUBMIT:
+            self._show(f"{ignored_keys(dropped)} ignored: typed after the enter")
+        elif why == TOO_SOON:
+            again = "click" if clicks and len(dropped) == 1 else "type" if len(dropped) > 1 else "press"
+            self._show(f"{ignored_keys(dropped)} ignored: too soon after it opened — {again} again")
+        elif len(dropped) == 1:
+            made = "made" if clicks else "typed"
+            self._show(f"{key} ignored: it was {made} before {self.GUARD_WHAT} was shown")
+        else:
+            verb = "made" if clicks else "typed"
+            self._show(f"{ignored_keys(dropped)} ignored: {verb} before {self.GUARD_WHAT} was shown")
 
-    def _show_ignored(self, text: str) -> None:
-        self._guard_ignored = text
+    def _show(self, ignored: str | None) -> None:
+        """The line: the dialog's own error (a value refused), then the keys refused."""
+        if ignored is not None:
+            self._guard_ignored = ignored
+        self._show_ignored(self._guard_ignored)
+
+    def _show_ignored(self, text: str | None) -> None:
+        if text is not None:
+            self._guard_ignored = text
         try:
             line = self.query_one(self.GUARD_HINT, Static)  # type: ignore[attr-defined]
         except NoMatches:
             return  # refused before the dialog was composed: said once it is painted
         palette = getattr(self.app, "palette", None)  # type: ignore[attr-defined]
-        line.update(Text(text, style=palette.style("warning") if palette is not None else ""))
+        shown = Text()
+        if self._guard_error is not None:
+            shown.append(self._guard_error)  # the line's own colour (the theme's error)
+            if text is not None:
+                shown.append("\n")
+        if text is not None:
+            shown.append(text, style=palette.style("warning") if palette is not None else "")
+        line.update(shown)
         line.display = True  # a dialog may keep the line hidden until there is something to say
 
 

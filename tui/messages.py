@@ -278,6 +278,7 @@ class ConfirmRequest:
     destructive: bool = False
     confirm_label: str = "Confirm"
     limits: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (min, max): whole numbers only
+    counts: tuple[str, ...] = ()  # names of params that are whole numbers, 0 or more (replicas, …)
 
 
 class ConfirmationRequested(Message):
