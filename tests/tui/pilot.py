@@ -63,6 +63,26 @@ async def type_text(pilot, text: str) -> None:
         app._driver.send_message(event)
 
 
+async def palette_typed(pilot, query: str, first: str) -> None:
+    """Open the command palette (ctrl+p), type `query` and wait until the whole query is in its box
+    and the highlighted first hit's text holds `first`: Enter then chooses that hit."""
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the command palette")
+    palette = app.screen
+    field, hits = palette.query_one(CommandInput), palette.query_one(CommandList)
+    await type_text(pilot, query)
+
+    def first_hit() -> str:
+        return str(hits.get_option_at_index(0).prompt) if hits.option_count else ""
+
+    await wait_until(pilot, lambda: field.value == query and hits.highlighted == 0 and first in first_hit(),
+                     f"{first!r} first in the palette's answer to {query!r}",
+                     explain=lambda: (field.value, hits.highlighted, first_hit()))
+
+
 async def settle(pilot) -> None:
     """Let pending layout, footer recomposition and table sizing finish."""
     from textual.widgets import Footer

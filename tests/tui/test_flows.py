@@ -13,7 +13,7 @@ from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
 from screens.overview import OverviewScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.pilot import app_ready, dialog_shown, make_app, wait_for_audit, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, make_app, palette_typed, wait_for_audit, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tui.core.model import Drift, Health
 from tui.widgets.record_views import DriftTable
@@ -236,9 +236,7 @@ async def test_palette_switches_theme_and_the_choice_persists(tmp_path, stage):
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         assert app.theme == "envdeck-dark"
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Theme: envdeck-light")
-        await pilot.pause(0.3)
+        await palette_typed(pilot, "Theme: envdeck-light", "envdeck-light")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.theme == "envdeck-light", "the light theme")
         stored: list = []
@@ -258,8 +256,7 @@ async def test_palette_opens_an_environment_view(tmp_path, stage):
     app = make_app(tmp_path, stage)
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
-        await pilot.press("ctrl+p", *"staging: compliance")
-        await pilot.pause(0.3)
+        await palette_typed(pilot, "staging: compliance", "staging: compliance")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen)
                          and app.screen.active_view == "compliance", "the compliance view")

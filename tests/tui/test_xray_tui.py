@@ -10,7 +10,7 @@ from textual.widgets import Tree
 from screens.environment import EnvironmentScreen
 from screens.resource_detail import ResourceDetailScreen
 from screens.xray import XrayScreen
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, make_app, palette_typed, settle, wait_until
 from tui.core.model import Health
 from tui.core.xray import XrayNode
 from tui.widgets.resource_table import ResourceTable
@@ -119,18 +119,11 @@ async def test_the_tree_follows_the_environment(tmp_path, stage):
 
 
 async def test_the_command_palette_opens_an_xray(tmp_path, stage):
-    from textual.command import CommandList, CommandPalette
-
     stage.replica_sets = True
     app = make_app(tmp_path, stage, env="staging")
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
-        await pilot.press(*"xray api-5c8b-xyz12")
-        hits = app.screen.query_one(CommandList)
-        await wait_until(pilot, lambda: hits.option_count > 0 and "xray api-5c8b-xyz12" in str(
-            hits.get_option_at_index(0).prompt), "the xray hit first", explain=lambda: hits.option_count)
+        await palette_typed(pilot, "xray api-5c8b-xyz12", "xray api-5c8b-xyz12")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, XrayScreen) and app.screen.tree_shown is not None,
                          "the pod's xray")
