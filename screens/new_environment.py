@@ -213,19 +213,38 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
             return
         event.stop()
         event.prevent_default()
+        self._name_typed_ahead(event.character)
+
+    def refuses(self, event: events.Key, from_below: bool = False) -> bool:
+        """A character of the burst that opened this screen (`n pr-7` typed at once) was given to
+        the overview before the screen was pushed and comes back up unused: it is the start of the
+        name, typed in (the form is no confirmation), never lost. The plan's guard is the mixin's."""
+        if from_below and self.plan is None and not self._busy and event.is_printable and event.character:
+            self._name_typed_ahead(event.character)
+            return True
+        return super().refuses(event, from_below)
+
+    def _name_typed_ahead(self, text: str) -> None:
         name = next(iter(self.query(f"#input-{NAME}").results(Input)), None)
         if self._early or name is None or not name.is_mounted:
-            self._early.append(event.character)  # the form is being built: _choose types it in
+            self._early.append(text)  # the form is being built: _choose types it in
             return
-        self._type_name(event.character)
+        self._type_name(text)
 
     def _type_name(self, text: str) -> None:
         """`text` typed at the end of the name field, which takes the focus (without selecting
         what it holds on focus: the next key would replace it)."""
         name = self.query_one(f"#input-{NAME}", Input)
-        name.select_on_focus = False
-        name.focus()
+        self._focus_at_end(name)
         name.insert_text_at_cursor(text)
+
+    @staticmethod
+    def _focus_at_end(field: Input) -> None:
+        """The focus to `field` with its cursor after what it holds, nothing selected: back from
+        the plan, a key typed there adds to the name instead of replacing it ("pr-1" became "x")."""
+        field.select_on_focus = False
+        field.focus()
+        field.cursor_position = len(field.value)
 
     # -- the template and its form ------------------------------------------------------
     @on(OptionList.OptionHighlighted, "#templates")
@@ -316,6 +335,11 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.plan is not None:
+            return  # a field's Enter handled once the plan is shown never creates (only Create, ctrl+y)
+        if self._busy:
+            self._say_busy("enter")
+            return
         inputs = list(self.query_one("#form").query(Input))
         index = inputs.index(event.input) if event.input in inputs else len(inputs) - 1
         if index + 1 < len(inputs):
@@ -341,8 +365,18 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         return values[NAME], params, parse_duration(ttl) if ttl else None
 
     # -- plan, then create ----------------------------------------------------------------
-    def action_confirm(self) -> None:
-        if self.template is None or self._busy:
+    def _say_busy(self, key: str | None) -> None:
+        """An Enter or ctrl+y while the plan (or the create) is on its way: ignored, and said so.
+        It is not kept for the plan: nothing typed before the plan was shown may create."""
+        doing = "creating…" if self.plan is not None else "planning…"
+        said = f"{doing} ({key} ignored)" if key else f"{doing} (ignored)"
+        self.query_one("#new-env-error", Static).update(muted(said, self.envdeck.palette))
+
+    def action_confirm(self, key: str | None = "ctrl+y") -> None:
+        if self.template is None:
+            return
+        if self._busy:
+            self._say_busy(key)
             return
         if self.plan is not None:
             self._create()
@@ -442,7 +476,7 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         if event.button.id == "cancel":
             self.action_back()
         else:
-            self.action_confirm()
+            self.action_confirm(None)  # Enter, space or a click: said without naming the key
 
     def action_back(self) -> None:
         if self.plan is not None:
@@ -450,6 +484,6 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
             self.query_one("#new-env-error", Static).update(muted("nothing was created", self.envdeck.palette))
             inputs = list(self.query_one("#form").query(Input))
             if inputs:
-                inputs[0].focus()
+                self._focus_at_end(inputs[0])
             return
         self.dismiss(None)
