@@ -381,7 +381,7 @@ def main() -> None:
               f"{s['gaps_p50_s']['before_first_s']} s, between waves {s['gaps_p50_s']['between_waves_s']} s, "
               f"after the last {s['gaps_p50_s']['after_last_s']} s")
         print(f"{op}: CPU of this process per operation p50 {s['cpu_p50_s']} s (engine, store, AWS clients; "
-              "the servers run in their own process unless --in-process-servers)")
+              "the servers run in their own process unless --in-process-servers or --quick)")
         print(f"{op}: (informative) whole / longest chain of steps p50 {s['ratio_to_critical_path_p50']}"
               + (f"; slowest backend sweep p50 {s['slowest_sweep_p50_s']} s (inside the whole)"
                  if s["slowest_sweep_p50_s"] is not None else ""))
