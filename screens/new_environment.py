@@ -273,7 +273,8 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         ttl_hint = (f"blank: {duration_text(ttl)}" if ttl else "blank: no expiry") + \
             (f" · at most {duration_text(max_ttl)}" if max_ttl else "") + " · e.g. 30m, 4h, 2d"
         fields = [FormField(NAME, "name", self._values.get(NAME, ""), "a-z, 0-9 and -, at most 63"),
-                  FormField(TTL, "ttl", self._values.get(TTL, ""), ttl_hint, placeholder=duration_text(ttl))]
+                  # no placeholder: a greyed 4h looked typed; the hint under it says what blank means
+                  FormField(TTL, "ttl", self._values.get(TTL, ""), ttl_hint)]
         for i, (pname, spec) in enumerate(config.parameters.items()):
             fields.append(FormField(f"p{i}", pname, default_text(spec), spec_hint(spec)))
         form = self.query_one("#form", VerticalScroll)

@@ -61,7 +61,7 @@ class PortChoiceScreen(DialogGuard, ModalScreen[ForwardRequest | None]):
             if self.ports:
                 yield OptionList(*(Option(Text(clean(p.label, max_len=60))) for p in self.ports), id="pf-ports")
             yield Label(Text("remote port:" if not self.ports else "or another remote port:"))
-            yield steady_input(self.app, placeholder="8080", id="pf-remote")
+            yield steady_input(self.app, placeholder="e.g. 8080", id="pf-remote")  # not a bare number: looks typed
             yield Label(Text("local port on 127.0.0.1 (empty: a free one):"))
             yield steady_input(self.app, placeholder="any", id="pf-local")
             yield Static(id="pf-error")

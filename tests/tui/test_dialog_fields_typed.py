@@ -15,6 +15,7 @@ from textual.widgets import Input
 
 from screens.confirm import ConfirmScreen
 from screens.new_environment import NewEnvironmentScreen
+from screens.port_choice import PortChoiceScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
 from tests.tui.test_dialog_dropped_keys import POD
@@ -44,6 +45,15 @@ async def test_the_type_the_name_field_shows_no_name_it_does_not_hold(tmp_path, 
                          explain=lambda: hint(app))
         assert stage.performed == []
         await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.screen.is_modal, "the delete cancelled")
+        # the port dialog's remote port: a greyed example, not a bare number that looks typed
+        app.push_screen(PortChoiceScreen("Pod/web-1", []))
+        port = await dialog_shown(pilot, PortChoiceScreen)
+        assert port.query_one("#pf-remote", Input).placeholder == "e.g. 8080"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "remote port: a port number 1-65535, not ''" in hint(app, "#pf-error"),
+                         "the empty remote port said", explain=lambda: hint(app, "#pf-error"))
+        await pilot.press("escape")
 
 
 async def test_the_new_environment_form_keeps_the_name_typed_ahead_and_after_the_plan(tmp_path, stage):
@@ -57,6 +67,7 @@ async def test_the_new_environment_form_keeps_the_name_typed_ahead_and_after_the
                          == "pr-7", "pr-7 in the name field",
                          explain=lambda: [i.value for i in app.screen.query(Input)])
         screen = app.screen
+        assert screen.query_one("#input-ttl", Input).placeholder == ""  # blank: the hint under it says 4h
         await type_into(pilot, "p0", "feature-x")
 
         # an Enter while the plan is on its way: said, and it creates nothing once the plan shows
