@@ -76,12 +76,11 @@ class PortChoiceScreen(DialogGuard, ModalScreen[ForwardRequest | None]):
             self.query_one("#pf-remote", Input).focus()
 
     def _submit(self, remote: str) -> None:
-        error = self.query_one("#pf-error", Static)
         try:
             remote_port = parse_port(remote, "remote port")
             local_port = parse_port(self.query_one("#pf-local", Input).value, "local port", optional=True)
         except ValueError as exc:
-            error.update(Text(str(exc)))
+            self.submit_refused(str(exc))  # said in #pf-error; keys typed after the Enter are named there
             return
         assert remote_port is not None
         self.dismiss(ForwardRequest(remote_port, local_port))

@@ -50,9 +50,11 @@ async def test_the_type_the_name_field_shows_no_name_it_does_not_hold(tmp_path, 
         app.push_screen(PortChoiceScreen("Pod/web-1", []))
         port = await dialog_shown(pilot, PortChoiceScreen)
         assert port.query_one("#pf-remote", Input).placeholder == "e.g. 8080"
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: "remote port: a port number 1-65535, not ''" in hint(app, "#pf-error"),
-                         "the empty remote port said", explain=lambda: hint(app, "#pf-error"))
+        burst(app, "\r", "4")  # the 4 typed after the Enter is not typed into the refused field
+        await wait_until(pilot, lambda: '"4" ignored: typed after the enter' in hint(app, "#pf-error"),
+                         "the 4 named", explain=lambda: hint(app, "#pf-error"))
+        assert "remote port: a port number 1-65535, not ''" in hint(app, "#pf-error")
+        assert port.query_one("#pf-remote", Input).value == ""
         await pilot.press("escape")
 
 
