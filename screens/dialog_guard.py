@@ -59,6 +59,7 @@ dialog never saw that key before its button was pressed."""
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -69,7 +70,7 @@ from textual.errors import NoWidget
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 
-from screens.key_hold import release_keys
+from screens.key_hold import KeyHold, release_keys
 
 GUARD_S = 0.25
 # Keys that never act in a dialog: they move the focus, edit a field or cancel.
@@ -319,20 +320,42 @@ def ignored_keys(keys: list[str], width: int = IGNORED_KEYS_WIDTH) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
-# The screen each key was given to when the app took it (a key comes back up to the app unused).
-_GIVEN_TO: weakref.WeakKeyDictionary[events.Key, object] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True, slots=True)
+class GivenTo:
+    """Where the app gave a key when it took it, and the key holds (screens/key_hold.py) on then."""
+
+    screen: object
+    holds: frozenset[str]
+
+
+# Each key as the app took it (a key comes back up to the app unused).
+_GIVEN_TO: weakref.WeakKeyDictionary[events.Key, GivenTo] = weakref.WeakKeyDictionary()
+
+
+def _holds(screen: object) -> frozenset[str]:
+    keys = getattr(getattr(screen, "app", None), "keys", None)
+    return frozenset(keys.reasons) if isinstance(keys, KeyHold) else frozenset()
 
 
 def typed_ahead(screen: object, event: events.Key) -> bool:
     """The app's check of every key, as it arrives and as it comes back up: True when `screen`
     is a guarded dialog that refuses it."""
     if not event.is_forwarded:
-        _GIVEN_TO[event] = screen
+        _GIVEN_TO[event] = GivenTo(screen, _holds(screen))
         from_below = False
     else:
         given = _GIVEN_TO.get(event)
-        from_below = given is not None and given is not screen
-    return isinstance(screen, DialogGuard) and screen.refuses(event, from_below)
+        from_below = given is not None and given.screen is not screen
+    if not (isinstance(screen, DialogGuard) and screen.refuses(event, from_below)):
+        return False
+    if from_below and given is not None:
+        # A hold the screen below started for this key (an Enter on the overview's row holds the
+        # keys after it until the environment opens) waits for what the key would have done; the
+        # dialog swallowed it, so nothing will: the keys held go on (to this dialog, which names
+        # them) instead of waiting seconds and being dropped, an Esc among them.
+        for reason in _holds(screen) - given.holds:
+            release_keys(screen.app, reason)  # type: ignore[attr-defined]
+    return True
 
 
 def clicked_ahead(screen: object, event: events.MouseDown | events.MouseUp) -> bool:
