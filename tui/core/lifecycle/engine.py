@@ -338,10 +338,10 @@ class _Run:
         return self.engine.clock
 
     async def close(self) -> None:
-        for prov in self._provisioners.values():
-            with contextlib.suppress(Exception):
-                await prov.close()
+        """Close the drive's provisioners, all at once (their clients, connections and pools)."""
+        provisioners = list(self._provisioners.values())
         self._provisioners.clear()
+        await asyncio.gather(*(prov.close() for prov in provisioners), return_exceptions=True)
 
     # -- the loop --------------------------------------------------------------------
     async def carry_out(self) -> ManagedEnvironment:
