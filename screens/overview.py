@@ -53,6 +53,10 @@ from tui.widgets.keyed_table import Cells
 from tui.widgets.resource_filter import ResourceFilter
 from tui.widgets.status_bar import StatusBar, status_text
 
+WATCH_EVERY_S = 0.05  # how often a hold started by a key of this screen is looked at (_watch_hold)
+WATCH_AT_MOST_S = 1.0
+
+
 
 class OverviewScreen(EnvdeckScreen):
     BINDINGS = [
@@ -83,6 +87,7 @@ class OverviewScreen(EnvdeckScreen):
     filter: ResourceFilter = ResourceFilter()
 
     def on_mount(self) -> None:
+        self._taken_over: set[str] = set()  # holds this screen started that the action they wait for took over
         self.ready = True
         self.refresh_all()
         self.query_one(EnvironmentsTable).focus()
@@ -186,12 +191,29 @@ class OverviewScreen(EnvdeckScreen):
             return "filter" if key in ("enter", "escape") else None
         if focused is not self.query_one(EnvironmentsTable):
             return None
-        if key == "slash":
-            return "filter"
-        return "open-env" if key == "enter" and self.query_one(EnvironmentsTable).cursor_key else None
+        reason = "filter" if key == "slash" else \
+            "open-env" if key == "enter" and self.query_one(EnvironmentsTable).cursor_key else None
+        if reason is not None:
+            self._taken_over.discard(reason)
+            self.set_timer(WATCH_EVERY_S, lambda: self._watch_hold(reason, WATCH_EVERY_S))
+        return reason
+
+    def _watch_hold(self, reason: str, waited_s: float) -> None:
+        """The key that took hold `reason` went elsewhere: a key typed before it opened a dialog
+        (`p⏎`: the dialog ignores the Enter), so nothing here releases the hold; it is released at
+        once and the keys after it go to that dialog in order (an Esc cancels it). Still on this
+        screen with nothing done after WATCH_AT_MOST_S, the keys go on here."""
+        keys = getattr(self.app, "keys", None)
+        if keys is None or reason not in keys.reasons or reason in self._taken_over:
+            return  # released, or the open / the box under way releases it
+        if self.app.screen is self and waited_s < WATCH_AT_MOST_S:
+            self.set_timer(WATCH_EVERY_S, lambda: self._watch_hold(reason, waited_s + WATCH_EVERY_S))
+            return
+        release_keys(self.app, reason)
 
     # -- `/` filter ----------------------------------------------------------------------
     def action_filter(self) -> None:
+        self._taken_over.add("filter")
         box = self.query_one("#filter", Input)
         try:
             box.remove_class("hidden")
@@ -239,6 +261,7 @@ class OverviewScreen(EnvdeckScreen):
             self._open(env)
 
     def _open(self, env: str) -> None:
+        self._taken_over.add("open-env")
         try:
             self.envdeck.open_env(env)
         finally:  # the keys typed after Enter act on the environment's screen once it is ready
