@@ -8,7 +8,12 @@ screens the least recently shown one is uninstalled and removed.
 While the app is idle (no key or mouse input for IDLE_S), the screens of environments not
 shown yet are built ahead, one per idle tick, off the screen stack (`prebuild`), as long as
 fewer than KEEP are kept: a first visit of such an environment is then a show of a kept
-screen too. A screen built ahead never evicts one the user has seen."""
+screen too. A screen built ahead never evicts one the user has seen.
+
+A screen dropped while it is still being built is removed once its build ended (after its mount
+and the after-refresh calls its widgets queued as they mounted): Textual (8.2) mounts nothing into
+a widget being removed, so its widgets' own mounts found their parts missing and raised (the
+tab bar's `No Tab with id '--content-tab-resources'`, the Logs view's search box): a crash."""
 
 from __future__ import annotations
 
@@ -103,7 +108,10 @@ class KeptEnvScreens:
             return
         self.app.uninstall_screen(self._name(env))
         if screen not in self.app.screen_stack:  # as Textual removes a popped screen that is not installed
-            screen.remove()
+            if screen.is_mounted:
+                screen.remove()
+            else:  # still being built (ahead, and `:prod⏎` came first): removed once built, see above
+                screen.call_after_refresh(screen.remove)
 
     @staticmethod
     def _name(env: str) -> str:

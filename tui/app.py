@@ -75,6 +75,7 @@ REPAIR_TOAST_QUIET_S = 10.0
 TOAST_S = 5.0
 WHOLE_TOAST_CHARS = 400  # an error toast's reason, wrapped (about 6 lines at 80 columns)
 STORE_WAIT_TOAST_S = 3600.0  # the migration-lock wait's toast: removed when the wait is over
+SCREEN_BUILD_AT_MOST_S = 5.0  # closing the app waits this long at most for a screen being built
 
 
 @dataclass
@@ -284,6 +285,34 @@ class EnvdeckApp(App):
         if kept is None:
             kept = self._kept_env_screens = KeptEnvScreens(self)
         kept.prebuild((env for env in envs[start:] + envs[:start] if env in observed), EnvironmentScreen)
+
+    # A screen still being built (`:prod⏎`, then the app quit or closed) ends its build before the
+    # app closes, for at most SCREEN_BUILD_AT_MOST_S: Textual (8.2) mounts nothing once exit() was
+    # called, nor into a widget being removed (the screens, as the app closes), so the half-built
+    # screen's widgets found their parts missing as they mounted and raised (the tab bar's
+    # `No Tab with id '--content-tab-resources'`): a traceback instead of a quit.
+    def _building_screens(self) -> bool:
+        return any(screen.is_attached and not screen.is_mounted for screen in self.screen_stack)
+
+    async def _screens_built(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SCREEN_BUILD_AT_MOST_S
+        while self._running and loop.time() < deadline and self._building_screens():
+            await asyncio.sleep(0.01)
+
+    def exit(self, result: object = None, return_code: int = 0, message: object = None) -> None:
+        if self._running and self._building_screens():
+            async def once_built() -> None:
+                await self._screens_built()
+                super(EnvdeckApp, self).exit(result, return_code, message)
+
+            self.run_worker(once_built(), group="exit", exclusive=True, exit_on_error=False)
+            return
+        super().exit(result, return_code, message)
+
+    async def _shutdown(self) -> None:  # also called directly, without exit() (App.run_test)
+        await self._screens_built()
+        await super()._shutdown()
 
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
