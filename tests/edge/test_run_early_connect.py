@@ -17,36 +17,7 @@ import pytest
 
 from tests.helpers import envdeck_inproc as envdeck
 from tests.security.access_setup import access, audit_rows, write_config
-from tests.tcp_relay import pump
-
-
-class CountingRelay:
-    """A TCP port that relays to an sshd and counts the connections it accepts."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self._handle(client)
-
-    def _handle(self, client: socket.socket) -> None:
-        """What becomes of an accepted connection: relayed to the sshd."""
-        upstream = socket.create_connection(("127.0.0.1", self.target_port))
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=pump, args=(a, b), daemon=True).start()
-
-    def close(self) -> None:
-        self.sock.close()
+from tests.tcp_relay import CountingRelay
 
 
 class RefusingNode(CountingRelay):

@@ -15,7 +15,7 @@ import pytest
 
 from backends.edge import EdgeBackend
 from backends.edge.early import NodeAddress
-from tests.edge.test_run_early_connect import CountingRelay
+from tests.tcp_relay import CountingRelay
 from tui.cli import fleet_early
 from tui.cli.fleet import EarlyConnect
 from tui.core.config import Defaults, EdgeConfig, parse_config

@@ -8,36 +8,12 @@ config with the files fixed runs the command there."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 
 import yaml
 
 from tests.helpers import envdeck_inproc as envdeck
-from tests.tcp_relay import pump
+from tests.tcp_relay import CountingRelay
 from tui.core.config_files import refused_phrases
-
-
-class CountingRelay:
-    """A TCP port relaying to an sshd, counting the connections it accepts."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
 
 def _line_of(path, fragment: str) -> int:
