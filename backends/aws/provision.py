@@ -71,8 +71,6 @@ class AwsProvisioner(Provisioner):
         self._sweep_client: asyncio.Future[Any] | None = None
         #: the sweep's listings begun before it, as their kinds' steps were gone (`steps_gone`)
         self._listings: dict[str, asyncio.Future[Any]] = {}
-        #: the region's buckets and their tags, read when the destroy began (`_tagged_buckets`)
-        self._early_buckets: asyncio.Future[dict[str, dict[str, str]]] | None = None
         self.bind_instance(instance)
 
     def bind_instance(self, instance: str) -> None:
@@ -138,14 +136,11 @@ class AwsProvisioner(Provisioner):
     def _prepare_sweep(self) -> None:
         """A destroy's sweep follows its deletes: the tagging API's client (a new session's client
         takes 5-30 ms of CPU to build) is built in the worker pool now, while the deletes wait on
-        AWS, instead of after the last of them, and the region's buckets and their tags are read
-        (`_tagged_buckets` reads again only those carrying the name). A failure here is the
-        sweep's to report."""
+        AWS, instead of after the last of them. A failure here is the sweep's to report."""
         if self._sweep_client is None:
             self._sweep_client = asyncio.ensure_future(self.clients.run(
                 "resourcegroupstaggingapi client", self.clients.client, "resourcegroupstaggingapi"))
             self._sweep_client.add_done_callback(lambda f: f.cancelled() or f.exception())
-            self._begin_bucket_tags()
 
     def steps_gone(self, kinds: frozenset[str]) -> None:
         """Begin the sweep's listings that wait only for these kinds' steps (instances and their
@@ -249,24 +244,10 @@ class AwsProvisioner(Provisioner):
 
         return await self.clients.run("s3.get_bucket_tagging", tags)
 
-    def _begin_bucket_tags(self) -> asyncio.Future[dict[str, dict[str, str]]]:
-        if self._early_buckets is None:
-            self._early_buckets = asyncio.ensure_future(self._bucket_tags())
-            self._early_buckets.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return self._early_buckets
-
     async def _tagged_buckets(self) -> dict[str, dict[str, str]]:
-        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags.
-        The region's buckets and their tags may have been read when the destroy began
-        (`_prepare_sweep`): a destroy deletes buckets but tags none, so a bucket that did not carry
-        the name then does not now (another process tagging one meanwhile is the tagging API's to
-        find, asked after the last step); each that did is read again now, after its step is gone."""
-        early = self._early_buckets
-        if early is None:
-            return {n: t for n, t in (await self._bucket_tags()).items() if t.get(AWS_ENV_TAG) == self.env}
-        named = [n for n, t in (await early).items() if t.get(AWS_ENV_TAG) == self.env]
-        now = await asyncio.gather(*(self._tags_of_bucket(n) for n in named))
-        return {n: t for n, t in zip(named, now, strict=True) if t.get(AWS_ENV_TAG) == self.env}
+        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags
+        (read once the bucket steps are gone: a bucket being deleted is not asked for its tags)."""
+        return {n: t for n, t in (await self._bucket_tags()).items() if t.get(AWS_ENV_TAG) == self.env}
 
     async def delete_leftover(self, leftover: Leftover) -> None:
         """Delete what the sweep found, by kind, after checking again (fresh) that it carries this
@@ -318,8 +299,6 @@ class AwsProvisioner(Provisioner):
         for future in self._listings.values():
             future.cancel()
         self._listings.clear()
-        if self._early_buckets is not None:
-            self._early_buckets.cancel()
         self.clients.close()
 
 

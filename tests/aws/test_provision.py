@@ -304,18 +304,18 @@ async def test_sweep_finds_tagged_leftovers_and_deletes_them(aws, make_provision
 
 
 async def test_a_destroys_sweep_lists_kinds_as_their_steps_go_and_still_finds_what_is_left(aws, make_provisioner):
-    """A destroy's sweep may list a kind once its steps are gone (`steps_gone`) and reads the
-    region's buckets when the first delete is asked: the deleted bucket is no leftover, what is
-    still tagged is (a second bucket of ours, the group), and a bucket tagged with the name after
-    the buckets were read is found too (the tagging API, asked by sweep() itself)."""
+    """A destroy's sweep may list a kind once its steps are gone (`steps_gone`): the deleted
+    bucket is no leftover, what is still tagged is (a second bucket of ours, the group), and a
+    bucket tagged with the name after the buckets were listed is found too (the tagging API,
+    asked by sweep() itself)."""
     prov = make_provisioner()
     gid = await prov.create(sg_step(), "t")
     name = await prov.create(bucket_step(), "t")
     stray = await prov.create(bucket_step(name=f"{ENV}-stray"), "t")
-    await prov.delete(bucket_step(), name)        # the first delete: the buckets and their tags read
-    await prov._early_buckets
+    await prov.delete(bucket_step(), name)
     assert await prov.gone(bucket_step(), name)
     prov.steps_gone(frozenset({"s3-bucket"}))
+    await prov._listings["buckets"]               # the buckets listed and their tags read
     s3 = aws("s3")
     s3.create_bucket(Bucket=f"{ENV}-late")
     s3.put_bucket_tagging(Bucket=f"{ENV}-late", Tagging={"TagSet": [{"Key": "envdeck:env", "Value": ENV}]})

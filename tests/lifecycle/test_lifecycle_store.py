@@ -163,6 +163,47 @@ async def test_a_step_row_written_only_while_its_operation_is_pending(lstore):
     assert [a for a in await lstore.store.audit_entries("e2") if a["action"] == "lifecycle.create"] == []
 
 
+async def test_step_rows_asked_for_together_are_one_transaction_and_a_refused_one_is_its_own(lstore):
+    """Rows asked for while the connection is busy go in one transaction (group commit), each
+    caller returning once its row is committed; when one of them is refused (`Fenced`: a stale
+    epoch) the others are still written and only its caller gets the refusal."""
+    from tui.core.leases import Fenced
+    await lstore.insert(managed_env("e1", STEPS))
+    await lstore.insert(managed_env("e2", STEPS))
+    units = []
+    atomic = lstore._atomic
+
+    async def counted(fn):
+        units.append(fn)
+        return await atomic(fn)
+
+    lstore._atomic = counted
+
+    def row(env: str, step: str, token: str) -> StepRecord:
+        return StepRecord(env, step, "mem", "thing", StepState.CREATING, token=token)
+
+    async with lstore._lock:   # the connection busy: the three rows wait together
+        waiting = [asyncio.ensure_future(lstore.upsert_step(r)) for r in
+                   (row("e1", "a", "t1"), row("e1", "b", "t2"), row("e2", "a", "t3"))]
+        await asyncio.sleep(0.05)
+    assert await asyncio.gather(*waiting) == [True, True, True]
+    assert len(units) == 1
+    assert [r.token for r in await lstore.steps("e1")] == ["t1", "t2"]
+    assert [r.token for r in await lstore.steps("e2")][:1] == ["t3"]
+
+    units.clear()
+    async with lstore._lock:
+        waiting = [asyncio.ensure_future(lstore.upsert_step(row("e1", "a", "t4"))),
+                   asyncio.ensure_future(lstore.upsert_step(row("e2", "b", "t5"), epoch=7)),   # no such lease
+                   asyncio.ensure_future(lstore.upsert_step(row("e1", "b", "t6")))]
+        await asyncio.sleep(0.05)
+    done = await asyncio.gather(*waiting, return_exceptions=True)
+    assert done[0] is True and done[2] is True and isinstance(done[1], Fenced), done
+    assert len(units) == 4   # the batch, refused; then each row on its own
+    assert [r.token for r in await lstore.steps("e1")] == ["t4", "t6"]
+    assert (await lstore.steps("e2"))[1].state == StepState.PENDING   # the refused row: not written
+
+
 async def test_lease_free_ours_busy_expired(lstore):
     await lstore.insert(managed_env("e1", STEPS))
     t0 = now_utc()

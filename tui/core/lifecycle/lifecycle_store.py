@@ -27,6 +27,7 @@ check holds when the write lands. The SQL is the engines' common one (tui/core/s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -36,7 +37,7 @@ from typing import Any, TypeVar
 
 from tui.core.audited import AuditedOperation
 from tui.core.errors import InvalidRequest, NotFound
-from tui.core.leases import Lease, check_epoch
+from tui.core.leases import Fenced, Lease, check_epoch
 from tui.core.lifecycle.records import (
     EnvLifecycleState,
     ManagedEnvironment,
@@ -97,6 +98,24 @@ def busy_text(lease: Lease | None) -> str:
     return f"{lease.holder} (until {iso(lease.expires_at)})"
 
 
+class _OneByOne(Exception):
+    """A batch of one row: written on its own."""
+
+
+@dataclass(slots=True)
+class _RowWrite:
+    """A step row waiting for its transaction (`LifecycleStore.upsert_step`)."""
+
+    record: StepRecord
+    epoch: int | None
+    timeline: tuple[TimelineEntry, ...]
+    audit: AuditedOperation | None
+    audit_end: tuple[str, str] | None
+    only_while: Operation | None
+    done: asyncio.Future[bool]
+    begun: int | None = None
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -110,6 +129,8 @@ class LifecycleStore:
         self._db = store._db
         self._lock = store._lock
         self.path = store.path
+        #: step rows waiting for the next transaction (`upsert_step`'s group commit)
+        self._rows: list[_RowWrite] = []
 
     async def _exec(self, sql: str, args: Iterable[Any] = ()) -> int:
         """One statement committed at once; returns the rows changed."""
@@ -351,7 +372,6 @@ class LifecycleStore:
                            message=r["message"], started_at=parse_iso(r["started_at"]),
                            finished_at=parse_iso(r["finished_at"]), attempts=r["attempts"]) for r in rows]
 
-    @_serialized
     async def upsert_step(self, record: StepRecord, *, epoch: int | None = None,
                           timeline: Sequence[TimelineEntry] = (), audit: AuditedOperation | None = None,
                           audit_end: tuple[str, str] | None = None, only_while: Operation | None = None) -> bool:
@@ -362,34 +382,99 @@ class LifecycleStore:
         deferred one not written yet; `audit_end` (result, message): its end too (set on `audit`
         once committed: a write refused leaves the row open, as the body's exception ends it).
         `only_while`: written only while that operation is the pending one, checked in the same
-        transaction; False (nothing written) when another replaced it (a destroy requested)."""
+        transaction; False (nothing written) when another replaced it (a destroy requested).
+
+        Group commit: rows asked for while another transaction holds the connection are written
+        together in the next one (each with its checks; every caller returns once its row is
+        committed). When that transaction fails, each row is written on its own, so a refusal
+        (`Fenced`, a constraint) is its own row's."""
         audit = audit if audit is not None and not audit.ended else None
-        replaced = False
-
-        async def write() -> int | None:
-            nonlocal replaced
-            if only_while is not None:
-                found = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?", (record.env,))
-                replaced = found is None or found["operation"] != str(only_while)
-                if replaced:
-                    return None
-            begun = await self._begin_audit(audit)
-            await self._write_step(record)
-            if timeline:
-                await insert_timeline(self._db, record.env, timeline)
-            if audit is not None and audit_end is not None:
-                await finish_audit_row(self._db, begun or audit.id, *audit_end)
-            return begun
-
-        begun = await self._unit(record.env, epoch, write,
-                                 together=bool(timeline) or audit is not None or only_while is not None)
-        if replaced:
+        row = _RowWrite(record, epoch, tuple(timeline), audit, audit_end, only_while,
+                        asyncio.get_running_loop().create_future())
+        self._rows.append(row)
+        try:
+            await self._write_rows(row)
+        except BaseException:
+            if row in self._rows:   # cancelled before any transaction took it: never written
+                self._rows.remove(row)
+            raise
+        written = row.done.result()
+        if not written:
             return False
-        _begun(audit, begun)
+        _begun(audit, row.begun)
         if audit is not None and audit_end is not None:
             audit.finish(*audit_end)
             audit.ended = True
         return True
+
+    @_serialized
+    async def _write_rows(self, mine: _RowWrite) -> None:
+        """The rows waiting (`mine` among them unless an earlier caller wrote it) in one unit; each
+        row's outcome on its future (`mine`'s error raised here, the others' by their callers)."""
+        if mine.done.done():
+            return
+        batch, self._rows = self._rows, []
+        if len(batch) > 1:
+            try:
+                written = await self._atomic(lambda: self._rows_unit(batch))
+            except (*self._db.errors, InvalidRequest, Fenced):
+                pass   # each row on its own, below: a refusal is its own row's
+            except BaseException:
+                for row in batch:   # interrupted (cancelled): no row's outcome is known
+                    if row is not mine and not row.done.done():
+                        row.done.cancel()
+                raise
+            else:
+                for row, ok in zip(batch, written, strict=True):
+                    row.done.set_result(ok)
+                return
+        failure: BaseException | None = None
+        for row in batch:
+            try:
+                ok = await self._atomic(lambda r=row: self._rows_unit([r]))
+            except BaseException as exc:
+                if isinstance(exc, self._db.errors):
+                    exc = self._db.error(exc)
+                if row is mine or not isinstance(exc, Exception):
+                    failure = failure or exc
+                    if not row.done.done():
+                        row.done.cancel()
+                    if not isinstance(exc, Exception):
+                        for rest in batch:   # interrupted: the rows not written yet are not
+                            if not rest.done.done():
+                                rest.done.cancel()
+                        break
+                else:
+                    row.done.set_exception(exc)
+                    row.done.exception()   # retrieved here: its caller raises it
+            else:
+                row.done.set_result(ok[0])
+        if failure is not None:
+            raise failure
+
+    async def _rows_unit(self, batch: list[_RowWrite]) -> list[bool]:
+        """One atomic unit: each (env, epoch)'s fencing check, then each row with its checks, its
+        audit row, its timeline; per row whether it was written (`only_while` may refuse it)."""
+        for env, epoch in dict.fromkeys((r.record.env, r.epoch) for r in batch):
+            if epoch is not None:
+                await check_epoch(self._db, env, epoch)
+        written = []
+        for row in batch:
+            row.begun = None
+            if row.only_while is not None:
+                found = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?",
+                                                (row.record.env,))
+                if found is None or found["operation"] != str(row.only_while):
+                    written.append(False)
+                    continue
+            row.begun = await self._begin_audit(row.audit)
+            await self._write_step(row.record)
+            if row.timeline:
+                await insert_timeline(self._db, row.record.env, row.timeline)
+            if row.audit is not None and row.audit_end is not None:
+                await finish_audit_row(self._db, row.begun or row.audit.id, *row.audit_end)
+            written.append(True)
+        return written
 
     async def _write_step(self, record: StepRecord) -> None:
         await self._db.execute(
