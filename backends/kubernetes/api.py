@@ -564,6 +564,16 @@ _TOO_LONG = b"\0too long"  # what _watch_lines yields (then ends) for a line lon
 _OVER_BUDGET = b"\0over budget"  # ... for a line that would pass the process's WatchLineBudget
 
 
+def _unfinished_refused(size: int, limit: int, hold: _LineHold | None) -> bytes | None:
+    """`_TOO_LONG` when an unfinished line of `size` bytes is past `limit`, `_OVER_BUDGET` when
+    keeping it would pass the process's budget (`hold` then keeps its old share), else None."""
+    if size > limit:
+        return _TOO_LONG
+    if hold is not None and not hold.set(size):
+        return _OVER_BUDGET
+    return None
+
+
 async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float, limit: int,
                        hold: _LineHold | None = None) -> AsyncIterator[bytes | None]:
     """Lines of a watch body; None (then the end) when nothing arrives for `silent_after`;
@@ -585,11 +595,8 @@ async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float, limit:
             if b"\n" not in chunk:
                 parts.append(chunk)
                 size += len(chunk)
-                if size > limit:
-                    yield _TOO_LONG
-                    return
-                if hold is not None and not hold.set(size):
-                    yield _OVER_BUDGET
+                if (stop := _unfinished_refused(size, limit, hold)) is not None:
+                    yield stop
                     return
                 continue
             *complete, tail = chunk.split(b"\n")
@@ -602,14 +609,12 @@ async def _watch_lines(resp: aiohttp.ClientResponse, silent_after: float, limit:
                     return
                 yield line
             parts, size = ([tail], len(tail)) if tail else ([], 0)
-            if size > limit:
-                yield _TOO_LONG
+            if (stop := _unfinished_refused(size, limit, hold)) is not None:
+                yield stop
                 return
-            if hold is not None and not hold.set(size):
-                yield _OVER_BUDGET
-                return
-        if parts:
-            yield b"".join(parts)
+        # what is left has no newline: an event cut off when the connection ended (the API server
+        # ends every event with one). It is dropped, not parsed: the caller watches again from
+        # the last whole event's resourceVersion, which delivers that event again
     finally:
         if hold is not None:
             hold.release()

@@ -55,6 +55,10 @@ async def test_a_watch_line_without_end_is_refused_at_its_limit(emulator, kubeco
         await api.close()
 
 
+def _deployments_relisting(obs):
+    return [f for f in _relisting(obs) if f.resource == "kubernetes/Deployment"]
+
+
 async def test_an_endless_watch_line_relists_with_backoff_and_the_rows_stay_fresh(emulator, make_backend, watching):
     backend, watch = await _observed(emulator, make_backend, watching)
     backend.api.watch_line_max = 1 * MIB
@@ -63,9 +67,11 @@ async def test_an_endless_watch_line_relists_with_backoff_and_the_rows_stay_fres
     emulator.set_failure(endless_watch_line=True)  # every watch: 200, then "AAAA..." with no newline
     try:
         emulator.create_deployment(NS, "api", replicas=1)  # only a relist can bring it now
-        obs = await watch.next(lambda o: "kubernetes/Deployment/api" in by_id(o) and _relisting(o),
-                               "api from a relist, and the watches shown as failing")
-        fault = next(f for f in _relisting(obs) if f.resource == "kubernetes/Deployment")
+        # the fault comes with a kind's second failure in a row (the first only relists, which
+        # brings api): wait for Deployment's own, not any kind's that failed twice sooner
+        obs = await watch.next(lambda o: "kubernetes/Deployment/api" in by_id(o) and _deployments_relisting(o),
+                               "api from a relist, and the Deployments' watch shown as failing")
+        fault = _deployments_relisting(obs)[0]
         assert fault.message.startswith("watch of deployments.apps: an event from the API server longer "
                                         "than 1 MiB; relisting every "), fault.message
         assert deployments.failed_in_a_row >= 2
