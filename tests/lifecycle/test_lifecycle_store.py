@@ -185,7 +185,8 @@ async def test_step_rows_asked_for_together_are_one_transaction_and_a_refused_on
     async with lstore._lock:   # the connection busy: the three rows wait together
         waiting = [asyncio.ensure_future(lstore.upsert_step(r)) for r in
                    (row("e1", "a", "t1"), row("e1", "b", "t2"), row("e2", "a", "t3"))]
-        await asyncio.sleep(0.05)
+        for _ in range(5):   # each task runs until it waits for the lock
+            await asyncio.sleep(0)
     assert await asyncio.gather(*waiting) == [True, True, True]
     assert len(units) == 1
     assert [r.token for r in await lstore.steps("e1")] == ["t1", "t2"]
@@ -196,7 +197,8 @@ async def test_step_rows_asked_for_together_are_one_transaction_and_a_refused_on
         waiting = [asyncio.ensure_future(lstore.upsert_step(row("e1", "a", "t4"))),
                    asyncio.ensure_future(lstore.upsert_step(row("e2", "b", "t5"), epoch=7)),   # no such lease
                    asyncio.ensure_future(lstore.upsert_step(row("e1", "b", "t6")))]
-        await asyncio.sleep(0.05)
+        for _ in range(5):   # each task runs until it waits for the lock
+            await asyncio.sleep(0)
     done = await asyncio.gather(*waiting, return_exceptions=True)
     assert done[0] is True and done[2] is True and isinstance(done[1], Fenced), done
     assert len(units) == 4   # the batch, refused; then each row on its own
