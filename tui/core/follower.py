@@ -178,6 +178,9 @@ class Follower:
         waiting = {env: names for env in self.rec.envs if (names := self.pending(env))}
         while waiting and (left := deadline - loop.time()) > 0:
             await self.feed.wait(min(left, SQLITE_POLL_S))
+            # who leads, read again: the lease seen when the command started ages past its ttl
+            # while a slow first pass runs, though the leader keeps renewing it
+            await self.rec.leadership.refresh()
             marks = await self.feed.marks()
             for env in list(waiting):
                 token = marks.tokens.get(env)
