@@ -176,9 +176,14 @@ async def test_demo_r_enter_in_one_burst_restarts_nothing(demo, tmp_path):
         await select_row(pilot, "kubernetes/Deployment/api")
         app.post_message(events.Key("r", "r"))  # one read of the terminal: both keys at once
         app.post_message(events.Key("enter", None))
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen)
-                         and "enter ignored" in str(app.screen.query_one("#dialog-error").render()),
-                         "the Enter ignored by the restart dialog")
+
+        def said_ignored() -> bool:  # pushed is not composed: its line may not exist yet
+            screen = app.screen
+            return isinstance(screen, ConfirmScreen) and any(
+                "enter ignored" in str(line.render()) for line in screen.query("#dialog-error"))
+
+        await wait_until(pilot, said_ignored, "the Enter ignored by the restart dialog",
+                         explain=lambda: (app.screen, [str(s.render()) for s in app.screen.query("#dialog-error")]))
         await pilot.pause(0.5)
         assert isinstance(app.screen, ConfirmScreen)
         rows = await app.session.store.audit_entries("staging", limit=100)  # this test's own store
