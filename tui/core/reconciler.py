@@ -463,6 +463,9 @@ class Reconciler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake[(env, bname)].wait(), timeout=1.0)
                 continue
+            if not self.leadership.leads(env) and not await self.leadership.claim(env) \
+                    and self.follower.following(env):
+                continue  # the lease last seen had aged out (a late round); the store says who leads: follow
             self._pass_requested.discard((env, bname))
             try:
                 if backend.supports_watch:
