@@ -406,6 +406,8 @@ class EnvdeckApp(App):
             self.managed[env] = managed
 
     def _lifecycle_to_screens(self, env: str | None) -> None:
+        if not self.screen_stack:  # the app is closing: a lifecycle change (a create under way) may land then
+            return
         top = self.screen
         for screen in self.screen_stack:
             changed = getattr(screen, "lifecycle_changed", None)
@@ -421,6 +423,8 @@ class EnvdeckApp(App):
         self._lifecycle_to_screens(message.env)
 
     def on_environments_updated(self, message: EnvironmentsUpdated) -> None:
+        if not self.screen_stack:  # the app is closing: its screens are gone
+            return
         top = self.screen
         if isinstance(top, LifecycleScreen) and top.env in message.added:
             self.open_env(top.env)  # observed now: the environment screen (its Steps view) takes over
