@@ -190,6 +190,21 @@ async def test_plan_left_enter_creates_as_in_every_confirmation(tmp_path, stage,
                          "pr-5 created")
 
 
+async def test_a_lifecycle_change_landing_as_the_app_closes_is_ignored(tmp_path, stage, world):
+    """Quitting right after a Create: the create's state changes keep coming while the app closes.
+    One dispatched once its screens are gone is ignored (it raised ScreenStackError on quit)."""
+    from tui.messages import EnvironmentsUpdated, LifecycleUpdated
+
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        managed = await app.session.env_create("pr-9", "preview", {"branch": "main"}, ttl_s=7200, wait=False)
+    assert not app.screen_stack
+    app.on_lifecycle_updated(LifecycleUpdated("pr-9", managed))  # as Textual dispatches it then
+    app.on_environments_updated(EnvironmentsUpdated(added=["pr-9"], removed=[]))
+    assert "pr-9" in app.managed
+
+
 async def test_overview_keeps_the_whole_words_while_they_fit_at_80_columns(tmp_path, stage, world):
     app = lifecycle_app(tmp_path, stage, world)
     async with app.run_test(size=SMALL) as pilot:
