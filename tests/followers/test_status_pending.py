@@ -94,8 +94,11 @@ class HeldRelay:
 @pytest.fixture
 def world(tmp_path, moto_url, monkeypatch):
     """(leader config text, the follower's config file, the leader's relay, the follower's relay,
-    the follower's emulator); leases of 5 s."""
-    monkeypatch.setenv("ENVDECK_LEASE_TTL", "5")
+    the follower's emulator); leases of 15 s (the default): the leader shares the test's event loop
+    with the followers (a TUI, commands in threads) and must stay the leader throughout, on a loaded
+    machine too (a stalled leader that lets its lease lapse is replaced, as it should be: a follower
+    then observes the cloud); nothing here waits for a lease to run out."""
+    monkeypatch.setenv("ENVDECK_LEASE_TTL", "15")
     host, port = moto_url.split("//", 1)[1].rsplit(":", 1)
     leader_relay, cli_relay = HeldRelay((host, int(port))), HeldRelay((host, int(port)))
     leader_emu, leader_kc = start_emulator(tmp_path, "leader")
