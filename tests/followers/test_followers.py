@@ -139,3 +139,25 @@ async def test_a_follower_shows_the_leaders_cloud_unreachable(tmp_path, store_di
         if not stopped:
             leader_emu.stop()
         followers_emu.stop()
+
+
+async def test_a_follower_whose_leadership_rounds_run_late_asks_the_store_and_calls_nothing(clouds, tmp_path):
+    """Its view of the leader's lease ages out between two of its rounds (a loaded machine): before
+    its next pass it reads the lease again, finds the leader live and keeps following."""
+    leader_emu, leader_kc, followers_emu, followers_kc = clouds
+    state_dir = tmp_path / "state"
+    leader = await open_session(state_dir, leader_kc, "alice", "alice@ops-1:1")
+    follower = await open_session(state_dir, followers_kc, "bob", "bob@ops-2:2")
+    try:
+        await until(lambda: follower.reconciler.follower.loads >= 1, "the follower showing the leader's snapshot")
+        leadership = follower.reconciler.leadership
+        await leadership.stop(release=False)  # its rounds stop: the lease it saw ages out
+        seen = leadership.seen[ENV]
+        await until(lambda: leadership.seen[ENV].expires_at > seen.expires_at,
+                    "the follower reading the lease again before a pass")
+        assert leadership.seen[ENV].holder == "alice@ops-1:1" and not leadership.leads(ENV)
+        assert leader.reconciler.leadership.leads(ENV)
+    finally:
+        await follower.close()
+        await leader.close()
+    assert requests(followers_emu) == []
