@@ -34,7 +34,7 @@ async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
     The SIGINT comes through the process's handler (tui/cli/sigint.py, installed by `main`):
     only the first one wakes this loop, every later one is ignored, so that a double Ctrl-C
     cannot raise KeyboardInterrupt into the cancellation or asyncio's teardown."""
-    task = asyncio.ensure_future(work)
+    task = asyncio.ensure_future(_prompt_interrupt_kept(work))
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     if sigint.installed():
@@ -60,7 +60,25 @@ async def until_interrupted(work: Coroutine[Any, Any, Any]) -> Any:
         if interrupted.is_set() and task.cancelled():
             say(INTERRUPTED_LINE)
             return EXIT_INTERRUPTED
-        return task.result()
+        result = task.result()
+        if result is _AT_A_PROMPT:
+            say(INTERRUPTED_LINE)
+            return EXIT_INTERRUPTED
+        return result
+
+
+_AT_A_PROMPT = object()  # what the work ends with when a Ctrl-C at one of its prompts raised
+
+
+async def _prompt_interrupt_kept(work: Coroutine[Any, Any, Any]) -> Any:
+    """`work`, with the KeyboardInterrupt a Ctrl-C at its prompt raises (tui/cli/output.py ask)
+    kept inside its task: escaping a task, it stops the loop with the task's exception never
+    retrieved, and asyncio printed "Task exception was never retrieved" with a traceback after
+    the interrupt line whenever that task was collected before the process ended."""
+    try:
+        return await work
+    except KeyboardInterrupt:
+        return _AT_A_PROMPT
 
 
 def _take_back(loop: asyncio.AbstractEventLoop) -> None:
