@@ -53,14 +53,17 @@ async def test_a_screen_built_ahead_is_shown_on_the_first_visit_as_one_built_on_
     assert ahead == cold
 
 
-async def test_building_ahead_stops_at_keep_screens_and_never_while_there_is_input(tmp_path, stage):
+async def test_building_ahead_stops_at_keep_screens_and_never_while_there_is_input(tmp_path, stage, monkeypatch):
+    # idle from 4 s without input here (2 s in the app): a key every 0.1 s must never leave a gap
+    # that long, even when a loaded machine holds the test process back between two presses
+    monkeypatch.setattr("tui.app.IDLE_S", 4.0)
     app = make_app(tmp_path, stage, env="staging", config_text=STAGE_CONFIG + EXTRA)
     app.options.tick_s = 0.1
     async with app.run_test(size=SIZE) as pilot:
         await app_ready(pilot)
         staging = app.screen
         app.options.build_ahead = True
-        for _ in range(30):  # 3 s of keys, each within IDLE_S of the last: nothing is built ahead
+        for _ in range(60):  # 6 s of keys (longer than IDLE_S), each well within it of the last: nothing is built ahead
             await pilot.press("down")
             await pilot.pause(0.1)
         assert set(kept_screens(app)) == {"staging"}
