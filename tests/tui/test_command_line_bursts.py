@@ -111,7 +111,12 @@ async def test_keys_after_enter_act_on_the_screen_the_command_opened(tmp_path, s
 async def test_an_unknown_command_leaves_the_user_where_they_were(tmp_path, stage, how):
     async with started(tmp_path, stage, "staging") as pilot:
         app = pilot.app
-        screen = await burst_then_settle(pilot, ":nosuch\rj", how, "staging")
+        await send_burst(pilot, ":nosuch\rj", how)
+        # it ends where it started: settled could be seen before the burst's first key arrives (the
+        # driver posts keys from its own side), so first the sign that its Enter was handled
+        await wait_until(pilot, lambda: any("'nosuch'" in str(n.message) for n in app._notifications),
+                         "the unknown command said", explain=lambda: (stack(app), app.keys.reasons))
+        screen = await settle_on(pilot, "staging")
         assert stack(app) == ["Screen", "OverviewScreen", "EnvironmentScreen:staging"]
         assert screen.query_one(ResourceTable).cursor_row == 1, "the j after Enter moved staging's cursor"
         toasts = [str(n.message) for n in app._notifications]
@@ -146,6 +151,11 @@ async def test_keys_after_slash_go_into_the_filter_box(tmp_path, stage, how, tex
 @BOTH
 async def test_keys_after_enter_in_the_filter_box_act_on_the_view(tmp_path, stage, how):
     async with started(tmp_path, stage, "staging") as pilot:
-        screen = await burst_then_settle(pilot, "/web\r4", how, "staging")
+        await send_burst(pilot, "/web\r4", how)
+        # it ends where it started: first the sign that the burst's last key was handled
+        screen = pilot.app.screen
+        await wait_until(pilot, lambda: screen.active_view == "faults", "the 4 after Enter acted",
+                         explain=lambda: (screen.active_view, pilot.app.keys.reasons))
+        screen = await settle_on(pilot, "staging")
         assert screen.query_one("#filter", Input).value == "web", "the 4 after Enter was not typed into the box"
         assert screen.active_view == "faults"
