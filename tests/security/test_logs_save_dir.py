@@ -12,7 +12,8 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,11 @@ def _as_member(code: str, *args: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-async def _save_refused(state: Path, stage: Stage, fragment: str) -> None:
-    stage.log_lines = ["root's secret-ish line"]
+@asynccontextmanager
+async def _saving(state: Path, stage: Stage, line: str) -> AsyncIterator:
+    """The TUI on `state`, a pod's Logs view holding `line`, ctrl+s and Enter on the proposed path
+    (STATE/logs/envdeck-...log) done: its pilot, for the test to wait on what came of it."""
+    stage.log_lines = [line]
     app = make_app(state, stage, env="staging")
     async with app.run_test(size=(120, 30)) as pilot:
         await app_ready(pilot)
@@ -73,7 +77,13 @@ async def _save_refused(state: Path, stage: Stage, fragment: str) -> None:
         await wait_until(pilot, lambda: logs.log_widget.line_count == 1, "the line")
         await pilot.press("ctrl+s")
         await dialog_shown(pilot, ConfirmScreen, "the save prompt")
-        await pilot.press("enter")  # the proposed path: STATE/logs/envdeck-...log
+        await pilot.press("enter")
+        yield pilot
+
+
+async def _save_refused(state: Path, stage: Stage, fragment: str) -> None:
+    async with _saving(state, stage, "root's secret-ish line") as pilot:
+        app = pilot.app
         await wait_until(pilot, lambda: any("cannot save" in n.message for n in app._notifications), "the refusal")
         said = [n.message for n in app._notifications if "cannot save" in n.message]
         assert any(fragment in text and str(state / "logs") in text for text in said), said
@@ -112,20 +122,8 @@ async def test_logs_are_saved_in_a_logs_directory_of_your_own_in_the_shared_stat
     monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
     monkeypatch.setenv("HOME", "/nonexistent")
     state, _ = shared
-    stage.log_lines = ["root's line"]
-    app = make_app(state, stage, env="staging")
-    async with app.run_test(size=(120, 30)) as pilot:
-        await app_ready(pilot)
-        table = app.screen.query_one(ResourceTable)
-        await wait_until(pilot, lambda: table.move_to_key(POD), POD)
-        await pilot.press("l")
-        await wait_until(pilot, lambda: app.screen.active_view == "logs", "the logs view")
-        logs = app.screen.query_one(LogsView)
-        await wait_until(pilot, lambda: logs.log_widget.line_count == 1, "the line")
-        await pilot.press("ctrl+s")
-        await dialog_shown(pilot, ConfirmScreen, "the save prompt")
-        await pilot.press("enter")
-        folder = state / "logs"
+    folder = state / "logs"
+    async with _saving(state, stage, "root's line") as pilot:
         await wait_until(pilot, lambda: folder.is_dir() and list(folder.iterdir()), "the saved file")
     st = os.lstat(folder)
     assert stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o700

@@ -5,6 +5,9 @@ filter untouched."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from tests.tui.pilot import app_ready, make_app, wait_until
 from tests.tui.test_overview_enter_burst import send_burst
 from tui.widgets.logs_view import LogsView
@@ -18,14 +21,22 @@ def lines() -> list[str]:
     return [f"req {i} {'email sent' if i in MATCHES else 'ok'}" for i in range(200)]
 
 
-async def test_keys_after_the_search_enter_act_on_the_log(tmp_path, stage):
+@asynccontextmanager
+async def pod_selected(tmp_path, stage) -> AsyncIterator:
+    """The app on staging at 80x24, the pod's 200 lines staged and its row selected: the pilot."""
     stage.log_lines = lines()
     app = make_app(tmp_path, stage, env="staging")
     async with app.run_test(size=(80, 24)) as pilot:
         await app_ready(pilot)
-        screen = app.screen
-        table = screen.query_one(ResourceTable)
+        table = app.screen.query_one(ResourceTable)
         await wait_until(pilot, lambda: table.move_to_key(POD), POD)
+        yield pilot
+
+
+async def test_keys_after_the_search_enter_act_on_the_log(tmp_path, stage):
+    async with pod_selected(tmp_path, stage) as pilot:
+        app = pilot.app
+        screen = app.screen
         await pilot.press("l")
         logs = screen.query_one(LogsView)
         await wait_until(pilot, lambda: screen.active_view == "logs" and logs.log_widget.line_count == 200,
@@ -41,13 +52,9 @@ async def test_keys_after_the_search_enter_act_on_the_log(tmp_path, stage):
 
 
 async def test_l_then_a_search_in_one_burst_searches_the_pods_logs(tmp_path, stage):
-    stage.log_lines = lines()
-    app = make_app(tmp_path, stage, env="staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
+    async with pod_selected(tmp_path, stage) as pilot:
+        app = pilot.app
         screen = app.screen
-        table = screen.query_one(ResourceTable)
-        await wait_until(pilot, lambda: table.move_to_key(POD), POD)
         await send_burst(pilot, "l/email\r", "burst")
         logs = screen.query_one(LogsView)
         await wait_until(pilot, lambda: not app.keys.held and screen.active_view == "logs"
@@ -63,13 +70,9 @@ async def test_the_logs_footer_keeps_q_quit_whole_at_80_columns(tmp_path, stage)
     from screens.help import binding_rows
     from tests.tui.pilot import settle
 
-    stage.log_lines = lines()
-    app = make_app(tmp_path, stage, env="staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
+    async with pod_selected(tmp_path, stage) as pilot:
+        app = pilot.app
         screen = app.screen
-        table = screen.query_one(ResourceTable)
-        await wait_until(pilot, lambda: table.move_to_key(POD), POD)
         await pilot.press("l")
         await wait_until(pilot, lambda: screen.active_view == "logs", "the logs view")
         await settle(pilot)
