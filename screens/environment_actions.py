@@ -54,6 +54,17 @@ def lifecycle_keys_for(managed) -> tuple[str, ...]:
     return ("env_destroy", "env_wake" if managed.state == EnvLifecycleState.SLEEPING else "env_sleep")
 
 
+def pause_reads_resume(bindings: dict[str, ActiveBinding], paused: bool) -> dict[str, ActiveBinding]:
+    """`bindings` with `p` described as what it does: `Resume` where the environment's repairs
+    are paused (the footer, `?` and Textual's keys panel all read the active bindings)."""
+    if paused:
+        for key, ab in list(bindings.items()):
+            if ab.binding.action == "pause":
+                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description="Resume"), ab.enabled,
+                                              ab.tooltip)
+    return bindings
+
+
 def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Iterable[str]) -> dict[str, ActiveBinding]:
     """`bindings` (the screen's active ones) with the enabled keys of `actions` shown in the
     footer, in that order, while they fit the screen's width beside the keys shown already.
@@ -258,9 +269,19 @@ class EnvironmentActions:
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with the keys of FOOTER_WHEN_ABLE shown where they can act and fit."""
-        actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
-        shown = promote_to_footer(self, self._shown_as_focused(super().active_bindings), actions)  # type: ignore[misc]
+        paused = self._repairs_paused()
+        actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None)) + (("pause",) if paused else ())
+        bindings = pause_reads_resume(self._shown_as_focused(super().active_bindings), paused)  # type: ignore[misc]
+        shown = promote_to_footer(self, bindings, actions)
         return fit_footer(self, shown)
+
+    def _repairs_paused(self) -> bool:
+        """This environment's repairs are paused (`p` resumes them; a paused one's footer offers
+        `p Resume` where it has room): False while the screen is built or once the environment is gone."""
+        session = getattr(self.envdeck, "session", None)
+        if session is None or not getattr(self, "ready", False) or self.env not in session.states():  # type: ignore[attr-defined]
+            return False
+        return session.state(self.env).paused  # type: ignore[attr-defined]
 
     def _shown_as_focused(self, bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
         """A key this screen binds with priority (`/`, so that the keys typed after it go into the

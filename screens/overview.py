@@ -9,7 +9,6 @@ says the whole (state, owner, template, expiry, step and reason). `n` creates on
 from __future__ import annotations
 
 import contextlib
-from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -20,7 +19,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
-from screens.environment_actions import lifecycle_keys_for, promote_to_footer
+from screens.environment_actions import lifecycle_keys_for, pause_reads_resume, promote_to_footer
 from screens.key_hold import release_keys
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.overview_rows import (  # noqa: F401 - re-exported: the rows' names were this module's
@@ -292,10 +291,7 @@ class OverviewScreen(EnvdeckScreen):
             return bindings
         env = self.query_one(EnvironmentsTable).cursor_key
         state = self.session.states().get(env) if env and self.envdeck.session is not None else None
-        for key, ab in list(bindings.items()):
-            if ab.binding.action == "pause" and state is not None and state.paused:  # `p` resumes this one
-                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description="Resume"), ab.enabled,
-                                              ab.tooltip)
+        bindings = pause_reads_resume(bindings, state is not None and state.paused)  # `p` resumes this one
         return promote_to_footer(self, bindings, lifecycle_keys_for(self.envdeck.managed.get(env) if env else None))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

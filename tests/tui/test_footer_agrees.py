@@ -248,3 +248,29 @@ async def test_overview_tells_similar_created_names_apart(tmp_path, stage, world
         assert header_line(table).rstrip().endswith("REPAIR"), header_line(table)
         assert all(line.rstrip().endswith(("propose", "auto", "observe", "—")) for line in row_lines(table)), \
             row_lines(table)
+
+
+async def test_p_reads_and_does_resume_on_a_paused_environment(tmp_path, stage):
+    """The environment screen of a paused environment says what `p` does there, as the overview
+    does: `Resume` in the footer (where it has room), in `?` and in the palette; `p` asks to resume."""
+    from screens.confirm import ConfirmScreen
+    from screens.help import binding_rows
+    from tests.tui.pilot import palette_typed
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(120, 24)) as pilot:
+        await app_ready(pilot)
+        screen = app.screen
+        assert binding_rows(screen, app.palette)["pause:p"][2].plain.startswith("Pause")
+        await app.session.set_paused("staging", True)
+        await wait_until(pilot, lambda: any(k.key == "p" and k.description == "Resume"
+                                            for k in screen.query(FooterKey)),
+                         "p Resume in the footer", explain=lambda: [(k.key, k.description)
+                                                                   for k in screen.query(FooterKey)])
+        assert binding_rows(screen, app.palette)["pause:p"][2].plain.startswith("Resume")
+        await palette_typed(pilot, "resume stag", "Resume reconciling staging")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen, "back on the environment")
+        await pilot.press("p")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert str(app.screen.request.title) == "Resume repairs of staging?"
