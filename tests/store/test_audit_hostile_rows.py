@@ -12,8 +12,10 @@ import json
 import sqlite3
 
 from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
-from tui.core.audit_rows import MESSAGE_MAX, unreadable_note
+from tui.cli.audit_lines import MESSAGE_SHOWN as CLI_SHOWN
+from tui.core.audit_rows import MESSAGE_MAX, PARAMS_RAW_SHOWN, unreadable_note
 from tui.core.store_sqlite import DB_NAME
+from tui.widgets.record_views import MESSAGE_SHOWN as TUI_SHOWN
 
 COLUMNS = 'INSERT INTO audit (at, "user", env, target, action, params, origin, result, message, owner_pid) '
 
@@ -105,6 +107,9 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
     forge(any_store, request, "'9999-12-31T23:59:59Z','root','dev','x','future','{}','cli','succeeded','m',1")
     forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','long','{}','cli','succeeded','"
           + "B" * 5000 + "',1")
+    for action, cut in (("across-json", MESSAGE_MAX), ("across-text", CLI_SHOWN)):  # redacted, then cut
+        forge(any_store, request, f"'2026-12-07T11:41:00Z','root','dev','x','{action}','{{}}','cli','succeeded',"
+              + sql_text(across(cut, SECRET_KEY)) + ",1")
     config = tmp_path / "envdeck.yaml"
     state_url = f"state:\n  url: {json.dumps(any_store.url)}\n" if any_store.url else ""
     config.write_text(state_url + "environments:\n  dev: {}\n")
@@ -125,3 +130,53 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
     rows = {e["action"]: e for e in json.loads(as_json.stdout)["entries"]}
     assert rows["y"]["params_error"] == "not JSON" and rows["y"]["params_raw"] == "not json"
     assert rows["long"]["message"] == "B" * 5000 and rows["long"]["message_cut"] is False
+    assert SECRET_KEY[:10] not in text.stdout + as_json.stdout
+    assert rows["across-json"]["message"].endswith("x *** and mo") and rows["across-json"]["message_cut"] is True
+    assert lines["across-text"].endswith(f"x *** and mo… (cut: {CLI_SHOWN + 53} characters)"
+                                         + (" [db role postgres]" if any_store.url else ""))
+
+
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # an AWS secret key's shape: 40 characters
+SECRET_PW = "hunter2-Hunter2-hunter2"
+
+
+def across(cut: int, secret: str, before: str = " ") -> str:
+    """A message whose `secret` starts 10 characters before `cut` (after `before`): cut first,
+    then redacted, it would keep those 10 characters, which no pattern recognises alone."""
+    return "x" * (cut - 10 - len(before)) + before + secret + " and more text after it"
+
+
+def sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def test_a_secret_across_the_cut_is_redacted_whole(any_store, request):
+    """A hand-written message (or unreadable params) is redacted before it is cut: a 40-character
+    secret key, a JSON password and a URL's password that straddle the cut of `audit --json`
+    (MESSAGE_MAX), of the TUI's Timeline (its MESSAGE_SHOWN) and of a short read never show a
+    piece of themselves."""
+    cuts = {"json": MESSAGE_MAX, "tui": TUI_SHOWN, "short": 100}
+    store = await any_store.open()
+    try:
+        written = {}
+        for name, cut in cuts.items():
+            for kind, secret, before in (("key", SECRET_KEY, " "), ("json", SECRET_PW + '"}', ' {"password": "'),
+                                         ("url", SECRET_PW + "@db.internal/app", " postgresql://app:")):
+                written[name, kind] = across(cut, secret, before)
+                forge(any_store, request, f"'2026-12-07T11:41:00Z','root','{name}','x','{kind}','{{}}','cli',"
+                      f"'succeeded',{sql_text(written[name, kind])},1")
+        forge(any_store, request, "'2026-12-07T11:41:00Z','root','raw','x','key'," + sql_text(across(
+            PARAMS_RAW_SHOWN, SECRET_KEY)) + ",'cli','succeeded','m',1")
+        for name, cut in cuts.items():
+            rows = {r["action"]: r for r in await store.audit_entries(name, message_max=cut)}
+            assert set(rows) == {"key", "json", "url"}
+            for kind, row in rows.items():
+                assert len(row["message"]) <= cut and row["message_cut"] is True, (name, kind)
+                assert row["message_length"] == len(written[name, kind])
+                assert SECRET_KEY[:10] not in row["message"] and "hunter2" not in row["message"], (name, kind)
+            assert "***" in rows["key"]["message"] and '"password": "***"' in rows["json"]["message"]
+        [raw] = await store.audit_entries("raw")
+        assert raw["params_error"] == "not JSON" and " *** and mo" in raw["params_raw"] and raw["params_raw"].endswith("…")
+        assert SECRET_KEY[:10] not in raw["params_raw"]
+    finally:
+        await store.close()

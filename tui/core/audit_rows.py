@@ -5,10 +5,18 @@ may hold anything (`params` that is not JSON, `at` that is not a time, a message
 Reading the trail must not fail on such a row, nor grow with its size:
 
 - the database cuts every text column (`substr`) and says how long it was (`length`), so a
-  5 MB message costs at most `message_max` characters to fetch, redact and show;
+  5 MB message costs at most `message_max` + REDACT_MARGIN characters to fetch, redact and show;
+- redacted, then cut: envdeck redacts its own rows when it writes them, a hand-written row is
+  redacted here, and a secret must be seen whole by the patterns (a 40-character key, a URL's
+  `user:pw@`, a JSON `"password": "…"` need their end). So the database hands over
+  REDACT_MARGIN characters more than are shown, the piece is redacted, and only then is it cut
+  to `message_max` (`params_raw` likewise). A secret up to REDACT_MARGIN characters long that
+  straddles the cut is seen whole; a longer one whose pattern needs its end is not (the
+  patterns that match a beginning alone — a private-key block, `--password=`, a header — still
+  hide it);
 - `params` that is not a JSON object (or too long to read whole) becomes `{}` with
-  `params_error` saying why and `params_raw` its (cut, redacted) text, shown as data;
-- `message_cut` / `message_length` say when the message was cut and how long it was.
+  `params_error` saying why and `params_raw` its (redacted, then cut) text, shown as data;
+- `message_cut` / `message_length` say when the message was cut and how long it was stored.
 
 `AuditRow` fields are the keys of the dicts `Store.audit_entries` returns (JSON of
 `envdeck audit --json`)."""
@@ -26,6 +34,7 @@ MESSAGE_MAX = 65_536     # default cut of a row's message (`audit --json`); the 
 FIELD_MAX = 1_000        # user, env, target, action, origin, result, at, finished_at, db_user
 PARAMS_MAX = 65_536      # longer params are not parsed: shown as unreadable (cut)
 PARAMS_RAW_SHOWN = 200   # characters of unreadable params kept as data
+REDACT_MARGIN = 1_024    # characters read past a cut so that a secret across it is redacted whole
 
 _FIELDS = ("at", "user", "env", "target", "action", "origin", "result", "finished_at", "db_user")
 
@@ -35,23 +44,34 @@ def select_columns(message_max: int) -> str:
     cut = [f'substr({_quoted(name)}, 1, {FIELD_MAX}) AS {_quoted(name)}' for name in _FIELDS]
     return ", ".join(["id", *cut,
                       f"substr(params, 1, {PARAMS_MAX}) AS params", "length(params) AS params_length",
-                      f"substr(message, 1, {int(message_max)}) AS message", "length(message) AS message_length"])
+                      f"substr(message, 1, {int(message_max) + REDACT_MARGIN}) AS message",
+                      "length(message) AS message_length"])
 
 
 def _quoted(name: str) -> str:
     return '"user"' if name == "user" else name
 
 
-def decode_row(r: Mapping[str, Any]) -> dict[str, Any]:
-    """One row as `audit_entries` hands it out; never raises on a hand-written row."""
+def decode_row(r: Mapping[str, Any], message_max: int = MESSAGE_MAX) -> dict[str, Any]:
+    """One row as `audit_entries` hands it out (read with `select_columns(message_max)`);
+    never raises on a hand-written row."""
     params, error, raw = _params(r["params"], int(r["params_length"] or 0))
-    message = r["message"] or ""
+    piece = r["message"] or ""
     length = int(r["message_length"] or 0)
+    message, cut = redacted_prefix(piece, message_max, whole=length <= len(piece))
     out = {"id": r["id"], **{name: r[name] for name in _FIELDS if name not in ("finished_at", "db_user")},
-           "params": params, "message": redact_text(message), "finished_at": r["finished_at"],
+           "params": params, "message": message, "finished_at": r["finished_at"],
            "db_user": r["db_user"], "params_error": error, "params_raw": raw,
-           "message_cut": length > len(message), "message_length": length}
+           "message_cut": cut, "message_length": length}
     return out
+
+
+def redacted_prefix(piece: str, shown: int, *, whole: bool) -> tuple[str, bool]:
+    """(the first `shown` characters of `piece` once redacted, whether anything was left out).
+    `piece` is the start of a stored text (`whole`: all of it) read REDACT_MARGIN characters
+    past `shown`: redacted first, so that a secret across the cut is hidden whole."""
+    text = redact_text(piece[:shown + REDACT_MARGIN])
+    return text[:shown], len(text) > shown or not whole or len(piece) > shown + REDACT_MARGIN
 
 
 def _params(text: str | None, length: int) -> tuple[dict[str, Any], str | None, str | None]:
@@ -73,8 +93,8 @@ def _params(text: str | None, length: int) -> tuple[dict[str, Any], str | None, 
 
 
 def _raw(text: str) -> str:
-    cut = text[:PARAMS_RAW_SHOWN] + ("…" if len(text) > PARAMS_RAW_SHOWN else "")
-    return redact_text(cut)
+    shown, cut = redacted_prefix(text, PARAMS_RAW_SHOWN, whole=True)
+    return shown + ("…" if cut else "")
 
 
 def unreadable_note(rows: list[dict[str, Any]]) -> str | None:

@@ -596,7 +596,7 @@ class Store:
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(int(limit))
         rows = await self._db.fetchall(sql, args)
-        return [audit_rows.decode_row(r) for r in rows]
+        return [audit_rows.decode_row(r, message_max) for r in rows]
 
     # -- timeline ------------------------------------------------------------
     @_serialized
