@@ -64,7 +64,7 @@ class OverviewScreen(EnvdeckScreen):
                 tooltip="Pause or resume repairs (observing goes on)"),
         Binding("slash", "filter", "Filter", id="filter", show=False,
                 tooltip="Show the environments whose row matches: regex; ~ fuzzy; ! inverts"),
-        Binding("escape", "back", "Back", id="back", show=False, tooltip="Close the filter box, then clear the filter"),
+        Binding("escape", "back", "Back", id="back", tooltip="Close the filter box, then clear the filter"),
         Binding("n", "new_env", "New", id="env-new", tooltip="A new environment from a template (plan, then create)"),
         Binding("D", "env_destroy", "Destroy", id="env-destroy", show=False,
                 tooltip="Destroy the selected created environment (admin; type its name)"),

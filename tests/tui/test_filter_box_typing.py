@@ -44,3 +44,43 @@ async def test_a_long_query_scrolls_the_box_and_filters_the_table(tmp_path, stag
         await wait_until(pilot, lambda: box.value == LONG[:-3], "END erased")
         await pilot.pause()
         assert box.scroll_x > 0 and box_text(box).rstrip().endswith("x") and table.row_count == 0
+
+
+async def test_the_open_box_is_seen_and_hides_neither_footer_nor_status(tmp_path, stage):
+    """80×24: the box open on the overview and on the environment screen is drawn where it can be
+    read (it lay under the docked footer: what was typed could not be seen), and the status bar
+    and the footer, with `esc Back`, stay in view; the overview's line under the table too."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    from screens.environment import EnvironmentScreen
+    from tests.tui.pilot import settle
+    from tui.widgets.status_bar import StatusBar
+
+    app = make_app(tmp_path, stage)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        for where in ("overview", "environment"):
+            screen = app.screen
+            await pilot.press("slash", *"web")
+            box = screen.query_one("#filter", FilterInput)
+            await wait_until(pilot, lambda box=box: box.value == "web", f"web typed into the {where}'s box")
+            await settle(pilot)
+            shown = [screen.query_one(StatusBar), screen.query_one(Footer), box]
+            if where == "overview":
+                shown.append(screen.query_one("#env-description"))
+            rows = [w.region.y for w in shown]
+            assert len(set(rows)) == len(rows) and all(0 <= y < 24 for y in rows), (where, shown, rows)
+            for widget in shown:  # each the one drawn on its row: nothing lies over it
+                assert screen.get_widget_at(widget.region.x + 1, widget.region.y)[0] in (widget, *widget.children), \
+                    (where, widget)
+            assert "web" in box_text(box)
+            assert ("escape", "Back") in [(k.key, k.description) for k in screen.query(FooterKey)], where
+            await pilot.press("enter")
+            if where == "overview":
+                await pilot.press("escape")  # the filter cleared: staging's row back, then open it
+                await wait_until(pilot, lambda s=screen: not s.filter.active, "the filter cleared")
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready,
+                                 "the environment screen")
+                await settle(pilot)

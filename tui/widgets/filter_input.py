@@ -4,7 +4,7 @@ instead of laying out the whole screen again.
 Textual's Input sets its `virtual_size` (a reactive with `layout=True`) on every change of its
 value, so each keystroke re-arranged every widget of the screen (tabs, footer keys, status bar,
 the 20,000-row table's scrollbars): about half of a filter keystroke's CPU time. The box has a
-fixed size (one line, docked, full width), so its virtual size only bounds its own horizontal
+fixed size (one line, full width), so its virtual size only bounds its own horizontal
 scrolling (`max_scroll_x` reads it directly): it is set without a layout, and the box repaints.
 A box given an automatic width or height still asks for the layout, as Textual's does.
 """
