@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ class ClusterConnection:
     api_client: Any  # kubernetes.client.ApiClient (sync; used for VersionApi)
     context: str | None  # the kubeconfig context in use; None in-cluster
     kubeconfig: str | None  # the kubeconfig file given in envdeck's config, if any
+    #: why the kubeconfig may no longer be used (None: it may), asked before each request's headers
+    #: when it runs an exec credential plugin (a refresh runs it again: refused once another user
+    #: could replace it or the kubeconfig); None when nothing is run after loading
+    recheck: Callable[[], str | None] | None = None
 
     @property
     def host(self) -> str:
@@ -56,6 +61,9 @@ class ClusterConnection:
         """Authorization headers; calling the loader's refresh hook (exec plugins,
         rotated service-account tokens) when the token has expired. Blocking:
         an exec plugin may run a process, so call it in a worker thread."""
+        refusal = self.recheck() if self.recheck is not None else None
+        if refusal:
+            raise BackendUnreachable(refusal, backend="kubernetes")
         headers: dict[str, str] = {}
         for setting in self.configuration.auth_settings().values():
             value = setting.get("value")
@@ -87,26 +95,23 @@ def _api_client(configuration: Any) -> Any:
 def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
     """Load the client configuration (blocking: run it in a thread).
 
-    kubeconfig given → that file (refused when another user can change or replace it:
-    tui/core/config_files.py); else in a pod (KUBERNETES_SERVICE_HOST set and
+    kubeconfig given → that file; else in a pod (KUBERNETES_SERVICE_HOST set and
     no kubeconfig/context asked for) → the service account; else $KUBECONFIG or
-    ~/.kube/config, as kubectl.
+    ~/.kube/config, as kubectl. A kubeconfig another user can change or replace, or
+    naming files others can read (a client key, a token file) or change (a certificate
+    authority, a client certificate, an exec credential plugin) is refused before it is
+    loaded (tui/core/config_files.py), as OpenSSH refuses a config with bad permissions.
     """
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     kubeconfig = str(Path(cfg.kubeconfig).expanduser()) if cfg.kubeconfig else None
-    if kubeconfig:  # as OpenSSH refuses a config others can change: it decides which programs run as you
-        from tui.core.config_files import refused_message
-
-        refusal = refused_message(kubeconfig, "kubeconfig", "kubernetes.kubeconfig")
-        if refusal:
-            raise BackendUnreachable(refusal, backend="kubernetes")
     try:
         configuration = client.Configuration()
         if _in_cluster(cfg):
             config.load_incluster_config(client_configuration=configuration)
             return ClusterConnection(configuration, _api_client(configuration), None, None)
+        recheck = _refuse_untrusted(cfg)
         # $KUBECONFIG is read now, not when the client was imported (it may list several files).
         config_file = kubeconfig or os.environ.get("KUBECONFIG") or None
         config.load_kube_config(config_file=config_file, context=cfg.context, client_configuration=configuration,
@@ -115,7 +120,7 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
         if context is None:
             _, active = config.list_kube_config_contexts(config_file=config_file)
             context = active.get("name") if active else None
-        return ClusterConnection(configuration, _api_client(configuration), context, kubeconfig)
+        return ClusterConnection(configuration, _api_client(configuration), context, kubeconfig, recheck)
     except ConfigException as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         denied = _unreadable(where)  # the loader skips a file it cannot stat: "No configuration found"
@@ -129,6 +134,25 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
     except OSError as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise BackendUnreachable(f"kubeconfig {where}: {exc.strerror or exc}", backend="kubernetes") from None
+
+
+def _refuse_untrusted(cfg: KubernetesConfig) -> Callable[[], str | None] | None:
+    """Raise BackendUnreachable when the kubeconfig envdeck is about to load may not be used (the
+    one the config names, else $KUBECONFIG or ~/.kube/config); the check to make again before its
+    exec credential plugin runs again (None when its context runs none)."""
+    from tui.core.config_files import PROGRAM, kubeconfig_reference, named_files, refused_message
+
+    ref = kubeconfig_reference(("kubernetes",), cfg.kubeconfig, cfg.context)
+    where = "kubernetes.kubeconfig" if cfg.kubeconfig else "kubernetes"
+
+    def refusal() -> str | None:
+        return refused_message(ref, where)
+
+    refused = refusal()
+    if refused:
+        raise BackendUnreachable(refused, backend="kubernetes")
+    runs = any(named.role == PROGRAM for named in named_files(ref.paths or str(ref.path), ref.context))
+    return refusal if runs else None
 
 
 def _unreadable(paths: str) -> str | None:

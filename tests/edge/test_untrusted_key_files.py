@@ -13,7 +13,6 @@ import yaml
 
 from tests.helpers import envdeck_inproc as envdeck
 from tests.tcp_relay import CountingRelay
-from tui.core.config_files import refused_phrases
 
 
 def _line_of(path, fragment: str) -> int:
@@ -40,13 +39,11 @@ def test_a_readable_key_and_a_writable_known_hosts_are_refused_before_any_connec
     key_at = f"{cfg}:{_line_of(cfg, 'identity_file')}:"
     known_at = f"{cfg}:{_line_of(cfg, 'known_hosts')}:"
 
-    def run():
-        refused_phrases.cache_clear()  # one stat per file per process: each call here is a new "process"
+    def run():  # in this process: a file fixed since the last call counts at once (the answer follows its stat)
         return envdeck("run", "e", "--yes", "--config", str(cfg), "--state-dir", state, "--", "echo", "ran-here")
 
     # a private key its group and others can read
     key.chmod(0o644)
-    refused_phrases.cache_clear()
     check = envdeck("check", "--config", str(cfg), "--state-dir", state)
     assert check.returncode == 2, (check.stdout, check.stderr)
     assert any(line.startswith(key_at) and "environments.e.edge.nodes.0.identity_file" in line

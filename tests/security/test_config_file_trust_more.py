@@ -6,43 +6,40 @@ another config at any time) are said as such. The group is that of a second loca
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from tests.other_user import needs_other_user, other_user
+from tests.security.shared_dirs import write
 from tests.security.test_config_files import CONFIG, reported
+
+
+def _in_team_directory(tmp_path: Path, mode: int) -> Path:
+    """A 0600 config of root's in a directory root:GROUP (the other user's group) of `mode`."""
+    folder = tmp_path / "team"
+    folder.mkdir()
+    os.chown(folder, 0, other_user().pw_gid)
+    folder.chmod(mode)
+    return write(folder / "envdeck.yaml", CONFIG)
 
 
 @needs_other_user
 def test_config_in_a_group_writable_directory_without_the_sticky_bit(tmp_path):
-    folder = tmp_path / "team"
-    folder.mkdir()
-    os.chown(folder, 0, other_user().pw_gid)
-    folder.chmod(0o2770)
-    path = folder / "envdeck.yaml"
-    path.write_text(CONFIG)
-    path.chmod(0o600)
-    reported(path, f"{folder}: the config's directory is group-writable without the sticky bit")
+    path = _in_team_directory(tmp_path, 0o2770)
+    reported(path, f"{path.parent}: the config's directory is group-writable without the sticky bit")
 
 
 @needs_other_user
 def test_a_sticky_group_directory_is_not_reported(tmp_path):
     from tests.helpers import envdeck_inproc
 
-    folder = tmp_path / "team"
-    folder.mkdir()
-    os.chown(folder, 0, other_user().pw_gid)
-    folder.chmod(0o3770)
-    path = folder / "envdeck.yaml"
-    path.write_text(CONFIG)
-    path.chmod(0o600)
+    path = _in_team_directory(tmp_path, 0o3770)
     check = envdeck_inproc("check", "--config", str(path))
     assert check.returncode == 0 and "group-writable" not in check.stderr, check.stderr
 
 
 @needs_other_user
 def test_a_config_symlink_of_another_user_says_whose_it_is(tmp_path):
-    target = tmp_path / "real.yaml"
-    target.write_text(CONFIG)
-    target.chmod(0o600)
+    target = write(tmp_path / "real.yaml", CONFIG)
     link = tmp_path / "envdeck.yaml"
     link.symlink_to(target)
     peer = other_user()

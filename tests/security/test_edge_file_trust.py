@@ -158,7 +158,7 @@ def test_a_configured_ssh_config_in_a_directory_of_another_user_is_reported(tmp_
     os.chown(theirs, _nobody().pw_uid, _nobody().pw_gid)
     assert untrusted(ssh_config) == [
         f"{theirs}: a directory on its path is owned by another user (uid {_nobody().pw_uid}), "
-        "who can replace the file"]
+        "who can replace the file: keep the file in a directory of your own"]
     cfg = _write(tmp_path, {"prod": {"edge": {"ssh_config": str(ssh_config),
                                               "nodes": [_node("p1", _key(tmp_path / "keys"))]}}})
     check = envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
@@ -185,7 +185,8 @@ def test_a_group_writable_directory_without_sticky_bit_is_reported_with_it_not(t
     key = _key(team)
     team.chmod(0o770)
     assert untrusted(key, private=True) == [
-        f"{team}: a directory on its path is group-writable without the sticky bit; others can replace the file"]
+        f"{team}: a directory on its path is group-writable without the sticky bit; others can replace the file: "
+        f"chmod go-w {team}"]
     team.chmod(0o1770)
     assert untrusted(key, private=True) == []
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ import yaml
 from backends.sim.k8s_emulator import Emulator, EmulatorThread
 from tests.helpers import envdeck_inproc
 from tests.other_user import PYTHON, needs_other_user, other_user
+from tests.security.shared_dirs import team_dirs, write
 
 TOKEN = "kube-trust-" + uuid.uuid4().hex
 
@@ -75,6 +74,11 @@ def _line_of(path: Path, fragment: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if fragment in line)
 
 
+def _at(cfg: Path, fragment: str) -> str:
+    """`PATH:LINE:` of the first line of `cfg` holding `fragment`: where a placed message starts."""
+    return f"{cfg}:{_line_of(cfg, fragment)}:"
+
+
 def _namespaces(emulator: EmulatorThread) -> set[str]:
     request = urllib.request.Request(f"{emulator.url}/api/v1/namespaces", headers={"Authorization": f"Bearer {TOKEN}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
@@ -102,21 +106,13 @@ def test_a_kubeconfig_another_member_can_write_is_refused_before_her_plugin_runs
     exec plugin of hers into it. check exit 2 placed, status exit 2 naming file and place, doctor FAIL;
     her program never runs."""
     peer = other_user()
-    top = Path(tempfile.mkdtemp(prefix="envdeck-kube-", dir="/tmp"))
-    try:
-        top.chmod(0o711)
-        shared = top / "shared"
-        shared.mkdir()
-        os.chown(shared, 0, peer.pw_gid)
-        shared.chmod(0o2770)
+    with team_dirs("envdeck-kube-", 0o2770) as dirs:
+        shared, hers = dirs.shared, dirs.hers
         kubeconfig = shared / "kube.yaml"
         kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
         os.chown(kubeconfig, 0, peer.pw_gid)
         kubeconfig.chmod(0o664)
-        hers = top / "m"
-        hers.mkdir()
-        os.chown(hers, peer.pw_uid, peer.pw_gid)
-        marker = top / "m" / "ran-as"
+        marker = hers / "ran-as"
         evil = hers / "evil.sh"  # written by her, as her
         script = f"#!/bin/sh\nid -u > {marker}\necho '{{\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{TOKEN}\"}}}}'\n"
         write = ("import os, sys; p, k, s, c = sys.argv[1:]\n"
@@ -144,8 +140,6 @@ def test_a_kubeconfig_another_member_can_write_is_refused_before_her_plugin_runs
         assert any(ln.startswith("FAIL") and "kx/kubernetes:" in ln and str(kubeconfig) in ln
                    for ln in doctor.stdout.splitlines()), doctor.stdout
         assert not marker.exists(), f"her plugin ran as uid {marker.read_text().strip()}"
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another uid needs root")
@@ -188,8 +182,8 @@ def test_a_kubeconfig_of_yours_naming_a_plugin_another_user_can_replace_is_refus
     cfg = _config(tmp_path, kubeconfig)
     check = envdeck_inproc("check", "--config", str(cfg))
     assert check.returncode == 2, check.stderr
-    assert f"{kubeconfig} names the exec credential plugin {plugin}: is owned by another user (uid 65534)" \
-        in check.stderr, check.stderr
+    assert (f"{kubeconfig}: users[emulator-user].user.exec.command names the exec credential plugin {plugin}: "
+            "is owned by another user (uid 65534)") in check.stderr, check.stderr
     status = envdeck_inproc("status", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
     assert status.returncode == 2 and f"exec credential plugin {plugin}" in status.stderr, status.stderr
     assert not marker.exists()
@@ -219,18 +213,188 @@ def test_a_template_manifest_others_can_write_is_never_applied(emulator, tmp_pat
     assert json.loads(listed.stdout)["environments"] == [], listed.stdout
 
 
-def test_an_aws_identity_file_others_can_read_is_a_placed_warning(tmp_path):
-    key = tmp_path / "keys" / "aws.pem"
-    key.parent.mkdir(mode=0o700)
-    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n-----END OPENSSH PRIVATE KEY-----\n")
-    key.chmod(0o644)
-    cfg = tmp_path / "envdeck.yaml"
-    cfg.write_text(json.dumps({"environments": {"ax": {"aws": {
+def test_an_aws_identity_file_others_can_read_is_refused_like_an_edge_key(tmp_path):
+    """The AWS shell's `ssh -i` key: refused like an edge node's identity_file (ssh would refuse it
+    too, but only once the shell opens): check exit 2 placed, status exit 2 before any AWS call,
+    doctor FAIL; chmod 600 and it is accepted."""
+    key = write(tmp_path / "keys" / "aws.pem", "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n"
+                "-----END OPENSSH PRIVATE KEY-----\n", 0o644)
+    key.parent.chmod(0o700)
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {"ax": {"aws": {
         "region": "us-east-1", "tags": {"env": "ax"}, "identity_file": str(key)}}}}, indent=2))
-    cfg.chmod(0o600)
+    at = _at(cfg, '"identity_file"')
     check = envdeck_inproc("check", "--config", str(cfg))
-    assert check.returncode == 0, check.stderr
-    line = _line_of(cfg, '"identity_file"')
-    assert f"envdeck: warning: {cfg}:{line}:" in check.stderr, check.stderr
-    assert "environments.ax.aws.identity_file: identity_file" in check.stderr
-    assert "a private key readable by others (mode 0644)" in check.stderr, check.stderr
+    assert check.returncode == 2, check.stderr
+    [line] = [ln for ln in check.stderr.splitlines() if "environments.ax.aws.identity_file: identity_file" in ln]
+    assert at in line and "a private key readable by others (mode 0644)" in line, line
+    assert f"chmod 600 {key}" in line and "refused" in line, line
+    state = ["--config", str(cfg), "--state-dir", str(tmp_path / "state")]
+    # a dead endpoint: had the refusal come after the backends were made, status would wait on it
+    status = envdeck_inproc("status", *state, AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    assert status.returncode == 2 and at in status.stderr and "Traceback" not in status.stderr, status.stderr
+    doctor = envdeck_inproc("doctor", *state)
+    assert doctor.returncode == 1, doctor.stdout
+    assert any(ln.startswith("FAIL") and "ax/aws:" in ln and str(key) in ln for ln in doctor.stdout.splitlines()), \
+        doctor.stdout
+    key.chmod(0o600)
+    check = envdeck_inproc("check", "--config", str(cfg))
+    assert check.returncode == 0 and "identity_file" not in check.stderr, check.stderr
+
+
+# --- the files a kubeconfig names, and the default kubeconfig -------------------------------------------
+
+def _named_kubeconfig(emulator: EmulatorThread, folder: Path, server: str, user: dict) -> Path:
+    """A 0600 kubeconfig in `folder` (0700) for `server` whose user is `user` (relative file names in
+    it are relative to `folder`, as the loader resolves them)."""
+    data = emulator.emu.kubeconfig("staging", "emulator")
+    data["clusters"][0]["cluster"]["server"] = server
+    data["users"] = [{"name": "admin", "user": user}]
+    data["contexts"][0]["context"]["user"] = "admin"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return write(folder / "config", yaml.safe_dump(data, sort_keys=False))
+
+
+async def test_the_files_a_kubeconfig_names_are_checked_where_the_loader_opens_them(emulator, tmp_path):
+    """A CA, client certificate and client key named relative to the kubeconfig, over real TLS (a
+    proxy that requires the client certificate, in front of the emulator): a key others can read and
+    a CA or certificate another user can change are refused (check exit 2 placed at the kubeconfig
+    key, naming the kubeconfig, the field and the fix; status exit 2, nothing reaches the server);
+    each fixed, status works again in the same process."""
+    import asyncio
+
+    from tests.kubernetes.tls_proxy import Pki, TlsProxy
+
+    kube = tmp_path / "kube"
+    kube.mkdir(mode=0o700)
+    pki = Pki(kube, cn="ca")
+    proxy = TlsProxy(pki, int(emulator.url.rsplit(":", 1)[1]))
+    url = await proxy.start()
+    try:
+        cert, key_pem = pki.issue("admin", server=False)
+        crt, key = write(kube / "admin.crt", cert.decode(), 0o644), write(kube / "admin.key", key_pem.decode())
+        kubeconfig = _named_kubeconfig(emulator, kube, url, {
+            "client-certificate": "admin.crt", "client-key": "admin.key", "token": TOKEN})
+        data = yaml.safe_load(kubeconfig.read_text())
+        data["clusters"][0]["cluster"]["certificate-authority"] = "ca.pem"
+        write(kubeconfig, yaml.safe_dump(data))
+        cfg = _config(tmp_path, kubeconfig)
+        at = _at(cfg, '"kubeconfig"')
+        state = ["--config", str(cfg), "--state-dir", str(tmp_path / "state")]
+
+        async def cli(*args: str):
+            return await asyncio.to_thread(envdeck_inproc, *args)
+
+        status = await cli("status", *state)
+        assert status.returncode == 0, (status.stdout, status.stderr)
+        seen = len(emulator.emu.request_log)
+
+        key.chmod(0o640)
+        check = await cli("check", "--config", str(cfg))
+        assert check.returncode == 2, check.stderr
+        [line] = check.stderr.splitlines()
+        assert line.startswith(at) and "environments.kx.kubernetes.kubeconfig: kubeconfig " in line, line
+        assert (f"{kubeconfig}: users[admin].user.client-key names the client key {key}: a client key readable "
+                f"by others (mode 0640)") in line and f"chmod 600 {key}" in line and "refused" in line, line
+        status = await cli("status", *state)
+        assert status.returncode == 2 and at in status.stderr and "client-key" in status.stderr, status.stderr
+        key.chmod(0o600)
+
+        ca = kube / "ca.pem"
+        for change, said in [(lambda: ca.chmod(0o664), f"{ca}: is group-writable; others can change it: chmod go-w {ca}"),
+                             (lambda: os.chown(ca, 65534, 65534), f"{ca}: is owned by another user (uid 65534)"),
+                             (lambda: os.chown(crt, 65534, 65534), f"{crt}: is owned by another user (uid 65534)")]:
+            change()
+            status = await cli("status", *state)
+            assert status.returncode == 2, (status.stdout, status.stderr)
+            assert at in status.stderr and said in status.stderr and "Traceback" not in status.stderr, status.stderr
+            what = "client certificate" if said.startswith(str(crt)) else "certificate authority"
+            assert f"names the {what} " in status.stderr and "stand in for the cluster" in status.stderr
+            for path in (ca, crt):
+                os.chown(path, 0, 0)
+                path.chmod(0o644)
+        assert len(emulator.emu.request_log) == seen, "a refused kubeconfig: nothing reached the server"
+        status = await cli("status", *state)
+        assert status.returncode == 0, (status.stdout, status.stderr)
+    finally:
+        await proxy.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another uid needs root")
+def test_the_default_kubeconfig_and_its_token_file_are_checked(emulator, tmp_path):
+    """No `kubeconfig` in the config: $KUBECONFIG (a list, a missing entry skipped) or ~/.kube/config
+    is refused like a named one, placed at the environment's `kubernetes` key: group-writable, owned
+    by another user, or naming a token file others can read. Fixed, the same one connects."""
+    kube = tmp_path / "kube"
+    kubeconfig = _named_kubeconfig(emulator, kube, emulator.url, {"tokenFile": "token"})
+    token = write(kube / "token", TOKEN)
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps(
+        {"environments": {"kx": {"kubernetes": {"namespace": "staging"}}}}, indent=2))
+    at = _at(cfg, '"kubernetes"')
+    state = ["--config", str(cfg), "--state-dir", str(tmp_path / "state")]
+    listed = {"KUBECONFIG": f"{tmp_path / 'missing'}{os.pathsep}{kubeconfig}"}
+
+    os.chown(kubeconfig, 0, 65534)
+    kubeconfig.chmod(0o664)
+    check = envdeck_inproc("check", "--config", str(cfg), **listed)
+    assert check.returncode == 2, check.stderr
+    [line] = check.stderr.splitlines()
+    assert line.startswith(at) and "environments.kx.kubernetes: kubeconfig ($KUBECONFIG) " in line, line
+    assert f"{kubeconfig}: is group-writable" in line and "refused" in line, line
+    doctor = envdeck_inproc("doctor", *state, **listed)
+    assert any(ln.startswith("FAIL") and "kx/kubernetes:" in ln and str(kubeconfig) in ln
+               for ln in doctor.stdout.splitlines()), doctor.stdout
+
+    kubeconfig.chmod(0o600)
+    token.chmod(0o644)
+    status = envdeck_inproc("status", *state, **listed)
+    assert status.returncode == 2, (status.stdout, status.stderr)
+    assert at in status.stderr and (f"{kubeconfig}: users[admin].user.tokenFile names the token file {token}: "
+                                    "a token file readable by others (mode 0644)") in status.stderr, status.stderr
+    token.chmod(0o600)
+    status = envdeck_inproc("status", *state, **listed)
+    assert status.returncode == 0, (status.stdout, status.stderr)  # the token file the check looked at works
+
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    kubeconfig.rename(home / ".kube" / "config")
+    os.chown(home / ".kube" / "config", 65534, 65534)
+    check = envdeck_inproc("check", "--config", str(cfg), HOME=str(home), KUBECONFIG="")
+    assert check.returncode == 2, check.stderr
+    assert "kubeconfig (~/.kube/config, the default) " in check.stderr
+    assert f"{home / '.kube' / 'config'}: is owned by another user (uid 65534)" in check.stderr, check.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another uid needs root")
+def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_path):
+    """A long-running process (TUI, agent): the kubeconfig made unsafe after it was loaded is refused
+    at its next use, the exec plugin before it runs again (each request's headers), and a file fixed
+    counts at once, not from the next start."""
+    from backends.kubernetes.connection import load_connection
+    from tui.core.config import KubernetesConfig
+    from tui.core.config_files import refused_phrases
+    from tui.core.errors import BackendUnreachable
+
+    marker = tmp_path / "plugin-ran"
+    plugin = _plugin(tmp_path / "bin", marker)
+    kubeconfig = write(tmp_path / "kube" / "kube.yaml", _kubeconfig(emulator, plugin))
+    kubeconfig.parent.chmod(0o700)
+    connection = load_connection(KubernetesConfig(kubeconfig=str(kubeconfig), namespace="staging"))
+    assert marker.exists() and connection.auth_headers()["Authorization"] == f"Bearer {TOKEN}"
+
+    plugin.parent.chmod(0o777)  # now anyone could put another program in its place
+    with pytest.raises(BackendUnreachable) as refused:
+        connection.auth_headers()
+    assert f"{plugin.parent}: a directory on its path is world-writable" in str(refused.value)
+    plugin.parent.chmod(0o755)
+    assert connection.auth_headers()["Authorization"] == f"Bearer {TOKEN}"
+
+    assert refused_phrases(str(kubeconfig), "kubeconfig") == ()
+    kubeconfig.chmod(0o620)
+    assert refused_phrases(str(kubeconfig), "kubeconfig") == (
+        f"{kubeconfig}: is group-writable; others can change it: chmod go-w {kubeconfig}",)
+    kubeconfig.chmod(0o600)
+    os.chown(kubeconfig.parent, 65534, 65534)
+    [phrase] = refused_phrases(str(kubeconfig), "kubeconfig")
+    assert phrase.startswith(f"{kubeconfig.parent}: a directory on its path is owned by another user"), phrase
+    os.chown(kubeconfig.parent, 0, 0)
+    assert refused_phrases(str(kubeconfig), "kubeconfig") == ()

@@ -8,10 +8,8 @@ says it (FAIL, exit 1). The member is a second local user acting with runuser
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 from screens.confirm import ConfirmScreen
 from tests.helpers import envdeck_inproc
 from tests.other_user import PYTHON, needs_other_user, other_user
+from tests.security.shared_dirs import team_dirs
 from tests.tui.pilot import app_ready, dialog_shown, make_app, wait_until
 from tests.tui.stage import Stage
 from tui.widgets.logs_view import LogsView
@@ -38,21 +37,9 @@ def stage() -> Stage:
 @pytest.fixture
 def shared() -> Iterator[tuple[Path, Path]]:
     """(the shared state directory root:GROUP 3770, a directory of the member's), under /tmp."""
-    peer = other_user()
-    top = Path(tempfile.mkdtemp(prefix="envdeck-logs-", dir="/tmp"))
-    try:
-        top.chmod(0o711)
-        state = top / "state"
-        state.mkdir()
-        os.chown(state, 0, peer.pw_gid)
-        state.chmod(0o3770)
-        hers = top / "m"
-        hers.mkdir()
-        os.chown(hers, peer.pw_uid, peer.pw_gid)
-        hers.chmod(0o777)  # anyone may write there: the redirect would have worked
-        yield state, hers
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+    # anyone may write into hers: the redirect would have worked
+    with team_dirs("envdeck-logs-", 0o3770, hers_mode=0o777) as dirs:
+        yield dirs.shared, dirs.hers
 
 
 def _as_member(code: str, *args: str) -> None:

@@ -145,7 +145,7 @@ async def _environments(args: argparse.Namespace, cfg) -> int:
         except ConfigError as exc:  # a file refused at run time: edge keys, a kubeconfig (tui/core/config_files.py)
             for problem in exc.problems:
                 problems += 1
-                part = "edge" if f": environments.{name}.edge." in problem else "kubernetes"
+                part = next((p for p in ("edge", "aws") if f": environments.{name}.{p}." in problem), "kubernetes")
                 _line("FAIL", f"{name}/{part}: {problem}")
             continue
         for bname, backend in backends.items():

@@ -32,8 +32,8 @@ the node's error (backends/edge/link.py, hostkeys.py).
 
 from __future__ import annotations
 
-import functools
 import os
+import shlex
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from tui.core.config_read import read_regular_file
 from tui.core.config_yaml import compose_with_marks, locate
 from tui.core.errors import ConfigError
+from tui.core.kubeconfig_files import PROGRAM, SECRET, TRUSTED, NamedFile, named_files
 
 if TYPE_CHECKING:  # the edge links call run_time_refusal before the models are imported (envdeck run)
     from tui.core.config import EdgeConfig, EnvdeckConfig
@@ -57,6 +58,9 @@ class FileReference:
     private: bool = False  # a private key: must not be readable by others either
     must_exist: bool = True  # a missing file is reported (ssh_config: optional)
     kind: str = ""           # what it is when the key does not say (a manifest's key is its index)
+    context: str | None = None  # a kubeconfig: the context whose files count (None: its current one)
+    paths: str = ""          # a kubeconfig: the os.pathsep-separated files, as $KUBECONFIG (else `path`)
+    note: str = ""           # said after the kind: where the file comes from when the config does not name it
 
 
 @dataclass(slots=True)
@@ -79,13 +83,32 @@ def _edge_references(at: tuple[Any, ...], edge: EdgeConfig) -> Iterator[FileRefe
                                 True, f"node {node.name} cannot log in", private=True)
 
 
+def default_kubeconfig() -> tuple[str, str]:
+    """The kubeconfig file(s) used when the config names none, as kubectl and the loader find them
+    (`$KUBECONFIG`, an os.pathsep-separated list, else ~/.kube/config) and how to say where from."""
+    listed = os.environ.get("KUBECONFIG")
+    return (listed, " ($KUBECONFIG)") if listed else ("~/.kube/config", " (~/.kube/config, the default)")
+
+
+def kubeconfig_reference(loc: tuple[Any, ...], kubeconfig: str | None, context: str | None) -> FileReference:
+    """The kubeconfig of a `kubernetes` section at `loc` (its `kubeconfig` key, else the default
+    one, placed at the section) with the context whose files count."""
+    context = context if context and "{" not in context else None
+    if kubeconfig:
+        return FileReference(loc + ("kubeconfig",), Path(kubeconfig).expanduser(), False, "", must_exist=False,
+                             kind="kubeconfig", context=context)
+    paths, note = default_kubeconfig()
+    return FileReference(loc, Path(os.path.expanduser(paths.split(os.pathsep)[0] or ".")), False, "",
+                         must_exist=False, kind="kubeconfig", context=context, paths=paths, note=note)
+
+
 def _cluster_references(at: tuple[Any, ...], section: Any) -> Iterator[FileReference]:
-    """An environment's or a template's `kubernetes.kubeconfig` and `aws.identity_file` (a template's
-    only when it names no placeholder: its file is known once rendered, and refused then)."""
+    """An environment's or a template's `kubernetes.kubeconfig` (else the default one: $KUBECONFIG
+    or ~/.kube/config) and `aws.identity_file` (a template's only when it names no placeholder: its
+    file is known once rendered, and refused then)."""
     kubernetes, aws = getattr(section, "kubernetes", None), getattr(section, "aws", None)
-    if kubernetes is not None and kubernetes.kubeconfig and "{" not in kubernetes.kubeconfig:
-        yield FileReference(at + ("kubernetes", "kubeconfig"), Path(kubernetes.kubeconfig).expanduser(), False,
-                            "", must_exist=False)
+    if kubernetes is not None and "{" not in (kubernetes.kubeconfig or ""):
+        yield kubeconfig_reference(at + ("kubernetes",), kubernetes.kubeconfig, kubernetes.context)
     if aws is not None and aws.identity_file and "{" not in aws.identity_file:
         yield FileReference(at + ("aws", "identity_file"), Path(aws.identity_file).expanduser(), False, "",
                             private=True, must_exist=False, kind="aws_identity_file")
@@ -125,35 +148,87 @@ def _foreign(uid: int) -> bool:
     return uid not in (0, os.geteuid())
 
 
-def _trust_problems(st: os.stat_result, what: str) -> list[str]:
+def _trust_problems(st: os.stat_result, what: str, place: Path | str) -> list[str]:
     """What lets another user change or replace a file (`what` "file") or a directory on a file's
     path (`what` "directory": a sticky one lets only a file's owner rename or remove it): its owner
-    (root aside) and its group/world write bits, one phrase each (the caller names the path)."""
+    (root aside) and its group/world write bits, one phrase each with its fix (the caller names
+    the path `place` first)."""
     directory = what == "directory"
-    place, can = ("a directory on its path ", "replace the file") if directory else ("", "change it")
+    where, can = ("a directory on its path ", "replace the file") if directory else ("", "change it")
     found = []
     if _foreign(st.st_uid):
-        found.append(f"{place}is owned by another user (uid {st.st_uid}), who can {can}")
+        fix = "keep the file in a directory of your own" if directory else "use a file of your own"
+        found.append(f"{where}is owned by another user (uid {st.st_uid}), who can {can}: {fix}")
     if not (directory and st.st_mode & stat.S_ISVTX):
         writable = "world-writable" if st.st_mode & 0o002 else "group-writable" if st.st_mode & 0o020 else ""
         if writable:
-            found.append(f"{place}is {writable}{' without the sticky bit' if directory else ''}; others can {can}")
+            found.append(f"{where}is {writable}{' without the sticky bit' if directory else ''}; others can {can}: "
+                         f"chmod go-w {shlex.quote(str(place))}")
     return found
 
 
-def _unprotected_key(real: Path | str, st: os.stat_result) -> str | None:
+def _unprotected_key(real: Path | str, st: os.stat_result, what: str = "a private key",
+                     why: str = "ssh refuses such a key (UNPROTECTED PRIVATE KEY FILE)") -> str | None:
     if st.st_mode & 0o077:
-        return (f"{real}: a private key readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
-                "ssh refuses such a key (UNPROTECTED PRIVATE KEY FILE): chmod 600 it")
+        return (f"{real}: {what} readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                f"{why}: chmod 600 {shlex.quote(str(real))}")
     return None
 
 
-def untrusted(path: Path, *, private: bool = False) -> list[str]:
+# --- answers kept while the files they were read from stay as they were ---------------------------------
+
+#: a stat's fields that can change the answer: who owns it, its mode, which file it is, and for a
+#: regular file its contents (a directory's or a link's times change with every entry made in it)
+def _signature(st: os.stat_result | None) -> tuple[int, ...] | None:
+    if st is None:
+        return None
+    who = (st.st_dev, st.st_ino, st.st_mode, st.st_uid, st.st_gid)
+    return who + (st.st_size, st.st_mtime_ns, st.st_ctime_ns) if stat.S_ISREG(st.st_mode) else who
+
+
+def _stat(path: Path | str, follow: bool) -> os.stat_result | None:
+    try:
+        return os.stat(path, follow_symlinks=follow)
+    except OSError:
+        return None
+
+
+class _Seen:
+    """The stats (and resolved paths) an answer was made from, to tell later whether it still holds."""
+
+    __slots__ = ("deps",)
+
+    def __init__(self) -> None:
+        self.deps: list[tuple[str, str, object]] = []
+
+    def stat(self, path: Path | str, *, follow: bool = True) -> os.stat_result | None:
+        st = _stat(path, follow)
+        self.deps.append((str(path), "stat" if follow else "lstat", _signature(st)))
+        return st
+
+    def realpath(self, path: Path | str) -> str:
+        real = os.path.realpath(path)  # never raises, a symlink loop included
+        self.deps.append((str(path), "real", real))
+        return real
+
+
+def _unchanged(deps: list[tuple[str, str, object]]) -> bool:
+    for path, how, was in deps:
+        now = os.path.realpath(path) if how == "real" else _signature(_stat(path, how == "stat"))
+        if now != was:
+            return False
+    return True
+
+
+def untrusted(path: Path, *, private: bool = False, secret: str = "a private key",
+              seen: _Seen | None = None) -> list[str]:
     """What lets another user than the one running envdeck change or replace `path` (or read it,
-    `private`): one phrase per finding, each naming the file or directory. Empty when it is safe
-    or does not exist (a missing file is reported apart)."""
+    `private`: it is `secret`): one phrase per finding, each naming the file or directory. Empty
+    when it is safe or does not exist (a missing file is reported apart). `seen` records what it
+    looked at."""
+    seen = seen if seen is not None else _Seen()
     path = Path(os.path.abspath(path))
-    if not os.path.lexists(path):
+    if seen.stat(path, follow=False) is None:
         return []
     found: list[str] = []
     checked: set[Path] = set()
@@ -163,32 +238,30 @@ def untrusted(path: Path, *, private: bool = False) -> list[str]:
             if d in checked:
                 return
             checked.add(d)
-            try:
-                st = d.stat()
-            except OSError:
+            st = seen.stat(d)
+            if st is None:
                 return
-            found.extend(f"{d}: {problem}" for problem in _trust_problems(st, "directory"))
+            found.extend(f"{d}: {problem}" for problem in _trust_problems(st, "directory", d))
 
     # symbolic links on the way (the file itself or a directory of its path)
     prefix = Path(path.anchor)
     for part in path.parts[1:]:
         prefix = prefix / part
-        if os.path.islink(prefix):
-            try:
-                st = prefix.lstat()
-            except OSError:
-                break
+        st = seen.stat(prefix, follow=False)
+        if st is None:
+            break
+        if stat.S_ISLNK(st.st_mode):
             if _foreign(st.st_uid):
                 found.append(f"{prefix}: a symlink on its path is owned by another user (uid {st.st_uid}), "
-                             f"who can point it elsewhere (now {os.path.realpath(prefix)})")
-            directory(Path(os.path.realpath(prefix.parent)))
-    real = Path(os.path.realpath(path))  # never raises, a symlink loop included
-    try:
-        st = real.stat()
-    except OSError:
+                             f"who can point it elsewhere (now {seen.realpath(prefix)}): name the target instead")
+            directory(Path(seen.realpath(prefix.parent)))
+    real = Path(seen.realpath(path))
+    st = seen.stat(real)
+    if st is None:
         return found
-    found.extend(f"{real}: {problem}" for problem in _trust_problems(st, "file"))
-    key = _unprotected_key(real, st) if private else None
+    found.extend(f"{real}: {problem}" for problem in _trust_problems(st, "file", real))
+    why = "refused as ssh refuses an UNPROTECTED PRIVATE KEY FILE" if secret != "a private key" else None
+    key = (_unprotected_key(real, st, secret, why) if why else _unprotected_key(real, st)) if private else None
     if key:
         found.append(key)
     directory(real.parent)
@@ -198,62 +271,89 @@ def untrusted(path: Path, *, private: bool = False) -> list[str]:
 # --- what is refused at run time ------------------------------------------------------------------------
 
 #: the files refused at run time (`run_time_refusal`), as OpenSSH refuses them
-REFUSED_KINDS = ("identity_file", "known_hosts", "kubeconfig", "manifest")
+REFUSED_KINDS = ("identity_file", "known_hosts", "kubeconfig", "manifest", "aws_identity_file")
 #: refused when another user can change or replace them at all (`untrusted`: the file, a symlink or
 #: a directory on its path): a kubeconfig decides which programs envdeck runs (exec credential
-#: plugins), a template's manifest what `env create` applies
+#: plugins) and which API server it trusts, a template's manifest what `env create` applies
 _REFUSED_WHOLE = ("kubeconfig", "manifest")
+#: the private keys: refused when others can read them (ssh's UNPROTECTED PRIVATE KEY FILE)
+_KEYS = ("identity_file", "aws_identity_file")
 
 
-@functools.cache
-def refused_phrases(path: str, kind: str) -> tuple[str, ...]:
-    """Why the edge backend must not use `path` at all (empty: it may), as OpenSSH does at run time:
-    an `identity_file` readable by group or others ("UNPROTECTED PRIVATE KEY FILE", ssh ignores such
-    a key), a `known_hosts` another user can write (owned by them, root aside, or group/world-writable:
-    whoever can write it decides which host keys are trusted). One stat per file per process (the
-    answer is kept: a file fixed while envdeck runs counts from its next start). The phrases are
-    `untrusted`'s for the same file; a missing file is not refused here (reported apart).
-    A `kubeconfig` or a template's `manifest` is refused for every finding of `untrusted`: its
-    owner, its write bits, a symlink or a directory on its path another user controls."""
-    if kind in _REFUSED_WHOLE:
-        found = untrusted(Path(path))
-        if kind == "kubeconfig":  # the programs it runs: a plugin another user can replace runs as you too
-            found += [f"{os.path.realpath(path)} names the exec credential plugin {finding}"
-                      for command in _exec_plugins(Path(path)) for finding in untrusted(command)]
-        return tuple(found)
-    real = os.path.realpath(path)
-    try:
-        st = os.stat(real)
-    except OSError:
-        return ()
-    if kind == "identity_file":
-        key = _unprotected_key(real, st)
-        return (key,) if key else ()
-    if kind == "known_hosts":
-        return tuple(f"{real}: {problem}" for problem in _trust_problems(st, "file"))
-    return ()
+class _Reasoned(str):
+    """A refusal phrase that says why itself (a file a kubeconfig names): no reason is added."""
+
+    __slots__ = ()
 
 
-def _exec_plugins(kubeconfig: Path) -> list[Path]:
-    """The exec credential plugins a kubeconfig names by path (`users[].user.exec.command` with a
-    `/`; relative to the kubeconfig's directory, as kubectl resolves them); a bare name is looked
-    up in your $PATH, your own environment. Empty when the file cannot be read or parsed (the
-    loader says why)."""
-    import yaml
+_NAMED_WHY = {
+    SECRET: "whoever can read it holds your credentials to the cluster; whoever can change it decides them",
+    TRUSTED: "whoever can change it decides which API server envdeck trusts and how it shows itself "
+             "(a certificate authority of theirs lets them stand in for the cluster)",
+    PROGRAM: "whoever can change it runs programs as you",
+}
 
-    try:
-        data = yaml.safe_load(read_regular_file(kubeconfig).decode("utf-8", errors="replace"))
-    except Exception:  # noqa: BLE001 - unreadable or not YAML: the loader reports it
-        return []
-    users = data.get("users") if isinstance(data, dict) else None
-    found: list[Path] = []
-    for entry in users if isinstance(users, list) else []:
-        user = entry.get("user") if isinstance(entry, dict) else None
-        plugin = user.get("exec") if isinstance(user, dict) else None
-        command = plugin.get("command") if isinstance(plugin, dict) else None
-        if isinstance(command, str) and "/" in command:
-            found.append(Path(os.path.realpath(kubeconfig)).parent / Path(command).expanduser())
+
+def _named_phrases(named: NamedFile, seen: _Seen) -> list[str]:
+    """Why the file a kubeconfig names must not be used: a secret others can read (or change), a
+    certificate or program others can change or replace."""
+    findings = untrusted(named.path, private=named.role == SECRET, secret=f"a {named.noun}", seen=seen)
+    return [_Reasoned(f"{named.kubeconfig}: {named.field} names the {named.noun} {finding}; "
+                      f"{_NAMED_WHY[named.role]}") for finding in findings]
+
+
+def _kubeconfig_phrases(paths: str, context: str | None, seen: _Seen) -> list[str]:
+    """A kubeconfig (or the os.pathsep-separated list of them, as $KUBECONFIG) another user can
+    change or replace, and the files its context names that others can read (secrets) or change."""
+    found: list[str] = []
+    for path in paths.split(os.pathsep):
+        if path:
+            found += untrusted(Path(os.path.expanduser(path)), seen=seen)  # records a missing one too
+    if found:  # its own words are not to be believed: not read further
+        return found
+    for named in named_files(paths, context):
+        found += _named_phrases(named, seen)
     return found
+
+
+_kept: dict[tuple[str, str, str | None], tuple[list[tuple[str, str, object]], tuple[str, ...]]] = {}
+
+
+def refused_phrases(path: str, kind: str, context: str | None = None) -> tuple[str, ...]:
+    """Why `path` must not be used at all (empty: it may), as OpenSSH does at run time: an
+    `identity_file` (an edge node's or the AWS shell's) readable by group or others ("UNPROTECTED
+    PRIVATE KEY FILE", ssh ignores such a key), a `known_hosts` another user can write (owned by
+    them, root aside, or group/world-writable: whoever can write it decides which host keys are
+    trusted). A `kubeconfig` (one path, or an os.pathsep-separated list as $KUBECONFIG) or a
+    template's `manifest` is refused for every finding of `untrusted`: its owner, its write bits, a
+    symlink or a directory on its path another user controls; a kubeconfig also for the files its
+    context (`context`, else its current one) names (tui/core/kubeconfig_files.py): a client key or
+    token file others can read, a certificate authority, client certificate or exec credential
+    plugin another user can change or replace. Asked again, the answer is made again whenever one
+    of the files (or directories) it was read from changed (stat: inode, mode, owner, size, times):
+    a file fixed while envdeck runs counts at once, one made unsafe is refused at its next use.
+    A missing file is not refused here (reported apart)."""
+    if kind in _REFUSED_WHOLE:
+        key = (path, kind, context)
+        kept = _kept.get(key)
+        if kept is not None and _unchanged(kept[0]):
+            return kept[1]
+        seen = _Seen()
+        found = _kubeconfig_phrases(path, context, seen) if kind == "kubeconfig" else untrusted(Path(path), seen=seen)
+        _kept[key] = (seen.deps, tuple(found))
+        return tuple(found)
+    st = _stat(path, True)  # one stat: these are asked at every connect of every node
+    if st is None:
+        return ()
+    if kind in _KEYS:
+        if not st.st_mode & 0o077:
+            return ()
+        key_phrase = _unprotected_key(os.path.realpath(path), st)
+        return (key_phrase,) if key_phrase else ()
+    if kind == "known_hosts":
+        real = os.path.realpath(path)
+        return tuple(f"{real}: {problem}" for problem in _trust_problems(st, "file", real))
+    return ()
 
 
 def run_time_refusal(path: str | Path, kind: str) -> str | None:
@@ -280,13 +380,19 @@ def _label(kind: str) -> str:
     return _LABEL.get(kind, kind)
 
 
-def refused_message(path: str | Path, kind: str, where: str) -> str | None:
+def _paths(ref: FileReference) -> str:
+    return ref.paths or str(ref.path)
+
+
+def _phrases(ref: FileReference) -> tuple[str, ...]:
+    return refused_phrases(_paths(ref), _kind(ref), ref.context)
+
+
+def refused_message(ref: FileReference, where: str) -> str | None:
     """The run-time refusal of a `kubeconfig` or a template's `manifest` (`refused_phrases`) as one
-    sentence naming the file and `where` the config names it; None when it may be used."""
-    refusal = run_time_refusal(path, kind)
-    if refusal is None:
-        return None
-    return f"{where}: {_label(kind)} {refusal}; {_WHY_TRUSTED[kind]}: refused, envdeck does not use it"
+    line naming the file and `where` the config names it; None when it may be used."""
+    phrases = _phrases(ref)
+    return f"{where}: " + "; ".join(_refused_text(ref, phrase) for phrase in phrases) if phrases else None
 
 
 def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> FileProblems:
@@ -295,6 +401,9 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
     backend refuses at run time (`refused_phrases`) is an error, the rest a warning."""
     found: list[tuple[FileReference, str, bool]] = []  # (reference, text, an error)
     for ref in references(cfg, visible):
+        if _kind(ref) in _REFUSED_WHOLE:  # every finding refused (a kubeconfig: a list of files, as $KUBECONFIG)
+            found += [(ref, _refused_text(ref, phrase), True) for phrase in _phrases(ref)]
+            continue
         if not os.path.lexists(ref.path) or (ref.must_exist and not ref.path.exists()):
             if ref.must_exist:
                 found.append((ref, f"no such file {str(ref.path)!r}: {ref.why}", ref.required))
@@ -314,26 +423,30 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
 
 
 def _refused_text(ref: FileReference, phrase: str) -> str:
-    if _kind(ref) == "identity_file":
+    kind = _kind(ref)
+    if kind == "identity_file":
         return f"identity_file {phrase}; refused: envdeck does not log in with it"
-    return f"{_kind(ref)} {phrase}; {_WHY_TRUSTED[_kind(ref)]}: refused, envdeck does not use it"
+    if kind == "aws_identity_file":
+        return f"identity_file {phrase}; refused: envdeck does not open the AWS shell with it"
+    why = "" if isinstance(phrase, _Reasoned) else f"; {_WHY_TRUSTED[kind]}"
+    return f"{_label(kind)}{ref.note} {phrase}{why}: refused, envdeck does not use it"
 
 
 def refuse_untrusted(cfg: EnvdeckConfig, env: str, edge: EdgeConfig | None) -> None:
     """Raise ConfigError (`PATH:LINE:COL: where: message` lines, as any config error) when the
     environment's edge section names an `identity_file` or `known_hosts` the edge backend refuses
     (`refused_phrases`); called when the environment's backends are made, before any connect.
-    Costs one stat per file per process; the config file is read again only to place a refusal.
+    Costs a few stats per file; the config file is read again only to place a refusal.
     An environment created from a template (not in the config file: nothing to place, and a running
     lifecycle must not fail on it) is left to its links, which refuse each node with the file named,
     and to the kubernetes backend, which refuses its kubeconfig when it loads it. The environment's
-    `kubernetes.kubeconfig` is refused here too (`_REFUSED_WHOLE`)."""
+    kubeconfig (its `kubernetes.kubeconfig`, else $KUBECONFIG or ~/.kube/config, placed at its
+    `kubernetes` section) and the files it names, and its `aws.identity_file`, are refused here too."""
     refs = list(_edge_references(("environments", env, "edge"), edge)) if edge is not None else []
     declared = cfg.environments.get(env)
     if declared is not None:  # its kubeconfig (which programs run as you), else refused when loaded
         refs += [ref for ref in _cluster_references(("environments", env), declared) if _kind(ref) in REFUSED_KINDS]
-    found = [(ref, _refused_text(ref, phrase), True)
-             for ref in refs for phrase in refused_phrases(str(ref.path), _kind(ref))]
+    found = [(ref, _refused_text(ref, phrase), True) for ref in refs for phrase in _phrases(ref)]
     if not found:
         return
     data, marks = _source(cfg)
@@ -343,19 +456,18 @@ def refuse_untrusted(cfg: EnvdeckConfig, env: str, edge: EdgeConfig | None) -> N
 
 
 def template_refusals(cfg: EnvdeckConfig, template: str, kubeconfig: str | None, *,
-                      manifests: bool = True) -> list[str]:
+                      manifests: bool = True, context: str | None = None) -> list[str]:
     """Why `env create` must not use template `template`'s files (`PATH:LINE:COL: where: message`
-    each, empty: it may): its `manifests` (when `manifests`; a clone makes its own) and the
-    `kubeconfig` it renders to that another user can change or replace (`refused_phrases`)."""
+    each, empty: it may): its `manifests` (when `manifests`; a clone makes its own), the
+    `kubeconfig` it renders to (else the default one) and the files it names for `context`, and
+    its `aws.identity_file`, as `refused_phrases` says."""
     tpl = cfg.templates.get(template)
     refs: list[FileReference] = []
-    if tpl is not None and manifests:
-        refs += [ref for ref in _template_references(template, tpl, cfg.source) if _kind(ref) == "manifest"]
-    if kubeconfig:
-        refs.append(FileReference(("templates", template, "kubernetes", "kubeconfig"),
-                                  Path(kubeconfig).expanduser(), False, "", must_exist=False))
-    found = [(ref, _refused_text(ref, phrase), True)
-             for ref in refs for phrase in refused_phrases(str(ref.path), _kind(ref))]
+    if tpl is not None:
+        refs += [ref for ref in _template_references(template, tpl, cfg.source)
+                 if (_kind(ref) == "manifest" and manifests) or _kind(ref) == "aws_identity_file"]
+    refs.append(kubeconfig_reference(("templates", template, "kubernetes"), kubeconfig, context))
+    found = [(ref, _refused_text(ref, phrase), True) for ref in refs for phrase in _phrases(ref)]
     return [line for line, _ in _placed(cfg, found)]
 
 

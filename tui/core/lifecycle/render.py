@@ -142,7 +142,8 @@ def render_template(config: EnvdeckConfig, template: str, tpl: TemplateConfig, e
                     raise InvalidRequest(f"template {template!r}: manifest {entry}: {exc}") from None
         environment["kubernetes"], k8s_steps = _kubernetes(template, tpl, filler, env, documents)
         refused = template_refusals(config, template, environment["kubernetes"].get("kubeconfig"),
-                                   manifests=not cloned)  # files another user can change: never applied
+                                   manifests=not cloned,  # files another user can change: never applied
+                                   context=environment["kubernetes"].get("context"))
         if refused:
             raise InvalidRequest("; ".join(refused))
         steps.extend(k8s_steps)

@@ -1,0 +1,158 @@
+"""The files a kubeconfig names for the context in use, found as the official client's loader
+finds them (kubernetes.config.kube_config), so that what envdeck checks is what it then opens.
+
+- `paths` is one file or an `os.pathsep`-separated list, as `$KUBECONFIG`: missing files are
+  skipped, the first file to name a cluster, user or context wins, and `current-context` is the
+  LAST file's that sets one (the python client's merge; kubectl takes the first);
+- the context is the one asked for, else `current-context`; only its user and cluster count
+  (another context's files are never opened);
+- a relative path is joined to the directory of the file the entry came from (`abspath`, not
+  `realpath`, as the loader): the user's file for `tokenFile`, the CLUSTER's file for
+  `certificate-authority`, `client-certificate`, `client-key` and the exec plugin's working
+  directory (the loader's own rule: a relative plugin path is resolved there by Popen);
+- an inline `*-data` value wins over its file, as in the loader (the file is then not opened).
+
+Nothing here raises: a file that cannot be read or parsed, or a context that does not exist,
+yields what could be found (the loader reports the rest when it runs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui.core.config_read import read_regular_file
+
+#: what each named file is: a secret (must not be readable by others), a file that decides trust
+#: (must not be changeable by others), or a program envdeck runs as you
+SECRET, TRUSTED, PROGRAM = "secret", "trusted", "program"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedFile:
+    kubeconfig: str  # the kubeconfig file whose entry names it
+    field: str       # where in it, e.g. users[alice].user.client-key
+    noun: str        # what it is, for people: "client key"
+    path: Path       # the file, resolved as the loader resolves it
+    role: str        # SECRET, TRUSTED or PROGRAM
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    value: dict[str, Any]
+    source: str  # the kubeconfig file it came from
+
+
+def kubeconfig_files(paths: str) -> list[str]:
+    """The existing files of `paths` (one path or an os.pathsep-separated list), ~ expanded."""
+    found = []
+    for path in paths.split(os.pathsep):
+        if path and os.path.exists(os.path.expanduser(path)):
+            found.append(os.path.expanduser(path))
+    return found
+
+
+def _load(path: str) -> dict[str, Any] | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(read_regular_file(Path(path)).decode("utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 - unreadable or not YAML: the loader reports it
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _merged(paths: str) -> tuple[dict[str, dict[str, _Entry]], str | None]:
+    """The named clusters, users and contexts (first file wins) and the current context (last wins)."""
+    named: dict[str, dict[str, _Entry]] = {"clusters": {}, "users": {}, "contexts": {}}
+    current = None
+    for path in kubeconfig_files(paths):
+        data = _load(path)
+        if data is None:
+            continue
+        for item, entries in named.items():
+            listed = data.get(item)
+            for entry in listed if isinstance(listed, list) else []:
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    entries.setdefault(entry["name"], _Entry(entry, path))
+        if isinstance(data.get("current-context"), str):
+            current = data["current-context"]
+    return named, current
+
+
+def _section(entry: _Entry | None, key: str) -> dict[str, Any]:
+    value = entry.value.get(key) if entry is not None else None
+    return value if isinstance(value, dict) else {}
+
+
+def _base(entry: _Entry | None) -> str:
+    return os.path.abspath(os.path.dirname(entry.source)) if entry is not None else ""
+
+
+def _file(section: dict[str, Any], key: str, base: str) -> Path | None:
+    """`section[key]` joined to `base` as the loader does (None when inline data wins or absent)."""
+    value = section.get(key)
+    if not isinstance(value, str) or not value or f"{key}-data" in section:
+        return None
+    return Path(os.path.normpath(os.path.join(base, value)))
+
+
+def _program(plugin: dict[str, Any], cwd: str) -> Path | None:
+    """The exec credential plugin's program: a path with a `/` (relative to the plugin's working
+    directory), or a bare name looked up in the PATH the plugin gets (the kubeconfig's `env` may set
+    it; else yours, your own environment: not checked)."""
+    command = plugin.get("command")
+    if not isinstance(command, str) or not command:
+        return None
+    if "/" in command:
+        return Path(os.path.normpath(os.path.join(cwd, os.path.expanduser(command))))
+    env = plugin.get("env")
+    named = [e.get("value") for e in env if isinstance(e, dict) and e.get("name") == "PATH"] \
+        if isinstance(env, list) else []
+    if not named or not isinstance(named[-1], str):
+        return None
+    found = shutil.which(command, path=named[-1])
+    return Path(os.path.join(cwd, found)) if found else None
+
+
+def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
+    """The files the kubeconfig(s) `paths` name for `context` (else the current context)."""
+    named, current = _merged(paths)
+    ctx = named["contexts"].get(context or current or "")
+    settings = _section(ctx, "context")
+    user_name, cluster_name = settings.get("user"), settings.get("cluster")
+    user_entry = named["users"].get(user_name) if isinstance(user_name, str) else None
+    cluster_entry = named["clusters"].get(cluster_name) if isinstance(cluster_name, str) else None
+    user, cluster = _section(user_entry, "user"), _section(cluster_entry, "cluster")
+    cluster_base = _base(cluster_entry)
+    found: list[NamedFile] = []
+
+    def add(entry: _Entry | None, field: str, noun: str, path: Path | None, role: str) -> None:
+        if entry is not None and path is not None:
+            found.append(NamedFile(entry.source, field, noun, path, role))
+
+    users, clusters = f"users[{user_name}].user", f"clusters[{cluster_name}].cluster"
+    add(cluster_entry, f"{clusters}.certificate-authority", "certificate authority",
+        _file(cluster, "certificate-authority", cluster_base), TRUSTED)
+    add(user_entry, f"{users}.client-certificate", "client certificate",
+        _file(user, "client-certificate", cluster_base), TRUSTED)
+    add(user_entry, f"{users}.client-key", "client key", _file(user, "client-key", cluster_base), SECRET)
+    if "token" not in user:
+        add(user_entry, f"{users}.tokenFile", "token file", _file(user, "tokenFile", _base(user_entry)), SECRET)
+    plugin = user.get("exec")
+    if isinstance(plugin, dict):
+        add(user_entry, f"{users}.exec.command", "exec credential plugin", _program(plugin, cluster_base),
+            PROGRAM)
+    provider = _section(_Entry(user, ""), "auth-provider").get("config")
+    if isinstance(provider, dict):  # gcp's cmd-path and oidc's CA, as the loader opens them (from the cwd)
+        command = provider.get("cmd-path")
+        if isinstance(command, str) and "/" in command.split(" ")[0]:
+            add(user_entry, f"{users}.auth-provider.config.cmd-path", "credential command",
+                Path(os.path.abspath(os.path.expanduser(command.split(" ")[0]))), PROGRAM)
+        if "idp-certificate-authority-data" not in provider:
+            add(user_entry, f"{users}.auth-provider.config.idp-certificate-authority",
+                "identity provider's certificate authority",
+                _file(provider, "idp-certificate-authority", os.getcwd()), TRUSTED)
+    return found
