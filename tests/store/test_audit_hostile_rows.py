@@ -180,3 +180,41 @@ async def test_a_secret_across_the_cut_is_redacted_whole(any_store, request):
         assert SECRET_KEY[:10] not in raw["params_raw"]
     finally:
         await store.close()
+
+
+def huge(any_store, char: str) -> str:
+    """SQL for 5,000,000 times `char`, on either engine."""
+    if any_store.kind == "postgres":
+        return f"repeat('{char}', 5000000)"
+    return f"replace(hex(zeroblob(2500000)), '0', '{char}')"
+
+
+async def test_the_change_feed_reads_no_members_text(any_store, request):
+    """`ChangeFeed.envs_active_since` (a follower's wake) over a member's hand-written rows: the
+    database answers only about the environments asked for, one row each: a 5 MB action, a long
+    env name, a name with terminal escapes, never reach the process; a refused action or a log read
+    is no change; this process's own row is not another's."""
+    from tui.core.change_feed import ChangeFeed
+    from tui.core.model import TimelineEntry, now_utc
+
+    store = await any_store.open()
+    try:
+        own = await store.audit_begin(user="u", env="dev", target="t", action="scale", params={}, origin="tui")
+        forge(any_store, request, f"'2026-12-07T11:41:00Z','root','prod','x',{huge(any_store, 'A')},'{{}}','cli',"
+              "'succeeded','m',1")
+        long_env = "'" + "p" * 2000 + "'"  # PostgreSQL's index on env refuses much longer ones
+        forge(any_store, request, f"'2026-12-07T11:41:00Z','root',{long_env},'x','scale','{{}}','cli','succeeded','m',1")
+        escape = "chr(27)" if any_store.kind == "postgres" else "char(27)"
+        forge(any_store, request, f"'2026-12-07T11:41:00Z','root','qa' || {escape} || '[2J','x','scale','{{}}','cli',"
+              "'succeeded','m',1")
+        forge(any_store, request, "'2026-12-07T11:41:00Z','root','stage','x','logs','{}','cli','succeeded','m',1")
+        forge(any_store, request, "'2026-12-07T11:41:00Z','root','qa','x','scale','{}','cli','denied','m',1")
+        await store.add_timeline("edge", [TimelineEntry(now_utc(), "edge", "event", "info", "Seen", "m")])
+        feed = ChangeFeed(store)
+        asked = ["prod", "dev", "stage", "qa", "edge", "absent", "p" * 1000]
+        assert await feed.envs_active_since(0, 0, asked) == {"prod": True, "dev": False, "stage": False,
+                                                             "qa": False, "edge": False}
+        assert await feed.envs_active_since(own, 10**9, asked) == {"prod": True, "stage": False, "qa": False}
+        assert await feed.envs_active_since(0, 0, []) == {}
+    finally:
+        await store.close()

@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -161,22 +162,36 @@ class ChangeFeed:
             log.warning("%s: the published state is not readable; ignored", env)
             return None
 
-    async def envs_active_since(self, audit_id: int, timeline_id: int) -> dict[str, bool]:
-        """The environments with audit or timeline rows newer than these ids: True when one of
-        the audit rows is another process's (an action of another user or envdeck)."""
+    async def envs_active_since(self, audit_id: int, timeline_id: int, envs: Collection[str]) -> dict[str, bool]:
+        """Which of `envs` have audit or timeline rows newer than these ids: True when one of the
+        audit rows is another process's (an action of another user or envdeck).
+
+        A team member may write any audit row by hand (psql): the database answers one row per
+        environment asked about, never a member's text (an `env` or `action` of megabytes, a name
+        with terminal escapes, a million rows): the environments are matched, the actions
+        compared and the rows counted on its side."""
+        names = sorted({str(e) for e in envs})
+        if not names:
+            return {}
+        among = f"env IN ({','.join('?' * len(names))})"
+        me = (socket.gethostname(), os.getpid())
+        # what may have changed the environment: a refused action or a log read did not; this
+        # process's own rows are not another's (NULL owners, as hand-written rows have, are)
+        other = (f"MAX(CASE WHEN result IN ({','.join('?' * len(_NO_EFFECT_RESULTS))}) "
+                 f"OR action IN ({','.join('?' * len(_NO_EFFECT_ACTIONS))}) THEN 0 "
+                 "WHEN owner_host = ? AND owner_pid = ? THEN 0 ELSE 1 END)")
         async with self._lock:
             try:
                 audit = await self._db.fetchall(
-                    "SELECT env, owner_host, owner_pid, action, result FROM audit WHERE id > ?", (audit_id,))
-                timeline = await self._db.fetchall("SELECT DISTINCT env FROM timeline WHERE id > ?", (timeline_id,))
+                    f"SELECT env, {other} AS other FROM audit WHERE id > ? AND {among} GROUP BY env",
+                    (*_NO_EFFECT_RESULTS, *_NO_EFFECT_ACTIONS, *me, audit_id, *names))
+                timeline = await self._db.fetchall(
+                    f"SELECT DISTINCT env FROM timeline WHERE id > ? AND {among}", (timeline_id, *names))
             except self._db.errors as exc:
                 raise self._db.error(exc) from None
         out: dict[str, bool] = {r["env"]: False for r in timeline}
-        me = (socket.gethostname(), os.getpid())
         for r in audit:
-            # what may have changed the environment: a refused action or a log read did not
-            changed = r["result"] not in _NO_EFFECT_RESULTS and r["action"] not in _NO_EFFECT_ACTIONS
-            out[r["env"]] = out.get(r["env"], False) or (changed and (r["owner_host"], r["owner_pid"]) != me)
+            out[r["env"]] = bool(r["other"])
         return out
 
     async def wait(self, timeout: float | None = None) -> None:

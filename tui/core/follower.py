@@ -238,7 +238,7 @@ class Follower:
                 if await self.load(env):
                     self.loaded[env] = token
         if primed and (marks.audit, marks.timeline) != (before.audit, before.timeline):
-            active = await self.feed.envs_active_since(before.audit, before.timeline)
+            active = await self.feed.envs_active_since(before.audit, before.timeline, self.rec.envs)
             for env, foreign in active.items():
                 if env not in self.rec.envs:
                     continue
