@@ -76,9 +76,10 @@ class _Loader(yaml.SafeLoader):
         node.value = merged + own
 
 
-def compose_with_marks(text: str, source: str) -> tuple[Any, Marks]:
+def compose_with_marks(text: str, source: str, loader_class: type | None = None) -> tuple[Any, Marks]:
+    """`loader_class`: `_Loader` unless given (tui/core/config_read.py may give its libyaml twin)."""
     try:
-        loader = _Loader(text)
+        loader = (loader_class or _Loader)(text)
     except yaml.reader.ReaderError as exc:
         raise ConfigError([_reader_problem(text, exc, source)]) from None
     try:
