@@ -11,18 +11,26 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
 - what the edge backend refuses at run time, as OpenSSH does (`refused_phrases`: an `identity_file`
   readable by group or others, a `known_hosts` another user can write) is an error instead: `check`
   exits 2, and making the environment's backends raises the same placed lines (`refuse_untrusted`,
-  from backends/registry.py: `run`, `status`, the TUI exit 2 like any config error) while each node's
+  from backends/registry.py: `run` and `status` exit 2 like any config error, the TUI stops with them) while each node's
   link refuses to connect with it (backends/edge/link.py), so no login happens with such a file;
-- an environment's or a template's `kubernetes.kubeconfig` and a template's `kubernetes.manifests`
-  files: whatever lets another user change or replace them (`untrusted`) is an error too, and
-  refused at run time as OpenSSH refuses a ~/.ssh/config with bad owner or permissions: the
-  kubeconfig decides which programs envdeck runs as you (exec credential plugins: a plugin it
-  names by path that another user can replace is refused too), a manifest what `env create` applies. Making an environment's backends raises the placed lines
-  (`refuse_untrusted`), the kubernetes backend refuses to load such a kubeconfig
-  (backends/kubernetes/connection.py: a template's environment too) and `env plan/create`
-  refuses such a template (`template_refusals`, tui/core/lifecycle/render.py);
-- an `aws.identity_file` (the AWS shell's key) another user could change, or others can read, is
-  a warning (ssh itself refuses a key others can read when the shell opens).
+- an environment's or a template's kubeconfig (its `kubernetes.kubeconfig`, else $KUBECONFIG or
+  ~/.kube/config, placed at its `kubernetes` key) and a template's `kubernetes.manifests` files:
+  whatever lets another user change or replace them (`untrusted`) is an error too, and refused at
+  run time as OpenSSH refuses a ~/.ssh/config with bad owner or permissions: the kubeconfig decides
+  which programs envdeck runs as you and which API server it trusts, a manifest what `env create`
+  applies. So are the files the kubeconfig's context names (tui/core/kubeconfig_files.py): a client
+  key or token file others can read (as a private key) or another user can change or replace, a
+  certificate authority, client certificate or exec credential plugin another user can change or
+  replace. Making an environment's backends
+  raises the placed lines (`refuse_untrusted`), the kubernetes backend refuses to load such a
+  kubeconfig (backends/kubernetes/connection.py: a template's environment too) and re-checks it
+  before its exec plugin can run again, and `env plan/create` refuses such a template
+  (`template_refusals`, tui/core/lifecycle/render.py);
+- an `aws.identity_file` (the AWS shell's `ssh -i` key) is an edge `identity_file`'s peer: readable by
+  others, refused (an error, and at run time); another user could change it, a warning.
+
+The run-time answers follow the files (`refused_phrases`): a file fixed while envdeck runs counts
+at once, and one made unsafe is refused at its next use.
 
 Only the environments the user can see (`visible`, as every other part of `check`): a hidden
 environment's files are neither named nor counted. The template pools (`edge_pools:`) are checked
