@@ -92,6 +92,10 @@ async def test_recovery_leaves_another_roles_pending_rows_alone(any_store, reque
         await store.close()
 
 
+def strict_json(name: str) -> None:
+    raise AssertionError(f"{name} in the output: not JSON")
+
+
 async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store, request, tmp_path):
     """`envdeck audit` (text and --json) on a store holding a member's hand-written rows: exit 0,
     one warning line, the unreadable params as data, the bad and the future times marked, a long
@@ -105,6 +109,10 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
     forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','y','not json','cli','succeeded','m',1")
     forge(any_store, request, "'garbage','root','dev','x','bad-time','{}','cli','succeeded','m',1")
     forge(any_store, request, "'9999-12-31T23:59:59Z','root','dev','x','future','{}','cli','succeeded','m',1")
+    # before year 1 once in UTC (it broke the read with an OverflowError), params JSON has no words for
+    forge(any_store, request, "'0001-01-01T00:00:00+14:00','root','dev','x','year-0','{}','cli','succeeded','m',1")
+    forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','nan','{\"n\": NaN}','cli','succeeded','m',1")
+    forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','inf','{\"i\": 1e400}','cli','succeeded','m',1")
     forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','long','{}','cli','succeeded','"
           + "B" * 5000 + "',1")
     for action, cut in (("across-json", MESSAGE_MAX), ("across-text", CLI_SHOWN)):  # redacted, then cut
@@ -116,10 +124,12 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
     args = ("--config", str(config), "--state-dir", str(any_store.state_dir))
     text = envdeck("audit", *args)
     assert text.returncode == 0, text.stderr
-    assert text.stderr.count("warning") == 1 and "1 audit row with unreadable params" in text.stderr
+    assert text.stderr.count("warning") == 1 and "3 audit rows with unreadable params" in text.stderr
     lines = {line.split()[6] if len(line.split()) > 6 else "": line for line in text.stdout.splitlines()}
     assert "[params unreadable, not JSON: not json]" in lines["y"]
     assert "[time unreadable]" in lines["bad-time"] and "[time in the future]" in lines["future"]
+    assert "[time unreadable]" in lines["year-0"]
+    assert "[params unreadable, not JSON: {\"n\": NaN}]" in lines["nan"]
     assert lines["note"].endswith("note dev fine" + (" [db role envdeck]" if any_store.url else ""))
     assert lines["long"].endswith("… (cut: 5000 characters)" + (" [db role postgres]" if any_store.url else ""))
     assert len(lines["long"]) < 500
@@ -127,7 +137,8 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
         assert "[db role postgres]" in lines["y"]
     as_json = envdeck("audit", "--json", *args)
     assert as_json.returncode == 0, as_json.stderr
-    rows = {e["action"]: e for e in json.loads(as_json.stdout)["entries"]}
+    rows = {e["action"]: e for e in json.loads(as_json.stdout, parse_constant=strict_json)["entries"]}
+    assert rows["nan"]["params_error"] == rows["inf"]["params_error"] == "not JSON"
     assert rows["y"]["params_error"] == "not JSON" and rows["y"]["params_raw"] == "not json"
     assert rows["long"]["message"] == "B" * 5000 and rows["long"]["message_cut"] is False
     assert SECRET_KEY[:10] not in text.stdout + as_json.stdout

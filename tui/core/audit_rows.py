@@ -14,7 +14,8 @@ Reading the trail must not fail on such a row, nor grow with its size:
   straddles the cut is seen whole; a longer one whose pattern needs its end is not (the
   patterns that match a beginning alone — a private-key block, `--password=`, a header — still
   hide it);
-- `params` that is not a JSON object (or too long to read whole) becomes `{}` with
+- `params` that is not a JSON object (or too long to read whole, or holding `NaN`/`Infinity`/`1e400`,
+  which Python reads but JSON has not: `audit --json` stays JSON) becomes `{}` with
   `params_error` saying why and `params_raw` its (redacted, then cut) text, shown as data;
 - `message_cut` / `message_length` say when the message was cut and how long it was stored.
 
@@ -24,6 +25,7 @@ Reading the trail must not fail on such a row, nor grow with its size:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,7 +83,7 @@ def _params(text: str | None, length: int) -> tuple[dict[str, Any], str | None, 
     if length > len(text):
         return {}, f"too long to read ({length} characters)", _raw(text)
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         return {}, "not JSON", _raw(text)
     if not isinstance(value, dict):
@@ -90,6 +92,18 @@ def _params(text: str | None, length: int) -> tuple[dict[str, Any], str | None, 
         return redact_params(value), None, None
     except RecursionError:
         return {}, "nested too deeply", _raw(text)
+
+
+def _no_constant(name: str) -> float:
+    """`NaN`, `Infinity`: Python reads them, JSON has none (`audit --json` must stay JSON)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # `1e400`
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 def _raw(text: str) -> str:
@@ -112,14 +126,15 @@ FUTURE_SKEW = timedelta(minutes=5)  # a row stamped later than now + this is "in
 
 def row_time(at: object) -> datetime | None:
     """A stored row's `at` as an aware UTC time, or None when it is no time at all (a member's
-    hand-written `garbage`); a time without an offset is taken as UTC, as envdeck writes them."""
+    hand-written `garbage`, or `0001-01-01T00:00:00+14:00`, before year 1 in UTC); a time without
+    an offset is taken as UTC, as envdeck writes them."""
     if not isinstance(at, str) or not at:
         return None
     try:
         ts = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: `0001-01-01T00:00:00+14:00` is before year 1 in UTC
         return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def time_flag(at: object, now: datetime) -> str | None:
