@@ -11,18 +11,25 @@ Session with the production provisioners and `wait=True` (what `envdeck env crea
 does), then destroys it the same way (`envdeck env destroy --yes --wait`).
 
 A step's time is taken around the provisioner itself (its factory is wrapped; time.monotonic):
-- create: from the step's first `find()` (the engine calls find, then create) to the return of
-  its first `health()` answering healthy; the engine's health-poll sleeps in between count as
-  the step's (a backend that becomes healthy between two polls is seen at the next one);
-- destroy: from `delete()` to the return of the first `gone()` answering True.
-`polls` counts the step's own health()/gone() calls up to that answer (1 = no poll sleep).
+- create: the time inside the step's own calls from its first `find()` (the engine calls find,
+  then create) to the return of its first `health()` answering healthy; the engine's health-poll
+  sleeps between two health() calls count as the step's (a backend that becomes healthy between
+  two polls is seen at the next one);
+- destroy: the same from `delete()` to the return of the first `gone()` answering True.
+The engine's own work between a step's calls is not the step's (session 9: until then a step
+was timed from its first call's start to its last call's end, which counted the `waiting` row
+a create writes between create() and its first health() in the step, the denominator);
+`engine_inside_steps_s` (JSON) gives it per step. `polls` counts the step's own health()/gone()
+calls up to that answer (1 = no poll sleep).
 `cpu_s` (JSON; p50 printed): the CPU of this process during the operation (the engine, its store
 thread, the AWS worker threads; not the servers' when they run in their own process): what to
 compare on a loaded machine, where the wall ratio moves with the load.
 `full GC s`: the pauses of the garbage collector's full (generation 2) collections during the
 operation; each stops every thread of the process (the demo's servers hold most of its heap).
 What falls outside these spans is the engine's own cost (rows, audit, timeline, lease, the
-fresh health check of a dependency, the sweep of destroy) and what the ratio measures. The
+fresh health check of a dependency, the sweep of destroy) and what the ratio measures;
+`chain_gaps` (JSON; p50 printed) places it along the chain of steps that ended last: before its
+first step, on each link (a step's end to the next one's start), after its last step. The
 engine's view (a step's `creating`/`deleting` to `healthy`/`deleted` seen by a subscriber of
 the session, also monotonic) is recorded beside it.
 
@@ -71,11 +78,18 @@ PARAMS = {"branch": "bench", "replicas": "2"}
 
 @dataclass
 class Spans:
-    """Per step id: (start, end) monotonic seconds; health/gone polls counted."""
+    """Per step id: (start, end) monotonic seconds; health/gone polls counted. With `calls`
+    (the provider's view) a step's seconds are the time inside its own provisioner calls plus
+    the poll waits between its health()/gone() calls, not the engine's work between its calls
+    (the `waiting` row a create writes between create() and its first health())."""
 
     start: dict[str, float] = field(default_factory=dict)
     end: dict[str, float] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
+    calls: bool = False
+    #: per step: seconds inside its calls (and poll waits) up to its end; where the last call ended
+    busy: dict[str, float] = field(default_factory=dict)
+    _call_end: dict[str, float] = field(default_factory=dict)
 
     def begin(self, step: str) -> None:
         self.start.setdefault(step, time.monotonic())
@@ -89,10 +103,30 @@ class Spans:
         if step not in self.end:
             self.polls[step] = self.polls.get(step, 0) + 1
 
+    def call(self, step: str, began: float, ended: float, *, polled: bool = False) -> None:
+        """One provisioner call of the step's own (find/create/health, delete/gone), until its end;
+        `polled`: a health()/gone() call, whose wait since the step's previous health()/gone()
+        call is the engine's poll sleep and counts as the step's."""
+        if step not in self.start or step in self.end and began >= self.end[step]:
+            return   # not the step's own (a dependent's fresh check of it, made after its end)
+        wait = began - self._call_end[step] if polled and step in self._call_end and self.polls.get(step, 0) > 1 \
+            else 0.0
+        self.busy[step] = self.busy.get(step, 0.0) + (ended - began) + max(0.0, wait)
+        self._call_end[step] = ended
+
     def seconds(self, step: str) -> float | None:
         if step in self.start and step in self.end:
+            if self.calls:
+                return self.busy.get(step, 0.0)
             return self.end[step] - self.start[step]
         return None
+
+    def engine_inside(self, step: str) -> float | None:
+        """The engine's time between the step's own calls, inside its start-to-end span (not counted)."""
+        seconds = self.seconds(step)
+        if seconds is None or not self.calls:
+            return None
+        return max(0.0, self.end[step] - self.start[step] - seconds)
 
 
 class TimedProvisioner:
@@ -108,20 +142,40 @@ class TimedProvisioner:
     async def find(self, step):
         if self._clock.op == "create":
             self._clock.provider.begin(step.id)
-        return await self._inner.find(step)
+        began = time.monotonic()
+        try:
+            return await self._inner.find(step)
+        finally:
+            if self._clock.op == "create":
+                self._clock.provider.call(step.id, began, time.monotonic())
+
+    async def create(self, step, token):
+        began = time.monotonic()
+        try:
+            return await self._inner.create(step, token)
+        finally:
+            if self._clock.op == "create":
+                self._clock.provider.call(step.id, began, time.monotonic())
 
     async def health(self, step, native_id):
+        began = time.monotonic()
         result = await self._inner.health(step, native_id)
         if self._clock.op == "create":
             self._clock.provider.poll(step.id)
             if result.healthy:
                 self._clock.provider.finish(step.id)
+            self._clock.provider.call(step.id, began, time.monotonic(), polled=True)
         return result
 
     async def delete(self, step, native_id):
         if self._clock.op == "destroy":
             self._clock.provider.begin(step.id)
-        return await self._inner.delete(step, native_id)
+        began = time.monotonic()
+        try:
+            return await self._inner.delete(step, native_id)
+        finally:
+            if self._clock.op == "destroy":
+                self._clock.provider.call(step.id, began, time.monotonic())
 
     async def sweep(self):
         start = time.monotonic()
@@ -132,11 +186,13 @@ class TimedProvisioner:
                 self._clock.sweeps[self._inner.name] = (start - self._clock.t0, time.monotonic() - start)
 
     async def gone(self, step, native_id):
+        began = time.monotonic()
         result = await self._inner.gone(step, native_id)
         if self._clock.op == "destroy":
             self._clock.provider.poll(step.id)
             if result:
                 self._clock.provider.finish(step.id)
+            self._clock.provider.call(step.id, began, time.monotonic(), polled=True)
         return result
 
 
@@ -148,7 +204,7 @@ class Clock:
         self.build_s = 0.0
         self.t0 = 0.0
         self.cpu0 = 0.0
-        self.provider = Spans()
+        self.provider = Spans(calls=True)
         self.engine = Spans()
         #: the full (generation 2) collections of the garbage collector during the operation:
         #: (start from t0 s, pause s). One stops every thread of the process (GIL held).
@@ -158,7 +214,7 @@ class Clock:
         self.sweeps: dict[str, tuple[float, float]] = {}
 
     def reset(self, op: str) -> None:
-        self.op, self.provider, self.engine = op, Spans(), Spans()
+        self.op, self.provider, self.engine = op, Spans(calls=True), Spans()
         self.sweeps = {}
         self.build_s = 0.0
         self.full_gc = []
@@ -232,6 +288,27 @@ def gaps(spans: dict[str, list[float]], waves: list[list[str]], whole: float) ->
             "after_last_s": round(whole - ends[-1], 3)}
 
 
+def chain_gaps(spans: dict[str, list[float]], waits_for: dict[str, list[str]],
+               whole: float) -> dict[str, Any] | None:
+    """The time outside the steps along the chain that ended last, as it ran: from the step that
+    ended last back through, each time, the step it waited for that ended last. `links_s`: per
+    link, from that step's end to the next one's start (rows, reports, a dependency's fresh
+    health check); `before_s` to the chain's first step, `after_s` from its last step's end."""
+    if not spans or any(st not in spans for st in waits_for):
+        return None
+    step = max(spans, key=lambda st: spans[st][1])
+    chain, links = [step], []
+    while waits_for.get(step):
+        dep = max(waits_for[step], key=lambda d: spans[d][1])
+        links.append(round(spans[step][0] - spans[dep][1], 3))
+        chain.append(dep)
+        step = dep
+    chain.reverse()
+    links.reverse()
+    return {"chain": chain, "before_s": round(spans[chain[0]][0], 3), "links_s": links,
+            "after_s": round(whole - spans[chain[-1]][1], 3)}
+
+
 def one_operation(clock: Clock, waves: list[list[str]], whole: float,
                   waits_for: dict[str, list[str]]) -> dict[str, Any]:
     result: dict[str, Any] = {"whole_s": round(whole, 3), "provisioners_built_s": round(clock.build_s, 3),
@@ -256,6 +333,10 @@ def one_operation(clock: Clock, waves: list[list[str]], whole: float,
                                                    round(spans.end[s] - clock.t0, 3)]
                                                for s in spans.start if s in spans.end}}
         result[view]["gaps"] = gaps(result[view]["spans_from_start_s"], waves, whole)
+        result[view]["chain_gaps"] = chain_gaps(result[view]["spans_from_start_s"], waits_for, whole)
+        if spans.calls:   # the engine's work between a step's own calls, not counted in its seconds
+            result[view]["engine_inside_steps_s"] = {s: round(spans.engine_inside(s), 4)
+                                                     for s in spans.start if spans.engine_inside(s) is not None}
         path = critical_path(spans, waits_for)
         # informative only (the goal's ratio is whole / sum): whole over the longest chain of steps
         result[view]["critical_path_s"] = round(path, 3) if path is not None else None
@@ -317,7 +398,14 @@ def summary(ops: list[dict[str, Any]], view: str) -> dict[str, Any]:
     extra = [o["whole_s"] - o[view]["sum_s"] for o in ops if o.get(view)]
     to_path = [o[view]["ratio_to_critical_path"] for o in ops if o.get(view) and o[view]["ratio_to_critical_path"]]
     sweeps = [max(d for _, d in o["sweep_s"].values()) for o in ops if o.get("sweep_s")]
+    chains = [o[view]["chain_gaps"] for o in ops if o.get(view) and o[view].get("chain_gaps")]
+    inside = [sum(o[view]["engine_inside_steps_s"].values()) for o in ops
+              if o.get(view) and o[view].get("engine_inside_steps_s") is not None]
     return {"ratio_p50": percentile(ratios, 50), "ratio_max": max(ratios) if ratios else None,
+            "chain_gaps_p50_s": {"before_s": percentile([c["before_s"] for c in chains], 50),
+                                 "links_s": percentile([sum(c["links_s"]) for c in chains], 50),
+                                 "after_s": percentile([c["after_s"] for c in chains], 50)} if chains else None,
+            "engine_inside_steps_p50_s": round(percentile(inside, 50), 4) if inside else None,
             "ratio_to_critical_path_p50": percentile(to_path, 50),
             "slowest_sweep_p50_s": percentile(sweeps, 50) if sweeps else None,
             "extra_p50_s": round(percentile(extra, 50), 3) if extra else None,
@@ -380,6 +468,14 @@ def main() -> None:
         print(f"{op}: outside the step spans (whole - sum) p50 {s['extra_p50_s']} s; p50 before the first step "
               f"{s['gaps_p50_s']['before_first_s']} s, between waves {s['gaps_p50_s']['between_waves_s']} s, "
               f"after the last {s['gaps_p50_s']['after_last_s']} s")
+        chain = s["chain_gaps_p50_s"]
+        if chain:
+            print(f"{op}: along the chain of steps that ended last, p50: before its first step {chain['before_s']} s, "
+                  f"its links (a step's end to the next one's start) {chain['links_s']} s, after its last "
+                  f"{chain['after_s']} s")
+        if s["engine_inside_steps_p50_s"] is not None:
+            print(f"{op}: the engine's work between a step's own calls (not counted in the step) p50 "
+                  f"{s['engine_inside_steps_p50_s']} s summed over the steps")
         print(f"{op}: CPU of this process per operation p50 {s['cpu_p50_s']} s (engine, store, AWS clients; "
               "the servers run in their own process unless --in-process-servers or --quick)")
         print(f"{op}: (informative) whole / longest chain of steps p50 {s['ratio_to_critical_path_p50']}"

@@ -69,6 +69,10 @@ class AwsProvisioner(Provisioner):
         self.config: AwsConfig = config
         self.clients = AwsClients(config, timeout_s=defaults.timeout, workers=workers)
         self._sweep_client: asyncio.Future[Any] | None = None
+        #: a destroy's early read of the tags of the region's other buckets (`_prepare_sweep`)
+        self._early_buckets: asyncio.Future[dict[str, dict[str, str]]] | None = None
+        #: the buckets whose deletion was asked (never read early: their steps delete them meanwhile)
+        self._deleting_buckets: set[str] = set()
         #: the sweep's listings begun before it, as their kinds' steps were gone (`steps_gone`)
         self._listings: dict[str, asyncio.Future[Any]] = {}
         self.bind_instance(instance)
@@ -112,6 +116,8 @@ class AwsProvisioner(Provisioner):
         return await self.buckets.health(native_id, step.id, fields)
 
     async def delete(self, step: StepSpec, native_id: str) -> None:
+        if step.kind == "s3-bucket":
+            self._deleting_buckets.add(native_id)
         self._prepare_sweep()
         if step.kind == "ec2-instance":
             await self.instances.delete(native_id)
@@ -141,6 +147,13 @@ class AwsProvisioner(Provisioner):
             self._sweep_client = asyncio.ensure_future(self.clients.run(
                 "resourcegroupstaggingapi client", self.clients.client, "resourcegroupstaggingapi"))
             self._sweep_client.add_done_callback(lambda f: f.cancelled() or f.exception())
+        if self._early_buckets is None:
+            # the tags of the buckets no step of this environment deletes (its rendered desired
+            # buckets, and any whose deletion was asked): read now, while the deletes wait on AWS;
+            # after the bucket steps the sweep lists the buckets again and reads only the others
+            skip = self._deleting_buckets | {d.name for d in self.config.desired if d.kind == "s3-bucket"}
+            self._early_buckets = asyncio.ensure_future(self._bucket_tags(skip=frozenset(skip)))
+            self._early_buckets.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     def steps_gone(self, kinds: frozenset[str]) -> None:
         """Begin the sweep's listings that wait only for these kinds' steps (instances and their
@@ -230,12 +243,16 @@ class AwsProvisioner(Provisioner):
         # instances first: their volumes and groups can go only after them
         return [found[k] for k in sorted(found, key=lambda k: (_SWEEP_ORDER.get(k[0], len(_SWEEP_ORDER)), k))]
 
-    async def _bucket_tags(self) -> dict[str, dict[str, str]]:
-        """Every bucket of the region with its tags (`{}`: untagged, gone, not readable here)."""
+    async def _bucket_tags(self, *, skip: frozenset[str] = frozenset(),
+                           known: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+        """Every bucket of the region with its tags (`{}`: untagged, gone, not readable here),
+        but those of `skip`; a bucket of `known` (read before, by name) is not read again."""
         names = [b["Name"] for b in await self.clients.paginate("s3", "list_buckets", "Buckets",
                                                                  BucketRegion=self.config.region)]
-        found = await asyncio.gather(*(self._tags_of_bucket(n) for n in names))
-        return dict(zip(names, found, strict=True))
+        known = known or {}
+        unread = [n for n in names if n not in skip and n not in known]
+        found = dict(zip(unread, await asyncio.gather(*(self._tags_of_bucket(n) for n in unread)), strict=True))
+        return {n: known[n] if n in known else found[n] for n in names if n not in skip}
 
     async def _tags_of_bucket(self, name: str) -> dict[str, str]:
         def tags() -> dict[str, str]:
@@ -249,9 +266,19 @@ class AwsProvisioner(Provisioner):
         return await self.clients.run("s3.get_bucket_tagging", tags)
 
     async def _tagged_buckets(self) -> dict[str, dict[str, str]]:
-        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags
-        (read once the bucket steps are gone: a bucket being deleted is not asked for its tags)."""
-        return {n: t for n, t in (await self._bucket_tags()).items() if t.get(AWS_ENV_TAG) == self.env}
+        """The region's buckets carrying `envdeck:env=<env>` (whichever instance), with their tags:
+        the buckets listed once the bucket steps are gone; the tags of those a destroy read early
+        (`_prepare_sweep`: none a step deletes, so a bucket being deleted is never asked for its
+        tags) are taken from then, the others' read now. A bucket tagged with the name during the
+        destroy is found by the tagging API, which the sweep asks after the last step."""
+        early: dict[str, dict[str, str]] = {}
+        if self._early_buckets is not None:
+            try:
+                early = await self._early_buckets
+            except Exception:   # noqa: BLE001 - read again below
+                early = {}
+        tagged = await self._bucket_tags(known=early)
+        return {n: t for n, t in tagged.items() if t.get(AWS_ENV_TAG) == self.env}
 
     async def delete_leftover(self, leftover: Leftover) -> None:
         """Delete what the sweep found, by kind, after checking again (fresh) that it carries this
@@ -300,6 +327,8 @@ class AwsProvisioner(Provisioner):
     async def close(self) -> None:
         if self._sweep_client is not None:
             self._sweep_client.cancel()
+        if self._early_buckets is not None:
+            self._early_buckets.cancel()
         for future in self._listings.values():
             future.cancel()
         self._listings.clear()
