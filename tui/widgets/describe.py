@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.text import Text
 
-from tui.core.model import Fault, Resource, parse_iso
+from tui.core.audit_rows import row_time, time_flag
+from tui.core.model import Fault, Resource
 from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, age_between, severity_cell
 
@@ -80,14 +81,30 @@ def events_text(entries: list[dict[str, Any]] | None, now: datetime, palette: Pa
         t.append("no events recorded", style=palette.style("text-muted"))
         return t
     for e in entries:
-        at = parse_iso(e.get("at"))
-        t.append(f"{age_between(now, at):>4} ", style=palette.style("text-muted"))
+        # stored text, read as data: a time that is no time (or that overflows) or is in the
+        # future is marked, never a traceback (tui/core/audit_rows.row_time)
+        flag = time_flag(e.get("at"), now) if e.get("at") else None
+        at = row_time(e.get("at"))
+        if flag is None:
+            t.append(f"{age_between(now, at):>4} ", style=palette.style("text-muted"))
+        else:
+            t.append(f"{'⚠':>4} ", style=palette.style("warning"))
         t.append_text(severity_cell(str(e.get("severity") or "info"), palette))
         t.append(f"  {clean(e.get('kind') or '', max_len=10)}", style=palette.style("text-muted"))
         t.append(f"  {clean(e.get('reason') or '', max_len=60)}", style=palette.style("foreground", bold=True))
-        count = int(e.get("count") or 1)
+        count = _count(e.get("count"))
         if count > 1:
             t.append(f" (×{count})", style=palette.style("text-muted"))
+        if flag is not None:
+            t.append(f"\n     [{flag}: {clean(e.get('at'), max_len=40)}]", style=palette.style("warning"))
         t.append(f"\n     {clean(e.get('message') or '', max_len=MESSAGE_LEN)}\n")
     t.rstrip()
     return t
+
+
+def _count(value: object) -> int:
+    """A stored event's count; anything that is not a count is 1."""
+    try:
+        return int(value or 1)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 1
