@@ -44,13 +44,16 @@ def backend_class(name: str) -> type[Backend]:
     return getattr(import_module(module_name), cls_name)
 
 
-def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) -> dict[str, Backend]:
-    """The environment's backends. An edge section naming an identity_file or known_hosts that
-    the edge backend refuses (readable key, known_hosts others can write) is a ConfigError here,
-    before any backend exists (tui/core/config_files.py refuse_untrusted)."""
-    from tui.core.config_files import refuse_untrusted
+def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig, *,
+                    refuse: bool = True) -> dict[str, Backend]:
+    """The environment's backends. A file the backends refuse to use (a readable key, a
+    known_hosts or kubeconfig another user can change …) is a ConfigError here, placed, before any
+    backend exists (tui/core/config_files.py refuse_untrusted), unless `refuse` is False
+    (`create_backends_refusing_at_use`)."""
+    if refuse:
+        from tui.core.config_files import refuse_untrusted
 
-    refuse_untrusted(cfg, env, env_cfg.edge)
+        refuse_untrusted(cfg, env, env_cfg.edge)
     backends: dict[str, Backend] = {}
     for name in env_cfg.backend_names():
         cls = backend_class(name)
@@ -61,6 +64,14 @@ def create_backends(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) ->
             entry.group for other, other_cfg in cfg.environments.items()
             if other != env and other_cfg.aws is not None for entry in other_cfg.aws.logs)
     return backends
+
+
+def create_backends_refusing_at_use(env: str, env_cfg: EnvironmentConfig, cfg: EnvdeckConfig) -> dict[str, Backend]:
+    """The environment's backends with no refusal up front (the TUI): each refuses what it would
+    use when it uses it, as its own error on the screen — the kubernetes backend its kubeconfig
+    when it loads it, each edge node's link its identity_file and known_hosts before it connects —
+    so one environment's refused file does not stop the others."""
+    return create_backends(env, env_cfg, cfg, refuse=False)
 
 
 # -- lifecycle provisioners (issue 15) ------------------------------------------------------

@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.notifications import Notification, Notify
 from textual.worker import Worker, WorkerState
 
-from backends.registry import create_backends, create_provisioner
+from backends.registry import create_backends_refusing_at_use, create_provisioner
 from screens.confirm import ConfirmScreen
 from screens.dialog_guard import clicked_ahead, typed_ahead
 from screens.environment import EnvironmentScreen
@@ -83,7 +83,7 @@ class AppOptions:
     """Everything that varies between a live run and a deterministic test run."""
 
     clock: Callable[[], datetime] = now_utc
-    backends_factory: BackendFactory = create_backends
+    backends_factory: BackendFactory = create_backends_refusing_at_use  # a refused file: that backend's error
     provisioners: CreateProvisioner = create_provisioner  # what creates a template's resources
     start_reconciler: bool = True  # False: one observe pass at start, no background loops (snapshots)
     start_env: str | None = None

@@ -275,7 +275,7 @@ class NodeLink:
         """Why the node cannot log in before any connect: its identity_file does not exist
         (asyncssh says only "No such file or directory", naming no file), or it or a known_hosts
         file is one OpenSSH's rules refuse (a key others can read, a known_hosts others can write:
-        tui/core/config_files.py; one stat per file per process)."""
+        tui/core/config_files.py; asked at every connect: a fixed file counts at once)."""
         name = self.node.name
         for known in self.settings.known_hosts_files:
             refusal = run_time_refusal(known, "known_hosts")

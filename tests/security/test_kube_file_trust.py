@@ -369,8 +369,10 @@ def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_pa
     """A long-running process (TUI, agent): the kubeconfig made unsafe after it was loaded is refused
     at its next use, the exec plugin before it runs again (each request's headers), and a file fixed
     counts at once, not from the next start."""
-    from backends.kubernetes.connection import load_connection
-    from tui.core.config import KubernetesConfig
+    import asyncio
+
+    from backends.kubernetes import KubernetesBackend
+    from tui.core.config import Defaults, KubernetesConfig
     from tui.core.config_files import refused_phrases
     from tui.core.errors import BackendUnreachable
 
@@ -378,15 +380,26 @@ def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_pa
     plugin = _plugin(tmp_path / "bin", marker)
     kubeconfig = write(tmp_path / "kube" / "kube.yaml", _kubeconfig(emulator, plugin))
     kubeconfig.parent.chmod(0o700)
-    connection = load_connection(KubernetesConfig(kubeconfig=str(kubeconfig), namespace="staging"))
-    assert marker.exists() and connection.auth_headers()["Authorization"] == f"Bearer {TOKEN}"
 
-    plugin.parent.chmod(0o777)  # now anyone could put another program in its place
-    with pytest.raises(BackendUnreachable) as refused:
-        connection.auth_headers()
-    assert f"{plugin.parent}: a directory on its path is world-writable" in str(refused.value)
-    plugin.parent.chmod(0o755)
-    assert connection.auth_headers()["Authorization"] == f"Bearer {TOKEN}"
+    async def observe_across_a_change() -> None:
+        backend = KubernetesBackend("kx", KubernetesConfig(kubeconfig=str(kubeconfig), namespace="staging"),
+                                    Defaults())
+        try:
+            await backend.observe()  # loaded: the plugin ran
+            assert marker.exists()
+            seen = len(emulator.emu.request_log)
+            plugin.parent.chmod(0o777)  # now anyone could put another program in its place
+            with pytest.raises(BackendUnreachable) as refused:  # the backend's error, as the TUI shows it
+                await backend.observe()
+            assert f"{plugin.parent}: a directory on its path is world-writable" in str(refused.value)
+            assert "kubernetes.kubeconfig: kubeconfig " in str(refused.value)
+            assert len(emulator.emu.request_log) == seen, "refused before the request"
+            plugin.parent.chmod(0o755)
+            await backend.observe()  # fixed: counts at once
+        finally:
+            await backend.close()
+
+    asyncio.run(observe_across_a_change())
 
     assert refused_phrases(str(kubeconfig), "kubeconfig") == ()
     kubeconfig.chmod(0o620)
@@ -398,3 +411,31 @@ def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_pa
     assert phrase.startswith(f"{kubeconfig.parent}: a directory on its path is owned by another user"), phrase
     os.chown(kubeconfig.parent, 0, 0)
     assert refused_phrases(str(kubeconfig), "kubeconfig") == ()
+
+
+async def test_the_tui_shows_a_refused_kubeconfig_as_that_backends_error(emulator, tmp_path):
+    """The TUI (its own backends factory) opens on a config where one environment's kubeconfig is
+    world-writable: that environment's kubernetes backend shows the refusal as its error, the
+    other environment is observed as usual and the TUI does not stop (the CLI stops: exit 2)."""
+    from tests.tui.pilot import app_ready, wait_until
+    from tui.app import AppOptions, create_app
+    from tui.core.config import load_config
+
+    bad = emulator.emu.write_kubeconfig(tmp_path / "bad" / "config", "staging")
+    bad.chmod(0o666)
+    good = emulator.emu.write_kubeconfig(tmp_path / "good" / "config", "staging")
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
+        "kx": {"kubernetes": {"kubeconfig": str(bad), "namespace": "staging"}},
+        "ok": {"kubernetes": {"kubeconfig": str(good), "namespace": "staging"}}}}, indent=2))
+    app = create_app(load_config(cfg), tmp_path / "state", options=AppOptions(testing=True, start_reconciler=False))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app_ready(pilot)
+
+        def backend(env: str) -> dict:
+            return app.session.state(env).to_json()["backends"]["kubernetes"]
+
+        await wait_until(pilot, lambda: backend("kx")["error"] and backend("ok")["reachable"], "both observed",
+                         explain=lambda: (backend("kx"), backend("ok")))
+        error = backend("kx")["error"]
+        assert f"kubernetes.kubeconfig: kubeconfig {bad}: is world-writable" in error and "refused" in error, error
+        assert backend("ok")["error"] is None and app.return_code is None

@@ -11,7 +11,8 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
 - what the edge backend refuses at run time, as OpenSSH does (`refused_phrases`: an `identity_file`
   readable by group or others, a `known_hosts` another user can write) is an error instead: `check`
   exits 2, and making the environment's backends raises the same placed lines (`refuse_untrusted`,
-  from backends/registry.py: `run` and `status` exit 2 like any config error, the TUI stops with them) while each node's
+  from backends/registry.py: `run` and `status` exit 2 like any config error; the TUI makes its
+  backends without it and shows each backend's own refusal as its error) while each node's
   link refuses to connect with it (backends/edge/link.py), so no login happens with such a file;
 - an environment's or a template's kubeconfig (its `kubernetes.kubeconfig`, else $KUBECONFIG or
   ~/.kube/config, placed at its `kubernetes` key) and a template's `kubernetes.manifests` files:
