@@ -140,7 +140,7 @@ def _refuse_untrusted(cfg: KubernetesConfig) -> Callable[[], str | None] | None:
     """Raise BackendUnreachable when the kubeconfig envdeck is about to load may not be used (the
     one the config names, else $KUBECONFIG or ~/.kube/config); the check to make again before its
     exec credential plugin runs again (None when its context runs none)."""
-    from tui.core.config_files import PROGRAM, kubeconfig_reference, named_files, refused_message
+    from tui.core.config_files import kubeconfig_reference, refused_message, runs_programs
 
     ref = kubeconfig_reference(("kubernetes",), cfg.kubeconfig, cfg.context)
     where = "kubernetes.kubeconfig" if cfg.kubeconfig else "kubernetes"
@@ -151,8 +151,7 @@ def _refuse_untrusted(cfg: KubernetesConfig) -> Callable[[], str | None] | None:
     refused = refusal()
     if refused:
         raise BackendUnreachable(refused, backend="kubernetes")
-    runs = any(named.role == PROGRAM for named in named_files(ref.paths or str(ref.path), ref.context))
-    return refusal if runs else None
+    return refusal if runs_programs(ref) else None
 
 
 def _unreadable(paths: str) -> str | None:

@@ -322,10 +322,19 @@ def _kubeconfig_phrases(paths: str, context: str | None, seen: _Seen) -> list[st
         return found
     for named in named_files(paths, context):
         found += _named_phrases(named, seen)
+        if named.role == PROGRAM:
+            _runs.add((paths, context))
     return found
 
 
 _kept: dict[tuple[str, str, str | None], tuple[list[tuple[str, str, object]], tuple[str, ...]]] = {}
+_runs: set[tuple[str, str | None]] = set()  # the kubeconfigs (and contexts) whose user runs a program
+
+
+def runs_programs(ref: FileReference) -> bool:
+    """Whether the kubeconfig of `ref` (trusted: `refused_message` said nothing) makes the loader
+    run a program (an exec credential plugin, a credential command) when its credentials refresh."""
+    return (_paths(ref), ref.context) in _runs
 
 
 def refused_phrases(path: str, kind: str, context: str | None = None) -> tuple[str, ...]:
@@ -348,6 +357,7 @@ def refused_phrases(path: str, kind: str, context: str | None = None) -> tuple[s
         if kept is not None and _unchanged(kept[0]):
             return kept[1]
         seen = _Seen()
+        _runs.discard((path, context))
         found = _kubeconfig_phrases(path, context, seen) if kind == "kubeconfig" else untrusted(Path(path), seen=seen)
         _kept[key] = (seen.deps, tuple(found))
         return tuple(found)

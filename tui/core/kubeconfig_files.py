@@ -57,8 +57,9 @@ def kubeconfig_files(paths: str) -> list[str]:
 def _load(path: str) -> dict[str, Any] | None:
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built in: a big kubeconfig is read fast
     try:
-        data = yaml.safe_load(read_regular_file(Path(path)).decode("utf-8", errors="replace"))
+        data = yaml.load(read_regular_file(Path(path)).decode("utf-8", errors="replace"), Loader=loader)  # noqa: S506
     except Exception:  # noqa: BLE001 - unreadable or not YAML: the loader reports it
         return None
     return data if isinstance(data, dict) else None
