@@ -23,9 +23,16 @@ def test_invisible_and_layout_characters_are_escaped_visibly(text, expected):
 
 
 @pytest.mark.parametrize("text", ["staging-web-1", "naïve café", "日本語", "👨\u200d👩\u200d👧 family",
-                                  "فارسی\u200cزبان", "[bold]not markup[/]"])
+                                  "فارسی\u200cزبان", "[bold]not markup[/]", "Vie\u0323\u0302t"])
 def test_ordinary_text_is_unchanged(text):
     assert clean(text) == text
+
+
+def test_a_flood_of_combining_marks_keeps_two_and_says_how_many_followed():
+    """A member's hand-written `u` + 5,000 U+0301 (terminals draw such marks over the lines
+    above and below): two kept, the rest counted; a letter with two marks is a letter."""
+    assert clean("u" + "\u0301" * 5000 + "ser") == "u\u0301\u0301(+4998 combining marks)ser"
+    assert clean("a\u0300\u0301\u0302\x1b") == "a\u0300\u0301(+1 combining marks)␛"
 
 
 def test_a_log_lines_tabs_are_spaces_not_escapes():
