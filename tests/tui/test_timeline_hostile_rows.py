@@ -1,7 +1,7 @@
 """The Timeline (key 5) with audit rows a team member wrote by hand into the shared store
 (psql INSERT; here written into the stage's SQLite file, db_user set as PostgreSQL's trigger
 would): the view fills and keeps working, unreadable params are shown as data with one warning,
-a time that is no time is marked (no crash), a future time is marked, shown with its date and
+a time that is no time (or before year 1 in UTC) is marked (no crash), a future time is marked, shown with its date and
 not pinned at the top, another day's time keeps its date in the narrow layout, a forged row
 shows the database role that wrote it, and a 5 MB message is cut saying how long it was.
 
@@ -25,6 +25,9 @@ ROWS = [  # (at, user, action, params, message, db_user)
     ("9999-12-31T23:59:59Z", "root", "future", "{}", "m", "mallory"),
     ("2025-01-02T10:00:00Z", "root", "old", "{}", "m", "mallory"),
     ("2025-03-14T02:52:00Z", "root", "big", "{}", "A" * 5_000_000, "mallory"),
+    ("0001-01-01T00:00:00Z", "root", "year-1", "{}", "m", "mallory"),
+    ("0001-01-01T00:00:00+14:00", "root", "year-0", "{}", "m", "mallory"),  # before year 1 in UTC
+    ("2025-03-14T02:54:00Z", "u" + "\u0301" * 5000, "zalgo", "{}", "m", "mallory"),
 ]
 
 
@@ -68,6 +71,9 @@ async def test_the_timeline_shows_a_members_hand_written_rows(tmp_path, stage):
                                           "(not JSON): not json␛[31m")
         assert "[params unreadable]" in table._full[0][keys["forged"]][4].plain
         assert whole("scale") == "alice via cli: scaled"             # no mark on an ordinary row
+        assert shown("year-1")[0] == "0001-01-01 00:00"              # the year as written, not "1-01-01"
+        assert shown("year-0")[0] == "time?"                         # never an OverflowError
+        assert whole("zalgo").startswith("u\u0301\u0301(+997 combining marks) [db role mallory]")  # cut at 1,000 first
         assert whole("big").startswith("root [db role mallory] via cli: [message cut: 5000000 characters] AAAA")
         warnings = [str(n.message) for n in app._notifications if n.severity == "warning"]
         assert warnings == ["1 audit row with unreadable params (id 2): shown as written, not as parameters"]

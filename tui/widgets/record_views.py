@@ -385,9 +385,9 @@ class TimelineTable(RecordTable):
         if ts is None:
             return Text("time?", style=palette.style("warning"), end="")
         if ts > now + FUTURE_SKEW:  # a time to come: with its date, marked (a member may have written it)
-            return Text(ts.strftime("%Y-%m-%d %H:%M") + " ⚠", style=palette.style("warning"), end="")
+            return Text(f"{ts.year:04d}-{ts:%m-%d %H:%M} ⚠", style=palette.style("warning"), end="")
         if ts.year != now.year:
-            return Text(ts.strftime("%Y-%m-%d %H:%M"), end="")
+            return Text(f"{ts.year:04d}-{ts:%m-%d %H:%M}", end="")  # %Y of year 1 is "1" (glibc)
         return Text(ts.strftime("%m-%d %H:%M:%S"), end="")
 
 
