@@ -411,6 +411,14 @@ def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_pa
     assert phrase.startswith(f"{kubeconfig.parent}: a directory on its path is owned by another user"), phrase
     os.chown(kubeconfig.parent, 0, 0)
     assert refused_phrases(str(kubeconfig), "kubeconfig") == ()
+    # a link of yours, pointed later at a file others can write: the answer follows the link
+    link, unsafe = tmp_path / "kube" / "current", write(tmp_path / "kube" / "open.yaml", kubeconfig.read_text(), 0o666)
+    link.symlink_to(kubeconfig)
+    assert refused_phrases(str(link), "kubeconfig") == ()
+    link.unlink()
+    link.symlink_to(unsafe)
+    assert refused_phrases(str(link), "kubeconfig") == (
+        f"{unsafe}: is world-writable; others can change it: chmod go-w {unsafe}",)
 
 
 async def test_the_tui_shows_a_refused_kubeconfig_as_that_backends_error(emulator, tmp_path):

@@ -205,19 +205,25 @@ def _stat(path: Path | str, follow: bool) -> os.stat_result | None:
 class _Seen:
     """The stats (and resolved paths) an answer was made from, to tell later whether it still holds."""
 
-    __slots__ = ("deps",)
+    __slots__ = ("deps", "_known")
 
     def __init__(self) -> None:
         self.deps: list[tuple[str, str, object]] = []
+        self._known: set[tuple[str, str]] = set()  # each (path, how) once: files share directories
+
+    def _note(self, path: Path | str, how: str, value: object) -> None:
+        if (str(path), how) not in self._known:
+            self._known.add((str(path), how))
+            self.deps.append((str(path), how, value))
 
     def stat(self, path: Path | str, *, follow: bool = True) -> os.stat_result | None:
         st = _stat(path, follow)
-        self.deps.append((str(path), "stat" if follow else "lstat", _signature(st)))
+        self._note(path, "stat" if follow else "lstat", _signature(st))
         return st
 
     def realpath(self, path: Path | str) -> str:
         real = os.path.realpath(path)  # never raises, a symlink loop included
-        self.deps.append((str(path), "real", real))
+        self._note(path, "real", real)
         return real
 
 
@@ -254,17 +260,20 @@ def untrusted(path: Path, *, private: bool = False, secret: str = "a private key
 
     # symbolic links on the way (the file itself or a directory of its path)
     prefix = Path(path.anchor)
+    linked = False
     for part in path.parts[1:]:
         prefix = prefix / part
         st = seen.stat(prefix, follow=False)
         if st is None:
             break
         if stat.S_ISLNK(st.st_mode):
+            linked = True
             if _foreign(st.st_uid):
                 found.append(f"{prefix}: a symlink on its path is owned by another user (uid {st.st_uid}), "
                              f"who can point it elsewhere (now {seen.realpath(prefix)}): name the target instead")
             directory(Path(seen.realpath(prefix.parent)))
-    real = Path(seen.realpath(path))
+    # no symlink on the way (each part's lstat, kept, says so): the path is its own real path
+    real = Path(seen.realpath(path)) if linked else path
     st = seen.stat(real)
     if st is None:
         return found
