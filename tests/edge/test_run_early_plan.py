@@ -168,11 +168,36 @@ def test_what_run_imports_before_connecting_leaves_out_the_models_and_the_sessio
     import subprocess
     import sys
 
-    from bench.startup import ROOT, RUN_BEFORE_CONNECTING
+    from bench.startup import ROOT, RUN_BEFORE_CONNECTING_CODE
 
     late = ["pydantic", "tui.core.config", "backends.edge.backend", "backends.base", "tui.core.session",
             "tui.core.store", "backends.registry"]
-    code = f"import sys\nimport {RUN_BEFORE_CONNECTING}\nprint([m for m in {late!r} if m in sys.modules])"
+    code = f"import sys\n{RUN_BEFORE_CONNECTING_CODE}\nprint([m for m in {late!r} if m in sys.modules])"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]", proc.stdout
+
+
+def test_run_imports_asyncssh_as_a_plain_import_would_without_the_x509_import_that_fails():
+    """asyncssh's X.509 support needs pyOpenSSL (not an envdeck dependency); without it, `run`
+    skips importing cryptography.x509 for a module that would fail anyway: asyncssh's X.509
+    availability is what a plain import gives, and nothing else stays changed."""
+    import subprocess
+    import sys
+
+    from bench.startup import ROOT
+
+    report = ("import asyncssh.public_key\nprint(asyncssh.public_key._x509_available, 'cryptography.x509' in sys.modules,"
+              " any(type(f).__name__ == '_WithoutX509' for f in sys.meta_path))")
+    plain = "import sys\nimport backends.edge\n" + report
+    early = "import sys\nfrom tui.cli.fleet_early import _early_links_module\n_early_links_module()\n" + report
+    answers = []
+    for code in (plain, early):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        answers.append(proc.stdout.split())
+    (plain_x509, plain_loaded, _), (early_x509, early_loaded, finder_left) = answers
+    assert early_x509 == plain_x509  # the same asyncssh
+    assert finder_left == "False"
+    if plain_x509 == "False":  # no pyOpenSSL: X.509 unavailable either way, its import skipped
+        assert (plain_loaded, early_loaded) == ("True", "False")

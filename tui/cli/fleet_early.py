@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -69,6 +70,35 @@ class EdgePlan:
     max_backoff: float
 
 
+class _WithoutX509:
+    """A finder that says asyncssh's X.509 module is not there (see `_early_links_module`)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "asyncssh.crypto.x509":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def _early_links_module() -> ModuleType:
+    """backends.edge.early, whose package is where `run` first imports asyncssh. asyncssh's
+    X.509 certificate support needs pyOpenSSL, which envdeck does not depend on: without it,
+    asyncssh's `crypto.x509` module fails on `from OpenSSL import crypto` (asyncssh then runs
+    without X.509, as it does here) but only after importing `cryptography.x509` (~10 ms and
+    22 modules before the first connection; issue 19). When pyOpenSSL is not installed, that
+    module is said to be missing at once: the same asyncssh, without the wasted import. With
+    pyOpenSSL, or once this process has imported asyncssh, nothing is changed."""
+    import importlib.util
+
+    if "asyncssh" in sys.modules or importlib.util.find_spec("OpenSSL") is not None:
+        return importlib.import_module("backends.edge.early")
+    finder = _WithoutX509()
+    sys.meta_path.insert(0, finder)
+    try:
+        return importlib.import_module("backends.edge.early")
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -106,7 +136,7 @@ def edge_plan(data: dict[str, Any], env: str) -> EdgePlan | None:
     """The environment's nodes and link settings from the plain data, when every value a
     connect reads has the type the model accepts (no coercion: a port written "22" waits for
     the model), the node names are unique and they fit in one wave (`concurrency`)."""
-    from backends.edge.early import NodeAddress
+    NodeAddress = _early_links_module().NodeAddress  # noqa: N806 - the class
 
     envs = data.get("environments")
     env_data = envs.get(env) if isinstance(envs, dict) else None
@@ -175,13 +205,12 @@ async def connect_early(args: argparse.Namespace, data: dict[str, Any]) -> Early
         ensure_state_dir(state_dir(args.state_dir))
     except StateError:
         return None  # the session refuses the run with this error: no node is contacted
-    from backends.edge.early import EarlyLinks
     from backends.edge.hostkeys import known_hosts_files
     from backends.edge.link import LinkSettings
 
     settings = LinkSettings(known_hosts_files=known_hosts_files(plan.known_hosts), ssh_config=plan.ssh_config,
                             connect_timeout=plan.connect_timeout, command_timeout=plan.command_timeout,
                             keepalive=plan.keepalive, max_backoff=plan.max_backoff)
-    early = EarlyLinks(args.env, plan.nodes, settings)
+    early = _early_links_module().EarlyLinks(args.env, plan.nodes, settings)
     await early.start()
     return early
