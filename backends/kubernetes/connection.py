@@ -112,8 +112,9 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
             config.load_incluster_config(client_configuration=configuration)
             return ClusterConnection(configuration, _api_client(configuration), None, None)
         recheck = _refuse_untrusted(cfg)
-        # $KUBECONFIG is read now, not when the client was imported (it may list several files).
-        config_file = kubeconfig or os.environ.get("KUBECONFIG") or None
+        # $KUBECONFIG is read now, not when the client was imported (it may list several files);
+        # empty or unset: ~/.kube/config, as kubectl (and as it was checked just now)
+        config_file = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         config.load_kube_config(config_file=config_file, context=cfg.context, client_configuration=configuration,
                                 persist_config=False)  # as new_client_from_config, with our retries below
         context = cfg.context
