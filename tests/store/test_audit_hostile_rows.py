@@ -229,3 +229,11 @@ async def test_the_change_feed_reads_no_members_text(any_store, request):
         assert await feed.envs_active_since(0, 0, []) == {}
     finally:
         await store.close()
+
+
+def test_a_limit_that_is_no_number_of_rows_is_refused():
+    """On SQLite a negative LIMIT is no limit: every row a member wrote would be read."""
+    for limit in ("-5", "0", "x", "99999999999999999999"):
+        done = envdeck("audit", "--limit", limit)
+        assert done.returncode == 2 and f"argument --limit: {limit!r} is not a number of rows from 1 to 100,000" \
+            in done.stderr, done.stderr

@@ -40,6 +40,19 @@ def _common(top: bool) -> argparse.ArgumentParser:
     return common
 
 
+AUDIT_LIMIT_MAX = 100_000  # rows of `envdeck audit`: on SQLite a negative LIMIT is no limit at all
+
+
+def _audit_limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= AUDIT_LIMIT_MAX:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows from 1 to {AUDIT_LIMIT_MAX:,}")
+    return value
+
+
 def _lazy(target: str) -> Callable:
     """A handler imported only when its subcommand runs: `envdeck --help` and
     `--version` stay fast, and each command pays only for what it uses."""
@@ -123,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("audit", _lazy("tui.cli.commands:cmd_audit"), "show the audit trail")
     p.add_argument("--env", metavar="NAME", help="only this environment")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="newest N entries (default 50)")
+    p.add_argument("--limit", type=_audit_limit, default=50, metavar="N",
+                   help=f"newest N entries (default 50, at most {AUDIT_LIMIT_MAX:,})")
     p.add_argument("--reverse", action="store_true",
                    help="newest first (default: oldest first, the newest at the bottom; --json: newest first)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -237,11 +237,13 @@ async def cmd_audit(args: argparse.Namespace) -> int:
     # nothing observed (envs=[]): the session decides which rows the user may read, the
     # destroyed environments they had a role in included
     session = await open_session(args, cfg, envs=[])
-    try:
-        entries = await session.audit_entries(args.env, limit=args.limit)
+    from tui.cli.audit_lines import MESSAGE_SHOWN, audit_line
+
+    try:  # the text shows MESSAGE_SHOWN characters of a message: no more is read (nor redacted)
+        entries = await session.audit_entries(args.env, limit=args.limit,
+                                              message_max=None if args.json else MESSAGE_SHOWN)
     finally:
         await session.close()
-    from tui.cli.audit_lines import audit_line
     from tui.cli.output import warn
     from tui.core.audit_rows import unreadable_note
 

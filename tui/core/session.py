@@ -684,14 +684,17 @@ class Session:
         """The config's templates, each with whether this user may create from it."""
         return self.lifecycle.templates()
 
-    async def audit_entries(self, env: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def audit_entries(self, env: str | None = None, limit: int = 100,
+                            message_max: int | None = None) -> list[dict[str, Any]]:
         """The audit rows the user may read (newest first): of the environments they see, and
         of the destroyed created ones they had a role in (the trail of a destroy stays
-        readable). `env` they may not read is refused like an unknown one (audited)."""
+        readable). `env` they may not read is refused like an unknown one (audited).
+        `message_max`: the characters of a message read (the store's default: `--json`'s)."""
         readable = set(self.policy.visible_environments()) | set(await self.lifecycle.audit_readable())
         if env is not None and env not in readable:
             await refuse_unseen_environment(self.store, self.policy, env, self.origin)
-        return await self.store.audit_entries(env=env, limit=limit, envs=sorted(readable))
+        cut = {} if message_max is None else {"message_max": message_max}
+        return await self.store.audit_entries(env=env, limit=limit, envs=sorted(readable), **cut)
 
     async def env_list(self, *, include_destroyed: bool = False) -> list[ManagedEnvironment]:
         return await self.lifecycle.env_list(include_destroyed=include_destroyed)
