@@ -6,7 +6,14 @@ simulated nodes' services), never through envdeck's store.
 
 Each trial kills one create and one destroy (TRIALS trials: 2 × TRIALS kills per run). The
 random generator is seeded; the seed and every trial's delays are printed, and
-ENVDECK_CRASH_SEED=N replays a run (ENVDECK_CRASH_TRIALS=N changes the count)."""
+ENVDECK_CRASH_SEED=N replays a run (ENVDECK_CRASH_TRIALS=N changes the count).
+
+The killed create and destroy are real processes of their own (`world.popen`, SIGKILL); the one
+that resumes after a kill is another process: this test's own, running the CLI's main() in
+process (`world.envdeck`, tests/helpers.py envdeck_inproc) -- the killed holder's lease is seen
+as gone as it would be from any other process, and each resume saves a fresh interpreter's
+imports and clients (~1-3 s a call on a loaded machine). The calibration runs in a subprocess,
+like the killed runs whose kill points it spreads."""
 
 from __future__ import annotations
 
@@ -25,7 +32,7 @@ pytestmark = [pytest.mark.slow]
 
 TRIALS = int(os.environ.get("ENVDECK_CRASH_TRIALS", "10"))
 # the trials run in this many tests (trial n in chunk n % CHUNKS), so that parallel workers share them
-CHUNKS = 4
+CHUNKS = 5
 SEED = int(os.environ.get("ENVDECK_CRASH_SEED", str(random.SystemRandom().randrange(2**31))))
 ONE_EACH = {"instances": 1, "security_groups": 1, "buckets": 1, "namespaces": 1, "deployments": 1}
 NOTHING = {"instances": 0, "security_groups": 0, "buckets": 0, "namespaces": 0, "deployments": 0}
@@ -69,6 +76,11 @@ def _state(world: World, name: str) -> str | None:
     return world.stored_state(name)
 
 
+def _resume(world: World, *args: str) -> subprocess.CompletedProcess:
+    """The CLI after a kill, in this process (another process than the killed one)."""
+    return world.envdeck(*args)
+
+
 def _timed(world: World, *args: str) -> float:
     started = time.monotonic()
     proc = world.envdeck_process(*args)
@@ -104,14 +116,14 @@ def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftove
         # -- create, killed, resumed -------------------------------------------------------------
         _killed_after(world, trial.create_kill_s, *_create_args(name))
         if trial.create_resume == "reconcile":
-            proc = world.envdeck_process("reconcile", "--once")
+            proc = _resume(world, "reconcile", "--once")
             assert "Traceback" not in proc.stderr, (str(trial), proc.stderr)
             if _state(world, name) is None:
                 # killed before the request was recorded: nothing may exist, and the create starts over
                 assert world.counts(name) == NOTHING, str(trial)
-                _ok(world.envdeck_process(*_create_args(name)), trial, "create after an unrecorded request")
+                _ok(_resume(world, *_create_args(name)), trial, "create after an unrecorded request")
         else:
-            _ok(world.envdeck_process(*_create_args(name)), trial, "resuming create")
+            _ok(_resume(world, *_create_args(name)), trial, "resuming create")
         assert _state(world, name) == "ready", str(trial)
         assert world.counts(name) == ONE_EACH, (str(trial), world.counts(name))
         assert len(world.nodes_running()) == 1, (str(trial), world.nodes_running())
@@ -121,12 +133,12 @@ def test_sigkill_during_create_and_destroy_resumes_without_duplicates_or_leftove
         if _state(world, name) in (None, "destroyed"):
             pass  # the destroy ended before the kill: a destroyed environment is not there to destroy
         elif trial.destroy_resume == "reconcile":
-            proc = world.envdeck_process("reconcile", "--once")
+            proc = _resume(world, "reconcile", "--once")
             assert "Traceback" not in proc.stderr, (str(trial), proc.stderr)
             if _state(world, name) == "ready":  # killed before the request was recorded
-                _ok(world.envdeck_process("env", "destroy", name, "--yes", "--wait"), trial, "destroy after an unrecorded request")
+                _ok(_resume(world, "env", "destroy", name, "--yes", "--wait"), trial, "destroy after an unrecorded request")
         else:
-            _ok(world.envdeck_process("env", "destroy", name, "--yes", "--wait"), trial, "resuming destroy")
+            _ok(_resume(world, "env", "destroy", name, "--yes", "--wait"), trial, "resuming destroy")
         assert _state(world, name) in (None, "destroyed"), str(trial)
         assert world.counts(name) == NOTHING, (str(trial), world.counts(name))
         assert world.tagged_arns(name) == [], (str(trial), world.tagged_arns(name))
