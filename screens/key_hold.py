@@ -16,7 +16,10 @@ opens the next command line, which holds the rest again). Holds:
 - `filter`: from `/` until the filter box has the focus; from an Enter or Esc in the box until
   it is closed and the view has the focus again (the Logs view's search box too);
 - `open-env`: from an Enter on the overview's selected row until the environment screen it
-  opens is current and ready (`Enter 4` opens it on Faults, `Enter jj` moves its cursor).
+  opens is current and ready (`Enter 4` opens it on Faults, `Enter jj` moves its cursor);
+- `new-env`: from `n` on the overview until the new environment's form is built and its first
+  field focused; `new-env-field`: from an Enter in a field of that form until the next field
+  has the focus (the last field's Enter makes the plan), so `n pr-7⏎2h` puts 2h in the TTL.
 
 A hold not released within HOLD_AT_MOST_S is given more time while the screen on top is still
 being built (not `ready`: what the keys were typed for), up to BUILDING_AT_MOST_S. Past that,
@@ -38,6 +41,8 @@ from textual.widgets import Input
 if TYPE_CHECKING:
     from textual.app import App
 
+NEW_ENV_HOLD = "new-env"
+FORM_FIELD_HOLD = "new-env-field"
 HOLD_AT_MOST_S = 3.0
 BUILDING_AT_MOST_S = 30.0  # a screen still being built keeps the keys typed for it this long at most
 SETTLE_CHECKS_AT_MOST = 500  # after-refresh checks waiting for a screen to be ready, then released anyway

@@ -29,6 +29,7 @@ from textual.widgets.option_list import Option
 
 from screens.base import EnvdeckScreen, steady_input
 from screens.dialog_guard import DialogGuard
+from screens.key_hold import FORM_FIELD_HOLD, NEW_ENV_HOLD, release_keys
 from screens.lifecycle_steps import remaining_text
 from tui.core.config import ENV_NAME_RE, parse_duration
 from tui.core.errors import EnvdeckError, PolicyDenied
@@ -157,6 +158,7 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         self._values: dict[str, str] = {}  # name and TTL kept when another template is picked
         self._busy = False
         self._early: list[str] = []  # characters typed before the form was there, for the name
+        self._form_holding = False  # an Enter (ctrl+y) in a field holds the keys after it (FORM_FIELD_HOLD)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -174,6 +176,12 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
+        try:
+            await self._build()
+        finally:  # the keys typed after `n` (the overview held them) go to the form now
+            release_keys(self.app, NEW_ENV_HOLD)
+
+    async def _build(self) -> None:
         palette = self.envdeck.palette
         self.query_one("#title", Static).update(Text(" New environment", style=palette.style("primary", bold=True),
                                                      end=""))
@@ -201,6 +209,29 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         if sum(1 for c in self.choices if c.decision.allowed) == 1:
             # nothing to pick: the keys typed next go to the name
             self.query_one(f"#input-{NAME}", Input).focus()
+
+    # -- keys typed in one burst ------------------------------------------------------------
+    def holds_keys_after(self, key: str) -> str | None:
+        """An Enter in a field of the form but the last moves the focus to the next field: the keys
+        typed after it wait until it did (screens/key_hold.py), so that a fast typist's `pr-7⏎2h`
+        puts 2h in the TTL, not `pr-72h` in the name. The last field's Enter (or ctrl+y) makes the
+        plan: what is typed while it is made stays in the form or is said ignored (`planning…`);
+        the plan's keys are its guard's (screens/dialog_guard.py)."""
+        if self.plan is not None or not self.ready:
+            return super().holds_keys_after(key)
+        if key != "enter" or self._busy or not isinstance(self.focused, Input):
+            return None
+        inputs = list(self.query("#form Input").results(Input))
+        if self.focused not in inputs[:-1]:
+            return None
+        self._form_holding = True
+        return FORM_FIELD_HOLD
+
+    def _release_form_keys(self) -> None:
+        """The Enter's move is done (after the focus() calls queued so far): the keys after it go on."""
+        if self._form_holding:
+            self._form_holding = False
+            release_keys(self.app, FORM_FIELD_HOLD)
 
     def on_key(self, event: events.Key) -> None:
         """A character typed on the template list (or before the form is there) is the start of
@@ -337,14 +368,17 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self.plan is not None:
+            self._release_form_keys()
             return  # a field's Enter handled once the plan is shown never creates (only Create, ctrl+y)
         if self._busy:
             self._say_busy("enter")
+            self._release_form_keys()
             return
         inputs = list(self.query_one("#form").query(Input))
         index = inputs.index(event.input) if event.input in inputs else len(inputs) - 1
         if index + 1 < len(inputs):
             inputs[index + 1].focus()
+            self._release_form_keys()
         else:
             self.action_confirm()
 
@@ -487,4 +521,5 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
             if inputs:
                 self._focus_at_end(inputs[0])
             return
+        self._release_form_keys()
         self.dismiss(None)

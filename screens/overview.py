@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
 from screens.environment_actions import lifecycle_keys_for, pause_reads_resume, promote_to_footer
-from screens.key_hold import release_keys
+from screens.key_hold import NEW_ENV_HOLD, release_keys
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.overview_rows import (  # noqa: F401 - re-exported: the rows' names were this module's
     CELL_PADDING,
@@ -180,7 +180,8 @@ class OverviewScreen(EnvdeckScreen):
 
     def holds_keys_after(self, key: str) -> str | None:
         """Enter on a selected row opens its environment: the keys typed after it wait until that
-        screen is up (screens/key_hold.py), never acting on this one meanwhile (`Enter jj`). `/`
+        screen is up (screens/key_hold.py), never acting on this one meanwhile (`Enter jj`); `n`
+        until its form is built (`n pr-7⏎2h⏎`: the name, the Enter and the TTL go to the form). `/`
         opens the filter box and Enter/Esc close it: the keys after them wait for the box or the
         table to have the focus (`/pr` filters, it never runs `p`)."""
         if not self.ready:
@@ -191,11 +192,16 @@ class OverviewScreen(EnvdeckScreen):
         if focused is not self.query_one(EnvironmentsTable):
             return None
         reason = "filter" if key == "slash" else \
-            "open-env" if key == "enter" and self.query_one(EnvironmentsTable).cursor_key else None
+            "open-env" if key == "enter" and self.query_one(EnvironmentsTable).cursor_key else \
+            NEW_ENV_HOLD if self._opens_new_env(key) else None
         if reason is not None:
             self._taken_over.discard(reason)
             self.set_timer(WATCH_EVERY_S, lambda: self._watch_hold(reason, WATCH_EVERY_S))
         return reason
+
+    def _opens_new_env(self, key: str) -> bool:
+        bindings = self._bindings.key_to_bindings.get(key, ())
+        return any(b.action == "new_env" for b in bindings) and self.check_action("new_env", ()) is not False
 
     def _watch_hold(self, reason: str, waited_s: float) -> None:
         """The key that took hold `reason` went elsewhere: a key typed before it opened a dialog
@@ -322,6 +328,7 @@ class OverviewScreen(EnvdeckScreen):
             if env:
                 self.select_env(env)
 
+        self._taken_over.add(NEW_ENV_HOLD)  # the form releases the keys after `n` once it is built
         self.envdeck.push_screen(NewEnvironmentScreen(), done)
 
     def action_env_destroy(self) -> None:

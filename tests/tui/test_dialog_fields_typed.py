@@ -99,3 +99,28 @@ async def test_the_new_environment_form_keeps_the_name_typed_ahead_and_after_the
         await pilot.press("x")
         assert name.value == "pr-7x"
         await pilot.press("escape")
+
+
+async def test_an_enter_moving_between_fields_of_the_new_environment_form_holds_the_keys_after_it(tmp_path, stage):
+    """`n pr-8⏎2h⏎feat-1⏎3⏎` typed in one burst (as the terminal delivers it): each Enter moves to
+    the next field and the keys after it wait for that move, so each value lands in its own field
+    (none glued to the field before, none lost) and the last Enter plans what was typed."""
+    from tests.tui.test_overview_enter_burst import send_burst
+
+    world = MemoryWorld()
+    app = lifecycle_app(tmp_path, stage, world)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        await send_burst(pilot, "npr-8\r2h\rfeat-1\r3\r", "burst")
+
+        def values() -> dict[str, str]:
+            return {i.id: i.value for i in app.screen.query(Input)} if isinstance(app.screen, NewEnvironmentScreen) \
+                else {}
+
+        await wait_until(pilot, lambda: getattr(app.screen, "plan", None) is not None, "the plan of the burst",
+                         explain=lambda: (values(), hint(app, "#new-env-error")))
+        assert values() == {"input-name": "pr-8", "input-ttl": "2h", "input-p0": "feat-1", "input-p1": "3"}, values()
+        assert app.screen.plan.env == "pr-8" and not app.keys.held
+        assert await app.session.env_list() == [] and world.creates == {}  # the plan only: Cancel focused
+        await pilot.press("escape", "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, NewEnvironmentScreen), "the form closed")
