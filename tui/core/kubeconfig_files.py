@@ -107,8 +107,8 @@ def _program(plugin: dict[str, Any], cwd: str) -> Path | None:
     command = plugin.get("command")
     if not isinstance(command, str) or not command:
         return None
-    if "/" in command:
-        return Path(os.path.normpath(os.path.join(cwd, os.path.expanduser(command))))
+    if "/" in command:  # as Popen(cwd=…) finds it: no ~ expansion
+        return Path(os.path.normpath(os.path.join(cwd, command)))
     env = plugin.get("env")
     named = [e.get("value") for e in env if isinstance(e, dict) and e.get("name") == "PATH"] \
         if isinstance(env, list) else []
@@ -151,9 +151,8 @@ def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
         command = provider.get("cmd-path")
         if isinstance(command, str) and "/" in command.split(" ")[0]:
             add(user_entry, f"{users}.auth-provider.config.cmd-path", "credential command",
-                Path(os.path.abspath(os.path.expanduser(command.split(" ")[0]))), PROGRAM)
-        if "idp-certificate-authority-data" not in provider:
-            add(user_entry, f"{users}.auth-provider.config.idp-certificate-authority",
-                "identity provider's certificate authority",
-                _file(provider, "idp-certificate-authority", os.getcwd()), TRUSTED)
+                Path(os.path.abspath(command.split(" ")[0])), PROGRAM)
+        add(user_entry, f"{users}.auth-provider.config.idp-certificate-authority",
+            "identity provider's certificate authority", _file(provider, "idp-certificate-authority", os.getcwd()),
+            TRUSTED)
     return found
