@@ -87,7 +87,8 @@ def test_a_run_the_role_denies_contacts_no_node(tmp_path, edge_lab, relayed, rol
 
 def test_run_turns_the_collector_back_on(tmp_path, edge_lab, relayed):
     """`run` loads its modules with the cyclic collector off (tui/cli/fleet.py): it is on
-    again once the session is open, and after a start-up that failed."""
+    again once the session is open (what start-up made frozen until the run is over), and
+    after a start-up that failed."""
     import subprocess
     import sys
     from pathlib import Path
@@ -96,9 +97,12 @@ def test_run_turns_the_collector_back_on(tmp_path, edge_lab, relayed):
     cfg = write_config(tmp_path / "envdeck.yaml", {"dev": {"access": access("operator"), "edge": edge}})
     code = ("import gc, sys\nfrom tui.cli import main, fleet\nseen = []\nclose = fleet.Printer.__call__\n"
             "fleet.Printer.__call__ = lambda self, *a: (seen.append(gc.isenabled()), close(self, *a))[1]\n"
-            "rc = main(sys.argv[1:])\nprint(rc, seen[:1], gc.isenabled(), file=sys.stderr)")
+            "import tui.core.session as S\nrun_fleet = S.Session.run_fleet\n"
+            "async def frozen_then(self, *a, **k):\n    seen.append(gc.get_freeze_count() > 0)\n"
+            "    return await run_fleet(self, *a, **k)\nS.Session.run_fleet = frozen_then\n"
+            "rc = main(sys.argv[1:])\nprint(rc, seen[:2], gc.isenabled(), gc.get_freeze_count(), file=sys.stderr)")
     root = Path(__file__).resolve().parents[2]
-    for env, expected in (("dev", "0 [True] True"), ("nowhere", "3 [] True")):
+    for env, expected in (("dev", "0 [True, True] True 0"), ("nowhere", "3 [] True 0")):
         proc = subprocess.run([sys.executable, "-c", code, "run", "--config", str(cfg), "--state-dir",
                                str(tmp_path / "state"), "--json", env, "--", "true"], cwd=root, capture_output=True,
                               text=True, timeout=120, stdin=subprocess.DEVNULL)
