@@ -72,6 +72,7 @@ from tui.core.lifecycle.records import (
     ManagedEnvironment,
     Operation,
     Orphan,
+    RenderedEnvironment,
     StepHealth,
     StepRecord,
     StepSpec,
@@ -599,11 +600,15 @@ class _Run:
             if await still_create():
                 raise
             return self._not_started()
-        if not await still_create():
+        # an edge claim asks whether the create is still pending in its own transaction
+        if step.kind != EDGE_CLAIM and not await still_create():
             return self._not_started()
         try:
             if step.kind == EDGE_CLAIM:
-                step = await self._claim(step)
+                claiming = await self._claim(step)
+                if claiming is None:
+                    return self._not_started()
+                step = claiming
             step = dataclasses.replace(step, fields=resolve_refs(step.fields, native_ids))
             prov = self.provisioner(step.backend)
         except Exception as exc:
@@ -781,9 +786,11 @@ class _Run:
             row.message = reason
             await self._row(row)
 
-    async def _claim(self, step: StepSpec) -> StepSpec:
-        """Claim the edge nodes (kept by a resumed run), write them and the services into
-        spec.environment["edge"]; the edge provisioner is built after, with them."""
+    async def _claim(self, step: StepSpec) -> StepSpec | None:
+        """Claim the edge nodes (kept by a resumed run), only while the create is the pending
+        operation (None, nothing claimed, when a destroy replaced it), and write them and the
+        services into spec.environment["edge"] with the timeline's "Claimed": one transaction;
+        the edge provisioner is built after, with them."""
         managed = self.managed
         assert managed is not None
         fields = step.fields
@@ -793,22 +800,26 @@ class _Run:
         configs = {(n["name"] if isinstance(n, dict) else str(n)): n for n in candidates}
         if not pool or not configs:
             raise InvalidRequest(f"step {step.id}: edge pool {pool or '(none)'} has no nodes to claim")
-        claimed = await self.lstore.claim_nodes(pool, self.name, count, list(configs), epoch=self.epoch)
         services = list(fields.get("services") or [])
-        nodes = []
-        for node_name in claimed:
-            node = configs[node_name]
-            node = dict(node) if isinstance(node, dict) else {"name": node_name, "host": node_name}
-            node["services"] = sorted(set(node.get("services") or []) | set(services))
-            nodes.append(node)
-        spec = managed.spec
-        edge = dict(spec.environment.get("edge") or {})
-        edge["nodes"] = nodes
-        spec.environment = {**spec.environment, "edge": edge}
-        await self.lstore.update_spec(self.name, spec, epoch=self.epoch)
+
+        def with_nodes(claimed: list[str]) -> tuple[RenderedEnvironment, list[TimelineEntry]]:
+            nodes = []
+            for node_name in claimed:
+                node = configs[node_name]
+                node = dict(node) if isinstance(node, dict) else {"name": node_name, "host": node_name}
+                node["services"] = sorted(set(node.get("services") or []) | set(services))
+                nodes.append(node)
+            edge = dict(managed.spec.environment.get("edge") or {})
+            edge["nodes"] = nodes
+            spec = dataclasses.replace(managed.spec, environment={**managed.spec.environment, "edge": edge})
+            return spec, [self._entry(step.id, "Claimed", f"{pool}: {', '.join(claimed)}")]
+
+        claimed = await self.lstore.claim_nodes(pool, self.name, count, list(configs), epoch=self.epoch,
+                                                only_while=Operation.CREATE, then=with_nodes)
+        if claimed is None:
+            return None
         self._provisioners.pop(step.backend, None)
         await self._reload()
-        await self._note(step.id, "Claimed", f"{pool}: {', '.join(claimed)}")
         return dataclasses.replace(step, fields={**fields, "claimed": claimed})
 
     def _pool_nodes(self, pool: str) -> list[dict[str, Any]]:

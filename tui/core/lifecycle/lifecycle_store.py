@@ -384,8 +384,8 @@ class LifecycleStore:
         `only_while`: written only while that operation is the pending one, checked in the same
         transaction; False (nothing written) when another replaced it (a destroy requested).
 
-        Group commit: rows asked for while another transaction holds the connection are written
-        together in the next one (each with its checks; every caller returns once its row is
+        Group commit: rows asked for while another transaction holds the connection, or in the
+        same turn of the event loop as the first of them, are written together in the next one (each with its checks; every caller returns once its row is
         committed). When that transaction fails, each row is written on its own, so a refusal
         (`Fenced`, a constraint) is its own row's."""
         audit = audit if audit is not None and not audit.ended else None
@@ -393,6 +393,10 @@ class LifecycleStore:
                         asyncio.get_running_loop().create_future())
         self._rows.append(row)
         try:
+            if not self._lock.locked():
+                # the rows of steps started together (a wave's `creating` rows) are asked for in
+                # the same turn of the event loop: one turn lets them join this transaction
+                await asyncio.sleep(0)
             await self._write_rows(row)
         except BaseException:
             if row in self._rows:   # cancelled before any transaction took it: never written
@@ -515,13 +519,22 @@ class LifecycleStore:
     # -- edge claims ---------------------------------------------------------
     @_serialized
     async def claim_nodes(self, pool: str, env: str, count: int, candidates: list[str], *,
-                          epoch: int | None = None) -> list[str]:
+                          epoch: int | None = None, only_while: Operation | None = None,
+                          then: Callable[[list[str]], tuple[RenderedEnvironment, Sequence[TimelineEntry]]] | None = None,
+                          ) -> list[str] | None:
         """Claim `count` nodes of `pool` for `env` among `candidates` (in their order), keeping
         those `env` holds already (a resumed claim); one BEGIN IMMEDIATE transaction. Not
-        enough free nodes: InvalidRequest naming the pool, nothing claimed."""
-        async def claim() -> list[str]:
+        enough free nodes: InvalidRequest naming the pool, nothing claimed. `only_while`: only
+        while that operation is the pending one (None, nothing claimed, when another replaced
+        it). `then(claimed)`: the environment's spec with the claimed nodes and the timeline
+        entries that say so, written in the same transaction (one commit for the claim)."""
+        async def claim() -> list[str] | None:
             if epoch is not None:
                 await check_epoch(self._db, env, epoch)
+            if only_while is not None:
+                found = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?", (env,))
+                if found is None or found["operation"] != str(only_while):
+                    return None
             taken = {r["node"]: r["env"]
                      for r in await self._db.fetchall("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,))}
             mine = [n for n in candidates if taken.get(n) == env]
@@ -532,7 +545,14 @@ class LifecycleStore:
             stamp = iso(now_utc())
             await self._db.executemany("INSERT INTO edge_claims (pool, node, env, at) VALUES (?,?,?,?)",
                                        [(pool, n, env, stamp) for n in free[:missing]])
-            return mine + free[:missing]
+            claimed = mine + free[:missing]
+            if then is not None:
+                spec, timeline = then(claimed)
+                await self._db.execute("UPDATE managed_env SET spec = ?, updated_at = ? WHERE name = ?",
+                                       (_dumps(spec.to_json()), iso(now_utc()), env))
+                if timeline:
+                    await insert_timeline(self._db, env, timeline)
+            return claimed
 
         return await self._atomic(claim)
 
