@@ -2,7 +2,8 @@
 a `$KUBECONFIG` list merged as the loader merges it (first entry of a name wins, the last
 `current-context` wins), relative names joined as the loader joins them (the certificate
 authority, client certificate and key to the cluster entry's file, a token file to the user
-entry's). Compared with what the loader itself put in a client Configuration (no connection)."""
+entry's). Compared with what the loader itself put in a client Configuration (no connection).
+Where kubectl (envdeck's shell action) would look elsewhere, that file is named too."""
 
 from __future__ import annotations
 
@@ -45,7 +46,10 @@ def test_the_files_named_are_the_files_the_loader_opens(tmp_path):
         str(a / "ca.pem"): (str(first), "clusters[k].cluster.certificate-authority", TRUSTED),
         str(a / "c.pem"): (str(second), "users[u].user.client-certificate", TRUSTED),
         str(a / "k.pem"): (str(second), "users[u].user.client-key", SECRET),
-        str(b / "tok"): (str(second), "users[u].user.tokenFile", SECRET)}
+        str(b / "tok"): (str(second), "users[u].user.tokenFile", SECRET),
+        # where kubectl (the shell action) looks for them: joined to the user entry's file
+        str(b / "c.pem"): (str(second), "users[u].user.client-certificate", TRUSTED),
+        str(b / "k.pem"): (str(second), "users[u].user.client-key", SECRET)}
 
 
 def test_inline_data_wins_and_an_exec_plugin_is_found_where_it_runs(tmp_path):

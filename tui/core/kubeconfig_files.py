@@ -9,7 +9,8 @@ finds them (kubernetes.config.kube_config), so that what envdeck checks is what 
 - a relative path is joined to the directory of the file the entry came from (`abspath`, not
   `realpath`, as the loader): the user's file for `tokenFile`, the CLUSTER's file for
   `certificate-authority`, `client-certificate`, `client-key` and the exec plugin's working
-  directory (the loader's own rule: a relative plugin path is resolved there by Popen);
+  directory (the loader's own rule: a relative plugin path is resolved there by Popen); kubectl
+  (the shell action) joins the user's files to the USER's file: both are named where they differ;
 - an inline `*-data` value wins over its file, as in the loader (the file is then not opened).
 
 Nothing here raises: a file that cannot be read or parsed, or a context that does not exist,
@@ -135,17 +136,20 @@ def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
             found.append(NamedFile(entry.source, field, noun, path, role))
 
     users, clusters = f"users[{user_name}].user", f"clusters[{cluster_name}].cluster"
+    # the loader joins the user's files to the cluster entry's directory, kubectl (the shell
+    # action's `kubectl exec`) to the user entry's: where they differ, both are checked
+    user_bases = list(dict.fromkeys([cluster_base, _base(user_entry)]))
     add(cluster_entry, f"{clusters}.certificate-authority", "certificate authority",
         _file(cluster, "certificate-authority", cluster_base), TRUSTED)
-    add(user_entry, f"{users}.client-certificate", "client certificate",
-        _file(user, "client-certificate", cluster_base), TRUSTED)
-    add(user_entry, f"{users}.client-key", "client key", _file(user, "client-key", cluster_base), SECRET)
+    for base in user_bases:
+        add(user_entry, f"{users}.client-certificate", "client certificate",
+            _file(user, "client-certificate", base), TRUSTED)
+        add(user_entry, f"{users}.client-key", "client key", _file(user, "client-key", base), SECRET)
+        plugin = user.get("exec")
+        if isinstance(plugin, dict):
+            add(user_entry, f"{users}.exec.command", "exec credential plugin", _program(plugin, base), PROGRAM)
     if "token" not in user:
         add(user_entry, f"{users}.tokenFile", "token file", _file(user, "tokenFile", _base(user_entry)), SECRET)
-    plugin = user.get("exec")
-    if isinstance(plugin, dict):
-        add(user_entry, f"{users}.exec.command", "exec credential plugin", _program(plugin, cluster_base),
-            PROGRAM)
     provider = _section(_Entry(user, ""), "auth-provider").get("config")
     if isinstance(provider, dict):  # gcp's cmd-path and oidc's CA, as the loader opens them (from the cwd)
         command = provider.get("cmd-path")
