@@ -9,7 +9,7 @@ how the rows nobody but the owner can write (the timeline) are read when they ar
   the member's to change afterwards, and no row may be deleted.
 - The timeline is the owner's: a row with a time that is no time, before year 1 in UTC, in the
   future, without an offset, or a count that is no count, is shown in a resource's events
-  flagged (tui/widgets/describe.py), never a traceback."""
+  flagged (tui/widgets/describe.py), never a traceback; its message is cut by the database."""
 
 from __future__ import annotations
 
@@ -25,11 +25,12 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 
+from tui.core.audit_rows import TIMELINE_MESSAGE_MAX
 from tui.core.store import MIGRATIONS
 from tui.core.store_pg import open_pg
 from tui.core.store_sqlite import DB_NAME
 from tui.widgets.cells import Palette
-from tui.widgets.describe import events_text
+from tui.widgets.describe import MESSAGE_LEN, events_text
 
 ROLES_SQL = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "postgres-roles.sql"
 OWNER_PASSWORD = "0wner-Pa55-envdeck"
@@ -116,22 +117,28 @@ TIMELINE = [  # (at, count, message): the stored text of rows only the owner (or
 ]
 
 
-async def test_odd_stored_timeline_rows_are_flagged_in_a_resources_events(tmp_path):
-    """Written into the SQLite file by hand (on PostgreSQL only the owner could: above), read
-    through the store as the resource detail screen reads them."""
-    from tui.core.store import Store
-
-    store = await Store.open(tmp_path)
+async def test_odd_stored_timeline_rows_are_flagged_in_a_resources_events(any_store, request):
+    """Written by hand (on PostgreSQL as its superuser: a member cannot, above; on SQLite into the
+    file), read through the store as the resource detail screen reads them; a message of 5 MB
+    (outside text: an event's, a probe's output) is cut by the database."""
+    store = await any_store.open()
     await store.close()
-    with sqlite3.connect(tmp_path / DB_NAME) as db:
-        db.executemany("INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) "
-                       "VALUES (?, 'dev', 'k/Pod/web', 'event', 'warning', 'Seen', ?, ?)",
-                       [(at, message, count) for at, count, message in TIMELINE])
-    store = await Store.open(tmp_path)
+    rows = [*TIMELINE, ("2026-12-07T11:57:00Z", 1, "H" * 5_000_000)]
+    sql = ("INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) "
+           "VALUES ({}, 'dev', 'k/Pod/web', 'event', 'warning', 'Seen', {}, {})")
+    if any_store.kind == "sqlite":
+        with sqlite3.connect(any_store.state_dir / DB_NAME) as db:
+            db.executemany(sql.format("?", "?", "?"), [(at, message, count) for at, count, message in rows])
+    else:  # a count that is no count cannot be stored there (INTEGER)
+        values = ";".join(sql.format(f"'{at}'", "repeat('H', 5000000)" if message.startswith("H") else f"'{message}'",
+                                     count if isinstance(count, int) else 1) for at, count, message in rows)
+        request.getfixturevalue("postgres_server").psql(values, database=any_store.url.rsplit("/", 1)[1])
+    store = await any_store.open()
     try:
         entries = await store.timeline("dev")
     finally:
         await store.close()
+    assert [len(e["message"]) for e in entries if e["message"].startswith("H")] == [TIMELINE_MESSAGE_MAX]
     groups: list[list[str]] = []  # one event: its head line, then its indented lines (flag, message)
     for line in events_text(entries, NOW, Palette({})).plain.splitlines():
         if line.startswith("     "):
@@ -139,7 +146,7 @@ async def test_odd_stored_timeline_rows_are_flagged_in_a_resources_events(tmp_pa
         else:
             groups.append([line])
     blocks = {group[-1]: (group[0], "\n".join(group)) for group in groups}
-    assert len(blocks) == len(TIMELINE)
+    assert len(blocks) == len(rows) and blocks["H" * (MESSAGE_LEN - 1) + "…"][0].startswith("  3m ")
     assert blocks["fine"][0].startswith("  1m ")
     assert blocks["no offset"][0].startswith("  1h ")  # taken as UTC, as envdeck writes times
     for message, at in (("no time", "garbage"), ("before year 1 in UTC", "0001-01-01T00:00:00+14:00")):

@@ -50,6 +50,17 @@ def select_columns(message_max: int) -> str:
                       "length(message) AS message_length"])
 
 
+TIMELINE_MESSAGE_MAX = 4_096  # a timeline row's message as read (redacted whole when written)
+
+
+def timeline_columns() -> str:
+    """The SELECT list of a timeline read: its text cut by the database. Only the owner role
+    writes the timeline, but its messages carry outside text (an event's, a probe's output)."""
+    cut = [f"substr({name}, 1, {FIELD_MAX}) AS {name}" for name in ("at", "env", "resource", "kind", "severity",
+                                                                    "reason")]
+    return ", ".join(["id", *cut, f"substr(message, 1, {TIMELINE_MESSAGE_MAX}) AS message", "count"])
+
+
 def _quoted(name: str) -> str:
     return '"user"' if name == "user" else name
 

@@ -610,8 +610,8 @@ class Store:
 
     @_serialized
     async def timeline(self, env: str, limit: int = 500) -> list[dict[str, Any]]:
-        rows = await self._db.fetchall("SELECT * FROM timeline WHERE env = ? ORDER BY id DESC LIMIT ?",
-                                       (env, limit))
+        rows = await self._db.fetchall(f"SELECT {audit_rows.timeline_columns()} FROM timeline WHERE env = ? "
+                                       "ORDER BY id DESC LIMIT ?", (env, limit))
         return [dict(r) for r in rows]
 
     # -- snapshots -----------------------------------------------------------
