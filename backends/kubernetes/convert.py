@@ -4,6 +4,11 @@ Only the fields the model needs are kept: a 3 KB pod becomes a Resource with a
 handful of attributes. Annotations are never copied (on a Secret,
 `last-applied-configuration` holds its values) and Secret `data` is reduced to
 key names.
+
+Text a workload writes (condition and status messages, reasons, label values) is capped as it
+is read (`tui.core.redaction.cap_text`: a few KiB, redacted before the cut, marked `…(cut, N
+characters)`): a hostile object's megabyte message would otherwise be redacted, stored and
+published whole, many times.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from backends.kubernetes import compliance, health, sharing
 from tui.core.model import Fault, Health, Resource, Severity, now_utc, parse_iso, resource_id
+from tui.core.redaction import NAME_MAX, TEXT_MAX, cap_text
 
 BACKEND = "kubernetes"
 # Pod waiting/terminated reasons that are faults, and how bad they are.
@@ -61,8 +67,19 @@ def conditions_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _conditions(conds: list[Any]) -> list[dict[str, Any]]:
-    return [{key: str(cond[src]) for key, src in _CONDITION_FIELDS if cond.get(src)}
+    return [{key: cap_text(str(cond[src]), _CONDITION_MAX.get(key, NAME_MAX)) for key, src in _CONDITION_FIELDS
+             if cond.get(src)}
             for cond in conds if isinstance(cond, dict) and cond.get("type")]
+
+
+_CONDITION_MAX = {"message": TEXT_MAX}
+
+
+def _labels(labels: dict[Any, Any]) -> dict[str, Any]:
+    """Label values capped (the API server checks them; an emulator or an old server may not)."""
+    if all(type(v) is str and len(v) <= NAME_MAX for v in labels.values()):
+        return labels
+    return {str(k)[:NAME_MAX]: cap_text(str(v), NAME_MAX) for k, v in labels.items()}
 
 
 def _resource(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], status: str,
@@ -71,13 +88,14 @@ def _resource(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     name = str(meta.get("name") or "")
     attributes["namespace"] = sharing.text(meta.get("namespace"))
     if meta.get("labels"):
-        attributes["labels"] = sharing.mapping(dict(meta["labels"]))
+        attributes["labels"] = sharing.mapping(_labels(dict(meta["labels"])))
     conditions = conditions_of(obj)
     if conditions:
         attributes["conditions"] = conditions
     return Resource(
         id=rid(kind, name), backend=BACKEND, kind=kind, name=name, health=verdict[0],
-        health_reason=sharing.text(verdict[1]), status=sharing.text(status), observed_at=now_utc(),
+        health_reason=sharing.text(cap_text(verdict[1])), status=sharing.text(cap_text(status, NAME_MAX)),
+        observed_at=now_utc(),
         created_at=_created_at(meta.get("creationTimestamp")), attributes=attributes,
     )
 
@@ -111,7 +129,8 @@ def _env_keys(pod_spec: dict[str, Any]) -> dict[str, list[str]]:
 
 def _fault(resource: str, severity: Severity, reason: str, message: str, since: str | None = None,
            count: int = 1, last: str | None = None) -> Fault:
-    return Fault(resource, severity, reason, message, parse_iso(since), max(1, count), parse_iso(last or since))
+    return Fault(resource, severity, cap_text(reason, NAME_MAX), cap_text(message), parse_iso(since), max(1, count),
+                 parse_iso(last or since))
 
 
 def _condition_fault(res: Resource, cond_type: str, status: dict[str, Any], want: str,

@@ -12,6 +12,10 @@ An object follows its identity, not only its name (`involvedObject.uid` against 
 `metadata.uid`): one deleted and made again under the same name starts clean, the events of
 its predecessor make no fault of it, its own events still count. An event without a uid (or an
 object whose uid the table does not know) goes by the name alone.
+
+An event's reason and message are capped as they are read (`tui.core.redaction.cap_text`: a few
+KiB, redacted before the cut): a workload may post megabytes, and what is kept is redacted,
+stored, published and shown many times.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, Protocol
 
 from backends.kubernetes.convert import rid
 from tui.core.model import Event, Fault, Severity, now_utc, parse_iso
+from tui.core.redaction import NAME_MAX, cap_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Warning reasons that mean something is broken now rather than a hiccup.
@@ -85,8 +90,8 @@ def slim_event(obj: dict[str, Any]) -> SlimEvent:
     return SlimEvent(
         name=str((obj.get("metadata") or {}).get("name") or ""),
         resource=rid(kind, name),
-        reason=str(obj.get("reason") or ""),
-        message=str(obj.get("message") or obj.get("note") or ""),
+        reason=cap_text(str(obj.get("reason") or ""), NAME_MAX),  # outside text of any size: capped here
+        message=cap_text(str(obj.get("message") or obj.get("note") or "")),
         type=str(obj.get("type") or "Normal"),
         count=count, first=first, last=last, kind=kind, object=name, uid=str(involved.get("uid") or ""),
     )

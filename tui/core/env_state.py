@@ -19,7 +19,7 @@ from tui.core.model import (
     rollup_drift,
     worst_health,
 )
-from tui.core.redaction import redact_text
+from tui.core.redaction import NAME_MAX, cap_text, redact_text
 
 
 @dataclass
@@ -210,6 +210,7 @@ Change = (ResourcesChanged | SamplesAdded | BackendStatusChanged | DriftsChanged
 
 
 def timeline_entry(entry: TimelineEntry) -> dict[str, Any]:
-    """A timeline entry as the screens show it: redacted like the stored one (tui/core/redaction.py)."""
+    """A timeline entry as the screens show it: capped and redacted like the stored one (tui/core/redaction.py)."""
     return {"at": iso(entry.at), "resource": entry.resource, "kind": entry.kind, "severity": entry.severity,
-            "reason": redact_text(entry.reason), "message": redact_text(entry.message), "count": entry.count}
+            "reason": redact_text(cap_text(entry.reason, NAME_MAX)), "message": redact_text(cap_text(entry.message)),
+            "count": entry.count}

@@ -27,15 +27,27 @@ Two rules, both applied wherever a command line or action parameters are written
 
 Over-redacting is preferred to leaking: a value that merely looks like a secret is
 hidden too. What is redacted is replaced by `***`, never stored.
+
+Workload text (a Kubernetes Event's message, a condition's message, a timeline row's text) is
+outside data of any size: `cap_text` keeps at most a few KiB of it, redacted before it is cut
+(the kept piece and REDACT_MARGIN characters past it are redacted, then cut, so a secret across
+the cut is seen whole) and marked `…(cut, N characters)`. `redact_text` remembers its last
+answers for short texts: the same message passing the store, the feed and the screens is
+redacted once.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "***"
+TEXT_MAX = 4_096        # characters kept of one workload message (event, condition, status, timeline row)
+NAME_MAX = 256          # characters kept of a reason, a label value
+REDACT_MARGIN = 1_024   # characters redacted past a cut, so that a secret across it is hidden whole
+_CACHED_MAX = 8_192     # texts up to this long are remembered (TEXT_MAX + margin + a marker fit)
 
 # Stems that make a name secret wherever they appear in it ("dbPassword", "x_api_key").
 _STEMS = re.compile(r"secret|passw|passphrase|passcode|token|credential|private|api[_-]?key|cookie|"
@@ -96,6 +108,7 @@ def configure(patterns: Iterable[str]) -> None:
     """Use the operator's extra patterns (config `audit.redact`) in this process."""
     global _extra
     _extra = compile_patterns(patterns)
+    _redact_remembered.cache_clear()
 
 
 def _keep_name(match: re.Match[str]) -> str:
@@ -306,6 +319,27 @@ def redact_text(text: str) -> str:
     """Free text or a command line with its secret-looking parts replaced by `***`."""
     if not text:
         return text
+    if len(text) <= _CACHED_MAX:
+        return _redact_remembered(text)
+    return _redact(text)
+
+
+def cap_text(text: str, limit: int = TEXT_MAX) -> str:
+    """`text` if it has at most `limit` characters; else its start, redacted before it is cut
+    (REDACT_MARGIN characters past the cut are redacted with it), with `…(cut, N characters)`
+    at its end, N the length of the whole: at most `limit` characters in all."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    marker = f"…(cut, {len(text):,} characters)"
+    return redact_text(text[:limit + REDACT_MARGIN])[:max(0, limit - len(marker))] + marker
+
+
+@lru_cache(maxsize=1_024)
+def _redact_remembered(text: str) -> str:
+    return _redact(text)
+
+
+def _redact(text: str) -> str:
     s = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group(1)}-----{REDACTED}", text)
     s = _JWT.sub(REDACTED, s)
     s = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, s)

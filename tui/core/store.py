@@ -50,7 +50,7 @@ from tui.core.model import (
     parse_iso,
 )
 from tui.core.owner import owner_gone, this_process
-from tui.core.redaction import REDACTED, redact_params, redact_text
+from tui.core.redaction import NAME_MAX, REDACTED, cap_text, redact_params, redact_text
 from tui.core.store_db import SqlDb, upsert_sql
 from tui.core.store_sqlite import DB_NAME, corrupt_message, open_sqlite, store_error
 
@@ -307,10 +307,11 @@ _SNAPSHOT_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | 
 
 async def insert_timeline(db: SqlDb, env: str, entries: Iterable[TimelineEntry]) -> None:
     """The timeline rows of `add_timeline`, on `db` as it is (inside a caller's transaction: the
-    lifecycle store writes a step row and its entry in one)."""
+    lifecycle store writes a step row and its entry in one). Outside text is capped (cap_text) before it is kept."""
     await db.executemany(
         "INSERT INTO timeline (at, env, resource, kind, severity, reason, message, count) VALUES (?,?,?,?,?,?,?,?)",
-        [(iso(e.at), env, e.resource, e.kind, e.severity, redact_text(e.reason), redact_text(e.message), e.count)
+        [(iso(e.at), env, e.resource, e.kind, e.severity, redact_text(cap_text(e.reason, NAME_MAX)),
+          redact_text(cap_text(e.message)), e.count)
          for e in map(TimelineEntry._make, entries)])
 
 
