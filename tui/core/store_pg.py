@@ -463,12 +463,19 @@ async def open_pg(url: str, migrations: Sequence[str], *, on_wait: Callable[[str
 class PgListener:
     """A LISTEN connection of its own (tui/core/change_feed.py): `wait(timeout)` returns at the
     first notification on `channel` or after `timeout`. A broken connection is opened again at
-    the next wait (notifications sent meanwhile are lost: the caller reads the state anyway)."""
+    the next wait (notifications sent meanwhile are lost: the caller reads the state anyway).
+
+    A notification is only a hint to read the state again, and any team member may send them
+    (`SELECT pg_notify(...)` in a loop): wake-ups are at least COALESCE_S apart, and every
+    notification that came meanwhile is taken with the one that wakes (one re-read for all)."""
+
+    COALESCE_S = 0.25
 
     def __init__(self, url: str, channel: str):
         self.url = url
         self.channel = channel
         self._conn: psycopg.AsyncConnection | None = None
+        self._woke: float | None = None  # time.monotonic() of the last wake-up
 
     async def wait(self, timeout: float) -> bool:
         """True at a notification, False after `timeout` (or when the server cannot be reached)."""
@@ -477,9 +484,20 @@ class PgListener:
                 await self.close()
                 self._conn = await _connect(self.url)
                 await self._conn.execute(pg_sql_text.SQL("LISTEN {}").format(pg_sql_text.Identifier(self.channel)))
-            async for _ in self._conn.notifies(timeout=timeout, stop_after=1):
-                return True
-            return False
+            woke = False
+            async with contextlib.aclosing(self._conn.notifies(timeout=timeout, stop_after=1)) as notes:
+                async for _ in notes:
+                    woke = True
+                    break
+            if not woke:
+                return False
+            rest = 0.0 if self._woke is None else self._woke + self.COALESCE_S - time.monotonic()
+            if rest > 0:  # a flood: the next wake-up waits for the interval to end
+                await asyncio.sleep(rest)
+            async for _ in self._conn.notifies(timeout=0):  # what came meanwhile: the same hint
+                pass
+            self._woke = time.monotonic()
+            return True
         except psycopg.Error:
             await self.close()
             await asyncio.sleep(min(timeout, 1.0))
