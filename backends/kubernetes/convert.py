@@ -6,7 +6,7 @@ handful of attributes. Annotations are never copied (on a Secret,
 key names.
 
 Text a workload writes (condition and status messages, reasons, label values) is capped as it
-is read (`tui.core.redaction.cap_text`: a few KiB, redacted before the cut, marked `…(cut, N
+is read (`tui.core.redaction.cap_text`: a few KiB, redacted before the cut, marked `… (cut: N
 characters)`): a hostile object's megabyte message would otherwise be redacted, stored and
 published whole, many times.
 """

@@ -31,7 +31,7 @@ hidden too. What is redacted is replaced by `***`, never stored.
 Workload text (a Kubernetes Event's message, a condition's message, a timeline row's text) is
 outside data of any size: `cap_text` keeps at most a few KiB of it, redacted before it is cut
 (the kept piece and REDACT_MARGIN characters past it are redacted, then cut, so a secret across
-the cut is seen whole) and marked `…(cut, N characters)`. `redact_text` remembers its last
+the cut is seen whole) and marked `… (cut: N characters)`. `redact_text` remembers its last
 answers for short texts: the same message passing the store, the feed and the screens is
 redacted once.
 """
@@ -326,11 +326,11 @@ def redact_text(text: str) -> str:
 
 def cap_text(text: str, limit: int = TEXT_MAX) -> str:
     """`text` if it has at most `limit` characters; else its start, redacted before it is cut
-    (REDACT_MARGIN characters past the cut are redacted with it), with `…(cut, N characters)`
+    (REDACT_MARGIN characters past the cut are redacted with it), with `… (cut: N characters)`
     at its end, N the length of the whole: at most `limit` characters in all."""
     if not isinstance(text, str) or len(text) <= limit:
         return text
-    marker = f"…(cut, {len(text):,} characters)"
+    marker = f"… (cut: {len(text)} characters)"
     return redact_text(text[:limit + REDACT_MARGIN])[:max(0, limit - len(marker))] + marker
 
 
