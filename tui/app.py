@@ -292,7 +292,28 @@ class EnvdeckApp(App):
     # screen's widgets found their parts missing as they mounted and raised (the tab bar's
     # `No Tab with id '--content-tab-resources'`): a traceback instead of a quit.
     def _building_screens(self) -> bool:
-        return any(screen.is_attached and not screen.is_mounted for screen in self.screen_stack)
+        return any(screen.is_attached and not screen.is_mounted
+                   for screen in (*self.screen_stack, *self._popped_while_built))
+
+    # A screen popped while still being built (Esc right after `i`: the resource detail's tabs still
+    # mounting) leaves the stack at once (the keys after the Esc go to the screen below) and is
+    # removed once its mount ran, as a kept screen dropped mid-build (screens/kept_env_screens.py):
+    # removed half-built, its on_mount found its widgets gone (NoMatches '#summary').
+    _popped_while_built: frozenset = frozenset()
+
+    async def _replace_screen(self, screen):  # type: ignore[no-untyped-def]
+        if screen.is_attached and not screen.is_mounted and screen not in self._popped_while_built:
+            self._popped_while_built |= {screen}
+            if screen.call_after_refresh(self.call_later, self._replace_built, screen):  # after its Mount
+                return screen
+            self._popped_while_built -= {screen}  # its queue closed: nothing more is built into it
+        return await super()._replace_screen(screen)
+
+    async def _replace_built(self, screen) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await super()._replace_screen(screen)
+        finally:
+            self._popped_while_built -= {screen}
 
     async def _screens_built(self) -> None:
         loop = asyncio.get_running_loop()

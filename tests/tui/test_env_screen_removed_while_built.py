@@ -91,3 +91,52 @@ async def test_a_screen_built_ahead_dropped_at_any_point_of_its_build_raises_not
         assert turns > 10  # the build takes many turns: the drops above hit it at many points
         assert app.screen is staging and app._exception is None
     assert app._exception is None
+
+
+async def test_a_resource_detail_popped_at_any_point_of_its_build_raises_nothing(tmp_path, stage):
+    """Escape right after opening a resource's detail (`i` then Esc in one burst over a slow link):
+    the detail screen is popped while its tabs are still being mounted, after 0, 15, 30… turns of the
+    event loop until it was built whole first; the environment screen under it works on."""
+    from screens.resource_detail import ResourceDetailScreen
+    from tests.tui.test_overview_enter_burst import send_burst
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        env_screen = app.screen
+        table = env_screen.query_one(ResourceTable)
+        rid = table.cursor_key
+        assert rid is not None
+        loop = asyncio.get_running_loop()
+
+        async def removed(screen) -> None:  # polled often: each build is short (pilot.pause idles 50 ms+)
+            deadline = loop.time() + 30
+            while screen.is_attached and app._exception is None:
+                assert loop.time() < deadline, "the popped detail was never removed"
+                await asyncio.sleep(0.005)
+
+        turns, mid_build = 0, 0
+        while True:
+            detail = ResourceDetailScreen("staging", rid)
+            app.push_screen(detail)
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            if detail.ready:
+                break  # built whole before the pop: every point before it was tried
+            mid_build += not detail.is_mounted
+            detail.action_back()  # what its Esc runs
+            assert app.screen is env_screen  # off the stack at once: the keys after Esc go below
+            await removed(detail)
+            assert app._exception is None, f"popped after {turns} turns: {app._exception!r}"
+            turns += 15
+        assert mid_build >= 2, mid_build  # the build takes many turns: the pops above hit it at several points
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is env_screen, "back on the environment")
+        # `i` and Esc in one burst, as a terminal delivers them: the same, through the app's keys
+        await send_burst(pilot, "i\x1b", "burst")
+        await wait_until(pilot, lambda: app.screen is env_screen and not app.keys.held
+                         and not any(isinstance(s, ResourceDetailScreen) for s in app.screen_stack),
+                         "the detail opened and closed", explain=lambda: app.screen_stack)
+        await pilot.press("j")
+        await wait_until(pilot, lambda: table.cursor_key != rid, "the table still moves")
+    assert app._exception is None
