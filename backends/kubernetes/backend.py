@@ -47,6 +47,7 @@ from tui.core.model import (
     now_utc,
 )
 from tui.core.port_forward import ForwardPort
+from tui.core.shown_value import plain_value
 from tui.core.xray import Link
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,8 @@ class KubernetesBackend(Backend):
                 raise InvalidRequest(f"{drift.resource} has no container {unknown[0]!r} "
                                      f"(containers: {', '.join(map(str, containers))})", backend=self.name)
         await self.api.patch(path, desired.image_patch(drift.desired, containers), STRATEGIC_MERGE_PATCH)
-        return ActionResult(True, f"{kind.lower()}/{name} image set to {drift.desired}")
+        return ActionResult(True, f"{kind.lower()}/{name} image set: {plain_value(drift.desired)}"
+                            if isinstance(drift.desired, dict) else f"{kind.lower()}/{name} image set to {drift.desired}")
 
     # -- reading -------------------------------------------------------------
     def has_logs(self, resource: Resource) -> bool:

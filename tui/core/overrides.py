@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui.core.audited import audited
 from tui.core.model import ActionSpec, AuditResult, DriftItem, Resource, Role, iso
+from tui.core.shown_value import shown_value
 
 if TYPE_CHECKING:
     from tui.core.session import Session
@@ -37,7 +38,7 @@ class Conflict:
     value: Any  # what the action sets
 
     def describe(self) -> str:
-        return f"{self.resource} {self.field}: desired {self.desired!r}, the action sets {self.value!r}"
+        return f"{self.resource} {self.field}: desired {shown_value(self.desired)}, the action sets {shown_value(self.value)}"
 
 
 def conflicts(session: Session, env: str, resource: Resource, action: str,

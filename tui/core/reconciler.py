@@ -65,6 +65,7 @@ from tui.core.model import (
     now_utc,
 )
 from tui.core.policy import REPAIR, Policy
+from tui.core.shown_value import shown_value
 from tui.core.store import Store
 
 log = logging.getLogger("envdeck.reconciler")
@@ -699,7 +700,7 @@ class Reconciler:
         for d in drifts:
             if (d.resource, d.field) not in old_drifts:
                 entries.append(TimelineEntry(now, d.resource, "drift", "medium", f"{d.field} drifted",
-                                             f"desired {d.desired!r}, actual {d.actual!r}"))
+                                             f"desired {shown_value(d.desired)}, actual {shown_value(d.actual)}"))
         state.faults[bname] = list(faults)
         state.drifts[bname] = drifts
 
