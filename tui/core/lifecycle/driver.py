@@ -117,7 +117,9 @@ class LifecycleDriver:
                                       bind_provisioners(provisioners, reconciler.config.defaults),
                                       clock=self._now, on_change=self._engine_changed,
                                       edge_pools=lambda: reconciler.config.edge_pools,
-                                      leadership=reconciler.leadership)  # one lease, one epoch (issue 16)
+                                      leadership=reconciler.leadership,  # one lease, one epoch (issue 16)
+                                      # a drive's provisioners closed after it returns (awaited by stop())
+                                      background=lambda coro: reconciler._spawn(coro))
         #: the last known record of every created environment (destroyed ones included)
         self.managed: dict[str, ManagedEnvironment] = {}
         self._seen: dict[str, tuple] = {}

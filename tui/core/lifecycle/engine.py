@@ -46,7 +46,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -210,7 +210,8 @@ class LifecycleEngine:
                  on_change: OnChange | None = None, lease_s: float = 60.0,
                  poll: tuple[float, float] = (0.5, 2.0),
                  edge_pools: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
-                 leadership: Leadership | None = None):
+                 leadership: Leadership | None = None,
+                 background: Callable[[Coroutine[Any, Any, None]], None] | None = None):
         self.store = store
         self.lstore = lstore
         self.provisioners = provisioners
@@ -226,6 +227,10 @@ class LifecycleEngine:
         #: pool name -> EdgePoolConfig (or {"nodes": [...]}), or a callable giving that mapping
         #: (the config's `edge_pools`): the nodes an edge step claims from
         self.edge_pools = edge_pools
+        #: runs a coroutine after drive() returns, its owner awaiting it before it stops (the
+        #: reconciler's `_spawn`): a drive's provisioners are closed there (their clients, pools and
+        #: connections: 2-5 ms after the last step); None: closed before drive() returns
+        self.background = background
         self._driving: set[str] = set()
 
     # -- entry points --------------------------------------------------------------
@@ -254,7 +259,10 @@ class LifecycleEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
             try:
-                await run.close()
+                if self.background is not None:
+                    self.background(run.close())
+                else:
+                    await run.close()
             finally:
                 try:
                     if self.own_leadership:
