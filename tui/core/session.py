@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import fnmatch
 import inspect
 import re
@@ -23,9 +22,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from backends.base import Backend, FleetBackend
 from tui.core import redaction
 from tui.core.audited import AuditedOperation, AuditFields, audited, audited_group
-from tui.core.compare.diff import content_pairs, diff, new_salt
-from tui.core.compare.records import EnvDiff
-from tui.core.compare.roles import mapping_between
 from tui.core.config import EdgeConfig, EnvdeckConfig
 from tui.core.env_state import Change, EnvState
 from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
@@ -34,7 +30,6 @@ from tui.core.lifecycle.driver import CreateProvisioner
 from tui.core.lifecycle.effective import effective_config
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import ManagedEnvironment
-from tui.core.lifecycle.service import LifecycleService, TemplateChoice
 from tui.core.model import (
     ActionResult,
     ActionSpec,
@@ -56,14 +51,16 @@ from tui.core.policy import (
     Policy,
     hidden_environment_message,
 )
-from tui.core.port_forward import PORT_FORWARD_ACTION, ForwardPort, PortForward
 from tui.core.promote.resume import PromotionResumer
-from tui.core.promote.service import PromoteService
 from tui.core.reconciler import BackendFactory, Reconciler
 from tui.core.store import Store, open_store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (compare, lifecycle service, port-forward, promote: imported where they are used)
+    from tui.core.compare.records import EnvDiff
     from tui.core.lifecycle.plan import Plan
+    from tui.core.lifecycle.service import LifecycleService, TemplateChoice
+    from tui.core.port_forward import ForwardPort, PortForward
+    from tui.core.promote.service import PromoteService
 
 #: The tag naming a resource's CloudWatch log group (backends/aws/resource_builder.py).
 LOG_GROUP_TAG = "envdeck:log-group"
@@ -264,6 +261,9 @@ class Session:
         """Environment `a` against `b` (issue 18, tui/core/compare): matched by role, the
         config's `compare.ignore` plus `ignore` left out; ConfigMap and Secret values compared
         by digests keyed with a salt of this call, never kept."""
+        from tui.core.compare.diff import content_pairs, diff, new_salt
+        from tui.core.compare.roles import mapping_between
+
         wanted = None if backends is None else list(backends)
         a_res, b_res = await asyncio.gather(self.observed_resources(a, wanted, fresh=fresh),
                                             self.observed_resources(b, wanted, fresh=fresh))
@@ -292,6 +292,8 @@ class Session:
                    on_change: Callable[[Any], Any] | None = None) -> PromoteService:
         """Versions, promotion plans, promotions, rollbacks; `timeout_s`: how long a wave may take to turn
         healthy; `on_change(promotion)` after every step row."""
+        from tui.core.promote.service import PromoteService
+
         return PromoteService(self, timeout_s=timeout_s, poll=poll, on_change=on_change)
 
     async def set_desired_field(self, env: str, resource: Resource, field: str, value: Any) -> str:
@@ -426,6 +428,8 @@ class Session:
             spelled[resource.id.split("/", 2)[-1] if same_kind else resource.id.partition("/")[2]] = resource
             spelled.setdefault(resource.name, resource)
         ids: list[str] = []
+        import difflib
+
         for close in difflib.get_close_matches(name, list(spelled), n=6, cutoff=0.6):
             resource = spelled[close]
             plain = resource.name in ("", resource.id.rsplit("/", 1)[-1])
@@ -678,6 +682,8 @@ class Session:
     #    hands the operation to the reconciler (or, with `wait`, drives the engine here) ---
     @cached_property
     def lifecycle(self) -> LifecycleService:
+        from tui.core.lifecycle.service import LifecycleService
+
         return LifecycleService(self.config, self.store, self.policy, self.reconciler, self.origin)
 
     def templates(self) -> list[TemplateChoice]:
@@ -748,6 +754,8 @@ class Session:
         `remote_port` of the pod or service. The role is checked before anything else (a
         viewer is refused and audited `denied`, no backend call); the audit row begins once
         the listener is open and is finished by `PortForward.close()` (or `Session.close`)."""
+        from tui.core.port_forward import PORT_FORWARD_ACTION, PortForward
+
         params: dict[str, Any] = {"remote_port": remote_port, "local_port": local_port}
         await self.authorize(env, resource_id, PORT_FORWARD, params)
         resource_id = await self.resolve_name(env, resource_id)
