@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.k8s_emulator_server",  # k8s_emulator
     "tests.edge.lab",  # ssh_login, edge_lab
     "tests.postgres_server",  # postgres_server, pg_database, pgpass, pg_url, any_store
+    "tests.xdist_workers",  # heavy tests first in each worker's share; how a worker ends
 ]
 
 _CLEARED = [
