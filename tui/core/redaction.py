@@ -47,7 +47,7 @@ REDACTED = "***"
 TEXT_MAX = 4_096        # characters kept of one workload message (event, condition, status, timeline row)
 NAME_MAX = 256          # characters kept of a reason, a label value
 REDACT_MARGIN = 1_024   # characters redacted past a cut, so that a secret across it is hidden whole
-_CACHED_MAX = 8_192     # texts up to this long are remembered (TEXT_MAX + margin + a marker fit)
+_CACHED_MAX = TEXT_MAX + REDACT_MARGIN  # texts up to this long are remembered (a capped text, its piece)
 
 # Stems that make a name secret wherever they appear in it ("dbPassword", "x_api_key").
 _STEMS = re.compile(r"secret|passw|passphrase|passcode|token|credential|private|api[_-]?key|cookie|"
@@ -334,7 +334,7 @@ def cap_text(text: str, limit: int = TEXT_MAX) -> str:
     return redact_text(text[:limit + REDACT_MARGIN])[:max(0, limit - len(marker))] + marker
 
 
-@lru_cache(maxsize=1_024)
+@lru_cache(maxsize=512)  # at most ~2.5 MiB of ASCII text (plus the answers)
 def _redact_remembered(text: str) -> str:
     return _redact(text)
 
