@@ -261,6 +261,9 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
 
 def repair(app: EnvdeckApp, env: str, resource: str | None = None, field: str | None = None) -> None:
     session = app.session
+    if env not in session.states():
+        app.notify(f"{clean(env)} is no longer observed: nothing to repair", markup=False, timeout=3)
+        return
     state = session.state(env)
     drifts = [d for d in state.all_drifts() if (resource is None or d.resource == resource)
               and (field is None or d.field == field)]
@@ -308,6 +311,9 @@ async def _repair(app: EnvdeckApp, env: str, resource: str | None, field: str | 
 
 def toggle_pause(app: EnvdeckApp, env: str) -> None:
     session = app.session
+    if env not in session.states():
+        app.notify(f"{clean(env)} is no longer observed: nothing to pause", markup=False, timeout=3)
+        return
     paused = not session.state(env).paused
     verb = "Pause" if paused else "Resume"
     decision = session.policy.check(env, PAUSE)

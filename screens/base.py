@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 from textual.widgets import Input
 
+from tui.core.env_state import EnvState
+
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
     from tui.core.session import Session
@@ -31,6 +33,18 @@ class EnvdeckScreen(Screen):
         session = self.envdeck.session
         assert session is not None, "screens are pushed only once the session is open"
         return session
+
+    def env_state(self, env: str) -> EnvState:
+        """`env`'s live state; once it is no longer observed (destroyed, here or by another
+        process), the last one this screen read (an empty one if none): a screen of it kept off
+        the stack or under another one still lays out, ticks and checks its keys (a resize laid
+        out a kept screen of a destroyed environment: `KeyError: 'pr-2'`, the TUI gone)."""
+        state = self.session.states().get(env)
+        kept = self.__dict__.setdefault("_env_states_read", {})
+        if state is not None:
+            kept[env] = state
+            return state
+        return kept.get(env) or kept.setdefault(env, EnvState(name=env, repair="observe"))
 
     def env_updated(self, env: str, kinds: set[str]) -> None:
         """The reconciler changed `env` (called only while this screen is on top)."""

@@ -145,7 +145,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     @property
     def state(self) -> EnvState:
-        return self.session.state(self.env)
+        return self.env_state(self.env)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -222,10 +222,19 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
     # its resume would style every widget of the screen again (the screen's first resume only;
     # one built ahead off the stack, or kept and shown again, is styled again as before).
     def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        if self.gone:  # destroyed while a screen over it was shown (`?`, a detail): back to the overview
+            self.call_later(self._leave_gone)
         if self._styled_on_mount:
             self._styled_on_mount = False
             event.refresh_styles = False
             self._resized_by_resume = True
+
+    def _leave_gone(self) -> None:
+        self.envdeck.open_overview()
+        self.envdeck.toast(f"{self.env} is no longer observed (destroyed)")
+        kept = getattr(self.app, "_kept_env_screens", None)
+        if kept is not None:  # off the stack once popped: dropped then
+            self.app.call_after_refresh(kept.drop_unobserved)
 
     # The resume lays out a screen shown for the first time and posts it a Resize of the size it
     # was just laid out at; Textual lays it out again on that event. The next frame's update lays

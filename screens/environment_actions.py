@@ -236,7 +236,7 @@ class EnvironmentActions:
         session = getattr(self.envdeck, "session", None)
         if action == "repair" and session is not None and getattr(self, "ready", False):
             rid = self.selected_id()
-            return rid is not None and any(d.resource == rid for d in session.state(self.env).all_drifts())
+            return rid is not None and any(d.resource == rid for d in self.env_state(self.env).all_drifts())  # type: ignore[attr-defined]
         if (action not in action_flow.KEY_ACTIONS and action not in action_flow.UI_ACTIONS) or session is None \
                 or not getattr(self, "ready", False):
             return super().check_action(action, parameters)  # type: ignore[misc]
@@ -316,7 +316,7 @@ class EnvironmentActions:
             return "nothing selected"
         if action in action_flow.UI_ACTIONS:
             return None  # action_flow.explain_ui_key says which resources have no logs or shell
-        return cannot_be(action, targets, self.envdeck.session.state(self.env).all_resources())
+        return cannot_be(action, targets, self.env_state(self.env).all_resources())  # type: ignore[attr-defined]
 
     def explain_key(self, key: str) -> bool:
         """A key of this screen pressed where its binding is off (nothing runs): say why in one

@@ -8,7 +8,9 @@ screens the least recently shown one is uninstalled and removed.
 While the app is idle (no key or mouse input for IDLE_S), the screens of environments not
 shown yet are built ahead, one per idle tick, off the screen stack (`prebuild`), as long as
 fewer than KEEP are kept: a first visit of such an environment is then a show of a kept
-screen too. A screen built ahead never evicts one the user has seen.
+screen too. A screen built ahead never evicts one the user has seen. The kept screens of an environment
+no longer observed (destroyed) are dropped when the app hears of it (and before each step of
+building ahead); until then such a screen reads the last state it had (EnvdeckScreen.env_state).
 
 A screen dropped while it is still being built is removed once its build ended (after its mount
 and the after-refresh calls its widgets queued as they mounted): Textual (8.2) mounts nothing into
@@ -75,6 +77,7 @@ class KeptEnvScreens:
         none kept is made (`make(env)`), installed and mounted off the screen stack (its compose
         and on_mount run now, not when it is first shown). Nothing while a screen built ahead is
         still mounting or KEEP are kept. Returns the environment whose screen got the step."""
+        self.drop_unobserved()
         for env, screen in list(self._screens.items()):
             if screen not in self.app.screen_stack and self._themes.get(env) != self.app.theme:
                 self.drop(env)  # built with another theme: built again with this one
@@ -100,6 +103,19 @@ class KeptEnvScreens:
         # it and its widgets; it stays off the stack until open_env shows it
         self.app._get_screen(screen)
         return env
+
+    def drop_unobserved(self) -> list[str]:
+        """Drop the kept screens (off the stack) of environments no longer observed (destroyed, here
+        or by another process); the environments dropped."""
+        session = getattr(self.app, "session", None)
+        if session is None:
+            return []
+        observed = session.states()
+        gone = [env for env, screen in self._screens.items()
+                if env not in observed and screen not in self.app.screen_stack]
+        for env in gone:
+            self.drop(env)
+        return gone
 
     def drop(self, env: str) -> None:
         screen = self._screens.pop(env, None)

@@ -110,7 +110,7 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     @property
     def resource(self) -> Resource | None:
-        return self.session.state(self.env).resource(self.resource_id)
+        return self.env_state(self.env).resource(self.resource_id)
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
@@ -164,7 +164,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         role = session.policy.role(self.env)
         self.query_one(StatusBar).update(status_text(
             user=session.user, role=role.label if role else None, read_only=session.policy.read_only,
-            state=session.state(self.env), now=self.envdeck.now(), palette=self.envdeck.palette,
+            state=self.env_state(self.env), now=self.envdeck.now(), palette=self.envdeck.palette,
             activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
         if self._shown is not None:  # its ages ("observed … (8s ago)") tick while the screen is open
             self.query_one("#summary", Static).update(
@@ -173,7 +173,7 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     def _backend_observed_at(self, r: Resource):
         """The last good observation of the resource's backend, while it is reachable."""
-        backend = self.session.state(self.env).backends.get(r.backend)
+        backend = self.env_state(self.env).backends.get(r.backend)
         return backend.observed_at if backend is not None and backend.reachable is True else None
 
     def refresh_all(self) -> None:
@@ -207,7 +207,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.tick()
 
     def _show_faults(self) -> None:
-        state = self.session.state(self.env)
+        state = self.env_state(self.env)
         self.query_one("#faults", Static).update(faults_text(
             resource_faults(state.all_faults(), self.resource_id), self.envdeck.now(), self.envdeck.palette))
 
@@ -252,7 +252,7 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     def _show_drift(self) -> None:
         palette = self.envdeck.palette
-        state = self.session.state(self.env)
+        state = self.env_state(self.env)
         drifts = [d for d in state.all_drifts() if d.resource == self.resource_id]
         t = Text(end="")
         if not drifts:
@@ -324,7 +324,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         if r is not None and action == "port_forward":  # `F` only where a forward can open (help: "not now")
             return port_forward_flow.can_forward(r)
         if action == "repair":
-            return any(d.resource == self.resource_id for d in self.session.state(self.env).all_drifts())
+            return any(d.resource == self.resource_id for d in self.env_state(self.env).all_drifts())
         if r is not None and action == "open_console":
             return bool(r.console_url)
         return super().check_action(action, parameters)
@@ -337,7 +337,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         if r is None:
             return f"{clean(short_scope(self.resource_id), max_len=80)} is gone (no longer observed): nothing to act on"
         if action in action_flow.KEY_ACTIONS:
-            return cannot_be(action, [r], self.session.state(self.env).all_resources())
+            return cannot_be(action, [r], self.env_state(self.env).all_resources())
         if action == "repair":
             return f"no drift to repair on {clean(short_scope(self.resource_id), max_len=60)}"
         if action == "open_console":

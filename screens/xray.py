@@ -147,7 +147,7 @@ class XrayScreen(EnvdeckScreen):
         role = session.policy.role(self.env)
         self.query_one(StatusBar).update(status_text(
             user=session.user, role=role.label if role else None, read_only=session.policy.read_only,
-            state=session.state(self.env), now=self.envdeck.now(), palette=self.envdeck.palette,
+            state=self.env_state(self.env), now=self.envdeck.now(), palette=self.envdeck.palette,
             activity=self.envdeck.activity_label(), verbose=self.size.width >= 100))
 
     def refresh_all(self) -> None:
@@ -162,7 +162,7 @@ class XrayScreen(EnvdeckScreen):
         if self._refresh.running:
             self._refresh.changed()
             return
-        state = self.session.state(self.env)
+        state = self.env_state(self.env)
         try:
             sources = link_sources(self.session, self.env)
         except EnvdeckError as exc:
@@ -198,7 +198,7 @@ class XrayScreen(EnvdeckScreen):
 
     def _show_from(self, graph: XrayGraph) -> None:
         try:
-            found = xray(None, self.resource_id, graph=graph, pending=pending_backends(self.session.state(self.env)))
+            found = xray(None, self.resource_id, graph=graph, pending=pending_backends(self.env_state(self.env)))
         except KeyError:
             self._show(None, NotFound(f"no resource {self.resource_id} in {self.env}"))
             return
@@ -214,7 +214,7 @@ class XrayScreen(EnvdeckScreen):
             self._say_message(None)
             return
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        state = self.session.state(self.env)
+        state = self.env_state(self.env)
         leader = state.leader if state.leader not in ("", "you") else None
         for name in pending_backends(state):  # not known yet, not unreachable (as `envdeck status` says)
             line.append(f"{pending_reason(name, leader)} · ", style=palette.style("warning"))
@@ -286,7 +286,7 @@ class XrayScreen(EnvdeckScreen):
     def _open(self, resource_id: object) -> None:
         if not isinstance(resource_id, str):
             return
-        if self.session.state(self.env).resource(resource_id) is None:
+        if self.env_state(self.env).resource(resource_id) is None:
             self.notify(f"{clean(resource_id)} is not in the observed inventory", severity="warning")
             return
         from screens.resource_detail import ResourceDetailScreen
@@ -297,7 +297,7 @@ class XrayScreen(EnvdeckScreen):
         node = self.query_one(Tree).cursor_node
         target = node.data if node is not None else None
         if isinstance(target, str) and target != self.resource_id and \
-                self.session.state(self.env).resource(target) is not None:
+                self.env_state(self.env).resource(target) is not None:
             self.envdeck.push_screen(XrayScreen(self.env, target))
 
     def action_tree_down(self) -> None:
