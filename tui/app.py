@@ -452,6 +452,9 @@ class EnvdeckApp(App):
         elif isinstance(top, EnvironmentScreen) and top.env in message.removed:
             self.open_overview()
             self.toast(f"{top.env} is no longer observed (destroyed)")
+        kept = getattr(self, "_kept_env_screens", None)
+        if kept is not None and message.removed:  # a resize laid them out: they read a state no longer there
+            self.call_after_refresh(kept.drop_unobserved)  # once the screen above is popped
         self._lifecycle_to_screens(None)
 
     def on_lifecycle_requested(self, message: LifecycleRequested) -> None:
