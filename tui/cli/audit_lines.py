@@ -10,13 +10,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tui.cli.table_fit import Column, fit_table, fold_words
 from tui.core.audit_rows import time_flag
+from tui.core.sanitize import clean
 
 MESSAGE_SHOWN = 300
 
 
 def audit_line(e: dict[str, Any], now: datetime) -> str:
     """The line of one row (not yet sanitised: write_line does that)."""
+    return (f"{e['id']:>6} {e['at']} {e['user']:<10} {e['env']:<12} {e['origin']:<10} "
+            f"{e['result']:<11} {e['action']} {e['target']} {message_text(e, now)}")
+
+
+def message_text(e: dict[str, Any], now: datetime) -> str:
+    """The row's message (cut past MESSAGE_SHOWN) and its marks."""
     message = str(e.get("message") or "")
     if len(message) > MESSAGE_SHOWN or e.get("message_cut"):
         message = f"{message[:MESSAGE_SHOWN]}… (cut: {e.get('message_length') or len(message)} characters)"
@@ -29,6 +37,35 @@ def audit_line(e: dict[str, Any], now: datetime) -> str:
     # the database role that wrote the row (PostgreSQL team mode), where it is not the user it names
     if e.get("db_user") and e["db_user"] != e["user"]:
         marks.append(f"[db role {e['db_user']}]")
-    tail = "".join(" " + m for m in marks)
-    return (f"{e['id']:>6} {e['at']} {e['user']:<10} {e['env']:<12} {e['origin']:<10} "
-            f"{e['result']:<11} {e['action']} {e['target']} {message}{tail}")
+    return message + "".join(" " + m for m in marks)
+
+
+# On a terminal: a header and columns sized to it (ORIGIN left out first when narrow, long user
+# and environment names cut in the middle, leaving ACTION_ROOM columns); the action and target
+# follow whole (folded at a space, never cut: the id of a resource is read in full), then the
+# message on the row when it fits, else on the lines below it, folded at spaces.
+COLUMNS = (Column("ID", right=True), Column("TIME"), Column("USER", min_width=8), Column("ENV", min_width=10),
+           Column("ORIGIN", drop=1), Column("RESULT"))
+ACTION_ROOM = 40
+MESSAGE_INDENT = " " * 7
+
+
+def audit_lines(entries: list[dict[str, Any]], now: datetime, width: int | None) -> list[str]:
+    """The lines of `entries` in the order given. `width` None (piped): audit_line per row, no
+    header, as always (scripts read them)."""
+    if width is None:
+        return [audit_line(e, now) for e in entries]
+    rows = [[str(e["id"]), str(e["at"]), str(e["user"]), str(e["env"]), str(e["origin"]), str(e["result"])]
+            for e in entries]
+    table = fit_table(COLUMNS, rows, max(20, width - ACTION_ROOM), gap=" ")
+    lines = [f"{table[0]} ACTION TARGET MESSAGE"]
+    for e, row in zip(entries, table[1:], strict=True):
+        head = fold_words(f"{row} {clean(str(e['action']))} {clean(str(e['target']))}", width,
+                          indent=MESSAGE_INDENT)
+        tail = clean(message_text(e, now)).strip()
+        if tail and len(head[-1]) + 1 + len(tail) <= width:
+            head[-1] += " " + tail
+        elif tail:
+            head.extend(fold_words(MESSAGE_INDENT + tail, width, indent=MESSAGE_INDENT))
+        lines.extend(head)
+    return lines

@@ -19,6 +19,7 @@ from tui.core.heap import settle_heap
 from tui.core.model import AuditResult, iso, now_utc
 from tui.core.sanitize import clean
 from tui.core.session import Session
+from tui.core.shown_value import shown_value
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DENIED = 0, 1, 2, 3
 
@@ -85,7 +86,9 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
         status_summary(envs)
     else:
-        status_table(envs)
+        from tui.cli.table_fit import terminal_width
+
+        status_table(envs, terminal_width())  # piped: None, every column whole as before
     unreachable = any(not b["reachable"] for e in envs for b in e["backends"].values())
     return EXIT_FAILED if unreachable else EXIT_OK
 
@@ -136,11 +139,12 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
         for env in out:
             write_line(f"{env['name']}: {len(env['drifts'])} drift(s), {len(env['repairs'])} repair(s)")
             for d in env["drifts"]:
-                write_line(f"  drift  {d['resource']} {d['field']}: desired {d['desired']!r}, actual {d['actual']!r}")
+                write_line(f"  drift  {d['resource']} {d['field']}: desired {shown_value(d['desired'])}, "
+                           f"actual {shown_value(d['actual'])}")
             for r in env["repairs"]:
                 write_line(f"  repair {r['resource']} {r['field']}: {r['action']} {r['result']} {r['message']}")
             for o in env["desired_overlays"]:
-                write_line(f"  overlay {o['resource']} {o['field']} = {o['value']!r} (by {o['user']}; "
+                write_line(f"  overlay {o['resource']} {o['field']} = {shown_value(o['value'])} (by {o['user']}; "
                            "`envdeck desired` to list or drop)")
             for h in env["repair_holds"]:
                 write_line(f"  held   {h['resource']}: automatic repair held until {h['until']}")
@@ -237,7 +241,7 @@ async def cmd_audit(args: argparse.Namespace) -> int:
     # nothing observed (envs=[]): the session decides which rows the user may read, the
     # destroyed environments they had a role in included
     session = await open_session(args, cfg, envs=[])
-    from tui.cli.audit_lines import MESSAGE_SHOWN, audit_line
+    from tui.cli.audit_lines import MESSAGE_SHOWN, audit_lines
 
     try:  # the text shows MESSAGE_SHOWN characters of a message: no more is read (nor redacted)
         entries = await session.audit_entries(args.env, limit=args.limit,
@@ -253,11 +257,14 @@ async def cmd_audit(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"entries": entries})
     else:
-        now = now_utc()
+        from tui.cli.table_fit import terminal_width
+
         # the newest N rows, oldest first: the newest at the bottom, where a terminal's reader
         # looks (as journalctl); --reverse: newest first (as git log). --json keeps newest first.
-        for e in (entries if args.reverse else reversed(entries)):
-            write_line(audit_line(e, now))
+        # On a terminal: a header and columns sized to it; piped: a line per row as before.
+        rows = entries if args.reverse else list(reversed(entries))
+        for line in audit_lines(rows, now_utc(), terminal_width()):
+            write_line(line)
     return EXIT_OK
 
 

@@ -170,17 +170,38 @@ async def cmd_run(args: argparse.Namespace) -> int:
         gc.freeze()
         gc.enable()
     from tui.cli.output import ask, print_json, write_line
+    from tui.core.sanitize import clean
 
     out = Printer()
     shown: set[str] = set()      # the nodes whose line is printed
     running: list[str] = []      # the nodes the command goes to (once confirmed)
+
+    from tui.cli.table_fit import terminal_width
+
+    width = terminal_width()  # None when piped: the lines as always
+
+    def node_line(node: str, status: str, took: str, first: str) -> None:
+        """`NODE STATUS TIME  OUTPUT`. On a terminal the node column is as wide as the longest
+        node name (at most 20), and an output line that would not fit after it goes whole on
+        the line below, so that envdeck's columns never make the terminal break a remote line
+        (a load average cut as `0` / `.31`); a longer one is left to the terminal to wrap."""
+        if width is None:
+            out(write_line, f"{node:<20} {status:<12} {took}  {first}")
+            return
+        column = min(20, max((len(n) for n in running), default=len(node)))
+        head = f"{node:<{column}} {status:<12} {took}"
+        if not first or len(clean(head)) + 2 + len(clean(first)) <= width:
+            out(write_line, f"{head}  {first}".rstrip())
+        else:
+            out(write_line, head)
+            out(write_line, f"  {first}")
 
     def live(result) -> None:
         shown.add(result.node)
         if not args.json:
             first = (result.stdout or result.stderr or "").strip().splitlines()[:1]
             status = result.error or f"exit {result.exit_code}"
-            out(write_line, f"{result.node:<20} {status:<12} {result.duration_s:6.2f}s  {first[0] if first else ''}")
+            node_line(result.node, status, f"{result.duration_s:6.2f}s", first[0] if first else "")
 
     refused: list[bool] = []
 
@@ -203,7 +224,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         if not isinstance(exc, Exception) and not args.json:   # Ctrl-C (cancelled): each node with no result yet gets its line, as its audit row
             for node in running:
                 if node not in shown:
-                    out(write_line, f"{node:<20} {'interrupted':<12} {'-':>7}  {session.fleet_stop_reason(args.env, node)}")
+                    node_line(node, "interrupted", f"{'-':>7}", session.fleet_stop_reason(args.env, node))
         raise
     finally:
         if collecting:

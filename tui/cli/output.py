@@ -14,8 +14,10 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from tui.cli.table_fit import Column, cut_end, cut_id, fit_table, fold_words
 from tui.core.model import now_utc, parse_iso
 from tui.core.sanitize import BIDI, INVISIBLE, clean
+from tui.core.shown_value import shown_value
 
 # json.dumps escapes C0 controls (ESC, BEL, NUL...) but, with ensure_ascii=False, not DEL,
 # the C1 controls (U+0080-U+009F: U+009B is a one-character CSI) nor bidi overrides and
@@ -98,20 +100,63 @@ def _backend_cell(name: str, b: dict[str, Any], leader: str | None) -> str:
             + (f": {b['error']}" if b["error"] else ""))
 
 
-def status_table(envs: list[dict[str, Any]]) -> None:
+# `status`: on a narrow terminal BACKEND and KIND go first (the ID holds both), then the NAME
+# (AWS ids and Names differ; a Kubernetes id ends with its name); long cells are cut in the middle
+STATUS_COLUMNS = (Column("BACKEND", drop=1), Column("KIND", drop=2), Column("NAME", min_width=10, drop=3),
+                  Column("ID", min_width=30, cut=cut_id), Column("STATUS", min_width=10, cut=cut_end), Column("HEALTH"),
+                  Column("DRIFT"), Column("FINDINGS", right=True))
+
+
+def _lines(text: str, width: int | None) -> None:
+    """A line of free text, folded at spaces on a terminal (continuation lines indented)."""
+    for line in fold_words(clean(text), width, indent="      "):
+        write_line(line)
+
+
+def _backend_cells(env: dict[str, Any]) -> list[str]:
+    return [_backend_cell(name, b, env.get("leader")) for name, b in env["backends"].items()]
+
+
+def _fold_list(items: list[str], width: int) -> list[str]:
+    """`  [a, b, c]` on as many lines as needed, broken between items (an item longer than a
+    line, e.g. a backend's error, is folded at its spaces)."""
+    if not items:
+        return ["  []"]
+    lines, line = [], "  ["
+    for n, item in enumerate(clean(i) for i in items):
+        piece = item + ("]" if n == len(items) - 1 else ",")
+        if len(line) > 3 and len(line) + 1 + len(piece) > width:
+            lines.append(line)
+            line = "   " + piece
+        else:
+            line += ("" if len(line) <= 3 else " ") + piece
+    return [folded for one in (*lines, line) for folded in fold_words(one, width, indent="   ")]
+
+
+def status_table(envs: list[dict[str, Any]], width: int | None = None) -> None:
+    """`width`: the terminal's (None when piped: every column whole, today's lines)."""
     for env in envs:
-        backends = ", ".join(_backend_cell(name, b, env.get("leader")) for name, b in env["backends"].items())
-        write_line(f"{env['name']}  health={env['health']}  drift={env['drift'] or '-'}  repair={env['repair']}"
-                   f"  faults={len(env['faults'])}  [{backends}]")
-        rows = [["BACKEND", "KIND", "NAME", "ID", "STATUS", "HEALTH", "DRIFT", "FINDINGS"]]
-        for r in env["resources"]:
-            rows.append([r["backend"], r["kind"], r["name"][:60], r["id"], (r["status"] or "")[:30], r["health"],
-                         r["drift"] or "-", str(len(r["findings"]))])
-        _table(rows)
+        backends = ", ".join(_backend_cells(env))
+        head = (f"{env['name']}  health={env['health']}  drift={env['drift'] or '-'}  repair={env['repair']}"
+                f"  faults={len(env['faults'])}")
+        if width is None or len(clean(head)) + len(clean(backends)) + 4 <= width:
+            write_line(f"{head}  [{backends}]")
+        else:  # a narrow terminal: the backends on the line(s) below, folded between them
+            write_line(head)
+            for line in _fold_list(_backend_cells(env), width):
+                write_line(line)
+        rows = [[r["backend"], r["kind"], r["name"][:60], r["id"], (r["status"] or "")[:30], r["health"],
+                 r["drift"] or "-", str(len(r["findings"]))] for r in env["resources"]]
+        if width is None:  # piped: exactly as before (FINDINGS left-aligned)
+            _table([[c.header for c in STATUS_COLUMNS], *rows])
+        else:
+            for line in fit_table(STATUS_COLUMNS, rows, width):
+                write_line(line)
         for f in env["faults"]:
-            write_line(f"  fault {f['severity']:<8} {f['resource']} {f['reason']}: {f['message']}")
+            _lines(f"  fault {f['severity']:<8} {f['resource']} {f['reason']}: {f['message']}", width)
         for d in env["drifts"]:
-            write_line(f"  drift {d['resource']} {d['field']}: desired {d['desired']!r}, actual {d['actual']!r}")
+            _lines(f"  drift {d['resource']} {d['field']}: desired {shown_value(d['desired'])}, "
+                   f"actual {shown_value(d['actual'])}", width)
         write_line("")
 
 

@@ -5,23 +5,15 @@ JSON as `status --json` (`EnvState.to_json()`, `pending` from `mark_pending`).""
 
 from __future__ import annotations
 
-import shutil
-import sys
 from typing import Any
 
 from tui.cli.output import age, write_line
+from tui.cli.table_fit import cut_middle as _cut
+from tui.cli.table_fit import terminal_width
 
 HEAD = f"{'ENVIRONMENT/BACKEND':<20} {'STATE':<14} {'RESOURCES':>9} {'FAULTS':>6} {'DRIFT':>5}"
 
 
-def _cut(text: str, width: int) -> str:
-    """`text` in `width` columns, its middle cut with `…` (names told apart by start and end)."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    keep = width - 1
-    return text[:(keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
 
 
 def _backend_of(resource_id: str) -> str:
@@ -54,14 +46,26 @@ def summary_lines(envs: list[dict[str, Any]], width: int | None = None) -> list[
     lines = [HEAD]
     for env in envs:
         row = _row(_cut(env["name"], 20), str(env["health"]), _counts(env, None))
-        extra = f"repair={env['repair']}" + (f" led by {env['leader']}" if env.get("leader") else "")
-        lines.append(_fit(f"{row}  {extra}", width))
+        lines.append(_fit(f"{row}  {_repair_cell(env, None if width is None else width - len(row) - 2)}", width))
         for name, b in env["backends"].items():
             row = _row("  " + _cut(name, 18), _backend_state(b), _counts(env, name))
             why = b.get("error") or (f"first pass by {env.get('leader') or 'its leader'} running"
                                      if b.get("pending") else "")
             lines.append(_fit(f"{row}  {why}" if why else row, width))
     return lines
+
+
+def _repair_cell(env: dict[str, Any], room: int | None) -> str:
+    """`repair=MODE led by LEADER`; in less room the leader (who repairs it) is kept longest:
+    the words around it go first, then its middle is cut (user and pid stay)."""
+    whole = f"repair={env['repair']}" + (f" led by {env['leader']}" if env.get("leader") else "")
+    if room is None or len(whole) <= room or not env.get("leader"):
+        return whole
+    leader = env["leader"]
+    for text in (f"{env['repair']}, led by {leader}", f"led by {leader}", leader):
+        if len(text) <= room:
+            return text
+    return _cut(leader, max(room, 8))
 
 
 def _fit(line: str, width: int | None) -> str:
@@ -71,6 +75,5 @@ def _fit(line: str, width: int | None) -> str:
 
 
 def status_summary(envs: list[dict[str, Any]]) -> None:
-    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else None
-    for line in summary_lines(envs, width):
+    for line in summary_lines(envs, terminal_width()):
         write_line(line)
