@@ -3,7 +3,8 @@ with its share of the heavy ones, the rest in their collected order."""
 
 from __future__ import annotations
 
-from tests.xdist_workers import heavy_first, slice_sizes
+from tests.helpers import repo_root
+from tests.xdist_workers import HEAVY, heavy_first, slice_sizes
 
 
 def test_slices_as_worksteal_hands_them_out():
@@ -28,3 +29,11 @@ def test_nothing_heavy_or_one_worker_keeps_the_order():
     items = [f"t{i}" for i in range(5)]
     assert heavy_first(items, 3, weight=lambda item: None) == items
     assert heavy_first(items, 1, weight=lambda item: 1.0) == items
+
+
+def test_every_heavy_entry_names_a_test_that_exists():
+    """A renamed test would silently lose its place at the front."""
+    for key in HEAVY:
+        path, _, name = key.partition("::")
+        source = (repo_root() / path).read_text()
+        assert not name or f"def {name}(" in source, key

@@ -6,9 +6,11 @@ of the longest queue. A long test that starts late keeps one worker busy after t
 nothing left: the run ends on it alone. So each worker's slice starts with its share of the
 HEAVY tests below (longest first, each to the slice with the least heavy seconds so far); the
 other tests keep their order, and nothing is left out or added. Only on xdist workers (-n 0 and
-plain runs keep the collected order). HEAVY holds node ids (or their first part) and their
-seconds in a full run with -n 3 on 2 loaded cores (`--durations=40`); a test that becomes
-lighter or is renamed only loses its place at the front.
+plain runs keep the collected order). HEAVY holds node ids and their seconds in a full run with
+-n 3 on 2 loaded cores (`--durations=40`); a test that becomes lighter or is renamed only loses
+its place at the front. Tests sharing a module-scoped fixture with the rest of their module
+(tests/security/test_palette_access.py's denied walks) are not listed: moved away from their
+module, the fixture would be made again.
 
 The end of a worker. Once the controller has every result it closes the workers; execnet gives a
 worker 5 s to end and then sends it a SIGINT. pytest's last steps (five gc.collect() passes over a
@@ -26,19 +28,38 @@ import threading
 import pytest
 
 HEAVY: dict[str, float] = {
-    "tests/leadership/test_two_agents.py::test_sigstop_the_leader_past_its_lease": 35,
-    "tests/bench/test_edge_scale_quick.py::test_edge_scale_quick": 30,
-    "tests/lifecycle/test_crash_resume.py::": 15,
-    "tests/tui/test_lifecycle_tui.py::test_demo_preview_created_from_the_tui_on_real_servers": 27,
-    "tests/tui/test_demo_flows.py::test_envdeck_demo_headless": 20,
-    "tests/security/test_palette_access.py::": 17,
-    "tests/tui/test_env_screens_built_ahead.py::test_building_ahead_stops_at_keep_screens": 17,
+    "tests/lifecycle/test_crash_resume.py::": 30,
+    "tests/tui/test_demo_lifecycle.py::test_the_printed_command_runs_the_cli_against_the_demo_and_sigterm_cleans_up": 56,
+    "tests/tui/test_env_screens_built_ahead.py::test_building_ahead_stops_at_keep_screens_and_never_while_there_is_input":
+        47,
+    "tests/tui/test_safe_keys.py::test_action_letters_typed_in_any_filter_run_nothing": 46,
+    "tests/leadership/test_two_agents.py::test_sigstop_the_leader_past_its_lease_then_sigcont_no_double_repair": 45,
+    "tests/security/test_secrets.py::test_planted_secrets_appear_nowhere": 43,
+    "tests/tui/test_lifecycle_tui.py::test_demo_preview_created_from_the_tui_on_real_servers": 43,
+    "tests/reliability/test_crash_consistency.py::test_sigkill_at_random_points_keeps_the_audit_trail_consistent": 43,
+    "tests/tui/test_demo_flows.py::test_envdeck_demo_headless": 40,
+    "tests/tui/test_resource_detail_keys.py::"
+    "test_repair_is_offered_with_drift_and_every_action_key_goes_when_the_resource_is_gone": 36,
+    "tests/bench/test_edge_scale_quick.py::test_edge_scale_quick": 36,
+    "tests/tui/test_env_screen_removed_while_built.py::"
+    "test_a_screen_built_ahead_dropped_at_any_point_of_its_build_raises_nothing": 35,
+    "tests/followers/test_takeover_notice_tui.py::test_the_follower_says_it_took_over_from_a_leader_of_its_own_user_at_host":
+        33,
+    "tests/tui/test_safe_keys.py::test_confirmations_default_to_cancel": 32,
+    "tests/tui/test_dialog_typeahead.py::test_p_enter_in_one_burst_on_the_overview_pauses_nothing": 32,
+    "tests/aws/test_xray_links.py::test_cli_xray_by_a_bare_name_native_id_or_kind_and_name": 30,
+    "tests/bench/test_team_bench_quick.py::test_fencing_trials_quick": 29,
+    "tests/bench/test_startup_quick.py::test_startup_bench_quick": 28,
+    "tests/leadership/test_two_agents.py::test_one_shot_repair_refused_while_an_agent_leads": 27,
+    "tests/leadership/test_two_agents.py::test_two_agents_one_leader_each_drift_repaired_once": 25,
 }
 
 
 def _weight(nodeid: str) -> float | None:
-    for prefix, seconds in HEAVY.items():
-        if nodeid.startswith(prefix):
+    """HEAVY's seconds for a test: its node id, a parametrized case of it, or any test of a
+    module given as `path::`."""
+    for key, seconds in HEAVY.items():
+        if nodeid == key or nodeid.startswith(key if key.endswith("::") else key + "["):
             return seconds
     return None
 
