@@ -82,10 +82,10 @@ def test_big_events_are_stored_and_shown_capped_and_redacted_once(cloud, tmp_pat
     redacted: list[int] = []  # the length of every text redacted that holds one of the messages
     real = redaction._redact
 
-    def counting(text: str) -> str:
+    def counting(text: str, extra):
         if any(tag in text for tag in tags):
             redacted.append(len(text))
-        return real(text)
+        return real(text, extra)
 
     monkeypatch.setattr(redaction, "_redact", counting)
     config = tmp_path / "envdeck.yaml"
@@ -110,3 +110,14 @@ def test_big_events_are_stored_and_shown_capped_and_redacted_once(cloud, tmp_pat
     # after that (the store's and the published entry's redaction of it are one)
     assert max(redacted) <= TEXT_MAX + REDACT_MARGIN, f"a text of {max(redacted)} characters was redacted"
     assert len(redacted) <= 2 * len(tags), f"{len(redacted)} redactions for {len(tags)} messages"
+
+
+def test_remembered_answers_follow_the_operators_patterns(monkeypatch):
+    """redact_text remembers answers per text and per set of operator patterns: a pattern
+    configured (or restored, as the in-process CLI helper does) after a text was redacted counts."""
+    text = f"build {uuid.uuid4().hex[:6]}-ticket-12345 done"
+    assert redaction.redact_text(text) == text
+    monkeypatch.setattr(redaction, "_extra", redaction.compile_patterns([r"ticket-\d+"]))
+    assert redaction.redact_text(text) == text.replace("ticket-12345", "***")
+    monkeypatch.setattr(redaction, "_extra", ())
+    assert redaction.redact_text(text) == text

@@ -320,8 +320,8 @@ def redact_text(text: str) -> str:
     if not text:
         return text
     if len(text) <= _CACHED_MAX:
-        return _redact_remembered(text)
-    return _redact(text)
+        return _redact_remembered(text, _extra)
+    return _redact(text, _extra)
 
 
 def cap_text(text: str, limit: int = TEXT_MAX) -> str:
@@ -335,11 +335,12 @@ def cap_text(text: str, limit: int = TEXT_MAX) -> str:
 
 
 @lru_cache(maxsize=512)  # at most ~2.5 MiB of ASCII text (plus the answers)
-def _redact_remembered(text: str) -> str:
-    return _redact(text)
+def _redact_remembered(text: str, extra: tuple[re.Pattern[str], ...]) -> str:
+    """The answer for `text` with the operator's patterns `extra` (part of the key: set otherwise, another answer)."""
+    return _redact(text, extra)
 
 
-def _redact(text: str) -> str:
+def _redact(text: str, extra: tuple[re.Pattern[str], ...]) -> str:
     s = _PRIVATE_KEY.sub(lambda m: f"-----BEGIN {m.group(1)}-----{REDACTED}", text)
     s = _JWT.sub(REDACTED, s)
     s = _HEADER.sub(lambda m: m.group(1) + m.group(2) + REDACTED, s)
@@ -378,7 +379,7 @@ def _redact(text: str) -> str:
     s = _VAULT.sub(REDACTED, s)
     s = _TOKENS.sub(REDACTED, s)
     s = _FORTY.sub(_forty, s)
-    for pattern in _extra:
+    for pattern in extra:
         s = pattern.sub(_extra_pattern, s)
     return s
 
