@@ -18,7 +18,7 @@ from typing import Any
 
 from backends.kubernetes import compliance, health, sharing
 from tui.core.model import Fault, Health, Resource, Severity, now_utc, parse_iso, resource_id
-from tui.core.redaction import NAME_MAX, TEXT_MAX, cap_text
+from tui.core.redaction import NAME_MAX, REDACT_MARGIN, TEXT_MAX, cap_text
 
 BACKEND = "kubernetes"
 # Pod waiting/terminated reasons that are faults, and how bad they are.
@@ -62,8 +62,14 @@ def conditions_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
     for cond in conds:
         if isinstance(cond, dict) and cond.get("type"):
             get = cond.get
-            key.append((get("type"), get("status"), get("reason"), get("message"), get("lastTransitionTime")))
+            message = get("message")
+            if type(message) is str and len(message) > _KEY_TEXT_MAX:  # the shared table keeps no megabytes
+                message = (message[:_KEY_TEXT_MAX], len(message))
+            key.append((get("type"), get("status"), get("reason"), message, get("lastTransitionTime")))
     return sharing.nested(tuple(key), lambda: _conditions(conds))
+
+
+_KEY_TEXT_MAX = TEXT_MAX + REDACT_MARGIN  # what cap_text reads of a message, and its length, make its key
 
 
 def _conditions(conds: list[Any]) -> list[dict[str, Any]]:
