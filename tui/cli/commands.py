@@ -12,7 +12,7 @@ from typing import Any
 
 from tui.cli import desired
 from tui.cli.opening import load, open_session
-from tui.cli.output import ask, mark_pending, print_json, status_table, write_line
+from tui.cli.output import ask, mark_pending, print_json, report_folded, status_table, write_line
 from tui.core.env_state import RepairPerformed, TimelineAdded
 from tui.core.errors import InvalidRequest, PolicyDenied
 from tui.core.heap import settle_heap
@@ -59,12 +59,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         if env.edge:
             services = sum(len(n.services) for n in env.edge.nodes)
             parts.append(f"edge {len(env.edge.nodes)} nodes, {services} services")
-        write_line(f"{name}: repair={env.repair}; " + ("; ".join(parts) if parts else "no backends"))
+        report_folded(f"{name}: repair={env.repair}; " + ("; ".join(parts) if parts else "no backends"))
     hidden = len(cfg.environments) - len(visible)
     if hidden:
         write_line(f"{hidden} more environment(s) defined where you have no role")
     for name, template in cfg.templates.items():
-        write_line(template_summary(name, template))
+        report_folded(template_summary(name, template))
     return EXIT_OK
 
 
@@ -139,15 +139,15 @@ async def _reconcile_once(args: argparse.Namespace, session: Session) -> int:
         for env in out:
             write_line(f"{env['name']}: {len(env['drifts'])} drift(s), {len(env['repairs'])} repair(s)")
             for d in env["drifts"]:
-                write_line(f"  drift  {d['resource']} {d['field']}: desired {shown_value(d['desired'])}, "
-                           f"actual {shown_value(d['actual'])}")
+                report_folded(f"  drift  {d['resource']} {d['field']}: desired {shown_value(d['desired'])}, "
+                              f"actual {shown_value(d['actual'])}")
             for r in env["repairs"]:
-                write_line(f"  repair {r['resource']} {r['field']}: {r['action']} {r['result']} {r['message']}")
+                report_folded(f"  repair {r['resource']} {r['field']}: {r['action']} {r['result']} {r['message']}")
             for o in env["desired_overlays"]:
-                write_line(f"  overlay {o['resource']} {o['field']} = {shown_value(o['value'])} (by {o['user']}; "
-                           "`envdeck desired` to list or drop)")
+                report_folded(f"  overlay {o['resource']} {o['field']} = {shown_value(o['value'])} (by {o['user']}; "
+                              "`envdeck desired` to list or drop)")
             for h in env["repair_holds"]:
-                write_line(f"  held   {h['resource']}: automatic repair held until {h['until']}")
+                report_folded(f"  held   {h['resource']}: automatic repair held until {h['until']}")
     if failed:
         return EXIT_FAILED
     return EXIT_DENIED if denied else EXIT_OK
