@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, report_line, say
+from tui.cli.output import print_json, report_folded, say
 from tui.core.compare.fields import FIELD_NAMES
 from tui.core.compare.records import EnvDiff
 from tui.core.errors import BackendError
@@ -77,5 +77,5 @@ async def cmd_diff(args: argparse.Namespace) -> int:
         print_json({"generated_at": iso(now_utc()), **result.to_json()})
     else:
         for line in render(result):
-            report_line(line)
+            report_folded(line)
     return EXIT_SAME if result.equal else EXIT_DIFFERENT

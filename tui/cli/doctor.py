@@ -18,7 +18,7 @@ import stat
 import struct
 from pathlib import Path
 
-from tui.cli.output import report_line
+from tui.cli.output import report_folded, report_line
 from tui.core.config import file_warnings, read_regular_file
 from tui.core.errors import ConfigError, EnvdeckError, StateError
 from tui.core.identity import current_user
@@ -28,7 +28,7 @@ EXIT_USAGE = 2
 
 
 def _line(status: str, text: str) -> None:
-    report_line(f"{status:<5} {text}")
+    report_folded(f"{status:<5} {text}", indent="      ")
 
 
 async def run_doctor(args: argparse.Namespace, load) -> int:

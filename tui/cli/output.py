@@ -14,7 +14,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from tui.cli.table_fit import Column, cut_end, cut_id, fit_table, fold_words
+from tui.cli.table_fit import Column, cut_end, cut_id, fit_table, fold_words, terminal_width
 from tui.core.model import now_utc, parse_iso
 from tui.core.sanitize import BIDI, INVISIBLE, clean
 from tui.core.shown_value import shown_value
@@ -44,6 +44,18 @@ def write_line(text: str) -> None:
 def report_line(text: str) -> None:
     """A line of a report for people on stdout (`doctor`): always sanitised."""
     sys.stdout.write(clean(text) + "\n")
+
+
+def report_folded(text: str, indent: str | None = None) -> None:
+    """report_line, but on a terminal a line wider than it is folded at spaces (never inside a
+    word: a path or a URL longer than a line is left whole for the terminal to wrap); the lines
+    after the first are indented by `indent` (default: the line's own indent and 4 more).
+    Piped: the one line, as always."""
+    text = clean(text)
+    if indent is None:
+        indent = " " * (len(text) - len(text.lstrip(" ")) + 4)
+    for line in fold_words(text, terminal_width(), indent=indent):
+        sys.stdout.write(line + "\n")
 
 
 def say(text: str) -> None:

@@ -30,7 +30,8 @@ import sys
 
 from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
-from tui.cli.output import ask, print_json, report_line, say, warn
+from tui.cli.output import ask, print_json, report_folded, report_line, say, warn
+from tui.cli.table_fit import Column, cut_id, fit_table, terminal_width
 from tui.core.compare.versions import ComponentRow, VersionMatrix
 from tui.core.config import parse_duration
 from tui.core.errors import InvalidRequest, NotFound
@@ -48,10 +49,16 @@ def row_mark(row: ComponentRow) -> str:
     return "≠" if row.versions_differ else "—" if row.absent else " "
 
 
-def matrix_lines(matrix: VersionMatrix) -> list[str]:
+def matrix_lines(matrix: VersionMatrix, width: int | None = None) -> list[str]:
+    """The matrix; `width` (a terminal's): the component's kind and the versions' middles cut
+    to fit it (an image keeps its registry start and its tag)."""
     head = ["", "COMPONENT", *matrix.envs]
     rows = [[row_mark(row), row.role,
              *(row.versions[e].text if e in row.versions else "—" for e in matrix.envs)] for row in matrix.rows]
+    if width is not None:
+        columns = [Column(""), Column("COMPONENT", min_width=24, cut=cut_id),
+                   *(Column(e, min_width=14) for e in matrix.envs)]
+        return fit_table(columns, rows, width)
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
 
@@ -69,7 +76,7 @@ async def cmd_versions(args: argparse.Namespace) -> int:
     elif not matrix.rows:
         say("no versioned components (Kubernetes workloads, ECS services, Lambda functions, edge services) found")
     else:
-        for line in matrix_lines(matrix):
+        for line in matrix_lines(matrix, terminal_width()):
             report_line(line)
         say(matrix.summary())
     for where, why in matrix.unreachable.items():
@@ -162,7 +169,7 @@ def _list(args: argparse.Namespace, promotions: list[Promotion]) -> int:
         return EXIT_OK
     for p in promotions:
         kind = f"rollback of {p.rollback_of}" if p.rollback_of else f"{p.a} → {p.b}"
-        report_line(f"{p.id}  {iso(p.created_at)}  {p.user}  {kind}  {p.state}  "
+        report_folded(f"{p.id}  {iso(p.created_at)}  {p.user}  {kind}  {p.state}  "
                     f"{p.waves_done}/{len(p.plan.waves)} wave(s)" + (f"  {p.reason}" if p.reason else ""))
     return EXIT_OK
 
