@@ -103,6 +103,7 @@ class ConfirmScreen(DialogGuard, ModalScreen[dict[str, str] | None]):
 
     def action_focus_button(self, which: str) -> None:
         self.query_one(f"#{which}", Button).focus()
+        self.focus_moved()
 
     def _params(self, at_enter: dict[str, str] | None = None) -> dict[str, str] | None:
         """The parameters, or None when one is refused (the dialog says why). `at_enter`: the

@@ -84,6 +84,7 @@ ACTING_WIDGETS = (Button, OptionList)  # a click on one acts (a button pressed, 
 TYPE_THE_NAME_FIELDS = frozenset({"type-to-confirm"})  # characters typed ahead are dropped here, not typed
 IGNORED_KEYS_WIDTH = 24  # the keys named in the line, at most (the line fits an 80-column dialog)
 SUBMIT_HOLD = "dialog-submit"  # the key hold from a field's submitting Enter until the dialog is gone
+FOCUS_HOLD = "dialog-focus"  # the key hold from `left`/`right` between the buttons until the focus moved
 # Why a key was refused, as the line says it (one key / several keys).
 BEFORE, TOO_SOON, AFTER_SUBMIT = "before", "too soon", "after submit"
 
@@ -104,6 +105,7 @@ class DialogGuard:
     _guard_why: str | None = None  # why the keys named in the line were refused (BEFORE, TOO_SOON…)
     _guard_acting_refused: bool = False  # an Enter (or another acting key) was refused as typed ahead
     _guard_holding: bool = False  # a submitting key holds the keys after it (SUBMIT_HOLD)
+    _focus_holding: bool = False  # `left`/`right` on a button holds the keys after it (FOCUS_HOLD)
     _guard_refused_before: float | None = None  # keys stamped before this (the value refused) are dropped
     _guard_error: str | None = None  # the dialog's own error (the value refused), kept above the keys named
 
@@ -186,16 +188,27 @@ class DialogGuard:
     def holds_keys_after(self, key: str) -> str | None:
         """Asked by the app's key hold for every key it takes while this dialog is on top (after the
         guard let it through): an Enter or ctrl+y that submits a field's value holds the keys typed
-        after it, so that none of them is typed into the value being sent."""
+        after it, so that none of them is typed into the value being sent. `left`/`right` on a
+        button (to Confirm, back to Cancel) holds them until the focus moved: `left⏎` in one burst
+        confirms, where its Enter pressed the button still focused, Cancel."""
+        bindings = self._bindings.key_to_bindings.get(key, ())  # type: ignore[attr-defined]
+        if isinstance(self.focused, Button) and any(b.action.startswith("focus_button") for b in bindings):  # type: ignore[attr-defined]
+            self._focus_holding = True
+            return FOCUS_HOLD
         if not (self.GUARD_FROM_MOUNT if self._guard_active is None else self._guard_active):
             return None
         if not isinstance(self.focused, Input):  # type: ignore[attr-defined]
             return None
-        bindings = self._bindings.key_to_bindings.get(key, ())  # type: ignore[attr-defined]
         if key != "enter" and not any(b.action == "confirm" for b in bindings):
             return None
         self._guard_holding = True
         return SUBMIT_HOLD
+
+    def focus_moved(self) -> None:
+        """A `focus_button` action focused its button: the keys held after its key go on to it."""
+        if self._focus_holding:
+            self._focus_holding = False
+            release_keys(self.app, FOCUS_HOLD)  # type: ignore[attr-defined]
 
     def submit_refused(self, error: str) -> None:
         """The dialog refuses the value submitted and says `error`: the keys typed after the submit,

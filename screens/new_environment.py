@@ -505,6 +505,7 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
     def action_focus_button(self, which: str) -> None:
         button = "cancel" if which == "cancel" else "create" if self.plan is not None else "plan-button"
         self.query_one(f"#{button}", Button).focus()
+        self.focus_moved()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -202,3 +202,27 @@ async def test_conflict_and_port_dialogs_ignore_keys_typed_ahead(tmp_path, stage
         await pilot.press("enter")
         await wait_until(pilot, lambda: len(results) == 2, "the port chosen")
         assert results[1] == ForwardRequest(8080, None)
+
+
+async def test_left_then_enter_in_one_burst_confirms_and_right_then_enter_cancels(tmp_path, stage):
+    """`left⏎` typed at once in a dialog shown a while ago (a fast typist, a laggy link): the Enter
+    waits until `left` moved the focus to the action's button and presses it; its Enter pressed
+    Cancel, still focused when it arrived, and nothing was paused. `right⏎` from there cancels."""
+    app = make_app(tmp_path, stage)
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        env = app.screen.query_one(EnvironmentsTable).cursor_key
+        for keys, paused in ((("left", "enter"), True), (("left", "right", "enter"), True),
+                             (("left", "enter"), False)):
+            await pilot.press("p")
+            dialog = await dialog_shown(pilot, ConfirmScreen)
+            for key in keys:  # one read of the terminal: every key in the queue before the first is handled
+                event = events.Key(key, None)
+                event.set_sender(app)
+                app._driver.send_message(event)
+            await wait_until(pilot, lambda d=dialog: not d.is_attached and not app.keys.held, "the dialog closed")
+            await wait_until(pilot, lambda p=paused: app.session.state(env).paused is p, f"paused={paused}",
+                             timeout=5)
+            await settle(pilot)
+        rows = [r["action"] for r in await app.session.store.audit_entries(env, limit=20)]
+        assert rows == ["resume", "pause"], rows  # newest first: the `left right⏎` one ran nothing
