@@ -29,6 +29,7 @@ from tui.cli import sigint
 from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, say, write_line
+from tui.cli.table_fit import Column, cut_end, fit_table, terminal_width
 from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
@@ -107,6 +108,11 @@ def _no_backends(env: str, env_cfg: Any, cfg: Any) -> dict[str, Any]:
     return {}
 
 
+LIST_COLUMNS = (Column("NAME", min_width=12), Column("TEMPLATE", min_width=8), Column("OWNER", min_width=8),
+                Column("STATE"), Column("STEP", min_width=12, cut=cut_end), Column("EXPIRES"),
+                Column("ORPHANS", right=True))
+
+
 async def _list(args: argparse.Namespace) -> int:
     session = await open_session(args, load(args), backends_factory=_no_backends)
     try:
@@ -128,7 +134,12 @@ async def _list(args: argparse.Namespace) -> int:
         table.append([row["name"], row["template"], row["owner"], row["state"],
                       step_cell(step, terminal=sys.stdout.isatty()),
                       row["expires_at"] or "-", str(len(row["orphans"]))])
-    _table(table)
+    width = terminal_width()
+    if width is None:  # piped: every cell whole
+        _table(table)
+    else:  # a terminal: names cut in the middle, the step (a sentence) at its end, to fit it
+        for line in fit_table(LIST_COLUMNS, table[1:], width):
+            write_line(line)
     for row in rows:
         for orphan in row["orphans"]:
             write_line(f"  orphan {row['name']} {orphan['backend']} {orphan['resource']}: {orphan['reason']}")
