@@ -9,6 +9,7 @@ writes to the Deployment), not in envdeck: every drift made is repaired by exact
   the old leader continued at once: it does not repair (its lease lapsed on its own clock, the
   store refuses its stale epoch) and logs that it no longer leads. Three trials (the issue asks
   for 50; these run in the shared suite).
+  One settling wait per trial covers both drifts: a second repair of either lands in it.
 - `envdeck reconcile --repair` while an agent leads refuses: "env X is led by HOLDER".
 The lease ttl is shortened to 4 s with $ENVDECK_LEASE_TTL.
 """
@@ -173,15 +174,19 @@ def test_sigstop_the_leader_past_its_lease_then_sigcont_no_double_repair(world):
         for _trial in range(3):
             leader, other = _leader(agents)
             _freeze_until_taken_over(leader, other, state)
-            writes = _drift_and_settle(emu, writes, 1)  # repaired by the new leader alone
+            # a drift while the old leader is frozen: repaired by the new leader
+            emu.patch("deployments", "staging", "web", {"spec": {"replicas": 1}})
+            wait_for(lambda: _replicas(emu) == 3, timeout=60, interval=0.1, what="the repair")
             seen = len(leader.lines)
             # a drift the old leader meets as soon as it runs again: it must not repair it
             emu.patch("deployments", "staging", "web", {"spec": {"replicas": 1}})
             leader.proc.send_signal(signal.SIGCONT)
             wait_for(lambda: _replicas(emu) == 3, timeout=60, interval=0.1, what="the repair")
-            time.sleep(3)
+            time.sleep(3)  # three passes of each agent: a second repair of either drift would land here
+            # each drift was repaired (back to 3 replicas) before the next one was made, so each
+            # took at least one write: two writes in all is exactly one per drift
             now = _writes(emu, "staging", "web")
-            assert now - writes == 1, f"{now - writes} writes for one drift (trial {_trial})"
+            assert now - writes == 2, f"{now - writes} writes for two drifts, one at a time (trial {_trial})"
             writes = now
             assert _held(other) and not _held(leader)
             after = leader.records()[seen:]
