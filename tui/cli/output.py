@@ -115,7 +115,7 @@ def _backend_cell(name: str, b: dict[str, Any], leader: str | None) -> str:
 # `status`: on a narrow terminal BACKEND and KIND go first (the ID holds both), then the NAME
 # (AWS ids and Names differ; a Kubernetes id ends with its name); long cells are cut in the middle
 STATUS_COLUMNS = (Column("BACKEND", drop=1), Column("KIND", drop=2), Column("NAME", min_width=10, drop=3),
-                  Column("ID", min_width=30, cut=cut_id), Column("STATUS", min_width=10, cut=cut_end), Column("HEALTH"),
+                  Column("ID", min_width=30, cut=cut_id), Column("STATUS", min_width=10, cut=cut_end, give=1), Column("HEALTH"),
                   Column("DRIFT"), Column("FINDINGS", right=True))
 
 

@@ -65,7 +65,18 @@ def _repair_cell(env: dict[str, Any], room: int | None) -> str:
     for text in (f"{env['repair']}, led by {leader}", f"led by {leader}", leader):
         if len(text) <= room:
             return text
-    return _cut(leader, max(room, 8))
+    return _cut_leader(leader, max(room, 8))
+
+
+def _cut_leader(leader: str, room: int) -> str:
+    """`user@host:pid` in `room` columns: the host's end (its domain) is cut first, the user and
+    the pid stay; anything else is cut in the middle."""
+    user, at, rest = leader.partition("@")
+    host, colon, pid = rest.rpartition(":")
+    left = room - len(user) - len(pid) - 3   # `@`, `…`, `:`
+    if not at or not colon or left < 3:
+        return _cut(leader, room)
+    return f"{user}@{host[:left]}…:{pid}"
 
 
 def _fit(line: str, width: int | None) -> str:

@@ -79,6 +79,7 @@ class Column:
     drop: int = 0        # > 0: left out on a narrow terminal when even the cut columns do not fit (1 first)
     right: bool = False  # numbers: aligned right
     cut: Callable[[str, int], str] = cut_middle  # how a cell is cut to the column's width
+    give: int = 0        # the columns that give more are cut to their minimum before the others
 
 
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None,
@@ -103,7 +104,7 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: i
             cuttable = [i for i in shown if widths[i] > floor[i]]
             if not cuttable:
                 break
-            widest = max(cuttable, key=lambda i: widths[i] - floor[i])
+            widest = max(cuttable, key=lambda i: (columns[i].give, widths[i] - floor[i]))
             widths[widest] -= 1
     lines = []
     for row in cells:
