@@ -12,7 +12,7 @@ import pytest
 
 from tests.lifecycle.memory_provisioner import managed_env
 from tui.core.errors import InvalidRequest, NotFound
-from tui.core.lifecycle.lifecycle_store import LifecycleStore
+from tui.core.lifecycle.lifecycle_store import LifecycleStore, managed_from_row
 from tui.core.lifecycle.records import (
     EnvLifecycleState,
     Operation,
@@ -21,7 +21,7 @@ from tui.core.lifecycle.records import (
     StepSpec,
     StepState,
 )
-from tui.core.model import now_utc
+from tui.core.model import TimelineEntry, now_utc
 from tui.core.store import MIGRATIONS
 
 
@@ -221,6 +221,44 @@ async def test_lease_free_ours_busy_expired(lstore):
     assert await lstore.take_lease("e1", "cy@h:3", 30, now=t0 + timedelta(seconds=52)) is not None
     await lstore.release_lease("e1", "bob@h:2")
     assert await lstore.take_lease("e1", "cy@h:3", 30, now=t0 + timedelta(seconds=52)) is None
+
+
+async def test_a_state_written_with_returning_gives_back_the_row_the_store_holds(lstore):
+    """`set_state(returning=True)` (the engine reports from it instead of reading the environment
+    again): the row as the statement left it, an operation requested meanwhile and the expiry
+    included, equal to a read made after it."""
+    t0 = now_utc().replace(microsecond=0)
+    await lstore.insert(managed_env("e1", STEPS))
+    held = await lstore.get("e1")
+    row = await lstore.set_state("e1", EnvLifecycleState.PROVISIONING, epoch=None, returning=True)
+    await lstore.request("e1", Operation.DESTROY, "ann", "cli")
+    row = await lstore.set_state("e1", EnvLifecycleState.READY, finished=Operation.CREATE, returning=True,
+                                 expires_unless_set=t0 + timedelta(hours=1))
+    got = managed_from_row(row, spec=held.spec, steps=held.steps, orphans=held.orphans)
+    read = await lstore.get("e1")
+    assert (got.state, got.operation, got.expires_at) == (EnvLifecycleState.READY, Operation.DESTROY,
+                                                          t0 + timedelta(hours=1))
+    assert got.to_json() == read.to_json() and got.updated_at == read.updated_at
+    assert await lstore.set_state("e1", EnvLifecycleState.READY) is None   # without returning: nothing
+
+
+async def test_a_claim_only_while_the_create_is_pending_writes_the_spec_and_entry_with_it(lstore):
+    await lstore.insert(managed_env("e1", STEPS))
+    before = await lstore.get("e1")
+
+    def then(claimed):
+        spec = before.spec
+        spec.environment = {**spec.environment, "edge": {"nodes": [{"name": n} for n in claimed]}}
+        return spec, [TimelineEntry(now_utc(), "edge", "lifecycle", "info", "Claimed", ", ".join(claimed))]
+
+    assert await lstore.claim_nodes("gw", "e1", 1, ["n1", "n2"], only_while=Operation.CREATE, then=then) == ["n1"]
+    got = await lstore.get("e1")
+    assert got.spec.environment["edge"]["nodes"] == [{"name": "n1"}]
+    assert [(e["reason"], e["message"]) for e in await lstore.store.timeline("e1")] == [("Claimed", "n1")]
+    await lstore.insert(managed_env("e2", STEPS))
+    await lstore.request("e2", Operation.DESTROY, "ann", "cli")     # a destroy replaced the create
+    assert await lstore.claim_nodes("gw", "e2", 1, ["n1", "n2"], only_while=Operation.CREATE, then=then) is None
+    assert [c.node for c in await lstore.claims("e2")] == [] and await lstore.store.timeline("e2") == []
 
 
 async def test_claims_resume_release_and_refuse_when_the_pool_is_short(lstore):

@@ -62,7 +62,7 @@ from tui.core.errors import (
 )
 from tui.core.leadership import Leadership
 from tui.core.leases import Fenced, this_holder
-from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text
+from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text, managed_from_row
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
     AWS_ENV_TAG,
@@ -385,6 +385,18 @@ class _Run:
         self._read_last = True
         return self.managed
 
+    async def _state_written(self, row: Any) -> None:
+        """Report the environment after a state change whose statement gave back its row
+        (`set_state(returning=True)`): that row with the spec, steps and orphans the drive holds
+        (only this drive, under its lease, writes them), as a read right after would give."""
+        held = self.managed
+        if row is None or held is None:
+            await self._changed()
+            return
+        self.managed = managed_from_row(row, spec=held.spec, steps=list(held.steps), orphans=list(held.orphans))
+        self._read_last = True
+        await self._report(self.managed)
+
     async def _changed(self, step: StepRecord | None = None) -> None:
         """Report the environment to `on_change`: read again after a change of its own row; after
         a step row this drive just wrote (`step`), the record it holds with that row in place of
@@ -393,6 +405,9 @@ class _Run:
         managed = self._with_step(step) if step is not None else None
         if managed is None:
             managed = await self._reload()
+        await self._report(managed)
+
+    async def _report(self, managed: ManagedEnvironment) -> None:
         callback = self.engine.on_change
         if callback is not None:
             try:
@@ -506,8 +521,8 @@ class _Run:
     async def _create(self) -> None:
         managed = self.managed
         assert managed is not None
-        await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING, epoch=self.epoch)
-        await self._changed()
+        await self._state_written(await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING,
+                                                              epoch=self.epoch, returning=True))
         try:
             steps, waves = _plan(managed)
         except EnvdeckError as exc:
@@ -545,10 +560,10 @@ class _Run:
         # the TTL runs from the creation (the record's created_at, fixed at insert): set with `ready`,
         # unless an expiry is there already (an `extend` meanwhile is kept)
         ttl_s = managed.spec.ttl_s
-        await self.lstore.set_state(self.name, EnvLifecycleState.READY, finished=Operation.CREATE, epoch=self.epoch,
-                                    timeline=[self._entry(self.name, "Ready", f"{self.name} is ready")],
-                                    expires_unless_set=managed.created_at + timedelta(seconds=ttl_s) if ttl_s else None)
-        await self._changed()
+        await self._state_written(await self.lstore.set_state(
+            self.name, EnvLifecycleState.READY, finished=Operation.CREATE, epoch=self.epoch,
+            timeline=[self._entry(self.name, "Ready", f"{self.name} is ready")],
+            expires_unless_set=managed.created_at + timedelta(seconds=ttl_s) if ttl_s else None, returning=True))
 
     async def _create_failed(self, exc: StepFailure) -> None:
         managed = self.managed
@@ -842,8 +857,8 @@ class _Run:
         managed = self.managed
         assert managed is not None
         keep_step, keep_reason = managed.step, managed.reason
-        await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step, reason=keep_reason, epoch=self.epoch)
-        await self._changed()
+        await self._state_written(await self.lstore.set_state(self.name, EnvLifecycleState.DESTROYING, step=keep_step,
+                                                              reason=keep_reason, epoch=self.epoch, returning=True))
         try:
             steps, waves = _plan(managed)
         except EnvdeckError:   # a spec the plan refuses: one step at a time, in reverse spec order

@@ -91,6 +91,20 @@ def allowed(state: EnvLifecycleState, operation: Operation, pending: Operation |
 T = TypeVar("T")
 
 
+def managed_from_row(row: Any, *, spec: RenderedEnvironment, steps: list[StepRecord],
+                     orphans: list[Orphan]) -> ManagedEnvironment:
+    """The environment of a `managed_env` row with its spec, steps and orphans (read with it, or
+    held by the drive that alone writes them: `set_state(returning=True)`)."""
+    return ManagedEnvironment(
+        name=row["name"], template=row["template"], parameters=json.loads(row["parameters"]), owner=row["owner"],
+        state=EnvLifecycleState(row["state"]), spec=spec, instance=row["instance"] or spec.instance,
+        created_at=parse_iso(row["created_at"]), expires_at=parse_iso(row["expires_at"]),
+        operation=Operation(row["operation"]) if row["operation"] else None, step=row["step"],
+        reason=row["reason"], orphans=orphans, steps=steps,
+        updated_at=parse_iso(row["updated_at"]), requested_by=row["requested_by"],
+        requested_origin=row["requested_origin"])
+
+
 def busy_text(lease: Lease | None) -> str:
     """"HOLDER (until TIME)" of a lease another process keeps."""
     if lease is None or lease.holder is None:
@@ -238,14 +252,7 @@ class LifecycleStore:
         name = row["name"]
         spec = RenderedEnvironment.from_json(json.loads(row["spec"]))
         spec.instance = row["instance"] or spec.instance
-        return ManagedEnvironment(
-            name=name, template=row["template"], parameters=json.loads(row["parameters"]), owner=row["owner"],
-            state=EnvLifecycleState(row["state"]), spec=spec, instance=spec.instance,
-            created_at=parse_iso(row["created_at"]), expires_at=parse_iso(row["expires_at"]),
-            operation=Operation(row["operation"]) if row["operation"] else None, step=row["step"],
-            reason=row["reason"], orphans=await self._orphans(name), steps=await self._steps(name),
-            updated_at=parse_iso(row["updated_at"]), requested_by=row["requested_by"],
-            requested_origin=row["requested_origin"])
+        return managed_from_row(row, spec=spec, steps=await self._steps(name), orphans=await self._orphans(name))
 
     @_serialized
     async def request(self, name: str, operation: Operation, requested_by: str, origin: str, *,
@@ -280,21 +287,26 @@ class LifecycleStore:
     async def set_state(self, name: str, state: EnvLifecycleState, *, step: str = "", reason: str = "",
                         finished: Operation | None = None, then: Operation | None = None,
                         epoch: int | None = None, timeline: Sequence[TimelineEntry] = (),
-                        expires_unless_set: datetime | None = None) -> None:
+                        expires_unless_set: datetime | None = None, returning: bool = False) -> Any:
         """Set the state and the current/failed step with its reason. `finished`: the operation
         carried out, cleared unless another was requested meanwhile; `then`: an operation to
         carry out next (on_failure destroy). `timeline`: entries written in the same transaction.
-        `expires_unless_set`: the expiry, set in the same statement when there is none yet."""
+        `expires_unless_set`: the expiry, set in the same statement when there is none yet.
+        `returning`: the `managed_env` row as the statement left it (`managed_from_row`), else None."""
+        written: list[Any] = []
+
         async def write() -> None:
-            await self._write_state(name, state, step, reason, finished, then, expires_unless_set)
+            written.append(await self._write_state(name, state, step, reason, finished, then, expires_unless_set,
+                                                   returning=returning))
             if timeline:
                 await insert_timeline(self._db, name, timeline)
 
-        await self._unit(name, epoch, write, together=bool(timeline))
+        await self._unit(name, epoch, write, together=bool(timeline) or returning)
+        return written[-1] if written else None
 
     async def _write_state(self, name: str, state: EnvLifecycleState, step: str, reason: str,
                            finished: Operation | None, then: Operation | None,
-                           expires_unless_set: datetime | None = None) -> None:
+                           expires_unless_set: datetime | None = None, *, returning: bool = False) -> Any:
         sets = "state = ?, step = ?, reason = ?, updated_at = ?"
         args: list[Any] = [str(state), step, reason, iso(now_utc())]
         if expires_unless_set is not None:
@@ -306,7 +318,10 @@ class LifecycleStore:
         elif finished is not None:
             sets += ", operation = CASE WHEN operation = ? THEN NULL ELSE operation END"
             args.append(str(finished))
+        if returning:   # inside the caller's transaction (SQLite makes every change at the first step)
+            return await self._db.fetchone(f"UPDATE managed_env SET {sets} WHERE name = ? RETURNING *", [*args, name])
         await self._db.execute(f"UPDATE managed_env SET {sets} WHERE name = ?", [*args, name])
+        return None
 
     async def _unit(self, env: str, epoch: int | None, fn: Callable[[], Awaitable[T]], *, together: bool) -> T:
         """`fn` fenced by `epoch` (one atomic unit with the check); without an epoch, in one
