@@ -270,7 +270,8 @@ class EnvironmentActions:
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with the keys of FOOTER_WHEN_ABLE shown where they can act and fit."""
         paused = self._repairs_paused()
-        actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None)) + (("pause",) if paused else ())
+        # paused: `p Resume` first (how to leave the state the status bar flags), then the others
+        actions = (("pause",) if paused else ()) + FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
         bindings = pause_reads_resume(self._shown_as_focused(super().active_bindings), paused)  # type: ignore[misc]
         shown = promote_to_footer(self, bindings, actions)
         return fit_footer(self, shown)

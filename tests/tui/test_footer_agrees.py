@@ -268,6 +268,11 @@ async def test_p_reads_and_does_resume_on_a_paused_environment(tmp_path, stage):
                          "p Resume in the footer", explain=lambda: [(k.key, k.description)
                                                                    for k in screen.query(FooterKey)])
         assert binding_rows(screen, app.palette)["pause:p"][2].plain.startswith("Resume")
+        await pilot.resize_terminal(80, 24)  # first of the keys the footer offers where they can act
+        await wait_until(pilot, lambda: any(k.key == "p" and k.description == "Resume"
+                                            for k in screen.query(FooterKey)) and screen.size.width == 80,
+                         "p Resume in the footer at 80 columns", explain=lambda: [(k.key, k.description)
+                                                                                 for k in screen.query(FooterKey)])
         await palette_typed(pilot, "resume stag", "Resume reconciling staging")
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen, "back on the environment")
