@@ -20,6 +20,7 @@ from tui.core.errors import EnvdeckError
 from tui.core.model import Resource
 from tui.core.sanitize import clean
 from tui.core.session import Session
+from tui.core.shown_value import shown_value
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -141,7 +142,7 @@ async def cmd_desired(args: argparse.Namespace) -> int:
     if not data["desired_overlays"] and not data["repair_holds"]:
         write_line(f"{args.env}: the desired state is the config's; no repair is held")
     for o in data["desired_overlays"]:
-        write_line(f"overlay {o['resource']} {o['field']} = {o['value']!r}  by {o['user']} at {o['at']}"
+        write_line(f"overlay {o['resource']} {o['field']} = {shown_value(o['value'])}  by {o['user']} at {o['at']}"
                    + (f"  ({o['reason']})" if o["reason"] else ""))
     for h in data["repair_holds"]:
         write_line(f"held    {h['resource']} until {h['until']}  by {h['user']}"

@@ -45,6 +45,7 @@ from tui.core.model import Health, Resource, now_utc
 from tui.core.promote.promotion_store import PromotionStore
 from tui.core.promote.records import Promotion, PromotionState, PromotionStep, StepState
 from tui.core.sanitize import clean
+from tui.core.shown_value import plain_value
 from tui.core.store import Store
 
 __all__ = ["OnChange", "PromotionEngine", "PromotionWorld", "driven_here"]
@@ -294,7 +295,7 @@ class PromotionEngine:
                                              user=promotion.user, reason=reason)
             await self.world.overlays_changed(promotion.b)
             if already:   # B runs it already (a crash after the call, before its row): not asked again
-                op.succeed(f"{change.resource} already runs {change.after}; desired state kept")
+                op.succeed(f"{change.resource} already runs {plain_value(change.after)}; desired state kept")
             else:
                 try:
                     message = await self.world.set_field(promotion.b, resource, change.field, change.after)
