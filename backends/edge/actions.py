@@ -15,6 +15,7 @@ from backends.edge.hostkeys import append_known_host, host_pattern
 from backends.edge.link import CommandOutput
 from backends.edge.loop_thread import LoopThread, on_own_loop
 from backends.edge.shell_session import interactive_shell
+from tui.core.config_files import run_time_refusal
 from tui.core.errors import BackendDenied, BackendError, BackendUnreachable, InvalidRequest
 from tui.core.model import ActionResult, ActionSpec, Resource, Role
 
@@ -115,6 +116,10 @@ class EdgeActions:
         _, node, _ = self.parse_id(resource.id)
         argv = ["ssh"]
         if self.config.ssh_config:
+            refusal = run_time_refusal(_expand(self.config.ssh_config), "ssh_config")
+            if refusal:  # ssh -F does not check it (only ~/.ssh/config): its ProxyCommand would run as you
+                raise BackendDenied(f"ssh_config {refusal}: refused, whoever can change it decides which commands "
+                                    f"run as you (`envdeck check` shows the line)", backend="edge")
             argv += ["-F", _expand(self.config.ssh_config)]
         argv += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={self.settings.known_hosts}",
                  "-o", f"ConnectTimeout={max(1, round(float(self.config.connect_timeout)))}"]

@@ -274,9 +274,16 @@ class NodeLink:
     def _refused_files(self) -> str:
         """Why the node cannot log in before any connect: its identity_file does not exist
         (asyncssh says only "No such file or directory", naming no file), or it or a known_hosts
-        file is one OpenSSH's rules refuse (a key others can read, a known_hosts others can write:
-        tui/core/config_files.py; asked at every connect: a fixed file counts at once)."""
+        file is one OpenSSH's rules refuse (a key others can read, a known_hosts others can write, an
+        ssh_config or a file it Includes another user can change: tui/core/config_files.py; asked at
+        every connect: a fixed file counts at once)."""
         name = self.node.name
+        if self.settings.ssh_config:  # its ProxyCommand (its Includes' too) would run as you
+            refusal = run_time_refusal(Path(self.settings.ssh_config).expanduser(), "ssh_config")
+            if refusal:
+                return (f"node {name}: cannot connect: ssh_config {refusal}: refused, whoever can change it "
+                        f"decides which commands run as you (the edge section's ssh_config in the config; "
+                        f"`envdeck check` shows the line)")
         for known in self.settings.known_hosts_files:
             refusal = run_time_refusal(known, "known_hosts")
             if refusal:

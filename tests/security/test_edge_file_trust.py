@@ -162,9 +162,11 @@ def test_a_configured_ssh_config_in_a_directory_of_another_user_is_reported(tmp_
     cfg = _write(tmp_path, {"prod": {"edge": {"ssh_config": str(ssh_config),
                                               "nodes": [_node("p1", _key(tmp_path / "keys"))]}}})
     check = envdeck_inproc("check", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
-    assert check.returncode == 0, check.stderr
-    assert any("environments.prod.edge.ssh_config: ssh_config" in w and f"{theirs}: a directory" in w
-               for w in _warnings(check.stderr)), check.stderr
+    # refused (its ProxyCommand would run as you), as OpenSSH refuses a ~/.ssh/config of bad owner
+    assert check.returncode == 2, check.stderr
+    assert any("environments.prod.edge.ssh_config: ssh_config" in line and f"{theirs}: a directory" in line
+               and "refused" in line and line not in _warnings(check.stderr)
+               for line in check.stderr.splitlines()), check.stderr
 
 
 def test_a_private_key_others_can_read_is_reported(tmp_path):

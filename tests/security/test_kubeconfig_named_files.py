@@ -8,13 +8,15 @@ Where kubectl (envdeck's shell action) would look elsewhere, that file is named 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import yaml
 from kubernetes import client
 from kubernetes.config.kube_config import load_kube_config
 
 from tests.security.shared_dirs import write
-from tui.core.kubeconfig_files import PROGRAM, SECRET, TRUSTED, named_files
+from tui.core.kubeconfig_files import PROGRAM, SEARCHED, SECRET, TRUSTED, named_files
 
 
 def _context(name: str) -> dict:
@@ -55,7 +57,8 @@ def test_the_files_named_are_the_files_the_loader_opens(tmp_path):
 def test_inline_data_wins_and_an_exec_plugin_is_found_where_it_runs(tmp_path):
     """`*-data` is used instead of the file (so the file is never opened, nor checked); a plugin
     named by a relative path runs from the cluster entry's directory; a bare name in a PATH the
-    kubeconfig's exec.env sets is looked up there; a bare name in your own PATH is yours."""
+    kubeconfig's exec.env sets is looked up there; a bare name in your own PATH is found there too, with
+    each place looked at before it (where another user could put one of that name)."""
     plugin = write(tmp_path / "bin" / "get-token", "#!/bin/sh\n", 0o755)
     config = write(tmp_path / "kube" / "config", yaml.safe_dump({
         "current-context": "c", "contexts": [_context("c"), {"name": "d", "context": {"cluster": "k", "user": "v"}},
@@ -70,5 +73,8 @@ def test_inline_data_wins_and_an_exec_plugin_is_found_where_it_runs(tmp_path):
     assert (found.path, found.role, found.field) == (plugin, PROGRAM, "users[u].user.exec.command")
     [found] = named_files(str(config), "d")
     assert found.path == plugin and found.role == PROGRAM
-    assert named_files(str(config), "e") == []
+    # a bare name in your own PATH: the file found (Popen's search) and each place looked at before it
+    *before, found = named_files(str(config), "e")
+    assert (found.path, found.role) == (Path(shutil.which("sh")), PROGRAM), found
+    assert before and all(f.role == SEARCHED and f.path.name == "sh" for f in before), before
     assert named_files(str(config), "no-such-context") == []

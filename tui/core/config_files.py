@@ -41,6 +41,7 @@ the node's error (backends/edge/link.py, hostkeys.py).
 
 from __future__ import annotations
 
+import glob
 import os
 import shlex
 import stat
@@ -52,7 +53,8 @@ from typing import TYPE_CHECKING, Any
 from tui.core.config_read import read_regular_file
 from tui.core.config_yaml import compose_with_marks, locate
 from tui.core.errors import ConfigError
-from tui.core.kubeconfig_files import PROGRAM, SECRET, TRUSTED, NamedFile, named_files
+from tui.core.kubeconfig_files import PROGRAM, SEARCHED, SECRET, TRUSTED, NamedFile, named_files
+from tui.core.ssh_config_files import MAX_DEPTH, fixed_directory, includes
 
 if TYPE_CHECKING:  # the edge links call run_time_refusal before the models are imported (envdeck run)
     from tui.core.config import EdgeConfig, EnvdeckConfig
@@ -226,10 +228,24 @@ class _Seen:
         self._note(path, "real", real)
         return real
 
+    def glob(self, pattern: str) -> list[str]:
+        """The paths `pattern` matches (a directory's stat does not change when a file is added)."""
+        found = sorted(glob.glob(pattern))
+        self._note(pattern, "glob", tuple(found))
+        return found
+
+
+def _now(path: str, how: str) -> object:
+    if how == "real":
+        return os.path.realpath(path)
+    if how == "glob":
+        return tuple(sorted(glob.glob(path)))
+    return _signature(_stat(path, how == "stat"))
+
 
 def _unchanged(deps: list[tuple[str, str, object]]) -> bool:
     for path, how, was in deps:
-        now = os.path.realpath(path) if how == "real" else _signature(_stat(path, how == "stat"))
+        now = _now(path, how)
         if now != was:
             return False
     return True
@@ -286,14 +302,43 @@ def untrusted(path: Path, *, private: bool = False, secret: str = "a private key
     return found
 
 
+def who_can_create(folder: Path, what: str, seen: _Seen | None = None) -> list[str]:
+    """What lets another user create `what` (a file not there yet, or a glob's next match) in
+    `folder` (its first existing ancestor when missing): owned by another user (root aside) or
+    writable by group/others, the sticky bit notwithstanding (it guards only existing names: in
+    /tmp anyone can make a new one), or a directory above it another user controls."""
+    seen = seen if seen is not None else _Seen()
+    existing = Path(os.path.abspath(folder))
+    while (st := seen.stat(existing)) is None and existing != existing.parent:
+        existing = existing.parent
+    if st is None:
+        return []
+    found = []
+    if _foreign(st.st_uid):
+        found.append(f"{existing}: {what} would appear in a directory owned by another user (uid {st.st_uid}), "
+                     f"who can create it there: keep it in a directory of your own")
+    writable = "world-writable" if st.st_mode & 0o002 else "group-writable" if st.st_mode & 0o020 else ""
+    if writable:
+        found.append(f"{existing}: {what} would appear in a {writable} directory, where another user can create "
+                     f"it first: keep it in a directory of your own")
+    for d in existing.parents:
+        above = seen.stat(d)
+        if above is None:
+            break
+        found.extend(f"{d}: {problem}" for problem in _trust_problems(above, "directory", d))
+    return found
+
+
 # --- what is refused at run time ------------------------------------------------------------------------
 
 #: the files refused at run time (`run_time_refusal`), as OpenSSH refuses them
-REFUSED_KINDS = ("identity_file", "known_hosts", "kubeconfig", "manifest", "aws_identity_file")
+REFUSED_KINDS = ("identity_file", "known_hosts", "kubeconfig", "manifest", "aws_identity_file", "ssh_config")
 #: refused when another user can change or replace them at all (`untrusted`: the file, a symlink or
 #: a directory on its path): a kubeconfig decides which programs envdeck runs (exec credential
-#: plugins) and which API server it trusts, a template's manifest what `env create` applies
-_REFUSED_WHOLE = ("kubeconfig", "manifest")
+#: plugins) and which API server it trusts, a template's manifest what `env create` applies, an
+#: ssh_config (and every file it Includes) which ProxyCommand, LocalCommand or KnownHostsCommand run
+#: as you (OpenSSH refuses a ~/.ssh/config with "Bad owner or permissions")
+_REFUSED_WHOLE = ("kubeconfig", "manifest", "ssh_config")
 #: the private keys: refused when others can read them (ssh's UNPROTECTED PRIVATE KEY FILE)
 _KEYS = ("identity_file", "aws_identity_file")
 
@@ -309,12 +354,18 @@ _NAMED_WHY = {
     TRUSTED: "whoever can change it decides which API server envdeck trusts and how it shows itself "
              "(a certificate authority of theirs lets them stand in for the cluster)",
     PROGRAM: "whoever can change it runs programs as you",
+    SEARCHED: "whoever can put a program of that name there runs programs as you",
 }
 
 
 def _named_phrases(named: NamedFile, seen: _Seen) -> list[str]:
     """Why the file a kubeconfig names must not be used: a secret others can read (or change), a
     certificate or program others can change or replace."""
+    if named.role == SEARCHED:  # not there (yet): who could be the one to put it there
+        seen.stat(named.path, follow=False)
+        findings = who_can_create(named.path.parent, f"a program named {named.path.name} (looked up in $PATH)", seen)
+        return [_Reasoned(f"{named.kubeconfig}: {named.field} names the {named.noun} {named.path.name}, looked up "
+                          f"in $PATH: {finding}; {_NAMED_WHY[named.role]}") for finding in findings]
     findings = untrusted(named.path, private=named.role == SECRET, secret=f"a {named.noun}", seen=seen)
     return [_Reasoned(f"{named.kubeconfig}: {named.field} names the {named.noun} {finding}; "
                       f"{_NAMED_WHY[named.role]}") for finding in findings]
@@ -331,8 +382,46 @@ def _kubeconfig_phrases(paths: str, context: str | None, seen: _Seen) -> list[st
         return found
     for named in named_files(paths, context):
         found += _named_phrases(named, seen)
-        if named.role == PROGRAM:
+        if named.role in (PROGRAM, SEARCHED):
             _runs.add((paths, context))
+    return found
+
+
+def _ssh_config_phrases(path: str, seen: _Seen) -> list[str]:
+    """An ssh_config another user can change or replace, and every file it Includes (glob
+    expanded, relative ones from ~/.ssh, nested up to ssh's depth): each such file, and each
+    directory in which another user could add a file an Include would pick up. An included
+    file's finding names the including file and line."""
+    found: list[str] = []
+    read: set[str] = set()
+
+    def visit(file: str, via: str, depth: int) -> None:
+        problems = untrusted(Path(file), seen=seen)
+        found.extend(via + problem for problem in problems)
+        real = seen.realpath(file)
+        if problems or depth >= MAX_DEPTH or real in read or not os.path.isfile(real):
+            return  # its own words are not to be believed, or already read
+        read.add(real)
+        try:
+            text = read_regular_file(Path(real)).decode("utf-8", errors="replace")
+        except (ConfigError, OSError):
+            return
+        for include in includes(text):
+            where = f"{file}:{include.line}: Include {include.pattern}: "
+            if glob.has_magic(include.target):
+                found.extend(where + problem for problem in
+                             who_can_create(fixed_directory(include.target), "a file it matches", seen))
+                for match in seen.glob(include.target):
+                    if os.path.isfile(match):
+                        visit(match, where, depth + 1)
+            elif seen.stat(include.target, follow=False) is not None:
+                visit(include.target, where, depth + 1)
+            else:  # not there yet: whoever can create it decides what it says
+                found.extend(where + problem for problem in
+                             who_can_create(Path(include.target).parent, "the included file", seen))
+
+    if seen.stat(path, follow=False) is not None:  # a missing one is recorded: checked when it appears
+        visit(path, "", 0)
     return found
 
 
@@ -367,7 +456,12 @@ def refused_phrases(path: str, kind: str, context: str | None = None) -> tuple[s
             return kept[1]
         seen = _Seen()
         _runs.discard((path, context))
-        found = _kubeconfig_phrases(path, context, seen) if kind == "kubeconfig" else untrusted(Path(path), seen=seen)
+        if kind == "kubeconfig":
+            found = _kubeconfig_phrases(path, context, seen)
+        elif kind == "ssh_config":
+            found = _ssh_config_phrases(os.path.abspath(os.path.expanduser(path)), seen)
+        else:
+            found = untrusted(Path(path), seen=seen)
         _kept[key] = (seen.deps, tuple(found))
         return tuple(found)
     st = _stat(path, True)  # one stat: these are asked at every connect of every node
@@ -392,7 +486,8 @@ def run_time_refusal(path: str | Path, kind: str) -> str | None:
 
 _WHY_TRUSTED = {"known_hosts": "whoever can change it decides which host keys envdeck trusts",
                 "identity_file": "whoever can change it decides which key envdeck logs in with",
-                "ssh_config": "whoever can change it decides how envdeck connects",
+                "ssh_config": "whoever can change it decides how envdeck connects and which commands it runs "
+                              "as you (ProxyCommand, LocalCommand, KnownHostsCommand)",
                 "kubeconfig": "whoever can change it decides which cluster and credentials envdeck uses and "
                               "which programs it runs as you (exec credential plugins)",
                 "manifest": "whoever can change it decides what envdeck env create applies to the cluster",
@@ -429,6 +524,9 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
     backend refuses at run time (`refused_phrases`) is an error, the rest a warning."""
     found: list[tuple[FileReference, str, bool]] = []  # (reference, text, an error)
     for ref in references(cfg, visible):
+        if _kind(ref) in _NOT_YET and not ref.paths and not os.path.lexists(ref.path):
+            found += _not_there_yet(ref)
+            continue
         if _kind(ref) in _REFUSED_WHOLE:  # every finding refused (a kubeconfig: a list of files, as $KUBECONFIG)
             found += [(ref, _refused_text(ref, phrase), True) for phrase in _phrases(ref)]
             continue
@@ -448,6 +546,20 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
     for line, error in _placed(cfg, found):
         (problems.errors if error else problems.warnings).append(line)
     return problems
+
+
+#: named files that may appear while envdeck runs (a kind cluster writes its kubeconfig): a missing
+#: one is said, and the directory it would appear in checked
+_NOT_YET = ("kubeconfig", "ssh_config")
+
+
+def _not_there_yet(ref: FileReference) -> list[tuple[FileReference, str, bool]]:
+    """A named kubeconfig or ssh_config that does not exist: a warning (it is checked when it
+    appears, and refused then if another user controls it), and an error for each way another
+    user could be the one to create it (`who_can_create`: /tmp, a directory of theirs)."""
+    label = _label(_kind(ref))
+    said = [(ref, f"{label} {ref.path} does not exist yet; it will be checked when it appears", False)]
+    return said + [(ref, _refused_text(ref, phrase), True) for phrase in who_can_create(ref.path.parent, "it")]
 
 
 def _refused_text(ref: FileReference, phrase: str) -> str:

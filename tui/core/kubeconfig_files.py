@@ -27,8 +27,9 @@ from typing import Any
 from tui.core.config_read import read_regular_file
 
 #: what each named file is: a secret (must not be readable by others), a file that decides trust
-#: (must not be changeable by others), or a program envdeck runs as you
-SECRET, TRUSTED, PROGRAM = "secret", "trusted", "program"
+#: (must not be changeable by others), a program envdeck runs as you, or a place where a program
+#: named without a `/` is looked for before where it is found (nobody else may be able to put one there)
+SECRET, TRUSTED, PROGRAM, SEARCHED = "secret", "trusted", "program", "searched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,22 +102,28 @@ def _file(section: dict[str, Any], key: str, base: str) -> Path | None:
     return Path(os.path.normpath(os.path.join(base, value)))
 
 
-def _program(plugin: dict[str, Any], cwd: str) -> Path | None:
-    """The exec credential plugin's program: a path with a `/` (relative to the plugin's working
-    directory), or a bare name looked up in the PATH the plugin gets (the kubeconfig's `env` may set
-    it; else yours, your own environment: not checked)."""
+def _program(plugin: dict[str, Any], cwd: str) -> list[tuple[Path, str]]:
+    """The exec credential plugin's program (PROGRAM): a path with a `/` (relative to the plugin's
+    working directory), or a bare name looked up in the PATH the plugin gets (the kubeconfig's `env`
+    may set it, else this process's, else os.defpath: Popen's own search, relative entries from the
+    working directory; the first executable file wins), with each candidate before it (SEARCHED:
+    whoever can create it there decides what runs)."""
     command = plugin.get("command")
     if not isinstance(command, str) or not command:
-        return None
+        return []
     if "/" in command:  # as Popen(cwd=…) finds it: no ~ expansion
-        return Path(os.path.normpath(os.path.join(cwd, command)))
+        return [(Path(os.path.normpath(os.path.join(cwd, command))), PROGRAM)]
     env = plugin.get("env")
     named = [e.get("value") for e in env if isinstance(e, dict) and e.get("name") == "PATH"] \
         if isinstance(env, list) else []
-    if not named or not isinstance(named[-1], str):
-        return None
-    found = shutil.which(command, path=named[-1])
-    return Path(os.path.join(cwd, found)) if found else None
+    search = named[-1] if named and isinstance(named[-1], str) else os.environ.get("PATH", os.defpath)
+    found: list[tuple[Path, str]] = []
+    for folder in dict.fromkeys(search.split(os.pathsep)):
+        candidate = Path(os.path.normpath(os.path.join(cwd, folder, command)))
+        if shutil.which(command, path=str(candidate.parent)):
+            return found + [(candidate, PROGRAM)]
+        found.append((candidate, SEARCHED))
+    return found
 
 
 def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
@@ -147,7 +154,8 @@ def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
         add(user_entry, f"{users}.client-key", "client key", _file(user, "client-key", base), SECRET)
         plugin = user.get("exec")
         if isinstance(plugin, dict):
-            add(user_entry, f"{users}.exec.command", "exec credential plugin", _program(plugin, base), PROGRAM)
+            for program, role in _program(plugin, base):
+                add(user_entry, f"{users}.exec.command", "exec credential plugin", program, role)
     if "token" not in user:
         add(user_entry, f"{users}.tokenFile", "token file", _file(user, "tokenFile", _base(user_entry)), SECRET)
     provider = _section(_Entry(user, ""), "auth-provider").get("config")
