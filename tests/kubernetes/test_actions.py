@@ -116,7 +116,8 @@ async def test_repair_direct_and_its_guards(emulator, make_backend):
     [drift] = [d for d in backend.diff(obs) if d.resource.endswith("/duo")]
     assert (drift.field, drift.desired, drift.actual) == ("image", {"proxy": "envoy:1.30"}, {"proxy": "envoy:1.29"})
     assert backend.repair_action(drift) == "set-image"
-    assert (await backend.repair(drift)).ok
+    repaired = await backend.repair(drift)
+    assert repaired.ok and repaired.message == "deployment/duo image set: proxy=envoy:1.30", repaired.message
     containers = emulator.get("deployments", NS, "duo")["spec"]["template"]["spec"]["containers"]
     assert [(c["name"], c["image"]) for c in containers] == [("app", "app:1"), ("proxy", "envoy:1.30")]
     bad = type(drift)(drift.resource, "image", {"nosuch": "x:1"}, None)
