@@ -61,6 +61,8 @@ FILTERED_TABLES = {v.name: v.filtered for v in ENV_VIEWS if v.filtered}
 STEPS_VIEW_HIDES = frozenset({"restart", "scale", "stop", "start", "delete", "repair", "shell", "open_console",
                               "port_forward", "drift_diff", "mark", "mark_all", "group", "sort_next",
                               "sort_reverse", "logs"})
+# The key hold from a view key (`1`-`8`) until that view is shown and focused: `4 /api⏎` filters Faults.
+VIEW_HOLD = "view"
 AGE_EVERY_TICKS = 5
 METRICS_EVERY_TICKS = 30
 
@@ -132,6 +134,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self._mounting: set[str] = set()  # views whose widgets are being mounted
         self._styled_on_mount = False
         self._resized_by_resume = False
+        self._view_holding: str | None = None  # the view a view key holds the keys after it for (VIEW_HOLD)
 
     @property
     def AUTO_FOCUS(self) -> str:  # noqa: N802 - Textual's name; read when the screen is composed or resumed
@@ -207,6 +210,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                 self.refresh_view(view)
             if not self.query_one("#filter", Input).has_focus:
                 self._focus_view(view)
+            self._release_view_keys(view)
 
     def on_mount(self) -> None:
         if self.managed is None:
@@ -308,10 +312,33 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if view in VIEWS and VIEW_BY_NAME[view].managed_only and self.managed is None:
             self.app.notify(f"{clean(self.env)} was not created from a template: it has no lifecycle steps",
                             markup=False, timeout=3)
+            self._release_view_keys()
             return
         if view in VIEWS:
             self._ensure_view(view)
-            self.query_one(TabbedContent).active = view
+            tabs = self.query_one(TabbedContent)
+            if tabs.active == view:
+                self._release_view_keys()  # shown already: no TabActivated comes
+            tabs.active = view
+        else:
+            self._release_view_keys()
+
+    def _view_key(self, key: str) -> str | None:
+        """The view `key` shows here and now (its binding by id, remapped or not), else None: typed
+        into a box, a view this environment has not, the screen not built or its environment gone."""
+        if not (self.is_mounted and self.ready) or self.gone or isinstance(self.focused, Input | TextArea):
+            return None
+        for binding in self._bindings.key_to_bindings.get(key, ()):
+            view = (binding.id or "").removeprefix("view-")
+            if binding.id != view and view in VIEWS:
+                return None if VIEW_BY_NAME[view].managed_only and self.managed is None else view
+        return None
+
+    def _release_view_keys(self, view: str | None = None) -> None:
+        """The view a view key switched to is shown and its focus() queued: the keys after it go on."""
+        if self._view_holding is not None and view in (None, self._view_holding):
+            self._view_holding = None
+            release_keys(self.app, VIEW_HOLD)
 
     # -- a created (managed) environment ---------------------------------------------------
     @property
@@ -390,6 +417,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self._update_title()
         self._focus_view(view)
         self.refresh_bindings()  # the Steps view offers no resource actions
+        if self.mounted(view):  # else once its widgets are mounted and focused (_view_mounted)
+            self._release_view_keys(view)
 
     def _focus_view(self, view: str) -> None:
         if self._ensure_view(view):  # else focused once mounted, if still shown
@@ -698,10 +727,16 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
 
     def holds_keys_after(self, key: str) -> str | None:
         """Enter and Esc close the filter box: the keys typed after them wait until the view has
-        the focus again (released by _close_filter), never typed into the closed box."""
+        the focus again (released by _close_filter), never typed into the closed box. A view key
+        (`1`-`8`) holds them until that view is shown and focused: `4 /api⏎` filters Faults, not
+        the view it was typed on, and `4jj` moves Faults' cursor."""
         if key in ("enter", "escape") and self.is_mounted and self.focused is not None and (
                 self.focused is self.query_one("#filter", Input) or self.focused.id == "logs-search-input"):
             return "filter"  # the Logs view's search box: released when it says it closed
+        view = self._view_key(key)
+        if view is not None:
+            self._view_holding = view
+            return VIEW_HOLD
         return None
 
     @on(LogsView.SearchClosed)
