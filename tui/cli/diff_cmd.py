@@ -17,11 +17,13 @@ from __future__ import annotations
 import argparse
 
 from tui.cli.opening import load, open_session
-from tui.cli.output import print_json, report_folded, say
+from tui.cli.output import print_json, report_line, say
+from tui.cli.table_fit import fold_parts, fold_words, terminal_width
 from tui.core.compare.fields import FIELD_NAMES
 from tui.core.compare.records import EnvDiff
 from tui.core.errors import BackendError
 from tui.core.model import iso, now_utc
+from tui.core.sanitize import clean
 
 EXIT_SAME, EXIT_DIFFERENT, EXIT_TROUBLE = 0, 1, 2
 
@@ -30,15 +32,17 @@ def _text(value: object) -> str:
     return "(absent)" if value is None else str(value)
 
 
-def render(result: EnvDiff) -> list[str]:
+def render(result: EnvDiff, columns: int | None = None) -> list[str]:
+    """The report; `columns` (a terminal's width): a line wider than it is broken between its
+    parts (`(staging: ID` / `prod: ID)`), never inside an id or a value. None: a line each."""
     a, b = result.a_env, result.b_env
     head = (f"{a} vs {b}: {result.matched} role(s) in both, {len(result.differing)} differ, "
             f"{len(result.only_in_a)} only in {a}, {len(result.only_in_b)} only in {b}")
     if result.ignored:
         head += f" (ignored: {', '.join(result.ignored)})"
-    lines = [head]
+    lines = fold_words(clean(head), columns, indent="    ")
     for pair in result.differing:
-        lines.append(f"~ {pair.role}   ({a}: {pair.a_id}  {b}: {pair.b_id})")
+        lines += fold_parts([f"~ {pair.role} ", f"({a}: {pair.a_id}", f"{b}: {pair.b_id})"], columns)
         width = max(len(f.field) for f in pair.fields)
         for f in pair.fields:
             if f.hidden:
@@ -46,9 +50,10 @@ def render(result: EnvDiff) -> list[str]:
                     f"only in {a if f.a is not None else b} (value not shown)"
                 lines.append(f"    {f.field.ljust(width)}  {what}")
             else:
-                lines.append(f"    {f.field.ljust(width)}  {a}: {_text(f.a)}  {b}: {_text(f.b)}")
-    lines += [f"- only in {a}: {o.role}   ({o.id})" for o in result.only_in_a]
-    lines += [f"+ only in {b}: {o.role}   ({o.id})" for o in result.only_in_b]
+                lines += fold_parts([f"    {f.field.ljust(width)}", f"{a}: {_text(f.a)}", f"{b}: {_text(f.b)}"],
+                                    columns, indent=" " * (width + 6))
+    lines += [part for o in result.only_in_a for part in fold_parts([f"- only in {a}: {o.role} ", f"({o.id})"], columns)]
+    lines += [part for o in result.only_in_b for part in fold_parts([f"+ only in {b}: {o.role} ", f"({o.id})"], columns)]
     return lines
 
 
@@ -76,6 +81,6 @@ async def cmd_diff(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"generated_at": iso(now_utc()), **result.to_json()})
     else:
-        for line in render(result):
-            report_folded(line)
+        for line in render(result, terminal_width()):
+            report_line(line)
     return EXIT_SAME if result.equal else EXIT_DIFFERENT

@@ -31,7 +31,7 @@ import sys
 from tui.cli.interrupt import EXIT_INTERRUPTED
 from tui.cli.opening import load, open_session
 from tui.cli.output import ask, print_json, report_folded, report_line, say, warn
-from tui.cli.table_fit import Column, cut_id, fit_table, terminal_width
+from tui.cli.table_fit import Column, cut_id, cut_start, fit_table, terminal_width
 from tui.core.compare.versions import ComponentRow, VersionMatrix
 from tui.core.config import parse_duration
 from tui.core.errors import InvalidRequest, NotFound
@@ -57,7 +57,7 @@ def matrix_lines(matrix: VersionMatrix, width: int | None = None) -> list[str]:
              *(row.versions[e].text if e in row.versions else "—" for e in matrix.envs)] for row in matrix.rows]
     if width is not None:
         columns = [Column(""), Column("COMPONENT", min_width=24, cut=cut_id),
-                   *(Column(e, min_width=14) for e in matrix.envs)]
+                   *(Column(e, min_width=14, cut=cut_start) for e in matrix.envs)]
         return fit_table(columns, rows, width)
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]

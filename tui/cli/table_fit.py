@@ -46,6 +46,13 @@ def cut_end(text: str, width: int) -> str:
     return text[:max(width - 1, 0)] + "…"[:width]
 
 
+def cut_start(text: str, width: int) -> str:
+    """`text` in `width` columns, its start cut with `…` (an image keeps its name and tag)."""
+    if len(text) <= width:
+        return text
+    return "…"[:width] + text[len(text) - max(width - 1, 0):] if width > 1 else "…"[:width]
+
+
 def cut_id(text: str, width: int) -> str:
     """A resource id (`aws/ec2-instance/i-0abc…`, `kubernetes/ConfigMap/app-config`) in `width`
     columns: the kind in the middle is cut first, the backend and the last part (the name or
@@ -72,6 +79,26 @@ def fold_words(text: str, width: int | None, indent: str = "  ") -> list[str]:
                          break_on_hyphens=False) or [text]
 
 
+def fold_parts(parts: Sequence[str], width: int | None, indent: str = "    ", sep: str = "  ") -> list[str]:
+    """The parts joined by `sep`, on as many lines as `width` needs, broken between parts first
+    (`(staging: ID` / `prod: ID)` stay whole), a part longer than a line folded at its spaces.
+    None: the one line."""
+    if width is None or len(sep.join(parts)) <= width:
+        return [sep.join(parts)]
+    lines: list[str] = []
+    line = ""
+    for part in parts:
+        if not line:
+            line = (indent if lines else "") + part
+        elif len(line) + len(sep) + len(part) <= width:
+            line += sep + part
+        else:
+            lines.append(line)
+            line = indent + part
+    lines.append(line)
+    return [folded.rstrip() for one in lines for folded in fold_words(one.rstrip(), width, indent=indent)]
+
+
 @dataclass(frozen=True)
 class Column:
     header: str
@@ -94,7 +121,7 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: i
         return sum(sizes[i] for i in which) + len(gap) * (len(which) - 1)
 
     if width is not None:
-        floor = [max(len(columns[i].header), min(widths[i], columns[i].min_width)) if columns[i].min_width
+        floor = [min(widths[i], columns[i].min_width) if columns[i].min_width
                  else widths[i] for i in shown]
         for i in sorted((i for i in shown if columns[i].drop), key=lambda i: columns[i].drop):
             if total(shown, floor) <= width:
