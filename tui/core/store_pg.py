@@ -72,6 +72,10 @@ MIGRATION_WAIT_ENV = "ENVDECK_MIGRATION_WAIT"
 MIGRATION_WAIT_S = 30.0  # how long an envdeck that must migrate waits for another session's lock
 _WAIT_NOTICE_S = 1.5     # the wait is said after this long (or half the bound, if shorter)
 _WAIT_POLL_S = 0.2
+#: how long one statement of a migration waits for a table's lock (a member's open transaction,
+#: even a SELECT, or its `LOCK TABLE`): past it the migration's transaction is rolled back, so the
+#: sessions queued behind its ALTER go on, and it is tried again within the migration wait's bound
+MIGRATION_LOCK_TIMEOUT_S = 2.0
 log = logging.getLogger(__name__)
 _RETRIES = 12
 _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected, pg_errors.UniqueViolation)
@@ -246,27 +250,72 @@ class PgDb:
         if version == len(migrations):
             return version
         conn = await self._conn()
+        wait_s = migration_wait_s() if wait_s is None else wait_s
+        on_wait = on_wait or _say_waiting
         # the lock is taken before the transaction begins: a transaction that began before
         # another envdeck's migration committed would not see its tables (catalog caches)
-        await self._take_migration_lock(conn, migration_wait_s() if wait_s is None else wait_s,
-                                        on_wait or _say_waiting)
+        await self._take_migration_lock(conn, wait_s, on_wait)
         try:
-            async with self._block(None):
-                version = await self._version()  # another envdeck may have migrated meanwhile
-                self._refuse_newer(version, len(migrations))
-                if version is None:
-                    await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-                    await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
-                    version = 0
-                for number in range(version, len(migrations)):
-                    await conn.execute(pg_migration(migrations[number]))
-                    if number + 1 in PG_AFTER_MIGRATION:
-                        await conn.execute(PG_AFTER_MIGRATION[number + 1])
-                await conn.execute("UPDATE schema_version SET version = %s", (len(migrations),))
+            started, said = time.monotonic(), False
+            while True:
+                try:
+                    await self._migrate_once(conn, migrations)
+                    break
+                except pg_errors.LockNotAvailable:  # rolled back: whoever queued behind it goes on
+                    holders = await self._table_lock_holders(conn)
+                    if time.monotonic() - started >= wait_s:
+                        raise StateError(
+                            f"{self.label}: the schema must be migrated but its tables are locked by {holders}; "
+                            f"gave up after {wait_s:g}s (${MIGRATION_WAIT_ENV} seconds). End that transaction "
+                            "(pg_terminate_backend) or ask its owner to, then run this envdeck again") from None
+                    if not said:
+                        said = True
+                        text = f"{self.label}: waiting up to {wait_s:g}s to migrate the schema, its tables locked by {holders}"
+                        logging.getLogger("envdeck.store").info("%s", text)
+                        on_wait(text)
+                    await asyncio.sleep(_WAIT_POLL_S)
         finally:
             if not conn.broken:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
         return len(migrations)
+
+    async def _migrate_once(self, conn: psycopg.AsyncConnection, migrations: Sequence[str]) -> None:
+        """The migrations in one transaction, each statement waiting at most
+        MIGRATION_LOCK_TIMEOUT_S for a table's lock (LockNotAvailable past it, all rolled back)."""
+        async with self._block(None):
+            await conn.execute(f"SET LOCAL lock_timeout = '{int(MIGRATION_LOCK_TIMEOUT_S * 1000)}ms'")
+            version = await self._version()  # another envdeck may have migrated meanwhile
+            self._refuse_newer(version, len(migrations))
+            if version is None:
+                await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+                await conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+                version = 0
+            for number in range(version, len(migrations)):
+                await conn.execute(pg_migration(migrations[number]))
+                if number + 1 in PG_AFTER_MIGRATION:
+                    await conn.execute(PG_AFTER_MIGRATION[number + 1])
+            await conn.execute("UPDATE schema_version SET version = %s", (len(migrations),))
+
+    async def _table_lock_holders(self, conn: psycopg.AsyncConnection) -> str:
+        """The other sessions holding a lock on a table of the store's schema (pg_locks joined to
+        pg_stat_activity, as far as this role may see), e.g. `pid 123 (role alice, …) holding
+        AccessShareLock on audit`."""
+        try:
+            cur = await conn.execute(
+                "SELECT l.pid, a.usename, a.application_name, host(a.client_addr) AS client_addr, "
+                "a.backend_start, a.state, a.state_change, l.mode, c.relname "
+                "FROM pg_locks l JOIN pg_class c ON c.oid = l.relation LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_backend_pid() "
+                "AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "ORDER BY l.pid, c.relname LIMIT 8")
+            rows = await cur.fetchall()
+        except psycopg.Error as exc:
+            return f"another session (cannot say which: {_one_line(str(exc))})"
+        if not rows:
+            return "another session (gone by now)"
+        return "; ".join(f"{_session_text(row)} holding {clean(row['mode'], max_len=40)} on "
+                         f"{clean(row['relname'], max_len=64)}" for row in rows)
 
     async def _take_migration_lock(self, conn: psycopg.AsyncConnection, wait_s: float,
                                    on_wait: Callable[[str], None]) -> None:
