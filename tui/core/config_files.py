@@ -4,7 +4,12 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
 - an edge node's `identity_file` that does not exist is an error: the node can never log in;
 - an edge section's `known_hosts` that does not exist is a warning: every host is unknown until
   trusted, and the admin action trust-host-key creates the file;
-- a `known_hosts`, `identity_file` or `ssh_config` that another user could change or replace is a
+- an edge section's `ssh_config` another user could change or replace, or any file it Includes
+  (its ProxyCommand runs as you), is refused like a kubeconfig (below; `_ssh_config_phrases`);
+- a named kubeconfig or ssh_config that does not exist yet is a warning (it is checked when it
+  appears: a missing file is recorded with the answer, never kept as trusted), and an error
+  when another user could be the one to create it (`who_can_create`);
+- a `known_hosts` or `identity_file` that another user could change or replace is a
   warning (`untrusted`, the same rule as for the config file itself and OpenSSH's StrictModes):
   the file, a symlink on its path or a directory above it owned by another user (root aside), or
   writable by others (a directory: unless sticky); an `identity_file` others can read, too;

@@ -23,6 +23,10 @@ interface), through psycopg 3 (libpq; docs/architecture.md says why).
   else on stderr) (pg_locks joined to
   pg_stat_activity: pid, role, application, client address, since when — what the connecting
   role may see), and past the bound it is a StateError naming it (exit 1), never a silent hang.
+  Each migration statement waits for a table's lock only MIGRATION_LOCK_TIMEOUT_S (a member's
+  open transaction or LOCK TABLE): the transaction is rolled back (the sessions queued behind
+  its ALTER go on) and tried again within the same bound, the wait said once naming who holds
+  which table.
 - Team mode (docs/security.md, docs/deploy/postgres-roles.sql): the owner role migrates and
   leads; a member role reads and writes audit rows only. The server refusing a statement
   (`permission denied`) is a `StoreRefused` ("the store refuses this role …"), never a
