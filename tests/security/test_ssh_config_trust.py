@@ -102,6 +102,10 @@ def test_an_ssh_config_or_an_include_another_user_controls_is_refused(edge_lab, 
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, (proc.stdout, proc.stderr)
         assert f"{ssh_config}: is owned by another user" in proc.stderr, proc.stderr
         assert not marker.exists(), "her ProxyCommand never runs"
+        doctor = envdeck("doctor", "--config", str(cfg), "--state-dir", state)
+        assert any(line.startswith("FAIL") and "ssh_config" in line and f"{ssh_config}: is owned by another user"
+                   in line for line in doctor.stdout.splitlines()), doctor.stdout
+        assert not marker.exists()
 
         # 4. yours, 0644, but including files from a directory she owns (none there yet, then hers)
         os.chown(ssh_config, 0, 0)
