@@ -71,6 +71,9 @@ def test_an_ssh_config_or_an_include_another_user_controls_is_refused(edge_lab, 
         # 1. a known_hosts missing at the first look, then written by another user: refused then
         ssh_config.write_text("# nothing\n")
         ssh_config.chmod(0o644)
+        check = envdeck("check", "--config", str(cfg), "--state-dir", state)  # anyone may create it in a 1777 dir
+        assert check.returncode == 2 and f"{shared}: it would appear in a world-writable directory" in check.stderr, \
+            check.stderr
         assert run().returncode != 0  # no known_hosts: the host key is unknown
         contacted = relay.accepted
         known.write_text(f"[127.0.0.1]:{relay.port} {server.public_host_key}\n")

@@ -538,6 +538,9 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
         if not os.path.lexists(ref.path) or (ref.must_exist and not ref.path.exists()):
             if ref.must_exist:
                 found.append((ref, f"no such file {str(ref.path)!r}: {ref.why}", ref.required))
+            if _kind(ref) == "known_hosts" and not os.path.lexists(ref.path):  # whoever makes it decides trust
+                found += [(ref, f"known_hosts {phrase}; refused: whoever can create it decides which host keys "
+                                f"are trusted", True) for phrase in who_can_create(ref.path.parent, "it")]
             continue
         refused = refused_phrases(str(ref.path), _kind(ref))
         findings = untrusted(ref.path, private=ref.private)
