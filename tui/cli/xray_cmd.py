@@ -20,8 +20,10 @@ import argparse
 
 from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, report_line, warn
+from tui.cli.table_fit import fold_words, terminal_width
 from tui.core.errors import BackendUnreachable, NotFound
 from tui.core.model import iso, now_utc, worst_health
+from tui.core.sanitize import clean
 from tui.core.xray import XrayNode, XrayTree, pending_reason, shown_names, target_in, xray_in
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -39,14 +41,17 @@ def node_line(node: XrayNode, name: str | None = None) -> str:
     return "".join(parts)
 
 
-def tree_lines(nodes: list[XrayNode], prefix: str = "") -> list[str]:
-    """The nodes under a heading, drawn with ├── └── │."""
+def tree_lines(nodes: list[XrayNode], prefix: str = "", width: int | None = None) -> list[str]:
+    """The nodes under a heading, drawn with ├── └── │. `width` (a terminal's): a node's line
+    wider than it is folded at spaces, its next lines under the node, inside the tree."""
     lines: list[str] = []
     for i, (node, name) in enumerate(zip(nodes, shown_names(nodes), strict=True)):
         last = i == len(nodes) - 1
-        lines.append(f"{prefix}{'└── ' if last else '├── '}{node_line(node, name)}")
         below = prefix + ("    " if last else "│   ")
-        lines += tree_lines(node.children, below)
+        under = below + ("│   " if node.children or node.more or node.truncated else "    ")
+        lines += fold_words(clean(f"{prefix}{'└── ' if last else '├── '}{node_line(node, name)}"), width,
+                            indent=under)
+        lines += tree_lines(node.children, below, width)
         if node.more:
             lines.append(f"{below}└── … {node.more} more")
         elif node.truncated:
@@ -54,17 +59,17 @@ def tree_lines(nodes: list[XrayNode], prefix: str = "") -> list[str]:
     return lines
 
 
-def render(tree: XrayTree) -> list[str]:
+def render(tree: XrayTree, width: int | None = None) -> list[str]:
     root = tree.root
     head = f"{root.resource_id}  {root.health}"
     if worst_health([root.health, tree.rolled]) is not root.health:
         head += f"  (with what it depends on: {tree.rolled})"
     if root.reason:
         head += f"  — {root.reason}"
-    lines = [head, "depends on" + ("" if tree.depends_on else ": nothing known")]
-    lines += tree_lines(tree.depends_on)
+    lines = [*fold_words(clean(head), width, indent="    "), "depends on" + ("" if tree.depends_on else ": nothing known")]
+    lines += tree_lines(tree.depends_on, width=width)
     lines.append("depended on by" + ("" if tree.depended_on_by else ": nothing known"))
-    lines += tree_lines(tree.depended_on_by)
+    lines += tree_lines(tree.depended_on_by, width=width)
     return lines
 
 
@@ -99,7 +104,7 @@ async def cmd_xray(args: argparse.Namespace) -> int:
         print_json({"generated_at": iso(now_utc()), "env": args.env, "unreachable_backends": unreachable,
                     "pending_backends": pending, **tree.to_json()})
     else:
-        for line in render(tree):
+        for line in render(tree, terminal_width()):  # piped: None, a line per node as before
             report_line(line)  # for people (scripts take --json): names cleaned, piped or not
     for name in pending:
         warn(f"{pending_reason(name, leader)}: its part of the tree is not known yet")
