@@ -65,6 +65,23 @@ def pause_reads_resume(bindings: dict[str, ActiveBinding], paused: bool) -> dict
     return bindings
 
 
+def restart_reads_reboot(bindings: dict[str, ActiveBinding], reboots: bool) -> dict[str, ActiveBinding]:
+    """`bindings` with `r` described as what it does: `Reboot` where it reboots (an edge node: the
+    confirmation it opens says "Reboot node"), in the footer, `?` and the keys panel alike."""
+    if reboots:
+        for key, ab in list(bindings.items()):
+            if ab.binding.action == "restart":
+                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description="Reboot"), ab.enabled,
+                                              ab.tooltip)
+    return bindings
+
+
+def runs_reboot(session, env: str, resources: list[Resource]) -> bool:
+    """`r` on these resources reboots each (edge nodes) rather than restarting anything."""
+    picks = [action_flow.pick(session.actions_for(env, r), action_flow.RESTART_ACTIONS) for r in resources]
+    return bool(picks) and all(p is not None and p.spec.name == "reboot" for p in picks)
+
+
 def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Iterable[str]) -> dict[str, ActiveBinding]:
     """`bindings` (the screen's active ones) with the enabled keys of `actions` shown in the
     footer, in that order, while they fit the screen's width beside the keys shown already.
@@ -273,8 +290,17 @@ class EnvironmentActions:
         # paused: `p Resume` first (how to leave the state the status bar flags), then the others
         actions = (("pause",) if paused else ()) + FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
         bindings = pause_reads_resume(self._shown_as_focused(super().active_bindings), paused)  # type: ignore[misc]
+        bindings = restart_reads_reboot(bindings, self._restart_reboots())
         shown = promote_to_footer(self, bindings, actions)
         return fit_footer(self, shown)
+
+    def _restart_reboots(self) -> bool:
+        """`r` reboots what it acts on (the selected or marked edge nodes): its key reads `Reboot`."""
+        session = getattr(self.envdeck, "session", None)
+        if session is None or not getattr(self, "ready", False):
+            return False
+        targets = self.targets()
+        return len(targets) <= MAX_CHECKED and runs_reboot(session, self.env, targets)  # type: ignore[attr-defined]
 
     def _repairs_paused(self) -> bool:
         """This environment's repairs are paused (`p` resumes them; a paused one's footer offers

@@ -11,14 +11,14 @@ import yaml
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from screens import action_flow, port_forward_flow
 from screens.base import EnvdeckScreen
-from screens.environment_actions import cannot_be, short_scope
+from screens.environment_actions import cannot_be, restart_reads_reboot, runs_reboot, short_scope
 from tui.core.model import Resource, iso
 from tui.core.sanitize import clean
 from tui.core.store import redact_params
@@ -307,6 +307,13 @@ class ResourceDetailScreen(EnvdeckScreen):
     # once it is gone.
     RESOURCE_KEYS = frozenset(action_flow.KEY_ACTIONS) | action_flow.UI_ACTIONS | {
         "port_forward", "repair", "open_console"}
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with `r` reading `Reboot` on an edge node (what it opens)."""
+        r = self._shown if self.ready else None
+        return restart_reads_reboot(super().active_bindings,
+                                    r is not None and runs_reboot(self.session, self.env, [r]))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers an action key only when this resource has that action (no

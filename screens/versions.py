@@ -7,7 +7,8 @@ from the first environment's are drawn in the theme's `warning` colour; `—` is
 environment does not have (a row marked `—`: the environments running it agree, some do not
 run it — not counted as differing, the hint counts it per environment). Built from what the reconciler observed (no extra backend call),
 in a worker thread, again when an environment changes. The line under the table shows the
-selected row's whole versions. The table takes the terminal's width: the version columns
+selected row's whole versions. `/` filters the rows (a component's role or a version containing
+the text; Esc clears it, then goes back), `r` builds the matrix again now. The table takes the terminal's width: the version columns
 first (up to their longest version), the component the rest; a long version is cut at its
 start (`…/api:2.1.0`: the tag or revision at its end is what differs). Outside text is
 cleaned and shown as `Text`; colours are theme variables.
@@ -24,10 +25,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
-from screens.base import EnvdeckScreen
+from screens.base import EnvdeckScreen, steady_input
 from screens.compare import cut_start
+from screens.key_hold import release_keys
 from tui.core.compare.versions import ComponentRow, VersionMatrix, build_matrix
 from tui.core.model import Resource
 from tui.core.sanitize import clean
@@ -137,9 +139,13 @@ class VersionsScreen(EnvdeckScreen):
     DEFAULT_CSS = """
     VersionsScreen #versions-table { height: 1fr; }
     VersionsScreen #versions-detail { height: auto; max-height: 8; padding: 0 1; color: $text-muted; }
+    VersionsScreen #versions-filter { display: none; height: 1; border: none; padding: 0 1; }
+    VersionsScreen #versions-filter.shown { display: block; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back", id="versions-back"),
+        Binding("slash", "filter", "Filter", id="versions-filter", tooltip="rows whose component or a version contains the text"),
+        Binding("r", "rebuild", "Refresh", id="versions-refresh", tooltip="build the matrix again now"),
         Binding("j", "cursor_down", "Down", id="versions-down", show=False),
         Binding("k", "cursor_up", "Up", id="versions-up", show=False),
     ]
@@ -150,10 +156,13 @@ class VersionsScreen(EnvdeckScreen):
         self.matrix: VersionMatrix | None = None
         self._refresh = ThrottledRefresh(REFRESH_S)  # the matrix's worker, at most every REFRESH_S
         self._width = 0
+        self.needle = ""  # the `/` filter, lowered
+        self.shown_rows: list[ComponentRow] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="title", classes="title-bar")
         yield Static(id="versions-hint", classes="hint")
+        yield steady_input(self.app, placeholder="filter: component or version", id="versions-filter")
         yield DataTable(id="versions-table", cursor_type="row", zebra_stripes=False)
         yield Static(id="versions-detail")  # not `.hint` (at most 2 lines): a line per environment
         yield StatusBar(id="status")
@@ -230,14 +239,18 @@ class VersionsScreen(EnvdeckScreen):
         for env, width in zip(matrix.envs, widths.cells, strict=True):
             table.add_column(Text(cut_start(clean(env), width), no_wrap=True, end=""), key=f"env:{env}", width=width)
         first = matrix.envs[0] if matrix.envs else None
-        for row in matrix.rows:
+        self.shown_rows = [row for row in matrix.rows if not self.needle or self.needle in clean(
+            " ".join([row.role, *(v.text for v in row.versions.values())]), max_len=2000).lower()]
+        for row in self.shown_rows:
             table.add_row(mark_cell(row, palette), component_cell(row, palette, widths.component),
                           *(version_cell(row, env, first, palette, width)
                             for env, width in zip(matrix.envs, widths.cells, strict=True)), key=row.role)
-        if matrix.rows:
-            table.move_cursor(row=min(keep, len(matrix.rows) - 1))
+        if self.shown_rows:
+            table.move_cursor(row=min(keep, len(self.shown_rows) - 1))
         differ = matrix.differing
         hint = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.needle:
+            hint.append(f"{len(self.shown_rows)} of ", style=palette.style("accent"))
         if matrix.rows:
             hint.append(f"{len(matrix.rows)} component(s), ")
             hint.append(f"{differ} differ (≠)", style=palette.style("warning" if differ else "success"))
@@ -245,6 +258,8 @@ class VersionsScreen(EnvdeckScreen):
             if absent:   # not counted as differing: an environment that does not run it at all
                 hint.append("; absent (—): " + ", ".join(f"{n} in {clean(env)}" for env, n in absent.items()),
                             style=palette.style("text-muted"))
+            if self.needle:
+                hint.append(f"  /{clean(self.needle, max_len=30)}", style=palette.style("accent"))
             tip = "  · envdeck promote A B --plan"
             if hint.cell_len + len(tip) <= self._width - 2:   # the counts first; the tip where it fits
                 hint.append(tip, style=palette.style("text-muted"))
@@ -264,8 +279,8 @@ class VersionsScreen(EnvdeckScreen):
         line = Text(end="")
         matrix = self.matrix
         table = self.query_one(DataTable)
-        if matrix is not None and matrix.rows and 0 <= table.cursor_row < len(matrix.rows):
-            row = matrix.rows[table.cursor_row]
+        if matrix is not None and self.shown_rows and 0 <= table.cursor_row < len(self.shown_rows):
+            row = self.shown_rows[table.cursor_row]
             palette = self.envdeck.palette
             line.append(clean(row.role), style=palette.style("text-muted"))
             for env in matrix.envs:
@@ -280,5 +295,52 @@ class VersionsScreen(EnvdeckScreen):
     def action_cursor_up(self) -> None:
         self.query_one(DataTable).action_cursor_up()
 
+    # -- the filter (`/`, k9s) and a rebuild (`r`) ----------------------------------------------
+    def holds_keys_after(self, key: str) -> str | None:
+        """`/` opens the box and Enter/Esc in it close it: the keys typed after them in one burst
+        wait until the box (or the table) has the focus (screens/key_hold.py): `/web⏎j`."""
+        box = self.query_one("#versions-filter", Input)
+        if (key == "slash" and self.focused is self.query_one(DataTable)) or (
+                key in ("enter", "escape") and self.focused is box):
+            return "filter"
+        return None
+
+    def action_filter(self) -> None:
+        box = self.query_one("#versions-filter", Input)
+        box.add_class("shown")
+        box.focus()
+        release_keys(self.app, "filter")  # after the focus()
+
+    @on(Input.Changed, "#versions-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.needle = event.value.strip().lower()
+        if self.matrix is not None:
+            self._show(self.matrix)
+
+    @on(Input.Submitted, "#versions-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.needle:
+            event.input.remove_class("shown")
+        self.query_one(DataTable).focus()
+        release_keys(self.app, "filter")
+
+    def action_rebuild(self) -> None:
+        """`r`: the matrix again now, from what the reconciler observed (no backend call)."""
+        self.refresh_all()
+        self.envdeck.notify("versions: building again from the last observations (no backend call)", timeout=2,
+                            markup=False)
+
     def action_back(self) -> None:
+        box = self.query_one("#versions-filter", Input)
+        if box.has_class("shown") or self.needle:
+            box.value = ""
+            box.remove_class("shown")
+            self.needle = ""
+            if self.matrix is not None:
+                self._show(self.matrix)
+            self.query_one(DataTable).focus()
+            release_keys(self.app, "filter")
+            return
         self.app.pop_screen()
