@@ -156,3 +156,33 @@ def test_values_for_people():
     assert shown_value("running") == "'running'" and shown_value(3) == "3" and shown_value(["a", "b"]) == "a, b"
     assert cut_id("aws/ec2-instance/i-0cfb70dd7a50c2814", 30) == "aws/ec2-i…/i-0cfb70dd7a50c2814"
     assert fold_words("load average: 0.31, 0.25", 12) == ["load", "  average:", "  0.31, 0.25"]
+
+
+def test_xray_folds_a_long_reason_inside_the_tree():
+    from tui.cli.xray_cmd import tree_lines
+    from tui.core.model import Health
+    from tui.core.xray import XrayNode
+
+    reason = "CrashLoopBackOff: back-off 5m0s restarting failed container=api pod=api-54fvjbvv9d-mtpxj_staging"
+    node = XrayNode("kubernetes/Pod/api-1", "Pod", "api-1", Health.DEGRADED, Health.DEGRADED, relation="selects",
+                    reason=reason)
+    leaf = XrayNode("kubernetes/Node/node-1", "Node", "node-1", Health.HEALTHY, Health.HEALTHY, relation="runs on")
+    node.children.append(leaf)
+    lines = tree_lines([node], width=60)
+    assert all(len(line) <= 60 for line in lines) and lines[0].startswith("└── selects: Pod/api-1"), lines
+    assert [line.startswith("    │   ") for line in lines[1:-1]] == [True] * (len(lines) - 2), lines
+    assert lines[-1] == "    └── runs on: Node/node-1  Healthy", lines
+    assert " ".join(" ".join(lines).replace("│", " ").split()).endswith(reason.split()[-1] + " └── runs on: Node/node-1 Healthy")
+    assert tree_lines([node]) == [f"└── selects: Pod/api-1  Degraded  — {reason}", lines[-1]]   # piped: whole
+
+
+def test_diff_lines_break_between_their_parts():
+    from tui.cli.table_fit import cut_start, fold_parts
+
+    parts = ["~ aws/autoscaling-group/workers ", "(staging: aws/autoscaling-group/staging-workers",
+             "prod: aws/autoscaling-group/prod-workers)"]
+    assert fold_parts(parts, None) == ["  ".join(parts)]   # piped: the one line, as before
+    assert fold_parts(parts, 80) == ["~ aws/autoscaling-group/workers",
+                                     "    (staging: aws/autoscaling-group/staging-workers",
+                                     "    prod: aws/autoscaling-group/prod-workers)"]
+    assert cut_start("ghcr.io/acme/api:2.4.1", 14) == "…cme/api:2.4.1"   # the image name and tag stay
