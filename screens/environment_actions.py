@@ -297,8 +297,8 @@ class EnvironmentActions:
     def _restart_reboots(self) -> bool:
         """`r` reboots what it acts on (the selected or marked edge nodes): its key reads `Reboot`."""
         session = getattr(self.envdeck, "session", None)
-        if session is None or not getattr(self, "ready", False):
-            return False
+        if session is None or not getattr(self, "ready", False) or self.env not in session.states():  # type: ignore[attr-defined]
+            return False  # destroyed: no actions to ask about (actions_for raised PolicyDenied as the footer redrew)
         targets = self.targets()
         return len(targets) <= MAX_CHECKED and runs_reboot(session, self.env, targets)  # type: ignore[attr-defined]
 
