@@ -10,9 +10,7 @@ names told apart by start and end), never inside a word of free text (`fold_word
 
 from __future__ import annotations
 
-import shutil
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +24,8 @@ def terminal_width() -> int | None:
             return None
     except (AttributeError, ValueError):
         return None
+    import shutil  # here: `run` piped (benchmarked start-up) never needs it
+
     return max(20, shutil.get_terminal_size((80, 24)).columns)
 
 
@@ -75,6 +75,8 @@ def fold_words(text: str, width: int | None, indent: str = "  ") -> list[str]:
     None: the one line, as it is."""
     if width is None or len(text) <= width:
         return [text]
+    import textwrap
+
     return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
                          break_on_hyphens=False) or [text]
 
