@@ -385,15 +385,17 @@ class _Run:
         self._read_last = True
         return self.managed
 
-    async def _state_written(self, row: Any) -> None:
+    async def _state_written(self, row: Any, *, orphans: list[Orphan] | None = None) -> None:
         """Report the environment after a state change whose statement gave back its row
         (`set_state(returning=True)`): that row with the spec, steps and orphans the drive holds
-        (only this drive, under its lease, writes them), as a read right after would give."""
+        (only this drive, under its lease, writes them; `orphans`: the ones it just wrote), as a
+        read right after would give."""
         held = self.managed
         if row is None or held is None:
             await self._changed()
             return
-        self.managed = managed_from_row(row, spec=held.spec, steps=list(held.steps), orphans=list(held.orphans))
+        self.managed = managed_from_row(row, spec=held.spec, steps=list(held.steps),
+                                        orphans=list(held.orphans) if orphans is None else orphans)
         self._read_last = True
         await self._report(self.managed)
 
@@ -884,10 +886,13 @@ class _Run:
         # the claims released unless the edge left an orphan (also a claim made just before a crash), the
         # orphans, the sleep memory, the state and its entry: one transaction
         rows, self._sweep_rows = self._sweep_rows, []
-        await self.lstore.finish_destroy(self.name, orphans, release_claims=not any(o.backend == "edge" for o in orphans),
-                                         step=keep_step if not left else "", reason=left or keep_reason,
-                                         epoch=self.epoch, timeline=[note], audits=rows)
-        await self._changed()
+        # reported from the row the statement gave back when no orphan is left (the orphans' order
+        # is the store's), else read again
+        row = await self.lstore.finish_destroy(self.name, orphans,
+                                               release_claims=not any(o.backend == "edge" for o in orphans),
+                                               step=keep_step if not left else "", reason=left or keep_reason,
+                                               epoch=self.epoch, timeline=[note], audits=rows, returning=not orphans)
+        await self._state_written(row, orphans=[])
 
     async def _write_sweep_rows(self) -> None:
         """The sweeps' audit rows kept for the end of a destroy that stops before it (best effort:

@@ -334,12 +334,15 @@ class LifecycleStore:
     @_serialized
     async def finish_destroy(self, name: str, orphans: list[Orphan], *, release_claims: bool, step: str,
                              reason: str, epoch: int | None = None, timeline: Sequence[TimelineEntry] = (),
-                             audits: Sequence[tuple[AuditedOperation, tuple[str, str]]] = ()) -> None:
+                             audits: Sequence[tuple[AuditedOperation, tuple[str, str]]] = (),
+                             returning: bool = False) -> Any:
         """The end of a destroy in one transaction: the edge claims released (`release_claims`),
         the orphans replaced, the sleep memory cleared, the state `destroyed` (the destroy
         finished) and the `timeline` entries; `audits`: deferred audit rows not written yet
-        (sweeps that changed nothing), each with its end (result, message)."""
+        (sweeps that changed nothing), each with its end (result, message). `returning`: the
+        `managed_env` row as it left it (`managed_from_row`), else None."""
         begun: list[int | None] = []
+        state_row: list[Any] = []
 
         async def write() -> None:
             begun.clear()
@@ -354,7 +357,8 @@ class LifecycleStore:
                 await self._db.execute("DELETE FROM edge_claims WHERE env = ?", (name,))
             await self._replace_orphans(name, orphans)
             await self._db.execute("DELETE FROM sleep_memory WHERE env = ?", (name,))
-            await self._write_state(name, EnvLifecycleState.DESTROYED, step, reason, Operation.DESTROY, None)
+            state_row[:] = [await self._write_state(name, EnvLifecycleState.DESTROYED, step, reason, Operation.DESTROY,
+                                                    None, returning=returning)]
             if timeline:
                 await insert_timeline(self._db, name, timeline)
 
@@ -363,6 +367,7 @@ class LifecycleStore:
             _begun(audit, audit_id)
             audit.finish(result, message)
             audit.ended = True
+        return state_row[0] if state_row else None
 
     @_serialized
     async def set_expires(self, name: str, expires_at: datetime | None, *, epoch: int | None = None) -> None:
