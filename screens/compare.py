@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
+from screens.overview_rows import cut_middle
 from tui.core.compare.records import EnvDiff
 from tui.core.errors import EnvdeckError
 from tui.core.sanitize import clean
@@ -97,10 +98,20 @@ def compare_rows(result: EnvDiff) -> list[CompareRow]:
     return rows
 
 
-def _cell(text: str, width: int, style) -> Text:
-    cell = Text(clean(text, max_len=200), style=style, no_wrap=True, overflow="ellipsis", end="")
-    cell.truncate(width, overflow="ellipsis")
-    return cell
+def _field_cell(text: str, width: int, style) -> Text:
+    """A field name cut in its middle (`limits[w…].memory`): the fields of one container differ at
+    their end, and two rows cut at the end read alike (`limits[web…`, `limits[web…`)."""
+    name = clean(text, max_len=200)
+    head, dot, last = name.rpartition(".")
+    tail = dot + last
+    if head and cell_len(name) > width and cell_len(tail) + 4 <= width:  # the last part whole (`.memory`)
+        start = head[:width - 1 - cell_len(tail)]
+        while cell_len(start) + 1 + cell_len(tail) > width:  # wide characters
+            start = start[:-1]
+        name = f"{start}…{tail}"
+    else:
+        name = cut_middle(name, width)
+    return Text(name, style=style, no_wrap=True, end="")
 
 
 def cut_start(text: str, width: int) -> str:
@@ -284,7 +295,7 @@ class CompareScreen(EnvdeckScreen):
             role = "" if row.role == previous else row.role
             previous = row.role
             table.add_row(_value(role, widths.role, palette.style("foreground", bold=True)),  # the name's end kept
-                          _cell(row.field, widths.field, palette.style("text-muted")),
+                          _field_cell(row.field, widths.field, palette.style("text-muted")),
                           value_cell(row, "a", palette, widths.value), value_cell(row, "b", palette, widths.value),
                           key=str(i))
         if self.shown_rows:
