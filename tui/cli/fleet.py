@@ -176,7 +176,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
     shown: set[str] = set()      # the nodes whose line is printed
     running: list[str] = []      # the nodes the command goes to (once confirmed)
 
-    from tui.cli.table_fit import terminal_width
+    from tui.cli.table_fit import fold_words, terminal_width
 
     width = terminal_width()  # None when piped: the lines as always
 
@@ -190,10 +190,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
             return
         column = min(20, max((len(n) for n in running), default=len(node)))
         head = f"{node:<{column}} {status:<12} {took}"
-        if not first or len(clean(head)) + 2 + len(clean(first)) <= width:
+        if len(clean(head)) + 2 + len(clean(first)) <= width:
             out(write_line, f"{head}  {first}".rstrip())
-        else:
-            out(write_line, head)
+            return
+        # the node's own line may be long too (an unreachable node's error): folded at spaces
+        for line in fold_words(clean(head), width, indent="  "):
+            out(write_line, line)
+        if first:
             out(write_line, f"  {first}")
 
     def live(result) -> None:
