@@ -131,6 +131,9 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         # the arrows move its cursor (the field's own keys come first)
         Binding("left", "focus_button('ok')", "Create/Plan button", id="new-env-focus-ok", show=False),
         Binding("right", "focus_button('cancel')", "Cancel button", id="new-env-focus-cancel", show=False),
+        # Textual's own focus keys, run here so that the keys typed after them can wait for the move
+        Binding("tab", "move_focus(1)", "Next field", show=False),
+        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False),
     ]
     GUARD_FROM_MOUNT = False  # the form is no confirmation; its plan is (guarded once shown)
     GUARD_HINT = "#new-env-error"
@@ -212,20 +215,29 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
 
     # -- keys typed in one burst ------------------------------------------------------------
     def holds_keys_after(self, key: str) -> str | None:
-        """An Enter in a field of the form but the last moves the focus to the next field: the keys
-        typed after it wait until it did (screens/key_hold.py), so that a fast typist's `pr-7⏎2h`
-        puts 2h in the TTL, not `pr-72h` in the name. The last field's Enter (or ctrl+y) makes the
+        """An Enter in a field of the form but the last moves the focus to the next field (Tab in any,
+        shift+tab back): the keys typed after it wait until it did (screens/key_hold.py), so that a
+        fast typist's `pr-7⏎2h` (or `pr-7⇥2h`) puts 2h in the TTL, not `pr-72h` in the name. The last field's Enter (or ctrl+y) makes the
         plan: what is typed while it is made stays in the form or is said ignored (`planning…`);
         the plan's keys are its guard's (screens/dialog_guard.py)."""
         if self.plan is not None or not self.ready:
             return super().holds_keys_after(key)
-        if key != "enter" or self._busy or not isinstance(self.focused, Input):
+        if key not in ("enter", "tab", "shift+tab") or self._busy or not isinstance(self.focused, Input):
             return None
         inputs = list(self.query("#form Input").results(Input))
-        if self.focused not in inputs[:-1]:
+        if self.focused not in (inputs if key != "enter" else inputs[:-1]):
             return None
         self._form_holding = True
         return FORM_FIELD_HOLD
+
+    def action_move_focus(self, step: int) -> None:
+        """Tab / shift+tab, as Textual's: the next (previous) field or button; then the keys held
+        after it go on."""
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+        self._release_form_keys()
 
     def _release_form_keys(self) -> None:
         """The Enter's move is done (after the focus() calls queued so far): the keys after it go on."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from textual import events
 from textual.widgets import Input
 
 from screens.confirm import ConfirmScreen
@@ -124,3 +125,12 @@ async def test_an_enter_moving_between_fields_of_the_new_environment_form_holds_
         assert await app.session.env_list() == [] and world.creates == {}  # the plan only: Cancel focused
         await pilot.press("escape", "escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, NewEnvironmentScreen), "the form closed")
+
+        # Tab moves on the same way (found in tmux: `n pr-9⇥1h⇥foo` typed all into the name)
+        for ch in "npr-9\t1h\tfoo":
+            event = events.Key("tab" if ch == "\t" else ch, None if ch == "\t" else ch)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await wait_until(pilot, lambda: values().get("input-p0") == "foo" and not app.keys.held, "foo as the branch",
+                         explain=values)
+        assert values() == {"input-name": "pr-9", "input-ttl": "1h", "input-p0": "foo", "input-p1": "1"}, values()
