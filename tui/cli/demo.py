@@ -339,7 +339,8 @@ def main_demo(args: argparse.Namespace) -> int:
             from tui.app import AppOptions, create_app
 
             app = create_app(config, state_dir, read_only=bool(getattr(args, "read_only", False)),
-                             options=AppOptions(title="envdeck demo", extra={CLI_HINT: cli_hint(env_file)}))
+                             options=AppOptions(title="envdeck demo", extra={CLI_HINT: cli_hint(env_file),
+                                                                              "removed_on_exit": str(tmpdir)}))
             # queued now, shown when the TUI starts: the demo's terminal is taken by the TUI
             app.notify(start_toast(env_file), timeout=START_TOAST_S, markup=False)
             ending.app = app

@@ -470,9 +470,21 @@ class LogsView(Vertical):
                 self.app.run_worker(partial(self._save, Path(params["path"]).expanduser(), lines),
                                     thread=True, group="logs-save", exit_on_error=False)
 
+        # A short title (one line of the dialog, never cut mid-word); the folder said whole above the
+        # path field, whose box shows the end of a long path (the file's name) only.
         self.post_message(ConfirmationRequested(ConfirmRequest(
-            title=f"Save {len(lines):,} lines (as shown, unwrapped, control characters escaped)",
+            title=f"Save {len(lines):,} lines as shown (unwrapped, escaped)",
+            details=[f"into {Path(default).parent}/" + (" (the demo removes it when it ends)"
+                                                        if self._removed_on_exit(default) else "")],
             params={"path": default}, confirm_label="Save"), chosen))
+
+    def _removed_on_exit(self, path: str | Path) -> str | None:
+        """The directory `envdeck demo` removes when it ends, when `path` is in it (else None)."""
+        options = getattr(self.app, "options", None)
+        removed = getattr(options, "extra", {}).get(REMOVED_ON_EXIT) if options is not None else None
+        if not removed:
+            return None
+        return str(removed) if Path(path).expanduser().absolute().is_relative_to(Path(removed)) else None
 
     def save_dir(self) -> Path:
         """Where saved logs go by default: the user's download directory ($XDG_DOWNLOAD_DIR,
@@ -502,7 +514,13 @@ class LogsView(Vertical):
         except OSError as exc:
             self.app.call_from_thread(self.app.notify, f"cannot save: {clean(exc)}", severity="error", markup=False)
             return
-        self.app.call_from_thread(self.app.notify, f"saved {len(lines):,} lines to {clean(path)}", markup=False)
+        removed = self._removed_on_exit(path)
+        note = f" (the demo removes {clean(removed)} when it ends: copy the file elsewhere)" if removed else ""
+        self.app.call_from_thread(partial(self.app.notify, f"saved {len(lines):,} lines to {clean(path)}{note}",
+                                          markup=False, **({"timeout": 10} if removed else {})))
+
+
+REMOVED_ON_EXIT = "removed_on_exit"  # AppOptions.extra key: the directory `envdeck demo` removes when it ends
 
 
 def download_dir() -> Path | None:

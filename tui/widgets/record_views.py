@@ -161,9 +161,10 @@ class RecordTable(KeyedTable):
         self._full_of = {id(shown[key]): rows[key] for key in shown}
         rows = shown
         super().sync(rows, order)
-        # The widths DataTable will measure when idle, known now: fit once, with them.
+        # The widths DataTable will measure when idle, known now: fit once, with them (of the rows
+        # shown: those the filter hides take no width).
         widths = [len(label) for _, label in self._column_spec]
-        for cells in rows.values():
+        for cells in self._cells.values():
             for i, cell in enumerate(cells):
                 if cell.cell_len > widths[i]:
                     widths[i] = cell.cell_len
@@ -204,9 +205,23 @@ class RecordTable(KeyedTable):
                 self._use_caps = use_caps
                 self._rebuild()  # cut (or uncut) the capped columns
                 return
-        others = sum(max(c.content_width, self._natural.get(key.value, 0)) + 2 * self.cell_padding
-                     for key, c in self.columns.items() if key != fill.key)
+        # Every other column as wide as its cells shown now: DataTable never narrows a column whose
+        # cells got shorter (TIME stayed 14 wide for `14:31:57` once a dated row had gone).
+        others, narrowed = 0, False
+        for key, column in self.columns.items():
+            if key == fill.key:
+                continue
+            natural = self._natural.get(key.value)
+            if natural is None:
+                others += column.content_width + 2 * self.cell_padding
+                continue
+            if column.auto_width or column.width != natural:
+                column.auto_width, column.width, narrowed = False, natural, True
+            others += natural + 2 * self.cell_padding
         width = max(FILL_MIN, room - others - 2 * self.cell_padding)
+        if narrowed:
+            self._require_update_dimensions = True
+            self.refresh()
         if fill.auto_width or fill.width != width:
             fill.auto_width = False
             fill.width = width
