@@ -702,6 +702,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if view == "logs":
             self.query_one(LogsView).action_search()
             return
+        if view != "resources" and view not in self.filters:  # Steps: a handful of rows, no filter
+            self.app.notify(f"the {VIEW_BY_NAME[view].title} view has no filter", timeout=3)
+            return  # (it raised KeyError 'steps' and ended the TUI)
         self._filter_view = view
         if view == "resources":
             self.query_one(ResourceTable).prepare_search()  # the first keystroke then only searches
