@@ -311,7 +311,7 @@ class ResourceDetailScreen(EnvdeckScreen):
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with `r` reading `Reboot` on an edge node (what it opens)."""
-        r = self._shown if self.ready else None
+        r = self._shown if self.ready and self.env in self.session.states() else None  # none asked of one destroyed
         return restart_reads_reboot(super().active_bindings,
                                     r is not None and runs_reboot(self.session, self.env, [r]))
 
@@ -322,8 +322,8 @@ class ResourceDetailScreen(EnvdeckScreen):
         if not self.ready:
             return super().check_action(action, parameters)
         r = self._shown
-        if action in self.RESOURCE_KEYS and r is None:
-            return False
+        if action in self.RESOURCE_KEYS and (r is None or self.env not in self.session.states()):
+            return False  # gone, or its environment destroyed: nothing to act on (nor to ask actions of)
         if r is not None and action in action_flow.KEY_ACTIONS:
             return action_flow.has_key_action(self.session.actions_for(self.env, r), action)
         if r is not None and action in action_flow.UI_ACTIONS:  # no `l`/`s` on a queue, a group, a table

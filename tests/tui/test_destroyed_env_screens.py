@@ -8,12 +8,14 @@ from __future__ import annotations
 import pytest
 
 from screens.environment import EnvironmentScreen
-from screens.help import HelpScreen
 from screens.overview import OverviewScreen
+from screens.resource_detail import ResourceDetailScreen
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, settle, wait_until
 from tests.tui.test_env_screens_built_ahead import built_ahead, kept_screens
 from tests.tui.test_lifecycle_tui import SMALL, lifecycle_app
+from tests.tui.test_overview_selection import footer_keys
+from tui.widgets.resource_table import ResourceTable
 
 
 @pytest.fixture
@@ -35,13 +37,15 @@ async def test_a_destroyed_environment_s_screens_survive_a_resize_and_are_droppe
         await wait_until(pilot, lambda: built_ahead(app, "pr-2"), "pr-2's screen built ahead",
                          explain=lambda: sorted(kept_screens(app)))
         app.options.build_ahead = False
-        # pr-3 on screen, with a screen over it (`?`): destroyed by someone else (the CLI)
+        # pr-3 on screen, with its resource's detail over it: destroyed by someone else (the CLI)
         app.open_env("pr-3")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.env == "pr-3"
                          and app.screen.ready, "pr-3's screen")
         pr3 = app.screen
-        await pilot.press("question_mark")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help over pr-3")
+        await wait_until(pilot, lambda: pr3.query_one(ResourceTable).cursor_key is not None, "pr-3's resources")
+        await pilot.press("i")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen) and app.screen.ready,
+                         "pr-3's resource detail")
         for name in ("pr-2", "pr-3"):
             await app.session.env_destroy(name, wait=False)
         await wait_until(pilot, lambda: not ({"pr-2", "pr-3"} & set(app.session.states())), "both destroyed",
@@ -57,7 +61,8 @@ async def test_a_destroyed_environment_s_screens_survive_a_resize_and_are_droppe
         await pilot.resize_terminal(*SMALL)
         await settle(pilot)
         assert app._exception is None
-        # back from `?`: pr-3's screen is gone, the overview comes back
+        assert "r" not in footer_keys(app.screen)  # no action asked of a destroyed environment
+        # back from the detail: pr-3's screen is gone, the overview comes back
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen), "back on the overview",
                          explain=lambda: app.screen_stack)
