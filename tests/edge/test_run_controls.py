@@ -38,8 +38,16 @@ def _command() -> tuple[str, str]:
 
 
 def _node_text(out: str) -> str:
-    node_line = out.splitlines()[0]
-    return node_line.split("s  ", 1)[1]
+    """The node's remote line as `run` shows it. Piped: after the columns, `NODE STATUS TIME  TEXT`.
+    On a terminal a remote line that would not fit after the columns is whole on the next line,
+    indented by two (never cut, never broken by envdeck): `NODE STATUS TIME` then `  TEXT`."""
+    lines = out.splitlines()
+    head, sep, text = lines[0].partition("s  ")
+    if sep:
+        return text
+    assert re.fullmatch(r"n0 +exit 0 +\d+\.\d\ds", lines[0]) and lines[1].startswith("  "), lines
+    assert lines[2].endswith(" unreachable"), lines  # the summary follows: the remote line is that one line
+    return lines[1][2:]
 
 
 def _assert_visible(shown: str) -> None:
@@ -104,4 +112,9 @@ def test_run_on_a_terminal_shows_the_same(edge_lab, tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = b"".join(chunks).decode().replace("\r\n", "\n")  # the terminal's own line ends
     assert not RAW.search(out), [hex(ord(c)) for c in RAW.findall(out)]
-    _assert_visible(_node_text(out))
+    shown = _node_text(out)
+    _assert_visible(shown)
+    # the same text as piped: the terminal's layout moves the line, never cuts or changes it
+    piped = _run(cfg, str(tmp_path / "state"), command)
+    assert piped.returncode == 0, piped.stderr
+    assert shown == _node_text(piped.stdout.decode()), (shown, piped.stdout)
