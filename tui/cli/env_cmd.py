@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from tui.cli import sigint
@@ -35,7 +36,7 @@ from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
 from tui.core.holder_kind import described
 from tui.core.lifecycle.service import ttl_cap_note
-from tui.core.model import iso, now_utc
+from tui.core.model import iso, now_utc, parse_iso
 from tui.core.sanitize import clean
 from tui.core.session import Session
 
@@ -90,15 +91,36 @@ async def cmd_env(args: argparse.Namespace) -> int:
 
 # -- verbs ---------------------------------------------------------------------------------------
 
-STEP_WIDTH = 60  # `env list` on a terminal: the STEP column's reason is cut there, with "…"
+STEP_KEEP = 35  # `env list` on a terminal: the STEP column (which step failed and why) gives way
+# first but only down to this many columns; under it only once TEMPLATE, OWNER and NAME are cut to
+# their minimum and ORPHANS is left out. On a wide terminal it gets all the other columns leave.
 
 
-def step_cell(step: dict[str, Any], *, terminal: bool) -> str:
-    """`env list`'s STEP: the step and its reason; cut with "…" on a terminal, whole when piped."""
-    text = " ".join(x for x in (step.get("id", ""), step.get("reason", "")) if x)
-    if terminal and len(text) > STEP_WIDTH:
-        text = text[:STEP_WIDTH - 1] + "…"
-    return text or "-"
+def step_cell(step: dict[str, Any]) -> str:
+    """`env list`'s STEP: the step and its reason, whole (piped as it is; on a terminal the
+    table cuts it at its end with "…" to the room the terminal leaves it)."""
+    return " ".join(x for x in (step.get("id", ""), step.get("reason", "")) if x) or "-"
+
+
+def _span(seconds: int) -> str:
+    """A duration in its two largest units: `45s`, `12m`, `3h12m`, `2d4h`."""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def expires_cell(expires_at: str | None, now: datetime) -> str:
+    """`env list`'s EXPIRES on a terminal: `in 3h12m` or `expired 5m ago` (piped: the ISO time)."""
+    at = parse_iso(expires_at)
+    if at is None:
+        return "-"
+    seconds = int((at - now).total_seconds())
+    return f"in {_span(seconds)}" if seconds >= 0 else f"expired {_span(-seconds)} ago"
 
 
 def _no_backends(env: str, env_cfg: Any, cfg: Any) -> dict[str, Any]:
@@ -108,9 +130,14 @@ def _no_backends(env: str, env_cfg: Any, cfg: Any) -> dict[str, Any]:
     return {}
 
 
-LIST_COLUMNS = (Column("NAME", min_width=12), Column("TEMPLATE", min_width=8), Column("OWNER", min_width=8),
-                Column("STATE"), Column("STEP", min_width=12, cut=cut_end), Column("EXPIRES"),
-                Column("ORPHANS", right=True))
+# On a terminal the STEP gives way first, down to STEP_KEEP; then TEMPLATE and OWNER (cut in the
+# middle), then NAME, then the STEP alone; EXPIRES is short (relative); ORPHANS is shown only when
+# some environment has one and left out before the STEP goes under STEP_KEEP (each orphan is
+# listed on its own line below the table anyway).
+LIST_COLUMNS = (Column("NAME", min_width=12), Column("TEMPLATE", min_width=8, give=1),
+                Column("OWNER", min_width=8, give=1), Column("STATE"),
+                Column("STEP", min_width=12, keep=STEP_KEEP, give=2, cut=cut_end), Column("EXPIRES"),
+                Column("ORPHANS", right=True, drop=1))
 
 
 async def _list(args: argparse.Namespace) -> int:
@@ -128,17 +155,18 @@ async def _list(args: argparse.Namespace) -> int:
     if not rows:
         write_line("no managed environments (create one with `envdeck env create NAME --template T`)")
         return EXIT_OK
+    width = terminal_width()
+    now = now_utc()
     table = [["NAME", "TEMPLATE", "OWNER", "STATE", "STEP", "EXPIRES", "ORPHANS"]]
     for row in rows:
-        step = row["step"] or {}
-        table.append([row["name"], row["template"], row["owner"], row["state"],
-                      step_cell(step, terminal=sys.stdout.isatty()),
-                      row["expires_at"] or "-", str(len(row["orphans"]))])
-    width = terminal_width()
+        table.append([row["name"], row["template"], row["owner"], row["state"], step_cell(row["step"] or {}),
+                      (row["expires_at"] or "-") if width is None else expires_cell(row["expires_at"], now),
+                      str(len(row["orphans"]))])
     if width is None:  # piped: every cell whole
         _table(table)
-    else:  # a terminal: names cut in the middle, the step (a sentence) at its end, to fit it
-        for line in fit_table(LIST_COLUMNS, table[1:], width):
+    else:  # a terminal: sized to it, the STEP given the room (LIST_COLUMNS)
+        columns = LIST_COLUMNS if any(row["orphans"] for row in rows) else LIST_COLUMNS[:-1]
+        for line in fit_table(columns, [cells[:len(columns)] for cells in table[1:]], width):
             write_line(line)
     for row in rows:
         for orphan in row["orphans"]:

@@ -109,6 +109,7 @@ class Column:
     right: bool = False  # numbers: aligned right
     cut: Callable[[str, int], str] = cut_middle  # how a cell is cut to the column's width
     give: int = 0        # the columns that give more are cut to their minimum before the others
+    keep: int = 0        # cut below this only once every other column is at its minimum (what matters most)
 
 
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None,
@@ -125,15 +126,20 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: i
     if width is not None:
         floor = [min(widths[i], columns[i].min_width) if columns[i].min_width
                  else widths[i] for i in shown]
+        # what a column keeps (`keep`) counts as its minimum here: a column another one repeats
+        # goes before the one that matters most is cut under its room
+        soft = [max(floor[i], min(widths[i], columns[i].keep)) for i in shown]
         for i in sorted((i for i in shown if columns[i].drop), key=lambda i: columns[i].drop):
-            if total(shown, floor) <= width:
+            if total(shown, soft) <= width:
                 break
             shown.remove(i)
         while total(shown, widths) > width:
-            cuttable = [i for i in shown if widths[i] > floor[i]]
+            cuttable = [i for i in shown if widths[i] > soft[i]]
+            base = soft if cuttable else floor  # the columns that keep room give it last
+            cuttable = cuttable or [i for i in shown if widths[i] > floor[i]]
             if not cuttable:
                 break
-            widest = max(cuttable, key=lambda i: (columns[i].give, widths[i] - floor[i]))
+            widest = max(cuttable, key=lambda i: (columns[i].give, widths[i] - base[i]))
             widths[widest] -= 1
     lines = []
     for row in cells:
