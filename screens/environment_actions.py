@@ -113,8 +113,9 @@ def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Itera
 FOOTER_GIVES_WAY = ("toggle_timestamps", "toggle_json", "logs", "toggle_wrap")
 
 
-def fit_footer(screen, bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
-    """`bindings` with FOOTER_GIVES_WAY's keys hidden, as few as it takes, so that the footer
+def fit_footer(screen, bindings: dict[str, ActiveBinding],
+               gives_way: tuple[str, ...] = FOOTER_GIVES_WAY) -> dict[str, ActiveBinding]:
+    """`bindings` with `gives_way`'s keys hidden, as few as it takes, so that the footer
     shows its keys whole (`q Quit`, `? Help`, `: Command` at its end), none cut at the right."""
     app = screen.app
     try:
@@ -127,7 +128,7 @@ def fit_footer(screen, bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBi
                    for ab in bindings.values() if ab.binding.show)
 
     room = screen.size.width - FOOTER_RESERVED
-    for action in FOOTER_GIVES_WAY:
+    for action in gives_way:
         if used() <= room:
             break
         for key, ab in list(bindings.items()):

@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from screens import action_flow, port_forward_flow
 from screens.base import EnvdeckScreen
-from screens.environment_actions import cannot_be, restart_reads_reboot, runs_reboot, short_scope
+from screens.environment_actions import cannot_be, fit_footer, restart_reads_reboot, runs_reboot, short_scope
 from tui.core.model import Resource, iso
 from tui.core.sanitize import clean
 from tui.core.store import redact_params
@@ -29,6 +29,8 @@ from tui.widgets.record_views import show_value
 from tui.widgets.status_bar import StatusBar, status_text
 
 TABS = ("overview", "yaml", "drift", "findings")
+# Keys that leave the footer (still in `?`) when its keys would not all fit: the tabs show y/d's views.
+FOOTER_GIVES_WAY = ("tab('drift')", "tab('yaml')", "open_console")
 
 
 def attributes_yaml(attributes: dict[str, Any]) -> Text:
@@ -310,10 +312,13 @@ class ResourceDetailScreen(EnvdeckScreen):
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
-        """Textual's, with `r` reading `Reboot` on an edge node (what it opens)."""
+        """Textual's, with `r` reading `Reboot` on an edge node (what it opens), and the keys of
+        FOOTER_GIVES_WAY hidden from the footer, as few as it takes, where they would not all fit
+        (80 columns on an EC2 instance cut `? Help` to `? He`; they stay in `?`)."""
         r = self._shown if self.ready and self.env in self.session.states() else None  # none asked of one destroyed
-        return restart_reads_reboot(super().active_bindings,
-                                    r is not None and runs_reboot(self.session, self.env, [r]))
+        bindings = restart_reads_reboot(super().active_bindings,
+                                        r is not None and runs_reboot(self.session, self.env, [r]))
+        return fit_footer(self, bindings, FOOTER_GIVES_WAY)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers an action key only when this resource has that action (no
