@@ -52,13 +52,22 @@ def leader_cell(state: EnvState, palette: Palette) -> Text:
     return text
 
 
+# A backend whose pass should have started this long ago and has not ended (a frozen server: the
+# call waits for its timeout, ~45 s, with the last ✓ on screen) shows `aws?12s`, unanswered since.
+OVERDUE_S = 10.0
+
+
 def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:
     out = Text(end="")
     for i, b in enumerate(state.backends.values()):
         if i:
             out.append(" ")
         name = SHORT_BACKEND.get(b.name, b.name)
-        if b.reachable is True:
+        # a watch runs past its next_pass: only a polled backend's pass can be overdue
+        late = (now - b.next_pass).total_seconds() if b.next_pass is not None and not b.watching else 0.0
+        if b.reachable is not False and late >= OVERDUE_S:
+            out.append(f"{name}?{format_age(late)}", style=palette.style("warning", bold=True))
+        elif b.reachable is True:
             out.append(f"{name}✓", style=palette.style("success"))
         elif b.reachable is False:
             age = format_age((now - b.observed_at).total_seconds()) if b.observed_at else "never"
