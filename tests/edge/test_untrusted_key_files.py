@@ -7,6 +7,7 @@ config with the files fixed runs the command there."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import yaml
@@ -60,6 +61,7 @@ def test_a_readable_key_and_a_writable_known_hosts_are_refused_before_any_connec
 
     # a known_hosts its group can write
     key.chmod(0o600)
+    os.chown(known, 0, 65534)  # a group of others (the owner's private group would be his alone)
     known.chmod(0o664)
     proc = run()
     assert proc.returncode == 2, (proc.stdout, proc.stderr)

@@ -185,10 +185,11 @@ def test_a_private_key_others_can_read_is_reported(tmp_path):
 def test_a_group_writable_directory_without_sticky_bit_is_reported_with_it_not(tmp_path):
     team = tmp_path / "team"
     key = _key(team)
+    os.chown(team, 0, 65534)  # a group of others: the owner's private group would be his alone
     team.chmod(0o770)
     assert untrusted(key, private=True) == [
         f"{team}: a directory on its path is group-writable without the sticky bit; others can replace the file: "
-        f"chmod go-w {team}"]
+        f"chmod go-w {team} (or, for a shared directory, chmod +t {team})"]
     team.chmod(0o1770)
     assert untrusted(key, private=True) == []
 

@@ -300,6 +300,7 @@ async def test_the_files_a_kubeconfig_names_are_checked_where_the_loader_opens_t
         key.chmod(0o600)
 
         ca = kube / "ca.pem"
+        os.chown(ca, 0, 65534)  # a group of others: the owner's private group would be his alone
         for change, said in [(lambda: ca.chmod(0o664), f"{ca}: is group-writable; others can change it: chmod go-w {ca}"),
                              (lambda: os.chown(ca, 65534, 65534), f"{ca}: is owned by another user (uid 65534)"),
                              (lambda: os.chown(crt, 65534, 65534), f"{crt}: is owned by another user (uid 65534)")]:
@@ -402,6 +403,7 @@ def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_pa
     asyncio.run(observe_across_a_change())
 
     assert refused_phrases(str(kubeconfig), "kubeconfig") == ()
+    os.chown(kubeconfig, 0, 65534)  # a group of others: the owner's private group would be his alone
     kubeconfig.chmod(0o620)
     assert refused_phrases(str(kubeconfig), "kubeconfig") == (
         f"{kubeconfig}: is group-writable; others can change it: chmod go-w {kubeconfig}",)

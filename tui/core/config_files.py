@@ -12,9 +12,12 @@ config (`PATH:LINE:COL: where: message`, like every other config problem).
 - a `known_hosts` or `identity_file` that another user could change or replace is a
   warning (`untrusted`, the same rule as for the config file itself and OpenSSH's StrictModes):
   the file, a symlink on its path or a directory above it owned by another user (root aside), or
-  writable by others (a directory: unless sticky); an `identity_file` others can read, too;
+  writable by others (a directory: unless sticky); an `identity_file` others can read, too
+  (group-writable is fine when the group is the owner's private group, `paths.private_group`,
+  as Debian's OpenSSH StrictModes says: no one else is in it);
 - what the edge backend refuses at run time, as OpenSSH does (`refused_phrases`: an `identity_file`
-  readable by group or others, a `known_hosts` another user can write) is an error instead: `check`
+  of yours readable by group or others (sshkey_perm_ok: another owner's key, a team's read-only
+  deploy key, is used while no other user can change or replace it), a `known_hosts` another user can write) is an error instead: `check`
   exits 2, and making the environment's backends raises the same placed lines (`refuse_untrusted`,
   from backends/registry.py: `run` and `status` exit 2 like any config error; the TUI makes its
   backends without it and shows each backend's own refusal as its error) while each node's
@@ -59,6 +62,7 @@ from tui.core.config_read import read_regular_file
 from tui.core.config_yaml import compose_with_marks, locate
 from tui.core.errors import ConfigError
 from tui.core.kubeconfig_files import PROGRAM, SEARCHED, SECRET, TRUSTED, NamedFile, named_files
+from tui.core.paths import writable_by_owner_alone
 from tui.core.ssh_config_files import MAX_DEPTH, fixed_directory, includes
 
 if TYPE_CHECKING:  # the edge links call run_time_refusal before the models are imported (envdeck run)
@@ -164,11 +168,22 @@ def _foreign(uid: int) -> bool:
     return uid not in (0, os.geteuid())
 
 
+def _group_writable(st: os.stat_result, place: Path | str) -> str:
+    """How others can write `place`: "world-writable", "group-writable" (a group with members other
+    than its owner: `writable_by_owner_alone`, the owner's private group, lets no one else in), or ""."""
+    if st.st_mode & 0o002:
+        return "world-writable"
+    if st.st_mode & 0o020 and not writable_by_owner_alone(st, place):
+        return "group-writable"
+    return ""
+
+
 def _trust_problems(st: os.stat_result, what: str, place: Path | str) -> list[str]:
     """What lets another user change or replace a file (`what` "file") or a directory on a file's
     path (`what` "directory": a sticky one lets only a file's owner rename or remove it): its owner
-    (root aside) and its group/world write bits, one phrase each with its fix (the caller names
-    the path `place` first)."""
+    (root aside) and its group/world write bits (a group with members besides the owner: its
+    private group is the owner's alone, as Debian's OpenSSH StrictModes says), one phrase each with
+    its fix (the caller names the path `place` first)."""
     directory = what == "directory"
     where, can = ("a directory on its path ", "replace the file") if directory else ("", "change it")
     found = []
@@ -176,16 +191,21 @@ def _trust_problems(st: os.stat_result, what: str, place: Path | str) -> list[st
         fix = "keep the file in a directory of your own" if directory else "use a file of your own"
         found.append(f"{where}is owned by another user (uid {st.st_uid}), who can {can}: {fix}")
     if not (directory and st.st_mode & stat.S_ISVTX):
-        writable = "world-writable" if st.st_mode & 0o002 else "group-writable" if st.st_mode & 0o020 else ""
+        writable = _group_writable(st, place)
         if writable:
+            quoted = shlex.quote(str(place))
+            fix = f"chmod go-w {quoted}" + (f" (or, for a shared directory, chmod +t {quoted})" if directory else "")
             found.append(f"{where}is {writable}{' without the sticky bit' if directory else ''}; others can {can}: "
-                         f"chmod go-w {shlex.quote(str(place))}")
+                         f"{fix}")
     return found
 
 
 def _unprotected_key(real: Path | str, st: os.stat_result, what: str = "a private key",
                      why: str = "ssh refuses such a key (UNPROTECTED PRIVATE KEY FILE)") -> str | None:
-    if st.st_mode & 0o077:
+    """A key of yours others can read, as OpenSSH's sshkey_perm_ok refuses it: only a key the user
+    running ssh owns must be private to it (a team's deploy key root:team 0640 in a root:team 2750
+    directory is read by its members; whether another user could change it is `untrusted`'s)."""
+    if st.st_uid == os.geteuid() and st.st_mode & 0o077:
         return (f"{real}: {what} readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
                 f"{why}: chmod 600 {shlex.quote(str(real))}")
     return None
@@ -322,7 +342,7 @@ def who_can_create(folder: Path, what: str, seen: _Seen | None = None) -> list[s
     if _foreign(st.st_uid):
         found.append(f"{existing}: {what} would appear in a directory owned by another user (uid {st.st_uid}), "
                      f"who can create it there: keep it in a directory of your own")
-    writable = "world-writable" if st.st_mode & 0o002 else "group-writable" if st.st_mode & 0o020 else ""
+    writable = _group_writable(st, existing)
     if writable:
         found.append(f"{existing}: {what} would appear in a {writable} directory, where another user can create "
                      f"it first: keep it in a directory of your own")
@@ -476,7 +496,11 @@ def refused_phrases(path: str, kind: str, context: str | None = None) -> tuple[s
         if not st.st_mode & 0o077:
             return ()
         key_phrase = _unprotected_key(os.path.realpath(path), st)
-        return (key_phrase,) if key_phrase else ()
+        if key_phrase:
+            return (key_phrase,)
+        # another user's key others may read (a team's deploy key, as ssh accepts it): used only
+        # while no other user can change or replace it
+        return tuple(untrusted(Path(path)))
     if kind == "known_hosts":
         real = os.path.realpath(path)
         return tuple(f"{real}: {problem}" for problem in _trust_problems(st, "file", real))

@@ -157,7 +157,7 @@ def check_state_path(state: Path) -> None:
         if st.st_uid not in trusted:
             raise StateError(f"{state}: {real} above the state directory belongs to {_user(st.st_uid)}, who "
                              "could rename it away and put another in its place (use --state-dir)")
-        if mode & 0o020 and not mode & stat.S_ISVTX and _has_access_acl(real):
+        if mode & 0o020 and not mode & stat.S_ISVTX and has_access_acl(real):
             raise StateError(f"{state}: {real} above the state directory has an access ACL whose mask lets "
                              f"users or groups other than its owner write there (mode {mode:04o} shows the "
                              "mask): they could rename the state directory away; remove the ACL "
@@ -198,7 +198,7 @@ def _user(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _has_access_acl(path: Path) -> bool:
+def has_access_acl(path: Path) -> bool:
     """A POSIX access ACL on the directory: its group bits are then the ACL mask, the most
     any named user or group may do, not the owning group's rights."""
     if not hasattr(os, "getxattr"):  # not Linux
@@ -212,15 +212,34 @@ def _has_access_acl(path: Path) -> bool:
     return True
 
 
-def _private_group(gid: int) -> bool:
-    """The user's own group (user private groups: `alice:alice`, no other member): its
-    write bit lets no one else in, so a 0775 home directory is no risk."""
+def private_group(gid: int, owner: int | None = None) -> bool:
+    """Whether group `gid` lets no one but `owner` (default: you) in: the owner's own group (user
+    private groups, Ubuntu's and Fedora's umask 002: `alice:alice`) with no other member, neither
+    listed in the group nor an account whose primary group it is. Its write bit then lets no one
+    else write, so a 0775 home or ~/.kube and a 0664 file are no risk. The rule of Debian's
+    OpenSSH StrictModes (`secure_permissions`: a group-writable file is accepted when its group's
+    only member is the owner); one rule for every file and directory envdeck checks."""
+    uid = os.geteuid() if owner is None else owner
     try:
-        me = pwd.getpwuid(os.geteuid())
+        user = pwd.getpwuid(uid)
         group = grp.getgrgid(gid)
     except KeyError:
         return False
-    return gid == me.pw_gid and group.gr_name == me.pw_name and set(group.gr_mem) <= {me.pw_name}
+    if gid != user.pw_gid or not set(group.gr_mem) <= {user.pw_name}:
+        return False
+    return all(account.pw_uid == uid for account in pwd.getpwall() if account.pw_gid == gid)
+
+
+def writable_by_owner_alone(st: os.stat_result, path: Path | str) -> bool:
+    """A group-writable file or directory whose group is its owner's private group
+    (`private_group`) and whose group bits are that group's own (no access ACL: its mask would
+    show as the group bits and let named users or groups write)."""
+    return private_group(st.st_gid, st.st_uid) and not has_access_acl(Path(path))
+
+
+def _private_group(gid: int) -> bool:
+    """`private_group` of the user running envdeck."""
+    return private_group(gid)
 
 
 def _group(gid: int) -> str:
