@@ -142,3 +142,12 @@ def test_a_teams_deploy_key_owned_by_root_is_used_by_a_member_and_refused_for_it
         with _as(peer.pw_uid, peer.pw_gid):
             refused = refused_phrases(str(key), "identity_file")
         assert refused == (f"{key}: is group-writable; others can change it: chmod go-w {key}",), refused
+
+
+def test_envdecks_own_config_file_follows_the_same_rule(tmp_path):
+    from tui.core.config import file_warnings
+
+    cfg = write(tmp_path / "envdeck.yaml", "environments: {}\n", 0o664)
+    assert file_warnings(cfg) == []
+    os.chown(cfg, 0, 65534)  # a group of others
+    assert file_warnings(cfg) == [f"{cfg}: is group-writable"]

@@ -398,6 +398,7 @@ def file_warnings(path: str | Path) -> list[str]:
     """Risky properties of the config file: a symlink (another user's: said so), writable by
     others, another user's, or in a directory others may write without the sticky bit."""
     from tui.core.paths import _private_group as private_group
+    from tui.core.paths import writable_by_owner_alone
 
     p = Path(path).expanduser()
     warnings = []
@@ -412,7 +413,7 @@ def file_warnings(path: str | Path) -> list[str]:
         mode = p.stat().st_mode
         if mode & 0o002:
             warnings.append(f"{p}: is world-writable; anyone on this host can change what envdeck does")
-        elif mode & 0o020:
+        elif mode & 0o020 and not writable_by_owner_alone(p.stat(), p):  # your private group: yours alone
             warnings.append(f"{p}: is group-writable")
         owner = p.stat().st_uid
         if owner not in (0, os.geteuid()):
