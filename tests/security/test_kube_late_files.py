@@ -158,8 +158,10 @@ def test_a_bare_plugin_name_is_checked_where_path_finds_it(emulator, tmp_path):
     status = envdeck_inproc("status", "--config", str(cfg), "--state-dir", state, "--summary",
                             PATH=f"{hers}:{mine}:{base}")
     assert status.returncode == 2, (status.stdout, status.stderr)
-    assert f"names the exec credential plugin {plugin.name}, looked up in $PATH: {hers}: a program named " \
-           f"{plugin.name} (looked up in $PATH) would appear in a directory owned by another user" in status.stderr
+    assert f"names the exec credential plugin {plugin.name}, which $PATH finds at {plugin}, but it searches {hers} " \
+           f"first: {hers}: a program named {plugin.name} would appear in a directory owned by another user" \
+           in status.stderr, status.stderr
+    assert f"(command: {plugin})" in status.stderr and status.stderr.count("$PATH") == 2, status.stderr
     assert not marker.exists()
     plugin.chmod(0o777)  # the one found: anyone could change it
     status = envdeck_inproc("status", "--config", str(cfg), "--state-dir", state, "--summary", PATH=f"{mine}:{base}")

@@ -151,3 +151,45 @@ def test_envdecks_own_config_file_follows_the_same_rule(tmp_path):
     assert file_warnings(cfg) == []
     os.chown(cfg, 0, 65534)  # a group of others
     assert file_warnings(cfg) == [f"{cfg}: is group-writable"]
+
+
+def _plugin_kubeconfig(folder: Path, command: str, search: str) -> Path:
+    return write(folder / "kube" / "config", (
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+        "clusters:\n- name: k\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+        f"users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+        f"      command: {command}\n      env: [{{name: PATH, value: '{search}'}}]\n"))
+
+
+def test_a_plugin_path_finds_nowhere_is_not_a_path_refusal_and_one_found_names_where(tmp_path):
+    """A bare plugin name not found on the plugin's PATH simply fails (check says so, a warning);
+    once installed after a directory others can write, the refusal says where it is found, once,
+    with the fixes."""
+    anyone, mine = tmp_path / "open", tmp_path / "bin"
+    anyone.mkdir(mode=0o777)
+    anyone.chmod(0o777)
+    mine.mkdir(mode=0o755)
+    kubeconfig = _plugin_kubeconfig(tmp_path, "get-token", f"{anyone}:{mine}")
+    assert refused_phrases(str(kubeconfig), "kubeconfig") == ()
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
+        "kx": {"kubernetes": {"kubeconfig": str(kubeconfig), "namespace": "staging"}}}}, indent=2))
+    check = envdeck_inproc("check", "--config", str(cfg))
+    assert check.returncode == 0, check.stderr
+    assert "names the exec credential plugin get-token: not found on $PATH" in check.stderr, check.stderr
+    plugin = write(mine / "get-token", "#!/bin/sh\n", 0o755)  # installed: the kept answer is made again
+    [phrase] = refused_phrases(str(kubeconfig), "kubeconfig")
+    assert (f"names the exec credential plugin get-token, which $PATH finds at {plugin}, but it searches {anyone} "
+            f"first: {anyone}: a program named get-token would appear in a world-writable directory") in phrase, phrase
+    assert f"(command: {plugin})" in phrase and phrase.count("$PATH") == 2, phrase
+
+
+@needs_other_user
+def test_a_kubeconfig_you_cannot_read_says_the_fix(tmp_path):
+    from tui.core.config_files import unreadable_kubeconfigs
+
+    peer = other_user()
+    with team_dirs("envdeck-unreadable-", 0o2750) as dirs:
+        kubeconfig = write(dirs.shared / "config", "apiVersion: v1\nkind: Config\n", 0o600)  # root's, as sudo kind made it
+        with _as(peer.pw_uid, peer.pw_gid):
+            said = unreadable_kubeconfigs(f"{tmp_path / 'missing'}:{kubeconfig}")
+        assert said == [f"{kubeconfig}: cannot be read (permission denied): sudo chown \"$USER\" {kubeconfig}"], said

@@ -383,17 +383,47 @@ _NAMED_WHY = {
 }
 
 
-def _named_phrases(named: NamedFile, seen: _Seen) -> list[str]:
+def _named_phrases(named: NamedFile, seen: _Seen, found_at: Path | None = None) -> list[str]:
     """Why the file a kubeconfig names must not be used: a secret others can read (or change), a
-    certificate or program others can change or replace."""
+    certificate or program others can change or replace, a $PATH directory searched before where
+    the plugin is found (`found_at`; not found anywhere, the plugin simply fails: nothing said here)."""
     if named.role == SEARCHED:  # not there (yet): who could be the one to put it there
-        seen.stat(named.path, follow=False)
-        findings = who_can_create(named.path.parent, f"a program named {named.path.name} (looked up in $PATH)", seen)
-        return [_Reasoned(f"{named.kubeconfig}: {named.field} names the {named.noun} {named.path.name}, looked up "
-                          f"in $PATH: {finding}; {_NAMED_WHY[named.role]}") for finding in findings]
+        seen.stat(named.path, follow=False)  # recorded: one appearing there is seen at the next use
+        if found_at is None:
+            return []
+        name = named.path.name
+        findings = who_can_create(named.path.parent, f"a program named {name}", seen)
+        fix = (f"name the plugin by its path in the kubeconfig (command: {found_at}) or remove that "
+               f"directory from $PATH or make it yours alone")
+        return [_Reasoned(f"{named.kubeconfig}: {named.field} names the exec credential plugin {name}, which $PATH "
+                          f"finds at {found_at}, but it searches {named.path.parent} first: "
+                          f"{finding.removesuffix(': keep it in a directory of your own')}; "
+                          f"{_NAMED_WHY[named.role]}: {fix}") for finding in findings]
     findings = untrusted(named.path, private=named.role == SECRET, secret=f"a {named.noun}", seen=seen)
     return [_Reasoned(f"{named.kubeconfig}: {named.field} names the {named.noun} {finding}; "
                       f"{_NAMED_WHY[named.role]}") for finding in findings]
+
+
+def unreadable_kubeconfigs(paths: str) -> list[str]:
+    """The kubeconfig files of `paths` that exist but that you cannot read (made by `sudo kind
+    create cluster`, say): the client cannot use them; each with its fix."""
+    found = []
+    for path in paths.split(os.pathsep):
+        full = os.path.expanduser(path) if path else ""
+        if full and os.path.exists(full) and not os.access(full, os.R_OK, effective_ids=True):
+            found.append(f"{full}: cannot be read (permission denied): sudo chown \"$USER\" {shlex.quote(full)}")
+    return found
+
+
+def missing_plugins(paths: str, context: str | None) -> list[str]:
+    """The exec credential plugins named without a `/` that $PATH finds nowhere (the client then
+    fails to get credentials), one phrase each."""
+    named = named_files(paths, context)
+    found = {(n.kubeconfig, n.field, n.path.name) for n in named if n.role == PROGRAM}
+    missing = dict.fromkeys((n.kubeconfig, n.field, n.path.name) for n in named
+                            if n.role == SEARCHED and (n.kubeconfig, n.field, n.path.name) not in found)
+    return [f"{kubeconfig}: {field} names the exec credential plugin {name}: not found on $PATH; the client "
+            f"cannot get credentials until it is installed" for kubeconfig, field, name in missing]
 
 
 def _kubeconfig_phrases(paths: str, context: str | None, seen: _Seen) -> list[str]:
@@ -405,8 +435,10 @@ def _kubeconfig_phrases(paths: str, context: str | None, seen: _Seen) -> list[st
             found += untrusted(Path(os.path.expanduser(path)), seen=seen)  # records a missing one too
     if found:  # its own words are not to be believed: not read further
         return found
-    for named in named_files(paths, context):
-        found += _named_phrases(named, seen)
+    named_list = named_files(paths, context)
+    found_at = {(n.kubeconfig, n.field, n.path.name): n.path for n in named_list if n.role == PROGRAM}
+    for named in named_list:
+        found += _named_phrases(named, seen, found_at.get((named.kubeconfig, named.field, named.path.name)))
         if named.role in (PROGRAM, SEARCHED):
             _runs.add((paths, context))
     return found
@@ -557,7 +589,11 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
             found += _not_there_yet(ref)
             continue
         if _kind(ref) in _REFUSED_WHOLE:  # every finding refused (a kubeconfig: a list of files, as $KUBECONFIG)
-            found += [(ref, _refused_text(ref, phrase), True) for phrase in _phrases(ref)]
+            phrases = _phrases(ref)
+            found += [(ref, _refused_text(ref, phrase), True) for phrase in phrases]
+            if _kind(ref) == "kubeconfig" and not phrases:
+                found += [(ref, f"kubeconfig{ref.note} {phrase}", False)
+                          for phrase in unreadable_kubeconfigs(_paths(ref)) + missing_plugins(_paths(ref), ref.context)]
             continue
         if not os.path.lexists(ref.path) or (ref.must_exist and not ref.path.exists()):
             if ref.must_exist:
