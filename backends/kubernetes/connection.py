@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,12 +127,11 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         denied = _unreadable(where)  # the loader skips a file it cannot stat: "No configuration found"
         if denied:
-            raise BackendUnreachable(f"cannot read kubeconfig {denied}: permission denied",
-                                     backend="kubernetes") from None
+            raise BackendUnreachable(_denied_text(denied), backend="kubernetes") from None
         raise BackendUnreachable(f"kubeconfig {where}: {exc}", backend="kubernetes") from None
     except PermissionError as exc:
         where = exc.filename or kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise BackendUnreachable(f"cannot read kubeconfig {where}: permission denied", backend="kubernetes") from None
+        raise BackendUnreachable(_denied_text(where), backend="kubernetes") from None
     except OSError as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise BackendUnreachable(f"kubeconfig {where}: {exc.strerror or exc}", backend="kubernetes") from None
@@ -153,6 +153,17 @@ def _refuse_untrusted(cfg: KubernetesConfig) -> Callable[[], str | None] | None:
     if refused:
         raise BackendUnreachable(refused, backend="kubernetes")
     return refusal if runs_programs(ref) else None
+
+
+def _denied_text(where: str) -> str:
+    """A kubeconfig this user may not read, with the fix: the file itself (made by `sudo kind create
+    cluster`, say) is given to the user; a directory on its path that cannot be entered, said so."""
+    try:
+        os.stat(os.path.expanduser(where))
+        fix = f'sudo chown "$USER" {shlex.quote(os.path.expanduser(where))}'
+    except OSError:
+        fix = "a directory on its path cannot be entered: keep the kubeconfig in a directory of yours"
+    return f"cannot read kubeconfig {where}: permission denied ({fix})"
 
 
 def _unreadable(paths: str) -> str | None:

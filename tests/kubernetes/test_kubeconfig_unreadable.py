@@ -54,6 +54,9 @@ def test_status_says_the_kubeconfig_cannot_be_read(tmp_path, unreadable):
         proc = _unprivileged("status", "--config", _config(tmp_path, kubeconfig), "--state-dir", str(tmp_path / "state"))
         assert proc.returncode == 1, (proc.stdout, proc.stderr)
         assert f"cannot read kubeconfig {kubeconfig}: permission denied" in proc.stdout, proc.stdout
+        fix = "a directory on its path cannot be entered" if kubeconfig.name == "config" else \
+            f'sudo chown "$USER" {kubeconfig}'
+        assert fix in proc.stdout, proc.stdout  # how to fix it
         assert "No configuration found" not in proc.stdout and "Traceback" not in proc.stderr, (proc.stdout,
                                                                                                  proc.stderr)
 
