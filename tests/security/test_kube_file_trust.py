@@ -449,3 +449,22 @@ async def test_the_tui_shows_a_refused_kubeconfig_as_that_backends_error(emulato
         error = backend("kx")["error"]
         assert f"kubernetes.kubeconfig: kubeconfig {bad}: is world-writable" in error and "refused" in error, error
         assert backend("ok")["error"] is None and app.return_code is None
+
+
+def test_status_shows_the_other_environments_beside_a_refused_one(emulator, tmp_path):
+    """`envdeck status` with one environment's kubeconfig refused: the other environments are
+    shown as usual, the refused one with its refusal as its error (nothing sent for it), and the
+    placed refusal on stderr, exit 2 at the end."""
+    bad = emulator.emu.write_kubeconfig(tmp_path / "bad" / "config", "staging")
+    bad.chmod(0o666)
+    good = emulator.emu.write_kubeconfig(tmp_path / "good" / "config", "staging")
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
+        "kx": {"kubernetes": {"kubeconfig": str(bad), "namespace": "staging"}},
+        "ok": {"kubernetes": {"kubeconfig": str(good), "namespace": "staging"}}}}, indent=2))
+    status = envdeck_inproc("status", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
+    assert status.returncode == 2, (status.stdout, status.stderr)
+    envs = {env["name"]: env["backends"]["kubernetes"] for env in json.loads(status.stdout)["environments"]}
+    assert envs["ok"]["reachable"] and envs["ok"]["error"] is None, envs
+    assert not envs["kx"]["reachable"] and f"{bad}: is world-writable" in envs["kx"]["error"], envs
+    [line] = status.stderr.splitlines()
+    assert line.startswith(_at(cfg, f'"{bad}"')) and f"{bad}: is world-writable" in line and "refused" in line, line

@@ -68,9 +68,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _refused_apart(refused: list[str]) -> Any:
+    """The production backends, but an environment whose files are refused (a kubeconfig or key
+    another user controls: `refuse_untrusted`) gets backends that refuse at use (their error is the
+    refusal, as in the TUI) and its placed lines are kept in `refused`: the others are shown."""
+    from backends.registry import create_backends
+    from tui.core.errors import ConfigError
+
+    def factory(env: str, env_cfg: Any, config: Any) -> Any:
+        try:
+            return create_backends(env, env_cfg, config)
+        except ConfigError as exc:
+            refused.extend(exc.problems)
+            return create_backends(env, env_cfg, config, refuse=False)
+    return factory
+
+
 async def cmd_status(args: argparse.Namespace) -> int:
     cfg = load(args)
-    session = await open_session(args, cfg, args.env)
+    refused: list[str] = []  # said after the other environments are shown, then exit 2
+    session = await open_session(args, cfg, args.env, backends_factory=_refused_apart(refused))
     try:
         await session.observe()  # observes only: repairs belong to `reconcile`
         # a leader (another live process) still on its first pass of a backend: wait for it, bounded
@@ -89,6 +106,10 @@ async def cmd_status(args: argparse.Namespace) -> int:
         from tui.cli.table_fit import terminal_width
 
         status_table(envs, terminal_width())  # piped: None, every column whole as before
+    for line in dict.fromkeys(refused):
+        print(clean(line), file=sys.stderr)
+    if refused:
+        return EXIT_USAGE
     unreachable = any(not b["reachable"] for e in envs for b in e["backends"].values())
     return EXIT_FAILED if unreachable else EXIT_OK
 
