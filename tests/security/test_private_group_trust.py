@@ -193,3 +193,22 @@ def test_a_kubeconfig_you_cannot_read_says_the_fix(tmp_path):
         with _as(peer.pw_uid, peer.pw_gid):
             said = unreadable_kubeconfigs(f"{tmp_path / 'missing'}:{kubeconfig}")
         assert said == [f"{kubeconfig}: cannot be read (permission denied): sudo chown \"$USER\" {kubeconfig}"], said
+
+
+def test_a_missing_kubeconfig_entry_where_others_can_create_it_is_refused_by_check(tmp_path):
+    """$KUBECONFIG lists a file not there yet in a directory anyone can write (/tmp-like): check
+    refuses it as a named missing kubeconfig there; a missing entry in a directory of yours is fine."""
+    anyone = tmp_path / "open"
+    anyone.mkdir()
+    anyone.chmod(0o1777)
+    kubeconfig = write(tmp_path / "kube" / "config", "apiVersion: v1\nkind: Config\n")
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
+        "kx": {"kubernetes": {"namespace": "staging"}}}}, indent=2))
+    safe = envdeck_inproc("check", "--config", str(cfg), KUBECONFIG=f"{tmp_path / 'later'}:{kubeconfig}")
+    assert safe.returncode == 0 and safe.stderr == "", safe.stderr
+    check = envdeck_inproc("check", "--config", str(cfg), KUBECONFIG=f"{anyone / 'config'}:{kubeconfig}")
+    assert check.returncode == 2, check.stderr
+    [line] = check.stderr.splitlines()
+    assert "environments.kx.kubernetes: kubeconfig ($KUBECONFIG)" in line, line
+    assert f"{anyone / 'config'} does not exist yet: {anyone}: it would appear in a world-writable directory" \
+        in line and "refused" in line, line

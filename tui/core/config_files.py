@@ -591,6 +591,8 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
         if _kind(ref) in _REFUSED_WHOLE:  # every finding refused (a kubeconfig: a list of files, as $KUBECONFIG)
             phrases = _phrases(ref)
             found += [(ref, _refused_text(ref, phrase), True) for phrase in phrases]
+            if ref.paths:  # $KUBECONFIG's (or the default's) missing entries: whoever creates one decides
+                found += [(ref, _refused_text(ref, phrase), True) for phrase in _missing_entries(ref.paths)]
             if _kind(ref) == "kubeconfig" and not phrases:
                 found += [(ref, f"kubeconfig{ref.note} {phrase}", False)
                           for phrase in unreadable_kubeconfigs(_paths(ref)) + missing_plugins(_paths(ref), ref.context)]
@@ -619,6 +621,18 @@ def check_files(cfg: EnvdeckConfig, visible: Iterable[str] | None = None) -> Fil
 #: named files that may appear while envdeck runs (a kind cluster writes its kubeconfig): a missing
 #: one is said, and the directory it would appear in checked
 _NOT_YET = ("kubeconfig", "ssh_config")
+
+
+def _missing_entries(paths: str) -> list[str]:
+    """For each file of `paths` (os.pathsep-separated, as $KUBECONFIG) that does not exist, each way
+    another user could be the one to create it (`who_can_create`: /tmp, a directory of theirs): the
+    client reads it once it appears."""
+    found: list[str] = []
+    for path in dict.fromkeys(paths.split(os.pathsep)):
+        full = Path(os.path.abspath(os.path.expanduser(path))) if path else None
+        if full is not None and not os.path.lexists(full):
+            found += [f"{full} does not exist yet: {phrase}" for phrase in who_can_create(full.parent, "it")]
+    return found
 
 
 def _not_there_yet(ref: FileReference) -> list[tuple[FileReference, str, bool]]:
