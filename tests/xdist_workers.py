@@ -52,6 +52,10 @@ HEAVY: dict[str, float] = {
     "tests/bench/test_startup_quick.py::test_startup_bench_quick": 28,
     "tests/leadership/test_two_agents.py::test_one_shot_repair_refused_while_an_agent_leads": 27,
     "tests/leadership/test_two_agents.py::test_two_agents_one_leader_each_drift_repaired_once": 25,
+    "tests/edge/test_background_retry.py::test_a_node_back_after_its_attempts_gave_up_shows_healthy_without_any_action":
+        23,
+    "tests/kubernetes/test_watch_faults.py::test_quiet_healthy_watches_raise_no_alarm_and_a_hung_server_is_noticed": 15,
+    "tests/edge/test_black_hole.py::test_a_black_holed_node_does_not_hold_up_the_pass": 15,
 }
 
 
