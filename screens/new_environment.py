@@ -132,8 +132,8 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         Binding("left", "focus_button('ok')", "Create/Plan button", id="new-env-focus-ok", show=False),
         Binding("right", "focus_button('cancel')", "Cancel button", id="new-env-focus-cancel", show=False),
         # Textual's own focus keys, run here so that the keys typed after them can wait for the move
-        Binding("tab", "move_focus(1)", "Next field", show=False),
-        Binding("shift+tab", "move_focus(-1)", "Previous field", show=False),
+        Binding("tab", "move_focus(1)", "Next field", id="new-env-next-field", show=False),
+        Binding("shift+tab", "move_focus(-1)", "Previous field", id="new-env-previous-field", show=False),
     ]
     GUARD_FROM_MOUNT = False  # the form is no confirmation; its plan is (guarded once shown)
     GUARD_HINT = "#new-env-error"
