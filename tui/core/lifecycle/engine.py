@@ -647,7 +647,8 @@ class _Run:
             row.attempts += 1
             row.message = ""
             await self._row(row)              # committed BEFORE the backend call
-            native_id = await self._find_or_create_step(prov, step, row, deadline)
+            native_id, stored = await self._find_or_create_step(prov, step, row, deadline)
+            return await self._become_healthy(step, row, native_id, deadline, stored)
         return await self._become_healthy(step, row, native_id, deadline)
 
     async def _start_create_step(self, step: StepSpec, by_id: dict[str, StepSpec], row: StepRecord,
@@ -688,12 +689,18 @@ class _Run:
             reason = _why(exc)
             await self._fail_row(row, reason)
             raise StepFailure(step.id, reason) from None
-        native_id = await self._find_or_create_step(prov, step, row, deadline)
-        return await self._become_healthy(step, row, native_id, deadline)
+        native_id, stored = await self._find_or_create_step(prov, step, row, deadline)
+        return await self._become_healthy(step, row, native_id, deadline, stored)
 
     async def _find_or_create_step(self, prov: Provisioner, step: StepSpec, row: StepRecord,
-                                   deadline: datetime) -> str:
-        """find() or create() after the `creating` row, then the native id stored (`waiting`)."""
+                                   deadline: datetime) -> tuple[str, asyncio.Future[bool]]:
+        """find() or create() after the `creating` row, then the native id stored (`waiting`).
+
+        That row is written while the first health() is asked (the future returned): a read
+        needs no row before it, and what makes a resume safe was committed before create()
+        (the `creating` row with its token; a crash before the `waiting` commit resumes by
+        find(), as a crash between create()'s answer and this row always did). Every later
+        row of the step waits for it (_become_healthy)."""
         try:
             native_id = await self._find_or_create(prov, step, row.token or "", deadline)
         except Exception as exc:
@@ -701,15 +708,27 @@ class _Run:
             await self._fail_row(row, reason)
             raise StepFailure(step.id, reason) from None
         row.state, row.native_id = StepState.WAITING, native_id
-        await self._row(row, self._entry(step.id, "Created", f"{step.kind} {native_id}"))
-        return native_id
+        stored = asyncio.ensure_future(self._row(dataclasses.replace(row),
+                                                 self._entry(step.id, "Created", f"{step.kind} {native_id}")))
+        return native_id, stored
 
-    async def _become_healthy(self, step: StepSpec, row: StepRecord, native_id: str, deadline: datetime) -> str:
+    async def _become_healthy(self, step: StepSpec, row: StepRecord, native_id: str, deadline: datetime,
+                              stored: asyncio.Future[bool] | None = None) -> str:
+        """Poll health() until Healthy, then the `healthy` row; `stored`: the `waiting` row being
+        written meanwhile, awaited before any later row of the step (and before its outcome)."""
         try:
-            await self._wait_healthy(step, native_id, deadline)
+            await self._wait_healthy(step, native_id, deadline, stored=stored)
         except StepFailure as exc:
+            if stored is not None:
+                await stored
             await self._fail_row(row, exc.reason)
             raise
+        except BaseException:
+            if stored is not None:
+                await asyncio.gather(stored, return_exceptions=True)
+            raise
+        if stored is not None:
+            await stored
         row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
         await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"),
                         ends=(AuditResult.SUCCEEDED, f"healthy ({native_id})"))
@@ -773,9 +792,10 @@ class _Run:
         await self._row(row)
 
     async def _wait_healthy(self, step: StepSpec, native_id: str | None, deadline: datetime, *,
-                            waiting_for: str = "") -> None:
+                            waiting_for: str = "", stored: asyncio.Future[bool] | None = None) -> None:
         """Poll a fresh health() until Healthy; StepFailure (naming the waiting step when this is
-        a dependency check) on a terminal answer or at the deadline."""
+        a dependency check) on a terminal answer or at the deadline. `stored`: the step's
+        `waiting` row still being written, awaited before its last message is kept."""
         owner = waiting_for or step.id
         if native_id is None:
             raise StepFailure(owner, f"{step.id} was never created")
@@ -795,6 +815,8 @@ class _Run:
                 return
             if not waiting_for and health.reason != shown:   # what the step waits for, shown as it changes
                 shown = health.reason
+                if stored is not None:
+                    await stored
                 await self._waiting_message(step.id, health.reason)
             what = f"{step.id} is not healthy: {health.reason}" if waiting_for else health.reason
             if health.terminal:
