@@ -355,7 +355,11 @@ def test_the_default_kubeconfig_and_its_token_file_are_checked(emulator, tmp_pat
     status = envdeck_inproc("status", *state, **listed)
     assert status.returncode == 0, (status.stdout, status.stderr)  # the token file the check looked at works
 
-    home = tmp_path / "home"
+    elsewhere = tmp_path / "elsewhere"   # a process's first answer for "~/.kube/config": no such file there
+    (elsewhere / ".kube").mkdir(parents=True)
+    check = envdeck_inproc("check", "--config", str(cfg), HOME=str(elsewhere), KUBECONFIG="")
+    assert check.returncode == 0 and "refused" not in check.stderr, check.stderr
+    home = tmp_path / "home"             # the same name under another $HOME is another file
     (home / ".kube").mkdir(parents=True)
     kubeconfig.rename(home / ".kube" / "config")
     os.chown(home / ".kube" / "config", 65534, 65534)

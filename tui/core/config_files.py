@@ -507,7 +507,9 @@ def refused_phrases(path: str, kind: str, context: str | None = None) -> tuple[s
     a file fixed while envdeck runs counts at once, one made unsafe is refused at its next use.
     A missing file is not refused here (reported apart)."""
     if kind in _REFUSED_WHOLE:
-        key = (path, kind, context)
+        # keyed by the files as named now: "~" and relative names follow $HOME and the directory
+        key = (os.pathsep.join(os.path.abspath(os.path.expanduser(p)) if p else p for p in path.split(os.pathsep)),
+               kind, context)
         kept = _kept.get(key)
         if kept is not None and _unchanged(kept[0]):
             return kept[1]
