@@ -5,10 +5,26 @@ in a thread, so that the CLI in a subprocess and sync code can use it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from backends.sim.k8s_emulator import Emulator, EmulatorThread
+
+
+@contextmanager
+def running_emulator(token: str, namespace: str | None = None) -> Iterator[EmulatorThread]:
+    """The emulator on its own loop in a thread, with bearer-token auth (and `namespace` made),
+    stopped on the way out: the body of a test module's own emulator fixture."""
+    thread = EmulatorThread(Emulator(token=token))
+    thread.start()
+    try:
+        if namespace is not None:
+            thread.emu.add_namespace(namespace)
+        yield thread
+    finally:
+        thread.stop()
 
 
 @pytest.fixture

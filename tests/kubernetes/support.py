@@ -4,8 +4,14 @@ a watch consumer and the emulator's LIST requests (imported by tests; conftest.p
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import yaml
+
+from tests.helpers import envdeck_inproc
 
 NS = "staging"
 WAIT_S = 60.0  # generous: other suites share the 2 cores
@@ -87,3 +93,16 @@ def list_requests(emulator, plural: str | None = None) -> list[str]:
         if plural is None or tail == plural:
             out.append(path_qs)
     return out
+
+
+def status_environment(tmp_path: Path, kubeconfig: Path, namespace: str) -> dict:
+    """The one environment of `envdeck status --json` (in-process) for a config of a Kubernetes
+    environment "e" on `namespace`, its state in tmp_path/state; the command must succeed."""
+    path = tmp_path / "envdeck.yaml"
+    path.write_text(yaml.safe_dump({"environments": {"e": {"kubernetes": {
+        "kubeconfig": str(kubeconfig), "context": "emulator", "namespace": namespace}}}}))
+    path.chmod(0o600)
+    proc = envdeck_inproc("status", "--json", "--config", str(path), "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode == 0, proc.stderr
+    [env] = json.loads(proc.stdout)["environments"]
+    return env

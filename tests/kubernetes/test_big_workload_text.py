@@ -6,16 +6,13 @@ emulator; `envdeck status --json` for the stored timeline rows and the faults sh
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 
 import pytest
-import yaml
 
-from backends.sim.k8s_emulator import Emulator, EmulatorThread
-from tests.helpers import envdeck_inproc
-from tests.kubernetes.support import NS, by_id, eventually
+from tests.k8s_emulator_server import running_emulator
+from tests.kubernetes.support import NS, by_id, eventually, status_environment
 from tui.core import redaction
 from tui.core.redaction import REDACT_MARGIN, TEXT_MAX
 
@@ -62,13 +59,9 @@ async def test_a_big_condition_message_and_event_are_capped_redacted_whole(emula
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    thread = EmulatorThread(Emulator(token="bigtext-" + uuid.uuid4().hex))
-    thread.start()
-    kubeconfig = thread.emu.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig", context="emulator")
-    try:
-        yield thread.emu, kubeconfig
-    finally:
-        thread.stop()
+    with running_emulator("bigtext-" + uuid.uuid4().hex) as thread:
+        yield thread.emu, thread.emu.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig",
+                                                      context="emulator")
 
 
 def test_big_events_are_stored_and_shown_capped_and_redacted_once(cloud, tmp_path, monkeypatch):
@@ -88,13 +81,7 @@ def test_big_events_are_stored_and_shown_capped_and_redacted_once(cloud, tmp_pat
         return real(text, extra)
 
     monkeypatch.setattr(redaction, "_redact", counting)
-    config = tmp_path / "envdeck.yaml"
-    config.write_text(yaml.safe_dump({"environments": {"e": {"kubernetes": {
-        "kubeconfig": str(kubeconfig), "context": "emulator", "namespace": ns}}}}))
-    config.chmod(0o600)
-    proc = envdeck_inproc("status", "--json", "--config", str(config), "--state-dir", str(tmp_path / "state"))
-    assert proc.returncode == 0, proc.stderr
-    [env] = json.loads(proc.stdout)["environments"]
+    env = status_environment(tmp_path, kubeconfig, ns)
     shown = {f["reason"]: f["message"] for f in env["faults"]}
     for i, tag in enumerate(tags):
         assert_capped(shown[f"BigaN{i}"], f"fault {i} in status --json")

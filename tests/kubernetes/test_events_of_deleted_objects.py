@@ -6,25 +6,19 @@ API emulator; the events stay on the server throughout."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
-import yaml
 
-from backends.sim.k8s_emulator import Emulator, EmulatorThread
-from tests.helpers import envdeck_inproc
+from tests.k8s_emulator_server import running_emulator
+from tests.kubernetes.support import status_environment
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    thread = EmulatorThread(Emulator(token="events-bearer-" + uuid.uuid4().hex))
-    thread.start()
-    kubeconfig = thread.emu.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig", context="emulator")
-    try:
-        yield thread.emu, kubeconfig
-    finally:
-        thread.stop()
+    with running_emulator("events-bearer-" + uuid.uuid4().hex) as thread:
+        yield thread.emu, thread.emu.write_kubeconfig(tmp_path_factory.mktemp("kube") / "kubeconfig",
+                                                      context="emulator")
 
 
 def _faults(tmp_path, kubeconfig, namespace: str) -> set[tuple[str, str]]:
@@ -32,13 +26,7 @@ def _faults(tmp_path, kubeconfig, namespace: str) -> set[tuple[str, str]]:
 
 
 def _fault_counts(tmp_path, kubeconfig, namespace: str) -> dict[tuple[str, str], int]:
-    path = tmp_path / "envdeck.yaml"
-    path.write_text(yaml.safe_dump({"environments": {"e": {"kubernetes": {
-        "kubeconfig": str(kubeconfig), "context": "emulator", "namespace": namespace}}}}))
-    path.chmod(0o600)
-    proc = envdeck_inproc("status", "--json", "--config", str(path), "--state-dir", str(tmp_path / "state"))
-    assert proc.returncode == 0, proc.stderr
-    [env] = json.loads(proc.stdout)["environments"]
+    env = status_environment(tmp_path, kubeconfig, namespace)
     return {(f["resource"], f["reason"]): f["count"] for f in env["faults"]}
 
 
