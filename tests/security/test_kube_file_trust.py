@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backends.sim.k8s_emulator import Emulator, EmulatorThread
+from backends.sim.k8s_emulator import EmulatorThread
 from tests.helpers import envdeck_inproc
+from tests.k8s_emulator_server import running_emulator
 from tests.other_user import PYTHON, needs_other_user, other_user
 from tests.security.shared_dirs import team_dirs, write
 
@@ -33,13 +34,8 @@ TOKEN = "kube-trust-" + uuid.uuid4().hex
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorThread]:
-    thread = EmulatorThread(Emulator(token=TOKEN))
-    thread.start()
-    thread.emu.add_namespace("staging")
-    try:
+    with running_emulator(TOKEN, "staging") as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 def _plugin(folder: Path, marker: Path) -> Path:

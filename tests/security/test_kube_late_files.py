@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from backends.sim.k8s_emulator import Emulator, EmulatorThread
+from backends.sim.k8s_emulator import EmulatorThread
 from tests.helpers import envdeck_inproc
+from tests.k8s_emulator_server import running_emulator
 from tests.security.shared_dirs import write
 from tests.security.test_kube_file_trust import TOKEN, _at, _config, _kubeconfig, _plugin
 
@@ -32,13 +33,8 @@ NOBODY = pwd.getpwnam("nobody")
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorThread]:
-    thread = EmulatorThread(Emulator(token=TOKEN))
-    thread.start()
-    thread.emu.add_namespace("staging")
-    try:
+    with running_emulator(TOKEN, "staging") as thread:
         yield thread
-    finally:
-        thread.stop()
 
 
 @pytest.fixture
