@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.edge.sshd import Sshd, ensure_test_user, keygen, sshd_available
 from tui.core.config import EdgeConfig, EdgeNode
@@ -79,6 +80,23 @@ class EdgeLab:
         kw.setdefault("thresholds", {"disk_percent": 100, "memory_percent": 100})
         return EdgeConfig(known_hosts=str(self.known_hosts), ssh_config=str(self.ssh_config), nodes=nodes,
                           commands=self.commands(), **kw)
+
+    def copy_client_key(self, folder: Path) -> Path:
+        """The client key copied to `folder`/id_ed25519 (`folder` made, 0700); its mode is the test's."""
+        folder.mkdir(mode=0o700)
+        key = folder / "id_ed25519"
+        shutil.copyfile(self.client_key, key)
+        return key
+
+    def write_one_node_config(self, path: Path, port: int, key: Path, known_hosts: Path, ssh_config: Path) -> None:
+        """An envdeck.yaml (0600) of one edge environment "e": node n1 at 127.0.0.1:`port` as the test
+        login with `key`, service "web", these known_hosts and ssh_config files, a 10 s connect timeout."""
+        path.write_text(yaml.safe_dump({"environments": {"e": {"edge": {
+            "known_hosts": str(known_hosts), "ssh_config": str(ssh_config), "connect_timeout": "10s",
+            "commands": self.commands(),
+            "nodes": [{"name": "n1", "host": "127.0.0.1", "port": port, "user": self.user,
+                       "identity_file": str(key), "services": ["web"]}]}}}}, sort_keys=False))
+        path.chmod(0o600)
 
     def activate(self, service: str) -> None:
         path = self.state / f"{service}.active"

@@ -8,9 +8,6 @@ config with the files fixed runs the command there."""
 from __future__ import annotations
 
 import os
-import shutil
-
-import yaml
 
 from tests.helpers import envdeck_inproc as envdeck
 from tests.tcp_relay import CountingRelay
@@ -23,19 +20,11 @@ def _line_of(path, fragment: str) -> int:
 def test_a_readable_key_and_a_writable_known_hosts_are_refused_before_any_connect(edge_lab, tmp_path):
     server = edge_lab.start_sshd()
     relay = CountingRelay(server.port)
-    keys = tmp_path / "keys"
-    keys.mkdir(mode=0o700)
-    key = keys / "id_ed25519"
-    shutil.copyfile(edge_lab.client_key, key)
-    known = keys / "known_hosts"
+    key = edge_lab.copy_client_key(tmp_path / "keys")
+    known = key.parent / "known_hosts"
     known.write_text(f"[127.0.0.1]:{relay.port} {server.public_host_key}\n")
     cfg = tmp_path / "envdeck.yaml"
-    cfg.write_text(yaml.safe_dump({"environments": {"e": {"edge": {
-        "known_hosts": str(known), "ssh_config": str(edge_lab.ssh_config), "connect_timeout": "10s",
-        "commands": edge_lab.commands(),
-        "nodes": [{"name": "n1", "host": "127.0.0.1", "port": relay.port, "user": edge_lab.user,
-                   "identity_file": str(key), "services": ["web"]}]}}}}, sort_keys=False))
-    cfg.chmod(0o600)
+    edge_lab.write_one_node_config(cfg, relay.port, key, known, edge_lab.ssh_config)
     state = str(tmp_path / "state")
     key_at = f"{cfg}:{_line_of(cfg, 'identity_file')}:"
     known_at = f"{cfg}:{_line_of(cfg, 'known_hosts')}:"

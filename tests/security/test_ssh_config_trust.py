@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.helpers import envdeck_inproc as envdeck
 from tests.tcp_relay import CountingRelay
@@ -40,10 +39,7 @@ def _line_of(path: Path, fragment: str) -> int:
 def test_an_ssh_config_or_an_include_another_user_controls_is_refused(edge_lab, tmp_path):
     server = edge_lab.start_sshd()
     relay = CountingRelay(server.port)
-    keys = tmp_path / "keys"
-    keys.mkdir(mode=0o700)
-    key = keys / "id_ed25519"
-    shutil.copyfile(edge_lab.client_key, key)
+    key = edge_lab.copy_client_key(tmp_path / "keys")
     key.chmod(0o600)
     shared = Path(tempfile.mkdtemp(prefix="envdeck-kh-", dir="/tmp"))  # as /tmp: anyone may add a name
     shared.chmod(0o1777)
@@ -53,12 +49,7 @@ def test_an_ssh_config_or_an_include_another_user_controls_is_refused(edge_lab, 
     ssh_config = tmp_path / "ssh_config"
     known = shared / "envdeck-edge-kh"  # does not exist yet
     cfg = tmp_path / "envdeck.yaml"
-    cfg.write_text(yaml.safe_dump({"environments": {"e": {"edge": {
-        "known_hosts": str(known), "ssh_config": str(ssh_config), "connect_timeout": "10s",
-        "commands": edge_lab.commands(),
-        "nodes": [{"name": "n1", "host": "127.0.0.1", "port": relay.port, "user": edge_lab.user,
-                   "identity_file": str(key), "services": ["web"]}]}}}}, sort_keys=False))
-    cfg.chmod(0o600)
+    edge_lab.write_one_node_config(cfg, relay.port, key, known, ssh_config)
     state = str(tmp_path / "state")
     at = f"{cfg}:{_line_of(cfg, 'ssh_config')}:"
     marker = tmp_path / "pwned"
