@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 PG_PASSWORD = "s3cret-pg-Pa55"  # the `envdeck` role's; tests assert it never shows
+ROLES_SQL = Path(__file__).resolve().parents[1] / "docs" / "deploy" / "postgres-roles.sql"
 
 
 def _bin_dir() -> Path | None:
@@ -104,6 +105,24 @@ class PostgresServer:
         if done.returncode:
             raise RuntimeError(f"psql {sql!r}: {done.stderr}")
         return done.stdout.strip()
+
+    def member_role(self, prefix: str, password: str) -> str:
+        """A new login role `prefix`_<random> IN envdeck_member (the group role the team SQL file
+        grants, made here NOLOGIN if no test made it yet); its name."""
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        self.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'envdeck_member') "
+                  "THEN CREATE ROLE envdeck_member NOLOGIN; END IF; END $$")
+        self.psql(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE envdeck_member")
+        return name
+
+    def grant_team(self, database: str, owner: str = "envdeck") -> None:
+        """docs/deploy/postgres-roles.sql run by psql as the superuser on `database`, `owner` the
+        store's owner role (the file's :owner variable); fails the test if psql does."""
+        done = subprocess.run(
+            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+             "-v", "ON_ERROR_STOP=1", "-v", f"owner={owner}", "-X", "-q", "-f", str(ROLES_SQL)],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": "", "PGPASSFILE": "/dev/null"})
+        assert done.returncode == 0, done.stderr
 
     def url(self, database: str, user: str = "envdeck") -> str:
         return f"postgresql://{user}@127.0.0.1:{self.port}/{database}"

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -35,27 +34,14 @@ from tui.core.promote.promotion_store import PromotionStore
 from tui.core.store import MIGRATIONS, open_store
 from tui.core.store_pg import open_pg
 
-ROLES_SQL = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "postgres-roles.sql"
 MEMBER_PASSWORD = "m3mber-Pa55-alice"
 WEB = "kubernetes/Deployment/web"
-
-
-def _psql_file(server, database: str, path: Path) -> None:
-    done = subprocess.run(
-        [str(server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "-d", database,
-         "-v", "ON_ERROR_STOP=1", "-v", "owner=envdeck", "-X", "-q", "-f", str(path)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": "", "PGPASSFILE": "/dev/null"})
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture(scope="module")
 def member(postgres_server) -> str:
     """A login role of its own in envdeck_member (the group role the SQL file makes)."""
-    name = f"alice_{uuid.uuid4().hex[:8]}"
-    postgres_server.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'envdeck_member') "
-                         "THEN CREATE ROLE envdeck_member NOLOGIN; END IF; END $$")
-    postgres_server.psql(f"CREATE ROLE {name} LOGIN PASSWORD '{MEMBER_PASSWORD}' IN ROLE envdeck_member")
-    return name
+    return postgres_server.member_role("alice", MEMBER_PASSWORD)
 
 
 @pytest.fixture
@@ -75,7 +61,7 @@ def team(postgres_server, pg_database, pgpass, member, monkeypatch):
 async def _granted(postgres_server, pg_database, team):
     owner_url, member_url, migrate = team
     await migrate()
-    _psql_file(postgres_server, pg_database, ROLES_SQL)
+    postgres_server.grant_team(pg_database)
     return owner_url, member_url
 
 

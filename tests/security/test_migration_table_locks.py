@@ -9,11 +9,7 @@ PostgreSQL (tests/postgres_server.py), the roles of docs/deploy/postgres-roles.s
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -23,7 +19,6 @@ from tui.core.errors import StateError
 from tui.core.store import MIGRATIONS
 from tui.core.store_pg import PgDb, _connect, open_pg
 
-ROLES_SQL = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "postgres-roles.sql"
 MEMBER_PASSWORD = "m3mber-Pa55-locks"
 APP = "member-psql"
 #: the next envdeck's migration, as an upgrade adds a column
@@ -32,11 +27,7 @@ UPGRADE = [*MIGRATIONS, "ALTER TABLE audit ADD COLUMN lock_probe INTEGER; ALTER 
 
 @pytest.fixture(scope="module")
 def member(postgres_server) -> str:
-    name = f"bob_{uuid.uuid4().hex[:8]}"
-    postgres_server.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'envdeck_member') "
-                         "THEN CREATE ROLE envdeck_member NOLOGIN; END IF; END $$")
-    postgres_server.psql(f"CREATE ROLE {name} LOGIN PASSWORD '{MEMBER_PASSWORD}' IN ROLE envdeck_member")
-    return name
+    return postgres_server.member_role("bob", MEMBER_PASSWORD)
 
 
 @pytest.fixture
@@ -51,11 +42,7 @@ def team(postgres_server, pg_database, pgpass, member) -> Iterator[tuple[str, ps
         await (await open_pg(owner_url, MIGRATIONS)).close()
 
     asyncio.run(migrate())
-    done = subprocess.run(
-        [str(postgres_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(postgres_server.port), "-U", "postgres",
-         "-d", pg_database, "-v", "ON_ERROR_STOP=1", "-v", "owner=envdeck", "-X", "-q", "-f", str(ROLES_SQL)],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": "", "PGPASSFILE": "/dev/null"})
-    assert done.returncode == 0, done.stderr
+    postgres_server.grant_team(pg_database)
     conn = psycopg.connect(postgres_server.url(pg_database, member), application_name=APP)  # not autocommit: psql's BEGIN
     try:
         yield owner_url, conn

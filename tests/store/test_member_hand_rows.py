@@ -14,12 +14,9 @@ how the rows nobody but the owner can write (the timeline) are read when they ar
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -32,7 +29,6 @@ from tui.core.store_sqlite import DB_NAME
 from tui.widgets.cells import Palette
 from tui.widgets.describe import MESSAGE_LEN, events_text
 
-ROLES_SQL = Path(__file__).resolve().parents[2] / "docs" / "deploy" / "postgres-roles.sql"
 OWNER_PASSWORD = "0wner-Pa55-envdeck"
 MEMBER_PASSWORD = "m3mber-Pa55-mallory"
 
@@ -40,13 +36,11 @@ MEMBER_PASSWORD = "m3mber-Pa55-mallory"
 @pytest.fixture(scope="module")
 def member_url(postgres_server, tmp_path_factory):
     """A database migrated by its owner and granted by the SQL file; the URL of a member's login."""
-    database, member = f"m_{uuid.uuid4().hex[:12]}", f"mallory_{uuid.uuid4().hex[:8]}"
+    database = f"m_{uuid.uuid4().hex[:12]}"
     owner = f"owner_{uuid.uuid4().hex[:8]}"
     postgres_server.psql(f"CREATE ROLE {owner} LOGIN PASSWORD '{OWNER_PASSWORD}'")
     postgres_server.psql(f"CREATE DATABASE {database} OWNER {owner} TEMPLATE template0")
-    postgres_server.psql("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'envdeck_member') "
-                         "THEN CREATE ROLE envdeck_member NOLOGIN; END IF; END $$")
-    postgres_server.psql(f"CREATE ROLE {member} LOGIN PASSWORD '{MEMBER_PASSWORD}' IN ROLE envdeck_member")
+    member = postgres_server.member_role("mallory", MEMBER_PASSWORD)
     pgpass = tmp_path_factory.mktemp("pgpass") / "pgpass"
     pgpass.write_text(f"127.0.0.1:{postgres_server.port}:*:{owner}:{OWNER_PASSWORD}\n"
                       f"127.0.0.1:{postgres_server.port}:*:{member}:{MEMBER_PASSWORD}\n")
@@ -60,12 +54,7 @@ def member_url(postgres_server, tmp_path_factory):
             await db.close()
 
         asyncio.run(migrate())
-        done = subprocess.run(
-            [str(postgres_server.bindir / "psql"), "-h", "127.0.0.1", "-p", str(postgres_server.port), "-U",
-             "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-v", f"owner={owner}", "-X", "-q",
-             "-f", str(ROLES_SQL)],
-            capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": "", "PGPASSFILE": "/dev/null"})
-        assert done.returncode == 0, done.stderr
+        postgres_server.grant_team(database, owner)
     try:  # the tests' own environment is cleared for each test: libpq is given the file in the URL
         yield f"{postgres_server.url(database, member)}?passfile={pgpass}"
     finally:
