@@ -54,26 +54,26 @@ def lifecycle_keys_for(managed) -> tuple[str, ...]:
     return ("env_destroy", "env_wake" if managed.state == EnvLifecycleState.SLEEPING else "env_sleep")
 
 
+def described_as(bindings: dict[str, ActiveBinding], action: str, description: str) -> dict[str, ActiveBinding]:
+    """`bindings` (changed in place) with the keys bound to `action` described as `description`
+    (the footer, `?` and Textual's keys panel all read the active bindings)."""
+    for key, ab in list(bindings.items()):
+        if ab.binding.action == action:
+            bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description=description), ab.enabled,
+                                          ab.tooltip)
+    return bindings
+
+
 def pause_reads_resume(bindings: dict[str, ActiveBinding], paused: bool) -> dict[str, ActiveBinding]:
     """`bindings` with `p` described as what it does: `Resume` where the environment's repairs
-    are paused (the footer, `?` and Textual's keys panel all read the active bindings)."""
-    if paused:
-        for key, ab in list(bindings.items()):
-            if ab.binding.action == "pause":
-                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description="Resume"), ab.enabled,
-                                              ab.tooltip)
-    return bindings
+    are paused."""
+    return described_as(bindings, "pause", "Resume") if paused else bindings
 
 
 def restart_reads_reboot(bindings: dict[str, ActiveBinding], reboots: bool) -> dict[str, ActiveBinding]:
     """`bindings` with `r` described as what it does: `Reboot` where it reboots (an edge node: the
     confirmation it opens says "Reboot node"), in the footer, `?` and the keys panel alike."""
-    if reboots:
-        for key, ab in list(bindings.items()):
-            if ab.binding.action == "restart":
-                bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description="Reboot"), ab.enabled,
-                                              ab.tooltip)
-    return bindings
+    return described_as(bindings, "restart", "Reboot") if reboots else bindings
 
 
 def runs_reboot(session, env: str, resources: list[Resource]) -> bool:
