@@ -47,20 +47,21 @@ PROBLEMS = ["a:\n\tb: 1\n", "a: [1, 2\n", "a: b: c\n", "é\x01: 1\n", "a: @x\n",
             "environments:\n  x: *nope\n", "a:\n  b: 1\n c: 2\n"]
 
 
-def _python_parser(text: str) -> object:
+def _outcome(compose, text: str) -> object:
+    """What compose(text, "c.yaml") gives: ("ok", data, marks, alias marks) or ("error", message)."""
     try:
-        data, marks = compose_with_marks(text, "c.yaml")
+        data, marks = compose(text, "c.yaml")
     except ConfigError as exc:
         return ("error", str(exc))
     return ("ok", data, dict(marks), marks.aliases)
+
+
+def _python_parser(text: str) -> object:
+    return _outcome(compose_with_marks, text)
 
 
 def _compose_config(text: str) -> object:
-    try:
-        data, marks = compose_config(text, "c.yaml")
-    except ConfigError as exc:
-        return ("error", str(exc))
-    return ("ok", data, dict(marks), marks.aliases)
+    return _outcome(compose_config, text)
 
 
 @needs_libyaml
