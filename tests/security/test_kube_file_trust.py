@@ -423,6 +423,18 @@ def test_a_trust_answer_follows_the_file_while_the_process_runs(emulator, tmp_pa
         f"{unsafe}: is world-writable; others can change it: chmod go-w {unsafe}",)
 
 
+def _one_refused_kubeconfig(emulator: EmulatorThread, tmp_path: Path) -> tuple[Path, Path]:
+    """(kx's world-writable kubeconfig, the config): environment "kx" on that kubeconfig, "ok" on a
+    sound one, both for the emulator's namespace "staging"."""
+    bad = emulator.emu.write_kubeconfig(tmp_path / "bad" / "config", "staging")
+    bad.chmod(0o666)
+    good = emulator.emu.write_kubeconfig(tmp_path / "good" / "config", "staging")
+    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
+        "kx": {"kubernetes": {"kubeconfig": str(bad), "namespace": "staging"}},
+        "ok": {"kubernetes": {"kubeconfig": str(good), "namespace": "staging"}}}}, indent=2))
+    return bad, cfg
+
+
 async def test_the_tui_shows_a_refused_kubeconfig_as_that_backends_error(emulator, tmp_path):
     """The TUI (its own backends factory) opens on a config where one environment's kubeconfig is
     world-writable: that environment's kubernetes backend shows the refusal as its error, the
@@ -431,12 +443,7 @@ async def test_the_tui_shows_a_refused_kubeconfig_as_that_backends_error(emulato
     from tui.app import AppOptions, create_app
     from tui.core.config import load_config
 
-    bad = emulator.emu.write_kubeconfig(tmp_path / "bad" / "config", "staging")
-    bad.chmod(0o666)
-    good = emulator.emu.write_kubeconfig(tmp_path / "good" / "config", "staging")
-    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
-        "kx": {"kubernetes": {"kubeconfig": str(bad), "namespace": "staging"}},
-        "ok": {"kubernetes": {"kubeconfig": str(good), "namespace": "staging"}}}}, indent=2))
+    bad, cfg = _one_refused_kubeconfig(emulator, tmp_path)
     app = create_app(load_config(cfg), tmp_path / "state", options=AppOptions(testing=True, start_reconciler=False))
     async with app.run_test(size=(120, 30)) as pilot:
         await app_ready(pilot)
@@ -455,12 +462,7 @@ def test_status_shows_the_other_environments_beside_a_refused_one(emulator, tmp_
     """`envdeck status` with one environment's kubeconfig refused: the other environments are
     shown as usual, the refused one with its refusal as its error (nothing sent for it), and the
     placed refusal on stderr, exit 2 at the end."""
-    bad = emulator.emu.write_kubeconfig(tmp_path / "bad" / "config", "staging")
-    bad.chmod(0o666)
-    good = emulator.emu.write_kubeconfig(tmp_path / "good" / "config", "staging")
-    cfg = write(tmp_path / "envdeck.yaml", json.dumps({"environments": {
-        "kx": {"kubernetes": {"kubeconfig": str(bad), "namespace": "staging"}},
-        "ok": {"kubernetes": {"kubeconfig": str(good), "namespace": "staging"}}}}, indent=2))
+    bad, cfg = _one_refused_kubeconfig(emulator, tmp_path)
     status = envdeck_inproc("status", "--json", "--config", str(cfg), "--state-dir", str(tmp_path / "state"))
     assert status.returncode == 2, (status.stdout, status.stderr)
     envs = {env["name"]: env["backends"]["kubernetes"] for env in json.loads(status.stdout)["environments"]}
