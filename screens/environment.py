@@ -8,12 +8,13 @@ detail; it never runs an action."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from rich.text import Text
 from textual import events, on
 from textual.actions import SkipAction
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.geometry import Size
@@ -64,6 +65,7 @@ STEPS_VIEW_HIDES = frozenset({"restart", "scale", "stop", "start", "delete", "re
 # The key hold from a view key (`1`-`8`) until that view is shown and focused: `4 /api⏎` filters Faults.
 VIEW_HOLD = "view"
 AGE_EVERY_TICKS = 5
+COLLECTOR_HOLD_S = 1.0  # longest the collector stays off for a screen built on the switch
 METRICS_EVERY_TICKS = 30
 
 
@@ -135,6 +137,22 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self._styled_on_mount = False
         self._resized_by_resume = False
         self._view_holding: str | None = None  # the view a view key holds the keys after it for (VIEW_HOLD)
+        self._collector_held = False  # see hold_collector
+
+    # Built on the switch (no idle moment built it ahead), a 20k-row screen allocates enough to run
+    # ~7 young-generation collections before its first frame (~11 ms CPU of ~100): the collector is
+    # off from the switch until that frame is composed, and collects what is due just after it.
+    # Off at most COLLECTOR_HOLD_S (a screen dropped before its first frame) and only if it was on.
+    def hold_collector(self, app: App) -> None:
+        if gc.isenabled() and not self._collector_held:
+            gc.disable()
+            self._collector_held = True
+            app.set_timer(COLLECTOR_HOLD_S, self._release_collector)
+
+    def _release_collector(self) -> None:
+        if self._collector_held:
+            self._collector_held = False
+            gc.enable()
 
     @property
     def AUTO_FOCUS(self) -> str:  # noqa: N802 - Textual's name; read when the screen is composed or resumed
@@ -221,6 +239,8 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self.refresh_all()
         self.run_worker(self._seed_history(), group="history", exit_on_error=False)
         self._focus_view(self.active_view)
+        if self._collector_held:
+            self.call_after_refresh(self._release_collector)
 
     # A screen built on the switch was styled as it mounted, a moment before Textual resumes it:
     # its resume would style every widget of the screen again (the screen's first resume only;
@@ -251,6 +271,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         super()._screen_resized(size)
 
     def on_unmount(self) -> None:
+        self._release_collector()
         self._stop_logs()
 
     def on_screen_suspend(self) -> None:

@@ -376,6 +376,7 @@ class EnvdeckApp(App):
             screen.reopen(view=view, kind=kind)  # as a new screen would show it, from the session's state
         else:
             screen = EnvironmentScreen(env, view=view, kind=kind)
+            screen.hold_collector(self)  # built now, not ahead: no collection before its first frame
             kept.keep(screen)
         if isinstance(self.screen, EnvironmentScreen):  # replaced at once: the overview under it is not resumed
             self.switch_screen(screen)

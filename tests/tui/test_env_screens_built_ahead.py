@@ -4,6 +4,7 @@ environment shows the screen built ahead, and it shows what a screen built on th
 
 from __future__ import annotations
 
+import gc
 import time
 
 from screens.environment import EnvironmentScreen
@@ -45,6 +46,8 @@ async def prod_screenshot(tmp_path, stage, *, ahead: bool) -> tuple[str, bool]:
                          and app.screen.ready and app.screen.query_one(ResourceTable).row_count > 0, "prod")
         shown_prebuilt = prebuilt is not None and app.screen is prebuilt
         await settle(pilot)
+        # a screen built on the switch holds the collector off until its first frame only
+        assert gc.isenabled() and not app.screen._collector_held
         return app.export_screenshot(), shown_prebuilt
 
 
