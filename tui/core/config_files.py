@@ -63,7 +63,7 @@ from tui.core.config_yaml import compose_with_marks, locate
 from tui.core.errors import ConfigError
 from tui.core.kubeconfig_files import PROGRAM, SEARCHED, SECRET, TRUSTED, NamedFile, named_files
 from tui.core.paths import writable_by_owner_alone
-from tui.core.ssh_config_files import MAX_DEPTH, fixed_directory, includes
+from tui.core.ssh_config_files import MAX_DEPTH, includes, matches, walked_directories
 
 if TYPE_CHECKING:  # the edge links call run_time_refusal before the models are imported (envdeck run)
     from tui.core.config import EdgeConfig, EnvdeckConfig
@@ -255,7 +255,7 @@ class _Seen:
 
     def glob(self, pattern: str) -> list[str]:
         """The paths `pattern` matches (a directory's stat does not change when a file is added)."""
-        found = sorted(glob.glob(pattern))
+        found = matches(pattern)
         self._note(pattern, "glob", tuple(found))
         return found
 
@@ -264,7 +264,7 @@ def _now(path: str, how: str) -> object:
     if how == "real":
         return os.path.realpath(path)
     if how == "glob":
-        return tuple(sorted(glob.glob(path)))
+        return tuple(matches(path))
     return _signature(_stat(path, how == "stat"))
 
 
@@ -466,11 +466,10 @@ def _ssh_config_phrases(path: str, seen: _Seen) -> list[str]:
         for include in includes(text):
             where = f"{file}:{include.line}: Include {include.pattern}: "
             if glob.has_magic(include.target):
-                found.extend(where + problem for problem in
-                             who_can_create(fixed_directory(include.target), "a file it matches", seen))
+                for folder in walked_directories(include.target):  # a `**` walks every one below
+                    found.extend(where + problem for problem in who_can_create(folder, "a file it matches", seen))
                 for match in seen.glob(include.target):
-                    if os.path.isfile(match):
-                        visit(match, where, depth + 1)
+                    visit(match, where, depth + 1)
             elif seen.stat(include.target, follow=False) is not None:
                 visit(include.target, where, depth + 1)
             else:  # not there yet: whoever can create it decides what it says
