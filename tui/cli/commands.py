@@ -263,30 +263,62 @@ async def cmd_audit(args: argparse.Namespace) -> int:
     # destroyed environments they had a role in included
     session = await open_session(args, cfg, envs=[])
     from tui.cli.audit_lines import MESSAGE_SHOWN, audit_lines
+    from tui.cli.output import warn
+    from tui.core.audit_rows import PARAMS_SUMMARY, unreadable_note
 
-    try:  # the text shows MESSAGE_SHOWN characters of a message: no more is read (nor redacted)
-        entries = await session.audit_entries(args.env, limit=args.limit,
-                                              message_max=None if args.json else MESSAGE_SHOWN)
+    if args.json:  # read and printed in batches: memory stays that of a batch whatever --limit is
+        try:
+            entries = await _print_audit_json(session, args)
+        finally:
+            await session.close()
+        note = unreadable_note(entries)
+        if note:
+            warn(note)
+        return EXIT_OK
+    try:  # the text shows MESSAGE_SHOWN characters of a message (params only unreadable): no more is read
+        entries = await session.audit_entries(args.env, limit=args.limit, message_max=MESSAGE_SHOWN,
+                                              params_max=PARAMS_SUMMARY)
     finally:
         await session.close()
-    from tui.cli.output import warn
-    from tui.core.audit_rows import unreadable_note
-
     note = unreadable_note(entries)  # rows a member wrote by hand: shown, with one line saying so
     if note:
         warn(note)
-    if args.json:
-        print_json({"entries": entries})
-    else:
-        from tui.cli.table_fit import terminal_width
+    from tui.cli.table_fit import terminal_width
 
-        # the newest N rows, oldest first: the newest at the bottom, where a terminal's reader
-        # looks (as journalctl); --reverse: newest first (as git log). --json keeps newest first.
-        # On a terminal: a header and columns sized to it; piped: a line per row as before.
-        rows = entries if args.reverse else list(reversed(entries))
-        for line in audit_lines(rows, now_utc(), terminal_width()):
-            write_line(line)
+    # the newest N rows, oldest first: the newest at the bottom, where a terminal's reader
+    # looks (as journalctl); --reverse: newest first (as git log). --json keeps newest first.
+    # On a terminal: a header and columns sized to it; piped: a line per row as before.
+    rows = entries if args.reverse else list(reversed(entries))
+    for line in audit_lines(rows, now_utc(), terminal_width()):
+        write_line(line)
     return EXIT_OK
+
+
+AUDIT_JSON_BATCH = 200
+
+
+async def _print_audit_json(session: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`audit --json` written row by row as read, AUDIT_JSON_BATCH rows at a time (the same text
+    as print_json of the whole list); returns the rows with unreadable params (for the note)."""
+    from tui.cli.output import json_text
+
+    bad: list[dict[str, Any]] = []
+    left, before, first = int(args.limit), None, True
+    sys.stdout.write('{\n  "entries": [')
+    while left > 0:
+        batch = await session.audit_entries(args.env, limit=min(AUDIT_JSON_BATCH, left), before_id=before)
+        for entry in batch:
+            text = json_text(entry).replace("\n", "\n    ")
+            sys.stdout.write(("\n    " if first else ",\n    ") + text)
+            first = False
+            if entry.get("params_error"):
+                bad.append({"id": entry["id"], "params_error": entry["params_error"]})
+        if len(batch) < min(AUDIT_JSON_BATCH, left):
+            break
+        left -= len(batch)
+        before = batch[-1]["id"]
+    sys.stdout.write("]\n}\n" if first else "\n  ]\n}\n")
+    return bad
 
 
 async def cmd_logs(args: argparse.Namespace) -> int:

@@ -17,7 +17,9 @@ Reading the trail must not fail on such a row, nor grow with its size:
 - `params` that is not a JSON object (or too long to read whole, or holding `NaN`/`Infinity`/`1e400`,
   which Python reads but JSON has not: `audit --json` stays JSON) becomes `{}` with
   `params_error` saying why and `params_raw` its (redacted, then cut) text, shown as data;
-- `message_cut` / `message_length` say when the message was cut and how long it was stored.
+- `message_cut` / `message_length` say when the message was cut and how long it was stored,
+  `params_cut` / `params_length` the same of params (read up to PARAMS_MAX characters by
+  `--json`, PARAMS_SUMMARY by the text listing, which shows params only when unreadable).
 
 `AuditRow` fields are the keys of the dicts `Store.audit_entries` returns (JSON of
 `envdeck audit --json`)."""
@@ -34,18 +36,20 @@ from tui.core.redaction import redact_params, redact_text
 
 MESSAGE_MAX = 65_536     # default cut of a row's message (`audit --json`); the TUI and the text CLI ask less
 FIELD_MAX = 1_000        # user, env, target, action, origin, result, at, finished_at, db_user
-PARAMS_MAX = 65_536      # longer params are not parsed: shown as unreadable (cut)
+PARAMS_MAX = 16_384      # params read by `audit --json`: longer ones are cut by the database, not parsed
+PARAMS_SUMMARY = 2_048   # params read for a text listing (which shows only an unreadable one's start)
 PARAMS_RAW_SHOWN = 200   # characters of unreadable params kept as data
 REDACT_MARGIN = 1_024    # characters read past a cut so that a secret across it is redacted whole
 
 _FIELDS = ("at", "user", "env", "target", "action", "origin", "result", "finished_at", "db_user")
 
 
-def select_columns(message_max: int) -> str:
-    """The SELECT list of an audit read: every text column cut by the database."""
+def select_columns(message_max: int, params_max: int = PARAMS_MAX) -> str:
+    """The SELECT list of an audit read: every text column cut by the database (params at
+    `params_max` characters: a member's 100 KB params cost at most that to fetch)."""
     cut = [f'substr({_quoted(name)}, 1, {FIELD_MAX}) AS {_quoted(name)}' for name in _FIELDS]
     return ", ".join(["id", *cut,
-                      f"substr(params, 1, {PARAMS_MAX}) AS params", "length(params) AS params_length",
+                      f"substr(params, 1, {int(params_max)}) AS params", "length(params) AS params_length",
                       f"substr(message, 1, {int(message_max) + REDACT_MARGIN}) AS message",
                       "length(message) AS message_length"])
 
@@ -65,17 +69,26 @@ def _quoted(name: str) -> str:
     return '"user"' if name == "user" else name
 
 
-def decode_row(r: Mapping[str, Any], message_max: int = MESSAGE_MAX) -> dict[str, Any]:
-    """One row as `audit_entries` hands it out (read with `select_columns(message_max)`);
-    never raises on a hand-written row."""
-    params, error, raw = _params(r["params"], int(r["params_length"] or 0))
+def decode_row(r: Mapping[str, Any], message_max: int = MESSAGE_MAX,
+               params_max: int = PARAMS_MAX) -> dict[str, Any]:
+    """One row as `audit_entries` hands it out (read with `select_columns(message_max,
+    params_max)`); never raises on a hand-written row. Params longer than `params_max` are not
+    parsed (`params_cut`, `params_length`): in a full read (`params_max` >= PARAMS_MAX) that is
+    an error shown with their start; in a shorter (text listing) read they are only left out."""
+    params_length = int(r["params_length"] or 0)
+    params_cut = params_length > len(r["params"] or "")
+    if params_cut and params_max < PARAMS_MAX:
+        params, error, raw = {}, None, None
+    else:
+        params, error, raw = _params(r["params"], params_length)
     piece = r["message"] or ""
     length = int(r["message_length"] or 0)
     message, cut = redacted_prefix(piece, message_max, whole=length <= len(piece))
     out = {"id": r["id"], **{name: r[name] for name in _FIELDS if name not in ("finished_at", "db_user")},
            "params": params, "message": message, "finished_at": r["finished_at"],
            "db_user": r["db_user"], "params_error": error, "params_raw": raw,
-           "message_cut": cut, "message_length": length}
+           "message_cut": cut, "message_length": length, "params_cut": params_cut,
+           "params_length": params_length}
     return out
 
 

@@ -691,16 +691,21 @@ class Session:
         return self.lifecycle.templates()
 
     async def audit_entries(self, env: str | None = None, limit: int = 100,
-                            message_max: int | None = None) -> list[dict[str, Any]]:
+                            message_max: int | None = None, params_max: int | None = None,
+                            before_id: int | None = None) -> list[dict[str, Any]]:
         """The audit rows the user may read (newest first): of the environments they see, and
         of the destroyed created ones they had a role in (the trail of a destroy stays
         readable). `env` they may not read is refused like an unknown one (audited).
-        `message_max`: the characters of a message read (the store's default: `--json`'s)."""
+        `message_max`/`params_max`: the characters of a message/params read (the store's
+        default: `--json`'s); `before_id`: only rows older than it (a read in batches)."""
         readable = set(self.policy.visible_environments()) | set(await self.lifecycle.audit_readable())
         if env is not None and env not in readable:
             await refuse_unseen_environment(self.store, self.policy, env, self.origin)
         cut = {} if message_max is None else {"message_max": message_max}
-        return await self.store.audit_entries(env=env, limit=limit, envs=sorted(readable), **cut)
+        if params_max is not None:
+            cut["params_max"] = params_max
+        return await self.store.audit_entries(env=env, limit=limit, envs=sorted(readable), before_id=before_id,
+                                              **cut)
 
     async def env_list(self, *, include_destroyed: bool = False) -> list[ManagedEnvironment]:
         return await self.lifecycle.env_list(include_destroyed=include_destroyed)

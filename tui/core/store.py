@@ -583,10 +583,13 @@ class Store:
     @_serialized
     async def audit_entries(self, env: str | None = None, limit: int = 100,
                             envs: list[str] | None = None,
-                            message_max: int = audit_rows.MESSAGE_MAX) -> list[dict[str, Any]]:
-        """Newest first; a hand-written row (a member's psql INSERT) never breaks the read:
+                            message_max: int = audit_rows.MESSAGE_MAX,
+                            params_max: int = audit_rows.PARAMS_MAX,
+                            before_id: int | None = None) -> list[dict[str, Any]]:
+        """Newest first (`before_id`: of the rows older than that id, so that a caller reads a
+        long trail in batches); a hand-written row (a member's psql INSERT) never breaks the read:
         text cut by the database, unreadable params flagged (tui/core/audit_rows.py)."""
-        sql = f"SELECT {audit_rows.select_columns(message_max)} FROM audit"
+        sql = f"SELECT {audit_rows.select_columns(message_max, params_max)} FROM audit"
         args: list[Any] = []
         if env:
             sql += " WHERE env = ?"
@@ -594,10 +597,13 @@ class Store:
         elif envs is not None:
             sql += f" WHERE env IN ({','.join('?' * len(envs))})" if envs else " WHERE FALSE"
             args.extend(envs)
+        if before_id is not None:
+            sql += (" AND" if " WHERE " in sql else " WHERE") + " id < ?"
+            args.append(int(before_id))
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(int(limit))
         rows = await self._db.fetchall(sql, args)
-        return [audit_rows.decode_row(r, message_max) for r in rows]
+        return [audit_rows.decode_row(r, message_max, params_max) for r in rows]
 
     # -- timeline ------------------------------------------------------------
     @_serialized

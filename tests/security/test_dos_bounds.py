@@ -1,0 +1,70 @@
+"""Bounds on what a hostile workload or team member can make envdeck read, redact and print.
+
+Audit: rows a member INSERTs by hand with 100 KB params cost `audit` at most PARAMS_MAX
+characters each (`--json`, flagged `params_cut`/`params_length`) or PARAMS_SUMMARY (text), and
+`--json` is read and printed in batches (the rows of more than one batch all come out, once)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
+from tui.core.audit_rows import PARAMS_MAX, PARAMS_SUMMARY
+from tui.core.store_sqlite import DB_NAME
+
+BIG = 100_000
+ROWS = 250  # more than one batch of `audit --json` (AUDIT_JSON_BATCH = 200)
+
+
+def forge_big_params(any_store, request) -> None:
+    """ROWS rows, each with a JSON object of BIG characters as params, INSERTed from outside."""
+    columns = 'INSERT INTO audit (at, "user", env, target, action, params, origin, result, message, owner_pid) '
+    if any_store.kind == "sqlite":
+        big = json.dumps({"k": "A" * BIG})
+        with sqlite3.connect(any_store.state_dir / DB_NAME) as db:
+            db.executemany(columns + "VALUES ('2026-12-07T11:41:00Z','root','dev','x',?,?,'cli','succeeded','m',1)",
+                           [(f"big-{i}", big) for i in range(ROWS)])
+        return
+    request.getfixturevalue("postgres_server").psql(
+        columns + "SELECT '2026-12-07T11:41:00Z','root','dev','x','big-' || i, '{\"k\": \"' || repeat('A', "
+        f"{BIG}) || '\"}}','cli','succeeded','m',1 FROM generate_series(0, {ROWS - 1}) AS i",
+        database=any_store.url.rsplit("/", 1)[1])
+
+
+async def test_audit_reads_big_params_cut_and_in_batches(any_store, request, tmp_path):
+    store = await any_store.open()
+    try:
+        await store.audit_record(user="ann", env="dev", target="dev", action="small", params={"k": "v"},
+                                 origin="cli", result="succeeded", message="fine")
+    finally:
+        await store.close()
+    forge_big_params(any_store, request)
+    store = await any_store.open()
+    try:  # the text listing's read: long params are left out, not called unreadable
+        rows = await store.audit_entries("dev", limit=5, params_max=PARAMS_SUMMARY)
+        assert all(r["params_cut"] and r["params_error"] is None and r["params"] == {} for r in rows)
+        assert rows[0]["params_length"] == BIG + 9
+    finally:
+        await store.close()
+    config = tmp_path / "envdeck.yaml"
+    state_url = f"state:\n  url: {json.dumps(any_store.url)}\n" if any_store.url else ""
+    config.write_text(state_url + "environments:\n  dev: {}\n")
+    args = ("--config", str(config), "--state-dir", str(any_store.state_dir))
+    as_json = envdeck("audit", "--json", "--limit", "1000", *args)
+    assert as_json.returncode == 0, as_json.stderr
+    entries = json.loads(as_json.stdout)["entries"]
+    ids = [e["id"] for e in entries]
+    assert len(entries) == ROWS + 1 and ids == sorted(set(ids), reverse=True)  # every row once, newest first
+    big = [e for e in entries if e["action"].startswith("big-")]
+    assert all(e["params_cut"] is True and e["params_length"] == BIG + 9 and e["params"] == {} for e in big)
+    assert all(e["params_error"] == f"too long to read ({BIG + 9} characters)" for e in big)
+    assert len(as_json.stdout) < ROWS * (PARAMS_MAX // 10)  # only the raw start of each is printed
+    [small] = [e for e in entries if e["action"] == "small"]
+    assert small["params"] == {"k": "v"} and small["params_cut"] is False
+    assert f"{ROWS} audit rows with unreadable params" in as_json.stderr
+    limited = json.loads(envdeck("audit", "--json", "--limit", "201", *args).stdout)["entries"]
+    assert [e["id"] for e in limited] == ids[:201]
+    text = envdeck("audit", "--limit", "1000", *args)
+    assert text.returncode == 0, text.stderr
+    assert len(text.stdout.splitlines()) == ROWS + 1 and "params unreadable" not in text.stdout
