@@ -1,6 +1,7 @@
 """Ways another local user got a command run as you past envdeck's file checks, each closed:
 an ssh_config Include expanded as asyncssh expands it (`pathlib.Path.glob`: `**` at any depth,
-`*` matching dotfiles; a quoted `"Include"` keyword), ... The other user is `nobody`: files
+`*` matching dotfiles; a quoted `"Include"` keyword), gcp's `cmd-path` named without a `/`, a relative path
+through a symlink (`team/../plugin`: the kernel resolves `..` from the link's target). The other user is `nobody`: files
 given to it by root (these tests run as root)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pwd
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tui.core.config_files import refused_phrases
 
@@ -65,3 +67,52 @@ def test_a_quoted_include_keyword_is_followed(tmp_path):
     for line in (f'"Include" {evil}', f"'include'={evil}", f"Include = {evil}"):
         found = refused_phrases(_ssh_config(tmp_path, f"Host x\n  {line}\n"), "ssh_config")
         assert any(str(evil) in phrase for phrase in found), (line, found)
+
+
+def _kubeconfig(path: Path, user: dict) -> str:
+    path.write_text(yaml.safe_dump({
+        "current-context": "c", "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+        "clusters": [{"name": "k", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": user}]}))
+    path.chmod(0o600)
+    return str(path)
+
+
+def _program(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_gcp_cmd_path_named_without_a_slash_is_checked_where_path_finds_it(tmp_path, monkeypatch):
+    hers, ours = tmp_path / "hers", _program(tmp_path / "ours" / "gcloud-x").parent
+    hers.mkdir()
+    monkeypatch.setenv("PATH", f"{hers}{os.pathsep}{ours}")
+    for command in ("gcloud-x config config-helper --format=json", "gcloud-x\tconfig"):
+        config = _kubeconfig(tmp_path / "config", {"auth-provider": {"name": "gcp", "config": {"cmd-path": command}}})
+        assert refused_phrases(config, "kubeconfig") == (), command  # the control: every PATH dir ours
+        _theirs(hers)  # searched first: she can put a gcloud-x there
+        found = refused_phrases(config, "kubeconfig")
+        assert any(str(hers) in phrase and "cmd-path" in phrase for phrase in found), (command, found)
+        os.chown(hers, 0, 0)
+    _theirs(ours / "gcloud-x")  # the program found, hers
+    found = refused_phrases(config, "kubeconfig")
+    assert any(str(ours / "gcloud-x") in phrase for phrase in found), found
+
+
+def test_a_relative_path_through_a_symlink_is_checked_where_the_kernel_opens_it(tmp_path):
+    k2, real = tmp_path / "k2", tmp_path / "m" / "dir"
+    (real / "sub").mkdir(parents=True)
+    _program(k2 / "plugin")  # benign, beside the kubeconfig: what normpath would check
+    _program(real / "plugin")  # what runs: `team/..` is the parent of the link's target
+    (real / "k.pem").write_text("key")
+    (real / "k.pem").chmod(0o600)
+    (k2 / "team").symlink_to(real / "sub")
+    config = _kubeconfig(k2 / "config", {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                  "command": "team/../plugin"}, "client-key": "team/../k.pem"})
+    assert refused_phrases(config, "kubeconfig") == ()  # the control: all of it root's
+    _theirs(real)
+    found = refused_phrases(config, "kubeconfig")
+    for field in ("exec.command", "client-key"):  # her directory holds what the kernel opens
+        assert any(field in phrase and f" {real}: a directory" in phrase for phrase in found), (field, found)

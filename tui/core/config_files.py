@@ -441,7 +441,7 @@ def _kubeconfig_phrases(paths: str, context: str | None, seen: _Seen) -> list[st
         found += _named_phrases(named, seen, found_at.get((named.kubeconfig, named.field, named.path.name)))
         if named.role in (PROGRAM, SEARCHED):
             _runs.add((paths, context))
-    return found
+    return list(dict.fromkeys(found))  # a file and a symlink on its way may share a finding
 
 
 def _ssh_config_phrases(path: str, seen: _Seen) -> list[str]:

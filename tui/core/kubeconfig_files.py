@@ -11,7 +11,10 @@ finds them (kubernetes.config.kube_config), so that what envdeck checks is what 
   `certificate-authority`, `client-certificate`, `client-key` and the exec plugin's working
   directory (the loader's own rule: a relative plugin path is resolved there by Popen); kubectl
   (the shell action) joins the user's files to the USER's file: both are named where they differ;
-- an inline `*-data` value wins over its file, as in the loader (the file is then not opened).
+- an inline `*-data` value wins over its file, as in the loader (the file is then not opened);
+- a named file or program is checked where the kernel opens it: the joined path is never
+  normalised (`team/../plugin`, `team` a symlink, is the plugin beside the link's target), its
+  real path and each symlink followed on the way are named (`resolved`).
 
 Nothing here raises: a file that cannot be read or parsed, or a context that does not exist,
 yields what could be found (the loader reports the rest when it runs)."""
@@ -94,12 +97,46 @@ def _base(entry: _Entry | None) -> str:
     return os.path.abspath(os.path.dirname(entry.source)) if entry is not None else ""
 
 
-def _file(section: dict[str, Any], key: str, base: str) -> Path | None:
-    """`section[key]` joined to `base` as the loader does (None when inline data wins or absent)."""
+def resolved(path: str) -> list[Path]:
+    """Where the kernel finds `path` (absolute, joined but never normalised: `link/..` is the
+    parent of the link's TARGET), then each symlink it follows on the way, by its real place:
+    whoever can replace one of them decides what is opened. The real file first. Without a `..`
+    the path itself (`untrusted` follows its symlinks and checks each)."""
+    path = os.path.join(os.getcwd(), path)
+    if ".." not in path.split("/"):
+        return [Path(os.path.normpath(path))]  # only `.` and `//` go: the same file
+    current, links = "/", []
+    pending = [part for part in path.split("/") if part]
+    while pending:
+        part = pending.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, part)
+        if not os.path.islink(candidate) or len(links) >= 40:  # ELOOP: the open fails
+            current = candidate
+            continue
+        links.append(Path(candidate))
+        try:
+            target = os.readlink(candidate)
+        except OSError:
+            current = candidate
+            continue
+        if target.startswith("/"):
+            current = "/"
+        pending = [p for p in target.split("/") if p] + pending
+    return [Path(current), *links]
+
+
+def _file(section: dict[str, Any], key: str, base: str) -> list[Path]:
+    """`section[key]` joined to `base` as the loader does, then `resolved` (none when inline data
+    wins or absent)."""
     value = section.get(key)
     if not isinstance(value, str) or not value or f"{key}-data" in section:
-        return None
-    return Path(os.path.normpath(os.path.join(base, value)))
+        return []
+    return resolved(os.path.join(base, value))
 
 
 def _program(plugin: dict[str, Any], cwd: str) -> list[tuple[Path, str]]:
@@ -111,17 +148,25 @@ def _program(plugin: dict[str, Any], cwd: str) -> list[tuple[Path, str]]:
     command = plugin.get("command")
     if not isinstance(command, str) or not command:
         return []
-    if "/" in command:  # as Popen(cwd=…) finds it: no ~ expansion
-        return [(Path(os.path.normpath(os.path.join(cwd, command))), PROGRAM)]
     env = plugin.get("env")
     named = [e.get("value") for e in env if isinstance(e, dict) and e.get("name") == "PATH"] \
         if isinstance(env, list) else []
     search = named[-1] if named and isinstance(named[-1], str) else os.environ.get("PATH", os.defpath)
+    return _command(command, cwd, search)
+
+
+def _command(command: str, cwd: str, search: str) -> list[tuple[Path, str]]:
+    """Where Popen finds `command` from `cwd`: a path with a `/` as the kernel resolves it (no ~
+    expansion, `resolved`), a bare name in `search`'s directories (each resolved) with each
+    candidate before it (SEARCHED)."""
+    if "/" in command:
+        return [(path, PROGRAM) for path in resolved(os.path.join(cwd, command))]
     found: list[tuple[Path, str]] = []
     for folder in dict.fromkeys(search.split(os.pathsep)):
-        candidate = Path(os.path.normpath(os.path.join(cwd, folder, command)))
-        if shutil.which(command, path=str(candidate.parent)):
-            return found + [(candidate, PROGRAM)]
+        real, *links = resolved(os.path.join(cwd, folder))
+        candidate = real / command
+        if shutil.which(command, path=str(real)):
+            return found + [(path, PROGRAM) for path in links] + [(candidate, PROGRAM)]
         found.append((candidate, SEARCHED))
     return found
 
@@ -138,9 +183,10 @@ def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
     cluster_base = _base(cluster_entry)
     found: list[NamedFile] = []
 
-    def add(entry: _Entry | None, field: str, noun: str, path: Path | None, role: str) -> None:
-        if entry is not None and path is not None:
-            found.append(NamedFile(entry.source, field, noun, path, role))
+    def add(entry: _Entry | None, field: str, noun: str, paths: list[Path], role: str) -> None:
+        if entry is not None:  # a symlink on the way (after the file) decides which file, its target is no secret
+            found.extend(NamedFile(entry.source, field, noun, path, TRUSTED if n and role == SECRET else role)
+                         for n, path in enumerate(paths))
 
     users, clusters = f"users[{user_name}].user", f"clusters[{cluster_name}].cluster"
     # the loader joins the user's files to the cluster entry's directory, kubectl (the shell
@@ -155,15 +201,18 @@ def named_files(paths: str, context: str | None = None) -> list[NamedFile]:
         plugin = user.get("exec")
         if isinstance(plugin, dict):
             for program, role in _program(plugin, base):
-                add(user_entry, f"{users}.exec.command", "exec credential plugin", program, role)
+                add(user_entry, f"{users}.exec.command", "exec credential plugin", [program], role)
     if "token" not in user:
         add(user_entry, f"{users}.tokenFile", "token file", _file(user, "tokenFile", _base(user_entry)), SECRET)
     provider = _section(_Entry(user, ""), "auth-provider").get("config")
     if isinstance(provider, dict):  # gcp's cmd-path and oidc's CA, as the loader opens them (from the cwd)
         command = provider.get("cmd-path")
-        if isinstance(command, str) and "/" in command.split(" ")[0]:
-            add(user_entry, f"{users}.auth-provider.config.cmd-path", "credential command",
-                Path(os.path.abspath(command.split(" ")[0])), PROGRAM)
+        if isinstance(command, str) and command.split():
+            # the loader's split: the whole cmd-path when cmd-args is set, else its first word
+            # (any whitespace); Popen then finds it from the cwd or on this process's PATH
+            program = command if "cmd-args" in provider else command.split()[0]
+            for path, role in _command(program, os.getcwd(), os.environ.get("PATH", os.defpath)):
+                add(user_entry, f"{users}.auth-provider.config.cmd-path", "credential command", [path], role)
         add(user_entry, f"{users}.auth-provider.config.idp-certificate-authority",
             "identity provider's certificate authority", _file(provider, "idp-certificate-authority", os.getcwd()),
             TRUSTED)
