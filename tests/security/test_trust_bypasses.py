@@ -116,3 +116,23 @@ def test_a_relative_path_through_a_symlink_is_checked_where_the_kernel_opens_it(
     found = refused_phrases(config, "kubeconfig")
     for field in ("exec.command", "client-key"):  # her directory holds what the kernel opens
         assert any(field in phrase and f" {real}: a directory" in phrase for phrase in found), (field, found)
+
+
+def test_a_second_group_entry_with_the_same_gid_makes_a_private_group_shared():
+    import grp
+    import subprocess
+
+    from tui.core.paths import private_group
+    name, alias = f"edsec{os.getpid()}", f"edsec{os.getpid()}t"
+    subprocess.run(["useradd", "-U", "-M", "-s", "/usr/sbin/nologin", name], check=True)
+    try:
+        user = pwd.getpwnam(name)
+        assert private_group(user.pw_gid, user.pw_uid)  # the control: its own group, alone
+        subprocess.run(["groupadd", "-o", "-g", str(user.pw_gid), alias], check=True)
+        subprocess.run(["gpasswd", "-a", "nobody", alias], check=True, capture_output=True)
+        assert grp.getgrgid(user.pw_gid).gr_name == name  # the first entry still says "alone"
+        assert not private_group(user.pw_gid, user.pw_uid)  # nobody is in it through the alias
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)  # first: its primary gid is the alias's too
+        subprocess.run(["groupdel", alias], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)

@@ -218,14 +218,17 @@ def private_group(gid: int, owner: int | None = None) -> bool:
     listed in the group nor an account whose primary group it is. Its write bit then lets no one
     else write, so a 0775 home or ~/.kube and a 0664 file are no risk. The rule of Debian's
     OpenSSH StrictModes (`secure_permissions`: a group-writable file is accepted when its group's
-    only member is the owner); one rule for every file and directory envdeck checks."""
+    only member is the owner); one rule for every file and directory envdeck checks. Every group
+    entry with that gid counts (a second name for it with members makes it shared)."""
     uid = os.geteuid() if owner is None else owner
     try:
         user = pwd.getpwuid(uid)
-        group = grp.getgrgid(gid)
     except KeyError:
         return False
-    if gid != user.pw_gid or not set(group.gr_mem) <= {user.pw_name}:
+    # every entry with that gid: `getgrgid` reads only the first, and `groupadd -o -g GID team`
+    # adds a second whose members are in the group just the same
+    entries = [group for group in grp.getgrall() if group.gr_gid == gid]
+    if gid != user.pw_gid or not entries or not {m for g in entries for m in g.gr_mem} <= {user.pw_name}:
         return False
     return all(account.pw_uid == uid for account in pwd.getpwall() if account.pw_gid == gid)
 
