@@ -82,8 +82,9 @@ _CONDITION_MAX = {"message": TEXT_MAX}
 
 
 def _labels(labels: dict[Any, Any]) -> dict[str, Any]:
-    """Label values capped (the API server checks them; an emulator or an old server may not)."""
-    if all(type(v) is str and len(v) <= NAME_MAX for v in labels.values()):
+    """Label keys and values capped (the API server checks them; an emulator or an old server may not)."""
+    if all(type(k) is str and type(v) is str and len(k) <= NAME_MAX and len(v) <= NAME_MAX
+           for k, v in labels.items()):
         return labels
     return {str(k)[:NAME_MAX]: cap_text(str(v), NAME_MAX) for k, v in labels.items()}
 

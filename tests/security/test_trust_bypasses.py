@@ -136,3 +136,14 @@ def test_a_second_group_entry_with_the_same_gid_makes_a_private_group_shared():
         subprocess.run(["userdel", name], capture_output=True)  # first: its primary gid is the alias's too
         subprocess.run(["groupdel", alias], capture_output=True)
         subprocess.run(["groupdel", name], capture_output=True)
+
+
+def test_a_long_label_key_is_cut_even_when_every_value_is_short():
+    from backends.kubernetes.convert import deployment
+    from tui.core.redaction import NAME_MAX
+    long_key = "k" * 300
+    obj = {"metadata": {"name": "d", "namespace": "n", "labels": {long_key: "v", "app": "web"}},
+           "spec": {"replicas": 1}, "status": {}}
+    labels = deployment(obj).resource.attributes["labels"]
+    assert all(len(key) <= NAME_MAX for key in labels), [len(key) for key in labels]
+    assert labels["app"] == "web" and labels[long_key[:NAME_MAX]] == "v"
