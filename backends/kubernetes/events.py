@@ -16,6 +16,12 @@ object whose uid the table does not know) goes by the name alone.
 An event's reason and message are capped as they are read (`tui.core.redaction.cap_text`: a few
 KiB, redacted before the cut): a workload may post megabytes, and what is kept is redacted,
 stored, published and shown many times.
+
+A workload may also post thousands of Warning events (10,000 of 4 KB each took `status --json`
+108 s, mostly redacting them downstream): `faults` keeps the newest FAULTS_PER_OBJECT per
+involved object and FAULTS_MAX in all, with one `EventsNotShown` fault saying how many events
+were left out, and `take_new` the newest EVENTS_PER_PASS of one observation with an
+`EventsNotShown` event likewise; the cut is made before anything downstream redacts them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ from tui.core.model import Event, Fault, Severity, now_utc, parse_iso
 from tui.core.redaction import NAME_MAX, cap_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FAULTS_PER_OBJECT = 10   # event faults kept per involved object (the newest)
+FAULTS_MAX = 200         # event faults kept per namespace, the "N more events not shown" one besides
+EVENTS_PER_PASS = 300    # timeline events handed out by one observation (the newest)
+NOT_SHOWN = "EventsNotShown"
+NOT_SHOWN_RESOURCE = rid("Event", "not-shown")
 # Warning reasons that mean something is broken now rather than a hiccup.
 _HIGH_REASONS = {"BackOff", "Failed", "FailedMount", "FailedAttachVolume", "FailedCreate", "Evicted",
                  "OOMKilling", "FailedScheduling", "Unhealthy", "NodeNotReady"}
@@ -132,7 +143,12 @@ class EventLog:
     def take_new(self) -> list[Event]:
         fresh, self._fresh = self._fresh, []
         fresh.sort(key=lambda e: e.last or e.first or now_utc())
-        return [e.to_event() for e in fresh]
+        left_out = fresh[:-EVENTS_PER_PASS]
+        out = [e.to_event() for e in fresh[-EVENTS_PER_PASS:]]
+        if left_out:
+            out.insert(0, Event(NOT_SHOWN_RESOURCE, NOT_SHOWN, _not_shown(len(left_out), f"the newest {EVENTS_PER_PASS} of one observation"),
+                                left_out[-1].last or left_out[-1].first or now_utc(), "Warning", len(left_out)))
+        return out
 
     def faults(self, tables: Mapping[str, ObjectTable] | None = None) -> list[Fault]:
         """One fault per (object, reason) of Warning events: counts summed, first
@@ -142,14 +158,32 @@ class EventLog:
         for ev in self.current.values():
             if ev.type == "Warning" and not (tables and ev.about_a_deleted_object(tables)):
                 groups.setdefault((ev.resource, ev.reason), []).append(ev)
-        faults = []
-        for events in groups.values():
-            latest = max(events, key=lambda e: e.last or e.first or _EPOCH)
-            fault = latest.to_fault()
+        latest = {key: max(events, key=_when) for key, events in groups.items()}
+        newest_first = sorted(groups, key=lambda key: _when(latest[key]), reverse=True)
+        per_object: dict[str, int] = {}
+        faults, left_out = [], 0
+        for key in newest_first:  # the newest FAULTS_PER_OBJECT per object, FAULTS_MAX in all
+            events = groups[key]
+            per_object[key[0]] = per_object.get(key[0], 0) + 1
+            if per_object[key[0]] > FAULTS_PER_OBJECT or len(faults) >= FAULTS_MAX:
+                left_out += len(events)
+                continue
+            fault = latest[key].to_fault()
             fault.count = sum(e.count for e in events)
             fault.since = min((e.first for e in events if e.first), default=None)
             faults.append(fault)
+        if left_out:
+            faults.append(Fault(NOT_SHOWN_RESOURCE, Severity.MEDIUM, NOT_SHOWN, _not_shown(left_out, f"the newest {FAULTS_PER_OBJECT} per object, {FAULTS_MAX} in all"),
+                                None, left_out))
         return faults
+
+
+def _when(ev: SlimEvent) -> datetime:
+    return ev.last or ev.first or _EPOCH
+
+
+def _not_shown(count: int, kept: str) -> str:
+    return f"{count} more events not shown ({kept})"
 
 
 class EventRelist:

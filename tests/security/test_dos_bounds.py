@@ -2,14 +2,22 @@
 
 Audit: rows a member INSERTs by hand with 100 KB params cost `audit` at most PARAMS_MAX
 characters each (`--json`, flagged `params_cut`/`params_length`) or PARAMS_SUMMARY (text), and
-`--json` is read and printed in batches (the rows of more than one batch all come out, once)."""
+`--json` is read and printed in batches (the rows of more than one batch all come out, once).
+
+Kubernetes events: a flood of Warning events makes at most FAULTS_PER_OBJECT faults per object
+and FAULTS_MAX in all, plus one `EventsNotShown` fault counting the rest; the timeline of one
+observation keeps EVENTS_PER_PASS with an `EventsNotShown` row likewise."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
+from backends.kubernetes.events import EVENTS_PER_PASS, FAULTS_MAX, FAULTS_PER_OBJECT, NOT_SHOWN
 from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
+from tests.k8s_emulator_server import running_emulator
+from tests.kubernetes.support import status_environment
 from tui.core.audit_rows import PARAMS_MAX, PARAMS_SUMMARY
 from tui.core.store_sqlite import DB_NAME
 
@@ -68,3 +76,31 @@ async def test_audit_reads_big_params_cut_and_in_batches(any_store, request, tmp
     text = envdeck("audit", "--limit", "1000", *args)
     assert text.returncode == 0, text.stderr
     assert len(text.stdout.splitlines()) == ROWS + 1 and "params unreadable" not in text.stdout
+
+
+FLOOD_ONE_OBJECT = 300  # Warning events of distinct reasons about one Deployment
+FLOOD_OBJECTS = 1_700   # Warning events about as many objects of a kind the inventory does not hold
+
+
+def test_a_flood_of_warning_events_makes_capped_faults_and_timeline(tmp_path):
+    with running_emulator("flood-" + uuid.uuid4().hex) as thread:
+        emu = thread.emu
+        kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig", context="emulator")
+        ns = "flood-" + uuid.uuid4().hex[:6]
+        emu.create_deployment(ns, "keep", replicas=1)
+        for i in range(FLOOD_ONE_OBJECT):
+            emu.add_event(ns, "Deployment", "keep", f"FloodA{i}", "y" * 200)
+        for i in range(FLOOD_OBJECTS):
+            emu.add_event(ns, "Widget", f"w{i}", "FloodB", "z" * 200)
+        env = status_environment(tmp_path, kubeconfig, ns)
+    flood = [f for f in env["faults"] if f["reason"].startswith("Flood")]
+    on_keep = [f for f in flood if f["reason"].startswith("FloodA")]
+    [more] = [f for f in env["faults"] if f["reason"] == NOT_SHOWN]
+    assert len(on_keep) <= FAULTS_PER_OBJECT and len(flood) == FAULTS_MAX
+    assert more["count"] == FLOOD_ONE_OBJECT + FLOOD_OBJECTS - FAULTS_MAX
+    assert more["message"].startswith(f"{more['count']} more events not shown")
+    with sqlite3.connect(tmp_path / "state" / DB_NAME) as db:
+        rows = db.execute("SELECT reason, count FROM timeline WHERE kind = 'event'").fetchall()
+    [left_out] = [count for reason, count in rows if reason == NOT_SHOWN]
+    assert len(rows) == EVENTS_PER_PASS + 1  # the emulator's own Normal events count too
+    assert left_out >= FLOOD_ONE_OBJECT + FLOOD_OBJECTS - EVENTS_PER_PASS
