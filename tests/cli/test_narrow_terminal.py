@@ -60,13 +60,60 @@ async def test_run_and_audit_on_an_80_column_terminal(tmp_path):
     code, text = await asyncio.to_thread(_on_pty, "audit", *common)
     assert code == 0, text
     lines = [line for line in text.splitlines() if line.strip()]
-    # ORIGIN is the column left out at 80
-    assert lines[0].split() == ["ID", "TIME", "USER", "ENV", "RESULT", "ACTION", "TARGET", "MESSAGE"], lines
+    # ORIGIN (who acted) is never left out at 80; each header word sits over its column
+    assert lines[0].split() == ["ID", "TIME", "USER", "ENV", "ORIGIN", "RESULT", "ACTION", "TARGET",
+                                "MESSAGE"], lines
     assert all(len(line) <= 80 for line in lines), lines
-    rows = [line.split() for line in lines[1:] if not line.startswith(" " * 7)]
-    assert [row[4:6] for row in rows] == [["succeeded", "run"]] * 2, lines
+    rows = [line for line in lines[1:] if not line.startswith(" " * 7)]
+    assert [row.split()[4:7] for row in rows] == [["cli", "succeeded", "run"]] * 2, lines
+    _assert_header_over_columns(lines[0], rows)
     # the target (a resource id) is never cut
     assert any(f"edge/node/{LONG_NODE}" in line for line in lines), lines
+
+
+def _assert_header_over_columns(header: str, rows: list[str]) -> None:
+    """ID ends where the ids end (numbers right-aligned); TIME … RESULT and ACTION start where
+    their cells start on every row (cells have no spaces but a compact time of another day)."""
+    words = header.split()[:7]
+    starts = [header.index(w) for w in words]
+    for row in rows:
+        assert row[:starts[1]].rstrip().endswith(row.split()[0]) and len(row[:starts[1]].rstrip()) == \
+            starts[0] + len("ID"), (header, row)
+        for at in starts[1:]:
+            assert row[at - 1] == " " and row[at] != " ", (header, row, at)
+
+
+def test_audit_at_80_columns_shows_who_acted_under_its_header():
+    """On-call finding: at 80 columns ORIGIN was left out (a reconciler's `scale` read as if root
+    had scaled), and RESULT's header was not over its column."""
+    now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)
+    entries = [{"id": 130, "at": "2026-12-07T14:46:46Z", "user": "root", "env": "pr-5", "origin": "reconciler",
+                "result": "succeeded", "action": "scale", "target": "kubernetes/Deployment/web",
+                "message": "scale requested (replicas: 3)"},
+               {"id": 131, "at": "2026-12-07T14:47:02Z", "user": "root", "env": "pr-5", "origin": "cli",
+                "result": "failed", "action": "read", "target": "kubernetes/ConfigMap/app-config",
+                "message": "forbidden"},
+               {"id": 1312, "at": "2026-12-06T09:03:12.123456+00:00", "user": "a-rather-long-user-name",
+                "env": "production-eu-west", "origin": "ttl", "result": "succeeded", "action": "destroy",
+                "target": "aws/ec2-instance/i-0cfb70dd7a50c2814", "message": ""}]
+    lines = audit_lines(entries, now, 80)
+    assert all(len(line) <= 80 for line in lines), lines
+    header = lines[0]
+    assert header.split() == ["ID", "TIME", "USER", "ENV", "ORIGIN", "RESULT", "ACTION", "TARGET",
+                              "MESSAGE"], lines
+    rows = [line for line in lines[1:] if not line.startswith(" " * 7)]
+    assert len(rows) == 3, lines
+    origin, result = header.index("ORIGIN"), header.index("RESULT")
+    assert [row[origin:result].strip() for row in rows] == ["reconciler", "cli", "ttl"], lines
+    assert rows[0].split()[:7] == ["130", "14:46:46", "root", "pr-5", "reconciler", "succeeded", "scale"], lines
+    assert "12-06 09:03:12" in rows[2], lines  # another day: month-day and time, never cut
+    for row in rows:  # a compact time of another day has a space: check past TIME on it
+        assert row[header.index("USER") - 1] == " ", (header, row)
+    _assert_header_over_columns(header, rows[:2])
+    # wide: the stored time whole; piped: the line scripts read, ORIGIN in it as always
+    assert "2026-12-06T09:03:12.123456+00:00" in audit_lines(entries, now, 200)[3]
+    assert audit_lines(entries, now, None) == [audit_line(e, now) for e in entries]
+    assert " reconciler " in audit_line(entries[0], now)
 
 
 def _env_json() -> dict:

@@ -7,11 +7,11 @@ future is marked, and the row's database role is shown where it differs from the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from tui.cli.table_fit import Column, fit_table, fold_words
-from tui.core.audit_rows import time_flag
+from tui.cli.table_fit import Column, cut_end, fit_table, fold_words
+from tui.core.audit_rows import row_time, time_flag
 from tui.core.sanitize import clean
 
 MESSAGE_SHOWN = 300
@@ -40,14 +40,28 @@ def message_text(e: dict[str, Any], now: datetime) -> str:
     return message + "".join(" " + m for m in marks)
 
 
-# On a terminal: a header and columns sized to it (ORIGIN left out first when narrow, long user
-# and environment names cut in the middle, leaving ACTION_ROOM columns); the action and target
+# On a terminal: a header and columns sized to it (on-call finding, session 9: at 80 columns
+# ORIGIN was left out, so a reconciler's row read as if its user had acted, and the header after
+# RESULT did not sit over its columns). ORIGIN (who acted: cli, tui, reconciler, ttl, agent…) is
+# never left out (a name past 12 columns, none of envdeck's, is cut at its end); the others give
+# way: TIME compact (`14:46:46` today, `12-06 09:03:12` before; cut only once the names are at
+# their minimum), long user and environment names cut in the middle. The columns are padded to one
+# width, so ACTION starts at the same place on the header and on every row; the action and target
 # follow whole (folded at a space, never cut: the id of a resource is read in full), then the
 # message on the row when it fits, else on the lines below it, folded at spaces.
-COLUMNS = (Column("ID", right=True), Column("TIME"), Column("USER", min_width=8), Column("ENV", min_width=10),
-           Column("ORIGIN", drop=1), Column("RESULT"))
-ACTION_ROOM = 40
+COLUMNS = (Column("ID", right=True), Column("TIME", min_width=8, keep=14), Column("USER", min_width=6),
+           Column("ENV", min_width=8), Column("ORIGIN", min_width=12, cut=cut_end), Column("RESULT"))
+ACTION_ROOM = 24
 MESSAGE_INDENT = " " * 7
+
+
+def compact_time(at: object, now: datetime) -> str:
+    """A row's time in few columns (UTC, as stored): the time of day for today's rows, month-day
+    and time before; a time that is none or is in the future is shown as written (its mark says so)."""
+    ts = row_time(at)
+    if ts is None or time_flag(at, now):
+        return str(at)
+    return ts.strftime("%H:%M:%S" if ts.date() == now.astimezone(UTC).date() else "%m-%d %H:%M:%S")
 
 
 def audit_lines(entries: list[dict[str, Any]], now: datetime, width: int | None) -> list[str]:
@@ -55,12 +69,19 @@ def audit_lines(entries: list[dict[str, Any]], now: datetime, width: int | None)
     header, as always (scripts read them)."""
     if width is None:
         return [audit_line(e, now) for e in entries]
+    room = max(20, width - ACTION_ROOM)
     rows = [[str(e["id"]), str(e["at"]), str(e["user"]), str(e["env"]), str(e["origin"]), str(e["result"])]
             for e in entries]
-    table = fit_table(COLUMNS, rows, max(20, width - ACTION_ROOM), gap=" ")
-    lines = [f"{table[0]} ACTION TARGET MESSAGE"]
+    table = fit_table(COLUMNS, rows, None, gap=" ")
+    if max(map(len, table)) > room:
+        for row, e in zip(rows, entries, strict=True):
+            row[1] = compact_time(e["at"], now)
+        table = fit_table(COLUMNS, rows, room, gap=" ")
+    # every line padded to the table's width: ACTION starts in one place (fit_table strips the ends)
+    prefix = max(map(len, table))
+    lines = [f"{table[0].ljust(prefix)} ACTION TARGET MESSAGE"]
     for e, row in zip(entries, table[1:], strict=True):
-        head = fold_words(f"{row} {clean(str(e['action']))} {clean(str(e['target']))}", width,
+        head = fold_words(f"{row.ljust(prefix)} {clean(str(e['action']))} {clean(str(e['target']))}", width,
                           indent=MESSAGE_INDENT)
         tail = clean(message_text(e, now)).strip()
         if tail and len(head[-1]) + 1 + len(tail) <= width:
