@@ -29,11 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from backends.kubernetes.convert import rid
 from tui.core.model import Event, Fault, Severity, now_utc, parse_iso
-from tui.core.redaction import NAME_MAX, cap_text
+from tui.core.redaction import NAME_MAX, REDACT_MARGIN, cap_text, read_piece
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FAULTS_PER_OBJECT = 10   # event faults kept per involved object (the newest)
@@ -68,6 +69,7 @@ class SlimEvent:
     kind: str = ""         # the involved object's kind, name and uid
     object: str = ""
     uid: str = ""
+    message_length: int = 0  # of the whole message, `message` its piece (read_piece), capped when handed out
 
     def about_a_deleted_object(self, tables: Mapping[str, ObjectTable]) -> bool:
         """Whether its object is of a kind the inventory holds, and gone: no object of that name,
@@ -83,12 +85,20 @@ class SlimEvent:
         return bool(current) and current != self.uid
 
     def to_event(self) -> Event:
-        return Event(self.resource, self.reason, self.message, self.last or self.first or now_utc(),
+        return Event(self.resource, self.reason, self.capped_message(), self.last or self.first or now_utc(),
                      self.type, self.count)
+
+    def capped_message(self) -> str:
+        return _capped(self.message, self.message_length)
 
     def to_fault(self) -> Fault:
         severity = Severity.HIGH if self.reason in _HIGH_REASONS else Severity.MEDIUM
-        return Fault(self.resource, severity, self.reason, self.message, self.first, self.count, self.last)
+        return Fault(self.resource, severity, self.reason, self.capped_message(), self.first, self.count, self.last)
+
+
+@lru_cache(maxsize=2_048)  # the faults of every pass, an observation's events: each message redacted once
+def _capped(piece: str, length: int) -> str:
+    return cap_text(piece, length=length)
 
 
 def slim_event(obj: dict[str, Any]) -> SlimEvent:
@@ -97,12 +107,15 @@ def slim_event(obj: dict[str, Any]) -> SlimEvent:
     first = parse_iso(obj.get("firstTimestamp") or obj.get("eventTime"))
     last = parse_iso(obj.get("lastTimestamp") or series.get("lastObservedTime") or obj.get("eventTime")) or first
     count = int(obj.get("count") or series.get("count") or 1)
+    message, reason = str(obj.get("message") or obj.get("note") or ""), str(obj.get("reason") or "")
     kind, name = str(involved.get("kind") or "Unknown"), str(involved.get("name") or "")
     return SlimEvent(
         name=str((obj.get("metadata") or {}).get("name") or ""),
         resource=rid(kind, name),
-        reason=cap_text(str(obj.get("reason") or ""), NAME_MAX),  # outside text of any size: capped here
-        message=cap_text(str(obj.get("message") or obj.get("note") or "")),
+        # outside text of any size: the reason capped here, the message kept as its piece and
+        # capped (redacted) only when handed out, so that a flood of events is cut first
+        reason=cap_text(reason[:NAME_MAX + REDACT_MARGIN], NAME_MAX, length=len(reason)),
+        message=read_piece(message), message_length=len(message),
         type=str(obj.get("type") or "Normal"),
         count=count, first=first, last=last, kind=kind, object=name, uid=str(involved.get("uid") or ""),
     )

@@ -19,6 +19,7 @@ from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this 
 from tests.k8s_emulator_server import running_emulator
 from tests.kubernetes.support import status_environment
 from tui.core.audit_rows import PARAMS_MAX, PARAMS_SUMMARY
+from tui.core.redaction import TEXT_MAX, WHOLE_REDACT_MAX, cap_text
 from tui.core.store_sqlite import DB_NAME
 
 BIG = 100_000
@@ -104,3 +105,27 @@ def test_a_flood_of_warning_events_makes_capped_faults_and_timeline(tmp_path):
     [left_out] = [count for reason, count in rows if reason == NOT_SHOWN]
     assert len(rows) == EVENTS_PER_PASS + 1  # the emulator's own Normal events count too
     assert left_out >= FLOOD_ONE_OBJECT + FLOOD_OBJECTS - EVENTS_PER_PASS
+
+
+# cap_text: the context that makes a secret a secret, past the 1,024-character margin
+LEAD = "w " * 1_990  # the secret starts just before the cut (TEXT_MAX less the marker)
+PAD = " x" * 1_500
+FAR_CONTEXT = (LEAD + "echo hunter2SECRET" + " " * 1_500 + "| sudo -S id" + PAD,
+               LEAD + "https://user:hunter2SECRET" + "a" * 1_500 + "@host/" + PAD,
+               LEAD + '{"password": "hunter2SECRET' + "b" * 2_000 + '", "x": "' + PAD + '"}')
+
+
+def test_a_cut_text_is_redacted_whole_when_not_too_big():
+    for text in FAR_CONTEXT:
+        out = cap_text(text)
+        assert len(text) > TEXT_MAX and len(out) <= TEXT_MAX and out.endswith(f"… (cut: {len(text)} characters)")
+        assert "hunter2" not in out, out[:80]
+
+
+def test_past_the_whole_redaction_bound_the_word_at_the_cut_is_left_out():
+    """A text over WHOLE_REDACT_MAX: the margin only, and the word across the cut is not shown half."""
+    for head in ("w " * 1_400, "w " * 1_400 + "a" * 1_200):  # the URL across the cut, or ending at it
+        text = head + "https://user:hunter2SECRET" + "a" * 3_000 + "@host/ " + "z" * WHOLE_REDACT_MAX
+        out = cap_text(text)
+        assert len(out) <= TEXT_MAX and out.endswith(f"… (cut: {len(text)} characters)")
+        assert "hunter2" not in out and "https" not in out

@@ -30,8 +30,8 @@ hidden too. What is redacted is replaced by `***`, never stored.
 
 Workload text (a Kubernetes Event's message, a condition's message, a timeline row's text) is
 outside data of any size: `cap_text` keeps at most a few KiB of it, redacted before it is cut
-(the kept piece and REDACT_MARGIN characters past it are redacted, then cut, so a secret across
-the cut is seen whole) and marked `… (cut: N characters)`. `redact_text` remembers its last
+(a text up to WHOLE_REDACT_MAX whole; a longer one its kept piece and REDACT_MARGIN characters
+past it, the word at the cut then left out) and marked `… (cut: N characters)`. `redact_text` remembers its last
 answers for short texts: the same message passing the store, the feed and the screens is
 redacted once.
 """
@@ -47,6 +47,7 @@ REDACTED = "***"
 TEXT_MAX = 4_096        # characters kept of one workload message (event, condition, status, timeline row)
 NAME_MAX = 256          # characters kept of a reason, a label value
 REDACT_MARGIN = 1_024   # characters redacted past a cut, so that a secret across it is hidden whole
+WHOLE_REDACT_MAX = 16_384  # a longer text is redacted only REDACT_MARGIN past its cut (cap_text)
 _CACHED_MAX = TEXT_MAX + REDACT_MARGIN  # texts up to this long are remembered (a capped text, its piece)
 
 # Stems that make a name secret wherever they appear in it ("dbPassword", "x_api_key").
@@ -324,14 +325,33 @@ def redact_text(text: str) -> str:
     return _redact(text, _extra)
 
 
-def cap_text(text: str, limit: int = TEXT_MAX) -> str:
-    """`text` if it has at most `limit` characters; else its start, redacted before it is cut
-    (REDACT_MARGIN characters past the cut are redacted with it), with `… (cut: N characters)`
-    at its end, N the length of the whole: at most `limit` characters in all."""
-    if not isinstance(text, str) or len(text) <= limit:
+def cap_text(text: str, limit: int = TEXT_MAX, length: int | None = None) -> str:
+    """`text` if it has at most `limit` characters; else its start, redacted before it is cut,
+    with `… (cut: N characters)` at its end, N the length of the whole: at most `limit`
+    characters in all. A text of at most WHOLE_REDACT_MAX characters is redacted whole before
+    the cut (the context that makes a secret a secret may be far past it: `| sudo -S`, a URL's
+    `@host`, a JSON string's closing quote); a longer one only REDACT_MARGIN characters past the
+    cut, and the last whitespace-delimited word before the cut is left out too (a secret across
+    the cut is not shown half). `length`: the whole length when `text` is only the start of it
+    (read_piece)."""
+    if not isinstance(text, str):
         return text
-    marker = f"… (cut: {len(text)} characters)"
-    return redact_text(text[:limit + REDACT_MARGIN])[:max(0, limit - len(marker))] + marker
+    whole = len(text) if length is None else length
+    if whole <= limit:
+        return text
+    marker = f"… (cut: {whole} characters)"
+    shown = max(0, limit - len(marker))
+    if whole <= WHOLE_REDACT_MAX and len(text) == whole:
+        return redact_text(text)[:shown] + marker
+    redacted = redact_text(text[:limit + REDACT_MARGIN])
+    kept = redacted[:shown]
+    return kept[:max(kept.rfind(" "), kept.rfind("\n"), kept.rfind("\t"), 0)] + marker
+
+
+def read_piece(text: str) -> str:
+    """What cap_text needs of `text` (with its length): the whole of it up to WHOLE_REDACT_MAX
+    characters, else its first TEXT_MAX + REDACT_MARGIN (a reader keeps this, not megabytes)."""
+    return text if len(text) <= WHOLE_REDACT_MAX else text[:TEXT_MAX + REDACT_MARGIN]
 
 
 @lru_cache(maxsize=512)  # at most ~2.5 MiB of ASCII text (plus the answers)
