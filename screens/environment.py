@@ -378,6 +378,15 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         self._update_title()
         self.refresh_bindings()
 
+    def _follow_lifecycle_state(self) -> None:
+        """Z or W and `p` Pause/Resume follow this environment's lifecycle and paused states: the
+        footer's keys are re-evaluated when either changes, even if no message said so."""
+        managed = self.managed
+        seen = (managed.state if managed is not None else None, self.state.paused)
+        if seen != getattr(self, "_footer_state", None):
+            self._footer_state = seen
+            self.refresh_bindings()
+
     @property
     def gone(self) -> bool:
         """A created environment destroyed while this screen shows it: no longer observed (the app
@@ -526,6 +535,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             return
         self._ticks += 1
         self._update_status()
+        self._follow_lifecycle_state()
         if self._ticks % AGE_EVERY_TICKS == 0 and VIEW_BY_NAME[self.active_view].shows_ages:
             self.refresh_view(self.active_view)
         if self._ticks % METRICS_EVERY_TICKS == 0 and self.active_view == "metrics":

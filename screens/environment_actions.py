@@ -48,10 +48,13 @@ def footer_cells(display: str, description: str, compact: bool) -> int:
 
 def lifecycle_keys_for(managed) -> tuple[str, ...]:
     """The lifecycle keys worth a place in the footer for a created environment: destroy, and
-    sleep or wake (the other one says why it does nothing when pressed)."""
+    wake when it sleeps or sleep when it is ready (pressed elsewhere, they say why they do nothing:
+    a failed or provisioning environment cannot sleep)."""
     if managed is None:
         return ()
-    return ("env_destroy", "env_wake" if managed.state == EnvLifecycleState.SLEEPING else "env_sleep")
+    if managed.state == EnvLifecycleState.SLEEPING:
+        return ("env_destroy", "env_wake")
+    return ("env_destroy", "env_sleep") if managed.state == EnvLifecycleState.READY else ("env_destroy",)
 
 
 def described_as(bindings: dict[str, ActiveBinding], action: str, description: str) -> dict[str, ActiveBinding]:

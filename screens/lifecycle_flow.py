@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from screens.confirm import ConfirmRequest, ConfirmScreen
 from tui.core.errors import EnvdeckError, PolicyDenied
+from tui.core.lifecycle.lifecycle_store import allowed
 from tui.core.lifecycle.records import EnvLifecycleState, Operation
 from tui.core.sanitize import clean
 from tui.messages import LifecycleRequested
@@ -89,6 +90,10 @@ def sleep_or_wake(app: EnvdeckApp, env: str, *, sleep: bool) -> None:
         app.notify(f"{clean(env)} is not sleeping ({managed.state})", markup=False)
         return
     operation = Operation.SLEEP if sleep else Operation.WAKE
+    why = allowed(managed.state, operation, managed.operation)
+    if why:  # said at once, as the reconciler would say it after the confirmation (a failed one: no sleep)
+        app.notify(f"cannot {operation} {clean(env)}: {why}", severity="warning", markup=False)
+        return
     details = (["Deployments and StatefulSets to 0, EC2 instances stopped, ECS services to 0, edge services "
                 "stopped; the values before are kept for wake. Drift repair holds while asleep."] if sleep
                else ["What sleep scaled down or stopped is restored to the values kept before sleep."])

@@ -170,6 +170,7 @@ class OverviewScreen(EnvdeckScreen):
         now = app.now()
         states = dict(self.session.states())
         self._show_rows(states, team=team_mode(states))
+        self._follow_selected_state()
         self.query_one(StatusBar).update(status_text(
             user=self.session.user, role=None, read_only=self.session.policy.read_only, state=None, now=now,
             palette=app.palette))
@@ -282,6 +283,19 @@ class OverviewScreen(EnvdeckScreen):
     # -- created environments ------------------------------------------------------------
     def lifecycle_changed(self, env: str | None, _managed: Any) -> None:
         self.refresh_all()
+        self._follow_selected_state()
+
+    def _follow_selected_state(self) -> None:
+        """The footer offers Z or W and `p` as Pause or Resume by the selected environment's
+        lifecycle and paused states: re-evaluate its keys when either changes, not only when the
+        cursor moves (`Z Sleep` stayed on a sleeping row)."""
+        env = self.query_one(EnvironmentsTable).cursor_key
+        managed = self.envdeck.managed.get(env) if env else None
+        state = self.session.states().get(env) if env else None
+        seen = (env, managed.state if managed is not None else None, state is not None and state.paused)
+        if seen != getattr(self, "_footer_state", None):
+            self._footer_state = seen
+            self.refresh_bindings()
 
     def select_env(self, env: str) -> None:
         self.refresh_all()
