@@ -143,6 +143,9 @@ class Reconciler:
         self._pass_requested: set[tuple[str, str]] = set()  # by a backend, since its pass began
         # watched backends this process changed since their watch last reported (_follow_watch)
         self._changed_since_watch: set[tuple[str, str]] = set()
+        # watched backends whose last observation predates the end of a lifecycle hold: their
+        # watch stopped, the next turn of the loop observes afresh (a list) first (_follow_watch)
+        self._observe_afresh: set[tuple[str, str]] = set()
         self._subscribers: list[Subscriber] = []
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
@@ -339,6 +342,7 @@ class Reconciler:
             self._known_faults.pop((name, bname), None)
             self._pass_requested.discard((name, bname))
             self._changed_since_watch.discard((name, bname))
+            self._observe_afresh.discard((name, bname))
             with contextlib.suppress(Exception):
                 await backend.close()
 
@@ -470,6 +474,9 @@ class Reconciler:
             self._pass_requested.discard((env, bname))
             try:
                 if backend.supports_watch:
+                    if (env, bname) in self._observe_afresh:  # not the stopped watch's cache: a list
+                        self._observe_afresh.discard((env, bname))
+                        await self.pass_once(env, bname)
                     delay = await self._watch_once(env, bname, backend)
                 else:
                     await self.pass_once(env, bname)
@@ -517,10 +524,15 @@ class Reconciler:
         once instead of waiting for the next watch event: the drift against the desired state
         as it is now, and the repairs, under the same lock as a pass. Not after a change this
         process made (an action, a repair): that observation no longer shows the resource,
-        and the watch brings the one that does."""
+        and the watch brings the one that does. Nor once a lifecycle hold (e.g. sleep) has
+        ended since it was taken: it may show what the hold left (0 replicas) before wake
+        restored it (a watch lags; the Kubernetes one did by ~2 s), so the watch stops and
+        the loop observes afresh (`pass_once`: a list, not the watch's cache) before watching
+        again; that observation, taken after the hold ended, is the one repairs act on."""
         key = (env, bname)
         wake = self._wake[key]
         latest: Observation | None = None
+        latest_held = False  # `latest` was taken while the environment's repairs were held
         next_obs: asyncio.Future[Observation] = asyncio.ensure_future(anext(stream))
         try:
             while True:
@@ -537,7 +549,7 @@ class Reconciler:
                     async with self._locks[key]:
                         self._changed_since_watch.discard(key)
                         await self._apply(env, bname, obs, repair=self._mode_repairs(env))
-                    latest = obs
+                    latest, latest_held = obs, self.lifecycle.holds_repairs(env)
                     if not self.running or self.follower.following(env):  # another process leads it now
                         return
                     next_obs = asyncio.ensure_future(anext(stream))
@@ -546,6 +558,10 @@ class Reconciler:
                 self._pass_requested.discard(key)
                 if latest is None or key in self._changed_since_watch:
                     continue
+                if latest_held and not self.lifecycle.holds_repairs(env):
+                    self._observe_afresh.add(key)  # the hold ended after `latest` was taken
+                    self.request_pass(env, bname)  # at once, not after the loop's pause
+                    return
                 async with self._locks[key]:
                     if self.envs[env].backends[bname].reachable is not False:  # else: not news of a live backend
                         await self._reevaluate(env, bname, latest)
