@@ -222,17 +222,20 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
         the plan's keys are its guard's (screens/dialog_guard.py)."""
         if self.plan is not None or not self.ready:
             return super().holds_keys_after(key)
-        if key not in ("enter", "tab", "shift+tab") or self._busy or not isinstance(self.focused, Input):
+        if key not in ("enter", "tab", "shift+tab") or self._busy or self.focused is None:
             return None
         inputs = list(self.query("#form Input").results(Input))
-        if self.focused not in (inputs if key != "enter" else inputs[:-1]):
-            return None
+        if key == "enter" and self.focused not in inputs[:-1]:
+            return None  # Tab and shift+Tab move from anywhere (the template list, the form's box, a button)
         self._form_holding = True
         return FORM_FIELD_HOLD
 
     def action_move_focus(self, step: int) -> None:
         """Tab / shift+tab, as Textual's: the next (previous) field or button; then the keys held
-        after it go on."""
+        after it go on. A field the focus lands on selects its text (typing replaces it), the name
+        too after the plan's Esc left it unselected."""
+        for field in self.query("#form Input").results(Input):
+            field.select_on_focus = True
         if step > 0:
             self.focus_next()
         else:
