@@ -151,9 +151,15 @@ class OverviewScreen(EnvdeckScreen):
         compact = any(cells[0].cell_len > room(rows, [label for _, label in columns]) for cells in rows.values())
         if compact:
             rows = overview_rows(states, managed, now, app.palette, team=team, compact=True)
-            left = room(rows, [COMPACT_LABELS.get(key, label) for key, label in columns])
+            labels = [COMPACT_LABELS.get(key, label) for key, label in columns]
+            left = room(rows, labels)
             if any(cells[0].cell_len > left for cells in rows.values()):
-                rows = overview_rows(states, managed, now, app.palette, team=team, compact=True, env_width=left)
+                # BACKENDS gives way first (`✗aws ✓k8s`, no ages), then names are cut: REPAIR stays on screen
+                rows = overview_rows(states, managed, now, app.palette, team=team, compact=True, compact_backends=True)
+                left = room(rows, labels)
+                if any(cells[0].cell_len > left for cells in rows.values()):
+                    rows = overview_rows(states, managed, now, app.palette, team=team, compact=True,
+                                         compact_backends=True, env_width=left)
         table.show(rows, narrow=narrow, team=team, compact=compact)
         return rows
 

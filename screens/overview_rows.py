@@ -57,7 +57,10 @@ def leader_cell(state: EnvState, palette: Palette) -> Text:
 OVERDUE_S = 10.0
 
 
-def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:
+def backends_cell(state: EnvState, now: datetime, palette: Palette, *, compact: bool = False) -> Text:
+    """`aws✓ k8s✗1m edge?12s`; `compact` (the row does not fit): the mark first and no ages,
+    `✓aws ✗k8s ?edge`, so that BACKENDS gives way before ENV names are cut or REPAIR goes off
+    screen (the environment's screen and the line under the table keep the ages)."""
     out = Text(end="")
     for i, b in enumerate(state.backends.values()):
         if i:
@@ -66,20 +69,20 @@ def backends_cell(state: EnvState, now: datetime, palette: Palette) -> Text:
         # a watch runs past its next_pass: only a polled backend's pass can be overdue
         late = (now - b.next_pass).total_seconds() if b.next_pass is not None and not b.watching else 0.0
         if b.reachable is not False and late >= OVERDUE_S:
-            out.append(f"{name}?{format_age(late)}", style=palette.style("warning", bold=True))
+            out.append(f"?{name}" if compact else f"{name}?{format_age(late)}", style=palette.style("warning", bold=True))
         elif b.reachable is True:
-            out.append(f"{name}✓", style=palette.style("success"))
+            out.append(f"✓{name}" if compact else f"{name}✓", style=palette.style("success"))
         elif b.reachable is False:
             age = format_age((now - b.observed_at).total_seconds()) if b.observed_at else "never"
-            out.append(f"{name}✗{age}", style=palette.style("error", bold=True))
+            out.append(f"✗{name}" if compact else f"{name}✗{age}", style=palette.style("error", bold=True))
         else:
-            out.append(f"{name}…", style=palette.style("text-muted"))
+            out.append(f"…{name}" if compact else f"{name}…", style=palette.style("text-muted"))
     if not state.backends:
         out.append("none", style=palette.style("text-muted"))
     return out
 
 
-def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
+def env_row(state: EnvState, now: datetime, palette: Palette, *, compact: bool = False) -> Cells:
     faults = state.all_faults()
     score = state.compliance_score()
     worst = max((str(f.severity) for f in faults), key=lambda s: ("info", "low", "medium", "high",
@@ -96,7 +99,7 @@ def env_row(state: EnvState, now: datetime, palette: Palette) -> Cells:
         drift_cell(state.drift(), palette),
         Text(str(len(faults)), style=fault_style, end=""),
         muted("—", palette) if score is None else Text(f"{score:.0f}%", style=palette.style(score_style), end=""),
-        backends_cell(state, now, palette),
+        backends_cell(state, now, palette, compact=compact),
         Text(format_age(state.data_age_s(now)), end=""),
         Text(repair, style=palette.style("warning", bold=True) if state.paused else palette.style("foreground"),
              end=""),
@@ -183,13 +186,14 @@ def description_text(state: EnvState | None, managed: ManagedEnvironment | None,
 
 def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnvironment], now: datetime,
                   palette: Palette, *, team: bool = False, compact: bool = False,
-                  env_width: int | None = None) -> dict[str, Cells]:
+                  compact_backends: bool = False, env_width: int | None = None) -> dict[str, Cells]:
     """A row per environment, a cell per column of COLUMNS (and of LEADER_COLUMN when `team`).
-    `compact` (80 columns): lifecycle states in a short word (`◐ prov 2/5`); `env_width`: names cut
+    `compact` (80 columns): lifecycle states in a short word (`◐ prov 2/5`); `compact_backends`
+    (still too wide): backends without ages (`✗aws ✓k8s`); `env_width`: names cut
     with `…` to fit that many cells (the expiry mark kept)."""
     rows: dict[str, Cells] = {}
     for name, state in states.items():
-        cells = env_row(state, now, palette)
+        cells = env_row(state, now, palette, compact=compact_backends)
         m = managed.get(name)
         if m is not None:
             health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette, short=compact)
