@@ -238,6 +238,10 @@ class OverviewScreen(EnvdeckScreen):
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
         self._set_filter(ResourceFilter(event.value))
+        # the selected row filtered out: the first match is selected while typing (the line under
+        # the table described it, not `nothing selected` beside the one row shown)
+        self.query_one(EnvironmentsTable).ensure_cursor()
+        self._show_description()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
