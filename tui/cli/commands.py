@@ -303,10 +303,12 @@ async def _print_audit_json(session: Any, args: argparse.Namespace) -> list[dict
     from tui.cli.output import json_text
 
     bad: list[dict[str, Any]] = []
-    left, before, first = int(args.limit), None, True
-    sys.stdout.write('{\n  "entries": [')
+    left, before, first, opened = int(args.limit), None, True, False
     while left > 0:
         batch = await session.audit_entries(args.env, limit=min(AUDIT_JSON_BATCH, left), before_id=before)
+        if not opened:  # after the first batch is read: a refusal or an unreadable store prints nothing on stdout
+            sys.stdout.write('{\n  "entries": [')
+            opened = True
         for entry in batch:
             text = json_text(entry).replace("\n", "\n    ")
             sys.stdout.write(("\n    " if first else ",\n    ") + text)
@@ -317,6 +319,8 @@ async def _print_audit_json(session: Any, args: argparse.Namespace) -> list[dict
             break
         left -= len(batch)
         before = batch[-1]["id"]
+    if not opened:
+        sys.stdout.write('{\n  "entries": [')
     sys.stdout.write("]\n}\n" if first else "\n  ]\n}\n")
     return bad
 
