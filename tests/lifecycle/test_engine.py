@@ -112,17 +112,32 @@ async def test_slow_health_is_polled_until_healthy(h):
     assert {r.message for r in waiting if r.state == StepState.WAITING} >= {"starting"}
 
 
-async def test_a_dependency_is_checked_by_a_fresh_observation_when_the_step_starts(h):
-    """sg's row says healthy; then sg breaks. web must not start on the row's word."""
-    async def on_change(managed):
-        rows = {r.id: r for r in managed.steps}
-        if rows["sg"].state == StepState.HEALTHY:
-            h.world.terminal["sg"] = "security group deleted outside envdeck"
-
+async def test_a_dependent_starts_on_its_dependencys_own_healthy_answer_asked_of_the_backend(h):
+    """In one drive, sg's last health() (an answer of the backend, counted on the world) said
+    Healthy: web starts on that answer, with no second health() of sg in between, and never
+    before that answer."""
     await h.insert()
+    assert (await h.engine().drive(ENV)).state == EnvLifecycleState.READY
+    calls = h.world.calls
+    for dep, step in (("sg", "web"), ("bucket", "web"), ("ns", "deploy")):
+        asked = [i for i, c in enumerate(calls) if c == ("health", dep)]
+        assert len(asked) == 1 and asked[0] < index(calls, ("find", step)), (dep, calls)
+
+
+async def test_a_dependency_found_healthy_in_the_store_is_checked_fresh_when_the_step_starts(h):
+    """A resumed create: sg's row says healthy (the first run died after it); then sg breaks.
+    web must not start on the row's word."""
+    h.world.crash_at.add(("create-before", "web"))
+    await h.insert()
+    with pytest.raises(Crash):
+        await h.engine(holder="ann@test:1").drive(ENV)
+    assert (await h.rows())["sg"].state == StepState.HEALTHY
+    h.world.terminal["sg"] = "security group deleted outside envdeck"
+    asked = h.world.health_calls["sg"]
     with pytest.raises(LifecycleFailed) as failed:
-        await h.engine(on_change=on_change).drive(ENV)
+        await h.engine(holder="ann@test:2").drive(ENV)
     assert failed.value.step == "web" and "sg is not healthy: security group deleted" in failed.value.reason
+    assert h.world.health_calls["sg"] == asked + 1
     assert h.world.creates["web"] == 0
     managed = await h.lstore.get(ENV)
     assert managed.state == EnvLifecycleState.FAILED and managed.step == "web"

@@ -246,9 +246,10 @@ async def test_a_sweeps_audit_row_is_committed_before_it_deletes_and_kept_when_i
 
 
 async def test_a_steps_backend_is_asked_only_after_its_creating_row_and_its_dependencys_fresh_health(store):
-    """The `creating` row of a step that waits for another is committed while the dependency's
-    fresh health is asked: when the step's own find() comes, its row (and its audit row) is in
-    the store and the dependency has been asked again after its own healthy answer."""
+    """When a step that waits for another calls its own find(), its `creating` row (and its audit
+    row) is in the store, and so is the dependency's `healthy` row, written on the dependency's
+    own health() answer (one call: that answer of the backend is the fresh observation the step
+    starts on, not asked a second time)."""
     lstore = LifecycleStore(store)
     world = MemoryWorld()
     seen: dict[str, object] = {}
@@ -258,7 +259,8 @@ async def test_a_steps_backend_is_asked_only_after_its_creating_row_and_its_depe
             if step.id == "sg":
                 rows = {r.id: r for r in await lstore.steps(ENV)}
                 audit = [a["result"] for a in await store.audit_entries(ENV) if a["target"] == f"{ENV}/sg"]
-                seen.update(row=rows["sg"].state, audit=audit, bucket_health=world.health_calls["bucket"])
+                seen.update(row=rows["sg"].state, audit=audit, bucket_health=world.health_calls["bucket"],
+                            bucket=rows["bucket"].state)
             return await super().find(step)
 
     def factory(backend, env, config, template):
@@ -266,7 +268,8 @@ async def test_a_steps_backend_is_asked_only_after_its_creating_row_and_its_depe
 
     await lstore.insert(managed_env(ENV, chain()), requested_by="ann", origin="cli")
     assert (await engine(store, world, None, factory).drive(ENV)).state == EnvLifecycleState.READY
-    assert seen == {"row": StepState.CREATING, "audit": ["pending"], "bucket_health": 2}, seen
+    assert seen == {"row": StepState.CREATING, "audit": ["pending"], "bucket_health": 1,
+                    "bucket": StepState.HEALTHY}, seen
 
 
 class LostAnswer(MemoryProvisioner):

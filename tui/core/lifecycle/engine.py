@@ -16,7 +16,10 @@ sleep, wake) to its end, step by step, resumable after a crash at any point.
   the lease and logs why ("fenced: …"). A TTL's destroy request is the leader's decision too
   (`expire_due` claims the lease and the request carries its epoch).
 - Create: steps run in the plan's waves (independent steps concurrently). A step starts only
-  when every step it depends on is Healthy by a *fresh* `health()` call made then. Per step:
+  when every step it depends on is Healthy by a *fresh* observation: that step's own last
+  `health()` answer when this drive saw it turn Healthy (a backend's health() always asks the
+  server, never a cache), else (found healthy in the store: a resumed create) a `health()`
+  call made then. Per step:
   the row goes to `creating` with a fixed token BEFORE the backend call (committed while the
   dependencies' fresh health is asked, and only while the create is the pending operation;
   nothing of the step is asked of its backend before both), `find()` adopts what
@@ -341,6 +344,10 @@ class _Run:
         #: the audit rows of sweeps that changed nothing, with their ends: written with the end of
         #: the destroy (`finish_destroy`), or at once when the destroy stops before it
         self._sweep_rows: list[tuple[AuditedOperation, tuple[str, str]]] = []
+        #: the create's steps found Healthy in this drive by their own last health() (a fresh
+        #: answer of the backend, never a cache: backends/base.py): a dependent starts on that
+        #: answer; a step found healthy in the store (a resumed create) is asked again
+        self._seen_healthy: set[str] = set()
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -523,6 +530,7 @@ class _Run:
     async def _create(self) -> None:
         managed = self.managed
         assert managed is not None
+        self._seen_healthy.clear()
         await self._state_written(await self.lstore.set_state(self.name, EnvLifecycleState.PROVISIONING,
                                                               epoch=self.epoch, returning=True))
         try:
@@ -729,6 +737,7 @@ class _Run:
             raise
         if stored is not None:
             await stored
+        self._seen_healthy.add(step.id)   # by the answer just given: its dependents start on it
         row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
         await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"),
                         ends=(AuditResult.SUCCEEDED, f"healthy ({native_id})"))
@@ -765,10 +774,12 @@ class _Run:
 
     async def _dependencies_healthy(self, step: StepSpec, by_id: dict[str, StepSpec], native_ids: dict[str, str],
                                     deadline: datetime) -> None:
-        """Every step `step` depends on Healthy by a fresh health() asked now, the checks made
-        concurrently; the first failure (in depends_on order among those that failed) is raised
-        and the other checks are cancelled."""
-        deps = [by_id[d] for d in step.depends_on if d in by_id]
+        """Every step `step` depends on Healthy by a fresh observation: the dependency's own last
+        health() answer when this drive saw it turn Healthy (`_seen_healthy`: the backend's answer
+        of moments before, never a cache), else a health() asked now (a dependency found healthy
+        in the store, by a resumed create). The checks are made concurrently; the first failure
+        (in depends_on order among those that failed) is raised and the other checks are cancelled."""
+        deps = [by_id[d] for d in step.depends_on if d in by_id and d not in self._seen_healthy]
         if len(deps) == 1:
             await self._wait_healthy(_resolved(deps[0], native_ids), native_ids.get(deps[0].id), deadline,
                                      waiting_for=step.id)
