@@ -26,10 +26,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
-from screens.overview_rows import cut_middle
 from tui.core.compare.records import EnvDiff
 from tui.core.errors import EnvdeckError
 from tui.core.sanitize import clean
+from tui.core.text_cut import cell_width, cut_end, cut_middle, cut_start
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
@@ -104,25 +104,11 @@ def _field_cell(text: str, width: int, style) -> Text:
     name = clean(text, max_len=200)
     head, dot, last = name.rpartition(".")
     tail = dot + last
-    if head and cell_len(name) > width and cell_len(tail) + 4 <= width:  # the last part whole (`.memory`)
-        start = head[:width - 1 - cell_len(tail)]
-        while cell_len(start) + 1 + cell_len(tail) > width:  # wide characters
-            start = start[:-1]
-        name = f"{start}…{tail}"
+    if head and cell_width(name) > width and cell_width(tail) + 4 <= width:  # the last part whole (`.memory`)
+        name = cut_end(head, width - cell_width(tail)) + tail
     else:
         name = cut_middle(name, width)
     return Text(name, style=style, no_wrap=True, end="")
-
-
-def cut_start(text: str, width: int) -> str:
-    """`text` in `width` cells, cut at its START (`…/api:2.4.1`): a tag, a revision or a
-    version at the end is what differs between two environments."""
-    if cell_len(text) <= width:
-        return text
-    kept = text
-    while kept and cell_len(kept) > width - 1:
-        kept = kept[1:]
-    return "…" + kept
 
 
 def _value(text: str, width: int, style) -> Text:

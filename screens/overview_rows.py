@@ -15,6 +15,7 @@ from tui.core.env_state import EnvState
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.model import now_utc
 from tui.core.sanitize import clean
+from tui.core.text_cut import cut_middle
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.resource_table import SHORT_BACKEND
@@ -119,20 +120,6 @@ def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, pale
         cell.append(" ")
         cell.append_text(mark)
     return cell
-
-
-def cut_middle(name: str, width: int) -> str:
-    """`name` in `width` cells, cut in its middle with `…`: its start and its end stay (`adv7-b`
-    and `adv7-c` stay apart, `pr…12345` keeps a branch's number; the tail gets the extra cell)."""
-    if cell_len(name) <= width:
-        return name
-    head = (width - 1) // 2
-    tail = width - 1 - head
-    start = name[:head]
-    end = name[len(name) - tail:] if tail else ""
-    while cell_len(start) + 1 + cell_len(end) > width and end:  # wide characters
-        end = end[1:]
-    return f"{start}…{end}"
 
 
 def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette, *, compact: bool = False,

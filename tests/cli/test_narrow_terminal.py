@@ -224,7 +224,7 @@ def test_xray_folds_a_long_reason_inside_the_tree():
 
 
 def test_diff_lines_break_between_their_parts():
-    from tui.cli.table_fit import cut_start, fold_parts
+    from tui.cli.table_fit import fold_parts
 
     parts = ["~ aws/autoscaling-group/workers ", "(staging: aws/autoscaling-group/staging-workers",
              "prod: aws/autoscaling-group/prod-workers)"]
@@ -232,4 +232,3 @@ def test_diff_lines_break_between_their_parts():
     assert fold_parts(parts, 80) == ["~ aws/autoscaling-group/workers",
                                      "    (staging: aws/autoscaling-group/staging-workers",
                                      "    prod: aws/autoscaling-group/prod-workers)"]
-    assert cut_start("ghcr.io/acme/api:2.4.1", 14) == "…cme/api:2.4.1"   # the image name and tag stay

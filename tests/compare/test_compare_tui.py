@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from screens.compare import CompareScreen, cut_start
+from screens.compare import CompareScreen
 from screens.environment import EnvironmentScreen
 from screens.help import HelpScreen, binding_rows
 from tests.tui.pilot import app_ready, make_app, settle, wait_until
@@ -131,10 +131,3 @@ async def test_the_table_takes_the_terminals_width(tmp_path, stage, width):
         table = screen.query_one("#compare-table")
         used = sum(c.get_render_width(table) for c in table.columns.values())
         assert width - 12 <= used <= width - 2, (width, used)
-
-
-@pytest.mark.parametrize(("text", "width", "shown"), [
-    ("ghcr.io/acme/api:2.4.1", 11, "…/api:2.4.1"), ("ghcr.io/acme/api:2.4.1", 22, "ghcr.io/acme/api:2.4.1"),
-    ("short", 10, "short")])
-def test_values_are_cut_at_their_start(text, width, shown):
-    assert cut_start(text, width) == shown and len(cut_start(text, width)) <= width

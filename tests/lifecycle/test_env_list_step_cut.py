@@ -92,10 +92,10 @@ def test_long_owner_and_template_give_way_to_the_step():
     row = ["pr-1234", "preview-with-database", "alice.longname@example.com", "failed", text, "in 3h12m", "2"]
     header, line = fit_table(LIST_COLUMNS, [row], 80)
     assert header.split() == ["NAME", "TEMPLATE", "OWNER", "STATE", "STEP", "EXPIRES"], header
-    assert line.split()[:4] == ["pr-1234", "prev…ase", "alic…com", "failed"], line
+    assert line.split()[:4] == ["pr-1234", "pre…base", "ali….com", "failed"], line
     at = header.index("STEP")
     step = header.index("EXPIRES") - 2 - at
-    assert step == 80 - len("pr-1234  prev…ase  alic…com  failed  " + "  in 3h12m"), (header, line)
+    assert step == 80 - len("pr-1234  pre…base  ali….com  failed  " + "  in 3h12m"), (header, line)
     assert line[at:at + step] == text[:step - 1] + "…" and line.endswith("  in 3h12m"), line
 
     header, line = fit_table(LIST_COLUMNS, [row], 140)

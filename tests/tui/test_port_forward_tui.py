@@ -20,7 +20,7 @@ from tests.tui.pilot import app_ready, dialog_shown, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.widgets.keyed_table import KeyedTable
-from tui.widgets.port_forwards import NARROW_TO, PortForwardTable, cut_middle
+from tui.widgets.port_forwards import NARROW_TO, PortForwardTable, cut_target
 from tui.widgets.resource_table import ResourceTable
 
 SIZE = (80, 24)
@@ -110,7 +110,7 @@ async def test_F_forwards_a_pod_port_listed_in_the_panel_and_closed_there(emulat
         await wait_until(pilot, lambda: row() and row()[2] == "open" and row()[3] != "0B/0B",
                          "the forward's row, open, with its bytes", explain=row)
         # narrow (80 columns): the port only, the pod's name cut in its middle
-        assert row()[0] == f":{forward.local_port}" and row()[1] == cut_middle(f"Pod/{pod}", ":80", NARROW_TO)
+        assert row()[0] == f":{forward.local_port}" and row()[1] == cut_target(f"Pod/{pod}", ":80", NARROW_TO)
 
         await pilot.press("c")
         await wait_until(pilot, lambda: not app.session.port_forwards(), "the forward to close")

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tui.core.sanitize import clean
+from tui.core.text_cut import cell_width, cut_end, cut_middle
+from tui.core.text_cut import cut_start as cut_start  # the CLI's tables take their cuts from here
 
 
 def terminal_width() -> int | None:
@@ -29,43 +31,19 @@ def terminal_width() -> int | None:
     return max(20, shutil.get_terminal_size((80, 24)).columns)
 
 
-def cut_middle(text: str, width: int) -> str:
-    """`text` in `width` columns, its middle cut with `…` (names told apart by start and end)."""
-    if len(text) <= width:
-        return text
-    if width <= 1:
-        return "…"[:width]
-    keep = width - 1
-    return text[:(keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
-
-
-def cut_end(text: str, width: int) -> str:
-    """`text` in `width` columns, its end cut with `…` (a status or a sentence: read from its start)."""
-    if len(text) <= width:
-        return text
-    return text[:max(width - 1, 0)] + "…"[:width]
-
-
-def cut_start(text: str, width: int) -> str:
-    """`text` in `width` columns, its start cut with `…` (an image keeps its name and tag)."""
-    if len(text) <= width:
-        return text
-    return "…"[:width] + text[len(text) - max(width - 1, 0):] if width > 1 else "…"[:width]
-
-
 def cut_id(text: str, width: int) -> str:
     """A resource id (`aws/ec2-instance/i-0abc…`, `kubernetes/ConfigMap/app-config`) in `width`
     columns: the kind in the middle is cut first, the backend and the last part (the name or
     native id, what tells resources apart) stay whole while they fit."""
-    if len(text) <= width:
+    if cell_width(text) <= width:
         return text
     head, sep, rest = text.partition("/")
     kind, sep2, last = rest.rpartition("/")
     if not sep or not sep2:
         return cut_middle(text, width)
-    room = width - len(head) - len(last) - 3  # `/`, `…/`
-    if room >= 2:
-        return f"{head}/{kind[:room]}…/{last}"
+    room = width - cell_width(head) - cell_width(last) - 2  # the two `/`
+    if room >= 3:  # two cells of the kind and its `…`
+        return f"{head}/{cut_end(kind, room)}/{last}"
     return cut_middle(text, width)
 
 

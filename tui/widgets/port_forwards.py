@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from tui.core.port_forward import ForwardState, PortForward
+from tui.core.text_cut import cell_width, cut_middle
 from tui.widgets.cells import Palette, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 
@@ -31,21 +32,20 @@ def byte_count(n: int) -> str:
     return f"{n}"
 
 
-def cut_middle(text: str, suffix: str, width: int) -> str:
-    """`text` + `suffix` in at most `width` cells: `text` cut in its middle with `…`, `suffix` kept."""
-    whole = text + suffix
-    room = width - len(suffix) - 1
-    if len(whole) <= width or room < 2:
-        return whole
-    head = (room + 1) // 2
-    return f"{text[:head]}…{text[len(text) - (room - head):]}{suffix}"
+def cut_target(text: str, suffix: str, width: int) -> str:
+    """`text` + `suffix` in at most `width` cells: `text` cut in its middle with `…`, `suffix` kept
+    (kept whole when fewer than two cells of `text` would stay)."""
+    room = width - cell_width(suffix)
+    if room < 3:
+        return text + suffix
+    return cut_middle(text, room) + suffix
 
 
 def forward_cells(forward: PortForward, palette: Palette, *, narrow: bool = False) -> Cells:
     stats = forward.stats
     target = forward.resource_id.split("/", 1)[-1]  # kubernetes/Pod/web → Pod/web
     local = f":{forward.local_port}" if narrow else forward.local_address
-    to = cut_middle(target, f":{forward.remote_port}", NARROW_TO if narrow else 40)
+    to = cut_target(target, f":{forward.remote_port}", NARROW_TO if narrow else 40)
     return (safe(local),
             safe(to, max_len=60),
             Text(str(forward.state), style=palette.style(_STATE_VAR.get(forward.state, "foreground")), end=""),
