@@ -18,6 +18,7 @@ from backends.kubernetes.events import EVENTS_PER_PASS, FAULTS_MAX, FAULTS_PER_O
 from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
 from tests.k8s_emulator_server import running_emulator
 from tests.kubernetes.support import status_environment
+from tests.store.hand_rows import COLUMNS, as_member, audit_args, recorded, repeated
 from tui.core.audit_rows import PARAMS_MAX, PARAMS_SUMMARY
 from tui.core.redaction import TEXT_MAX, WHOLE_REDACT_MAX, cap_text
 from tui.core.store_sqlite import DB_NAME
@@ -28,26 +29,13 @@ ROWS = 250  # more than one batch of `audit --json` (AUDIT_JSON_BATCH = 200)
 
 def forge_big_params(any_store, request) -> None:
     """ROWS rows, each with a JSON object of BIG characters as params, INSERTed from outside."""
-    columns = 'INSERT INTO audit (at, "user", env, target, action, params, origin, result, message, owner_pid) '
-    if any_store.kind == "sqlite":
-        big = json.dumps({"k": "A" * BIG})
-        with sqlite3.connect(any_store.state_dir / DB_NAME) as db:
-            db.executemany(columns + "VALUES ('2026-12-07T11:41:00Z','root','dev','x',?,?,'cli','succeeded','m',1)",
-                           [(f"big-{i}", big) for i in range(ROWS)])
-        return
-    request.getfixturevalue("postgres_server").psql(
-        columns + "SELECT '2026-12-07T11:41:00Z','root','dev','x','big-' || i, '{\"k\": \"' || repeat('A', "
-        f"{BIG}) || '\"}}','cli','succeeded','m',1 FROM generate_series(0, {ROWS - 1}) AS i",
-        database=any_store.url.rsplit("/", 1)[1])
+    numbers = f"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS - 1}) "
+    as_member(any_store, request, numbers + COLUMNS + "SELECT '2026-12-07T11:41:00Z','root','dev','x','big-' || i,"
+              f"'{{\"k\": \"' || {repeated(any_store, 'A', BIG)} || '\"}}','cli','succeeded','m',1 FROM n")
 
 
 async def test_audit_reads_big_params_cut_and_in_batches(any_store, request, tmp_path):
-    store = await any_store.open()
-    try:
-        await store.audit_record(user="ann", env="dev", target="dev", action="small", params={"k": "v"},
-                                 origin="cli", result="succeeded", message="fine")
-    finally:
-        await store.close()
+    await recorded(any_store, "small")
     forge_big_params(any_store, request)
     store = await any_store.open()
     try:  # the text listing's read: long params are left out, not called unreadable
@@ -56,10 +44,7 @@ async def test_audit_reads_big_params_cut_and_in_batches(any_store, request, tmp
         assert rows[0]["params_length"] == BIG + 9
     finally:
         await store.close()
-    config = tmp_path / "envdeck.yaml"
-    state_url = f"state:\n  url: {json.dumps(any_store.url)}\n" if any_store.url else ""
-    config.write_text(state_url + "environments:\n  dev: {}\n")
-    args = ("--config", str(config), "--state-dir", str(any_store.state_dir))
+    args = audit_args(any_store, tmp_path)
     as_json = envdeck("audit", "--json", "--limit", "1000", *args)
     assert as_json.returncode == 0, as_json.stderr
     entries = json.loads(as_json.stdout)["entries"]

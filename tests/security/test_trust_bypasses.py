@@ -32,38 +32,40 @@ def _ssh_config(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
+def _proxy(path: Path) -> Path:
+    """An ssh_config snippet that runs a command on every connection, written at `path`."""
+    path.write_text(PROXY)
+    return path
+
+
+def _named_once_theirs(config: str, path: Path) -> None:
+    """Once `path`, which an Include of `config` reaches, is another user's, `config` is refused
+    naming it."""
+    _theirs(path)
+    found = refused_phrases(config, "ssh_config")
+    assert any(str(path) in phrase for phrase in found), found
+
+
 def test_an_include_double_star_reaching_a_directory_of_another_user_is_refused(tmp_path):
     nested = tmp_path / "inc" / "team" / "shared"
     nested.mkdir(parents=True)
     (tmp_path / "inc" / "own.conf").write_text("")
     config = _ssh_config(tmp_path, f"Include {tmp_path}/inc/**/*.conf\n")
     assert refused_phrases(config, "ssh_config") == ()  # the control: all ours
-    _theirs(nested)  # empty yet: she can add a match any time
-    empty = refused_phrases(config, "ssh_config")
-    assert any(str(nested) in phrase for phrase in empty), empty
-    evil = nested / "evil.conf"
-    evil.write_text(PROXY)
-    _theirs(evil)
-    found = refused_phrases(config, "ssh_config")
-    assert any(str(evil) in phrase for phrase in found), found
+    _named_once_theirs(config, nested)  # empty yet: she can add a match any time
+    _named_once_theirs(config, _proxy(nested / "evil.conf"))
 
 
 def test_an_include_star_matching_a_dotfile_of_another_user_is_refused(tmp_path):
     folder = tmp_path / "conf.d"
     folder.mkdir(mode=0o755)
     config = _ssh_config(tmp_path, f"Include {folder}/*\n")
-    assert refused_phrases(config, "ssh_config") == ()
-    dotfile = folder / ".evil.conf"
-    dotfile.write_text(PROXY)
-    _theirs(dotfile)
-    found = refused_phrases(config, "ssh_config")
-    assert any(str(dotfile) in phrase for phrase in found), found
+    assert refused_phrases(config, "ssh_config") == ()  # the control: all ours
+    _named_once_theirs(config, _proxy(folder / ".evil.conf"))
 
 
 def test_a_quoted_include_keyword_is_followed(tmp_path):
-    evil = tmp_path / "evil.conf"
-    evil.write_text(PROXY)
-    _theirs(evil)
+    evil = _theirs(_proxy(tmp_path / "evil.conf"))
     for line in (f'"Include" {evil}', f"'include'={evil}", f"Include = {evil}"):
         found = refused_phrases(_ssh_config(tmp_path, f"Host x\n  {line}\n"), "ssh_config")
         assert any(str(evil) in phrase for phrase in found), (line, found)

@@ -9,26 +9,12 @@ db_user `postgres`, not the store's role `envdeck`); on SQLite a second connecti
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from tests.helpers import envdeck_inproc as envdeck  # the CLI's main() in this process
+from tests.store.hand_rows import audit_args, forge, recorded, repeated
 from tui.cli.audit_lines import MESSAGE_SHOWN as CLI_SHOWN
 from tui.core.audit_rows import MESSAGE_MAX, PARAMS_RAW_SHOWN, unreadable_note
-from tui.core.store_sqlite import DB_NAME
 from tui.widgets.record_views import MESSAGE_SHOWN as TUI_SHOWN
-
-COLUMNS = 'INSERT INTO audit (at, "user", env, target, action, params, origin, result, message, owner_pid) '
-
-
-def forge(any_store, request, values_sql: str, *, as_role: str | None = None) -> None:
-    """INSERT ... VALUES (values_sql) from outside envdeck (psql as another role, or sqlite3)."""
-    sql = COLUMNS + f"VALUES ({values_sql})"
-    if any_store.kind == "sqlite":
-        with sqlite3.connect(any_store.state_dir / DB_NAME) as db:
-            db.execute(sql)
-        return
-    prefix = f"SET SESSION AUTHORIZATION {as_role}; " if as_role else ""
-    request.getfixturevalue("postgres_server").psql(prefix + sql, database=any_store.url.rsplit("/", 1)[1])
 
 
 async def test_unreadable_params_are_flagged_and_the_rest_is_read(any_store, request):
@@ -59,9 +45,7 @@ async def test_a_huge_message_is_cut_by_the_database(any_store, request):
     store = await any_store.open()
     try:
         forge(any_store, request, "'2026-12-07T11:41:00Z','root','prod','x','big','{}','cli','succeeded',"
-              "repeat('A', 5000000),1" if any_store.kind == "postgres" else
-              "'2026-12-07T11:41:00Z','root','prod','x','big','{}','cli','succeeded',"
-              "replace(hex(zeroblob(2500000)), '0', 'A'),1")
+              f"{repeated(any_store, 'A', 5_000_000)},1")
         [row] = await store.audit_entries("prod")
         assert len(row["message"]) == MESSAGE_MAX and row["message_cut"] is True
         assert row["message_length"] == 5_000_000
@@ -100,12 +84,7 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
     """`envdeck audit` (text and --json) on a store holding a member's hand-written rows: exit 0,
     one warning line, the unreadable params as data, the bad and the future times marked, a long
     message cut saying how long it was, the db role shown where it differs from the user."""
-    store = await any_store.open()
-    try:
-        await store.audit_record(user="ann", env="dev", target="dev", action="note", params={"k": "v"},
-                                 origin="cli", result="succeeded", message="fine")
-    finally:
-        await store.close()
+    await recorded(any_store, "note")
     forge(any_store, request, "'2026-12-07T11:41:00Z','root','dev','x','y','not json','cli','succeeded','m',1")
     forge(any_store, request, "'garbage','root','dev','x','bad-time','{}','cli','succeeded','m',1")
     forge(any_store, request, "'9999-12-31T23:59:59Z','root','dev','x','future','{}','cli','succeeded','m',1")
@@ -118,10 +97,7 @@ async def test_envdeck_audit_shows_the_trail_with_the_bad_rows_flagged(any_store
     for action, cut in (("across-json", MESSAGE_MAX), ("across-text", CLI_SHOWN)):  # redacted, then cut
         forge(any_store, request, f"'2026-12-07T11:41:00Z','root','dev','x','{action}','{{}}','cli','succeeded',"
               + sql_text(across(cut, SECRET_KEY)) + ",1")
-    config = tmp_path / "envdeck.yaml"
-    state_url = f"state:\n  url: {json.dumps(any_store.url)}\n" if any_store.url else ""
-    config.write_text(state_url + "environments:\n  dev: {}\n")
-    args = ("--config", str(config), "--state-dir", str(any_store.state_dir))
+    args = audit_args(any_store, tmp_path)
     text = envdeck("audit", *args)
     assert text.returncode == 0, text.stderr
     assert text.stderr.count("warning") == 1 and "3 audit rows with unreadable params" in text.stderr
@@ -193,13 +169,6 @@ async def test_a_secret_across_the_cut_is_redacted_whole(any_store, request):
         await store.close()
 
 
-def huge(any_store, char: str) -> str:
-    """SQL for 5,000,000 times `char`, on either engine."""
-    if any_store.kind == "postgres":
-        return f"repeat('{char}', 5000000)"
-    return f"replace(hex(zeroblob(2500000)), '0', '{char}')"
-
-
 async def test_the_change_feed_reads_no_members_text(any_store, request):
     """`ChangeFeed.envs_active_since` (a follower's wake) over a member's hand-written rows: the
     database answers only about the environments asked for, one row each: a 5 MB action, a long
@@ -211,8 +180,8 @@ async def test_the_change_feed_reads_no_members_text(any_store, request):
     store = await any_store.open()
     try:
         own = await store.audit_begin(user="u", env="dev", target="t", action="scale", params={}, origin="tui")
-        forge(any_store, request, f"'2026-12-07T11:41:00Z','root','prod','x',{huge(any_store, 'A')},'{{}}','cli',"
-              "'succeeded','m',1")
+        forge(any_store, request, f"'2026-12-07T11:41:00Z','root','prod','x',{repeated(any_store, 'A', 5_000_000)},"
+              "'{}','cli','succeeded','m',1")
         long_env = "'" + "p" * 2000 + "'"  # PostgreSQL's index on env refuses much longer ones
         forge(any_store, request, f"'2026-12-07T11:41:00Z','root',{long_env},'x','scale','{{}}','cli','succeeded','m',1")
         escape = "chr(27)" if any_store.kind == "postgres" else "char(27)"

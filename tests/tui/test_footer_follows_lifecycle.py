@@ -9,24 +9,24 @@ in-memory provisioner world, the config's environments from the in-memory stage.
 from __future__ import annotations
 
 import pytest
-from rich.text import Text
 
 from screens.confirm import ConfirmScreen
 from screens.environment import EnvironmentScreen
-from screens.overview import EnvironmentsTable
 from tests.lifecycle.memory_provisioner import MemoryWorld
 from tests.tui.pilot import app_ready, settle, wait_until
 from tests.tui.test_footer_agrees import footer_actions, notes
-from tests.tui.test_lifecycle_tui import SMALL, created_and_selected, lifecycle_app
+from tests.tui.test_lifecycle_tui import (
+    SMALL,
+    created_and_selected,
+    failed_on_overview,
+    lifecycle_app,
+    state_of,
+)
 
 
 @pytest.fixture
 def world() -> MemoryWorld:
     return MemoryWorld()
-
-
-def state_of(app, env: str):
-    return getattr(app.managed.get(env), "state", None)
 
 
 async def test_footer_offers_wake_after_sleep_and_sleep_after_wake(tmp_path, stage, world):
@@ -65,10 +65,7 @@ async def test_failed_environment_is_not_offered_sleep_and_z_says_why(tmp_path, 
     app = lifecycle_app(tmp_path, stage, world, live=True)
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
-        await app.session.env_create("pr-9", "preview", {"branch": "x"}, wait=False)
-        table = app.screen.query_one(EnvironmentsTable)
-        await wait_until(pilot, lambda: (table.cells_of("pr-9") or ("", Text("")))[1].plain == "✖ failed",
-                         "pr-9 failed", explain=lambda: app.managed.get("pr-9"))
+        table = await failed_on_overview(pilot, app, "pr-9")
         await wait_until(pilot, lambda: table.move_to_key("pr-9"), "its row")
         await settle(pilot)
         overview = app.screen

@@ -69,14 +69,29 @@ def lifecycle_app(state_dir: Path, stage: Stage, world: MemoryWorld, *, live: bo
     return create_app(stage_config(STAGE_CONFIG + TEMPLATES), state_dir, options=options)
 
 
+def state_of(app: EnvdeckApp, env: str):
+    """The lifecycle state of a created environment as the app knows it (None: not one)."""
+    return getattr(app.managed.get(env), "state", None)
+
+
 async def created_and_selected(pilot, app: EnvdeckApp, name: str = "pr-3"):
     """Create NAME from the preview template (handed to the app's reconciler), wait until it is
     ready and its row on the overview is selected; the overview's table."""
     await app.session.env_create(name, "preview", {"branch": "x"}, wait=False)
-    await wait_until(pilot, lambda: getattr(app.managed.get(name), "state", None) == "ready", f"{name} ready")
+    await wait_until(pilot, lambda: state_of(app, name) == "ready", f"{name} ready")
     table = app.screen.query_one(EnvironmentsTable)
     await wait_until(pilot, lambda: table.move_to_key(name), "its row")
     await settle(pilot)
+    return table
+
+
+async def failed_on_overview(pilot, app: EnvdeckApp, name: str) -> EnvironmentsTable:
+    """Create NAME from the preview template, a step of which the world refuses, and wait until
+    its overview row says `✖ failed`; the overview's table."""
+    await app.session.env_create(name, "preview", {"branch": "x"}, wait=False)
+    table = app.screen.query_one(EnvironmentsTable)
+    await wait_until(pilot, lambda: (table.cells_of(name) or ("", Text("")))[1].plain == "✖ failed",
+                     f"{name} failed", explain=lambda: app.managed.get(name))
     return table
 
 
@@ -324,6 +339,18 @@ STEPS_SNAPSHOT = [
     StepRecord("pr-42", "web", "aws", "ec2-instance")]
 
 
+async def provisioning_with_steps(pilot) -> EnvdeckApp:
+    """pr-42 created from the preview template and provisioning with STEPS_SNAPSHOT, from one
+    LifecycleChanged as the engine sends it; the app."""
+    app = pilot.app
+    await app_ready(pilot)
+    managed = await app.session.env_create("pr-42", "preview", {"branch": "feature-x"}, wait=False)
+    managed.state = EnvLifecycleState.PROVISIONING
+    managed.steps = STEPS_SNAPSHOT
+    app.bridge(LifecycleChanged("pr-42", managed))
+    return app
+
+
 def test_new_environment_form_snapshot(snap_compare, tmp_path, stage, world):
     """The form at 80×24 with an error under the branch field."""
     async def run(pilot):
@@ -346,12 +373,7 @@ def test_new_environment_plan_snapshot(snap_compare, tmp_path, stage, world):
                                              pytest.param((160, 48), "light", id="160x48-light")])
 def test_steps_view_snapshot(snap_compare, tmp_path, stage, world, size, theme):
     async def run(pilot):
-        app = pilot.app
-        await app_ready(pilot)
-        managed = await app.session.env_create("pr-42", "preview", {"branch": "feature-x"}, wait=False)
-        managed.state = EnvLifecycleState.PROVISIONING
-        managed.steps = STEPS_SNAPSHOT
-        app.bridge(LifecycleChanged("pr-42", managed))
+        app = await provisioning_with_steps(pilot)
         await wait_until(pilot, lambda: "pr-42" in app.managed and app.managed["pr-42"].steps, "the steps")
         app.open_env("pr-42")
         await wait_until(pilot, lambda: showing_steps(app, "pr-42"), "its steps")
@@ -367,12 +389,7 @@ def test_steps_view_snapshot(snap_compare, tmp_path, stage, world, size, theme):
 def test_overview_marks_at_80_columns_snapshot(snap_compare, tmp_path, stage, world):
     """A created environment provisioning and expiring within the hour: the row fits 80 columns."""
     async def run(pilot):
-        app = pilot.app
-        await app_ready(pilot)
-        managed = await app.session.env_create("pr-42", "preview", {"branch": "feature-x"}, wait=False)
-        managed.state = EnvLifecycleState.PROVISIONING
-        managed.steps = STEPS_SNAPSHOT
-        app.bridge(LifecycleChanged("pr-42", managed))
+        app = await provisioning_with_steps(pilot)
         table = app.screen.query_one(EnvironmentsTable)
         await wait_until(pilot, lambda: "pr-42" in table.row_keys, "the row")
         await settle(pilot)
@@ -387,7 +404,7 @@ async def test_sleep_and_wake_of_a_ready_environment(tmp_path, stage, world):
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
         await app.session.env_create("pr-3", "preview", {"branch": "x"}, wait=False)
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 ready",
+        await wait_until(pilot, lambda: state_of(app, "pr-3") == "ready", "pr-3 ready",
                          explain=lambda: app.managed.get("pr-3"))
         app.open_env("pr-3")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.env == "pr-3"
@@ -403,13 +420,13 @@ async def test_sleep_and_wake_of_a_ready_environment(tmp_path, stage, world):
         await pilot.press("Z")
         await dialog_shown(pilot, ConfirmScreen, "the confirmation again")
         await pilot.press("ctrl+y")
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "sleeping",
+        await wait_until(pilot, lambda: state_of(app, "pr-3") == "sleeping",
                          "pr-3 sleeping", explain=lambda: app.managed.get("pr-3"))
         assert "‖ sleeping" in str(app.screen.query_one("#title", Static).render())
         await pilot.press("W")
         await dialog_shown(pilot, ConfirmScreen, "the wake confirmation")
         await pilot.press("ctrl+y")
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-3"), "state", None) == "ready", "pr-3 awake",
+        await wait_until(pilot, lambda: state_of(app, "pr-3") == "ready", "pr-3 awake",
                          explain=lambda: app.managed.get("pr-3"))
         actions = [r["action"] for r in await app.session.store.audit_entries("pr-3", limit=50)
                    if r["user"] == "alice" and r["origin"] == "tui"]
@@ -447,10 +464,7 @@ async def test_failed_step_and_hostile_text(tmp_path, stage, world):
     app = lifecycle_app(tmp_path, stage, world, live=True)
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
-        await app.session.env_create("pr-6", "preview", {"branch": "x"}, wait=False)
-        overview = app.screen.query_one(EnvironmentsTable)
-        await wait_until(pilot, lambda: (overview.cells_of("pr-6") or ("", Text("")))[1].plain == "✖ failed",
-                         "pr-6 failed", explain=lambda: app.managed.get("pr-6"))
+        await failed_on_overview(pilot, app, "pr-6")
         app.open_env("pr-6")
         await wait_until(pilot, lambda: showing_steps(app, "pr-6"), "its steps")
         await settle(pilot)
@@ -470,7 +484,7 @@ async def test_destroy_from_the_environment_screen_tears_it_down(tmp_path, stage
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
         await app.session.env_create("pr-4", "preview", {"branch": "x"}, wait=False)
-        await wait_until(pilot, lambda: getattr(app.managed.get("pr-4"), "state", None) == "ready", "pr-4 ready")
+        await wait_until(pilot, lambda: state_of(app, "pr-4") == "ready", "pr-4 ready")
         assert len(world.live("pr-4")) == 3
         app.open_env("pr-4")
         await wait_until(pilot, lambda: isinstance(app.screen, EnvironmentScreen) and app.screen.ready, "pr-4")

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from screens.overview import EnvironmentsTable
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
-from tests.tui.test_overview_selection import under_table
+from tests.tui.pilot import settle, wait_until
+from tests.tui.test_overview_selection import ready_at_80x24, select, under_table
 
 
 async def test_typing_a_filter_selects_the_first_match(tmp_path, stage):
-    app = make_app(tmp_path, stage)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        screen = app.screen
-        table = screen.query_one(EnvironmentsTable)
-        table.move_to_key("staging")
-        await settle(pilot)
+    async with ready_at_80x24(tmp_path, stage) as (pilot, screen, table):
+        app = pilot.app
+        await select(pilot, table, "staging")
         await pilot.press("slash", *"prod")
         box = screen.query_one("#filter", Input)
         await wait_until(pilot, lambda: box.value == "prod" and table.row_keys == ["prod"], "prod alone",

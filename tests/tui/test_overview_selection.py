@@ -6,6 +6,9 @@ with the keys (p Resume on a paused row, D/Z/W "(not now)" on a declared environ
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from textual.widgets import Input, Static
 
 from screens.confirm import ConfirmScreen
@@ -39,12 +42,26 @@ def under_table(screen) -> str:
     return str(screen.query_one("#env-description", Static).render())
 
 
-async def test_the_cursor_follows_its_environment_and_a_destroyed_rows_neighbour_is_selected(tmp_path, stage):
-    app = make_app(tmp_path, stage)
+@asynccontextmanager
+async def ready_at_80x24(tmp_path, stage, table_type=EnvironmentsTable, **options) -> AsyncIterator[tuple]:
+    """The app (make_app's `options`: env= opens that environment's screen) at 80×24, ready:
+    the pilot, the screen shown and its table of `table_type`."""
+    app = make_app(tmp_path, stage, **options)
     async with app.run_test(size=(80, 24)) as pilot:
         await app_ready(pilot)
         screen = app.screen
-        table = screen.query_one(EnvironmentsTable)
+        yield pilot, screen, screen.query_one(table_type)
+
+
+async def select(pilot, table, key: str) -> None:
+    """The row `key` selected and the screen settled (footer, detail line)."""
+    table.move_to_key(key)
+    await settle(pilot)
+
+
+async def test_the_cursor_follows_its_environment_and_a_destroyed_rows_neighbour_is_selected(tmp_path, stage):
+    async with ready_at_80x24(tmp_path, stage) as (pilot, screen, table):
+        app = pilot.app
         last = table.row_keys[-1]
         table.move_to_key(last)
         wide = labels(table)
@@ -57,8 +74,7 @@ async def test_the_cursor_follows_its_environment_and_a_destroyed_rows_neighbour
         assert last in under_table(screen) or table.cursor_key == last
 
         # the provisioning row selected, then destroyed: its neighbour (the row before it) is selected
-        table.move_to_key("pr-6-a-long-preview-name")
-        await settle(pilot)
+        await select(pilot, table, "pr-6-a-long-preview-name")
         assert "D" in footer_keys(screen)
         app.post_message(LifecycleUpdated("pr-6-a-long-preview-name", created("pr-6-a-long-preview-name",
                                                                                EnvLifecycleState.DESTROYED)))
@@ -72,11 +88,8 @@ async def test_the_cursor_follows_its_environment_and_a_destroyed_rows_neighbour
 
 
 async def test_slash_filters_the_environments_and_nothing_selected_hides_the_keys(tmp_path, stage):
-    app = make_app(tmp_path, stage)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        screen = app.screen
-        table = screen.query_one(EnvironmentsTable)
+    async with ready_at_80x24(tmp_path, stage) as (pilot, screen, table):
+        app = pilot.app
         everyone = list(table.row_keys)
         await send_burst(pilot, "/prod", "burst")
         box = screen.query_one("#filter", Input)
@@ -110,11 +123,8 @@ async def test_slash_filters_the_environments_and_nothing_selected_hides_the_key
 
 
 async def test_footer_and_help_agree_with_the_keys_on_the_overview(tmp_path, stage):
-    app = make_app(tmp_path, stage)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        screen = app.screen
-        table = screen.query_one(EnvironmentsTable)
+    async with ready_at_80x24(tmp_path, stage) as (pilot, screen, table):
+        app = pilot.app
         env = table.cursor_key
         rows = {key.split(":")[0]: cells[2].plain for key, cells in binding_rows(screen, app.palette).items()}
         for ident in ("env-destroy", "env-sleep", "env-wake"):  # a declared environment: visible at 80 columns

@@ -7,25 +7,20 @@ from __future__ import annotations
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import settle, wait_until
 from tests.tui.test_footer_agrees import help_rows
-from tests.tui.test_overview_selection import footer_keys
+from tests.tui.test_overview_selection import footer_keys, ready_at_80x24, select
 from tui.widgets.resource_table import ResourceTable
 
 NODE = "edge/node/gw-01"
 
 
 async def test_r_reads_reboot_where_it_reboots(tmp_path, stage):
-    app = make_app(tmp_path, stage, env="staging")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await app_ready(pilot)
-        screen = app.screen
-        table = screen.query_one(ResourceTable)
-        table.move_to_key("kubernetes/Deployment/api")
-        await settle(pilot)
+    async with ready_at_80x24(tmp_path, stage, ResourceTable, env="staging") as (pilot, screen, table):
+        app = pilot.app
+        await select(pilot, table, "kubernetes/Deployment/api")
         assert footer_keys(screen).get("r") == "Restart", footer_keys(screen)
-        table.move_to_key(NODE)
-        await settle(pilot)
+        await select(pilot, table, NODE)
         assert footer_keys(screen).get("r") == "Reboot", footer_keys(screen)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
