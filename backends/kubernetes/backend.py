@@ -5,7 +5,9 @@
             ──► one Informer per kind (list limit=500 + watch from resourceVersion)
             ──► ResourceTable (convert.py / convert_kinds.py: health.py, kind_health.py,
                 compliance.py) / EventLog (events.py)
-    watch(): informers run as tasks; a change wakes the loop, which waits `coalesce_s`
+    watch(): informers run as tasks, beside a probe of the API server's liveness (liveness.py:
+             a frozen server behind open watches reads overdue, then unreachable);
+             a change wakes the loop, which waits `coalesce_s`
              and yields one full Observation (unchanged Resources are the same objects)
              with the delta since its previous one (delta.py; none for the first, or
              after a relist), so that the reconciler's work follows the changes.
@@ -19,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from backends.base import Backend
@@ -30,6 +33,7 @@ from backends.kubernetes.api_paths import item_path
 from backends.kubernetes.connection import ClusterConnection, load_connection_async
 from backends.kubernetes.inventory import Inventory
 from backends.kubernetes.kinds import BY_KIND, WORKLOADS
+from backends.kubernetes.liveness import PROBE_INTERVAL_S, ApiLiveness
 from backends.kubernetes.logs import merged_lines, selector_string, targets_of
 from backends.kubernetes.metrics import MetricHistory, Usage, fetch_pod_usage
 from backends.kubernetes.version import cluster_version
@@ -65,6 +69,9 @@ class KubernetesBackend(Backend):
     #: a watch silent this long (or 3 x defaults.timeout if longer) means a hung API
     #: server: watch() raises BackendUnreachable (see KubeApi.watch_timeout_s).
     silence_floor_s: float = WATCH_SILENCE_FLOOR_S
+    #: while watching, the API server is asked `GET /version` this often (liveness.py): a frozen
+    #: server behind open watches reads overdue, then unreachable after `KubeApi.watch_silence_s`
+    liveness_interval_s: float = PROBE_INTERVAL_S
 
     def __init__(self, env: str, config: KubernetesConfig, defaults: Defaults):
         super().__init__(env, config, defaults)
@@ -79,6 +86,11 @@ class KubernetesBackend(Backend):
         self.metrics_interval_s = max(float(defaults.interval), 5.0)
         self._not_listable: list[str] = []  # found by check(): types RBAC forbids listing
         self._not_discovered: list[str] = []  # found by check(): group versions discovery could not read
+        #: Set by the reconciler: told when the API server's answer is overdue (the time it was due)
+        #: and None when it answers again, while watch() runs (liveness.py)
+        self.report_answer_due: Callable[[datetime | None], None] | None = None
+        self.answer_due: datetime | None = None  # the last thing told to report_answer_due
+        self.liveness: ApiLiveness | None = None  # the probe of the running watch()
 
     # -- lifecycle -----------------------------------------------------------
     async def _ensure(self) -> Inventory:
@@ -124,9 +136,14 @@ class KubernetesBackend(Backend):
         shown_placeholders: set[str] = set()  # ids of the placeholders this stream yielded last
         samples: list[tuple[str, str, float]] = []
         sampler = asyncio.create_task(self._sample_periodically(inv, samples))
+        assert self.api is not None
+        self.liveness = ApiLiveness(self.api, interval_s=self.liveness_interval_s)
+        prober = asyncio.create_task(self._probe_liveness(inv, self.liveness), name="k8s-liveness")
         try:
             while True:
                 await inv.wait_changed_or_failed()
+                if prober.done():
+                    prober.result()  # the API server stopped answering: BackendUnreachable
                 if not inv.synced:
                     inv.changed.clear()
                     continue
@@ -148,8 +165,25 @@ class KubernetesBackend(Backend):
                 yield obs
         finally:
             sampler.cancel()
-            await asyncio.gather(sampler, return_exceptions=True)
+            prober.cancel()
+            await asyncio.gather(sampler, prober, return_exceptions=True)
             await inv.stop()
+
+    async def _probe_liveness(self, inv: Inventory, liveness: ApiLiveness) -> None:
+        """Run the API server's liveness probe beside the watches (liveness.py); when it gives up
+        (no answer for `KubeApi.watch_silence_s`), wake watch() to raise its error."""
+        self._answer_due(None)
+        try:
+            await liveness.run(self._answer_due)
+        finally:
+            inv.changed.set()
+
+    def _answer_due(self, due: datetime | None) -> None:
+        if due == self.answer_due:
+            return
+        self.answer_due = due
+        if self.report_answer_due is not None:
+            self.report_answer_due(due)
 
     async def _sample_periodically(self, inv: Inventory, out: list[tuple[str, str, float]]) -> None:
         """Metrics every `metrics_interval_s`, beside the watches: a slow metrics API

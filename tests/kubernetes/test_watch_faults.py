@@ -63,6 +63,8 @@ async def test_quiet_healthy_watches_raise_no_alarm_and_a_hung_server_is_noticed
     backend = make_backend(timeout=2.0)
     backend.silence_floor_s = 6.0  # reads silent for 6 s mean a hung server (30 s outside tests)
     backend.metrics_interval_s = 3600.0
+    # the watches' own bound, the backstop of the liveness probe (test_frozen_api_server.py): no probe here
+    backend.liveness_interval_s = 3600.0
     watch = watching(backend)
     await watch.next(lambda obs: "kubernetes/Deployment/web" in by_id(obs), "web observed")
     inv = backend.inventory

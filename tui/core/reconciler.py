@@ -500,9 +500,33 @@ class Reconciler:
     def _at(self, delay: float) -> datetime:
         return self.clock() + timedelta(seconds=delay)
 
+    # -- a watching backend whose server stops answering -----------------------
+    def _hear_answer_due(self, env: str, bname: str, backend: Backend) -> None:
+        """Let a watching backend that probes its server (`report_answer_due`: the Kubernetes
+        one, backends/kubernetes/liveness.py) tell when its server's answer is overdue."""
+        if hasattr(backend, "report_answer_due"):
+            backend.report_answer_due = functools.partial(self.answer_due, env, bname)
+
+    def answer_due(self, env: str, bname: str, due: datetime | None) -> None:
+        """A watching backend's server has not answered since `due` (None: it answers again).
+        A watch has no pass that could be overdue, so its state reads as a polled backend's
+        pass due at `due` and not ended (`watching` off, `next_pass` = due): the overview marks
+        it `k8s?12s` once 10 s late, as `aws?12s`, until it answers (or reads unreachable).
+        Told only while the backend's watch() runs, which makes `watching` right again."""
+        state = self.envs[env].backends.get(bname) if env in self.envs else None
+        if state is None:
+            return
+        if due is None:
+            state.watching = True
+        else:
+            state.watching = False
+            state.next_pass = due
+        self._publish(BackendStatusChanged(env, bname, state))
+
     async def _watch_once(self, env: str, bname: str, backend: Backend) -> float:
         state = self.envs[env].backends[bname]
         state.watching = True
+        self._hear_answer_due(env, bname, backend)
         try:
             await self._follow_watch(env, bname, backend.watch())
             return 0.5  # the stream ended cleanly (timeout); resume soon

@@ -15,6 +15,10 @@ from tui.core.sanitize import clean
 from tui.widgets.cells import Palette, format_age
 from tui.widgets.resource_table import SHORT_BACKEND
 
+#: a pass (or a watching backend's liveness answer) this late and not ended reads `k8s ? unanswered 12s`
+#: (the overview's OVERDUE_S: screens/overview_rows.py, which imports this module)
+OVERDUE_S = 10.0
+
 
 def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose: bool) -> Text:
     name = SHORT_BACKEND.get(b.name, b.name)
@@ -34,6 +38,11 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
             out.append(f" backoff {format_age(b.backoff_s)}")
         if verbose and b.error:
             out.append(f" {clean(b.error, max_len=60)}", style=palette.style("error"))
+        return out
+    late = (now - b.next_pass).total_seconds() if b.next_pass is not None and not b.watching else 0.0
+    if late >= OVERDUE_S:  # as the overview's `aws?30s`: no answer for that long, the rows may be stale
+        out.append(f"{name} ?", style=palette.style("warning", bold=True))
+        out.append(f" unanswered {format_age(late)}")
         return out
     out.append(f"{name} ✓", style=palette.style("success", bold=True))
     if b.watching:

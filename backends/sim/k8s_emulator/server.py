@@ -90,6 +90,8 @@ class ServerBase:
         self.response_log: deque[tuple[str, str, int]] = deque(maxlen=20_000)
         #: API groups whose discovery answers 503, as an aggregated API whose service is down
         self.unavailable_groups: set[str] = set()
+        #: freeze(): requests are taken and not answered, open watches send nothing (thaw() ends it)
+        self.frozen = False
         self.url: str | None = None
         self.port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -152,6 +154,21 @@ class ServerBase:
             await self._runner.cleanup()
             self._runner = None
 
+    def freeze(self) -> None:
+        """Stop answering, as a SIGSTOPped kube-apiserver or a black-holed network: connections stay
+        open and requests are taken, but nothing is answered and open watches send nothing (no event,
+        no bookmark, no end), until thaw(). The state still changes meanwhile (the tests' hand, the
+        controllers): what changed is sent once thawed, as a stopped server that is continued."""
+        self.frozen = True
+
+    def thaw(self) -> None:
+        self.frozen = False
+
+    async def while_frozen(self) -> None:
+        """Return once the server is not frozen (at once when it is not)."""
+        while self.frozen and self._runner is not None:
+            await asyncio.sleep(0.05)
+
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -162,6 +179,7 @@ class ServerBase:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.request_log.append((request.method, request.path_qs))
+        await self.while_frozen()
         response = await self._answer(request, handler)
         # what each request did (a POST that met 409 made nothing): tests count effects here
         self.response_log.append((request.method, request.path_qs, response.status))

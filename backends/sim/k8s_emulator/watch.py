@@ -19,6 +19,8 @@
   "Too large resource version" (a server that answers so forever).
 - `failure.endless_watch_line`: HTTP 200, then 64 KiB chunks of `A` without a newline until the
   client drops it (a hostile proxy); `failure.watch_lines_sent` counts the bytes.
+- `freeze()` (server.py): an open watch sends nothing and does not end (its timeoutSeconds passing
+  or not) until `thaw()`; then what changed meanwhile is sent, as by a stopped server continued.
 """
 
 from __future__ import annotations
@@ -198,6 +200,7 @@ async def _follow(stream: _Stream, emu: Emulator, watcher: Watcher, matches: Any
     deadline = time.monotonic() + timeout
     next_bookmark = time.monotonic() + emu.bookmark_interval_s
     while True:
+        await emu.while_frozen()  # a frozen server neither sends nor ends a watch
         now = time.monotonic()
         if now >= deadline:
             return
@@ -208,6 +211,7 @@ async def _follow(stream: _Stream, emu: Emulator, watcher: Watcher, matches: Any
             if stream.closed():
                 return
             if bookmarks and time.monotonic() >= next_bookmark:
+                await emu.while_frozen()
                 await stream.send_raw("BOOKMARK", _bookmark(stream.rt, emu.store.rv))
                 next_bookmark = time.monotonic() + emu.bookmark_interval_s
             continue
@@ -218,4 +222,5 @@ async def _follow(stream: _Stream, emu: Emulator, watcher: Watcher, matches: Any
         last_rv = event.rv
         type_ = _translate(event, matches)
         if type_:
+            await emu.while_frozen()  # an event of a change made while frozen is sent once thawed
             await stream.send(type_, event.entry)
