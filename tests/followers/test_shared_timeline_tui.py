@@ -50,7 +50,7 @@ async def test_an_action_in_alices_envdeck_appears_in_veras_timeline(state_dir):
         finally:
             await alice.close()
         # on PostgreSQL the row was written by the store's role `envdeck`, not one named alice: said as the CLI does
-        by = "alice [db role envdeck] via cli" if os.environ.get("ENVDECK_STATE_URL") else "alice via cli"
+        by = "[db role envdeck] alice via cli" if os.environ.get("ENVDECK_STATE_URL") else "alice via cli"
         await wait_until(pilot, lambda: any(by in line and "restart" in line
                                             for line in timeline_lines(app)),
                          "alice's restart in vera's timeline", explain=lambda: timeline_lines(app)[:5])

@@ -3,7 +3,7 @@
 would): the view fills and keeps working, unreadable params are shown as data with one warning,
 a time that is no time (or before year 1 in UTC) is marked (no crash), a future time is marked, shown with its date and
 not pinned at the top, another day's time keeps its date in the narrow layout, a forged row
-shows the database role that wrote it, and a 5 MB message is cut saying how long it was.
+shows the database role that wrote it (first, so a padded user cannot hide it), and a 5 MB message is cut saying how long it was.
 
 Pilot test on the in-memory stage (tests/tui/stage.py, clock FIXED_NOW 2025-03-14 03:00 UTC)."""
 
@@ -28,6 +28,8 @@ ROWS = [  # (at, user, action, params, message, db_user)
     ("0001-01-01T00:00:00Z", "root", "year-1", "{}", "m", "mallory"),
     ("0001-01-01T00:00:00+14:00", "root", "year-0", "{}", "m", "mallory"),  # before year 1 in UTC
     ("2025-03-14T02:54:00Z", "u" + "\u0301" * 5000, "zalgo", "{}", "m", "mallory"),
+    ("2025-03-14T02:55:00Z", "root" + " " * 120 + "x", "padded", "{}", "m", "mallory"),
+    ("2025-03-14T02:56:00Z", "root" + "\u200b" * 300, "zwsp", "{}", "m", "mallory"),
 ]
 
 
@@ -67,13 +69,16 @@ async def test_the_timeline_shows_a_members_hand_written_rows(tmp_path, stage):
         assert table.row_keys[0] != keys["future"]                   # placed by id, not pinned on top
         assert table.row_keys.index(keys["future"]) < table.row_keys.index(keys["old"])
         assert shown("bad-time")[0] == "time?" and whole("bad-time").startswith("[time unreadable: garbage] ")
-        assert whole("forged").startswith("root [db role mallory] via cli: ok by root · params unreadable "
+        assert whole("forged").startswith("[db role mallory] root via cli: ok by root · params unreadable "
                                           "(not JSON): not json␛[31m")
         assert "[params unreadable]" in table._full[0][keys["forged"]][4].plain
         assert whole("scale") == "alice via cli: scaled"             # no mark on an ordinary row
         assert shown("year-1")[0] == "0001-01-01 00:00"              # the year as written, not "1-01-01"
         assert shown("year-0")[0] == "time?"                         # never an OverflowError
-        assert whole("zalgo").startswith("u\u0301\u0301(+997 combining marks) [db role mallory]")  # cut at 1,000 first
-        assert whole("big").startswith("root [db role mallory] via cli: [message cut: 5000000 characters] AAAA")
+        assert whole("zalgo").startswith("[db role mallory] u\u0301\u0301(+997 combining marks)")  # cut at 1,000 first
+        assert whole("big").startswith("[db role mallory] root via cli: [message cut: 5000000 characters] AAAA")
+        # a user padded by hand cannot push the mark out of the drawn cell: the mark comes first
+        assert whole("padded").startswith("[db role mallory] root x via cli")
+        assert "[db role mallory]" in shown("padded")[-1] and "[db role mallory]" in shown("zwsp")[-1]
         warnings = [str(n.message) for n in app._notifications if n.severity == "warning"]
         assert warnings == ["1 audit row with unreadable params (id 2): shown as written, not as parameters"]

@@ -24,6 +24,7 @@ from textual.widgets.data_table import ColumnKey
 from tui.core.audit_rows import FUTURE_SKEW, row_time
 from tui.core.env_state import EnvState
 from tui.core.model import SEVERITY_ORDER, Resource, iso
+from tui.core.text_cut import cut_middle
 from tui.widgets.cells import Palette, age_between, muted, result_cell, safe, severity_cell
 from tui.widgets.keyed_table import Cells, KeyedTable
 
@@ -33,6 +34,7 @@ NARROW_BELOW = 110
 FILL_MIN = 12
 FILL_WANT = 48  # wide layout: the other columns are capped (CAPS) when the message would get less
 PREVIEW_LINES = 3
+USER_SHOWN = 40  # cells of a row's user in the Timeline message (the rest is cut in the middle)
 MESSAGE_SHOWN = 1000  # of a stored message; longer ones say they were cut (and how long they were)
 
 
@@ -376,11 +378,14 @@ class TimelineTable(RecordTable):
             if a.get("params_error"):
                 what += " [params unreadable]"
             user = str(a.get("user", ""))
-            db = f" [db role {a['db_user']}]" if a.get("db_user") and a["db_user"] != user else ""
+            # The mark goes first and the user is cut: a user padded with spaces or zero-width
+            # characters by a member's hand-written row could push the mark out of the cell.
+            db = f"[db role {a['db_user']}] " if a.get("db_user") and a["db_user"] != user else ""
+            user = cut_middle(" ".join(user.split()), USER_SHOWN)
             text = str(a.get("message") or "")
             if a.get("message_cut"):  # said first: the cell cuts the text at 160 characters
                 text = f"[message cut: {a.get('message_length')} characters] {text}"
-            message = _flagged(a.get("at"), now) + f"{user}{db} via {a.get('origin', '')}" + (
+            message = _flagged(a.get("at"), now) + f"{db}{user} via {a.get('origin', '')}" + (
                 f": {text}" if text else "")
             if a.get("params_error"):
                 message += f" · params unreadable ({a['params_error']}): {a.get('params_raw') or ''}"
