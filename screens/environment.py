@@ -575,6 +575,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         if score is not None:
             t.append(f"  {score:.0f}% compliant", style=palette.style("text-muted"))
         t.append(f"  repair {state.repair}", style=palette.style("text-muted"))
+        if state.paused:  # repairs paused for every process on the store, until someone resumes
+            by = f" by {clean(state.pause.user, max_len=40)}" if state.pause is not None else ""
+            t.append(f" · PAUSED{by}", style=palette.style("warning", bold=True))
         if state.description:
             t.append(f"  {clean(state.description, max_len=80)}", style=palette.style("text-muted"))
         self.query_one("#title", Static).update(t, layout=False)  # one line (.title-bar): no reflow of the screen

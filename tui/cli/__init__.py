@@ -134,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--field", metavar="FIELD", help="with --clear: only this field")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = add("pause", _lazy("tui.cli.pause_cmd:cmd_pause"),
+            "pause an environment's automatic repairs for every envdeck on the store (observing goes on)")
+    p.add_argument("env", metavar="ENV")
+    p.add_argument("--reason", metavar="TEXT", help="why (shown by status and kept in the audit trail)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("resume", _lazy("tui.cli.pause_cmd:cmd_pause"), "resume an environment's automatic repairs")
+    p.add_argument("env", metavar="ENV")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = add("audit", _lazy("tui.cli.commands:cmd_audit"), "show the audit trail")
     p.add_argument("--env", metavar="NAME", help="only this environment")
     p.add_argument("--limit", type=_audit_limit, default=50, metavar="N",

@@ -328,7 +328,8 @@ class Agent:
         elif isinstance(change, EnvironmentsChanged):
             log.info("environments changed", extra={"ctx": {"added": change.added, "removed": change.removed}})
         elif isinstance(change, EnvPaused):
-            log.info("repairs %s", "paused" if change.paused else "resumed", extra={"ctx": {"env": change.env}})
+            log.info("repairs %s", "paused" if change.paused else "resumed",
+                     extra={"ctx": {"env": change.env, "by": change.by.user if change.by is not None else None}})
         elif isinstance(change, LeaderChanged) and not self.stopping.is_set():  # not the release on SIGTERM
             log.log(logging.WARNING if change.note else logging.INFO, "leader %s", change.leader or "none",
                     extra={"ctx": {"env": change.env, "leader": change.leader, "note": change.note}})

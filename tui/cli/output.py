@@ -145,12 +145,24 @@ def _fold_list(items: list[str], width: int) -> list[str]:
     return [folded for one in (*lines, line) for folded in fold_words(one, width, indent="   ")]
 
 
+def paused_words(env: dict[str, Any]) -> str:
+    """`  PAUSED by USER since AT (REASON)` for an environment whose repairs are paused (the store's
+    pause, every process honours it), else ''."""
+    if not env.get("paused"):
+        return ""
+    pause = env.get("pause") or {}
+    by = f" by {pause['user']}" if pause.get("user") else ""
+    since = f" since {pause['at']}" if pause.get("at") else ""
+    why = f" ({pause['reason']})" if pause.get("reason") else ""
+    return f"  PAUSED{by}{since}{why}"
+
+
 def status_table(envs: list[dict[str, Any]], width: int | None = None) -> None:
     """`width`: the terminal's (None when piped: every column whole, today's lines)."""
     for env in envs:
         backends = ", ".join(_backend_cells(env))
         head = (f"{env['name']}  health={env['health']}  drift={env['drift'] or '-'}  repair={env['repair']}"
-                f"  faults={len(env['faults'])}")
+                f"  faults={len(env['faults'])}{paused_words(env)}")
         if width is None or len(clean(head)) + len(clean(backends)) + 4 <= width:
             write_line(f"{head}  [{backends}]")
         else:  # a narrow terminal: the backends on the line(s) below, folded between them

@@ -58,11 +58,13 @@ def summary_lines(envs: list[dict[str, Any]], width: int | None = None) -> list[
 def _repair_cell(env: dict[str, Any], room: int | None) -> str:
     """`repair=MODE led by LEADER`; in less room the leader (who repairs it) is kept longest:
     the words around it go first, then its middle is cut (user and pid stay)."""
-    whole = f"repair={env['repair']}" + (f" led by {env['leader']}" if env.get("leader") else "")
+    mode = env["repair"] + (" PAUSED" + (f" by {env['pause']['user']}" if env.get("pause") else "")
+                            if env.get("paused") else "")
+    whole = f"repair={mode}" + (f" led by {env['leader']}" if env.get("leader") else "")
     if room is None or len(whole) <= room or not env.get("leader"):
         return whole
     leader = env["leader"]
-    for text in (f"{env['repair']}, led by {leader}", f"led by {leader}", leader):
+    for text in (f"{mode}, led by {leader}", f"led by {leader}", leader):
         if len(text) <= room:
             return text
     return _cut_leader(leader, max(room, 8))

@@ -22,12 +22,28 @@ from tui.core.model import (
 from tui.core.redaction import NAME_MAX, cap_text, redact_text
 
 
+@dataclass(frozen=True, slots=True)
+class RepairPause:
+    """An environment's automatic repairs paused for every process on the store (`repair_pauses`):
+    who paused them, when (ISO time) and why; no expiry, until someone resumes."""
+
+    user: str
+    at: str
+    reason: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"user": self.user, "at": self.at, "reason": self.reason}
+
+
 @dataclass
 class EnvState:
     name: str
     repair: str
     description: str = ""
     paused: bool = False
+    # who paused the repairs, as the store keeps it (None: not paused, or paused by this process
+    # only, as a test arranges); `paused` follows the store's pause from the next read of it
+    pause: RepairPause | None = None
     # backend name -> resource id -> Resource
     resources: dict[str, dict[str, Resource]] = field(default_factory=dict)
     backends: dict[str, BackendState] = field(default_factory=dict)
@@ -103,6 +119,7 @@ class EnvState:
             "drift": self.drift(),
             "repair": self.repair,
             "paused": self.paused,
+            "pause": self.pause.to_json() if self.paused and self.pause is not None else None,
             "compliance_score": self.compliance_score(),
             "backends": {name: b.to_json() for name, b in self.backends.items()},
         }
@@ -177,6 +194,7 @@ class TimelineAdded:
 class EnvPaused:
     env: str
     paused: bool
+    by: RepairPause | None = None  # who paused it (None: resumed, or not known)
 
 
 @dataclass(frozen=True)

@@ -243,5 +243,7 @@ class Follower:
                 if env not in self.rec.envs:
                     continue
                 self.rec._publish(TimelineAdded(env, []))
+                if foreign:  # another process paused or resumed its repairs: shown (and honoured) now
+                    await self.rec.load_pause(env)
                 if foreign and self.rec.leadership.leads(env):
                     self._early_pass(env)  # another user's action: show its effect soon

@@ -6,8 +6,10 @@ A background asyncio service, independent of any UI (it runs headless under
 - errors back off exponentially with full jitter, per backend;
 - a repair that failed for the same desired value waits its own backoff instead
   of being retried in a hot loop;
-- an environment's repairs can be paused (observing goes on), and one resource's
-  automatic repairs held until a time (`repair_holds` in the store);
+- an environment's automatic repairs can be paused (observing goes on) for every process on
+  the store (`repair_pauses`, no expiry: read before each repair, so another process's pause
+  stops this one's repairs), and one resource's automatic repairs held until a time
+  (`repair_holds` in the store);
 - a desired-state overlay (a value set by a manual action, kept in the store with
   who/when/why) replaces the config's value of that field when diffing;
 - subscribers get typed changes through plain callbacks that must not block.
@@ -37,6 +39,7 @@ from tui.core.env_state import (
     EnvState,
     FaultsChanged,
     LeaderChanged,
+    RepairPause,
     RepairPerformed,
     ResourcesChanged,
     SamplesAdded,
@@ -155,6 +158,8 @@ class Reconciler:
         self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
         # what the last _apply left, for applying a watch's delta on top (_Applied)
         self._applied: dict[tuple[str, str], _Applied] = {}
+        # the store's pause of each environment as last read (load_pause applies only a change of it)
+        self._pause_read: dict[str, RepairPause | None] = {}
         self.running = False
         # repairs and lifecycle steps of an environment only while this process leads it (issue 16);
         # made before the lifecycle driver, whose engine drives under these leases
@@ -214,6 +219,7 @@ class Reconciler:
             for bname, bstate in stored.items():
                 if bname in state.backends:
                     state.backends[bname].observed_at = bstate.observed_at
+            await self.load_pause(env)  # paused by another process, or before a restart
         await self.load_leaders()
 
     async def start(self) -> None:
@@ -336,6 +342,7 @@ class Reconciler:
         self._tasks = [task for task in self._tasks if task not in mine]
         self.backends = {k: v for k, v in self.backends.items() if k != name}
         self.envs = {k: v for k, v in self.envs.items() if k != name}
+        self._pause_read.pop(name, None)  # an environment made again reads its pause afresh
         for bname, backend in backends.items():
             self._locks.pop((name, bname), None)
             self._wake.pop((name, bname), None)
@@ -355,19 +362,36 @@ class Reconciler:
                 await self.pass_once(env, bname, repair=False)
         return self.envs[env].all_resources() if env in self.envs else []
 
-    def pause(self, env: str, paused: bool = True) -> None:
-        """Pause (or resume) the automatic repairs of `env`. Observing goes on: a paused
-        environment still shows its drift, it is only not repaired."""
+    def pause(self, env: str, paused: bool = True, by: RepairPause | None = None) -> None:
+        """Show the automatic repairs of `env` paused (or resumed) in this process. Observing goes
+        on: a paused environment still shows its drift, it is only not repaired. The pause every
+        process honours is the store's (Session.set_paused writes it, load_pause reads it)."""
         state = self.envs[env]
-        state.paused = paused
-        self._publish(EnvPaused(env, paused))
+        state.paused, state.pause = paused, by if paused else None
+        self._publish(EnvPaused(env, paused, state.pause))
         if not paused and state.repair == "auto":
             self.wake(env)  # repair what drifted while paused
 
+    async def load_pause(self, env: str) -> None:
+        """Read the store's pause of `env` (another process may have paused or resumed it) and
+        apply it when it changed since the last read. A StateError is logged: the state as last
+        read stays (a pause seen is kept while the store cannot be read)."""
+        try:
+            stored = await self.store.pause(env)
+        except StateError as exc:
+            log.error("cannot read whether the repairs of %s are paused: %s", env, exc)
+            return
+        state = self.envs.get(env)
+        if state is None or (env in self._pause_read and self._pause_read[env] == stored):
+            return
+        self._pause_read[env] = stored
+        if (state.paused, state.pause) != (stored is not None, stored):
+            self.pause(env, stored is not None, stored)
+
     # -- desired-state overlays and repair holds --------------------------------
     async def load_overrides(self, env: str) -> None:
-        """Read the overlays and the unexpired repair holds of `env` from the store (the CLI
-        or another envdeck may have changed them since the last pass)."""
+        """Read the overlays, the unexpired repair holds and the pause of `env` from the store
+        (the CLI or another envdeck may have changed them since the last pass)."""
         state = self.envs[env]
         try:
             overlays = await self.store.overlays(env)
@@ -377,6 +401,7 @@ class Reconciler:
             return
         state.overlays = {(o["resource"], o["field"]): o for o in overlays}
         state.holds = {h["resource"]: h for h in holds}
+        await self.load_pause(env)
 
     def held(self, env: str, resource: str) -> datetime | None:
         """Until when automatic repair of `resource` is held (None: not held)."""
@@ -774,6 +799,10 @@ class Reconciler:
                           origin: str, force: bool = False) -> list[RepairRecord]:
         if self.lifecycle.holds_repairs(env):
             return []  # a created environment provisioning, asleep, failed or being torn down: observed only
+        if origin == Origin.RECONCILER:  # the store's pause, read again now: another process may have paused
+            await self.load_pause(env)
+            if self.envs[env].paused or self._pause_read.get(env) is not None:
+                return []
         if not self.leadership.leads(env) and not await self.leadership.claim(env):
             return []  # another live process leads it (or fenced this one): observed only
         records = []

@@ -23,8 +23,8 @@ from backends.base import Backend, FleetBackend
 from tui.core import redaction
 from tui.core.audited import AuditedOperation, AuditFields, audited, audited_group
 from tui.core.config import EdgeConfig, EnvdeckConfig
-from tui.core.env_state import Change, EnvState
-from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied
+from tui.core.env_state import Change, EnvState, RepairPause
+from tui.core.errors import BackendUnreachable, InvalidRequest, NotFound, PolicyDenied, StateError
 from tui.core.identity import current_user
 from tui.core.lifecycle.driver import CreateProvisioner
 from tui.core.lifecycle.effective import effective_config
@@ -600,11 +600,37 @@ class Session:
         await AuditedOperation(self.store, audit_id).finish_row(
             AuditResult.SUCCEEDED if ok else AuditResult.FAILED, message)
 
-    async def set_paused(self, env: str, paused: bool) -> None:
-        await self.authorize(env, env, PAUSE, {"paused": paused})
-        self.reconciler.pause(env, paused)
-        await self.store.audit_record(user=self.user, env=env, target=env, action="pause" if paused else "resume",
-                                      params={}, origin=self.origin, result=AuditResult.SUCCEEDED)
+    async def set_paused(self, env: str, paused: bool, *, reason: str = "") -> None:
+        """Pause (or resume) the automatic repairs of `env` for every process on the store: the
+        pause is stored (who, when, why; no expiry) before its audit row, so whoever sees the row
+        (the other envdecks' change feed) reads the pause; every reconciler reads it again before
+        repairing. A store that refuses the write (a team member's role) is a `failed` row and a
+        StateError; nothing is paused then."""
+        params = {"reason": reason} if paused and reason else {}
+        await self.authorize(env, env, PAUSE, {"paused": paused, **params})
+        action = "pause" if paused else "resume"
+        try:
+            if paused:
+                await self.store.set_pause(env, user=self.user, reason=reason, at=self.reconciler.clock())
+            else:
+                await self.store.remove_pause(env)
+        except StateError as exc:
+            with contextlib.suppress(StateError):
+                await self.store.audit_record(user=self.user, env=env, target=env, action=action, params=params,
+                                              origin=self.origin, result=AuditResult.FAILED, message=str(exc))
+            raise
+        await self.reconciler.load_pause(env)
+        if self.reconciler.envs[env].paused != paused:  # read back as written, unless the store cannot be read
+            self.reconciler.pause(env, paused)
+        await self.store.audit_record(user=self.user, env=env, target=env, action=action, params=params,
+                                      origin=self.origin, result=AuditResult.SUCCEEDED)
+        await self.reconciler.follower.feed.notify(env)  # the other envdecks on the store read it now
+
+    async def repairs_pause(self, env: str) -> RepairPause | None:
+        """Who paused the automatic repairs of `env` (read from the store now), or None."""
+        await self.reconciler.load_pause(env)
+        state = self.state(env)
+        return state.pause if state.paused else None
 
     async def repair(self, env: str, resource: str | None = None, field: str | None = None):
         return await self.reconciler.repair(env, user=self.user, origin=self.origin, resource=resource, field=field)

@@ -1,5 +1,5 @@
-"""The store: audit trail, timeline, snapshots, metric samples, drifts, overlays, holds
-(and the lifecycle tables, tui/core/lifecycle/lifecycle_store.py), on one of two engines:
+"""The store: audit trail, timeline, snapshots, metric samples, drifts, overlays, holds,
+environment pauses (and the lifecycle tables, tui/core/lifecycle/lifecycle_store.py), on one of two engines:
 
 - SQLite, the embedded default: `envdeck.db` in the state directory (tui/core/store_sqlite.py);
 - PostgreSQL, shared by a team: `state.url` in the config or `$ENVDECK_STATE_URL`
@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from tui.core import audit_rows
+from tui.core.env_state import RepairPause
 from tui.core.errors import StateError
 from tui.core.leases import Lease, check_epoch, holder_gone
 from tui.core.model import (
@@ -297,6 +298,17 @@ MIGRATIONS: list[str] = [
     # PG_AFTER_MIGRATION; SQLite: stays NULL) so a member cannot write a row in another's name
     """
     ALTER TABLE audit ADD COLUMN db_user TEXT;
+    """,
+    # 10: an environment's automatic repairs paused for every process on the store (TUI `p`,
+    # `envdeck pause`): an environment-wide repair hold with no expiry, who paused it, when and
+    # why, until someone resumes (the row is deleted); every reconciler reads it before repairing
+    """
+    CREATE TABLE repair_pauses (
+        env TEXT PRIMARY KEY,
+        "user" TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT ''
+    );
     """,
 ]
 
@@ -805,6 +817,21 @@ class Store:
         return [{"resource": r["resource_id"], "until": parse_iso(r["until"]), "user": r["user"], "at": r["at"],
                  "reason": r["reason"]} for r in rows]
 
+    @_serialized
+    async def set_pause(self, env: str, *, user: str, reason: str = "", at: datetime | None = None) -> None:
+        """Pause the automatic repairs of all of `env` for every process, until `remove_pause`."""
+        await self._db.execute(_UPSERT_PAUSE, (env, user, iso(at or now_utc()), redact_text(cap_text(reason, NAME_MAX))))
+
+    @_serialized
+    async def remove_pause(self, env: str) -> int:
+        return await self._db.execute("DELETE FROM repair_pauses WHERE env = ?", (env,))
+
+    @_serialized
+    async def pause(self, env: str) -> RepairPause | None:
+        """Who paused the automatic repairs of `env`, when and why; None when they are not paused."""
+        row = await self._db.fetchone('SELECT "user", at, reason FROM repair_pauses WHERE env = ?', (env,))
+        return None if row is None else RepairPause(str(row["user"]), str(row["at"]), str(row["reason"] or ""))
+
 
     # -- leadership (tui/core/leases.py) ----------------------------------------
     @_serialized
@@ -876,5 +903,6 @@ _UPSERT_DRIFT = upsert_sql("drifts", ("env", "resource_id", "field", "desired", 
                                       "last_seen"), ("env", "resource_id", "field", "first_seen"))
 _UPSERT_OVERLAY = upsert_sql("desired_overlay", ("env", "resource_id", "field", "value", "user", "at", "reason"),
                              ("env", "resource_id", "field"))
+_UPSERT_PAUSE = upsert_sql("repair_pauses", ("env", "user", "at", "reason"), ("env",))
 _UPSERT_HOLD = upsert_sql("repair_holds", ("env", "resource_id", "until", "user", "at", "reason"),
                           ("env", "resource_id"))
