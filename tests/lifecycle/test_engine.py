@@ -527,13 +527,14 @@ async def test_destroy_requested_before_the_first_step_starts_none_and_is_carrie
 async def test_destroy_requested_while_creating_is_carried_out_next(h):
     async def on_change(managed):
         rows = {r.id: r for r in managed.steps}
-        if rows["ns"].state == StepState.HEALTHY and managed.operation == Operation.CREATE:
+        # ns created, not healthy yet (deploy, which waits for it, starts with ns's `healthy` row)
+        if rows["ns"].state == StepState.WAITING and managed.operation == Operation.CREATE:
             await h.lstore.request(ENV, Operation.DESTROY, "bob", "cli")
 
     await h.insert()
     managed = await h.engine(on_change=on_change).drive(ENV)
     assert managed.state == EnvLifecycleState.DESTROYED and h.world.live(ENV) == []
-    # deploy (after ns) asked with its dependency's fresh health: not started, and no audit row of one
+    # deploy (after ns) asked after the request: not started, and no audit row of one
     assert h.world.creates["deploy"] == 0 and ("find", "deploy") not in h.world.calls
     created = {a["target"] for a in await h.store.audit_entries(ENV) if a["action"] == "lifecycle.create"}
     assert f"{ENV}/deploy" not in created and f"{ENV}/ns" in created, created

@@ -89,6 +89,38 @@ async def test_every_reported_change_of_a_create_and_destroy_is_what_the_store_h
     assert timeline.count((ENV, "Ready")) == 1 and timeline.count((ENV, "Destroyed")) == 1
 
 
+async def test_a_dependencys_last_row_and_its_dependents_first_row_are_one_transaction(store):
+    """Create: bucket's `healthy` row and the `creating` row of sg (which waits for it) are written
+    by one transaction, and so are sg's and ns's; destroy (reversed): ns's `deleted` row and sg's
+    `deleting` row, then sg's `deleted` and bucket's `deleting`. A crash leaves both rows or
+    neither; the dependent's backend is asked only after that commit (the tests above)."""
+    world = MemoryWorld()
+    units: list[list[tuple[str, str]]] = []
+
+    def counting(eng: LifecycleEngine) -> LifecycleEngine:
+        atomic, write_step = eng.lstore._atomic, eng.lstore._write_step
+
+        async def unit(fn):
+            units.append([])
+            return await atomic(fn)
+
+        async def step_row(record):
+            units[-1].append((record.id, str(record.state)))
+            await write_step(record)
+
+        eng.lstore._atomic, eng.lstore._write_step = unit, step_row
+        return eng
+
+    await LifecycleStore(store).insert(managed_env(ENV, chain()), requested_by="ann", origin="cli")
+    assert (await counting(engine(store, world, None)).drive(ENV)).state == EnvLifecycleState.READY
+    await LifecycleStore(store).request(ENV, Operation.DESTROY, "ann", "cli")
+    assert (await counting(engine(store, world, None)).drive(ENV)).state == EnvLifecycleState.DESTROYED
+    written = [sorted(u) for u in units if u]
+    for together in ([("bucket", "healthy"), ("sg", "creating")], [("ns", "creating"), ("sg", "healthy")],
+                     [("ns", "deleted"), ("sg", "deleting")], [("bucket", "deleting"), ("sg", "deleted")]):
+        assert together in written, written
+
+
 async def test_a_step_row_refused_after_a_takeover_writes_no_timeline_entry_either(store):
     """The `healthy` row and its "Healthy" entry are one unit fenced by the epoch: once another
     process took the lease, neither is written."""

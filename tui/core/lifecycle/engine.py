@@ -83,7 +83,7 @@ from tui.core.lifecycle.records import (
     k8s_label_value,
 )
 from tui.core.lifecycle.render import resolve_refs
-from tui.core.lifecycle.schedule import run_as_ready
+from tui.core.lifecycle.schedule import dependents_may_start, run_as_ready
 from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
 from tui.core.sanitize import clean
 from tui.core.store import Store
@@ -508,21 +508,26 @@ class _Run:
                             f"or lapsed ({why}); stopping")
 
     async def _row(self, record: StepRecord, *notes: TimelineEntry, ends: tuple[str, str] | None = None,
-                   only_while: Operation | None = None) -> bool:
+                   only_while: Operation | None = None, then: Callable[[], Awaitable[None]] | None = None) -> bool:
         """Write a step row (fenced by the epoch) with its timeline `notes` in the same commit
         and, before the backend call that follows, check that the lease still holds on this
         process's clock. The step's deferred audit row (`_audited(step=True)`) is written with
         its first row; `ends` (result, message): the audit row's end, written with this row.
         `only_while`: written only while that operation is still the pending one (False: not
-        written, another was requested)."""
+        written, another was requested). `then`: awaited once the row is asked for, before its
+        transaction is taken (the rows asked for meanwhile join it)."""
         self._check_lease()
         self._read_last = False
         audit = _STEP_AUDIT.get()
         end = (str(ends[0]), _by(ends[1], self.engine.holder)) if ends is not None else None
+        together: list[StepRecord] = []
         if not await self.lstore.upsert_step(record, epoch=self.epoch, timeline=notes, audit=audit, audit_end=end,
-                                             only_while=only_while):
+                                             only_while=only_while, together=together, then=then):
             return False
         self._check_lease()
+        for other in together:   # the other steps' rows of the same commit: reported with this one
+            if other.env == self.name and other.id != record.id:
+                self._with_step(other)
         await self._changed(record)
         return True
 
@@ -739,8 +744,9 @@ class _Run:
             await stored
         self._seen_healthy.add(step.id)   # by the answer just given: its dependents start on it
         row.state, row.message, row.finished_at = StepState.HEALTHY, "", self.clock()
+        # the dependents start once this row is asked for: their `creating` rows join its transaction
         await self._row(row, self._entry(step.id, "Healthy", f"{step.kind} {native_id} is healthy"),
-                        ends=(AuditResult.SUCCEEDED, f"healthy ({native_id})"))
+                        ends=(AuditResult.SUCCEEDED, f"healthy ({native_id})"), then=dependents_may_start)
         return native_id
 
     def _not_started(self) -> None:
@@ -984,8 +990,11 @@ class _Run:
                     await self.lstore.release_claims(self.name, epoch=self.epoch)
                 gone()
                 row.state, row.message, row.finished_at = StepState.DELETED, "", self.clock()
+                # gone() answered: the steps it waited for start once this row is asked for, their
+                # `deleting` rows joining its transaction
                 await self._row(row, self._entry(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip()),
-                                ends=(AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})"))
+                                ends=(AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})"),
+                                then=dependents_may_start)
         if foreign is not None:
             # a recorded id that is no longer marked ours is worth a look; a refused create is not
             await self._note(step.id, "Not ours", f"left alone: {foreign}",

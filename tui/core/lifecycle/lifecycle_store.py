@@ -31,7 +31,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -128,6 +128,8 @@ class _RowWrite:
     only_while: Operation | None
     done: asyncio.Future[bool]
     begun: int | None = None
+    #: copies of the rows its transaction wrote, taken when it committed
+    together: list[StepRecord] | None = None
 
 
 def _dumps(value: Any) -> str:
@@ -394,7 +396,9 @@ class LifecycleStore:
 
     async def upsert_step(self, record: StepRecord, *, epoch: int | None = None,
                           timeline: Sequence[TimelineEntry] = (), audit: AuditedOperation | None = None,
-                          audit_end: tuple[str, str] | None = None, only_while: Operation | None = None) -> bool:
+                          audit_end: tuple[str, str] | None = None, only_while: Operation | None = None,
+                          together: list[StepRecord] | None = None,
+                          then: Callable[[], Awaitable[None]] | None = None) -> bool:
         """Write one step row (committed before the backend call that follows); with `epoch`,
         only while it is still the lease's (`Fenced`). `timeline`: entries of the environment
         written in the same transaction (one commit for the row and what it says). `audit`: the
@@ -407,12 +411,17 @@ class LifecycleStore:
         Group commit: rows asked for while another transaction holds the connection, or in the
         same turn of the event loop as the first of them, are written together in the next one (each with its checks; every caller returns once its row is
         committed). When that transaction fails, each row is written on its own, so a refusal
-        (`Fenced`, a constraint) is its own row's."""
+        (`Fenced`, a constraint) is its own row's. `together`: filled with copies of every row
+        that transaction wrote (this one among them), as they were when it committed. `then`:
+        awaited once this row is asked for, before a transaction is taken: the rows asked for
+        meanwhile (the steps that start on this one) are written with it."""
         audit = audit if audit is not None and not audit.ended else None
         row = _RowWrite(record, epoch, tuple(timeline), audit, audit_end, only_while,
                         asyncio.get_running_loop().create_future())
         self._rows.append(row)
         try:
+            if then is not None:
+                await then()
             if not self._lock.locked():
                 # the rows of steps started together (a wave's `creating` rows) are asked for in
                 # the same turn of the event loop: one turn lets them join this transaction
@@ -425,6 +434,8 @@ class LifecycleStore:
         written = row.done.result()
         if not written:
             return False
+        if together is not None:
+            together.extend(row.together or [replace(record)])
         _begun(audit, row.begun)
         if audit is not None and audit_end is not None:
             audit.finish(*audit_end)
@@ -449,7 +460,9 @@ class LifecycleStore:
                         row.done.cancel()
                 raise
             else:
+                rows = [replace(row.record) for row, ok in zip(batch, written, strict=True) if ok]
                 for row, ok in zip(batch, written, strict=True):
+                    row.together = rows
                     row.done.set_result(ok)
                 return
         failure: BaseException | None = None
