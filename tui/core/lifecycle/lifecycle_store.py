@@ -53,6 +53,10 @@ from tui.core.store_db import upsert_sql
 
 __all__ = ["EdgeClaim", "LifecycleStore", "allowed", "busy_text"]
 
+#: what users set by hand on an environment, dropped when it is destroyed and when its name is created
+#: again (a later environment of the same name, maybe another user's, must not inherit them)
+_HAND_SET = (("desired_overlay", "env"), ("repair_holds", "env"), ("repair_pauses", "env"))
+
 
 @dataclass(frozen=True, slots=True)
 class EdgeClaim:
@@ -189,8 +193,10 @@ class LifecycleStore:
             row = await self._db.fetchone("SELECT state FROM managed_env WHERE name = ?", (managed.name,))
             if row is not None and row["state"] != EnvLifecycleState.DESTROYED:
                 raise InvalidRequest(f"environment {managed.name} already exists ({row['state']})")
+            # and what was set by hand on an earlier environment of this name (its desired-state overlays,
+            # repair holds and pause): a new environment starts from its template, not from a stranger's edits
             for table, column in (("managed_env", "name"), ("lifecycle_steps", "env"), ("sleep_memory", "env"),
-                                  ("orphans", "env")):
+                                  ("orphans", "env"), *_HAND_SET):
                 await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (managed.name,))
             await self._db.execute(
                 "INSERT INTO managed_env (name, template, parameters, owner, state, spec, created_at, expires_at, "
@@ -359,6 +365,8 @@ class LifecycleStore:
                 await self._db.execute("DELETE FROM edge_claims WHERE env = ?", (name,))
             await self._replace_orphans(name, orphans)
             await self._db.execute("DELETE FROM sleep_memory WHERE env = ?", (name,))
+            for table, column in _HAND_SET:  # a destroyed environment keeps no overlay, hold or pause
+                await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
             state_row[:] = [await self._write_state(name, EnvLifecycleState.DESTROYED, step, reason, Operation.DESTROY,
                                                     None, returning=returning)]
             if timeline:
