@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import sys
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ from screens.shell_handover import (
     how_it_ended,
 )
 from tui.core import overrides
-from tui.core.errors import EnvdeckError, PolicyDenied
+from tui.core.errors import EnvdeckError, PolicyDenied, StoreRefused
 from tui.core.model import Resource
 from tui.core.policy import PAUSE, REPAIR
 from tui.core.sanitize import clean
@@ -208,10 +209,8 @@ def start_action(app: EnvdeckApp, env: str, plan: list[tuple[Resource, ActionCho
 
 async def _audit_denials(app: EnvdeckApp, env: str, denied: list[tuple[Resource, ActionChoice]]) -> None:
     for r, c in denied:
-        try:
+        with contextlib.suppress(EnvdeckError):  # denied, as shown already (or the store is gone)
             await app.session.act(env, r.id, c.spec.name)
-        except PolicyDenied:
-            pass
 
 
 async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], params: dict[str, str],
@@ -228,8 +227,10 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
                 await overrides.hold_repair(app.session, env, sorted({c.resource for c in found}),
                                             overrides.DEFAULT_HOLD_S, reason=why)
         except EnvdeckError as exc:
-            app.post_message(ActionFinished(env, clean(label), False, f"nothing was done: {clean(exc)}",
-                                            denied=isinstance(exc, PolicyDenied)))
+            table = "desired_overlay" if choice == SET_DESIRED else "repair_holds"
+            text = (failure_text(exc, table, "nothing was done") if isinstance(exc, StoreRefused)
+                    else f"nothing was done: {clean(exc)}")
+            app.post_message(ActionFinished(env, clean(label), False, text, denied=isinstance(exc, PolicyDenied)))
             return
     failures: list[str] = []
     messages: list[str] = []
@@ -251,10 +252,35 @@ async def _perform(app: EnvdeckApp, env: str, items: list[tuple[str, str]], para
         if ok:
             text += " (kept as desired)"
         else:  # the action did not happen: the config's value is desired again
-            await overrides.undo_set_desired(app.session, env, override[1], reason=f"{why} failed")
+            try:
+                await overrides.undo_set_desired(app.session, env, override[1], reason=f"{why} failed")
+            except EnvdeckError as exc:
+                text += f"; the kept desired value was not dropped: {failure_text(exc, 'desired_overlay', 'it stays')}"
     elif override is not None and ok:
         text += f" (repair held {overrides.DEFAULT_HOLD_S / 60:.0f}m)"
     app.post_message(ActionFinished(env, clean(label), ok, clean(text, max_len=400), denied=denied))
+
+
+# -- what a refusal of the team store says ----------------------------------------
+
+_REFUSED_ROLE = re.compile(r"refuses this role \(([^)]*)\)")
+_REFUSED_TABLE = re.compile(r"for (?:table|relation) \"?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def store_refused(exc: StoreRefused, table: str, undone: str) -> str:
+    """One plain sentence for a write the team store refused this database role (a member's
+    role writes audit rows only, tui/core/store_pg.py): which role, which table, that nothing
+    was applied (`undone`: "nothing paused", ...) and whom to ask. No driver text."""
+    text = str(exc)
+    role = _REFUSED_ROLE.search(text)
+    named = _REFUSED_TABLE.search(text)
+    who = f"your database role {role.group(1)}" if role and role.group(1) else "your database role"
+    return clean(f"the team store refused it ({who} cannot write {named.group(1) if named else table}): {undone}; "
+                 "ask an owner, or run it where envdeck uses the owner role (the agent's host)", max_len=400)
+
+
+def failure_text(exc: EnvdeckError, table: str, undone: str) -> str:
+    return store_refused(exc, table, undone) if isinstance(exc, StoreRefused) else clean(exc)
 
 
 # -- repair, pause -------------------------------------------------------------
@@ -298,7 +324,7 @@ async def _repair(app: EnvdeckApp, env: str, resource: str | None, field: str | 
     try:
         records = await app.session.repair(env, resource=resource, field=field)
     except EnvdeckError as exc:
-        app.post_message(ActionFinished(env, clean(label), False, clean(exc)))
+        app.post_message(ActionFinished(env, clean(label), False, failure_text(exc, "the store", "nothing repaired")))
         return
     if quiet:
         return
@@ -338,6 +364,12 @@ async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
         await app.session.set_paused(env, paused)
     except PolicyDenied as exc:
         app.post_message(ActionFinished(env, label, False, clean(exc), denied=True))
+        return
+    except EnvdeckError as exc:  # the store refused the write (a team member's role), or cannot be used
+        undone = "nothing paused" if paused else "still paused"
+        text = failure_text(exc, "repair_pauses", undone) if isinstance(exc, StoreRefused) \
+            else f"{undone}: {clean(exc)}"
+        app.post_message(ActionFinished(env, label, False, text))
         return
     app.post_message(ActionFinished(env, label, True, "paused; still observing" if paused else "resumed"))
 
