@@ -16,7 +16,7 @@ from typing import Any
 
 from tui.core.errors import InvalidRequest
 from tui.core.lifecycle.records import RenderedEnvironment, StepSpec
-from tui.core.lifecycle.render import references
+from tui.core.lifecycle.render import as_created, references
 from tui.core.lifecycle.template import NAMESPACE_STEP
 from tui.core.lifecycle.template_check import find_cycle
 
@@ -32,9 +32,13 @@ class Plan:
         return {step_id: n for n, wave in enumerate(self.waves) for step_id in wave}
 
     def to_json(self) -> dict[str, Any]:
+        """What `env plan --json` prints: each step's fields as the create makes them
+        (`render.as_created`: `b{x}`, not the template form `b{{x}}` the steps keep for the
+        engine), a reference to another step's native id as `{STEP-ID}`."""
         wave = self.wave_of()
         return {"env": self.env, "template": self.template,
-                "steps": [{**step.to_json(), "wave": wave[step.id]} for step in self.steps],
+                "steps": [{**step.to_json(), "fields": as_created(step.fields), "wave": wave[step.id]}
+                          for step in self.steps],
                 "waves": [list(w) for w in self.waves]}
 
 

@@ -12,6 +12,8 @@ Substitution is data, never code or structure:
 Step fields are in *template form*: literal braces written `{{`/`}}` and `{RESOURCE-ID}`
 references left for `resolve_refs`, which the engine applies to every step's fields just
 before the step starts (it fills the references and turns `{{`/`}}` back into braces).
+What is shown before that (the plan's fields, `as_created`) is the final text with the
+references as `{RESOURCE-ID}`: never the template form.
 """
 
 from __future__ import annotations
@@ -358,6 +360,13 @@ def resolve_refs(fields: dict[str, Any], native_ids: dict[str, str]) -> dict[str
     """Step fields in template form → plain values: `{step-id}` becomes that step's native
     id, `{{`/`}}` become braces. InvalidRequest when a referenced step has no native id."""
     return _resolve(fields, native_ids, "fields")
+
+
+def as_created(fields: dict[str, Any]) -> dict[str, Any]:
+    """Step fields in template form as the create makes them, for showing before it runs (the
+    plan): literal braces as they are (`b{{x}}` → `b{x}`, the engine's template form never shown),
+    a `{step-id}` reference as `{step-id}` (that step's native id is known once it exists)."""
+    return _resolve(fields, {ref: "{" + ref + "}" for ref in references(fields)}, "fields")
 
 
 def _resolve(value: Any, native_ids: dict[str, str], where: str) -> Any:
