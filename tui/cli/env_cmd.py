@@ -35,7 +35,7 @@ from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
 from tui.core.holder_kind import described
-from tui.core.lifecycle.service import ttl_cap_note
+from tui.core.lifecycle.service import span_text, ttl_cap_note
 from tui.core.model import iso, now_utc, parse_iso
 from tui.core.sanitize import clean
 from tui.core.session import Session
@@ -102,25 +102,13 @@ def step_cell(step: dict[str, Any]) -> str:
     return " ".join(x for x in (step.get("id", ""), step.get("reason", "")) if x) or "-"
 
 
-def _span(seconds: int) -> str:
-    """A duration in its two largest units: `45s`, `12m`, `3h12m`, `2d4h`."""
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours}h"
-    if hours:
-        return f"{hours}h{minutes}m"
-    return f"{minutes}m" if minutes else f"{secs}s"
-
-
 def expires_cell(expires_at: str | None, now: datetime) -> str:
     """`env list`'s EXPIRES on a terminal: `in 3h12m` or `expired 5m ago` (piped: the ISO time)."""
     at = parse_iso(expires_at)
     if at is None:
         return "-"
     seconds = int((at - now).total_seconds())
-    return f"in {_span(seconds)}" if seconds >= 0 else f"expired {_span(-seconds)} ago"
+    return f"in {span_text(seconds)}" if seconds >= 0 else f"expired {span_text(-seconds)} ago"
 
 
 def _no_backends(env: str, env_cfg: Any, cfg: Any) -> dict[str, Any]:
@@ -349,7 +337,8 @@ class Progress:
 async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session], Any], *,
                    ttl_s: float | None = None) -> int:
     """`ttl_s`: a create's --ttl; capped to the template's max_ttl, it is said (stderr, and
-    `notes` in the JSON), never silently."""
+    `notes` in the JSON), never silently; so is a --ttl not applied to an environment that exists
+    already and is returned as it is (`ttl_kept_note`)."""
     session = await open_session(args, load(args))
     if verb == "destroy":
         gone = await _already_destroyed(session, args.name)
@@ -383,9 +372,12 @@ async def _operate(args: argparse.Namespace, verb: str, call: Callable[[Session]
     # failure is the old operation's, not this one's (it has not started): no failure said, exit 0
     pending_after_failure = (not args.wait and str(managed.state) == "failed"
                              and str(managed.operation or "") == verb)
-    note = ttl_cap_note(managed.spec.max_ttl_s, ttl_s)
+    # the environment found and returned as it is (a create asked again): its --ttl was not
+    # applied, said as such; else a --ttl (or the template's) capped to max_ttl
+    kept = session.lifecycle.kept.get(managed.name, "") if verb in ("create", "clone") else ""
+    note = kept or ttl_cap_note(managed.spec.max_ttl_s, ttl_s)
     if note:
-        say(f"{managed.name}: {note}")
+        say(note if kept else f"{managed.name}: {note}")
     if args.json:
         print_json({**managed.to_json(), "notes": [note] if note else []} if verb in ("create", "clone")
                    else managed.to_json())

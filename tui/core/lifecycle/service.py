@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tui.core.audited import AuditedOperation, audited
@@ -98,6 +98,46 @@ def ttl_cap_note(max_ttl_s: float | None, ttl_s: float | None) -> str:
     return ""
 
 
+def span_text(seconds: float) -> str:
+    """A duration in its two largest units: `45s`, `12m`, `3h12m`, `2d4h`."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def ttl_kept_note(existing: ManagedEnvironment, ttl_s: float | None, now: datetime) -> str:
+    """"NAME exists: --ttl 1h not applied (expires in 1d23h; ...)" when a create (or clone)
+    asked again for an environment that exists returns it (`_resumes`) and was given a TTL: the
+    expiry it has is kept (a create is idempotent; it never shortens a lifetime). Says how to
+    move it later (`env extend`, bounded by max_ttl from its creation); "" without a TTL."""
+    if ttl_s is None:
+        return ""
+    asked, name, expires = _duration_text(ttl_s), existing.name, existing.expires_at
+    if expires is None:
+        kept = "it never expires"
+    else:
+        left = (expires - now).total_seconds()
+        kept = f"expires in {span_text(left)}" if left >= 0 else f"expired {span_text(-left)} ago"
+    wanted = now + timedelta(seconds=ttl_s)
+    cap_s = existing.spec.max_ttl_s
+    cap = existing.created_at + timedelta(seconds=cap_s) if cap_s is not None else None
+    if expires is not None and wanted <= expires:
+        how = "not shortened: `envdeck env extend` only moves an expiry later"
+    elif cap is not None and expires is not None and expires >= cap:
+        how = f"it lives until its max_ttl already, {_duration_text(cap_s or 0)} from its creation"
+    elif cap is not None and wanted > cap:
+        how = (f"use `envdeck env extend {name} DURATION`: at most until {iso(cap)}, max_ttl "
+               f"{_duration_text(cap_s or 0)} from its creation")
+    else:
+        how = f"use `envdeck env extend {name} {asked}`"
+    return f"{name} exists: --ttl {asked} not applied ({kept}; {how})"
+
+
 class LifecycleService:
     def __init__(self, config: EnvdeckConfig, store: Store, policy: Policy, reconciler: Reconciler, origin: str):
         self.config = config            # the effective config (shared with the policy and the reconciler)
@@ -109,6 +149,9 @@ class LifecycleService:
         self.joined: dict[str, str] = {}
         #: told (name, holder) when this process joins an operation instead of carrying it out
         self.on_join: Callable[[str, str], None] | None = None
+        #: {name: note}: a create/clone that returned the environment it found (`_resumes`) with a
+        #: TTL it did not apply (`ttl_kept_note`); the CLI says it, its JSON carries it
+        self.kept: dict[str, str] = {}
 
     @property
     def user(self) -> str:
@@ -271,9 +314,14 @@ class LifecycleService:
         name = rendered.name
         existing = await self._refuse_taken(name, rendered, resumable=True)
         if existing is not None:
-            # the same create asked again (after a crash or an interrupted --wait): carry on
+            # the same create asked again (after a crash or an interrupted --wait, or of one that is
+            # ready): carry on; its lifetime stays as it is, and a --ttl not applied is said
+            note = ttl_kept_note(existing, ttl_s, self.reconciler.clock())
+            if note:
+                self.kept[name] = note
             async with self._audited(name, action, {**audit, "resume": True}) as op:
-                return await self._carry_out(name, op, wait, "resumed the pending create")
+                return await self._carry_out(name, op, wait, "resumed the pending create"
+                                             + (f"; {note}" if note else ""))
         ttl, note = self._lifetime(rendered, ttl_s)
         now = self.reconciler.clock()
         managed = ManagedEnvironment(
