@@ -32,7 +32,7 @@ from tui.widgets.cells import (
     safe,
     sparkline_text,
 )
-from tui.widgets.line_table import PADDING, Cells, LineTable
+from tui.widgets.line_table import PADDING, Cells, LineTable, RowIndex
 from tui.widgets.metric_history import MetricHistory, key_metric
 from tui.widgets.resource_filter import SHORT_BACKEND, ResourceFilter
 from tui.widgets.row_selection import RowSelection
@@ -114,8 +114,13 @@ class TableView:
 
 
 def plain_width(value: object, max_len: int) -> int:
-    """The width of `safe(value, max_len=max_len)` without building the Text."""
-    return 0 if value is None else cell_len(clean(value, max_len=max_len))
+    """The width of `safe(value, max_len=max_len)` without building the Text (printable ASCII, nearly
+    every name: its length, cut as clean() cuts it to max_len cells, without the sanitiser's scans)."""
+    if value is None:
+        return 0
+    if type(value) is str and value.isascii() and value.isprintable():
+        return len(value) if len(value) <= max_len else max_len
+    return cell_len(clean(value, max_len=max_len))
 
 
 def drift_glyph(drift: str | None, palette: Palette) -> Text:
@@ -179,7 +184,7 @@ class ResourceTable(LineTable):
 
     # The footer offers the action keys the selected resource has: it asks again when the
     # selection changes (the screen's check_action decides).
-    def set_rows(self, order: list[str], index: dict[str, int] | None = None) -> None:
+    def set_rows(self, order: list[str], index: RowIndex | None = None) -> None:
         before = self.cursor_key
         super().set_rows(order, index)
         self._selection_changed(before)
@@ -283,7 +288,7 @@ class ResourceTable(LineTable):
         selection = self._selection.select(
             resources, kind=view.kind or "", query=view.filter, sort_key=sort_key(view.sort),
             sort_spec=(view.sort, view.reverse, view.group), group=view.group, reverse=view.reverse,
-            previous=self._index)
+            previous=lambda: self._index)
         self._duplicated = self._selection.duplicated
         self._by_id = self._selection.by_id  # every resource: `resource()` asks `_index` whether it is shown
         chosen = selection.resources
@@ -306,7 +311,7 @@ class ResourceTable(LineTable):
                 header = Text(f"▾ {backend} ({count})", style=palette.style("accent", bold=True), end="")
                 self._groups[GROUP_PREFIX + backend] = (Text(""), header) + tuple(Text("") for _ in range(width - 2))
         else:
-            order, index = selection.keys, selection.index
+            order, index = selection.keys, lambda: selection.index  # made when first asked
         if len(self._row_cache) > 2 * len(resources) + 1024:
             live = {r.id for r in resources}
             for rid in [k for k in self._row_cache if k not in live]:
@@ -334,7 +339,7 @@ class ResourceTable(LineTable):
         if group is not None:
             return [cell.cell_len for cell in group]
         r = self._by_id[key]
-        values = self._history.values(r.id)
+        values = self._history.values_of(r)
         metric = key_metric(r)
         if metric is None and values:
             metric = ("", values[-1])
@@ -355,7 +360,7 @@ class ResourceTable(LineTable):
     def _cells_for(self, r: Resource, marked: bool, now: datetime, palette: Palette,
                    history: MetricHistory) -> Cells:
         age = format_age((now - r.created_at).total_seconds()) if r.created_at else "—"
-        values = history.values(r.id)
+        values = history.values_of(r)
         duplicated = (r.kind, r.name) in self._duplicated
         stamp = (id(r), r.observed_at, marked, age, len(values), values[-1] if values else None, id(palette),
                  duplicated)
