@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
+from screens.key_hold import release_keys
 from tui.core.compare.records import EnvDiff
 from tui.core.errors import EnvdeckError
 from tui.core.sanitize import clean
@@ -331,10 +332,20 @@ class CompareScreen(EnvdeckScreen):
         self.query_one("#compare-detail", Static).update(line)
 
     # -- keys ------------------------------------------------------------------------------
+    def holds_keys_after(self, key: str) -> str | None:
+        """`/` opens the box and Enter/Esc in it close it: the keys typed after them in one burst
+        wait until the box (or the table) has the focus (screens/key_hold.py): `/web⏎jj` filters,
+        then moves the cursor."""
+        box = self.query_one("#compare-filter", Input)
+        if (key == "slash" and self.focused is not box) or (key in ("enter", "escape") and self.focused is box):
+            return "filter"
+        return None
+
     def action_filter(self) -> None:
         box = self.query_one("#compare-filter", Input)
         box.add_class("shown")
         box.focus()
+        release_keys(self.app, "filter")  # after the focus()
 
     @on(Input.Changed, "#compare-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -347,6 +358,7 @@ class CompareScreen(EnvdeckScreen):
         if not self.needle:
             event.input.remove_class("shown")
         self.query_one(DataTable).focus()
+        release_keys(self.app, "filter")
 
     def action_recompare(self) -> None:
         self.refresh_all()
@@ -365,5 +377,6 @@ class CompareScreen(EnvdeckScreen):
             self.needle = ""
             self._show()
             self.query_one(DataTable).focus()
+            release_keys(self.app, "filter")
             return
         self.app.pop_screen()
