@@ -30,6 +30,7 @@ from screens.environment_actions import EnvironmentActions, pods_of, short_scope
 from screens.key_hold import hold_keys, release_keys
 from screens.lifecycle_flow import explain_key
 from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
+from tui.core.compliance_score import format_score
 from tui.core.env_state import EnvState
 from tui.core.model import Resource
 from tui.core.sanitize import clean
@@ -505,10 +506,10 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.query_one(FaultsTable).show(state, app.now(), app.palette)
         elif view == "compliance":
             count = self.query_one(ComplianceTable).show(state, app.palette)
-            score = state.compliance_score()
+            score = state.compliance()  # only what a rule assessed counts (tui/core/compliance_score.py)
             self.query_one("#compliance-info", Static).update(Text(
-                f"{count} finding(s) · compliance score {'—' if score is None else f'{score:.0f}%'}"
-                " (share of resources without a finding)", end=""))
+                f"{count} finding(s) · compliance score {score.text()}"
+                f" (share of assessed resources without a finding: {score.detail()})", end=""))
         elif view == "drift":
             self.query_one(DriftTable).show(state, app.palette)
             drifts = state.all_drifts()
@@ -591,7 +592,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
                  style=palette.style("error" if faults else "text-muted", bold=bool(faults)))
         score = state.compliance_score()
         if score is not None:
-            t.append(f"  {score:.0f}% compliant", style=palette.style("text-muted"))
+            t.append(f"  {format_score(score)} compliant", style=palette.style("text-muted"))
         t.append(f"  repair {state.repair}", style=palette.style("text-muted"))
         if state.paused:  # repairs paused for every process on the store, until someone resumes
             by = f" by {clean(state.pause.user, max_len=40)}" if state.pause is not None else ""
