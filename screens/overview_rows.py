@@ -11,6 +11,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from screens.lifecycle_steps import expiry_mark, header_text, lifecycle_cell
+from tui.core.compliance_score import format_score
 from tui.core.env_state import EnvState
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.model import now_utc
@@ -99,7 +100,8 @@ def env_row(state: EnvState, now: datetime, palette: Palette, *, compact: bool =
         health_cell(str(state.health()), palette),
         drift_cell(state.drift(), palette),
         Text(str(len(faults)), style=fault_style, end=""),
-        muted("—", palette) if score is None else Text(f"{score:.0f}%", style=palette.style(score_style), end=""),
+        muted(format_score(None), palette) if score is None
+        else Text(format_score(score), style=palette.style(score_style), end=""),
         backends_cell(state, now, palette, compact=compact),
         Text(format_age(state.data_age_s(now)), end=""),
         Text(repair, style=palette.style("warning", bold=True) if state.paused else palette.style("foreground"),
@@ -124,10 +126,31 @@ def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, pale
 
 def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette, *, compact: bool = False,
                 env_width: int | None = None) -> Cells:
-    """A created environment the reconciler does not observe (yet, or any more)."""
+    """A created environment the reconciler does not observe (yet, or any more); a destroyed one
+    with orphans left reads `✖ destroyed, 8 orphan(s)` (`✖ orph 8` in short)."""
     dash = muted("—", palette)
-    return (name_cell(managed.name, managed, now, palette, env_width), lifecycle_cell(managed, palette, short=compact),
+    state = lifecycle_cell(managed, palette, short=compact)
+    if managed.state == EnvLifecycleState.DESTROYED and managed.orphans:
+        n = len(managed.orphans)
+        state = Text(f"✖ orph {n}" if compact else f"✖ destroyed, {n} orphan(s)", end="",
+                     style=palette.style("error", bold=True))
+    return (name_cell(managed.name, managed, now, palette, env_width), state,
             dash, dash, dash, dash, dash, muted("—", palette))
+
+
+SHOWN_ORPHANS = 3
+
+
+def orphans_text(managed: ManagedEnvironment, palette: Palette) -> Text:
+    """`orphans: aws arn:…: reason; kubernetes pr-20: reason; and 5 more`: what a destroy left."""
+    text = Text("orphans: ", style=palette.style("error", bold=True), end="")
+    for n, orphan in enumerate(managed.orphans[:SHOWN_ORPHANS]):
+        text.append(("; " if n else "") + f"{clean(orphan.backend)} {clean(orphan.resource, max_len=80)}: "
+                    f"{clean(orphan.reason, max_len=120)}", style=palette.style("error"))
+    more = len(managed.orphans) - SHOWN_ORPHANS
+    if more > 0:
+        text.append(f"; and {more} more (envdeck env list)", style=palette.style("error"))
+    return text
 
 
 def lifecycle_drift_cell(managed: ManagedEnvironment, state: EnvState, palette: Palette) -> Text:
@@ -151,6 +174,9 @@ def description_text(state: EnvState | None, managed: ManagedEnvironment | None,
         text.append(f"{clean(name)}  ", style=palette.style("primary", bold=True))
     if managed is not None:
         text.append_text(header_text(managed, now, palette))
+        if managed.orphans:
+            text.append("\n")
+            text.append_text(orphans_text(managed, palette))
     if state is not None and state.leader and state.leader != "you":
         if text.plain:
             text.append("\n")

@@ -85,6 +85,7 @@ def ec2_instance(inst: dict[str, Any], status: dict[str, Any] | None, region: st
                     health.ec2_instance_health(inst, status), state, attributes,
                     created_at=inst.get("LaunchTime"))
     res.findings = compliance.ec2_instance_findings(res.id, inst)
+    res.assessed = True
     return res
 
 
@@ -101,6 +102,7 @@ def s3_bucket(bucket: BucketRecord, region: str, observed_at: datetime) -> Resou
     res = _resource("s3-bucket", bucket.name, bucket.name, region, observed_at,
                     (health.Health.HEALTHY, "exists"), "exists", attributes)
     res.findings = compliance.s3_bucket_findings(res.id, bucket.encryption, pab)
+    res.assessed = True
     return res
 
 
@@ -123,6 +125,7 @@ def rds_instance(db: dict[str, Any], region: str, observed_at: datetime) -> Reso
     res = _resource("rds-instance", dbid, dbid, region, observed_at, health.rds_instance_health(db),
                     db.get("DBInstanceStatus", ""), attributes, created_at=db.get("InstanceCreateTime"))
     res.findings = compliance.rds_instance_findings(res.id, db)
+    res.assessed = True
     return res
 
 
@@ -162,6 +165,7 @@ def security_group(group: dict[str, Any], region: str, observed_at: datetime) ->
     res = _resource("security-group", gid, group.get("GroupName") or gid, region, observed_at,
                     (health.Health.HEALTHY, "exists"), "exists", attributes)
     res.findings = compliance.security_group_findings(res.id, group)
+    res.assessed = True
     return res
 
 
@@ -178,6 +182,7 @@ def ebs_volume(volume: dict[str, Any], region: str, observed_at: datetime) -> Re
                     health.ebs_volume_health(volume), volume.get("State", ""), attributes,
                     created_at=volume.get("CreateTime"))
     res.findings = compliance.ebs_volume_findings(res.id, volume)
+    res.assessed = True
     return res
 
 

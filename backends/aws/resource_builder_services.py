@@ -59,6 +59,7 @@ def lambda_function(fn: FunctionRecord, region: str, observed_at: datetime) -> R
     res = _resource("lambda-function", name, region, observed_at, health_services.lambda_function_health(c),
                     health_services.lambda_function_status(c), attributes)
     res.findings = compliance.lambda_function_findings(res.id, fn.url)
+    res.assessed = True
     return res
 
 
@@ -90,6 +91,7 @@ def load_balancer(lb: dict[str, Any], target_groups: list[dict[str, Any]], regio
                     health_services.load_balancer_status(lb, target_groups), attributes,
                     console_url=console_links.load_balancer(region, arn), created_at=lb.get("CreatedTime"))
     res.findings = compliance.load_balancer_findings(res.id, lb, listeners, lb.get("_security_groups"))
+    res.assessed = True
     return res
 
 
@@ -158,6 +160,7 @@ def dynamodb_table(table: dict[str, Any], region: str, observed_at: datetime) ->
     res = _resource("dynamodb-table", name, region, observed_at, health_services.dynamodb_table_health(table),
                     str(table.get("TableStatus", "")), attributes, created_at=table.get("CreationDateTime"))
     res.findings = compliance.dynamodb_table_findings(res.id, table)
+    res.assessed = True
     return res
 
 
@@ -182,6 +185,7 @@ def sqs_queue(queue: QueueRecord, dead_letter_of: list[str], region: str, observ
                     health_services.sqs_queue_status(queue), attributes,
                     console_url=console_links.sqs_queue(region, queue.url))
     res.findings = compliance.sqs_queue_findings(res.id, a)
+    res.assessed = True
     return res
 
 

@@ -96,6 +96,7 @@ def node_resource(node: EdgeNode, link: LinkView, st: NodeState, thresholds: Edg
                                          ("disk", max(s.disks.values()) if s.disks else None))
                        if v is not None}
         res.findings = host_findings(res.id, s, st.clock_skew_s)
+        res.assessed = True
     if not (link.reachable and st.fresh and s is not None):
         res.health = Health.UNKNOWN
         res.status = ("host key refused" if link.host_key_status else

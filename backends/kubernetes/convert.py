@@ -164,6 +164,7 @@ def _workload(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     owner = controller_of(meta)
     if owner is None:  # a ReplicaSet of a Deployment is evaluated on the Deployment
         res.findings = compliance.evaluate_pod_spec(kind, res.id, pod_spec)
+        res.assessed = True  # counted in the compliance score (an owned one is not)
     return Converted(res, owner=owner)
 
 
@@ -329,6 +330,7 @@ def pod(obj: dict[str, Any]) -> Converted:
     res = _resource("Pod", obj, verdict, _pod_status_text(obj), attrs)
     if owner is None:
         res.findings = compliance.evaluate_pod_spec("Pod", res.id, spec)
+        res.assessed = True  # counted in the compliance score (an owned one is not)
     return Converted(res, _pod_faults(res, obj, verdict), owner)
 
 
@@ -381,4 +383,5 @@ def node(obj: dict[str, Any]) -> Converted:
 def same_content(old: Resource, new: Resource) -> bool:
     """True when nothing shown changed (the old object may then be kept)."""
     return (old.health is new.health and old.status == new.status and old.health_reason == new.health_reason
-            and old.attributes == new.attributes and old.findings == new.findings)
+            and old.attributes == new.attributes and old.findings == new.findings
+            and old.assessed == new.assessed)

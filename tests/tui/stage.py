@@ -183,7 +183,7 @@ class StageKubernetes(StageBackend):
             out.append(Resource(
                 id=f"kubernetes/Deployment/{app}", backend="kubernetes", kind="Deployment", name=app,
                 health=Health.HEALTHY if healthy else Health.PROGRESSING, status=f"{count}/{count} ready",
-                drift=Drift.IN_SYNC,
+                drift=Drift.IN_SYNC, assessed=True,  # its template is (as the kubernetes backend does)
                 observed_at=OBSERVED, created_at=_t(60 * 24 * 3), console_url=None,
                 attributes={"replicas": count, "image": f"registry.example/{app}:1.4.2",
                             "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
@@ -201,17 +201,17 @@ class StageKubernetes(StageBackend):
             out.append(Resource(
                 id=f"kubernetes/Pod/{name}", backend="kubernetes", kind="Pod", name=name, health=health,
                 status=status, health_reason=reason, observed_at=OBSERVED, created_at=_t(45),
-                metrics={"cpu": cpu}, attributes=attributes))
+                metrics={"cpu": cpu}, attributes=attributes, assessed="owner" not in attributes))
         if s.replica_sets:
             for rs, owner in (("api-5c8b", "Deployment/api"), ("web-7d9f", "Deployment/web"), ("web-1a2b", "Deployment/web"),
                               ("worker-6f4d", None)):
                 out.append(Resource(id=f"kubernetes/ReplicaSet/{rs}", backend="kubernetes", kind="ReplicaSet",
                                     name=rs, health=Health.HEALTHY, status="", observed_at=OBSERVED,
-                                    created_at=_t(45), attributes={"owner": owner}))
+                                    created_at=_t(45), attributes={"owner": owner}, assessed=owner is None))
         if s.hostile:
             out.append(Resource(id="kubernetes/Pod/hostile", backend="kubernetes", kind="Pod", name=HOSTILE_NAME,
                                 health=Health.UNKNOWN, status="\x1b]52;c;ZXZpbA==\x07copied", observed_at=OBSERVED,
-                                created_at=_t(5)))
+                                created_at=_t(5), assessed=True))
         return out
 
     def resource_links(self, resources: list[Resource]) -> list:
@@ -265,10 +265,12 @@ class StageAws(StageBackend):
                      health=Health.HEALTHY, status="running", observed_at=OBSERVED, created_at=_t(60 * 24 * 40),
                      console_url="https://console.aws.amazon.com/ec2/home?region=us-east-1#InstanceDetails:"
                                  "instanceId=i-0abc123",
-                     metrics={"cpu": 4.0}, attributes={"instance_type": "t3.micro", "state": "running"}),
+                     metrics={"cpu": 4.0}, attributes={"instance_type": "t3.micro", "state": "running"},
+                     assessed=True),
             Resource(id=f"aws/s3-bucket/{env}-uploads", backend="aws", kind="s3-bucket", name=f"{env}-uploads",
                      health=Health.HEALTHY, status="", observed_at=OBSERVED, created_at=_t(60 * 24 * 90),
-                     findings=bucket_findings, attributes={"encryption": None, "public_access_blocked": True}),
+                     findings=bucket_findings, attributes={"encryption": None, "public_access_blocked": True},
+                     assessed=True),
             Resource(id="aws/ecs-service/main/api", backend="aws", kind="ecs-service", name="api",
                      health=Health.HEALTHY, status="2/2 running", observed_at=OBSERVED, created_at=_t(60 * 24 * 7),
                      attributes={"desired_count": 2}),
@@ -291,7 +293,7 @@ class StageEdge(StageBackend):
         return [
             Resource(id="edge/node/gw-01", backend="edge", kind="node", name="gw-01", health=Health.HEALTHY,
                      status="up 12d, load 0.42", observed_at=OBSERVED, created_at=None, metrics={"load1": 0.42},
-                     attributes={"kernel": "6.1.0", "disk_percent": 41}),
+                     attributes={"kernel": "6.1.0", "disk_percent": 41}, assessed=True),
             Resource(id="edge/service/gw-01:nginx", backend="edge", kind="service", name="gw-01:nginx",
                      health=Health.HEALTHY, status="active", observed_at=OBSERVED),
         ]

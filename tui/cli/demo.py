@@ -37,6 +37,7 @@ import yaml
 
 from backends.sim.demo_world import READY_TIMEOUT_S
 from tui.cli.output import mark_pending, say
+from tui.core.compliance_score import format_score
 from tui.core.config import EnvdeckConfig, load_config
 from tui.core.errors import EnvdeckError
 from tui.core.logsetup import setup_logging
@@ -257,7 +258,7 @@ def print_summary(envs: list[dict]) -> bool:
             backends.append(backend_summary(name, b, env.get("leader")))
         print(clean(f"{env['name']}: {env['health']}, drift {env['drift']}, {len(env['resources'])} resources, "
                     f"{len(env['faults'])} faults, {len(env['drifts'])} drifted fields, compliance "
-                    f"{env['compliance_score']}%; " + ", ".join(backends)))
+                    f"{format_score(env['compliance_score'])}; " + ", ".join(backends)))
     return all_reachable
 
 

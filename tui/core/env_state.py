@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tui.core.compliance_score import ComplianceScore
 from tui.core.model import (
     BackendState,
     DriftItem,
@@ -77,14 +78,21 @@ class EnvState:
     def all_drifts(self) -> list[DriftItem]:
         return [d for per in self.drifts.values() for d in per]
 
-    def _rollups(self) -> tuple[Health, Any, int, int]:
-        """(worst health, drift roll-up, resources without findings, resources)."""
+    def _rollups(self) -> tuple[Health, Any, ComplianceScore]:
+        """(worst health, drift roll-up, compliance counts)."""
         key = (self.revision, tuple((id(per), len(per)) for per in self.resources.values()))
         if self._rollup is None or self._rollup[0] != key:
             resources = self.all_resources()
+            # only what a rule assessed counts (a finding is an assessment, whatever the flag says)
+            assessed = clean = 0
+            for r in resources:
+                if r.findings:
+                    assessed += 1
+                elif r.assessed:
+                    assessed += 1
+                    clean += 1
             self._rollup = (key, worst_health(r.health for r in resources),
-                            rollup_drift(r.drift for r in resources),
-                            sum(1 for r in resources if not r.findings), len(resources))
+                            rollup_drift(r.drift for r in resources), ComplianceScore(assessed, clean))
         return self._rollup[1:]
 
     def health(self) -> Health:
@@ -98,12 +106,14 @@ class EnvState:
         value = self._rollups()[1]
         return None if value is None else str(value)
 
+    def compliance(self) -> ComplianceScore:
+        """Resources a compliance rule assessed, and those of them without a finding."""
+        return self._rollups()[2]
+
     def compliance_score(self) -> float | None:
-        """Share of resources with no finding, 0-100; None without resources."""
-        _, _, clean, total = self._rollups()
-        if not total:
-            return None
-        return round(100.0 * clean / total, 1)
+        """Share of assessed resources with no finding, 0-100, rounded down to 0.1 and at most 99.9
+        while a finding exists (tui/core/compliance_score.py); None when nothing was assessed."""
+        return self.compliance().percent
 
     def data_age_s(self, now: datetime) -> float | None:
         stamps = [b.observed_at for b in self.backends.values() if b.observed_at]
@@ -121,6 +131,8 @@ class EnvState:
             "paused": self.paused,
             "pause": self.pause.to_json() if self.paused and self.pause is not None else None,
             "compliance_score": self.compliance_score(),
+            "compliance_assessed": self.compliance().assessed,
+            "compliance_clean": self.compliance().clean,
             "backends": {name: b.to_json() for name, b in self.backends.items()},
         }
         if include_resources:

@@ -172,6 +172,10 @@ class Resource:
     created_at: datetime | None = None
     # Small numeric summary for tables (e.g. {"cpu": 12.5}); not part of the JSON contract.
     metrics: dict[str, float] = field(default_factory=dict)
+    # A compliance rule looked at this resource (set where the backend evaluates its rules, with
+    # or without findings): only assessed resources count in the compliance score, so a ConfigMap
+    # or a pod judged on its Deployment's template cannot dilute it (tui/core/compliance_score.py).
+    assessed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +191,7 @@ class Resource:
             "created_at": iso(self.created_at),
             "console_url": self.console_url,
             "findings": [f.to_json() for f in self.findings],
+            "assessed": self.assessed,
             "attributes": self.attributes,
         }
 
@@ -209,6 +214,8 @@ class Resource:
                 for f in data.get("findings") or []
             ],
             attributes=data.get("attributes") or {},
+            # a row stored before the flag existed: its findings show that a rule assessed it
+            assessed=bool(data.get("assessed", bool(data.get("findings")))),
         )
 
 
