@@ -1,0 +1,123 @@
+"""Which audit rows of a created environment a user reads: those of its instance.
+
+A created environment's name can be reused: once destroyed, anyone allowed by a template may
+create it again, and gets a new instance (`managed_env.instance`, its `created_at`; the row of
+the earlier one is replaced, tui/core/lifecycle/lifecycle_store.py `insert`). The rows of the
+name's audit trail before that creation are the earlier instances' (their parameters, their
+users' actions): the new one's roles had no role in them, so they do not read them. The
+boundary of an instance is its first row, its creator's first `env.create` / `env.clone` row of
+the name at or after its `created_at` (written in the transaction that stores it; the store
+keeps whole seconds, so an earlier creator's rows of that second are told apart by their user);
+when no such row is found (a pruned trail), the `created_at` second itself. Known limit: the
+same user destroying and creating the name again within one second starts at the earlier row. Environments of the config are unchanged:
+their rows are read whole, as before.
+
+Who had a role in an earlier instance is not kept once the name is re-created (the store keeps
+one access per name), so the earlier instances' rows are read by nobody through envdeck then
+(the database keeps them; the owner role reads them with psql, docs/security.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tui.core.model import iso
+
+if TYPE_CHECKING:
+    from tui.core.lifecycle.records import ManagedEnvironment
+    from tui.core.store import Store
+
+CREATE_ACTIONS = ("env.create", "env.clone")
+
+
+@dataclass(frozen=True)
+class InstanceStart:
+    """Where the audit trail of one created environment's current instance starts."""
+
+    env: str
+    since: str  # its created_at, as the store writes times (ISO, whole seconds, Z)
+    first_id: int | None  # the id of its create row, when found
+
+    def holds(self, row: dict[str, Any]) -> bool:
+        """Whether `row` (of this environment) is of this instance."""
+        if self.first_id is not None:
+            return int(row["id"]) >= self.first_id
+        return str(row.get("at") or "") >= self.since
+
+
+async def instance_starts(store: Store, managed: Iterable[ManagedEnvironment]) -> dict[str, InstanceStart]:
+    """The start of each of these created environments' current instance, by name."""
+    starts: dict[str, InstanceStart] = {}
+    for m in managed:
+        since = iso(m.created_at)
+        if since is None:
+            continue
+        starts[m.name] = InstanceStart(m.name, since, await _first_create_row(store, m.name, m.owner, since))
+    return starts
+
+
+async def _first_create_row(store: Store, env: str, owner: str, since: str) -> int | None:
+    """The id of the instance's create row: its creator's first create row of the name at or after
+    its creation (the store's clock and the session's agree in a deployment); else the creator's
+    newest one not refused (a clock that differs from the store's, as a test's); else None."""
+    db = store._db  # a reader next to the store, as the lifecycle and promotion stores are
+    creates = f"env = ? AND action IN ({','.join('?' * len(CREATE_ACTIONS))}) AND \"user\" = ?"
+    queries = ((f"SELECT id FROM audit WHERE {creates} AND at >= ? ORDER BY id LIMIT 1",
+                (env, *CREATE_ACTIONS, owner, since)),
+               (f"SELECT id FROM audit WHERE {creates} AND result != ? ORDER BY id DESC LIMIT 1",
+                (env, *CREATE_ACTIONS, owner, "denied")))
+    async with store._lock:
+        for sql, args in queries:
+            try:
+                row = await db.fetchone(sql, args)
+            except db.errors as exc:
+                raise db.error(exc) from None
+            if row is not None:
+                return int(row["id"])
+    return None
+
+
+async def of_current_instance(store: Store, env: str, declared: Iterable[str], timeline: list[dict[str, Any]],
+                              audit: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Timeline of `env` (its `timeline` entries and audit rows, as the store hands them out)
+    without an earlier environment's of the same name: audit rows by the instance's first row,
+    timeline entries (no link to an audit row, written on the clock that set `created_at`) by the
+    second of its creation. An environment of
+    the config (`declared`), or a name never created, is returned as it is."""
+    if env in set(declared):
+        return timeline, audit
+    from tui.core.lifecycle.lifecycle_store import LifecycleStore
+
+    managed = await LifecycleStore(store).get(env)
+    if managed is None:
+        return timeline, audit
+    starts = await instance_starts(store, [managed])
+    start = starts.get(env)
+    if start is None:
+        return timeline, audit
+    return [t for t in timeline if str(t.get("at") or "") >= start.since], of_instances(audit, starts)
+
+
+def of_instances(rows: list[dict[str, Any]], starts: dict[str, InstanceStart]) -> list[dict[str, Any]]:
+    """`rows` without those of an earlier instance of a created environment."""
+    return [r for r in rows if (start := starts.get(str(r.get("env")))) is None or start.holds(r)]
+
+
+async def read_scoped(read: Callable[[int, int | None], Awaitable[list[dict[str, Any]]]], limit: int,
+                      before_id: int | None, starts: dict[str, InstanceStart]) -> list[dict[str, Any]]:
+    """The newest `limit` rows of `read(limit, before_id)` (newest first) that are of the current
+    instances: read again below the oldest row seen while rows were left out, so `limit` counts
+    rows shown, not rows read."""
+    kept: list[dict[str, Any]] = []
+    while len(kept) < limit:
+        batch = await read(limit, before_id)
+        kept.extend(of_instances(batch, starts))
+        if len(batch) < limit:
+            break
+        before_id = int(batch[-1]["id"])
+    return kept[:limit]
+
+
+__all__ = ["CREATE_ACTIONS", "InstanceStart", "instance_starts", "of_current_instance", "of_instances", "read_scoped"]
