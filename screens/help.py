@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from screens.environment_actions import lifecycle_keys_for
+from screens.lifecycle_flow import LIFECYCLE_ACTIONS
 from tui.widgets.cells import Palette, muted
 from tui.widgets.keyed_table import Cells, KeyedTable
 
@@ -53,17 +55,40 @@ def checked(screen: Screen, action: str) -> bool | None:
     return screen.check_action(name, parameters)
 
 
+def lifecycle_managed(screen: Screen):
+    """The created environment `screen`'s D/Z/W act on: the environment's or Steps screen's own
+    (`managed`), the overview's selected row; None for a config environment or nothing selected."""
+    if hasattr(type(screen), "managed"):
+        return screen.managed  # type: ignore[attr-defined]
+    from screens.overview_rows import EnvironmentsTable
+
+    tables = screen.query(EnvironmentsTable)
+    env = tables.first().cursor_key if tables else None
+    return screen.app.managed.get(env) if env else None  # type: ignore[attr-defined]
+
+
+def lifecycle_off_now(screen: Screen) -> set[str]:
+    """The lifecycle actions bound and enabled on `screen` that its environment's state leaves out
+    of the footer (`lifecycle_keys_for`, the footer's own rule): Z on a destroying or failed
+    environment, W on one not sleeping. Pressed, they say why; `?` lists them "(not now)"."""
+    managed = lifecycle_managed(screen)
+    if managed is None:
+        return set()  # a config environment: check_action has turned them off already
+    return set(LIFECYCLE_ACTIONS) - set(lifecycle_keys_for(managed))
+
+
 def binding_rows(screen: Screen, palette: Palette, whole: dict[str, str] | None = None) -> dict[str, Cells]:
     """envdeck's bindings active on `screen` (focused widget, its ancestors, screen, app),
     one row per binding id with all its keys, under a header row per section. `whole`: filled
     with each row's whole text (a key off now: its tooltip too), for the preview line."""
     app = screen.app
+    off_now = lifecycle_off_now(screen)
     found: dict[str, tuple[list[str], Binding, bool]] = {}
     for ab in screen.active_bindings.values():
         b = ab.binding
         if not b.id:
             continue  # Textual's own keys
-        keys, _, enabled = found.setdefault(b.id, ([], b, ab.enabled))
+        keys, _, enabled = found.setdefault(b.id, ([], b, ab.enabled and b.action not in off_now))
         shown = app.get_key_display(b)
         if shown not in keys:
             keys.append(shown)
