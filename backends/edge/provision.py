@@ -117,11 +117,16 @@ class EdgeProvisioner(Provisioner):
         # A node we cannot reach is `gone()`'s to report (False until the step times out);
         # a stop that ran and failed is an answer worth giving now.
         _raise_failures([o for o in outcomes if not isinstance(o, BackendUnreachable | BackendDenied)], "stop")
+        # a node that did not answer is not stopped: said, so that the engine asks again (with backoff,
+        # within the step's timeout) once it answers, instead of waiting on gone() alone
+        _raise_failures([o for o in outcomes if isinstance(o, BackendUnreachable)], "stop")
 
     async def gone(self, step: StepSpec, native_id: str) -> bool:
         nodes = self._claimed(step, native_id)
         try:
             states = await self._statuses(step, nodes)
+        except BackendUnreachable:   # not known: the engine asks again until the step's timeout
+            raise
         except BackendError:
             return False
         return not any(s.active for s in states)

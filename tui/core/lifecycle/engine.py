@@ -30,7 +30,9 @@ sleep, wake) to its end, step by step, resumable after a crash at any point.
 - The edge step first claims nodes of its pool (store, atomic), writes them into
   `spec.environment["edge"]["nodes"]` with the template's services, then runs like any step.
 - Destroy: steps in reverse wave order, `delete()` then `gone()` (a timeout, or an error,
-  makes an Orphan with the reason), edge claims released once the edge step is gone; then
+  makes an Orphan with the reason; a backend that cannot be reached (BackendUnreachable) is
+  asked again with backoff until the step's timeout, then the destroy stops: `failed` at that
+  step, "cannot reach BACKEND: ...", no orphan, carried on by a later destroy), edge claims released once the edge step is gone; then
   `sweep()` on every backend of the environment (concurrently) and `delete_leftover()` of what it finds;
   what cannot be deleted is an Orphan. `destroyed`, with the orphans listed.
 - Sleep: `sleep()` per backend, each backend's memory saved as it goes, then `sleeping`.
@@ -69,6 +71,7 @@ from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text, manage
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
     AWS_ENV_TAG,
+    DEFAULT_STEP_TIMEOUT_S,
     K8S_ENV_LABEL,
     EnvLifecycleState,
     Leftover,
@@ -112,6 +115,7 @@ BACKENDS = ("aws", "kubernetes", "edge")
 EDGE_CLAIM = "edge-claim"
 TTL_USER = "envdeck"
 TRANSIENT_ATTEMPTS = 3  # find/create of a step against an unreachable backend, within its deadline
+UNREACHED_BACKOFF_S = 15.0  # the longest pause between two calls of a destroy step to an unreachable backend
 
 
 class LeaseBusy(EnvdeckError):
@@ -127,6 +131,12 @@ class StepFailure(Exception):
         reason = clean(reason, max_len=2000)
         super().__init__(f"{step}: {reason}")
         self.step, self.reason = step, reason
+
+
+class Unreached(StepFailure):
+    """A destroy step (or sweep) whose backend did not answer until the step's timeout passed:
+    not done, not an orphan. The destroy stops and the environment is `failed` at that step;
+    a later destroy carries it on from there."""
 
 
 def default_holder() -> str:
@@ -916,6 +926,9 @@ class _Run:
         by_id = {s.id: _resolved(s, native_ids) for s in steps}
         try:
             orphans = await self._delete_all(by_id, order, waits_for)
+        except Unreached as exc:   # not reached within its timeout: failed there, resumable, no orphans
+            await self._write_sweep_rows()
+            await self._op_failed(Operation.DESTROY, exc.step, exc.reason)
         except BaseException:
             await self._write_sweep_rows()
             raise
@@ -959,7 +972,9 @@ class _Run:
             return []        # never asked of a backend (attempts count the rows written `creating`)
         failure: str | None = None
         foreign: str | None = None
+        unreached: Unreached | None = None
         native_id: str | None = None
+        deadline = self.clock() + timedelta(seconds=step.timeout_s)
         async with self._audited(Operation.DESTROY, step.id, {"backend": step.backend, "kind": step.kind}, step=True):
             try:
                 prov = self.provisioner(step.backend)
@@ -970,13 +985,18 @@ class _Run:
                     claimed = [c.node for c in await self.lstore.claims(self.name)]
                     native_id = ",".join(claimed) or None
                 elif native_id is None:   # crashed between create and its row: adopt by the marks
-                    native_id = await prov.find(step)
+                    native_id = await self._reaching(step, deadline, lambda: prov.find(step))
                 if native_id is not None:
                     row.state, row.native_id, row.message = StepState.DELETING, native_id, ""
                     row.started_at, row.finished_at = self.clock(), None
                     await self._row(row)          # committed BEFORE the backend call
-                    await prov.delete(step, native_id)
-                    await self._wait_gone(prov, step, native_id)
+                    found = native_id
+                    await self._reaching(step, deadline, lambda: prov.delete(step, found), row)
+                    await self._wait_gone(prov, step, native_id, deadline, row)
+            except Unreached as exc:   # not done and not an orphan: the destroy stops failed at this step
+                unreached = exc
+                row.state, row.message, row.finished_at = StepState.FAILED, exc.reason, self.clock()
+                await self._row(row, ends=(AuditResult.FAILED, exc.reason))
             except ForeignResource as exc:   # not this environment's: nothing of ours there, not an orphan
                 foreign = _why(exc)
                 row.state, row.message, row.finished_at = StepState.DELETED, foreign, self.clock()
@@ -995,6 +1015,8 @@ class _Run:
                 await self._row(row, self._entry(step.id, "Deleted", f"{step.kind} {native_id or ''}".strip()),
                                 ends=(AuditResult.SUCCEEDED, f"deleted ({native_id or 'nothing created'})"),
                                 then=dependents_may_start)
+        if unreached is not None:
+            raise unreached
         if foreign is not None:
             # a recorded id that is no longer marked ours is worth a look; a refused create is not
             await self._note(step.id, "Not ours", f"left alone: {foreign}",
@@ -1005,15 +1027,38 @@ class _Run:
             return [Orphan(step.backend, row.native_id or step.id, failure)]
         return []
 
-    async def _wait_gone(self, prov: Provisioner, step: StepSpec, native_id: str) -> None:
-        deadline = self.clock() + timedelta(seconds=step.timeout_s)
+    async def _wait_gone(self, prov: Provisioner, step: StepSpec, native_id: str, deadline: datetime,
+                         row: StepRecord | None = None) -> None:
         delay, longest = self.engine.poll
-        while not await prov.gone(step, native_id):
+        while not await self._reaching(step, deadline, lambda: prov.gone(step, native_id), row):
             self._check_lease()
             if self.clock() >= deadline:
                 raise StepFailure(step.id, f"still there {step.timeout_s:g}s after deletion was asked")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, longest) if delay else 0
+
+    async def _reaching(self, step: StepSpec, deadline: datetime, call: Callable[[], Awaitable[Any]],
+                        row: StepRecord | None = None, *, target: str | None = None) -> Any:
+        """`call()` of a destroy step (or sweep, `target`), asked again while its backend cannot be
+        reached (BackendUnreachable: a timeout, a refused connection, 5xx), with backoff (the poll's
+        pace, doubling up to UNREACHED_BACKOFF_S), until the step's deadline; then Unreached
+        ("cannot reach BACKEND: ..."). Each call is idempotent (delete: gone already = done). The
+        row under way (`row`) says it is waiting for the backend, once per different reason."""
+        delay, _ = self.engine.poll
+        while True:
+            try:
+                return await call()
+            except BackendUnreachable as exc:
+                reason = f"cannot reach {step.backend}: {_why(exc)}"
+                if self.clock() >= deadline:
+                    raise Unreached(target or step.id,
+                                    f"{reason} (tried for {step.timeout_s:g}s, the step's timeout)") from exc
+                if row is not None and row.message != f"{reason}; trying again":
+                    row.message = f"{reason}; trying again"
+                    await self._row(row)
+            self._check_lease()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max(UNREACHED_BACKOFF_S, delay))
 
     async def _delete_all(self, by_id: dict[str, StepSpec], order: list[str],
                           waits_for: dict[str, set[str]]) -> list[Orphan]:
@@ -1107,10 +1152,19 @@ class _Run:
         left: list[Orphan] = []
         # its audit row is written before the first deletion; a sweep that deletes nothing has its
         # row written with the end of the destroy (one commit for all, `_sweep_rows`)
-        async with self._audited(Operation.DESTROY, f"sweep:{backend}", {"backend": backend}, later=True) as op:
+        target = f"sweep:{backend}"
+        timeouts = [s.timeout_s for s in steps if s.backend == backend]
+        probe = StepSpec(id=target, backend=backend, kind="sweep", fields={},
+                         timeout_s=max(timeouts, default=DEFAULT_STEP_TIMEOUT_S))
+        deadline = self.clock() + timedelta(seconds=probe.timeout_s)
+        async with self._audited(Operation.DESTROY, target, {"backend": backend}, later=True) as op:
             try:
                 prov = self.provisioner(backend)
-                leftovers = await prov.sweep()
+                leftovers = await self._reaching(probe, deadline, prov.sweep, target=target)
+            except Unreached as exc:   # not swept: the destroy stops failed here (not an orphan)
+                op.fail(exc.reason)
+                self._keep_sweep_row(op)
+                raise
             except Exception as exc:   # an orphan of the whole backend; the other backends are swept
                 reason = f"sweep failed: {_why(exc)}"
                 op.fail(reason)
@@ -1122,7 +1176,10 @@ class _Run:
                     continue
                 await self._begin_row(op)
                 try:
-                    await prov.delete_leftover(leftover)
+                    await self._reaching(probe, deadline, lambda lo=leftover: prov.delete_leftover(lo), target=target)
+                except Unreached as exc:
+                    op.fail(exc.reason)
+                    raise
                 except ForeignResource:   # its marks changed since the sweep listed it
                     alone.append(leftover.label)
                 except Exception as exc:
