@@ -126,10 +126,31 @@ def name_cell(name: str, managed: ManagedEnvironment | None, now: datetime, pale
 
 def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette, *, compact: bool = False,
                 env_width: int | None = None) -> Cells:
-    """A created environment the reconciler does not observe (yet, or any more)."""
+    """A created environment the reconciler does not observe (yet, or any more); a destroyed one
+    with orphans left reads `✖ destroyed, 8 orphan(s)` (`✖ orph 8` in short)."""
     dash = muted("—", palette)
-    return (name_cell(managed.name, managed, now, palette, env_width), lifecycle_cell(managed, palette, short=compact),
+    state = lifecycle_cell(managed, palette, short=compact)
+    if managed.state == EnvLifecycleState.DESTROYED and managed.orphans:
+        n = len(managed.orphans)
+        state = Text(f"✖ orph {n}" if compact else f"✖ destroyed, {n} orphan(s)", end="",
+                     style=palette.style("error", bold=True))
+    return (name_cell(managed.name, managed, now, palette, env_width), state,
             dash, dash, dash, dash, dash, muted("—", palette))
+
+
+SHOWN_ORPHANS = 3
+
+
+def orphans_text(managed: ManagedEnvironment, palette: Palette) -> Text:
+    """`orphans: aws arn:…: reason; kubernetes pr-20: reason; and 5 more`: what a destroy left."""
+    text = Text("orphans: ", style=palette.style("error", bold=True), end="")
+    for n, orphan in enumerate(managed.orphans[:SHOWN_ORPHANS]):
+        text.append(("; " if n else "") + f"{clean(orphan.backend)} {clean(orphan.resource, max_len=80)}: "
+                    f"{clean(orphan.reason, max_len=120)}", style=palette.style("error"))
+    more = len(managed.orphans) - SHOWN_ORPHANS
+    if more > 0:
+        text.append(f"; and {more} more (envdeck env list)", style=palette.style("error"))
+    return text
 
 
 def lifecycle_drift_cell(managed: ManagedEnvironment, state: EnvState, palette: Palette) -> Text:
@@ -153,6 +174,9 @@ def description_text(state: EnvState | None, managed: ManagedEnvironment | None,
         text.append(f"{clean(name)}  ", style=palette.style("primary", bold=True))
     if managed is not None:
         text.append_text(header_text(managed, now, palette))
+        if managed.orphans:
+            text.append("\n")
+            text.append_text(orphans_text(managed, palette))
     if state is not None and state.leader and state.leader != "you":
         if text.plain:
             text.append("\n")

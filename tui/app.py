@@ -39,6 +39,7 @@ from tui.commands import EnvironmentCommands, ResourceCommands, ThemeCommands
 from tui.core.config import EnvdeckConfig
 from tui.core.heap import HeapSettler, settle_heap
 from tui.core.lifecycle.driver import CreateProvisioner
+from tui.core.lifecycle.outcome import ended_badly, kept_on_overview
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.model import Origin, now_utc
 from tui.core.paths import themes_dir
@@ -415,14 +416,16 @@ class EnvdeckApp(App):
 
     # -- lifecycle of managed environments ---------------------------------------------
     async def _load_managed(self) -> None:
-        self.post_message(ManagedLoaded(await self.session.env_list()))
+        # a destroyed one stays while it has orphans (tui/core/lifecycle/outcome.py)
+        listed = await self.session.env_list(include_destroyed=True)
+        self.post_message(ManagedLoaded([m for m in listed if kept_on_overview(m)]))
 
     def on_managed_loaded(self, message: ManagedLoaded) -> None:
         self.managed = {m.name: m for m in message.managed}
         self._lifecycle_to_screens(None)
 
     def _keep_managed(self, env: str, managed: ManagedEnvironment | None) -> None:
-        if managed is None or managed.state == EnvLifecycleState.DESTROYED:
+        if managed is None or not kept_on_overview(managed):
             self.managed.pop(env, None)
         else:
             self.managed[env] = managed
@@ -441,7 +444,11 @@ class EnvdeckApp(App):
                 screen.stale = True
 
     def on_lifecycle_updated(self, message: LifecycleUpdated) -> None:
-        self._keep_managed(message.env, message.managed)
+        managed = message.managed
+        bad = ended_badly(self.managed.get(message.env), managed) if managed is not None else None
+        self._keep_managed(message.env, managed)
+        if bad is not None:
+            self.toast(bad, severity="error", timeout=20.0, whole=True)
         self._lifecycle_to_screens(message.env)
 
     def on_environments_updated(self, message: EnvironmentsUpdated) -> None:
