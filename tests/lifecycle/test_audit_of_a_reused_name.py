@@ -1,7 +1,7 @@
 """A destroyed created environment's name, created again by someone else, is a new environment
 (a new instance): its creator reads its audit trail from its creation on, never the earlier
-one's rows (who acted, the parameters it was created with). The earlier creator's rows stay in
-the store. `audit --env` and plain `audit` alike (Session.audit_entries, what the CLI reads)."""
+one's rows (who acted, the parameters it was created with); the earlier one's creator still reads
+theirs, and only theirs. `audit --env` and plain `audit` alike (Session.audit_entries, what the CLI reads)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ SECRET_BRANCH = "carl-secret-branch"
 
 
 @pytest.fixture
-async def lab(tmp_path):
-    async with Lab(tmp_path) as lab:
+async def lab(any_store, monkeypatch):
+    """The service lab on both engines (SQLite, and PostgreSQL as a team shares it)."""
+    if any_store.url:
+        monkeypatch.setenv("ENVDECK_STATE_URL", any_store.url)
+    async with Lab(any_store.state_dir) as lab:
         yield lab
 
 
@@ -52,6 +55,17 @@ async def test_a_new_creator_of_a_destroyed_name_reads_only_the_new_environments
     vic = await lab.session("vic")
     seen = await vic.audit_entries("pr-1", limit=500)
     assert seen and SECRET_BRANCH not in str(seen) and {r["user"] for r in seen} == {"ann"}, seen
+    # carl created the earlier pr-1: he reads its rows still, and none of ann's
+    # (and ann's refused read of it, made while it was the earlier one's: an attempt on his trail)
+    theirs = await carl.audit_entries("pr-1", limit=500)
+    assert {r["id"] for r in earlier} <= {r["id"] for r in theirs}, theirs
+    assert [(r["user"], r["action"], r["result"]) for r in theirs if r["user"] != "carl"] == [
+        ("ann", "access", "denied")], theirs
+    assert [r["id"] for r in await carl.audit_entries(limit=500) if r["env"] == "pr-1"] == [r["id"] for r in theirs]
+    # dave had a role in neither: refused as before
+    dave = await lab.session("dave")
+    with pytest.raises(PolicyDenied):
+        await dave.audit_entries("pr-1")
     # the store keeps carl's rows (nothing deleted)
     stored = await ann.store.audit_entries("pr-1", limit=500)
     assert any(SECRET_BRANCH in str(r["params"]) for r in stored)

@@ -13,8 +13,10 @@ same user destroying and creating the name again within one second starts at the
 their rows are read whole, as before.
 
 Who had a role in an earlier instance is not kept once the name is re-created (the store keeps
-one access per name), so the earlier instances' rows are read by nobody through envdeck then
-(the database keeps them; the owner role reads them with psql, docs/security.md).
+one access per name): of the earlier instances' rows, a user reads those of the instances they
+created (their owner: from their create row to the next create row of the name, any user's),
+and nobody else does through envdeck (the database keeps them; the owner role reads them with
+psql, docs/security.md).
 """
 
 from __future__ import annotations
@@ -100,24 +102,74 @@ async def of_current_instance(store: Store, env: str, declared: Iterable[str], t
     return [t for t in timeline if str(t.get("at") or "") >= start.since], of_instances(audit, starts)
 
 
-def of_instances(rows: list[dict[str, Any]], starts: dict[str, InstanceStart]) -> list[dict[str, Any]]:
-    """`rows` without those of an earlier instance of a created environment."""
-    return [r for r in rows if (start := starts.get(str(r.get("env")))) is None or start.holds(r)]
+# an env.create/env.clone row of these results made an instance (a refused one is `denied`)
+MADE = ("succeeded", "failed", "pending")
+
+
+@dataclass(frozen=True)
+class OwnSpan:
+    """The rows of one earlier instance of `env` that its creator reads: ids from `first` (its
+    create row) up to, not including, `end` (the next create row of the name)."""
+
+    env: str
+    first: int
+    end: int
+
+    def holds(self, row: dict[str, Any]) -> bool:
+        return self.first <= int(row["id"]) < self.end
+
+
+async def own_spans(store: Store, user: str) -> dict[str, list[OwnSpan]]:
+    """The earlier instances `user` created, by name: each from its create row to the name's next
+    one (the name's last instance, destroyed or not, is read by its stored access instead)."""
+    db = store._db
+    marks = ",".join("?" * len(CREATE_ACTIONS))
+    made = ",".join("?" * len(MADE))
+    sql = (f"SELECT a.env AS env, a.id AS first, (SELECT MIN(b.id) FROM audit b WHERE b.env = a.env AND b.id > a.id"
+           f" AND b.action IN ({marks}) AND b.result IN ({made})) AS next_id FROM audit a"
+           f' WHERE a."user" = ? AND a.action IN ({marks}) AND a.result IN ({made}) ORDER BY a.id')
+    async with store._lock:
+        try:
+            rows = await db.fetchall(sql, (*CREATE_ACTIONS, *MADE, user, *CREATE_ACTIONS, *MADE))
+        except db.errors as exc:
+            raise db.error(exc) from None
+    spans: dict[str, list[OwnSpan]] = {}
+    for r in rows:
+        if r["next_id"] is not None:  # the name's last instance is read by its stored access, not here
+            spans.setdefault(str(r["env"]), []).append(OwnSpan(str(r["env"]), int(r["first"]), int(r["next_id"])))
+    return spans
+
+
+def of_instances(rows: list[dict[str, Any]], starts: dict[str, InstanceStart],
+                 own: dict[str, list[OwnSpan]] | None = None) -> list[dict[str, Any]]:
+    """`rows` without those of an earlier instance of a created environment (but those of the
+    instances in `own`, the reader's)."""
+    def kept(row: dict[str, Any]) -> bool:
+        env = str(row.get("env"))
+        start = starts.get(env)
+        if start is not None and start.holds(row):
+            return True
+        spans = (own or {}).get(env, ())
+        if spans:
+            return any(span.holds(row) for span in spans)
+        return start is None
+    return [r for r in rows if kept(r)]
 
 
 async def read_scoped(read: Callable[[int, int | None], Awaitable[list[dict[str, Any]]]], limit: int,
-                      before_id: int | None, starts: dict[str, InstanceStart]) -> list[dict[str, Any]]:
+                      before_id: int | None, starts: dict[str, InstanceStart],
+                      own: dict[str, list[OwnSpan]] | None = None) -> list[dict[str, Any]]:
     """The newest `limit` rows of `read(limit, before_id)` (newest first) that are of the current
     instances: read again below the oldest row seen while rows were left out, so `limit` counts
     rows shown, not rows read."""
     kept: list[dict[str, Any]] = []
     while len(kept) < limit:
         batch = await read(limit, before_id)
-        kept.extend(of_instances(batch, starts))
+        kept.extend(of_instances(batch, starts, own))
         if len(batch) < limit:
             break
         before_id = int(batch[-1]["id"])
     return kept[:limit]
 
 
-__all__ = ["CREATE_ACTIONS", "InstanceStart", "instance_starts", "of_current_instance", "of_instances", "read_scoped"]
+__all__ = ["CREATE_ACTIONS", "MADE", "InstanceStart", "OwnSpan", "own_spans", "instance_starts", "of_current_instance", "of_instances", "read_scoped"]

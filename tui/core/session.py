@@ -722,25 +722,30 @@ class Session:
         """The audit rows the user may read (newest first): of the environments they see, and
         of the destroyed created ones they had a role in (the trail of a destroy stays
         readable). A created environment's rows are its current instance's, from its creation
-        on, not an earlier environment's of the same name (tui/core/audit_scope.py). `env` they
-        may not read is refused like an unknown one (audited). `message_max`/`params_max`: the
-        characters of a message/params read (the store's default: `--json`'s); `before_id`:
-        only rows older than it (a read in batches)."""
-        readable = set(self.policy.visible_environments()) | set(await self.lifecycle.audit_readable())
+        on; of the earlier ones of the name, only those of the instances the user created
+        (tui/core/audit_scope.py). `env` they may not read is refused like an unknown one
+        (audited). `message_max`/`params_max`: the characters of a message/params read (the
+        store's default: `--json`'s); `before_id`: only rows older than it (a read in batches)."""
+        # a created environment's rows: its current instance's, from its creation on, and those of
+        # the earlier instances of the name this user created (tui/core/audit_scope.py)
+        declared = self.reconciler.declared
+        own = {name: spans for name, spans in (await audit_scope.own_spans(self.store, self.user)).items()
+               if name not in declared}
+        readable = (set(self.policy.visible_environments()) | set(await self.lifecycle.audit_readable())
+                    | set(own))
         if env is not None and env not in readable:
             await refuse_unseen_environment(self.store, self.policy, env, self.origin)
         cut = {} if message_max is None else {"message_max": message_max}
         if params_max is not None:
             cut["params_max"] = params_max
-        # a created environment's rows from its current instance's creation on (tui/core/audit_scope.py)
         created = [m for m in await self.lifecycle.env_list(include_destroyed=True)
-                   if m.name in readable and (env is None or m.name == env) and m.name not in self.reconciler.declared]
+                   if m.name in readable and (env is None or m.name == env) and m.name not in declared]
         starts = await audit_scope.instance_starts(self.store, created)
 
         async def read(n: int, before: int | None) -> list[dict[str, Any]]:
             return await self.store.audit_entries(env=env, limit=n, envs=sorted(readable), before_id=before, **cut)
 
-        return await audit_scope.read_scoped(read, limit, before_id, starts)
+        return await audit_scope.read_scoped(read, limit, before_id, starts, own)
 
     async def env_list(self, *, include_destroyed: bool = False) -> list[ManagedEnvironment]:
         return await self.lifecycle.env_list(include_destroyed=include_destroyed)
