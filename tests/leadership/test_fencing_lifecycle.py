@@ -54,7 +54,8 @@ async def test_a_driving_engine_whose_lease_moved_writes_nothing_more(any_store)
 
         async def on_change(managed):
             rows = {r.id: r for r in managed.steps}
-            if rows["ns"].state == StepState.HEALTHY and not taken:
+            # ns created, not healthy yet (deploy starts in the commit of ns's `healthy` row)
+            if rows["ns"].state == StepState.WAITING and not taken:
                 # another process takes the lease (the engine's own deadline still holds)
                 taken["lease"] = await store_b.acquire_lease(ENV, "bob@ops-2:22", 60,
                                                              now=clock.now + timedelta(hours=1))
