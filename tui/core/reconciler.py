@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -149,6 +150,12 @@ class Reconciler:
         # watched backends whose last observation predates the end of a lifecycle hold: their
         # watch stopped, the next turn of the loop observes afresh (a list) first (_follow_watch)
         self._observe_afresh: set[tuple[str, str]] = set()
+        # overlays whose value changed after this process first read them: (env, resource, field) ->
+        # when it read the change (time.monotonic); their drift waits for a list begun later (_judged_later)
+        self._desired_changed: dict[tuple[str, str, str], float] = {}
+        self._overrides_read: set[str] = set()
+        # when the list being applied now began (_listed_pass); absent: a watch's or a cache's observation
+        self._listing: dict[tuple[str, str], float] = {}
         self._subscribers: list[Subscriber] = []
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
@@ -393,13 +400,15 @@ class Reconciler:
         """Read the overlays, the unexpired repair holds and the pause of `env` from the store
         (the CLI or another envdeck may have changed them since the last pass)."""
         state = self.envs[env]
-        try:
-            overlays = await self.store.overlays(env)
+        try:  # the holds first: a promotion's hold ends after its overlay is written (promote/engine.py)
             holds = await self.store.holds(env, self.clock())
+            overlays = await self.store.overlays(env)
         except StateError as exc:
             log.error("cannot read the overlays of %s: %s", env, exc)
             return
-        state.overlays = {(o["resource"], o["field"]): o for o in overlays}
+        read = {(o["resource"], o["field"]): o for o in overlays}
+        self._note_desired_changes(env, state.overlays, read)
+        state.overlays = read
         state.holds = {h["resource"]: h for h in holds}
         await self.load_pause(env)
 
@@ -501,10 +510,10 @@ class Reconciler:
                 if backend.supports_watch:
                     if (env, bname) in self._observe_afresh:  # not the stopped watch's cache: a list
                         self._observe_afresh.discard((env, bname))
-                        await self.pass_once(env, bname)
+                        await self._listed_pass(env, bname)
                     delay = await self._watch_once(env, bname, backend)
                 else:
-                    await self.pass_once(env, bname)
+                    await self._listed_pass(env, bname)
                     delay = state.backoff_s if state.failures else self._interval(env, bname)
             except asyncio.CancelledError:
                 raise
@@ -603,6 +612,8 @@ class Reconciler:
                         return
                     next_obs = asyncio.ensure_future(anext(stream))
                     continue
+                if key in self._observe_afresh:  # a drift waits for a list (_judged_later)
+                    return
                 wake.clear()
                 self._pass_requested.discard(key)
                 if latest is None or key in self._changed_since_watch:
@@ -626,6 +637,56 @@ class Reconciler:
         recorded again (the faults and the drifts are recorded only when new)."""
         return await self._apply(env, bname, dataclasses.replace(obs, events=[], samples=[], delta=None),
                                  repair=self._mode_repairs(env))
+
+    # -- a desired state changed (by a promotion, a kept value) ----------------------
+    def _note_desired_changes(self, env: str, before: dict[tuple[str, str], dict[str, Any]],
+                              after: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Remember when this process read each overlay whose value changed (written, changed or
+        dropped, here or by another process) since its previous read of `env` (the first read
+        changes nothing: the first observations are lists)."""
+        if env not in self._overrides_read:
+            self._overrides_read.add(env)
+            return
+        now = time.monotonic()
+        for key in before.keys() | after.keys():
+            old, new = before.get(key), after.get(key)
+            if (old is None) != (new is None) or (old and new and old["value"] != new["value"]):
+                self._desired_changed[(env, *key)] = now
+
+    def _judged_later(self, env: str, bname: str, drifts: list[DriftItem]) -> list[DriftItem]:
+        """The drifts to judge now: not those of a field whose desired value changed after the list
+        that this observation comes from began. Such a drift appears because the DESIRED side
+        changed, and the observation may predate the write that goes with it: a promotion sets
+        the image and then the overlay, and a watch's latest observation (re-evaluated when the
+        overlay's audit row wakes the loop) or a cache not yet told of the image shows the old
+        one; repairing would write the image a second time, as the reconciler's. They are
+        judged on the next list, begun after this process read the overlay, so after the image
+        was written (asked for at once: a watched backend's watch stops and the loop lists, as
+        after a lifecycle hold); a genuine drift is still there then and repaired once."""
+        key = (env, bname)
+        if not self._desired_changed:
+            return drifts
+        listed, prefix = self._listing.get(key), bname + "/"
+        if listed is not None:
+            for k in [k for k, at in self._desired_changed.items()
+                      if k[0] == env and k[1].startswith(prefix) and at < listed]:
+                del self._desired_changed[k]
+        later = [d for d in drifts if (env, d.resource, d.field) in self._desired_changed]
+        if not later:
+            return drifts
+        if self.backends[env][bname].supports_watch:
+            self._observe_afresh.add(key)
+        self.request_pass(env, bname)
+        return [d for d in drifts if d not in later]
+
+    async def _listed_pass(self, env: str, bname: str) -> bool:
+        """pass_once from the loop, its observation known as a list begun now (a watched
+        backend's loop lists only with its watch stopped: `_observe_afresh`)."""
+        self._listing[(env, bname)] = time.monotonic()
+        try:
+            return await self.pass_once(env, bname)
+        finally:
+            self._listing.pop((env, bname), None)
 
     def changed_by_us(self, env: str, bname: str) -> None:
         """This process changed the backend (an action, a repair): until the watch reports
@@ -728,6 +789,7 @@ class Reconciler:
         except Exception:  # noqa: BLE001
             log.exception("diff of %s/%s failed", env, bname)
             drifts = []
+        drifts = self._judged_later(env, bname, drifts)
         if view is not None:  # a created environment asleep or being created: what that explains is no fault
             shaded = shade(view, resources, faults, drifts, old)
             resources, faults, drifts = shaded.resources, shaded.faults, shaded.drifts

@@ -10,11 +10,16 @@ promotion instead of a created environment:
   `envdeck reconcile --once`.
 - Before a wave: the resources of the waves already finished must be Healthy by a fresh
   observation of B (`PromotionWorld.fresh`), else the promotion stops there.
-- Per change: the step row goes to `applying` (committed) BEFORE the backend call; the new
-  value is kept as B's desired-state overlay (tui/core/overrides.py, table `desired_overlay`)
-  before the backend is asked, so a reconciler in `auto` never undoes it; then the backend
-  sets it (`PromotionWorld.set_field`, the backend's repair of that field) and the row goes
-  `applied`. A resumed run reads B afresh first: a change B already runs is not asked again
+- Per change: the step row goes to `applying` (committed) BEFORE the backend call. Then, in
+  this order: the resource's automatic repair is held (`repair_holds`, for every process on
+  the store) so that no reconciler undoes the new value before it is desired; the backend
+  sets it (`PromotionWorld.set_field`, the backend's repair of that field); the new value is
+  kept as B's desired-state overlay (tui/core/overrides.py, table `desired_overlay`); the hold
+  ends (a hold the resource had before is put back); the row goes `applied`. The overlay
+  written after the image is what lets a reconciler tell a drift of its own making from one
+  that only shows a stale observation: it judges a drift that appears because an overlay
+  changed only on a list begun after it read that overlay (Reconciler._judged_later), which
+  shows the image; so the promotion is one write per object, none by the reconciler. A resumed run reads B afresh first: a change B already runs is not asked again
   (a crash between the call and its row), and a step `applied` or `healthy` is never redone.
 - After a wave's changes: fresh observations of B until every resource of the wave is Healthy
   and runs the new value (poll 0.5 s ×1.5 up to 2 s), else at `timeout_s` the step fails with
@@ -41,7 +46,7 @@ from tui.core.audited import audited
 from tui.core.compare.versions import version_of
 from tui.core.leases import holder_gone
 from tui.core.lifecycle.engine import LeaseBusy, default_holder
-from tui.core.model import Health, Resource, now_utc
+from tui.core.model import Health, Resource, now_utc, parse_iso
 from tui.core.promote.promotion_store import PromotionStore
 from tui.core.promote.records import Promotion, PromotionState, PromotionStep, StepState
 from tui.core.sanitize import clean
@@ -288,22 +293,50 @@ class PromotionEngine:
                   "from": change.before, "to": change.after}
         async with self._audited(promotion, change.resource, "promote.step", params) as op:
             reason = f"promotion {promotion.id} ({promotion.a} → {promotion.b})"
-            if overlay_value is None:
-                await self.store.remove_overlay(promotion.b, change.resource, change.field)
-            else:
-                await self.store.set_overlay(promotion.b, change.resource, change.field, overlay_value,
-                                             user=promotion.user, reason=reason)
-            await self.world.overlays_changed(promotion.b)
             if already:   # B runs it already (a crash after the call, before its row): not asked again
+                await self._keep_desired(promotion, change.resource, change.field, overlay_value, reason)
                 op.succeed(f"{change.resource} already runs {plain_value(change.after)}; desired state kept")
             else:
-                try:
-                    message = await self.world.set_field(promotion.b, resource, change.field, change.after)
-                except Exception as exc:
-                    raise _Stop(step, f"{change.resource}: {exc}") from None
+                async with self._repair_held(promotion, change.resource, reason):
+                    try:
+                        message = await self.world.set_field(promotion.b, resource, change.field, change.after)
+                    except Exception as exc:
+                        raise _Stop(step, f"{change.resource}: {exc}") from None
+                    await self._keep_desired(promotion, change.resource, change.field, overlay_value, reason)
                 op.succeed(message)
         step.state = StepState.APPLIED
         await self._row(step)
+
+    async def _keep_desired(self, promotion: Promotion, resource: str, field: str, value: Any, reason: str) -> None:
+        """B's overlay of the field: the promoted value (None: dropped, a rollback's "none before")."""
+        if value is None:
+            await self.store.remove_overlay(promotion.b, resource, field)
+        else:
+            await self.store.set_overlay(promotion.b, resource, field, value, user=promotion.user, reason=reason)
+        await self.world.overlays_changed(promotion.b)
+
+    @contextlib.asynccontextmanager
+    async def _repair_held(self, promotion: Promotion, resource: str, reason: str):
+        """Hold the automatic repair of `resource` in B while its new value is set and kept as
+        desired (between the two, a reconciler sees the new value against the old desired one).
+        The hold lasts at most two leases (a crash: the resume keeps the value as desired, or
+        the hold runs out); a hold that the resource had before and that lasts longer is left
+        as it is, a shorter one is put back afterwards."""
+        env, now = promotion.b, now_utc()
+        until = (now + timedelta(seconds=2 * self.lease_s)).replace(microsecond=0)
+        before = next((h for h in await self.store.holds(env, now) if h["resource"] == resource), None)
+        mine = before is None or before["until"] < until
+        if mine:
+            await self.store.set_hold(env, resource, until, user=promotion.user, reason=reason, at=now)
+            await self.world.overlays_changed(env)
+        try:
+            yield
+        finally:
+            if mine and before is None:
+                await self.store.remove_hold(env, resource)
+            elif mine and before is not None:
+                await self.store.set_hold(env, resource, before["until"], user=before["user"],
+                                          reason=before["reason"], at=parse_iso(before["at"]))
 
     async def _wait_wave(self, promotion: Promotion, index: int, steps: list[PromotionStep]) -> None:
         deadline = now_utc() + timedelta(seconds=self.timeout_s)
