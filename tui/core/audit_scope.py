@@ -156,6 +156,44 @@ def of_instances(rows: list[dict[str, Any]], starts: dict[str, InstanceStart],
     return [r for r in rows if kept(r)]
 
 
+class ReaderScopes:
+    """One reader's own spans and instance starts, kept while the store's created environments
+    stay the same ones (`managed_env` names and instances): a trail read in batches (`audit
+    --json`) scans the audit table for them once, not once a batch. A create or re-create
+    changes an instance, and everything is read again."""
+
+    def __init__(self, store: Store, user: str) -> None:
+        self.store, self.user = store, user
+        self._key: tuple[tuple[str, str], ...] | None = None
+        self._own: dict[str, list[OwnSpan]] = {}
+        self._starts: dict[str, InstanceStart | None] = {}
+
+    async def _current(self) -> None:
+        db = self.store._db
+        async with self.store._lock:
+            try:
+                rows = await db.fetchall("SELECT name, instance FROM managed_env ORDER BY name", ())
+            except db.errors as exc:
+                raise db.error(exc) from None
+        key = tuple((str(r["name"]), str(r["instance"] or "")) for r in rows)
+        if key != self._key:
+            self._key, self._starts = key, {}
+            self._own = await own_spans(self.store, self.user)
+
+    async def own(self, declared: Iterable[str]) -> dict[str, list[OwnSpan]]:
+        await self._current()
+        skip = set(declared)
+        return {name: spans for name, spans in self._own.items() if name not in skip}
+
+    async def starts(self, managed: Iterable[ManagedEnvironment]) -> dict[str, InstanceStart]:
+        """As `instance_starts`, each read once while the instances stay the same (call `own` first)."""
+        wanted = [m for m in managed if m.name not in self._starts]
+        self._starts.update(await instance_starts(self.store, wanted))
+        for m in wanted:
+            self._starts.setdefault(m.name, None)
+        return {m.name: start for m in managed if (start := self._starts.get(m.name)) is not None}
+
+
 async def read_scoped(read: Callable[[int, int | None], Awaitable[list[dict[str, Any]]]], limit: int,
                       before_id: int | None, starts: dict[str, InstanceStart],
                       own: dict[str, list[OwnSpan]] | None = None) -> list[dict[str, Any]]:
@@ -172,4 +210,4 @@ async def read_scoped(read: Callable[[int, int | None], Awaitable[list[dict[str,
     return kept[:limit]
 
 
-__all__ = ["CREATE_ACTIONS", "MADE", "InstanceStart", "OwnSpan", "own_spans", "instance_starts", "of_current_instance", "of_instances", "read_scoped"]
+__all__ = ["CREATE_ACTIONS", "MADE", "InstanceStart", "OwnSpan", "ReaderScopes", "own_spans", "instance_starts", "of_current_instance", "of_instances", "read_scoped"]

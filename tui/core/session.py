@@ -716,6 +716,10 @@ class Session:
         """The config's templates, each with whether this user may create from it."""
         return self.lifecycle.templates()
 
+    @cached_property
+    def _audit_scopes(self) -> audit_scope.ReaderScopes:
+        return audit_scope.ReaderScopes(self.store, self.user)
+
     async def audit_entries(self, env: str | None = None, limit: int = 100,
                             message_max: int | None = None, params_max: int | None = None,
                             before_id: int | None = None) -> list[dict[str, Any]]:
@@ -729,8 +733,7 @@ class Session:
         # a created environment's rows: its current instance's, from its creation on, and those of
         # the earlier instances of the name this user created (tui/core/audit_scope.py)
         declared = self.reconciler.declared
-        own = {name: spans for name, spans in (await audit_scope.own_spans(self.store, self.user)).items()
-               if name not in declared}
+        own = await self._audit_scopes.own(declared)
         readable = (set(self.policy.visible_environments()) | set(await self.lifecycle.audit_readable())
                     | set(own))
         if env is not None and env not in readable:
@@ -740,7 +743,7 @@ class Session:
             cut["params_max"] = params_max
         created = [m for m in await self.lifecycle.env_list(include_destroyed=True)
                    if m.name in readable and (env is None or m.name == env) and m.name not in declared]
-        starts = await audit_scope.instance_starts(self.store, created)
+        starts = await self._audit_scopes.starts(created)
 
         async def read(n: int, before: int | None) -> list[dict[str, Any]]:
             return await self.store.audit_entries(env=env, limit=n, envs=sorted(readable), before_id=before, **cut)
