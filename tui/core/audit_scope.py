@@ -9,8 +9,8 @@ boundary of an instance is its first row, its creator's first `env.create` / `en
 the name at or after its `created_at` (written in the transaction that stores it; the store
 keeps whole seconds, so an earlier creator's rows of that second are told apart by their user);
 when no such row is found (a pruned trail), the `created_at` second itself. Known limit: the
-same user destroying and creating the name again within one second starts at the earlier row. Environments of the config are unchanged:
-their rows are read whole, as before.
+same user destroying and creating the name again within one second starts at the earlier row.
+Environments of the config are unchanged: their rows are read whole, as before.
 
 Who had a role in an earlier instance is not kept once the name is re-created (the store keeps
 one access per name): of the earlier instances' rows, a user reads those of the instances they
