@@ -646,6 +646,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self.refresh_view("resources")
 
     async def _load_timeline(self) -> None:
+        from tui.core import audit_scope
         from tui.core.audit_rows import unreadable_note
         from tui.widgets.record_views import MESSAGE_SHOWN
 
@@ -654,6 +655,9 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             entries = await store.timeline(self.env, limit=300)
             # a message is cut by the database (a member's 5 MB row costs what a short one does)
             audit = await store.audit_entries(self.env, limit=200, message_max=MESSAGE_SHOWN)
+            # a created environment's rows are its instance's: not an earlier environment's of the same name
+            entries, audit = await audit_scope.of_current_instance(store, self.env, self.session.reconciler.declared,
+                                                                   entries, audit)
         except Exception as exc:  # noqa: BLE001 - said on screen and logged; the view keeps its rows
             logging.getLogger(__name__).warning("timeline of %s not read: %s", self.env, exc, exc_info=True)
             self.notify(clean(f"The timeline could not be read: {exc or type(exc).__name__}"),

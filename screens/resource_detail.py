@@ -217,7 +217,12 @@ class ResourceDetailScreen(EnvdeckScreen):
         self.run_worker(self._read_events(), group="detail-events", exclusive=True, exit_on_error=False)
 
     async def _read_events(self) -> None:
+        from tui.core import audit_scope
+
         entries = await self.session.store.timeline(self.env, limit=500)
+        # not an earlier environment's of the same name (a created environment's rows are its instance's)
+        entries, _ = await audit_scope.of_current_instance(self.session.store, self.env,
+                                                           self.session.reconciler.declared, entries, [])
         self._events = resource_events(entries, self.resource_id)
         if self.is_attached:
             self._show_events()
