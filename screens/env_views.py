@@ -37,8 +37,8 @@ ENV_VIEWS: tuple[EnvView, ...] = (
     EnvView("drift", "Drift", "#drift-table", frozenset({DRIFTS, RESOURCES}), ("drifts",),
             filtered="#drift-table", records=True),
     # A managed (template-created) environment's steps; the tab is hidden for the others.
-    EnvView("steps", "Steps", "#steps-table", frozenset({LIFECYCLE}), ("lifecycle",), shows_ages=True,
-            managed_only=True),
+    EnvView("steps", "Steps", "#steps-table", frozenset({LIFECYCLE}), ("lifecycle",), filtered="#steps-table",
+            shows_ages=True, managed_only=True),  # `/` matches a step's id, backend, kind, state or message
 )
 VIEW_BY_NAME: dict[str, EnvView] = {v.name: v for v in ENV_VIEWS}
 VIEWS: tuple[str, ...] = tuple(v.name for v in ENV_VIEWS)

@@ -170,9 +170,10 @@ async def test_steps_view_offers_no_resource_keys_and_enter_opens_the_steps_reso
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is screen and any("step later: nothing made yet" in n for n in notes(app)), notes(app)
-        app.clear_notifications()  # `/` on Steps (found in tmux: KeyError 'steps' ended the TUI): said, and
-        await pilot.press("slash", "w")  # the keys after it act on the view
-        await wait_until(pilot, lambda: "the Steps view has no filter" in notes(app), "/ said", explain=lambda: notes(app))
+        app.clear_notifications()  # `/` on Steps (found in tmux: KeyError 'steps' ended the TUI): it filters the
+        await pilot.press("slash", "w")  # steps, the key after it typed into the box (tests/tui/test_steps_filter.py)
+        await wait_until(pilot, lambda: screen.filters["steps"].text == "w", "/w filters the steps",
+                         explain=lambda: (notes(app), screen.filters["steps"].text))
         assert app.screen is screen and app._exception is None and not app.keys.held
 
 
