@@ -129,13 +129,18 @@ def managed_row(managed: ManagedEnvironment, now: datetime, palette: Palette, *,
     """A created environment the reconciler does not observe (yet, or any more); a destroyed one
     with orphans left reads `✖ destroyed, 8 orphan(s)` (`✖ orph 8` in short)."""
     dash = muted("—", palette)
-    state = lifecycle_cell(managed, palette, short=compact)
+    return (name_cell(managed.name, managed, now, palette, env_width), managed_state_cell(managed, palette, compact),
+            dash, dash, dash, dash, dash, muted("—", palette))
+
+
+def managed_state_cell(managed: ManagedEnvironment, palette: Palette, short: bool) -> Text:
+    """HEALTH of a created environment not `ready`: its lifecycle state (lifecycle_cell), and a
+    destroyed one with orphans left marked as the error it is."""
     if managed.state == EnvLifecycleState.DESTROYED and managed.orphans:
         n = len(managed.orphans)
-        state = Text(f"✖ orph {n}" if compact else f"✖ destroyed, {n} orphan(s)", end="",
-                     style=palette.style("error", bold=True))
-    return (name_cell(managed.name, managed, now, palette, env_width), state,
-            dash, dash, dash, dash, dash, muted("—", palette))
+        return Text(f"✖ orph {n}" if short else f"✖ destroyed, {n} orphan(s)", end="",
+                    style=palette.style("error", bold=True))
+    return lifecycle_cell(managed, palette, short=short)
 
 
 SHOWN_ORPHANS = 3
@@ -209,7 +214,7 @@ def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnviron
         cells = env_row(state, now, palette, compact=compact_backends)
         m = managed.get(name)
         if m is not None:
-            health = cells[1] if m.state == EnvLifecycleState.READY else lifecycle_cell(m, palette, short=compact)
+            health = cells[1] if m.state == EnvLifecycleState.READY else managed_state_cell(m, palette, compact)
             cells = (name_cell(name, m, now, palette, env_width), health, lifecycle_drift_cell(m, state, palette),
                      *cells[3:])
         elif env_width is not None:

@@ -41,7 +41,8 @@ async def test_destroyed_with_an_orphan_stays_marked_with_an_error_toast(tmp_pat
                          explain=lambda: app.managed.get("pr-20"))
         table = app.screen.query_one(EnvironmentsTable)
         await wait_until(pilot, lambda: "pr-20" in table.row_keys, "its row kept")
-        assert (table.cells_of("pr-20") or ("", Text("")))[1].plain == "✖ destroyed, 1 orphan(s)"
+        await wait_until(pilot, lambda: (table.cells_of("pr-20") or ("", Text("")))[1].plain
+                         == "✖ destroyed, 1 orphan(s)", "its row marked", explain=lambda: table.cells_of("pr-20"))
         await wait_until(pilot, lambda: any("pr-20" in e and "orphan" in e for e in _errors(app)), "the error toast",
                          explain=lambda: [str(n.message) for n in app._notifications])
         [toast] = [e for e in _errors(app) if "pr-20" in e]
