@@ -39,7 +39,7 @@ from tui.core.config import AwsConfig, Defaults, EdgeConfig, KubernetesConfig, S
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, InvalidRequest, LifecycleFailed
 from tui.core.lifecycle.effective import environment_config, live
-from tui.core.lifecycle.engine import LeaseBusy, LifecycleEngine, ProvisionerFactory
+from tui.core.lifecycle.engine import AUDIT_ENDS, LeaseBusy, LifecycleEngine, ProvisionerFactory
 from tui.core.lifecycle.lifecycle_store import LifecycleStore
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment
 from tui.core.lifecycle.shading import LifecycleView
@@ -272,6 +272,7 @@ class LifecycleDriver:
         if not await self.reconciler.leadership.claim(name):
             log.info("not driving %s: %s", name, self.reconciler.leadership.led_by(name) or "not its leader")
             return
+        token = AUDIT_ENDS.set(True)   # nobody waits for this drive: it audits each operation's end
         try:
             await self.drive(name)
         except LeaseBusy:
@@ -282,6 +283,8 @@ class LifecycleDriver:
             log.error("cannot carry out the operation of %s: %s", name, exc)
         except Exception:  # noqa: BLE001 - one environment's bug must not stop the others
             log.exception("lifecycle of %s failed", name)
+        finally:
+            AUDIT_ENDS.reset(token)
 
     # -- driving ------------------------------------------------------------------
     async def drive(self, name: str) -> ManagedEnvironment:

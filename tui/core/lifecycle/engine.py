@@ -91,7 +91,7 @@ from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
 from tui.core.sanitize import clean
 from tui.core.store import Store
 
-__all__ = ["LeaseBusy", "LifecycleEngine", "ProvisionerFactory", "default_holder"]
+__all__ = ["AUDIT_ENDS", "LeaseBusy", "LifecycleEngine", "ProvisionerFactory", "default_holder"]
 
 
 def new_token() -> str:
@@ -110,6 +110,11 @@ _STEP_AUDIT: contextvars.ContextVar[AuditedOperation | None] = contextvars.Conte
 #: backends.registry.create_provisioner with the defaults bound by the service.
 ProvisionerFactory = Callable[[str, str, Any, str], Provisioner]
 OnChange = Callable[[ManagedEnvironment], Awaitable[None] | None]
+
+#: set by a drive no requester waits for (the reconciler's lifecycle loop, `LifecycleDriver._drive_quietly`):
+#: the end of each operation it carries out is one audit row of its own (`_Run._end_row`); a `--wait`
+#: request ends its own row instead
+AUDIT_ENDS: contextvars.ContextVar[bool] = contextvars.ContextVar("lifecycle_audit_ends", default=False)
 
 BACKENDS = ("aws", "kubernetes", "edge")
 EDGE_CLAIM = "edge-claim"
@@ -377,6 +382,7 @@ class _Run:
             op = managed.operation
             if op is None:
                 break
+            before, ended = managed, None
             try:
                 if op == Operation.CREATE:
                     await self._create()
@@ -387,15 +393,46 @@ class _Run:
                 elif op == Operation.WAKE:
                     await self._wake()
             except LifecycleFailed as exc:
-                failure = exc
+                failure = ended = exc
             # the state it left, and an operation requested meanwhile: each operation ends with a read
             # after its last write (`_changed()`), not read a second time
             managed = self.managed if self._read_last and self.managed is not None else await self._reload()
+            if AUDIT_ENDS.get():
+                await self._end_row(op, before, managed, ended)
             if failure is not None and managed.operation is None:
                 break
         if failure is not None:
             raise failure
         return managed
+
+    async def _end_row(self, op: Operation, before: ManagedEnvironment, after: ManagedEnvironment,
+                       failure: LifecycleFailed | None) -> None:
+        """One audit row saying how an operation carried out here ended (`env.create pr-10 ready`,
+        `failed at step S: reason`, `destroyed; 2 orphan(s) left`): user and action those of the
+        request (`env.clone` for a clone), origin `reconciler`, params with the request's audit row id
+        (`request`), its origin and the process that carried it out (`by`). Best effort: the
+        operation's outcome is in the store whatever becomes of this row."""
+        actions = ("env.create", "env.clone") if op == Operation.CREATE else (f"env.{op}",)
+        request: dict[str, Any] | None = None
+        with contextlib.suppress(Exception):
+            request = next((r for r in await self.store.audit_entries(self.name, limit=50)
+                            if r.get("action") in actions and r.get("target") == self.name
+                            and r.get("result") != str(AuditResult.DENIED)), None)
+        if failure is not None:
+            result, message = AuditResult.FAILED, f"failed at step {failure.step}: {failure.reason}"
+        elif after.orphans:
+            result, message = AuditResult.FAILED, f"{after.state}; {len(after.orphans)} orphan(s) left"
+        else:
+            result, message = AuditResult.SUCCEEDED, str(after.state)
+        params: dict[str, Any] = {"operation": str(op), "requested_origin": before.requested_origin,
+                                  "by": self.engine.holder}
+        if request is not None:
+            params["request"] = request.get("id")
+        with contextlib.suppress(Exception):
+            await self.store.audit_record(user=before.requested_by or before.owner, env=self.name, target=self.name,
+                                          action=str(request.get("action")) if request else actions[0], params=params,
+                                          origin=str(Origin.RECONCILER), result=str(result),
+                                          message=clean(_by(message, self.engine.holder), max_len=2000))
 
     async def _reload(self) -> ManagedEnvironment:
         self.managed = await self.lstore.require(self.name)
