@@ -510,9 +510,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
         elif view == "compliance":
             count = self.query_one(ComplianceTable).show(state, app.palette)
             score = state.compliance()  # only what a rule assessed counts (tui/core/compliance_score.py)
-            self.query_one("#compliance-info", Static).update(Text(
-                f"{count} finding(s) · compliance score {score.text()}"
-                f" (share of assessed resources without a finding: {score.detail()})", end=""))
+            self.query_one("#compliance-info", Static).update(Text(score.hint(count), end=""))
         elif view == "drift":
             self.query_one(DriftTable).show(state, app.palette)
             drifts = state.all_drifts()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 NO_SCORE = "—"
 MAX_WITH_FINDINGS_TENTHS = 999  # 99.9%
+# The Compliance view's hint line: an 80-column terminal less the hint's padding of one column a side.
+HINT_WIDTH = 78
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,15 @@ class ComplianceScore:
     def detail(self) -> str:
         """What the score counts: `1,093 of 1,123`."""
         return f"{self.clean:,} of {self.assessed:,}"
+
+    def hint(self, findings: int, width: int = HINT_WIDTH) -> str:
+        """The Compliance view's line, on one line of `width` columns while the numbers allow:
+        `3 finding(s) · compliance 88.8% · 8 of 9 assessed resources without a finding`; with larger
+        counts `… · 1,093 of 1,123 assessed without a finding`, then `… assessed clean`. The longest
+        wording that fits wins; none fits only with counts in the billions: the shortest is shown."""
+        head = f"{findings:,} finding(s) · compliance {self.text()} · {self.detail()} assessed"
+        wordings = (f"{head} resources without a finding", f"{head} without a finding", f"{head} clean")
+        return next((w for w in wordings if len(w) <= width), wordings[-1])
 
 
 def score_percent(clean: int, assessed: int) -> float | None:

@@ -1,0 +1,40 @@
+"""The Compliance view's hint line fits one line at 80 columns and still says what the score
+counts (it wrapped to two: `… compliance score 88.8% (share of assessed resources without a
+finding: 8 of 9)`). The wording comes from tui/core/compliance_score.py."""
+
+from __future__ import annotations
+
+import pytest
+from rich.cells import cell_len
+from textual.geometry import Region
+from textual.widgets import Static
+
+from tests.tui.pilot import app_ready, make_app, wait_until
+from tui.core.compliance_score import HINT_WIDTH, ComplianceScore
+
+
+@pytest.mark.parametrize("assessed, clean, findings", [(9, 8, 3), (1123, 1093, 1093), (112_300, 109_300, 10_930)])
+def test_the_hint_fits_80_columns_and_names_the_counts(assessed, clean, findings):
+    hint = ComplianceScore(assessed, clean).hint(findings)
+    assert cell_len(hint) <= HINT_WIDTH, hint
+    assert hint.startswith(f"{findings:,} finding(s) · compliance ")
+    assert f"{clean:,} of {assessed:,} assessed" in hint, hint
+
+
+def test_the_full_wording_is_kept_when_it_fits():
+    assert ComplianceScore(9, 8).hint(3) == \
+        "3 finding(s) · compliance 88.8% · 8 of 9 assessed resources without a finding"
+
+
+async def test_the_compliance_view_hint_is_one_line_at_80_columns(tmp_path, stage):
+    app = make_app(tmp_path, stage, env="staging", view="compliance")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await wait_until(pilot, lambda: app.screen.query("#compliance-info"), "the compliance hint")
+        info = app.screen.query_one("#compliance-info", Static)
+        await wait_until(pilot, lambda: "finding(s)" in str(info.render()), "the hint's text")
+        await pilot.pause()
+        lines = ["".join(seg.text for seg in strip).rstrip() for strip in
+                 info.render_lines(Region(0, 0, info.size.width, info.size.height))]
+        assert info.size.height == 1, lines
+        assert "compliance 88.8%" in lines[0] and "8 of 9 assessed resources without a finding" in lines[0], lines
