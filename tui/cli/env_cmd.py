@@ -291,7 +291,11 @@ class Progress:
         if self.quiet or sigint.interrupted():   # after the ^C only its one line is printed
             return
         state = str(managed.state)
-        if state != self.state:
+        # A state the operation starts in comes before its steps; the state it ends in comes after
+        # the steps that led to it. Following another process through the store (polled), one read
+        # carries the end state with the steps done since the read before: `destroyed` came first.
+        ended = state != self.state and managed.operation is None
+        if state != self.state and not ended:
             self.state = state
             self._line(f"{self.name}: {state}")
         for step in managed.steps:
@@ -303,6 +307,9 @@ class Progress:
                 continue
             self._line(f"{self.name}: {step.id} {step.state}" + (f" — {step.message}" if step.message else "")
                        + (f" (by {self.by})" if self.by else ""))
+        if ended:
+            self.state = state
+            self._line(f"{self.name}: {state}")
 
     def interrupted_line(self, verb: str) -> str:
         """The one line of a Ctrl-C during `--wait`: for a create or clone, whether anything was
