@@ -55,6 +55,7 @@ OVERVIEW_WORDS = {"overview", "envs", "environments", "ctx", "context", "home"}
 QUIT_WORDS = {"q", "q!", "quit", "exit"}
 DIFF_WORDS = {"diff", "compare"}
 VERSIONS_WORDS = {"versions", "version", "ver"}
+CLI_ONLY_WORDS = frozenset({"extend", "promote"})  # verbs only the CLI has: the command line says how
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,27 @@ def resolve_kind(word: str, known_kinds: set[str]) -> str | None:
     return SHORT_KINDS.get(w)  # the short kinds the Resources table shows in KIND (`sg`, `ebs`, `pvc`)
 
 
-def parse_jump(text: str, envs: list[str], known_kinds: set[str]) -> Jump:
+def cli_only(words: list[str], envs: list[str], here: str | None) -> str:
+    """What `:extend` or `:promote A B` says: a verb of the CLI only, with the command to type
+    (the environment on screen, or the ones typed, filled in)."""
+    verb, rest = words[0].lower(), words[1:]
+    named = [w for w in rest if w in envs]
+    if verb == "extend":
+        name = named[0] if named else here or "NAME"
+        duration = next((w for w in rest if w not in envs), "24h")
+        command = f"envdeck env extend {name} {duration}"
+    else:
+        if len(named) >= 2:
+            a, b = named[:2]
+        else:  # as `:diff B`: A is the environment on screen
+            a = here if here and here not in named else "A"
+            b = named[0] if named else "B"
+        command = f"envdeck promote {a} {b} --plan (then --apply)"
+    return clean(f"{verb} is a CLI command: {command}", max_len=160)
+
+
+def parse_jump(text: str, envs: list[str], known_kinds: set[str], here: str | None = None) -> Jump:
+    """`here`: the environment on screen (filled into the CLI command `:extend` points to)."""
     words = text.strip().lstrip(":").replace("/", " ").split()
     if not words:
         return Jump(error="empty command")
@@ -105,6 +126,8 @@ def parse_jump(text: str, envs: list[str], known_kinds: set[str]) -> Jump:
         return Jump(versions=True)
     if first in DIFF_WORDS and words[0] not in envs:
         return parse_diff(words[1:], envs)
+    if first in CLI_ONLY_WORDS and words[0] not in envs:
+        return Jump(error=cli_only(words, envs, here))
     if first == "theme":
         if len(words) < 2:
             return Jump(error="usage: :theme NAME (dark, light, high-contrast or a user theme)")
@@ -154,7 +177,7 @@ def known_kinds(app: EnvdeckApp, env: str | None) -> set[str]:
 def run_command(app: EnvdeckApp, text: str) -> None:
     envs = app.session.environments() if app.session else []
     here = current_env(app)
-    jump = parse_jump(text, envs, known_kinds(app, here))
+    jump = parse_jump(text, envs, known_kinds(app, here), here)
     if jump.error:
         app.notify(jump.error, severity="warning", markup=False)
     elif jump.quit:

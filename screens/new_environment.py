@@ -354,7 +354,8 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
                 seconds = parse_duration(text)
             except ValueError as exc:
                 if "is not a duration" in str(exc):  # its examples (500ms, 30s) are no TTLs
-                    return f"{clean(text.strip(), max_len=30)!r} is not a TTL: e.g. 30m, 4h, 2d"
+                    # one number and one unit, as everywhere (tui/core/durations.py): `1h30m` is `90m`
+                    return f"{clean(text.strip(), max_len=30)!r} is not a TTL: one number and a unit, e.g. 90m, 4h, 2d"
                 return str(exc)
             max_ttl = self.template.config.max_ttl
             if max_ttl and seconds > max_ttl:

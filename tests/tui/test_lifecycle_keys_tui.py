@@ -237,7 +237,7 @@ async def test_new_environment_form_wraps_and_says_what_is_wrong(tmp_path, stage
         assert hint.endswith("the branch to preview, as pushed to the repository"), hint
         await type_into(pilot, "ttl", "5x")
         ttl_error = shown_text(screen.query_one("#field-ttl", FormField).query_one(".field-hint", Static))
-        assert "e.g. 30m, 4h, 2d" in ttl_error and "500ms" not in ttl_error, ttl_error
+        assert "one number and a unit, e.g. 90m, 4h, 2d" in ttl_error and "500ms" not in ttl_error, ttl_error
         # ctrl+y on an invalid form: the first bad field is named, not only focused
         await type_into(pilot, "name", "Bad_Name")
         await pilot.press("ctrl+y")
