@@ -3,7 +3,9 @@
 Starts the demo servers in a process of their own (`DemoWorld`, see `ServersProcess`), writes a generated
 envdeck.yaml pointing at them into a temporary directory, and opens the TUI on
 it: the same backend code paths as against real systems. State goes to a
-temporary directory unless --state-dir is given. With the hidden --headless flag,
+temporary directory unless --state-dir is given; there, the environments an earlier demo run
+created (their servers gone with it) are named and marked destroyed at start (demo_earlier.py).
+With the hidden --headless flag,
 one observe pass is printed instead of opening the TUI (used by tests and CI).
 
 The config's path and the exact command that runs the CLI against the running demo
@@ -36,6 +38,7 @@ from typing import Any
 import yaml
 
 from backends.sim.demo_world import READY_TIMEOUT_S
+from tui.cli.demo_earlier import DEMO_DIR_PREFIX, retire_earlier, retired_line
 from tui.cli.output import mark_pending, say
 from tui.core.compliance_score import format_score
 from tui.core.config import EnvdeckConfig, load_config
@@ -311,7 +314,7 @@ class _Ending:
 def main_demo(args: argparse.Namespace) -> int:
     scale = max(1, int(getattr(args, "scale", 1) or 1))
     ending = _Ending()
-    with ending.installed(), tempfile.TemporaryDirectory(prefix="envdeck-demo-", ignore_cleanup_errors=True) as tmp:
+    with ending.installed(), tempfile.TemporaryDirectory(prefix=DEMO_DIR_PREFIX, ignore_cleanup_errors=True) as tmp:
         tmpdir = Path(tmp)
         ending.tmpdir = tmpdir
         state_dir = (Path(args.state_dir).expanduser().resolve() if getattr(args, "state_dir", None)
@@ -328,6 +331,10 @@ def main_demo(args: argparse.Namespace) -> int:
             config_path = write_config(world, tmpdir, state_dir)
             env_file = write_env_file(config_path, state_dir, world.kubeconfigs.get("staging"))
             config = load_config(config_path)
+            # environments an earlier demo created in this state dir: their servers are gone
+            retired = asyncio.run(retire_earlier(config, state_dir, tmpdir))
+            if retired:
+                say(retired_line(state_dir, retired))
             say(f"envdeck demo: config {config_path} (copy it as a starting point; removed when the demo ends)")
             say(f"envdeck demo: from another terminal while the demo runs: {cli_command(config_path, state_dir=state_dir)}")
             say(f"envdeck demo: or `. {env_file}` there, then any envdeck command")
