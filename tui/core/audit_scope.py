@@ -17,21 +17,61 @@ one access per name): of the earlier instances' rows, a user reads those of the 
 created (their owner: from their create row to the next create row of the name, any user's),
 and nobody else does through envdeck (the database keeps them; the owner role reads them with
 psql, docs/security.md).
+
+A boundary (a create row) counts only when a role that can create environments wrote it: a team
+member's database role may INSERT audit rows by hand, with any `user` and `at`, and such a row
+must not move an instance's start nor give its `user` an earlier instance's rows. On SQLite every
+row counts (a one-user file: no members); on PostgreSQL the rows whose `db_user` (set by the
+server) is NULL (written before the column existed) or the owner of `managed_env` (the only role
+that writes environments, docs/deploy/postgres-roles.sql). A row dated in the future (later than
+now + FUTURE_SKEW) never counts.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tui.core.model import iso
+from tui.core.audit_rows import FUTURE_SKEW
+from tui.core.model import iso, now_utc
 
 if TYPE_CHECKING:
     from tui.core.lifecycle.records import ManagedEnvironment
     from tui.core.store import Store
 
 CREATE_ACTIONS = ("env.create", "env.clone")
+
+# PostgreSQL: the role owning `managed_env`, read once per store (it does not change while open)
+_WRITERS: weakref.WeakKeyDictionary[Store, str] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """The SQL condition (on the audit table, alias `a.` or none) a boundary row meets, and its
+    arguments: written by a role that can create environments, and not dated in the future."""
+
+    sql: str
+    args: tuple[Any, ...]
+
+
+async def _trusted(store: Store, alias: str = "") -> Trusted:
+    """Called with the store's lock held."""
+    latest = iso(now_utc() + FUTURE_SKEW)
+    db = store._db
+    if db.dialect != "postgresql":
+        return Trusted(f"{alias}at <= ?", (latest,))
+    writer = _WRITERS.get(store)
+    if writer is None:
+        try:
+            row = await db.fetchone("SELECT tableowner FROM pg_tables WHERE tablename = ?"
+                                    " AND schemaname = current_schema()", ("managed_env",))
+        except db.errors as exc:
+            raise db.error(exc) from None
+        writer = "" if row is None else str(row["tableowner"])  # "": no table, only NULL rows count
+        _WRITERS[store] = writer
+    return Trusted(f"({alias}db_user IS NULL OR {alias}db_user = ?) AND {alias}at <= ?", (writer, latest))
 
 
 @dataclass(frozen=True)
@@ -63,14 +103,16 @@ async def instance_starts(store: Store, managed: Iterable[ManagedEnvironment]) -
 async def _first_create_row(store: Store, env: str, owner: str, since: str) -> int | None:
     """The id of the instance's create row: its creator's first create row of the name at or after
     its creation (the store's clock and the session's agree in a deployment); else the creator's
-    newest one not refused (a clock that differs from the store's, as a test's); else None."""
+    newest one not refused (a clock that differs from the store's, as a test's); else None. Only
+    rows a creating role wrote, not dated in the future, count (a member's forged row does not)."""
     db = store._db  # a reader next to the store, as the lifecycle and promotion stores are
     creates = f"env = ? AND action IN ({','.join('?' * len(CREATE_ACTIONS))}) AND \"user\" = ?"
-    queries = ((f"SELECT id FROM audit WHERE {creates} AND at >= ? ORDER BY id LIMIT 1",
-                (env, *CREATE_ACTIONS, owner, since)),
-               (f"SELECT id FROM audit WHERE {creates} AND result != ? ORDER BY id DESC LIMIT 1",
-                (env, *CREATE_ACTIONS, owner, "denied")))
     async with store._lock:
+        trusted = await _trusted(store)
+        queries = ((f"SELECT id FROM audit WHERE {creates} AND at >= ? AND {trusted.sql} ORDER BY id LIMIT 1",
+                    (env, *CREATE_ACTIONS, owner, since, *trusted.args)),
+                   (f"SELECT id FROM audit WHERE {creates} AND result != ? AND {trusted.sql} ORDER BY id DESC LIMIT 1",
+                    (env, *CREATE_ACTIONS, owner, "denied", *trusted.args)))
         for sql, args in queries:
             try:
                 row = await db.fetchone(sql, args)
@@ -121,16 +163,19 @@ class OwnSpan:
 
 async def own_spans(store: Store, user: str) -> dict[str, list[OwnSpan]]:
     """The earlier instances `user` created, by name: each from its create row to the name's next
-    one (the name's last instance, destroyed or not, is read by its stored access instead)."""
+    one (the name's last instance, destroyed or not, is read by its stored access instead). Both
+    ends are rows a creating role wrote, not dated in the future (a member's forged row is neither)."""
     db = store._db
     marks = ",".join("?" * len(CREATE_ACTIONS))
     made = ",".join("?" * len(MADE))
-    sql = (f"SELECT a.env AS env, a.id AS first, (SELECT MIN(b.id) FROM audit b WHERE b.env = a.env AND b.id > a.id"
-           f" AND b.action IN ({marks}) AND b.result IN ({made})) AS next_id FROM audit a"
-           f' WHERE a."user" = ? AND a.action IN ({marks}) AND a.result IN ({made}) ORDER BY a.id')
     async with store._lock:
+        a, b = await _trusted(store, "a."), await _trusted(store, "b.")
+        sql = (f"SELECT a.env AS env, a.id AS first, (SELECT MIN(b.id) FROM audit b WHERE b.env = a.env"
+               f" AND b.id > a.id AND b.action IN ({marks}) AND b.result IN ({made}) AND {b.sql}) AS next_id"
+               f' FROM audit a WHERE a."user" = ? AND a.action IN ({marks}) AND a.result IN ({made})'
+               f" AND {a.sql} ORDER BY a.id")
         try:
-            rows = await db.fetchall(sql, (*CREATE_ACTIONS, *MADE, user, *CREATE_ACTIONS, *MADE))
+            rows = await db.fetchall(sql, (*CREATE_ACTIONS, *MADE, *b.args, user, *CREATE_ACTIONS, *MADE, *a.args))
         except db.errors as exc:
             raise db.error(exc) from None
     spans: dict[str, list[OwnSpan]] = {}
