@@ -30,6 +30,7 @@ from screens.environment_actions import EnvironmentActions, pods_of, short_scope
 from screens.key_hold import hold_keys, release_keys
 from screens.lifecycle_flow import explain_key
 from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
+from screens.settled_layout import SettledFirstLayout
 from tui.core.compliance_score import format_score
 from tui.core.env_state import EnvState
 from tui.core.model import Resource
@@ -82,7 +83,7 @@ def logs_changed(logs: LogsView) -> bool:
                 or not logs.query_one("#logs-search-input", Input).has_class("hidden"))
 
 
-class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
+class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
     BINDINGS = [
         # priority: taken as the key arrives, so the keys typed in the same burst go into the box
         # (not to the table under it); skipped where '/' is text (the box itself, the logs search)
@@ -274,6 +275,7 @@ class EnvironmentScreen(EnvironmentActions, EnvdeckScreen):
             self._styled_on_mount = False
             event.refresh_styles = False
             self._resized_by_resume = True
+            self.settle_next_layout()
 
     def _leave_gone(self) -> None:
         self.envdeck.open_overview()

@@ -226,6 +226,16 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
     def _update_virtual_size(self) -> None:
         width = sum(w + 2 * PADDING for w in self._widths)
         self.virtual_size = Size(width, len(self._order) + 1)
+        if not self._size:
+            self._scrollbar_before_layout()
+
+    def _scrollbar_before_layout(self) -> None:
+        """Not laid out yet, a table of more rows than the terminal has lines will have its vertical
+        scrollbar: shown now, the first layout arranges the table with it. Textual decides it only
+        after that layout has sized the table, and then lays the whole screen out again for it
+        (on a screen built on a switch: see screens/settled_layout.py)."""
+        if self.styles.overflow_y in ("auto", "scroll") and self.virtual_size.height > self.app.size.height:
+            self.set_reactive(ScrollView.show_vertical_scrollbar, True)
 
     # -- cursor ----------------------------------------------------------------
     @property

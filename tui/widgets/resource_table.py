@@ -221,6 +221,8 @@ class ResourceTable(LineTable):
             self._scroll_update(new)
         else:
             self.virtual_size = new
+            if not self._size:
+                self._scrollbar_before_layout()
 
     def _grow_widths(self, keys) -> bool:
         before = list(self._widths)

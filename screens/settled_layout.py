@@ -1,0 +1,67 @@
+"""One layout, not two, for a screen built on a switch (the environment screen's first visit).
+
+Textual lays a new screen out when it is resumed, and then at once a second time, to the same
+geometry: every widget mounted asked for a layout (their Layout messages reach the screen just
+after the first one), the first layout sets every widget's virtual size (a reactive that asks for
+another), and the end of the mount of the screen's composed widgets asks for one of the whole
+screen. On a 20k-row environment screen that second layout and its frame were ~0.9M of the ~5.3M
+bytecodes of the switch. The first layout answers all of these requests: they are dropped. Not if
+it showed or hid a scrollbar (it arranged the widgets with the scrollbars as they were before), nor
+a request that comes once anything was mounted or removed, nor anything after its next frame."""
+
+from __future__ import annotations
+
+from textual import messages
+from textual._time import get_time
+from textual.geometry import Size
+from textual.screen import Screen
+from textual.widget import Widget
+
+
+class SettledFirstLayout(Screen):
+    """Call `settle_next_layout()` before the layout that the requests queued until then wait for
+    (the resume's of a screen built and styled on the switch)."""
+
+    _settle_layout = False
+    _settled_at = float("-inf")  # when that layout began: the Layout messages posted before it are answered
+    _laid_out: tuple[Widget, ...] | None = None  # the widgets it arranged, until the next frame
+
+    def settle_next_layout(self) -> None:
+        self._settle_layout = True
+
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
+        self._laid_out = None
+        if not self._settle_layout or scroll:
+            super()._refresh_layout(size, scroll)
+            return
+        self._settle_layout = False
+        widgets = tuple(self.walk_children(Widget))
+        bars = [(w.show_vertical_scrollbar, w.show_horizontal_scrollbar) for w in widgets]
+        began = get_time()
+        super()._refresh_layout(size, scroll)
+        if bars != [(w.show_vertical_scrollbar, w.show_horizontal_scrollbar) for w in widgets]:
+            return  # laid out again as Textual does
+        self._settled_at = began
+        for widget in widgets:  # and their scrollbars (not children; the layout mounts a new one)
+            for node in (widget, widget._vertical_scrollbar, widget._horizontal_scrollbar):
+                if node is not None:
+                    node._layout_required = False
+        self._layout_required = False
+        self._laid_out = widgets
+
+    async def _on_layout(self, message: messages.Layout) -> None:
+        if message.time < self._settled_at:
+            message.stop()
+            message.prevent_default()  # Textual's handler neither: answered by that layout
+
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
+        if layout and self._laid_out is not None:
+            if tuple(self.walk_children(Widget)) == self._laid_out:
+                layout = False  # the mount of the composed widgets ended: they were all laid out
+            else:
+                self._laid_out = None
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _compositor_refresh(self) -> None:
+        super()._compositor_refresh()
+        self._laid_out = None
