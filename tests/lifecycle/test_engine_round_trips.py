@@ -98,17 +98,17 @@ async def test_a_dependencys_last_row_and_its_dependents_first_row_are_one_trans
     units: list[list[tuple[str, str]]] = []
 
     def counting(eng: LifecycleEngine) -> LifecycleEngine:
-        atomic, write_step = eng.lstore._atomic, eng.lstore._write_step
+        rows_atomic, write_step = eng.lstore._rows_atomic, eng.lstore._write_step
 
-        async def unit(fn):
+        async def unit(batch):
             units.append([])
-            return await atomic(fn)
+            return await rows_atomic(batch)
 
-        async def step_row(record):
+        async def step_row(record, db=None):
             units[-1].append((record.id, str(record.state)))
-            await write_step(record)
+            await write_step(record, db)
 
-        eng.lstore._atomic, eng.lstore._write_step = unit, step_row
+        eng.lstore._rows_atomic, eng.lstore._write_step = unit, step_row
         return eng
 
     await LifecycleStore(store).insert(managed_env(ENV, chain()), requested_by="ann", origin="cli")

@@ -171,13 +171,13 @@ async def test_step_rows_asked_for_together_are_one_transaction_and_a_refused_on
     await lstore.insert(managed_env("e1", STEPS))
     await lstore.insert(managed_env("e2", STEPS))
     units = []
-    atomic = lstore._atomic
+    atomic = lstore._rows_atomic
 
-    async def counted(fn):
-        units.append(fn)
-        return await atomic(fn)
+    async def counted(batch):
+        units.append(batch)
+        return await atomic(batch)
 
-    lstore._atomic = counted
+    lstore._rows_atomic = counted
 
     def row(env: str, step: str, token: str) -> StepRecord:
         return StepRecord(env, step, "mem", "thing", StepState.CREATING, token=token)

@@ -7,6 +7,10 @@ interface): one file `envdeck.db` in the state directory.
 - The file and its -wal/-shm are claimed 0600 without following a symlink (`_claim`).
 - A corrupt file found mid-query is a StateError saying how to recover, never a
   traceback; the connection's thread never keeps the process alive.
+- `atomic_in_thread(fn)`: a unit of several statements (the lifecycle store's group commit)
+  run whole in the connection's thread, one hand-over between threads instead of one per
+  statement (each hand-over waits for the GIL, up to the 5 ms switch interval while the AWS
+  client threads run: 10-35 ms for a 10-statement unit under load).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import re
 import shlex
 import sqlite3
 import stat
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -145,6 +149,34 @@ class SqliteDb:
         async with self._block("BEGIN IMMEDIATE"):
             return await fn()
 
+    async def atomic_in_thread(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """`atomic(fn)` with the whole unit (BEGIN IMMEDIATE, `fn`'s statements, COMMIT) run in the
+        connection's thread in one call. `fn(db)` gets a `SqlDb` of that thread whose coroutines
+        never suspend (`_ThreadDb`): it must await nothing but them (a suspension is refused,
+        the unit rolled back). Cancelled while it runs, the unit still ends (committed or rolled
+        back) in its thread, as a commit under way does. An aiosqlite without the thread's call
+        (`_execute`, private) gets `atomic(fn(self))`, statement by statement."""
+        if not (callable(getattr(self.raw, "_execute", None)) and hasattr(self.raw, "_conn")):
+            return await self.atomic(lambda: fn(self))
+        if self.raw.in_transaction:
+            await self.raw.commit()
+        self._in_transaction = True
+        try:
+            return await self.raw._execute(self._unit_in_thread, fn)
+        finally:
+            self._in_transaction = False
+
+    def _unit_in_thread(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        conn: sqlite3.Connection = self.raw._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = _run_unsuspended(fn(_ThreadDb(self, conn)))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return result
+
     async def migrate(self, migrations: Sequence[str]) -> int:
         version = await self.schema_version()
         if version > len(migrations):
@@ -181,6 +213,54 @@ class SqliteDb:
 
     async def close(self) -> None:
         await self.raw.close()
+
+
+def _run_unsuspended(coro: Coroutine[Any, Any, T]) -> T:
+    """The value of a coroutine that completes without suspending (it awaits only `_ThreadDb`)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("a store unit run in the connection's thread awaited something else than the store")
+
+
+class _ThreadDb:
+    """The `SqlDb` statements of `SqliteDb` on its sqlite3 connection, for a unit that runs in the
+    connection's own thread (`SqliteDb.atomic_in_thread`): coroutines that never suspend; no
+    commit (the unit's)."""
+
+    dialect = SqliteDb.dialect
+    errors = SqliteDb.errors
+    integrity_errors = SqliteDb.integrity_errors
+
+    def __init__(self, owner: SqliteDb, conn: sqlite3.Connection):
+        self._conn = conn
+        self.label = owner.label
+        self.error = owner.error
+
+    async def fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
+        cur = self._conn.execute(sql, tuple(args))
+        try:
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    async def fetchone(self, sql: str, args: Iterable[Any] = ()) -> Row | None:
+        cur = self._conn.execute(sql, tuple(args))
+        try:
+            return cur.fetchone()
+        finally:
+            cur.close()
+
+    async def execute(self, sql: str, args: Iterable[Any] = ()) -> int:
+        return self._conn.execute(sql, tuple(args)).rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    async def insert(self, sql: str, args: Iterable[Any] = ()) -> int:
+        return self._conn.execute(sql, tuple(args)).lastrowid or 0
 
 
 async def open_sqlite(state_dir: Path | str, migrations: Sequence[str]) -> SqliteDb:

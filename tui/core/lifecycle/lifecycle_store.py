@@ -49,7 +49,7 @@ from tui.core.lifecycle.records import (
 )
 from tui.core.model import TimelineEntry, iso, now_utc, parse_iso
 from tui.core.store import Store, _serialized, finish_audit_row, insert_audit_row, insert_timeline
-from tui.core.store_db import upsert_sql
+from tui.core.store_db import SqlDb, upsert_sql
 
 __all__ = ["EdgeClaim", "LifecycleStore", "allowed", "busy_text"]
 
@@ -176,6 +176,24 @@ class LifecycleStore:
 
         return await self._atomic(unit)
 
+    async def _atomic_of(self, fn: Callable[[SqlDb], Awaitable[T]], env: str = "", epoch: int | None = None) -> T:
+        """`fn(db)` as one atomic unit (fenced by `epoch` when given, the check in the unit); on
+        SQLite run whole in the connection's thread (`SqliteDb.atomic_in_thread`: one hand-over
+        between threads instead of one per statement; each waits for the GIL while the AWS
+        client threads run), elsewhere `_atomic` statement by statement on the store's connection."""
+        async def unit(db: SqlDb) -> T:
+            if epoch is not None:
+                await check_epoch(db, env, epoch)
+            return await fn(db)
+
+        in_thread = getattr(self._db, "atomic_in_thread", None)
+        if in_thread is None:
+            return await self._atomic(lambda: unit(self._db))
+        try:
+            return await in_thread(unit)
+        except self._db.integrity_errors as exc:
+            raise InvalidRequest(f"{self.path}: refused by the store: {exc}") from None
+
     # -- managed environments ------------------------------------------------
     @_serialized
     async def insert(self, managed: ManagedEnvironment, *, requested_by: str = "", origin: str = "",
@@ -189,16 +207,16 @@ class LifecycleStore:
         instance = managed.instance or managed.spec.instance or uuid.uuid4().hex
         managed.instance = managed.spec.instance = instance
 
-        async def insert() -> int | None:
-            row = await self._db.fetchone("SELECT state FROM managed_env WHERE name = ?", (managed.name,))
+        async def insert(db: SqlDb) -> int | None:
+            row = await db.fetchone("SELECT state FROM managed_env WHERE name = ?", (managed.name,))
             if row is not None and row["state"] != EnvLifecycleState.DESTROYED:
                 raise InvalidRequest(f"environment {managed.name} already exists ({row['state']})")
             # and what was set by hand on an earlier environment of this name (its desired-state overlays,
             # repair holds and pause): a new environment starts from its template, not from a stranger's edits
             for table, column in (("managed_env", "name"), ("lifecycle_steps", "env"), ("sleep_memory", "env"),
                                   ("orphans", "env"), *_HAND_SET):
-                await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (managed.name,))
-            await self._db.execute(
+                await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (managed.name,))
+            await db.execute(
                 "INSERT INTO managed_env (name, template, parameters, owner, state, spec, created_at, expires_at, "
                 "operation, step, reason, requested_by, requested_origin, updated_at, instance) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -206,21 +224,21 @@ class LifecycleStore:
                  _dumps(managed.spec.to_json()), iso(managed.created_at), iso(managed.expires_at),
                  str(managed.operation) if managed.operation else None, managed.step, managed.reason,
                  requested_by or managed.requested_by, str(origin or managed.requested_origin), now, instance))
-            await self._db.executemany(
+            await db.executemany(
                 "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state) VALUES (?,?,?,?,?,?)",
                 [(managed.name, s.id, seq, s.backend, s.kind, str(StepState.PENDING))
                  for seq, s in enumerate(managed.spec.steps)])
-            return await self._begin_audit(audit)
+            return await self._begin_audit(audit, db)
 
-        _begun(audit, await self._atomic(insert))
+        _begun(audit, await self._atomic_of(insert))
 
-    async def _begin_audit(self, audit: AuditedOperation | None) -> int | None:
+    async def _begin_audit(self, audit: AuditedOperation | None, db: SqlDb | None = None) -> int | None:
         """A deferred audit row not written yet, written on the connection as it is (inside the
-        caller's transaction); its id, or None."""
+        caller's transaction; `db`: the unit's, default the store's); its id, or None."""
         if audit is None or audit.deferred is None or audit.ended:
             return None
         fields = audit.deferred
-        return await insert_audit_row(self._db, user=fields.user, env=fields.env, target=fields.target,
+        return await insert_audit_row(db or self._db, user=fields.user, env=fields.env, target=fields.target,
                                       action=fields.action, params=fields.params, origin=fields.origin)
 
     @_serialized
@@ -303,18 +321,20 @@ class LifecycleStore:
         `returning`: the `managed_env` row as the statement left it (`managed_from_row`), else None."""
         written: list[Any] = []
 
-        async def write() -> None:
+        async def write(db: SqlDb) -> None:
             written.append(await self._write_state(name, state, step, reason, finished, then, expires_unless_set,
-                                                   returning=returning))
+                                                   returning=returning, db=db))
             if timeline:
-                await insert_timeline(self._db, name, timeline)
+                await insert_timeline(db, name, timeline)
 
-        await self._unit(name, epoch, write, together=bool(timeline) or returning)
+        await self._unit_of(name, epoch, write, together=bool(timeline) or returning)
         return written[-1] if written else None
 
     async def _write_state(self, name: str, state: EnvLifecycleState, step: str, reason: str,
                            finished: Operation | None, then: Operation | None,
-                           expires_unless_set: datetime | None = None, *, returning: bool = False) -> Any:
+                           expires_unless_set: datetime | None = None, *, returning: bool = False,
+                           db: SqlDb | None = None) -> Any:
+        db = db or self._db
         sets = "state = ?, step = ?, reason = ?, updated_at = ?"
         args: list[Any] = [str(state), step, reason, iso(now_utc())]
         if expires_unless_set is not None:
@@ -327,9 +347,17 @@ class LifecycleStore:
             sets += ", operation = CASE WHEN operation = ? THEN NULL ELSE operation END"
             args.append(str(finished))
         if returning:   # inside the caller's transaction (SQLite makes every change at the first step)
-            return await self._db.fetchone(f"UPDATE managed_env SET {sets} WHERE name = ? RETURNING *", [*args, name])
-        await self._db.execute(f"UPDATE managed_env SET {sets} WHERE name = ?", [*args, name])
+            return await db.fetchone(f"UPDATE managed_env SET {sets} WHERE name = ? RETURNING *", [*args, name])
+        await db.execute(f"UPDATE managed_env SET {sets} WHERE name = ?", [*args, name])
         return None
+
+    async def _unit_of(self, env: str, epoch: int | None, fn: Callable[[SqlDb], Awaitable[T]], *,
+                       together: bool) -> T:
+        """`_unit` of `fn(db)`; a unit of more than one statement, or fenced, runs in the
+        connection's thread on SQLite (`_atomic_of`)."""
+        if getattr(self._db, "atomic_in_thread", None) is not None and (together or epoch is not None):
+            return await self._atomic_of(fn, env, epoch)
+        return await self._unit(env, epoch, lambda: fn(self._db), together=together)
 
     async def _unit(self, env: str, epoch: int | None, fn: Callable[[], Awaitable[T]], *, together: bool) -> T:
         """`fn` fenced by `epoch` (one atomic unit with the check); without an epoch, in one
@@ -352,27 +380,27 @@ class LifecycleStore:
         begun: list[int | None] = []
         state_row: list[Any] = []
 
-        async def write() -> None:
+        async def write(db: SqlDb) -> None:
             begun.clear()
             for audit, (result, message) in audits:
                 fields = audit.deferred   # kept with its end (`ended`): written here, begun and ended
                 audit_id = audit.id if fields is None else await insert_audit_row(
-                    self._db, user=fields.user, env=fields.env, target=fields.target, action=fields.action,
+                    db, user=fields.user, env=fields.env, target=fields.target, action=fields.action,
                     params=fields.params, origin=fields.origin)
                 begun.append(audit_id)
-                await finish_audit_row(self._db, audit_id, result, message)
+                await finish_audit_row(db, audit_id, result, message)
             if release_claims:
-                await self._db.execute("DELETE FROM edge_claims WHERE env = ?", (name,))
-            await self._replace_orphans(name, orphans)
-            await self._db.execute("DELETE FROM sleep_memory WHERE env = ?", (name,))
+                await db.execute("DELETE FROM edge_claims WHERE env = ?", (name,))
+            await self._replace_orphans(name, orphans, db)
+            await db.execute("DELETE FROM sleep_memory WHERE env = ?", (name,))
             for table, column in _HAND_SET:  # a destroyed environment keeps no overlay, hold or pause
-                await self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+                await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
             state_row[:] = [await self._write_state(name, EnvLifecycleState.DESTROYED, step, reason, Operation.DESTROY,
-                                                    None, returning=returning)]
+                                                    None, returning=returning, db=db)]
             if timeline:
-                await insert_timeline(self._db, name, timeline)
+                await insert_timeline(db, name, timeline)
 
-        await self._unit(name, epoch, write, together=True)
+        await self._unit_of(name, epoch, write, together=True)
         for (audit, (result, message)), audit_id in zip(audits, begun, strict=True):
             _begun(audit, audit_id)
             audit.finish(result, message)
@@ -459,7 +487,7 @@ class LifecycleStore:
         batch, self._rows = self._rows, []
         if len(batch) > 1:
             try:
-                written = await self._atomic(lambda: self._rows_unit(batch))
+                written = await self._rows_atomic(batch)
             except (*self._db.errors, InvalidRequest, Fenced):
                 pass   # each row on its own, below: a refusal is its own row's
             except BaseException:
@@ -476,7 +504,7 @@ class LifecycleStore:
         failure: BaseException | None = None
         for row in batch:
             try:
-                ok = await self._atomic(lambda r=row: self._rows_unit([r]))
+                ok = await self._rows_atomic([row])
             except BaseException as exc:
                 if isinstance(exc, self._db.errors):
                     exc = self._db.error(exc)
@@ -497,32 +525,38 @@ class LifecycleStore:
         if failure is not None:
             raise failure
 
-    async def _rows_unit(self, batch: list[_RowWrite]) -> list[bool]:
-        """One atomic unit: each (env, epoch)'s fencing check, then each row with its checks, its
-        audit row, its timeline; per row whether it was written (`only_while` may refuse it)."""
+    async def _rows_atomic(self, batch: list[_RowWrite]) -> list[bool]:
+        """`_rows_unit(batch)` as one atomic unit; on SQLite run whole in the connection's thread
+        (`SqliteDb.atomic_in_thread`: one hand-over between threads, not one per statement, which
+        kept a destroy's link waiting 10-35 ms under load), elsewhere statement by statement."""
+        return await self._atomic_of(lambda db: self._rows_unit(batch, db))
+
+    async def _rows_unit(self, batch: list[_RowWrite], db: SqlDb) -> list[bool]:
+        """One atomic unit on `db`: each (env, epoch)'s fencing check, then each row with its checks,
+        its audit row, its timeline; per row whether it was written (`only_while` may refuse it)."""
         for env, epoch in dict.fromkeys((r.record.env, r.epoch) for r in batch):
             if epoch is not None:
-                await check_epoch(self._db, env, epoch)
+                await check_epoch(db, env, epoch)
         written = []
         for row in batch:
             row.begun = None
             if row.only_while is not None:
-                found = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?",
+                found = await db.fetchone("SELECT operation FROM managed_env WHERE name = ?",
                                                 (row.record.env,))
                 if found is None or found["operation"] != str(row.only_while):
                     written.append(False)
                     continue
-            row.begun = await self._begin_audit(row.audit)
-            await self._write_step(row.record)
+            row.begun = await self._begin_audit(row.audit, db)
+            await self._write_step(row.record, db)
             if row.timeline:
-                await insert_timeline(self._db, row.record.env, row.timeline)
+                await insert_timeline(db, row.record.env, row.timeline)
             if row.audit is not None and row.audit_end is not None:
-                await finish_audit_row(self._db, row.begun or row.audit.id, *row.audit_end)
+                await finish_audit_row(db, row.begun or row.audit.id, *row.audit_end)
             written.append(True)
         return written
 
-    async def _write_step(self, record: StepRecord) -> None:
-        await self._db.execute(
+    async def _write_step(self, record: StepRecord, db: SqlDb | None = None) -> None:
+        await (db or self._db).execute(
             "INSERT INTO lifecycle_steps (env, id, seq, backend, kind, state, native_id, token, message, "
             "started_at, finished_at, attempts) VALUES (?,?,(SELECT COALESCE(MAX(seq), -1) + 1 FROM "
             "lifecycle_steps WHERE env = ?),?,?,?,?,?,?,?,?,?) ON CONFLICT(env, id) DO UPDATE SET "
@@ -644,12 +678,13 @@ class LifecycleStore:
         async with self._db.transaction():
             await replace()
 
-    async def _replace_orphans(self, name: str, orphans: list[Orphan]) -> None:
-        await self._db.execute("DELETE FROM orphans WHERE env = ?", (name,))
+    async def _replace_orphans(self, name: str, orphans: list[Orphan], db: SqlDb | None = None) -> None:
+        db = db or self._db
+        await db.execute("DELETE FROM orphans WHERE env = ?", (name,))
         stamp = iso(now_utc())
         rows = {(o.backend, o.resource): (name, o.backend, o.resource, o.reason, stamp) for o in orphans}
         if rows:
-            await self._db.executemany(
+            await db.executemany(
                 upsert_sql("orphans", ("env", "backend", "resource", "reason", "at"), ("env", "backend", "resource")),
                 list(rows.values()))
 
