@@ -56,7 +56,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backends.base import Provisioner
-from tui.core.audited import AuditedOperation, audited, exception_text
+from tui.core.audited import AuditedOperation, AuditFields, audited, exception_text
 from tui.core.errors import (
     BackendUnreachable,
     EnvdeckError,
@@ -67,6 +67,7 @@ from tui.core.errors import (
 )
 from tui.core.leadership import Leadership
 from tui.core.leases import Fenced, this_holder
+from tui.core.lifecycle.end_rows import EndOf, end_of, same_outcome, ttl_destroy_retried
 from tui.core.lifecycle.lifecycle_store import LifecycleStore, busy_text, managed_from_row
 from tui.core.lifecycle.plan import build_plan
 from tui.core.lifecycle.records import (
@@ -87,7 +88,7 @@ from tui.core.lifecycle.records import (
 )
 from tui.core.lifecycle.render import resolve_refs
 from tui.core.lifecycle.schedule import dependents_may_start, run_as_ready
-from tui.core.model import AuditResult, Origin, TimelineEntry, now_utc
+from tui.core.model import AuditResult, Origin, TimelineEntry, iso, now_utc
 from tui.core.sanitize import clean
 from tui.core.store import Store
 
@@ -119,6 +120,8 @@ AUDIT_ENDS: contextvars.ContextVar[bool] = contextvars.ContextVar("lifecycle_aud
 BACKENDS = ("aws", "kubernetes", "edge")
 EDGE_CLAIM = "edge-claim"
 TTL_USER = "envdeck"
+#: how many of an environment's newest audit rows are read for the request an end row answers
+END_ROW_LOOKBACK = 200
 TRANSIENT_ATTEMPTS = 3  # find/create of a step against an unreachable backend, within its deadline
 UNREACHED_BACKOFF_S = 15.0  # the longest pause between two calls of a destroy step to an unreachable backend
 
@@ -306,8 +309,12 @@ class LifecycleEngine:
                          self.leadership.led_by(managed.name) or self.leadership.notes.get(managed.name, ""))
                 continue
             try:
+                audit = await self._ttl_request_row(managed)
                 await self.lstore.request(managed.name, Operation.DESTROY, TTL_USER, Origin.TTL,
-                                          epoch=self.leadership.epoch(managed.name))
+                                          epoch=self.leadership.epoch(managed.name), audit=audit)
+                if audit is not None:
+                    await audit.finish_row(AuditResult.SUCCEEDED, f"expired at {iso(managed.expires_at)}: "
+                                                                  "destroy handed over to the reconciler")
             except Fenced as exc:
                 self.leadership.lose(managed.name, f"fenced: {exc}; its TTL is left to its leader")
                 continue
@@ -319,6 +326,20 @@ class LifecycleEngine:
                     await self.leadership.release(managed.name)
             due.append(managed.name)
         return due
+
+    async def _ttl_request_row(self, managed: ManagedEnvironment) -> AuditedOperation | None:
+        """The TTL's destroy request row (user `envdeck`, origin `ttl`), written with the request
+        (`LifecycleStore.request(audit=)`, nothing when it is refused); None when the destroy is
+        asked again after the same request failed (tui/core/lifecycle/end_rows.py): the end rows
+        of its attempts name that one request."""
+        rows: list[dict[str, Any]] = []
+        with contextlib.suppress(Exception):
+            rows = await self.store.audit_entries(managed.name, limit=END_ROW_LOOKBACK)
+        if ttl_destroy_retried(rows):
+            return None
+        fields = AuditFields(user=TTL_USER, env=managed.name, target=managed.name, action="env.destroy",
+                             params={"wait": False, "expires_at": iso(managed.expires_at)}, origin=str(Origin.TTL))
+        return AuditedOperation(self.store, 0, deferred=fields, epoch=self.leadership.epoch(managed.name))
 
     # -- lease ---------------------------------------------------------------------
     async def _take_lease(self, name: str) -> int:
@@ -410,29 +431,34 @@ class _Run:
         """One audit row saying how an operation carried out here ended (`env.create pr-10 ready`,
         `failed at step S: reason`, `destroyed; 2 orphan(s) left`): user and action those of the
         request (`env.clone` for a clone), origin `reconciler`, params with the request's audit row id
-        (`request`), its origin and the process that carried it out (`by`). Best effort: the
-        operation's outcome is in the store whatever becomes of this row."""
+        (`request`), its origin and the process that carried it out (`by`). None when the request is a
+        `--wait` one (its requester ends its own row, joined or not), nor when the same request was
+        carried out again with the outcome of its previous end row (a failing TTL destroy asked again
+        every round): tui/core/lifecycle/end_rows.py. Best effort: the operation's outcome is in the
+        store whatever becomes of this row."""
         actions = ("env.create", "env.clone") if op == Operation.CREATE else (f"env.{op}",)
-        request: dict[str, Any] | None = None
+        found = EndOf()
         with contextlib.suppress(Exception):
-            request = next((r for r in await self.store.audit_entries(self.name, limit=50)
-                            if r.get("action") in actions and r.get("target") == self.name
-                            and r.get("result") != str(AuditResult.DENIED)), None)
+            found = end_of(await self.store.audit_entries(self.name, limit=END_ROW_LOOKBACK), actions)
+        if found.waited:
+            return
         if failure is not None:
             result, message = AuditResult.FAILED, f"failed at step {failure.step}: {failure.reason}"
         elif after.orphans:
             result, message = AuditResult.FAILED, f"{after.state}; {len(after.orphans)} orphan(s) left"
         else:
             result, message = AuditResult.SUCCEEDED, str(after.state)
+        message = clean(_by(message, self.engine.holder), max_len=2000)
+        if found.previous is not None and same_outcome(found.previous, str(result), message):
+            return
         params: dict[str, Any] = {"operation": str(op), "requested_origin": before.requested_origin,
                                   "by": self.engine.holder}
-        if request is not None:
-            params["request"] = request.get("id")
+        if found.request is not None:
+            params["request"] = found.request
         with contextlib.suppress(Exception):
             await self.store.audit_record(user=before.requested_by or before.owner, env=self.name, target=self.name,
-                                          action=str(request.get("action")) if request else actions[0], params=params,
-                                          origin=str(Origin.RECONCILER), result=str(result),
-                                          message=clean(_by(message, self.engine.holder), max_len=2000))
+                                          action=found.action or actions[0], params=params,
+                                          origin=str(Origin.RECONCILER), result=str(result), message=message)
 
     async def _reload(self) -> ManagedEnvironment:
         self.managed = await self.lstore.require(self.name)
