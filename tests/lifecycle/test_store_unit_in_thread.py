@@ -75,3 +75,17 @@ async def test_a_unit_that_waits_for_something_else_is_refused_and_rolled_back(l
     assert await _state(lstore, "e1") == str(EnvLifecycleState.PLANNED)
     await lstore.set_state("e1", EnvLifecycleState.PROVISIONING, step="a", timeline=())
     assert await _state(lstore, "e1") == str(EnvLifecycleState.PROVISIONING)
+
+
+async def test_reads_in_the_thread_give_the_record_and_refuse_a_suspension(lstore):
+    await lstore.insert(managed_env("e1", STEPS))
+    managed = await lstore.get("e1")
+    assert managed is not None and [s.id for s in managed.steps] == ["a"] and managed.orphans == []
+    assert await lstore.get("nope") is None
+
+    async def waits(db):
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="awaited something else than the store"):
+        await lstore._db.read_in_thread(waits)
+    assert [s.id for s in await lstore.steps("e1")] == ["a"]

@@ -166,6 +166,13 @@ class SqliteDb:
         finally:
             self._in_transaction = False
 
+    async def read_in_thread(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        """`fn(db)`'s reads (no transaction of its own) run whole in the connection's thread, in
+        one call (`_ThreadDb`, as `atomic_in_thread`): a record read with its steps and orphans."""
+        if not (callable(getattr(self.raw, "_execute", None)) and hasattr(self.raw, "_conn")):
+            return await fn(self)
+        return await self.raw._execute(lambda: _run_unsuspended(fn(_ThreadDb(self, self.raw._conn))))
+
     def _unit_in_thread(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
         conn: sqlite3.Connection = self.raw._conn
         conn.execute("BEGIN IMMEDIATE")

@@ -244,10 +244,11 @@ class LifecycleStore:
     @_serialized
     async def get(self, name: str) -> ManagedEnvironment | None:
         """The environment with its steps and orphans, or None."""
-        row = await self._db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,))
-        if row is None:
-            return None
-        return await self._complete(row)
+        async def read(db: SqlDb) -> ManagedEnvironment | None:
+            row = await db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,))
+            return None if row is None else await self._complete(row, db)
+
+        return await self._reading(read)
 
     @_serialized
     async def pending(self, name: str) -> Operation | None:
@@ -274,11 +275,17 @@ class LifecycleStore:
         rows = await self._db.fetchall(sql + " ORDER BY name", args)
         return [await self._complete(r) for r in rows]
 
-    async def _complete(self, row: Any) -> ManagedEnvironment:
+    async def _complete(self, row: Any, db: SqlDb | None = None) -> ManagedEnvironment:
         name = row["name"]
         spec = RenderedEnvironment.from_json(json.loads(row["spec"]))
         spec.instance = row["instance"] or spec.instance
-        return managed_from_row(row, spec=spec, steps=await self._steps(name), orphans=await self._orphans(name))
+        return managed_from_row(row, spec=spec, steps=await self._steps(name, db), orphans=await self._orphans(name, db))
+
+    async def _reading(self, fn: Callable[[SqlDb], Awaitable[T]]) -> T:
+        """`fn(db)`'s reads; on SQLite in the connection's thread in one call
+        (`SqliteDb.read_in_thread`; a record, its steps and orphans: 9 round trips → 1)."""
+        in_thread = getattr(self._db, "read_in_thread", None)
+        return await (in_thread(fn) if in_thread is not None else fn(self._db))
 
     @_serialized
     async def request(self, name: str, operation: Operation, requested_by: str, origin: str, *,
@@ -421,10 +428,10 @@ class LifecycleStore:
     # -- steps ---------------------------------------------------------------
     @_serialized
     async def steps(self, name: str) -> list[StepRecord]:
-        return await self._steps(name)
+        return await self._reading(lambda db: self._steps(name, db))
 
-    async def _steps(self, name: str) -> list[StepRecord]:
-        rows = await self._db.fetchall("SELECT * FROM lifecycle_steps WHERE env = ? ORDER BY seq", (name,))
+    async def _steps(self, name: str, db: SqlDb | None = None) -> list[StepRecord]:
+        rows = await (db or self._db).fetchall("SELECT * FROM lifecycle_steps WHERE env = ? ORDER BY seq", (name,))
         return [StepRecord(env=r["env"], id=r["id"], backend=r["backend"], kind=r["kind"],
                            state=StepState(r["state"]), native_id=r["native_id"], token=r["token"],
                            message=r["message"], started_at=parse_iso(r["started_at"]),
@@ -688,7 +695,7 @@ class LifecycleStore:
                 upsert_sql("orphans", ("env", "backend", "resource", "reason", "at"), ("env", "backend", "resource")),
                 list(rows.values()))
 
-    async def _orphans(self, name: str) -> list[Orphan]:
-        rows = await self._db.fetchall(
+    async def _orphans(self, name: str, db: SqlDb | None = None) -> list[Orphan]:
+        rows = await (db or self._db).fetchall(
             "SELECT backend, resource, reason FROM orphans WHERE env = ? ORDER BY backend, resource", (name,))
         return [Orphan(r["backend"], r["resource"], r["reason"]) for r in rows]
