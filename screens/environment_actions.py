@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from screens import action_flow, port_forward_flow
 from tui.core.lifecycle.records import EnvLifecycleState
+from tui.core.policy import PAUSE
 from tui.core.sanitize import clean
 from tui.widgets.record_views import DriftTable
 
@@ -71,6 +72,21 @@ def pause_reads_resume(bindings: dict[str, ActiveBinding], paused: bool) -> dict
     """`bindings` with `p` described as what it does: `Resume` where the environment's repairs
     are paused."""
     return described_as(bindings, "pause", "Resume") if paused else bindings
+
+
+def may_pause(session, env: str | None) -> bool:
+    """Whether this user's role may pause or resume `env`'s repairs (the PAUSE permission): the
+    policy alone, no backend asked; a footer offers `p` only then."""
+    return session is not None and env is not None and session.policy.check(env, PAUSE).allowed
+
+
+def pause_hidden(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """`bindings` (changed in place) with the `p` key out of the footer (still bound: pressed, it
+    is refused and explained; `?` lists it)."""
+    for key, ab in list(bindings.items()):
+        if ab.binding.action == "pause" and ab.binding.show:
+            bindings[key] = ActiveBinding(ab.node, replace(ab.binding, show=False), ab.enabled, ab.tooltip)
+    return bindings
 
 
 def restart_reads_reboot(bindings: dict[str, ActiveBinding], reboots: bool) -> dict[str, ActiveBinding]:
@@ -130,7 +146,7 @@ def fit_footer(screen, bindings: dict[str, ActiveBinding],
         return sum(footer_cells(app.get_key_display(ab.binding), ab.binding.description, compact)
                    for ab in bindings.values() if ab.binding.show)
 
-    room = screen.size.width - FOOTER_RESERVED
+    room = (screen.size.width or app.size.width) - FOOTER_RESERVED  # not laid out yet: it will fill the terminal
     for action in gives_way:
         if used() <= room:
             break
@@ -291,8 +307,10 @@ class EnvironmentActions:
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """Textual's, with the keys of FOOTER_WHEN_ABLE shown where they can act and fit."""
         paused = self._repairs_paused()
-        # paused: `p Resume` first (how to leave the state the status bar flags), then the others
-        actions = (("pause",) if paused else ()) + FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
+        # paused: `p Resume` first (how to leave the state the status bar flags), then the others;
+        # only to a role that may resume (a viewer's `p` is still refused and explained when pressed)
+        resume = paused and may_pause(self.envdeck.session, self.env)  # type: ignore[attr-defined]
+        actions = (("pause",) if resume else ()) + FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
         bindings = pause_reads_resume(self._shown_as_focused(super().active_bindings), paused)  # type: ignore[misc]
         bindings = restart_reads_reboot(bindings, self._restart_reboots())
         shown = promote_to_footer(self, bindings, actions)

@@ -19,7 +19,13 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
-from screens.environment_actions import lifecycle_keys_for, pause_reads_resume, promote_to_footer
+from screens.environment_actions import (
+    lifecycle_keys_for,
+    may_pause,
+    pause_hidden,
+    pause_reads_resume,
+    promote_to_footer,
+)
 from screens.key_hold import NEW_ENV_HOLD, release_keys
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS, explain_key
 from screens.overview_rows import (  # noqa: F401 - re-exported: the rows' names were this module's
@@ -322,6 +328,8 @@ class OverviewScreen(EnvdeckScreen):
         env = self.query_one(EnvironmentsTable).cursor_key
         state = self.session.states().get(env) if env and self.envdeck.session is not None else None
         bindings = pause_reads_resume(bindings, state is not None and state.paused)  # `p` resumes this one
+        if env and not may_pause(self.envdeck.session, env):
+            bindings = pause_hidden(bindings)  # a viewer's `p` is refused: not offered
         return promote_to_footer(self, bindings, lifecycle_keys_for(self.envdeck.managed.get(env) if env else None))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
