@@ -610,33 +610,31 @@ class LifecycleStore:
         while that operation is the pending one (None, nothing claimed, when another replaced
         it). `then(claimed)`: the environment's spec with the claimed nodes and the timeline
         entries that say so, written in the same transaction (one commit for the claim)."""
-        async def claim() -> list[str] | None:
-            if epoch is not None:
-                await check_epoch(self._db, env, epoch)
+        async def claim(db: SqlDb) -> list[str] | None:
             if only_while is not None:
-                found = await self._db.fetchone("SELECT operation FROM managed_env WHERE name = ?", (env,))
+                found = await db.fetchone("SELECT operation FROM managed_env WHERE name = ?", (env,))
                 if found is None or found["operation"] != str(only_while):
                     return None
             taken = {r["node"]: r["env"]
-                     for r in await self._db.fetchall("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,))}
+                     for r in await db.fetchall("SELECT node, env FROM edge_claims WHERE pool = ?", (pool,))}
             mine = [n for n in candidates if taken.get(n) == env]
             free = [n for n in candidates if n not in taken]
             missing = max(count - len(mine), 0)
             if len(free) < missing:
                 raise InvalidRequest(f"edge pool {pool}: {len(free)} free node(s), {missing} more needed for {env}")
             stamp = iso(now_utc())
-            await self._db.executemany("INSERT INTO edge_claims (pool, node, env, at) VALUES (?,?,?,?)",
-                                       [(pool, n, env, stamp) for n in free[:missing]])
+            await db.executemany("INSERT INTO edge_claims (pool, node, env, at) VALUES (?,?,?,?)",
+                                 [(pool, n, env, stamp) for n in free[:missing]])
             claimed = mine + free[:missing]
             if then is not None:
                 spec, timeline = then(claimed)
-                await self._db.execute("UPDATE managed_env SET spec = ?, updated_at = ? WHERE name = ?",
-                                       (_dumps(spec.to_json()), iso(now_utc()), env))
+                await db.execute("UPDATE managed_env SET spec = ?, updated_at = ? WHERE name = ?",
+                                 (_dumps(spec.to_json()), iso(now_utc()), env))
                 if timeline:
-                    await insert_timeline(self._db, env, timeline)
+                    await insert_timeline(db, env, timeline)
             return claimed
 
-        return await self._atomic(claim)
+        return await self._atomic_of(claim, env, epoch)   # the epoch checked first, in the unit
 
     @_serialized
     async def release_claims(self, env: str, *, epoch: int | None = None) -> int:
