@@ -295,26 +295,26 @@ class LifecycleStore:
         again is accepted as it is. `epoch`: a decision of the environment's leader (a TTL's
         destroy), refused with `Fenced` once the lease moved on. `audit`: the request's deferred
         audit row, written in the same transaction."""
-        async def request() -> int | None:
-            if epoch is not None:
-                await check_epoch(self._db, name, epoch)
-            row = await self._db.fetchone("SELECT state, operation FROM managed_env WHERE name = ?", (name,))
+        async def request(db: SqlDb) -> tuple[int | None, ManagedEnvironment]:
+            row = await db.fetchone("SELECT state, operation FROM managed_env WHERE name = ?", (name,))
             if row is None:
                 raise NotFound(f"no managed environment {name}")
-            counted = await self._db.fetchone("SELECT COUNT(*) AS n FROM orphans WHERE env = ?", (name,))
+            counted = await db.fetchone("SELECT COUNT(*) AS n FROM orphans WHERE env = ?", (name,))
             orphans = counted["n"] if counted else 0
             pending = Operation(row["operation"]) if row["operation"] else None
             why = allowed(EnvLifecycleState(row["state"]), Operation(operation), pending, orphans > 0)
             if why:
                 raise InvalidRequest(f"cannot {operation} {name}: {why}")
-            await self._db.execute(
+            await db.execute(
                 "UPDATE managed_env SET operation = ?, requested_by = ?, requested_origin = ?, updated_at = ? "
                 "WHERE name = ?", (str(operation), requested_by, str(origin), iso(now_utc()), name))
-            return await self._begin_audit(audit)
+            begun = await self._begin_audit(audit, db)
+            # the record as this unit left it (read in the same transaction)
+            return begun, await self._complete(await db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,)), db)
 
-        _begun(audit, await self._atomic(request))
-        row = await self._db.fetchone("SELECT * FROM managed_env WHERE name = ?", (name,))
-        return await self._complete(row)
+        begun, managed = await self._atomic_of(request, name, epoch)
+        _begun(audit, begun)
+        return managed
 
     @_serialized
     async def set_state(self, name: str, state: EnvLifecycleState, *, step: str = "", reason: str = "",
@@ -638,7 +638,7 @@ class LifecycleStore:
 
     @_serialized
     async def release_claims(self, env: str, *, epoch: int | None = None) -> int:
-        return await self._fenced(env, epoch, lambda: self._exec("DELETE FROM edge_claims WHERE env = ?", (env,)))
+        return await self._atomic_of(lambda db: db.execute("DELETE FROM edge_claims WHERE env = ?", (env,)), env, epoch)
 
     @_serialized
     async def claims(self, env: str | None = None, *, pool: str | None = None) -> list[EdgeClaim]:
