@@ -30,6 +30,7 @@ from typing import Any
 
 from backends.base import Backend
 from tui.core.audited import audited, exception_text
+from tui.core.backend_recovery import recovery_entry
 from tui.core.config import EnvdeckConfig, EnvironmentConfig
 from tui.core.env_state import (
     BackendStatusChanged,
@@ -163,6 +164,8 @@ class Reconciler:
         self._repair_failures: dict[tuple[str, str, str], tuple[int, float]] = {}
         self._denied_repairs: set[tuple[str, str, str]] = set()
         self._known_faults: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        # when each unreachable backend stopped answering, for the Timeline row of its recovery
+        self._unreachable_since: dict[tuple[str, str], datetime] = {}
         # what the last _apply left, for applying a watch's delta on top (_Applied)
         self._applied: dict[tuple[str, str], _Applied] = {}
         # the store's pause of each environment as last read (load_pause applies only a change of it)
@@ -729,6 +732,7 @@ class Reconciler:
         log.warning("%s/%s unreachable (%d failures, next try in %.1fs): %s", env, bname, state.failures,
                     state.backoff_s, state.error)
         if was_reachable:
+            self._unreachable_since[(env, bname)] = state.last_pass
             self._mark_unknown(env, bname, state)
             self._spawn(self._record_backend(env, bname, state, exc))
         self._publish(BackendStatusChanged(env, bname, state))
@@ -813,6 +817,8 @@ class Reconciler:
             self._applied[(env, bname)] = _Applied.of(new, considered)
 
         entries: list[TimelineEntry] = []
+        if recovered:  # once per outage: the next pass finds it reachable
+            entries.append(recovery_entry(bname, self._unreachable_since.pop((env, bname), None), now))
         for ev in obs.events:
             sev = "medium" if ev.type == "Warning" else "info"
             entries.append(TimelineEntry(ev.at, ev.resource, "event", sev, ev.reason, ev.message, ev.count))

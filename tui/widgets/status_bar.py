@@ -3,6 +3,7 @@ state per backend (last pass, next pass, backoff, error) and the age of the data
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from rich.text import Text
@@ -18,6 +19,15 @@ from tui.widgets.resource_table import SHORT_BACKEND
 #: a pass (or a watching backend's liveness answer) this late and not ended reads `k8s ? unanswered 12s`
 #: (the overview's OVERDUE_S: screens/overview_rows.py, which imports this module)
 OVERDUE_S = 10.0
+#: who paused an environment's repairs, as the bar shows it (`REPAIRS PAUSED by alice`): cut longer
+PAUSED_BY_MAX = 24
+
+
+def retrying(b: BackendState, now: datetime) -> bool:
+    """An unreachable backend's retry is under way: its watch runs again (`watching`), or its
+    retry was due and has not ended (a pass or a watch's first list waits up to its timeout,
+    15 s and more): not a countdown stuck at `retry 0s`."""
+    return b.watching or (b.next_pass is not None and b.next_pass <= now)
 
 
 def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose: bool) -> Text:
@@ -32,8 +42,10 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
         out.append(f"{name} ✗", style=palette.style("error", bold=True))
         if b.observed_at is not None:
             out.append(f" {format_age((now - b.observed_at).total_seconds())} old")
-        if b.next_pass is not None:
-            out.append(f" retry {format_age(max(0.0, (b.next_pass - now).total_seconds()))}")
+        if retrying(b, now):
+            out.append(" retrying")
+        elif b.next_pass is not None:
+            out.append(f" retry in {format_age(math.ceil((b.next_pass - now).total_seconds()))}")  # 0.3 s: 1s
         elif b.backoff_s:
             out.append(f" backoff {format_age(b.backoff_s)}")
         if verbose and b.error:
@@ -89,8 +101,9 @@ def status_text(*, user: str, role: str | None, read_only: bool, state: EnvState
     if read_only:
         text.append("  READ-ONLY", style=palette.style("warning", bold=True))
     if state is not None:
-        if state.paused:  # repairs only: the reconciler still observes
-            text.append("  REPAIRS PAUSED", style=palette.style("warning", bold=True))
+        if state.paused:  # repairs only: the reconciler still observes; early in the bar, so 80 columns show it
+            by = f" by {clean(state.pause.user, max_len=PAUSED_BY_MAX)}" if state.pause is not None else ""
+            text.append(f"  REPAIRS PAUSED{by}", style=palette.style("warning", bold=True))
         if state.holds:
             text.append(f"  {len(state.holds)} held", style=palette.style("warning"))
         text.append_text(leader_text(state, palette))
