@@ -136,6 +136,9 @@ class EnvdeckApp(App):
         # Managed (template-created) environments by name, not destroyed: read at start, then
         # kept by LifecycleChanged (the screens read it here, like EnvState from the session).
         self.managed: dict[str, ManagedEnvironment] = {}
+        # whether this user may see each, by name: decided again when its instance, owner, access
+        # or being destroyed changes (not for every step of it: the policy validates its section)
+        self._sees: dict[str, tuple[tuple[object, ...], bool]] = {}
         self._repair_buffer: dict[str, list] = {}  # env -> records not toasted yet
         self._repair_toasted: dict[str, float] = {}  # env -> monotonic time of its last repair toast
         self._last_input = time.monotonic()  # the last key or mouse press (idle time builds screens ahead)
@@ -425,10 +428,37 @@ class EnvdeckApp(App):
         self._lifecycle_to_screens(None)
 
     def _keep_managed(self, env: str, managed: ManagedEnvironment | None) -> None:
+        """Hold `managed` (another process may have changed it), or drop it: ended, or no longer
+        this user's to see (the name re-created by someone this user has no role with, its owner
+        or access changed): then its screens close too."""
+        if managed is not None and not self._user_sees(managed):
+            self.managed.pop(env, None)
+            self._close_env_screens(env)
+            return
         if managed is None or not kept_on_overview(managed):
             self.managed.pop(env, None)
         else:
             self.managed[env] = managed
+
+    def _user_sees(self, managed: ManagedEnvironment) -> bool:
+        if self.session is None:
+            return True
+        key = (managed.instance, managed.owner, managed.state == EnvLifecycleState.DESTROYED,
+               repr(managed.spec.environment.get("access")))
+        held = self._sees.get(managed.name)
+        if held is None or held[0] != key:
+            held = self._sees[managed.name] = (key, self.session.lifecycle.sees(managed))
+        return held[1]
+
+    def _close_env_screens(self, env: str) -> None:
+        """Close the screens of an environment this user may no longer see (its environment screen,
+        its Steps), and forget its kept one."""
+        if any(isinstance(s, (EnvironmentScreen, LifecycleScreen)) and s.env == env for s in self.screen_stack):
+            self.open_overview()
+            self.toast(f"{env} is no longer shown: you have no role in it")
+        kept = getattr(self, "_kept_env_screens", None)
+        if kept is not None and env in kept:
+            self.call_after_refresh(kept.drop, env)  # once the screen above is popped
 
     def _lifecycle_to_screens(self, env: str | None) -> None:
         if not self.screen_stack:  # the app is closing: a lifecycle change (a create under way) may land then
@@ -447,6 +477,8 @@ class EnvdeckApp(App):
         managed = message.managed
         bad = ended_badly(self.managed.get(message.env), managed) if managed is not None else None
         self._keep_managed(message.env, managed)
+        if managed is not None and not self._user_sees(managed):
+            bad = None  # not this user's to see (its end is no news to them)
         if bad is not None:
             self.toast(bad, severity="error", timeout=20.0, whole=True)
         self._lifecycle_to_screens(message.env)

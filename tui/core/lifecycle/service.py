@@ -234,6 +234,11 @@ class LifecycleService:
         rows = await self._lstore.list(include_destroyed=True)
         return [m.name for m in rows if not live(m) and not self._declared(m.name) and self._visible(m)]
 
+    def sees(self, managed: ManagedEnvironment) -> bool:
+        """Whether the user may see `managed` (its stored access; a destroyed one's owner too): a
+        TUI holding a record another process changed (a name re-created by someone else) asks."""
+        return self._visible(managed)
+
     def _visible(self, managed: ManagedEnvironment) -> bool:
         if live(managed):
             return self._role(managed) is not None
