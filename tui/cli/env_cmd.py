@@ -35,6 +35,7 @@ from tui.core.config import parse_duration
 from tui.core.env_state import LifecycleChanged
 from tui.core.errors import EnvdeckError, LifecycleFailed
 from tui.core.holder_kind import described
+from tui.core.lifecycle.list_rows import list_row
 from tui.core.lifecycle.service import span_text, ttl_cap_note
 from tui.core.model import iso, now_utc, parse_iso
 from tui.core.sanitize import clean
@@ -136,7 +137,7 @@ async def _list(args: argparse.Namespace) -> int:
                    if str(m.state) != "destroyed" or m.orphans]
     finally:
         await session.close()
-    rows = [m.to_json() for m in managed]
+    rows = [list_row(m) for m in managed]
     if args.json:
         print_json({"generated_at": iso(now_utc()), "environments": rows})
         return EXIT_OK
