@@ -146,7 +146,7 @@ def fit_footer(screen, bindings: dict[str, ActiveBinding],
         return sum(footer_cells(app.get_key_display(ab.binding), ab.binding.description, compact)
                    for ab in bindings.values() if ab.binding.show)
 
-    room = (screen.size.width or app.size.width) - FOOTER_RESERVED  # not laid out yet: it will fill the terminal
+    room = screen.size.width - FOOTER_RESERVED
     for action in gives_way:
         if used() <= room:
             break
