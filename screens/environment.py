@@ -656,7 +656,7 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             # a message is cut by the database (a member's 5 MB row costs what a short one does)
             audit = await store.audit_entries(self.env, limit=200, message_max=MESSAGE_SHOWN)
             # a created environment's rows are its instance's: not an earlier environment's of the same name
-            entries, audit = await audit_scope.of_current_instance(store, self.env, self.session.reconciler.declared,
+            entries, audit = await audit_scope.of_current_instance(store, self.env, self.session.config.environments,
                                                                    entries, audit)
         except Exception as exc:  # noqa: BLE001 - said on screen and logged; the view keeps its rows
             logging.getLogger(__name__).warning("timeline of %s not read: %s", self.env, exc, exc_info=True)

@@ -222,7 +222,7 @@ class ResourceDetailScreen(EnvdeckScreen):
         entries = await self.session.store.timeline(self.env, limit=500)
         # not an earlier environment's of the same name (a created environment's rows are its instance's)
         entries, _ = await audit_scope.of_current_instance(self.session.store, self.env,
-                                                           self.session.reconciler.declared, entries, [])
+                                                           self.session.config.environments, entries, [])
         self._events = resource_events(entries, self.resource_id)
         if self.is_attached:
             self._show_events()
