@@ -67,7 +67,8 @@ def test_the_agent_leading_prod_finishes_a_killed_promotion(pair: Pair):
                   env={"ENVDECK_CONFIG": str(pair.tmp / "envdeck.yaml")})
     try:
         deadline = time.monotonic() + 90
-        while _promotion(pair, pid)[0] == "running":
+        # the lease is released by its own write after the promotion's last state: wait for both
+        while _promotion(pair, pid)[0] == "running" or _promotion(pair, pid)[2] is not None:
             assert agent.proc.poll() is None and time.monotonic() < deadline, agent.lines[-20:]
             time.sleep(0.1)
         assert _promotion(pair, pid) == ("succeeded", 2, None)      # finished, its lease released
