@@ -7,7 +7,9 @@ another), and the end of the mount of the screen's composed widgets asks for one
 screen. On a 20k-row environment screen that second layout and its frame were ~0.9M of the ~5.3M
 bytecodes of the switch. The first layout answers all of these requests: they are dropped. Not if
 it showed or hid a scrollbar (it arranged the widgets with the scrollbars as they were before), nor
-a request that comes once anything was mounted or removed, nor anything after its next frame."""
+a request that comes once anything was mounted or removed, nor anything after its next frame. The
+whole-screen repaints asked in the same moment (the resume's, the mount's) are dropped as well: that
+layout's frame drew the whole screen."""
 
 from __future__ import annotations
 
@@ -55,11 +57,15 @@ class SettledFirstLayout(Screen):
             message.prevent_default()  # Textual's handler neither: answered by that layout
 
     def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
-        if layout and self._laid_out is not None:
+        # The resume draws the whole screen again right after its layout, and the end of the mount
+        # asks for a layout and a full draw: that layout's frame drew every widget (a full repaint of
+        # a 20k-row screen: ~0.26M bytecodes and a frame of its own). A widget changed since asks for
+        # itself; the screen's own request is dropped until the next frame, if nothing was mounted
+        # or removed since.
+        if self._laid_out is not None and not regions and not recompose:
             if tuple(self.walk_children(Widget)) == self._laid_out:
-                layout = False  # the mount of the composed widgets ended: they were all laid out
-            else:
-                self._laid_out = None
+                return self
+            self._laid_out = None
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _compositor_refresh(self) -> None:
