@@ -29,6 +29,7 @@ from screens.shell_handover import (
 from tui.core import overrides
 from tui.core.errors import EnvdeckError, PolicyDenied, StoreRefused
 from tui.core.model import Resource
+from tui.core.pause_text import already_paused
 from tui.core.policy import PAUSE, REPAIR
 from tui.core.sanitize import clean
 from tui.core.session import ActionChoice
@@ -361,7 +362,7 @@ def toggle_pause(app: EnvdeckApp, env: str) -> None:
 async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
     label = f"{'pause' if paused else 'resume'} repairs"
     try:
-        await app.session.set_paused(env, paused)
+        before = await app.session.set_paused(env, paused)
     except PolicyDenied as exc:
         app.post_message(ActionFinished(env, label, False, clean(exc), denied=True))
         return
@@ -370,6 +371,10 @@ async def _set_paused(app: EnvdeckApp, env: str, paused: bool) -> None:
         text = failure_text(exc, "repair_pauses", undone) if isinstance(exc, StoreRefused) \
             else f"{undone}: {clean(exc)}"
         app.post_message(ActionFinished(env, label, False, text))
+        return
+    if paused and before is not None:  # someone else paused it meanwhile: their pause stays as it is
+        # whole (wrapped), as a refusal is: who paused, since when and why is what the on-caller needs
+        app.toast(f"{label}: {already_paused(env, before)}", severity="warning", timeout=10.0, whole=True)
         return
     app.post_message(ActionFinished(env, label, True, "paused; still observing" if paused else "resumed"))
 

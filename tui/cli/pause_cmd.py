@@ -13,6 +13,7 @@ import argparse
 from tui.cli.opening import load, open_session
 from tui.cli.output import print_json, write_line
 from tui.core.errors import EnvdeckError
+from tui.core.pause_text import already_paused, pause_ended
 
 EXIT_OK = 0
 
@@ -24,8 +25,7 @@ async def cmd_pause(args: argparse.Namespace) -> int:
     try:
         if args.env not in session.states():
             raise EnvdeckError(f"no environment named {args.env!r}")
-        before = await session.repairs_pause(args.env)
-        await session.set_paused(args.env, pausing, reason=getattr(args, "reason", None) or "")
+        before = await session.set_paused(args.env, pausing, reason=getattr(args, "reason", None) or "")
         after = await session.repairs_pause(args.env)
     finally:
         await session.close()
@@ -33,6 +33,8 @@ async def cmd_pause(args: argparse.Namespace) -> int:
         print_json({"env": args.env, "paused": after is not None,
                     "pause": after.to_json() if after is not None else None,
                     "was_paused": before is not None})
+    elif pausing and before is not None:  # someone's pause is never overwritten (its reason stays)
+        write_line(already_paused(args.env, before))
     elif pausing:
         write_line(f"{args.env}: automatic repairs paused for every envdeck on the store"
                    + (f" by {after.user}" if after is not None else "")
@@ -41,7 +43,7 @@ async def cmd_pause(args: argparse.Namespace) -> int:
     elif before is None:
         write_line(f"{args.env}: automatic repairs were not paused; nothing to resume")
     else:
-        write_line(f"{args.env}: automatic repairs resumed (paused by {before.user} since {before.at})")
+        write_line(f"{args.env}: automatic repairs resumed ({pause_ended(before)})")
     return EXIT_OK
 
 

@@ -40,6 +40,7 @@ from tui.core.model import (
     Origin,
     Resource,
 )
+from tui.core.pause_text import pause_audit_message
 from tui.core.policy import (
     FLEET_RUN,
     OPEN_SHELL,
@@ -600,20 +601,24 @@ class Session:
         await AuditedOperation(self.store, audit_id).finish_row(
             AuditResult.SUCCEEDED if ok else AuditResult.FAILED, message)
 
-    async def set_paused(self, env: str, paused: bool, *, reason: str = "") -> None:
+    async def set_paused(self, env: str, paused: bool, *, reason: str = "") -> RepairPause | None:
         """Pause (or resume) the automatic repairs of `env` for every process on the store: the
         pause is stored (who, when, why; no expiry) before its audit row, so whoever sees the row
         (the other envdecks' change feed) reads the pause; every reconciler reads it again before
         repairing. A store that refuses the write (a team member's role) is a `failed` row and a
-        StateError; nothing is paused then."""
+        StateError; nothing is paused then.
+
+        Returns the pause the store held before: on pause, a pause found means nothing was done
+        (someone's pause is never overwritten: its user, time and reason stay); on resume, the
+        pause it ended (None: there was nothing to resume). The audit row's message says which."""
         params = {"reason": reason} if paused and reason else {}
         await self.authorize(env, env, PAUSE, {"paused": paused, **params})
         action = "pause" if paused else "resume"
         try:
             if paused:
-                await self.store.set_pause(env, user=self.user, reason=reason, at=self.reconciler.clock())
+                before = await self.store.set_pause(env, user=self.user, reason=reason, at=self.reconciler.clock())
             else:
-                await self.store.remove_pause(env)
+                before = await self.store.remove_pause(env)
         except StateError as exc:
             with contextlib.suppress(StateError):
                 await self.store.audit_record(user=self.user, env=env, target=env, action=action, params=params,
@@ -621,10 +626,13 @@ class Session:
             raise
         await self.reconciler.load_pause(env)
         if self.reconciler.envs[env].paused != paused:  # read back as written, unless the store cannot be read
-            self.reconciler.pause(env, paused)
+            self.reconciler.pause(env, paused, before if paused else None)
         await self.store.audit_record(user=self.user, env=env, target=env, action=action, params=params,
-                                      origin=self.origin, result=AuditResult.SUCCEEDED)
-        await self.reconciler.follower.feed.notify(env)  # the other envdecks on the store read it now
+                                      origin=self.origin, result=AuditResult.SUCCEEDED,
+                                      message=pause_audit_message(paused, reason, before))
+        if (before is None) == paused:  # something changed: the other envdecks on the store read it now
+            await self.reconciler.follower.feed.notify(env)
+        return before
 
     async def repairs_pause(self, env: str) -> RepairPause | None:
         """Who paused the automatic repairs of `env` (read from the store now), or None."""

@@ -818,17 +818,40 @@ class Store:
                  "reason": r["reason"]} for r in rows]
 
     @_serialized
-    async def set_pause(self, env: str, *, user: str, reason: str = "", at: datetime | None = None) -> None:
-        """Pause the automatic repairs of all of `env` for every process, until `remove_pause`."""
-        await self._db.execute(_UPSERT_PAUSE, (env, user, iso(at or now_utc()), redact_text(cap_text(reason, NAME_MAX))))
+    async def set_pause(self, env: str, *, user: str, reason: str = "",
+                        at: datetime | None = None) -> RepairPause | None:
+        """Pause the automatic repairs of all of `env` for every process, until `remove_pause`,
+        unless they are paused already: then the pause found is returned and left as it is (its
+        user, time and reason are never overwritten). One atomic unit: of two processes pausing
+        at once, the second gets the first's pause. None when this pause was written."""
+        row = (env, user, iso(at or now_utc()), redact_text(cap_text(reason, NAME_MAX)))
+
+        async def insert_if_absent() -> RepairPause | None:
+            if await self._db.execute(_INSERT_PAUSE, row):
+                return None
+            return await self._read_pause(env)
+
+        return await self._db.atomic(insert_if_absent)
 
     @_serialized
-    async def remove_pause(self, env: str) -> int:
-        return await self._db.execute("DELETE FROM repair_pauses WHERE env = ?", (env,))
+    async def remove_pause(self, env: str) -> RepairPause | None:
+        """Resume: the pause removed (who paused, when, why), None when there was none. One atomic
+        unit: of two processes resuming at once, one ends the pause and the other finds none."""
+
+        async def delete() -> RepairPause | None:
+            found = await self._read_pause(env)
+            if found is not None:
+                await self._db.execute("DELETE FROM repair_pauses WHERE env = ?", (env,))
+            return found
+
+        return await self._db.atomic(delete)
 
     @_serialized
     async def pause(self, env: str) -> RepairPause | None:
         """Who paused the automatic repairs of `env`, when and why; None when they are not paused."""
+        return await self._read_pause(env)
+
+    async def _read_pause(self, env: str) -> RepairPause | None:
         row = await self._db.fetchone('SELECT "user", at, reason FROM repair_pauses WHERE env = ?', (env,))
         return None if row is None else RepairPause(str(row["user"]), str(row["at"]), str(row["reason"] or ""))
 
@@ -903,6 +926,7 @@ _UPSERT_DRIFT = upsert_sql("drifts", ("env", "resource_id", "field", "desired", 
                                       "last_seen"), ("env", "resource_id", "field", "first_seen"))
 _UPSERT_OVERLAY = upsert_sql("desired_overlay", ("env", "resource_id", "field", "value", "user", "at", "reason"),
                              ("env", "resource_id", "field"))
-_UPSERT_PAUSE = upsert_sql("repair_pauses", ("env", "user", "at", "reason"), ("env",))
+_INSERT_PAUSE = ('INSERT INTO repair_pauses (env, "user", at, reason) VALUES (?,?,?,?) '
+                 "ON CONFLICT (env) DO NOTHING")  # insert-if-absent: a pause is never overwritten
 _UPSERT_HOLD = upsert_sql("repair_holds", ("env", "resource_id", "until", "user", "at", "reason"),
                           ("env", "resource_id"))
