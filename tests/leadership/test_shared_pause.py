@@ -143,7 +143,8 @@ def test_a_pause_in_one_session_stops_the_agent_repairing_until_resumed(world, e
         _session_call(config, state, "alice", True, reason="incident 7")
         # the agent learns it from the store (PostgreSQL: the change feed; SQLite: its poll)
         wait_for(lambda: _paused_in(agent), timeout=30, interval=0.1, what="the agent to see the pause")
-        assert agent.wait_record(lambda r: r["msg"] == "repairs paused", "the pause in the agent's log")["by"] == "alice"
+        paused = agent.wait_record(lambda r: r["msg"] == "repairs paused", "the pause in the agent's log")
+        assert (paused["by"], paused["reason"]) == ("alice", "incident 7")
         before = _drift_not_repaired(emu, agent)
 
         shown = json.loads(_status(config, state, "--json"))["environments"][0]
@@ -162,6 +163,8 @@ def test_a_pause_in_one_session_stops_the_agent_repairing_until_resumed(world, e
         assert _replicas(emu) == 1
 
         _session_call(config, state, "alice", False)
+        resumed = agent.wait_record(lambda r: r["msg"] == "repairs resumed", "the resume in the agent's log")
+        assert (resumed["by"], resumed["paused_by"]) == ("alice", "alice")  # who resumed, whose pause it ended
         _repaired_once(emu, before)
         assert not _paused_in(agent)
         pause, rows = _store_rows(config, state)
@@ -197,6 +200,8 @@ def test_the_pause_survives_a_restart_of_the_agent(world):
         proc = envdeck("resume", "staging", "--json", "--config", str(config), "--state-dir", str(state))
         assert proc.returncode == 0, proc.stderr
         assert json.loads(proc.stdout) == {"env": "staging", "paused": False, "pause": None, "was_paused": True}
+        resumed = agent.wait_record(lambda r: r["msg"] == "repairs resumed", "the resume in the agent's log")
+        assert (resumed["by"], resumed["paused_by"]) == (ME, ME)
         _repaired_once(emu, before)
     finally:
         agent.stop()

@@ -51,6 +51,7 @@ from tui.core.env_state import (
     EnvPaused,
     LeaderChanged,
     LifecycleChanged,
+    RepairPause,
     RepairPerformed,
     TimelineAdded,
 )
@@ -66,6 +67,11 @@ log = logging.getLogger("envdeck.agent")
 RELEASE_BUDGET_S = 0.5
 #: How long closing the session may take on SIGTERM before the agent exits anyway.
 CLOSE_BUDGET_S = 0.7
+#: Reads of the audit trail for who resumed an environment (the row follows the store's write), and the gap
+RESUMER_READS = 10
+RESUMER_READ_GAP_S = 0.2
+#: The newest audit rows of the environment searched for that resume
+RESUMER_ROWS = 20
 #: /healthz turns 503 when no pass succeeded for this many intervals.
 STALE_INTERVALS = 3
 #: How often a metrics address that could not be bound is tried again ($ENVDECK_AGENT_LISTEN_RETRY).
@@ -103,6 +109,8 @@ class Agent:
         self.reloading = asyncio.Event()
         self._reachable: dict[tuple[str, str], bool | None] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._pauses: dict[str, RepairPause | None] = {}  # the pause each resume ends (its log says whose)
+        self._log_tasks: set[asyncio.Task[None]] = set()
 
     # -- the session ----------------------------------------------------------------
     async def open(self, cfg: EnvdeckConfig) -> Session:
@@ -328,11 +336,55 @@ class Agent:
         elif isinstance(change, EnvironmentsChanged):
             log.info("environments changed", extra={"ctx": {"added": change.added, "removed": change.removed}})
         elif isinstance(change, EnvPaused):
-            log.info("repairs %s", "paused" if change.paused else "resumed",
-                     extra={"ctx": {"env": change.env, "by": change.by.user if change.by is not None else None}})
+            self._log_pause(change)
         elif isinstance(change, LeaderChanged) and not self.stopping.is_set():  # not the release on SIGTERM
             log.log(logging.WARNING if change.note else logging.INFO, "leader %s", change.leader or "none",
                     extra={"ctx": {"env": change.env, "leader": change.leader, "note": change.note}})
+
+    def _log_pause(self, change: EnvPaused) -> None:
+        """`repairs paused env=… by=alice reason=…` at once (the store's pause says who);
+        `repairs resumed env=… by=bob paused_by=alice` once the resume's audit row names who
+        resumed (the store's pause row is gone by then: only the trail knows)."""
+        if change.paused:
+            self._pauses[change.env] = change.by
+            log.info("repairs paused", extra={"ctx": {
+                "env": change.env, "by": change.by.user if change.by is not None else "",
+                "since": change.by.at if change.by is not None else "",
+                "reason": change.by.reason if change.by is not None else ""}})
+            return
+        ended = self._pauses.pop(change.env, None)
+        task = asyncio.get_running_loop().create_task(self._log_resumed(change.env, ended))
+        self._log_tasks.add(task)
+        task.add_done_callback(self._log_tasks.discard)
+
+    async def _log_resumed(self, env: str, ended: RepairPause | None) -> None:
+        by = ""
+        for _ in range(RESUMER_READS):  # the resume's row follows the store's write by a moment
+            by = await self._resumer(env)
+            if by:
+                break
+            await asyncio.sleep(RESUMER_READ_GAP_S)
+        log.info("repairs resumed", extra={"ctx": {
+            "env": env, "by": by, "paused_by": ended.user if ended is not None else ""}})
+
+    async def _resumer(self, env: str) -> str:
+        """Who resumed `env`: the newest succeeded `resume` row that ended a pause, or ''."""
+        session = self.session
+        if session is None:
+            return ""
+        try:
+            rows = await session.audit_entries(env, limit=RESUMER_ROWS)
+        except EnvdeckError:
+            return ""
+        for row in rows:  # newest first: the resume that ended a pause, unless a pause is newer
+            if row["result"] != AuditResult.SUCCEEDED or row["action"] not in ("pause", "resume"):
+                continue
+            message = str(row["message"])
+            if row["action"] == "resume" and message.startswith("resumed"):
+                return str(row["user"])
+            if row["action"] == "pause" and message.startswith("paused"):
+                return ""  # paused again since: the resume's row is not written yet
+        return ""
 
     def _log_backend(self, change: BackendStatusChanged) -> None:
         key = (change.env, change.backend)

@@ -19,6 +19,8 @@ from tui.widgets.resource_table import SHORT_BACKEND
 #: a pass (or a watching backend's liveness answer) this late and not ended reads `k8s ? unanswered 12s`
 #: (the overview's OVERDUE_S: screens/overview_rows.py, which imports this module)
 OVERDUE_S = 10.0
+#: who paused an environment's repairs, as the bar shows it (`REPAIRS PAUSED by alice`): cut longer
+PAUSED_BY_MAX = 24
 
 
 def retrying(b: BackendState, now: datetime) -> bool:
@@ -99,8 +101,9 @@ def status_text(*, user: str, role: str | None, read_only: bool, state: EnvState
     if read_only:
         text.append("  READ-ONLY", style=palette.style("warning", bold=True))
     if state is not None:
-        if state.paused:  # repairs only: the reconciler still observes
-            text.append("  REPAIRS PAUSED", style=palette.style("warning", bold=True))
+        if state.paused:  # repairs only: the reconciler still observes; early in the bar, so 80 columns show it
+            by = f" by {clean(state.pause.user, max_len=PAUSED_BY_MAX)}" if state.pause is not None else ""
+            text.append(f"  REPAIRS PAUSED{by}", style=palette.style("warning", bold=True))
         if state.holds:
             text.append(f"  {len(state.holds)} held", style=palette.style("warning"))
         text.append_text(leader_text(state, palette))
