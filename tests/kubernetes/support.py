@@ -4,10 +4,12 @@ a watch consumer and the emulator's LIST requests (imported by tests; conftest.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -106,3 +108,38 @@ def status_environment(tmp_path: Path, kubeconfig: Path, namespace: str) -> dict
     assert proc.returncode == 0, proc.stderr
     [env] = json.loads(proc.stdout)["environments"]
     return env
+
+
+async def now(value: object) -> object:
+    """`value` as an awaitable, for `eventually(lambda: now(...))` on a plain condition."""
+    return value
+
+
+@contextlib.asynccontextmanager
+async def watched_prod(emulator, kubeconfig: Path, tmp_path: Path, monkeypatch, *, probe_s: float = 0.3,
+                       silence_s: float = 2.0) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """A TUI's session (user bob) on env prod = namespace NS of the emulator, with a Deployment
+    `web`, its liveness probe every `probe_s` and unreachable after max(3 x 1 s timeout,
+    `silence_s`): yields (session, the reconciler's env, its kubernetes BackendState) once the
+    first observation is in and the backend watches."""
+    from backends.kubernetes import KubernetesBackend
+    from backends.registry import create_backends
+    from tests.desired_web import desired_web_yaml
+    from tui.core.config import parse_config
+    from tui.core.model import Origin
+    from tui.core.session import Session
+
+    monkeypatch.setattr(KubernetesBackend, "liveness_interval_s", probe_s)
+    monkeypatch.setattr(KubernetesBackend, "silence_floor_s", silence_s)
+    emulator.create_deployment(NS, "web", replicas=3)
+    cfg = parse_config(desired_web_yaml(kubeconfig, NS, repair="observe", defaults="defaults: {timeout: 1}"))
+    session = await Session.open(cfg, tmp_path / "state", origin=Origin.TUI, user="bob", backends_factory=create_backends)
+    try:
+        await session.reconciler.start()
+        env = session.reconciler.envs["prod"]
+        state = env.backends["kubernetes"]
+        await eventually(lambda: now(state.reachable and state.watching and env.resource("kubernetes/Deployment/web")),
+                         "a first observation, watching")
+        yield session, env, state
+    finally:
+        await session.close()

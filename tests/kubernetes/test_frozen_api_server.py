@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tests.kubernetes.support import NS, eventually
+from tests.kubernetes.support import NS, eventually, now, watched_prod
 from tui.core.errors import BackendUnreachable
 
 
@@ -31,12 +31,12 @@ async def test_a_frozen_api_server_reads_overdue_and_fresh_again_once_thawed(emu
     backend.report_answer_due = reports.append
     watch = watching(backend)
     await watch.next(lambda o: "web" in _names(o, "Deployment"), "the deployment")
-    await eventually(lambda: _async(_probes(emulator) >= 2), "the probe to have been answered twice")
+    await eventually(lambda: now(_probes(emulator) >= 2), "the probe to have been answered twice")
     assert backend.answer_due is None
     lists_before = backend.inventory.informers[0].lists
 
     emulator.freeze()
-    await eventually(lambda: _async(backend.answer_due is not None), "the answer reported overdue")
+    await eventually(lambda: now(backend.answer_due is not None), "the answer reported overdue")
     assert reports == [backend.answer_due], reports
     assert backend.liveness is not None and backend.liveness.late
     emulator.create_configmap(NS, "made-while-frozen", {"k": "v"})  # the cluster goes on changing
@@ -44,7 +44,7 @@ async def test_a_frozen_api_server_reads_overdue_and_fresh_again_once_thawed(emu
     emulator.thaw()
     obs = await watch.next(lambda o: "made-while-frozen" in _names(o, "ConfigMap"), "the change made while frozen")
     assert "web" in _names(obs, "Deployment")
-    await eventually(lambda: _async(backend.answer_due is None), "the server reported answering again")
+    await eventually(lambda: now(backend.answer_due is None), "the server reported answering again")
     assert reports[-1] is None and len(reports) == 2, reports
     # the watches resumed from their resourceVersion: no probe made the inventory list again
     assert backend.inventory.informers[0].lists == lists_before
@@ -73,39 +73,18 @@ async def test_a_server_frozen_past_the_bound_ends_the_watch_unreachable(emulato
     assert backend.answer_due is None
 
 
-async def _async(value):
-    return value
-
-
 async def test_the_reconciler_shows_a_frozen_server_overdue_then_unreachable_on_the_timeline(
         emulator, kubeconfig, tmp_path, monkeypatch):
     """Through the session the TUI reads: overdue (a polled backend's late pass: not `watching`,
     `next_pass` the answer's due time, still reachable), then unreachable with a timeline entry
     naming the unanswered probe; thawed, reachable and watching again with the change made meanwhile."""
-    from backends.kubernetes import KubernetesBackend
-    from backends.registry import create_backends
-    from tests.desired_web import desired_web_yaml
-    from tui.core.config import parse_config
-    from tui.core.model import Origin
-    from tui.core.session import Session
-
-    monkeypatch.setattr(KubernetesBackend, "liveness_interval_s", 0.3)
-    monkeypatch.setattr(KubernetesBackend, "silence_floor_s", 2.0)  # unreachable after max(3 x 1 s, 2 s)
-    emulator.create_deployment(NS, "web", replicas=3)
-    cfg = parse_config(desired_web_yaml(kubeconfig, NS, repair="observe", defaults="defaults: {timeout: 1}"))
-    session = await Session.open(cfg, tmp_path / "state", origin=Origin.TUI, user="bob", backends_factory=create_backends)
-    try:
-        await session.reconciler.start()
-        env = session.reconciler.envs["prod"]
-        state = env.backends["kubernetes"]
-        await eventually(lambda: _async(state.reachable and state.watching and env.resource("kubernetes/Deployment/web")),
-                         "a first observation, watching")
+    async with watched_prod(emulator, kubeconfig, tmp_path, monkeypatch) as (session, env, state):
         overdue: list[tuple[bool, bool | None]] = []
         session.reconciler.subscribe(lambda change: overdue.append((state.watching, state.reachable))
                                      if not state.watching and state.reachable else None)
 
         emulator.freeze()
-        await eventually(lambda: _async(state.reachable is False), "unreachable")
+        await eventually(lambda: now(state.reachable is False), "unreachable")
         assert overdue, "never shown overdue before unreachable"
 
         async def unreachable_on_the_timeline():
@@ -115,8 +94,6 @@ async def test_the_reconciler_shows_a_frozen_server_overdue_then_unreachable_on_
         emulator.create_configmap(NS, "made-while-frozen", {"k": "v"})
 
         emulator.thaw()
-        await eventually(lambda: _async(state.reachable and state.watching
+        await eventually(lambda: now(state.reachable and state.watching
                                         and env.resource("kubernetes/ConfigMap/made-while-frozen")),
                          "reachable and watching again, with the change made while frozen")
-    finally:
-        await session.close()
