@@ -116,6 +116,16 @@ class World:
     def aws_section(self, resources: list[dict[str, Any]]) -> dict[str, Any]:
         return {"region": REGION, "endpoint_url": self.moto_url, "resources": resources}
 
+    def add_k8s_template(self, name: str, timeout: str) -> None:
+        """A template `name` of the Kubernetes section alone (templates/web-only.yaml), its steps'
+        timeout `timeout`, written into the config."""
+        config = self.config()
+        config["templates"][name] = {
+            "description": "kubernetes only", "parameters": _parameters(), "ttl": "1h", "max_ttl": "2h",
+            "repair": "auto", "access": {"admin": ["{creator}"], "viewer": ["*"]},
+            "kubernetes": self.kubernetes_section(["templates/web-only.yaml"], timeout=timeout)}
+        self.write_config(config)
+
     def kubernetes_section(self, manifests: list[str], **extra: Any) -> dict[str, Any]:
         return {"kubeconfig": str(self.kubeconfig), "context": "emulator", "namespace": "{env}",
                 "manifests": manifests, **extra}

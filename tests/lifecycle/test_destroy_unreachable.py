@@ -11,20 +11,11 @@ import json
 import sqlite3
 import time
 
-from tests.lifecycle.conftest import World, _parameters
+from tests.lifecycle.conftest import World
 from tests.security.access_setup import audit_rows
 from tui.core.store import DB_NAME
 
 NOTHING = {"instances": [], "security_groups": [], "buckets": [], "tagged": [], "namespaces": [], "objects": []}
-
-
-def _with_k8s_template(world: World, name: str, timeout: str) -> None:
-    config = world.config()
-    config["templates"][name] = {
-        "description": "kubernetes only", "parameters": _parameters(), "ttl": "1h", "max_ttl": "2h", "repair": "auto",
-        "access": {"admin": ["{creator}"], "viewer": ["*"]},
-        "kubernetes": world.kubernetes_section(["templates/web-only.yaml"], timeout=timeout)}
-    world.write_config(config)
 
 
 def _ok(proc, what: str) -> None:
@@ -41,7 +32,7 @@ def _step_messages(world: World, env: str) -> list[str]:
 
 
 def test_step_timeout_while_unreachable_fails_at_the_step_then_a_destroy_finishes(world: World):
-    _with_k8s_template(world, "k8s-short", "4s")
+    world.add_k8s_template("k8s-short", "4s")
     _ok(world.envdeck("env", "create", "un-1", "--template", "k8s-short", "--param", "branch=main", "--wait"), "create")
     assert world.namespaces("un-1"), "created on the emulator"
     world.k8s.emu.freeze()
@@ -64,7 +55,7 @@ def test_step_timeout_while_unreachable_fails_at_the_step_then_a_destroy_finishe
 
 
 def test_unreachable_during_destroy_is_not_destroyed_and_finishes_once_it_answers(world: World):
-    _with_k8s_template(world, "k8s-long", "120s")
+    world.add_k8s_template("k8s-long", "120s")
     _ok(world.envdeck("env", "create", "un-2", "--template", "k8s-long", "--param", "branch=main", "--wait"), "create")
     world.k8s.emu.freeze()
     proc = world.popen("env", "destroy", "un-2", "--yes", "--wait")

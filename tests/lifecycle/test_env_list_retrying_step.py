@@ -9,17 +9,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from tests.lifecycle.conftest import World, _parameters
+from tests.lifecycle.conftest import World
 from tui.core.store import DB_NAME
-
-
-def _with_k8s_template(world: World, name: str, timeout: str) -> None:
-    config = world.config()
-    config["templates"][name] = {
-        "description": "kubernetes only", "parameters": _parameters(), "ttl": "1h", "max_ttl": "2h", "repair": "auto",
-        "access": {"admin": ["{creator}"], "viewer": ["*"]},
-        "kubernetes": world.kubernetes_section(["templates/web-only.yaml"], timeout=timeout)}
-    world.write_config(config)
 
 
 def _retrying_steps(world: World, env: str) -> dict[str, str]:
@@ -32,7 +23,7 @@ def _retrying_steps(world: World, env: str) -> dict[str, str]:
 
 
 def test_env_list_shows_the_step_a_destroy_retries(world: World):
-    _with_k8s_template(world, "k8s-long", "120s")
+    world.add_k8s_template("k8s-long", "120s")
     made = world.envdeck("env", "create", "ret-1", "--template", "k8s-long", "--param", "branch=main", "--wait")
     assert made.returncode == 0, (made.stdout, made.stderr)
     world.k8s.emu.freeze()
