@@ -198,7 +198,13 @@ async def pause_through(pilot, stage: Stage, surface: str, role: str, read_only:
     one audit row it adds."""
     app = pilot.app
     state = app.session.reconciler.envs["dev"]
-    if state.paused != (verb == "Resume"):  # arranged: paused before a Resume, running before a Pause
+    # arranged, in the store every envdeck reads and in this reconciler: paused before a Resume,
+    # running before a Pause (the first surface's pause is stored: the second starts from the same state)
+    if verb == "Resume":
+        await app.session.store.set_pause("dev", user=current_user(), reason="arranged", at=FIXED_NOW)
+    else:
+        await app.session.store.remove_pause("dev")
+    if state.paused != (verb == "Resume"):
         app.session.reconciler.pause("dev", verb == "Resume")
     app.clear_notifications()
     earlier = await audit(app)
