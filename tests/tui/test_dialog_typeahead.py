@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 from textual import events
+from textual._time import get_time
 from textual.widgets import Input, Static
 
 from screens.confirm import ConfirmScreen
@@ -169,7 +170,10 @@ async def test_the_plan_of_a_new_environment_is_not_created_by_a_key_typed_ahead
         await type_into(pilot, "p0", "feature-x")
         burst(app, "ctrl+y", "ctrl+y")  # plan, and create typed ahead before the plan is shown
         await wait_until(pilot, lambda: screen.plan is not None, "the plan")
-        burst(app, "ctrl+y")  # as the plan appears
+        # as the plan appears: stamped at the moment it was painted (a loaded machine may handle the
+        # key long after; the stamp, not the handling, decides)
+        await wait_until(pilot, lambda: screen._guard_shown_at is not None, "the plan painted")
+        burst(app, "ctrl+y", age=get_time() - screen._guard_shown_at)
         await wait_until(pilot, lambda: "ctrl+y ignored" in hint(app, "#new-env-error"),
                          "ctrl+y ignored on the plan")
         assert screen.plan is not None and await app.session.env_list() == [] and world.creates == {}
