@@ -56,6 +56,11 @@ HEAVY: dict[str, float] = {
         23,
     "tests/kubernetes/test_watch_faults.py::test_quiet_healthy_watches_raise_no_alarm_and_a_hung_server_is_noticed": 15,
     "tests/edge/test_black_hole.py::test_a_black_holed_node_does_not_hold_up_the_pass": 15,
+    "tests/tui/test_demo_restart.py::test_a_restarted_demo_retires_the_environments_of_the_earlier_run": 26,
+    "tests/promote/test_promote_under_a_reconciler.py::"
+    "test_promotion_is_one_write_per_object_and_a_later_drift_one_repair": 14,
+    "tests/tui/test_overview_frozen_kubernetes.py::test_a_frozen_api_server_shows_overdue_in_the_overview_then_fresh": 11,
+    "tests/leadership/test_shared_pause.py::test_the_pause_survives_a_restart_of_the_agent": 11,
 }
 
 
