@@ -20,7 +20,7 @@ from tui.core.text_cut import cut_middle
 from tui.widgets.cells import Palette, drift_cell, format_age, health_cell, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
 from tui.widgets.resource_table import SHORT_BACKEND
-from tui.widgets.status_bar import holder_display
+from tui.widgets.status_bar import OVERDUE_S, holder_display, unanswered_s
 
 # Short headers: the whole row fits 80 columns. SCORE is the compliance score, UPDATED the age of
 # the oldest backend's data (not AGE: on the Resources view AGE is an object's age, as in k9s).
@@ -54,11 +54,6 @@ def leader_cell(state: EnvState, palette: Palette) -> Text:
     return text
 
 
-# A backend whose pass should have started this long ago and has not ended (a frozen server: the
-# call waits for its timeout, ~45 s, with the last ✓ on screen) shows `aws?12s`, unanswered since.
-OVERDUE_S = 10.0
-
-
 def backends_cell(state: EnvState, now: datetime, palette: Palette, *, compact: bool = False) -> Text:
     """`aws✓ k8s✗1m edge?12s`; `compact` (the row does not fit): the mark first and no ages,
     `✓aws ✗k8s ?edge`, so that BACKENDS gives way before ENV names are cut or REPAIR goes off
@@ -68,8 +63,9 @@ def backends_cell(state: EnvState, now: datetime, palette: Palette, *, compact: 
         if i:
             out.append(" ")
         name = SHORT_BACKEND.get(b.name, b.name)
-        # a watch runs past its next_pass: only a polled backend's pass can be overdue
-        late = (now - b.next_pass).total_seconds() if b.next_pass is not None and not b.watching else 0.0
+        # a backend unanswered OVERDUE_S (a frozen server: a call waits for its timeout, ~45 s,
+        # with the last ✓ on screen) shows `aws?12s`, unanswered since
+        late = unanswered_s(b, now)
         if b.reachable is not False and late >= OVERDUE_S:
             out.append(f"?{name}" if compact else f"{name}?{format_age(late)}", style=palette.style("warning", bold=True))
         elif b.reachable is True:

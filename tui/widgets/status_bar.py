@@ -17,7 +17,7 @@ from tui.widgets.cells import Palette, format_age
 from tui.widgets.resource_table import SHORT_BACKEND
 
 #: a pass (or a watching backend's liveness answer) this late and not ended reads `k8s ? unanswered 12s`
-#: (the overview's OVERDUE_S: screens/overview_rows.py, which imports this module)
+#: here and `k8s?12s` on the overview (screens/overview_rows.py)
 OVERDUE_S = 10.0
 #: who paused an environment's repairs, as the bar shows it (`REPAIRS PAUSED by alice`): cut longer
 PAUSED_BY_MAX = 24
@@ -28,6 +28,13 @@ def retrying(b: BackendState, now: datetime) -> bool:
     retry was due and has not ended (a pass or a watch's first list waits up to its timeout,
     15 s and more): not a countdown stuck at `retry 0s`."""
     return b.watching or (b.next_pass is not None and b.next_pass <= now)
+
+
+def unanswered_s(b: BackendState, now: datetime) -> float:
+    """How long a backend's answer is overdue: a polled backend's pass due at `next_pass` and not
+    ended, or a watching one's liveness answer (its state then reads not `watching`, `next_pass`
+    the answer's due time: Reconciler.answer_due); 0 for a watch that answers."""
+    return (now - b.next_pass).total_seconds() if b.next_pass is not None and not b.watching else 0.0
 
 
 def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose: bool) -> Text:
@@ -51,7 +58,7 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
         if verbose and b.error:
             out.append(f" {clean(b.error, max_len=60)}", style=palette.style("error"))
         return out
-    late = (now - b.next_pass).total_seconds() if b.next_pass is not None and not b.watching else 0.0
+    late = unanswered_s(b, now)
     if late >= OVERDUE_S:  # as the overview's `aws?30s`: no answer for that long, the rows may be stale
         out.append(f"{name} ?", style=palette.style("warning", bold=True))
         out.append(f" unanswered {format_age(late)}")
