@@ -1,7 +1,7 @@
 """Pilot tests against the demo's real servers (moto, the Kubernetes emulator and
 simulated SSH edge nodes, started by `tests/tui/demo_server.py` in a process of
-their own), through the real AWS, Kubernetes and edge backends. Plus
-`envdeck demo --headless` end to end."""
+their own), through the real AWS, Kubernetes and edge backends. (`envdeck demo --headless` end to
+end: tests/tui/test_demo_restart.py, whose restarted demo runs headless.)"""
 
 from __future__ import annotations
 
@@ -69,18 +69,6 @@ class DemoServers:
 
 
 # first: the module's demo servers (below) are not running yet while this one builds its own
-def test_envdeck_demo_headless(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "tui.cli", "demo", "--headless", "--state-dir",
-                           str(tmp_path / "state")], cwd=str(repo_root()),
-                          env=envdeck_env(PYTHONPATH=str(repo_root())), capture_output=True, text=True, timeout=400)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(("staging:", "prod:"))]
-    assert len(lines) == 2
-    for line in lines:
-        assert "aws ok, kubernetes ok, edge ok" in line
-    assert (tmp_path / "state" / "envdeck.db").exists()
-
-
 @pytest.fixture(scope="module")
 def demo():
     servers = DemoServers()

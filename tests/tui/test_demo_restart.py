@@ -4,7 +4,8 @@ removed). They showed `● ready` with `✗aws ✗k8s ✗edge`, and a create sti
 against the dead servers and failed. Now the demo names them and marks them destroyed at start
 (tui/cli/demo_earlier.py): no pending operation is left to resume, their edge claims are released,
 an audit row says why. Real servers: the demo's own (moto, the Kubernetes emulator, edge nodes),
-in their process, as `envdeck demo` starts them."""
+in their process, as `envdeck demo` starts them. Its headless run is also the suite's
+`envdeck demo --headless` end to end (its report, exit status and clean-up)."""
 
 from __future__ import annotations
 
@@ -52,8 +53,12 @@ def test_a_restarted_demo_retires_the_environments_of_the_earlier_run(tmp_path):
     assert said == [f"envdeck demo: {state} kept 2 environment(s) created in an earlier demo run: "
                     "pr-1 (ready), pr-2 (planned, create pending); their servers ended with that run, so they "
                     "are marked destroyed (the audit trail keeps them; create them again here)"], proc.stderr
-    summary = [line.split(":")[0] for line in proc.stdout.splitlines() if ": " in line and "compliance" in line]
-    assert sorted(summary) == ["prod", "staging"], proc.stdout   # and every backend reachable (exit 0)
+    # the headless demo's own report (this run serves as `envdeck demo --headless` end to end too):
+    # one line per environment, every backend observed and reachable (exit 0), its temporary directory gone
+    summary = [line for line in proc.stdout.splitlines() if line.startswith(("staging:", "prod:"))]
+    assert sorted(line.split(":")[0] for line in summary) == ["prod", "staging"], proc.stdout
+    assert all("compliance" in line and "aws ok, kubernetes ok, edge ok" in line for line in summary), proc.stdout
+    assert list((tmp_path / "tmp").glob("envdeck-demo-*")) == []
 
     after = {r["name"]: (r["state"], r["operation"]) for r in _rows(state, "SELECT * FROM managed_env")}
     assert after == {"pr-1": ("destroyed", None), "pr-2": ("destroyed", None)}, after
