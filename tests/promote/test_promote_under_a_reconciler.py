@@ -63,7 +63,9 @@ async def test_promotion_is_one_write_per_object_and_a_later_drift_one_repair(pa
                                  origin=Origin.TUI, backends_factory=create_backends)
     try:
         backend = session.reconciler.backends["prod"]["kubernetes"]
-        backend.coalesce_s = 6.0      # the watch reports each change late (longer than the early pass's window)
+        # the watch reports each change late: longer than the early pass's window (the promotion's
+        # PATCH, then its overlay and audit rows, read by this session's change feed within 0.5 s)
+        backend.coalesce_s = 3.0
         await session.reconciler.start()
         await _until(lambda: _settled(session, {API: "api:1.0", WEB: "web:1.0"}), "prod observed")
         assert session.reconciler.leadership.leads("prod")
