@@ -37,7 +37,6 @@ HEAVY: dict[str, float] = {
     "tests/security/test_secrets.py::test_planted_secrets_appear_nowhere": 43,
     "tests/tui/test_lifecycle_tui.py::test_demo_preview_created_from_the_tui_on_real_servers": 43,
     "tests/reliability/test_crash_consistency.py::test_sigkill_at_random_points_keeps_the_audit_trail_consistent": 43,
-    "tests/tui/test_demo_flows.py::test_envdeck_demo_headless": 40,
     "tests/tui/test_resource_detail_keys.py::"
     "test_repair_is_offered_with_drift_and_every_action_key_goes_when_the_resource_is_gone": 36,
     "tests/bench/test_edge_scale_quick.py::test_edge_scale_quick": 36,
