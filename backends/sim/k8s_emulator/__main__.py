@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
+import time
 
 from .demo_seed import seed_demo
 from .emulator import Emulator
@@ -33,15 +35,48 @@ def _parser() -> argparse.ArgumentParser:
                    help="also create this many namespaced CustomResourceDefinitions, one object each (benchmarks)")
     p.add_argument("--kubeconfig", help="write a kubeconfig for the server here")
     p.add_argument("--log-interval", type=float, default=1.0, help="demo log line interval, seconds (0: off)")
+    p.add_argument("--log-gc-pauses", type=float, default=0.0, metavar="MS",
+                   help="write each cyclic-GC pass of at least MS milliseconds to stderr (benchmarks: "
+                        "'gc pause <unix time> gen<N> <ms>'; 0: off)")
+    p.add_argument("--gc-freeze-survivors", action="store_true",
+                   help="after each full collection, freeze what survived it (benchmarks: a full pass then walks "
+                        "only what came since, not the whole watch history; cyclic garbage of objects alive at "
+                        "that moment is never collected)")
     return p
 
 
-async def _serve(args: argparse.Namespace) -> None:
-    emu = Emulator(seed=42)
-    namespaces = tuple(args.namespace or (("staging", "prod") if args.seed == "demo" else ("default",)))
-    for ns in namespaces:
-        emu.add_namespace(ns)
-    url = await emu.start(args.host, args.port)
+def _freeze_survivors() -> None:
+    """After each full collection, keep what survived it out of the next ones (gc.freeze): at 1,000
+    changes/s the watch history (10,000 events per type, each a new object and the one it replaced)
+    grows by tens of objects per change, and every full pass walked all of it (0.35-2.1 s each at a
+    load of 14-18 in a benchmark's update phase), a stall of every watch growing with the history.
+    At the end of a full pass every survivor sits in the oldest generation and the young ones are
+    empty: the freeze takes exactly the survivors. The stored objects are trees without cycles, so
+    those replaced later are still freed by their reference counts."""
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            gc.freeze()
+
+    gc.callbacks.append(on_gc)
+
+
+def _log_gc_pauses(min_ms: float) -> None:
+    """The emulator's own stalls, for a benchmark to tell them from its client's."""
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        took_ms = (time.perf_counter() - started[0]) * 1000
+        if took_ms >= min_ms:
+            print(f"gc pause {time.time():.3f} gen{info['generation']} {took_ms:.1f}", file=sys.stderr, flush=True)
+
+    gc.callbacks.append(on_gc)
+
+
+def _seed(emu: Emulator, args: argparse.Namespace, namespaces: tuple[str, ...]) -> None:
     if args.seed == "demo":
         seed_demo(emu, namespaces=namespaces, scale=args.scale)
         if args.log_interval > 0:
@@ -57,6 +92,29 @@ async def _serve(args: argparse.Namespace) -> None:
                      "versions": [{"name": "v1", "served": True, "storage": True}]}})
         emu.create(f"{group}/things", {"apiVersion": f"{group}/v1", "kind": kind,
                                        "metadata": {"name": "one", "namespace": namespaces[0]}})
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    if args.log_gc_pauses > 0:
+        _log_gc_pauses(args.log_gc_pauses)
+    if args.gc_freeze_survivors:
+        _freeze_survivors()
+    emu = Emulator(seed=42)
+    namespaces = tuple(args.namespace or (("staging", "prod") if args.seed == "demo" else ("default",)))
+    for ns in namespaces:
+        emu.add_namespace(ns)
+    url = await emu.start(args.host, args.port)
+    # The seeded objects (100,000 pods are ~3 million dicts and lists) live as long as the server.
+    # Left to the cyclic collector, every full collection walks them all: 16 of them while seeding
+    # 5 x 20,000 pods (most of the start-up), and a later one stalls every watch for seconds (at a
+    # load of 10 the last took 14 s). So no collection while seeding, then the seed is frozen out
+    # of the collector's sight (gc.freeze): a full collection walks only what was made after it.
+    gc.disable()
+    try:
+        _seed(emu, args, namespaces)
+    finally:
+        gc.freeze()
+        gc.enable()
     if args.kubeconfig:
         emu.write_kubeconfig(args.kubeconfig, namespace=namespaces[0])
     print(f"emulator listening on {url}" + (f" (kubeconfig: {args.kubeconfig})" if args.kubeconfig else ""),
