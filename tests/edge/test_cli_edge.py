@@ -68,6 +68,12 @@ def test_run_json_over_the_nodes(edge_lab, tmp_path):
     assert [(r["node"], r["exit_code"]) for r in doc["results"]] == [("n1", 4)]
     assert doc["summary"] == {"ok": 0, "failed": 1, "unreachable": 0}
 
+    # --nodes repeated (and written before and after ENV): a node matching any glob runs, none is dropped
+    for words in (["--nodes", "n0", "--nodes", "n1", "lab"], ["--nodes", "n0", "lab", "--nodes", "n1"]):
+        both = envdeck("run", "--config", cfg, "--state-dir", state, "--json", *words, "--", "true")
+        assert both.returncode == 0, both.stderr
+        assert [r["node"] for r in json.loads(both.stdout)["results"]] == ["n0", "n1"]
+
 
 def test_run_options_after_env_as_documented(edge_lab, tmp_path):
     server = edge_lab.start_sshd()

@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", _lazy("tui.cli.fleet:cmd_run"), "run a shell command on the environment's edge nodes")
     p.add_argument("env", metavar="ENV")
-    p.add_argument("--nodes", metavar="GLOB", help="only nodes whose name matches (e.g. 'gw-*')")
+    p.add_argument("--nodes", metavar="GLOB", action="append",
+                   help="only nodes whose name matches (e.g. 'gw-*'); repeat it for several globs (a node matching any)")
     p.add_argument("--yes", action="store_true",
                    help="do not ask for confirmation (asked only when stdin is a terminal)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

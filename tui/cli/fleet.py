@@ -33,7 +33,7 @@ def _late_options() -> argparse.ArgumentParser:
     """The options `run` accepts between ENV and `--` (argparse's REMAINDER would otherwise
     take them as part of the command: a `--read-only` or `--nodes` silently ignored)."""
     late = argparse.ArgumentParser(prog="envdeck run ENV", add_help=False)
-    late.add_argument("--nodes", metavar="GLOB")
+    late.add_argument("--nodes", metavar="GLOB", action="append")
     late.add_argument("--json", action="store_true")
     late.add_argument("--yes", action="store_true")
     late.add_argument("--read-only", action="store_true")
@@ -55,7 +55,9 @@ def _command_words(args: argparse.Namespace) -> list[str] | None:
                 print(f"envdeck: run: unexpected {' '.join(unknown)!r} before --", file=sys.stderr)
                 return None
             for key, value in vars(late).items():
-                if value not in (None, False):
+                if key == "nodes" and value:  # --nodes before and after ENV: every glob counts
+                    args.nodes = [*(getattr(args, "nodes", None) or []), *value]
+                elif value not in (None, False):
                     setattr(args, key, value)
     elif argv and argv[0].startswith("-"):
         print(f"envdeck: run: {argv[0]!r} looks like an option: put the command after --, "

@@ -12,7 +12,7 @@ import contextlib
 import fnmatch
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property, partial
@@ -656,7 +656,7 @@ class Session:
         """What a node of a fleet run stopped by Ctrl-C before it answered did (its audit message)."""
         return _fleet_stop_reason(self.reconciler.backends.get(env, {}).get("edge"), node)
 
-    async def run_fleet(self, env: str, command: str, nodes_glob: str | None = None, on_result=None,
+    async def run_fleet(self, env: str, command: str, nodes_glob: str | Sequence[str] | None = None, on_result=None,
                         confirm: Callable[[list[str]], bool] | None = None):
         """Run one shell command on the environment's edge nodes (operator role), one
         audit row per node. Returns the backend's per-node results. `confirm(nodes)`, asked
@@ -666,9 +666,10 @@ class Session:
             raise NotFound(f"{env} has no edge nodes")
         names = backend.node_names()
         if nodes_glob:
-            names = [n for n in names if fnmatch.fnmatchcase(n, nodes_glob)]
+            globs = [nodes_glob] if isinstance(nodes_glob, str) else list(nodes_glob)
+            names = [n for n in names if any(fnmatch.fnmatchcase(n, g) for g in globs)]
             if not names:
-                raise NotFound(f"no node of {env} matches {nodes_glob!r}")
+                raise NotFound(f"no node of {env} matches {' or '.join(repr(g) for g in globs)}")
         decision = self.policy.check(env, FLEET_RUN)
         if not decision.allowed:
             for name in names:
