@@ -53,6 +53,27 @@ def _audit_limit(text: str) -> int:
     return value
 
 
+def _audit_name(flag: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        from tui.core.audit_filter import name_value
+
+        try:
+            return name_value(flag, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = flag.lstrip("-")  # argparse names the type in "invalid ... value" when the error is not its own
+    return parse
+
+
+def _audit_since(text: str) -> str:
+    from tui.core.audit_filter import since_value
+
+    try:
+        return since_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _lazy(target: str) -> Callable:
     """A handler imported only when its subcommand runs: `envdeck --help` and
     `--version` stay fast, and each command pays only for what it uses."""
@@ -150,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"newest N entries (default 50, at most {AUDIT_LIMIT_MAX:,})")
     p.add_argument("--reverse", action="store_true",
                    help="newest first (default: oldest first, the newest at the bottom; --json: newest first)")
+    # as Teleport's audit search: combinable, applied in the store's query (tui/core/audit_filter.py)
+    p.add_argument("--user", type=_audit_name("--user"), metavar="NAME", help="only this user's rows")
+    p.add_argument("--action", type=_audit_name("--action"), metavar="NAME",
+                   help="only rows of this action (e.g. delete, run, restart, env.create)")
+    p.add_argument("--target", type=_audit_name("--target"), metavar="TEXT",
+                   help="only rows whose target contains TEXT (any case), e.g. Pod/web or gw-07")
+    p.add_argument("--since", type=_audit_since, metavar="WHEN",
+                   help="only rows written since WHEN: a duration before now (2h, 30m, 1d) or an ISO time "
+                   "(2026-12-07T18:00, UTC unless it has an offset)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = add("logs", _lazy("tui.cli.commands:cmd_logs"), "print a resource's logs")

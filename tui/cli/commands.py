@@ -263,7 +263,11 @@ async def cmd_audit(args: argparse.Namespace) -> int:
     # destroyed environments they had a role in included
     session = await open_session(args, cfg, envs=[])
     from tui.cli.audit_lines import MESSAGE_SHOWN, audit_lines
-    from tui.cli.output import warn
+    from tui.core.audit_filter import AuditFilter
+
+    args.where = AuditFilter(user=getattr(args, "user", None), action=getattr(args, "action", None),
+                             target=getattr(args, "target", None), since=getattr(args, "since", None))
+    from tui.cli.output import say, warn
     from tui.core.audit_rows import PARAMS_SUMMARY, unreadable_note
 
     if args.json:  # read and printed in batches: memory stays that of a batch whatever --limit is
@@ -277,12 +281,14 @@ async def cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     try:  # the text shows MESSAGE_SHOWN characters of a message (params only unreadable): no more is read
         entries = await session.audit_entries(args.env, limit=args.limit, message_max=MESSAGE_SHOWN,
-                                              params_max=PARAMS_SUMMARY)
+                                              params_max=PARAMS_SUMMARY, where=args.where)
     finally:
         await session.close()
     note = unreadable_note(entries)  # rows a member wrote by hand: shown, with one line saying so
     if note:
         warn(note)
+    if not entries and args.where:  # said on stderr: an empty listing is not mistaken for an empty trail
+        say(f"envdeck: no audit row matches {args.where.described()}" + (f" in {args.env}" if args.env else ""))
     from tui.cli.table_fit import terminal_width
 
     # the newest N rows, oldest first: the newest at the bottom, where a terminal's reader
@@ -305,7 +311,8 @@ async def _print_audit_json(session: Any, args: argparse.Namespace) -> list[dict
     bad: list[dict[str, Any]] = []
     left, before, first, opened = int(args.limit), None, True, False
     while left > 0:
-        batch = await session.audit_entries(args.env, limit=min(AUDIT_JSON_BATCH, left), before_id=before)
+        batch = await session.audit_entries(args.env, limit=min(AUDIT_JSON_BATCH, left), before_id=before,
+                                            where=getattr(args, "where", None))
         if not opened:  # after the first batch is read: a refusal or an unreadable store prints nothing on stdout
             sys.stdout.write('{\n  "entries": [')
             opened = True

@@ -57,6 +57,7 @@ from tui.core.reconciler import BackendFactory, Reconciler
 from tui.core.store import Store, open_store
 
 if TYPE_CHECKING:  # (compare, lifecycle service, port-forward, promote: imported where they are used)
+    from tui.core.audit_filter import AuditFilter
     from tui.core.compare.records import EnvDiff
     from tui.core.lifecycle.plan import Plan
     from tui.core.lifecycle.service import LifecycleService, TemplateChoice
@@ -731,14 +732,16 @@ class Session:
 
     async def audit_entries(self, env: str | None = None, limit: int = 100,
                             message_max: int | None = None, params_max: int | None = None,
-                            before_id: int | None = None) -> list[dict[str, Any]]:
+                            before_id: int | None = None,
+                            where: AuditFilter | None = None) -> list[dict[str, Any]]:
         """The audit rows the user may read (newest first): of the environments they see, and
         of the destroyed created ones they had a role in (the trail of a destroy stays
         readable). A created environment's rows are its current instance's, from its creation
         on; of the earlier ones of the name, only those of the instances the user created
         (tui/core/audit_scope.py). `env` they may not read is refused like an unknown one
         (audited). `message_max`/`params_max`: the characters of a message/params read (the
-        store's default: `--json`'s); `before_id`: only rows older than it (a read in batches)."""
+        store's default: `--json`'s); `before_id`: only rows older than it (a read in batches);
+        `where`: only the rows of a user/action/target/time (`audit --user …`), in the store's query."""
         # a created environment's rows: its current instance's, from its creation on, and those of
         # the earlier instances of the name this user created (tui/core/audit_scope.py)
         declared = self.reconciler.declared
@@ -755,7 +758,8 @@ class Session:
         starts = await self._audit_scopes.starts(created)
 
         async def read(n: int, before: int | None) -> list[dict[str, Any]]:
-            return await self.store.audit_entries(env=env, limit=n, envs=sorted(readable), before_id=before, **cut)
+            return await self.store.audit_entries(env=env, limit=n, envs=sorted(readable), before_id=before,
+                                                 where=where, **cut)
 
         return await audit_scope.read_scoped(read, limit, before_id, starts, own)
 

@@ -56,6 +56,7 @@ from tui.core.store_db import SqlDb, upsert_sql
 from tui.core.store_sqlite import DB_NAME, corrupt_message, open_sqlite, store_error
 
 if TYPE_CHECKING:
+    from tui.core.audit_filter import AuditFilter
     from tui.core.audited import AuditEnd, AuditFields
     from tui.core.config import EnvdeckConfig
 
@@ -597,21 +598,30 @@ class Store:
                             envs: list[str] | None = None,
                             message_max: int = audit_rows.MESSAGE_MAX,
                             params_max: int = audit_rows.PARAMS_MAX,
-                            before_id: int | None = None) -> list[dict[str, Any]]:
+                            before_id: int | None = None,
+                            where: AuditFilter | None = None) -> list[dict[str, Any]]:
         """Newest first (`before_id`: of the rows older than that id, so that a caller reads a
         long trail in batches); a hand-written row (a member's psql INSERT) never breaks the read:
-        text cut by the database, unreadable params flagged (tui/core/audit_rows.py)."""
+        text cut by the database, unreadable params flagged (tui/core/audit_rows.py). `where`:
+        only the rows of this user/action/target/time (tui/core/audit_filter.py), in the query."""
         sql = f"SELECT {audit_rows.select_columns(message_max, params_max)} FROM audit"
+        conditions: list[str] = []
         args: list[Any] = []
         if env:
-            sql += " WHERE env = ?"
+            conditions.append("env = ?")
             args.append(env)
         elif envs is not None:
-            sql += f" WHERE env IN ({','.join('?' * len(envs))})" if envs else " WHERE FALSE"
+            conditions.append(f"env IN ({','.join('?' * len(envs))})" if envs else "FALSE")
             args.extend(envs)
         if before_id is not None:
-            sql += (" AND" if " WHERE " in sql else " WHERE") + " id < ?"
+            conditions.append("id < ?")
             args.append(int(before_id))
+        if where:
+            more, more_args = where.conditions(self._db.dialect)
+            conditions.extend(more)
+            args.extend(more_args)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY id DESC LIMIT ?"
         args.append(int(limit))
         rows = await self._db.fetchall(sql, args)
