@@ -277,11 +277,20 @@ class AuditConfig(StrictModel):
         return value
 
 
+class RetentionConfig(StrictModel):
+    """How long the store keeps what grows without end (tui/core/retention.py). The audit trail
+    is the record and is never pruned."""
+    samples: Duration = 86400.0  # metric samples older than this are deleted
+    gone_samples: Duration = 600.0  # the samples of a resource gone for this long, sooner
+    timeline: Duration = 30 * 86400.0  # timeline rows (events, faults, drifts, repairs) older than this
+
+
 class StateConfig(StrictModel):
     # issue 16: a PostgreSQL store shared by a team (tui/core/store_pg.py); None: the SQLite
     # file in the state directory. No password in it: libpq reads PGPASSWORD, ~/.pgpass, a
     # service file. $ENVDECK_STATE_URL, when set, is used instead.
     url: str | None = None
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("url")
     @classmethod

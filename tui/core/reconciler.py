@@ -70,6 +70,7 @@ from tui.core.model import (
     now_utc,
 )
 from tui.core.policy import REPAIR, Policy
+from tui.core.retention import Retention
 from tui.core.shown_value import shown_value
 from tui.core.store import Store
 
@@ -177,6 +178,8 @@ class Reconciler:
         self.lifecycle = LifecycleDriver(self, provisioners)
         # an environment another live process leads is not observed here: its publications are shown
         self.follower = Follower(self)
+        # old metric samples and timeline rows deleted, for the environments this process leads
+        self.retention = Retention(self, config.state.retention)
 
     # -- subscribers ---------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -249,9 +252,11 @@ class Reconciler:
                 await backend.start()
                 self._tasks.append(asyncio.create_task(self._loop(env, bname), name=f"reconcile:{env}:{bname}"))
         self.lifecycle.start()
+        self.retention.start()
 
     async def stop(self) -> None:
         self.running = False
+        await self.retention.stop()
         await self.lifecycle.stop()
         await self.follower.stop()
         await self.leadership.stop()
@@ -811,6 +816,8 @@ class Reconciler:
                 changed.append(r)
         if removed is None:
             removed = [rid for rid in old if rid not in new]
+        if removed and (self._repair_failures or self._denied_repairs or self._desired_changed):
+            self._forget(env, removed)
         state.resources[bname] = new  # type: ignore[assignment]
         state.revision += 1
         if view is None and backend.supports_watch:  # a shaded state is never a delta's base (the shading would stay)
@@ -861,6 +868,17 @@ class Reconciler:
         if repair and drifts and not state.paused:
             records = await self._repair_all(env, bname, drifts, user=self.policy.user, origin=Origin.RECONCILER)
         return records
+
+    def _forget(self, env: str, removed: list[str]) -> None:
+        """What is kept per resource (a failed repair's backoff, a denied one, a desired change)
+        goes with the resource: churned pods would otherwise leave their keys behind."""
+        gone = set(removed)
+        for key in [k for k in self._desired_changed if k[0] == env and k[1] in gone]:
+            del self._desired_changed[key]
+        # keyed by DriftItem.key(): (resource, field, desired)
+        for key in [k for k in self._repair_failures if k[0] in gone]:
+            del self._repair_failures[key]
+        self._denied_repairs.difference_update([k for k in self._denied_repairs if k[0] in gone])
 
     # -- repairs -------------------------------------------------------------
     async def _repair_all(self, env: str, bname: str, drifts: list[DriftItem], *, user: str,

@@ -311,6 +311,11 @@ MIGRATIONS: list[str] = [
         reason TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 11: retention (tui/core/retention.py) deletes an environment's timeline rows older than
+    # `state.retention.timeline` in small batches: found by this index, not a scan of the table
+    """
+    CREATE INDEX timeline_env_at ON timeline(env, at);
+    """,
 ]
 
 
@@ -729,6 +734,46 @@ class Store:
     @_serialized
     async def prune_samples(self, retention: timedelta) -> int:
         return await self._db.execute("DELETE FROM metric_samples WHERE at < ?", (iso(now_utc() - retention),))
+
+    # -- retention (tui/core/retention.py): small batches, each its own short transaction, so
+    # that a UI read or a repair's audit row waits for one batch at most. With `epoch`, the
+    # batch is deleted only while this process still holds `env`'s lease at that epoch (Fenced).
+    def _row_handle(self) -> str:
+        return "ctid" if self._db.dialect == "postgresql" else "rowid"
+
+    async def _fenced_delete(self, env: str, epoch: int | None, sql: str, args: tuple[Any, ...]) -> int:
+        async def delete() -> int:
+            if epoch is not None:
+                await check_epoch(self._db, env, epoch)
+            return await self._db.execute(sql, args)
+
+        return await self._db.atomic(delete)
+
+    @_serialized
+    async def prune_samples_batch(self, env: str, before: datetime, limit: int, *, epoch: int | None = None) -> int:
+        """Delete up to `limit` metric samples of `env` taken before `before`; returns how many."""
+        h = self._row_handle()
+        return await self._fenced_delete(
+            env, epoch, f"DELETE FROM metric_samples WHERE {h} IN (SELECT {h} FROM metric_samples "
+            "WHERE at < ? AND env = ? LIMIT ?)", (iso(before), env, limit))
+
+    @_serialized
+    async def prune_samples_of(self, env: str, resource_ids: Sequence[str], before: datetime, *,
+                               epoch: int | None = None) -> int:
+        """Delete the metric samples of these resources of `env` (gone) taken before `before`."""
+        if not resource_ids:
+            return 0
+        marks = ",".join("?" * len(resource_ids))
+        return await self._fenced_delete(
+            env, epoch, f"DELETE FROM metric_samples WHERE env = ? AND resource_id IN ({marks}) AND at < ?",
+            (env, *resource_ids, iso(before)))
+
+    @_serialized
+    async def prune_timeline_batch(self, env: str, before: datetime, limit: int, *, epoch: int | None = None) -> int:
+        """Delete up to `limit` timeline rows of `env` dated before `before` (the audit trail is never pruned)."""
+        return await self._fenced_delete(
+            env, epoch, "DELETE FROM timeline WHERE id IN (SELECT id FROM timeline WHERE env = ? AND at < ? "
+            "ORDER BY at LIMIT ?)", (env, iso(before), limit))
 
     # -- drifts --------------------------------------------------------------
     @_serialized
