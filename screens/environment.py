@@ -520,7 +520,9 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             self.query_one("#drift-info", Static).update(Text(
                 f"{len(drifts)} drifted field(s) · repair mode {mode} · R repairs the selected resource", end=""))
         elif view == "timeline":
-            self.query_one(TimelineTable).show(*self.timeline_rows, app.palette, state=state, now=app.now())
+            timeline = self.query_one(TimelineTable)
+            timeline.show(*self.timeline_rows, app.palette, state=state, now=app.now())
+            timeline.mark_loading()  # no row read yet: a placeholder row until the read answers
             self.run_worker(self._load_timeline, group="timeline", exclusive=True, exit_on_error=False)
         elif view == "metrics":
             self._load_metrics()
@@ -662,6 +664,8 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             logging.getLogger(__name__).warning("timeline of %s not read: %s", self.env, exc, exc_info=True)
             self.notify(clean(f"The timeline could not be read: {exc or type(exc).__name__}"),
                         severity="error", markup=False)
+            for table in self.query(TimelineTable):
+                table.mark_unread(clean(str(exc or type(exc).__name__)))
             return
         note = unreadable_note(audit)
         if note and note != self._timeline_note:  # once per set of such rows, not at every reload

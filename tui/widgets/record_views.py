@@ -25,6 +25,7 @@ from tui.core.audit_rows import FUTURE_SKEW, row_time
 from tui.core.env_state import EnvState
 from tui.core.model import SEVERITY_ORDER, Resource, iso
 from tui.core.text_cut import cut_middle
+from tui.core.timeline_fold import fold_health
 from tui.widgets.cells import Palette, age_between, muted, result_cell, safe, severity_cell
 from tui.widgets.keyed_table import Cells, KeyedTable
 
@@ -323,9 +324,17 @@ class DriftTable(RecordTable):
         self.sync(rows, list(rows))
 
 
+LOADING_KEY = f"{SEP}loading"  # the placeholder row's key (no resource)
+
+
 class TimelineTable(RecordTable):
     """Events, faults, drift, repairs and backend outages from the store's timeline,
-    merged with the audit trail, newest first."""
+    merged with the audit trail, newest first.
+
+    Edge health changes that follow from each other are folded (tui/core/timeline_fold.py): a
+    node's services' `Unknown → Healthy` in the node's row, a pass's burst of nodes in one summary
+    row; any `/` filter shows every row unfolded. Until the first read answers, a placeholder row
+    says the timeline is being read (`mark_loading`), not an empty table that reads as "no events"."""
 
     COLUMNS = (("at", "TIME"), ("kind", "KIND"), ("level", "LEVEL"), ("resource", "RESOURCE"),
                ("reason", "WHAT"), ("message", "MESSAGE"))
@@ -338,6 +347,7 @@ class TimelineTable(RecordTable):
         super().__init__(id=id)
         self.state: EnvState | None = None  # names resources (set by the screen)
         self._today = ""  # "12-07 ": the date prefix of today's rows (the narrow layout drops only theirs)
+        self._inputs: tuple[Any, ...] | None = None  # show()'s arguments: shown again (un)folded when a filter comes or goes
 
     def narrow_cell(self, key: str, cells: Cells) -> Text:
         # "12-07 02:50:00" -> "02:50:00" for today's rows only: another day's (or a marked) time keeps its date
@@ -359,16 +369,25 @@ class TimelineTable(RecordTable):
         if state is not None:
             self.state = state
         now = now or datetime.now(UTC)
+        self._inputs = (entries, audit, palette, None, now)
         self._today = now.strftime("%m-%d ")
         merged: list[tuple[str, str, Cells]] = []
-        for (e, at) in zip(entries, _sort_times(entries, now), strict=True):
+        # each row's place is its stored row's (a folded summary takes its newest member's)
+        places = [*_sort_times(entries, now)]
+        if self._row_test is None:  # unfolded while filtered: `/` is how a summary opens
+            shown = fold_health(entries)
+            if shown is not entries:
+                place_of = {str(e.get("id", "")): at for e, at in zip(entries, places, strict=True)}
+                places = [place_of.get(str(e.get("id", "")).removeprefix("fold"), "") for e in shown]
+                entries = shown
+        for e, at in zip(entries, places, strict=True):
             key = f"{e.get('resource', '')}{SEP}t{e.get('id', '')}"
             count = int(e.get("count") or 1)
             message = _flagged(e.get("at"), now) + str(e.get("message") or "")[:MESSAGE_SHOWN] + (
                 f" (×{count})" if count > 1 else "")
             merged.append((at, key, (self._time(e.get("at"), palette, now), Text(str(e.get("kind", "")), end=""),
                                      severity_cell(str(e.get("severity", "info")), palette),
-                                     safe(self._label(str(e.get("resource", ""))), max_len=40),
+                                     safe(e.get("label") or self._label(str(e.get("resource", ""))), max_len=40),
                                      safe(e.get("reason", ""), max_len=32), safe(message, max_len=160))))
         for (a, at) in zip(audit, _sort_times(audit, now), strict=True):
             key = f"{a.get('target', '')}{SEP}a{a.get('id', '')}"
@@ -396,6 +415,36 @@ class TimelineTable(RecordTable):
         merged.sort(key=lambda x: x[0], reverse=True)
         rows = {key: cells for _, key, cells in merged}
         self.sync(rows, list(rows))
+
+    def set_filter(self, test) -> None:
+        """A filter coming (or going) shows the rows unfolded (folded again)."""
+        if (test is None) != (self._row_test is None) and self._inputs is not None:
+            self._row_test = test
+            self.show(*self._inputs)
+            return
+        super().set_filter(test)
+
+    def mark_loading(self) -> None:
+        """While no row was read yet: a placeholder row saying the timeline is being read."""
+        if self._full[0] and LOADING_KEY not in self._full[0]:
+            return
+        palette = self._inputs[2] if self._inputs is not None else None
+        style = palette.style("text-muted") if palette is not None else ""
+        self.sync({LOADING_KEY: (Text("…", end=""), Text("", end=""), Text("", end=""), Text("", end=""),
+                                 Text("loading", style=style, end=""),
+                                 Text("Reading the timeline and the audit trail…", style=style, end=""))},
+                  [LOADING_KEY])
+
+    def mark_unread(self, why: str) -> None:
+        """The read failed: a placeholder still shown says so (rows already shown stay)."""
+        if LOADING_KEY not in self._full[0]:
+            return
+        self.sync({LOADING_KEY: (Text("—", end=""), Text("", end=""), Text("", end=""), Text("", end=""),
+                                 Text("not read", end=""), safe(f"The timeline could not be read: {why}", max_len=160))},
+                  [LOADING_KEY])
+
+    def resource_for_cursor(self) -> str | None:
+        return super().resource_for_cursor() or None  # a summary or placeholder row is of no resource
 
     @staticmethod
     def _time(at: object, palette: Palette, now: datetime) -> Text:
