@@ -66,7 +66,7 @@ class EmulatorProcess:
 
     def gc_pauses(self, since: float, until: float) -> list[dict[str, float | int]]:
         """The emulator's cyclic-GC passes of at least GC_PAUSE_LOGGED_MS between two
-        `time.time()`s: {"at": seconds after `since`, "generation", "ms"}."""
+        `time.time()`s: {"at": seconds after `since`, "generation", "ms" (wall), "cpu_ms"}."""
         out: list[dict[str, float | int]] = []
         try:
             lines = (self.workdir / "emulator.log").read_text(errors="replace").splitlines()
@@ -74,11 +74,11 @@ class EmulatorProcess:
             return out
         for line in lines:
             parts = line.split()
-            if len(parts) == 5 and parts[:2] == ["gc", "pause"]:
+            if len(parts) == 6 and parts[:2] == ["gc", "pause"]:
                 at = float(parts[2])
                 if since <= at <= until:
                     out.append({"at": round(at - since, 3), "generation": int(parts[3][3:]),
-                                "ms": float(parts[4])})
+                                "ms": float(parts[4]), "cpu_ms": float(parts[5])})
         return out
 
     def stop(self) -> None:
