@@ -24,3 +24,9 @@ def test_k8s_scale10_quick(tmp_path):
     assert tui["namespaces"] == 5 and tui["checked"] == params["changes"] and tui["missing"] == 0
     assert tui["table_shown"] == tui["table_checked"] > 0
     assert {"table row p99 < 500 ms", "TUI RSS < 1 GB (all environments held)", "no change missed"} <= set(doc["goals"])
+    # the TUI phase on its own emulator process; the emulator's stalls and CPU and the bench hook's CPU
+    assert res["tui_emulator"] == "a fresh emulator process (the inventory's one stopped)"
+    assert isinstance(res["emulator_gc_pauses_inventory"], list) and isinstance(tui["emulator_gc_pauses_updates"], list)
+    assert tui["emulator_cpu_s_updates"] is not None and tui["emulator_cpu_s_updates"] >= 0  # read from /proc
+    assert tui["bench_hook_cpu_s"] >= 0
+    assert tui["app_cpu_ms_per_change_without_hook"] <= tui["app_cpu_ms_per_change"]
