@@ -13,12 +13,13 @@ Each environment gets (tag `env: NAME`): EC2 instances with Name tags (`web-1`â€
 two buckets (`NAME-assets` compliant, `NAME-uploads` without encryption or public
 access block, desired with both), an ECS cluster `NAME` with service `api` running 2
 (desired 3), an RDS instance `NAME-db`, security groups (one with SSH open to the
-world), an unencrypted EBS volume, an hour of CPU/network metrics per instance,
+world), an unencrypted EBS volume, an hour of CPU/network metrics per instance (a bounded number of them at a large
+--scale: `metric_instances`),
 an alarm in ALARM on `web-1`, and a log group `/envdeck/NAME/web` with a few lines.
 
 And the services (`_seed_services`): an application load balancer `NAME-web` whose target group
-`NAME-web-tg` holds the web instances and the stopped `worker-1` (a target not serving: the load
-balancer, the target group and worker-1 show it), listening on HTTP open to the world in staging
+`NAME-web-tg` holds the web instances (the first 8 at a large --scale) and the stopped `worker-1`
+(a target not serving: the load balancer, the target group and worker-1 show it), listening on HTTP open to the world in staging
 (a compliance finding) and HTTPS in prod; Lambda functions `NAME-thumbnailer` (reserved
 concurrency 5, desired 10 in prod) and `NAME-webhook` (a public function URL, and errors in
 CloudWatch); an Auto Scaling group `NAME-workers` (desired 2) with one instance marked Unhealthy
@@ -38,6 +39,7 @@ import math
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,10 +117,26 @@ def _seed_ecs_and_rds(ecs: Any, rds: Any, env: str) -> None:
                            AllocatedStorage=20, StorageEncrypted=env != "staging", Tags=_tags(env))
 
 
+METRIC_INSTANCES_PER_ROLE = 2  # web-1..web-4 and worker-1..worker-2 at most get an hour of metrics
+LB_TARGETS = 8  # web instances in the load balancer's target group (with the stopped worker-1)
+
+
+def metric_instances(ids: dict[str, str]) -> dict[str, str]:
+    """The instances seeded with an hour of metrics: every one at scale 1 and 2, a bounded number
+    (web-1, the alarm's, among them) beyond. moto's `get_metric_data` scans every stored point of
+    the window for every period of every query (a backend asks one query per instance and
+    metric): with every instance's hour seeded, the scale-100 demo's servers spent most of their
+    CPU there (two thirds of a profile taken during one `envdeck status`), starving the emulator
+    and the edge nodes that share their process. Instances without points show no sparkline."""
+    keep = {f"web-{i}" for i in range(1, 2 * METRIC_INSTANCES_PER_ROLE + 1)}
+    keep |= {f"worker-{i}" for i in range(1, METRIC_INSTANCES_PER_ROLE + 1)}
+    return {name: iid for name, iid in ids.items() if name in keep}
+
+
 def _seed_metrics_and_alarm(cw: Any, env: str, ids: dict[str, str]) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     data = []
-    for (name, iid), minute in itertools.product(sorted(ids.items()), range(60)):
+    for (name, iid), minute in itertools.product(sorted(metric_instances(ids).items()), range(60)):
         base = 85.0 if name == "web-1" else 20.0 + 5 * (sum(map(ord, name)) % 5)
         cpu = base + 10 * math.sin(minute / 6)
         dims = [{"Name": "InstanceId", "Value": iid}]
@@ -184,7 +202,10 @@ def _seed_load_balancer(c: dict[str, Any], env: str, ids: dict[str, str]) -> Non
                                   Scheme="internet-facing", Type="application", Tags=_tags(env))["LoadBalancers"][0]
     tg = elb.create_target_group(Name=f"{env}-web-tg", Protocol="HTTP", Port=80, VpcId=vpc, HealthCheckPath="/health",
                                  Tags=_tags(env))["TargetGroups"][0]
-    targets = [iid for name, iid in sorted(ids.items()) if name.startswith("web-")] + [ids["worker-1"]]
+    # the first web instances only: moto's describe_target_health looks every target up among all
+    # instances (a profile of the scale-100 demo found it next after get_metric_data)
+    web = [f"web-{i}" for i in range(1, LB_TARGETS + 1) if f"web-{i}" in ids]
+    targets = [ids[name] for name in web] + [ids["worker-1"]]
     # registered while it ran, then stopped (only running instances can be registered)
     ec2.start_instances(InstanceIds=[ids["worker-1"]])
     elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": t, "Port": 80} for t in targets])
@@ -245,20 +266,25 @@ def _seed_services(c: dict[str, Any], env: str, ids: dict[str, str]) -> None:
 
 
 def seed_demo(endpoint_url: str, envs: tuple[str, ...] = ("staging", "prod"), scale: int = 1,
-              region: str = REGION) -> dict[str, Any]:
-    """Create the demo environments; returns what the demo config should declare per env."""
+              region: str = REGION, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Create the demo environments; returns what the demo config should declare per env.
+    `progress` hears how far the seeding got (the demo says it when its servers start too slowly)."""
+    say = progress or (lambda _text: None)
     c = _clients(endpoint_url, region)
     out: dict[str, Any] = {"endpoint_url": endpoint_url, "region": region,
                            "credentials_env": dict(DUMMY_CREDENTIALS_ENV), "environments": {}}
     for env in envs:
         group = f"/envdeck/{env}/web"
+        say(f"seeding {env}")
         ids = _seed_instances(c["ec2"], env, max(1, scale), group)
+        say(f"seeding {env}: {len(ids)} instances created")
         _seed_network_and_storage(c["ec2"], env)
         _seed_buckets(c["s3"], env)
         _seed_ecs_and_rds(c["ecs"], c["rds"], env)
         _seed_metrics_and_alarm(c["cloudwatch"], env, ids)
         _seed_logs(c["logs"], group, env)
         _seed_services(c, env, ids)
+        say(f"{env} seeded")
         out["environments"][env] = {
             "tags": {"env": env},
             "instances": ids,

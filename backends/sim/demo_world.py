@@ -30,11 +30,21 @@ import logging.handlers
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ENVS = ("staging", "prod")
 READY_TIMEOUT_S = 180.0
+READY_S_PER_SCALE = 1.5  # moto's seeding grows with --scale: a loaded machine took ~1m45s at scale 100
+
+
+def ready_timeout_s(scale: int) -> float:
+    """How long the demo waits for its servers: 180 s, more at a large --scale."""
+    return READY_TIMEOUT_S + READY_S_PER_SCALE * max(0, int(scale) - 1)
+
+
+Progress = Callable[[str, str], None]  # (piece: aws, kubernetes or edge; how far it got)
 POOL = "demo-pool"
 POOL_NODES = ("pool-01", "pool-02", "pool-03")
 PREVIEW_MANIFEST = """\
@@ -108,10 +118,16 @@ class MotoLog:
         self.handler.close()
 
 
+def edge_nodes(index: int, scale: int) -> int:
+    """The simulated edge nodes of the demo's `index`-th environment: 3 per scale unit in the first, 2 after."""
+    return (3 if index == 0 else 2) * max(1, int(scale))
+
+
 class DemoWorld:
     def __init__(self, workdir: Path, *, scale: int = 1, envs: tuple[str, ...] = ENVS,
-                 log_interval_s: float = 1.0):
+                 log_interval_s: float = 1.0, progress: Progress | None = None, edge_process: bool = False):
         self.workdir = Path(workdir)
+        self.progress: Progress = progress or (lambda _piece, _text: None)
         self.scale = max(1, int(scale))
         self.envs = envs
         self.log_interval_s = log_interval_s
@@ -120,6 +136,11 @@ class DemoWorld:
         self.emulator = None
         self.simulators: dict[str, Any] = {}
         self.pool: Any = None  # the EdgeSimulator of the preview template's pool
+        # edge_process: the nodes run in a process of their own (EdgeProcess; `envdeck demo`), and
+        # only their config blocks are here (`simulators` and `pool` stay empty)
+        self.edge_process = edge_process
+        self._edge_proc: Any = None
+        self.edge_configs: dict[str, dict[str, Any]] = {}  # env (or POOL) -> its `edge:` block
         self.aws: dict[str, Any] | None = None
         self.kubernetes: dict[str, Any] | None = None
         self.kubeconfigs: dict[str, Path] = {}
@@ -142,7 +163,7 @@ class DemoWorld:
             try:
                 self._start_moto()
             finally:
-                ready.result(timeout=READY_TIMEOUT_S)
+                ready.result(timeout=ready_timeout_s(self.scale))
             self._start_log_feeds_threadsafe()
         except BaseException:
             # `with DemoWorld(...)` calls no __exit__ when __enter__ fails (an error, or SIGTERM
@@ -190,10 +211,13 @@ class DemoWorld:
         except ImportError as exc:
             self.problems.append(f"aws: {exc}")
             return
+        self.progress("aws", "starting moto")
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
-        self.aws = seed_demo(f"http://{host}:{port}", envs=self.envs, scale=self.scale)
+        self.aws = seed_demo(f"http://{host}:{port}", envs=self.envs, scale=self.scale,
+                             progress=lambda text: self.progress("aws", text))
+        self.progress("aws", "ready")
 
     # -- Kubernetes emulator and edge nodes (our loop) ---------------------------
     def _run(self, ready: concurrent.futures.Future[None]) -> None:
@@ -229,10 +253,13 @@ class DemoWorld:
         except ImportError as exc:
             self.problems.append(f"kubernetes: {exc}")
             return
+        self.progress("kubernetes", "starting the emulator")
         emu = Emulator(seed=0)
         await emu.start(host="127.0.0.1", port=0)
         self.emulator = emu
+        self.progress("kubernetes", "seeding")
         self.kubernetes = seed_demo(emu, namespaces=self.envs, scale=self.scale)
+        self.progress("kubernetes", "ready")
         emu.start_log_generators(interval_s=self.log_interval_s)
         for env in self.envs:
             self.kubeconfigs[env] = emu.write_kubeconfig(self.workdir / f"kubeconfig-{env}", namespace=env,
@@ -243,25 +270,72 @@ class DemoWorld:
         manifest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         manifest.write_text(PREVIEW_MANIFEST, encoding="utf-8")
 
+    def _edge_specs(self) -> list[dict[str, Any]]:
+        specs = []
+        for i, env in enumerate(self.envs):
+            prefix = "gw" if i == 0 else f"{env[:4]}-gw"
+            specs.append({"key": env, "nodes": [f"{prefix}-{n:02d}" for n in range(1, edge_nodes(i, self.scale) + 1)],
+                          "seed": i, "scenario": "demo", "services": ["nginx", "mosquitto"],
+                          "workdir": str(self.workdir / f"edge-{env}")})
+        specs.append({"key": POOL, "nodes": list(POOL_NODES), "seed": len(self.envs) + 1, "scenario": "clean",
+                      "services": ["nginx"], "stopped": ["nginx"],  # started when an environment claims the node
+                      "workdir": str(self.workdir / "edge-pool")})
+        return specs
+
     async def _start_edge(self) -> None:
+        if self.edge_process:
+            await self._start_edge_process()
+            return
         try:
             from backends.sim.edge.simulator import EdgeSimulator
         except ImportError as exc:
             self.problems.append(f"edge: {exc}")
             return
+        total = sum(edge_nodes(i, self.scale) for i in range(len(self.envs))) + len(POOL_NODES)
+        listening = 0
         for i, env in enumerate(self.envs):
-            count = (3 if i == 0 else 2) * self.scale
+            count = edge_nodes(i, self.scale)
             prefix = "gw" if i == 0 else f"{env[:4]}-gw"
             names = [f"{prefix}-{n:02d}" for n in range(1, count + 1)]
+            self.progress("edge", f"{listening} of {total} nodes listening")
             sim = EdgeSimulator(nodes=names, seed=i, scenario="demo", workdir=self.workdir / f"edge-{env}")
             await sim.start()
             self.simulators[env] = sim
+            listening += count
         pool = EdgeSimulator(nodes=POOL_NODES, seed=len(self.envs) + 1, services=("nginx",), scenario="clean",
                              workdir=self.workdir / "edge-pool")
         for node in pool.nodes.values():
             node.services["nginx"] = False  # started when an environment claims the node
         await pool.start()
         self.pool = pool
+        self.progress("edge", f"ready ({total} nodes listening)")
+
+    async def _start_edge_process(self) -> None:
+        """The nodes in a process of their own: in this one they shared the GIL with moto and the
+        emulator, and an observe pass or a fleet command over hundreds of them (an SSH handshake
+        each) made the emulator answer kubectl in seconds while moto's work made nodes miss their
+        SSH deadline."""
+        from backends.sim.edge.process import EdgeProcess
+
+        specs = self._edge_specs()
+        proc = EdgeProcess(specs, self.workdir / "edge.json", self.workdir / "edge.log")
+        self.progress("edge", f"starting {proc.nodes} nodes in their own process")
+        self._edge_proc = proc.start()
+        self.edge_configs = await asyncio.to_thread(proc.ready, ready_timeout_s(self.scale))
+        self.progress("edge", f"ready ({proc.nodes} nodes listening)")
+
+    def end_edge_process(self) -> None:
+        """Stops the edge nodes' process (closing its stdin ends it at once)."""
+        proc, self._edge_proc = self._edge_proc, None
+        if proc is not None:
+            proc.stop()
+
+    def _edge_config(self, key: str) -> dict[str, Any] | None:
+        sim = self.pool if key == POOL else self.simulators.get(key)
+        if sim is not None:
+            return sim.edge_config_dict()
+        block = self.edge_configs.get(key)
+        return json.loads(json.dumps(block)) if block is not None else None  # a copy: callers change it
 
     def _start_log_feeds_threadsafe(self) -> None:
         """A log group per environment keeps receiving lines (run on the servers' loop)."""
@@ -289,6 +363,7 @@ class DemoWorld:
         if self.emulator is not None:
             with contextlib.suppress(Exception):
                 await self.emulator.stop()
+        await asyncio.to_thread(self.end_edge_process)
 
     # -- the generated config ------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -307,8 +382,8 @@ class DemoWorld:
             if self.kubernetes:
                 block["kubernetes"] = {"kubeconfig": str(self.kubeconfigs[env]), "context": f"demo-{env}",
                                        "namespace": env, "desired": self.kubernetes["desired"][env]}
-            if env in self.simulators:
-                edge = self.simulators[env].edge_config_dict()
+            edge = self._edge_config(env)
+            if edge is not None:
                 edge["interval"] = "10s"
                 block["edge"] = edge
             envs[env] = block
@@ -318,8 +393,8 @@ class DemoWorld:
                                   "environments": envs}
         preview = self.preview_template()
         if preview is not None:
-            if self.pool is not None:
-                pool = self.pool.edge_config_dict()
+            pool = self._edge_config(POOL)
+            if pool is not None:
                 for node in pool["nodes"]:
                     node["services"], node["log_files"] = [], []
                 config["edge_pools"] = {POOL: pool}
@@ -353,7 +428,7 @@ class DemoWorld:
             template["kubernetes"] = {"kubeconfig": str(self.kubeconfigs["preview"]), "context": "demo-preview",
                                       "namespace": "{env}", "timeout": "1m",
                                       "manifests": [str(self.workdir / "templates" / "preview" / "k8s.yaml")]}
-        if self.pool is not None:
+        if self._edge_config(POOL) is not None:
             template["edge"] = {"pool": POOL, "count": 1, "services": ["nginx"], "timeout": "1m"}
         return template
 
@@ -363,9 +438,10 @@ def serve_process(argv: list[str] | None = None) -> int:
     """`python -m backends.sim.demo_world WORKDIR [--scale N]`: the servers of `envdeck demo` in a
     process of their own. The TUI runs in the demo's process: with both in one process (one
     GIL) the servers answered no faster than the TUI's first passes let them, and on a loaded
-    machine a command run against them then waited past its timeout. Prints one JSON line
-    (`config`, `kubeconfigs`, `problems`) once every server answers, then serves until its
-    stdin ends: the demo ended, or died (nothing is left behind either way). Interrupts and
+    machine a command run against them then waited past its timeout. Prints JSON lines: how far
+    each piece got while starting (`progress`, `state`), then one with `config`, `kubeconfigs`
+    and `problems` once every server answers; then serves until its stdin ends: the demo ended,
+    or died (nothing is left behind either way). Interrupts and
     hang-ups of the terminal are the demo's to handle: this process ignores them."""
     import argparse
     import signal
@@ -376,13 +452,27 @@ def serve_process(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    with DemoWorld(args.workdir, scale=args.scale) as world:
-        handoff = {"config": world.config(), "problems": world.problems,
-                   "kubeconfigs": {name: str(path) for name, path in world.kubeconfigs.items()}}
-        sys.stdout.write(json.dumps(handoff) + "\n")
-        sys.stdout.flush()
-        sys.stdin.read()  # EOF: the demo's process ended
-    return 0
+    lock = threading.Lock()
+
+    def line(record: dict[str, Any]) -> None:
+        with lock:
+            sys.stdout.write(json.dumps(record) + "\n")
+            sys.stdout.flush()
+
+    world = DemoWorld(args.workdir, scale=args.scale, edge_process=True,
+                      progress=lambda piece, text: line({"progress": piece, "state": text}))
+    world.start()
+    line({"config": world.config(), "problems": world.problems,
+          "kubeconfigs": {name: str(path) for name, path in world.kubeconfigs.items()}})
+    sys.stdin.read()  # EOF: the demo's process ended
+    # Nothing of the servers outlives this process or needs a goodbye (their state is in memory,
+    # their files in the demo's directory, which the demo removes once this process has exited):
+    # ending at once spares the demo's quit the graceful stop, which took 11 s at scale 100 with
+    # moto still answering the requests of clients that had given up.
+    world.end_edge_process()  # its stdin closes: it ends at once too
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

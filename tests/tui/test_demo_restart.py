@@ -32,13 +32,18 @@ def _rows(state: Path, sql: str, *args: object) -> list[dict]:
 def test_a_restarted_demo_retires_the_environments_of_the_earlier_run(tmp_path):
     state = tmp_path / "state"
     earlier = tmp_path / "envdeck-demo-earlier"      # the earlier run's temporary directory
-    with ServersProcess(earlier / "servers", 1) as world:
+    servers = ServersProcess(earlier / "servers", 1)
+    with servers as world:
+        # how far each piece got while starting (what a start-up failure names): all of them ready
+        assert servers.progress == {"aws": "ready", "kubernetes": "ready", "edge": "ready (8 nodes listening)"}
+        proc = servers.proc
         config_path = write_config(world, earlier, state)
         cli = {"ENVDECK_CONFIG": str(config_path), "ENVDECK_STATE_DIR": str(state), **DEMO_AWS_ENV}
         made = envdeck("env", "create", "pr-1", "--template", "preview", "--param", "branch=main", "--wait", **cli)
         assert made.returncode == 0, made.stderr
         asked = envdeck("env", "create", "pr-2", "--template", "preview", "--param", "branch=two", **cli)
         assert asked.returncode == 0, asked.stderr           # handed over: nobody carried it out
+    assert proc is not None and proc.returncode == 0  # ended on its stdin's end (not killed)
     shutil.rmtree(earlier)                                    # as that demo does when it ends
     before = {r["name"]: (r["state"], r["operation"]) for r in _rows(state, "SELECT * FROM managed_env")}
     assert before == {"pr-1": ("ready", None), "pr-2": ("planned", "create")}, before
@@ -99,3 +104,20 @@ def test_only_environments_whose_demo_servers_are_gone_are_retired(tmp_path):
     assert servers_gone(_managed(tmp_path, other, dead), this_run)                  # that demo was killed
     assert servers_gone(_managed(tmp_path, tmp_path / "envdeck-demo-gone", alive), this_run)  # its dir removed
     assert not servers_gone(_managed(tmp_path, None, dead), this_run)               # not a demo's: untouched
+
+
+def test_servers_that_did_not_start_are_named_with_how_far_they_got_and_a_smaller_scale(tmp_path):
+    from tui.cli.demo import not_started_message
+
+    log = tmp_path / "servers.log"
+    log.write_text("", encoding="utf-8")  # the tester's run: nothing in the log
+    said = not_started_message(None, 630.0, {"aws": "seeding prod: 900 instances created",
+                                             "kubernetes": "ready"}, log, 300)
+    assert said == ("the demo's servers did not start (not ready within 630s); aws: seeding prod: 900 instances "
+                    "created; kubernetes: ready; edge: not started. try a smaller --scale (e.g. --scale 100), "
+                    "or the same on a less busy machine")
+    log.write_text("Traceback (most recent call last):\nOSError: [Errno 24] Too many open files\n", encoding="utf-8")
+    said = not_started_message(1, 180.0, {}, log, 1)
+    assert said.startswith("the demo's servers did not start (their process ended with exit 1); aws: not started")
+    assert "their log ends: Traceback (most recent call last): | OSError: [Errno 24] Too many open files" in said
+    assert said.endswith("try again on a less busy machine")

@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from backends.sim.demo_world import READY_TIMEOUT_S
+from backends.sim.demo_world import ready_timeout_s
 from tui.cli.demo_earlier import DEMO_DIR_PREFIX, retire_earlier, retired_line
 from tui.cli.output import mark_pending, say
 from tui.core.compliance_score import format_score
@@ -104,9 +105,10 @@ def start_toast(env_file: Path, width: int = START_TOAST_WIDTH) -> str:
 
 
 def ended_line(env_file: Path) -> str:
-    """Printed when the TUI ends (its screen hid the lines printed before it)."""
+    """Printed when the TUI ended, once its servers have stopped and its directory is removed
+    (the TUI's screen hid the lines printed before it)."""
     return clean(f"envdeck demo: while it ran, `. {env_file}` in another shell ran the CLI against it; "
-                 "the demo has ended and that directory is removed")
+                 "the demo has ended, its servers are stopped and that directory is removed")
 
 
 @dataclass
@@ -136,6 +138,27 @@ def servers_environment() -> dict[str, str]:
     return {**os.environ, **DEMO_AWS_ENV, "PYTHONPATH": path}
 
 
+PIECES = ("aws", "kubernetes", "edge")
+
+
+def not_started_message(code: int | None, timeout_s: float, progress: dict[str, str], log: Path,
+                        scale: int) -> str:
+    """Why the demo's servers did not start: how they ended (or that they were not ready in
+    time), how far each piece got, the end of their log, and a smaller --scale to try."""
+    how = f"their process ended with exit {code}" if code is not None else f"not ready within {timeout_s:.0f}s"
+    got = "; ".join(f"{piece}: {progress.get(piece, 'not started')}" for piece in PIECES)
+    parts = [f"the demo's servers did not start ({how}); {got}"]
+    with contextlib.suppress(OSError):
+        tail = [ln.strip() for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        if tail:
+            parts.append("their log ends: " + " | ".join(tail[-5:]))
+    if scale > 1:
+        parts.append(f"try a smaller --scale (e.g. --scale {max(1, scale // 3)}), or the same on a less busy machine")
+    else:
+        parts.append("try again on a less busy machine")
+    return clean(". ".join(parts))
+
+
 class ServersProcess:
     """The demo's servers (moto, the Kubernetes emulator, the simulated edge nodes) in a
     process of their own (`python -m backends.sim.demo_world`). In the TUI's process they
@@ -143,13 +166,16 @@ class ServersProcess:
     once (a few CPU-seconds of work on both sides of every request), they answered no sooner
     than that work let them, and on a loaded machine a command run against them from another
     terminal (the printed `envdeck status`) waited past its timeout. On their own they answer
-    as the machine allows. Their output goes to `servers.log` in their directory, never to
-    the TUI's terminal; closing their stdin (also when this process dies) stops them."""
+    as the machine allows (the edge nodes in a process of theirs again: `backends.sim.edge.process`).
+    While starting they report how far each piece got (`progress`), which a failure to start
+    names. Their output goes to `servers.log` in their directory, never to the TUI's terminal;
+    closing their stdin (also when this process dies) stops them at once."""
 
     def __init__(self, workdir: Path, scale: int) -> None:
         self.workdir = workdir
         self.scale = scale
         self.proc: subprocess.Popen[str] | None = None
+        self.progress: dict[str, str] = {}  # piece -> the last state it reported while starting
 
     def start(self) -> DemoServers:
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -159,25 +185,34 @@ class ServersProcess:
                 [sys.executable, "-m", "backends.sim.demo_world", str(self.workdir), "--scale", str(self.scale)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True, close_fds=True,
                 env=servers_environment())
-        line = self._first_line()
-        if not line:
+        timeout_s = ready_timeout_s(self.scale)
+        handoff = self._handoff(self.progress, timeout_s)
+        if handoff is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
-            code = self.proc.poll()
-            how = f"exit {code}" if code is not None else f"not ready within {READY_TIMEOUT_S:.0f}s"
-            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-            raise EnvdeckError(clean(f"the demo's servers did not start ({how}): " + " | ".join(tail)))
-        handoff = json.loads(line)
+            raise EnvdeckError(not_started_message(self.proc.poll(), timeout_s, self.progress, log, self.scale))
         return DemoServers(handoff["config"], {k: Path(v) for k, v in handoff["kubeconfigs"].items()},
                            list(handoff["problems"]))
 
-    def _first_line(self) -> str:
+    def _handoff(self, progress: dict[str, str], timeout_s: float) -> dict[str, Any] | None:
+        """Reads the servers' lines until the one with their config (None: they ended, or were not
+        ready within `timeout_s`); `progress` keeps the last state each piece reported."""
         assert self.proc is not None and self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(timeout=READY_TIMEOUT_S):
-                return ""
-        return self.proc.stdout.readline().strip()
+            while (left := deadline - time.monotonic()) > 0:
+                if not sel.select(timeout=left):
+                    continue
+                line = self.proc.stdout.readline()
+                if not line:
+                    return None  # the process ended
+                with contextlib.suppress(ValueError):
+                    record = json.loads(line)
+                    if "config" in record:
+                        return record
+                    progress[str(record.get("progress"))] = str(record.get("state"))
+        return None
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -314,6 +349,7 @@ class _Ending:
 def main_demo(args: argparse.Namespace) -> int:
     scale = max(1, int(getattr(args, "scale", 1) or 1))
     ending = _Ending()
+    say_stopping = False
     with ending.installed(), tempfile.TemporaryDirectory(prefix=DEMO_DIR_PREFIX, ignore_cleanup_errors=True) as tmp:
         tmpdir = Path(tmp)
         ending.tmpdir = tmpdir
@@ -352,9 +388,13 @@ def main_demo(args: argparse.Namespace) -> int:
             # queued now, shown when the TUI starts: the demo's terminal is taken by the TUI
             app.notify(start_toast(env_file), timeout=START_TOAST_S, markup=False)
             ending.app = app
+            say_stopping = True
             app.run()
             ending.app = None
-            say(ended_line(env_file))
-            if ending.signum is not None:
-                return 128 + ending.signum
-            return int(app.return_code or 0)
+            say("envdeck demo: stopping its servers and removing its directory…")
+    # said once the servers' process has ended and the directory is gone (the `with` blocks above)
+    if say_stopping:
+        say(ended_line(env_file))
+    if ending.signum is not None:
+        return 128 + ending.signum
+    return int(app.return_code or 0)
