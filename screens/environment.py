@@ -650,11 +650,11 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
     async def _load_timeline(self) -> None:
         from tui.core import audit_scope
         from tui.core.audit_rows import unreadable_note
-        from tui.widgets.record_views import MESSAGE_SHOWN
+        from tui.widgets.record_views import ENTRIES_READ, MESSAGE_SHOWN
 
         store = self.session.store
         try:
-            entries = await store.timeline(self.env, limit=300)
+            entries = await store.timeline(self.env, limit=ENTRIES_READ)  # the view shows ENTRIES_SHOWN, folded
             # a message is cut by the database (a member's 5 MB row costs what a short one does)
             audit = await store.audit_entries(self.env, limit=200, message_max=MESSAGE_SHOWN)
             # a created environment's rows are its instance's: not an earlier environment's of the same name

@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 
 from tui.core.timeline_fold import fold_health
 from tui.widgets.cells import Palette
-from tui.widgets.record_views import LOADING_KEY, SEP, TimelineTable
+from tui.widgets.record_views import ENTRIES_SHOWN, LOADING_KEY, SEP, TimelineTable
 
 NOW = datetime(2026, 12, 7, 20, 0, 0, tzinfo=UTC)
 PASS = "2026-12-07T19:59:00Z"
@@ -95,3 +95,14 @@ async def test_the_table_folds_opens_on_a_filter_and_says_it_is_loading():
         assert len(table.row_keys) == 4, "folded again"
         summary = table.row_keys[1]
         assert table._full[0][summary][3].plain == "5 nodes"
+
+        # more rows read than shown: the newest ENTRIES_SHOWN once folded; a filter looks through all
+        many = [{"id": 1000 - i, "at": "2026-12-07T19:00:00Z", "resource": f"kubernetes/Pod/p-{i}", "kind": "event",
+                 "severity": "info", "reason": "Pulled", "message": f"pulled {i}", "count": 1}
+                for i in range(ENTRIES_SHOWN + 50)]
+        table.show(many, [], palette, now=NOW)
+        await pilot.pause()
+        assert len(table.row_keys) == ENTRIES_SHOWN
+        table.set_filter(lambda text, name: "pulled 340" in text)
+        await pilot.pause()
+        assert [k.split(SEP)[0] for k in table.row_keys] == ["kubernetes/Pod/p-340"]
