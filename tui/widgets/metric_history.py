@@ -75,10 +75,17 @@ class MetricHistory:
             self._values.setdefault(r.id, deque(maxlen=self._points)).append(float(metric[1]))
 
     def record(self, resources: Iterable[Resource]) -> None:
+        """Record the whole inventory as it is now: a resource recorded before and not in it
+        is gone, and its history with it (churned pods would otherwise stay, each with its
+        last Resource object, for as long as the screen lives)."""
         if self._pending is not None:
             self.flush()
+        if not isinstance(resources, (list, tuple)):
+            resources = list(resources)  # read twice when something is gone
         seen = self._seen
+        count = 0
         for r in resources:
+            count += 1
             if seen.get(r.id) is r:
                 continue
             seen[r.id] = r
@@ -86,6 +93,12 @@ class MetricHistory:
             if metric is None:
                 continue
             self._values.setdefault(r.id, deque(maxlen=self._points)).append(float(metric[1]))
+        if len(seen) > count:  # ids were recorded that this inventory lacks (a cheap test: no set built)
+            self._forget_absent(resources)
+
+    def _forget_absent(self, resources: Iterable[Resource]) -> None:
+        present = {r.id for r in resources}
+        self.forget([rid for rid in self._seen if rid not in present])
 
     def record_samples(self, samples: Iterable[tuple[str, str, float]]) -> None:
         """Samples (resource id, metric, value) of resources without metrics on the
@@ -118,7 +131,8 @@ class MetricHistory:
         return list(self._values.get(resource_id, ()))
 
     def forget(self, resource_ids: Iterable[str]) -> None:
-        self.flush()
+        if self._pending is not None:
+            self.flush()
         for rid in resource_ids:
             self._values.pop(rid, None)
             self._seen.pop(rid, None)
