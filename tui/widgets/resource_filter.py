@@ -68,19 +68,21 @@ class ResourceFilter:
         return test
 
 
-# Search text per Resource object. Backends hand out a new object when a resource
-# changes, so the object itself is the cache key; the entry keeps it alive, so
-# its id() cannot be reused while cached. Bounded: cleared when it grows too big.
-_HAYSTACKS: dict[int, tuple[Resource, str]] = {}
+# Search text per resource, for the Resource object it was made from. Backends hand out
+# a new object when a resource changes: the entry is good while it holds that very object.
+# Keyed by resource id, not by object: one entry per resource (its latest version asked
+# for), so that the versions a churning inventory goes through are not all kept alive
+# until the cache is cleared. Bounded: cleared when it grows too big.
+_HAYSTACKS: dict[str, tuple[Resource, str]] = {}
 _HAYSTACKS_MAX = 60_000
 
 
 def haystack(r: Resource) -> str:
-    entry = _HAYSTACKS.get(id(r))
+    entry = _HAYSTACKS.get(r.id)
     if entry is not None and entry[0] is r:
         return entry[1]
     text = f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"
     if len(_HAYSTACKS) >= _HAYSTACKS_MAX:
         _HAYSTACKS.clear()
-    _HAYSTACKS[id(r)] = (r, text)
+    _HAYSTACKS[r.id] = (r, text)
     return text
