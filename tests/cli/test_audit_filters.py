@@ -94,3 +94,31 @@ def test_since_reads_durations_and_times():
     assert since_value("2026-12-07T18:00", now) == "2026-12-07T18:00:00Z"
     assert since_value("2026-12-07T19:00+01:00", now) == "2026-12-07T18:00:00Z"
     assert since_value("2026-12-07", now) == "2026-12-07T00:00:00Z"
+
+
+def test_a_fleet_runs_rows_are_one_line_on_a_terminal():
+    from datetime import UTC, datetime
+
+    from tui.cli.audit_lines import audit_lines
+
+    def row(i: int, target: str, action: str = "run", result: str = "succeeded", at: str = "2026-12-07T11:00:00Z"):
+        return {"id": i, "at": at, "user": "bob", "env": "prod", "origin": "cli", "result": result, "action": action,
+                "target": target, "params": {"command": "uptime"}, "message": "up 3 days", "db_user": None}
+
+    rows = [row(10, "kubernetes/Pod/web-1", "delete")]
+    rows += [row(11 + i, f"edge/node/gw-{i:02d}", result="failed" if i in (3, 17) else "succeeded") for i in range(90)]
+    rows += [row(101, "edge/node/gw-00", at="2026-12-07T11:05:00Z"), row(102, "edge/node/gw-01", at="2026-12-07T11:05:00Z")]
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    lines = []  # a row's line and the lines its message was folded onto, as one
+    for line in audit_lines(rows, now, 160):
+        if line[:6].strip():
+            lines.append(line)
+        else:
+            lines[-1] += " " + line.strip()
+    assert len(lines) == 1 + 1 + 1 + 2, lines  # header, the delete, the run of 90 in one line, a later run of 2 as 2
+    assert "delete kubernetes/Pod/web-1" in lines[1]
+    run = lines[2]
+    assert run.split()[0] == "11-100" and " mixed " in run and "run 90 edge nodes" in run, run
+    assert "88 succeeded, 2 failed (not succeeded: gw-03, gw-17)" in run, run
+    assert all("edge/node/gw-0" in line for line in lines[3:])
+    assert len(audit_lines(rows, now, None)) == len(rows), "piped: a line per row, as scripts read them"
