@@ -27,7 +27,7 @@ from tui.core.model import SEVERITY_ORDER, Resource, iso
 from tui.core.text_cut import cut_middle
 from tui.core.timeline_fold import fold_health
 from tui.widgets.cells import Palette, age_between, muted, result_cell, safe, severity_cell
-from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.keyed_table import Cells, KeyedTable, RowTest
 
 SEP = "\t"
 _SEV_RANK = {str(s): i for i, s in enumerate(SEVERITY_ORDER)}
@@ -423,7 +423,7 @@ class TimelineTable(RecordTable):
         rows = {key: cells for _, key, cells in merged}
         self.sync(rows, list(rows))
 
-    def set_filter(self, test) -> None:
+    def set_filter(self, test: RowTest | None) -> None:
         """A filter coming (or going) shows the rows unfolded (folded again)."""
         if (test is None) != (self._row_test is None) and self._inputs is not None:
             self._row_test = test
