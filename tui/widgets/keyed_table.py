@@ -3,9 +3,11 @@
 `sync()` removes rows that went away, adds new ones, `update_cell`s only the
 cells that changed, and re-sorts only when the order changed; all inside one
 `App.batch_update()`. The cursor stays on the same row key across updates; when
-that key is gone (filtered out, resolved) the cursor clears instead of landing on a
-neighbour, and returns when the key is shown again. `set_filter` keeps only the rows
-whose text matches (the `/` filter of the record views). k9s movement: j/k, G, gg.
+that key is gone from the rows (resolved, deleted) the row now at its place is
+selected, else the last row (as k9s does); when the `/` filter hides it the cursor
+clears instead of landing on a neighbour, and returns when the key is shown again.
+`set_filter` keeps only the rows whose text matches (the `/` filter of the record
+views). k9s movement: j/k, G, gg.
 Cells must be `rich.text.Text` (see `cells.safe`): a `str` cell would be parsed
 as Rich markup by DataTable.
 """
@@ -147,7 +149,10 @@ class KeyedTable(KeyChord, DataTable):
 
     def sync(self, rows: dict[str, Cells], order: list[str]) -> None:
         """Make the table show `rows` in `order` (every key of order is in rows), less the
-        rows the filter hides."""
+        rows the filter hides. A selected row gone from `rows` hands the selection to the row
+        now at its place (else the last row); one the filter hides clears the cursor until it
+        is shown again."""
+        in_source = rows.__contains__  # before the filter narrows `rows`
         self._source = (rows, order)
         test = self._row_test
         if test is not None:
@@ -155,6 +160,7 @@ class KeyedTable(KeyChord, DataTable):
             rows = {k: rows[k] for k in order}
         with self.app.batch_update():
             selected = self._anchor if self._anchor is not None else self.cursor_key
+            on_row, place = self._anchor is None and selected is not None, self.cursor_row
             old = self._cells
             gone = [k for k in old if k not in rows]
             if len(gone) > max(64, len(old) // 4):
@@ -192,5 +198,7 @@ class KeyedTable(KeyChord, DataTable):
             self._order = list(order)
             if selected is not None and selected in rows:
                 self.move_to_key(selected)
+            elif on_row and not in_source(selected) and self.row_count:
+                self.move_cursor(row=min(max(place, 0), self.row_count - 1), animate=False, scroll=True)
             elif selected is not None:
                 self._clear_cursor(selected)

@@ -7,9 +7,11 @@ from a sample of the rows, never from measuring every cell. The header row is
 fixed. Cells are `rich.text.Text` (see `cells.safe`): never markup.
 
 The cursor follows its row's key, not its row number: when the rows change (a
-filter, a sort, an update) it stays on the same key; when that key is no longer
-shown the cursor clears (no row is selected, so no action can hit a neighbour)
-and comes back when the key does. k9s movement: j/k, G, gg.
+filter, a sort, an update) it stays on the same key. When that key goes away in an
+update (the resource deleted, or no longer matching the filter) the row now at its
+place is selected, else the last row (as k9s does); when the user's own filter hides
+it the cursor clears (no row is selected, so no action can hit a neighbour) and comes
+back when the key does. k9s movement: j/k, G, gg.
 """
 
 from __future__ import annotations
@@ -175,11 +177,15 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
     def cells_of(self, key: str) -> Cells | None:
         return self.cells_for(key) if key in self._index else None
 
-    def set_rows(self, order: list[str], index: RowIndex | None = None) -> None:
+    def set_rows(self, order: list[str], index: RowIndex | None = None, *, hidden_waits: bool = False) -> None:
         """Show the rows `order` (keys, not changed afterwards; `index`: key → row number, or what
         makes it, when the caller has it); the cursor stays on the same key when it is still
-        there, clears when it is not (and returns when it is shown again)."""
-        selected = self.cursor_key if self.cursor_row >= 0 else self._anchor
+        there. When it is not: with `hidden_waits` (the user changed what is shown: a filter typed)
+        the cursor clears and returns when the key is shown again; otherwise (an update took the
+        row away) the row now at the cursor's place is selected, else the last row."""
+        on_row = self.cursor_row >= 0 and self._anchor is None
+        selected = self.cursor_key if on_row else self._anchor
+        place = self.cursor_row
         self._order = order
         if isinstance(index, dict):
             self._index = index
@@ -199,6 +205,8 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         if selected is not None and selected in self._index:
             self.cursor_row = self._index[selected]
             self._anchor = None
+        elif selected is not None and on_row and not hidden_waits:
+            self.cursor_row = self._place_after_loss(min(place, len(order) - 1)) if order else 0
         elif selected is not None:
             self.cursor_row, self._anchor = -1, selected
         else:
@@ -206,6 +214,11 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         self._update_virtual_size()
         self._scroll_to_cursor()
         self.refresh()
+
+    def _place_after_loss(self, row: int) -> int:
+        """The row that takes the selection of a row gone from `row` (a subclass skips rows that
+        cannot be selected)."""
+        return row
 
     def cell_widths(self, key: str) -> Sequence[int]:
         """The width of each cell of row `key` (a subclass may tell without building the cells)."""

@@ -46,11 +46,17 @@ WIDE_COLUMNS = (("mark", " "), ("backend", "BACKEND"), ("kind", "KIND"), ("name"
 # Below COMPACT_BELOW columns the least useful columns go (backend, age, metric), drift
 # shrinks to one glyph, kind and name are capped, and STATUS (the cause: CrashLoopBackOff,
 # 1/2 ready) is last and gets the rest of the width, so it reads at 80×24 without
-# horizontal scrolling. Enter opens the detail with the whole text.
+# horizontal scrolling. Where even that leaves STATUS fewer than STATUS_MIN cells (60
+# columns, every kind shown), NAME gives up cells first (down to NAME_MIN), then KIND (down
+# to KIND_MIN), then HEALTH (down to its glyph): the cause stays in view, cut, in every view
+# by one rule (`fit_compact`). Enter opens the detail with the whole text.
 COMPACT_COLUMNS = (("mark", " "), ("kind", "KIND"), ("name", "NAME"), ("health", "HEALTH"), ("drift", "Δ"),
                    ("status", "STATUS"))
 COMPACT_BELOW = 110
 COMPACT_KIND_LEN, COMPACT_NAME_LEN, STATUS_MIN = 12, 22, 8
+NAME_MIN, KIND_MIN, HEALTH_MIN = 12, 4, 1
+# compact column → the fewest cells it gives up to STATUS, in the order they give them up
+_COMPACT_YIELD = (("name", NAME_MIN), ("kind", KIND_MIN), ("health", HEALTH_MIN))
 _DRIFT_GLYPH = {"Drifted": ("≠", "warning"), "Unknown": ("?", "text-muted"), "InSync": ("=", "success")}
 WIDE_KIND_LEN, WIDE_NAME_LEN = 20, 48
 # A kind too long for its column shows as its `:` alias (the short names `:asg`, `:hpa` jump to)
@@ -113,6 +119,26 @@ class TableView:
         return "  ".join(parts)
 
 
+def fit_compact(keys: Sequence[str], natural: Sequence[int], room: int) -> list[int]:
+    """The compact layout's column widths for `room` cells, from each column's widest cell
+    (`natural`; STATUS is the last column): STATUS takes what the others leave (never more than
+    its widest cell, never less than STATUS_MIN); when that is under STATUS_MIN, NAME, then KIND,
+    then HEALTH give up cells to it, each down to its minimum (`_COMPACT_YIELD`)."""
+    widths = list(natural)
+    status = len(widths) - 1
+    free = room - sum(widths[:status]) - 2 * PADDING * len(widths)
+    for key, least in _COMPACT_YIELD:
+        if free >= STATUS_MIN:
+            break
+        if key in keys:
+            i = keys.index(key)
+            give = max(0, min(STATUS_MIN - free, widths[i] - least))
+            widths[i] -= give
+            free += give
+    widths[status] = max(STATUS_MIN, min(natural[status], free))
+    return widths
+
+
 def plain_width(value: object, max_len: int) -> int:
     """The width of `safe(value, max_len=max_len)` without building the Text (printable ASCII, nearly
     every name: its length, cut as clean() cuts it to max_len cells, without the sanitiser's scans)."""
@@ -169,9 +195,10 @@ class ResourceTable(LineTable):
         self._history = MetricHistory()
         self.shown: list[Resource] = []
         self.total = 0
-        self._status_natural = 0  # the widest status cell measured (before fitting)
+        self._natural = list(self._widths)  # each column's widest cell measured (before fitting)
         self._duplicated: frozenset[tuple[str, str]] = frozenset()  # (kind, name) two or more resources share
         self._prepare_pending = False  # an idle slice of search-text preparation is scheduled
+        self._shown_as: tuple[str, str] | None = None  # the kind and filter of the rows shown
 
     def on_mount(self) -> None:
         # Decide the column set from the terminal size up front, so that a fixed-size
@@ -184,10 +211,19 @@ class ResourceTable(LineTable):
 
     # The footer offers the action keys the selected resource has: it asks again when the
     # selection changes (the screen's check_action decides).
-    def set_rows(self, order: list[str], index: RowIndex | None = None) -> None:
+    def set_rows(self, order: list[str], index: RowIndex | None = None, *, hidden_waits: bool = False) -> None:
         before = self.cursor_key
-        super().set_rows(order, index)
+        super().set_rows(order, index, hidden_waits=hidden_waits)
         self._selection_changed(before)
+
+    def _place_after_loss(self, row: int) -> int:
+        """A group header takes no selection: the resource under it does (else the one above)."""
+        order = self._order
+        if not order[row].startswith(GROUP_PREFIX):
+            return row
+        if row + 1 < len(order):
+            return row + 1
+        return max(0, row - 1)
 
     def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
         before = self.cursor_key
@@ -201,7 +237,6 @@ class ResourceTable(LineTable):
     def set_layout(self, compact: bool) -> None:
         self.compact = compact
         self._row_cache.clear()
-        self._status_natural = 0
         self._set_columns(COMPACT_COLUMNS if compact else WIDE_COLUMNS)
         self._update_virtual_size()
         self.refresh()
@@ -224,24 +259,26 @@ class ResourceTable(LineTable):
             if not self._size:
                 self._scrollbar_before_layout()
 
+    def _set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
+        super()._set_columns(columns)
+        self._natural = list(self._widths)
+
     def _grow_widths(self, keys) -> bool:
+        if not self.compact:
+            return super()._grow_widths(keys)
         before = list(self._widths)
+        self._widths[:] = self._natural  # measured against the widest cells, not the fitted widths
         super()._grow_widths(keys)
-        if self.compact:
-            self._fit_status()
+        self._natural = list(self._widths)
+        self._fit_status()
         return self._widths != before
 
     def _fit_status(self) -> None:
-        """Compact layout: STATUS takes the width the other columns leave (never more than
-        its widest cell, never less than STATUS_MIN), so the table never scrolls sideways."""
-        widths = self._widths
-        i = len(widths) - 1  # status is the last compact column
-        self._status_natural = max(self._status_natural, widths[i])
+        """Compact layout: the columns fitted to the widget's width (see `fit_compact`), so that
+        the table does not scroll sideways and STATUS stays in view."""
         room = self.scrollable_content_region.width
-        if room <= 0:
-            return
-        others = sum(w + 2 * PADDING for w in widths[:i])
-        widths[i] = max(STATUS_MIN, min(self._status_natural, room - others - 2 * PADDING))
+        if room > 0:
+            self._widths[:] = fit_compact(self.column_keys, self._natural, room)
 
     def on_resize(self) -> None:
         compact = self.app.size.width < COMPACT_BELOW
@@ -318,7 +355,11 @@ class ResourceTable(LineTable):
             live = {r.id for r in resources}
             for rid in [k for k in self._row_cache if k not in live]:
                 del self._row_cache[rid]
-        self.set_rows(order, index)
+        # A selected row hidden by the user's own kind or filter change waits for its resource;
+        # one taken away by an update (deleted, no longer matching) hands the selection on.
+        shown_as = (view.kind or "", view.filter.describe() if view.filter.active else "")
+        hidden_waits, self._shown_as = shown_as != self._shown_as, shown_as
+        self.set_rows(order, index, hidden_waits=hidden_waits)
         self._schedule_prepare(after_frame=True)
 
     def row_stamp(self, key: str) -> object:
