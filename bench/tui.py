@@ -12,7 +12,10 @@ back: the call → the frame showing the other table filled); the first visit of
 the second environment (its screen is built on the switch: building ahead is off
 until then) is given apart from the switches between the two visited ones; so is
 the first `2` (the first show of a view), though it stays in the view switch
-percentiles. Then the app is left idle (no input for IDLE_S) until it has built a
+percentiles; `view_switch_breakdown` lists each view switch (view, first show or not, wall and
+CPU ms, the collector's CPU and passes in it, frames). A view switch ends at the frame composed
+once that view is the shown tab and its key hold released (before, at the first frame after the
+key's messages were handled: under load, sometimes before the view was shown). Then the app is left idle (no input for IDLE_S) until it has built a
 third environment's screen ahead, off the screen stack, and that environment's
 first visit is timed the same way (`env_first_visit_ahead_*`). The collector's CPU inside the
 cold first visit is given too (`env_first_visit_gc_*`: a full collection there costs 20-60 ms).
@@ -95,6 +98,7 @@ class GcTime:
     def __init__(self) -> None:
         self.cpu, self.full, self._start = 0.0, 0, 0.0
         self.passes = [0, 0, 0]  # collections of each generation
+        self.log: list[tuple[float, float, int]] = []  # (CPU time at its start, its CPU, generation)
 
     def _callback(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -103,6 +107,15 @@ class GcTime:
             self.cpu += time.process_time() - self._start
             self.full += info["generation"] == 2
             self.passes[info["generation"]] += 1
+            self.log.append((self._start, time.process_time() - self._start, info["generation"]))
+
+    def before(self, cpu_at: float) -> tuple[float, list[int]]:
+        """The collector's CPU and passes per generation among the collections begun before `cpu_at`
+        (process time), e.g. a frame's: one begun after the frame is not in the span measured."""
+        passes = [0, 0, 0]
+        for _start, _cpu, generation in (entry for entry in self.log if entry[0] < cpu_at):
+            passes[generation] += 1
+        return sum(c for start, c, _g in self.log if start < cpu_at), passes
 
     def __enter__(self) -> GcTime:
         gc.callbacks.append(self._callback)
@@ -176,6 +189,11 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
                 t = table()
                 return getattr(app.screen, "env", None) == env and t is not None and t.row_count == n
 
+            def view_shown(view: str) -> bool:
+                """`view` is the shown tab, its TabActivated handled (the screen's keys released)."""
+                screen = app.screen
+                return getattr(screen, "active_view", None) == view and getattr(screen, "_view_holding", 1) is None
+
             async def timed(act, done=lambda: True, cpu: list[float] | None = None) -> float:
                 """act() → every message it caused handled, `done()` true, and a frame composed after
                 (wall time; the CPU time the process spent meanwhile goes to `cpu`)."""
@@ -227,10 +245,22 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
             envs: list[float] = []
             views_cpu: list[float] = []
             envs_cpu: list[float] = []
+            view_breakdown: list[dict[str, Any]] = []  # each view switch: which view, first show, CPU, GC
+            shown_views: set[str] = {"resources"}
             profile_start()
             for _ in range(switches):
-                for key in ("2", "1"):  # Logs, then Resources again
-                    views.append(await timed(lambda k=key: app._driver.send_message(key_event(k)), cpu=views_cpu))
+                for key, view in (("2", "logs"), ("1", "resources")):  # Logs, then Resources again
+                    frames_before = len(frames)
+                    with GcTime() as view_gc:  # done: that view is the one shown (not only the key handled)
+                        views.append(await timed(lambda k=key: app._driver.send_message(key_event(k)),
+                                                 lambda v=view: view_shown(v), cpu=views_cpu))
+                    gc_cpu, gc_passes = view_gc.before(frames_cpu[-1] if frames_cpu else time.process_time())
+                    view_breakdown.append({
+                        "view": view, "first_show": view not in shown_views,
+                        "ms": round(views[-1] * 1000, 1), "cpu_ms": round(views_cpu[-1] * 1000, 1),
+                        "gc_cpu_ms": round(gc_cpu * 1000, 1), "gc_passes": gc_passes,
+                        "frames": len(frames) - frames_before})
+                    shown_views.add(view)
                     await pilot.pause(0.02)
             profile_stop("view switches")
             # the first visit of the other environment builds its screen (given apart); the switches
@@ -299,6 +329,10 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
         "view_switch_p99_ms": ms(views, 99), "view_switch_cpu_p99_ms": ms(views_cpu, 99),
         # the first `2`: the first show of a view, given apart too
         "view_first_show_cpu_ms": round(views_cpu[0] * 1000, 1) if views_cpu else 0.0,
+        # every view switch in order: view, first show of it or a later one, wall and CPU ms (key → the
+        # frame composed once that view is shown), the collector's CPU and passes per generation begun
+        # inside that span, frames composed in it
+        "view_switch_breakdown": view_breakdown,
         "env_switch_p99_ms": ms(envs, 99), "env_switch_cpu_p99_ms": ms(envs_cpu, 99),
         "load_average": [round(x, 1) for x in os.getloadavg()],
         "rss_before_app_mib": round(rss_before, 1), "rss_after_paint_mib": round(rss_painted, 1),
