@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from rich.text import Text
 from textual import events, on
@@ -145,6 +146,9 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
         self._resized_by_resume = False
         self._view_holding: str | None = None  # the view a view key holds the keys after it for (VIEW_HOLD)
         self._collector_held = False  # see hold_collector
+        self._collector_holds = 0
+        self._switch_held = False  # held for a view switch (see _hold_collector_for_switch)
+        self._switch_shown = False  # ... and its view shown since (TabActivated handled)
 
     # Built on the switch (no idle moment built it ahead), a 20k-row screen allocates enough to run
     # ~7 young-generation collections before its first frame (~11 ms CPU of ~100): the collector is
@@ -154,12 +158,47 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
         if gc.isenabled() and not self._collector_held:
             gc.disable()
             self._collector_held = True
-            app.set_timer(COLLECTOR_HOLD_S, self._release_collector)
+            self._collector_holds += 1  # the cap of an earlier hold does not end this one
+            app.set_timer(COLLECTOR_HOLD_S, partial(self._release_collector, self._collector_holds))
 
-    def _release_collector(self) -> None:
-        if self._collector_held:
+    def _release_collector(self, hold: int | None = None) -> None:
+        if self._collector_held and hold in (None, self._collector_holds):
             self._collector_held = False
             gc.enable()
+
+    # A view switch (`1`-`8`) allocates enough to run 20-30 young-generation passes (5-10 ms CPU of
+    # ~45) and, every so often, the full pass that is due (40-55 ms with two 20k-row inventories: a
+    # switch of 60-80 ms then took over 100). The collector is off from the view key until the view's
+    # frame and the footer's after it are composed; what is due is collected just after them.
+    def _hold_collector_for_switch(self) -> None:
+        self._switch_shown = False
+        if not self._collector_held:
+            self.hold_collector(self.app)
+            self._switch_held = self._collector_held
+
+    def _release_after_switch(self) -> None:
+        """Once the view is shown and the footer settled: at the frame that follows (`_compositor_refresh`),
+        or now if no frame is due (the footer's keys were the same)."""
+        if not (self._switch_held and self._switch_shown and self._collector_held):
+            return
+        footer = self.query(SteadyFooter).first(SteadyFooter) if self.is_mounted else None
+        if footer is not None and footer.settling:
+            return  # the footer calls back (footer_settled)
+        if self._layout_required or self._repaint_required or self._dirty_widgets:
+            return  # the frame that draws it releases
+        self._switch_held = False
+        self._release_collector()
+
+    def footer_settled(self) -> None:
+        self._release_after_switch()
+
+    def _compositor_refresh(self) -> None:
+        super()._compositor_refresh()
+        if self._switch_held and self._switch_shown:
+            footer = self.query(SteadyFooter).first(SteadyFooter) if self.is_mounted else None
+            if footer is None or not footer.settling:
+                self._switch_held = False
+                self._release_collector()
 
     @property
     def AUTO_FOCUS(self) -> str:  # noqa: N802 - Textual's name; read when the screen is composed or resumed
@@ -360,8 +399,10 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             self._release_view_keys()
             return
         if view in VIEWS:
-            self._ensure_view(view)
             tabs = self.query_one(TabbedContent)
+            if tabs.active != view:
+                self._hold_collector_for_switch()
+            self._ensure_view(view)
             if tabs.active == view:
                 self._release_view_keys()  # shown already: no TabActivated comes
             tabs.active = view
@@ -473,6 +514,8 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
         self.refresh_bindings()  # the Steps view offers no resource actions
         if self.mounted(view):  # else once its widgets are mounted and focused (_view_mounted)
             self._release_view_keys(view)
+        self._switch_shown = True
+        self._release_after_switch()
 
     def _focus_view(self, view: str) -> None:
         if self._ensure_view(view):  # else focused once mounted, if still shown

@@ -49,9 +49,23 @@ class SteadyFooter(Footer):
             self._recompose_queued = True
             self.call_after_refresh(self._queued_recompose)
 
+    _recomposing = False
+
+    @property
+    def settling(self) -> bool:
+        """A recompose is queued or under way (its keys are not drawn yet)."""
+        return self._recompose_queued or self._recomposing
+
     async def _queued_recompose(self) -> None:
         self._recompose_queued = False
-        await self.recompose()
+        self._recomposing = True
+        try:
+            await self.recompose()
+        finally:
+            self._recomposing = False
+        settled = getattr(self.screen, "footer_settled", None) if self.is_attached else None
+        if settled is not None and not self._recompose_queued:
+            settled()
 
     async def recompose(self) -> None:
         if self._shown is not None and self.is_attached and self._what_it_shows() == self._shown:
