@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from backends.sim.demo_world import ready_timeout_s
+from backends.sim.demo_world import ENVS, edge_nodes, ready_timeout_s
 from tui.cli.demo_earlier import DEMO_DIR_PREFIX, retire_earlier, retired_line
 from tui.cli.output import mark_pending, say
 from tui.core.compliance_score import format_score
@@ -356,7 +356,8 @@ def main_demo(args: argparse.Namespace) -> int:
         state_dir = (Path(args.state_dir).expanduser().resolve() if getattr(args, "state_dir", None)
                      else tmpdir / "state")
         setup_logging(state_dir)
-        say(f"envdeck demo: starting moto, the Kubernetes emulator and {3 * scale} simulated edge nodes "
+        nodes = sum(edge_nodes(i, scale) for i in range(len(ENVS)))
+        say(f"envdeck demo: starting moto, the Kubernetes emulator and {nodes} simulated edge nodes "
             f"(scale {scale}), and a pool of 3 nodes for the preview template…")
         for key, value in DEMO_AWS_ENV.items():  # this process's backends talk to moto
             os.environ.setdefault(key, value)
