@@ -42,12 +42,16 @@ def test_a_generator_inventory_and_a_pending_one_forget_the_gone_too():
     assert history.values(first[0].id) == [0.0, 9.0] and history.values(first[1].id) == []
 
 
-def test_search_text_cache_keeps_one_version_per_resource():
+def test_search_text_cache_keeps_no_resource_alive():
     from tui.widgets import resource_filter
 
     resource_filter._HAYSTACKS.clear()  # noqa: SLF001
     pod = pods("search", 1)[0]
     versions = [replace(pod, status=f"Running {i}") for i in range(50)]  # a pod updated 50 times
-    for v in versions:
-        assert resource_filter.haystack(v).endswith(pod.id) and f"Running {v.status[8:]}" in resource_filter.haystack(v)
-    assert len(resource_filter._HAYSTACKS) == 1  # noqa: SLF001 - not one Resource kept alive per version
+    for i, v in enumerate(versions):
+        assert resource_filter.haystack(v).endswith(pod.id) and f"Running {i} " in resource_filter.haystack(v)
+    renamed = replace(versions[-1], name="renamed")
+    assert resource_filter.haystack(renamed).startswith("renamed ")
+    assert len(resource_filter._HAYSTACKS) == 1  # noqa: SLF001 - one entry per resource, not per version
+    kept = [x for entry in resource_filter._HAYSTACKS.values() for x in entry]  # noqa: SLF001
+    assert not any(isinstance(x, Resource) for x in kept)  # a gone pod's object is not kept alive by it

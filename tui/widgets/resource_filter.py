@@ -68,21 +68,20 @@ class ResourceFilter:
         return test
 
 
-# Search text per resource, for the Resource object it was made from. Backends hand out
-# a new object when a resource changes: the entry is good while it holds that very object.
-# Keyed by resource id, not by object: one entry per resource (its latest version asked
-# for), so that the versions a churning inventory goes through are not all kept alive
-# until the cache is cleared. Bounded: cleared when it grows too big.
-_HAYSTACKS: dict[str, tuple[Resource, str]] = {}
+# Search text per resource id, with the fields of it that can change (name, status, health;
+# the kind and the backend are part of the id). It holds no Resource object: a churning
+# inventory's gone pods (and every version of a changing one) are not kept alive by it,
+# only their text until the cache is cleared. Bounded: cleared when it grows too big.
+_HAYSTACKS: dict[str, tuple[str, str, object, str]] = {}
 _HAYSTACKS_MAX = 60_000
 
 
 def haystack(r: Resource) -> str:
     entry = _HAYSTACKS.get(r.id)
-    if entry is not None and entry[0] is r:
-        return entry[1]
+    if entry is not None and entry[1] == r.status and entry[2] == r.health and entry[0] == r.name:
+        return entry[3]
     text = f"{r.name} {r.kind} {r.backend} {SHORT_BACKEND.get(r.backend, '')} {r.status} {r.health} {r.id}"
     if len(_HAYSTACKS) >= _HAYSTACKS_MAX:
         _HAYSTACKS.clear()
-    _HAYSTACKS[r.id] = (r, text)
+    _HAYSTACKS[r.id] = (r.name, r.status, r.health, text)
     return text
