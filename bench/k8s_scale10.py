@@ -29,6 +29,7 @@ The TUI phase gets a fresh emulator process after the inventory phase (--same-em
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -91,6 +92,36 @@ def client_runs(emu: EmulatorProcess, reps: int) -> dict[str, Any]:
         out["curl_one_namespace_server_time"] = {"process_s": r["wall_s"], "rss_mib": r["rss_mib"],
                                                  "cpu_s": r["cpu_s"]}
     return out
+
+
+class _GcWatch:
+    """The app process's cyclic-GC passes while it runs: count per generation, CPU and the longest."""
+
+    def __init__(self) -> None:
+        self.passes = [0, 0, 0]
+        self.cpu_s = 0.0
+        self.longest_ms = 0.0
+        self._started = (0.0, 0.0)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = (time.perf_counter(), time.process_time())
+            return
+        self.passes[info["generation"]] += 1
+        self.cpu_s += time.process_time() - self._started[1]
+        self.longest_ms = max(self.longest_ms, (time.perf_counter() - self._started[0]) * 1000)
+
+    def start(self) -> _GcWatch:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def stop(self) -> None:
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def summary(self) -> dict[str, Any]:
+        return {"passes_by_generation": self.passes, "cpu_s": round(self.cpu_s, 3),
+                "longest_ms": round(self.longest_ms, 1)}
 
 
 def rss_mib() -> float:
@@ -228,6 +259,7 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             armed[0] = True
             load_updates = loadavg()
             emu_cpu_start, wall_start = emu.cpu_s(), time.time()
+            gc_watch = _GcWatch().start()  # the app's own collector passes over the phase
             cpu_start = time.process_time()  # the app's process (the emulator and the patcher have their own)
             patcher = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bench.pod_patcher", emu.url, ",".join(namespaces), str(pods), str(changes),
@@ -242,6 +274,7 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             except TimeoutError:
                 pass
             cpu_updates = time.process_time() - cpu_start
+            gc_watch.stop()
             armed[0] = False
             emu_cpu_end, wall_end = emu.cpu_s(), time.time()
             rss_end = rss_mib()
@@ -272,6 +305,7 @@ async def tui_run(emu: EmulatorProcess, pods: int, changes: int, rate: float, co
             "bench_hook_cpu_s": round(hook_cpu[0], 3),
             "app_cpu_ms_per_change_without_hook": round((cpu_updates - hook_cpu[0]) * 1000 / len(all_lat), 3)
             if all_lat else None,
+            "app_gc": gc_watch.summary(),
             # the emulator (its own process) over the same phase: its CPU and its collector's stalls
             "emulator_cpu_s_updates": round(emu_cpu_end - emu_cpu_start, 2)
             if emu_cpu_start is not None and emu_cpu_end is not None else None,

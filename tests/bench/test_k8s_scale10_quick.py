@@ -29,4 +29,5 @@ def test_k8s_scale10_quick(tmp_path):
     assert isinstance(res["emulator_gc_pauses_inventory"], list) and isinstance(tui["emulator_gc_pauses_updates"], list)
     assert tui["emulator_cpu_s_updates"] is not None and tui["emulator_cpu_s_updates"] >= 0  # read from /proc
     assert tui["bench_hook_cpu_s"] >= 0
+    assert len(tui["app_gc"]["passes_by_generation"]) == 3 and tui["app_gc"]["cpu_s"] >= 0  # the app's collector
     assert tui["app_cpu_ms_per_change_without_hook"] <= tui["app_cpu_ms_per_change"]
