@@ -32,8 +32,10 @@ from screens.overview_rows import (  # noqa: F401 - re-exported: the rows' names
     CELL_PADDING,
     COLUMNS,
     COMPACT_LABELS,
+    DROP_ORDER,
     LEADER_COLUMN,
     MIN_NAME_CELLS,
+    NAME_KEPT_CELLS,
     NARROW_BELOW,
     NARROW_DROPS,
     EnvironmentsTable,
@@ -140,15 +142,17 @@ class OverviewScreen(EnvdeckScreen):
         self.refresh_all()  # LeaderChanged too (tui/messages.py): the LEADER column and "following"
 
     def _show_rows(self, states: dict[str, EnvState], *, team: bool = False) -> dict[str, Cells]:
-        """The table's rows, compact (see NARROW_BELOW) when the whole words do not fit."""
+        """The table's rows, compact (see NARROW_BELOW) when the whole words do not fit; then
+        BACKENDS without ages, then whole columns dropped (DROP_ORDER), then names cut."""
         app = self.envdeck
         now, managed, width = app.now(), app.managed, self.app.size.width
         narrow = team and width < NARROW_BELOW
         table = self.query_one(EnvironmentsTable)
         columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
-        keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
+        dropped: set[str] = set(NARROW_DROPS) if narrow else set()
 
         def room(rows: dict[str, Cells], labels: list[str]) -> int:
+            keep = [i for i, (key, _) in enumerate(columns) if key not in dropped]
             scrollbar = 2 if len(rows) > table.size.height - 1 > 0 else 0  # the vertical scrollbar's cells
             return env_column_room({k: tuple(c[i] for i in keep) for k, c in rows.items()},
                                    [labels[i] for i in keep], width - scrollbar)
@@ -160,13 +164,20 @@ class OverviewScreen(EnvdeckScreen):
             labels = [COMPACT_LABELS.get(key, label) for key, label in columns]
             left = room(rows, labels)
             if any(cells[0].cell_len > left for cells in rows.values()):
-                # BACKENDS gives way first (`✗aws ✓k8s`, no ages), then names are cut: REPAIR stays on screen
+                # BACKENDS gives way first (`✗aws ✓k8s`, no ages), then whole columns, then names are cut
                 rows = overview_rows(states, managed, now, app.palette, team=team, compact=True, compact_backends=True)
                 left = room(rows, labels)
+                wanted = max((cells[0].cell_len for cells in rows.values() if cells[0].cell_len <= NAME_KEPT_CELLS),
+                             default=0)
+                for key in DROP_ORDER:
+                    if wanted <= left:
+                        break
+                    dropped.add(key)
+                    left = room(rows, labels)
                 if any(cells[0].cell_len > left for cells in rows.values()):
                     rows = overview_rows(states, managed, now, app.palette, team=team, compact=True,
                                          compact_backends=True, env_width=left)
-        table.show(rows, narrow=narrow, team=team, compact=compact)
+        table.show(rows, narrow=narrow, team=team, compact=compact, dropped=frozenset(dropped))
         return rows
 
     def on_resize(self) -> None:

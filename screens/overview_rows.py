@@ -55,7 +55,8 @@ def leader_cell(state: EnvState, palette: Palette) -> Text:
 
 
 def backends_cell(state: EnvState, now: datetime, palette: Palette, *, compact: bool = False) -> Text:
-    """`aws✓ k8s✗1m edge?12s`; `compact` (the row does not fit): the mark first and no ages,
+    """`aws✓ k8s✗1m edge?12s`, `edge✗86/90` for a backend that answers with 86 of its 90 hosts
+    not reached; `compact` (the row does not fit): the mark first and no ages,
     `✓aws ✗k8s ?edge`, so that BACKENDS gives way before ENV names are cut or REPAIR goes off
     screen (the environment's screen and the line under the table keep the ages)."""
     out = Text(end="")
@@ -66,8 +67,12 @@ def backends_cell(state: EnvState, now: datetime, palette: Palette, *, compact: 
         # a backend unanswered OVERDUE_S (a frozen server: a call waits for its timeout, ~45 s,
         # with the last ✓ on screen) shows `aws?12s`, unanswered since
         late = unanswered_s(b, now)
+        down = b.nodes_down()
         if b.reachable is not False and late >= OVERDUE_S:
             out.append(f"?{name}" if compact else f"{name}?{format_age(late)}", style=palette.style("warning", bold=True))
+        elif down is not None:  # it answers, but not for all its hosts: `edge✗86/90` (86 of 90 not reached)
+            count = f"{down[0]}/{down[1]}"
+            out.append(f"✗{name}{count}" if compact else f"{name}✗{count}", style=palette.style("warning", bold=True))
         elif b.reachable is True:
             out.append(f"✓{name}" if compact else f"{name}✓", style=palette.style("success"))
         elif b.reachable is False:
@@ -232,6 +237,14 @@ def overview_rows(states: dict[str, EnvState], managed: dict[str, ManagedEnviron
 NARROW_BELOW = 100
 NARROW_DROPS = frozenset({"score", "age"})
 COMPACT_LABELS = {"age": "UPD"}  # the data's age: `5s`, `12m` (at most 3 cells)
+# Still too narrow for the names whole (60 columns), whole columns give way, the least read
+# first, before any name is cut (on-call tells the rows apart by it): no column is left a stub
+# of a cell or two and REPAIR stays on screen. HEALTH, the names and REPAIR never drop.
+DROP_ORDER = ("score", "age", "drift", "backends", "faults")
+# ...so that every name of up to this many cells (with its `⌛42m` mark) shows whole; a longer
+# one is cut in its middle to what is left (the line under the table has it whole), as at 80
+# columns, rather than SCORE and UPDATED dropped for it.
+NAME_KEPT_CELLS = 16
 MIN_NAME_CELLS = 4  # a name cut shorter than this says nothing (`pr…`): the table scrolls instead
 CELL_PADDING = 2  # DataTable's cell_padding (1) on each side of every column
 
@@ -246,13 +259,16 @@ def env_column_room(rows: dict[str, Cells], labels: list[str], width: int) -> in
 
 
 class EnvironmentsTable(KeyedTable):
-    def show(self, rows: dict[str, Cells], *, narrow: bool, team: bool = False, compact: bool = False) -> None:
+    def show(self, rows: dict[str, Cells], *, narrow: bool, team: bool = False, compact: bool = False,
+             dropped: frozenset[str] = frozenset()) -> None:
         """`rows` have a cell per column of COLUMNS (and LEADER_COLUMN when `team`); `narrow`
-        drops NARROW_DROPS; `compact` heads the columns with COMPACT_LABELS."""
+        drops NARROW_DROPS, `dropped` those columns too (dropped_columns); `compact` heads the
+        columns with COMPACT_LABELS."""
         columns = (*COLUMNS, LEADER_COLUMN) if team else COLUMNS
         if compact:
             columns = tuple((key, COMPACT_LABELS.get(key, label)) for key, label in columns)
-        spec = [c for c in columns if not (narrow and c[0] in NARROW_DROPS)]
+        gone = (NARROW_DROPS if narrow else frozenset()) | dropped
+        spec = [c for c in columns if c[0] not in gone]
         selected = self._anchor if self._anchor is not None else self.cursor_key
         before = list(self._order)
         if spec != self._column_spec:  # the columns are made again: the cursor is put back below
@@ -261,7 +277,7 @@ class EnvironmentsTable(KeyedTable):
             self._column_spec = spec
             for key, label in spec:
                 self.add_column(label, key=key)
-        keep = [i for i, (key, _) in enumerate(columns) if not (narrow and key in NARROW_DROPS)]
+        keep = [i for i, (key, _) in enumerate(columns) if key not in gone]
         shown = {name: tuple(cells[i] for i in keep) for name, cells in rows.items()}
         self.sync(shown, list(shown))
         self._follow(selected, before)

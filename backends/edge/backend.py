@@ -188,6 +188,8 @@ class EdgeBackend(EdgeActions, Backend):
         self._resources = {r.id: r for r in resources}
         obs = Observation("edge", resources, faults_for(resources, self._fault_since, now),
                           self._events(resources, now), now, samples)
+        obs.nodes_total = len(self._state)
+        obs.nodes_unreachable = sum(1 for st in self._state.values() if not st.fresh)
         if self._state and not any(st.fresh for st in self._state.values()):
             raise _all_failed([BackendDenied(self._state[n].error or "") if link.refusal else
                                BackendUnreachable(self._state[n].error or "") for n, link in self.links.items()],

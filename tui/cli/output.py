@@ -108,8 +108,10 @@ def mark_pending(envs: list[dict[str, Any]], pending: dict[str, list[str]]) -> N
 def _backend_cell(name: str, b: dict[str, Any], leader: str | None) -> str:
     if b.get("pending"):
         return f"{name} pending (first pass by {leader or 'its leader'} running)"
+    down = b["reachable"] and b.get("nodes_unreachable")  # an edge backend without all its hosts
     return (f"{name} {'ok' if b['reachable'] else 'UNREACHABLE'} ({age(b['observed_at'])})"
-            + (f": {b['error']}" if b["error"] else ""))
+            + (f": {b['error']}" if b["error"] else
+               f": {b['nodes_unreachable']} of {b.get('nodes_total')} nodes unreachable" if down else ""))
 
 
 # `status`: on a narrow terminal BACKEND and KIND go first (the ID holds both), then the NAME

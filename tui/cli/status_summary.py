@@ -34,7 +34,16 @@ def _backend_state(b: dict[str, Any]) -> str:
         return "pending"
     if not b["reachable"]:
         return "UNREACHABLE"
+    if b.get("nodes_unreachable"):  # it answers, but some of its hosts did not (edge)
+        return f"PARTIAL {b['nodes_unreachable']}/{b.get('nodes_total')}"
     return f"ok {age(b['observed_at'])}" if b.get("observed_at") else "ok"
+
+
+def nodes_down_words(b: dict[str, Any]) -> str:
+    """`86 of 90 nodes unreachable` for a backend (JSON) that answers without all its hosts, else ''."""
+    if not b["reachable"] or not b.get("nodes_unreachable"):
+        return ""
+    return f"{b['nodes_unreachable']} of {b.get('nodes_total')} nodes unreachable"
 
 
 def _row(label: str, state: str, counts: tuple[int, int, int]) -> str:
@@ -50,7 +59,7 @@ def summary_lines(envs: list[dict[str, Any]], width: int | None = None) -> list[
         for name, b in env["backends"].items():
             row = _row("  " + _cut(name, 18), _backend_state(b), _counts(env, name))
             why = b.get("error") or (f"first pass by {env.get('leader') or 'its leader'} running"
-                                     if b.get("pending") else "")
+                                     if b.get("pending") else nodes_down_words(b))
             lines.append(_fit(f"{row}  {why}" if why else row, width))
     return lines
 

@@ -78,8 +78,8 @@ class EnvState:
     def all_drifts(self) -> list[DriftItem]:
         return [d for per in self.drifts.values() for d in per]
 
-    def _rollups(self) -> tuple[Health, Any, ComplianceScore]:
-        """(worst health, drift roll-up, compliance counts)."""
+    def _rollups(self) -> tuple[dict[str, set], Any, ComplianceScore]:
+        """(each backend's distinct health values, drift roll-up, compliance counts)."""
         key = (self.revision, tuple((id(per), len(per)) for per in self.resources.values()))
         if self._rollup is None or self._rollup[0] != key:
             resources = self.all_resources()
@@ -91,16 +91,25 @@ class EnvState:
                 elif r.assessed:
                     assessed += 1
                     clean += 1
-            self._rollup = (key, worst_health(r.health for r in resources),
+            healths = {bname: {r.health for r in per.values()} for bname, per in self.resources.items()}
+            self._rollup = (key, healths,
                             rollup_drift(r.drift for r in resources), ComplianceScore(assessed, clean))
         return self._rollup[1:]
 
     def health(self) -> Health:
-        # Unknown until every backend has answered once since envdeck started (the last stored
-        # state is shown with its age, but it is not a health), and while one is unreachable.
+        """The environment's health, as kstatus aggregates (Failed before Unknown): Degraded when a
+        resource a backend that answers now reports is Degraded; else Unknown until every backend has
+        answered once since envdeck started (the last stored state is shown with its age, but it is
+        not a health), while one is unreachable, or when a resource is Unknown (an edge node not
+        reached); else the worst of the rest (docs/tui.md, "HEALTH")."""
+        healths = self._rollups()[0]
+        answered = [values for bname, values in healths.items()
+                    if (b := self.backends.get(bname)) is None or b.reachable is True]
+        if any(Health.DEGRADED in values for values in answered):
+            return Health.DEGRADED
         if any(b.reachable is not True for b in self.backends.values()):
             return Health.UNKNOWN
-        return self._rollups()[0]
+        return worst_health(h for values in answered for h in values)
 
     def drift(self) -> str | None:
         value = self._rollups()[1]

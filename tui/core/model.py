@@ -340,6 +340,10 @@ class Observation:
     # A watch's observation after its first: `resources` is still all of them; the delta lets
     # the reconciler apply only what changed (None: compare everything, as after a relist).
     delta: ResourceDelta | None = None
+    # A backend of many hosts (edge): how many it has and how many the pass did not reach. The
+    # backend still answers while some do (reachable), and these say how much of it is down.
+    nodes_total: int | None = None
+    nodes_unreachable: int | None = None
 
 
 @dataclass(slots=True)
@@ -355,9 +359,18 @@ class BackendState:
     failures: int = 0
     backoff_s: float = 0.0
     watching: bool = False
+    # a backend of many hosts (edge): its last good pass's count of them and of those not reached
+    nodes_total: int | None = None
+    nodes_unreachable: int | None = None
+
+    def nodes_down(self) -> tuple[int, int] | None:
+        """(unreachable, total) while the backend answers but some of its hosts did not, else None."""
+        if self.reachable is True and self.nodes_total and self.nodes_unreachable:
+            return self.nodes_unreachable, self.nodes_total
+        return None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "reachable": bool(self.reachable),
             "error": self.error,
             "observed_at": iso(self.observed_at),
@@ -366,6 +379,10 @@ class BackendState:
             "failures": self.failures,
             "backoff_s": round(self.backoff_s, 3),
         }
+        if self.nodes_total is not None:  # added fields, only for a backend of hosts (edge)
+            data["nodes_total"] = self.nodes_total
+            data["nodes_unreachable"] = self.nodes_unreachable
+        return data
 
 
 @dataclass(slots=True)

@@ -732,6 +732,8 @@ class Reconciler:
         state.reachable = False
         state.error = str(exc) or type(exc).__name__
         state.last_pass = self.clock()
+        if state.nodes_total is not None:  # a backend of hosts that answers no more: none of them reached
+            state.nodes_unreachable = state.nodes_total
         base = 1.0 if self.backends[env][bname].supports_watch else min(5.0, self._interval(env, bname))
         state.backoff_s = self._backoff(state.failures, base)
         log.warning("%s/%s unreachable (%d failures, next try in %.1fs): %s", env, bname, state.failures,
@@ -778,6 +780,7 @@ class Reconciler:
         bstate.reachable, bstate.error, bstate.failures, bstate.backoff_s = True, None, 0, 0.0
         bstate.observed_at = obs.observed_at
         bstate.last_pass = now
+        bstate.nodes_total, bstate.nodes_unreachable = obs.nodes_total, obs.nodes_unreachable
 
         await self.load_overrides(env)
         old = state.resources[bname]

@@ -63,6 +63,11 @@ def backend_summary(b: BackendState, now: datetime, palette: Palette, *, verbose
         out.append(f"{name} ?", style=palette.style("warning", bold=True))
         out.append(f" unanswered {format_age(late)}")
         return out
+    down = b.nodes_down()
+    if down is not None:  # it answers, but not for all its hosts (edge): how many are down
+        out.append(f"{name} ✗{down[0]}/{down[1]}", style=palette.style("warning", bold=True))
+        out.append(" nodes down" if verbose else "")
+        return out
     out.append(f"{name} ✓", style=palette.style("success", bold=True))
     if b.watching:
         out.append(" watch")
