@@ -262,23 +262,33 @@ class ResourceTable(LineTable):
     def _set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
         super()._set_columns(columns)
         self._natural = list(self._widths)
+        self._fitted_room: int | None = None  # the width `_widths` were fitted to (compact)
 
     def _grow_widths(self, keys) -> bool:
         if not self.compact:
             return super()._grow_widths(keys)
-        before = list(self._widths)
-        self._widths[:] = self._natural  # measured against the widest cells, not the fitted widths
-        super()._grow_widths(keys)
-        self._natural = list(self._widths)
-        self._fit_status()
-        return self._widths != before
-
-    def _fit_status(self) -> None:
-        """Compact layout: the columns fitted to the widget's width (see `fit_compact`), so that
-        the table does not scroll sideways and STATUS stays in view."""
+        # Measured against the widest cells (`_natural`), not the fitted widths; fitted again
+        # only when a column grew or the widget's width changed (every drawn row comes here).
+        natural = self._natural
+        grown = list(map(max, natural, *map(self.cell_widths, keys))) if keys else natural
         room = self.scrollable_content_region.width
-        if room > 0:
-            self._widths[:] = fit_compact(self.column_keys, self._natural, room)
+        if grown == natural and room == self._fitted_room:
+            return False
+        self._natural = grown
+        return self._fit_status(room)
+
+    def _fit_status(self, room: int) -> bool:
+        """Compact layout: the columns fitted to the widget's width (see `fit_compact`), so that
+        the table does not scroll sideways and STATUS stays in view; True when a width changed."""
+        if room <= 0:
+            fitted = list(self._natural)
+        else:
+            self._fitted_room = room
+            fitted = fit_compact(self.column_keys, self._natural, room)
+        if fitted == self._widths:
+            return False
+        self._widths[:] = fitted
+        return True
 
     def on_resize(self) -> None:
         compact = self.app.size.width < COMPACT_BELOW
