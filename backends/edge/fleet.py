@@ -22,6 +22,7 @@ from tui.core.errors import BackendDenied, BackendError, BackendUnreachable
 
 log = logging.getLogger("envdeck.edge.fleet")
 T = TypeVar("T")
+CUT_MARK = "\n[envdeck: output cut at 1 MiB]"  # after a stdout past OUTPUT_CAP (as EdgeBackend.run_fleet)
 ResultCallback = Callable[["FleetResult"], Awaitable[None] | None]
 
 
@@ -95,6 +96,10 @@ async def run_bounded(
                     exc, BackendUnreachable | BackendDenied)
                 result = FleetResult(name_of(target), None, time.monotonic() - start, error=str(exc),
                                      reachable=reachable)
+                partial = exc.output if isinstance(exc, CommandTimedOut) else None
+                if partial is not None:  # the command answered but did not end: keep what arrived
+                    result.stdout = partial.stdout + (CUT_MARK if partial.truncated else "")
+                    result.stderr = partial.stderr
         if on_result is not None:
             try:
                 outcome = on_result(result)

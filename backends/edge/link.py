@@ -90,7 +90,12 @@ def identity_keys(path: str) -> list[asyncssh.SSHKeyPair] | list[str]:
 
 
 class CommandTimedOut(BackendUnreachable):
-    """The node accepted the command but did not finish it in time."""
+    """The node accepted the command but did not finish it in time. `output` is what arrived
+    before the timeout (the first OUTPUT_CAP characters per stream), None when nothing did."""
+
+    def __init__(self, message: str, *, backend: str = "", output: CommandOutput | None = None):
+        super().__init__(message, backend=backend)
+        self.output = output
 
 
 class ConnectPending(BackendUnreachable):
@@ -153,6 +158,8 @@ class NodeLink:
         self._retry: asyncio.TimerHandle | None = None  # the next attempt of the link's own
         self._in_use = False  # from the first connection() until close(): failed attempts are retried
         self._channels = asyncio.Semaphore(settings.max_channels)
+        #: the log streams open on the connection (open_stream) until their channel closes
+        self._streams: dict[asyncssh.SSHClientProcess, asyncio.Task[None]] = {}
         #: called (on the event loop, must not block) each time a connect succeeds
         self.on_connected: Callable[[], None] | None = None
         #: one connect attempt, no retry (`envdeck run`'s early connections, tui/cli/fleet.py): an
@@ -361,10 +368,18 @@ class NodeLink:
             if exc is not None:
                 self.error = f"node {self.node.name}: connection lost ({_describe(exc)})"
 
+    @property
+    def streaming(self) -> bool:
+        """A log stream is open on the connection."""
+        return bool(self._streams)
+
     def drop(self, reason: str) -> None:
-        """Abandon the connection (a probe got no answer: the peer is probably gone)."""
+        """Abandon the connection (a probe got no answer: the peer is probably gone). Its open
+        log streams end with `reason` (logstream.py reads it: an abort alone looks like an end)."""
         conn = self._conn
         self._conn = self._client = None
+        for proc in list(self._streams):
+            proc.channel.set_extra_info(envdeck_lost=reason)
         if conn is not None:
             conn.abort()
         self._fail(BackendUnreachable(reason, backend="edge"))
@@ -386,6 +401,7 @@ class NodeLink:
         conn = await self.connection(respect_backoff=respect_backoff, wait=connect_wait)
         start = time.monotonic()
         proc: asyncssh.SSHClientProcess | None = None
+        out, err = _Capture(), _Capture()  # what arrived, kept when the command times out
         try:
             async with asyncio.timeout(timeout):
                 if limit_channels:
@@ -393,17 +409,32 @@ class NodeLink:
                 try:
                     proc = await conn.create_process(command, stdin=asyncssh.DEVNULL, encoding="utf-8",
                                                      errors="replace")
-                    (out, cut1), (err, cut2) = await asyncio.gather(_read_capped(proc.stdout),
-                                                                    _read_capped(proc.stderr))
+                    await asyncio.gather(out.read(proc.stdout), err.read(proc.stderr))
                     await proc.wait_closed()
                 finally:
                     if limit_channels:
                         self._channels.release()
         except TimeoutError:
-            reason = f"node {self.node.name}: no answer within {timeout:g}s"
-            if drop_on_timeout:
-                self.drop(reason)
-            raise CommandTimedOut(reason, backend="edge") from None
+            # Liveness rule: a command that timed out is proof the node is gone only when nothing
+            # arrived on its channel and no log stream is open. One whose output arrived answered (a
+            # command printing without end): it says so, keeps what arrived and keeps the connection.
+            # While a log stream is open on the connection, a silent probe is not proof either (a
+            # node busy streaming may be slow to start it): the connection stays, and asyncssh's
+            # keepalive (edge.keepalive × 3 unanswered) ends it if the node is really gone; dropping
+            # it here would cut a healthy stream (docs/security.md, "Known limits", Edge).
+            if proc is not None and proc.returncode is None:
+                _hang_up(proc)  # a command we stop waiting for must not run on (e.g. print without end)
+            answered = out.kept > 0 or err.kept > 0
+            if answered:
+                reason = (f"node {self.node.name}: the command was still running after {timeout:g}s "
+                          f"(the node answered; stopped, output so far kept)")
+            else:
+                reason = f"node {self.node.name}: no answer within {timeout:g}s"
+                if drop_on_timeout and not self.streaming:
+                    self.drop(reason)
+            partial = (CommandOutput(None, out.text(), err.text(), time.monotonic() - start,
+                                     out.truncated or err.truncated) if answered else None)
+            raise CommandTimedOut(reason, backend="edge", output=partial) from None
         except (OSError, asyncssh.Error) as exc:
             if not self.connected:
                 self.drop(f"node {self.node.name}: connection lost ({_describe(exc)})")
@@ -416,7 +447,8 @@ class NodeLink:
             if proc is not None and proc.returncode is None:
                 proc.close()
         self._ok()
-        return CommandOutput(proc.returncode, out, err, time.monotonic() - start, cut1 or cut2)
+        return CommandOutput(proc.returncode, out.text(), err.text(), time.monotonic() - start,
+                             out.truncated or err.truncated)
 
     async def open_stream(self, command: str) -> asyncssh.SSHClientProcess:
         """A long-running command (a log follow) with stderr merged into stdout; the
@@ -435,7 +467,17 @@ class NodeLink:
         except (OSError, asyncssh.Error) as exc:
             raise BackendUnreachable(f"node {self.node.name}: {_describe(exc)}", backend="edge") from None
         self.last_seen = now_utc()
+        self._streams[proc] = asyncio.get_running_loop().create_task(
+            self._stream_open(proc), name=f"envdeck-edge-stream-{self.node.name}")
         return proc
+
+    async def _stream_open(self, proc: asyncssh.SSHClientProcess) -> None:
+        try:
+            await proc.wait_closed()
+        except (OSError, asyncssh.Error):
+            pass
+        finally:
+            self._streams.pop(proc, None)
 
     async def close(self) -> None:
         if self.remote is not None and self.remote.running and not self.remote.running_here():
@@ -443,6 +485,8 @@ class NodeLink:
             return
         self._in_use = False
         self._cancel_retry()
+        for watch in list(self._streams.values()):
+            watch.cancel()
         task, self._connecting = self._connecting, None
         if task is not None and not task.done():
             task.cancel()  # asyncssh closes the half-open socket
@@ -458,22 +502,32 @@ class NodeLink:
                 conn.abort()
 
 
-async def _read_capped(stream: asyncssh.SSHReader) -> tuple[str, bool]:
-    chunks: list[str] = []
-    kept = 0
-    truncated = False
-    while True:
-        chunk = await stream.read(65536)
-        if not chunk:
-            break
-        room = OUTPUT_CAP - kept
-        if len(chunk) > room:
-            truncated = True
-            chunk = chunk[:room]
-        if chunk:
-            chunks.append(chunk)
-            kept += len(chunk)
-    return "".join(chunks), truncated
+class _Capture:
+    """One stream of a command read to its end: the first OUTPUT_CAP characters kept, the rest
+    drained. What arrived stays readable when the read is cancelled (a timeout)."""
+
+    __slots__ = ("chunks", "kept", "truncated")
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+        self.kept = 0
+        self.truncated = False
+
+    async def read(self, stream: asyncssh.SSHReader) -> None:
+        while True:
+            chunk = await stream.read(65536)
+            if not chunk:
+                return
+            room = OUTPUT_CAP - self.kept
+            if len(chunk) > room:
+                self.truncated = True
+                chunk = chunk[:room]
+            if chunk:
+                self.chunks.append(chunk)
+                self.kept += len(chunk)
+
+    def text(self) -> str:
+        return "".join(self.chunks)
 
 
 def _retrieve(task: asyncio.Task) -> None:

@@ -30,7 +30,12 @@ async def stream_lines(procs: list[tuple[str, asyncssh.SSHClientProcess]], *, fo
     async def pump(source: str, proc: asyncssh.SSHClientProcess) -> None:
         try:
             async for line in proc.stdout:
+                if not line:  # asyncssh's end of output while a readline waited (an empty line is "\n")
+                    break
                 await queue.put(LogLine(line.rstrip("\r\n"), source))
+            lost = await _lost(proc)
+            if lost:
+                await queue.put(BackendUnreachable(f"log stream {source} failed: {lost}", backend="edge"))
         except (OSError, asyncssh.Error) as exc:
             await queue.put(BackendUnreachable(f"log stream {source} broke: {exc}", backend="edge"))
         finally:
@@ -61,6 +66,17 @@ async def stream_lines(procs: list[tuple[str, asyncssh.SSHClientProcess]], *, fo
         for _, proc in procs:
             proc.close()
         await asyncio.gather(*tasks, *(_closed(proc) for _, proc in procs), return_exceptions=True)
+
+
+async def _lost(proc: asyncssh.SSHClientProcess) -> str:
+    """Why a stream whose output ended did not end by itself: the channel closed with no exit
+    status from the command means the connection went (an abort delivers no error, only an end
+    of output). "" when the command ended (exit status or signal)."""
+    await _closed(proc)
+    if proc.exit_status is not None or proc.exit_signal is not None:
+        return ""
+    why = proc.channel.get_extra_info("envdeck_lost")  # set by NodeLink.drop
+    return f"connection lost ({why})" if why else "connection lost (the channel closed before the command ended)"
 
 
 async def _closed(proc: asyncssh.SSHClientProcess) -> None:
