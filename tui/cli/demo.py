@@ -305,7 +305,7 @@ class _Ending:
     directory is removed (the default action would kill the process on the spot, leaving
     kubeconfigs and keys behind and the terminal in raw mode). While the TUI runs it is
     asked to exit; otherwise (starting, headless) the temporary directory is removed and the
-    process exits at once (its servers are threads of this process).
+    process exits at once (its servers' process is killed first; its edge nodes' process dies with it).
     A second signal during the clean-up is ignored: SIGKILL remains for a stuck demo."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -325,8 +325,8 @@ class _Ending:
             with contextlib.suppress(RuntimeError):
                 asyncio.get_running_loop().call_soon_threadsafe(app.exit, 128 + signum)
                 return
-        # Starting (or headless): the servers are threads of this process and the terminal is not
-        # the TUI's yet, so only the temporary directory needs undoing. Unwinding with SystemExit
+        # Starting (or headless): the servers' process is killed and the terminal is not the TUI's
+        # yet, so only the temporary directory needs undoing. Unwinding with SystemExit
         # could wait on a server thread caught half-started (a test saw the demo never exit).
         if self.servers is not None:
             self.servers.kill()

@@ -1,6 +1,6 @@
 """Simulated edge nodes in a process of their own (the servers of `envdeck demo`).
 
-    python -m backends.sim.edge.process SPEC.json    # serves until its stdin ends
+    python -m backends.sim.edge.process SPEC.json [PARENT_PID]   # serves until its stdin ends
 
 SPEC.json is a list of simulators: `{"key", "nodes", "seed", "scenario", "services", "workdir",
 "stopped"}` (`stopped`: services that start stopped on every node, e.g. the preview pool's
@@ -29,6 +29,18 @@ from pathlib import Path
 from typing import Any
 
 STOP_S = 10.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """Killed with the process that started us (the demo kills its servers' process at once on a
+    signal while starting): left running, we would finish starting and write keys into the demo's
+    directory after it was removed. Linux's PR_SET_PDEATHSIG; elsewhere stdin's end stops us."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
 
 
 def _raise_open_files_limit() -> None:
@@ -60,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     # the terminal's interrupts and hang-ups are the demo's to handle (same process group)
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
+    if len(args) > 1:
+        _die_with_parent(int(args[1]))
     _raise_open_files_limit()
     specs = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     asyncio.new_event_loop().run_until_complete(_serve(specs))
@@ -85,7 +99,8 @@ class EdgeProcess:
     def start(self) -> EdgeProcess:
         self.spec_path.write_text(json.dumps(self.specs), encoding="utf-8")
         with open(self.log_path, "w", encoding="utf-8") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "backends.sim.edge.process", str(self.spec_path)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "backends.sim.edge.process", str(self.spec_path),
+                                          str(os.getpid())],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
                                          close_fds=True)
         return self
