@@ -89,6 +89,7 @@ async def run(emu: EmulatorProcess, cycles: int, pods: int, top: int, who_holds:
             before = tracemalloc.take_snapshot()
             rss0 = rss_mib()
             rows.append({"cycle": 0, "rss_mib": round(rss0, 1), "kept": kept_per_resource(app),
+                         "emulator_rss_mib": _rss_of(emu.proc.pid if emu.proc else None),
                          "traced_mib": round(tracemalloc.get_traced_memory()[0] / 2**20, 1), "top": []})
             for cycle in range(1, cycles + 1):
                 names = [f"churn-{cycle}-{i:05d}" for i in range(pods)]
@@ -105,6 +106,7 @@ async def run(emu: EmulatorProcess, cycles: int, pods: int, top: int, who_holds:
                 growth = after.compare_to(before, "lineno")
                 rows.append({
                     "cycle": cycle, "rss_mib": round(rss_mib(), 1), "kept": kept_per_resource(app),
+                    "emulator_rss_mib": _rss_of(emu.proc.pid if emu.proc else None),
                     "traced_mib": round(tracemalloc.get_traced_memory()[0] / 2**20, 1),
                     "app_cpu_s": round(cpu, 2),
                     "top": [{"where": str(s.traceback[0]), "kib": round(s.size_diff / 1024, 1), "count": s.count_diff}
@@ -113,6 +115,17 @@ async def run(emu: EmulatorProcess, cycles: int, pods: int, top: int, who_holds:
             tracemalloc.stop()
             held = holders_of_gone(app, "churn-1-") if who_holds else {}
     return {"cycles": rows, "holders_of_gone": held}
+
+
+def _rss_of(pid: int | None) -> float | None:
+    """Another process's RSS (the emulator's: reported, not the app's)."""
+    import resource as _resource
+
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return round(int(fh.read().split()[1]) * _resource.getpagesize() / 2**20, 1)
+    except (OSError, TypeError):
+        return None
 
 
 def kept_per_resource(app) -> dict[str, int]:
@@ -175,8 +188,19 @@ def holders_of_gone(app, prefix: str, sample: int = 20) -> dict[str, int]:
             if found != "unknown" or not nxt:
                 break
             frontier = nxt[:200]
+        if found == "unknown":  # what refers to it directly, described
+            refs = [x for x in gc.get_referrers(r) if id(x) not in skip and type(x).__name__ != "frame"]
+            found = "unknown: " + "; ".join(_describe(x) for x in refs[:3])
         counts[found] = counts.get(found, 0) + 1
     return {"gone_resources_alive": len(gone), **counts}
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, dict):
+        return f"dict of {len(obj)} (keys like {str(next(iter(obj), ''))[:48]!r})"
+    if isinstance(obj, (list, tuple, set)):
+        return f"{type(obj).__name__} of {len(obj)} ({type(next(iter(obj), None)).__name__} items)"
+    return type(obj).__qualname__
 
 
 def _pods_shown(app) -> int:
@@ -193,8 +217,8 @@ def main() -> None:
     cycles, pods = (2, 50) if args.quick else (args.cycles, args.pods)
     with EmulatorProcess(NAMESPACE, pods=0) as emu:
         results = asyncio.run(run(emu, cycles, pods, args.top, args.who_holds))
-    print_table(f"{cycles} cycles of {pods} pods created and deleted", ["cycle", "RSS MiB", "traced MiB", "app CPU s"],
-                [[row["cycle"], row["rss_mib"], row["traced_mib"], row.get("app_cpu_s", "")]
+    print_table(f"{cycles} cycles of {pods} pods created and deleted", ["cycle", "RSS MiB", "traced MiB", "app CPU s", "emulator RSS MiB"],
+                [[row["cycle"], row["rss_mib"], row["traced_mib"], row.get("app_cpu_s", ""), row["emulator_rss_mib"]]
                  for row in results["cycles"]])
     for row in results["cycles"]:
         print(f"cycle {row['cycle']}: entries kept {row['kept']}")
