@@ -53,7 +53,7 @@ def test_a_restarted_demo_retires_the_environments_of_the_earlier_run(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "tui.cli", "demo", "--headless", "--state-dir", str(state)],
                           cwd=str(repo_root()), capture_output=True, text=True, timeout=400,
                           env=envdeck_env(PYTHONPATH=str(repo_root()), TMPDIR=str(tmp_path / "tmp")))
-    assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]   # a string: shown whole on failure
     said = [line for line in proc.stderr.splitlines() if "earlier demo run" in line]
     assert said == [f"envdeck demo: {state} kept 2 environment(s) created in an earlier demo run: "
                     "pr-1 (ready), pr-2 (planned, create pending); their servers ended with that run, so they "
