@@ -29,6 +29,7 @@ import logging
 import logging.handlers
 import math
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Callable
@@ -262,7 +263,9 @@ class DemoWorld:
             self.problems.append(f"kubernetes: {exc}")
             return
         self.progress("kubernetes", "starting the emulator")
-        emu = Emulator(seed=0)
+        # a token of this run only (in the kubeconfigs, 0600 in the 0700 work dir): another local user
+        # who finds the port cannot write hostile objects into this demo's cluster
+        emu = Emulator(seed=0, token=secrets.token_urlsafe(24))
         await emu.start(host="127.0.0.1", port=0)
         self.emulator = emu
         self.progress("kubernetes", "seeding")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import boto3
+import pytest
+import yaml
 
 from backends.sim.demo_world import POOL_NODES, DemoWorld
 from tests.helpers import repo_root
@@ -46,6 +50,16 @@ def test_demo_preview_template_creates_and_destroys(tmp_path):
         namespaces = world.emulator.list("namespaces", label_selector=f"{K8S_ENV_LABEL}=pr-1")
         assert [ns["metadata"]["name"] for ns in namespaces] == ["pr-1"]
         assert world.emulator.get("apps/deployments", "pr-1", "web")["spec"]["replicas"] == 2
+        # the demo's cluster answers only this run's token (another local user may find its port)
+        url = f"{world.emulator.url}/api/v1/namespaces/pr-1/pods"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 401
+        token = yaml.safe_load(world.kubeconfigs["preview"].read_text())["users"][0]["user"]["token"]
+        assert len(token) >= 32
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}),
+                                    timeout=10) as ok:
+            assert ok.status == 200
         running = [n for n in POOL_NODES if world.pool.nodes[n].services.get("nginx")]
         assert len(running) == 1
 

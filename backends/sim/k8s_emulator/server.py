@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import hmac
 import logging
 import threading
 from collections import deque
@@ -192,7 +193,8 @@ class ServerBase:
             failure = self.failure
             if failure.status and (failure.times is None or failure.times > 0):
                 return self._injected(failure)
-            if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
+            if self.token is not None and not hmac.compare_digest(
+                    request.headers.get("Authorization", "").encode(), f"Bearer {self.token}".encode()):
                 raise ApiError(401, "Unauthorized")
             return await handler(request)
         except ApiError as exc:
