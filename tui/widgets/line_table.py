@@ -194,13 +194,13 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         step = max(1, len(order) // SAMPLE_ROWS)
         measured = self._measured
         sample = []
+        kept: dict[str, object] = {}  # this sample's stamps only: a gone row's stamp (its object) is not kept
         for key in order[::step]:
             stamp = self.row_stamp(key)
             if stamp is None or measured.get(key) is not stamp:
                 sample.append(key)
-                measured[key] = stamp
-        if len(measured) > 4 * SAMPLE_ROWS:
-            measured.clear()
+            kept[key] = stamp
+        self._measured = kept
         self._grow_widths(sample)
         if selected is not None and selected in self._index:
             self.cursor_row = self._index[selected]

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from textual.fuzzy import Matcher
@@ -85,3 +85,9 @@ def haystack(r: Resource) -> str:
         _HAYSTACKS.clear()
     _HAYSTACKS[r.id] = (r.name, r.status, r.health, text)
     return text
+
+
+def forget_haystacks(ids: Iterable[str]) -> None:
+    """Drop the search texts of resources that are gone (the table knows when)."""
+    for rid in ids:
+        _HAYSTACKS.pop(rid, None)

@@ -35,7 +35,7 @@ from tui.widgets.cells import (
 from tui.widgets.line_table import PADDING, Cells, LineTable, RowIndex
 from tui.widgets.metric_history import MetricHistory, key_metric
 from tui.widgets.resource_filter import SHORT_BACKEND, ResourceFilter
-from tui.widgets.row_selection import RowSelection
+from tui.widgets.row_selection import RowSelection, gone_slack
 
 GROUP_PREFIX = "group:"
 SORTABLE = ("name", "kind", "backend", "health", "drift", "age", "status")
@@ -361,7 +361,7 @@ class ResourceTable(LineTable):
                 self._groups[GROUP_PREFIX + backend] = (Text(""), header) + tuple(Text("") for _ in range(width - 2))
         else:
             order, index = selection.keys, lambda: selection.index  # made when first asked
-        if len(self._row_cache) > 2 * len(resources) + 1024:
+        if len(self._row_cache) - len(resources) > gone_slack(len(resources)):  # rows gone: drop their cells
             live = {r.id for r in resources}
             for rid in [k for k in self._row_cache if k not in live]:
                 del self._row_cache[rid]
