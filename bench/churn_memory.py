@@ -139,6 +139,13 @@ def kept_per_resource(app) -> dict[str, int]:
     if history is not None:
         out["screen history._seen"] = len(history._seen)
         out["screen history._values"] = len(history._values)
+    table = shown_table(app)
+    if table is not None:  # the resources table's per-row structures (gone rows' entries were kept)
+        out["table selection._texts"] = len(table._selection._texts)
+        out["table selection._text_objects"] = len(table._selection._text_objects)
+        out["table _measured"] = len(table._measured)
+        out["table _row_cache"] = len(table._row_cache)
+        out["table _drawn"] = len(table._drawn)
     rec = app.session.reconciler if getattr(app, "session", None) is not None else None
     if rec is not None:
         out["reconciler._desired_changed"] = len(rec._desired_changed)
@@ -146,14 +153,21 @@ def kept_per_resource(app) -> dict[str, int]:
     return out
 
 
-def holders_of_gone(app, prefix: str, sample: int = 20) -> dict[str, int]:
+def holders_of_gone(app, prefix: str, sample: int = 20, depth: int = 12) -> dict[str, int]:
     """Who still refers to Resource objects of the first cycle's pods (all gone by now): for
     `sample` of them, the first named owner found going up the referrers (a module global, an
-    object's attribute), counted. Slow (gc.get_referrers): only with --who-holds."""
+    object's attribute) within `depth` levels, counted. Slow (gc.get_referrers): only with --who-holds.
+
+    The app's heap settler (tui/core/heap.py) moves what survives a slow full collection to the
+    permanent generation (gc.freeze), and gc.get_referrers/get_objects do not look there: a frozen
+    holder (the table's dicts, made before the churn) is invisible. The frozen objects are given
+    back to the collector first (the app is about to exit)."""
     import sys
 
     from tui.core.model import Resource
 
+    gc.unfreeze()
+    gc.collect()
     scanned = gc.get_objects()
     gone = [o for o in scanned if type(o) is Resource and o.name.startswith(prefix)][:sample]
     owners: dict[int, str] = {}
@@ -172,7 +186,7 @@ def holders_of_gone(app, prefix: str, sample: int = 20) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in gone:
         frontier, seen, found = [r], {id(r)}, "unknown"
-        for _ in range(5):
+        for _ in range(depth):
             nxt = []
             for obj in frontier:
                 for ref in gc.get_referrers(obj):
@@ -187,7 +201,7 @@ def holders_of_gone(app, prefix: str, sample: int = 20) -> dict[str, int]:
                     break
             if found != "unknown" or not nxt:
                 break
-            frontier = nxt[:200]
+            frontier = nxt[:2000]
         if found == "unknown":  # what refers to it directly, described
             refs = [x for x in gc.get_referrers(r) if id(x) not in skip and type(x).__name__ != "frame"]
             found = "unknown: " + "; ".join(_describe(x) for x in refs[:3])
