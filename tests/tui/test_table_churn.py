@@ -74,7 +74,7 @@ async def test_resource_table_keeps_no_gone_pod_after_churn():
     async with app.run_test(size=(160, 30)) as pilot:
         table = app.query_one(ResourceTable)
         steady = pods("web", 5)
-        for cycle in range(3):
+        for cycle in range(6):  # each cycle draws a screenful of churned rows
             churned = pods(f"churn{cycle}", 300)
             table.show(steady + churned, TableView(), now=NOW, palette=PLAIN, history=history)
             await pilot.pause()
@@ -85,4 +85,6 @@ async def test_resource_table_keeps_no_gone_pod_after_churn():
         live = {r.id for r in steady}
         assert set(table._measured) <= live  # noqa: SLF001 - the width sample's stamps
         assert set(table._row_cache) <= live  # noqa: SLF001 - the rows' cells
+        drawn_gone = [key for key in table._drawn if key and key not in live]  # noqa: SLF001 - drawn lines
+        assert len(drawn_gone) <= 2 * max(table.size.height, 24) + 64  # not up to DRAWN_KEPT (1,000)
         assert churned_alive() == 0

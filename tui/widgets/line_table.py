@@ -201,6 +201,7 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
                 sample.append(key)
             kept[key] = stamp
         self._measured = kept
+        self._drop_gone_drawn()
         self._grow_widths(sample)
         if selected is not None and selected in self._index:
             self.cursor_row = self._index[selected]
@@ -214,6 +215,14 @@ class LineTable(KeyChord, ScrollView, can_focus=True):
         self._update_virtual_size()
         self._scroll_to_cursor()
         self.refresh()
+
+    def _drop_gone_drawn(self) -> None:
+        """Forget the drawn lines (cells and strips) of rows no longer shown, once they are more than
+        a screenful or two: deleted pods' rows stayed until `DRAWN_KEPT` lines."""
+        drawn = self._drawn
+        if len(drawn) > 2 * max(self.size.height, 24) + 64:
+            index = self._index
+            self._drawn = {key: line for key, line in drawn.items() if key is None or key in index}
 
     def _place_after_loss(self, row: int) -> int:
         """The row that takes the selection of a row gone from `row` (a subclass skips rows that
