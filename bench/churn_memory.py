@@ -176,7 +176,10 @@ def holders_of_gone(app, prefix: str, sample: int = 20, depth: int = 12) -> dict
             if isinstance(v, (dict, list, set)):
                 owners[id(v)] = f"{name}.{k}"
     for o in scanned:
-        d = getattr(o, "__dict__", None)
+        try:
+            d = getattr(o, "__dict__", None)
+        except Exception:  # noqa: BLE001 - e.g. pydantic's placeholder objects raise their own error
+            continue
         if isinstance(d, dict) and not isinstance(o, type):
             for k, v in d.items():
                 if isinstance(v, (dict, list, set, tuple)):
