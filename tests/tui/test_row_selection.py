@@ -4,6 +4,8 @@ inverted, non-ASCII text, a kind filter and a changed inventory."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from tui.core.model import Health, Resource
 from tui.widgets.resource_filter import ResourceFilter, haystack
 from tui.widgets.resource_table import sort_key
@@ -67,3 +69,40 @@ def test_plain_queries_are_those_a_substring_test_answers_like_the_regex():
     assert plain_query("app-01") and plain_query("3/3 ready")
     for query in ("app.*", "a|b", "^a", "über", "!app", "~ab", "-f ab", "(x"):
         assert not plain_query(query), query
+
+
+def test_an_update_of_some_objects_is_patched_in_and_answers_like_a_fresh_sort():
+    """A reconciler update that replaces a few objects (same ids, same places: a pod's status
+    changed) is taken into the sorted order in place; every answer stays the fresh one: the new
+    objects are shown, their new text is searched, and a change of the sort column's value
+    (or an id that came or went) sorts again."""
+    sel = RowSelection()
+    first = inventory()
+    for sort in ("name", "status", "health"):
+        select(sel, first, "", "ready", sort=sort)
+    assert select(sel, first, "", "ready") == from_scratch(first, "", "ready")
+    sel.prepare_search()
+
+    def replaced(resources: list[Resource], i: int, **fields) -> list[Resource]:
+        out = list(resources)
+        out[i] = dataclasses.replace(out[i], **fields)
+        return out
+
+    status = replaced(first, 3, status="CrashLoopBackOff")  # not the sort column (name): patched in
+    found = sel.select(status, kind="", query=ResourceFilter("crashloop"), sort_key=sort_key("name"),
+                       sort_spec=("name", False, False), group=False, reverse=False, previous={})
+    assert [r.id for r in found.resources] == [status[3].id] and found.resources[0] is status[3]
+    assert sel._places is not None  # the patch path ran (no full sort)
+    for text in ("", "ready", "crash", "web"):
+        assert select(sel, status, "", text) == from_scratch(status, "", text), text
+    shown = sel.select(status, kind="", query=ResourceFilter(""), sort_key=sort_key("name"),
+                       sort_spec=("name", False, False), group=False, reverse=False, previous={})
+    assert all(a is b for a, b in zip(sorted(shown.resources, key=lambda r: r.id),
+                                      sorted(status, key=lambda r: r.id), strict=True))
+    # the sort column's value changed: the row moves (sorted again, not patched)
+    resorted = replaced(status, 0, status="0 zzz")
+    assert select(sel, resorted, "", "", sort="status") == from_scratch(resorted, "", "", sort="status")
+    moved = replaced(resorted, 2, status="!first")
+    assert select(sel, moved, "", "", sort="status") == from_scratch(moved, "", "", sort="status")
+    # an id gone: sorted again
+    assert select(sel, moved[1:], "", "app") == from_scratch(moved[1:], "", "app")

@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter, is_
+from itertools import compress
+from operator import attrgetter, is_, is_not
 from typing import Any
 
 from tui.core.model import Resource
@@ -97,6 +98,7 @@ class RowSelection:
         self._text_objects: dict[str, Resource] = {}
         self._prepared_upto = 0  # `_sorted[:n]` have a valid entry in `_texts`
         self._results: dict[tuple[str, str], Selection] = {}
+        self._places: dict[str, int] | None = None
 
     def select(self, resources: list[Resource], *, kind: str, query: ResourceFilter,
                sort_key: Callable[[Resource], Any], sort_spec: tuple[Any, ...], group: bool, reverse: bool,
@@ -105,7 +107,7 @@ class RowSelection:
         `query`, sorted by `sort_key` (`sort_spec` names it); `previous` (row key → position
         shown now, or what makes it: asked only when sorting) orders ties, so that rows with
         equal keys keep their place."""
-        if not self._same_objects(resources):
+        if not self._same_objects(resources) and not self._patched(resources, sort_key, sort_spec):
             self._resources = resources
             self.duplicated = duplicated_names(resources)
             self.by_id = dict(zip(map(_ID, resources), resources, strict=True))  # at C speed (20k: ~1 ms less)
@@ -125,6 +127,42 @@ class RowSelection:
         old = self._resources
         return len(resources) == len(old) and (resources is old or all(map(is_, resources, old)))
 
+    def _patched(self, resources: list[Resource], sort_key: Callable[[Resource], Any],
+                 sort_spec: tuple[Any, ...]) -> bool:
+        """Take an update that only replaced some resources' objects (the same ids at the same
+        places, each changed one with the same sort key: a pod's label or status changed) into
+        the sorted order in place, instead of counting every name and sorting every row again
+        (20,000 rows at 1,000 pod changes/s: a quarter of the app's CPU went to that). False: a
+        resource came or went, or moved in the order; the caller starts over."""
+        old = self._resources
+        if sort_spec != self._sort_spec or len(resources) != len(old) or not old:
+            return False
+        changed = list(compress(range(len(old)), map(is_not, resources, old)))
+        if len(changed) > len(old) // 4:
+            return False
+        for i in changed:
+            new, was = resources[i], old[i]
+            if new.id != was.id or new.backend != was.backend or sort_key(new) != sort_key(was):
+                return False
+        places = self._places
+        if places is None:
+            self._places = places = {key: i for i, key in enumerate(self._keys)}
+        ordered, lowered, by_id = self._sorted, self._lowered, self.by_id
+        texts, objects = self._texts, self._text_objects
+        for i in changed:
+            r = resources[i]
+            at = places[r.id]
+            ordered[at] = by_id[r.id] = r
+            if r.id in objects:  # its search text was lowered already: lower the new one now
+                texts[r.id] = text = haystack(r).lower()
+                objects[r.id] = r
+                if lowered is not None:
+                    lowered[at] = text
+                    self._all_ascii = self._all_ascii and text.isascii()
+        self._resources = resources
+        self._results = {}  # the kept query results hold the replaced objects
+        return True
+
     def _sort(self, resources: list[Resource], sort_key: Callable[[Resource], Any], sort_spec: tuple[Any, ...],
               group: bool, reverse: bool, previous: dict[str, int] | Callable[[], dict[str, int]]) -> None:
         chosen = list(resources)
@@ -140,6 +178,7 @@ class RowSelection:
         self._sort_spec = sort_spec
         self._sorted = chosen
         self._keys = list(map(_ID, chosen))
+        self._places = None  # row key -> place in `_sorted`, made when an update is patched in
         self._lowered = None
         self._prepared_upto = 0
         self._results = {}
