@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from backends.sim.child import end_child
 from backends.sim.demo_world import ENVS, edge_nodes, ready_timeout_s
 from tui.cli.demo_earlier import DEMO_DIR_PREFIX, retire_earlier, retired_line
 from tui.cli.output import mark_pending, say
@@ -218,15 +219,7 @@ class ServersProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # type: ignore[union-attr]
-        try:
-            proc.wait(timeout=SERVERS_STOP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(OSError):
-            proc.stdout.close()  # type: ignore[union-attr]
+        end_child(proc, SERVERS_STOP_S)
 
     def kill(self) -> None:
         """At once (a signal while starting): nothing of theirs may outlive the directory."""

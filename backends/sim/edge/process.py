@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from backends.sim.child import end_child
+
 STOP_S = 10.0
 
 
@@ -127,15 +129,7 @@ class EdgeProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # type: ignore[union-attr]
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(OSError):
-            proc.stdout.close()  # type: ignore[union-attr]
+        end_child(proc, timeout_s)
 
 
 if __name__ == "__main__":
