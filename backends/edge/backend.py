@@ -30,7 +30,7 @@ from backends.edge import links as edge_links
 from backends.edge.actions import EdgeActions
 from backends.edge.commands import ProbeRequest, new_nonce, probe_command, render
 from backends.edge.early import EarlyLinks, NodeAddress
-from backends.edge.fleet import FleetResult, ResultCallback, run_bounded, select_names
+from backends.edge.fleet import CUT_MARK, FleetResult, ResultCallback, run_bounded, select_names
 from backends.edge.hostkeys import known_hosts_files
 from backends.edge.link import LinkSettings, NodeLink
 from backends.edge.logstream import stream_lines
@@ -436,7 +436,7 @@ class EdgeBackend(EdgeActions, Backend):
         async def work(name: str) -> FleetResult:
             start = time.monotonic()
             out = await self.links[name].run(command)
-            stdout = out.stdout + ("\n[envdeck: output cut at 1 MiB]" if out.truncated else "")
+            stdout = out.stdout + (CUT_MARK if out.truncated else "")
             return FleetResult(name, out.exit_code, time.monotonic() - start, stdout, out.stderr)
 
         return await run_bounded(self.select_nodes(nodes), work, lambda n: n,

@@ -22,7 +22,7 @@ from tui.core.errors import BackendDenied, BackendError, BackendUnreachable
 
 log = logging.getLogger("envdeck.edge.fleet")
 T = TypeVar("T")
-CUT_MARK = "\n[envdeck: output cut at 1 MiB]"  # after a stdout past OUTPUT_CAP (as EdgeBackend.run_fleet)
+CUT_MARK = "\n[envdeck: output cut at 1 MiB]"  # after a stdout past OUTPUT_CAP (EdgeBackend.run_fleet, a timed-out command)
 ResultCallback = Callable[["FleetResult"], Awaitable[None] | None]
 
 
