@@ -155,7 +155,7 @@ async def test_metric_samples_and_retention(any_store):
         await store.add_samples("e", [("r", "cpu", 1.0)], old)
         await store.add_samples("e", [("r", "cpu", 2.0)], now_utc())
         assert [v for _, v in await store.samples("e", "r", "cpu", old - timedelta(seconds=1))] == [1.0, 2.0]
-        assert await store.prune_samples(timedelta(days=1)) == 1
+        assert await store.prune_samples_batch("e", now_utc() - timedelta(days=1), 1000) == 1
         assert [v for _, v in await store.samples("e", "r", "cpu", old)] == [2.0]
     finally:
         await store.close()

@@ -731,10 +731,6 @@ class Store:
             "ORDER BY at", (env, resource_id, name, iso(since)))
         return [(parse_iso(r["at"]), r["value"]) for r in rows]
 
-    @_serialized
-    async def prune_samples(self, retention: timedelta) -> int:
-        return await self._db.execute("DELETE FROM metric_samples WHERE at < ?", (iso(now_utc() - retention),))
-
     # -- retention (tui/core/retention.py): small batches, each its own short transaction, so
     # that a UI read or a repair's audit row waits for one batch at most. With `epoch`, the
     # batch is deleted only while this process still holds `env`'s lease at that epoch (Fenced).
