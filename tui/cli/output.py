@@ -105,13 +105,18 @@ def mark_pending(envs: list[dict[str, Any]], pending: dict[str, list[str]]) -> N
                 f"{env.get('leader') or ''} (first pass still running); shown as pending")
 
 
+def nodes_down_words(b: dict[str, Any]) -> str:
+    """`86 of 90 nodes unreachable` for a backend (JSON) that answers without all its hosts, else ''."""
+    if not b["reachable"] or not b.get("nodes_unreachable"):
+        return ""
+    return f"{b['nodes_unreachable']} of {b.get('nodes_total')} nodes unreachable"
+
+
 def _backend_cell(name: str, b: dict[str, Any], leader: str | None) -> str:
     if b.get("pending"):
         return f"{name} pending (first pass by {leader or 'its leader'} running)"
-    down = b["reachable"] and b.get("nodes_unreachable")  # an edge backend without all its hosts
-    return (f"{name} {'ok' if b['reachable'] else 'UNREACHABLE'} ({age(b['observed_at'])})"
-            + (f": {b['error']}" if b["error"] else
-               f": {b['nodes_unreachable']} of {b.get('nodes_total')} nodes unreachable" if down else ""))
+    why = b["error"] or nodes_down_words(b)  # an edge backend that answers without all its hosts
+    return f"{name} {'ok' if b['reachable'] else 'UNREACHABLE'} ({age(b['observed_at'])})" + (f": {why}" if why else "")
 
 
 # `status`: on a narrow terminal BACKEND and KIND go first (the ID holds both), then the NAME

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.cli.output import age, write_line
+from tui.cli.output import age, nodes_down_words, write_line
 from tui.cli.table_fit import cut_middle as _cut
 from tui.cli.table_fit import terminal_width
 
@@ -37,13 +37,6 @@ def _backend_state(b: dict[str, Any]) -> str:
     if b.get("nodes_unreachable"):  # it answers, but some of its hosts did not (edge)
         return f"PARTIAL {b['nodes_unreachable']}/{b.get('nodes_total')}"
     return f"ok {age(b['observed_at'])}" if b.get("observed_at") else "ok"
-
-
-def nodes_down_words(b: dict[str, Any]) -> str:
-    """`86 of 90 nodes unreachable` for a backend (JSON) that answers without all its hosts, else ''."""
-    if not b["reachable"] or not b.get("nodes_unreachable"):
-        return ""
-    return f"{b['nodes_unreachable']} of {b.get('nodes_total')} nodes unreachable"
 
 
 def _row(label: str, state: str, counts: tuple[int, int, int]) -> str:
