@@ -671,7 +671,7 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
     # -- loading -----------------------------------------------------------------
     def _start_seeding(self) -> None:
         if self.is_mounted:
-            self.run_worker(self._seed_history(), group="history", exit_on_error=False)
+            self.run_worker(self._seed_history, group="history", exit_on_error=False)  # called when it runs: a screen gone first leaves no coroutine never awaited
 
     async def _seed_history(self) -> None:
         from datetime import timedelta
