@@ -23,7 +23,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
 from screens.key_hold import release_keys
@@ -34,6 +34,7 @@ from tui.core.text_cut import cell_width, cut_end, cut_middle, cut_start
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 from tui.widgets.throttled_refresh import ThrottledRefresh
 
 REFRESH_S = 5.0
@@ -170,7 +171,7 @@ class CompareScreen(EnvdeckScreen):
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=False)
         yield Static(id="compare-detail")  # not `.hint`: the app's 2-line limit would drop B
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self._columns()

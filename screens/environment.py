@@ -28,7 +28,7 @@ from screens import action_flow
 from screens.base import EnvdeckScreen, steady_input
 from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
-from screens.key_hold import hold_keys, release_keys
+from screens.key_hold import hold_keys, keys_on_their_way, release_keys
 from screens.lifecycle_flow import explain_key
 from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
 from screens.settled_layout import SettledFirstLayout
@@ -70,6 +70,7 @@ STEPS_VIEW_HIDES = frozenset({"restart", "scale", "stop", "start", "delete", "re
 VIEW_HOLD = "view"
 AGE_EVERY_TICKS = 5
 COLLECTOR_HOLD_S = 1.0  # longest the collector stays off for a screen built on the switch
+KEYS_ON_THEIR_WAY_WAITS = 50  # frames `/` waits for the keys typed before it (then opens its box anyway)
 # The idle work of a new screen (the history of the rows not drawn, the store's older samples: 300
 # reads) starts that long after its first frame: after the frames that settle it (~40 ms on a quiet
 # machine), not inside them. Nothing waits for it: a drawn row records its own point.
@@ -168,8 +169,8 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
 
     # A view switch (`1`-`8`) allocates enough to run 20-30 young-generation passes (5-10 ms CPU of
     # ~45) and, every so often, the full pass that is due (40-55 ms with two 20k-row inventories: a
-    # switch of 60-80 ms then took over 100). The collector is off from the view key until the view's
-    # frame and the footer's after it are composed; what is due is collected just after them.
+    # switch of 60-80 ms then took over 100). The collector is off from the view key until the frame
+    # that shows the view and the footer's keys; what is due is collected just after it.
     def _hold_collector_for_switch(self) -> None:
         self._switch_shown = False
         if not self._collector_held:
@@ -177,20 +178,17 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             self._switch_held = self._collector_held
 
     def _release_after_switch(self) -> None:
-        """Once the view is shown and the footer settled: at the frame that follows (`_compositor_refresh`),
-        or now if no frame is due (the footer's keys were the same)."""
+        """Once the view is shown and the footer's keys drawn: at the frame that follows
+        (`_compositor_refresh`), or now if no frame is due."""
         if not (self._switch_held and self._switch_shown and self._collector_held):
             return
         footer = self.query(SteadyFooter).first(SteadyFooter) if self.is_mounted else None
         if footer is not None and footer.settling:
-            return  # the footer calls back (footer_settled)
+            return  # its repaint is due: the frame that draws it releases
         if self._layout_required or self._repaint_required or self._dirty_widgets:
             return  # the frame that draws it releases
         self._switch_held = False
         self._release_collector()
-
-    def footer_settled(self) -> None:
-        self._release_after_switch()
 
     def _compositor_refresh(self) -> None:
         super()._compositor_refresh()
@@ -797,15 +795,19 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             raise SkipAction()  # '/' is typed there
         hold_keys(self.app, "filter")
 
-        def open_box() -> None:
+        # `/` is taken as it arrives (priority), ahead of the keys typed before it that are still on
+        # their way to their binding: `l/email` on a pod lost its `l` (the box took the focus first)
+        # and filtered Resources. The box opens once they ran, in the view they chose (a key bubbles
+        # through a queue per widget: a frame may come before it arrives).
+        def open_box(waits: int = 0) -> None:
+            if waits < KEYS_ON_THEIR_WAY_WAITS and keys_on_their_way(self.app):
+                self.app.call_after_refresh(open_box, waits + 1)
+                return
             try:
                 self._open_filter_box()
             finally:
                 release_keys(self.app, "filter")  # after its focus() (both wait in the app's queue)
 
-        # `/` is taken as it arrives (priority), ahead of the keys typed before it that are still on
-        # their way to their binding: `l/email` on a pod lost its `l` (the box took the focus first)
-        # and filtered Resources. The box opens once they ran, in the view they chose.
         self.app.call_after_refresh(open_box)
 
     def _open_filter_box(self) -> None:

@@ -167,3 +167,18 @@ def release_keys(app: App, reason: str, *, when_settled: bool = False) -> None:
         keys.release_when_settled(reason)
     else:
         app.call_later(keys.release, reason)
+
+
+def keys_on_their_way(app: App) -> bool:
+    """A key the app handed to the focused widget has not reached its binding yet. Textual takes a
+    priority key such as `/` as it arrives, and hands any other to the focused widget, from which
+    it bubbles through a queue per widget up to the app, where the screen's bindings are checked:
+    it waits in one of those queues (back in the app's, behind the keys typed after it)."""
+    focused = app.focused
+    chain = focused.ancestors_with_self if focused is not None else [app.screen, app]
+    for node in chain:
+        queue = node.__dict__.get("_message_queue")  # made when first used
+        waiting = [node._pending_message, *getattr(queue, "values", ())]
+        if any(isinstance(m, events.Key) and (node is not app or m.is_forwarded) for m in waiting):
+            return True
+    return False

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from screens.base import EnvdeckScreen
 from tui.core.lifecycle.records import EnvLifecycleState, ManagedEnvironment, StepRecord, StepState
@@ -27,6 +27,7 @@ from tui.widgets.cells import Palette, format_age, muted, safe
 from tui.widgets.keyed_table import Cells
 from tui.widgets.record_views import SEP, RecordTable
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 
 EXPIRING_WITHIN_S = 3600.0  # the overview and the headers flag environments expiring within the hour
 
@@ -267,7 +268,7 @@ class LifecycleScreen(EnvdeckScreen):
         yield Static(id="title", classes="title-bar")
         yield StepsView(id="steps-view")
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.ready = True

@@ -24,7 +24,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from screens.base import EnvdeckScreen, steady_input
@@ -37,6 +37,7 @@ from tui.core.sanitize import clean
 from tui.messages import LifecycleRequested, TemplatePlanned
 from tui.widgets.cells import Palette, muted, safe
 from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.steady_footer import SteadyFooter
 
 if TYPE_CHECKING:
     from tui.core.lifecycle.plan import Plan
@@ -176,7 +177,7 @@ class NewEnvironmentScreen(DialogGuard, EnvdeckScreen):
             yield Button("Plan", variant="primary", id="plan-button", compact=True)
             yield Button("Create", variant="success", id="create", compact=True)
             yield Button("Cancel", id="cancel", compact=True)
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     async def on_mount(self) -> None:
         try:

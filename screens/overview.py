@@ -16,7 +16,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
 from screens.environment_actions import (
@@ -59,6 +59,7 @@ from tui.widgets.filter_input import FilterInput
 from tui.widgets.keyed_table import Cells
 from tui.widgets.resource_filter import ResourceFilter
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 
 WATCH_EVERY_S = 0.05  # how often a hold started by a key of this screen is looked at (_watch_hold)
 WATCH_AT_MOST_S = 1.0
@@ -89,7 +90,7 @@ class OverviewScreen(EnvdeckScreen):
         yield steady_input(self.app, FilterInput, placeholder="filter environments: regex · ~fuzzy · !inverts",
                            id="filter", classes="hidden")
         yield StatusBar(id="status")
-        yield Footer()
+        yield SteadyFooter()
 
     filter: ResourceFilter = ResourceFilter()
 

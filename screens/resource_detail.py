@@ -13,7 +13,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from screens import action_flow, port_forward_flow
@@ -27,6 +27,7 @@ from tui.widgets.cells import Palette, age_between, drift_cell, health_cell, sev
 from tui.widgets.describe import conditions_text, events_text, faults_text, resource_events, resource_faults
 from tui.widgets.record_views import show_value
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 
 TABS = ("overview", "yaml", "drift", "findings")
 # Keys that leave the footer (still in `?`) when its keys would not all fit: the tabs show y/d's views.
@@ -134,7 +135,7 @@ class ResourceDetailScreen(EnvdeckScreen):
             with TabPane("Findings", id="findings"), VerticalScroll():
                 yield Static(id="findings-text")
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.ready = True

@@ -69,5 +69,11 @@ class SettledFirstLayout(Screen):
         return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _compositor_refresh(self) -> None:
+        compositor = self._compositor
+        full = self is self.app.screen and compositor.size.region in compositor._dirty_regions
         super()._compositor_refresh()
         self._laid_out = None
+        if full:
+            # That frame drew the whole screen: the screen's own repaint, asked before it (its
+            # Update message is handled after the frame), would draw the whole screen again.
+            self._repaint_regions.clear()

@@ -25,7 +25,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from screens.base import EnvdeckScreen, steady_input
 from screens.compare import cut_start
@@ -36,6 +36,7 @@ from tui.core.sanitize import clean
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 from tui.widgets.throttled_refresh import ThrottledRefresh
 
 REFRESH_S = 3.0
@@ -166,7 +167,7 @@ class VersionsScreen(EnvdeckScreen):
         yield DataTable(id="versions-table", cursor_type="row", zebra_stripes=False)
         yield Static(id="versions-detail")  # not `.hint` (at most 2 lines): a line per environment
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.ready = True

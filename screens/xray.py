@@ -18,7 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from screens.base import EnvdeckScreen
@@ -43,6 +43,7 @@ from tui.core.xray import (
 from tui.messages import RESOURCES
 from tui.widgets.cells import Palette, health_cell
 from tui.widgets.status_bar import StatusBar, status_text
+from tui.widgets.steady_footer import SteadyFooter
 from tui.widgets.throttled_refresh import ThrottledRefresh
 
 NAME_WIDTH = 40
@@ -120,7 +121,7 @@ class XrayScreen(EnvdeckScreen):
         yield XrayTreeWidget("", id="xray-tree")
         yield Static(id="xray-message", classes="hint")  # the selected node's whole message
         yield StatusBar(id="status")
-        yield Footer(compact=True)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         tree = self.query_one(Tree)

@@ -83,9 +83,17 @@ async def palette_typed(pilot, query: str, first: str) -> None:
                      explain=lambda: (field.value, hits.highlighted, first_hit()))
 
 
+def drawn_keys(screen) -> tuple:
+    """The keys the screen's footer drew at the last frame (DrawnKey: key, description, action,
+    disabled, palette, region)."""
+    from tui.widgets.steady_footer import SteadyFooter
+
+    return tuple(key for footer in screen.query(SteadyFooter) for key in footer.drawn)
+
+
 async def settle(pilot) -> None:
-    """Let pending layout, footer recomposition and table sizing finish."""
-    from textual.widgets import Footer
+    """Let pending layout, the footer's keys and table sizing finish."""
+    from tui.widgets.steady_footer import SteadyFooter
 
     app = pilot.app
 
@@ -93,8 +101,7 @@ async def settle(pilot) -> None:
         screen = app.screen
         if not getattr(screen, "ready", True):
             return False
-        footers = list(screen.query(Footer))
-        return all(len(f.children) > 0 for f in footers)
+        return all(f.drawn and not f.settling for f in screen.query(SteadyFooter))
 
     await wait_until(pilot, footer_ready, "the footer keys")
     await pilot.wait_for_scheduled_animations()

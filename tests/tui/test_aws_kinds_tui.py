@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from backends.aws.backend import AwsBackend
-from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, drawn_keys, make_app, settle, wait_until
 from tests.tui.stage import OBSERVED, Stage, StageAws
 from tui.core.config import AwsConfig
 from tui.core.errors import InvalidRequest
@@ -79,9 +79,8 @@ def aws_of(app) -> AwsKinds:
 
 
 def footer_keys(app) -> set[str]:
-    from textual.widgets._footer import FooterKey
 
-    return {key.description for key in app.screen.query(FooterKey)}
+    return {key.description for key in drawn_keys(app.screen)}
 
 
 def row_text(table, key: str) -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from textual.widgets._footer import FooterKey
 
 from backends.sim.k8s_emulator import Emulator
-from tests.tui.pilot import app_ready, settle, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, settle, wait_until
 from tui.app import AppOptions, create_app
 from tui.core.config import parse_config
 from tui.widgets.resource_table import STATUS_MIN, ResourceTable
@@ -59,7 +58,7 @@ async def _delete_pod(emulator: Emulator, name: str) -> None:
 
 
 def footer_actions(screen) -> set[str]:
-    return {k.action for k in screen.query(FooterKey) if not k.disabled}
+    return {k.action for k in drawn_keys(screen) if not k.disabled}
 
 
 async def _web_pods(pilot, keys: str) -> ResourceTable:

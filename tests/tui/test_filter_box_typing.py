@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from textual import events
 
-from tests.tui.pilot import app_ready, make_app, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, make_app, wait_until
 from tui.widgets.filter_input import FilterInput
 from tui.widgets.resource_table import ResourceTable
 
@@ -51,7 +51,6 @@ async def test_the_open_box_is_seen_and_hides_neither_footer_nor_status(tmp_path
     read (it lay under the docked footer: what was typed could not be seen), and the status bar
     and the footer, with `esc Back`, stay in view; the overview's line under the table too."""
     from textual.widgets import Footer
-    from textual.widgets._footer import FooterKey
 
     from screens.environment import EnvironmentScreen
     from tests.tui.pilot import settle
@@ -75,7 +74,7 @@ async def test_the_open_box_is_seen_and_hides_neither_footer_nor_status(tmp_path
                 assert screen.get_widget_at(widget.region.x + 1, widget.region.y)[0] in (widget, *widget.children), \
                     (where, widget)
             assert "web" in box_text(box)
-            assert ("escape", "Back") in [(k.key, k.description) for k in screen.query(FooterKey)], where
+            assert ("escape", "Back") in [(k.key, k.description) for k in drawn_keys(screen)], where
             await pilot.press("enter")
             if where == "overview":
                 await pilot.press("escape")  # the filter cleared: staging's row back, then open it

@@ -7,13 +7,12 @@ enough at 80 and 120 columns, REPAIR never cut."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets._footer import FooterKey
 
 from screens.environment import EnvironmentScreen
 from screens.help import HelpScreen
 from screens.overview import EnvironmentsTable
 from tests.lifecycle.memory_provisioner import MemoryWorld
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, make_app, settle, wait_until
 from tests.tui.test_lifecycle_tui import SMALL, created_and_selected, lifecycle_app
 from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState
@@ -26,8 +25,8 @@ def world() -> MemoryWorld:
 
 
 def footer_actions(screen) -> set[str]:
-    """The actions of the keys the footer draws (its FooterKey widgets, as rendered)."""
-    return {k.action for k in screen.query(FooterKey) if not k.disabled}
+    """The actions of the keys the footer draws (as the last frame drew them)."""
+    return {k.action for k in drawn_keys(screen) if not k.disabled}
 
 
 def notes(app) -> list[str]:
@@ -99,7 +98,7 @@ async def test_timeline_environment_row_offers_no_resource_keys(tmp_path, stage)
 
 def footer_key_fits(screen, action: str) -> bool:
     """The footer key of `action` is drawn whole, left of the docked `^p Palette`."""
-    keys = list(screen.query(FooterKey))
+    keys = list(drawn_keys(screen))
     key = next(k for k in keys if k.action == action)
     right = min((k.region.x for k in keys if k.action == "command_palette"), default=screen.size.width)
     return key.region.width > 0 and key.region.right <= right
@@ -265,15 +264,15 @@ async def test_p_reads_and_does_resume_on_a_paused_environment(tmp_path, stage):
         assert binding_rows(screen, app.palette)["pause:p"][2].plain.startswith("Pause")
         await app.session.set_paused("staging", True)
         await wait_until(pilot, lambda: any(k.key == "p" and k.description == "Resume"
-                                            for k in screen.query(FooterKey)),
+                                            for k in drawn_keys(screen)),
                          "p Resume in the footer", explain=lambda: [(k.key, k.description)
-                                                                   for k in screen.query(FooterKey)])
+                                                                   for k in drawn_keys(screen)])
         assert binding_rows(screen, app.palette)["pause:p"][2].plain.startswith("Resume")
         await pilot.resize_terminal(80, 24)  # first of the keys the footer offers where they can act
         await wait_until(pilot, lambda: any(k.key == "p" and k.description == "Resume"
-                                            for k in screen.query(FooterKey)) and screen.size.width == 80,
+                                            for k in drawn_keys(screen)) and screen.size.width == 80,
                          "p Resume in the footer at 80 columns", explain=lambda: [(k.key, k.description)
-                                                                                 for k in screen.query(FooterKey)])
+                                                                                 for k in drawn_keys(screen)])
         await palette_typed(pilot, "resume stag", "Resume reconciling staging")
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen, "back on the environment")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tests.tui.pilot import app_ready, make_app, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, make_app, wait_until
 from tests.tui.test_overview_enter_burst import send_burst
 from tui.widgets.logs_view import LogsView
 from tui.widgets.resource_table import ResourceTable
@@ -65,7 +65,6 @@ async def test_l_then_a_search_in_one_burst_searches_the_pods_logs(tmp_path, sta
 
 
 async def test_the_logs_footer_keeps_q_quit_whole_at_80_columns(tmp_path, stage):
-    from textual.widgets._footer import FooterKey
 
     from screens.help import binding_rows
     from tests.tui.pilot import settle
@@ -76,9 +75,9 @@ async def test_the_logs_footer_keeps_q_quit_whole_at_80_columns(tmp_path, stage)
         await pilot.press("l")
         await wait_until(pilot, lambda: screen.active_view == "logs", "the logs view")
         await settle(pilot)
-        keys = list(screen.query(FooterKey))
+        keys = list(drawn_keys(screen))
         quit_key = next(k for k in keys if k.key == "q")
-        palette = next(k for k in keys if k.has_class("-command-palette"))
+        palette = next(k for k in keys if k.palette)
         assert quit_key.region.right <= palette.region.x, (quit_key.region, palette.region)
         assert quit_key.region.width >= len("q Quit")
         rows = {key.split(":")[0]: cells[2].plain for key, cells in binding_rows(screen, app.palette).items()}

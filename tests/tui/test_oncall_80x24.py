@@ -10,7 +10,7 @@ from textual.widgets import Input, OptionList
 from screens.new_environment import FormField, NewEnvironmentScreen
 from screens.overview import EnvironmentsTable
 from tests.lifecycle.memory_provisioner import MemoryWorld
-from tests.tui.pilot import app_ready, settle, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, settle, wait_until
 from tests.tui.test_lifecycle_tui import SMALL, STEPS_SNAPSHOT, lifecycle_app
 from tui.core.env_state import LifecycleChanged
 from tui.core.lifecycle.records import EnvLifecycleState
@@ -115,9 +115,8 @@ async def test_new_environment_typing_on_the_template_list_starts_the_name(tmp_p
 
 def footer_key_fits(screen, action: str) -> bool:
     """The footer key of `action` is drawn whole, left of the docked `^p Palette`."""
-    from textual.widgets._footer import FooterKey
 
-    keys = list(screen.query(FooterKey))
+    keys = list(drawn_keys(screen))
     key = next(k for k in keys if k.action == action)
     right = min((k.region.x for k in keys if k.action == "command_palette"), default=screen.size.width)
     return key.region.width > 0 and key.region.right <= right

@@ -8,9 +8,8 @@ pauses staging through the store, as another envdeck of the team would."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets._footer import FooterKey
 
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, make_app, settle, wait_until
 from tests.tui.stage import FIXED_NOW
 
 CASES = [("vera", False, False), ("oscar", False, True), ("oscar", True, False), ("alice", False, True)]
@@ -18,7 +17,7 @@ IDS = ["viewer", "operator", "operator-read-only", "admin"]
 
 
 def footer_keys(app) -> list[tuple[str, str]]:
-    return [(k.key, k.description) for k in app.screen.query(FooterKey)]
+    return [(k.key, k.description) for k in drawn_keys(app.screen)]
 
 
 async def paused_by_alice(app) -> None:

@@ -7,10 +7,8 @@ through the store, as another envdeck of the team would."""
 
 from __future__ import annotations
 
-from textual.widgets._footer import FooterKey
-
 from screens.confirm import ConfirmScreen
-from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, drawn_keys, make_app, settle, wait_until
 from tests.tui.stage import FIXED_NOW
 from tui.core.env_state import RepairPause
 from tui.widgets.status_bar import StatusBar
@@ -61,7 +59,7 @@ async def test_p_on_an_environment_someone_paused_meanwhile_leaves_their_pause(t
         assert session.state("staging").paused and session.state("staging").pause == alices
         await settle(pilot)
         await wait_until(pilot, lambda: ("p", "Resume") in [(k.key, k.description)
-                                                              for k in app.screen.query(FooterKey)],
+                                                              for k in drawn_keys(app.screen)],
                          "the footer to offer Resume")
         rows = [(r["user"], r["action"], r["message"]) for r in await session.store.audit_entries("staging", limit=5)
                 if r["action"] in ("pause", "resume")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from screens.confirm import ConfirmScreen
 from screens.help import HelpScreen
 from screens.resource_detail import ResourceDetailScreen
-from tests.tui.pilot import app_ready, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, drawn_keys, make_app, settle, wait_until
 from tests.tui.stage import LIVE_CONFIG
 from tests.tui.test_footer_agrees import footer_actions, help_rows, press_says
 from tests.tui.test_lifecycle_tui import SMALL
@@ -73,15 +73,14 @@ async def test_repair_is_offered_with_drift_and_every_action_key_goes_when_the_r
 async def test_the_footer_shows_its_keys_whole_at_80_columns(tmp_path, stage):
     """An EC2 instance and an edge node have several of l, s, r Reboot, o, y, d: at 80 columns the footer cut
     `? Help` to `? He` and lost `: Command` (found in tmux); the tabs' y and d give way, then o."""
-    from textual.widgets._footer import FooterKey
 
     app = make_app(tmp_path, stage, env="staging")
     async with app.run_test(size=SMALL) as pilot:
         await app_ready(pilot)
         for rid in ("aws/ec2-instance/i-0abc123", "edge/node/gw-01"):
             detail = await open_detail(pilot, rid)
-            keys = [k for k in detail.query(FooterKey) if k.key != "ctrl+p"]
-            palette = next(k for k in detail.query(FooterKey) if k.key == "ctrl+p")  # docked at the right
+            keys = [k for k in drawn_keys(detail) if k.key != "ctrl+p"]
+            palette = next(k for k in drawn_keys(detail) if k.key == "ctrl+p")  # docked at the right
             assert {"help", "command_line", "quit"} <= footer_actions(detail), (rid, keys)
             assert max(k.region.right for k in keys) <= palette.region.x, \
                 (rid, [(k.description, k.region.x, k.region.right) for k in keys], palette.region.x)

@@ -11,7 +11,7 @@ import pytest
 from textual.widgets.data_table import ColumnKey
 
 from screens.desired_conflict import DesiredConflictScreen
-from tests.tui.pilot import app_ready, dialog_shown, make_app, settle, wait_until
+from tests.tui.pilot import app_ready, dialog_shown, drawn_keys, make_app, settle, wait_until
 from tests.tui.stage import FIXED_NOW, Stage, StageAws
 from tui.cli.demo import START_TOAST_WIDTH, start_toast
 from tui.core.model import Event, Fault, Finding, Resource, Severity
@@ -187,9 +187,8 @@ async def test_bulk_delete_dialog_keeps_its_input_and_buttons_and_says_a_wrong_n
 
 # -- the footer at 80 columns -------------------------------------------------------------
 def footer_keys(app) -> dict[str, object]:
-    from textual.widgets._footer import FooterKey
 
-    return {key.description: key for key in app.screen.query(FooterKey)}
+    return {key.description: key for key in drawn_keys(app.screen)}
 
 
 async def test_the_footer_offers_only_the_actions_the_selected_item_has_and_fills_the_last_column(tmp_path, stage):

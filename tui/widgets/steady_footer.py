@@ -1,73 +1,241 @@
-"""Textual's Footer recomposes every key widget whenever the screen's bindings are
-refreshed (a screen resumed, the selection moved, a view shown), even when the keys it
-shows are the same: on the environment screen that was the largest part of a switch
-(mounting and styling ~20 FooterKey widgets, then rendering them). This footer
-recomposes only when what it would show changed.
+"""The footer's keys drawn by one widget, not one widget per key.
 
-Each key is given its `-compact` class when it is made: Textual's FooterKey sets it from
-its `compact` watcher once mounted, a class change that styled every key a second time
-(~20 of them on each build of an environment screen)."""
+Textual's Footer composes a FooterKey widget for each key, and composes them all again whenever the
+screen's bindings are refreshed (a screen shown, the selection moved, a view shown). Widgets mounted
+after a screen's first layout need a layout and a frame of their own: on a screen built on the
+switch the footer's keys came a frame after the table (its bindings are known only once the table
+is focused, after the footer was composed), and every later recompose mounted and styled ~10
+widgets and laid the screen out again. This footer draws the same keys as one line when it is
+rendered: the keys are read at that frame, so the first frame of a screen shows them, and a change
+of keys is a repaint of one line.
+
+What a FooterKey did is kept: the same styles (the `footer-*` theme variables, `-disabled` keys
+dim, the hovered key highlighted), a click presses the key (a disabled one rings the bell), a
+key's tooltip, one key per action, the command palette's key docked at the right, the keys past
+it hidden under it. `drawn` gives what the last frame drew, with each key's place."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Region
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+
+
+@dataclass(frozen=True)
+class FooterEntry:
+    """A key the footer shows, as the screen's bindings give it."""
+    key: str
+    display: str
+    description: str
+    action: str
+    disabled: bool
+    tooltip: str
+    palette: bool = False  # the command palette's key, docked at the right
+
+
+@dataclass(frozen=True)
+class DrawnKey:
+    """A key as the last frame drew it: `x` and `width` in the footer's cells (a key the palette's
+    key covers keeps its whole width: its `region` ends past the palette's start)."""
+    entry: FooterEntry
+    x: int
+    width: int
+    footer: Region
+
+    @property
+    def key(self) -> str:
+        return self.entry.key
+
+    @property
+    def description(self) -> str:
+        return self.entry.description
+
+    @property
+    def action(self) -> str:
+        return self.entry.action
+
+    @property
+    def disabled(self) -> bool:
+        return self.entry.disabled
+
+    @property
+    def palette(self) -> bool:
+        return self.entry.palette
+
+    @property
+    def region(self) -> Region:
+        """Where the key is on the screen."""
+        return Region(self.footer.x + self.x, self.footer.y, self.width, 1)
 
 
 class SteadyFooter(Footer):
-    _shown: tuple | None = None  # what the last compose showed
+    COMPONENT_CLASSES = {
+        "footer-key--key", "footer-key--description", "footer-key--item", "footer-key--disabled",
+        "footer-key--hover", "footer-key--border",
+    }
+    # As FooterKey's own rules (the key and its description), its background (`item`), a disabled
+    # key (`text-style: dim`), the hovered one, and the palette key's `border-left: vkey`.
+    DEFAULT_CSS = """
+    SteadyFooter {
+        .footer-key--key {
+            color: $footer-key-foreground;
+            background: $footer-key-background;
+            text-style: bold;
+        }
+        .footer-key--description {
+            color: $footer-description-foreground;
+            background: $footer-description-background;
+        }
+        .footer-key--item {
+            background: $footer-item-background;
+        }
+        .footer-key--disabled {
+            background: $footer-item-background;
+            text-style: dim;
+        }
+        .footer-key--hover {
+            color: $footer-key-foreground;
+            background: $block-hover-background;
+        }
+        .footer-key--border {
+            background: $footer-item-background;
+            color: $foreground 20%;
+        }
+    }
+    """
 
-    def _what_it_shows(self) -> tuple:
-        app = self.app
-        keys = tuple((binding.key, app.get_key_display(binding), binding.description, binding.action, enabled,
-                      tooltip, binding.show, binding.tooltip, binding.group)
-                     for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
-                     if binding.show or binding.key == app.COMMAND_PALETTE_BINDING)
-        return (keys, self.compact, self.show_command_palette, self._bindings_ready, app.ENABLE_COMMAND_PALETTE)
+    def __init__(self, *, compact: bool = False, show_command_palette: bool = True, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(compact=compact, show_command_palette=show_command_palette, id=id, classes=classes)
+        self._stale = True  # the bindings changed since the last frame drew the keys
+        self._drawn: tuple[DrawnKey, ...] = ()
+        self._hover: FooterEntry | None = None
 
     def compose(self):
-        self._shown = self._what_it_shows()
-        for widget in super().compose():
-            self._compact_before_mount(widget)
-            yield widget
+        return ()
 
-    def _compact_before_mount(self, widget) -> None:
-        """The class the key's `compact` watcher would set once mounted: the footer's `compact`
-        (data_bind), or True (its own default) for the command palette's key, which is not bound."""
-        if isinstance(widget, FooterKey):
-            widget.set_class(self.compact or widget.has_class("-command-palette"), "-compact", update=False)
+    def entries(self) -> tuple[FooterEntry, ...]:
+        """The keys to show now, as Textual's Footer would compose them (the first binding of
+        each action, in the order of the screen's active bindings), the palette's key last."""
+        if not self._bindings_ready:
+            return ()
+        app = self.app
+        active = self.screen.active_bindings
+        shown: dict[str, FooterEntry] = {}
+        for _node, binding, enabled, tooltip in active.values():
+            if binding.show and binding.action not in shown:
+                shown[binding.action] = FooterEntry(binding.key, app.get_key_display(binding), binding.description,
+                                                    binding.action, not enabled, tooltip or "")
+        entries = list(shown.values())
+        if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
+            found = active.get(app.COMMAND_PALETTE_BINDING)
+            if found is not None:
+                _node, binding, enabled, _tooltip = found
+                entries.append(FooterEntry(binding.key, app.get_key_display(binding), binding.description,
+                                           binding.action, not enabled, binding.tooltip or binding.description,
+                                           palette=True))
+        return tuple(entries)
 
-    # Textual queues one recompose per bindings refresh (a screen built on a switch refreshes them
-    # ~7 times: focus, cursor, stack, ...): one queued at a time reads the bindings once they settle.
-    _recompose_queued = False
-
-    def bindings_changed(self, screen) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus or self._recompose_queued:
-            return
-        if self.is_attached and screen is self.screen:
-            self._recompose_queued = True
-            self.call_after_refresh(self._queued_recompose)
-
-    _recomposing = False
+    @property
+    def drawn(self) -> tuple[DrawnKey, ...]:
+        """The keys as the last frame drew them."""
+        return self._drawn
 
     @property
     def settling(self) -> bool:
-        """A recompose is queued or under way (its keys are not drawn yet)."""
-        return self._recompose_queued or self._recomposing
+        """The bindings changed since the last frame drew the keys (the next one draws them)."""
+        return self._stale
 
-    async def _queued_recompose(self) -> None:
-        self._recompose_queued = False
-        self._recomposing = True
-        try:
-            await self.recompose()
-        finally:
-            self._recomposing = False
-        settled = getattr(self.screen, "footer_settled", None) if self.is_attached else None
-        if settled is not None and not self._recompose_queued:
-            settled()
+    def bindings_changed(self, screen) -> None:
+        self._bindings_ready = True
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self._stale = True
+            self.refresh()
 
-    async def recompose(self) -> None:
-        if self._shown is not None and self.is_attached and self._what_it_shows() == self._shown:
+    # -- drawing ---------------------------------------------------------------------------
+    def _label(self, entry: FooterEntry, compact: bool) -> Text:
+        """The key as FooterKey.render draws it (with its padding)."""
+        key_style = self.get_component_rich_style("footer-key--key")
+        description_style = self.get_component_rich_style("footer-key--description")
+        if entry == self._hover:  # their backgrounds are the key's (transparent): the hovered one's
+            under = Style(bgcolor=self.get_component_rich_style("footer-key--hover").bgcolor)
+            key_style, description_style = key_style + under, description_style + under
+        if entry.description:
+            key_pad, (left, right) = ("", (1, 0)) if compact else (" ", (0, 1))
+            label = Text.assemble((f"{key_pad}{entry.display}{key_pad}", key_style),
+                                  (f"{' ' * left}{entry.description}{' ' * right}", description_style))
+        else:
+            label = Text.assemble((entry.display, key_style))
+        label.stylize_before(self._item_style(entry))
+        return label
+
+    def _item_style(self, entry: FooterEntry) -> Style:
+        if entry == self._hover:
+            return self.get_component_rich_style("footer-key--hover")
+        return self.get_component_rich_style("footer-key--disabled" if entry.disabled else "footer-key--item")
+
+    def render(self) -> Text:
+        entries = self.entries()
+        self._stale = False
+        compact = self.compact
+        width = self.size.width
+        keys = [e for e in entries if not e.palette]
+        palette = next((e for e in entries if e.palette), None)
+        line = Text(no_wrap=True, overflow="crop", end="")
+        drawn: list[DrawnKey] = []
+        footer = self.region
+        for entry in keys:
+            label = self._label(entry, compact)
+            drawn.append(DrawnKey(entry, line.cell_len, label.cell_len, footer))
+            line.append_text(label)
+            if compact:
+                line.append(" ")  # the key's margin: the footer's background
+        right = Text(end="")
+        if palette is not None:
+            # docked at the right: `border-left: vkey`, the label, `padding-right: 1` (themes/envdeck.tcss)
+            label = self._label(palette, True)  # compact whatever the footer is (FooterKey's own default)
+            right.append("▏", self.get_component_rich_style("footer-key--border"))
+            right.append_text(label)
+            right.append(" ", self._item_style(palette))
+        room = max(0, width - right.cell_len)
+        line.truncate(room, overflow="crop", pad=True)
+        if palette is not None and right.cell_len <= width:
+            drawn.append(DrawnKey(palette, room, right.cell_len, footer))
+            line.append_text(right)
+        self._drawn = tuple(drawn)
+        return line
+
+    # -- the mouse, as on FooterKey widgets ----------------------------------------------
+    def _entry_at(self, x: int) -> FooterEntry | None:
+        """The key drawn at column `x` (the palette's key over the keys it covers)."""
+        found = None
+        for key in self._drawn:
+            if key.x <= x < key.x + key.width:
+                found = key.entry
+        return found
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        entry = self._entry_at(event.x)
+        if entry != self._hover:
+            self._hover = entry
+            self.tooltip = (entry.tooltip or None) if entry is not None else None
+            self.refresh()
+
+    def on_leave(self, _event: events.Leave) -> None:
+        if self._hover is not None:
+            self._hover = None
+            self.tooltip = None
+            self.refresh()
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        entry = self._entry_at(event.x)
+        if entry is None:
             return
-        await super().recompose()
+        if entry.disabled:
+            self.app.bell()
+        else:
+            self.app.simulate_key(entry.key)
