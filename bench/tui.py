@@ -8,7 +8,8 @@ driver to the first frame composed after every message it caused was handled
 (the frame is rendered to terminal bytes too, which headless Textual skips).
 Switching: a view (`2` Logs, `1` back to Resources: the key → its frame) and the
 environment (`App.open_env` to a second environment of as many resources and
-back: the call → the frame showing the other table filled); the first visit of
+back: the call → the first frame composed while the other table is filled and the footer
+shows its keys, checked as that frame is composed; a frame that draws nothing is not one); the first visit of
 the second environment (its screen is built on the switch: building ahead is off
 until then) is given apart from the switches between the two visited ones; so is
 the first `2` (the first show of a view), though it stays in the view switch
@@ -35,6 +36,7 @@ import os
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,14 @@ async def wait_for(pilot, predicate, timeout: float = 300.0, interval: float = 0
         if time.perf_counter() > deadline:
             raise TimeoutError("the app did not reach the expected state")
         await pilot.pause(interval)
+
+
+class FrameSeen:
+    """The first frame composed while `check()` held (its index in the frame list), once `check` is set."""
+
+    def __init__(self) -> None:
+        self.check: Callable[[], bool] | None = None
+        self.frame: int | None = None
 
 
 def shown_table(app):
@@ -143,6 +153,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
     from tui.app import AppOptions, create_app
     from tui.core.config import parse_config
     from tui.widgets.resource_table import ResourceTable  # noqa: F401 - timed with the app's imports
+    from tui.widgets.steady_footer import SteadyFooter
     import_s = time.perf_counter() - t_import
 
     worlds = {"bench": SyntheticWorld(n), "other": SyntheticWorld(n, seed=2), "third": SyntheticWorld(n, seed=3)}
@@ -176,9 +187,14 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
             if isinstance(renderable, CompositorUpdate):
                 renderable.render_segments(app.console)
             display(screen, renderable)
+            if renderable is None:
+                return  # nothing to draw: not a frame
             frames.append(time.perf_counter())
             frames_cpu.append(time.process_time())
+            if seen.check is not None and seen.frame is None and seen.check():
+                seen.frame = len(frames) - 1
 
+        seen = FrameSeen()
         app._display = timed_display
         t0 = time.perf_counter()
         async with app.run_test(size=(200, 50)) as pilot:
@@ -193,6 +209,24 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
                 """`view` is the shown tab, its TabActivated handled (the screen's keys released)."""
                 screen = app.screen
                 return getattr(screen, "active_view", None) == view and getattr(screen, "_view_holding", 1) is None
+
+            async def timed_to_frame(act, drawn, cpu: list[float]) -> float:
+                """act() → the first frame composed while `drawn()` holds (checked as that frame is
+                composed: an environment's first frame shows its table filled and the footer's keys)."""
+                start, start_cpu = time.perf_counter(), time.process_time()
+                seen.check, seen.frame = drawn, None
+                act()
+                deadline = start + 60
+                while seen.frame is None and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.001)
+                seen.check = None
+                at = seen.frame if seen.frame is not None else -1
+                cpu.append(frames_cpu[at] - start_cpu)
+                return frames[at] - start
+
+            def env_drawn(env: str) -> bool:
+                footer = app.screen.query(SteadyFooter).first(SteadyFooter) if shown(env) else None
+                return footer is not None and bool(footer.drawn) and not footer.settling
 
             async def timed(act, done=lambda: True, cpu: list[float] | None = None) -> float:
                 """act() → every message it caused handled, `done()` true, and a frame composed after
@@ -273,13 +307,13 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
             await pilot.pause(read_s)  # a user reads before switching (idle time)
             profile_start()
             with GcTime() as first_gc:  # a full collection landing in it swings it by 20-60 ms
-                first_visit = await timed(lambda: app.open_env("other"), lambda: shown("other"), cpu=first_cpu)
+                first_visit = await timed_to_frame(lambda: app.open_env("other"), lambda: env_drawn("other"), first_cpu)
             profile_stop("environment switch: first visit of the other environment")
             await pilot.pause(0.02)
             profile_start()
             for _ in range(max(1, switches // 2)):
                 for env in ("bench", "other"):
-                    envs.append(await timed(lambda e=env: app.open_env(e), lambda e=env: shown(e), cpu=envs_cpu))
+                    envs.append(await timed_to_frame(lambda e=env: app.open_env(e), lambda e=env: env_drawn(e), envs_cpu))
                     await pilot.pause(0.02)
             profile_stop("environment switches")
             # a user reads for a moment: no input for IDLE_S, the app builds the third environment's
@@ -296,7 +330,7 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
             rss_built_ahead = rss_mib()
             ahead_cpu: list[float] = []
             profile_start()
-            ahead_visit = await timed(lambda: app.open_env("third"), lambda: shown("third"), cpu=ahead_cpu)
+            ahead_visit = await timed_to_frame(lambda: app.open_env("third"), lambda: env_drawn("third"), ahead_cpu)
             profile_stop("environment switch: first visit of an environment built ahead in idle time")
             rss_end = rss_mib()
     if profile is not None:

@@ -1,7 +1,7 @@
 """First visits of environments whose screens are built on the switch (no idle moment built them
-ahead), several in one process, timed as bench/tui.py times its one: `App.open_env(env)` → every
-message it caused handled, the table filled, and a frame composed after (wall and this process's
-CPU). With `--count` the bytecodes Python runs in that window are counted too (sys.settrace with
+ahead), several in one process, timed as bench/tui.py times its one: `App.open_env(env)` → the
+first frame composed while the table is filled and the footer shows its keys (checked as that frame
+is composed; a frame that draws nothing is not one), wall and this process's CPU. With `--count` the bytecodes Python runs in that window are counted too (sys.settrace with
 opcode events: ~20x slower, but the count does not depend on the machine's load), and how many of
 them ran before each frame: an A/B of the switch on a shared machine.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import parse_args, print_table, write_result
-from bench.tui import GcTime, key_event, shown_table, wait_for, world_factory
+from bench.tui import FrameSeen, GcTime, key_event, shown_table, wait_for, world_factory
 
 NAME = "tui_first_visit"
 PAUSE_S = 2.0  # before each visit: the idle collect and the tick run, as after a reader's pause
@@ -64,6 +64,7 @@ async def run(n: int, visits: int, count: bool, view_switches: int = 0) -> dict[
     from bench.synthetic_backend import SyntheticWorld
     from tui.app import AppOptions, create_app
     from tui.core.config import parse_config
+    from tui.widgets.steady_footer import SteadyFooter
 
     if count:  # a traced run is ~20x slower: the screen's cap on holding the collector scaled alike
         import screens.environment as environment_screen
@@ -87,15 +88,25 @@ async def run(n: int, visits: int, count: bool, view_switches: int = 0) -> dict[
             if isinstance(renderable, CompositorUpdate):  # as bench/tui.py: the terminal bytes too
                 renderable.render_segments(app.console)
             display(screen, renderable)
+            if renderable is None:
+                return  # nothing to draw: not a frame
             frames.append(time.perf_counter())
             frames_cpu.append(time.process_time())
             counter.frame()
+            if seen.check is not None and seen.frame is None and seen.check():
+                seen.frame = len(frames) - 1
+
+        seen = FrameSeen()
 
         app._display = timed_display
         async with app.run_test(size=(200, 50)) as pilot:
             def shown(env: str) -> bool:
                 table = shown_table(app)
                 return getattr(app.screen, "env", None) == env and table is not None and table.row_count == n
+
+            def drawn(env: str) -> bool:
+                footer = app.screen.query(SteadyFooter).first(SteadyFooter) if shown(env) else None
+                return footer is not None and bool(footer.drawn) and not footer.settling
 
             await wait_for(pilot, lambda: shown("start"))
             for env in envs[1:]:
@@ -104,20 +115,22 @@ async def run(n: int, visits: int, count: bool, view_switches: int = 0) -> dict[
                 await pilot.pause(PAUSE_S)
                 counter = OpcodeCount(count)
                 start, start_cpu = time.perf_counter(), time.process_time()
+                first = len(frames)
                 with GcTime() as collector, counter:
+                    seen.check, seen.frame = (lambda e=env: drawn(e)), None
                     app.open_env(env)
-                    await pilot._wait_for_screen()
-                    while not shown(env):
+                    while seen.frame is None:
                         await asyncio.sleep(0.001)
-                    handled = time.perf_counter()
-                    while not (frames and frames[-1] >= handled):
-                        await asyncio.sleep(0.001)
-                results.append({"ms": round((frames[-1] - start) * 1000, 1),
-                                "cpu_ms": round((frames_cpu[-1] - start_cpu) * 1000, 1),
-                                "gc_cpu_ms": round(collector.cpu * 1000, 1),
-                                "frames": len(counter.at_frames) if count else sum(f >= start for f in frames),
-                                "kilo_opcodes": round(counter.ops / 1000) if count else None,
-                                "kilo_opcodes_at_frames": [round(x / 1000) for x in counter.at_frames]})
+                    seen.check = None
+                at = seen.frame  # the frames after it, until this loop noticed, are not the visit's
+                at_frames = counter.at_frames[:at - first + 1]
+                gc_cpu, _passes = collector.before(frames_cpu[at])
+                results.append({"ms": round((frames[at] - start) * 1000, 1),
+                                "cpu_ms": round((frames_cpu[at] - start_cpu) * 1000, 1),
+                                "gc_cpu_ms": round(gc_cpu * 1000, 1),
+                                "frames": at - first + 1,
+                                "kilo_opcodes": round(at_frames[-1] / 1000) if count else None,
+                                "kilo_opcodes_at_frames": [round(x / 1000) for x in at_frames]})
                 await pilot.pause(0.3)
             views: list[dict[str, Any]] = []
             for i in range(view_switches):
