@@ -106,3 +106,42 @@ async def test_the_table_folds_opens_on_a_filter_and_says_it_is_loading():
         table.set_filter(lambda text, name: "pulled 340" in text)
         await pilot.pause()
         assert [k.split(SEP)[0] for k in table.row_keys] == ["kubernetes/Pod/p-340"]
+
+
+def _fleet_run(first_id: int, nodes: int, failed: set[int]) -> list[dict]:
+    """The audit rows of one `envdeck run` on `nodes` nodes (one transaction: one time, consecutive
+    ids), newest first as the store returns them."""
+    return [{"id": first_id + i, "at": PASS, "user": "alice", "env": "staging", "origin": "cli", "action": "run",
+             "target": f"edge/node/gw-{i:02d}", "params": {"command": "uptime"},
+             "result": "failed" if i in failed else "succeeded", "message": "exit 1" if i in failed else ""}
+            for i in reversed(range(nodes))]
+
+
+async def test_a_fleet_runs_audit_rows_are_one_timeline_row_until_filtered():
+    """Scale tester, session 11: a 90-node `envdeck run` filled the Timeline with 90 audit rows (the
+    CLI already showed them as one line); a pod's delete before it stays its own row."""
+    app = _Host()
+    async with app.run_test(size=(160, 30)) as pilot:
+        table = app.query_one(TimelineTable)
+        palette = Palette({})
+        delete = {"id": 10, "at": "2026-12-07T19:40:00Z", "user": "bob", "env": "staging", "origin": "tui",
+                  "action": "delete", "target": "kubernetes/Pod/web-1", "params": {}, "result": "succeeded"}
+        audit = _fleet_run(11, 90, failed={3, 17}) + [delete]
+        table.show([], audit, palette, now=NOW)
+        await pilot.pause()
+        assert len(table.row_keys) == 2, table.row_keys
+        run_key = next(k for k in table.row_keys if "a11-100" in k)
+        cells = table._full[0][run_key]
+        assert cells[3].plain == "90 edge nodes" and cells[2].plain == "mixed", [c.plain for c in cells]
+        assert "88 succeeded, 2 failed (not succeeded: gw-03, gw-17)" in cells[5].plain, cells[5].plain
+        assert "/ shows each" in cells[5].plain
+        table.move_to_key(run_key)
+        assert table.resource_for_cursor() is None, "a run's row opens no resource"
+        assert any(k.startswith("kubernetes/Pod/web-1") for k in table.row_keys), "the delete keeps its row"
+
+        table.set_filter(lambda text, name: "gw-" in text)
+        await pilot.pause()
+        assert len(table.row_keys) == 90, "/ shows each node's row"
+        table.set_filter(None)
+        await pilot.pause()
+        assert len(table.row_keys) == 2, "folded again"

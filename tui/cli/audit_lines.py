@@ -12,6 +12,7 @@ from typing import Any
 
 from tui.cli.table_fit import Column, cut_end, fit_table, fold_words
 from tui.core.audit_rows import row_time, time_flag
+from tui.core.fleet_fold import fold_fleet_runs
 from tui.core.sanitize import clean
 
 MESSAGE_SHOWN = 300
@@ -64,51 +65,7 @@ def compact_time(at: object, now: datetime) -> str:
     return ts.strftime("%H:%M:%S" if ts.date() == now.astimezone(UTC).date() else "%m-%d %H:%M:%S")
 
 
-FLEET_FOLD_MIN = 3  # rows of one fleet run shown as one line on a terminal
-FAILED_NAMED = 10  # nodes named in a folded run's line (of those that did not succeed)
-
-
-def _fleet_key(e: dict[str, Any]) -> tuple[Any, ...] | None:
-    """What the rows of one `envdeck run` share (written in one transaction: same user, env, origin,
-    time and params, consecutive ids), or None for a row of no fleet run."""
-    if e.get("action") != "run" or not str(e.get("target", "")).startswith("edge/node/") or e.get("params_error"):
-        return None
-    return (e.get("user"), e.get("env"), e.get("origin"), e.get("at"), repr(e.get("params")), e.get("db_user"))
-
-
-def fold_fleet_runs(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """On a terminal, the rows of one fleet run (FLEET_FOLD_MIN or more, adjacent in the listing and
-    by id, sharing user, env, origin, time and params) as one row: target `90 edge nodes`, result
-    the one they share or `mixed`, message `82 succeeded, 8 failed (gw-03, …) · ids 101-190`.
-    It says how many rows it stands for, not how many nodes the run had (`--limit` may cut a run);
-    `--json` and a piped listing keep every row."""
-    out: list[dict[str, Any]] = []
-    i = 0
-    while i < len(entries):
-        key, j = _fleet_key(entries[i]), i + 1
-        while (key is not None and j < len(entries) and _fleet_key(entries[j]) == key
-               and abs(int(entries[j]["id"]) - int(entries[j - 1]["id"])) == 1):
-            j += 1
-        if key is None or j - i < FLEET_FOLD_MIN:
-            out.extend(entries[i:j])
-        else:
-            out.append(_fleet_row(entries[i:j]))
-        i = j
-    return out
-
-
-def _fleet_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    results: dict[str, list[str]] = {}
-    for r in rows:
-        results.setdefault(str(r["result"]), []).append(str(r["target"]).removeprefix("edge/node/"))
-    counts = ", ".join(f"{len(names)} {result}" for result, names in sorted(results.items(), key=lambda x: -len(x[1])))
-    others = sorted(n for result, names in results.items() if result != "succeeded" for n in names)
-    named = f" (not succeeded: {', '.join(others[:FAILED_NAMED])}{', …' if len(others) > FAILED_NAMED else ''})" \
-        if others else ""
-    ids = sorted(int(r["id"]) for r in rows)
-    return {**rows[0], "id": f"{ids[0]}-{ids[-1]}", "target": f"{len(rows)} edge nodes",
-            "result": next(iter(results)) if len(results) == 1 else "mixed", "message_cut": False,
-            "message": f"{counts}{named} · {len(rows)} rows, one a node: --json or --target NODE shows each"}
+FLEET_HINT = "--json or --target NODE shows each"  # how a folded run's rows are read one by one
 
 
 def audit_lines(entries: list[dict[str, Any]], now: datetime, width: int | None) -> list[str]:
@@ -117,7 +74,7 @@ def audit_lines(entries: list[dict[str, Any]], now: datetime, width: int | None)
     (fold_fleet_runs)."""
     if width is None:
         return [audit_line(e, now) for e in entries]
-    entries = fold_fleet_runs(entries)
+    entries = fold_fleet_runs(entries, FLEET_HINT)
     room = max(20, width - ACTION_ROOM)
     rows = [[str(e["id"]), str(e["at"]), str(e["user"]), str(e["env"]), str(e["origin"]), str(e["result"])]
             for e in entries]

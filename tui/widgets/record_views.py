@@ -23,6 +23,7 @@ from textual.widgets.data_table import ColumnKey
 
 from tui.core.audit_rows import FUTURE_SKEW, row_time
 from tui.core.env_state import EnvState
+from tui.core.fleet_fold import fold_fleet_runs
 from tui.core.model import SEVERITY_ORDER, Resource, iso
 from tui.core.text_cut import cut_middle
 from tui.core.timeline_fold import fold_health
@@ -339,7 +340,8 @@ class TimelineTable(RecordTable):
 
     Edge health changes that follow from each other are folded (tui/core/timeline_fold.py): a
     node's services' `Unknown → Healthy` in the node's row, a pass's burst of nodes in one summary
-    row; any `/` filter shows every row unfolded. Until the first read answers, a placeholder row
+    row; so are the audit rows of one fleet run (tui/core/fleet_fold.py, as `envdeck audit` on a
+    terminal); any `/` filter shows every row unfolded. Until the first read answers, a placeholder row
     says the timeline is being read (`mark_loading`), not an empty table that reads as "no events"."""
 
     COLUMNS = (("at", "TIME"), ("kind", "KIND"), ("level", "LEVEL"), ("resource", "RESOURCE"),
@@ -387,6 +389,7 @@ class TimelineTable(RecordTable):
                 places = [place_of.get(str(e.get("id", "")).removeprefix("fold"), "") for e in shown]
                 entries = shown
             entries, places = entries[:ENTRIES_SHOWN], places[:ENTRIES_SHOWN]
+            audit = fold_fleet_runs(audit, "/ shows each")
         for e, at in zip(entries, places, strict=True):
             key = f"{e.get('resource', '')}{SEP}t{e.get('id', '')}"
             count = int(e.get("count") or 1)
@@ -397,7 +400,7 @@ class TimelineTable(RecordTable):
                                      safe(e.get("label") or self._label(str(e.get("resource", ""))), max_len=40),
                                      safe(e.get("reason", ""), max_len=32), safe(message, max_len=160))))
         for (a, at) in zip(audit, _sort_times(audit, now), strict=True):
-            key = f"{a.get('target', '')}{SEP}a{a.get('id', '')}"
+            key = f"{'' if a.get('folded') else a.get('target', '')}{SEP}a{a.get('id', '')}"  # a run's row: no resource
             params = a.get("params") or {}
             what = str(a.get("action", "")) + (" " + " ".join(f"{k}={show_value(v)}" for k, v in params.items())
                                                if params else "")
@@ -417,7 +420,8 @@ class TimelineTable(RecordTable):
                 message += f" · params unreadable ({a['params_error']}): {a.get('params_raw') or ''}"
             merged.append((at, key, (self._time(a.get("at"), palette, now), Text("audit", end=""),
                                      result_cell(str(a.get("result", "")), palette),
-                                     safe(self._label(str(a.get("target", ""))), max_len=40),
+                                     safe(str(a["target"]) if a.get("folded") else self._label(str(a.get("target", ""))),
+                                          max_len=40),
                                      safe(what, max_len=32), safe(message, max_len=160))))
         merged.sort(key=lambda x: x[0], reverse=True)
         rows = {key: cells for _, key, cells in merged}
