@@ -82,6 +82,7 @@ async def test_wake_is_not_followed_by_a_repair_from_the_asleep_observation(tmp_
             assert deployment_writes[woken:] == []
             repairs = [r for r in await session.store.audit_entries("pr-5", limit=200)
                        if r["origin"] == Origin.RECONCILER]
-            assert repairs == []
+            assert repairs == [], [{k: r.get(k) for k in ('action', 'target', 'params', 'result', 'message', 'at')}
+                                   for r in repairs]
         finally:
             await session.close()
