@@ -28,7 +28,7 @@ from screens import action_flow
 from screens.base import EnvdeckScreen, steady_input
 from screens.env_views import ENV_VIEWS, VIEW_BY_NAME, VIEWS
 from screens.environment_actions import EnvironmentActions, pods_of, short_scope
-from screens.key_hold import hold_keys, keys_on_their_way, release_keys
+from screens.key_hold import drop_keys, hold_keys, keys_on_their_way, release_keys
 from screens.lifecycle_flow import explain_key
 from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
 from screens.settled_layout import SettledFirstLayout
@@ -802,6 +802,9 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
         def open_box(waits: int = 0) -> None:
             if waits < KEYS_ON_THEIR_WAY_WAITS and keys_on_their_way(self.app):
                 self.app.call_after_refresh(open_box, waits + 1)
+                return
+            if self.app.screen is not self:  # `i/r`: the detail opened first; `r` was not typed for it
+                drop_keys(self.app, "filter", "/ was typed for the environment's filter and another screen opened first")
                 return
             try:
                 self._open_filter_box()

@@ -22,6 +22,7 @@ from tui.core.lifecycle.records import EnvLifecycleState
 from tui.core.policy import PAUSE
 from tui.core.sanitize import clean
 from tui.widgets.record_views import DriftTable
+from tui.widgets.steady_footer import FOOTER_KEEPS
 
 if TYPE_CHECKING:
     from tui.app import EnvdeckApp
@@ -58,13 +59,16 @@ def lifecycle_keys_for(managed) -> tuple[str, ...]:
     return ("env_destroy", "env_sleep") if managed.state == EnvLifecycleState.READY else ("env_destroy",)
 
 
-def described_as(bindings: dict[str, ActiveBinding], action: str, description: str) -> dict[str, ActiveBinding]:
+def described_as(bindings: dict[str, ActiveBinding], action: str, description: str,
+                 show: bool | None = None) -> dict[str, ActiveBinding]:
     """`bindings` (changed in place) with the keys bound to `action` described as `description`
-    (the footer, `?` and Textual's keys panel all read the active bindings)."""
+    (the footer, `?` and Textual's keys panel all read the active bindings), and shown in the
+    footer or not when `show` says."""
     for key, ab in list(bindings.items()):
         if ab.binding.action == action:
-            bindings[key] = ActiveBinding(ab.node, replace(ab.binding, description=description), ab.enabled,
-                                          ab.tooltip)
+            binding = replace(ab.binding, description=description,
+                              show=ab.binding.show if show is None else show)
+            bindings[key] = ActiveBinding(ab.node, binding, ab.enabled, ab.tooltip)
     return bindings
 
 
@@ -310,11 +314,20 @@ class EnvironmentActions:
         # paused: `p Resume` first (how to leave the state the status bar flags), then the others;
         # only to a role that may resume (a viewer's `p` is still refused and explained when pressed)
         resume = paused and may_pause(self.envdeck.session, self.env)  # type: ignore[attr-defined]
-        actions = (("pause",) if resume else ()) + FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
+        self._resume_shown = resume
+        actions = FOOTER_WHEN_ABLE + lifecycle_keys_for(getattr(self, "managed", None))
         bindings = pause_reads_resume(self._shown_as_focused(super().active_bindings), paused)  # type: ignore[misc]
+        if resume:  # shown whatever the room: the footer makes room by leaving out other keys (footer_keeps)
+            bindings = described_as(bindings, "pause", "Resume", show=True)
         bindings = restart_reads_reboot(bindings, self._restart_reboots())
         shown = promote_to_footer(self, bindings, actions)
         return fit_footer(self, shown)
+
+    _resume_shown = False
+
+    def footer_keeps(self) -> frozenset[str]:
+        """The keys the footer leaves out last when it is too narrow: `p Resume` with the usual three."""
+        return FOOTER_KEEPS | {"pause"} if self._resume_shown else FOOTER_KEEPS
 
     def _restart_reboots(self) -> bool:
         """`r` reboots what it acts on (the selected or marked edge nodes): its key reads `Reboot`."""

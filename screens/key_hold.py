@@ -127,6 +127,19 @@ class KeyHold:
 
         self.app.call_after_refresh(check)
 
+    def drop(self, reason: str, why: str) -> None:
+        """End hold `reason` dropping the keys it queued (when no other hold keeps them): what they
+        were typed for is not there (`why`), and replayed they would act where they were not aimed."""
+        if self._holders.pop(reason, None) is None:
+            return
+        if self._holders:
+            return
+        dropped = len(self._queue)
+        self._queue.clear()
+        if dropped:
+            self.app.notify(f"{dropped} key{'s' if dropped != 1 else ''} typed after it dropped: {why}",
+                            severity="warning", timeout=4, markup=False)
+
     def _expire(self, reason: str, token: int, waited_s: float) -> None:
         if self._holders.get(reason) != token:
             return
@@ -167,6 +180,12 @@ def release_keys(app: App, reason: str, *, when_settled: bool = False) -> None:
         keys.release_when_settled(reason)
     else:
         app.call_later(keys.release, reason)
+
+
+def drop_keys(app: App, reason: str, why: str) -> None:
+    keys = getattr(app, "keys", None)
+    if isinstance(keys, KeyHold):
+        keys.drop(reason, why)
 
 
 def keys_on_their_way(app: App) -> bool:

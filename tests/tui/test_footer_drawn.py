@@ -51,7 +51,8 @@ async def test_the_first_frame_of_a_screen_built_on_the_switch_shows_the_footer_
 
 class Keys(App):
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("s", "say", "Say", tooltip="says hello"),
-                Binding("x", "never", "Never")]
+                Binding("x", "never", "Never"),
+                Binding("ctrl+p", "command_palette", "palette", id="command-palette", show=False)]
     said = 0
     rings = 0
 
@@ -96,7 +97,7 @@ async def test_footer_keys_act_as_footer_key_widgets_did():
         await wait_until(pilot, lambda: footer.tooltip is None, "no tooltip once the mouse left")
 
 
-async def test_keys_past_the_width_go_under_the_palette_key():
+async def test_keys_that_do_not_fit_leave_the_rightmost_first_and_quit_help_command_stay():
     app = Keys()
     async with app.run_test(size=(22, 4)) as pilot:
         await settle(pilot)
@@ -104,5 +105,83 @@ async def test_keys_past_the_width_go_under_the_palette_key():
         palette = footer.drawn[-1]
         assert palette.palette and palette.region.right == 22
         text = footer.render_line(0).text
-        assert len(text) == 22 and text.endswith("▏^p palette "), repr(text)
-        assert text.startswith("q Quit s"), repr(text)  # the rest is under the palette's key
+        assert text == "q Quit    ▏^p palette ", repr(text)  # `s Say` and `x Never` left, still bound
+        await pilot.click(SteadyFooter, offset=(8, 0))  # where no key is drawn: nothing pressed
+        await pilot.pause()
+        assert app.said == 0 and app.rings == 0
+        await pilot.resize_terminal(11, 4)  # no room for the palette's key: no key drawn, none clickable
+        await settle(pilot)
+        assert footer.render_line(0).text.strip() == "q Quit"[:11].strip() or not footer.render_line(0).text.strip()
+        await pilot.click(SteadyFooter, offset=(9, 0))
+        await pilot.pause()
+        assert app.said == 0 and app.rings == 0
+
+
+async def test_a_keymap_that_moves_the_palette_keeps_its_key_docked_right():
+    app = Keys()
+    app.set_keymap({"command-palette": "ctrl+k"})
+    async with app.run_test(size=(60, 4)) as pilot:
+        await settle(pilot)
+        footer = app.query_one(SteadyFooter)
+        assert footer.drawn[-1].palette and footer.drawn[-1].key == "ctrl+k", footer.drawn
+        assert "^k palette" in footer.render_line(0).text
+
+
+def _whole(screen) -> list[str]:
+    """What is wrong with the footer's keys as drawn: a key cut under the palette's key, or one of
+    `q Quit ? Help : Command` missing."""
+    keys = drawn_keys(screen)
+    palette = next((k for k in keys if k.palette), None)
+    right = palette.region.x if palette is not None else screen.size.width
+    wrong = [f"{k.key} {k.description} cut" for k in keys if not k.palette and k.region.right > right]
+    shown = {k.action for k in keys}
+    return wrong + [f"{a} missing" for a in ("quit", "help", "command_line") if a not in shown]
+
+
+async def test_every_row_keeps_resume_quit_help_and_command_whole_at_80_and_60_columns(tmp_path, stage):
+    """On-call finding, session 12: with repairs paused, `p Resume` left the footer on rows with
+    several action keys (an ECS service with drift: `l Logs r Restart R Repair`), at 60 columns
+    `? Help` was cut and `: Command` hidden, and the Logs view hid `: Command` at 80. The footer now
+    leaves out other keys, rightmost first."""
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await app.session.set_paused("staging", True)
+        screen = app.screen
+        table = screen.query_one(ResourceTable)
+        for size in ((80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await wait_until(pilot, lambda s=size: screen.size.width == s[0], f"{size}")
+            await pilot.press("g", "g")
+            for row in range(table.row_count):
+                await settle(pilot)
+                where = (size, row, screen.selected_id())
+                assert not _whole(screen), (where, _whole(screen), [k.key for k in drawn_keys(screen)])
+                assert ("p", "Resume") in [(k.key, k.description) for k in drawn_keys(screen)], where
+                await pilot.press("j")
+        # the Logs view of a Deployment that can restart and has drift: its own keys and r R beside them
+        await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/api"), "the api Deployment")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: screen.active_view == "logs", "the Logs view")
+        for size in ((80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await wait_until(pilot, lambda s=size: screen.size.width == s[0], f"{size}")
+            await settle(pilot)
+            assert not _whole(screen), (size, _whole(screen), [k.key for k in drawn_keys(screen)])
+
+
+async def test_slash_filter_is_not_offered_while_the_filter_box_types_it(tmp_path, stage):
+    """Breaker finding, session 12: with the filter box open the footer offered `/ Filter`, and `/`
+    typed a `/` into the box."""
+    from textual.widgets import Input
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_ready(pilot)
+        await settle(pilot)
+        assert "slash" in [k.key for k in drawn_keys(app.screen)]
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: isinstance(app.focused, Input), "the filter box")
+        await settle(pilot)
+        keys = [k.key for k in drawn_keys(app.screen)]
+        assert "slash" not in keys and "escape" in keys, keys

@@ -83,3 +83,48 @@ async def test_the_logs_footer_keeps_q_quit_whole_at_80_columns(tmp_path, stage)
         rows = {key.split(":")[0]: cells[2].plain for key, cells in binding_rows(screen, app.palette).items()}
         assert rows["logs-timestamps"].startswith("Time"), "a key out of the footer is still in ?"
         assert rows["stop"] == "Stop (not now)" and rows["start"] == "Start (not now)", (rows["stop"], rows["start"])
+
+
+async def test_a_search_typed_after_a_key_that_opens_another_screen_is_dropped_with_a_word(tmp_path, stage):
+    """Breaker finding, session 12: `i/r` on an EC2 instance in one burst opened its details and then
+    a Reboot dialog on them (the `r` meant for the filter box went to the screen `i` opened), and left
+    an empty filter box open underneath. The keys typed after `/` are dropped, and a line says so."""
+    from screens.confirm import ConfirmScreen
+    from screens.resource_detail import ResourceDetailScreen
+
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await app_ready(pilot)
+        env_screen = app.screen
+        table = env_screen.query_one(ResourceTable)
+        await wait_until(pilot, lambda: table.move_to_key("aws/ec2-instance/i-0abc123"), "the instance")
+        await send_burst(pilot, "i/r", "burst")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen) and not app.keys.held,
+                         "the details, the keys settled")
+        for _ in range(5):
+            await pilot.pause(0.05)
+        assert not isinstance(app.screen, ConfirmScreen), "no Reboot dialog from the r typed after /"
+        assert any("dropped" in n.message for n in app._notifications), [n.message for n in app._notifications]
+        assert env_screen.query_one("#filter").has_class("hidden"), "no filter box left open underneath"
+
+
+async def test_esc_in_the_search_box_closes_it_and_stays_on_the_logs(tmp_path, stage):
+    """Breaker finding, session 12: Esc in the Logs view's search box also ran the screen's `esc Back`
+    and left the Logs view for Resources."""
+    from textual.widgets import Input
+
+    async with pod_selected(tmp_path, stage) as pilot:
+        app = pilot.app
+        screen = app.screen
+        await pilot.press("l")
+        logs = screen.query_one(LogsView)
+        await wait_until(pilot, lambda: screen.active_view == "logs" and logs.log_widget.line_count == 200, "logs")
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: isinstance(app.focused, Input), "the search box")
+        await pilot.press("a", "p", "i", "escape")
+        await wait_until(pilot, lambda: app.focused is logs.log_widget and not app.keys.held, "the log focused")
+        await pilot.pause(0.1)
+        assert screen.active_view == "logs"
+        assert logs.query_one("#logs-search-input").has_class("hidden")
+        await pilot.press("escape")  # a second Esc is the screen's Back
+        await wait_until(pilot, lambda: screen.active_view == "resources", "back on Resources")

@@ -408,14 +408,18 @@ class LogsView(Vertical):
             self.action_next_match()
         self.post_message(self.SearchClosed())
 
-    def key_escape(self) -> bool | None:
+    def on_key(self, event: events.Key) -> None:
+        """Esc in the search box closes the box, and only that: the key goes no further, where the
+        screen's `esc Back` would also have left the Logs view (breaker finding, session 12)."""
+        if event.key != "escape":
+            return
         box = self.query_one("#logs-search-input", Input)
         if box.has_focus:
+            event.stop()
+            event.prevent_default()
             box.add_class("hidden")
             self.log_widget.focus()
             self.post_message(self.SearchClosed())
-            return True
-        return None
 
     def set_search(self, text: str) -> None:
         self._search_text = text

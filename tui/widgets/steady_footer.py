@@ -22,7 +22,12 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.geometry import Region
+from textual.keys import key_to_character
 from textual.widgets import Footer
+
+PALETTE_ACTION = "command_palette"
+# Keys a footer too narrow for all of its keys keeps to the last (a screen may say others: footer_keeps)
+FOOTER_KEEPS = frozenset({"quit", "help", "command_line"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,16 @@ class DrawnKey:
         return Region(self.footer.x + self.x, self.footer.y, self.width, 1)
 
 
+def _typed_into(focused, node, key: str, display: str) -> bool:
+    """The focused box types `key` rather than letting it reach `node`'s binding: `/ Filter` is
+    not offered while the filter box has the focus (Textual leaves it in the bindings: its
+    key_to_character knows no character for `slash`, so the box's claim on it is not asked)."""
+    if focused is None or node is focused:
+        return False
+    character = key_to_character(key) or (display if len(display) == 1 else None)
+    return focused.check_consume_key(key, character)
+
+
 class SteadyFooter(Footer):
     COMPONENT_CLASSES = {
         "footer-key--key", "footer-key--description", "footer-key--item", "footer-key--disabled",
@@ -113,6 +128,7 @@ class SteadyFooter(Footer):
         super().__init__(compact=compact, show_command_palette=show_command_palette, id=id, classes=classes)
         self._stale = True  # the bindings changed since the last frame drew the keys
         self._drawn: tuple[DrawnKey, ...] = ()
+        self._room = 0  # the cells left of the palette's key at the last frame
         self._hover: FooterEntry | None = None
 
     def compose(self):
@@ -125,14 +141,19 @@ class SteadyFooter(Footer):
             return ()
         app = self.app
         active = self.screen.active_bindings
+        focused = self.screen.focused
         shown: dict[str, FooterEntry] = {}
-        for _node, binding, enabled, tooltip in active.values():
-            if binding.show and binding.action not in shown:
+        for node, binding, enabled, tooltip in active.values():
+            if binding.show and binding.action not in shown and binding.action != PALETTE_ACTION \
+                    and not _typed_into(focused, node, binding.key, app.get_key_display(binding)):
                 shown[binding.action] = FooterEntry(binding.key, app.get_key_display(binding), binding.description,
                                                     binding.action, not enabled, tooltip or "")
         entries = list(shown.values())
         if self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
+            # by its action: a keymap may bind the palette to another key than COMMAND_PALETTE_BINDING
             found = active.get(app.COMMAND_PALETTE_BINDING)
+            if found is None or found.binding.action != PALETTE_ACTION:
+                found = next((ab for ab in active.values() if ab.binding.action == PALETTE_ACTION), None)
             if found is not None:
                 _node, binding, enabled, _tooltip = found
                 entries.append(FooterEntry(binding.key, app.get_key_display(binding), binding.description,
@@ -151,8 +172,10 @@ class SteadyFooter(Footer):
         return self._stale
 
     def bindings_changed(self, screen) -> None:
+        # Textual's footer waits for the terminal's focus; a repaint of one line need not: a
+        # dashboard watched from another pane keeps its keys true (`W Wake` once it sleeps)
         self._bindings_ready = True
-        if screen.app.app_focus and self.is_attached and screen is self.screen:
+        if self.is_attached and screen is self.screen:
             self._stale = True
             self.refresh()
 
@@ -183,17 +206,7 @@ class SteadyFooter(Footer):
         self._stale = False
         compact = self.compact
         width = self.size.width
-        keys = [e for e in entries if not e.palette]
         palette = next((e for e in entries if e.palette), None)
-        line = Text(no_wrap=True, overflow="crop", end="")
-        drawn: list[DrawnKey] = []
-        footer = self.region
-        for entry in keys:
-            label = self._label(entry, compact)
-            drawn.append(DrawnKey(entry, line.cell_len, label.cell_len, footer))
-            line.append_text(label)
-            if compact:
-                line.append(" ")  # the key's margin: the footer's background
         right = Text(end="")
         if palette is not None:
             # docked at the right: `border-left: vkey`, the label, `padding-right: 1` (themes/envdeck.tcss)
@@ -202,21 +215,47 @@ class SteadyFooter(Footer):
             right.append_text(label)
             right.append(" ", self._item_style(palette))
         room = max(0, width - right.cell_len)
+        gap = 1 if compact else 0  # the key's margin: the footer's background
+        labels = self._fitted([(e, self._label(e, compact)) for e in entries if not e.palette], room, gap)
+        line = Text(no_wrap=True, overflow="crop", end="")
+        drawn: list[DrawnKey] = []
+        footer = self.region
+        for entry, label in labels:
+            drawn.append(DrawnKey(entry, line.cell_len, label.cell_len, footer))
+            line.append_text(label)
+            line.append(" " * gap)
         line.truncate(room, overflow="crop", pad=True)
         if palette is not None and right.cell_len <= width:
             drawn.append(DrawnKey(palette, room, right.cell_len, footer))
             line.append_text(right)
         self._drawn = tuple(drawn)
+        self._room = room
         return line
+
+    def _fitted(self, labels: list[tuple[FooterEntry, Text]], room: int, gap: int) -> list[tuple[FooterEntry, Text]]:
+        """The keys that fit left of the palette's key: while they do not, the rightmost one the
+        screen does not keep leaves (the screen's own rules chose first, e.g. the environment
+        screen's FOOTER_GIVES_WAY; still bound, and listed by `?`), so that `q Quit ? Help
+        : Command` show whole at 60 columns too."""
+        keeps = getattr(self.screen, "footer_keeps", None)
+        kept = keeps() if callable(keeps) else FOOTER_KEEPS
+        used = sum(label.cell_len + gap for _, label in labels)
+        while used > room:
+            drop = next((i for i in range(len(labels) - 1, -1, -1) if labels[i][0].action not in kept), None)
+            if drop is None:
+                break
+            used -= labels.pop(drop)[1].cell_len + gap
+        return labels
 
     # -- the mouse, as on FooterKey widgets ----------------------------------------------
     def _entry_at(self, x: int) -> FooterEntry | None:
-        """The key drawn at column `x` (the palette's key over the keys it covers)."""
-        found = None
+        """The key drawn at column `x` (the palette's key over the keys it covers; none where the
+        footer is too narrow to show a key)."""
         for key in self._drawn:
-            if key.x <= x < key.x + key.width:
-                found = key.entry
-        return found
+            end = key.x + key.width if key.palette else min(key.x + key.width, self._room)
+            if key.x <= x < end:
+                return key.entry
+        return None
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         entry = self._entry_at(event.x)
