@@ -193,11 +193,16 @@ def keys_on_their_way(app: App) -> bool:
     priority key such as `/` as it arrives, and hands any other to the focused widget, from which
     it bubbles through a queue per widget up to the app, where the screen's bindings are checked:
     it waits in one of those queues (back in the app's, behind the keys typed after it)."""
+    from tui.widgets.line_table import LineTable
+
     focused = app.focused
     chain = focused.ancestors_with_self if focused is not None else [app.screen, app]
     for node in chain:
         queue = node.__dict__.get("_message_queue")  # made when first used
         waiting = [node._pending_message, *getattr(queue, "values", ())]
         if any(isinstance(m, events.Key) and (node is not app or m.is_forwarded) for m in waiting):
+            return True
+        # a key a table's binding took, on its way as what it chose (Enter: the row to drill into)
+        if node is not app and any(isinstance(m, LineTable.RowSelected) for m in waiting):
             return True
     return False

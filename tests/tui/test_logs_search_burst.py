@@ -128,3 +128,17 @@ async def test_esc_in_the_search_box_closes_it_and_stays_on_the_logs(tmp_path, s
         assert logs.query_one("#logs-search-input").has_class("hidden")
         await pilot.press("escape")  # a second Esc is the screen's Back
         await wait_until(pilot, lambda: screen.active_view == "resources", "back on Resources")
+
+
+async def test_enter_then_a_search_in_one_burst_drills_in_first(tmp_path, stage):
+    """Breaker finding, session 12: `⏎/y` on a pod row dropped the Enter (no details) and filtered
+    Resources by `y`. The Enter drills in first; the keys typed after `/` are dropped with a word."""
+    from screens.resource_detail import ResourceDetailScreen
+
+    async with pod_selected(tmp_path, stage) as pilot:
+        app = pilot.app
+        await send_burst(pilot, "\r/y", "burst")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResourceDetailScreen) and not app.keys.held,
+                         "the pod's details")
+        await pilot.pause(0.1)
+        assert any("dropped" in n.message for n in app._notifications), [n.message for n in app._notifications]
