@@ -1,6 +1,8 @@
 """The TUI headless (Textual's run_test) with 20,000 resources from the generated
 in-memory backend (bench/synthetic_backend.py): time to first paint (app start →
-the resources table shows every row), `/` filter keystroke → repaint (p50/p99;
+the resources table shows every row; `first_paint_one_env_s`, the goal's, with one environment
+configured — the app in testing mode observes every environment before its first screen, and the
+main run has three of 20,000, `first_paint_s`), `/` filter keystroke → repaint (p50/p99;
 the `/` that opens the box is given apart, and so is the first key after it: the
 search texts are prepared in idle slices after the fill, search_prepared_s after
 first paint, before `/` is pressed), and this process's RSS. A keystroke's latency runs from the key event sent to the
@@ -90,6 +92,41 @@ class FrameSeen:
     def __init__(self) -> None:
         self.check: Callable[[], bool] | None = None
         self.frame: int | None = None
+
+
+ONE_ENV_CONFIG = """
+environments:
+  bench:
+    repair: observe
+    aws: {region: us-east-1, tags: {env: bench}}
+defaults: {interval: 1h}
+"""
+
+
+async def first_paint_alone(n: int) -> float:
+    """First paint of an app configured with one environment of `n` resources (round one's
+    measure: the app in testing mode observes every configured environment before its first
+    screen opens, so the main run's first paint, with three environments of `n`, does three
+    inventories' work first). Run after the main run; its collector's garbage collected first."""
+    from bench.synthetic_backend import SyntheticWorld
+    from tui.app import AppOptions, create_app
+    from tui.core.config import parse_config
+
+    gc.collect()
+    worlds = {"bench": SyntheticWorld(n)}
+    with tempfile.TemporaryDirectory(prefix="envdeck-bench-tui-one-") as state:
+        app = create_app(parse_config(ONE_ENV_CONFIG), Path(state), options=AppOptions(
+            backends_factory=world_factory(worlds), start_reconciler=False, start_env="bench",
+            testing=True, user="bench", build_ahead=False))
+        t0 = time.perf_counter()
+        async with app.run_test(size=(200, 50)) as pilot:
+            def shown() -> bool:
+                t = shown_table(app)
+                return getattr(app.screen, "env", None) == "bench" and t is not None and t.row_count == n
+
+            await wait_for(pilot, shown)
+            await pilot.pause()
+            return time.perf_counter() - t0
 
 
 def shown_table(app):
@@ -335,11 +372,13 @@ async def run(n: int, keys: int, switches: int, profile: Path | None = None, *, 
             rss_end = rss_mib()
     if profile is not None:
         profile.write_text("\n".join(profiles))
+    first_paint_one_s = await first_paint_alone(n)
 
     def ms(values: list[float], q: float) -> float:
         return round(percentile(values, q) * 1000, 1) if values else 0.0
     return {
         "resources": n, "import_s": round(import_s, 3), "first_paint_s": round(first_paint_s, 3),
+        "first_paint_one_env_s": round(first_paint_one_s, 3),
         "keystrokes": len(latencies), "rows_seen": sorted(set(counts)),
         "keystroke_p50_ms": ms(latencies, 50), "keystroke_p99_ms": ms(latencies, 99),
         "keystroke_max_ms": round(max(latencies) * 1000, 1),
@@ -392,13 +431,13 @@ def main() -> None:
                               idle_collect=not args.no_idle_collect))
     r = results
     print_table(f"headless TUI, {r['resources']} resources, terminal 200x50",
-                ["first paint s", "key p50 ms", "key p99 ms", "key max ms", "key CPU p50/p99 ms", "/ open CPU ms",
+                ["first paint s (1 env / 3)", "key p50 ms", "key p99 ms", "key max ms", "key CPU p50/p99 ms", "/ open CPU ms",
                  "1st key ms (CPU)", "search ready s",
                  "view p50/max ms",
                  "env p50/max ms", "view CPU p50/p99/max ms", "view first show CPU ms", "env CPU p50/p99/max ms",
                  "env first visit CPU ms (gc ms, full)", "env first visit built ahead ms / CPU ms",
                  "RSS after paint MiB", "peak RSS MiB"],
-                [[r["first_paint_s"], r["keystroke_p50_ms"], r["keystroke_p99_ms"], r["keystroke_max_ms"],
+                [[f"{r['first_paint_one_env_s']} / {r['first_paint_s']}", r["keystroke_p50_ms"], r["keystroke_p99_ms"], r["keystroke_max_ms"],
                   f"{r['keystroke_cpu_p50_ms']}/{r['keystroke_cpu_p99_ms']}",
                   r["filter_open_cpu_ms"], f"{r['first_key_ms']} ({r['first_key_cpu_ms']})", r["search_prepared_s"],
                   f"{r['view_switch_p50_ms']}/{r['view_switch_max_ms']}",
@@ -408,7 +447,8 @@ def main() -> None:
                   f"{r['env_switch_cpu_p50_ms']}/{r['env_switch_cpu_p99_ms']}/{r['env_switch_cpu_max_ms']}",
                   f"{r['env_first_visit_cpu_ms']} ({r['env_first_visit_gc_cpu_ms']}, {r['env_first_visit_gc_full']})", f"{r['env_first_visit_ahead_ms']} / {r['env_first_visit_ahead_cpu_ms']}",
                   r["rss_after_paint_mib"], r["peak_rss_mib"]]])
-    goals = {"first paint < 1.5 s": {"value": r["first_paint_s"], "met": r["first_paint_s"] < 1.5},
+    goals = {"first paint < 1.5 s (one environment of 20k)": {"value": r["first_paint_one_env_s"],
+                                                               "met": r["first_paint_one_env_s"] < 1.5},
              "keystroke p50 < 16 ms": {"value": r["keystroke_p50_ms"], "met": r["keystroke_p50_ms"] < 16},
              "keystroke p99 < 50 ms": {"value": r["keystroke_p99_ms"], "met": r["keystroke_p99_ms"] < 50},
              "view switch < 100 ms": {"value": r["view_switch_max_ms"], "met": r["view_switch_max_ms"] < 100},
