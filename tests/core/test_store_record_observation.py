@@ -58,3 +58,23 @@ async def test_a_failing_row_leaves_none_of_the_observation(any_store):
         assert list(await store.load_snapshot("prod")) == ["kubernetes"]
     finally:
         await store.close()
+
+
+async def test_an_edge_backends_node_counts_are_stored_for_followers(any_store):
+    """Scale tester, session 11: a follower showed `edge✓` while its leader showed `edge✗86/90` (the
+    counts were not stored). The backend state keeps them; NULL for a backend of no hosts."""
+    store = await any_store.open()
+    try:
+        at = now_utc()
+        edge = BackendState(name="edge", reachable=True, observed_at=at, last_pass=at, nodes_total=90,
+                            nodes_unreachable=86)
+        await store.record_observation("prod", "edge", upserts=[], removed=[], full=False, state=edge,
+                                       samples=[], samples_at=at, drifts=[], at=at, entries=[])
+        await store.save_backend_state("prod", BackendState(name="kubernetes", reachable=True, observed_at=at))
+        stored = await store.load_backend_states("prod")
+        assert (stored["edge"].nodes_total, stored["edge"].nodes_unreachable) == (90, 86)
+        assert stored["edge"].nodes_down() == (86, 90)
+        assert (stored["kubernetes"].nodes_total, stored["kubernetes"].nodes_unreachable) == (None, None)
+        assert stored["edge"].to_json()["nodes_unreachable"] == 86
+    finally:
+        await store.close()

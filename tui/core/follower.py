@@ -129,6 +129,7 @@ class Follower:
             if b is not None:
                 bstate.reachable, bstate.error = b.reachable, b.error
                 bstate.observed_at, bstate.last_pass = b.observed_at, b.last_pass
+                bstate.nodes_total, bstate.nodes_unreachable = b.nodes_total, b.nodes_unreachable
                 bstate.failures, bstate.backoff_s = published.retries.get(bname, (0, 0.0))
                 bstate.next_pass = None  # the leader's to make
             state.faults[bname] = published.faults.get(bname, [])

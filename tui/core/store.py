@@ -316,6 +316,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX timeline_env_at ON timeline(env, at);
     """,
+    # 12: a backend of hosts (edge) answers for some of its nodes: how many it has and how many did
+    # not answer, so that a follower shows `edge✗86/90` as its leader does (NULL: not such a backend)
+    """
+    ALTER TABLE backend_state ADD COLUMN nodes_total INTEGER;
+    ALTER TABLE backend_state ADD COLUMN nodes_unreachable INTEGER;
+    """,
 ]
 
 
@@ -700,7 +706,7 @@ class Store:
         await self._db.execute(
             _UPSERT_BACKEND_STATE,
             (env, state.name, None if state.reachable is None else int(state.reachable), state.error,
-             iso(state.observed_at), iso(state.last_pass)))
+             iso(state.observed_at), iso(state.last_pass), state.nodes_total, state.nodes_unreachable))
 
     @_serialized
     async def load_backend_states(self, env: str) -> dict[str, BackendState]:
@@ -708,7 +714,8 @@ class Store:
         for r in await self._db.fetchall("SELECT * FROM backend_state WHERE env = ?", (env,)):
             out[r["backend"]] = BackendState(
                 name=r["backend"], reachable=None if r["reachable"] is None else bool(r["reachable"]),
-                error=r["error"], observed_at=parse_iso(r["observed_at"]), last_pass=parse_iso(r["last_pass"]))
+                error=r["error"], observed_at=parse_iso(r["observed_at"]), last_pass=parse_iso(r["last_pass"]),
+                nodes_total=r["nodes_total"], nodes_unreachable=r["nodes_unreachable"])
         return out
 
     # -- metric samples ------------------------------------------------------
@@ -972,7 +979,8 @@ def _lease(row: Any) -> Lease:
 _UPSERT_SNAPSHOT = upsert_sql("snapshots", ("env", "backend", "resource_id", "data", "observed_at"),
                               ("env", "resource_id"))
 _UPSERT_BACKEND_STATE = upsert_sql(
-    "backend_state", ("env", "backend", "reachable", "error", "observed_at", "last_pass"), ("env", "backend"))
+    "backend_state", ("env", "backend", "reachable", "error", "observed_at", "last_pass", "nodes_total",
+                      "nodes_unreachable"), ("env", "backend"))
 _UPSERT_DRIFT = upsert_sql("drifts", ("env", "resource_id", "field", "desired", "actual", "first_seen",
                                       "last_seen"), ("env", "resource_id", "field", "first_seen"))
 _UPSERT_OVERLAY = upsert_sql("desired_overlay", ("env", "resource_id", "field", "value", "user", "at", "reason"),
