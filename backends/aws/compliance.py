@@ -45,6 +45,16 @@ RULES = {
 }
 
 
+def controls_for(kind: str) -> tuple[str, ...]:
+    """The rules evaluated on a resource of `kind` (`s3-bucket`: its encryption and public access block)."""
+    return _CONTROLS.get(kind, ())
+
+
+_CONTROLS: dict[str, tuple[str, ...]] = {}
+for _rule in RULES.values():
+    _CONTROLS[_rule.kind] = (*_CONTROLS.get(_rule.kind, ()), _rule.id)
+
+
 def _finding(rule_id: str, resource_id: str, message: str) -> Finding:
     return Finding(rule=rule_id, severity=RULES[rule_id].severity, message=message, resource=resource_id)
 

@@ -86,6 +86,7 @@ def ec2_instance(inst: dict[str, Any], status: dict[str, Any] | None, region: st
                     created_at=inst.get("LaunchTime"))
     res.findings = compliance.ec2_instance_findings(res.id, inst)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -103,6 +104,7 @@ def s3_bucket(bucket: BucketRecord, region: str, observed_at: datetime) -> Resou
                     (health.Health.HEALTHY, "exists"), "exists", attributes)
     res.findings = compliance.s3_bucket_findings(res.id, bucket.encryption, pab)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -126,6 +128,7 @@ def rds_instance(db: dict[str, Any], region: str, observed_at: datetime) -> Reso
                     db.get("DBInstanceStatus", ""), attributes, created_at=db.get("InstanceCreateTime"))
     res.findings = compliance.rds_instance_findings(res.id, db)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -166,6 +169,7 @@ def security_group(group: dict[str, Any], region: str, observed_at: datetime) ->
                     (health.Health.HEALTHY, "exists"), "exists", attributes)
     res.findings = compliance.security_group_findings(res.id, group)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -183,6 +187,7 @@ def ebs_volume(volume: dict[str, Any], region: str, observed_at: datetime) -> Re
                     created_at=volume.get("CreateTime"))
     res.findings = compliance.ebs_volume_findings(res.id, volume)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 

@@ -60,6 +60,7 @@ def lambda_function(fn: FunctionRecord, region: str, observed_at: datetime) -> R
                     health_services.lambda_function_status(c), attributes)
     res.findings = compliance.lambda_function_findings(res.id, fn.url)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -92,6 +93,7 @@ def load_balancer(lb: dict[str, Any], target_groups: list[dict[str, Any]], regio
                     console_url=console_links.load_balancer(region, arn), created_at=lb.get("CreatedTime"))
     res.findings = compliance.load_balancer_findings(res.id, lb, listeners, lb.get("_security_groups"))
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -161,6 +163,7 @@ def dynamodb_table(table: dict[str, Any], region: str, observed_at: datetime) ->
                     str(table.get("TableStatus", "")), attributes, created_at=table.get("CreationDateTime"))
     res.findings = compliance.dynamodb_table_findings(res.id, table)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 
@@ -186,6 +189,7 @@ def sqs_queue(queue: QueueRecord, dead_letter_of: list[str], region: str, observ
                     console_url=console_links.sqs_queue(region, queue.url))
     res.findings = compliance.sqs_queue_findings(res.id, a)
     res.assessed = True
+    res.controls = compliance.controls_for(res.kind)
     return res
 
 

@@ -13,6 +13,13 @@ DISK_FULL_PERCENT = 90.0
 CLOCK_SKEW_S = 5.0
 
 
+def host_controls(sample: HostSample, clock_skew_s: float | None) -> tuple[str, ...]:
+    """The rules `host_findings` evaluates on this sample (sshd's only when its config was read,
+    the clock's only when the skew was measured)."""
+    return ((("ssh-root-login", "ssh-password-auth") if sample.sshd else ()) + ("disk-full",)
+            + (("clock-skew",) if clock_skew_s is not None else ()) + ("reboot-required",))
+
+
 def host_findings(resource: str, sample: HostSample, clock_skew_s: float | None) -> list[Finding]:
     findings: list[Finding] = []
     where = sample.sshd_source or "sshd"

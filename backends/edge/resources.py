@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from backends.edge.compliance import host_findings
+from backends.edge.compliance import host_controls, host_findings
 from backends.edge.probe import HostSample, ServiceStatus
 from tui.core.config import EdgeNode, EdgeThresholds
 from tui.core.model import Drift, Fault, Health, Resource, Severity, iso, resource_id
@@ -97,6 +97,7 @@ def node_resource(node: EdgeNode, link: LinkView, st: NodeState, thresholds: Edg
                        if v is not None}
         res.findings = host_findings(res.id, s, st.clock_skew_s)
         res.assessed = True
+        res.controls = host_controls(s, st.clock_skew_s)
     if not (link.reachable and st.fresh and s is not None):
         res.health = Health.UNKNOWN
         res.status = ("host key refused" if link.host_key_status else

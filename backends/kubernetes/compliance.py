@@ -50,6 +50,12 @@ def image_is_mutable(image: str) -> bool:
     return ":" not in last or last.rsplit(":", 1)[1] == "latest"
 
 
+@functools.lru_cache(maxsize=64)
+def controls_for(kind: str) -> tuple[str, ...]:
+    """The rules evaluated on a pod spec of `kind` (the readiness probe only where pods serve)."""
+    return tuple(r for r in RULES if r != "k8s-no-readiness-probe" or kind in _LONG_RUNNING)
+
+
 def evaluate_pod_spec(kind: str, resource_id: str, pod_spec: dict[str, Any]) -> list[Finding]:
     return list(_evaluate(kind, resource_id, pod_spec))
 

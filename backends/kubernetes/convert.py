@@ -165,6 +165,7 @@ def _workload(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     if owner is None:  # a ReplicaSet of a Deployment is evaluated on the Deployment
         res.findings = compliance.evaluate_pod_spec(kind, res.id, pod_spec)
         res.assessed = True  # counted in the compliance score (an owned one is not)
+        res.controls = compliance.controls_for(kind)
     return Converted(res, owner=owner)
 
 
@@ -331,6 +332,7 @@ def pod(obj: dict[str, Any]) -> Converted:
     if owner is None:
         res.findings = compliance.evaluate_pod_spec("Pod", res.id, spec)
         res.assessed = True  # counted in the compliance score (an owned one is not)
+        res.controls = compliance.controls_for("Pod")
     return Converted(res, _pod_faults(res, obj, verdict), owner)
 
 
@@ -384,4 +386,4 @@ def same_content(old: Resource, new: Resource) -> bool:
     """True when nothing shown changed (the old object may then be kept)."""
     return (old.health is new.health and old.status == new.status and old.health_reason == new.health_reason
             and old.attributes == new.attributes and old.findings == new.findings
-            and old.assessed == new.assessed)
+            and old.assessed == new.assessed and old.controls == new.controls)

@@ -13,7 +13,9 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+from backends.aws.compliance import controls_for as aws_controls
 from backends.base import Backend
+from backends.kubernetes.compliance import controls_for as k8s_controls
 from tui.core.config import parse_config
 from tui.core.errors import BackendUnreachable, InvalidRequest
 from tui.core.model import (
@@ -184,6 +186,7 @@ class StageKubernetes(StageBackend):
                 id=f"kubernetes/Deployment/{app}", backend="kubernetes", kind="Deployment", name=app,
                 health=Health.HEALTHY if healthy else Health.PROGRESSING, status=f"{count}/{count} ready",
                 drift=Drift.IN_SYNC, assessed=True,  # its template is (as the kubernetes backend does)
+                controls=k8s_controls("Deployment"),
                 observed_at=OBSERVED, created_at=_t(60 * 24 * 3), console_url=None,
                 attributes={"replicas": count, "image": f"registry.example/{app}:1.4.2",
                             "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
@@ -201,17 +204,19 @@ class StageKubernetes(StageBackend):
             out.append(Resource(
                 id=f"kubernetes/Pod/{name}", backend="kubernetes", kind="Pod", name=name, health=health,
                 status=status, health_reason=reason, observed_at=OBSERVED, created_at=_t(45),
-                metrics={"cpu": cpu}, attributes=attributes, assessed="owner" not in attributes))
+                metrics={"cpu": cpu}, attributes=attributes, assessed="owner" not in attributes,
+                controls=() if "owner" in attributes else k8s_controls("Pod")))
         if s.replica_sets:
             for rs, owner in (("api-5c8b", "Deployment/api"), ("web-7d9f", "Deployment/web"), ("web-1a2b", "Deployment/web"),
                               ("worker-6f4d", None)):
                 out.append(Resource(id=f"kubernetes/ReplicaSet/{rs}", backend="kubernetes", kind="ReplicaSet",
                                     name=rs, health=Health.HEALTHY, status="", observed_at=OBSERVED,
-                                    created_at=_t(45), attributes={"owner": owner}, assessed=owner is None))
+                                    created_at=_t(45), attributes={"owner": owner}, assessed=owner is None,
+                                    controls=k8s_controls("ReplicaSet") if owner is None else ()))
         if s.hostile:
             out.append(Resource(id="kubernetes/Pod/hostile", backend="kubernetes", kind="Pod", name=HOSTILE_NAME,
                                 health=Health.UNKNOWN, status="\x1b]52;c;ZXZpbA==\x07copied", observed_at=OBSERVED,
-                                created_at=_t(5), assessed=True))
+                                created_at=_t(5), assessed=True, controls=k8s_controls("Pod")))
         return out
 
     def resource_links(self, resources: list[Resource]) -> list:
@@ -266,11 +271,11 @@ class StageAws(StageBackend):
                      console_url="https://console.aws.amazon.com/ec2/home?region=us-east-1#InstanceDetails:"
                                  "instanceId=i-0abc123",
                      metrics={"cpu": 4.0}, attributes={"instance_type": "t3.micro", "state": "running"},
-                     assessed=True),
+                     assessed=True, controls=aws_controls("ec2-instance")),
             Resource(id=f"aws/s3-bucket/{env}-uploads", backend="aws", kind="s3-bucket", name=f"{env}-uploads",
                      health=Health.HEALTHY, status="", observed_at=OBSERVED, created_at=_t(60 * 24 * 90),
                      findings=bucket_findings, attributes={"encryption": None, "public_access_blocked": True},
-                     assessed=True),
+                     assessed=True, controls=aws_controls("s3-bucket")),
             Resource(id="aws/ecs-service/main/api", backend="aws", kind="ecs-service", name="api",
                      health=Health.HEALTHY, status="2/2 running", observed_at=OBSERVED, created_at=_t(60 * 24 * 7),
                      attributes={"desired_count": 2}),
@@ -293,7 +298,8 @@ class StageEdge(StageBackend):
         return [
             Resource(id="edge/node/gw-01", backend="edge", kind="node", name="gw-01", health=Health.HEALTHY,
                      status="up 12d, load 0.42", observed_at=OBSERVED, created_at=None, metrics={"load1": 0.42},
-                     attributes={"kernel": "6.1.0", "disk_percent": 41}, assessed=True),
+                     attributes={"kernel": "6.1.0", "disk_percent": 41}, assessed=True,
+                     controls=("ssh-root-login", "ssh-password-auth", "disk-full", "clock-skew", "reboot-required")),
             Resource(id="edge/service/gw-01:nginx", backend="edge", kind="service", name="gw-01:nginx",
                      health=Health.HEALTHY, status="active", observed_at=OBSERVED),
         ]

@@ -1,6 +1,7 @@
 """The Compliance view's hint line fits one line at 80 columns and still says what the score
 counts (it wrapped to two: `… compliance score 88.8% (share of assessed resources without a
-finding: 8 of 9)`). The wording comes from tui/core/compliance_score.py."""
+finding: 8 of 9)`): the controls that pass, and the resources clean where there is room. The
+wording comes from tui/core/compliance_score.py."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from tui.core.compliance_score import HINT_WIDTH, ComplianceScore
 
 @pytest.mark.parametrize("assessed, clean, findings", [(9, 8, 3), (1123, 1093, 1093), (112_300, 109_300, 10_930)])
 def test_the_hint_fits_80_columns_and_names_the_counts(assessed, clean, findings):
-    hint = ComplianceScore(assessed, clean).hint(findings)
+    hint = ComplianceScore(assessed, clean, controls=23, failing=4).hint(findings)
     assert cell_len(hint) <= HINT_WIDTH, hint
-    assert hint.startswith(f"{findings:,} finding(s) · compliance ")
-    assert f"{clean:,} of {assessed:,} assessed" in hint, hint
+    assert hint.startswith(f"{findings:,} finding(s) · compliance 82.6% · 19 of 23 controls pass"), hint
 
 
 def test_the_full_wording_is_kept_when_it_fits():
-    assert ComplianceScore(9, 8).hint(3) == \
-        "3 finding(s) · compliance 88.8% · 8 of 9 assessed resources without a finding"
+    score = ComplianceScore(9, 8, controls=7, failing=2)
+    assert score.hint(3, width=100) == "3 finding(s) · compliance 71.4% · 5 of 7 controls pass · 8 of 9 resources clean"
+    assert score.hint(3) == "3 finding(s) · compliance 71.4% · 5 of 7 controls pass · 8 of 9 clean"  # 80 columns
 
 
 async def test_the_compliance_view_hint_is_one_line_at_80_columns(tmp_path, stage):
@@ -37,4 +38,4 @@ async def test_the_compliance_view_hint_is_one_line_at_80_columns(tmp_path, stag
         lines = ["".join(seg.text for seg in strip).rstrip() for strip in
                  info.render_lines(Region(0, 0, info.size.width, info.size.height))]
         assert info.size.height == 1, lines
-        assert "compliance 88.8%" in lines[0] and "8 of 9 assessed resources without a finding" in lines[0], lines
+        assert "controls pass" in lines[0] and "8 of 9 clean" in lines[0], lines

@@ -83,17 +83,28 @@ class EnvState:
         key = (self.revision, tuple((id(per), len(per)) for per in self.resources.values()))
         if self._rollup is None or self._rollup[0] != key:
             resources = self.all_resources()
-            # only what a rule assessed counts (a finding is an assessment, whatever the flag says)
+            # only what a rule assessed counts (a finding is an assessment, whatever the flag says);
+            # the score counts controls: the rules evaluated, and those with a finding
             assessed = clean = 0
+            evaluated: set[str] = set()
+            failing: set[str] = set()
+            last: tuple[str, ...] = ()
             for r in resources:
                 if r.findings:
                     assessed += 1
+                    failing.update(f.rule for f in r.findings)
                 elif r.assessed:
                     assessed += 1
                     clean += 1
+                else:
+                    continue
+                if r.controls is not last:  # a backend's resources of one kind share one tuple
+                    evaluated.update(r.controls)
+                    last = r.controls
+            evaluated |= failing
             healths = {bname: {r.health for r in per.values()} for bname, per in self.resources.items()}
-            self._rollup = (key, healths,
-                            rollup_drift(r.drift for r in resources), ComplianceScore(assessed, clean))
+            self._rollup = (key, healths, rollup_drift(r.drift for r in resources),
+                            ComplianceScore(assessed, clean, len(evaluated), len(failing)))
         return self._rollup[1:]
 
     def health(self) -> Health:
@@ -116,12 +127,13 @@ class EnvState:
         return None if value is None else str(value)
 
     def compliance(self) -> ComplianceScore:
-        """Resources a compliance rule assessed, and those of them without a finding."""
+        """The controls evaluated and failing; the resources a compliance rule assessed, and those
+        of them without a finding."""
         return self._rollups()[2]
 
     def compliance_score(self) -> float | None:
-        """Share of assessed resources with no finding, 0-100, rounded down to 0.1 and at most 99.9
-        while a finding exists (tui/core/compliance_score.py); None when nothing was assessed."""
+        """Share of the controls evaluated that pass, 0-100, rounded down to 0.1 and at most 99.9
+        while one fails (tui/core/compliance_score.py); None when no control was evaluated."""
         return self.compliance().percent
 
     def data_age_s(self, now: datetime) -> float | None:
@@ -142,6 +154,8 @@ class EnvState:
             "compliance_score": self.compliance_score(),
             "compliance_assessed": self.compliance().assessed,
             "compliance_clean": self.compliance().clean,
+            "compliance_controls": self.compliance().controls,
+            "compliance_controls_failing": self.compliance().failing,
             "backends": {name: b.to_json() for name, b in self.backends.items()},
         }
         if include_resources:

@@ -176,6 +176,9 @@ class Resource:
     # or without findings): only assessed resources count in the compliance score, so a ConfigMap
     # or a pod judged on its Deployment's template cannot dilute it (tui/core/compliance_score.py).
     assessed: bool = False
+    # The compliance rules (controls) the backend evaluated on it, passed or not: the score counts
+    # controls, so a thousand compliant pods pass no more of them than one (compliance_score.py).
+    controls: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +195,7 @@ class Resource:
             "console_url": self.console_url,
             "findings": [f.to_json() for f in self.findings],
             "assessed": self.assessed,
+            "controls": list(self.controls),
             "attributes": self.attributes,
         }
 
@@ -216,7 +220,17 @@ class Resource:
             attributes=data.get("attributes") or {},
             # a row stored before the flag existed: its findings show that a rule assessed it
             assessed=bool(data.get("assessed", bool(data.get("findings")))),
+            # ... and which rules did (the others it passed are not known then)
+            controls=_controls(data),
         )
+
+
+def _controls(data: dict[str, Any]) -> tuple[str, ...]:
+    """A stored resource's controls; one stored before they were: the rules of its findings."""
+    controls = data.get("controls")
+    if isinstance(controls, list):
+        return tuple(str(c) for c in controls)
+    return tuple(sorted({str(f.get("rule")) for f in data.get("findings") or [] if isinstance(f, dict)}))
 
 
 @dataclass(slots=True)
