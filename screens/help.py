@@ -17,6 +17,7 @@ from screens.environment_actions import lifecycle_keys_for
 from screens.lifecycle_flow import LIFECYCLE_ACTIONS
 from tui.widgets.cells import Palette, muted
 from tui.widgets.keyed_table import Cells, KeyedTable
+from tui.widgets.steady_footer import SteadyFooter
 
 COLUMNS = (("key", "KEY"), ("id", "ID (ui.keymap)"), ("what", "WHAT"))
 SECTION_PREFIX = "section:"
@@ -148,6 +149,9 @@ class HelpScreen(ModalScreen[None]):
                               f"remap with ui.keymap: {{ID: KEYS}} · esc closes", end=""), id="help-title")
             yield KeyedTable(COLUMNS, id="help-table")
             yield Static(id="help-preview")  # the selected key's whole text (cut in the table at 80 columns)
+        # its own keys at the bottom line, over the footer of the screen it describes (whose `q Quit`
+        # only closes the help here: on-call finding, session 12)
+        yield SteadyFooter(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(KeyedTable)
