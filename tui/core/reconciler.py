@@ -231,7 +231,9 @@ class Reconciler:
                 state.revision += 1
             for bname, bstate in stored.items():
                 if bname in state.backends:
-                    state.backends[bname].observed_at = bstate.observed_at
+                    mine = state.backends[bname]
+                    mine.observed_at = bstate.observed_at
+                    mine.nodes_total, mine.nodes_unreachable = bstate.nodes_total, bstate.nodes_unreachable
             await self.load_pause(env)  # paused by another process, or before a restart
         await self.load_leaders()
 
