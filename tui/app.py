@@ -184,6 +184,8 @@ class EnvdeckApp(App):
             self.notify(f"ui.keymap: no binding with id {clean(binding_id)!r} (see ? for the ids)",
                         severity="warning", markup=False)
             keymap.pop(binding_id)
+        for clash in keymap_clashes(keymap):
+            self.notify(clash, severity="warning", markup=False, timeout=8)
         if keymap:
             self.set_keymap(keymap)
 
@@ -667,6 +669,29 @@ def keymap_classes() -> tuple[type, ...]:
     """The classes whose bindings users may remap by id (`ui.keymap`): the app, then the
     screens and widgets (one list, in screens/registry.py)."""
     return (EnvdeckApp, *screen_keymap_classes())
+
+
+def keymap_clashes(keymap: dict[str, str]) -> list[str]:
+    """What `keymap` takes from other bindings of the same screen or widget: `restart: l` on the
+    environment screen leaves `l Logs` unreachable there (breaker finding, session 12: it hid Logs
+    without a word). One line per clash, naming both ids and the key."""
+    def keys(text: str) -> set[str]:
+        return {k.strip() for k in text.split(",") if k.strip()}
+
+    lines: list[str] = []
+    for cls in keymap_classes():
+        bindings = [b for b in cls.BINDINGS if isinstance(b, Binding) and b.id]
+        for b in bindings:
+            if b.id not in keymap:
+                continue
+            for other in bindings:
+                if other.id == b.id or other.id in keymap or other.action == b.action:
+                    continue
+                taken = keys(keymap[b.id]) & keys(other.key)
+                if taken:
+                    lines.append(f"ui.keymap: {clean(b.id)} on {', '.join(sorted(taken))} takes the key of "
+                                 f"{other.id} ({other.description or other.action}) in {cls.__name__}")
+    return sorted(set(lines))
 
 
 def known_binding_ids() -> set[str]:

@@ -288,3 +288,19 @@ def test_a_fifo_config_is_refused_without_blocking(tmp_path):
 def test_a_device_config_is_refused():
     with pytest.raises(ConfigError, match=r"/dev/null: is a device, not a regular file"):
         load_config("/dev/null")
+
+
+KEYMAP_BASE = "environments:\n  e:\n    aws: {region: us-east-1, tags: {env: e}}\nui:\n  keymap: "
+
+
+@pytest.mark.parametrize("value, says", [('",,"', "an empty key"), ('"ctrl r"', "'ctrl r'"), ('"f5,"', "an empty key")])
+def test_a_keymap_value_that_is_no_key_is_refused_naming_the_place(value, says):
+    """Breaker finding, session 12: `help: ",,"` passed `envdeck check` and showed a blank key."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(KEYMAP_BASE + "{help: " + value + "}\n")
+    assert "envdeck.yaml:5:" in str(info.value) and "ui.keymap: help:" in str(info.value) and says in str(info.value)
+
+
+def test_keymap_values_of_keys_are_kept():
+    config = parse_config(KEYMAP_BASE + '{restart: "f5,ctrl+r", help: question_mark, quit: Q, filter: "/"}\n')
+    assert config.ui.keymap == {"restart": "f5,ctrl+r", "help": "question_mark", "quit": "Q", "filter": "/"}

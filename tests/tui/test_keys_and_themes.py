@@ -60,6 +60,16 @@ async def test_keymap_remaps_by_binding_id(tmp_path, stage):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the restart confirmation")
 
 
+async def test_a_remap_onto_another_bindings_key_says_which_it_takes(tmp_path, stage):
+    """Breaker finding, session 12: `restart: l` hid `l Logs` without a word."""
+    config = STAGE_CONFIG + "ui:\n  keymap: {restart: l}\n"
+    app = make_app(tmp_path, stage, env="staging", config_text=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await app_ready(pilot)
+        said = [n.message for n in app._notifications]
+        assert any("restart on l takes the key of logs (Logs) in EnvironmentScreen" in m for m in said), said
+
+
 async def test_open_console_copies_the_link(tmp_path, stage):
     app = make_app(tmp_path, stage, env="staging")
     async with app.run_test(size=SIZE) as pilot:

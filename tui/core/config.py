@@ -54,10 +54,26 @@ class Defaults(StrictModel):
     max_backoff: Duration = 300.0
 
 
+_KEY_NAME = re.compile(r"(?:(?:ctrl|shift|alt|super|meta|hyper)\+)*[A-Za-z0-9_]+|\S")
+
+
 class UIConfig(StrictModel):
     theme: str | None = None
     keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> keys, e.g. {"restart": "ctrl+r"}
     log_buffer_lines: int = Field(default=50_000, ge=100, le=5_000_000)
+
+    @field_validator("keymap")
+    @classmethod
+    def _keys_are_keys(cls, keymap: dict[str, str]) -> dict[str, str]:
+        """Each value is one key or several separated by commas (`ctrl+r`, `f5,ctrl+r`, `question_mark`):
+        `",,"` or `"ctrl r"` bound nothing and showed a blank key in the footer."""
+        for binding_id, text in keymap.items():
+            names = [k.strip() for k in text.split(",")]
+            bad = [k for k in names if not _KEY_NAME.fullmatch(k)]
+            if bad:
+                raise ValueError(f"{binding_id}: {text!r} is not a key or keys separated by commas "
+                                 f"(e.g. ctrl+r, f5, question_mark; {'an empty key' if '' in bad else repr(bad[0])})")
+        return keymap
 
 
 class Access(StrictModel):
