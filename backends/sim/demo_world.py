@@ -264,9 +264,10 @@ class DemoWorld:
             return
         self.progress("kubernetes", "starting the emulator")
         # a token of this run only (in the kubeconfigs, 0600 in the 0700 work dir): another local user
-        # who finds the port cannot write hostile objects into this demo's cluster
+        # who finds the port cannot write hostile objects into this demo's cluster; over HTTPS, as
+        # kubectl sends a token to an HTTPS server only (the kubeconfigs carry the certificate)
         emu = Emulator(seed=0, token=secrets.token_urlsafe(24))
-        await emu.start(host="127.0.0.1", port=0)
+        await emu.start(host="127.0.0.1", port=0, tls=True)
         self.emulator = emu
         self.progress("kubernetes", "seeding")
         self.kubernetes = seed_demo(emu, namespaces=self.envs, scale=self.scale)

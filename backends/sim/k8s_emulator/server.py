@@ -13,6 +13,7 @@ anywhere.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import functools
 import hmac
@@ -95,6 +96,7 @@ class ServerBase:
         self.frozen = False
         self.url: str | None = None
         self.port: int | None = None
+        self.ca_pem: bytes | None = None  # its certificate when it serves HTTPS (start(tls=True))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._runner: web.AppRunner | None = None
@@ -118,8 +120,10 @@ class ServerBase:
         """Close watches and log followers."""
 
     # -- lifecycle -----------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on host:port (0 = a free port); returns the base URL, also in `self.url`."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False) -> str:
+        """Serve on host:port (0 = a free port); returns the base URL, also in `self.url`. With
+        `tls`, HTTPS with a self-signed certificate for `host`, which the kubeconfigs carry
+        (`certificate-authority-data`): kubectl sends a token over HTTPS only (tls.py)."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._attach_loop()
@@ -131,13 +135,19 @@ class ServerBase:
         app.add_routes(self._routes())
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        context = None
+        if tls:
+            from backends.sim.k8s_emulator.tls import self_signed, server_context
+
+            self.ca_pem, key_pem = self_signed(host)
+            context = server_context(self.ca_pem, key_pem)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=context)
         await site.start()
         server = site._server
         assert server is not None and getattr(server, "sockets", None)
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         display_host = f"[{host}]" if ":" in host else host
-        self.url = f"http://{display_host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{display_host}:{self.port}"
         return self.url
 
     def _attach_loop(self) -> None:
@@ -230,7 +240,8 @@ class ServerBase:
             raise RuntimeError("start the emulator before writing a kubeconfig")
         return {
             "apiVersion": "v1", "kind": "Config", "preferences": {},
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": {"server": self.url, **(
+                {"certificate-authority-data": base64.b64encode(self.ca_pem).decode()} if self.ca_pem else {})}}],
             "users": [{"name": f"{context}-user", "user": {"token": self.token or DUMMY_TOKEN}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-user",
                                                        "namespace": namespace}}],
