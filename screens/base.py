@@ -25,6 +25,22 @@ class EnvdeckScreen(Screen):
             self.refresh_all()
 
     @property
+    def _binding_chain(self):
+        """Textual's, read while the terminal has not the focus as with it: Textual takes the focus
+        away then (and gives it back to the same widget with the terminal's), so the footer, read
+        meanwhile, showed the screen's keys without the table's (`⏎ Open` for `Z Sleep` on the
+        overview, and no `W Wake` once another shell put the environment to sleep)."""
+        last = getattr(self.app, "_last_focused_on_app_blur", None)
+        if self.focused is not None or self.app.app_focus or last is None or not last.is_attached \
+                or last.screen is not self:
+            return super()._binding_chain
+        self.set_reactive(Screen.focused, last)  # no watcher runs: only this read sees it
+        try:
+            return super()._binding_chain
+        finally:
+            self.set_reactive(Screen.focused, None)
+
+    @property
     def envdeck(self) -> EnvdeckApp:
         return self.app  # type: ignore[return-value]
 

@@ -185,3 +185,21 @@ async def test_slash_filter_is_not_offered_while_the_filter_box_types_it(tmp_pat
         await settle(pilot)
         keys = [k.key for k in drawn_keys(app.screen)]
         assert "slash" not in keys and "escape" in keys, keys
+
+
+async def test_the_footer_reads_the_same_keys_while_the_terminal_has_not_the_focus(tmp_path, stage):
+    """On-call finding, session 12: with the terminal's focus gone (tmux focus-events) the overview's
+    footer showed the screen's keys without the table's (`⏎ Open` in place of the row's keys):
+    Textual takes the focus away meanwhile."""
+    from textual import events
+
+    app = make_app(tmp_path, stage)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await app_ready(pilot)
+        await settle(pilot)
+        focused = [(k.key, k.description) for k in drawn_keys(app.screen)]
+        app.post_message(events.AppBlur())
+        await wait_until(pilot, lambda: not app.app_focus and app.screen.focused is None, "the terminal's focus gone")
+        app.screen.refresh_bindings()
+        await settle(pilot)
+        assert [(k.key, k.description) for k in drawn_keys(app.screen)] == focused
