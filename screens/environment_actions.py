@@ -325,6 +325,12 @@ class EnvironmentActions:
 
     _resume_shown = False
 
+    def footer_leaves_first(self) -> tuple[str, ...]:
+        """The keys the footer leaves out first when it is too narrow, in this order: the Logs
+        view's toggles, then the actions an on-call reaches for last; `R Repair` (the manual
+        repair, what is left while automatic repairs are paused) after the others."""
+        return FOOTER_GIVES_WAY + ("open_console", "shell", "start", "stop", "scale", "restart", "delete")
+
     def footer_keeps(self) -> frozenset[str]:
         """The keys the footer leaves out last when it is too narrow: `p Resume` with the usual three."""
         return FOOTER_KEEPS | {"pause"} if self._resume_shown else FOOTER_KEEPS

@@ -79,6 +79,10 @@ HIGH_CONTRAST = Theme(
         "footer-background": "ansi_black",
         "footer-foreground": "ansi_bright_white",
         "footer-description-foreground": "ansi_bright_white",
+        # the keys' own cells black too: ANSI themes leave them the terminal's default background,
+        # white on white on a light terminal (on-call finding, session 12)
+        "footer-item-background": "ansi_black",
+        "footer-description-background": "ansi_black",
         "scrollbar": "ansi_white",
         "scrollbar-background": "ansi_black",
         "text-muted": "ansi_white",

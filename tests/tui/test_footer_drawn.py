@@ -159,6 +159,13 @@ async def test_every_row_keeps_resume_quit_help_and_command_whole_at_80_and_60_c
                 assert not _whole(screen), (where, _whole(screen), [k.key for k in drawn_keys(screen)])
                 assert ("p", "Resume") in [(k.key, k.description) for k in drawn_keys(screen)], where
                 await pilot.press("j")
+        # at 40 columns the three stay whole; `p Resume` leaves before them
+        await pilot.resize_terminal(40, 12)
+        await wait_until(pilot, lambda: screen.size.width == 40, "40x12")
+        await settle(pilot)
+        assert not _whole(screen), (_whole(screen), [k.key for k in drawn_keys(screen)])
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: screen.size.width == 80, "80x24")
         # the Logs view of a Deployment that can restart and has drift: its own keys and r R beside them
         await wait_until(pilot, lambda: table.move_to_key("kubernetes/Deployment/api"), "the api Deployment")
         await pilot.press("l")

@@ -104,7 +104,7 @@ async def test_a_search_typed_after_a_key_that_opens_another_screen_is_dropped_w
         for _ in range(5):
             await pilot.pause(0.05)
         assert not isinstance(app.screen, ConfirmScreen), "no Reboot dialog from the r typed after /"
-        assert any("dropped" in n.message for n in app._notifications), [n.message for n in app._notifications]
+        assert any("dropped (r)" in n.message for n in app._notifications), [n.message for n in app._notifications]
         assert env_screen.query_one("#filter").has_class("hidden"), "no filter box left open underneath"
 
 

@@ -145,3 +145,15 @@ async def test_a_fleet_runs_audit_rows_are_one_timeline_row_until_filtered():
         table.set_filter(None)
         await pilot.pause()
         assert len(table.row_keys) == 2, "folded again"
+
+
+def test_two_runs_of_one_command_in_one_second_are_two_rows():
+    """On-call finding, session 12: the same run from two shells of one account in the same second
+    folded into one row of 6 nodes over 3 (`not succeeded: gw-02, gw-02`)."""
+    from tui.core.fleet_fold import fold_fleet_runs
+
+    first = _fleet_run(42, 3, failed={2})
+    second = _fleet_run(45, 3, failed={2})
+    rows = fold_fleet_runs(second + first, "/ shows each")
+    assert [r["target"] for r in rows] == ["3 edge nodes", "3 edge nodes"], rows
+    assert all("not succeeded: gw-02)" in r["message"] for r in rows), [r["message"] for r in rows]

@@ -28,8 +28,12 @@ def fold_fleet_runs(entries: list[dict[str, Any]], hint: str) -> list[dict[str, 
     i = 0
     while i < len(entries):
         key, j = _fleet_key(entries[i]), i + 1
+        targets = {entries[i].get("target")}
+        # a node twice: another run of the same command in the same second (two shells, one account)
         while (key is not None and j < len(entries) and _fleet_key(entries[j]) == key
-               and abs(int(entries[j]["id"]) - int(entries[j - 1]["id"])) == 1):
+               and abs(int(entries[j]["id"]) - int(entries[j - 1]["id"])) == 1
+               and entries[j].get("target") not in targets):
+            targets.add(entries[j].get("target"))
             j += 1
         if key is None or j - i < FLEET_FOLD_MIN:
             out.extend(entries[i:j])

@@ -238,13 +238,20 @@ class SteadyFooter(Footer):
         screen's FOOTER_GIVES_WAY; still bound, and listed by `?`), so that `q Quit ? Help
         : Command` show whole at 60 columns too."""
         keeps = getattr(self.screen, "footer_keeps", None)
-        kept = keeps() if callable(keeps) else FOOTER_KEEPS
+        order = getattr(self.screen, "footer_leaves_first", None)
+        first = order() if callable(order) else ()
         used = sum(label.cell_len + gap for _, label in labels)
-        while used > room:
-            drop = next((i for i in range(len(labels) - 1, -1, -1) if labels[i][0].action not in kept), None)
-            if drop is None:
-                break
-            used -= labels.pop(drop)[1].cell_len + gap
+        # the screen's own order first (the environment screen keeps `R Repair` over `r Restart`),
+        # then the rightmost of the others; a screen's extra keeps (`p Resume`) before the three
+        for kept in ((keeps() if callable(keeps) else FOOTER_KEEPS), FOOTER_KEEPS):
+            while used > room:
+                actions = [e.action for e, _ in labels]
+                drop = next((actions.index(a) for a in first if a in actions and a not in kept), None)
+                if drop is None:
+                    drop = next((i for i in range(len(labels) - 1, -1, -1) if actions[i] not in kept), None)
+                if drop is None:
+                    break
+                used -= labels.pop(drop)[1].cell_len + gap
         return labels
 
     # -- the mouse, as on FooterKey widgets ----------------------------------------------
