@@ -47,6 +47,30 @@ def controller_of(meta: dict[str, Any]) -> str | None:
     return None
 
 
+# The controllers whose pod template is evaluated in place of what they make: a Pod of a ReplicaSet,
+# StatefulSet, DaemonSet or Job; a ReplicaSet of a Deployment; a Job of a CronJob (API group, kind).
+_TEMPLATE_OWNERS: dict[str, frozenset[tuple[str, str]]] = {
+    "Pod": frozenset({("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("batch", "Job")}),
+    "ReplicaSet": frozenset({("apps", "Deployment")}),
+    "Job": frozenset({("batch", "CronJob")}),
+}
+
+
+def judged_on_owner(kind: str, meta: dict[str, Any]) -> bool:
+    """Whether a `kind` object's pod spec is evaluated on its controller's template instead: only
+    when that controller is one envdeck evaluates. An ownerReference to anything else (`Ghost/g`
+    of example.com, an operator's custom resource) hid the workload from compliance altogether
+    (breaker finding, session 12): it is evaluated itself."""
+    owners = _TEMPLATE_OWNERS.get(kind)
+    if not owners:
+        return False
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            group = str(ref.get("apiVersion") or "").rpartition("/")[0]
+            return (group, str(ref.get("kind"))) in owners
+    return False
+
+
 _CONDITION_FIELDS = (("type", "type"), ("status", "status"), ("reason", "reason"), ("message", "message"),
                      ("since", "lastTransitionTime"))
 
@@ -162,7 +186,7 @@ def _workload(kind: str, obj: dict[str, Any], verdict: tuple[Health, str], statu
     attributes["generation"] = meta.get("generation")
     res = _resource(kind, obj, verdict, status_text, attributes)
     owner = controller_of(meta)
-    if owner is None:  # a ReplicaSet of a Deployment is evaluated on the Deployment
+    if not judged_on_owner(kind, meta):  # a ReplicaSet of a Deployment is evaluated on the Deployment
         res.findings = compliance.evaluate_pod_spec(kind, res.id, pod_spec)
         res.assessed = True  # counted in the compliance score (an owned one is not)
         res.controls = compliance.controls_for(kind)
@@ -329,7 +353,7 @@ def pod(obj: dict[str, Any]) -> Converted:
         attrs["refs"] = refs
     verdict = health.pod(obj)
     res = _resource("Pod", obj, verdict, _pod_status_text(obj), attrs)
-    if owner is None:
+    if not judged_on_owner("Pod", meta):
         res.findings = compliance.evaluate_pod_spec("Pod", res.id, spec)
         res.assessed = True  # counted in the compliance score (an owned one is not)
         res.controls = compliance.controls_for("Pod")
