@@ -105,17 +105,18 @@ def runs_reboot(session, env: str, resources: list[Resource]) -> bool:
     return bool(picks) and all(p is not None and p.spec.name == "reboot" for p in picks)
 
 
-def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Iterable[str]) -> dict[str, ActiveBinding]:
+def promote_to_footer(screen, bindings: dict[str, ActiveBinding], actions: Iterable[str],
+                      leaving: tuple[str, ...] = ()) -> dict[str, ActiveBinding]:
     """`bindings` (the screen's active ones) with the enabled keys of `actions` shown in the
-    footer, in that order, while they fit the screen's width beside the keys shown already.
-    The keys stay where they were bound (the footer's order)."""
+    footer, in that order, while they fit the screen's width beside the keys shown already (but
+    those of `leaving`, which leave the footer for them). The keys stay where they were bound."""
     app = screen.app
     try:
         compact = screen.query_one(Footer).compact
     except NoMatches:
         return bindings
     used = sum(footer_cells(app.get_key_display(ab.binding), ab.binding.description, compact)
-               for ab in bindings.values() if ab.binding.show)
+               for ab in bindings.values() if ab.binding.show and ab.binding.action not in leaving)
     room = screen.size.width - FOOTER_RESERVED - used
     by_action = {ab.binding.action: key for key, ab in bindings.items()}
     for action in actions:

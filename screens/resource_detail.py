@@ -18,7 +18,15 @@ from textual.widgets.option_list import Option
 
 from screens import action_flow, port_forward_flow
 from screens.base import EnvdeckScreen
-from screens.environment_actions import cannot_be, fit_footer, restart_reads_reboot, runs_reboot, short_scope
+from screens.environment_actions import (
+    FOOTER_WHEN_ABLE,
+    cannot_be,
+    fit_footer,
+    promote_to_footer,
+    restart_reads_reboot,
+    runs_reboot,
+    short_scope,
+)
 from tui.core.model import Resource, iso
 from tui.core.sanitize import clean
 from tui.core.store import redact_params
@@ -324,7 +332,13 @@ class ResourceDetailScreen(EnvdeckScreen):
         r = self._shown if self.ready and self.env in self.session.states() else None  # none asked of one destroyed
         bindings = restart_reads_reboot(super().active_bindings,
                                         r is not None and runs_reboot(self.session, self.env, [r]))
+        # `X Stop` / `u Start` / `S Scale` where they act, before the tabs' keys (recheck finding,
+        # session 12: `?` offered X Stop, the footer kept y YAML and o Console instead)
+        bindings = promote_to_footer(self, bindings, FOOTER_WHEN_ABLE, leaving=FOOTER_GIVES_WAY)
         return fit_footer(self, bindings, FOOTER_GIVES_WAY)
+
+    def footer_leaves_first(self) -> tuple[str, ...]:
+        return FOOTER_GIVES_WAY
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The footer offers an action key only when this resource has that action (no

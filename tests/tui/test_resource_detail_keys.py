@@ -86,3 +86,14 @@ async def test_the_footer_shows_its_keys_whole_at_80_columns(tmp_path, stage):
                 (rid, [(k.description, k.region.x, k.region.right) for k in keys], palette.region.x)
             await pilot.press("escape")
             await wait_until(pilot, lambda d=detail: app.screen is not d, "back")
+
+
+async def test_an_instance_detail_offers_stop_before_the_tabs_keys_at_80_columns(tmp_path, stage):
+    """Recheck finding, session 12: `?` offered `X Stop` on an EC2 instance's detail, the footer kept
+    `y YAML` and `o Console` instead. Where it acts, Stop is offered; the tabs' keys give way."""
+    app = make_app(tmp_path, stage, env="staging")
+    async with app.run_test(size=SMALL) as pilot:
+        await app_ready(pilot)
+        detail = await open_detail(pilot, "aws/ec2-instance/i-0abc123")
+        keys = [(k.key, k.description) for k in drawn_keys(detail)]
+        assert ("X", "Stop") in keys and ("q", "Quit") in keys and ("colon", "Command") in keys, keys
