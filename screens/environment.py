@@ -32,7 +32,7 @@ from screens.key_hold import drop_keys, hold_keys, keys_on_their_way, release_ke
 from screens.lifecycle_flow import explain_key
 from screens.lifecycle_steps import StepsTable, StepsView, expiry_mark, lifecycle_cell, step_resource_id
 from screens.settled_layout import SettledFirstLayout
-from tui.core.compliance_score import format_score
+from tui.core.compliance_score import HINT_WIDTH, format_score
 from tui.core.env_state import EnvState
 from tui.core.model import Resource
 from tui.core.sanitize import clean
@@ -330,6 +330,10 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
             if size == self._size:
                 return
         super()._screen_resized(size)
+        if self.ready and self.active_view == "compliance" and size.width - 2 != self._hint_width:
+            self.refresh_view("compliance")  # its line fitted to the new width
+
+    _hint_width = HINT_WIDTH  # the width the Compliance view's line was fitted to
 
     def on_unmount(self) -> None:
         self._release_collector()
@@ -553,7 +557,10 @@ class EnvironmentScreen(EnvironmentActions, SettledFirstLayout, EnvdeckScreen):
         elif view == "compliance":
             count = self.query_one(ComplianceTable).show(state, app.palette)
             score = state.compliance()  # only what a rule assessed counts (tui/core/compliance_score.py)
-            self.query_one("#compliance-info", Static).update(Text(score.hint(count), end=""))
+            # fitted to the screen (the hint's padding of one column a side); before the first layout, 80 columns
+            width = self.size.width - 2 if self.size.width else HINT_WIDTH
+            self._hint_width = width
+            self.query_one("#compliance-info", Static).update(Text(score.hint(count, width=width), end=""))
         elif view == "drift":
             self.query_one(DriftTable).show(state, app.palette)
             drifts = state.all_drifts()

@@ -39,3 +39,18 @@ async def test_the_compliance_view_hint_is_one_line_at_80_columns(tmp_path, stag
                  info.render_lines(Region(0, 0, info.size.width, info.size.height))]
         assert info.size.height == 1, lines
         assert "controls pass" in lines[0] and "8 of 9 clean" in lines[0], lines
+
+
+async def test_the_hint_is_fitted_to_the_width_and_again_after_a_resize(tmp_path, stage):
+    """Compliance breaker, session 12: the line was fitted to 78 columns whatever the width: two lines
+    at 60, and the resources' words dropped even at 200."""
+    app = make_app(tmp_path, stage, env="staging", view="compliance")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await app_ready(pilot)
+        info = app.screen.query_one("#compliance-info", Static)
+        await wait_until(pilot, lambda: "finding(s)" in str(info.render()), "the hint's text")
+        await pilot.pause()
+        assert info.size.height == 1 and cell_len(str(info.render())) <= 58, str(info.render())
+        await pilot.resize_terminal(160, 30)
+        await wait_until(pilot, lambda: "resources clean" in str(info.render()), "the whole wording at 160 columns",
+                         explain=lambda: str(info.render()))
