@@ -19,6 +19,7 @@ import asyncio
 import os
 import shlex
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,13 @@ def _api_client(configuration: Any) -> Any:
     return client.ApiClient(configuration)
 
 
+# One kubeconfig load at a time in this process: the client writes `certificate-authority-data`
+# to a temporary file it names in a shared table BEFORE it writes the file, so two environments
+# loaded in two threads at once with the same CA (the demo's, an EKS account's) read an empty
+# file — `[X509: NO_CERTIFICATE_OR_CRL_FOUND]`, the backend unreachable (seen in CI, session 12).
+_LOADING = threading.Lock()
+
+
 def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
     """Load the client configuration (blocking: run it in a thread).
 
@@ -116,12 +124,13 @@ def load_connection(cfg: KubernetesConfig) -> ClusterConnection:
         # $KUBECONFIG is read now, not when the client was imported (it may list several files);
         # empty or unset: ~/.kube/config, as kubectl (and as it was checked just now)
         config_file = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-        config.load_kube_config(config_file=config_file, context=cfg.context, client_configuration=configuration,
-                                persist_config=False)  # as new_client_from_config, with our retries below
-        context = cfg.context
-        if context is None:
-            _, active = config.list_kube_config_contexts(config_file=config_file)
-            context = active.get("name") if active else None
+        with _LOADING:
+            config.load_kube_config(config_file=config_file, context=cfg.context, client_configuration=configuration,
+                                    persist_config=False)  # as new_client_from_config, with our retries below
+            context = cfg.context
+            if context is None:
+                _, active = config.list_kube_config_contexts(config_file=config_file)
+                context = active.get("name") if active else None
         return ClusterConnection(configuration, _api_client(configuration), context, kubeconfig, recheck)
     except ConfigException as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"

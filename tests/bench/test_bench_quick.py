@@ -88,7 +88,7 @@ def test_tui_quick(tmp_path):
             "rows_seen"} <= set(res)
     assert res["keystrokes"] == doc["params"]["keys"]
     assert len(res["rows_seen"]) > 1  # the filter changed what the table shows
-    assert "first paint < 1.5 s" in doc["goals"]
+    assert "first paint < 1.5 s (one environment of 20k)" in doc["goals"]
 
 
 def test_k8s_tui_quick(tmp_path):

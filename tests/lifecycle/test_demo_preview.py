@@ -6,7 +6,9 @@ them, and seeding them is three quarters of the world's start."""
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import subprocess
 import sys
 import urllib.error
@@ -51,14 +53,22 @@ def test_demo_preview_template_creates_and_destroys(tmp_path):
         assert [ns["metadata"]["name"] for ns in namespaces] == ["pr-1"]
         assert world.emulator.get("apps/deployments", "pr-1", "web")["spec"]["replicas"] == 2
         # the demo's cluster answers only this run's token (another local user may find its port)
+        # over HTTPS with a certificate of this run, which the kubeconfigs carry (kubectl sends a token
+        # to an HTTPS server only)
         url = f"{world.emulator.url}/api/v1/namespaces/pr-1/pods"
-        with pytest.raises(urllib.error.HTTPError) as refused:
+        assert url.startswith("https://")
+        kubeconfig = yaml.safe_load(world.kubeconfigs["preview"].read_text())
+        ca = base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        trusted = ssl.create_default_context(cadata=ca)
+        with pytest.raises(urllib.error.URLError):  # a client that does not trust it gets nowhere
             urllib.request.urlopen(url, timeout=10)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10, context=trusted)
         assert refused.value.code == 401
-        token = yaml.safe_load(world.kubeconfigs["preview"].read_text())["users"][0]["user"]["token"]
+        token = kubeconfig["users"][0]["user"]["token"]
         assert len(token) >= 32
         with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}),
-                                    timeout=10) as ok:
+                                    timeout=10, context=trusted) as ok:
             assert ok.status == 200
         running = [n for n in POOL_NODES if world.pool.nodes[n].services.get("nginx")]
         assert len(running) == 1
